@@ -1,0 +1,1 @@
+"""Symbolic bounds of the large-stepsize GD theory (imported as ``eoscheck.bounds``)."""

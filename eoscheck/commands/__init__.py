@@ -1,0 +1,1 @@
+"""Sub-commands of the ``eoscheck`` command line, one module each (see :mod:`eoscheck.cli`)."""

@@ -1,0 +1,422 @@
+"""Binary classification datasets (xᵢ, yᵢ ∈ {±1}) and their max-margin geometry.
+
+Assumption 1 of Wu et al. (COLT 2024): ‖xᵢ‖ ≤ 1 and some unit w* has
+⟨yᵢxᵢ, w*⟩ ≥ γ > 0 for all i.  :meth:`Dataset.max_margin` computes the
+max-margin pair (γ*, w*) as the min-norm point of conv{yᵢxᵢ} (Wolfe's
+algorithm, exact up to rounding), and certifies it: the γ* returned is
+minᵢ⟨yᵢxᵢ, w*⟩ for the returned unit w*, so it is always a *valid* margin,
+and the duality gap to ‖p*‖ bounds its distance to the true max margin.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import EoscheckError
+
+
+@dataclass(frozen=True)
+class MaxMargin:
+    """The certified max-margin separator of a dataset.
+
+    Attributes:
+      gamma: minᵢ⟨yᵢxᵢ, w_star⟩, a valid margin (≤ the true max margin).
+      w_star: unit vector (or zeros when not separable).
+      gap: ‖p*‖ − gamma ≥ 0, an upper bound on how far gamma is below the max margin.
+      support: indices of the support vectors (the points with α > 0).
+    """
+
+    gamma: float
+    w_star: np.ndarray
+    gap: float
+    support: np.ndarray
+
+    @property
+    def separable(self) -> bool:
+        return self.gamma > 0
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Validated data: ``X`` (n, d) finite floats, ``y`` (n,) in {±1}.
+
+    Construction raises :class:`EoscheckError` with one clear line for bad
+    input.  ``meta`` records where the data came from and any rescaling.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    name: str = "data"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        X = np.asarray(self.X)
+        y = np.asarray(self.y)
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2:
+            raise EoscheckError(f"{self.name}: X must be a 2-D array (n samples × d features), got shape {X.shape}")
+        if X.shape[0] == 0:
+            raise EoscheckError(f"{self.name}: no samples")
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise EoscheckError(f"{self.name}: y must have one label per row of X ({X.shape[0]}), got shape {y.shape}")
+        try:
+            X = X.astype(np.float64)
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise EoscheckError(f"{self.name}: X and y must be numeric") from None
+        if not np.all(np.isfinite(X)):
+            bad = int(np.argwhere(~np.isfinite(X))[0, 0])
+            raise EoscheckError(f"{self.name}: X has a NaN or infinite value (row {bad}); clean the data first")
+        if not np.all(np.isin(y, (-1.0, 1.0))):
+            bad = sorted(set(np.unique(y)) - {-1.0, 1.0})[:3]
+            raise EoscheckError(f"{self.name}: labels must be -1 or +1, found {bad}; map your classes to ±1")
+        X.setflags(write=False)
+        y.setflags(write=False)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "meta", dict(self.meta))
+        object.__setattr__(self, "_mm", None)
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def Z(self) -> np.ndarray:
+        """The signed points zᵢ = yᵢxᵢ (margins are Z w)."""
+        return self.y[:, None] * self.X
+
+    @property
+    def max_norm(self) -> float:
+        """maxᵢ ‖xᵢ‖ (Assumption 1A asks for ≤ 1)."""
+        return float(np.sqrt((self.X**2).sum(axis=1)).max())
+
+    def max_margin(self) -> MaxMargin:
+        """The certified max-margin pair, computed once (see module docstring)."""
+        if self._mm is None:
+            object.__setattr__(self, "_mm", max_margin(self.Z))
+        return self._mm
+
+    @property
+    def gamma(self) -> float:
+        """The certified max margin γ* (≤ 0 when not separable)."""
+        return self.max_margin().gamma
+
+    @property
+    def w_star(self) -> np.ndarray:
+        return self.max_margin().w_star
+
+    @property
+    def separable(self) -> bool:
+        return self.max_margin().separable
+
+    def require_separable(self) -> MaxMargin:
+        """The max margin, or an :class:`EoscheckError` when the data are not linearly separable."""
+        mm = self.max_margin()
+        if not mm.separable:
+            raise EoscheckError(
+                f"{self.name} is not linearly separable through the origin (0 lies in conv{{y_i x_i}}); "
+                "the theory assumes separable data: choose other data or drop the separability-based checks"
+            )
+        return mm
+
+    def normalize(self) -> "Dataset":
+        """The dataset scaled by 1/maxᵢ‖xᵢ‖ so that maxᵢ‖xᵢ‖ = 1 (recorded in ``meta``)."""
+        scale = self.max_norm
+        if scale == 0:
+            raise EoscheckError(f"{self.name}: all points are zero; cannot normalize")
+        meta = dict(self.meta, normalized=True, scale=self.meta.get("scale", 1.0) / scale)
+        return Dataset(self.X / scale, self.y, name=f"{self.name}-normalized", meta=meta)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description (name, n, d, max‖x‖, γ*, meta)."""
+        mm = self.max_margin()
+        return {
+            "name": self.name,
+            "n": self.n,
+            "d": self.d,
+            "max_norm": self.max_norm,
+            "gamma": mm.gamma,
+            "gamma_gap": mm.gap,
+            "separable": mm.separable,
+            "meta": self.meta,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Max margin: Wolfe's min-norm-point algorithm on conv{z_i}
+# ---------------------------------------------------------------------------
+
+
+def max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000) -> MaxMargin:
+    """Max-margin separator through the origin of the points ``Z`` (rows zᵢ = yᵢxᵢ).
+
+    max_{‖w‖≤1} minᵢ⟨zᵢ, w⟩ equals the distance from 0 to conv{zᵢ} (minimax
+    duality); the min-norm point p* gives w* = p*/‖p*‖.  Solved with Wolfe's
+    finite algorithm (P. Wolfe, Math. Programming 11, 1976).
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    n = Z.shape[0]
+    scale = float(np.sqrt((Z**2).sum(axis=1)).max()) or 1.0
+    Zs = Z / scale
+    p, lam, S = _wolfe(Zs, tol, max_iter)
+    norm_p = float(np.linalg.norm(p))
+    if norm_p <= 1e-12:
+        return MaxMargin(gamma=-0.0 if n else 0.0, w_star=np.zeros(Z.shape[1]), gap=0.0, support=np.asarray(S))
+    w = p / norm_p
+    gamma = float((Z @ w).min())
+    gap = max(norm_p * scale - gamma, 0.0)
+    return MaxMargin(gamma=gamma, w_star=w, gap=gap, support=np.asarray(sorted(S)))
+
+
+def _wolfe(Z: np.ndarray, tol: float, max_iter: int):
+    norms = (Z**2).sum(axis=1)
+    j = int(np.argmin(norms))
+    S = [j]
+    lam = np.array([1.0])
+    x = Z[j].copy()
+    for _ in range(max_iter):
+        xx = float(x @ x)
+        dots = Z @ x
+        j = int(np.argmin(dots))
+        if dots[j] >= xx - tol * max(1.0, xx) or j in S:
+            break
+        S.append(j)
+        lam = np.append(lam, 0.0)
+        while True:
+            alpha = _affine_min(Z[S])
+            if np.all(alpha > tol):
+                lam = alpha
+                x = alpha @ Z[S]
+                break
+            mask = alpha <= tol
+            theta = np.min(lam[mask] / (lam[mask] - alpha[mask]))
+            lam = theta * alpha + (1 - theta) * lam
+            keep = lam > tol
+            S = [s for s, k in zip(S, keep) if k]
+            lam = lam[keep]
+            lam /= lam.sum()
+            x = lam @ Z[S]
+    return x, lam, S
+
+
+def _affine_min(P: np.ndarray) -> np.ndarray:
+    """Barycentric coefficients of the min-norm point of the affine hull of the rows of P."""
+    k = P.shape[0]
+    A = np.zeros((k + 1, k + 1))
+    A[:k, :k] = P @ P.T
+    A[:k, k] = 1.0
+    A[k, :k] = 1.0
+    b = np.zeros(k + 1)
+    b[k] = 1.0
+    sol = np.linalg.lstsq(A, b, rcond=None)[0]
+    alpha = sol[:k]
+    return alpha / alpha.sum()
+
+
+# ---------------------------------------------------------------------------
+# Built-in datasets
+# ---------------------------------------------------------------------------
+
+
+def toy(normalized: bool = False) -> Dataset:
+    """The 4-point toy set of Fig. 1(a,b): γ* = 0.2 with w* = (0, 1) (raw, ‖x‖ up to ≈ 2.01)."""
+    X = np.array([[1.0, 0.2], [-2.0, 0.2], [-1.0, -0.2], [2.0, -0.2]])
+    y = np.array([1.0, 1.0, -1.0, -1.0])
+    data = Dataset(X, y, name="toy", meta={"source": "Wu et al. (COLT 2024), Fig. 1(a,b)"})
+    return data.normalize() if normalized else data
+
+
+def thm3(gamma: float = 0.05) -> Dataset:
+    """Theorem 3's two-point set: x₁ = (γ, √(1−γ²)), x₂ = (γ, −√(1−γ²)/2), y = +1; γ* = γ."""
+    if not (0 < gamma < 0.1):
+        raise EoscheckError(f"Theorem 3 needs 0 < gamma < 0.1, got {gamma}")
+    a = math.sqrt(1 - gamma**2)
+    X = np.array([[gamma, a], [gamma, -a / 2]])
+    return Dataset(X, np.ones(2), name=f"thm3(gamma={gamma:g})",
+                   meta={"source": "Wu et al. (COLT 2024), Theorem 3", "gamma": gamma})
+
+
+def synthetic(n: int = 100, d: int = 10, gamma: float = 0.1, seed: int = 0) -> Dataset:
+    """Separable data by construction, ‖xᵢ‖ ≤ 1, max margin exactly ``gamma``.
+
+    w* is a random unit vector; each zᵢ = yᵢxᵢ = cᵢw* + rᵢvᵢ with cᵢ ∈ [γ, 1],
+    vᵢ ⊥ w* unit and rᵢ ≤ √(1−cᵢ²).  Two points sit at cᵢ = γ with opposite
+    orthogonal parts, which pins the max margin to γ (for d ≥ 2).
+    """
+    if n < 1 or d < 1:
+        raise EoscheckError(f"synthetic data need n ≥ 1 and d ≥ 1, got n={n}, d={d}")
+    if not (0 < gamma <= 1):
+        raise EoscheckError(f"synthetic margin gamma must lie in (0, 1], got {gamma}")
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(d)
+    w /= np.linalg.norm(w)
+    c = gamma + (1 - gamma) * rng.random(n) ** 2
+    V = rng.standard_normal((n, d))
+    V -= np.outer(V @ w, w)
+    V /= np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-300)
+    r = np.sqrt(np.clip(1 - c**2, 0, None)) * rng.random(n)
+    if n >= 2 and d >= 2:
+        c[:2] = gamma
+        V[1] = -V[0]
+        r[:2] = np.sqrt(1 - gamma**2) * 0.5
+    Zp = c[:, None] * w + r[:, None] * V
+    y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    y[: min(n, 2)] = 1.0
+    X = y[:, None] * Zp
+    meta = {"source": "synthetic", "n": n, "d": d, "gamma": gamma, "seed": seed, "w_star": w.tolist()}
+    return Dataset(X, y, name=f"synthetic(n={n},d={d},gamma={gamma:g},seed={seed})", meta=meta)
+
+
+def digits08(n_per_class: int | None = None) -> Dataset:
+    """Real handwritten digits "0" (y = +1) vs "8" (y = −1) from scikit-learn's bundled copy.
+
+    178 + 174 images of 8×8 pixels in 0..16 (UCI optical digits), offline; not normalized.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    keep = np.isin(digits.target, (0, 8))
+    X = digits.data[keep].astype(np.float64)
+    y = np.where(digits.target[keep] == 0, 1.0, -1.0)
+    if n_per_class is not None:
+        idx = np.concatenate([np.flatnonzero(y == 1)[:n_per_class], np.flatnonzero(y == -1)[:n_per_class]])
+        X, y = X[idx], y[idx]
+    meta = {"source": "scikit-learn load_digits (UCI optical recognition of handwritten digits)",
+            "classes": {"+1": 0, "-1": 8}, "pixel_range": [0, 16]}
+    return Dataset(X, y, name="digits08", meta=meta)
+
+
+def _open_maybe_gzip(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format, optionally gzip-compressed) into an array."""
+    path = _existing(path)
+    types = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    with _open_maybe_gzip(path) as fh:
+        head = fh.read(4)
+        if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in types:
+            raise EoscheckError(f"{path} is not an IDX file (bad magic number); give MNIST-format idx files")
+        ndim = head[3]
+        shape = struct.unpack(">" + "I" * ndim, fh.read(4 * ndim))
+        data = np.frombuffer(fh.read(), dtype=types[head[2]])
+    if data.size != math.prod(shape):
+        raise EoscheckError(f"{path}: IDX header says {shape} but the file holds {data.size} values (truncated?)")
+    return data.reshape(shape)
+
+
+def load_idx(images: str | Path, labels: str | Path, classes: tuple[int, int] = (0, 8),
+             n: int | None = 1000, name: str = "mnist08") -> Dataset:
+    """Two classes of an MNIST-format pair of idx files: the first class is y = +1.
+
+    With ``n`` given, the first n samples of the two classes (in file order) are kept,
+    as in the paper's "1000 samples with labels 0 or 8"; pixels stay raw (0..255).
+    """
+    Ximg = read_idx(images)
+    lab = read_idx(labels).astype(np.int64).ravel()
+    if Ximg.shape[0] != lab.shape[0]:
+        raise EoscheckError(f"{images} has {Ximg.shape[0]} images but {labels} has {lab.shape[0]} labels")
+    keep = np.flatnonzero(np.isin(lab, classes))
+    if keep.size == 0:
+        raise EoscheckError(f"no samples with labels {classes} in {labels}")
+    if n is not None:
+        keep = keep[:n]
+    X = Ximg[keep].reshape(len(keep), -1).astype(np.float64)
+    y = np.where(lab[keep] == classes[0], 1.0, -1.0)
+    meta = {"source": "idx files", "images": str(images), "labels": str(labels),
+            "classes": {"+1": classes[0], "-1": classes[1]}, "n": int(len(keep))}
+    return Dataset(X, y, name=name, meta=meta)
+
+
+def _existing(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise EoscheckError(f"file not found: {p}; check the path")
+    return p
+
+
+def load_file(path: str | Path) -> Dataset:
+    """A user's data: ``.npz`` with arrays ``X`` and ``y``, or ``.csv`` whose last column is y.
+
+    A CSV may have a header row; a header column named ``y`` or ``label`` is used as y.
+    """
+    p = _existing(path)
+    if p.suffix == ".npz":
+        try:
+            with np.load(p, allow_pickle=False) as f:
+                if "X" not in f or "y" not in f:
+                    raise EoscheckError(f"{p} must contain arrays named X and y, found {sorted(f.files)}")
+                X, y = f["X"], f["y"]
+        except (OSError, ValueError) as err:
+            raise EoscheckError(f"cannot read {p} as .npz: {err}") from None
+    elif p.suffix in (".csv", ".txt"):
+        X, y = _read_csv(p)
+    else:
+        raise EoscheckError(f"unknown data file type {p.suffix!r}; use .npz (arrays X, y) or .csv")
+    return Dataset(X, y, name=p.stem, meta={"source": str(p)})
+
+
+def _read_csv(p: Path):
+    with open(p, newline="") as fh:
+        rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise EoscheckError(f"{p} is empty")
+    header = None
+    try:
+        [float(c) for c in rows[0]]
+    except ValueError:
+        header, rows = [c.strip() for c in rows[0]], rows[1:]
+    try:
+        A = np.array([[float(c) for c in r] for r in rows], dtype=np.float64)
+    except ValueError as err:
+        raise EoscheckError(f"{p}: non-numeric value ({err}); every cell after the header must be a number") from None
+    if A.ndim != 2 or A.shape[1] < 2:
+        raise EoscheckError(f"{p}: need at least one feature column and a label column")
+    col = A.shape[1] - 1
+    if header:
+        for key in ("y", "label"):
+            if key in header:
+                col = header.index(key)
+    return np.delete(A, col, axis=1), A[:, col]
+
+
+def get_dataset(name: str, *, gamma: float | None = None, n: int | None = None, d: int | None = None,
+                seed: int = 0, images: str | None = None, labels: str | None = None) -> Dataset:
+    """A dataset by command-line name: ``toy``, ``toy-normalized``, ``thm3``, ``synthetic``,
+    ``digits08``, ``mnist08``/``idx`` (with ``images`` and ``labels`` paths), or a file path."""
+    if name == "toy":
+        return toy()
+    if name == "toy-normalized":
+        return toy(normalized=True)
+    if name == "thm3":
+        return thm3(0.05 if gamma is None else gamma)
+    if name == "synthetic":
+        return synthetic(n=n or 100, d=d or 10, gamma=0.1 if gamma is None else gamma, seed=seed)
+    if name == "digits08":
+        return digits08()
+    if name in ("mnist08", "idx"):
+        if not (images and labels):
+            raise EoscheckError(f"--data {name} needs --images FILE and --labels FILE (MNIST-format idx files)")
+        return load_idx(images, labels, n=1000 if name == "mnist08" else n)
+    if Path(name).suffix:
+        return load_file(name)
+    raise EoscheckError(
+        f"unknown dataset {name!r}; choose toy, toy-normalized, thm3, synthetic, digits08, mnist08, or a .npz/.csv file"
+    )

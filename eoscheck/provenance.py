@@ -1,0 +1,88 @@
+"""Provenance of a run: configuration hash, package versions, machine and device."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+_PACKAGES = ("eoscheck", "numpy", "scipy", "sympy", "torch", "hypothesis", "matplotlib", "scikit-learn")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages a result depends on."""
+    out = {"python": sys.version.split()[0]}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_info(device: str = "cpu") -> dict[str, Any]:
+    """The device a computation ran on, in words, with the thread count."""
+    import torch
+
+    info: dict[str, Any] = {"device": str(device), "platform": platform.platform(),
+                            "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+                            "torch_threads": torch.get_num_threads()}
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def provenance(device: str = "cpu", seed: int | None = None) -> dict[str, Any]:
+    """Everything a reader needs to reproduce a run, except its configuration."""
+    return {
+        "seed": seed,
+        "versions": versions(),
+        "machine": device_info(device),
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        return obj.item()
+    return str(obj)
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the input of :func:`config_hash`."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default)
+
+
+def config_hash(config: Any) -> str:
+    """A short, stable hash (sha256, 16 hex digits) of a JSON-able configuration."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
+
+
+def array_hash(*arrays: np.ndarray) -> str:
+    """A short hash of array contents (dtype, shape and bytes)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]

@@ -1,0 +1,179 @@
+"""GD trajectories: per-step records for a batch of stepsizes, queries, save/load.
+
+A :class:`Trajectory` holds K stepsizes ``eta`` and S recorded steps ``step``
+(all steps 0..T, or a log-spaced grid), with (K, S) arrays of the recorded
+quantities.  Quantities that need every step (running averages, the last
+increase of the loss, first hitting times of 1/η and 2/η) are tracked exactly
+at every step by the engine and stored in ``stats``, whatever the grid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import EoscheckError
+from .provenance import canonical_json
+
+#: The (K, S) arrays every linear-model trajectory records.
+RECORDED = (
+    "loss",         # L(w_t) (may be +inf where it overflows; see log_loss)
+    "log_loss",     # ln L(w_t), finite where L under- or overflows
+    "log_F",        # ln F(w_t), F = mean exp(−margins) (Theorem 1)
+    "G",            # G(w_t) = mean |ℓ′(margins)| (gradient potential)
+    "grad_norm",    # ‖∇L(w_t)‖
+    "w_norm",       # ‖w_t‖ (‖w_t − w_0‖ for networks)
+    "w_proj",       # ⟨w_t, w*⟩ (NaN when w* unknown)
+    "min_margin",   # minᵢ yᵢ f(xᵢ; w_t)
+    "norm_margin",  # min margin / ‖w_t‖
+    "train_error",  # fraction of margins ≤ 0
+    "avg_loss",     # (1/t) Σ_{k<t} L(w_k)  (NaN at t = 0)
+    "avg_G",        # (1/t) Σ_{k<t} G(w_k)  (NaN at t = 0)
+)
+
+
+@dataclass
+class Trajectory:
+    """Records of GD runs for stepsizes ``eta`` at steps ``step``.
+
+    Attributes:
+      eta: (K,) stepsizes.
+      step: (S,) recorded step indices t (w_t after t updates).
+      records: name → (K, S) array (see :data:`RECORDED`), NaN after divergence.
+      stats: name → (K,) exact per-step trackers: ``diverged_at`` (−1 never),
+        ``last_increase`` (last t with L_t > L_{t−1}(1+rtol), −1 if none),
+        ``last_increase_strict``, ``first_below_1_over_eta``,
+        ``first_below_2_over_eta`` (−1 never), ``max_loss``, ``argmax_loss``.
+      sharpness_step, sharpness: checkpoints (C,) and λ_max(∇²L) there (K, C).
+      config: the run configuration (JSON-able); provenance: versions, device, seed.
+    """
+
+    eta: np.ndarray
+    step: np.ndarray
+    records: dict[str, np.ndarray]
+    stats: dict[str, np.ndarray] = field(default_factory=dict)
+    sharpness_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sharpness: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    config: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        records = self.__dict__.get("records", {})
+        if name in records:
+            return records[name]
+        stats = self.__dict__.get("stats", {})
+        if name in stats:
+            return stats[name]
+        raise AttributeError(f"Trajectory has no record {name!r}")
+
+    # --- shape ----------------------------------------------------------------
+    @property
+    def K(self) -> int:
+        return len(self.eta)
+
+    @property
+    def steps(self) -> int:
+        """T, the number of GD steps run."""
+        return int(self.step[-1])
+
+    @property
+    def full_grid(self) -> bool:
+        """True when every step 0..T is recorded."""
+        return len(self.step) == self.steps + 1
+
+    def index_of(self, t: int) -> int:
+        """Column of step ``t`` in the (K, S) arrays (error if not recorded)."""
+        i = int(np.searchsorted(self.step, t))
+        if i >= len(self.step) or self.step[i] != t:
+            raise EoscheckError(f"step {t} was not recorded (recorded: {self.step[0]}..{self.step[-1]}, "
+                                f"{len(self.step)} points); rerun with grid='all' or another grid")
+        return i
+
+    # --- queries ----------------------------------------------------------------
+    def loss_at(self, t: int) -> np.ndarray:
+        """L(w_t) for every stepsize."""
+        return self.records["loss"][:, self.index_of(t)]
+
+    def avg_loss_at(self, t: int) -> np.ndarray:
+        """(1/t) Σ_{k<t} L(w_k) for every stepsize."""
+        return self.records["avg_loss"][:, self.index_of(t)]
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """(K,) bool: the run left the floating-point range."""
+        return self.stats["diverged_at"] >= 0
+
+    def first_below(self, threshold: float | np.ndarray) -> np.ndarray:
+        """First recorded t with L(w_t) ≤ threshold (scalar or per-stepsize), −1 if never.
+
+        Exact for a full grid; on a log grid, the first recorded step at which it holds.
+        """
+        thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (self.K,))[:, None]
+        hit = self.records["log_loss"] <= np.log(thr)
+        return np.where(hit.any(axis=1), self.step[hit.argmax(axis=1)], -1)
+
+    def last_increase(self, rtol: float = 0.0) -> np.ndarray:
+        """Last t with L(w_t) > L(w_{t−1})·(1+rtol), −1 if the loss never increased.
+
+        Needs a full grid unless ``rtol`` equals the engine's (then ``stats`` answers).
+        """
+        if not self.full_grid:
+            key = "last_increase" if rtol else "last_increase_strict"
+            return self.stats[key]
+        ll = self.records["log_loss"]
+        up = ll[:, 1:] > ll[:, :-1] + np.log1p(rtol)
+        last = up.shape[1] - 1 - np.argmax(up[:, ::-1], axis=1)
+        return np.where(up.any(axis=1), self.step[1:][last], -1)
+
+    def monotone_from(self, s: int | np.ndarray, rtol: float = 0.0) -> np.ndarray:
+        """(K,) bool: L(w_t) is non-increasing for all t ≥ s (up to ``rtol``)."""
+        return self.last_increase(rtol) <= np.asarray(s)
+
+    # --- persistence ------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``trajectory.npz`` and ``run.json`` into ``directory`` atomically."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        arrays = {"eta": self.eta, "step": self.step, "sharpness_step": self.sharpness_step,
+                  "sharpness": self.sharpness}
+        arrays.update(self.records)
+        arrays.update({f"stats_{k}": v for k, v in self.stats.items()})
+        _atomic_write(d / "trajectory.npz", lambda fh: np.savez_compressed(fh, **arrays))
+        meta = {"config": self.config, "provenance": self.provenance}
+        text = json.dumps(json.loads(canonical_json(meta)), indent=2)
+        _atomic_write(d / "run.json", lambda fh: fh.write(text.encode()))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Trajectory":
+        """Read a trajectory written by :meth:`save`."""
+        d = Path(directory)
+        npz, js = d / "trajectory.npz", d / "run.json"
+        if not npz.is_file():
+            raise EoscheckError(f"no trajectory.npz in {d}; run `eoscheck run --out {d}` first")
+        with np.load(npz, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        meta = json.loads(js.read_text()) if js.is_file() else {}
+        stats = {k[6:]: arrays.pop(k) for k in list(arrays) if k.startswith("stats_")}
+        fixed = {k: arrays.pop(k) for k in ("eta", "step", "sharpness_step", "sharpness")}
+        return cls(records=arrays, stats=stats, config=meta.get("config", {}),
+                   provenance=meta.get("provenance", {}), **fixed)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename (never half-written)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,1 @@
+"""Hypothesis strategies and theorem checks (imported as ``eoscheck.properties``)."""

@@ -1,0 +1,160 @@
+"""Datasets: validation, certified max margin, built-ins, loaders."""
+
+import gzip
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from eoscheck import Dataset, EoscheckError, digits08, load_file, load_idx, max_margin, read_idx, synthetic, thm3, toy
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def test_toy_max_margin_is_0_2_along_e2():
+    mm = toy().max_margin()
+    assert abs(mm.gamma - 0.2) < 1e-12
+    assert np.allclose(mm.w_star, [0.0, 1.0], atol=1e-12)
+    assert abs(toy().max_norm - math.hypot(2, 0.2)) < 1e-15
+
+
+def test_toy_normalized_scales_margin_and_records_it():
+    data = toy(normalized=True)
+    assert abs(data.max_norm - 1.0) < 1e-15
+    assert abs(data.gamma - 0.2 / math.hypot(2, 0.2)) < 1e-12  # ≈ 0.0995, paper §11.9
+    assert data.meta["normalized"] and data.meta["scale"] == pytest.approx(1 / math.hypot(2, 0.2))
+
+
+@pytest.mark.parametrize("gamma", [0.001, 0.01, 0.05, 0.09])
+def test_thm3_margin_is_gamma(gamma):
+    data = thm3(gamma)
+    assert abs(data.gamma - gamma) < 1e-12
+    assert np.allclose(data.w_star, [1.0, 0.0], atol=1e-10)
+    assert data.max_norm <= 1 + 1e-15
+
+
+def _slsqp_margin(Z):
+    """Independent: min ‖Zᵀα‖ over the simplex with SLSQP (≈1e-7 accurate)."""
+    n = Z.shape[0]
+    res = minimize(lambda a: np.sum((Z.T @ a) ** 2), np.full(n, 1 / n), jac=lambda a: 2 * Z @ (Z.T @ a),
+                   bounds=[(0, 1)] * n, constraints=[{"type": "eq", "fun": lambda a: a.sum() - 1}],
+                   method="SLSQP", options={"ftol": 1e-16, "maxiter": 2000})
+    return math.sqrt(res.fun)
+
+
+@pytest.mark.parametrize("shift", [3.0, 1.5])
+@pytest.mark.parametrize("seed", range(5))
+def test_max_margin_matches_an_independent_qp_and_is_certified(seed, shift):
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((30, 4)) + np.array([shift, 0, 0, 0])
+    mm = max_margin(Z)
+    if not mm.separable:  # 0 ∈ conv{z_i}: the independent QP must find distance ≈ 0 too
+        assert _slsqp_margin(Z) < 1e-6
+        return
+    assert abs(np.linalg.norm(mm.w_star) - 1) < 1e-12
+    assert (Z @ mm.w_star).min() >= mm.gamma - 1e-15  # valid margin by construction
+    assert mm.gap < 1e-9  # weak duality: the true max margin lies in [gamma, gamma + gap]
+    assert abs(mm.gamma - _slsqp_margin(Z)) < 1e-6
+
+
+@pytest.mark.parametrize("n,d,gamma", [(50, 5, 0.1), (200, 30, 0.01), (20, 100, 0.3)])
+def test_synthetic_has_prescribed_margin_and_norm_bound(n, d, gamma):
+    data = synthetic(n, d, gamma, seed=3)
+    assert data.n == n and data.d == d
+    assert data.max_norm <= 1 + 1e-12
+    assert abs(data.gamma - gamma) < 1e-9
+    assert set(np.unique(data.y)) <= {-1.0, 1.0}
+
+
+def test_synthetic_is_seeded():
+    assert np.array_equal(synthetic(30, 4, 0.1, seed=7).X, synthetic(30, 4, 0.1, seed=7).X)
+    assert not np.array_equal(synthetic(30, 4, 0.1, seed=7).X, synthetic(30, 4, 0.1, seed=8).X)
+
+
+def test_digits08_is_real_and_separable():
+    data = digits08()
+    assert (data.n, data.d) == (352, 64)
+    assert (data.y == 1).sum() == 178 and (data.y == -1).sum() == 174
+    assert data.X.max() == 16 and data.X.min() == 0
+    mm = data.max_margin()
+    assert mm.separable and mm.gap < 1e-9
+    assert (data.Z @ mm.w_star).min() > 0
+
+
+def test_non_separable_data_are_detected():
+    X = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    data = Dataset(X, np.ones(3), name="xor-ish")
+    assert not data.separable
+    with pytest.raises(EoscheckError, match="not linearly separable"):
+        data.require_separable()
+
+
+@pytest.mark.parametrize(
+    "X,y,msg",
+    [
+        (np.array([[1.0, np.nan]]), np.array([1.0]), "NaN"),
+        (np.ones((2, 2)), np.array([0.0, 1.0]), "labels"),
+        (np.ones((3, 2)), np.ones(2), "one label per row"),
+        (np.ones((2, 2, 2)), np.ones(2), "2-D"),
+        (np.zeros((0, 2)), np.zeros(0), "no samples"),
+    ],
+)
+def test_validation_errors(X, y, msg):
+    with pytest.raises(EoscheckError, match=msg):
+        Dataset(X, y)
+
+
+def test_load_npz_and_csv(tmp_path):
+    X = np.array([[0.5, 0.1], [-0.2, 0.3]])
+    y = np.array([1.0, -1.0])
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert np.array_equal(load_file(tmp_path / "d.npz").X, X)
+    (tmp_path / "d.csv").write_text("a,b,y\n0.5,0.1,1\n-0.2,0.3,-1\n")
+    data = load_file(tmp_path / "d.csv")
+    assert np.array_equal(data.X, X) and np.array_equal(data.y, y)
+    (tmp_path / "bad.csv").write_text("0.5,0.1,2\n")
+    with pytest.raises(EoscheckError, match="labels"):
+        load_file(tmp_path / "bad.csv")
+    with pytest.raises(EoscheckError, match="not found"):
+        load_file(tmp_path / "missing.npz")
+    np.savez(tmp_path / "wrong.npz", A=X)
+    with pytest.raises(EoscheckError, match="X and y"):
+        load_file(tmp_path / "wrong.npz")
+
+
+def _write_idx(path, arr, code=0x08):
+    header = bytes([0, 0, code, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+    path.write_bytes(header + arr.astype(">u1").tobytes())
+
+
+def test_idx_roundtrip_and_errors(tmp_path):
+    imgs = np.arange(5 * 2 * 3, dtype=np.uint8).reshape(5, 2, 3)
+    labels = np.array([0, 8, 3, 0, 8], dtype=np.uint8)
+    _write_idx(tmp_path / "img", imgs)
+    _write_idx(tmp_path / "lab", labels)
+    assert np.array_equal(read_idx(tmp_path / "img"), imgs)
+    data = load_idx(tmp_path / "img", tmp_path / "lab", n=None)
+    assert data.n == 4 and data.d == 6
+    assert np.array_equal(data.y, [1, -1, 1, -1])
+    assert np.array_equal(data.X[1], imgs[1].ravel())
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
+    with pytest.raises(EoscheckError, match="not an IDX"):
+        read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes((tmp_path / "img").read_bytes()[:-3])
+    with pytest.raises(EoscheckError, match="truncated"):
+        read_idx(tmp_path / "short")
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+def test_idx_loader_on_real_fashion_mnist_files():
+    images, labels = FASHION / "t10k-images-idx3-ubyte.gz", FASHION / "t10k-labels-idx1-ubyte.gz"
+    data = load_idx(images, labels, classes=(0, 8), n=1000)
+    assert (data.n, data.d) == (1000, 784)
+    # independent parse: IDX headers are 16 (images) and 8 (labels) bytes
+    raw_img = np.frombuffer(gzip.open(images).read()[16:], dtype=np.uint8).reshape(-1, 784)
+    raw_lab = np.frombuffer(gzip.open(labels).read()[8:], dtype=np.uint8)
+    keep = np.flatnonzero((raw_lab == 0) | (raw_lab == 8))[:1000]
+    assert np.array_equal(data.X, raw_img[keep].astype(float))
+    assert np.array_equal(data.y, np.where(raw_lab[keep] == 0, 1.0, -1.0))

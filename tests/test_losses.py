@@ -1,0 +1,107 @@
+"""Losses: stable torch forms against the sympy expression in 50-digit precision."""
+
+import functools
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from eoscheck import EoscheckError, get_loss
+from eoscheck.losses import BUILTIN_LOSSES, from_expr, z
+
+LOSSES = ["logistic", "exponential", "flat_exp:a=0.5", "flat_exp:a=3", "flat_poly:a=0.5", "flat_poly:a=2", "poly_tail"]
+
+# margins from −1e4 to 1e4: a linear part, log-spaced magnitudes of both signs, and the known traps
+_mags = np.geomspace(1e-8, 1e4, 400)
+GRID = np.unique(np.concatenate([-_mags, _mags, np.linspace(-50, 50, 401), [0.0, 20.0, 20.5, 36.0, 709.0, 711.0, 745.0]]))
+FLOAT_MAX = 1.7976931348623157e308
+FLOAT_TINY = 2.2250738585072014e-308
+
+
+@functools.lru_cache(maxsize=None)
+def _reference(expr):
+    """ℓ^{(k)} on GRID in mpmath, with enough digits to survive the cancellation in 1 + e^{−|z|}."""
+    fn = sp.lambdify(z, expr, modules="mpmath")
+    out = []
+    for x in GRID:
+        with mpmath.workdps(40 + int(abs(x) * 0.9)):
+            out.append(+fn(mpmath.mpf(float(x))))
+    return out
+
+
+def _check(values, ref, what):
+    values = values.numpy()
+    assert not np.isnan(values).any(), f"{what}: NaN"
+    for x, v, r in zip(GRID, values, ref):
+        r = mpmath.mpf(r)
+        if abs(r) > FLOAT_MAX:
+            assert np.isinf(v) and np.sign(v) == mpmath.sign(r), f"{what} at z={x}: {v} vs overflow {r}"
+        elif abs(r) < FLOAT_TINY:
+            assert abs(v) <= 1e-300, f"{what} at z={x}: {v} vs underflowing {r}"
+        else:
+            rel = abs((mpmath.mpf(float(v)) - r) / r)
+            assert rel <= 1e-12, f"{what} at z={x}: {v} vs {r} (relative error {float(rel):.2e})"
+
+
+@pytest.mark.parametrize("spec", LOSSES)
+@pytest.mark.parametrize("order", [0, 1, 2])
+def test_stable_forms_match_sympy(spec, order):
+    loss = get_loss(spec)
+    expr = sp.diff(loss.expr, z, order) if order else loss.expr
+    fn = (loss.value, loss.grad, loss.hess)[order]
+    m = torch.tensor(GRID, dtype=torch.float64)
+    _check(fn(m), _reference(expr), f"{spec} derivative {order}")
+
+
+@pytest.mark.parametrize("spec", LOSSES)
+def test_log_value_is_accurate_where_the_value_leaves_the_float_range(spec):
+    loss = get_loss(spec)
+    ref = _reference(loss.expr)
+    got = loss.log_value(torch.tensor(GRID, dtype=torch.float64)).numpy()
+    assert np.isfinite(got).all()
+    for x, v, r in zip(GRID, got, ref):
+        lr = mpmath.log(r)
+        assert abs(v - lr) <= 1e-12 * max(1.0, abs(float(lr))), f"log ℓ({x}) = {v}, expected {lr}"
+
+
+def test_torch_softplus_trap_is_avoided():
+    # torch's softplus switches to the identity above 20: ~1e-9 absolute error in float64
+    m = torch.tensor([-25.0], dtype=torch.float64)
+    exact = mpmath.log(1 + mpmath.exp(25))
+    assert abs(float(get_loss("logistic").value(m)) - exact) / exact < 1e-15
+    naive = torch.nn.functional.softplus(-m)
+    assert abs(float(naive) - exact) > 1e-12  # the trap exists: this is why a stable form is used
+
+
+def test_ell0_and_paper_constants():
+    assert get_loss("logistic").ell0 == pytest.approx(math.log(2), rel=1e-15)
+    assert get_loss("flat_poly:a=2").ell0 == 1.0
+    fe = get_loss("flat_exp", a=2)
+    assert float(fe.paper_constants["C_beta"]) == pytest.approx(max(2, 2 * math.e**2 / 2, 1))
+    assert get_loss("flat_poly:a=2").paper_constants["C_e"] is None
+
+
+def test_custom_loss_from_sympy_matches_builtin():
+    custom = from_expr(sp.log(1 + sp.exp(-z)), name="mylogistic")
+    m = torch.linspace(-5, 5, 101, dtype=torch.float64)  # the naive lambdified form is accurate here only
+    builtin = get_loss("logistic")
+    assert torch.allclose(custom.value(m), builtin.value(m), rtol=1e-12, atol=0)
+    assert torch.allclose(custom.grad(m), builtin.grad(m), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("bad", ["nope", "flat_poly:a", "flat_poly:a=x", "flat_poly:a=-1", "logistic:a=2"])
+def test_bad_loss_specs_are_clear_errors(bad):
+    with pytest.raises(EoscheckError):
+        get_loss(bad)
+
+
+def test_from_expr_refuses_strings():
+    with pytest.raises(EoscheckError):
+        from_expr("__import__('os')")
+
+
+def test_builtin_names():
+    assert set(BUILTIN_LOSSES) == {"logistic", "exponential", "flat_exp", "flat_poly", "poly_tail"}
