@@ -1,0 +1,518 @@
+"""The :class:`Bound` object: one statement of the theory, with its provenance, and the registry.
+
+A bound is a sympy expression (its right-hand side) wrapped with what makes it
+checkable (after PEPit's tagged guarantees): an id, a kind, the LaTeX
+statement, the source (paper, theorem/lemma/equation), the domain of validity
+as sympy relationals, the assumptions, the constants (explicit numbers, or
+named free constants where the paper says Θ/O/Ω), whether it is exact, and
+numpy/torch evaluators vectorized over the parameters.  Bounds that involve
+ρ, ψ or ψ⁻¹ take a ``loss=`` and use its numeric or closed-form ρ.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import sympy as sp
+import torch
+from sympy.core.function import AppliedUndef
+from sympy.printing.str import StrPrinter
+
+from .._errors import DivergenceError, EoscheckError
+from ..losses import Loss
+from ._compile import bind, compile_expr
+from .symbols import LOSS_ASSUMPTION, LOSS_CONSTANTS, LOSS_FUNCTIONS, STANDING, SYMBOLS
+
+#: The kinds of statement (PEPit-style tags).
+KINDS = {
+    "upper": "upper bound: quantity ≤ expression",
+    "lower": "lower bound: quantity ≥ expression",
+    "threshold": "a condition on the run (quantity vs expression) that triggers a conclusion",
+    "implication": "a condition on the parameters that implies a conclusion",
+    "time": "a time by which something happens",
+    "choice": "a prescribed parameter value",
+    "definition": "a defined quantity used by other bounds",
+}
+
+_REL_LATEX = {"<=": r"\le", ">=": r"\ge", "<": "<", ">": ">", "=": "=", ":=": ":="}
+_REL_TEXT = {"<=": "≤", ">=": "≥", "<": "<", ">": ">", "=": "=", ":=": ":="}
+_DOMAIN_RTOL = 1e-12  # a domain boundary met up to rounding counts as met
+
+WU_COLT = "Wu, Bartlett, Telgarsky, Yu (COLT 2024)"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a statement comes from: paper, theorem/lemma, equation, our reference, provenance tag."""
+
+    where: str
+    paper: str = WU_COLT
+    equation: str = ""
+    ref: str = ""
+    tag: str = "V"  # V verbatim, D derived from the proofs, S secondary, R recalled (paper.md legend)
+
+    def __str__(self) -> str:
+        eq = f", {self.equation}" if self.equation else ""
+        return f"{self.where}{eq}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"paper": self.paper, "where": self.where, "equation": self.equation, "ref": self.ref, "tag": self.tag}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What a bound needs: data (bounded, separable, ...), loss (logistic or Assumption 3 letters), model."""
+
+    data: tuple[str, ...] = ("bounded", "separable")
+    loss: tuple[str, ...] = ("logistic",)
+    model: str = "linear"
+    init: str = "w0 = 0"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": list(self.data), "loss": list(self.loss), "model": self.model, "init": self.init}
+
+    def __str__(self) -> str:
+        loss = "logistic" if self.loss == ("logistic",) else "Assumption 3" + "".join(self.loss)
+        return f"data: {', '.join(self.data) or '-'}; loss: {loss}; model: {self.model}; init: {self.init}"
+
+
+LOGISTIC = Assumptions()
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A constant of a bound: an explicit number, or ``None`` for a free constant (Θ/O/Ω)."""
+
+    value: sp.Expr | None
+    description: str = ""
+
+    @property
+    def free(self) -> bool:
+        return self.value is None
+
+
+class _TextPrinter(StrPrinter):
+    _NAMES = {"eta": "η", "gamma": "γ", "lambda": "λ", "delta": "δ", "C_beta": "C_β", "ell0": "ℓ(0)",
+              "lambda_max": "λ_max", "rho": "ρ", "psi": "ψ", "psi_inv": "ψ⁻¹", "LambertW": "W"}
+
+    def _print_Symbol(self, expr):
+        return self._NAMES.get(expr.name, expr.name)
+
+    def _print_Function(self, expr):
+        name = self._NAMES.get(expr.func.__name__, expr.func.__name__)
+        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+
+    _print_AppliedUndef = _print_Function
+
+    def _print_Exp1(self, expr):
+        return "e"
+
+
+def const(name: str) -> sp.Symbol:
+    """The symbol of a named constant of a bound template (positive real)."""
+    return sp.Symbol(name, positive=True, real=True)
+
+
+def text(expr: sp.Basic) -> str:
+    """A one-line unicode rendering of an expression (η, γ, ρ, ln, ^, ...)."""
+    out = _TextPrinter({"order": None}).doprint(expr)
+    for a, b in (("**", "^"), ("log(", "ln("), ("Max(", "max("), ("Min(", "min("), (" <= ", " ≤ "), (" >= ", " ≥ ")):
+        out = out.replace(a, b)
+    return out
+
+
+_LATEX_NAMES = {
+    "grad_proj": r"\langle\nabla L(\mathbf{w}),\mathbf{w}_*\rangle", "grad_norm": r"\|\nabla L(\mathbf{w}_t)\|",
+    "L_t": r"L(\mathbf{w}_t)", "L_s": r"L(\mathbf{w}_s)", "F_s": r"F(\mathbf{w}_s)", "G_t": r"G(\mathbf{w}_t)",
+    "ell0": r"\ell(0)", "lambda_max": r"\lambda_{\max}", "hess_max": r"\lambda_{\max}(\nabla^2 L)",
+    "C1": "C_1", "C2": "C_2", "c0": "c_0",
+}
+
+
+def latex(expr: sp.Basic) -> str:
+    """LaTeX of an expression with the paper's notation (ln, ψ⁻¹, F(w_s), ℓ(0), ...)."""
+    from .symbols import psi_inv
+
+    names = {sym: _LATEX_NAMES[sym.name] for sym in expr.free_symbols if sym.name in _LATEX_NAMES}
+    expr = expr.replace(psi_inv, sp.Function(r"\psi^{-1}"))
+    return sp.latex(expr, ln_notation=True, symbol_names=names)
+
+
+@dataclass
+class DomainReport:
+    """The domain conditions at given parameters: met, failed, and not checkable (missing values)."""
+
+    satisfied: list[str] = field(default_factory=list)
+    violated: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violated and not self.unchecked
+
+
+@dataclass(frozen=True, eq=False)
+class Bound:
+    """One statement of the theory.
+
+    Args:
+      id: e.g. ``"thm1.eos_average"``.
+      kind: one of :data:`KINDS`.
+      template: the right-hand side, with named constants as symbols.
+      quantity: the bounded/defined quantity in words/unicode, e.g. ``"(1/t)Σ_{k<t} L(w_k)"``.
+      lhs: the same in LaTeX.
+      relation: ``<=``, ``>=``, ``<``, ``>``, ``=`` or ``:=``.
+      source: a :class:`Source`.
+      assumptions: an :class:`Assumptions`.
+      constants: name → :class:`Constant` for the named constants of ``template``.
+      domain: bound-specific validity conditions (sympy relationals); the standing
+        ranges of the parameters (:data:`~eoscheck.bounds.symbols.STANDING`, positivity)
+        are added automatically.
+      premise: a hypothesis on the run, LaTeX (e.g. ``L(w_s)\\le 1/\\eta``).
+      conclusion: what a threshold/implication/time guarantees, LaTeX.
+      exact: True when the inequality has no unknown constant (a violation falsifies it).
+      derived: True when read off the proofs rather than stated (paper.md tag [D]).
+      notes: errata and caveats (paper.md §11).
+    """
+
+    id: str
+    kind: str
+    template: sp.Expr
+    quantity: str
+    lhs: str
+    relation: str
+    source: Source
+    assumptions: Assumptions = LOGISTIC
+    constants: Mapping[str, Constant] = field(default_factory=dict)
+    domain: tuple[sp.Basic, ...] = ()
+    premise: str = ""
+    conclusion: str = ""
+    exact: bool = True
+    derived: bool = False
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: unknown kind {self.kind!r}")
+        if self.relation not in _REL_LATEX:
+            raise ValueError(f"{self.id}: unknown relation {self.relation!r}")
+        names = {s.name for s in self.template.free_symbols}
+        for c in self.constants:
+            if c not in names:
+                raise ValueError(f"{self.id}: constant {c} does not occur in the template")
+        unknown = names - set(SYMBOLS) - set(self.constants)
+        if unknown:
+            raise ValueError(f"{self.id}: undeclared symbols {sorted(unknown)}")
+
+    # --- symbolic ------------------------------------------------------------------------
+    @property
+    def expr(self) -> sp.Expr:
+        """The right-hand side with the explicit constants substituted (free ones stay symbols)."""
+        subs = {const(k): c.value for k, c in self.constants.items() if not c.free}
+        return self.template.subs(subs) if subs else self.template
+
+    @property
+    def free_constants(self) -> tuple[str, ...]:
+        """Names of the constants the paper leaves unspecified (C₁, C₂, c₀, ...)."""
+        free = {k for k, c in self.constants.items() if c.free}
+        free |= {s.name for s in self.expr.free_symbols if SYMBOLS.get(s.name) and SYMBOLS[s.name].role == "free"}
+        return tuple(sorted(free))
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """The loss functions (ρ, ψ, ψ⁻¹) the bound or its domain uses."""
+        found = set()
+        for e in (self.expr, *self.domain):
+            found |= {f.func.__name__ for f in e.atoms(AppliedUndef) if f.func.__name__ in LOSS_FUNCTIONS}
+        return tuple(sorted(found))
+
+    def _symbols_of(self, exprs) -> set[str]:
+        out: set[str] = set()
+        for e in exprs:
+            out |= {s.name for s in e.free_symbols}
+        return out
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol the right-hand side uses (parameters, states, loss and free constants)."""
+        return tuple(sorted(self._symbols_of([self.expr])))
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The parameter and state symbols the right-hand side needs (not loss or free constants)."""
+        return tuple(s for s in self.symbols if SYMBOLS.get(s) and SYMBOLS[s].role in ("param", "state"))
+
+    @property
+    def loss_constants(self) -> tuple[str, ...]:
+        """The loss constants (C_g, C_β, C_e, ℓ(0)) the bound or its domain uses."""
+        names = self._symbols_of([self.expr, *self.domain])
+        return tuple(s for s in sorted(names) if s in LOSS_CONSTANTS)
+
+    @property
+    def needs_loss(self) -> bool:
+        """Whether evaluation needs a loss (for ρ/ψ/ψ⁻¹ or the loss constants)."""
+        return bool(self.functions or self.loss_constants)
+
+    @property
+    def full_domain(self) -> tuple[sp.Basic, ...]:
+        """Standing ranges of the parameters used (positivity, γ ≤ 1, ...) plus the bound's own domain."""
+        used = self._symbols_of([self.expr, *self.domain])
+        out: list[sp.Basic] = []
+        for name in sorted(used):
+            info = SYMBOLS.get(name)
+            if info is None or info.role not in ("param",):
+                continue
+            sym = info.symbol
+            if name in STANDING and name not in ("gamma", "delta", "q"):
+                pass  # the standing lower bound (n ≥ 1, t ≥ 1, ...) implies positivity
+            elif sym.is_positive:
+                out.append(sp.Gt(sym, 0, evaluate=False))
+            elif sym.is_nonnegative:
+                out.append(sp.Ge(sym, 0, evaluate=False))
+            out.extend(STANDING.get(name, ()))
+        return tuple(out) + tuple(self.domain)
+
+    # --- text ----------------------------------------------------------------------------
+    @property
+    def formula(self) -> str:
+        """One-line unicode form: ``quantity rel expression``."""
+        return f"{self.quantity} {_REL_TEXT[self.relation]} {text(self.expr)}"
+
+    @property
+    def latex(self) -> str:
+        """The LaTeX statement: premise, the relation, the conclusion, and the domain."""
+        core = f"{self.lhs} {_REL_LATEX[self.relation]} {latex(self.expr)}"
+        if self.kind in ("threshold", "implication"):
+            stmt = core + (rf" \;\Longrightarrow\; {self.conclusion}" if self.conclusion else "")
+            if self.premise:
+                stmt = rf"{self.premise},\ " + stmt
+        elif self.kind in ("time", "choice", "definition"):
+            stmt = core + (rf";\quad {self.conclusion}" if self.conclusion else "")
+            if self.premise:
+                stmt = rf"{self.premise} \;\Longrightarrow\; " + stmt
+        else:
+            stmt = (rf"{self.premise} \;\Longrightarrow\; " if self.premise else "") + core
+        if self.domain:
+            stmt += r"\quad\text{for } " + r",\ ".join(latex(c) for c in self.domain)
+        return stmt
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description."""
+        return {
+            "id": self.id, "kind": self.kind, "formula": self.formula, "latex": self.latex,
+            "expression": sp.srepr(self.expr), "text": text(self.expr), "source": self.source.to_dict(),
+            "assumptions": self.assumptions.to_dict(),
+            "constants": {k: (None if c.free else str(c.value)) for k, c in self.constants.items()},
+            "free_constants": list(self.free_constants),
+            "domain": [text(c) for c in self.full_domain], "symbols": list(self.symbols),
+            "parameters": list(self.parameters), "functions": list(self.functions),
+            "exact": self.exact, "derived": self.derived, "premise": self.premise,
+            "conclusion": self.conclusion, "notes": list(self.notes),
+        }
+
+    # --- numeric -------------------------------------------------------------------------
+    def _resolve(self, names, loss: Loss | str | None, values: Mapping[str, Any], backend: str,
+                 missing_ok: bool = False) -> dict[str, Any]:
+        from .rho import as_loss
+
+        for k in values:
+            if k not in SYMBOLS and k not in self.constants:
+                raise EoscheckError(f"unknown parameter {k!r} for bound {self.id}; it takes {', '.join(self.symbols)}")
+        out: dict[str, Any] = {}
+        missing = []
+        lossobj = as_loss(loss) if loss is not None else None
+        for name in sorted(names):
+            if name in values and values[name] is not None:
+                out[name] = _as_backend(values[name], backend)
+            elif name in LOSS_CONSTANTS and lossobj is not None:
+                out[name] = _as_backend(_loss_constant(lossobj, name, self.id), backend)
+            elif not missing_ok:
+                missing.append(name)
+        if missing:
+            raise EoscheckError(_missing_message(self, missing, lossobj))
+        return out
+
+    def _functions(self, loss, backend: str) -> dict:
+        if not self.functions:
+            return {}
+        if loss is None:
+            raise EoscheckError(f"bound {self.id} uses {', '.join(self.functions)}: give a loss, e.g. loss='logistic'")
+        from .rho import loss_functions
+
+        return loss_functions(loss, backend)
+
+    def _call(self, expr: sp.Basic, loss, values, backend: str):
+        names = sorted(s.name for s in expr.free_symbols)
+        resolved = self._resolve(names, loss, values, backend)
+        syms = [SYMBOLS[n].symbol if n in SYMBOLS else const(n) for n in names]
+        fn = bind(compile_expr(expr, syms, backend), self._functions(loss, backend) if expr.atoms(AppliedUndef) else {})
+        args = [resolved[n] for n in names]
+        if backend == "numpy":
+            shape = np.broadcast_shapes(*(np.shape(a) for a in args)) if args else ()
+            with np.errstate(all="ignore"):
+                out = np.asarray(fn(*args), dtype=np.float64)
+            return np.broadcast_to(out, np.broadcast_shapes(out.shape, shape)).copy()
+        device = next((a.device for a in args if a.device.type != "cpu"), torch.device("cpu"))
+        args = [a.to(device) for a in args]
+        shape = torch.broadcast_shapes(*(a.shape for a in args)) if args else ()
+        out = fn(*args)
+        out = out if isinstance(out, torch.Tensor) else torch.as_tensor(out, dtype=torch.float64)
+        return out.to(device=device, dtype=torch.float64).expand(torch.broadcast_shapes(out.shape, shape))
+
+    def evaluate(self, loss: Loss | str | None = None, backend: str = "numpy", **values):
+        """The right-hand side at the given parameters (vectorized; numpy or torch float64).
+
+        Loss constants (C_g, C_β, C_e, ℓ(0)) and ρ/ψ/ψ⁻¹ come from ``loss`` unless
+        given explicitly; free constants (C1, C2, c0) must be given.  Raises
+        :class:`EoscheckError` for missing parameters and :class:`DivergenceError`
+        for a non-finite value inside the domain.
+        """
+        if backend not in ("numpy", "torch"):
+            raise EoscheckError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+        out = self._call(self.expr, loss, values, backend)
+        bad = ~torch.isfinite(out) if backend == "torch" else ~np.isfinite(out)
+        if bool(bad.any()):
+            try:
+                inside = self.in_domain(loss=loss, **values)
+            except EoscheckError:
+                inside = True
+            inside = np.asarray(inside.detach().cpu().numpy() if isinstance(inside, torch.Tensor) else inside)
+            badn = bad.detach().cpu().numpy() if backend == "torch" else bad
+            if bool(np.any(np.broadcast_to(inside, np.broadcast_shapes(inside.shape, badn.shape)) & badn)):
+                raise DivergenceError(f"bound {self.id}: non-finite value inside its domain at {values}")
+        if backend == "numpy" and out.ndim == 0:
+            return float(out)
+        return out
+
+    def numpy(self, loss: Loss | str | None = None, **values):
+        """:meth:`evaluate` with numpy arrays (float for scalar input)."""
+        return self.evaluate(loss=loss, backend="numpy", **values)
+
+    def torch(self, loss: Loss | str | None = None, **values) -> torch.Tensor:
+        """:meth:`evaluate` with torch float64 tensors (differentiable where the expression is)."""
+        return self.evaluate(loss=loss, backend="torch", **values)
+
+    def __call__(self, loss: Loss | str | None = None, **values):
+        return self.evaluate(loss=loss, **values)
+
+    def check_domain(self, loss: Loss | str | None = None, **values) -> DomainReport:
+        """Which domain conditions hold at these parameters (arrays: a condition holds if it holds everywhere)."""
+        rep = DomainReport()
+        for cond in self.full_domain:
+            label = text(cond)
+            need = {s.name for s in cond.free_symbols}
+            have = set(values) | ({n for n in need if n in LOSS_CONSTANTS} if loss is not None else set())
+            lacking = sorted(need - have)
+            if lacking or (_functions_in(cond) and loss is None):
+                what = ", ".join(lacking) if lacking else "a loss"
+                rep.unchecked.append(f"{label} (needs {what})")
+                continue
+            ok = self._holds(cond, loss, values)
+            (rep.satisfied if bool(np.all(ok)) else rep.violated).append(label)
+        return rep
+
+    def in_domain(self, loss: Loss | str | None = None, **values):
+        """Whether the parameters lie in the domain of validity (elementwise; needs every domain symbol)."""
+        result = np.asarray(True)
+        for cond in self.full_domain:
+            result = result & self._holds(cond, loss, values)
+        return bool(result) if result.ndim == 0 else result
+
+    def _holds(self, cond: sp.Basic, loss, values) -> np.ndarray:
+        if cond is sp.true:
+            return np.asarray(True)
+        if cond is sp.false:
+            return np.asarray(False)
+        lhs = np.asarray(self._call(cond.lhs, loss, values, "numpy"))
+        rhs = np.asarray(self._call(cond.rhs, loss, values, "numpy"))
+        tol = _DOMAIN_RTOL * np.maximum(np.abs(lhs), np.abs(rhs))
+        if isinstance(cond, (sp.GreaterThan, sp.StrictGreaterThan)):
+            return (lhs > rhs) | ((lhs >= rhs - tol) & isinstance(cond, sp.GreaterThan))
+        if isinstance(cond, (sp.LessThan, sp.StrictLessThan)):
+            return (lhs < rhs) | ((lhs <= rhs + tol) & isinstance(cond, sp.LessThan))
+        if isinstance(cond, sp.Equality):
+            return np.abs(lhs - rhs) <= tol
+        raise TypeError(f"{self.id}: unsupported domain condition {cond}")
+
+
+def _functions_in(expr: sp.Basic) -> bool:
+    return any(f.func.__name__ in LOSS_FUNCTIONS for f in expr.atoms(AppliedUndef))
+
+
+def _as_backend(v, backend: str):
+    if backend == "torch":
+        if isinstance(v, torch.Tensor):
+            return v.to(torch.float64)
+        return torch.as_tensor(np.asarray(v, dtype=np.float64))
+    if isinstance(v, torch.Tensor):
+        v = v.detach().cpu().numpy()
+    return np.asarray(v, dtype=np.float64)
+
+
+def _loss_constant(loss: Loss, name: str, bound_id: str) -> float:
+    """A loss constant from the loss's stated constants (Prop. 5), or ℓ(0)."""
+    if name == "ell0":
+        return float(loss.ell0)
+    key = LOSS_CONSTANTS[name]
+    if key not in loss.paper_constants:
+        raise EoscheckError(
+            f"bound {bound_id} needs {name} (Assumption {LOSS_ASSUMPTION[name]}) and loss {loss.name} states none;"
+            f" pass {name}=VALUE (e.g. from the loss auditor)"
+        )
+    v = loss.paper_constants[key]
+    if v is None:
+        raise EoscheckError(
+            f"bound {bound_id} needs Assumption {LOSS_ASSUMPTION[name]} ({name}), which loss {loss.name} fails"
+            " (paper Prop. 5); use a loss that satisfies it"
+        )
+    return float(sp.N(v, 17))
+
+
+def _missing_message(b: Bound, missing: list[str], loss) -> str:
+    parts = []
+    for m in missing:
+        info = SYMBOLS.get(m)
+        if (info is not None and info.role == "free") or (m in b.constants and b.constants[m].free):
+            parts.append(f"{m} (a free constant: the paper only says it exists)")
+        elif m in LOSS_CONSTANTS and loss is None:
+            parts.append(f"{m} (a loss constant: give a loss)")
+        else:
+            parts.append(f"{m} ({info.description})" if info else m)
+    return f"bound {b.id} needs {'; '.join(parts)}"
+
+
+# ------------------------------------------------------------------------------------------
+# Registry
+# ------------------------------------------------------------------------------------------
+
+#: id → :class:`Bound`, in the order the theory presents them.
+BOUNDS: dict[str, Bound] = {}
+
+
+def register(bound: Bound) -> Bound:
+    """Add a bound to :data:`BOUNDS` (ids are unique)."""
+    if bound.id in BOUNDS:
+        raise ValueError(f"bound id {bound.id} registered twice")
+    BOUNDS[bound.id] = bound
+    return bound
+
+
+def get_bound(bound_id: str) -> Bound:
+    """The bound with this id; :class:`EoscheckError` with close matches for an unknown id."""
+    try:
+        return BOUNDS[bound_id]
+    except KeyError:
+        close = difflib.get_close_matches(bound_id, list(BOUNDS), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise EoscheckError(f"unknown bound {bound_id!r}{hint} (`eoscheck bounds` lists them all)") from None
+
+
+def list_bounds(kind: str | None = None, prefix: str | None = None) -> list[Bound]:
+    """All registered bounds, optionally of one kind and/or with ids starting with ``prefix``."""
+    if kind is not None and kind not in KINDS:
+        raise EoscheckError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    return [b for b in BOUNDS.values() if (kind is None or b.kind == kind)
+            and (prefix is None or b.id.startswith(prefix))]

@@ -1,0 +1,385 @@
+"""The Bound objects: registry, metadata, domains, and values at hand-checked parameter points.
+
+Every expected value is computed here in plain Python (math, or mpmath for ρ/ψ⁻¹),
+transcribed from paper.md, not through the package's sympy expressions.
+"""
+
+import json
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import torch
+
+from eoscheck import DivergenceError, EoscheckError
+from eoscheck.bounds import BOUNDS, KINDS, get_bound, list_bounds
+from eoscheck.losses import from_expr, z
+
+E, LN2 = math.e, math.log(2)
+ln = math.log
+
+
+# --- independent ρ and ψ⁻¹ (mpmath bisection) --------------------------------------------------
+
+def _g_ell(loss):
+    if loss == "logistic":
+        return (lambda x: mpmath.log1p(mpmath.exp(-x))), (lambda x: 1 / (1 + mpmath.exp(x))), mpmath.mpf("0.5")
+    if loss == "flat_poly:a=2":
+        return (lambda x: (1 + x) ** -2), (lambda x: 2 * (1 + x) ** -3), mpmath.mpf(2)
+    raise KeyError(loss)
+
+
+def ref_rho(loss, lam):
+    ell, g, g0 = _g_ell(loss)
+    with mpmath.workdps(40):
+        lam = mpmath.mpf(lam)
+        lo, hi = mpmath.mpf(0), lam * g0 / 2
+        for _ in range(240):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if 2 * mid < lam * g(mid) else (lo, mid)
+        return float(lam * ell(lo) + lo * lo)
+
+
+def ref_psi_inv(loss, y):
+    lo, hi = 0.0, 200.0  # bisection in ln λ on ψ(λ) = λ/ρ(λ)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lam = math.exp(mid)
+        lo, hi = (mid, hi) if lam / ref_rho(loss, lam) < y else (lo, mid)
+    return math.exp((lo + hi) / 2)
+
+
+# --- registry and metadata ----------------------------------------------------------------------
+
+REQUIRED = [
+    "thm1.eos_average", "thm1.w_norm", "lemma7.split_step", "lemma9.G_average", "lemma9.perceptron_step",
+    "lemma10.monotone_threshold", "lemma10.log_descent", "thm1.stable_threshold", "thm1.stable_bound", "thm1.tau",
+    "lemma12.G_at_s", "lemma12.L_at_s", "cor2.T_min", "cor2.eta", "cor2.bound", "cor2.tau",
+    "lemma14.first_step_threshold", "lemma14.general_threshold", "thm3.lower", "thm35.eos_average",
+    "thm35.stable_threshold", "thm35.stable_bound", "thm35.tau_psi", "thm35.tau_exp_tail",
+    "thm35.tau_explicit_poly", "thm35.tau_explicit_exp", "thm6.R", "thm6.width", "thm6.lazy_radius",
+    "thm6.eos_average", "thm6.stable_threshold", "thm6.stable_bound", "thm6.tau_psi", "thm6.tau_exp_tail",
+    "classic.descent_lemma", "classic.quadratic_divergence", "classic.small_stepsize_rate",
+    "crawshaw_liu.stable_bound", "prop5.rho_logistic", "prop5.rho_flat_exp", "prop5.rho_flat_poly",
+]
+
+
+def test_required_ids_are_registered():
+    missing = [i for i in REQUIRED if i not in BOUNDS]
+    assert not missing
+
+
+def test_metadata_is_complete_and_json_ready():
+    for b in list_bounds():
+        assert b.kind in KINDS
+        assert b.source.where and b.source.paper and b.source.ref.startswith("paper.md")
+        assert b.latex and b.formula.startswith(b.quantity)
+        json.dumps(b.to_dict())
+        if not b.exact:
+            assert b.free_constants, b.id  # a non-exact statement has a named free constant
+
+
+def test_kinds_and_exactness():
+    assert get_bound("thm1.eos_average").kind == "upper" and get_bound("thm1.eos_average").exact
+    assert get_bound("thm3.lower").kind == "lower" and not get_bound("thm3.lower").exact
+    assert get_bound("thm3.lower").free_constants == ("c0",)
+    assert get_bound("thm35.tau_psi").free_constants == ("C1",)
+    assert get_bound("thm6.tau_exp_tail").free_constants == ("C2",)
+    assert get_bound("thm1.tau").kind == "time" and get_bound("cor2.eta").kind == "choice"
+    assert get_bound("lemma14.first_step_threshold").kind == "implication"
+    assert get_bound("thm1.stable_threshold").kind == "threshold"
+    assert get_bound("thm35.tau_explicit_exp").derived and get_bound("thm35.tau_explicit_exp").exact
+    assert [b.id for b in list_bounds(kind="time")] and all(b.kind == "time" for b in list_bounds(kind="time"))
+    assert all(b.id.startswith("thm6.") for b in list_bounds(prefix="thm6."))
+
+
+def test_assumptions():
+    assert get_bound("thm1.eos_average").assumptions.loss == ("logistic",)
+    assert get_bound("thm35.tau_exp_tail").assumptions.loss == ("A", "B", "C", "D")
+    assert get_bound("thm35.eos_average").assumptions.loss == ("A", "B")
+    assert "NTK" in get_bound("thm6.eos_average").assumptions.model
+    assert get_bound("thm1.eos_average").assumptions.data == ("bounded", "separable")
+
+
+def test_unknown_id_has_a_hint():
+    with pytest.raises(EoscheckError, match="thm1.eos_average"):
+        get_bound("thm1.eos_averag")
+    with pytest.raises(EoscheckError, match="unknown bound"):
+        get_bound("zzz")
+    with pytest.raises(EoscheckError):
+        list_bounds(kind="bogus")
+
+
+def test_errata_are_encoded():
+    # §11.2: EoS and stable bounds only where the log argument is ≥ 1
+    assert "eta*gamma**2*t >= 1" in [str(c) for c in get_bound("thm1.eos_average").domain]
+    assert any("t - s" in str(c) or "-s + t" in str(c) for c in get_bound("thm1.stable_bound").domain)
+    # §11.5: 15 (not Lemma 32's 16) in the stable bound, with the note
+    for bid in ("thm35.stable_bound", "thm6.stable_bound"):
+        b = get_bound(bid)
+        assert b.constants["c_stab"].value == 15 and any("16" in note for note in b.notes)
+    # §2.1: τ is read as "some integer s ≤ ⌈τ⌉"; §11.3: Corollary 2's 2 ln 2 slip
+    assert "lceil" in get_bound("thm1.tau").latex and any("⌈τ⌉" in x for x in get_bound("thm1.tau").notes)
+    assert any("11.3" in x for x in get_bound("cor2.tau").notes)
+    # §11.1: monotonicity already under 2/η
+    assert get_bound("lemma10.monotone_threshold").evaluate(eta=4.0) == 0.5
+
+
+# --- hand-checked values ------------------------------------------------------------------------
+
+P = dict(eta=100.0, n=1000.0, gamma=0.1, t=1000.0)
+
+
+def test_theorem1_values():
+    lam = 0.01 * 100 * 1000
+    assert get_bound("thm1.eos_average").evaluate(**P) == pytest.approx((1 + ln(lam) ** 2 + 100**2 / 4) / lam, rel=1e-14)
+    assert get_bound("thm1.w_norm").evaluate(**P) == pytest.approx((math.sqrt(2) + 2 * ln(lam) + 100) / 0.1, rel=1e-14)
+    assert get_bound("lemma9.G_average").evaluate(**P) == pytest.approx((math.sqrt(2) + 2 * ln(lam) + 100) / lam, rel=1e-14)
+    x = 0.01 * 100 * (1000 - 200)
+    assert get_bound("thm1.stable_bound").evaluate(s=200.0, F_s=0.7, **P) == pytest.approx((1.4 + ln(x) ** 2) / x, rel=1e-14)
+    assert get_bound("thm1.tau").evaluate(**P) == pytest.approx(60 / 0.01 * 1000, rel=1e-14)
+    r = (0.5 + 10) / 0.5  # the fourth term wins at small η
+    assert get_bound("thm1.tau").evaluate(eta=0.5, n=10, gamma=0.2) == pytest.approx(60 / 0.04 * r * ln(r), rel=1e-14)
+    assert get_bound("thm1.tau").evaluate(eta=1.0, n=1.0, gamma=1.0) == pytest.approx(60 * E, rel=1e-14)
+    assert get_bound("lemma12.G_at_s").evaluate(eta=4.0, n=3.0) == pytest.approx(1 / 8)
+    assert get_bound("lemma12.L_at_s").evaluate(eta=4.0, n=7.0) == pytest.approx(1 / 7)
+    assert get_bound("lemma10.log_descent").evaluate(eta=4.0, L_t=0.3, grad_norm=0.2) == pytest.approx(
+        ln(0.3) - 4 * (1 / 0.3 - 2) * 0.04, rel=1e-14)
+    assert get_bound("lemma9.perceptron_step").evaluate(eta=3.0, gamma=0.2, G_t=0.05) == pytest.approx(0.03)
+    assert get_bound("lemma7.split_step").evaluate(gamma=0.2, grad_proj=-0.01) == pytest.approx(0.05)
+    assert get_bound("thm1.stable_threshold").evaluate(eta=8.0) == 0.125
+    assert get_bound("thm1.stable_from_start").evaluate() == pytest.approx(1 / LN2)
+
+
+def test_corollary2_and_theorem3_values():
+    T, g, n = 2e7, 0.1, 1000.0
+    assert get_bound("cor2.T_min").evaluate(n=n, gamma=g) == pytest.approx(120 * 1000 / 0.01)
+    assert get_bound("cor2.T_min").evaluate(n=2.0, gamma=g) == pytest.approx(120 * E / 0.01)
+    assert get_bound("cor2.eta").evaluate(T=T, gamma=g) == pytest.approx(0.01 * T / 120)
+    y = g**4 * T**2
+    assert get_bound("cor2.bound").evaluate(T=T, gamma=g) == pytest.approx(480 * ln(y) ** 2 / y, rel=1e-14)
+    assert get_bound("cor2.tau").evaluate(T=T) == T / 2
+    assert get_bound("lemma14.general_threshold").evaluate(r=0.2, q=0.25) == pytest.approx(2 * LN2 / 0.05)
+    assert get_bound("lemma14.first_step_threshold").evaluate() == pytest.approx(40 * LN2, rel=1e-15)
+    assert get_bound("thm3.lower").evaluate(t=50.0, c0=0.2) == pytest.approx(0.004)
+    assert get_bound("lemma13.lower").evaluate(t=10.0, eta=2.0, c0=0.5) == pytest.approx(1 / (0.5 * 2 * E * 10))
+
+
+def test_sgd_and_generalization_values():
+    eta, g, t, d = 2.0, 0.5, 400.0, 0.05
+    lam = g * g * eta * t
+    loss = (2 + 2 * ln(lam) ** 2 + eta**2 / 2) / lam + (3 + 2 * ln(lam) + eta) / g * 18 * ln(1 / d) / t
+    err = 4 * (math.sqrt(2) + 2 * ln(lam) + eta) / lam + 36 * ln(1 / d) / t
+    assert get_bound("thm4.loss").evaluate(eta=eta, gamma=g, t=t, delta=d) == pytest.approx(loss, rel=1e-14)
+    assert get_bound("thm4.error").evaluate(eta=eta, gamma=g, t=t, delta=d) == pytest.approx(err, rel=1e-14)
+    assert get_bound("prop15.test_error").evaluate(d=5.0, n=1000.0, delta=0.1) == pytest.approx(
+        4 * (5 * ln(1001) + ln(40)) / 1000, rel=1e-14)
+
+
+def test_classics_and_crawshaw_liu_values():
+    assert get_bound("classic.descent_lemma").evaluate(lambda_max=0.5) == pytest.approx(16.0)
+    assert get_bound("classic.descent_lemma").evaluate(lambda_max=1.0) == pytest.approx(8.0)  # "no EoS for η < 8"
+    assert get_bound("classic.quadratic_divergence").evaluate(hess_max=4.0) == pytest.approx(0.5)
+    lam = 0.25 * 2 * 100
+    assert get_bound("classic.small_stepsize_rate").evaluate(eta=2.0, gamma=0.5, t=100.0) == pytest.approx(
+        (1 + ln(lam) ** 2 / 2) / lam, rel=1e-14)
+    assert get_bound("crawshaw_liu.stable_bound").evaluate(eta=10.0, gamma=0.2, t=50.0, s=10.0) == pytest.approx(
+        8 / (10 * 0.04 * 40))
+    assert get_bound("crawshaw_liu.stable_bound_sharp").evaluate(eta=10.0, gamma=0.2, t=50.0, s=10.0, L_s=0.01) == \
+        pytest.approx(8 / (100 + 16))
+    assert get_bound("crawshaw_liu.stable_threshold").evaluate(eta=10.0, n=100.0) == pytest.approx(LN2 / 100)
+    assert get_bound("crawshaw_liu.eta0").evaluate(n=10.0, gamma=0.5) == pytest.approx(128 * ln(1024))
+    assert get_bound("crawshaw_liu.tau_2d").evaluate(n=10.0, gamma=0.5) == pytest.approx(2 + 80 + 280 * ln(8) * 4)
+
+
+def test_prop5_values_and_loss_constants():
+    assert get_bound("prop5.rho_logistic").evaluate(**{"lambda": 100.0}) == pytest.approx(1 + ln(100) ** 2)
+    assert get_bound("prop5.rho_flat_exp").evaluate(**{"lambda": 100.0, "a": 2.0}) == pytest.approx(1 + ln(100) ** 2 / 4)
+    assert get_bound("prop5.rho_flat_poly").evaluate(**{"lambda": 81.0, "a": 2.0}) == pytest.approx(18.0)
+    # eq. (14) with the logistic constants ℓ(0) = ln 2, C_e = 2 taken from the loss
+    assert get_bound("lemma34.rho_exp_tail").evaluate(loss="logistic", **{"lambda": 100.0}) == pytest.approx(
+        LN2 + 4 * ln(100) ** 2, rel=1e-14)
+    assert get_bound("lemma20.ell_sqrt_rho").evaluate(loss="logistic", **{"lambda": 100.0}) == pytest.approx(
+        ref_rho("logistic", 100) / 100, rel=1e-12)
+
+
+def test_theorem35_values():
+    eta, g, t, s, n = 4.0, 0.2, 5000.0, 1000.0, 50.0
+    lam = g * g * eta * t
+    assert get_bound("thm35.eos_average").evaluate(loss="logistic", eta=eta, gamma=g, t=t) == pytest.approx(
+        9 * (ref_rho("logistic", lam) + eta**2) / lam, rel=1e-12)
+    # flat_poly(a=2): C_g = a = 2
+    assert get_bound("thm35.eos_average").evaluate(loss="flat_poly:a=2", eta=eta, gamma=g, t=t) == pytest.approx(
+        9 * (ref_rho("flat_poly:a=2", lam) + (2 * eta) ** 2) / lam, rel=1e-12)
+    # logistic: C_β = e/2, so 12C_β² = 3e²
+    assert get_bound("thm35.stable_threshold").evaluate(loss="logistic", eta=eta, n=n) == pytest.approx(
+        min(1 / (3 * E**2 * eta), LN2 / n), rel=1e-14)
+    x = g * g * eta * (t - s)
+    assert get_bound("thm35.stable_bound").evaluate(loss="logistic", eta=eta, gamma=g, t=t, s=s) == pytest.approx(
+        15 * ref_rho("logistic", x) / x, rel=1e-12)
+    C1 = 2.0
+    tau = max(ref_psi_inv("logistic", C1 * (eta + n)) / eta, C1 * (eta + n) * eta) / g**2
+    assert get_bound("thm35.tau_psi").evaluate(loss="logistic", eta=eta, n=n, gamma=g, C1=C1) == pytest.approx(tau, rel=1e-10)
+    assert get_bound("thm35.tau_exp_tail").evaluate(eta=eta, n=n, gamma=g, C2=3.0) == pytest.approx(3 * 50 / 0.04)
+
+
+def test_theorem35_explicit_poly_value():
+    # flat_poly(a=2): C_β = max(a, (a+1)2^a) = 12, C_g = 2, ℓ(0) = 1: K = 18(12·144η + n)
+    eta, n, g = 0.5, 20.0, 0.3
+    K = 18 * (12 * 144 * eta + n)
+    tau = max(ref_psi_inv("flat_poly:a=2", K), K * (2 * eta) ** 2) / (g * g * eta)
+    got = get_bound("thm35.tau_explicit_poly").evaluate(loss="flat_poly:a=2", eta=eta, n=n, gamma=g)
+    assert got == pytest.approx(tau, rel=1e-10)
+
+
+@pytest.mark.parametrize("eta,n", [(0.1, 10.0), (4.0, 50.0), (100.0, 1000.0), (2000.0, 5.0)])
+def test_theorem35_explicit_exp_is_the_smallest_time_of_lemma34(eta, n):
+    # the Lemma 34 condition (paper.md §5.1), transcribed; logistic: C_e = 2, C_g = 1, C_β = e/2, ℓ(0) = ln 2
+    Ce, Cg, Cb, l0, g = 2.0, 1.0, E / 2, LN2, 0.1
+
+    def lhs(x):  # x = γ²τ
+        return 12 * (Ce / eta * ln(x) / x + (Cg + Ce) / x + math.sqrt(l0) / (eta * x))
+
+    rhs = min(1 / (12 * Ce * Cb**2 * eta), l0 / (Ce * n))
+    tau = get_bound("thm35.tau_explicit_exp").evaluate(loss="logistic", eta=eta, n=n, gamma=g)
+    x = g * g * tau
+    assert lhs(x) == pytest.approx(rhs, rel=1e-9)  # the condition is tight at τ ...
+    assert lhs(x * (1 - 1e-6)) > rhs  # ... fails just before it ...
+    assert all(lhs(x * f) <= rhs for f in (1.001, 2, 10, 1e3))  # ... and holds after
+    # independent bisection in ln x from the peak of lhs (at x = e^{1 − B/A}, A = 12C_e/η) onwards
+    lo, hi = max(0.0, 1 - (12 * (Cg + Ce) + 12 * math.sqrt(l0) / eta) / (12 * Ce / eta)), 200.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if lhs(math.exp(mid)) > rhs else (lo, mid)
+    assert x == pytest.approx(math.exp(hi), rel=1e-9)
+
+
+def test_theorem6_values():
+    p = dict(eta=1.0, n=100.0, gamma=0.5, T=1000.0, C_a=1.0, delta=0.1)
+    lamT = 0.25 * 1 * 1000
+    R = 6 * (math.sqrt(ref_rho("logistic", lamT)) + 1 + math.sqrt(2 * ln(2000)) + 1) / 0.5
+    assert get_bound("thm6.R").evaluate(loss="logistic", **p) == pytest.approx(R, rel=1e-12)
+    assert get_bound("thm6.lazy_radius").evaluate(loss="logistic", **p) == pytest.approx(R, rel=1e-12)
+    width = ((30 * R ** (1 / 3) + 10 * ln(1000) ** 0.25) / 0.5) ** 6
+    assert get_bound("thm6.width").evaluate(loss="logistic", **p) == pytest.approx(width, rel=1e-12)
+    t = 400.0
+    lam = 0.25 * t
+    off = 1 + math.sqrt(2 * ln(2000))
+    assert get_bound("thm6.eos_average").evaluate(loss="logistic", t=t, **p) == pytest.approx(
+        9 * (ref_rho("logistic", lam) + (off + 1) ** 2) / lam, rel=1e-12)
+    assert get_bound("lemma28.radius_t").evaluate(loss="logistic", t=t, **p) == pytest.approx(
+        6 * (math.sqrt(ref_rho("logistic", lam)) + off + 1) / 0.5, rel=1e-12)
+    assert get_bound("lemma29.G_average").evaluate(loss="logistic", t=t, **p) == pytest.approx(
+        12 * (math.sqrt(ref_rho("logistic", lam)) + off + 1) / lam, rel=1e-12)
+    x = 0.25 * (t - 100)
+    assert get_bound("thm6.stable_bound").evaluate(loss="logistic", t=t, s=100.0, **p) == pytest.approx(
+        15 * ref_rho("logistic", x) / x, rel=1e-12)
+    assert get_bound("lemma32.displacement").evaluate(loss="logistic", t=t, s=100.0, **p) == pytest.approx(
+        6 * math.sqrt(ref_rho("logistic", x)) / 0.5, rel=1e-12)
+    assert get_bound("thm6.tau_exp_tail").evaluate(eta=1.0, n=100.0, gamma=0.5, C2=2.0) == pytest.approx(
+        2 * 100 * ln(100) / 0.25)
+    assert get_bound("lemma21.width").evaluate(n=100.0, delta=0.1, gamma=0.5) == pytest.approx(50 * ln(1000) / 0.25)
+
+
+# --- evaluators ---------------------------------------------------------------------------------
+
+ALL = dict(eta=2.0, gamma=0.3, n=5.0, t=1e4, s=10.0, T=2e4, delta=0.1, m=1e40, d=3.0, C_a=1.0, lambda_max=0.7,
+           hess_max=2.0, r=0.2, q=0.5, a=2.0, F_s=0.5, L_s=0.01, L_t=0.2, G_t=0.1, grad_norm=0.1,
+           grad_proj=-0.05, C1=2.0, C2=3.0, c0=0.1, **{"lambda": 50.0})
+
+
+@pytest.mark.parametrize("bid", sorted(BOUNDS))
+def test_numpy_and_torch_agree_and_vectorize(bid):
+    b = get_bound(bid)
+    loss = "logistic" if b.needs_loss else None
+    vals = {k: ALL[k] for k in b.symbols if k in ALL}
+    x = float(b.evaluate(loss=loss, **vals))
+    assert math.isfinite(x)
+    tv = b.torch(loss=loss, **{k: torch.tensor(v, dtype=torch.float64) for k, v in vals.items()})
+    assert isinstance(tv, torch.Tensor) and tv.dtype == torch.float64
+    assert float(tv) == pytest.approx(x, rel=1e-12)
+    if vals:  # vary the first parameter over a vector: elementwise equal to scalar calls
+        k = sorted(vals)[0]
+        vec = dict(vals, **{k: np.array([vals[k], vals[k] * 1.5])})
+        out = b.evaluate(loss=loss, **vec)
+        assert out.shape == (2,) and out[0] == pytest.approx(x, rel=1e-12)
+        assert out[1] == pytest.approx(float(b.evaluate(loss=loss, **dict(vals, **{k: vals[k] * 1.5}))), rel=1e-12)
+
+
+def test_broadcasting_over_two_parameters():
+    b = get_bound("thm1.eos_average")
+    eta = np.array([1.0, 10.0, 100.0])[:, None]
+    t = np.array([1e3, 1e4])[None, :]
+    out = b.evaluate(eta=eta, gamma=0.5, t=t)
+    assert out.shape == (3, 2)
+    lam = 0.25 * 10.0 * 1e4
+    assert out[1, 1] == pytest.approx((1 + ln(lam) ** 2 + 25) / lam, rel=1e-14)
+
+
+def test_torch_gradient_through_rho():
+    b = get_bound("thm35.eos_average")
+    eta = torch.tensor(4.0, dtype=torch.float64, requires_grad=True)
+    val = b.torch(loss="logistic", eta=eta, gamma=torch.tensor(0.2, dtype=torch.float64),
+                  t=torch.tensor(1000.0, dtype=torch.float64))
+    val.backward()
+    h = 1e-6
+    fd = (b.evaluate(loss="logistic", eta=4 + h, gamma=0.2, t=1000.0)
+          - b.evaluate(loss="logistic", eta=4 - h, gamma=0.2, t=1000.0)) / (2 * h)
+    assert float(eta.grad) == pytest.approx(fd, rel=1e-6)
+
+
+# --- domains and errors -------------------------------------------------------------------------
+
+def test_domain_of_the_eos_bound():
+    b = get_bound("thm1.eos_average")
+    assert b.in_domain(eta=100.0, gamma=0.1, t=1.0)  # γ²ηt = 1 exactly, up to rounding
+    assert not b.in_domain(eta=100.0, gamma=0.1, t=0.5)
+    assert not b.in_domain(eta=1.0, gamma=1.5, t=10.0)  # γ ≤ 1
+    mask = b.in_domain(eta=np.array([1.0, 100.0]), gamma=0.1, t=10.0)
+    assert mask.tolist() == [False, True]
+    rep = b.check_domain(eta=1.0, gamma=0.1, t=10.0)
+    assert rep.violated and not rep.ok and any("≥ 1" in v for v in rep.violated)
+    # the value is still computed outside the domain; the domain says it is not proven there
+    assert math.isfinite(b.evaluate(eta=1.0, gamma=0.1, t=10.0))
+
+
+def test_domain_with_loss_functions_and_missing_symbols():
+    b = get_bound("thm35.tau_psi")
+    assert b.in_domain(loss="logistic", eta=1.0, n=10.0, gamma=0.5, C1=1.0)
+    assert not b.in_domain(loss="logistic", eta=1.0, n=10.0, gamma=0.5, C1=1e-6)  # C₁(η+n) < ψ(1)
+    rep = get_bound("thm6.eos_average").check_domain(loss="logistic", eta=1.0, n=10.0, gamma=0.5, t=10.0)
+    assert rep.unchecked and not rep.ok
+    with pytest.raises(EoscheckError):
+        get_bound("thm6.eos_average").in_domain(loss="logistic", eta=1.0, n=10.0, gamma=0.5, t=10.0)
+
+
+def test_errors_are_one_line_eoscheck_errors():
+    with pytest.raises(EoscheckError, match="needs gamma"):
+        get_bound("thm1.eos_average").evaluate(eta=1.0, t=10.0)
+    with pytest.raises(EoscheckError, match="free constant"):
+        get_bound("thm35.tau_psi").evaluate(loss="logistic", eta=1.0, n=10.0, gamma=0.5)
+    with pytest.raises(EoscheckError, match="give a loss"):
+        get_bound("thm35.stable_bound").evaluate(eta=1.0, gamma=0.5, t=100.0, s=1.0)
+    with pytest.raises(EoscheckError, match="3B"):  # the exponential loss is not Lipschitz
+        get_bound("thm35.eos_average").evaluate(loss="exponential", eta=1.0, gamma=0.5, t=100.0)
+    with pytest.raises(EoscheckError, match="3D"):  # flat_poly has no exponential tail
+        get_bound("thm35.tau_explicit_exp").evaluate(loss="flat_poly:a=2", eta=1.0, n=10.0, gamma=0.5)
+    with pytest.raises(EoscheckError, match="unknown parameter"):
+        get_bound("thm1.eos_average").evaluate(eta=1.0, gamma=0.5, t=10.0, bogus=1.0)
+
+
+def test_custom_loss_needs_its_constants():
+    loss = from_expr(2 * __import__("sympy").log(1 + __import__("sympy").exp(-z)), name="2logistic")
+    b = get_bound("thm35.eos_average")
+    with pytest.raises(EoscheckError, match="pass C_g"):
+        b.evaluate(loss=loss, eta=1.0, gamma=0.5, t=100.0)
+    lam = 25.0
+    got = b.evaluate(loss=loss, eta=1.0, gamma=0.5, t=100.0, C_g=2.0)
+    # ρ for 2·logistic at λ equals ρ_logistic at 2λ (the objective is λ·2ℓ + z²)
+    assert got == pytest.approx(9 * (ref_rho("logistic", 2 * lam) + 4) / lam, rel=1e-12)
+
+
+def test_non_finite_inside_the_domain_raises():
+    with pytest.raises(DivergenceError):
+        get_bound("lemma10.log_descent").evaluate(eta=1.0, L_t=0.0, grad_norm=0.1)

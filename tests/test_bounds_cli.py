@@ -1,0 +1,95 @@
+"""``eoscheck bounds``: listing, evaluation, domain messages, LaTeX/JSON, and bad input → exit 2."""
+
+import json
+import math
+
+import pytest
+
+from eoscheck.cli import main
+
+
+def test_list_all_bounds(capsys):
+    assert main(["bounds"]) == 0
+    out = capsys.readouterr().out
+    for bid in ("thm1.eos_average", "thm1.tau", "cor2.bound", "thm35.tau_explicit_exp", "thm6.width",
+                "classic.descent_lemma", "crawshaw_liu.stable_bound"):
+        assert bid in out
+    assert "kind" in out and "source" in out and "formula" in out
+    assert "Theorem 1 (EoS phase)" in out and "τ := 60*max(" in out
+
+
+def test_list_json_and_kind_filter(capsys):
+    assert main(["bounds", "--json", "--kind", "time"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data and all(d["kind"] == "time" for d in data)
+    assert {"id", "source", "kind", "formula", "latex", "domain", "assumptions", "constants", "exact"} <= set(data[0])
+
+
+def test_list_latex(capsys):
+    assert main(["bounds", "--latex"]) == 0
+    out = capsys.readouterr().out
+    assert r"\frac1t\sum_{k=0}^{t-1}L(\mathbf{w}_k) \le" in out and "% thm1.tau" in out
+
+
+def test_evaluate_one(capsys):
+    assert main(["bounds", "thm1.eos_average", "--eta", "100", "--n", "1000", "--gamma", "0.1", "--t", "1000"]) == 0
+    out = capsys.readouterr().out
+    lam = 0.01 * 100 * 1000
+    expected = (1 + math.log(lam) ** 2 + 2500) / lam
+    assert f"{expected:.12g}" in out
+    assert "inside its domain" in out and "ignored (not used by this bound): n" in out
+
+
+def test_evaluate_json(capsys):
+    args = ["bounds", "thm1.tau", "--eta", "100", "--n", "1000", "--gamma", "0.1", "--json"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["id"] == "thm1.tau" and data["value"] == pytest.approx(6e6) and data["in_domain"] is True
+
+
+def test_out_of_domain_is_reported(capsys):
+    assert main(["bounds", "thm1.eos_average", "--eta", "1", "--gamma", "0.1", "--t", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "OUTSIDE its domain" in out and "η*γ^2*t ≥ 1" in out
+    assert main(["bounds", "cor2.bound", "--T", "1000", "--gamma", "0.1", "--n", "1000", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["in_domain"] is False and data["violated"]
+
+
+def test_loss_bounds_and_free_constants(capsys):
+    assert main(["bounds", "thm35.eos_average", "--eta", "4", "--gamma", "0.2", "--t", "5000", "--loss", "logistic"]) == 0
+    out = capsys.readouterr().out
+    assert "ρ by numeric" in out
+    assert main(["bounds", "thm35.tau_psi", "--eta", "4", "--n", "50", "--gamma", "0.2", "--loss", "flat_poly:a=2",
+                 "--set", "C1=2"]) == 0
+    out = capsys.readouterr().out
+    assert "free constant(s) C1" in out
+
+
+def test_unknown_id_exits_2(capsys):
+    assert main(["bounds", "thm1.eos_averag"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown bound" in err and "thm1.eos_average" in err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["bounds", "thm1.eos_average", "--eta", "1"], "--gamma"),
+    (["bounds", "thm35.eos_average", "--eta", "4", "--gamma", "0.2", "--t", "50"], "--loss"),
+    (["bounds", "thm35.tau_psi", "--eta", "4", "--n", "5", "--gamma", "0.2", "--loss", "logistic"], "--set C1=VALUE"),
+    (["bounds", "thm1.stable_bound", "--eta", "4", "--gamma", "0.2", "--t", "50", "--s", "1"], "--set F_s=VALUE"),
+    (["bounds", "thm1.tau", "--eta", "4", "--n", "5", "--gamma", "0.2", "--set", "bogus=1"], "unknown parameter"),
+    (["bounds", "thm1.tau", "--eta", "4", "--n", "5", "--gamma", "0.2", "--set", "C1"], "NAME=VALUE"),
+    (["bounds", "thm35.eos_average", "--eta", "4", "--gamma", "0.2", "--t", "50", "--loss", "exponential"], "3B"),
+    (["bounds", "thm1.tau", "--eta", "4", "--n", "5", "--gamma", "0.2", "--loss", "nope"], "unknown loss"),
+])
+def test_bad_input_exits_2_with_one_line(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_table1_derived(capsys):
+    assert main(["bounds", "--table1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] and len(data["rows"]) == 5
+    assert data["rows"][1]["loss"] == "O(log(T)**2/T**2)" and data["rows"][3]["condition"] == "0 < a ≤ 1"
