@@ -186,14 +186,20 @@ def _derive_closed_form(loss: Loss) -> tuple[sp.Expr | None, str]:
     ratio = sp.simplify(dl / lp)
     if ratio.free_symbols or not ratio.is_negative:
         return None, "no closed form tried: ℓ is not c·e^{−bz} on z > 0 (only the Lambert-W class is solved)"
-    sols = sp.solve(sp.Eq(2 * zp, -LAM * dl), zp)
-    if len(sols) != 1:
-        return None, f"sympy found {len(sols)} roots"
-    zs = sols[0]
-    expr = LAM * lp.subs(zp, zs) + zs**2
-    for w in expr.atoms(sp.LambertW):  # e^{−W(x)} = W(x)/x
-        expr = expr.subs(sp.exp(-w), w / w.args[0])
-    return sp.simplify(expr), "sympy: solved 2z = λg(z) with Lambert W"
+    # ℓ = c·e^{−bz}: 2z = λbc·e^{−bz} ⇔ (bz)e^{bz} = λb²c/2, so z* = W(λb²c/2)/b and, with
+    # e^{−W(x)} = W(x)/x, ρ = (2W + W²)/b².  (sympy's solve does the same for the exponential
+    # loss but exhausts memory on float exponents such as a = 0.899…, so the root is written
+    # through W and then verified symbolically.)
+    b = -ratio
+    c = sp.simplify(lp * sp.exp(b * zp))
+    if c.free_symbols or not c.is_positive:
+        return None, "no closed form tried: ℓ is not c·e^{−bz} on z > 0"
+    w = sp.LambertW(LAM * b**2 * c / 2)
+    zs = w / b
+    residual = (2 * zs + LAM * dl.subs(zp, zs)).subs(sp.exp(-w), w / w.args[0])
+    if sp.simplify(residual) != 0:
+        return None, "Lambert-W root failed its symbolic check"
+    return sp.simplify((2 * w + w**2) / b**2), "sympy: 2z = λg(z) solved with Lambert W (ℓ = c·e^{−bz} on z > 0)"
 
 
 @dataclass

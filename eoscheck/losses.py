@@ -76,13 +76,13 @@ class Loss:
     # --- symbolic -------------------------------------------------------------
     @property
     def expr_grad(self) -> sp.Expr:
-        """ℓ′(z) as a sympy expression."""
-        return sp.diff(self.expr, z)
+        """ℓ′(z) as a sympy expression (Abs/Max/Min differentiated as Piecewise)."""
+        return sp.diff(piecewise_form(self.expr), z)
 
     @property
     def expr_hess(self) -> sp.Expr:
         """ℓ″(z) as a sympy expression."""
-        return sp.diff(self.expr, z, 2)
+        return sp.diff(piecewise_form(self.expr), z, 2)
 
     @property
     def ell0(self) -> float:
@@ -92,7 +92,7 @@ class Loss:
     # --- numeric (torch, elementwise) -------------------------------------------
     def value(self, m: torch.Tensor) -> torch.Tensor:
         """ℓ(m) elementwise."""
-        return (self._value or _lambdified(self.expr))(m)
+        return (self._value or _lambdified(piecewise_form(self.expr)))(m)
 
     def grad(self, m: torch.Tensor) -> torch.Tensor:
         """ℓ′(m) elementwise."""
@@ -119,11 +119,37 @@ class Loss:
 _LAMBDIFY_CACHE: dict[sp.Expr, Fn] = {}
 
 
+def _tensor_fn(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
+    """``fn`` accepting python numbers too (lambdify applies functions to constants, e.g. sqrt(2))."""
+
+    def wrapped(x):
+        return fn(x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=torch.float64))
+
+    return wrapped
+
+
+#: torch implementations for sympy functions the torch printer lacks or applies to constants.
+_TORCH_FUNCS = {name: _tensor_fn(f) for name, f in {
+    "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "tanh": torch.tanh,
+    "erf": torch.special.erf, "erfc": torch.special.erfc, "Abs": torch.abs, "abs": torch.abs,
+}.items()}
+
+
+def piecewise_form(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with Abs, Max and Min written as Piecewise, so derivatives stay Piecewise
+    (no DiracDelta/Heaviside) and lambdify to ``torch.where``."""
+    return expr.replace(lambda e: isinstance(e, (sp.Abs, sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
+
+
 def _lambdified(expr: sp.Expr) -> Fn:
     """A torch evaluator of ``expr`` (in :data:`z`), cached per expression."""
     fn = _LAMBDIFY_CACHE.get(expr)
     if fn is None:
-        raw = sp.lambdify(z, expr, modules="torch")
+        from sympy.printing.pytorch import TorchPrinter
+
+        printer = TorchPrinter({"fully_qualified_modules": False, "inline": True,
+                                "allow_unknown_functions": True, "strict": False})
+        raw = sp.lambdify(z, expr, modules=[_TORCH_FUNCS, "torch"], printer=printer)
 
         def fn(m: torch.Tensor, _raw=raw) -> torch.Tensor:
             out = _raw(m)

@@ -105,3 +105,19 @@ def test_from_expr_refuses_strings():
 
 def test_builtin_names():
     assert set(BUILTIN_LOSSES) == {"logistic", "exponential", "flat_exp", "flat_poly", "poly_tail"}
+
+
+@pytest.mark.parametrize("expr", [
+    -sp.log(sp.erfc(-z / sp.sqrt(2)) / 2),  # probit
+    sp.Max(0, 1 - z) ** 2,                   # squared hinge (Max → Piecewise)
+    sp.Abs(z - 1) + 1 - z,
+    sp.Min(1, sp.exp(-z)),
+])
+def test_lambdified_custom_losses_agree_with_autograd(expr):
+    loss = from_expr(expr)
+    m = torch.tensor([-3.0, -0.4, 0.3, 0.9, 2.5, 6.0], dtype=torch.float64, requires_grad=True)
+    (dv,) = torch.autograd.grad(loss.value(m).sum(), m, create_graph=True)
+    g = loss.grad(m)
+    d2 = torch.autograd.grad(g.sum(), m)[0] if g.requires_grad else torch.zeros_like(m)  # piecewise-constant ℓ′
+    assert torch.allclose(loss.grad(m), dv, rtol=1e-12, atol=1e-15)
+    assert torch.allclose(loss.hess(m), d2, rtol=1e-12, atol=1e-15)

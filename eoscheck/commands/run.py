@@ -33,7 +33,7 @@ def parse_floats(text: str, what: str = "--eta") -> list[float]:
 
 def add_data_arguments(p) -> None:
     """The dataset options shared by the commands that run GD."""
-    p.add_argument("--data", default="digits08",
+    p.add_argument("--data", default=None,
                    help="toy, toy-normalized, thm3, synthetic, digits08 (default), mnist08, idx, or a .npz/.csv file")
     p.add_argument("--images", help="idx images file for --data mnist08/idx")
     p.add_argument("--labels", help="idx labels file for --data mnist08/idx")
@@ -46,7 +46,7 @@ def add_data_arguments(p) -> None:
 
 def load_data(args):
     """The dataset named by :func:`add_data_arguments` options (normalized on request)."""
-    data = get_dataset(args.data, gamma=args.gamma, n=args.n, d=args.d, seed=args.seed,
+    data = get_dataset(args.data or "digits08", gamma=args.gamma, n=args.n, d=args.d, seed=args.seed,
                        images=args.images, labels=args.labels)
     if args.normalize:
         data = data.normalize()
@@ -66,7 +66,8 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--grid", choices=("all", "log"), default="all", help="record every step or a log grid")
     p.add_argument("--grid-points", type=int, default=None, help="points of the log grid")
-    p.add_argument("--sharpness-every", type=int, default=None, help="record the sharpness every k steps")
+    p.add_argument("--sharpness-every", type=int, default=None,
+                   help="record the sharpness every k steps (default: off; 10 for --model mlp3)")
     p.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -82,6 +83,8 @@ def _run_model(args, data, etas):
 
     if args.model == "ntk":
         return networks.run_ntk(data, args.loss, etas, width=args.width, seed=args.seed, **common)
+    if args.sharpness_every is None:
+        common["sharpness_every"] = 10
     return networks.run_mlp3(data, etas, seed=args.seed, **common)
 
 
@@ -108,14 +111,23 @@ def run(args) -> int:
     etas = parse_floats(args.eta)
     if args.steps < 1:
         raise EoscheckError(f"--steps must be at least 1, got {args.steps}")
-    data = load_data(args)
+    if args.model == "mlp3" and args.data is None:
+        data = None  # the 3-layer experiment's own default: 1,000 scikit-learn digits, 10 classes
+    elif args.model == "mlp3" and args.data in ("mnist08", "idx"):
+        if not (args.images and args.labels):
+            raise EoscheckError(f"--data {args.data} needs --images FILE and --labels FILE (MNIST-format idx files)")
+        data = (args.images, args.labels)
+    else:
+        data = load_data(args)
     traj = _run_model(args, data, etas)
-    traj.config["dataset"] = data.summary()
+    if hasattr(data, "summary"):
+        traj.config["dataset"] = data.summary()
     traj.provenance["seed"] = args.seed
     out = Path(args.out)
     traj.save(out)
-    plot_fig1(traj, out / "fig1.png", title=f"{data.name}, {traj.config.get('loss', args.loss)} loss",
-              sharpness=args.sharpness_every is not None)
+    name = getattr(data, "name", traj.config.get("data", "digits"))
+    plot_fig1(traj, out / "fig1.png", title=f"{name}, {traj.config.get('loss', args.loss)} loss",
+              sharpness=traj.sharpness.size > 0)
     rows = summary_table(traj)
     print(tabulate(rows, headers="keys", floatfmt=".4g"))
     print("(-1: never)")

@@ -1,0 +1,332 @@
+"""The safe formula parser (eoscheck.expr): whitelist semantics, caps, and hostile input.
+
+Expected sympy objects are built directly with sympy constructors, never through the parser.
+"""
+
+import ast
+import os
+import sys
+import time
+
+import pytest
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+
+from eoscheck import EoscheckError
+from eoscheck.expr import DEFAULT_FUNCTIONS, parse_expression, parse_loss
+from eoscheck.losses import Loss, get_loss, z
+
+V = {"z": z}
+a = sp.Symbol("a", positive=True)
+
+
+def P(text, variables=V, **kw):
+    return parse_expression(text, variables, **kw)
+
+
+# --- what is accepted, and what it means ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("log(1+exp(-z))", sp.log(1 + sp.exp(-z))),
+        ("sqrt(1+z**2)-z", sp.sqrt(1 + z**2) - z),
+        ("1/(1+exp(z))", 1 / (1 + sp.exp(z))),
+        ("z**2", z**2),
+        ("-z + +z*2", z),
+        ("0.5*z", z / 2),  # decimals become exact rationals
+        ("1e-3*z", sp.Rational(1, 1000) * z),
+        ("2**0.5", sp.sqrt(2)),
+        ("pi*E", sp.pi * sp.E),
+        ("log1p(exp(-z))", sp.log(1 + sp.exp(-z))),
+        ("tanh(z) + erf(z)", sp.tanh(z) + sp.erf(z)),
+        ("abs(z) + Abs(z)", 2 * sp.Abs(z)),
+        ("max(0, 1-z)**2", sp.Max(0, 1 - z) ** 2),
+        ("Min(z, 1, 2)", sp.Min(z, 1)),
+    ],
+)
+def test_formulas_mean_what_they_say(text, expected):
+    got = P(text)
+    assert sp.simplify(got - expected) == 0
+
+
+def test_erfc_of_a_negative_argument_is_kept_as_written():
+    """sympy would rewrite erfc(-x) as 2 - erfc(x), which cancels catastrophically for large x."""
+    got = P("erfc(-z/sqrt(2))")
+    assert isinstance(got, sp.erfc)
+    assert sp.simplify(got - (2 - sp.erfc(z / sp.sqrt(2)))) == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["where(z > 0, exp(-z), 1 - z)", "exp(-z) if z > 0 else 1 - z",
+     "piecewise((exp(-z), z > 0), (1 - z, True))"],
+)
+def test_the_three_conditional_spellings_agree(text):
+    expected = sp.Piecewise((sp.exp(-z), z > 0), (1 - z, True))
+    got = P(text)
+    assert got == expected
+    for x in (-2, 0, sp.Rational(1, 3), 5):
+        assert got.subs(z, x) == expected.subs(z, x)
+
+
+def test_conditions_chain_and_combine():
+    got = P("where(0 < z <= 1 and not z > 2, z, 0)")
+    assert got.subs(z, sp.Rational(1, 2)) == sp.Rational(1, 2)
+    assert got.subs(z, 1) == 1
+    assert got.subs(z, 0) == 0 and got.subs(z, 3) == 0
+    got2 = P("where((z < -1) | (z > 1), 1, 0)")
+    assert [got2.subs(z, x) for x in (-2, 0, 2)] == [1, 0, 1]
+
+
+def test_variables_can_be_numbers_or_symbols():
+    assert P("a*z", {"z": z, "a": a}) == a * z
+    assert P("a*z", {"z": z, "a": sp.Integer(3)}) == 3 * z
+
+
+def test_parse_loss_formula_with_parameters():
+    loss = parse_loss("where(z > 0, (1+z)**(-a), 1 - a*z)", {"a": 2})
+    assert isinstance(loss, Loss)
+    ref = get_loss("flat_poly", a=2)
+    for x in (-3, -0.5, 0, 0.25, 7):
+        assert float(loss.expr.subs(z, x)) == pytest.approx(float(ref.expr.subs(z, x)), rel=1e-15)
+    assert "a=2" in loss.name
+
+
+def test_parse_loss_builtin_names():
+    assert parse_loss("logistic").name == "logistic"
+    assert parse_loss("flat_poly:a=3").params == {"a": 3.0}
+    assert parse_loss("flat_exp", {"a": 0.5}).params == {"a": 0.5}
+
+
+@pytest.mark.parametrize(
+    "text, params, fragment",
+    [
+        ("a*z", {}, "unknown name 'a'"),
+        ("z", {"a": 1}, "do not appear"),
+        ("a*z", {"a": "x"}, "must be a number"),
+        ("a*z", {"a": float("inf")}, "finite"),
+        ("z", {"z": 1}, "margin variable"),
+        ("a*z", {"__class__": 1}, "bad parameter name"),
+    ],
+)
+def test_parse_loss_parameter_errors(text, params, fragment):
+    with pytest.raises(EoscheckError, match=fragment):
+        parse_loss(text, params)
+
+
+# --- what is refused ------------------------------------------------------------------------
+
+REFUSED = [
+    ("__import__('os').system('echo hi')", "not allowed"),
+    ("().__class__.__bases__", "attribute access"),
+    ("z.__class__", "attribute access"),
+    ("lambda: 1", "lambda"),
+    ("f'{z}'", "f-strings"),
+    ("z[0]", "subscripts"),
+    ("exp(z, base=2)", "keyword arguments"),
+    ("exp(*[z])", "star arguments"),
+    ("'abc'", "strings"),
+    ("[z]", "lists"),
+    ("{z: 1}", "dicts"),
+    ("[x for x in ()]", "comprehensions"),
+    ("open('x', 'w')", "not allowed"),
+    ("eval('1')", "not allowed"),
+    ("getattr(z, 'x')", "not allowed"),
+    ("x + 1", "unknown name"),
+    ("exp", "is a function"),
+    ("2^3", "write \\*\\* instead"),
+    ("z % 2", "operator"),
+    ("z // 2", "operator"),
+    ("z == 1", "comparison"),
+    ("z > 0", "comparison"),
+    ("True", "constant True"),
+    ("1j", "complex"),
+    ("1/0", "division by zero"),
+    ("log(0)", "undefined or infinite"),
+    ("9**9**9", "too large"),
+    ("2 ** (10**5)", "too large"),
+    ("(10**300)**1000", "too large"),
+    ("10**400", "too large"),
+    ("exp(exp(exp(100)))", "too large"),
+    ("2**exp(exp(exp(100)))", "too large"),
+    ("1e999", "too large"),
+    ("z" * 5000, "too long"),
+    ("1+" * 1500 + "1", "too long"),
+    ("-" * 999 + "z", "too deeply"),
+    ("max(z)", "two or more"),
+    ("exp(z, z)", "exactly one"),
+    ("piecewise((z, z > 0))", "must be \\(value, True\\)"),
+    ("where(z, 1, 2)", "condition"),
+    ("exp(-z) +", "not a valid formula"),
+    ("z := 1", "not a valid formula"),
+    ("\x00", "not a valid formula"),
+    ("", "empty formula"),
+    ("   ", "empty formula"),
+]
+
+
+@pytest.mark.parametrize("text, fragment", REFUSED, ids=[repr(t[:30]) for t, _ in REFUSED])
+def test_refused_with_one_clear_line(text, fragment):
+    t0 = time.perf_counter()
+    with pytest.raises(EoscheckError, match=fragment) as info:
+        P(text)
+    assert time.perf_counter() - t0 < 0.5
+    assert "\n" not in str(info.value)
+
+
+def test_hostile_strings_have_no_side_effects(tmp_path, monkeypatch):
+    """Refused quickly, no file created, no module imported, os.system / subprocess never reached."""
+    target = tmp_path / "pwned"
+    hostile = [
+        f"__import__('os').system('touch {target}')",
+        f"open('{target}', 'w').write('x')",
+        f"().__class__.__bases__[0].__subclasses__()",
+        f"[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'Popen'][0](['touch', '{target}'])",
+        "__import__('shutil').rmtree('/')",
+        "__builtins__.__import__('subprocess')",
+        f"exec(\"open('{target}', 'w')\")",
+        "compile('1', 'x', 'eval')",
+        "globals()", "locals()", "vars()", "breakpoint()", "input()",
+        "9**9**9**9", "(9**9)**(9**9)", "9**9**9 + z",
+        "lambda: __import__('os')",
+        f"f'{{__import__(\"os\").system(\"touch {target}\")}}'",
+        "z" + ".real" * 50,
+        "(" * 300 + "z" + ")" * 300,
+        "1+" * 10**6 + "1",
+        "a" * 10**6,
+    ]
+    calls = []
+    monkeypatch.setattr(os, "system", lambda *a, **k: calls.append(a) or 0)
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: calls.append(a))
+    P("log(1+exp(-z))")  # warm up any lazy imports of the parser itself
+    before = set(sys.modules)
+    cwd_before = set(os.listdir("."))
+    for text in hostile:
+        t0 = time.perf_counter()
+        with pytest.raises(EoscheckError):
+            P(text)
+        assert time.perf_counter() - t0 < 0.5, text[:60]
+    assert P("(" * 150 + "z" + ")" * 150) == z  # parentheses alone are harmless
+    assert set(sys.modules) - before == set()
+    assert not target.exists()
+    assert calls == []
+    assert set(os.listdir(".")) == cwd_before
+
+
+def test_caps_are_configurable():
+    with pytest.raises(EoscheckError, match="too long"):
+        P("z + z", max_length=3)
+    with pytest.raises(EoscheckError, match="too large"):
+        P("z + z + z", max_nodes=4)
+    with pytest.raises(EoscheckError, match="too large"):
+        P("z**20", max_exponent=10)
+    assert P("z**10", max_exponent=10) == z**10
+    with pytest.raises(EoscheckError, match="not allowed"):
+        P("exp(z)", allow_functions={"log"})
+    with pytest.raises(EoscheckError, match="no such formula function"):
+        P("z", allow_functions={"system"})
+
+
+def test_variable_names_cannot_shadow_functions():
+    with pytest.raises(EoscheckError, match="clashes"):
+        P("z", {"z": z, "exp": sp.Symbol("exp")})
+    with pytest.raises(EoscheckError, match="sympy symbol or number"):
+        P("z", {"z": "z"})
+
+
+def test_non_string_input():
+    with pytest.raises(EoscheckError, match="must be a string"):
+        P(3)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+_FUNCS = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "tanh": sp.tanh, "erf": sp.erf, "abs": sp.Abs}
+
+
+@st.composite
+def formulas(draw, depth=3):
+    """(text, expected sympy expression), rendered independently of the parser."""
+    if depth == 0 or draw(st.booleans()):
+        choice = draw(st.sampled_from(["z", "int", "half"]))
+        if choice == "z":
+            return "z", z
+        if choice == "int":
+            k = draw(st.integers(0, 9))
+            return str(k), sp.Integer(k)
+        return "0.5", sp.Rational(1, 2)
+    kind = draw(st.sampled_from(["add", "sub", "mul", "div", "pow", "neg", "func", "max", "where"]))
+    if kind == "neg":
+        t, e = draw(formulas(depth - 1))
+        return f"(-({t}))", -e
+    if kind == "func":
+        name = draw(st.sampled_from(sorted(_FUNCS)))
+        t, e = draw(formulas(depth - 1))
+        return f"{name}({t})", _FUNCS[name](e)
+    if kind == "pow":
+        t, e = draw(formulas(depth - 1))
+        k = draw(st.integers(0, 4))
+        return f"({t})**{k}", e**k
+    if kind == "where":
+        t1, e1 = draw(formulas(depth - 1))
+        t2, e2 = draw(formulas(depth - 1))
+        c = draw(st.integers(-3, 3))
+        return f"where(z > {c}, {t1}, {t2})", sp.Piecewise((e1, z > c), (e2, True))
+    t1, e1 = draw(formulas(depth - 1))
+    t2, e2 = draw(formulas(depth - 1))
+    if kind == "max":
+        return f"max({t1}, {t2})", sp.Max(e1, e2)
+    op = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[kind]
+    if kind == "div" and e2.is_zero:
+        e2, t2 = e2 + 1, f"({t2} + 1)"
+    expected = {"add": e1 + e2, "sub": e1 - e2, "mul": e1 * e2, "div": e1 / e2}[kind]
+    return f"({t1}) {op} ({t2})", expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(formulas())
+def test_rendered_formulas_parse_to_the_expression(pair):
+    text, expected = pair
+    try:
+        got = P(text)
+    except EoscheckError as err:  # only the documented refusals of non-finite or huge constants
+        msg = str(err)
+        if "too large" in msg:  # some numeric sub-expression is beyond the float range
+            assert any(n.is_number and n.is_finite is not False and abs(sp.N(n, 5)) > 1e308
+                       for n in sp.preorder_traversal(expected))
+        else:
+            assert "undefined or infinite" in msg or "division by zero" in msg
+            assert expected.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or expected.is_number
+        return
+    assert got == expected or sp.simplify(got - expected) == 0
+
+
+_ALPHABET = "z0123456789.+-*/()<>=,: _'\"[]{}!eEaxpliqrt^%&|~@#\\\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=80) | st.sampled_from(sorted(DEFAULT_FUNCTIONS)).map(lambda f: f + "("))
+def test_fuzz_returns_an_expression_or_an_eoscheck_error(text):
+    t0 = time.perf_counter()
+    try:
+        out = P(text)
+    except EoscheckError as err:
+        assert "\n" not in str(err)
+    else:
+        assert isinstance(out, sp.Expr)
+        assert out.free_symbols <= {z}
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_the_parser_never_calls_eval_exec_or_sympify():
+    """Static check of the module source: no eval/exec/compile calls, no sympify/parse_expr."""
+    import eoscheck.expr as mod
+
+    tree = ast.parse(open(mod.__file__).read())
+    called = {n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, "attr", None)
+              for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert not called & {"eval", "exec", "compile", "sympify", "parse_expr", "S", "__import__"}
