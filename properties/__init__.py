@@ -1,1 +1,32 @@
-"""Hypothesis strategies and theorem checks (imported as ``eoscheck.properties``)."""
+"""Hypothesis strategies and theorem checks (imported as ``eoscheck.properties``).
+
+* :mod:`.strategies` — composable, valid-by-construction instances:
+  :func:`separable_datasets`, :func:`losses`, :func:`stepsizes`, :func:`stepsize_batches`,
+  :func:`initial_points`, :func:`gd_configs`, :func:`certificate`.
+* :mod:`.claims` — the registry: :class:`Claim`, :func:`register`, :func:`claim`,
+  :func:`get_claim`, :func:`all_claims`, :class:`Evaluation`, :class:`FitSpec`.
+* :mod:`.exact`, :mod:`.general`, :mod:`.asymptotic` — the claims of paper §10 for
+  linear models (network claims: ``ntk_claims``, loaded when present).
+* :mod:`.runner` — :func:`run_claim`, :func:`run_claims`, :class:`ClaimReport`.
+* :mod:`.fitted` — calibrate / verify / scale for asymptotic claims.
+* :mod:`.conjecture` — :class:`Conjecture`, :func:`check_conjecture`.
+* :mod:`.replay` — counterexample files and :func:`replay`.
+* :mod:`.profiles` — the Hypothesis profiles ``ci``, ``dev``, ``thorough``.
+"""
+
+from .claims import (Budget, Claim, Evaluation, FitSpec, REGISTRY, all_claims, claim, get_claim, load_claims,
+                     register)
+from .conjecture import Conjecture, check_conjecture
+from .instances import Instance
+from .profiles import current_profile, register_profiles
+from .replay import replay
+from .runner import ClaimReport, run_claim, run_claims
+from .strategies import (Certificate, certificate, gd_configs, initial_points, losses, separable_datasets,
+                         stepsize_batches, stepsizes)
+
+__all__ = [
+    "Budget", "Claim", "Evaluation", "FitSpec", "REGISTRY", "all_claims", "claim", "get_claim", "load_claims",
+    "register", "Conjecture", "check_conjecture", "Instance", "current_profile", "register_profiles", "replay",
+    "ClaimReport", "run_claim", "run_claims", "Certificate", "certificate", "gd_configs", "initial_points",
+    "losses", "separable_datasets", "stepsize_batches", "stepsizes",
+]

@@ -1,0 +1,103 @@
+"""``eoscheck check``: try to falsify the theory's claims with Hypothesis; a table and JSON.
+
+Exit 0 when every claim holds (warnings and unavailable claims included, each
+stated), 1 when one is falsified or a check errors, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+NAME = "check"
+HELP = "check the theory's claims (exact and fitted) with Hypothesis; table + JSON, exit 1 if one is falsified"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim ids (default: all; see --list)")
+    p.add_argument("--profile", choices=("ci", "dev", "thorough"),
+                   help="Hypothesis profile (default: EOSCHECK_PROFILE, else ci if CI is set, else dev)")
+    p.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized under ci)")
+    p.add_argument("--json", metavar="FILE", help="write the full results as JSON (default: reports/check.json)")
+    p.add_argument("--counterexamples", metavar="DIR", default="reports/counterexamples",
+                   help="where falsifications are saved (default: reports/counterexamples)")
+    p.add_argument("--list", action="store_true", help="list the claims and exit")
+
+
+def _fmt(x, spec=".3g") -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float) and x != x:
+        return "nan"
+    return format(x, spec)
+
+
+def claims_table(claims) -> str:
+    rows = [[c.id, c.source, c.kind, c.bound_id or "–", ("n/a: " + c.unavailable[:50]) if c.unavailable else c.title[:70]]
+            for c in claims]
+    return tabulate(rows, headers=["claim", "source", "kind", "bound", "statement"], tablefmt="simple")
+
+
+def report_table(reports) -> str:
+    rows = []
+    for r in reports:
+        kind = "fitted" if r.kind == "asymptotic" else r.kind
+        const = f"{r.constant_name}={_fmt(r.fitted_constant)}" if r.fitted_constant is not None else "–"
+        rows.append([r.id, r.source[:38], kind, r.examples, _fmt(r.worst_ratio), const, r.slope_text() or "–",
+                     r.verdict])
+    return tabulate(rows, headers=["claim", "source", "exact/fitted", "examples", "worst ratio", "fitted constant",
+                                   "slope obs vs pred", "verdict"], tablefmt="simple")
+
+
+def run(args) -> int:
+    from ..properties.claims import all_claims, get_claim
+    from ..properties.profiles import current_profile
+    from ..properties.runner import run_claims
+
+    if args.list:
+        print(claims_table(all_claims()))
+        return 0
+    profile = args.profile or current_profile()
+    for cid in args.claims:
+        get_claim(cid)  # unknown ids: exit 2 before any work
+    t0 = time.perf_counter()
+
+    def progress(rep):
+        print(f"  {rep.id:34s} {rep.verdict:11s} {rep.seconds:6.1f}s", file=sys.stderr, flush=True)
+
+    print(f"eoscheck check: profile {profile}" + (f", seed {args.seed}" if args.seed is not None else ""),
+          file=sys.stderr)
+    reports = run_claims(args.claims or None, profile, args.seed, args.counterexamples, progress)
+    print(report_table(reports))
+    loose = [r for r in reports if r.best_constant is not None and r.best_meaning]
+    if loose:
+        print("\nhow loose (the best constant that would still hold, over the examples seen):")
+        for r in loose:
+            print(f"  {r.id:32s} {r.best_constant:.4g}  = {r.best_meaning}")
+    bad = [r for r in reports if r.verdict in ("FALSIFIED", "error")]
+    notes = [r for r in reports if r.message and r.verdict in ("FALSIFIED", "error", "warning", "unavailable",
+                                                                "undecided")]
+    for r in notes:
+        print(f"\n{r.id} [{r.verdict}]: {r.message}")
+        if r.counterexample_file:
+            print(f"  counterexample saved: {r.counterexample_file} (eoscheck replay {r.counterexample_file})")
+    out = Path(args.json or "reports/check.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from ..properties.formulas import BOUNDS_ERROR, bounds_registry
+
+    payload = {"profile": profile, "seed": args.seed, "seconds": time.perf_counter() - t0,
+               "bounds": "eoscheck.bounds" if bounds_registry() else f"private transcriptions ({BOUNDS_ERROR})",
+               "claims": [r.to_json() for r in reports]}
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    tmp.replace(out)
+    held = sum(r.verdict == "holds" for r in reports)
+    if BOUNDS_ERROR:
+        print(f"\nnote: eoscheck.bounds could not be loaded ({BOUNDS_ERROR}); private transcriptions were used")
+    print(f"\n{held} of {len(reports)} claims hold, {len(bad)} falsified/errored; "
+          f"{time.perf_counter() - t0:.0f} s; JSON: {out}")
+    return 1 if bad else 0

@@ -1,0 +1,37 @@
+"""``eoscheck replay FILE``: re-run a saved counterexample and re-check its claim or conjecture.
+
+Exit 1 when the violation reproduces, 0 when the claim now holds on that instance, 2 for a bad file.
+"""
+
+from __future__ import annotations
+
+import json
+
+NAME = "replay"
+HELP = "re-run a saved counterexample file and re-check it (exit 1 if the violation reproduces)"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("file", metavar="FILE", help="a counterexample .json written by check or conjecture")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args) -> int:
+    from ..properties.replay import replay
+
+    res = replay(args.file)
+    if args.json:
+        print(json.dumps(res.to_json(), indent=1))
+        return 1 if res.reproduced else 0
+    print(f"{res.kind}: {res.subject}")
+    print(f"instance: {res.instance}")
+    if res.constant != 1.0 or res.margin:
+        print(f"checked with constant {res.constant:.6g} and margin {res.margin:g}")
+    if res.reproduced:
+        p = res.point or {}
+        extra = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items()
+                          if k not in ("measured", "bound", "ratio", "allowance"))
+        print(f"REPRODUCED: measured {p.get('measured'):.9g} vs bound {p.get('bound'):.9g} ({extra})")
+        return 1
+    print("NOT reproduced: the claim holds on this instance with this eoscheck version")
+    return 0

@@ -1,0 +1,332 @@
+"""The claims registry: one :class:`Claim` per checkable statement of the theory (paper §10).
+
+A claim states its quantity, direction, domain and assumptions, links to its
+bound in :mod:`eoscheck.bounds` by id, says whether it is **exact** (explicit
+constants: a violation beyond the floating-point allowance falsifies it) or
+**asymptotic** (Θ/O/Ω with an unknown constant: checked with fitted constants
+and scaling regressions), and carries the two functions that make it checkable:
+
+* ``strategy(budget)`` — a Hypothesis strategy of :class:`Instance` s,
+* ``evaluate(instance)`` — an :class:`Evaluation`: measured values next to the
+  bound at every observed point (every η of the batch, every t, …).
+
+Modules register claims with :func:`register` or the :func:`claim` decorator::
+
+    @claim("thm6.lazy", source="Theorem 6", row=24, kind="exact", quantity="‖w_t − w₀‖",
+           direction="<=", bound_id="thm6.lazy_radius", models=("ntk",), strategy=my_strategy)
+    def lazy(instance): ...
+
+:func:`load_claims` imports the built-in claim modules and, when present,
+``eoscheck.properties.ntk_claims`` (the networks issue), so ``eoscheck check``
+picks them up.  A claim that cannot be checked on the implemented models is
+registered with ``unavailable="why"`` and reported as such, never skipped silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .numerics import log_ratio, safe_div
+
+KINDS = ("exact", "asymptotic", "heuristic", "probabilistic", "qualitative")
+DIRECTIONS = ("<=", ">=")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Sizes a strategy may use, set by the profile (``ci`` smallest, ``thorough`` largest).
+
+    ``scale`` multiplies steps and ranges: ci 1, dev 2, thorough 8.
+    """
+
+    name: str = "ci"
+    scale: float = 1.0
+
+    def steps(self, base: int, cap: int | None = None) -> int:
+        s = int(round(base * self.scale))
+        return min(s, cap) if cap else s
+
+
+@dataclass
+class Evaluation:
+    """Measured values against the bound at N observed points (arrays of shape (N,)).
+
+    ``holds`` means measured ≤ bound + allowance (direction ``<=``) or
+    measured ≥ bound − allowance (``>=``), at every point.  ``params`` holds the
+    parameters of each point (eta, t, n, d, gamma, s, …) for reports and the
+    scaling regressions.  ``inconclusive`` counts points the run could not decide
+    (e.g. a hitting time not reached within T < τ); ``notes`` are shown in reports.
+    """
+
+    measured: np.ndarray
+    bound: np.ndarray
+    allowance: np.ndarray | float = 0.0
+    direction: str = "<="
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    inconclusive: int = 0
+    notes: list[str] = field(default_factory=list)
+    #: optional per-point "best constant" (how loose the claim is) and its meaning
+    best: np.ndarray | None = None
+    best_meaning: str = ""
+    best_reduce: str = "max"
+
+    def __post_init__(self) -> None:
+        self.measured = np.atleast_1d(np.asarray(self.measured, dtype=np.float64))
+        self.bound = np.broadcast_to(np.asarray(self.bound, dtype=np.float64), self.measured.shape).copy()
+        self.allowance = np.broadcast_to(np.asarray(self.allowance, dtype=np.float64), self.measured.shape).copy()
+        self.params = {k: np.broadcast_to(np.asarray(v), self.measured.shape).copy() for k, v in self.params.items()}
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}")
+        nan = ~np.isfinite(self.measured) | np.isnan(self.bound)
+        if nan.any():
+            # never let NaN pass silently: a NaN measurement is a violation
+            self.measured = np.where(np.isnan(self.measured), np.inf if self.direction == "<=" else -np.inf,
+                                     self.measured)
+
+    @property
+    def size(self) -> int:
+        return int(self.measured.size)
+
+    def violations(self, constant: float = 1.0, margin: float = 0.0) -> np.ndarray:
+        """Bool (N,): the point breaks ``measured ≤ constant·bound·(1+margin) + allowance`` (or ≥)."""
+        if self.direction == "<=":
+            lim = constant * self.bound * (1 + margin) + self.allowance
+            return ~(self.measured <= lim)
+        lim = constant * self.bound * (1 - margin) - self.allowance
+        return ~(self.measured >= lim)
+
+    def holds(self, constant: float = 1.0, margin: float = 0.0) -> bool:
+        return not bool(self.violations(constant, margin).any())
+
+    def ratios(self) -> np.ndarray:
+        """measured / bound at every point."""
+        return safe_div(self.measured, self.bound)
+
+    def scores(self, constant: float = 1.0) -> np.ndarray:
+        """How close each point is to violation: ln(measured/(C·bound)), sign flipped for ``>=``."""
+        lr = log_ratio(self.measured, constant * self.bound)
+        return lr if self.direction == "<=" else -lr
+
+    def worst_index(self, constant: float = 1.0) -> int | None:
+        if self.size == 0:
+            return None
+        sc = self.scores(constant)
+        sc = np.where(np.isnan(sc), np.inf, sc)
+        return int(np.argmax(sc))
+
+    def point(self, i: int) -> dict[str, Any]:
+        """The i-th point as a dict (measured, bound, ratio, parameters)."""
+        r = float(self.ratios()[i]) if self.bound[i] != 0 else None
+        out = {"measured": float(self.measured[i]), "bound": float(self.bound[i]),
+               "ratio": r, "allowance": float(self.allowance[i])}
+        out.update({k: _scalar(v[i]) for k, v in self.params.items() if not k.startswith("_")})
+        return out
+
+    @staticmethod
+    def concat(evals: list["Evaluation"]) -> "Evaluation":
+        """Join evaluations of the same claim (same direction)."""
+        evals = [e for e in evals if e is not None]
+        if not evals:
+            return Evaluation(np.zeros(0), np.zeros(0))
+        keys = set.intersection(*(set(e.params) for e in evals)) if evals else set()
+        best = None
+        if all(e.best is not None for e in evals):
+            best = np.concatenate([np.atleast_1d(e.best) for e in evals])
+        return Evaluation(
+            measured=np.concatenate([e.measured for e in evals]),
+            bound=np.concatenate([e.bound for e in evals]),
+            allowance=np.concatenate([e.allowance for e in evals]),
+            direction=evals[0].direction,
+            params={k: np.concatenate([e.params[k] for e in evals]) for k in keys},
+            inconclusive=sum(e.inconclusive for e in evals),
+            notes=[n for e in evals for n in e.notes],
+            best=best, best_meaning=evals[0].best_meaning, best_reduce=evals[0].best_reduce,
+        )
+
+
+def _scalar(v):
+    v = np.asarray(v).item()
+    if isinstance(v, float) and math.isfinite(v) and v == int(v) and abs(v) < 2**53:
+        return v
+    return v
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """How an asymptotic claim is fitted (see :mod:`eoscheck.properties.fitted`).
+
+    Attributes:
+      shape: the bound's shape without its unknown constant, in words (e.g. "1/t").
+      constant: the name of the unknown constant (e.g. "c0").
+      calibration: () → list of instances, the documented calibration sweep.
+      calibration_doc: the sweep in words (stored with the fitted constant).
+      ladders: parameter name → (budget → list of instances) or (that function, judged),
+        geometric ladders for the scaling regression of ln(measured/bound) on
+        ln(parameter) (the parameter is read from the evaluation's ``params``);
+        ``judged=False`` reports the slope without judging it (e.g. where the theory
+        lets the constant depend on that parameter).
+      predicted_slopes: for rate claims, parameter → the slope of ln(measured) the
+        theory predicts (reported next to the observed one).
+      margin: the verification margin: measured ≤ C_fit·bound·(1 + margin).
+      slope_tol: a ladder slope of ln(ratio) above this (below −this for lower
+        bounds) toward the asymptotic regime, over the far half of the ladder and
+        its far quarter, is a falsification.
+    """
+
+    shape: str
+    constant: str
+    calibration: Callable[[], list]
+    calibration_doc: str
+    ladders: Mapping[str, Callable[[], list]] = field(default_factory=dict)
+    predicted_slopes: Mapping[str, float] = field(default_factory=dict)
+    margin: float = 1.0
+    slope_tol: float = 0.1
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checkable statement (see the module docstring).
+
+    Attributes:
+      id: unique id, e.g. ``"thm1.eos_average"``.
+      title: the statement in one line.
+      source: where it comes from (theorem/lemma, paper section).
+      row: its row in paper §10 (``None`` if it is not a row of that table).
+      kind: ``exact``, ``asymptotic``, ``heuristic`` (a warning, never a failure),
+        ``probabilistic`` (a frequency test), or ``qualitative``.
+      quantity, direction, domain: what is compared, ``<=``/``>=``, and where it is claimed.
+      assumptions: e.g. ("Assumption 1", "logistic loss", "w0 = 0").
+      bound_id: the id of the bound in :mod:`eoscheck.bounds` (``None`` if none applies).
+      models: the models it applies to (``("linear",)``).
+      strategy: budget → Hypothesis strategy of instances (``None`` when unavailable).
+      evaluate: instance → :class:`Evaluation`.
+      examples: Hypothesis examples under the ``ci`` profile (scaled by the profile).
+      explicit: budget → instances tried before the random draws (the canonical cases).
+      fit: the fitting specification of an asymptotic claim.
+      erratum: the paper statement this claim corrects (§11), if any.
+      unavailable: why it cannot be checked on the implemented models (reported, not skipped silently).
+      looseness: how loose it is, for claims whose looseness is not a ratio (filled by checks).
+    """
+
+    id: str
+    title: str
+    source: str
+    row: int | None
+    kind: str
+    quantity: str
+    direction: str
+    domain: str = "all t ≥ 1"
+    assumptions: tuple[str, ...] = ("Assumption 1", "logistic loss", "w0 = 0")
+    bound_id: str | None = None
+    models: tuple[str, ...] = ("linear",)
+    strategy: Callable[[Budget], Any] | None = None
+    evaluate: Callable[[Any], Evaluation] | None = None
+    examples: int = 6
+    explicit: Callable[[Budget], list] | None = None
+    fit: FitSpec | None = None
+    erratum: str | None = None
+    unavailable: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"{self.id}: direction must be one of {DIRECTIONS}")
+        if self.unavailable is None and (self.strategy is None or self.evaluate is None):
+            raise ValueError(f"{self.id}: give strategy and evaluate, or say why it is unavailable")
+        if self.kind == "asymptotic" and self.unavailable is None and self.fit is None:
+            raise ValueError(f"{self.id}: an asymptotic claim needs a FitSpec")
+
+    @property
+    def exact(self) -> bool:
+        return self.kind in ("exact", "probabilistic", "qualitative")
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description (no functions)."""
+        return {
+            "id": self.id, "title": self.title, "source": self.source, "row": self.row, "kind": self.kind,
+            "quantity": self.quantity, "direction": self.direction, "domain": self.domain,
+            "assumptions": list(self.assumptions), "bound_id": self.bound_id, "models": list(self.models),
+            "erratum": self.erratum, "unavailable": self.unavailable,
+            "fit": None if self.fit is None else {"shape": self.fit.shape, "constant": self.fit.constant,
+                                                  "calibration": self.fit.calibration_doc,
+                                                  "margin": self.fit.margin, "slope_tol": self.fit.slope_tol,
+                                                  "predicted_slopes": dict(self.fit.predicted_slopes)},
+        }
+
+
+REGISTRY: dict[str, Claim] = {}
+
+
+def register(c: Claim, replace: bool = False) -> Claim:
+    """Add a claim to :data:`REGISTRY` (an id may be registered once unless ``replace``)."""
+    if c.id in REGISTRY and not replace and REGISTRY[c.id] is not c:
+        raise ValueError(f"claim {c.id!r} is already registered")
+    REGISTRY[c.id] = c
+    return c
+
+
+def claim(id: str, **fields) -> Callable[[Callable], Callable]:
+    """Decorator: register a claim whose ``evaluate`` is the decorated function."""
+
+    def deco(fn: Callable) -> Callable:
+        register(Claim(id=id, evaluate=fn, **fields))
+        return fn
+
+    return deco
+
+
+#: Modules whose import registers claims; optional ones may be absent.
+CLAIM_MODULES = ("eoscheck.properties.exact", "eoscheck.properties.general", "eoscheck.properties.asymptotic")
+OPTIONAL_CLAIM_MODULES = ("eoscheck.properties.ntk_claims",)
+
+_LOAD_ERRORS: dict[str, str] = {}
+
+
+def load_claims() -> dict[str, Claim]:
+    """Import every claim module (and optional plugins that exist); the registry."""
+    for mod in CLAIM_MODULES:
+        importlib.import_module(mod)
+    for mod in OPTIONAL_CLAIM_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as err:
+            if err.name != mod:
+                _LOAD_ERRORS[mod] = f"{type(err).__name__}: {err}"
+        except Exception as err:  # a broken plugin is reported, not hidden
+            _LOAD_ERRORS[mod] = f"{type(err).__name__}: {err}"
+    if not any("ntk" in c.models for c in REGISTRY.values()) and "thm6.ntk" not in REGISTRY:
+        register(Claim(id="thm6.ntk", title="Theorem 6: two-layer network in the NTK regime", source="Theorem 6 "
+                       "(paper §6)", row=24, kind="exact", quantity="‖w_t − w₀‖, average loss, stable phase",
+                       direction="<=", models=("ntk",), bound_id="thm6.lazy_radius",
+                       unavailable="the network claims live in properties/ntk_claims.py (networks issue), "
+                                   "which is not installed here"))
+    return REGISTRY
+
+
+def plugin_errors() -> dict[str, str]:
+    """Optional claim modules that exist but failed to import (reported by ``eoscheck check``)."""
+    return dict(_LOAD_ERRORS)
+
+
+def get_claim(claim_id: str) -> Claim:
+    """A registered claim by id (loads the claim modules first)."""
+    from eoscheck._errors import EoscheckError
+
+    load_claims()
+    if claim_id not in REGISTRY:
+        close = [k for k in REGISTRY if claim_id.split(".")[0] in k][:6]
+        hint = f"; did you mean {', '.join(close)}" if close else "; `eoscheck check --list` lists them"
+        raise EoscheckError(f"unknown claim {claim_id!r}{hint}")
+    return REGISTRY[claim_id]
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, in §10 row order, then by id."""
+    load_claims()
+    return sorted(REGISTRY.values(), key=lambda c: (c.row if c.row is not None else 99, c.id))

@@ -1,0 +1,651 @@
+"""User conjectures ``"QUANTITY <= EXPR"`` tested with the claims' machinery.
+
+Vocabulary (QUANTITY), each measured on a GD run with w₀ = 0:
+
+==========================  ==============================================================
+``loss(t)``                 L(w_t)
+``avg_loss(t)``             (1/t) Σ_{k<t} L(w_k)
+``final_loss``              L(w_T)
+``w_norm(t)``               ‖w_t‖
+``grad_norm(t)``            ‖∇L(w_t)‖
+``grad_potential(t)``       G(w_t) = mean |ℓ′(yᵢxᵢᵀw_t)|
+``grad_potential_avg(t)``   (1/t) Σ_{k<t} G(w_k)
+``exp_potential(t)``        F(w_t) = mean exp(−yᵢxᵢᵀw_t)
+``margin(t)``               minᵢ yᵢxᵢᵀw_t
+``normalized_margin(t)``    minᵢ yᵢxᵢᵀw_t / ‖w_t‖
+``train_error(t)``          fraction of margins ≤ 0
+``sharpness(t)``            λ_max(∇²L(w_t)) (closed form, at ~64 checkpoints)
+``transition_time(THR)``    first s with L(w_s) ≤ THR (THR a formula in eta, n, d, gamma, T);
+                            not reached by T counts as T + 1
+``last_increase``           last t with L(w_t) > L(w_{t−1}) (0 if none)
+``max_loss``                max_t L(w_t)
+==========================  ==============================================================
+
+The argument of a ``(t)`` quantity is ``t`` (every t in the ``--t`` range up
+to T, on a ≤ 64-point log grid), ``T``, or a formula in ``eta, n, d, gamma, T``
+(e.g. ``T/2``), rounded down to a step.
+
+EXPR is a formula (parsed by :func:`eoscheck.expr.parse_expression`, never
+evaluated as Python) in the parameters ``eta, n, d, gamma, t, T`` — γ is the
+certified max margin γ* of the drawn data — and free constants ``C, C0…C9,
+c, c0…c9`` that are fitted.  The procedure mirrors the asymptotic claims:
+
+1. **fit** the constants on a calibration set drawn (seeded) from the *inner*
+   part of the ranges — the lower half (in log scale) of η, n, d, t, T and the
+   upper half of γ: as an envelope when EXPR is linear in the constants (a
+   linear program: the tightest bound that holds at every calibration point),
+   otherwise by constrained optimisation;
+2. **verify** with Hypothesis on the full ranges: measured ≤ EXPR·(1 + margin)
+   (margin :data:`FIT_MARGIN` = 1 when constants were fitted, 0 otherwise,
+   plus the floating-point allowance), ``target`` steering to the worst ratio;
+3. **scale**: ln(measured/EXPR) along a geometric ladder of each parameter;
+   a ratio that keeps growing toward the asymptotic regime (η, n, d, t, T → ∞,
+   γ → 0; slope > 0.1 over the far half of the ladder and its far quarter)
+   falsifies an upper bound even if the constant still covers the range.
+
+The verdict is FALSIFIED (with the shrunk counterexample) or NOT FALSIFIED
+(with the evidence) — never "proved".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from hypothesis import strategies as st
+
+from eoscheck._errors import EoscheckError
+from eoscheck.expr import parse_expression
+from eoscheck.losses import get_loss
+
+from .claims import Evaluation
+from .instances import Instance
+from .numerics import log_grid_indices, rel_allowance
+from .strategies import build_separable, certificate, log_uniform, separable_datasets
+
+PARAMS = ("eta", "n", "d", "gamma", "t", "T")
+CONSTANT_NAMES = tuple(["C", "c"] + [f"C{i}" for i in range(10)] + [f"c{i}" for i in range(10)])
+
+#: Verification margin when constants were fitted (a factor 2, as for the built-in asymptotic claims).
+FIT_MARGIN = 1.0
+#: Slope of ln(ratio) along a ladder above which an upper bound "keeps growing".
+SLOPE_TOL = 0.1
+
+T_QUANTITIES = {
+    "loss": "loss", "avg_loss": "avg_loss", "w_norm": "w_norm", "grad_norm": "grad_norm",
+    "grad_potential": "G", "grad_potential_avg": "avg_G", "exp_potential": "log_F", "margin": "min_margin",
+    "normalized_margin": "norm_margin", "train_error": "train_error", "sharpness": "sharpness",
+}
+SCALAR_QUANTITIES = ("final_loss", "last_increase", "max_loss", "transition_time")
+VOCABULARY = tuple(sorted(T_QUANTITIES)) + SCALAR_QUANTITIES
+
+
+@dataclass(frozen=True)
+class Range:
+    lo: float
+    hi: float
+
+    @classmethod
+    def parse(cls, text: str, name: str, integer: bool = False) -> "Range":
+        m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(?::\s*([0-9.eE+-]+)\s*)?", text or "")
+        if not m:
+            raise EoscheckError(f"--{name} must be LO:HI or a single value, e.g. --{name} 1:1000; got {text!r}")
+        try:
+            lo = float(m.group(1))
+            hi = float(m.group(2)) if m.group(2) else lo
+        except ValueError:
+            raise EoscheckError(f"--{name}: not a number in {text!r}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi < lo:
+            raise EoscheckError(f"--{name} needs 0 < LO ≤ HI, got {text!r}")
+        if integer and lo < 1:
+            raise EoscheckError(f"--{name} must be at least 1, got {text!r}")
+        return cls(lo, hi)
+
+    def inner(self, low_half: bool = True) -> "Range":
+        """The lower (or upper) half in log scale: the calibration range."""
+        mid = math.sqrt(self.lo * self.hi)
+        return Range(self.lo, mid) if low_half else Range(mid, self.hi)
+
+
+#: Defaults sized for a CPU (override with the options).
+DEFAULT_RANGES = {"eta": "0.25:1000", "n": "1:20", "d": "1:10", "gamma": "0.05:0.9", "t": "1:100000",
+                  "T": "200:2000"}
+
+
+@dataclass
+class Conjecture:
+    """A parsed conjecture ``QUANTITY op EXPR`` with its options."""
+
+    text: str
+    quantity: str
+    arg: Any                 # None, "t", or a sympy expression in eta, n, d, gamma, T
+    direction: str           # "<=" or ">="
+    rhs: sp.Expr
+    constants: tuple[str, ...]
+    loss: str = "logistic"
+    ranges: dict[str, Range] = field(default_factory=dict)
+    eta_of_T: sp.Expr | None = None
+    where: tuple = ()
+    values: dict[str, float] = field(default_factory=dict)  # fitted constants
+    where_text: tuple[str, ...] = ()
+
+    # --- parsing ---------------------------------------------------------------------
+    @classmethod
+    def parse(cls, text: str, loss: str = "logistic", ranges: dict[str, str] | None = None,
+              eta_of_T: str | None = None, where: list[str] | None = None) -> "Conjecture":
+        if not isinstance(text, str) or not text.strip():
+            raise EoscheckError('give a conjecture such as "avg_loss(t) <= C*log(gamma**2*eta*t)**2/(gamma**2*eta*t)"')
+        lhs, op, rhs_text = _split_comparison(text)
+        quantity, arg = _parse_quantity(lhs)
+        syms = {p: sp.Symbol(p, positive=True) for p in PARAMS}
+        csyms = {c: sp.Symbol(c, real=True) for c in CONSTANT_NAMES}
+        rhs = parse_expression(rhs_text, {**syms, **csyms})
+        used = tuple(sorted(s.name for s in rhs.free_symbols if s.name in CONSTANT_NAMES))
+        if "t" in {s.name for s in rhs.free_symbols} and arg != "t":
+            raise EoscheckError(f"EXPR uses t but {quantity} is not measured at t; write {quantity}(t) or drop t")
+        r = dict(DEFAULT_RANGES)
+        r.update({k: v for k, v in (ranges or {}).items() if v is not None})
+        parsed = {k: Range.parse(v, k, integer=k in ("n", "d", "t", "T")) for k, v in r.items()}
+        get_loss(loss)  # validates the name
+        e_of_T = None
+        if eta_of_T:
+            e_of_T = parse_expression(eta_of_T, {k: syms[k] for k in ("n", "d", "gamma", "T")})
+        conds = tuple(_parse_condition(w, syms) for w in (where or []))
+        return cls(text=text.strip(), quantity=quantity, arg=arg, direction=op, rhs=rhs, constants=used,
+                   loss=loss, ranges=parsed, eta_of_T=e_of_T, where=conds, where_text=tuple(where or []))
+
+    # --- evaluation --------------------------------------------------------------------
+    def points(self, inst: Instance) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+        """Measured values and their parameters (eta, n, d, gamma, t, T) on one instance; censored count."""
+        sharp = max(1, inst.steps // 64) if self.quantity == "sharpness" else None
+        traj = inst.trajectory(sharpness_every=sharp)
+        Ts = np.asarray(inst.extra.get("T", [inst.steps] * traj.K), dtype=np.int64)
+        n, d, g = inst.data.n, inst.data.d, inst.gamma
+        meas, P, censored = [], {p: [] for p in PARAMS + ("_w",)}, 0
+        for k in range(traj.K):
+            T = int(Ts[k])
+            base = {"eta": traj.eta[k], "n": n, "d": d, "gamma": g, "T": T}
+            vals, ts = self._measure(traj, k, T, base)
+            if vals is None:
+                continue
+            wn = traj.records["w_norm"][k]
+            w_at = wn[np.asarray(ts, int)] if self.quantity in T_QUANTITIES else np.full(len(vals), np.nanmax(wn[: T + 1]))
+            if self.quantity == "transition_time":
+                censored += int(np.sum(vals > T))
+                if self.direction == ">=":
+                    keep = vals <= T
+                    vals, ts = vals[keep], ts[keep]
+                    w_at = w_at[keep]
+            meas.append(vals)
+            P["_w"].append(w_at)
+            for p in PARAMS:
+                P[p].append(np.asarray(ts, float) if p == "t" else np.full(len(vals), float(base.get(p, np.nan))))
+        if not meas:
+            return np.zeros(0), {p: np.zeros(0) for p in PARAMS + ("_w",)}, censored
+        return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, censored
+
+    def _measure(self, traj, k: int, T: int, base: dict) -> tuple[np.ndarray | None, np.ndarray]:
+        q = self.quantity
+        if q in T_QUANTITIES:
+            ts = self._steps(T, base)
+            if ts.size == 0:
+                return None, ts
+            if q == "sharpness":
+                ss = traj.sharpness_step
+                j = np.searchsorted(ss, ts)
+                j = np.clip(j, 0, len(ss) - 1)
+                keep = ss[j] == ts
+                ts = ts[keep]
+                return traj.sharpness[k, j[keep]], ts
+            v = traj.records[T_QUANTITIES[q]][k, ts]
+            return (np.exp(v) if q == "exp_potential" else v), ts
+        if q == "final_loss":
+            return np.array([traj.records["loss"][k, T]]), np.array([T])
+        if q == "max_loss":
+            return np.array([np.nanmax(traj.records["loss"][k, : T + 1])]), np.array([T])
+        if q == "last_increase":
+            ll = traj.records["log_loss"][k, : T + 1]
+            rel = rel_allowance(traj.records["w_norm"][k, : T + 1])
+            up = np.flatnonzero(np.diff(ll) > np.log1p(2 * np.maximum(rel[1:], rel[:-1])))
+            return np.array([float(up[-1] + 1) if up.size else 0.0]), np.array([T])
+        if q == "transition_time":
+            thr = _num(self.arg, base)
+            hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= math.log(thr)) if thr > 0 else np.zeros(0)
+            return np.array([float(hit[0]) if hit.size else T + 1.0]), np.array([T])
+        raise EoscheckError(f"unknown quantity {q}")  # pragma: no cover
+
+    def _steps(self, T: int, base: dict) -> np.ndarray:
+        if self.arg == "t":
+            r = self.ranges["t"]
+            lo, hi = int(math.ceil(r.lo)), int(min(r.hi, T))
+            return log_grid_indices(hi, 64, start=lo) if hi >= lo else np.zeros(0, np.int64)
+        t = int(math.floor(_num(self.arg, base)))
+        return np.array([t]) if 0 <= t <= T else np.zeros(0, np.int64)
+
+    def rhs_values(self, P: dict[str, np.ndarray], values: dict[str, float] | None = None) -> np.ndarray:
+        """EXPR at every point with the constants ``values`` (default: the fitted ones)."""
+        vals = dict(self.values if values is None else values)
+        expr = self.rhs.subs({sp.Symbol(c, real=True): vals[c] for c in self.constants})
+        return _evaluate(expr, P)
+
+    def mask(self, P: dict[str, np.ndarray]) -> np.ndarray:
+        """Points satisfying every ``--where`` condition."""
+        m = np.ones(len(P["eta"]), bool)
+        for lhs, op, rhs in self.where:
+            a, b = _evaluate(lhs, P), _evaluate(rhs, P)
+            m &= {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]
+        return m
+
+    def evaluate(self, inst: Instance) -> Evaluation:
+        """The conjecture on one instance (constants as fitted)."""
+        meas, P, cens = self.points(inst)
+        m = self.mask(P) if meas.size else np.zeros(0, bool)
+        meas, P = meas[m], {k: v[m] for k, v in P.items()}
+        b = self.rhs_values(P) if meas.size else np.zeros(0)
+        # floating-point allowance of a loss-derived quantity at an iterate of norm ‖w‖ (numerics.py)
+        allow = np.abs(meas) * rel_allowance(P["_w"]) if meas.size else 0.0
+        notes = [f"{cens} transition time(s) not reached by T (counted as T+1)"] if cens else []
+        return Evaluation(meas, b, allow, self.direction, P, notes=notes)
+
+    # --- instances ---------------------------------------------------------------------
+    def strategy(self, inner: bool = False, k: int = 4):
+        """Hypothesis strategy of instances over the ranges (``inner``: the calibration part)."""
+        R = {p: (r.inner(low_half=(p != "gamma")) if inner else r) for p, r in self.ranges.items()}
+        data_st = separable_datasets(n=(int(R["n"].lo), int(R["n"].hi)), d=(int(R["d"].lo), int(R["d"].hi)),
+                                     margin=(R["gamma"].lo, R["gamma"].hi))
+
+        def lu(rng, r: Range, size: int) -> list[float]:
+            return list(np.exp(rng.uniform(math.log(r.lo), math.log(r.hi), size)))
+
+        @st.composite
+        def inst(draw) -> Instance:
+            # one stepsize and one horizon drawn by Hypothesis (adversarial, shrinkable), the rest seeded
+            data = draw(data_st)
+            rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+            etas = [draw(log_uniform(R["eta"].lo, R["eta"].hi))] + lu(rng, R["eta"], k - 1)
+            Ts = [int(draw(log_uniform(R["T"].lo, R["T"].hi)))] + [int(v) for v in lu(rng, R["T"], k - 1)]
+            return self.instance(data, etas, Ts)
+
+        return inst()
+
+    def instance(self, data, etas, Ts) -> Instance:
+        """An instance with stepsizes ``etas`` (or η = eta_of_T(T)) and horizons ``Ts``."""
+        if self.eta_of_T is not None:
+            c = certificate(data)
+            base = {"n": data.n, "d": data.d, "gamma": c.gamma}
+            etas = [_num(self.eta_of_T, dict(base, T=T)) for T in Ts]
+            bad = [e for e in etas if not (math.isfinite(e) and e > 0)]
+            if bad:
+                raise EoscheckError(f"--eta-of-T gives a non-positive or non-finite stepsize ({bad[0]:g})")
+            return Instance(data, self.loss, tuple(float(e) for e in etas), int(max(Ts)), extra={"T": list(map(int, Ts))})
+        Ts = [int(T) for T in Ts] if len(Ts) == len(etas) else [int(max(Ts))] * len(etas)
+        return Instance(data, self.loss, tuple(float(e) for e in etas), max(Ts), extra={"T": Ts})
+
+    def canonical_instances(self, k: int = 6) -> list[Instance]:
+        """The canonical datasets that fit the ranges, each with k stepsizes spanning the η range
+        (or k horizons spanning the T range under ``--eta-of-T``): tried before the random draws."""
+        from .strategies import admits, canonical_cases
+
+        R = self.ranges
+        out = []
+        for data in canonical_cases():
+            if not admits(data, n=(R["n"].lo, R["n"].hi), d=(R["d"].lo, R["d"].hi), margin=(R["gamma"].lo, R["gamma"].hi)):
+                continue
+            Tmid = int(math.sqrt(R["T"].lo * R["T"].hi))
+            if self.eta_of_T is not None:
+                Ts = [int(v) for v in np.geomspace(R["T"].lo, R["T"].hi, k)]
+                out.append(self.instance(data, [1.0] * k, Ts))
+            else:
+                out.append(self.instance(data, list(np.geomspace(R["eta"].lo, R["eta"].hi, k)), [Tmid] * k))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"text": self.text, "quantity": self.quantity, "arg": None if self.arg is None else str(self.arg),
+                "direction": self.direction, "rhs": sp.sstr(self.rhs), "constants": dict(self.values),
+                "loss": self.loss, "ranges": {k: [r.lo, r.hi] for k, r in self.ranges.items()},
+                "eta_of_T": None if self.eta_of_T is None else sp.sstr(self.eta_of_T),
+                "where": [f"{sp.sstr(a)} {op} {sp.sstr(b)}" for a, op, b in self.where],
+                "where_text": list(self.where_text)}
+
+
+# ---------------------------------------------------------------------------
+# parsing helpers
+# ---------------------------------------------------------------------------
+
+
+def _split_comparison(text: str) -> tuple[str, str, str]:
+    depth, i = 0, 0
+    found = []
+    while i < len(text):
+        ch = text[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch in "<>":
+            op = text[i:i + 2] if text[i + 1:i + 2] == "=" else ch
+            found.append((i, op))
+            i += len(op)
+            continue
+        i += 1
+    if len(found) != 1:
+        raise EoscheckError('a conjecture is "QUANTITY <= EXPR" or "QUANTITY >= EXPR" with exactly one comparison')
+    i, op = found[0]
+    op = {"<": "<=", ">": ">="}.get(op, op)
+    return text[:i].strip(), op, text[i + len(found[0][1]):].strip()
+
+
+def _parse_quantity(lhs: str):
+    m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*(?:\((.*)\))?\s*", lhs)
+    if not m:
+        raise EoscheckError(f"left side {lhs!r} must be a quantity such as loss(t) or final_loss; "
+                            f"known: {', '.join(VOCABULARY)}")
+    name, arg = m.group(1), m.group(2)
+    if name not in VOCABULARY:
+        raise EoscheckError(f"unknown quantity {name!r}; known: {', '.join(VOCABULARY)}")
+    syms = {p: sp.Symbol(p, positive=True) for p in ("eta", "n", "d", "gamma", "T")}
+    if name in T_QUANTITIES:
+        if arg is None or not arg.strip():
+            raise EoscheckError(f"{name} needs a step: {name}(t), {name}(T) or {name}(T/2)")
+        if arg.strip() == "t":
+            return name, "t"
+        return name, parse_expression(arg, syms)
+    if name == "transition_time":
+        if not arg:
+            raise EoscheckError("transition_time needs a threshold, e.g. transition_time(1/eta)")
+        return name, parse_expression(arg, syms)
+    if arg:
+        raise EoscheckError(f"{name} takes no argument")
+    return name, None
+
+
+def _parse_condition(text: str, syms) -> tuple:
+    lhs, op, rhs = _split_comparison(text)
+    allowed = {k: syms[k] for k in PARAMS}
+    return parse_expression(lhs, allowed), op, parse_expression(rhs, allowed)
+
+
+def _num(expr, base: dict) -> float:
+    val = expr.subs({sp.Symbol(k, positive=True): v for k, v in base.items()})
+    try:
+        return float(val)
+    except TypeError:
+        raise EoscheckError(f"cannot evaluate {sp.sstr(expr)} here (it uses a name without a value)") from None
+
+
+def _evaluate(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
+    """A sympy expression of the parameters, vectorized over points (lambdify of a vetted tree)."""
+    syms = [sp.Symbol(p, positive=True) for p in PARAMS]
+    fn = sp.lambdify(syms, expr, modules="numpy")
+    with np.errstate(all="ignore"):
+        out = fn(*[np.asarray(P[p], float) for p in PARAMS])
+    return np.broadcast_to(np.asarray(out, float), np.asarray(P["eta"]).shape).copy()
+
+
+# ---------------------------------------------------------------------------
+# fitting
+# ---------------------------------------------------------------------------
+
+
+def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray]) -> dict[str, float]:
+    """The constants making EXPR the tightest bound that holds at every calibration point.
+
+    Linear in the constants: a linear program (minimise the mean EXPR/|measured| subject to
+    EXPR ≥ measured at every point, ≤ for lower bounds).  Otherwise: SLSQP on the same problem
+    in log form.  Raises EoscheckError when no constants make it hold (reported as FALSIFIED).
+    """
+    names = conj.constants
+    if not names:
+        return {}
+    from scipy.optimize import linprog, minimize
+
+    ok = np.isfinite(meas)
+    meas = meas[ok]
+    P = {k: v[ok] for k, v in P.items()}
+    csyms = [sp.Symbol(c, real=True) for c in names]
+    sign = 1.0 if conj.direction == "<=" else -1.0
+    # relative weights 1/|measured|, floored so that zero measurements do not dominate the objective
+    top = float(np.max(np.abs(meas))) if meas.size else 1.0
+    scale = np.maximum(np.abs(meas), 1e-6 * top + 1e-300)
+    linear = all(sp.diff(conj.rhs, a, b) == 0 for a in csyms for b in csyms)
+    if linear:
+        f0 = _evaluate(conj.rhs.subs({c: 0 for c in csyms}), P)
+        G = np.stack([_evaluate(sp.diff(conj.rhs, c), P) for c in csyms], axis=1)
+        good = np.isfinite(f0) & np.isfinite(G).all(axis=1)
+        f0, G, m, sc = f0[good], G[good], meas[good], scale[good]
+        # sign·(f0 + G c) ≥ sign·m  ⇔  −sign·G c ≤ sign·(f0 − m)
+        A = -sign * G
+        b = sign * (f0 - m)
+        obj = sign * (G / sc[:, None]).mean(axis=0)
+        obj = obj / max(float(np.max(np.abs(obj))), 1e-300)
+        res = linprog(obj, A_ub=A, b_ub=b, bounds=[(None, None)] * len(names), method="highs")
+        if res.status == 3:  # unbounded: fall back to non-negative constants
+            res = linprog(obj, A_ub=A, b_ub=b, bounds=[(0, None)] * len(names), method="highs")
+        if not res.success:
+            raise EoscheckError("no values of the constants make the bound hold on the calibration set")
+        return {c: float(v) for c, v in zip(names, res.x)}
+    f = sp.lambdify([*[sp.Symbol(p, positive=True) for p in PARAMS], *csyms], conj.rhs, modules="numpy")
+    args = [np.asarray(P[p], float) for p in PARAMS]
+
+    def rhs(x):
+        with np.errstate(all="ignore"):
+            return np.asarray(f(*args, *x), float)
+
+    pos = meas > 0
+    if not pos.all():
+        raise EoscheckError("a formula non-linear in its constants needs positive measured values to be fitted")
+    logm = np.log(meas)
+
+    def gap(x):  # sign·(ln EXPR − ln measured) ≥ 0 at every point (well scaled for SLSQP)
+        r = rhs(x)
+        with np.errstate(all="ignore"):
+            lr = np.where(r > 0, np.log(np.where(r > 0, r, 1.0)), -1e6)
+        return sign * (lr - logm)
+
+    def objective(x):
+        g = gap(x)
+        return float(np.mean(g)) if np.all(np.isfinite(g)) else 1e30
+
+    cons = {"type": "ineq", "fun": gap}
+    best = None
+    for x0 in (np.ones(len(names)), np.full(len(names), 0.1), np.full(len(names), 10.0), np.full(len(names), -1.0)):
+        res = minimize(objective, x0, constraints=[cons], method="SLSQP", options={"maxiter": 1000})
+        if np.all(gap(res.x) >= -1e-9) and (best is None or res.fun < best.fun):
+            best = res
+    if best is None:
+        raise EoscheckError("could not fit the constants (no feasible values found on the calibration set)")
+    return {c: float(v) for c, v in zip(names, best.x)}
+
+
+def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.ndarray, dict, list[Instance]]:
+    """Measured values on ``examples`` seeded draws from the inner ranges."""
+    rng = np.random.default_rng(seed)
+    insts = []
+    R = {p: r.inner(low_half=(p != "gamma")) for p, r in conj.ranges.items()}
+    for _ in range(examples):
+        n = int(round(math.exp(rng.uniform(math.log(R["n"].lo), math.log(R["n"].hi)))))
+        d = int(round(math.exp(rng.uniform(math.log(R["d"].lo), math.log(R["d"].hi)))))
+        g = math.exp(rng.uniform(math.log(R["gamma"].lo), math.log(R["gamma"].hi)))
+        data = build_separable(max(1, n), max(1, d), g, int(rng.integers(2**32)))
+        etas = np.exp(rng.uniform(math.log(R["eta"].lo), math.log(R["eta"].hi), 4))
+        Ts = np.exp(rng.uniform(math.log(R["T"].lo), math.log(R["T"].hi), 4)).astype(int)
+        insts.append(conj.instance(data, list(etas), list(np.maximum(Ts, 1))))
+    meas, P = [], {p: [] for p in PARAMS + ("_w",)}
+    for i in insts:
+        m, pp, _ = conj.points(i)
+        keep = conj.mask(pp)
+        meas.append(m[keep])
+        for p in PARAMS + ("_w",):
+            P[p].append(pp[p][keep])
+    return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, insts
+
+
+def ladders(conj: Conjecture, seed: int = 0) -> dict[str, list[Instance]]:
+    """Geometric ladders: each parameter over its range, the others at the geometric middle."""
+    mid = {p: math.sqrt(r.lo * r.hi) for p, r in conj.ranges.items()}
+    n0, d0, g0 = max(1, int(round(mid["n"]))), max(1, int(round(mid["d"]))), mid["gamma"]
+    T0 = int(round(mid["T"]))
+    base = build_separable(n0, d0, g0, seed)
+    out: dict[str, list[Instance]] = {}
+    if conj.eta_of_T is None and conj.ranges["eta"].hi > conj.ranges["eta"].lo:
+        out["eta"] = [conj.instance(base, list(np.geomspace(conj.ranges["eta"].lo, conj.ranges["eta"].hi, 8)), [T0])]
+    if conj.ranges["T"].hi > conj.ranges["T"].lo:
+        Ts = np.unique(np.geomspace(conj.ranges["T"].lo, conj.ranges["T"].hi, 6).astype(int))
+        etas = [mid["eta"]] * len(Ts)
+        out["T"] = [conj.instance(base, etas, list(Ts))]
+    for p, build in (("n", lambda v: build_separable(int(v), d0, g0, seed)),
+                     ("d", lambda v: build_separable(n0, int(v), g0, seed)),
+                     ("gamma", lambda v: build_separable(n0, d0, float(v), seed))):
+        r = conj.ranges[p]
+        if r.hi > r.lo:
+            vals = np.unique(np.geomspace(r.lo, r.hi, 6).round(0 if p != "gamma" else 6))
+            out[p] = [conj.instance(build(v), [mid["eta"]], [T0]) for v in vals]
+    if conj.arg == "t":
+        out["t"] = [conj.instance(base, [mid["eta"]], [int(conj.ranges["T"].hi)])]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the test
+# ---------------------------------------------------------------------------
+
+#: effort → (calibration instances, Hypothesis examples, ladder T cap)
+EFFORT = {"smoke": (4, 5, 400), "quick": (6, 8, 2000), "normal": (12, 25, 5000), "thorough": (40, 200, 100000)}
+
+
+@dataclass
+class ConjectureReport:
+    """The verdict on a conjecture with its evidence (never "proved")."""
+
+    conjecture: dict
+    verdict: str = "NOT FALSIFIED"
+    constants: dict = field(default_factory=dict)
+    calibration_points: int = 0
+    examples: int = 0
+    points: int = 0
+    worst_ratio: float | None = None
+    worst_point: dict | None = None
+    worst_instance: str | None = None
+    slopes: dict = field(default_factory=dict)
+    counterexample: dict | None = None
+    counterexample_file: str | None = None
+    message: str = ""
+    seconds: float = 0.0
+
+    @property
+    def falsified(self) -> bool:
+        return self.verdict == "FALSIFIED"
+
+    def to_json(self) -> dict:
+        from dataclasses import asdict
+
+        from .runner import _jsonable
+
+        return _jsonable(asdict(self))
+
+
+def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None = None,
+                     save_dir: str | None = None, shrink_seconds: float = 60.0) -> ConjectureReport:
+    """Fit, verify and scale a conjecture (see the module docstring)."""
+    import time
+
+    from hypothesis import HealthCheck, Verbosity, settings
+
+    from .fitted import slopes_of
+    from .instances import single_thread
+    from .runner import search
+
+    if effort not in EFFORT:
+        raise EoscheckError(f"--effort must be one of {', '.join(EFFORT)}")
+    n_cal, n_ex, T_cap = EFFORT[effort]
+    capped = []
+    if conj.ranges["T"].hi > T_cap:
+        capped.append(f"T capped at {T_cap} by --effort {effort} (asked {conj.ranges['T'].hi:g})")
+        conj.ranges["T"] = Range(min(conj.ranges["T"].lo, T_cap), T_cap)
+    t0 = time.perf_counter()
+    rep = ConjectureReport(conjecture=conj.summary())
+    with single_thread():
+        if conj.constants:
+            meas, P, insts = calibration_points(conj, n_cal, 0 if seed is None else seed)
+            rep.calibration_points = int(meas.size)
+            if meas.size == 0:
+                raise EoscheckError("the calibration draws produced no points (check --t/--where ranges)")
+            try:
+                conj.values = fit_constants(conj, meas, P)
+            except EoscheckError as err:
+                rep.verdict = "FALSIFIED"
+                rep.message = f"{err}: no constant can make it hold"
+                conj.values = {c: 1.0 for c in conj.constants}
+                worst = _worst_instance(conj, insts)
+                if worst is not None:
+                    rep.counterexample = {"instance": worst[0].to_json(), "point": worst[1],
+                                          "description": worst[0].describe()}
+                rep.constants = {}
+                rep.conjecture = conj.summary()
+                rep.seconds = time.perf_counter() - t0
+                _save(rep, conj, save_dir)
+                return rep
+        rep.constants = dict(conj.values)
+        rep.conjecture = conj.summary()
+        margin = FIT_MARGIN if conj.constants else 0.0
+        hs = settings(max_examples=n_ex, deadline=None, database=None, derandomize=seed is None,
+                      suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
+        res = search(conj.strategy(), conj.evaluate, hs, margin=margin, label="conjecture", seed=seed,
+                     shrink_seconds=shrink_seconds, explicit=conj.canonical_instances())
+        rep.examples, rep.points = res.examples, res.points
+        if res.worst_point is not None:
+            rep.worst_point = res.worst_point
+            rep.worst_ratio = res.worst_point.get("ratio")
+            rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
+        notes = list(res.notes[:2])
+        if res.counterexample is not None:
+            rep.verdict = "FALSIFIED"
+            rep.counterexample = {"instance": res.counterexample.to_json(), "point": res.counterexample_point,
+                                  "description": res.counterexample.describe()}
+            pt = res.counterexample_point or {}
+            notes.insert(0, f"measured {pt.get('measured'):.6g} vs EXPR {pt.get('bound'):.6g}"
+                            + (f" × (1+{margin:g})" if margin else "")
+                            + f" at {res.counterexample.describe()}")
+        growth = []
+        for p, insts in ladders(conj, 0 if seed is None else seed).items():
+            evs = [conj.evaluate(i) for i in insts]
+            rate = p == "t" or (p == "T" and conj.arg != "t")  # the quantity's own order in t or T
+            sl = slopes_of(conj.direction, p, evs, SLOPE_TOL, observe=rate)
+            rep.slopes[p] = sl
+            if sl.get("growing"):
+                growth.append(f"ratio {'grows' if conj.direction == '<=' else 'falls'} with {p} "
+                              f"(far-half slope {sl['upper_half_slope']:+.2f}, far quarter {sl['far_quarter_slope']:+.2f})")
+        if growth:
+            if rep.verdict != "FALSIFIED":
+                rep.counterexample = {"scaling": growth}
+            rep.verdict = "FALSIFIED"
+            notes = growth + notes
+        if res.points == 0 and rep.verdict != "FALSIFIED":
+            notes.append("no example fell in the domain: nothing was tested")
+        rep.message = "; ".join(notes + capped)
+    rep.seconds = time.perf_counter() - t0
+    _save(rep, conj, save_dir)
+    return rep
+
+
+def _worst_instance(conj: Conjecture, insts: list[Instance]):
+    best = None
+    for i in insts:
+        ev = conj.evaluate(i)
+        j = ev.worst_index()
+        if j is not None:
+            sc = float(ev.scores()[j])
+            if best is None or sc > best[2]:
+                best = (i, ev.point(j), sc)
+    return best
+
+
+def _save(rep: ConjectureReport, conj: Conjecture, save_dir: str | None) -> None:
+    if rep.falsified and save_dir and rep.counterexample and "instance" in rep.counterexample:
+        from .replay import save_conjecture_counterexample
+
+        rep.counterexample_file = str(save_conjecture_counterexample(conj, rep, save_dir))

@@ -1,0 +1,353 @@
+"""Numeric evaluators of the bounds the claims compare against, keyed by bound id.
+
+Each function is vectorized over numpy arrays and is a direct transcription of
+the formula in ``paper.md`` (section cited).  :func:`bound` evaluates a bound
+by id, preferring the evaluator of :mod:`eoscheck.bounds` when that module
+defines the id, so that the claims test the project's encoded bounds; the
+transcriptions here are the fallback and the independent cross-check
+(``tests/test_properties_formulas.py`` compares the two).
+
+ρ(λ) = min_z λℓ(z) + z² (Assumption 3A) is computed here for any loss by
+bisection on the stationarity condition λℓ′(z) + 2z = 0 (the objective is
+strictly convex, the root lies in (0, λC_g/2]).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+
+from eoscheck.losses import Loss, get_loss
+
+LN2 = math.log(2.0)
+
+
+def _ln(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.asarray(x, dtype=np.float64))
+
+
+# --- Theorem 1 and Lemmas 7–12 (paper §2) -------------------------------------------------
+
+
+def eos_average(eta, gamma, t):
+    """(1 + ln²(γ²ηt) + η²/4)/(γ²ηt): Theorem 1 / Lemma 8, average loss up to t."""
+    lam = gamma**2 * eta * t
+    return (1 + _ln(lam) ** 2 + eta**2 / 4) / lam
+
+
+def w_norm(eta, gamma, t):
+    """(√2 + 2 ln(γ²ηt) + η)/γ: Lemma 8, ‖w_t‖."""
+    return (math.sqrt(2) + 2 * _ln(gamma**2 * eta * t) + eta) / gamma
+
+
+def G_average(eta, gamma, t):
+    """(√2 + 2 ln(γ²ηt) + η)/(γ²ηt): Lemma 9, average gradient potential up to t."""
+    lam = gamma**2 * eta * t
+    return (math.sqrt(2) + 2 * _ln(lam) + eta) / lam
+
+
+def stable_bound(eta, gamma, t, s, F_s):
+    """(2F(w_s) + ln²(γ²η(t−s)))/(γ²η(t−s)): Theorem 1 / Lemma 11."""
+    lam = gamma**2 * eta * (t - s)
+    return (2 * F_s + _ln(lam) ** 2) / lam
+
+
+def tau(eta, n, gamma):
+    """(60/γ²)·max{η, n, e, ((η+n)/η) ln((η+n)/η)}: Theorem 1 / Lemma 12."""
+    eta = np.asarray(eta, dtype=np.float64)
+    r = (eta + n) / eta
+    return 60 / gamma**2 * np.maximum.reduce([eta, np.broadcast_to(float(n), eta.shape),
+                                              np.full(eta.shape, math.e), r * np.log(r)])
+
+
+def cor2_T_min(n, gamma):
+    """120·max{e, n}/γ²: Corollary 2's budget condition."""
+    return 120 * max(math.e, n) / gamma**2
+
+
+def cor2_eta(T, gamma):
+    """γ²T/120: Corollary 2's stepsize."""
+    return gamma**2 * np.asarray(T, dtype=np.float64) / 120
+
+
+def cor2_bound(T, gamma):
+    """480 ln²(γ⁴T²)/(γ⁴T²): Corollary 2."""
+    x = gamma**4 * np.asarray(T, dtype=np.float64) ** 2
+    return 480 * _ln(x) ** 2 / x
+
+
+def lemma14_threshold(r, q):
+    """2 ln 2/(rq): Lemma 14 (monotone first step implies η ≤ this)."""
+    return 2 * LN2 / (r * q)
+
+
+def crawshaw_liu_stable(eta, gamma, t, s, L_s):
+    """8/(1/L(w_s) + ηγ²(t−s)) ≤ 8/(ηγ²(t−s)): Crawshaw & Liu App. A (paper §2.3)."""
+    return 8 / (1 / L_s + eta * gamma**2 * (t - s))
+
+
+def crawshaw_liu_tau_2d(n, gamma):
+    """2 + 4n/γ + 280 ln(2/γ²)/γ²: Crawshaw & Liu Lemma 2.8 (d = 2, η ≥ η₀; paper §9.5)."""
+    return 2 + 4 * n / gamma + 280 * math.log(2 / gamma**2) / gamma**2
+
+
+def crawshaw_liu_eta0(n, gamma):
+    """η₀ = max(n, (32/γ²) ln(256/γ²)): Crawshaw & Liu Theorem 2.1."""
+    return max(n, 32 / gamma**2 * math.log(256 / gamma**2))
+
+
+def descent_threshold(Z: np.ndarray, loss: Loss | None = None) -> float:
+    """2/β with β = sup ℓ″ · λ_max(ZᵀZ/n) (logistic: sup ℓ″ = 1/4): the descent lemma (§9.7)."""
+    n = Z.shape[0]
+    lam = float(np.linalg.eigvalsh(Z.T @ Z / n)[-1])
+    return 2 / (0.25 * lam)
+
+
+# --- Theorem 35 (paper §5.1) ---------------------------------------------------------------
+
+
+def rho(loss: Loss | str, lam) -> np.ndarray:
+    """ρ(λ) = min_z λℓ(z) + z² for λ ≥ 1, by bisection on h(z) = λℓ′(z) + 2z (exact to rounding).
+
+    h is increasing (ℓ convex), h(0) = λℓ′(0) < 0 and h(λC_g/2) ≥ 0, so the root is
+    bracketed; bisection stops when the bracket is a few ulps wide.  ρ is a minimum,
+    so the error in z enters ρ only to second order.
+    """
+    loss = get_loss(loss)
+    lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+    shape = lam.shape
+    lam = lam.ravel()
+    lt = torch.as_tensor(lam)
+
+    def h(zz: np.ndarray) -> np.ndarray:
+        zt = torch.as_tensor(zz)
+        return (lt * loss.grad(zt) + 2 * zt).numpy()
+
+    lo = np.zeros_like(lam)
+    hi = np.maximum(lam, 1.0)
+    for _ in range(60):  # grow the bracket where needed (losses with C_g > 2)
+        neg = h(hi) < 0
+        if not neg.any():
+            break
+        lo, hi = np.where(neg, hi, lo), np.where(neg, 2 * hi, hi)
+    for _ in range(120):
+        mid = 0.5 * (lo + hi)
+        below = h(mid) < 0
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        if np.all(hi - lo <= 4 * np.finfo(np.float64).eps * np.maximum(hi, 1e-300)):
+            break
+    z = 0.5 * (lo + hi)
+    out = (lt * loss.value(torch.as_tensor(z))).numpy() + z**2
+    return out.reshape(shape)
+
+
+def psi(loss: Loss | str, lam) -> np.ndarray:
+    """ψ(λ) = λ/ρ(λ), increasing (paper §5)."""
+    lam = np.asarray(lam, dtype=np.float64)
+    return lam / rho(loss, lam)
+
+
+def psi_inverse(loss: Loss | str, y) -> np.ndarray:
+    """ψ⁻¹(y) for y ≥ ψ(1), by bisection in ln λ (ψ is increasing)."""
+    y = np.atleast_1d(np.asarray(y, dtype=np.float64))
+    lo = np.zeros_like(y)
+    hi = np.full_like(y, 2.0)
+    while True:
+        bad = psi(loss, np.exp(hi)) < y
+        if not bad.any() or hi.max() > 700:
+            break
+        hi = np.where(bad, 2 * hi, hi)
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        below = psi(loss, np.exp(mid)) < y
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return np.exp(hi)
+
+
+def constants(loss: Loss) -> dict[str, float | None]:
+    """The paper's Assumption 3 constants of a built-in loss as floats (None = fails)."""
+    out = {}
+    for k, v in loss.paper_constants.items():
+        out[k] = None if v is None else float(v)
+    return out
+
+
+def thm35_eos(loss: Loss, eta, gamma, t):
+    """9(ρ(γ²ηt) + (ηC_g)²)/(γ²ηt): Theorem 35, EoS phase (needs γ²ηt ≥ 1 for ρ)."""
+    lam = gamma**2 * np.asarray(eta, dtype=np.float64) * t
+    Cg = constants(loss)["C_g"]
+    return 9 * (rho(loss, lam) + (eta * Cg) ** 2) / lam
+
+
+def thm35_threshold(loss: Loss, eta, n):
+    """min{1/(12C_β²η), ℓ(0)/n}: Theorem 35's stable condition (15)."""
+    Cb = constants(loss)["C_beta"]
+    return np.minimum(1 / (12 * Cb**2 * np.asarray(eta, dtype=np.float64)), loss.ell0 / n)
+
+
+def thm35_stable(loss: Loss, eta, gamma, t, s):
+    """15ρ(γ²η(t−s))/(γ²η(t−s)): Theorem 35, stable phase."""
+    lam = gamma**2 * np.asarray(eta, dtype=np.float64) * (np.asarray(t) - np.asarray(s))
+    return 15 * rho(loss, lam) / lam
+
+
+def thm35_tau_exp(loss: Loss, eta: float, n: int, gamma: float) -> float:
+    """Smallest τ with the Lemma 34 sufficient condition (paper §5.1 [D], exponential tail).
+
+    12[(C_e/η) ln(γ²τ)/(γ²τ) + (C_g+C_e)/(γ²τ) + √ℓ(0)/(ηγ²τ)] ≤ min{1/(12C_eC_β²η), ℓ(0)/(C_e n)},
+    solved for x = γ²τ ≥ e (the left side decreases there) by bisection in ln x.
+    """
+    c = constants(loss)
+    Ce, Cg, Cb, l0 = c["C_e"], c["C_g"], c["C_beta"], loss.ell0
+    rhs = min(1 / (12 * Ce * Cb**2 * eta), l0 / (Ce * n))
+
+    def lhs(x):
+        return 12 * ((Ce / eta) * math.log(x) / x + (Cg + Ce) / x + math.sqrt(l0) / (eta * x))
+
+    lo, hi = 1.0, 2.0
+    while lhs(math.exp(hi)) > rhs:
+        hi *= 2
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if lhs(math.exp(mid)) > rhs:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(hi) / gamma**2
+
+
+def thm35_tau_poly(loss: Loss, eta: float, n: int, gamma: float) -> float:
+    """τ with γ²ητ = max{ψ⁻¹(18(12C_β²η + n/ℓ(0))), 18(12C_β²η + n/ℓ(0))(ηC_g)²} (Lemma 33, §5.1 [D])."""
+    c = constants(loss)
+    y = 18 * (12 * c["C_beta"] ** 2 * eta + n / loss.ell0)
+    return max(float(psi_inverse(loss, y)[0]), y * (eta * c["C_g"]) ** 2) / (gamma**2 * eta)
+
+
+# --- SGD and generalization (paper §7) -------------------------------------------------------
+
+
+def thm4_loss(eta, gamma, t, delta):
+    """Theorem 4's average population-risk bound, w.p. ≥ 1 − δ."""
+    lam = gamma**2 * eta * t
+    return (2 + 2 * _ln(lam) ** 2 + eta**2 / 2) / lam + (3 + 2 * _ln(lam) + eta) / gamma * 18 * math.log(1 / delta) / t
+
+
+def thm4_error(eta, gamma, t, delta):
+    """Theorem 4's average population-error bound, w.p. ≥ 1 − δ."""
+    lam = gamma**2 * eta * t
+    return 4 * (math.sqrt(2) + 2 * _ln(lam) + eta) / lam + 36 * math.log(1 / delta) / t
+
+
+def lemma17_average(eta, gamma, t):
+    """Lemma 17: (1/t)Σ L_k(w_k) ≤ (1 + ln²(γ²ηt) + η²/4)/(γ²ηt) almost surely (online SGD)."""
+    return eos_average(eta, gamma, t)
+
+
+def prop15_error(d, n, delta):
+    """4(d ln(n+1) + ln(4/δ))/n: Proposition 15."""
+    return 4 * (d * math.log(n + 1) + math.log(4 / delta)) / n
+
+
+# --- lookup by id -------------------------------------------------------------------------
+
+#: bound id → private evaluator (the ids of :mod:`eoscheck.bounds`).
+PRIVATE: dict[str, Callable] = {
+    "thm1.eos_average": eos_average,
+    "thm1.w_norm": w_norm,
+    "lemma9.G_average": G_average,
+    "thm1.stable_bound": stable_bound,
+    "thm1.tau": tau,
+    "cor2.T_min": cor2_T_min,
+    "cor2.eta": cor2_eta,
+    "cor2.bound": cor2_bound,
+    "lemma14.first_step_threshold": lambda: 40 * LN2,
+    "lemma14.general_threshold": lemma14_threshold,
+    "crawshaw_liu.stable_bound": crawshaw_liu_stable,
+    "crawshaw_liu.tau_2d": crawshaw_liu_tau_2d,
+    "classic.descent_lemma": descent_threshold,
+    "thm35.eos_average": thm35_eos,
+    "thm35.stable_threshold": thm35_threshold,
+    "thm35.stable_bound": thm35_stable,
+    "thm35.tau_explicit_exp": thm35_tau_exp,
+    "thm35.tau_explicit_poly": thm35_tau_poly,
+    "thm4.loss": thm4_loss,
+    "thm4.error": thm4_error,
+    "prop15.test_error": prop15_error,
+}
+
+
+# --- dispatch: the project's encoded bounds first, these transcriptions as fallback -----------
+
+#: bound id → private evaluator taking the bound's keyword parameters (and ``loss``).
+PRIVATE_KW: dict[str, Callable] = {
+    "thm1.eos_average": lambda loss, eta, gamma, t: eos_average(eta, gamma, t),
+    "thm1.w_norm": lambda loss, eta, gamma, t: w_norm(eta, gamma, t),
+    "lemma9.G_average": lambda loss, eta, gamma, t: G_average(eta, gamma, t),
+    "thm1.stable_bound": lambda loss, eta, gamma, t, s, F_s: stable_bound(eta, gamma, t, s, F_s),
+    "thm1.tau": lambda loss, eta, gamma, n: tau(eta, n, gamma),
+    "cor2.bound": lambda loss, T, gamma: cor2_bound(T, gamma),
+    "crawshaw_liu.stable_bound_sharp": lambda loss, eta, gamma, t, s, L_s: crawshaw_liu_stable(eta, gamma, t, s, L_s),
+    "crawshaw_liu.tau_2d": lambda loss, n, gamma: crawshaw_liu_tau_2d(n, gamma),
+    "thm35.eos_average": lambda loss, eta, gamma, t: thm35_eos(get_loss(loss), eta, gamma, t),
+    "thm35.stable_threshold": lambda loss, eta, n: thm35_threshold(get_loss(loss), eta, n),
+    "thm35.stable_bound": lambda loss, eta, gamma, t, s: thm35_stable(get_loss(loss), eta, gamma, t, s),
+    "thm35.tau_explicit_exp": lambda loss, eta, gamma, n: np.array(
+        [thm35_tau_exp(get_loss(loss), float(e), n, gamma) for e in np.atleast_1d(eta)]),
+    "thm35.tau_explicit_poly": lambda loss, eta, gamma, n: np.array(
+        [thm35_tau_poly(get_loss(loss), float(e), n, gamma) for e in np.atleast_1d(eta)]),
+    "thm4.loss": lambda loss, eta, gamma, t, delta: thm4_loss(eta, gamma, t, delta),
+    "thm4.error": lambda loss, eta, gamma, t, delta: thm4_error(eta, gamma, t, delta),
+    "prop15.test_error": lambda loss, d, n, delta: prop15_error(d, n, delta),
+}
+
+_BOUNDS: dict | None = None
+BOUNDS_ERROR: str | None = None
+
+
+def bounds_registry() -> dict:
+    """The bounds of :mod:`eoscheck.bounds` by id (imports its modules); {} if it cannot load."""
+    global _BOUNDS, BOUNDS_ERROR
+    if _BOUNDS is None:
+        try:
+            import importlib
+            import pkgutil
+
+            import eoscheck.bounds as B
+
+            for m in pkgutil.iter_modules(B.__path__):
+                if not m.name.startswith("_"):
+                    importlib.import_module(f"eoscheck.bounds.{m.name}")
+            from eoscheck.bounds.bound import BOUNDS
+
+            _BOUNDS = BOUNDS
+        except Exception as err:  # reported by `eoscheck check`, never silent
+            BOUNDS_ERROR = f"{type(err).__name__}: {err}"
+            _BOUNDS = {}
+    return _BOUNDS
+
+
+def evaluate(bound_id: str, loss: Loss | str | None = None, **values) -> np.ndarray:
+    """Bound ``bound_id`` at ``values`` (arrays broadcast): :mod:`eoscheck.bounds` when it defines
+    the id, else the transcription in :data:`PRIVATE_KW` (``tests/test_properties_formulas.py``
+    checks that the two agree)."""
+    b = bounds_registry().get(bound_id)
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+    shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
+    if b is not None:
+        if loss is not None and b.needs_loss:
+            out = b.numpy(loss=get_loss(loss), **{k: np.broadcast_to(a, shape) for k, a in arrays.items()})
+        else:
+            out = b.numpy(**{k: np.broadcast_to(a, shape) for k, a in arrays.items()})
+    else:
+        out = PRIVATE_KW[bound_id](loss, **arrays)
+    return np.broadcast_to(np.asarray(out, dtype=np.float64), shape).copy()
+
+
+def source_of(bound_id: str) -> str:
+    """Where :func:`evaluate` takes ``bound_id`` from: ``eoscheck.bounds`` or ``private``."""
+    return "eoscheck.bounds" if bound_id in bounds_registry() else "private"

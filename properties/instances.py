@@ -1,0 +1,153 @@
+"""An *instance* of a claim: data, loss, a batch of stepsizes, steps, w₀ — and its cached GD run.
+
+Instances are what Hypothesis draws and shrinks, what a counterexample file
+stores, and what :mod:`eoscheck.properties.replay` re-runs.  Runs are cached
+in-process (LRU, keyed by the data's hash and the run configuration), so the
+claims of one family (e.g. Theorem 1's) that see the same instance share one
+batched GD run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from eoscheck.datasets import Dataset
+from eoscheck.gd import run_gd
+from eoscheck.losses import Loss, get_loss
+from eoscheck.provenance import array_hash, canonical_json
+from eoscheck.trajectory import Trajectory
+
+from .strategies import Certificate, certificate
+
+#: Number of trajectories kept by the in-process run cache.
+CACHE_SIZE = 32
+
+_CACHE: "OrderedDict[str, Trajectory]" = OrderedDict()
+_STATS = {"hits": 0, "misses": 0}
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run torch on one thread: property instances are small, and two threads on a
+    shared 2-core machine oversubscribe (measured ~10–20× slower for n ≤ 100)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def cache_stats() -> dict[str, int]:
+    """Hits and misses of the run cache since start (or :func:`clear_cache`)."""
+    return dict(_STATS, size=len(_CACHE))
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+    _STATS.update(hits=0, misses=0)
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """One drawn configuration: GD with every stepsize in ``etas`` on ``data`` for ``steps`` steps.
+
+    Attributes:
+      data: the dataset (its certificate (γ*, w*) in ``meta``; see :func:`certificate`).
+      loss: a loss spec string for :func:`eoscheck.losses.get_loss` (e.g. ``"flat_poly:a=2.0"``).
+      etas: the stepsizes of one batched run.
+      steps: T, the number of GD steps.
+      w0: initial point (``None`` = 0).
+      extra: claim-specific values (JSON-able), e.g. a comparator direction.
+    """
+
+    data: Dataset
+    loss: str = "logistic"
+    etas: tuple[float, ...] = (1.0,)
+    steps: int = 1000
+    w0: tuple[float, ...] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def cert(self) -> Certificate:
+        return certificate(self.data)
+
+    @property
+    def gamma(self) -> float:
+        return self.cert.gamma
+
+    @property
+    def loss_obj(self) -> Loss:
+        return get_loss(self.loss)
+
+    @property
+    def eta(self) -> np.ndarray:
+        return np.asarray(self.etas, dtype=np.float64)
+
+    def with_(self, **changes) -> "Instance":
+        return replace(self, **changes)
+
+    def key(self, w_star: np.ndarray | None = None, sharpness_every: int | None = None) -> str:
+        """Cache key of the run (data content, loss, stepsizes, steps, w₀, projection direction)."""
+        ws = None if w_star is None else np.asarray(w_star, dtype=np.float64).tolist()
+        return array_hash(self.data.X, self.data.y) + canonical_json(
+            [self.loss, list(self.etas), self.steps, self.w0, ws, sharpness_every])
+
+    def trajectory(self, w_star: np.ndarray | None = None, sharpness_every: int | None = None) -> Trajectory:
+        """The GD run (every step recorded), projections on ``w_star`` (default: the certified w*)."""
+        ws = self.cert.w_star if w_star is None else np.asarray(w_star, dtype=np.float64)
+        k = self.key(ws, sharpness_every)
+        hit = _CACHE.get(k)
+        if hit is not None:
+            _CACHE.move_to_end(k)
+            _STATS["hits"] += 1
+            return hit
+        _STATS["misses"] += 1
+        with single_thread():
+            traj = run_gd(self.data, self.loss_obj, list(self.etas), self.steps,
+                          w0=None if self.w0 is None else np.asarray(self.w0), w_star=ws,
+                          sharpness_every=sharpness_every)
+        _CACHE[k] = traj
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return traj
+
+    # --- description and persistence ---------------------------------------------
+    def describe(self) -> str:
+        """One line: data, n, d, γ*, loss, stepsizes, steps."""
+        etas = ", ".join(f"{e:.4g}" for e in self.etas[:6]) + (", …" if len(self.etas) > 6 else "")
+        w0 = "" if self.w0 is None else f", ‖w₀‖={np.linalg.norm(self.w0):.3g}"
+        return (f"{self.data.name} (n={self.data.n}, d={self.data.d}, γ*={self.gamma:.4g}), {self.loss}, "
+                f"η∈[{etas}], T={self.steps}{w0}")
+
+    def __repr__(self) -> str:
+        return f"Instance({self.describe()})"
+
+    def to_json(self) -> dict[str, Any]:
+        """A self-contained JSON form (dataset arrays included, floats exact)."""
+        meta = json.loads(canonical_json(self.data.meta))
+        return {
+            "data": {"name": self.data.name, "X": self.data.X.tolist(), "y": self.data.y.tolist(), "meta": meta},
+            "loss": self.loss,
+            "etas": [float(e) for e in self.etas],
+            "steps": int(self.steps),
+            "w0": None if self.w0 is None else [float(v) for v in self.w0],
+            "extra": json.loads(canonical_json(dict(self.extra))),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> "Instance":
+        d = obj["data"]
+        data = Dataset(np.asarray(d["X"], dtype=np.float64), np.asarray(d["y"], dtype=np.float64),
+                       name=d.get("name", "replayed"), meta=d.get("meta", {}))
+        w0 = obj.get("w0")
+        return cls(data=data, loss=obj.get("loss", "logistic"), etas=tuple(float(e) for e in obj["etas"]),
+                   steps=int(obj["steps"]), w0=None if w0 is None else tuple(float(v) for v in w0),
+                   extra=dict(obj.get("extra", {})))

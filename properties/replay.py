@@ -1,0 +1,141 @@
+"""Self-contained counterexample files, and re-running them (``eoscheck replay FILE``).
+
+A falsification writes one JSON file holding everything needed to re-check it
+on another machine: the dataset arrays (exact float reprs), the loss, the
+stepsizes, the number of steps, w₀, the claim (id and statement) or the
+conjecture (its text, options and fitted constants), the constant and margin a
+fitted claim was checked with, the violating point, and the package versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eoscheck._errors import EoscheckError
+
+from .claims import Claim, get_claim
+from .instances import Instance, single_thread
+
+FORMAT = "eoscheck-counterexample/1"
+
+
+def _meta() -> dict[str, Any]:
+    from eoscheck import __version__
+    from eoscheck.provenance import versions
+
+    return {"eoscheck": __version__, "versions": versions(),
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _write(obj: dict, save_dir: str | Path, stem: str) -> Path:
+    from .runner import _jsonable
+
+    d = Path(save_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_jsonable(obj), indent=1, sort_keys=True)
+    h = hashlib.sha256(json.dumps(obj["instance"], sort_keys=True).encode()).hexdigest()[:10]
+    path = d / f"{stem}-{h}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(text + "\n")
+    tmp.replace(path)
+    return path
+
+
+def save_counterexample(c: Claim, rep, save_dir: str | Path) -> Path:
+    """Write the counterexample of claim ``c`` found in report ``rep``; its path."""
+    margin = c.fit.margin if (c.fit is not None and c.kind == "asymptotic") else 0.0
+    obj = {"format": FORMAT, "kind": "claim", "claim": c.summary(),
+           "constant": rep.fitted_constant if rep.fitted_constant is not None else 1.0, "margin": margin,
+           "instance": rep.counterexample["instance"], "point": rep.counterexample.get("point"),
+           "profile": rep.profile, **_meta()}
+    return _write(obj, save_dir, c.id)
+
+
+def save_conjecture_counterexample(conj, rep, save_dir: str | Path) -> Path:
+    """Write a falsified conjecture's counterexample; its path."""
+    from .conjecture import FIT_MARGIN
+
+    obj = {"format": FORMAT, "kind": "conjecture", "conjecture": conj.summary(),
+           "constant": 1.0, "margin": FIT_MARGIN if conj.constants else 0.0,
+           "instance": rep.counterexample["instance"], "point": rep.counterexample.get("point"), **_meta()}
+    return _write(obj, save_dir, "conjecture")
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read and validate a counterexample file."""
+    p = Path(path)
+    if not p.is_file():
+        raise EoscheckError(f"file not found: {p}")
+    try:
+        obj = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise EoscheckError(f"{p} is not a counterexample file (invalid JSON: {err})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise EoscheckError(f"{p} is not an eoscheck counterexample file (format {FORMAT!r} expected)")
+    for key in ("kind", "instance"):
+        if key not in obj:
+            raise EoscheckError(f"{p} lacks {key!r}; the file is incomplete")
+    return obj
+
+
+@dataclass
+class ReplayResult:
+    """The re-check of a counterexample: whether the violation reproduces, and where."""
+
+    path: str
+    kind: str
+    subject: str
+    reproduced: bool
+    instance: str
+    point: dict | None = None
+    recorded_point: dict | None = None
+    constant: float = 1.0
+    margin: float = 0.0
+    versions_then: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        from dataclasses import asdict
+
+        from .runner import _jsonable
+
+        return _jsonable(asdict(self))
+
+
+def replay(path: str | Path) -> ReplayResult:
+    """Re-run the GD of a counterexample file and re-check its claim or conjecture."""
+    obj = load(path)
+    inst = Instance.from_json(obj["instance"])
+    C = float(obj.get("constant", 1.0))
+    margin = float(obj.get("margin", 0.0))
+    with single_thread():
+        if obj["kind"] == "claim":
+            c = get_claim(obj["claim"]["id"])
+            ev = c.evaluate(inst)
+            subject = f"{c.id}: {c.title}"
+        elif obj["kind"] == "conjecture":
+            from .conjecture import Conjecture
+
+            s = obj["conjecture"]
+            ranges = {k: f"{v[0]!r}:{v[1]!r}" for k, v in s["ranges"].items()}
+            conj = Conjecture.parse(s["text"], loss=s["loss"], ranges=ranges, eta_of_T=s.get("eta_of_T"),
+                                    where=s.get("where_text") or [])
+            conj.values = {k: float(v) for k, v in s["constants"].items()}
+            ev = conj.evaluate(inst)
+            subject = s["text"]
+        else:
+            raise EoscheckError(f"unknown counterexample kind {obj['kind']!r}")
+    bad = ev.violations(C, margin)
+    point = None
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        point = ev.point(int(idx[np.argmax(ev.scores(C)[idx])]))
+    return ReplayResult(path=str(path), kind=obj["kind"], subject=subject, reproduced=bool(bad.any()),
+                        instance=inst.describe(), point=point, recorded_point=obj.get("point"), constant=C,
+                        margin=margin, versions_then=obj.get("versions", {}))

@@ -1,0 +1,60 @@
+"""The claims registry and the Evaluation logic."""
+
+import numpy as np
+import pytest
+
+from eoscheck import EoscheckError
+from eoscheck.properties.claims import KINDS, Claim, Evaluation, all_claims, get_claim, register
+from eoscheck.properties.observe import worst_per_row
+
+
+def test_every_row_of_section_10_has_a_claim():
+    rows = {c.row for c in all_claims()}
+    assert set(range(1, 28)) <= rows, sorted(set(range(1, 28)) - rows)
+
+
+def test_claims_are_described_and_checkable_or_say_why():
+    for c in all_claims():
+        assert c.kind in KINDS and c.source and c.title and c.direction in ("<=", ">=")
+        if c.unavailable:
+            assert len(c.unavailable) > 20
+        else:
+            assert c.strategy is not None and c.evaluate is not None
+        if c.kind == "asymptotic" and not c.unavailable:
+            assert c.fit is not None and c.fit.calibration_doc
+
+
+def test_unknown_claim_is_a_usage_error():
+    with pytest.raises(EoscheckError, match="unknown claim"):
+        get_claim("thm1.nonexistent")
+
+
+def test_a_claim_needs_a_check_or_a_reason():
+    with pytest.raises(ValueError):
+        Claim(id="x.y", title="t", source="s", row=None, kind="exact", quantity="q", direction="<=")
+    c = Claim(id="test.registry_dup", title="t", source="s", row=None, kind="exact", quantity="q", direction="<=",
+              unavailable="only for this test of the registry")
+    register(c)
+    with pytest.raises(ValueError, match="already registered"):
+        register(Claim(id="test.registry_dup", title="t", source="s", row=None, kind="exact", quantity="q",
+                       direction="<=", unavailable="a second claim with the same id"))
+
+
+def test_evaluation_allowance_and_direction():
+    ev = Evaluation(np.array([1.0, 2.0 + 1e-13]), np.array([1.0, 2.0]), np.array([0.0, 1e-12]), "<=")
+    assert ev.holds()
+    assert not Evaluation(np.array([2.0 + 1e-11]), np.array([2.0]), 1e-12, "<=").holds()
+    low = Evaluation(np.array([0.5]), np.array([1.0]), 0.0, ">=")
+    assert not low.holds() and low.holds(constant=0.5)
+    assert Evaluation(np.array([3.0]), np.array([1.0])).holds(constant=2.0, margin=0.5)
+    nan = Evaluation(np.array([np.nan]), np.array([1.0]))
+    assert not nan.holds()  # NaN never passes silently
+
+
+def test_worst_per_row_picks_the_point_closest_to_violation():
+    meas = np.array([[0.1, 0.9, 0.5], [0.2, 0.3, 5.0]])
+    bound = np.ones((2, 3))
+    mask = np.array([[True, True, True], [True, True, False]])
+    ev = worst_per_row(meas, bound, 0.0, mask, "<=", {"t": np.arange(3)[None, :]})
+    np.testing.assert_array_equal(ev.measured, [0.9, 0.3])  # 5.0 is outside the domain
+    np.testing.assert_array_equal(ev.params["t"], [1, 1])

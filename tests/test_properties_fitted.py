@@ -1,0 +1,47 @@
+"""Fitted constants: envelopes, scaling slopes, and a calibration recomputed independently."""
+
+import numpy as np
+from eoscheck import synthetic
+from eoscheck.gd import run_gd
+from eoscheck.properties.claims import Evaluation, get_claim
+from eoscheck.properties.fitted import binned_envelope, calibrate, slopes_of
+
+
+def _ev(param, x, ratio, direction="<="):
+    return Evaluation(ratio, np.ones_like(ratio), 0.0, direction, {param: x})
+
+
+def test_growing_ratio_is_flagged_and_flat_one_is_not():
+    t = np.geomspace(10, 1e4, 40)
+    assert slopes_of("<=", "t", [_ev("t", t, t**0.5)], 0.1)["growing"]
+    flat = slopes_of("<=", "t", [_ev("t", t, 2 + 0 * t)], 0.1)
+    assert not flat["growing"] and abs(flat["ratio_slope"]) < 1e-12
+    # a ratio that grows early and then saturates does not "keep growing"
+    sat = slopes_of("<=", "t", [_ev("t", t, np.minimum(t, 30.0))], 0.1)
+    assert not sat["growing"]
+    # lower bounds: a falling ratio is the failure
+    assert slopes_of(">=", "t", [_ev("t", t, t**-0.5, ">=")], 0.1)["growing"]
+
+
+def test_gamma_is_judged_toward_zero():
+    g = np.geomspace(0.01, 0.9, 30)
+    assert slopes_of("<=", "gamma", [_ev("gamma", g, g**-0.5)], 0.1)["growing"]     # blows up as γ → 0
+    assert not slopes_of("<=", "gamma", [_ev("gamma", g, g**0.5)], 0.1)["growing"]  # bounded as γ → 0
+
+
+def test_binned_envelope_takes_max_per_eighth_decade():
+    x, y = binned_envelope(np.array([1.0, 1.01, 10.0]), np.array([1.0, 3.0, 2.0]), upper=True)
+    np.testing.assert_allclose(y, [3.0, 2.0])
+
+
+def test_calibration_is_the_max_ratio_over_the_documented_sweep():
+    rec = calibrate(get_claim("table1.logistic_rate"))
+    # recompute one calibration instance by hand: logistic, η = 1, synthetic(4,3,0.3,0), T ∈ {256, …, 4096}
+    data = synthetic(4, 3, 0.3, seed=0)
+    g = data.gamma
+    Ts = np.array([256, 512, 1024, 2048, 4096])
+    L = run_gd(data, "logistic", [1.0], 4096).records["loss"][0, Ts]
+    lam = g**2 * Ts
+    ratio = L / ((1 + np.log(lam) ** 2) / lam)
+    assert rec["value"] >= ratio.max() * (1 - 1e-6)  # the envelope covers this instance
+    assert rec["envelope"] == "max" and rec["points"] >= 15 and "versions" in rec
