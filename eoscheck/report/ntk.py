@@ -1,0 +1,167 @@
+"""Section 6 — the two-layer network in the NTK regime (Theorem 6; paper §6, Lemmas 21–32).
+
+f(x; w) = (1/√m) Σₛ aₛ·max{xᵀw⁽ˢ⁾, 0}, w₀ ~ N(0, I), only the first layer trained
+(:func:`eoscheck.networks.run_ntk`).  Measured: ‖w_t − w₀‖ against the lazy radius R (and Lemma 28's
+R_t), the average loss against the EoS bound, the stable threshold (6), monotonicity and the stable
+bound after it, the transition step; the width condition m ≥ ((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶ is
+computed and stated — it fails by many orders of magnitude at any practical width, so every
+comparison here is a trend, not a test of the theorem.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..losses import get_loss  # noqa: E402
+from ..plotting import save_figure  # noqa: E402
+from . import theory  # noqa: E402
+from .context import Context, eta_tex, worst  # noqa: E402
+from .document import Figure, Section, Table  # noqa: E402
+
+TITLE = "Two-layer network in the NTK regime (Theorem 6)"
+
+
+def run(ctx: Context, sec: Section) -> None:
+    cfg = ctx.cfg["ntk"]
+    sec.intro = (
+        "Theorem 6 (§6): for a loss with Assumption 3A–B, if the width m ≥ ((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶ with "
+        "R = 6(√ρ(γ²ηT) + C_a + √(2 ln(2n/δ)) + ηC_g)/γ, then w.p. ≥ 1 − 3δ: (lazy training) ‖w_t − w₀‖ ≤ R for t ≤ T; "
+        "(EoS) (1/t)Σ L(w_k) ≤ 9(ρ(γ²ηt) + (C_a + √(2ln(2n/δ)) + ηC_g)²)/(γ²ηt); (stable, needs C) after L(w_s) ≤ "
+        "min{1/(12C_β²η), ℓ(0)/n} the loss decreases and L(w_t) ≤ 15ρ(γ²η(t−s))/(γ²η(t−s)); (transition) s ≤ τ = "
+        "C₂·max{η, n ln n}/γ² with an exponential tail (C₂ unknown). γ is Assumption 4's NTK margin; the run uses the "
+        "max-margin γ̂ of the NTK features at initialization as its empirical stand-in (Lemma 21: γ̂ ≥ 9γ/10 w.h.p.).")
+    data = ctx.data(cfg["data"])
+    loss_name = cfg.get("loss", "logistic")
+    loss = get_loss(loss_name)
+    steps, width, delta = int(cfg["steps"]), int(cfg["width"]), float(cfg["delta"])
+    traj = ctx.ntk("ntk", data, loss_name, cfg["etas"], steps, width=width, delta=delta)
+    info = traj.config.get("ntk", {})
+    gamma = float(info.get("ntk_margin", math.nan))
+    C_a = float(info.get("C_a", 0.0))
+    n = data.n
+    if not gamma > 0:
+        sec.missing.append("the NTK features at initialization are not separable (γ̂ ≤ 0): Theorem 6's bounds are "
+                           "undefined for this width and seed")
+        return
+    t = traj.step.astype(np.float64)
+    rows, wrows = [], []
+    lazy_r, eos_r, stab_r, mono_bad, mono_n = [], [], [], 0, 0
+    trans = []
+    for k, eta in enumerate(traj.eta):
+        eta = float(eta)
+        R = float(theory.ev("thm6.lazy_radius", loss=loss, C_a=C_a, T=float(steps), delta=delta, eta=eta,
+                            gamma=gamma, n=n))
+        need = float(theory.ev("thm6.width", loss=loss, C_a=C_a, T=float(steps), delta=delta, eta=eta,
+                               gamma=gamma, n=n))
+        wn = traj.records["w_norm"][k]
+        dom = (t >= 1) & (gamma**2 * eta * t >= 1)
+        eos = np.asarray(theory.ev("thm6.eos_average", loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma,
+                                   n=n, t=t[dom]))
+        eos_ratio = worst(traj.records["avg_loss"][k][dom] / eos)
+        thr = float(theory.ev("thm6.stable_threshold", loss=loss, eta=eta, n=n))
+        hit = np.flatnonzero(traj.records["loss"][k] <= thr)
+        s = int(traj.step[hit[0]]) if hit.size else -1
+        li = int(traj.stats["last_increase"][k])
+        stab_ratio, mono = None, None
+        if s >= 0:
+            mono = bool(li <= s)
+            mono_n += 1
+            mono_bad += not mono
+            sd = (t > s) & (gamma**2 * eta * (t - s) >= 1)
+            if sd.any():
+                sb = np.asarray(theory.ev("thm6.stable_bound", loss=loss, eta=eta, gamma=gamma, s=float(s), t=t[sd]))
+                stab_ratio = worst(traj.records["loss"][k][sd] / sb)
+        shape = max(eta, n * math.log(n)) / gamma**2
+        lazy_r.append(float(np.nanmax(wn)) / R)
+        eos_r.append(eos_ratio if eos_ratio is not None else np.nan)
+        if stab_ratio is not None:
+            stab_r.append(stab_ratio)
+        if s >= 0:
+            trans.append((eta, s, s / shape))
+        rows.append({"η": eta, "max‖w_t − w₀‖": float(np.nanmax(wn)), "R (lazy radius)": R,
+                     "max‖w_t − w₀‖/R": float(np.nanmax(wn)) / R, "EoS: worst avg/bound": eos_ratio,
+                     "threshold (6)": thr, "first s meeting (6)": s, "last increase": li, "monotone after s": mono,
+                     "stable: worst L/bound": stab_ratio, "s·γ̂²/max{η, n ln n} (C₂ needed)": s / shape if s >= 0 else None,
+                     "final loss": float(traj.records["loss"][k, -1])})
+        wrows.append({"η": eta, "width m": width, "width required": need,
+                      "log₁₀ width required": math.log10(need) if 0 < need < math.inf else math.inf,
+                      "condition met": bool(width >= need)})
+    met = all(r["condition met"] for r in wrows)
+    status = "met" if met else "NOT met"
+    sec.text(f"Data: {data.name} (n = {n}, d = {data.d}, max‖x‖ = {data.max_norm:.3g}), {loss.name} loss, width m = "
+             f"{width}, balanced output signs (C_a = {C_a:.3g}, max|f(x; w₀)| = {info.get('max_abs_f0', math.nan):.3g} "
+             f"vs Lemma 22's {info.get('lemma22_bound', math.nan):.3g}), seed {ctx.seed}, δ = {delta}, T = {steps}, "
+             f"NTK margin γ̂ = {gamma:.4g}.\n\n**Width condition: {status}.** "
+             + ("Every comparison below is a test of Theorem 6." if met else
+                "The theorem's width requirement is " + ", ".join(f"10^{r['log₁₀ width required']:.1f}" for r in wrows)
+                + f" for the stepsizes used, against m = {width}: everything below is *outside the width condition — "
+                  "trend only* (it shows how the bounds compare, not whether the theorem holds)."))
+    sec.table(Table("width", "Theorem 6's width condition per stepsize", wrows))
+    sec.table(Table("ntk", "Two-layer NTK network: measured vs Theorem 6's bounds", rows,
+                    note="ratios below 1 mean the measured value is inside the bound."))
+    kind = "exact" if met else "trend only"
+    verdict_ok = (lambda ok: ("holds" if ok else "VIOLATED")) if met else (lambda ok: "trend only")
+    sec.verdict("lazy training: ‖w_t − w₀‖ ≤ R", "Theorem 6 / Lemma 28, claim 24", kind, theory.formula("thm6.lazy_radius"),
+                f"max ratio {max(lazy_r):.3g} (the radius grows like √ρ(γ²ηT) + η)", verdict_ok(max(lazy_r) <= 1),
+                ratio=max(lazy_r))
+    sec.verdict("EoS average bound (NTK)", "Theorem 6, claim 24", kind, theory.formula("thm6.eos_average"),
+                f"worst ratio {worst(eos_r):.3g}" if worst(eos_r) is not None else "no point in the domain",
+                verdict_ok((worst(eos_r) or 0) <= 1), ratio=worst(eos_r))
+    sec.verdict("monotone after the stable threshold (6)", "Theorem 6 (Lemma 30)", kind,
+                "last increase ≤ first s with L ≤ min{1/(12C_β²η), ℓ(0)/n}",
+                f"{mono_n - mono_bad}/{mono_n} runs reaching (6) monotone afterwards",
+                verdict_ok(mono_bad == 0) if mono_n else "inconclusive")
+    sec.verdict("stable bound 15ρ(γ²η(t−s))/(γ²η(t−s))", "Theorem 6 / Lemma 32, claim 24", kind,
+                theory.formula("thm6.stable_bound"),
+                f"worst ratio {worst(stab_r):.3g}" if stab_r else "no run reached (6)",
+                verdict_ok((worst(stab_r) or 0) <= 1) if stab_r else "inconclusive", ratio=worst(stab_r) if stab_r else None)
+    sec.verdict("transition s ≤ C₂·max{η, n ln n}/γ²", "Theorem 6 (exp. tail), claim 24", "asymptotic",
+                "C₂ unknown: the smallest C₂ the runs need is reported",
+                ("C₂ ≥ " + f"{max(c for _, _, c in trans):.3g}") if trans else "no run reached (6)",
+                "trend only" if trans else "inconclusive")
+    _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met)
+
+
+def _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met) -> None:
+    fig, axes = ctx.subplots(1, 3, figsize=(16, 4.6))
+    t = traj.step.astype(np.float64)
+    cols = plt.cm.viridis(np.linspace(0, 0.85, traj.K))
+    pos = t >= 1
+    for k, eta in enumerate(traj.eta):
+        eta = float(eta)
+        c = cols[k]
+        axes[0].plot(t[pos], traj.records["w_norm"][k][pos], color=c, lw=1.4, label=eta_tex(eta))
+        Rt = theory.ev("lemma28.radius_t", loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma, n=n, t=t[pos])
+        axes[0].plot(t[pos], Rt, "--", color=c, lw=1.0)
+        dom = pos & (gamma**2 * eta * t >= 1)
+        axes[1].plot(t[pos], traj.records["avg_loss"][k][pos], color=c, lw=1.4, label=eta_tex(eta))
+        axes[1].plot(t[dom], theory.ev("thm6.eos_average", loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma,
+                                       n=n, t=t[dom]), "--", color=c, lw=1.0)
+        axes[2].plot(t[pos], traj.records["loss"][k][pos], color=c, lw=1.4, label=eta_tex(eta))
+        axes[2].axhline(rows[k]["threshold (6)"], color=c, ls=":", lw=0.9)
+        s = rows[k]["first s meeting (6)"]
+        if s > 0:
+            axes[2].plot([s], [traj.records["loss"][k][int(np.searchsorted(traj.step, s))]], "v", color=c, ms=7)
+    titles = ("‖w_t − w₀‖ vs Lemma 28's R_t (dashed)", "average loss vs Theorem 6's EoS bound (dashed)",
+              "loss; dotted: stable threshold (6), ▼ first s")
+    ylabels = ("‖w_t − w₀‖", "(1/t) Σ_{k<t} L(w_k)", "L(w_t)")
+    for ax, ttl, yl in zip(axes, titles, ylabels):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("step t")
+        ax.set_ylabel(yl)
+        ax.set_title(ttl, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Two-layer NTK network (m = {traj.config.get('width')}, γ̂ = {gamma:.3g})"
+                 + ("" if met else " — outside the width condition: trends only"))
+    path, rel = ctx.figure_file("s6_ntk")
+    save_figure(fig, path)
+    sec.figure(Figure("6", rel, "NTK network: displacement from initialization against the lazy radius, average loss "
+                                "against the EoS bound, and the loss with the stable threshold."))

@@ -1,0 +1,295 @@
+"""End-to-end test of ``eoscheck report`` on the reduced (``tiny``) configuration.
+
+One build into a temporary folder through the command line, then: every section present, every figure
+a valid PNG, every Markdown table equal to its JSON (and CSV) numbers, a few numbers recomputed here
+independently, and a rerun that reuses every cached run.  Plus unit tests of the run cache
+(atomic entries, resume after an interruption, ``--no-cache``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eoscheck.cli import main
+from eoscheck.report.cache import RunCache
+
+SECTION_KEYS = ["descent", "figure1", "theorem1", "acceleration", "losses", "ntk", "claims", "provenance"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    import io
+    from contextlib import redirect_stdout
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main(["report", "--profile", "tiny", "--out", str(out), "--quiet"])
+    return out, rc, buf.getvalue()
+
+
+def _doc(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text())
+
+
+# ---------------------------------------------------------------------------
+# structure
+# ---------------------------------------------------------------------------
+
+
+def test_command_succeeds_with_one_line_summary(built):
+    out, rc, stdout = built
+    assert rc == 0, stdout
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1
+    assert str(out / "index.md") in lines[0]
+    assert "sections" in lines[0]
+
+
+def test_every_section_present_and_none_failed(built):
+    out, _, _ = built
+    index = (out / "index.md").read_text()
+    doc = _doc(out)
+    assert [s["key"] for s in doc["sections"]] == SECTION_KEYS
+    for s in doc["sections"]:
+        assert re.search(rf"^## {s['number']}\. ", index, re.M), f"section {s['number']} heading missing"
+        assert s["error"] is None, f"section {s['key']} failed: {s['error']}"
+        # an incomplete section says so in the Markdown, never silently
+        for m in s["missing"]:
+            assert f"**Missing:** {m}" in index
+    # every section that measures something has verdicts and a figure
+    for s in doc["sections"][:6]:
+        assert s["verdicts"], f"section {s['key']} has no verdict"
+        assert s["figures"], f"section {s['key']} has no figure"
+    verdict_words = {"holds", "VIOLATED", "consistent", "INCONSISTENT", "reproduced", "NOT REPRODUCED",
+                     "inconclusive", "trend only", "missing", "error"}
+    assert {v["verdict"] for s in doc["sections"] for v in s["verdicts"]} <= verdict_words
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    raw = path.read_bytes()
+    assert raw[:8] == PNG_SIGNATURE, f"{path.name} is not a PNG"
+    length, ctype = struct.unpack(">I4s", raw[8:16])
+    assert ctype == b"IHDR" and length == 13
+    w, h = struct.unpack(">II", raw[16:24])
+    crc = struct.unpack(">I", raw[16 + length:20 + length])[0]
+    assert zlib.crc32(raw[12:16 + length]) == crc, f"{path.name}: bad IHDR checksum"
+    assert raw[-12:-8] == b"\x00\x00\x00\x00" and raw[-8:-4] == b"IEND", f"{path.name} truncated"
+    return w, h
+
+
+def test_every_figure_is_a_valid_png(built):
+    out, _, _ = built
+    index = (out / "index.md").read_text()
+    refs = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", index)
+    doc = _doc(out)
+    assert sorted(refs) == sorted(f["file"] for s in doc["sections"] for f in s["figures"])
+    assert len(refs) >= 10
+    import matplotlib.image as mpimg
+
+    for rel in refs:
+        path = out / rel
+        w, h = _png_size(path)
+        assert w >= 300 and h >= 200
+        img = mpimg.imread(path)  # decodes every pixel
+        assert img.shape[:2] == (h, w)
+        assert float(np.ptp(img[..., :3])) > 0.1, f"{rel} is blank"
+    assert sorted(p.name for p in (out / "figures").glob("*.png")) == sorted(Path(r).name for r in refs)
+
+
+# ---------------------------------------------------------------------------
+# JSON numbers = Markdown tables = CSV
+# ---------------------------------------------------------------------------
+
+
+def _md_tables(index: str) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Every Markdown table, keyed by its ``<!-- table: section/id -->`` marker."""
+    out = {}
+    lines = index.splitlines()
+    for i, line in enumerate(lines):
+        m = re.fullmatch(r"<!-- table: (\S+) -->", line)
+        if not m:
+            continue
+        j = i + 1
+        while not lines[j].startswith("|"):
+            j += 1
+        rows = []
+        while j < len(lines) and lines[j].startswith("|"):
+            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", lines[j])[1:-1]]
+            rows.append(cells)
+            j += 1
+        assert set(rows[1][0]) <= set("-: "), "second line must be the header separator"
+        out[m.group(1)] = (rows[0], rows[2:])
+    return out
+
+
+def _same(md: str, value) -> bool:
+    if value is None:
+        return md == "–"
+    if isinstance(value, bool):
+        return md == ("yes" if value else "no")
+    if isinstance(value, int):
+        return md == str(value)
+    if isinstance(value, float):
+        x = float(md)
+        return x == value or abs(x - value) <= 1e-3 * abs(value)  # 4 significant digits
+    if value in ("nan", "inf", "-inf"):
+        return md == value
+    return md == str(value).replace("\n", " ")
+
+
+def test_markdown_tables_match_json_and_csv(built):
+    out, _, _ = built
+    tables = _md_tables((out / "index.md").read_text())
+    doc = _doc(out)
+    n = 0
+    for s in doc["sections"]:
+        for t in s["tables"]:
+            key = f"{s['key']}/{t['id']}"
+            assert key in tables, f"table {key} missing from index.md"
+            header, rows = tables[key]
+            assert header == t["columns"], key
+            assert len(rows) == len(t["rows"]), key
+            for md_row, js_row in zip(rows, t["rows"]):
+                for col, cell in zip(header, md_row):
+                    assert _same(cell, js_row[col]), f"{key}: column {col!r}: markdown {cell!r} vs json {js_row[col]!r}"
+                    n += 1
+            # the CSV next to it holds the same numbers at full precision
+            with open(out / "data" / s["key"] / f"{t['id']}.csv", newline="") as fh:
+                crow = list(csv.reader(fh))
+            assert crow[0] == t["columns"]
+            for c_row, js_row in zip(crow[1:], t["rows"]):
+                for col, cell in zip(crow[0], c_row):
+                    v = js_row[col]
+                    if isinstance(v, float):
+                        assert float(cell) == v, key
+    assert n > 500
+
+
+# ---------------------------------------------------------------------------
+# numbers recomputed independently
+# ---------------------------------------------------------------------------
+
+
+def _table(out: Path, section: str, table: str) -> list[dict]:
+    return json.loads((out / "data" / section / f"{table}.json").read_text())["rows"]
+
+
+def test_quadratic_divergence_factor_matches_closed_form(built):
+    out, _, _ = built
+    rows = _table(out, "descent", "quadratic")
+    above = [r for r in rows if r["η·λ_max/2"] > 1]
+    assert above
+    for r in above:
+        eta = 2.0 * r["η·λ_max/2"]  # λ_max = 1 in the configuration
+        assert math.isclose(r["per-step factor of L at T"], (1 - eta) ** 2, rel_tol=1e-9)
+        assert r["monotone"] is False
+    below = [r for r in rows if r["η·λ_max/2"] < 1]
+    assert all(r["monotone"] and r["L(w_T)/L(w_0)"] < 1 for r in below)
+
+
+def _logistic_loss(X, y, w):
+    m = y * (X @ w)
+    return float(np.mean(np.logaddexp(0.0, -m)))
+
+
+def test_toy_peak_losses_recomputed_with_numpy(built):
+    """Fig. 1 toy set: the peak losses in the report equal a plain numpy GD (first 64 steps)."""
+    out, _, _ = built
+    X = np.array([[1.0, 0.2], [-2.0, 0.2], [-1.0, -0.2], [2.0, -0.2]])
+    y = np.array([1.0, 1.0, -1.0, -1.0])
+    for r in _table(out, "figure1", "toy"):
+        eta, w, peak = r["η"], np.zeros(2), 0.0
+        for _ in range(64):
+            peak = max(peak, _logistic_loss(X, y, w))
+            m = y * (X @ w)
+            grad = -(X * (y / (1 + np.exp(m)))[:, None]).mean(axis=0)
+            w = w - eta * grad
+        assert math.isclose(r["peak loss"], peak, rel_tol=1e-10), eta
+
+
+def test_lemma14_threshold_matches_bisection(built):
+    """The first-step threshold located by the report's scan brackets the one found by bisection here."""
+    out, _, _ = built
+    for r in _table(out, "acceleration", "lemma14"):
+        g = r["γ"]
+        a = math.sqrt(1 - g * g)
+        Z = np.array([[g, a], [g, -a / 2]])
+
+        def increases(eta):
+            w1 = eta * 0.5 * Z.mean(axis=0)  # ∇L(0) = −(1/2)·mean(zᵢ) for the logistic loss
+            return float(np.mean(np.logaddexp(0.0, -(Z @ w1)))) > math.log(2)
+
+        lo, hi = 4.0, 40 * math.log(2)
+        assert not increases(lo) and increases(hi)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if increases(mid) else (mid, hi)
+        step = (2 * 40 * math.log(2) / 4.0) ** (1 / 256)  # the scan's ratio between neighbours
+        assert hi <= r["actual first-step threshold (scan)"] <= hi * step * (1 + 1e-12)
+        assert r["L(w₁) > L(w₀) for all of them"] is True
+
+
+# ---------------------------------------------------------------------------
+# the cache
+# ---------------------------------------------------------------------------
+
+
+def test_rerun_reuses_every_cached_run(built, tmp_path):
+    """A second build on the same cache computes nothing and reproduces the same numbers (two sections,
+    into another folder, to keep the test short)."""
+    from eoscheck.report import build_report
+
+    out, _, _ = built
+    before = {t["id"]: t for s in _doc(out)["sections"] if s["key"] == "theorem1" for t in s["tables"]}
+    res = build_report(tmp_path, "tiny", progress=False, sections=("descent", "theorem1"), cache_dir=out / ".cache")
+    assert res.cache["lookups"] > 0
+    assert res.cache["computed"] == 0 and res.cache["hits"] == res.cache["lookups"]
+    after = {t["id"]: t for s in _doc(tmp_path)["sections"] if s["key"] == "theorem1" for t in s["tables"]}
+    assert after == before
+
+
+def test_cache_entries_are_atomic_and_resume(tmp_path):
+    cache = RunCache(tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": 1.5}
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cache.json("demo", "a", {"k": 1}, interrupted, code="c")
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]  # nothing half-written
+    assert not list(tmp_path.glob(".tmp-*"))
+    assert cache.json("demo", "a", {"k": 1}, compute, code="c") == {"x": 1.5}
+    assert cache.json("demo", "a", {"k": 1}, compute, code="c") == {"x": 1.5}
+    assert len(calls) == 1  # the second lookup is a hit
+    assert cache.json("demo", "a", {"k": 2}, compute, code="c") == {"x": 1.5}
+    assert cache.json("demo", "a", {"k": 1}, compute, code="changed") == {"x": 1.5}
+    assert len(calls) == 3  # another configuration or another code hash recomputes
+    entry = cache.path("demo", "a", RunCache.key("demo", {"k": 1}, "c"))
+    (entry / "DONE").unlink()  # an entry without its marker is not trusted
+    RunCache(tmp_path).json("demo", "a", {"k": 1}, compute, code="c")
+    assert len(calls) == 4
+    RunCache(tmp_path, enabled=False).json("demo", "a", {"k": 1}, compute, code="c")  # --no-cache
+    assert len(calls) == 5
+    (tmp_path / ".tmp-leftover").mkdir()
+    assert RunCache(tmp_path).clean_temporaries() == 1
+
+
+def test_bad_device_exits_2(tmp_path, capsys):
+    assert main(["report", "--profile", "tiny", "--out", str(tmp_path), "--device", "tpu", "--quiet"]) == 2
+    assert "--device" in capsys.readouterr().err
