@@ -1,0 +1,361 @@
+"""The fast GD engine (eoscheck._fastgd) against the reference engine (gd._LinearGD).
+
+Every record and stat of the fast paths (numpy primal/gram, torch primal/gram) must equal
+the reference's to 1e-12 relative, each on its natural scale:
+
+* loss, G, ‖∇L‖, ‖w‖, running averages, train error, max loss, sharpness: relative;
+* ln L and ln F: absolute (an absolute error ε in ln L is a relative error ε in L);
+* min margin and ⟨w, w*⟩: relative to ‖w‖·max‖zᵢ‖ (a margin is a sum of terms that size,
+  so that is the scale its rounding lives on; min margin crosses 0 during the EoS phase);
+  the normalized margin relative to max‖zᵢ‖; final w in norm;
+* integer stats (divergence step, last increase, hitting times, argmax): exactly;
+* NaN and ±inf at the same places.
+
+Large stepsizes make GD amplify rounding (the EoS phase); where the dynamics amplify ulp-level
+differences beyond 1e-12 for *any* two float64 implementations, the test measures that floor
+with an independent numpy loop and holds the fast path to it (``test_gram_at_the_noise_floor``).
+"""
+
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from eoscheck import EoscheckError, digits08, from_expr, get_loss, synthetic, thm3, toy
+from eoscheck._lossnp import TorchKernel, kernel_for
+from eoscheck.gd import run_gd
+from eoscheck.losses import z
+from eoscheck.trajectory import RECORDED
+
+TOL = 1e-12
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The reference engine's many tiny torch ops stall on OpenMP barriers on a busy 2-core
+    machine; one thread gives the same numbers (these sizes are below torch's parallel grain)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def assert_same(fast, ref, data, tol=TOL):
+    """Fast and reference trajectories agree record by record and stat by stat (see module doc)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        _assert_same(fast, ref, data, tol)
+
+
+def _assert_same(fast, ref, data, tol):
+    zmax = float(np.max(np.linalg.norm(data.Z, axis=1)))
+    w_norm = ref.records["w_norm"]
+    for name in RECORDED:
+        a, b = fast.records[name], ref.records[name]
+        assert a.shape == b.shape, name
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"NaN pattern of {name}")
+        np.testing.assert_array_equal(np.isinf(a) & (a > 0), np.isinf(b) & (b > 0), err_msg=f"+inf of {name}")
+        np.testing.assert_array_equal(np.isinf(a) & (a < 0), np.isinf(b) & (b < 0), err_msg=f"-inf of {name}")
+        fin = np.isfinite(a) & np.isfinite(b)
+        if name in ("log_loss", "log_F"):
+            scale = np.maximum(np.abs(b), 1.0)
+        elif name in ("min_margin", "w_proj"):
+            scale = np.maximum(np.abs(b), np.nan_to_num(w_norm) * zmax)
+        elif name == "norm_margin":
+            scale = np.maximum(np.abs(b), zmax)
+        else:
+            scale = np.abs(b)
+        err = np.where(fin, np.abs(a - b), 0.0)
+        bad = err > tol * np.where(fin, scale, 1.0)
+        assert not bad.any(), (f"{name}: worst relative error "
+                               f"{np.max(err / np.where(fin & (scale > 0), scale, 1.0)):.2e} at {np.argwhere(bad)[0]}")
+    assert set(fast.stats) == set(ref.stats)
+    for key in ref.stats:
+        a, b = np.asarray(fast.stats[key]), np.asarray(ref.stats[key])
+        assert a.shape == b.shape and a.dtype.kind == b.dtype.kind, key
+        if a.dtype.kind in "iu":
+            np.testing.assert_array_equal(a, b, err_msg=key)
+        elif key == "final_w":
+            fin = np.isfinite(b).all(axis=1)
+            np.testing.assert_array_equal(np.isfinite(a).all(axis=1), fin, err_msg=key)
+            diff = np.linalg.norm(a[fin] - b[fin], axis=1)
+            assert np.all(diff <= tol * np.linalg.norm(b[fin], axis=1)), (key, diff)
+        else:
+            same = (a == b) | (np.isnan(a) & np.isnan(b))
+            np.testing.assert_array_less(np.abs(a - b)[~same], tol * np.abs(b)[~same] + 1e-300, err_msg=key)
+    np.testing.assert_array_equal(fast.sharpness_step, ref.sharpness_step)
+    sa, sb = fast.sharpness, ref.sharpness
+    np.testing.assert_array_equal(np.isnan(sa), np.isnan(sb))
+    fin = np.isfinite(sb)
+    assert np.all(np.abs(sa[fin] - sb[fin]) <= tol * np.abs(sb[fin])), "sharpness"
+    assert fast.config == ref.config
+
+
+# datasets and stepsizes: small to EoS-large for each (normalized data: 2/β ≈ 8)
+CASES = {
+    "toy": (lambda: toy(), [4.0, 8.0, 16.0, 32.0]),
+    "toy_normalized": (lambda: toy(normalized=True), [1.0, 10.0, 100.0]),
+    "thm3": (lambda: thm3(0.05), [1.0, 10.0, 100.0]),
+    "synthetic_n>d": (lambda: synthetic(50, 10, 0.05, seed=0), [1.0, 10.0, 100.0]),
+    "synthetic_n<d": (lambda: synthetic(20, 50, 0.05, seed=1), [1.0, 10.0, 100.0]),
+    "digits08_normalized": (lambda: digits08().normalize(), [1.0, 10.0, 100.0]),
+}
+_DATA: dict = {}
+_REF: dict = {}
+
+
+def _data(name):
+    if name not in _DATA:
+        _DATA[name] = CASES[name][0]()
+    return _DATA[name]
+
+
+def _reference(name, loss, etas, steps):
+    key = (name, loss, tuple(etas), steps)
+    if key not in _REF:
+        _REF[key] = run_gd(_data(name), loss, etas, steps, method="reference", sharpness_every=steps // 4)
+    return _REF[key]
+
+
+# the gram form rounds differently from the reference; where the EoS dynamics amplify that past
+# 1e-12 (thm3 at η = 100, exit of the EoS phase at t ≈ 45) it is held to the measured floor instead
+_CHAOTIC_FOR_GRAM = {("thm3", "logistic", 100.0)}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("method,backend", [("primal", "numpy"), ("gram", "numpy"), ("auto", "numpy"),
+                                            ("primal", "torch"), ("gram", "torch")])
+def test_logistic_equals_reference(name, method, backend):
+    if backend == "torch" and name in ("toy", "synthetic_n>d", "digits08_normalized"):
+        pytest.skip("the torch backend is the same algorithm: three datasets cover it")
+    etas = CASES[name][1]
+    if method == "gram":
+        etas = [e for e in etas if (name, "logistic", e) not in _CHAOTIC_FOR_GRAM]
+    steps = 600
+    ref = _reference(name, "logistic", etas, steps)
+    fast = run_gd(_data(name), "logistic", etas, steps, method=method, backend=backend,
+                  sharpness_every=steps // 4)
+    assert fast.provenance["engine"]["method"] in ("primal", "gram")
+    assert_same(fast, ref, _data(name))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("method", ["primal", "gram"])
+def test_exponential_with_divergence_equals_reference(name, method):
+    # η = 1e4 leaves the float range within a few steps: same step, same NaNs, same frozen w
+    etas = [0.5, 5.0, 1e4]
+    ref = _reference(name, "exponential", etas, 200)
+    fast = run_gd(_data(name), "exponential", etas, 200, method=method, sharpness_every=50)
+    assert ref.stats["diverged_at"][0] == -1
+    if name in ("toy", "toy_normalized", "thm3", "synthetic_n>d"):  # the others stay separable-positive
+        assert ref.stats["diverged_at"][2] >= 0
+    assert_same(fast, ref, _data(name))
+
+
+@pytest.mark.parametrize("spec", ["flat_exp:a=2", "flat_poly:a=1", "poly_tail"])
+@pytest.mark.parametrize("method", ["primal", "gram"])
+def test_other_builtin_losses_equal_reference(spec, method):
+    data = synthetic(30, 40, 0.05, seed=3)
+    etas = [0.5, 5.0, 50.0]
+    ref = run_gd(data, spec, etas, 400, method="reference", sharpness_every=100)
+    assert_same(run_gd(data, spec, etas, 400, method=method, sharpness_every=100), ref, data)
+
+
+def test_custom_loss_goes_through_its_torch_evaluators():
+    loss = from_expr(sp.log(1 + sp.exp(-z)) + sp.exp(-2 * z) / 10, name="custom")
+    assert isinstance(kernel_for(loss), TorchKernel)
+    data = toy(normalized=True)
+    ref = run_gd(data, loss, [0.5, 5.0], 300, method="reference")
+    for method in ("primal", "gram"):
+        assert_same(run_gd(data, loss, [0.5, 5.0], 300, method=method), ref, data)
+
+
+def test_nonzero_w0_and_log_grid():
+    data = synthetic(40, 8, 0.05, seed=4)
+    w0 = np.linspace(-1, 1, 8)
+    kw = dict(w0=w0, grid="log", grid_points=40, sharpness_every=500)
+    ref = run_gd(data, "logistic", [0.3, 3.0, 30.0], 2000, method="reference", **kw)
+    assert_same(run_gd(data, "logistic", [0.3, 3.0, 30.0], 2000, method="primal", **kw), ref, data)
+    assert run_gd(data, "logistic", [1.0], 5, w0=w0).provenance["engine"]["method"] == "primal"
+
+
+@pytest.mark.parametrize("gemm", ["openblas", "mkl"])
+def test_large_blocks_inline_reductions_and_threads_equal_reference(gemm, monkeypatch):
+    # k·n ≥ 8192 per block: reductions run per step, the GEMM goes through the chosen library
+    monkeypatch.setenv("EOSCHECK_GEMM", gemm)
+    data = synthetic(2048, 40, 0.05, seed=5)
+    etas = list(np.geomspace(0.5, 200, 8))
+    key = ("large", tuple(etas))
+    if key not in _REF:
+        _REF[key] = run_gd(data, "logistic", etas, 30, method="reference", sharpness_every=15)
+    for method, threads in (("primal", 2), ("gram", 2), ("primal", 1)):
+        fast = run_gd(data, "logistic", etas, 30, method=method, threads=threads, sharpness_every=15)
+        eng = fast.provenance["engine"]
+        assert eng["threads"] == threads
+        assert eng["gemm"] == (gemm if torch.backends.mkl.is_available() else "openblas")
+        assert_same(fast, _REF[key], data)
+    if gemm == "openblas":  # a log grid: the record-only sums are taken at the recorded steps only
+        log = dict(grid="log", grid_points=8)
+        ref = run_gd(data, "logistic", etas, 30, method="reference", **log)
+        assert len(ref.step) < 31
+        for method in ("primal", "gram"):
+            assert_same(run_gd(data, "logistic", etas, 30, method=method, threads=2, **log), ref, data)
+
+
+@pytest.mark.parametrize("name", ["toy", "toy_normalized", "synthetic_n>d"])
+def test_gram_split_by_columns_equals_reference(name, monkeypatch):
+    """The gram form with its data points split between two threads (one barrier per step),
+    forced onto small data sets so that divergence (exponential loss, η = 1e4) is covered too;
+    the large test above runs it at its natural size."""
+    import eoscheck._fastgd as fg
+
+    monkeypatch.setattr(fg, "_MIN_PART", 2)
+    monkeypatch.setattr(fg, "_INLINE_ELEMS", 1)
+    data = _data(name)
+    for loss, etas, steps in (("logistic", CASES[name][1], 600), ("exponential", [0.5, 5.0, 1e4], 200)):
+        ref = _reference(name, loss, etas, steps)
+        fast = run_gd(data, loss, etas, steps, method="gram", threads=2, sharpness_every=steps // 4)
+        assert fast.provenance["engine"]["split"] == "columns"
+        assert_same(fast, ref, data)
+    again = run_gd(data, "exponential", [0.5, 5.0, 1e4], 200, method="gram", threads=2, sharpness_every=50)
+    assert _all_bytes(again) == _all_bytes(fast)
+
+
+def test_gram_split_by_rows_when_forced(monkeypatch):
+    import eoscheck._fastgd as fg
+
+    monkeypatch.setattr(fg, "_MIN_PART", 10**9)  # no column parts: row blocks, reductions per step
+    data = synthetic(400, 150, 0.05, seed=8)
+    etas = list(np.geomspace(0.5, 200, 44))      # 22 rows × 400 points per block: inline
+    ref = run_gd(data, "logistic", etas, 30, method="reference")
+    fast = run_gd(data, "logistic", etas, 30, method="gram", threads=2)
+    assert fast.provenance["engine"]["split"] == "rows" and fast.provenance["engine"]["threads"] == 2
+    assert_same(fast, ref, data)
+
+
+def _numpy_loop(Z, eta, steps, perturb=None):
+    """An independent plain GD loop (primal, float64): loss and ‖∇L‖ per step."""
+    n, d = Z.shape
+    w = np.zeros(d)
+    L, gn = [], []
+    for _ in range(steps + 1):
+        m = Z @ w
+        L.append(np.mean(np.logaddexp(0.0, -m)))
+        g = -(Z.T @ (0.5 - 0.5 * np.tanh(m / 2))) / n   # ℓ′(m) = −σ(−m)
+        gn.append(np.linalg.norm(g))
+        w = w - eta * g
+        if perturb is not None:   # one rounding's worth of noise per step (relative 2⁻⁵³)
+            w = w * (1 + perturb.choice([-1.0, 1.0], size=d) * 2.0**-53)
+    return np.array(L), np.array(gn)
+
+
+def test_gram_at_the_noise_floor():
+    """thm3(0.05), η = 100: a run that rounds differently by one ulp per step differs by >1e-12.
+
+    The floor is measured with an independent numpy loop against itself, perturbed at the
+    level of one rounding per step; the gram form must stay within 4× that floor (the primal
+    form, which rounds like the reference on 2×2 data, stays within 1e-12).
+    """
+    data, eta, steps = thm3(0.05), 100.0, 600
+    L0, g0 = _numpy_loop(data.Z, eta, steps)
+    floor = 0.0
+    for seed in range(3):
+        L1, g1 = _numpy_loop(data.Z, eta, steps, np.random.default_rng(seed))
+        floor = max(floor, np.max(np.abs(L1 - L0) / L0), np.max(np.abs(g1 - g0) / g0))
+    assert floor > TOL  # the dynamics, not the engine, set this floor
+    ref = run_gd(data, "logistic", [eta], steps, method="reference")
+    np.testing.assert_allclose(ref.loss[0], L0, rtol=4 * floor)   # the independent loop is GD
+    assert_same(run_gd(data, "logistic", [eta], steps, method="primal"), ref, data)
+    assert_same(run_gd(data, "logistic", [eta], steps, method="gram"), ref, data, tol=4 * floor)
+
+
+def test_figure_1_numbers_on_the_default_path():
+    # paper Fig. 1 (toy set): max loss 0.693/2.43/5.57/11.04, last increases −1/15/12/12, L·η·t ≈ 25
+    T = 2**16
+    traj = run_gd(toy(), "logistic", [4, 8, 16, 32], T, grid="log", grid_points=64)
+    assert traj.provenance["engine"]["method"] == "primal"
+    np.testing.assert_allclose(traj.stats["max_loss"], [math.log(2), 2.43, 5.57, 11.04], rtol=5e-3)
+    assert list(traj.stats["last_increase"]) == [-1, 15, 12, 12]
+    np.testing.assert_allclose(traj.loss_at(T) * traj.eta * T, [25.02, 25.01, 24.98, 22.90], rtol=5e-4)
+
+
+def _all_bytes(traj):
+    parts = [traj.records[k].tobytes() for k in RECORDED]
+    parts += [np.asarray(traj.stats[k]).tobytes() for k in sorted(traj.stats)]
+    return b"".join(parts) + traj.sharpness.tobytes()
+
+
+@pytest.mark.parametrize("method,threads", [("primal", 1), ("gram", 1), ("gram", 2)])
+def test_reruns_are_bit_identical(method, threads):
+    data = synthetic(150, 100, 0.05, seed=6)
+    etas = list(np.geomspace(1, 100, 5))
+    a = run_gd(data, "logistic", etas, 200, method=method, threads=threads, sharpness_every=50)
+    b = run_gd(data, "logistic", etas, 200, method=method, threads=threads, sharpness_every=50)
+    assert _all_bytes(a) == _all_bytes(b)
+
+
+def test_record_memory_is_the_records_alone():
+    """Records take 12·8·K·S bytes (10⁶ steps × 32 stepsizes: 3.07 GB ≪ 24 GiB); the engine's
+    own working memory is a few chunk buffers, independent of the number of steps."""
+    data = synthetic(20, 5, 0.1, seed=7)
+    peaks = {}
+    for steps in (1_000, 10_000):
+        tracemalloc.start()
+        traj = run_gd(data, "logistic", [1.0, 10.0], steps)
+        peaks[steps] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        rec_bytes = sum(traj.records[k].nbytes for k in RECORDED)
+        assert rec_bytes == 12 * 8 * 2 * (steps + 1)
+    extra = (peaks[10_000] - peaks[1_000]) - 12 * 8 * 2 * 9_000
+    assert extra < 1_000_000, f"engine memory grows with the steps: {extra} bytes"
+    assert 12 * 8 * 32 * (10**6 + 1) / 2**30 < 24 / 4   # under a quarter of 24 GiB
+
+
+@pytest.mark.parametrize("spec", ["logistic", "exponential", "flat_exp:a=2", "flat_exp:a=0.5",
+                                  "flat_poly:a=1", "flat_poly:a=3", "poly_tail"])
+def test_numpy_kernels_equal_the_torch_forms(spec):
+    loss = get_loss(spec)
+    kern = kernel_for(loss)
+    assert not isinstance(kern, TorchKernel)
+    m = np.concatenate([np.linspace(-40, 40, 801), [-800.0, -700.0, -30.5, -1e-300, 0.0, 1e-300, 30.5, 700.0,
+                                                    800.0, 1e6]])
+    mt = torch.from_numpy(m)
+    with np.errstate(all="ignore"):
+        q, cache, le, tmp = (np.empty_like(m) for _ in range(4))
+        kern.q(m, q, cache, le, tmp)
+        got = {"q": q, "value": kern.value(m), "log_value": kern.log_value(m), "hess": kern.hess(m)}
+        vs = kern.value_sum(m[None], cache[None], q[None], np.empty((1, m.size)))
+    want = {"q": -loss.grad(mt).numpy(), "value": loss.value(mt).numpy(),
+            "log_value": loss.log_value(mt).numpy(), "hess": loss.hess(mt).numpy()}
+    for key in want:
+        a, b = got[key], want[key]
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        with np.errstate(invalid="ignore"):
+            close = np.abs(a - b) <= 4 * np.finfo(float).eps * np.abs(b)
+        assert np.all(same | close), (key, m[~same])
+    if kern.makes_le:
+        np.testing.assert_array_equal(le, (m <= 0).astype(float))
+        fin = np.isfinite(want["value"])
+        vs_le = kern.value_sum(m[None, fin], cache[None, fin], q[None, fin], np.empty((1, fin.sum())),
+                               le[None, fin])
+        assert vs_le[0] == pytest.approx(np.sum(want["value"][fin]), rel=1e-14)
+    fin = np.isfinite(want["value"])
+    if fin.all():
+        assert vs[0] == pytest.approx(np.sum(want["value"]), rel=1e-14)
+
+
+def test_engine_options_are_checked():
+    data = toy()
+    with pytest.raises(EoscheckError, match="method"):
+        run_gd(data, "logistic", [1.0], 5, method="fast")
+    with pytest.raises(EoscheckError, match="backend"):
+        run_gd(data, "logistic", [1.0], 5, backend="jax")
+    with pytest.raises(EoscheckError, match="w0 = 0"):
+        run_gd(data, "logistic", [1.0], 5, method="gram", w0=np.ones(2))
+    with pytest.raises(EoscheckError, match="threads"):
+        run_gd(data, "logistic", [1.0], 5, threads=0)
+    with pytest.raises(EoscheckError, match="float64"):
+        run_gd(data, "logistic", [1.0], 5, method="primal", dtype=torch.float32)
+    assert run_gd(data, "logistic", [1.0], 5, dtype=torch.float32).provenance["engine"]["method"] == "reference"
