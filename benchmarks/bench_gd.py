@@ -203,6 +203,12 @@ def linear_section(n: int, d: int, K: int, steps: int, peak: float, baseline_eta
     res["rate_used"] = rate
     res["engine_gflops"] = rate * flops / 1e9
     res["share_of_roofline"] = rate / res["roofline_stepsize_steps_per_s"]
+    if device == "cpu":
+        # the same run recording ~512 log-spaced steps (the trackers stay exact)
+        t = best_time(lambda: run_gd(data, "logistic", etas, steps, w_star=w_star, grid="log"), reps)
+        res["engine_log_grid"] = {"stepsize_steps_per_s": K * steps / t,
+                                  "share_of_roofline": K * steps / t / res["roofline_stepsize_steps_per_s"]}
+        res["thin_gemm_ceiling"] = thin_gemm_ceiling(data, K, res["roofline_stepsize_steps_per_s"], reps)
 
     # the reference engine (per-step torch, every record), a few steps for scale
     t = best_time(lambda: engine("reference", reference_steps), 1, sync)
@@ -235,6 +241,32 @@ def linear_section(n: int, d: int, K: int, steps: int, peak: float, baseline_eta
     if "numpy_loop" in res:
         res["ratio_vs_numpy_loop"] = rate / res["numpy_loop"]["stepsize_steps_per_s"]
     return res
+
+
+def thin_gemm_ceiling(data, K: int, roofline: float, reps: int) -> dict:
+    """The engine's GEMM alone: (K × n)·(n × n/2) on one thread, one per core, nothing else.
+
+    An upper bound for the gram engine with its points split in two parts on two cores."""
+    from threadpoolctl import threadpool_limits
+
+    from eoscheck._fastgd import _torch_matmul, default_gemm
+
+    n = data.n
+    Kmat = data.Z @ data.Z.T
+    half = np.ascontiguousarray(Kmat[:, : n // 2])
+    S = np.random.default_rng(0).random((K, n))
+    D = np.empty((K, n // 2))
+    mm = _torch_matmul if default_gemm() == "mkl" else np.matmul
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1, "blas"):
+            mm(S, half, out=D)
+            t = best_time(lambda: [mm(S, half, out=D) for _ in range(200)], reps) / 200
+    finally:
+        torch.set_num_threads(old)
+    rate = K / t
+    return {"gemm_us": t * 1e6, "stepsize_steps_per_s": rate, "share_of_roofline": rate / roofline}
 
 
 def small_section(steps: int, reps: int) -> dict:
@@ -331,6 +363,12 @@ def print_cpu(res: dict) -> None:
          f"{fmt(lin['roofline_stepsize_steps_per_s'])} stepsize-steps/s"],
         ["2", "engine share of roofline", "target ≥ 60%",
          f"{100 * lin['share_of_roofline']:.0f}% ({lin['engine_gflops']:.1f} GFLOP/s)"],
+        ["2", "engine, grid='log'", "~512 recorded steps",
+         f"{fmt(lin['engine_log_grid']['stepsize_steps_per_s'])} stepsize-steps/s "
+         f"({100 * lin['engine_log_grid']['share_of_roofline']:.0f}%)"],
+        ["2", "its GEMMs alone (ceiling)", f"({lin['K']}×{lin['n']})·({lin['n']}×{lin['n'] // 2}) per core",
+         f"{lin['thin_gemm_ceiling']['gemm_us']:.0f} µs = {fmt(lin['thin_gemm_ceiling']['stepsize_steps_per_s'])} "
+         f"stepsize-steps/s ({100 * lin['thin_gemm_ceiling']['share_of_roofline']:.0f}%)"],
         ["3", "small problem", f"n=20 d=5 K=1 T={sm['steps']}; target ≤ 30 µs",
          f"{sm['us_per_step']:.1f} µs/step (reference {sm['reference_us_per_step']:.0f})"],
     ]
@@ -341,7 +379,7 @@ def print_cpu(res: dict) -> None:
     for key, label in (("ci_properties", "EOSCHECK_PROFILE=ci pytest -q properties/"),
                        ("report_quick", "eoscheck report --quick")):
         v = su.get(key, {"wall_s": None, "summary": "skipped (--skip-suites)"})
-        rows.append(["5", label, v.get("summary", ""), "not available yet" if v["wall_s"] is None and
+        rows.append(["5", label, v.get("summary", "")[:60], "not available yet" if v["wall_s"] is None and
                      "not available" in v.get("summary", "") else fmt(v["wall_s"], ".1f") + " s"])
     print(tabulate(rows, headers=["#", "what", "setting", "result"]))
 

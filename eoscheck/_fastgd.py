@@ -23,9 +23,10 @@ once per chunk over all its steps ("batched", small k·n, where Python calls dom
 Rows (stepsizes) are independent: a row that leaves the float range at step t is found
 from the chunk's sums, frozen at w_t, and recorded as in the reference from t on.
 
-Threads (CPU, numpy backend): the gram form splits the data points into column parts,
-one thread each, meeting at one barrier per step (:class:`_GramColumns`); the primal
-form splits the stepsizes into row blocks with no barrier at all (:func:`_run_threads`);
+Parallelism (CPU, numpy backend): the gram form splits the data points into column parts,
+part 0 here and the others in forked worker processes on shared memory, meeting at one
+barrier per step (:class:`_GramColumns`; threads where fork is missing); the primal form
+splits the stepsizes into row blocks run by threads with no barrier (:func:`_run_threads`).
 BLAS and MKL run single-threaded inside either.  The GEMM library is fixed per machine
 (:func:`default_gemm`), so reruns are bit-identical.
 
@@ -154,8 +155,7 @@ class _NumpyBlock:
         self.dead = np.zeros(k, dtype=bool)
         self.dead_idx = np.zeros(0, dtype=np.int64)
         self.zt = np.ascontiguousarray(Z.T)
-        self.red = {key: np.zeros((chunk, k)) for key in ("value_sum", "q_sum", "m_min", "m_max", "gn2",
-                                                          "expneg_sum", "le0", "wn2", "wproj")}
+        self.red = {key: np.zeros((chunk, k)) for key in _REDUCED}
         # per-slot views, made once (indexing a buffer costs as much as a small ufunc call)
         self.Mv, self.Xv, self.Qv = list(self.M), list(self.X), list(self.Q)
         self.Dv, self.Ev, self.LEv = ([a[0]] * chunk if C1 == 1 else list(a) for a in (self.D, self.E, self.LE))
@@ -165,7 +165,7 @@ class _NumpyBlock:
         if method == "primal":
             if w0 is not None:
                 self.X[0] = w0
-            np.matmul(self.X[0], self.zt, out=self.M[0])
+            self.mm(self.X[0], self.zt, out=self.M[0])
         elif w0 is not None and np.any(w0):
             raise ValueError("the gram form needs w0 = 0")
         self.wstar = w_star
@@ -364,6 +364,13 @@ _CTL_CMD, _CTL_T0, _CTL_N, _CTL_ERR, _CTL_PARENT = range(5)
 _RUN, _STOP = 1, 2
 
 
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
 def _can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork") and \
         os.environ.get("EOSCHECK_WORKERS", "process") != "thread"
@@ -481,25 +488,24 @@ class _GramColumns:
             self._part(P, t0, nsteps, self.rec_sh[:nsteps].copy(), np.flatnonzero(self.dead_sh), bar)
             bar.wait()                           # the chunk is done
 
-    def close(self) -> None:
-        """End the worker processes (normally, else by force)."""
+    def close(self, force: bool = False) -> None:
+        """End the worker processes: at the chunk barrier after a normal run, else by SIGKILL."""
         if not self.pids:
             return
+        pids, self.pids = list(self.pids), []
         try:
-            if not self.ctl[_CTL_ERR]:
-                self.ctl[_CTL_CMD] = _STOP
-                self.barrier.wait()
-            pids = list(self.pids)  # reaped in the background: a worker's exit unmaps a large image
-            threading.Thread(target=lambda: [os.waitpid(pid, 0) for pid in pids], daemon=True).start()
+            if force or self.ctl[_CTL_ERR]:
+                raise _WorkerFailed("stop")
+            self.ctl[_CTL_CMD] = _STOP
+            self.barrier.wait()
         except BaseException:
-            for pid in self.pids:
+            for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
                 except OSError:
                     pass
-        finally:
-            self.pids = []
+        # reaped in the background: a worker's exit unmaps a large image (~10 ms)
+        threading.Thread(target=lambda: [_reap(pid) for pid in pids], daemon=True).start()
 
     def advance(self, t0: int, nsteps: int, recorded: np.ndarray) -> None:
         dead = np.flatnonzero(self.dead)
@@ -782,7 +788,8 @@ class _Recorder:
         """(nsteps, k) masks: M finite (w_t is shown), and also ∇L finite (the run goes on).
 
         Σ|q| finite implies every q finite, and |∂ᵢ(Zᵀq)| ≤ Σ|q|·max|Z| bounds every partial
-        sum of the gradient, so the exact check runs only where that bound nears overflow.
+        sum of the gradient, so the exact check runs only where that bound (with a factor n of
+        headroom for rounding) nears overflow.
         """
         b, k = self.b, self.k
         qs = red["q_sum"][:, :k]
@@ -1019,8 +1026,10 @@ def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, rec: np.
         try:
             with _one_thread_each():
                 recorders[0].run(steps, bar)
-        finally:
-            recorders[0].b.close()
+        except BaseException:
+            recorders[0].b.close(force=True)
+            raise
+        recorders[0].b.close()
     elif len(recorders) > 1:
         _run_threads(recorders, steps, bar)   # each thread: one BLAS thread, one torch thread
     elif backend == "numpy" and K * flops_per_step(n, d, method) < _SMALL_FLOPS:

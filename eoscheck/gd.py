@@ -101,10 +101,10 @@ def run_gd(
         to 1e-12; where the EoS dynamics amplify rounding, as any two float64 codes differ).
       backend: for the fast engine, ``"numpy"`` (CPU), ``"torch"`` (CPU or CUDA) or ``"auto"``
         (numpy on CPU, torch on CUDA).
-      threads: engine threads on CPU (numpy backend): column parts of the data (gram) or row
-        blocks of stepsizes (primal); default one per BLAS thread when a step is large enough.
-        The engine sets BLAS/torch to one thread each meanwhile (process-wide: do not run two
-        ``run_gd`` calls in threads of one process at the same time).
+      threads: workers on CPU (numpy backend): column parts of the data in forked processes
+        (gram) or row blocks of stepsizes in threads (primal); default one per BLAS thread when
+        a step is large enough.  The engine sets BLAS/torch to one thread each meanwhile
+        (process-wide: do not run two ``run_gd`` calls in threads of one process at once).
 
     Memory: the records take 12 · 8 · K · S bytes (S recorded steps): 10⁶ steps for 32
     stepsizes is 3.1 GB; use ``grid="log"`` beyond that.

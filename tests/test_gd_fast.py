@@ -223,6 +223,28 @@ def test_gram_split_by_columns_equals_reference(name, monkeypatch):
     assert _all_bytes(again) == _all_bytes(fast)
 
 
+def test_a_failing_worker_process_raises_instead_of_hanging(monkeypatch):
+    import os
+
+    import eoscheck._fastgd as fg
+    from eoscheck._lossnp import LogisticKernel
+
+    if not fg._can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(fg, "_MIN_PART", 2)
+    monkeypatch.setattr(fg, "_INLINE_ELEMS", 1)
+    main, q = os.getpid(), LogisticKernel.q
+
+    def q_failing_in_workers(self, *args):
+        if os.getpid() != main:
+            raise FloatingPointError("worker failure")
+        return q(self, *args)
+
+    monkeypatch.setattr(LogisticKernel, "q", q_failing_in_workers)
+    with pytest.raises(RuntimeError, match="worker"):
+        run_gd(_data("synthetic_n>d"), "logistic", [1.0, 2.0], 100, method="gram", threads=2)
+
+
 def test_gram_split_by_rows_when_forced(monkeypatch):
     import eoscheck._fastgd as fg
 
