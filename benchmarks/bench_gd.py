@@ -343,7 +343,9 @@ def print_cpu(res: dict) -> None:
     rows = [["1", "float64 GEMM peak", f"{g['size']}³: numpy {g['numpy_gflops']:.1f}, torch {g['torch_gflops']:.1f}",
              f"{g['peak_gflops']:.1f} GFLOP/s"]]
     eng = lin["engine"]["engine"]
-    tag = f"{eng['method']}, {eng['threads']} thr, {eng.get('gemm', '')}"
+    how = {"columns": "point parts in processes", "rows": "stepsize blocks in threads"}.get(eng.get("split"), "")
+    tag = f"{eng['method']}, {eng['threads']} × {how}, {eng.get('gemm', '')}" if eng["threads"] > 1 else \
+        f"{eng['method']}, {eng.get('gemm', '')}"
     rows += [
         ["2", f"engine ({tag})", f"n={lin['n']} d={lin['d']} K={lin['K']} T={lin['steps']}",
          f"{fmt(lin['engine']['stepsize_steps_per_s'])} stepsize-steps/s ({lin['time_per_step_ms']:.2f} ms/step)"],
@@ -414,7 +416,12 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-suites", action="store_true", help="do not time the property suite and the report")
     ap.add_argument("--suite-timeout", type=int, default=3600, help="seconds allowed per suite (default 3600)")
     ap.add_argument("--steps", type=int, help="GD steps of section 2 (default 2000; GPU 200)")
+    ap.add_argument("--from-json", metavar="FILE", help="print the tables of a saved result and exit")
     args = ap.parse_args(argv)
+    if args.from_json:
+        res = json.loads(Path(args.from_json).read_text())
+        (print_gpu if "gpu" in res["gemm"] else print_cpu)(res)
+        return 0
 
     res = {"machine": machine(), "load_before": load(), "argv": sys.argv[1:],
            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
