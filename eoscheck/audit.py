@@ -635,7 +635,7 @@ def _q_limit(f: sp.Expr, point, direction: str = "+") -> sp.Expr | None:
 
 def _np_compile(expr: sp.Basic) -> Callable[[np.ndarray], np.ndarray]:
     """A vectorized float64 evaluator of ``expr`` in z (our own tree walk; no code generation)."""
-    if expr is z:
+    if expr is z or (isinstance(expr, sp.Symbol) and expr.name == "z"):  # z with other assumptions (e.g. positive, from a tail substitution)
         return lambda Z: Z
     if expr is sp.true or expr is sp.false:
         val = expr is sp.true
@@ -808,7 +808,7 @@ def _log2(x) -> float:
 
 def _mp_compile(expr: sp.Basic) -> Callable[[Any, _MpFlags], Any]:
     """A scalar mpmath evaluator of ``expr`` at the current precision, flagging lost digits."""
-    if expr is z:
+    if expr is z or (isinstance(expr, sp.Symbol) and expr.name == "z"):  # z with other assumptions (e.g. positive, from a tail substitution)
         return lambda x, fl: x
     if expr is sp.true or expr is sp.false:
         val = expr is sp.true

@@ -403,3 +403,12 @@ def test_loss_checks_helper_in_a_real_pytest_run(pytester):
     assert "test_exp_known[exponential-B.lipschitz] XFAIL" in out
     assert "witness z =" in out  # the failure names its witness
     result.assert_outcomes(passed=10, failed=1, xfailed=1)
+
+
+def test_audit_after_other_losses_still_evaluates_flat_poly():
+    # regression: an earlier audit left a `z` with other assumptions in the expression tree and
+    # flat_poly(a=0.5) then failed with "cannot evaluate Symbol"
+    for spec in ("flat_exp:a=1", "flat_poly:a=0.5"):
+        report = audit_loss(get_loss(spec))
+    assert report.exit_code == 0
+    assert report.constants["C_g"] == pytest.approx(0.5)
