@@ -33,14 +33,7 @@ from eoscheck.trajectory import RECORDED
 TOL = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """The reference engine's many tiny torch ops stall on OpenMP barriers on a busy 2-core
-    machine; one thread gives the same numbers (these sizes are below torch's parallel grain)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def assert_same(fast, ref, data, tol=TOL):

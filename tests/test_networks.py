@@ -26,12 +26,7 @@ from eoscheck.networks import (
 from eoscheck.trajectory import Trajectory
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _f_autograd(X, W, a):
