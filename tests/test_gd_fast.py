@@ -345,12 +345,21 @@ def test_numpy_kernels_equal_the_torch_forms(spec):
         vs = kern.value_sum(m[None], cache[None], q[None], np.empty((1, m.size)))
     want = {"q": -loss.grad(mt).numpy(), "value": loss.value(mt).numpy(),
             "log_value": loss.log_value(mt).numpy(), "hess": loss.hess(mt).numpy()}
+    # Tolerance from conditioning. value, q and hess are products/quotients of exp/log1p, each
+    # correctly rounded to within an ulp or two by either library (numpy and torch may call
+    # different libm/SLEEF kernels, so 1-ulp disagreements are legitimate), so they agree to
+    # 4 eps relative. log_value = log(l) has condition number 1/|log l|: an l with relative error
+    # 4 eps gives |d log l| = |dl/l| <= 4 eps *absolute*, which near l = 1 (log l ~ 0) is many
+    # ulps of log l (7 ulps seen at m = -0.9 on AMD/OpenBLAS-numpy).  Hence for log_value the
+    # bound is 4 eps |b| (rounding of log itself) + 4 eps (propagated absolute error).
+    eps = np.finfo(float).eps
     for key in want:
         a, b = got[key], want[key]
         same = (a == b) | (np.isnan(a) & np.isnan(b))
+        absolute = 4 * eps if key == "log_value" else 0.0
         with np.errstate(invalid="ignore"):
-            close = np.abs(a - b) <= 4 * np.finfo(float).eps * np.abs(b)
-        assert np.all(same | close), (key, m[~same])
+            close = np.abs(a - b) <= 4 * eps * np.abs(b) + absolute
+        assert np.all(same | close), (key, m[~(same | close)])
     if kern.makes_le:
         np.testing.assert_array_equal(le, (m <= 0).astype(float))
         fin = np.isfinite(want["value"])
