@@ -10,14 +10,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .trajectory import Trajectory, _atomic_write  # noqa: E402
+from .outputs import atomic_write  # noqa: E402
+from .trajectory import Trajectory  # noqa: E402
 
 
 def save_figure(fig, path: str | Path) -> Path:
     """Save a matplotlib figure as PNG atomically (never a half-written file) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=120))
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=120))
     plt.close(fig)
     return path
 

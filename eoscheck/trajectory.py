@@ -10,8 +10,6 @@ at every step by the engine and stored in ``stats``, whatever the grid.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import EoscheckError
+from .outputs import atomic_write
 from .provenance import canonical_json
 
 #: The (K, S) arrays every linear-model trajectory records.
@@ -144,10 +143,10 @@ class Trajectory:
                   "sharpness": self.sharpness}
         arrays.update(self.records)
         arrays.update({f"stats_{k}": v for k, v in self.stats.items()})
-        _atomic_write(d / "trajectory.npz", lambda fh: np.savez_compressed(fh, **arrays))
+        atomic_write(d / "trajectory.npz", lambda fh: np.savez_compressed(fh, **arrays))
         meta = {"config": self.config, "provenance": self.provenance}
         text = json.dumps(json.loads(canonical_json(meta)), indent=2)
-        _atomic_write(d / "run.json", lambda fh: fh.write(text.encode()))
+        atomic_write(d / "run.json", lambda fh: fh.write(text.encode()))
         return d
 
     @classmethod
@@ -164,16 +163,3 @@ class Trajectory:
         fixed = {k: arrays.pop(k) for k in ("eta", "step", "sharpness_step", "sharpness")}
         return cls(records=arrays, stats=stats, config=meta.get("config", {}),
                    provenance=meta.get("provenance", {}), **fixed)
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename (never half-written)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

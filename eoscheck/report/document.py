@@ -13,8 +13,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import Any, Iterable
 
 import numpy as np
 from tabulate import tabulate
+
+from ..outputs import atomic_write  # noqa: F401  (re-exported for the section modules)
 
 #: Verdict words.  Exact claims: holds / VIOLATED.  Fitted, asymptotic and empirical claims:
 #: consistent / INCONSISTENT, reproduced / NOT REPRODUCED.  Others: inconclusive (the run cannot
@@ -292,23 +292,6 @@ def render_index(sections: list[Section], header: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 # files
 # ---------------------------------------------------------------------------
-
-
-def atomic_write(path: Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def table_json(t: Table) -> dict[str, Any]:

@@ -1,0 +1,140 @@
+"""Output files and folders: atomic writes with normal permissions, and one writer per folder.
+
+Every file eoscheck writes goes through :func:`atomic_write`: the bytes go to a temporary file in
+the same folder, which is flushed, given the permissions a plain ``open()`` would give
+(``0o666 & ~umask``, i.e. 0644 under umask 022; ``mkstemp`` alone gives 0600) and renamed over
+the target. A reader, or a run killed at any moment, sees the previous complete file or the new
+one, never half of one. Temporary files are named ``.<name>.eoscheck-tmp-<random>`` so that the
+next writer of the folder can remove the ones a killed run left (:func:`remove_stale_temporaries`).
+
+:class:`OutputLock` makes one process the writer of a folder: an advisory ``flock`` on
+``DIR/.eoscheck.lock``. The kernel drops the lock when its holder dies, so a killed run never
+leaves a stale lock; a second live writer gets a one-line :class:`EoscheckError`.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, IO
+
+from ._errors import EoscheckError
+
+TMP_MARK = ".eoscheck-tmp-"
+LOCK_NAME = ".eoscheck.lock"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def default_mode() -> int:
+    """Permissions of a newly created regular file under the current umask (0644 under 022)."""
+    return 0o666 & ~_umask()
+
+
+def atomic_write(path: str | Path, data: bytes | str | Callable[[IO[bytes]], object]) -> Path:
+    """Write ``data`` (bytes, text, or a function that writes to a binary file) to ``path`` atomically.
+
+    The folder is created if needed. On any error, the temporary file is removed and the previous
+    ``path`` (if any) is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data.encode() if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete temporary files a killed writer left in ``folder`` (call it while holding the lock)."""
+    n = 0
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    for p in folder.rglob(f"*{TMP_MARK}*"):
+        try:
+            p.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def check_output_dir(path: str | Path, what: str = "--out") -> Path:
+    """Validate an output folder *before* any computation: it must be a folder or creatable.
+
+    Raises a one-line :class:`EoscheckError` for an existing file, a path under a file, or a
+    folder that cannot be written.
+    """
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise EoscheckError(f"{what} {path}: is an existing file, not a folder; give a folder path")
+    probe = p
+    while not probe.exists():
+        parent = probe.parent
+        if parent == probe:
+            break
+        probe = parent
+    if probe.exists() and not probe.is_dir():
+        raise EoscheckError(f"{what} {path}: {probe} is a file, so the folder cannot be created; "
+                            "choose another path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EoscheckError(f"{what} {path}: {probe} is not writable; choose a folder you can write to")
+    return p
+
+
+class OutputLock:
+    """One writer per output folder (context manager).
+
+    >>> with OutputLock("runs/toy"):          # doctest: +SKIP
+    ...     write_the_files()
+    """
+
+    def __init__(self, folder: str | Path, what: str = "--out"):
+        self.folder = Path(folder)
+        self.what = what
+        self._fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        import fcntl
+
+        check_output_dir(self.folder, self.what)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, default_mode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise EoscheckError(f"{self.what} {self.folder}: another eoscheck process is writing there; "
+                                "wait for it or choose another folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        remove_stale_temporaries(self.folder)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
