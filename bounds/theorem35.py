@@ -27,10 +27,10 @@ from .symbols import C1, C2, C_beta, C_e, C_g, ell0, eta, gamma, n, psi, psi_inv
 
 ln = sp.log
 _c_eos, _c_stab, _c_thr = const("c_eos"), const("c_stab"), const("c_thr")
-_EOS_C = {"c_eos": Constant(sp.Integer(9), "EoS constant of Theorems 35/6")}
-_STAB_C = {"c_stab": Constant(sp.Integer(15), "stable-phase constant of Theorems 35/6 (Lemma 32 prints 16)")}
-_THR_C = {"c_thr": Constant(sp.Integer(12), "stable-condition constant 12 of (15)/(6)")}
-_ERRATUM_15 = "Lemma 32's statement prints 16; its proof and Theorem 6 give 15, encoded here (erratum §11.5)."
+EOS_CONSTANTS = {"c_eos": Constant(sp.Integer(9), "EoS constant of Theorems 35/6")}
+STABLE_CONSTANTS = {"c_stab": Constant(sp.Integer(15), "stable-phase constant of Theorems 35/6 (Lemma 32 prints 16)")}
+THRESHOLD_CONSTANTS = {"c_thr": Constant(sp.Integer(12), "stable-condition constant 12 of (15)/(6)")}
+ERRATUM_15 = "Lemma 32's statement prints 16; its proof and Theorem 6 give 15, encoded here (erratum §11.5)."
 
 
 def _linear(*letters: str) -> Assumptions:
@@ -62,14 +62,14 @@ def tau_psi_expr() -> sp.Expr:
 EOS_AVERAGE = register(Bound(
     id="thm35.eos_average", kind="upper", template=eos_average_expr(sp.Integer(0)),
     quantity="(1/t)Σ_{k<t} L(w_k)", lhs=r"\frac1t\sum_{k=0}^{t-1}L(\mathbf{w}_k)", relation="<=",
-    constants=_EOS_C, domain=(sp.Ge(gamma**2 * eta * t, 1),),
+    constants=EOS_CONSTANTS, domain=(sp.Ge(gamma**2 * eta * t, 1),),
     source=Source("Theorem 35 (EoS phase)", ref="paper.md §5.1"), assumptions=_linear("A", "B"),
     notes=("ρ is defined for λ ≥ 1 (Assumption 3A), hence γ²ηt ≥ 1.",),
 ))
 
 STABLE_THRESHOLD = register(Bound(
     id="thm35.stable_threshold", kind="threshold", template=stable_threshold_expr(),
-    quantity="L(w_s)", lhs=r"L(\mathbf{w}_s)", relation="<=", constants=_THR_C,
+    quantity="L(w_s)", lhs=r"L(\mathbf{w}_s)", relation="<=", constants=THRESHOLD_CONSTANTS,
     conclusion=r"(L(\mathbf{w}_t))_{t\ge s}\ \text{decreasing and the bound thm35.stable\_bound}",
     source=Source("Theorem 35 (stable phase)", equation="condition (15)", ref="paper.md §5.1"),
     assumptions=_linear("A", "B", "C"),
@@ -77,11 +77,11 @@ STABLE_THRESHOLD = register(Bound(
 
 STABLE_BOUND = register(Bound(
     id="thm35.stable_bound", kind="upper", template=stable_bound_expr(),
-    quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=", constants=_STAB_C,
+    quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=", constants=STABLE_CONSTANTS,
     premise=r"L(\mathbf{w}_s)\le\min\{1/(12C_\beta^2\eta),\ \ell(0)/n\}",
     domain=(sp.Ge(gamma**2 * eta * (t - s), 1),),
     source=Source("Theorem 35 (stable phase)", ref="paper.md §5.1, §11.5, §11.7"), assumptions=_linear("A", "B", "C"),
-    notes=(_ERRATUM_15, "The proof's 'margin is γ ≥ 0.9γ' is a typo; T in 't ∈ [s, T]' is undefined for the linear case (§11.7)."),
+    notes=(ERRATUM_15, "The proof's 'margin is γ ≥ 0.9γ' is a typo; T in 't ∈ [s, T]' is undefined for the linear case (§11.7)."),
 ))
 
 TAU_PSI = register(Bound(

@@ -15,7 +15,7 @@ import sympy as sp
 from .bound import Assumptions, Bound, Constant, Source, const, register
 from .symbols import C1, C2, C_a, C_g, T, delta, eta, gamma, m, n, psi, rho, s, t
 from .theorem35 import (
-    _EOS_C, _ERRATUM_15, _STAB_C, _THR_C, eos_average_expr, stable_bound_expr, stable_threshold_expr, tau_psi_expr,
+    EOS_CONSTANTS, ERRATUM_15, STABLE_CONSTANTS, THRESHOLD_CONSTANTS, eos_average_expr, stable_bound_expr, stable_threshold_expr, tau_psi_expr,
 )
 
 ln = sp.log
@@ -68,13 +68,13 @@ LAZY_RADIUS = register(Bound(
 EOS_AVERAGE = register(Bound(
     id="thm6.eos_average", kind="upper", template=eos_average_expr(INIT_OUTPUT),
     quantity="(1/t)Σ_{k<t} L(w_k)", lhs=r"\frac1t\sum_{k=0}^{t-1}L(\mathbf{w}_k)", relation="<=",
-    constants=_EOS_C, premise=_PROB, domain=(sp.Ge(gamma**2 * eta * t, 1), sp.Le(t, T), _WIDTH),
+    constants=EOS_CONSTANTS, premise=_PROB, domain=(sp.Ge(gamma**2 * eta * t, 1), sp.Le(t, T), _WIDTH),
     source=Source("Theorem 6 (EoS phase)", ref="paper.md §6"), assumptions=_NTK,
 ))
 
 STABLE_THRESHOLD = register(Bound(
     id="thm6.stable_threshold", kind="threshold", template=stable_threshold_expr(),
-    quantity="L(w_s)", lhs=r"L(\mathbf{w}_s)", relation="<=", constants=_THR_C, premise=_PROB,
+    quantity="L(w_s)", lhs=r"L(\mathbf{w}_s)", relation="<=", constants=THRESHOLD_CONSTANTS, premise=_PROB,
     conclusion=r"(L(\mathbf{w}_t))_{t=s}^T\ \text{decreasing and the bound thm6.stable\_bound}",
     domain=(sp.Lt(s, T), _WIDTH),
     source=Source("Theorem 6 (stable phase)", equation="condition (6)", ref="paper.md §6"), assumptions=_NTK_C,
@@ -82,11 +82,11 @@ STABLE_THRESHOLD = register(Bound(
 
 STABLE_BOUND = register(Bound(
     id="thm6.stable_bound", kind="upper", template=stable_bound_expr(),
-    quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=", constants=_STAB_C,
+    quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=", constants=STABLE_CONSTANTS,
     premise=_PROB + r",\ L(\mathbf{w}_s)\le\min\{1/(12C_\beta^2\eta),\ \ell(0)/n\}",
     domain=(sp.Ge(gamma**2 * eta * (t - s), 1), sp.Le(t, T), _WIDTH),
     source=Source("Theorem 6 (stable phase), Lemma 32", ref="paper.md §6, §11.5"), assumptions=_NTK_C,
-    notes=(_ERRATUM_15,),
+    notes=(ERRATUM_15,),
 ))
 
 TAU_PSI = register(Bound(
