@@ -207,3 +207,31 @@ def test_cli_writes_results_and_provenance(tmp_path, capsys):
     # every BLAS/OpenMP pool the tasks saw ran one thread
     assert doc["run"]["threadpools"] and all(p.endswith(":1") for p in doc["run"]["threadpools"])
     assert Path(out / "tasks").is_dir()
+
+
+def test_crawshaw_liu_study_and_its_report_section(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from eoscheck.report import sweep_study
+    from eoscheck.report.context import Context
+    from eoscheck.sweeps import crawshaw_liu as cl
+
+    out = tmp_path / "cl"
+    line = cl.run_study(out, datasets=3, d_values=(2, 4), steps=60, progress=False)
+    assert "Theorem 1 violations: 0" in line
+    df = pd.read_parquet(out / "results.parquet")
+    assert sorted(df.groupby("d")["dataset"].nunique().items()) == [(2, 3), (4, 3)]
+    assert (df["n"] == df["d"]).all() and len(df) == 6 * len(cl.ETAS)
+    doc = json.loads((out / "summary.json").read_text())
+    cell = next(c for c in doc["cells"] if c["d"] == 4 and c["eta"] == 16.0)
+    sub = df[(df["d"] == 4) & (df["eta"] == 16.0)][cl.T_2]
+    assert cell["worst t(L≤2/η)"] == sub.max() and cell["median t(L≤2/η)"] == sub.median()
+    assert (out / "fig2a.png").stat().st_size > 0 and doc["extrapolation"]["full_tasks"] == 4096
+    ctx = Context(out=tmp_path / "report", cfg={}, profile="quick")
+    sec = sweep_study.Section(9, sweep_study.KEY, sweep_study.TITLE)
+    sweep_study.run(ctx, sec, folder=out)
+    assert sec.status == "complete", sec.errors
+    assert [v.verdict for v in sec.verdicts][0] == "holds"
+    assert (tmp_path / "report" / "figures" / "s_sweep_fig2a.png").is_file()
