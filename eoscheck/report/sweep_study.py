@@ -65,9 +65,12 @@ def run(ctx: Context, sec: Section, folder: str | Path | None = None) -> None:
     ext = summary.get("extrapolation") or {}
     if ext:
         hours = ", ".join(f"{float(h):.2g} h on {n}" for n, h in ext["full_hours_on"].items())
-        sec.text(f"Cost: a task (one dataset of each d, all η) took {ext['mean_task_s']:.2f} s on average "
-                 f"({ext['measured_tasks']} tasks, {summary['mode']}); the full study ({ext['full_tasks']} datasets "
-                 f"per d) would take about {hours} worker(s) (independent tasks: ideal scaling).")
+        cpu = ext.get("mean_task_cpu_s")
+        basis = (f"{cpu:.2f} s of CPU ({ext['mean_task_s']:.2f} s wall on the shared machine)" if cpu is not None
+                 else f"{ext['mean_task_s']:.2f} s wall on the shared machine (an upper estimate)")
+        sec.text(f"Cost: a task (one dataset of each d, all η) took {basis} on average ({ext['measured_tasks']} "
+                 f"tasks, {summary['mode']}); the full study ({ext['full_tasks']} datasets per d) would take "
+                 f"about {hours} worker(s) (independent tasks: ideal scaling).")
 
 
 def _verdicts(sec: Section, rows: list[dict], steps: int) -> None:

@@ -140,6 +140,8 @@ def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: st
     ran = [r for r in results.values() if not r.get("reused")]
     stats["task_seconds"] = [r["seconds"] for r in ran]
     stats["task_seconds_all"] = [r["seconds"] for r in results.values()]  # reused ones: as first measured
+    stats["task_cpu_seconds"] = [r["cpu_seconds"] for r in ran]
+    stats["task_cpu_seconds_all"] = [r["cpu_seconds"] for r in results.values()]
     stats["workers_seen"] = sorted({r["worker"] for r in ran})
     stats["threadpools"] = sorted({p for r in results.values() for p in r["threadpools"]})
     return results, stats
@@ -199,11 +201,12 @@ def _write(folder: Path, table, config: dict, grid: Grid, stats: dict) -> None:
     prov = provenance("cpu", grid.seed)
     prov["versions"].update(_more_versions())
     prov["commit"] = git_commit()
-    run = {k: v for k, v in stats.items() if not k.startswith("task_seconds")}
-    secs = stats.get("task_seconds") or []
-    if secs:
-        run["task_seconds_mean"] = sum(secs) / len(secs)
-        run["task_seconds_max"] = max(secs)
+    run = {k: v for k, v in stats.items() if not k.startswith("task_")}
+    for name in ("task_seconds", "task_cpu_seconds"):
+        secs = stats.get(name) or []
+        if secs:
+            run[f"{name}_mean"] = sum(secs) / len(secs)
+            run[f"{name}_max"] = max(secs)
     doc = {"config": config, "provenance": prov, "run": run, "rows": int(len(table)),
            "columns": list(table.columns)}
     atomic_write(folder / "sweep.json", json.dumps(doc, indent=1, default=str) + "\n")

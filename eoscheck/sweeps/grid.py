@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,3 @@ class Grid:
     def config(self) -> dict[str, Any]:
         return {"data": self.data.summary(), "etas": list(self.etas), "steps": self.steps,
                 "loss": self.loss, "seed": self.seed}
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -40,10 +40,6 @@ class Measure:
     name: str
     conjecture: Any
 
-    @property
-    def censored_value(self) -> str | None:
-        return "T + 1" if self.conjecture.quantity == "transition_time" else None
-
 
 def parse_measures(text: str | list[str] | tuple[str, ...], loss: str = "logistic") -> tuple[Measure, ...]:
     """The measures of ``--measure`` (comma-separated), each validated now (unknown → EoscheckError)."""

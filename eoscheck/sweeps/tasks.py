@@ -58,7 +58,7 @@ def run_task(task: Task) -> dict[str, Any]:
 
     from ..properties.strategies import certificate
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     measures: tuple[Measure, ...] = parse_measures(list(task.measures), task.grid.loss)
     cols: dict[str, list] = {c: [] for c in ID_COLUMNS}
     cols.update({m.name: [] for m in measures})
@@ -82,7 +82,8 @@ def run_task(task: Task) -> dict[str, Any]:
     finally:
         torch.set_num_threads(old)
     return {"key": task.key, "columns": cols, "seconds": time.perf_counter() - t0,
-            "worker": f"{socket.gethostname()}:{os.getpid()}", "threadpools": pools}
+            "cpu_seconds": time.process_time() - c0, "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "threadpools": pools}
 
 
 def frame(result: dict[str, Any]):
@@ -106,7 +107,7 @@ def store(folder: Path, result: dict[str, Any]) -> Path:
     from ..outputs import atomic_write
 
     table = pa.Table.from_pandas(frame(result), preserve_index=False)
-    meta = {"seconds": result["seconds"], "worker": result["worker"], "threadpools": result["threadpools"]}
+    meta = {k: result[k] for k in ("seconds", "cpu_seconds", "worker", "threadpools")}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"eoscheck": json.dumps(meta).encode()})
     buf = io.BytesIO()
     pq.write_table(table, buf)
@@ -126,6 +127,7 @@ def load(folder: Path, key: str) -> dict[str, Any] | None:
         return None
     meta = json.loads((table.schema.metadata or {}).get(b"eoscheck", b"{}"))
     return {"key": key, "columns": table.to_pydict(), "seconds": meta.get("seconds", float("nan")),
+            "cpu_seconds": meta.get("cpu_seconds", float("nan")),
             "worker": meta.get("worker", "?"), "threadpools": meta.get("threadpools", []), "reused": True}
 
 
