@@ -7,6 +7,12 @@ T = 1000, transition_time(1/eta), last_increase, final_loss), side by side in on
 (best of ``--rounds`` each), the LocalCluster time including the cluster's start.  The load average (1 min) before and after each
 run is recorded next to its time: on a shared machine, a load above the core count slows one run
 more than the other, and the speed-up is then only indicative.  The tables must be identical.
+
+CPU seconds per task (``time.process_time``) are recorded beside the wall seconds: their ratio is
+the share of a core a task got.  Linux's autogroup scheduler (``/proc/sys/kernel/sched_autogroup_enabled``)
+gives each session one fair share, whatever its number of processes, so on a machine busy with
+other sessions two workers split that one share and cannot beat a serial run; the CPU columns
+show it (see the committed result).
 """
 
 from __future__ import annotations

@@ -235,3 +235,16 @@ def test_crawshaw_liu_study_and_its_report_section(tmp_path):
     assert sec.status == "complete", sec.errors
     assert [v.verdict for v in sec.verdicts][0] == "holds"
     assert (tmp_path / "report" / "figures" / "s_sweep_fig2a.png").is_file()
+
+
+def test_folder_of_npz_and_fixed_builtin(tmp_path):
+    from eoscheck.datasets import synthetic, toy
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for k, ds in enumerate([synthetic(5, 3, 0.2, seed=1), synthetic(7, 4, 0.3, seed=2)]):
+        np.savez(folder / f"set{k}.npz", X=ds.X, y=ds.y)
+    df = sweep(str(folder), eta="4,8", steps=20, measure="final_loss", progress=False)
+    assert list(df["name"].unique()) == ["set0", "set1"] and list(df["n"].unique()) == [5, 7]
+    one = sweep("toy-normalized", eta="4", steps=20, measure="final_loss", progress=False)
+    assert len(one) == 1 and one["n"].iloc[0] == toy().n
