@@ -64,7 +64,7 @@ def run(ctx: Context, sec: Section, folder: str | Path | None = None) -> None:
     _verdicts(sec, rows, steps)
     ext = summary.get("extrapolation") or {}
     if ext:
-        hours = ", ".join(f"{float(h):.2g} h on {n}" for n, h in ext["full_hours_on"].items())
+        hours = ", ".join(f"{60 * float(h):.3g} min on {n}" for n, h in ext["full_hours_on"].items())
         cpu = ext.get("mean_task_cpu_s")
         basis = (f"{cpu:.2f} s of CPU ({ext['mean_task_s']:.2f} s wall on the shared machine)" if cpu is not None
                  else f"{ext['mean_task_s']:.2f} s wall on the shared machine (an upper estimate)")

@@ -173,4 +173,4 @@ def run_study(out: str | Path, datasets: int = 256, workers: int = 0, scheduler:
     return (f"crawshaw-liu: {len(df)} rows, worst time to L ≤ 2/η = {worst:g} (theirs: ≤ 60); "
             f"Theorem 1 violations: {sum(r['Thm 1 violations'] for r in rows)}; "
             f"full study ({FULL_DATASETS} datasets per d): "
-            + ", ".join(f"{h:.2f} h on {n}" for n, h in full.items()) + f" workers → {out}")
+            + ", ".join(f"{60 * h:.3g} min on {n}" for n, h in full.items()) + f" worker(s) → {out}")
