@@ -1,0 +1,224 @@
+"""``eoscheck.sweep(...)``: a grid of GD runs over many datasets, executed serially or on Dask.
+
+* ``workers=0`` — serial, in this process;
+* ``workers=N`` — a Dask ``LocalCluster`` of N worker processes (spawned, one thread each, BLAS
+  pinned to one thread);
+* ``scheduler="tcp://HOST:PORT"`` — an existing Dask cluster (e.g. one started by dask-jobqueue
+  on SLURM/PBS); the workers need the same eoscheck installed, not a shared file system: results
+  come back to this process, which alone writes ``out``.
+
+With ``out``, each finished task is stored at once (``out/tasks/<key>.parquet``) and reused by a
+rerun, so an interrupted sweep continues; a task lost with a killed worker is rerun by Dask on
+another.  The table (``out/results.parquet``) is sorted by (dataset, η) and identical whatever
+the execution: every task runs the same single-threaded code on the same seeded datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from .._errors import EoscheckError
+from .grid import DataSpec, Grid
+from .measures import parse_measures
+from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks, run_task, store
+
+#: Environment of LocalCluster workers: one BLAS/OpenMP thread each.
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+
+DEFAULT_MEASURES = "transition_time(1/eta),last_increase,final_loss"
+
+
+def plan(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: Any = "0.05:0.5",
+         datasets: int = 48, eta: Iterable[float] | str = (4, 16, 64, 256), steps: int = 1000,
+         measure: str | Iterable[str] = DEFAULT_MEASURES, loss: str = "logistic", seed: int = 0,
+         task_size: int | None = None) -> tuple[Grid, tuple[str, ...], list[Task]]:
+    """Validate a sweep and cut it into tasks (no computation; every bad input → EoscheckError)."""
+    from ..commands.run import parse_floats
+    from ..gd import check_etas
+    from ..losses import get_loss
+
+    etas = parse_floats(eta, "--eta") if isinstance(eta, str) else list(eta)
+    arr = check_etas(etas)
+    if len(set(arr.tolist())) != arr.size:
+        raise EoscheckError("--eta lists a stepsize twice; give distinct values")
+    if int(steps) != steps or steps < 1:
+        raise EoscheckError(f"--steps must be a positive integer, got {steps}")
+    get_loss(loss)
+    spec = DataSpec.parse(data, n, d, gamma, datasets)
+    grid = Grid(spec, tuple(float(e) for e in arr), int(steps), str(loss), int(seed))
+    ms = parse_measures(measure, loss)
+    names = tuple(m.name for m in ms)
+    size = default_task_size(grid) if task_size is None else int(task_size)
+    if size < 1:
+        raise EoscheckError(f"--task-size must be at least 1, got {task_size}")
+    return grid, names, make_tasks(grid, names, size)
+
+
+def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: Any = "0.05:0.5",
+          datasets: int = 48, eta: Iterable[float] | str = (4, 16, 64, 256), steps: int = 1000,
+          measure: str | Iterable[str] = DEFAULT_MEASURES, loss: str = "logistic", seed: int = 0,
+          workers: int = 0, scheduler: str | None = None, out: str | Path | None = None,
+          task_size: int | None = None, progress: bool = True, scheduler_timeout: float = 10.0,
+          info: dict | None = None):
+    """Run a sweep and return its table (pandas DataFrame, one row per dataset × η).
+
+    Columns: ``dataset`` (index), ``data_seed``, ``name``, ``n``, ``d``, ``gamma_star`` (certified
+    max margin, a valid margin) and ``gamma_gap`` (its certificate's duality gap: the true max
+    margin lies in [γ*, γ* + gap]), ``eta``, one column per measure, ``diverged``.
+    ``info``, if given, receives what happened (tasks run and reused, seconds per task, workers).
+    """
+    grid, names, tasks = plan(data, n=n, d=d, gamma=gamma, datasets=datasets, eta=eta, steps=steps,
+                              measure=measure, loss=loss, seed=seed, task_size=task_size)
+    if scheduler is not None:
+        check_address(scheduler)
+    elif int(workers) != workers or workers < 0:
+        raise EoscheckError(f"--workers must be 0 (serial) or a positive number of processes, got {workers}")
+    folder = None
+    if out is not None:
+        from ..outputs import check_output_dir
+
+        folder = check_output_dir(out)
+    config = {"grid": grid.config(), "measures": list(names), "task_size": tasks[0].count,
+              "tasks": len(tasks), "workers": int(workers), "scheduler": scheduler}
+    if folder is None:
+        results, stats = _execute(tasks, None, workers, scheduler, progress, scheduler_timeout)
+        table = _table(results, names)
+    else:
+        from ..outputs import OutputLock
+
+        with OutputLock(folder):
+            results, stats = _execute(tasks, folder, workers, scheduler, progress, scheduler_timeout)
+            table = _table(results, names)
+            _write(folder, table, config, grid, stats)
+    if info is not None:
+        info.update(stats, config=config)
+    return table
+
+
+def check_address(address: str) -> None:
+    if not re.fullmatch(r"(tcp|tls|ucx|inproc)://[^\s:/]+(:\d+)?", str(address)):
+        raise EoscheckError(f"--scheduler {address!r}: give a Dask scheduler address such as tcp://HOST:8786")
+
+
+def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: str | None, progress: bool,
+             timeout: float) -> tuple[dict[str, dict], dict[str, Any]]:
+    from .. import progress as pbar
+
+    results: dict[str, dict] = {}
+    if folder is not None:
+        for t in tasks:
+            r = load(folder, t.key)
+            if r is not None:
+                results[t.key] = r
+    todo = [t for t in tasks if t.key not in results]
+    stats: dict[str, Any] = {"tasks_reused": len(tasks) - len(todo), "tasks_run": len(todo), "mode": "serial"}
+    t0 = time.perf_counter()
+    bar = pbar.bar(desc="sweep tasks", total=len(tasks), unit="task", eta=True)
+    bar.update(len(tasks) - len(todo))
+
+    def finish(res: dict) -> None:
+        results[res["key"]] = res
+        if folder is not None:
+            store(folder, res)
+        bar.update(1)
+
+    try:
+        if todo and scheduler is None and workers == 0:
+            for t in todo:
+                finish(run_task(t))
+        elif todo:
+            stats.update(_on_dask(todo, finish, workers, scheduler, timeout))
+    finally:
+        bar.close()
+    stats["wall_s"] = time.perf_counter() - t0
+    ran = [r for r in results.values() if not r.get("reused")]
+    stats["task_seconds"] = [r["seconds"] for r in ran]
+    stats["task_seconds_all"] = [r["seconds"] for r in results.values()]  # reused ones: as first measured
+    stats["task_cpu_seconds"] = [r["cpu_seconds"] for r in ran]
+    stats["task_cpu_seconds_all"] = [r["cpu_seconds"] for r in results.values()]
+    stats["workers_seen"] = sorted({r["worker"] for r in ran})
+    stats["threadpools"] = sorted({p for r in results.values() for p in r["threadpools"]})
+    return results, stats
+
+
+def _on_dask(todo: list[Task], finish, workers: int, scheduler: str | None, timeout: float) -> dict[str, Any]:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR, env=dict(ONE_THREAD_ENV))
+        client = Client(cluster)
+        mode = f"LocalCluster({workers})"
+    else:
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as err:
+            raise EoscheckError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
+                                f"({type(err).__name__}); start one (dask scheduler) or check the address") from None
+        mode = f"scheduler {scheduler}"
+    try:
+        futures = [client.submit(run_task, t, key=f"eoscheck-sweep-{t.key}", pure=False) for t in todo]
+        for fut in as_completed(futures):
+            finish(fut.result())
+            fut.release()
+        nworkers = len(client.scheduler_info().get("workers", {}))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return {"mode": mode, "workers_at_end": nworkers}
+
+
+def _table(results: dict[str, dict], names: tuple[str, ...]):
+    import pandas as pd
+
+    frames = [frame(r) for r in results.values()]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ID_COLUMNS))
+    df = df[list(ID_COLUMNS) + list(names) + ["diverged"]]
+    return df.sort_values(["dataset", "eta"], kind="stable").reset_index(drop=True)
+
+
+def _write(folder: Path, table, config: dict, grid: Grid, stats: dict) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..outputs import atomic_write
+    from ..provenance import provenance
+    from ..report.provenance import git_commit
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buf)
+    atomic_write(folder / "results.parquet", buf.getvalue())
+    prov = provenance("cpu", grid.seed)
+    prov["versions"].update(_more_versions())
+    prov["commit"] = git_commit()
+    run = {k: v for k, v in stats.items() if not k.startswith("task_")}
+    for name in ("task_seconds", "task_cpu_seconds"):
+        secs = stats.get(name) or []
+        if secs:
+            run[f"{name}_mean"] = sum(secs) / len(secs)
+            run[f"{name}_max"] = max(secs)
+    doc = {"config": config, "provenance": prov, "run": run, "rows": int(len(table)),
+           "columns": list(table.columns)}
+    atomic_write(folder / "sweep.json", json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def _more_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("dask", "distributed", "pyarrow", "pandas", "threadpoolctl"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -1,0 +1,175 @@
+"""The grid of a sweep: which datasets, which stepsizes, how many steps — parsed and seeded.
+
+Dataset ``i`` of a sweep is a pure function of (data spec, ranges, seed, i): its parameters come
+from ``numpy.random.default_rng([seed, i])``, so the same seed gives the same datasets whatever the
+order, the chunking into tasks or the worker that builds them.
+
+Data kinds (``--data``):
+
+* ``synthetic`` — :func:`eoscheck.datasets.synthetic` with n, d drawn uniformly from their integer
+  ranges (or cycled through a comma list) and γ log-uniform in ``--gamma``;
+* ``sphere`` — xᵢ uniform on the unit sphere S^{d−1}, yᵢ = +1 (Crawshaw & Liu's set-up, WLOG yᵢ = 1);
+  with ``n = d`` the points are linearly independent almost surely, hence separable;
+* ``thm3`` — Theorem 3's two-point set with γ log-uniform in ``--gamma``;
+* ``toy``, ``toy-normalized``, ``digits08`` — one fixed dataset;
+* a folder — every ``*.npz`` in it (arrays ``X`` and ``y``), sorted by name; or one ``.npz``/``.csv`` file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import EoscheckError
+from ..datasets import Dataset, get_dataset, load_file
+
+RANDOM_KINDS = ("synthetic", "sphere", "thm3")
+FIXED_KINDS = ("toy", "toy-normalized", "digits08")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One parameter of the datasets: a range ``lo:hi`` (uniform integers / log-uniform reals), a
+    comma list of values (dataset i takes ``values[i % len]``), or ``"d"`` (n equal to d)."""
+
+    text: str
+    lo: float = math.nan
+    hi: float = math.nan
+    values: tuple[float, ...] = ()
+    same_as_d: bool = False
+
+    @classmethod
+    def parse(cls, text: Any, name: str, integer: bool) -> "Axis":
+        s = str(text).strip()
+        if name == "n" and s == "d":
+            return cls(s, same_as_d=True)
+        if "," in s:
+            vals = tuple(_number(v, name, integer) for v in s.split(",") if v.strip())
+            if not vals:
+                raise EoscheckError(f"--{name} {s!r}: empty list; give values such as --{name} 2,4,8")
+            return cls(s, values=vals)
+        m = re.fullmatch(r"([^:]+)(?::([^:]+))?", s)
+        if not m:
+            raise EoscheckError(f"--{name} must be LO:HI, a comma list or one value; got {s!r}")
+        lo = _number(m.group(1), name, integer)
+        hi = _number(m.group(2), name, integer) if m.group(2) else lo
+        if integer and math.ceil(lo) > math.floor(hi) or hi < lo:
+            raise EoscheckError(f"--{name} {s}: empty range (need LO ≤ HI); e.g. --{name} 4:32")
+        return cls(s, lo=lo, hi=hi)
+
+    def draw(self, rng: np.random.Generator, i: int, integer: bool) -> float:
+        if self.values:
+            return self.values[i % len(self.values)]
+        if integer:
+            return int(rng.integers(int(math.ceil(self.lo)), int(math.floor(self.hi)) + 1))
+        return float(math.exp(rng.uniform(math.log(self.lo), math.log(self.hi))))
+
+
+def _number(text: str, name: str, integer: bool) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise EoscheckError(f"--{name}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(v) or v <= 0:
+        raise EoscheckError(f"--{name}: values must be positive and finite, got {text.strip()!r}")
+    if integer and v != int(v):
+        raise EoscheckError(f"--{name}: {text.strip()!r} is not an integer")
+    return int(v) if integer else v
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What ``--data`` names, with the axes the random kinds draw from."""
+
+    kind: str                    # a RANDOM_KINDS or FIXED_KINDS name, "files"
+    n: Axis
+    d: Axis
+    gamma: Axis
+    count: int                   # datasets in the sweep
+    files: tuple[str, ...] = ()  # for kind "files"
+    digests: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, data: str, n: Any = "4:32", d: Any = "4:32", gamma: Any = "0.05:0.5",
+              datasets: int = 48) -> "DataSpec":
+        if int(datasets) != datasets or datasets < 1:
+            raise EoscheckError(f"--datasets must be a positive integer, got {datasets}")
+        ax = (Axis.parse(n, "n", True), Axis.parse(d, "d", True), Axis.parse(gamma, "gamma", False))
+        if data in RANDOM_KINDS:
+            if data == "thm3" and not (ax[2].values or ax[2].hi < 0.1):
+                raise EoscheckError("--data thm3 needs --gamma inside (0, 0.1), e.g. --gamma 0.01:0.09")
+            return cls(data, *ax, count=int(datasets))
+        if data in FIXED_KINDS:
+            return cls(data, *ax, count=1)
+        p = Path(data).expanduser()
+        if p.is_dir():
+            files = sorted(str(f) for f in p.glob("*.npz"))
+            if not files:
+                raise EoscheckError(f"--data {data}: the folder has no .npz files (arrays X and y)")
+        elif p.is_file():
+            files = [str(p)]
+        else:
+            raise EoscheckError(f"--data {data!r}: not a built-in ({', '.join(RANDOM_KINDS + FIXED_KINDS)}), "
+                                "folder or file; check the name or path")
+        digests = tuple(hashlib.sha256(Path(f).read_bytes()).hexdigest()[:16] for f in files)
+        return cls("files", *ax, count=len(files), files=tuple(files), digests=digests)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able identity of the datasets (part of every task's content address)."""
+        out = {"kind": self.kind, "count": self.count}
+        if self.kind in RANDOM_KINDS:
+            out.update(n=self.n.text, d=self.d.text, gamma=self.gamma.text)
+        if self.kind == "files":
+            out.update(files=[Path(f).name for f in self.files], digests=list(self.digests))
+        return out
+
+    def dataset(self, i: int, seed: int) -> tuple[Dataset, int]:
+        """Dataset ``i`` and the seed it was built from (−1 for fixed data)."""
+        if self.kind == "files":
+            return load_file(self.files[i]), -1
+        if self.kind in FIXED_KINDS:
+            return get_dataset(self.kind), -1
+        rng = np.random.default_rng([int(seed), int(i)])
+        d = int(self.d.draw(rng, i, True))
+        n = d if self.n.same_as_d else int(self.n.draw(rng, i, True))
+        gamma = float(self.gamma.draw(rng, i, False))
+        data_seed = int(rng.integers(2**32))
+        if self.kind == "synthetic":
+            return get_dataset("synthetic", n=n, d=d, gamma=min(gamma, 1.0), seed=data_seed), data_seed
+        if self.kind == "thm3":
+            return get_dataset("thm3", gamma=gamma), data_seed
+        return sphere(n, d, data_seed), data_seed
+
+
+def sphere(n: int, d: int, seed: int) -> Dataset:
+    """n points uniform on the unit sphere S^{d−1} (normalized Gaussians), all labelled +1.
+
+    Crawshaw & Liu (COLT 2026, Assumption 1.1) take yᵢ = 1 WLOG and ‖xᵢ‖ ≤ 1; for n ≤ d the
+    points are linearly independent almost surely, so the data are separable.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return Dataset(X, np.ones(n), name=f"sphere(n={n},d={d},seed={seed})",
+                   meta={"source": "uniform on the unit sphere, y = +1", "n": n, "d": d, "seed": seed})
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A whole sweep: the datasets, the stepsizes run as one batch per dataset, the steps, the loss."""
+
+    data: DataSpec
+    etas: tuple[float, ...]
+    steps: int
+    loss: str
+    seed: int
+
+    def config(self) -> dict[str, Any]:
+        return {"data": self.data.summary(), "etas": list(self.etas), "steps": self.steps,
+                "loss": self.loss, "seed": self.seed}

@@ -1,0 +1,143 @@
+"""Tasks of a sweep: a chunk of datasets, each run with all its stepsizes as one batched GD.
+
+A task is content-addressed: its key hashes the grid's configuration, the measures, the dataset
+indices and the eoscheck version, so a finished task (``DIR/tasks/<key>.parquet``, written
+atomically) is reused by any later sweep that asks for the same work.  A task runs with BLAS and
+torch pinned to one thread and the GD engine in-process (``threads=1``: no fork inside a Dask
+worker), which also makes its numbers the same on every worker and in a serial run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..provenance import config_hash
+from .grid import Grid
+from .measures import Measure, measure_dataset, parse_measures
+
+#: Columns before the measures, in order.
+ID_COLUMNS = ("dataset", "data_seed", "name", "n", "d", "gamma_star", "gamma_gap", "eta")
+
+
+@dataclass(frozen=True)
+class Task:
+    """Datasets ``first .. first+count−1`` of ``grid``, measured with ``measures`` (their texts)."""
+
+    grid: Grid
+    measures: tuple[str, ...]
+    first: int
+    count: int
+
+    @property
+    def key(self) -> str:
+        from .. import __version__
+
+        return config_hash({"grid": self.grid.config(), "measures": list(self.measures),
+                            "datasets": [self.first, self.count], "eoscheck": __version__})
+
+
+def make_tasks(grid: Grid, measures: tuple[str, ...], task_size: int) -> list[Task]:
+    """The datasets cut into chunks of ``task_size`` (the last may be shorter)."""
+    n = grid.data.count
+    return [Task(grid, measures, i, min(task_size, n - i)) for i in range(0, n, task_size)]
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Run one task (in any process): rows as a dict of columns, plus where and how long it ran."""
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from ..properties.strategies import certificate
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    measures: tuple[Measure, ...] = parse_measures(list(task.measures), task.grid.loss)
+    cols: dict[str, list] = {c: [] for c in ID_COLUMNS}
+    cols.update({m.name: [] for m in measures})
+    cols["diverged"] = []
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            pools = sorted({f"{p.get('internal_api')}:{p.get('num_threads')}" for p in threadpool_info()})
+            for i in range(task.first, task.first + task.count):
+                data, seed = task.grid.data.dataset(i, task.grid.seed)
+                mm = data.max_margin()
+                res = measure_dataset(data, task.grid.loss, task.grid.etas, task.grid.steps, measures)
+                g = certificate(data).gamma
+                for k, eta in enumerate(task.grid.etas):
+                    for c, v in zip(ID_COLUMNS, (i, seed, data.name, data.n, data.d, g, mm.gap, float(eta))):
+                        cols[c].append(v)
+                    for m in measures:
+                        cols[m.name].append(float(res[m.name][k]))
+                    cols["diverged"].append(bool(res["diverged"][k]))
+    finally:
+        torch.set_num_threads(old)
+    return {"key": task.key, "columns": cols, "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0, "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "threadpools": pools}
+
+
+def frame(result: dict[str, Any]):
+    """The rows of a task result as a pandas DataFrame (fixed dtypes)."""
+    import pandas as pd
+
+    df = pd.DataFrame(result["columns"])
+    return df.astype({"dataset": "int64", "data_seed": "int64", "n": "int64", "d": "int64",
+                      "gamma_star": "float64", "gamma_gap": "float64", "eta": "float64", "diverged": "bool"})
+
+
+def task_path(folder: Path, key: str) -> Path:
+    return Path(folder) / "tasks" / f"{key}.parquet"
+
+
+def store(folder: Path, result: dict[str, Any]) -> Path:
+    """Write a finished task atomically (rows + its timing and worker in the Parquet metadata)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..outputs import atomic_write
+
+    table = pa.Table.from_pandas(frame(result), preserve_index=False)
+    meta = {k: result[k] for k in ("seconds", "cpu_seconds", "worker", "threadpools")}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"eoscheck": json.dumps(meta).encode()})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return atomic_write(task_path(folder, result["key"]), buf.getvalue())
+
+
+def load(folder: Path, key: str) -> dict[str, Any] | None:
+    """A stored task result, or None if absent or unreadable (then it is recomputed)."""
+    import pyarrow.parquet as pq
+
+    p = task_path(folder, key)
+    if not p.is_file():
+        return None
+    try:
+        table = pq.read_table(p)
+    except Exception:  # a damaged file is recomputed, not trusted
+        return None
+    meta = json.loads((table.schema.metadata or {}).get(b"eoscheck", b"{}"))
+    return {"key": key, "columns": table.to_pydict(), "seconds": meta.get("seconds", float("nan")),
+            "cpu_seconds": meta.get("cpu_seconds", float("nan")),
+            "worker": meta.get("worker", "?"), "threadpools": meta.get("threadpools", []), "reused": True}
+
+
+def default_task_size(grid: Grid) -> int:
+    """Datasets per task, from the grid alone (never from the worker count, so that a resumed sweep
+    on another cluster finds the same tasks): about 2·10⁸ flops of GD per task, 1 to 64 datasets."""
+    ax = grid.data
+    n = ax.d.hi if ax.n.same_as_d else (max(ax.n.values) if ax.n.values else ax.n.hi)
+    d = max(ax.d.values) if ax.d.values else ax.d.hi
+    if not np.isfinite(n) or not np.isfinite(d):
+        n = d = 64
+    flops = 4.0 * float(n) * float(d) * len(grid.etas) * (grid.steps + 1) + 1e6
+    return int(min(64, max(1, round(2e8 / flops))))
