@@ -113,6 +113,17 @@ class Loss:
             return self._log_value(m)
         return torch.log(self.value(m))
 
+    @property
+    def has_stable_forms(self) -> bool:
+        """Whether ℓ has hand-written (or attached) evaluators rather than compiled ones."""
+        return self._value is not None
+
+    def with_evaluators(self, value: Fn, grad: Fn, hess: Fn, log_value: Fn | None = None) -> "Loss":
+        """This loss with the given torch evaluators of ℓ, ℓ′, ℓ″ (and ln ℓ) attached."""
+        import dataclasses
+
+        return dataclasses.replace(self, _value=value, _grad=grad, _hess=hess, _log_value=log_value)
+
     def __repr__(self) -> str:
         return f"Loss({self.name}: {sp.sstr(self.expr)})"
 
