@@ -15,18 +15,13 @@ from ..losses import Loss, z
 from . import constants as BCD
 from . import regularity as A
 from .evaluate import Evaluator
-from .facts import Context, Facts
+from .facts import PREPARE_SECONDS, Context, Facts
 from .format import fmt
 from .promises import promises
 from .results import CHECK_NAMES, AuditReport, CheckResult
 from .search import Searcher, grid
 from .simplify import Piece, as_float, normalize, split_pieces, stabilize
 from .symbolic import SymbolicPool
-
-
-#: seconds for the sympy work the audit does in this process (derivatives, tail expressions);
-#: the questions sympy may hang on run in children under ``symbolic_timeout``
-PREPARE_SECONDS = 20.0
 
 
 def audit_loss(

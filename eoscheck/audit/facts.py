@@ -9,13 +9,18 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..expr import real_number
+from ..expr import real_number, time_limit
 from ..losses import Loss, z
 from . import simplify as S
 from .evaluate import Evaluator
 from .search import Searcher
 from .simplify import Piece, as_float, one_sided_limit, sign_on_piece, smooth_on_piece
 from .symbolic import SymbolicJob, SymbolicPool
+
+
+#: seconds for the sympy work done in this process (derivatives, tail expressions); the questions
+#: sympy may hang on run in children under their own time limit
+PREPARE_SECONDS = 20.0
 
 
 class Facts:
@@ -106,7 +111,8 @@ class Facts:
         for key, side in items:
             if (key, side) in self._limits or any((key, side) in ks for _, ks in self._jobs):
                 continue
-            expr = limit_expr(key, self.hi_piece if side == "+" else self.lo_piece, self.ev, side)
+            with time_limit(PREPARE_SECONDS, f"preparing the limit of {key} at {side}∞ (sympy)"):
+                expr = limit_expr(key, self.hi_piece if side == "+" else self.lo_piece, self.ev, side)
             if expr is None:
                 self._limits[(key, side)] = None
                 continue
