@@ -55,13 +55,8 @@ class Flags:
 # ---------------------------------------------------------------------------
 
 
-class NumpyBackend:
-    name = "numpy"
-
-    def number(self, p: int, q: int):
-        return np.float64(_ratio(p, q))
-
-    pi, e = np.float64(math.pi), np.float64(math.e)
+class _Elementwise:
+    """Sums and products of whole arrays/tensors (shared by the numpy and torch back ends)."""
 
     def add(self, terms, env):
         out = terms[0]
@@ -74,6 +69,15 @@ class NumpyBackend:
         for f in fs[1:]:
             out = out * f(env)
         return out
+
+
+class NumpyBackend(_Elementwise):
+    name = "numpy"
+
+    def number(self, p: int, q: int):
+        return np.float64(_ratio(p, q))
+
+    pi, e = np.float64(math.pi), np.float64(math.e)
 
     def ipow(self, b, n: int):
         return np.power(b, float(n))
@@ -180,7 +184,12 @@ def as_tensor(x, like=None) -> torch.Tensor:
     return torch.as_tensor(x, dtype=torch.float64, device=dev)
 
 
-class TorchBackend:
+def _on_tensors(fn):
+    """A back-end method applying the torch function ``fn`` to its arguments as float64 tensors."""
+    return lambda self, *args: fn(*(as_tensor(a) for a in args))
+
+
+class TorchBackend(_Elementwise):
     name = "torch"
 
     def number(self, p: int, q: int):
@@ -188,50 +197,15 @@ class TorchBackend:
 
     pi, e = torch.tensor(math.pi, dtype=torch.float64), torch.tensor(math.e, dtype=torch.float64)
 
-    def add(self, terms, env):
-        out = terms[0]
-        for t in terms[1:]:
-            out = out + t
-        return out
-
-    def mul(self, fs, env):
-        out = fs[0](env)
-        for f in fs[1:]:
-            out = out * f(env)
-        return out
-
     def ipow(self, b, n: int):
         return as_tensor(b) ** n
 
     def pow(self, b, e):
         return torch.pow(as_tensor(b), as_tensor(e))
 
-    def exp(self, a):
-        return torch.exp(as_tensor(a))
-
-    def log(self, a):
-        return torch.log(as_tensor(a))
-
-    def tanh(self, a):
-        return torch.tanh(as_tensor(a))
-
-    def abs(self, a):
-        return torch.abs(as_tensor(a))
-
-    def sign(self, a):
-        return torch.sign(as_tensor(a))
-
-    def floor(self, a):
-        return torch.floor(as_tensor(a))
-
-    def ceiling(self, a):
-        return torch.ceil(as_tensor(a))
-
-    def erf(self, a):
-        return torch.special.erf(as_tensor(a))
-
-    def erfc(self, a):
-        return torch.special.erfc(as_tensor(a))
+    exp, log, tanh, abs, sign = (_on_tensors(f) for f in (torch.exp, torch.log, torch.tanh, torch.abs, torch.sign))
+    floor, ceiling = _on_tensors(torch.floor), _on_tensors(torch.ceil)
+    erf, erfc = _on_tensors(torch.special.erf), _on_tensors(torch.special.erfc)
 
     def heaviside(self, a):
         a = as_tensor(a)
@@ -249,23 +223,7 @@ class TorchBackend:
             out = torch.minimum(out, as_tensor(v, out))
         return out
 
-    def lt(self, a, b):
-        return torch.lt(as_tensor(a), as_tensor(b))
-
-    def le(self, a, b):
-        return torch.le(as_tensor(a), as_tensor(b))
-
-    def gt(self, a, b):
-        return torch.gt(as_tensor(a), as_tensor(b))
-
-    def ge(self, a, b):
-        return torch.ge(as_tensor(a), as_tensor(b))
-
-    def eq(self, a, b):
-        return torch.eq(as_tensor(a), as_tensor(b))
-
-    def ne(self, a, b):
-        return torch.ne(as_tensor(a), as_tensor(b))
+    lt, le, gt, ge, eq, ne = (_on_tensors(f) for f in (torch.lt, torch.le, torch.gt, torch.ge, torch.eq, torch.ne))
 
     def and_(self, vals):
         out = torch.as_tensor(vals[0])
