@@ -212,17 +212,25 @@ class Program:
         return new
 
     def numpy(self, *args) -> np.ndarray:
-        """float64 values at the broadcast of ``args`` (NaN where undefined).
+        """float64 values at the broadcast of ``args`` (NaN where undefined); a new array.
 
         Bounded: one float64 operation per node and point (the parser caps the nodes)."""
-        arrs = [np.asarray(a, dtype=np.float64) for a in args]
-        shape = np.broadcast_shapes(*(a.shape for a in arrs)) if arrs else ()
-        flat = tuple(np.broadcast_to(a, shape).ravel() for a in arrs) if arrs else (np.zeros(1),)
+        if len(args) == 1:
+            a = np.asarray(args[0], dtype=np.float64)
+            shape, flat = a.shape, (a.reshape(-1),)
+        else:
+            arrs = [np.asarray(a, dtype=np.float64) for a in args]
+            shape = np.broadcast_shapes(*(a.shape for a in arrs)) if arrs else ()
+            flat = tuple(np.broadcast_to(a, shape).ravel() for a in arrs) if arrs else (np.zeros(1),)
         env = _Env(BACKEND_OBJECTS["numpy"], flat, self.functions["numpy"], cache=self._consts["numpy"])
         with np.errstate(all="ignore"):
             out = np.asarray(self.root(env), dtype=np.float64)
         n = flat[0].shape[0]
-        return np.broadcast_to(out, (n,)).reshape(shape).copy() if out.shape != shape else out
+        if out.shape != (n,):
+            return np.broadcast_to(out, (n,)).reshape(shape).copy()
+        if any(np.may_share_memory(out, a) for a in flat):  # e.g. the expression z itself
+            out = out.copy()
+        return out.reshape(shape)
 
     def torch(self, *args) -> torch.Tensor:
         """float64 tensors (differentiable), at the broadcast of ``args``."""
