@@ -50,6 +50,7 @@ import re
 import signal
 import threading
 import time
+import warnings
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -125,7 +126,9 @@ def parse_expression(
         raise EoscheckError(f"formula too long ({len(src)} characters; the limit is {max_length})")
     _check_names(variables, allow_functions)
     try:
-        tree = ast.parse(src, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid escape sequence": the formula is refused or fine
+            warnings.simplefilter("ignore")
+            tree = ast.parse(src, mode="eval")
     except SyntaxError as err:
         col = f" at column {err.offset}" if err.offset else ""
         raise EoscheckError(f"not a valid formula{col}: {err.msg}") from None
@@ -272,7 +275,9 @@ def _exact(x: float) -> sp.Rational:
 
 def _used_names(text: str):
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:  # pragma: no cover - already parsed once
         return []
     return [sp.Symbol(n.id) for n in ast.walk(tree) if isinstance(n, ast.Name)]
