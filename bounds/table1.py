@@ -25,7 +25,8 @@ from functools import lru_cache
 import sympy as sp
 
 from ..losses import flat_exp, flat_poly, logistic
-from .asymptotics import GrowthError, growth, order_expr, rho_asymptotic_class
+from .growth import GrowthError, growth, order_expr
+from .rho_class import rho_asymptotic_class
 from .derivation import Derivation, Step
 from .symbols import T, lam, psi_inv, rho, s, t
 from .theorem6 import STABLE_BOUND, TAU_EXP_TAIL, TAU_PSI, WIDTH

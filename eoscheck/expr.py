@@ -33,16 +33,27 @@ refused with an :class:`~eoscheck.EoscheckError` whose one line names the
 offending piece.  Sizes are capped: the text length, the number of syntax
 nodes, the nesting depth, numeric exponents (``9**9**9`` is refused at the
 inner ``9**9``) and the number of digits of any numeric power, so that a
-hostile string is refused in well under a second without side effects.
+hostile string is refused in well under a second without side effects.  A constant that is
+not a real number (``sqrt(-1)``, ``(-8)**(1/3)``, ``log(-2)``) is refused at parse time.
+
+Turning a formula into numbers is guarded too: :func:`evaluate` (float64 through the one
+compiler, :mod:`eoscheck.compiler`) and :func:`real_number` never call sympy's ``evalf``, and
+:func:`time_limit` bounds any remaining sympy work; a timeout is an :class:`EoscheckError`.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
 import re
-from typing import Callable, Mapping
+import signal
+import threading
+import time
+import warnings
+from typing import Any, Callable, Mapping
 
+import numpy as np
 import sympy as sp
 
 from ._errors import EoscheckError
@@ -115,7 +126,9 @@ def parse_expression(
         raise EoscheckError(f"formula too long ({len(src)} characters; the limit is {max_length})")
     _check_names(variables, allow_functions)
     try:
-        tree = ast.parse(src, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid escape sequence": the formula is refused or fine
+            warnings.simplefilter("ignore")
+            tree = ast.parse(src, mode="eval")
     except SyntaxError as err:
         col = f" at column {err.offset}" if err.offset else ""
         raise EoscheckError(f"not a valid formula{col}: {err.msg}") from None
@@ -173,6 +186,73 @@ def parse_loss(text: str, params: Mapping[str, float] | None = None, name: str |
     return from_expr(expr, name=name)
 
 
+#: default time limit (seconds) of :func:`evaluate` and of the sympy preprocessing of a formula
+EVAL_SECONDS = 10.0
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str):
+    """Raise :class:`EoscheckError` ("<what> took more than N s ...") if the block runs longer.
+
+    A SIGALRM timer (POSIX, main thread; elsewhere the block runs unguarded): it interrupts
+    pure-Python work such as sympy's evalf or an mpmath series between bytecodes.  Nested
+    limits keep the earliest deadline.
+    """
+    if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
+            or not (seconds > 0)):
+        yield
+        return
+    now = time.monotonic()
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]
+    if outer and outer <= seconds:  # an enclosing, earlier deadline governs
+        yield
+        return
+
+    def expired(signum, frame):
+        raise _Expired()
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Expired:
+        raise EoscheckError(f"{what} took more than {seconds:g} s; simplify the formula "
+                            "(e.g. fewer nested exp) or narrow the values") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        if outer:  # restore the enclosing timer, less the time spent here
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - now), 1e-3))
+
+
+class _Expired(BaseException):
+    """Raised by the SIGALRM handler of :func:`time_limit` (a BaseException so no `except Exception` eats it)."""
+
+
+def evaluate(expr: sp.Expr, values: Mapping[str, Any], *, seconds: float = EVAL_SECONDS):
+    """``expr`` in float64 at ``values`` (name → number or array; broadcast), bounded in time and precision.
+
+    The guarded way to turn a user formula into numbers: the one compiler's numpy back end
+    (:mod:`eoscheck.compiler`; float64, one operation per syntax node and point, never sympy's
+    evalf, whose cost for e.g. exp(exp(exp(T))) is unbounded), under :func:`time_limit`.  Returns a
+    float for scalar values, else an array; NaN/±inf where the formula is undefined/overflows.
+
+    Raises:
+      EoscheckError: a name of the formula has no value, or the evaluation took more than ``seconds``.
+    """
+    from .compiler import compile_expr
+
+    names = sorted({s.name for s in expr.free_symbols})
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise EoscheckError(f"cannot evaluate {_shown(expr)}: no value for {', '.join(missing)}")
+    with time_limit(seconds, f"evaluating {_shown(expr)}"):
+        prog = compile_expr(expr, names)
+        out = prog.numpy(*[values[n] for n in names])
+    scalar = all(np.ndim(values[n]) == 0 for n in names)
+    return float(out) if scalar else out
+
+
 # ---------------------------------------------------------------------------
 # internals
 # ---------------------------------------------------------------------------
@@ -195,7 +275,9 @@ def _exact(x: float) -> sp.Rational:
 
 def _used_names(text: str):
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:  # pragma: no cover - already parsed once
         return []
     return [sp.Symbol(n.id) for n in ast.walk(tree) if isinstance(n, ast.Name)]
@@ -252,10 +334,14 @@ class _Builder:
         out = method(node)
         if not isinstance(out, sp.Expr):
             self.fail(node, "a condition outside where()/piecewise() is")
-        if out.is_number and out.is_finite is not False:
-            v = _float(out)
-            if v is not None and not math.isfinite(v):
-                raise EoscheckError(f"numeric value too large (beyond the float range){self._where(node)}")
+        if out.is_number:
+            if _complex_constant(out):
+                raise EoscheckError(f"the constant {_shown(out)} is not a real number{self._where(node)}; "
+                                    "a formula must be real-valued (e.g. no sqrt or log of a negative number)")
+            if out.is_finite is not False:
+                v = real_number(out)
+                if v is not None and not math.isfinite(v):
+                    raise EoscheckError(f"numeric value too large (beyond the float range){self._where(node)}")
         return out
 
     def _Constant(self, node: ast.Constant) -> sp.Expr:
@@ -425,9 +511,31 @@ class _Builder:
             raise EoscheckError(f"cannot compare these values{self._where(node)}: {err}") from None
 
 
+def _shown(x: sp.Expr) -> str:
+    t = sp.sstr(x)
+    return t if len(t) <= 30 else t[:27] + "..."
+
+
+def _complex_constant(x: sp.Expr) -> bool:
+    """Whether a numeric sympy value is (structurally) non-real: it holds I, a negative number to a
+    non-integer power, or the log of a negative number.  Decided in float arithmetic (no evalf)."""
+    if x.has(sp.I):
+        return True
+    for node in sp.preorder_traversal(x):
+        if isinstance(node, sp.Pow) and node.base.is_number and not node.exp.is_Integer:
+            b = real_number(node.base)
+            if b is not None and b < 0:
+                return True
+        elif isinstance(node, sp.log) and node.args[0].is_number:
+            a = real_number(node.args[0])
+            if a is not None and a < 0:
+                return True
+    return False
+
+
 def _magnitude(x: sp.Expr) -> float | None:
     """|x| as a float for a numeric sympy value, None when it is not a finite real number."""
-    v = _float(x)
+    v = real_number(x)
     if v is None or not math.isfinite(v):
         return None
     return abs(v)
@@ -436,8 +544,8 @@ def _magnitude(x: sp.Expr) -> float | None:
 _FLOAT_FUNCS = {sp.exp: math.exp, sp.log: math.log, sp.erf: math.erf, sp.erfc: math.erfc, sp.tanh: math.tanh}
 
 
-def _float(x: sp.Basic) -> float | None:
-    """A numeric sympy value in plain float arithmetic (inf on overflow), None when not real or unknown.
+def real_number(x: sp.Basic) -> float | None:
+    """A numeric sympy value in plain float arithmetic (±inf on overflow), None when not real or unknown.
 
     Never calls sympy's evalf, so a hostile constant such as exp(exp(exp(100))) costs microseconds.
     """
@@ -451,7 +559,7 @@ def _float(x: sp.Basic) -> float | None:
         if isinstance(x, sp.Float):
             return float(x)
         if isinstance(x, (sp.Add, sp.Mul, sp.Pow, sp.Abs, sp.Max, sp.Min)) or type(x) in _FLOAT_FUNCS:
-            args = [_float(a) for a in x.args]
+            args = [real_number(a) for a in x.args]
             if any(a is None for a in args):
                 return None
             if isinstance(x, sp.Add):

@@ -8,8 +8,8 @@ or is tested against it:
   on torch tensors.  Built-ins carry hand-written, numerically stable forms
   (softplus/log1p/logaddexp style) that the test-suite checks against the sympy
   derivatives in high precision; a loss built from an arbitrary expression
-  gets its evaluators from ``sympy.lambdify`` of the expression and its
-  derivatives.
+  gets its evaluators from :mod:`eoscheck.compiler` (torch back end) of the
+  expression and its derivatives.
 * ``ell0`` = ℓ(0), ``expr_grad`` and ``expr_hess`` are sympy objects.
 
 References: Wu, Bartlett, Telgarsky, Yu (COLT 2024), eq. (1) for the logistic
@@ -26,6 +26,7 @@ import sympy as sp
 import torch
 
 from ._errors import EoscheckError
+from .compiler import compile_expr
 
 #: The margin variable of every loss expression.
 z = sp.Symbol("z", real=True)
@@ -86,8 +87,8 @@ class Loss:
 
     @property
     def ell0(self) -> float:
-        """ℓ(0)."""
-        return float(self.expr.subs(z, 0))
+        """ℓ(0) in float64 (NaN where undefined; never sympy's unbounded evalf)."""
+        return float(compile_expr(piecewise_form(self.expr), [z]).numpy(0.0))
 
     # --- numeric (torch, elementwise) -------------------------------------------
     def value(self, m: torch.Tensor) -> torch.Tensor:
@@ -112,52 +113,34 @@ class Loss:
             return self._log_value(m)
         return torch.log(self.value(m))
 
+    @property
+    def has_stable_forms(self) -> bool:
+        """Whether ℓ has hand-written (or attached) evaluators rather than compiled ones."""
+        return self._value is not None
+
+    def with_evaluators(self, value: Fn, grad: Fn, hess: Fn, log_value: Fn | None = None) -> "Loss":
+        """This loss with the given torch evaluators of ℓ, ℓ′, ℓ″ (and ln ℓ) attached."""
+        import dataclasses
+
+        return dataclasses.replace(self, _value=value, _grad=grad, _hess=hess, _log_value=log_value)
+
     def __repr__(self) -> str:
         return f"Loss({self.name}: {sp.sstr(self.expr)})"
 
 
-_LAMBDIFY_CACHE: dict[sp.Expr, Fn] = {}
-
-
-def _tensor_fn(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
-    """``fn`` accepting python numbers too (lambdify applies functions to constants, e.g. sqrt(2))."""
-
-    def wrapped(x):
-        return fn(x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=torch.float64))
-
-    return wrapped
-
-
-#: torch implementations for sympy functions the torch printer lacks or applies to constants.
-_TORCH_FUNCS = {name: _tensor_fn(f) for name, f in {
-    "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "tanh": torch.tanh,
-    "erf": torch.special.erf, "erfc": torch.special.erfc, "Abs": torch.abs, "abs": torch.abs,
-}.items()}
-
-
 def piecewise_form(expr: sp.Expr) -> sp.Expr:
     """``expr`` with Abs, Max and Min written as Piecewise, so derivatives stay Piecewise
-    (no DiracDelta/Heaviside) and lambdify to ``torch.where``."""
+    (no DiracDelta/Heaviside) and evaluate by ``torch.where``."""
     return expr.replace(lambda e: isinstance(e, (sp.Abs, sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
 
 
 def _lambdified(expr: sp.Expr) -> Fn:
-    """A torch evaluator of ``expr`` (in :data:`z`), cached per expression."""
-    fn = _LAMBDIFY_CACHE.get(expr)
-    if fn is None:
-        from sympy.printing.pytorch import TorchPrinter
+    """A torch evaluator of ``expr`` (in :data:`z`) from the one compiler (:mod:`eoscheck.compiler`)."""
+    prog = compile_expr(expr, [z])
 
-        printer = TorchPrinter({"fully_qualified_modules": False, "inline": True,
-                                "allow_unknown_functions": True, "strict": False})
-        raw = sp.lambdify(z, expr, modules=[_TORCH_FUNCS, "torch"], printer=printer)
+    def fn(m: torch.Tensor) -> torch.Tensor:
+        return prog.torch(m).to(m.dtype)
 
-        def fn(m: torch.Tensor, _raw=raw) -> torch.Tensor:
-            out = _raw(m)
-            if not isinstance(out, torch.Tensor):  # constant expressions
-                out = torch.full_like(m, float(out))
-            return out.to(m.dtype)
-
-        _LAMBDIFY_CACHE[expr] = fn
     return fn
 
 
@@ -393,7 +376,7 @@ def get_loss(spec: str | Loss, **params: float) -> Loss:
 
 
 def from_expr(expr: sp.Expr, name: str | None = None) -> Loss:
-    """A custom loss from a sympy expression in :data:`z` (evaluated through ``lambdify``).
+    """A custom loss from a sympy expression in :data:`z` (evaluated by :mod:`eoscheck.compiler`).
 
     To build one from a user's string, parse it safely with :func:`eoscheck.parse_loss`.
     """

@@ -7,6 +7,9 @@ closed forms derived by hand (documented next to each test), mpmath evaluations 
 
 import json
 import math
+import os
+import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -249,12 +252,12 @@ def test_numeric_only_mode_agrees():
 
 def test_a_hanging_sympy_is_cut_off(monkeypatch):
     """Every sympy limit hangs: each is killed after the time limit and the checks go numeric."""
-    import eoscheck.audit as A
+    import eoscheck.audit.simplify as S
 
     def hang(*args, **kw):
         time.sleep(120)
 
-    monkeypatch.setattr(A, "_q_limit", hang)
+    monkeypatch.setattr(S, "limit_at", hang)
     t0 = time.perf_counter()
     r = audit_loss(get_loss("logistic"), symbolic_timeout=0.3, theory=False)
     assert time.perf_counter() - t0 < 60
@@ -412,3 +415,76 @@ def test_audit_after_other_losses_still_evaluates_flat_poly():
         report = audit_loss(get_loss(spec))
     assert report.exit_code == 0
     assert report.constants["C_g"] == pytest.approx(0.5)
+
+
+# --- robustness (issue 14): non-real constants, towers of exp, no orphans -----------------------
+
+
+@pytest.mark.parametrize("formula", ["sqrt(-1)*z + log(1+exp(-z))", "(-8)**(1/3)*z + log(1+exp(-z))"])
+def test_cli_complex_constant_is_one_line_exit_2(formula, capsys):
+    assert cli_main(["audit-loss", formula]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a real number" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_tower_of_exp_is_audited_in_bounded_time():
+    # regression (issue 14): > 70 s in the parent (ℓ(0) by sympy evalf, tail limits); now every
+    # numeric evaluation is float64 or capped mpmath. 120 s bounds a ~30 s run on a loaded machine.
+    t0 = time.perf_counter()
+    r = audit_loss("exp(exp(exp(exp(exp(exp(-z))))))", symbolic_timeout=1.0, symbolic_budget=5.0)
+    assert time.perf_counter() - t0 < 120
+    assert r.holds("A") is False  # ℓ(+∞) = e^{e^{e^e}} ≠ 0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:  # field 4 of stat: the parent's pid
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc") or sys.platform != "linux", reason="needs Linux /proc")
+def test_sympy_children_die_when_the_audit_is_killed():
+    """SIGKILL the audit-loss process while its sympy children run: none of them survives."""
+    code = ("import time; import eoscheck.audit.simplify as S\n"
+            "S.limit_at = lambda *a, **k: time.sleep(600)\n"  # every limit question hangs in its child
+            "from eoscheck.audit import audit_loss\n"
+            "audit_loss('logistic', symbolic_timeout=600, symbolic_budget=600, theory=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        kids: list[int] = []
+        while time.monotonic() < deadline and not kids:
+            time.sleep(0.2)
+            kids = [k for k in _children(proc.pid) if _alive(k)]
+        assert kids, "the audit started no sympy child within 120 s"
+        time.sleep(0.5)
+        kids = [k for k in _children(proc.pid) if _alive(k)]
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(k) for k in kids):
+            time.sleep(0.1)
+        left = [k for k in kids if _alive(k)]
+        for k in left:  # clean up before failing
+            os.kill(k, signal.SIGKILL)
+        assert not left, f"orphaned sympy children: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

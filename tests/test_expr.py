@@ -330,3 +330,80 @@ def test_the_parser_never_calls_eval_exec_or_sympify():
     called = {n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, "attr", None)
               for n in ast.walk(tree) if isinstance(n, ast.Call)}
     assert not called & {"eval", "exec", "compile", "sympify", "parse_expr", "S", "__import__"}
+
+
+# --- non-real constants, and guarded evaluation (issue 14) ------------------------------------
+
+
+@pytest.mark.parametrize("text", ["sqrt(-1)*z + log(1+exp(-z))", "(-8)**(1/3)*z + log(1+exp(-z))",
+                                  "log(-2)*z", "(-2)**0.5 + z", "sqrt(1 - exp(3))*z"])
+def test_non_real_constants_are_refused_at_parse_time(text):
+    with pytest.raises(EoscheckError, match="not a real number"):
+        parse_loss(text)
+
+
+def test_a_parameter_that_makes_a_constant_complex_is_refused():
+    with pytest.raises(EoscheckError, match="not a real number"):
+        parse_loss("sqrt(a)*z + log(1+exp(-z))", {"a": -4})
+    assert parse_loss("sqrt(a)*z + log(1+exp(-z))", {"a": 4}).expr == 2 * z + sp.log(1 + sp.exp(-z))
+
+
+def test_real_constants_with_negative_parts_still_parse():
+    assert P("(-8)**2*z") == 64 * z  # integer power of a negative number is real
+    assert P("sqrt(4 - 3)*z") == z
+
+
+def test_evaluate_is_float64_and_bounded_for_towers_of_exp():
+    from eoscheck.expr import evaluate
+
+    T = sp.Symbol("T", positive=True)
+    e = parse_expression("exp(exp(exp(T)))", {"T": T})
+    t0 = time.perf_counter()
+    assert evaluate(e, {"T": 5.0}) == float("inf")  # e^{e^{e^5}} overflows float64: inf, not a hang
+    x = evaluate(e, {"T": 0.5})
+    assert time.perf_counter() - t0 < 2.0
+    # oracle: the same tower in Python floats (each exp correctly rounded to ≤ 1 ulp; three nested
+    # exps amplify a relative error δ of the argument by |argument| ≤ 5.2 per level: rel 1e-13 is ample)
+    import math
+    assert x == pytest.approx(math.exp(math.exp(math.exp(0.5))), rel=1e-13)
+    arr = evaluate(e, {"T": [0.0, 0.5, 100.0]})
+    assert arr.shape == (3,) and arr[2] == float("inf")
+
+
+def test_evaluate_needs_every_name():
+    from eoscheck.expr import evaluate
+
+    T = sp.Symbol("T", positive=True)
+    with pytest.raises(EoscheckError, match="no value for T"):
+        evaluate(T + 1, {})
+
+
+def test_real_number_never_calls_evalf():
+    from eoscheck.expr import real_number
+
+    tower = sp.exp(sp.exp(sp.exp(sp.exp(sp.exp(1)))))  # evalf of this runs for minutes
+    t0 = time.perf_counter()
+    assert real_number(tower) == float("inf")
+    # (sp.exp(-tower) itself would hang: sympy's exp() calls evalf to compare its argument)
+    assert real_number(sp.exp(sp.Mul(-1, tower, evaluate=False), evaluate=False)) == 0.0
+    assert real_number(sp.I) is None
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_time_limit_turns_a_slow_evalf_into_an_eoscheck_error():
+    from eoscheck.expr import time_limit
+
+    tower = sp.exp(sp.exp(sp.exp(sp.exp(sp.exp(1)))))
+    t0 = time.perf_counter()
+    with pytest.raises(EoscheckError, match="took more than 0.5 s"):
+        with time_limit(0.5, "evaluating the tower"):
+            float(tower)  # sympy evalf: unbounded without the limit
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_loss_ell0_of_a_tower_is_immediate():
+    # regression (issue 14): ℓ(0) was float(expr.subs(z, 0)), i.e. sympy evalf of e^{e^{e^{e^e}}}
+    loss = parse_loss("exp(exp(exp(exp(exp(exp(-z))))))")
+    t0 = time.perf_counter()
+    assert loss.ell0 == float("inf")
+    assert time.perf_counter() - t0 < 1.0

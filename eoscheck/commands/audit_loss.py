@@ -97,9 +97,9 @@ def run(args) -> int:
         out = report.to_dict()
         if gd is not None:
             out["run"] = gd
-        from ..audit import _jsonable
+        from ..audit import jsonable
 
-        print(json.dumps(_jsonable(out), indent=2, allow_nan=False))
+        print(json.dumps(jsonable(out), indent=2, allow_nan=False))
     else:
         print(report.summary())
         if gd is not None:

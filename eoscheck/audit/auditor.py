@@ -1,0 +1,183 @@
+"""The audit: ℓ against Assumption 3, check by check, and what the theory then promises."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Mapping
+
+import sympy as sp
+
+from .._errors import EoscheckError
+from ..compiler import MP_DPS_MAX
+from ..expr import real_number, time_limit
+from ..losses import Loss, z
+from . import constants as BCD
+from . import regularity as A
+from .evaluate import Evaluator
+from .facts import PREPARE_SECONDS, Context, Facts
+from .format import fmt
+from .promises import promises
+from .results import CHECK_NAMES, AuditReport, CheckResult
+from .search import Searcher, grid
+from .simplify import Piece, as_float, normalize, split_pieces, stabilize
+from .symbolic import SymbolicPool
+
+
+def audit_loss(
+    loss: Loss | str,
+    *,
+    search_range: float = 1e3,
+    symbolic: bool = True,
+    symbolic_timeout: float = 3.0,
+    symbolic_budget: float = 40.0,
+    eta: float | None = None,
+    n: int | None = None,
+    gamma: float | None = None,
+    T: int | None = None,
+    theory: bool = True,
+) -> AuditReport:
+    """Audit ``loss`` against Assumption 3 (Wu et al., COLT 2024, §5) and say what the theory promises.
+
+    Args:
+      loss: a :class:`~eoscheck.losses.Loss`, a built-in name (``"flat_poly:a=2"``) or a formula in z
+        (parsed safely by :func:`eoscheck.expr.parse_loss`).
+      search_range: R; numeric searches cover at least [−R, R] (R ≥ 1e3 enforced).
+      symbolic: use sympy (in time-limited child processes); False = numeric only.
+      symbolic_timeout: seconds per sympy question; symbolic_budget: seconds for all of them.
+      eta, n, gamma, T: instantiate the bounds of Theorem 35 for these values (part 3).
+      theory: compute part 3 (ρ, ψ, applicable results, Table 1); False skips it (faster).
+    """
+    t0 = time.perf_counter()
+    loss = _as_loss(loss)
+    R = float(search_range)
+    if not (math.isfinite(R) and R >= 1e3):
+        raise EoscheckError(f"search_range must be a finite number ≥ 1000, got {search_range}")
+    notes: list[str] = []
+    sym = SymbolicPool(timeout=symbolic_timeout, budget=symbolic_budget, enabled=symbolic)
+    with time_limit(PREPARE_SECONDS, "preparing the formula (sympy derivatives)"):
+        pw = stabilize(normalize(loss.expr))
+        d1 = stabilize(sp.diff(pw, z))
+        d2 = stabilize(sp.diff(d1, z))
+
+    # splitting ℓ into its pieces reads the definition (not a decision): done even when symbolic=False
+    pieces = sym.ask({"pieces": lambda: split_pieces(pw)}, force=True)["pieces"]
+    if pieces is not None:  # unpickling re-evaluates erfc(−x) into 2 − erfc(x): undo it
+        pieces = [Piece(stabilize(p.expr), p.lo, p.hi, p.lo_closed, p.hi_closed) for p in pieces]
+    try:
+        breaks = sorted({as_float(p.lo) for p in pieces or [] if p.lo.is_finite} |
+                        {as_float(p.hi) for p in pieces or [] if p.hi.is_finite})
+    except ValueError as err:
+        raise EoscheckError(f"a breakpoint of the formula is not a real number: {err}") from None
+    Z = grid(R, breaks)
+    ev = Evaluator(loss, (pw, d1, d2))
+    facts = Facts(sym, pieces, pw, d1, d2, ev)
+    try:
+        return _audit(loss, R, Z, sym, ev, facts, notes, t0, symbolic, symbolic_timeout, theory,
+                      dict(eta=eta, n=n, gamma=gamma, T=T))
+    finally:
+        facts.close()  # no sympy child outlives the audit
+
+
+def _audit(loss, R, Z, sym, ev, facts, notes, t0, symbolic, symbolic_timeout, theory, params) -> AuditReport:
+    facts.ask_basic()  # sympy works in children while the numeric side calibrates
+    facts.prefetch([("g/l", "+")])
+    facts.prefetch([("l/g", "+")])
+    facts.prefetch([("quad(1)", "+"), ("quad(-1)", "+")])
+    ev.calibrate(Z[::12])
+    if ev.unreliable_fraction > 0:
+        notes.append(f"float64 ({ev.path}) disagrees with high precision or under/overflows on "
+                     f"{100 * ev.unreliable_fraction:.0f}% of the sample; those points are computed in mpmath")
+    facts.collect_basic()
+    search = Searcher(ev, R, facts, notes)
+    ctx = Context(loss, R, Z, ev, facts, search, notes)
+
+    checks: dict[str, CheckResult] = {}
+    for name, fn in _CHECK_FUNCS.items():
+        checks[name] = fn(ctx, checks)
+    checks = {k: checks[k] for k in CHECK_NAMES}
+    if sym.timed_out:
+        notes.append("sympy timed out on: " + ", ".join(sorted(set(sym.timed_out))) + " (decided numerically)")
+    if ev.imprecise:
+        notes.append(f"{len(ev.imprecise)} high-precision evaluations did not settle at {MP_DPS_MAX} digits "
+                     f"(e.g. z={fmt(ev.imprecise[0])})")
+    constants = _constants(checks, loss)
+    report = AuditReport(
+        loss=loss, checks=checks, constants=constants, paper=_paper_comparison(loss, constants), notes=notes,
+        settings={"search_range": R, "symbolic": symbolic, "symbolic_timeout": symbolic_timeout,
+                  "grid_points": int(len(Z)), "evaluation": ev.path, "mp_evaluations": ev.mp_calls},
+    )
+    if theory:
+        report.promises = promises(report, **params, symbolic=symbolic)
+    report.elapsed_s = time.perf_counter() - t0
+    return report
+
+
+
+#: The checks in the order they run (later checks use earlier results).
+_CHECK_FUNCS: dict[str, Callable[[Context, dict], CheckResult]] = {
+    "A.C1": A.check_c1,
+    "A.C2": A.check_c2,
+    "A.convex": A.check_convex,
+    "A.vanishes_at_infinity": A.check_vanishes,
+    "A.nonincreasing": A.check_nonincreasing,
+    "A.nonnegative": A.check_nonnegative,
+    "B.lipschitz": BCD.check_lipschitz,
+    "C.self_bounded": BCD.check_self_bounded,
+    "C.quadratic": BCD.check_quadratic,
+    "D.exp_tail": BCD.check_exp_tail,
+}
+
+
+def _constants(checks: dict[str, CheckResult], loss: Loss) -> dict[str, float | None]:
+    def val(name):
+        r = checks[name]
+        return r.constant if r.passed else None
+
+    cb1, cb2 = val("C.self_bounded"), val("C.quadratic")
+    return {
+        "C_g": val("B.lipschitz"),
+        "C_beta_self": cb1,
+        "C_beta_quad": cb2,
+        "C_beta": max(cb1, cb2) if cb1 is not None and cb2 is not None else None,
+        "C_e": val("D.exp_tail"),
+        "ell0": _ell0(loss),
+    }
+
+
+def _ell0(loss: Loss) -> float | None:
+    """ℓ(0) as a float, None where it is not a finite real number (e.g. log z)."""
+    try:
+        v = loss.ell0
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _paper_comparison(loss: Loss, constants: Mapping[str, float | None]) -> list[dict[str, Any]]:
+    """For each constant the paper states (Prop. 5): is it valid, i.e. ≥ the smallest constant found?"""
+    out = []
+    for key, stated in (loss.paper_constants or {}).items():
+        found = constants.get(key)
+        if stated is None:
+            out.append({"constant": key, "paper": "fails", "found": fmt(found) if found is not None else "fails",
+                        "valid": found is None})
+            continue
+        sv = real_number(sp.S(stated))
+        ok = None if found is None else bool(found <= sv * (1 + 1e-9))
+        out.append({"constant": key, "paper": f"{sp.sstr(stated)} ≈ {sv:.6g}",
+                    "found": fmt(found) if found is not None else "—", "valid": ok})
+    return out
+
+
+
+def _as_loss(loss) -> Loss:
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        from ..expr import parse_loss
+
+        return parse_loss(loss)
+    raise EoscheckError(f"audit_loss takes a Loss or a string, got {type(loss).__name__}")
+
+

@@ -1,0 +1,230 @@
+"""Assumption 3B–3D: the smallest constants C_g = sup g, C_β (g ≤ C_β ℓ and the quadratic bound
+for |z − x| < 1) and C_e = sup_{z≥0} ℓ/g (Wu et al. 2024, §5, Assumption 3)."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import scipy.optimize
+import sympy as sp
+
+from ..compiler import compile_expr
+from ..losses import z
+from .evaluate import div, mp_at, q_g, q_g_over_l, q_l_over_g, q_quad0
+from .format import fmt, join_methods, sym_float, to_float
+from .results import FAIL, PASS, UNDETERMINED, CheckResult
+from .search import Sup
+
+
+def _sup_result(name: str, s: Sup, label: str, extra: str = "") -> CheckResult:
+    if s.unbounded:
+        info = f"{label} = {fmt(s.witness_value)}" if s.witness_value is not None else ""
+        return CheckResult(name, FAIL, constant=math.inf, method=s.method, witness=s.witness,
+                           witness_info=(info + "; " if info else "") + "unbounded", detail=s.detail)
+    if s.undetermined:
+        return CheckResult(name, UNDETERMINED, constant=None if math.isnan(s.value) else s.value, method=s.method,
+                           detail=s.undetermined + ("; " + s.detail if s.detail else ""))
+    where = "as z→" + ("+∞" if s.arg > 0 else "−∞") if math.isinf(s.arg) else f"at z={fmt(s.arg)}"
+    return CheckResult(name, PASS, constant=s.value, exact=s.exact, method=s.method,
+                       detail=f"sup {label} = {fmt(s.value)} {where}; {s.detail}{extra}")
+
+
+def check_lipschitz(ctx, checks) -> CheckResult:
+    """B: C_g = sup |ℓ′|; for convex non-increasing ℓ, g is non-increasing and C_g = lim_{z→−∞} g."""
+    name = "B.lipschitz"
+    conv, ni = checks["A.convex"], checks["A.nonincreasing"]
+    lim = ctx.facts.limit("d1", "-")
+    lv = sym_float(lim)
+    if conv.passed and ni.passed and lv is not None:
+        if lv == -math.inf:
+            v = ctx.ev.quantity(q_g, ctx.Z, (1,))
+            w = ctx.search.witness_outward(ctx.Z, v, "-")
+            return CheckResult(name, FAIL, constant=math.inf, method="symbolic", witness=w[0],
+                               witness_info=f"g = {fmt(w[1])}; lim_{{z→−∞}} g = ∞",
+                               detail="ℓ convex and non-increasing, so sup g = lim_{z→−∞} |ℓ′| = ∞ (sympy)")
+        if math.isfinite(lv):
+            return CheckResult(name, PASS, constant=abs(lv), exact=sp.sstr(sp.Abs(lim)),
+                               method=join_methods("symbolic", conv.method, ni.method),
+                               detail="ℓ convex and non-increasing, so g = −ℓ′ is non-increasing and "
+                                      f"C_g = lim_{{z→−∞}} |ℓ′| = {sp.sstr(sp.Abs(lim))} (sympy)")
+    s = ctx.search.sup(q_g, "g", ctx.Z, (1,), label="g")
+    return _sup_result(name, s, "g")
+
+
+def check_self_bounded(ctx, checks) -> CheckResult:
+    s = ctx.search.sup(q_g_over_l, "g/l", ctx.Z, (0, 1), label="g/ℓ")
+    return _sup_result("C.self_bounded", s, "g/ℓ")
+
+
+def check_exp_tail(ctx, checks) -> CheckResult:
+    Zp = ctx.Z[ctx.Z >= 0]
+    s = ctx.search.sup(q_l_over_g, "l/g", Zp, (0, 1), sides=("+",), label="ℓ/g")
+    return _sup_result("D.exp_tail", s, "ℓ/g", extra=" (z ≥ 0)")
+
+
+#: |z − x| offsets of the quadratic check (both signs), denser near ±1 and 0
+_H = np.unique(np.concatenate([np.linspace(0.05, 1.0, 20), [0.001, 0.003, 0.01, 0.02, 0.975, 0.99, 0.999]]))
+_H = np.concatenate([-_H[::-1], _H])
+_H_MP = np.array([-1.0, -0.75, -0.5, -0.25, -0.1, 0.1, 0.25, 0.5, 0.75, 1.0])
+_QUAD_MP_ROWS = 40
+
+
+def check_quadratic(ctx, checks) -> CheckResult:
+    """C (second part): the smallest C_β with ℓ(x+h) ≤ ℓ(x) + ℓ′(x)h + C_β g(x)h² for |h| ≤ 1.
+
+    Q(x, h) = [ℓ(x+h) − ℓ(x) − ℓ′(x)h]/(g(x)h²), with Q(x, 0) = ℓ″(x)/(2g(x)); C_β = sup Q.
+    """
+    name = "C.quadratic"
+    ev, R = ctx.ev, ctx.R
+    for side in "+-":  # sympy works on the tails while the grid is searched
+        ctx.facts.prefetch([("quad(1)", side), ("quad(-1)", side)])
+    inner = np.linspace(-10, 10, 1001)
+    tail = np.geomspace(10, R, 150)
+    brk = [b for b, *_ in ctx.facts.breakpoints()] if ctx.facts.pieces else []
+    X = np.unique(np.concatenate([inner, tail, -tail] +
+                                 [np.float64(float(b)) + np.array([-1, -0.5, -1e-6, 0, 1e-6, 0.5, 1.0])
+                                  for b in brk]))
+    X = X[(X >= -R) & (X <= R)]
+    (lx, dx, d2x), badx = ev.triple(X)
+    gx = np.abs(dx)
+    # high-precision ℓ(x), ℓ′(x), ℓ″(x) where float64 is unreliable
+    mpx = {}
+    for i in np.flatnonzero(badx):
+        mpx[i] = (ev.mp(float(X[i]), 0), ev.mp(float(X[i]), 1), ev.mp(float(X[i]), 2))
+    # h -> 0 limit
+    with np.errstate(all="ignore"):
+        Q0 = div(d2x, 2 * gx)
+    for i, (l, d1v, d2v) in mpx.items():
+        Q0[i] = to_float(div(d2v, 2 * abs(d1v)))
+    # finite h, float64 part
+    XX, HH = np.meshgrid(X, _H, indexing="ij")
+    Y = (XX + HH).ravel()
+    ly, bady = ev.triple(Y, need=(0,))
+    ly = ly[0].reshape(XX.shape)
+    bady = bady.reshape(XX.shape) | badx[:, None]
+    with np.errstate(all="ignore"):
+        D = ly - lx[:, None] - dx[:, None] * HH
+        Q = D / (gx[:, None] * HH**2)
+        Q = np.where((gx[:, None] == 0) & (D <= 0), 0.0, Q)
+        Q = np.where((gx[:, None] == 0) & (D > 0), np.inf, Q)
+        # D is a difference of nearby values: trust float64 only where its rounding error is small
+        rounding = 8 * np.finfo(np.float64).eps * (np.abs(ly) + np.abs(lx[:, None]) + np.abs(dx[:, None] * HH))
+        bady |= ~(rounding <= 1e-6 * np.abs(D))
+    Q[bady] = -np.inf
+    # high-precision part: rows with unreliable values, on the coarser offsets _H_MP, with
+    # D_h(x) = ℓ(x+h) − ℓ(x) − ℓ′(x)h compiled as one expression (its cancellation raises the precision)
+    big_h = np.abs(_H) >= 0.05  # tiny offsets are covered by the limit ℓ″/(2g)
+    mp_rows = np.flatnonzero(badx | bady[:, big_h].any(axis=1))
+    n_bad_rows = len(mp_rows)
+    if n_bad_rows > _QUAD_MP_ROWS:  # high precision is slow: an even subset of those rows
+        mp_rows = mp_rows[np.unique(np.round(np.linspace(0, n_bad_rows - 1, _QUAD_MP_ROWS)).astype(int))]
+    if len(mp_rows):
+        pw, d1e = ev.exprs[0], ev.exprs[1]
+        dfun = {h: compile_expr(pw.subs(z, z + sp.Rational(str(h))) - pw - d1e * sp.Rational(str(h)), [z], stable_log=True)
+                for h in _H_MP}
+    for i in mp_rows:
+        x = float(X[i])
+        dxv = mpx[i][1] if i in mpx else ev.mp(x, 1)
+        for h in _H_MP:
+            dv, ok = mp_at(dfun[h], x)
+            ev.mp_calls += 1
+            if not ok:
+                continue
+            with mpmath.workdps(60):
+                val = to_float(div(dv, abs(dxv) * h * h))
+            j = int(np.argmin(np.abs(_H - h)))
+            Q[i, j] = max(Q[i, j], val) if np.isfinite(Q[i, j]) else val
+    undefined = np.isnan(Q0) | np.isnan(np.where(np.isinf(Q), 0.0, Q)).any(axis=1)
+    if undefined.any():
+        i = int(np.flatnonzero(undefined)[0])
+        return CheckResult(name, UNDETERMINED, method="numeric",
+                           detail=f"the ratio is undefined near x={fmt(float(X[i]))} (ℓ not real/finite there)")
+    Qx = np.max(np.concatenate([Q, Q0[:, None]], axis=1), axis=1)
+    if (Qx == np.inf).any():
+        i = int(np.flatnonzero(Qx == np.inf)[0])
+        g0 = ev.mp(float(X[i]), 1)
+        info = ("g(x) = 0 where ℓ is not locally linear (ratio infinite)" if g0 == 0 else
+                "the ratio exceeds the float range (≥ 1.8e308)")
+        return CheckResult(name, FAIL, constant=math.inf, method="numeric", witness=float(X[i]),
+                           witness_info=info, detail="the quadratic bound cannot hold with any C_β")
+    # refine the best few (x, h) by L-BFGS-B
+    def Qfun(p):
+        x, h = float(p[0]), float(p[1])
+        if abs(h) < 1e-4:
+            return ev.scalar(q_quad0, x, (1, 2))
+        (l0, d0, _), bad = ev.triple(np.array([x, x + h]), need=(0, 1))
+        lxv, lyv, dxv = l0[0], l0[1], d0[0]
+        with np.errstate(all="ignore"):
+            dv = lyv - lxv - dxv * h
+        if bad.any() or dxv == 0 or not 8 * 2.2e-16 * (abs(lyv) + abs(lxv) + abs(dxv * h)) <= 1e-6 * abs(dv):
+            return math.nan  # float64 cannot resolve D here (those points are covered in high precision)
+        return dv / (abs(dxv) * h * h)
+
+    flat = np.where(np.isfinite(Q), Q, -np.inf)
+    order = np.argsort(-flat.ravel())[:6]
+    best_v, best = float(np.nanmax(Qx)), None
+    i_best = int(np.nanargmax(Qx))
+    best = (float(X[i_best]), 0.0)
+    refined = 0
+    for idx in order:
+        i, j = np.unravel_index(idx, Q.shape)
+        x0, h0 = float(X[i]), float(_H[j])
+        if not np.isfinite(Q[i, j]):
+            continue
+        xb = (float(X[max(i - 1, 0)]), float(X[min(i + 1, len(X) - 1)]))
+        res = scipy.optimize.minimize(lambda p: -Qfun(p) if np.isfinite(Qfun(p)) else 1e300, [x0, h0],
+                                      method="L-BFGS-B", bounds=[xb, (-1.0, 1.0)])
+        refined += 1
+        val = Qfun(res.x)
+        if np.isfinite(val) and val > best_v:
+            best_v, best = float(val), (float(res.x[0]), float(res.x[1]))
+            flat[i, j] = -np.inf  # the refined point replaces its grid start
+    # tails: is the max at the edge of the x-grid?
+    jb = np.unravel_index(int(np.argmax(flat)), Q.shape)
+    if np.isfinite(flat[jb]) and flat[jb] >= best_v:
+        best = (float(X[jb[0]]), float(_H[jb[1]]))
+    sup_info = f"at x={fmt(best[0])}, z−x={best[1]:.4g}"
+    exact = None
+    method = "numeric"
+    open_sides = [side for side, edge, inward in (("+", len(X) - 1, len(X) - 2), ("-", 0, 1))
+                  if Qx[edge] >= best_v * (1 - 1e-6) or (Qx[edge] >= Qx[inward] and Qx[edge] >= 0.5 * best_v)]
+    ctx.facts.drop_unneeded([(k, sd) for sd in open_sides for k in ("quad(1)", "quad(-1)")])
+    for side in open_sides:
+        edge = len(X) - 1 if side == "+" else 0
+        keys = [("quad(1)", side), ("quad(-1)", side)]
+        lims = [ctx.facts.limit(k, s_) for k, s_ in keys]
+        lvs = [sym_float(v) for v in lims]
+        if any(v == math.inf for v in lvs if v is not None):
+            return CheckResult(name, FAIL, constant=math.inf, method="symbolic", witness=float(X[edge]),
+                               witness_info=f"ratio {fmt(float(Qx[edge]))} there; → ∞ as x→{side}∞ (sympy)",
+                               detail="the quadratic ratio is unbounded in the tail")
+        if all(v is not None for v in lvs):
+            method = "symbolic+numeric"
+            m = max(lvs)
+            if m >= best_v * (1 - 1e-9):
+                h_at = 1 if lvs[0] >= lvs[1] else -1
+                best_v = max(m, best_v)
+                exact = sp.sstr(lims[lvs.index(m)])
+                sup_info = f"approached as x→{side}∞ with z−x = {h_at} (sympy limit {exact})"
+            continue
+        # numeric tail growth
+        far = np.geomspace(R, 1e9, 8) * (1 if side == "+" else -1)
+        vals = []
+        for x in far:
+            vals.append(max(ctx.ev.quantity_mp(q_quad0, float(x), (1, 2)),
+                            Qfun([float(x), 1.0]), Qfun([float(x), -1.0])))
+        vals = np.array(vals)
+        if np.all(np.diff(vals[-4:]) > 0) and vals[-1] > 2 * vals[0]:
+            return CheckResult(name, FAIL, constant=math.inf, method="numeric", witness=float(far[-1]),
+                               witness_info=f"ratio {fmt(float(vals[-1]))}; growing as x→{side}∞",
+                               detail="the quadratic ratio grows without bound in the tail")
+        if np.nanmax(vals) > best_v:
+            best_v = float(np.nanmax(vals))
+            sup_info = f"in the tail x→{side}∞ (to |x|=1e9)"
+    hp = (f"; float64 unreliable on {n_bad_rows} x: high precision on {len(mp_rows)} of them × "
+          f"{len(_H_MP)} offsets" if n_bad_rows else "")
+    detail = (f"sup over a grid of {len(X)} x × {len(_H)} offsets z−x ∈ [−1, 1] plus z→x (ℓ″/2g), "
+              f"{refined} L-BFGS-B refinements{hp}; sup {sup_info}")
+    return CheckResult(name, PASS, constant=best_v, exact=exact, method=method, detail=detail)

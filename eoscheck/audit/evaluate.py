@@ -1,0 +1,190 @@
+"""ℓ, ℓ′, ℓ″ at the audit's points: float64 where it is reliable, high precision elsewhere.
+
+Each of ℓ, ℓ′, ℓ″ is compiled once (:mod:`eoscheck.compiler`, stable logs) and evaluated by the
+numpy back end (or the loss's own stable torch forms for built-ins) and, where float64
+under/overflows or disagrees with it on a calibration sample, by the mpmath back end at a
+precision raised until no sum loses digits (bounded: :data:`eoscheck.compiler.MP_DPS_MAX`
+digits, :data:`eoscheck.compiler.MP_SECONDS` per value).  The quantities q(ℓ, ℓ′, ℓ″) searched
+by the checks (g, g/ℓ, ℓ/g, ℓ″/2g) are defined here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import mpmath
+import numpy as np
+import sympy as sp
+import torch
+
+from ..compiler import Program, compile_expr, mp_value
+from ..losses import Loss, z
+from .format import to_float
+
+
+def mp_at(prog: Program, x: float) -> tuple[Any, bool]:
+    """prog(x) in mpmath at an adaptively raised, bounded precision: (value, reliable)."""
+    return mp_value(lambda fl: prog.mpmath(x, flags=fl))
+
+
+class Evaluator:
+    """ℓ, ℓ′, ℓ″ in float64 (the loss's own evaluators), in high precision where float64 is unreliable."""
+
+    #: float64 values within this relative error of the high-precision value are trusted
+    RTOL = 1e-9
+
+    def __init__(self, loss: Loss, exprs: tuple[sp.Expr, sp.Expr, sp.Expr], sample: np.ndarray | None = None):
+        self.exprs = exprs
+        self.programs = [compile_expr(e, [z], stable_log=True) for e in exprs]  # once per audit
+        self.path = "custom expression (float64 tree evaluator)"
+        self._torch = None
+        if loss.has_stable_forms:
+            self._torch = (loss.value, loss.grad, loss.hess)
+            self.path = "the loss's stable torch evaluators"
+        self.mp_calls = 0
+        self._mp_cache: dict[tuple[float, int], Any] = {}
+        self.imprecise: list[float] = []
+        self._S, self._ok = np.zeros(0), np.zeros(0, dtype=bool)
+        self.unreliable_fraction = 1.0
+        if sample is not None:
+            self._calibrate(np.unique(sample))
+
+    # --- raw ----------------------------------------------------------------------
+    def f64(self, Z: np.ndarray, k: int) -> np.ndarray:
+        Z = np.asarray(Z, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            if self._torch is not None:
+                with torch.no_grad():
+                    return self._torch[k](torch.as_tensor(Z, dtype=torch.float64)).numpy().astype(np.float64)
+            return self.programs[k].numpy(Z)
+
+    def mp(self, x: float, k: int):
+        """ℓ^{(k)}(x) in high precision (NaN when even the cap precision cannot resolve it); cached."""
+        key = (float(x), k)
+        hit = self._mp_cache.get(key)
+        if hit is not None:
+            return hit
+        self.mp_calls += 1
+        v, ok = mp_at(self.programs[k], x)
+        if not ok:
+            self.imprecise.append(float(x))
+            v = mpmath.nan
+        self._mp_cache[key] = v
+        return v
+
+    # --- reliability map ------------------------------------------------------------
+    def calibrate(self, S: np.ndarray) -> None:
+        self._calibrate(np.unique(S))
+
+    def _calibrate(self, S: np.ndarray) -> None:
+        """Compare float64 with high precision on the sample S; remember where they agree."""
+        ok = np.ones(S.shape, dtype=bool)
+        for k in range(3):
+            f = self.f64(S, k)
+            # values float64 cannot hold are unreliable anyway (and costly in high precision)
+            ok &= np.isfinite(f) & ((np.abs(f) > 1e-280) | ((f == 0) & (k == 2))) & (np.abs(f) < 1e280)
+            for i, x in enumerate(S):
+                if not ok[i]:
+                    continue
+                ok[i] = self._agrees(f[i], self.mp(float(x), k))
+        self._S, self._ok = S, ok
+        self.unreliable_fraction = float(1 - ok.mean()) if len(ok) else 0.0
+
+    def _agrees(self, a: float, v) -> bool:
+        if mpmath.isnan(v):
+            return bool(np.isnan(a))
+        if mpmath.isinf(v):
+            return bool(np.isinf(a) and (a > 0) == (v > 0))
+        if not np.isfinite(a):
+            return False
+        if v == 0:
+            return a == 0
+        if abs(v) < mpmath.mpf("1e-290") or abs(v) > mpmath.mpf("1e290"):
+            return False
+        return abs(a - to_float(v)) <= self.RTOL * abs(to_float(v))
+
+    def reliable(self, Z: np.ndarray) -> np.ndarray:
+        """True where both sample neighbours of z agreed with high precision."""
+        Z = np.asarray(Z, dtype=np.float64)
+        j = np.searchsorted(self._S, Z)
+        inside = (j > 0) & (j < len(self._S))
+        jl = np.clip(j - 1, 0, len(self._S) - 1)
+        jr = np.clip(j, 0, len(self._S) - 1)
+        exact = self._S[jr] == Z
+        return (inside & self._ok[jl] & self._ok[jr]) | (exact & self._ok[jr])
+
+    # --- quantities ---------------------------------------------------------------
+    def triple(self, Z: np.ndarray, need=(0, 1, 2)):
+        """float64 arrays of ℓ, ℓ′, ℓ″ (only ``need``) and the mask of points that need high precision."""
+        Z = np.asarray(Z, dtype=np.float64)
+        vals = [self.f64(Z, k) if k in need else None for k in range(3)]
+        bad = ~self.reliable(Z)
+        for k in need:
+            v = vals[k]
+            bad |= ~np.isfinite(v) | ((np.abs(v) < 1e-280) & (v != 0)) | (np.abs(v) > 1e280)
+            if k < 2:  # zeros of ℓ or ℓ′ may be underflow; ℓ″ = 0 is common on linear pieces
+                bad |= v == 0
+        return vals, bad
+
+    def quantity(self, q: Callable, Z: np.ndarray, need=(0, 1, 2)) -> np.ndarray:
+        """q(ℓ, ℓ′, ℓ″) at every z: float64 where reliable, high precision elsewhere."""
+        Z = np.asarray(Z, dtype=np.float64)
+        vals, bad = self.triple(Z, need)
+        with np.errstate(all="ignore"):
+            out = np.asarray(q(*[v if v is not None else np.zeros_like(Z) for v in vals]), dtype=np.float64)
+        out = out * np.ones_like(Z)
+        out[np.isnan(out)] = np.nan
+        for i in np.flatnonzero(bad):
+            out[i] = self.quantity_mp(q, float(Z[i]), need)
+        return out
+
+    def quantity_mp(self, q: Callable, x: float, need=(0, 1, 2)) -> float:
+        args = [self.mp(x, k) if k in need else mpmath.mpf(0) for k in range(3)]
+        with mpmath.workdps(60):
+            try:
+                return to_float(q(*args))
+            except (ZeroDivisionError, OverflowError):
+                return math.nan
+
+    def scalar(self, q: Callable, x: float, need=(0, 1, 2)) -> float:
+        return float(self.quantity(q, np.array([x]), need)[0])
+
+
+def div(a, b):
+    """a/b elementwise with 0/0 = 0 and x/0 = +inf (numpy arrays or mpmath scalars)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+        with np.errstate(all="ignore"):
+            out = a / b
+        out = np.where(b == 0, np.where(a == 0, 0.0, np.inf * np.sign(np.where(a == 0, 1, a))), out)
+        return out
+    if b == 0:
+        return mpmath.mpf(0) if a == 0 else mpmath.inf * (1 if a > 0 else -1)
+    return a / b
+
+
+def q_value(l, d1, d2):
+    return l
+
+
+def q_d2(l, d1, d2):
+    return d2
+
+
+def q_g(l, d1, d2):
+    return abs(d1)
+
+
+def q_g_over_l(l, d1, d2):
+    return div(abs(d1), l)
+
+
+def q_l_over_g(l, d1, d2):
+    return div(l, abs(d1))
+
+
+def q_quad0(l, d1, d2):
+    """lim_{h→0} of the quadratic ratio: ℓ″(x)/(2g(x))."""
+    return div(d2, 2 * abs(d1))
+

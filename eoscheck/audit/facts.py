@@ -1,0 +1,195 @@
+"""The symbolic facts about ℓ (pieces, smoothness, signs, limits), asked in batches of children."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..expr import real_number, time_limit
+from ..losses import Loss, z
+from . import simplify as S
+from .evaluate import Evaluator
+from .search import Searcher
+from .simplify import Piece, as_float, one_sided_limit, sign_on_piece, smooth_on_piece
+from .symbolic import SymbolicJob, SymbolicPool
+
+
+#: seconds for the sympy work done in this process (derivatives, tail expressions); the questions
+#: sympy may hang on run in children under their own time limit
+PREPARE_SECONDS = 20.0
+
+
+class Facts:
+    """The symbolic facts about ℓ, asked in batches from :class:`SymbolicPool`."""
+
+    def __init__(self, sym: SymbolicPool, pieces, pw, d1, d2, ev: Evaluator):
+        self.sym = sym
+        self.pieces: list[Piece] | None = pieces
+        self.pw, self.d1, self.d2 = pw, d1, d2
+        self.ev = ev
+        self.answers: dict[str, Any] = {}
+        self._limits: dict[tuple[str, str], Any] = {}
+        self._jobs: list[tuple[SymbolicJob, list[tuple[str, str]]]] = []
+
+    @property
+    def lo_piece(self) -> sp.Expr:
+        return self.pieces[0].expr if self.pieces else self.pw
+
+    @property
+    def hi_piece(self) -> sp.Expr:
+        return self.pieces[-1].expr if self.pieces else self.pw
+
+    def breakpoints(self) -> list[tuple[float, Piece, Piece, Piece]]:
+        """(b, left piece, piece containing b, right piece) at each finite breakpoint."""
+        out = []
+        if not self.pieces:
+            return out
+        pts = sorted({p.lo for p in self.pieces if p.lo.is_finite} | {p.hi for p in self.pieces if p.hi.is_finite},
+                     key=as_float)
+        for b in pts:
+            bf = as_float(b)
+            left = next(p for p in self.pieces if as_float(p.lo) < bf <= as_float(p.hi))
+            right = next(p for p in self.pieces if as_float(p.lo) <= bf < as_float(p.hi))
+            own = next(p for p in self.pieces if p.contains(bf))
+            out.append((b, left, own, right))
+        return out
+
+    def ask_basic(self) -> None:
+        """Smoothness, sign facts per piece, one-sided limits at breakpoints, and the basic limits at ±∞."""
+        q: dict[str, Callable[[], Any]] = {}
+        for i, pc in enumerate(self.pieces or []):
+            if pc.lo == pc.hi:
+                continue
+            for k in range(3):
+                q[f"smooth{i}.{k}"] = (lambda pc=pc, k=k: smooth_on_piece(pc, k))
+            q[f"convex{i}"] = lambda pc=pc: sign_on_piece(pc, sp.diff(pc.expr, z, 2), "neg")
+        for j, (b, left, own, right) in enumerate(self.breakpoints()):
+            for k in range(3):
+                q[f"bp{j}.{k}"] = (lambda b=b, L=left, O=own, Rt=right, k=k: (
+                    one_sided_limit(sp.diff(L.expr, z, k), b, "-"),
+                    sp.diff(O.expr, z, k).subs(z, b) if k == 0 else None,
+                    one_sided_limit(sp.diff(Rt.expr, z, k), b, "+")))
+        hi, lo = self.hi_piece, self.lo_piece
+        q["lim.value+"] = lambda: S.limit_at(hi, sp.oo)
+        q["lim.d1+"] = lambda: S.limit_at(sp.diff(hi, z), sp.oo)
+        q["lim.d1-"] = lambda: S.limit_at(sp.diff(lo, z), -sp.oo)
+        self._basic = self.sym.submit(q)
+
+    def collect_basic(self) -> None:
+        """Wait for the questions of :meth:`ask_basic`."""
+        self.answers.update(self._basic.result())
+        for side in "+-":
+            self._limits[("d1", side)] = self.answers.get(f"lim.d1{side}")
+        self._limits[("value", "+")] = self.answers.get("lim.value+")
+
+    def ask_signs(self, key: str) -> None:
+        """Ask the per-piece sign facts ``nonincr`` (ℓ′ ≤ 0) or ``nonneg`` (ℓ ≥ 0) in one batch."""
+        q = {}
+        for i, pc in enumerate(self.pieces or []):
+            if pc.lo == pc.hi or f"{key}{i}" in self.answers:
+                continue
+            f = sp.diff(pc.expr, z) if key == "nonincr" else pc.expr
+            q[f"{key}{i}"] = (lambda pc=pc, f=f: sign_on_piece(pc, f, "pos" if key == "nonincr" else "neg"))
+        self.answers.update(self.sym.ask(q))
+
+    def close(self) -> None:
+        """Stop every sympy child still running."""
+        basic = getattr(self, "_basic", None)
+        if basic is not None and not basic.done:
+            basic.cancel()
+        for job, _ in self._jobs:
+            job.cancel()
+        self._jobs = []
+
+    def prefetch(self, items: Iterable[tuple[str, str]]) -> None:
+        """Start asking limits in the background (numeric work can run meanwhile)."""
+        q, keys = {}, []
+        for key, side in items:
+            if (key, side) in self._limits or any((key, side) in ks for _, ks in self._jobs):
+                continue
+            with time_limit(PREPARE_SECONDS, f"preparing the limit of {key} at {side}∞ (sympy)"):
+                expr = limit_expr(key, self.hi_piece if side == "+" else self.lo_piece, self.ev, side)
+            if expr is None:
+                self._limits[(key, side)] = None
+                continue
+            point = sp.oo if side == "+" else -sp.oo
+            q[f"lim.{key}{side}"] = (lambda e=expr, p=point: S.limit_at(e, p))
+            keys.append((key, side))
+        if q:
+            self._jobs.append((self.sym.submit(q, workers=1), keys))
+
+    def drop_unneeded(self, needed: Iterable[tuple[str, str]]) -> None:
+        """Cancel background jobs none of whose limits are needed."""
+        needed = set(needed)
+        for job, keys in list(self._jobs):
+            if not needed & set(keys):
+                job.cancel()
+                self._jobs.remove((job, keys))
+
+    def limit(self, key: str, side: str):
+        """lim_{z→±∞} of a named quantity (asked now unless prefetched), None when sympy cannot say."""
+        if (key, side) not in self._limits:
+            if not any((key, side) in ks for _, ks in self._jobs):
+                self.prefetch([(key, side)])
+            for job, keys in list(self._jobs):
+                if (key, side) in keys:
+                    ans = job.result()
+                    self._jobs.remove((job, keys))
+                    for k, sd in keys:
+                        self._limits[(k, sd)] = unsigned_limit(k, ans.get(f"lim.{k}{sd}"))
+        return self._limits.get((key, side))
+
+
+def unsigned_limit(key: str, a):
+    """Limits of |·| quantities: a negative limit means the sign guess was wrong; take |a|."""
+    if a is None or key not in ("g", "g/l", "l/g", "quad0"):
+        return a
+    if a == -sp.oo:
+        return sp.oo
+    v = real_number(a) if a.is_number else None  # float arithmetic: no evalf of a hostile number
+    return -a if v is not None and v < 0 else a
+
+
+def limit_expr(key: str, piece: sp.Expr, ev: Evaluator, side: str) -> sp.Expr | None:
+    """The sympy expression of a named quantity on the tail piece (signs fixed from a far evaluation)."""
+    d1 = sp.diff(piece, z)
+    d2 = sp.diff(piece, z, 2)
+    far = 1e3 if side == "+" else -1e3
+    s1 = mpmath.sign(ev.mp(far, 1))
+    g = -d1 if s1 < 0 else d1
+    if key == "value":
+        return piece
+    if key == "d1":
+        return d1
+    if key == "g":
+        return g
+    if key == "g/l":
+        return g / piece
+    if key == "l/g":
+        return piece / g
+    if key == "quad0":
+        return d2 / (2 * g)
+    if key == "zg/l":
+        return z * g / piece
+    if key.startswith("quad(") and key.endswith(")"):
+        h = sp.Integer(int(key[5:-1]))
+        return (piece.subs(z, z + h) - piece - d1 * h) / (g * h**2)
+    return None
+
+
+@dataclass
+class Context:
+    loss: Loss
+    R: float
+    Z: np.ndarray
+    ev: Evaluator
+    facts: Facts
+    search: Searcher
+    notes: list[str]
+
+
+# --- A ---------------------------------------------------------------------------------

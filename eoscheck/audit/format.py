@@ -1,0 +1,142 @@
+"""Numbers and results as text and JSON: the audit report's formatting helpers (public)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import sympy as sp
+
+from ..expr import real_number
+
+
+def yn(v: bool | None) -> str:
+    return "holds" if v else "fails" if v is False else "undetermined"
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, str):
+        return x
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x == 0:
+        return "0"
+    if 1e-4 <= abs(x) < 1e6:
+        return f"{x:.6g}"
+    return f"{x:.4e}"
+
+
+def short(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def json_float(x):
+    """A float for JSON: NaN → None, ±inf → "inf"/"-inf" (strings and None unchanged)."""
+    if x is None or isinstance(x, str):
+        return x
+    x = float(x)
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def jsonable(obj):
+    """``obj`` made JSON-ready: str keys, lists, floats with ±inf as "inf"/"-inf" and NaN as None, sympy as text."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (bool, str)) or obj is None:
+        return obj
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return json_float(float(obj))
+    if isinstance(obj, sp.Basic):
+        return sp.sstr(obj)
+    return str(obj)
+
+
+
+def side_inf(side: str) -> float:
+    """−∞ for side "-", +∞ for "+"."""
+    return -math.inf if side == "-" else math.inf
+
+
+def sym_float(v) -> float | None:
+    """A sympy limit as a float (±inf for ±oo), None when it is not a real number."""
+    if v is None:
+        return None
+    if v == sp.oo:
+        return math.inf
+    if v == -sp.oo:
+        return -math.inf
+    return real_number(v)  # plain float arithmetic: never sympy's unbounded evalf
+
+
+
+def to_float(v) -> float:
+    """An mpmath value as a float (NaN when it has none)."""
+    try:
+        return float(v)
+    except (OverflowError, TypeError, ValueError):
+        return math.nan
+
+
+
+def promises_lines(p: Mapping[str, Any]) -> list[str]:
+    lines = ["What the theory then promises (paper §5):"]
+    r = p.get("rho", {})
+    if r.get("degenerate"):
+        lines.append(f"  ρ: {r['why']}")
+    elif r.get("error"):
+        lines.append(f"  ρ: could not be computed ({r['error']})")
+    elif r.get("defined"):
+        cl = r["class"]
+        lines.append(f"  ρ(λ) = min_z λℓ(z) + z²: {cl['theta']} ({cl['tail']} tail); ψ = λ/ρ: {cl['psi']}")
+        lines.append("    ρ at λ = " + ", ".join(f"{k}: {v:.6g}" for k, v in r["values"].items()))
+        lines.append(f"    ρ computed by {short(r['method'], 110)}")
+        if "bound_D" in r:
+            lines.append(f"    ρ ≤ {r['bound_D']['formula']}: {'holds' if r['bound_D']['holds'] else 'VIOLATED'}")
+    else:
+        lines.append(f"  ρ: not defined — {r.get('why', '')}")
+    lines.append("  Results that apply:")
+    for a in p.get("applies", []):
+        mark = {True: "yes", False: "no", None: "?"}[a["applies"]]
+        lines.append(f"    [{mark:>3}] {a['result']} (needs {a['needs']})")
+    t1 = p.get("table1", {})
+    if t1.get("applies"):
+        cs, best = t1["constant_stepsize"], t1["best"]
+        lines.append(f"  Table 1 ({t1['tail']} tail): η = {cs['eta']} gives L(w_T) = {cs['loss']}; "
+                     f"best η = {best['eta']} gives L(w_T) = {best['loss']}")
+    else:
+        lines.append(f"  Table 1: {t1.get('why', 'not applicable')}")
+    inst = p.get("instantiated")
+    if inst:
+        pr = inst["params"]
+        lines.append("  At " + ", ".join(f"{k}={v:g}" for k, v in pr.items() if v is not None) + ":")
+        for k, v in inst.items():
+            if isinstance(v, dict) and "formula" in v:
+                val = "—" if v.get("value") is None else f"{v['value']:.6g}"
+                lines.append(f"    {k}: {val}" + (f"  ({v['why']})" if v.get("why") else ""))
+        if "tau" in inst:
+            lines.append(f"    τ (explicit, Lemmas 33/34) = {inst['tau']:.6g}")
+    return lines
+
+
+
+def ratio_text(v) -> str:
+    return "—" if v is None else f"{v:.3g}"
+
+
+def join_methods(*ms: str) -> str:
+    """The union of methods such as "symbolic", "numeric+symbolic", in a fixed order."""
+    parts = set()
+    for m in ms:
+        parts.update(m.split("+"))
+    return "+".join(x for x in ("symbolic", "numeric") if x in parts)

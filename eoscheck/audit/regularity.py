@@ -1,0 +1,292 @@
+"""Assumption 3A: ℓ ∈ C¹ (C² reported), convex, non-increasing, ≥ 0, ℓ(+∞) = 0 (Wu et al. 2024, §5)."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import mpmath
+import numpy as np
+import scipy.optimize
+import sympy as sp
+
+from ..compiler import compile_expr
+from ..losses import z
+from .evaluate import mp_at, q_d2, q_value
+from .facts import Context
+from .format import fmt, join_methods, sym_float, to_float
+from .results import FAIL, PASS, UNDETERMINED, CheckResult
+from .simplify import SMOOTH_FUNCS, Piece, domain_conditions, stabilize
+
+
+def _smoothness(ctx: Context, order: int, name: str) -> CheckResult:
+    """ℓ ∈ C^order: every piece smooth on its interior and ℓ, …, ℓ^{(order)} continuous at the breakpoints."""
+    f = ctx.facts
+    if f.pieces is None:
+        return _smooth_numeric(ctx, order, name, "sympy could not split ℓ into pieces")
+    how = []
+    numeric = False
+    for i, pc in enumerate(f.pieces):
+        if pc.lo == pc.hi:
+            continue
+        for k in range(order + 1):
+            ans = f.answers.get(f"smooth{i}.{k}")
+            if ans is None or ans[0] is None:
+                ok, w = _domain_numeric(ctx, pc, k)
+                if ok is False:
+                    return CheckResult(name, FAIL, method="numeric", witness=w,
+                                       witness_info=f"ℓ^({k}) is not finite/real there",
+                                       detail=f"piece {sp.sstr(pc.expr)} on {pc.interval}")
+                if ok is None:
+                    return CheckResult(name, UNDETERMINED, method="numeric",
+                                       detail=f"could not establish continuity of ℓ^({k}) on {pc.interval}")
+                numeric = True
+                how.append(f"ℓ^({k}) on {pc.interval}: domain conditions checked numerically")
+            elif ans[0] is False:
+                w = ans[1]
+                return CheckResult(name, FAIL, method="symbolic", witness=w,
+                                   witness_info=f"ℓ^({k}) is not continuous (or not defined) there",
+                                   detail=f"continuous_domain of ℓ^({k}) on {pc.interval} misses z={w}")
+    for j, (b, *_rest) in enumerate(f.breakpoints()):
+        for k in range(order + 1):
+            ans = f.answers.get(f"bp{j}.{k}")
+            left, at, right = ans if ans else (None, None, None)
+            vals = [left, right] + ([at] if k == 0 else [])
+            if any(v is None for v in vals):
+                lnum, rnum = _one_sided_numeric(ctx, float(b), k)
+                numeric = True
+                vals_f = [lnum, rnum]
+            else:
+                vals_f = [sym_float(v) for v in vals]
+            if any(v is None or not math.isfinite(v) for v in vals_f):
+                return CheckResult(name, FAIL, method="symbolic" if not numeric else "numeric",
+                                   witness=float(b), witness_info=f"ℓ^({k}) has no finite one-sided limit")
+            scale = max(1.0, *(abs(v) for v in vals_f))
+            if max(vals_f) - min(vals_f) > 1e-12 * scale:
+                kind = "ℓ jumps" if k == 0 else f"ℓ^({k}) jumps"
+                return CheckResult(name, FAIL, method="symbolic" if not numeric else "numeric", witness=float(b),
+                                   witness_info=f"{kind}: left {fmt(vals_f[0])}, right {fmt(vals_f[1])}",
+                                   detail="one-sided limits at the breakpoint differ")
+        how.append(f"one-sided limits of ℓ..ℓ^({order}) agree at z={sp.sstr(b)}")
+    n_p = len([p for p in f.pieces if p.lo != p.hi])
+    detail = (f"{n_p} piece(s), each analytic on its interval" +
+              (("; " + "; ".join(how)) if how else ""))
+    method = "symbolic+numeric" if numeric else "symbolic"
+    return CheckResult(name, PASS, method=method if f.sym.enabled else "numeric", detail=detail)
+
+
+def _domain_numeric(ctx: Context, pc: Piece, k: int) -> tuple[bool | None, float | None]:
+    """Numeric check that every log/power argument of ℓ^{(k)} on the piece is > 0 (≠ 0) on its grid points."""
+    f = stabilize(sp.diff(pc.expr, z, k) if k else pc.expr)
+    structural = all(isinstance(nd, SMOOTH_FUNCS) or nd.is_Atom for nd in sp.preorder_traversal(f))
+    if not structural:
+        return None, None
+    mask = np.array([pc.contains(float(x)) for x in ctx.Z]) if (pc.lo.is_finite or pc.hi.is_finite) else \
+        np.ones(len(ctx.Z), dtype=bool)
+    Zp = ctx.Z[mask]
+    if len(Zp) < 3:
+        return None, None
+    for u, kind in domain_conditions(f):
+        fu = compile_expr(u, [z], stable_log=True)
+        npu = fu.numpy
+
+        def q_np(Zs, npu=npu, kind=kind):
+            with np.errstate(all="ignore"):
+                val = np.asarray(npu(Zs), dtype=float) * np.ones_like(Zs)
+            return np.abs(val) if kind == "nonzero" else val
+        vals = q_np(Zp)
+        # high precision where float64 is not finite or tiny
+        for i in np.flatnonzero(~np.isfinite(vals) | (np.abs(vals) < 1e-280)):
+            v, _ = mp_at(fu, float(Zp[i]))
+            vals[i] = to_float(abs(v) if kind == "nonzero" else v) if not mpmath.isnan(v) else np.nan
+            if vals[i] == 0 and v != 0:
+                vals[i] = 1e-300 if v > 0 or kind == "nonzero" else -1e-300
+        if np.isnan(vals).any():
+            return False, float(Zp[int(np.flatnonzero(np.isnan(vals))[0])])
+        i = int(np.argmin(vals))
+        lo_b = Zp[max(i - 1, 0)]
+        hi_b = Zp[min(i + 1, len(Zp) - 1)]
+        res = scipy.optimize.minimize_scalar(lambda x: float(q_np(np.array([x]))[0]), bounds=(lo_b, hi_b),
+                                             method="bounded")
+        m = min(vals[i], float(q_np(np.array([res.x]))[0]))
+        if m <= 0:
+            w = float(res.x) if float(q_np(np.array([res.x]))[0]) <= vals[i] else float(Zp[i])
+            v, _ = mp_at(fu, w)
+            if (abs(v) if kind == "nonzero" else v) <= 0:
+                return False, w
+    return True, None
+
+
+def _one_sided_numeric(ctx: Context, b: float, k: int) -> tuple[float | None, float | None]:
+    """ℓ^{(k)}(b ∓ δ) in high precision for δ → 0 (the last of δ = 1e-10, 1e-20)."""
+    out = []
+    for s in (-1, 1):
+        vals = [to_float(ctx.ev.mp(b + s * d * max(1, abs(b)), k)) for d in (1e-10, 1e-20)]
+        if abs(vals[1] - vals[0]) > 1e-6 * max(1.0, abs(vals[1])):
+            out.append(None)
+        else:
+            out.append(vals[1])
+    return out[0], out[1]
+
+
+def _smooth_numeric(ctx: Context, order: int, name: str, why: str) -> CheckResult:
+    for k in range(order + 1):
+        v = ctx.ev.quantity(lambda l, d1, d2, k=k: (l, d1, d2)[k], ctx.Z, (k,))
+        bad = ~np.isfinite(v)
+        if bad.any():
+            w = float(ctx.Z[int(np.flatnonzero(bad)[0])])
+            return CheckResult(name, FAIL, method="numeric", witness=w,
+                               witness_info=f"ℓ^({k}) is not finite/real there", detail=why)
+    return CheckResult(name, UNDETERMINED, method="numeric",
+                       detail=f"{why}; no non-finite value of ℓ..ℓ^({order}) on the grid, but continuity "
+                              "is not established")
+
+
+def check_c1(ctx, checks) -> CheckResult:
+    return _smoothness(ctx, 1, "A.C1")
+
+
+def check_c2(ctx, checks) -> CheckResult:
+    return _smoothness(ctx, 2, "A.C2")
+
+
+def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: str,
+                jump_rule: Callable[[float, float, float], bool] | None, jump_k: int) -> CheckResult:
+    """A sign condition per piece (symbolic per piece, numeric otherwise) plus a rule at breakpoints."""
+    f = ctx.facts
+    if key != "convex":
+        f.ask_signs(key)
+    numeric_needed = f.pieces is None
+    how = []
+    if f.pieces is not None:
+        for i, pc in enumerate(f.pieces):
+            if pc.lo == pc.hi:
+                continue
+            ans = f.answers.get(f"{key}{i}")
+            if ans is None or ans[0] is None:
+                numeric_needed = True
+            elif ans[0] is False and ans[1] is not None:
+                w = float(ans[1])
+                val = ctx.ev.quantity_mp(q, w, need)
+                if val < 0:
+                    return CheckResult(name, FAIL, method="symbolic", witness=w,
+                                       witness_info=f"{label} = {val:.6g} < 0",
+                                       detail=f"solveset: {what} fails on part of {pc.interval}")
+                numeric_needed = True
+            elif ans[0] is False:
+                numeric_needed = True
+        if jump_rule is not None:
+            for j, (b, *_r) in enumerate(f.breakpoints()):
+                ans = f.answers.get(f"bp{j}.{jump_k}")
+                left, _at, right = ans if ans else (None, None, None)
+                lf, rf = sym_float(left), sym_float(right)
+                if lf is None or rf is None:
+                    lf, rf = _one_sided_numeric(ctx, float(b), jump_k)
+                if lf is None or rf is None:
+                    numeric_needed = True
+                    continue
+                if not jump_rule(lf, rf, float(b)):
+                    return CheckResult(name, FAIL, method="symbolic", witness=float(b),
+                                       witness_info=f"one-sided ℓ^({jump_k}): left {fmt(lf)}, right {fmt(rf)}",
+                                       detail=f"{what} fails at the breakpoint")
+                how.append(f"breakpoint z={sp.sstr(b)} ok")
+    if not numeric_needed:
+        return CheckResult(name, PASS, method="symbolic",
+                           detail=f"{what} on every piece (sympy assumptions / solveset)" +
+                                  (("; " + ", ".join(how)) if how else ""))
+    w, vmin, detail = ctx.search.violation(q, ctx.Z, need, label)
+    if w is not None:
+        return CheckResult(name, FAIL, method="numeric", witness=w, witness_info=f"{label} = {vmin:.6g} < 0",
+                           detail=detail)
+    return CheckResult(name, PASS, method="numeric", detail=detail + (("; " + ", ".join(how)) if how else ""))
+
+
+def check_convex(ctx, checks) -> CheckResult:
+    return _sign_check(ctx, "A.convex", "convex", q_d2, (2,), "ℓ″", "ℓ″ ≥ 0",
+                       lambda lf, rf, b: rf >= lf - 1e-12 * max(1, abs(lf)), 1)
+
+
+def _grid_jump(ctx: Context, up: bool) -> CheckResult | None:
+    """A numeric check on the values of ℓ along the grid: undefined values, and (``up``) an increase
+    ℓ(z_{i+1}) > ℓ(z_i) confirmed in high precision (catches jumps and poles that ℓ′ ≤ 0 misses)."""
+    name = "A.nonincreasing" if up else "A.nonnegative"
+    v = ctx.ev.quantity(q_value, ctx.Z, (0,))
+    bad = np.isnan(v)
+    if bad.any():
+        w = float(ctx.Z[int(np.flatnonzero(bad)[0])])
+        return CheckResult(name, FAIL, method="numeric", witness=w, witness_info="ℓ is not a real number there",
+                           detail="ℓ must be defined on all of ℝ")
+    if not up:
+        return None
+    with np.errstate(all="ignore"):
+        rise = np.flatnonzero(v[1:] > v[:-1] + 1e-12 * np.maximum(np.abs(v[:-1]), 1e-300))
+    for i in rise[:20]:
+        a, b = float(ctx.Z[i]), float(ctx.Z[i + 1])
+        la, lb = ctx.ev.mp(a, 0), ctx.ev.mp(b, 0)
+        if lb > la:
+            return CheckResult(name, FAIL, method="numeric", witness=b,
+                               witness_info=f"ℓ({fmt(b)}) = {fmt(to_float(lb))} > ℓ({fmt(a)}) = {fmt(to_float(la))}",
+                               detail="ℓ increases between two grid points (confirmed in high precision)")
+    return None
+
+
+def check_nonincreasing(ctx, checks) -> CheckResult:
+    jump = _grid_jump(ctx, up=True)
+    if jump is not None:
+        return jump
+    conv = checks.get("A.convex")
+    lim = ctx.facts.limit("d1", "+")
+    lv = sym_float(lim)
+    c1 = checks.get("A.C1")
+    if conv is not None and conv.passed and lv is not None and c1 is not None and c1.passed:
+        if lv <= 0:
+            return CheckResult("A.nonincreasing", PASS, method="symbolic" if conv.method == "symbolic" else
+                               "symbolic+numeric",
+                               detail=f"ℓ convex so ℓ′ is non-decreasing, and lim_{{z→∞}} ℓ′ = {sp.sstr(lim)} ≤ 0")
+    return _sign_check(ctx, "A.nonincreasing", "nonincr", lambda l, d1, d2: -d1, (1,), "−ℓ′", "ℓ′ ≤ 0",
+                       lambda lf, rf, b: rf <= lf + 1e-12 * max(1, abs(lf)), 0)
+
+
+def check_nonnegative(ctx, checks) -> CheckResult:
+    undefined = _grid_jump(ctx, up=False)
+    if undefined is not None:
+        return undefined
+    ni, van, c1 = checks.get("A.nonincreasing"), checks.get("A.vanishes_at_infinity"), checks.get("A.C1")
+    if ni is not None and ni.passed and van is not None and van.passed and c1 is not None and c1.passed:
+        return CheckResult("A.nonnegative", PASS, method=join_methods(ni.method, van.method),
+                           detail="ℓ is non-increasing with ℓ(+∞) = 0, so ℓ ≥ 0")
+    return _sign_check(ctx, "A.nonnegative", "nonneg", q_value, (0,), "ℓ", "ℓ ≥ 0", None, 0)
+
+
+def check_vanishes(ctx, checks) -> CheckResult:
+    lim = ctx.facts.limit("value", "+")
+    lv = sym_float(lim)
+    name = "A.vanishes_at_infinity"
+    if lv is not None:
+        if lv == 0:
+            return CheckResult(name, PASS, constant=0.0, exact="0", method="symbolic",
+                               detail="lim_{z→∞} ℓ(z) = 0 (sympy)")
+        return CheckResult(name, FAIL, constant=lv, exact=sp.sstr(lim), method="symbolic", witness=ctx.R,
+                           witness_info=f"ℓ({fmt(ctx.R)}) = {fmt(ctx.ev.scalar(q_value, ctx.R, (0,)))}; "
+                                        f"lim ℓ = {sp.sstr(lim)}",
+                           detail="lim_{z→∞} ℓ(z) ≠ 0 (sympy)")
+    zs = np.geomspace(1e2, 1e15, 27)
+    vals = np.array([to_float(ctx.ev.mp(float(x), 0)) for x in zs])
+    if not np.all(np.isfinite(vals)):
+        i = int(np.flatnonzero(~np.isfinite(vals))[0])
+        return CheckResult(name, FAIL, method="numeric", witness=float(zs[i]), witness_info="ℓ not finite there")
+    if vals[-1] == 0 or (np.all(np.diff(vals) <= 0) and vals[-1] < 1e-12 * max(1.0, abs(vals[0]))):
+        return CheckResult(name, PASS, constant=0.0, method="numeric",
+                           detail=f"ℓ decreases to {fmt(float(vals[-1]))} at z=1e15 (numeric, in high precision)")
+    with np.errstate(all="ignore"):
+        slopes = np.diff(np.log(np.abs(vals[-5:]))) / np.diff(np.log(zs[-5:]))
+    if np.all(vals > 0) and np.all(np.diff(vals) < 0) and np.all(slopes < -0.01) and \
+            np.ptp(slopes) < 0.2 * abs(slopes.mean()):
+        return CheckResult(name, PASS, constant=0.0, method="numeric",
+                           detail=f"ℓ ∝ z^{slopes[-1]:.3g} on [1e12, 1e15] (numeric; sympy found no limit)")
+    if np.all(np.diff(vals[-6:]) >= 0) and vals[-1] > 0:
+        return CheckResult(name, FAIL, method="numeric", witness=float(zs[-1]),
+                           witness_info=f"ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}, not decreasing",
+                           detail="ℓ does not decrease towards 0 on [1e12, 1e15]")
+    return CheckResult(name, UNDETERMINED, method="numeric",
+                       detail=f"sympy found no limit; ℓ(1e15) = {fmt(float(vals[-1]))}")

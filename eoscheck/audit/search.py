@@ -1,0 +1,239 @@
+"""Numeric searches over z: the sup of a quantity q(ℓ, ℓ′, ℓ″), or a point where q < 0.
+
+Never from a coarse grid alone: a grid over [−R, R] (spacing 0.01 on [−10, 10], log-spaced
+beyond, breakpoints added), the best grid points refined by bounded Brent, the tails from
+sympy limits at ±∞ or an extension to |z| = 10⁹ that must show convergence or growth; a
+violation is reported only once confirmed in high precision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+import scipy.optimize
+import sympy as sp
+
+from .evaluate import Evaluator
+from .format import fmt, side_inf, sym_float
+
+
+def grid(R: float, breaks: Iterable[float], inner: float = 10.0, step: float = 0.01, tail: int = 400) -> np.ndarray:
+    """Points of [−R, R]: spacing ``step`` on [−inner, inner], ``tail`` log-spaced points per side
+    beyond, and each breakpoint b with b ± 1e-9."""
+    inner = min(inner, R)
+    parts = [np.linspace(-inner, inner, int(round(2 * inner / step)) + 1)]
+    if R > inner:
+        t = np.geomspace(inner, R, tail)
+        parts += [t, -t]
+    for b in breaks:
+        if -R <= b <= R:
+            parts.append(np.array([b, b - 1e-9 * max(1, abs(b)), b + 1e-9 * max(1, abs(b))]))
+    return np.unique(np.concatenate(parts))
+
+
+@dataclass
+class Sup:
+    value: float
+    arg: float                     # z of the sup (±inf when approached at infinity)
+    unbounded: bool = False
+    witness: float | None = None
+    witness_value: float | None = None
+    detail: str = ""
+    method: str = "numeric"
+    exact: str | None = None
+    undetermined: str | None = None
+
+
+def local_maxima(v: np.ndarray, k: int) -> list[int]:
+    n = len(v)
+    vv = np.where(np.isnan(v), -np.inf, v)
+    left = np.concatenate([[-np.inf], vv[:-1]])
+    right = np.concatenate([vv[1:], [-np.inf]])
+    idx = np.flatnonzero((vv >= left) & (vv >= right) & np.isfinite(vv))
+    idx = idx[np.argsort(-vv[idx])][:k]
+    return [int(i) for i in idx if 0 <= i < n]
+
+
+class Searcher:
+    """Numeric sup / violation searches of quantities q(ℓ, ℓ′, ℓ″) over z."""
+
+    def __init__(self, ev: Evaluator, R: float, facts, notes: list[str]):
+        self.ev = ev
+        self.R = R
+        self.facts = facts
+        self.sym_limit = facts.limit  # (quantity key, "+"/"-") -> sympy value or None
+        self.notes = notes
+
+    def refine_max(self, q, Z, v, i, need, sign=1.0) -> tuple[float, float]:
+        """Bounded Brent search for the max of sign·q around grid point i; (z, value of q)."""
+        lo = Z[max(i - 1, 0)]
+        hi = Z[min(i + 1, len(Z) - 1)]
+        if hi <= lo:
+            return float(Z[i]), float(v[i])
+
+        def neg(x):
+            val = self.ev.scalar(q, float(x), need)
+            return -sign * val if np.isfinite(val) else (-np.inf if val == sign * np.inf else np.inf)
+
+        res = scipy.optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded",
+                                             options={"xatol": 1e-12 * max(1.0, abs(Z[i]))})
+        best_x, best_v = float(Z[i]), float(v[i])
+        val = self.ev.scalar(q, float(res.x), need)
+        if np.isfinite(val) and sign * val > sign * best_v:
+            best_x, best_v = float(res.x), float(val)
+        return best_x, best_v
+
+    def sup(self, q, key: str, Z: np.ndarray, need=(0, 1, 2), sides=("-", "+"), label="q") -> Sup:
+        """sup of q over Z (a grid of [−R, R] or [0, R]) and beyond, with the evidence."""
+        for side in sides:  # sympy works on the tails while the grid is searched
+            self.facts.prefetch([(key, side)])
+        v = self.ev.quantity(q, Z, need)
+        nan = np.isnan(v)
+        if nan.any():
+            i = int(np.flatnonzero(nan)[0])
+            return Sup(math.nan, float(Z[i]), undetermined=f"{label} is undefined at z={fmt(float(Z[i]))}")
+        if np.isinf(v).any():
+            i = int(np.flatnonzero(np.isinf(v))[0])
+            side = "-" if Z[i] < 0 else "+"
+            w = self.witness_outward(Z, v, side)
+            return Sup(math.inf, float(Z[i]), unbounded=True, witness=w[0], witness_value=w[1],
+                        detail=f"{label} is infinite or beyond the float range at z={fmt(float(Z[i]))}")
+        cands = local_maxima(v, 6)
+        best_z, best_v = float(Z[int(np.argmax(v))]), float(np.max(v))
+        refined = 0
+        for i in cands:
+            if i in (0, len(Z) - 1):
+                continue
+            x, val = self.refine_max(q, Z, v, i, need)
+            refined += 1
+            if val > best_v:
+                best_z, best_v = x, val
+        # interior singularity: the refined value exceeds the grid by far -> probe around it
+        if best_v > 10 * max(1.0, float(np.max(v))):
+            div = self._diverges_at(q, best_z, need)
+            if div is not None:
+                return Sup(math.inf, best_z, unbounded=True, witness=div[0], witness_value=div[1],
+                            detail=f"{label} grows without bound near z={fmt(best_z)}")
+        detail = (f"grid of {len(Z)} points on [{fmt(float(Z[0]))}, {fmt(float(Z[-1]))}] "
+                  f"(step 0.01 on [−10, 10], log-spaced beyond), {refined} local maxima refined by bounded Brent")
+        out = Sup(best_v, best_z, detail=detail)
+        # tails: only a side where q does not decrease outward can hold the sup beyond the grid
+        open_sides = []
+        for side in sides:
+            edge = 0 if side == "-" else len(Z) - 1
+            inward = 1 if side == "-" else len(Z) - 2
+            tol = 1e-12 * max(1.0, abs(float(v[edge])))
+            if v[edge] >= best_v - tol or v[edge] > v[inward] + tol:
+                open_sides.append(side)
+        self.facts.drop_unneeded([(key, side) for side in open_sides])
+        for side in open_sides:
+            lim = self.sym_limit(key, side)
+            lv = sym_float(lim)
+            if lv is not None:
+                out.method = "symbolic+numeric"
+                out.detail += f"; lim_{{z→{side}∞}} {label} = {sp.sstr(lim)} (sympy)"
+                if lv == math.inf:
+                    w = self.witness_outward(Z, v, side)
+                    return Sup(math.inf, side_inf(side), unbounded=True, witness=w[0], witness_value=w[1],
+                                detail=f"lim_{{z→{side}∞}} {label} = ∞ (sympy)", method="symbolic")
+                if lv >= out.value * (1 - 1e-12):
+                    out.value, out.arg = max(lv, out.value), side_inf(side)
+                    out.exact = sp.sstr(lim) if lv >= out.value * (1 - 1e-12) else None
+                continue
+            ext = self._extend(q, side, need)
+            if ext["growth"]:
+                return Sup(math.inf, side_inf(side), unbounded=True, witness=ext["z"], witness_value=ext["v"],
+                            detail=f"{label} grows without bound as z→{side}∞ (numeric: {ext['info']})")
+            if ext["converged"]:
+                out.detail += f"; tail z→{side}∞ checked to |z|=1e9 ({ext['info']})"
+                if ext["v"] > out.value:
+                    out.value, out.arg = ext["v"], side_inf(side)
+            else:
+                out.undetermined = f"{label} still increasing as z→{side}∞ ({ext['info']}) and sympy found no limit"
+        return out
+
+    def witness_outward(self, Z, v, side) -> tuple[float, float]:
+        """The first z (moving outward on the given side) where q ≥ 10⁶·max(1, q near 0), else the edge."""
+        i0 = int(np.argmin(np.abs(Z)))
+        thr = 1e6 * max(1.0, abs(float(v[i0])))
+        order = range(i0, -1, -1) if side == "-" else range(i0, len(Z))
+        last = i0
+        for i in order:
+            last = i
+            if v[i] >= thr:
+                return float(Z[i]), float(v[i])
+        return float(Z[last]), float(v[last])
+
+    def _extend(self, q, side, need) -> dict[str, Any]:
+        """q at |z| = R·10^{k/2} up to 1e9: growth (log-log slope ≥ 0.05 and rising) or convergence."""
+        s = -1.0 if side == "-" else 1.0
+        zs = [s * x for x in np.geomspace(self.R, max(1e9, 10 * self.R), 14)]
+        vals = [self.ev.quantity_mp(q, float(x), need) for x in zs]
+        vals = np.array(vals, dtype=float)
+        finite = np.isfinite(vals)
+        if not finite.all():
+            j = int(np.flatnonzero(~finite)[0])
+            if vals[j] == np.inf:
+                return {"growth": True, "converged": False, "z": zs[j], "v": math.inf, "info": f"∞ at z={fmt(zs[j])}"}
+            return {"growth": False, "converged": False, "z": zs[j], "v": math.nan,
+                    "info": f"undefined at z={fmt(zs[j])}"}
+        last = vals[-4:]
+        az = np.abs(np.array(zs[-4:]))
+        with np.errstate(all="ignore"):
+            slopes = np.diff(np.log(np.maximum(last, 1e-300))) / np.diff(np.log(az))
+        if (last > 0).all() and np.all(slopes >= 0.05) and last[-1] > 2 * vals[0]:
+            return {"growth": True, "converged": False, "z": zs[-1], "v": float(vals[-1]),
+                    "info": f"log-log slope {slopes[-1]:.2f}, q({fmt(zs[-1])})={fmt(float(vals[-1]))}"}
+        incr = np.diff(vals)
+        if np.all(incr[-3:] <= 1e-9 * max(1.0, abs(float(vals[-1])))):
+            return {"growth": False, "converged": True, "z": zs[-1], "v": float(np.max(vals)),
+                    "info": f"max {fmt(float(np.max(vals)))}, increments ≤ 1e-9"}
+        return {"growth": False, "converged": False, "z": zs[-1], "v": float(vals[-1]),
+                "info": f"q({fmt(zs[-1])})={fmt(float(vals[-1]))}"}
+
+    def _diverges_at(self, q, x0, need) -> tuple[float, float] | None:
+        """(z, q) near x0 if q grows by ≥ 2× per decade of distance over the last 4 decades."""
+        for sgn in (1.0, -1.0):
+            ds = [10.0**-k for k in range(2, 13)]
+            vals = [self.ev.quantity_mp(q, x0 + sgn * d * max(1.0, abs(x0)), need) for d in ds]
+            vals = np.array(vals, dtype=float)
+            if np.isinf(vals).any():
+                j = int(np.flatnonzero(np.isinf(vals))[0])
+                return x0 + sgn * ds[j] * max(1.0, abs(x0)), math.inf
+            tail = vals[-5:]
+            if np.all(np.isfinite(tail)) and np.all(tail[1:] >= 2 * tail[:-1]) and tail[0] > 0:
+                return x0 + sgn * ds[-1] * max(1.0, abs(x0)), float(vals[-1])
+        return None
+
+    def violation(self, q, Z: np.ndarray, need=(0, 1, 2), label="q") -> tuple[float | None, float, str]:
+        """Search for q < 0: (witness z or None, min value found, detail). A witness is confirmed in mpmath."""
+        v = self.ev.quantity(q, Z, need)
+        if np.isnan(v).any():
+            i = int(np.flatnonzero(np.isnan(v))[0])
+            return float(Z[i]), math.nan, f"{label} undefined at z={fmt(float(Z[i]))}"
+        neg = -v
+        cands = local_maxima(neg, 6)
+        best_z, best_v = float(Z[int(np.argmin(v))]), float(np.min(v))
+        refined = 0
+        for i in cands:
+            x, val = self.refine_max(q, Z, v, i, need, sign=-1.0)
+            refined += 1
+            if val < best_v:
+                best_z, best_v = x, val
+        detail = (f"no {label} < 0 on a grid of {len(Z)} points of [{fmt(float(Z[0]))}, {fmt(float(Z[-1]))}] "
+                  f"nor at {refined} Brent-refined local minima")
+        if best_v < 0:
+            confirmed = self.ev.quantity_mp(q, best_z, need)
+            if confirmed < 0:
+                return best_z, confirmed, f"{label}({fmt(best_z)}) = {confirmed:.6g} < 0 (confirmed in high precision)"
+            # float64 noise; look for a confirmed violation among the negative grid points
+            for i in np.flatnonzero(v < 0)[:50]:
+                c = self.ev.quantity_mp(q, float(Z[i]), need)
+                if c < 0:
+                    return float(Z[i]), c, f"{label}({fmt(float(Z[i]))}) = {c:.6g} < 0 (confirmed in high precision)"
+            detail += " (float64 negatives were rounding, not confirmed in high precision)"
+        return None, best_v, detail
+

@@ -1,0 +1,501 @@
+"""The numeric back ends of the one compiler (:mod:`eoscheck.compiler`): numpy, torch, mpmath.
+
+A back end implements the operations the compiler's walk calls (``add``, ``mul``, ``pow``,
+``exp``, ``log``, ``piecewise``, comparisons, …) for one kind of value: float64 arrays
+(Piecewise cases evaluated only where they apply), float64 tensors (differentiable), or mpmath
+scalars at the working precision with :class:`Flags` recording lost digits.  The stable-log
+rules (``log_add``, ``log_mul``, ``log_pow``, ``log_erfc``) are chosen by the walk; each back end
+computes them its way.  mpmath work is bounded: exp/power of an argument beyond
+:data:`MP_EXP_CAP` is NaN, erfc is computed at ≤ 192 bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import scipy.special
+import sympy as sp
+import torch
+
+
+#: mpmath: exp(x) and b**e with |x| (|e·ln b|) beyond this are NaN, not computed
+MP_EXP_CAP = mpmath.mpf(10) ** 30
+#: mpmath: a sum keeps at least this many bits after cancellation (else the precision is raised)
+MP_KEEP_BITS = 64
+MP_DPS0 = 30        #: starting precision of :func:`mp_value` (decimal digits)
+MP_DPS_MAX = 1500   #: precision cap of :func:`mp_value`
+MP_SECONDS = 0.1    #: per value: :func:`mp_value` stops raising the precision after this long
+_ERFC_BITS = 192    #: erfc(x ≥ 0) is well conditioned: this many bits are enough
+_LOG2 = math.log(2.0)
+
+
+
+class Flags:
+    """What a high-precision evaluation lost.
+
+    ``hard``: a sum of non-zero terms was exactly 0 (depth of the cancellation unknown);
+    ``need``: bits that would have kept ≥ MP_KEEP_BITS of a cancelling sum;
+    ``pending``: bits that would have kept an absorbed term (1 + e^{−800}); it only becomes a
+    need when a later operation exposes it (a cancelling sum, or log near 1).
+    """
+
+    __slots__ = ("hard", "need", "pending")
+
+    def __init__(self):
+        self.hard = False
+        self.need = 0
+        self.pending = 0
+
+
+
+# ---------------------------------------------------------------------------
+# Back ends
+# ---------------------------------------------------------------------------
+
+
+class _Elementwise:
+    """Sums and products of whole arrays/tensors (shared by the numpy and torch back ends)."""
+
+    def add(self, terms, env):
+        out = terms[0]
+        for t in terms[1:]:
+            out = out + t
+        return out
+
+    def mul(self, fs, env):
+        out = fs[0](env)
+        for f in fs[1:]:
+            out = out * f(env)
+        return out
+
+
+class NumpyBackend(_Elementwise):
+    name = "numpy"
+
+    def number(self, p: int, q: int):
+        return np.float64(_ratio(p, q))
+
+    pi, e = np.float64(math.pi), np.float64(math.e)
+
+    def ipow(self, b, n: int):
+        return np.power(b, float(n))
+
+    def pow(self, b, e):
+        return np.power(b, e)
+
+    exp, log, tanh, abs, sign = np.exp, np.log, np.tanh, np.abs, np.sign
+    floor, ceiling = np.floor, np.ceil
+    erf, erfc = scipy.special.erf, scipy.special.erfc
+
+    def heaviside(self, a):
+        return np.heaviside(a, 0.5)
+
+    def max(self, vals):
+        return np.maximum.reduce(np.broadcast_arrays(*vals))
+
+    def min(self, vals):
+        return np.minimum.reduce(np.broadcast_arrays(*vals))
+
+    lt, le, gt, ge, eq, ne = np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal
+
+    def and_(self, vals):
+        return np.logical_and.reduce(np.broadcast_arrays(*vals))
+
+    def or_(self, vals):
+        return np.logical_or.reduce(np.broadcast_arrays(*vals))
+
+    def not_(self, a):
+        return np.logical_not(a)
+
+    def truth(self, v: bool, env):
+        return np.full(_shape(env), v)
+
+    def piecewise(self, pairs, env):
+        n = _shape(env)
+        out = np.full(n, np.nan)
+        done = np.zeros(n, dtype=bool)
+        for val, cond in pairs:
+            m = np.broadcast_to(cond(env), n) & ~done
+            if m.any():
+                sub = env.sub(m) if n else env
+                v = val(sub)
+                out[m] = np.broadcast_to(v, out[m].shape) if n else v
+            done |= m
+            if done.all():
+                break
+        return out
+
+    def ones(self, env):
+        return np.ones(_shape(env))
+
+    # --- stable logs ---
+    def log_erfc(self, u):
+        return _LOG2 + scipy.special.log_ndtr(-math.sqrt(2.0) * u)
+
+    def log_add(self, c, fr, lr, generic, env):
+        cf = float(c)
+        r = fr(env) * self.ones(env)
+        with np.errstate(all="ignore"):
+            small = np.log(cf) + np.log1p(r / cf)
+            big = lr(env) + np.log1p(cf / r)
+        out = np.where(np.abs(r) <= cf, small, np.where(r > 0, big, np.nan))
+        bad = ~np.isfinite(out) & np.isfinite(r)
+        if bad.any():
+            with np.errstate(all="ignore"):
+                out[bad] = np.log(cf + r[bad])
+        return out
+
+    def log_mul(self, coeff, erfc_args, others, generic, env):
+        out = np.full(_shape(env), math.log(float(coeff * 2 ** len(erfc_args))))
+        for fu in erfc_args:
+            out = out + scipy.special.log_ndtr(-math.sqrt(2.0) * fu(env))
+        pos = np.ones(_shape(env), dtype=bool)
+        for fv, lg in others:
+            out = out + lg(env)
+            pos &= fv(env) * self.ones(env) > 0
+        if not pos.all():
+            out = np.where(pos, out, generic(env))
+        return out
+
+    def log_pow(self, fb, fe, lb, generic, env):
+        b = fb(env) * self.ones(env)
+        with np.errstate(all="ignore"):
+            return np.where(b > 0, fe(env) * lb(env), generic(env))
+
+
+def _ratio(p: int, q: int) -> float:
+    """p/q correctly rounded (±inf beyond the float range)."""
+    try:
+        return p / q
+    except OverflowError:
+        return math.inf if p > 0 else -math.inf
+
+
+def _shape(env):
+    return env.args[0].shape if env.args else ()
+
+
+def as_tensor(x, like=None) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x
+    dev = like.device if isinstance(like, torch.Tensor) else None
+    return torch.as_tensor(x, dtype=torch.float64, device=dev)
+
+
+def _on_tensors(fn):
+    """A back-end method applying the torch function ``fn`` to its arguments as float64 tensors."""
+    return lambda self, *args: fn(*(as_tensor(a) for a in args))
+
+
+class TorchBackend(_Elementwise):
+    name = "torch"
+
+    def number(self, p: int, q: int):
+        return torch.tensor(_ratio(p, q), dtype=torch.float64)
+
+    pi, e = torch.tensor(math.pi, dtype=torch.float64), torch.tensor(math.e, dtype=torch.float64)
+
+    def ipow(self, b, n: int):
+        return as_tensor(b) ** n
+
+    def pow(self, b, e):
+        return torch.pow(as_tensor(b), as_tensor(e))
+
+    exp, log, tanh, abs, sign = (_on_tensors(f) for f in (torch.exp, torch.log, torch.tanh, torch.abs, torch.sign))
+    floor, ceiling = _on_tensors(torch.floor), _on_tensors(torch.ceil)
+    erf, erfc = _on_tensors(torch.special.erf), _on_tensors(torch.special.erfc)
+
+    def heaviside(self, a):
+        a = as_tensor(a)
+        return torch.heaviside(a, torch.full_like(a, 0.5))
+
+    def max(self, vals):
+        out = as_tensor(vals[0])
+        for v in vals[1:]:
+            out = torch.maximum(out, as_tensor(v, out))
+        return out
+
+    def min(self, vals):
+        out = as_tensor(vals[0])
+        for v in vals[1:]:
+            out = torch.minimum(out, as_tensor(v, out))
+        return out
+
+    lt, le, gt, ge, eq, ne = (_on_tensors(f) for f in (torch.lt, torch.le, torch.gt, torch.ge, torch.eq, torch.ne))
+
+    def and_(self, vals):
+        out = torch.as_tensor(vals[0])
+        for v in vals[1:]:
+            out = torch.logical_and(out, torch.as_tensor(v))
+        return out
+
+    def or_(self, vals):
+        out = torch.as_tensor(vals[0])
+        for v in vals[1:]:
+            out = torch.logical_or(out, torch.as_tensor(v))
+        return out
+
+    def not_(self, a):
+        return torch.logical_not(torch.as_tensor(a))
+
+    def truth(self, v: bool, env):
+        return torch.tensor(v)
+
+    def piecewise(self, pairs, env):
+        out = torch.tensor(math.nan, dtype=torch.float64)
+        for val, cond in reversed(pairs):
+            c = torch.as_tensor(cond(env)).to(torch.bool)
+            v = as_tensor(val(env))
+            out = torch.where(c.to(v.device), v, out.to(v.device))
+        return out
+
+    def ones(self, env):
+        return torch.ones((), dtype=torch.float64)
+
+    def log_erfc(self, u):
+        return _LOG2 + torch.special.log_ndtr(-math.sqrt(2.0) * as_tensor(u))
+
+    def log_add(self, c, fr, lr, generic, env):
+        return generic(env)
+
+    def log_mul(self, coeff, erfc_args, others, generic, env):
+        return generic(env)
+
+    def log_pow(self, fb, fe, lb, generic, env):
+        return generic(env)
+
+
+def _log2(x) -> float:
+    """log₂|x| from the mpf exponent (cheap, ±1)."""
+    return float(mpmath.frexp(x)[1])
+
+
+def _erfc_pos(a):
+    """erfc(a) for a ≥ 0 to _ERFC_BITS relative bits (mpmath at a huge precision crawls)."""
+    with mpmath.workprec(min(mpmath.mp.prec, _ERFC_BITS)):
+        return mpmath.erfc(a)
+
+
+def _absorb(c, t, fl: Flags):
+    """c + t with |t| ≪ |c|, recording the bits t loses as pending (see :class:`Flags`)."""
+    s = c + t
+    if t != 0 and s != 0:
+        absorbed = _log2(abs(s)) - _log2(abs(t))
+        if mpmath.mp.prec - absorbed < MP_KEEP_BITS:
+            fl.pending = max(fl.pending, int(absorbed) + MP_KEEP_BITS + 16)
+    return s
+
+
+def flag_sum(terms, fl: Flags):
+    """Σ terms at the working precision, flagging cancellation and absorption (see :class:`Flags`)."""
+    if any(mpmath.isnan(t) for t in terms):
+        return mpmath.nan
+    s = mpmath.fsum(terms)
+    if mpmath.isinf(s):
+        return s
+    big = max(abs(t) for t in terms)
+    if big == 0 or mpmath.isinf(big):
+        return s
+    prec = mpmath.mp.prec
+    if s == 0:
+        fl.hard = True  # complete cancellation: unknown how many bits are missing
+        return s
+    cancel = _log2(big) - _log2(abs(s))
+    if cancel > 8:  # digits of the terms are exposed: absorbed ones now matter too
+        fl.need = max(fl.need, fl.pending)
+    if prec - cancel < MP_KEEP_BITS:
+        fl.need = max(fl.need, int(cancel) + MP_KEEP_BITS + 16)
+    absorbed = _log2(abs(s)) - min(_log2(abs(t)) for t in terms if t != 0)
+    if prec - absorbed < MP_KEEP_BITS:
+        fl.pending = max(fl.pending, int(absorbed) + MP_KEEP_BITS + 16)
+    return s
+
+
+def _nan_guard(fn):
+    def g(self, a):
+        return a if mpmath.isnan(a) else fn(self, a)
+    return g
+
+
+class MpmathBackend:
+    name = "mpmath"
+
+    def number(self, p: int, q: int):
+        return mpmath.mpf(p) / q
+
+    @property
+    def pi(self):
+        return +mpmath.pi
+
+    @property
+    def e(self):
+        return +mpmath.e
+
+    def add(self, terms, env):
+        return flag_sum(terms, env.fl)
+
+    def mul(self, fs, env):
+        out = mpmath.mpf(1)
+        for f in fs:
+            out = out * f(env)
+        return out
+
+    def ipow(self, b, n: int):
+        if b == 0 and n < 0:
+            return mpmath.inf
+        return b**n
+
+    def pow(self, b, e):
+        if mpmath.isnan(b) or mpmath.isnan(e) or b < 0:
+            return mpmath.nan
+        if b == 0:
+            return mpmath.mpf(0) if e > 0 else mpmath.inf
+        if abs(e * mpmath.log(b)) > MP_EXP_CAP:
+            return mpmath.nan  # beyond what can be computed: undefined rather than a wrong 0/∞
+        return mpmath.power(b, e)
+
+    def exp(self, a):
+        if mpmath.isnan(a) or abs(a) > MP_EXP_CAP:
+            return mpmath.nan  # beyond what can be computed: undefined rather than a wrong 0/∞
+        return mpmath.exp(a)
+
+    def log(self, a):
+        if mpmath.isnan(a) or a < 0:
+            return mpmath.nan
+        if a == 0:
+            return -mpmath.inf
+        return mpmath.log(a)
+
+    tanh = _nan_guard(lambda self, a: mpmath.tanh(a))
+    abs = _nan_guard(lambda self, a: abs(a))
+    sign = _nan_guard(lambda self, a: mpmath.sign(a))
+    floor = _nan_guard(lambda self, a: mpmath.floor(a))
+    ceiling = _nan_guard(lambda self, a: mpmath.ceil(a))
+
+    def heaviside(self, a):
+        if mpmath.isnan(a):
+            return a
+        return mpmath.mpf(1) if a > 0 else mpmath.mpf(0) if a < 0 else mpmath.mpf(0.5)
+
+    def erf_fl(self, a, fl):
+        """erf(a); for |a| > 3 as ±(1 − erfc(|a|)), recording the absorbed erfc as pending bits."""
+        if mpmath.isnan(a):
+            return a
+        if abs(a) > 3:
+            return _absorb(1, -_erfc_pos(abs(a)), fl) * mpmath.sign(a)
+        return mpmath.erf(a)
+
+    def erfc_fl(self, a, fl):
+        """erfc(a); for a < 0 as 2 − erfc(−a), recording the absorbed erfc(−a) as pending bits."""
+        if mpmath.isnan(a):
+            return a
+        if a < 0:
+            return _absorb(2, -_erfc_pos(-a), fl)
+        return +_erfc_pos(a)
+
+    def max(self, vals):
+        return max(vals)
+
+    def min(self, vals):
+        return min(vals)
+
+    @staticmethod
+    def lt(a, b):
+        return a < b
+
+    @staticmethod
+    def le(a, b):
+        return a <= b
+
+    @staticmethod
+    def gt(a, b):
+        return a > b
+
+    @staticmethod
+    def ge(a, b):
+        return a >= b
+
+    @staticmethod
+    def eq(a, b):
+        return a == b
+
+    @staticmethod
+    def ne(a, b):
+        return a != b
+
+    def and_(self, vals):
+        return all(vals)
+
+    def or_(self, vals):
+        return any(vals)
+
+    def not_(self, a):
+        return not a
+
+    def truth(self, v: bool, env):
+        return v
+
+    def piecewise(self, pairs, env):
+        for val, cond in pairs:
+            if cond(env):
+                return val(env)
+        return mpmath.nan
+
+    def ones(self, env):
+        return mpmath.mpf(1)
+
+    # --- stable logs ---
+    def log_checked(self, a, fl):
+        if not (mpmath.isnan(a) or a <= 0) and abs(a - 1) < 0.01:  # log near 1 exposes absorbed digits
+            fl.need = max(fl.need, fl.pending)
+        return self.log(a)
+
+    def log_erfc(self, u):
+        if mpmath.isnan(u):
+            return u
+        if u < 0:
+            return mpmath.log(2) + mpmath.log1p(-_erfc_pos(-u) / 2)
+        return mpmath.log(_erfc_pos(u))
+
+    def log_add(self, c, fr, lr, generic, env):
+        cc = mpmath.mpf(int(c.p)) / int(c.q) if isinstance(c, sp.Rational) else mpmath.mpf(float(c))
+        r = fr(env)
+        if mpmath.isnan(r) or not (cc + r > 0) or mpmath.isinf(r):
+            return generic(env)
+        return mpmath.log(cc) + mpmath.log1p(r / cc)
+
+    def log_mul(self, coeff, erfc_args, others, generic, env):
+        # c·∏erfc(uᵢ)·∏fⱼ: an erfc with u < 0 is 2(1 − erfc(−u)/2); the 2s join c exactly
+        c = coeff
+        terms = []
+        for fu in erfc_args:
+            u = fu(env)
+            if mpmath.isnan(u):
+                return u
+            if u < 0:
+                c *= 2
+                terms.append(mpmath.log1p(-_erfc_pos(-u) / 2))
+            else:
+                terms.append(mpmath.log(_erfc_pos(u)))
+        for fv, lg in others:
+            v = fv(env)
+            if mpmath.isnan(v) or not v > 0:
+                return generic(env)
+            terms.append(lg(env))
+        if c != 1:
+            terms.append(mpmath.log(mpmath.mpf(int(c.p)) / int(c.q)))
+        return flag_sum(terms, env.fl) if terms else mpmath.mpf(0)
+
+    def log_pow(self, fb, fe, lb, generic, env):
+        b = fb(env)
+        if mpmath.isnan(b) or not b > 0:
+            return generic(env)
+        return fe(env) * lb(env)
+
+
+BACKENDS = ("numpy", "torch", "mpmath")
+BACKEND_OBJECTS = {"numpy": NumpyBackend(), "torch": TorchBackend(), "mpmath": MpmathBackend()}
+
+

@@ -1,0 +1,321 @@
+"""One sympy → numeric compiler, with numpy, torch and mpmath back ends.
+
+:func:`compile_expr` walks a sympy expression **once** and returns a :class:`Program`: a tree of
+small closures that evaluate the expression with any back end chosen at call time —
+
+* ``"numpy"``: vectorized float64 (Piecewise cases are evaluated only where they apply);
+* ``"torch"``: float64 tensors, differentiable (Piecewise by ``torch.where``);
+* ``"mpmath"``: scalars at the current mpmath precision, with :class:`Flags` recording the digits
+  a sum lost to cancellation or absorption, so that :func:`mp_value` can raise the precision.
+
+Nothing is generated or ``eval``-ed: the walk builds closures from a whitelist of node types
+(numbers, ``pi``, ``E``, + × ^, exp, log, erf, erfc, tanh, Abs, sign, Heaviside, Max, Min, floor,
+ceiling, Piecewise, comparisons, and/or/not).  Any other function (ρ, ψ, ψ⁻¹, Lambert W) is looked
+up by name among the functions bound with :meth:`Program.bind`.  Numbers are never turned into
+floats by sympy's ``evalf`` (whose cost is unbounded for constants such as e^{e^{e^{100}}}); they
+are computed by the same walk, and in mpmath ``exp``/``^`` of an argument beyond ±10³⁰ is NaN and
+the precision is capped (:data:`MP_DPS_MAX`), so every evaluation is bounded in time and precision.
+
+With ``stable_log=True`` a log is rewritten where forming its argument would under/overflow or
+lose digits: log(c + r) = log c + log1p(r/c), log ∏fᵢ = Σ log fᵢ, log eᵘ = u, log bᵉ = e·log b,
+log erfc(u) = log 2 + log Φ(−√2 u).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import mpmath
+import numpy as np
+import sympy as sp
+import torch
+from sympy.core.function import AppliedUndef
+
+from ._errors import EoscheckError
+from .backends import BACKEND_OBJECTS, BACKENDS, MP_DPS0, MP_DPS_MAX, MP_SECONDS, Flags, as_tensor, flag_sum
+
+
+class _Env:
+    """One evaluation: the back end, the argument values, the bound functions, the mpmath flags."""
+
+    __slots__ = ("bk", "args", "fns", "fl", "cache")
+
+    def __init__(self, bk, args, fns, fl=None, cache=None):
+        self.bk, self.args, self.fns, self.fl = bk, args, fns, fl
+        self.cache = {} if cache is None else cache
+
+    def sub(self, mask) -> "_Env":
+        return _Env(self.bk, tuple(a[mask] for a in self.args), self.fns, self.fl, self.cache)
+
+
+Node = Callable[[_Env], Any]
+
+
+
+# ---------------------------------------------------------------------------
+# The walk
+# ---------------------------------------------------------------------------
+
+_UNARY = {sp.exp: "exp", sp.tanh: "tanh", sp.Abs: "abs", sp.sign: "sign", sp.Heaviside: "heaviside",
+          sp.floor: "floor", sp.ceiling: "ceiling"}
+_REL = {sp.StrictLessThan: "lt", sp.LessThan: "le", sp.StrictGreaterThan: "gt", sp.GreaterThan: "ge",
+        sp.Equality: "eq", sp.Unequality: "ne"}
+
+
+class _Walk:
+    def __init__(self, names: Sequence[str], stable_log: bool):
+        self.index = {n: i for i, n in enumerate(names)}
+        self.stable_log = stable_log
+
+    def node(self, expr: sp.Basic) -> Node:
+        if isinstance(expr, sp.Symbol):
+            i = self.index.get(expr.name)  # by name: z with other assumptions is still z
+            if i is None:
+                raise EoscheckError(f"cannot evaluate {sp.sstr(expr)}: no value for {expr.name}")
+            return lambda env: env.args[i]
+        if expr is sp.true or expr is sp.false:
+            v = expr is sp.true
+            return lambda env: env.bk.truth(v, env)
+        if isinstance(expr, sp.Rational):
+            p, q = int(expr.p), int(expr.q)
+            key = ("num", p, q)
+            return lambda env: _cached(env, key, lambda: env.bk.number(p, q))
+        if isinstance(expr, sp.Float):  # the binary float, exactly
+            return self.node(sp.Rational(expr))
+        if expr is sp.pi:
+            return lambda env: env.bk.pi
+        if expr is sp.E:
+            return lambda env: env.bk.e
+        if isinstance(expr, sp.Piecewise):
+            pairs = [(self.node(e), self.node(c)) for e, c in expr.args]
+            return lambda env: env.bk.piecewise(pairs, env)
+        if isinstance(expr, sp.log) and len(expr.args) == 1:
+            return self.log(expr.args[0])
+        fs = [self.node(a) for a in expr.args]
+        if isinstance(expr, sp.Add):
+            return lambda env: env.bk.add([f(env) for f in fs], env)
+        if isinstance(expr, sp.Mul):
+            return lambda env: env.bk.mul(fs, env)
+        if isinstance(expr, sp.Pow):
+            fb, fe = fs
+            if expr.exp.is_Integer:
+                n = int(expr.exp)
+                return lambda env: env.bk.ipow(fb(env), n)
+            return lambda env: env.bk.pow(fb(env), fe(env))
+        if isinstance(expr, sp.erf):
+            f0 = fs[0]
+            return lambda env: (env.bk.erf_fl(f0(env), env.fl) if env.fl is not None else env.bk.erf(f0(env)))
+        if isinstance(expr, sp.erfc):
+            f0 = fs[0]
+            return lambda env: (env.bk.erfc_fl(f0(env), env.fl) if env.fl is not None else env.bk.erfc(f0(env)))
+        for cls, op in _UNARY.items():
+            if isinstance(expr, cls):
+                f0 = fs[0]
+                return lambda env, op=op: getattr(env.bk, op)(f0(env))
+        if isinstance(expr, sp.Max):
+            return lambda env: env.bk.max([f(env) for f in fs])
+        if isinstance(expr, sp.Min):
+            return lambda env: env.bk.min([f(env) for f in fs])
+        for cls, op in _REL.items():
+            if isinstance(expr, cls):
+                a, b = fs
+                return lambda env, op=op: getattr(env.bk, op)(a(env), b(env))
+        if isinstance(expr, sp.And):
+            return lambda env: env.bk.and_([f(env) for f in fs])
+        if isinstance(expr, sp.Or):
+            return lambda env: env.bk.or_([f(env) for f in fs])
+        if isinstance(expr, sp.Not):
+            return lambda env: env.bk.not_(fs[0](env))
+        if isinstance(expr, (AppliedUndef, sp.Function)):
+            name = type(expr).__name__
+            if isinstance(expr, sp.LambertW) and len(expr.args) == 2:
+                k = int(expr.args[1])
+                f0 = fs[0]
+                return lambda env: _bound(env, name, expr)(f0(env), k)
+            return lambda env: _bound(env, name, expr)(*[f(env) for f in fs])
+        raise EoscheckError(f"cannot evaluate {type(expr).__name__} in {sp.sstr(expr)[:60]}")
+
+    def log(self, arg: sp.Expr) -> Node:
+        fa = self.node(arg)
+
+        def generic(env):
+            a = fa(env)
+            return env.bk.log_checked(a, env.fl) if env.fl is not None else env.bk.log(a)
+
+        if not self.stable_log:
+            return generic
+        if isinstance(arg, sp.exp):
+            return self.node(arg.args[0])
+        if isinstance(arg, sp.erfc):
+            fu = self.node(arg.args[0])
+            return lambda env: env.bk.log_erfc(fu(env))
+        if isinstance(arg, sp.Add):
+            c, rest = arg.as_coeff_Add()
+            if c.is_positive:
+                fr, lr = self.node(rest), self.log(rest)
+                return lambda env: env.bk.log_add(c, fr, lr, generic, env)
+            return generic
+        if isinstance(arg, sp.Mul):
+            coeff, rest = arg.as_coeff_Mul()
+            if not (coeff.is_positive and isinstance(coeff, sp.Rational)):
+                return generic
+            factors = list(rest.args) if isinstance(rest, sp.Mul) else [rest]
+            erfcs = [self.node(a.args[0]) for a in factors if isinstance(a, sp.erfc)]
+            others = [(self.node(a), self.log(a)) for a in factors if not isinstance(a, sp.erfc)]
+            return lambda env: env.bk.log_mul(coeff, erfcs, others, generic, env)
+        if isinstance(arg, sp.Pow):
+            fb, fe, lb = self.node(arg.base), self.node(arg.exp), self.log(arg.base)
+            return lambda env: env.bk.log_pow(fb, fe, lb, generic, env)
+        return generic
+
+
+def _cached(env: _Env, key, make):
+    k = (key, mpmath.mp.prec) if env.bk.name == "mpmath" else key
+    v = env.cache.get(k)
+    if v is None:
+        v = env.cache[k] = make()
+    return v
+
+
+def _bound(env: _Env, name: str, expr) -> Callable:
+    fn = env.fns.get(name)
+    if fn is None:
+        raise EoscheckError(f"cannot evaluate {sp.sstr(expr)[:60]}: the function {name} has no implementation "
+                            f"for the {env.bk.name} back end")
+    return fn
+
+
+class Program:
+    """A sympy expression compiled once (see the module doc); evaluate it with any back end.
+
+    ``program.numpy(*args)``, ``program.torch(*args)``, ``program.mpmath(*args, flags=None)``;
+    ``program.evaluator(backend)`` is the same as a plain function of the arguments.
+    """
+
+    def __init__(self, expr: sp.Basic, args: Sequence[sp.Symbol | str], stable_log: bool = False,
+                 functions: Mapping[str, Mapping[str, Callable]] | None = None):
+        self.expr = expr
+        self.names = tuple(a if isinstance(a, str) else a.name for a in args)
+        self.root = _Walk(self.names, stable_log).node(expr)
+        self.functions = {b: dict((functions or {}).get(b, {})) for b in BACKENDS}
+        self._consts: dict[str, dict] = {b: {} for b in BACKENDS}
+
+    def bind(self, functions: Mapping[str, Callable], backend: str | None = None) -> "Program":
+        """A copy with ``functions`` (name → implementation) bound, for ``backend`` or all back ends."""
+        new = object.__new__(Program)
+        new.__dict__.update(self.__dict__)
+        new.functions = {b: dict(fs) for b, fs in self.functions.items()}
+        for b in ([backend] if backend else BACKENDS):
+            new.functions[b].update(functions)
+        new._consts = {b: {} for b in BACKENDS}
+        return new
+
+    def numpy(self, *args) -> np.ndarray:
+        """float64 values at the broadcast of ``args`` (NaN where undefined); a new array.
+
+        Bounded: one float64 operation per node and point (the parser caps the nodes)."""
+        if len(args) == 1:
+            a = np.asarray(args[0], dtype=np.float64)
+            shape, flat = a.shape, (a.reshape(-1),)
+        else:
+            arrs = [np.asarray(a, dtype=np.float64) for a in args]
+            shape = np.broadcast_shapes(*(a.shape for a in arrs)) if arrs else ()
+            flat = tuple(np.broadcast_to(a, shape).ravel() for a in arrs) if arrs else (np.zeros(1),)
+        env = _Env(BACKEND_OBJECTS["numpy"], flat, self.functions["numpy"], cache=self._consts["numpy"])
+        with np.errstate(all="ignore"):
+            out = np.asarray(self.root(env), dtype=np.float64)
+        n = flat[0].shape[0]
+        if out.shape != (n,):
+            return np.broadcast_to(out, (n,)).reshape(shape).copy()
+        if any(np.may_share_memory(out, a) for a in flat):  # e.g. the expression z itself
+            out = out.copy()
+        return out.reshape(shape)
+
+    def torch(self, *args) -> torch.Tensor:
+        """float64 tensors (differentiable), at the broadcast of ``args``."""
+        targs = tuple(as_tensor(a) for a in args)
+        dev = next((a.device for a in targs if a.device.type != "cpu"), None)
+        if dev is not None:
+            targs = tuple(a.to(dev) for a in targs)
+        env = _Env(BACKEND_OBJECTS["torch"], targs, self.functions["torch"], cache={})
+        out = as_tensor(self.root(env))
+        shape = torch.broadcast_shapes(*(a.shape for a in targs)) if targs else ()
+        if dev is not None:
+            out = out.to(dev)
+        return out.to(torch.float64).expand(torch.broadcast_shapes(out.shape, shape))
+
+    def mpmath(self, *args, flags: Flags | None = None):
+        """One value at the current mpmath precision (scalars); lost digits recorded in ``flags``."""
+        env = _Env(BACKEND_OBJECTS["mpmath"], tuple(mpmath.mpf(a) for a in args), self.functions["mpmath"],
+                   flags if flags is not None else Flags(), cache=self._consts["mpmath"])
+        return self.root(env)
+
+    def evaluator(self, backend: str) -> Callable:
+        if backend not in BACKENDS:
+            raise EoscheckError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        return getattr(self, backend)
+
+
+_CACHE: dict[tuple, Program] = {}
+
+
+def compile_expr(expr: sp.Basic, args: Sequence[sp.Symbol | str], backend: str | None = None, *,
+                 stable_log: bool = False):
+    """``expr`` compiled once as a :class:`Program` of ``args`` (cached per expression).
+
+    With ``backend`` (``"numpy"``, ``"torch"`` or ``"mpmath"``) returns that back end's evaluator,
+    a function of the arguments in order.
+    """
+    key = (tuple(a if isinstance(a, str) else a.name for a in args), expr, stable_log)
+    prog = _CACHE.get(key)
+    if prog is None:
+        prog = _CACHE[key] = Program(expr, args, stable_log=stable_log)
+    return prog if backend is None else prog.evaluator(backend)
+
+
+def bind(fn: Callable, functions: Mapping[str, Callable]) -> Callable:
+    """An evaluator from :func:`compile_expr` with the undefined functions (ρ, ψ, ψ⁻¹, …) resolved."""
+    if not functions:
+        return fn
+    prog: Program = fn.__self__
+    return prog.bind(functions, fn.__name__).evaluator(fn.__name__)
+
+
+def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = MP_DPS_MAX,
+             seconds: float = MP_SECONDS) -> tuple[Any, bool]:
+    """fn(flags) in mpmath, raising the precision until no sum loses digits; (value, reliable).
+
+    A cancelling sum doubles the precision; an absorbed term (1 + e^{−800}) jumps to the precision
+    that keeps it.  Bounded: at most ``dps_max`` digits and ``seconds`` of raising.  Unreliable: a
+    cancellation left at the cap, or a zero result after a loss.
+    """
+    prec = dps0 * 10 // 3
+    cap = int(dps_max * 3.33)
+    t0 = time.perf_counter()
+    while True:
+        with mpmath.workprec(prec):
+            fl = Flags()
+            try:
+                v = fn(fl)
+            except (ZeroDivisionError, OverflowError):
+                v = mpmath.nan
+            if isinstance(v, (bool, np.bool_)):
+                v = mpmath.mpf(bool(v))
+            if isinstance(v, mpmath.mpc):
+                v = mpmath.nan if v.imag != 0 else v.real
+            v = +v if isinstance(v, mpmath.mpf) else mpmath.mpf(v)
+        lost = fl.hard or fl.need > prec
+        if not lost or mpmath.isnan(v):
+            return v, True
+        want = 2 * prec if fl.hard else fl.need + 64
+        if time.perf_counter() - t0 > seconds:
+            return v, not (fl.hard or v == 0)
+        if want > cap:
+            if prec >= cap or not fl.hard:
+                return v, not (fl.hard or v == 0)
+            want = cap
+        prec = max(want, prec + 64)
+
+
+__all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_value"]

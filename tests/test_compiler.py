@@ -1,0 +1,109 @@
+"""The one sympy → numeric compiler (eoscheck.compiler): back ends agree, Piecewise, bound functions.
+
+Oracles are written by hand with math / mpmath, never produced by the compiler.
+"""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from eoscheck import EoscheckError
+from eoscheck.compiler import Flags, compile_expr, mp_value
+from eoscheck.losses import z
+
+x = sp.Symbol("x", real=True)
+y = sp.Symbol("y", positive=True)
+
+
+@pytest.mark.parametrize("expr, oracle", [
+    (sp.log(1 + sp.exp(-z)), lambda v: math.log1p(math.exp(-v))),
+    (sp.sqrt(1 + z**2) - z, lambda v: math.sqrt(1 + v * v) - v),
+    (sp.erfc(z) * sp.tanh(z) + sp.Abs(z), lambda v: math.erfc(v) * math.tanh(v) + abs(v)),
+    (sp.Max(z, 1, -z) + sp.Min(z, 0), lambda v: max(v, 1, -v) + min(v, 0)),
+    (sp.Piecewise((sp.exp(-z), z > 0), (1 - z, True)), lambda v: math.exp(-v) if v > 0 else 1 - v),
+    (sp.pi * z / sp.E, lambda v: math.pi * v / math.e),
+])
+def test_numpy_torch_mpmath_agree_with_a_hand_oracle(expr, oracle):
+    prog = compile_expr(expr, [z])
+    pts = np.array([-3.0, -0.5, 0.0, 0.25, 2.0, 7.0])
+    want = np.array([oracle(v) for v in pts])
+    # every operation is correctly rounded or within a few ulps; the sums here do not cancel by
+    # more than a factor 10 (|terms| ≤ 10·|result|), so 1e-13 relative bounds the float64 error
+    np.testing.assert_allclose(prog.numpy(pts), want, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(prog.torch(torch.tensor(pts)).numpy(), want, rtol=1e-13, atol=1e-15)
+    with mpmath.workdps(30):
+        mp = [float(prog.mpmath(v)) for v in pts]
+    np.testing.assert_allclose(mp, want, rtol=1e-13, atol=1e-15)
+
+
+def test_piecewise_cases_are_evaluated_only_where_they_apply_in_numpy():
+    # log(z) on z ≤ 0 would warn / give NaN; the case is not evaluated there
+    prog = compile_expr(sp.Piecewise((sp.log(z), z > 0), (-z, True)), [z])
+    with np.errstate(all="raise"):
+        out = prog.numpy(np.array([-1.0, 0.0, math.e]))
+    assert out.tolist() == [1.0, 0.0, 1.0]
+
+
+def test_several_arguments_broadcast():
+    prog = compile_expr(x * y + 1, [x, y])
+    out = prog.numpy(np.array([[1.0], [2.0]]), np.array([10.0, 20.0, 30.0]))
+    assert out.shape == (2, 3) and out[1, 2] == 61.0
+
+
+def test_torch_back_end_is_differentiable():
+    prog = compile_expr(sp.log(1 + sp.exp(-z)), [z])
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64, requires_grad=True)
+    prog.torch(t).sum().backward()
+    want = [-1 / (1 + math.exp(0.0)), -1 / (1 + math.exp(1.0))]  # ℓ′ = −1/(1 + e^z)
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-14)
+
+
+def test_undefined_functions_are_bound_by_name():
+    rho = sp.Function("rho")
+    prog = compile_expr(rho(y) / y, [y])
+    with pytest.raises(EoscheckError, match="rho"):
+        prog.numpy(2.0)
+    bound = prog.bind({"rho": lambda v: v**2})
+    assert float(bound.numpy(3.0)) == 3.0
+
+
+def test_unknown_symbol_is_an_eoscheck_error():
+    with pytest.raises(EoscheckError, match="no value for y"):
+        compile_expr(z + y, [z])
+
+
+def test_mpmath_flags_a_cancellation_and_mp_value_raises_the_precision():
+    # (e^z − 1)e^{−z} − 1 + e^{−z} = 0 exactly; ℓ = that + e^{−z}·1e-40 is 1e-40·e^{−z}: float64 and
+    # 30 digits lose it to cancellation; mp_value must raise the precision and recover it
+    e = (sp.exp(z) - 1) * sp.exp(-z) - 1 + sp.exp(-z) + sp.Rational(1, 10**40) * sp.exp(-z)
+    prog = compile_expr(e, [z])
+    with mpmath.workdps(30):
+        fl = Flags()
+        prog.mpmath(2.0, flags=fl)
+        assert fl.hard or fl.need > mpmath.mp.prec
+    v, ok = mp_value(lambda fl: prog.mpmath(2.0, flags=fl))
+    assert ok
+    assert float(v) == pytest.approx(1e-40 * math.exp(-2.0), rel=1e-12)
+
+
+def test_mpmath_is_bounded_for_huge_exponents():
+    prog = compile_expr(sp.exp(sp.exp(sp.exp(sp.exp(-z)))), [z])
+    with mpmath.workdps(30):
+        assert mpmath.isnan(prog.mpmath(-1000.0))  # e^{1000} > 1e30: not computed, NaN
+    assert prog.numpy(-1000.0) == math.inf
+
+
+def test_stable_log_keeps_digits_where_the_argument_underflows():
+    prog = compile_expr(sp.log(1 + sp.exp(-z)), [z], stable_log=True)
+    plain = compile_expr(sp.log(1 + sp.exp(-z)), [z])
+    # z = 700: 1 + e^{-700} rounds to 1, so the plain log is 0; log1p keeps ≈ e^{-700} (to an ulp)
+    # z = −800: e^{800} overflows, so the plain log is inf; the rule log(1 + r) = log r + log1p(1/r)
+    # with log e^{800} = 800 gives 800 + e^{-800} = 800 in float64
+    assert plain.numpy(700.0) == 0.0
+    assert prog.numpy(700.0) == pytest.approx(math.exp(-700.0), rel=1e-14)
+    assert prog.numpy(-800.0) == pytest.approx(800.0, rel=1e-15)  # plain: log(e^800) = log(inf) = inf
+    assert plain.numpy(-800.0) == math.inf
