@@ -397,7 +397,7 @@ def load_file(path: str | Path) -> Dataset:
     elif p.suffix.lower() in (".csv", ".txt"):
         X, y = _read_csv(p)
     else:
-        raise EoscheckError(f"unknown data file type {p.suffix!r}; use .npz (arrays X, y) or .csv")
+        raise EoscheckError(f"{p}: unknown data file type {p.suffix!r}; use .npz (arrays X, y) or .csv")
     for key, arr in (("X", X), ("y", y)):
         if arr.dtype.kind not in "biuf":
             kind = {"c": "complex", "O": "object", "U": "text", "S": "text", "V": "structured"}.get(arr.dtype.kind,
@@ -510,7 +510,7 @@ def get_dataset(name: str, *, gamma: float | None = None, n: int | None = None, 
         if not (images and labels):
             raise EoscheckError(f"--data {name} needs --images FILE and --labels FILE (MNIST-format idx files)")
         return load_idx(images, labels, n=1000 if name == "mnist08" else n)
-    if Path(name).suffix:
+    if Path(name).suffix or Path(name).exists():
         return load_file(name)
     raise EoscheckError(
         f"unknown dataset {name!r}; choose toy, toy-normalized, thm3, synthetic, digits08, mnist08, or a .npz/.csv file"

@@ -103,7 +103,29 @@ def validate(args):
 
         loss = get_loss(args.loss)
     out = check_output_dir(args.out)
+    refuse_if_busy(out)
     return etas, loss, out
+
+
+def refuse_if_busy(out) -> None:
+    """One line, before the data are loaded, when another process holds ``out``'s writer lock
+    (:class:`eoscheck.outputs.OutputLock` checks again when it takes the lock)."""
+    import fcntl
+    import os
+
+    from ..outputs import LOCK_NAME
+
+    lock = out / LOCK_NAME
+    if not lock.is_file():
+        return
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise EoscheckError(f"--out {out}: another eoscheck process is writing there; "
+                            "wait for it or choose another folder") from None
+    finally:
+        os.close(fd)  # closing the only descriptor releases a lock taken here
 
 
 def estimate(args, K: int, shape: tuple[int, int] | None):
@@ -175,21 +197,22 @@ def run(args) -> int:
     import numpy as np
 
     # Over/underflow is data here: the engine detects divergence and the table and figure report it.
-    with OutputLock(out), np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
         data = _load_for_model(args)
         if hasattr(data, "n"):
             est = estimate(args, len(etas), (data.n, data.d))
             est.require()
-        if est is not None and not args.quiet:
-            print(est.line(), file=sys.stderr)
-        traj = _run_model(args, data, loss if loss is not None else args.loss, etas)
-        if hasattr(data, "summary"):
-            traj.config["dataset"] = data.summary()
-        traj.provenance["seed"] = args.seed
-        name = getattr(data, "name", traj.config.get("data", "digits"))
-        fig_name = f"fig1.{args.format}"
-        figure = _figure_bytes(traj, f"{name}, {traj.config.get('loss', args.loss)} loss", args.format)
-        traj.save(out, extra={fig_name: figure}, command=getattr(args, "_argv", None))
+        with OutputLock(out):
+            if est is not None and not args.quiet:
+                print(est.line(), file=sys.stderr)
+            traj = _run_model(args, data, loss if loss is not None else args.loss, etas)
+            if hasattr(data, "summary"):
+                traj.config["dataset"] = data.summary()
+            traj.provenance["seed"] = args.seed
+            name = getattr(data, "name", traj.config.get("data", "digits"))
+            fig_name = f"fig1.{args.format}"
+            figure = _figure_bytes(traj, f"{name}, {traj.config.get('loss', args.loss)} loss", args.format)
+            traj.save(out, extra={fig_name: figure}, command=getattr(args, "_argv", None))
     rows = summary_table(traj)
     files = [str(out / "trajectory.npz"), str(out / "run.json"), str(out / fig_name)]
     diverged = [r["eta"] for r in rows if r["diverged"] != "no"]
