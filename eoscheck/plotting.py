@@ -6,7 +6,7 @@ script they follow the user's backend. ``offscreen=True`` builds a bare :class:`
 Every plot function takes ``ax=None`` (draw into the caller's axes) and returns the Figure.
 
 Divergence is data: values that left the float64 range (±inf, NaN after the divergence step)
-are not drawn, the plotted values are clipped to [2⁻⁹⁰⁰, 2⁹⁰⁰] (log axes), and the step where
+are not drawn, the plotted values are clipped to [2⁻³⁰⁰, 2³⁰⁰] (log axes), and the step where
 a stepsize diverged is marked (× and a dotted line).
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 from .outputs import atomic_write
 
 FORMATS = ("png", "svg", "pdf")
-_CLIP = (2.0**-900, 2.0**900)  # ±900 octaves: the axis margins stay inside float64
+_CLIP = (2.0**-300, 2.0**300)  # ±300 octaves: axis margins and ticks (which extend past the data) stay finite
 
 
 def _pyplot():
@@ -70,7 +70,7 @@ def _eta_label(eta: float) -> str:
 
 def plottable(values: np.ndarray) -> np.ndarray:
     """Values for a log axis: non-finite and non-positive ones become NaN (not drawn), the rest are
-    clipped to [2⁻⁹⁰⁰, 2⁹⁰⁰] so that axis limits, margins and ticks stay finite."""
+    clipped to [2⁻³⁰⁰, 2³⁰⁰] so that axis limits, margins and ticks stay finite."""
     v = np.asarray(values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(v) & (v > 0)
@@ -86,10 +86,14 @@ def _log_loss(traj, k: int) -> np.ndarray:
 
 
 def from_log(log_values: np.ndarray) -> np.ndarray:
-    """exp of log-domain values for a log axis: ±inf and overflow clip to 2^±900, NaN stays NaN."""
-    lim = 900 * np.log(2.0)
+    """exp of log-domain values for a log axis: ±inf and overflow clip to 2^±300, NaN stays NaN."""
+    lim = 300 * np.log(2.0)
     with np.errstate(invalid="ignore"):
         return np.exp(np.clip(log_values, -lim, lim))
+
+
+def _prefer(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(values), values, fallback)
 
 
 def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: bool = False, *,
@@ -119,8 +123,11 @@ def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: 
         div = int(traj.stats["diverged_at"][k]) if "diverged_at" in traj.stats else -1
         label = _eta_label(eta) + (f" (diverged at t = {div})" if div >= 0 else "")
         log_l = _log_loss(traj, k)
-        with np.errstate(divide="ignore"):
-            panels = [from_log(log_l), from_log(log_l + np.log(eta) + np.log(t))]
+        loss = np.asarray(traj.records["loss"][k], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # the recorded values where they are finite; from ln L (clipped) where L over/underflowed
+            panels = [_prefer(plottable(loss), from_log(log_l)),
+                      _prefer(plottable(loss * eta * t), from_log(log_l + np.log(eta) + np.log(t)))]
         for i, (a, values) in enumerate(zip(axes[:2], panels)):
             y = values[pos]
             a.plot(t[pos], y, color=colors[k], lw=1.2, label=label)
