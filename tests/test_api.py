@@ -62,3 +62,13 @@ def test_to_pandas_is_long_format_and_matches_the_records(traj):
     assert set(only.quantity.unique()) == {"loss", "log_loss"}
     with pytest.raises(eoscheck.EoscheckError, match="unknown quantity"):
         traj.to_pandas(["nope"])
+
+
+def test_readme_strategies_example_runs():
+    """The README's example of the public Hypothesis strategies is a working test."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- strategies-example -->")[1].split("<!-- /strategies-example -->")[0]
+    code = block.split("```python")[1].split("```")[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # the project's own README, not user input
+    namespace["test_small_stepsizes_decrease_the_loss"]()
