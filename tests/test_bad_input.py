@@ -171,6 +171,8 @@ NUMBER_CASES = [
     (["--loss", "nope"], "unknown loss"),
     (["--format", "gif"], "invalid choice"),
     (["--model", "mlp3", "--loss", "exponential"], "cross-entropy"),
+    (["--n", "5"], "--n does not apply to --data toy"),  # would be silently ignored
+    (["--gamma", "0.1"], "--gamma does not apply to --data toy"),
 ]
 
 
@@ -190,6 +192,7 @@ SYNTHETIC_CASES = [
     (["--gamma", "nan"], "not finite"),
     (["--gamma", "2"], "gamma must lie in (0, 1]"),
     (["--gamma", "0"], "gamma must lie in (0, 1]"),
+    (["--images", "x.idx"], "--images does not apply to --data synthetic"),
 ]
 
 

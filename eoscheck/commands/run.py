@@ -86,11 +86,29 @@ def _data_shape(args) -> tuple[int, int] | None:
     return {"toy": (4, 2), "toy-normalized": (4, 2), "thm3": (2, 2), "digits08": (352, 64)}.get(name)
 
 
+#: which data options each --data takes (anything else given is an error, never silently ignored).
+_DATA_OPTIONS = {"synthetic": {"n", "d", "gamma"}, "thm3": {"gamma"}, "idx": {"n", "images", "labels"},
+                 "mnist08": {"images", "labels"}}
+
+
+def check_data_options(args) -> None:
+    """Refuse data options the chosen --data does not use (they would be silently ignored)."""
+    name = args.data or "digits08"
+    allowed = _DATA_OPTIONS.get(name, set())
+    given = [k for k in ("n", "d", "gamma", "images", "labels") if getattr(args, k) is not None]
+    extra = [k for k in given if k not in allowed]
+    if extra:
+        uses = f"takes only {', '.join(f'--{k}' for k in sorted(allowed))}" if allowed else "takes no data options"
+        raise EoscheckError(f"--{extra[0]} does not apply to --data {name}, which {uses}; drop it")
+
+
 def validate(args):
     """Every check that needs no data, before anything is loaded or computed: (stepsizes, loss, out)."""
     from ..outputs import check_output_dir
 
     etas = parse_floats(args.eta)
+    if not (args.model == "mlp3" and args.data is None):
+        check_data_options(args)
     if args.grid_points is not None and args.grid != "log":
         raise EoscheckError("--grid-points applies to --grid log only; add --grid log or drop --grid-points")
     check_device(args.device)
