@@ -69,6 +69,14 @@ _LAZY = {
 __all__ = ["__version__", "DivergenceError", "EoscheckError", *_LAZY]
 
 
+def _check_exports(_public):
+    # as Hypothesis' strategies/__init__.py: importing fails if __all__ and the public names drift apart
+    assert set(__all__) == _public, (set(__all__) ^ _public)
+
+
+_check_exports({n for n in dir() if n[0] != "_"} | set(_LAZY) | {"__version__"})
+
+
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'eoscheck' has no attribute {name!r}")

@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eoscheck {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `eoscheck … | head`: the reader left; not an error of ours
-        sys.stderr.close()
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
 
 

@@ -136,7 +136,10 @@ def refuse_if_busy(out) -> None:
     lock = out / LOCK_NAME
     if not lock.is_file():
         return
-    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return  # unreadable: OutputLock reports it when it takes the lock
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
