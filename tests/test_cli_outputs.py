@@ -51,8 +51,9 @@ def test_json_prints_the_summary_on_stdout(tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["svg", "pdf"])
 def test_figure_formats(fmt, tmp_path, capsys):
-    assert main(["run", "--data", "toy", "--eta", "4", "--steps", "20", "--out", str(tmp_path), "--quiet",
-                 "--format", fmt]) == 0
+    assert main(["run", "--data", "toy", "--eta", "4", "--steps", "20", "--out", str(tmp_path),
+                 "--format", fmt]) == 0  # not --quiet: the estimate line and the labelled phases run too
+    assert "estimate for 1 stepsize(s) × 20 steps on 4 × 2 data" in capsys.readouterr().err
     assert (tmp_path / f"fig1.{fmt}").read_bytes()[:5].startswith(MAGIC[fmt][:4])
     assert not (tmp_path / "fig1.png").exists()
 

@@ -226,6 +226,8 @@ def run(args) -> int:
         with OutputLock(out):
             if est is not None and not args.quiet:
                 print(est.line(), file=sys.stderr)
+            if hasattr(data, "max_margin") and not args.quiet:
+                _max_margin_with_label(data)
             traj = _run_model(args, data, loss if loss is not None else args.loss, etas)
             if hasattr(data, "summary"):
                 traj.config["dataset"] = data.summary()
@@ -250,6 +252,15 @@ def run(args) -> int:
               "(marked on the figure; records are NaN after that step)")
     print(f"wrote {', '.join(files)}")
     return 0
+
+
+def _max_margin_with_label(data) -> None:
+    """The certified max margin (which GD's records need) under a labelled bar: it can take a while."""
+    from ..progress import bar
+
+    with bar(total=1, desc=f"certified max margin of {data.name} ({data.n}×{data.d}, Wolfe)", unit="solve") as b:
+        data.max_margin()
+        b.update(1)
 
 
 def _figure_bytes(traj, title: str, fmt: str) -> bytes:
