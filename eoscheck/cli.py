@@ -19,7 +19,7 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from ._errors import EoscheckError
+from ._errors import DivergenceError, EoscheckError
 
 _PACKAGE = "eoscheck.commands"
 
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except EoscheckError as err:
         print(f"eoscheck {args.command}: error: {' '.join(str(err).split()) or 'bad input'}", file=sys.stderr)
+        return 2
+    except DivergenceError as err:  # a computation left float64 where the command cannot report it as data
+        print(f"eoscheck {args.command}: error: {' '.join(str(err).split())}; give smaller values", file=sys.stderr)
         return 2
     except MemoryError:
         print(f"eoscheck {args.command}: error: out of memory; shrink the request (fewer steps or --grid log, "
