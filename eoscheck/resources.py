@@ -88,6 +88,7 @@ class Estimate:
     what: str
     memory: dict[str, float] = field(default_factory=dict)
     flops: float = 0.0
+    stepsize_steps: float = 0.0
     hints: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -99,8 +100,8 @@ class Estimate:
         avail = available_memory() if available is None else available
         parts = ", ".join(f"{k} {_size(v)}" for k, v in self.memory.items() if v)
         line = f"estimate for {self.what}: memory ≈ {_size(self.total)} ({parts})"
-        if self.flops:
-            line += f", work ≈ {self.flops:.2g} flop (≈ {self.flops / 1e9:.2g} s at 1 GFLOP/s)"
+        if self.stepsize_steps:  # no time guess: per-step overheads dominate small problems, flops large ones
+            line += f", work ≈ {self.flops:.2g} flop in {self.stepsize_steps:.3g} stepsize-steps"
         if avail != float("inf"):
             line += f"; {_size(avail)} available"
         return line
@@ -121,6 +122,7 @@ def gd_estimate(*, K: int, steps: int, recorded: int, n: int, d: int, sharp_poin
     """The cost of GD for K stepsizes and ``steps`` steps on n × d data (see the module docstring)."""
     est = Estimate(what=f"{K} stepsize(s) × {steps:,} steps on {n:,} × {d:,} data" +
                    (f", width {width:,}" if model == "ntk" else ""))
+    est.stepsize_steps = float(K) * steps
     est.memory["records"] = 2.0 * N_RECORDED * 8 * K * recorded + 2.0 * 8 * K * sharp_points
     est.memory["data"] = 4.0 * 8 * n * d + (8.0 * n * n if model == "linear" and n <= 1.5 * d else 0.0)
     est.hints["records"] = ("record fewer steps: --grid log (with --grid-points P), fewer --steps or "
