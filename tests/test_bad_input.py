@@ -319,6 +319,18 @@ def test_console_entry_point_one_line_exit_2(argv, bad_files, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def _assert_group_gone(pgid, wait=10.0):
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < wait:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(pgid, signal.SIGKILL)  # clean up before failing
+    raise AssertionError(f"processes of the killed run (group {pgid}) are still running")
+
+
 def test_killed_run_leaves_a_consistent_folder(tmp_path):
     """SIGKILL at several moments: afterwards the folder is empty, an interrupted set without run.json
     (which ``Trajectory.load`` refuses with one line), or one complete, matching set."""
@@ -336,6 +348,7 @@ def test_killed_run_leaves_a_consistent_folder(tmp_path):
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
+        _assert_group_gone(proc.pid)  # nothing of the run is left running
         if (out / "run.json").exists():
             meta = json.loads((out / "run.json").read_text())
             for name, digest in meta["files"].items():

@@ -80,6 +80,8 @@ def _sharp_points(args, steps: int) -> int:
 
 def _data_shape(args) -> tuple[int, int] | None:
     """(n, d) of the requested data when known before loading it (synthetic and the built-in sets)."""
+    if args.model == "mlp3" and args.data is None:
+        return (1000, 64)  # the 3-layer experiment's default: 1,000 digits of 8×8 pixels
     name = args.data or "digits08"
     if name == "synthetic":
         return (args.n or 100, args.d or 10)
