@@ -1,60 +1,125 @@
 """The ``eoscheck`` command line.
 
-Each sub-command lives in its own module of :mod:`eoscheck.commands`, which
-defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules are discovered, so adding a command means adding one file.
+Each sub-command lives in its own module of :mod:`eoscheck.commands`, which defines ``NAME``,
+``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Modules are discovered, so adding a
+command means adding one file. ``NAME`` and ``HELP`` are read from the module's source (they are
+string literals), so ``eoscheck --help`` imports no command module, and ``eoscheck COMMAND …``
+imports only that command's module (torch, sympy and matplotlib load only where they are used).
+
+Exit codes: 0 done, 1 a check failed (the command says which), 2 bad input (one line on stderr,
+naming the offending value and what to do), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 
-from ._errors import EoscheckError
+from ._errors import DivergenceError, EoscheckError
 
-
-def _command_modules():
-    from . import commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            yield importlib.import_module(f"{commands.__name__}.{info.name}")
+_PACKAGE = "eoscheck.commands"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, one sub-parser per command module."""
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block): ``eoscheck CMD: error: …``, exit 2."""
+
+    def error(self, message: str):  # noqa: D102 (argparse's contract: print and exit 2)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _literal(tree: ast.Module, name: str) -> str | None:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                return node.value.value
+    return None
+
+
+def commands() -> dict[str, tuple[str, str]]:
+    """Every command: ``NAME`` → (module, ``HELP``), read without importing the modules."""
+    from . import commands as pkg
+
+    out = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = f"{_PACKAGE}.{info.name}"
+        src = Path(pkg.__path__[0], f"{info.name}.py")
+        name = help_ = None
+        if src.is_file():
+            tree = ast.parse(src.read_text(encoding="utf-8"))
+            name, help_ = _literal(tree, "NAME"), _literal(tree, "HELP")
+        if name is None or help_ is None:  # not literals: ask the module itself
+            mod = importlib.import_module(module)
+            name, help_ = mod.NAME, mod.HELP
+        out[name] = (module, help_)
+    return out
+
+
+def _wanted(argv: list[str], names) -> str | None:
+    """The command named on the command line (the first word that is not an option)."""
+    for a in argv:
+        if not a.startswith("-"):
+            return a if a in names else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser. With ``argv``, only the command it names gets its full sub-parser
+    (and only that command's module is imported); without, every command does."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(
-        prog="eoscheck",
-        description="Check the theory of large-stepsize gradient descent by experiment.",
-    )
+    parser = ArgumentParser(prog="eoscheck",
+                            description="Check the theory of large-stepsize gradient descent by experiment.")
     parser.add_argument("--version", action="version", version=f"eoscheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _command_modules():
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+    table = commands()
+    wanted = None if argv is None else _wanted(argv, table)
+    for name, (module, help_) in table.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if argv is None or name == wanted:
+            mod = importlib.import_module(module)
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse ``argv``, run the command, map bad input to exit code 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed, one line)
+        return int(exc.code or 0)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    args._argv = ["eoscheck", *argv]
     try:
         return int(args._run(args) or 0)
     except EoscheckError as err:
-        print(f"eoscheck {args.command}: error: {err}", file=sys.stderr)
+        print(f"eoscheck {args.command}: error: {' '.join(str(err).split()) or 'bad input'}", file=sys.stderr)
+        return 2
+    except DivergenceError as err:  # a computation left float64 where the command cannot report it as data
+        print(f"eoscheck {args.command}: error: {' '.join(str(err).split())}; give smaller values", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"eoscheck {args.command}: error: out of memory; shrink the request (fewer steps or --grid log, "
+              "fewer stepsizes, smaller data or width)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"eoscheck {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `eoscheck … | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

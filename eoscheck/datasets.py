@@ -14,6 +14,8 @@ import csv
 import gzip
 import math
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,26 +302,52 @@ def digits08(n_per_class: int | None = None) -> Dataset:
     return Dataset(X, y, name="digits08", meta=meta)
 
 
-def _open_maybe_gzip(path: Path):
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _memory_check(path: Path, nbytes: float, what: str) -> None:
+    from .resources import available_memory
+
+    avail = available_memory()
+    if nbytes > avail:
+        raise EoscheckError(f"{path}: {what} needs ≈ {nbytes / 2**30:.3g} GiB of memory but "
+                            f"{avail / 2**30:.3g} GiB is available; use a smaller file")
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format, optionally gzip-compressed) into an array."""
+    """Read an IDX file (the MNIST format, optionally gzip-compressed) into an array.
+
+    The header (magic 0 0 type ndim, then ndim big-endian uint32 sizes) is checked before any data
+    is read, and at most the bytes it announces are read (a gzip bomb cannot exhaust memory).
+    """
     path = _existing(path)
-    types = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-    with _open_maybe_gzip(path) as fh:
-        head = fh.read(4)
-        if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in types:
-            raise EoscheckError(f"{path} is not an IDX file (bad magic number); give MNIST-format idx files")
-        ndim = head[3]
-        shape = struct.unpack(">" + "I" * ndim, fh.read(4 * ndim))
-        data = np.frombuffer(fh.read(), dtype=types[head[2]])
-    if data.size != math.prod(shape):
-        raise EoscheckError(f"{path}: IDX header says {shape} but the file holds {data.size} values (truncated?)")
-    return data.reshape(shape)
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+            head = fh.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+                raise EoscheckError(f"{path} is not an IDX file (bad magic number); give MNIST-format idx files")
+            ndim = head[3]
+            if not 1 <= ndim <= 4:
+                raise EoscheckError(f"{path}: IDX header says {ndim} dimensions (MNIST files have 1 to 3); "
+                                    "not an idx file eoscheck can read")
+            dims = fh.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise EoscheckError(f"{path}: IDX header is truncated ({len(dims) + 4} of {4 * ndim + 4} bytes)")
+            shape = struct.unpack(">" + "I" * ndim, dims)
+            dtype = np.dtype(_IDX_TYPES[head[2]])
+            nbytes = math.prod(shape) * dtype.itemsize
+            _memory_check(path, 3.0 * nbytes, f"the IDX shape {shape}")
+            raw = fh.read(nbytes + 1)
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
+        raise EoscheckError(f"cannot read {path} as an IDX file ({type(err).__name__}: {err}); "
+                            "give MNIST-format idx files (.gz or not)") from None
+    if len(raw) != nbytes:
+        raise EoscheckError(f"{path}: IDX header says {shape} but the file holds "
+                            f"{'more' if len(raw) > nbytes else f'{len(raw) // dtype.itemsize}'} values "
+                            f"({'trailing data' if len(raw) > nbytes else 'truncated?'})")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
 def load_idx(images: str | Path, labels: str | Path, classes: tuple[int, int] = (0, 8),
@@ -329,6 +357,8 @@ def load_idx(images: str | Path, labels: str | Path, classes: tuple[int, int] = 
     With ``n`` given, the first n samples of the two classes (in file order) are kept,
     as in the paper's "1000 samples with labels 0 or 8"; pixels stay raw (0..255).
     """
+    if n is not None and (int(n) != n or n < 1):
+        raise EoscheckError(f"n must be a positive integer (samples to keep), got {n}")
     Ximg = read_idx(images)
     lab = read_idx(labels).astype(np.int64).ravel()
     if Ximg.shape[0] != lab.shape[0]:
@@ -347,6 +377,8 @@ def load_idx(images: str | Path, labels: str | Path, classes: tuple[int, int] = 
 
 def _existing(path: str | Path) -> Path:
     p = Path(path)
+    if p.is_dir():
+        raise EoscheckError(f"{p} is a folder, not a data file; give a file path")
     if not p.is_file():
         raise EoscheckError(f"file not found: {p}; check the path")
     return p
@@ -356,26 +388,69 @@ def load_file(path: str | Path) -> Dataset:
     """A user's data: ``.npz`` with arrays ``X`` and ``y``, or ``.csv`` whose last column is y.
 
     A CSV may have a header row; a header column named ``y`` or ``label`` is used as y.
+    Checked before use: real numeric dtypes (complex, object and text arrays are refused, never
+    cast), X of shape (n, d) with n, d ≥ 1, and the memory the arrays need.
     """
     p = _existing(path)
-    if p.suffix == ".npz":
-        try:
-            with np.load(p, allow_pickle=False) as f:
-                if "X" not in f or "y" not in f:
-                    raise EoscheckError(f"{p} must contain arrays named X and y, found {sorted(f.files)}")
-                X, y = f["X"], f["y"]
-        except (OSError, ValueError) as err:
-            raise EoscheckError(f"cannot read {p} as .npz: {err}") from None
-    elif p.suffix in (".csv", ".txt"):
+    if p.suffix.lower() == ".npz":
+        X, y = _read_npz(p)
+    elif p.suffix.lower() in (".csv", ".txt"):
         X, y = _read_csv(p)
     else:
-        raise EoscheckError(f"unknown data file type {p.suffix!r}; use .npz (arrays X, y) or .csv")
+        raise EoscheckError(f"{p}: unknown data file type {p.suffix!r}; use .npz (arrays X, y) or .csv")
+    for key, arr in (("X", X), ("y", y)):
+        if arr.dtype.kind not in "biuf":
+            kind = {"c": "complex", "O": "object", "U": "text", "S": "text", "V": "structured"}.get(arr.dtype.kind,
+                                                                                                arr.dtype.name)
+            raise EoscheckError(f"{p}: {key} has {kind} values (dtype {arr.dtype}); give real numbers")
+    if X.ndim == 2 and X.shape[1] == 0:
+        raise EoscheckError(f"{p}: X has no features (shape {X.shape}); give at least one column")
     return Dataset(X, y, name=p.stem, meta={"source": str(p)})
 
 
+def _read_npz(p: Path):
+    """X and y of an .npz, their headers checked (dtype, memory) before the data are read."""
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            if "X" not in f.files or "y" not in f.files:
+                raise EoscheckError(f"{p} must contain arrays named X and y, found {sorted(f.files)}")
+            total = 0.0
+            for key in ("X", "y"):
+                with f.zip.open(f"{key}.npy") as member:
+                    version = np.lib.format.read_magic(member)
+                    shape, _, dtype = _npy_header(member, version)
+                if dtype.hasobject:
+                    raise EoscheckError(f"{p}: {key} holds Python objects; save numeric arrays (np.savez)")
+                total += math.prod(shape) * 8.0
+            _memory_check(p, 3.0 * total, "its arrays")
+            return f["X"], f["y"]
+    except EoscheckError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        raise EoscheckError(f"cannot read {p} as .npz ({type(err).__name__}); "
+                            "save it with numpy.savez(path, X=X, y=y)") from None
+
+
+def _npy_header(member, version):
+    """(shape, fortran_order, dtype) of an .npy member (numpy's public header readers)."""
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(member)
+    return np.lib.format.read_array_header_2_0(member)
+
+
 def _read_csv(p: Path):
-    with open(p, newline="") as fh:
-        rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    _memory_check(p, 40.0 * p.stat().st_size, "parsing it")
+    raw = p.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
+        raise EoscheckError(f"{p} is UTF-16 or binary, not a UTF-8 text CSV; save it as UTF-8 CSV")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise EoscheckError(f"{p} is not UTF-8 text (byte {err.start}); save it as a UTF-8 CSV") from None
+    try:
+        rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+    except csv.Error as err:
+        raise EoscheckError(f"{p}: malformed CSV ({err})") from None
     if not rows:
         raise EoscheckError(f"{p} is empty")
     header = None
@@ -383,6 +458,13 @@ def _read_csv(p: Path):
         [float(c) for c in rows[0]]
     except ValueError:
         header, rows = [c.strip() for c in rows[0]], rows[1:]
+    if not rows:
+        raise EoscheckError(f"{p} has a header but no data rows")
+    width = len(rows[0])
+    ragged = next((i for i, r in enumerate(rows) if len(r) != width), None)
+    if ragged is not None:
+        raise EoscheckError(f"{p}: row {ragged + 1 + (header is not None)} has {len(rows[ragged])} columns, "
+                            f"the first has {width}; every row needs the same columns")
     try:
         A = np.array([[float(c) for c in r] for r in rows], dtype=np.float64)
     except ValueError as err:
@@ -397,10 +479,22 @@ def _read_csv(p: Path):
     return np.delete(A, col, axis=1), A[:, col]
 
 
+def _whole(value) -> bool:
+    try:
+        return float(value).is_integer()
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def get_dataset(name: str, *, gamma: float | None = None, n: int | None = None, d: int | None = None,
                 seed: int = 0, images: str | None = None, labels: str | None = None) -> Dataset:
     """A dataset by command-line name: ``toy``, ``toy-normalized``, ``thm3``, ``synthetic``,
     ``digits08``, ``mnist08``/``idx`` (with ``images`` and ``labels`` paths), or a file path."""
+    for key, value, lo in (("n", n, 1), ("d", d, 1), ("seed", seed, 0)):
+        if value is not None and not (_whole(value) and value >= lo):
+            raise EoscheckError(f"--{key} must be an integer ≥ {lo}, got {value}")
+    if gamma is not None and not math.isfinite(gamma):
+        raise EoscheckError(f"--gamma must be a finite number, got {gamma}")
     if name == "toy":
         return toy()
     if name == "toy-normalized":
@@ -408,14 +502,15 @@ def get_dataset(name: str, *, gamma: float | None = None, n: int | None = None, 
     if name == "thm3":
         return thm3(0.05 if gamma is None else gamma)
     if name == "synthetic":
-        return synthetic(n=n or 100, d=d or 10, gamma=0.1 if gamma is None else gamma, seed=seed)
+        return synthetic(n=100 if n is None else n, d=10 if d is None else d, gamma=0.1 if gamma is None else gamma,
+                         seed=seed)
     if name == "digits08":
         return digits08()
     if name in ("mnist08", "idx"):
         if not (images and labels):
             raise EoscheckError(f"--data {name} needs --images FILE and --labels FILE (MNIST-format idx files)")
         return load_idx(images, labels, n=1000 if name == "mnist08" else n)
-    if Path(name).suffix:
+    if Path(name).suffix or Path(name).exists():
         return load_file(name)
     raise EoscheckError(
         f"unknown dataset {name!r}; choose toy, toy-normalized, thm3, synthetic, digits08, mnist08, or a .npz/.csv file"

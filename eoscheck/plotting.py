@@ -1,25 +1,65 @@
-"""Figures in the style of the paper's Fig. 1: L(w_t) and L(w_t)·ηt against t, log–log."""
+"""Figures in the style of the paper's Fig. 1: L(w_t) and L(w_t)·ηt against t, log–log.
+
+Importing this module selects no matplotlib backend: in a notebook the figures show inline, in a
+script they follow the user's backend. ``offscreen=True`` builds a bare :class:`~matplotlib.figure.Figure`
+(no pyplot, no GUI, rendered by Agg when saved) — what the command line uses to write files.
+Every plot function takes ``ax=None`` (draw into the caller's axes) and returns the Figure.
+
+Divergence is data: values that left the float64 range (±inf, NaN after the divergence step)
+are not drawn, the plotted values are clipped to [2⁻³⁰⁰, 2³⁰⁰] (log axes), and the step where
+a stepsize diverged is marked (× and a dotted line).
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .outputs import atomic_write
 
-from .outputs import atomic_write  # noqa: E402
-from .trajectory import Trajectory  # noqa: E402
+FORMATS = ("png", "svg", "pdf")
+_CLIP = (2.0**-300, 2.0**300)  # ±300 octaves: axis margins and ticks (which extend past the data) stay finite
 
 
-def save_figure(fig, path: str | Path) -> Path:
-    """Save a matplotlib figure as PNG atomically (never a half-written file) and close it."""
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(ncols: int = 1, *, offscreen: bool = False, width: float = 5.2, height: float = 4.2):
+    """A figure with ``ncols`` panels: through pyplot (shown inline), or bare when ``offscreen``."""
+    size = (width * ncols, height)
+    if offscreen:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=size, layout="constrained")
+        return fig, list(np.atleast_1d(fig.subplots(1, ncols)))
+    fig, axes = _pyplot().subplots(1, ncols, figsize=size, layout="constrained")
+    return fig, list(np.atleast_1d(axes))
+
+
+def figure_bytes(fig, fmt: str = "png", dpi: int = 120) -> bytes:
+    """The figure rendered as ``fmt`` (png, svg or pdf)."""
+    if fmt not in FORMATS:
+        from ._errors import EoscheckError
+
+        raise EoscheckError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata={"CreationDate": None} if fmt == "pdf" else None)
+    return buf.getvalue()
+
+
+def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
+    """Save a figure atomically (never a half-written file), format from ``fmt`` or the suffix; close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=120))
-    plt.close(fig)
+    fmt = fmt or (path.suffix[1:].lower() if path.suffix[1:].lower() in FORMATS else "png")
+    atomic_write(path, figure_bytes(fig, fmt))
+    if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure: release it
+        _pyplot().close(fig)
     return path
 
 
@@ -28,32 +68,89 @@ def _eta_label(eta: float) -> str:
     return f"η = $2^{{{k:g}}}$" if abs(k - round(k)) < 1e-12 else f"η = {eta:g}"
 
 
-def plot_fig1(traj: Trajectory, path: str | Path, title: str = "", sharpness: bool = False) -> Path:
-    """Two panels (Fig. 1 (a)/(b) style): L(w_t) and L(w_t)·ηt against t on log₂ axes.
+def plottable(values: np.ndarray) -> np.ndarray:
+    """Values for a log axis: non-finite and non-positive ones become NaN (not drawn), the rest are
+    clipped to [2⁻³⁰⁰, 2³⁰⁰] so that axis limits, margins and ticks stay finite."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(v) & (v > 0)
+    return np.where(ok, np.clip(np.where(ok, v, 1.0), *_CLIP), np.nan)
 
-    With ``sharpness`` and recorded sharpness, a third panel shows λ_max(∇²L) against 2/η.
+
+def _log_loss(traj, k: int) -> np.ndarray:
+    rec = traj.records
+    if "log_loss" in rec:
+        return np.asarray(rec["log_loss"][k], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.asarray(rec["loss"][k], dtype=np.float64))
+
+
+def from_log(log_values: np.ndarray) -> np.ndarray:
+    """exp of log-domain values for a log axis: ±inf and overflow clip to 2^±300, NaN stays NaN."""
+    lim = 300 * np.log(2.0)
+    with np.errstate(invalid="ignore"):
+        return np.exp(np.clip(log_values, -lim, lim))
+
+
+def _prefer(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(values), values, fallback)
+
+
+def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: bool = False, *,
+              ax=None, offscreen: bool = False, fmt: str | None = None):
+    """Fig. 1 (a)/(b) style: L(w_t) and L(w_t)·ηt against t on log₂ axes; returns the Figure.
+
+    ``sharpness`` (with recorded sharpness) adds a third panel, λ_max(∇²L) against 2/η.
+    ``ax``: one Axes (the loss panel only) or one Axes per panel; ``path``: also save the figure
+    there (format from ``fmt`` or the suffix). A diverged stepsize is drawn up to its last finite
+    value and marked with × at the divergence step.
     """
-    ncol = 3 if sharpness and traj.sharpness.size else 2
-    fig, axes = plt.subplots(1, ncol, figsize=(5.2 * ncol, 4.2), constrained_layout=True)
+    want_sharp = bool(sharpness and traj.sharpness.size)
+    ncol = 3 if want_sharp else 2
+    if ax is None:
+        fig, axes = new_figure(ncol, offscreen=offscreen)
+    else:
+        axes = list(ax) if isinstance(ax, Sequence) or isinstance(ax, np.ndarray) else [ax]
+        fig = axes[0].figure
+        want_sharp = want_sharp and len(axes) >= 3
     t = traj.step.astype(float)
     pos = t > 0
-    colors = plt.cm.viridis(np.linspace(0.0, 0.9, traj.K))
+    import matplotlib
+
+    colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, traj.K))
+    drawn = [False, False, False]
     for k, eta in enumerate(traj.eta):
-        L = traj.records["loss"][k]
-        label = _eta_label(eta) + (" (diverged)" if traj.diverged[k] else "")
-        axes[0].plot(t[pos], L[pos], color=colors[k], lw=1.2, label=label)
-        axes[1].plot(t[pos], (L * eta * t)[pos], color=colors[k], lw=1.2, label=label)
-        if ncol == 3:
-            axes[2].plot(traj.sharpness_step, traj.sharpness[k], color=colors[k], lw=1.2, label=label)
+        div = int(traj.stats["diverged_at"][k]) if "diverged_at" in traj.stats else -1
+        label = _eta_label(eta) + (f" (diverged at t = {div})" if div >= 0 else "")
+        log_l = _log_loss(traj, k)
+        loss = np.asarray(traj.records["loss"][k], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # the recorded values where they are finite; from ln L (clipped) where L over/underflowed
+            panels = [_prefer(plottable(loss), from_log(log_l)),
+                      _prefer(plottable(loss * eta * t), from_log(log_l + np.log(eta) + np.log(t)))]
+        for i, (a, values) in enumerate(zip(axes[:2], panels)):
+            y = values[pos]
+            a.plot(t[pos], y, color=colors[k], lw=1.2, label=label)
+            drawn[i] |= bool(np.isfinite(y).any())
+            if div >= 0:
+                _mark_divergence(a, t[pos], y, div, colors[k])
+        if want_sharp:
+            y = plottable(traj.sharpness[k])
+            axes[2].plot(traj.sharpness_step, y, color=colors[k], lw=1.2, label=label)
+            drawn[2] |= bool(np.isfinite(y).any())
             axes[2].axhline(2 / eta, color=colors[k], ls="--", lw=0.8)
-    axes[0].set_ylabel("training loss L(w_t)")
-    axes[1].set_ylabel("L(w_t) · η t")
-    for ax in axes[:2]:
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
-        ax.set_xlabel("step t")
-        ax.grid(True, which="major", alpha=0.3)
-    if ncol == 3:
+    names = ["training loss L(w_t)", "L(w_t) · η t"]
+    for a, ok in zip(axes[:3] if want_sharp else axes[:2], drawn):
+        if not ok:  # every value diverged: nothing positive to scale
+            a.set_ylim(0.5, 2.0)
+            a.text(0.5, 0.5, "no finite values (diverged)", transform=a.transAxes, ha="center", va="center")
+    for a, name in zip(axes[:2], names):
+        a.set_ylabel(name)
+        a.set_xscale("log", base=2)
+        a.set_yscale("log", base=2)
+        a.set_xlabel("step t")
+        a.grid(True, which="major", alpha=0.3)
+    if want_sharp:
         axes[2].set_xlabel("step t")
         axes[2].set_ylabel("sharpness λ_max(∇²L)  (dashed: 2/η)")
         axes[2].set_yscale("log")
@@ -61,4 +158,17 @@ def plot_fig1(traj: Trajectory, path: str | Path, title: str = "", sharpness: bo
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    if path is not None:
+        save_figure(fig, path, fmt)
+    return fig
+
+
+def _mark_divergence(ax, t: np.ndarray, y: np.ndarray, div: int, color) -> None:
+    """× at the last drawn value before step ``div`` and a dotted line at ``div`` (if on the axis)."""
+    finite = np.flatnonzero(np.isfinite(y) & (t <= div))
+    if finite.size:
+        i = finite[-1]
+        ax.plot([t[i]], [y[i]], marker="x", ms=8, mew=2, color=color, ls="none")
+    if div > 0:
+        ax.axvline(div, color=color, ls=":", lw=1.0)
+

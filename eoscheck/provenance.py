@@ -1,4 +1,4 @@
-"""Provenance of a run: configuration hash, package versions, machine and device."""
+"""Provenance of a run: configuration hash, package versions, source commit, BLAS threads, machine and device."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
 import sys
+from functools import lru_cache
+from pathlib import Path
 import time
 from importlib import metadata
 from typing import Any
@@ -25,6 +28,43 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+@lru_cache(maxsize=1)
+def source() -> dict[str, Any]:
+    """Where this eoscheck came from: the git commit of its checkout (and whether tracked files were
+    modified), or, when it is not run from a checkout, the installed version."""
+    from . import __version__
+
+    out: dict[str, Any] = {"version": __version__, "commit": None, "dirty": None, "checkout": None}
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    pyproject = Path(top, "pyproject.toml") if top else None
+    if pyproject is None or not pyproject.is_file() or 'name = "eoscheck"' not in pyproject.read_text():
+        return out  # installed (e.g. site-packages), not a checkout of eoscheck
+    out["checkout"] = top
+    out["commit"] = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    out["dirty"] = None if status is None else bool(status)
+    return out
+
+
+def threadpools() -> list[dict[str, Any]]:
+    """The BLAS/OpenMP libraries loaded and their thread counts (``threadpoolctl.threadpool_info()``)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"error": "threadpoolctl not installed"}]
+    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer", "architecture")
+    return [{k: lib.get(k) for k in keep} for lib in threadpool_info()]
 
 
 def _cpu_name() -> str:
@@ -55,6 +95,8 @@ def provenance(device: str = "cpu", seed: int | None = None) -> dict[str, Any]:
     return {
         "seed": seed,
         "versions": versions(),
+        "source": dict(source()),
+        "threadpools": threadpools(),
         "machine": device_info(device),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

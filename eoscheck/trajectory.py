@@ -9,10 +9,13 @@ at every step by the engine and stored in ``stats``, whatever the grid.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -134,32 +137,105 @@ class Trajectory:
         """(K,) bool: L(w_t) is non-increasing for all t ≥ s (up to ``rtol``)."""
         return self.last_increase(rtol) <= np.asarray(s)
 
+    # --- presentation -----------------------------------------------------------
+    def __repr__(self) -> str:
+        etas = ", ".join(f"{e:g}" for e in self.eta[:6]) + (", …" if self.K > 6 else "")
+        div = int(self.diverged.sum()) if "diverged_at" in self.stats else 0
+        grid = "all steps" if len(self.step) and self.full_grid else f"{len(self.step)} recorded steps"
+        what = self.config.get("model", "linear")
+        data = self.config.get("data")
+        return (f"Trajectory({what}{f' on {data}' if data else ''}, K={self.K} stepsizes (η = {etas}), "
+                f"T={self.steps if len(self.step) else 0} ({grid}), {len(self.records)} records"
+                f"{f', {div} diverged' if div else ''})")
+
+    def to_pandas(self, quantities: Sequence[str] | None = None):
+        """The records in long format: a :class:`pandas.DataFrame` with columns ``eta``, ``step``,
+        ``quantity``, ``value`` (one row per stepsize, recorded step and quantity; the sharpness at
+        its own checkpoints as quantity ``"sharpness"``)."""
+        import pandas as pd
+
+        names = list(self.records) if quantities is None else list(quantities)
+        unknown = [q for q in names if q not in self.records and q != "sharpness"]
+        if unknown:
+            raise EoscheckError(f"unknown quantity {unknown[0]!r}; recorded: {', '.join(self.records)}, sharpness")
+        frames = []
+        for q in names:
+            if q == "sharpness":
+                steps, values = self.sharpness_step, self.sharpness
+            else:
+                steps, values = self.step, self.records[q]
+            if values.size == 0:
+                continue
+            frames.append(pd.DataFrame({
+                "eta": np.repeat(self.eta, len(steps)), "step": np.tile(steps, self.K),
+                "quantity": q, "value": np.asarray(values, dtype=np.float64).ravel()}))
+        if not frames:
+            return pd.DataFrame({"eta": [], "step": [], "quantity": [], "value": []})
+        out = pd.concat(frames, ignore_index=True)
+        out["quantity"] = out["quantity"].astype("category")
+        return out
+
     # --- persistence ------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """Write ``trajectory.npz`` and ``run.json`` into ``directory`` atomically."""
+    def save(self, directory: str | Path, *, extra: Mapping[str, bytes] | None = None,
+             command: Sequence[str] | None = None) -> Path:
+        """Write ``trajectory.npz``, the ``extra`` files (name → bytes) and ``run.json`` into ``directory``.
+
+        Each file is written atomically; ``run.json`` goes last and lists the sha256 of the
+        others, and the previous ``run.json`` is removed first. So a folder with a ``run.json`` holds
+        one run's complete set, and a run killed midway leaves no ``run.json`` (:meth:`load` says so).
+        Hold an :class:`eoscheck.outputs.OutputLock` on the folder to keep out a second writer.
+        """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         arrays = {"eta": self.eta, "step": self.step, "sharpness_step": self.sharpness_step,
                   "sharpness": self.sharpness}
         arrays.update(self.records)
         arrays.update({f"stats_{k}": v for k, v in self.stats.items()})
-        atomic_write(d / "trajectory.npz", lambda fh: np.savez_compressed(fh, **arrays))
-        meta = {"config": self.config, "provenance": self.provenance}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        files = {"trajectory.npz": buf.getvalue(), **dict(extra or {})}
+        (d / "run.json").unlink(missing_ok=True)
+        for name, data in files.items():
+            atomic_write(d / name, data)
+        prov = dict(self.provenance)
+        if command is not None:
+            prov["command"] = list(command)
+        meta = {"config": self.config, "provenance": prov,
+                "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
         text = json.dumps(json.loads(canonical_json(meta)), indent=2)
-        atomic_write(d / "run.json", lambda fh: fh.write(text.encode()))
+        atomic_write(d / "run.json", text)
         return d
 
     @classmethod
     def load(cls, directory: str | Path) -> "Trajectory":
-        """Read a trajectory written by :meth:`save`."""
+        """Read a trajectory written by :meth:`save`, checking that the pair belongs together."""
         d = Path(directory)
         npz, js = d / "trajectory.npz", d / "run.json"
         if not npz.is_file():
             raise EoscheckError(f"no trajectory.npz in {d}; run `eoscheck run --out {d}` first")
-        with np.load(npz, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        meta = json.loads(js.read_text()) if js.is_file() else {}
+        if not js.is_file():
+            raise EoscheckError(f"{d} has trajectory.npz but no run.json: an interrupted run; run it again")
+        try:
+            meta = json.loads(js.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise EoscheckError(f"{js} is not valid JSON ({err}); run again") from None
+        raw = npz.read_bytes()
+        want = (meta.get("files") or {}).get("trajectory.npz")
+        if want is not None and hashlib.sha256(raw).hexdigest() != want:
+            raise EoscheckError(f"{npz} does not match {js} (written by different runs); run again")
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise EoscheckError(f"cannot read {npz} ({type(err).__name__}); run again") from None
+        missing = [k for k in ("eta", "step", "sharpness_step", "sharpness", "loss") if k not in arrays]
+        if missing:
+            raise EoscheckError(f"{npz} lacks {', '.join(missing)}; not a trajectory written by eoscheck")
         stats = {k[6:]: arrays.pop(k) for k in list(arrays) if k.startswith("stats_")}
         fixed = {k: arrays.pop(k) for k in ("eta", "step", "sharpness_step", "sharpness")}
+        shape = (fixed["eta"].shape[0], fixed["step"].shape[0])
+        bad = [k for k, v in arrays.items() if v.shape != shape]
+        if fixed["eta"].ndim != 1 or fixed["step"].ndim != 1 or bad:
+            raise EoscheckError(f"{npz}: records {bad[:3]} do not have shape (K, S) = {shape}; corrupt file")
         return cls(records=arrays, stats=stats, config=meta.get("config", {}),
                    provenance=meta.get("provenance", {}), **fixed)

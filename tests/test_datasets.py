@@ -158,3 +158,41 @@ def test_idx_loader_on_real_fashion_mnist_files():
     keep = np.flatnonzero((raw_lab == 0) | (raw_lab == 8))[:1000]
     assert np.array_equal(data.X, raw_img[keep].astype(float))
     assert np.array_equal(data.y, np.where(raw_lab[keep] == 0, 1.0, -1.0))
+
+
+# --- loader robustness (issue 14): one EoscheckError line, never a traceback or a silent cast ---------
+
+def test_read_idx_reads_only_what_the_header_announces(tmp_path):
+    import struct
+
+    from eoscheck import EoscheckError
+
+    head = bytes([0, 0, 0x08, 2]) + struct.pack(">II", 2, 2)
+    p = tmp_path / "bomb.idx.gz"
+    p.write_bytes(gzip.compress(head + bytes(4) + bytes(10_000_000)))  # 10 MB of trailing zeros
+    with pytest.raises(EoscheckError, match="trailing data"):
+        read_idx(p)
+    ok = tmp_path / "ok.idx.gz"
+    ok.write_bytes(gzip.compress(head + bytes([1, 2, 3, 4])))
+    np.testing.assert_array_equal(read_idx(ok), [[1, 2], [3, 4]])
+
+
+def test_load_file_refuses_complex_and_featureless_data_instead_of_casting(tmp_path):
+    from eoscheck import EoscheckError
+
+    np.savez(tmp_path / "c.npz", X=np.ones((2, 2)) * (1 + 1j), y=np.array([1.0, -1.0]))
+    np.savez(tmp_path / "e.npz", X=np.zeros((5, 0)), y=np.ones(5))
+    with pytest.raises(EoscheckError, match="complex"):
+        load_file(tmp_path / "c.npz")
+    with pytest.raises(EoscheckError, match="no features"):
+        load_file(tmp_path / "e.npz")
+
+
+def test_get_dataset_refuses_nonpositive_sizes_instead_of_defaulting():
+    from eoscheck import EoscheckError, get_dataset
+
+    for kw in ({"n": 0}, {"d": 0}, {"n": -3}, {"seed": -1}, {"gamma": float("nan")}):
+        with pytest.raises(EoscheckError):
+            get_dataset("synthetic", **kw)
+    data = get_dataset("synthetic")  # unspecified sizes keep their documented defaults
+    assert (data.n, data.d) == (100, 10)

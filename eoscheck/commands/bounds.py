@@ -14,7 +14,8 @@ import math
 
 from tabulate import tabulate
 
-from .._errors import EoscheckError
+from .._errors import DivergenceError, EoscheckError
+from ._arguments import finite_float, number
 
 NAME = "bounds"
 HELP = "list the theory's bounds, or evaluate one (eoscheck bounds ID --eta 100 --n 1000 --gamma 0.1 --t 1000)"
@@ -25,18 +26,18 @@ _FLAGS = {"eta": "eta", "n": "n", "gamma": "gamma", "t": "t", "s": "s", "T": "T"
 
 def add_arguments(p) -> None:
     p.add_argument("id", nargs="?", help="bound id, e.g. thm1.eos_average (omit to list all)")
-    p.add_argument("--eta", type=float, help="stepsize η")
-    p.add_argument("--n", type=float, help="number of samples n")
-    p.add_argument("--gamma", type=float, help="margin γ")
-    p.add_argument("--t", type=float, dest="t", help="step t")
-    p.add_argument("--s", type=float, dest="s", help="step s where the stable condition holds")
-    p.add_argument("--T", type=float, dest="T", help="step budget T")
+    p.add_argument("--eta", type=finite_float, help="stepsize η")
+    p.add_argument("--n", type=finite_float, help="number of samples n")
+    p.add_argument("--gamma", type=finite_float, help="margin γ")
+    p.add_argument("--t", type=finite_float, dest="t", help="step t")
+    p.add_argument("--s", type=finite_float, dest="s", help="step s where the stable condition holds")
+    p.add_argument("--T", type=finite_float, dest="T", help="step budget T")
     p.add_argument("--loss", help="loss for bounds with ρ or loss constants, e.g. logistic, flat_poly:a=2")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="any other parameter or constant: F_s, L_s, delta, C_a, m, lambda_max, C1, C2, c0, ...")
     p.add_argument("--kind", help="list only bounds of this kind (upper, lower, threshold, implication, time, ...)")
     p.add_argument("--latex", action="store_true", help="print LaTeX statements")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.add_argument("--table1", action="store_true", help="print Table 1 as derived from Theorem 6 (takes ~15 s)")
 
 
@@ -49,10 +50,7 @@ def _parse_set(items: list[str]) -> dict[str, float]:
         name = name.strip()
         if not eq or not name:
             raise EoscheckError(f"--set takes NAME=VALUE, got {item!r}")
-        try:
-            out[name] = float(val)
-        except ValueError:
-            raise EoscheckError(f"--set {name}: {val!r} is not a number") from None
+        out[name] = number(val.strip(), f"--set {name}:")
         if name not in SYMBOLS:
             raise EoscheckError(f"--set: unknown parameter {name!r}; known: {', '.join(sorted(SYMBOLS))}")
     return out
@@ -117,8 +115,13 @@ def _evaluate(args) -> int:
     ignored = sorted(set(vals) - used)
     vals = {k: v for k, v in vals.items() if k in used}
     _check_inputs(b, vals, loss)
-    value = b.evaluate(loss=loss, **vals)
-    dom = b.check_domain(loss=loss, **vals)
+    shown = ", ".join(f"{k}={_fmt(v)}" for k, v in vals.items())
+    try:
+        value = b.evaluate(loss=loss, **vals)
+        dom = b.check_domain(loss=loss, **vals)
+    except (DivergenceError, OverflowError) as err:
+        raise EoscheckError(f"{b.id} at {shown or 'these values'} leaves the float64 range ({err}); "
+                            "give smaller values") from None
     if args.json:
         out = {"id": b.id, "kind": b.kind, "formula": b.formula, "value": value if math.isfinite(value) else str(value),
                "parameters": vals, "loss": loss.name if loss else None, "in_domain": None if dom.unchecked else not dom.violated,
@@ -130,7 +133,6 @@ def _evaluate(args) -> int:
     print(f"  {b.latex if args.latex else b.formula}")
     if b.premise:
         print(f"  premise: {b.premise}")
-    shown = ", ".join(f"{k}={_fmt(v)}" for k, v in vals.items())
     print(f"  at {shown or 'no parameters'}: {_fmt(value)}")
     if loss is not None and b.functions:
         print(f"  loss {loss.name}: ρ by {rho_method(loss)}")

@@ -1,0 +1,103 @@
+"""Argument types and checks shared by the commands: numbers are validated when parsed.
+
+Each type raises :class:`argparse.ArgumentTypeError`, which the command line prints as one line
+(``eoscheck CMD: error: argument --n: …``) with exit code 2, before anything is computed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+
+from .._errors import EoscheckError
+
+_POWER = re.compile(r"^\s*([-+]?[0-9.]+(?:e[-+]?\d+)?)\s*\^\s*([-+]?[0-9.]+)\s*$", re.IGNORECASE)
+
+
+def number(text: str, what: str = "value") -> float:
+    """A finite float from ``text``; ``B^E`` is a power (``2^-3``). One-line error otherwise."""
+    m = _POWER.match(text)
+    try:
+        if m:
+            base, exp = float(m.group(1)), float(m.group(2))
+            value = base ** exp
+            if isinstance(value, complex):
+                raise ValueError
+        else:
+            value = float(text)
+    except OverflowError:
+        raise EoscheckError(f"{what} {text!r} overflows float64 (largest ≈ 1.8e308); give a smaller value") from None
+    except (ValueError, ZeroDivisionError):
+        raise EoscheckError(f"{what} {text!r} is not a number; write e.g. 0.25, 1e-3 or 2^-2") from None
+    if not math.isfinite(value):
+        raise EoscheckError(f"{what} {text!r} is not finite; give a finite number")
+    return value
+
+
+def _typed(check):
+    def parse(text: str):
+        try:
+            return check(text)
+        except EoscheckError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    parse.__name__ = check.__name__
+    return parse
+
+
+def count_at_least(lo: int):
+    """An argparse type: an integer ≥ ``lo``; ``1e6`` and ``2^20`` are accepted when integral."""
+    def count(text: str) -> int:
+        value = number(text)
+        if value != int(value):
+            raise EoscheckError(f"{text!r} is not a whole number")
+        if value < lo:
+            raise EoscheckError(f"must be at least {lo}, got {text}")
+        return int(value)
+    return _typed(count)
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite float (``nan``/``inf`` and overflowing values are refused)."""
+    return _typed(number)(text)
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite float > 0."""
+    def positive(t: str) -> float:
+        value = number(t)
+        if value <= 0:
+            raise EoscheckError(f"{t} must be positive")
+        return value
+    return _typed(positive)(text)
+
+
+def parse_floats(text: str, what: str = "--eta") -> list[float]:
+    """Comma-separated positive finite numbers; ``2^k`` is a power of two (e.g. ``2^-2,1,2^3``)."""
+    out = []
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        value = number(item, what)
+        if value <= 0:
+            raise EoscheckError(f"stepsizes must be positive and finite, got {value:g}")
+        out.append(value)
+    if not out:
+        raise EoscheckError(f"{what} needs at least one value; write e.g. {what} 0.25,1,4 or 2^-2,2^3")
+    return out
+
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+def check_device(device: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N``, and present on this machine."""
+    if not _DEVICE.match(device or ""):
+        raise EoscheckError(f"--device {device!r} is not a device; use cpu, cuda or cuda:N")
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= count:
+            raise EoscheckError(f"--device {device}: torch sees {count} CUDA device(s); use --device cpu "
+                                "or install a CUDA build of torch")
+    return device

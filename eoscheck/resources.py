@@ -1,0 +1,137 @@
+"""What a request will cost, known before it runs: memory (records, data, engine) and work.
+
+A request whose memory estimate exceeds what this process may use (the smallest of the
+machine's available memory, the address-space limit ``RLIMIT_AS`` and the cgroup's limit) is
+refused with one line that says how to shrink it, instead of allocating and dying.
+
+The estimates are upper-leaning counts of the float64 arrays each stage holds at once:
+
+* records: 12 quantities × K stepsizes × S recorded steps × 8 bytes, held twice (engine + saved copy);
+* data: n × d × 8 bytes, held ~4 times (X, Z = yX, the engine's copy, the max-margin solver's copy),
+  plus the n × n Gram matrix when the engine uses the gram form (n ≤ 1.5 d);
+* NTK network: per stepsize 8·(4·n·m + 4·m·d) bytes (as :func:`eoscheck.networks.run_ntk` budgets it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ._errors import EoscheckError
+
+GiB = float(1 << 30)
+
+#: The recorded (K, S) quantities of a linear run (``trajectory.RECORDED``).
+N_RECORDED = 12
+
+
+def _meminfo_available() -> float:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def _rlimit_left() -> float:
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return float("inf")
+    if soft == resource.RLIM_INFINITY:
+        return float("inf")
+    try:
+        with open("/proc/self/statm") as fh:
+            used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        used = 0
+    return float(max(soft - used, 0))
+
+
+def _cgroup_left() -> float:
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        if limit == "max":
+            return float("inf")
+        with open("/sys/fs/cgroup/memory.current") as fh:
+            used = int(fh.read().strip())
+        return float(max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        return float("inf")
+
+
+def available_memory() -> float:
+    """Bytes this process can still allocate: min(MemAvailable, RLIMIT_AS left, cgroup left)."""
+    return min(_meminfo_available(), _rlimit_left(), _cgroup_left())
+
+
+def _size(b: float) -> str:
+    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{b:.0f} B"
+
+
+@dataclass
+class Estimate:
+    """Memory by part (bytes), floating-point work, and how to shrink each part."""
+
+    what: str
+    memory: dict[str, float] = field(default_factory=dict)
+    flops: float = 0.0
+    stepsize_steps: float = 0.0
+    hints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.memory.values()))
+
+    def line(self, available: float | None = None) -> str:
+        """One line: total memory (by part), work, and the memory available."""
+        avail = available_memory() if available is None else available
+        parts = ", ".join(f"{k} {_size(v)}" for k, v in self.memory.items() if v)
+        line = f"estimate for {self.what}: memory ≈ {_size(self.total)} ({parts})"
+        if self.stepsize_steps:  # no time guess: per-step overheads dominate small problems, flops large ones
+            line += f", work ≈ {self.flops:.2g} flop in {self.stepsize_steps:.3g} stepsize-steps"
+        if avail != float("inf"):
+            line += f"; {_size(avail)} available"
+        return line
+
+    def require(self, available: float | None = None) -> None:
+        """Raise a one-line :class:`EoscheckError` when the estimate exceeds what is available."""
+        avail = available_memory() if available is None else available
+        if self.total <= avail:
+            return
+        big = max(self.memory, key=self.memory.get)
+        hint = self.hints.get(big, "shrink the request")
+        raise EoscheckError(f"{self.what} needs ≈ {_size(self.total)} of memory ({big} {_size(self.memory[big])}) "
+                            f"but {_size(avail)} is available; {hint}")
+
+
+def gd_estimate(*, K: int, steps: int, recorded: int, n: int, d: int, sharp_points: int = 0,
+                model: str = "linear", width: int = 0) -> Estimate:
+    """The cost of GD for K stepsizes and ``steps`` steps on n × d data (see the module docstring)."""
+    est = Estimate(what=f"{K} stepsize(s) × {steps:,} steps on {n:,} × {d:,} data" +
+                   (f", width {width:,}" if model == "ntk" else ""))
+    est.stepsize_steps = float(K) * steps
+    est.memory["records"] = 2.0 * N_RECORDED * 8 * K * recorded + 2.0 * 8 * K * sharp_points
+    est.memory["data"] = 4.0 * 8 * n * d + (8.0 * n * n if model == "linear" and n <= 1.5 * d else 0.0)
+    est.hints["records"] = ("record fewer steps: --grid log (with --grid-points P), fewer --steps or "
+                            "fewer stepsizes")
+    est.hints["data"] = "use fewer samples (--n) or features (--d), or a smaller data file"
+    if model == "ntk":
+        est.memory["network"] = 8.0 * (4 * n * width + 4 * width * d) + 2 * 8.0 * width * d
+        est.hints["network"] = "use a smaller --width (or fewer samples)"
+        est.flops = 6.0 * n * width * d * K * steps
+    elif model == "linear":
+        est.flops = min(4.0 * n * d, 2.0 * n * n) * K * steps
+    return est

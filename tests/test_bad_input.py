@@ -1,0 +1,363 @@
+"""Bad-input corpus for ``eoscheck run``, ``eoscheck bounds`` and the data loaders (issue 14).
+
+Every case must give exit code 2 and exactly one line on stderr, ``eoscheck CMD: error: …``, that
+names what is wrong; no traceback, no warning printed before it (validation comes first), and
+nothing written: the ``--out`` folder is not even created. The classes: files (corrupt, empty,
+wrong encoding, wrong dtype or shape), numbers (overflow, NaN, ∞, ≤ 0, non-integers), paths
+(file instead of folder, folder instead of file), resources (requests that cannot fit in memory)
+and devices. Most cases run in-process (``main([...])``); a few run the console entry point in a
+subprocess for the exit-code/one-line/no-traceback guarantee end to end.
+"""
+
+import gzip
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from eoscheck.cli import main
+
+
+def _one_line_error(rc, err, cmd="run"):
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"eoscheck {cmd}: error:"), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# --- files ------------------------------------------------------------------------------------
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _idx_header(dtype_code, dims):
+    return bytes([0, 0, dtype_code, len(dims)]) + struct.pack(">" + "I" * len(dims), *dims)
+
+
+def _make_files(d):
+    """name → (path, expected message fragment)."""
+    X, y = np.array([[1.0, 0.2], [-1.0, -0.2]]), np.array([1.0, -1.0])
+    files = {}
+
+    def put(name, data, msg):
+        p = d / name
+        p.write_bytes(data) if isinstance(data, bytes) else p.write_text(data)
+        files[name] = (p, msg)
+
+    put("empty.npz", b"", "cannot read")
+    put("corrupt.npz", b"PK\x03\x04" + os.urandom(64), "cannot read")
+    put("random.npz", os.urandom(200), "cannot read")
+    files["noX.npz"] = (_npz(d / "noX.npz", A=X, y=y), "must contain arrays named X and y")
+    files["nofeatures.npz"] = (_npz(d / "nofeatures.npz", X=np.zeros((5, 0)), y=np.ones(5)), "no features")
+    files["complex.npz"] = (_npz(d / "complex.npz", X=X + 1j, y=y), "complex")
+    files["text.npz"] = (_npz(d / "text.npz", X=np.array([["a", "b"], ["c", "d"]]), y=y), "text")
+    files["object.npz"] = (_npz(d / "object.npz", X=np.array([[1, None], [2, 3]], dtype=object), y=y),
+                           "Python objects")
+    files["shape.npz"] = (_npz(d / "shape.npz", X=X, y=np.ones(3)), "one label per row")
+    files["nan.npz"] = (_npz(d / "nan.npz", X=np.array([[np.nan, 1.0], [1.0, 1.0]]), y=y), "NaN")
+    put("latin1.csv", "x1,x2,y\n0.5,0.1,1\n0.2,\xe9,-1\n".encode("latin-1"), "not UTF-8")
+    put("utf16.csv", "0.5,0.1,1\n0.2,0.3,-1\n".encode("utf-16"), "UTF-16")
+    put("ragged.csv", "0.5,0.1,1\n0.2,-1\n", "columns")
+    put("header_only.csv", "x1,x2,y\n", "no data rows")
+    put("blank.csv", "\n\n", "empty")
+    put("words.csv", "0.5,0.1,1\n0.2,abc,-1\n", "non-numeric")
+    put("one_column.csv", "1\n-1\n", "feature column")
+    put("labels.csv", "0.1,0.2,0\n0.2,0.3,1\n", "labels must be -1 or +1")
+    put("data.bin", b"\x00\x01", "unknown data file type")
+    return files
+
+
+def _make_idx(d):
+    labels = d / "labels.idx"
+    labels.write_bytes(_idx_header(0x08, [2]) + bytes([0, 8]))
+    cases = {
+        "truncated_header.idx": (_idx_header(0x08, [2, 2, 2])[:9], "truncated"),
+        "ndim255.idx": (bytes([0, 0, 0x08, 255]) + b"\x00" * 16, "255 dimensions"),
+        "gzip_garbage.idx": (b"\x1f\x8b" + os.urandom(40), "cannot read"),
+        "bad_magic.idx": (b"\x12\x34\x08\x01" + b"\x00" * 8, "bad magic"),
+        "short_data.idx": (_idx_header(0x08, [2, 2, 2]) + bytes(5), "truncated"),
+        "gzip_short.idx": (gzip.compress(_idx_header(0x08, [2, 2, 2]) + bytes(3)), "truncated"),
+        "empty.idx": (b"", "bad magic"),
+    }
+    out = {}
+    for name, (data, msg) in cases.items():
+        p = d / name
+        p.write_bytes(data)
+        out[name] = (p, msg)
+    return labels, out
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    files = _make_files(d)
+    labels, idx = _make_idx(d)
+    return d, files, labels, idx
+
+
+FILE_CASES = ["empty.npz", "corrupt.npz", "random.npz", "noX.npz", "nofeatures.npz", "complex.npz", "text.npz",
+              "object.npz", "shape.npz", "nan.npz", "latin1.csv", "utf16.csv", "ragged.csv", "header_only.csv",
+              "blank.csv", "words.csv", "one_column.csv", "labels.csv", "data.bin"]
+
+
+@pytest.mark.parametrize("name", FILE_CASES)
+def test_bad_data_file(name, bad_files, tmp_path, capsys):
+    _, files, _, _ = bad_files
+    path, msg = files[name]
+    out = tmp_path / "out"
+    rc = main(["run", "--data", str(path), "--eta", "1", "--steps", "2", "--out", str(out), "--quiet"])
+    line = _one_line_error(rc, capsys.readouterr().err)
+    assert msg in line
+    assert str(path.name) in line or "labels" in msg or "NaN" in msg or "label per row" in msg
+    assert not out.exists()
+
+
+IDX_CASES = ["truncated_header.idx", "ndim255.idx", "gzip_garbage.idx", "bad_magic.idx", "short_data.idx",
+             "gzip_short.idx", "empty.idx"]
+
+
+@pytest.mark.parametrize("name", IDX_CASES)
+def test_bad_idx_file(name, bad_files, tmp_path, capsys):
+    _, _, labels, idx = bad_files
+    path, msg = idx[name]
+    out = tmp_path / "out"
+    rc = main(["run", "--data", "idx", "--images", str(path), "--labels", str(labels), "--eta", "1",
+               "--steps", "2", "--out", str(out), "--quiet"])
+    assert msg in _one_line_error(rc, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_data_path_is_a_folder_or_missing(tmp_path, capsys):
+    for data, msg in ((tmp_path, "is a folder"), (tmp_path / "missing.npz", "file not found")):
+        rc = main(["run", "--data", str(data), "--out", str(tmp_path / "o"), "--quiet"])
+        assert msg in _one_line_error(rc, capsys.readouterr().err)
+
+
+# --- numbers and options ------------------------------------------------------------------------
+
+NUMBER_CASES = [
+    (["--eta", "2^10000"], "overflows float64"),
+    (["--eta", "1e400"], "not finite"),
+    (["--eta", "nan"], "not finite"),
+    (["--eta", "inf"], "not finite"),
+    (["--eta", "0"], "positive"),
+    (["--eta=-2^3"], "positive"),
+    (["--eta", "1,,abc"], "not a number"),
+    (["--eta", ","], "at least one value"),
+    (["--eta", "(-8)^(1/3)"], "not a number"),
+    (["--steps", "0"], "at least 1"),
+    (["--steps", "-5"], "at least 1"),
+    (["--steps", "1.5"], "whole number"),
+    (["--steps", "1e400"], "not finite"),
+    (["--steps", "many"], "not a number"),
+    (["--grid", "log", "--grid-points", "-5"], "at least 2"),
+    (["--grid", "log", "--grid-points", "0"], "at least 2"),
+    (["--grid-points", "64"], "--grid log only"),
+    (["--sharpness-every", "0"], "at least 1"),
+    (["--sharpness-every", "-3"], "at least 1"),
+    (["--width", "0"], "at least 1"),
+    (["--seed", "-1"], "at least 0"),
+    (["--device", "bogus"], "not a device"),
+    (["--device", "cuda:99"], "CUDA device"),
+    (["--loss", "nope"], "unknown loss"),
+    (["--format", "gif"], "invalid choice"),
+    (["--model", "mlp3", "--loss", "exponential"], "cross-entropy"),
+    (["--n", "5"], "--n does not apply to --data toy"),  # would be silently ignored
+    (["--gamma", "0.1"], "--gamma does not apply to --data toy"),
+]
+
+
+@pytest.mark.parametrize("argv,msg", NUMBER_CASES, ids=[" ".join(a) for a, _ in NUMBER_CASES])
+def test_bad_number_or_option(argv, msg, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["run", "--data", "toy", "--steps", "3", "--out", str(out), "--quiet", *argv])
+    line = _one_line_error(rc, capsys.readouterr().err)  # one line: no data warning printed first
+    assert msg in line
+    assert not out.exists()
+
+
+SYNTHETIC_CASES = [
+    (["--n", "0"], "at least 1"),
+    (["--d", "0"], "at least 1"),
+    (["--n", "-1"], "at least 1"),
+    (["--gamma", "nan"], "not finite"),
+    (["--gamma", "2"], "gamma must lie in (0, 1]"),
+    (["--gamma", "0"], "gamma must lie in (0, 1]"),
+    (["--images", "x.idx"], "--images does not apply to --data synthetic"),
+]
+
+
+@pytest.mark.parametrize("argv,msg", SYNTHETIC_CASES, ids=[" ".join(a) for a, _ in SYNTHETIC_CASES])
+def test_bad_synthetic_parameters_are_refused_not_replaced(argv, msg, tmp_path, capsys):
+    rc = main(["run", "--data", "synthetic", "--steps", "3", "--out", str(tmp_path / "o"), "--quiet", *argv])
+    assert msg in _one_line_error(rc, capsys.readouterr().err)
+
+
+def test_thm3_gamma_outside_its_range(tmp_path, capsys):
+    rc = main(["run", "--data", "thm3", "--gamma", "0.5", "--out", str(tmp_path / "o"), "--quiet"])
+    assert "0 < gamma < 0.1" in _one_line_error(rc, capsys.readouterr().err)
+
+
+BOUNDS_CASES = [
+    (["thm1.tau", "--eta", "inf", "--n", "10", "--gamma", "0.1"], "not finite"),
+    (["thm1.tau", "--eta", "nan", "--n", "10", "--gamma", "0.1"], "not finite"),
+    (["thm1.tau", "--eta", "1e308", "--n", "10", "--gamma", "0.1"], "leaves the float64 range"),
+    (["thm1.tau", "--eta", "2^10000", "--n", "10", "--gamma", "0.1"], "overflows float64"),
+    (["thm1.tau", "--eta", "1", "--n", "10", "--gamma", "nan"], "not finite"),
+    (["thm1.tau", "--eta", "1", "--n", "10", "--gamma", "0.1", "--set", "C1=nan"], "not finite"),
+    (["thm1.tau", "--eta", "1", "--n", "10", "--gamma", "0.1", "--set", "C1"], "NAME=VALUE"),
+    (["thm1.tau", "--eta", "1", "--n", "10", "--gamma", "0.1", "--set", "zzz=1"], "unknown parameter"),
+    (["no.such.bound"], "no.such.bound"),
+]
+
+
+@pytest.mark.parametrize("argv,msg", BOUNDS_CASES, ids=[" ".join(a) for a, _ in BOUNDS_CASES])
+def test_bad_bounds_input(argv, msg, capsys):
+    rc = main(["bounds", *argv])
+    captured = capsys.readouterr()
+    assert msg in _one_line_error(rc, captured.err, "bounds")
+    assert captured.out == ""
+
+
+# --- paths --------------------------------------------------------------------------------------
+
+def test_out_is_an_existing_file_or_under_one(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("keep me")
+    for out, msg in ((f, "is an existing file"), (f / "sub", "is a file")):
+        rc = main(["run", "--data", "toy", "--steps", "3", "--out", str(out), "--quiet"])
+        assert msg in _one_line_error(rc, capsys.readouterr().err)
+    assert f.read_text() == "keep me"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere: permissions cannot be tested")
+def test_out_not_writable(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        rc = main(["run", "--data", "toy", "--steps", "3", "--out", str(ro / "x"), "--quiet"])
+        assert "not writable" in _one_line_error(rc, capsys.readouterr().err)
+    finally:
+        ro.chmod(0o755)
+
+
+def test_second_writer_is_refused(tmp_path, capsys):
+    from eoscheck.outputs import OutputLock
+
+    with OutputLock(tmp_path / "o"):
+        rc = main(["run", "--data", "toy", "--steps", "3", "--out", str(tmp_path / "o"), "--quiet"])
+        assert "another eoscheck process" in _one_line_error(rc, capsys.readouterr().err)
+    assert not (tmp_path / "o" / "run.json").exists()
+
+
+# --- resources ----------------------------------------------------------------------------------
+
+EIGHT_GIB = 8.0 * 2**30
+
+RESOURCE_CASES = [
+    (["--data", "synthetic", "--n", "1e6", "--d", "2000"], "--n"),
+    (["--data", "toy", "--steps", "1e9"], "--grid log"),
+    (["--data", "toy", "--eta", "1,2,3,4", "--steps", "2^30"], "--grid log"),
+    (["--data", "toy", "--model", "ntk", "--width", "1e9"], "--width"),
+]
+
+
+@pytest.mark.parametrize("argv,hint", RESOURCE_CASES, ids=[" ".join(a) for a, _ in RESOURCE_CASES])
+def test_requests_that_cannot_fit_are_refused_up_front(argv, hint, tmp_path, capsys, monkeypatch):
+    import eoscheck.resources as res
+
+    monkeypatch.setattr(res, "available_memory", lambda: EIGHT_GIB)  # the issue's 8 GiB limit
+    t0 = time.perf_counter()
+    rc = main(["run", "--out", str(tmp_path / "o"), "--quiet", *argv])
+    line = _one_line_error(rc, capsys.readouterr().err)
+    assert "of memory" in line and "8 GiB is available" in line and hint in line
+    assert time.perf_counter() - t0 < 60  # refused, not attempted (a generous bound on a loaded machine)
+    assert not (tmp_path / "o").exists()
+
+
+def test_huge_log_grid_request_gets_an_estimate():
+    from eoscheck.cli import build_parser
+    from eoscheck.commands.run import estimate
+
+    args = build_parser(["run"]).parse_args(["run", "--data", "toy", "--steps", "1e12", "--grid", "log"])
+    est = estimate(args, 3, (4, 2))
+    line = est.line(available=EIGHT_GIB)
+    assert "1,000,000,000,000 steps" in line and "work ≈" in line
+    assert est.memory["records"] == 2 * 12 * 8 * 3 * 514  # 512 points + t = 0 and t = T, twice
+    est.require(EIGHT_GIB)  # fits: it is refused by nothing but the user's patience
+
+
+# --- end to end: the console entry point ----------------------------------------------------------
+
+SUBPROCESS_CASES = [
+    ["run", "--eta", "2^10000"],
+    ["run", "--device", "bogus"],
+    ["run", "--data", "{corrupt}"],
+    ["bounds", "thm1.tau", "--eta", "nan"],  # refused while parsing: sympy is never imported
+]
+
+
+@pytest.mark.parametrize("argv", SUBPROCESS_CASES, ids=[a[0] + " " + a[-1] for a in SUBPROCESS_CASES])
+def test_console_entry_point_one_line_exit_2(argv, bad_files, tmp_path):
+    d, files, _, _ = bad_files
+    argv = [a.format(corrupt=files["corrupt.npz"][0]) for a in argv]
+    if argv[0] == "run":
+        argv += ["--out", str(tmp_path / "o")]
+    proc = subprocess.run([sys.executable, "-m", "eoscheck", *argv], capture_output=True, text=True, timeout=300)
+    _one_line_error(proc.returncode, proc.stderr, argv[0])
+    assert proc.stdout == ""
+    assert not (tmp_path / "o").exists()
+
+
+def _assert_group_gone(pgid, wait=10.0):
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < wait:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(pgid, signal.SIGKILL)  # clean up before failing
+    raise AssertionError(f"processes of the killed run (group {pgid}) are still running")
+
+
+def test_killed_run_leaves_a_consistent_folder(tmp_path):
+    """SIGKILL at several moments: afterwards the folder is empty, an interrupted set without run.json
+    (which ``Trajectory.load`` refuses with one line), or one complete, matching set."""
+    import hashlib
+    import json
+
+    from eoscheck import EoscheckError
+    from eoscheck.trajectory import Trajectory
+
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "eoscheck", "run", "--data", "toy", "--eta", "1,2,4,8", "--steps", "20000",
+           "--out", str(out), "--quiet"]
+    for delay in (1.0, 3.0):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        _assert_group_gone(proc.pid)  # nothing of the run is left running
+        if (out / "run.json").exists():
+            meta = json.loads((out / "run.json").read_text())
+            for name, digest in meta["files"].items():
+                assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+            assert Trajectory.load(out).K == 4
+        elif (out / "trajectory.npz").exists():
+            with pytest.raises(EoscheckError, match="interrupted"):
+                Trajectory.load(out)
+    # the next run cleans up what a killed one left and completes the set
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    assert not [p for p in out.iterdir() if "eoscheck-tmp" in p.name]
+    assert Trajectory.load(out).K == 4
