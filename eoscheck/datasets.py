@@ -190,6 +190,37 @@ def synthetic(n: int = 100, d: int = 10, gamma: float = 0.1, seed: int = 0) -> D
     return Dataset(X, y, name=f"synthetic(n={n},d={d},gamma={gamma:g},seed={seed})", meta=meta)
 
 
+def crawshaw_liu_instance1(n: int = 16, gamma: float = 0.05) -> Dataset:
+    """Crawshaw & Liu's hard instance 1 (Theorem 3.1, paper.md §9.5), y = +1:
+    x₁ = (γ, −γ), xᵢ = (γ, √(1−γ²)) for i ≥ 2; max margin γ along w* = (1, 0), ‖xᵢ‖ ≤ 1."""
+    if int(n) != n or n < 2:
+        raise EoscheckError(f"Crawshaw–Liu instance 1 needs an integer n ≥ 2 (the theorem: n ≥ 6), got {n}")
+    if not (0 < gamma <= 0.5):
+        raise EoscheckError(f"Crawshaw–Liu instance 1 needs 0 < gamma ≤ 1/2 (the theorem: ≤ 1/6), got {gamma}")
+    X = np.array([[gamma, -gamma]] + [[gamma, math.sqrt(1 - gamma**2)]] * (int(n) - 1))
+    meta = {"source": "Crawshaw & Liu (COLT 2026), Theorem 3.1, hard instance 1", "gamma": gamma, "n": int(n)}
+    return Dataset(X, np.ones(int(n)), name=f"cl1(n={int(n)},gamma={gamma:g})", meta=meta)
+
+
+def crawshaw_liu_instance2(n: int = 16, gamma: float = 0.05, delta: float = 0.5) -> Dataset:
+    """Crawshaw & Liu's hard instance 2 (Theorem 3.1, paper.md §9.5), y = +1:
+    xᵢ = (γ, −δ) for i ≤ ⌈n/2⌉, (γ, √(1−γ²)) otherwise; max margin γ along (1, 0) for every δ > 0.
+
+    The construction's δ is not recorded in paper.md; ``delta`` is ours (δ² ≤ 1 − γ² keeps ‖xᵢ‖ ≤ 1).
+    """
+    if int(n) != n or n < 2:
+        raise EoscheckError(f"Crawshaw–Liu instance 2 needs an integer n ≥ 2, got {n}")
+    if not (0 < gamma <= 0.5):
+        raise EoscheckError(f"Crawshaw–Liu instance 2 needs 0 < gamma ≤ 1/2 (the theorem: ≤ 1/6), got {gamma}")
+    if not (0 < delta <= math.sqrt(1 - gamma**2)):
+        raise EoscheckError(f"Crawshaw–Liu instance 2 needs 0 < delta ≤ √(1−γ²) (‖x‖ ≤ 1), got {delta}")
+    h = math.ceil(int(n) / 2)
+    X = np.array([[gamma, -delta]] * h + [[gamma, math.sqrt(1 - gamma**2)]] * (int(n) - h))
+    meta = {"source": "Crawshaw & Liu (COLT 2026), Theorem 3.1, hard instance 2", "gamma": gamma, "n": int(n),
+            "delta": delta, "delta_note": "the construction's delta is not recorded in paper.md"}
+    return Dataset(X, np.ones(int(n)), name=f"cl2(n={int(n)},gamma={gamma:g},delta={delta:g})", meta=meta)
+
+
 def random_hyperplane(n: int = 1000, d: int = 784, seed: int = 0) -> Dataset:
     """Gaussian directions xᵢ = gᵢ/‖gᵢ‖ (unit norm) labelled by a random hyperplane, yᵢ = sign⟨xᵢ, u⟩.
 
