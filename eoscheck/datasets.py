@@ -257,6 +257,32 @@ def digits08(n_per_class: int | None = None) -> Dataset:
     return Dataset(X, y, name="digits08", meta=meta)
 
 
+def digits_pair(a: int, b: int) -> Dataset:
+    """Real 8×8 digits "a" (y = +1) vs "b" (y = −1) from scikit-learn's bundled UCI copy (pixels 0..16)."""
+    from sklearn.datasets import load_digits
+
+    if a == b or not {a, b} <= set(range(10)):
+        raise EoscheckError(f"digits_pair needs two different digits in 0..9, got {a}, {b}")
+    digits = load_digits()
+    keep = np.isin(digits.target, (a, b))
+    X = digits.data[keep].astype(np.float64)
+    y = np.where(digits.target[keep] == a, 1.0, -1.0)
+    meta = {"source": "scikit-learn load_digits (UCI optical recognition of handwritten digits)",
+            "classes": {"+1": a, "-1": b}, "pixel_range": [0, 16]}
+    return Dataset(X, y, name=f"digits{a}{b}", meta=meta)
+
+
+#: Where Debian's dataset-fashion-mnist package puts the idx files.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def fashion_pair(a: int, b: int, n: int = 1000, root: str | Path = FASHION_MNIST_DIR) -> Dataset:
+    """The first ``n`` training images of Fashion-MNIST classes a (y = +1) and b (y = −1), raw pixels 0..255."""
+    root = Path(root)
+    return load_idx(root / "train-images-idx3-ubyte.gz", root / "train-labels-idx1-ubyte.gz", classes=(a, b), n=n,
+                    name=f"fashion{a}{b}")
+
+
 def _open_maybe_gzip(path: Path):
     with open(path, "rb") as fh:
         magic = fh.read(2)
