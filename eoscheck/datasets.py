@@ -2,10 +2,10 @@
 
 Assumption 1 of Wu et al. (COLT 2024): ‖xᵢ‖ ≤ 1 and some unit w* has
 ⟨yᵢxᵢ, w*⟩ ≥ γ > 0 for all i.  :meth:`Dataset.max_margin` computes the
-max-margin pair (γ*, w*) as the min-norm point of conv{yᵢxᵢ} (Wolfe's
-algorithm, exact up to rounding), and certifies it: the γ* returned is
-minᵢ⟨yᵢxᵢ, w*⟩ for the returned unit w*, so it is always a *valid* margin,
-and the duality gap to ‖p*‖ bounds its distance to the true max margin.
+max-margin pair (γ*, w*) with its certificate (:mod:`eoscheck.maxmargin`):
+the γ* returned is minᵢ⟨yᵢxᵢ, w*⟩ for the returned unit w*, so it is always a
+*valid* margin, and the duality gap to ‖p*‖ bounds its distance to the true
+max margin.
 """
 
 from __future__ import annotations
@@ -23,27 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import EoscheckError
-
-
-@dataclass(frozen=True)
-class MaxMargin:
-    """The certified max-margin separator of a dataset.
-
-    Attributes:
-      gamma: minᵢ⟨yᵢxᵢ, w_star⟩, a valid margin (≤ the true max margin).
-      w_star: unit vector (or zeros when not separable).
-      gap: ‖p*‖ − gamma ≥ 0, an upper bound on how far gamma is below the max margin.
-      support: indices of the support vectors (the points with α > 0).
-    """
-
-    gamma: float
-    w_star: np.ndarray
-    gap: float
-    support: np.ndarray
-
-    @property
-    def separable(self) -> bool:
-        return self.gamma > 0
+from .maxmargin import MaxMargin, max_margin
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,77 +139,6 @@ class Dataset:
 
 
 # ---------------------------------------------------------------------------
-# Max margin: Wolfe's min-norm-point algorithm on conv{z_i}
-# ---------------------------------------------------------------------------
-
-
-def max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000) -> MaxMargin:
-    """Max-margin separator through the origin of the points ``Z`` (rows zᵢ = yᵢxᵢ).
-
-    max_{‖w‖≤1} minᵢ⟨zᵢ, w⟩ equals the distance from 0 to conv{zᵢ} (minimax
-    duality); the min-norm point p* gives w* = p*/‖p*‖.  Solved with Wolfe's
-    finite algorithm (P. Wolfe, Math. Programming 11, 1976).
-    """
-    Z = np.asarray(Z, dtype=np.float64)
-    n = Z.shape[0]
-    scale = float(np.sqrt((Z**2).sum(axis=1)).max()) or 1.0
-    Zs = Z / scale
-    p, lam, S = _wolfe(Zs, tol, max_iter)
-    norm_p = float(np.linalg.norm(p))
-    if norm_p <= 1e-12:
-        return MaxMargin(gamma=-0.0 if n else 0.0, w_star=np.zeros(Z.shape[1]), gap=0.0, support=np.asarray(S))
-    w = p / norm_p
-    gamma = float((Z @ w).min())
-    gap = max(norm_p * scale - gamma, 0.0)
-    return MaxMargin(gamma=gamma, w_star=w, gap=gap, support=np.asarray(sorted(S)))
-
-
-def _wolfe(Z: np.ndarray, tol: float, max_iter: int):
-    norms = (Z**2).sum(axis=1)
-    j = int(np.argmin(norms))
-    S = [j]
-    lam = np.array([1.0])
-    x = Z[j].copy()
-    for _ in range(max_iter):
-        xx = float(x @ x)
-        dots = Z @ x
-        j = int(np.argmin(dots))
-        if dots[j] >= xx - tol * max(1.0, xx) or j in S:
-            break
-        S.append(j)
-        lam = np.append(lam, 0.0)
-        while True:
-            alpha = _affine_min(Z[S])
-            if np.all(alpha > tol):
-                lam = alpha
-                x = alpha @ Z[S]
-                break
-            mask = alpha <= tol
-            theta = np.min(lam[mask] / (lam[mask] - alpha[mask]))
-            lam = theta * alpha + (1 - theta) * lam
-            keep = lam > tol
-            S = [s for s, k in zip(S, keep) if k]
-            lam = lam[keep]
-            lam /= lam.sum()
-            x = lam @ Z[S]
-    return x, lam, S
-
-
-def _affine_min(P: np.ndarray) -> np.ndarray:
-    """Barycentric coefficients of the min-norm point of the affine hull of the rows of P."""
-    k = P.shape[0]
-    A = np.zeros((k + 1, k + 1))
-    A[:k, :k] = P @ P.T
-    A[:k, k] = 1.0
-    A[k, :k] = 1.0
-    b = np.zeros(k + 1)
-    b[k] = 1.0
-    sol = np.linalg.lstsq(A, b, rcond=None)[0]
-    alpha = sol[:k]
-    return alpha / alpha.sum()
-
-
-# ---------------------------------------------------------------------------
 # Built-in datasets
 # ---------------------------------------------------------------------------
 
@@ -283,6 +192,54 @@ def synthetic(n: int = 100, d: int = 10, gamma: float = 0.1, seed: int = 0) -> D
     return Dataset(X, y, name=f"synthetic(n={n},d={d},gamma={gamma:g},seed={seed})", meta=meta)
 
 
+def crawshaw_liu_instance1(n: int = 16, gamma: float = 0.05) -> Dataset:
+    """Crawshaw & Liu's hard instance 1 (Theorem 3.1, paper.md §9.5), y = +1:
+    x₁ = (γ, −γ), xᵢ = (γ, √(1−γ²)) for i ≥ 2; max margin γ along w* = (1, 0), ‖xᵢ‖ ≤ 1."""
+    if int(n) != n or n < 2:
+        raise EoscheckError(f"Crawshaw–Liu instance 1 needs an integer n ≥ 2 (the theorem: n ≥ 6), got {n}")
+    if not (0 < gamma <= 0.5):
+        raise EoscheckError(f"Crawshaw–Liu instance 1 needs 0 < gamma ≤ 1/2 (the theorem: ≤ 1/6), got {gamma}")
+    X = np.array([[gamma, -gamma]] + [[gamma, math.sqrt(1 - gamma**2)]] * (int(n) - 1))
+    meta = {"source": "Crawshaw & Liu (COLT 2026), Theorem 3.1, hard instance 1", "gamma": gamma, "n": int(n)}
+    return Dataset(X, np.ones(int(n)), name=f"cl1(n={int(n)},gamma={gamma:g})", meta=meta)
+
+
+def crawshaw_liu_instance2(n: int = 16, gamma: float = 0.05, delta: float = 0.5) -> Dataset:
+    """Crawshaw & Liu's hard instance 2 (Theorem 3.1, paper.md §9.5), y = +1:
+    xᵢ = (γ, −δ) for i ≤ ⌈n/2⌉, (γ, √(1−γ²)) otherwise; max margin γ along (1, 0) for every δ > 0.
+
+    The construction's δ is not recorded in paper.md; ``delta`` is ours (δ² ≤ 1 − γ² keeps ‖xᵢ‖ ≤ 1).
+    """
+    if int(n) != n or n < 2:
+        raise EoscheckError(f"Crawshaw–Liu instance 2 needs an integer n ≥ 2, got {n}")
+    if not (0 < gamma <= 0.5):
+        raise EoscheckError(f"Crawshaw–Liu instance 2 needs 0 < gamma ≤ 1/2 (the theorem: ≤ 1/6), got {gamma}")
+    if not (0 < delta <= math.sqrt(1 - gamma**2)):
+        raise EoscheckError(f"Crawshaw–Liu instance 2 needs 0 < delta ≤ √(1−γ²) (‖x‖ ≤ 1), got {delta}")
+    h = math.ceil(int(n) / 2)
+    X = np.array([[gamma, -delta]] * h + [[gamma, math.sqrt(1 - gamma**2)]] * (int(n) - h))
+    meta = {"source": "Crawshaw & Liu (COLT 2026), Theorem 3.1, hard instance 2", "gamma": gamma, "n": int(n),
+            "delta": delta, "delta_note": "the construction's delta is not recorded in paper.md"}
+    return Dataset(X, np.ones(int(n)), name=f"cl2(n={int(n)},gamma={gamma:g},delta={delta:g})", meta=meta)
+
+
+def random_hyperplane(n: int = 1000, d: int = 784, seed: int = 0) -> Dataset:
+    """Gaussian directions xᵢ = gᵢ/‖gᵢ‖ (unit norm) labelled by a random hyperplane, yᵢ = sign⟨xᵢ, u⟩.
+
+    Separable through the origin by construction, with many support vectors when d is
+    comparable to n (e.g. 534 of 1000 for d = 784, seed 0): the hard case for max margin.
+    """
+    if n < 1 or d < 1:
+        raise EoscheckError(f"random-hyperplane data need n ≥ 1 and d ≥ 1, got n={n}, d={d}")
+    rng = np.random.default_rng([int(seed), 0x48])
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    u = rng.standard_normal(d)
+    y = np.where(X @ u >= 0, 1.0, -1.0)
+    meta = {"source": "random hyperplane", "n": n, "d": d, "seed": seed}
+    return Dataset(X, y, name=f"random_hyperplane(n={n},d={d},seed={seed})", meta=meta)
+
+
 def digits08(n_per_class: int | None = None) -> Dataset:
     """Real handwritten digits "0" (y = +1) vs "8" (y = −1) from scikit-learn's bundled copy.
 
@@ -300,6 +257,32 @@ def digits08(n_per_class: int | None = None) -> Dataset:
     meta = {"source": "scikit-learn load_digits (UCI optical recognition of handwritten digits)",
             "classes": {"+1": 0, "-1": 8}, "pixel_range": [0, 16]}
     return Dataset(X, y, name="digits08", meta=meta)
+
+
+def digits_pair(a: int, b: int) -> Dataset:
+    """Real 8×8 digits "a" (y = +1) vs "b" (y = −1) from scikit-learn's bundled UCI copy (pixels 0..16)."""
+    from sklearn.datasets import load_digits
+
+    if a == b or not {a, b} <= set(range(10)):
+        raise EoscheckError(f"digits_pair needs two different digits in 0..9, got {a}, {b}")
+    digits = load_digits()
+    keep = np.isin(digits.target, (a, b))
+    X = digits.data[keep].astype(np.float64)
+    y = np.where(digits.target[keep] == a, 1.0, -1.0)
+    meta = {"source": "scikit-learn load_digits (UCI optical recognition of handwritten digits)",
+            "classes": {"+1": a, "-1": b}, "pixel_range": [0, 16]}
+    return Dataset(X, y, name=f"digits{a}{b}", meta=meta)
+
+
+#: Where Debian's dataset-fashion-mnist package puts the idx files.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def fashion_pair(a: int, b: int, n: int = 1000, root: str | Path = FASHION_MNIST_DIR) -> Dataset:
+    """The first ``n`` training images of Fashion-MNIST classes a (y = +1) and b (y = −1), raw pixels 0..255."""
+    root = Path(root)
+    return load_idx(root / "train-images-idx3-ubyte.gz", root / "train-labels-idx1-ubyte.gz", classes=(a, b), n=n,
+                    name=f"fashion{a}{b}")
 
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -36,7 +36,8 @@ from ._errors import EoscheckError
 from .datasets import Dataset, read_idx
 from .gd import check_etas, record_grid, resolve_device
 from .losses import logistic
-from .networks import Recorder, _Progress, check_steps, sharpness_grid
+from .netrecord import Recorder, check_steps, sharpness_grid
+from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
 from .sharpness import hvp_from_loss, lanczos
 from .trajectory import Trajectory
@@ -195,7 +196,7 @@ def run_mlp3(
     log_n = math.log(len(labn))
     warm = [None] * K
     unconverged = np.zeros(K, dtype=np.int64)
-    bar = _Progress(steps + 1, progress, "mlp3")
+    bar = progress_bar(total=steps + 1, desc="mlp3 GD", unit="step") if progress else None
     for t in range(steps + 1):
         ps = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
@@ -235,8 +236,10 @@ def run_mlp3(
                 for p, g in zip(params, grads):
                     shape = (K,) + (1,) * (p.dim() - 1)
                     p.sub_(torch.where(alive.view(shape), etat.view(shape) * g, torch.zeros_like(g)))
-        bar.update(1)
-    bar.close()
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     records, stats, sharp = R.results()
     stats["sharpness_unconverged"] = unconverged
     prov = provenance(dev.type, seed=int(seed))

@@ -21,7 +21,8 @@ Theory side (recorded in ``config["ntk"]``): C_a, maxᵢ|f(xᵢ; w₀)| (Lemma 2
 the max-margin γ̂ of the NTK features yᵢ∇f(xᵢ; w₀) ∈ ℝ^{md} — an *empirical
 stand-in* for Assumption 4's infinite-width margin γ (Lemma 21 gives
 γ̂ ≥ 9γ/10 w.h.p. when m ≥ 50 ln(n/δ)/γ²) — and, per stepsize, Theorem 6's
-lazy radius R and width condition m ≥ ((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶
+lazy radius R and width condition m ≥ ((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶ (``thm6.R``,
+``thm6.width`` of :mod:`eoscheck.bounds.theorem6`, the one encoding)
 evaluated at γ = γ̂.
 """
 
@@ -34,13 +35,16 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ._errors import EoscheckError
-from .datasets import Dataset, max_margin
-from .gd import INCREASE_RTOL, check_etas, record_grid, resolve_device
+from ._errors import DivergenceError, EoscheckError
+from .datasets import Dataset
+from .gd import check_etas, record_grid, resolve_device
 from .losses import Loss, get_loss
+from .maxmargin import max_margin
+from .netrecord import Recorder, check_steps, sharpness_grid
+from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
 from .sharpness import gram_sharpness
-from .trajectory import RECORDED, Trajectory
+from .trajectory import Trajectory
 
 #: Bytes of working memory one batch of stepsizes may use (chunks of K run one after another).
 MEMORY_BUDGET = {"cpu": 1 << 30, "cuda": 8 << 30}
@@ -52,120 +56,6 @@ def __getattr__(name: str):  # PEP 562: lazy re-export of the 3-layer experiment
 
         return getattr(mlp, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# ---------------------------------------------------------------------------
-# Per-step recording shared by the network engines
-# ---------------------------------------------------------------------------
-
-
-class Recorder:
-    """Per-step records and exact trackers for K runs, with the linear engine's semantics.
-
-    ``observe(t, q, ok)`` takes the (K,) quantities of step t (keys of
-    :data:`RECORDED` except the averages; missing ones stay NaN) and a (K,)
-    mask of rows whose state is finite; a row is *diverged* from the first
-    step it is not, and its later records are NaN.
-    """
-
-    def __init__(self, eta: torch.Tensor, rec: np.ndarray, sharp_steps: np.ndarray):
-        K = eta.shape[0]
-        dev, dt = eta.device, eta.dtype
-        self.eta = eta
-        self.rec_pos = {int(t): j for j, t in enumerate(rec)}
-        self.sharp_pos = {int(t): j for j, t in enumerate(sharp_steps)}
-        self.out = {k: torch.full((K, len(rec)), math.nan, dtype=dt, device=dev) for k in RECORDED}
-        self.sharp = torch.full((K, len(sharp_steps)), math.nan, dtype=dt, device=dev)
-        self.cum_L = torch.zeros(K, dtype=dt, device=dev)
-        self.cum_G = torch.zeros(K, dtype=dt, device=dev)
-        self.prev = torch.full((K,), math.inf, dtype=dt, device=dev)
-        minus1 = torch.full((K,), -1, dtype=torch.int64, device=dev)
-        self.last_inc, self.last_inc_strict = minus1.clone(), minus1.clone()
-        self.below1, self.below2, self.diverged = minus1.clone(), minus1.clone(), minus1.clone()
-        self.max_log = torch.full((K,), -math.inf, dtype=dt, device=dev)
-        self.argmax = torch.zeros(K, dtype=torch.int64, device=dev)
-        self.alive = torch.ones(K, dtype=torch.bool, device=dev)
-        self.log_thr1 = -torch.log(eta)
-        self.log_thr2 = math.log(2) - torch.log(eta)
-
-    def observe(self, t: int, q: dict[str, torch.Tensor], ok: torch.Tensor) -> torch.Tensor:
-        """Record step t; returns the (K,) mask of rows still alive (to be updated)."""
-        newly = self.alive & ~ok
-        if bool(newly.any()):
-            self.diverged = torch.where(newly, torch.full_like(self.diverged, t), self.diverged)
-            self.alive = self.alive & ok
-        alive = self.alive
-        j = self.rec_pos.get(t)
-        if j is not None:
-            nan = torch.full_like(self.cum_L, math.nan)
-            q = dict(q, avg_loss=self.cum_L / t if t else nan, avg_G=self.cum_G / t if t else nan)
-            for k, v in q.items():
-                if k in self.out:
-                    self.out[k][:, j] = torch.where(alive, v, nan)
-        log_L = q["log_loss"]
-        tt = torch.full_like(self.last_inc, t)
-        self.last_inc = torch.where(alive & (log_L > self.prev + math.log1p(INCREASE_RTOL)), tt, self.last_inc)
-        self.last_inc_strict = torch.where(alive & (log_L > self.prev), tt, self.last_inc_strict)
-        self.below1 = torch.where(alive & (self.below1 < 0) & (log_L <= self.log_thr1), tt, self.below1)
-        self.below2 = torch.where(alive & (self.below2 < 0) & (log_L <= self.log_thr2), tt, self.below2)
-        up = alive & (log_L > self.max_log)
-        self.max_log = torch.where(up, log_L, self.max_log)
-        self.argmax = torch.where(up, tt, self.argmax)
-        self.prev = torch.where(alive, log_L, self.prev)
-        self.cum_L = self.cum_L + torch.where(alive, q["loss"], torch.zeros_like(self.cum_L))
-        self.cum_G = self.cum_G + torch.where(alive, q["G"], torch.zeros_like(self.cum_G))
-        return alive
-
-    def wants_sharpness(self, t: int) -> bool:
-        return t in self.sharp_pos
-
-    def record_sharpness(self, t: int, values: torch.Tensor) -> None:
-        self.sharp[:, self.sharp_pos[t]] = torch.where(self.alive, values, torch.full_like(values, math.nan))
-
-    def results(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-        records = {k: v.cpu().numpy() for k, v in self.out.items()}
-        stats = {
-            "diverged_at": self.diverged.cpu().numpy(),
-            "last_increase": self.last_inc.cpu().numpy(),
-            "last_increase_strict": self.last_inc_strict.cpu().numpy(),
-            "first_below_1_over_eta": self.below1.cpu().numpy(),
-            "first_below_2_over_eta": self.below2.cpu().numpy(),
-            "max_loss": torch.exp(self.max_log).cpu().numpy(),
-            "argmax_loss": self.argmax.cpu().numpy(),
-        }
-        return records, stats, self.sharp.cpu().numpy()
-
-
-def sharpness_grid(steps: int, every: int | None) -> np.ndarray:
-    """Checkpoints 0, k, 2k, …, T for sharpness (none when ``every`` is falsy)."""
-    if not every:
-        return np.zeros(0, dtype=np.int64)
-    if int(every) != every or every < 1:
-        raise EoscheckError(f"sharpness_every must be a positive integer, got {every}")
-    return np.unique(np.concatenate([np.arange(0, steps + 1, int(every)), [steps]])).astype(np.int64)
-
-
-def check_steps(steps: int) -> int:
-    if int(steps) != steps or steps < 0:
-        raise EoscheckError(f"steps must be a non-negative integer, got {steps}")
-    return int(steps)
-
-
-class _Progress:
-    def __init__(self, total: int, enabled: bool, desc: str = ""):
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, unit="step", mininterval=0.5, leave=False, desc=desc)
-
-    def update(self, k: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(k)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 # ---------------------------------------------------------------------------
@@ -246,25 +136,7 @@ def ntk_margin(data: Dataset, W0: np.ndarray, a: np.ndarray):
     return mm.gamma, mm.gap
 
 
-# --- Theorem 6 quantities ------------------------------------------------------
-
-
-def rho(loss: Loss, lam: float) -> float:
-    """ρ(λ) = min_z λℓ(z) + z² (Assumption 3A), numerically: the root z* ≥ 0 of 2z + λℓ′(z) = 0
-    (brentq; the left side increases); λℓ(z*) + z*² is ≥ the true minimum, so it is always a valid
-    (upper) value, and exact to rounding since z* is stationary.  Defined here for any λ > 0."""
-    from scipy.optimize import brentq
-
-    def fn(zv: float) -> float:
-        return 2 * zv + lam * float(loss.grad(torch.tensor(zv, dtype=torch.float64)))
-
-    hi = 1.0
-    while fn(hi) < 0:
-        hi *= 2
-        if hi > 1e300:
-            raise EoscheckError(f"rho({lam:g}) for {loss.name}: no minimizer found")
-    zs = 0.0 if fn(0.0) >= 0 else brentq(fn, 0.0, hi, xtol=1e-15, rtol=1e-15, maxiter=500)
-    return lam * float(loss.value(torch.tensor(zs, dtype=torch.float64))) + zs * zs
+# --- Theorem 6 quantities (evaluated from eoscheck.bounds.theorem6, the only encoding) ---------
 
 
 def _paper_constant(loss: Loss, name: str) -> float | None:
@@ -272,33 +144,28 @@ def _paper_constant(loss: Loss, name: str) -> float | None:
     return None if v is None else float(v)
 
 
-def thm6_radius(loss: Loss, gamma: float, eta: float, t: float, n: int, C_a: float, delta: float) -> float:
-    """R_t = 6(√ρ(γ²ηt) + C_a + √(2 ln(2n/δ)) + ηC_g)/γ (Lemma 28; R = R_T in Theorem 6)."""
-    C_g = _paper_constant(loss, "C_g")
-    if C_g is None or not gamma > 0:
-        return math.nan
-    return 6 * (math.sqrt(rho(loss, gamma**2 * eta * t)) + C_a + math.sqrt(2 * math.log(2 * n / delta))
-                + eta * C_g) / gamma
-
-
-def thm6_width(R: float, gamma: float, n: int, delta: float) -> float:
-    """The width Theorem 6 asks for: ((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶ (inf when γ ≤ 0 or it overflows)."""
-    if not gamma > 0 or not math.isfinite(R):
-        return math.inf
-    log_w = 6 * (math.log(30 * R ** (1 / 3) + 10 * max(math.log(n / delta), 0.0) ** 0.25) - math.log(gamma))
-    return math.exp(log_w) if log_w < 709 else math.inf
-
-
 def thm6_conditions(loss: Loss, gamma: float, etas, steps: int, n: int, width: int, C_a: float,
                     delta: float) -> list[dict[str, Any]]:
-    """Per stepsize: R, the width needed, and whether ``width`` meets it."""
+    """Per stepsize: Theorem 6's radius R (``thm6.R``), the width it asks for (``thm6.width``),
+    and whether ``width`` meets it.  NaN/inf when γ ≤ 0 or the loss has no paper constant C_g;
+    evaluated at any γ²ηT > 0 (outside the bounds' domain γ²ηT ≥ 1 the numbers are
+    indicative: ρ is then taken at λ < 1)."""
+    from .bounds import theorem6  # lazily: sympy
+
+    ok = gamma > 0 and _paper_constant(loss, "C_g") is not None
+    vals = dict(gamma=gamma, T=float(max(steps, 1)), n=float(n), delta=delta, C_a=C_a)
     out = []
-    for eta in np.atleast_1d(etas):
-        R = thm6_radius(loss, gamma, float(eta), max(steps, 1), n, C_a, delta)
-        need = thm6_width(R, gamma, n, delta)
-        log10 = (6 * math.log10((30 * R ** (1 / 3) + 10 * max(math.log(n / delta), 0.0) ** 0.25) / gamma)
-                 if gamma > 0 and math.isfinite(R) else math.inf)
-        out.append({"eta": float(eta), "R": R, "width_required": need, "log10_width_required": log10,
+    for eta in np.atleast_1d(np.asarray(etas, dtype=np.float64)):
+        R, need = math.nan, math.inf
+        if ok:
+            R = theorem6.R.numpy(loss, eta=float(eta), **vals)
+            try:
+                with np.errstate(over="ignore"):
+                    need = theorem6.WIDTH.numpy(loss, eta=float(eta), **vals)
+            except DivergenceError:  # the width overflows float64
+                need = math.inf
+        out.append({"eta": float(eta), "R": R, "width_required": need,
+                    "log10_width_required": math.log10(need) if math.isfinite(need) else math.inf,
                     "width_condition": bool(width >= need)})
     return out
 
@@ -397,7 +264,7 @@ def _run_ntk_chunk(X, y, a, W0, loss, eta_np, steps, rec, sharp_steps, progress)
     W = W0.expand(K, -1, -1).clone()
     R = Recorder(eta, rec, sharp_steps)
     log_n = math.log(X.shape[0])
-    bar = _Progress(steps + 1, progress, "ntk")
+    bar = progress_bar(total=steps + 1, desc="ntk GD", unit="step") if progress else None
     for t in range(steps + 1):
         grad, M, dl, act = ntk_gradient(X, y, W, a, loss)
         L = loss.value(M).mean(dim=-1)
@@ -421,6 +288,8 @@ def _run_ntk_chunk(X, y, a, W0, loss, eta_np, steps, rec, sharp_steps, progress)
             R.record_sharpness(t, gram_sharpness(ntk_gram(X, act), h))
         if t < steps:
             W = W - torch.where(alive[:, None, None], eta[:, None, None] * grad, torch.zeros_like(grad))
-        bar.update(1)
-    bar.close()
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     return R.results()

@@ -9,6 +9,7 @@ import pytest
 from scipy.optimize import minimize
 
 from eoscheck import Dataset, EoscheckError, digits08, load_file, load_idx, max_margin, read_idx, synthetic, thm3, toy
+from eoscheck.datasets import random_hyperplane
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -196,3 +197,52 @@ def test_get_dataset_refuses_nonpositive_sizes_instead_of_defaulting():
             get_dataset("synthetic", **kw)
     data = get_dataset("synthetic")  # unspecified sizes keep their documented defaults
     assert (data.n, data.d) == (100, 10)
+
+
+# --- the certified max margin on hard instances (many support vectors) ------------------------
+
+
+def _clarabel_upper(Z):
+    """Independent: the dual QP min ½‖Zᵀα‖² over the simplex by Clarabel (interior point), its α
+    projected back onto the simplex, so ‖Zᵀα‖ is an exact upper bound on the max margin."""
+    qpsolvers = pytest.importorskip("qpsolvers")
+    from scipy.sparse import csc_matrix
+
+    n = Z.shape[0]
+    a = qpsolvers.solve_qp(csc_matrix(Z @ Z.T), np.zeros(n), A=csc_matrix(np.ones((1, n))), b=np.array([1.0]),
+                           lb=np.zeros(n), solver="clarabel")
+    a = np.clip(a, 0, None)
+    return float(np.linalg.norm(Z.T @ (a / a.sum())))
+
+
+def _check_certificate(data, mm):
+    """The certificate's own claims, re-derived from the data: w* unit, γ = minᵢ⟨zᵢ, w*⟩."""
+    assert abs(np.linalg.norm(mm.w_star) - 1) < 1e-14  # a normalised vector: a few ulps
+    # γ is recomputed in another summation order: ⟨zᵢ, w⟩ is off by ≲ d·ε·‖zᵢ‖ per row.
+    assert abs((data.Z @ mm.w_star).min() - mm.gamma) <= data.d * 2.3e-16 * data.max_norm
+
+
+@pytest.mark.parametrize("n,d,seed", [(300, 100, 1), (1000, 784, 0)])
+def test_max_margin_with_hundreds_of_support_vectors_is_certified(n, d, seed):
+    data = random_hyperplane(n, d, seed)
+    mm = data.max_margin()
+    _check_certificate(data, mm)
+    assert len(mm.support) >= min(n, d) // 4  # the hard case: many support vectors (534 for 1000 × 784)
+    assert mm.gap <= 1e-9 * max(1.0, mm.gamma)
+    up = _clarabel_upper(data.Z)
+    # Weak duality makes ‖Zᵀα‖ ≥ γ* ≥ γ for any α in the simplex: exact up to the rounding of the
+    # two norms (≲ 1e-15 at these magnitudes).  Clarabel stops at objective gap 1e-8 (absolute and
+    # relative) on ½‖p‖², so its ‖p‖ exceeds γ* by ≲ 1e-8/γ*; 2e-8/γ leaves a factor 2.
+    assert mm.gamma <= up + 1e-15
+    assert up - (mm.gamma + mm.gap) <= 2e-8 / mm.gamma
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+def test_max_margin_on_real_fashion_mnist_pullover_vs_coat():
+    data = load_idx(FASHION / "train-images-idx3-ubyte.gz", FASHION / "train-labels-idx1-ubyte.gz",
+                    classes=(2, 4), n=1000)
+    mm = data.max_margin()
+    _check_certificate(data, mm)
+    assert len(mm.support) >= 300  # 339 support vectors in the raw pixels
+    assert mm.separable and mm.gap <= 1e-9 * max(1.0, mm.gamma)
+    assert mm.gamma <= _clarabel_upper(data.Z / data.max_norm) * data.max_norm * (1 + 1e-15)

@@ -1,0 +1,66 @@
+"""Crawshaw & Liu (COLT 2026): the bounds' encoding, the hard instances, and their checks.
+
+The formulas are re-typed here from paper.md §9.5 as an independent oracle.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from eoscheck import EoscheckError
+from eoscheck.bounds import crawshaw_liu as cl
+from eoscheck.datasets import crawshaw_liu_instance1, crawshaw_liu_instance2
+from eoscheck.hard_instances import check_instance1, check_instance2, eta_floor
+
+
+@pytest.mark.parametrize("g,n", [(0.1, 6), (0.05, 16), (1 / 6, 100)])
+def test_formulas_against_paper_md(g, n):
+    # sympy → numpy evaluation of a few elementary operations: ≲ 10 ulps
+    assert cl.MISCLASSIFIED_UNTIL.numpy(gamma=g, n=n) == pytest.approx(n / (16 * g), rel=1e-14)
+    assert cl.LOSS_ABOVE_UNTIL.numpy(gamma=g) == pytest.approx(1 + 1 / (59 * g * g), rel=1e-14)
+    tau = 2 + 4 * n / g + 280 * math.log(2 / g**2) / g**2
+    assert cl.TAU_UPPER.numpy(gamma=g, n=n) == pytest.approx(tau, rel=1e-14)
+    assert cl.STABLE_BOUND.numpy(gamma=g, eta=100.0, t=30.0, s=10.0) == pytest.approx(8 / (100 * g * g * 20), rel=1e-14)
+    assert eta_floor(g, n) == pytest.approx(max(n, 32 / g**2 * math.log(3 / g)), rel=1e-14)
+
+
+def test_domains_follow_theorem_3_1():
+    g, n = 0.05, 16
+    floor = max(n, 32 / g**2 * math.log(3 / g))
+    assert cl.MISCLASSIFIED_UNTIL.in_domain(gamma=g, n=n, eta=floor)
+    assert not cl.MISCLASSIFIED_UNTIL.in_domain(gamma=g, n=n, eta=0.9 * floor)
+    assert not cl.MISCLASSIFIED_UNTIL.in_domain(gamma=g, n=5, eta=floor)  # instance 1 needs n ≥ 6
+    assert not cl.LOSS_ABOVE_UNTIL.in_domain(gamma=0.2, n=n, eta=1e9)  # γ ≤ 1/6
+
+
+@pytest.mark.parametrize("g", [0.1, 0.02])
+def test_instances_have_margin_gamma_and_unit_ball(g):
+    for data in (crawshaw_liu_instance1(8, g), crawshaw_liu_instance2(9, g, 0.5), crawshaw_liu_instance2(9, g, 0.05)):
+        mm = data.max_margin()
+        # certified interval [γ, γ + gap] must contain the construction's γ (up to rounding of 2-D products)
+        assert mm.gamma - 1e-15 <= g <= mm.gamma + mm.gap + 1e-15
+        assert np.allclose(mm.w_star, [1.0, 0.0], atol=1e-12)
+        assert data.max_norm <= 1 + 1e-15
+    d2 = crawshaw_liu_instance2(9, g, 0.5)
+    assert (d2.X[:, 1] == -0.5).sum() == 5  # ⌈9/2⌉ points at (γ, −δ)
+
+
+def test_instance_validation():
+    with pytest.raises(EoscheckError, match="n ≥ 2"):
+        crawshaw_liu_instance1(1, 0.1)
+    with pytest.raises(EoscheckError, match="delta"):
+        crawshaw_liu_instance2(4, 0.1, 1.0)
+
+
+def test_instance1_statement_on_a_run():
+    rows = check_instance1(0.1, 16, eta_factors=(1.0,))
+    (r,) = rows
+    assert r["in domain"] and r["bound"] == pytest.approx(10.0)
+    assert r["holds"] and r["measured"] > r["bound"]  # 35 measured
+
+
+def test_instance2_depends_on_delta():
+    """δ = γ fails at γ = 0.05 while δ = 1/2 holds: why the report scans δ (paper.md does not record it)."""
+    rows = check_instance2(0.05, 16, [0.05, 0.5], eta_factors=(1.0,))
+    assert [r["holds"] for r in rows] == [False, True]
