@@ -18,7 +18,7 @@ from .bound import (
 )
 from .derivation import Derivation, Step
 from .rho import Rho, minimizer, psi, psi_inv, rho, rho_closed_form, rho_method, rho_of
-from . import theorem1, corollary2, theorem3, theorem4, proposition5, theorem35, theorem6, classics  # noqa: E402,F401  (registration order)
+from . import theorem1, corollary2, theorem3, theorem4, proposition5, theorem35, theorem6, classics, crawshaw_liu  # noqa: E402,F401  (registration order)
 from .corollary2 import derive_bound_chain, derive_order, derive_tau_le_half_T
 from .proposition5 import rho_upper_bounds
 from .shapes import SHADOWS, OrderResult, Shadow, check_all, check_shadow

@@ -1,6 +1,6 @@
-"""Classic baselines (descent lemma, quadratic divergence, small-stepsize rate) and Crawshaw–Liu.
+"""Classic baselines: descent lemma, quadratic divergence, small-stepsize rate.
 
-paper.md §9.7 (classics, [R]/[V]) and §2.3, §9.5 (Crawshaw & Liu, COLT 2026).
+paper.md §9.7 (classics, [R]/[V]); Crawshaw & Liu (COLT 2026) are in :mod:`.crawshaw_liu`.
 For logistic regression ℓ″ ≤ 1/4, so L is β-smooth with β = λ_max(XᵀX/n)/4
 (‖x_i‖ ≤ 1 gives λ_max ≤ 1, β ≤ 1/4): the descent lemma forbids EoS for
 η < 2/β = 8/λ_max, in particular for η < 8.
@@ -11,14 +11,13 @@ from __future__ import annotations
 import sympy as sp
 
 from .bound import Assumptions, Bound, Constant, Source, const, register
-from .symbols import L_s, eta, gamma, hess_max, lambda_max, n, s, t
+from .symbols import eta, gamma, hess_max, lambda_max, t
 
 ln = sp.log
 _c_b = const("c_smooth")
 _BETA = _c_b * lambda_max  # β = sup ℓ″ · λ_max(XᵀX/n)
 _SMOOTH = {"c_smooth": Constant(sp.Rational(1, 4), "sup ℓ″ of the logistic loss")}
 NESTEROV = "Nesterov (2018), §1.2.3 / Thm 2.1.14 (classic)"
-CRAWSHAW_LIU = "Crawshaw & Liu (COLT 2026)"
 _ANY = Assumptions(data=("bounded",), init="any w0")
 
 DESCENT_LEMMA = register(Bound(
@@ -47,48 +46,4 @@ SMALL_STEPSIZE_RATE = register(Bound(
     source=Source("small-stepsize rate L(w_t) ≤ L(u) + ‖u‖²/(2ηt), u = w*ln(γ²ηt)/γ", paper=NESTEROV,
                   ref="paper.md §9.7", tag="R"),
     notes=("Needs η ≤ 1/β = 4/λ_max(XᵀX/n); with ‖x‖ ≤ 1 any η ≤ 4 qualifies.",),
-))
-
-CL_THRESHOLD = register(Bound(
-    id="crawshaw_liu.stable_threshold", kind="threshold", template=sp.Min(1 / (8 * eta), ln(2) / n),
-    quantity="L(w_s)", lhs=r"L(\mathbf{w}_s)", relation="<=",
-    conclusion=r"\text{all margins}\ge0,\ L \text{ decreasing, and crawshaw\_liu.stable\_bound from } s",
-    source=Source("Appendix A (Lemmas C.3–C.5)", paper=CRAWSHAW_LIU, ref="paper.md §2.3", tag="D"),
-    assumptions=Assumptions(init="any w0"), derived=True,
-))
-
-CL_STABLE = register(Bound(
-    id="crawshaw_liu.stable_bound", kind="upper", template=8 / (eta * gamma**2 * (t - s)),
-    quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=",
-    premise=r"L(\mathbf{w}_s)\le\frac1{8\eta},\ nL(\mathbf{w}_s)\le\ln2",
-    domain=(sp.Gt(t, s),),
-    source=Source("Appendix A, eq. (155)", paper=CRAWSHAW_LIU, ref="paper.md §2.3, §9.5", tag="D"),
-    assumptions=Assumptions(init="any w0"), derived=True,
-    notes=("Log-free; their statement assumes η ≥ max(n, …) but the argument needs only the two premises.",),
-))
-
-CL_STABLE_SHARP = register(Bound(
-    id="crawshaw_liu.stable_bound_sharp", kind="upper", template=8 / (1 / L_s + eta * gamma**2 * (t - s)),
-    quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=",
-    premise=r"L(\mathbf{w}_s)\le\frac1{8\eta},\ nL(\mathbf{w}_s)\le\ln2",
-    domain=(sp.Ge(t, s),),
-    source=Source("Appendix A", paper=CRAWSHAW_LIU, ref="paper.md §2.3", tag="D"),
-    assumptions=Assumptions(init="any w0"), derived=True,
-))
-
-CL_ETA0 = register(Bound(
-    id="crawshaw_liu.eta0", kind="threshold", template=sp.Max(n, 32 / gamma**2 * ln(256 / gamma**2)),
-    quantity="η", lhs=r"\eta", relation=">=",
-    conclusion=r"(d=2)\ \tau_{1/(8\eta)}\le \text{crawshaw\_liu.tau\_2d}",
-    source=Source("Theorem 2.1", paper=CRAWSHAW_LIU, ref="paper.md §9.5"),
-    assumptions=Assumptions(data=("bounded", "separable", "d = 2")),
-))
-
-CL_TAU_2D = register(Bound(
-    id="crawshaw_liu.tau_2d", kind="time", template=2 + 4 * n / gamma + 280 * ln(2 / gamma**2) / gamma**2,
-    quantity="τ_{1/(8η)}", lhs=r"\min\{t: L(\mathbf{w}_t)\le 1/(8\eta)\}", relation="<=",
-    domain=(sp.Ge(eta, CL_ETA0.expr),),
-    source=Source("Lemma 2.8 (Theorem 2.1)", paper=CRAWSHAW_LIU, ref="paper.md §9.5"),
-    assumptions=Assumptions(data=("bounded", "separable", "d = 2")),
-    notes=("Independent of η in d = 2; 'log' read as the natural log.",),
 ))

@@ -6,6 +6,8 @@ yᵢ = 1 WLOG, max margin γ.  Their transition time is τ_CL := min{t ≥ 0 : L
 
 * Theorem 2.1 / Lemma 2.8 (d = 2, η ≥ max(n, (32/γ²) log(256/γ²))): τ_CL ≤ 2 + 4n/γ + 280 log(2/γ²)/γ²,
   and L(w_t) ≤ 8/(ηγ²(t − τ_CL)) for t > τ_CL (eq. 155) — τ independent of η.
+* Appendix A (paper.md §2.3): once L(w_s) ≤ min(1/(8η), ln 2/n), L(w_t) ≤ 8/(ηγ²(t − s)) (and the
+  sharper 8/(1/L(w_s) + ηγ²(t − s))) for any data and stepsize.
 * Theorem 3.1 (γ ≤ 1/6, n ≥ 2, η ≥ max(n, (32/γ²) log(3/γ))): τ ≥ Ω(n/γ + 1/γ²), by two
   hard instances (builders in :mod:`eoscheck.datasets`):
   - instance 1 (n ≥ 6): x₁ = (γ, −γ), xᵢ = (γ, √(1−γ²)) for i ≥ 2 — some point is misclassified
@@ -20,7 +22,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .bound import Assumptions, Bound, Source, register
-from .symbols import eta, gamma, n, s, t
+from .symbols import L_s, eta, gamma, n, s, t
 
 ln = sp.log
 CRAWSHAW_LIU = "Crawshaw & Liu (COLT 2026)"
@@ -31,26 +33,57 @@ _HARD2 = Assumptions(data=("Crawshaw–Liu hard instance 2: x_i = (γ, −δ) fo
 _LOWER_ETA = sp.Ge(eta, sp.Max(n, 32 / gamma**2 * ln(3 / gamma)))
 _LOWER_GAMMA = sp.Le(gamma, sp.Rational(1, 6))
 
-TAU_UPPER = register(Bound(
-    id="cl.tau_upper", kind="time",
-    template=2 + 4 * n / gamma + 280 * ln(2 / gamma**2) / gamma**2,
-    quantity="τ_CL = min{t : L(w_t) ≤ 1/(8η)}", lhs=r"\tau_{CL}", relation="<=",
-    domain=(sp.Ge(eta, sp.Max(n, 32 / gamma**2 * ln(256 / gamma**2))),),
-    source=Source("Theorem 2.1, Lemma 2.8", paper=CRAWSHAW_LIU, ref="paper.md §9.5"), assumptions=_2D,
-    notes=("Independent of η: in two dimensions the transition time does not grow with the stepsize.",),
+CL_THRESHOLD = register(Bound(
+    id="crawshaw_liu.stable_threshold", kind="threshold", template=sp.Min(1 / (8 * eta), ln(2) / n),
+    quantity="L(w_s)", lhs=r"L(\mathbf{w}_s)", relation="<=",
+    conclusion=r"\text{all margins}\ge0,\ L \text{ decreasing, and crawshaw\_liu.stable\_bound from } s",
+    source=Source("Appendix A (Lemmas C.3–C.5)", paper=CRAWSHAW_LIU, ref="paper.md §2.3", tag="D"),
+    assumptions=Assumptions(init="any w0"), derived=True,
 ))
 
-STABLE_BOUND = register(Bound(
-    id="cl.stable_bound", kind="upper",
-    template=8 / (eta * gamma**2 * (t - s)),
+CL_STABLE = register(Bound(
+    id="crawshaw_liu.stable_bound", kind="upper", template=8 / (eta * gamma**2 * (t - s)),
     quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=",
-    premise=r"s=\tau_{CL},\ t>s",
-    domain=(sp.Ge(eta, sp.Max(n, 32 / gamma**2 * ln(256 / gamma**2))),),
-    source=Source("Theorem 2.1", equation="eq. (155)", paper=CRAWSHAW_LIU, ref="paper.md §9.5"), assumptions=_2D,
+    premise=r"L(\mathbf{w}_s)\le\frac1{8\eta},\ nL(\mathbf{w}_s)\le\ln2",
+    domain=(sp.Gt(t, s),),
+    source=Source("Appendix A, eq. (155)", paper=CRAWSHAW_LIU, ref="paper.md §2.3, §9.5", tag="D"),
+    assumptions=Assumptions(init="any w0"), derived=True,
+    notes=("Log-free; their statement assumes η ≥ max(n, …) but the argument needs only the two premises.",),
 ))
+
+CL_STABLE_SHARP = register(Bound(
+    id="crawshaw_liu.stable_bound_sharp", kind="upper", template=8 / (1 / L_s + eta * gamma**2 * (t - s)),
+    quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=",
+    premise=r"L(\mathbf{w}_s)\le\frac1{8\eta},\ nL(\mathbf{w}_s)\le\ln2",
+    domain=(sp.Ge(t, s),),
+    source=Source("Appendix A", paper=CRAWSHAW_LIU, ref="paper.md §2.3", tag="D"),
+    assumptions=Assumptions(init="any w0"), derived=True,
+))
+
+CL_ETA0 = register(Bound(
+    id="crawshaw_liu.eta0", kind="threshold", template=sp.Max(n, 32 / gamma**2 * ln(256 / gamma**2)),
+    quantity="η", lhs=r"\eta", relation=">=",
+    conclusion=r"(d=2)\ \tau_{1/(8\eta)}\le \text{crawshaw\_liu.tau\_2d}",
+    source=Source("Theorem 2.1", paper=CRAWSHAW_LIU, ref="paper.md §9.5"),
+    assumptions=Assumptions(data=("bounded", "separable", "d = 2")),
+))
+
+CL_TAU_2D = register(Bound(
+    id="crawshaw_liu.tau_2d", kind="time", template=2 + 4 * n / gamma + 280 * ln(2 / gamma**2) / gamma**2,
+    quantity="τ_{1/(8η)}", lhs=r"\min\{t: L(\mathbf{w}_t)\le 1/(8\eta)\}", relation="<=",
+    domain=(sp.Ge(eta, CL_ETA0.expr),),
+    source=Source("Lemma 2.8 (Theorem 2.1)", paper=CRAWSHAW_LIU, ref="paper.md §9.5"),
+    assumptions=Assumptions(data=("bounded", "separable", "d = 2")),
+    notes=("Independent of η in d = 2; 'log' read as the natural log.",),
+))
+
+#: Theorem 2.1 / Lemma 2.8 (the d = 2 transition-time upper bound).
+TAU_UPPER = CL_TAU_2D
+#: Appendix A, eq. (155) (the log-free stable-phase bound).
+STABLE_BOUND = CL_STABLE
 
 MISCLASSIFIED_UNTIL = register(Bound(
-    id="cl.hard1_misclassified", kind="lower",
+    id="crawshaw_liu.hard1_misclassified", kind="lower",
     template=n / (16 * gamma),
     quantity="t_sep = min{t : all y_i⟨x_i, w_t⟩ > 0}", lhs=r"t_{\mathrm{sep}}", relation=">",
     conclusion=r"\text{some point is misclassified at every } t\le n/(16\gamma)",
@@ -59,14 +92,14 @@ MISCLASSIFIED_UNTIL = register(Bound(
 ))
 
 LOSS_ABOVE_UNTIL = register(Bound(
-    id="cl.hard2_loss_above", kind="lower",
+    id="crawshaw_liu.hard2_loss_above", kind="lower",
     template=1 + 1 / (59 * gamma**2),
     quantity="t_2 = min{t : L(w_t) ≤ 2/η}", lhs=r"t_{2}", relation=">",
     conclusion=r"L(\mathbf{w}_t)>2/\eta \text{ at every } t\le 1+1/(59\gamma^2)",
     domain=(_LOWER_GAMMA, sp.Ge(n, 2), _LOWER_ETA),
     source=Source("Theorem 3.1 (hard instance 2)", paper=CRAWSHAW_LIU, ref="paper.md §9.5"), assumptions=_HARD2,
-    exact=False,
-    notes=("The construction's δ is not recorded in paper.md: a run at another δ cannot falsify the statement.",),
+    notes=("Explicit in γ, but an existence statement over the construction's δ, which paper.md does not "
+           "record: a run at one δ cannot falsify it (report §lower_tau scans δ).",),
 ))
 
 #: The Theorem 3.1 stepsize floor max(n, (32/γ²) log(3/γ)), for choosing test stepsizes.

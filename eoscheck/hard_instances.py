@@ -2,10 +2,10 @@
 
 Statements (evaluated from :mod:`eoscheck.bounds.crawshaw_liu`, the one encoding):
 
-* ``cl.hard1_misclassified`` — on instance 1 some point is misclassified at every t ≤ n/(16γ);
-* ``cl.hard2_loss_above`` — on instance 2 L(w_t) > 2/η at every t ≤ 1 + 1/(59γ²) (for the
+* ``crawshaw_liu.hard1_misclassified`` — on instance 1 some point is misclassified at every t ≤ n/(16γ);
+* ``crawshaw_liu.hard2_loss_above`` — on instance 2 L(w_t) > 2/η at every t ≤ 1 + 1/(59γ²) (for the
   construction's δ, which paper.md does not record: we scan δ);
-* ``cl.tau_upper`` — both instances are two-dimensional, so Theorem 2.1's upper bound
+* ``crawshaw_liu.tau_2d`` — both instances are two-dimensional, so Theorem 2.1's upper bound
   τ_CL = min{t : L(w_t) ≤ 1/(8η)} ≤ 2 + 4n/γ + 280 log(2/γ²)/γ² applies as well.
 
 GD from w₀ = 0, logistic loss, every step recorded (:func:`eoscheck.gd.run_gd`).  Stepsizes

@@ -41,7 +41,7 @@ def run(ctx: Context, sec: Section) -> None:
     inside1 = [r for r in rows1 if r["in domain"]]
     bad = [r for r in inside1 if not r["holds"]]
     sec.verdict("Instance 1: some point misclassified for every t ≤ n/(16γ)", "Crawshaw–Liu Thm 3.1 "
-                "(cl.hard1_misclassified)", "exact", "t_sep > n/(16γ)",
+                "(crawshaw_liu.hard1_misclassified)", "exact", "t_sep > n/(16γ)",
                 "; ".join(f"γ={r['γ']:g}, η={r['η']:.3g}: t_sep={r['measured']} vs {r['bound']:.3g}" for r in inside1),
                 ("VIOLATED" if bad else "holds") if inside1 else "inconclusive",
                 ratio=max((r["bound"] / r["measured"] for r in inside1 if r["measured"] > 0), default=None),
@@ -55,7 +55,7 @@ def run(ctx: Context, sec: Section) -> None:
     gammas_ok = {g: any(ok for (gg, _), ok in by_delta.items() if gg == g) for g in cfg["gammas"]}
     failing = sorted({d for (g, d), ok in by_delta.items() if not ok})
     sec.verdict("Instance 2: L(w_t) > 2/η for every t ≤ 1 + 1/(59γ²) (for some δ)", "Crawshaw–Liu Thm 3.1 "
-                "(cl.hard2_loss_above)", "existence, δ unrecorded", "some δ with t₂ > 1 + 1/(59γ²) at every η",
+                "(crawshaw_liu.hard2_loss_above)", "existence, δ unrecorded", "some δ with t₂ > 1 + 1/(59γ²) at every η",
                 "; ".join(f"γ={g:g}: {'a δ works' if ok else 'no scanned δ works'}" for g, ok in gammas_ok.items())
                 + (f"; δ failing somewhere: {failing}" if failing else ""),
                 "consistent" if gammas_ok and all(gammas_ok.values()) else "inconclusive",
@@ -64,7 +64,7 @@ def run(ctx: Context, sec: Section) -> None:
     reached = [r for r in tau_rows if r["τ_CL measured"] >= 0]
     worse = [r for r in reached if not r["τ_CL ≤ bound"]]
     sec.verdict("Theorem 2.1 (d = 2): τ_CL ≤ 2 + 4n/γ + 280 log(2/γ²)/γ², independent of η", "Crawshaw–Liu "
-                "Thm 2.1, Lemma 2.8 (cl.tau_upper)", "exact", "τ_CL ≤ bound",
+                "Thm 2.1, Lemma 2.8 (crawshaw_liu.tau_2d)", "exact", "τ_CL ≤ bound",
                 f"{len(reached)} of {len(tau_rows)} runs in the domain reached L ≤ 1/(8η); largest τ_CL = "
                 f"{max((r['τ_CL measured'] for r in reached), default=-1)}",
                 ("VIOLATED" if worse else "holds") if reached else "inconclusive",
