@@ -1,5 +1,5 @@
 """Networks trained by full-batch GD: the two-layer NTK network of Theorem 6 (here) and the
-slides' 3-layer net (:mod:`eoscheck.mlp`, re-exported as ``run_mlp3``).
+slides' 3-layer net (:mod:`eoscheck.mlp`).
 
 Two-layer network, eq. (4) of Wu, Bartlett, Telgarsky, Yu (COLT 2024):
 
@@ -48,14 +48,6 @@ from .trajectory import Trajectory
 
 #: Bytes of working memory one batch of stepsizes may use (chunks of K run one after another).
 MEMORY_BUDGET = {"cpu": 1 << 30, "cuda": 8 << 30}
-
-
-def __getattr__(name: str):  # PEP 562: lazy re-export of the 3-layer experiment
-    if name in ("run_mlp3", "mlp3_data"):
-        from . import mlp
-
-        return getattr(mlp, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------

@@ -169,13 +169,15 @@ def _run_model(args, data, loss, etas):
         from ..gd import run_gd
 
         return run_gd(data, loss, etas, **common)
-    from .. import networks
-
     if args.model == "ntk":
-        return networks.run_ntk(data, loss, etas, width=args.width, seed=args.seed, **common)
+        from ..networks import run_ntk
+
+        return run_ntk(data, loss, etas, width=args.width, seed=args.seed, **common)
+    from ..mlp import run_mlp3
+
     if args.sharpness_every is None:
         common["sharpness_every"] = 10
-    return networks.run_mlp3(data, etas, seed=args.seed, **common)
+    return run_mlp3(data, etas, seed=args.seed, **common)
 
 
 def summary_table(traj) -> list[dict]:
