@@ -23,8 +23,9 @@ bound's *shape* (the bound without its unknown constant).  Three steps:
    the parameter's asymptotic regime (η, n, d, t, T → ∞; γ → 0) — slope beyond
    ``FitSpec.slope_tol`` over the far half of the ladder *and* still over its
    far quarter, so a ratio levelling off to a plateau does not count — is
-   falsified even if the fitted constant still covers the tested range (for a
-   lower bound: a ratio that keeps falling).  Rate claims also report the
+   reported as TREND (for a lower bound: a ratio that keeps falling).  A trend
+   never convicts: the ladder's instances are searched for a witness (a point
+   beyond C_fit·shape·(1 ± margin)), and only a witness gives FALSIFIED.  Rate claims also report the
    observed log–log slope of the measured quantity over the upper half of the
    ladder next to the predicted one.
 """
@@ -58,9 +59,18 @@ ASYMPTOTIC_DIRECTION = {"gamma": -1}
 # ---------------------------------------------------------------------------
 
 
+def constants_path() -> Path:
+    """The constants file read by the checks: ``$EOSCHECK_FITTED_CONSTANTS`` (written by
+    ``eoscheck fit --output``) when set, else the package's fitted_constants.json (read-only)."""
+    import os
+
+    env = os.environ.get("EOSCHECK_FITTED_CONSTANTS")
+    return Path(env) if env else CONSTANTS_FILE
+
+
 def load_constants(path: Path | str | None = None) -> dict[str, Any]:
     """The stored fitted constants (``{"claims": {id: record}}``), empty if the file is absent."""
-    p = Path(path) if path else CONSTANTS_FILE
+    p = Path(path) if path else constants_path()
     if not p.is_file():
         return {"format": 1, "claims": {}}
     return json.loads(p.read_text())
@@ -71,16 +81,15 @@ def fitted_constant(claim_id: str, path: Path | str | None = None) -> float | No
     return None if rec is None else float(rec["value"])
 
 
-def save_constants(records: dict[str, dict], path: Path | str | None = None) -> Path:
-    """Merge ``records`` into the constants file (atomic write)."""
-    p = Path(path) if path else CONSTANTS_FILE
-    data = load_constants(p)
+def save_constants(records: dict[str, dict], path: Path | str) -> Path:
+    """Merge ``records`` into the constants file ``path`` (starting from the constants in use; atomic write)."""
+    from eoscheck.outputs import atomic_write
+
+    p = Path(path)
+    data = load_constants(p if p.is_file() else None)
     data["claims"].update(records)
     data["format"] = 1
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(p)
-    return p
+    return atomic_write(p, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 # ---------------------------------------------------------------------------
@@ -229,17 +238,30 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_secon
     fill_report(rep, res, c, constant=C)
     if rep.worst_point is not None and rep.worst_point.get("ratio") is not None:
         rep.worst_ratio = rep.worst_point["ratio"] / C  # measured / (C_fit·shape)
-    growth = []
+    growth, witness = [], None
     for param, (make, judged) in _ladders(c).items():
-        evs = [c.evaluate(i) for i in make(budget(profile))]
+        insts = make(budget(profile))
+        evs = [c.evaluate(i) for i in insts]
         sl = ladder_slopes(c, param, evs, judged)
         rep.slopes[param] = sl
         if sl.get("growing"):
             growth.append(f"ratio {'grows' if c.direction == '<=' else 'falls'} with {param} "
                           f"(far-half slope {sl['upper_half_slope']:+.2f}, far quarter {sl['far_quarter_slope']:+.2f})")
-    if growth and rep.verdict != "FALSIFIED":
-        rep.verdict = "warning" if c.kind == "heuristic" else "FALSIFIED"
-        rep.counterexample = rep.counterexample or {"scaling": growth}
+        # the ladder's instances are inside the claim's domain: a violation there is a witness
+        for inst, ev in zip(insts, evs):
+            if witness is None and ev.size and not ev.holds(C, c.fit.margin):
+                bad = np.flatnonzero(ev.violations(C, c.fit.margin))
+                witness = (inst, ev.point(int(bad[np.argmax(ev.scores(C)[bad])])), param)
+    if witness is not None and rep.verdict != "FALSIFIED" and c.kind != "heuristic":
+        inst, pt, param = witness
+        rep.verdict = "FALSIFIED"
+        rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
+        growth.insert(0, f"witness on the {param} ladder: {inst.describe()}; measured {pt['measured']:.6g} vs "
+                         f"C·shape·(1{'+' if c.direction == '<=' else '−'}{c.fit.margin:g}) with C = {C:.6g}")
+    elif growth and rep.verdict not in ("FALSIFIED", "error"):
+        # a trend is evidence, never a conviction (no witness inside the claim's ranges)
+        rep.verdict = "warning" if c.kind == "heuristic" else "TREND"
+        growth[0] = "TREND (no witness): " + growth[0]
     msgs = growth + notes + ([rep.message] if rep.message else [])
     rep.message = "; ".join(msgs)
 

@@ -95,3 +95,19 @@ def log_grid_indices(T: int, points: int = 64, start: int = 1) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     g = np.unique(np.round(np.geomspace(start, T, points)).astype(np.int64))
     return g[(g >= start) & (g <= T)]
+
+
+def jsonable(obj):
+    """``obj`` with numpy scalars/arrays as Python values and non-finite floats as strings ("inf", "nan")."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else str(v)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    return obj

@@ -25,12 +25,14 @@ from hypothesis import example as hexample, given, seed as hseed, target
 
 from .claims import Claim, Evaluation, all_claims, get_claim, plugin_errors
 from .instances import Instance, cache_stats, single_thread
+from .numerics import jsonable
 from .profiles import budget, claim_settings, current_profile
 
 #: Seconds granted to shrinking a counterexample (profile-independent).
 SHRINK_SECONDS = 60.0
 
-VERDICTS = ("holds", "FALSIFIED", "warning", "undecided", "unavailable", "error")
+#: "TREND": not falsified, but a scaling ladder's ratio trends toward violation (evidence, no witness).
+VERDICTS = ("holds", "FALSIFIED", "TREND", "warning", "undecided", "unavailable", "error")
 
 
 class _Violation(Exception):
@@ -182,22 +184,7 @@ class ClaimReport:
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else str(v)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    return obj
+        return jsonable(asdict(self))
 
 
 def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = None,

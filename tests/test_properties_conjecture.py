@@ -57,7 +57,7 @@ def test_false_conjecture_exits_1_with_a_replayable_file(tmp_path):
     out = tmp_path / "r.json"
     # the stable rate is 1/(γ²ηt), not 1/(ηt)²: L(w_t)·(ηt)² grows like ηt
     code = main(["conjecture", "loss(t) <= C/(eta*t)**2", "--effort", "smoke", "--save", str(tmp_path),
-                 "--json", str(out)])
+                 "-o", str(out)])
     assert code == 1
     rep = json.loads(out.read_text())
     assert rep["verdict"] == "FALSIFIED"
