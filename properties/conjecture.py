@@ -49,6 +49,7 @@ The verdict is FALSIFIED (with the shrunk counterexample) or NOT FALSIFIED
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -272,6 +273,12 @@ class Conjecture:
         # scanning only: + FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits)
         allow = allow + (allowance(b) if meas.size else 0.0)
         notes = [f"{cens} transition time(s) not reached by T (counted as T+1)"] if cens else []
+        nan = np.isnan(meas) if meas.size else np.zeros(0, bool)
+        if nan.any():  # a numerical failure (e.g. a diverged run) is reported, never a witness
+            notes.append("NaN measurements (diverged runs) were set aside: they neither convict nor acquit")
+            keep = ~nan
+            meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
+            allow = allow[keep]
         return Evaluation(meas, b, allow, self.direction, P, notes=notes)
 
     # --- instances ---------------------------------------------------------------------
@@ -400,10 +407,14 @@ def _num(expr, base: dict) -> float:
         raise EoscheckError(f"cannot evaluate {sp.sstr(expr)} here (it uses a name without a value)") from None
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(expr: sp.Expr):
+    return sp.lambdify([sp.Symbol(p, positive=True) for p in PARAMS], expr, modules="numpy")
+
+
 def _evaluate(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
-    """A sympy expression of the parameters, vectorized over points (lambdify of a vetted tree)."""
-    syms = [sp.Symbol(p, positive=True) for p in PARAMS]
-    fn = sp.lambdify(syms, expr, modules="numpy")
+    """A sympy expression of the parameters, vectorized over points (lambdify of a vetted tree, cached)."""
+    fn = _compiled(expr)
     with np.errstate(all="ignore"):
         out = fn(*[np.asarray(P[p], float) for p in PARAMS])
     return np.broadcast_to(np.asarray(out, float), np.asarray(P["eta"]).shape).copy()

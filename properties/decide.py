@@ -184,7 +184,8 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
         found = None
         if res.counterexample is not None:
             found = _witness(conj, res.counterexample, margin, "Hypothesis search")
-        lads = ladders(conj, s0)
+        # the scaling ladders: evidence (TREND) and more candidates; not needed once a witness is in hand
+        lads = ladders(conj, s0) if found is None else {}
         for p, insts in lads.items():
             evs = [conj.evaluate(i) for i in insts]
             rep.points += sum(ev.size for ev in evs)
@@ -195,8 +196,8 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
                 rep.trend.append(f"ratio {'grows' if conj.direction == '<=' else 'falls'} with {p} "
                                  f"(far-half slope {sl['upper_half_slope']:+.2f}, "
                                  f"far quarter {sl['far_quarter_slope']:+.2f})")
-            for inst in insts if found is None else ():
-                found = found or _witness(conj, inst, margin, f"{p} ladder")
+            for inst, ev in zip(insts, evs) if found is None else ():
+                found = found or _witness(conj, inst, margin, f"{p} ladder", ev)
         if found is None and rep.trend:
             for inst in pushed(conj, rep.slopes, s0, e.pushes):
                 found = _witness(conj, inst, margin, "pushed along the trend")
@@ -225,8 +226,8 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
     return rep
 
 
-def _witness(conj: Conjecture, inst: Instance, margin: float, source: str):
-    got = shrink(conj, inst, margin)
+def _witness(conj: Conjecture, inst: Instance, margin: float, source: str, ev=None):
+    got = shrink(conj, inst, margin, ev)
     return None if got is None else (got[0], got[1], source)
 
 

@@ -11,7 +11,7 @@ bound's *shape* (the bound without its unknown constant).  Three steps:
    ``properties/fitted_constants.json``.
 2. **verify** (:func:`check_asymptotic`): Hypothesis draws fresh instances from
    a *wider* range than the calibration (larger η, n, t, smaller γ) and asserts
-   measured ≤ C_fit·shape·(1 + margin) (≥ C_fit·shape·(1 − margin) for lower
+   measured ≤ C_fit·shape·(1 + margin) (≥ C_fit·shape/(1 + margin) for lower
    bounds); ``hypothesis.target`` steers toward the worst ratio, and the worst
    instance seen is reported.  ``margin`` is the claim's ``FitSpec.margin``
    (default 1: a constant estimated on a finite sweep may be beaten by a factor
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .claims import Claim, Evaluation, get_claim
+from .claims import Budget, Claim, Evaluation, get_claim
 from .numerics import loglog_slope
 from .profiles import budget, claim_settings
 
@@ -239,8 +239,9 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_secon
     if rep.worst_point is not None and rep.worst_point.get("ratio") is not None:
         rep.worst_ratio = rep.worst_point["ratio"] / C  # measured / (C_fit·shape)
     growth, witness = [], None
+    b = budget(profile)
     for param, (make, judged) in _ladders(c).items():
-        insts = make(budget(profile))
+        insts = make(b)
         evs = [c.evaluate(i) for i in insts]
         sl = ladder_slopes(c, param, evs, judged)
         rep.slopes[param] = sl
@@ -248,10 +249,15 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_secon
             growth.append(f"ratio {'grows' if c.direction == '<=' else 'falls'} with {param} "
                           f"(far-half slope {sl['upper_half_slope']:+.2f}, far quarter {sl['far_quarter_slope']:+.2f})")
         # the ladder's instances are inside the claim's domain: a violation there is a witness
-        for inst, ev in zip(insts, evs):
-            if witness is None and ev.size and not ev.holds(C, c.fit.margin):
-                bad = np.flatnonzero(ev.violations(C, c.fit.margin))
-                witness = (inst, ev.point(int(bad[np.argmax(ev.scores(C)[bad])])), param)
+        witness = witness or _ladder_witness(c, C, insts, evs, param)
+        if witness is None and sl.get("growing"):
+            # push along the trend: the same ladder at PUSH× the profile's sizes (steps, ranges)
+            for k in (1, 2):
+                bigger = Budget(b.name, b.scale * PUSH**k)
+                insts = make(bigger)
+                witness = _ladder_witness(c, C, insts, [c.evaluate(i) for i in insts], f"{param} (pushed ×{PUSH**k:g})")
+                if witness is not None:
+                    break
     if witness is not None and rep.verdict != "FALSIFIED" and c.kind != "heuristic":
         inst, pt, param = witness
         rep.verdict = "FALSIFIED"
@@ -264,6 +270,18 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_secon
         growth[0] = "TREND (no witness): " + growth[0]
     msgs = growth + notes + ([rep.message] if rep.message else [])
     rep.message = "; ".join(msgs)
+
+
+#: Factor by which a trending ladder is pushed (twice) toward its asymptotic end when it has no witness.
+PUSH = 4.0
+
+
+def _ladder_witness(c: Claim, C: float, insts: list, evs: list, label: str):
+    for inst, ev in zip(insts, evs):
+        if ev.size and not ev.holds(C, c.fit.margin):
+            bad = np.flatnonzero(ev.violations(C, c.fit.margin))
+            return inst, ev.point(int(bad[np.argmax(ev.scores(C)[bad])])), label
+    return None
 
 
 def _ladders(c: Claim) -> dict:

@@ -4,7 +4,8 @@ A witness is one :class:`Instance` (inside the stated ranges) and one point of i
 
 * exact statements (no free constants): measured > EXPR + allowance (``<=``; measured < EXPR −
   allowance for ``>=``),
-* fitted statements: measured > EXPR(C_fit)·(1 + margin) + allowance,
+* fitted statements: measured > EXPR(C_fit)·(1 + margin) + allowance (< EXPR(C_fit)/(1 + margin) −
+  allowance for ``>=``),
 
 with EXPR at the end of the certified interval γ* ∈ [gamma, gamma_hi] favorable to the statement,
 every ``--where`` condition holding at both ends, and ``allowance`` the measured quantity's
@@ -69,7 +70,10 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
         if b is None:
             return None
         vals.append(b)
-    m = sp.Float(float(measured), DIGITS)
+    if math.isnan(measured) or not math.isfinite(allow):
+        return None  # a numerical failure is not a witness
+    # ±inf is an overflow of a float64 record: the value is beyond ±1.8e308, compared as such
+    m = sp.oo if measured == math.inf else (-sp.oo if measured == -math.inf else sp.Float(float(measured), DIGITS))
     a = sp.Float(float(allow), DIGITS)
     if conj.direction == "<=":
         B = max(vals)
@@ -77,7 +81,7 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
         bad = bool(m > lim)
     else:
         B = min(vals)
-        lim = B * (1 - sp.Float(margin, DIGITS)) - a
+        lim = B / (1 + sp.Float(margin, DIGITS)) - a
         bad = bool(m < lim)
     if not bad:
         return None
@@ -85,9 +89,11 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
             "allowance": float(allow), "margin": float(margin), "gamma_interval": [ends[0], ends[-1]]}
 
 
-def confirm(conj: Conjecture, inst: Instance, margin: float) -> dict[str, Any] | None:
-    """A confirmed violating point of ``inst`` (the worst of its float64 candidates), or ``None``."""
-    ev = conj.evaluate(inst)
+def confirm(conj: Conjecture, inst: Instance, margin: float, ev=None) -> dict[str, Any] | None:
+    """A confirmed violating point of ``inst`` (the worst of its float64 candidates), or ``None``.
+
+    ``ev``: the instance's evaluation when already computed."""
+    ev = conj.evaluate(inst) if ev is None else ev
     if not ev.size:
         return None
     bad = np.flatnonzero(ev.violations(1.0, margin))
@@ -106,12 +112,12 @@ def confirm(conj: Conjecture, inst: Instance, margin: float) -> dict[str, Any] |
     return None
 
 
-def shrink(conj: Conjecture, inst: Instance, margin: float) -> tuple[Instance, dict[str, Any]] | None:
+def shrink(conj: Conjecture, inst: Instance, margin: float, ev=None) -> tuple[Instance, dict[str, Any]] | None:
     """A smaller confirmed witness: the violating stepsize alone, then the horizon cut to the violating step.
 
     Each step is kept only if the smaller instance still carries a confirmed violation.
     """
-    pt = confirm(conj, inst, margin)
+    pt = confirm(conj, inst, margin, ev)
     if pt is None:
         return None
     best = (inst, pt)
