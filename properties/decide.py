@@ -30,7 +30,7 @@ from .conjecture import (FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_p
 from .instances import Instance, single_thread
 from .numerics import jsonable
 from .strategies import build_separable
-from .witness import confirm, shrink
+from .witness import shrink
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
     from hypothesis import HealthCheck, Verbosity, settings
 
     from .fitted import slopes_of
-    from .runner import search
+    from .search import search
 
     capped = plan(conj, effort)
     e = EFFORT[effort]

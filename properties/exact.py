@@ -278,7 +278,7 @@ def lemma7_split_bound(inst: Instance) -> Evaluation:
 MAX_S = 48
 
 
-def _candidate_s(ok_row: np.ndarray) -> np.ndarray:
+def candidate_s(ok_row: np.ndarray) -> np.ndarray:
     idx = np.flatnonzero(ok_row)
     if len(idx) <= MAX_S:
         return idx
@@ -296,7 +296,7 @@ def _over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> E
     t = A.t[0]
     for k in range(A.K):
         parts = []
-        for s in _candidate_s(ok[k]):
+        for s in candidate_s(ok[k]):
             tt = t[s + 1:]
             if tt.size == 0:
                 continue
@@ -357,7 +357,7 @@ def crawshaw_liu_stable(inst: Instance) -> Evaluation:
 # ---------------------------------------------------------------------------
 
 
-def _hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str) -> Evaluation:
+def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str) -> Evaluation:
     """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen."""
     s_star = A.first(cond).astype(np.float64)
     tau_c = np.ceil(tau)
@@ -380,7 +380,7 @@ def _hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what:
 def thm1_tau(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = (A.logL <= -np.log(A.eta)) & (A.logF <= 0)
-    return _hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
+    return hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
                     "s with L ≤ 1/η, F ≤ 1")
 
 
@@ -392,7 +392,7 @@ def lemma12_proof_strength(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     thr = np.minimum(1 / (2 * A.eta), 1 / (2 * inst.data.n))
     cond = (A.G <= thr) & (A.min_margin >= 0)
-    return _hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
+    return hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
                     "s with G ≤ min{1/2η,1/2n}")
 
 
@@ -618,7 +618,7 @@ def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
     cond = A.logL <= -np.log(8 * A.eta)
     b = np.full(A.K, float(F.evaluate("crawshaw_liu.tau_2d", n=inst.data.n, gamma=inst.gamma)))
     # the bound is a ceiling on a first hitting time: undecided if not reached and T < bound
-    return _hitting(inst, A, cond, b, "t with L ≤ 1/(8η)")
+    return hitting(inst, A, cond, b, "t with L ≤ 1/(8η)")
 
 
 # ---------------------------------------------------------------------------

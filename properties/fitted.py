@@ -223,7 +223,7 @@ def slopes_of(direction: str, param: str, evs: list[Evaluation], tol: float, jud
 
 def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_seconds: float) -> None:
     """Verify a fitted claim (fresh, wider draws) and run its scaling ladders; fills ``rep``."""
-    from .runner import fill_report, search
+    from .search import fill_report, search
 
     C = fitted_constant(c.id)
     notes = []
