@@ -65,7 +65,7 @@ from eoscheck.losses import get_loss
 
 from .claims import Evaluation
 from .instances import Instance
-from .numerics import EPS, FP_ULPS, allowance, log_grid_indices, rel_allowance
+from .numerics import EPS, FP_ULPS, allowance, average_allowance, log_grid_indices, rel_allowance
 from .strategies import build_separable, certificate, log_uniform, separable_datasets
 
 PARAMS = ("eta", "n", "d", "gamma", "t", "T")
@@ -591,7 +591,7 @@ def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarr
     w = np.abs(np.asarray(P["_w"], float))
     r = rel_allowance(w)
     if quantity in ("avg_loss", "grad_potential_avg"):
-        return v * (r + np.asarray(P["t"], float) * EPS)
+        return v * average_allowance(P["t"], w)
     if quantity == "grad_norm":
         return v * r + (np.asarray(P["n"], float) + np.asarray(P["d"], float) + 2) * EPS * np.abs(P["_G"])
     if quantity in ("w_norm", "margin"):

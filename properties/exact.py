@@ -24,7 +24,7 @@ from eoscheck.datasets import Dataset, thm3
 from . import formulas as F
 from .claims import Budget, Evaluation, claim
 from .instances import Instance
-from .numerics import allowance, rel_allowance, safe_div
+from .numerics import allowance, average_allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
 from .strategies import (certificate, initial_points, log_uniform, separable_datasets,
                          stepsize_batches, with_certificate)
@@ -147,7 +147,7 @@ def thm1_eos_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g = inst.gamma
     b = F.evaluate("thm1.eos_average", eta=A.eta, gamma=g, t=np.maximum(A.t, 1))
-    allow = A.avg_L * rel_allowance(A.wn.max(axis=1, keepdims=True)) + allowance(b)
+    allow = A.avg_L * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_L, b, allow, _domain(inst, A), "<=", _params(inst, A), best=A.avg_L / b,
                          best_meaning="measured/bound (the constant that would still hold)")
 
@@ -170,7 +170,7 @@ def thm1_w_norm(inst: Instance) -> Evaluation:
 def lemma9_G_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     b = F.evaluate("lemma9.G_average", eta=A.eta, gamma=inst.gamma, t=np.maximum(A.t, 1))
-    allow = A.avg_G * rel_allowance(A.wn.max(axis=1, keepdims=True)) + allowance(b)
+    allow = A.avg_G * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_G, b, allow, _domain(inst, A), "<=", _params(inst, A), best=A.avg_G / b,
                          best_meaning="measured/bound")
 
@@ -263,7 +263,7 @@ def lemma7_split_bound(inst: Instance) -> Evaluation:
     lhs = dist2 / (2 * eta * tt) + A.avg_L
     rhs = Lu1 + d0 / (2 * eta * tt)
     allow = allowance(A.wn**2, 2 * pu1, 2 * c * A.proj, uu) / (2 * eta * tt) \
-        + A.avg_L * rel_allowance(A.wn.max(axis=1, keepdims=True)) + allowance(rhs) \
+        + A.avg_L * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(rhs) \
         + Lu1 * rel_allowance(nu1)
     mask = A.t >= 1
     return worst_per_row(lhs, rhs, allow, mask, "<=", _params(inst, A) | {"u1_norm": nu1}, best=lhs / rhs,

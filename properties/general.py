@@ -19,7 +19,7 @@ from . import formulas as F
 from .claims import Budget, Evaluation, claim
 from .exact import candidate_s, hitting, theorem1_canonical
 from .instances import Instance
-from .numerics import EPS, FP_ULPS, allowance, rel_allowance, safe_div
+from .numerics import EPS, FP_ULPS, allowance, average_allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
 from .strategies import (log_uniform, loss_spec, losses, separable_datasets, single_point, stepsize_batches,
                          with_certificate)
@@ -60,7 +60,7 @@ def thm35_eos_average(inst: Instance) -> Evaluation:
     b = np.full(lam.shape, np.nan)
     b[mask] = F.evaluate("thm35.eos_average", loss=loss, eta=np.broadcast_to(A.eta, lam.shape)[mask], gamma=g,
                          t=np.broadcast_to(tt, lam.shape)[mask])
-    allow = A.avg_L * rel_allowance(A.wn.max(axis=1, keepdims=True)) + allowance(b)
+    allow = A.avg_L * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_L, b, allow, mask, "<=",
                          {"eta": A.eta, "t": A.t, "n": inst.data.n, "gamma": g, "d": inst.data.d},
                          best=safe_div(A.avg_L, b), best_meaning="measured/bound")

@@ -42,6 +42,13 @@ def allowance(*scales: np.ndarray | float) -> np.ndarray:
     return FP_ULPS * EPS * np.asarray(total, dtype=np.float64)
 
 
+def average_allowance(t: np.ndarray | float, w_norm: np.ndarray | float) -> np.ndarray:
+    """Relative allowance of a running average (1/t)Σ_{k<t} of loss-derived values: each term within
+    :func:`rel_allowance`, and the running float64 sum of t positive terms adds at most (t−1)·EPS/2
+    relative, the division one more rounding; so ``rel_allowance(‖w‖) + t·EPS``."""
+    return rel_allowance(w_norm) + np.abs(np.asarray(t, dtype=np.float64)) * EPS
+
+
 def rel_allowance(w_norm: np.ndarray | float, max_norm: float = 1.0) -> np.ndarray:
     """Relative allowance of a loss-derived value at an iterate of norm ``w_norm``: ``FP_ULPS·EPS·(1+‖w‖‖x‖)``."""
     return FP_ULPS * EPS * (1.0 + np.abs(np.asarray(w_norm, dtype=np.float64)) * max_norm)
