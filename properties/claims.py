@@ -284,7 +284,8 @@ def claim(id: str, **fields) -> Callable[[Callable], Callable]:
 
 
 #: Modules whose import registers claims; optional ones may be absent.
-CLAIM_MODULES = ("eoscheck.properties.exact", "eoscheck.properties.general", "eoscheck.properties.asymptotic")
+CLAIM_MODULES = ("eoscheck.properties.exact", "eoscheck.properties.general", "eoscheck.properties.asymptotic",
+                 "eoscheck.properties.lemma13")
 OPTIONAL_CLAIM_MODULES = ("eoscheck.properties.ntk_claims",)
 
 _LOAD_ERRORS: dict[str, str] = {}

@@ -249,7 +249,7 @@ TRUE_CONJECTURES.append(
 
 TRUE = TRUE_CONJECTURES + [Statement(cid, "registry", claim=cid) for cid in (
     "lemma9.perceptron_step", "thm1.tau", "lemma10.monotone", "lemma14.first_step",
-    "classic.descent_lemma", "cor2.bound", "thm3.lower")]
+    "classic.descent_lemma", "cor2.bound", "thm3.lower", "lemma13.lower")]
 
 _RESULTS: dict[str, bool] = {}
 
