@@ -16,7 +16,8 @@
 
 from .claims import (Budget, Claim, Evaluation, FitSpec, REGISTRY, all_claims, claim, get_claim, load_claims,
                      register)
-from .conjecture import Conjecture, check_conjecture
+from .conjecture import Conjecture
+from .decide import check_conjecture
 from .instances import Instance
 from .profiles import current_profile, register_profiles
 from .replay import replay

@@ -93,11 +93,13 @@ class Evaluation:
         return int(self.measured.size)
 
     def violations(self, constant: float = 1.0, margin: float = 0.0) -> np.ndarray:
-        """Bool (N,): the point breaks ``measured ≤ constant·bound·(1+margin) + allowance`` (or ≥)."""
+        """Bool (N,): the point breaks ``measured ≤ constant·bound·(1+margin) + allowance``, or for ``>=``
+        ``measured ≥ constant·bound/(1+margin) − allowance`` (the same factor on the other side: with
+        margin 1 a fitted lower bound may be beaten by a factor 2, not made vacuous by (1 − 1) = 0)."""
         if self.direction == "<=":
             lim = constant * self.bound * (1 + margin) + self.allowance
             return ~(self.measured <= lim)
-        lim = constant * self.bound * (1 - margin) - self.allowance
+        lim = constant * self.bound / (1 + margin) - self.allowance
         return ~(self.measured >= lim)
 
     def holds(self, constant: float = 1.0, margin: float = 0.0) -> bool:
@@ -282,7 +284,8 @@ def claim(id: str, **fields) -> Callable[[Callable], Callable]:
 
 
 #: Modules whose import registers claims; optional ones may be absent.
-CLAIM_MODULES = ("eoscheck.properties.exact", "eoscheck.properties.general", "eoscheck.properties.asymptotic")
+CLAIM_MODULES = ("eoscheck.properties.exact", "eoscheck.properties.general", "eoscheck.properties.asymptotic",
+                 "eoscheck.properties.lemma13")
 OPTIONAL_CLAIM_MODULES = ("eoscheck.properties.ntk_claims",)
 
 _LOAD_ERRORS: dict[str, str] = {}

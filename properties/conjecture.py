@@ -49,6 +49,7 @@ The verdict is FALSIFIED (with the shrunk counterexample) or NOT FALSIFIED
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -64,10 +65,12 @@ from eoscheck.losses import get_loss
 
 from .claims import Evaluation
 from .instances import Instance
-from .numerics import log_grid_indices, rel_allowance
+from .numerics import EPS, FP_ULPS, allowance, average_allowance, log_grid_indices, rel_allowance
 from .strategies import build_separable, certificate, log_uniform, separable_datasets
 
 PARAMS = ("eta", "n", "d", "gamma", "t", "T")
+#: Per-point values beside the parameters: ‖w‖ at the point, γ*'s certified upper end, G(w_t).
+EXTRA = ("_w", "_ghi", "_G")
 CONSTANT_NAMES = tuple(["C", "c"] + [f"C{i}" for i in range(10)] + [f"c{i}" for i in range(10)])
 
 #: Verification margin when constants were fitted (a factor 2, as for the built-in asymptotic claims).
@@ -165,7 +168,7 @@ class Conjecture:
         traj = inst.trajectory(sharpness_every=sharp)
         Ts = np.asarray(inst.extra.get("T", [inst.steps] * traj.K), dtype=np.int64)
         n, d, g = inst.data.n, inst.data.d, inst.gamma
-        meas, P, censored = [], {p: [] for p in PARAMS + ("_w",)}, 0
+        meas, P, censored = [], {p: [] for p in PARAMS + EXTRA}, 0
         for k in range(traj.K):
             T = int(Ts[k])
             base = {"eta": traj.eta[k], "n": n, "d": d, "gamma": g, "T": T}
@@ -182,10 +185,13 @@ class Conjecture:
                     w_at = w_at[keep]
             meas.append(vals)
             P["_w"].append(w_at)
+            P["_ghi"].append(np.full(len(vals), float(inst.gamma_hi)))
+            P["_G"].append(traj.records["G"][k, np.asarray(ts, int)] if self.quantity in T_QUANTITIES
+                           else np.ones(len(vals)))
             for p in PARAMS:
                 P[p].append(np.asarray(ts, float) if p == "t" else np.full(len(vals), float(base.get(p, np.nan))))
         if not meas:
-            return np.zeros(0), {p: np.zeros(0) for p in PARAMS + ("_w",)}, censored
+            return np.zeros(0), {p: np.zeros(0) for p in PARAMS + EXTRA}, censored
         return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, censored
 
     def _measure(self, traj, k: int, T: int, base: dict) -> tuple[np.ndarray | None, np.ndarray]:
@@ -227,17 +233,34 @@ class Conjecture:
         return np.array([t]) if 0 <= t <= T else np.zeros(0, np.int64)
 
     def rhs_values(self, P: dict[str, np.ndarray], values: dict[str, float] | None = None) -> np.ndarray:
-        """EXPR at every point with the constants ``values`` (default: the fitted ones)."""
+        """EXPR at every point with the constants ``values`` (default: the fitted ones), at the end of the
+        certified interval γ* ∈ [gamma, gamma_hi] favorable to the statement (the largest value for
+        ``<=``, the smallest for ``>=``): a point can only convict if it violates for every γ in it.
+
+        Only the two ends are evaluated: over an interval of width w (≈ 1e-14 relative) an interior
+        extremum of a smooth EXPR differs from the better end by at most max|EXPR''|·w²/8, far below
+        the floating-point allowance; witnesses are re-checked at 40 digits (:mod:`.decide`)."""
+        expr = self.with_constants(values)
+        lo = _evaluate(expr, P)
+        if "gamma" not in {s.name for s in expr.free_symbols} or "_ghi" not in P:
+            return lo
+        hi = _evaluate(expr, dict(P, gamma=P["_ghi"]))
+        with np.errstate(invalid="ignore"):
+            return np.fmax(lo, hi) if self.direction == "<=" else np.fmin(lo, hi)
+
+    def with_constants(self, values: dict[str, float] | None = None) -> sp.Expr:
+        """EXPR with its constants replaced by ``values`` (default: the fitted ones)."""
         vals = dict(self.values if values is None else values)
-        expr = self.rhs.subs({sp.Symbol(c, real=True): vals[c] for c in self.constants})
-        return _evaluate(expr, P)
+        return self.rhs.subs({sp.Symbol(c, real=True): vals[c] for c in self.constants})
 
     def mask(self, P: dict[str, np.ndarray]) -> np.ndarray:
-        """Points satisfying every ``--where`` condition."""
+        """Points satisfying every ``--where`` condition for every γ in the certified interval."""
         m = np.ones(len(P["eta"]), bool)
+        ends = [P] + ([dict(P, gamma=P["_ghi"])] if "_ghi" in P else [])
         for lhs, op, rhs in self.where:
-            a, b = _evaluate(lhs, P), _evaluate(rhs, P)
-            m &= {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]
+            for Q in ends:
+                a, b = _evaluate(lhs, Q), _evaluate(rhs, Q)
+                m &= {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]
         return m
 
     def evaluate(self, inst: Instance) -> Evaluation:
@@ -246,9 +269,16 @@ class Conjecture:
         m = self.mask(P) if meas.size else np.zeros(0, bool)
         meas, P = meas[m], {k: v[m] for k, v in P.items()}
         b = self.rhs_values(P) if meas.size else np.zeros(0)
-        # floating-point allowance of a loss-derived quantity at an iterate of norm ‖w‖ (numerics.py)
-        allow = np.abs(meas) * rel_allowance(P["_w"]) if meas.size else 0.0
+        allow = measurement_allowance(self.quantity, meas, P) if meas.size else 0.0
+        # scanning only: + FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits)
+        allow = allow + (allowance(b) if meas.size else 0.0)
         notes = [f"{cens} transition time(s) not reached by T (counted as T+1)"] if cens else []
+        nan = np.isnan(meas) if meas.size else np.zeros(0, bool)
+        if nan.any():  # a numerical failure (e.g. a diverged run) is reported, never a witness
+            notes.append("NaN measurements (diverged runs) were set aside: they neither convict nor acquit")
+            keep = ~nan
+            meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
+            allow = allow[keep]
         return Evaluation(meas, b, allow, self.direction, P, notes=notes)
 
     # --- instances ---------------------------------------------------------------------
@@ -377,10 +407,14 @@ def _num(expr, base: dict) -> float:
         raise EoscheckError(f"cannot evaluate {sp.sstr(expr)} here (it uses a name without a value)") from None
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(expr: sp.Expr):
+    return sp.lambdify([sp.Symbol(p, positive=True) for p in PARAMS], expr, modules="numpy")
+
+
 def _evaluate(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
-    """A sympy expression of the parameters, vectorized over points (lambdify of a vetted tree)."""
-    syms = [sp.Symbol(p, positive=True) for p in PARAMS]
-    fn = sp.lambdify(syms, expr, modules="numpy")
+    """A sympy expression of the parameters, vectorized over points (lambdify of a vetted tree, cached)."""
+    fn = _compiled(expr)
     with np.errstate(all="ignore"):
         out = fn(*[np.asarray(P[p], float) for p in PARAMS])
     return np.broadcast_to(np.asarray(out, float), np.asarray(P["eta"]).shape).copy()
@@ -391,12 +425,15 @@ def _evaluate(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray]) -> dict[str, float]:
+def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
+                  relaxed: bool = False) -> dict[str, float]:
     """The constants making EXPR the tightest bound that holds at every calibration point.
 
     Linear in the constants: a linear program (minimise the mean EXPR/|measured| subject to
     EXPR ≥ measured at every point, ≤ for lower bounds).  Otherwise: SLSQP on the same problem
-    in log form.  Raises EoscheckError when no constants make it hold (reported as FALSIFIED).
+    in log form.  Raises EoscheckError when no constants make it hold.  ``relaxed``: the
+    least-violating constants instead (minimise the largest shortfall relative to |measured|),
+    for which the witness search then runs with margin 0.
     """
     names = conj.constants
     if not names:
@@ -422,6 +459,17 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray]) 
         b = sign * (f0 - m)
         obj = sign * (G / sc[:, None]).mean(axis=0)
         obj = obj / max(float(np.max(np.abs(obj))), 1e-300)
+        if relaxed:  # variables (c, s): minimise s subject to sign·(f0 + G c) ≥ sign·m − s·|m|
+            k = len(names)
+            A2 = np.hstack([A, -sc[:, None]])
+            res = linprog(np.r_[np.zeros(k), 1.0], A_ub=A2, b_ub=b, bounds=[(None, None)] * k + [(0, None)],
+                          method="highs")
+            if not res.success:
+                res = linprog(np.r_[np.zeros(k), 1.0], A_ub=A2, b_ub=b, bounds=[(0, None)] * k + [(0, None)],
+                              method="highs")
+            if not res.success:
+                return {c: 1.0 for c in names}
+            return {c: float(v) for c, v in zip(names, res.x[:k])}
         res = linprog(obj, A_ub=A, b_ub=b, bounds=[(None, None)] * len(names), method="highs")
         if res.status == 3:  # unbounded: fall back to non-negative constants
             res = linprog(obj, A_ub=A, b_ub=b, bounds=[(0, None)] * len(names), method="highs")
@@ -456,6 +504,9 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray]) 
         res = minimize(objective, x0, constraints=[cons], method="SLSQP", options={"maxiter": 1000})
         if np.all(gap(res.x) >= -1e-9) and (best is None or res.fun < best.fun):
             best = res
+    if best is None and relaxed:
+        res = minimize(lambda x: -float(np.min(gap(x))), np.ones(len(names)), method="Nelder-Mead")
+        return {c: float(v) for c, v in zip(names, res.x)}
     if best is None:
         raise EoscheckError("could not fit the constants (no feasible values found on the calibration set)")
     return {c: float(v) for c, v in zip(names, best.x)}
@@ -474,12 +525,12 @@ def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.n
         etas = np.exp(rng.uniform(math.log(R["eta"].lo), math.log(R["eta"].hi), 4))
         Ts = np.exp(rng.uniform(math.log(R["T"].lo), math.log(R["T"].hi), 4)).astype(int)
         insts.append(conj.instance(data, list(etas), list(np.maximum(Ts, 1))))
-    meas, P = [], {p: [] for p in PARAMS + ("_w",)}
+    meas, P = [], {p: [] for p in PARAMS + EXTRA}
     for i in insts:
         m, pp, _ = conj.points(i)
         keep = conj.mask(pp)
         meas.append(m[keep])
-        for p in PARAMS + ("_w",):
+        for p in PARAMS + EXTRA:
             P[p].append(pp[p][keep])
     return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, insts
 
@@ -510,142 +561,45 @@ def ladders(conj: Conjecture, seed: int = 0) -> dict[str, list[Instance]]:
 
 
 # ---------------------------------------------------------------------------
-# the test
+# floating-point allowance of the measured quantities
 # ---------------------------------------------------------------------------
 
-#: effort → (calibration instances, Hypothesis examples, ladder T cap)
-EFFORT = {"smoke": (4, 5, 400), "quick": (6, 8, 2000), "normal": (12, 25, 5000), "thorough": (40, 200, 100000)}
 
+def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarray]) -> np.ndarray:
+    """Absolute floating-point allowance of a measured quantity (float64 records, u = EPS/2).
 
-@dataclass
-class ConjectureReport:
-    """The verdict on a conjecture with its evidence (never "proved")."""
+    Derivations (r = :func:`numerics.rel_allowance` (‖w‖) = FP_ULPS·EPS·(1 + ‖w‖), the relative error
+    of a loss-derived value at an iterate of norm ‖w‖, since |ℓ′| ≤ ℓ gives δℓ/ℓ ≤ δz):
 
-    conjecture: dict
-    verdict: str = "NOT FALSIFIED"
-    constants: dict = field(default_factory=dict)
-    calibration_points: int = 0
-    examples: int = 0
-    points: int = 0
-    worst_ratio: float | None = None
-    worst_point: dict | None = None
-    worst_instance: str | None = None
-    slopes: dict = field(default_factory=dict)
-    counterexample: dict | None = None
-    counterexample_file: str | None = None
-    message: str = ""
-    seconds: float = 0.0
+    * loss, final/max loss, exp_potential, grad_potential: |v|·r;
+    * avg_loss(t), grad_potential_avg(t): a running sum of t positive terms, each with relative
+      error r, accumulates at most (t−1)·u relative rounding, then one division: |v|·(r + t·EPS);
+    * grad_norm(t) = ‖(1/n)Σ ℓ′ᵢ zᵢ‖: the sum of n vectors of norm ≤ |ℓ′ᵢ| has absolute error
+      ≤ (n + d)·u·(1/n)Σ|ℓ′ᵢ| = (n + d)·u·G (‖zᵢ‖ ≤ 1), plus r relative for the ℓ′ᵢ:
+      |v|·r + (n + d + 2)·EPS·G — absolute in G, because cancellation can make ‖∇L‖ ≪ G;
+    * w_norm, margin(t): dot products/norms of length d at ‖w‖: FP_ULPS·EPS·(1 + ‖w‖) absolute;
+      normalized_margin: FP_ULPS·EPS·(1 + |v|);
+    * sharpness: |v|·r + FP_ULPS·EPS;
+    * train_error, transition_time, last_increase: counts and step indices, compared exactly (a
+      margin or loss within its allowance of the threshold could flip them; not covered).
 
-    @property
-    def falsified(self) -> bool:
-        return self.verdict == "FALSIFIED"
-
-    def to_json(self) -> dict:
-        from dataclasses import asdict
-
-        from .runner import _jsonable
-
-        return _jsonable(asdict(self))
-
-
-def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None = None,
-                     save_dir: str | None = None, shrink_seconds: float = 60.0) -> ConjectureReport:
-    """Fit, verify and scale a conjecture (see the module docstring)."""
-    import time
-
-    from hypothesis import HealthCheck, Verbosity, settings
-
-    from .fitted import slopes_of
-    from .instances import single_thread
-    from .runner import search
-
-    if effort not in EFFORT:
-        raise EoscheckError(f"--effort must be one of {', '.join(EFFORT)}")
-    n_cal, n_ex, T_cap = EFFORT[effort]
-    capped = []
-    if conj.ranges["T"].hi > T_cap:
-        capped.append(f"T capped at {T_cap} by --effort {effort} (asked {conj.ranges['T'].hi:g})")
-        conj.ranges["T"] = Range(min(conj.ranges["T"].lo, T_cap), T_cap)
-    t0 = time.perf_counter()
-    rep = ConjectureReport(conjecture=conj.summary())
-    with single_thread():
-        if conj.constants:
-            meas, P, insts = calibration_points(conj, n_cal, 0 if seed is None else seed)
-            rep.calibration_points = int(meas.size)
-            if meas.size == 0:
-                raise EoscheckError("the calibration draws produced no points (check --t/--where ranges)")
-            try:
-                conj.values = fit_constants(conj, meas, P)
-            except EoscheckError as err:
-                rep.verdict = "FALSIFIED"
-                rep.message = f"{err}: no constant can make it hold"
-                conj.values = {c: 1.0 for c in conj.constants}
-                worst = _worst_instance(conj, insts)
-                if worst is not None:
-                    rep.counterexample = {"instance": worst[0].to_json(), "point": worst[1],
-                                          "description": worst[0].describe()}
-                rep.constants = {}
-                rep.conjecture = conj.summary()
-                rep.seconds = time.perf_counter() - t0
-                _save(rep, conj, save_dir)
-                return rep
-        rep.constants = dict(conj.values)
-        rep.conjecture = conj.summary()
-        margin = FIT_MARGIN if conj.constants else 0.0
-        hs = settings(max_examples=n_ex, deadline=None, database=None, derandomize=seed is None,
-                      suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
-        res = search(conj.strategy(), conj.evaluate, hs, margin=margin, label="conjecture", seed=seed,
-                     shrink_seconds=shrink_seconds, explicit=conj.canonical_instances())
-        rep.examples, rep.points = res.examples, res.points
-        if res.worst_point is not None:
-            rep.worst_point = res.worst_point
-            rep.worst_ratio = res.worst_point.get("ratio")
-            rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
-        notes = list(res.notes[:2])
-        if res.counterexample is not None:
-            rep.verdict = "FALSIFIED"
-            rep.counterexample = {"instance": res.counterexample.to_json(), "point": res.counterexample_point,
-                                  "description": res.counterexample.describe()}
-            pt = res.counterexample_point or {}
-            notes.insert(0, f"measured {pt.get('measured'):.6g} vs EXPR {pt.get('bound'):.6g}"
-                            + (f" × (1+{margin:g})" if margin else "")
-                            + f" at {res.counterexample.describe()}")
-        growth = []
-        for p, insts in ladders(conj, 0 if seed is None else seed).items():
-            evs = [conj.evaluate(i) for i in insts]
-            rate = p == "t" or (p == "T" and conj.arg != "t")  # the quantity's own order in t or T
-            sl = slopes_of(conj.direction, p, evs, SLOPE_TOL, observe=rate)
-            rep.slopes[p] = sl
-            if sl.get("growing"):
-                growth.append(f"ratio {'grows' if conj.direction == '<=' else 'falls'} with {p} "
-                              f"(far-half slope {sl['upper_half_slope']:+.2f}, far quarter {sl['far_quarter_slope']:+.2f})")
-        if growth:
-            if rep.verdict != "FALSIFIED":
-                rep.counterexample = {"scaling": growth}
-            rep.verdict = "FALSIFIED"
-            notes = growth + notes
-        if res.points == 0 and rep.verdict != "FALSIFIED":
-            notes.append("no example fell in the domain: nothing was tested")
-        rep.message = "; ".join(notes + capped)
-    rep.seconds = time.perf_counter() - t0
-    _save(rep, conj, save_dir)
-    return rep
-
-
-def _worst_instance(conj: Conjecture, insts: list[Instance]):
-    best = None
-    for i in insts:
-        ev = conj.evaluate(i)
-        j = ev.worst_index()
-        if j is not None:
-            sc = float(ev.scores()[j])
-            if best is None or sc > best[2]:
-                best = (i, ev.point(j), sc)
-    return best
-
-
-def _save(rep: ConjectureReport, conj: Conjecture, save_dir: str | None) -> None:
-    if rep.falsified and save_dir and rep.counterexample and "instance" in rep.counterexample:
-        from .replay import save_conjecture_counterexample
-
-        rep.counterexample_file = str(save_conjecture_counterexample(conj, rep, save_dir))
+    What is not covered: the drift of the computed trajectory from exact-arithmetic GD; the
+    statement is tested on the trajectory the engine computes (each step an exact GD step from the
+    computed iterate up to the rounding above), which is what a user runs.
+    """
+    v = np.abs(np.asarray(meas, float))
+    w = np.abs(np.asarray(P["_w"], float))
+    r = rel_allowance(w)
+    if quantity in ("avg_loss", "grad_potential_avg"):
+        return v * average_allowance(P["t"], w)
+    if quantity == "grad_norm":
+        return v * r + (np.asarray(P["n"], float) + np.asarray(P["d"], float) + 2) * EPS * np.abs(P["_G"])
+    if quantity in ("w_norm", "margin"):
+        return FP_ULPS * EPS * (1.0 + w)
+    if quantity == "normalized_margin":
+        return FP_ULPS * EPS * (1.0 + v)
+    if quantity == "sharpness":
+        return v * r + FP_ULPS * EPS
+    if quantity in ("train_error", "transition_time", "last_increase"):
+        return np.zeros_like(v)
+    return v * r

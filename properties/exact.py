@@ -24,7 +24,7 @@ from eoscheck.datasets import Dataset, thm3
 from . import formulas as F
 from .claims import Budget, Evaluation, claim
 from .instances import Instance
-from .numerics import allowance, rel_allowance, safe_div
+from .numerics import allowance, average_allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
 from .strategies import (certificate, initial_points, log_uniform, separable_datasets,
                          stepsize_batches, with_certificate)
@@ -147,7 +147,7 @@ def thm1_eos_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g = inst.gamma
     b = F.evaluate("thm1.eos_average", eta=A.eta, gamma=g, t=np.maximum(A.t, 1))
-    allow = A.avg_L * rel_allowance(A.wn.max(axis=1, keepdims=True)) + allowance(b)
+    allow = A.avg_L * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_L, b, allow, _domain(inst, A), "<=", _params(inst, A), best=A.avg_L / b,
                          best_meaning="measured/bound (the constant that would still hold)")
 
@@ -170,7 +170,7 @@ def thm1_w_norm(inst: Instance) -> Evaluation:
 def lemma9_G_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     b = F.evaluate("lemma9.G_average", eta=A.eta, gamma=inst.gamma, t=np.maximum(A.t, 1))
-    allow = A.avg_G * rel_allowance(A.wn.max(axis=1, keepdims=True)) + allowance(b)
+    allow = A.avg_G * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_G, b, allow, _domain(inst, A), "<=", _params(inst, A), best=A.avg_G / b,
                          best_meaning="measured/bound")
 
@@ -263,7 +263,7 @@ def lemma7_split_bound(inst: Instance) -> Evaluation:
     lhs = dist2 / (2 * eta * tt) + A.avg_L
     rhs = Lu1 + d0 / (2 * eta * tt)
     allow = allowance(A.wn**2, 2 * pu1, 2 * c * A.proj, uu) / (2 * eta * tt) \
-        + A.avg_L * rel_allowance(A.wn.max(axis=1, keepdims=True)) + allowance(rhs) \
+        + A.avg_L * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(rhs) \
         + Lu1 * rel_allowance(nu1)
     mask = A.t >= 1
     return worst_per_row(lhs, rhs, allow, mask, "<=", _params(inst, A) | {"u1_norm": nu1}, best=lhs / rhs,
@@ -278,7 +278,7 @@ def lemma7_split_bound(inst: Instance) -> Evaluation:
 MAX_S = 48
 
 
-def _candidate_s(ok_row: np.ndarray) -> np.ndarray:
+def candidate_s(ok_row: np.ndarray) -> np.ndarray:
     idx = np.flatnonzero(ok_row)
     if len(idx) <= MAX_S:
         return idx
@@ -296,7 +296,7 @@ def _over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> E
     t = A.t[0]
     for k in range(A.K):
         parts = []
-        for s in _candidate_s(ok[k]):
+        for s in candidate_s(ok[k]):
             tt = t[s + 1:]
             if tt.size == 0:
                 continue
@@ -357,7 +357,7 @@ def crawshaw_liu_stable(inst: Instance) -> Evaluation:
 # ---------------------------------------------------------------------------
 
 
-def _hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str) -> Evaluation:
+def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str) -> Evaluation:
     """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen."""
     s_star = A.first(cond).astype(np.float64)
     tau_c = np.ceil(tau)
@@ -380,7 +380,7 @@ def _hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what:
 def thm1_tau(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = (A.logL <= -np.log(A.eta)) & (A.logF <= 0)
-    return _hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
+    return hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
                     "s with L ≤ 1/η, F ≤ 1")
 
 
@@ -392,7 +392,7 @@ def lemma12_proof_strength(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     thr = np.minimum(1 / (2 * A.eta), 1 / (2 * inst.data.n))
     cond = (A.G <= thr) & (A.min_margin >= 0)
-    return _hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
+    return hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
                     "s with G ≤ min{1/2η,1/2n}")
 
 
@@ -618,7 +618,7 @@ def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
     cond = A.logL <= -np.log(8 * A.eta)
     b = np.full(A.K, float(F.evaluate("crawshaw_liu.tau_2d", n=inst.data.n, gamma=inst.gamma)))
     # the bound is a ceiling on a first hitting time: undecided if not reached and T < bound
-    return _hitting(inst, A, cond, b, "t with L ≤ 1/(8η)")
+    return hitting(inst, A, cond, b, "t with L ≤ 1/(8η)")
 
 
 # ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ bound's *shape* (the bound without its unknown constant).  Three steps:
    ``properties/fitted_constants.json``.
 2. **verify** (:func:`check_asymptotic`): Hypothesis draws fresh instances from
    a *wider* range than the calibration (larger η, n, t, smaller γ) and asserts
-   measured ≤ C_fit·shape·(1 + margin) (≥ C_fit·shape·(1 − margin) for lower
+   measured ≤ C_fit·shape·(1 + margin) (≥ C_fit·shape/(1 + margin) for lower
    bounds); ``hypothesis.target`` steers toward the worst ratio, and the worst
    instance seen is reported.  ``margin`` is the claim's ``FitSpec.margin``
    (default 1: a constant estimated on a finite sweep may be beaten by a factor
@@ -23,8 +23,9 @@ bound's *shape* (the bound without its unknown constant).  Three steps:
    the parameter's asymptotic regime (η, n, d, t, T → ∞; γ → 0) — slope beyond
    ``FitSpec.slope_tol`` over the far half of the ladder *and* still over its
    far quarter, so a ratio levelling off to a plateau does not count — is
-   falsified even if the fitted constant still covers the tested range (for a
-   lower bound: a ratio that keeps falling).  Rate claims also report the
+   reported as TREND (for a lower bound: a ratio that keeps falling).  A trend
+   never convicts: the ladder's instances are searched for a witness (a point
+   beyond C_fit·shape·(1 ± margin)), and only a witness gives FALSIFIED.  Rate claims also report the
    observed log–log slope of the measured quantity over the upper half of the
    ladder next to the predicted one.
 """
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .claims import Claim, Evaluation, get_claim
+from .claims import Budget, Claim, Evaluation, get_claim
 from .numerics import loglog_slope
 from .profiles import budget, claim_settings
 
@@ -58,9 +59,18 @@ ASYMPTOTIC_DIRECTION = {"gamma": -1}
 # ---------------------------------------------------------------------------
 
 
+def constants_path() -> Path:
+    """The constants file read by the checks: ``$EOSCHECK_FITTED_CONSTANTS`` (written by
+    ``eoscheck fit --output``) when set, else the package's fitted_constants.json (read-only)."""
+    import os
+
+    env = os.environ.get("EOSCHECK_FITTED_CONSTANTS")
+    return Path(env) if env else CONSTANTS_FILE
+
+
 def load_constants(path: Path | str | None = None) -> dict[str, Any]:
     """The stored fitted constants (``{"claims": {id: record}}``), empty if the file is absent."""
-    p = Path(path) if path else CONSTANTS_FILE
+    p = Path(path) if path else constants_path()
     if not p.is_file():
         return {"format": 1, "claims": {}}
     return json.loads(p.read_text())
@@ -71,16 +81,15 @@ def fitted_constant(claim_id: str, path: Path | str | None = None) -> float | No
     return None if rec is None else float(rec["value"])
 
 
-def save_constants(records: dict[str, dict], path: Path | str | None = None) -> Path:
-    """Merge ``records`` into the constants file (atomic write)."""
-    p = Path(path) if path else CONSTANTS_FILE
-    data = load_constants(p)
+def save_constants(records: dict[str, dict], path: Path | str) -> Path:
+    """Merge ``records`` into the constants file ``path`` (starting from the constants in use; atomic write)."""
+    from eoscheck.outputs import atomic_write
+
+    p = Path(path)
+    data = load_constants(p if p.is_file() else None)
     data["claims"].update(records)
     data["format"] = 1
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(p)
-    return p
+    return atomic_write(p, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 # ---------------------------------------------------------------------------
@@ -214,7 +223,7 @@ def slopes_of(direction: str, param: str, evs: list[Evaluation], tol: float, jud
 
 def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_seconds: float) -> None:
     """Verify a fitted claim (fresh, wider draws) and run its scaling ladders; fills ``rep``."""
-    from .runner import fill_report, search
+    from .search import fill_report, search
 
     C = fitted_constant(c.id)
     notes = []
@@ -229,19 +238,50 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_secon
     fill_report(rep, res, c, constant=C)
     if rep.worst_point is not None and rep.worst_point.get("ratio") is not None:
         rep.worst_ratio = rep.worst_point["ratio"] / C  # measured / (C_fit·shape)
-    growth = []
+    growth, witness = [], None
+    b = budget(profile)
     for param, (make, judged) in _ladders(c).items():
-        evs = [c.evaluate(i) for i in make(budget(profile))]
+        insts = make(b)
+        evs = [c.evaluate(i) for i in insts]
         sl = ladder_slopes(c, param, evs, judged)
         rep.slopes[param] = sl
         if sl.get("growing"):
             growth.append(f"ratio {'grows' if c.direction == '<=' else 'falls'} with {param} "
                           f"(far-half slope {sl['upper_half_slope']:+.2f}, far quarter {sl['far_quarter_slope']:+.2f})")
-    if growth and rep.verdict != "FALSIFIED":
-        rep.verdict = "warning" if c.kind == "heuristic" else "FALSIFIED"
-        rep.counterexample = rep.counterexample or {"scaling": growth}
+        # the ladder's instances are inside the claim's domain: a violation there is a witness
+        witness = witness or _ladder_witness(c, C, insts, evs, param)
+        if witness is None and sl.get("growing"):
+            # push along the trend: the same ladder at PUSH× the profile's sizes (steps, ranges)
+            for k in (1, 2):
+                bigger = Budget(b.name, b.scale * PUSH**k)
+                insts = make(bigger)
+                witness = _ladder_witness(c, C, insts, [c.evaluate(i) for i in insts], f"{param} (pushed ×{PUSH**k:g})")
+                if witness is not None:
+                    break
+    if witness is not None and rep.verdict != "FALSIFIED" and c.kind != "heuristic":
+        inst, pt, param = witness
+        rep.verdict = "FALSIFIED"
+        rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
+        growth.insert(0, f"witness on the {param} ladder: {inst.describe()}; measured {pt['measured']:.6g} vs "
+                         f"C·shape·(1{'+' if c.direction == '<=' else '−'}{c.fit.margin:g}) with C = {C:.6g}")
+    elif growth and rep.verdict not in ("FALSIFIED", "error"):
+        # a trend is evidence, never a conviction (no witness inside the claim's ranges)
+        rep.verdict = "warning" if c.kind == "heuristic" else "TREND"
+        growth[0] = "TREND (no witness): " + growth[0]
     msgs = growth + notes + ([rep.message] if rep.message else [])
     rep.message = "; ".join(msgs)
+
+
+#: Factor by which a trending ladder is pushed (twice) toward its asymptotic end when it has no witness.
+PUSH = 4.0
+
+
+def _ladder_witness(c: Claim, C: float, insts: list, evs: list, label: str):
+    for inst, ev in zip(insts, evs):
+        if ev.size and not ev.holds(C, c.fit.margin):
+            bad = np.flatnonzero(ev.violations(C, c.fit.margin))
+            return inst, ev.point(int(bad[np.argmax(ev.scores(C)[bad])])), label
+    return None
 
 
 def _ladders(c: Claim) -> dict:

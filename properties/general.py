@@ -17,9 +17,9 @@ from scipy.stats import binom
 
 from . import formulas as F
 from .claims import Budget, Evaluation, claim
-from .exact import _candidate_s, _hitting, theorem1_canonical
+from .exact import candidate_s, hitting, theorem1_canonical
 from .instances import Instance
-from .numerics import EPS, FP_ULPS, allowance, rel_allowance, safe_div
+from .numerics import EPS, FP_ULPS, allowance, average_allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
 from .strategies import (log_uniform, loss_spec, losses, separable_datasets, single_point, stepsize_batches,
                          with_certificate)
@@ -60,7 +60,7 @@ def thm35_eos_average(inst: Instance) -> Evaluation:
     b = np.full(lam.shape, np.nan)
     b[mask] = F.evaluate("thm35.eos_average", loss=loss, eta=np.broadcast_to(A.eta, lam.shape)[mask], gamma=g,
                          t=np.broadcast_to(tt, lam.shape)[mask])
-    allow = A.avg_L * rel_allowance(A.wn.max(axis=1, keepdims=True)) + allowance(b)
+    allow = A.avg_L * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_L, b, allow, mask, "<=",
                          {"eta": A.eta, "t": A.t, "n": inst.data.n, "gamma": g, "d": inst.data.d},
                          best=safe_div(A.avg_L, b), best_meaning="measured/bound")
@@ -97,7 +97,7 @@ def thm35_stable_bound(inst: Instance) -> Evaluation:
     lags = np.arange(1, inst.steps + 1, dtype=float)
     evals = []
     for k in range(A.K):
-        cand = _candidate_s(ok[k])
+        cand = candidate_s(ok[k])
         if cand.size == 0:
             continue
         lam = g**2 * A.eta[k, 0] * lags
@@ -131,7 +131,7 @@ def thm35_tau_explicit(inst: Instance) -> Evaluation:
     bid = "thm35.tau_explicit_exp" if loss.paper_constants.get("C_e") is not None else "thm35.tau_explicit_poly"
     tau = F.evaluate(bid, loss=loss, eta=A.eta[:, 0], gamma=inst.gamma, n=inst.data.n)
     cond = A.logL <= np.log(_threshold15(inst, A))[:, None]
-    return _hitting(inst, A, cond, tau, "s meeting (15)")
+    return hitting(inst, A, cond, tau, "s meeting (15)")
 
 
 # ---------------------------------------------------------------------------

@@ -81,7 +81,13 @@ class Instance:
 
     @property
     def gamma(self) -> float:
+        """The certified lower end of γ* (a valid margin with ``cert.w_star``)."""
         return self.cert.gamma
+
+    @property
+    def gamma_hi(self) -> float:
+        """The certified upper end of γ*: γ* ∈ [gamma, gamma_hi] (:func:`strategies.certify`)."""
+        return self.cert.gamma_hi
 
     @property
     def loss_obj(self) -> Loss:

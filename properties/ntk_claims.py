@@ -38,7 +38,7 @@ from eoscheck.trajectory import Trajectory
 
 from . import formulas as F
 from .claims import Budget, Claim, Evaluation, FitSpec, register
-from .exact import _candidate_s
+from .exact import candidate_s
 from .instances import Instance, single_thread
 from .numerics import allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
@@ -295,7 +295,7 @@ def stable_bound_eval(inst: NTKInstance, within: bool) -> Evaluation:
         parts = []
         eta = A.eta[k, 0]
         table = tables[k]
-        for s in _candidate_s(ok[k]):
+        for s in candidate_s(ok[k]):
             if s >= inst.steps:  # the theorem asks s < T
                 continue
             tt = t[s + 1:]

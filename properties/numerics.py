@@ -42,6 +42,13 @@ def allowance(*scales: np.ndarray | float) -> np.ndarray:
     return FP_ULPS * EPS * np.asarray(total, dtype=np.float64)
 
 
+def average_allowance(t: np.ndarray | float, w_norm: np.ndarray | float) -> np.ndarray:
+    """Relative allowance of a running average (1/t)Σ_{k<t} of loss-derived values: each term within
+    :func:`rel_allowance`, and the running float64 sum of t positive terms adds at most (t−1)·EPS/2
+    relative, the division one more rounding; so ``rel_allowance(‖w‖) + t·EPS``."""
+    return rel_allowance(w_norm) + np.abs(np.asarray(t, dtype=np.float64)) * EPS
+
+
 def rel_allowance(w_norm: np.ndarray | float, max_norm: float = 1.0) -> np.ndarray:
     """Relative allowance of a loss-derived value at an iterate of norm ``w_norm``: ``FP_ULPS·EPS·(1+‖w‖‖x‖)``."""
     return FP_ULPS * EPS * (1.0 + np.abs(np.asarray(w_norm, dtype=np.float64)) * max_norm)
@@ -95,3 +102,19 @@ def log_grid_indices(T: int, points: int = 64, start: int = 1) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     g = np.unique(np.round(np.geomspace(start, T, points)).astype(np.int64))
     return g[(g >= start) & (g <= T)]
+
+
+def jsonable(obj):
+    """``obj`` with numpy scalars/arrays as Python values and non-finite floats as strings ("inf", "nan")."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else str(v)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    return obj

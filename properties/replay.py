@@ -22,6 +22,7 @@ from eoscheck._errors import EoscheckError
 
 from .claims import Claim, get_claim
 from .instances import Instance, single_thread
+from .numerics import jsonable
 
 FORMAT = "eoscheck-counterexample/1"
 
@@ -35,11 +36,9 @@ def _meta() -> dict[str, Any]:
 
 
 def _write(obj: dict, save_dir: str | Path, stem: str) -> Path:
-    from .runner import _jsonable
-
     d = Path(save_dir)
     d.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_jsonable(obj), indent=1, sort_keys=True)
+    text = json.dumps(jsonable(obj), indent=1, sort_keys=True)
     h = hashlib.sha256(json.dumps(obj["instance"], sort_keys=True).encode()).hexdigest()[:10]
     path = d / f"{stem}-{h}.json"
     tmp = path.with_suffix(".json.tmp")
@@ -60,10 +59,8 @@ def save_counterexample(c: Claim, rep, save_dir: str | Path) -> Path:
 
 def save_conjecture_counterexample(conj, rep, save_dir: str | Path) -> Path:
     """Write a falsified conjecture's counterexample; its path."""
-    from .conjecture import FIT_MARGIN
-
     obj = {"format": FORMAT, "kind": "conjecture", "conjecture": conj.summary(),
-           "constant": 1.0, "margin": FIT_MARGIN if conj.constants else 0.0,
+           "constant": 1.0, "margin": float(rep.margin),
            "instance": rep.counterexample["instance"], "point": rep.counterexample.get("point"), **_meta()}
     return _write(obj, save_dir, "conjecture")
 
@@ -99,13 +96,13 @@ class ReplayResult:
     constant: float = 1.0
     margin: float = 0.0
     versions_then: dict = field(default_factory=dict)
+    #: the replayed measured value and bound equal the recorded ones bit for bit
+    identical: bool = False
 
     def to_json(self) -> dict:
         from dataclasses import asdict
 
-        from .runner import _jsonable
-
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def replay(path: str | Path) -> ReplayResult:
@@ -119,23 +116,27 @@ def replay(path: str | Path) -> ReplayResult:
             c = get_claim(obj["claim"]["id"])
             ev = c.evaluate(inst)
             subject = f"{c.id}: {c.title}"
+            bad = ev.violations(C, margin)
+            point = None
+            if bad.any():
+                idx = np.flatnonzero(bad)
+                point = ev.point(int(idx[np.argmax(ev.scores(C)[idx])]))
         elif obj["kind"] == "conjecture":
             from .conjecture import Conjecture
+            from .witness import confirm
 
             s = obj["conjecture"]
             ranges = {k: f"{v[0]!r}:{v[1]!r}" for k, v in s["ranges"].items()}
             conj = Conjecture.parse(s["text"], loss=s["loss"], ranges=ranges, eta_of_T=s.get("eta_of_T"),
                                     where=s.get("where_text") or [])
             conj.values = {k: float(v) for k, v in s["constants"].items()}
-            ev = conj.evaluate(inst)
+            point = confirm(conj, inst, margin)  # the same 40-digit check that convicted
             subject = s["text"]
         else:
             raise EoscheckError(f"unknown counterexample kind {obj['kind']!r}")
-    bad = ev.violations(C, margin)
-    point = None
-    if bad.any():
-        idx = np.flatnonzero(bad)
-        point = ev.point(int(idx[np.argmax(ev.scores(C)[idx])]))
-    return ReplayResult(path=str(path), kind=obj["kind"], subject=subject, reproduced=bool(bad.any()),
+    rec = obj.get("point") or {}
+    identical = bool(point is not None and all(point.get(k) == rec.get(k) for k in ("measured", "bound"))
+                     and rec.get("measured") is not None)
+    return ReplayResult(path=str(path), kind=obj["kind"], subject=subject, reproduced=point is not None,
                         instance=inst.describe(), point=point, recorded_point=obj.get("point"), constant=C,
-                        margin=margin, versions_then=obj.get("versions", {}))
+                        margin=margin, versions_then=obj.get("versions", {}), identical=identical)

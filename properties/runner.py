@@ -1,140 +1,22 @@
-"""Running claims: a Hypothesis search for a counterexample, steered to the worst ratio.
-
-:func:`search` drives Hypothesis over a strategy of instances: each example is
-evaluated, ``hypothesis.target`` steers toward the largest violation score
-(ln of measured/bound, see :meth:`Evaluation.scores`), the worst point seen is
-kept, and the first violation is shrunk to a small, readable counterexample.
-:func:`run_claim` turns that into a :class:`ClaimReport` (exact claims) or
-hands asymptotic claims to :mod:`eoscheck.properties.fitted`.
-
-Shrinking re-runs GD for every candidate, so it has a time budget
-(:data:`SHRINK_SECONDS`); past it, new candidates are declared passing without
-running, and the smallest failing instance found so far is the counterexample.
+"""Running claims: :func:`run_claim` turns a Hypothesis search (:mod:`.search`) into a
+:class:`ClaimReport` (exact claims) or hands asymptotic claims to :mod:`eoscheck.properties.fitted`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-import numpy as np
-from hypothesis import example as hexample, given, seed as hseed, target
-
-from .claims import Claim, Evaluation, all_claims, get_claim, plugin_errors
-from .instances import Instance, cache_stats, single_thread
+from .claims import Claim, all_claims, get_claim, plugin_errors
+from .instances import cache_stats, single_thread
+from .numerics import jsonable
 from .profiles import budget, claim_settings, current_profile
+from .search import SHRINK_SECONDS, fill_report, search
 
-#: Seconds granted to shrinking a counterexample (profile-independent).
-SHRINK_SECONDS = 60.0
-
-VERDICTS = ("holds", "FALSIFIED", "warning", "undecided", "unavailable", "error")
-
-
-class _Violation(Exception):
-    """Raised inside the Hypothesis test when an instance violates the claim."""
-
-
-@dataclass
-class SearchResult:
-    """What a search saw: examples, points, the worst point and the (shrunk) counterexample."""
-
-    examples: int = 0
-    points: int = 0
-    inconclusive: int = 0
-    worst_score: float = -math.inf
-    worst_point: dict | None = None
-    worst_instance: Instance | None = None
-    counterexample: Instance | None = None
-    counterexample_point: dict | None = None
-    best_values: list = field(default_factory=list)
-    best_meaning: str = ""
-    best_reduce: str = "max"
-    notes: list = field(default_factory=list)
-    evaluations: list = field(default_factory=list)
-
-    @property
-    def best(self) -> float | None:
-        vals = [v for v in self.best_values if np.isfinite(v)]
-        if not vals:
-            return None
-        return float(min(vals) if self.best_reduce == "min" else max(vals))
-
-
-def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *,
-           constant: float = 1.0, margin: float = 0.0, label: str = "claim", seed: int | None = None,
-           keep: bool = False, shrink_seconds: float = SHRINK_SECONDS, explicit: list | None = None
-           ) -> SearchResult:
-    """Search ``strategy`` for an instance whose evaluation breaks measured ≤ C·bound·(1+margin).
-
-    Returns the :class:`SearchResult`; ``counterexample`` is set when one was found
-    (shrunk within ``shrink_seconds``).  With ``keep`` every evaluation is kept.
-    ``explicit`` instances are tried first (Hypothesis ``@example``s, e.g. canonical cases).
-    """
-    res = SearchResult()
-    memo: dict[str, tuple[Instance, Evaluation, bool]] = {}
-    clock = {"first_fail": None}
-
-    def run_example(inst: Instance) -> None:
-        key = inst.key() + repr(sorted(inst.extra.items()))
-        if key in memo:
-            _, ev, bad = memo[key]
-        else:
-            ff = clock["first_fail"]
-            if ff is not None and time.perf_counter() - ff > shrink_seconds:
-                return  # shrink budget spent: unseen candidates pass unevaluated
-            ev = evaluate(inst)
-            bad = not ev.holds(constant, margin)
-            memo[key] = (inst, ev, bad)
-            _record(res, inst, ev, constant, keep)
-        if ev.size:
-            sc = ev.scores(constant)
-            sc = sc[np.isfinite(sc)]
-            if sc.size:
-                target(float(sc.max()), label=label)
-        if bad:
-            if clock["first_fail"] is None:
-                clock["first_fail"] = time.perf_counter()
-            res.counterexample = inst
-            viol = np.flatnonzero(ev.violations(constant, margin))
-            i = int(viol[np.argmax(ev.scores(constant)[viol])])
-            res.counterexample_point = ev.point(i)
-            raise _Violation(inst.describe())
-
-    test = given(strategy)(run_example)
-    for inst in reversed(explicit or []):
-        test = hexample(inst)(test)
-    test = hyp_settings(test)
-    if seed is not None:
-        test = hseed(seed)(test)
-    try:
-        test()
-    except _Violation:
-        pass
-    return res
-
-
-def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, keep: bool) -> None:
-    res.examples += 1
-    res.points += ev.size
-    res.inconclusive += ev.inconclusive
-    res.notes.extend(n for n in ev.notes if n not in res.notes)
-    if ev.best is not None:
-        res.best_values.extend(np.atleast_1d(ev.best).tolist())
-        res.best_meaning, res.best_reduce = ev.best_meaning, ev.best_reduce
-    if keep:
-        res.evaluations.append((inst, ev))
-    i = ev.worst_index(constant)
-    if i is not None:
-        sc = float(ev.scores(constant)[i])
-        if not np.isfinite(sc) and np.isnan(sc):
-            sc = math.inf
-        if sc > res.worst_score or res.worst_point is None:
-            res.worst_score = sc
-            res.worst_point = ev.point(i)
-            res.worst_instance = inst
+#: "TREND": not falsified, but a scaling ladder's ratio trends toward violation (evidence, no witness).
+VERDICTS = ("holds", "FALSIFIED", "TREND", "warning", "undecided", "unavailable", "error")
 
 
 # ---------------------------------------------------------------------------
@@ -182,22 +64,7 @@ class ClaimReport:
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else str(v)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    return obj
+        return jsonable(asdict(self))
 
 
 def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = None,
@@ -233,28 +100,6 @@ def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = Non
 
         rep.counterexample_file = str(save_counterexample(c, rep, save_dir))
     return rep
-
-
-def fill_report(rep: ClaimReport, res: SearchResult, c: Claim, constant: float = 1.0) -> None:
-    """Copy a search's findings into a report and set the verdict (exact claims)."""
-    rep.examples, rep.points, rep.inconclusive = res.examples, res.points, res.inconclusive
-    if res.worst_point is not None:
-        rep.worst_ratio = res.worst_point.get("ratio")
-        rep.worst_point = res.worst_point
-        rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
-    rep.best_constant, rep.best_meaning = res.best, res.best_meaning
-    if res.notes:
-        rep.message = "; ".join(res.notes[:3])
-    if res.counterexample is not None:
-        rep.verdict = "warning" if c.kind == "heuristic" else "FALSIFIED"
-        rep.counterexample = {"instance": res.counterexample.to_json(), "point": res.counterexample_point,
-                              "description": res.counterexample.describe()}
-        pt = res.counterexample_point or {}
-        rep.message = (f"counterexample: {res.counterexample.describe()}; measured {pt.get('measured'):.6g} vs "
-                       f"bound {pt.get('bound'):.6g}") + (f"; {rep.message}" if rep.message else "")
-    elif res.points == 0:
-        rep.verdict = "undecided"
-        rep.message = rep.message or "no example fell in the claim's domain"
 
 
 def run_claims(ids: list[str] | None = None, profile: str | None = None, seed: int | None = None,

@@ -103,17 +103,34 @@ def _admits(v, value: float, default) -> bool:
 
 @dataclass(frozen=True)
 class Certificate:
-    """A valid margin pair of Assumption 1B: unit ``w_star`` with minᵢ⟨yᵢxᵢ, w_star⟩ ≥ ``gamma``."""
+    """A valid margin pair of Assumption 1B: unit ``w_star`` with minᵢ⟨yᵢxᵢ, w_star⟩ ≥ ``gamma``.
+
+    ``gamma_hi`` is a certified upper bound on the max margin γ*: γ* ∈ [gamma, gamma_hi]
+    (see :func:`certify`).  Built-in claims use the pair (gamma, w_star) as the theorem's
+    Assumption-1 pair, which is valid; a statement about γ* itself (a user conjecture in
+    ``gamma``) is evaluated over the whole interval.
+    """
 
     gamma: float
     w_star: np.ndarray
+    gamma_hi: float = math.inf
 
 
 def certify(data: Dataset, candidates: Sequence[np.ndarray] = ()) -> Certificate:
-    """The largest certified margin among the max-margin solver's w* and ``candidates``.
+    """γ* ∈ [gamma, gamma_hi]: the largest certified margin among the solver's w* and ``candidates``,
+    and the duality bound of :class:`eoscheck.datasets.MaxMargin` (γ* ≤ ‖p‖ = mm.gamma + mm.gap).
 
-    The margin of a unit w is computed as minᵢ⟨zᵢ, w⟩ and then lowered by a
-    floating-point allowance (``FP_ULPS·EPS``; ‖zᵢ‖ ≤ 1), so it is a valid γ.
+    Rounding of computing them (u = EPS/2, R = max‖zᵢ‖, n points, d dimensions):
+
+    * lower end: the margin of a unit w is minᵢ fl(⟨zᵢ, w⟩), each dot product within
+      d·u·‖zᵢ‖‖w‖ of the exact one, and ‖w‖ = 1 only up to d·u; so the exact margin of w/‖w‖ is
+      ≥ the computed one − 2(d+2)·u·R.  We subtract max(FP_ULPS, 2(d+2))·EPS·R (≥ twice that);
+    * upper end: the solver's p = Σλᵢ(zᵢ/R) with λ ≥ 0 on the simplex up to n·u in its sum; the
+      computed p is within (n+1)·u of the exact combination (zᵢ/R rounded, then summed), and
+      ‖p‖ is computed with relative error (d+2)·u.  Any convex combination bounds the max margin
+      (γ* = dist(0, conv{zᵢ})), so γ* ≤ R·(‖p‖·(1 + (d+2)u) + (n+1)u)·(1 + n·u)·(1 + u).  With
+      mm.gamma + mm.gap ≥ R·‖p‖ (rounded once more) we add 2(n+d+4)·EPS·(mm.gamma + mm.gap) + 2(n+2)·EPS·R,
+      at least twice the sum of these terms.
     """
     Z = data.Z
     best = data.max_margin()
@@ -124,22 +141,31 @@ def certify(data: Dataset, candidates: Sequence[np.ndarray] = ()) -> Certificate
         gc = float((Z @ c).min())
         if gc > g:
             g, w = gc, c
-    scale = max(1.0, data.max_norm)
-    return Certificate(gamma=float(g - FP_ULPS * EPS * scale), w_star=np.asarray(w, dtype=np.float64))
+    n, d = Z.shape
+    R = max(1.0, data.max_norm)
+    lo = float(g - max(FP_ULPS, 2 * (d + 2)) * EPS * R)
+    top = best.gamma + best.gap
+    hi = float(top + 2 * (n + d + 4) * EPS * abs(top) + 2 * (n + 2) * EPS * R) if best.gamma > 0 else math.inf
+    return Certificate(gamma=lo, w_star=np.asarray(w, dtype=np.float64), gamma_hi=max(hi, lo))
 
 
 def certificate(data: Dataset) -> Certificate:
     """The certificate attached by the strategies, or one computed now (any data)."""
     meta = data.meta
-    if "gamma_certified" in meta and "w_star_certified" in meta:
-        return Certificate(float(meta["gamma_certified"]), np.asarray(meta["w_star_certified"], dtype=np.float64))
+    if "gamma_certified" in meta and "w_star_certified" in meta and "gamma_certified_hi" in meta:
+        return Certificate(float(meta["gamma_certified"]), np.asarray(meta["w_star_certified"], dtype=np.float64),
+                           float(meta["gamma_certified_hi"]))
+    if "gamma_certified" in meta and "w_star_certified" in meta:  # files written before gamma_hi existed
+        return Certificate(float(meta["gamma_certified"]), np.asarray(meta["w_star_certified"], dtype=np.float64),
+                           certify(data).gamma_hi)
     return certify(data)
 
 
 def with_certificate(data: Dataset, candidates: Sequence[np.ndarray] = (), **meta) -> Dataset:
     """``data`` with its certificate (and ``meta``) stored in ``meta``."""
     cert = certify(data, candidates)
-    m = dict(data.meta, gamma_certified=cert.gamma, w_star_certified=cert.w_star.tolist(), **meta)
+    m = dict(data.meta, gamma_certified=cert.gamma, gamma_certified_hi=cert.gamma_hi,
+             w_star_certified=cert.w_star.tolist(), **meta)
     return Dataset(data.X, data.y, name=data.name, meta=m)
 
 

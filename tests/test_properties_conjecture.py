@@ -57,7 +57,7 @@ def test_false_conjecture_exits_1_with_a_replayable_file(tmp_path):
     out = tmp_path / "r.json"
     # the stable rate is 1/(γ²ηt), not 1/(ηt)²: L(w_t)·(ηt)² grows like ηt
     code = main(["conjecture", "loss(t) <= C/(eta*t)**2", "--effort", "smoke", "--save", str(tmp_path),
-                 "--json", str(out)])
+                 "-o", str(out)])
     assert code == 1
     rep = json.loads(out.read_text())
     assert rep["verdict"] == "FALSIFIED"
@@ -72,3 +72,61 @@ def test_true_conjecture_exits_0_and_bad_input_exits_2():
                  "--where", "gamma**2*eta*t >= 1", "--effort", "smoke"]) == 0
     assert main(["conjecture", "loss(t) <= exec('1')"]) == 2
     assert main(["conjecture", "loss(t) <= 1", "--eta", "5:1"]) == 2
+
+
+# --- issue 11: FALSIFIED means a confirmed witness ------------------------------------------------
+
+
+def test_exact_bound_with_trend_is_not_falsified_and_strict_exits_3(capsys):
+    # ‖∇L‖ ≤ mean|ℓ′|·max‖x‖ ≤ 1 for every dataset with ‖x‖ ≤ 1: exact and true, whatever the ratio's slopes
+    args = ["conjecture", "grad_norm(t) <= 1", "--eta", "0.25:1000", "--effort", "smoke", "--json"]
+    assert main(args) == 0
+    rep = json.loads(capsys.readouterr().out)  # --json: the report on stdout
+    assert rep["verdict"] == "NOT FALSIFIED" and rep["counterexample"] is None
+    assert rep["worst_ratio"] < 1
+    if rep["trend"]:  # a trend is evidence; under --strict it is an exit code of its own
+        assert main(args + ["--strict"]) == 3
+
+
+def test_tight_at_certified_gamma_is_not_falsified():
+    # one point x = (0.3, 0.4): γ* = 0.5 exactly, the solver's γ is 0.4999999999999858; the normalized margin
+    # of every w_t (a positive multiple of x) is γ* itself, so the bound is tight at γ*
+    from eoscheck.properties.decide import check_conjecture
+    from eoscheck.properties.strategies import single_point
+    from eoscheck.properties.witness import confirm
+
+    conj = Conjecture.parse("normalized_margin(t) <= gamma", ranges={"n": "1", "d": "2", "gamma": "0.45:0.55"})
+    inst = conj.instance(single_point(), [0.5, 10.0, 1000.0], [300] * 3)
+    assert inst.gamma < 0.5 <= inst.gamma_hi
+    ev = conj.evaluate(inst)
+    assert ev.size and float(np.max(ev.measured)) > inst.gamma  # measured above the interval's lower end
+    assert confirm(conj, inst, 0.0) is None
+    assert not check_conjecture(conj, "smoke").falsified
+
+
+def test_witness_replays_bit_for_bit(tmp_path, capsys):
+    from eoscheck.properties.decide import check_conjecture
+    from eoscheck.properties.replay import replay
+
+    rep = check_conjecture(Conjecture.parse("loss(0) <= 0.693"), "smoke", save_dir=str(tmp_path))
+    assert rep.falsified and rep.counterexample_file
+    pt = rep.counterexample["point"]
+    assert pt["measured"] > pt["limit"] and pt["measured"] == pytest.approx(np.log(2), rel=1e-15)
+    res = replay(rep.counterexample_file)
+    assert res.reproduced and res.identical
+    assert res.point["measured"] == pt["measured"] and res.point["bound"] == pt["bound"]
+    assert main(["replay", rep.counterexample_file, "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["identical"] is True
+
+
+def test_effort_caps_are_stated_and_huge_requests_refused(capsys):
+    from eoscheck.properties.decide import plan
+
+    conj = Conjecture.parse("final_loss <= 1", ranges={"T": "200:5000", "n": "1:100"})
+    notes = plan(conj, "smoke")
+    assert conj.ranges["T"].hi == 400 and conj.ranges["n"].hi == 50
+    assert any("T capped at 400" in n for n in notes) and notes[-1] == "--effort normal tests the full range"
+    # n up to 1e9: one run would need ~75 GiB for the data alone; refused before anything is drawn
+    assert main(["conjecture", "final_loss <= 1", "--n", "1:1e9", "--effort", "smoke"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "shrink --n" in err[0]

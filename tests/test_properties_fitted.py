@@ -45,3 +45,33 @@ def test_calibration_is_the_max_ratio_over_the_documented_sweep():
     ratio = L / ((1 + np.log(lam) ** 2) / lam)
     assert rec["value"] >= ratio.max() * (1 - 1e-6)  # the envelope covers this instance
     assert rec["envelope"] == "max" and rec["points"] >= 15 and "versions" in rec
+
+
+def test_fit_writes_a_user_file_never_the_package(tmp_path, monkeypatch):
+    import json
+
+    from eoscheck.cli import main
+    from eoscheck.properties.fitted import CONSTANTS_FILE
+
+    before = CONSTANTS_FILE.read_bytes()
+    out = tmp_path / "mine.json"
+    assert main(["fit", "thm3.lower", "-o", str(out)]) == 0
+    assert CONSTANTS_FILE.read_bytes() == before
+    rec = json.loads(out.read_text())["claims"]["thm3.lower"]
+    assert rec["value"] > 0 and rec["constant_name"] == "c0"
+    monkeypatch.setenv("EOSCHECK_FITTED_CONSTANTS", str(out))
+    from eoscheck.properties.fitted import fitted_constant
+
+    assert fitted_constant("thm3.lower") == rec["value"]
+
+
+def test_check_json_goes_to_stdout_and_writes_no_file(tmp_path, monkeypatch, capsys):
+    import json
+
+    from eoscheck.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "lemma14.first_step", "--profile", "ci", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in data["claims"]] == ["lemma14.first_step"]
+    assert not (tmp_path / "reports").exists()

@@ -45,7 +45,7 @@ def test_false_claim_is_falsified_shrunk_saved_and_replayed(false_claim, tmp_pat
 
 def test_true_claim_holds_and_check_cli_writes_json(tmp_path):
     out = tmp_path / "c.json"
-    assert main(["check", "thm1.w_norm", "lemma14.first_step", "--profile", "ci", "--json", str(out)]) == 0
+    assert main(["check", "thm1.w_norm", "lemma14.first_step", "--profile", "ci", "-o", str(out)]) == 0
     data = json.loads(out.read_text())
     assert [c["id"] for c in data["claims"]] == ["thm1.w_norm", "lemma14.first_step"]
     assert all(c["verdict"] == "holds" and c["examples"] > 0 for c in data["claims"])

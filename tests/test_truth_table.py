@@ -1,14 +1,17 @@
-"""Can the checker tell truth from falsehood?  (issue 5 §5)
+"""Can the checker tell truth from falsehood?  (issue 5 §5, issue 11 §5)
 
-Twelve deliberately false statements — each shown false below by reasoning or an
-explicit instance — and fourteen true ones (twelve claims of the registry and two
-of the paper's bounds typed in as user conjectures).  The suite must falsify every
-false one and none of the true ones.  The false statements go through the same
-machinery a user or a registered claim gets (``check_conjecture`` at ``smoke``
-effort, ``run_claim`` under the ``ci`` profile); nothing below is tuned to them.
+Deliberately false statements — each shown false below by reasoning or an explicit instance —
+and true ones: trivially true exact bounds, statements tight at γ* on the canonical data, the
+paper's exact statements typed in as user conjectures, fitted lower and upper bounds, and claims
+of the registry.  The suite must falsify every false one (with a confirmed witness) and none of
+the true ones.  Everything goes through the machinery a user or a registered claim gets
+(``check_conjecture`` at ``smoke`` effort unless stated, ``run_claim`` under the ``ci`` profile);
+nothing below is tuned to them.
 
-The score is printed by ``test_score`` (``pytest tests/test_truth_table.py -q -s``)
-and written as JSON to ``$EOSCHECK_TRUTH_TABLE`` when that variable is set.
+The default run checks every statement once (derandomized); ``test_true_statements_across_seeds``
+(``-m slow``) re-checks every true statement under 5 more seeds.  The score (false positives and
+false negatives) is printed by ``test_score`` (``pytest tests/test_truth_table.py -q -s``) and
+written as JSON to ``$EOSCHECK_TRUTH_TABLE`` when that variable is set.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import pytest
 
 from eoscheck.properties.asymptotic import _thm3_calibration, _thm3_strategy, thm3_lower_evaluate
 from eoscheck.properties.claims import Claim, FitSpec
-from eoscheck.properties.conjecture import Conjecture, check_conjecture
+from eoscheck.properties.conjecture import Conjecture
+from eoscheck.properties.decide import check_conjecture
 from eoscheck.properties.exact import (_any_start, _descent_instances, _lemma14_thm3_instances, _params,
                                        first_step_increase, monotone_after, monotone_below, theorem1_canonical,
                                        theorem1_instances)
@@ -41,12 +45,17 @@ class Statement:
     why: str = ""                       # why it is false (false statements) or its source (true ones)
     conjecture: dict | None = None      # kwargs of Conjecture.parse
     claim: Claim | str | None = None    # a Claim object, or a registry id
+    effort: str = "smoke"               # conjectures: the --effort level
 
 
-def _falsified(st: Statement) -> bool:
+def _falsified(st: Statement, seed: int | None = None) -> bool:
     if st.conjecture is not None:
-        return check_conjecture(Conjecture.parse(**st.conjecture), "smoke").falsified
-    return run_claim(st.claim, "ci").verdict == "FALSIFIED"
+        rep = check_conjecture(Conjecture.parse(**st.conjecture), st.effort, seed)
+        if rep.falsified:  # a FALSIFIED verdict always carries a confirmed witness inside the ranges
+            pt = rep.counterexample["point"]
+            assert (pt["measured"] > pt["limit"]) if "<=" in st.conjecture["text"] else (pt["measured"] < pt["limit"])
+        return rep.falsified
+    return run_claim(st.claim, "ci", seed=seed).verdict == "FALSIFIED"
 
 
 # --- false claims built from the registry's own evaluators with a wrong constant ----------------
@@ -72,7 +81,7 @@ def _claim(id, title, strategy, evaluate, direction="<=", kind="exact", fit=None
                  explicit=explicit)
 
 
-FALSE = [
+FALSE: list[Statement] = [
     Statement(
         "EoS bound without the η² term",
         "w₁ = (η/2)z̄; on Theorem 3's data z₂·z̄ = γ²−(1−γ²)/8 < 0, so L(w₁) ≥ ℓ(−(η/2)·0.12)/2 ≈ 0.03η: "
@@ -147,20 +156,100 @@ FALSE = [
 def _thm3_lower_t_ladder(b):
     from eoscheck.properties.asymptotic import _thm3_instance
 
-    return _thm3_instance(0.05, (4.0,), b.steps(8000))
+    # the t ladder where the plateau 1/(γ²ηt) is lowest inside the domain (γ → 0.1, monotone η = 14)
+    return _thm3_instance(0.09, (14.0,), b.steps(8000))
 
 
-TRUE = [Statement(cid, "registry", claim=cid) for cid in (
-    "thm1.eos_average", "thm1.w_norm", "lemma9.G_average", "thm1.stable_bound", "thm1.tau", "lemma10.monotone",
-    "lemma14.first_step", "classic.descent_lemma", "cor2.bound", "crawshaw_liu.stable_bound", "thm35.eos_average",
-    "thm3.lower")] + [
-    Statement("Theorem 1's EoS bound typed as a conjecture", "Theorem 1 / Lemma 8",
-              conjecture=dict(text="avg_loss(t) <= (1+log(gamma**2*eta*t)**2+eta**2/4)/(gamma**2*eta*t)",
-                              where=["gamma**2*eta*t >= 1"])),
-    Statement("the small-stepsize rate O(ln²(γ²ηt)/(γ²ηt)) for η ≤ 4", "classic (paper §9.7)",
-              conjecture=dict(text="loss(t) <= C*(1+log(gamma**2*eta*t)**2)/(gamma**2*eta*t)",
-                              ranges={"eta": "0.25:4"}, where=["gamma**2*eta*t >= 1"])),
+def _c(text, **kw):
+    return dict(text=text, **kw)
+
+
+THM3_LIKE = "Theorem 3-like data (z₂·z̄ < 0) and large η"
+
+FALSE += [
+    Statement("‖∇L‖ ≤ 1/4 (constant off: the true bound is 1)",
+              "at w₀ = 0, ‖∇L‖ = ‖z̄‖/2, which is 1/2 for one point of norm 1; still > 1/4 after a step of η = 1/4",
+              conjecture=_c("grad_norm(t) <= 1/4")),
+    Statement("G ≤ 0.4 (constant off: G ≤ 1)", "G(w₀) = ℓ′(0) = 1/2 and G moves little for η = 1/4",
+              conjecture=_c("grad_potential(t) <= 0.4")),
+    Statement("zero training error at every t", "EoS: on " + THM3_LIKE + " the first step misclassifies z₂",
+              conjecture=_c("train_error(t) <= 0")),
+    Statement("normalized margin ≤ γ*/2 (constant off; the true bound is γ*)",
+              "x = (0.3, 0.4): every w_t is a positive multiple of x, normalized margin = 0.5 = γ* > 0.25",
+              conjecture=_c("normalized_margin(t) <= gamma/2")),
+    Statement("‖w₁‖ ≥ ηγ* (constant off: the perceptron step gives ηγ*/2)",
+              "x = (0.3, 0.4): ‖w₁‖ = η‖x‖/2 = ηγ*/2 exactly", conjecture=_c("w_norm(1) >= eta*gamma")),
+    Statement("‖∇L(w₀)‖ ≥ γ* (constant off: γ*/2)", "x = (0.3, 0.4): ‖∇L(0)‖ = ‖x‖/2 = γ*/2",
+              conjecture=_c("grad_norm(0) >= gamma")),
+    Statement("L(w₀) ≤ 0.693 (a digit short of ln 2)", "L(w₀) = ln 2 = 0.693147… > 0.693",
+              conjecture=_c("loss(0) <= 0.693")),
+    Statement("average loss ≥ 2 ln 2 / t (constant off: ln 2 / t)",
+              "one point, η large: L(w₁) ≈ 0, so the average of L(w₀), L(w₁) is ≈ ln 2 / 2 < 2 ln 2 / 2",
+              conjecture=_c("avg_loss(t) >= 2*log(2)/t")),
+    Statement("Theorem 1's EoS bound with λ² in the denominator (exponent off)",
+              "λ = γ²ηt: the average loss is ≥ ln 2/t, while (1+ln²λ+η²/4)/λ² ≤ (1 + ln²λ + η²/4)/(γ⁴η²t²) is far "
+              "smaller for large t (e.g. γ = 0.9, η = 1, t = 400)",
+              conjecture=_c("avg_loss(t) <= (1+log(gamma**2*eta*t)**2+eta**2/4)/(gamma**2*eta*t)**2",
+                            where=["gamma**2*eta*t >= 1"])),
+    Statement("sharpness ≤ 1/8 (constant off: ℓ″ ≤ 1/4 gives 1/4)",
+              "duplicated points x = (0.1, ±0.995): at w₀ = 0 the Hessian is diag(0.01, 0.99)/4, λ_max ≈ 0.2475",
+              conjecture=_c("sharpness(t) <= 1/8")),
+    Statement("wrong loss family: Theorem 1's EoS bound for the exponential loss",
+              THM3_LIKE + ": after one step z₂ has margin ≈ −0.12η/2 and exp(0.06η) overwhelms "
+              "(1+ln²λ+η²/4)/λ ≈ η/(4γ²)",
+              conjecture=_c("avg_loss(t) <= (1+log(gamma**2*eta*t)**2+eta**2/4)/(gamma**2*eta*t)",
+                            loss="exponential", where=["gamma**2*eta*t >= 1"])),
+    Statement("wrong loss family: ‖∇L‖ ≤ 1 for the exponential loss",
+              "|ℓ′(z)| = e^{−z} is unbounded: a misclassified point at margin −0.06η has gradient e^{0.06η}/2",
+              conjecture=_c("grad_norm(t) <= 1", loss="exponential")),
+    Statement("the exponential potential never exceeds F(w₀) = 1",
+              THM3_LIKE + ": F(w₁) ≥ exp(0.06η)/2 > 1", conjecture=_c("exp_potential(t) <= 1")),
 ]
+
+TRUE_CONJECTURES = [
+    Statement("‖∇L(w_t)‖ ≤ 1", "‖∇L‖ ≤ mean|ℓ′|·max‖x‖ ≤ 1 (exact, issue 11's report)",
+              conjecture=_c("grad_norm(t) <= 1")),
+    Statement("G(w_t) ≤ 1", "|ℓ′| ≤ 1 for the logistic loss", conjecture=_c("grad_potential(t) <= 1")),
+    Statement("training error ≤ 1", "a fraction", conjecture=_c("train_error(t) <= 1")),
+    Statement("normalized margin ≤ γ* (tight at γ* on the one-point set)",
+              "minᵢ⟨zᵢ, w⟩/‖w‖ ≤ γ* by definition; equality for x = (0.3, 0.4), where the solver's γ* is "
+              "0.4999999999999858", conjecture=_c("normalized_margin(t) <= gamma")),
+    Statement("‖w₁‖ ≥ ηγ*/2 (tight at γ* on the one-point set)",
+              "w₁ = (η/2)z̄ and ⟨z̄, w*⟩ ≥ γ* (Lemma 9's perceptron step at t = 0)",
+              conjecture=_c("w_norm(1) >= eta*gamma/2")),
+    Statement("‖∇L(w₀)‖ ≥ γ*/2 (tight at γ* on the one-point set)", "‖z̄‖/2 ≥ ⟨z̄, w*⟩/2 ≥ γ*/2",
+              conjecture=_c("grad_norm(0) >= gamma/2")),
+    Statement("L(w₀) ≤ ln 2 (tight)", "L(0) = ln 2", conjecture=_c("loss(0) <= log(2)")),
+    Statement("max_t L(w_t) ≥ ln 2 (tight)", "the maximum includes L(w₀) = ln 2", conjecture=_c("max_loss >= log(2)")),
+    Statement("F(w₀) ≤ 1 (tight)", "F(0) = 1", conjecture=_c("exp_potential(0) <= 1")),
+    Statement("average loss ≥ ln 2 / t (tight for one point and large η)", "the average includes L(w₀)/t = ln 2/t",
+              conjecture=_c("avg_loss(t) >= log(2)/t")),
+    Statement("sharpness ≤ 1/4", "ℓ″ ≤ 1/4 and ‖x‖ ≤ 1", conjecture=_c("sharpness(t) <= 1/4")),
+    Statement("Theorem 1's EoS bound typed as a conjecture", "Theorem 1 / Lemma 8",
+              conjecture=_c("avg_loss(t) <= (1+log(gamma**2*eta*t)**2+eta**2/4)/(gamma**2*eta*t)",
+                            where=["gamma**2*eta*t >= 1"])),
+    Statement("Lemma 8's norm bound typed as a conjecture", "Lemma 8",
+              conjecture=_c("w_norm(t) <= (sqrt(2)+2*log(gamma**2*eta*t)+eta)/gamma", where=["gamma**2*eta*t >= 1"])),
+    Statement("Lemma 9's G-average bound typed as a conjecture", "Lemma 9",
+              conjecture=_c("grad_potential_avg(t) <= (sqrt(2)+2*log(gamma**2*eta*t)+eta)/(gamma**2*eta*t)",
+                            where=["gamma**2*eta*t >= 1"])),
+    Statement("the small-stepsize rate O(ln²(γ²ηt)/(γ²ηt)) for η ≤ 4 (fitted)", "classic (paper §9.7)",
+              conjecture=_c("loss(t) <= C*(1+log(gamma**2*eta*t)**2)/(gamma**2*eta*t)",
+                            ranges={"eta": "0.25:4"}, where=["gamma**2*eta*t >= 1"])),
+    Statement("fitted lower bound ‖w₁‖ ≥ c·ηγ*", "c = 1/2 holds exactly (above); the fit finds c ≥ 1/2",
+              conjecture=_c("w_norm(1) >= c*eta*gamma")),
+    Statement("fitted lower bound: average loss ≥ c/t", "c = ln 2 holds exactly (above)",
+              conjecture=_c("avg_loss(t) >= c/t")),
+]
+
+
+TRUE_CONJECTURES.append(
+    Statement("descent lemma typed: η < 2/β = 8 ⇒ the loss never increases", "L is 1/4-smooth (ℓ″ ≤ 1/4, ‖x‖ ≤ 1)",
+              conjecture=_c("last_increase <= 0", ranges={"eta": "0.25:7.9"})))
+
+TRUE = TRUE_CONJECTURES + [Statement(cid, "registry", claim=cid) for cid in (
+    "lemma9.perceptron_step", "thm1.tau", "lemma10.monotone", "lemma14.first_step",
+    "classic.descent_lemma", "cor2.bound", "thm3.lower", "lemma13.lower")]
 
 _RESULTS: dict[str, bool] = {}
 
@@ -181,12 +270,26 @@ def test_true_statement_is_not_falsified(st):
     assert not _result(st), f"falsified, but true: {st.name}"
 
 
+#: Seeds of the multi-seed sweep (the default run is derandomized: seed None).
+SEEDS = (1, 2, 3, 4, 5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("st", TRUE, ids=[s.name for s in TRUE])
+def test_true_statements_across_seeds(st, request):
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("the multi-seed sweep runs with -m slow (about 6 minutes on 2 loaded cores)")
+    hit = [s for s in SEEDS if _falsified(st, s)]
+    assert not hit, f"falsified, but true: {st.name} under seed(s) {hit}"
+
+
 def test_score():
-    assert len(FALSE) >= 10 and len(TRUE) >= 10
-    caught = sum(_result(s) for s in FALSE)
-    spared = sum(not _result(s) for s in TRUE)
-    line = (f"truth table: {caught}/{len(FALSE)} false statements falsified, "
-            f"{spared}/{len(TRUE)} true statements not falsified")
+    assert len(FALSE) >= 25 and len(TRUE) >= 25
+    fn = [s.name for s in FALSE if not _result(s)]   # false statements the checker let through
+    fp = [s.name for s in TRUE if _result(s)]        # true statements it condemned
+    line = (f"truth table: {len(FALSE) - len(fn)}/{len(FALSE)} false statements falsified, "
+            f"{len(TRUE) - len(fp)}/{len(TRUE)} true statements not falsified; "
+            f"false positives {len(fp)}, false negatives {len(fn)}")
     print("\n" + line)
     out = os.environ.get("EOSCHECK_TRUTH_TABLE")
     if out:
@@ -194,4 +297,4 @@ def test_score():
             json.dump({"false": {s.name: {"falsified": _result(s), "why": s.why} for s in FALSE},
                        "true": {s.name: {"falsified": _result(s)} for s in TRUE},
                        "score": line}, fh, indent=1)
-    assert caught == len(FALSE) and spared == len(TRUE), line
+    assert not fn and not fp, f"{line}: FP {fp}, FN {fn}"

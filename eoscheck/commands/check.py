@@ -1,7 +1,8 @@
 """``eoscheck check``: try to falsify the theory's claims with Hypothesis; a table and JSON.
 
-Exit 0 when every claim holds (warnings and unavailable claims included, each
-stated), 1 when one is falsified or a check errors, 2 for usage errors.
+Exit 0 when no claim is falsified (warnings, TREND and unavailable claims included, each
+stated), 1 when one is falsified (a witness) or a check errors, 2 for usage errors, 3 under
+``--strict`` when a claim is TREND (a scaling trend without a witness) and none is falsified.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ def add_arguments(p) -> None:
     p.add_argument("--profile", choices=("ci", "dev", "thorough"),
                    help="Hypothesis profile (default: EOSCHECK_PROFILE, else ci if CI is set, else dev)")
     p.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized under ci)")
-    p.add_argument("--json", metavar="FILE", help="write the full results as JSON (default: reports/check.json)")
+    p.add_argument("--json", action="store_true", help="print the full results as JSON to stdout (no table)")
+    p.add_argument("-o", "--output", metavar="FILE", help="also write the full results as JSON to FILE")
+    p.add_argument("--strict", action="store_true", help="exit 3 when a claim is TREND (and none is falsified)")
     p.add_argument("--counterexamples", metavar="DIR", default="reports/counterexamples",
                    help="where falsifications are saved (default: reports/counterexamples)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
@@ -71,33 +74,40 @@ def run(args) -> int:
 
     print(f"eoscheck check: profile {profile}" + (f", seed {args.seed}" if args.seed is not None else ""),
           file=sys.stderr)
+    from ..outputs import atomic_write, check_output_dir
+
+    if args.output:
+        check_output_dir(Path(args.output).parent if str(Path(args.output).parent) else Path("."))
     reports = run_claims(args.claims or None, profile, args.seed, args.counterexamples, progress)
+    from ..properties.formulas import BOUNDS_ERROR, bounds_registry
+
+    payload = {"profile": profile, "seed": args.seed, "seconds": time.perf_counter() - t0,
+               "bounds": "eoscheck.bounds" if bounds_registry() else f"private transcriptions ({BOUNDS_ERROR})",
+               "claims": [r.to_json() for r in reports]}
+    text = json.dumps(payload, indent=1) + "\n"
+    if args.output:
+        atomic_write(Path(args.output), text)
+    bad = [r for r in reports if r.verdict in ("FALSIFIED", "error")]
+    trend = [r for r in reports if r.verdict == "TREND"]
+    code = 1 if bad else (3 if args.strict and trend else 0)
+    if args.json:
+        print(text, end="")
+        return code
     print(report_table(reports))
     loose = [r for r in reports if r.best_constant is not None and r.best_meaning]
     if loose:
         print("\nhow loose (the best constant that would still hold, over the examples seen):")
         for r in loose:
             print(f"  {r.id:32s} {r.best_constant:.4g}  = {r.best_meaning}")
-    bad = [r for r in reports if r.verdict in ("FALSIFIED", "error")]
-    notes = [r for r in reports if r.message and r.verdict in ("FALSIFIED", "error", "warning", "unavailable",
-                                                                "undecided")]
+    notes = [r for r in reports if r.message and r.verdict in ("FALSIFIED", "error", "TREND", "warning",
+                                                                "unavailable", "undecided")]
     for r in notes:
         print(f"\n{r.id} [{r.verdict}]: {r.message}")
         if r.counterexample_file:
             print(f"  counterexample saved: {r.counterexample_file} (eoscheck replay {r.counterexample_file})")
-    out = Path(args.json or "reports/check.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from ..properties.formulas import BOUNDS_ERROR, bounds_registry
-
-    payload = {"profile": profile, "seed": args.seed, "seconds": time.perf_counter() - t0,
-               "bounds": "eoscheck.bounds" if bounds_registry() else f"private transcriptions ({BOUNDS_ERROR})",
-               "claims": [r.to_json() for r in reports]}
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    tmp.replace(out)
     held = sum(r.verdict == "holds" for r in reports)
     if BOUNDS_ERROR:
         print(f"\nnote: eoscheck.bounds could not be loaded ({BOUNDS_ERROR}); private transcriptions were used")
-    print(f"\n{held} of {len(reports)} claims hold, {len(bad)} falsified/errored; "
-          f"{time.perf_counter() - t0:.0f} s; JSON: {out}")
-    return 1 if bad else 0
+    print(f"\n{held} of {len(reports)} claims hold, {len(bad)} falsified/errored, {len(trend)} TREND; "
+          f"{time.perf_counter() - t0:.0f} s" + (f"; JSON: {args.output}" if args.output else ""))
+    return code

@@ -1,7 +1,9 @@
 """``eoscheck conjecture "QUANTITY <= EXPR"``: test your own statement with the claims' machinery.
 
-Exit 1 FALSIFIED (with the shrunk counterexample, saved for ``eoscheck replay``),
-0 NOT FALSIFIED (with the evidence; never "proved"), 2 usage errors.
+Exit 1 FALSIFIED (a confirmed witness inside the ranges, shrunk and saved for ``eoscheck replay``),
+0 NOT FALSIFIED (with the evidence; never "proved") or UNDECIDED, 2 usage errors, 3 under ``--strict``
+when the verdict is NOT FALSIFIED with a TREND warning or UNDECIDED.  The decision procedure is
+stated in properties/README.md.
 """
 
 from __future__ import annotations
@@ -30,36 +32,48 @@ def add_arguments(p) -> None:
                    help='stepsize schedule as a formula in T, gamma, n, d, e.g. "gamma**2*T/120"')
     p.add_argument("--where", action="append", metavar="COND",
                    help='restrict to points where COND holds, e.g. "gamma**2*eta*t >= 1" (repeatable)')
-    p.add_argument("--effort", choices=("smoke", "quick", "normal", "thorough"), default="quick",
-                   help="calibration/verification size: smoke (seconds, T ≤ 400), quick (default, T ≤ 2000), "
-                        "normal, thorough")
+    p.add_argument("--effort", choices=("smoke", "quick", "normal", "thorough", "full"), default="quick",
+                   help="search size and caps: smoke (T ≤ 400, n ≤ 50, d ≤ 20), quick (default; T ≤ 2000, n ≤ 200, "
+                        "d ≤ 50), normal (T ≤ 5000), thorough (T ≤ 1e5, n ≤ 5000, d ≤ 1000), full (no caps); "
+                        "a cap below your range is stated on the verdict's first line")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 when the verdict is NOT FALSIFIED with a TREND warning, or UNDECIDED")
     p.add_argument("--seed", type=int, help="seed (default: derandomized)")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--json", action="store_true", help="print the report as JSON to stdout (no table)")
+    p.add_argument("-o", "--output", metavar="FILE", help="also write the report as JSON to FILE")
     p.add_argument("--save", metavar="DIR", default="reports/counterexamples",
-                   help="where a counterexample is saved (default reports/counterexamples)")
+                   help="where a witness is saved (default reports/counterexamples)")
 
 
 def run(args) -> int:
-    from ..properties.conjecture import Conjecture, check_conjecture
+    from ..outputs import atomic_write
+    from ..properties.conjecture import Conjecture
+    from ..properties.decide import check_conjecture
 
     ranges = {k: getattr(args, k) for k in ("eta", "n", "d", "gamma", "t", "T")}
     conj = Conjecture.parse(args.statement, loss=args.loss, ranges=ranges, eta_of_T=args.eta_of_T, where=args.where)
     rep = check_conjecture(conj, args.effort, args.seed, args.save)
-    print(f"conjecture: {conj.text}   (loss {conj.loss})")
-    if rep.constants:
-        print("fitted constants: " + ", ".join(f"{k} = {v:.6g}" for k, v in rep.constants.items())
-              + f"  ({rep.calibration_points} calibration points, inner ranges)")
-    rows = [["examples", rep.examples], ["points checked", rep.points], ["worst ratio", rep.worst_ratio],
-            ["worst instance", rep.worst_instance or "–"]]
-    print(tabulate(rows, tablefmt="plain"))
-    if rep.slopes:
-        srows = [[p, s.get("ratio_slope"), s.get("upper_half_slope"), s.get("observed"),
-                  "GROWING" if s.get("growing") else "ok"] for p, s in rep.slopes.items()]
-        print(tabulate(srows, headers=["ladder", "ln-ratio slope", "far half", "observed order", ""],
-                       floatfmt=".3f"))
-    print(f"\n{rep.verdict}" + (f": {rep.message}" if rep.message else ""))
-    if rep.counterexample_file:
-        print(f"counterexample saved: {rep.counterexample_file} (eoscheck replay {rep.counterexample_file})")
+    text = json.dumps(rep.to_json(), indent=1) + "\n"
+    if args.output:
+        atomic_write(Path(args.output), text)
     if args.json:
-        Path(args.json).write_text(json.dumps(rep.to_json(), indent=1) + "\n")
-    return 1 if rep.falsified else 0
+        print(text, end="")
+    else:
+        print(f"{rep.first_line()}   {conj.text}   (loss {conj.loss})")
+        if rep.constants:
+            print("fitted constants: " + ", ".join(f"{k} = {v:.6g}" for k, v in rep.constants.items())
+                  + f"  ({rep.calibration_points} calibration points, inner ranges)")
+        rows = [["examples", rep.examples], ["points checked", rep.points], ["worst ratio", rep.worst_ratio],
+                ["worst instance", rep.worst_instance or "–"]]
+        print(tabulate(rows, tablefmt="plain"))
+        if rep.slopes:
+            srows = [[p, s.get("ratio_slope"), s.get("upper_half_slope"), s.get("observed"),
+                      "TREND" if s.get("growing") else "ok"] for p, s in rep.slopes.items()]
+            print(tabulate(srows, headers=["ladder", "ln-ratio slope", "far half", "observed order", ""],
+                           floatfmt=".3f"))
+        print(f"\n{rep.verdict}" + (f": {rep.message}" if rep.message else ""))
+        if rep.counterexample_file:
+            print(f"witness saved: {rep.counterexample_file} (eoscheck replay {rep.counterexample_file})")
+    if rep.falsified:
+        return 1
+    return 3 if args.strict and (rep.trend or rep.verdict == "UNDECIDED") else 0

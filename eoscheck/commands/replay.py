@@ -13,15 +13,21 @@ HELP = "re-run a saved counterexample file and re-check it (exit 1 if the violat
 
 def add_arguments(p) -> None:
     p.add_argument("file", metavar="FILE", help="a counterexample .json written by check or conjecture")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action="store_true", help="print the result as JSON to stdout")
+    p.add_argument("-o", "--output", metavar="FILE", help="also write the result as JSON to FILE")
 
 
 def run(args) -> int:
     from ..properties.replay import replay
 
+    from ..outputs import atomic_write
+
     res = replay(args.file)
+    text = json.dumps(res.to_json(), indent=1) + "\n"
+    if args.output:
+        atomic_write(args.output, text)
     if args.json:
-        print(json.dumps(res.to_json(), indent=1))
+        print(text, end="")
         return 1 if res.reproduced else 0
     print(f"{res.kind}: {res.subject}")
     print(f"instance: {res.instance}")
@@ -31,7 +37,8 @@ def run(args) -> int:
         p = res.point or {}
         extra = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items()
                           if k not in ("measured", "bound", "ratio", "allowance"))
-        print(f"REPRODUCED: measured {p.get('measured'):.9g} vs bound {p.get('bound'):.9g} ({extra})")
+        same = "bit for bit" if res.identical else "values differ from the recorded ones"
+        print(f"REPRODUCED ({same}): measured {p.get('measured'):.17g} vs bound {p.get('bound'):.17g} ({extra})")
         return 1
     print("NOT reproduced: the claim holds on this instance with this eoscheck version")
     return 0

@@ -1,0 +1,253 @@
+"""The verdict on a user conjecture: FALSIFIED only with a confirmed witness (see properties/README.md).
+
+1. **ranges**: the effort level caps T, n, d (:data:`EFFORT`); a cap below the requested range is
+   said on the verdict's first line.  A request no effort level can run (memory or work of one GD
+   run beyond :data:`MAX_BYTES` / :data:`MAX_WORK`) is refused before anything is drawn (exit 2).
+2. **fit** (statements with constants): the tightest constants on the inner ranges
+   (:func:`conjecture.fit_constants`).  When no constant fits, the least-violating constants are
+   used and the search below must still find a witness for them (margin 0).
+3. **search**: Hypothesis over the full (capped) ranges, canonical datasets first, steered to the
+   worst ratio; then the scaling ladders; then, for every ladder along which the ratio trends toward
+   the asymptotic regime, instances pushed to the far end of the user's range along that trend.
+   Every candidate violation is re-checked by :func:`witness.confirm` (EXPR at 40 digits at the
+   favorable end of γ*'s certified interval); the first confirmed one is shrunk and saved.
+4. **verdict**: FALSIFIED (a confirmed witness) · NOT FALSIFIED (none; with TREND when some ladder
+   slope crosses :data:`SLOPE_TOL` — evidence, never a conviction) · UNDECIDED (no point fell in
+   the domain, or the constants could not be fitted and no witness exists).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from eoscheck._errors import EoscheckError
+
+from .conjecture import (FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, fit_constants, ladders)
+from .instances import Instance, single_thread
+from .numerics import jsonable
+from .strategies import build_separable
+from .witness import shrink
+
+
+@dataclass(frozen=True)
+class Effort:
+    """Sizes of one effort level: calibration instances, Hypothesis examples, pushed instances per
+    trend, and the caps on T, n, d (``None``: the requested range in full)."""
+
+    calibration: int
+    examples: int
+    pushes: int
+    T: int | None
+    n: int | None
+    d: int | None
+
+
+EFFORT = {
+    "smoke": Effort(4, 5, 2, 400, 50, 20),
+    "quick": Effort(6, 8, 3, 2000, 200, 50),
+    "normal": Effort(12, 25, 4, 5000, 1000, 200),
+    "thorough": Effort(40, 200, 6, 100_000, 5000, 1000),
+    "full": Effort(40, 200, 6, None, None, None),
+}
+
+#: Refuse a request whose single GD run would need more memory than this (bytes) ...
+MAX_BYTES = 4 * 2**30
+#: ... or more multiply-adds than this (n·d·K·T): no effort level could run it.
+MAX_WORK = 5e11
+#: Stepsizes per run (canonical instances use 6, draws 4) and float64 records per step and stepsize.
+RUN_ETAS, RECORDS = 8, 20
+
+
+def run_size(n: float, d: float, T: float, k: int = RUN_ETAS) -> tuple[float, float]:
+    """(bytes, multiply-adds) of one GD run: data n·d, per-step n·k work arrays, k·(T+1) records."""
+    nbytes = 8.0 * (n * d + 4 * n * k + RECORDS * k * (T + 1))
+    return nbytes, float(n) * d * k * T
+
+
+def plan(conj: Conjecture, effort: str) -> list[str]:
+    """Apply the effort's caps to ``conj.ranges`` (in place); the notes saying what was capped.
+
+    Raises EoscheckError (exit 2) when even the uncapped range cannot be run."""
+    if effort not in EFFORT:
+        raise EoscheckError(f"--effort must be one of {', '.join(EFFORT)}")
+    R = conj.ranges
+    nbytes, work = run_size(R["n"].hi, R["d"].hi, R["T"].hi)
+    if nbytes > MAX_BYTES or work > MAX_WORK:
+        raise EoscheckError(
+            f"one GD run at n={R['n'].hi:g}, d={R['d'].hi:g}, T={R['T'].hi:g} needs ~{nbytes / 2**30:.3g} GiB and "
+            f"{work:.2g} multiply-adds (limits {MAX_BYTES / 2**30:g} GiB, {MAX_WORK:.0e}); shrink --n, --d or --T "
+            f"(e.g. --n 1:{_fit_n(R):g})")
+    e = EFFORT[effort]
+    asked = {p: R[p].hi for p in ("T", "n", "d")}
+    notes = []
+    for p, cap in (("T", e.T), ("n", e.n), ("d", e.d)):
+        if cap is not None and R[p].hi > cap:
+            notes.append(f"{p} capped at {cap} by --effort {effort} (asked up to {R[p].hi:g})")
+            R[p] = Range(min(R[p].lo, cap), cap)
+    if notes:
+        reach = [k for k, v in EFFORT.items()
+                 if all(getattr(v, p) is None or asked[p] <= getattr(v, p) for p in asked)]
+        notes.append(f"--effort {reach[0]} tests the full range")
+    return [n for n in notes if n]
+
+
+def _fit_n(R) -> float:
+    """The largest n (power of 10) whose run fits the limits at the requested d and T."""
+    n = 1.0
+    while n < 1e12:
+        b, w = run_size(n * 10, R["d"].hi, R["T"].hi)
+        if b > MAX_BYTES or w > MAX_WORK:
+            break
+        n *= 10
+    return n
+
+
+@dataclass
+class ConjectureReport:
+    """The verdict on a conjecture with its evidence (never "proved")."""
+
+    conjecture: dict
+    verdict: str = "NOT FALSIFIED"
+    trend: list = field(default_factory=list)
+    capped: list = field(default_factory=list)
+    constants: dict = field(default_factory=dict)
+    margin: float = 0.0
+    calibration_points: int = 0
+    examples: int = 0
+    points: int = 0
+    worst_ratio: float | None = None
+    worst_point: dict | None = None
+    worst_instance: str | None = None
+    slopes: dict = field(default_factory=dict)
+    counterexample: dict | None = None
+    counterexample_file: str | None = None
+    witness_source: str | None = None
+    message: str = ""
+    seconds: float = 0.0
+
+    @property
+    def falsified(self) -> bool:
+        return self.verdict == "FALSIFIED"
+
+    def first_line(self) -> str:
+        head = self.verdict + (" (TREND)" if self.trend and not self.falsified else "")
+        if self.capped:
+            head += " — ranges capped: " + "; ".join(self.capped)
+        return head
+
+    def to_json(self) -> dict:
+        return jsonable(asdict(self))
+
+
+def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None = None,
+                     save_dir: str | None = None, shrink_seconds: float = 60.0) -> ConjectureReport:
+    """Fit, search for a witness, scale (see the module docstring)."""
+    from hypothesis import HealthCheck, Verbosity, settings
+
+    from .fitted import slopes_of
+    from .search import search
+
+    capped = plan(conj, effort)
+    e = EFFORT[effort]
+    s0 = 0 if seed is None else seed
+    t0 = time.perf_counter()
+    rep = ConjectureReport(conjecture=conj.summary(), capped=capped)
+    notes: list[str] = []
+    margin = FIT_MARGIN if conj.constants else 0.0
+    with single_thread():
+        if conj.constants:
+            meas, P, _ = calibration_points(conj, e.calibration, s0)
+            rep.calibration_points = int(meas.size)
+            if meas.size == 0:
+                raise EoscheckError("the calibration draws produced no points (check --t/--where ranges)")
+            try:
+                conj.values = fit_constants(conj, meas, P)
+            except EoscheckError as err:
+                conj.values = fit_constants(conj, meas, P, relaxed=True)
+                margin = 0.0
+                notes.append(f"{err}; searched for a witness at the least-violating constants")
+        rep.constants, rep.margin = dict(conj.values), margin
+        rep.conjecture = conj.summary()
+        hs = settings(max_examples=e.examples, deadline=None, database=None, derandomize=seed is None,
+                      suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
+        res = search(conj.strategy(), conj.evaluate, hs, margin=margin, label="conjecture", seed=seed,
+                     shrink_seconds=shrink_seconds, explicit=conj.canonical_instances())
+        rep.examples, rep.points = res.examples, res.points
+        if res.worst_point is not None:
+            rep.worst_point, rep.worst_ratio = res.worst_point, res.worst_point.get("ratio")
+            rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
+        notes.extend(res.notes[:2])
+        found = None
+        if res.counterexample is not None:
+            found = _witness(conj, res.counterexample, margin, "Hypothesis search")
+        # the scaling ladders: evidence (TREND) and more candidates; not needed once a witness is in hand
+        lads = ladders(conj, s0) if found is None else {}
+        for p, insts in lads.items():
+            evs = [conj.evaluate(i) for i in insts]
+            rep.points += sum(ev.size for ev in evs)
+            rate = p == "t" or (p == "T" and conj.arg != "t")
+            sl = slopes_of(conj.direction, p, evs, SLOPE_TOL, observe=rate)
+            rep.slopes[p] = sl
+            if sl.get("growing"):
+                rep.trend.append(f"ratio {'grows' if conj.direction == '<=' else 'falls'} with {p} "
+                                 f"(far-half slope {sl['upper_half_slope']:+.2f}, "
+                                 f"far quarter {sl['far_quarter_slope']:+.2f})")
+            for inst, ev in zip(insts, evs) if found is None else ():
+                found = found or _witness(conj, inst, margin, f"{p} ladder", ev)
+        if found is None and rep.trend:
+            for inst in pushed(conj, rep.slopes, s0, e.pushes):
+                found = _witness(conj, inst, margin, "pushed along the trend")
+                if found is not None:
+                    break
+        if found is not None:
+            inst, pt, source = found
+            rep.verdict, rep.witness_source = "FALSIFIED", source
+            rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
+            lim = "EXPR" + (f"·(1+{margin:g})" if margin else "")
+            notes.insert(0, f"witness ({source}): measured {pt['measured']:.9g} vs {lim} = {pt['limit']:.9g} "
+                            f"at {inst.describe()}" + (f", t={pt['t']:g}" if "t" in pt else ""))
+        elif rep.points == 0:
+            rep.verdict = "UNDECIDED"
+            notes.append("no point fell in the domain: nothing was tested")
+        elif margin == 0.0 and conj.constants:
+            rep.verdict = "UNDECIDED"
+        if rep.trend and not rep.falsified:
+            notes.insert(0, "TREND (evidence, not a conviction; no witness in the ranges): " + "; ".join(rep.trend))
+        rep.message = "; ".join(notes)
+    rep.seconds = time.perf_counter() - t0
+    if rep.falsified and save_dir:
+        from .replay import save_conjecture_counterexample
+
+        rep.counterexample_file = str(save_conjecture_counterexample(conj, rep, save_dir))
+    return rep
+
+
+def _witness(conj: Conjecture, inst: Instance, margin: float, source: str, ev=None):
+    got = shrink(conj, inst, margin, ev)
+    return None if got is None else (got[0], got[1], source)
+
+
+def pushed(conj: Conjecture, slopes: dict, seed: int, k: int) -> list[Instance]:
+    """Instances at the far end of the user's ranges along every trending ladder (all trends at once,
+    the rest at the geometric middle), ``k`` datasets each: where a witness would show first."""
+    from .fitted import ASYMPTOTIC_DIRECTION
+
+    R = conj.ranges
+    grow = {p for p, s in slopes.items() if s.get("growing")}
+    val = {}
+    for p in ("eta", "n", "d", "gamma", "T"):
+        far = R[p].lo if ASYMPTOTIC_DIRECTION.get(p, 1) < 0 else R[p].hi
+        val[p] = far if p in grow else math.sqrt(R[p].lo * R[p].hi)
+    if "t" in grow:
+        val["T"] = R["T"].hi
+    etas = [val["eta"]] if "eta" in grow else list(np.geomspace(R["eta"].lo, R["eta"].hi, 6))
+    out = []
+    for j in range(k):
+        data = build_separable(max(1, int(round(val["n"]))), max(1, int(round(val["d"]))), val["gamma"],
+                               seed + 1000 + j)
+        out.append(conj.instance(data, etas, [int(val["T"])] * len(etas)))
+    return out

@@ -1,0 +1,92 @@
+"""Lemma 13 on general data: L(w_t) ≥ 1/(c₀ η exp(c₀η) t) for t ≥ 1 (paper §4; bound ``lemma13.lower``).
+
+Hypothesis: separable data with max-margin direction w* and margin γ whose projections
+x̄ᵢ = xᵢ − ⟨xᵢ, w*⟩w* are non-separable with margin b > 0; c₀ = c₀(γ, b, n).  Checked as a fitted
+lower bound over a fixed family (γ ∈ [0.05, 0.3], b ≥ 0.3, n ≤ 6) and a bounded stepsize range
+η ∈ [1/4, 8], where exp(c₀η) ≤ exp(8c₀) is a constant: L(w_t) ≥ c·1/(ηt) with c fitted.
+
+Data: z₁ = (γ, a), z₂ = (γ, −sa) with a = √(1−γ²), s ∈ [1/2, 1], plus points with first coordinate
+≥ γ; the hull lies in {z₁ ≥ γ} and contains (γ, 0), so w* = e₁ and γ* = γ; the second coordinates
+of z₁, z₂ have opposite signs, so the projections are non-separable with b = min(a, sa) ≥ 0.47.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from eoscheck.datasets import Dataset
+
+from .claims import Budget, Claim, Evaluation, FitSpec, register
+from .instances import Instance
+from .numerics import log_grid_indices, rel_allowance
+from .observe import Arrays
+from .strategies import log_uniform, with_certificate
+
+ETAS = (0.25, 8.0)
+
+
+def lemma13_data(gamma: float, s: float, extra: int, seed: int) -> Dataset:
+    """Two points pinning w* = e₁ with non-separable projections, plus ``extra`` points beyond the margin."""
+    a = math.sqrt(1 - gamma**2)
+    rng = np.random.default_rng(seed)
+    pts = [[gamma, a], [gamma, -s * a]]
+    for _ in range(extra):
+        c = gamma + (1 - gamma) * rng.random()
+        pts.append([c, rng.uniform(-1, 1) * math.sqrt(1 - c**2)])
+    X = np.asarray(pts)
+    data = Dataset(X, np.ones(len(pts)), name=f"lemma13(gamma={gamma:.3g},s={s:.3g},n={len(pts)},seed={seed})",
+                   meta={"source": "Lemma 13 family: w* = e1, projections non-separable"})
+    return with_certificate(data, candidates=[np.array([1.0, 0.0])])
+
+
+def lemma13_evaluate(inst: Instance) -> Evaluation:
+    """L(w_t) against the shape 1/(ηt) at ≤ 48 log-spaced t ≥ 1."""
+    A = Arrays.of(inst.trajectory())
+    ts = log_grid_indices(inst.steps, 48)
+    L = A.L[:, ts]
+    eta = np.broadcast_to(A.eta, L.shape)
+    t = np.broadcast_to(ts[None, :].astype(float), L.shape)
+    allow = L * rel_allowance(A.wn[:, ts])
+    return Evaluation(L.ravel(), (1.0 / (eta * t)).ravel(), allow.ravel(), ">=",
+                      {"t": t.ravel(), "eta": eta.ravel(), "n": inst.data.n, "d": 2, "gamma": inst.gamma})
+
+
+def _instance(g, s, extra, seed, etas, T) -> Instance:
+    return Instance(lemma13_data(g, s, extra, seed), "logistic", tuple(float(e) for e in etas), T)
+
+
+def _calibration() -> list[Instance]:
+    return [_instance(g, s, k, 0, np.geomspace(*ETAS, 4), 2000)
+            for g in (0.05, 0.15, 0.3) for s, k in ((0.5, 0), (1.0, 4))]
+
+
+def _strategy(budget: Budget):
+    T = budget.steps(3000)
+
+    @st.composite
+    def inst(draw):
+        g = draw(log_uniform(0.05, 0.3))
+        s = draw(st.floats(0.5, 1.0))
+        k = draw(st.integers(0, 4))
+        etas = sorted(draw(log_uniform(*ETAS)) for _ in range(3))
+        return _instance(g, s, k, draw(st.integers(0, 2**16)), etas, T)
+
+    return inst()
+
+
+LEMMA13 = register(Claim(
+    id="lemma13.lower", title="general data, non-separable projection: L(w_t) ≥ c/(ηt), η ∈ [1/4, 8]",
+    source="Lemma 13 (paper §4, erratum §11.4)", row=None, kind="asymptotic", quantity="L(w_t)", direction=">=",
+    domain="t ≥ 1; γ ∈ [0.05, 0.3], b ≥ 0.47, n ≤ 6; η ∈ [1/4, 8] (exp(c₀η) bounded)",
+    assumptions=("separable, orthogonal part non-separable", "logistic loss", "w0 = 0"), bound_id="lemma13.lower",
+    strategy=_strategy, evaluate=lemma13_evaluate, examples=3,
+    fit=FitSpec(shape="1/(ηt)", constant="c", calibration=_calibration,
+                calibration_doc="lemma13 data, γ ∈ {0.05, 0.15, 0.3} × (s, extra points) ∈ {(1/2, 0), (1, 4)}, "
+                                "η: 4 log-spaced in [1/4, 8], T = 2000, t on a 48-point log grid",
+                ladders={"t": lambda b: [_instance(0.3, 1.0, 4, 1, (1.0,), b.steps(8000))],
+                         "eta": (lambda b: [_instance(0.15, 0.5, 0, 1, np.geomspace(*ETAS, 8), b.steps(2000))],
+                                 False)}),
+))

@@ -1,0 +1,139 @@
+"""Witnesses of a conjecture's violation: found in float64, confirmed with EXPR at 40 digits, shrunk.
+
+A witness is one :class:`Instance` (inside the stated ranges) and one point of it where
+
+* exact statements (no free constants): measured > EXPR + allowance (``<=``; measured < EXPR −
+  allowance for ``>=``),
+* fitted statements: measured > EXPR(C_fit)·(1 + margin) + allowance (< EXPR(C_fit)/(1 + margin) −
+  allowance for ``>=``),
+
+with EXPR at the end of the certified interval γ* ∈ [gamma, gamma_hi] favorable to the statement,
+every ``--where`` condition holding at both ends, and ``allowance`` the measured quantity's
+floating-point allowance (:func:`conjecture.measurement_allowance`).  EXPR and the conditions are
+evaluated at 40 significant digits from the exact binary values of the parameters, so the bound's
+own evaluation error (≤ 1e-38 relative, for the whitelisted functions) plays no part; the
+comparison itself is done at 40 digits too.  Scanning (:meth:`Conjecture.evaluate`) uses float64
+with FP_ULPS ulps of EXPR added to the allowance; only a confirmed point convicts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .conjecture import PARAMS, T_QUANTITIES, Conjecture, measurement_allowance
+from .instances import Instance
+
+DIGITS = 40
+#: How many of an instance's worst float64 violations are re-checked at 40 digits.
+CANDIDATES = 8
+
+
+def _hp(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
+    subs = {sp.Symbol(k, positive=True): sp.Float(float(v), DIGITS) for k, v in values.items()}
+    try:
+        val = sp.N(expr.subs(subs), DIGITS)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return val if val.is_real and val.is_finite else None
+
+
+def _holds_hp(conj: Conjecture, values: dict[str, float]) -> bool:
+    """Every ``--where`` condition at 40 digits (at this γ)."""
+    for lhs, op, rhs in conj.where:
+        a, b = _hp(lhs, values), _hp(rhs, values)
+        if a is None or b is None:
+            return False
+        if not {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]:
+            return False
+    return True
+
+
+def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, allow: float,
+                  margin: float) -> dict[str, Any] | None:
+    """The 40-digit check of one point; the witness record, or ``None`` when it does not convict."""
+    expr = conj.with_constants()
+    ends = [float(params["gamma"])]
+    if "gamma" in {s.name for s in expr.free_symbols} | {s.name for c in conj.where for s in
+                                                          (c[0].free_symbols | c[2].free_symbols)}:
+        ends.append(float(params["_ghi"]))
+    vals = []
+    for g in ends:
+        base = {p: float(params[p]) for p in PARAMS if p != "gamma" and math.isfinite(float(params[p]))}
+        base["gamma"] = g
+        if not _holds_hp(conj, base):
+            return None  # outside the stated domain for some γ in the certified interval
+        b = _hp(expr, base)
+        if b is None:
+            return None
+        vals.append(b)
+    if math.isnan(measured) or not math.isfinite(allow):
+        return None  # a numerical failure is not a witness
+    # ±inf is an overflow of a float64 record: the value is beyond ±1.8e308, compared as such
+    m = sp.oo if measured == math.inf else (-sp.oo if measured == -math.inf else sp.Float(float(measured), DIGITS))
+    a = sp.Float(float(allow), DIGITS)
+    if conj.direction == "<=":
+        B = max(vals)
+        lim = B * (1 + sp.Float(margin, DIGITS)) + a
+        bad = bool(m > lim)
+    else:
+        B = min(vals)
+        lim = B / (1 + sp.Float(margin, DIGITS)) - a
+        bad = bool(m < lim)
+    if not bad:
+        return None
+    return {"measured": float(measured), "bound_40": str(B), "bound": float(B), "limit": float(lim),
+            "allowance": float(allow), "margin": float(margin), "gamma_interval": [ends[0], ends[-1]]}
+
+
+def confirm(conj: Conjecture, inst: Instance, margin: float, ev=None) -> dict[str, Any] | None:
+    """A confirmed violating point of ``inst`` (the worst of its float64 candidates), or ``None``.
+
+    ``ev``: the instance's evaluation when already computed."""
+    ev = conj.evaluate(inst) if ev is None else ev
+    if not ev.size:
+        return None
+    bad = np.flatnonzero(ev.violations(1.0, margin))
+    if not bad.size:
+        return None
+    sc = ev.scores(1.0)[bad]
+    sc = np.where(np.isnan(sc), np.inf, sc)
+    for i in bad[np.argsort(-sc)][:CANDIDATES]:
+        params = {k: float(v[i]) for k, v in ev.params.items()}
+        allow = measurement_allowance(conj.quantity, ev.measured[i:i + 1], {k: v[i:i + 1] for k, v in ev.params.items()})
+        rec = confirm_point(conj, params, float(ev.measured[i]), float(allow[0]), margin)
+        if rec is not None:
+            rec.update({k: v for k, v in ev.point(int(i)).items() if k not in rec})
+            rec["float64_bound"] = float(ev.bound[i])
+            return rec
+    return None
+
+
+def shrink(conj: Conjecture, inst: Instance, margin: float, ev=None) -> tuple[Instance, dict[str, Any]] | None:
+    """A smaller confirmed witness: the violating stepsize alone, then the horizon cut to the violating step.
+
+    Each step is kept only if the smaller instance still carries a confirmed violation.
+    """
+    pt = confirm(conj, inst, margin, ev)
+    if pt is None:
+        return None
+    best = (inst, pt)
+    Ts = list(inst.extra.get("T", [inst.steps] * len(inst.etas)))
+    if len(inst.etas) > 1:
+        k = int(np.argmin([abs(e - pt["eta"]) for e in inst.etas]))
+        cand = conj.instance(inst.data, [inst.etas[k]], [Ts[k]])
+        p2 = confirm(conj, cand, margin)
+        if p2 is not None:
+            best = (cand, p2)
+    inst2, pt2 = best
+    if conj.quantity in T_QUANTITIES and conj.arg == "t" and "t" in pt2:
+        T_new = max(int(pt2["t"]), int(math.ceil(conj.ranges["T"].lo)))
+        if T_new < inst2.steps:
+            cand = conj.instance(inst2.data, list(inst2.etas), [T_new] * len(inst2.etas))
+            p3 = confirm(conj, cand, margin)
+            if p3 is not None:
+                best = (cand, p3)
+    return best
