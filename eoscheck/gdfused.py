@@ -42,7 +42,7 @@ def fused_kind(kernel) -> tuple[int, float] | None:
     return table[name], float(getattr(kernel, "a", 0.0))
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _elem(kind, a, m, want_e):
     """(ℓ(m), −ℓ′(m), exp(−m)) of a built-in loss; exp(−m) only when ``want_e`` (else 0).
 
@@ -76,60 +76,142 @@ def _elem(kind, a, m, want_e):
     return s - m, -(m / s - 1.0), en
 
 
-@njit(nogil=True, cache=True)
-def fused_pass(kind, a, M, Q, S, coef, live, X, v, recorded, red, j):
+#: The sign bit of a float64, as an int64: m | SIGN = −|m|.
+SIGN = np.int64(-(2**63))
+
+
+def transcendentals(kind: int, M: np.ndarray, E: np.ndarray, LG: np.ndarray) -> None:
+    """The exp/log1p of a step in numpy's SIMD loops (~1 ns an element; libm called from compiled
+    code costs 15–40): logistic E = exp(−|M|), LG = log1p(E); exponential E = exp(−M).  The same
+    operations as :mod:`eoscheck.lossnp`, so q agrees with the numpy path to the last bit."""
+    if kind == LOGISTIC:
+        np.bitwise_or(M.view(np.int64), SIGN, out=E.view(np.int64))
+        np.exp(E, out=E)
+        np.log1p(E, out=LG)
+    elif kind == EXPONENTIAL:
+        np.negative(M, out=E)
+        np.exp(E, out=E)
+
+
+@njit(inline="always", error_model="numpy")
+def _row_values(kind, a, M, E, LG, r, Q, val, ee, recorded):
+    """Row r: Q[r] = −ℓ′(M[r]), val = ℓ(M[r]) and, at recorded steps, ee = exp(−M[r]).
+
+    One simple loop per loss (the branch is outside the loops), so each compiles to tight code;
+    logistic and exponential take their exp/log1p from ``E``/``LG`` (:func:`transcendentals`)
+    when given (else, and for the other losses, from :func:`_elem`).
+    """
+    w = M.shape[1]
+    pre = E.shape[1] == w
+    if kind == LOGISTIC and pre:
+        for i in range(w):
+            m = M[r, i]
+            e = E[r, i]
+            num = 1.0 if m <= 0.0 else e
+            Q[r, i] = num / (1.0 + e)
+            val[i] = LG[r, i] - (m if m < 0.0 else 0.0)
+        if recorded:
+            for i in range(w):
+                e = E[r, i]
+                ee[i] = e if M[r, i] >= 0.0 else 1.0 / e
+    elif kind == EXPONENTIAL and pre:
+        for i in range(w):
+            e = E[r, i]
+            Q[r, i] = e
+            val[i] = e
+            ee[i] = e
+    else:
+        for i in range(w):
+            v_, q_, e_ = _elem(kind, a, M[r, i], recorded)
+            Q[r, i] = q_
+            val[i] = v_
+            ee[i] = e_
+
+
+@njit(inline="always", error_model="numpy")
+def _dot4(x, y):
+    """x·y with four interleaved partial sums (i mod 4), combined as (s₀+s₁)+(s₂+s₃): a fixed
+    order, four times shorter dependency chains than one running sum."""
+    w = x.shape[0]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    i = 0
+    while i + 4 <= w:
+        s0 += x[i] * y[i]
+        s1 += x[i + 1] * y[i + 1]
+        s2 += x[i + 2] * y[i + 2]
+        s3 += x[i + 3] * y[i + 3]
+        i += 4
+    while i < w:
+        s0 += x[i] * y[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j):
     """One step on a panel: Q = −ℓ′(M), S = coef·Q (0 on rows not live), the row sums into red[:, j].
 
-    ``X``/``v`` (gram form: the panel's c and Z w*; empty otherwise) give c·M and c·v at
-    recorded steps.  min/max propagate NaN, so a non-finite state is seen in them.
+    ``E``/``LG`` hold the step's exp/log1p from :func:`transcendentals` (logistic, exponential;
+    empty for the other losses, whose values are computed here).  ``X``/``v`` (gram form: the
+    panel's c and Z w*; empty otherwise) give c·M and c·v at recorded steps.  A row with a
+    non-finite margin gets NaN min and max, so the driver sees a non-finite state.  Every sum
+    runs in index order, so the result does not depend on anything but the panel.
     """
     k, w = M.shape
     has_x = X.shape[1] == w
     has_v = v.shape[0] == w
+    val = np.empty(w)
+    ee = np.empty(w)
     for r in range(k):
+        _row_values(kind, a, M, E, LG, r, Q, val, ee, recorded)
         vs = 0.0
         qs = 0.0
         mn = math.inf
         mx = -math.inf
-        en = 0.0
-        le = 0.0
-        wn = 0.0
-        wp = 0.0
-        c = coef[r]
-        lv = live[r]
+        bad = 0.0
+        c = coef[r] if live[r] else 0.0
         for i in range(w):
             m = M[r, i]
-            val, q, e = _elem(kind, a, m, recorded)
-            Q[r, i] = q
-            S[r, i] = c * q if lv else 0.0
-            vs += val
+            q = Q[r, i]
+            S[r, i] = c * q
+            vs += val[i]
             qs += abs(q)
-            if m < mn or m != m:
-                if mn == mn:
-                    mn = m
-            if m > mx or m != m:
-                if mx == mx:
-                    mx = m
-            if recorded:
-                en += e
-                if m <= 0.0:
-                    le += 1.0
-                if has_x:
-                    wn += X[r, i] * m
-                    if has_v:
-                        wp += X[r, i] * v[i]
+            mn = m if m < mn else mn
+            mx = m if m > mx else mx
+            bad += m - m                      # NaN once any m is NaN or ±inf
+        if not live[r]:                       # a stopped row: S = 0 exactly (its q may be inf)
+            for i in range(w):
+                S[r, i] = 0.0
+        if bad != 0.0:                        # a non-finite margin: the state is not finite
+            mn = math.nan
+            mx = math.nan
         red[VALUE, j, r] = vs
         red[QSUM, j, r] = qs
         red[MMIN, j, r] = mn
         red[MMAX, j, r] = mx
         if recorded:
+            en = 0.0
+            le = 0.0
+            wn = 0.0
+            wp = 0.0
+            for i in range(w):
+                m = M[r, i]
+                en += ee[i]
+                le += 1.0 if m <= 0.0 else 0.0
+            if has_x:
+                wn = _dot4(X[r], M[r])
+                if has_v:
+                    wp = _dot4(X[r], v)
             red[EXPNEG, j, r] = en
             red[LE0, j, r] = le
             red[WN2, j, r] = wn
             red[WPROJ, j, r] = wp
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def update_gram(M, D, Mn, X, S, Xn, red, j):
     """Mn = M + D, Xn = X + S (c_{t+1} = c_t + S_t) and the partial η²‖∇L‖² = S·D into red[GN2, j]."""
     k, w = M.shape
@@ -144,7 +226,7 @@ def update_gram(M, D, Mn, X, S, Xn, red, j):
         red[GN2, j, r] = g
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def update_primal(X, D, Xn, wstar, red, j, recorded):
     """Xn = X + D (W_{t+1} = W_t + S Z), ‖D‖² = η²‖∇L‖², and ‖W_t‖², ⟨W_t, w*⟩ at recorded steps."""
     k, d = X.shape
@@ -168,7 +250,7 @@ def update_primal(X, D, Xn, wstar, red, j, recorded):
             red[WPROJ, j, r] = wp
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def _matmul_into(A, B, out):
     """out = A @ B by plain loops (small problems: no call overhead, a fixed summation order)."""
     k, n = A.shape
@@ -182,7 +264,7 @@ def _matmul_into(A, B, out):
                 out[r, c] += s * B[i, c]
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps):
     """``nsteps`` whole steps in one call (small problems), slots 0..nsteps of the chunk buffers.
 
@@ -190,21 +272,24 @@ def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, re
     """
     for j in range(nsteps):
         if gram:
-            fused_pass(kind, a, Mb[j], Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j)
+            fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j)
             _matmul_into(S, B, D)
             update_gram(Mb[j], D, Mb[j + 1], Xb[j], S, Xb[j + 1], red, j)
         else:
             if j > 0:
                 _matmul_into(Xb[j], BT, Mb[j])
-            fused_pass(kind, a, Mb[j], Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j], red, j)
+            fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
+                       red, j)
             _matmul_into(S, B, D)
             update_primal(Xb[j], D, Xb[j + 1], wstar, red, j, recorded[j])
     if not gram:
         _matmul_into(Xb[nsteps], BT, Mb[nsteps])
 
 
-#: Batched GEMM flops per step below which a whole chunk runs in one compiled call.
+#: A whole chunk runs in one compiled call when a batched step has fewer GEMM flops and margins
+#: than these (there the calls cost more than the work; libm's exp in compiled code is slow).
 SMALL_FLOPS = 4e5
+SMALL_ELEMS = 1024
 
 
 def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) -> None:
@@ -255,7 +340,7 @@ class FusedBlock(ChunkBuffers):
         self.k, self.n, self.d, self.C = k, n, d, chunk
         self.eta, self.coef = eta, eta / n
         self.gemm = "openblas"
-        self.mode = "small" if flops < SMALL_FLOPS else "blas"
+        self.mode = "small" if (flops < SMALL_FLOPS and k * n <= SMALL_ELEMS) else "blas"
         gram = method == "gram"
         pdim = n if gram else d
         self.M = np.zeros((chunk + 1, k, n))
@@ -287,6 +372,8 @@ class FusedBlock(ChunkBuffers):
             self.panels.append({
                 "K": np.ascontiguousarray(Kmat[:, cols]) if gram else None,
                 "D": np.zeros((k, int(c1 - c0))),
+                "E": np.zeros((k, int(c1 - c0)) if kind[0] in (LOGISTIC, EXPONENTIAL) else (k, 0)),
+                "LG": np.zeros((k, int(c1 - c0)) if kind[0] == LOGISTIC else (k, 0)),
                 "v": np.ascontiguousarray(self.v[cols]) if self.has_wstar and gram else np.zeros(0),
                 "red": np.zeros((NRED, chunk, k)),
                 "M": [m[:, cols] for m in self.M], "X": [x[:, cols] for x in self.X] if gram else None,
@@ -317,8 +404,9 @@ class FusedBlock(ChunkBuffers):
         for j in range(nsteps):
             par = (t0 + j) & 1
             for P in parts:
-                fused_pass(kind, a, P["M"][j], P["Q"][j], P["S"][par], coef, live, P["X"][j], P["v"],
-                           rec[j], P["red"], j)
+                transcendentals(kind, P["M"][j], P["E"], P["LG"])
+                fused_pass(kind, a, P["M"][j], P["E"], P["LG"], P["Q"][j], P["S"][par], coef, live, P["X"][j],
+                           P["v"], rec[j], P["red"], j)
             if barrier is not None:
                 barrier.wait()                      # all of S_t is written
             for P in parts:
@@ -329,11 +417,13 @@ class FusedBlock(ChunkBuffers):
     def _primal_steps(self, nsteps: int, rec: np.ndarray) -> None:
         kind, a, coef, live = self.kind, self.a, self.coef, self.live
         M, X, Q, S, D, Z, zt = self.M, self.X, self.Q, self.S2[0], self.D, self.Z, self.zt
-        red, empty, e0, mm = self.panels[0]["red"], self.empty, np.zeros(0), np.matmul
+        P0 = self.panels[0]
+        red, E, LG, empty, e0, mm = P0["red"], P0["E"], P0["LG"], self.empty, np.zeros(0), np.matmul
         for j in range(nsteps):
             if j:
                 mm(X[j], zt, out=M[j])
-            fused_pass(kind, a, M[j], Q[j], S, coef, live, empty, e0, rec[j], red, j)
+            transcendentals(kind, M[j], E, LG)
+            fused_pass(kind, a, M[j], E, LG, Q[j], S, coef, live, empty, e0, rec[j], red, j)
             mm(S, Z, out=D)
             update_primal(X[j], D, X[j + 1], self.wstar, red, j, rec[j])
         mm(X[nsteps], zt, out=M[nsteps])

@@ -424,3 +424,52 @@ def test_engine_options_are_checked():
     with pytest.raises(EoscheckError, match="float64"):
         run_gd(data, "logistic", [1.0], 5, method="primal", dtype=torch.float32)
     assert run_gd(data, "logistic", [1.0], 5, dtype=torch.float32).provenance["engine"]["method"] == "reference"
+
+
+@pytest.mark.parametrize("spec", ["logistic", "exponential", "flat_exp:a=2", "flat_poly:a=1", "poly_tail"])
+@pytest.mark.parametrize("precomputed", [True, False])
+def test_fused_pass_equals_the_numpy_kernels(spec, precomputed):
+    """One fused pass (gdfused.fused_pass) on extreme margins against the numpy kernels (lossnp),
+    the numpy path it must reproduce: q bit for bit where both use numpy's exp/log1p
+    (``precomputed``), else to 4 eps (libm vs numpy's SIMD loops, each within ~1 ulp); the row
+    sums Σℓ, Σq, Σexp(−m) to 1e-14 relative (n = 811 terms of one sign, summed in different
+    orders: ≤ n·eps ≈ 1.8e-13 in the worst case, ~√n·eps ≈ 6e-15 typically; 1e-14 allows the
+    1/e rounding of exp(−m) too); min, max and #{m ≤ 0} exactly."""
+    import eoscheck.gdfused as gf
+
+    kernel = kernel_for(get_loss(spec))
+    kind, a = gf.fused_kind(kernel)
+    m = np.concatenate([np.linspace(-40, 40, 801), [-700.0, -30.5, -1e-300, 0.0, 1e-300, 30.5, 700.0, 1e3,
+                                                    1e6, 5.0]])[None, :].repeat(2, axis=0)
+    k, w = m.shape
+    E, LG = np.zeros((k, w)), np.zeros((k, w))
+    if precomputed and kind in (gf.LOGISTIC, gf.EXPONENTIAL):
+        gf.transcendentals(kind, m, E, LG)
+    else:
+        E, LG = np.zeros((k, 0)), np.zeros((k, 0))
+    Q, S, red = np.zeros((k, w)), np.zeros((k, w)), np.zeros((gf.NRED, 1, k))
+    live = np.array([True, False])
+    with np.errstate(all="ignore"):
+        gf.fused_pass(kind, a, m, E, LG, Q, S, np.array([0.5, 0.5]), live, np.zeros((k, 0)), np.zeros(0), True, red, 0)
+        q, cache, le, tmp = (np.empty_like(m) for _ in range(4))
+        kernel.q(m, q, cache, le, tmp)
+        value = kernel.value(m).sum(axis=1)
+        expneg = np.exp(-m).sum(axis=1)
+    eps = np.finfo(float).eps
+    if precomputed and kind in (gf.LOGISTIC, gf.EXPONENTIAL):
+        np.testing.assert_array_equal(Q, q)
+    else:
+        assert np.all(np.abs(Q - q) <= 4 * eps * np.abs(q))
+    np.testing.assert_array_equal(S[0], 0.5 * Q[0])
+    np.testing.assert_array_equal(S[1], 0.0)                   # a stopped row steps by exactly 0
+    np.testing.assert_allclose(red[gf.VALUE, 0], value, rtol=1e-14)
+    np.testing.assert_allclose(red[gf.QSUM, 0], np.abs(q).sum(axis=1), rtol=1e-14)
+    np.testing.assert_allclose(red[gf.EXPNEG, 0], expneg, rtol=1e-14)
+    np.testing.assert_array_equal(red[gf.MMIN, 0], m.min(axis=1))
+    np.testing.assert_array_equal(red[gf.MMAX, 0], m.max(axis=1))
+    np.testing.assert_array_equal(red[gf.LE0, 0], (m <= 0).sum(axis=1))
+    m[0, 3] = np.nan                                            # a non-finite state shows in min and max
+    with np.errstate(all="ignore"):
+        gf.fused_pass(kind, a, m, np.zeros((k, 0)), np.zeros((k, 0)), Q, S, np.array([0.5, 0.5]), live,
+                      np.zeros((k, 0)), np.zeros(0), False, red, 0)
+    assert np.isnan(red[gf.MMIN, 0, 0]) and np.isnan(red[gf.MMAX, 0, 0]) and np.isfinite(red[gf.MMIN, 0, 1])
