@@ -17,6 +17,7 @@ to the one recorder, :class:`eoscheck.recorder.GDRecorder`.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Sequence
@@ -119,7 +120,7 @@ def run_gd(
     records, stats, sharp = recorder.results()
     stats["final_w"] = final_w
     config["config_hash"] = config_hash(config)
-    prov = provenance(dev.type)
+    prov = _provenance(dev.type)
     prov["engine"] = engine
     prov["wall_time_s"] = time.perf_counter() - t0
     return Trajectory(eta=eta, step=rec, records=records, stats=stats, sharpness_step=sharp_steps,
@@ -210,6 +211,21 @@ class ReferenceGD:
                 self.W = self.W - torch.where(go[:, None], self.eta[:, None] * grad, torch.zeros_like(grad))
             bar.update(1)
         return self.W.cpu().numpy()
+
+
+_PROVENANCE: dict = {}
+
+
+def _provenance(device_type: str) -> dict:
+    """:func:`eoscheck.provenance.provenance`, whose package versions and machine are read once per
+    process (reading the installed metadata takes ~40 ms, more than a small run); the time and
+    torch's current thread count are fresh."""
+    if device_type not in _PROVENANCE:
+        _PROVENANCE[device_type] = provenance(device_type)
+    prov = copy.deepcopy(_PROVENANCE[device_type])
+    prov["time_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    prov["machine"]["torch_threads"] = torch.get_num_threads()
+    return prov
 
 
 class _NoBar:

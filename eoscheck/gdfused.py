@@ -334,13 +334,14 @@ class FusedBlock(ChunkBuffers):
         self.kind, self.a = kind
         n, d = Z.shape
         self.k_real = k = len(eta)
-        if k == 1:
+        small = flops < SMALL_FLOPS and max(2, k) * n <= SMALL_ELEMS
+        if k == 1 and not small:   # BLAS: pad one row to two (see ChunkBuffers); plain loops need not
             eta = np.concatenate([eta, eta])
             k = 2
         self.k, self.n, self.d, self.C = k, n, d, chunk
         self.eta, self.coef = eta, eta / n
         self.gemm = "openblas"
-        self.mode = "small" if (flops < SMALL_FLOPS and k * n <= SMALL_ELEMS) else "blas"
+        self.mode = "small" if small else "blas"
         gram = method == "gram"
         pdim = n if gram else d
         self.M = np.zeros((chunk + 1, k, n))

@@ -70,9 +70,9 @@ def default_gemm() -> str:
     return "mkl" if (intel and torch.backends.mkl.is_available()) else "openblas"
 
 
-def with_pad(k_real: int, rows, js):
-    """A one-row block carries a copy of its row (see _NumpyBlock): freeze the copy too."""
-    if k_real == 1:
+def with_pad(k_real: int, k: int, rows, js):
+    """A one-row block padded to two rows carries a copy of its row (see ChunkBuffers): freeze the copy too."""
+    if k_real == 1 and k == 2:
         return np.array([0, 1]), np.array([js[0], js[0]])
     return np.asarray(rows), np.asarray(js)
 
@@ -98,7 +98,7 @@ class ChunkBuffers:
 
     def freeze(self, rows: np.ndarray, js: np.ndarray, nsteps: int) -> None:
         """Rows that left the float range at slot j stay at w_{t0+j} from then on (reference rule)."""
-        rows, js = with_pad(self.k_real, rows, js)
+        rows, js = with_pad(self.k_real, self.k, rows, js)
         for r, j in zip(rows, js):
             self.M[j + 1:nsteps + 1, r] = self.M[j, r]
             self.X[j + 1:nsteps + 1, r] = self.X[j, r]
