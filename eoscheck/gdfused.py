@@ -332,14 +332,11 @@ class FusedBlock(ChunkBuffers):
     def __init__(self, Z, Kmat, eta, w0, w_star, kernel, kind, method, chunk, panels, flops):
         self.Z, self.kernel, self.method = Z, kernel, method
         self.kind, self.a = kind
-        n, d = Z.shape
-        self.k_real = k = len(eta)
-        small = flops < SMALL_FLOPS and max(2, k) * n <= SMALL_ELEMS
-        if k == 1 and not small:   # BLAS: pad one row to two (see ChunkBuffers); plain loops need not
-            eta = np.concatenate([eta, eta])
-            k = 2
-        self.k, self.n, self.d, self.C = k, n, d, chunk
-        self.eta, self.coef = eta, eta / n
+        n = Z.shape[0]
+        small = flops < SMALL_FLOPS and max(2, len(eta)) * n <= SMALL_ELEMS
+        eta = self.init_rows(Z, eta, chunk, pad=not small)   # plain loops need no padding
+        k, d = self.k, self.d
+        self.coef = eta / n
         self.gemm = "openblas"
         self.mode = "small" if small else "blas"
         gram = method == "gram"

@@ -91,6 +91,15 @@ class ChunkBuffers:
     rounds differently from gemm, and a row's result must not depend on its batch.
     """
 
+    def init_rows(self, Z, eta: np.ndarray, chunk: int, pad: bool = True) -> np.ndarray:
+        """Sizes k_real (stepsizes), k (rows, after padding), n, d, C; returns the rows' η."""
+        self.k_real = len(eta)
+        if self.k_real == 1 and pad:
+            eta = np.concatenate([eta, eta])
+        self.n, self.d = Z.shape
+        self.k, self.C, self.eta = len(eta), chunk, eta
+        return eta
+
     def roll(self, nsteps: int) -> None:
         """Slot nsteps becomes slot 0 for the next chunk."""
         self.M[0] = self.M[nsteps]
@@ -157,15 +166,8 @@ class NumpyBlock(ChunkBuffers):
     def __init__(self, Z: np.ndarray, Kmat: np.ndarray | None, eta: np.ndarray, w0: np.ndarray | None,
                  w_star: np.ndarray | None, kernel: Kernel, method: str, chunk: int, gemm: str):
         self.Z, self.Kmat, self.kernel, self.method = Z, Kmat, kernel, method
-        n, d = Z.shape
-        # a single row would make BLAS use gemv, which rounds differently from the batched gemm:
-        # pad to two rows (the copy is discarded) so a row's result does not depend on the batch
-        self.k_real = k = len(eta)
-        if k == 1:
-            eta = np.concatenate([eta, eta])
-            k = 2
-        self.k, self.n, self.d, self.C = k, n, d, chunk
-        self.eta = eta
+        eta = self.init_rows(Z, eta, chunk)
+        k, n, d = self.k, self.n, self.d
         self.coef = np.ascontiguousarray(np.broadcast_to((eta / n)[:, None], (k, n)))
         self.inline = k * n >= INLINE_ELEMS
         p = n if method == "gram" else d

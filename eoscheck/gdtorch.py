@@ -20,13 +20,8 @@ class TorchBlock(ChunkBuffers):
         dt = torch.float64
         self.loss, self.method, self.dev = loss, method, device
         self.Z = torch.as_tensor(Z, dtype=dt, device=device)
-        n, d = Z.shape
-        self.k_real = k = len(eta)
-        if k == 1:
-            eta = np.concatenate([eta, eta])
-            k = 2
-        self.k, self.n, self.d, self.C = k, n, d, chunk
-        self.eta = eta
+        eta = self.init_rows(Z, eta, chunk)
+        k, n, d = self.k, self.n, self.d
         self.eta_t = torch.as_tensor(eta, dtype=dt, device=device)
         self.coef = (self.eta_t / n)[:, None]
         p = n if method == "gram" else d
