@@ -1,6 +1,6 @@
 """eoscheck's GD engine side by side with a JAX peer (issue 16), all numbers from one run.
 
-    python benchmarks/bench_gd.py [--quick] [--out FILE.json]
+    python benchmarks/bench_gd.py [--quick] [--single-thread] [--out FILE.json]
     python benchmarks/bench_gd.py --device cuda [--out FILE.json]     (benchmarks/run_gpu.sh)
     python benchmarks/bench_gd.py --from-json benchmarks/results/FILE.json   (reprint the table)
 
@@ -14,6 +14,9 @@ CPU sections, each timed side by side (repetitions interleaved, best of ``reps``
   busy   the main problem (fewer steps) while another process spins on one core
          (``python -c "while True: pass"``): the engine with its default threads, with 1 and
          with 2 threads, as ratios to the 1-thread run in the same conditions.
+``--single-thread`` runs both sides on one thread (XLA's Eigen pool off, eoscheck ``threads=1``):
+on a shared, oversubscribed machine each runnable thread gets a share of the CPUs, so a
+contender with more threads gets more CPU; one thread each compares the code per core.
 Recorded beside the numbers: lscpu's model, numpy's BLAS and its kernel (threadpoolctl),
 OPENBLAS_CORETYPE, numba/jax versions, the load average at the start and the end.
 GPU (``--device cuda``): the engine (torch backend) on n = 10⁵, d = 784, 64 η against the
@@ -109,13 +112,17 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
     fns, out = {}, {"n": n, "d": d, "K": K, "steps": steps}
     res = {}
 
-    def eos(**kw):
+    def eos(label, **kw):
+        if SINGLE:
+            kw.setdefault("threads", 1)
+
         def f():
-            res[kw.get("threads", "auto")] = run_gd(data, "logistic", etas, steps, **kw)
+            res[label] = run_gd(data, "logistic", etas, steps, **kw)
         return f
     run_gd(data, "logistic", etas, 3)  # compile / warm up
-    fns["eoscheck"] = eos()
-    fns["eoscheck_1thread"] = eos(threads=1)
+    fns["eoscheck"] = eos("eoscheck")
+    if not SINGLE:
+        fns["eoscheck_1thread"] = eos("eoscheck_1thread", threads=1)
     losses = {}
     if jax_ok:
         import jax_peer
@@ -132,9 +139,9 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
     out["load_after"] = load()
     out["seconds"] = best
     out["rate"] = {k: K * steps / v for k, v in best.items()}   # stepsize-steps per second
-    out["engine"] = res["auto"].provenance["engine"]
+    out["engine"] = res["eoscheck"].provenance["engine"]
     if losses:
-        ref = res["auto"].loss
+        ref = res["eoscheck"].loss
         out["max_rel_loss_diff_vs_jax"] = float(max(np.max(np.abs(v - ref) / ref) for v in losses.values()))
         jb = max(out["rate"]["jax_gram"], out["rate"]["jax_primal"])
         out["ratio_vs_best_jax"] = out["rate"]["eoscheck"] / jb
@@ -174,8 +181,12 @@ def busy_section(steps: int, reps: int) -> dict:
     return out
 
 
+SINGLE = False
+
+
 def cpu(args) -> dict:
-    res = {"machine": machine(), "load_start": load(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    res = {"machine": machine(), "load_start": load(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+           "single_thread": SINGLE, "XLA_FLAGS": os.environ.get("XLA_FLAGS")}
     jax_ok = "unavailable" not in str(res["machine"].get("jax", ""))
     q = args.quick
     cpus = len(os.sched_getaffinity(0))
@@ -188,11 +199,12 @@ def cpu(args) -> dict:
     used = main["engine"]["threads"]
     main["roofline_rate"] = peak * 1e9 / fl
     main["roofline_share"] = main["rate"]["eoscheck"] / main["roofline_rate"]
-    main["roofline_share_1thread"] = main["rate"]["eoscheck_1thread"] / (peak1 * 1e9 / fl)
+    main["roofline_share_1thread"] = main["rate"].get("eoscheck_1thread", main["rate"]["eoscheck"]) / (peak1 * 1e9 / fl)
     main["threads_used"] = used
     res["tiny"] = problem("tiny", 20, 5, 1, 2000 if q else 10_000, 3, jax_ok)
     res["tall"] = problem("tall", 10_000, 100, 16, 50 if q else 500, 2 if q else 3, jax_ok)
-    res["busy"] = busy_section(100 if q else 400, 2)
+    if not SINGLE:
+        res["busy"] = busy_section(100 if q else 400, 2)
     res["load_end"] = load()
     return res
 
@@ -236,9 +248,12 @@ def report(res: dict) -> None:
         p = res[name]
         print(f"{name:5s} " + "  ".join(f"{k}={v:,.0f}" for k, v in p["rate"].items())
               + f"  eoscheck/best JAX = {p.get('ratio_vs_best_jax', float('nan')):.2f}")
+    print(f"single thread: {res.get('single_thread')}")
     print(f"main: roofline share {m['roofline_share']:.0%} ({m['threads_used']} threads used; "
           f"1-thread run vs 1-thread peak {m['roofline_share_1thread']:.0%})")
-    b = res["busy"]
+    b = res.get("busy")
+    if b is None:
+        return
     print(f"busy: default/1-thread speed {b['ratio_default_to_1thread']:.2f} (default chose {b['default_threads']}), "
           f"2-thread/1-thread {b['ratio_2threads_to_1thread']:.2f}")
 
@@ -249,7 +264,13 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out")
     ap.add_argument("--from-json")
+    ap.add_argument("--single-thread", action="store_true")
     args = ap.parse_args(argv)
+    if args.single_thread:   # before jax is imported
+        global SINGLE
+        SINGLE = True
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
     if args.from_json:
         report(json.loads(Path(args.from_json).read_text()))
         return 0

@@ -151,20 +151,18 @@ def _dot4(x, y):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j):
+def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val, ee):
     """One step on a panel: Q = −ℓ′(M), S = coef·Q (0 on rows not live), the row sums into red[:, j].
 
     ``E``/``LG`` hold the step's exp/log1p from :func:`transcendentals` (logistic, exponential;
     empty for the other losses, whose values are computed here).  ``X``/``v`` (gram form: the
-    panel's c and Z w*; empty otherwise) give c·M and c·v at recorded steps.  A row with a
-    non-finite margin gets NaN min and max, so the driver sees a non-finite state.  Every sum
-    runs in index order, so the result does not depend on anything but the panel.
+    panel's c and Z w*; empty otherwise) give c·M and c·v at recorded steps; ``val``/``ee`` are
+    (w,) scratch.  A row with a non-finite margin gets NaN min and max, so the driver sees a
+    non-finite state.  Every sum runs in a fixed order, so the result depends only on the panel.
     """
     k, w = M.shape
     has_x = X.shape[1] == w
     has_v = v.shape[0] == w
-    val = np.empty(w)
-    ee = np.empty(w)
     for r in range(k):
         _row_values(kind, a, M, E, LG, r, Q, val, ee, recorded)
         vs = 0.0
@@ -270,16 +268,19 @@ def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, re
 
     Gram: B = K = ZZᵀ; primal: B = Z (n, d), BT = Zᵀ (d, n); M_{nsteps} is left for the next chunk.
     """
+    val = np.empty(Mb.shape[2])
+    ee = np.empty(Mb.shape[2])
     for j in range(nsteps):
         if gram:
-            fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j)
+            fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j,
+                       val, ee)
             _matmul_into(S, B, D)
             update_gram(Mb[j], D, Mb[j + 1], Xb[j], S, Xb[j + 1], red, j)
         else:
             if j > 0:
                 _matmul_into(Xb[j], BT, Mb[j])
             fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
-                       red, j)
+                       red, j, val, ee)
             _matmul_into(S, B, D)
             update_primal(Xb[j], D, Xb[j + 1], wstar, red, j, recorded[j])
     if not gram:
@@ -374,6 +375,7 @@ class FusedBlock(ChunkBuffers):
                 "LG": np.zeros((k, int(c1 - c0)) if kind[0] == LOGISTIC else (k, 0)),
                 "v": np.ascontiguousarray(self.v[cols]) if self.has_wstar and gram else np.zeros(0),
                 "red": np.zeros((NRED, chunk, k)),
+                "val": np.zeros(int(c1 - c0)), "ee": np.zeros(int(c1 - c0)),
                 "M": [m[:, cols] for m in self.M], "X": [x[:, cols] for x in self.X] if gram else None,
                 "Q": [q[:, cols] for q in self.Q], "S": [s[:, cols] for s in self.S2],
             })
@@ -404,7 +406,7 @@ class FusedBlock(ChunkBuffers):
             for P in parts:
                 transcendentals(kind, P["M"][j], P["E"], P["LG"])
                 fused_pass(kind, a, P["M"][j], P["E"], P["LG"], P["Q"][j], P["S"][par], coef, live, P["X"][j],
-                           P["v"], rec[j], P["red"], j)
+                           P["v"], rec[j], P["red"], j, P["val"], P["ee"])
             if barrier is not None:
                 barrier.wait()                      # all of S_t is written
             for P in parts:
@@ -421,7 +423,7 @@ class FusedBlock(ChunkBuffers):
             if j:
                 mm(X[j], zt, out=M[j])
             transcendentals(kind, M[j], E, LG)
-            fused_pass(kind, a, M[j], E, LG, Q[j], S, coef, live, empty, e0, rec[j], red, j)
+            fused_pass(kind, a, M[j], E, LG, Q[j], S, coef, live, empty, e0, rec[j], red, j, P0["val"], P0["ee"])
             mm(S, Z, out=D)
             update_primal(X[j], D, X[j + 1], self.wstar, red, j, rec[j])
         mm(X[nsteps], zt, out=M[nsteps])

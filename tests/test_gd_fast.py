@@ -450,7 +450,8 @@ def test_fused_pass_equals_the_numpy_kernels(spec, precomputed):
     Q, S, red = np.zeros((k, w)), np.zeros((k, w)), np.zeros((gf.NRED, 1, k))
     live = np.array([True, False])
     with np.errstate(all="ignore"):
-        gf.fused_pass(kind, a, m, E, LG, Q, S, np.array([0.5, 0.5]), live, np.zeros((k, 0)), np.zeros(0), True, red, 0)
+        gf.fused_pass(kind, a, m, E, LG, Q, S, np.array([0.5, 0.5]), live, np.zeros((k, 0)), np.zeros(0), True, red, 0,
+                      np.empty(w), np.empty(w))
         q, cache, le, tmp = (np.empty_like(m) for _ in range(4))
         kernel.q(m, q, cache, le, tmp)
         value = kernel.value(m).sum(axis=1)
@@ -471,5 +472,5 @@ def test_fused_pass_equals_the_numpy_kernels(spec, precomputed):
     m[0, 3] = np.nan                                            # a non-finite state shows in min and max
     with np.errstate(all="ignore"):
         gf.fused_pass(kind, a, m, np.zeros((k, 0)), np.zeros((k, 0)), Q, S, np.array([0.5, 0.5]), live,
-                      np.zeros((k, 0)), np.zeros(0), False, red, 0)
+                      np.zeros((k, 0)), np.zeros(0), False, red, 0, np.empty(w), np.empty(w))
     assert np.isnan(red[gf.MMIN, 0, 0]) and np.isnan(red[gf.MMAX, 0, 0]) and np.isfinite(red[gf.MMIN, 0, 1])
