@@ -335,3 +335,39 @@ def gram_sharpness(gram: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     s = (h.clamp(min=0) / n).sqrt()
     return torch.linalg.eigvalsh(s[..., :, None] * gram * s[..., None, :])[..., -1]
 
+
+
+def batch_sharpness_torch(h: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
+    """λ_max((1/n) Zᵀ diag(ℓ″(M)) Z) per row of h = ℓ″(M)/n (K, n), in the smaller of the d×d and
+    n×n forms (the GD engines' checkpoints).  Rows whose h is not finite (a run that left the
+    float range) get NaN."""
+    n, d = Z.shape
+    fin = torch.isfinite(h).all(dim=1)
+    out = torch.full((h.shape[0],), float("nan"), dtype=h.dtype, device=h.device)
+    if not bool(fin.any()):
+        return out
+    h = h[fin]
+    if d <= n:
+        H = torch.einsum("ki,ia,ib->kab", h, Z, Z)
+    else:
+        s = h.clamp(min=0).sqrt()
+        H = s[:, :, None] * (Z @ Z.T)[None] * s[:, None, :]
+    out[fin] = torch.linalg.eigvalsh(H)[:, -1]
+    return out
+
+
+def batch_sharpness_np(h: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """:func:`batch_sharpness_torch` in numpy."""
+    n, d = Z.shape
+    fin = np.isfinite(h).all(axis=1)
+    out = np.full(h.shape[0], np.nan)
+    if not fin.any():
+        return out
+    h = h[fin]
+    if d <= n:
+        H = (Z.T[None, :, :] * h[:, None, :]) @ Z
+    else:
+        s = np.sqrt(np.maximum(h, 0.0))
+        H = s[:, :, None] * (Z @ Z.T)[None] * s[:, None, :]
+    out[fin] = np.linalg.eigvalsh(H)[:, -1]
+    return out

@@ -150,3 +150,49 @@ def test_bad_arguments_are_clear_errors(kwargs, msg):
     args = {"etas": [1.0], "steps": 5} | kwargs
     with pytest.raises(EoscheckError, match=msg):
         run_gd(toy(), **args)
+
+
+def test_recorder_per_step_and_per_chunk_agree_with_hand_values():
+    """The one recorder (eoscheck.recorder): hand-made losses for two runs (η = 1, 4), one of which
+    stops at t = 4; every tracker checked against values worked out by hand, and the per-step and
+    per-chunk interfaces (used by the reference and the fast engines) give the same bytes."""
+    from eoscheck.recorder import INCREASE_RTOL, GDRecorder
+
+    L = np.array([[0.9, 0.8, 1.2, 0.7, 0.5, 0.4],      # η = 1: increase at t = 2; L ≤ 1/η from t = 0
+                  [0.6, 0.3, 0.2, 0.25, np.inf, 0.1]])  # η = 4: increase at t = 3; L ≤ 1/4 at t = 2; stops at 4
+    L[0, 5] = L[0, 4] * (1 + INCREASE_RTOL / 2)          # within the allowance: only the strict tracker sees it
+    T = L.shape[1] - 1
+    G = L / 2
+    state_ok = np.isfinite(L)
+    rec = np.arange(T + 1)
+
+    def run(chunks):
+        R = GDRecorder([1.0, 4.0], rec, np.array([2]), ("loss", "log_loss", "G", "avg_loss", "avg_G"))
+        for a, b in chunks:
+            shown, _, _ = R.divergence(a, state_ok[:, a:b].T, state_ok[:, a:b].T)
+            R.observe_chunk(a, L[:, a:b].T, np.log(L[:, a:b]).T, G[:, a:b].T, shown)
+            for c, j in R.checkpoints(a, b - a):
+                R.record_sharpness(c, np.array([7.0, 8.0]), shown[j])
+        return R
+
+    per_chunk = run([(0, 4), (4, 6)])
+    per_step = GDRecorder([1.0, 4.0], rec, np.array([2]), ("loss", "log_loss", "G", "avg_loss", "avg_G"))
+    for t in range(T + 1):
+        q = {"loss": L[:, t], "log_loss": np.log(L[:, t]), "G": G[:, t]}
+        shown = per_step.observe(t, q, state_ok[:, t])
+        if per_step.wants_sharpness(t):
+            per_step.record_sharpness_at(t, np.array([7.0, 8.0]), shown)
+    for R in (per_chunk, per_step):
+        s = R.stats()
+        assert list(s["diverged_at"]) == [-1, 4]
+        assert list(s["last_increase"]) == [2, 3]
+        assert list(s["last_increase_strict"]) == [5, 3]
+        assert list(s["first_below_1_over_eta"]) == [0, 2]
+        assert list(s["first_below_2_over_eta"]) == [0, 1]
+        assert list(s["argmax_loss"]) == [2, 0] and list(s["max_loss"]) == pytest.approx([1.2, 0.6], rel=1e-15)
+        np.testing.assert_array_equal(R.records["avg_loss"][0, 1:], np.cumsum(L[0])[:-1] / np.arange(1, T + 1))
+        assert np.isnan(R.records["avg_loss"][:, 0]).all() and np.isnan(R.records["loss"][1, 4:]).all()
+        np.testing.assert_array_equal(R.sharpness, [[7.0], [8.0]])
+    for key in per_step.records:
+        assert per_step.records[key].tobytes() == per_chunk.records[key].tobytes()
+    assert all(np.array_equal(per_step.stats()[k], per_chunk.stats()[k]) for k in per_step.stats())

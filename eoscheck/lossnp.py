@@ -1,4 +1,4 @@
-"""numpy evaluators of the built-in losses, for the fast CPU engine (:mod:`eoscheck._fastgd`).
+"""numpy evaluators of the built-in losses, for the fast CPU engine (:mod:`eoscheck.fastgd`).
 
 Each mirrors, operation for operation, the torch form in :mod:`eoscheck.losses`
 (so they agree to the last ulp or two of ``exp``/``log1p``; the test-suite checks

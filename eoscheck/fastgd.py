@@ -1,0 +1,244 @@
+"""The fast GD engine on a linear model: chunked batched steps, one recorder.
+
+The recursion is the reference engine's (:class:`eoscheck.gd.ReferenceGD`), eq. (GD):
+w_{t+1} = w_t − (η/n) Zᵀ ℓ′(Z w_t), for K stepsizes at once, in the primal form (two GEMMs,
+4nd flops per stepsize-step) or the gram form (one n×n GEMM, 2n²; see :mod:`eoscheck.gdnumpy`).
+Three backends advance it chunk by chunk:
+
+* ``numba`` (CPU default for the built-in losses): one fused compiled pass per step and BLAS
+  GEMMs, the gram form split into column panels on threads that block, never spin
+  (:mod:`eoscheck.gdfused`);
+* ``numpy``: the same steps as numpy passes (:mod:`eoscheck.gdnumpy`), the reference the fused
+  path is tested against, and the CPU path for losses without a fused form;
+* ``torch``: the loss's torch evaluators, on CPU or CUDA (:mod:`eoscheck.gdtorch`).
+
+After each chunk, :func:`_chunk_records` turns the block's per-step row sums into the records:
+divergence (the reference's rule, applied by :class:`eoscheck.recorder.GDRecorder`), ln L with
+the log-domain fallback, F, ‖w‖, …; rows are independent, so a row that leaves the float range
+at step t is frozen at w_t without touching the others.  No process is forked and no thread
+spins; BLAS runs single-threaded inside the engine; reruns on one machine are bit-identical,
+whatever the thread count (the panel split and every summation order are fixed by the machine
+and the problem, not by the threads or the load).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+
+from .gdnumpy import INLINE_ELEMS, NumpyBlock, chunk_length, default_gemm
+from .losses import Loss
+from .lossnp import kernel_for
+
+#: A margin sum bound above which the gradient Zᵀq is computed to check it is finite.
+DANGER = 1e300
+#: Batched GEMM flops per step from which the gram form is split into column panels.
+PANEL_FLOPS = 2e7
+#: Fewest data points per column panel.
+MIN_PANEL = 128
+
+
+def flops_per_step(n: int, d: int, method: str) -> float:
+    """Floating-point operations of the GEMMs of one stepsize-step: 4nd (primal), 2n² (gram)."""
+    return 4.0 * n * d if method == "primal" else 2.0 * n * n
+
+
+def choose_method(n: int, d: int, w0_zero: bool) -> str:
+    """The cheaper form: gram when 2n² ≤ ¾·4nd (n ≤ 1.5d), w₀ = 0 and n ≥ 64, else primal.
+
+    Below n = 64 a step costs its calls, not its flops, and the primal form then rounds like
+    the reference (same sums in the same order).
+    """
+    return "gram" if (w0_zero and n >= 64 and 2 * n * n <= 3 * n * d) else "primal"
+
+
+def machine_cpus() -> int:
+    """CPUs this process may run on (fixed for a machine and a process)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def choose_panels(K: int, n: int, method: str) -> int:
+    """Column panels of the gram form: one per CPU when a batched step is large, else one.
+
+    Depends on the machine and the problem only, so the result does not depend on the threads.
+    """
+    if method != "gram" or max(2, K) * flops_per_step(n, n, "gram") < PANEL_FLOPS:
+        return 1
+    return int(max(1, min(machine_cpus(), n // MIN_PANEL)))
+
+
+def busy_cpus(interval: float = 0.05) -> float:
+    """CPUs kept busy by other processes, from /proc/stat over ``interval`` seconds (0 if unknown)."""
+    def snap():
+        with open("/proc/stat") as fh:
+            vals = [int(x) for x in fh.readline().split()[1:]]
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+        return sum(vals), idle
+    try:
+        tot0, idle0 = snap()
+        time.sleep(interval)
+        tot1, idle1 = snap()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    if tot1 <= tot0:
+        return 0.0
+    return machine_cpus() * (1.0 - (idle1 - idle0) / (tot1 - tot0))
+
+
+def choose_threads(panels: int) -> int:
+    """Threads for ``panels`` panels: the CPUs left idle by other processes, measured at the start."""
+    if panels <= 1:
+        return 1
+    free = machine_cpus() - busy_cpus()
+    return int(max(1, min(panels, math.floor(free + 0.5))))
+
+
+class _blas_single:
+    """numpy's BLAS single-threaded inside the block (no-op without threadpoolctl)."""
+
+    def __enter__(self):
+        self.ctx = None
+        try:
+            from threadpoolctl import threadpool_limits
+
+            self.ctx = threadpool_limits(limits=1, user_api="blas")
+        except Exception:  # threadpoolctl missing or broken: leave BLAS threads alone
+            self.ctx = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.ctx.restore_original_limits()
+
+
+def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder, bar, *, method: str,
+             backend: str, device, threads: int | None) -> tuple[np.ndarray, dict]:
+    """Run the fast engine into ``recorder``; returns (final w (K, d), engine info)."""
+    Z = np.ascontiguousarray(data.Z, dtype=np.float64)
+    n, d = Z.shape
+    K = len(eta)
+    w0a = None if w0 is None else np.asarray(w0, dtype=np.float64)
+    ws = None if w_star is None else np.asarray(w_star, dtype=np.float64)
+    kernel = kernel_for(loss)
+    kind = None
+    if backend in ("auto", "numba") and device.type == "cpu":
+        from .gdfused import fused_kind
+
+        kind = fused_kind(kernel)
+        backend = "numba" if kind is not None else "numpy"
+    if backend == "numba" and kind is None:
+        backend = "numpy"
+    k2 = max(2, K)
+    info = {"method": method, "backend": backend, "threads": 1, "panels": 1}
+    if backend == "torch":
+        from .gdtorch import TorchBlock
+
+        C = chunk_length(k2, n)
+        if device.type != "cpu":  # one host sync per chunk: make chunks long
+            C = int(max(2, min(64, (1 << 27) // (k2 * n))))
+        blk = TorchBlock(Z, eta, w0a, ws, loss, method, C, device)
+        info["gemm"] = "torch"
+    else:
+        Kmat = Z @ Z.T if method == "gram" else None
+        C = chunk_length(k2, n)
+        if backend == "numba":
+            from .gdfused import FusedBlock
+
+            panels = choose_panels(K, n, method)
+            T = min(panels, threads) if threads is not None else choose_threads(panels)
+            flops = k2 * flops_per_step(n, d, method)
+            blk = FusedBlock(Z, Kmat, eta, w0a, ws, kernel, kind, method, C, panels, flops)
+            info.update(threads=int(T), panels=panels, mode=blk.mode, gemm="openblas")
+        else:
+            gemm = default_gemm()
+            blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, C, gemm)
+            info.update(gemm=blk.gemm)
+    with np.errstate(all="ignore"), _blas_single():
+        final_w = _run_chunks(blk, recorder, steps, bar, info["threads"], K)
+    info["inline"] = bool(getattr(blk, "inline", k2 * n >= INLINE_ELEMS))
+    return final_w, info
+
+
+def _run_chunks(blk, recorder, steps: int, bar, threads: int, K: int) -> np.ndarray:
+    t0 = 0
+    final_w = None
+    while t0 <= steps:
+        nsteps = min(blk.C, steps + 1 - t0)
+        rec_j = recorder.recorded(t0, nsteps)
+        recorded = np.zeros(nsteps, dtype=bool)
+        recorded[rec_j] = True
+        if threads > 1:
+            blk.advance(t0, nsteps, recorded, threads)
+        else:
+            blk.advance(t0, nsteps, recorded)
+        red = blk.reductions(nsteps, rec_j, len(rec_j) == nsteps)
+        _chunk_records(blk, recorder, red, t0, nsteps, rec_j, K)
+        if t0 + nsteps > steps:
+            final_w = blk.final_w(nsteps - 1)[:K]
+        blk.roll(nsteps)
+        t0 += nsteps
+        bar.update(nsteps)
+    return final_w
+
+
+def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
+    """(nsteps, K) masks: M finite (w_t is shown), and also ∇L finite (the run goes on).
+
+    Σ|q| finite implies every q finite, and |∂ᵢ(Zᵀq)| ≤ Σ|q|·max|Z| bounds every partial
+    sum of the gradient, so the exact check runs only where that bound (with a factor n of
+    headroom for rounding) nears overflow.
+    """
+    qs = red["q_sum"][:, :K]
+    state_ok = np.isfinite(red["m_min"][:, :K]) & np.isfinite(red["m_max"][:, :K])
+    live = state_ok & alive[None, :]
+    ok = state_ok.copy()
+    qok = np.isfinite(qs)
+    for j, r in zip(*np.nonzero(live & ~qok)):  # q_sum overflowed, or q has inf/NaN
+        qok[j, r] = blk.q_finite(j, r)
+    ok &= qok
+    for j, r in zip(*np.nonzero(live & qok & ~(qs * blk.zmax * blk.n < DANGER))):
+        ok[j, r] = blk.grad_finite(j, r)
+    return state_ok, ok
+
+
+def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, K: int) -> None:
+    """One chunk's row sums into the recorder: divergence, ln L, the records, the checkpoints."""
+    n = blk.n
+    state_ok, ok = _ok(blk, red, recorder.alive, K)
+    shown, rows, js = recorder.divergence(t0, state_ok, ok)
+    if len(rows):
+        blk.freeze(rows, js, nsteps)
+    L = red["value_sum"][:, :K] / n
+    log_L = np.log(L)
+    for j, r in zip(*np.nonzero(~np.isfinite(log_L) & shown)):   # the reference's log-domain fallback
+        log_L[j, r] = blk.lse_log_value(j, r) - math.log(n)
+    G = red["q_sum"][:, :K] / n
+    values = None
+    if len(rec_j):
+        a = shown[rec_j]
+        F = red["expneg_sum"][:, :K]
+        log_F = np.log(F)
+        for j, r in zip(*np.nonzero(~((F > 1e-290) & (F < 1e290)) & a)):
+            log_F[j, r] = blk.lse_negm(rec_j[j], r)
+        log_F -= math.log(n)
+        w_norm = np.sqrt(red["wn2"][:, :K])
+        m_min = red["m_min"][rec_j, :K]
+        values = {
+            "log_F": log_F,
+            "grad_norm": np.sqrt(red["gn2"][rec_j, :K]) / blk.eta[:K],   # copy: fancy index
+            "w_norm": w_norm,
+            "w_proj": red["wproj"][:, :K] if red["wproj"] is not None else np.full_like(w_norm, math.nan),
+            "min_margin": m_min, "norm_margin": m_min / w_norm,
+            "train_error": red["le0"][:, :K] / n,
+        }
+        for j, r in zip(*np.nonzero(a & ~ok[rec_j])):  # shown, but ∇L overflowed
+            values["grad_norm"][j, r] = blk.grad_norm(rec_j[j], r)
+    recorder.observe_chunk(t0, L, log_L, G, shown, values)
+    for c, j in recorder.checkpoints(t0, nsteps):
+        recorder.record_sharpness(c, blk.sharpness(j)[:K], shown[j])

@@ -1,0 +1,449 @@
+"""The fused CPU path of the fast GD engine: one compiled elementwise pass per step (numba).
+
+Per step and per stepsize row, one loop over the margins mᵢ = (Zw)ᵢ evaluates, for the
+built-in losses (:mod:`eoscheck.lossnp` holds their numpy forms, the reference this path is
+tested against), q = −ℓ′(m), S = (η/n)·q and the row sums behind every record and tracker:
+Σℓ(mᵢ), Σ|ℓ′(mᵢ)|, min/max mᵢ, and at recorded steps Σexp(−mᵢ), #{mᵢ ≤ 0}, c·M = ‖w‖²,
+c·(Zw*) = ⟨w, w*⟩ (gram form).  The GEMMs stay in BLAS (single-threaded).
+
+Gram form, parallel: the data points are split into P column panels (P fixed by the machine's
+CPU count and the problem size, never by the load); panel p owns M[:, p], c[:, p], its partial
+row sums and D_p = S·K[:, p].  Only that GEMM needs all of S, so the panels meet at one
+blocking barrier per step (S double-buffered by the parity of t).  T ≤ P threads run the
+panels (panel p on thread p mod T); partial sums are combined in panel order, so the result is
+bit-identical for every T.  Small problems run whole chunks inside one compiled call, GEMMs
+included (:func:`chunk_small`), which removes the per-step Python calls.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+from numba import njit
+
+from .gdnumpy import REDUCED, ChunkBuffers
+
+#: Row-sum slots of a panel's reduction array red[key, step, row].
+VALUE, QSUM, MMIN, MMAX, EXPNEG, LE0, WN2, WPROJ, GN2 = range(9)
+NRED = 9
+
+LOGISTIC, EXPONENTIAL, FLAT_EXP, FLAT_POLY, POLY_TAIL = range(5)
+
+
+def fused_kind(kernel) -> tuple[int, float] | None:
+    """(kind, parameter a) of a built-in loss's numpy kernel, or None (no fused form)."""
+    name = type(kernel).__name__
+    table = {"LogisticKernel": LOGISTIC, "ExponentialKernel": EXPONENTIAL, "FlatExpKernel": FLAT_EXP,
+             "FlatPolyKernel": FLAT_POLY, "PolyTailKernel": POLY_TAIL}
+    if name not in table:
+        return None
+    return table[name], float(getattr(kernel, "a", 0.0))
+
+
+@njit(inline="always", error_model="numpy")
+def _elem(kind, a, m, want_e):
+    """(ℓ(m), −ℓ′(m), exp(−m)) of a built-in loss; exp(−m) only when ``want_e`` (else 0).
+
+    Logistic: e = exp(−|m|), ℓ = log1p(e) − min(m, 0), −ℓ′ = [m ≤ 0 ? 1 : e]/(1 + e),
+    exp(−m) = e (m ≥ 0) or 1/e (1/e overflows only where exp(−m) does; its rounding is ≤ 1.5 ulp).
+    """
+    if kind == LOGISTIC:
+        e = math.exp(-abs(m))
+        num = 1.0 if m <= 0.0 else e
+        lo = m if m < 0.0 else 0.0
+        en = 0.0
+        if want_e:
+            en = e if m >= 0.0 else 1.0 / e
+        return math.log1p(e) - lo, num / (1.0 + e), en
+    if kind == EXPONENTIAL:
+        e = math.exp(-m)
+        return e, e, e
+    en = math.exp(-m) if want_e else 0.0
+    if kind == FLAT_EXP:
+        if m > 0.0:
+            ex = math.exp(-a * m)
+            return ex, a * ex, en
+        return 1.0 - a * m, a, en
+    if kind == FLAT_POLY:
+        if m > 0.0:
+            return (1.0 + m) ** (-a), a * (1.0 + m) ** (-a - 1.0), en
+        return 1.0 - a * m, a, en
+    s = math.hypot(1.0, m)           # POLY_TAIL: ℓ = √(1+m²) − m without cancellation
+    if m > 0.0:
+        return 1.0 / (s + m), 1.0 / (s * (s + m)), en
+    return s - m, -(m / s - 1.0), en
+
+
+#: The sign bit of a float64, as an int64: m | SIGN = −|m|.
+SIGN = np.int64(-(2**63))
+
+
+def transcendentals(kind: int, M: np.ndarray, E: np.ndarray, LG: np.ndarray) -> None:
+    """The exp/log1p of a step in numpy's SIMD loops (~1 ns an element; libm called from compiled
+    code costs 15–40): logistic E = exp(−|M|), LG = log1p(E); exponential E = exp(−M).  The same
+    operations as :mod:`eoscheck.lossnp`, so q agrees with the numpy path to the last bit."""
+    if kind == LOGISTIC:
+        np.bitwise_or(M.view(np.int64), SIGN, out=E.view(np.int64))
+        np.exp(E, out=E)
+        np.log1p(E, out=LG)
+    elif kind == EXPONENTIAL:
+        np.negative(M, out=E)
+        np.exp(E, out=E)
+
+
+@njit(inline="always", error_model="numpy")
+def _row_values(kind, a, M, E, LG, r, Q, val, ee, recorded):
+    """Row r: Q[r] = −ℓ′(M[r]), val = ℓ(M[r]) and, at recorded steps, ee = exp(−M[r]).
+
+    One simple loop per loss (the branch is outside the loops), so each compiles to tight code;
+    logistic and exponential take their exp/log1p from ``E``/``LG`` (:func:`transcendentals`)
+    when given (else, and for the other losses, from :func:`_elem`).
+    """
+    w = M.shape[1]
+    pre = E.shape[1] == w
+    if kind == LOGISTIC and pre:
+        for i in range(w):
+            m = M[r, i]
+            e = E[r, i]
+            num = 1.0 if m <= 0.0 else e
+            Q[r, i] = num / (1.0 + e)
+            val[i] = LG[r, i] - (m if m < 0.0 else 0.0)
+        if recorded:
+            for i in range(w):
+                e = E[r, i]
+                ee[i] = e if M[r, i] >= 0.0 else 1.0 / e
+    elif kind == EXPONENTIAL and pre:
+        for i in range(w):
+            e = E[r, i]
+            Q[r, i] = e
+            val[i] = e
+            ee[i] = e
+    else:
+        for i in range(w):
+            v_, q_, e_ = _elem(kind, a, M[r, i], recorded)
+            Q[r, i] = q_
+            val[i] = v_
+            ee[i] = e_
+
+
+@njit(inline="always", error_model="numpy")
+def _dot4(x, y):
+    """x·y with four interleaved partial sums (i mod 4), combined as (s₀+s₁)+(s₂+s₃): a fixed
+    order, four times shorter dependency chains than one running sum."""
+    w = x.shape[0]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    i = 0
+    while i + 4 <= w:
+        s0 += x[i] * y[i]
+        s1 += x[i + 1] * y[i + 1]
+        s2 += x[i + 2] * y[i + 2]
+        s3 += x[i + 3] * y[i + 3]
+        i += 4
+    while i < w:
+        s0 += x[i] * y[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val, ee):
+    """One step on a panel: Q = −ℓ′(M), S = coef·Q (0 on rows not live), the row sums into red[:, j].
+
+    ``E``/``LG`` hold the step's exp/log1p from :func:`transcendentals` (logistic, exponential;
+    empty for the other losses, whose values are computed here).  ``X``/``v`` (gram form: the
+    panel's c and Z w*; empty otherwise) give c·M and c·v at recorded steps; ``val``/``ee`` are
+    (w,) scratch.  A row with a non-finite margin gets NaN min and max, so the driver sees a
+    non-finite state.  Every sum runs in a fixed order, so the result depends only on the panel.
+    """
+    k, w = M.shape
+    has_x = X.shape[1] == w
+    has_v = v.shape[0] == w
+    for r in range(k):
+        _row_values(kind, a, M, E, LG, r, Q, val, ee, recorded)
+        vs = 0.0
+        qs = 0.0
+        mn = math.inf
+        mx = -math.inf
+        bad = 0.0
+        c = coef[r] if live[r] else 0.0
+        for i in range(w):
+            m = M[r, i]
+            q = Q[r, i]
+            S[r, i] = c * q
+            vs += val[i]
+            qs += abs(q)
+            mn = m if m < mn else mn
+            mx = m if m > mx else mx
+            bad += m - m                      # NaN once any m is NaN or ±inf
+        if not live[r]:                       # a stopped row: S = 0 exactly (its q may be inf)
+            for i in range(w):
+                S[r, i] = 0.0
+        if bad != 0.0:                        # a non-finite margin: the state is not finite
+            mn = math.nan
+            mx = math.nan
+        red[VALUE, j, r] = vs
+        red[QSUM, j, r] = qs
+        red[MMIN, j, r] = mn
+        red[MMAX, j, r] = mx
+        if recorded:
+            en = 0.0
+            le = 0.0
+            wn = 0.0
+            wp = 0.0
+            for i in range(w):
+                m = M[r, i]
+                en += ee[i]
+                le += 1.0 if m <= 0.0 else 0.0
+            if has_x:
+                wn = _dot4(X[r], M[r])
+                if has_v:
+                    wp = _dot4(X[r], v)
+            red[EXPNEG, j, r] = en
+            red[LE0, j, r] = le
+            red[WN2, j, r] = wn
+            red[WPROJ, j, r] = wp
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def update_gram(M, D, Mn, X, S, Xn, red, j):
+    """Mn = M + D, Xn = X + S (c_{t+1} = c_t + S_t) and the partial η²‖∇L‖² = S·D into red[GN2, j]."""
+    k, w = M.shape
+    for r in range(k):
+        g = 0.0
+        for i in range(w):
+            d = D[r, i]
+            s = S[r, i]
+            Mn[r, i] = M[r, i] + d
+            Xn[r, i] = X[r, i] + s
+            g += s * d
+        red[GN2, j, r] = g
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def update_primal(X, D, Xn, wstar, red, j, recorded):
+    """Xn = X + D (W_{t+1} = W_t + S Z), ‖D‖² = η²‖∇L‖², and ‖W_t‖², ⟨W_t, w*⟩ at recorded steps."""
+    k, d = X.shape
+    has_w = wstar.shape[0] == d
+    for r in range(k):
+        g = 0.0
+        wn = 0.0
+        wp = 0.0
+        for a in range(d):
+            x = X[r, a]
+            dd = D[r, a]
+            Xn[r, a] = x + dd
+            g += dd * dd
+            if recorded:
+                wn += x * x
+                if has_w:
+                    wp += x * wstar[a]
+        red[GN2, j, r] = g
+        if recorded:
+            red[WN2, j, r] = wn
+            red[WPROJ, j, r] = wp
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _matmul_into(A, B, out):
+    """out = A @ B by plain loops (small problems: no call overhead, a fixed summation order)."""
+    k, n = A.shape
+    p = B.shape[1]
+    for r in range(k):
+        for c in range(p):
+            out[r, c] = 0.0
+        for i in range(n):
+            s = A[r, i]
+            for c in range(p):
+                out[r, c] += s * B[i, c]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps):
+    """``nsteps`` whole steps in one call (small problems), slots 0..nsteps of the chunk buffers.
+
+    Gram: B = K = ZZᵀ; primal: B = Z (n, d), BT = Zᵀ (d, n); M_{nsteps} is left for the next chunk.
+    """
+    val = np.empty(Mb.shape[2])
+    ee = np.empty(Mb.shape[2])
+    for j in range(nsteps):
+        if gram:
+            fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j,
+                       val, ee)
+            _matmul_into(S, B, D)
+            update_gram(Mb[j], D, Mb[j + 1], Xb[j], S, Xb[j + 1], red, j)
+        else:
+            if j > 0:
+                _matmul_into(Xb[j], BT, Mb[j])
+            fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
+                       red, j, val, ee)
+            _matmul_into(S, B, D)
+            update_primal(Xb[j], D, Xb[j + 1], wstar, red, j, recorded[j])
+    if not gram:
+        _matmul_into(Xb[nsteps], BT, Mb[nsteps])
+
+
+#: A whole chunk runs in one compiled call when a batched step has fewer GEMM flops and margins
+#: than these (there the calls cost more than the work; libm's exp in compiled code is slow).
+SMALL_FLOPS = 4e5
+SMALL_ELEMS = 1024
+
+
+def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) -> None:
+    """Advance the gram-form panels of ``block`` by one chunk on ``threads`` threads (one blocking
+    barrier per step when threads > 1)."""
+    P = len(block.panels)
+    T = max(1, min(threads, P))
+    if T == 1:
+        block.panel_steps(list(range(P)), t0, nsteps, recorded, None)
+        return
+    barrier = threading.Barrier(T)
+    errors: list[BaseException] = []
+
+    def work(mine):
+        try:
+            with np.errstate(all="ignore"):   # thread-local: a new thread starts without it
+                block.panel_steps(mine, t0, nsteps, recorded, barrier)
+        except threading.BrokenBarrierError:
+            pass
+        except BaseException as exc:  # re-raised below; release the other threads
+            errors.append(exc)
+            barrier.abort()
+
+    groups = [list(range(t, P, T)) for t in range(T)]
+    ths = [threading.Thread(target=work, args=(g,), daemon=True) for g in groups[1:]]
+    for th in ths:
+        th.start()
+    work(groups[0])
+    for th in ths:
+        th.join()
+    if errors:
+        raise errors[0]
+
+
+class FusedBlock(ChunkBuffers):
+    """The iterates of k stepsizes on the fused path: chunk buffers (see :class:`ChunkBuffers`),
+    P column panels (gram form), and the mode: ``small`` (whole chunks in one compiled call) or
+    ``blas`` (a Python loop over steps: fused pass, BLAS GEMM, fused update)."""
+
+    def __init__(self, Z, Kmat, eta, w0, w_star, kernel, kind, method, chunk, panels, flops):
+        self.Z, self.kernel, self.method = Z, kernel, method
+        self.kind, self.a = kind
+        n = Z.shape[0]
+        small = flops < SMALL_FLOPS and max(2, len(eta)) * n <= SMALL_ELEMS
+        eta = self.init_rows(Z, eta, chunk, pad=not small)   # plain loops need no padding
+        k, d = self.k, self.d
+        self.coef = eta / n
+        self.gemm = "openblas"
+        self.mode = "small" if small else "blas"
+        gram = method == "gram"
+        pdim = n if gram else d
+        self.M = np.zeros((chunk + 1, k, n))
+        self.X = np.zeros((chunk + 1, k, pdim))
+        self.Q = np.zeros((chunk, k, n))
+        self.dead = np.zeros(k, dtype=bool)
+        self.dead_idx = np.zeros(0, dtype=np.int64)
+        self.live = np.ones(k, dtype=bool)
+        self.zmax = float(np.max(np.abs(Z))) if Z.size else 0.0
+        self.has_wstar = w_star is not None
+        self.wstar = np.zeros(0) if w_star is None else np.ascontiguousarray(w_star, dtype=np.float64)
+        self.v = np.zeros(0) if w_star is None else Z @ w_star
+        self.zt = np.ascontiguousarray(Z.T)
+        self.red = {key: np.zeros((chunk, k)) for key in REDUCED}
+        if not gram:
+            panels = 1
+            if w0 is not None:
+                self.X[0] = w0
+            np.matmul(self.X[0], self.zt, out=self.M[0])
+        elif w0 is not None and np.any(w0):
+            raise ValueError("the gram form needs w0 = 0")
+        self.Kmat = Kmat
+        self.S2 = np.zeros((2, k, n))
+        self.D = np.zeros((k, pdim))
+        bounds = np.linspace(0, n, panels + 1).round().astype(int) if gram else np.array([0, n])
+        self.panels = []
+        for c0, c1 in zip(bounds[:-1], bounds[1:]):
+            cols = slice(int(c0), int(c1))
+            self.panels.append({
+                "K": np.ascontiguousarray(Kmat[:, cols]) if gram else None,
+                "D": np.zeros((k, int(c1 - c0))),
+                "E": np.zeros((k, int(c1 - c0)) if kind[0] in (LOGISTIC, EXPONENTIAL) else (k, 0)),
+                "LG": np.zeros((k, int(c1 - c0)) if kind[0] == LOGISTIC else (k, 0)),
+                "v": np.ascontiguousarray(self.v[cols]) if self.has_wstar and gram else np.zeros(0),
+                "red": np.zeros((NRED, chunk, k)),
+                "val": np.zeros(int(c1 - c0)), "ee": np.zeros(int(c1 - c0)),
+                "M": [m[:, cols] for m in self.M], "X": [x[:, cols] for x in self.X] if gram else None,
+                "Q": [q[:, cols] for q in self.Q], "S": [s[:, cols] for s in self.S2],
+            })
+        self.empty = np.zeros((k, 0))
+
+    def advance(self, t0: int, nsteps: int, recorded: np.ndarray, threads: int = 1) -> None:
+        """Steps t0 .. t0+nsteps−1 into slots 0..nsteps−1, and the state of step t0+nsteps."""
+        rec = np.ascontiguousarray(recorded, dtype=np.bool_)
+        if self.mode == "small":
+            P = self.panels[0]
+            gram = self.method == "gram"
+            chunk_small(self.kind, self.a, gram, self.M, self.X, self.Q, self.S2[0], self.D,
+                        self.Kmat if gram else self.Z, self.zt, self.coef, self.live,
+                        self.v if gram else np.zeros(0), self.wstar, rec, P["red"], nsteps)
+        elif self.method == "gram":
+            run_panels(self, t0, nsteps, rec, threads)
+        else:
+            self._primal_steps(nsteps, rec)
+        self._combine(nsteps)
+
+    def panel_steps(self, mine: list[int], t0: int, nsteps: int, rec: np.ndarray, barrier) -> None:
+        """Gram form, the panels ``mine``: fused pass on own columns, barrier, D_p = S·K[:, p], update."""
+        kind, a, coef, live, S2 = self.kind, self.a, self.coef, self.live, self.S2
+        mm = np.matmul
+        parts = [self.panels[p] for p in mine]
+        for j in range(nsteps):
+            par = (t0 + j) & 1
+            for P in parts:
+                transcendentals(kind, P["M"][j], P["E"], P["LG"])
+                fused_pass(kind, a, P["M"][j], P["E"], P["LG"], P["Q"][j], P["S"][par], coef, live, P["X"][j],
+                           P["v"], rec[j], P["red"], j, P["val"], P["ee"])
+            if barrier is not None:
+                barrier.wait()                      # all of S_t is written
+            for P in parts:
+                mm(S2[par], P["K"], out=P["D"])
+                update_gram(P["M"][j], P["D"], P["M"][j + 1], P["X"][j], P["S"][par], P["X"][j + 1],
+                            P["red"], j)
+
+    def _primal_steps(self, nsteps: int, rec: np.ndarray) -> None:
+        kind, a, coef, live = self.kind, self.a, self.coef, self.live
+        M, X, Q, S, D, Z, zt = self.M, self.X, self.Q, self.S2[0], self.D, self.Z, self.zt
+        P0 = self.panels[0]
+        red, E, LG, empty, e0, mm = P0["red"], P0["E"], P0["LG"], self.empty, np.zeros(0), np.matmul
+        for j in range(nsteps):
+            if j:
+                mm(X[j], zt, out=M[j])
+            transcendentals(kind, M[j], E, LG)
+            fused_pass(kind, a, M[j], E, LG, Q[j], S, coef, live, empty, e0, rec[j], red, j, P0["val"], P0["ee"])
+            mm(S, Z, out=D)
+            update_primal(X[j], D, X[j + 1], self.wstar, red, j, rec[j])
+        mm(X[nsteps], zt, out=M[nsteps])
+
+    def _combine(self, nsteps: int) -> None:
+        """Per-panel partial row sums into ``self.red``, in panel order (independent of threads)."""
+        keys = {"value_sum": VALUE, "q_sum": QSUM, "m_min": MMIN, "m_max": MMAX, "expneg_sum": EXPNEG,
+                "le0": LE0, "wn2": WN2, "wproj": WPROJ, "gn2": GN2}
+        parts = [P["red"] for P in self.panels]
+        for key, i in keys.items():
+            out = self.red[key][:nsteps]
+            out[...] = parts[0][i, :nsteps]
+            for R in parts[1:]:
+                if key == "m_min":
+                    np.minimum(out, R[i, :nsteps], out=out)
+                elif key == "m_max":
+                    np.maximum(out, R[i, :nsteps], out=out)
+                else:
+                    out += R[i, :nsteps]
+
+    def freeze(self, rows, js, nsteps) -> None:
+        super().freeze(rows, js, nsteps)
+        np.logical_not(self.dead, out=self.live)

@@ -1,0 +1,61 @@
+"""Validated inputs of a batched GD run, shared by every engine (linear, networks).
+
+Stepsizes η₁..η_K (each finite and > 0), the steps whose records are kept (every
+t = 0..T, or a log-spaced grid), the sharpness checkpoints and the torch device.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ._errors import EoscheckError
+
+
+def resolve_device(device):
+    """A torch device, or an :class:`EoscheckError` when CUDA is asked for but absent."""
+    import torch
+
+    dev = torch.device(device or "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise EoscheckError("--device cuda asked for, but torch sees no CUDA device; use --device cpu "
+                            "or install a CUDA build of torch")
+    return dev
+
+
+def check_etas(etas: float | Sequence[float]) -> np.ndarray:
+    """Stepsizes as a 1-D float64 array, each finite and > 0."""
+    arr = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    if arr.ndim != 1 or arr.size == 0:
+        raise EoscheckError("give at least one stepsize")
+    bad = arr[~(np.isfinite(arr) & (arr > 0))]
+    if bad.size:
+        raise EoscheckError(f"stepsizes must be positive and finite, got {bad[0]:g}")
+    return arr
+
+
+def check_steps(steps) -> int:
+    """T, the number of updates, as a non-negative int."""
+    if int(steps) != steps or steps < 0:
+        raise EoscheckError(f"steps must be a non-negative integer, got {steps}")
+    return int(steps)
+
+
+def record_grid(steps: int, grid: str = "all", points: int | None = None) -> np.ndarray:
+    """Steps to record: every step 0..T (``"all"``) or ~``points`` log-spaced ones (``"log"``)."""
+    if grid == "all":
+        return np.arange(steps + 1)
+    if grid == "log":
+        pts = np.geomspace(1, max(steps, 1), points or 512)
+        return np.unique(np.concatenate([[0], np.round(pts).astype(np.int64), [steps]]))
+    raise EoscheckError(f"unknown grid {grid!r}; use 'all' or 'log'")
+
+
+def checkpoint_grid(steps: int, every: int | None) -> np.ndarray:
+    """Sharpness checkpoints 0, k, 2k, …, T (none when ``every`` is falsy)."""
+    if not every:
+        return np.zeros(0, dtype=np.int64)
+    if int(every) != every or every < 1:
+        raise EoscheckError(f"sharpness_every must be a positive integer, got {every}")
+    return np.unique(np.concatenate([np.arange(0, steps + 1, int(every)), [steps]])).astype(np.int64)

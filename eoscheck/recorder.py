@@ -1,0 +1,196 @@
+"""The records and running statistics of batched GD, one implementation for every engine.
+
+For K runs (one per stepsize η) and steps t = 0..T, an engine hands the recorder, per
+step or per chunk of steps, the losses L(w_t), ln L(w_t), the gradient potential
+G(w_t) = (1/n) Σᵢ |ℓ′(mᵢ)| and which runs are finite; the recorder keeps
+
+* the records (K, S) at the recorded steps (:data:`eoscheck.trajectory.RECORDED`), with the
+  running averages (1/t) Σ_{s<t} L(w_s), (1/t) Σ_{s<t} G(w_s) (sequential sums, NaN at t = 0);
+* the exact per-step trackers, whatever the record grid: ``last_increase`` (last t with
+  L_t > L_{t−1}(1 + :data:`INCREASE_RTOL`)), ``last_increase_strict``,
+  ``first_below_1_over_eta`` / ``first_below_2_over_eta`` (first t with L_t ≤ 1/η, ≤ 2/η;
+  Theorem 1's phase transition), ``max_loss``/``argmax_loss`` and ``diverged_at``;
+* λ_max(∇²L) at the sharpness checkpoints.
+
+Divergence rule: w_t is *shown* (recorded) while the state at t is finite; the run stops
+(``diverged_at`` = t, records NaN from then on) at the first t where the state or the
+step ∇L(w_t) is not finite.  All comparisons are in the log domain (ln L stays finite
+where L under- or overflows).  Every engine (the linear reference and fast engines, the
+networks) calls :meth:`GDRecorder.observe` once per step or :meth:`GDRecorder.divergence`
+and :meth:`GDRecorder.observe_chunk` once per chunk; both give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Relative allowance for "the loss increased" in ``last_increase``: 16 ulps, the rounding of a
+#: mean of n stably evaluated terms (documented tolerance).
+INCREASE_RTOL = 16 * np.finfo(np.float64).eps
+
+#: The per-run statistics every trajectory carries (engines add ``final_w``).
+TRACKED = ("diverged_at", "last_increase", "last_increase_strict", "first_below_1_over_eta",
+           "first_below_2_over_eta", "max_loss", "argmax_loss")
+
+
+def _host(x) -> np.ndarray:
+    """A numpy view of a numpy array or a (CPU/CUDA) torch tensor."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+class GDRecorder:
+    """Records and exact trackers for K runs with stepsizes ``eta``.
+
+    Args:
+      eta: (K,) stepsizes.
+      rec: recorded steps (sorted); sharp_steps: sharpness checkpoints (sorted).
+      names: the record names (:data:`eoscheck.trajectory.RECORDED`).
+      out, sharp: optional caller-owned (K, S) / (K, C) arrays (views) to write into.
+    """
+
+    def __init__(self, eta, rec: np.ndarray, sharp_steps: np.ndarray, names, out=None, sharp=None):
+        eta = np.asarray(_host(eta), dtype=np.float64)
+        K = len(eta)
+        self.K, self.eta = K, eta
+        self.rec = np.asarray(rec, dtype=np.int64)
+        self.sharp_steps = np.asarray(sharp_steps, dtype=np.int64)
+        self.records = out if out is not None else {k: np.full((K, len(rec)), math.nan) for k in names}
+        self.sharpness = sharp if sharp is not None else np.full((K, len(sharp_steps)), math.nan)
+        self.log_rtol = math.log1p(INCREASE_RTOL)
+        self.log_thr1 = -np.log(eta)
+        self.log_thr2 = math.log(2) - np.log(eta)
+        self.cum_L = np.zeros(K)
+        self.cum_G = np.zeros(K)
+        self.prev_log_L = np.full(K, math.inf)
+        minus1 = np.full(K, -1, dtype=np.int64)
+        self.last_inc, self.last_inc_strict = minus1.copy(), minus1.copy()
+        self.below1, self.below2, self.diverged = minus1.copy(), minus1.copy(), minus1.copy()
+        self.max_log_L = np.full(K, -math.inf)
+        self.argmax = np.zeros(K, dtype=np.int64)
+        self.alive = np.ones(K, dtype=bool)
+
+    # --- which steps of a chunk are recorded -------------------------------------------
+    def recorded(self, t0: int, nsteps: int) -> np.ndarray:
+        """Local indices j (t = t0 + j) of the recorded steps among t0 .. t0+nsteps−1."""
+        lo, hi = np.searchsorted(self.rec, [t0, t0 + nsteps])
+        return self.rec[lo:hi] - t0
+
+    def checkpoints(self, t0: int, nsteps: int) -> list[tuple[int, int]]:
+        """(column c, local index j) of the sharpness checkpoints among t0 .. t0+nsteps−1."""
+        lo, hi = np.searchsorted(self.sharp_steps, [t0, t0 + nsteps])
+        return [(c, int(self.sharp_steps[c] - t0)) for c in range(lo, hi)]
+
+    # --- chunk interface ------------------------------------------------------------------
+    def divergence(self, t0: int, state_ok: np.ndarray, ok: np.ndarray):
+        """Apply the divergence rule to a chunk of (nsteps, K) masks.
+
+        ``state_ok``: the state at t is finite; ``ok``: and so is the step.  Returns
+        ``(shown, rows, js)``: the (nsteps, K) mask of shown runs and the runs that stop in
+        this chunk with the local index of their stopping step (the engine freezes them there).
+        """
+        fails = np.cumsum(~ok, axis=0)
+        before = self.alive[None, :] & (fails - ~ok == 0)   # alive when step t starts
+        shown = before & state_ok
+        stops = before & ~ok
+        rows = np.flatnonzero(stops.any(axis=0))
+        js = np.argmax(stops[:, rows], axis=0)
+        self.diverged[rows] = t0 + js
+        self.alive = before[-1] & ok[-1]
+        return shown, rows, js
+
+    def observe_chunk(self, t0: int, L, log_L, G, shown, values: dict | None = None) -> None:
+        """Steps t0 .. t0+nsteps−1: L, ln L, G and ``shown`` are (nsteps, K); ``values`` holds the
+        other records at the recorded steps (:meth:`recorded`), (R, K) each."""
+        nsteps = L.shape[0]
+        ts = np.arange(t0, t0 + nsteps)
+        rec_j = self.recorded(t0, nsteps)
+        avg_L, avg_G = self._averages(L, G, rec_j, ts[rec_j])
+        if len(rec_j):
+            cols = np.searchsorted(self.rec, ts[rec_j])
+            a = shown[rec_j]
+            vals = dict(values or {})
+            vals.update(loss=L[rec_j], log_loss=log_L[rec_j], G=G[rec_j], avg_loss=avg_L, avg_G=avg_G)
+            for name, v in vals.items():
+                if name in self.records:
+                    self.records[name][:, cols] = np.where(a, v, math.nan).T
+        self._trackers(ts, log_L, shown)
+
+    def record_sharpness(self, c: int, values, shown) -> None:
+        """λ_max(∇²L) at checkpoint column c, NaN where the run is not shown."""
+        self.sharpness[:, c] = np.where(shown, _host(values), math.nan)
+
+    # --- per-step interface ---------------------------------------------------------------
+    def observe(self, t: int, quantities: dict, ok, state_ok=None) -> np.ndarray:
+        """Step t with (K,) ``quantities`` (numpy or torch; ``loss``, ``log_loss``, ``G`` and any
+        other record), ``ok`` (the run may go on) and ``state_ok`` (w_t is finite; default ``ok``).
+        Returns the (K,) mask of runs shown at t (the ones to record and to step)."""
+        ok = _host(ok).astype(bool)[None]
+        st = ok if state_ok is None else _host(state_ok).astype(bool)[None]
+        shown, _, _ = self.divergence(t, st, ok)
+        q = {k: np.asarray(_host(v), dtype=np.float64)[None] for k, v in quantities.items()}
+        self.observe_chunk(t, q.pop("loss"), q.pop("log_loss"), q.pop("G"), shown, q)
+        return shown[0]
+
+    def wants_sharpness(self, t: int) -> bool:
+        c = np.searchsorted(self.sharp_steps, t)
+        return bool(c < len(self.sharp_steps) and self.sharp_steps[c] == t)
+
+    def record_sharpness_at(self, t: int, values, shown) -> None:
+        self.record_sharpness(int(np.searchsorted(self.sharp_steps, t)), values, _host(shown))
+
+    # --- results --------------------------------------------------------------------------
+    def stats(self) -> dict[str, np.ndarray]:
+        with np.errstate(over="ignore"):
+            max_loss = np.exp(self.max_log_L)
+        return {
+            "diverged_at": self.diverged.copy(),
+            "last_increase": self.last_inc.copy(),
+            "last_increase_strict": self.last_inc_strict.copy(),
+            "first_below_1_over_eta": self.below1.copy(),
+            "first_below_2_over_eta": self.below2.copy(),
+            "max_loss": max_loss,
+            "argmax_loss": self.argmax.copy(),
+        }
+
+    def results(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+        """(records, stats, sharpness)."""
+        return self.records, self.stats(), self.sharpness
+
+    # --- internals ------------------------------------------------------------------------
+    def _averages(self, L, G, rec_j, t_rec):
+        """(1/t) Σ_{s<t} L_s, G_s at the recorded steps by sequential running sums."""
+        csL = np.cumsum(np.vstack([self.cum_L[None], L]), axis=0)
+        csG = np.cumsum(np.vstack([self.cum_G[None], G]), axis=0)
+        self.cum_L, self.cum_G = csL[-1].copy(), csG[-1].copy()
+        tt = t_rec.astype(np.float64)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg_L = np.where(tt > 0, csL[rec_j] / np.where(tt > 0, tt, 1.0), math.nan)
+            avg_G = np.where(tt > 0, csG[rec_j] / np.where(tt > 0, tt, 1.0), math.nan)
+        return np.broadcast_to(avg_L, (len(rec_j), self.K)), np.broadcast_to(avg_G, (len(rec_j), self.K))
+
+    def _trackers(self, ts, log_L, alive) -> None:
+        """Last increase, first hitting times of 1/η and 2/η, max loss: the per-step rules."""
+        nsteps = len(ts)
+        prev = np.vstack([self.prev_log_L[None], log_L[:-1]])
+        with np.errstate(invalid="ignore"):
+            inc = alive & (log_L > prev + self.log_rtol)
+            inc_s = alive & (log_L > prev)
+            hit1 = alive & (log_L <= self.log_thr1)
+            hit2 = alive & (log_L <= self.log_thr2)
+        for mask, attr in ((inc, "last_inc"), (inc_s, "last_inc_strict")):
+            last = nsteps - 1 - np.argmax(mask[::-1], axis=0)
+            setattr(self, attr, np.where(mask.any(axis=0), ts[last], getattr(self, attr)))
+        for hit, attr in ((hit1, "below1"), (hit2, "below2")):
+            cur = getattr(self, attr)
+            setattr(self, attr, np.where((cur < 0) & hit.any(axis=0), ts[np.argmax(hit, axis=0)], cur))
+        lm = np.where(alive & ~np.isnan(log_L), log_L, -math.inf)
+        jm = np.argmax(lm, axis=0)
+        cm = lm[jm, np.arange(self.K)]
+        up = cm > self.max_log_L
+        self.max_log_L = np.where(up, cm, self.max_log_L)
+        self.argmax = np.where(up, ts[jm], self.argmax)
+        self.prev_log_L = np.where(alive[-1], log_L[-1], self.prev_log_L)
