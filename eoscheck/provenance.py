@@ -16,11 +16,17 @@ from typing import Any
 
 import numpy as np
 
-_PACKAGES = ("eoscheck", "numpy", "scipy", "sympy", "torch", "hypothesis", "matplotlib", "scikit-learn")
+_PACKAGES = ("eoscheck", "numpy", "scipy", "sympy", "torch", "numba", "threadpoolctl", "hypothesis", "matplotlib",
+             "scikit-learn", "dask", "distributed", "pyarrow", "pandas")
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and of the packages a result depends on."""
+    """Versions of Python and of the packages a result depends on (read once per process)."""
+    return dict(_versions())
+
+
+@lru_cache(maxsize=1)
+def _versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for name in _PACKAGES:
         try:

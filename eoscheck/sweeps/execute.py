@@ -193,14 +193,11 @@ def _write(folder: Path, table, config: dict, grid: Grid, stats: dict) -> None:
 
     from ..outputs import atomic_write
     from ..provenance import provenance
-    from ..report.provenance import git_commit
 
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buf)
     atomic_write(folder / "results.parquet", buf.getvalue())
     prov = provenance("cpu", grid.seed)
-    prov["versions"].update(_more_versions())
-    prov["commit"] = git_commit()
     run = {k: v for k, v in stats.items() if not k.startswith("task_")}
     for name in ("task_seconds", "task_cpu_seconds"):
         secs = stats.get(name) or []
@@ -210,15 +207,3 @@ def _write(folder: Path, table, config: dict, grid: Grid, stats: dict) -> None:
     doc = {"config": config, "provenance": prov, "run": run, "rows": int(len(table)),
            "columns": list(table.columns)}
     atomic_write(folder / "sweep.json", json.dumps(doc, indent=1, default=str) + "\n")
-
-
-def _more_versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {}
-    for name in ("dask", "distributed", "pyarrow", "pandas", "threadpoolctl"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
