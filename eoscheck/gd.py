@@ -110,7 +110,9 @@ def run_gd(
     t0 = time.perf_counter()
     engine = _choose_engine(method, backend, threads, dev, dtype, data, w0)
     recorder = GDRecorder(eta, rec, sharp_steps, RECORDED)
-    with (progress_bar(desc="gd", total=steps + 1, unit="step") if progress else _NoBar()) as bar:
+    label = f"GD {data.name}, {len(eta)} η in [{eta.min():g}, {eta.max():g}], {loss.name}"
+    with (progress_bar(desc=label, total=steps + 1, unit="step", eta=True, mininterval=0.5)
+          if progress else _NoBar()) as bar:
         if engine["method"] == "reference":
             final_w = ReferenceGD(data, loss, eta, w0, dev, dtype, w_star).run(steps, recorder, bar)
         else:
