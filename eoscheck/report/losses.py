@@ -19,7 +19,6 @@ import numpy as np  # noqa: E402
 from ..losses import get_loss  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
-from .cache import code_hash  # noqa: E402
 from .context import UNIT_ROUNDOFF, Context, local_slope, loglog_slope, worst  # noqa: E402
 from .document import Figure, Section, Table  # noqa: E402
 
@@ -32,34 +31,15 @@ SLOPE_TOL = 0.1
 _PROP5 = {"logistic": "prop5.rho_logistic", "flat_exp": "prop5.rho_flat_exp", "flat_poly": "prop5.rho_flat_poly"}
 
 
-def table1(loss) -> dict:
-    """Table 1's prediction for a loss family (paper §5.1, derived from Theorem 6 and Prop. 5).
+def table1(ctx: Context, loss) -> dict:
+    """Table 1's prediction for a loss (paper §5.1), derived by :func:`eoscheck.bounds.table1_row`
+    (a sympy derivation, cached like a run): the stepsize exponent p (η = T^p), the loss exponents
+    for η = 1 and η = T^p, and whether the rates carry ln²T (exponential tails)."""
+    from ..bounds import table1_row
 
-    Returns the stepsize exponent p (η = T^p), the loss exponents for η = 1 and η = T^p, and whether the
-    rates carry ln²T (exponential tails).  Uses :mod:`eoscheck.bounds`' Table 1 derivation when it
-    provides one (``table1_row``), else the paper's table.
-    """
-    try:
-        from ..bounds import asymptotics  # noqa: F401
-
-        fn = getattr(asymptotics, "table1_row", None)
-        if fn is not None:
-            row = fn(loss)
-            if isinstance(row, dict) and {"eta_exponent", "loss_exponent_eta1", "loss_exponent"} <= set(row):
-                row.setdefault("source", "eoscheck.bounds (derived)")
-                return row
-    except ImportError:
-        pass
-    fam, a = loss.family, float(loss.params.get("a", 1.0)) if loss.params else 1.0
-    if fam in ("logistic", "flat_exp"):
-        return {"eta_exponent": 1.0, "loss_exponent_eta1": -1.0, "loss_exponent": -2.0, "logs": True,
-                "source": "paper Table 1"}
-    if fam == "flat_poly":
-        p = a / 2 if a <= 1 else 0.5
-        q = -a / 2 if a <= 1 else -3 * a / (2 * a + 4)
-        return {"eta_exponent": p, "loss_exponent_eta1": -a / (a + 2), "loss_exponent": q, "logs": False,
-                "source": "paper Table 1"}
-    raise ValueError(f"no Table 1 row for loss family {fam!r}")
+    return ctx.cached("table1", loss.name, {"loss": loss.name, "expr": str(loss.expr)},
+                      lambda: {k: v for k, v in table1_row(loss).items()
+                               if k in ("eta_exponent", "loss_exponent_eta1", "loss_exponent", "logs", "source")})
 
 
 def _rho_bound(loss, lam):
@@ -134,9 +114,8 @@ def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     rows, bad, failed = [], [], []
     for loss in losses:
         try:
-            rep = ctx.cache.json("audit", loss.name, {"loss": loss.name, "expr": str(loss.expr)},
-                                 lambda loss=loss: audit_loss(loss).to_dict(),
-                                 code=code_hash("eoscheck/audit.py", "eoscheck/losses.py", "eoscheck/expr.py"))
+            rep = ctx.cached("audit", loss.name, {"loss": loss.name, "expr": str(loss.expr)},
+                             lambda loss=loss: audit_loss(loss).to_dict())
         except Exception as err:  # the auditor's own failure is reported, the other losses still shown
             failed.append(loss.name)
             sec.missing.append(f"the loss auditor (eoscheck.audit.audit_loss) fails on {loss.name}: "
@@ -172,7 +151,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     rows, curves = [], []
     all_ok = True
     for loss in losses:
-        pred = table1(loss)
+        pred = table1(ctx, loss)
         L = np.full((2, len(Ts)), np.nan)
         for j, T in enumerate(Ts):
             etas = [1.0, float(T) ** pred["eta_exponent"]]
