@@ -38,14 +38,19 @@ from ..trajectory import Trajectory
 #: Subpackages that results never depend on (the presentation layer): excluded from every code hash.
 PRESENTATION = ("eoscheck.report", "eoscheck.commands")
 
+#: Subpackages mapped from their own folders (pyproject ``package-dir``): in an editable install they
+#: live outside ``eoscheck/``, in a regular one inside it, so a hash of ``eoscheck`` never descends into
+#: them; they count only where named.
+MAPPED = ("eoscheck.bounds", "eoscheck.properties")
+
 #: What a GD / network trajectory depends on: the eoscheck package (engines, losses, data, records).
 ENGINE = ("eoscheck",)
 
 #: What a claim's result depends on: the engine, the encoded bounds and the claims machinery.
 CLAIMS = ("eoscheck", "eoscheck.bounds", "eoscheck.properties")
 
-#: Source and data files hashed inside a package folder.
-HASHED_SUFFIXES = (".py", ".json")
+#: Source and data files hashed inside a package folder (code, fitted constants, bundled data).
+HASHED_SUFFIXES = (".py", ".json", ".npz", ".npy", ".csv", ".gz", ".idx")
 
 #: Defaults of :meth:`RunCache.prune`: entries unused for this many days, and a size cap.
 PRUNE_DAYS = 30.0
@@ -101,7 +106,7 @@ def code_hash(*modules: str) -> str:
     file counts once whether a sub-package lives inside its parent's folder (regular install) or
     elsewhere (editable install with ``package-dir``).
     """
-    skip = tuple(modules) + PRESENTATION
+    skip = tuple(modules) + PRESENTATION + MAPPED
     h = hashlib.sha256()
     for name in sorted(set(modules)):
         for rel, path in module_files(name, skip=tuple(s for s in skip if s != name)):

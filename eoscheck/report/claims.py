@@ -10,16 +10,16 @@ They run first, before §1–6, so that a section that shows a claim's instances
 verdict instead of deciding the statement a second time (:func:`claim_result`).
 
 Each claim's result is cached on its own (key: claim id, profile, seed and :func:`~.cache.claims_hash`),
-so an interrupted report resumes claim by claim.  The claims run in a spawned worker process (the
-parent's thread pools are not inherited) that dies with the report: it asks the kernel for SIGKILL when
-its parent dies (``prctl(PR_SET_PDEATHSIG)``), checks its parent on start and every second, and every
+so an interrupted report resumes claim by claim.  The claims run in a separate worker process (a fresh
+interpreter: the parent's thread pools are not inherited) that dies with the report: its bare
+interpreter asks the kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``) before any
+import, it checks its parent on start and every second, and every
 report kills the workers an earlier, killed report left behind (:func:`kill_orphans`).  A claim that
 exceeds the memory limit is stopped and reported as an error that says so.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue
 import signal
@@ -80,8 +80,7 @@ def die_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
     if os.getppid() != parent_pid:
@@ -96,29 +95,57 @@ def die_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="eoscheck-parent-watch", daemon=True).start()
 
 
-def _worker(ids: list[str], profile: str, seed: int | None, save_dir: str, out: "mp.Queue",
-            parent_pid: int) -> None:  # pragma: no cover  (runs in the spawned process)
-    """Check each claim and send ("start", id) then ("done", id, json); ("finished",) at the end."""
-    die_with_parent(parent_pid)
+#: The worker's command line: the parent-death signal is armed by the bare interpreter, before any
+#: import (torch alone takes seconds on a loaded machine, a window in which a killed report would
+#: leave an orphan), then :func:`worker_main` runs.
+LAUNCHER = ("import os, sys\n"
+            "try:\n"
+            "    import ctypes; ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, SIGKILL
+            "except Exception:\n"
+            "    pass\n"
+            "if os.getppid() != int(sys.argv[1]):\n"
+            "    os._exit(3)\n"
+            "from eoscheck.report.claims import worker_main\n"
+            "worker_main()\n")
+
+
+def worker_main() -> None:  # pragma: no cover  (runs in the worker process)
+    """The claims worker: ``argv = [-c, PARENT_PID, JSON]`` with the ids, profile, seed and folder;
+    writes one JSON line per event on its standard output ({"start": id}, {"done": id, "report": …},
+    {"finished": true}); anything else the checks print goes to standard error."""
+    import json
+    import sys
+
+    parent, args = int(sys.argv[1]), json.loads(sys.argv[2])
+    die_with_parent(parent)
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+    def send(obj):
+        channel.write(json.dumps(obj) + "\n")
+        channel.flush()
+
     import torch
 
     torch.set_num_threads(1)
     from ..properties.runner import run_claim
 
-    for cid in ids:
-        out.put(("start", cid))
-        rep = run_claim(cid, profile, seed, save_dir)
-        out.put(("done", cid, rep.to_json()))
-    out.put(("finished",))
+    for cid in args["ids"]:
+        send({"start": cid})
+        rep = run_claim(cid, args["profile"], args["seed"], args["save_dir"])
+        send({"done": cid, "report": rep.to_json()})
+    send({"finished": True})
 
 
 def _start_time(pid: int) -> str | None:
-    """The start time of process ``pid`` (field 22 of /proc/PID/stat), None when it does not exist."""
+    """The start time of a live process ``pid`` (field 22 of /proc/PID/stat); None when there is none
+    or it is a zombie (ended, not yet reaped)."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
+            fields = fh.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    return None if fields[0] == "Z" else fields[19]
 
 
 def _alive(pid: int) -> bool:
@@ -181,13 +208,47 @@ def _failure(cid: str, info: dict[str, Any], message: str, verdict: str = "error
             "kind": info.get("kind", "?"), "verdict": verdict, "examples": 0, "message": message}
 
 
+def _start_worker(ids: list[str], profile: str, seed: int | None, save_dir: Path, log: Path):
+    """Start the worker (:data:`LAUNCHER`); (process, queue of its events, None at its end)."""
+    import json
+    import subprocess
+    import sys
+
+    args = json.dumps({"ids": ids, "profile": profile, "seed": seed, "save_dir": str(save_dir)})
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(os.getpid()), args], stdout=subprocess.PIPE,
+                                stderr=err, stdin=subprocess.DEVNULL, env=dict(os.environ, EOSCHECK_PROGRESS="0"))
+    events: queue.Queue = queue.Queue()
+
+    def read():
+        for line in proc.stdout:
+            try:
+                events.put(json.loads(line))
+            except ValueError:
+                pass
+        events.put(None)
+
+    threading.Thread(target=read, name="eoscheck-claims-reader", daemon=True).start()
+    return proc, events
+
+
 def _stop(proc) -> None:
-    if proc.is_alive():
+    if proc.poll() is None:
         proc.terminate()
-        proc.join(5)
-        if proc.is_alive():
+        try:
+            proc.wait(5)
+        except Exception:
             proc.kill()
-    proc.join(5)
+            proc.wait(5)
+
+
+def _log_tail(log: Path, n: int = 400) -> str:
+    try:
+        text = log.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return (" — last output: " + text[-n:].replace("\n", " | ")) if text else ""
 
 
 def run_checks(ctx: Context) -> list[dict[str, Any]]:
@@ -215,26 +276,28 @@ def run_checks(ctx: Context) -> list[dict[str, Any]]:
             results[c.id] = hit
     todo = [c.id for c in claims if c.id not in results]
     bar = progress_bars.bar(desc="report §7 claims", total=len(todo), unit="claim") if ctx.progress and todo else None
-    spawn = mp.get_context("spawn")
     while todo:
-        q = spawn.Queue()
-        proc = spawn.Process(target=_worker, args=(todo, profile, seed, str(saved), q, os.getpid()), daemon=True)
-        proc.start()
+        log = workers / f"worker-{os.getpid()}.log"
+        proc, events = _start_worker(todo, profile, seed, saved, log)
         pidfile = register_worker(workers, proc.pid)
         current, started, stop_reason = None, time.perf_counter(), None
         try:
             while True:
                 try:
-                    msg = q.get(timeout=1.0)
+                    msg = events.get(timeout=1.0)
                 except queue.Empty:
-                    msg = None
-                if msg is not None:
-                    if msg[0] == "start":
-                        current, started = msg[1], time.perf_counter()
+                    msg = False
+                if msg is None:  # the worker's output ended
+                    proc.wait()
+                    stop_reason = f"the check process ended unexpectedly (exit code {proc.returncode}){_log_tail(log)}"
+                    break
+                if msg:
+                    if "start" in msg:
+                        current, started = msg["start"], time.perf_counter()
                         if bar is not None:
                             bar.set_postfix_str(current, refresh=True)
-                    elif msg[0] == "done":
-                        cid, rep = msg[1], msg[2]
+                    elif "done" in msg:
+                        cid, rep = msg["done"], msg["report"]
                         results[cid] = ctx.cache.store_json("claim", cid, key(cid), rep,
                                                             time.perf_counter() - started, code=code)
                         todo.remove(cid)
@@ -242,14 +305,11 @@ def run_checks(ctx: Context) -> list[dict[str, Any]]:
                         if bar is not None:
                             bar.update(1)
                             bar.write(f"  claim {cid:34s} {rep.get('verdict', '?'):11s} {rep.get('seconds', 0):6.1f}s")
-                    elif msg[0] == "finished":
+                    elif "finished" in msg:
                         break
                     continue
                 if bar is not None:
                     bar.refresh()  # the elapsed time keeps moving during a long claim
-                if not proc.is_alive():
-                    stop_reason = f"the check process ended unexpectedly (exit code {proc.exitcode})"
-                    break
                 if _rss_bytes(proc.pid) > mem_limit:
                     stop_reason = f"exceeded the report's memory limit of {mem_limit / 2**30:.0f} GiB"
                     break
@@ -257,6 +317,7 @@ def run_checks(ctx: Context) -> list[dict[str, Any]]:
             _stop(proc)
             pidfile.unlink(missing_ok=True)
         if stop_reason is None:
+            log.unlink(missing_ok=True)
             break
         if current is None:  # died between claims: the rest is reported, never dropped
             for cid in todo:
