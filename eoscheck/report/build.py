@@ -179,7 +179,7 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
     if any(key == "claims" for _, key, _ in todo):  # first: §1–6 quote the claims' verdicts
         if bar is not None:
             bar.set_description_str("report §7 claims (checked first)")
-        claims.check_results(ctx)
+        claims.check_results(ctx, tuple(c for _, _, m in todo for c in getattr(m, "CLAIMS", ())))
     for number, key, module in todo:
         if bar is not None:
             bar.set_description_str(f"report §{number} {key}")

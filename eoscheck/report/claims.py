@@ -251,15 +251,21 @@ def _log_tail(log: Path, n: int = 400) -> str:
     return (" — last output: " + text[-n:].replace("\n", " | ")) if text else ""
 
 
-def run_checks(ctx: Context) -> list[dict[str, Any]]:
-    """The check result of every configured claim, in registry order (cached per claim)."""
+def run_checks(ctx: Context, ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """The check result of claims ``ids`` (default: the profile's, all when it names none), in
+    registry order, cached per claim."""
     from ..properties.claims import all_claims, get_claim
 
     cfg = ctx.cfg["claims"]
     profile = cfg["profile"]
     seed = ctx.claims_seed
     mem_limit = float(cfg.get("memory_limit_gb", 6.0)) * 2**30
-    claims = [get_claim(i) for i in cfg["ids"]] if cfg.get("ids") else all_claims()
+    ids = cfg.get("ids") if ids is None else ids
+    if ids:
+        order = {c.id: i for i, c in enumerate(all_claims())}
+        claims = [get_claim(i) for i in sorted(dict.fromkeys(ids), key=lambda i: order.get(i, len(order)))]
+    else:
+        claims = all_claims()
     info = {c.id: {"title": c.title, "source": c.source, "kind": c.kind} for c in claims}
     code = claims_hash()
     saved = ctx.cache.root / "counterexamples"
@@ -333,12 +339,13 @@ def run_checks(ctx: Context) -> list[dict[str, Any]]:
     return [results[c.id] for c in claims if c.id in results]
 
 
-def check_results(ctx: Context) -> list[dict[str, Any]] | None:
-    """The claims' results of this report, computed once, before §1 (None after a failure, which §7
-    reports with its traceback)."""
+def check_results(ctx: Context, quoted: tuple[str, ...] = ()) -> list[dict[str, Any]] | None:
+    """The claims' results of this report, computed once, before §1: the profile's claims and the
+    ones sections quote (``quoted``); None after a failure, which §7 reports with its traceback."""
     if "claims" not in ctx.extras:
+        ids = ctx.cfg["claims"].get("ids")
         try:
-            ctx.extras["claims"] = run_checks(ctx)
+            ctx.extras["claims"] = run_checks(ctx, list(ids) + list(quoted) if ids else None)
         except KeyboardInterrupt:
             raise
         except Exception as err:
@@ -351,15 +358,13 @@ def claim_result(ctx: Context, claim_id: str) -> dict[str, Any] | None:
     (cached like §7's); None when the claims could not be checked (§7 says why)."""
     if "claims" in ctx.extras and ctx.extras["claims"] is None:
         return None
-    found = next((r for r in ctx.extras.get("claims") or [] if r.get("id") == claim_id), None)
+    quoted = ctx.extras.setdefault("claims_quoted", [])
+    found = next((r for r in (ctx.extras.get("claims") or []) + quoted if r.get("id") == claim_id), None)
     if found is not None:
         return found
-    saved = ctx.cfg["claims"].get("ids")
-    try:
-        ctx.cfg["claims"]["ids"] = [claim_id]
-        return run_checks(ctx)[0]
-    finally:
-        ctx.cfg["claims"]["ids"] = saved
+    found = run_checks(ctx, [claim_id])[0]
+    quoted.append(found)  # shown in §7 too
+    return found
 
 
 #: ``eoscheck check`` verdict → the report's verdict word, for exact and for fitted claims.
@@ -406,10 +411,10 @@ def _copy_counterexamples(ctx: Context, reports: list[dict[str, Any]]) -> None:
 # ---------------------------------------------------------------------------
 
 
-def equivalent_command(ctx: Context) -> str:
+def equivalent_command(ctx: Context, ids: list[str] | None) -> str:
     """The ``eoscheck check`` command whose table §7 reproduces."""
     cfg = ctx.cfg["claims"]
-    return ("eoscheck check " + " ".join(cfg.get("ids") or []) + f" --profile {cfg['profile']}"
+    return ("eoscheck check " + " ".join(ids or []) + f" --profile {cfg['profile']}"
             + (f" --seed {ctx.claims_seed}" if ctx.claims_seed is not None else "")).replace("  ", " ")
 
 
@@ -420,13 +425,21 @@ def run(ctx: Context, sec: Section, previous: list[Section]) -> None:
         "(`eoscheck check`): exact claims with only a floating-point allowance, asymptotic ones with constants fitted "
         "on a calibration sweep and verified on fresh, wider instances plus scaling regressions. The first table is "
         "`eoscheck check`'s table for the profile below; the second collects every verdict of sections 1–6.")
-    ids = cfg.get("ids")
+    reports = check_results(ctx)
+    ids = [r["id"] for r in reports] if (reports is not None and cfg.get("ids")) else cfg.get("ids")
+    have = {r["id"] for r in reports or []}
+    extra = [r for r in ctx.extras.get("claims_quoted", []) if r["id"] not in have]
+    if reports is not None and extra:  # the claims §1–6 quoted, beyond this profile's list
+        from ..properties.claims import all_claims
+
+        order = {c.id: i for i, c in enumerate(all_claims())}
+        reports = sorted(reports + extra, key=lambda r: order.get(r["id"], len(order)))
+        ids = [r["id"] for r in reports]
     sec.text(f"`eoscheck check` results, profile **{cfg['profile']}**, "
              + (f"Hypothesis seed {ctx.claims_seed}" if ctx.claims_seed is not None else "derandomized")
              + (f", claims {', '.join(ids)} only (reduced configuration)" if ids else ", all registered claims")
              + f": each claim runs its profile's number of examples, never a time budget, so this table is the one "
-               f"`{equivalent_command(ctx)}` prints, on any machine and under any load.")
-    reports = check_results(ctx)
+               f"`{equivalent_command(ctx, ids)}` prints, on any machine and under any load.")
     if reports is None:
         sec.fail("eoscheck check", ctx.extras["claims_error"])
     else:

@@ -216,6 +216,68 @@ def loglog_slope(x, y) -> float:
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
+#: Losses at or below this are at the floating-point floor: within a few hundred ulps of the smallest
+#: normal float64 (2.2e-308), where L(w) = Σ exp(−mᵢ)/n and its gradient have lost their relative
+#: precision and a GD step no longer moves w (η·∇L below ulp(w)); a slope fitted there measures rounding.
+FLOAT_FLOOR = 1e-300
+
+#: A fitted decay steeper than this many times the predicted power is not a power law: the loss falls
+#: like exp(−Θ(η)) once the data are separated (the perceptron-like regime, paper §9.6), whose local
+#: log–log slope grows without bound; a power-law upper bound is then neither confirmed nor refuted.
+STEEP_FACTOR = 3.0
+
+INCONCLUSIVE_FLOOR = "inconclusive (floating-point floor / perceptron regime)"
+
+
+def decay_slope(T, L, predicted: float, tol: float) -> dict[str, Any]:
+    """A fitted decay rate of L(w_T) in T checked against an O(T^predicted) upper bound (predicted < 0).
+
+    The fit uses only budgets where L is representable (``L > FLOAT_FLOOR``; at least two).  Outcome:
+    ``consistent`` when predicted·STEEP_FACTOR ≤ slope ≤ predicted + tol; ``INCONSISTENT`` when the
+    slope is shallower than predicted + tol; :data:`INCONCLUSIVE_FLOOR` when fewer than two budgets
+    are representable or the slope is steeper than STEEP_FACTOR × predicted.  Returns the slope, the
+    outcome, the number of points fitted and the reason.
+    """
+    T = np.asarray(T, dtype=np.float64)
+    L = np.asarray(L, dtype=np.float64)
+    ok = np.isfinite(L) & (L > FLOAT_FLOOR) & (T > 0)
+    slope = loglog_slope(T[ok], L[ok]) if ok.sum() >= 2 else math.nan
+    floor_hit = bool((~ok).any())
+    if not math.isfinite(slope):
+        outcome, why = INCONCLUSIVE_FLOOR, f"{int(ok.sum())} budget(s) above the float64 floor {FLOAT_FLOOR:g}"
+    elif slope > predicted + tol:
+        outcome, why = "INCONSISTENT", f"slope {slope:.3g} shallower than {predicted:.3g} + {tol:g}"
+    elif slope < STEEP_FACTOR * predicted:
+        outcome, why = INCONCLUSIVE_FLOOR, f"slope {slope:.3g} steeper than {STEEP_FACTOR:g}× the predicted {predicted:.3g}"
+    else:
+        outcome, why = "consistent", f"slope {slope:.3g} within [{STEEP_FACTOR * predicted:.3g}, {predicted + tol:.3g}]"
+    if floor_hit and math.isfinite(slope):
+        why += f" (fitted on the {int(ok.sum())} budgets above the floor)"
+    return {"slope": slope, "outcome": outcome, "points": int(ok.sum()), "why": why}
+
+
+def combine(outcomes) -> str:
+    """One verdict from per-case outcomes: INCONSISTENT if any is, consistent if every decidable case
+    is (at least one), else inconclusive."""
+    outcomes = list(outcomes)
+    if "INCONSISTENT" in outcomes:
+        return "INCONSISTENT"
+    return "consistent" if "consistent" in outcomes else "inconclusive"
+
+
+def plot_above_floor(ax, x, y, floor: float, style: str = "o-", **kw):
+    """Plot y against x where y > floor, and mark each point below it (down to exactly 0) by a ▼ on
+    the axis' bottom edge instead of a line dropping off the plot; the line's artist."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    above = np.isfinite(y) & (y > floor)
+    line = ax.plot(np.where(above, x, np.nan), np.where(above, y, np.nan), style, **kw)[0]
+    below = np.isfinite(y) & ~above
+    if below.any():
+        ax.plot(x[below], np.full(below.sum(), floor), "v", color=line.get_color(), ms=6, clip_on=False)
+    return line
+
+
 def local_slope(shape, x0: float, x1: float) -> float:
     """The log–log slope of a function ``shape`` between x0 and x1 (the prediction's own slope there)."""
     return (math.log(shape(x1)) - math.log(shape(x0))) / (math.log(x1) - math.log(x0))

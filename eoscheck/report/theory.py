@@ -38,7 +38,7 @@ def ev(bound_id: str, loss: Any = None, **values) -> Any:
     return float(np.asarray(out).reshape(-1)[0]) if scalar else out
 
 
-def rho(loss: Any, lam) -> np.ndarray:
+def rho_values(loss: Any, lam) -> np.ndarray:
     """ρ(λ) = min_z λℓ(z) + z² (Assumption 3A), from :func:`eoscheck.bounds.rho`."""
     USED.add("rho")
     return np.asarray(bounds_rho(loss, np.asarray(lam, dtype=np.float64)), dtype=np.float64)
