@@ -312,3 +312,37 @@ def test_bad_device_exits_2(tmp_path, capsys):
     assert main(["report", "--profile", "tiny", "--out", str(tmp_path), "--device", "tpu", "--quiet",
                  "--cache-dir", str(tmp_path / "cache")]) == 2
     assert "--device" in capsys.readouterr().err
+
+
+def test_files_have_normal_permissions(built):
+    """Every output file gets what a plain open() gives under the current umask (0644 under 022)."""
+    import os
+    import stat
+
+    out, _, _ = built
+    mask = os.umask(0)
+    os.umask(mask)
+    files = [p for p in out.rglob("*") if p.is_file() and p.name != ".eoscheck.lock"]
+    assert len(files) > 20
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask, p
+    for p in [out, *(p for p in out.rglob("*") if p.is_dir())]:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o777 & ~mask, p
+
+
+def test_section7_is_eoscheck_checks_table(built, tmp_path, capsys):
+    """§7 rows equal what `eoscheck check … --profile ci` computes for the same claims, field by field
+    (the report runs the claims by example count, never under a time budget)."""
+    out, _, _ = built
+    rows = {r["claim"]: r for r in _table(out, "claims", "check")}
+    ids = ["lemma14.first_step", "cor2.bound"]
+    assert set(ids) <= set(rows)
+    js = tmp_path / "check.json"
+    main(["check", *ids, "--profile", "ci", "--json", str(js), "--counterexamples", str(tmp_path / "cx")])
+    capsys.readouterr()
+    doc = json.loads(js.read_text())
+    reports = doc["claims"] if isinstance(doc, dict) and "claims" in doc else doc
+    for rep in reports:
+        r = rows[rep["id"]]
+        assert (r["verdict"], r["examples"]) == (rep["verdict"], rep["examples"]), rep["id"]
+        assert r["worst ratio"] == (None if rep.get("worst_ratio") is None else float(rep["worst_ratio"])), rep["id"]

@@ -19,6 +19,7 @@ import ctypes
 import os
 import shlex
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,19 @@ def swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
+def _heartbeat(bar, every_s: float = 1.0) -> threading.Event:
+    """Redraw ``bar`` every second (its elapsed time moves during a long run, a figure, a claim): no
+    silent stretch.  Set the returned event to stop."""
+    stop = threading.Event()
+    if bar is not None:
+        def beat():
+            while not stop.wait(every_s):
+                bar.refresh()
+
+        threading.Thread(target=beat, name="eoscheck-report-heartbeat", daemon=True).start()
+    return stop
+
+
 def build_report(out: str | Path = DEFAULT_OUT, profile: str = "quick", *, device: str = "cpu",
                  seed: int | None = None, use_cache: bool = True, progress: bool = True,
                  command: str | None = None, sections: tuple[str, ...] | None = None,
@@ -176,6 +190,7 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
     todo = [s for s in SECTIONS if sections is None or s[1] in sections or s[1] == "provenance"]
     bar = progress_bars.bar(desc="report", total=len(todo), unit="section") if progress else None
     ctx.extras["bar"] = bar
+    stop = _heartbeat(bar)
     if any(key == "claims" for _, key, _ in todo):  # first: §1–6 quote the claims' verdicts
         if bar is not None:
             bar.set_description_str("report §7 claims (checked first)")
@@ -212,6 +227,7 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
                                           pruned_bytes=freed),
              "cache_events": [e.__dict__ for e in cache.events]}
     index = write_report(staging, done, header, extra)
+    stop.set()
     if bar is not None:
         bar.close()
     return ReportResult(index=index, sections=done, wall_s=time.perf_counter() - t_start, cache=cache.stats(),
