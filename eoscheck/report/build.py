@@ -196,8 +196,9 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
             bar.set_description_str("report §7 claims (checked first)")
         claims.check_results(ctx, tuple(c for _, _, m in todo for c in getattr(m, "CLAIMS", ())))
     for number, key, module in todo:
+        ctx.extras["bar_desc"] = f"report §{number} {key}"
         if bar is not None:
-            bar.set_description_str(f"report §{number} {key}")
+            bar.set_description_str(ctx.extras["bar_desc"])
         sec = Section(number, key, module.TITLE)
         t0 = time.perf_counter()
         try:

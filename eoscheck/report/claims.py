@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -114,7 +115,6 @@ def worker_main() -> None:  # pragma: no cover  (runs in the worker process)
     writes one JSON line per event on its standard output ({"start": id}, {"done": id, "report": …},
     {"finished": true}); anything else the checks print goes to standard error."""
     import json
-    import sys
 
     parent, args = int(sys.argv[1]), json.loads(sys.argv[2])
     die_with_parent(parent)
@@ -212,7 +212,6 @@ def _start_worker(ids: list[str], profile: str, seed: int | None, save_dir: Path
     """Start the worker (:data:`LAUNCHER`); (process, queue of its events, None at its end)."""
     import json
     import subprocess
-    import sys
 
     args = json.dumps({"ids": ids, "profile": profile, "seed": seed, "save_dir": str(save_dir)})
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -301,7 +300,7 @@ def run_checks(ctx: Context, ids: list[str] | None = None) -> list[dict[str, Any
                     if "start" in msg:
                         current, started = msg["start"], time.perf_counter()
                         if bar is not None:
-                            bar.set_postfix_str(current, refresh=True)
+                            bar.set_description_str(f"report §7 claims · {current}", refresh=True)
                     elif "done" in msg:
                         cid, rep = msg["done"], msg["report"]
                         results[cid] = ctx.cache.store_json("claim", cid, key(cid), rep,
@@ -310,7 +309,8 @@ def run_checks(ctx: Context, ids: list[str] | None = None) -> list[dict[str, Any
                         current = None
                         if bar is not None:
                             bar.update(1)
-                            bar.write(f"  claim {cid:34s} {rep.get('verdict', '?'):11s} {rep.get('seconds', 0):6.1f}s")
+                            bar.write(f"  claim {cid:34s} {rep.get('verdict', '?'):11s} {rep.get('seconds', 0):6.1f}s",
+                                      file=sys.stderr)
                     elif "finished" in msg:
                         break
                     continue

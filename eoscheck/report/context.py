@@ -56,7 +56,7 @@ class Context:
         """Show what the report is doing now (dataset, η, run) beside the section bar."""
         bar = self.extras.get("bar")
         if bar is not None:
-            bar.set_postfix_str(what[:70], refresh=True)
+            bar.set_description_str(f"{self.extras.get('bar_desc', 'report')} · {what[:70]}", refresh=True)
 
     # --- runs -------------------------------------------------------------------------
     def gd(self, label: str, data: Dataset, loss: Any, etas: Sequence[float], steps: int, *,
