@@ -262,3 +262,29 @@ def test_a_killed_report_leaves_the_previous_output_and_no_worker(tmp_path):
     subprocess.run(run + [str(out), str(cache1)], check=True, timeout=600, capture_output=True)
     after = _snapshot(out)
     assert "index.md" in after and after != before and not staging_paths(out)[0].exists()
+
+
+def test_cleanup_on_start_ends_only_orphaned_workers(tmp_path):
+    """A worker recorded by a report that is gone is ended; one whose report still runs is left alone;
+    a record whose pid now belongs to another process (other start time) is only dropped."""
+    from eoscheck.report.claims import kill_orphans, register_worker
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a parent pid that no longer exists
+    orphan = subprocess.Popen(["sleep", "60"])
+    alive_parent = subprocess.Popen(["sleep", "60"])
+    busy = subprocess.Popen(["sleep", "60"])
+    try:
+        folder = tmp_path / "workers"
+        register_worker(folder, orphan.pid).write_text(f"{orphan.pid} {_start_time(orphan.pid)} {gone.pid}\n")
+        register_worker(folder, busy.pid).write_text(f"{busy.pid} {_start_time(busy.pid)} {alive_parent.pid}\n")
+        (folder / "999999.pid").write_text(f"{os.getpid()} not-my-start-time {gone.pid}\n")  # pid reused
+        assert kill_orphans(folder) == [orphan.pid]
+        assert orphan.wait(10) == -signal.SIGKILL
+        assert busy.poll() is None and _start_time(os.getpid()) is not None
+        assert sorted(p.name for p in folder.glob("*.pid")) == [f"{busy.pid}.pid"]
+    finally:
+        for p in (orphan, alive_parent, busy):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
