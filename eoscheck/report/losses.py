@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from ..losses import get_loss  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
+from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
     FLOAT_FLOOR, INCONCLUSIVE_FLOOR, STEEP_FACTOR, UNIT_ROUNDOFF, Context, combine, decay_slope, local_slope,
     loglog_slope, plot_above_floor, worst,
@@ -26,6 +27,9 @@ from .context import (  # noqa: E402
 from .document import Figure, Section, Table  # noqa: E402
 
 TITLE = "General losses: ρ(λ), Proposition 5 and Table 1"
+
+#: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
+CLAIMS = ("prop5.constants", "thm35.tau_explicit")
 
 #: Finite-T tolerance of a fitted exponent against an O(·) prediction: an observed slope up to this much
 #: shallower than the prediction's own local slope still counts as consistent.
@@ -138,11 +142,10 @@ def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                                  "auditor (eoscheck audit-loss) establishes", rows,
                     note="auditor values are 'nan'/'–' where the assumption fails; 'valid' means the paper's constant "
                          "is at least the auditor's smallest one."))
-    sec.verdict("Prop. 5 constants C_g, C_β, C_e are valid for each loss", "Proposition 5, claim 23", "exact",
-                "g ≤ C_g, g ≤ C_βℓ and the quadratic self-bound, ℓ ≤ C_e g on z ≥ 0",
-                f"{len(losses) - len(failed)} losses audited" + (f"; invalid: {', '.join(bad)}" if bad else "")
-                + (f"; auditor failed on {', '.join(failed)}" if failed else ""),
-                "holds" if not bad else "VIOLATED")
+    quote_claim(ctx, sec, "prop5.constants",
+                shown=f"{len(losses) - len(failed)} losses audited by `eoscheck audit-loss`"
+                      + (f"; auditor failed on {', '.join(failed)}" if failed else ""),
+                witness=f"the loss auditor finds the paper's constant too small for {', '.join(bad)}" if bad else None)
 
 
 def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
@@ -290,10 +293,12 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                                  "consistent (the transition is faster than the theory guarantees)."))
     sec.figure(Figure("5c", rel, "first step meeting condition (15) (circles) against the explicit τ (crosses, dashed), "
                                  "per loss; τ beyond three decades above the run length is marked ▲ on the top edge."))
-    sec.verdict("some s ≤ explicit τ meets (15)", "Theorem 35, Lemmas 33/34 (§5.1 [D]), claim 20", "exact",
-                "first s with (15) ≤ τ_explicit", f"{exact_ok} hold, {exact_inc} not reached within T < τ",
-                "VIOLATED" if exact_viol else ("holds" if exact_ok else "inconclusive"),
-                ratio=worst([r["s/τ"] if r["s/τ"] is not None else np.nan for r in rows]))
+    late = [r for r in rows if r["verdict"] == "VIOLATED"]
+    quote_claim(ctx, sec, "thm35.tau_explicit",
+                shown=f"{exact_ok} (loss, η) reach (15) by τ, {exact_inc} not within T < τ; max s/τ "
+                      f"{worst([r['s/τ'] if r['s/τ'] is not None else np.nan for r in rows]) or 0:.3g}",
+                witness=(f"{late[0]['loss']}, η = {late[0]['η']:g}: (15) first met at s = {late[0]['first s meeting (15)']} "
+                         f"(−1: not by T = {steps}) against τ = {late[0]['explicit τ']:.6g}") if late else None)
     sl_ok = all((not np.isfinite(r["observed slope of s"])) or r["observed slope of s"] <= r["predicted slope in η (upper)"]
                 + SLOPE_TOL for r in slopes)
     fitted = [r for r in slopes if np.isfinite(r["observed slope of s"])]
