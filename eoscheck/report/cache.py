@@ -235,7 +235,12 @@ class RunCache:
             (tmp / "DONE").write_text("complete\n")
             if entry.exists():
                 shutil.rmtree(entry, ignore_errors=True)
-            os.replace(tmp, entry)
+            try:
+                os.replace(tmp, entry)
+            except OSError:
+                if not (entry / "DONE").is_file():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # another report stored the same entry meanwhile
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
