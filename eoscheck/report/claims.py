@@ -125,10 +125,7 @@ def worker_main() -> None:  # pragma: no cover  (runs in the worker process)
         channel.write(json.dumps(obj) + "\n")
         channel.flush()
 
-    import torch
-
-    torch.set_num_threads(1)
-    from ..properties.runner import run_claim
+    from ..properties.runner import run_claim  # thread settings as in `eoscheck check` (same numbers)
 
     for cid in args["ids"]:
         send({"start": cid})
