@@ -40,10 +40,6 @@ TITLE = "Summary of every claim"
 CHECK_COLUMNS = ["claim", "source", "exact/fitted", "examples", "worst ratio", "fitted constant",
                  "slope obs vs pred", "verdict"]
 
-#: Linux prctl option: signal delivered to this process when its parent dies.
-PR_SET_PDEATHSIG = 1
-
-
 def check_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``eoscheck check``'s table (eoscheck/commands/check.py ``report_table``) from its JSON."""
     from ..properties.runner import ClaimReport
@@ -74,64 +70,42 @@ def _num(x):
 # ---------------------------------------------------------------------------
 
 
-def die_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
-    """Make this process end when ``parent_pid`` ends: the kernel's parent-death signal (Linux), a
-    check that the parent is still there (it may have died before the signal was armed), and a
-    daemon thread that checks again every ``poll_s`` seconds (other systems)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent_pid:
-        os._exit(3)
-
-    def watch():
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent_pid:
-                os._exit(3)
-
-    threading.Thread(target=watch, name="eoscheck-parent-watch", daemon=True).start()
-
-
-#: The worker's command line: the parent-death signal is armed by the bare interpreter, before any
-#: import (torch alone takes seconds on a loaded machine, a window in which a killed report would
-#: leave an orphan), then :func:`worker_main` runs.
-LAUNCHER = ("import os, sys\n"
-            "try:\n"
-            "    import ctypes; ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, SIGKILL
-            "except Exception:\n"
-            "    pass\n"
-            "if os.getppid() != int(sys.argv[1]):\n"
-            "    os._exit(3)\n"
-            "from eoscheck.report.claims import worker_main\n"
-            "worker_main()\n")
-
-
-def worker_main() -> None:  # pragma: no cover  (runs in the worker process)
-    """The claims worker: ``argv = [-c, PARENT_PID, JSON]`` with the ids, profile, seed and folder;
-    writes one JSON line per event on its standard output ({"start": id}, {"done": id, "report": …},
-    {"finished": true}); anything else the checks print goes to standard error."""
-    import json
-
-    parent, args = int(sys.argv[1]), json.loads(sys.argv[2])
-    die_with_parent(parent)
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-
-    def send(obj):
-        channel.write(json.dumps(obj) + "\n")
-        channel.flush()
-
-    from ..properties.runner import run_claim  # thread settings as in `eoscheck check` (same numbers)
-
-    for cid in args["ids"]:
-        send({"start": cid})
-        rep = run_claim(cid, args["profile"], args["seed"], args["save_dir"])
-        send({"done": cid, "report": rep.to_json()})
-    send({"finished": True})
+#: The worker's program (``python -c LAUNCHER PARENT_PID JSON``).  The parent-death signal is armed by
+#: the bare interpreter before any import (torch alone takes seconds on a loaded machine, a window in
+#: which a killed report would leave an orphan); a thread checks the parent every second.  It imports
+#: only what ``eoscheck check`` imports: the claims' instances depend on which modules are loaded
+#: (importing eoscheck.audit or eoscheck.mlp changes thm1.tau's worst ratio), so the worker must not
+#: load the report.  Events go to the original standard output as JSON lines ({"start": id},
+#: {"done": id, "report": …}, {"finished": true}); anything the checks print goes to standard error.
+LAUNCHER = """
+import os, sys, threading, time
+try:
+    import ctypes; ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+except Exception:
+    pass
+parent = int(sys.argv[1])
+if os.getppid() != parent:
+    os._exit(3)
+def watch():
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(3)
+threading.Thread(target=watch, daemon=True).start()
+import json
+args = json.loads(sys.argv[2])
+channel = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+def send(obj):
+    channel.write(json.dumps(obj) + "\\n")
+    channel.flush()
+from eoscheck.properties.runner import run_claim
+for cid in args["ids"]:
+    send({"start": cid})
+    rep = run_claim(cid, args["profile"], args["seed"], args["save_dir"])
+    send({"done": cid, "report": rep.to_json()})
+send({"finished": True})
+"""
 
 
 def _start_time(pid: int) -> str | None:
