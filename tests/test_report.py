@@ -352,10 +352,6 @@ def test_section7_is_eoscheck_checks_table(built, tmp_path):
     for rep in reports:
         r = rows[rep["id"]]
         assert (r["verdict"], r["examples"]) == (rep["verdict"], rep["examples"]), rep["id"]
-        # the table `eoscheck check` prints (3 significant digits, commands/check.py): equal.  Bit for bit
-        # the worst ratio of thm1.eos_average differs by 1 ulp between the report's worker and a separate
-        # `eoscheck check` process (0.717182458266538 vs 0.7171824582665381; open: process state, not the
-        # report's code), so the raw float is not compared here.
-        want = None if rep.get("worst_ratio") is None else float(rep["worst_ratio"])
-        assert (None if r["worst ratio"] is None else f"{r['worst ratio']:.3g}") == \
-            (None if want is None else f"{want:.3g}"), rep["id"]
+        # bit for bit: the worker imports what `eoscheck check` imports (loading eoscheck.audit or the report
+        # changed thm1.tau's instances: worst ratio 0.00627 instead of 0.00633)
+        assert r["worst ratio"] == (None if rep.get("worst_ratio") is None else float(rep["worst_ratio"])), rep["id"]
