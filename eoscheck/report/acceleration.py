@@ -18,14 +18,26 @@ import numpy as np  # noqa: E402
 
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
-from .context import Context, eta_tex, local_slope, loglog_slope, sum_allowance, worst  # noqa: E402
+from .claims import quote_claim  # noqa: E402
+from .context import (  # noqa: E402
+    FLOAT_FLOOR, INCONCLUSIVE_FLOOR, STEEP_FACTOR, Context, combine, decay_slope, eta_tex, local_slope, loglog_slope,
+    plot_above_floor, sum_allowance, worst,
+)
 from .document import Figure, Section, Table  # noqa: E402
 
 TITLE = "Acceleration (Corollary 2) vs the lower bound without EoS (Theorem 3)"
 
+#: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
+CLAIMS = ("cor2.bound", "thm3.lower", "lemma14.first_step")
+
 #: Corollary 2's τ ≤ T/2 is an equality when η ≥ n (τ = 60η/γ² = T/2 for η = γ²T/120), so the float64
 #: evaluation of τ may land an ulp above T/2: the allowance is the rounding of that evaluation (16 ulps).
 TAU_ALLOWANCE = 16 * 2.0**-53
+
+#: Finite-T tolerance of a fitted decay rate against Corollary 2's T^−2 (up to logs): the logs make the
+#: bound's own local slope shallower than −2 by up to ~0.5 over the fitted budgets (see the table's
+#: "bound shape" column), so slopes up to −1.5 count as consistent, as before.
+SLOPE_TOL = 0.5
 
 #: Fitted-claim tolerance for "t·L(w_t) bounded away from 0": the loss's observed order over the
 #: last decade must not be below −1 − this (a rate t^(−1−ε) would contradict Ω(1/t)).
@@ -76,9 +88,10 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
     fit = slice(len(Ts) - int(cfg["fit_last"]), len(Ts))
     Tf = np.array(Ts[fit], dtype=float)
     best = 2 + int(np.nanargmin(L[2:, -1])) if len(scheds) > 2 else 1
-    rows = []
+    rows, checks = [], []
     for i, (name, f) in enumerate(scheds):
-        slope = loglog_slope(Tf, L[i, fit])
+        chk = decay_slope(Tf, L[i, fit], -1.0 if i == 0 else -2.0, SLOPE_TOL)
+        slope = chk["slope"]
         if i == 0:
             eta0 = f(1)
             shape = lambda T: math.log(gamma**2 * eta0 * T) ** 2 / (gamma**2 * eta0 * T)  # noqa: E731
@@ -88,8 +101,10 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
             pred, pure = local_slope(shape, Tf[0], Tf[-1]), -2.0
         rows.append({"schedule": name + (" (best c)" if i == best else ""), "η at T_max": f(Ts[-1]),
                      "observed slope": slope, "predicted (pure power)": pure,
-                     "predicted (bound shape incl. logs)": pred,
+                     "predicted (bound shape incl. logs)": pred, "budgets fitted (L > float floor)": chk["points"],
+                     "outcome": chk["outcome"] if i >= 2 else None,  # rows 0, 1: own verdicts below
                      "monotone runs": int(mono[i].sum()), "L(w_T) at T_max": L[i, -1]})
+        checks.append(chk)
     sec.text(f"### L(w_T) against T on Theorem 3's data (γ = {gamma:g}, n = {n})\n\n"
              f"One run per budget T = 2^{cfg['T_exponents'][0]} … 2^{cfg['T_exponents'][-1]}, each schedule's η set "
              f"from T; slopes fitted over the last {cfg['fit_last']} budgets (T = {int(Tf[0])} … {int(Tf[-1])}). "
@@ -103,13 +118,15 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
     detail = [{"T": T, **{name: L[i, j] for i, (name, _) in enumerate(scheds)}} for j, T in enumerate(Ts)]
     sec.table(Table("slopes_detail", "L(w_T) per budget T and schedule", detail))
     fx = rows[0]
-    cs = rows[2:]
-    all_fast = bool(cs) and all(np.isfinite(r["observed slope"]) and r["observed slope"] <= -1.5 for r in cs)
-    sec.verdict("η = c·T accelerates for every c of the sweep: L(w_T) = Õ(1/T²) or faster", "Corollary 2, claim 10",
-                "fitted", "slope ≈ −2 up to logs (an upper bound: steeper is consistent)",
-                "slopes " + ", ".join(f"{r['schedule'].split(' (')[0]}: {r['observed slope']:.2f}" for r in cs),
-                "consistent" if all_fast else "INCONSISTENT",
-                note="decision rule: each slope closer to −2 than to −1 (≤ −1.5)")
+    cs = list(zip(rows[2:], checks[2:]))
+    sec.verdict("η = c·T accelerates: L(w_T) = Õ(1/T²) or faster, for every c where a power law is measurable",
+                "Corollary 2, claim 10", "fitted", "slope ≈ −2 up to logs (an upper bound: steeper is consistent)",
+                "; ".join(f"{r['schedule'].split(' (')[0]}: {c['slope']:.2f}"
+                          + ("" if c["outcome"] == "consistent" else f" [{c['outcome']}]") for r, c in cs),
+                combine(c["outcome"] for _, c in cs),
+                note=f"decision rule per c: slope ≤ −2 + {SLOPE_TOL:g} over the budgets with L > {FLOAT_FLOOR:g}; a slope "
+                     f"steeper than {STEEP_FACTOR:g}×(−2), or fewer than two representable budgets, decides nothing "
+                     "(floating-point floor / perceptron regime) and is reported as inconclusive, never as consistent")
     sec.verdict(f"fixed small η = {cfg['fixed_eta']:g}: L(w_T) = Θ̃(1/T)", "classic / Theorem 3, claim 10", "fitted",
                 f"slope ≈ −1 (with logs {fx['predicted (bound shape incl. logs)']:.2f})",
                 f"slope {fx['observed slope']:.3f}",
@@ -118,29 +135,36 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
     ok_T = np.array(Ts, dtype=float) >= T_min
     c2 = rows[1]
     if ok_T.sum() >= 2:
-        s = loglog_slope(np.array(Ts, dtype=float)[ok_T], L[1, ok_T])
+        c = decay_slope(np.array(Ts, dtype=float)[ok_T], L[1, ok_T], -2.0, SLOPE_TOL)
         sec.verdict("η = γ²T/120 for T ≥ T_min: slope ≈ −2", "Corollary 2, claim 10", "fitted",
-                    "slope ≈ −2 (up to logs)", f"slope {s:.3f} over {int(ok_T.sum())} budgets ≥ T_min",
-                    "consistent" if s <= -1.5 else "INCONSISTENT")
+                    "slope ≈ −2 (up to logs)", f"{c['why']}, over {int(ok_T.sum())} budgets ≥ T_min",
+                    "inconclusive" if c["outcome"] == INCONCLUSIVE_FLOOR else c["outcome"])
     else:
         sec.verdict("η = γ²T/120 for T ≥ T_min: slope ≈ −2", "Corollary 2, claim 10", "fitted",
                     "slope ≈ −2 (up to logs)", f"only {int(ok_T.sum())} budget(s) ≥ T_min = {T_min:.4g} in this profile "
                     f"(slope below T_min: {c2['observed slope']:.3f})", "inconclusive")
-    _slope_figure(ctx, sec, Ts, L, scheds, best, gamma, T_min, Tf)
+    fits = [i for i in range(2, len(scheds)) if checks[i]["outcome"] == "consistent"]
+    ref = min(fits, key=lambda i: abs(checks[i]["slope"] + 2.0)) if fits else best
+    _slope_figure(ctx, sec, Ts, L, scheds, best, ref, gamma, T_min, Tf)
 
 
-def _slope_figure(ctx, sec, Ts, L, scheds, best, gamma, T_min, Tf) -> None:
+def _slope_figure(ctx, sec, Ts, L, scheds, best, ref, gamma, T_min, Tf) -> None:
     fig, ax = ctx.subplots(figsize=(7.6, 5.0))
     T = np.array(Ts, dtype=float)
     floor = 1e-20
     cols = plt.cm.tab10(np.arange(len(scheds)) % 10)
     for i, (name, _) in enumerate(scheds):
         bold = i in (0, 1)
-        ax.plot(T, np.maximum(L[i], floor * 0.5), "o-" if bold else ".-", ms=4 if bold else 3, lw=2.4 if bold else 1.0,
-                color=cols[i], label=name + (" — smallest L(w_T)" if i == best else ""))
-    anchor = L[0, -1]
-    for p, style in ((-1.0, ":"), (-2.0, "-.")):
-        ax.plot(Tf, anchor * (Tf / Tf[-1]) ** p, style, color="k", lw=1.3, label=f"reference slope {p:g}")
+        plot_above_floor(ax, T, L[i], floor, "o-" if bold else ".-", ms=4 if bold else 3, lw=2.4 if bold else 1.0,
+                         color=cols[i], label=name + (" — smallest L(w_T)" if i == best else ""))
+    ax.plot([], [], "v", color="0.4", label=f"below {floor:g} (value in the table)")
+    # each reference slope through the first fitted point of the run it describes: −1 through the fixed η,
+    # −2 through the power-law run η = c·T whose fitted slope is nearest −2 (``ref``)
+    for p, i, style in ((-1.0, 0, ":"), (-2.0, ref, "-.")):
+        j0 = len(Ts) - len(Tf)
+        if np.isfinite(L[i, j0]) and L[i, j0] > floor:
+            ax.plot(Tf, L[i, j0] * (Tf / Tf[0]) ** p, style, color="k", lw=1.3,
+                    label=f"reference slope {p:g} (through {scheds[i][0]})")
     big = T[T >= T_min]
     if big.size:
         ax.plot(big, theory.ev("cor2.bound", T=big, gamma=gamma), "k--", lw=1.5, label="Cor. 2 bound (T ≥ T_min)")
@@ -155,9 +179,10 @@ def _slope_figure(ctx, sec, Ts, L, scheds, best, gamma, T_min, Tf) -> None:
     path, rel = ctx.figure_file("s4_slopes")
     save_figure(fig, path)
     sec.figure(Figure("4a", rel, "L(w_T) against T per stepsize schedule (log–log): bold, the fixed η and Corollary 2's "
-                                 "η = γ²T/120; thin, η = c·T for the swept c; black, reference slopes −1 and −2 through the "
-                                 f"fixed-η run's last point (and Corollary 2's bound where T ≥ T_min). Values below "
-                                 f"{floor:g} are drawn at the bottom edge (see the table)."))
+                                 "η = γ²T/120; thin, η = c·T for the swept c; black, reference slopes −1 through the fixed-η "
+                                 "run and −2 through the η = c·T run with a power-law fit nearest −2, from the first fitted budget (and Corollary 2's bound "
+                                 f"where T ≥ T_min). Losses below {floor:g} (down to the float64 floor) are marked ▼ "
+                                 "on the bottom edge; the table has every value."))
 
 
 # ---------------------------------------------------------------------------
@@ -185,13 +210,13 @@ def _corollary2(ctx: Context, sec: Section, cfg: dict) -> None:
                          "τ": tau, "τ ≤ T/2": bool(tau <= T / 2 * (1 + TAU_ALLOWANCE)),
                          "first L ≤ 1/η": s1, "first L ≤ 1/η ≤ T/2": bool(0 <= s1 <= T / 2),
                          "last increase": int(traj.stats["last_increase"][0])})
-    sec.text("### Corollary 2 checked exactly (T ≥ T_min, η = γ²T/120)")
+    sec.text("### Corollary 2 on this report's instances (T ≥ T_min, η = γ²T/120); the verdict is claim `cor2.bound`'s")
     sec.table(Table("cor2", "Corollary 2: L(w_T) against 480·ln²(γ⁴T²)/(γ⁴T²), and τ ≤ T/2", rows))
-    ok = all(r["holds"] for r in rows)
-    sec.verdict("T ≥ 120max{e,n}/γ², η = γ²T/120 ⇒ L(w_T) ≤ 480 ln²(γ⁴T²)/(γ⁴T²)", "Corollary 2, claim 9", "exact",
-                theory.formula("cor2.bound"), f"{sum(r['holds'] for r in rows)}/{len(rows)} budgets",
-                "holds" if ok else "VIOLATED", ratio=worst([r["L/bound"] for r in rows]),
-                note="ratio = worst L/bound: the constant 480 is loose by 1/ratio")
+    bad = [r for r in rows if not r["holds"]]
+    quote_claim(ctx, sec, CLAIMS[0],
+                shown=f"{len(rows)} budgets, worst L/bound {worst([r['L/bound'] for r in rows]):.4g}",
+                witness=(f"{bad[0]['data']} at T = {bad[0]['T']}: L(w_T) = {bad[0]['L(w_T)']:.6g} > bound "
+                         f"{bad[0]['bound']:.6g}") if bad else None)
     tau_ok = all(r["τ ≤ T/2"] for r in rows)
     sec.verdict("T ≥ T_min, η = γ²T/120 ⇒ τ ≤ T/2", "Corollary 2 (with the §11 erratum 3)", "exact",
                 "τ(η = γ²T/120) ≤ T/2 (an equality when η ≥ n)",
@@ -246,11 +271,11 @@ def _monotone(ctx: Context, sec: Section, cfg: dict) -> None:
                     note="Theorem 3's c₀ is not explicit, so this is the asymptotic check of claim 12: the loss's "
                          f"observed order over the last decade must not be below −1 − {ORDER_TOL}."))
     ok = bool(mono) and all(r["order of L over last decade"] >= -1 - ORDER_TOL for r in mono)
-    sec.verdict("monotone GD on Theorem 3's data: L(w_t) ≥ c₀/t", "Theorem 3, claim 12", "asymptotic",
-                "t·L(w_t) bounded away from 0 (order of L ≥ −1)",
-                f"{len(mono)} monotone runs; orders " + ", ".join(f"{r['order of L over last decade']:.3f}" for r in mono)
-                + "; min t·L = " + ", ".join(f"{r['min t·L(w_t), t ≥ 1']:.3g}" for r in mono),
-                "consistent" if ok else ("INCONSISTENT" if mono else "inconclusive"))
+    quote_claim(ctx, sec, "thm3.lower",
+                shown=f"{len(mono)} monotone runs, orders of L over the last decade "
+                      + ", ".join(f"{r['order of L over last decade']:.3f}" for r in mono)
+                      + f" ({'all' if ok else 'not all'} ≥ −1 − {ORDER_TOL}); min t·L = "
+                      + ", ".join(f"{r['min t·L(w_t), t ≥ 1']:.3g}" for r in mono))
     fig, ax = ctx.subplots(figsize=(6.8, 4.4))
     cols = plt.cm.viridis(np.linspace(0, 0.85, traj.K))
     for k, eta in enumerate(traj.eta):
@@ -300,7 +325,9 @@ def _lemma14(ctx: Context, sec: Section, cfg: dict) -> None:
     sec.table(Table("lemma14", "Lemma 14 on Theorem 3's data: η > 40 ln 2 ⇒ L(w₁) > L(w₀) = ln 2", rows,
                     note="the scan (257 log-spaced η in [4, 80·ln 2]) locates the actual threshold; paper.md §4 [N] "
                          "reports about 14.1, 14.7 and 16.2 for γ = 0.01, 0.05, 0.09."))
-    sec.verdict("Theorem 3 data: η > 40 ln 2 ⇒ L(w₁) > ln 2", "Lemma 14, claim 11", "exact", "η > 40 ln 2 ≈ 27.73",
-                f"{len(rows)} margins × {len(cfg['lemma14_etas'])} stepsizes", "holds" if all_ok else "VIOLATED",
-                ratio=worst([r["actual/40 ln 2"] for r in rows]),
-                note="ratio = actual threshold / 40 ln 2: the lemma's constant is loose by 1/ratio")
+    quote_claim(ctx, sec, "lemma14.first_step",
+                shown=f"{len(rows)} margins × {len(cfg['lemma14_etas'])} stepsizes > 40 ln 2, all increasing: "
+                      f"{'yes' if all_ok else 'no'}; actual threshold / 40 ln 2 up to "
+                      f"{worst([r['actual/40 ln 2'] for r in rows]) or float('nan'):.3g} (the constant is loose by its inverse)",
+                witness=None if all_ok else "a tested η > 40 ln 2 on Theorem 3's data did not increase the loss at step 1 "
+                                            "(see the lemma14 table)")

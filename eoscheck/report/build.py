@@ -1,24 +1,43 @@
-"""Orchestration of ``eoscheck report``: run the eight sections in order (progress bars per section and
-per run), time them, turn a missing dependency into an explicit gap and a crash into an explicit error
-(never a silent one), and write the report (:func:`eoscheck.report.document.write_report`).
+"""Orchestration of ``eoscheck report``: validate the output folder, take its lock, check the claims,
+run the eight sections into a staging folder, and swap the finished folder in.
+
+Outputs.  ``--out`` (default :data:`DEFAULT_OUT`, never the committed ``reports/latest``) is checked
+before any computation (:func:`eoscheck.outputs.check_output_dir`) and locked for one writer
+(:class:`eoscheck.outputs.OutputLock`).  The report is written into a sibling staging folder
+``.<out>.eoscheck-staging`` and exchanged with ``out`` in one ``renameat2(RENAME_EXCHANGE)`` (or, where
+the kernel lacks it, two renames with the previous output kept as ``.<out>.eoscheck-previous`` until
+the new one is in place): a report killed at any moment leaves the previous complete output (or, before
+the first success, none), and the next report removes the leftovers and completes.  Files are written
+atomically with the permissions a plain ``open()`` gives (0644 under umask 022).
+
+A crash in a section becomes an explicit error in the report, with its traceback, never a silent one.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shlex
-import sys
+import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import progress as progress_bars
+from ..outputs import LOCK_NAME, OutputLock, check_output_dir
 from ..provenance import config_hash
 from . import acceleration, claims, descent, figure1, losses, ntk, provenance, theorem1
-from .cache import RunCache
+from .cache import RunCache, default_cache_dir
 from .config import profile_config
 from .context import Context
+from .provenance import revision_text, source_revision
 from .document import BAD_VERDICTS, Section, counts_text, verdict_counts, write_report
-from .theory import MissingDependency
+
+#: The default output folder, relative to the working directory: never a tracked folder of the project
+#: (regenerating the committed report is an explicit ``--out reports/latest``).
+DEFAULT_OUT = "eoscheck-report"
 
 #: (number, key, module) of every section, in report order.
 SECTIONS = (
@@ -64,33 +83,122 @@ class ReportResult:
                 + f"; {self.wall_s:.0f} s, runs: {self.cache['hits']} reused, {self.cache['computed']} computed")
 
 
-def build_report(out: str | Path = "reports/latest", profile: str = "quick", *, device: str = "cpu", seed: int = 0,
-                 use_cache: bool = True, progress: bool = True, command: str | None = None,
-                 sections: tuple[str, ...] | None = None, cache_dir: str | Path | None = None) -> ReportResult:
+def staging_paths(out: Path) -> tuple[Path, Path]:
+    """(staging folder, previous-output folder) of an output folder: hidden siblings of it."""
+    return out.parent / f".{out.name}.eoscheck-staging", out.parent / f".{out.name}.eoscheck-previous"
+
+
+def recover(out: Path) -> None:
+    """Put back the previous complete output if a report was killed between the two renames of the
+    fallback swap (``out`` missing, the previous one kept aside)."""
+    _, previous = staging_paths(out)
+    if previous.is_dir() and not out.exists():
+        os.replace(previous, out)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange)
+    return rc == 0
+
+
+def swap_in(staging: Path, out: Path) -> None:
+    """Make the finished ``staging`` folder the new ``out``; the old content is removed.
+
+    The lock file is hard-linked into the staging folder first, so the lock (held on its inode) stays
+    on ``out`` across the swap.
+    """
+    lock = out / LOCK_NAME
+    if lock.exists() and not (staging / LOCK_NAME).exists():
+        os.link(lock, staging / LOCK_NAME)
+    _, previous = staging_paths(out)
+    if _exchange(staging, out):
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    if previous.exists():
+        shutil.rmtree(previous)
+    os.replace(out, previous)
+    os.replace(staging, out)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _heartbeat(bar, every_s: float = 1.0) -> threading.Event:
+    """Redraw ``bar`` every second (its elapsed time moves during a long run, a figure, a claim): no
+    silent stretch.  Set the returned event to stop."""
+    stop = threading.Event()
+    if bar is not None:
+        def beat():
+            while not stop.wait(every_s):
+                bar.refresh()
+
+        threading.Thread(target=beat, name="eoscheck-report-heartbeat", daemon=True).start()
+    return stop
+
+
+def build_report(out: str | Path = DEFAULT_OUT, profile: str = "quick", *, device: str = "cpu",
+                 seed: int | None = None, use_cache: bool = True, progress: bool = True,
+                 command: str | None = None, sections: tuple[str, ...] | None = None,
+                 cache_dir: str | Path | None = None) -> ReportResult:
     """Build the report into ``out`` (see the module docstring).
 
-    ``sections`` restricts the build to some section keys (provenance is always added) and
-    ``cache_dir`` uses another run cache than ``<out>/.cache`` (both for tests and debugging).
+    ``seed`` seeds synthetic data and network initializations (0 when None) and, when given, the
+    claims' Hypothesis search (else the ``ci`` derandomization, as ``eoscheck check``).  ``sections``
+    restricts the build to some section keys (provenance is always added); ``cache_dir`` defaults to
+    :func:`~eoscheck.report.cache.default_cache_dir`.
     """
     t_start = time.perf_counter()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     cfg = profile_config(profile)
-    cache = RunCache(Path(cache_dir) if cache_dir else out / ".cache", enabled=use_cache)
+    out = check_output_dir(out)
+    cache_root = check_output_dir(cache_dir if cache_dir is not None else default_cache_dir(), "--cache-dir")
+    recover(out)
+    with OutputLock(out):
+        staging, previous = staging_paths(out)
+        for leftover in (staging, previous):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+        staging.mkdir(parents=True)
+        result = _build(out, staging, cfg, profile, device, seed, use_cache, progress, command, sections,
+                        cache_root, t_start)
+        swap_in(staging, out)
+    result.index = out / "index.md"
+    return result
+
+
+def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed: int | None, use_cache: bool,
+           progress: bool, command: str | None, sections: tuple[str, ...] | None, cache_root: Path,
+           t_start: float) -> ReportResult:
+    cache = RunCache(cache_root, enabled=use_cache)
     cache.clean_temporaries()
-    ctx = Context(out=out, cfg=cfg, profile=profile, seed=int(seed), device=device, cache=cache, progress=progress)
+    data_seed = 0 if seed is None else int(seed)
+    ctx = Context(out=staging, cfg=cfg, profile=profile, seed=data_seed, claims_seed=seed, device=device,
+                  cache=cache, progress=progress)
     header = {
         "command": command or f"eoscheck report --out {shlex.quote(str(out))} --{profile}",
-        "profile": profile, "seed": int(seed), "device": device,
-        "config_hash": config_hash({"profile": profile, "config": cfg, "seed": int(seed), "device": device}),
+        "profile": profile, "seed": data_seed, "claims_seed": seed, "device": device,
+        "config_hash": config_hash({"profile": profile, "config": cfg, "seed": seed, "device": device}),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    header["revision"] = source_revision()
+    header["code"] = revision_text(header["revision"])
     done: list[Section] = []
     todo = [s for s in SECTIONS if sections is None or s[1] in sections or s[1] == "provenance"]
-    bar = _bar(todo, progress)
+    bar = progress_bars.bar(desc="report", total=len(todo), unit="section") if progress else None
+    ctx.extras["bar"] = bar
+    stop = _heartbeat(bar)
+    if any(key == "claims" for _, key, _ in todo):  # first: §1–6 quote the claims' verdicts
+        if bar is not None:
+            bar.set_description_str("report §7 claims (checked first)")
+        claims.check_results(ctx, tuple(c for _, _, m in todo for c in getattr(m, "CLAIMS", ())))
     for number, key, module in todo:
-        if progress:
-            bar.set_description(f"report §{number} {key}")
+        ctx.extras["bar_desc"] = f"report §{number} {key}"
+        if bar is not None:
+            bar.set_description_str(ctx.extras["bar_desc"])
         sec = Section(number, key, module.TITLE)
         t0 = time.perf_counter()
         try:
@@ -101,51 +209,27 @@ def build_report(out: str | Path = "reports/latest", profile: str = "quick", *, 
                 module.run(ctx, sec, done, header)
             else:
                 module.run(ctx, sec)
-        except MissingDependency as err:
-            sec.missing.append(str(err))
-        except ModuleNotFoundError as err:
-            sec.missing.append(f"module `{err.name}` is not available yet ({err}); this section cannot be computed")
         except KeyboardInterrupt:
             raise
         except Exception as err:  # a bug must show in the report, with its traceback
             sec.fail("", err)
         sec.wall_s = time.perf_counter() - t0
         done.append(sec)
-        if progress:
+        if bar is not None:
             bar.update(1)
-    if progress:
-        bar.close()
-    wall = time.perf_counter() - t_start
-    header["wall_s"] = wall
+    if bar is not None:
+        bar.set_description_str("report: writing files")
+    header["wall_s"] = time.perf_counter() - t_start
     if "check_counts" in ctx.extras:
         header["check_counts"] = ctx.extras["check_counts"]
-    extra = {"config": cfg, "cache": cache.stats(), "cache_events": [e.__dict__ for e in cache.events]}
-    index = write_report(out, done, header, extra)
-    _remove_stale(out, done)
-    return ReportResult(index=index, sections=done, wall_s=wall, cache=cache.stats(),
+    superseded = cache.prune_superseded()
+    pruned, freed = cache.prune()
+    extra = {"config": cfg, "cache": dict(cache.stats(), superseded_removed=superseded, pruned=pruned,
+                                          pruned_bytes=freed),
+             "cache_events": [e.__dict__ for e in cache.events]}
+    index = write_report(staging, done, header, extra)
+    stop.set()
+    if bar is not None:
+        bar.close()
+    return ReportResult(index=index, sections=done, wall_s=time.perf_counter() - t_start, cache=cache.stats(),
                         check_counts=ctx.extras.get("check_counts"))
-
-
-def _bar(items, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=len(items), unit="section", file=sys.stderr, position=0, leave=True)
-
-
-def _remove_stale(out: Path, sections: list[Section]) -> None:
-    """Delete figures and data files of an earlier build that this build did not produce."""
-    figs = {(out / f.file).resolve() for s in sections for f in s.figures}
-    for p in (out / "figures").glob("*.png"):
-        if p.resolve() not in figs:
-            p.unlink()
-    keep = set()
-    for s in sections:
-        ids = [t.id for t in s.tables] + (["verdicts"] if s.verdicts else [])
-        keep |= {(out / "data" / s.key / f"{i}.{ext}").resolve() for i in ids for ext in ("csv", "json")}
-    data = out / "data"
-    if data.is_dir():
-        for p in data.rglob("*"):
-            if p.is_file() and p.resolve() not in keep:
-                p.unlink()

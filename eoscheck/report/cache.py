@@ -1,19 +1,27 @@
-"""The report's run cache: every run stored under ``<out>/.cache/`` by the hash of its configuration.
+"""The report's run cache: every run stored by the hash of its configuration and of the code it ran.
+
+Where: ``--cache-dir``, else ``$EOSCHECK_CACHE_DIR``, else ``$XDG_CACHE_HOME/eoscheck`` (default
+``~/.cache/eoscheck``) — never inside the report folder or the checkout (:func:`default_cache_dir`).
 
 An entry is a folder ``<kind>-<label>-<hash>/`` holding the run (``trajectory.npz`` + ``run.json``
-for a trajectory, ``result.json`` for any other JSON result) and a ``DONE`` marker.  It is written
+for a trajectory, ``result.json`` for any other JSON result), ``entry.json`` (configuration, code
+hash, seconds) and a ``DONE`` marker whose modification time is the entry's last use.  It is written
 into a temporary folder that is renamed into place only when complete, so an interrupted report
 leaves either a finished entry or none: a second ``eoscheck report`` reuses every finished run and
-computes only the missing ones (resume).  ``enabled=False`` (``--no-cache``) recomputes everything
-and overwrites the entries.
+computes only the missing ones.  ``enabled=False`` (``--no-cache``) recomputes and overwrites.
 
-The hash covers the run's configuration (data content hash, loss, stepsizes, steps, grid, device,
-seed …) and a hash of the source code the run depends on (:func:`code_hash`), so editing the engine
-invalidates its runs instead of silently reusing stale ones.
+The key covers the run's configuration and :func:`code_hash` of the *imported* modules the run
+depends on, located through their ``__file__`` (so the hash is the same, and never empty, in an
+editable and in a regular ``pip install .``).  Entries of an older code hash for the same
+(kind, label) are stale and are removed at the end of each report (:meth:`RunCache.prune_superseded`);
+``eoscheck cache prune`` also removes entries unused for a number of days or beyond a size cap
+(least recently used first).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -27,41 +35,96 @@ from typing import Any, Callable
 from ..provenance import canonical_json, config_hash
 from ..trajectory import Trajectory
 
-#: Engine modules whose source a cached trajectory depends on.
-ENGINE_MODULES = ("gd.py", "_fastgd.py", "_lossnp.py", "losses.py", "datasets.py", "trajectory.py",
-                  "networks.py", "mlp.py", "sharpness.py")
+#: Subpackages that results never depend on (the presentation layer): excluded from every code hash.
+PRESENTATION = ("eoscheck.report", "eoscheck.commands")
+
+#: Subpackages mapped from their own folders (pyproject ``package-dir``): in an editable install they
+#: live outside ``eoscheck/``, in a regular one inside it, so a hash of ``eoscheck`` never descends into
+#: them; they count only where named.
+MAPPED = ("eoscheck.bounds", "eoscheck.properties")
+
+#: What a GD / network trajectory depends on: the eoscheck package (engines, losses, data, records).
+ENGINE = ("eoscheck",)
+
+#: What a claim's result depends on: the engine, the encoded bounds and the claims machinery.
+CLAIMS = ("eoscheck", "eoscheck.bounds", "eoscheck.properties")
+
+#: Source and data files hashed inside a package folder (code, fitted constants, bundled data).
+HASHED_SUFFIXES = (".py", ".json", ".npz", ".npy", ".csv", ".gz", ".idx")
+
+#: Defaults of :meth:`RunCache.prune`: entries unused for this many days, and a size cap.
+PRUNE_DAYS = 30.0
+PRUNE_MAX_BYTES = 2 * 2**30
+
+
+def default_cache_dir() -> Path:
+    """``$EOSCHECK_CACHE_DIR``, else ``$XDG_CACHE_HOME/eoscheck``, else ``~/.cache/eoscheck``."""
+    env = os.environ.get("EOSCHECK_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "eoscheck"
+
+
+def module_files(name: str, skip: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
+    """(``module:relative path``, file) of every hashed file of the imported module ``name``.
+
+    A plain module is its ``__file__``; a package is every ``.py``/``.json`` file under its
+    ``__path__``, except the sub-packages named in ``skip`` (hashed on their own or not at all).
+    Raises ``RuntimeError`` when the module has no file: a hash of nothing would never change.
+    """
+    mod = importlib.import_module(name)
+    paths = getattr(mod, "__path__", None)
+    if paths is None:
+        f = getattr(mod, "__file__", None)
+        if not f:
+            raise RuntimeError(f"module {name} has no source file to hash")
+        return [(f"{name}:{Path(f).name}", Path(f))]
+    out: list[tuple[str, Path]] = []
+    for root in sorted({str(Path(p).resolve()) for p in paths}):
+        root_p = Path(root)
+        for dirpath, dirnames, filenames in os.walk(root_p):
+            here = Path(dirpath)
+            rel = here.relative_to(root_p)
+            dotted = ".".join((name,) + rel.parts)
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith(".")
+                                 and f"{dotted}.{d}" not in skip)
+            for fn in sorted(filenames):
+                if fn.endswith(HASHED_SUFFIXES):
+                    out.append((f"{name}:{(rel / fn).as_posix()}", here / fn))
+    if not out:
+        raise RuntimeError(f"package {name} has no source file to hash (looked under {list(paths)})")
+    return out
 
 
 @lru_cache(maxsize=None)
-def code_hash(*relpaths: str) -> str:
-    """A short hash of the source files ``relpaths`` (relative to the repository's package roots).
+def code_hash(*modules: str) -> str:
+    """A short sha256 of the files of the imported ``modules`` (see :func:`module_files`).
 
-    A path that ends with ``/`` stands for every ``.py`` file in that folder.  Missing files hash
-    as absent, so a module that lands later changes the hash.
+    Each package is hashed without the others named here and without :data:`PRESENTATION`, so a
+    file counts once whether a sub-package lives inside its parent's folder (regular install) or
+    elsewhere (editable install with ``package-dir``).
     """
-    import hashlib
-
-    from .. import __file__ as pkg_init
-
-    pkg = Path(pkg_init).resolve().parent
-    roots = {"eoscheck": pkg, "bounds": pkg.parent / "bounds", "properties": pkg.parent / "properties"}
+    skip = tuple(modules) + PRESENTATION + MAPPED
     h = hashlib.sha256()
-    for rel in relpaths:
-        top, _, rest = rel.partition("/")
-        base = roots.get(top)
-        if base is None:
-            base, rest = pkg, rel
-        target = base / rest if rest else base
-        files = sorted(target.glob("*.py")) if (rest == "" or rel.endswith("/")) else [target]
-        for f in files:
-            h.update(str(f.name).encode())
-            h.update(f.read_bytes() if f.is_file() else b"<absent>")
+    for name in sorted(set(modules)):
+        for rel, path in module_files(name, skip=tuple(s for s in skip if s != name)):
+            h.update(rel.encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
     return h.hexdigest()[:16]
 
 
 def engine_hash() -> str:
-    """The code hash of the engine (the modules every trajectory depends on)."""
-    return code_hash(*(f"eoscheck/{m}" for m in ENGINE_MODULES))
+    """The code hash every trajectory depends on (:data:`ENGINE`)."""
+    return code_hash(*ENGINE)
+
+
+def claims_hash() -> str:
+    """The code hash every claim's result depends on (:data:`CLAIMS`)."""
+    return code_hash(*CLAIMS)
 
 
 @dataclass
@@ -77,14 +140,15 @@ class CacheEvent:
 
 @dataclass
 class RunCache:
-    """Runs keyed by configuration hash under ``root`` (see the module docstring)."""
+    """Runs keyed by configuration and code hash under ``root`` (see the module docstring)."""
 
     root: Path
     enabled: bool = True
     events: list[CacheEvent] = field(default_factory=list)
+    codes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.root = Path(self.root)
+        self.root = Path(self.root).expanduser()
 
     # --- keys -------------------------------------------------------------------------
     @staticmethod
@@ -93,19 +157,30 @@ class RunCache:
         return config_hash({"kind": kind, "config": config, "code": code})
 
     def path(self, kind: str, label: str, key: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in label)[:60]
-        return self.root / f"{kind}-{safe}-{key}"
+        return self.root / f"{kind}-{_safe(label)}-{key}"
+
+    def _entry(self, kind: str, label: str, config: dict[str, Any], code: str | None) -> tuple[str, Path, str]:
+        code = code or engine_hash()
+        self.codes[(kind, _safe(label))] = code
+        key = self.key(kind, config, code)
+        return key, self.path(kind, label, key), code
+
+    def _hit(self, kind: str, label: str, key: str, entry: Path) -> None:
+        self.events.append(CacheEvent(kind, label, key, True, 0.0))
+        try:
+            os.utime(entry / "DONE")  # last use, for pruning
+        except OSError:
+            pass
 
     # --- lookups ----------------------------------------------------------------------
     def trajectory(self, kind: str, label: str, config: dict[str, Any],
                    compute: Callable[[], Trajectory], code: str | None = None) -> Trajectory:
         """The cached trajectory of ``config``, or ``compute()`` stored atomically."""
-        key = self.key(kind, config, code or engine_hash())
-        entry = self.path(kind, label, key)
+        key, entry, code = self._entry(kind, label, config, code)
         if self.enabled and (entry / "DONE").is_file():
             try:
                 traj = Trajectory.load(entry)
-                self.events.append(CacheEvent(kind, label, key, True, 0.0))
+                self._hit(kind, label, key, entry)
                 return traj
             except Exception:  # a damaged entry is recomputed, never trusted
                 pass
@@ -113,52 +188,42 @@ class RunCache:
         traj = compute()
         seconds = time.perf_counter() - t0
         self._store(entry, lambda tmp: traj.save(tmp), {"kind": kind, "label": label, "config": config,
-                                                        "seconds": seconds})
+                                                        "code": code, "seconds": seconds})
         self.events.append(CacheEvent(kind, label, key, False, seconds))
         return traj
 
     def json(self, kind: str, label: str, config: dict[str, Any], compute: Callable[[], Any],
              code: str | None = None) -> Any:
         """The cached JSON result of ``config``, or ``compute()`` stored atomically."""
-        key = self.key(kind, config, code or engine_hash())
-        entry = self.path(kind, label, key)
-        if self.enabled and (entry / "DONE").is_file():
-            try:
-                value = json.loads((entry / "result.json").read_text())
-                self.events.append(CacheEvent(kind, label, key, True, 0.0))
-                return value
-            except Exception:
-                pass
+        hit = self.lookup_json(kind, label, config, code)
+        if hit is not None:
+            return hit
         t0 = time.perf_counter()
         value = compute()
-        seconds = time.perf_counter() - t0
-        text = json.dumps(json.loads(canonical_json(value)), indent=1)
-        self._store(entry, lambda tmp: (Path(tmp) / "result.json").write_text(text),
-                    {"kind": kind, "label": label, "config": config, "seconds": seconds})
-        self.events.append(CacheEvent(kind, label, key, False, seconds))
-        return json.loads(text)
+        return self.store_json(kind, label, config, value, time.perf_counter() - t0, code)
 
     def lookup_json(self, kind: str, label: str, config: dict[str, Any], code: str | None = None) -> Any | None:
         """The cached JSON result of ``config`` (a hit is recorded), or None when absent or disabled."""
-        key = self.key(kind, config, code or engine_hash())
-        entry = self.path(kind, label, key)
+        key, entry, _ = self._entry(kind, label, config, code)
         if not (self.enabled and (entry / "DONE").is_file()):
             return None
         try:
             value = json.loads((entry / "result.json").read_text())
         except Exception:
             return None
-        self.events.append(CacheEvent(kind, label, key, True, 0.0))
+        self._hit(kind, label, key, entry)
         return value
 
     def store_json(self, kind: str, label: str, config: dict[str, Any], value: Any, seconds: float,
-                   code: str | None = None) -> None:
-        """Store a JSON result computed elsewhere (e.g. in a worker process) as a finished entry."""
-        key = self.key(kind, config, code or engine_hash())
+                   code: str | None = None) -> Any:
+        """Store a JSON result computed elsewhere (e.g. in a worker process) as a finished entry; the
+        stored value (as read back)."""
+        key, entry, code = self._entry(kind, label, config, code)
         text = json.dumps(json.loads(canonical_json(value)), indent=1)
-        self._store(self.path(kind, label, key), lambda tmp: (Path(tmp) / "result.json").write_text(text),
-                    {"kind": kind, "label": label, "config": config, "seconds": seconds})
+        self._store(entry, lambda tmp: (Path(tmp) / "result.json").write_text(text),
+                    {"kind": kind, "label": label, "config": config, "code": code, "seconds": seconds})
         self.events.append(CacheEvent(kind, label, key, False, seconds))
+        return json.loads(text)
 
     def _store(self, entry: Path, write: Callable[[Path], Any], meta: dict[str, Any]) -> None:
         """Write an entry into a temporary folder, mark it DONE, and rename it into place."""
@@ -170,17 +235,23 @@ class RunCache:
             (tmp / "DONE").write_text("complete\n")
             if entry.exists():
                 shutil.rmtree(entry, ignore_errors=True)
-            os.replace(tmp, entry)
+            try:
+                os.replace(tmp, entry)
+            except OSError:
+                if not (entry / "DONE").is_file():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # another report stored the same entry meanwhile
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    # --- statistics -------------------------------------------------------------------
+    # --- statistics and housekeeping --------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Hits, computed runs and the seconds spent computing."""
         hits = sum(e.hit for e in self.events)
         return {"lookups": len(self.events), "hits": hits, "computed": len(self.events) - hits,
-                "compute_seconds": sum(e.seconds for e in self.events), "enabled": self.enabled}
+                "compute_seconds": sum(e.seconds for e in self.events), "enabled": self.enabled,
+                "folder": str(self.root)}
 
     def clean_temporaries(self) -> int:
         """Remove temporary folders left by an interrupted report; their number."""
@@ -191,3 +262,64 @@ class RunCache:
             shutil.rmtree(p, ignore_errors=True)
             n += 1
         return n
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every finished entry: path, kind, label, code hash, bytes, last use (epoch seconds)."""
+        out = []
+        if not self.root.is_dir():
+            return out
+        for p in sorted(self.root.iterdir()):
+            done = p / "DONE"
+            if p.name.startswith(".") or not done.is_file():
+                continue
+            try:
+                meta = json.loads((p / "entry.json").read_text())
+            except (OSError, ValueError):
+                meta = {}
+            size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+            out.append({"path": p, "kind": meta.get("kind", p.name.split("-", 1)[0]),
+                        "label": meta.get("label", ""), "code": meta.get("code"), "bytes": size,
+                        "last_used": done.stat().st_mtime})
+        return out
+
+    def prune_superseded(self) -> int:
+        """Remove entries of the (kind, label)s used in this run that carry another code hash (stale
+        code: never served again); the number removed."""
+        n = 0
+        for e in self.entries():
+            current = self.codes.get((e["kind"], _safe(e["label"])))
+            if current is not None and e["code"] != current:
+                shutil.rmtree(e["path"], ignore_errors=True)
+                n += 1
+        return n
+
+    def prune(self, older_than_days: float = PRUNE_DAYS, max_bytes: int | None = PRUNE_MAX_BYTES,
+              now: float | None = None) -> tuple[int, int]:
+        """Remove entries unused for ``older_than_days``, then the least recently used ones until the
+        cache holds at most ``max_bytes``; (entries removed, bytes freed)."""
+        now = time.time() if now is None else now
+        self.clean_temporaries()
+        entries = sorted(self.entries(), key=lambda e: e["last_used"])
+        removed, freed = 0, 0
+        total = sum(e["bytes"] for e in entries)
+        for e in entries:
+            old = now - e["last_used"] > older_than_days * 86400.0
+            big = max_bytes is not None and total > max_bytes
+            if old or big:
+                shutil.rmtree(e["path"], ignore_errors=True)
+                removed += 1
+                freed += e["bytes"]
+                total -= e["bytes"]
+        return removed, freed
+
+    def clear(self) -> tuple[int, int]:
+        """Remove every entry (and temporary); (entries removed, bytes freed)."""
+        self.clean_temporaries()
+        entries = self.entries()
+        for e in entries:
+            shutil.rmtree(e["path"], ignore_errors=True)
+        return len(entries), sum(e["bytes"] for e in entries)
+
+
+def _safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in label)[:60]

@@ -1,22 +1,37 @@
 """Section 7 — the summary of every claim: the results of ``eoscheck check`` (the claims registry of
 :mod:`eoscheck.properties`, run through its own runner, never re-implemented here), with the same
-columns as ``eoscheck check``'s table, followed by every verdict of sections 1–6 of this report.
+columns as ``eoscheck check``'s table, followed by every verdict of sections 1–6.
 
-Each claim's result is cached on its own (key: claim id, profile, seed, and the source of
-``properties/``, ``bounds/`` and the engine), so an interrupted report resumes claim by claim.  The
-claims run in a supervised worker process (spawned, so the parent's thread pools are not inherited):
-a claim that exceeds the memory limit is stopped and reported as an error, and with a time budget
-(``--quick``) the claims not reached are listed as not run — never dropped silently.
+The verdicts never depend on time: each claim runs its profile's number of examples (the claim's
+``examples`` × the profile's multiplier), exactly as ``eoscheck check --profile P`` does, so the table
+is the same on any machine under any load.  The claims' Hypothesis seed is the report's ``--seed``
+when one is given (``eoscheck check --seed N``), else the ``ci`` derandomization (``eoscheck check``).
+They run first, before §1–6, so that a section that shows a claim's instances quotes the claim's
+verdict instead of deciding the statement a second time (:func:`claim_result`).
+
+Each claim's result is cached on its own (key: claim id, profile, seed and :func:`~.cache.claims_hash`),
+so an interrupted report resumes claim by claim.  The claims run in a separate worker process (a fresh
+interpreter: the parent's thread pools are not inherited) that dies with the report: its bare
+interpreter asks the kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``) before any
+import, it checks its parent on start and every second, and every
+report kills the workers an earlier, killed report left behind (:func:`kill_orphans`).  A claim that
+exceeds the memory limit is stopped and reported as an error that says so.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import os
 import queue
+import signal
+import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from .cache import ENGINE_MODULES, code_hash
+from .. import progress as progress_bars
+from ..outputs import atomic_write
+from .cache import claims_hash
 from .context import Context
 from .document import Section, Table, counts_text, verdict_counts
 
@@ -24,7 +39,6 @@ TITLE = "Summary of every claim"
 
 CHECK_COLUMNS = ["claim", "source", "exact/fitted", "examples", "worst ratio", "fitted constant",
                  "slope obs vs pred", "verdict"]
-
 
 def check_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``eoscheck check``'s table (eoscheck/commands/check.py ``report_table``) from its JSON."""
@@ -52,22 +66,100 @@ def _num(x):
 
 
 # ---------------------------------------------------------------------------
-# the supervised worker
+# the worker, and no orphans
 # ---------------------------------------------------------------------------
 
 
-def _worker(ids: list[str], profile: str, seed: int, save_dir: str, out: "mp.Queue") -> None:  # pragma: no cover
-    """Runs in the spawned process: check each claim and send ("start", id) then ("done", id, json)."""
-    import torch
+#: The worker's program (``python -c LAUNCHER PARENT_PID JSON``).  The parent-death signal is armed by
+#: the bare interpreter before any import (torch alone takes seconds on a loaded machine, a window in
+#: which a killed report would leave an orphan); a thread checks the parent every second.  It imports
+#: only what ``eoscheck check`` imports: the claims' instances depend on which modules are loaded
+#: (importing eoscheck.audit or eoscheck.mlp changes thm1.tau's worst ratio), so the worker must not
+#: load the report.  Events go to the original standard output as JSON lines ({"start": id},
+#: {"done": id, "report": …}, {"finished": true}); anything the checks print goes to standard error.
+LAUNCHER = """
+import os, sys, threading, time
+try:
+    import ctypes; ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+except Exception:
+    pass
+parent = int(sys.argv[1])
+if os.getppid() != parent:
+    os._exit(3)
+def watch():
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(3)
+threading.Thread(target=watch, daemon=True).start()
+import json
+args = json.loads(sys.argv[2])
+channel = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+def send(obj):
+    channel.write(json.dumps(obj) + "\\n")
+    channel.flush()
+from eoscheck.properties.runner import run_claim
+for cid in args["ids"]:
+    send({"start": cid})
+    rep = run_claim(cid, args["profile"], args["seed"], args["save_dir"])
+    send({"done": cid, "report": rep.to_json()})
+send({"finished": True})
+"""
 
-    torch.set_num_threads(1)
-    from ..properties.runner import run_claim
 
-    for cid in ids:
-        out.put(("start", cid))
-        rep = run_claim(cid, profile, seed, save_dir)
-        out.put(("done", cid, rep.to_json()))
-    out.put(("finished",))
+def _start_time(pid: int) -> str | None:
+    """The start time of a live process ``pid`` (field 22 of /proc/PID/stat); None when there is none
+    or it is a zombie (ended, not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register_worker(folder: Path, pid: int) -> Path:
+    """Record a running worker (its pid, start time and parent) so a later report can end it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    f = folder / f"{pid}.pid"
+    f.write_text(f"{pid} {_start_time(pid)} {os.getpid()}\n")
+    return f
+
+
+def kill_orphans(folder: Path) -> list[int]:
+    """End the claims workers recorded in ``folder`` whose report is gone (killed before it could end
+    them); the pids ended.  A worker is identified by pid *and* start time, never by name."""
+    ended = []
+    if not folder.is_dir():
+        return ended
+    for f in folder.glob("*.pid"):
+        try:
+            pid_s, start, parent_s = f.read_text().split()
+            pid, parent = int(pid_s), int(parent_s)
+        except (OSError, ValueError):
+            f.unlink(missing_ok=True)
+            continue
+        if parent != os.getpid() and _alive(parent) and _start_time(pid) == start:
+            continue  # another live report's worker
+        if _start_time(pid) == start:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                ended.append(pid)
+            except ProcessLookupError:
+                pass
+        f.unlink(missing_ok=True)
+    return ended
 
 
 def _rss_bytes(pid: int) -> int:
@@ -87,19 +179,71 @@ def _failure(cid: str, info: dict[str, Any], message: str, verdict: str = "error
             "kind": info.get("kind", "?"), "verdict": verdict, "examples": 0, "message": message}
 
 
-def run_checks(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
-    """The check result of every configured claim (cached per claim) and the ids not run in the budget."""
+def _start_worker(ids: list[str], profile: str, seed: int | None, save_dir: Path, log: Path):
+    """Start the worker (:data:`LAUNCHER`); (process, queue of its events, None at its end)."""
+    import json
+    import subprocess
+
+    args = json.dumps({"ids": ids, "profile": profile, "seed": seed, "save_dir": str(save_dir)})
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(os.getpid()), args], stdout=subprocess.PIPE,
+                                stderr=err, stdin=subprocess.DEVNULL, env=dict(os.environ, EOSCHECK_PROGRESS="0"))
+    events: queue.Queue = queue.Queue()
+
+    def read():
+        for line in proc.stdout:
+            try:
+                events.put(json.loads(line))
+            except ValueError:
+                pass
+        events.put(None)
+
+    threading.Thread(target=read, name="eoscheck-claims-reader", daemon=True).start()
+    return proc, events
+
+
+def _stop(proc) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except Exception:
+            proc.kill()
+            proc.wait(5)
+
+
+def _log_tail(log: Path, n: int = 400) -> str:
+    try:
+        text = log.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return (" — last output: " + text[-n:].replace("\n", " | ")) if text else ""
+
+
+def run_checks(ctx: Context, ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """The check result of claims ``ids`` (default: the profile's, all when it names none), in
+    registry order, cached per claim."""
     from ..properties.claims import all_claims, get_claim
 
     cfg = ctx.cfg["claims"]
-    profile, budget = cfg["profile"], cfg.get("budget_s")
+    profile = cfg["profile"]
+    seed = ctx.claims_seed
     mem_limit = float(cfg.get("memory_limit_gb", 6.0)) * 2**30
-    claims = [get_claim(i) for i in cfg["ids"]] if cfg.get("ids") else all_claims()
+    ids = cfg.get("ids") if ids is None else ids
+    if ids:
+        order = {c.id: i for i, c in enumerate(all_claims())}
+        claims = [get_claim(i) for i in sorted(dict.fromkeys(ids), key=lambda i: order.get(i, len(order)))]
+    else:
+        claims = all_claims()
     info = {c.id: {"title": c.title, "source": c.source, "kind": c.kind} for c in claims}
-    code = code_hash("properties/", "bounds/", *(f"eoscheck/{m}" for m in ENGINE_MODULES))
+    code = claims_hash()
+    saved = ctx.cache.root / "counterexamples"
+    workers = ctx.cache.root / "workers"
+    kill_orphans(workers)
 
     def key(cid):
-        return {"claim": cid, "profile": profile, "seed": ctx.seed}
+        return {"claim": cid, "profile": profile, "seed": seed}
 
     results: dict[str, dict] = {}
     for c in claims:
@@ -107,104 +251,142 @@ def run_checks(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
         if hit is not None:
             results[c.id] = hit
     todo = [c.id for c in claims if c.id not in results]
-    t0 = time.perf_counter()
-    not_run: list[str] = []
-    bar = _bar(ctx, len(todo))
-    spawn = mp.get_context("spawn")
+    bar = progress_bars.bar(desc="report §7 claims", total=len(todo), unit="claim") if ctx.progress and todo else None
     while todo:
-        left = None if budget is None else budget - (time.perf_counter() - t0)
-        if left is not None and left <= 0:
-            not_run = list(todo)
-            break
-        q = spawn.Queue()
-        proc = spawn.Process(target=_worker, args=(todo, profile, ctx.seed, str(ctx.out / "counterexamples"), q),
-                             daemon=True)
-        proc.start()
-        current, started = None, time.perf_counter()
-        stop_reason = None
-        while True:
-            try:
-                msg = q.get(timeout=1.0)
-            except queue.Empty:
-                msg = None
-            if msg is not None:
-                if msg[0] == "start":
-                    current, started = msg[1], time.perf_counter()
-                elif msg[0] == "done":
-                    cid, rep = msg[1], msg[2]
-                    ctx.cache.store_json("claim", cid, key(cid), rep, time.perf_counter() - started, code=code)
-                    results[cid] = rep
-                    todo.remove(cid)
-                    current = None
-                    if bar is not None:
-                        bar.update(1)
-                        bar.write(f"  claim {cid:34s} {rep.get('verdict', '?'):11s} {rep.get('seconds', 0):6.1f}s")
-                elif msg[0] == "finished":
+        log = workers / f"worker-{os.getpid()}.log"
+        proc, events = _start_worker(todo, profile, seed, saved, log)
+        pidfile = register_worker(workers, proc.pid)
+        current, started, stop_reason = None, time.perf_counter(), None
+        try:
+            while True:
+                try:
+                    msg = events.get(timeout=1.0)
+                except queue.Empty:
+                    msg = False
+                if msg is None:  # the worker's output ended
+                    proc.wait()
+                    stop_reason = f"the check process ended unexpectedly (exit code {proc.returncode}){_log_tail(log)}"
                     break
-                continue
-            if not proc.is_alive():
-                stop_reason = f"the check process ended unexpectedly (exit code {proc.exitcode})"
-                break
-            if _rss_bytes(proc.pid) > mem_limit:
-                stop_reason = f"exceeded the report's memory limit of {mem_limit / 2**30:.0f} GiB"
-                break
-            if budget is not None and time.perf_counter() - t0 > budget:
-                stop_reason = "budget"
-                break
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-        proc.join(5)
+                if msg:
+                    if "start" in msg:
+                        current, started = msg["start"], time.perf_counter()
+                        if bar is not None:
+                            bar.set_description_str(f"report §7 claims · {current}", refresh=True)
+                    elif "done" in msg:
+                        cid, rep = msg["done"], msg["report"]
+                        results[cid] = ctx.cache.store_json("claim", cid, key(cid), rep,
+                                                            time.perf_counter() - started, code=code)
+                        todo.remove(cid)
+                        current = None
+                        if bar is not None:
+                            bar.update(1)
+                            bar.write(f"  claim {cid:34s} {rep.get('verdict', '?'):11s} {rep.get('seconds', 0):6.1f}s",
+                                      file=sys.stderr)
+                    elif "finished" in msg:
+                        break
+                    continue
+                if bar is not None:
+                    bar.refresh()  # the elapsed time keeps moving during a long claim
+                if _rss_bytes(proc.pid) > mem_limit:
+                    stop_reason = f"exceeded the report's memory limit of {mem_limit / 2**30:.0f} GiB"
+                    break
+        finally:
+            _stop(proc)
+            pidfile.unlink(missing_ok=True)
         if stop_reason is None:
+            log.unlink(missing_ok=True)
             break
-        if stop_reason == "budget":
-            not_run = list(todo)
+        if current is None:  # died between claims: the rest is reported, never dropped
+            for cid in todo:
+                results[cid] = _failure(cid, info[cid], f"not run: {stop_reason}")
             break
-        if current is not None:  # the claim that was running is reported as an error, the rest continue
-            results[current] = _failure(current, info[current], f"stopped: {stop_reason} after "
-                                        f"{time.perf_counter() - started:.0f} s")
-            todo.remove(current)
-            if bar is not None:
-                bar.update(1)
-        else:
-            not_run = list(todo)
-            break
+        results[current] = _failure(current, info[current], f"stopped: {stop_reason} after "
+                                    f"{time.perf_counter() - started:.0f} s")
+        todo.remove(current)
+        if bar is not None:
+            bar.update(1)
     if bar is not None:
         bar.close()
-    ordered = [results[c.id] for c in claims if c.id in results]
-    for cid in not_run:
-        ordered.append(_failure(cid, info[cid], f"not run: the --{ctx.profile} time budget of {budget:.0f} s was spent "
-                                f"(rerun `eoscheck report` to continue from the cache, or run `eoscheck check {cid}`)",
-                                verdict="not run"))
-    return ordered, not_run
+    return [results[c.id] for c in claims if c.id in results]
 
 
-def _remove_stale_counterexamples(ctx: Context, reports: list[dict[str, Any]]) -> None:
-    """Keep only the counterexample files that a reported falsification refers to."""
-    from pathlib import Path
+def check_results(ctx: Context, quoted: tuple[str, ...] = ()) -> list[dict[str, Any]] | None:
+    """The claims' results of this report, computed once, before §1: the profile's claims and the
+    ones sections quote (``quoted``); None after a failure, which §7 reports with its traceback."""
+    if "claims" not in ctx.extras:
+        ids = ctx.cfg["claims"].get("ids")
+        try:
+            ctx.extras["claims"] = run_checks(ctx, list(ids) + list(quoted) if ids else None)
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:
+            ctx.extras["claims"], ctx.extras["claims_error"] = None, err
+    return ctx.extras["claims"]
 
-    folder = ctx.out / "counterexamples"
-    if not folder.is_dir():
-        return
-    keep = {Path(r["counterexample_file"]).name for r in reports if r.get("counterexample_file")}
-    for f in folder.iterdir():
-        if f.is_file() and f.name not in keep:
-            f.unlink()
 
-
-def _bar(ctx: Context, total: int):
-    if not ctx.progress or total == 0:
+def claim_result(ctx: Context, claim_id: str) -> dict[str, Any] | None:
+    """The ``eoscheck check`` result of one claim: §7's when it checked that claim, else checked now
+    (cached like §7's); None when the claims could not be checked (§7 says why)."""
+    if "claims" in ctx.extras and ctx.extras["claims"] is None:
         return None
-    from tqdm.auto import tqdm
+    quoted = ctx.extras.setdefault("claims_quoted", [])
+    found = next((r for r in (ctx.extras.get("claims") or []) + quoted if r.get("id") == claim_id), None)
+    if found is not None:
+        return found
+    found = run_checks(ctx, [claim_id])[0]
+    quoted.append(found)  # shown in §7 too
+    return found
 
-    return tqdm(total=total, desc="claims", unit="claim", leave=False)
+
+#: ``eoscheck check`` verdict → the report's verdict word, for exact and for fitted claims.
+EXACT_WORDS = {"holds": "holds", "FALSIFIED": "VIOLATED", "warning": "inconclusive", "undecided": "inconclusive",
+               "unavailable": "missing", "error": "error"}
+FITTED_WORDS = dict(EXACT_WORDS, holds="consistent", FALSIFIED="INCONSISTENT")
+
+
+def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witness: str | None = None):
+    """The section's verdict on a statement that ``eoscheck check`` decides: the claim's own verdict
+    and worst ratio (the same as in §7), with ``shown`` describing the section's instances.
+
+    ``witness`` (a concrete violation the section found on its fixed instances, inside the claim's
+    domain) makes the verdict VIOLATED and says that the claim's search did not find it.
+    """
+    r = claim_result(ctx, claim_id)
+    if r is None:
+        return sec.verdict(claim_id, "?", "?", "", f"`eoscheck check` failed (§7); shown: {shown}", "error")
+    words = FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted") else EXACT_WORDS
+    verdict = words.get(r.get("verdict"), "error")
+    note = f"verdict and worst ratio of claim `{claim_id}` (`eoscheck check`, §7)"
+    if witness is not None:
+        verdict = "VIOLATED"
+        note += f"; this section's instances give a witness the claim's search did not find: {witness}"
+    kind = "fitted" if r.get("kind") == "asymptotic" else r.get("kind", "?")
+    return sec.verdict(r.get("title", claim_id), r.get("source", "?"), kind, r.get("title", ""),
+                       f"eoscheck check: {r.get('examples', 0)} examples, {r.get('verdict')}; shown here: {shown}",
+                       verdict, ratio=_num(r.get("worst_ratio")), note=note)
+
+
+def _copy_counterexamples(ctx: Context, reports: list[dict[str, Any]]) -> None:
+    """Copy the counterexample files that a reported falsification refers to into the report, and
+    make the reference relative to it."""
+    for r in reports:
+        src = r.get("counterexample_file")
+        if not src or not Path(src).is_file():
+            continue
+        dest = atomic_write(ctx.out / "counterexamples" / Path(src).name, Path(src).read_bytes())
+        r["counterexample_file"] = f"counterexamples/{dest.name}"
 
 
 # ---------------------------------------------------------------------------
 # the section
 # ---------------------------------------------------------------------------
+
+
+def equivalent_command(ctx: Context, ids: list[str] | None) -> str:
+    """The ``eoscheck check`` command whose table §7 reproduces."""
+    cfg = ctx.cfg["claims"]
+    return ("eoscheck check " + " ".join(ids or []) + f" --profile {cfg['profile']}"
+            + (f" --seed {ctx.claims_seed}" if ctx.claims_seed is not None else "")).replace("  ", " ")
 
 
 def run(ctx: Context, sec: Section, previous: list[Section]) -> None:
@@ -214,36 +396,37 @@ def run(ctx: Context, sec: Section, previous: list[Section]) -> None:
         "(`eoscheck check`): exact claims with only a floating-point allowance, asymptotic ones with constants fitted "
         "on a calibration sweep and verified on fresh, wider instances plus scaling regressions. The first table is "
         "`eoscheck check`'s table for the profile below; the second collects every verdict of sections 1–6.")
-    ids = cfg.get("ids")
-    sec.text(f"`eoscheck check` results, profile **{cfg['profile']}**, seed {ctx.seed}"
+    reports = check_results(ctx)
+    ids = [r["id"] for r in reports] if (reports is not None and cfg.get("ids")) else cfg.get("ids")
+    have = {r["id"] for r in reports or []}
+    extra = [r for r in ctx.extras.get("claims_quoted", []) if r["id"] not in have]
+    if reports is not None and extra:  # the claims §1–6 quoted, beyond this profile's list
+        from ..properties.claims import all_claims
+
+        order = {c.id: i for i, c in enumerate(all_claims())}
+        reports = sorted(reports + extra, key=lambda r: order.get(r["id"], len(order)))
+        ids = [r["id"] for r in reports]
+    sec.text(f"`eoscheck check` results, profile **{cfg['profile']}**, "
+             + (f"Hypothesis seed {ctx.claims_seed}" if ctx.claims_seed is not None else "derandomized")
              + (f", claims {', '.join(ids)} only (reduced configuration)" if ids else ", all registered claims")
-             + (f", time budget {cfg['budget_s']:.0f} s" if cfg.get("budget_s") else "") + ".")
-    try:
-        reports, not_run = run_checks(ctx)
-    except ModuleNotFoundError as err:
-        sec.missing.append(f"the claims machinery (eoscheck.properties: {err.name}) is not installed yet, so "
-                           "`eoscheck check` results cannot be shown")
-        reports, not_run = None, []
-    if reports is not None:
-        rows = check_rows([r for r in reports if r.get("verdict") != "not run"]) + [
-            {"claim": r["id"], "source": r["source"], "exact/fitted": "fitted" if r["kind"] == "asymptotic" else r["kind"],
-             "examples": 0, "worst ratio": None, "fitted constant": None, "slope obs vs pred": None,
-             "verdict": "not run"} for r in reports if r.get("verdict") == "not run"]
+             + f": each claim runs its profile's number of examples, never a time budget, so this table is the one "
+               f"`{equivalent_command(ctx, ids)}` prints, on any machine and under any load.")
+    if reports is None:
+        sec.fail("eoscheck check", ctx.extras["claims_error"])
+    else:
+        _copy_counterexamples(ctx, reports)
+        rows = check_rows(reports)
         sec.table(Table("check", "`eoscheck check`: claim, source, exact/fitted, worst ratio, fitted constant, verdict",
                         rows, CHECK_COLUMNS))
         counts: dict[str, int] = {}
         for r in rows:
             counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
         sec.text("**`eoscheck check` verdicts:** " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + ".")
-        if not_run:
-            sec.missing.append(f"{len(not_run)} claim(s) not checked within this profile's time budget: "
-                               + ", ".join(not_run) + " — a second `eoscheck report` continues from the cache")
-        notes = [d for d in reports if d.get("message") and d.get("verdict") not in ("holds", "not run")]
+        notes = [d for d in reports if d.get("message") and d.get("verdict") != "holds"]
         if notes:
             sec.text("Notes from the check:\n\n" + "\n".join(f"- `{d['id']}` [{d['verdict']}]: {d['message']}"
                                                            for d in notes))
         ctx.extras["check_counts"] = counts
-        _remove_stale_counterexamples(ctx, reports)
     own = []
     for s in previous:
         for v in s.verdicts:
@@ -258,4 +441,3 @@ def run(ctx: Context, sec: Section, previous: list[Section]) -> None:
     sec.table(Table("report_verdicts", "Every verdict of sections 1–6 of this report", own,
                     ["§", "claim", "source", "kind", "worst ratio", "verdict"]))
     sec.text("**Report verdicts (§1–6):** " + counts_text(verdict_counts(v for s in previous for v in s.verdicts)) + ".")
-

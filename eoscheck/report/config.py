@@ -1,5 +1,6 @@
-"""Report configurations: ``tiny`` (tests), ``quick`` (the default, ≤ 5 minutes on 2 cores) and
-``full`` (the paper's scale: Fig. 1 up to 2²⁰ steps).
+"""Report configurations: ``tiny`` (tests), ``quick`` (the default) and ``full`` (the paper's scale:
+Fig. 1 up to 2²⁰ steps).  Sizes are counts (steps, stepsizes, examples), never wall-clock budgets, so
+a profile gives the same verdicts on any machine under any load.
 
 A configuration is plain JSON-able data, one entry per section; its hash (with the seed and the
 device) identifies the report in the provenance section, and each run inside it is cached by the
@@ -27,8 +28,7 @@ _QUICK: dict[str, Any] = {
         "quadratic": {"eigenvalues": [1.0, 0.3, 0.05], "factors": [0.99, 1.01], "steps": 1000},
         "logistic": {"datasets": ["toy", "toy-normalized", "thm3:0.05", "synthetic:n=100,d=10,gamma=0.1",
                                   "digits08-normalized"],
-                     "factors": [0.25, 0.5, 0.9, 0.99, 2.0, 4.0, 8.0], "steps": 2**12,
-                     "figure_dataset": "digits08-normalized"},
+                     "factors": [0.25, 0.5, 0.9, 0.99, 2.0, 4.0, 8.0], "steps": 2**12},
     },
     "figure1": {
         "toy": {"etas": [4.0, 8.0, 16.0, 32.0], "steps": 2**16, "grid_points": 2048},
@@ -54,7 +54,7 @@ _QUICK: dict[str, Any] = {
     },
     "ntk": {"data": "digits08-normalized:n_per_class=30", "width": 256, "etas": [0.5, 2.0, 8.0, 32.0],
             "steps": 2500, "delta": 0.05},
-    "claims": {"profile": "ci", "ids": None, "budget_s": 120, "memory_limit_gb": 6},
+    "claims": {"profile": "ci", "ids": None, "memory_limit_gb": 6},
 }
 
 _FULL_OVERRIDES: dict[str, Any] = {
@@ -67,14 +67,12 @@ _FULL_OVERRIDES: dict[str, Any] = {
                      "monotone_steps": 2**20},
     "losses": {"T_exponents": list(range(6, 19)), "fit_last": 7, "tau_steps": 2**16},
     "ntk": {"data": "digits08-normalized:n_per_class=100", "width": 1024, "steps": 8000},
-    "claims": {"profile": "ci", "budget_s": None},
 }
 
 _TINY_OVERRIDES: dict[str, Any] = {
     "figure_layout": "fixed",
     "descent": {"quadratic": {"steps": 100},
-                "logistic": {"datasets": ["toy", "toy-normalized"], "factors": [0.5, 0.99, 4.0], "steps": 2**7,
-                             "figure_dataset": "toy-normalized"}},
+                "logistic": {"datasets": ["toy", "toy-normalized"], "factors": [0.5, 0.99, 4.0], "steps": 2**7}},
     "figure1": {"toy": {"steps": 2**9, "grid_points": 64},
                 "digits": {"data": "digits08-normalized:n_per_class=20", "steps": 2**9, "grid_points": 64,
                            "scan_exponents": [3.0, 5.0, 7.0], "scan_steps": 2**7},
@@ -88,7 +86,7 @@ _TINY_OVERRIDES: dict[str, Any] = {
                "T_exponents": [5, 6, 7, 8], "fit_last": 3, "tau_eta_exponents": [0, 2, 4], "tau_steps": 2**8,
                "audit": False},
     "ntk": {"data": "digits08-normalized:n_per_class=5", "width": 16, "etas": [1.0, 8.0], "steps": 30},
-    "claims": {"profile": "ci", "ids": ["lemma14.first_step"]},
+    "claims": {"profile": "ci", "ids": ["lemma14.first_step"]},  # plus the claims §1–6 quote
 }
 
 

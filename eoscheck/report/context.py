@@ -12,10 +12,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._errors import EoscheckError
-from ..datasets import Dataset, digits08, synthetic, thm3, toy
+from ..datasets import Dataset, digits08, get_dataset
 from ..provenance import array_hash
 from ..trajectory import Trajectory
-from .cache import RunCache
+from .cache import RunCache, code_hash, default_cache_dir
 
 #: float64 unit roundoff u = 2⁻⁵³.
 UNIT_ROUNDOFF = 2.0**-53
@@ -30,6 +30,8 @@ class Context:
     profile: str
     seed: int = 0
     device: str = "cpu"
+    #: Hypothesis seed of the claims (§7): the report's explicit ``--seed``, else None (derandomized).
+    claims_seed: int | None = None
     cache: RunCache | None = None
     progress: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
@@ -38,7 +40,7 @@ class Context:
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         if self.cache is None:
-            self.cache = RunCache(self.out / ".cache")
+            self.cache = RunCache(default_cache_dir())
 
     # --- datasets ---------------------------------------------------------------------
     def data(self, spec: str) -> Dataset:
@@ -48,6 +50,13 @@ class Context:
         if spec not in self._data:
             self._data[spec] = load_dataset(spec, self.seed)
         return self._data[spec]
+
+    # --- progress ---------------------------------------------------------------------
+    def status(self, what: str) -> None:
+        """Show what the report is doing now (dataset, η, run) beside the section bar."""
+        bar = self.extras.get("bar")
+        if bar is not None:
+            bar.set_description_str(f"{self.extras.get('bar_desc', 'report')} · {what[:70]}", refresh=True)
 
     # --- runs -------------------------------------------------------------------------
     def gd(self, label: str, data: Dataset, loss: Any, etas: Sequence[float], steps: int, *,
@@ -64,6 +73,7 @@ class Context:
         config = {"engine": "gd", "data": data.name, "data_hash": array_hash(data.X, data.y), "loss": key,
                   "etas": etas, "steps": int(steps), "grid": grid, "grid_points": grid_points,
                   "sharpness_every": sharpness_every, "device": self.device}
+        self.status(f"{label}: {data.name}, {_etas_text(etas)}, {int(steps)} steps")
         return self.cache.trajectory("gd", label, config, lambda: run_gd(
             data, loss, etas, int(steps), device=self.device, grid=grid, grid_points=grid_points,
             sharpness_every=sharpness_every, progress=self.progress and steps >= 2**14))
@@ -82,6 +92,7 @@ class Context:
                 return run_ntk(data, loss, etas, int(steps), width=int(width), seed=self.seed, delta=delta,
                                device=self.device, progress=self.progress)
 
+        self.status(f"{label}: NTK width {int(width)}, {_etas_text(etas)}, {int(steps)} steps")
         return self.cache.trajectory("ntk", label, config, compute)
 
     def mlp3(self, label: str, etas: Sequence[float], steps: int, *, n: int, hidden: Sequence[int],
@@ -98,7 +109,13 @@ class Context:
                                 seed=self.seed, device=self.device, sharpness_every=int(sharpness_every),
                                 progress=self.progress)
 
+        self.status(f"{label}: 3-layer net, {_etas_text(etas)}, {int(steps)} steps")
         return self.cache.trajectory("mlp3", label, config, compute)
+
+    def cached(self, kind: str, label: str, config: dict[str, Any], compute) -> Any:
+        """A JSON-able result that depends on the engine and the encoded bounds (a derivation, an
+        audit, a scan), cached like the runs."""
+        return self.cache.json(kind, label, config, compute, code=code_hash("eoscheck", "eoscheck.bounds"))
 
     # --- figures ----------------------------------------------------------------------
     def subplots(self, *grid: int, figsize: tuple[float, float]):
@@ -122,6 +139,10 @@ class Context:
         return self.out / rel, rel
 
 
+def _etas_text(etas: Sequence[float]) -> str:
+    return f"η = {etas[0]:.3g}" if len(etas) == 1 else f"{len(etas)} η in [{min(etas):.3g}, {max(etas):.3g}]"
+
+
 @contextlib.contextmanager
 def single_torch_thread(device: str):
     """Run torch on one CPU thread: the network runs are many small operations, and two threads on a
@@ -138,29 +159,36 @@ def single_torch_thread(device: str):
 
 
 def load_dataset(spec: str, seed: int = 0) -> Dataset:
-    """See :meth:`Context.data`."""
+    """A report dataset spec ``NAME[-normalized][:ARGS]`` through :func:`eoscheck.datasets.get_dataset`.
+
+    ``ARGS`` is ``GAMMA`` (``thm3:0.05``) or ``k=v,…`` with get_dataset's keywords (gamma, n, d, seed;
+    the report's seed by default) and ``n_per_class`` for ``digits08``; ``-normalized`` scales the data
+    to maxᵢ‖xᵢ‖ = 1 (:meth:`Dataset.normalize`).
+    """
     name, _, arg = spec.partition(":")
-    kw: dict[str, str] = {}
-    if "=" in arg:
-        for item in arg.split(","):
-            k, _, v = item.partition("=")
-            kw[k.strip()] = v.strip()
-    if name == "toy":
-        return toy()
-    if name == "toy-normalized":
-        return toy(normalized=True)
-    if name == "thm3":
-        return thm3(float(arg) if arg else 0.05)
-    if name == "synthetic":
-        return synthetic(n=int(kw.get("n", 100)), d=int(kw.get("d", 10)), gamma=float(kw.get("gamma", 0.1)),
-                         seed=int(kw.get("seed", seed)))
-    if name in ("digits08", "digits08-normalized"):
-        npc = int(kw["n_per_class"]) if "n_per_class" in kw else None
-        data = digits08(npc)
-        if npc is not None:
-            data = Dataset(data.X, data.y, name=f"digits08(n_per_class={npc})", meta=dict(data.meta, n_per_class=npc))
-        return data.normalize() if name.endswith("-normalized") else data
-    raise EoscheckError(f"unknown report dataset {spec!r}")
+    base = name[: -len("-normalized")] if name.endswith("-normalized") else name
+    kw: dict[str, Any] = {"seed": seed}
+    npc = None
+    for item in filter(None, arg.split(",")):
+        k, eq, v = item.partition("=")
+        if not eq:
+            kw["gamma"] = float(k)
+        elif k.strip() == "n_per_class":
+            npc = int(v)
+        elif k.strip() in ("n", "d", "seed"):
+            kw[k.strip()] = int(v)
+        elif k.strip() == "gamma":
+            kw["gamma"] = float(v)
+        else:
+            raise EoscheckError(f"report dataset {spec!r}: unknown argument {k.strip()!r}")
+    if npc is not None:
+        if base != "digits08":
+            raise EoscheckError(f"report dataset {spec!r}: n_per_class applies to digits08 only")
+        full = digits08(npc)
+        data = Dataset(full.X, full.y, name=f"digits08(n_per_class={npc})", meta=dict(full.meta, n_per_class=npc))
+    else:
+        data = get_dataset(base, **kw)
+    return data.normalize() if base != name else data
 
 
 # ---------------------------------------------------------------------------
@@ -186,6 +214,68 @@ def loglog_slope(x, y) -> float:
     if ok.sum() < 2:
         return math.nan
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
+
+
+#: Losses at or below this are at the floating-point floor: within a few hundred ulps of the smallest
+#: normal float64 (2.2e-308), where L(w) = Σ exp(−mᵢ)/n and its gradient have lost their relative
+#: precision and a GD step no longer moves w (η·∇L below ulp(w)); a slope fitted there measures rounding.
+FLOAT_FLOOR = 1e-300
+
+#: A fitted decay steeper than this many times the predicted power is not a power law: the loss falls
+#: like exp(−Θ(η)) once the data are separated (the perceptron-like regime, paper §9.6), whose local
+#: log–log slope grows without bound; a power-law upper bound is then neither confirmed nor refuted.
+STEEP_FACTOR = 3.0
+
+INCONCLUSIVE_FLOOR = "inconclusive (floating-point floor / perceptron regime)"
+
+
+def decay_slope(T, L, predicted: float, tol: float) -> dict[str, Any]:
+    """A fitted decay rate of L(w_T) in T checked against an O(T^predicted) upper bound (predicted < 0).
+
+    The fit uses only budgets where L is representable (``L > FLOAT_FLOOR``; at least two).  Outcome:
+    ``consistent`` when predicted·STEEP_FACTOR ≤ slope ≤ predicted + tol; ``INCONSISTENT`` when the
+    slope is shallower than predicted + tol; :data:`INCONCLUSIVE_FLOOR` when fewer than two budgets
+    are representable or the slope is steeper than STEEP_FACTOR × predicted.  Returns the slope, the
+    outcome, the number of points fitted and the reason.
+    """
+    T = np.asarray(T, dtype=np.float64)
+    L = np.asarray(L, dtype=np.float64)
+    ok = np.isfinite(L) & (L > FLOAT_FLOOR) & (T > 0)
+    slope = loglog_slope(T[ok], L[ok]) if ok.sum() >= 2 else math.nan
+    floor_hit = bool((~ok).any())
+    if not math.isfinite(slope):
+        outcome, why = INCONCLUSIVE_FLOOR, f"{int(ok.sum())} budget(s) above the float64 floor {FLOAT_FLOOR:g}"
+    elif slope > predicted + tol:
+        outcome, why = "INCONSISTENT", f"slope {slope:.3g} shallower than {predicted:.3g} + {tol:g}"
+    elif slope < STEEP_FACTOR * predicted:
+        outcome, why = INCONCLUSIVE_FLOOR, f"slope {slope:.3g} steeper than {STEEP_FACTOR:g}× the predicted {predicted:.3g}"
+    else:
+        outcome, why = "consistent", f"slope {slope:.3g} within [{STEEP_FACTOR * predicted:.3g}, {predicted + tol:.3g}]"
+    if floor_hit and math.isfinite(slope):
+        why += f" (fitted on the {int(ok.sum())} budgets above the floor)"
+    return {"slope": slope, "outcome": outcome, "points": int(ok.sum()), "why": why}
+
+
+def combine(outcomes) -> str:
+    """One verdict from per-case outcomes: INCONSISTENT if any is, consistent if every decidable case
+    is (at least one), else inconclusive."""
+    outcomes = list(outcomes)
+    if "INCONSISTENT" in outcomes:
+        return "INCONSISTENT"
+    return "consistent" if "consistent" in outcomes else "inconclusive"
+
+
+def plot_above_floor(ax, x, y, floor: float, style: str = "o-", **kw):
+    """Plot y against x where y > floor, and mark each point below it (down to exactly 0) by a ▼ on
+    the axis' bottom edge instead of a line dropping off the plot; the line's artist."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    above = np.isfinite(y) & (y > floor)
+    line = ax.plot(np.where(above, x, np.nan), np.where(above, y, np.nan), style, **kw)[0]
+    below = np.isfinite(y) & ~above
+    if below.any():
+        ax.plot(x[below], np.full(below.sum(), floor), "v", color=line.get_color(), ms=6, clip_on=False)
+    return line
 
 
 def local_slope(shape, x0: float, x1: float) -> float:

@@ -19,11 +19,17 @@ import numpy as np  # noqa: E402
 from ..losses import get_loss  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
-from .cache import code_hash  # noqa: E402
-from .context import UNIT_ROUNDOFF, Context, local_slope, loglog_slope, worst  # noqa: E402
+from .claims import quote_claim  # noqa: E402
+from .context import (  # noqa: E402
+    FLOAT_FLOOR, INCONCLUSIVE_FLOOR, STEEP_FACTOR, UNIT_ROUNDOFF, Context, combine, decay_slope, local_slope,
+    loglog_slope, plot_above_floor, worst,
+)
 from .document import Figure, Section, Table  # noqa: E402
 
 TITLE = "General losses: ρ(λ), Proposition 5 and Table 1"
+
+#: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
+CLAIMS = ("prop5.constants", "thm35.tau_explicit")
 
 #: Finite-T tolerance of a fitted exponent against an O(·) prediction: an observed slope up to this much
 #: shallower than the prediction's own local slope still counts as consistent.
@@ -32,34 +38,15 @@ SLOPE_TOL = 0.1
 _PROP5 = {"logistic": "prop5.rho_logistic", "flat_exp": "prop5.rho_flat_exp", "flat_poly": "prop5.rho_flat_poly"}
 
 
-def table1(loss) -> dict:
-    """Table 1's prediction for a loss family (paper §5.1, derived from Theorem 6 and Prop. 5).
+def table1(ctx: Context, loss) -> dict:
+    """Table 1's prediction for a loss (paper §5.1), derived by :func:`eoscheck.bounds.table1_row`
+    (a sympy derivation, cached like a run): the stepsize exponent p (η = T^p), the loss exponents
+    for η = 1 and η = T^p, and whether the rates carry ln²T (exponential tails)."""
+    from ..bounds import table1_row
 
-    Returns the stepsize exponent p (η = T^p), the loss exponents for η = 1 and η = T^p, and whether the
-    rates carry ln²T (exponential tails).  Uses :mod:`eoscheck.bounds`' Table 1 derivation when it
-    provides one (``table1_row``), else the paper's table.
-    """
-    try:
-        from ..bounds import asymptotics  # noqa: F401
-
-        fn = getattr(asymptotics, "table1_row", None)
-        if fn is not None:
-            row = fn(loss)
-            if isinstance(row, dict) and {"eta_exponent", "loss_exponent_eta1", "loss_exponent"} <= set(row):
-                row.setdefault("source", "eoscheck.bounds (derived)")
-                return row
-    except ImportError:
-        pass
-    fam, a = loss.family, float(loss.params.get("a", 1.0)) if loss.params else 1.0
-    if fam in ("logistic", "flat_exp"):
-        return {"eta_exponent": 1.0, "loss_exponent_eta1": -1.0, "loss_exponent": -2.0, "logs": True,
-                "source": "paper Table 1"}
-    if fam == "flat_poly":
-        p = a / 2 if a <= 1 else 0.5
-        q = -a / 2 if a <= 1 else -3 * a / (2 * a + 4)
-        return {"eta_exponent": p, "loss_exponent_eta1": -a / (a + 2), "loss_exponent": q, "logs": False,
-                "source": "paper Table 1"}
-    raise ValueError(f"no Table 1 row for loss family {fam!r}")
+    return ctx.cached("table1", loss.name, {"loss": loss.name, "expr": str(loss.expr)},
+                      lambda: {k: v for k, v in table1_row(loss).items()
+                               if k in ("eta_exponent", "loss_exponent_eta1", "loss_exponent", "logs", "source")})
 
 
 def _rho_bound(loss, lam):
@@ -98,7 +85,7 @@ def _rho(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     fig, ax = ctx.subplots(figsize=(7.0, 4.6))
     fine = np.geomspace(lam.min(), lam.max(), 200)
     for loss, col in zip(losses, plt.cm.tab10(np.arange(len(losses)))):
-        rho = theory.rho(loss, lam)
+        rho = theory.rho_values(loss, lam)
         bid, bound = _rho_bound(loss, lam)
         for x, r, b in zip(lam, rho, bound if bound is not None else [None] * len(lam)):
             rows.append({"loss": loss.name, "λ": x, "ρ(λ)": r, "Prop. 5 bound": b,
@@ -108,7 +95,7 @@ def _rho(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             # so the only allowance is the rounding of that sum (a few ulps).
             viol += int(np.count_nonzero(~(rho <= bound * (1 + 8 * UNIT_ROUNDOFF))))
             worst_ratio.append(float(np.max(rho / bound)))
-        ax.plot(fine, theory.rho(loss, fine), color=col, lw=1.5, label=f"ρ, {loss.name}")
+        ax.plot(fine, theory.rho_values(loss, fine), color=col, lw=1.5, label=f"ρ, {loss.name}")
         if bound is not None:
             ax.plot(fine, _rho_bound(loss, fine)[1], "--", color=col, lw=1.0, label="Prop. 5 bound")
     ax.set_xscale("log")
@@ -134,9 +121,8 @@ def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     rows, bad, failed = [], [], []
     for loss in losses:
         try:
-            rep = ctx.cache.json("audit", loss.name, {"loss": loss.name, "expr": str(loss.expr)},
-                                 lambda loss=loss: audit_loss(loss).to_dict(),
-                                 code=code_hash("eoscheck/audit.py", "eoscheck/losses.py", "eoscheck/expr.py"))
+            rep = ctx.cached("audit", loss.name, {"loss": loss.name, "expr": str(loss.expr)},
+                             lambda loss=loss: audit_loss(loss).to_dict())
         except Exception as err:  # the auditor's own failure is reported, the other losses still shown
             failed.append(loss.name)
             sec.missing.append(f"the loss auditor (eoscheck.audit.audit_loss) fails on {loss.name}: "
@@ -156,11 +142,10 @@ def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                                  "auditor (eoscheck audit-loss) establishes", rows,
                     note="auditor values are 'nan'/'–' where the assumption fails; 'valid' means the paper's constant "
                          "is at least the auditor's smallest one."))
-    sec.verdict("Prop. 5 constants C_g, C_β, C_e are valid for each loss", "Proposition 5, claim 23", "exact",
-                "g ≤ C_g, g ≤ C_βℓ and the quadratic self-bound, ℓ ≤ C_e g on z ≥ 0",
-                f"{len(losses) - len(failed)} losses audited" + (f"; invalid: {', '.join(bad)}" if bad else "")
-                + (f"; auditor failed on {', '.join(failed)}" if failed else ""),
-                "holds" if not bad else "VIOLATED")
+    quote_claim(ctx, sec, "prop5.constants",
+                shown=f"{len(losses) - len(failed)} losses audited by `eoscheck audit-loss`"
+                      + (f"; auditor failed on {', '.join(failed)}" if failed else ""),
+                witness=f"the loss auditor finds the paper's constant too small for {', '.join(bad)}" if bad else None)
 
 
 def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
@@ -169,10 +154,9 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     Ts = [2**k for k in cfg["T_exponents"]]
     fit = slice(len(Ts) - int(cfg["fit_last"]), len(Ts))
     Tf = np.array(Ts[fit], dtype=float)
-    rows, curves = [], []
-    all_ok = True
+    rows, curves, outcomes = [], [], []
     for loss in losses:
-        pred = table1(loss)
+        pred = table1(ctx, loss)
         L = np.full((2, len(Ts)), np.nan)
         for j, T in enumerate(Ts):
             etas = [1.0, float(T) ** pred["eta_exponent"]]
@@ -180,49 +164,58 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             L[:, j] = traj.records["loss"][:, -1]
         for i, (sched, expo) in enumerate((("η = 1", pred["loss_exponent_eta1"]),
                                            (f"η = T^{pred['eta_exponent']:g}", pred["loss_exponent"]))):
-            obs = loglog_slope(Tf, L[i, fit])
             if pred["logs"]:
                 shape = (lambda T, e=expo: math.log(T) ** 2 * T**e)
                 shape_slope = local_slope(shape, Tf[0], Tf[-1])
             else:
                 shape_slope = expo
-            ok = bool(np.isfinite(obs) and obs <= shape_slope + SLOPE_TOL)
-            all_ok &= ok
+            chk = decay_slope(Tf, L[i, fit], shape_slope, SLOPE_TOL)
+            outcomes.append(chk["outcome"])
             rows.append({"loss": loss.name, "schedule": sched, "Table 1 exponent": expo,
-                         "with logs over the fit range": shape_slope, "observed slope": obs,
-                         "L(w_T) at T_max": L[i, -1], "consistent": ok, "prediction source": pred["source"]})
+                         "with logs over the fit range": shape_slope, "observed slope": chk["slope"],
+                         "budgets fitted (L > float floor)": chk["points"], "outcome": chk["outcome"],
+                         "L(w_T) at T_max": L[i, -1], "prediction source": pred["source"]})
             curves.append((loss.name, sched, L[i]))
     sec.text(f"### Loss exponent per family (Table 1) on {data.name} (γ* = {gamma:.4g}, n = {data.n})\n\n"
              f"Budgets T = 2^{cfg['T_exponents'][0]} … 2^{cfg['T_exponents'][-1]}, slope of ln L(w_T) against ln T "
              f"over the last {cfg['fit_last']}. Table 1's rates are upper bounds (O(·)), so a steeper observed slope is "
              f"consistent; shallower by more than {SLOPE_TOL} than the prediction's local slope (logs included) is not.")
     sec.table(Table("table1", "Measured loss exponents vs Table 1", rows))
+    n_ok = outcomes.count("consistent")
+    n_inc = sum(o == INCONCLUSIVE_FLOOR for o in outcomes)
     sec.verdict("Table 1 loss exponents (η = 1 and Table 1's η(T)) per loss family", "Table 1 / Theorem 35, claim 22",
-                "fitted", "O(T^exponent) as in Table 1", f"{sum(r['consistent'] for r in rows)}/{len(rows)} schedules "
-                "decay at least as fast", "consistent" if all_ok else "INCONSISTENT",
-                note=f"tolerance {SLOPE_TOL} on the slope for finite T")
-    fig, ax = ctx.subplots(figsize=(7.4, 4.8))
+                "fitted", "O(T^exponent) as in Table 1", f"{n_ok}/{len(rows)} schedules decay at least as fast"
+                + (f"; {n_inc} {INCONCLUSIVE_FLOOR}" if n_inc else ""), combine(outcomes),
+                note=f"tolerance {SLOPE_TOL} on the slope for finite T; fitted over the budgets with L > {FLOAT_FLOOR:g}; "
+                     f"a slope steeper than {STEEP_FACTOR:g}× the prediction decides nothing (inconclusive)")
+    fig, axes = ctx.subplots(1, 2, figsize=(12.0, 4.8))
     cols = plt.cm.tab10(np.arange(len(losses)))
     floor = 1e-20
-    top = max(float(np.nanmax(L)) for _, _, L in curves)
-    for (name, sched, L) in curves:
-        c = cols[[lo.name for lo in losses].index(name)]
-        ax.plot(Ts, np.maximum(L, floor * 0.5), "o-" if sched == "η = 1" else "s--", ms=3, color=c, lw=1.2,
-                label=f"{name}, {sched}")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_ylim(floor, 3 * top)
-    ax.set_xlabel("budget T")
-    ax.set_ylabel("L(w_T)")
-    ax.set_title("Loss at the budget: η = 1 (solid) vs Table 1's η(T) (dashed)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
+    names = [lo.name for lo in losses]
+    exp_tail = {lo.name: lo.paper_constants.get("C_e") is not None for lo in losses}
+    for ax, tail, title in ((axes[0], True, "exponential tails"), (axes[1], False, "polynomial tails")):
+        mine = [(name, sched, L) for name, sched, L in curves if exp_tail[name] == tail]
+        for name, sched, L in mine:
+            plot_above_floor(ax, Ts, L, floor, "o-" if sched == "η = 1" else "s--", ms=3, lw=1.2,
+                             color=cols[names.index(name)], label=f"{name}, {sched}")
+        vals = np.concatenate([L[np.isfinite(L) & (L > floor)] for _, _, L in mine]) if mine else np.array([])
+        if vals.size:  # each panel on its own range, so the slow polynomial tails are not squeezed
+            ax.set_ylim(max(floor, vals.min() / 3), vals.max() * 3)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("budget T")
+        ax.set_ylabel("L(w_T)")
+        ax.set_title(f"{title}: η = 1 (solid) vs Table 1's η(T) (dashed)", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        if mine:
+            ax.legend(fontsize=6, ncol=1)
     path, rel = ctx.figure_file("s5_table1")
     save_figure(fig, path)
-    sec.figure(Figure("5b", rel, "L(w_T) against T per loss: exponential tails accelerate with η ∝ T, polynomial "
-                                 f"tails much less (Table 1). Values below {floor:g} (exponential tails with η = T, which "
-                                 "fall like exp(−Θ(η)) once the data are separated) are drawn at the bottom edge; the "
-                                 "table has every value."))
+    sec.figure(Figure("5b", rel, "L(w_T) against T per loss, exponential tails (left) and polynomial tails (right), each "
+                                 "on its own scale: exponential tails accelerate with η ∝ T, polynomial tails much less "
+                                 f"(Table 1). Losses below {floor:g} (exponential tails with η = T fall like exp(−Θ(η)) "
+                                 "once the data are separated, down to the float64 floor) are marked ▼ on the bottom "
+                                 "edge; the table has every value."))
 
 
 def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
@@ -232,7 +225,8 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     steps = int(cfg["tau_steps"])
     rows, slopes = [], []
     exact_viol, exact_ok, exact_inc = 0, 0, 0
-    fig, ax = ctx.subplots(figsize=(7.0, 4.6))
+    top = 1e3 * steps  # the explicit τ reaches 1e31 for polynomial tails: the plot stops three decades above T
+    fig, ax = ctx.subplots(figsize=(7.6, 4.8))
     for loss, col in zip(losses, plt.cm.tab10(np.arange(len(losses)))):
         traj = ctx.gd(f"tau-{loss.name}", data, loss, etas, steps, grid="all")
         thr = np.asarray(theory.ev("thm35.stable_threshold", loss=loss, eta=np.asarray(etas), n=n))
@@ -273,10 +267,15 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                        "predicted slope in η (upper)": pred, "observed slope of s": obs,
                        "points (η ≥ n, reached)": int(big.sum())})
         ok = s_arr >= 0
-        ax.plot(e_arr[ok], np.maximum(s_arr[ok], 0.5), "o-", color=col, ms=3, label=f"{loss.name}: first s with (15)")
-        taus = [r["explicit τ"] for r in rows if r["loss"] == loss.name]
-        ax.plot(e_arr, taus, "--", color=col, lw=1.0, label="explicit τ")
+        ax.plot(e_arr[ok], np.maximum(s_arr[ok], 0.5), "o-", color=col, ms=4, label=f"{loss.name}: first s with (15)")
+        taus = np.array([r["explicit τ"] for r in rows if r["loss"] == loss.name], dtype=float)
+        ax.plot(e_arr, np.minimum(taus, top), "x--", color=col, ms=5, lw=1.0, label=f"{loss.name}: explicit τ")
+        off = np.isfinite(taus) & (taus > top)
+        if off.any():  # τ beyond the plotted range: ▲ on the top edge, the value is in the table
+            ax.plot(e_arr[off], np.full(off.sum(), top), "^", color=col, ms=7, clip_on=False)
+    ax.plot([], [], "^", color="0.4", label=f"τ above {top:.0e} (value in the table)")
     ax.axhline(steps, color="k", lw=0.8, ls=":", label=f"T = {steps} (runs end)")
+    ax.set_ylim(0.4, top * 1.5)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("stepsize η")
@@ -292,11 +291,14 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     sec.table(Table("transition_scaling", "Scaling of the transition time in η (fitted over η ≥ n where reached)",
                     slopes, note="Theorem 35's τ is an upper bound: an observed slope below the predicted one is "
                                  "consistent (the transition is faster than the theory guarantees)."))
-    sec.figure(Figure("5c", rel, "first step meeting condition (15) (markers) against the explicit τ (dashed), per loss."))
-    sec.verdict("some s ≤ explicit τ meets (15)", "Theorem 35, Lemmas 33/34 (§5.1 [D]), claim 20", "exact",
-                "first s with (15) ≤ τ_explicit", f"{exact_ok} hold, {exact_inc} not reached within T < τ",
-                "VIOLATED" if exact_viol else ("holds" if exact_ok else "inconclusive"),
-                ratio=worst([r["s/τ"] if r["s/τ"] is not None else np.nan for r in rows]))
+    sec.figure(Figure("5c", rel, "first step meeting condition (15) (circles) against the explicit τ (crosses, dashed), "
+                                 "per loss; τ beyond three decades above the run length is marked ▲ on the top edge."))
+    late = [r for r in rows if r["verdict"] == "VIOLATED"]
+    quote_claim(ctx, sec, "thm35.tau_explicit",
+                shown=f"{exact_ok} (loss, η) reach (15) by τ, {exact_inc} not within T < τ; max s/τ "
+                      f"{worst([r['s/τ'] if r['s/τ'] is not None else np.nan for r in rows]) or 0:.3g}",
+                witness=(f"{late[0]['loss']}, η = {late[0]['η']:g}: (15) first met at s = {late[0]['first s meeting (15)']} "
+                         f"(−1: not by T = {steps}) against τ = {late[0]['explicit τ']:.6g}") if late else None)
     sl_ok = all((not np.isfinite(r["observed slope of s"])) or r["observed slope of s"] <= r["predicted slope in η (upper)"]
                 + SLOPE_TOL for r in slopes)
     fitted = [r for r in slopes if np.isfinite(r["observed slope of s"])]

@@ -1,5 +1,6 @@
-"""Section 8 — provenance: versions, device, seeds, configuration hash, wall time per section, the
-cache's reuse, and which encoding answered each bound the report evaluated."""
+"""Section 8 — provenance: the exact code the report ran from (git commit and a dirty flag in a
+checkout, the installed version and the code hashes otherwise), versions, device, seeds,
+configuration hash, wall time per section, the cache's reuse, and the bounds evaluated."""
 
 from __future__ import annotations
 
@@ -9,30 +10,71 @@ from typing import Any
 
 from ..provenance import device_info, versions
 from . import theory
+from .cache import claims_hash, engine_hash
 from .context import Context
 from .document import Section, Table
 
 TITLE = "Provenance"
 
 
-def git_commit() -> str | None:
-    """The repository's HEAD commit (read-only), or None outside a git checkout."""
+def _git(root: Path, *args: str) -> str | None:
     try:
-        root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None if out.returncode == 0 else None
+        out = subprocess.run(["git", "-c", f"safe.directory={root}", "-C", str(root), *args],
+                             capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def source_revision() -> dict[str, Any]:
+    """Where the running eoscheck comes from: ``{"commit", "dirty", "version", "checkout"}``.
+
+    ``commit`` is HEAD of the git checkout that holds the imported ``eoscheck`` package (None for a
+    regular install, even one inside some other repository), ``dirty`` whether tracked files differ
+    from it, ``version`` the installed distribution's version.
+    """
+    from importlib import metadata
+
+    from .. import __file__ as pkg_init, __version__
+
+    try:
+        version = metadata.version("eoscheck")
+    except metadata.PackageNotFoundError:
+        version = __version__
+    pkg = Path(pkg_init).resolve().parent
+    root = pkg.parent
+    top = _git(root, "rev-parse", "--show-toplevel")
+    tracked = top is not None and Path(top).resolve() == root and \
+        _git(root, "ls-files", "--error-unmatch", "eoscheck/__init__.py") is not None
+    if not tracked:
+        return {"commit": None, "dirty": None, "version": version, "checkout": None}
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    return {"commit": _git(root, "rev-parse", "HEAD"), "dirty": None if status is None else bool(status),
+            "version": version, "checkout": str(root)}
+
+
+def revision_text(rev: dict[str, Any]) -> str:
+    """One line: ``commit <sha> (uncommitted changes)`` or ``eoscheck <version> (installed, no checkout)``."""
+    if rev.get("commit"):
+        return f"commit {rev['commit']}" + (" with uncommitted changes" if rev.get("dirty") else "")
+    return f"eoscheck {rev['version']} (installed package, not a git checkout)"
 
 
 def run(ctx: Context, sec: Section, previous: list[Section], header: dict[str, Any]) -> None:
-    sec.intro = "everything needed to rerun this report and compare: the command, configuration, versions, device."
+    sec.intro = "everything needed to rerun this report and compare: the command, code, configuration, versions, device."
+    rev = header.get("revision") or source_revision()
     rows = [{"item": "command", "value": header["command"]},
+            {"item": "code", "value": revision_text(rev)},
+            {"item": "git commit", "value": rev.get("commit") or "none (not a git checkout)"},
+            {"item": "uncommitted changes", "value": rev.get("dirty")},
+            {"item": "eoscheck version", "value": rev.get("version")},
+            {"item": "code hash (engine / claims)", "value": f"{engine_hash()} / {claims_hash()}"},
             {"item": "profile", "value": header["profile"]},
             {"item": "configuration hash", "value": header["config_hash"]},
-            {"item": "seed (synthetic data, network init, Hypothesis)", "value": ctx.seed},
+            {"item": "seed (synthetic data, network init)", "value": ctx.seed},
+            {"item": "claims' Hypothesis seed", "value": "derandomized (ci)" if ctx.claims_seed is None
+             else ctx.claims_seed},
             {"item": "device", "value": ctx.device},
-            {"item": "git commit", "value": git_commit() or "unknown"},
             {"item": "time (UTC)", "value": header["time_utc"]}]
     sec.table(Table("run", "This report", rows))
     v = versions()
@@ -42,11 +84,11 @@ def run(ctx: Context, sec: Section, previous: list[Section], header: dict[str, A
     stats = ctx.cache.stats()
     times = [{"§": s.number, "section": s.title, "status": s.status, "wall time (s)": s.wall_s} for s in previous]
     sec.table(Table("wall_time", "Wall time per section (this invocation; cached runs cost ~0)", times))
-    sec.table(Table("cache", f"Run cache ({ctx.cache.root.name}/ under the report folder)", [
+    sec.table(Table("cache", "Run cache (`eoscheck cache info`)", [
         {"item": "lookups", "value": stats["lookups"]}, {"item": "reused (hits)", "value": stats["hits"]},
         {"item": "computed", "value": stats["computed"]},
         {"item": "seconds computing", "value": round(stats["compute_seconds"], 1)},
         {"item": "cache enabled", "value": stats["enabled"]}]))
     used = theory.used_table()
     if used:
-        sec.table(Table("bounds_used", "Bounds evaluated, by id, and the encoding that answered", used))
+        sec.table(Table("bounds_used", "Bounds evaluated, by id", used))

@@ -1,0 +1,45 @@
+"""The report's decay-rate checks never call a slope fitted at the floating-point floor, or far
+steeper than predicted, "consistent" (issue 15 item 6)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from eoscheck.report.context import FLOAT_FLOOR, INCONCLUSIVE_FLOOR, STEEP_FACTOR, combine, decay_slope
+
+T = 2.0 ** np.arange(8, 14)
+
+
+def test_a_power_law_at_the_predicted_rate_is_consistent():
+    r = decay_slope(T, 3.0 * T**-2.0, -2.0, 0.5)
+    # exact powers of two: ln L is linear in ln T up to rounding of ln (a few ulps of |ln L| ≤ 30)
+    assert math.isclose(r["slope"], -2.0, abs_tol=1e-9)
+    assert r["outcome"] == "consistent" and r["points"] == len(T)
+
+
+def test_a_slower_decay_is_inconsistent():
+    assert decay_slope(T, T**-1.0, -2.0, 0.5)["outcome"] == "INCONSISTENT"
+
+
+def test_an_exponential_decay_is_inconclusive_not_consistent():
+    """exp(−T/64): log–log slope −T/64 ≈ −28 at T = 2^13 — the perceptron-like regime."""
+    L = np.exp(-T / 64.0)
+    r = decay_slope(T, L, -2.0, 0.5)
+    assert r["slope"] < STEEP_FACTOR * -2.0
+    assert r["outcome"] == INCONCLUSIVE_FLOOR
+
+
+def test_losses_at_the_float_floor_are_not_fitted():
+    L = np.array([1e-6, 2.5e-7, 6.25e-8, 7.9e-283 * 1e-20, 0.0, 0.0])  # last three at or below the floor
+    r = decay_slope(T, L, -2.0, 0.5)
+    assert r["points"] == 3 and math.isclose(r["slope"], -2.0, rel_tol=1e-12)
+    only_floor = decay_slope(T, np.array([1e-3, 0.0, 0.0, 0.0, 0.0, FLOAT_FLOOR]), -2.0, 0.5)
+    assert only_floor["points"] == 1 and only_floor["outcome"] == INCONCLUSIVE_FLOOR
+
+
+def test_combined_verdicts():
+    assert combine(["consistent", INCONCLUSIVE_FLOOR]) == "consistent"
+    assert combine(["consistent", "INCONSISTENT"]) == "INCONSISTENT"
+    assert combine([INCONCLUSIVE_FLOOR, INCONCLUSIVE_FLOOR]) == "inconclusive"
