@@ -33,6 +33,8 @@ def add_arguments(p) -> None:
                         "see `eoscheck cache`)")
     p.add_argument("--no-cache", action="store_true", help="recompute every run (the cache is rewritten)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--mnist", metavar="DIR", default=None,
+                   help="folder with MNIST's train idx files: Fig. 1(c)(d) in the paper's exact 0/8 setting")
 
 
 def run(args) -> int:
@@ -54,6 +56,6 @@ def run(args) -> int:
         sys.argv[1] == "report" else None
     result = build_report(out, args.profile, device=args.device, seed=args.seed, use_cache=not args.no_cache,
                           progress=not args.quiet and progress.enabled(), command=command,
-                          cache_dir=args.cache_dir)
+                          cache_dir=args.cache_dir, mnist=args.mnist)
     print(result.summary())
     return 1 if result.errors else 0

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import progress as progress_bars
+from .._errors import EoscheckError
 from ..outputs import LOCK_NAME, OutputLock, check_output_dir
 from ..provenance import config_hash
-from . import acceleration, claims, descent, figure1, losses, ntk, provenance, theorem1
+from . import acceleration, claims, descent, figure1, losses, lower_tau, ntk, provenance, sweep_study, theorem1
 from .cache import RunCache, default_cache_dir
 from .config import profile_config
 from .context import Context
@@ -48,7 +49,9 @@ SECTIONS = (
     (5, "losses", losses),
     (6, "ntk", ntk),
     (7, "claims", claims),
-    (8, "provenance", provenance),
+    (8, "lower_tau", lower_tau),
+    (9, "sweep_study", sweep_study),
+    (10, "provenance", provenance),
 )
 
 
@@ -144,16 +147,22 @@ def _heartbeat(bar, every_s: float = 1.0) -> threading.Event:
 def build_report(out: str | Path = DEFAULT_OUT, profile: str = "quick", *, device: str = "cpu",
                  seed: int | None = None, use_cache: bool = True, progress: bool = True,
                  command: str | None = None, sections: tuple[str, ...] | None = None,
-                 cache_dir: str | Path | None = None) -> ReportResult:
+                 cache_dir: str | Path | None = None, mnist: str | Path | None = None) -> ReportResult:
     """Build the report into ``out`` (see the module docstring).
 
     ``seed`` seeds synthetic data and network initializations (0 when None) and, when given, the
     claims' Hypothesis search (else the ``ci`` derandomization, as ``eoscheck check``).  ``sections``
     restricts the build to some section keys (provenance is always added); ``cache_dir`` defaults to
-    :func:`~eoscheck.report.cache.default_cache_dir`.
+    :func:`~eoscheck.report.cache.default_cache_dir`.  ``mnist``: a folder with MNIST's train idx
+    files; Fig. 1(c)(d) then runs the paper's exact "0"/"8" setting.
     """
     t_start = time.perf_counter()
     cfg = profile_config(profile)
+    if mnist is not None:
+        if not Path(mnist).is_dir():
+            raise EoscheckError(f"--mnist {mnist}: not a folder; give the folder holding MNIST's "
+                                "train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]")
+        cfg["figure1"]["digits"]["mnist"] = str(Path(mnist).resolve())
     out = check_output_dir(out)
     cache_root = check_output_dir(cache_dir if cache_dir is not None else default_cache_dir(), "--cache-dir")
     recover(out)

@@ -52,8 +52,10 @@ _QUICK: dict[str, Any] = {
         "tau_eta_exponents": list(range(0, 11)), "tau_steps": 2**14,
         "audit": True,
     },
-    "ntk": {"data": "digits08-normalized:n_per_class=30", "width": 256, "etas": [0.5, 2.0, 8.0, 32.0],
+    "ntk": {"data": "digits08-normalized:n_per_class=30", "width": 256, "etas": [0.5, 2.0, 8.0, 32.0, 128.0, 512.0],
             "steps": 2500, "delta": 0.05},
+    "lower_tau": {"gammas": [0.1, 0.05, 0.02], "n": 16, "eta_factors": [1.0, 4.0],
+                  "deltas": [0.05, 0.2, 0.5, 0.8, 0.95]},
     "claims": {"profile": "ci", "ids": None, "memory_limit_gb": 6},
 }
 
@@ -86,6 +88,7 @@ _TINY_OVERRIDES: dict[str, Any] = {
                "T_exponents": [5, 6, 7, 8], "fit_last": 3, "tau_eta_exponents": [0, 2, 4], "tau_steps": 2**8,
                "audit": False},
     "ntk": {"data": "digits08-normalized:n_per_class=5", "width": 16, "etas": [1.0, 8.0], "steps": 30},
+    "lower_tau": {"gammas": [0.1], "deltas": [0.5]},
     "claims": {"profile": "ci", "ids": ["lemma14.first_step"]},  # plus the claims §1–6 quote
 }
 
