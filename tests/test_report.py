@@ -22,7 +22,8 @@ import pytest
 from eoscheck.cli import main
 from eoscheck.report.cache import RunCache
 
-SECTION_KEYS = ["descent", "figure1", "theorem1", "acceleration", "losses", "ntk", "claims", "provenance"]
+SECTION_KEYS = ["descent", "figure1", "theorem1", "acceleration", "losses", "ntk", "claims", "lower_tau", "sweep_study",
+                "provenance"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -345,7 +346,7 @@ def test_section7_is_eoscheck_checks_table(built, tmp_path):
     argv = shlex.split(m.group(1))[1:]
     assert argv[0] == "check" and set(argv[1:argv.index("--profile")]) == set(rows)
     js = tmp_path / "check.json"
-    subprocess.run([sys.executable, "-m", "eoscheck", *argv, "--json", str(js), "--counterexamples", str(tmp_path / "cx")],
+    subprocess.run([sys.executable, "-m", "eoscheck", *argv, "-o", str(js), "--counterexamples", str(tmp_path / "cx")],
                    check=True, capture_output=True, timeout=900)
     reports = json.loads(js.read_text())["claims"]
     assert [r["id"] for r in reports] == list(rows)
