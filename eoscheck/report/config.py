@@ -55,6 +55,8 @@ _QUICK: dict[str, Any] = {
     "ntk": {"data": "digits08-normalized:n_per_class=30", "width": 256, "etas": [0.5, 2.0, 8.0, 32.0],
             "steps": 2500, "delta": 0.05},
     "claims": {"profile": "ci", "ids": None, "budget_s": 120, "memory_limit_gb": 6},
+    "eos_length": {"datasets": ["toy-normalized", "thm3:0.05", "synthetic:n=100,d=10,gamma=0.1", "digits39-normalized"],
+                   "eta_exponents": list(range(3, 16, 2)), "steps": 2**12},
 }
 
 _FULL_OVERRIDES: dict[str, Any] = {
@@ -89,6 +91,7 @@ _TINY_OVERRIDES: dict[str, Any] = {
                "audit": False},
     "ntk": {"data": "digits08-normalized:n_per_class=5", "width": 16, "etas": [1.0, 8.0], "steps": 30},
     "claims": {"profile": "ci", "ids": ["lemma14.first_step"]},
+    "eos_length": {"datasets": ["toy-normalized", "digits39-normalized"], "eta_exponents": [3, 7, 11, 15], "steps": 2**8},
 }
 
 
