@@ -90,8 +90,8 @@ def test_verdicts_can_fail_and_pass():
     grows = _trend("a", [3, 5, 9, 20, 40], [5.0, 4.0, 3.0, 2.0, 1.0])
     flat = _trend("b", [12, 12, 12, 12, 12], [1.0, 2.0, 3.0, 4.0, 5.0])
     sec = Section(1, "x", "x")
-    eos_length._verdicts(sec, [grows])
+    eos_length.eos_verdicts(sec, [grows])
     assert [v.verdict for v in sec.verdicts] == ["consistent", "consistent"]
     sec = Section(1, "x", "x")
-    eos_length._verdicts(sec, [grows, flat])
+    eos_length.eos_verdicts(sec, [grows, flat])
     assert [v.verdict for v in sec.verdicts] == ["trend only", "trend only"]

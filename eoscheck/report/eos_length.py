@@ -134,7 +134,7 @@ def run(ctx: Context, sec: Section) -> None:
     sec.table(Table("eos_length_trends", "Rank correlation with η (Spearman ρ; |ρ| ≥ 0.6 counts as a trend)",
                     trends))
     _figure(ctx, sec, curves, steps)
-    _verdicts(sec, trends)
+    eos_verdicts(sec, trends)
 
 
 def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
@@ -151,7 +151,7 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
                      color=line.get_color(), label=f"{name}: first L ≤ 1/η")
         axes[1].plot(eta, c1, marker=m, lw=1.3, color=line.get_color(), label=name)
     axes[0].set_ylabel("EoS length (steps)")
-    axes[0].set_title("EoS length vs η (monotone / unreached runs omitted)")
+    axes[0].set_title("EoS length vs η (runs with value −1 or 0 omitted)")
     axes[1].set_ylabel(f"L(T)·T at T = {steps}")
     axes[1].set_title("constant factor of the 1/T rate (stable runs)")
     for ax in axes:
@@ -163,10 +163,11 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
     path, rel = ctx.figure_file("s_eos_length")
     save_figure(fig, path)
     sec.figure(Figure("eos_length", rel, "EoS length (left: solid last loss increase, dashed first step with "
-                      "L ≤ 1/η) and the constant L(T)·T of the stable phase (right) against η, per dataset."))
+                      "L ≤ 1/η; monotone runs, unreached thresholds and s₁ = 0 have no point on the log axis) and the "
+                      "constant L(T)·T of the stable phase (right) against η, per dataset."))
 
 
-def _verdicts(sec: Section, trends: list[dict]) -> None:
+def eos_verdicts(sec: Section, trends: list[dict]) -> None:
     words = {t["data"]: trend_word(t["ρ(η, last increase)"]) for t in trends}
     measured = "; ".join(f"{t['data']}: ρ = {t['ρ(η, last increase)']:.2f} over {t['EoS runs']} EoS runs "
                          f"(last increase {t['last increase range']}) → {words[t['data']]}" for t in trends)
