@@ -71,6 +71,7 @@ _FULL_OVERRIDES: dict[str, Any] = {
     "losses": {"T_exponents": list(range(6, 19)), "fit_last": 7, "tau_steps": 2**16},
     "ntk": {"data": "digits08-normalized:n_per_class=100", "width": 1024, "steps": 8000},
     "claims": {"profile": "ci", "budget_s": None},
+    "eos_length": {"eta_exponents": list(range(3, 16)), "steps": 2**14},
 }
 
 _TINY_OVERRIDES: dict[str, Any] = {

@@ -199,4 +199,6 @@ def eos_verdicts(sec: Section, trends: list[dict]) -> None:
                 "Benefit 2; Theorem 1 stable phase Õ(F(w_s)/(ηt))", "trend", f"ρ(η, L(T)·T) ≤ −{TREND_RHO} on "
                 "every dataset", measured, v,
                 ratio=max((t["ρ(η, L(T)·T)"] for t in trends if math.isfinite(t["ρ(η, L(T)·T)"])), default=None),
-                note="ratio = largest ρ(η, L(T)·T)")
+                note="ratio = largest ρ(η, L(T)·T). For the largest η the loss often falls faster than 1/T (every "
+                     "margin large: exponential decay), so L(T)·T there is a snapshot of the 1/(ηT) envelope, not a "
+                     "plateau; L(T)·η·T falling too says the gain exceeds the bound's 1/η")
