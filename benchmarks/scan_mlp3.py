@@ -7,13 +7,24 @@ the second half of the run lies in [0.8, 1.25], the loss still oscillates there 
 and still falls over long horizons (L(T) < L(T/2) < L(T/4)); for the small η, sharpness stays below 2/η
 and the loss is monotone.  Two hidden layers, PyTorch default init, seed 0, one torch thread.
 
-Findings (benchmarks/results/scan_mlp3*.json): cross-entropy shows no hovering at 2/η within 1000–2000
-steps (sharpness peaks at 0.2–0.5·2/η and falls as the margins grow); the square loss on one-hot targets
-(Cohen et al.'s cleanest setting) shows progressive sharpening from λ₀ ≈ 6 to 2/η and then hovers at
-1.0–1.1·2/η for η = 0.1–0.3, while η = 0.01 stays far below 2/η with a monotone loss.
+Findings (benchmarks/results/scan_mlp3*.json), median sharpness·η/2 over the 2nd half / max:
+  cross-entropy, hidden (128,128), T=1000 (scan_mlp3.json): η = 0.2, 0.1, 0.01 monotone, max 0.45, 0.23, 0.02.
+  cross-entropy, hidden (64,64), T=2000 (scan_mlp3_ce_h64.json): η = 1: catapult (max 5.2), then 0.07;
+      η = 0.3, 0.1, 0.01 monotone, max 0.70, 0.23, 0.02 — the sharpness falls as the margins grow.
+  square loss, hidden (64,64), T=2000 (scan_mlp3_mse_h64.json): λ₀ ≈ 6; η = 0.3, 0.2, 0.1 sharpen to 2/η
+      and hover: medians 1.08, 1.06, 1.03, loss falling and oscillating to the end (signature met);
+      η = 0.02, 0.01 monotone, max 0.14, 0.05.
+  square loss, hidden (64,64), T=1000, η = 0.2, 0.02 (scan_mlp3_mse_h64_T1000.json): median 1.10, signature
+      met; η = 0.02 monotone, max 0.11 — the report's quick profile.  (The full profile, η = 0.1, 0.01,
+      T = 2000, sharpness every 20, is the configuration of rows 3 and 5 of scan_mlp3_mse_h64.json, batched
+      with fewer stepsizes; confirmed through the report itself, see the final report of this change.)
 
-    python benchmarks/scan_mlp3.py --loss mse --etas 0.3 0.2 0.1 0.02 0.01 --steps 2000 \
-        --out benchmarks/results/scan_mlp3_mse.json
+    python benchmarks/scan_mlp3.py --loss mse --hidden 64 64 --etas 0.3 0.2 0.1 0.02 0.01 --steps 2000 \
+        --out benchmarks/results/scan_mlp3_mse_h64.json
+    python benchmarks/scan_mlp3.py --loss mse --hidden 64 64 --etas 0.2 0.02 --steps 1000 --sharpness-every 25 \
+        --out benchmarks/results/scan_mlp3_mse_h64_T1000.json
+    python benchmarks/scan_mlp3.py --loss cross_entropy --hidden 64 64 --etas 1.0 0.3 0.1 0.01 --steps 2000 \
+        --sharpness-every 50 --out benchmarks/results/scan_mlp3_ce_h64.json
 """
 
 from __future__ import annotations

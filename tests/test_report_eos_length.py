@@ -82,7 +82,8 @@ def test_spearman_and_trend_words():
 def _trend(name, li, c):
     eta = [8.0, 32.0, 128.0, 512.0, 2048.0]
     rows = [{"data": name, "η": e, "last increase": a, "first t with L ≤ 1/η": a + 1, "L(T)": b / 100,
-             "L(T)·T": b, "L(T)·η·T": b * e, "stable by T/2": True} for e, a, b in zip(eta, li, c)]
+             "L(T)·T": b, "L(T)·η·T": b * e, "stable by T/2": True, "at floor": False, "rounding increase": False}
+            for e, a, b in zip(eta, li, c)]
     return eos_length.trend_row(name, rows, 100)
 
 

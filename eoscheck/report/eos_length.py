@@ -84,10 +84,12 @@ def eos_rows(traj, name: str) -> list[dict]:
         diverged = not math.isfinite(LT)
         # still moving: a loss that stopped changing sits at the floating-point floor (w + ηg rounds to w),
         # where L(T)·T measures the precision of float64, not a rate constant
-        stable = 0 <= s1 <= T // 2 and li < T // 2 and LT < L_half
+        floor = not LT < L_half
+        stable = 0 <= s1 <= T // 2 and li < T // 2 and not floor
         rows.append({"data": name, "η": eta, "last increase": li, "first t with L ≤ 1/η": s1,
                      "L(T)": LT, "L(T)·T": LT * T, "L(T)·η·T": LT * eta * T,
-                     "stable by T/2": bool(stable and not diverged)})
+                     "stable by T/2": bool(stable and not diverged), "at floor": bool(floor and not diverged),
+                     "rounding increase": bool(floor and 0 <= s1 < li)})
     return rows
 
 
@@ -97,7 +99,9 @@ def trend_row(name: str, rows: list[dict], T: int) -> dict:
     li = np.array([r["last increase"] for r in rows], dtype=np.float64)
     s1 = np.array([r["first t with L ≤ 1/η"] for r in rows], dtype=np.float64)
     st = np.array([r["stable by T/2"] for r in rows])
-    eos = li >= 0
+    # an increase after L ≤ 1/η in a run stuck at the floating-point floor is rounding (Theorem 1's stable
+    # phase is monotone in exact arithmetic), not an EoS length
+    eos = (li >= 0) & ~np.array([r["rounding increase"] for r in rows])
     reached = s1 >= 0
     c1 = np.array([r["L(T)·T"] for r in rows])
     c2 = np.array([r["L(T)·η·T"] for r in rows])
@@ -130,7 +134,9 @@ def run(ctx: Context, sec: Section) -> None:
     sec.table(Table("eos_length_runs", f"EoS length and constant factors per run (logistic GD, T = {steps})", rows,
                     note="last increase −1: monotone (no EoS); s₁ = −1: L ≤ 1/η not reached by T. 'stable by T/2': "
                          "s₁ ≤ T/2, no increase after T/2 and L(T) < L(T/2) (not stuck at the floating-point "
-                         "floor), the runs whose L(T)·T is a stable-phase constant."))
+                         "floor), the runs whose L(T)·T is a stable-phase constant. 'at floor': L(T) ≥ L(T/2), "
+                         "w + ηg rounds to w; 'rounding increase': such a run whose last increase comes after "
+                         "s₁ — rounding noise, left out of the EoS-length trend."))
     sec.table(Table("eos_length_trends", "Rank correlation with η (Spearman ρ; |ρ| ≥ 0.6 counts as a trend)",
                     trends))
     _figure(ctx, sec, curves, steps)
