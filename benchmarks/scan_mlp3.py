@@ -15,9 +15,10 @@ Findings (benchmarks/results/scan_mlp3*.json), median sharpness·η/2 over the 2
       and hover: medians 1.08, 1.06, 1.03, loss falling and oscillating to the end (signature met);
       η = 0.02, 0.01 monotone, max 0.14, 0.05.
   square loss, hidden (64,64), T=1000, η = 0.2, 0.02 (scan_mlp3_mse_h64_T1000.json): median 1.10, signature
-      met; η = 0.02 monotone, max 0.11 — the report's quick profile.  (The full profile, η = 0.1, 0.01,
-      T = 2000, sharpness every 20, is the configuration of rows 3 and 5 of scan_mlp3_mse_h64.json, batched
-      with fewer stepsizes; confirmed through the report itself, see the final report of this change.)
+      met; η = 0.02 monotone, max 0.11 — the report's quick profile.  Both this and
+      scan_mlp3_mse_h64_full.json (η = 0.1, 0.01, T = 2000, sharpness every 20: the full profile) are the
+      report's own computations (same batch, seed, single torch thread), not only similar configurations:
+      EoS dynamics are chaotic, so a different batch of stepsizes can round differently and diverge.
 
     python benchmarks/scan_mlp3.py --loss mse --hidden 64 64 --etas 0.3 0.2 0.1 0.02 0.01 --steps 2000 \
         --out benchmarks/results/scan_mlp3_mse_h64.json
@@ -25,6 +26,8 @@ Findings (benchmarks/results/scan_mlp3*.json), median sharpness·η/2 over the 2
         --out benchmarks/results/scan_mlp3_mse_h64_T1000.json
     python benchmarks/scan_mlp3.py --loss cross_entropy --hidden 64 64 --etas 1.0 0.3 0.1 0.01 --steps 2000 \
         --sharpness-every 50 --out benchmarks/results/scan_mlp3_ce_h64.json
+    python benchmarks/scan_mlp3.py --loss mse --hidden 64 64 --etas 0.1 0.01 --steps 2000 --sharpness-every 20 \
+        --out benchmarks/results/scan_mlp3_mse_h64_full.json
 """
 
 from __future__ import annotations
