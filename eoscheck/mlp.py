@@ -17,7 +17,10 @@ Loss: the mean multi-class cross-entropy, written through the logistic loss of t
     CEᵢ = ln(1 + Σ_{j≠yᵢ} e^{z_j − z_{yᵢ}}) = ℓ_log(μᵢ),
 
 so ``G`` = mean |ℓ′_log(μᵢ)| = mean (1 − p_{yᵢ}), ``log_F`` = ln mean e^{−μᵢ}, and two classes
-reduce exactly to binary logistic regression on the network output.
+reduce exactly to binary logistic regression on the network output.  ``loss="mse"`` trains Cohen et
+al.'s square loss (1/n) Σᵢ ½‖zᵢ − e_{yᵢ}‖² instead: on the digits it shows their edge of stability
+(progressive sharpening to 2/η, then hovering there) where cross-entropy does not — see
+benchmarks/scan_mlp3.py for the scan and the report's configuration.
 ``min_margin`` is minᵢ (z_{yᵢ} − max_{j≠yᵢ} z_j), ``train_error`` the fraction with that margin
 ≤ 0, ``w_norm`` = ‖θ_t − θ₀‖, ``norm_margin`` and ``w_proj`` are NaN (no homogeneity).
 """

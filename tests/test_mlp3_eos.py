@@ -101,3 +101,26 @@ def test_band_edges_are_inclusive_and_strict():
     assert mlp3_large_signature(_traj(EOS_LOSS), 0, _row(EOS_BAND[0], EOS_LOSS))[0]
     assert mlp3_large_signature(_traj(EOS_LOSS), 0, _row(EOS_BAND[1], EOS_LOSS))[0]
     assert not mlp3_large_signature(_traj(EOS_LOSS), 0, _row(np.nextafter(EOS_BAND[0], 0), EOS_LOSS))[0]
+
+
+@pytest.mark.slow
+def test_quick_profile_configuration_shows_the_edge_of_stability(request):
+    """The report's quick configuration (chosen by benchmarks/scan_mlp3.py) meets the strict rule for the large
+    η and the monotone rule for the small one (30–80 s on one thread; runs only with ``-m slow``, since nothing
+    in the project deselects the marker by default)."""
+    if "slow" not in (request.config.getoption("-m") or ""):
+        pytest.skip("heavy (a 1,000-step network run): run with -m slow")
+    from eoscheck.report.config import profile_config
+
+    cfg = profile_config("quick")["figure1"]["mlp3"]
+    torch.set_num_threads(1)
+    tr = run_mlp3(None, cfg["etas"], cfg["steps"], n=cfg["n"], hidden=tuple(cfg["hidden"]), seed=0,
+                  sharpness_every=cfg["sharpness_every"], loss=cfg["loss"], activation=cfg["activation"])
+    big, small = int(np.argmax(tr.eta)), int(np.argmin(tr.eta))
+    half = tr.sharpness_step >= tr.sharpness_step[-1] / 2
+    ratio = tr.sharpness[big] * tr.eta[big] / 2
+    ok, measured = mlp3_large_signature(tr, big, {"median sharpness·η/2 (2nd half)": float(np.median(ratio[half])),
+                                                  "last increase": int(tr.stats["last_increase"][big])})
+    assert ok, measured
+    assert tr.stats["last_increase"][small] == -1
+    assert np.nanmax(tr.sharpness[small]) * tr.eta[small] / 2 < 1

@@ -148,7 +148,7 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
     markers = ["o", "s", "^", "D", "v", "P"]
     for i, (name, r) in enumerate(curves):
         eta = np.array([x["η"] for x in r])
-        li = np.array([x["last increase"] for x in r], dtype=np.float64)
+        li = np.array([-1 if x["rounding increase"] else x["last increase"] for x in r], dtype=np.float64)
         s1 = np.array([x["first t with L ≤ 1/η"] for x in r], dtype=np.float64)
         c1 = np.array([x["L(T)·T"] if x["stable by T/2"] else math.nan for x in r])
         m = markers[i % len(markers)]
@@ -169,7 +169,8 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
     path, rel = ctx.figure_file("s_eos_length")
     save_figure(fig, path)
     sec.figure(Figure("eos_length", rel, "EoS length (left: solid last loss increase, dashed first step with "
-                      "L ≤ 1/η; monotone runs, unreached thresholds and s₁ = 0 have no point on the log axis) and the "
+                      "L ≤ 1/η; monotone runs, rounding increases, unreached thresholds and s₁ = 0 have no point on the log "
+                      "axis) and the "
                       "constant L(T)·T of the stable phase (right) against η, per dataset."))
 
 
