@@ -66,6 +66,12 @@ def test_eos_lengths_match_numpy_oracle(section):
         # relative while the loss is ≥ 1e-200 (condition of GD on this separable set is mild).
         if L[-1] > 1e-200:
             assert math.isclose(r["L(T)"], L[-1], rel_tol=1e-8)
+        # stuck at the floating-point floor over the whole second half ⇔ flagged; falling by ≥ 10 % ⇒ not
+        if np.all(L[T // 4:] == L[-1]):
+            assert r["at floor"] and not r["stable by T/2"]
+        if L[-1] < 0.9 * L[T // 2 + T // 8]:
+            assert not r["at floor"]
+    assert any(r["at floor"] for r in rows), "the tiny profile's η = 2^15 toy run should stall at the floor"
 
 
 def test_spearman_and_trend_words():

@@ -36,6 +36,11 @@ TITLE = "Benefit 2: larger η — smaller constant factor, but longer EoS?"
 DEFAULTS = {"datasets": ["toy-normalized", "thm3:0.05", "synthetic:n=100,d=10,gamma=0.1", "digits39-normalized"],
             "eta_exponents": list(range(3, 16, 2)), "steps": 2**12}
 
+#: "Stuck at the floor": L(T) ≥ L(T/2)·(1 − 1e-9).  A stalled loss (w + ηg rounds to w) still moves by
+#: rounding, ~n·u ≈ 1e-14 relative for a mean of n ≤ 10⁴ terms; a live stable phase falls by a factor ~2 over
+#: [T/2, T] (rate 1/t) — 1e-9 separates the two by five orders of magnitude either way.
+FLOOR_RTOL = 1e-9
+
 #: |ρ| at or above which a rank correlation counts as a trend (ρ of 5+ points with |ρ| ≥ 0.6 has a
 #: one-sided permutation p-value ≤ 0.15 for n = 5 and ≤ 0.08 for n = 7; weaker is "flat").
 TREND_RHO = 0.6
@@ -84,7 +89,7 @@ def eos_rows(traj, name: str) -> list[dict]:
         diverged = not math.isfinite(LT)
         # still moving: a loss that stopped changing sits at the floating-point floor (w + ηg rounds to w),
         # where L(T)·T measures the precision of float64, not a rate constant
-        floor = not LT < L_half
+        floor = not LT < L_half * (1 - FLOOR_RTOL)
         stable = 0 <= s1 <= T // 2 and li < T // 2 and not floor
         rows.append({"data": name, "η": eta, "last increase": li, "first t with L ≤ 1/η": s1,
                      "L(T)": LT, "L(T)·T": LT * T, "L(T)·η·T": LT * eta * T,
