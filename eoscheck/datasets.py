@@ -472,7 +472,8 @@ def _whole(value) -> bool:
 def get_dataset(name: str, *, gamma: float | None = None, n: int | None = None, d: int | None = None,
                 seed: int = 0, images: str | None = None, labels: str | None = None) -> Dataset:
     """A dataset by command-line name: ``toy``, ``toy-normalized``, ``thm3``, ``synthetic``,
-    ``digits08``, ``mnist08``/``idx`` (with ``images`` and ``labels`` paths), or a file path."""
+    ``digits08``, ``digitsAB`` (scikit-learn's digits A vs B, e.g. ``digits39``), ``mnist08``/``idx``
+    (with ``images`` and ``labels`` paths), or a file path."""
     for key, value, lo in (("n", n, 1), ("d", d, 1), ("seed", seed, 0)):
         if value is not None and not (_whole(value) and value >= lo):
             raise EoscheckError(f"--{key} must be an integer ≥ {lo}, got {value}")
@@ -489,6 +490,8 @@ def get_dataset(name: str, *, gamma: float | None = None, n: int | None = None, 
                          seed=seed)
     if name == "digits08":
         return digits08()
+    if len(name) == 8 and name.startswith("digits") and name[6:].isdigit():
+        return digits_pair(int(name[6]), int(name[7]))
     if name in ("mnist08", "idx"):
         if not (images and labels):
             raise EoscheckError(f"--data {name} needs --images FILE and --labels FILE (MNIST-format idx files)")
@@ -496,5 +499,6 @@ def get_dataset(name: str, *, gamma: float | None = None, n: int | None = None, 
     if Path(name).suffix or Path(name).exists():
         return load_file(name)
     raise EoscheckError(
-        f"unknown dataset {name!r}; choose toy, toy-normalized, thm3, synthetic, digits08, mnist08, or a .npz/.csv file"
+        f"unknown dataset {name!r}; choose toy, toy-normalized, thm3, synthetic, digits08, digitsAB (e.g. digits39), "
+        "mnist08, or a .npz/.csv file"
     )

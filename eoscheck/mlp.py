@@ -17,7 +17,10 @@ Loss: the mean multi-class cross-entropy, written through the logistic loss of t
     CEᵢ = ln(1 + Σ_{j≠yᵢ} e^{z_j − z_{yᵢ}}) = ℓ_log(μᵢ),
 
 so ``G`` = mean |ℓ′_log(μᵢ)| = mean (1 − p_{yᵢ}), ``log_F`` = ln mean e^{−μᵢ}, and two classes
-reduce exactly to binary logistic regression on the network output.
+reduce exactly to binary logistic regression on the network output.  ``loss="mse"`` trains Cohen et
+al.'s square loss (1/n) Σᵢ ½‖zᵢ − e_{yᵢ}‖² instead: on the digits it shows their edge of stability
+(progressive sharpening to 2/η, then hovering there) where cross-entropy does not — see
+benchmarks/scan_mlp3.py for the scan and the report's configuration.
 ``min_margin`` is minᵢ (z_{yᵢ} − max_{j≠yᵢ} z_j), ``train_error`` the fraction with that margin
 ≤ 0, ``w_norm`` = ‖θ_t − θ₀‖, ``norm_margin`` and ``w_proj`` are NaN (no homogeneity).
 """
@@ -49,7 +52,8 @@ from .trajectory import Trajectory
 #: stuck at ~90% error (hidden (64, 64)) and 0.5 is monotone, so 1.0 is the robust "large" one.
 DEFAULT_ETAS = (1.0, 0.1)
 
-_ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+_ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "elu": torch.nn.functional.elu}
+LOSSES = ("cross_entropy", "mse")
 
 
 def mlp3_data(data: Any = None, n: int = 1000) -> tuple[np.ndarray, np.ndarray, str, dict]:
@@ -136,6 +140,17 @@ def cross_entropy_rows(X, lab, act):
     return fn
 
 
+def mse_rows(X, lab, act, classes: int):
+    """loss_fn(*params) → (K,) mean squared loss per row, (1/n) Σᵢ ½‖zᵢ − e_{yᵢ}‖² (one-hot targets,
+    Cohen et al. 2021's square loss)."""
+    Y = torch.nn.functional.one_hot(lab, classes).to(X.dtype)
+
+    def fn(*params):
+        return 0.5 * (mlp_logits(X, params, act) - Y).pow(2).sum(dim=-1).mean(dim=-1)
+
+    return fn
+
+
 def run_mlp3(
     data: Any = None,
     etas: float | Sequence[float] = DEFAULT_ETAS,
@@ -150,6 +165,7 @@ def run_mlp3(
     progress: bool = False,
     n: int = 1000,
     activation: str = "tanh",
+    loss: str = "cross_entropy",
     lanczos_tol: float = 1e-7,
     lanczos_iters: int = 100,
     dtype: torch.dtype = torch.float64,
@@ -160,6 +176,10 @@ def run_mlp3(
     Hessian-vector products (batched over the stepsizes, warm-started from the previous
     eigenvector); ``stats["sharpness_unconverged"]`` counts checkpoints whose residual
     missed ``lanczos_tol`` (the value is still recorded).
+
+    ``loss="mse"`` trains the square loss (1/n) Σᵢ ½‖zᵢ − e_{yᵢ}‖² on one-hot targets instead (Cohen
+    et al.'s cleanest edge-of-stability setting); then ``G`` and ``log_F`` are NaN (no margin loss)
+    and ``min_margin``/``train_error`` still refer to the logits.
     """
     eta = check_etas(etas)
     steps = check_steps(steps)
@@ -167,6 +187,8 @@ def run_mlp3(
         raise EoscheckError(f"hidden must be two positive integers (a 3-layer net), got {hidden}")
     if activation not in _ACTIVATIONS:
         raise EoscheckError(f"unknown activation {activation!r}; use one of {sorted(_ACTIVATIONS)}")
+    if loss not in LOSSES:
+        raise EoscheckError(f"unknown mlp3 loss {loss!r}; use one of {list(LOSSES)}")
     dev = resolve_device(device)
     Xn, labn, name, meta = mlp3_data(data, n)
     classes = int(labn.max()) + 1
@@ -175,7 +197,7 @@ def run_mlp3(
     sharp_steps = sharpness_grid(steps, sharpness_every)
     config: dict[str, Any] = {
         "model": "mlp3", "data": name, "data_meta": meta, "data_hash": array_hash(Xn, labn), "n": int(len(labn)),
-        "d": int(Xn.shape[1]), "classes": sizes[-1], "loss": "cross_entropy", "eta": eta.tolist(), "steps": steps,
+        "d": int(Xn.shape[1]), "classes": sizes[-1], "loss": loss, "eta": eta.tolist(), "steps": steps,
         "hidden": list(sizes[1:3]), "activation": activation, "init": "U(+-1/sqrt(fan_in)) (nn.Linear default)",
         "seed": int(seed), "grid": grid, "grid_points": len(rec), "sharpness_every": sharpness_every,
         "lanczos_tol": lanczos_tol, "lanczos_iters": lanczos_iters,
@@ -190,7 +212,8 @@ def run_mlp3(
     params = [p.expand(K, *p.shape).clone() for p in params0]
     etat = torch.as_tensor(eta, dtype=dtype, device=dev)
     act = _ACTIVATIONS[activation]
-    rows_loss = cross_entropy_rows(X, lab, act)
+    mse = loss == "mse"
+    rows_loss = mse_rows(X, lab, act, sizes[-1]) if mse else cross_entropy_rows(X, lab, act)
     ell = logistic()
     R = Recorder(etat, rec, sharp_steps)
     log_n = math.log(len(labn))
@@ -200,25 +223,26 @@ def run_mlp3(
     for t in range(steps + 1):
         ps = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
-            mu, marg = effective_margins(mlp_logits(X, ps, act), lab)
-            L = ell.value(mu).mean(dim=-1)
+            Z = mlp_logits(X, ps, act)
+            mu, marg = effective_margins(Z, lab)
+            L = rows_loss(*ps) if mse else ell.value(mu).mean(dim=-1)
             total = torch.where(R.alive, L, torch.zeros_like(L)).sum()
             grads = torch.autograd.grad(total, ps)
         mu, marg, L = mu.detach(), marg.detach(), L.detach()
         log_L = torch.log(L)
+        nan = torch.full_like(L, math.nan)
         bad = ~torch.isfinite(log_L)
-        if bool(bad.any()):
+        if bool(bad.any()) and not mse:
             log_L = torch.where(bad, torch.logsumexp(ell.log_value(mu), dim=-1) - log_n, log_L)
         gsq = sum(g.reshape(K, -1).pow(2).sum(dim=1) for g in grads)
         dsq = sum((p - p0).reshape(K, -1).pow(2).sum(dim=1) for p, p0 in zip(params, params0))
-        nan = torch.full_like(L, math.nan)
         q = {
-            "loss": L, "log_loss": log_L, "log_F": torch.logsumexp(-mu, dim=-1) - log_n,
-            "G": ell.grad(mu).abs().mean(dim=-1), "grad_norm": gsq.sqrt(), "w_norm": dsq.sqrt(),
+            "loss": L, "log_loss": log_L, "log_F": nan if mse else torch.logsumexp(-mu, dim=-1) - log_n,
+            "G": nan if mse else ell.grad(mu).abs().mean(dim=-1), "grad_norm": gsq.sqrt(), "w_norm": dsq.sqrt(),
             "min_margin": marg.min(dim=-1).values, "norm_margin": nan, "w_proj": nan,
             "train_error": (marg <= 0).to(dtype).mean(dim=-1),
         }
-        ok = torch.isfinite(gsq) & torch.isfinite(mu).all(dim=-1) & ~torch.isnan(log_L)
+        ok = torch.isfinite(gsq) & torch.isfinite(mu).all(dim=-1) & ~torch.isnan(log_L) & torch.isfinite(L)
         alive = R.observe(t, q, ok)
         if R.wants_sharpness(t) and bool(alive.any()):
             idx = torch.nonzero(alive).ravel()

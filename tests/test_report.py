@@ -22,7 +22,7 @@ import pytest
 from eoscheck.cli import main
 from eoscheck.report.cache import RunCache
 
-SECTION_KEYS = ["descent", "figure1", "theorem1", "acceleration", "losses", "ntk", "claims", "lower_tau", "sweep_study",
+SECTION_KEYS = ["descent", "figure1", "theorem1", "acceleration", "losses", "ntk", "claims", "eos_length", "lower_tau", "sweep_study",
                 "provenance"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -29,7 +29,7 @@ from .. import progress as progress_bars
 from .._errors import EoscheckError
 from ..outputs import LOCK_NAME, OutputLock, check_output_dir
 from ..provenance import config_hash
-from . import acceleration, claims, descent, figure1, losses, lower_tau, ntk, provenance, sweep_study, theorem1
+from . import acceleration, claims, descent, eos_length, figure1, losses, lower_tau, ntk, provenance, sweep_study, theorem1
 from .cache import RunCache, default_cache_dir
 from .config import profile_config
 from .context import Context
@@ -49,9 +49,10 @@ SECTIONS = (
     (5, "losses", losses),
     (6, "ntk", ntk),
     (7, "claims", claims),
-    (8, "lower_tau", lower_tau),
-    (9, "sweep_study", sweep_study),
-    (10, "provenance", provenance),
+    (8, "eos_length", eos_length),
+    (9, "lower_tau", lower_tau),
+    (10, "sweep_study", sweep_study),
+    (11, "provenance", provenance),
 )
 
 

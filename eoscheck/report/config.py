@@ -34,7 +34,8 @@ _QUICK: dict[str, Any] = {
         "toy": {"etas": [4.0, 8.0, 16.0, 32.0], "steps": 2**16, "grid_points": 2048},
         "digits": {"data": "digits08-normalized", "paper_etas": list(PAPER_MNIST_ETAS), "steps": 2**16,
                    "grid_points": 2048, "scan_exponents": [3.0 + 0.5 * k for k in range(15)], "scan_steps": 2**12},
-        "mlp3": {"etas": [1.0, 0.1], "steps": 300, "sharpness_every": 25, "n": 1000, "hidden": [128, 128]},
+        "mlp3": {"etas": [0.2, 0.02], "steps": 1000, "sharpness_every": 25, "n": 1000, "hidden": [64, 64],
+                 "loss": "mse", "activation": "tanh"},
     },
     "theorem1": {"datasets": list(THEOREM1_DATASETS), "eta_exponents": list(range(-2, 11)), "steps": 2**14,
                  "grid": "all", "grid_points": None, "figure_etas": [0.25, 4.0, 64.0, 1024.0]},
@@ -57,18 +58,21 @@ _QUICK: dict[str, Any] = {
     "lower_tau": {"gammas": [0.1, 0.05, 0.02], "n": 16, "eta_factors": [1.0, 4.0],
                   "deltas": [0.05, 0.2, 0.5, 0.8, 0.95]},
     "claims": {"profile": "ci", "ids": None, "memory_limit_gb": 6},
+    "eos_length": {"datasets": ["toy-normalized", "thm3:0.05", "synthetic:n=100,d=10,gamma=0.1", "digits39-normalized"],
+                   "eta_exponents": list(range(3, 16, 2)), "steps": 2**12},
 }
 
 _FULL_OVERRIDES: dict[str, Any] = {
     "descent": {"logistic": {"steps": 2**14}},
     "figure1": {"toy": {"steps": 2**20, "grid_points": 4096},
                 "digits": {"steps": 2**20, "grid_points": 4096, "scan_steps": 2**14},
-                "mlp3": {"steps": 1000, "sharpness_every": 10}},
+                "mlp3": {"etas": [0.1, 0.01], "steps": 2000, "sharpness_every": 20}},
     "theorem1": {"steps": 2**17, "grid": "log", "grid_points": 8192},
     "acceleration": {"T_exponents": list(range(6, 21)), "cor2_multiples": [1, 2, 4, 8, 16], "fit_last": 8,
                      "monotone_steps": 2**20},
     "losses": {"T_exponents": list(range(6, 19)), "fit_last": 7, "tau_steps": 2**16},
     "ntk": {"data": "digits08-normalized:n_per_class=100", "width": 1024, "steps": 8000},
+    "eos_length": {"eta_exponents": list(range(3, 16)), "steps": 2**14},
 }
 
 _TINY_OVERRIDES: dict[str, Any] = {
@@ -90,6 +94,7 @@ _TINY_OVERRIDES: dict[str, Any] = {
     "ntk": {"data": "digits08-normalized:n_per_class=5", "width": 16, "etas": [1.0, 8.0], "steps": 30},
     "lower_tau": {"gammas": [0.1], "deltas": [0.5]},
     "claims": {"profile": "ci", "ids": ["lemma14.first_step"]},  # plus the claims §1–6 quote
+    "eos_length": {"datasets": ["toy-normalized", "digits39-normalized"], "eta_exponents": [3, 7, 11, 15], "steps": 2**8},
 }
 
 
