@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from eoscheck.datasets import synthetic, thm3, toy
 
-from . import formulas as F
+from eoscheck.bounds import corollary2, theorem3, theorem35
+
+from .bound_values import at
 from .claims import Budget, Claim, Evaluation, FitSpec, register
 from .instances import Instance
 from .numerics import log_grid_indices, rel_allowance
@@ -41,14 +43,14 @@ def _cert(data):
 def _cor2_rate_instance(data, Ts) -> Instance:
     g = certificate(data).gamma
     Ts = sorted({int(T) for T in Ts})
-    return Instance(data, "logistic", tuple(float(F.cor2_eta(T, g)) for T in Ts), max(Ts), extra={"T": Ts})
+    return Instance(data, "logistic", tuple(float(at(corollary2.ETA, T=T, gamma=g)) for T in Ts), max(Ts), extra={"T": Ts})
 
 
 def cor2_rate_evaluate(inst: Instance) -> Evaluation:
     traj = inst.trajectory()
     Ts = np.asarray(inst.extra["T"], dtype=np.int64)
     L = traj.records["loss"][np.arange(len(Ts)), Ts]
-    shape = F.evaluate("cor2.bound", T=Ts, gamma=inst.gamma) / 480  # ln²(γ⁴T²)/(γ⁴T²)
+    shape = at(corollary2.BOUND, T=Ts, gamma=inst.gamma) / 480  # ln²(γ⁴T²)/(γ⁴T²)
     return Evaluation(L, shape, 0.0, "<=", {"T": Ts, "eta": traj.eta, "n": inst.data.n, "d": inst.data.d,
                                             "gamma": inst.gamma})
 
@@ -90,7 +92,7 @@ register(Claim(
     id="cor2.rate", title="η = γ²T/120 (η ∝ T) ⇒ L(w_T) = O(ln²(T)/T²): acceleration",
     source="Corollary 2 (paper §3), Table 1 column 2", row=10, kind="asymptotic",
     quantity="L(w_T)", direction="<=", domain="η = γ²T/120, T ≥ 15/γ² (T_min relaxed, as the authors conjecture)",
-    bound_id="cor2.bound", strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3,
+    bound_id=corollary2.BOUND.id, strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3,
     fit=FitSpec(shape="ln²(γ⁴T²)/(γ⁴T²)", constant="C",
                 calibration=_cor2_calibration,
                 calibration_doc="single point (γ=0.5), synthetic(4,3,γ=0.3,seed 0), synthetic(8,5,γ=0.2,seed 1); "
@@ -145,7 +147,7 @@ register(Claim(
     id="thm3.lower", title="Theorem 3's data, monotone GD: L(w_t) ≥ c₀/t for all t ≥ 1",
     source="Theorem 3 (paper §4); §10 rows 10 and 12", row=12, kind="asymptotic", quantity="L(w_t)",
     direction=">=", domain="runs whose loss is non-increasing from t = 0; 0 < γ < 0.1",
-    assumptions=("Theorem 3 data", "logistic loss", "w0 = 0", "monotone run"), bound_id="thm3.lower",
+    assumptions=("Theorem 3 data", "logistic loss", "w0 = 0", "monotone run"), bound_id=theorem3.LOWER.id,
     strategy=_thm3_strategy, evaluate=thm3_lower_evaluate, examples=3,
     fit=FitSpec(shape="1/t", constant="c0", calibration=_thm3_calibration,
                 calibration_doc="thm3(γ) for γ ∈ {0.01, 0.03, 0.06, 0.09}, η ∈ {0.5, 2, 8, 14}, T = 2000, "
@@ -168,7 +170,7 @@ register(Claim(
 def tau_C2_evaluate(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     loss = inst.loss_obj
-    thr = F.evaluate("thm35.stable_threshold", loss=loss, eta=A.eta[:, 0], n=inst.data.n)
+    thr = at(theorem35.STABLE_THRESHOLD, loss=loss, eta=A.eta[:, 0], n=inst.data.n)
     cond = A.logL <= np.log(thr)[:, None]
     s = A.first(cond).astype(float)
     censored = s < 0
@@ -230,7 +232,7 @@ register(Claim(
             "L ≤ ℓ(0)/n grows like 1/η (gradient-flow regime; found by this check at η = 0.5, n = 1), and the "
             "paper's own Lemma 34 condition gives τ ∝ n/(ηγ²) there.  Encoded for the large-stepsize regime η ≥ 1.",
     assumptions=("Assumption 1", "loss with 3A–3D: logistic, flat_exp(a), a ∈ {0.5, 1, 2}", "w0 = 0"),
-    bound_id="thm35.tau_exp_tail",
+    bound_id=theorem35.TAU_EXP_TAIL.id,
     strategy=_tau_strategy, evaluate=tau_C2_evaluate, examples=3,
     fit=FitSpec(shape="max{η, n}/γ²", constant="C2", calibration=_tau_calibration,
                 calibration_doc="logistic and flat_exp(a) for a ∈ {0.5, 1, 2} (C₂ depends on the loss: verified on "
@@ -243,7 +245,7 @@ register(Claim(
 register(Claim(
     id="thm35.tau_poly_tail", title="polynomial tail: τ ≍ max{η^{2/a}, η²}/γ² (through ψ⁻¹ with C₁)",
     source="Theorem 35 / Table 1 (paper §5.1); §10 row 21", row=21, kind="asymptotic",
-    quantity="first s meeting (15)", direction="<=", bound_id="thm35.tau_psi",
+    quantity="first s meeting (15)", direction="<=", bound_id=theorem35.TAU_PSI.id,
     assumptions=("Assumption 1", "flat_poly loss (3A–3C)", "w0 = 0"),
     unavailable="condition (15) needs L ≤ 1/(12C_β²η) with C_β = max{a, (a+1)2^a} (≥ 4 for a = 1); "
                 "polynomial-tailed GD has L ≍ (ηt)^{−a/(a+2)}, so (15) is met only after ≳ 10⁶·η steps — "
@@ -331,7 +333,7 @@ register(Claim(
           "η = T^{1/2} (a > 1) T^{−3a/(2a+4)}",
     source="Table 1 (paper §5.1), from Theorem 35/6 and Prop. 5", row=22, kind="asymptotic", quantity="L(w_T)",
     direction="<=", domain="a ∈ {0.5, 1, 2}; Table 1's stepsize schedules with constant 1",
-    assumptions=("Assumption 1", "flat_poly loss", "w0 = 0"), bound_id="thm35.stable_bound",
+    assumptions=("Assumption 1", "flat_poly loss", "w0 = 0"), bound_id=theorem35.STABLE_BOUND.id,
     strategy=_table1_strategy, evaluate=table1_evaluate, examples=3,
     fit=FitSpec(shape="(γ²ηT)^{−a/(a+2)}", constant="C", calibration=_table1_calibration,
                 calibration_doc="flat_poly a ∈ {0.5, 1, 2}, schedules η = 1 and Table 1's, on synthetic(4,3,0.3,0) "
@@ -363,7 +365,7 @@ def _table1_log_strategy(budget: Budget):
 register(Claim(
     id="table1.logistic_rate", title="logistic, η = 1: L(w_T) = O(ln²(T)/T)",
     source="Table 1 column 1 (paper §5.1); small-stepsize rate (§9.7)", row=22, kind="asymptotic",
-    quantity="L(w_T)", direction="<=", domain="η = 1", bound_id="thm35.stable_bound",
+    quantity="L(w_T)", direction="<=", domain="η = 1", bound_id=theorem35.STABLE_BOUND.id,
     strategy=_table1_log_strategy, evaluate=table1_evaluate, examples=3,
     fit=FitSpec(shape="(1 + ln²(γ²ηT))/(γ²ηT)", constant="C", calibration=_table1_log_calibration,
                 calibration_doc="logistic, η = 1, synthetic(4,3,0.3,0), toy-normalized, synthetic(10,4,0.15,2), "

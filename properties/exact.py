@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 
 from eoscheck.datasets import Dataset, thm3
 
-from . import formulas as F
+from eoscheck.bounds import classics, corollary2, crawshaw_liu, theorem1, theorem3, theorem4
+
+from .bound_values import at
 from .claims import Budget, Evaluation, claim
 from .instances import Instance
 from .numerics import allowance, average_allowance, rel_allowance, safe_div
@@ -85,7 +87,7 @@ def _params(inst: Instance, A: Arrays) -> dict:
 @claim("lemma10.monotone", title="If L(w_s) ≤ 2/η then L(w_t) is non-increasing for all t ≥ s",
        source="Lemma 10 (paper §2.2)", row=1, kind="exact", quantity="L(w_{t+1})/L(w_t) for t ≥ s",
        direction="<=", domain="every s with L(w_s) ≤ 2/η; any w0 (Lemma 10 needs only ‖x‖ ≤ 1)",
-       assumptions=ANY_START, bound_id="lemma10.monotone_threshold", strategy=_any_start, examples=6, explicit=theorem1_canonical)
+       assumptions=ANY_START, bound_id=theorem1.MONOTONE_THRESHOLD.id, strategy=_any_start, examples=6, explicit=theorem1_canonical)
 def lemma10_monotone(inst: Instance) -> Evaluation:
     return monotone_after(inst, lambda eta, n: 2 / eta, paper_c=2)
 
@@ -113,7 +115,7 @@ def monotone_after(inst: Instance, threshold, paper_c: float = 2) -> Evaluation:
 @claim("lemma10.log_smoothness", title="ln L(w_{t+1}) ≤ ln L(w_t) − η(1/L(w_t) − η/2)‖∇L(w_t)‖² at every step",
        source="Lemma 10 proof (1-smoothness of ln L; paper §2.2)", row=2, kind="exact",
        quantity="β needed = 2(ln L_{t+1} − ln L_t + η‖∇L‖²/L)/(η²‖∇L‖²)", direction="<=",
-       domain="every step, EoS phase included; any w0", assumptions=ANY_START, bound_id="lemma10.log_descent",
+       domain="every step, EoS phase included; any w0", assumptions=ANY_START, bound_id=theorem1.LOG_DESCENT.id,
        strategy=_any_start, examples=6, explicit=theorem1_canonical)
 def lemma10_log_smoothness(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
@@ -142,22 +144,22 @@ def _domain(inst: Instance, A: Arrays) -> np.ndarray:
 @claim("thm1.eos_average", title="(1/t)Σ_{k<t} L(w_k) ≤ (1 + ln²(γ²ηt) + η²/4)/(γ²ηt)",
        source="Theorem 1 / Lemma 8 (paper §2)", row=3, kind="exact", quantity="average loss up to t",
        direction="<=", domain="γ²ηt ≥ 1 (the proof's log argument; erratum §11.2)", assumptions=THM1,
-       bound_id="thm1.eos_average", strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound_id=theorem1.EOS_AVERAGE.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def thm1_eos_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g = inst.gamma
-    b = F.evaluate("thm1.eos_average", eta=A.eta, gamma=g, t=np.maximum(A.t, 1))
+    b = at(theorem1.EOS_AVERAGE, eta=A.eta, gamma=g, t=np.maximum(A.t, 1))
     allow = A.avg_L * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_L, b, allow, _domain(inst, A), "<=", _params(inst, A), best=A.avg_L / b,
                          best_meaning="measured/bound (the constant that would still hold)")
 
 
 @claim("thm1.w_norm", title="‖w_t‖ ≤ (√2 + 2 ln(γ²ηt) + η)/γ", source="Lemma 8 (paper §2.2)", row=4, kind="exact",
-       quantity="‖w_t‖", direction="<=", domain="γ²ηt ≥ 1", assumptions=THM1, bound_id="thm1.w_norm",
+       quantity="‖w_t‖", direction="<=", domain="γ²ηt ≥ 1", assumptions=THM1, bound_id=theorem1.W_NORM.id,
        strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def thm1_w_norm(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
-    b = F.evaluate("thm1.w_norm", eta=A.eta, gamma=inst.gamma, t=np.maximum(A.t, 1))
+    b = at(theorem1.W_NORM, eta=A.eta, gamma=inst.gamma, t=np.maximum(A.t, 1))
     allow = allowance(A.wn, b)
     return worst_per_row(A.wn, b, allow, _domain(inst, A), "<=", _params(inst, A), best=A.wn / b,
                          best_meaning="measured/bound")
@@ -165,11 +167,11 @@ def thm1_w_norm(inst: Instance) -> Evaluation:
 
 @claim("lemma9.G_average", title="(1/t)Σ_{k<t} G(w_k) ≤ (√2 + 2 ln(γ²ηt) + η)/(γ²ηt)",
        source="Lemma 9 (paper §2.2)", row=5, kind="exact", quantity="average gradient potential up to t",
-       direction="<=", domain="γ²ηt ≥ 1", assumptions=THM1, bound_id="lemma9.G_average",
+       direction="<=", domain="γ²ηt ≥ 1", assumptions=THM1, bound_id=theorem1.G_AVERAGE.id,
        strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def lemma9_G_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
-    b = F.evaluate("lemma9.G_average", eta=A.eta, gamma=inst.gamma, t=np.maximum(A.t, 1))
+    b = at(theorem1.G_AVERAGE, eta=A.eta, gamma=inst.gamma, t=np.maximum(A.t, 1))
     allow = A.avg_G * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_G, b, allow, _domain(inst, A), "<=", _params(inst, A), best=A.avg_G / b,
                          best_meaning="measured/bound")
@@ -178,7 +180,7 @@ def lemma9_G_average(inst: Instance) -> Evaluation:
 @claim("lemma9.perceptron_step", title="⟨w_{t+1} − w_t, w*⟩ ≥ γηG(w_t) at every step",
        source="Lemma 9 proof (perceptron argument; paper §2.2)", row=5, kind="exact",
        quantity="⟨w_{t+1} − w_t, w*⟩", direction=">=", domain="every step; any w0",
-       assumptions=("Assumption 1", "logistic loss", "any w0"), bound_id="lemma9.perceptron_step",
+       assumptions=("Assumption 1", "logistic loss", "any w0"), bound_id=theorem1.PERCEPTRON_STEP.id,
        strategy=_any_start, examples=6, explicit=theorem1_canonical)
 def lemma9_perceptron_step(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
@@ -199,7 +201,7 @@ def lemma9_perceptron_step(inst: Instance) -> Evaluation:
 @claim("lemma7.split_step", title="2⟨∇L(w_t), u₂⟩ + η‖∇L(w_t)‖² ≤ 0 for u₂ = (η/2γ)w*",
        source="Lemma 7 proof (paper §2.2)", row=6, kind="exact",
        quantity="η‖∇L(w_t)‖² against ⟨w_{t+1} − w_t, w*⟩/γ", direction="<=", domain="every step; any w0",
-       assumptions=("Assumption 1", "logistic loss", "any w0"), bound_id="lemma7.split_step", strategy=_any_start, examples=6, explicit=theorem1_canonical)
+       assumptions=("Assumption 1", "logistic loss", "any w0"), bound_id=theorem1.SPLIT_STEP.id, strategy=_any_start, examples=6, explicit=theorem1_canonical)
 def lemma7_split_step(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     # 2⟨∇L, u₂⟩ = (η/γ)⟨∇L, w*⟩ = −⟨w_{t+1} − w_t, w*⟩/γ
@@ -319,7 +321,7 @@ def _over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> E
 @claim("thm1.stable_bound", title="L(w_s) ≤ 1/η ⇒ L(w_t) ≤ (2F(w_s) + ln²(γ²η(t−s)))/(γ²η(t−s))",
        source="Theorem 1 / Lemma 11 (paper §2)", row=7, kind="exact", quantity="L(w_t), t > s", direction="<=",
        domain="every s with L(w_s) ≤ 1/η (up to 48 per run), γ²η(t−s) ≥ 1", assumptions=THM1,
-       bound_id="thm1.stable_bound", strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound_id=theorem1.STABLE_BOUND.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def thm1_stable_bound(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g = inst.gamma
@@ -327,7 +329,7 @@ def thm1_stable_bound(inst: Instance) -> Evaluation:
     Fs = np.exp(A.logF)
 
     def bound(k, s, tt):
-        return F.evaluate("thm1.stable_bound", eta=A.eta[k, 0], gamma=g, t=tt, s=s, F_s=Fs[k, s])
+        return at(theorem1.STABLE_BOUND, eta=A.eta[k, 0], gamma=g, t=tt, s=s, F_s=Fs[k, s])
 
     def domain(k, s, tt):
         return g**2 * A.eta[k, 0] * (tt - s) >= 1
@@ -340,14 +342,14 @@ def thm1_stable_bound(inst: Instance) -> Evaluation:
        source="Crawshaw & Liu (COLT 2026) App. A, Lemmas C.3–C.5 (paper §2.3)", row=14, kind="exact",
        quantity="L(w_t), t > s", direction="<=",
        domain="every s with L(w_s) ≤ 1/(8η) and nL(w_s) ≤ ln 2 (up to 48 per run)", assumptions=THM1,
-       bound_id="crawshaw_liu.stable_bound_sharp", strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound_id=crawshaw_liu.CL_STABLE_SHARP.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def crawshaw_liu_stable(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g, n = inst.gamma, inst.data.n
     ok = (A.logL <= -np.log(8 * A.eta)) & (A.logL <= math.log(LN2 / n))
 
     def bound(k, s, tt):
-        return F.evaluate("crawshaw_liu.stable_bound_sharp", eta=A.eta[k, 0], gamma=g, t=tt, s=s, L_s=A.L[k, s])
+        return at(crawshaw_liu.CL_STABLE_SHARP, eta=A.eta[k, 0], gamma=g, t=tt, s=s, L_s=A.L[k, s])
 
     return _over_s(inst, A, ok, bound, lambda k, s, tt: np.ones(tt.shape, bool))
 
@@ -376,23 +378,23 @@ def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: 
 @claim("thm1.tau", title="some s ≤ ⌈τ⌉ has L(w_s) ≤ 1/η and F(w_s) ≤ 1, τ = (60/γ²)max{η, n, e, ((η+n)/η)ln((η+n)/η)}",
        source="Theorem 1 / Lemma 12 (paper §2)", row=8, kind="exact", quantity="first s with L ≤ 1/η and F ≤ 1",
        direction="<=", domain="all η > 0 (τ rounded up: erratum-style reading §2.1)", assumptions=THM1,
-       bound_id="thm1.tau", strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound_id=theorem1.TAU.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def thm1_tau(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = (A.logL <= -np.log(A.eta)) & (A.logF <= 0)
-    return hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
+    return hitting(inst, A, cond, at(theorem1.TAU, eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
                     "s with L ≤ 1/η, F ≤ 1")
 
 
 @claim("lemma12.proof_strength",
        title="some s ≤ ⌈τ⌉ has G(w_s) ≤ min{1/(2η), 1/(2n)} and every margin ≥ 0",
        source="Lemma 12 proof (paper §2.2)", row=8, kind="exact", quantity="first such s", direction="<=",
-       domain="all η > 0", assumptions=THM1, bound_id="lemma12.G_at_s", strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       domain="all η > 0", assumptions=THM1, bound_id=theorem1.G_AT_S.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def lemma12_proof_strength(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     thr = np.minimum(1 / (2 * A.eta), 1 / (2 * inst.data.n))
     cond = (A.G <= thr) & (A.min_margin >= 0)
-    return hitting(inst, A, cond, F.evaluate("thm1.tau", eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
+    return hitting(inst, A, cond, at(theorem1.TAU, eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
                     "s with G ≤ min{1/2η,1/2n}")
 
 
@@ -412,10 +414,10 @@ def cor2_instances(budget: Budget):
     def inst(draw) -> Instance:
         data = draw(data_st)
         g = certificate(data).gamma
-        Tmin = F.cor2_T_min(data.n, g)
+        Tmin = float(at(corollary2.T_MIN, n=data.n, gamma=g))
         hi = max(Tmin, min(3 * Tmin, cap))
         Ts = sorted({int(math.ceil(Tmin))} | {int(math.ceil(draw(log_uniform(Tmin, hi)))) for _ in range(3)})
-        etas = tuple(float(F.cor2_eta(T, g)) for T in Ts)
+        etas = tuple(float(at(corollary2.ETA, T=T, gamma=g)) for T in Ts)
         return Instance(data, "logistic", etas, max(Ts), extra={"T": Ts})
 
     return inst()
@@ -423,14 +425,14 @@ def cor2_instances(budget: Budget):
 
 @claim("cor2.bound", title="T ≥ 120max{e,n}/γ², η = γ²T/120 ⇒ L(w_T) ≤ 480 ln²(γ⁴T²)/(γ⁴T²)",
        source="Corollary 2 (paper §3)", row=9, kind="exact", quantity="L(w_T)", direction="<=",
-       domain="T ≥ 120max{e,n}/γ², η = γ²T/120 exactly", assumptions=THM1, bound_id="cor2.bound",
+       domain="T ≥ 120max{e,n}/γ², η = γ²T/120 exactly", assumptions=THM1, bound_id=corollary2.BOUND.id,
        strategy=cor2_instances, examples=4)
 def cor2_bound(inst: Instance) -> Evaluation:
     traj = inst.trajectory()
     Ts = np.asarray(inst.extra["T"], dtype=np.int64)
     L = traj.records["loss"][np.arange(len(Ts)), Ts]
     wn = traj.records["w_norm"][np.arange(len(Ts)), Ts]
-    b = F.evaluate("cor2.bound", T=Ts, gamma=inst.gamma)
+    b = at(corollary2.BOUND, T=Ts, gamma=inst.gamma)
     allow = L * rel_allowance(wn) + allowance(b)
     return Evaluation(L, b, allow, "<=", {"T": Ts, "eta": traj.eta, "n": inst.data.n, "d": inst.data.d,
                                           "gamma": inst.gamma}, best=L / b, best_meaning="measured/bound")
@@ -474,7 +476,7 @@ def _first_step_threshold(data: Dataset) -> float:
 @claim("lemma14.first_step", title="Theorem 3's data: η > 40 ln 2 ⇒ L(w₁) > L(w₀) = ln 2",
        source="Lemma 14 with r = 1/10, q = 1/2 (paper §4)", row=11, kind="exact", quantity="L(w₁)",
        direction=">=", domain="η > 40 ln 2, 0 < γ < 0.1", assumptions=("Theorem 3 data", "logistic loss", "w0 = 0"),
-       bound_id="lemma14.first_step_threshold", strategy=_lemma14_thm3_instances, examples=10)
+       bound_id=theorem3.FIRST_STEP_THRESHOLD.id, strategy=_lemma14_thm3_instances, examples=10)
 def lemma14_first_step(inst: Instance) -> Evaluation:
     return first_step_increase(inst, 40 * LN2)
 
@@ -516,14 +518,14 @@ def _lemma14_general_threshold(data: Dataset) -> float:
     best = math.inf
     for k in range(1, n + 1):
         if a[k - 1] < 0:
-            best = min(best, F.lemma14_threshold(-a[k - 1], k / n))
+            best = min(best, float(at(theorem3.GENERAL_THRESHOLD, r=-a[k - 1], q=k / n)))
     return best
 
 
 @claim("lemma14.general", title="If a fraction q of points has xᵢ·x̄ < −r, then η > 2 ln 2/(rq) ⇒ L(w₁) > L(w₀)",
        source="Lemma 14 (paper §4)", row=11, kind="exact", quantity="L(w₁)", direction=">=",
        domain="η > min over (r, q) of 2 ln 2/(rq); any separable data", assumptions=THM1,
-       bound_id="lemma14.general_threshold", strategy=_lemma14_general_instances, examples=10)
+       bound_id=theorem3.GENERAL_THRESHOLD.id, strategy=_lemma14_general_instances, examples=10)
 def lemma14_general(inst: Instance) -> Evaluation:
     thr = _lemma14_general_threshold(inst.data)
     traj = inst.trajectory()
@@ -543,6 +545,11 @@ def lemma14_general(inst: Instance) -> Evaluation:
 # ---------------------------------------------------------------------------
 
 
+def descent_threshold(Z: np.ndarray) -> float:
+    """2/β, β = sup ℓ″·λ_max(ZᵀZ/n) (``classics.DESCENT_LEMMA``, the descent lemma, §9.7)."""
+    return float(at(classics.DESCENT_LEMMA, lambda_max=np.linalg.eigvalsh(Z.T @ Z / Z.shape[0])[-1]))
+
+
 def _descent_instances(budget: Budget, factor: float = 1.0):
     """Stepsizes below factor·2/β (and a few above, for the looseness report), any data, w₀ = 0 or drawn."""
     data_st = separable_datasets(n=(1, int(12 * budget.scale)), d=(1, 6), margin=(0.02, 0.9))
@@ -551,7 +558,7 @@ def _descent_instances(budget: Budget, factor: float = 1.0):
     @st.composite
     def inst(draw) -> Instance:
         data = draw(data_st)
-        thr = factor * F.descent_threshold(data.Z)
+        thr = factor * descent_threshold(data.Z)
         below = [thr * u for u in (0.5, 0.9, 0.99, 1 - 1e-6)] + [thr * draw(st.floats(1e-3, 1 - 1e-9))]
         above = [thr * m for m in (1.05, 1.2, 1.5, 2.0, 4.0, 8.0)]  # for the looseness report only
         start = None
@@ -566,7 +573,7 @@ def _descent_instances(budget: Budget, factor: float = 1.0):
 @claim("classic.descent_lemma", title="η < 2/β, β = λ_max(XᵀX/n)/4 ⇒ L(w_t) non-increasing (no EoS)",
        source="Descent lemma (Nesterov 2018 §1.2.3; paper §9.7)", row=13, kind="exact",
        quantity="L(w_{t+1})/L(w_t)", direction="<=", domain="η < 2/β; any w0",
-       assumptions=("‖x_i‖ ≤ 1", "logistic loss", "any w0"), bound_id="classic.descent_lemma",
+       assumptions=("‖x_i‖ ≤ 1", "logistic loss", "any w0"), bound_id=classics.DESCENT_LEMMA.id,
        strategy=_descent_instances, examples=6)
 def descent_lemma(inst: Instance) -> Evaluation:
     return monotone_below(inst, 1.0)
@@ -575,7 +582,7 @@ def descent_lemma(inst: Instance) -> Evaluation:
 def monotone_below(inst: Instance, factor: float) -> Evaluation:
     """"η < factor·2/β ⇒ L non-increasing from w₀" (the descent lemma has factor 1)."""
     A = Arrays.of(inst.trajectory())
-    thr = factor * F.descent_threshold(inst.data.Z)
+    thr = factor * descent_threshold(inst.data.Z)
     ratio = np.exp(np.diff(A.logL, axis=1))
     allow = np.expm1(2 * rel_allowance(np.maximum(A.wn[:, 1:], A.wn[:, :-1])))
     below = (A.eta[:, 0] < thr)
@@ -601,7 +608,7 @@ def _cl2d_instances(budget: Budget):
     @st.composite
     def inst(draw) -> Instance:
         data = draw(data_st)
-        eta0 = F.crawshaw_liu_eta0(data.n, certificate(data).gamma)
+        eta0 = float(at(crawshaw_liu.CL_ETA0, n=data.n, gamma=certificate(data).gamma))
         etas = draw(stepsize_batches(eta0, 16 * eta0, size=4, drawn=1))
         return Instance(data, "logistic", etas, T)
 
@@ -612,11 +619,11 @@ def _cl2d_instances(budget: Budget):
        source="Crawshaw & Liu (COLT 2026) Thm 2.1 / Lemma 2.8 (paper §9.5)", row=26, kind="exact",
        quantity="first t with L ≤ 1/(8η)", direction="<=",
        domain="d = 2, η ≥ max(n, (32/γ²)ln(256/γ²)); log read as natural log", assumptions=THM1,
-       bound_id="crawshaw_liu.tau_2d", strategy=_cl2d_instances, examples=5)
+       bound_id=crawshaw_liu.CL_TAU_2D.id, strategy=_cl2d_instances, examples=5)
 def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = A.logL <= -np.log(8 * A.eta)
-    b = np.full(A.K, float(F.evaluate("crawshaw_liu.tau_2d", n=inst.data.n, gamma=inst.gamma)))
+    b = np.full(A.K, float(at(crawshaw_liu.CL_TAU_2D, n=inst.data.n, gamma=inst.gamma)))
     # the bound is a ceiling on a first hitting time: undecided if not reached and T < bound
     return hitting(inst, A, cond, b, "t with L ≤ 1/(8η)")
 
@@ -629,7 +636,7 @@ def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
 @claim("prop15.zero_error_certificate", title="L(w_t) < ln 2/n ⇒ every training point is classified correctly",
        source="Proposition 15 remark, corrected (paper §7, erratum §11.8)", row=25, kind="exact",
        quantity="min margin when L(w_t) < ln 2/n", direction=">=", domain="every step", assumptions=THM1,
-       bound_id="prop15.test_error", strategy=theorem1_instances, examples=8, explicit=theorem1_canonical,
+       bound_id=theorem4.TEST_ERROR.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical,
        erratum="The paper says L(w_t) ≤ 1/n certifies zero training error; that is false (margins ≥ −0.541 "
                "only). The corrected certificate L < ln 2/n is encoded.")
 def prop15_certificate(inst: Instance) -> Evaluation:

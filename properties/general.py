@@ -15,7 +15,10 @@ import torch
 from hypothesis import strategies as st
 from scipy.stats import binom
 
-from . import formulas as F
+from eoscheck.bounds import proposition5, theorem1, theorem35, theorem4
+from eoscheck.bounds.rho import rho
+
+from .bound_values import at, loss_constants
 from .claims import Budget, Evaluation, claim
 from .exact import candidate_s, hitting, theorem1_canonical
 from .instances import Instance
@@ -49,7 +52,7 @@ def _stable_instances(budget: Budget):
 @claim("thm35.eos_average", title="(1/t)Σ_{k<t} L(w_k) ≤ 9(ρ(γ²ηt) + (ηC_g)²)/(γ²ηt)",
        source="Theorem 35, EoS phase (paper §5.1)", row=18, kind="exact", quantity="average loss up to t",
        direction="<=", domain="γ²ηt ≥ 1 (ρ is defined on [1, ∞))", assumptions=GENERAL,
-       bound_id="thm35.eos_average", strategy=general_instances, examples=6, explicit=theorem1_canonical)
+       bound_id=theorem35.EOS_AVERAGE.id, strategy=general_instances, examples=6, explicit=theorem1_canonical)
 def thm35_eos_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     loss = inst.loss_obj
@@ -58,7 +61,7 @@ def thm35_eos_average(inst: Instance) -> Evaluation:
     lam = g**2 * A.eta * tt
     mask = (A.t >= 1) & (lam >= 1)
     b = np.full(lam.shape, np.nan)
-    b[mask] = F.evaluate("thm35.eos_average", loss=loss, eta=np.broadcast_to(A.eta, lam.shape)[mask], gamma=g,
+    b[mask] = at(theorem35.EOS_AVERAGE, loss=loss, eta=np.broadcast_to(A.eta, lam.shape)[mask], gamma=g,
                          t=np.broadcast_to(tt, lam.shape)[mask])
     allow = A.avg_L * average_allowance(A.t, A.wn.max(axis=1, keepdims=True)) + allowance(b)
     return worst_per_row(A.avg_L, b, allow, mask, "<=",
@@ -67,12 +70,12 @@ def thm35_eos_average(inst: Instance) -> Evaluation:
 
 
 def _threshold15(inst: Instance, A: Arrays) -> np.ndarray:
-    return F.evaluate("thm35.stable_threshold", loss=inst.loss_obj, eta=A.eta[:, 0], n=inst.data.n)
+    return at(theorem35.STABLE_THRESHOLD, loss=inst.loss_obj, eta=A.eta[:, 0], n=inst.data.n)
 
 
 @claim("thm35.stable_monotone", title="(15) at s: L(w_s) ≤ min{1/(12C_β²η), ℓ(0)/n} ⇒ L(w_t) non-increasing for t ≥ s",
        source="Theorem 35, stable phase (paper §5.1)", row=19, kind="exact", quantity="L(w_{t+1})/L(w_t), t ≥ s",
-       direction="<=", domain="first s meeting (15)", assumptions=STABLE, bound_id="thm35.stable_threshold",
+       direction="<=", domain="first s meeting (15)", assumptions=STABLE, bound_id=theorem35.STABLE_THRESHOLD.id,
        strategy=_stable_instances, examples=6, explicit=theorem1_canonical)
 def thm35_stable_monotone(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
@@ -88,7 +91,7 @@ def thm35_stable_monotone(inst: Instance) -> Evaluation:
 @claim("thm35.stable_bound", title="(15) at s ⇒ L(w_t) ≤ 15ρ(γ²η(t−s))/(γ²η(t−s))",
        source="Theorem 35, stable phase (paper §5.1)", row=19, kind="exact", quantity="L(w_t), t > s",
        direction="<=", domain="every s meeting (15) (up to 48 per run), γ²η(t−s) ≥ 1", assumptions=STABLE,
-       bound_id="thm35.stable_bound", strategy=_stable_instances, examples=6, explicit=theorem1_canonical)
+       bound_id=theorem35.STABLE_BOUND.id, strategy=_stable_instances, examples=6, explicit=theorem1_canonical)
 def thm35_stable_bound(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     loss, g = inst.loss_obj, inst.gamma
@@ -104,7 +107,7 @@ def thm35_stable_bound(inst: Instance) -> Evaluation:
         blag = np.full(lags.shape, np.nan)  # bound as a function of the lag t − s
         m = lam >= 1
         if m.any():
-            blag[m] = F.evaluate("thm35.stable_bound", loss=loss, eta=A.eta[k, 0], gamma=g, t=lags[m], s=0.0)
+            blag[m] = at(theorem35.STABLE_BOUND, loss=loss, eta=A.eta[k, 0], gamma=g, t=lags[m], s=0.0)
         parts = []
         for s in cand:
             tt = t[s + 1:]
@@ -124,12 +127,12 @@ def thm35_stable_bound(inst: Instance) -> Evaluation:
        source="Theorem 35 phase transition, explicit constants read off Lemmas 33–34 (paper §5.1 [D])", row=20,
        kind="exact", quantity="first s meeting (15)", direction="<=",
        domain="exponential tail: Lemma 34's condition; polynomial tail: Lemma 33's", assumptions=STABLE,
-       bound_id="thm35.tau_explicit_exp", strategy=general_instances, examples=6, explicit=theorem1_canonical)
+       bound_id=theorem35.TAU_EXPLICIT_EXP.id, strategy=general_instances, examples=6, explicit=theorem1_canonical)
 def thm35_tau_explicit(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     loss = inst.loss_obj
-    bid = "thm35.tau_explicit_exp" if loss.paper_constants.get("C_e") is not None else "thm35.tau_explicit_poly"
-    tau = F.evaluate(bid, loss=loss, eta=A.eta[:, 0], gamma=inst.gamma, n=inst.data.n)
+    bound = theorem35.TAU_EXPLICIT_EXP if loss.paper_constants.get("C_e") is not None else theorem35.TAU_EXPLICIT_POLY
+    tau = at(bound, loss=loss, eta=A.eta[:, 0], gamma=inst.gamma, n=inst.data.n)
     cond = A.logL <= np.log(_threshold15(inst, A))[:, None]
     return hitting(inst, A, cond, tau, "s meeting (15)")
 
@@ -169,11 +172,11 @@ def _rho_bar(loss, lam):
                                 "ℓ ≤ C_e g on z ≥ 0, ρ ≤ Prop. 5's bound",
        source="Proposition 5 (paper §5)", row=23, kind="exact", quantity="each side of the five inequalities",
        direction="<=", domain="z ∈ [−700, 700], |z − x| < 1, λ ∈ [1, 1e8]",
-       assumptions=("logistic, flat_exp(a), flat_poly(a)",), bound_id="prop5.rho_logistic", strategy=_prop5_instances,
+       assumptions=("logistic, flat_exp(a), flat_poly(a)",), bound_id=proposition5.RHO_LOGISTIC.id, strategy=_prop5_instances,
        examples=20)
 def prop5_constants(inst: Instance) -> Evaluation:
     loss = inst.loss_obj
-    c = F.constants(loss)
+    c = loss_constants(loss)
     x = torch.as_tensor(np.asarray(inst.extra["x"]))
     z = x + torch.as_tensor(np.asarray(inst.extra["dz"]))
     lx, gx, lz = loss.value(x).numpy(), loss.g(x).numpy(), loss.value(z).numpy()
@@ -195,7 +198,7 @@ def prop5_constants(inst: Instance) -> Evaluation:
         pos = x.numpy() >= 0
         add(lx[pos], c["C_e"] * gx[pos], allowance(lx[pos], c["C_e"] * gx[pos]), 3)
     lam = np.asarray(inst.extra["lam"])
-    r = F.rho(loss, lam)
+    r = rho(loss, lam)
     add(r, _rho_bar(loss, lam), allowance(r, _rho_bar(loss, lam)), 4)
     return Evaluation(np.concatenate(meas), np.concatenate(bnd), np.concatenate(allw), "<=",
                       {"inequality": np.concatenate(which)})
@@ -252,16 +255,16 @@ def _sgd_instances(budget: Budget):
                                         "and ‖w_k‖ ≤ (√2+2ln(γ²ηt)+η)/γ for k ≤ t",
        source="Lemma 17 (paper §7)", row=17, kind="exact", quantity="running sample loss; ‖w_k‖", direction="<=",
        domain="γ²ηt ≥ 1", assumptions=("Assumption 2 (empirical distribution of separable data)", "w0 = 0"),
-       bound_id="thm1.eos_average", strategy=_sgd_instances, examples=6)
+       bound_id=theorem1.EOS_AVERAGE.id, strategy=_sgd_instances, examples=6)
 def lemma17_sgd(inst: Instance) -> Evaluation:
     eta, g, T = inst.etas[0], inst.gamma, inst.steps
     Lk, _, _, wn = online_sgd(inst.data.Z, eta, T, inst.extra["paths"], inst.extra["seed"])
     t = np.arange(1, T + 1)[None, :].astype(float)
     avg = np.cumsum(Lk, axis=1) / t
     dom = g**2 * eta * t >= 1
-    b1 = F.evaluate("thm1.eos_average", eta=eta, gamma=g, t=t)
+    b1 = at(theorem1.EOS_AVERAGE, eta=eta, gamma=g, t=t)
     runmax = np.maximum.accumulate(wn[:, 1:], axis=1)  # max_{k ≤ t} ‖w_k‖
-    b2 = F.evaluate("thm1.w_norm", eta=eta, gamma=g, t=t)
+    b2 = at(theorem1.W_NORM, eta=eta, gamma=g, t=t)
     e1 = worst_per_row(avg, b1, allowance(avg, b1) + avg * rel_allowance(runmax), dom, "<=",
                        {"t": t, "eta": eta, "gamma": g, "n": inst.data.n})
     e2 = worst_per_row(runmax, b2, allowance(runmax, b2), dom, "<=", {"t": t, "eta": eta, "gamma": g, "n": inst.data.n})
@@ -276,7 +279,7 @@ BINOMIAL_LEVEL = 1e-3
        source="Theorem 4 (paper §7)", row=17, kind="probabilistic",
        quantity="number of paths violating each bound at the final t", direction="<=",
        domain="γ²ηt ≥ 1; violations counted over R seeded paths; bound = the 1 − 10⁻³ quantile of Binomial(R, δ)",
-       assumptions=("Assumption 2 (empirical distribution of separable data)", "w0 = 0"), bound_id="thm4.loss",
+       assumptions=("Assumption 2 (empirical distribution of separable data)", "w0 = 0"), bound_id=theorem4.LOSS.id,
        strategy=_sgd_instances, examples=6)
 def thm4_sgd(inst: Instance) -> Evaluation:
     eta, g, T = inst.etas[0], inst.gamma, inst.steps
@@ -286,8 +289,8 @@ def thm4_sgd(inst: Instance) -> Evaluation:
         return Evaluation(np.zeros(0), np.zeros(0))
     avgL = Lpop.mean(axis=1)
     avgE = Err.mean(axis=1)
-    bL = float(F.evaluate("thm4.loss", eta=eta, gamma=g, t=T, delta=delta))
-    bE = float(F.evaluate("thm4.error", eta=eta, gamma=g, t=T, delta=delta))
+    bL = float(at(theorem4.LOSS, eta=eta, gamma=g, t=T, delta=delta))
+    bE = float(at(theorem4.ERROR, eta=eta, gamma=g, t=T, delta=delta))
     v1 = int((avgL > bL * (1 + FP_ULPS * EPS)).sum())
     v2 = int((avgE > bE * (1 + FP_ULPS * EPS)).sum())
     q = float(binom.ppf(1 - BINOMIAL_LEVEL, R, delta))

@@ -5,7 +5,7 @@ Model, loss and records: :func:`eoscheck.networks.run_ntk`.  Every bound uses
 * γ = γ̂, the max-margin of the NTK features yᵢ∇f(xᵢ; w₀) at initialization — an
   **empirical stand-in** for Assumption 4's infinite-width γ (Lemma 21: γ̂ ≥ 9γ/10 w.h.p.);
 * C_a = |Σₛaₛ|/√m as realized (0 for balanced signs), δ from the instance (default 0.05);
-* ρ numerically (:func:`eoscheck.properties.formulas.rho`), C_g, C_β from Prop. 5.
+* ρ numerically (:func:`eoscheck.bounds.rho.rho`), C_g, C_β from Prop. 5.
 
 **The width condition is never met.**  Theorem 6 needs m ≥ ((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶
 with R = 6(√ρ(γ²ηT) + C_a + √(2 ln(2n/δ)) + ηC_g)/γ.  Since γ ≤ 1 and n ≥ 1, δ < 1,
@@ -31,12 +31,13 @@ import numpy as np
 from hypothesis import strategies as st
 
 from eoscheck.datasets import synthetic
-from eoscheck.losses import Loss
 from eoscheck.networks import init_weights, ntk_margin, output_signs, run_ntk, thm6_conditions
 from eoscheck.provenance import canonical_json
 from eoscheck.trajectory import Trajectory
 
-from . import formulas as F
+from eoscheck.bounds import theorem6
+
+from .bound_values import at, at_where
 from .claims import Budget, Claim, Evaluation, FitSpec, register
 from .exact import candidate_s
 from .instances import Instance, single_thread
@@ -138,62 +139,45 @@ def ntk_instances(budget: Budget, families=("logistic", "flat_exp", "flat_poly")
 # ---------------------------------------------------------------------------
 
 
-def _consts(loss: Loss) -> tuple[float, float]:
-    c = F.constants(loss)
-    return c["C_g"], c["C_beta"]
-
-
-def _rho(loss: Loss, lam: np.ndarray) -> np.ndarray:
-    out = np.full(np.shape(lam), np.nan)
-    ok = np.isfinite(lam) & (lam >= 1)
-    if ok.any():
-        out[ok] = F.rho(loss, np.asarray(lam)[ok])
-    return out
-
-
-def init_term(C_a: float, n: int, delta: float) -> float:
-    """C_a + √(2 ln(2n/δ)): Lemma 22's bound on maxᵢ|f(xᵢ; w₀)|."""
-    return C_a + math.sqrt(2 * math.log(2 * n / delta))
+def _rho_domain(lam) -> np.ndarray:
+    """γ²ηt ≥ 1 (and finite): where ρ(γ²ηt) is defined (Assumption 3A); NaN outside."""
+    lam = np.asarray(lam, dtype=np.float64)
+    return np.isfinite(lam) & (lam >= 1)
 
 
 def lazy_radius(loss, eta, gamma, t, C_a, n, delta):
-    """R_t = 6(√ρ(γ²ηt) + C_a + √(2 ln(2n/δ)) + ηC_g)/γ (Lemma 28; R = R_T, Theorem 6)."""
-    C_g, _ = _consts(loss)
-    lam = gamma**2 * eta * t
-    return 6 * (np.sqrt(_rho(loss, lam)) + init_term(C_a, n, delta) + eta * C_g) / gamma
+    """Lemma 28's R_t (``theorem6.RADIUS_T``; R = R_T, Theorem 6), NaN where γ²ηt < 1."""
+    return at_where(_rho_domain(gamma**2 * np.asarray(eta) * t), theorem6.RADIUS_T, loss,
+                    eta=eta, gamma=gamma, t=t, C_a=C_a, n=n, delta=delta)
 
 
 def eos_average_bound(loss, eta, gamma, t, C_a, n, delta):
-    """9(ρ(γ²ηt) + (C_a + √(2 ln(2n/δ)) + ηC_g)²)/(γ²ηt) (Theorem 6, EoS phase)."""
-    C_g, _ = _consts(loss)
-    lam = gamma**2 * eta * t
-    return 9 * (_rho(loss, lam) + (init_term(C_a, n, delta) + eta * C_g) ** 2) / lam
+    """Theorem 6's EoS-phase bound (``theorem6.EOS_AVERAGE``), NaN where γ²ηt < 1."""
+    return at_where(_rho_domain(gamma**2 * np.asarray(eta) * t), theorem6.EOS_AVERAGE, loss,
+                    eta=eta, gamma=gamma, t=t, C_a=C_a, n=n, delta=delta)
 
 
 def stable_threshold(loss, eta, n):
-    """min{1/(12C_β²η), ℓ(0)/n}: condition (6)."""
-    _, C_b = _consts(loss)
-    return np.minimum(1 / (12 * C_b**2 * np.asarray(eta, dtype=np.float64)), loss.ell0 / n)
+    """Condition (6) (``theorem6.STABLE_THRESHOLD``)."""
+    return at(theorem6.STABLE_THRESHOLD, loss, eta=eta, n=n)
 
 
 def stable_bound(loss, eta, gamma, t, s):
-    """15ρ(γ²η(t−s))/(γ²η(t−s)) (Theorem 6, stable phase)."""
-    lam = gamma**2 * eta * (np.asarray(t, dtype=np.float64) - s)
-    return 15 * _rho(loss, lam) / lam
+    """Theorem 6's stable-phase bound (``theorem6.STABLE_BOUND``), NaN where γ²η(t−s) < 1."""
+    lag = np.asarray(t, dtype=np.float64) - s
+    return at_where(_rho_domain(gamma**2 * np.asarray(eta) * lag), theorem6.STABLE_BOUND, loss,
+                    eta=eta, gamma=gamma, t=t, s=s)
 
 
 def tau_exp_shape(eta, n, gamma):
-    """max{η, n ln n}/γ² (Theorem 6's exponential-tail τ without C₂)."""
-    return np.maximum(eta, n * math.log(n)) / gamma**2
+    """Theorem 6's exponential-tail τ with C₂ = 1 (``theorem6.TAU_EXP_TAIL``; C₂ is fitted)."""
+    return at(theorem6.TAU_EXP_TAIL, eta=eta, gamma=gamma, n=n, C2=1.0)
 
 
 def tau_psi_shape(loss, eta, n, gamma):
-    """(1/γ²)·max{ψ⁻¹(η + n)/η, (η + n)η}: Theorem 6's general τ with C₁ = 1 inside ψ⁻¹ (the
-    outer constant is fitted; for regularly varying ψ⁻¹, ψ⁻¹(C₁y) ≤ C′ψ⁻¹(y), so this is the same
-    order)."""
-    eta = np.atleast_1d(np.asarray(eta, dtype=np.float64))
-    y = eta + n
-    return np.maximum(F.psi_inverse(loss, y) / eta, y * eta) / gamma**2
+    """Theorem 6's general τ with C₁ = 1 (``theorem6.TAU_PSI``; the outer constant is fitted; for
+    regularly varying ψ⁻¹, ψ⁻¹(C₁y) ≤ C′ψ⁻¹(y), so this is the same order)."""
+    return at(theorem6.TAU_PSI, loss, eta=np.atleast_1d(np.asarray(eta, dtype=np.float64)), gamma=gamma, n=n, C1=1.0)
 
 
 # ---------------------------------------------------------------------------
@@ -386,16 +370,16 @@ def _stable_strategy(budget: Budget):
 
 _EXACT = [
     ("lazy", "‖w_t − w₀‖ ≤ R_t = 6(√ρ(γ²ηt) + C_a + √(2ln(2n/δ)) + ηC_g)/γ", "Theorem 6 (lazy training) / Lemma 28",
-     "‖w_t − w₀‖", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, "thm6.lazy_radius", lazy_eval, _ntk_strategy),
+     "‖w_t − w₀‖", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.LAZY_RADIUS.id, lazy_eval, _ntk_strategy),
     ("eos_average", "(1/t)Σ_{k<t} L(w_k) ≤ 9(ρ(γ²ηt) + (C_a + √(2ln(2n/δ)) + ηC_g)²)/(γ²ηt)",
-     "Theorem 6 (EoS phase)", "average loss up to t", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, "thm6.eos_average",
+     "Theorem 6 (EoS phase)", "average loss up to t", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.EOS_AVERAGE.id,
      eos_average_eval, _ntk_strategy),
     ("stable_monotone", "(6) at s: L(w_s) ≤ min{1/(12C_β²η), ℓ(0)/n} ⇒ L(w_t) non-increasing for t ≥ s",
      "Theorem 6 (stable phase)", "L(w_{t+1})/L(w_t), t ≥ s", "first s meeting (6)", STABLE_ASSUMPTIONS,
-     "thm6.stable_threshold", stable_monotone_eval, _stable_strategy),
+     theorem6.STABLE_THRESHOLD.id, stable_monotone_eval, _stable_strategy),
     ("stable_bound", "(6) at s ⇒ L(w_t) ≤ 15ρ(γ²η(t−s))/(γ²η(t−s))", "Theorem 6 (stable phase) / Lemma 32",
      "L(w_t), t > s", "every s < T meeting (6) (up to 48 per run), γ²η(t−s) ≥ 1", STABLE_ASSUMPTIONS,
-     "thm6.stable_bound", stable_bound_eval, _stable_strategy),
+     theorem6.STABLE_BOUND.id, stable_bound_eval, _stable_strategy),
 ]
 
 for _name, _title, _src, _qty, _dom, _ass, _bid, _fn, _strat in _EXACT:
@@ -458,7 +442,7 @@ register(Claim(
     source="Theorem 6 (lazy training), read as a scaling law", row=24, kind="asymptotic",
     quantity="maxₜ ‖w_t − w₀‖", direction="<=",
     domain=f"all η; {TREND} (the width needed grows like η²)", assumptions=NTK_ASSUMPTIONS,
-    bound_id="thm6.lazy_radius", models=("ntk",), strategy=_ntk_strategy, evaluate=lazy_scaling_eval, examples=3,
+    bound_id=theorem6.LAZY_RADIUS.id, models=("ntk",), strategy=_ntk_strategy, evaluate=lazy_scaling_eval, examples=3,
     fit=FitSpec(shape="(√ρ(γ²ηT) + C_a + √(2ln(2n/δ)) + ηC_g)/γ", constant="C_R",
                 calibration=lambda: _cal_instances(),
                 calibration_doc=CAL_DOC,
@@ -471,7 +455,7 @@ register(Claim(
     domain=f"η ≥ 1 (the form misses the 1/η growth as η → 0); logistic loss, balanced signs, δ = 0.05 "
            f"(C₂ depends on them); n ≥ 2; {TREND}",
     assumptions=STABLE_ASSUMPTIONS[:2] + ("logistic loss (3A–3D)", "w₀ ~ N(0, I)"),
-    bound_id="thm6.tau_exp_tail", models=("ntk",), strategy=_tau_strategy, evaluate=tau_exp_eval, examples=3,
+    bound_id=theorem6.TAU_EXP_TAIL.id, models=("ntk",), strategy=_tau_strategy, evaluate=tau_exp_eval, examples=3,
     fit=FitSpec(shape="max{η, n ln n}/γ²", constant="C_2", calibration=lambda: _cal_instances(),
                 calibration_doc=CAL_DOC,
                 ladders={"eta": _eta_ladder, "n": _n_ladder})), replace=True)
@@ -482,7 +466,7 @@ register(Claim(
     source="Theorem 6 (phase transition)", row=24, kind="asymptotic", quantity="first s meeting (6)",
     direction="<=", domain=f"logistic loss, balanced signs, δ = 0.05 (C₁ depends on them); {TREND}",
     assumptions=STABLE_ASSUMPTIONS[:2] + ("logistic loss (3A–3C)", "w₀ ~ N(0, I)"),
-    bound_id="thm6.tau_psi", models=("ntk",), strategy=_tau_strategy, evaluate=tau_psi_eval, examples=3,
+    bound_id=theorem6.TAU_PSI.id, models=("ntk",), strategy=_tau_strategy, evaluate=tau_psi_eval, examples=3,
     fit=FitSpec(shape="max{ψ⁻¹(η+n)/η, (η+n)η}/γ²", constant="C_1'",
                 calibration=lambda: _cal_instances(),
                 calibration_doc=CAL_DOC,

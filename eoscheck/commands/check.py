@@ -79,10 +79,8 @@ def run(args) -> int:
     if args.output:
         check_output_dir(Path(args.output).parent if str(Path(args.output).parent) else Path("."))
     reports = run_claims(args.claims or None, profile, args.seed, args.counterexamples, progress)
-    from ..properties.formulas import BOUNDS_ERROR, bounds_registry
-
     payload = {"profile": profile, "seed": args.seed, "seconds": time.perf_counter() - t0,
-               "bounds": "eoscheck.bounds" if bounds_registry() else f"private transcriptions ({BOUNDS_ERROR})",
+               "bounds": "eoscheck.bounds",
                "claims": [r.to_json() for r in reports]}
     text = json.dumps(payload, indent=1) + "\n"
     if args.output:
@@ -106,8 +104,6 @@ def run(args) -> int:
         if r.counterexample_file:
             print(f"  counterexample saved: {r.counterexample_file} (eoscheck replay {r.counterexample_file})")
     held = sum(r.verdict == "holds" for r in reports)
-    if BOUNDS_ERROR:
-        print(f"\nnote: eoscheck.bounds could not be loaded ({BOUNDS_ERROR}); private transcriptions were used")
     print(f"\n{held} of {len(reports)} claims hold, {len(bad)} falsified/errored, {len(trend)} TREND; "
           f"{time.perf_counter() - t0:.0f} s" + (f"; JSON: {args.output}" if args.output else ""))
     return code
