@@ -49,7 +49,6 @@ The verdict is FALSIFIED (with the shrunk counterexample) or NOT FALSIFIED
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from eoscheck._errors import EoscheckError
-from eoscheck.expr import parse_expression
+from eoscheck.expr import evaluate, parse_expression
 from eoscheck.losses import get_loss
 
 from .claims import Evaluation
@@ -399,24 +398,26 @@ def _parse_condition(text: str, syms) -> tuple:
     return parse_expression(lhs, allowed), op, parse_expression(rhs, allowed)
 
 
+#: time limit (seconds) of one evaluation of a user formula (:func:`eoscheck.expr.evaluate`)
+EVAL_SECONDS = 10.0
+
+
+def _values(expr: sp.Expr, P: dict) -> dict:
+    """The values of ``expr``'s names (a missing one is reported by :func:`eoscheck.expr.evaluate`)."""
+    return {s.name: P[s.name] for s in expr.free_symbols if s.name in P}
+
+
 def _num(expr, base: dict) -> float:
-    val = expr.subs({sp.Symbol(k, positive=True): v for k, v in base.items()})
-    try:
-        return float(val)
-    except TypeError:
-        raise EoscheckError(f"cannot evaluate {sp.sstr(expr)} here (it uses a name without a value)") from None
-
-
-@functools.lru_cache(maxsize=256)
-def _compiled(expr: sp.Expr):
-    return sp.lambdify([sp.Symbol(p, positive=True) for p in PARAMS], expr, modules="numpy")
+    """``expr`` at one point, in float64 under a time limit (never sympy's unbounded evalf)."""
+    return float(evaluate(expr, _values(expr, base), seconds=EVAL_SECONDS))
 
 
 def _evaluate(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
-    """A sympy expression of the parameters, vectorized over points (lambdify of a vetted tree, cached)."""
-    fn = _compiled(expr)
+    """A sympy expression of the parameters, vectorized over points (the project's one compiler, float64,
+    under a time limit)."""
+    vals = {k: np.asarray(v, float) for k, v in _values(expr, P).items()}
     with np.errstate(all="ignore"):
-        out = fn(*[np.asarray(P[p], float) for p in PARAMS])
+        out = evaluate(expr, vals, seconds=EVAL_SECONDS)
     return np.broadcast_to(np.asarray(out, float), np.asarray(P["eta"]).shape).copy()
 
 
@@ -476,12 +477,13 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
         if not res.success:
             raise EoscheckError("no values of the constants make the bound hold on the calibration set")
         return {c: float(v) for c, v in zip(names, res.x)}
-    f = sp.lambdify([*[sp.Symbol(p, positive=True) for p in PARAMS], *csyms], conj.rhs, modules="numpy")
-    args = [np.asarray(P[p], float) for p in PARAMS]
+    args = {k: np.asarray(v, float) for k, v in _values(conj.rhs, P).items()}
 
     def rhs(x):
         with np.errstate(all="ignore"):
-            return np.asarray(f(*args, *x), float)
+            vals = dict(args, **{c: float(v) for c, v in zip(names, x)})
+            return np.broadcast_to(np.asarray(evaluate(conj.rhs, vals, seconds=EVAL_SECONDS), float),
+                                   np.shape(P["eta"]))
 
     pos = meas > 0
     if not pos.all():

@@ -24,18 +24,27 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from eoscheck._errors import EoscheckError
+from eoscheck.expr import time_limit
+
 from .conjecture import PARAMS, T_QUANTITIES, Conjecture, measurement_allowance
 from .instances import Instance
 
 DIGITS = 40
 #: How many of an instance's worst float64 violations are re-checked at 40 digits.
 CANDIDATES = 8
+#: time limit (seconds) of one 40-digit evaluation (sympy's evalf is unbounded for e.g. exp(exp(exp(T))))
+HP_SECONDS = 10.0
 
 
 def _hp(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
+    """``expr`` at 40 digits; :class:`EoscheckError` (exit 2) when sympy's evalf takes over HP_SECONDS."""
     subs = {sp.Symbol(k, positive=True): sp.Float(float(v), DIGITS) for k, v in values.items()}
     try:
-        val = sp.N(expr.subs(subs), DIGITS)
+        with time_limit(HP_SECONDS, f"the {DIGITS}-digit check of {sp.sstr(expr)[:80]}"):
+            val = sp.N(expr.subs(subs), DIGITS)
+    except EoscheckError:  # the time limit (a ValueError too): said, never taken for "no witness"
+        raise
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return None
     return val if val.is_real and val.is_finite else None
