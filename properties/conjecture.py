@@ -218,7 +218,7 @@ class Conjecture:
             up = np.flatnonzero(np.diff(ll) > np.log1p(2 * np.maximum(rel[1:], rel[:-1])))
             return np.array([float(up[-1] + 1) if up.size else 0.0]), np.array([T])
         if q == "transition_time":
-            thr = _num(self.arg, base)
+            thr = value_at(self.arg, base)
             hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= math.log(thr)) if thr > 0 else np.zeros(0)
             return np.array([float(hit[0]) if hit.size else T + 1.0]), np.array([T])
         raise EoscheckError(f"unknown quantity {q}")  # pragma: no cover
@@ -228,7 +228,7 @@ class Conjecture:
             r = self.ranges["t"]
             lo, hi = int(math.ceil(r.lo)), int(min(r.hi, T))
             return log_grid_indices(hi, 64, start=lo) if hi >= lo else np.zeros(0, np.int64)
-        t = int(math.floor(_num(self.arg, base)))
+        t = int(math.floor(value_at(self.arg, base)))
         return np.array([t]) if 0 <= t <= T else np.zeros(0, np.int64)
 
     def rhs_values(self, P: dict[str, np.ndarray], values: dict[str, float] | None = None) -> np.ndarray:
@@ -240,10 +240,10 @@ class Conjecture:
         extremum of a smooth EXPR differs from the better end by at most max|EXPR''|·w²/8, far below
         the floating-point allowance; witnesses are re-checked at 40 digits (:mod:`.decide`)."""
         expr = self.with_constants(values)
-        lo = _evaluate(expr, P)
+        lo = values_at(expr, P)
         if "gamma" not in {s.name for s in expr.free_symbols} or "_ghi" not in P:
             return lo
-        hi = _evaluate(expr, dict(P, gamma=P["_ghi"]))
+        hi = values_at(expr, dict(P, gamma=P["_ghi"]))
         with np.errstate(invalid="ignore"):
             return np.fmax(lo, hi) if self.direction == "<=" else np.fmin(lo, hi)
 
@@ -258,7 +258,7 @@ class Conjecture:
         ends = [P] + ([dict(P, gamma=P["_ghi"])] if "_ghi" in P else [])
         for lhs, op, rhs in self.where:
             for Q in ends:
-                a, b = _evaluate(lhs, Q), _evaluate(rhs, Q)
+                a, b = values_at(lhs, Q), values_at(rhs, Q)
                 m &= {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]
         return m
 
@@ -306,7 +306,7 @@ class Conjecture:
         if self.eta_of_T is not None:
             c = certificate(data)
             base = {"n": data.n, "d": data.d, "gamma": c.gamma}
-            etas = [_num(self.eta_of_T, dict(base, T=T)) for T in Ts]
+            etas = [value_at(self.eta_of_T, dict(base, T=T)) for T in Ts]
             bad = [e for e in etas if not (math.isfinite(e) and e > 0)]
             if bad:
                 raise EoscheckError(f"--eta-of-T gives a non-positive or non-finite stepsize ({bad[0]:g})")
@@ -407,12 +407,12 @@ def _values(expr: sp.Expr, P: dict) -> dict:
     return {s.name: P[s.name] for s in expr.free_symbols if s.name in P}
 
 
-def _num(expr, base: dict) -> float:
+def value_at(expr, base: dict) -> float:
     """``expr`` at one point, in float64 under a time limit (never sympy's unbounded evalf)."""
     return float(evaluate(expr, _values(expr, base), seconds=EVAL_SECONDS))
 
 
-def _evaluate(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
+def values_at(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
     """A sympy expression of the parameters, vectorized over points (the project's one compiler, float64,
     under a time limit)."""
     vals = {k: np.asarray(v, float) for k, v in _values(expr, P).items()}
@@ -451,8 +451,8 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
     scale = np.maximum(np.abs(meas), 1e-6 * top + 1e-300)
     linear = all(sp.diff(conj.rhs, a, b) == 0 for a in csyms for b in csyms)
     if linear:
-        f0 = _evaluate(conj.rhs.subs({c: 0 for c in csyms}), P)
-        G = np.stack([_evaluate(sp.diff(conj.rhs, c), P) for c in csyms], axis=1)
+        f0 = values_at(conj.rhs.subs({c: 0 for c in csyms}), P)
+        G = np.stack([values_at(sp.diff(conj.rhs, c), P) for c in csyms], axis=1)
         good = np.isfinite(f0) & np.isfinite(G).all(axis=1)
         f0, G, m, sc = f0[good], G[good], meas[good], scale[good]
         # sign·(f0 + G c) ≥ sign·m  ⇔  −sign·G c ≤ sign·(f0 − m)

@@ -9,7 +9,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from .claims import Claim, all_claims, get_claim, plugin_errors
+from .claims import Claim, all_claims, get_claim
 from .instances import cache_stats, single_thread
 from .numerics import jsonable
 from .profiles import budget, claim_settings, current_profile
@@ -113,9 +113,6 @@ def run_claims(ids: list[str] | None = None, profile: str | None = None, seed: i
         out.append(rep)
         if progress:
             progress(rep)
-    for mod, err in plugin_errors().items():
-        out.append(ClaimReport(id=mod, title="optional claim module", source=mod, kind="-", verdict="error",
-                               message=f"failed to import: {err}"))
     return out
 
 

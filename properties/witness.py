@@ -37,7 +37,7 @@ CANDIDATES = 8
 HP_SECONDS = 10.0
 
 
-def _hp(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
+def high_precision(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
     """``expr`` at 40 digits; :class:`EoscheckError` (exit 2) when sympy's evalf takes over HP_SECONDS."""
     subs = {sp.Symbol(k, positive=True): sp.Float(float(v), DIGITS) for k, v in values.items()}
     try:
@@ -53,7 +53,7 @@ def _hp(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
 def _holds_hp(conj: Conjecture, values: dict[str, float]) -> bool:
     """Every ``--where`` condition at 40 digits (at this γ)."""
     for lhs, op, rhs in conj.where:
-        a, b = _hp(lhs, values), _hp(rhs, values)
+        a, b = high_precision(lhs, values), high_precision(rhs, values)
         if a is None or b is None:
             return False
         if not {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]:
@@ -75,7 +75,7 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
         base["gamma"] = g
         if not _holds_hp(conj, base):
             return None  # outside the stated domain for some γ in the certified interval
-        b = _hp(expr, base)
+        b = high_precision(expr, base)
         if b is None:
             return None
         vals.append(b)

@@ -150,11 +150,11 @@ def test_user_formulas_are_evaluated_in_float64_by_the_guarded_evaluator():
     from eoscheck.properties import conjecture as C
 
     T, eta = sp.Symbol("T", positive=True), sp.Symbol("eta", positive=True)
-    assert C._num(sp.exp(sp.exp(sp.exp(T))), {"T": 3.0}) == float("inf")
-    out = C._evaluate(T * eta, {"T": np.array([2.0, 3.0]), "eta": np.array([0.5, 4.0])})
+    assert C.value_at(sp.exp(sp.exp(sp.exp(T))), {"T": 3.0}) == float("inf")
+    out = C.values_at(T * eta, {"T": np.array([2.0, 3.0]), "eta": np.array([0.5, 4.0])})
     np.testing.assert_array_equal(out, [1.0, 12.0])  # exact in float64
     with pytest.raises(EoscheckError, match="no value for"):
-        C._num(T * eta, {"T": 1.0})
+        C.value_at(T * eta, {"T": 1.0})
 
 
 def test_the_40_digit_check_is_time_limited(monkeypatch):
@@ -167,6 +167,6 @@ def test_the_40_digit_check_is_time_limited(monkeypatch):
     T = sp.Symbol("T", positive=True)
     slow = sp.Add(*[sp.sin(k * T) ** k for k in range(1, 400)])
     with pytest.raises(EoscheckError, match="40-digit check"):
-        W._hp(slow, {"T": 3.0})
+        W.high_precision(slow, {"T": 3.0})
     monkeypatch.setattr(W, "HP_SECONDS", 60.0)
-    assert abs(float(W._hp(sp.exp(T), {"T": 1.0})) - 2.718281828459045) < 1e-15
+    assert abs(float(W.high_precision(sp.exp(T), {"T": 1.0})) - 2.718281828459045) < 1e-15

@@ -7,7 +7,7 @@ import pytest
 
 from eoscheck.cli import main
 from eoscheck.properties.claims import Claim, Evaluation, REGISTRY, register
-from eoscheck.properties.exact import theorem1_instances
+from eoscheck.properties.exact_engine import theorem1_instances
 from eoscheck.properties.instances import Instance
 from eoscheck.properties.replay import replay
 from eoscheck.properties.runner import run_claim
