@@ -13,7 +13,7 @@ and scaling regressions), and carries the two functions that make it checkable:
 Modules register claims with :func:`register` or the :func:`claim` decorator::
 
     @claim("thm6.lazy", source="Theorem 6", row=24, kind="exact", quantity="‖w_t − w₀‖",
-           direction="<=", bound_id=theorem6.LAZY_RADIUS.id, models=("ntk",), strategy=my_strategy)
+           direction="<=", bound=theorem6.LAZY_RADIUS, models=("ntk",), strategy=my_strategy)
     def lazy(instance): ...
 
 :func:`load_claims` imports the claim modules (:data:`CLAIM_MODULES`, one per statement), so
@@ -202,7 +202,8 @@ class Claim:
         ``probabilistic`` (a frequency test), or ``qualitative``.
       quantity, direction, domain: what is compared, ``<=``/``>=``, and where it is claimed.
       assumptions: e.g. ("Assumption 1", "logistic loss", "w0 = 0").
-      bound_id: the id of the bound in :mod:`eoscheck.bounds` (``None`` if none applies).
+      bound: the :class:`~eoscheck.bounds.bound.Bound` the claim is checked against (``None`` if none
+        applies); ``bound_id`` is its id (set from ``bound``; the report and fitted_constants.json use ids).
       models: the models it applies to (``("linear",)``).
       strategy: budget → Hypothesis strategy of instances (``None`` when unavailable).
       evaluate: instance → :class:`Evaluation`.
@@ -232,8 +233,13 @@ class Claim:
     fit: FitSpec | None = None
     erratum: str | None = None
     unavailable: str | None = None
+    bound: Any = None
 
     def __post_init__(self) -> None:
+        if self.bound is not None:
+            if self.bound_id not in (None, self.bound.id):
+                raise ValueError(f"{self.id}: bound_id {self.bound_id!r} is not the id of its bound {self.bound.id!r}")
+            object.__setattr__(self, "bound_id", self.bound.id)
         if self.kind not in KINDS:
             raise ValueError(f"{self.id}: kind must be one of {KINDS}, got {self.kind!r}")
         if self.direction not in DIRECTIONS:

@@ -53,7 +53,7 @@ def descent_instances(budget: Budget, factor: float = 1.0):
 @claim("classic.descent_lemma", title="η < 2/β, β = λ_max(XᵀX/n)/4 ⇒ L(w_t) non-increasing (no EoS)",
        source="Descent lemma (Nesterov 2018 §1.2.3; paper §9.7)", row=13, kind="exact",
        quantity="L(w_{t+1})/L(w_t)", direction="<=", domain="η < 2/β; any w0",
-       assumptions=("‖x_i‖ ≤ 1", "logistic loss", "any w0"), bound_id=classics.DESCENT_LEMMA.id,
+       assumptions=("‖x_i‖ ≤ 1", "logistic loss", "any w0"), bound=classics.DESCENT_LEMMA,
        strategy=descent_instances, examples=6)
 def descent_lemma(inst: Instance) -> Evaluation:
     return monotone_below(inst, 1.0)

@@ -51,7 +51,7 @@ def cor2_instances(budget: Budget):
 
 @claim("cor2.bound", title=f"{corollary2.T_MIN.formula}, {corollary2.ETA.formula} ⇒ {corollary2.BOUND.formula}",
        source="Corollary 2 (paper §3)", row=9, kind="exact", quantity="L(w_T)", direction="<=",
-       domain="T ≥ 120max{e,n}/γ², η = γ²T/120 exactly", assumptions=THM1, bound_id=corollary2.BOUND.id,
+       domain="T ≥ 120max{e,n}/γ², η = γ²T/120 exactly", assumptions=THM1, bound=corollary2.BOUND,
        strategy=cor2_instances, examples=4)
 def cor2_bound(inst: Instance) -> Evaluation:
     traj = inst.trajectory()
@@ -121,7 +121,7 @@ register(Claim(
     id="cor2.rate", title="η = γ²T/120 (η ∝ T) ⇒ L(w_T) = O(ln²(T)/T²): acceleration",
     source="Corollary 2 (paper §3), Table 1 column 2", row=10, kind="asymptotic",
     quantity="L(w_T)", direction="<=", domain="η = γ²T/120, T ≥ 15/γ² (T_min relaxed, as the authors conjecture)",
-    bound_id=corollary2.BOUND.id, strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3,
+    bound=corollary2.BOUND, strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3,
     fit=FitSpec(shape="ln²(γ⁴T²)/(γ⁴T²)", constant="C",
                 calibration=_cor2_calibration,
                 calibration_doc="single point (γ=0.5), synthetic(4,3,γ=0.3,seed 0), synthetic(8,5,γ=0.2,seed 1); "

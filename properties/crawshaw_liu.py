@@ -29,7 +29,7 @@ from .exact_engine import (LN2, THM1, hitting, over_s,
        source="Crawshaw & Liu (COLT 2026) App. A, Lemmas C.3–C.5 (paper §2.3)", row=14, kind="exact",
        quantity="L(w_t), t > s", direction="<=",
        domain="every s with L(w_s) ≤ 1/(8η) and nL(w_s) ≤ ln 2 (up to 48 per run)", assumptions=THM1,
-       bound_id=crawshaw_liu.CL_STABLE_SHARP.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound=crawshaw_liu.CL_STABLE_SHARP, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def crawshaw_liu_stable(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g, n = inst.gamma, inst.data.n
@@ -64,7 +64,7 @@ def _cl2d_instances(budget: Budget):
        source="Crawshaw & Liu (COLT 2026) Thm 2.1 / Lemma 2.8 (paper §9.5)", row=26, kind="exact",
        quantity="first t with L ≤ 1/(8η)", direction="<=",
        domain="d = 2, η ≥ max(n, (32/γ²)ln(256/γ²)); log read as natural log", assumptions=THM1,
-       bound_id=crawshaw_liu.CL_TAU_2D.id, strategy=_cl2d_instances, examples=5)
+       bound=crawshaw_liu.CL_TAU_2D, strategy=_cl2d_instances, examples=5)
 def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = A.logL <= -np.log(8 * A.eta)

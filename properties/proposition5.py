@@ -55,7 +55,7 @@ def _rho_bar(loss, lam):
                                 "ℓ ≤ C_e g on z ≥ 0, ρ ≤ Prop. 5's bound",
        source="Proposition 5 (paper §5)", row=23, kind="exact", quantity="each side of the five inequalities",
        direction="<=", domain="z ∈ [−700, 700], |z − x| < 1, λ ∈ [1, 1e8]",
-       assumptions=("logistic, flat_exp(a), flat_poly(a)",), bound_id=proposition5.RHO_LOGISTIC.id, strategy=_prop5_instances,
+       assumptions=("logistic, flat_exp(a), flat_poly(a)",), bound=proposition5.RHO_LOGISTIC, strategy=_prop5_instances,
        examples=20)
 def prop5_constants(inst: Instance) -> Evaluation:
     loss = inst.loss_obj

@@ -29,7 +29,7 @@ from .exact_engine import (ANY_START, THM1, any_start_instances, hitting, over_s
 @claim("lemma10.monotone", title="If L(w_s) ≤ 2/η then L(w_t) is non-increasing for all t ≥ s",
        source="Lemma 10 (paper §2.2)", row=1, kind="exact", quantity="L(w_{t+1})/L(w_t) for t ≥ s",
        direction="<=", domain="every s with L(w_s) ≤ 2/η; any w0 (Lemma 10 needs only ‖x‖ ≤ 1)",
-       assumptions=ANY_START, bound_id=theorem1.MONOTONE_THRESHOLD.id, strategy=any_start_instances, examples=6, explicit=theorem1_canonical)
+       assumptions=ANY_START, bound=theorem1.MONOTONE_THRESHOLD, strategy=any_start_instances, examples=6, explicit=theorem1_canonical)
 def lemma10_monotone(inst: Instance) -> Evaluation:
     return monotone_after(inst, lambda eta, n: 2 / eta, paper_c=2)
 
@@ -57,7 +57,7 @@ def monotone_after(inst: Instance, threshold, paper_c: float = 2) -> Evaluation:
 @claim("lemma10.log_smoothness", title="ln L(w_{t+1}) ≤ ln L(w_t) − η(1/L(w_t) − η/2)‖∇L(w_t)‖² at every step",
        source="Lemma 10 proof (1-smoothness of ln L; paper §2.2)", row=2, kind="exact",
        quantity="β needed = 2(ln L_{t+1} − ln L_t + η‖∇L‖²/L)/(η²‖∇L‖²)", direction="<=",
-       domain="every step, EoS phase included; any w0", assumptions=ANY_START, bound_id=theorem1.LOG_DESCENT.id,
+       domain="every step, EoS phase included; any w0", assumptions=ANY_START, bound=theorem1.LOG_DESCENT,
        strategy=any_start_instances, examples=6, explicit=theorem1_canonical)
 def lemma10_log_smoothness(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
@@ -86,7 +86,7 @@ def eos_domain(inst: Instance, A: Arrays) -> np.ndarray:
 @claim("thm1.eos_average", title=theorem1.EOS_AVERAGE.formula,
        source="Theorem 1 / Lemma 8 (paper §2)", row=3, kind="exact", quantity="average loss up to t",
        direction="<=", domain="γ²ηt ≥ 1 (the proof's log argument; erratum §11.2)", assumptions=THM1,
-       bound_id=theorem1.EOS_AVERAGE.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound=theorem1.EOS_AVERAGE, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def thm1_eos_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g = inst.gamma
@@ -97,7 +97,7 @@ def thm1_eos_average(inst: Instance) -> Evaluation:
 
 
 @claim("thm1.w_norm", title=theorem1.W_NORM.formula, source="Lemma 8 (paper §2.2)", row=4, kind="exact",
-       quantity="‖w_t‖", direction="<=", domain="γ²ηt ≥ 1", assumptions=THM1, bound_id=theorem1.W_NORM.id,
+       quantity="‖w_t‖", direction="<=", domain="γ²ηt ≥ 1", assumptions=THM1, bound=theorem1.W_NORM,
        strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def thm1_w_norm(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
@@ -109,7 +109,7 @@ def thm1_w_norm(inst: Instance) -> Evaluation:
 
 @claim("lemma9.G_average", title=theorem1.G_AVERAGE.formula,
        source="Lemma 9 (paper §2.2)", row=5, kind="exact", quantity="average gradient potential up to t",
-       direction="<=", domain="γ²ηt ≥ 1", assumptions=THM1, bound_id=theorem1.G_AVERAGE.id,
+       direction="<=", domain="γ²ηt ≥ 1", assumptions=THM1, bound=theorem1.G_AVERAGE,
        strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def lemma9_G_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
@@ -122,7 +122,7 @@ def lemma9_G_average(inst: Instance) -> Evaluation:
 @claim("lemma9.perceptron_step", title="⟨w_{t+1} − w_t, w*⟩ ≥ γηG(w_t) at every step",
        source="Lemma 9 proof (perceptron argument; paper §2.2)", row=5, kind="exact",
        quantity="⟨w_{t+1} − w_t, w*⟩", direction=">=", domain="every step; any w0",
-       assumptions=("Assumption 1", "logistic loss", "any w0"), bound_id=theorem1.PERCEPTRON_STEP.id,
+       assumptions=("Assumption 1", "logistic loss", "any w0"), bound=theorem1.PERCEPTRON_STEP,
        strategy=any_start_instances, examples=6, explicit=theorem1_canonical)
 def lemma9_perceptron_step(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
@@ -143,7 +143,7 @@ def lemma9_perceptron_step(inst: Instance) -> Evaluation:
 @claim("lemma7.split_step", title="2⟨∇L(w_t), u₂⟩ + η‖∇L(w_t)‖² ≤ 0 for u₂ = (η/2γ)w*",
        source="Lemma 7 proof (paper §2.2)", row=6, kind="exact",
        quantity="η‖∇L(w_t)‖² against ⟨w_{t+1} − w_t, w*⟩/γ", direction="<=", domain="every step; any w0",
-       assumptions=("Assumption 1", "logistic loss", "any w0"), bound_id=theorem1.SPLIT_STEP.id, strategy=any_start_instances, examples=6, explicit=theorem1_canonical)
+       assumptions=("Assumption 1", "logistic loss", "any w0"), bound=theorem1.SPLIT_STEP, strategy=any_start_instances, examples=6, explicit=theorem1_canonical)
 def lemma7_split_step(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     # 2⟨∇L, u₂⟩ = (η/γ)⟨∇L, w*⟩ = −⟨w_{t+1} − w_t, w*⟩/γ
@@ -222,7 +222,7 @@ def lemma7_split_bound(inst: Instance) -> Evaluation:
 @claim("thm1.stable_bound", title=f"{theorem1.STABLE_THRESHOLD.formula} ⇒ {theorem1.STABLE_BOUND.formula}",
        source="Theorem 1 / Lemma 11 (paper §2)", row=7, kind="exact", quantity="L(w_t), t > s", direction="<=",
        domain="every s with L(w_s) ≤ 1/η (up to 48 per run), γ²η(t−s) ≥ 1", assumptions=THM1,
-       bound_id=theorem1.STABLE_BOUND.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound=theorem1.STABLE_BOUND, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def thm1_stable_bound(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g = inst.gamma
@@ -246,7 +246,7 @@ def thm1_stable_bound(inst: Instance) -> Evaluation:
 @claim("thm1.tau", title=f"some s ≤ ⌈τ⌉ has L(w_s) ≤ 1/η and F(w_s) ≤ 1, {theorem1.TAU.formula}",
        source="Theorem 1 / Lemma 12 (paper §2)", row=8, kind="exact", quantity="first s with L ≤ 1/η and F ≤ 1",
        direction="<=", domain="all η > 0 (τ rounded up: erratum-style reading §2.1)", assumptions=THM1,
-       bound_id=theorem1.TAU.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound=theorem1.TAU, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def thm1_tau(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = (A.logL <= -np.log(A.eta)) & (A.logF <= 0)
@@ -257,7 +257,7 @@ def thm1_tau(inst: Instance) -> Evaluation:
 @claim("lemma12.proof_strength",
        title="some s ≤ ⌈τ⌉ has G(w_s) ≤ min{1/(2η), 1/(2n)} and every margin ≥ 0",
        source="Lemma 12 proof (paper §2.2)", row=8, kind="exact", quantity="first such s", direction="<=",
-       domain="all η > 0", assumptions=THM1, bound_id=theorem1.G_AT_S.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       domain="all η > 0", assumptions=THM1, bound=theorem1.G_AT_S, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
 def lemma12_proof_strength(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     thr = np.minimum(1 / (2 * A.eta), 1 / (2 * inst.data.n))

@@ -59,7 +59,7 @@ def _first_step_threshold(data: Dataset) -> float:
 @claim("lemma14.first_step", title="Theorem 3's data: η > 40 ln 2 ⇒ L(w₁) > L(w₀) = ln 2",
        source="Lemma 14 with r = 1/10, q = 1/2 (paper §4)", row=11, kind="exact", quantity="L(w₁)",
        direction=">=", domain="η > 40 ln 2, 0 < γ < 0.1", assumptions=("Theorem 3 data", "logistic loss", "w0 = 0"),
-       bound_id=theorem3.FIRST_STEP_THRESHOLD.id, strategy=lemma14_thm3_instances, examples=10)
+       bound=theorem3.FIRST_STEP_THRESHOLD, strategy=lemma14_thm3_instances, examples=10)
 def lemma14_first_step(inst: Instance) -> Evaluation:
     return first_step_increase(inst, 40 * LN2)
 
@@ -108,7 +108,7 @@ def _lemma14_general_threshold(data: Dataset) -> float:
 @claim("lemma14.general", title="If a fraction q of points has xᵢ·x̄ < −r, then η > 2 ln 2/(rq) ⇒ L(w₁) > L(w₀)",
        source="Lemma 14 (paper §4)", row=11, kind="exact", quantity="L(w₁)", direction=">=",
        domain="η > min over (r, q) of 2 ln 2/(rq); any separable data", assumptions=THM1,
-       bound_id=theorem3.GENERAL_THRESHOLD.id, strategy=_lemma14_general_instances, examples=10)
+       bound=theorem3.GENERAL_THRESHOLD, strategy=_lemma14_general_instances, examples=10)
 def lemma14_general(inst: Instance) -> Evaluation:
     thr = _lemma14_general_threshold(inst.data)
     traj = inst.trajectory()
@@ -169,7 +169,7 @@ register(Claim(
     id="thm3.lower", title="Theorem 3's data, monotone GD: L(w_t) ≥ c₀/t for all t ≥ 1",
     source="Theorem 3 (paper §4); §10 rows 10 and 12", row=12, kind="asymptotic", quantity="L(w_t)",
     direction=">=", domain="runs whose loss is non-increasing from t = 0; 0 < γ < 0.1",
-    assumptions=("Theorem 3 data", "logistic loss", "w0 = 0", "monotone run"), bound_id=theorem3.LOWER.id,
+    assumptions=("Theorem 3 data", "logistic loss", "w0 = 0", "monotone run"), bound=theorem3.LOWER,
     strategy=thm3_strategy, evaluate=thm3_lower_evaluate, examples=3,
     fit=FitSpec(shape="1/t", constant="c0", calibration=thm3_calibration,
                 calibration_doc="thm3(γ) for γ ∈ {0.01, 0.03, 0.06, 0.09}, η ∈ {0.5, 2, 8, 14}, T = 2000, "

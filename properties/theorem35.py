@@ -52,7 +52,7 @@ def _stable_instances(budget: Budget):
 @claim("thm35.eos_average", title=theorem35.EOS_AVERAGE.formula,
        source="Theorem 35, EoS phase (paper §5.1)", row=18, kind="exact", quantity="average loss up to t",
        direction="<=", domain="γ²ηt ≥ 1 (ρ is defined on [1, ∞))", assumptions=GENERAL,
-       bound_id=theorem35.EOS_AVERAGE.id, strategy=general_instances, examples=6, explicit=theorem1_canonical)
+       bound=theorem35.EOS_AVERAGE, strategy=general_instances, examples=6, explicit=theorem1_canonical)
 def thm35_eos_average(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     loss = inst.loss_obj
@@ -75,7 +75,7 @@ def _threshold15(inst: Instance, A: Arrays) -> np.ndarray:
 
 @claim("thm35.stable_monotone", title="(15) at s: L(w_s) ≤ min{1/(12C_β²η), ℓ(0)/n} ⇒ L(w_t) non-increasing for t ≥ s",
        source="Theorem 35, stable phase (paper §5.1)", row=19, kind="exact", quantity="L(w_{t+1})/L(w_t), t ≥ s",
-       direction="<=", domain="first s meeting (15)", assumptions=STABLE, bound_id=theorem35.STABLE_THRESHOLD.id,
+       direction="<=", domain="first s meeting (15)", assumptions=STABLE, bound=theorem35.STABLE_THRESHOLD,
        strategy=_stable_instances, examples=6, explicit=theorem1_canonical)
 def thm35_stable_monotone(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
@@ -91,7 +91,7 @@ def thm35_stable_monotone(inst: Instance) -> Evaluation:
 @claim("thm35.stable_bound", title=f"(15) at s ⇒ {theorem35.STABLE_BOUND.formula}",
        source="Theorem 35, stable phase (paper §5.1)", row=19, kind="exact", quantity="L(w_t), t > s",
        direction="<=", domain="every s meeting (15) (up to 48 per run), γ²η(t−s) ≥ 1", assumptions=STABLE,
-       bound_id=theorem35.STABLE_BOUND.id, strategy=_stable_instances, examples=6, explicit=theorem1_canonical)
+       bound=theorem35.STABLE_BOUND, strategy=_stable_instances, examples=6, explicit=theorem1_canonical)
 def thm35_stable_bound(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     loss, g = inst.loss_obj, inst.gamma
@@ -127,7 +127,7 @@ def thm35_stable_bound(inst: Instance) -> Evaluation:
        source="Theorem 35 phase transition, explicit constants read off Lemmas 33–34 (paper §5.1 [D])", row=20,
        kind="exact", quantity="first s meeting (15)", direction="<=",
        domain="exponential tail: Lemma 34's condition; polynomial tail: Lemma 33's", assumptions=STABLE,
-       bound_id=theorem35.TAU_EXPLICIT_EXP.id, strategy=general_instances, examples=6, explicit=theorem1_canonical)
+       bound=theorem35.TAU_EXPLICIT_EXP, strategy=general_instances, examples=6, explicit=theorem1_canonical)
 def thm35_tau_explicit(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     loss = inst.loss_obj
@@ -207,7 +207,7 @@ register(Claim(
             "L ≤ ℓ(0)/n grows like 1/η (gradient-flow regime; found by this check at η = 0.5, n = 1), and the "
             "paper's own Lemma 34 condition gives τ ∝ n/(ηγ²) there.  Encoded for the large-stepsize regime η ≥ 1.",
     assumptions=("Assumption 1", "loss with 3A–3D: logistic, flat_exp(a), a ∈ {0.5, 1, 2}", "w0 = 0"),
-    bound_id=theorem35.TAU_EXP_TAIL.id,
+    bound=theorem35.TAU_EXP_TAIL,
     strategy=_tau_strategy, evaluate=tau_C2_evaluate, examples=3,
     fit=FitSpec(shape="max{η, n}/γ²", constant="C2", calibration=_tau_calibration,
                 calibration_doc="logistic and flat_exp(a) for a ∈ {0.5, 1, 2} (C₂ depends on the loss: verified on "
@@ -220,7 +220,7 @@ register(Claim(
 register(Claim(
     id="thm35.tau_poly_tail", title="polynomial tail: τ ≍ max{η^{2/a}, η²}/γ² (through ψ⁻¹ with C₁)",
     source="Theorem 35 / Table 1 (paper §5.1); §10 row 21", row=21, kind="asymptotic",
-    quantity="first s meeting (15)", direction="<=", bound_id=theorem35.TAU_PSI.id,
+    quantity="first s meeting (15)", direction="<=", bound=theorem35.TAU_PSI,
     assumptions=("Assumption 1", "flat_poly loss (3A–3C)", "w0 = 0"),
     unavailable="condition (15) needs L ≤ 1/(12C_β²η) with C_β = max{a, (a+1)2^a} (≥ 4 for a = 1); "
                 "polynomial-tailed GD has L ≍ (ηt)^{−a/(a+2)}, so (15) is met only after ≳ 10⁶·η steps — "
@@ -308,7 +308,7 @@ register(Claim(
           "η = T^{1/2} (a > 1) T^{−3a/(2a+4)}",
     source="Table 1 (paper §5.1), from Theorem 35/6 and Prop. 5", row=22, kind="asymptotic", quantity="L(w_T)",
     direction="<=", domain="a ∈ {0.5, 1, 2}; Table 1's stepsize schedules with constant 1",
-    assumptions=("Assumption 1", "flat_poly loss", "w0 = 0"), bound_id=theorem35.STABLE_BOUND.id,
+    assumptions=("Assumption 1", "flat_poly loss", "w0 = 0"), bound=theorem35.STABLE_BOUND,
     strategy=_table1_strategy, evaluate=table1_evaluate, examples=3,
     fit=FitSpec(shape="(γ²ηT)^{−a/(a+2)}", constant="C", calibration=_table1_calibration,
                 calibration_doc="flat_poly a ∈ {0.5, 1, 2}, schedules η = 1 and Table 1's, on synthetic(4,3,0.3,0) "
@@ -340,7 +340,7 @@ def _table1_log_strategy(budget: Budget):
 register(Claim(
     id="table1.logistic_rate", title="logistic, η = 1: L(w_T) = O(ln²(T)/T)",
     source="Table 1 column 1 (paper §5.1); small-stepsize rate (§9.7)", row=22, kind="asymptotic",
-    quantity="L(w_T)", direction="<=", domain="η = 1", bound_id=theorem35.STABLE_BOUND.id,
+    quantity="L(w_T)", direction="<=", domain="η = 1", bound=theorem35.STABLE_BOUND,
     strategy=_table1_log_strategy, evaluate=table1_evaluate, examples=3,
     fit=FitSpec(shape="(1 + ln²(γ²ηT))/(γ²ηT)", constant="C", calibration=_table1_log_calibration,
                 calibration_doc="logistic, η = 1, synthetic(4,3,0.3,0), toy-normalized, synthetic(10,4,0.15,2), "

@@ -73,7 +73,7 @@ def _sgd_instances(budget: Budget):
                                         "and ‖w_k‖ ≤ (√2+2ln(γ²ηt)+η)/γ for k ≤ t",
        source="Lemma 17 (paper §7)", row=17, kind="exact", quantity="running sample loss; ‖w_k‖", direction="<=",
        domain="γ²ηt ≥ 1", assumptions=("Assumption 2 (empirical distribution of separable data)", "w0 = 0"),
-       bound_id=theorem1.EOS_AVERAGE.id, strategy=_sgd_instances, examples=6)
+       bound=theorem1.EOS_AVERAGE, strategy=_sgd_instances, examples=6)
 def lemma17_sgd(inst: Instance) -> Evaluation:
     eta, g, T = inst.etas[0], inst.gamma, inst.steps
     Lk, _, _, wn = online_sgd(inst.data.Z, eta, T, inst.extra["paths"], inst.extra["seed"])
@@ -97,7 +97,7 @@ BINOMIAL_LEVEL = 1e-3
        source="Theorem 4 (paper §7)", row=17, kind="probabilistic",
        quantity="number of paths violating each bound at the final t", direction="<=",
        domain="γ²ηt ≥ 1; violations counted over R seeded paths; bound = the 1 − 10⁻³ quantile of Binomial(R, δ)",
-       assumptions=("Assumption 2 (empirical distribution of separable data)", "w0 = 0"), bound_id=theorem4.LOSS.id,
+       assumptions=("Assumption 2 (empirical distribution of separable data)", "w0 = 0"), bound=theorem4.LOSS,
        strategy=_sgd_instances, examples=6)
 def thm4_sgd(inst: Instance) -> Evaluation:
     eta, g, T = inst.etas[0], inst.gamma, inst.steps
@@ -124,7 +124,7 @@ def thm4_sgd(inst: Instance) -> Evaluation:
 @claim("prop15.zero_error_certificate", title="L(w_t) < ln 2/n ⇒ every training point is classified correctly",
        source="Proposition 15 remark, corrected (paper §7, erratum §11.8)", row=25, kind="exact",
        quantity="min margin when L(w_t) < ln 2/n", direction=">=", domain="every step", assumptions=THM1,
-       bound_id=theorem4.TEST_ERROR.id, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical,
+       bound=theorem4.TEST_ERROR, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical,
        erratum="The paper says L(w_t) ≤ 1/n certifies zero training error; that is false (margins ≥ −0.541 "
                "only). The corrected certificate L < ln 2/n is encoded.")
 def prop15_certificate(inst: Instance) -> Evaluation:

@@ -370,16 +370,16 @@ def _stable_strategy(budget: Budget):
 
 _EXACT = [
     ("lazy", "‖w_t − w₀‖ ≤ R_t = 6(√ρ(γ²ηt) + C_a + √(2ln(2n/δ)) + ηC_g)/γ", "Theorem 6 (lazy training) / Lemma 28",
-     "‖w_t − w₀‖", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.LAZY_RADIUS.id, lazy_eval, _ntk_strategy),
+     "‖w_t − w₀‖", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.LAZY_RADIUS, lazy_eval, _ntk_strategy),
     ("eos_average", "(1/t)Σ_{k<t} L(w_k) ≤ 9(ρ(γ²ηt) + (C_a + √(2ln(2n/δ)) + ηC_g)²)/(γ²ηt)",
-     "Theorem 6 (EoS phase)", "average loss up to t", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.EOS_AVERAGE.id,
+     "Theorem 6 (EoS phase)", "average loss up to t", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.EOS_AVERAGE,
      eos_average_eval, _ntk_strategy),
     ("stable_monotone", "(6) at s: L(w_s) ≤ min{1/(12C_β²η), ℓ(0)/n} ⇒ L(w_t) non-increasing for t ≥ s",
      "Theorem 6 (stable phase)", "L(w_{t+1})/L(w_t), t ≥ s", "first s meeting (6)", STABLE_ASSUMPTIONS,
-     theorem6.STABLE_THRESHOLD.id, stable_monotone_eval, _stable_strategy),
+     theorem6.STABLE_THRESHOLD, stable_monotone_eval, _stable_strategy),
     ("stable_bound", "(6) at s ⇒ L(w_t) ≤ 15ρ(γ²η(t−s))/(γ²η(t−s))", "Theorem 6 (stable phase) / Lemma 32",
      "L(w_t), t > s", "every s < T meeting (6) (up to 48 per run), γ²η(t−s) ≥ 1", STABLE_ASSUMPTIONS,
-     theorem6.STABLE_BOUND.id, stable_bound_eval, _stable_strategy),
+     theorem6.STABLE_BOUND, stable_bound_eval, _stable_strategy),
 ]
 
 for _name, _title, _src, _qty, _dom, _ass, _bid, _fn, _strat in _EXACT:
@@ -387,12 +387,12 @@ for _name, _title, _src, _qty, _dom, _ass, _bid, _fn, _strat in _EXACT:
         id=f"thm6.{_name}", title=_title + " (only runs meeting the width condition)", source=_src, row=24,
         kind="exact", quantity=_qty, direction="<=",
         domain=_dom + "; runs with m ≥ ((30R^{1/3} + 10ln^{1/4}(n/δ))/γ)⁶ (never below 3.6e10: undecided in practice)",
-        assumptions=_ass, bound_id=_bid, models=("ntk",), strategy=_strat,
+        assumptions=_ass, bound=_bid, models=("ntk",), strategy=_strat,
         evaluate=lambda inst, _f=_fn: _f(inst, True), examples=2), replace=True)
     register(Claim(
         id=f"thm6.{_name}.trend", title=f"{_title} — {TREND}", source=_src, row=24, kind="heuristic",
         quantity=_qty, direction="<=", domain=_dom + f"; every run ({TREND}: m far below Theorem 6's width)",
-        assumptions=_ass, bound_id=_bid, models=("ntk",), strategy=_strat,
+        assumptions=_ass, bound=_bid, models=("ntk",), strategy=_strat,
         evaluate=lambda inst, _f=_fn: _f(inst, False), examples=4), replace=True)
 
 
@@ -442,7 +442,7 @@ register(Claim(
     source="Theorem 6 (lazy training), read as a scaling law", row=24, kind="asymptotic",
     quantity="maxₜ ‖w_t − w₀‖", direction="<=",
     domain=f"all η; {TREND} (the width needed grows like η²)", assumptions=NTK_ASSUMPTIONS,
-    bound_id=theorem6.LAZY_RADIUS.id, models=("ntk",), strategy=_ntk_strategy, evaluate=lazy_scaling_eval, examples=3,
+    bound=theorem6.LAZY_RADIUS, models=("ntk",), strategy=_ntk_strategy, evaluate=lazy_scaling_eval, examples=3,
     fit=FitSpec(shape="(√ρ(γ²ηT) + C_a + √(2ln(2n/δ)) + ηC_g)/γ", constant="C_R",
                 calibration=lambda: _cal_instances(),
                 calibration_doc=CAL_DOC,
@@ -455,7 +455,7 @@ register(Claim(
     domain=f"η ≥ 1 (the form misses the 1/η growth as η → 0); logistic loss, balanced signs, δ = 0.05 "
            f"(C₂ depends on them); n ≥ 2; {TREND}",
     assumptions=STABLE_ASSUMPTIONS[:2] + ("logistic loss (3A–3D)", "w₀ ~ N(0, I)"),
-    bound_id=theorem6.TAU_EXP_TAIL.id, models=("ntk",), strategy=_tau_strategy, evaluate=tau_exp_eval, examples=3,
+    bound=theorem6.TAU_EXP_TAIL, models=("ntk",), strategy=_tau_strategy, evaluate=tau_exp_eval, examples=3,
     fit=FitSpec(shape="max{η, n ln n}/γ²", constant="C_2", calibration=lambda: _cal_instances(),
                 calibration_doc=CAL_DOC,
                 ladders={"eta": _eta_ladder, "n": _n_ladder})), replace=True)
@@ -466,7 +466,7 @@ register(Claim(
     source="Theorem 6 (phase transition)", row=24, kind="asymptotic", quantity="first s meeting (6)",
     direction="<=", domain=f"logistic loss, balanced signs, δ = 0.05 (C₁ depends on them); {TREND}",
     assumptions=STABLE_ASSUMPTIONS[:2] + ("logistic loss (3A–3C)", "w₀ ~ N(0, I)"),
-    bound_id=theorem6.TAU_PSI.id, models=("ntk",), strategy=_tau_strategy, evaluate=tau_psi_eval, examples=3,
+    bound=theorem6.TAU_PSI, models=("ntk",), strategy=_tau_strategy, evaluate=tau_psi_eval, examples=3,
     fit=FitSpec(shape="max{ψ⁻¹(η+n)/η, (η+n)η}/γ²", constant="C_1'",
                 calibration=lambda: _cal_instances(),
                 calibration_doc=CAL_DOC,

@@ -17,7 +17,7 @@ def test_claims_are_checkable_or_say_why():
 
 
 def test_claim_modules_hold_bounds_and_titles_come_from_the_bound():
-    # the claims evaluate Bound objects (no id strings): the titles of these claims are built from
+    # the claims hold Bound objects (the id is read off the object): the titles of these claims are built from
     # the bound's own formula, so a change of the bound changes the title
     from eoscheck.bounds import corollary2, theorem1, theorem35
     from eoscheck.properties.claims import get_claim
@@ -27,7 +27,7 @@ def test_claim_modules_hold_bounds_and_titles_come_from_the_bound():
                        ("cor2.bound", corollary2.BOUND), ("thm35.eos_average", theorem35.EOS_AVERAGE),
                        ("thm35.stable_bound", theorem35.STABLE_BOUND)):
         c = get_claim(cid)
-        assert c.bound_id == bound.id and bound.formula in c.title, cid
+        assert c.bound is bound and c.bound_id == bound.id and bound.formula in c.title, cid
 
 
 def test_no_claim_module_keeps_its_own_transcription():
