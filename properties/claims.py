@@ -13,12 +13,11 @@ and scaling regressions), and carries the two functions that make it checkable:
 Modules register claims with :func:`register` or the :func:`claim` decorator::
 
     @claim("thm6.lazy", source="Theorem 6", row=24, kind="exact", quantity="‖w_t − w₀‖",
-           direction="<=", bound_id="thm6.lazy_radius", models=("ntk",), strategy=my_strategy)
+           direction="<=", bound=theorem6.LAZY_RADIUS, models=("ntk",), strategy=my_strategy)
     def lazy(instance): ...
 
-:func:`load_claims` imports the built-in claim modules and, when present,
-``eoscheck.properties.ntk_claims`` (the networks issue), so ``eoscheck check``
-picks them up.  A claim that cannot be checked on the implemented models is
+:func:`load_claims` imports the claim modules (:data:`CLAIM_MODULES`, one per statement), so
+``eoscheck check`` picks them up.  A claim that cannot be checked on the implemented models is
 registered with ``unavailable="why"`` and reported as such, never skipped silently.
 """
 
@@ -203,7 +202,8 @@ class Claim:
         ``probabilistic`` (a frequency test), or ``qualitative``.
       quantity, direction, domain: what is compared, ``<=``/``>=``, and where it is claimed.
       assumptions: e.g. ("Assumption 1", "logistic loss", "w0 = 0").
-      bound_id: the id of the bound in :mod:`eoscheck.bounds` (``None`` if none applies).
+      bound: the :class:`~eoscheck.bounds.bound.Bound` the claim is checked against (``None`` if none
+        applies); ``bound_id`` is its id (set from ``bound``; the report and fitted_constants.json use ids).
       models: the models it applies to (``("linear",)``).
       strategy: budget → Hypothesis strategy of instances (``None`` when unavailable).
       evaluate: instance → :class:`Evaluation`.
@@ -233,8 +233,13 @@ class Claim:
     fit: FitSpec | None = None
     erratum: str | None = None
     unavailable: str | None = None
+    bound: Any = None
 
     def __post_init__(self) -> None:
+        if self.bound is not None:
+            if self.bound_id not in (None, self.bound.id):
+                raise ValueError(f"{self.id}: bound_id {self.bound_id!r} is not the id of its bound {self.bound.id!r}")
+            object.__setattr__(self, "bound_id", self.bound.id)
         if self.kind not in KINDS:
             raise ValueError(f"{self.id}: kind must be one of {KINDS}, got {self.kind!r}")
         if self.direction not in DIRECTIONS:
@@ -283,38 +288,19 @@ def claim(id: str, **fields) -> Callable[[Callable], Callable]:
     return deco
 
 
-#: Modules whose import registers claims; optional ones may be absent.
-CLAIM_MODULES = ("eoscheck.properties.exact", "eoscheck.properties.general", "eoscheck.properties.asymptotic",
-                 "eoscheck.properties.lemma13")
-OPTIONAL_CLAIM_MODULES = ("eoscheck.properties.ntk_claims",)
-
-_LOAD_ERRORS: dict[str, str] = {}
+#: The claim modules, one per statement of the theory (``properties/<statement>.py``, holding the claims of
+#: that statement with the :class:`~eoscheck.bounds.bound.Bound` objects of ``bounds/<statement>.py``);
+#: importing one registers its claims.
+CLAIM_MODULES = tuple(f"eoscheck.properties.{m}" for m in (
+    "theorem1", "corollary2", "theorem3", "lemma13", "classics", "crawshaw_liu", "theorem4", "theorem35",
+    "proposition5", "figure1", "theorem6"))
 
 
 def load_claims() -> dict[str, Claim]:
-    """Import every claim module (and optional plugins that exist); the registry."""
+    """Import every claim module; the registry."""
     for mod in CLAIM_MODULES:
         importlib.import_module(mod)
-    for mod in OPTIONAL_CLAIM_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                _LOAD_ERRORS[mod] = f"{type(err).__name__}: {err}"
-        except Exception as err:  # a broken plugin is reported, not hidden
-            _LOAD_ERRORS[mod] = f"{type(err).__name__}: {err}"
-    if not any("ntk" in c.models for c in REGISTRY.values()) and "thm6.ntk" not in REGISTRY:
-        register(Claim(id="thm6.ntk", title="Theorem 6: two-layer network in the NTK regime", source="Theorem 6 "
-                       "(paper §6)", row=24, kind="exact", quantity="‖w_t − w₀‖, average loss, stable phase",
-                       direction="<=", models=("ntk",), bound_id="thm6.lazy_radius",
-                       unavailable="the network claims live in properties/ntk_claims.py (networks issue), "
-                                   "which is not installed here"))
     return REGISTRY
-
-
-def plugin_errors() -> dict[str, str]:
-    """Optional claim modules that exist but failed to import (reported by ``eoscheck check``)."""
-    return dict(_LOAD_ERRORS)
 
 
 def get_claim(claim_id: str) -> Claim:

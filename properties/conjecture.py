@@ -49,7 +49,6 @@ The verdict is FALSIFIED (with the shrunk counterexample) or NOT FALSIFIED
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from eoscheck._errors import EoscheckError
-from eoscheck.expr import parse_expression
+from eoscheck.expr import evaluate, parse_expression
 from eoscheck.losses import get_loss
 
 from .claims import Evaluation
@@ -219,7 +218,7 @@ class Conjecture:
             up = np.flatnonzero(np.diff(ll) > np.log1p(2 * np.maximum(rel[1:], rel[:-1])))
             return np.array([float(up[-1] + 1) if up.size else 0.0]), np.array([T])
         if q == "transition_time":
-            thr = _num(self.arg, base)
+            thr = value_at(self.arg, base)
             hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= math.log(thr)) if thr > 0 else np.zeros(0)
             return np.array([float(hit[0]) if hit.size else T + 1.0]), np.array([T])
         raise EoscheckError(f"unknown quantity {q}")  # pragma: no cover
@@ -229,7 +228,7 @@ class Conjecture:
             r = self.ranges["t"]
             lo, hi = int(math.ceil(r.lo)), int(min(r.hi, T))
             return log_grid_indices(hi, 64, start=lo) if hi >= lo else np.zeros(0, np.int64)
-        t = int(math.floor(_num(self.arg, base)))
+        t = int(math.floor(value_at(self.arg, base)))
         return np.array([t]) if 0 <= t <= T else np.zeros(0, np.int64)
 
     def rhs_values(self, P: dict[str, np.ndarray], values: dict[str, float] | None = None) -> np.ndarray:
@@ -241,10 +240,10 @@ class Conjecture:
         extremum of a smooth EXPR differs from the better end by at most max|EXPR''|·w²/8, far below
         the floating-point allowance; witnesses are re-checked at 40 digits (:mod:`.decide`)."""
         expr = self.with_constants(values)
-        lo = _evaluate(expr, P)
+        lo = values_at(expr, P)
         if "gamma" not in {s.name for s in expr.free_symbols} or "_ghi" not in P:
             return lo
-        hi = _evaluate(expr, dict(P, gamma=P["_ghi"]))
+        hi = values_at(expr, dict(P, gamma=P["_ghi"]))
         with np.errstate(invalid="ignore"):
             return np.fmax(lo, hi) if self.direction == "<=" else np.fmin(lo, hi)
 
@@ -259,7 +258,7 @@ class Conjecture:
         ends = [P] + ([dict(P, gamma=P["_ghi"])] if "_ghi" in P else [])
         for lhs, op, rhs in self.where:
             for Q in ends:
-                a, b = _evaluate(lhs, Q), _evaluate(rhs, Q)
+                a, b = values_at(lhs, Q), values_at(rhs, Q)
                 m &= {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]
         return m
 
@@ -307,7 +306,7 @@ class Conjecture:
         if self.eta_of_T is not None:
             c = certificate(data)
             base = {"n": data.n, "d": data.d, "gamma": c.gamma}
-            etas = [_num(self.eta_of_T, dict(base, T=T)) for T in Ts]
+            etas = [value_at(self.eta_of_T, dict(base, T=T)) for T in Ts]
             bad = [e for e in etas if not (math.isfinite(e) and e > 0)]
             if bad:
                 raise EoscheckError(f"--eta-of-T gives a non-positive or non-finite stepsize ({bad[0]:g})")
@@ -399,24 +398,26 @@ def _parse_condition(text: str, syms) -> tuple:
     return parse_expression(lhs, allowed), op, parse_expression(rhs, allowed)
 
 
-def _num(expr, base: dict) -> float:
-    val = expr.subs({sp.Symbol(k, positive=True): v for k, v in base.items()})
-    try:
-        return float(val)
-    except TypeError:
-        raise EoscheckError(f"cannot evaluate {sp.sstr(expr)} here (it uses a name without a value)") from None
+#: time limit (seconds) of one evaluation of a user formula (:func:`eoscheck.expr.evaluate`)
+EVAL_SECONDS = 10.0
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(expr: sp.Expr):
-    return sp.lambdify([sp.Symbol(p, positive=True) for p in PARAMS], expr, modules="numpy")
+def _values(expr: sp.Expr, P: dict) -> dict:
+    """The values of ``expr``'s names (a missing one is reported by :func:`eoscheck.expr.evaluate`)."""
+    return {s.name: P[s.name] for s in expr.free_symbols if s.name in P}
 
 
-def _evaluate(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
-    """A sympy expression of the parameters, vectorized over points (lambdify of a vetted tree, cached)."""
-    fn = _compiled(expr)
+def value_at(expr, base: dict) -> float:
+    """``expr`` at one point, in float64 under a time limit (never sympy's unbounded evalf)."""
+    return float(evaluate(expr, _values(expr, base), seconds=EVAL_SECONDS))
+
+
+def values_at(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
+    """A sympy expression of the parameters, vectorized over points (the project's one compiler, float64,
+    under a time limit)."""
+    vals = {k: np.asarray(v, float) for k, v in _values(expr, P).items()}
     with np.errstate(all="ignore"):
-        out = fn(*[np.asarray(P[p], float) for p in PARAMS])
+        out = evaluate(expr, vals, seconds=EVAL_SECONDS)
     return np.broadcast_to(np.asarray(out, float), np.asarray(P["eta"]).shape).copy()
 
 
@@ -450,8 +451,8 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
     scale = np.maximum(np.abs(meas), 1e-6 * top + 1e-300)
     linear = all(sp.diff(conj.rhs, a, b) == 0 for a in csyms for b in csyms)
     if linear:
-        f0 = _evaluate(conj.rhs.subs({c: 0 for c in csyms}), P)
-        G = np.stack([_evaluate(sp.diff(conj.rhs, c), P) for c in csyms], axis=1)
+        f0 = values_at(conj.rhs.subs({c: 0 for c in csyms}), P)
+        G = np.stack([values_at(sp.diff(conj.rhs, c), P) for c in csyms], axis=1)
         good = np.isfinite(f0) & np.isfinite(G).all(axis=1)
         f0, G, m, sc = f0[good], G[good], meas[good], scale[good]
         # sign·(f0 + G c) ≥ sign·m  ⇔  −sign·G c ≤ sign·(f0 − m)
@@ -476,12 +477,13 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
         if not res.success:
             raise EoscheckError("no values of the constants make the bound hold on the calibration set")
         return {c: float(v) for c, v in zip(names, res.x)}
-    f = sp.lambdify([*[sp.Symbol(p, positive=True) for p in PARAMS], *csyms], conj.rhs, modules="numpy")
-    args = [np.asarray(P[p], float) for p in PARAMS]
+    args = {k: np.asarray(v, float) for k, v in _values(conj.rhs, P).items()}
 
     def rhs(x):
         with np.errstate(all="ignore"):
-            return np.asarray(f(*args, *x), float)
+            vals = dict(args, **{c: float(v) for c, v in zip(names, x)})
+            return np.broadcast_to(np.asarray(evaluate(conj.rhs, vals, seconds=EVAL_SECONDS), float),
+                                   np.shape(P["eta"]))
 
     pos = meas > 0
     if not pos.all():

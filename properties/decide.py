@@ -29,6 +29,7 @@ from eoscheck._errors import EoscheckError
 from .conjecture import (FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, fit_constants, ladders)
 from .instances import Instance, single_thread
 from .numerics import jsonable
+from .search import SHRINK_ATTEMPTS
 from .strategies import build_separable
 from .witness import shrink
 
@@ -144,7 +145,7 @@ class ConjectureReport:
 
 
 def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None = None,
-                     save_dir: str | None = None, shrink_seconds: float = 60.0) -> ConjectureReport:
+                     save_dir: str | None = None, shrink_attempts: int = SHRINK_ATTEMPTS) -> ConjectureReport:
     """Fit, search for a witness, scale (see the module docstring)."""
     from hypothesis import HealthCheck, Verbosity, settings
 
@@ -175,7 +176,7 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
         hs = settings(max_examples=e.examples, deadline=None, database=None, derandomize=seed is None,
                       suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
         res = search(conj.strategy(), conj.evaluate, hs, margin=margin, label="conjecture", seed=seed,
-                     shrink_seconds=shrink_seconds, explicit=conj.canonical_instances())
+                     shrink_attempts=shrink_attempts, explicit=conj.canonical_instances())
         rep.examples, rep.points = res.examples, res.points
         if res.worst_point is not None:
             rep.worst_point, rep.worst_ratio = res.worst_point, res.worst_point.get("ratio")

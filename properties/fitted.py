@@ -221,7 +221,7 @@ def slopes_of(direction: str, param: str, evs: list[Evaluation], tol: float, jud
 # ---------------------------------------------------------------------------
 
 
-def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_seconds: float) -> None:
+def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_attempts: int) -> None:
     """Verify a fitted claim (fresh, wider draws) and run its scaling ladders; fills ``rep``."""
     from .search import fill_report, search
 
@@ -234,7 +234,7 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_secon
     b = budget(profile)
     res = search(c.strategy(b), c.evaluate, claim_settings(c, profile, seeded=seed is not None), constant=C,
                  margin=c.fit.margin,
-                 label=c.id, seed=seed, shrink_seconds=shrink_seconds, explicit=c.explicit(b) if c.explicit else None)
+                 label=c.id, seed=seed, shrink_attempts=shrink_attempts, explicit=c.explicit(b) if c.explicit else None)
     fill_report(rep, res, c, constant=C)
     if rep.worst_point is not None and rep.worst_point.get("ratio") is not None:
         rep.worst_ratio = rep.worst_point["ratio"] / C  # measured / (C_fit·shape)

@@ -17,6 +17,7 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
+from eoscheck.bounds import theorem3
 from eoscheck.datasets import Dataset
 
 from .claims import Budget, Claim, Evaluation, FitSpec, register
@@ -81,7 +82,7 @@ LEMMA13 = register(Claim(
     id="lemma13.lower", title="general data, non-separable projection: L(w_t) ≥ c/(ηt), η ∈ [1/4, 8]",
     source="Lemma 13 (paper §4, erratum §11.4)", row=None, kind="asymptotic", quantity="L(w_t)", direction=">=",
     domain="t ≥ 1; γ ∈ [0.05, 0.3], b ≥ 0.47, n ≤ 6; η ∈ [1/4, 8] (exp(c₀η) bounded)",
-    assumptions=("separable, orthogonal part non-separable", "logistic loss", "w0 = 0"), bound_id="lemma13.lower",
+    assumptions=("separable, orthogonal part non-separable", "logistic loss", "w0 = 0"), bound=theorem3.LEMMA13_LOWER,
     strategy=_strategy, evaluate=lemma13_evaluate, examples=3,
     fit=FitSpec(shape="1/(ηt)", constant="c", calibration=_calibration,
                 calibration_doc="lemma13 data, γ ∈ {0.05, 0.15, 0.3} × (s, extra points) ∈ {(1/2, 0), (1, 4)}, "

@@ -4,14 +4,18 @@
 profile    settings                                                       sizes (Budget.scale)
 =========  ============================================================  =====================
 ci         derandomized, no deadline, no example database, blob printed   5× examples, 1× steps
-dev        random, no deadline, no database                               10× examples, 2× steps
-thorough   random, no deadline, no database                               100× examples, 8× steps
+dev        derandomized, no deadline, no database                          10× examples, 2× steps
+thorough   derandomized, no deadline, no database                          100× examples, 8× steps
 =========  ============================================================  =====================
 
 ``ci`` is sized so that ``EOSCHECK_PROFILE=ci pytest properties/`` takes a few
 minutes on a 2-core machine; ``thorough`` may take an hour.  The default is
 ``ci`` when the ``CI`` environment variable is set, else ``dev``.  Each claim
 sets its own number of ``ci`` examples (its cost differs); the profile scales it.
+
+Every profile is **derandomized** (Hypothesis' fixed seed): the same commit, profile and seed give
+the same verdicts and example counts (issue 13).  ``--seed N`` draws other examples, again
+reproducibly; nothing depends on wall-clock time (the shrink budget counts evaluations).
 Counterexamples are never kept in Hypothesis' database: a falsification is
 saved as a self-contained file instead (:mod:`eoscheck.properties.replay`).
 """
@@ -45,8 +49,8 @@ def register_profiles() -> None:
     if _REGISTERED:
         return
     settings.register_profile("ci", derandomize=True, max_examples=10, **_BASE)
-    settings.register_profile("dev", max_examples=20, **_BASE)
-    settings.register_profile("thorough", max_examples=250, **_BASE)
+    settings.register_profile("dev", derandomize=True, max_examples=20, **_BASE)
+    settings.register_profile("thorough", derandomize=True, max_examples=250, **_BASE)
     _REGISTERED = True
 
 
@@ -73,7 +77,7 @@ def examples(c: Claim, profile: str) -> int:
 def claim_settings(c: Claim, profile: str, quiet: bool = True, shrink: bool = True,
                    seeded: bool = False) -> settings:
     """The Hypothesis settings to check claim ``c`` under ``profile`` (``seeded``: an explicit
-    ``--seed`` replaces the ``ci`` profile's derandomization)."""
+    ``--seed`` replaces the profile's derandomization)."""
     register_profiles()
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target] + ([Phase.shrink] if shrink else [])
     extra = {"derandomize": False} if seeded else {}

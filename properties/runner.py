@@ -9,11 +9,11 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from .claims import Claim, all_claims, get_claim, plugin_errors
+from .claims import Claim, all_claims, get_claim
 from .instances import cache_stats, single_thread
 from .numerics import jsonable
 from .profiles import budget, claim_settings, current_profile
-from .search import SHRINK_SECONDS, fill_report, search
+from .search import SHRINK_ATTEMPTS, fill_report, search
 
 #: "TREND": not falsified, but a scaling ladder's ratio trends toward violation (evidence, no witness).
 VERDICTS = ("holds", "FALSIFIED", "TREND", "warning", "undecided", "unavailable", "error")
@@ -68,7 +68,7 @@ class ClaimReport:
 
 
 def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = None,
-              save_dir: str | None = None, shrink_seconds: float = SHRINK_SECONDS) -> ClaimReport:
+              save_dir: str | None = None, shrink_attempts: int = SHRINK_ATTEMPTS) -> ClaimReport:
     """Check one claim under a profile; save a counterexample file into ``save_dir`` if falsified."""
     if isinstance(c, str):
         c = get_claim(c)
@@ -83,12 +83,12 @@ def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = Non
             if c.kind == "asymptotic":
                 from .fitted import check_asymptotic
 
-                check_asymptotic(c, profile, seed, rep, shrink_seconds)
+                check_asymptotic(c, profile, seed, rep, shrink_attempts)
             else:
                 b = budget(profile)
                 res = search(c.strategy(b), c.evaluate, claim_settings(c, profile, seeded=seed is not None),
                              label=c.id, seed=seed,
-                             shrink_seconds=shrink_seconds, explicit=c.explicit(b) if c.explicit else None)
+                             shrink_attempts=shrink_attempts, explicit=c.explicit(b) if c.explicit else None)
                 fill_report(rep, res, c)
     except Exception as err:  # a bug in a check must show, not pass
         rep.verdict = "error"
@@ -113,9 +113,6 @@ def run_claims(ids: list[str] | None = None, profile: str | None = None, seed: i
         out.append(rep)
         if progress:
             progress(rep)
-    for mod, err in plugin_errors().items():
-        out.append(ClaimReport(id=mod, title="optional claim module", source=mod, kind="-", verdict="error",
-                               message=f"failed to import: {err}"))
     return out
 
 

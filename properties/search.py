@@ -5,16 +5,16 @@ evaluated, ``hypothesis.target`` steers toward the largest violation score
 (ln of measured/bound, see :meth:`Evaluation.scores`), the worst point seen is
 kept, and the first violation is shrunk to a small, readable counterexample.
 
-Shrinking re-runs GD for every candidate, so it has a time budget
-(:data:`SHRINK_SECONDS`); past it, new candidates are declared passing without
-running, and the smallest failing instance found so far is the counterexample
-(the verdict does not depend on it: only which failing instance is reported).
+Shrinking re-runs GD for every candidate, so it has a budget counted in evaluations
+(:data:`SHRINK_ATTEMPTS`, never seconds: the reported counterexample must not depend on machine
+load); past it, new candidates are declared passing without running, and the smallest failing
+instance found so far is the counterexample (the verdict does not depend on it: only which failing
+instance is reported).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,8 +25,10 @@ from .claims import Claim, Evaluation
 from .instances import Instance
 
 
-#: Seconds granted to shrinking a counterexample (profile-independent).
-SHRINK_SECONDS = 60.0
+#: New instances evaluated while shrinking a counterexample (profile-independent; an evaluation is
+#: one GD batch, ≈ 0.1–1 s, so this is about the former 60 s budget on an idle core).
+SHRINK_ATTEMPTS = 100
+
 
 class _Violation(Exception):
     """Raised inside the Hypothesis test when an instance violates the claim."""
@@ -60,26 +62,27 @@ class SearchResult:
 
 def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *,
            constant: float = 1.0, margin: float = 0.0, label: str = "claim", seed: int | None = None,
-           keep: bool = False, shrink_seconds: float = SHRINK_SECONDS, explicit: list | None = None
+           keep: bool = False, shrink_attempts: int = SHRINK_ATTEMPTS, explicit: list | None = None
            ) -> SearchResult:
     """Search ``strategy`` for an instance whose evaluation breaks measured ≤ C·bound·(1+margin).
 
     Returns the :class:`SearchResult`; ``counterexample`` is set when one was found
-    (shrunk within ``shrink_seconds``).  With ``keep`` every evaluation is kept.
+    (shrunk within ``shrink_attempts`` new evaluations).  With ``keep`` every evaluation is kept.
     ``explicit`` instances are tried first (Hypothesis ``@example``s, e.g. canonical cases).
     """
     res = SearchResult()
     memo: dict[str, tuple[Instance, Evaluation, bool]] = {}
-    clock = {"first_fail": None}
+    shrink = {"failed": False, "attempts": 0}
 
     def run_example(inst: Instance) -> None:
         key = inst.key() + repr(sorted(inst.extra.items()))
         if key in memo:
             _, ev, bad = memo[key]
         else:
-            ff = clock["first_fail"]
-            if ff is not None and time.perf_counter() - ff > shrink_seconds:
-                return  # shrink budget spent: unseen candidates pass unevaluated
+            if shrink["failed"]:
+                if shrink["attempts"] >= shrink_attempts:
+                    return  # shrink budget spent: unseen candidates pass unevaluated
+                shrink["attempts"] += 1
             ev = evaluate(inst)
             bad = not ev.holds(constant, margin)
             memo[key] = (inst, ev, bad)
@@ -90,8 +93,7 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
             if sc.size:
                 target(float(sc.max()), label=label)
         if bad:
-            if clock["first_fail"] is None:
-                clock["first_fail"] = time.perf_counter()
+            shrink["failed"] = True
             res.counterexample = inst
             viol = np.flatnonzero(ev.violations(constant, margin))
             i = int(viol[np.argmax(ev.scores(constant)[viol])])

@@ -24,18 +24,27 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from eoscheck._errors import EoscheckError
+from eoscheck.expr import time_limit
+
 from .conjecture import PARAMS, T_QUANTITIES, Conjecture, measurement_allowance
 from .instances import Instance
 
 DIGITS = 40
 #: How many of an instance's worst float64 violations are re-checked at 40 digits.
 CANDIDATES = 8
+#: time limit (seconds) of one 40-digit evaluation (sympy's evalf is unbounded for e.g. exp(exp(exp(T))))
+HP_SECONDS = 10.0
 
 
-def _hp(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
+def high_precision(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
+    """``expr`` at 40 digits; :class:`EoscheckError` (exit 2) when sympy's evalf takes over HP_SECONDS."""
     subs = {sp.Symbol(k, positive=True): sp.Float(float(v), DIGITS) for k, v in values.items()}
     try:
-        val = sp.N(expr.subs(subs), DIGITS)
+        with time_limit(HP_SECONDS, f"the {DIGITS}-digit check of {sp.sstr(expr)[:80]}"):
+            val = sp.N(expr.subs(subs), DIGITS)
+    except EoscheckError:  # the time limit (a ValueError too): said, never taken for "no witness"
+        raise
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return None
     return val if val.is_real and val.is_finite else None
@@ -44,7 +53,7 @@ def _hp(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
 def _holds_hp(conj: Conjecture, values: dict[str, float]) -> bool:
     """Every ``--where`` condition at 40 digits (at this γ)."""
     for lhs, op, rhs in conj.where:
-        a, b = _hp(lhs, values), _hp(rhs, values)
+        a, b = high_precision(lhs, values), high_precision(rhs, values)
         if a is None or b is None:
             return False
         if not {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]:
@@ -66,7 +75,7 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
         base["gamma"] = g
         if not _holds_hp(conj, base):
             return None  # outside the stated domain for some γ in the certified interval
-        b = _hp(expr, base)
+        b = high_precision(expr, base)
         if b is None:
             return None
         vals.append(b)

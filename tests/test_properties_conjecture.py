@@ -130,3 +130,43 @@ def test_effort_caps_are_stated_and_huge_requests_refused(capsys):
     assert main(["conjecture", "final_loss <= 1", "--n", "1:1e9", "--effort", "smoke"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "shrink --n" in err[0]
+
+
+def test_towering_eta_of_T_ends_quickly_with_one_line_exit_2(capsys):
+    # exp(exp(exp(T))) overflows float64 for T ≥ 2 (e^{e^{e^2}} ≈ e^{1618}); it used to hang > 150 s in
+    # sympy's evalf.  Evaluated in float64 by the one compiler it is +inf: refused as a stepsize.
+    import time
+
+    t0 = time.monotonic()
+    assert main(["conjecture", "final_loss <= 1", "--eta-of-T", "exp(exp(exp(T)))", "--effort", "smoke"]) == 2
+    assert time.monotonic() - t0 < 60  # the hang was > 150 s; the run itself takes a few seconds
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "non-finite stepsize" in err[0]
+
+
+def test_user_formulas_are_evaluated_in_float64_by_the_guarded_evaluator():
+    import sympy as sp
+
+    from eoscheck.properties import conjecture as C
+
+    T, eta = sp.Symbol("T", positive=True), sp.Symbol("eta", positive=True)
+    assert C.value_at(sp.exp(sp.exp(sp.exp(T))), {"T": 3.0}) == float("inf")
+    out = C.values_at(T * eta, {"T": np.array([2.0, 3.0]), "eta": np.array([0.5, 4.0])})
+    np.testing.assert_array_equal(out, [1.0, 12.0])  # exact in float64
+    with pytest.raises(EoscheckError, match="no value for"):
+        C.value_at(T * eta, {"T": 1.0})
+
+
+def test_the_40_digit_check_is_time_limited(monkeypatch):
+    import sympy as sp
+
+    from eoscheck.properties import witness as W
+
+    # 400 terms sin(kT)^k at 40 digits take ≈ 0.4 s on an idle core (more under load); the limit is 0.02 s
+    monkeypatch.setattr(W, "HP_SECONDS", 0.02)
+    T = sp.Symbol("T", positive=True)
+    slow = sp.Add(*[sp.sin(k * T) ** k for k in range(1, 400)])
+    with pytest.raises(EoscheckError, match="40-digit check"):
+        W.high_precision(slow, {"T": 3.0})
+    monkeypatch.setattr(W, "HP_SECONDS", 60.0)
+    assert abs(float(W.high_precision(sp.exp(T), {"T": 1.0})) - 2.718281828459045) < 1e-15

@@ -7,7 +7,7 @@ import pytest
 
 from eoscheck.cli import main
 from eoscheck.properties.claims import Claim, Evaluation, REGISTRY, register
-from eoscheck.properties.exact import theorem1_instances
+from eoscheck.properties.exact_engine import theorem1_instances
 from eoscheck.properties.instances import Instance
 from eoscheck.properties.replay import replay
 from eoscheck.properties.runner import run_claim
@@ -59,3 +59,46 @@ def test_usage_errors_exit_2(tmp_path):
     bad.write_text('{"format": "something else"}')
     assert main(["replay", str(bad)]) == 2
     assert main(["check", "--list"]) == 0
+
+
+def test_dev_profile_without_seed_is_reproducible():
+    # issue 13: same commit, profile and seed (none: derandomized) → the same verdict and counts;
+    # lemma14.first_step is one of the cheapest claims (≈ 6 s per run under dev on an idle core)
+    a, b = (run_claim("lemma14.first_step", "dev") for _ in range(2))
+    ja, jb = a.to_json(), b.to_json()
+    for key in ("seconds", "cache"):
+        ja.pop(key, None), jb.pop(key, None)
+    assert ja["examples"] > 10 and ja == jb
+
+
+def test_shrink_budget_counts_evaluations_not_seconds():
+    # a violation at every x ≥ 5: after the first failing example, at most shrink_attempts new
+    # instances are evaluated (Hypothesis would try many more shrinks), whatever the wall-clock time
+    from hypothesis import HealthCheck, settings, strategies as st
+
+    from eoscheck.properties.search import search
+
+    class Fake:
+        def __init__(self, x):
+            self.x, self.extra = x, {}
+
+        def key(self):
+            return str(self.x)
+
+        def describe(self):
+            return f"x={self.x}"
+
+    calls = []
+
+    def evaluate(inst):
+        calls.append(inst.x)
+        return Evaluation(np.array([float(inst.x)]), np.array([5.0 - 0.5]))
+
+    for attempts in (0, 3):
+        calls.clear()
+        res = search(st.integers(0, 10**6).map(Fake), evaluate,
+                     settings(max_examples=200, derandomize=True, database=None, deadline=None,
+                              suppress_health_check=list(HealthCheck)), shrink_attempts=attempts)
+        first = next(i for i, x in enumerate(calls) if x >= 5)
+        assert res.counterexample is not None and res.counterexample.x >= 5
+        assert len(calls) - first - 1 <= attempts

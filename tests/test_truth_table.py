@@ -24,17 +24,18 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from eoscheck.properties.asymptotic import _thm3_calibration, _thm3_strategy, thm3_lower_evaluate
 from eoscheck.properties.claims import Claim, FitSpec
 from eoscheck.properties.conjecture import Conjecture
 from eoscheck.properties.decide import check_conjecture
-from eoscheck.properties.exact import (_any_start, _descent_instances, _lemma14_thm3_instances, _params,
-                                       first_step_increase, monotone_after, monotone_below, theorem1_canonical,
-                                       theorem1_instances)
+from eoscheck.properties.classics import descent_instances, monotone_below
+from eoscheck.properties.exact_engine import any_start_instances, point_params, theorem1_canonical, theorem1_instances
 from eoscheck.properties.instances import Instance
 from eoscheck.properties.numerics import allowance
 from eoscheck.properties.observe import Arrays, worst_per_row
 from eoscheck.properties.runner import run_claim
+from eoscheck.properties.theorem1 import monotone_after
+from eoscheck.properties.theorem3 import (first_step_increase, lemma14_thm3_instances, thm3_calibration,
+                                          thm3_lower_evaluate, thm3_strategy)
 
 LN2 = math.log(2)
 
@@ -65,7 +66,7 @@ def _prop15_uncorrected(inst: Instance):
     """The paper's certificate as printed: L(w_t) ≤ 1/n ⇒ every margin ≥ 0."""
     A = Arrays.of(inst.trajectory())
     mask = A.logL <= math.log(1 / inst.data.n)
-    return worst_per_row(A.min_margin, 0.0, allowance(A.wn), mask, ">=", _params(inst, A))
+    return worst_per_row(A.min_margin, 0.0, allowance(A.wn), mask, ">=", point_params(inst, A))
 
 
 def _thm3_sqrt(inst: Instance):
@@ -127,37 +128,37 @@ FALSE: list[Statement] = [
         "monotone once L(w_s) ≤ 100/η",
         "L(w₀) = ln 2 ≤ 100/η for every η ≤ 144, so every non-monotone run with η ≤ 144 breaks it, e.g. "
         "Theorem 3's data, γ = 0.05, η = 18 (the first step increases the loss)",
-        claim=_claim("false.monotone_100", "L(w_s) ≤ 100/η ⇒ monotone after s", _any_start,
+        claim=_claim("false.monotone_100", "L(w_s) ≤ 100/η ⇒ monotone after s", any_start_instances,
                      lambda i: monotone_after(i, lambda eta, n: 100 / eta, paper_c=100), explicit=theorem1_canonical)),
     Statement(
         "Lemma 14 with threshold 10 instead of 40 ln 2",
         "on Theorem 3's data the actual first-step threshold is ≈ 14.1–16.2 (paper §4 [N]); η = 12 gives "
         "L(w₁) < ln 2",
         claim=_claim("false.lemma14_10", "Theorem 3 data: η > 10 ⇒ L(w₁) > ln 2",
-                     lambda b: _lemma14_thm3_instances(b, eta_min=10.0),
+                     lambda b: lemma14_thm3_instances(b, eta_min=10.0),
                      lambda i: first_step_increase(i, 10.0), ">=")),
     Statement(
         "descent lemma with 4/β instead of 2/β",
         "Theorem 3's data (γ = 0.05) has 2/β ≈ 12.8 (paper §4) and η = 18 < 4/β ≈ 25.6 increases the loss at the "
         "first step",
-        claim=_claim("false.descent_2x", "η < 4/β ⇒ monotone", lambda b: _descent_instances(b, factor=2.0),
+        claim=_claim("false.descent_2x", "η < 4/β ⇒ monotone", lambda b: descent_instances(b, factor=2.0),
                      lambda i: monotone_below(i, 2.0))),
     Statement(
         "Theorem 3's lower bound with c/√t",
         "monotone runs on Theorem 3's data have L(w_t) ≈ 1/(γ²ηt) (the plateau), so √t·L(w_t) → 0",
-        claim=_claim("false.thm3_sqrt", "monotone GD on Theorem 3's data: L(w_t) ≥ c/√t", _thm3_strategy, _thm3_sqrt,
+        claim=_claim("false.thm3_sqrt", "monotone GD on Theorem 3's data: L(w_t) ≥ c/√t", thm3_strategy, _thm3_sqrt,
                      ">=", kind="asymptotic",
-                     fit=FitSpec(shape="1/√t", constant="c", calibration=_thm3_calibration,
+                     fit=FitSpec(shape="1/√t", constant="c", calibration=thm3_calibration,
                                  calibration_doc="as thm3.lower",
                                  ladders={"t": lambda b: [_thm3_lower_t_ladder(b)]}))),
 ]
 
 
 def _thm3_lower_t_ladder(b):
-    from eoscheck.properties.asymptotic import _thm3_instance
+    from eoscheck.properties.theorem3 import thm3_instance
 
     # the t ladder where the plateau 1/(γ²ηt) is lowest inside the domain (γ → 0.1, monotone η = 14)
-    return _thm3_instance(0.09, (14.0,), b.steps(8000))
+    return thm3_instance(0.09, (14.0,), b.steps(8000))
 
 
 def _c(text, **kw):

@@ -1,15 +1,12 @@
-"""Numeric evaluators of the bounds the claims compare against, keyed by bound id.
+"""Test oracle: independent transcriptions of the bounds, keyed by bound id.
 
-Each function is vectorized over numpy arrays and is a direct transcription of
-the formula in ``paper.md`` (section cited).  :func:`bound` evaluates a bound
-by id, preferring the evaluator of :mod:`eoscheck.bounds` when that module
-defines the id, so that the claims test the project's encoded bounds; the
-transcriptions here are the fallback and the independent cross-check
-(``tests/test_properties_formulas.py`` compares the two).
+Each function is vectorized over numpy arrays and is a direct transcription of the formula in
+``paper.md`` (section cited), typed independently of ``bounds/``: the claims evaluate only
+:mod:`eoscheck.bounds`; ``tests/test_properties_formulas.py`` checks that the two agree.
 
-ρ(λ) = min_z λℓ(z) + z² (Assumption 3A) is computed here for any loss by
-bisection on the stationarity condition λℓ′(z) + 2z = 0 (the objective is
-strictly convex, the root lies in (0, λC_g/2]).
+ρ(λ) = min_z λℓ(z) + z² (Assumption 3A) is computed here for any loss by bisection on the
+stationarity condition λℓ′(z) + 2z = 0 (the objective is strictly convex, the root lies in
+(0, λC_g/2]) — a different method from ``bounds/rho.py`` (safeguarded Newton / closed forms).
 """
 
 from __future__ import annotations
@@ -253,38 +250,14 @@ def prop15_error(d, n, delta):
     return 4 * (d * math.log(n + 1) + math.log(4 / delta)) / n
 
 
-# --- lookup by id -------------------------------------------------------------------------
+# --- the oracle by bound id -----------------------------------------------------------------
 
-#: bound id → private evaluator (the ids of :mod:`eoscheck.bounds`).
-PRIVATE: dict[str, Callable] = {
-    "thm1.eos_average": eos_average,
-    "thm1.w_norm": w_norm,
-    "lemma9.G_average": G_average,
-    "thm1.stable_bound": stable_bound,
-    "thm1.tau": tau,
-    "cor2.T_min": cor2_T_min,
-    "cor2.eta": cor2_eta,
-    "cor2.bound": cor2_bound,
-    "lemma14.first_step_threshold": lambda: 40 * LN2,
-    "lemma14.general_threshold": lemma14_threshold,
-    "crawshaw_liu.stable_bound": crawshaw_liu_stable,
-    "crawshaw_liu.tau_2d": crawshaw_liu_tau_2d,
-    "classic.descent_lemma": descent_threshold,
-    "thm35.eos_average": thm35_eos,
-    "thm35.stable_threshold": thm35_threshold,
-    "thm35.stable_bound": thm35_stable,
-    "thm35.tau_explicit_exp": thm35_tau_exp,
-    "thm35.tau_explicit_poly": thm35_tau_poly,
-    "thm4.loss": thm4_loss,
-    "thm4.error": thm4_error,
-    "prop15.test_error": prop15_error,
-}
-
-
-# --- dispatch: the project's encoded bounds first, these transcriptions as fallback -----------
-
-#: bound id → private evaluator taking the bound's keyword parameters (and ``loss``).
-PRIVATE_KW: dict[str, Callable] = {
+#: bound id → oracle evaluator taking the bound's keyword parameters (and ``loss``).
+ORACLE: dict[str, Callable] = {
+    "cor2.T_min": lambda loss, n, gamma: cor2_T_min(n, gamma),
+    "cor2.eta": lambda loss, T, gamma: cor2_eta(T, gamma),
+    "lemma14.general_threshold": lambda loss, r, q: lemma14_threshold(r, q),
+    "crawshaw_liu.eta0": lambda loss, n, gamma: crawshaw_liu_eta0(n, gamma),
     "thm1.eos_average": lambda loss, eta, gamma, t: eos_average(eta, gamma, t),
     "thm1.w_norm": lambda loss, eta, gamma, t: w_norm(eta, gamma, t),
     "lemma9.G_average": lambda loss, eta, gamma, t: G_average(eta, gamma, t),
@@ -304,50 +277,3 @@ PRIVATE_KW: dict[str, Callable] = {
     "thm4.error": lambda loss, eta, gamma, t, delta: thm4_error(eta, gamma, t, delta),
     "prop15.test_error": lambda loss, d, n, delta: prop15_error(d, n, delta),
 }
-
-_BOUNDS: dict | None = None
-BOUNDS_ERROR: str | None = None
-
-
-def bounds_registry() -> dict:
-    """The bounds of :mod:`eoscheck.bounds` by id (imports its modules); {} if it cannot load."""
-    global _BOUNDS, BOUNDS_ERROR
-    if _BOUNDS is None:
-        try:
-            import importlib
-            import pkgutil
-
-            import eoscheck.bounds as B
-
-            for m in pkgutil.iter_modules(B.__path__):
-                if not m.name.startswith("_"):
-                    importlib.import_module(f"eoscheck.bounds.{m.name}")
-            from eoscheck.bounds.bound import BOUNDS
-
-            _BOUNDS = BOUNDS
-        except Exception as err:  # reported by `eoscheck check`, never silent
-            BOUNDS_ERROR = f"{type(err).__name__}: {err}"
-            _BOUNDS = {}
-    return _BOUNDS
-
-
-def evaluate(bound_id: str, loss: Loss | str | None = None, **values) -> np.ndarray:
-    """Bound ``bound_id`` at ``values`` (arrays broadcast): :mod:`eoscheck.bounds` when it defines
-    the id, else the transcription in :data:`PRIVATE_KW` (``tests/test_properties_formulas.py``
-    checks that the two agree)."""
-    b = bounds_registry().get(bound_id)
-    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
-    shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
-    if b is not None:
-        if loss is not None and b.needs_loss:
-            out = b.numpy(loss=get_loss(loss), **{k: np.broadcast_to(a, shape) for k, a in arrays.items()})
-        else:
-            out = b.numpy(**{k: np.broadcast_to(a, shape) for k, a in arrays.items()})
-    else:
-        out = PRIVATE_KW[bound_id](loss, **arrays)
-    return np.broadcast_to(np.asarray(out, dtype=np.float64), shape).copy()
-
-
-def source_of(bound_id: str) -> str:
-    """Where :func:`evaluate` takes ``bound_id`` from: ``eoscheck.bounds`` or ``private``."""
-    return "eoscheck.bounds" if bound_id in bounds_registry() else "private"

@@ -1,0 +1,149 @@
+"""Classic baselines (paper §9.7; §10 rows 13, 27): the descent lemma and the non-separable negative control
+(Meng et al.).  Bounds: :mod:`eoscheck.bounds.classics`.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+from hypothesis import strategies as st
+
+from eoscheck.bounds import classics
+from eoscheck.datasets import Dataset
+
+from .bound_values import at
+from .claims import Budget, Evaluation, claim
+from .instances import Instance
+from .numerics import rel_allowance
+from .observe import Arrays, worst_per_row
+from .strategies import initial_points, separable_datasets
+from .exact_engine import point_params
+
+
+# ---------------------------------------------------------------------------
+# descent lemma (row 13)
+# ---------------------------------------------------------------------------
+
+
+def descent_threshold(Z: np.ndarray) -> float:
+    """2/β, β = sup ℓ″·λ_max(ZᵀZ/n) (``classics.DESCENT_LEMMA``, the descent lemma, §9.7)."""
+    return float(at(classics.DESCENT_LEMMA, lambda_max=np.linalg.eigvalsh(Z.T @ Z / Z.shape[0])[-1]))
+
+
+def descent_instances(budget: Budget, factor: float = 1.0):
+    """Stepsizes below factor·2/β (and a few above, for the looseness report), any data, w₀ = 0 or drawn."""
+    data_st = separable_datasets(n=(1, int(12 * budget.scale)), d=(1, 6), margin=(0.02, 0.9))
+    T = budget.steps(400)
+
+    @st.composite
+    def inst(draw) -> Instance:
+        data = draw(data_st)
+        thr = factor * descent_threshold(data.Z)
+        below = [thr * u for u in (0.5, 0.9, 0.99, 1 - 1e-6)] + [thr * draw(st.floats(1e-3, 1 - 1e-9))]
+        above = [thr * m for m in (1.05, 1.2, 1.5, 2.0, 4.0, 8.0)]  # for the looseness report only
+        start = None
+        if draw(st.booleans()):
+            start = tuple(float(v) for v in draw(initial_points(data.d, (0.0, 3.0))))
+        return Instance(data, "logistic", tuple(sorted(set(below + above))), T, w0=start,
+                        extra={"threshold": thr})
+
+    return inst()
+
+
+@claim("classic.descent_lemma", title="η < 2/β, β = λ_max(XᵀX/n)/4 ⇒ L(w_t) non-increasing (no EoS)",
+       source="Descent lemma (Nesterov 2018 §1.2.3; paper §9.7)", row=13, kind="exact",
+       quantity="L(w_{t+1})/L(w_t)", direction="<=", domain="η < 2/β; any w0",
+       assumptions=("‖x_i‖ ≤ 1", "logistic loss", "any w0"), bound=classics.DESCENT_LEMMA,
+       strategy=descent_instances, examples=6)
+def descent_lemma(inst: Instance) -> Evaluation:
+    return monotone_below(inst, 1.0)
+
+
+def monotone_below(inst: Instance, factor: float) -> Evaluation:
+    """"η < factor·2/β ⇒ L non-increasing from w₀" (the descent lemma has factor 1)."""
+    A = Arrays.of(inst.trajectory())
+    thr = factor * descent_threshold(inst.data.Z)
+    ratio = np.exp(np.diff(A.logL, axis=1))
+    allow = np.expm1(2 * rel_allowance(np.maximum(A.wn[:, 1:], A.wn[:, :-1])))
+    below = (A.eta[:, 0] < thr)
+    up = (np.log(ratio) > np.log1p(allow)).any(axis=1)
+    nonmono = A.eta[:, 0][up & ~below] * factor
+    mask = np.broadcast_to(below[:, None], ratio.shape)
+    ev = worst_per_row(ratio, 1.0, allow, mask, "<=", point_params(inst, A) | {"t": A.t[:, 1:]})
+    ev.best = np.array([nonmono.min() / thr if nonmono.size else np.inf])
+    ev.best_meaning, ev.best_reduce = ("smallest non-monotone η among 1.05, 1.2, 1.5, 2, 4, 8 × 2/β "
+                                       "(close to 1: the lemma is tight)"), "min"
+    return ev
+
+
+# ---------------------------------------------------------------------------
+# non-separable negative control (row 27)
+# ---------------------------------------------------------------------------
+
+
+def nonseparable(n: int, d: int, seed: int) -> Dataset:
+    """Non-separable data by construction: a random cloud plus the mirror image −zᵢ of its first point."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, d))
+    Z /= np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1.0) * 1.0
+    Z[1] = -Z[0] * 0.5  # 0 ∈ conv{z}: not separable through the origin
+    y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    return Dataset(y[:, None] * Z, y, name=f"nonseparable(n={n},d={d},seed={seed})",
+                   meta={"source": "eoscheck.properties.classics.nonseparable", "seed": seed})
+
+
+def logistic_minimizer(Z: np.ndarray, iters: int = 100) -> np.ndarray:
+    """The finite minimizer of L on non-separable data by damped Newton (numpy, to machine precision)."""
+    n, d = Z.shape
+    w = np.zeros(d)
+    for _ in range(iters):
+        m = Z @ w
+        s = 0.5 * (1 - np.tanh(m / 2))  # σ(−m)
+        g = -(s @ Z) / n
+        H = (Z.T * (s * (1 - s))) @ Z / n
+        step = np.linalg.lstsq(H, g, rcond=None)[0]  # GD from 0 stays in the row space of Z
+        t = 1.0
+        L0 = np.mean(np.logaddexp(0, -m))
+        while np.mean(np.logaddexp(0, -(Z @ (w - t * step)))) > L0 and t > 1e-12:
+            t /= 2
+        w = w - t * step
+        if np.linalg.norm(g) < 1e-15:
+            break
+    return w
+
+
+def _meng_instances(budget: Budget):
+    @st.composite
+    def inst(draw) -> Instance:
+        n = draw(st.integers(3, 12))
+        d = draw(st.integers(1, 3))
+        data = nonseparable(n, d, draw(st.integers(0, 2**32 - 1)))
+        w = logistic_minimizer(data.Z)
+        m = data.Z @ w
+        s = 0.5 * (1 - np.tanh(m / 2))
+        H = (data.Z.T * (s * (1 - s))) @ data.Z / n
+        lam = float(np.linalg.eigvalsh(H)[-1])
+        etas = tuple(sorted({2 / lam * (1 + draw(st.floats(0.05, 3.0))) for _ in range(3)}))
+        return Instance(data, "logistic", etas, budget.steps(1500), extra={"w_min": w.tolist(), "lam": lam})
+
+    return inst()
+
+
+@claim("meng.no_convergence", title="Non-separable data, η > 2/λ_max(∇²L(w⋆)) ⇒ GD does not converge to w⋆",
+       source="Meng, Orvieto, Cao, De Sa (2024) (paper §9.4)", row=27, kind="qualitative",
+       quantity="min over the last half of the run of ‖w_t − w⋆‖", direction=">=",
+       domain="non-separable data, η ∈ (2/λ, 8/λ)", assumptions=("non-separable data", "logistic loss", "w0 = 0"),
+       bound_id=None, strategy=_meng_instances, examples=4,
+       erratum=None)
+def meng_no_convergence(inst: Instance) -> Evaluation:
+    """Negative control: converged means ‖w_t − w⋆‖ ≤ 1e-6(1 + ‖w⋆‖) over the last half (qualitative criterion)."""
+    w = np.asarray(inst.extra["w_min"])
+    nw = float(np.linalg.norm(w))
+    traj = inst.trajectory(w_star=w / nw if nw > 0 else None)
+    wn, proj = traj.records["w_norm"], traj.records["w_proj"]
+    dist = np.sqrt(np.maximum(wn**2 - 2 * nw * proj + nw**2, 0.0))
+    half = dist[:, dist.shape[1] // 2:]
+    meas = half.min(axis=1)
+    b = np.full_like(meas, 1e-6 * (1 + nw))
+    return Evaluation(meas, b, 0.0, ">=", {"eta": traj.eta, "n": inst.data.n, "d": inst.data.d,
+                                           "eta_lambda_over_2": traj.eta * inst.extra["lam"] / 2})

@@ -1,0 +1,73 @@
+"""Claims of Crawshaw & Liu (paper §2.3, §9.5; §10 rows 14, 26). Bounds: :mod:`eoscheck.bounds.crawshaw_liu`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from eoscheck.bounds import crawshaw_liu
+
+from .bound_values import at
+from .claims import Budget, Evaluation, claim
+from .instances import Instance
+from .observe import Arrays
+from .strategies import certificate, separable_datasets, stepsize_batches
+from .exact_engine import (LN2, THM1, hitting, over_s,
+                           theorem1_canonical, theorem1_instances)
+
+
+# ---------------------------------------------------------------------------
+# stable phase (row 14)
+# ---------------------------------------------------------------------------
+
+
+@claim("crawshaw_liu.stable_bound",
+       title="L(w_s) ≤ 1/(8η) and nL(w_s) ≤ ln 2 ⇒ L(w_t) ≤ 8/(1/L(w_s) + ηγ²(t−s))",
+       source="Crawshaw & Liu (COLT 2026) App. A, Lemmas C.3–C.5 (paper §2.3)", row=14, kind="exact",
+       quantity="L(w_t), t > s", direction="<=",
+       domain="every s with L(w_s) ≤ 1/(8η) and nL(w_s) ≤ ln 2 (up to 48 per run)", assumptions=THM1,
+       bound=crawshaw_liu.CL_STABLE_SHARP, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+def crawshaw_liu_stable(inst: Instance) -> Evaluation:
+    A = Arrays.of(inst.trajectory())
+    g, n = inst.gamma, inst.data.n
+    ok = (A.logL <= -np.log(8 * A.eta)) & (A.logL <= math.log(LN2 / n))
+
+    def bound(k, s, tt):
+        return at(crawshaw_liu.CL_STABLE_SHARP, eta=A.eta[k, 0], gamma=g, t=tt, s=s, L_s=A.L[k, s])
+
+    return over_s(inst, A, ok, bound, lambda k, s, tt: np.ones(tt.shape, bool))
+
+
+# ---------------------------------------------------------------------------
+# Crawshaw & Liu in 2-D (row 26)
+# ---------------------------------------------------------------------------
+
+
+def _cl2d_instances(budget: Budget):
+    data_st = separable_datasets(n=(1, int(10 * budget.scale)), d=2, margin=(0.15, 0.9))
+    T = budget.steps(800)
+
+    @st.composite
+    def inst(draw) -> Instance:
+        data = draw(data_st)
+        eta0 = float(at(crawshaw_liu.CL_ETA0, n=data.n, gamma=certificate(data).gamma))
+        etas = draw(stepsize_batches(eta0, 16 * eta0, size=4, drawn=1))
+        return Instance(data, "logistic", etas, T)
+
+    return inst()
+
+
+@claim("crawshaw_liu.tau_2d", title="d = 2, η ≥ η₀: first t with L(w_t) ≤ 1/(8η) is ≤ 2 + 4n/γ + 280 ln(2/γ²)/γ²",
+       source="Crawshaw & Liu (COLT 2026) Thm 2.1 / Lemma 2.8 (paper §9.5)", row=26, kind="exact",
+       quantity="first t with L ≤ 1/(8η)", direction="<=",
+       domain="d = 2, η ≥ max(n, (32/γ²)ln(256/γ²)); log read as natural log", assumptions=THM1,
+       bound=crawshaw_liu.CL_TAU_2D, strategy=_cl2d_instances, examples=5)
+def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
+    A = Arrays.of(inst.trajectory())
+    cond = A.logL <= -np.log(8 * A.eta)
+    b = np.full(A.K, float(at(crawshaw_liu.CL_TAU_2D, n=inst.data.n, gamma=inst.gamma)))
+    # the bound is a ceiling on a first hitting time: undecided if not reached and T < bound
+    return hitting(inst, A, cond, b, "t with L ≤ 1/(8η)")

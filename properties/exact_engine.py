@@ -1,0 +1,136 @@
+"""The machinery of the exact claims on logistic GD runs: shared instances, the scan over stable starts s,
+hitting times.
+
+Every exact claim is checked on the trajectory the engine computes, and the only tolerance is the
+floating-point allowance of :mod:`eoscheck.properties.numerics` (never a tuned slack).  Most claims
+share the instances of :func:`theorem1_instances` (so a batched run is computed once and reused through
+the run cache); per-step statements that hold from any starting point also draw w₀ ≠ 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+
+from .claims import Budget, Evaluation
+from .instances import Instance
+from .numerics import allowance, rel_allowance, safe_div
+from .observe import Arrays, worst_per_row
+from .strategies import initial_points, separable_datasets, stepsize_batches
+
+LN2 = math.log(2.0)
+THM1 = ("Assumption 1", "logistic loss", "w0 = 0")
+ANY_START = ("‖x_i‖ ≤ 1", "logistic loss", "any w0")
+
+
+# ---------------------------------------------------------------------------
+# instances
+# ---------------------------------------------------------------------------
+
+
+def theorem1_instances(budget: Budget, w0: bool = False):
+    """Separable data, logistic loss, 8 stepsizes in [2⁻², 2¹⁰] (paper §10 row 3), T = 600·scale.
+
+    With ``w0`` a nonzero start of norm ≤ 3 is drawn too (for the claims that hold from any w₀).
+    """
+    nmax = int(min(12 * budget.scale, 120))
+    dmax = int(min(6 * budget.scale, 40))
+    data_st = separable_datasets(n=(1, nmax), d=(1, dmax), margin=(0.02, 0.9))
+    T = budget.steps(600)
+
+    @st.composite
+    def inst(draw) -> Instance:
+        data = draw(data_st)
+        etas = draw(stepsize_batches(0.25, 1024.0, size=8, drawn=2))
+        start = None
+        if w0:
+            start = tuple(float(v) for v in draw(initial_points(data.d, (0.0, 3.0))))
+        return Instance(data, "logistic", etas, T, w0=start)
+
+    return inst()
+
+
+def any_start_instances(budget: Budget):
+    return theorem1_instances(budget, w0=True)
+
+
+def theorem1_canonical(budget: Budget, loss: str = "logistic") -> list[Instance]:
+    """The canonical datasets, each with 8 stepsizes log-spaced over [2⁻², 2¹⁰], w₀ = 0: tried first."""
+    from .strategies import canonical_cases
+
+    etas = tuple(float(e) for e in np.geomspace(0.25, 1024.0, 8))
+    return [Instance(c, loss, etas, budget.steps(600)) for c in canonical_cases()]
+
+
+def point_params(inst: Instance, A: Arrays) -> dict:
+    return {"eta": A.eta, "t": A.t, "n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma}
+
+
+# ---------------------------------------------------------------------------
+# stable phase: every s meeting the condition
+# ---------------------------------------------------------------------------
+
+#: At most this many starting steps s are checked per run (the first half, then log-spaced).
+MAX_S = 48
+
+
+def candidate_s(ok_row: np.ndarray) -> np.ndarray:
+    idx = np.flatnonzero(ok_row)
+    if len(idx) <= MAX_S:
+        return idx
+    first = idx[: MAX_S // 2]
+    rest = idx[np.unique(np.round(np.geomspace(MAX_S // 2, len(idx) - 1, MAX_S // 2)).astype(int))]
+    return np.unique(np.concatenate([first, rest]))
+
+
+def over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> Evaluation:
+    """Check L(w_t) ≤ bound(s, t) for every candidate s (``ok`` (K, S)) and t > s in the domain.
+
+    One point per run: the worst (s, t) pair; ``best`` is the largest measured/bound over all pairs.
+    """
+    evals = []
+    t = A.t[0]
+    for k in range(A.K):
+        parts = []
+        for s in candidate_s(ok[k]):
+            tt = t[s + 1:]
+            if tt.size == 0:
+                continue
+            b = bound_fn(k, s, tt)
+            meas = A.L[k, s + 1:]
+            allow = meas * rel_allowance(A.wn[k, s + 1:]) + allowance(b) + np.abs(b) * rel_allowance(A.wn[k, s])
+            mask = domain_fn(k, s, tt) & np.isfinite(b)
+            parts.append((meas, b, allow, mask, tt, np.full(tt.shape, float(s))))
+        if not parts:
+            continue
+        meas, b, allow, mask, tt, ss = (np.concatenate(p)[None] for p in zip(*parts))
+        if not mask.any():
+            continue
+        evals.append(worst_per_row(meas, b, allow, mask, "<=",
+                                   {"eta": A.eta[k, 0], "t": tt, "s": ss, "n": inst.data.n, "d": inst.data.d,
+                                    "gamma": inst.gamma}, best=safe_div(meas, b), best_meaning="measured/bound"))
+    return Evaluation.concat(evals)
+
+
+# ---------------------------------------------------------------------------
+# hitting times
+# ---------------------------------------------------------------------------
+
+
+def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str) -> Evaluation:
+    """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen."""
+    s_star = A.first(cond).astype(np.float64)
+    tau_c = np.ceil(tau)
+    T = inst.steps
+    found = s_star >= 0
+    decided = found | (T >= tau_c)
+    meas = np.where(found, s_star, T + 1.0)  # not found with T ≥ τ: a violation
+    undecided = int((~decided).sum())
+    notes = [f"{undecided} stepsize(s) had no {what} within T={T} < ⌈τ⌉ (undecided)"] if undecided else []
+    ev = worst_per_row(meas[:, None], tau_c[:, None], 0.0, decided[:, None], "<=",
+                       {"eta": A.eta, "n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma},
+                       best=(meas / tau_c)[:, None], best_meaning="s*/τ", inconclusive=undecided, notes=notes)
+    return ev
