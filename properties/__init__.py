@@ -5,8 +5,10 @@
   :func:`initial_points`, :func:`gd_configs`, :func:`certificate`.
 * :mod:`.claims` — the registry: :class:`Claim`, :func:`register`, :func:`claim`,
   :func:`get_claim`, :func:`all_claims`, :class:`Evaluation`, :class:`FitSpec`.
-* :mod:`.exact`, :mod:`.general`, :mod:`.asymptotic` — the claims of paper §10 for
-  linear models (network claims: ``ntk_claims``, loaded when present).
+* the claims of paper §10 by statement: :mod:`.theorem1`, :mod:`.corollary2`, :mod:`.theorem3`,
+  :mod:`.theorem35`, :mod:`.theorem4`, :mod:`.theorem6` (networks), :mod:`.proposition5`,
+  :mod:`.lemma13`, :mod:`.crawshaw_liu`, :mod:`.classics`, :mod:`.figure1`; their shared machinery in
+  :mod:`.exact_engine`.
 * :mod:`.runner` — :func:`run_claim`, :func:`run_claims`, :class:`ClaimReport`.
 * :mod:`.fitted` — calibrate / verify / scale for asymptotic claims.
 * :mod:`.conjecture` — :class:`Conjecture`, :func:`check_conjecture`.

@@ -338,7 +338,7 @@ def test_mlp3_bad_input():
 
 def test_ntk_claims_registered_and_width_gated():
     from eoscheck.properties.claims import load_claims
-    from eoscheck.properties.ntk_claims import ntk_instance
+    from eoscheck.properties.theorem6 import ntk_instance
 
     reg = load_claims()
     for base in ("lazy", "eos_average", "stable_monotone", "stable_bound"):

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..bounds.corollary2 import BOUND as COR2  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
@@ -28,7 +29,7 @@ from .document import Figure, Section, Table  # noqa: E402
 TITLE = "Acceleration (Corollary 2) vs the lower bound without EoS (Theorem 3)"
 
 #: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
-CLAIMS = ("cor2.bound", "thm3.lower", "lemma14.first_step")
+CLAIMS = (COR2.id, "thm3.lower", "lemma14.first_step")
 
 #: Corollary 2's τ ≤ T/2 is an equality when η ≥ n (τ = 60η/γ² = T/2 for η = γ²T/120), so the float64
 #: evaluation of τ may land an ulp above T/2: the allowance is the rounding of that evaluation (16 ulps).
@@ -167,7 +168,7 @@ def _slope_figure(ctx, sec, Ts, L, scheds, best, ref, gamma, T_min, Tf) -> None:
                     label=f"reference slope {p:g} (through {scheds[i][0]})")
     big = T[T >= T_min]
     if big.size:
-        ax.plot(big, theory.ev("cor2.bound", T=big, gamma=gamma), "k--", lw=1.5, label="Cor. 2 bound (T ≥ T_min)")
+        ax.plot(big, theory.ev(COR2.id, T=big, gamma=gamma), "k--", lw=1.5, label="Cor. 2 bound (T ≥ T_min)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_ylim(floor, 5.0)
@@ -201,7 +202,7 @@ def _corollary2(ctx: Context, sec: Section, cfg: dict) -> None:
             eta = float(theory.ev("cor2.eta", T=T, gamma=gamma))
             traj = ctx.gd(f"cor2-{spec}-x{m}", data, "logistic", [eta], T, grid="log", grid_points=64)
             LT = float(traj.records["loss"][0, -1])
-            bound = float(theory.ev("cor2.bound", T=T, gamma=gamma))
+            bound = float(theory.ev(COR2.id, T=T, gamma=gamma))
             tau = float(theory.ev("thm1.tau", eta=eta, n=n, gamma=gamma))
             s1 = int(traj.stats["first_below_1_over_eta"][0])
             rows.append({"data": data.name, "γ*": gamma, "n": n, "T_min": T_min, "T": T, "η = γ²T/120": eta,
@@ -229,7 +230,7 @@ def _corollary2(ctx: Context, sec: Section, cfg: dict) -> None:
         T = np.array([r["T"] for r in rr], dtype=float)
         line = ax.plot(T, [r["L(w_T)"] for r in rr], "o", ms=6, label=f"{rr[0]['data']}: L(w_T)")[0]
         grid = np.geomspace(T.min(), T.max() * 1.001 if T.max() > T.min() else T.min() * 2, 50)
-        ax.plot(grid, theory.ev("cor2.bound", T=grid, gamma=rr[0]["γ*"]), "--", color=line.get_color(),
+        ax.plot(grid, theory.ev(COR2.id, T=grid, gamma=rr[0]["γ*"]), "--", color=line.get_color(),
                 label=f"{rr[0]['data']}: Cor. 2 bound")
     ax.set_xscale("log")
     ax.set_yscale("log")
