@@ -169,9 +169,9 @@ def test_bad_out_is_refused_before_any_computation(tmp_path, capsys):
     f = tmp_path / "a-file"
     f.write_text("x")
     cache = tmp_path / "cache"
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU seconds of this process: a loaded machine cannot inflate them
     assert main(["report", "--profile", "tiny", "--out", str(f), "--cache-dir", str(cache), "--quiet"]) == 2
-    assert time.perf_counter() - t0 < 5
+    assert time.process_time() - t0 < 5
     err = capsys.readouterr().err
     assert "--out" in err and len(err.strip().splitlines()) == 1
     assert not cache.exists()
