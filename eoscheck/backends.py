@@ -26,7 +26,8 @@ MP_EXP_CAP = mpmath.mpf(10) ** 30
 MP_KEEP_BITS = 64
 MP_DPS0 = 30        #: starting precision of :func:`mp_value` (decimal digits)
 MP_DPS_MAX = 1500   #: precision cap of :func:`mp_value`
-MP_SECONDS = 0.1    #: per value: :func:`mp_value` stops raising the precision after this long
+MP_RAISES = 12      #: per value: :func:`mp_value` raises the precision at most this many times (a count,
+                    #: never seconds: the result must not depend on the machine's load)
 _ERFC_BITS = 192    #: erfc(x ≥ 0) is well conditioned: this many bits are enough
 _LOG2 = math.log(2.0)
 

@@ -23,7 +23,6 @@ log erfc(u) = log 2 + log Φ(−√2 u).
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Mapping, Sequence
 
 import mpmath
@@ -33,7 +32,7 @@ import torch
 from sympy.core.function import AppliedUndef
 
 from ._errors import EoscheckError
-from .backends import BACKEND_OBJECTS, BACKENDS, MP_DPS0, MP_DPS_MAX, MP_SECONDS, Flags, as_tensor, flag_sum
+from .backends import BACKEND_OBJECTS, BACKENDS, MP_DPS0, MP_DPS_MAX, MP_RAISES, Flags, as_tensor, flag_sum
 
 
 class _Env:
@@ -283,17 +282,17 @@ def bind(fn: Callable, functions: Mapping[str, Callable]) -> Callable:
 
 
 def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = MP_DPS_MAX,
-             seconds: float = MP_SECONDS) -> tuple[Any, bool]:
+             raises: int = MP_RAISES) -> tuple[Any, bool]:
     """fn(flags) in mpmath, raising the precision until no sum loses digits; (value, reliable).
 
     A cancelling sum doubles the precision; an absorbed term (1 + e^{−800}) jumps to the precision
-    that keeps it.  Bounded: at most ``dps_max`` digits and ``seconds`` of raising.  Unreliable: a
-    cancellation left at the cap, or a zero result after a loss.
+    that keeps it.  Bounded: at most ``dps_max`` digits and ``raises`` raisings (a count, so the
+    answer never depends on the machine's load).  Unreliable: a cancellation left at the cap, or a
+    zero result after a loss.
     """
     prec = dps0 * 10 // 3
     cap = int(dps_max * 3.33)
-    t0 = time.perf_counter()
-    while True:
+    for attempt in range(raises + 1):
         with mpmath.workprec(prec):
             fl = Flags()
             try:
@@ -309,13 +308,14 @@ def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = 
         if not lost or mpmath.isnan(v):
             return v, True
         want = 2 * prec if fl.hard else fl.need + 64
-        if time.perf_counter() - t0 > seconds:
-            return v, not (fl.hard or v == 0)
+        if attempt == raises:
+            break
         if want > cap:
             if prec >= cap or not fl.hard:
                 return v, not (fl.hard or v == 0)
             want = cap
         prec = max(want, prec + 64)
+    return v, not (fl.hard or v == 0)
 
 
 __all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_value"]

@@ -4,7 +4,7 @@ Each of ℓ, ℓ′, ℓ″ is compiled once (:mod:`eoscheck.compiler`, stable l
 numpy back end (or the loss's own stable torch forms for built-ins) and, where float64
 under/overflows or disagrees with it on a calibration sample, by the mpmath back end at a
 precision raised until no sum loses digits (bounded: :data:`eoscheck.compiler.MP_DPS_MAX`
-digits, :data:`eoscheck.compiler.MP_SECONDS` per value).  The quantities q(ℓ, ℓ′, ℓ″) searched
+digits, :data:`eoscheck.backends.MP_RAISES` raisings per value).  The quantities q(ℓ, ℓ′, ℓ″) searched
 by the checks (g, g/ℓ, ℓ/g, ℓ″/2g) are defined here.
 """
 
