@@ -21,7 +21,8 @@ from .rho import Rho, minimizer, psi, psi_inv, rho, rho_closed_form, rho_method,
 from . import theorem1, corollary2, theorem3, theorem4, proposition5, theorem35, theorem6, classics, crawshaw_liu  # noqa: E402,F401  (registration order)
 from .corollary2 import derive_bound_chain, derive_order, derive_tau_le_half_T
 from .proposition5 import rho_upper_bounds
-from .shapes import SHADOWS, OrderResult, Shadow, check_all, check_shadow
+from .shadow import Shadow
+from .shapes import SHADOWS, OrderResult, check_all, check_shadow
 from .table1 import Table1, Table1Row, derive_table1, table1_rows
 from .theorem35 import derive_tau_explicit_exp
 

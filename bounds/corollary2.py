@@ -15,6 +15,7 @@ import sympy as sp
 
 from .bound import Bound, Constant, Source, const, register
 from .derivation import Derivation, finite_positive_limit, is_nonnegative, is_positive, is_zero, positive_number
+from .shadow import Shadow
 from .symbols import F_s, T, eta, gamma, n, s, t
 from .theorem1 import STABLE_BOUND, TAU
 
@@ -138,3 +139,12 @@ def derive_order() -> Derivation:
     d.add(step)
     d.result = val
     return d
+
+
+# --- the slides' asymptotic forms of these bounds (checked in :mod:`.shapes`) ---------------------
+
+SHADOWS = (
+    Shadow(ETA, "Theta", T, ((T, sp.oo),), "choose η = Θ(T)"),
+    Shadow(T_MIN, "Theta", n, ((n, sp.oo),), "given #steps T ≥ Ω(n)"),
+    Shadow(BOUND, "Otilde", 1 / T**2, ((T, sp.oo),), "L(w_T) ≤ Õ(1/T²)", log_power=2),
+)

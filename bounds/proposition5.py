@@ -51,6 +51,16 @@ ELL_SQRT_RHO = register(Bound(
 _FAMILY_BOUND = {"logistic": RHO_LOGISTIC, "flat_exp": RHO_FLAT_EXP, "flat_poly": RHO_FLAT_POLY}
 
 
+def family_bound(loss) -> tuple[Bound | None, dict[str, float]]:
+    """Proposition 5's bound on ρ for the loss's family and the values of its parameters (``a``), or
+    ``(None, {})`` for a loss outside the three families; evaluate with ``bound.numpy(**params, lambda=λ)``."""
+    loss = as_loss(loss)
+    b = _FAMILY_BOUND.get(loss.family)
+    if b is None:
+        return None, {}
+    return b, ({"a": float(loss.params["a"])} if a.name in b.parameters else {})
+
+
 def rho_upper_bounds(loss) -> dict[str, sp.Expr]:
     """The applicable upper bounds on ρ for a loss, as sympy expressions in λ (bound id → expression).
 

@@ -22,47 +22,17 @@ and grows like (n/η) ln(1/η) as η → 0, so the C₂ forms presume η bounded
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import sympy as sp
 
+from . import corollary2, theorem1, theorem3, theorem6, theorem35
 from .asymptotics import rho_asymptotic_class
+from .shadow import Shadow
 from .special import LambertWm1Log
-from .bound import get_bound
-from .symbols import F_s, T, eta, gamma, lam, n, psi_inv, rho, s, t
-
-ORDERS = ("Theta", "O", "Omega", "Otilde")
-
-
-@dataclass(frozen=True)
-class Shadow:
-    """A slide's asymptotic form of a bound.
-
-    Args:
-      bound_id: the explicit bound.
-      order: ``Theta``, ``O``, ``Omega`` or ``Otilde``.
-      expr: the slide's form (sympy).
-      directions: (symbol, point) pairs, point ``oo`` or ``0``.
-      slide: the slide's statement.
-      loss: loss for the ρ/ψ⁻¹ asymptotic models (bounds with ρ), e.g. ``"flat_poly:a=2"``.
-      log_power: for Õ, the power of ln allowed.
-      fixed: substitutions applied to the explicit bound first (e.g. s = 0).
-      numeric: check numerically with the real ρ (``loss``) instead of sympy limits.
-    """
-
-    bound_id: str
-    order: str
-    expr: sp.Expr
-    directions: tuple
-    slide: str
-    loss: str | None = None
-    log_power: int = 0
-    fixed: dict = field(default_factory=dict)
-    numeric: bool = False
-    note: str = ""
-
+from .symbols import lam, psi_inv, rho
 
 @dataclass(frozen=True)
 class OrderResult:
@@ -155,7 +125,7 @@ def _numeric_check(sh: Shadow, var: sp.Symbol, point) -> OrderResult:
     """Evaluate explicit/shadow on var ∈ [1, 1e12] (or [1e-12, 1]) and fit ln ratio against
     ln ln var (ln ln 1/var) over the last four decades: a Θ ratio has slope ≈ 0 there,
     while a missing log factor shows as slope ≈ 1."""
-    b = get_bound(sh.bound_id)
+    b = sh.bound
     grid = np.geomspace(1.0, 1e12, 25) if point is sp.oo else np.geomspace(1e-12, 1.0, 25)[::-1]
     params = {k: v for k, v in _DEFAULTS.items() if k in b.symbols and k != var.name}
     params.update({str(k): float(v) for k, v in sh.fixed.items()})
@@ -185,53 +155,15 @@ def check_shadow(sh: Shadow) -> list[OrderResult]:
     """Check that the explicit bound is of the shadow's order along each direction."""
     if sh.numeric:
         return [_numeric_check(sh, var, point) for var, point in sh.directions]
-    explicit = _apply_models(get_bound(sh.bound_id).expr.subs(sh.fixed), sh.loss)
+    explicit = _apply_models(sh.bound.expr.subs(sh.fixed), sh.loss)
     modelled = Shadow(**{**sh.__dict__, "expr": _apply_models(sh.expr, sh.loss)})
     return [_limit_check(modelled, explicit, var, point) for var, point in sh.directions]
 
 
-# --- the slides' forms -----------------------------------------------------------------------
+# --- the slides' forms: each theorem module states its own (``SHADOWS``) -----------------------
 
-ln, oo = sp.log, sp.oo
-_R_SLIDE = sp.sqrt(rho(eta * T)) + eta
-
-SHADOWS: tuple[Shadow, ...] = (
-    Shadow("thm1.eos_average", "Otilde", (1 + eta**2) / (eta * t), ((t, oo), (eta, oo)),
-           "EoS phase: (1/t)Σ L(w_k) ≤ Õ((1 + η²)/(ηt))", log_power=2),
-    Shadow("thm1.stable_bound", "Otilde", F_s / (eta * t), ((t, oo),),
-           "stable phase: L(w_{s+t}) ≤ Õ(F(w_s)/(ηt))", log_power=2, fixed={s: 0}),
-    Shadow("thm1.tau", "Theta", sp.Max(eta, n, n / eta * ln(n / eta)), ((eta, oo), (eta, 0), (n, oo)),
-           "phase transition: s ≤ τ := Θ(max{η, n, (n/η) ln(n/η)})"),
-    Shadow("cor2.eta", "Theta", T, ((T, oo),), "choose η = Θ(T)"),
-    Shadow("cor2.T_min", "Theta", n, ((n, oo),), "given #steps T ≥ Ω(n)"),
-    Shadow("cor2.bound", "Otilde", 1 / T**2, ((T, oo),), "L(w_T) ≤ Õ(1/T²)", log_power=2),
-    Shadow("thm3.lower", "Theta", 1 / t, ((t, oo),), "if not enter EoS, L(w_T) ≥ Ω(1/T)"),
-    *(sh for loss in ("logistic", "flat_poly:a=2") for sh in (
-        Shadow("thm6.R", "Theta", _R_SLIDE, ((T, oo), (eta, oo)), "R := Θ(√ρ(ηT) + η)", loss=loss),
-        Shadow("thm6.width", "Theta", _R_SLIDE**2, ((T, oo), (eta, oo)), "m ≥ Ω(R²)", loss=loss),
-        Shadow("thm6.eos_average", "O", (rho(eta * t) + eta**2) / (eta * t), ((t, oo), (eta, oo)),
-               "EoS phase: ≤ O((ρ(ηt) + η²)/(ηt))", loss=loss),
-        Shadow("thm6.stable_bound", "O", rho(eta * t) / (eta * t), ((t, oo),),
-               "stable phase: L(w_{s+t}) ≤ O(ρ(ηt)/(ηt))", loss=loss, fixed={s: 0}),
-    )),
-    Shadow("thm6.stable_threshold", "Theta", 1 / (eta + n), ((eta, oo), (n, oo)),
-           "stable phase if L(w_s) ≤ Θ(1/(η + n))", loss="logistic"),
-    *(Shadow("thm6.tau_psi", "O", sp.Max(psi_inv(eta + n), eta * (eta + n)), ((eta, oo), (n, oo)),
-             "τ := Θ(max{ψ⁻¹(η + n), η(η + n)})", loss=loss,
-             note="Only O for a < 1: Theorem 6 has ψ⁻¹(C₁(η+n))/η; the slide drops the 1/η.")
-      for loss in ("flat_poly:a=2", "flat_poly:a=0.5")),
-    Shadow("thm6.tau_exp_tail", "Theta", sp.Max(eta, n * ln(n)), ((eta, oo), (n, oo)),
-           "or τ := Θ(max{η, n ln n}) if ℓ also satisfies D"),
-    # the explicit τ forms read off the proofs, against the theorems' C₁/C₂ forms (numeric)
-    Shadow("thm35.tau_explicit_exp", "Theta", sp.Max(eta, n) / gamma**2, ((eta, oo),),
-           "Theorem 35: τ = C₂ max{η, n}/γ² (exponential tail)",
-           note="Θ as η → ∞ only: as n → ∞ the explicit time grows like n ln n, and as η → 0 like (n/η) ln(1/η)."),
-    Shadow("thm35.tau_explicit_exp", "Theta", sp.Max(eta, n * ln(n)) / gamma**2, ((eta, oo), (n, oo)),
-           "the explicit Lemma 34 time is Θ(max{η, n ln n}/γ²) for η ≥ 1 (as the NTK C₂ form)"),
-    Shadow("thm35.tau_explicit_poly", "Theta", sp.Max(psi_inv(eta + n) / eta, (eta + n) * eta) / gamma**2,
-           ((eta, oo), (eta, 0), (n, oo)), "Theorem 35: τ = max{ψ⁻¹(C₁(η+n))/η, C₁(η+n)η}/γ²",
-           loss="flat_poly:a=2", numeric=True),
-)
+SHADOWS: tuple[Shadow, ...] = (*theorem1.SHADOWS, *corollary2.SHADOWS, *theorem3.SHADOWS, *theorem6.SHADOWS,
+                               *theorem35.SHADOWS)
 
 
 @lru_cache(maxsize=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .bound import Assumptions, Bound, Constant, Source, const, register
+from .shadow import Shadow
 from .symbols import F_s, G_t, L_t, eta, gamma, grad_norm, grad_proj, n, s, t
 
 ln = sp.log
@@ -129,3 +130,15 @@ STABLE_FROM_START = register(Bound(
     conclusion=r"L(\mathbf{w}_0)=\ln 2\le 1/\eta:\ \text{stable from } s=0 \text{ (no EoS)}",
     source=Source("Theorem 1 (remark after the statement)", ref="paper.md §2", tag="D"), derived=True,
 ))
+
+
+# --- the slides' asymptotic forms of these bounds (checked in :mod:`.shapes`) ---------------------
+
+SHADOWS = (
+    Shadow(EOS_AVERAGE, "Otilde", (1 + eta**2) / (eta * t), ((t, sp.oo), (eta, sp.oo)),
+           "EoS phase: (1/t)Σ L(w_k) ≤ Õ((1 + η²)/(ηt))", log_power=2),
+    Shadow(STABLE_BOUND, "Otilde", F_s / (eta * t), ((t, sp.oo),),
+           "stable phase: L(w_{s+t}) ≤ Õ(F(w_s)/(ηt))", log_power=2, fixed={s: 0}),
+    Shadow(TAU, "Theta", sp.Max(eta, n, n / eta * sp.log(n / eta)), ((eta, sp.oo), (eta, 0), (n, sp.oo)),
+           "phase transition: s ≤ τ := Θ(max{η, n, (n/η) ln(n/η)})"),
+)

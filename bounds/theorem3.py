@@ -12,6 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .bound import Assumptions, Bound, Constant, Source, register
+from .shadow import Shadow
 from .symbols import c0, eta, q, r, t
 
 ln = sp.log
@@ -59,3 +60,10 @@ LEMMA13_LOWER = register(Bound(
     assumptions=Assumptions(data=("bounded", "separable", "orthogonal part non-separable with margin b")),
     notes=("Erratum §11.4: for the Theorem 3 data take b = √(1−γ²)/2, not 0.5.",),
 ))
+
+
+# --- the slides' asymptotic forms of these bounds (checked in :mod:`.shapes`) ---------------------
+
+SHADOWS = (
+    Shadow(LOWER, "Theta", 1 / t, ((t, sp.oo),), "if not enter EoS, L(w_T) ≥ Ω(1/T)"),
+)

@@ -22,6 +22,7 @@ import sympy as sp
 
 from .bound import Assumptions, Bound, Constant, Source, const, register
 from .derivation import Derivation, is_zero
+from .shadow import Shadow
 from .special import LambertWm1Log
 from .symbols import C1, C2, C_beta, C_e, C_g, ell0, eta, gamma, n, psi, psi_inv, rho, s, t
 
@@ -159,3 +160,18 @@ def derive_tau_explicit_exp() -> Derivation:
                   "so the condition holds for every x ≥ the larger root"))
     d.result = TAU_EXPLICIT_EXP.expr
     return d
+
+
+# --- the slides' asymptotic forms of these bounds (checked in :mod:`.shapes`) ---------------------
+
+# the explicit τ forms read off the proofs, against the theorem's C₁/C₂ forms
+SHADOWS = (
+    Shadow(TAU_EXPLICIT_EXP, "Theta", sp.Max(eta, n) / gamma**2, ((eta, sp.oo),),
+           "Theorem 35: τ = C₂ max{η, n}/γ² (exponential tail)",
+           note="Θ as η → ∞ only: as n → ∞ the explicit time grows like n ln n, and as η → 0 like (n/η) ln(1/η)."),
+    Shadow(TAU_EXPLICIT_EXP, "Theta", sp.Max(eta, n * sp.log(n)) / gamma**2, ((eta, sp.oo), (n, sp.oo)),
+           "the explicit Lemma 34 time is Θ(max{η, n ln n}/γ²) for η ≥ 1 (as the NTK C₂ form)"),
+    Shadow(TAU_EXPLICIT_POLY, "Theta", sp.Max(psi_inv(eta + n) / eta, (eta + n) * eta) / gamma**2,
+           ((eta, sp.oo), (eta, 0), (n, sp.oo)), "Theorem 35: τ = max{ψ⁻¹(C₁(η+n))/η, C₁(η+n)η}/γ²",
+           loss="flat_poly:a=2", numeric=True),
+)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import sympy as sp
 
 from .bound import Assumptions, Bound, Constant, Source, const, register
-from .symbols import C1, C2, C_a, C_g, T, delta, eta, gamma, m, n, psi, rho, s, t
+from .shadow import Shadow
+from .symbols import C1, C2, C_a, C_g, T, delta, eta, gamma, m, n, psi, psi_inv, rho, s, t
 from .theorem35 import (
     EOS_CONSTANTS, ERRATUM_15, STABLE_CONSTANTS, THRESHOLD_CONSTANTS, eos_average_expr, stable_bound_expr, stable_threshold_expr, tau_psi_expr,
 )
@@ -140,3 +141,27 @@ DISPLACEMENT = register(Bound(
     domain=(sp.Ge(gamma**2 * eta * (t - s), 1), sp.Le(t, T), _WIDTH),
     source=Source("Lemma 32", ref="paper.md §6, §11.5"), assumptions=_NTK_C,
 ))
+
+
+# --- the slides' asymptotic forms of these bounds (checked in :mod:`.shapes`) ---------------------
+
+_R_SLIDE = sp.sqrt(rho(eta * T)) + eta
+
+SHADOWS = (
+    *(sh for loss in ("logistic", "flat_poly:a=2") for sh in (
+        Shadow(R, "Theta", _R_SLIDE, ((T, sp.oo), (eta, sp.oo)), "R := Θ(√ρ(ηT) + η)", loss=loss),
+        Shadow(WIDTH, "Theta", _R_SLIDE**2, ((T, sp.oo), (eta, sp.oo)), "m ≥ Ω(R²)", loss=loss),
+        Shadow(EOS_AVERAGE, "O", (rho(eta * t) + eta**2) / (eta * t), ((t, sp.oo), (eta, sp.oo)),
+               "EoS phase: ≤ O((ρ(ηt) + η²)/(ηt))", loss=loss),
+        Shadow(STABLE_BOUND, "O", rho(eta * t) / (eta * t), ((t, sp.oo),),
+               "stable phase: L(w_{s+t}) ≤ O(ρ(ηt)/(ηt))", loss=loss, fixed={s: 0}),
+    )),
+    Shadow(STABLE_THRESHOLD, "Theta", 1 / (eta + n), ((eta, sp.oo), (n, sp.oo)),
+           "stable phase if L(w_s) ≤ Θ(1/(η + n))", loss="logistic"),
+    *(Shadow(TAU_PSI, "O", sp.Max(psi_inv(eta + n), eta * (eta + n)), ((eta, sp.oo), (n, sp.oo)),
+             "τ := Θ(max{ψ⁻¹(η + n), η(η + n)})", loss=loss,
+             note="Only O for a < 1: Theorem 6 has ψ⁻¹(C₁(η+n))/η; the slide drops the 1/η.")
+      for loss in ("flat_poly:a=2", "flat_poly:a=0.5")),
+    Shadow(TAU_EXP_TAIL, "Theta", sp.Max(eta, n * sp.log(n)), ((eta, sp.oo), (n, sp.oo)),
+           "or τ := Θ(max{η, n ln n}) if ℓ also satisfies D"),
+)

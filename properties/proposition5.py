@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from eoscheck.bounds import proposition5
 from eoscheck.bounds.rho import rho
 
-from .bound_values import loss_constants
+from .bound_values import at, loss_constants
 from .claims import Budget, Evaluation, claim
 from .instances import Instance
 from .numerics import allowance
-from .strategies import ( loss_spec, losses, single_point, with_certificate)
+from .strategies import loss_spec, losses, single_point, with_certificate
 
 
 # ---------------------------------------------------------------------------
@@ -44,11 +44,9 @@ def _prop5_instances(budget: Budget):
 
 
 def _rho_bar(loss, lam):
-    if loss.family == "logistic":
-        return 1 + np.log(lam) ** 2
-    if loss.family == "flat_exp":
-        return 1 + np.log(lam) ** 2 / loss.params["a"] ** 2
-    return 2 * lam ** (2 / (loss.params["a"] + 2))
+    """Proposition 5's bound on ρ(λ) for the loss's family (:func:`eoscheck.bounds.proposition5.family_bound`)."""
+    bound, params = proposition5.family_bound(loss)
+    return at(bound, **params, **{"lambda": lam})
 
 
 @claim("prop5.constants", title="g ≤ C_g, g ≤ C_βℓ, ℓ(z) ≤ ℓ(x) + ℓ′(x)(z−x) + C_βg(x)(z−x)² (|z−x| < 1), "

@@ -24,7 +24,7 @@ def compare_with_gd(report: AuditReport, data=None, etas=RUN_ETAS, steps: int = 
     the first s with L(w_s) ≤ min{1/(12C_β²η), ℓ(0)/n}, monotonicity of L after s, and the stable bound
     15ρ(γ²η(t−s))/(γ²η(t−s)) for t with γ²η(t−s) ≥ 1 (needs A–C).  A ratio ≤ 1 means the bound held.
     """
-    from .. import bounds as B
+    from ..bounds import theorem35
     from ..datasets import digits08
     from ..gd import INCREASE_RTOL, run_gd
 
@@ -37,8 +37,8 @@ def compare_with_gd(report: AuditReport, data=None, etas=RUN_ETAS, steps: int = 
     c = report.constants
     traj = run_gd(data, loss=loss, etas=list(etas), steps=int(steps), grid="all")
     tt = traj.step.astype(float)
-    eos = B.get_bound("thm35.eos_average")
-    stab_b = B.get_bound("thm35.stable_bound")
+    eos = theorem35.EOS_AVERAGE
+    stab_b = theorem35.STABLE_BOUND
     stable_ok = bool(report.holds("C"))
     rows = []
     last_inc = traj.last_increase(rtol=INCREASE_RTOL)

@@ -10,6 +10,7 @@ import numpy as np
 import sympy as sp
 import torch
 
+from ..bounds import theorem35, theorem6
 from ..compiler import compile_expr
 from ..expr import real_number
 from ..losses import Loss, z
@@ -20,15 +21,15 @@ from .symbolic import SymbolicPool
 
 #: The results of the paper and the parts of Assumption 3 each needs (§5.1, §6).
 RESULTS: tuple[tuple[str, str, str], ...] = (
-    ("thm35.eos_average", "Theorem 35, EoS phase: (1/t)Σ L(w_k) ≤ 9(ρ(γ²ηt)+(ηC_g)²)/(γ²ηt)", "AB"),
-    ("thm35.stable_bound", "Theorem 35, stable phase: L(w_s) ≤ min{1/(12C_β²η), ℓ(0)/n} ⇒ monotone, "
+    (theorem35.EOS_AVERAGE.id, "Theorem 35, EoS phase: (1/t)Σ L(w_k) ≤ 9(ρ(γ²ηt)+(ηC_g)²)/(γ²ηt)", "AB"),
+    (theorem35.STABLE_BOUND.id, "Theorem 35, stable phase: L(w_s) ≤ min{1/(12C_β²η), ℓ(0)/n} ⇒ monotone, "
                            "L(w_t) ≤ 15ρ(γ²η(t−s))/(γ²η(t−s))", "ABC"),
-    ("thm35.tau_psi", "Theorem 35, phase transition τ = max{ψ⁻¹(C₁(η+n))/η, C₁(η+n)η}/γ²", "ABC"),
-    ("thm35.tau_exp_tail", "Theorem 35, phase transition under an exponential tail τ = C₂max{η,n}/γ²", "ABCD"),
-    ("thm6.eos_average", "Theorem 6 (NTK), EoS phase", "AB"),
-    ("thm6.stable_bound", "Theorem 6 (NTK), stable phase", "ABC"),
-    ("thm6.tau_psi", "Theorem 6 (NTK), phase transition via ψ", "ABC"),
-    ("thm6.tau_exp_tail", "Theorem 6 (NTK), phase transition under an exponential tail", "ABCD"),
+    (theorem35.TAU_PSI.id, "Theorem 35, phase transition τ = max{ψ⁻¹(C₁(η+n))/η, C₁(η+n)η}/γ²", "ABC"),
+    (theorem35.TAU_EXP_TAIL.id, "Theorem 35, phase transition under an exponential tail τ = C₂max{η,n}/γ²", "ABCD"),
+    (theorem6.EOS_AVERAGE.id, "Theorem 6 (NTK), EoS phase", "AB"),
+    (theorem6.STABLE_BOUND.id, "Theorem 6 (NTK), stable phase", "ABC"),
+    (theorem6.TAU_PSI.id, "Theorem 6 (NTK), phase transition via ψ", "ABC"),
+    (theorem6.TAU_EXP_TAIL.id, "Theorem 6 (NTK), phase transition under an exponential tail", "ABCD"),
 )
 
 
@@ -178,8 +179,8 @@ def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None
     consts = {"C_g": c.get("C_g"), "C_beta": c.get("C_beta"), "C_e": c.get("C_e"), "ell0": c.get("ell0")}
     vals = {"eta": eta, "n": n, "gamma": gamma}
     out: dict[str, Any] = {"params": {**vals, "T": T}, "constants": consts}
-    todo = [("thm35.eos_average", {"t": T}), ("thm35.stable_threshold", {}),
-            ("thm35.tau_explicit_poly", {}), ("thm35.tau_explicit_exp", {})]
+    todo = [(theorem35.EOS_AVERAGE.id, {"t": T}), (theorem35.STABLE_THRESHOLD.id, {}),
+            (theorem35.TAU_EXPLICIT_POLY.id, {}), (theorem35.TAU_EXPLICIT_EXP.id, {})]
     for bid, extra in todo:
         b = B.get_bound(bid)
         needs = set(b.parameters) | set(b.loss_constants)
@@ -200,17 +201,17 @@ def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None
                 entry["value"] = None
                 entry["why"] = f"{type(err).__name__}: {err}"
         out[bid] = entry
-    taus = [out[k]["value"] for k in ("thm35.tau_explicit_poly", "thm35.tau_explicit_exp")
+    taus = [out[k]["value"] for k in (theorem35.TAU_EXPLICIT_POLY.id, theorem35.TAU_EXPLICIT_EXP.id)
             if out[k].get("value") is not None and out[k].get("in_domain", True)]
     if taus and T is not None and eta is not None and gamma is not None:
         tau = min(taus)
         out["tau"] = tau
-        b = B.get_bound("thm35.stable_bound")
+        b = theorem35.STABLE_BOUND
         if tau < T and gamma**2 * eta * (T - tau) >= 1:
-            out["thm35.stable_bound"] = {"formula": b.formula, "s": tau, "t": T,
+            out[theorem35.STABLE_BOUND.id] = {"formula": b.formula, "s": tau, "t": T,
                                          "value": float(b.numpy(loss=loss, eta=eta, gamma=gamma, t=T, s=tau))}
         else:
-            out["thm35.stable_bound"] = {"formula": b.formula, "value": None,
+            out[theorem35.STABLE_BOUND.id] = {"formula": b.formula, "value": None,
                                          "why": f"τ = {tau:.4g} leaves no t ≤ T with γ²η(t−τ) ≥ 1"}
     return out
 

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..bounds import classics  # noqa: E402
 from ..gd import INCREASE_RTOL  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
@@ -26,7 +27,7 @@ from .document import Figure, Section, Table  # noqa: E402
 TITLE = "Descent lemma: small η decreases monotonically, large η diverges on quadratics"
 
 #: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
-CLAIMS = ("classic.descent_lemma",)
+CLAIMS = (classics.DESCENT_LEMMA.id,)
 
 
 def quadratic_gd(eigs: np.ndarray, w0: np.ndarray, eta: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +76,7 @@ def run(ctx: Context, sec: Section) -> None:
 def _quadratic(ctx: Context, sec: Section, cfg: dict) -> None:
     eigs = np.asarray(cfg["eigenvalues"], dtype=np.float64)
     lam_max = float(eigs.max())
-    thr = float(theory.ev("classic.quadratic_divergence", hess_max=lam_max))
+    thr = float(theory.ev(classics.QUADRATIC_DIVERGENCE, hess_max=lam_max))
     w0 = np.ones_like(eigs)
     steps = int(cfg["steps"])
     rows, curves = [], []
@@ -138,7 +139,7 @@ def _logistic(ctx: Context, sec: Section, cfg: dict) -> None:
     for spec in cfg["datasets"]:
         data = ctx.data(spec)
         lam = float(np.linalg.eigvalsh(data.X.T @ data.X / data.n)[-1])
-        thr = float(theory.ev("classic.descent_lemma", lambda_max=lam))  # 2/β, β = λ_max/4
+        thr = float(theory.ev(classics.DESCENT_LEMMA, lambda_max=lam))  # 2/β, β = λ_max/4
         beta = 2.0 / thr
         etas = [f * thr for f in cfg["factors"]]
         traj = ctx.gd(f"descent-{spec}", data, "logistic", etas, int(cfg["steps"]), grid="all")

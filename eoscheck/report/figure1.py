@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..bounds import classics  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .context import Context, eta_tex, eta_text  # noqa: E402
@@ -254,7 +255,7 @@ def _digits(ctx: Context, sec: Section, cfg: dict) -> None:
     data, mode, described = fig1_data(cfg, ctx)
     gamma = data.gamma
     lam = float(np.linalg.eigvalsh(data.X.T @ data.X / data.n)[-1])
-    thr = float(theory.ev("classic.descent_lemma", lambda_max=lam))
+    thr = float(theory.ev(classics.DESCENT_LEMMA, lambda_max=lam))
     c = digits_scale(thr) if mode == "rescaled" else 1.0
     etas = [c * e for e in cfg["paper_etas"]]
     steps = int(cfg["steps"])

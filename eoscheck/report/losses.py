@@ -16,12 +16,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..bounds import proposition5, theorem35  # noqa: E402
 from ..losses import get_loss  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
-    FLOAT_FLOOR, INCONCLUSIVE_FLOOR, STEEP_FACTOR, UNIT_ROUNDOFF, Context, combine, decay_slope, local_slope,
+    FLOAT_FLOOR, UNIT_ROUNDOFF, Context, decay_slope, local_slope,
     loglog_slope, plot_above_floor, worst,
 )
 from .document import Figure, Section, Table  # noqa: E402
@@ -29,13 +30,14 @@ from .document import Figure, Section, Table  # noqa: E402
 TITLE = "General losses: ρ(λ), Proposition 5 and Table 1"
 
 #: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
-CLAIMS = ("prop5.constants", "thm35.tau_explicit")
+CLAIMS = ("prop5.constants", "thm35.tau_explicit", "thm35.tau_exp_tail", "table1.logistic_rate", "table1.poly_rate")
+
+#: column of the transition-scaling table: the log–log slope in η of Theorem 35's τ form
+FORM_SLOPE = "its slope in η over the fit range"
 
 #: Finite-T tolerance of a fitted exponent against an O(·) prediction: an observed slope up to this much
 #: shallower than the prediction's own local slope still counts as consistent.
 SLOPE_TOL = 0.1
-
-_PROP5 = {"logistic": "prop5.rho_logistic", "flat_exp": "prop5.rho_flat_exp", "flat_poly": "prop5.rho_flat_poly"}
 
 
 def table1(ctx: Context, loss) -> dict:
@@ -50,13 +52,11 @@ def table1(ctx: Context, loss) -> dict:
 
 
 def _rho_bound(loss, lam):
-    bid = _PROP5.get(loss.family)
-    if bid is None:
+    """Proposition 5's bound on ρ for the loss's family at λ: (bound, values), or (None, None)."""
+    bound, params = proposition5.family_bound(loss)
+    if bound is None:
         return None, None
-    kw = {"lambda": lam}
-    if loss.family != "logistic":
-        kw["a"] = float(loss.params["a"])
-    return bid, np.asarray(theory.ev(bid, **kw), dtype=np.float64)
+    return bound, np.asarray(theory.ev(bound, **params, **{"lambda": lam}), dtype=np.float64)
 
 
 def run(ctx: Context, sec: Section) -> None:
@@ -81,7 +81,7 @@ def run(ctx: Context, sec: Section) -> None:
 
 def _rho(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     lam = 10.0 ** np.asarray(cfg["rho_log10_lambda"], dtype=np.float64)
-    rows, worst_ratio, viol = [], [], 0
+    rows, worst_ratio = [], []
     fig, ax = ctx.subplots(figsize=(7.0, 4.6))
     fine = np.geomspace(lam.min(), lam.max(), 200)
     for loss, col in zip(losses, plt.cm.tab10(np.arange(len(losses)))):
@@ -91,9 +91,6 @@ def _rho(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             rows.append({"loss": loss.name, "λ": x, "ρ(λ)": r, "Prop. 5 bound": b,
                          "ρ/bound": None if b is None else r / b})
         if bound is not None:
-            # ρ is computed as λℓ(z*) + z*² at the numerical minimizer: never below the true minimum,
-            # so the only allowance is the rounding of that sum (a few ulps).
-            viol += int(np.count_nonzero(~(rho <= bound * (1 + 8 * UNIT_ROUNDOFF))))
             worst_ratio.append(float(np.max(rho / bound)))
         ax.plot(fine, theory.rho_values(loss, fine), color=col, lw=1.5, label=f"ρ, {loss.name}")
         if bound is not None:
@@ -110,9 +107,14 @@ def _rho(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     sec.table(Table("rho", "ρ(λ) exact vs Proposition 5's upper bound", rows))
     sec.figure(Figure("5a", rel, "ρ(λ) computed exactly (solid) and Proposition 5's bounds (dashed), log–log: "
                                  "Θ(ln²λ) for exponential tails, Θ(λ^{2/(a+2)}) for polynomial tails."))
-    sec.verdict("ρ(λ) ≤ Prop. 5 bound for every loss and λ", "Proposition 5, claim 23", "exact",
-                "1+ln²λ; 1+ln²λ/a²; 2λ^{2/(a+2)}", f"{len(rows)} (loss, λ) points, {viol} violations",
-                "holds" if viol == 0 else "VIOLATED", ratio=worst(worst_ratio))
+    # ρ is computed as λℓ(z*) + z*² at the numerical minimizer: never below the true minimum, so the only
+    # allowance is the rounding of that sum (a few ulps); a point beyond it is a witness against the claim.
+    bad = [r for r in rows if r["ρ/bound"] is not None and not r["ρ(λ)"] <= r["Prop. 5 bound"] * (1 + 8 * UNIT_ROUNDOFF)]
+    quote_claim(ctx, sec, CLAIMS[0],
+                shown=f"{len(rows)} (loss, λ) points of ρ against Prop. 5's bound, worst ρ/bound "
+                      f"{worst(worst_ratio) or float('nan'):.4g}",
+                witness=(f"{bad[0]['loss']} at λ = {bad[0]['λ']:.6g}: ρ = {bad[0]['ρ(λ)']:.17g} > bound "
+                         f"{bad[0]['Prop. 5 bound']:.17g}") if bad else None)
 
 
 def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
@@ -142,7 +144,7 @@ def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                                  "auditor (eoscheck audit-loss) establishes", rows,
                     note="auditor values are 'nan'/'–' where the assumption fails; 'valid' means the paper's constant "
                          "is at least the auditor's smallest one."))
-    quote_claim(ctx, sec, "prop5.constants",
+    quote_claim(ctx, sec, CLAIMS[0],
                 shown=f"{len(losses) - len(failed)} losses audited by `eoscheck audit-loss`"
                       + (f"; auditor failed on {', '.join(failed)}" if failed else ""),
                 witness=f"the loss auditor finds the paper's constant too small for {', '.join(bad)}" if bad else None)
@@ -154,7 +156,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     Ts = [2**k for k in cfg["T_exponents"]]
     fit = slice(len(Ts) - int(cfg["fit_last"]), len(Ts))
     Tf = np.array(Ts[fit], dtype=float)
-    rows, curves, outcomes = [], [], []
+    rows, curves = [], []
     for loss in losses:
         pred = table1(ctx, loss)
         L = np.full((2, len(Ts)), np.nan)
@@ -170,24 +172,22 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             else:
                 shape_slope = expo
             chk = decay_slope(Tf, L[i, fit], shape_slope, SLOPE_TOL)
-            outcomes.append(chk["outcome"])
             rows.append({"loss": loss.name, "schedule": sched, "Table 1 exponent": expo,
                          "with logs over the fit range": shape_slope, "observed slope": chk["slope"],
-                         "budgets fitted (L > float floor)": chk["points"], "outcome": chk["outcome"],
+                         "budgets fitted (L > float floor)": chk["points"],
                          "L(w_T) at T_max": L[i, -1], "prediction source": pred["source"]})
             curves.append((loss.name, sched, L[i]))
     sec.text(f"### Loss exponent per family (Table 1) on {data.name} (γ* = {gamma:.4g}, n = {data.n})\n\n"
              f"Budgets T = 2^{cfg['T_exponents'][0]} … 2^{cfg['T_exponents'][-1]}, slope of ln L(w_T) against ln T "
-             f"over the last {cfg['fit_last']}. Table 1's rates are upper bounds (O(·)), so a steeper observed slope is "
-             f"consistent; shallower by more than {SLOPE_TOL} than the prediction's local slope (logs included) is not.")
+             f"over the last {cfg['fit_last']} (budgets with L > {FLOAT_FLOOR:g}). Table 1's rates are upper bounds (O(·)): "
+             "a steeper observed slope agrees with them. The slopes are evidence; the verdicts are those of the claims "
+             "`table1.logistic_rate` and `table1.poly_rate` (calibrated constants, searched instances, §7).")
     sec.table(Table("table1", "Measured loss exponents vs Table 1", rows))
-    n_ok = outcomes.count("consistent")
-    n_inc = sum(o == INCONCLUSIVE_FLOOR for o in outcomes)
-    sec.verdict("Table 1 loss exponents (η = 1 and Table 1's η(T)) per loss family", "Table 1 / Theorem 35, claim 22",
-                "fitted", "O(T^exponent) as in Table 1", f"{n_ok}/{len(rows)} schedules decay at least as fast"
-                + (f"; {n_inc} {INCONCLUSIVE_FLOOR}" if n_inc else ""), combine(outcomes),
-                note=f"tolerance {SLOPE_TOL} on the slope for finite T; fitted over the budgets with L > {FLOAT_FLOOR:g}; "
-                     f"a slope steeper than {STEEP_FACTOR:g}× the prediction decides nothing (inconclusive)")
+    for cid, mine in ((CLAIMS[3], [r for r in rows if r["loss"] == "logistic"]),
+                      (CLAIMS[4], [r for r in rows if r["loss"].startswith("flat_poly")])):
+        quote_claim(ctx, sec, cid, shown="; ".join(f"{r['loss']}, {r['schedule']}: slope {r['observed slope']:.2f} "
+                                                  f"(prediction {r['with logs over the fit range']:.2f})" for r in mine)
+                    or "no such loss in this profile")
     fig, axes = ctx.subplots(1, 2, figsize=(12.0, 4.8))
     cols = plt.cm.tab10(np.arange(len(losses)))
     floor = 1e-20
@@ -229,9 +229,9 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     fig, ax = ctx.subplots(figsize=(7.6, 4.8))
     for loss, col in zip(losses, plt.cm.tab10(np.arange(len(losses)))):
         traj = ctx.gd(f"tau-{loss.name}", data, loss, etas, steps, grid="all")
-        thr = np.asarray(theory.ev("thm35.stable_threshold", loss=loss, eta=np.asarray(etas), n=n))
+        thr = np.asarray(theory.ev(theorem35.STABLE_THRESHOLD, loss=loss, eta=np.asarray(etas), n=n))
         exp_tail = loss.paper_constants.get("C_e") is not None
-        tau_id = "thm35.tau_explicit_exp" if exp_tail else "thm35.tau_explicit_poly"
+        tau_id = theorem35.TAU_EXPLICIT_EXP.id if exp_tail else theorem35.TAU_EXPLICIT_POLY.id
         s15 = []
         for k, eta in enumerate(etas):
             hit = np.flatnonzero(traj.records["loss"][k] <= thr[k])
@@ -260,12 +260,15 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
         e_arr = np.array(etas)
         big = (e_arr >= n) & (s_arr > 0)
         obs = loglog_slope(e_arr[big], s_arr[big])
-        a = float(loss.params.get("a", 1.0)) if loss.params else 1.0
-        pred = 1.0 if exp_tail else max(2 / a, 2.0)
-        slopes.append({"loss": loss.name, "tail": "exponential" if exp_tail else f"polynomial (a = {a:g})",
-                       "predicted τ shape": "max{η, n}/γ²" if exp_tail else "max{η^{2/a}, η²}/γ²",
-                       "predicted slope in η (upper)": pred, "observed slope of s": obs,
-                       "points (η ≥ n, reached)": int(big.sum())})
+        # the slope the theorem's τ form predicts over the same η: C₂max{η, n}/γ² (exponential tail), else
+        # max{ψ⁻¹(C₁(η+n))/η, C₁η(η+n)}/γ² with this loss's ψ⁻¹ (C₁, C₂ are factors: they do not change it)
+        form = theorem35.TAU_EXP_TAIL if exp_tail else theorem35.TAU_PSI
+        lo, hi = (float(e_arr[big].min()), float(e_arr[big].max())) if big.sum() >= 2 else (float(n), 4.0 * n)
+        factor = {"C2": 1.0} if exp_tail else {"C1": 1.0}
+        pred = local_slope(lambda e: theory.ev(form, loss=loss, eta=e, n=n, gamma=gamma, **factor), lo, hi)
+        slopes.append({"loss": loss.name, "tail": "exponential" if exp_tail else "polynomial",
+                       "τ form": theory.formula(form), FORM_SLOPE: pred,
+                       "observed slope of s": obs, "points (η ≥ n, reached)": int(big.sum())})
         ok = s_arr >= 0
         ax.plot(e_arr[ok], np.maximum(s_arr[ok], 0.5), "o-", color=col, ms=4, label=f"{loss.name}: first s with (15)")
         taus = np.array([r["explicit τ"] for r in rows if r["loss"] == loss.name], dtype=float)
@@ -294,15 +297,17 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     sec.figure(Figure("5c", rel, "first step meeting condition (15) (circles) against the explicit τ (crosses, dashed), "
                                  "per loss; τ beyond three decades above the run length is marked ▲ on the top edge."))
     late = [r for r in rows if r["verdict"] == "VIOLATED"]
-    quote_claim(ctx, sec, "thm35.tau_explicit",
+    quote_claim(ctx, sec, CLAIMS[1],
                 shown=f"{exact_ok} (loss, η) reach (15) by τ, {exact_inc} not within T < τ; max s/τ "
                       f"{worst([r['s/τ'] if r['s/τ'] is not None else np.nan for r in rows]) or 0:.3g}",
                 witness=(f"{late[0]['loss']}, η = {late[0]['η']:g}: (15) first met at s = {late[0]['first s meeting (15)']} "
                          f"(−1: not by T = {steps}) against τ = {late[0]['explicit τ']:.6g}") if late else None)
-    sl_ok = all((not np.isfinite(r["observed slope of s"])) or r["observed slope of s"] <= r["predicted slope in η (upper)"]
-                + SLOPE_TOL for r in slopes)
     fitted = [r for r in slopes if np.isfinite(r["observed slope of s"])]
-    sec.verdict("transition time scales at most like Table 1's τ shape", "Theorem 35, claim 21", "fitted",
-                "slope of s in η ≤ 1 (exp. tail), ≤ max{2/a, 2} (poly. tail)",
-                "; ".join(f"{r['loss']}: {r['observed slope of s']:.2f}" for r in fitted) or "no fit possible",
-                ("consistent" if sl_ok else "INCONSISTENT") if fitted else "inconclusive")
+    quote_claim(ctx, sec, CLAIMS[2],
+                shown="; ".join(f"{r['loss']}: slope {r['observed slope of s']:.2f} (τ form {r[FORM_SLOPE]:.2f})"
+                                for r in fitted if r["tail"] == "exponential") or "no fit possible")
+    poly = [r for r in fitted if r["tail"] == "polynomial"]
+    if poly:
+        sec.text("Polynomial tails (claim `thm35.tau_poly_tail` is not checkable at any profile's budget, §7): "
+                 + "; ".join(f"{r['loss']}: slope {r['observed slope of s']:.2f} against the τ form's "
+                             f"{r[FORM_SLOPE]:.2f}" for r in poly) + " — evidence only.")

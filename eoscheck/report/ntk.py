@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..bounds import theorem6  # noqa: E402
 from ..losses import get_loss  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
@@ -55,16 +56,16 @@ def run(ctx: Context, sec: Section) -> None:
     trans = []
     for k, eta in enumerate(traj.eta):
         eta = float(eta)
-        R = float(theory.ev("thm6.lazy_radius", loss=loss, C_a=C_a, T=float(steps), delta=delta, eta=eta,
+        R = float(theory.ev(theorem6.LAZY_RADIUS, loss=loss, C_a=C_a, T=float(steps), delta=delta, eta=eta,
                             gamma=gamma, n=n))
-        need = float(theory.ev("thm6.width", loss=loss, C_a=C_a, T=float(steps), delta=delta, eta=eta,
+        need = float(theory.ev(theorem6.WIDTH, loss=loss, C_a=C_a, T=float(steps), delta=delta, eta=eta,
                                gamma=gamma, n=n))
         wn = traj.records["w_norm"][k]
         dom = (t >= 1) & (gamma**2 * eta * t >= 1)
-        eos = np.asarray(theory.ev("thm6.eos_average", loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma,
+        eos = np.asarray(theory.ev(theorem6.EOS_AVERAGE, loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma,
                                    n=n, t=t[dom]))
         eos_ratio = worst(traj.records["avg_loss"][k][dom] / eos)
-        thr = float(theory.ev("thm6.stable_threshold", loss=loss, eta=eta, n=n))
+        thr = float(theory.ev(theorem6.STABLE_THRESHOLD, loss=loss, eta=eta, n=n))
         hit = np.flatnonzero(traj.records["loss"][k] <= thr)
         s = int(traj.step[hit[0]]) if hit.size else -1
         li = int(traj.stats["last_increase"][k])
@@ -75,7 +76,7 @@ def run(ctx: Context, sec: Section) -> None:
             mono_bad += not mono
             sd = (t > s) & (gamma**2 * eta * (t - s) >= 1)
             if sd.any():
-                sb = np.asarray(theory.ev("thm6.stable_bound", loss=loss, eta=eta, gamma=gamma, s=float(s), t=t[sd]))
+                sb = np.asarray(theory.ev(theorem6.STABLE_BOUND, loss=loss, eta=eta, gamma=gamma, s=float(s), t=t[sd]))
                 stab_ratio = worst(traj.records["loss"][k][sd] / sb)
         shape = max(eta, n * math.log(n)) / gamma**2
         lazy_r.append(float(np.nanmax(wn)) / R)
@@ -108,10 +109,10 @@ def run(ctx: Context, sec: Section) -> None:
     _eos_phase(sec, traj, loss, gamma, C_a, delta, n, met)
     kind = "exact" if met else "trend only"
     verdict_ok = (lambda ok: ("holds" if ok else "VIOLATED")) if met else (lambda ok: "trend only")
-    sec.verdict("lazy training: ‖w_t − w₀‖ ≤ R", "Theorem 6 / Lemma 28, claim 24", kind, theory.formula("thm6.lazy_radius"),
+    sec.verdict("lazy training: ‖w_t − w₀‖ ≤ R", "Theorem 6 / Lemma 28, claim 24", kind, theory.formula(theorem6.LAZY_RADIUS),
                 f"max ratio {max(lazy_r):.3g} (the radius grows like √ρ(γ²ηT) + η)", verdict_ok(max(lazy_r) <= 1),
                 ratio=max(lazy_r))
-    sec.verdict("EoS average bound (NTK)", "Theorem 6, claim 24", kind, theory.formula("thm6.eos_average"),
+    sec.verdict("EoS average bound (NTK)", "Theorem 6, claim 24", kind, theory.formula(theorem6.EOS_AVERAGE),
                 f"worst ratio {worst(eos_r):.3g}" if worst(eos_r) is not None else "no point in the domain",
                 verdict_ok((worst(eos_r) or 0) <= 1), ratio=worst(eos_r))
     sec.verdict("monotone after the stable threshold (6)", "Theorem 6 (Lemma 30)", kind,
@@ -119,7 +120,7 @@ def run(ctx: Context, sec: Section) -> None:
                 f"{mono_n - mono_bad}/{mono_n} runs reaching (6) monotone afterwards",
                 verdict_ok(mono_bad == 0) if mono_n else "inconclusive")
     sec.verdict("stable bound 15ρ(γ²η(t−s))/(γ²η(t−s))", "Theorem 6 / Lemma 32, claim 24", kind,
-                theory.formula("thm6.stable_bound"),
+                theory.formula(theorem6.STABLE_BOUND),
                 f"worst ratio {worst(stab_r):.3g}" if stab_r else "no run reached (6)",
                 verdict_ok((worst(stab_r) or 0) <= 1) if stab_r else "inconclusive", ratio=worst(stab_r) if stab_r else None)
     sec.verdict("transition s ≤ C₂·max{η, n ln n}/γ²", "Theorem 6 (exp. tail), claim 24", "asymptotic",
@@ -138,11 +139,11 @@ def _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met) -> None:
         eta = float(eta)
         c = cols[k]
         axes[0].plot(t[pos], traj.records["w_norm"][k][pos], color=c, lw=1.4, label=eta_tex(eta))
-        Rt = theory.ev("lemma28.radius_t", loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma, n=n, t=t[pos])
+        Rt = theory.ev(theorem6.RADIUS_T, loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma, n=n, t=t[pos])
         axes[0].plot(t[pos], Rt, "--", color=c, lw=1.0)
         dom = pos & (gamma**2 * eta * t >= 1)
         axes[1].plot(t[pos], traj.records["avg_loss"][k][pos], color=c, lw=1.4, label=eta_tex(eta))
-        axes[1].plot(t[dom], theory.ev("thm6.eos_average", loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma,
+        axes[1].plot(t[dom], theory.ev(theorem6.EOS_AVERAGE, loss=loss, C_a=C_a, delta=delta, eta=eta, gamma=gamma,
                                        n=n, t=t[dom]), "--", color=c, lw=1.0)
         axes[2].plot(t[pos], traj.records["loss"][k][pos], color=c, lw=1.4, label=eta_tex(eta))
         axes[2].axhline(rows[k]["threshold (6)"], color=c, ls=":", lw=0.9)
@@ -179,7 +180,7 @@ def _eos_phase(sec: Section, traj, loss, gamma: float, C_a: float, delta: float,
         dom = (t >= 1) & (t <= li) & (gamma**2 * float(eta) * t >= 1)
         ratios = []
         if dom.any():
-            bound = np.asarray(theory.ev("thm6.eos_average", loss=loss, C_a=C_a, delta=delta, eta=float(eta),
+            bound = np.asarray(theory.ev(theorem6.EOS_AVERAGE, loss=loss, C_a=C_a, delta=delta, eta=float(eta),
                                          gamma=gamma, n=n, t=t[dom]))
             ratios = list(traj.records["avg_loss"][k][dom] / bound)
         rows.append({"η": float(eta), "last increase": li, "peak loss": float(traj.stats["max_loss"][k]),
@@ -195,7 +196,7 @@ def _eos_phase(sec: Section, traj, loss, gamma: float, C_a: float, delta: float,
                     "Theorem 6's EoS bound for t ≤ last increase" + label, rows))
     ws = [r["worst"] for r in rows if r["worst"] is not None]
     sec.verdict("EoS-phase bound over the EoS phase (NTK)", "Theorem 6 (EoS phase)", "exact" if met else "trend only",
-                theory.formula("thm6.eos_average"),
+                theory.formula(theorem6.EOS_AVERAGE),
                 f"{len(rows)} non-monotone runs; worst ratio over their EoS phases {max(ws):.3g}" if ws
                 else f"{len(rows)} non-monotone runs, none with γ̂²ηt ≥ 1 inside the EoS phase",
                 ("holds" if max(ws) <= 1 else "VIOLATED") if (met and ws) else ("trend only" if ws else "inconclusive"),

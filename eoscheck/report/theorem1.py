@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..bounds import theorem1  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
@@ -25,7 +26,7 @@ from .document import Figure, Section, Table  # noqa: E402
 TITLE = "Theorem 1: EoS bound, stable bound and phase transition, measured"
 
 #: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
-CLAIMS = ("thm1.eos_average", "thm1.stable_bound", "lemma10.monotone", "thm1.tau", "thm1.w_norm", "lemma9.G_average")
+CLAIMS = (theorem1.EOS_AVERAGE.id, theorem1.STABLE_BOUND.id, "lemma10.monotone", theorem1.TAU.id, theorem1.W_NORM.id, theorem1.G_AVERAGE.id)
 
 
 def analyse(traj, k: int, gamma: float, n: int, d: int = 1) -> dict:
@@ -38,16 +39,16 @@ def analyse(traj, k: int, gamma: float, n: int, d: int = 1) -> dict:
     # EoS phase: average loss, Lemma 8 norm, Lemma 9 G-average, on γ²ηt ≥ 1
     dom = (t >= 1) & (gamma**2 * eta * t >= 1)
     td = t[dom]
-    eos = np.asarray(theory.ev("thm1.eos_average", eta=eta, gamma=gamma, t=td))
+    eos = np.asarray(theory.ev(theorem1.EOS_AVERAGE, eta=eta, gamma=gamma, t=td))
     avg = rec["avg_loss"][k][dom]
     out["eos_ratio"] = worst(avg / eos)
     out["eos_viol"] = int(np.count_nonzero(~(avg <= eos * (1 + sum_allowance(td)))))
     out["eos_points"] = int(dom.sum())
-    wb = np.asarray(theory.ev("thm1.w_norm", eta=eta, gamma=gamma, t=td))
+    wb = np.asarray(theory.ev(theorem1.W_NORM, eta=eta, gamma=gamma, t=td))
     wn = rec["w_norm"][k][dom]
     out["wnorm_ratio"] = worst(wn / wb)
     out["wnorm_viol"] = int(np.count_nonzero(~(wn <= wb * (1 + sum_allowance(d)))))
-    gb = np.asarray(theory.ev("lemma9.G_average", eta=eta, gamma=gamma, t=td))
+    gb = np.asarray(theory.ev(theorem1.G_AVERAGE, eta=eta, gamma=gamma, t=td))
     ga = rec["avg_G"][k][dom]
     out["G_ratio"] = worst(ga / gb)
     out["G_viol"] = int(np.count_nonzero(~(ga <= gb * (1 + sum_allowance(td)))))
@@ -64,7 +65,7 @@ def analyse(traj, k: int, gamma: float, n: int, d: int = 1) -> dict:
             out["s"] = s
             sd = (t > s) & (gamma**2 * eta * (t - s) >= 1)
             if sd.any():
-                sb = np.asarray(theory.ev("thm1.stable_bound", eta=eta, gamma=gamma, t=t[sd], s=float(s), F_s=F_s))
+                sb = np.asarray(theory.ev(theorem1.STABLE_BOUND, eta=eta, gamma=gamma, t=t[sd], s=float(s), F_s=F_s))
                 L = rec["loss"][k][sd]
                 out["stable_ratio"] = worst(L / sb)
                 out["stable_viol"] = int(np.count_nonzero(~(L <= sb * (1 + sum_allowance(n)))))
@@ -76,7 +77,7 @@ def analyse(traj, k: int, gamma: float, n: int, d: int = 1) -> dict:
     # transition: first recorded s with L ≤ 1/η and F ≤ 1, against τ
     both = np.flatnonzero((rec["loss"][k] <= 1 / eta) & (rec["log_F"][k] <= 0))
     sF = int(traj.step[both[0]]) if both.size else -1
-    tau = float(theory.ev("thm1.tau", eta=eta, n=n, gamma=gamma))
+    tau = float(theory.ev(theorem1.TAU, eta=eta, n=n, gamma=gamma))
     out["s_F"] = sF
     out["τ"] = tau
     out["s_F/τ"] = sF / tau if sF >= 0 else None
@@ -168,12 +169,12 @@ def _verdicts(ctx: Context, sec: Section, all_rows: dict) -> None:
     """One verdict per statement: the claim's (`eoscheck check`, §7), with this section's datasets as
     the instances shown — and a concrete violation on them, if any, as a witness."""
     eos = all_rows["eos"]
-    quote_claim(ctx, sec, "thm1.eos_average",
+    quote_claim(ctx, sec, theorem1.EOS_AVERAGE.id,
                 shown=f"{sum(a['eos_points'] for a in eos)} (dataset, η, t) points, worst avg/bound "
                       f"{worst([a['eos_ratio'] or np.nan for a in eos]) or float('nan'):.4g}",
                 witness=_witness(eos, "eos_viol", "eos_ratio"))
     st = [a for a in all_rows["stable"] if a["stable_ratio"] is not None]
-    quote_claim(ctx, sec, "thm1.stable_bound",
+    quote_claim(ctx, sec, theorem1.STABLE_BOUND.id,
                 shown=f"{len(st)} runs reached L ≤ 1/η, worst L/bound "
                       f"{(worst([a['stable_ratio'] for a in st]) if st else None) or float('nan'):.4g}",
                 witness=_witness(st, "stable_viol", "stable_ratio"))
@@ -185,16 +186,16 @@ def _verdicts(ctx: Context, sec: Section, all_rows: dict) -> None:
     taus = all_rows["tau"]
     stat = [a["tau_status"] for a in taus]
     late = [a for a in taus if a["tau_status"] == "VIOLATED"]
-    quote_claim(ctx, sec, "thm1.tau",
+    quote_claim(ctx, sec, theorem1.TAU.id,
                 shown=f"{stat.count('holds')}/{len(stat)} runs reached s* ≤ τ ({stat.count('inconclusive')} not within "
                       f"T < τ), max s*/τ {worst([a['s_F/τ'] if a['s_F/τ'] is not None else np.nan for a in taus]) or 0:.3g}",
                 witness=(f"{late[0]['data']}, η = {late[0]['η']:g}: s* = {late[0]['s_F']} > τ = {late[0]['τ']:.6g}")
                 if late else None)
     wn = all_rows["wnorm"]
-    quote_claim(ctx, sec, "thm1.w_norm", shown=f"worst ‖w‖/bound {worst([a['wnorm_ratio'] or np.nan for a in wn]) or 0:.4g}",
+    quote_claim(ctx, sec, theorem1.W_NORM.id, shown=f"worst ‖w‖/bound {worst([a['wnorm_ratio'] or np.nan for a in wn]) or 0:.4g}",
                 witness=_witness(wn, "wnorm_viol", "wnorm_ratio"))
     G = all_rows["G"]
-    quote_claim(ctx, sec, "lemma9.G_average", shown=f"worst avg G/bound {worst([a['G_ratio'] or np.nan for a in G]) or 0:.4g}",
+    quote_claim(ctx, sec, theorem1.G_AVERAGE.id, shown=f"worst avg G/bound {worst([a['G_ratio'] or np.nan for a in G]) or 0:.4g}",
                 witness=_witness(G, "G_viol", "G_ratio"))
 
 
@@ -207,7 +208,7 @@ def _dataset_figure(ctx: Context, traj, data, gamma: float, fig_etas, spec: str)
         eta = float(traj.eta[k])
         dom = (t >= 1) & (gamma**2 * eta * t >= 1)
         axes[0].plot(t[t >= 1], traj.records["avg_loss"][k][t >= 1], color=c, lw=1.4, label=f"{eta_tex(eta)} measured")
-        axes[0].plot(t[dom], theory.ev("thm1.eos_average", eta=eta, gamma=gamma, t=t[dom]), "--", color=c, lw=1.1,
+        axes[0].plot(t[dom], theory.ev(theorem1.EOS_AVERAGE, eta=eta, gamma=gamma, t=t[dom]), "--", color=c, lw=1.1,
                      label="bound")
         a = analyse(traj, k, gamma, data.n)
         axes[1].plot(t[t >= 1], traj.records["loss"][k][t >= 1], color=c, lw=1.4, label=f"{eta_tex(eta)} L(w_t)")
@@ -216,7 +217,7 @@ def _dataset_figure(ctx: Context, traj, data, gamma: float, fig_etas, spec: str)
             j = int(np.searchsorted(traj.step, s))
             F_s = math.exp(float(traj.records["log_F"][k, j]))
             sd = (t > s) & (gamma**2 * eta * (t - s) >= 1)
-            axes[1].plot(t[sd], theory.ev("thm1.stable_bound", eta=eta, gamma=gamma, t=t[sd], s=float(s), F_s=F_s),
+            axes[1].plot(t[sd], theory.ev(theorem1.STABLE_BOUND, eta=eta, gamma=gamma, t=t[sd], s=float(s), F_s=F_s),
                          "--", color=c, lw=1.1, label=f"bound from s = {s}")
     for ax, yl, ttl in ((axes[0], "(1/t) Σ_{k<t} L(w_k)", "EoS phase: average loss vs bound (dashed)"),
                         (axes[1], "L(w_t)", "stable phase: loss vs bound from s (dashed)")):
@@ -231,7 +232,7 @@ def _dataset_figure(ctx: Context, traj, data, gamma: float, fig_etas, spec: str)
     sF = np.array([analyse(traj, k, gamma, data.n)["s_F"] for k in range(traj.K)], dtype=float)
     s1 = traj.stats["first_below_1_over_eta"].astype(float)
     grid = np.geomspace(eta_all.min(), eta_all.max(), 200)
-    axes[2].plot(grid, theory.ev("thm1.tau", eta=grid, n=data.n, gamma=gamma), "k--", lw=1.3, label="τ (Theorem 1)")
+    axes[2].plot(grid, theory.ev(theorem1.TAU, eta=grid, n=data.n, gamma=gamma), "k--", lw=1.3, label="τ (Theorem 1)")
     axes[2].plot(eta_all[sF >= 0], np.maximum(sF[sF >= 0], 0.5), "o", label="s*: first L ≤ 1/η and F ≤ 1")
     axes[2].plot(eta_all[s1 >= 0], np.maximum(s1[s1 >= 0], 0.5), "x", label="first L ≤ 1/η")
     axes[2].set_xscale("log", base=2)

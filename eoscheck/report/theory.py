@@ -1,6 +1,7 @@
-"""The report's access to the encoded theory: every bound is evaluated by its id in
-:mod:`eoscheck.bounds` (the project's single encoding) and ρ by :func:`eoscheck.bounds.rho`; nothing is
-re-typed here.  :data:`USED` records each id the report evaluated (shown in the provenance section).
+"""The report's access to the encoded theory: every bound is a :class:`eoscheck.bounds.Bound` object of
+its theorem's module (the project's single encoding; sections import e.g. ``bounds.corollary2.ETA``, never
+spell an id) and ρ is :func:`eoscheck.bounds.rho`; nothing is re-typed here.  :data:`USED` records each
+bound the report evaluated (shown in the provenance section).
 """
 
 from __future__ import annotations
@@ -9,27 +10,31 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import get_bound
+from ..bounds import Bound, get_bound
 from ..bounds import rho as bounds_rho
 
 #: bound ids the report evaluated (and "rho").
 USED: set[str] = set()
 
 
-def formula(bound_id: str) -> str:
+def _bound(bound: Bound | str) -> Bound:
+    return bound if isinstance(bound, Bound) else get_bound(bound)
+
+
+def formula(bound: Bound | str) -> str:
     """The bound's one-line formula (with its constants)."""
-    return get_bound(bound_id).formula
+    return _bound(bound).formula
 
 
-def source(bound_id: str) -> str:
+def source(bound: Bound | str) -> str:
     """Where the bound comes from (theorem/lemma), from its encoding."""
-    return str(get_bound(bound_id).source)
+    return str(_bound(bound).source)
 
 
-def ev(bound_id: str, loss: Any = None, **values) -> Any:
-    """Evaluate bound ``bound_id`` (vectorized numpy) at ``values``: a float for scalar input."""
-    b = get_bound(bound_id)
-    USED.add(bound_id)
+def ev(bound: Bound | str, loss: Any = None, **values) -> Any:
+    """Evaluate ``bound`` (a :class:`Bound`; an id also works) with numpy at ``values``: a float for scalar input."""
+    b = _bound(bound)
+    USED.add(b.id)
     scalar = all(np.ndim(v) == 0 for v in values.values())
     # evaluate on 1-element arrays: some evaluators (ψ⁻¹) accept arrays only
     arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
