@@ -342,6 +342,9 @@ def claim_result(ctx: Context, claim_id: str) -> dict[str, Any] | None:
 EXACT_WORDS = {"holds": "holds", "FALSIFIED": "VIOLATED", "warning": "inconclusive", "undecided": "inconclusive",
                "unavailable": "missing", "error": "error"}
 FITTED_WORDS = dict(EXACT_WORDS, holds="consistent", FALSIFIED="INCONSISTENT")
+#: a heuristic claim checks a bound outside its theorem's hypotheses (e.g. Theorem 6 below its width):
+#: whatever it finds is a trend, never a verdict on the theorem (the claim's own word is shown beside it)
+HEURISTIC_WORDS = dict(EXACT_WORDS, holds="trend only", FALSIFIED="trend only")
 
 
 def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witness: str | None = None):
@@ -354,7 +357,8 @@ def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witnes
     r = claim_result(ctx, claim_id)
     if r is None:
         return sec.verdict(claim_id, "?", "?", "", f"`eoscheck check` failed (§7); shown: {shown}", "error")
-    words = FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted") else EXACT_WORDS
+    words = (FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted")
+             else HEURISTIC_WORDS if r.get("kind") == "heuristic" else EXACT_WORDS)
     verdict = words.get(r.get("verdict"), "error")
     note = f"verdict and worst ratio of claim `{claim_id}` (`eoscheck check`, §7)"
     if witness is not None:

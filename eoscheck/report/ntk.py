@@ -22,10 +22,19 @@ from ..bounds import theorem6  # noqa: E402
 from ..losses import get_loss  # noqa: E402
 from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
+from .claims import quote_claim  # noqa: E402
 from .context import Context, eta_tex, worst  # noqa: E402
 from .document import Figure, Section, Table  # noqa: E402
 
 TITLE = "Two-layer network in the NTK regime (Theorem 6)"
+
+#: Theorem 6's exact claims (decided only on runs meeting the width condition) by part; each has a ``.trend``
+#: twin checking the same bound on every run (properties/theorem6.py)
+EXACT = {"lazy": "thm6.lazy", "eos_average": theorem6.EOS_AVERAGE.id, "stable_monotone": "thm6.stable_monotone",
+         "stable_bound": theorem6.STABLE_BOUND.id}
+
+#: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
+CLAIMS = (*EXACT.values(), *(f"{c}.trend" for c in EXACT.values()), "thm6.tau_exp")
 
 
 def run(ctx: Context, sec: Section) -> None:
@@ -78,7 +87,7 @@ def run(ctx: Context, sec: Section) -> None:
             if sd.any():
                 sb = np.asarray(theory.ev(theorem6.STABLE_BOUND, loss=loss, eta=eta, gamma=gamma, s=float(s), t=t[sd]))
                 stab_ratio = worst(traj.records["loss"][k][sd] / sb)
-        shape = max(eta, n * math.log(n)) / gamma**2
+        shape = float(theory.ev(theorem6.TAU_EXP_TAIL, eta=eta, n=n, gamma=gamma, C2=1.0))  # max{η, n ln n}/γ²
         lazy_r.append(float(np.nanmax(wn)) / R)
         eos_r.append(eos_ratio if eos_ratio is not None else np.nan)
         if stab_ratio is not None:
@@ -106,27 +115,23 @@ def run(ctx: Context, sec: Section) -> None:
     sec.table(Table("width", "Theorem 6's width condition per stepsize", wrows))
     sec.table(Table("ntk", "Two-layer NTK network: measured vs Theorem 6's bounds", rows,
                     note="ratios below 1 mean the measured value is inside the bound."))
-    _eos_phase(sec, traj, loss, gamma, C_a, delta, n, met)
-    kind = "exact" if met else "trend only"
-    verdict_ok = (lambda ok: ("holds" if ok else "VIOLATED")) if met else (lambda ok: "trend only")
-    sec.verdict("lazy training: ‖w_t − w₀‖ ≤ R", "Theorem 6 / Lemma 28, claim 24", kind, theory.formula(theorem6.LAZY_RADIUS),
-                f"max ratio {max(lazy_r):.3g} (the radius grows like √ρ(γ²ηT) + η)", verdict_ok(max(lazy_r) <= 1),
-                ratio=max(lazy_r))
-    sec.verdict("EoS average bound (NTK)", "Theorem 6, claim 24", kind, theory.formula(theorem6.EOS_AVERAGE),
-                f"worst ratio {worst(eos_r):.3g}" if worst(eos_r) is not None else "no point in the domain",
-                verdict_ok((worst(eos_r) or 0) <= 1), ratio=worst(eos_r))
-    sec.verdict("monotone after the stable threshold (6)", "Theorem 6 (Lemma 30)", kind,
-                "last increase ≤ first s with L ≤ min{1/(12C_β²η), ℓ(0)/n}",
-                f"{mono_n - mono_bad}/{mono_n} runs reaching (6) monotone afterwards",
-                verdict_ok(mono_bad == 0) if mono_n else "inconclusive")
-    sec.verdict("stable bound 15ρ(γ²η(t−s))/(γ²η(t−s))", "Theorem 6 / Lemma 32, claim 24", kind,
-                theory.formula(theorem6.STABLE_BOUND),
-                f"worst ratio {worst(stab_r):.3g}" if stab_r else "no run reached (6)",
-                verdict_ok((worst(stab_r) or 0) <= 1) if stab_r else "inconclusive", ratio=worst(stab_r) if stab_r else None)
-    sec.verdict("transition s ≤ C₂·max{η, n ln n}/γ²", "Theorem 6 (exp. tail), claim 24", "asymptotic",
-                "C₂ unknown: the smallest C₂ the runs need is reported",
-                ("C₂ ≥ " + f"{max(c for _, _, c in trans):.3g}") if trans else "no run reached (6)",
-                "trend only" if trans else "inconclusive")
+    phase = _eos_phase(sec, traj, loss, gamma, C_a, delta, n, met)
+    # the verdicts are the claims' (§7): the exact ones when this run meets the width condition (with this
+    # run's violation as a witness), else the .trend ones, which check the same bounds outside the condition
+    def quote(part, shown, violated_here):
+        cid = EXACT[part] + ("" if met else ".trend")
+        quote_claim(ctx, sec, cid, shown=shown,
+                    witness=f"{data.name}, m = {width}, seed {ctx.seed}: {shown}" if met and violated_here else None)
+
+    quote("lazy", f"max ‖w_t − w₀‖/R {max(lazy_r):.3g} (the radius grows like √ρ(γ²ηT) + η)", max(lazy_r) > 1)
+    quote("eos_average", (f"worst avg/bound {worst(eos_r):.3g}" if worst(eos_r) is not None else "no point in the domain")
+          + (f"; over the EoS phases of the non-monotone runs {max(phase):.3g}" if phase else ""),
+          max([worst(eos_r) or 0, *phase]) > 1)
+    quote("stable_monotone", f"{mono_n - mono_bad}/{mono_n} runs reaching (6) monotone afterwards", mono_bad > 0)
+    quote("stable_bound", f"worst L/bound {worst(stab_r):.3g}" if stab_r else "no run reached (6)",
+          (worst(stab_r) or 0) > 1 if stab_r else False)
+    quote_claim(ctx, sec, CLAIMS[-1], shown=("the runs here need C₂ ≥ " + f"{max(c for _, _, c in trans):.3g}")
+                if trans else "no run reached (6)")
     _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met)
 
 
@@ -169,8 +174,9 @@ def _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met) -> None:
                                 "against the EoS bound, and the loss with the stable threshold."))
 
 
-def _eos_phase(sec: Section, traj, loss, gamma: float, C_a: float, delta: float, n: int, met: bool) -> None:
-    """Theorem 6's EoS-phase bound over the EoS phase itself (t ≤ last increase) of the non-monotone runs."""
+def _eos_phase(sec: Section, traj, loss, gamma: float, C_a: float, delta: float, n: int, met: bool) -> list[float]:
+    """Theorem 6's EoS-phase bound over the EoS phase itself (t ≤ last increase) of the non-monotone runs: the
+    table, and the worst avg/bound of each run with points in the bound's domain."""
     t = traj.step.astype(np.float64)
     rows = []
     for k, eta in enumerate(traj.eta):
@@ -190,14 +196,9 @@ def _eos_phase(sec: Section, traj, loss, gamma: float, C_a: float, delta: float,
     if not rows:
         sec.text("No NTK run is non-monotone (last increase > 0): the EoS phase of Theorem 6 is not exercised; "
                  "add larger stepsizes to the section's configuration.")
-        return
+        return []
     label = "" if met else " — outside the width condition, trend only"
     sec.table(Table("ntk_eos_phase", "EoS phase of the non-monotone NTK runs: (1/t)Σ_{k<t} L(w_k) against "
                     "Theorem 6's EoS bound for t ≤ last increase" + label, rows))
     ws = [r["worst"] for r in rows if r["worst"] is not None]
-    sec.verdict("EoS-phase bound over the EoS phase (NTK)", "Theorem 6 (EoS phase)", "exact" if met else "trend only",
-                theory.formula(theorem6.EOS_AVERAGE),
-                f"{len(rows)} non-monotone runs; worst ratio over their EoS phases {max(ws):.3g}" if ws
-                else f"{len(rows)} non-monotone runs, none with γ̂²ηt ≥ 1 inside the EoS phase",
-                ("holds" if max(ws) <= 1 else "VIOLATED") if (met and ws) else ("trend only" if ws else "inconclusive"),
-                ratio=max(ws) if ws else None)
+    return ws
