@@ -79,7 +79,8 @@ def cor2_rate_evaluate(inst: Instance) -> Evaluation:
     traj = inst.trajectory()
     Ts = np.asarray(inst.extra["T"], dtype=np.int64)
     L = traj.records["loss"][np.arange(len(Ts)), Ts]
-    shape = at(corollary2.BOUND, T=Ts, gamma=inst.gamma) / 480  # ln²(γ⁴T²)/(γ⁴T²)
+    # ln²(γ⁴T²)/(γ⁴T²): the bound without its rate constant c_B (the fitted constant C takes its place)
+    shape = at(corollary2.BOUND, T=Ts, gamma=inst.gamma) / float(corollary2.BOUND.constants["c_B"].value)
     return Evaluation(L, shape, 0.0, "<=", {"T": Ts, "eta": traj.eta, "n": inst.data.n, "d": inst.data.d,
                                             "gamma": inst.gamma})
 
