@@ -287,17 +287,19 @@ def _table1_calibration() -> list[Instance]:
     return out
 
 
-def _table1_strategy(budget: Budget):
-    data_st = separable_datasets(n=(1, int(8 * budget.scale)), d=(1, 6), margin=(0.1, 0.9))
+def _table1_strategy(budget: Budget, specs=tuple(f"flat_poly:a={a!r}" for a in (0.5, 1.0, 2.0)),
+                     kinds=("one", "table"), n_scale=8, margin=(0.1, 0.9)):
+    """Separable data (n ≤ n_scale·scale), a loss of ``specs``, a schedule of ``kinds``, three budgets in [128, cap]."""
+    data_st = separable_datasets(n=(1, int(n_scale * budget.scale)), d=(1, 6), margin=margin)
     cap = budget.steps(4096)
 
     @st.composite
     def inst(draw):
         data = draw(data_st)
-        a = draw(st.sampled_from([0.5, 1.0, 2.0]))
-        kind = draw(st.sampled_from(["one", "table"]))
+        spec = specs[0] if len(specs) == 1 else draw(st.sampled_from(list(specs)))  # one choice: nothing drawn
+        kind = kinds[0] if len(kinds) == 1 else draw(st.sampled_from(list(kinds)))
         Ts = [int(draw(log_uniform(128, cap))) for _ in range(3)]
-        return _table1_instance(data, f"flat_poly:a={a!r}", kind, Ts)
+        return _table1_instance(data, spec, kind, Ts)
 
     return inst()
 
@@ -326,15 +328,7 @@ def _table1_log_calibration() -> list[Instance]:
 
 
 def _table1_log_strategy(budget: Budget):
-    data_st = separable_datasets(n=(1, int(10 * budget.scale)), d=(1, 6), margin=(0.08, 0.9))
-    cap = budget.steps(4096)
-
-    @st.composite
-    def inst(draw):
-        data = draw(data_st)
-        return _table1_instance(data, "logistic", "one", [int(draw(log_uniform(128, cap))) for _ in range(3)])
-
-    return inst()
+    return _table1_strategy(budget, specs=("logistic",), kinds=("one",), n_scale=10, margin=(0.08, 0.9))
 
 
 register(Claim(

@@ -216,32 +216,35 @@ def _total_norm(th, A):
     return th["w0_norm"] + A.wn
 
 
-def lazy_eval(inst: NTKInstance, within: bool) -> Evaluation:
+def _in_domain_eval(inst: NTKInstance, within: bool, measured, bound_fn, allow_fn, meaning: str) -> Evaluation:
+    """measured(A) ≤ bound_fn(loss, η, γ, t, C_a, n, δ) at every recorded t ≥ 1 with γ²ηt ≥ 1 of the runs on
+    the chosen side of the width condition; the allowance is allow_fn(th, A, measured, bound)."""
     th, rows, notes = _width_split(inst, within)
     if not rows.any():
         return _empty(notes)
     A = Arrays.of(inst.trajectory())
     g, n = th["gamma"], inst.data.n
     tt = np.maximum(A.t, 1)
-    b = lazy_radius(inst.loss_obj, A.eta, g, tt, th["C_a"], n, inst.delta)
+    m = measured(A)
+    b = bound_fn(inst.loss_obj, A.eta, g, tt, th["C_a"], n, inst.delta)
     mask = rows[:, None] & (A.t >= 1) & (g**2 * A.eta * tt >= 1)
-    allow = allowance(A.wn, th["w0_norm"]) + allowance(b)
-    return worst_per_row(A.wn, b, allow, mask, "<=", _params(inst, th, A), best=safe_div(A.wn, b),
-                         best_meaning="‖w_t − w₀‖/R_t", notes=notes)
+    return worst_per_row(m, b, allow_fn(inst, th, A, m, b), mask, "<=", _params(inst, th, A), best=safe_div(m, b),
+                         best_meaning=meaning, notes=notes)
+
+
+def lazy_eval(inst: NTKInstance, within: bool) -> Evaluation:
+    """Lazy training: ‖w_t − w₀‖ ≤ R_t; the allowance is the rounding of both sides."""
+    return _in_domain_eval(inst, within, lambda A: A.wn, lazy_radius,
+                           lambda inst, th, A, m, b: allowance(m, th["w0_norm"]) + allowance(b), "‖w_t − w₀‖/R_t")
 
 
 def eos_average_eval(inst: NTKInstance, within: bool) -> Evaluation:
-    th, rows, notes = _width_split(inst, within)
-    if not rows.any():
-        return _empty(notes)
-    A = Arrays.of(inst.trajectory())
-    g, n = th["gamma"], inst.data.n
-    tt = np.maximum(A.t, 1)
-    b = eos_average_bound(inst.loss_obj, A.eta, g, tt, th["C_a"], n, inst.delta)
-    mask = rows[:, None] & (A.t >= 1) & (g**2 * A.eta * tt >= 1)
-    allow = A.avg_L * rel_allowance(_total_norm(th, A).max(axis=1, keepdims=True), inst.data.max_norm) + allowance(b)
-    return worst_per_row(A.avg_L, b, allow, mask, "<=", _params(inst, th, A), best=safe_div(A.avg_L, b),
-                         best_meaning="measured/bound", notes=notes)
+    """EoS phase: the running average loss ≤ the bound; the allowance is the margins' rounding at the
+    run's largest ‖w_t‖ (:func:`_total_norm`) carried into L, plus the bound's rounding."""
+    return _in_domain_eval(
+        inst, within, lambda A: A.avg_L, eos_average_bound,
+        lambda inst, th, A, m, b: m * rel_allowance(_total_norm(th, A).max(axis=1, keepdims=True), inst.data.max_norm)
+        + allowance(b), "measured/bound")
 
 
 def stable_monotone_eval(inst: NTKInstance, within: bool) -> Evaluation:
