@@ -36,11 +36,12 @@ PAPER_ETAS = (2.0**-6, 2.0**-4, 2.0**-2, 2.0**0)
 
 
 def descent_threshold(data) -> float:
-    """2/β with β = λ_max(XᵀX/n)/4, from the bound ``classic.descent_lemma``."""
+    """2/β with β = λ_max(XᵀX/n)/4, from the bound :data:`eoscheck.bounds.classics.DESCENT_LEMMA`."""
+    from eoscheck.bounds import classics
     from eoscheck.report import theory
 
     lam = float(np.linalg.eigvalsh(data.X.T @ data.X / data.n)[-1])
-    return float(theory.ev("classic.descent_lemma", lambda_max=lam))
+    return float(theory.ev(classics.DESCENT_LEMMA, lambda_max=lam))
 
 
 def scale(thr: float) -> float:

@@ -194,7 +194,7 @@ class Claim:
     """One checkable statement (see the module docstring).
 
     Attributes:
-      id: unique id, e.g. ``"thm1.eos_average"``.
+      id: unique id, e.g. ``"thm1.eos_average"`` (a claim is usually named after its bound).
       title: the statement in one line.
       source: where it comes from (theorem/lemma, paper section).
       row: its row in paper §10 (``None`` if it is not a row of that table).

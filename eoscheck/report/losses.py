@@ -30,7 +30,7 @@ from .document import Figure, Section, Table  # noqa: E402
 TITLE = "General losses: ρ(λ), Proposition 5 and Table 1"
 
 #: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
-CLAIMS = ("prop5.constants", "thm35.tau_explicit", "thm35.tau_exp_tail", "table1.logistic_rate", "table1.poly_rate")
+CLAIMS = ("prop5.constants", "thm35.tau_explicit", theorem35.TAU_EXP_TAIL.id, "table1.logistic_rate", "table1.poly_rate")
 
 #: column of the transition-scaling table: the log–log slope in η of Theorem 35's τ form
 FORM_SLOPE = "its slope in η over the fit range"
