@@ -176,6 +176,9 @@ class Bound:
       exact: True when the inequality has no unknown constant (a violation falsifies it).
       derived: True when read off the proofs rather than stated (paper.md tag [D]).
       notes: errata and caveats (paper.md §11).
+      informational: why no claim of ``properties/`` has this bound as its own (a definition, a stepsize
+        choice, a threshold that defines another claim's domain, a proof step); empty for a bound that a
+        claim checks (``tests/test_properties_registry.py`` holds every bound to one or the other).
     """
 
     id: str
@@ -193,6 +196,7 @@ class Bound:
     exact: bool = True
     derived: bool = False
     notes: tuple[str, ...] = ()
+    informational: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -310,7 +314,7 @@ class Bound:
             "domain": [text(c) for c in self.full_domain], "symbols": list(self.symbols),
             "parameters": list(self.parameters), "functions": list(self.functions),
             "exact": self.exact, "derived": self.derived, "premise": self.premise,
-            "conclusion": self.conclusion, "notes": list(self.notes),
+            "conclusion": self.conclusion, "notes": list(self.notes), "informational": self.informational,
         }
 
     # --- numeric -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ QUADRATIC_DIVERGENCE = register(Bound(
     quantity="η", lhs=r"\eta", relation=">",
     conclusion=r"\text{GD on a quadratic with } \lambda_{\max}(\nabla^2 L)=\texttt{hess\_max} \text{ diverges "
                r"(from any } \mathbf{w}_0 \text{ with a component on the top eigenvector)}",
+    informational='a fact about quadratics (not the logistic theory): shown on a fixed quadratic in report §1',
     source=Source("GD on quadratics", paper="classic", ref="paper.md §9.7, seed slides", tag="R"),
     assumptions=Assumptions(data=(), loss=("quadratic",), model="quadratic objective", init="generic w0"),
 ))
@@ -43,6 +44,7 @@ SMALL_STEPSIZE_RATE = register(Bound(
     template=(1 + ln(gamma**2 * eta * t) ** 2 / 2) / (gamma**2 * eta * t),
     quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=",
     domain=(sp.Le(eta, 1 / _BETA.subs(_c_b, sp.Rational(1, 4))), sp.Ge(gamma**2 * eta * t, 1)),
+    informational='the classic small-stepsize rate; its logistic case at η = 1 is the claim table1.logistic_rate',
     source=Source("small-stepsize rate L(w_t) ≤ L(u) + ‖u‖²/(2ηt), u = w*ln(γ²ηt)/γ", paper=NESTEROV,
                   ref="paper.md §9.7", tag="R"),
     notes=("Needs η ≤ 1/β = 4/λ_max(XᵀX/n); with ‖x‖ ≤ 1 any η ≤ 4 qualifies.",),

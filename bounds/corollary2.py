@@ -28,6 +28,7 @@ T_MIN = register(Bound(
     quantity="T", lhs="T", relation=">=",
     conclusion=r"\text{with } \eta=\gamma^2T/120:\ \tau\le T/2,\ L(\mathbf{w}_T)\le 480\ln^2(\gamma^4T^2)/(\gamma^4T^2)",
     constants={"c_T": Constant(sp.Integer(120), "Corollary 2's budget constant")},
+    informational='a hypothesis: it defines the budgets of the claim cor2.bound',
     source=Source("Corollary 2", ref="paper.md §3"),
 ))
 
@@ -36,6 +37,7 @@ ETA = register(Bound(
     template=gamma**2 * T / _c_T,
     quantity="η", lhs=r"\eta", relation=":=",
     constants={"c_T": Constant(sp.Integer(120), "Corollary 2's stepsize constant")},
+    informational='a stepsize choice: it sets the stepsizes of the claims cor2.bound and cor2.rate',
     source=Source("Corollary 2", ref="paper.md §3"),
 ))
 
@@ -57,6 +59,8 @@ TAU_HALF = register(Bound(
     template=T / 2,
     quantity="τ(η = γ²T/120)", lhs=r"\tau\big|_{\eta=\gamma^2T/120}", relation="<=",
     domain=_T_DOMAIN,
+    informational=('derived with sympy from thm1.tau (derive_tau_le_half_T, tests/test_bounds_derived.py): a'
+                   ' fact about formulas'),
     source=Source("Corollary 2 (τ ≤ T/2), Appendix C", ref="paper.md §3, §11.3", tag="D"), derived=True,
     notes=("Derived with sympy from thm1.tau in derive_tau_le_half_T().",
            "Erratum §11.3: the fourth term of τ is ≤ (60/γ²)·2 ln 2, not 2 ln 2; still ≤ T/2.",),

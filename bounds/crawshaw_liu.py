@@ -37,6 +37,7 @@ CL_THRESHOLD = register(Bound(
     id="crawshaw_liu.stable_threshold", kind="threshold", template=sp.Min(1 / (8 * eta), ln(2) / n),
     quantity="L(w_s)", lhs=r"L(\mathbf{w}_s)", relation="<=",
     conclusion=r"\text{all margins}\ge0,\ L \text{ decreasing, and crawshaw\_liu.stable\_bound from } s",
+    informational='a threshold: it defines the starts s of the claim crawshaw_liu.stable_bound',
     source=Source("Appendix A (Lemmas C.3–C.5)", paper=CRAWSHAW_LIU, ref="paper.md §2.3", tag="D"),
     assumptions=Assumptions(init="any w0"), derived=True,
 ))
@@ -46,6 +47,8 @@ CL_STABLE = register(Bound(
     quantity="L(w_t)", lhs=r"L(\mathbf{w}_t)", relation="<=",
     premise=r"L(\mathbf{w}_s)\le\frac1{8\eta},\ nL(\mathbf{w}_s)\le\ln2",
     domain=(sp.Gt(t, s),),
+    informational=('the plain form; the claim crawshaw_liu.stable_bound checks the sharper '
+                   'crawshaw_liu.stable_bound_sharp, which implies it'),
     source=Source("Appendix A, eq. (155)", paper=CRAWSHAW_LIU, ref="paper.md §2.3, §9.5", tag="D"),
     assumptions=Assumptions(init="any w0"), derived=True,
     notes=("Log-free; their statement assumes η ≥ max(n, …) but the argument needs only the two premises.",),
@@ -64,6 +67,7 @@ CL_ETA0 = register(Bound(
     id="crawshaw_liu.eta0", kind="threshold", template=sp.Max(n, 32 / gamma**2 * ln(256 / gamma**2)),
     quantity="η", lhs=r"\eta", relation=">=",
     conclusion=r"(d=2)\ \tau_{1/(8\eta)}\le \text{crawshaw\_liu.tau\_2d}",
+    informational='a hypothesis: it defines the stepsizes of the claim crawshaw_liu.tau_2d',
     source=Source("Theorem 2.1", paper=CRAWSHAW_LIU, ref="paper.md §9.5"),
     assumptions=Assumptions(data=("bounded", "separable", "d = 2")),
 ))
@@ -97,6 +101,8 @@ LOSS_ABOVE_UNTIL = register(Bound(
     quantity="t_2 = min{t : L(w_t) ≤ 2/η}", lhs=r"t_{2}", relation=">",
     conclusion=r"L(\mathbf{w}_t)>2/\eta \text{ at every } t\le 1+1/(59\gamma^2)",
     domain=(_LOWER_GAMMA, sp.Ge(n, 2), _LOWER_ETA),
+    informational=("instance 2's δ is not recorded in paper.md, so there is no instance to claim it on; "
+                   'report §9 scans δ (existence)'),
     source=Source("Theorem 3.1 (hard instance 2)", paper=CRAWSHAW_LIU, ref="paper.md §9.5"), assumptions=_HARD2,
     notes=("Explicit in γ, but an existence statement over the construction's δ, which paper.md does not "
            "record: a run at one δ cannot falsify it (report §lower_tau scans δ).",),

@@ -26,18 +26,22 @@ RHO_LOGISTIC = register(Bound(
 
 RHO_FLAT_EXP = register(Bound(
     id="prop5.rho_flat_exp", template=1 + ln(lam) ** 2 / a**2, **_RHO,
+    informational="checked by the claim prop5.constants (its fifth inequality, ρ ≤ Prop. 5's bound, for flat_exp)",
     source=Source("Proposition 5 (flattened exponential, temperature a)", ref="paper.md §5"),
     assumptions=Assumptions(data=(), loss=("flat_exp",), model="-", init="-"),
 ))
 
 RHO_FLAT_POLY = register(Bound(
     id="prop5.rho_flat_poly", template=2 * lam ** (2 / (a + 2)), **_RHO,
+    informational=("checked by the claim prop5.constants (its fifth inequality, ρ ≤ Prop. 5's bound, for "
+                   'flat_poly)'),
     source=Source("Proposition 5 (flattened polynomial, degree a)", ref="paper.md §5"),
     assumptions=Assumptions(data=(), loss=("flat_poly",), model="-", init="-"),
 ))
 
 RHO_EXP_TAIL = register(Bound(
     id="lemma34.rho_exp_tail", template=ell0 + C_e**2 * ln(lam) ** 2, **_RHO,
+    informational="a proof step of Lemma 34 (ρ under an exponential tail); used by the loss auditor's promises",
     source=Source("Proof of Lemma 34", equation="eq. (14)", ref="paper.md §5"),
     assumptions=Assumptions(data=(), loss=("A", "D"), model="-", init="-"),
 ))
@@ -45,6 +49,7 @@ RHO_EXP_TAIL = register(Bound(
 ELL_SQRT_RHO = register(Bound(
     id="lemma20.ell_sqrt_rho", kind="upper", template=rho(lam) / lam,
     quantity="ℓ(√ρ(λ))", lhs=r"\ell\big(\sqrt{\rho(\lambda)}\big)", relation="<=",
+    informational="a property of ρ's minimiser used in the proofs (Lemma 20); shown by the loss auditor",
     source=Source("Lemma 20", ref="paper.md §5"), assumptions=Assumptions(data=(), loss=("A",), model="-", init="-"),
 ))
 

@@ -80,6 +80,7 @@ STABLE_THRESHOLD = register(Bound(
     template=1 / eta,
     quantity="L(w_s)", lhs=r"L(\mathbf{w}_s)", relation="<=",
     conclusion=r"\text{stable phase from } s \text{ and the bound thm1.stable\_bound}",
+    informational='a threshold: it defines the starts s of the claims thm1.stable_bound and lemma10.monotone',
     source=Source("Theorem 1 (stable phase)", equation="eq. (2)", ref="paper.md §2"), assumptions=_ANY_INIT,
     notes=("Lemma 10 gives monotonicity already under 2/η (erratum §11.1).",),
 ))
@@ -120,6 +121,7 @@ L_AT_S = register(Bound(
     template=sp.Min(1 / eta, 1 / n),
     quantity="F(w_s)", lhs=r"L(\mathbf{w}_s)\le F(\mathbf{w}_s)", relation="<=",
     premise=r"s\le\lceil\tau\rceil \text{ the step of Lemma 12}",
+    informational="a proof step of Theorem 1 (the loss at Lemma 12's s); its consequence thm1.tau is the claim",
     source=Source("Lemma 12 (proof)", ref="paper.md §2.2", tag="D"), derived=True,
 ))
 
@@ -128,6 +130,7 @@ STABLE_FROM_START = register(Bound(
     template=1 / ln(2),
     quantity="η", lhs=r"\eta", relation="<=",
     conclusion=r"L(\mathbf{w}_0)=\ln 2\le 1/\eta:\ \text{stable from } s=0 \text{ (no EoS)}",
+    informational='an implication of the definitions (L(w₀) = ln 2 ≤ 1/η): nothing to measure',
     source=Source("Theorem 1 (remark after the statement)", ref="paper.md §2", tag="D"), derived=True,
 ))
 

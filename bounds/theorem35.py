@@ -115,6 +115,8 @@ TAU_EXPLICIT_POLY = register(Bound(
     quantity="τ", lhs=r"\tau", relation=":=",
     conclusion=r"\exists\, s\le\tau \text{ with (15)}",
     domain=(sp.Ge(K33, psi(1)),),
+    informational=("checked through the claim thm35.tau_explicit, which takes the explicit τ of the loss's "
+                   'tail (this one for polynomial tails)'),
     source=Source("Theorem 35 via the proof of Lemma 33 (no exponential tail)", ref="paper.md §5.1", tag="D"),
     assumptions=_linear("A", "B", "C"), derived=True,
     notes=("Read off Lemma 33 with C_a + √(2 ln(2n/δ)) dropped (f_i(w₀) = 0 for the linear model).",),

@@ -29,6 +29,7 @@ ERROR = register(Bound(
     template=4 * (sp.sqrt(2) + 2 * ln(_LAM) + eta) / _LAM + 36 * ln(1 / delta) / t,
     quantity="(1/t)Σ_{k<t} Pr(y xᵀw_k ≤ 0)", lhs=r"\frac1t\sum_{k=0}^{t-1}\Pr(y\mathbf{x}^\top\mathbf{w}_k\le0)",
     relation="<=", premise=r"\text{w.p.}\ge1-\delta", domain=(sp.Ge(_LAM, 1),),
+    informational='checked with thm4.loss by the claim thm4.sgd_bounds',
     source=Source("Theorem 4 (error)", ref="paper.md §7, §11.6"), assumptions=_SGD,
     notes=("Lemma 19 omits '≤ 0' in Pr(y xᵀw_k ≤ 0) (erratum §11.6).",),
 ))

@@ -47,6 +47,8 @@ _PROB = r"\text{w.p.}\ge 1-3\delta,\ m \text{ as in thm6.width}"
 R = register(Bound(
     id="thm6.R", kind="definition", template=radius_expr(T),
     quantity="R", lhs="R", relation=":=", constants=_R_C, domain=(_RHO_T,),
+    informational=("a definition (Theorem 6's R): enters thm6.width and the lazy radius, which the thm6.* "
+                   'claims check'),
     source=Source("Theorem 6", ref="paper.md §6"), assumptions=_NTK,
 ))
 
@@ -55,7 +57,10 @@ WIDTH = register(Bound(
     template=((_c_m * R_EXPR ** sp.Rational(1, 3) + 10 * ln(n / delta) ** sp.Rational(1, 4)) / gamma) ** 6,
     quantity="m", lhs="m", relation=">=", constants={"c_m": Constant(sp.Integer(30), "width constant")},
     conclusion=r"\text{w.p.}\ge1-3\delta\ \text{the conclusions of Theorem 6 hold for } t\le T",
-    domain=(_RHO_T,), source=Source("Theorem 6 (width condition)", ref="paper.md §6"), assumptions=_NTK,
+    domain=(_RHO_T,),
+    informational=('a hypothesis: the width condition that decides the domain of the exact thm6.* claims '
+                   '(eoscheck.networks.thm6_conditions)'),
+    source=Source("Theorem 6 (width condition)", ref="paper.md §6"), assumptions=_NTK,
     notes=("Exact but impractical: the width is huge except for tiny η and γ near 1 (paper.md §10, claim 24).",),
 ))
 
@@ -115,6 +120,8 @@ LEMMA21_WIDTH = register(Bound(
     quantity="m", lhs="m", relation=">=",
     conclusion=r"\text{w.p.}\ge1-\delta\ \exists\,\mathbf{w}_*,\ \|\mathbf{w}_*\|\le1,\ "
                r"\langle y_i\nabla f_i(\mathbf{w}_0),\mathbf{w}_*\rangle\ge 9\gamma/10\ \forall i",
+    informational=("a hypothesis of Lemma 21 (NTK margin at initialization), implied by Theorem 6's width; "
+                   'shown in the report only'),
     source=Source("Lemma 21", ref="paper.md §6"), assumptions=_NTK,
 ))
 
@@ -122,6 +129,8 @@ RADIUS_T = register(Bound(
     id="lemma28.radius_t", kind="upper", template=radius_expr(t),
     quantity="‖w_t − w_0‖", lhs=r"\|\mathbf{w}_t-\mathbf{w}_0\|", relation="<=", constants=_R_C, premise=_PROB,
     domain=(sp.Ge(gamma**2 * eta * t, 1), sp.Le(t, T), _WIDTH),
+    informational=('the time-t form of the lazy radius; its t = T value is thm6.lazy_radius, which the claim'
+                   ' thm6.lazy checks'),
     source=Source("Lemma 28", ref="paper.md §6"), assumptions=_NTK,
 ))
 
@@ -130,6 +139,7 @@ G_AVERAGE = register(Bound(
     template=12 * (sp.sqrt(rho(gamma**2 * eta * t)) + INIT_OUTPUT + eta * C_g) / (gamma**2 * eta * t),
     quantity="(1/t)Σ_{k<t} G(w_k)", lhs=r"\frac1t\sum_{k=0}^{t-1}G(\mathbf{w}_k)", relation="<=", premise=_PROB,
     domain=(sp.Ge(gamma**2 * eta * t, 1), sp.Le(t, T), _WIDTH),
+    informational='a proof step of Theorem 6 (the average of G); its consequence thm6.eos_average is the claim',
     source=Source("Lemma 29", ref="paper.md §6"), assumptions=_NTK,
 ))
 
@@ -139,6 +149,7 @@ DISPLACEMENT = register(Bound(
     quantity="‖w_t − w_s‖", lhs=r"\|\mathbf{w}_t-\mathbf{w}_s\|", relation="<=",
     premise=_PROB + r",\ L(\mathbf{w}_s)\le\min\{1/(12C_\beta^2\eta),\ \ell(0)/n\}",
     domain=(sp.Ge(gamma**2 * eta * (t - s), 1), sp.Le(t, T), _WIDTH),
+    informational="a proof step of Theorem 6's stable phase; its consequence thm6.stable_bound is the claim",
     source=Source("Lemma 32", ref="paper.md §6, §11.5"), assumptions=_NTK_C,
 ))
 

@@ -9,12 +9,14 @@ import numpy as np
 from hypothesis import strategies as st
 
 from eoscheck.bounds import crawshaw_liu
+from eoscheck.datasets import crawshaw_liu_instance1
+from eoscheck.hard_instances import eta_floor
 
 from .bound_values import at
 from .claims import Budget, Evaluation, claim
 from .instances import Instance
 from .observe import Arrays
-from .strategies import certificate, separable_datasets, stepsize_batches
+from .strategies import certificate, log_uniform, separable_datasets, stepsize_batches, with_certificate
 from .exact_engine import (LN2, THM1, hitting, over_s,
                            theorem1_canonical, theorem1_instances)
 
@@ -71,3 +73,45 @@ def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
     b = np.full(A.K, float(at(crawshaw_liu.CL_TAU_2D, n=inst.data.n, gamma=inst.gamma)))
     # the bound is a ceiling on a first hitting time: undecided if not reached and T < bound
     return hitting(inst, A, cond, b, "t with L ≤ 1/(8η)")
+
+
+# ---------------------------------------------------------------------------
+# the lower side of τ: hard instance 1 (row 26)
+# ---------------------------------------------------------------------------
+
+
+def _hard1_instances(budget: Budget):
+    """Instance 1 of Theorem 3.1 inside its domain: n ∈ [6, 32], γ ∈ [0.02, 1/6], η ∈ [1, 8]× the stepsize
+    floor max(n, (32/γ²) ln(3/γ)); T = ⌊n/(16γ)⌋ + 1 steps are enough to see a separation that comes too early."""
+
+    @st.composite
+    def inst(draw) -> Instance:
+        n = draw(st.integers(6, max(6, int(32 * min(budget.scale, 1.0)))))
+        g = float(draw(log_uniform(0.02, 1 / 6)))
+        floor = eta_floor(g, n)
+        etas = tuple(sorted({floor * float(draw(log_uniform(1.0, 8.0))) for _ in range(2)} | {floor}))
+        data = with_certificate(crawshaw_liu_instance1(n, g))
+        T = int(math.floor(float(at(crawshaw_liu.MISCLASSIFIED_UNTIL, n=n, gamma=g)))) + 1
+        return Instance(data, "logistic", etas, T, extra={"gamma": g})
+
+    return inst()
+
+
+@claim("crawshaw_liu.hard1_misclassified",
+       title=f"hard instance 1, η ≥ max(n, (32/γ²)ln(3/γ)): {crawshaw_liu.MISCLASSIFIED_UNTIL.formula}",
+       source="Crawshaw & Liu (COLT 2026) Thm 3.1, instance 1 (paper §9.5)", row=26, kind="exact",
+       quantity="t_sep = first t with every margin > 0", direction=">=",
+       domain="x₁ = (γ, −γ), xᵢ = (γ, √(1−γ²)) (i ≥ 2), y = +1; n ≥ 6, γ ≤ 1/6, η ≥ max(n, (32/γ²)ln(3/γ)); "
+              "log read as natural log", assumptions=("hard instance 1 of Crawshaw–Liu Thm 3.1", "w0 = 0"),
+       bound=crawshaw_liu.MISCLASSIFIED_UNTIL, strategy=_hard1_instances, examples=6)
+def crawshaw_liu_hard1(inst: Instance) -> Evaluation:
+    A = Arrays.of(inst.trajectory())
+    g, n = float(inst.extra["gamma"]), inst.data.n
+    b = float(at(crawshaw_liu.MISCLASSIFIED_UNTIL, n=n, gamma=g))
+    first = A.first(A.min_margin > 0).astype(np.float64)
+    # t_sep is an integer: t_sep > n/(16γ) ⟺ t_sep ≥ ⌊n/(16γ)⌋ + 1 = T; a run that never separates within its
+    # T steps has t_sep ≥ T + 1 (recorded as T + 1, which satisfies the claim)
+    t_sep = np.where(first >= 0, first, inst.steps + 1.0)
+    return Evaluation(t_sep, np.full(A.K, math.floor(b) + 1.0), 0.0, ">=",
+                      {"eta": A.eta[:, 0], "n": np.full(A.K, n), "gamma": np.full(A.K, g)},
+                      best=t_sep / b, best_meaning="t_sep / (n/(16γ))", best_reduce="min")

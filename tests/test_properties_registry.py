@@ -35,3 +35,30 @@ def test_no_claim_module_keeps_its_own_transcription():
     import importlib.util
 
     assert importlib.util.find_spec("eoscheck.properties.formulas") is None
+
+
+def test_every_bound_has_a_claim_or_says_why_not():
+    # a bound is either some claim's own bound or marked informational (with the reason no claim has it);
+    # both at once would be a stale mark
+    claimed = {c.bound_id for c in all_claims() if c.bound_id}
+    unmarked = sorted(b.id for b in BOUNDS.values() if b.id not in claimed and not b.informational.strip())
+    stale = sorted(b.id for b in BOUNDS.values() if b.id in claimed and b.informational)
+    assert not unmarked, f"bounds no claim checks and not marked informational: {unmarked}"
+    assert not stale, f"bounds marked informational that a claim checks: {stale}"
+
+
+def test_no_bound_id_is_spelled_outside_bounds_and_claims():
+    # one encoding: the report, the engine, the auditor, the sweeps and the benchmarks import the Bound
+    # object (e.g. bounds.corollary2.BOUND); a quoted id there would be a second, unchecked reference
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"[\"'](" + "|".join(re.escape(i) for i in BOUNDS) + r")[\"']")
+    offenders = []
+    for folder in ("eoscheck", "benchmarks"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for lineno, line in enumerate(path.read_text().splitlines(), 1):
+                if pattern.search(line):
+                    offenders.append(f"{path.relative_to(root)}:{lineno}")
+    assert not offenders, f"bound ids spelled outside bounds/ and properties/: {offenders}"

@@ -1,18 +1,23 @@
 """Section — the lower side of τ: Crawshaw & Liu's hard instances (Theorem 3.1) and Theorem 2.1.
 
-Statements from :mod:`eoscheck.bounds.crawshaw_liu`; runs and checks in
-:mod:`eoscheck.hard_instances`.  Instance 1's statement is exact: a run inside its domain that
-separates the data before n/(16γ) is a replayable witness (VIOLATED).  Instance 2's δ is not
+Statements from :mod:`eoscheck.bounds.crawshaw_liu`; runs in :mod:`eoscheck.hard_instances`.  Instance 1
+and Theorem 2.1 are decided by their claims (``properties/crawshaw_liu.py``), quoted here; a run of this
+section inside the domain that separates the data before n/(16γ) would be a witness (VIOLATED).  Instance 2's δ is not
 recorded in paper.md, so it is scanned: the existence claim is "consistent" when some δ of the
 scan satisfies it at every stepsize, and a δ that does not is reported, not convicted.
 """
 
 from __future__ import annotations
 
+from ..bounds import crawshaw_liu
+from .claims import quote_claim
 from .context import Context
 from .document import Section, Table
 
 TITLE = "The lower side of τ: Crawshaw–Liu's hard instances"
+
+#: The claims (`eoscheck check`) whose verdicts this section quotes (checked before §1).
+CLAIMS = (crawshaw_liu.MISCLASSIFIED_UNTIL.id, crawshaw_liu.CL_TAU_2D.id)
 
 #: Defaults (the report's config may override them under the key ``lower_tau``).
 DEFAULTS = {"gammas": [0.1, 0.05, 0.02], "n": 16, "eta_factors": [1.0, 4.0],
@@ -40,13 +45,11 @@ def run(ctx: Context, sec: Section) -> None:
                          "about that δ, not a counterexample."))
     inside1 = [r for r in rows1 if r["in domain"]]
     bad = [r for r in inside1 if not r["holds"]]
-    sec.verdict("Instance 1: some point misclassified for every t ≤ n/(16γ)", "Crawshaw–Liu Thm 3.1 "
-                "(crawshaw_liu.hard1_misclassified)", "exact", "t_sep > n/(16γ)",
-                "; ".join(f"γ={r['γ']:g}, η={r['η']:.3g}: t_sep={r['measured']} vs {r['bound']:.3g}" for r in inside1),
-                ("VIOLATED" if bad else "holds") if inside1 else "inconclusive",
-                ratio=max((r["bound"] / r["measured"] for r in inside1 if r["measured"] > 0), default=None),
-                note=(f"witness: {bad[0]['data']} at η = {bad[0]['η']!r}, t = {bad[0]['witness t']}" if bad
-                      else "ratio = bound / measured (< 1: the bound holds with room)"))
+    quote_claim(ctx, sec, CLAIMS[0],
+                shown="; ".join(f"γ={r['γ']:g}, η={r['η']:.3g}: t_sep={r['measured']} vs {r['bound']:.3g}"
+                                for r in inside1) or "no run inside the domain",
+                witness=(f"{bad[0]['data']} at η = {bad[0]['η']!r}: every point classified at t = {bad[0]['witness t']} "
+                         f"≤ n/(16γ) = {bad[0]['bound']:.6g}") if bad else None)
     by_delta: dict[float, bool] = {}
     for r in rows2:
         if r["in domain"]:
@@ -63,9 +66,8 @@ def run(ctx: Context, sec: Section) -> None:
     tau_rows = [r for r in rows1 + rows2 if r["Thm 2.1 applies"]]
     reached = [r for r in tau_rows if r["τ_CL measured"] >= 0]
     worse = [r for r in reached if not r["τ_CL ≤ bound"]]
-    sec.verdict("Theorem 2.1 (d = 2): τ_CL ≤ 2 + 4n/γ + 280 log(2/γ²)/γ², independent of η", "Crawshaw–Liu "
-                "Thm 2.1, Lemma 2.8 (crawshaw_liu.tau_2d)", "exact", "τ_CL ≤ bound",
-                f"{len(reached)} of {len(tau_rows)} runs in the domain reached L ≤ 1/(8η); largest τ_CL = "
-                f"{max((r['τ_CL measured'] for r in reached), default=-1)}",
-                ("VIOLATED" if worse else "holds") if reached else "inconclusive",
-                ratio=max((r["τ_CL measured"] / r["τ_CL bound (Thm 2.1)"] for r in reached), default=None))
+    quote_claim(ctx, sec, CLAIMS[1],
+                shown=f"{len(reached)} of {len(tau_rows)} runs in the domain reached L ≤ 1/(8η); largest τ_CL = "
+                      f"{max((r['τ_CL measured'] for r in reached), default=-1)}",
+                witness=(f"{worse[0]['data']} at η = {worse[0]['η']!r}: τ_CL = {worse[0]['τ_CL measured']} > "
+                         f"{worse[0]['τ_CL bound (Thm 2.1)']:.6g}") if worse else None)

@@ -34,9 +34,6 @@ MEASURES = (T_2, T_1, T_8)
 #: Their reported worst case.
 REPORTED_WORST = 60.0
 FULL_DATASETS = 4096
-THM1_TAU = "thm1.tau"
-CL_TAU = "crawshaw_liu.tau_2d"
-CL_ETA0 = "crawshaw_liu.eta0"
 
 
 def study_grid(datasets: int = 256, d_values=D_VALUES, steps: int = STEPS, seed: int = 0) -> dict[str, Any]:
@@ -49,14 +46,11 @@ def study_grid(datasets: int = 256, d_values=D_VALUES, steps: int = STEPS, seed:
 
 def bound_values(df) -> dict[str, np.ndarray]:
     """Theorem 1's τ per row (at the certified γ*), and Crawshaw–Liu's d = 2 τ bound with its premise."""
-    from ..bounds import get_bound
+    from ..bounds import crawshaw_liu, theorem1
 
     eta, n, g = (df[c].to_numpy(float) for c in ("eta", "n", "gamma_star"))
-    out = {"tau_thm1": np.ceil(get_bound(THM1_TAU).numpy(eta=eta, n=n, gamma=g))}
-    try:
-        cl, eta0 = get_bound(CL_TAU), get_bound(CL_ETA0)
-    except Exception:  # the registry may not have them (then only τ is drawn)
-        return out
+    out = {"tau_thm1": np.ceil(theorem1.TAU.numpy(eta=eta, n=n, gamma=g))}
+    cl, eta0 = crawshaw_liu.CL_TAU_2D, crawshaw_liu.CL_ETA0
     two = df["d"].to_numpy() == 2
     out["tau_cl"] = np.where(two, cl.numpy(eta=eta, n=n, gamma=g), np.nan)
     out["cl_premise"] = two & (eta >= eta0.numpy(eta=eta, n=n, gamma=g))
