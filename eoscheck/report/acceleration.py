@@ -17,14 +17,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..bounds import classics, corollary2, theorem1, theorem3  # noqa: E402
-from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
     Context, decay_slope, eta_tex, local_slope, loglog_slope,
     plot_above_floor, sum_allowance, worst,
 )
-from .document import Figure, Section, Table  # noqa: E402
+from .document import Section, Table  # noqa: E402
 
 TITLE = "Acceleration (Corollary 2) vs the lower bound without EoS (Theorem 3)"
 
@@ -161,9 +160,7 @@ def _slope_figure(ctx, sec, Ts, L, scheds, best, ref, gamma, T_min, Tf) -> None:
     ax.set_title(f"Acceleration on Theorem 3's data (γ = {gamma:g})")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower left")
-    path, rel = ctx.figure_file("s4_slopes")
-    save_figure(fig, path)
-    sec.figure(Figure("4a", rel, "L(w_T) against T per stepsize schedule (log–log): bold, the fixed η and Corollary 2's "
+    sec.figure(ctx.save_figure(fig, "s4_slopes", "4a", "L(w_T) against T per stepsize schedule (log–log): bold, the fixed η and Corollary 2's "
                                  "η = γ²T/120; thin, η = c·T for the swept c; black, reference slopes −1 through the fixed-η "
                                  "run and −2 through the η = c·T run with a power-law fit nearest −2, from the first fitted budget (and Corollary 2's bound "
                                  f"where T ≥ T_min). Losses below {floor:g} (down to the float64 floor) are marked ▼ "
@@ -223,9 +220,7 @@ def _corollary2(ctx: Context, sec: Section, cfg: dict) -> None:
     ax.set_title("Corollary 2: measured (markers) vs bound (dashed)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    path, rel = ctx.figure_file("s4_cor2")
-    save_figure(fig, path)
-    sec.figure(Figure("4b", rel, "Corollary 2 at budgets T ≥ T_min with its own stepsize γ²T/120: the bound (dashed) is "
+    sec.figure(ctx.save_figure(fig, "s4_cor2", "4b", "Corollary 2 at budgets T ≥ T_min with its own stepsize γ²T/120: the bound (dashed) is "
                                  "far above the measured loss."))
 
 
@@ -274,9 +269,7 @@ def _monotone(ctx: Context, sec: Section, cfg: dict) -> None:
     ax.set_title("Theorem 3: without EoS, L(w_t) = Ω(1/t)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    path, rel = ctx.figure_file("s4_thm3_tL")
-    save_figure(fig, path)
-    sec.figure(Figure("4c", rel, "t·L(w_t) for monotone runs on Theorem 3's data: it levels off at a positive value "
+    sec.figure(ctx.save_figure(fig, "s4_thm3_tL", "4c", "t·L(w_t) for monotone runs on Theorem 3's data: it levels off at a positive value "
                                  "(dotted: the heuristic limit 1/(γ²η)) instead of going to 0."))
 
 

@@ -138,6 +138,16 @@ class Context:
         rel = f"figures/{name}.png"
         return self.out / rel, rel
 
+    def save_figure(self, fig, name: str, number: str, caption: str):
+        """Write ``fig`` as figure ``name`` of the report and return its :class:`~.document.Figure`
+        (numbered ``number``, with ``caption``) for ``sec.figure``."""
+        from ..plotting import save_figure
+        from .document import Figure
+
+        path, rel = self.figure_file(name)
+        save_figure(fig, path)
+        return Figure(number, rel, caption)
+
 
 def _etas_text(etas: Sequence[float]) -> str:
     return f"η = {etas[0]:.3g}" if len(etas) == 1 else f"{len(etas)} η in [{min(etas):.3g}, {max(etas):.3g}]"

@@ -18,11 +18,10 @@ import numpy as np  # noqa: E402
 
 from ..bounds import classics  # noqa: E402
 from ..gd import INCREASE_RTOL  # noqa: E402
-from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import UNIT_ROUNDOFF, Context, sum_allowance  # noqa: E402
-from .document import Figure, Section, Table  # noqa: E402
+from .document import Section, Table  # noqa: E402
 
 TITLE = "Descent lemma: small η decreases monotonically, large η diverges on quadratics"
 
@@ -127,9 +126,7 @@ def _quadratic(ctx: Context, sec: Section, cfg: dict) -> None:
     ax.set_title("Quadratic: η just below vs just above 2/λ_max")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    path, rel = ctx.figure_file("s1_quadratic")
-    save_figure(fig, path)
-    sec.figure(Figure("1a", rel, "quadratic: L(w_t) for η 1% below and 1% above the divergence threshold "
+    sec.figure(ctx.save_figure(fig, "s1_quadratic", "1a", "quadratic: L(w_t) for η 1% below and 1% above the divergence threshold "
                                  "2/λ_max (log scale: geometric decrease vs geometric growth)."))
 
 
@@ -201,8 +198,6 @@ def _logistic_figure(ctx: Context, sec: Section, runs) -> None:
         ax.legend(fontsize=6)
     for ax in axes[len(runs):]:
         ax.set_visible(False)
-    path, rel = ctx.figure_file("s1_logistic")
-    save_figure(fig, path)
-    sec.figure(Figure("1b", rel, "logistic regression on every dataset of the table, L(w_t) against t + 1 (the first "
+    sec.figure(ctx.save_figure(fig, "s1_logistic", "1b", "logistic regression on every dataset of the table, L(w_t) against t + 1 (the first "
                                  "point is L(w₀) = ln 2): solid lines (η < 2/β) must decrease monotonically; dashed lines "
                                  "(η > 2/β) are outside the descent lemma and may oscillate (EoS)."))

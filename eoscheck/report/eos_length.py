@@ -25,9 +25,8 @@ import math
 
 import numpy as np
 
-from ..plotting import save_figure
 from .context import Context
-from .document import Figure, Section, Table
+from .document import Section, Table
 
 TITLE = "Benefit 2: larger η — smaller constant factor, but longer EoS?"
 
@@ -162,9 +161,7 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
         ax.set_xlabel("stepsize η")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    path, rel = ctx.figure_file("s_eos_length")
-    save_figure(fig, path)
-    sec.figure(Figure("eos_length", rel, "EoS length (left: solid last loss increase, dashed first step with "
+    sec.figure(ctx.save_figure(fig, "s_eos_length", "eos_length", "EoS length (left: solid last loss increase, dashed first step with "
                       "L ≤ 1/η; monotone runs, rounding increases, unreached thresholds and s₁ = 0 have no point on the log "
                       "axis) and the "
                       "constant L(T)·T of the stable phase (right) against η, per dataset."))

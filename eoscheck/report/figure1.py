@@ -19,7 +19,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..bounds import classics  # noqa: E402
-from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .context import Context, eta_tex, eta_text  # noqa: E402
 from .document import Figure, Section, Table  # noqa: E402
@@ -87,9 +86,7 @@ def _fig1_plot(ctx: Context, traj, name: str, title: str, gamma: float, caption:
         ax.set_title(panel)
         ax.legend(fontsize=8)
     fig.suptitle(title)
-    path, rel = ctx.figure_file(name)
-    save_figure(fig, path)
-    return Figure(fig_id, rel, caption)
+    return ctx.save_figure(fig, name, fig_id, caption)
 
 
 def _fig1_rows(traj, gamma: float, paper_labels: list[str], t_ref: int) -> list[dict]:
@@ -325,9 +322,8 @@ def _digits_scan(ctx: Context, sec: Section, cfg: dict, data, thr: float) -> Non
     ax.set_title(f"{data.name}: EoS window (shaded: non-monotone runs)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    path, rel = ctx.figure_file("s2_digits_scan")
-    save_figure(fig, path)
-    sec.figure(Figure("2c", rel, f"{data.name}: peak and final loss against η; shaded stepsizes are EoS (non-monotone)."))
+    sec.figure(ctx.save_figure(fig, "s2_digits_scan", "2c", f"{data.name}: peak and final loss against η; shaded "
+                                                             "stepsizes are EoS (non-monotone)."))
 
 
 # ---------------------------------------------------------------------------
@@ -412,9 +408,7 @@ def _mlp3(ctx: Context, sec: Section, cfg: dict) -> None:
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    path, rel = ctx.figure_file("s2_mlp3")
-    save_figure(fig, path)
-    sec.figure(Figure("2d", rel, "3-layer net: training loss (left) and sharpness with 2/η dashed (right)."))
+    sec.figure(ctx.save_figure(fig, "s2_mlp3", "2d", "3-layer net: training loss (left) and sharpness with 2/η dashed (right)."))
     big, small = int(np.argmax(traj.eta)), int(np.argmin(traj.eta))
     rb, rs = rows[big], rows[small]
     ok, measured = mlp3_large_signature(traj, big, rb)

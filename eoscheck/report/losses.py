@@ -209,9 +209,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
         ax.grid(True, alpha=0.3)
         if mine:
             ax.legend(fontsize=6, ncol=1)
-    path, rel = ctx.figure_file("s5_table1")
-    save_figure(fig, path)
-    sec.figure(Figure("5b", rel, "L(w_T) against T per loss, exponential tails (left) and polynomial tails (right), each "
+    sec.figure(ctx.save_figure(fig, "s5_table1", "5b", "L(w_T) against T per loss, exponential tails (left) and polynomial tails (right), each "
                                  "on its own scale: exponential tails accelerate with η ∝ T, polynomial tails much less "
                                  f"(Table 1). Losses below {floor:g} (exponential tails with η = T fall like exp(−Θ(η)) "
                                  "once the data are separated, down to the float64 floor) are marked ▼ on the bottom "

@@ -20,11 +20,10 @@ import numpy as np  # noqa: E402
 
 from ..bounds import theorem6  # noqa: E402
 from ..losses import get_loss  # noqa: E402
-from ..plotting import save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import Context, eta_tex, worst  # noqa: E402
-from .document import Figure, Section, Table  # noqa: E402
+from .document import Section, Table  # noqa: E402
 
 TITLE = "Two-layer network in the NTK regime (Theorem 6)"
 
@@ -168,9 +167,7 @@ def _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met) -> None:
         ax.legend(fontsize=8)
     fig.suptitle(f"Two-layer NTK network (m = {traj.config.get('width')}, γ̂ = {gamma:.3g})"
                  + ("" if met else " — outside the width condition: trends only"))
-    path, rel = ctx.figure_file("s6_ntk")
-    save_figure(fig, path)
-    sec.figure(Figure("6", rel, "NTK network: displacement from initialization against the lazy radius, average loss "
+    sec.figure(ctx.save_figure(fig, "s6_ntk", "6", "NTK network: displacement from initialization against the lazy radius, average loss "
                                 "against the EoS bound, and the loss with the stable threshold."))
 
 
