@@ -35,8 +35,8 @@ CLAIMS = ("prop5.constants", "thm35.tau_explicit", theorem35.TAU_EXP_TAIL.id, "t
 #: column of the transition-scaling table: the log–log slope in η of Theorem 35's τ form
 FORM_SLOPE = "its slope in η over the fit range"
 
-#: Finite-T tolerance of a fitted exponent against an O(·) prediction: an observed slope up to this much
-#: shallower than the prediction's own local slope still counts as consistent.
+#: Finite-T tolerance of a fitted exponent against an O(·) prediction (decay_slope's; the section only reports
+#: the slopes: the verdicts are the claims').
 SLOPE_TOL = 0.1
 
 
