@@ -160,8 +160,10 @@ def _on_dask(todo: list[Task], finish, workers: int, scheduler: str | None, time
             start_fork_server()  # no-op when sweep() started it
             stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))  # also for a worker a nanny restarts
             cluster = stack.enter_context(LocalCluster(
-                n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR, env=dict(ONE_THREAD_ENV)))
+                n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.ERROR, env=dict(ONE_THREAD_ENV),
+                # no dashboard, and the scheduler's HTTP server on a free port (not a try at 8787)
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}))
             client = stack.enter_context(Client(cluster))
             mode = f"LocalCluster({workers})"
         else:
