@@ -116,24 +116,32 @@ def test_external_scheduler_gives_the_same_table(serial_table, external_cluster)
     assert df.equals(serial_table)
 
 
+def _kill_after_first_task(out: Path, pid_of) -> tuple[threading.Thread, dict]:
+    """A started thread that, once a task is stored in ``out/tasks``, SIGKILLs ``pid_of(first file)``
+    and records the pid and how many tasks were done then."""
+    state: dict = {}
+
+    def watch():
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            done = sorted((out / "tasks").glob("*.parquet")) if (out / "tasks").is_dir() else []
+            if done:
+                state["pid"] = pid_of(done[0])
+                state["done_at_kill"] = len(done)
+                os.kill(state["pid"], signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    th = threading.Thread(target=watch)
+    th.start()
+    return th, state
+
+
 def test_killed_worker_loses_no_rows(external_cluster, tmp_path):
     addr, procs = external_cluster
     grid = dict(GRID, datasets=16, steps=1500, task_size=1)
     out = tmp_path / "killed"
-    state = {}
-
-    def kill_when_started():
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            done = list((out / "tasks").glob("*.parquet")) if (out / "tasks").is_dir() else []
-            if done:
-                state["done_at_kill"] = len(done)
-                os.kill(procs[2].pid, signal.SIGKILL)
-                return
-            time.sleep(0.02)
-
-    th = threading.Thread(target=kill_when_started)
-    th.start()
+    th, state = _kill_after_first_task(out, lambda first: procs[2].pid)
     info: dict = {}
     df = sweep(**grid, scheduler=addr, out=out, info=info)
     th.join()
@@ -150,24 +158,12 @@ def test_killed_local_worker_is_replaced_and_loses_no_rows(tmp_path):
 
     import pyarrow.parquet as pq
 
+    def worker_pid(first):  # the process that ran the first stored task
+        return int(json.loads(pq.read_schema(first).metadata[b"eoscheck"])["worker"].rsplit(":", 1)[1])
+
     grid = dict(GRID, datasets=12, steps=1500, task_size=1)
     out = tmp_path / "local-killed"
-    state = {}
-
-    def kill_a_worker():
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            done = sorted((out / "tasks").glob("*.parquet")) if (out / "tasks").is_dir() else []
-            if done:
-                meta = json.loads(pq.read_schema(done[0]).metadata[b"eoscheck"])
-                state["pid"] = int(meta["worker"].rsplit(":", 1)[1])
-                state["done_at_kill"] = len(done)
-                os.kill(state["pid"], signal.SIGKILL)
-                return
-            time.sleep(0.02)
-
-    th = threading.Thread(target=kill_a_worker)
-    th.start()
+    th, state = _kill_after_first_task(out, worker_pid)
     info: dict = {}
     df = sweep(**grid, workers=2, out=out, info=info)
     th.join()
