@@ -182,6 +182,19 @@ def test_fork_server_start_restores_this_process_environment(monkeypatch):
     assert set(ONE_THREAD_ENV.values()) == {"1"}
 
 
+def test_without_a_fork_server_workers_are_spawned(monkeypatch):
+    import multiprocessing
+
+    from eoscheck.sweeps.workers import LOCAL_CLUSTER_CONFIG, cluster_config, start_fork_server
+
+    key = "distributed.worker.multiprocessing-method"
+    assert start_fork_server() and cluster_config()[key] == "forkserver"
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # as on Windows
+    assert not start_fork_server()
+    cfg = cluster_config()
+    assert key not in cfg and len(cfg) == len(LOCAL_CLUSTER_CONFIG) - 1
+
+
 def test_fork_server_preload_is_safe_and_light():
     # the module the fork server imports: its warm-up ran, left no thread (forking is safe), froze
     # what it loaded, and pulled in none of the heavy modules a task does not need

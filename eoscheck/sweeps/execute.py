@@ -27,7 +27,7 @@ from .._errors import EoscheckError
 from .grid import DataSpec, Grid
 from .measures import parse_measures
 from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks, run_task, store
-from .workers import LOCAL_CLUSTER_CONFIG, ONE_THREAD_ENV, start_fork_server
+from .workers import ONE_THREAD_ENV, cluster_config, start_fork_server
 
 DEFAULT_MEASURES = "transition_time(1/eta),last_increase,final_loss"
 
@@ -157,8 +157,7 @@ def _on_dask(todo: list[Task], finish, workers: int, scheduler: str | None, time
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:  # closes the client, then the cluster, then the setting
         if scheduler is None:
-            start_fork_server()  # no-op when sweep() started it
-            stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))  # also for a worker a nanny restarts
+            stack.enter_context(dask.config.set(cluster_config()))  # also for a worker a nanny restarts
             cluster = stack.enter_context(LocalCluster(
                 n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None, silence_logs=logging.ERROR, env=dict(ONE_THREAD_ENV),

@@ -35,15 +35,20 @@ LOCAL_CLUSTER_CONFIG = {
 }
 
 
-def start_fork_server() -> None:
+def start_fork_server() -> bool:
     """Start, once per process, the fork server LocalCluster workers are forked from.
 
     It preloads :data:`WORKER_PRELOAD` with :data:`ONE_THREAD_ENV` in its environment (this
     process's environment is restored at once).  Returns without waiting: a fork request waits
     until the preload is done.  A server already running in this process is reused as it is
     (one started by other code without the preload still works: its workers import on their first
-    task, slower, same numbers).
+    task, slower, same numbers).  False where the platform has no fork server (Windows): the
+    workers are then spawned (:func:`cluster_config`).
     """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
     import multiprocessing.forkserver as fs
 
     fs.set_forkserver_preload(list(WORKER_PRELOAD))
@@ -57,3 +62,12 @@ def start_fork_server() -> None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    return True
+
+
+def cluster_config() -> dict:
+    """The Dask settings of a sweep's LocalCluster (:data:`LOCAL_CLUSTER_CONFIG`), with spawned
+    workers where the platform has no fork server; starts the server if it is not running."""
+    if start_fork_server():
+        return dict(LOCAL_CLUSTER_CONFIG)
+    return {k: v for k, v in LOCAL_CLUSTER_CONFIG.items() if k != "distributed.worker.multiprocessing-method"}
