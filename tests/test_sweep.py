@@ -99,6 +99,9 @@ def test_local_cluster_gives_the_same_table(serial_table, tmp_path):
     df = sweep(**GRID, workers=2, out=tmp_path / "local", info=info)
     assert info["mode"] == "LocalCluster(2)" and info["tasks_run"] == 4
     assert df.equals(serial_table)
+    # every task ran in a worker forked from the preloaded fork server, on one BLAS thread
+    assert info["tasks_preloaded"] == 4 and len(info["workers_seen"]) >= 1
+    assert info["threadpools"] and all(p.endswith(":1") for p in info["threadpools"])
     import pandas as pd
 
     assert pd.read_parquet(tmp_path / "local" / "results.parquet").equals(serial_table)
@@ -113,24 +116,32 @@ def test_external_scheduler_gives_the_same_table(serial_table, external_cluster)
     assert df.equals(serial_table)
 
 
+def _kill_after_first_task(out: Path, pid_of) -> tuple[threading.Thread, dict]:
+    """A started thread that, once a task is stored in ``out/tasks``, SIGKILLs ``pid_of(first file)``
+    and records the pid and how many tasks were done then."""
+    state: dict = {}
+
+    def watch():
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            done = sorted((out / "tasks").glob("*.parquet")) if (out / "tasks").is_dir() else []
+            if done:
+                state["pid"] = pid_of(done[0])
+                state["done_at_kill"] = len(done)
+                os.kill(state["pid"], signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    th = threading.Thread(target=watch)
+    th.start()
+    return th, state
+
+
 def test_killed_worker_loses_no_rows(external_cluster, tmp_path):
     addr, procs = external_cluster
     grid = dict(GRID, datasets=16, steps=1500, task_size=1)
     out = tmp_path / "killed"
-    state = {}
-
-    def kill_when_started():
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            done = list((out / "tasks").glob("*.parquet")) if (out / "tasks").is_dir() else []
-            if done:
-                state["done_at_kill"] = len(done)
-                os.kill(procs[2].pid, signal.SIGKILL)
-                return
-            time.sleep(0.02)
-
-    th = threading.Thread(target=kill_when_started)
-    th.start()
+    th, state = _kill_after_first_task(out, lambda first: procs[2].pid)
     info: dict = {}
     df = sweep(**grid, scheduler=addr, out=out, info=info)
     th.join()
@@ -139,6 +150,61 @@ def test_killed_worker_loses_no_rows(external_cluster, tmp_path):
     assert info["workers_at_end"] == 1
     ref = sweep(**grid)
     assert len(df) == 16 * 3 and df.equals(ref)
+
+
+def test_killed_local_worker_is_replaced_and_loses_no_rows(tmp_path):
+    # a LocalCluster worker killed mid-sweep: its nanny forks a new one from the fork server
+    import json
+
+    import pyarrow.parquet as pq
+
+    def worker_pid(first):  # the process that ran the first stored task
+        return int(json.loads(pq.read_schema(first).metadata[b"eoscheck"])["worker"].rsplit(":", 1)[1])
+
+    grid = dict(GRID, datasets=12, steps=1500, task_size=1)
+    out = tmp_path / "local-killed"
+    th, state = _kill_after_first_task(out, worker_pid)
+    info: dict = {}
+    df = sweep(**grid, workers=2, out=out, info=info)
+    th.join()
+    assert state["done_at_kill"] < 12, "the worker was killed after the sweep ended: the test proves nothing"
+    assert state["pid"] != os.getpid()
+    assert len(df) == 12 * 3 and df.equals(sweep(**grid))
+
+
+def test_fork_server_start_restores_this_process_environment(monkeypatch):
+    from eoscheck.sweeps.workers import ONE_THREAD_ENV, start_fork_server
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    start_fork_server()
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "OPENBLAS_NUM_THREADS" not in os.environ
+    assert set(ONE_THREAD_ENV.values()) == {"1"}
+
+
+def test_without_a_fork_server_workers_are_spawned(monkeypatch):
+    import multiprocessing
+
+    from eoscheck.sweeps.workers import LOCAL_CLUSTER_CONFIG, cluster_config, start_fork_server
+
+    key = "distributed.worker.multiprocessing-method"
+    assert start_fork_server() and cluster_config()[key] == "forkserver"
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # as on Windows
+    assert not start_fork_server()
+    cfg = cluster_config()
+    assert key not in cfg and len(cfg) == len(LOCAL_CLUSTER_CONFIG) - 1
+
+
+def test_fork_server_preload_is_safe_and_light():
+    # the module the fork server imports: its warm-up ran, left no thread (forking is safe), froze
+    # what it loaded, and pulled in none of the heavy modules a task does not need
+    code = ("import gc, sys, threading, eoscheck.sweeps.warm as w; "
+            "print(w.WARMED, threading.active_count(), gc.get_freeze_count() > 0, "
+            "sorted(m for m in ('matplotlib', 'pandas', 'pyarrow', 'jax') if m in sys.modules))")
+    env = dict(os.environ, **ONE_THREAD)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "True 1 True []", out.stdout
 
 
 def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):

@@ -41,6 +41,10 @@ def run(args) -> int:
     from .._errors import EoscheckError
     from ..outputs import check_output_dir
 
+    if args.workers and args.workers > 0 and args.scheduler is None:
+        from ..sweeps.workers import start_fork_server
+
+        start_fork_server()  # first thing: the workers' imports overlap this process's
     if not args.out:
         raise EoscheckError("--out DIR is required (results.parquet and sweep.json are written there)")
     check_output_dir(args.out)

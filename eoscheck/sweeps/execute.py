@@ -1,8 +1,9 @@
 """``eoscheck.sweep(...)``: a grid of GD runs over many datasets, executed serially or on Dask.
 
 * ``workers=0`` — serial, in this process;
-* ``workers=N`` — a Dask ``LocalCluster`` of N worker processes (spawned, one thread each, BLAS
-  pinned to one thread);
+* ``workers=N`` — a Dask ``LocalCluster`` of N worker processes (one thread each, BLAS pinned to one
+  thread), forked from a fork server that has imported the GD engine once (:mod:`.workers`),
+  started before the sweep is planned so that it loads while this process plans;
 * ``scheduler="tcp://HOST:PORT"`` — an existing Dask cluster (e.g. one started by dask-jobqueue
   on SLURM/PBS); the workers need the same eoscheck installed, not a shared file system: results
   come back to this process, which alone writes ``out``.
@@ -26,10 +27,7 @@ from .._errors import EoscheckError
 from .grid import DataSpec, Grid
 from .measures import parse_measures
 from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks, run_task, store
-
-#: Environment of LocalCluster workers: one BLAS/OpenMP thread each.
-ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                  "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+from .workers import ONE_THREAD_ENV, cluster_config, start_fork_server
 
 DEFAULT_MEASURES = "transition_time(1/eta),last_increase,final_loss"
 
@@ -73,12 +71,14 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
     margin lies in [γ*, γ* + gap]), ``eta``, one column per measure, ``diverged``.
     ``info``, if given, receives what happened (tasks run and reused, seconds per task, workers).
     """
-    grid, names, tasks = plan(data, n=n, d=d, gamma=gamma, datasets=datasets, eta=eta, steps=steps,
-                              measure=measure, loss=loss, seed=seed, task_size=task_size)
     if scheduler is not None:
         check_address(scheduler)
     elif int(workers) != workers or workers < 0:
         raise EoscheckError(f"--workers must be 0 (serial) or a positive number of processes, got {workers}")
+    elif workers > 0:
+        start_fork_server()  # it imports the engine while this process plans
+    grid, names, tasks = plan(data, n=n, d=d, gamma=gamma, datasets=datasets, eta=eta, steps=steps,
+                              measure=measure, loss=loss, seed=seed, task_size=task_size)
     folder = None
     if out is not None:
         from ..outputs import check_output_dir
@@ -143,37 +143,47 @@ def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: st
     stats["task_cpu_seconds"] = [r["cpu_seconds"] for r in ran]
     stats["task_cpu_seconds_all"] = [r["cpu_seconds"] for r in results.values()]
     stats["workers_seen"] = sorted({r["worker"] for r in ran})
+    stats["tasks_preloaded"] = sum(bool(r.get("preloaded")) for r in ran)  # ran in a process forked from .warm
     stats["threadpools"] = sorted({p for r in results.values() for p in r["threadpools"]})
     return results, stats
 
 
 def _on_dask(todo: list[Task], finish, workers: int, scheduler: str | None, timeout: float) -> dict[str, Any]:
+    import contextlib
+
+    import dask
     from distributed import Client, LocalCluster, as_completed
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR, env=dict(ONE_THREAD_ENV))
-        client = Client(cluster)
-        mode = f"LocalCluster({workers})"
-    else:
-        try:
-            client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError) as err:
-            raise EoscheckError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
-                                f"({type(err).__name__}); start one (dask scheduler) or check the address") from None
-        mode = f"scheduler {scheduler}"
-    try:
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:  # closes the client, then the cluster, then the setting
+        if scheduler is None:
+            stack.enter_context(dask.config.set(cluster_config()))  # also for a worker a nanny restarts
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.ERROR, env=dict(ONE_THREAD_ENV),
+                # no dashboard, and the scheduler's HTTP server on a free port (not a try at 8787)
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}))
+            client = stack.enter_context(Client(cluster))
+            mode = f"LocalCluster({workers})"
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout=timeout))
+            except (OSError, TimeoutError) as err:
+                raise EoscheckError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
+                                    f"({type(err).__name__}); start one (dask scheduler) or check the address"
+                                    ) from None
+            mode = f"scheduler {scheduler}"
+        t1, c1 = time.perf_counter(), time.process_time()
         futures = [client.submit(run_task, t, key=f"eoscheck-sweep-{t.key}", pure=False) for t in todo]
         for fut in as_completed(futures):
             finish(fut.result())
             fut.release()
         nworkers = len(client.scheduler_info().get("workers", {}))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return {"mode": mode, "workers_at_end": nworkers}
+        t2, c2 = time.perf_counter(), time.process_time()
+    # where the wall time went; tasks_phase_cpu_s: this process's CPU (scheduler, nannies, client,
+    # storing results) while the workers ran, taken from the same cores
+    return {"mode": mode, "workers_at_end": nworkers, "cluster_start_s": t1 - t0, "tasks_phase_s": t2 - t1,
+            "tasks_phase_cpu_s": c2 - c1, "cluster_close_s": time.perf_counter() - t2}
 
 
 def _table(results: dict[str, dict], names: tuple[str, ...]):

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,7 @@ def run_task(task: Task) -> dict[str, Any]:
         torch.set_num_threads(old)
     return {"key": task.key, "columns": cols, "seconds": time.perf_counter() - t0,
             "cpu_seconds": time.process_time() - c0, "worker": f"{socket.gethostname()}:{os.getpid()}",
-            "threadpools": pools}
+            "threadpools": pools, "preloaded": "eoscheck.sweeps.warm" in sys.modules}
 
 
 def frame(result: dict[str, Any]):
