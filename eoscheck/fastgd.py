@@ -99,15 +99,23 @@ def choose_threads(panels: int) -> int:
     return int(max(1, min(panels, math.floor(free + 0.5))))
 
 
+_CONTROLLER: list = []
+
+
 class _blas_single:
-    """numpy's BLAS single-threaded inside the block (no-op without threadpoolctl)."""
+    """numpy's BLAS single-threaded inside the block (no-op without threadpoolctl).
+
+    The controller (which scans the loaded libraries, ~1 ms) is made once per process: the BLAS
+    numpy calls is loaded with numpy, before any engine runs."""
 
     def __enter__(self):
         self.ctx = None
         try:
-            from threadpoolctl import threadpool_limits
+            if not _CONTROLLER:
+                from threadpoolctl import ThreadpoolController
 
-            self.ctx = threadpool_limits(limits=1, user_api="blas")
+                _CONTROLLER.append(ThreadpoolController())
+            self.ctx = _CONTROLLER[0].limit(limits=1, user_api="blas")
         except Exception:  # threadpoolctl missing or broken: leave BLAS threads alone
             self.ctx = None
         return self

@@ -23,6 +23,7 @@ import threading
 import numpy as np
 from numba import njit
 
+from .explog import exp_inline, log1p_unit_inline
 from .gdnumpy import REDUCED, ChunkBuffers
 
 #: Row-sum slots of a panel's reduction array red[key, step, row].
@@ -150,7 +151,6 @@ def _dot4(x, y):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
 def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val, ee):
     """One step on a panel: Q = −ℓ′(M), S = coef·Q (0 on rows not live), the row sums into red[:, j].
 
@@ -209,7 +209,6 @@ def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val,
             red[WPROJ, j, r] = wp
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
 def update_gram(M, D, Mn, X, S, Xn, red, j):
     """Mn = M + D, Xn = X + S (c_{t+1} = c_t + S_t) and the partial η²‖∇L‖² = S·D into red[GN2, j]."""
     k, w = M.shape
@@ -224,7 +223,6 @@ def update_gram(M, D, Mn, X, S, Xn, red, j):
         red[GN2, j, r] = g
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
 def update_primal(X, D, Xn, wstar, red, j, recorded):
     """Xn = X + D (W_{t+1} = W_t + S Z), ‖D‖² = η²‖∇L‖², and ‖W_t‖², ⟨W_t, w*⟩ at recorded steps."""
     k, d = X.shape
@@ -248,7 +246,6 @@ def update_primal(X, D, Xn, wstar, red, j, recorded):
             red[WPROJ, j, r] = wp
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
 def _matmul_into(A, B, out):
     """out = A @ B by plain loops (small problems: no call overhead, a fixed summation order)."""
     k, n = A.shape
@@ -262,29 +259,64 @@ def _matmul_into(A, B, out):
                 out[r, c] += s * B[i, c]
 
 
+def transcendentals_compiled(kind, M, E, LG, tmp):
+    """:func:`transcendentals` inside compiled code, with :mod:`eoscheck.explog`'s exp and log1p
+    (within 1 ulp, vectorised): logistic E = exp(−|M|), LG = log1p(E); exponential E = exp(−M)."""
+    k, w = M.shape
+    for r in range(k):
+        if kind == LOGISTIC:
+            for i in range(w):
+                tmp[i] = -abs(M[r, i])
+            exp_inline(tmp, E[r])
+            log1p_unit_inline(E[r], LG[r])
+        elif kind == EXPONENTIAL:
+            for i in range(w):
+                tmp[i] = -M[r, i]
+            exp_inline(tmp, E[r])
+
+
+def _compiled(fn):
+    """(cached compiled function, its inlined twin for :func:`chunk_small`): the same operations,
+    so the same bits; inlining saves a call per step whose reference counting costs more than the
+    work of a small step."""
+    return njit(nogil=True, cache=True, error_model="numpy")(fn), njit(inline="always", error_model="numpy")(fn)
+
+
+fused_pass, _fused_pass_i = _compiled(fused_pass)
+update_gram, _update_gram_i = _compiled(update_gram)
+update_primal, _update_primal_i = _compiled(update_primal)
+_matmul_into, _matmul_i = _compiled(_matmul_into)
+transcendentals_compiled, _transcendentals_i = _compiled(transcendentals_compiled)
+
+
 @njit(nogil=True, cache=True, error_model="numpy")
-def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps):
+def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps, E, LG):
     """``nsteps`` whole steps in one call (small problems), slots 0..nsteps of the chunk buffers.
 
     Gram: B = K = ZZᵀ; primal: B = Z (n, d), BT = Zᵀ (d, n); M_{nsteps} is left for the next chunk.
+    ``E``/``LG`` (k, n) scratch for the logistic and exponential losses' exp/log1p
+    (:func:`transcendentals_compiled`), (k, 0) for the others (libm, per element).
     """
     val = np.empty(Mb.shape[2])
     ee = np.empty(Mb.shape[2])
+    tmp = np.empty(Mb.shape[2])
+    pre = E.shape[1] == Mb.shape[2]
     for j in range(nsteps):
+        if not gram and j > 0:
+            _matmul_i(Xb[j], BT, Mb[j])
+        if pre:
+            _transcendentals_i(kind, Mb[j], E, LG, tmp)
         if gram:
-            fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j,
-                       val, ee)
-            _matmul_into(S, B, D)
-            update_gram(Mb[j], D, Mb[j + 1], Xb[j], S, Xb[j + 1], red, j)
+            _fused_pass_i(kind, a, Mb[j], E, LG, Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j, val, ee)
+            _matmul_i(S, B, D)
+            _update_gram_i(Mb[j], D, Mb[j + 1], Xb[j], S, Xb[j + 1], red, j)
         else:
-            if j > 0:
-                _matmul_into(Xb[j], BT, Mb[j])
-            fused_pass(kind, a, Mb[j], S[:, :0], S[:, :0], Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
-                       red, j, val, ee)
-            _matmul_into(S, B, D)
-            update_primal(Xb[j], D, Xb[j + 1], wstar, red, j, recorded[j])
+            _fused_pass_i(kind, a, Mb[j], E, LG, Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
+                          red, j, val, ee)
+            _matmul_i(S, B, D)
+            _update_primal_i(Xb[j], D, Xb[j + 1], wstar, red, j, recorded[j])
     if not gram:
-        _matmul_into(Xb[nsteps], BT, Mb[nsteps])
+        _matmul_i(Xb[nsteps], BT, Mb[nsteps])
 
 
 #: A whole chunk runs in one compiled call when a batched step has fewer GEMM flops and margins
@@ -376,9 +408,10 @@ class FusedBlock(ChunkBuffers):
                 "v": np.ascontiguousarray(self.v[cols]) if self.has_wstar and gram else np.zeros(0),
                 "red": np.zeros((NRED, chunk, k)),
                 "val": np.zeros(int(c1 - c0)), "ee": np.zeros(int(c1 - c0)),
-                "M": [m[:, cols] for m in self.M], "X": [x[:, cols] for x in self.X] if gram else None,
-                "Q": [q[:, cols] for q in self.Q], "S": [s[:, cols] for s in self.S2],
             })
+            if gram and not small:   # per-slot views of the panel's columns (panel_steps)
+                self.panels[-1].update(M=[m[:, cols] for m in self.M], X=[x[:, cols] for x in self.X],
+                                       Q=[q[:, cols] for q in self.Q], S=[s[:, cols] for s in self.S2])
         self.empty = np.zeros((k, 0))
 
     def advance(self, t0: int, nsteps: int, recorded: np.ndarray, threads: int = 1) -> None:
@@ -389,7 +422,7 @@ class FusedBlock(ChunkBuffers):
             gram = self.method == "gram"
             chunk_small(self.kind, self.a, gram, self.M, self.X, self.Q, self.S2[0], self.D,
                         self.Kmat if gram else self.Z, self.zt, self.coef, self.live,
-                        self.v if gram else np.zeros(0), self.wstar, rec, P["red"], nsteps)
+                        self.v if gram else np.zeros(0), self.wstar, rec, P["red"], nsteps, P["E"], P["LG"])
         elif self.method == "gram":
             run_panels(self, t0, nsteps, rec, threads)
         else:
