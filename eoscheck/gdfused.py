@@ -94,39 +94,17 @@ def transcendentals(kind: int, M: np.ndarray, E: np.ndarray, LG: np.ndarray) -> 
         np.exp(E, out=E)
 
 
-@njit(inline="always", error_model="numpy")
-def _row_values(kind, a, M, E, LG, r, Q, val, ee, recorded):
-    """Row r: Q[r] = −ℓ′(M[r]), val = ℓ(M[r]) and, at recorded steps, ee = exp(−M[r]).
+@njit(nogil=True, cache=True, error_model="numpy")
+def _row_values_libm(kind, a, M, r, Q, val, ee, recorded):
+    """:func:`_row_values` for the losses whose exp/log come from libm, per element (:func:`_elem`).
 
-    One simple loop per loss (the branch is outside the loops), so each compiles to tight code;
-    logistic and exponential take their exp/log1p from ``E``/``LG`` (:func:`transcendentals`)
-    when given (else, and for the other losses, from :func:`_elem`).
-    """
-    w = M.shape[1]
-    pre = E.shape[1] == w
-    if kind == LOGISTIC and pre:
-        for i in range(w):
-            m = M[r, i]
-            e = E[r, i]
-            num = 1.0 if m <= 0.0 else e
-            Q[r, i] = num / (1.0 + e)
-            val[i] = LG[r, i] - (m if m < 0.0 else 0.0)
-        if recorded:
-            for i in range(w):
-                e = E[r, i]
-                ee[i] = e if M[r, i] >= 0.0 else 1.0 / e
-    elif kind == EXPONENTIAL and pre:
-        for i in range(w):
-            e = E[r, i]
-            Q[r, i] = e
-            val[i] = e
-            ee[i] = e
-    else:
-        for i in range(w):
-            v_, q_, e_ = _elem(kind, a, M[r, i], recorded)
-            Q[r, i] = q_
-            val[i] = v_
-            ee[i] = e_
+    Compiled apart, not inlined: inlined beside the other losses' loops in :func:`fused_pass`, these
+    libm calls made those loops 5× slower on a 20-margin row."""
+    for i in range(M.shape[1]):
+        v_, q_, e_ = _elem(kind, a, M[r, i], recorded)
+        Q[r, i] = q_
+        val[i] = v_
+        ee[i] = e_
 
 
 @njit(inline="always", error_model="numpy")
@@ -159,27 +137,55 @@ def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val,
     panel's c and Z w*; empty otherwise) give c·M and c·v at recorded steps; ``val``/``ee`` are
     (w,) scratch.  A row with a non-finite margin gets NaN min and max, so the driver sees a
     non-finite state.  Every sum runs in a fixed order, so the result depends only on the panel.
+    With ``E``/``LG`` given, q, ℓ and the sums come out of one loop (logistic:
+    −ℓ′ = [m ≤ 0 ? 1 : e]/(1 + e), ℓ = log1p(e) − min(m, 0); exponential: ℓ = −ℓ′ = e), which
+    is 4× faster on small rows than writing q and ℓ first and summing them in a second loop.
     """
     k, w = M.shape
     has_x = X.shape[1] == w
     has_v = v.shape[0] == w
+    pre = E.shape[1] == w and (kind == LOGISTIC or kind == EXPONENTIAL)
     for r in range(k):
-        _row_values(kind, a, M, E, LG, r, Q, val, ee, recorded)
         vs = 0.0
         qs = 0.0
         mn = math.inf
         mx = -math.inf
         bad = 0.0
         c = coef[r] if live[r] else 0.0
-        for i in range(w):
-            m = M[r, i]
-            q = Q[r, i]
-            S[r, i] = c * q
-            vs += val[i]
-            qs += abs(q)
-            mn = m if m < mn else mn
-            mx = m if m > mx else mx
-            bad += m - m                      # NaN once any m is NaN or ±inf
+        if pre and kind == LOGISTIC:
+            for i in range(w):
+                m = M[r, i]
+                e = E[r, i]
+                q = (1.0 if m <= 0.0 else e) / (1.0 + e)
+                Q[r, i] = q
+                S[r, i] = c * q
+                vs += LG[r, i] - (m if m < 0.0 else 0.0)
+                qs += abs(q)
+                mn = m if m < mn else mn
+                mx = m if m > mx else mx
+                bad += m - m                  # NaN once any m is NaN or ±inf
+        elif pre:                             # exponential: ℓ = −ℓ′ = exp(−m) = E
+            for i in range(w):
+                m = M[r, i]
+                q = E[r, i]
+                Q[r, i] = q
+                S[r, i] = c * q
+                vs += q
+                qs += abs(q)
+                mn = m if m < mn else mn
+                mx = m if m > mx else mx
+                bad += m - m
+        else:
+            _row_values_libm(kind, a, M, r, Q, val, ee, recorded)
+            for i in range(w):
+                m = M[r, i]
+                q = Q[r, i]
+                S[r, i] = c * q
+                vs += val[i]
+                qs += abs(q)
+                mn = m if m < mn else mn
+                mx = m if m > mx else mx
+                bad += m - m
         if not live[r]:                       # a stopped row: S = 0 exactly (its q may be inf)
             for i in range(w):
                 S[r, i] = 0.0
@@ -197,7 +203,13 @@ def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val,
             wp = 0.0
             for i in range(w):
                 m = M[r, i]
-                en += ee[i]
+                if pre and kind == LOGISTIC:  # exp(−m) = e (m ≥ 0) or 1/e
+                    e = E[r, i]
+                    en += e if m >= 0.0 else 1.0 / e
+                elif pre:
+                    en += E[r, i]
+                else:
+                    en += ee[i]
                 le += 1.0 if m <= 0.0 else 0.0
             if has_x:
                 wn = _dot4(X[r], M[r])
@@ -259,6 +271,20 @@ def _matmul_into(A, B, out):
                 out[r, c] += s * B[i, c]
 
 
+def _matmul_dot(A, BT, out):
+    """out = A @ B from BT = Bᵀ, as dot products: out[r, c] = Σᵢ A[r, i]·BT[c, i] summed in i order
+    in a register — the same operations in the same order as :func:`_matmul_into`, so the same
+    bits, without a store and reload of out per term (faster when B has few columns)."""
+    k, n = A.shape
+    p = BT.shape[0]
+    for r in range(k):
+        for c in range(p):
+            s = 0.0
+            for i in range(n):
+                s += A[r, i] * BT[c, i]
+            out[r, c] = s
+
+
 def transcendentals_compiled(kind, M, E, LG, tmp):
     """:func:`transcendentals` inside compiled code, with :mod:`eoscheck.explog`'s exp and log1p
     (within 1 ulp, vectorised): logistic E = exp(−|M|), LG = log1p(E); exponential E = exp(−M)."""
@@ -286,6 +312,7 @@ fused_pass, _fused_pass_i = _compiled(fused_pass)
 update_gram, _update_gram_i = _compiled(update_gram)
 update_primal, _update_primal_i = _compiled(update_primal)
 _matmul_into, _matmul_i = _compiled(_matmul_into)
+_matmul_dot, _matmul_dot_i = _compiled(_matmul_dot)
 transcendentals_compiled, _transcendentals_i = _compiled(transcendentals_compiled)
 
 
@@ -313,7 +340,7 @@ def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, re
         else:
             _fused_pass_i(kind, a, Mb[j], E, LG, Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
                           red, j, val, ee)
-            _matmul_i(S, B, D)
+            _matmul_dot_i(S, BT, D)
             _update_primal_i(Xb[j], D, Xb[j + 1], wstar, red, j, recorded[j])
     if not gram:
         _matmul_i(Xb[nsteps], BT, Mb[nsteps])
