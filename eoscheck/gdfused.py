@@ -12,7 +12,8 @@ row sums and D_p = S·K[:, p].  Only that GEMM needs all of S, so the panels mee
 blocking barrier per step (S double-buffered by the parity of t).  T ≤ P threads run the
 panels (panel p on thread p mod T); partial sums are combined in panel order, so the result is
 bit-identical for every T.  Small problems run whole chunks inside one compiled call, GEMMs
-included (:func:`chunk_small`), which removes the per-step Python calls.
+included (:func:`chunk_small`, compiled per loss and form, with the vectorisable exp and log1p of
+:mod:`eoscheck.explog`), which removes the per-step Python calls.
 """
 
 from __future__ import annotations

@@ -508,3 +508,20 @@ def test_compiled_exp_and_log1p_are_within_one_ulp():
     nan = np.array([np.nan])
     log1p_unit_into(nan, nan)
     assert np.isnan(nan[0])
+
+
+def test_default_threads_run_every_panel_and_change_no_bit(monkeypatch):
+    """Without ``threads`` the engine runs one blocking thread per panel (3 panels forced here),
+    whatever the load, and the result is the 1-thread result byte for byte."""
+    import eoscheck.fastgd as fg
+    import eoscheck.gdfused as gf
+
+    monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
+    monkeypatch.setattr(fg, "MIN_PANEL", 2)
+    monkeypatch.setattr(fg, "machine_cpus", lambda: 3)
+    monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
+    data = _data("synthetic_n>d")
+    auto = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram")
+    one = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram", threads=1)
+    assert (auto.provenance["engine"]["panels"], auto.provenance["engine"]["threads"]) == (3, 3)
+    assert _all_bytes(auto) == _all_bytes(one)
