@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import numpy as np
 
@@ -72,16 +73,35 @@ def choose_panels(K: int, n: int, method: str) -> int:
     return int(max(1, min(machine_cpus(), n // MIN_PANEL)))
 
 
-def choose_threads(panels: int) -> int:
-    """Threads for ``panels`` panels: one per panel (the panels already number the machine's CPUs).
+def busy_cpus(interval: float = 0.05) -> float:
+    """CPUs kept busy by other processes, from /proc/stat over ``interval`` seconds (0 if unknown)."""
+    def snap():
+        with open("/proc/stat") as fh:
+            vals = [int(x) for x in fh.readline().split()[1:]]
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+        return sum(vals), idle
+    try:
+        tot0, idle0 = snap()
+        time.sleep(interval)
+        tot1, idle1 = snap()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    if tot1 <= tot0:
+        return 0.0
+    return machine_cpus() * (1.0 - (idle1 - idle0) / (tot1 - tot0))
 
-    The threads block between steps, so competing processes get their fair share and lose no
-    CPU to spinning; measured on the 2-CPU machine (benchmarks/README.md), 2 threads ran the
-    main problem as fast as 1 while another process held a core, and 1.2× faster with one more
-    competitor, so the engine does not step back from the load (the former rule, threads = CPUs
-    left idle over 50 ms, chose 1 there).
+
+def choose_threads(panels: int) -> int:
+    """Threads for ``panels`` panels: the CPUs left idle by other processes, measured at the start.
+
+    Measured with another process spinning on one of 2 CPUs (benchmarks/README.md): 2 blocking
+    threads ran the main problem at 0.86–1.19× the speed of 1 thread, depending on what else ran,
+    so a busy core is left to its owner (the issue's floor: never slower than 1 thread).
     """
-    return max(1, int(panels))
+    if panels <= 1:
+        return 1
+    free = machine_cpus() - busy_cpus()
+    return int(max(1, min(panels, math.floor(free + 0.5))))
 
 
 _CONTROLLER: list = []
