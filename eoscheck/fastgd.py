@@ -73,22 +73,30 @@ def choose_panels(K: int, n: int, method: str) -> int:
     return int(max(1, min(machine_cpus(), n // MIN_PANEL)))
 
 
+def others_busy(cpus: int, d_total: float, d_idle: float, own_cpu_s: float, wall_s: float) -> float:
+    """CPUs kept busy by *other* processes over a window: all CPUs' busy share (/proc/stat ticks,
+    ``cpus`` CPUs in all) less this process's own CPU seconds per second (its other threads, e.g.
+    a thread pool of the same process, are not a competitor to step back from)."""
+    if d_total <= 0 or wall_s <= 0:
+        return 0.0
+    busy = cpus * (1.0 - d_idle / d_total) - own_cpu_s / wall_s
+    return float(min(max(busy, 0.0), cpus))
+
+
 def busy_cpus(interval: float = 0.05) -> float:
     """CPUs kept busy by other processes, from /proc/stat over ``interval`` seconds (0 if unknown)."""
     def snap():
         with open("/proc/stat") as fh:
             vals = [int(x) for x in fh.readline().split()[1:]]
         idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-        return sum(vals), idle
+        return sum(vals), idle, time.process_time(), time.perf_counter()
     try:
-        tot0, idle0 = snap()
+        tot0, idle0, own0, wall0 = snap()
         time.sleep(interval)
-        tot1, idle1 = snap()
+        tot1, idle1, own1, wall1 = snap()
     except (OSError, ValueError, IndexError):
         return 0.0
-    if tot1 <= tot0:
-        return 0.0
-    return machine_cpus() * (1.0 - (idle1 - idle0) / (tot1 - tot0))
+    return others_busy(os.cpu_count() or 1, tot1 - tot0, idle1 - idle0, own1 - own0, wall1 - wall0)
 
 
 def choose_threads(panels: int) -> int:

@@ -528,3 +528,15 @@ def test_default_threads_follow_the_idle_cpus_and_change_no_bit(monkeypatch):
         auto = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram")
         assert (auto.provenance["engine"]["panels"], auto.provenance["engine"]["threads"]) == (3, want)
         assert _all_bytes(auto) == _all_bytes(one)
+
+
+def test_others_busy_leaves_out_this_process():
+    """The load the engine steps back from is other processes': of 2 CPUs busy 75 % of a 50 ms
+    window (1.5 CPUs), this process's own threads (say an idle XLA pool still spinning) used
+    0.05 CPU-seconds = 1 CPU, so others keep 0.5 CPU busy; clipped to [0, cpus]."""
+    from eoscheck.fastgd import others_busy
+
+    assert others_busy(2, 10.0, 2.5, 0.05, 0.05) == pytest.approx(0.5)
+    assert others_busy(2, 10.0, 2.5, 0.0, 0.05) == pytest.approx(1.5)
+    assert others_busy(2, 10.0, 10.0, 0.05, 0.05) == 0.0       # own time beyond the busy share
+    assert others_busy(2, 0.0, 0.0, 0.0, 0.05) == 0.0          # no ticks elapsed: unknown, 0
