@@ -14,9 +14,12 @@ CPU sections, each timed side by side (repetitions interleaved, best of ``reps``
   busy   the main problem (fewer steps) while another process spins on one core
          (``python -c "while True: pass"``): the engine with its default threads, with 1 and
          with 2 threads, as ratios to the 1-thread run in the same conditions.
-``--single-thread`` runs both sides on one thread (XLA's Eigen pool off, eoscheck ``threads=1``):
-on a shared, oversubscribed machine each runnable thread gets a share of the CPUs, so a
-contender with more threads gets more CPU; one thread each compares the code per core.
+``--single-thread`` pins the whole process to one CPU (``sched_setaffinity``) and sets XLA's
+single-thread flags, so both sides run on one core (the flags alone left XLA on 2 threads: 1.5–1.9
+CPU-seconds per second measured); one core each compares the code per core.
+Roofline: the float64 GEMM peak is measured in the same run twice, for numpy's BLAS (2000³, the
+library eoscheck calls) and for XLA's own dot on the main problem's gram product (32×1000)·(1000×1000)
+(on this AMD machine XLA's AVX-512 code runs it ~2.7× faster than OpenBLAS's Haswell kernels).
 Recorded beside the numbers: lscpu's model, numpy's BLAS and its kernel (threadpoolctl),
 OPENBLAS_CORETYPE, numba/jax versions, the load average at the start and the end.
 GPU (``--device cuda``): the engine (torch backend) on n = 10⁵, d = 784, 64 η against the
@@ -195,7 +198,12 @@ def cpu(args) -> dict:
     jax_ok = "unavailable" not in str(res["machine"].get("jax", ""))
     q = args.quick
     cpus = len(os.sched_getaffinity(0))
+    res["cpus_used"] = cpus
     res["gemm_peak_gflops"] = {"1": gemm_peak(2000, 1), str(cpus): gemm_peak(2000, cpus)}
+    if jax_ok:
+        import jax_peer
+
+        res["xla_gemm_gflops"] = jax_peer.gemm_gflops(32, 1000, 1000)
     res["main"] = problem("main", 1000, 784, 32, 200 if q else 2000, 2 if q else 3, jax_ok)
     main = res["main"]
     peak = max(res["gemm_peak_gflops"].values())
@@ -205,6 +213,10 @@ def cpu(args) -> dict:
     main["roofline_rate"] = peak * 1e9 / fl
     main["roofline_share"] = main["rate"]["eoscheck"] / main["roofline_rate"]
     main["roofline_share_1thread"] = main["rate"].get("eoscheck_1thread", main["rate"]["eoscheck"]) / (peak1 * 1e9 / fl)
+    if "xla_gemm_gflops" in res:   # the machine's best measured float64 GEMM on this shape
+        best = max(peak, res["xla_gemm_gflops"])
+        main["roofline_rate_best_gemm"] = best * 1e9 / fl
+        main["roofline_share_best_gemm"] = main["rate"]["eoscheck"] / main["roofline_rate_best_gemm"]
     main["threads_used"] = used
     res["tiny"] = problem("tiny", 20, 5, 1, 2000 if q else 10_000, 3, jax_ok)
     res["tall"] = problem("tall", 10_000, 100, 16, 50 if q else 500, 2 if q else 3, jax_ok)
@@ -248,14 +260,16 @@ def report(res: dict) -> None:
     print(f"machine: {res['machine'].get('Model name')} ({res['machine'].get('CPU(s)')} CPUs), "
           f"BLAS {[(b.get('prefix'), b.get('architecture')) for b in res['machine'].get('blas', [])]}, "
           f"OPENBLAS_CORETYPE={res['machine'].get('OPENBLAS_CORETYPE')}; load {res['load_start']} → {res['load_end']}")
-    print(f"GEMM peak GFLOP/s: {res['gemm_peak_gflops']}")
+    print(f"GEMM peak GFLOP/s: numpy BLAS {res['gemm_peak_gflops']}, XLA (32×1000)·(1000×1000) "
+          f"{res.get('xla_gemm_gflops', float('nan')):.1f} on {res.get('cpus_used')} CPU(s)")
     for name in ("main", "tiny", "tall"):
         p = res[name]
         print(f"{name:5s} " + "  ".join(f"{k}={v:,.0f}" for k, v in p["rate"].items())
               + f"  eoscheck/best JAX = {p.get('ratio_vs_best_jax', float('nan')):.2f}")
     print(f"single thread: {res.get('single_thread')}")
-    print(f"main: roofline share {m['roofline_share']:.0%} ({m['threads_used']} threads used; "
-          f"1-thread run vs 1-thread peak {m['roofline_share_1thread']:.0%})")
+    print(f"main: roofline share {m['roofline_share']:.0%} of numpy's BLAS peak ({m['threads_used']} threads used; "
+          f"1-thread run vs 1-thread peak {m['roofline_share_1thread']:.0%}); "
+          f"{m.get('roofline_share_best_gemm', float('nan')):.0%} of the best measured GEMM (XLA's)")
     b = res.get("busy")
     if b is None:
         return
@@ -274,6 +288,7 @@ def main(argv=None) -> int:
     if args.single_thread:   # before jax is imported
         global SINGLE
         SINGLE = True
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # one core for every thread
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                    " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
     if args.from_json:

@@ -55,6 +55,27 @@ def make_runner(Z: np.ndarray, etas: np.ndarray, steps: int, form: str):
     return run
 
 
+def gemm_gflops(k: int, n: int, p: int, reps: int = 3, chain: int = 50) -> float:
+    """GFLOP/s of XLA's float64 dot (k×n)·(n×p), ``chain`` products in a row inside one jit call
+    (best of ``reps``): the machine's float64 GEMM rate as XLA reaches it."""
+    import time
+
+    jax = _jax()
+    rng = np.random.default_rng(0)
+    B = jax.numpy.asarray(rng.standard_normal((n, p)))
+    A = jax.numpy.asarray(rng.standard_normal((k, n)))
+    if n != p:
+        raise ValueError("the chained product needs a square right factor")
+    f = jax.jit(lambda a: jax.lax.fori_loop(0, chain, lambda i, x: (x @ B) * 1e-3, a))
+    f(A).block_until_ready()
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        f(A).block_until_ready()
+        best = min(best, time.perf_counter() - t)
+    return chain * 2.0 * k * n * p / best / 1e9
+
+
 def versions() -> dict:
     jax = _jax()
     import jaxlib

@@ -73,41 +73,62 @@ def choose_panels(K: int, n: int, method: str) -> int:
     return int(max(1, min(machine_cpus(), n // MIN_PANEL)))
 
 
+def others_busy(cpus: int, d_total: float, d_idle: float, own_cpu_s: float, wall_s: float) -> float:
+    """CPUs kept busy by *other* processes over a window: all CPUs' busy share (/proc/stat ticks,
+    ``cpus`` CPUs in all) less this process's own CPU seconds per second (its other threads, e.g.
+    a thread pool of the same process, are not a competitor to step back from)."""
+    if d_total <= 0 or wall_s <= 0:
+        return 0.0
+    busy = cpus * (1.0 - d_idle / d_total) - own_cpu_s / wall_s
+    return float(min(max(busy, 0.0), cpus))
+
+
 def busy_cpus(interval: float = 0.05) -> float:
     """CPUs kept busy by other processes, from /proc/stat over ``interval`` seconds (0 if unknown)."""
     def snap():
         with open("/proc/stat") as fh:
             vals = [int(x) for x in fh.readline().split()[1:]]
         idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-        return sum(vals), idle
+        return sum(vals), idle, time.process_time(), time.perf_counter()
     try:
-        tot0, idle0 = snap()
+        tot0, idle0, own0, wall0 = snap()
         time.sleep(interval)
-        tot1, idle1 = snap()
+        tot1, idle1, own1, wall1 = snap()
     except (OSError, ValueError, IndexError):
         return 0.0
-    if tot1 <= tot0:
-        return 0.0
-    return machine_cpus() * (1.0 - (idle1 - idle0) / (tot1 - tot0))
+    return others_busy(os.cpu_count() or 1, tot1 - tot0, idle1 - idle0, own1 - own0, wall1 - wall0)
 
 
 def choose_threads(panels: int) -> int:
-    """Threads for ``panels`` panels: the CPUs left idle by other processes, measured at the start."""
+    """Threads for ``panels`` panels: the CPUs left idle by other processes, measured at the start.
+
+    Measured with another process spinning on one of 2 CPUs (benchmarks/README.md): 2 blocking
+    threads ran the main problem at 0.86–1.19× the speed of 1 thread, depending on what else ran,
+    so a busy core is left to its owner (the issue's floor: never slower than 1 thread).
+    """
     if panels <= 1:
         return 1
     free = machine_cpus() - busy_cpus()
     return int(max(1, min(panels, math.floor(free + 0.5))))
 
 
+_CONTROLLER: list = []
+
+
 class _blas_single:
-    """numpy's BLAS single-threaded inside the block (no-op without threadpoolctl)."""
+    """numpy's BLAS single-threaded inside the block (no-op without threadpoolctl).
+
+    The controller (which scans the loaded libraries, ~1 ms) is made once per process: the BLAS
+    numpy calls is loaded with numpy, before any engine runs."""
 
     def __enter__(self):
         self.ctx = None
         try:
-            from threadpoolctl import threadpool_limits
+            if not _CONTROLLER:
+                from threadpoolctl import ThreadpoolController
 
-            self.ctx = threadpool_limits(limits=1, user_api="blas")
+                _CONTROLLER.append(ThreadpoolController())
+            self.ctx = _CONTROLLER[0].limit(limits=1, user_api="blas")
         except Exception:  # threadpoolctl missing or broken: leave BLAS threads alone
             self.ctx = None
         return self

@@ -111,9 +111,14 @@ class GDRecorder:
         avg_L, avg_G = self._averages(L, G, rec_j, ts[rec_j])
         if len(rec_j):
             cols = np.searchsorted(self.rec, ts[rec_j])
-            a = shown[rec_j]
+            sel = rec_j
+            if len(rec_j) == nsteps:                  # every step recorded: views, not gathers
+                sel = slice(None)
+            if cols[-1] - cols[0] == len(cols) - 1:   # consecutive columns: a slice, not a scatter
+                cols = slice(int(cols[0]), int(cols[-1]) + 1)
+            a = shown[sel]
             vals = dict(values or {})
-            vals.update(loss=L[rec_j], log_loss=log_L[rec_j], G=G[rec_j], avg_loss=avg_L, avg_G=avg_G)
+            vals.update(loss=L[sel], log_loss=log_L[sel], G=G[sel], avg_loss=avg_L, avg_G=avg_G)
             for name, v in vals.items():
                 if name in self.records:
                     self.records[name][:, cols] = np.where(a, v, math.nan).T

@@ -474,3 +474,69 @@ def test_fused_pass_equals_the_numpy_kernels(spec, precomputed):
         gf.fused_pass(kind, a, m, np.zeros((k, 0)), np.zeros((k, 0)), Q, S, np.array([0.5, 0.5]), live,
                       np.zeros((k, 0)), np.zeros(0), False, red, 0, np.empty(w), np.empty(w))
     assert np.isnan(red[gf.MMIN, 0, 0]) and np.isnan(red[gf.MMAX, 0, 0]) and np.isfinite(red[gf.MMIN, 0, 1])
+
+
+def test_compiled_exp_and_log1p_are_within_one_ulp():
+    """eoscheck.explog (the small-problem path's exp and log1p, fdlibm's algorithms, claimed < 1 ulp)
+    against mpmath at 120 bits: |computed − exact| ≤ 1 ulp of the exact value, on random points of
+    the fast range and the edges of its range; outside it (subnormal, 0, ∞, NaN) libm's exp, bit for
+    bit.  1 ulp is the documented bound of the algorithm, not a fit."""
+    import mpmath
+
+    from eoscheck.explog import EXP_HI, EXP_LO, exp_into, log1p_unit_into
+
+    mpmath.mp.prec = 120
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(EXP_LO, EXP_HI, 400), rng.uniform(-1, 1, 200), rng.uniform(-40, 0, 200),
+                        [EXP_LO, EXP_HI, -0.0, 0.0, 1e-300, -1e-300, -0.5 * math.log(2), 0.5 * math.log(2)]])
+    out = np.empty_like(x)
+    exp_into(x, out)
+    e = np.concatenate([np.exp(-rng.uniform(0, 40, 400)), rng.uniform(0, 1, 200),
+                        [0.0, 1.0, 2.0**-53, 2.0**-52, math.sqrt(2) - 1, np.nextafter(math.sqrt(2) - 1, 1)]])
+    lg = np.empty_like(e)
+    log1p_unit_into(e, lg)
+    for args, got, fn in ((x, out, mpmath.exp), (e, lg, mpmath.log1p)):
+        for a, g in zip(args, got):
+            exact = fn(mpmath.mpf(float(a)))
+            ulp = math.ulp(float(exact)) if exact != 0 else 5e-324
+            assert abs(mpmath.mpf(float(g)) - exact) <= ulp, (fn, a, g)
+    edge = np.array([-708.5, -745.0, -746.0, -np.inf, 709.5, 709.78, 710.0, np.inf, np.nan])
+    got = np.empty_like(edge)
+    exp_into(edge, got)
+    want = np.array([math.exp(v) if v < 709.79 or math.isnan(v) else math.inf for v in edge])
+    np.testing.assert_array_equal(got, want)
+    nan = np.array([np.nan])
+    log1p_unit_into(nan, nan)
+    assert np.isnan(nan[0])
+
+
+def test_default_threads_follow_the_idle_cpus_and_change_no_bit(monkeypatch):
+    """Without ``threads`` the engine runs one blocking thread per idle CPU (3 panels forced here):
+    3 on a quiet 3-CPU machine, 1 when other processes keep 2 CPUs busy; the bytes are those of
+    the 1-thread run either way."""
+    import eoscheck.fastgd as fg
+    import eoscheck.gdfused as gf
+
+    monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
+    monkeypatch.setattr(fg, "MIN_PANEL", 2)
+    monkeypatch.setattr(fg, "machine_cpus", lambda: 3)
+    monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
+    data = _data("synthetic_n>d")
+    one = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram", threads=1)
+    for busy, want in ((0.0, 3), (2.0, 1)):
+        monkeypatch.setattr(fg, "busy_cpus", lambda busy=busy: busy)
+        auto = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram")
+        assert (auto.provenance["engine"]["panels"], auto.provenance["engine"]["threads"]) == (3, want)
+        assert _all_bytes(auto) == _all_bytes(one)
+
+
+def test_others_busy_leaves_out_this_process():
+    """The load the engine steps back from is other processes': of 2 CPUs busy 75 % of a 50 ms
+    window (1.5 CPUs), this process's own threads (say an idle XLA pool still spinning) used
+    0.05 CPU-seconds = 1 CPU, so others keep 0.5 CPU busy; clipped to [0, cpus]."""
+    from eoscheck.fastgd import others_busy
+
+    assert others_busy(2, 10.0, 2.5, 0.05, 0.05) == pytest.approx(0.5)
+    assert others_busy(2, 10.0, 2.5, 0.0, 0.05) == pytest.approx(1.5)
+    assert others_busy(2, 10.0, 10.0, 0.05, 0.05) == 0.0       # own time beyond the busy share
+    assert others_busy(2, 0.0, 0.0, 0.0, 0.05) == 0.0          # no ticks elapsed: unknown, 0
