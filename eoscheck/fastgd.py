@@ -32,6 +32,7 @@ import numpy as np
 from .gdnumpy import INLINE_ELEMS, NumpyBlock, chunk_length, default_gemm
 from .losses import Loss
 from .lossnp import kernel_for
+from .resources import blas_single_thread
 
 #: A margin sum bound above which the gradient Zᵀq is computed to check it is finite.
 DANGER = 1e300
@@ -112,32 +113,6 @@ def choose_threads(panels: int) -> int:
     return int(max(1, min(panels, math.floor(free + 0.5))))
 
 
-_CONTROLLER: list = []
-
-
-class _blas_single:
-    """numpy's BLAS single-threaded inside the block (no-op without threadpoolctl).
-
-    The controller (which scans the loaded libraries, ~1 ms) is made once per process: the BLAS
-    numpy calls is loaded with numpy, before any engine runs."""
-
-    def __enter__(self):
-        self.ctx = None
-        try:
-            if not _CONTROLLER:
-                from threadpoolctl import ThreadpoolController
-
-                _CONTROLLER.append(ThreadpoolController())
-            self.ctx = _CONTROLLER[0].limit(limits=1, user_api="blas")
-        except Exception:  # threadpoolctl missing or broken: leave BLAS threads alone
-            self.ctx = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.ctx is not None:
-            self.ctx.restore_original_limits()
-
-
 def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder, bar, *, method: str,
              backend: str, device, threads: int | None) -> tuple[np.ndarray, dict]:
     """Run the fast engine into ``recorder``; returns (final w (K, d), engine info)."""
@@ -180,7 +155,7 @@ def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder
             gemm = default_gemm()
             blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, C, gemm)
             info.update(gemm=blk.gemm)
-    with np.errstate(all="ignore"), _blas_single():
+    with np.errstate(all="ignore"), blas_single_thread():
         final_w = _run_chunks(blk, recorder, steps, bar, info["threads"], K)
     info["inline"] = bool(getattr(blk, "inline", k2 * n >= INLINE_ELEMS))
     return final_w, info

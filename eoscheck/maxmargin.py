@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import cholesky, qr_delete, solve_triangular
-from threadpoolctl import threadpool_limits
+
+from .resources import blas_single_thread
 
 #: Factor updates between two refactorisations from scratch (bounds rounding drift).
 REFACTOR_EVERY = 200
@@ -66,7 +67,7 @@ def max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000, rtol: 
     Zs = np.ascontiguousarray(Z / scale)
     # One BLAS thread: the work is memory-bound matrix-vector products, and on a shared
     # machine OpenBLAS's second thread spins (measured 7.7 ms vs 0.2 ms per Z @ x).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_single_thread():
         p, lam, S = _wolfe(Zs, tol, rtol, max_iter)
     norm_p = float(np.linalg.norm(p))
     if norm_p <= 1e-12:
