@@ -6,8 +6,8 @@ w_{t+1} = w_t − (η/n) Zᵀ ℓ′(Z w_t), for K stepsizes at once, in the pri
 Three backends advance it chunk by chunk:
 
 * ``numba`` (CPU default for the built-in losses): one fused compiled pass per step and BLAS
-  GEMMs, the gram form split into column panels on threads that block, never spin
-  (:mod:`eoscheck.gdfused`);
+  GEMMs (OpenBLAS, or MKL on Intel CPUs), large problems split into panels of the data points on
+  threads that block, never spin (:mod:`eoscheck.gdfused`);
 * ``numpy``: the same steps as numpy passes (:mod:`eoscheck.gdnumpy`), the reference the fused
   path is tested against, and the CPU path for losses without a fused form;
 * ``torch``: the loss's torch evaluators, on CPU or CUDA (:mod:`eoscheck.gdtorch`).
@@ -32,13 +32,13 @@ import numpy as np
 from .gdnumpy import INLINE_ELEMS, NumpyBlock, chunk_length, default_gemm
 from .losses import Loss
 from .lossnp import kernel_for
-from .resources import blas_single_thread
+from .resources import blas_single_thread, single_torch_thread
 
 #: A margin sum bound above which the gradient Zᵀq is computed to check it is finite.
 DANGER = 1e300
-#: Batched GEMM flops per step from which the gram form is split into column panels.
+#: Batched GEMM flops per step from which the data points are split into panels.
 PANEL_FLOPS = 2e7
-#: Fewest data points per column panel.
+#: Fewest data points per panel.
 MIN_PANEL = 128
 
 
@@ -64,12 +64,14 @@ def machine_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def choose_panels(K: int, n: int, method: str) -> int:
-    """Column panels of the gram form: one per CPU when a batched step is large, else one.
+def choose_panels(K: int, n: int, d: int, method: str) -> int:
+    """Panels of the data points: one per CPU when a batched step is large, else one.  Gram form:
+    column panels of K = ZZᵀ; primal form: row panels of Z, whose partial gradients S_p Z_p are
+    summed in panel order.
 
     Depends on the machine and the problem only, so the result does not depend on the threads.
     """
-    if method != "gram" or max(2, K) * flops_per_step(n, n, "gram") < PANEL_FLOPS:
+    if max(2, K) * flops_per_step(n, d, method) < PANEL_FLOPS:
         return 1
     return int(max(1, min(machine_cpus(), n // MIN_PANEL)))
 
@@ -144,18 +146,20 @@ def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder
         Kmat = Z @ Z.T if method == "gram" else None
         C = chunk_length(k2, n)
         if backend == "numba":
-            from .gdfused import FusedBlock
+            from .gdfused import FusedBlock, is_small, small_chunk_length
 
-            panels = choose_panels(K, n, method)
+            panels = choose_panels(K, n, d, method)
             T = min(panels, threads) if threads is not None else choose_threads(panels)
             flops = k2 * flops_per_step(n, d, method)
-            blk = FusedBlock(Z, Kmat, eta, w0a, ws, kernel, kind, method, C, panels, flops)
-            info.update(threads=int(T), panels=panels, mode=blk.mode, gemm="openblas")
+            if is_small(flops, K, n):
+                C = small_chunk_length(K, n)
+            blk = FusedBlock(Z, Kmat, eta, w0a, ws, kernel, kind, method, C, panels, flops, default_gemm())
+            info.update(threads=int(T), panels=panels, mode=blk.mode, gemm=blk.gemm)
         else:
             gemm = default_gemm()
             blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, C, gemm)
             info.update(gemm=blk.gemm)
-    with np.errstate(all="ignore"), blas_single_thread():
+    with np.errstate(all="ignore"), blas_single_thread(), single_torch_thread(device.type):
         final_w = _run_chunks(blk, recorder, steps, bar, info["threads"], K)
     info["inline"] = bool(getattr(blk, "inline", k2 * n >= INLINE_ELEMS))
     return final_w, info
@@ -183,6 +187,11 @@ def _run_chunks(blk, recorder, steps: int, bar, threads: int, K: int) -> np.ndar
     return final_w
 
 
+def _cells(mask: np.ndarray):
+    """The (j, r) pairs where ``mask`` holds (none, without the search, in the usual case)."""
+    return zip(*np.nonzero(mask)) if mask.any() else ()
+
+
 def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
     """(nsteps, K) masks: M finite (w_t is shown), and also ∇L finite (the run goes on).
 
@@ -195,10 +204,10 @@ def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
     live = state_ok & alive[None, :]
     ok = state_ok.copy()
     qok = np.isfinite(qs)
-    for j, r in zip(*np.nonzero(live & ~qok)):  # q_sum overflowed, or q has inf/NaN
+    for j, r in _cells(live & ~qok):  # q_sum overflowed, or q has inf/NaN
         qok[j, r] = blk.q_finite(j, r)
     ok &= qok
-    for j, r in zip(*np.nonzero(live & qok & ~(qs * blk.zmax * blk.n < DANGER))):
+    for j, r in _cells(live & qok & ~(qs * blk.zmax * blk.n < DANGER)):
         ok[j, r] = blk.grad_finite(j, r)
     return state_ok, ok
 
@@ -212,7 +221,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         blk.freeze(rows, js, nsteps)
     L = red["value_sum"][:, :K] / n
     log_L = np.log(L)
-    for j, r in zip(*np.nonzero(~np.isfinite(log_L) & shown)):   # the reference's log-domain fallback
+    for j, r in _cells(~np.isfinite(log_L) & shown):   # the reference's log-domain fallback
         log_L[j, r] = blk.lse_log_value(j, r) - math.log(n)
     G = red["q_sum"][:, :K] / n
     values = None
@@ -220,7 +229,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         a = shown[rec_j]
         F = red["expneg_sum"][:, :K]
         log_F = np.log(F)
-        for j, r in zip(*np.nonzero(~((F > 1e-290) & (F < 1e290)) & a)):
+        for j, r in _cells(~((F > 1e-290) & (F < 1e290)) & a):
             log_F[j, r] = blk.lse_negm(rec_j[j], r)
         log_F -= math.log(n)
         w_norm = np.sqrt(red["wn2"][:, :K])
@@ -233,7 +242,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
             "min_margin": m_min, "norm_margin": m_min / w_norm,
             "train_error": red["le0"][:, :K] / n,
         }
-        for j, r in zip(*np.nonzero(a & ~ok[rec_j])):  # shown, but ∇L overflowed
+        for j, r in _cells(a & ~ok[rec_j]):  # shown, but ∇L overflowed
             values["grad_norm"][j, r] = blk.grad_norm(rec_j[j], r)
     recorder.observe_chunk(t0, L, log_L, G, shown, values)
     for c, j in recorder.checkpoints(t0, nsteps):

@@ -17,7 +17,6 @@ to the one recorder, :class:`eoscheck.recorder.GDRecorder`.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from typing import Sequence
@@ -81,8 +80,9 @@ def run_gd(
         step, for the built-in losses; others fall back to numpy), ``"numpy"`` (CPU: numpy passes,
         the reference of the fused path), ``"torch"`` (CPU or CUDA) or ``"auto"`` (numba on CPU,
         torch on CUDA).
-      threads: CPU threads of the fast engine (numba backend, gram form).  The data points are split into
-        a fixed number of column panels (set by the machine's CPU count and the problem size,
+      threads: CPU threads of the fast engine (numba backend).  The data points are split into a
+        fixed number of panels (gram form: columns of K; primal: rows of Z; set by the machine's
+        CPU count and the problem size,
         never by this argument or the load), so the result is bit-identical whatever the thread
         count; default: the CPUs left idle by other processes, measured at the start.  Threads
         block (never spin) between steps; BLAS runs single-threaded inside each panel.
@@ -100,7 +100,7 @@ def run_gd(
     sharp_steps = checkpoint_grid(steps, sharpness_every)
     config = {
         "model": "linear", "data": data.name, "data_hash": array_hash(data.X, data.y), "n": data.n, "d": data.d,
-        "loss": loss.name, "loss_expr": str(loss.expr), "eta": eta.tolist(), "steps": steps,
+        "loss": loss.name, "loss_expr": loss.expr_text, "eta": eta.tolist(), "steps": steps,
         "w0": "zeros" if w0 is None else np.asarray(w0, dtype=np.float64).tolist(),
         "grid": grid, "grid_points": len(rec), "sharpness_every": sharpness_every,
         "dtype": str(dtype).replace("torch.", ""), "device": dev.type,
@@ -224,10 +224,19 @@ def _provenance(device_type: str) -> dict:
     torch's current thread count are fresh."""
     if device_type not in _PROVENANCE:
         _PROVENANCE[device_type] = provenance(device_type)
-    prov = copy.deepcopy(_PROVENANCE[device_type])
+    prov = _plain_copy(_PROVENANCE[device_type])
     prov["time_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     prov["machine"]["torch_threads"] = torch.get_num_threads()
     return prov
+
+
+def _plain_copy(obj):
+    """A copy of nested dicts and lists (the provenance: JSON-like); ~10× faster than deepcopy."""
+    if isinstance(obj, dict):
+        return {k: _plain_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain_copy(v) for v in obj]
+    return obj
 
 
 class _NoBar:

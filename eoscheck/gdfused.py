@@ -4,16 +4,22 @@ Per step and per stepsize row, one loop over the margins mᵢ = (Zw)ᵢ evaluate
 built-in losses (:mod:`eoscheck.lossnp` holds their numpy forms, the reference this path is
 tested against), q = −ℓ′(m), S = (η/n)·q and the row sums behind every record and tracker:
 Σℓ(mᵢ), Σ|ℓ′(mᵢ)|, min/max mᵢ, and at recorded steps Σexp(−mᵢ), #{mᵢ ≤ 0}, c·M = ‖w‖²,
-c·(Zw*) = ⟨w, w*⟩ (gram form).  The GEMMs stay in BLAS (single-threaded).
+c·(Zw*) = ⟨w, w*⟩ (gram form).  The GEMMs stay in a BLAS, single-threaded: numpy's OpenBLAS,
+or MKL through torch on Intel CPUs (:func:`eoscheck.gdnumpy.default_gemm`; 1.3× faster there on
+these thin products, measured), on 64-byte-aligned buffers so that MKL rounds alike on every run.
 
-Gram form, parallel: the data points are split into P column panels (P fixed by the machine's
-CPU count and the problem size, never by the load); panel p owns M[:, p], c[:, p], its partial
-row sums and D_p = S·K[:, p].  Only that GEMM needs all of S, so the panels meet at one
-blocking barrier per step (S double-buffered by the parity of t).  T ≤ P threads run the
-panels (panel p on thread p mod T); partial sums are combined in panel order, so the result is
-bit-identical for every T.  Small problems run whole chunks inside one compiled call, GEMMs
-included (:func:`chunk_small`, compiled per loss and form, with the vectorisable exp and log1p of
-:mod:`eoscheck.explog`), which removes the per-step Python calls.
+Parallel: the data points are split into P panels (P fixed by the machine's CPU count and the
+problem size, never by the load).  Gram form: panel p owns the columns M[:, p], c[:, p], its
+partial row sums and D_p = S·K[:, p]; only that GEMM needs all of S, so the panels meet at one
+blocking barrier per step (S double-buffered by the parity of t).  Primal form: panel p owns the
+rows Z_p, its margins M_p = W Z_pᵀ and the partial gradient D_p = S_p Z_p; after a barrier the
+owner of panel 0 sums D = Σ_p D_p in panel order and updates W, and a second barrier releases
+the next step.  T ≤ P threads run the panels (panel p on thread p mod T); partial sums are
+combined in panel order, so the result is bit-identical for every T.
+
+Small problems run whole chunks inside one compiled call, GEMMs included (:func:`chunk_small`,
+compiled per loss and form, with the vectorisable exp and log1p of :mod:`eoscheck.explog`), which
+removes the per-step Python calls.
 """
 
 from __future__ import annotations
@@ -370,9 +376,28 @@ SMALL_FLOPS = 4e5
 SMALL_ELEMS = 1024
 
 
+#: Steps per chunk in the small mode: its steps are compiled, so a chunk costs the numpy calls of its
+#: records (~0.5 ms a chunk on n = 20, measured), which longer chunks amortise (10⁴ steps, n = 20,
+#: best of 5 alternated: 2¹⁰ steps a chunk 5.8 ms, 2¹¹ 4.8, 2¹² 4.5, 2¹³ 4.6, 2¹⁴ 4.5); at most 2¹⁷
+#: margins a buffer (1 MiB).  Fixed per problem, not per run length: the engine's memory does not
+#: grow with the steps.
+SMALL_CHUNK = 1 << 12
+SMALL_CHUNK_ELEMS = 1 << 17
+
+
+def small_chunk_length(K: int, n: int) -> int:
+    """Steps per chunk of a small-mode block: min(2¹², 2¹⁷/(K·n))."""
+    return int(max(1, min(SMALL_CHUNK, SMALL_CHUNK_ELEMS // max(1, K * n))))
+
+
+def is_small(flops: float, K: int, n: int) -> bool:
+    """Does a block of K stepsizes on n data points run whole chunks in one compiled call?"""
+    return flops < SMALL_FLOPS and max(2, K) * n <= SMALL_ELEMS
+
+
 def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) -> None:
-    """Advance the gram-form panels of ``block`` by one chunk on ``threads`` threads (one blocking
-    barrier per step when threads > 1)."""
+    """Advance the panels of ``block`` by one chunk on ``threads`` threads (blocking barriers between
+    the phases of a step when threads > 1: one a step in the gram form, two in the primal)."""
     P = len(block.panels)
     T = max(1, min(threads, P))
     if T == 1:
@@ -384,6 +409,8 @@ def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) 
     def work(mine):
         try:
             with np.errstate(all="ignore"):   # thread-local: a new thread starts without it
+                if mine[0] != 0:
+                    block.enter_thread()
                 block.panel_steps(mine, t0, nsteps, recorded, barrier)
         except threading.BrokenBarrierError:
             pass
@@ -402,25 +429,42 @@ def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) 
         raise errors[0]
 
 
+def aligned_zeros(shape) -> np.ndarray:
+    """Zeros whose first element sits on a 64-byte boundary.  MKL's results may depend on the
+    alignment of its operands, and where malloc puts a buffer varies from run to run (its mmap
+    threshold moves), so the BLAS-mode buffers are aligned to keep reruns bit-identical."""
+    size = int(np.prod(shape))
+    raw = np.zeros(size + 8)
+    off = (-raw.ctypes.data % 64) // 8
+    return raw[off:off + size].reshape(shape)
+
+
+def aligned_copy(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` in a 64-byte-aligned buffer (see :func:`aligned_zeros`)."""
+    out = aligned_zeros(a.shape)
+    out[...] = a
+    return out
+
+
 class FusedBlock(ChunkBuffers):
     """The iterates of k stepsizes on the fused path: chunk buffers (see :class:`ChunkBuffers`),
-    P column panels (gram form), and the mode: ``small`` (whole chunks in one compiled call) or
+    P panels of the data points, and the mode: ``small`` (whole chunks in one compiled call) or
     ``blas`` (a Python loop over steps: fused pass, BLAS GEMM, fused update)."""
 
-    def __init__(self, Z, Kmat, eta, w0, w_star, kernel, kind, method, chunk, panels, flops):
+    def __init__(self, Z, Kmat, eta, w0, w_star, kernel, kind, method, chunk, panels, flops, gemm="openblas"):
         self.Z, self.kernel, self.method = Z, kernel, method
         self.kind, self.a = kind
         n = Z.shape[0]
-        small = flops < SMALL_FLOPS and max(2, len(eta)) * n <= SMALL_ELEMS
+        small = is_small(flops, len(eta), n)
         eta = self.init_rows(Z, eta, chunk, pad=not small)   # plain loops need no padding
         k, d = self.k, self.d
         self.coef = eta / n
-        self.gemm = "openblas"
         self.mode = "small" if small else "blas"
+        self.gemm = gemm if not small else "compiled"
         gram = method == "gram"
         pdim = n if gram else d
-        self.M = np.zeros((chunk + 1, k, n))
-        self.X = np.zeros((chunk + 1, k, pdim))
+        self.M = aligned_zeros((chunk + 1, k, n))
+        self.X = aligned_zeros((chunk + 1, k, pdim))
         self.Q = np.zeros((chunk, k, n))
         self.dead = np.zeros(k, dtype=bool)
         self.dead_idx = np.zeros(0, dtype=np.int64)
@@ -429,25 +473,26 @@ class FusedBlock(ChunkBuffers):
         self.has_wstar = w_star is not None
         self.wstar = np.zeros(0) if w_star is None else np.ascontiguousarray(w_star, dtype=np.float64)
         self.v = np.zeros(0) if w_star is None else Z @ w_star
-        self.zt = np.ascontiguousarray(Z.T)
+        if self.gemm == "mkl" and not gram:      # the primal products' operands, aligned
+            self.Z = Z = aligned_copy(Z)
+        self.zt = aligned_copy(Z.T)
         self.red = {key: np.zeros((chunk, k)) for key in REDUCED}
         if not gram:
-            panels = 1
             if w0 is not None:
                 self.X[0] = w0
-            np.matmul(self.X[0], self.zt, out=self.M[0])
         elif w0 is not None and np.any(w0):
             raise ValueError("the gram form needs w0 = 0")
         self.Kmat = Kmat
-        self.S2 = np.zeros((2, k, n))
-        self.D = np.zeros((k, pdim))
-        bounds = np.linspace(0, n, panels + 1).round().astype(int) if gram else np.array([0, n])
+        self.S2 = aligned_zeros((2, k, n))
+        self.D = aligned_zeros((k, pdim))
+        panels = 1 if small else panels
+        bounds = np.linspace(0, n, panels + 1).round().astype(int)
         self.panels = []
         for c0, c1 in zip(bounds[:-1], bounds[1:]):
             cols = slice(int(c0), int(c1))
             self.panels.append({
-                "K": np.ascontiguousarray(Kmat[:, cols]) if gram else None,
-                "D": np.zeros((k, int(c1 - c0))),
+                "K": aligned_copy(Kmat[:, cols]) if gram else None,
+                "D": aligned_zeros((k, int(c1 - c0))),
                 "E": np.zeros((k, int(c1 - c0)) if kind[0] in (LOGISTIC, EXPONENTIAL) else (k, 0)),
                 "LG": np.zeros((k, int(c1 - c0)) if kind[0] == LOGISTIC else (k, 0)),
                 "v": np.ascontiguousarray(self.v[cols]) if self.has_wstar and gram else np.zeros(0),
@@ -457,7 +502,38 @@ class FusedBlock(ChunkBuffers):
             if gram and not small:   # per-slot views of the panel's columns (panel_steps)
                 self.panels[-1].update(M=[m[:, cols] for m in self.M], X=[x[:, cols] for x in self.X],
                                        Q=[q[:, cols] for q in self.Q], S=[s[:, cols] for s in self.S2])
+            elif panels > 1:         # primal: the panel's rows of Z, its margins, q and S
+                self.panels[-1].update(Z=aligned_copy(Z[cols]), ZT=aligned_copy(Z[cols].T),
+                                       M=[m[:, cols] for m in self.M], Q=[q[:, cols] for q in self.Q],
+                                       S=self.S2[0][:, cols], D=aligned_zeros((k, d)))
         self.empty = np.zeros((k, 0))
+        if small:
+            if not gram:
+                np.matmul(self.X[0], self.zt, out=self.M[0])
+            return
+        self._gemm_operands()
+        if not gram:                              # M_0 = W_0 Zᵀ by the library of the steps
+            self._primal_margins(0)
+
+    def _gemm_operands(self) -> None:
+        """The BLAS-mode products' operands, wrapped once: numpy arrays for OpenBLAS, torch tensors on
+        the same memory for MKL (wrapping per call costs ~2 µs an operand)."""
+        if self.gemm == "mkl":
+            import torch
+
+            self.mm, wrap = torch.matmul, torch.from_numpy
+        else:
+            self.mm, wrap = np.matmul, (lambda a: a)
+        if self.method == "gram":
+            for P in self.panels:
+                P["mm"] = [(wrap(self.S2[par]), wrap(P["K"]), wrap(P["D"])) for par in (0, 1)]
+        elif len(self.panels) > 1:
+            for P in self.panels:             # M_p = W Z_pᵀ per slot; D_p = S_p Z_p
+                P["mm_M"] = [(wrap(x), wrap(P["ZT"]), wrap(m)) for x, m in zip(self.X, P["M"])]
+                P["mm_D"] = (wrap(P["S"]), wrap(P["Z"]), wrap(P["D"]))
+        else:
+            self.mm_M = [(wrap(x), wrap(self.zt), wrap(m)) for x, m in zip(self.X, self.M)]
+            self.mm_D = (wrap(self.S2[0]), wrap(self.Z), wrap(self.D))
 
     def advance(self, t0: int, nsteps: int, recorded: np.ndarray, threads: int = 1) -> None:
         """Steps t0 .. t0+nsteps−1 into slots 0..nsteps−1, and the state of step t0+nsteps."""
@@ -468,16 +544,26 @@ class FusedBlock(ChunkBuffers):
             chunk_small(self.kind, self.a, gram, self.M, self.X, self.Q, self.S2[0], self.D,
                         self.Kmat if gram else self.Z, self.zt, self.coef, self.live,
                         self.v if gram else np.zeros(0), self.wstar, rec, P["red"], nsteps, P["E"], P["LG"])
-        elif self.method == "gram":
+        elif self.method == "gram" or len(self.panels) > 1:
             run_panels(self, t0, nsteps, rec, threads)
         else:
             self._primal_steps(nsteps, rec)
         self._combine(nsteps)
 
+    def enter_thread(self) -> None:
+        """A new panel thread: MKL's thread count is per OS thread (OpenMP's), so one is set here; the
+        calling thread has it from :func:`eoscheck.resources.single_torch_thread`."""
+        if self.gemm == "mkl":
+            import torch
+
+            torch.set_num_threads(1)
+
     def panel_steps(self, mine: list[int], t0: int, nsteps: int, rec: np.ndarray, barrier) -> None:
         """Gram form, the panels ``mine``: fused pass on own columns, barrier, D_p = S·K[:, p], update."""
-        kind, a, coef, live, S2 = self.kind, self.a, self.coef, self.live, self.S2
-        mm = np.matmul
+        if self.method != "gram":
+            self._primal_panel_steps(mine, nsteps, rec, barrier)
+            return
+        kind, a, coef, live, mm = self.kind, self.a, self.coef, self.live, self.mm
         parts = [self.panels[p] for p in mine]
         for j in range(nsteps):
             par = (t0 + j) & 1
@@ -488,23 +574,65 @@ class FusedBlock(ChunkBuffers):
             if barrier is not None:
                 barrier.wait()                      # all of S_t is written
             for P in parts:
-                mm(S2[par], P["K"], out=P["D"])
+                S, K, D = P["mm"][par]
+                mm(S, K, out=D)                     # D_p = S·K[:, p]
                 update_gram(P["M"][j], P["D"], P["M"][j + 1], P["X"][j], P["S"][par], P["X"][j + 1],
                             P["red"], j)
 
+    def _primal_margins(self, j: int, mine=None) -> None:
+        """M_j = W_j Zᵀ (by row panels of Z when there are several; the panels ``mine`` only)."""
+        if len(self.panels) == 1:
+            x, zt, m = self.mm_M[j]
+            self.mm(x, zt, out=m)
+            return
+        for p in range(len(self.panels)) if mine is None else mine:
+            x, zt, m = self.panels[p]["mm_M"][j]
+            self.mm(x, zt, out=m)
+
+    def _primal_panel_steps(self, mine: list[int], nsteps: int, rec: np.ndarray, barrier) -> None:
+        """Primal form on row panels of Z, the panels ``mine``: M_p = W Z_pᵀ, fused pass, D_p = S_p Z_p;
+        barrier; the owner of panel 0 sums D = Σ_p D_p in panel order (so the result does not depend on
+        the threads) and updates W; barrier."""
+        kind, a, coef, live, mm = self.kind, self.a, self.coef, self.live, self.mm
+        parts = [self.panels[p] for p in mine]
+        lead = mine[0] == 0
+        X, D, e0 = self.X, self.D, np.zeros(0)
+        for j in range(nsteps):
+            for P in parts:
+                if j:
+                    x, zt, m = P["mm_M"][j]
+                    mm(x, zt, out=m)                # M_p = W_j Z_pᵀ
+                transcendentals(kind, P["M"][j], P["E"], P["LG"])
+                fused_pass(kind, a, P["M"][j], P["E"], P["LG"], P["Q"][j], P["S"], coef, live, self.empty, e0,
+                           rec[j], P["red"], j, P["val"], P["ee"])
+                s, z, dp = P["mm_D"]
+                mm(s, z, out=dp)                    # D_p = S_p Z_p
+            if barrier is not None:
+                barrier.wait()                      # every D_p is written
+            if lead:
+                D[...] = self.panels[0]["D"]
+                for P in self.panels[1:]:
+                    D += P["D"]
+                update_primal(X[j], D, X[j + 1], self.wstar, self.panels[0]["red"], j, rec[j])
+            if barrier is not None:
+                barrier.wait()                      # W_{j+1} is written
+        self._primal_margins(nsteps, mine)
+
     def _primal_steps(self, nsteps: int, rec: np.ndarray) -> None:
         kind, a, coef, live = self.kind, self.a, self.coef, self.live
-        M, X, Q, S, D, Z, zt = self.M, self.X, self.Q, self.S2[0], self.D, self.Z, self.zt
+        M, X, Q, S, D = self.M, self.X, self.Q, self.S2[0], self.D
         P0 = self.panels[0]
-        red, E, LG, empty, e0, mm = P0["red"], P0["E"], P0["LG"], self.empty, np.zeros(0), np.matmul
+        red, E, LG, empty, e0, mm = P0["red"], P0["E"], P0["LG"], self.empty, np.zeros(0), self.mm
+        mm_M, (tS, tZ, tD) = self.mm_M, self.mm_D
         for j in range(nsteps):
             if j:
-                mm(X[j], zt, out=M[j])
+                x, zt, m = mm_M[j]
+                mm(x, zt, out=m)                    # M_j = W_j Zᵀ
             transcendentals(kind, M[j], E, LG)
             fused_pass(kind, a, M[j], E, LG, Q[j], S, coef, live, empty, e0, rec[j], red, j, P0["val"], P0["ee"])
-            mm(S, Z, out=D)
+            mm(tS, tZ, out=tD)                      # D = S Z
             update_primal(X[j], D, X[j + 1], self.wstar, red, j, rec[j])
-        mm(X[nsteps], zt, out=M[nsteps])
+        self._primal_margins(nsteps)
 
     def _combine(self, nsteps: int) -> None:
         """Per-panel partial row sums into ``self.red``, in panel order (independent of threads)."""

@@ -23,6 +23,7 @@ rare exact per-(step, row) checks.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -62,12 +63,17 @@ def default_gemm() -> str:
     env = os.environ.get("EOSCHECK_GEMM", "").lower()
     if env in ("mkl", "openblas"):
         return env if (env == "openblas" or torch.backends.mkl.is_available()) else "openblas"
+    return "mkl" if (_intel_cpu() and torch.backends.mkl.is_available()) else "openblas"
+
+
+@functools.lru_cache(maxsize=1)
+def _intel_cpu() -> bool:
+    """Is this an Intel CPU (/proc/cpuinfo, read once per process)?"""
     try:
         with open("/proc/cpuinfo") as fh:
-            intel = "GenuineIntel" in fh.read(4096)
+            return "GenuineIntel" in fh.read(4096)
     except OSError:
-        intel = False
-    return "mkl" if (intel and torch.backends.mkl.is_available()) else "openblas"
+        return False
 
 
 def with_pad(k_real: int, k: int, rows, js):

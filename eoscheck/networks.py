@@ -207,7 +207,7 @@ def run_ntk(
     W0 = init_weights(width, data.d, seed)
     config: dict[str, Any] = {
         "model": "ntk", "data": data.name, "data_hash": array_hash(data.X, data.y), "n": data.n, "d": data.d,
-        "loss": loss.name, "loss_expr": str(loss.expr), "eta": eta.tolist(), "steps": steps, "width": width,
+        "loss": loss.name, "loss_expr": loss.expr_text, "eta": eta.tolist(), "steps": steps, "width": width,
         "seed": int(seed), "signs": signs if isinstance(signs, str) else "given", "delta": delta,
         "grid": grid, "grid_points": len(rec), "sharpness_every": sharpness_every,
         "dtype": str(dtype).replace("torch.", ""), "device": dev.type,

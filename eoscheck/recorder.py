@@ -92,6 +92,8 @@ class GDRecorder:
         ``(shown, rows, js)``: the (nsteps, K) mask of shown runs and the runs that stop in
         this chunk with the local index of their stopping step (the engine freezes them there).
         """
+        if ok.all():                                        # no run stops here (the usual chunk)
+            return self.alive[None, :] & state_ok, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         fails = np.cumsum(~ok, axis=0)
         before = self.alive[None, :] & (fails - ~ok == 0)   # alive when step t starts
         shown = before & state_ok
@@ -107,21 +109,20 @@ class GDRecorder:
         other records at the recorded steps (:meth:`recorded`), (R, K) each."""
         nsteps = L.shape[0]
         ts = np.arange(t0, t0 + nsteps)
-        rec_j = self.recorded(t0, nsteps)
-        avg_L, avg_G = self._averages(L, G, rec_j, ts[rec_j])
+        lo, hi = np.searchsorted(self.rec, [t0, t0 + nsteps])
+        rec_j = self.rec[lo:hi] - t0                  # the recorded steps, columns lo..hi−1
+        full = len(rec_j) == nsteps                   # every step recorded: views, not gathers
+        avg_L, avg_G = self._averages(L, G, slice(0, nsteps) if full else rec_j, t0 + rec_j)
         if len(rec_j):
-            cols = np.searchsorted(self.rec, ts[rec_j])
-            sel = rec_j
-            if len(rec_j) == nsteps:                  # every step recorded: views, not gathers
-                sel = slice(None)
-            if cols[-1] - cols[0] == len(cols) - 1:   # consecutive columns: a slice, not a scatter
-                cols = slice(int(cols[0]), int(cols[-1]) + 1)
+            cols = slice(int(lo), int(hi))
+            sel = slice(None) if full else rec_j
             a = shown[sel]
+            every = a.all()                           # every run shown: no NaN to put in
             vals = dict(values or {})
             vals.update(loss=L[sel], log_loss=log_L[sel], G=G[sel], avg_loss=avg_L, avg_G=avg_G)
             for name, v in vals.items():
                 if name in self.records:
-                    self.records[name][:, cols] = np.where(a, v, math.nan).T
+                    self.records[name][:, cols] = v.T if every else np.where(a, v, math.nan).T
         self._trackers(ts, log_L, shown)
 
     def record_sharpness(self, c: int, values, shown) -> None:
@@ -167,20 +168,21 @@ class GDRecorder:
 
     # --- internals ------------------------------------------------------------------------
     def _averages(self, L, G, rec_j, t_rec):
-        """(1/t) Σ_{s<t} L_s, G_s at the recorded steps by sequential running sums."""
-        csL = np.cumsum(np.vstack([self.cum_L[None], L]), axis=0)
-        csG = np.cumsum(np.vstack([self.cum_G[None], G]), axis=0)
+        """(1/t) Σ_{s<t} L_s, G_s at the recorded steps (local indices ``rec_j``, an index array or a
+        slice; steps ``t_rec``) by sequential running sums."""
+        csL = np.cumsum(np.concatenate((self.cum_L[None], L)), axis=0)
+        csG = np.cumsum(np.concatenate((self.cum_G[None], G)), axis=0)
         self.cum_L, self.cum_G = csL[-1].copy(), csG[-1].copy()
         tt = t_rec.astype(np.float64)[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             avg_L = np.where(tt > 0, csL[rec_j] / np.where(tt > 0, tt, 1.0), math.nan)
             avg_G = np.where(tt > 0, csG[rec_j] / np.where(tt > 0, tt, 1.0), math.nan)
-        return np.broadcast_to(avg_L, (len(rec_j), self.K)), np.broadcast_to(avg_G, (len(rec_j), self.K))
+        return avg_L, avg_G                           # (len(t_rec), K) each
 
     def _trackers(self, ts, log_L, alive) -> None:
         """Last increase, first hitting times of 1/η and 2/η, max loss: the per-step rules."""
         nsteps = len(ts)
-        prev = np.vstack([self.prev_log_L[None], log_L[:-1]])
+        prev = np.concatenate((self.prev_log_L[None], log_L[:-1]))
         with np.errstate(invalid="ignore"):
             inc = alive & (log_L > prev + self.log_rtol)
             inc_s = alive & (log_L > prev)

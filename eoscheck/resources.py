@@ -14,6 +14,8 @@ The estimates are upper-leaning counts of the float64 arrays each stage holds at
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 from dataclasses import dataclass, field
 
@@ -163,3 +165,21 @@ class blas_single_thread:
     def __exit__(self, *exc):
         if self.ctx is not None:
             self.ctx.restore_original_limits()
+
+
+@contextlib.contextmanager
+def single_torch_thread(device: str = "cpu"):
+    """Run torch (and the MKL inside it) on one CPU thread in the calling thread, restoring the count
+    after.  The network runs are many small operations, and two threads on a shared 2-core machine
+    oversubscribe (measured 4–9× slower under load); the fast engine's MKL products run one per panel
+    thread.  The count is per OS thread for MKL's OpenMP layer: a new thread calls this itself.  No
+    effect on CUDA work."""
+    import torch
+
+    old = torch.get_num_threads()
+    if not str(device).startswith("cuda"):
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

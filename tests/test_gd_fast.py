@@ -229,11 +229,13 @@ def _large_reference(data, etas):
     return _REF[key]
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_gram_panels_on_threads_equal_reference_and_each_other(threads, monkeypatch):
-    """The fused gram form with its data points split into 3 column panels (one blocking barrier
-    per step when threads > 1), forced onto a small data set so that divergence (exponential loss,
-    η = 1e4) is covered too: equal to the reference, and bit-identical whatever the thread count."""
+@pytest.mark.parametrize("method,threads", [("gram", 1), ("gram", 2), ("gram", 3), ("primal", 1), ("primal", 2)])
+def test_panels_on_threads_equal_reference_and_each_other(method, threads, monkeypatch):
+    """The fused path with its data points split into 3 panels (gram: column panels of K, one
+    blocking barrier per step when threads > 1; primal: row panels of Z, the partial gradients
+    summed in panel order, two barriers), forced onto a small data set so that divergence
+    (exponential loss, η = 1e4) is covered too: equal to the reference, and bit-identical whatever
+    the thread count."""
     import eoscheck.fastgd as fg
     import eoscheck.gdfused as gf
 
@@ -244,12 +246,12 @@ def test_gram_panels_on_threads_equal_reference_and_each_other(threads, monkeypa
     data = _data("synthetic_n>d")
     for loss, etas, steps in (("logistic", CASES["synthetic_n>d"][1], 600), ("exponential", [0.5, 5.0, 1e4], 200)):
         ref = _reference("synthetic_n>d", loss, etas, steps)
-        fast = run_gd(data, loss, etas, steps, method="gram", threads=threads, sharpness_every=steps // 4)
+        fast = run_gd(data, loss, etas, steps, method=method, threads=threads, sharpness_every=steps // 4)
         eng = fast.provenance["engine"]
         assert (eng["backend"], eng["panels"], eng["threads"], eng["mode"]) == ("numba", 3, threads, "blas")
         assert_same(fast, ref, data)
         if threads > 1:
-            one = run_gd(data, loss, etas, steps, method="gram", threads=1, sharpness_every=steps // 4)
+            one = run_gd(data, loss, etas, steps, method=method, threads=1, sharpness_every=steps // 4)
             assert _all_bytes(fast) == _all_bytes(one)
 
 
@@ -341,6 +343,39 @@ def _all_bytes(traj):
     parts = [traj.records[k].tobytes() for k in RECORDED]
     parts += [np.asarray(traj.stats[k]).tobytes() for k in sorted(traj.stats)]
     return b"".join(parts) + traj.sharpness.tobytes()
+
+
+@pytest.mark.parametrize("method", ["primal", "gram"])
+@pytest.mark.parametrize("gemm", ["openblas", "mkl"])
+def test_blas_mode_reruns_are_bit_identical_whatever_the_heap(method, gemm, monkeypatch):
+    """The fused path's BLAS mode (forced) through each GEMM library: two runs give the same bytes
+    although the heap differs between them (MKL's results may depend on its operands' alignment,
+    and malloc places a buffer differently once its mmap threshold has moved; the engine aligns its
+    buffers to 64 bytes), and both equal the reference."""
+    import eoscheck.gdfused as gf
+
+    monkeypatch.setenv("EOSCHECK_GEMM", gemm)
+    monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
+    data, etas = _data("synthetic_n>d"), CASES["synthetic_n>d"][1]
+    a = run_gd(data, "logistic", etas, 300, method=method, sharpness_every=75)
+    junk = [np.ones(size) for size in (3, 17, 20_001, 70_003, 300_007)]   # move malloc's state
+    del junk[::2]
+    b = run_gd(data, "logistic", etas, 300, method=method, sharpness_every=75)
+    assert b.provenance["engine"]["gemm"] == (gemm if torch.backends.mkl.is_available() else "openblas")
+    assert _all_bytes(a) == _all_bytes(b)
+    assert_same(b, _reference("synthetic_n>d", "logistic", etas, 300), data)
+
+
+def test_aligned_buffers_start_on_64_bytes():
+    from eoscheck.gdfused import aligned_copy, aligned_zeros
+
+    for shape in [(1,), (3, 5), (7, 11, 13), (2, 1000)]:
+        z = aligned_zeros(shape)
+        assert z.shape == shape and z.ctypes.data % 64 == 0 and z.flags.c_contiguous and not z.any()
+    a = np.arange(35.0).reshape(5, 7)[:, 1:6]
+    c = aligned_copy(a)
+    assert c.ctypes.data % 64 == 0 and c.flags.c_contiguous
+    np.testing.assert_array_equal(c, a)
 
 
 @pytest.mark.parametrize("method,backend", [("primal", "numba"), ("gram", "numba"), ("gram", "numpy")])

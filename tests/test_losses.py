@@ -121,3 +121,14 @@ def test_lambdified_custom_losses_agree_with_autograd(expr):
     d2 = torch.autograd.grad(g.sum(), m)[0] if g.requires_grad else torch.zeros_like(m)  # piecewise-constant ℓ′
     assert torch.allclose(loss.grad(m), dv, rtol=1e-12, atol=1e-15)
     assert torch.allclose(loss.hess(m), d2, rtol=1e-12, atol=1e-15)
+
+
+def test_builtin_losses_are_built_once_per_parameters():
+    """get_loss caches a built-in per (name, parameters): the same frozen object, whose printed form
+    is the sympy expression's (``expr_text``, printed once); other parameters give another loss."""
+    a, b = get_loss("flat_poly:a=2"), get_loss("flat_poly", a=2.0)
+    assert a is b and a.expr_text == str(a.expr) == str(b.expr)
+    c = get_loss("flat_poly:a=3")
+    assert c is not a and c.expr_text != a.expr_text and c.params == {"a": 3.0}
+    with pytest.raises(EoscheckError, match="takes no parameters"):
+        get_loss("logistic:a=2")

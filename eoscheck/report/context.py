@@ -3,7 +3,6 @@ and the small numerical helpers of the comparisons (floating-point allowance, lo
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 from .._errors import EoscheckError
 from ..datasets import Dataset, digits08, get_dataset
 from ..provenance import array_hash
+from ..resources import single_torch_thread
 from ..trajectory import Trajectory
 from .cache import RunCache, code_hash, default_cache_dir
 
@@ -151,21 +151,6 @@ class Context:
 
 def _etas_text(etas: Sequence[float]) -> str:
     return f"η = {etas[0]:.3g}" if len(etas) == 1 else f"{len(etas)} η in [{min(etas):.3g}, {max(etas):.3g}]"
-
-
-@contextlib.contextmanager
-def single_torch_thread(device: str):
-    """Run torch on one CPU thread: the network runs are many small operations, and two threads on a
-    shared 2-core machine oversubscribe (measured 4–9× slower under load).  No effect on CUDA work."""
-    import torch
-
-    old = torch.get_num_threads()
-    if not str(device).startswith("cuda"):
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def load_dataset(spec: str, seed: int = 0) -> Dataset:

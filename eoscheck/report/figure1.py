@@ -341,7 +341,7 @@ def mlp3_run(ctx: Context, cfg: dict):
         return ctx.mlp3("mlp3", cfg["etas"], int(cfg["steps"]), n=int(cfg["n"]), hidden=cfg["hidden"],
                         sharpness_every=int(cfg["sharpness_every"]))
     from ..mlp import run_mlp3
-    from .context import single_torch_thread
+    from ..resources import single_torch_thread
 
     etas = [float(e) for e in cfg["etas"]]
     config = {"engine": "mlp3", "etas": etas, "steps": int(cfg["steps"]), "n": int(cfg["n"]),

@@ -46,7 +46,7 @@ def table1(ctx: Context, loss) -> dict:
     for η = 1 and η = T^p, and whether the rates carry ln²T (exponential tails)."""
     from ..bounds import table1_row
 
-    return ctx.cached("table1", loss.name, {"loss": loss.name, "expr": str(loss.expr)},
+    return ctx.cached("table1", loss.name, {"loss": loss.name, "expr": loss.expr_text},
                       lambda: {k: v for k, v in table1_row(loss).items()
                                if k in ("eta_exponent", "loss_exponent_eta1", "loss_exponent", "logs", "source")})
 
@@ -123,7 +123,7 @@ def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     rows, bad, failed = [], [], []
     for loss in losses:
         try:
-            rep = ctx.cached("audit", loss.name, {"loss": loss.name, "expr": str(loss.expr)},
+            rep = ctx.cached("audit", loss.name, {"loss": loss.name, "expr": loss.expr_text},
                              lambda loss=loss: audit_loss(loss).to_dict())
         except Exception as err:  # the auditor's own failure is reported, the other losses still shown
             failed.append(loss.name)

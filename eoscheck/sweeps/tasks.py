@@ -54,19 +54,17 @@ def make_tasks(grid: Grid, measures: tuple[str, ...], task_size: int) -> list[Ta
 
 def run_task(task: Task) -> dict[str, Any]:
     """Run one task (in any process): rows as a dict of columns, plus where and how long it ran."""
-    import torch
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from ..properties.strategies import certificate
+    from ..resources import single_torch_thread
 
     t0, c0 = time.perf_counter(), time.process_time()
     measures: tuple[Measure, ...] = parse_measures(list(task.measures), task.grid.loss)
     cols: dict[str, list] = {c: [] for c in ID_COLUMNS}
     cols.update({m.name: [] for m in measures})
     cols["diverged"] = []
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_torch_thread():
         with threadpool_limits(1):
             pools = sorted({f"{p.get('internal_api')}:{p.get('num_threads')}" for p in threadpool_info()})
             for i in range(task.first, task.first + task.count):
@@ -80,8 +78,6 @@ def run_task(task: Task) -> dict[str, Any]:
                     for m in measures:
                         cols[m.name].append(float(res[m.name][k]))
                     cols["diverged"].append(bool(res["diverged"][k]))
-    finally:
-        torch.set_num_threads(old)
     return {"key": task.key, "columns": cols, "seconds": time.perf_counter() - t0,
             "cpu_seconds": time.process_time() - c0, "worker": f"{socket.gethostname()}:{os.getpid()}",
             "threadpools": pools, "preloaded": "eoscheck.sweeps.warm" in sys.modules}
