@@ -492,7 +492,7 @@ class FusedBlock(ChunkBuffers):
             cols = slice(int(c0), int(c1))
             self.panels.append({
                 "K": aligned_copy(Kmat[:, cols]) if gram else None,
-                "D": aligned_zeros((k, int(c1 - c0))),
+                "D": aligned_zeros((k, int(c1 - c0))) if gram else self.D,
                 "E": np.zeros((k, int(c1 - c0)) if kind[0] in (LOGISTIC, EXPONENTIAL) else (k, 0)),
                 "LG": np.zeros((k, int(c1 - c0)) if kind[0] == LOGISTIC else (k, 0)),
                 "v": np.ascontiguousarray(self.v[cols]) if self.has_wstar and gram else np.zeros(0),
@@ -502,10 +502,12 @@ class FusedBlock(ChunkBuffers):
             if gram and not small:   # per-slot views of the panel's columns (panel_steps)
                 self.panels[-1].update(M=[m[:, cols] for m in self.M], X=[x[:, cols] for x in self.X],
                                        Q=[q[:, cols] for q in self.Q], S=[s[:, cols] for s in self.S2])
-            elif panels > 1:         # primal: the panel's rows of Z, its margins, q and S
-                self.panels[-1].update(Z=aligned_copy(Z[cols]), ZT=aligned_copy(Z[cols].T),
+            elif not small:          # primal: the panel's rows of Z, its margins, q, S and D_p = S_p Z_p
+                one = panels == 1
+                self.panels[-1].update(Z=Z if one else aligned_copy(Z[cols]),
+                                       ZT=self.zt if one else aligned_copy(Z[cols].T),
                                        M=[m[:, cols] for m in self.M], Q=[q[:, cols] for q in self.Q],
-                                       S=self.S2[0][:, cols], D=aligned_zeros((k, d)))
+                                       S=self.S2[0][:, cols], D=self.D if one else aligned_zeros((k, d)))
         self.empty = np.zeros((k, 0))
         if small:
             if not gram:
@@ -524,16 +526,12 @@ class FusedBlock(ChunkBuffers):
             self.mm, wrap = torch.matmul, torch.from_numpy
         else:
             self.mm, wrap = np.matmul, (lambda a: a)
-        if self.method == "gram":
-            for P in self.panels:
+        for P in self.panels:
+            if self.method == "gram":         # D_p = S K[:, p], S by the parity of t
                 P["mm"] = [(wrap(self.S2[par]), wrap(P["K"]), wrap(P["D"])) for par in (0, 1)]
-        elif len(self.panels) > 1:
-            for P in self.panels:             # M_p = W Z_pᵀ per slot; D_p = S_p Z_p
+            else:                             # M_p = W Z_pᵀ per slot; D_p = S_p Z_p
                 P["mm_M"] = [(wrap(x), wrap(P["ZT"]), wrap(m)) for x, m in zip(self.X, P["M"])]
                 P["mm_D"] = (wrap(P["S"]), wrap(P["Z"]), wrap(P["D"]))
-        else:
-            self.mm_M = [(wrap(x), wrap(self.zt), wrap(m)) for x, m in zip(self.X, self.M)]
-            self.mm_D = (wrap(self.S2[0]), wrap(self.Z), wrap(self.D))
 
     def advance(self, t0: int, nsteps: int, recorded: np.ndarray, threads: int = 1) -> None:
         """Steps t0 .. t0+nsteps−1 into slots 0..nsteps−1, and the state of step t0+nsteps."""
@@ -544,10 +542,8 @@ class FusedBlock(ChunkBuffers):
             chunk_small(self.kind, self.a, gram, self.M, self.X, self.Q, self.S2[0], self.D,
                         self.Kmat if gram else self.Z, self.zt, self.coef, self.live,
                         self.v if gram else np.zeros(0), self.wstar, rec, P["red"], nsteps, P["E"], P["LG"])
-        elif self.method == "gram" or len(self.panels) > 1:
-            run_panels(self, t0, nsteps, rec, threads)
         else:
-            self._primal_steps(nsteps, rec)
+            run_panels(self, t0, nsteps, rec, threads)
         self._combine(nsteps)
 
     def enter_thread(self) -> None:
@@ -580,11 +576,7 @@ class FusedBlock(ChunkBuffers):
                             P["red"], j)
 
     def _primal_margins(self, j: int, mine=None) -> None:
-        """M_j = W_j Zᵀ (by row panels of Z when there are several; the panels ``mine`` only)."""
-        if len(self.panels) == 1:
-            x, zt, m = self.mm_M[j]
-            self.mm(x, zt, out=m)
-            return
+        """M_j = W_j Zᵀ by row panels of Z (the panels ``mine``, default all)."""
         for p in range(len(self.panels)) if mine is None else mine:
             x, zt, m = self.panels[p]["mm_M"][j]
             self.mm(x, zt, out=m)
@@ -610,29 +602,14 @@ class FusedBlock(ChunkBuffers):
             if barrier is not None:
                 barrier.wait()                      # every D_p is written
             if lead:
-                D[...] = self.panels[0]["D"]
-                for P in self.panels[1:]:
-                    D += P["D"]
+                if len(self.panels) > 1:            # (one panel writes D itself)
+                    D[...] = self.panels[0]["D"]
+                    for P in self.panels[1:]:
+                        D += P["D"]
                 update_primal(X[j], D, X[j + 1], self.wstar, self.panels[0]["red"], j, rec[j])
             if barrier is not None:
                 barrier.wait()                      # W_{j+1} is written
         self._primal_margins(nsteps, mine)
-
-    def _primal_steps(self, nsteps: int, rec: np.ndarray) -> None:
-        kind, a, coef, live = self.kind, self.a, self.coef, self.live
-        M, X, Q, S, D = self.M, self.X, self.Q, self.S2[0], self.D
-        P0 = self.panels[0]
-        red, E, LG, empty, e0, mm = P0["red"], P0["E"], P0["LG"], self.empty, np.zeros(0), self.mm
-        mm_M, (tS, tZ, tD) = self.mm_M, self.mm_D
-        for j in range(nsteps):
-            if j:
-                x, zt, m = mm_M[j]
-                mm(x, zt, out=m)                    # M_j = W_j Zᵀ
-            transcendentals(kind, M[j], E, LG)
-            fused_pass(kind, a, M[j], E, LG, Q[j], S, coef, live, empty, e0, rec[j], red, j, P0["val"], P0["ee"])
-            mm(tS, tZ, out=tD)                      # D = S Z
-            update_primal(X[j], D, X[j + 1], self.wstar, red, j, rec[j])
-        self._primal_margins(nsteps)
 
     def _combine(self, nsteps: int) -> None:
         """Per-panel partial row sums into ``self.red``, in panel order (independent of threads)."""
