@@ -201,6 +201,8 @@ def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
     """
     qs = red["q_sum"][:, :K]
     state_ok = np.isfinite(red["m_min"][:, :K]) & np.isfinite(red["m_max"][:, :K])
+    if qs.max() * blk.zmax * blk.n < DANGER:   # every bound far from overflow (a NaN compares false)
+        return state_ok, state_ok
     live = state_ok & alive[None, :]
     ok = state_ok.copy()
     qok = np.isfinite(qs)
@@ -226,24 +228,26 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
     G = red["q_sum"][:, :K] / n
     values = None
     if len(rec_j):
-        a = shown[rec_j]
+        sel = slice(0, nsteps) if len(rec_j) == nsteps else rec_j   # every step recorded: views
+        a = shown[sel]
         F = red["expneg_sum"][:, :K]
         log_F = np.log(F)
         for j, r in _cells(~((F > 1e-290) & (F < 1e290)) & a):
             log_F[j, r] = blk.lse_negm(rec_j[j], r)
         log_F -= math.log(n)
         w_norm = np.sqrt(red["wn2"][:, :K])
-        m_min = red["m_min"][rec_j, :K]
+        m_min = red["m_min"][sel, :K]
         values = {
             "log_F": log_F,
-            "grad_norm": np.sqrt(red["gn2"][rec_j, :K]) / blk.eta[:K],   # copy: fancy index
+            "grad_norm": np.sqrt(red["gn2"][sel, :K]) / blk.eta[:K],
             "w_norm": w_norm,
             "w_proj": red["wproj"][:, :K] if red["wproj"] is not None else np.full_like(w_norm, math.nan),
             "min_margin": m_min, "norm_margin": m_min / w_norm,
             "train_error": red["le0"][:, :K] / n,
         }
-        for j, r in _cells(a & ~ok[rec_j]):  # shown, but ∇L overflowed
-            values["grad_norm"][j, r] = blk.grad_norm(rec_j[j], r)
+        if ok is not state_ok:
+            for j, r in _cells(a & ~ok[sel]):  # shown, but ∇L overflowed
+                values["grad_norm"][j, r] = blk.grad_norm(rec_j[j], r)
     recorder.observe_chunk(t0, L, log_L, G, shown, values)
     for c, j in recorder.checkpoints(t0, nsteps):
         recorder.record_sharpness(c, blk.sharpness(j)[:K], shown[j])

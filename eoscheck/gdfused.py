@@ -486,7 +486,7 @@ class FusedBlock(ChunkBuffers):
         self.S2 = aligned_zeros((2, k, n))
         self.D = aligned_zeros((k, pdim))
         panels = 1 if small else panels
-        bounds = np.linspace(0, n, panels + 1).round().astype(int)
+        bounds = [round(i * (n / panels)) for i in range(panels)] + [n]   # np.linspace(0, n, P+1).round()
         self.panels = []
         for c0, c1 in zip(bounds[:-1], bounds[1:]):
             cols = slice(int(c0), int(c1))

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .losses import Loss, exponential, flat_exp, flat_poly, logistic, poly_tail
+from ._errors import EoscheckError
+from .losses import Loss, get_loss
 
 _SIGN = np.int64(-(2**63))  # the sign bit of a float64, as an int64
 
@@ -201,17 +202,21 @@ class TorchKernel(Kernel):
 def kernel_for(loss: Loss) -> Kernel:
     """The numpy kernel of a built-in loss (recognised by its expression), else :class:`TorchKernel`."""
     fam, p = loss.family, dict(loss.params)
+
+    def same(name, **params):   # the built-ins are built once (get_loss), so usually the very object
+        ref = get_loss(name, **params)
+        return loss is ref or loss.expr == ref.expr
     try:
-        if fam == "logistic" and loss.expr == logistic().expr:
+        if fam == "logistic" and same("logistic"):
             return LogisticKernel()
-        if fam == "exponential" and loss.expr == exponential().expr:
+        if fam == "exponential" and same("exponential"):
             return ExponentialKernel()
-        if fam == "flat_exp" and loss.expr == flat_exp(p["a"]).expr:
+        if fam == "flat_exp" and same("flat_exp", a=p["a"]):
             return FlatExpKernel(float(p["a"]))
-        if fam == "flat_poly" and loss.expr == flat_poly(p["a"]).expr:
+        if fam == "flat_poly" and same("flat_poly", a=p["a"]):
             return FlatPolyKernel(float(p["a"]))
-        if fam == "poly_tail" and loss.expr == poly_tail().expr:
+        if fam == "poly_tail" and same("poly_tail"):
             return PolyTailKernel()
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, EoscheckError):
         pass
     return TorchKernel(loss)

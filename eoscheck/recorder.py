@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 #: Relative allowance for "the loss increased" in ``last_increase``: 16 ulps, the rounding of a
 #: mean of n stably evaluated terms (documented tolerance).
@@ -108,11 +109,10 @@ class GDRecorder:
         """Steps t0 .. t0+nsteps−1: L, ln L, G and ``shown`` are (nsteps, K); ``values`` holds the
         other records at the recorded steps (:meth:`recorded`), (R, K) each."""
         nsteps = L.shape[0]
-        ts = np.arange(t0, t0 + nsteps)
         lo, hi = np.searchsorted(self.rec, [t0, t0 + nsteps])
         rec_j = self.rec[lo:hi] - t0                  # the recorded steps, columns lo..hi−1
         full = len(rec_j) == nsteps                   # every step recorded: views, not gathers
-        avg_L, avg_G = self._averages(L, G, slice(0, nsteps) if full else rec_j, t0 + rec_j)
+        avg_L, avg_G = self._averages(t0, L, G, rec_j)
         if len(rec_j):
             cols = slice(int(lo), int(hi))
             sel = slice(None) if full else rec_j
@@ -123,7 +123,7 @@ class GDRecorder:
             for name, v in vals.items():
                 if name in self.records:
                     self.records[name][:, cols] = v.T if every else np.where(a, v, math.nan).T
-        self._trackers(ts, log_L, shown)
+        self._trackers(t0, log_L, shown)
 
     def record_sharpness(self, c: int, values, shown) -> None:
         """λ_max(∇²L) at checkpoint column c, NaN where the run is not shown."""
@@ -167,37 +167,69 @@ class GDRecorder:
         return self.records, self.stats(), self.sharpness
 
     # --- internals ------------------------------------------------------------------------
-    def _averages(self, L, G, rec_j, t_rec):
-        """(1/t) Σ_{s<t} L_s, G_s at the recorded steps (local indices ``rec_j``, an index array or a
-        slice; steps ``t_rec``) by sequential running sums."""
-        csL = np.cumsum(np.concatenate((self.cum_L[None], L)), axis=0)
-        csG = np.cumsum(np.concatenate((self.cum_G[None], G)), axis=0)
-        self.cum_L, self.cum_G = csL[-1].copy(), csG[-1].copy()
-        tt = t_rec.astype(np.float64)[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            avg_L = np.where(tt > 0, csL[rec_j] / np.where(tt > 0, tt, 1.0), math.nan)
-            avg_G = np.where(tt > 0, csG[rec_j] / np.where(tt > 0, tt, 1.0), math.nan)
-        return avg_L, avg_G                           # (len(t_rec), K) each
+    def _averages(self, t0: int, L, G, rec_j):
+        """(1/t) Σ_{s<t} L_s, G_s at the recorded steps t = t0 + j, j ∈ ``rec_j``, by sequential running
+        sums (:func:`_running_means`)."""
+        avg_L = np.empty((len(rec_j), self.K))
+        avg_G = np.empty((len(rec_j), self.K))
+        _running_means(t0, L, self.cum_L, rec_j, avg_L)
+        _running_means(t0, G, self.cum_G, rec_j, avg_G)
+        return avg_L, avg_G                           # (len(rec_j), K) each
 
-    def _trackers(self, ts, log_L, alive) -> None:
-        """Last increase, first hitting times of 1/η and 2/η, max loss: the per-step rules."""
-        nsteps = len(ts)
-        prev = np.concatenate((self.prev_log_L[None], log_L[:-1]))
-        with np.errstate(invalid="ignore"):
-            inc = alive & (log_L > prev + self.log_rtol)
-            inc_s = alive & (log_L > prev)
-            hit1 = alive & (log_L <= self.log_thr1)
-            hit2 = alive & (log_L <= self.log_thr2)
-        for mask, attr in ((inc, "last_inc"), (inc_s, "last_inc_strict")):
-            last = nsteps - 1 - np.argmax(mask[::-1], axis=0)
-            setattr(self, attr, np.where(mask.any(axis=0), ts[last], getattr(self, attr)))
-        for hit, attr in ((hit1, "below1"), (hit2, "below2")):
-            cur = getattr(self, attr)
-            setattr(self, attr, np.where((cur < 0) & hit.any(axis=0), ts[np.argmax(hit, axis=0)], cur))
-        lm = np.where(alive & ~np.isnan(log_L), log_L, -math.inf)
-        jm = np.argmax(lm, axis=0)
-        cm = lm[jm, np.arange(self.K)]
-        up = cm > self.max_log_L
-        self.max_log_L = np.where(up, cm, self.max_log_L)
-        self.argmax = np.where(up, ts[jm], self.argmax)
-        self.prev_log_L = np.where(alive[-1], log_L[-1], self.prev_log_L)
+    def _trackers(self, t0: int, log_L, alive) -> None:
+        """Last increase, first hitting times of 1/η and 2/η, max loss: the per-step rules
+        (:func:`_track`)."""
+        _track(t0, log_L, alive, self.prev_log_L, self.log_rtol, self.log_thr1, self.log_thr2, self.last_inc,
+               self.last_inc_strict, self.below1, self.below2, self.max_log_L, self.argmax)
+
+
+@njit(cache=True, nogil=True)
+def _running_means(t0, X, cum, rec_j, out):
+    """out[i, r] = (cum[r] + Σ_{s<j} X[s, r]) / t at t = t0 + j, j = rec_j[i] (NaN at t = 0), the sum
+    running in step order (the bits of ``np.cumsum``); cum advances by the chunk."""
+    nsteps, K = X.shape
+    R = rec_j.shape[0]
+    for r in range(K):
+        s = cum[r]
+        i = 0
+        for j in range(nsteps):
+            if i < R and rec_j[i] == j:
+                t = t0 + j
+                out[i, r] = s / t if t > 0 else math.nan
+                i += 1
+            s += X[j, r]
+        cum[r] = s
+
+
+@njit(cache=True, nogil=True)
+def _track(t0, log_L, alive, prev_log_L, log_rtol, thr1, thr2, last_inc, last_inc_strict, below1, below2,
+           max_log_L, argmax):
+    """The trackers' rules over a chunk of steps t = t0 + j, (nsteps, K) ``log_L`` and ``alive``
+    (shown), in step order for each run, in the log domain (a NaN compares false):
+
+    * ``last_inc`` ← t where ln L_t > ln L_{t−1} + ln(1 + INCREASE_RTOL); ``last_inc_strict`` where
+      ln L_t > ln L_{t−1} (L_{t−1} the previous step's loss, across chunks the last shown one);
+    * ``below1``/``below2`` ← the first t with ln L_t ≤ −ln η, ≤ ln 2 − ln η;
+    * ``max_log_L``/``argmax`` ← the first t of the largest ln L_t.
+    Only shown steps count."""
+    nsteps, K = log_L.shape
+    for r in range(K):
+        prev = prev_log_L[r]
+        for j in range(nsteps):
+            x = log_L[j, r]
+            if alive[j, r]:
+                t = t0 + j
+                if x > prev + log_rtol:
+                    last_inc[r] = t
+                if x > prev:
+                    last_inc_strict[r] = t
+                if below1[r] < 0 and x <= thr1[r]:
+                    below1[r] = t
+                if below2[r] < 0 and x <= thr2[r]:
+                    below2[r] = t
+                if x > max_log_L[r]:
+                    max_log_L[r] = x
+                    argmax[r] = t
+            prev = x
+        if nsteps and alive[nsteps - 1, r]:
+            prev_log_L[r] = log_L[nsteps - 1, r]
