@@ -395,15 +395,46 @@ def is_small(flops: float, K: int, n: int) -> bool:
     return flops < SMALL_FLOPS and max(2, K) * n <= SMALL_ELEMS
 
 
+class StepBoard:
+    """Which step's S each panel has published (gram form): a panel waits for the one S_q its next
+    product needs, not for every panel.  Blocking (a condition variable), never spinning."""
+
+    def __init__(self, P: int):
+        self.cond = threading.Condition()
+        self.done = [-1] * P
+        self.broken = False
+
+    def publish(self, p: int, t: int) -> None:
+        with self.cond:
+            self.done[p] = t
+            self.cond.notify_all()
+
+    def wait(self, q: int, t: int) -> None:
+        """Block until panel q has published step t."""
+        if self.done[q] >= t:                     # the usual case: published long ago
+            return
+        with self.cond:
+            while self.done[q] < t:
+                if self.broken:
+                    raise threading.BrokenBarrierError
+                self.cond.wait()
+
+    def abort(self) -> None:
+        with self.cond:
+            self.broken = True
+            self.cond.notify_all()
+
+
 def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) -> None:
-    """Advance the panels of ``block`` by one chunk on ``threads`` threads (blocking barriers between
-    the phases of a step when threads > 1: one a step in the gram form, two in the primal)."""
+    """Advance the panels of ``block`` by one chunk on ``threads`` threads (blocking waits between the
+    phases of a step when threads > 1: on the S_q a panel needs in the gram form (:class:`StepBoard`),
+    two barriers a step in the primal)."""
     P = len(block.panels)
     T = max(1, min(threads, P))
     if T == 1:
         block.panel_steps(list(range(P)), t0, nsteps, recorded, None)
         return
-    barrier = threading.Barrier(T)
+    sync = StepBoard(P) if block.method == "gram" else threading.Barrier(T)
     errors: list[BaseException] = []
 
     def work(mine):
@@ -411,12 +442,12 @@ def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) 
             with np.errstate(all="ignore"):   # thread-local: a new thread starts without it
                 if mine[0] != 0:
                     block.enter_thread()
-                block.panel_steps(mine, t0, nsteps, recorded, barrier)
+                block.panel_steps(mine, t0, nsteps, recorded, sync)
         except threading.BrokenBarrierError:
             pass
         except BaseException as exc:  # re-raised below; release the other threads
             errors.append(exc)
-            barrier.abort()
+            sync.abort()
 
     groups = [list(range(t, P, T)) for t in range(T)]
     ths = [threading.Thread(target=work, args=(g,), daemon=True) for g in groups[1:]]
@@ -487,17 +518,18 @@ class FusedBlock(ChunkBuffers):
         self.D = aligned_zeros((k, pdim))
         panels = 1 if small else panels
         bounds = [round(i * (n / panels)) for i in range(panels)] + [n]   # np.linspace(0, n, P+1).round()
+        self.cols = [slice(int(c0), int(c1)) for c0, c1 in zip(bounds[:-1], bounds[1:])]
         self.panels = []
-        for c0, c1 in zip(bounds[:-1], bounds[1:]):
-            cols = slice(int(c0), int(c1))
+        for cols in self.cols:
+            w = cols.stop - cols.start
             self.panels.append({
-                "K": aligned_copy(Kmat[:, cols]) if gram else None,
-                "D": aligned_zeros((k, int(c1 - c0))) if gram else self.D,
-                "E": np.zeros((k, int(c1 - c0)) if kind[0] in (LOGISTIC, EXPONENTIAL) else (k, 0)),
-                "LG": np.zeros((k, int(c1 - c0)) if kind[0] == LOGISTIC else (k, 0)),
+                "K": [aligned_copy(Kmat[rows, cols]) for rows in self.cols] if gram and not small else None,
+                "D": aligned_zeros((k, w)) if gram else self.D,
+                "E": np.zeros((k, w) if kind[0] in (LOGISTIC, EXPONENTIAL) else (k, 0)),
+                "LG": np.zeros((k, w) if kind[0] == LOGISTIC else (k, 0)),
                 "v": np.ascontiguousarray(self.v[cols]) if self.has_wstar and gram else np.zeros(0),
                 "red": np.zeros((NRED, chunk, k)),
-                "val": np.zeros(int(c1 - c0)), "ee": np.zeros(int(c1 - c0)),
+                "val": np.zeros(w), "ee": np.zeros(w),
             })
             if gram and not small:   # per-slot views of the panel's columns (panel_steps)
                 self.panels[-1].update(M=[m[:, cols] for m in self.M], X=[x[:, cols] for x in self.X],
@@ -526,9 +558,18 @@ class FusedBlock(ChunkBuffers):
             self.mm, wrap = torch.matmul, torch.from_numpy
         else:
             self.mm, wrap = np.matmul, (lambda a: a)
-        for P in self.panels:
-            if self.method == "gram":         # D_p = S K[:, p], S by the parity of t
-                P["mm"] = [(wrap(self.S2[par]), wrap(P["K"]), wrap(P["D"])) for par in (0, 1)]
+        n = len(self.panels)
+        for p, P in enumerate(self.panels):
+            P["order"] = [(p + i) % n for i in range(n)]
+            if self.method == "gram":         # D_p = Σ_q S_q K[q, p], q from p on, S by the parity of t
+                P["mm"] = [[(wrap(self.S2[par][:, self.cols[q]]), wrap(P["K"][q])) for q in P["order"]]
+                           for par in (0, 1)]
+                D = wrap(P["D"])
+                if self.gemm == "mkl":       # D_p += S_q K[q, p]: the library's beta = 1
+                    P["acc"] = lambda S, K, D=D, addmm=torch.addmm: addmm(D, S, K, out=D)
+                else:
+                    P["acc"] = lambda S, K, D=D, tmp=np.empty_like(P["D"]): np.add(D, np.matmul(S, K, out=tmp), out=D)
+                P["Dw"] = D
             else:                             # M_p = W Z_pᵀ per slot; D_p = S_p Z_p
                 P["mm_M"] = [(wrap(x), wrap(P["ZT"]), wrap(m)) for x, m in zip(self.X, P["M"])]
                 P["mm_D"] = (wrap(P["S"]), wrap(P["Z"]), wrap(P["D"]))
@@ -554,24 +595,32 @@ class FusedBlock(ChunkBuffers):
 
             torch.set_num_threads(1)
 
-    def panel_steps(self, mine: list[int], t0: int, nsteps: int, rec: np.ndarray, barrier) -> None:
-        """Gram form, the panels ``mine``: fused pass on own columns, barrier, D_p = S·K[:, p], update."""
+    def panel_steps(self, mine: list[int], t0: int, nsteps: int, rec: np.ndarray, sync) -> None:
+        """Gram form, the panels ``mine``: fused pass on own columns (S_p published), then
+        D_p = Σ_q S_q K[q, p] with q = p, p+1, …, p−1 (mod P) — a fixed order per panel, so the bits do
+        not depend on the threads — each S_q awaited only when needed (``sync``: a
+        :class:`StepBoard`, None on one thread), then the update."""
         if self.method != "gram":
-            self._primal_panel_steps(mine, nsteps, rec, barrier)
+            self._primal_panel_steps(mine, nsteps, rec, sync)
             return
         kind, a, coef, live, mm = self.kind, self.a, self.coef, self.live, self.mm
-        parts = [self.panels[p] for p in mine]
+        parts = [(p, self.panels[p]) for p in mine]
         for j in range(nsteps):
             par = (t0 + j) & 1
-            for P in parts:
+            for p, P in parts:
                 transcendentals(kind, P["M"][j], P["E"], P["LG"])
                 fused_pass(kind, a, P["M"][j], P["E"], P["LG"], P["Q"][j], P["S"][par], coef, live, P["X"][j],
                            P["v"], rec[j], P["red"], j, P["val"], P["ee"])
-            if barrier is not None:
-                barrier.wait()                      # all of S_t is written
-            for P in parts:
-                S, K, D = P["mm"][par]
-                mm(S, K, out=D)                     # D_p = S·K[:, p]
+                if sync is not None:
+                    sync.publish(p, t0 + j)         # S_p of step t is written
+            for p, P in parts:
+                terms = P["mm"][par]
+                S, K = terms[0]
+                mm(S, K, out=P["Dw"])               # D_p = S_p K[p, p]: own columns, no wait
+                for (S, K), q in zip(terms[1:], P["order"][1:]):
+                    if sync is not None:
+                        sync.wait(q, t0 + j)
+                    P["acc"](S, K)                  # D_p += S_q K[q, p]
                 update_gram(P["M"][j], P["D"], P["M"][j + 1], P["X"][j], P["S"][par], P["X"][j + 1],
                             P["red"], j)
 
