@@ -10,8 +10,10 @@ these thin products, measured), on 64-byte-aligned buffers so that MKL rounds al
 
 Parallel: the data points are split into P panels (P fixed by the machine's CPU count and the
 problem size, never by the load).  Gram form: panel p owns the columns M[:, p], c[:, p], its
-partial row sums and D_p = S·K[:, p]; only that GEMM needs all of S, so the panels meet at one
-blocking barrier per step (S double-buffered by the parity of t).  Primal form: panel p owns the
+partial row sums and D_p = S·K[:, p] = Σ_q S_q K[q, p], summed from its own block on
+(q = p, p+1, …, p−1 mod P), so a panel starts its product on the S_p it has just written and waits
+(blocking, :class:`StepBoard`) only for the S_q it needs next (S double-buffered by the parity of
+t).  Primal form: panel p owns the
 rows Z_p, its margins M_p = W Z_pᵀ and the partial gradient D_p = S_p Z_p; after a barrier the
 owner of panel 0 sums D = Σ_p D_p in panel order and updates W, and a second barrier releases
 the next step.  T ≤ P threads run the panels (panel p on thread p mod T); partial sums are

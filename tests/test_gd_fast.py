@@ -231,8 +231,9 @@ def _large_reference(data, etas):
 
 @pytest.mark.parametrize("method,threads", [("gram", 1), ("gram", 2), ("gram", 3), ("primal", 1), ("primal", 2)])
 def test_panels_on_threads_equal_reference_and_each_other(method, threads, monkeypatch):
-    """The fused path with its data points split into 3 panels (gram: column panels of K, one
-    blocking barrier per step when threads > 1; primal: row panels of Z, the partial gradients
+    """The fused path with its data points split into 3 panels (gram: column panels of K, each
+    panel's product summed from its own block on, blocking waits for the other panels' S when
+    threads > 1; primal: row panels of Z, the partial gradients
     summed in panel order, two barriers), forced onto a small data set so that divergence
     (exponential loss, η = 1e4) is covered too: equal to the reference, and bit-identical whatever
     the thread count."""

@@ -114,6 +114,28 @@ def test_divergence_marked_without_spoiling_other_stepsizes():
         assert np.isfinite(tr.records["loss"][k]).all()
 
 
+def test_records_do_not_depend_on_the_hand_over_chunk(monkeypatch):
+    """The network runs hand their steps to the recorder a chunk at a time (eoscheck.netrecord) and
+    freeze diverged rows with their own mask in between: chunks of 7 steps (divergence at t = 2 and 3,
+    sharpness checkpoints and a log grid straddling the hand-overs) give the bytes of one chunk."""
+    import eoscheck.netrecord as nr
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 3))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    data = Dataset(X, np.where(rng.random(20) < 0.5, 1.0, -1.0), name="random-labels")
+    runs = []
+    for chunk in (7, 1000):
+        monkeypatch.setattr(nr.Recorder, "CHUNK", chunk)
+        runs.append([run_ntk(data, "exponential", [0.1, 3.0, 100.0, 30.0], steps=60, width=32, sharpness_every=5,
+                             grid=grid, grid_points=10) for grid in ("all", "log")])
+    assert list(runs[0][0].stats["diverged_at"]) == [-1, -1, 2, 3]
+    for a, b in zip(*runs):
+        assert all(a.records[k].tobytes() == b.records[k].tobytes() for k in a.records)
+        assert all(np.array_equal(a.stats[k], b.stats[k]) for k in a.stats)
+        assert a.sharpness.tobytes() == b.sharpness.tobytes()
+
+
 def test_first_steps_match_independent_gd():
     """Records at t = 0..3 equal GD run by hand with autograd on the independent network."""
     data = _tiny(n=10, d=4, seed=2)
