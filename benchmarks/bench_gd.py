@@ -85,13 +85,16 @@ def load() -> list[float]:
 
 
 def side_by_side(fns: dict, reps: int) -> dict:
-    """Best wall time of each function, repetitions interleaved (A B C A B C …) so that a change of
-    load hits every contender alike."""
+    """Best wall time of each function, repetitions interleaved so that a change of load hits every
+    contender alike, and the order rotated each repetition (A B C, B C A, C A B, …) so that none
+    always runs right after the same other one (measured in one run: a 3 ms eoscheck run right after a JAX
+    call, whose worker threads may still be awake, read 0.68× the same run one slot later)."""
     best = {k: float("inf") for k in fns}
-    for _ in range(reps):
-        for k, fn in fns.items():
+    keys = list(fns)
+    for r in range(reps):
+        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
             t = time.perf_counter()
-            fn()
+            fns[k]()
             best[k] = min(best[k], time.perf_counter() - t)
     return best
 
