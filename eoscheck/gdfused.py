@@ -13,10 +13,9 @@ problem size, never by the load).  Gram form: panel p owns the columns M[:, p], 
 partial row sums and D_p = S·K[:, p] = Σ_q S_q K[q, p], summed from its own block on
 (q = p, p+1, …, p−1 mod P), so a panel starts its product on the S_p it has just written and waits
 (blocking, :class:`StepBoard`) only for the S_q it needs next (S double-buffered by the parity of
-t).  Primal form: panel p owns the
-rows Z_p, its margins M_p = W Z_pᵀ and the partial gradient D_p = S_p Z_p; after a barrier the
-owner of panel 0 sums D = Σ_p D_p in panel order and updates W, and a second barrier releases
-the next step.  T ≤ P threads run the panels (panel p on thread p mod T); partial sums are
+t).  Primal form: panel p owns the rows Z_p, its margins M_p = W Z_pᵀ and the partial gradient
+D_p = S_p Z_p; after a barrier the owner of panel 0 sums D = Σ_p D_p in panel order and updates W,
+and a second barrier releases the next step.  T ≤ P threads run the panels (panel p on thread p mod T); partial sums are
 combined in panel order, so the result is bit-identical for every T.
 
 Small problems run whole chunks inside one compiled call, GEMMs included (:func:`chunk_small`,
