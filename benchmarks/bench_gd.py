@@ -87,8 +87,8 @@ def load() -> list[float]:
 def side_by_side(fns: dict, reps: int) -> dict:
     """Best wall time of each function, repetitions interleaved so that a change of load hits every
     contender alike, and the order rotated each repetition (A B C, B C A, C A B, …) so that none
-    always runs right after the same other one (measured in one run: a 3 ms eoscheck run right after a JAX
-    call, whose worker threads may still be awake, read 0.68× the same run one slot later)."""
+    always runs right after the same other one (measured in one run: a 3 ms eoscheck run right after
+    a JAX call, whose worker threads may still be awake, read 0.68× the same run one slot later)."""
     best = {k: float("inf") for k in fns}
     keys = list(fns)
     for r in range(reps):

@@ -245,9 +245,8 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
             "min_margin": m_min, "norm_margin": m_min / w_norm,
             "train_error": red["le0"][:, :K] / n,
         }
-        if ok is not state_ok:
-            for j, r in _cells(a & ~ok[sel]):  # shown, but ∇L overflowed
-                values["grad_norm"][j, r] = blk.grad_norm(rec_j[j], r)
+        for j, r in _cells(a & ~ok[sel]):  # shown, but ∇L overflowed
+            values["grad_norm"][j, r] = blk.grad_norm(rec_j[j], r)
     recorder.observe_chunk(t0, L, log_L, G, shown, values)
     for c, j in recorder.checkpoints(t0, nsteps):
         recorder.record_sharpness(c, blk.sharpness(j)[:K], shown[j])

@@ -15,8 +15,9 @@ partial row sums and D_p = S·K[:, p] = Σ_q S_q K[q, p], summed from its own bl
 (blocking, :class:`StepBoard`) only for the S_q it needs next (S double-buffered by the parity of
 t).  Primal form: panel p owns the rows Z_p, its margins M_p = W Z_pᵀ and the partial gradient
 D_p = S_p Z_p; after a barrier the owner of panel 0 sums D = Σ_p D_p in panel order and updates W,
-and a second barrier releases the next step.  T ≤ P threads run the panels (panel p on thread p mod T); partial sums are
-combined in panel order, so the result is bit-identical for every T.
+and a second barrier releases the next step.  T ≤ P threads run the panels (panel p on thread
+p mod T); partial sums are combined in a fixed order per panel, so the result is bit-identical for
+every T.
 
 Small problems run whole chunks inside one compiled call, GEMMs included (:func:`chunk_small`,
 compiled per loss and form, with the vectorisable exp and log1p of :mod:`eoscheck.explog`), which
@@ -561,8 +562,8 @@ class FusedBlock(ChunkBuffers):
             self.mm, wrap = np.matmul, (lambda a: a)
         n = len(self.panels)
         for p, P in enumerate(self.panels):
-            P["order"] = [(p + i) % n for i in range(n)]
             if self.method == "gram":         # D_p = Σ_q S_q K[q, p], q from p on, S by the parity of t
+                P["order"] = [(p + i) % n for i in range(n)]
                 P["mm"] = [[(wrap(self.S2[par][:, self.cols[q]]), wrap(P["K"][q])) for q in P["order"]]
                            for par in (0, 1)]
                 D = wrap(P["D"])

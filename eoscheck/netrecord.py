@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .gdinputs import check_steps, checkpoint_grid
-from .recorder import GDRecorder
+from .recorder import GDRecorder, host
 from .trajectory import RECORDED
 
 __all__ = ["Recorder", "check_steps", "sharpness_grid"]
@@ -62,7 +62,7 @@ class Recorder:
 
     def record_sharpness(self, t: int, values: torch.Tensor) -> None:
         """λ_max at checkpoint t, observed last (NaN where the run is not shown at t)."""
-        self.recorder.record_sharpness_at(t, values, _host(self._alive))
+        self.recorder.record_sharpness_at(t, values, self._alive)
 
     def results(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         self._flush()
@@ -73,9 +73,9 @@ class Recorder:
         if not self._steps:
             return
         t0, steps = self._t0, self._steps
-        Q = {k: _host(torch.stack([s[0][k] for s in steps])).astype(np.float64) for k in steps[0][0]}
-        ok = _host(torch.stack([s[1] for s in steps]))
-        mine = _host(torch.stack([s[2] for s in steps]))
+        Q = {k: host(torch.stack([s[0][k] for s in steps])).astype(np.float64) for k in steps[0][0]}
+        ok = host(torch.stack([s[1] for s in steps]))
+        mine = host(torch.stack([s[2] for s in steps]))
         shown, _, _ = self.recorder.divergence(t0, ok, ok)
         if not np.array_equal(shown, mine):
             raise RuntimeError("internal error: the network run froze other rows than the recorder stopped")
@@ -84,7 +84,3 @@ class Recorder:
         self.recorder.observe_chunk(t0, Q.pop("loss"), Q.pop("log_loss"), Q.pop("G"), shown, values)
         self._t0 += len(steps)
         self._steps = []
-
-
-def _host(x: torch.Tensor) -> np.ndarray:
-    return x.detach().cpu().numpy()

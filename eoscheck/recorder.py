@@ -36,7 +36,7 @@ TRACKED = ("diverged_at", "last_increase", "last_increase_strict", "first_below_
            "first_below_2_over_eta", "max_loss", "argmax_loss")
 
 
-def _host(x) -> np.ndarray:
+def host(x) -> np.ndarray:
     """A numpy view of a numpy array or a (CPU/CUDA) torch tensor."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
@@ -54,7 +54,7 @@ class GDRecorder:
     """
 
     def __init__(self, eta, rec: np.ndarray, sharp_steps: np.ndarray, names, out=None, sharp=None):
-        eta = np.asarray(_host(eta), dtype=np.float64)
+        eta = np.asarray(host(eta), dtype=np.float64)
         K = len(eta)
         self.K, self.eta = K, eta
         self.rec = np.asarray(rec, dtype=np.int64)
@@ -127,17 +127,17 @@ class GDRecorder:
 
     def record_sharpness(self, c: int, values, shown) -> None:
         """λ_max(∇²L) at checkpoint column c, NaN where the run is not shown."""
-        self.sharpness[:, c] = np.where(shown, _host(values), math.nan)
+        self.sharpness[:, c] = np.where(shown, host(values), math.nan)
 
     # --- per-step interface ---------------------------------------------------------------
     def observe(self, t: int, quantities: dict, ok, state_ok=None) -> np.ndarray:
         """Step t with (K,) ``quantities`` (numpy or torch; ``loss``, ``log_loss``, ``G`` and any
         other record), ``ok`` (the run may go on) and ``state_ok`` (w_t is finite; default ``ok``).
         Returns the (K,) mask of runs shown at t (the ones to record and to step)."""
-        ok = _host(ok).astype(bool)[None]
-        st = ok if state_ok is None else _host(state_ok).astype(bool)[None]
+        ok = host(ok).astype(bool)[None]
+        st = ok if state_ok is None else host(state_ok).astype(bool)[None]
         shown, _, _ = self.divergence(t, st, ok)
-        q = {k: np.asarray(_host(v), dtype=np.float64)[None] for k, v in quantities.items()}
+        q = {k: np.asarray(host(v), dtype=np.float64)[None] for k, v in quantities.items()}
         self.observe_chunk(t, q.pop("loss"), q.pop("log_loss"), q.pop("G"), shown, q)
         return shown[0]
 
@@ -146,7 +146,7 @@ class GDRecorder:
         return bool(c < len(self.sharp_steps) and self.sharp_steps[c] == t)
 
     def record_sharpness_at(self, t: int, values, shown) -> None:
-        self.record_sharpness(int(np.searchsorted(self.sharp_steps, t)), values, _host(shown))
+        self.record_sharpness(int(np.searchsorted(self.sharp_steps, t)), values, host(shown))
 
     # --- results --------------------------------------------------------------------------
     def stats(self) -> dict[str, np.ndarray]:
