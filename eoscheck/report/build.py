@@ -232,6 +232,8 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
     header["wall_s"] = time.perf_counter() - t_start
     if "check_counts" in ctx.extras:
         header["check_counts"] = ctx.extras["check_counts"]
+    if ctx.extras.get("stand_ins"):
+        header["stand_ins"] = list(ctx.extras["stand_ins"])
     superseded = cache.prune_superseded()
     pruned, freed = cache.prune()
     extra = {"config": cfg, "cache": dict(cache.stats(), superseded_removed=superseded, pruned=pruned,

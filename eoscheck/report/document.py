@@ -265,6 +265,10 @@ def render_index(sections: list[Section], header: dict[str, Any]) -> str:
         + (f" **`eoscheck check` (§7):** " + ", ".join(f"{v} {k}" for k, v in sorted(header["check_counts"].items()))
            + "." if header.get("check_counts") else ""),
         "",
+    ]
+    if header.get("stand_ins"):   # data that replaced a section's first choice on this machine
+        lines += ["**Data stand-ins on this machine:** " + "; ".join(header["stand_ins"]) + ".", ""]
+    lines += [
         "Verdict words: *holds* / *VIOLATED* for exact claims (explicit constants; the only allowance is "
         "floating-point rounding), *consistent* / *INCONSISTENT* for fitted or asymptotic ones, *reproduced* / "
         "*NOT REPRODUCED* for the paper's experiments, *inconclusive* when a run cannot decide, *trend only* "
