@@ -9,7 +9,10 @@ CPU sections, each timed side by side (repetitions interleaved, best of ``reps``
          default options (every step recorded, all 12 records, the exact trackers) against the
          JAX peer (benchmarks/jax_peer.py: jit + vmap + lax.scan, float64, gram and primal forms,
          recording only the loss), in stepsize-steps per second; the share of the roofline
-         (measured float64 GEMM peak / min(4nd, 2n²) flops per stepsize-step);
+         (measured float64 GEMM peak / min(4nd, 2n²) flops per stepsize-step); and, in the same
+         rotation, the engine's products alone (same library, panels and threads, no elementwise
+         work, no records, no waits): the ceiling of a step built on them, as a rate and a ratio
+         to JAX;
   tiny   n = 20, d = 5, one η, 10⁴ steps;   tall   n = 10⁴, d = 100, 16 η, 500 steps;
   busy   the main problem (fewer steps) while another process spins on one core
          (``python -c "while True: pass"``): the engine with its default threads, with 1 and
@@ -132,8 +135,27 @@ def gemm_peak_mkl(size: int, threads: int, reps: int = 3) -> float | None:
     return 2.0 * size**3 / t / 1e9
 
 
-def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bool) -> dict:
-    """eoscheck (default options, and 1 thread) against the JAX peer's gram and primal forms."""
+def products_only(data, etas, steps: int):
+    """A run of the engine's products alone (``FusedBlock.products_only``: the gram form's GEMMs on the
+    panels and threads a default run uses, nothing else): the ceiling of any step built on them."""
+    from eoscheck.fastgd import build_block, choose_method
+    from eoscheck.gdinputs import resolve_device
+    from eoscheck.losses import get_loss
+    from eoscheck.resources import blas_single_thread, single_torch_thread
+
+    method = choose_method(data.n, data.d, True)
+    blk, info = build_block(data, get_loss("logistic"), etas, None, None, method=method, backend="auto",
+                            device=resolve_device("cpu"), threads=1 if SINGLE else len(os.sched_getaffinity(0)))
+
+    def f():
+        with blas_single_thread(), single_torch_thread("cpu"):
+            blk.products_only(steps, info["threads"])
+    return f
+
+
+def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bool, ceiling: bool = False) -> dict:
+    """eoscheck (default options, and 1 thread) against the JAX peer's gram and primal forms; with
+    ``ceiling``, also the engine's products alone (:func:`products_only`)."""
     data = synthetic(n, d, 0.05, seed=0)
     etas = np.geomspace(0.1, 100, K) if K > 1 else np.array([1.0])
     fns, out = {}, {"n": n, "d": d, "K": K, "steps": steps}
@@ -150,6 +172,8 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
     fns["eoscheck"] = eos("eoscheck")
     if not SINGLE:
         fns["eoscheck_1thread"] = eos("eoscheck_1thread", threads=1)
+    if ceiling:
+        fns["products_only"] = products_only(data, etas, steps)
     losses = {}
     if jax_ok:
         import jax_peer
@@ -177,6 +201,10 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
         out["max_rel_loss_diff_vs_jax"] = float(max(np.max(np.abs(v - ref) / ref) for v in losses.values()))
         jb = max(out["rate"][f"jax_{f}"] for f in forms)
         out["ratio_vs_best_jax"] = out["rate"]["eoscheck"] / jb
+        if ceiling:   # the most a step on these products could gain on JAX
+            out["products_only_ratio_vs_best_jax"] = out["rate"]["products_only"] / jb
+    if ceiling:
+        out["share_of_products_only"] = out["rate"]["eoscheck"] / out["rate"]["products_only"]
     out["flops_per_stepsize_step"] = float(min(4 * n * d, 2 * n * n))
     print(f"[{name}] " + ", ".join(f"{k} {v:,.0f}/s" for k, v in out["rate"].items())
           + (f"; ratio vs best JAX {out.get('ratio_vs_best_jax', float('nan')):.2f}") + f"; load {out['load_after']}",
@@ -231,7 +259,7 @@ def cpu(args) -> dict:
         import jax_peer
 
         res["xla_gemm_gflops"] = jax_peer.gemm_gflops(32, 1000, 1000)
-    res["main"] = problem("main", 1000, 784, 32, 200 if q else 2000, 2 if q else 3, jax_ok)
+    res["main"] = problem("main", 1000, 784, 32, 200 if q else 2000, 2 if q else 3, jax_ok, ceiling=True)
     main = res["main"]
     # the roofline: the best float64 GEMM rate measured in this run among the libraries the engine calls
     peaks = [res["gemm_peak_gflops"]] + ([res["mkl_gemm_peak_gflops"]] if "mkl_gemm_peak_gflops" in res else [])
@@ -301,6 +329,10 @@ def report(res: dict) -> None:
     print(f"main: roofline share {m['roofline_share']:.0%} of the best library GEMM peak ({m['threads_used']} threads used; "
           f"1-thread run vs 1-thread peak {m['roofline_share_1thread']:.0%}); "
           f"{m.get('roofline_share_best_gemm', float('nan')):.0%} of the best measured GEMM (XLA's)")
+    if "share_of_products_only" in m:
+        print(f"main: the engine's products alone {m['rate']['products_only']:,.0f}/s "
+              f"({m.get('products_only_ratio_vs_best_jax', float('nan')):.2f}× the best JAX: the ceiling of a step on "
+              f"them); the whole engine runs at {m['share_of_products_only']:.0%} of it")
     b = res.get("busy")
     if b is None:
         return

@@ -86,24 +86,32 @@ def others_busy(cpus: int, d_total: float, d_idle: float, own_cpu_s: float, wall
     return float(min(max(busy, 0.0), cpus))
 
 
-def busy_cpus(interval: float = 0.05) -> float:
-    """CPUs kept busy by other processes, from /proc/stat over ``interval`` seconds (0 if unknown)."""
-    def snap():
+def cpu_snapshot() -> tuple | None:
+    """(all CPUs' ticks, idle ticks, this process's CPU seconds, wall seconds) now; None if unknown."""
+    try:
         with open("/proc/stat") as fh:
             vals = [int(x) for x in fh.readline().split()[1:]]
         idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-        return sum(vals), idle, time.process_time(), time.perf_counter()
-    try:
-        tot0, idle0, own0, wall0 = snap()
-        time.sleep(interval)
-        tot1, idle1, own1, wall1 = snap()
     except (OSError, ValueError, IndexError):
+        return None
+    return sum(vals), idle, time.process_time(), time.perf_counter()
+
+
+def busy_cpus(since: tuple | None) -> float:
+    """CPUs kept busy by other processes since the snapshot ``since`` (0 if unknown)."""
+    now = cpu_snapshot()
+    if since is None or now is None:
         return 0.0
-    return others_busy(os.cpu_count() or 1, tot1 - tot0, idle1 - idle0, own1 - own0, wall1 - wall0)
+    return others_busy(os.cpu_count() or 1, *(b - a for a, b in zip(since, now)))
 
 
-def choose_threads(panels: int) -> int:
-    """Threads for ``panels`` panels: the CPUs left idle by other processes, measured at the start.
+#: Seconds of a run (on one thread) over which the load is measured before its threads are chosen:
+#: five /proc/stat ticks a CPU.
+LOAD_WINDOW = 0.05
+
+
+def choose_threads(panels: int, since: tuple | None) -> int:
+    """Threads for ``panels`` panels: the CPUs left idle by other processes since ``since``.
 
     Measured with another process spinning on one of 2 CPUs (benchmarks/README.md): 2 blocking
     threads ran the main problem at 0.86–1.19× the speed of 1 thread, depending on what else ran,
@@ -111,13 +119,26 @@ def choose_threads(panels: int) -> int:
     """
     if panels <= 1:
         return 1
-    free = machine_cpus() - busy_cpus()
+    free = machine_cpus() - busy_cpus(since)
     return int(max(1, min(panels, math.floor(free + 0.5))))
 
 
 def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder, bar, *, method: str,
              backend: str, device, threads: int | None) -> tuple[np.ndarray, dict]:
     """Run the fast engine into ``recorder``; returns (final w (K, d), engine info)."""
+    blk, info = build_block(data, loss, eta, w0, w_star, method=method, backend=backend, device=device,
+                            threads=threads)
+    with np.errstate(all="ignore"), blas_single_thread(), single_torch_thread(device.type):
+        final_w = _run_chunks(blk, recorder, steps, bar, info, len(eta))
+    info["inline"] = bool(getattr(blk, "inline", max(2, len(eta)) * blk.n >= INLINE_ELEMS))
+    return final_w, info
+
+
+def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, backend: str, device,
+                threads: int | None) -> tuple:
+    """(the block that advances the K stepsizes chunk by chunk, engine info): backend, panels and
+    threads chosen as :func:`run_fast` runs them; threads None (several panels, ``threads`` not
+    given): chosen from the load once the run has begun (:func:`_run_chunks`)."""
     Z = np.ascontiguousarray(data.Z, dtype=np.float64)
     n, d = Z.shape
     K = len(eta)
@@ -142,33 +163,40 @@ def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder
             C = int(max(2, min(64, (1 << 27) // (k2 * n))))
         blk = TorchBlock(Z, eta, w0a, ws, loss, method, C, device)
         info["gemm"] = "torch"
+        return blk, info
+    Kmat = Z @ Z.T if method == "gram" else None
+    C = chunk_length(k2, n)
+    if backend == "numba":
+        from .gdfused import FusedBlock, is_small, small_chunk_length
+
+        panels = choose_panels(K, n, d, method)
+        T = min(panels, threads) if threads is not None else (None if panels > 1 else 1)
+        flops = k2 * flops_per_step(n, d, method)
+        if is_small(flops, K, n):
+            C = small_chunk_length(K, n)
+        blk = FusedBlock(Z, Kmat, eta, w0a, ws, kernel, kind, method, C, panels, flops, default_gemm())
+        info.update(threads=T, panels=panels, mode=blk.mode, gemm=blk.gemm)
     else:
-        Kmat = Z @ Z.T if method == "gram" else None
-        C = chunk_length(k2, n)
-        if backend == "numba":
-            from .gdfused import FusedBlock, is_small, small_chunk_length
-
-            panels = choose_panels(K, n, d, method)
-            T = min(panels, threads) if threads is not None else choose_threads(panels)
-            flops = k2 * flops_per_step(n, d, method)
-            if is_small(flops, K, n):
-                C = small_chunk_length(K, n)
-            blk = FusedBlock(Z, Kmat, eta, w0a, ws, kernel, kind, method, C, panels, flops, default_gemm())
-            info.update(threads=int(T), panels=panels, mode=blk.mode, gemm=blk.gemm)
-        else:
-            gemm = default_gemm()
-            blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, C, gemm)
-            info.update(gemm=blk.gemm)
-    with np.errstate(all="ignore"), blas_single_thread(), single_torch_thread(device.type):
-        final_w = _run_chunks(blk, recorder, steps, bar, info["threads"], K)
-    info["inline"] = bool(getattr(blk, "inline", k2 * n >= INLINE_ELEMS))
-    return final_w, info
+        blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, C, default_gemm())
+        info.update(gemm=blk.gemm)
+    return blk, info
 
 
-def _run_chunks(blk, recorder, steps: int, bar, threads: int, K: int) -> np.ndarray:
+def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int) -> np.ndarray:
+    """The chunks of a run.  ``info["threads"]`` None: the first chunks run on one thread while the
+    load is measured (at least :data:`LOAD_WINDOW` s, no waiting), then the rest on
+    :func:`choose_threads`'s count, written into ``info`` (the bits do not depend on it)."""
+    threads = info["threads"]
+    since = None
+    if threads is None:
+        since = cpu_snapshot()   # None (no /proc/stat): every panel's thread, as on an idle machine
+        info["threads"] = threads = 1 if since is not None else choose_threads(info["panels"], None)
     t0 = 0
     final_w = None
     while t0 <= steps:
+        if since is not None and time.perf_counter() - since[3] >= LOAD_WINDOW:
+            info["threads"] = threads = choose_threads(info["panels"], since)
+            since = None
         nsteps = min(blk.C, steps + 1 - t0)
         rec_j = recorder.recorded(t0, nsteps)
         recorded = np.zeros(nsteps, dtype=bool)

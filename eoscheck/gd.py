@@ -84,7 +84,8 @@ def run_gd(
         fixed number of panels (gram form: columns of K; primal: rows of Z; set by the machine's
         CPU count and the problem size,
         never by this argument or the load), so the result is bit-identical whatever the thread
-        count; default: the CPUs left idle by other processes, measured at the start.  Threads
+        count; default: the CPUs left idle by other processes, measured over the run's first
+        ≥ 50 ms (run on one thread; no waiting).  Threads
         block (never spin) between steps; BLAS runs single-threaded inside each panel.
 
     Memory: the records take 12 · 8 · K · S bytes (S recorded steps): 10⁶ steps for 32

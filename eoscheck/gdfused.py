@@ -626,6 +626,34 @@ class FusedBlock(ChunkBuffers):
                 update_gram(P["M"][j], P["D"], P["M"][j + 1], P["X"][j], P["S"][par], P["X"][j + 1],
                             P["red"], j)
 
+    def products_only(self, nsteps: int, threads: int) -> None:
+        """The gram form's products of ``nsteps`` steps alone — every D_p = Σ_q S_q K[q, p] by the same
+        library calls on the same panels and threads as :meth:`panel_steps`, without the elementwise
+        passes, the records or the waits: the ceiling of a step on this machine (benchmarks)."""
+        if self.method != "gram" or self.mode != "blas":
+            raise ValueError("products_only: the gram form in BLAS mode only")
+        P = len(self.panels)
+        T = max(1, min(threads, P))
+
+        def work(mine):
+            if mine[0] != 0:
+                self.enter_thread()
+            for j in range(nsteps):
+                for p in mine:
+                    Pp = self.panels[p]
+                    (S, K), *rest = Pp["mm"][j & 1]
+                    self.mm(S, K, out=Pp["Dw"])
+                    for S, K in rest:
+                        Pp["acc"](S, K)
+
+        groups = [list(range(t, P, T)) for t in range(T)]
+        ths = [threading.Thread(target=work, args=(g,), daemon=True) for g in groups[1:]]
+        for th in ths:
+            th.start()
+        work(groups[0])
+        for th in ths:
+            th.join()
+
     def _primal_margins(self, j: int, mine=None) -> None:
         """M_j = W_j Zᵀ by row panels of Z (the panels ``mine``, default all)."""
         for p in range(len(self.panels)) if mine is None else mine:

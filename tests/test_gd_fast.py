@@ -548,8 +548,9 @@ def test_compiled_exp_and_log1p_are_within_one_ulp():
 
 def test_default_threads_follow_the_idle_cpus_and_change_no_bit(monkeypatch):
     """Without ``threads`` the engine runs one blocking thread per idle CPU (3 panels forced here):
-    3 on a quiet 3-CPU machine, 1 when other processes keep 2 CPUs busy; the bytes are those of
-    the 1-thread run either way."""
+    3 on a quiet 3-CPU machine, 1 when other processes keep 2 CPUs busy, 1 for a run shorter than
+    the load's measuring window; no /proc/stat: every panel's thread.  The bytes are those of the
+    1-thread run in every case."""
     import eoscheck.fastgd as fg
     import eoscheck.gdfused as gf
 
@@ -559,11 +560,29 @@ def test_default_threads_follow_the_idle_cpus_and_change_no_bit(monkeypatch):
     monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
     data = _data("synthetic_n>d")
     one = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram", threads=1)
-    for busy, want in ((0.0, 3), (2.0, 1)):
-        monkeypatch.setattr(fg, "busy_cpus", lambda busy=busy: busy)
+    cases = [(0.0, 0.0, True, 3), (2.0, 0.0, True, 1), (0.0, math.inf, True, 1), (2.0, math.inf, False, 3)]
+    for busy, window, proc_stat, want in cases:
+        monkeypatch.setattr(fg, "busy_cpus", lambda since, busy=busy: busy if since is not None else 0.0)
+        monkeypatch.setattr(fg, "LOAD_WINDOW", window)
+        if not proc_stat:
+            monkeypatch.setattr(fg, "cpu_snapshot", lambda: None)
         auto = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram")
         assert (auto.provenance["engine"]["panels"], auto.provenance["engine"]["threads"]) == (3, want)
         assert _all_bytes(auto) == _all_bytes(one)
+
+
+def test_the_load_window_is_the_runs_own_first_chunks(monkeypatch):
+    """The load behind the default thread count is measured from a snapshot taken as the run starts
+    to one taken when the window has passed (no sleep): with the snapshots below — 10 ticks of 2
+    CPUs, 2.5 idle, this process 0.05 CPU-s in 0.05 s — others keep 0.5 CPU busy; no snapshot: 0."""
+    import eoscheck.fastgd as fg
+
+    monkeypatch.setattr(fg.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(fg, "cpu_snapshot", lambda: (110, 52.5, 1.05, 10.05))
+    assert fg.busy_cpus((100, 50, 1.0, 10.0)) == pytest.approx(0.5)
+    assert fg.busy_cpus(None) == 0.0
+    monkeypatch.setattr(fg, "cpu_snapshot", lambda: None)
+    assert fg.busy_cpus((100, 50, 1.0, 10.0)) == 0.0
 
 
 def test_others_busy_leaves_out_this_process():
@@ -576,3 +595,31 @@ def test_others_busy_leaves_out_this_process():
     assert others_busy(2, 10.0, 2.5, 0.0, 0.05) == pytest.approx(1.5)
     assert others_busy(2, 10.0, 10.0, 0.05, 0.05) == 0.0       # own time beyond the busy share
     assert others_busy(2, 0.0, 0.0, 0.0, 0.05) == 0.0          # no ticks elapsed: unknown, 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_products_only_computes_the_steps_products(monkeypatch, threads):
+    """``FusedBlock.products_only`` (the benchmarks' ceiling of a step) runs the gram form's products
+    D_p = Σ_q S_q K[q, p] of the panels, nothing else: after one step D = S·K for S of parity 0.
+    Tolerance: each entry is an n-term dot product, so |D − S·K| ≤ γ_n·(|S|·|K|) with
+    γ_n = n·u/(1 − n·u) (Higham, Thm 3.5), for both the panel sums and numpy's product, hence 2γ_n."""
+    import eoscheck.fastgd as fg
+    from eoscheck.gdinputs import resolve_device
+
+    monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
+    monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
+    data = synthetic(300, 200, 0.05, seed=3)
+    blk, info = fg.build_block(data, get_loss("logistic"), np.array([1.0, 5.0, 20.0]), None, None, method="gram",
+                               backend="numba", device=resolve_device("cpu"), threads=threads)
+    assert blk.mode == "blas" and info["panels"] == 2
+    rng = np.random.default_rng(0)
+    blk.S2[0] = rng.standard_normal(blk.S2[0].shape)
+    blk.products_only(1, info["threads"])
+    D = np.concatenate([P["D"] for P in blk.panels], axis=1)
+    n = data.n
+    gamma = n * 2.0**-53 / (1 - n * 2.0**-53)
+    bound = 2 * gamma * (np.abs(blk.S2[0]) @ np.abs(blk.Kmat))
+    assert np.all(np.abs(D - blk.S2[0] @ blk.Kmat) <= bound)
+    with pytest.raises(ValueError, match="gram form in BLAS mode"):
+        fg.build_block(data, get_loss("logistic"), np.array([1.0]), None, None, method="primal", backend="numba",
+                       device=resolve_device("cpu"), threads=1)[0].products_only(1, 1)
