@@ -87,31 +87,43 @@ def others_busy(cpus: int, d_total: float, d_idle: float, own_cpu_s: float, wall
 
 
 def cpu_snapshot() -> tuple | None:
-    """(all CPUs' ticks, idle ticks, this process's CPU seconds, wall seconds) now; None if unknown."""
+    """(all CPUs' ticks, idle ticks, this process's CPU seconds, wall seconds, this thread's CPU
+    seconds) now; None if unknown."""
     try:
         with open("/proc/stat") as fh:
             vals = [int(x) for x in fh.readline().split()[1:]]
         idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
     except (OSError, ValueError, IndexError):
         return None
-    return sum(vals), idle, time.process_time(), time.perf_counter()
+    return sum(vals), idle, time.process_time(), time.perf_counter(), time.thread_time()
 
 
-def busy_cpus(since: tuple | None) -> float:
-    """CPUs kept busy by other processes since the snapshot ``since`` (0 if unknown)."""
-    now = cpu_snapshot()
+def busy_cpus(since: tuple | None, now: tuple | None) -> float:
+    """CPUs kept busy by other processes between two snapshots (0 if unknown)."""
     if since is None or now is None:
         return 0.0
-    return others_busy(os.cpu_count() or 1, *(b - a for a, b in zip(since, now)))
+    return others_busy(os.cpu_count() or 1, *(b - a for a, b in zip(since[:4], now[:4])))
+
+
+def helper_cpus(since: tuple, now: tuple) -> float:
+    """CPUs used between two snapshots by this process's threads other than the calling one."""
+    wall = now[3] - since[3]
+    return ((now[2] - since[2]) - (now[4] - since[4])) / wall if wall > 0 else 0.0
 
 
 #: Seconds of a run (on one thread) over which the load is measured before its threads are chosen:
 #: five /proc/stat ticks a CPU.
 LOAD_WINDOW = 0.05
+#: A window counts only while this process's other threads used less than this share of a CPU: a
+#: BLAS pool that still spins after Z Zᵀ (measured: 0.5 CPU for ~0.1 s after OpenBLAS's product)
+#: takes CPU time from the other processes, which would then look idler than they are.
+HELPERS_QUIET = 0.1
+#: Windows tried before the load is taken as measured, quiet helpers or not.
+LOAD_TRIES = 4
 
 
-def choose_threads(panels: int, since: tuple | None) -> int:
-    """Threads for ``panels`` panels: the CPUs left idle by other processes since ``since``.
+def choose_threads(panels: int, since: tuple | None, now: tuple | None) -> int:
+    """Threads for ``panels`` panels: the CPUs left idle by other processes between two snapshots.
 
     Measured with another process spinning on one of 2 CPUs (benchmarks/README.md): 2 blocking
     threads ran the main problem at 0.86–1.19× the speed of 1 thread, depending on what else ran,
@@ -119,7 +131,7 @@ def choose_threads(panels: int, since: tuple | None) -> int:
     """
     if panels <= 1:
         return 1
-    free = machine_cpus() - busy_cpus(since)
+    free = machine_cpus() - busy_cpus(since, now)
     return int(max(1, min(panels, math.floor(free + 0.5))))
 
 
@@ -184,19 +196,26 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
 
 def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int) -> np.ndarray:
     """The chunks of a run.  ``info["threads"]`` None: the first chunks run on one thread while the
-    load is measured (at least :data:`LOAD_WINDOW` s, no waiting), then the rest on
-    :func:`choose_threads`'s count, written into ``info`` (the bits do not depend on it)."""
+    load is measured (at least :data:`LOAD_WINDOW` s, no waiting; a window in which this process's
+    other threads were busy is measured again), then the rest on :func:`choose_threads`'s count,
+    written into ``info`` (the bits do not depend on it)."""
     threads = info["threads"]
     since = None
+    tries = 0
     if threads is None:
         since = cpu_snapshot()   # None (no /proc/stat): every panel's thread, as on an idle machine
-        info["threads"] = threads = 1 if since is not None else choose_threads(info["panels"], None)
+        info["threads"] = threads = 1 if since is not None else choose_threads(info["panels"], None, None)
     t0 = 0
     final_w = None
     while t0 <= steps:
         if since is not None and time.perf_counter() - since[3] >= LOAD_WINDOW:
-            info["threads"] = threads = choose_threads(info["panels"], since)
-            since = None
+            now = cpu_snapshot()
+            tries += 1
+            if now is not None and helper_cpus(since, now) >= HELPERS_QUIET and tries < LOAD_TRIES:
+                since = now                   # this process's own pool still spinning: measure again
+            else:
+                info["threads"] = threads = choose_threads(info["panels"], since, now)
+                since = None
         nsteps = min(blk.C, steps + 1 - t0)
         rec_j = recorder.recorded(t0, nsteps)
         recorded = np.zeros(nsteps, dtype=bool)

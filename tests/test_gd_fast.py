@@ -560,9 +560,11 @@ def test_default_threads_follow_the_idle_cpus_and_change_no_bit(monkeypatch):
     monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
     data = _data("synthetic_n>d")
     one = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram", threads=1)
+    monkeypatch.setattr(fg, "chunk_length", lambda k, n: 8)     # 13 chunks: the count is chosen early
+    monkeypatch.setattr(fg, "helper_cpus", lambda since, now: 0.0)
     cases = [(0.0, 0.0, True, 3), (2.0, 0.0, True, 1), (0.0, math.inf, True, 1), (2.0, math.inf, False, 3)]
     for busy, window, proc_stat, want in cases:
-        monkeypatch.setattr(fg, "busy_cpus", lambda since, busy=busy: busy if since is not None else 0.0)
+        monkeypatch.setattr(fg, "busy_cpus", lambda since, now, busy=busy: busy if since is not None else 0.0)
         monkeypatch.setattr(fg, "LOAD_WINDOW", window)
         if not proc_stat:
             monkeypatch.setattr(fg, "cpu_snapshot", lambda: None)
@@ -572,17 +574,45 @@ def test_default_threads_follow_the_idle_cpus_and_change_no_bit(monkeypatch):
 
 
 def test_the_load_window_is_the_runs_own_first_chunks(monkeypatch):
-    """The load behind the default thread count is measured from a snapshot taken as the run starts
-    to one taken when the window has passed (no sleep): with the snapshots below — 10 ticks of 2
-    CPUs, 2.5 idle, this process 0.05 CPU-s in 0.05 s — others keep 0.5 CPU busy; no snapshot: 0."""
+    """The load behind the default thread count is measured between snapshots taken while the run
+    works (no sleep): with the snapshots below — 10 ticks of 2 CPUs, 2.5 idle, this process 0.05
+    CPU-s in 0.05 s — others keep 0.5 CPU busy; no snapshot: 0.  The process's other threads' share
+    is its CPU time less the calling thread's."""
     import eoscheck.fastgd as fg
 
     monkeypatch.setattr(fg.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(fg, "cpu_snapshot", lambda: (110, 52.5, 1.05, 10.05))
-    assert fg.busy_cpus((100, 50, 1.0, 10.0)) == pytest.approx(0.5)
-    assert fg.busy_cpus(None) == 0.0
-    monkeypatch.setattr(fg, "cpu_snapshot", lambda: None)
-    assert fg.busy_cpus((100, 50, 1.0, 10.0)) == 0.0
+    a, b = (100, 50, 1.0, 10.0, 0.9), (110, 52.5, 1.05, 10.05, 0.93)
+    assert fg.busy_cpus(a, b) == pytest.approx(0.5)
+    assert fg.busy_cpus(None, b) == 0.0 and fg.busy_cpus(a, None) == 0.0
+    assert fg.helper_cpus(a, b) == pytest.approx((0.05 - 0.03) / 0.05)
+
+
+def test_a_window_with_this_process_s_pool_spinning_is_measured_again(monkeypatch):
+    """A BLAS pool of this process still spinning takes CPU time from the others, which then look
+    idle: such a window is measured again.  Scripted snapshots on 3 CPUs: the first window (our other
+    threads at 0.5 CPU) reads the others at 0 CPUs (3 threads), the second (quiet) at 1 CPU, which
+    decides: 2 threads.  With every window noisy the count comes after LOAD_TRIES windows."""
+    import eoscheck.fastgd as fg
+    import eoscheck.gdfused as gf
+
+    monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
+    monkeypatch.setattr(fg, "MIN_PANEL", 2)
+    monkeypatch.setattr(fg, "machine_cpus", lambda: 3)
+    monkeypatch.setattr(fg.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
+    monkeypatch.setattr(fg, "LOAD_WINDOW", 0.0)
+    monkeypatch.setattr(fg, "chunk_length", lambda k, n: 8)     # 13 chunks, a window checked before each
+    data = _data("synthetic_n>d")
+    one = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram", threads=1)
+    quiet_second = [(0, 0, 0.0, 0.0, 0.0), (20, 10, 0.15, 0.1, 0.1), (50, 20, 0.25, 0.2, 0.2)]
+    noisy = [(20 * i, 10 * i, 0.15 * i, 0.1 * i, 0.1 * i) for i in range(8)]
+    for script, want, used in ((quiet_second, 2, 3), (noisy, 3, fg.LOAD_TRIES + 1)):
+        snaps = iter(script)
+        monkeypatch.setattr(fg, "cpu_snapshot", lambda: next(snaps))
+        auto = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram")
+        assert auto.provenance["engine"]["threads"] == want
+        assert len(script) - len(list(snaps)) == used
+        assert _all_bytes(auto) == _all_bytes(one)
 
 
 def test_others_busy_leaves_out_this_process():
