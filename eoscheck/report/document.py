@@ -262,7 +262,7 @@ def render_index(sections: list[Section], header: dict[str, Any]) -> str:
         f"{header.get('code', 'unknown code')}; configuration hash `{header['config_hash']}`.",
         "",
         f"**Verdicts of this report (§1–6):** {counts_text(verdict_counts(allv))}."
-        + (f" **`eoscheck check` (§7):** " + ", ".join(f"{v} {k}" for k, v in sorted(header["check_counts"].items()))
+        + (" **`eoscheck check` (§7):** " + ", ".join(f"{v} {k}" for k, v in sorted(header["check_counts"].items()))
            + "." if header.get("check_counts") else ""),
         "",
     ]
