@@ -24,7 +24,7 @@ Roofline: the float64 GEMM peak is measured in the same run, for numpy's BLAS an
 torch (2000³, the two libraries the engine calls; the roofline takes the faster) and for XLA's own dot
 on the main problem's gram product (32×1000)·(1000×1000) (on the AMD machine of 2026-12-02 XLA's
 AVX-512 code ran it ~2.7× faster than OpenBLAS's Haswell kernels).
-Recorded beside the numbers: lscpu's model, numpy's BLAS and its kernel (threadpoolctl),
+Recorded beside the numbers: the eoscheck commit, lscpu's model, numpy's BLAS and its kernel (threadpoolctl),
 OPENBLAS_CORETYPE, numba/jax versions, the load average at the start and the end.
 GPU (``--device cuda``): the engine (torch backend) on n = 10⁵, d = 784, 64 η against the
 GPU's float64 GEMM peak.
@@ -67,6 +67,9 @@ def machine() -> dict:
                 info[key.strip()] = val.strip()
     except (OSError, subprocess.SubprocessError):
         pass
+    from eoscheck.report.provenance import source_revision
+
+    info["eoscheck"] = source_revision()   # commit (and whether the checkout had uncommitted changes)
     try:
         from threadpoolctl import threadpool_info
 
