@@ -21,7 +21,8 @@ CPU sections, each timed side by side (repetitions interleaved, best of ``reps``
 single-thread flags, so both sides run on one core (the flags alone left XLA on 2 threads: 1.5–1.9
 CPU-seconds per second measured); one core each compares the code per core.
 Roofline: the float64 GEMM peak is measured in the same run, for numpy's BLAS and for MKL through
-torch (2000³, the two libraries the engine calls; the roofline takes the faster) and for XLA's own dot
+torch (2000³, the two libraries the engine calls; the roofline takes the faster) — at the start and
+again inside the main problem's rotation (the share against the latter is printed first) — and for XLA's own dot
 on the main problem's gram product (32×1000)·(1000×1000) (on the AMD machine of 2026-12-02 XLA's
 AVX-512 code ran it ~2.7× faster than OpenBLAS's Haswell kernels).
 Recorded beside the numbers: the eoscheck commit, lscpu's model, numpy's BLAS and its kernel (threadpoolctl),
