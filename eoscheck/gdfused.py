@@ -451,6 +451,13 @@ def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) 
             errors.append(exc)
             sync.abort()
 
+    on_threads(P, T, work)
+    if errors:
+        raise errors[0]
+
+
+def on_threads(P: int, T: int, work) -> None:
+    """``work(panels)`` for the panels t, t + T, t + 2T, … on thread t (t = 0: the calling thread)."""
     groups = [list(range(t, P, T)) for t in range(T)]
     ths = [threading.Thread(target=work, args=(g,), daemon=True) for g in groups[1:]]
     for th in ths:
@@ -458,8 +465,6 @@ def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) 
     work(groups[0])
     for th in ths:
         th.join()
-    if errors:
-        raise errors[0]
 
 
 def aligned_zeros(shape) -> np.ndarray:
@@ -646,13 +651,7 @@ class FusedBlock(ChunkBuffers):
                     for S, K in rest:
                         Pp["acc"](S, K)
 
-        groups = [list(range(t, P, T)) for t in range(T)]
-        ths = [threading.Thread(target=work, args=(g,), daemon=True) for g in groups[1:]]
-        for th in ths:
-            th.start()
-        work(groups[0])
-        for th in ths:
-            th.join()
+        on_threads(P, T, work)
 
     def _primal_margins(self, j: int, mine=None) -> None:
         """M_j = W_j Zᵀ by row panels of Z (the panels ``mine``, default all)."""
