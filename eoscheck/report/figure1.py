@@ -243,9 +243,10 @@ def fig1_data(cfg: dict, ctx: Context):
                                   f"runs the paper's \"0\"/\"8\" setting when you have its idx files.")
     a, b = FIG1_DIGITS_PAIR
     data = digits_pair(a, b).normalize()
-    ctx.extras.setdefault("stand_ins", []).append(
-        f"§2 Fig. 1 (c)–(d) ran on scikit-learn's digits \"{a}\"/\"{b}\", not Fashion-MNIST, which is not installed "
-        f"here (Debian: `apt install dataset-fashion-mnist`; or `--mnist DIR` for the paper's own data)")
+    note = (f"§2 Fig. 1 (c)–(d) ran on scikit-learn's digits \"{a}\"/\"{b}\", not Fashion-MNIST, which is not "
+            f"installed here (Debian: `apt install dataset-fashion-mnist`; or `--mnist DIR` for the paper's own data)")
+    if note not in ctx.extras.setdefault("stand_ins", []):
+        ctx.extras["stand_ins"].append(note)
     return data, "rescaled", (f"scikit-learn's 8×8 digits \"{a}\" (+1) vs \"{b}\" (−1), n = {data.n}, normalized — "
                               f"{FIG1_WHY} (Fashion-MNIST, the first choice, is not installed). On \"0\"/\"8\" the first "
                               f"GD step already separates the data, so the paper's labels do not reproduce there.")
