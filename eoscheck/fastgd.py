@@ -115,7 +115,7 @@ def helper_cpus(since: tuple, now: tuple) -> float:
 #: five /proc/stat ticks a CPU.
 LOAD_WINDOW = 0.05
 #: A window counts only while this process's other threads used less than this share of a CPU: a
-#: BLAS pool that still spins after Z Zᵀ (measured: 0.5 CPU for ~0.1 s after OpenBLAS's product)
+#: BLAS pool that still spins after Z Zᵀ (measured: 0.5 CPU over an 84 ms window right after it)
 #: takes CPU time from the other processes, which would then look idler than they are.
 HELPERS_QUIET = 0.1
 #: Windows tried before the load is taken as measured, quiet helpers or not.
