@@ -91,11 +91,13 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def side_by_side(fns: dict, reps: int) -> dict:
+def side_by_side(fns: dict, reps: int, settle: dict | None = None) -> dict:
     """Best wall time of each function, repetitions interleaved so that a change of load hits every
     contender alike, and the order rotated each repetition (A B C, B C A, C A B, …) so that none
     always runs right after the same other one (measured in one run: a 3 ms eoscheck run right after
-    a JAX call, whose worker threads may still be awake, read 0.68× the same run one slot later)."""
+    a JAX call, whose worker threads may still be awake, read 0.68× the same run one slot later).
+    ``settle``: seconds to wait, untimed, after a contender (OpenBLAS's pool spins at a full CPU for
+    ~120 ms after a 2-thread 2000³ product, measured, and would slow whichever contender came next)."""
     best = {k: float("inf") for k in fns}
     keys = list(fns)
     for r in range(reps):
@@ -103,6 +105,7 @@ def side_by_side(fns: dict, reps: int) -> dict:
             t = time.perf_counter()
             fns[k]()
             best[k] = min(best[k], time.perf_counter() - t)
+            time.sleep((settle or {}).get(k, 0.0))   # untimed: let k's thread pool go quiet
     return best
 
 
@@ -112,12 +115,13 @@ def gemm_product(size: int, threads: int, lib: str):
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal((size, size)), rng.standard_normal((size, size))
     if lib == "numpy":
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
 
         C = np.empty((size, size))
+        ctl = ThreadpoolController()   # scanned once: a scan (1.6–3.4 ms) inside the timing would lower the peak
 
         def f():
-            with threadpool_limits(threads, user_api="blas"):
+            with ctl.limit(limits=threads, user_api="blas"):
                 np.matmul(A, B, out=C)
         return f
     import torch
@@ -142,7 +146,7 @@ def gemm_peak(size: int, threads: int, lib: str = "numpy", reps: int = 3) -> flo
     if f is None:
         return None
     f()
-    return 2.0 * size**3 / side_by_side({"g": f}, reps)["g"] / 1e9
+    return 2.0 * size**3 / side_by_side({"g": f}, reps, settle={"g": 0.3})["g"] / 1e9
 
 
 def products_only(data, etas, steps: int):
@@ -182,7 +186,7 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
     fns["eoscheck"] = eos("eoscheck")
     if not SINGLE:
         fns["eoscheck_1thread"] = eos("eoscheck_1thread", threads=1)
-    peaks = {}
+    peaks = []
     if ceiling:
         fns["products_only"] = products_only(data, etas, steps)
         # the roofline's GEMM peak, measured in the same rotation as the runs (a peak measured
@@ -192,7 +196,8 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
             g = gemm_product(2000, cpus, lib)
             if g is not None:
                 g()
-                fns[peaks.setdefault(f"gemm2000_{lib}", f"gemm2000_{lib}")] = g
+                peaks.append(f"gemm2000_{lib}")
+                fns[peaks[-1]] = g
     losses = {}
     if jax_ok:
         import jax_peer
@@ -210,7 +215,7 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
                 losses[form] = r()
             fns[f"jax_{form}"] = f
     out["load_before"] = load()
-    best = side_by_side(fns, reps)
+    best = side_by_side(fns, reps, settle={k: 0.3 for k in peaks})
     out["load_after"] = load()
     out["seconds"] = best
     out["rate"] = {k: K * steps / v for k, v in best.items() if k not in peaks}   # stepsize-steps per second

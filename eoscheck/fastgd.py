@@ -114,10 +114,13 @@ def helper_cpus(since: tuple, now: tuple) -> float:
 #: Seconds of a run (on one thread) over which the load is measured before its threads are chosen:
 #: five /proc/stat ticks a CPU.
 LOAD_WINDOW = 0.05
-#: A window counts only while this process's other threads used less than this share of a CPU: a
-#: BLAS pool that still spins after Z Zᵀ (measured: 0.5 CPU over an 84 ms window right after it)
-#: takes CPU time from the other processes, which would then look idler than they are.
+#: A window in which this process's other threads used this share of a CPU or more, and other
+#: processes at least OTHERS_SEEN CPUs, is measured again: a BLAS pool of ours that still spins (OpenBLAS's
+#: spins at ~1 CPU for ~120 ms after Z Zᵀ, measured) takes CPU time from the others, which then look
+#: idler than they are (measured: a competitor read 0.5 CPU).  With no other process in sight the
+#: window counts as it is, so a run on a quiet machine does not wait for its own pool.
 HELPERS_QUIET = 0.1
+OTHERS_SEEN = 0.15
 #: Windows tried before the load is taken as measured, quiet helpers or not.
 LOAD_TRIES = 4
 
@@ -197,7 +200,8 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
 def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int) -> np.ndarray:
     """The chunks of a run.  ``info["threads"]`` None: the first chunks run on one thread while the
     load is measured (at least :data:`LOAD_WINDOW` s, no waiting; a window in which this process's
-    other threads were busy is measured again), then the rest on :func:`choose_threads`'s count,
+    other threads were busy beside other processes is measured again), then the rest on
+    :func:`choose_threads`'s count,
     written into ``info`` (the bits do not depend on it)."""
     threads = info["threads"]
     since = None
@@ -211,8 +215,9 @@ def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int) -> np.ndarra
         if since is not None and time.perf_counter() - since[3] >= LOAD_WINDOW:
             now = cpu_snapshot()
             tries += 1
-            if now is not None and helper_cpus(since, now) >= HELPERS_QUIET and tries < LOAD_TRIES:
-                since = now                   # this process's own pool still spinning: measure again
+            if (now is not None and tries < LOAD_TRIES and helper_cpus(since, now) >= HELPERS_QUIET
+                    and busy_cpus(since, now) >= OTHERS_SEEN):
+                since = now                   # others seen while our own pool spun: measure again
             else:
                 info["threads"] = threads = choose_threads(info["panels"], since, now)
                 since = None

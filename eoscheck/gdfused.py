@@ -610,7 +610,7 @@ class FusedBlock(ChunkBuffers):
         if self.method != "gram":
             self._primal_panel_steps(mine, nsteps, rec, sync)
             return
-        kind, a, coef, live, mm = self.kind, self.a, self.coef, self.live, self.mm
+        kind, a, coef, live = self.kind, self.a, self.coef, self.live
         parts = [(p, self.panels[p]) for p in mine]
         for j in range(nsteps):
             par = (t0 + j) & 1
@@ -621,13 +621,7 @@ class FusedBlock(ChunkBuffers):
                 if sync is not None:
                     sync.publish(p, t0 + j)         # S_p of step t is written
             for p, P in parts:
-                terms = P["mm"][par]
-                S, K = terms[0]
-                mm(S, K, out=P["Dw"])               # D_p = S_p K[p, p]: own columns, no wait
-                for (S, K), q in zip(terms[1:], P["order"][1:]):
-                    if sync is not None:
-                        sync.wait(q, t0 + j)
-                    P["acc"](S, K)                  # D_p += S_q K[q, p]
+                self._products(P, par, sync, t0 + j)
                 update_gram(P["M"][j], P["D"], P["M"][j + 1], P["X"][j], P["S"][par], P["X"][j + 1],
                             P["red"], j)
 
@@ -645,13 +639,20 @@ class FusedBlock(ChunkBuffers):
                 self.enter_thread()
             for j in range(nsteps):
                 for p in mine:
-                    Pp = self.panels[p]
-                    (S, K), *rest = Pp["mm"][j & 1]
-                    self.mm(S, K, out=Pp["Dw"])
-                    for S, K in rest:
-                        Pp["acc"](S, K)
+                    self._products(self.panels[p], j & 1, None, j)
 
         on_threads(P, T, work)
+
+    def _products(self, P: dict, par: int, sync, t: int) -> None:
+        """D_p = Σ_q S_q K[q, p] of panel ``P`` at step t (S of parity ``par``): its own block first, then
+        q = p+1, …, each S_q awaited on ``sync`` (a :class:`StepBoard`; None: no waiting)."""
+        terms = P["mm"][par]
+        S, K = terms[0]
+        self.mm(S, K, out=P["Dw"])                  # D_p = S_p K[p, p]: own columns, no wait
+        for (S, K), q in zip(terms[1:], P["order"][1:]):
+            if sync is not None:
+                sync.wait(q, t)
+            P["acc"](S, K)                          # D_p += S_q K[q, p]
 
     def _primal_margins(self, j: int, mine=None) -> None:
         """M_j = W_j Zᵀ by row panels of Z (the panels ``mine``, default all)."""

@@ -589,9 +589,10 @@ def test_the_load_window_is_the_runs_own_first_chunks(monkeypatch):
 
 def test_a_window_with_this_process_s_pool_spinning_is_measured_again(monkeypatch):
     """A BLAS pool of this process still spinning takes CPU time from the others, which then look
-    idle: such a window is measured again.  Scripted snapshots on 3 CPUs: the first window (our other
-    threads at 0.5 CPU) reads the others at 0 CPUs (3 threads), the second (quiet) at 1 CPU, which
-    decides: 2 threads.  With every window noisy the count comes after LOAD_TRIES windows."""
+    idler: a window where others show beside it is measured again.  Scripted snapshots on 3 CPUs:
+    the first window (our other threads at 0.5 CPU) reads the others at 0.5 CPU (3 threads), the
+    second (quiet) at 1 CPU, which decides: 2 threads.  With every window like the first, the count
+    comes after LOAD_TRIES windows; with our pool spinning but no other process, after the first."""
     import eoscheck.fastgd as fg
     import eoscheck.gdfused as gf
 
@@ -604,14 +605,23 @@ def test_a_window_with_this_process_s_pool_spinning_is_measured_again(monkeypatc
     monkeypatch.setattr(fg, "chunk_length", lambda k, n: 8)     # 13 chunks, a window checked before each
     data = _data("synthetic_n>d")
     one = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram", threads=1)
-    quiet_second = [(0, 0, 0.0, 0.0, 0.0), (20, 10, 0.15, 0.1, 0.1), (50, 20, 0.25, 0.2, 0.2)]
-    noisy = [(20 * i, 10 * i, 0.15 * i, 0.1 * i, 0.1 * i) for i in range(8)]
-    for script, want, used in ((quiet_second, 2, 3), (noisy, 3, fg.LOAD_TRIES + 1)):
-        snaps = iter(script)
-        monkeypatch.setattr(fg, "cpu_snapshot", lambda: next(snaps))
+    squeezed = (30, 10, 0.15, 0.1, 0.1)     # 2 of 3 CPUs busy, ours 1.5 (0.5 of it helpers): others 0.5
+    alone = (20, 10, 0.15, 0.1, 0.1)        # 1.5 of 3 busy, all ours: others 0
+    quiet = (30, 10, 0.1, 0.1, 0.1)         # 2 of 3 busy, ours 1 (no helpers): others 1
+
+    def script(*windows):
+        snaps = [(0, 0, 0.0, 0.0, 0.0)]
+        for w in windows:
+            snaps.append(tuple(a + b for a, b in zip(snaps[-1], w)))
+        return snaps
+    cases = ((script(squeezed, quiet), 2, 3), (script(*[squeezed] * 8), 3, fg.LOAD_TRIES + 1),
+             (script(alone, quiet), 3, 2))
+    for snaps, want, used in cases:
+        it = iter(snaps)
+        monkeypatch.setattr(fg, "cpu_snapshot", lambda: next(it))
         auto = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram")
         assert auto.provenance["engine"]["threads"] == want
-        assert len(script) - len(list(snaps)) == used
+        assert len(snaps) - len(list(it)) == used          # snapshots taken: 1 + the windows measured
         assert _all_bytes(auto) == _all_bytes(one)
 
 
