@@ -190,7 +190,12 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
         if is_small(flops, K, n):
             C = small_chunk_length(K, n)
         blk = FusedBlock(Z, Kmat, eta, w0a, ws, kernel, kind, method, C, panels, flops, default_gemm())
-        info.update(threads=T, panels=panels, mode=blk.mode, gemm=blk.gemm)
+        if blk.mode == "blas" and method == "gram":
+            from .gramloop import GramLoop
+
+            blk.compiled = GramLoop.of(blk)
+        info.update(threads=T, panels=panels, mode=blk.mode, gemm=blk.gemm,
+                    step_loop="compiled" if blk.compiled is not None else "python")
     else:
         blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, C, default_gemm())
         info.update(gemm=blk.gemm)

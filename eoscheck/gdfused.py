@@ -19,6 +19,11 @@ and a second barrier releases the next step.  T ≤ P threads run the panels (pa
 p mod T); partial sums are combined in a fixed order per panel, so the result is bit-identical for
 every T.
 
+The gram form's BLAS-mode steps run in :mod:`eoscheck.gramloop` where it is available (one
+compiled call per panel thread and chunk, the same operations in the same order, products by the
+library's dgemm called from compiled code): ``FusedBlock.compiled``, attached by
+:func:`eoscheck.fastgd.build_block`; :meth:`FusedBlock.panel_steps` is the Python loop it replaces.
+
 Small problems run whole chunks inside one compiled call, GEMMs included (:func:`chunk_small`,
 compiled per loss and form, with the vectorisable exp and log1p of :mod:`eoscheck.explog`), which
 removes the per-step Python calls.
@@ -431,6 +436,9 @@ def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) 
     """Advance the panels of ``block`` by one chunk on ``threads`` threads (blocking waits between the
     phases of a step when threads > 1: on the S_q a panel needs in the gram form (:class:`StepBoard`),
     two barriers a step in the primal)."""
+    if block.compiled is not None:          # the gram form's compiled loop (eoscheck.gramloop)
+        block.compiled.run(t0, nsteps, recorded, threads)
+        return
     P = len(block.panels)
     T = max(1, min(threads, P))
     if T == 1:
@@ -521,6 +529,7 @@ class FusedBlock(ChunkBuffers):
         elif w0 is not None and np.any(w0):
             raise ValueError("the gram form needs w0 = 0")
         self.Kmat = Kmat
+        self.compiled = None        # the gram form's compiled step loop, where one is attached (fastgd)
         self.S2 = aligned_zeros((2, k, n))
         self.D = aligned_zeros((k, pdim))
         panels = 1 if small else panels
@@ -631,6 +640,9 @@ class FusedBlock(ChunkBuffers):
         passes, the records or the waits: the ceiling of a step on this machine (benchmarks)."""
         if self.method != "gram" or self.mode != "blas":
             raise ValueError("products_only: the gram form in BLAS mode only")
+        if self.compiled is not None:
+            self.compiled.run(0, nsteps, np.zeros(nsteps, dtype=np.bool_), threads, elementwise=False)
+            return
         P = len(self.panels)
         T = max(1, min(threads, P))
 

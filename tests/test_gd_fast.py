@@ -26,6 +26,8 @@ with an independent numpy loop and holds the fast path to it (``test_gram_at_the
 """
 
 import math
+import platform
+import sys
 import tracemalloc
 
 import numpy as np
@@ -45,6 +47,9 @@ KAPPA = 2.0
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+#: Where the gram form's compiled step loop runs (eoscheck.gramloop: Linux futexes).
+_LINUX64 = sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64")
 
 
 def assert_same(fast, ref, data, tol=TOL):
@@ -229,17 +234,21 @@ def _large_reference(data, etas):
     return _REF[key]
 
 
-@pytest.mark.parametrize("method,threads", [("gram", 1), ("gram", 2), ("gram", 3), ("primal", 1), ("primal", 2)])
-def test_panels_on_threads_equal_reference_and_each_other(method, threads, monkeypatch):
+@pytest.mark.parametrize("method,threads,loop", [("gram", 1, "compiled"), ("gram", 2, "compiled"), ("gram", 3, "compiled"),
+                                                ("gram", 2, "python"), ("primal", 1, "python"), ("primal", 2, "python")])
+def test_panels_on_threads_equal_reference_and_each_other(method, threads, loop, monkeypatch):
     """The fused path with its data points split into 3 panels (gram: column panels of K, each
     panel's product summed from its own block on, blocking waits for the other panels' S when
-    threads > 1; primal: row panels of Z, the partial gradients
-    summed in panel order, two barriers), forced onto a small data set so that divergence
-    (exponential loss, η = 1e4) is covered too: equal to the reference, and bit-identical whatever
-    the thread count."""
+    threads > 1, in the compiled loop of eoscheck.gramloop or the Python loop it replaces; primal:
+    row panels of Z, the partial gradients summed in panel order, two barriers), forced onto a small
+    data set so that divergence (exponential loss, η = 1e4) is covered too: equal to the reference,
+    and bit-identical whatever the thread count (3 threads: one a panel; 2: thread 0 runs panels 0
+    and 2)."""
     import eoscheck.fastgd as fg
     import eoscheck.gdfused as gf
+    import eoscheck.gramloop as gl
 
+    monkeypatch.setattr(gl, "ENABLED", loop != "python")
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "MIN_PANEL", 2)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 3)
@@ -250,6 +259,7 @@ def test_panels_on_threads_equal_reference_and_each_other(method, threads, monke
         fast = run_gd(data, loss, etas, steps, method=method, threads=threads, sharpness_every=steps // 4)
         eng = fast.provenance["engine"]
         assert (eng["backend"], eng["panels"], eng["threads"], eng["mode"]) == ("numba", 3, threads, "blas")
+        assert eng.get("step_loop") == (loop if _LINUX64 or loop != "compiled" else "python")
         assert_same(fast, ref, data)
         if threads > 1:
             one = run_gd(data, loss, etas, steps, method=method, threads=1, sharpness_every=steps // 4)
@@ -273,9 +283,12 @@ def test_fused_blas_path_equals_numpy_path_with_divergence(method, monkeypatch):
 
 
 def test_a_failing_panel_thread_raises_instead_of_hanging(monkeypatch):
+    """The Python loop: a panel thread that fails releases the others (StepBoard.abort)."""
     import eoscheck.fastgd as fg
     import eoscheck.gdfused as gf
+    import eoscheck.gramloop as gl
 
+    monkeypatch.setattr(gl, "ENABLED", False)
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "MIN_PANEL", 2)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
@@ -292,6 +305,41 @@ def test_a_failing_panel_thread_raises_instead_of_hanging(monkeypatch):
     monkeypatch.setattr(gf, "update_gram", failing)
     with pytest.raises(FloatingPointError, match="panel failure"):
         run_gd(_data("synthetic_n>d"), "logistic", [1.0, 2.0], 100, method="gram", threads=2)
+
+
+@pytest.mark.skipif(not _LINUX64, reason="the compiled loop waits on Linux futexes")
+def test_a_failing_thread_of_the_compiled_loop_raises_instead_of_hanging(monkeypatch):
+    """The compiled loop: panel 1's thread fails before its first step, so panel 0 (the calling
+    thread, inside compiled code) would wait forever for S_1; the failure aborts the board (a flag,
+    every slot changed, every waiter woken) and the error reaches the caller.  The run goes in a
+    daemon thread so that a regression fails the test instead of hanging the suite."""
+    import threading
+
+    import eoscheck.fastgd as fg
+    import eoscheck.gdfused as gf
+
+    monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
+    monkeypatch.setattr(fg, "MIN_PANEL", 2)
+    monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
+    monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
+
+    def failing(self):
+        raise FloatingPointError("panel thread failure")
+
+    monkeypatch.setattr(gf.FusedBlock, "enter_thread", failing)
+    out = {}
+
+    def go():
+        try:
+            run_gd(_data("synthetic_n>d"), "logistic", [1.0, 2.0], 100, method="gram", threads=2)
+        except BaseException as exc:
+            out["error"] = exc
+
+    th = threading.Thread(target=go, daemon=True)
+    th.start()
+    th.join(timeout=120)
+    assert not th.is_alive(), "the compiled loop hung after a panel thread failed"
+    assert isinstance(out.get("error"), FloatingPointError)
 
 
 def _numpy_loop(Z, eta, steps, perturb=None):
@@ -637,21 +685,28 @@ def test_others_busy_leaves_out_this_process():
     assert others_busy(2, 0.0, 0.0, 0.0, 0.05) == 0.0          # no ticks elapsed: unknown, 0
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_products_only_computes_the_steps_products(monkeypatch, threads):
+@pytest.mark.parametrize("threads,loop,gemm", [(1, "compiled", "mkl"), (2, "compiled", "mkl"), (2, "compiled", "openblas"),
+                                              (1, "python", "mkl"), (2, "python", "openblas")])
+def test_products_only_computes_the_steps_products(monkeypatch, threads, loop, gemm):
     """``FusedBlock.products_only`` (the benchmarks' ceiling of a step) runs the gram form's products
     D_p = Σ_q S_q K[q, p] of the panels, nothing else: after one step D = S·K for S of parity 0.
     Tolerance: each entry is an n-term dot product, so |D − S·K| ≤ γ_n·(|S|·|K|) with
     γ_n = n·u/(1 − n·u) (Higham, Thm 3.5), for both the panel sums and numpy's product, hence 2γ_n."""
     import eoscheck.fastgd as fg
+    import eoscheck.gramloop as gl
     from eoscheck.gdinputs import resolve_device
 
+    monkeypatch.setattr(gl, "ENABLED", loop == "compiled")
+    monkeypatch.setenv("EOSCHECK_GEMM", gemm)
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
     data = synthetic(300, 200, 0.05, seed=3)
     blk, info = fg.build_block(data, get_loss("logistic"), np.array([1.0, 5.0, 20.0]), None, None, method="gram",
                                backend="numba", device=resolve_device("cpu"), threads=threads)
     assert blk.mode == "blas" and info["panels"] == 2
+    # the compiled loop is there wherever it can be (Linux x86-64/aarch64: futexes, and the
+    # library's dgemm found); a silent fall-back to the Python loop fails here
+    assert info["step_loop"] == ("compiled" if loop == "compiled" and _LINUX64 else "python")
     rng = np.random.default_rng(0)
     blk.S2[0] = rng.standard_normal(blk.S2[0].shape)
     blk.products_only(1, info["threads"])

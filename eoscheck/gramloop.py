@@ -1,0 +1,270 @@
+"""The gram form's steps compiled per panel thread: no Python and no GIL between steps.
+
+:class:`eoscheck.gdfused.FusedBlock` runs the gram form's BLAS-mode steps as a Python loop: per
+step and panel p, numpy's exp/log1p, the fused pass (S_p published), D_p = Σ_q S_q K[q, p] by the
+library's GEMM (q = p, p+1, …, each S_q awaited), and the update.  Here each panel thread runs its
+whole chunk in one compiled call (numba, ``nogil``), in the same order:
+
+* E = exp(−|M|), LG = log1p(E) from :mod:`eoscheck.explog` (within 1 ulp; numpy's SIMD loops need
+  a Python call each), then :func:`~eoscheck.gdfused.fused_pass` and S_p published;
+* D_p = S_p K[p, p] + Σ_{q ≠ p} S_q K[q, p] by the library's Fortran ``dgemm`` called from the
+  compiled code (the operands as the row-major products of the Python loop: column-major
+  D_pᵀ = K[q, p]ᵀ S_qᵀ), each S_q awaited on a futex — blocking, never spinning;
+* :func:`~eoscheck.gdfused.update_gram`.
+
+Every panel's operations and their order are fixed, so the bits do not depend on the thread count
+(nor on which thread runs a panel); they differ from the Python loop's only through exp/log1p
+(≤ 1 ulp each).  Measured on the benchmark's main problem (n = 1000, d = 784, 32 η, 2 vCPUs of an
+Intel Xeon, MKL): per step and thread the Python loop spent ~0.1 ms beyond its products and
+elementwise work (dispatch, GIL hand-overs, waits); see ``benchmarks/README.md``.
+
+Available on Linux (x86-64, aarch64) where the library's Fortran dgemm is found (:func:`fortran_dgemm`:
+MKL's ``dgemm_`` in torch's libtorch_cpu, LP64; numpy's OpenBLAS ``scipy_dgemm_64_``/``dgemm_64_``,
+ILP64, or ``dgemm_``).  Elsewhere the block keeps its Python loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import platform
+import sys
+
+import numpy as np
+from numba import njit
+
+from .gdfused import fused_pass, on_threads, transcendentals_compiled, update_gram
+
+#: Linux futex(2) system-call numbers, and its private wait/wake operations.
+_SYS_FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}
+FUTEX_WAIT, FUTEX_WAKE = 128, 129
+_WAKE_ALL = 2**31 - 1
+#: A board slot's value after an abort (below every step stamp, and a change the futex sees).
+_ABORTED = -2
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """(syscall, memcpy, futex number) as ctypes functions of integer arguments, or None (not Linux)."""
+    nr = _SYS_FUTEX.get(platform.machine().lower())
+    if not sys.platform.startswith("linux") or nr is None:
+        return None
+    libc = ctypes.CDLL(None)
+    U = ctypes.c_size_t
+    syscall = libc.syscall
+    syscall.argtypes = [ctypes.c_long, U, ctypes.c_int, ctypes.c_int, U, U, ctypes.c_int]
+    syscall.restype = ctypes.c_long
+    memcpy = libc.memcpy
+    memcpy.argtypes = [U, U, U]
+    memcpy.restype = U
+    return syscall, memcpy, nr
+
+
+def _library_paths(gemm: str) -> list[tuple[str, list[tuple[str, type]]]]:
+    """(shared library, [(dgemm symbol, its integer type)]) candidates of a GEMM library."""
+    if gemm == "mkl":
+        import torch
+
+        return [(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"), [("dgemm_", np.int32)])]
+    from threadpoolctl import threadpool_info
+
+    paths = [i["filepath"] for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    paths.sort(key=lambda f: "numpy" not in f)           # numpy's own OpenBLAS first
+    names = [("scipy_dgemm_64_", np.int64), ("dgemm_64_", np.int64), ("scipy_dgemm_", np.int32), ("dgemm_", np.int32)]
+    return [(f, names) for f in paths]
+
+
+@functools.lru_cache(maxsize=None)
+def fortran_dgemm(gemm: str):
+    """(ctypes dgemm of ``gemm`` ("mkl" or "openblas"), its integer type), or None where not found.
+
+    The candidate is checked once on a 3×2 by 2×4 product of small integers (exact in any order)
+    before it is used; a symbol whose integer width was guessed wrong gives a wrong product."""
+    for path, names in _library_paths(gemm):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name, itype in names:
+            fn = getattr(lib, name, None)
+            if fn is None:
+                continue
+            fn.argtypes = [ctypes.c_size_t] * 13
+            fn.restype = None
+            if _dgemm_works(fn, itype):
+                return fn, itype
+    return None
+
+
+def _dgemm_works(fn, itype) -> bool:
+    """Does ``fn`` compute C = A·B (row-major, through the column-major call of :func:`_gemm`)?"""
+    A = np.arange(1.0, 7.0).reshape(3, 2)
+    B = np.arange(1.0, 9.0).reshape(2, 4)
+    C = np.zeros((3, 4))
+    dims = np.array([4, 3, 2, 4, 2, 4], dtype=itype)          # m, n, k, lda, ldb, ldc
+    ab = np.array([1.0, 0.0])
+    tr = np.frombuffer(b"N", dtype=np.uint8).copy()
+    fn(tr.ctypes.data, tr.ctypes.data, dims.ctypes.data, dims.ctypes.data + dims.itemsize,
+       dims.ctypes.data + 2 * dims.itemsize, ab.ctypes.data, B.ctypes.data, dims.ctypes.data + 3 * dims.itemsize,
+       A.ctypes.data, dims.ctypes.data + 4 * dims.itemsize, ab.ctypes.data + 8, C.ctypes.data,
+       dims.ctypes.data + 5 * dims.itemsize)
+    return bool(np.array_equal(C, A @ B))
+
+
+@njit(nogil=True, cache=True)
+def _publish(memcpy, syscall, nr, board, stamp, p, j):
+    """Panel p has written its S of step j: board[p] = j, then wake its waiters.  The store goes
+    through an opaque call (memcpy by address), so the compiler keeps it after the writes of S."""
+    stamp[0] = j
+    memcpy(board.ctypes.data + 4 * p, stamp.ctypes.data, 4)
+    syscall(nr, board.ctypes.data + 4 * p, FUTEX_WAKE, _WAKE_ALL, 0, 0, 0)
+
+
+@njit(nogil=True, cache=True)
+def _wait(syscall, nr, board, q, j):
+    """Block until panel q has published step j (True), or the run was aborted (False)."""
+    P = board.shape[0] - 1
+    while True:
+        v = board[q]
+        if v >= j:
+            return True
+        if board[P] != 0:
+            return False
+        syscall(nr, board.ctypes.data + 4 * q, FUTEX_WAIT, v, 0, 0, 0)   # sleeps while board[q] == v
+
+
+@njit(nogil=True, cache=True)
+def _gemm(dgemm, consts, dims, p, i, a_addr, b_addr, c_addr):
+    """D_p (+)= S_q K[q, p] as column-major D_pᵀ = K[q, p]ᵀ S_qᵀ: consts = ('N', α = 1, β = 0, β = 1) as
+    bytes, dims[p, i] = (m, n, k, lda, ldb, ldc); β = 0 for the panel's first term (i = 0)."""
+    base = consts.ctypes.data
+    d = dims.ctypes.data + dims.itemsize * 6 * (i + dims.shape[1] * p)
+    s = dims.itemsize
+    dgemm(base, base, d, d + s, d + 2 * s, base + 8, a_addr, d + 3 * s, b_addr, d + 4 * s,
+          base + (16 if i == 0 else 24), c_addr, d + 5 * s)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def gram_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, LGs, coef, live, vs, rec, reds,
+               vals, ees, tmps, Ds, kaddr, dims, consts, board, stamp, sync, elementwise, t0, nsteps):
+    """Steps t0 … t0+nsteps−1 of the panels ``mine`` (slots 0 … nsteps−1 of M, X, Q): the order of
+    :meth:`eoscheck.gdfused.FusedBlock.panel_steps`.  ``sync``: wait for the other threads' S (several
+    threads); ``elementwise`` False: the products alone (the ceiling of a step).  Returns the steps
+    done, −1 if another thread aborted the run."""
+    P = c0s.shape[0] - 1
+    for j in range(nsteps):
+        par = (t0 + j) & 1
+        if elementwise:
+            for p in mine:
+                c0 = c0s[p]
+                c1 = c0s[p + 1]
+                Mj = M[j, :, c0:c1]
+                transcendentals_compiled(kind, Mj, Es[p], LGs[p], tmps[p])
+                fused_pass(kind, a, Mj, Es[p], LGs[p], Q[j, :, c0:c1], S2[par, :, c0:c1], coef, live, X[j, :, c0:c1],
+                           vs[p], rec[j], reds[p], j, vals[p], ees[p])
+                if sync:
+                    _publish(memcpy, syscall, nr, board, stamp, p, j)
+        sbase = S2[par].ctypes.data
+        for p in mine:
+            D = Ds[p]
+            for i in range(P):
+                q = (p + i) % P
+                if i > 0 and sync and elementwise:
+                    if not _wait(syscall, nr, board, q, j):
+                        return -1
+                _gemm(dgemm, consts, dims, p, i, kaddr[p, i], sbase + 8 * c0s[q], D.ctypes.data)
+            if elementwise:
+                c0 = c0s[p]
+                c1 = c0s[p + 1]
+                update_gram(M[j, :, c0:c1], D, M[j + 1, :, c0:c1], X[j, :, c0:c1], S2[par, :, c0:c1],
+                            X[j + 1, :, c0:c1], reds[p], j)
+    return nsteps
+
+
+class GramLoop:
+    """The compiled step loop of one gram-form :class:`~eoscheck.gdfused.FusedBlock` in BLAS mode."""
+
+    def __init__(self, block, dgemm, itype, libc):
+        self.block = block
+        self.dgemm, self.itype = dgemm, itype
+        self.syscall, self.memcpy, self.nr = libc
+        b = block
+        P = len(b.panels)
+        self.c0s = np.array([c.start for c in b.cols] + [b.cols[-1].stop], dtype=np.int64)
+        widths = np.diff(self.c0s)
+        order = [[(p + i) % P for i in range(P)] for p in range(P)]
+        # the K blocks of panel p in its own order (q = p, p+1, …): P["K"][q] = K[q, p], C-contiguous
+        self.kaddr = np.array([[b.panels[p]["K"][q].ctypes.data for q in order[p]] for p in range(P)], dtype=np.int64)
+        self.dims = np.array([[[widths[p], b.k, widths[q], widths[p], b.n, widths[p]] for q in order[p]]
+                              for p in range(P)], dtype=itype)
+        self.consts = np.zeros(4)
+        self.consts.view(np.uint8)[0] = ord("N")
+        self.consts[1:] = (1.0, 0.0, 1.0)
+        # per-panel arrays as tuples (numba: a homogeneous tuple, indexed at run time; compiled once
+        # per panel count and cached, where a typed list is compiled anew in every process)
+        pan = b.panels
+        self.Es, self.LGs = tuple(x["E"] for x in pan), tuple(x["LG"] for x in pan)
+        self.vs, self.reds = tuple(x["v"] for x in pan), tuple(x["red"] for x in pan)
+        self.vals, self.ees = tuple(x["val"] for x in pan), tuple(x["ee"] for x in pan)
+        self.Ds = tuple(x["D"] for x in pan)
+        self.tmps = tuple(np.zeros(w) for w in widths)
+
+    @classmethod
+    def of(cls, block) -> GramLoop | None:
+        """The compiled loop of ``block``, or None (not the gram form in BLAS mode, or no dgemm/futex)."""
+        if block.method != "gram" or block.mode != "blas" or not ENABLED:
+            return None
+        libc = _libc()
+        found = fortran_dgemm(block.gemm) if libc is not None else None
+        if found is None:
+            return None
+        return cls(block, *found, libc)
+
+    def _call(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> int:
+        b = self.block
+        return gram_steps(self.dgemm, self.syscall, self.memcpy, self.nr, np.asarray(mine, dtype=np.int64),
+                          self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2, self.Es, self.LGs, b.coef, b.live, self.vs, rec,
+                          self.reds, self.vals, self.ees, self.tmps, self.Ds, self.kaddr, self.dims, self.consts,
+                          board, stamp, sync, elementwise, t0, nsteps)
+
+    def run(self, t0: int, nsteps: int, rec: np.ndarray, threads: int, elementwise: bool = True) -> None:
+        """Steps t0 … t0+nsteps−1 on ``threads`` threads (panel p on thread p mod T); ``elementwise``
+        False: the products alone."""
+        b = self.block
+        P = len(b.panels)
+        T = max(1, min(threads, P))
+        board = np.full(P + 1, -1, dtype=np.int32)
+        board[P] = 0
+        if T == 1:
+            self._call(list(range(P)), board, np.zeros(1, np.int32), False, elementwise, t0, nsteps, rec)
+            return
+        errors: list[BaseException] = []
+
+        def work(mine):
+            try:
+                if mine[0] != 0:
+                    b.enter_thread()
+                self._call(mine, board, np.zeros(1, np.int32), True, elementwise, t0, nsteps, rec)
+            except BaseException as exc:  # re-raised below; release the other threads
+                errors.append(exc)
+                self.abort(board)
+
+        on_threads(P, T, work)
+        if errors:
+            raise errors[0]
+
+    def abort(self, board: np.ndarray) -> None:
+        """Release every waiter: the abort flag, and every slot changed (a waiter about to sleep on the
+        old value returns at once), then woken."""
+        P = board.shape[0] - 1
+        board[P] = 1
+        board[:P] = _ABORTED
+        for q in range(P):
+            self.syscall(self.nr, board.ctypes.data + 4 * q, FUTEX_WAKE, _WAKE_ALL, 0, 0, 0)
+
+
+#: Tests turn the compiled loop off to exercise the Python loop it replaces.
+ENABLED = True
+
+__all__ = ["GramLoop", "fortran_dgemm", "gram_steps"]
