@@ -30,6 +30,7 @@ import functools
 import os
 import platform
 import sys
+import weakref
 
 import numpy as np
 from numba import njit
@@ -186,7 +187,9 @@ class GramLoop:
     """The compiled step loop of one gram-form :class:`~eoscheck.gdfused.FusedBlock` in BLAS mode."""
 
     def __init__(self, block, dgemm, itype, libc):
-        self.block = block
+        # a weak reference: the block holds this loop (block.compiled), and a cycle would keep the
+        # block's chunk buffers (50 MB for the benchmark's main problem) until the cyclic collector ran
+        self.block = weakref.proxy(block)
         self.dgemm, self.itype = dgemm, itype
         self.syscall, self.memcpy, self.nr = libc
         b = block
