@@ -445,34 +445,40 @@ def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) 
         block.panel_steps(list(range(P)), t0, nsteps, recorded, None)
         return
     sync = StepBoard(P) if block.method == "gram" else threading.Barrier(T)
-    errors: list[BaseException] = []
 
     def work(mine):
+        with np.errstate(all="ignore"):       # thread-local: a new thread starts without it
+            if mine[0] != 0:
+                block.enter_thread()
+            block.panel_steps(mine, t0, nsteps, recorded, sync)
+
+    on_threads(P, T, work, sync.abort)
+
+
+def on_threads(P: int, T: int, work, abort=None) -> None:
+    """``work(panels)`` for the panels t, t + T, t + 2T, … on thread t (t = 0: the calling thread).
+
+    A thread that fails calls ``abort`` (which releases the others' waits: they may then fail in
+    turn, e.g. on a broken barrier); once every thread has ended, the first failure is raised."""
+    errors: list[BaseException] = []
+
+    def guarded(mine):
         try:
-            with np.errstate(all="ignore"):   # thread-local: a new thread starts without it
-                if mine[0] != 0:
-                    block.enter_thread()
-                block.panel_steps(mine, t0, nsteps, recorded, sync)
-        except threading.BrokenBarrierError:
-            pass
+            work(mine)
         except BaseException as exc:  # re-raised below; release the other threads
             errors.append(exc)
-            sync.abort()
+            if abort is not None:
+                abort()
 
-    on_threads(P, T, work)
-    if errors:
-        raise errors[0]
-
-
-def on_threads(P: int, T: int, work) -> None:
-    """``work(panels)`` for the panels t, t + T, t + 2T, … on thread t (t = 0: the calling thread)."""
     groups = [list(range(t, P, T)) for t in range(T)]
-    ths = [threading.Thread(target=work, args=(g,), daemon=True) for g in groups[1:]]
+    ths = [threading.Thread(target=guarded, args=(g,), daemon=True) for g in groups[1:]]
     for th in ths:
         th.start()
-    work(groups[0])
+    guarded(groups[0])
     for th in ths:
         th.join()
+    if errors:
+        raise errors[0]
 
 
 def aligned_zeros(shape) -> np.ndarray:

@@ -265,20 +265,13 @@ class GramLoop:
         if T == 1:
             self._call(list(range(P)), board, np.zeros(1, np.int32), False, elementwise, t0, nsteps, rec)
             return
-        errors: list[BaseException] = []
 
         def work(mine):
-            try:
-                if mine[0] != 0:
-                    b.enter_thread()
-                self._call(mine, board, np.zeros(1, np.int32), True, elementwise, t0, nsteps, rec)
-            except BaseException as exc:  # re-raised below; release the other threads
-                errors.append(exc)
-                self.abort(board)
+            if mine[0] != 0:
+                b.enter_thread()
+            self._call(mine, board, np.zeros(1, np.int32), True, elementwise, t0, nsteps, rec)
 
-        on_threads(P, T, work)
-        if errors:
-            raise errors[0]
+        on_threads(P, T, work, lambda: self.abort(board))
 
     def abort(self, board: np.ndarray) -> None:
         """Release every waiter: the abort flag, and every slot changed (a waiter about to sleep on the
