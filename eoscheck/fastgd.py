@@ -183,8 +183,7 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
     if method == "gram":
         # on one thread, like every product of the engine: a BLAS pool that computed Z Zᵀ keeps
         # spinning after it (OpenBLAS: ~1 CPU for ~120 ms, measured), against the run's own threads
-        # and any other process (with a process busy on one of 2 CPUs the run's first chunk took
-        # 190 ms instead of 81); the pool's thread count would also set K's bits
+        # and any other process; the pool's thread count would also set K's bits
         with blas_single_thread():
             Kmat = Z @ Z.T
     C = chunk_length(k2, n)
