@@ -158,8 +158,9 @@ def products_only(data, etas, steps: int):
     from eoscheck.resources import blas_single_thread, single_torch_thread
 
     method = choose_method(data.n, data.d, True)
-    blk, info = build_block(data, get_loss("logistic"), etas, None, None, method=method, backend="auto",
-                            device=resolve_device("cpu"), threads=1 if SINGLE else len(os.sched_getaffinity(0)))
+    with blas_single_thread(), single_torch_thread("cpu"):   # as run_fast builds it
+        blk, info = build_block(data, get_loss("logistic"), etas, None, None, method=method, backend="auto",
+                                device=resolve_device("cpu"), threads=1 if SINGLE else len(os.sched_getaffinity(0)))
 
     def f():
         with blas_single_thread(), single_torch_thread("cpu"):

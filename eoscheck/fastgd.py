@@ -116,7 +116,8 @@ def helper_cpus(since: tuple, now: tuple) -> float:
 LOAD_WINDOW = 0.05
 #: A window in which this process's other threads used this share of a CPU or more, and other
 #: processes at least OTHERS_SEEN CPUs, is measured again: a BLAS pool of ours that still spins (OpenBLAS's
-#: spins at ~1 CPU for ~120 ms after Z Zᵀ, measured) takes CPU time from the others, which then look
+#: spins at ~1 CPU for ~120 ms after a multi-threaded product before the run, e.g. the max-margin
+#: certificate's, measured) takes CPU time from the others, which then look
 #: idler than they are (measured: a competitor read 0.5 CPU).  With no other process in sight the
 #: window counts as it is, so a run on a quiet machine does not wait for its own pool.
 HELPERS_QUIET = 0.1
@@ -141,9 +142,12 @@ def choose_threads(panels: int, since: tuple | None, now: tuple | None) -> int:
 def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder, bar, *, method: str,
              backend: str, device, threads: int | None) -> tuple[np.ndarray, dict]:
     """Run the fast engine into ``recorder``; returns (final w (K, d), engine info)."""
-    blk, info = build_block(data, loss, eta, w0, w_star, method=method, backend=backend, device=device,
-                            threads=threads)
+    # every product on one thread, the set-up's too (K = Z Zᵀ, M₀ = W₀Zᵀ, Zw*): a BLAS pool used
+    # there keeps spinning after it (OpenBLAS: ~1 CPU for ~120 ms, measured) against the run's own
+    # threads and other processes, and its thread count would set the bits of K and M₀
     with np.errstate(all="ignore"), blas_single_thread(), single_torch_thread(device.type):
+        blk, info = build_block(data, loss, eta, w0, w_star, method=method, backend=backend, device=device,
+                                threads=threads)
         final_w = _run_chunks(blk, recorder, steps, bar, info, len(eta))
     info["inline"] = bool(getattr(blk, "inline", max(2, len(eta)) * blk.n >= INLINE_ELEMS))
     return final_w, info
@@ -179,13 +183,7 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
         blk = TorchBlock(Z, eta, w0a, ws, loss, method, C, device)
         info["gemm"] = "torch"
         return blk, info
-    Kmat = None
-    if method == "gram":
-        # on one thread, like every product of the engine: a BLAS pool that computed Z Zᵀ keeps
-        # spinning after it (OpenBLAS: ~1 CPU for ~120 ms, measured), against the run's own threads
-        # and any other process; the pool's thread count would also set K's bits
-        with blas_single_thread():
-            Kmat = Z @ Z.T
+    Kmat = Z @ Z.T if method == "gram" else None
     C = chunk_length(k2, n)
     if backend == "numba":
         from .gdfused import FusedBlock, is_small, small_chunk_length
