@@ -111,8 +111,8 @@ def helper_cpus(since: tuple, now: tuple) -> float:
     return ((now[2] - since[2]) - (now[4] - since[4])) / wall if wall > 0 else 0.0
 
 
-#: Seconds of a run (on one thread) over which the load is measured before its threads are chosen:
-#: five /proc/stat ticks a CPU.
+#: Seconds of a run's start (its set-up and first chunks, on one thread) over which the load is
+#: measured before its threads are chosen: five /proc/stat ticks a CPU.
 LOAD_WINDOW = 0.05
 #: A window in which this process's other threads used this share of a CPU or more, and other
 #: processes at least OTHERS_SEEN CPUs, is measured again: a BLAS pool of ours that still spins (OpenBLAS's
@@ -124,6 +124,10 @@ HELPERS_QUIET = 0.1
 OTHERS_SEEN = 0.15
 #: Windows tried before the load is taken as measured, quiet helpers or not.
 LOAD_TRIES = 4
+#: Chunks are this many times shorter while the load is measured: the window closes at the first
+#: chunk's end past LOAD_WINDOW, and a full chunk of the main benchmark problem on one thread takes
+#: ~80 ms, against ~30 ms of the window that its set-up (K = Z Zᵀ) already fills.
+LOAD_CHUNKS = 4
 
 
 def choose_threads(panels: int, since: tuple | None, now: tuple | None) -> int:
@@ -146,9 +150,10 @@ def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder
     # there keeps spinning after it (OpenBLAS: ~1 CPU for ~120 ms, measured) against the run's own
     # threads and other processes, and its thread count would set the bits of K and M₀
     with np.errstate(all="ignore"), blas_single_thread(), single_torch_thread(device.type):
+        since = cpu_snapshot()        # the load's window opens with the set-up (one thread, as the run's start)
         blk, info = build_block(data, loss, eta, w0, w_star, method=method, backend=backend, device=device,
                                 threads=threads)
-        final_w = _run_chunks(blk, recorder, steps, bar, info, len(eta))
+        final_w = _run_chunks(blk, recorder, steps, bar, info, len(eta), since)
     info["inline"] = bool(getattr(blk, "inline", max(2, len(eta)) * blk.n >= INLINE_ELEMS))
     return final_w, info
 
@@ -206,18 +211,20 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
     return blk, info
 
 
-def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int) -> np.ndarray:
-    """The chunks of a run.  ``info["threads"]`` None: the first chunks run on one thread while the
-    load is measured (at least :data:`LOAD_WINDOW` s, no waiting; a window in which this process's
-    other threads were busy beside other processes is measured again), then the rest on
-    :func:`choose_threads`'s count,
-    written into ``info`` (the bits do not depend on it)."""
+def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int, since: tuple | None) -> np.ndarray:
+    """The chunks of a run.  ``info["threads"]`` None: the set-up (from the snapshot ``since``) and the
+    first chunks run on one thread while the load is measured (at least :data:`LOAD_WINDOW` s, no
+    waiting; a window in which this process's other threads were busy beside other processes is
+    measured again), in chunks :data:`LOAD_CHUNKS` times shorter so that the window closes soon
+    after its time, then the rest on :func:`choose_threads`'s count, written into ``info`` (the bits
+    depend neither on it nor on where chunks end)."""
     threads = info["threads"]
-    since = None
     tries = 0
     if threads is None:
-        since = cpu_snapshot()   # None (no /proc/stat): every panel's thread, as on an idle machine
+        # since None (no /proc/stat): every panel's thread, as on an idle machine
         info["threads"] = threads = 1 if since is not None else choose_threads(info["panels"], None, None)
+    else:
+        since = None
     t0 = 0
     final_w = None
     while t0 <= steps:
@@ -230,7 +237,7 @@ def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int) -> np.ndarra
             else:
                 info["threads"] = threads = choose_threads(info["panels"], since, now)
                 since = None
-        nsteps = min(blk.C, steps + 1 - t0)
+        nsteps = min(blk.C if since is None else max(1, blk.C // LOAD_CHUNKS), steps + 1 - t0)
         rec_j = recorder.recorded(t0, nsteps)
         recorded = np.zeros(nsteps, dtype=bool)
         recorded[rec_j] = True

@@ -25,7 +25,7 @@ library's dgemm called from compiled code): ``FusedBlock.compiled``, attached by
 :func:`eoscheck.fastgd.build_block`; :meth:`FusedBlock.panel_steps` is the Python loop it replaces.
 
 Small problems run whole chunks inside one compiled call, GEMMs included (:func:`chunk_small`,
-compiled per loss and form, with the vectorisable exp and log1p of :mod:`eoscheck.explog`), which
+compiled per loss and form, with the vectorisable exp and log1p sum of :mod:`eoscheck.explog`), which
 removes the per-step Python calls.
 """
 
@@ -37,7 +37,7 @@ import threading
 import numpy as np
 from numba import njit
 
-from .explog import exp_inline, log1p_unit_inline
+from .explog import exp_inline, log1p_sum_inline
 from .gdnumpy import REDUCED, ChunkBuffers
 
 #: Row-sum slots of a panel's reduction array red[key, step, row].
@@ -95,14 +95,13 @@ def _elem(kind, a, m, want_e):
 SIGN = np.int64(-(2**63))
 
 
-def transcendentals(kind: int, M: np.ndarray, E: np.ndarray, LG: np.ndarray) -> None:
-    """The exp/log1p of a step in numpy's SIMD loops (~1 ns an element; libm called from compiled
-    code costs 15–40): logistic E = exp(−|M|), LG = log1p(E); exponential E = exp(−M).  The same
-    operations as :mod:`eoscheck.lossnp`, so q agrees with the numpy path to the last bit."""
+def transcendentals(kind: int, M: np.ndarray, E: np.ndarray) -> None:
+    """The exp of a step in numpy's SIMD loops (~1 ns an element; libm called from compiled code
+    costs 15–40): logistic E = exp(−|M|), exponential E = exp(−M).  The same operations as
+    :mod:`eoscheck.lossnp`, so q agrees with the numpy path to the last bit."""
     if kind == LOGISTIC:
         np.bitwise_or(M.view(np.int64), SIGN, out=E.view(np.int64))
         np.exp(E, out=E)
-        np.log1p(E, out=LG)
     elif kind == EXPONENTIAL:
         np.negative(M, out=E)
         np.exp(E, out=E)
@@ -143,17 +142,54 @@ def _dot4(x, y):
     return (s0 + s1) + (s2 + s3)
 
 
-def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val, ee):
+@njit(inline="always", error_model="numpy")
+def _logistic_records(m, e):
+    """(Σ exp(−mᵢ), #{mᵢ ≤ 0}) of a logistic row from e = exp(−|m|): exp(−m) = e (m ≥ 0) or 1/e (1/e
+    overflows only where exp(−m) does; its rounding is ≤ 1.5 ulp); four interleaved lanes."""
+    w = m.shape[0]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    c3 = 0.0
+    i = 0
+    while i + 4 <= w:
+        a0 = m[i]
+        a1 = m[i + 1]
+        a2 = m[i + 2]
+        a3 = m[i + 3]
+        s0 += e[i] if a0 >= 0.0 else 1.0 / e[i]
+        s1 += e[i + 1] if a1 >= 0.0 else 1.0 / e[i + 1]
+        s2 += e[i + 2] if a2 >= 0.0 else 1.0 / e[i + 2]
+        s3 += e[i + 3] if a3 >= 0.0 else 1.0 / e[i + 3]
+        c0 += 1.0 if a0 <= 0.0 else 0.0
+        c1 += 1.0 if a1 <= 0.0 else 0.0
+        c2 += 1.0 if a2 <= 0.0 else 0.0
+        c3 += 1.0 if a3 <= 0.0 else 0.0
+        i += 4
+    while i < w:
+        s0 += e[i] if m[i] >= 0.0 else 1.0 / e[i]
+        c0 += 1.0 if m[i] <= 0.0 else 0.0
+        i += 1
+    return (s0 + s1) + (s2 + s3), (c0 + c1) + (c2 + c3)
+
+
+def fused_pass(kind, a, M, E, Q, S, coef, live, X, v, recorded, red, j, val, ee):
     """One step on a panel: Q = −ℓ′(M), S = coef·Q (0 on rows not live), the row sums into red[:, j].
 
-    ``E``/``LG`` hold the step's exp/log1p from :func:`transcendentals` (logistic, exponential;
-    empty for the other losses, whose values are computed here).  ``X``/``v`` (gram form: the
-    panel's c and Z w*; empty otherwise) give c·M and c·v at recorded steps; ``val``/``ee`` are
-    (w,) scratch.  A row with a non-finite margin gets NaN min and max, so the driver sees a
-    non-finite state.  Every sum runs in a fixed order, so the result depends only on the panel.
-    With ``E``/``LG`` given, q, ℓ and the sums come out of one loop (logistic:
-    −ℓ′ = [m ≤ 0 ? 1 : e]/(1 + e), ℓ = log1p(e) − min(m, 0); exponential: ℓ = −ℓ′ = e), which
-    is 4× faster on small rows than writing q and ℓ first and summing them in a second loop.
+    ``E`` holds the step's exp from :func:`transcendentals` (logistic, exponential; empty for the
+    other losses, whose values are computed here).  ``X``/``v`` (gram form: the panel's c and
+    Z w*; empty otherwise) give c·M and c·v at recorded steps; ``val``/``ee`` are (w,) scratch.  A
+    row with a non-finite margin gets NaN min and max, so the driver sees a non-finite state.
+    Every sum runs in a fixed order, so the result depends only on the panel.  With ``E`` given,
+    q and the sums come out of one loop (logistic: −ℓ′ = [m ≤ 0 ? 1 : e]/(1 + e), and
+    ℓ = log1p(e) − min(m, 0) summed as Σ log1p(eᵢ) − Σ min(mᵢ, 0), the first by
+    :func:`eoscheck.explog.log1p_sum`, one log1p per 512 margins, ``val`` its scratch;
+    exponential: ℓ = −ℓ′ = e), 4× faster on small rows than writing q and ℓ first and summing them
+    in a second loop; the logistic records by :func:`_logistic_records`.
     """
     k, w = M.shape
     has_x = X.shape[1] == w
@@ -167,17 +203,19 @@ def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val,
         bad = 0.0
         c = coef[r] if live[r] else 0.0
         if pre and kind == LOGISTIC:
+            lo = 0.0
             for i in range(w):
                 m = M[r, i]
                 e = E[r, i]
                 q = (1.0 if m <= 0.0 else e) / (1.0 + e)
                 Q[r, i] = q
                 S[r, i] = c * q
-                vs += LG[r, i] - (m if m < 0.0 else 0.0)
+                lo += m if m < 0.0 else 0.0
                 qs += abs(q)
                 mn = m if m < mn else mn
                 mx = m if m > mx else mx
                 bad += m - m                  # NaN once any m is NaN or ±inf
+            vs = log1p_sum_inline(E[r], val) - lo
         elif pre:                             # exponential: ℓ = −ℓ′ = exp(−m) = E
             for i in range(w):
                 m = M[r, i]
@@ -215,16 +253,12 @@ def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val,
             le = 0.0
             wn = 0.0
             wp = 0.0
-            for i in range(w):
-                m = M[r, i]
-                if pre and kind == LOGISTIC:  # exp(−m) = e (m ≥ 0) or 1/e
-                    e = E[r, i]
-                    en += e if m >= 0.0 else 1.0 / e
-                elif pre:
-                    en += E[r, i]
-                else:
-                    en += ee[i]
-                le += 1.0 if m <= 0.0 else 0.0
+            if pre and kind == LOGISTIC:
+                en, le = _logistic_records(M[r], E[r])
+            else:
+                for i in range(w):
+                    en += E[r, i] if pre else ee[i]
+                    le += 1.0 if M[r, i] <= 0.0 else 0.0
             if has_x:
                 wn = _dot4(X[r], M[r])
                 if has_v:
@@ -236,17 +270,14 @@ def fused_pass(kind, a, M, E, LG, Q, S, coef, live, X, v, recorded, red, j, val,
 
 
 def update_gram(M, D, Mn, X, S, Xn, red, j):
-    """Mn = M + D, Xn = X + S (c_{t+1} = c_t + S_t) and the partial η²‖∇L‖² = S·D into red[GN2, j]."""
+    """Mn = M + D, Xn = X + S (c_{t+1} = c_t + S_t) and the partial η²‖∇L‖² = S·D into red[GN2, j]
+    (the sum in four interleaved lanes, after the vectorised update)."""
     k, w = M.shape
     for r in range(k):
-        g = 0.0
         for i in range(w):
-            d = D[r, i]
-            s = S[r, i]
-            Mn[r, i] = M[r, i] + d
-            Xn[r, i] = X[r, i] + s
-            g += s * d
-        red[GN2, j, r] = g
+            Mn[r, i] = M[r, i] + D[r, i]
+            Xn[r, i] = X[r, i] + S[r, i]
+        red[GN2, j, r] = _dot4(S[r], D[r])
 
 
 def update_primal(X, D, Xn, wstar, red, j, recorded):
@@ -299,16 +330,15 @@ def _matmul_dot(A, BT, out):
             out[r, c] = s
 
 
-def transcendentals_compiled(kind, M, E, LG, tmp):
-    """:func:`transcendentals` inside compiled code, with :mod:`eoscheck.explog`'s exp and log1p
-    (within 1 ulp, vectorised): logistic E = exp(−|M|), LG = log1p(E); exponential E = exp(−M)."""
+def transcendentals_compiled(kind, M, E, tmp):
+    """:func:`transcendentals` inside compiled code, with :mod:`eoscheck.explog`'s exp (within 1 ulp,
+    vectorised): logistic E = exp(−|M|); exponential E = exp(−M)."""
     k, w = M.shape
     for r in range(k):
         if kind == LOGISTIC:
             for i in range(w):
                 tmp[i] = -abs(M[r, i])
             exp_inline(tmp, E[r])
-            log1p_unit_inline(E[r], LG[r])
         elif kind == EXPONENTIAL:
             for i in range(w):
                 tmp[i] = -M[r, i]
@@ -336,7 +366,7 @@ def _chunk_small_kernel(KIND, GRAM):
     step)."""
 
     @njit(nogil=True, cache=True, error_model="numpy")
-    def run(a, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps, E, LG):
+    def run(a, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps, E):
         val = np.empty(Mb.shape[2])
         ee = np.empty(Mb.shape[2])
         tmp = np.empty(Mb.shape[2])
@@ -345,13 +375,13 @@ def _chunk_small_kernel(KIND, GRAM):
             if not GRAM and j > 0:
                 _matmul_i(Xb[j], BT, Mb[j])
             if pre:
-                _transcendentals_i(KIND, Mb[j], E, LG, tmp)
+                _transcendentals_i(KIND, Mb[j], E, tmp)
             if GRAM:
-                _fused_pass_i(KIND, a, Mb[j], E, LG, Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j, val, ee)
+                _fused_pass_i(KIND, a, Mb[j], E, Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j, val, ee)
                 _matmul_i(S, B, D)
                 _update_gram_i(Mb[j], D, Mb[j + 1], Xb[j], S, Xb[j + 1], red, j)
             else:
-                _fused_pass_i(KIND, a, Mb[j], E, LG, Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
+                _fused_pass_i(KIND, a, Mb[j], E, Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
                               red, j, val, ee)
                 _matmul_dot_i(S, BT, D)
                 _update_primal_i(Xb[j], D, Xb[j + 1], wstar, red, j, recorded[j])
@@ -363,18 +393,18 @@ def _chunk_small_kernel(KIND, GRAM):
 _CHUNK_SMALL: dict = {}
 
 
-def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps, E, LG):
+def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps, E):
     """``nsteps`` whole steps in one compiled call (small problems), slots 0..nsteps of the chunk buffers.
 
     Gram: B = K = ZZᵀ; primal: B = Z (n, d), BT = Zᵀ (d, n); M_{nsteps} is left for the next chunk.
-    ``E``/``LG`` (k, n) scratch for the logistic and exponential losses' exp/log1p
+    ``E`` (k, n) scratch for the logistic and exponential losses' exp
     (:func:`transcendentals_compiled`), (k, 0) for the others (libm, per element).  One compiled
     kernel per loss and form, made (and cached on disk) on first use.
     """
     key = (int(kind), bool(gram))
     if key not in _CHUNK_SMALL:
         _CHUNK_SMALL[key] = _chunk_small_kernel(*key)
-    _CHUNK_SMALL[key](a, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps, E, LG)
+    _CHUNK_SMALL[key](a, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps, E)
 
 
 #: A whole chunk runs in one compiled call when a batched step has fewer GEMM flops and margins
@@ -517,7 +547,10 @@ class FusedBlock(ChunkBuffers):
         pdim = n if gram else d
         self.M = aligned_zeros((chunk + 1, k, n))
         self.X = aligned_zeros((chunk + 1, k, pdim))
-        self.Q = np.zeros((chunk, k, n))
+        # q of every slot where whole chunks run in one compiled call; one slot in the BLAS mode, whose
+        # steps write q into fresh memory no step reads again (~5 % of the main benchmark problem's
+        # time, measured): the rare checks that need a slot's q recompute it (q_row)
+        self.Q = np.zeros((chunk if small else 1, k, n))
         self.dead = np.zeros(k, dtype=bool)
         self.dead_idx = np.zeros(0, dtype=np.int64)
         self.live = np.ones(k, dtype=bool)
@@ -548,19 +581,18 @@ class FusedBlock(ChunkBuffers):
                 "K": [aligned_copy(Kmat[rows, cols]) for rows in self.cols] if gram and not small else None,
                 "D": aligned_zeros((k, w)) if gram else self.D,
                 "E": np.zeros((k, w) if kind[0] in (LOGISTIC, EXPONENTIAL) else (k, 0)),
-                "LG": np.zeros((k, w) if kind[0] == LOGISTIC else (k, 0)),
                 "v": np.ascontiguousarray(self.v[cols]) if self.has_wstar and gram else np.zeros(0),
                 "red": np.zeros((NRED, chunk, k)),
                 "val": np.zeros(w), "ee": np.zeros(w),
             })
             if gram and not small:   # per-slot views of the panel's columns (panel_steps)
                 self.panels[-1].update(M=[m[:, cols] for m in self.M], X=[x[:, cols] for x in self.X],
-                                       Q=[q[:, cols] for q in self.Q], S=[s[:, cols] for s in self.S2])
+                                       Q=self.Q[0][:, cols], S=[s[:, cols] for s in self.S2])
             elif not small:          # primal: the panel's rows of Z, its margins, q, S and D_p = S_p Z_p
                 one = panels == 1
                 self.panels[-1].update(Z=Z if one else aligned_copy(Z[cols]),
                                        ZT=self.zt if one else aligned_copy(Z[cols].T),
-                                       M=[m[:, cols] for m in self.M], Q=[q[:, cols] for q in self.Q],
+                                       M=[m[:, cols] for m in self.M], Q=self.Q[0][:, cols],
                                        S=self.S2[0][:, cols], D=self.D if one else aligned_zeros((k, d)))
         self.empty = np.zeros((k, 0))
         if small:
@@ -604,10 +636,32 @@ class FusedBlock(ChunkBuffers):
             gram = self.method == "gram"
             chunk_small(self.kind, self.a, gram, self.M, self.X, self.Q, self.S2[0], self.D,
                         self.Kmat if gram else self.Z, self.zt, self.coef, self.live,
-                        self.v if gram else np.zeros(0), self.wstar, rec, P["red"], nsteps, P["E"], P["LG"])
+                        self.v if gram else np.zeros(0), self.wstar, rec, P["red"], nsteps, P["E"])
         else:
             run_panels(self, t0, nsteps, rec, threads)
         self._combine(nsteps)
+
+    def q_row(self, j: int, r: int) -> np.ndarray:
+        """q = −ℓ′(M) of row r at slot j.  The BLAS mode keeps no q per slot, so it is recomputed as the
+        step computed it: panel by panel, with the step's exp (:mod:`eoscheck.explog`'s in the
+        compiled loop, numpy's in the Python loop) and :func:`fused_pass` — q depends on its margin
+        alone, so the bits are the step's."""
+        if self.mode == "small":
+            return super().q_row(j, r)
+        q = np.empty(self.n)
+        for cols, P in zip(self.cols, self.panels):
+            m = self.M[j, r:r + 1, cols]
+            w = m.shape[1]
+            E = np.empty((1, P["E"].shape[1]))
+            if E.shape[1] and self.compiled is not None:
+                transcendentals_compiled(self.kind, m, E, np.empty(w))
+            elif E.shape[1]:
+                transcendentals(self.kind, m, E)
+            with np.errstate(all="ignore"):
+                fused_pass(self.kind, self.a, m, E, q[None, cols], np.empty((1, w)), self.coef[r:r + 1],
+                           self.live[r:r + 1], self.empty, np.zeros(0), False, np.zeros((NRED, 1, 1)), 0,
+                           np.empty(w), np.empty(w))
+        return q
 
     def enter_thread(self) -> None:
         """A new panel thread: MKL's thread count is per OS thread (OpenMP's), so one is set here; the
@@ -630,8 +684,8 @@ class FusedBlock(ChunkBuffers):
         for j in range(nsteps):
             par = (t0 + j) & 1
             for p, P in parts:
-                transcendentals(kind, P["M"][j], P["E"], P["LG"])
-                fused_pass(kind, a, P["M"][j], P["E"], P["LG"], P["Q"][j], P["S"][par], coef, live, P["X"][j],
+                transcendentals(kind, P["M"][j], P["E"])
+                fused_pass(kind, a, P["M"][j], P["E"], P["Q"], P["S"][par], coef, live, P["X"][j],
                            P["v"], rec[j], P["red"], j, P["val"], P["ee"])
                 if sync is not None:
                     sync.publish(p, t0 + j)         # S_p of step t is written
@@ -691,8 +745,8 @@ class FusedBlock(ChunkBuffers):
                 if j:
                     x, zt, m = P["mm_M"][j]
                     mm(x, zt, out=m)                # M_p = W_j Z_pᵀ
-                transcendentals(kind, P["M"][j], P["E"], P["LG"])
-                fused_pass(kind, a, P["M"][j], P["E"], P["LG"], P["Q"][j], P["S"], coef, live, self.empty, e0,
+                transcendentals(kind, P["M"][j], P["E"])
+                fused_pass(kind, a, P["M"][j], P["E"], P["Q"], P["S"], coef, live, self.empty, e0,
                            rec[j], P["red"], j, P["val"], P["ee"])
                 s, z, dp = P["mm_D"]
                 mm(s, z, out=dp)                    # D_p = S_p Z_p

@@ -90,7 +90,8 @@ def with_pad(k_real: int, k: int, rows, js):
 
 
 class ChunkBuffers:
-    """Chunk buffers M, X (c or W), Q of shape (C+1|C, k, ·), the per-step row sums ``red`` and
+    """Chunk buffers M, X (c or W), Q of shape (C+1|C, k, ·) (Q: one slot in the fused BLAS mode),
+    the per-step row sums ``red`` and
     what the driver asks of them: reductions, rolling and freezing, and the rare exact checks.
 
     A single row is padded to two (a copy, discarded): BLAS would use gemv for one row, which
@@ -137,18 +138,22 @@ class ChunkBuffers:
     def lse_negm(self, j: int, r: int) -> float:
         return float(torch.logsumexp(torch.from_numpy(-self.M[j, r]), 0))
 
+    def q_row(self, j: int, r: int) -> np.ndarray:
+        """q = −ℓ′(M) of row r at slot j."""
+        return self.Q[j, r]
+
     def q_finite(self, j: int, r: int) -> bool:
-        return bool(np.isfinite(self.Q[j, r]).all())
+        return bool(np.isfinite(self.q_row(j, r)).all())
 
     def grad_finite(self, j: int, r: int) -> bool:
         """Is ∇L = −(1/n) Zᵀq finite (as the reference checks)?  Only asked when |q|·|Z| is huge."""
         with np.errstate(all="ignore"):
-            return bool(np.isfinite(self.Q[j, r] @ self.Z).all())
+            return bool(np.isfinite(self.q_row(j, r) @ self.Z).all())
 
     def grad_norm(self, j: int, r: int) -> float:
         """‖∇L‖ = ‖(1/n) Zᵀℓ′(M)‖ computed as the reference does (for a gradient that overflowed)."""
         with np.errstate(all="ignore"):
-            g = (-self.Q[j, r]) @ self.Z / self.n
+            g = (-self.q_row(j, r)) @ self.Z / self.n
             return float(np.sqrt(np.dot(g, g)))
 
     def sharpness(self, j: int) -> np.ndarray:

@@ -1,21 +1,21 @@
 """The gram form's steps compiled per panel thread: no Python and no GIL between steps.
 
 :class:`eoscheck.gdfused.FusedBlock` runs the gram form's BLAS-mode steps as a Python loop: per
-step and panel p, numpy's exp/log1p, the fused pass (S_p published), D_p = Σ_q S_q K[q, p] by the
+step and panel p, numpy's exp, the fused pass (S_p published), D_p = Σ_q S_q K[q, p] by the
 library's GEMM (q = p, p+1, …, each S_q awaited), and the update.  Here each panel thread runs its
 whole chunk in one compiled call (numba, ``nogil``, :func:`gram_steps`), with the same operations:
 
-* E = exp(−|M|), LG = log1p(E) from :mod:`eoscheck.explog` (within 1 ulp; numpy's SIMD loops need
-  a Python call each), then :func:`~eoscheck.gdfused.fused_pass`, and S_p published;
+* E = exp(−|M|) from :mod:`eoscheck.explog` (within 1 ulp; numpy's SIMD loop needs a Python call),
+  then :func:`~eoscheck.gdfused.fused_pass`, and S_p published;
 * D_p = S_p K[p, p] + Σ_{q ≠ p} S_q K[q, p] by the library's Fortran ``dgemm`` called from the
   compiled code (the row-major products of the Python loop as the column-major
   D_pᵀ = K[q, p]ᵀ S_qᵀ), each S_q awaited on a futex — blocking, never spinning;
-* :func:`~eoscheck.gdfused.update_gram`, and the next step's exp/log1p and pass, by blocks of rows
+* :func:`~eoscheck.gdfused.update_gram`, and the next step's exp and pass, by blocks of rows
   while they are in cache (rows are independent: the same operations on each row).
 
 Every panel's operations and their order are fixed, so the bits do not depend on the thread count
-(nor on which thread runs a panel); they differ from the Python loop's only through exp/log1p
-(≤ 1 ulp each; 6e-16 relative in the benchmark's losses).  Measured on the benchmark's main
+(nor on which thread runs a panel); they differ from the Python loop's only through exp (≤ 1 ulp;
+6e-16 relative in the benchmark's losses).  Measured on the benchmark's main
 problem (n = 1000, d = 784, 32 η, 2 vCPUs of an Intel Xeon, MKL): 1.52–1.57× → 1.68–1.71× the JAX
 peer, side by side (``benchmarks/README.md``).
 
@@ -152,18 +152,18 @@ ROW_BLOCK = 16
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _rows_pass(kind, a, M, X, Q, S2, E, LG, coef, live, v, rec, red, val, ee, tmp, j, par, c0, c1, r0, r1):
-    """Rows r0 … r1−1 of a panel (columns c0 … c1−1) at slot j: exp/log1p and the fused pass, S into S2[par]."""
+def _rows_pass(kind, a, M, X, Q, S2, E, coef, live, v, rec, red, val, ee, tmp, j, par, c0, c1, r0, r1):
+    """Rows r0 … r1−1 of a panel (columns c0 … c1−1) at slot j: exp and the fused pass, S into S2[par]."""
     Mj = M[j, r0:r1, c0:c1]
-    transcendentals_compiled(kind, Mj, E[r0:r1], LG[r0:r1], tmp)
-    fused_pass(kind, a, Mj, E[r0:r1], LG[r0:r1], Q[j, r0:r1, c0:c1], S2[par, r0:r1, c0:c1], coef[r0:r1], live[r0:r1],
+    transcendentals_compiled(kind, Mj, E[r0:r1], tmp)
+    fused_pass(kind, a, Mj, E[r0:r1], Q[0, r0:r1, c0:c1], S2[par, r0:r1, c0:c1], coef[r0:r1], live[r0:r1],
                X[j, r0:r1, c0:c1], v, rec[j], red[:, :, r0:r1], j, val, ee)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def gram_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, LGs, coef, live, vs, rec, reds,
+def gram_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, coef, live, vs, rec, reds,
                vals, ees, tmps, Ds, kaddr, dims, consts, board, stamp, sync, elementwise, t0, nsteps):
-    """Steps t0 … t0+nsteps−1 of the panels ``mine`` (slots 0 … nsteps−1 of M, X, Q).  Slot 0's pass
+    """Steps t0 … t0+nsteps−1 of the panels ``mine`` (slots 0 … nsteps−1 of M, X; Q's one slot).  Slot 0's pass
     first; then per step and panel: the products, and by blocks of :data:`ROW_BLOCK` rows the update
     and at once the next step's pass on the same rows (rows are independent, so these are the
     operations of :meth:`eoscheck.gdfused.FusedBlock.panel_steps`, bit for bit, in a cache-friendlier
@@ -175,7 +175,7 @@ def gram_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, 
     k = M.shape[1]
     if elementwise and nsteps > 0:
         for p in mine:
-            _rows_pass(kind, a, M, X, Q, S2, Es[p], LGs[p], coef, live, vs[p], rec, reds[p], vals[p], ees[p], tmps[p],
+            _rows_pass(kind, a, M, X, Q, S2, Es[p], coef, live, vs[p], rec, reds[p], vals[p], ees[p], tmps[p],
                        0, t0 & 1, c0s[p], c0s[p + 1], 0, k)
             if sync:
                 _publish(memcpy, syscall, nr, board, stamp, p, 0)
@@ -199,11 +199,19 @@ def gram_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, 
                     update_gram(M[j, r0:r1, c0:c1], D[r0:r1], M[j + 1, r0:r1, c0:c1], X[j, r0:r1, c0:c1],
                                 S2[par, r0:r1, c0:c1], X[j + 1, r0:r1, c0:c1], reds[p][:, :, r0:r1], j)
                     if nxt:
-                        _rows_pass(kind, a, M, X, Q, S2, Es[p], LGs[p], coef, live, vs[p], rec, reds[p], vals[p],
+                        _rows_pass(kind, a, M, X, Q, S2, Es[p], coef, live, vs[p], rec, reds[p], vals[p],
                                    ees[p], tmps[p], j + 1, 1 - par, c0, c1, r0, r1)
                 if nxt and sync:
                     _publish(memcpy, syscall, nr, board, stamp, p, j + 1)
     return nsteps
+
+
+def _entry_point(dispatcher, args):
+    """The compiled entry point of ``dispatcher`` for the types of ``args`` (compiled, or loaded from
+    the cache, on first use).  Calling it skips numba's type dispatch, which falls back to typing
+    every argument in Python for the ctypes functions and tuples passed here: 0.5 ms a call,
+    measured, against 10 µs through the entry point — twice per chunk, under the GIL."""
+    return dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in args))
 
 
 class GramLoop:
@@ -230,11 +238,12 @@ class GramLoop:
         # per-panel arrays as tuples (numba: a homogeneous tuple, indexed at run time; compiled once
         # per panel count and cached, where a typed list is compiled anew in every process)
         pan = b.panels
-        self.Es, self.LGs = tuple(x["E"] for x in pan), tuple(x["LG"] for x in pan)
+        self.Es = tuple(x["E"] for x in pan)
         self.vs, self.reds = tuple(x["v"] for x in pan), tuple(x["red"] for x in pan)
         self.vals, self.ees = tuple(x["val"] for x in pan), tuple(x["ee"] for x in pan)
         self.Ds = tuple(x["D"] for x in pan)
         self.tmps = tuple(np.zeros(w) for w in widths)
+        self._entry = None          # gram_steps' compiled entry point for these argument types
 
     @classmethod
     def of(cls, block) -> GramLoop | None:
@@ -249,10 +258,13 @@ class GramLoop:
 
     def _call(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> int:
         b = self.block
-        return gram_steps(self.dgemm, self.syscall, self.memcpy, self.nr, np.asarray(mine, dtype=np.int64),
-                          self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2, self.Es, self.LGs, b.coef, b.live, self.vs, rec,
-                          self.reds, self.vals, self.ees, self.tmps, self.Ds, self.kaddr, self.dims, self.consts,
-                          board, stamp, sync, elementwise, t0, nsteps)
+        args = (self.dgemm, self.syscall, self.memcpy, self.nr, np.asarray(mine, dtype=np.int64),
+                self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2, self.Es, b.coef, b.live, self.vs, rec,
+                self.reds, self.vals, self.ees, self.tmps, self.Ds, self.kaddr, self.dims, self.consts,
+                board, stamp, sync, elementwise, t0, nsteps)
+        if self._entry is None:
+            self._entry = _entry_point(gram_steps, args)
+        return self._entry(*args)
 
     def run(self, t0: int, nsteps: int, rec: np.ndarray, threads: int, elementwise: bool = True) -> None:
         """Steps t0 … t0+nsteps−1 on ``threads`` threads (panel p on thread p mod T); ``elementwise``
