@@ -17,7 +17,8 @@ Every panel's operations and their order are fixed, so the bits do not depend on
 (nor on which thread runs a panel); they differ from the Python loop's only through exp (≤ 1 ulp;
 6e-16 relative in the benchmark's losses).  Measured on the benchmark's main
 problem (n = 1000, d = 784, 32 η, 2 vCPUs of an Intel Xeon, MKL): 1.52–1.57× → 1.68–1.71× the JAX
-peer, side by side (``benchmarks/README.md``).
+peer, side by side; with the lighter steps and start of 3406cbc, 1.80–1.87× against 1.59–1.61× for
+the code before, in the same minutes (``benchmarks/README.md``).
 
 Available on Linux (x86-64, aarch64) where the library's Fortran dgemm is found (:func:`fortran_dgemm`:
 MKL's ``dgemm_`` in torch's libtorch_cpu, LP64; numpy's OpenBLAS ``scipy_dgemm_64_``/``dgemm_64_``,
