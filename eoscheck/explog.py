@@ -11,7 +11,7 @@ they take their exp and the loss's log1p sum from here (tested against mpmath):
   P of degree 4 (fdlibm's Remez coefficients); then ·2ᵏ from a table of powers of two.  Outside
   that range, and for NaN, libm's ``math.exp`` (rare: only where exp(x) is subnormal, 0 or ∞).
 * ``Σ log1p(eᵢ)``, eᵢ ∈ [0, 1] (the logistic loss of a row: eᵢ = exp(−|mᵢ|)): log1p of
-  Π(1 + eᵢ) − 1, formed per block of 512 terms by a pairwise tree (under 64 terms, by four
+  Π(1 + eᵢ) − 1, formed per block of 512 terms by a halving tree (under 64 terms, by four
   running products) (:func:`log1p_sum`), with one libm log1p a block: the sum's only
   transcendental work.
 
@@ -47,7 +47,7 @@ KOFF = -np.int64(K_MIN)
 
 
 def exp_into(x, out):
-    """out[i] = exp(x[i]) for a 1-d array (may alias x)."""
+    """out[i] = exp(x[i]) for a 1-d array (``out`` must not alias ``x``: the rare fallback rereads x)."""
     w = x.shape[0]
     outside = False
     for i in range(w):                        # branch-free: vectorised
@@ -87,12 +87,14 @@ def log1p_sum(e, t):
 
     Per block, s = Π(1 + eᵢ) − 1 by combinations s = a + b·(1 + a) (the exact (1 + a)(1 + b) − 1;
     every term ≥ 0, so each adds ≤ 3 roundings relative to s, and none cancels), then log1p(s),
-    whose condition number s/((1 + s)·log1p(s)) is ≤ 1.  Combined by a pairwise tree (⌈log₂ n⌉ ≤ 9
+    whose condition number s/((1 + s)·log1p(s)) is ≤ 1.  Combined by a halving tree (⌈log₂ n⌉ ≤ 9
     levels), or for n < 64 in four interleaved running products (i mod 4, ≤ 16 terms each) then
     (0∘1)∘(2∘3): a term passes ≤ L = 9 (tree) or ⌈n/4⌉ + 2 ≤ 18 combinations, so a block's error is
     ≤ 3L + 1 ulps relative (libm's log1p within 1 ulp), against one ulp a term for a sum of separate
-    log1p — with 1/512 of the log1p calls.  ``t``: scratch of ≥ min(len(e), 512) elements (the
-    tree's levels alternate between t[0:h₀] and t[h₀:h₀+h₁])."""
+    log1p — with 1/512 of the log1p calls.  The tree halves a level of n terms into its first
+    h = ⌈n/2⌉, tᵢ = tᵢ ∘ t_{i+h} (the middle one passed on when n is odd), so every pass reads
+    contiguous memory and vectorises (against pairs of neighbours, e₂ᵢ ∘ e₂ᵢ₊₁: 0.73 against 2.1 ns
+    a term on 500 terms, measured).  ``t``: scratch of ≥ ⌈min(len(e), 512)/2⌉ elements."""
     w = e.shape[0]
     total = ZERO
     for b0 in range(0, w, SUM_BLOCK):
@@ -115,25 +117,18 @@ def log1p_sum(e, t):
                 i += 1
             total += math.log1p(_combine_i(_combine_i(s0, s1), _combine_i(s2, s3)))
             continue
-        h = n >> 1
-        for i in range(h):                    # no dependence between iterations: vectorised
-            t[i] = _combine_i(e[b0 + 2 * i], e[b0 + 2 * i + 1])
+        h = (n + 1) >> 1                      # halving: t[i] = e[i] ∘ e[i + h], contiguous loads
+        for i in range(n - h):                # no dependence between iterations: vectorised
+            t[i] = _combine_i(e[b0 + i], e[b0 + h + i])
         if n & 1:
-            t[h] = e[b1 - 1]
-            h += 1
+            t[h - 1] = e[b0 + h - 1]
         n = h
-        src = 0
-        dst = h
-        while n > 1:
-            h = n >> 1
-            for i in range(h):
-                t[dst + i] = _combine_i(t[src + 2 * i], t[src + 2 * i + 1])
-            if n & 1:
-                t[dst + h] = t[src + n - 1]
-                h += 1
+        while n > 1:                          # in place: t[i] = t[i] ∘ t[i + h], i < n − h ≤ h
+            h = (n + 1) >> 1
+            for i in range(n - h):
+                t[i] = _combine_i(t[i], t[h + i])
             n = h
-            src, dst = dst, src
-        total += math.log1p(t[src])
+        total += math.log1p(t[0])
     return total
 
 

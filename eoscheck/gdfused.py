@@ -377,11 +377,11 @@ def _chunk_small_kernel(KIND, GRAM):
             if pre:
                 _transcendentals_i(KIND, Mb[j], E, tmp)
             if GRAM:
-                _fused_pass_i(KIND, a, Mb[j], E, Qb[j], S, coef, live, Xb[j], v, recorded[j], red, j, val, ee)
+                _fused_pass_i(KIND, a, Mb[j], E, Qb[0], S, coef, live, Xb[j], v, recorded[j], red, j, val, ee)
                 _matmul_i(S, B, D)
                 _update_gram_i(Mb[j], D, Mb[j + 1], Xb[j], S, Xb[j + 1], red, j)
             else:
-                _fused_pass_i(KIND, a, Mb[j], E, Qb[j], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
+                _fused_pass_i(KIND, a, Mb[j], E, Qb[0], S, coef, live, Xb[j][:, :0], v[:0], recorded[j],
                               red, j, val, ee)
                 _matmul_dot_i(S, BT, D)
                 _update_primal_i(Xb[j], D, Xb[j + 1], wstar, red, j, recorded[j])
@@ -547,10 +547,11 @@ class FusedBlock(ChunkBuffers):
         pdim = n if gram else d
         self.M = aligned_zeros((chunk + 1, k, n))
         self.X = aligned_zeros((chunk + 1, k, pdim))
-        # q of every slot where whole chunks run in one compiled call; one slot in the BLAS mode, whose
-        # steps write q into fresh memory no step reads again (~5 % of the main benchmark problem's
-        # time, measured): the rare checks that need a slot's q recompute it (q_row)
-        self.Q = np.zeros((chunk if small else 1, k, n))
+        # q in one slot: a step's q is used within the step only, and writing it into fresh memory per
+        # step cost ~5 % of the main benchmark problem's time, and a tiny problem's chunk buffers
+        # (2¹² slots) ~0.2 ms of page faults a run, measured; the rare checks that need a slot's q
+        # recompute it (q_row)
+        self.Q = np.zeros((1, k, n))
         self.dead = np.zeros(k, dtype=bool)
         self.dead_idx = np.zeros(0, dtype=np.int64)
         self.live = np.ones(k, dtype=bool)
@@ -642,18 +643,17 @@ class FusedBlock(ChunkBuffers):
         self._combine(nsteps)
 
     def q_row(self, j: int, r: int) -> np.ndarray:
-        """q = −ℓ′(M) of row r at slot j.  The BLAS mode keeps no q per slot, so it is recomputed as the
-        step computed it: panel by panel, with the step's exp (:mod:`eoscheck.explog`'s in the
-        compiled loop, numpy's in the Python loop) and :func:`fused_pass` — q depends on its margin
-        alone, so the bits are the step's."""
-        if self.mode == "small":
-            return super().q_row(j, r)
+        """q = −ℓ′(M) of row r at slot j.  The block keeps no q per slot, so it is recomputed as the step
+        computed it: panel by panel, with the step's exp (:mod:`eoscheck.explog`'s in compiled steps —
+        the small mode's and the gram form's compiled loop — numpy's in the Python loop) and
+        :func:`fused_pass` — q depends on its margin alone, so the bits are the step's."""
+        compiled_exp = self.compiled is not None or self.mode == "small"
         q = np.empty(self.n)
         for cols, P in zip(self.cols, self.panels):
             m = self.M[j, r:r + 1, cols]
             w = m.shape[1]
             E = np.empty((1, P["E"].shape[1]))
-            if E.shape[1] and self.compiled is not None:
+            if E.shape[1] and compiled_exp:
                 transcendentals_compiled(self.kind, m, E, np.empty(w))
             elif E.shape[1]:
                 transcendentals(self.kind, m, E)

@@ -768,28 +768,33 @@ def test_a_block_with_its_compiled_loop_is_freed_with_its_last_reference(monkeyp
         gc.enable()
 
 
-@pytest.mark.parametrize("method, loop", [("gram", "compiled"), ("gram", "python"), ("primal", "python")])
-def test_the_blas_mode_recomputes_a_slots_q_as_its_step_did(monkeypatch, method, loop):
-    """The BLAS mode keeps q of the latest step only; ``FusedBlock.q_row(j, r)`` recomputes any
-    slot's (for the rare checks of an overflowing gradient).  Against the step itself: the last
-    slot's q is still in the buffer, and must come back bit for bit.  Against an independent
+@pytest.mark.parametrize("method, loop", [("gram", "compiled"), ("gram", "python"), ("primal", "python"),
+                                          ("gram", "small"), ("primal", "small")])
+def test_the_fused_block_recomputes_a_slots_q_as_its_step_did(monkeypatch, method, loop):
+    """The fused block keeps q of the latest step only; ``FusedBlock.q_row(j, r)`` recomputes any
+    slot's (for the rare checks of an overflowing gradient), in the BLAS mode (compiled or Python
+    step loop) and the small mode (whole chunks in one compiled call).  Against the step itself: the
+    last slot's q is still in the buffer, and must come back bit for bit.  Against an independent
     oracle, the numpy kernel (lossnp) on the same margins: bit for bit where the step took numpy's
-    exp (the Python loop); where it took explog's (the compiled loop), each exp within 1 ulp of the
-    exact value, so ≤ 2 ulps from numpy's, and q = e/(1 + e) or 1/(1 + e) (exponential: q = e)
-    adds ≤ 2 roundings: 4 eps relative."""
+    exp (the Python loop); where it took explog's (the compiled loop, the small mode), each exp
+    within 1 ulp of the exact value, so ≤ 2 ulps from numpy's, and q = e/(1 + e) or 1/(1 + e)
+    (exponential: q = e) adds ≤ 2 roundings: 4 eps relative."""
     import eoscheck.fastgd as fg
     import eoscheck.gramloop as gl
     from eoscheck.gdinputs import resolve_device
 
     monkeypatch.setattr(gl, "ENABLED", loop == "compiled")
-    monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
-    monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
-    data = synthetic(300, 200, 0.05, seed=3)
+    small = loop == "small"
+    if not small:
+        monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
+        monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
+    data = synthetic(80, 60, 0.05, seed=3) if small else synthetic(300, 200, 0.05, seed=3)
     for spec in ("logistic", "exponential"):
         blk, info = fg.build_block(data, get_loss(spec), np.array([1.0, 30.0, 300.0]), None, None, method=method,
                                    backend="numba", device=resolve_device("cpu"), threads=2)
-        assert blk.mode == "blas" and blk.Q.shape[0] == 1
-        assert info["step_loop"] == ("compiled" if loop == "compiled" and _LINUX64 else "python")
+        assert blk.mode == ("small" if small else "blas") and blk.Q.shape[0] == 1
+        compiled = loop == "compiled" and _LINUX64
+        assert small or info["step_loop"] == ("compiled" if compiled else "python")
         steps = min(blk.C, 9)
         with np.errstate(all="ignore"):
             blk.advance(0, steps, np.ones(steps, dtype=bool), 2)
@@ -802,7 +807,7 @@ def test_the_blas_mode_recomputes_a_slots_q_as_its_step_did(monkeypatch, method,
             with np.errstate(all="ignore"):
                 kern.q(m, q, cache, le, tmp)
             got = np.array([blk.q_row(j, r) for r in range(blk.k)])
-            if info["step_loop"] == "python":
+            if not (compiled or small):
                 np.testing.assert_array_equal(got, q)
             else:
                 assert np.all(np.abs(got - q) <= 4 * np.finfo(float).eps * np.abs(q))
