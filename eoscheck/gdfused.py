@@ -547,10 +547,9 @@ class FusedBlock(ChunkBuffers):
         pdim = n if gram else d
         self.M = aligned_zeros((chunk + 1, k, n))
         self.X = aligned_zeros((chunk + 1, k, pdim))
-        # q in one slot: a step's q is used within the step only, and writing it into fresh memory per
-        # step cost ~5 % of the main benchmark problem's time, and a tiny problem's chunk buffers
-        # (2¹² slots) ~0.2 ms of page faults a run, measured; the rare checks that need a slot's q
-        # recompute it (q_row)
+        # q in one slot: a step's q is used within the step only (writing it into fresh memory per step
+        # cost ~5 % of the main benchmark problem's time, measured; in the small mode a buffer of up to
+        # 2¹⁷ margins that no step read again); the rare checks that need a slot's q recompute it (q_row)
         self.Q = np.zeros((1, k, n))
         self.dead = np.zeros(k, dtype=bool)
         self.dead_idx = np.zeros(0, dtype=np.int64)
