@@ -394,7 +394,8 @@ _CHUNK_SMALL: dict = {}
 
 
 def chunk_small(kind, a, gram, Mb, Xb, Qb, S, D, B, BT, coef, live, v, wstar, recorded, red, nsteps, E):
-    """``nsteps`` whole steps in one compiled call (small problems), slots 0..nsteps of the chunk buffers.
+    """``nsteps`` whole steps in one compiled call (small problems), slots 0..nsteps of the chunk buffers
+    M and X (``Qb`` one slot: each step's q, used within the step).
 
     Gram: B = K = ZZᵀ; primal: B = Z (n, d), BT = Zᵀ (d, n); M_{nsteps} is left for the next chunk.
     ``E`` (k, n) scratch for the logistic and exponential losses' exp

@@ -90,9 +90,9 @@ def with_pad(k_real: int, k: int, rows, js):
 
 
 class ChunkBuffers:
-    """Chunk buffers M, X (c or W), Q of shape (C+1|C, k, ·) (Q: one slot in the fused BLAS mode,
-    where :meth:`q_row` recomputes a slot's q), the per-step row sums ``red`` and what the driver
-    asks of them: reductions, rolling and freezing, and the rare exact checks.
+    """Chunk buffers M, X (c or W), Q of shape (C+1|C, k, ·) (Q: one slot in the fused block, whose
+    :meth:`q_row` recomputes a slot's q), the per-step row sums ``red`` and what the driver asks of
+    them: reductions, rolling and freezing, and the rare exact checks.
 
     A single row is padded to two (a copy, discarded): BLAS would use gemv for one row, which
     rounds differently from gemm, and a row's result must not depend on its batch.
