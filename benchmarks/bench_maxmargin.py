@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -86,10 +85,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="repetitions (best is reported)")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
-    from threadpoolctl import threadpool_info
+    from bench_gd import machine  # lscpu's model, BLAS and kernel, versions, the eoscheck commit
 
-    result = {"machine": platform.processor() or platform.machine(), "blas": threadpool_info(),
-              "loadavg_before": os.getloadavg(), "cases": []}
+    result = {"machine": machine(), "loadavg_before": os.getloadavg(), "cases": []}
     for name, make in cases(args.quick).items():
         data = make()
         times = []

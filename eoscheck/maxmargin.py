@@ -10,26 +10,52 @@ min-norm point p*, and w* = p*/‖p*‖.  We find p* with Wolfe's finite algorit
 
 Wolfe's affine step solves (11ᵀ + Z_S Z_Sᵀ)u = 1, α = u/Σu (the min-norm point of the
 affine hull of the active set S).  The matrix is kept as an upper-triangular factor
-RᵀR, updated in O(|S|²) when a point enters (one triangular solve) or leaves (Givens
-re-triangularisation via ``scipy.linalg.qr_delete``), and refactorised from scratch
+RᵀR (packed), updated in O(|S|²) when a point enters (one triangular solve, a column
+appended) or leaves (Givens re-triangularisation in place), and refactorised from scratch
 every :data:`REFACTOR_EVERY` updates and before convergence is declared, so rounding
-drift in the factor cannot fake convergence.  Cost per major step: one pass over Z
-(O(nd)) plus O(|S|d + |S|²); previously each step solved a fresh least-squares system.
+drift in the factor cannot fake convergence.  The Gram block G_S = Z_S Z_Sᵀ is kept beside the
+factor (a row and column per insertion), so the refinement's residual costs |S|², not 2|S|d;
+the polish before convergence forms it from the points themselves.
+
+Two forms of the major step's products ⟨zᵢ, x⟩ for x = Σ_{s∈S} λ_s z_s:
+
+* *points*: x from the active points, then Z x (O(nd + |S|d) a step);
+* *Gram*: λᵀK_S from the rows K_S of K = ZZᵀ held for the active set (O(|S|n) a step, about a
+  third of the memory traffic at n = 1000, d = 784, |S| ≈ 500).  K costs 2n²d flops once, so a
+  run switches to it only after :func:`gram_after` steps of the points form (never when K would
+  exceed ``resources.GRAM_ENTRIES`` entries), and its products are trusted only as far as their
+  rounding allows: once the best violation ‖x‖² − minᵢ⟨zᵢ, x⟩ is within the bound
+  (|S| + d + 2)·ε of that rounding (|Kᵢⱼ| ≤ 1 on the scaled points, Σλ = 1), the run goes back to
+  the points form for good, and only that form declares convergence.  The certificate below is
+  computed from Z alone whatever form ran.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cholesky, qr_delete
-from scipy.linalg.lapack import dtrtrs
+from scipy.linalg import cholesky
+from scipy.linalg.blas import dtpsv
+from scipy.linalg.lapack import dtrttp
 
-from .resources import blas_single_thread
+from .resources import GRAM_ENTRIES, blas_single_thread
 
 #: Factor updates between two refactorisations from scratch (bounds rounding drift).
 REFACTOR_EVERY = 200
-_ROUND = 16 * np.finfo(np.float64).eps
+_EPS = float(np.finfo(np.float64).eps)
+_ROUND = 16 * _EPS
+
+
+def gram_after(n: int) -> int:
+    """Major steps of the points form after which a run builds K = ZZᵀ and switches to the Gram form:
+    n/8.  K costs 2n²d flops at GEMM speed, about n/10 points-form steps (15 ms against ≥ 0.15 ms
+    for Z x at n = 1000, d = 784, one core of the Intel Xeon of benchmarks/README.md, measured), so
+    a run that stops before n/8 steps never pays for it, and one that switches has already spent
+    about as much as K costs."""
+    return max(1, n // 8)
 
 
 @dataclass(frozen=True)
@@ -79,32 +105,60 @@ def max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000, rtol: 
     return MaxMargin(gamma=gamma, w_star=w, gap=gap, support=np.asarray(sorted(S)))
 
 
-def _solve_upper(R: np.ndarray, b: np.ndarray, trans: bool = False) -> np.ndarray:
-    """x with R x = b (Rᵀ x = b with ``trans``), R upper triangular and C-contiguous: LAPACK's dtrtrs
-    on Rᵀ — Fortran-ordered and lower triangular, no copy — for the transposed system, the call
-    scipy's ``solve_triangular`` makes for such an R, without its checks and dispatch (~20 µs of a
-    ~100 µs solve at k ≈ 500, 3,283 solves in a 1000 × 784 certificate; measured)."""
-    x, info = dtrtrs(R.T, b, lower=1, trans=0 if trans else 1)
-    if info != 0:   # > 0: a zero on R's diagonal; < 0: an illegal argument (a bug here)
-        raise np.linalg.LinAlgError(f"triangular solve of Wolfe's factor failed (LAPACK dtrtrs info {info})")
-    return x
+def _drop_column(ap: np.ndarray, k: int, i: int, t: np.ndarray, cs: np.ndarray, sn: np.ndarray) -> None:
+    """R (k×k, upper, packed by columns in ``ap``: R[r, c] at c(c+1)/2 + r) without its column i,
+    brought back to upper triangular form in place by the Givens rotations of rows (r, r+1),
+    r = i … k−2, each chosen to zero the entry below the diagonal of column r: the (k−1)×(k−1) factor
+    with R'ᵀR' = R₋ᵢᵀR₋ᵢ.  Column by column (c ≥ i: the former column c + 1 into ``t``, the
+    rotations so far applied to it, then its own), so each column is written just before the next
+    one's old place is read.  ``t``, ``cs``, ``sn``: scratch of length ≥ k."""
+    for c in range(i, k - 1):
+        src = (c + 1) * (c + 2) // 2
+        for r in range(c + 2):
+            t[r] = ap[src + r]
+        for r in range(i, c):
+            x = t[r]
+            y = t[r + 1]
+            t[r] = cs[r] * x + sn[r] * y
+            t[r + 1] = cs[r] * y - sn[r] * x
+        h = math.hypot(t[c], t[c + 1])
+        cs[c] = t[c] / h if h > 0.0 else 1.0
+        sn[c] = t[c + 1] / h if h > 0.0 else 0.0
+        t[c] = h
+        dst = c * (c + 1) // 2
+        for r in range(c + 1):
+            ap[dst + r] = t[r]
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_drop_column():
+    """:func:`_drop_column` compiled (numba, imported here: ``import eoscheck`` stays light)."""
+    from numba import njit
+
+    return njit(nogil=True, cache=True, error_model="numpy")(_drop_column)
 
 
 class _ActiveSet:
-    """The active set S of Wolfe's method: its points (rows of ``P``, a preallocated buffer) and the
-    factor R with RᵀR = 11ᵀ + P Pᵀ, a C-contiguous k×k array.
+    """The active set S of Wolfe's method: its points (rows of ``P``), their Gram block ``G`` = PPᵀ,
+    the factor R with RᵀR = 11ᵀ + G, and in the Gram form their rows ``KS`` of K = ZZᵀ — all in
+    buffers sized once for an affinely independent set (≤ d + 1 points).
 
-    R is reallocated at each insertion (one k² copy) rather than kept as the leading block of a
-    larger buffer: scipy's triangular solve copies a block that is not contiguous before LAPACK —
-    5 copies of ~2 MB an iteration at k ≈ 500, a third of the time of a 1000 × 784 certificate
-    (profiled). A C-contiguous R is passed as Rᵀ in Fortran order, the same call on the same
-    values as the copy it replaces, so the results are bit-identical."""
+    R is upper triangular and packed by columns (``R``, BLAS's packed storage): a point's insertion
+    appends a column, O(k), where a square R had to be reallocated (a k² copy an insertion);
+    a deletion re-triangularises it in place by Givens rotations (:func:`_drop_column`), where
+    ``scipy.linalg.qr_delete`` also rotated an identity Q (2.4–3.5 ms at k = 500, measured); the
+    triangular solves are BLAS's ``dtpsv`` on the packed prefix (as fast as LAPACK's ``dtrtrs`` on
+    a square R, measured)."""
 
     def __init__(self, Z: np.ndarray, j: int):
         cap = min(Z.shape[0], Z.shape[1] + 1) + 1  # an affinely independent set has ≤ d + 1 points
         self.Z = Z
+        self.K = self.KS = None
         self.idx: list[int] = [j]
         self.P = np.empty((cap, Z.shape[1]))
+        self.G = np.empty((cap, cap))
+        self.R = np.empty(cap * (cap + 1) // 2)
+        self.scratch = np.empty((3, cap))
         self.P[0] = Z[j]
         self.updates = 0
         self.refactor()
@@ -113,52 +167,81 @@ class _ActiveSet:
     def k(self) -> int:
         return len(self.idx)
 
+    def use_gram(self) -> None:
+        """Switch to the Gram form: K = ZZᵀ (one GEMM) and the active points' rows of it."""
+        self.K = self.Z @ self.Z.T
+        self.KS = np.empty((self.P.shape[0], self.Z.shape[0]))
+        self.KS[: self.k] = self.K[self.idx]
+
+    def use_points(self) -> None:
+        """Back to the points form (K and its rows freed)."""
+        self.K = self.KS = None
+
     def refactor(self) -> None:
+        """G = PPᵀ and R from scratch (Cholesky of 11ᵀ + G, packed)."""
         k = self.k
         P = self.P[:k]
-        self.R = np.ascontiguousarray(cholesky(P @ P.T + 1.0, lower=False, check_finite=False))
+        self.G[:k, :k] = P @ P.T
+        R = cholesky(self.G[:k, :k] + 1.0, lower=False, check_finite=False)
+        self.R[: k * (k + 1) // 2] = dtrttp(np.asfortranarray(R), uplo="U")[0]
         self.updates = 0
+
+    def solve(self, b: np.ndarray, trans: bool = False) -> np.ndarray:
+        """x with R x = b (Rᵀx = b with ``trans``)."""
+        k = self.k
+        return dtpsv(k, self.R[: k * (k + 1) // 2], b, trans=int(trans))
 
     def insert(self, j: int) -> bool:
         """Append point j; False when it is numerically in the affine hull of S."""
         k = self.k
         z = self.Z[j]
-        r = _solve_upper(self.R, self.P[:k] @ z + 1.0, trans=True)
-        g = 1.0 + float(z @ z)
+        c = self.P[:k] @ z if self.KS is None else self.KS[:k, j]
+        zz = float(z @ z) if self.K is None else float(self.K[j, j])
+        r = self.solve(c + 1.0, trans=True)
+        g = 1.0 + zz
         d2 = g - float(r @ r)
         if not d2 > 1e-13 * g:
             return False
-        R = np.zeros((k + 1, k + 1))
-        R[:k, :k] = self.R
-        R[:k, k] = r
-        R[k, k] = np.sqrt(d2)
-        self.R = R
+        top = k * (k + 1) // 2
+        self.R[top : top + k] = r
+        self.R[top + k] = np.sqrt(d2)
         self.P[k] = z
+        self.G[k, :k] = c
+        self.G[:k, k] = c
+        self.G[k, k] = zz
+        if self.KS is not None:
+            self.KS[k] = self.K[j]
         self.idx.append(j)
         self.updates += 1
         return True
 
     def delete(self, i: int) -> None:
-        """Remove the i-th point of S (Givens re-triangularisation of R without column i)."""
+        """Remove the i-th point of S (R re-triangularised without column i)."""
         k = self.k
-        _, R1 = qr_delete(np.eye(k), self.R, i, 1, which="col", check_finite=False)
-        self.R = np.ascontiguousarray(R1[: k - 1])
+        _compiled_drop_column()(self.R, k, i, *self.scratch)
         self.P[i : k - 1] = self.P[i + 1 : k]
+        self.G[i : k - 1, :k] = self.G[i + 1 : k, :k]
+        self.G[: k - 1, i : k - 1] = self.G[: k - 1, i + 1 : k]
+        if self.KS is not None:
+            self.KS[i : k - 1] = self.KS[i + 1 : k]
         del self.idx[i]
         self.updates += 1
 
-    def affine_min(self, refine: int = 1) -> np.ndarray:
-        """Barycentric coefficients α of the min-norm point of aff(S): (11ᵀ + PPᵀ)u = 1, α = u/Σu,
-        with ``refine`` steps of iterative refinement (residual formed with P, not the factor)."""
+    def affine_min(self, refine: int = 1, polish: bool = False) -> np.ndarray:
+        """Barycentric coefficients α of the min-norm point of aff(S): (11ᵀ + G)u = 1, α = u/Σu,
+        with ``refine`` steps of iterative refinement, the residual formed with G (|S|² a step), or
+        with ``polish`` from the points themselves, P(Pᵀu): G's entries are rounded one by one, a
+        perturbation the ill-conditioned system amplifies (a final gap of 1.6e-10 against 1.4e-11
+        on Fashion-MNIST (2, 4), measured), where P(Pᵀu) is the product of the points as they are."""
         k = self.k
-        R, P, one = self.R, self.P[:k], np.ones(k)
+        G, P, one = self.G[:k, :k], self.P[:k], np.ones(k)
 
         def solve(b):
-            return _solve_upper(R, _solve_upper(R, b, trans=True))
+            return self.solve(self.solve(b, trans=True))
 
         u = solve(one)
         for _ in range(refine):
-            u = u + solve(one - u.sum() - P @ (u @ P))
+            u = u + solve(one - u.sum() - (P @ (u @ P) if polish else G @ u))
         return u / u.sum()
 
     def point(self, lam: np.ndarray) -> np.ndarray:
@@ -169,20 +252,33 @@ def _wolfe(Z: np.ndarray, tol: float, rtol: float, max_iter: int):
     """Wolfe's min-norm point of conv{rows of Z}: returns (p, λ, S) with p = Σ λᵢ Z[S[i]]."""
     A = _ActiveSet(Z, int(np.argmin((Z**2).sum(axis=1))))
     lam = np.array([1.0])
-    x = Z[A.idx[0]].copy()
+    n, d = Z.shape
+    switch = gram_after(n) if n * n <= GRAM_ENTRIES else max_iter
     fresh = True  # the factor was rebuilt since the last change of S
-    for _ in range(max_iter):
-        xx = float(x @ x)
-        dots = Z @ x
+    for it in range(max_iter):
+        if it == switch:
+            A.use_gram()
+        if A.KS is None:
+            x = A.point(lam)
+            xx = float(x @ x)
+            dots = Z @ x
+        else:
+            dots = lam @ A.KS[: A.k]
+            xx = float(lam @ dots[A.idx])  # ‖x‖² = Σ_s λ_s⟨z_s, x⟩
         j = int(np.argmin(dots))
-        if xx - dots[j] <= rtol * xx + _ROUND * np.sqrt(xx) or j in A.idx:
+        viol = xx - dots[j]
+        done = viol <= rtol * xx + _ROUND * math.sqrt(max(xx, 0.0)) or j in A.idx
+        if A.KS is not None and (done or viol <= (A.k + d + 2) * _EPS):
+            A.use_points()  # the Gram form cannot tell: the points form from here on, and it alone stops
+            continue
+        if done:
             if fresh:
                 break
             A.refactor()  # polish on an exact factor before declaring convergence
             fresh = True
-            alpha = A.affine_min(refine=3)
+            alpha = A.affine_min(refine=3, polish=True)
             if np.all(alpha > tol):
-                lam, x = alpha, A.point(alpha)
+                lam = alpha
             continue
         if not A.insert(j):
             A.refactor()
@@ -193,7 +289,7 @@ def _wolfe(Z: np.ndarray, tol: float, rtol: float, max_iter: int):
         while True:  # minor cycles: move towards the affine minimizer, dropping points that hit 0
             alpha = A.affine_min()
             if np.all(alpha > tol):
-                lam, x = alpha, A.point(alpha)
+                lam = alpha
                 break
             mask = alpha <= tol
             theta = np.min(lam[mask] / (lam[mask] - alpha[mask]))
@@ -203,7 +299,6 @@ def _wolfe(Z: np.ndarray, tol: float, rtol: float, max_iter: int):
                 A.delete(int(i))
             lam = lam[keep]
             lam /= lam.sum()
-            x = A.point(lam)
         if A.updates >= REFACTOR_EVERY:
             A.refactor()
-    return x, lam, list(A.idx)
+    return A.point(lam), lam, list(A.idx)

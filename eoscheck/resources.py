@@ -8,7 +8,8 @@ The estimates are upper-leaning counts of the float64 arrays each stage holds at
 
 * records: 12 quantities × K stepsizes × S recorded steps × 8 bytes, held twice (engine + saved copy);
 * data: n × d × 8 bytes, held ~4 times (X, Z = yX, the engine's copy, the max-margin solver's copy),
-  plus the n × n Gram matrix when the engine uses the gram form (n ≤ 1.5 d);
+  plus the n × n Gram matrix when the engine uses the gram form (n ≤ 1.5 d), or twice that while
+  the max-margin solver uses its Gram form (n² ≤ :data:`GRAM_ENTRIES`), whichever is larger;
 * NTK network: per stepsize 8·(4·n·m + 4·m·d) bytes (as :func:`eoscheck.networks.run_ntk` budgets it).
 """
 
@@ -25,6 +26,9 @@ GiB = float(1 << 30)
 
 #: The recorded (K, S) quantities of a linear run (``trajectory.RECORDED``).
 N_RECORDED = 12
+#: The max-margin solver's Gram form (:mod:`eoscheck.maxmargin`) holds K = ZZᵀ and the active set's
+#: rows of it only where K has at most this many entries (n ≤ 2048: 2 × 32 MB at most).
+GRAM_ENTRIES = 1 << 22
 
 
 def _meminfo_available() -> float:
@@ -126,7 +130,8 @@ def gd_estimate(*, K: int, steps: int, recorded: int, n: int, d: int, sharp_poin
                    (f", width {width:,}" if model == "ntk" else ""))
     est.stepsize_steps = float(K) * steps
     est.memory["records"] = 2.0 * N_RECORDED * 8 * K * recorded + 2.0 * 8 * K * sharp_points
-    est.memory["data"] = 4.0 * 8 * n * d + (8.0 * n * n if model == "linear" and n <= 1.5 * d else 0.0)
+    grams = max(1 if model == "linear" and n <= 1.5 * d else 0, 2 if n * n <= GRAM_ENTRIES else 0)
+    est.memory["data"] = 4.0 * 8 * n * d + 8.0 * n * n * grams
     est.hints["records"] = ("record fewer steps: --grid log (with --grid-points P), fewer --steps or "
                             "fewer stepsizes")
     est.hints["data"] = "use fewer samples (--n) or features (--d), or a smaller data file"

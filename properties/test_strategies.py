@@ -9,7 +9,6 @@ from eoscheck.properties.strategies import certificate, losses, separable_datase
 
 def svm_margin(Z: np.ndarray) -> float:
     """Hard-margin SVM through the origin by an independent solver: min ‖w‖² s.t. Zw ≥ 1, γ = 1/‖w‖."""
-    d = Z.shape[1]
     w0 = np.linalg.lstsq(Z, np.ones(len(Z)), rcond=None)[0] * 2
     res = minimize(lambda w: w @ w, w0, jac=lambda w: 2 * w, method="SLSQP",
                    constraints=[{"type": "ineq", "fun": lambda w: Z @ w - 1, "jac": lambda w: Z}],
