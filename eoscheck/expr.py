@@ -44,7 +44,6 @@ compiler, :mod:`eoscheck.compiler`) and :func:`real_number` never call sympy's `
 from __future__ import annotations
 
 import ast
-import contextlib
 import math
 import re
 import signal
@@ -190,39 +189,63 @@ def parse_loss(text: str, params: Mapping[str, float] | None = None, name: str |
 EVAL_SECONDS = 10.0
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float, what: str):
+class time_limit:
     """Raise :class:`EoscheckError` ("<what> took more than N s ...") if the block runs longer.
 
-    A SIGALRM timer (POSIX, main thread; elsewhere the block runs unguarded): it interrupts
-    pure-Python work such as sympy's evalf or an mpmath series between bytecodes.  Nested
-    limits keep the earliest deadline.
-    """
-    if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
-            or not (seconds > 0)):
-        yield
-        return
-    now = time.monotonic()
-    outer = signal.getitimer(signal.ITIMER_REAL)[0]
-    if outer and outer <= seconds:  # an enclosing, earlier deadline governs
-        yield
-        return
+    Used as ``with time_limit(seconds, what):``.  A SIGALRM timer (POSIX, main thread; elsewhere
+    the block runs unguarded): it interrupts pure-Python work such as sympy's evalf or an mpmath
+    series between bytecodes.  Nested limits keep the earliest deadline.
 
-    def expired(signum, frame):
+    An exception raised by a signal handler is lost when the handler happens to run inside a
+    gc callback, a weakref callback or a ``__del__`` (Python reports it as "unraisable" and goes
+    on).  So every alarm re-arms the timer (``seconds / RETRY_FRACTION`` later) before raising:
+    a swallowed alarm is followed by another until one reaches the block.  The handler stays
+    silent inside :meth:`__exit__` and once the block is left, so a late alarm cannot escape.
+    """
+
+    #: a swallowed alarm is retried after seconds / RETRY_FRACTION
+    RETRY_FRACTION = 8
+
+    def __init__(self, seconds: float, what: str):
+        self.seconds, self.what = seconds, what
+        self.live = False
+
+    def __enter__(self):
+        seconds = self.seconds
+        if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
+                or not (seconds > 0)):
+            return self
+        self.start = time.monotonic()
+        self.outer = signal.getitimer(signal.ITIMER_REAL)[0]
+        if self.outer and self.outer <= seconds:  # an enclosing, earlier deadline governs
+            self.outer = 0.0
+            return self
+        self.old = signal.signal(signal.SIGALRM, self._expired)
+        self.live = True
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        return self
+
+    def _expired(self, signum, frame):
+        if not self.live or (frame is not None and frame.f_code is _EXIT_CODE):
+            return  # the block is being left: __exit__ disarms the timer
+        signal.setitimer(signal.ITIMER_REAL, self.seconds / self.RETRY_FRACTION)
         raise _Expired()
 
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except _Expired:
-        raise EoscheckError(f"{what} took more than {seconds:g} s; simplify the formula "
-                            "(e.g. fewer nested exp) or narrow the values") from None
-    finally:
+    def __exit__(self, exc_type, exc, tb):
+        if not self.live:
+            return False
+        self.live = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        if outer:  # restore the enclosing timer, less the time spent here
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - now), 1e-3))
+        signal.signal(signal.SIGALRM, self.old)
+        if self.outer:  # restore the enclosing timer, less the time spent here
+            signal.setitimer(signal.ITIMER_REAL, max(self.outer - (time.monotonic() - self.start), 1e-3))
+        if exc_type is not None and issubclass(exc_type, _Expired):
+            raise EoscheckError(f"{self.what} took more than {self.seconds:g} s; simplify the formula "
+                                "(e.g. fewer nested exp) or narrow the values") from None
+        return False
+
+
+_EXIT_CODE = time_limit.__exit__.__code__
 
 
 class _Expired(BaseException):

@@ -6,6 +6,7 @@ Expected sympy objects are built directly with sympy constructors, never through
 import ast
 import os
 import sys
+import signal
 import time
 
 import pytest
@@ -403,6 +404,53 @@ def test_time_limit_turns_a_slow_evalf_into_an_eoscheck_error():
         with time_limit(0.5, "evaluating the tower"):
             float(tower)  # sympy evalf: unbounded without the limit
     assert time.process_time() - t0 < 5.0
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed first alarm
+def test_an_alarm_swallowed_by_a_gc_callback_fires_again():
+    # regression (CI, stop 26): the alarm landed in hypothesis's gc callback, Python reported the
+    # exception as "unraisable", and the slow block then ran to its end unguarded
+    import gc
+
+    from eoscheck.expr import time_limit
+
+    def hog(phase, info):  # the first collection outlasts the limit: the alarm is handled in here
+        if phase == "start" and not hogged:
+            hogged.append(True)
+            t = time.monotonic()
+            while time.monotonic() - t < 0.2:
+                pass
+
+    hogged: list = []
+    gc.callbacks.append(hog)
+    try:
+        with pytest.raises(EoscheckError, match="took more than 0.05 s"):
+            with time_limit(0.05, "spinning"):
+                gc.collect()
+                t = time.monotonic()
+                while time.monotonic() - t < 5.0:  # only a re-armed alarm stops this early
+                    pass
+    finally:
+        gc.callbacks.remove(hog)
+    assert hogged  # the alarm did land in the callback
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nothing left armed
+
+
+def test_nested_time_limits_keep_the_earliest_deadline_and_restore_the_outer_timer():
+    from eoscheck.expr import time_limit
+
+    with time_limit(30.0, "outer"):
+        with time_limit(0.05, "inner"):
+            pass
+        left = signal.getitimer(signal.ITIMER_REAL)[0]
+        assert 25.0 < left <= 30.0  # the outer deadline, less the (short) time spent inside
+        with pytest.raises(EoscheckError, match="outer took more than 0.1 s"):
+            with time_limit(0.1, "outer"):
+                with time_limit(10.0, "inner"):  # the enclosing 0.1 s governs
+                    t = time.monotonic()
+                    while time.monotonic() - t < 5.0:
+                        pass
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 def test_loss_ell0_of_a_tower_is_immediate():
