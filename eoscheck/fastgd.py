@@ -152,17 +152,19 @@ def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder
     with np.errstate(all="ignore"), blas_single_thread(), single_torch_thread(device.type):
         since = cpu_snapshot()        # the load's window opens with the set-up (one thread, as the run's start)
         blk, info = build_block(data, loss, eta, w0, w_star, method=method, backend=backend, device=device,
-                                threads=threads)
+                                threads=threads, steps=steps)
         final_w = _run_chunks(blk, recorder, steps, bar, info, len(eta), since)
     info["inline"] = bool(getattr(blk, "inline", max(2, len(eta)) * blk.n >= INLINE_ELEMS))
     return final_w, info
 
 
 def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, backend: str, device,
-                threads: int | None) -> tuple:
+                threads: int | None, steps: int | None = None) -> tuple:
     """(the block that advances the K stepsizes chunk by chunk, engine info): backend, panels and
     threads chosen as :func:`run_fast` runs them; threads None (several panels, ``threads`` not
-    given): chosen from the load once the run has begun (:func:`_run_chunks`)."""
+    given): chosen from the load once the run has begun (:func:`_run_chunks`).  ``steps`` given:
+    a chunk holds at most the run's steps + 1 slots (the same chunks, smaller buffers: a 100-step
+    run of a small problem allocated 2¹² slots, a quarter of its time, measured)."""
     Z = np.ascontiguousarray(data.Z, dtype=np.float64)
     n, d = Z.shape
     K = len(eta)
@@ -185,6 +187,7 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
         C = chunk_length(k2, n)
         if device.type != "cpu":  # one host sync per chunk: make chunks long
             C = int(max(2, min(64, (1 << 27) // (k2 * n))))
+        C = _at_most_the_run(C, steps)
         blk = TorchBlock(Z, eta, w0a, ws, loss, method, C, device)
         info["gemm"] = "torch"
         return blk, info
@@ -198,6 +201,7 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
         flops = k2 * flops_per_step(n, d, method)
         if is_small(flops, K, n):
             C = small_chunk_length(K, n)
+        C = _at_most_the_run(C, steps)
         blk = FusedBlock(Z, Kmat, eta, w0a, ws, kernel, kind, method, C, panels, flops, default_gemm())
         if blk.mode == "blas" and method == "gram":
             from .gramloop import GramLoop
@@ -206,9 +210,14 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
         info.update(threads=T, panels=panels, mode=blk.mode, gemm=blk.gemm,
                     step_loop="compiled" if blk.compiled is not None else "python")
     else:
-        blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, C, default_gemm())
+        blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, _at_most_the_run(C, steps), default_gemm())
         info.update(gemm=blk.gemm)
     return blk, info
+
+
+def _at_most_the_run(C: int, steps: int | None) -> int:
+    """A chunk length of C slots, or fewer where the run itself (steps + 1 slots) is shorter."""
+    return C if steps is None else int(max(1, min(C, steps + 1)))
 
 
 def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int, since: tuple | None) -> np.ndarray:

@@ -438,17 +438,18 @@ def test_reruns_are_bit_identical(method, backend):
 
 def test_record_memory_is_the_records_alone():
     """Records take 12·8·K·S bytes (10⁶ steps × 32 stepsizes: 3.07 GB ≪ 24 GiB); the engine's
-    own working memory is a few chunk buffers, independent of the number of steps."""
+    own working memory is a few chunk buffers, independent of the number of steps (both runs
+    longer than a chunk, 2¹² steps here: a shorter run allocates a shorter chunk)."""
     data = synthetic(20, 5, 0.1, seed=7)
     peaks = {}
-    for steps in (1_000, 10_000):
+    for steps in (10_000, 20_000):
         tracemalloc.start()
         traj = run_gd(data, "logistic", [1.0, 10.0], steps)
         peaks[steps] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         rec_bytes = sum(traj.records[k].nbytes for k in RECORDED)
         assert rec_bytes == 12 * 8 * 2 * (steps + 1)
-    extra = (peaks[10_000] - peaks[1_000]) - 12 * 8 * 2 * 9_000
+    extra = (peaks[20_000] - peaks[10_000]) - 12 * 8 * 2 * 10_000
     assert extra < 1_000_000, f"engine memory grows with the steps: {extra} bytes"
     assert 12 * 8 * 32 * (10**6 + 1) / 2**30 < 24 / 4   # under a quarter of 24 GiB
 
@@ -811,3 +812,37 @@ def test_the_fused_block_recomputes_a_slots_q_as_its_step_did(monkeypatch, metho
                 np.testing.assert_array_equal(got, q)
             else:
                 assert np.all(np.abs(got - q) <= 4 * np.finfo(float).eps * np.abs(q))
+
+
+@pytest.mark.parametrize("mode", ["small", "blas"])
+@pytest.mark.parametrize("method", ["primal", "gram"])
+def test_a_short_run_allocates_a_short_chunk_and_runs_the_same_steps(monkeypatch, mode, method):
+    """A run of T steps needs T + 1 slots, so its chunk is capped there (the small mode's default
+    chunk is 2¹² slots): the chunks are the same, only the buffers shorter — every record, the
+    sharpness checkpoints and the final w bit for bit as with the uncapped chunk, divergence
+    included (exponential loss, η = 10⁴ leaves the float range within the run)."""
+    import eoscheck.fastgd as fg
+    import eoscheck.gdfused as gf
+    from eoscheck.gdinputs import resolve_device
+
+    if mode == "blas":
+        monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
+    data = _data("toy_normalized")
+    etas = [0.5, 5.0, 1e4]
+    capped = fg._at_most_the_run
+    for steps in (0, 1, 7, 40):
+        blk, info = fg.build_block(data, get_loss("exponential"), np.array(etas), None, None, method=method,
+                                   backend="numba", device=resolve_device("cpu"), threads=1, steps=steps)
+        assert blk.mode == mode and blk.C == steps + 1 and blk.M.shape[0] == steps + 2
+        kw = dict(method=method, threads=1, sharpness_every=3)
+        short = run_gd(data, "exponential", etas, steps, **kw)
+        monkeypatch.setattr(fg, "_at_most_the_run", lambda C, s: C)
+        long = run_gd(data, "exponential", etas, steps, **kw)
+        monkeypatch.setattr(fg, "_at_most_the_run", capped)
+        assert long.provenance["engine"]["mode"] == mode
+        for key in RECORDED:
+            np.testing.assert_array_equal(short.records[key], long.records[key], err_msg=f"{key}, T = {steps}")
+        np.testing.assert_array_equal(short.sharpness, long.sharpness)
+        for key in ("final_w", "diverged_at"):
+            np.testing.assert_array_equal(short.stats[key], long.stats[key])
+    assert short.stats["diverged_at"][2] >= 0   # η = 10⁴ left the float range inside the 40 steps
