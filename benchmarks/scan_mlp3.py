@@ -4,7 +4,8 @@ edge-of-stability signature on 1,000 real digits (scikit-learn's 8×8 UCI digits
 Signature (issue 15 item 1), judged by the report's own rule
 (:func:`eoscheck.report.figure1.mlp3_large_signature`): for the large η, the median of sharpness·η/2 over
 the second half of the run lies in [0.8, 1.25], the loss still oscillates there (last increase ≥ T/2)
-and still falls over long horizons (L(T) < L(T/2) < L(T/4)); for the small η, sharpness stays below 2/η
+and still falls over long horizons (its medians over (T/8, T/4], (T/4, T/2], (T/2, T] strictly
+decreasing; the scans below used L(T) < L(T/2) < L(T/4), the rule until 2026-12-04); for the small η, sharpness stays below 2/η
 and the loss is monotone.  Two hidden layers, PyTorch default init, seed 0, one torch thread.
 
 Findings (benchmarks/results/scan_mlp3*.json), median sharpness·η/2 over the 2nd half / max:

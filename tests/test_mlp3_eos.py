@@ -97,6 +97,23 @@ def test_signature_fails_off_the_edge(median, loss, why):
     assert not ok, why
 
 
+def test_a_spike_at_a_sample_step_does_not_hide_a_falling_loss():
+    # regression: the quick profile's η = 0.2 run sat on a spike at T/2 (L(T/2) = 0.158 > L(T/4) = 0.154)
+    # while the loss fell over long horizons; one sampled step must not decide the trend
+    loss = EOS_LOSS.copy()
+    loss[T // 2] = 2 * loss[T // 4]
+    ok, measured = mlp3_large_signature(_traj(loss), 0, _row(1.0, loss))
+    assert ok, measured
+
+
+def test_a_stalled_loss_with_dips_at_the_sample_steps_still_fails():
+    # the converse: a loss that no longer falls fails even where its samples at T/4, T/2, T happen to decrease
+    loss = STALLED_LOSS.copy()
+    loss[[T // 4, T // 2, T]] = [0.09, 0.08, 0.07]
+    ok, measured = mlp3_large_signature(_traj(loss), 0, _row(1.0, loss))
+    assert not ok, measured
+
+
 def test_band_edges_are_inclusive_and_strict():
     assert mlp3_large_signature(_traj(EOS_LOSS), 0, _row(EOS_BAND[0], EOS_LOSS))[0]
     assert mlp3_large_signature(_traj(EOS_LOSS), 0, _row(EOS_BAND[1], EOS_LOSS))[0]
