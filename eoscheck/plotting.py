@@ -63,6 +63,20 @@ def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
     return path
 
 
+def log_axes(ax, xlabel: str, ylabel: str, title: str | None = None, *, xbase: float | None = 10,
+             ybase: float = 10, title_size: float | None = None) -> None:
+    """The report's axes: log scales (x linear where ``xbase`` is None), labels, title (at
+    ``title_size``, else matplotlib's title size) and a light grid."""
+    if xbase is not None:
+        ax.set_xscale("log", base=xbase)
+    ax.set_yscale("log", base=ybase)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title) if title_size is None else ax.set_title(title, fontsize=title_size)
+    ax.grid(True, alpha=0.3)
+
+
 def _eta_label(eta: float) -> str:
     k = np.log2(eta)
     return f"η = $2^{{{k:g}}}$" if abs(k - round(k)) < 1e-12 else f"η = {eta:g}"

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..bounds import classics, corollary2, theorem1, theorem3  # noqa: E402
+from ..plotting import log_axes  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
@@ -152,13 +153,8 @@ def _slope_figure(ctx, sec, Ts, L, scheds, best, ref, gamma, T_min, Tf) -> None:
     big = T[T >= T_min]
     if big.size:
         ax.plot(big, theory.ev(corollary2.BOUND, T=big, gamma=gamma), "k--", lw=1.5, label="Cor. 2 bound (T ≥ T_min)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    log_axes(ax, "budget T (steps)", "final loss L(w_T)", f"Acceleration on Theorem 3's data (γ = {gamma:g})", xbase=2)
     ax.set_ylim(floor, 5.0)
-    ax.set_xlabel("budget T (steps)")
-    ax.set_ylabel("final loss L(w_T)")
-    ax.set_title(f"Acceleration on Theorem 3's data (γ = {gamma:g})")
-    ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower left")
     sec.figure(ctx.save_figure(fig, "s4_slopes", "4a", "L(w_T) against T per stepsize schedule (log–log): bold, the fixed η and Corollary 2's "
                                  "η = γ²T/120; thin, η = c·T for the swept c; black, reference slopes −1 through the fixed-η "
@@ -213,12 +209,7 @@ def _corollary2(ctx: Context, sec: Section, cfg: dict) -> None:
         grid = np.geomspace(T.min(), T.max() * 1.001 if T.max() > T.min() else T.min() * 2, 50)
         ax.plot(grid, theory.ev(corollary2.BOUND, T=grid, gamma=rr[0]["γ*"]), "--", color=line.get_color(),
                 label=f"{rr[0]['data']}: Cor. 2 bound")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("budget T (≥ T_min)")
-    ax.set_ylabel("L(w_T)")
-    ax.set_title("Corollary 2: measured (markers) vs bound (dashed)")
-    ax.grid(True, alpha=0.3)
+    log_axes(ax, "budget T (≥ T_min)", "L(w_T)", "Corollary 2: measured (markers) vs bound (dashed)")
     ax.legend(fontsize=7)
     sec.figure(ctx.save_figure(fig, "s4_cor2", "4b", "Corollary 2 at budgets T ≥ T_min with its own stepsize γ²T/120: the bound (dashed) is "
                                  "far above the measured loss."))
@@ -262,12 +253,7 @@ def _monotone(ctx: Context, sec: Section, cfg: dict) -> None:
         ax.plot(t[pos], (t * traj.records["loss"][k])[pos], color=cols[k], lw=1.4,
                 label=eta_tex(eta) + (" (monotone)" if rows[k]["monotone"] else " (EoS)"))
         ax.axhline(1 / (gamma**2 * eta), color=cols[k], ls=":", lw=0.9)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("t · L(w_t)")
-    ax.set_title("Theorem 3: without EoS, L(w_t) = Ω(1/t)")
-    ax.grid(True, alpha=0.3)
+    log_axes(ax, "step t", "t · L(w_t)", "Theorem 3: without EoS, L(w_t) = Ω(1/t)", xbase=2)
     ax.legend(fontsize=8)
     sec.figure(ctx.save_figure(fig, "s4_thm3_tL", "4c", "t·L(w_t) for monotone runs on Theorem 3's data: it levels off at a positive value "
                                  "(dotted: the heuristic limit 1/(γ²η)) instead of going to 0."))

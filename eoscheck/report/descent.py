@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 
 from ..bounds import classics  # noqa: E402
 from ..gd import INCREASE_RTOL  # noqa: E402
+from ..plotting import log_axes  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import UNIT_ROUNDOFF, Context, sum_allowance  # noqa: E402
@@ -120,11 +121,7 @@ def _quadratic(ctx: Context, sec: Section, cfg: dict) -> None:
     fig, ax = ctx.subplots(figsize=(6.4, 4.2))
     for eta, f, L in curves:
         ax.plot(np.arange(len(L)), L, lw=1.5, label=f"η = {f:g}·2/λ_max = {eta:.4g}")
-    ax.set_yscale("log")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("L(w_t) = ½ w_tᵀ A w_t")
-    ax.set_title("Quadratic: η just below vs just above 2/λ_max")
-    ax.grid(True, alpha=0.3)
+    log_axes(ax, "step t", "L(w_t) = ½ w_tᵀ A w_t", "Quadratic: η just below vs just above 2/λ_max", xbase=None)
     ax.legend()
     sec.figure(ctx.save_figure(fig, "s1_quadratic", "1a", "quadratic: L(w_t) for η 1% below and 1% above the divergence threshold "
                                  "2/λ_max (log scale: geometric decrease vs geometric growth)."))
@@ -189,12 +186,8 @@ def _logistic_figure(ctx: Context, sec: Section, runs) -> None:
             f = eta / thr
             ax.plot(t + 1, traj.records["loss"][k], "-" if f < 1 else "--", color=colors[k], lw=1.3,
                     label=f"η = {f:g}·2/β" + (" (< 2/β)" if f < 1 else ""))
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
-        ax.set_xlabel("step t + 1")
-        ax.set_ylabel("training loss L(w_t)")
-        ax.set_title(f"{name}: 2/β = {thr:.3g}", fontsize=10)
-        ax.grid(True, alpha=0.3)
+        log_axes(ax, "step t + 1", "training loss L(w_t)", f"{name}: 2/β = {thr:.3g}", xbase=2, ybase=2,
+                 title_size=10)
         ax.legend(fontsize=6)
     for ax in axes[len(runs):]:
         ax.set_visible(False)

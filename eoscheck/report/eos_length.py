@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from ..plotting import log_axes
 from .context import Context
 from .document import Section, Table
 
@@ -151,15 +152,9 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
         axes[0].plot(eta, np.where(s1 >= 1, s1, np.nan), marker=m, ls="--", lw=1.0, mfc="none",
                      color=line.get_color(), label=f"{name}: first L ≤ 1/η")
         axes[1].plot(eta, c1, marker=m, lw=1.3, color=line.get_color(), label=name)
-    axes[0].set_ylabel("EoS length (steps)")
-    axes[0].set_title("EoS length vs η (runs with value −1 or 0 omitted)")
-    axes[1].set_ylabel(f"L(T)·T at T = {steps}")
-    axes[1].set_title("constant factor of the 1/T rate (stable runs)")
-    for ax in axes:
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("stepsize η")
-        ax.grid(True, alpha=0.3)
+    for ax, ylabel, title in ((axes[0], "EoS length (steps)", "EoS length vs η (runs with value −1 or 0 omitted)"),
+                              (axes[1], f"L(T)·T at T = {steps}", "constant factor of the 1/T rate (stable runs)")):
+        log_axes(ax, "stepsize η", ylabel, title, xbase=2)
         ax.legend(fontsize=7)
     sec.figure(ctx.save_figure(fig, "s_eos_length", "eos_length", "EoS length (left: solid last loss increase, dashed first step with "
                       "L ≤ 1/η; monotone runs, rounding increases, unreached thresholds and s₁ = 0 have no point on the log "

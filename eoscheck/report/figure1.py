@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..bounds import classics  # noqa: E402
+from ..plotting import log_axes  # noqa: E402
 from . import theory  # noqa: E402
 from .context import Context, eta_tex, eta_text  # noqa: E402
 from .document import Figure, Section, Table  # noqa: E402
@@ -319,12 +320,8 @@ def _digits_scan(ctx: Context, sec: Section, cfg: dict, data, thr: float) -> Non
     for r in rows:
         if r["regime"] == "EoS":
             ax.axvspan(r["η"] / 2**0.25, r["η"] * 2**0.25, color="orange", alpha=0.15, lw=0)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("stepsize η")
-    ax.set_ylabel("loss relative to L(w₀) = ln 2")
-    ax.set_title(f"{data.name}: EoS window (shaded: non-monotone runs)")
-    ax.grid(True, alpha=0.3)
+    log_axes(ax, "stepsize η", "loss relative to L(w₀) = ln 2", f"{data.name}: EoS window (shaded: non-monotone runs)",
+             xbase=2)
     ax.legend(fontsize=8)
     sec.figure(ctx.save_figure(fig, "s2_digits_scan", "2c", f"{data.name}: peak and final loss against η; shaded "
                                                              "stepsizes are EoS (non-monotone)."))

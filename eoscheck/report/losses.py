@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from ..bounds import proposition5, theorem35  # noqa: E402
 from ..losses import get_loss  # noqa: E402
-from ..plotting import save_figure  # noqa: E402
+from ..plotting import log_axes, save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
@@ -95,12 +95,7 @@ def _rho(ctx: Context, sec: Section, cfg: dict, losses) -> None:
         ax.plot(fine, theory.rho_values(loss, fine), color=col, lw=1.5, label=f"ρ, {loss.name}")
         if bound is not None:
             ax.plot(fine, _rho_bound(loss, fine)[1], "--", color=col, lw=1.0, label="Prop. 5 bound")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("λ")
-    ax.set_ylabel("ρ(λ) = min_z λℓ(z) + z²")
-    ax.set_title("ρ(λ): exact (solid) vs Proposition 5 (dashed)")
-    ax.grid(True, alpha=0.3)
+    log_axes(ax, "λ", "ρ(λ) = min_z λℓ(z) + z²", "ρ(λ): exact (solid) vs Proposition 5 (dashed)")
     ax.legend(fontsize=7, ncol=2)
     path, rel = ctx.figure_file("s5_rho")
     save_figure(fig, path)
@@ -201,12 +196,8 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
         vals = np.concatenate([L[np.isfinite(L) & (L > floor)] for _, _, L in mine]) if mine else np.array([])
         if vals.size:  # each panel on its own range, so the slow polynomial tails are not squeezed
             ax.set_ylim(max(floor, vals.min() / 3), vals.max() * 3)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("budget T")
-        ax.set_ylabel("L(w_T)")
-        ax.set_title(f"{title}: η = 1 (solid) vs Table 1's η(T) (dashed)", fontsize=10)
-        ax.grid(True, alpha=0.3)
+        log_axes(ax, "budget T", "L(w_T)", f"{title}: η = 1 (solid) vs Table 1's η(T) (dashed)", xbase=2,
+                 title_size=10)
         if mine:
             ax.legend(fontsize=6, ncol=1)
     sec.figure(ctx.save_figure(fig, "s5_table1", "5b", "L(w_T) against T per loss, exponential tails (left) and polynomial tails (right), each "
@@ -277,12 +268,7 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     ax.plot([], [], "^", color="0.4", label=f"τ above {top:.0e} (value in the table)")
     ax.axhline(steps, color="k", lw=0.8, ls=":", label=f"T = {steps} (runs end)")
     ax.set_ylim(0.4, top * 1.5)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("stepsize η")
-    ax.set_ylabel("step")
-    ax.set_title("Transition to condition (15): measured vs explicit τ")
-    ax.grid(True, alpha=0.3)
+    log_axes(ax, "stepsize η", "step", "Transition to condition (15): measured vs explicit τ", xbase=2)
     ax.legend(fontsize=6, ncol=2)
     path, rel = ctx.figure_file("s5_transition")
     save_figure(fig, path)

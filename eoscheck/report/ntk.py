@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 
 from ..bounds import theorem6  # noqa: E402
 from ..losses import get_loss  # noqa: E402
+from ..plotting import log_axes  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import Context, eta_tex, worst  # noqa: E402
@@ -158,12 +159,7 @@ def _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met) -> None:
               "loss; dotted: stable threshold (6), ▼ first s")
     ylabels = ("‖w_t − w₀‖", "(1/t) Σ_{k<t} L(w_k)", "L(w_t)")
     for ax, ttl, yl in zip(axes, titles, ylabels):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("step t")
-        ax.set_ylabel(yl)
-        ax.set_title(ttl, fontsize=10)
-        ax.grid(True, alpha=0.3)
+        log_axes(ax, "step t", yl, ttl, title_size=10)
         ax.legend(fontsize=8)
     fig.suptitle(f"Two-layer NTK network (m = {traj.config.get('width')}, γ̂ = {gamma:.3g})"
                  + ("" if met else " — outside the width condition: trends only"))

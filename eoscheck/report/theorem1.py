@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..bounds import theorem1  # noqa: E402
-from ..plotting import save_figure  # noqa: E402
+from ..plotting import log_axes, save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import Context, eta_tex, loglog_slope, sum_allowance, worst  # noqa: E402
@@ -221,12 +221,7 @@ def _dataset_figure(ctx: Context, traj, data, gamma: float, fig_etas, spec: str)
                          "--", color=c, lw=1.1, label=f"bound from s = {s}")
     for ax, yl, ttl in ((axes[0], "(1/t) Σ_{k<t} L(w_k)", "EoS phase: average loss vs bound (dashed)"),
                         (axes[1], "L(w_t)", "stable phase: loss vs bound from s (dashed)")):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("step t")
-        ax.set_ylabel(yl)
-        ax.set_title(ttl, fontsize=10)
-        ax.grid(True, alpha=0.3)
+        log_axes(ax, "step t", yl, ttl, title_size=10)
         ax.legend(fontsize=7, ncol=2)
     eta_all = traj.eta
     sF = np.array([analyse(traj, k, gamma, data.n)["s_F"] for k in range(traj.K)], dtype=float)
@@ -263,12 +258,7 @@ def _looseness_figure(ctx: Context, summary) -> Figure:
             ax.plot(eta, y, "o-", ms=3, label=name)
     for ax, (key, ttl) in zip(axes, keys):
         ax.axhline(1.0, color="k", lw=1.0, ls="--", label="bound (ratio 1)")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("stepsize η")
-        ax.set_ylabel("worst measured / bound")
-        ax.set_title(ttl, fontsize=10)
-        ax.grid(True, alpha=0.3)
+        log_axes(ax, "stepsize η", "worst measured / bound", ttl, xbase=2, title_size=10)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)  # below: the ratio-1 line
     path, rel = ctx.figure_file("s3_looseness")
     save_figure(fig, path)
