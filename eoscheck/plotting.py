@@ -73,7 +73,7 @@ def log_axes(ax, xlabel: str, ylabel: str, title: str | None = None, *, xbase: f
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title is not None:
-        ax.set_title(title) if title_size is None else ax.set_title(title, fontsize=title_size)
+        ax.set_title(title, **({} if title_size is None else {"fontsize": title_size}))
     ax.grid(True, alpha=0.3)
 
 
