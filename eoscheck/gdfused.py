@@ -37,8 +37,10 @@ import threading
 import numpy as np
 from numba import njit
 
+from . import explog
 from .explog import exp_inline, log1p_sum_inline
 from .gdnumpy import REDUCED, ChunkBuffers
+from .jitcache import drop_stale
 
 #: Row-sum slots of a panel's reduction array red[key, step, row].
 VALUE, QSUM, MMIN, MMAX, EXPNEG, LE0, WN2, WPROJ, GN2 = range(9)
@@ -358,6 +360,7 @@ update_primal, _update_primal_i = _compiled(update_primal)
 _matmul_into, _matmul_i = _compiled(_matmul_into)
 _matmul_dot, _matmul_dot_i = _compiled(_matmul_dot)
 transcendentals_compiled, _transcendentals_i = _compiled(transcendentals_compiled)
+drop_stale(fused_pass, explog)   # this module's cached code inlines explog's exp and log1p sum
 
 
 def _chunk_small_kernel(KIND, GRAM):

@@ -37,7 +37,9 @@ import weakref
 import numpy as np
 from numba import njit
 
+from . import explog, gdfused
 from .gdfused import fused_pass, on_threads, transcendentals_compiled, update_gram
+from .jitcache import drop_stale
 
 #: Linux futex(2) system-call numbers, and its private wait/wake operations.
 _SYS_FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}
@@ -294,6 +296,9 @@ class GramLoop:
         board[:P] = _ABORTED
         for q in range(P):
             self.syscall(self.nr, board.ctypes.data + 4 * q, FUTEX_WAKE, _WAKE_ALL, 0, 0, 0)
+
+
+drop_stale(gram_steps, gdfused, explog)   # the cached step loop inlines gdfused's pass and explog's exp
 
 
 #: Tests turn the compiled loop off to exercise the Python loop it replaces.
