@@ -63,6 +63,9 @@ def test_drop_stale_deletes_only_when_the_sources_changed(tmp_path, monkeypatch)
     from eoscheck.jitcache import drop_stale
 
     monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("callee", "owner"):                         # imported here, absent again afterwards
+        monkeypatch.setitem(sys.modules, name, None)
+        monkeypatch.delitem(sys.modules, name)
     _write_callee(tmp_path, 1)
     (tmp_path / "owner.py").write_text("from numba import njit\n\n\n@njit(cache=True)\ndef h(x):\n    return x\n")
     import callee
