@@ -36,31 +36,58 @@ def _versions() -> dict[str, str]:
     return out
 
 
-@lru_cache(maxsize=1)
-def source() -> dict[str, Any]:
-    """Where this eoscheck came from: the git commit of its checkout (and whether tracked files were
-    modified), or, when it is not run from a checkout, the installed version."""
+#: What a wheel built from a checkout records about it (written by setup.py's build step, beside the
+#: committed sweep study it carries): {"commit": 40 hex digits or None, "dirty": bool or None}.
+BUILD_RECORD = Path("data", "build.json")
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-c", f"safe.directory={root}", "-C", str(root), *args],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def source_of(pkg: Path) -> dict[str, Any]:
+    """Where the ``eoscheck`` package in folder ``pkg`` comes from: ``{"version", "commit", "dirty",
+    "checkout", "recorded"}``.
+
+    In a git checkout of eoscheck (``pkg`` is its ``eoscheck/`` folder, tracked): HEAD and whether tracked
+    files differ from it, ``recorded`` "checkout".  Installed from a wheel built in a checkout: the
+    commit and dirty flag the build recorded (:data:`BUILD_RECORD`), ``recorded`` "build".  Otherwise
+    (an install with no record, or a package inside some other repository) ``commit`` None."""
     from . import __version__
 
-    out: dict[str, Any] = {"version": __version__, "commit": None, "dirty": None, "checkout": None}
-    here = Path(__file__).resolve().parent
-
-    def git(*args: str) -> str | None:
-        try:
-            proc = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
-    top = git("rev-parse", "--show-toplevel")
-    pyproject = Path(top, "pyproject.toml") if top else None
-    if pyproject is None or not pyproject.is_file() or 'name = "eoscheck"' not in pyproject.read_text():
-        return out  # installed (e.g. site-packages), not a checkout of eoscheck
-    out["checkout"] = top
-    out["commit"] = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    out["dirty"] = None if status is None else bool(status)
+    try:
+        version = metadata.version("eoscheck")
+    except metadata.PackageNotFoundError:
+        version = __version__
+    out: dict[str, Any] = {"version": version, "commit": None, "dirty": None, "checkout": None, "recorded": None}
+    root = pkg.parent
+    top = _git(root, "rev-parse", "--show-toplevel")
+    if top is not None and Path(top).resolve() == root.resolve() and \
+            _git(root, "ls-files", "--error-unmatch", "eoscheck/__init__.py") is not None:
+        status = _git(root, "status", "--porcelain", "--untracked-files=no")
+        out.update(commit=_git(root, "rev-parse", "HEAD"), dirty=None if status is None else bool(status),
+                   checkout=str(root), recorded="checkout")
+        return out
+    try:
+        record = json.loads((pkg / BUILD_RECORD).read_text())
+    except (OSError, ValueError):
+        return out
+    commit = record.get("commit") if isinstance(record, dict) else None
+    if isinstance(commit, str) and len(commit) == 40 and all(c in "0123456789abcdef" for c in commit):
+        dirty = record.get("dirty")
+        out.update(commit=commit, dirty=dirty if isinstance(dirty, bool) else None, recorded="build")
     return out
+
+
+@lru_cache(maxsize=1)
+def source() -> dict[str, Any]:
+    """:func:`source_of` the imported ``eoscheck`` (read once per process)."""
+    return source_of(Path(__file__).resolve().parent)
 
 
 def threadpools() -> list[dict[str, Any]]:

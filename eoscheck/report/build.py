@@ -28,12 +28,12 @@ from typing import Any
 from .. import progress as progress_bars
 from .._errors import EoscheckError
 from ..outputs import LOCK_NAME, OutputLock, check_output_dir
-from ..provenance import config_hash
+from ..provenance import config_hash, source
 from . import acceleration, claims, descent, eos_length, figure1, losses, lower_tau, ntk, provenance, sweep_study, theorem1
 from .cache import RunCache, default_cache_dir
 from .config import profile_config
 from .context import Context
-from .provenance import revision_text, source_revision
+from .provenance import revision_text
 from .document import BAD_VERDICTS, Section, counts_text, verdict_counts, write_report
 
 #: The default output folder, relative to the working directory: never a tracked folder of the project
@@ -194,7 +194,7 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
         "config_hash": config_hash({"profile": profile, "config": cfg, "seed": seed, "device": device}),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    header["revision"] = source_revision()
+    header["revision"] = dict(source())
     header["code"] = revision_text(header["revision"])
     done: list[Section] = []
     todo = [s for s in SECTIONS if sections is None or s[1] in sections or s[1] == "provenance"]

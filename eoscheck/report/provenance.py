@@ -4,11 +4,9 @@ configuration hash, wall time per section, the cache's reuse, and the bounds eva
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 from typing import Any
 
-from ..provenance import device_info, versions
+from ..provenance import device_info, source, versions
 from . import theory
 from .cache import claims_hash, engine_hash
 from .context import Context
@@ -17,55 +15,22 @@ from .document import Section, Table
 TITLE = "Provenance"
 
 
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", "-c", f"safe.directory={root}", "-C", str(root), *args],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def source_revision() -> dict[str, Any]:
-    """Where the running eoscheck comes from: ``{"commit", "dirty", "version", "checkout"}``.
-
-    ``commit`` is HEAD of the git checkout that holds the imported ``eoscheck`` package (None for a
-    regular install, even one inside some other repository), ``dirty`` whether tracked files differ
-    from it, ``version`` the installed distribution's version.
-    """
-    from importlib import metadata
-
-    from .. import __file__ as pkg_init, __version__
-
-    try:
-        version = metadata.version("eoscheck")
-    except metadata.PackageNotFoundError:
-        version = __version__
-    pkg = Path(pkg_init).resolve().parent
-    root = pkg.parent
-    top = _git(root, "rev-parse", "--show-toplevel")
-    tracked = top is not None and Path(top).resolve() == root and \
-        _git(root, "ls-files", "--error-unmatch", "eoscheck/__init__.py") is not None
-    if not tracked:
-        return {"commit": None, "dirty": None, "version": version, "checkout": None}
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
-    return {"commit": _git(root, "rev-parse", "HEAD"), "dirty": None if status is None else bool(status),
-            "version": version, "checkout": str(root)}
-
-
 def revision_text(rev: dict[str, Any]) -> str:
-    """One line: ``commit <sha> (uncommitted changes)`` or ``eoscheck <version> (installed, no checkout)``."""
+    """One line: ``commit <sha> (uncommitted changes)``, the same as recorded by the installed package's
+    build, or ``eoscheck <version> (installed, no record of its commit)``."""
     if rev.get("commit"):
-        return f"commit {rev['commit']}" + (" with uncommitted changes" if rev.get("dirty") else "")
-    return f"eoscheck {rev['version']} (installed package, not a git checkout)"
+        built = rev.get("recorded") == "build"
+        built = " (installed; recorded when the package was built from its checkout)" if built else ""
+        return f"commit {rev['commit']}" + (" with uncommitted changes" if rev.get("dirty") else "") + built
+    return f"eoscheck {rev['version']} (installed package, no record of the commit it was built from)"
 
 
 def run(ctx: Context, sec: Section, previous: list[Section], header: dict[str, Any]) -> None:
     sec.intro = "everything needed to rerun this report and compare: the command, code, configuration, versions, device."
-    rev = header.get("revision") or source_revision()
+    rev = header.get("revision") or dict(source())
     rows = [{"item": "command", "value": header["command"]},
             {"item": "code", "value": revision_text(rev)},
-            {"item": "git commit", "value": rev.get("commit") or "none (not a git checkout)"},
+            {"item": "git commit", "value": rev.get("commit") or "none (an install with no record of it)"},
             {"item": "uncommitted changes", "value": rev.get("dirty")},
             {"item": "eoscheck version", "value": rev.get("version")},
             {"item": "code hash (engine / claims)", "value": f"{engine_hash()} / {claims_hash()}"},

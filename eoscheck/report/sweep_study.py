@@ -19,8 +19,19 @@ from .document import Figure, Section, Table
 TITLE = "Sweep study: Crawshaw & Liu's Fig. 2a (time to L ≤ 2/η over random datasets)"
 KEY = "sweep_study"
 
-#: The committed study (relative to the repository root).
-STUDY_DIR = Path(__file__).resolve().parents[2] / "reports" / "sweeps" / "crawshaw-liu"
+#: The committed study, relative to the repository root; a wheel built from a checkout carries its
+#: data files (setup.py) under the package's ``data/`` folder, at the same relative path.
+STUDY = Path("reports", "sweeps", "crawshaw-liu")
+
+
+def study_dir() -> Path:
+    """The committed study's folder: the checkout's, else the installed package's copy (the checkout's
+    path when neither holds it, for the message that says what to run)."""
+    pkg = Path(__file__).resolve().parents[1]
+    for folder in (pkg.parent / STUDY, pkg / "data" / STUDY):
+        if (folder / "results.parquet").is_file():
+            return folder
+    return pkg.parent / STUDY
 
 SHOWN = ("d", "eta", "datasets", "worst t(L≤2/η)", "median t(L≤2/η)", "not reached by T (2/η)",
          "worst t(L≤1/(8η))", "min γ*", "median ⌈τ⌉ (Thm 1)", "max t(L≤1/η)/⌈τ⌉", "Thm 1 violations")
@@ -38,7 +49,7 @@ def run(ctx: Context, sec: Section, folder: str | Path | None = None) -> None:
 
     from ..sweeps import crawshaw_liu as cl
 
-    folder = Path(folder) if folder else STUDY_DIR
+    folder = Path(folder) if folder else study_dir()
     if not (folder / "results.parquet").is_file():
         sec.missing.append(f"{folder}/results.parquet is not there; run eoscheck sweep --study crawshaw-liu "
                            f"--out {folder}")

@@ -1,0 +1,72 @@
+"""An installed eoscheck (README's ``pip install .``) knows the commit it was built from and carries the
+committed sweep study its report draws: the wheel is built from a clone of this checkout and run
+from a folder outside it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from eoscheck.provenance import BUILD_RECORD, source, source_of
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = Path("reports", "sweeps", "crawshaw-liu")
+
+
+def _fake_package(tmp_path: Path, record) -> Path:
+    pkg = tmp_path / "site" / "eoscheck"
+    (pkg / BUILD_RECORD).parent.mkdir(parents=True)
+    if record is not None:
+        (pkg / BUILD_RECORD).write_text(record if isinstance(record, str) else json.dumps(record))
+    return pkg
+
+
+def test_an_install_reports_the_commit_its_build_recorded(tmp_path):
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    got = source_of(_fake_package(tmp_path, {"commit": sha, "dirty": False}))
+    assert (got["commit"], got["dirty"], got["checkout"], got["recorded"]) == (sha, False, None, "build")
+
+
+@pytest.mark.parametrize("record", [None, "{not json", {"commit": None, "dirty": None},
+                                    {"commit": "HEAD", "dirty": True}, ["0" * 40]])
+def test_an_install_without_a_valid_record_reports_no_commit(tmp_path, record):
+    got = source_of(_fake_package(tmp_path, record))
+    assert (got["commit"], got["dirty"], got["recorded"]) == (None, None, None)
+    assert got["version"]
+
+
+def test_a_wheel_records_its_commit_and_carries_the_sweep_study(tmp_path):
+    if source()["recorded"] != "checkout" or shutil.which("git") is None:
+        pytest.skip("needs a git checkout of eoscheck")
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("needs setuptools to build the wheel without network access")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path / "wheel"), str(clone)], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "wheel").glob("eoscheck-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        assert json.loads(z.read(f"eoscheck/{BUILD_RECORD.as_posix()}")) == {"commit": head, "dirty": False}
+        for name in ("results.parquet", "summary.json"):
+            assert z.read(f"eoscheck/data/{(STUDY / name).as_posix()}") == (clone / STUDY / name).read_bytes()
+        z.extractall(tmp_path / "site")
+    probe = ("import eoscheck, json; from eoscheck.provenance import source; "
+             "from eoscheck.report.sweep_study import study_dir; "
+             "print(json.dumps([eoscheck.__file__, source(), str(study_dir())]))")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    where, src, study = json.loads(out)
+    assert Path(where).is_relative_to(tmp_path / "site")
+    assert (src["commit"], src["dirty"], src["checkout"], src["recorded"]) == (head, False, None, "build")
+    assert Path(study) == tmp_path / "site" / "eoscheck" / "data" / STUDY
