@@ -49,7 +49,8 @@ def test_a_wheel_records_its_commit_and_carries_the_sweep_study(tmp_path):
     if importlib.util.find_spec("setuptools") is None:
         pytest.skip("needs setuptools to build the wheel without network access")
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    # safe.directory: the checkout may belong to another user than the one running the tests
+    subprocess.run(["git", "-c", "safe.directory=*", "clone", "-q", str(ROOT), str(clone)], check=True)
     head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
