@@ -343,7 +343,14 @@ def load_idx(images: str | Path, labels: str | Path, classes: tuple[int, int] = 
     if n is not None and (int(n) != n or n < 1):
         raise EoscheckError(f"n must be a positive integer (samples to keep), got {n}")
     Ximg = read_idx(images)
-    lab = read_idx(labels).astype(np.int64).ravel()
+    if Ximg.ndim < 2:
+        raise EoscheckError(f"{images} holds {Ximg.shape[0]} single values (a labels file?), not images; "
+                            "--images takes the images file (…-images-idx3-ubyte), --labels the labels file")
+    lab = read_idx(labels)
+    if lab.ndim != 1:
+        raise EoscheckError(f"{labels} holds an array of shape {lab.shape} (an images file?), not one label per "
+                            "sample; --labels takes the labels file (…-labels-idx1-ubyte), --images the images file")
+    lab = lab.astype(np.int64)
     if Ximg.shape[0] != lab.shape[0]:
         raise EoscheckError(f"{images} has {Ximg.shape[0]} images but {labels} has {lab.shape[0]} labels")
     keep = np.flatnonzero(np.isin(lab, classes))

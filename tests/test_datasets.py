@@ -140,6 +140,12 @@ def test_idx_roundtrip_and_errors(tmp_path):
     assert data.n == 4 and data.d == 6
     assert np.array_equal(data.y, [1, -1, 1, -1])
     assert np.array_equal(data.X[1], imgs[1].ravel())
+    with pytest.raises(EoscheckError, match="a labels file"):      # the two files swapped, or labels twice
+        load_idx(tmp_path / "lab", tmp_path / "img", n=None)
+    with pytest.raises(EoscheckError, match="a labels file"):
+        load_idx(tmp_path / "lab", tmp_path / "lab", n=None)
+    with pytest.raises(EoscheckError, match="an images file"):
+        load_idx(tmp_path / "img", tmp_path / "img", n=None)
     (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
     with pytest.raises(EoscheckError, match="not an IDX"):
         read_idx(tmp_path / "bad")
