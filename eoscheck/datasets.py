@@ -59,7 +59,7 @@ class Dataset:
             bad = int(np.argwhere(~np.isfinite(X))[0, 0])
             raise EoscheckError(f"{self.name}: X has a NaN or infinite value (row {bad}); clean the data first")
         if not np.all(np.isin(y, (-1.0, 1.0))):
-            bad = sorted(set(np.unique(y)) - {-1.0, 1.0})[:3]
+            bad = ", ".join(f"{v:g}" for v in sorted(set(np.unique(y).tolist()) - {-1.0, 1.0})[:3])
             raise EoscheckError(f"{self.name}: labels must be -1 or +1, found {bad}; map your classes to ±1")
         X.setflags(write=False)
         y.setflags(write=False)

@@ -71,7 +71,7 @@ def _make_files(d):
     put("blank.csv", "\n\n", "empty")
     put("words.csv", "0.5,0.1,1\n0.2,abc,-1\n", "non-numeric")
     put("one_column.csv", "1\n-1\n", "feature column")
-    put("labels.csv", "0.1,0.2,0\n0.2,0.3,1\n", "labels must be -1 or +1")
+    put("labels.csv", "0.1,0.2,0\n0.2,0.3,1\n", "labels must be -1 or +1, found 0;")
     put("data.bin", b"\x00\x01", "unknown data file type")
     return files
 
@@ -87,6 +87,7 @@ def _make_idx(d):
         "short_data.idx": (_idx_header(0x08, [2, 2, 2]) + bytes(5), "truncated"),
         "gzip_short.idx": (gzip.compress(_idx_header(0x08, [2, 2, 2]) + bytes(3)), "truncated"),
         "empty.idx": (b"", "bad magic"),
+        "labels_as_images.idx": (_idx_header(0x08, [2]) + bytes([0, 8]), "a labels file"),
     }
     out = {}
     for name, (data, msg) in cases.items():
