@@ -120,7 +120,9 @@ def parse_expression(
         raise EoscheckError(f"no such formula function(s): {', '.join(sorted(unknown))}")
     src = text.strip()
     if not src:
-        raise EoscheckError("empty formula; write an expression in z, e.g. log(1 + exp(-z))")
+        names = ", ".join(sorted(variables)[:6]) + (", …" if len(variables) > 6 else "")
+        example = ", e.g. log(1 + exp(-z))" if set(variables) == {"z"} else ""
+        raise EoscheckError(f"empty formula; write an expression in {names}{example}")
     if len(src) > max_length:
         raise EoscheckError(f"formula too long ({len(src)} characters; the limit is {max_length})")
     _check_names(variables, allow_functions)

@@ -364,8 +364,11 @@ def _split_comparison(text: str) -> tuple[str, str, str]:
     if len(found) != 1:
         raise EoscheckError('a conjecture is "QUANTITY <= EXPR" or "QUANTITY >= EXPR" with exactly one comparison')
     i, op = found[0]
-    op = {"<": "<=", ">": ">="}.get(op, op)
-    return text[:i].strip(), op, text[i + len(found[0][1]):].strip()
+    lhs, rhs = text[:i].strip(), text[i + len(op):].strip()
+    if not lhs or not rhs:
+        raise EoscheckError(f"the {'left' if not lhs else 'right'} side of {op!r} is empty; a conjecture is "
+                            '"QUANTITY <= EXPR", e.g. "avg_loss(t) <= C/(gamma**2*eta*t)"')
+    return lhs, {"<": "<=", ">": ">="}.get(op, op), rhs
 
 
 def _parse_quantity(lhs: str):

@@ -29,9 +29,9 @@ FORMAT = "eoscheck-counterexample/1"
 
 def _meta() -> dict[str, Any]:
     from eoscheck import __version__
-    from eoscheck.provenance import versions
+    from eoscheck.provenance import source, versions
 
-    return {"eoscheck": __version__, "versions": versions(),
+    return {"eoscheck": __version__, "versions": versions(), "source": dict(source()),
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 

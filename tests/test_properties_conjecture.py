@@ -26,6 +26,13 @@ def test_bad_statements_are_refused(text):
         Conjecture.parse(text)
 
 
+@pytest.mark.parametrize("text,side", [("avg_loss(t) <= ", "right side of '<='"), ("  >= 1/(eta*t)", "left side of '>='"),
+                                       ("avg_loss(t) <", "right side of '<'")])
+def test_an_empty_side_is_named(text, side):
+    with pytest.raises(EoscheckError, match=side):
+        Conjecture.parse(text)
+
+
 def _points(**cols):
     n = len(next(iter(cols.values())))
     P = {p: np.ones(n) for p in PARAMS}
@@ -63,6 +70,8 @@ def test_false_conjecture_exits_1_with_a_replayable_file(tmp_path):
     assert rep["verdict"] == "FALSIFIED"
     files = list(tmp_path.glob("conjecture-*.json"))
     if files:  # falsified by a drawn instance (not only by a ladder)
+        saved = json.loads(files[0].read_text())
+        assert saved["versions"]["numpy"] and set(saved["source"]) >= {"version", "commit", "dirty"}
         assert main(["replay", str(files[0])]) == 1
 
 

@@ -50,6 +50,11 @@ def test_true_claim_holds_and_check_cli_writes_json(tmp_path):
     assert [c["id"] for c in data["claims"]] == ["thm1.w_norm", "lemma14.first_step"]
     assert all(c["verdict"] == "holds" and c["examples"] > 0 for c in data["claims"])
     assert 0 < data["claims"][0]["worst_ratio"] < 1
+    prov = data["provenance"]         # what the results came from: command, code, versions, machine
+    assert prov["command"] == ["eoscheck", "check", "thm1.w_norm", "lemma14.first_step", "--profile", "ci",
+                               "-o", str(out)]
+    assert prov["versions"]["hypothesis"] and prov["machine"]["cpu_count"] >= 1
+    assert set(prov["source"]) >= {"version", "commit", "dirty"}
 
 
 def test_usage_errors_exit_2(tmp_path):

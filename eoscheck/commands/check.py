@@ -81,8 +81,14 @@ def run(args) -> int:
     if args.output:
         check_output_dir(Path(args.output).parent if str(Path(args.output).parent) else Path("."))
     reports = run_claims(args.claims or None, profile, args.seed, args.counterexamples, progress)
+    from ..provenance import provenance
+
+    prov = provenance("cpu", args.seed)
+    argv = getattr(args, "_argv", None)
+    if argv is not None:
+        prov["command"] = list(argv)
     payload = {"profile": profile, "seed": args.seed, "seconds": time.perf_counter() - t0,
-               "bounds": "eoscheck.bounds",
+               "bounds": "eoscheck.bounds", "provenance": prov,
                "claims": [r.to_json() for r in reports]}
     text = json.dumps(payload, indent=1) + "\n"
     if args.output:
