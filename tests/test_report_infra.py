@@ -23,7 +23,7 @@ from eoscheck._errors import EoscheckError
 from eoscheck.cli import main
 from eoscheck.outputs import OutputLock
 from eoscheck.report import cache as cache_mod
-from eoscheck.report.build import DEFAULT_OUT, build_report, recover, staging_paths, swap_in
+from eoscheck.report.build import DEFAULT_OUT, build_report, check_replaceable, recover, staging_paths, swap_in
 from eoscheck.report.cache import RunCache, code_hash, default_cache_dir, module_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,6 +175,37 @@ def test_bad_out_is_refused_before_any_computation(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--out" in err and len(err.strip().splitlines()) == 1
     assert not cache.exists()
+
+
+def test_a_folder_a_report_did_not_write_is_refused_and_kept(tmp_path, capsys):
+    """The report replaces its folder whole: a folder with the user's own files (or ``--out .``) is refused
+    before any computation, and nothing in it is touched."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "index.md").write_text("old")
+    (out / "notes.txt").write_text("keep me")
+    cache = tmp_path / "cache"
+    assert main(["report", "--profile", "tiny", "--out", str(out), "--cache-dir", str(cache), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt" in err and "a report did not write" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["index.md", "notes.txt"]
+    assert (out / "notes.txt").read_text() == "keep me" and not cache.exists()
+
+
+def test_an_earlier_reports_folder_or_an_empty_one_may_be_replaced(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    check_replaceable(empty)
+    check_replaceable(tmp_path / "new")
+    old = tmp_path / "old"
+    for d in ("data", "figures"):
+        (old / d).mkdir(parents=True)
+    for f in ("index.md", "report.json", ".eoscheck.lock"):
+        (old / f).write_text("")
+    check_replaceable(old)
+    (old / ".git").mkdir()
+    with pytest.raises(EoscheckError, match=r"holds \.git,"):
+        check_replaceable(old)
 
 
 def test_a_second_writer_is_refused(tmp_path):

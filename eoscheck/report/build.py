@@ -92,6 +92,22 @@ def staging_paths(out: Path) -> tuple[Path, Path]:
     return out.parent / f".{out.name}.eoscheck-staging", out.parent / f".{out.name}.eoscheck-previous"
 
 
+#: What a report writes at the top of its folder, with the lock: the report replaces its folder whole, so
+#: a folder holding anything else is refused (:func:`check_replaceable`) rather than emptied.
+REPORT_ENTRIES = frozenset({"index.md", "report.json", "data", "figures", LOCK_NAME})
+
+
+def check_replaceable(out: Path) -> None:
+    """Refuse an output folder that holds anything a report did not write (before any computation)."""
+    if not out.is_dir():
+        return
+    other = sorted(p.name for p in out.iterdir() if p.name not in REPORT_ENTRIES)
+    if other:
+        shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+        raise EoscheckError(f"--out {out}: holds {shown}, which a report did not write; the report replaces "
+                            "its folder whole, so give a new or empty folder, or an earlier report's")
+
+
 def recover(out: Path) -> None:
     """Put back the previous complete output if a report was killed between the two renames of the
     fallback swap (``out`` missing, the previous one kept aside)."""
@@ -167,6 +183,7 @@ def build_report(out: str | Path = DEFAULT_OUT, profile: str = "quick", *, devic
     out = check_output_dir(out)
     cache_root = check_output_dir(cache_dir if cache_dir is not None else default_cache_dir(), "--cache-dir")
     recover(out)
+    check_replaceable(out)
     with OutputLock(out):
         staging, previous = staging_paths(out)
         for leftover in (staging, previous):
