@@ -27,7 +27,7 @@ import torch
 from ._errors import EoscheckError
 from .datasets import Dataset
 from .fastgd import choose_method, run_fast
-from .gdinputs import check_etas, check_steps, checkpoint_grid, record_grid, resolve_device
+from .gdinputs import check_etas, check_steps, checkpoint_grid, record_grid, require_memory, resolve_device
 from .losses import Loss, get_loss
 from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
@@ -97,6 +97,7 @@ def run_gd(
     dev = resolve_device(device)
     if w_star is None and data.separable:
         w_star = data.w_star
+    require_memory(len(eta), steps, grid, grid_points, data.n, data.d, sharpness_every)
     rec = record_grid(steps, grid, grid_points)
     sharp_steps = checkpoint_grid(steps, sharpness_every)
     config = {

@@ -52,6 +52,33 @@ def record_grid(steps: int, grid: str = "all", points: int | None = None) -> np.
     raise EoscheckError(f"unknown grid {grid!r}; use 'all' or 'log'")
 
 
+def recorded_points(steps: int, grid: str, points: int | None) -> int:
+    """How many steps :func:`record_grid` records, without building it (the log grid: at most
+    ``points`` + 2)."""
+    return steps + 1 if grid == "all" else min(steps + 1, (points or 512) + 2)
+
+
+def checkpoint_points(steps: int, every: int | None) -> int:
+    """At most how many sharpness checkpoints :func:`checkpoint_grid` holds, without building it."""
+    return steps // int(every) + 2 if every and every >= 1 else 0
+
+
+def require_memory(K: int, steps: int, grid: str, points: int | None, n: int, d: int, every: int | None = None,
+                   model: str = "linear", width: int = 0) -> None:
+    """Refuse, in one line and before anything is allocated, a run whose records and data do not fit in
+    the memory available (:func:`eoscheck.resources.gd_estimate`)."""
+    from .resources import gd_estimate
+
+    est = gd_estimate(K=K, steps=steps, recorded=recorded_points(steps, grid, points), n=n, d=d,
+                      sharp_points=checkpoint_points(steps, every), model=model, width=width)
+    if est.total > SMALL_RUN_BYTES:       # reading the memory available costs ~12 µs, 0.5 % of a tiny run
+        est.require()
+
+
+#: Runs needing less than 64 MiB are not checked against the memory available.
+SMALL_RUN_BYTES = 1 << 26
+
+
 def checkpoint_grid(steps: int, every: int | None) -> np.ndarray:
     """Sharpness checkpoints 0, k, 2k, …, T (none when ``every`` is falsy)."""
     if not every:

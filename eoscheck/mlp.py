@@ -38,6 +38,7 @@ import torch
 from ._errors import EoscheckError
 from .datasets import Dataset, read_idx
 from .gd import check_etas, record_grid, resolve_device
+from .gdinputs import require_memory
 from .losses import logistic
 from .netrecord import Recorder, check_steps, sharpness_grid
 from .progress import bar as progress_bar
@@ -193,6 +194,7 @@ def run_mlp3(
     Xn, labn, name, meta = mlp3_data(data, n)
     classes = int(labn.max()) + 1
     sizes = (Xn.shape[1], int(hidden[0]), int(hidden[1]), max(classes, 2))
+    require_memory(len(eta), steps, grid, grid_points, Xn.shape[0], Xn.shape[1], sharpness_every, model="mlp3")
     rec = record_grid(steps, grid, grid_points)
     sharp_steps = sharpness_grid(steps, sharpness_every)
     config: dict[str, Any] = {

@@ -38,6 +38,7 @@ import torch
 from ._errors import DivergenceError, EoscheckError
 from .datasets import Dataset
 from .gd import check_etas, record_grid, resolve_device
+from .gdinputs import require_memory
 from .losses import Loss, get_loss
 from .maxmargin import max_margin
 from .netrecord import Recorder, check_steps, sharpness_grid
@@ -201,6 +202,7 @@ def run_ntk(
         raise EoscheckError(f"delta must lie in (0, 1), got {delta}")
     width = int(width)
     dev = resolve_device(device)
+    require_memory(len(eta), steps, grid, grid_points, data.n, data.d, sharpness_every, model="ntk", width=width)
     rec = record_grid(steps, grid, grid_points)
     sharp_steps = sharpness_grid(steps, sharpness_every)
     a = output_signs(width, signs, seed)

@@ -132,8 +132,8 @@ def gd_estimate(*, K: int, steps: int, recorded: int, n: int, d: int, sharp_poin
     est.memory["records"] = 2.0 * N_RECORDED * 8 * K * recorded + 2.0 * 8 * K * sharp_points
     grams = max(1 if model == "linear" and n <= 1.5 * d else 0, 2 if n * n <= GRAM_ENTRIES else 0)
     est.memory["data"] = 4.0 * 8 * n * d + 8.0 * n * n * grams
-    est.hints["records"] = ("record fewer steps: --grid log (with --grid-points P), fewer --steps or "
-                            "fewer stepsizes")
+    est.hints["records"] = ("record fewer steps: --grid log (with --grid-points P; in Python grid=\"log\"), "
+                            "fewer --steps or fewer stepsizes")
     est.hints["data"] = "use fewer samples (--n) or features (--d), or a smaller data file"
     if model == "ntk":
         est.memory["network"] = 8.0 * (4 * n * width + 4 * width * d) + 2 * 8.0 * width * d

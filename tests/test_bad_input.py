@@ -286,6 +286,24 @@ def test_requests_that_cannot_fit_are_refused_up_front(argv, hint, tmp_path, cap
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("model", ["linear", "ntk", "mlp3"])
+def test_the_python_api_refuses_runs_that_cannot_fit_before_allocating(model, monkeypatch):
+    """run_gd/run_ntk/run_mlp3 check the records' memory as the CLI does: one EoscheckError, not numpy's
+    MemoryError from a 10¹³-step grid (or a swap storm from one that nearly fits)."""
+    import eoscheck.resources as res
+    from eoscheck import EoscheckError, run_gd, toy
+    from eoscheck.mlp import run_mlp3
+    from eoscheck.networks import run_ntk
+
+    monkeypatch.setattr(res, "available_memory", lambda: EIGHT_GIB)
+    steps = 2**30      # every step recorded: the records alone hold 12 × 8 bytes × 2³⁰ = 96 GiB (one stepsize)
+    run = {"linear": lambda: run_gd(toy(), "logistic", [4.0], steps),
+           "ntk": lambda: run_ntk(toy(), "logistic", [4.0], steps, width=8),
+           "mlp3": lambda: run_mlp3(None, [0.1], steps)}[model]
+    with pytest.raises(EoscheckError, match=r"of memory .* but 8 GiB is available; record fewer steps"):
+        run()
+
+
 def test_huge_log_grid_request_gets_an_estimate():
     from eoscheck.cli import build_parser
     from eoscheck.commands.run import estimate

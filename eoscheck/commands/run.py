@@ -68,14 +68,10 @@ def add_arguments(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no estimate line")
 
 
-def recorded_points(steps: int, grid: str, points: int | None) -> int:
-    """How many steps the grid records (the log grid: at most ``points`` + 2)."""
-    return steps + 1 if grid == "all" else min(steps + 1, (points or 512) + 2)
-
-
 def _sharp_points(args, steps: int) -> int:
-    every = args.sharpness_every or (10 if args.model == "mlp3" else 0)
-    return steps // every + 2 if every else 0
+    from ..gdinputs import checkpoint_points
+
+    return checkpoint_points(steps, args.sharpness_every or (10 if args.model == "mlp3" else 0))
 
 
 def _data_shape(args) -> tuple[int, int] | None:
@@ -153,6 +149,7 @@ def refuse_if_busy(out) -> None:
 
 def estimate(args, K: int, shape: tuple[int, int] | None):
     """The resource estimate of the request (``None`` when the data's shape is not known yet)."""
+    from ..gdinputs import recorded_points
     from ..resources import gd_estimate
 
     if shape is None:
