@@ -4,6 +4,10 @@
 #   OUT=/some/dir bash benchmarks/run_gpu.sh
 set -euo pipefail
 OUT=${OUT:-.}
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! python -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
+  echo "run_gpu.sh: no CUDA device here (nvidia-smi missing or torch.cuda.is_available() false); run it on a GPU machine with a CUDA build of torch" >&2
+  exit 2
+fi
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python benchmarks/check_cuda.py 2>&1 | tee -a "$OUT/gpu.txt"
