@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import re
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -266,10 +267,13 @@ def test_rerun_computes_nothing_and_gives_the_same_verdicts(built, cache_dir, tm
     """A second build with nothing changed is served entirely from the cache (no run, no claim, no
     derivation computed) and gives the same verdict tables; the first build computed them."""
     from eoscheck.report import build_report
+    from eoscheck.report.build import REPORT_ENTRIES
 
     out, _, _ = built
     first = _doc(out)
     assert first["cache"]["computed"] > 0
+    shutil.copytree(out, tmp_path / "again")          # rebuilt in an earlier report's folder
+    assert {p.name for p in out.iterdir()} <= REPORT_ENTRIES   # what the refusal of other folders allows
     res = build_report(tmp_path / "again", "tiny", progress=False, cache_dir=cache_dir)
     assert res.cache["lookups"] == first["cache"]["lookups"] > 0
     assert res.cache["computed"] == 0 and res.cache["hits"] == res.cache["lookups"]

@@ -198,7 +198,7 @@ def test_an_earlier_reports_folder_or_an_empty_one_may_be_replaced(tmp_path):
     check_replaceable(empty)
     check_replaceable(tmp_path / "new")
     old = tmp_path / "old"
-    for d in ("data", "figures"):
+    for d in ("data", "figures", "counterexamples"):
         (old / d).mkdir(parents=True)
     for f in ("index.md", "report.json", ".eoscheck.lock"):
         (old / f).write_text("")

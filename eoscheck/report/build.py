@@ -94,7 +94,7 @@ def staging_paths(out: Path) -> tuple[Path, Path]:
 
 #: What a report writes at the top of its folder, with the lock: the report replaces its folder whole, so
 #: a folder holding anything else is refused (:func:`check_replaceable`) rather than emptied.
-REPORT_ENTRIES = frozenset({"index.md", "report.json", "data", "figures", LOCK_NAME})
+REPORT_ENTRIES = frozenset({"index.md", "report.json", "data", "figures", claims.COUNTEREXAMPLES, LOCK_NAME})
 
 
 def check_replaceable(out: Path) -> None:

@@ -370,6 +370,10 @@ def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witnes
                        verdict, ratio=_num(r.get("worst_ratio")), note=note)
 
 
+#: The report's folder of the counterexample files its falsifications refer to.
+COUNTEREXAMPLES = "counterexamples"
+
+
 def _copy_counterexamples(ctx: Context, reports: list[dict[str, Any]]) -> None:
     """Copy the counterexample files that a reported falsification refers to into the report, and
     make the reference relative to it."""
@@ -377,8 +381,8 @@ def _copy_counterexamples(ctx: Context, reports: list[dict[str, Any]]) -> None:
         src = r.get("counterexample_file")
         if not src or not Path(src).is_file():
             continue
-        dest = atomic_write(ctx.out / "counterexamples" / Path(src).name, Path(src).read_bytes())
-        r["counterexample_file"] = f"counterexamples/{dest.name}"
+        dest = atomic_write(ctx.out / COUNTEREXAMPLES / Path(src).name, Path(src).read_bytes())
+        r["counterexample_file"] = f"{COUNTEREXAMPLES}/{dest.name}"
 
 
 # ---------------------------------------------------------------------------
