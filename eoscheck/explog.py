@@ -31,10 +31,9 @@ from numba import njit
 # The constants, as little-endian float64 bytes in one hex string: LN2_HI (ln 2 to 32 bits, so k·LN2_HI
 # is exact for |k| < 2²⁰), LN2_LO = ln 2 − LN2_HI, 1/ln 2, ROUND = 1.5·2⁵² (x + ROUND − ROUND rounds x to
 # an integer), fdlibm's P1..P5, the fast range [−708, 709] of exp (where
-# 2ᵏ·exp(r) is normal, k ∈ [−1021, 1023]), and 0, 1, 2.  Written as one long string, not as
-# literals, on purpose: Hypothesis draws examples from the numeric literals of the local modules
-# loaded at the time, so literals here would change the instances of the property searches
-# (measured: §7 of the report and `eoscheck check` then found different worst cases).
+# 2ᵏ·exp(r) is normal, k ∈ [−1021, 1023]), and 0, 1, 2.  One string, not literals: it dates from when
+# Hypothesis drew the property searches' examples from the numeric literals of eoscheck's modules
+# (in an editable install); :func:`eoscheck.properties.search.no_local_constants` now keeps it from that.
 _PACKED = np.frombuffer(bytes.fromhex(
     "0000e0fe422ee63f763c7935ef39ea3dfe822b654715f73f00000000000038433e5555555555c53f93bdbe166cc166bf2cde25af6a56113ff16bd2c541bdbbbed0a4be726937663e00000000002086c000000000002886400000000000e88fc00000000000f88f400000000000000000000000000000f03f0000000000000040"), dtype=np.float64)
 (LN2_HI, LN2_LO, INV_LN2, ROUND, P1, P2, P3, P4, P5, EXP_LO, EXP_HI, K_MIN, K_MAX, ZERO, ONE,
@@ -70,7 +69,7 @@ def exp_into(x, out):
 
 
 #: Terms of :func:`log1p_sum` combined before one log1p, 2⁹ = 512: Π(1 + eᵢ) ≤ 2⁵¹², far from
-#: overflow.  (Shifts of small literals: Hypothesis draws from a module's literals of 100 and up.)
+#: overflow.
 SUM_BLOCK = 1 << 9
 #: Blocks shorter than 2⁶ = 64 terms are combined in four running products instead of a tree: a
 #: tree's loop per level costs more than the work there (a 20-term row: 180 ns against 40, measured).

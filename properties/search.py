@@ -14,6 +14,7 @@ instance is reported).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -58,6 +59,33 @@ class SearchResult:
         if not vals:
             return None
         return float(min(vals) if self.best_reduce == "min" else max(vals))
+
+
+@contextlib.contextmanager
+def no_local_constants():
+    """Hypothesis draws, besides its own special values, numbers written in the source of every
+    "local" module loaded (one not under site-packages): eoscheck's own when it is installed editable
+    (measured: ``fig1.plateau`` drew a 1-point dataset and warned; from a wheel install it held), the
+    user's when a search runs inside their project.  A claim's examples then depend on how eoscheck
+    is installed and on what else the process imported.  Inside this context Hypothesis draws from
+    its own constants only (no-op where its internals differ from 6.13x–6.17x)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+
+        saved = providers._get_local_constants
+        cache = providers.CONSTANTS_CACHE.cache     # (type, bounds) → (global, local) permitted constants
+    except (ImportError, AttributeError):
+        yield
+        return
+    empty = Constants()
+    cache.clear()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = saved
+        cache.clear()
 
 
 def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *,
@@ -107,7 +135,8 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
     if seed is not None:
         test = hseed(seed)(test)
     try:
-        test()
+        with no_local_constants():
+            test()
     except _Violation:
         pass
     return res

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from eoscheck.properties.runner import run_claim
 from eoscheck.provenance import BUILD_RECORD, source, source_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def test_a_wheel_records_its_commit_and_carries_the_sweep_study(tmp_path):
         pytest.skip("needs a git checkout of eoscheck")
     if importlib.util.find_spec("setuptools") is None:
         pytest.skip("needs setuptools to build the wheel without network access")
-    clone = tmp_path / "clone"
+    clone, site = tmp_path / "clone", tmp_path / "lib" / "site-packages"   # "site-packages": not a local module
     # safe.directory: the checkout may belong to another user than the one running the tests
     subprocess.run(["git", "-c", "safe.directory=*", "clone", "-q", str(ROOT), str(clone)], check=True)
     head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -60,14 +61,20 @@ def test_a_wheel_records_its_commit_and_carries_the_sweep_study(tmp_path):
         assert json.loads(z.read(f"eoscheck/{BUILD_RECORD.as_posix()}")) == {"commit": head, "dirty": False}
         for name in ("results.parquet", "summary.json"):
             assert z.read(f"eoscheck/data/{(STUDY / name).as_posix()}") == (clone / STUDY / name).read_bytes()
-        z.extractall(tmp_path / "site")
+        z.extractall(site)
     probe = ("import eoscheck, json; from eoscheck.provenance import source; "
-             "from eoscheck.report.sweep_study import study_dir; "
-             "print(json.dumps([eoscheck.__file__, source(), str(study_dir())]))")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+             "from eoscheck.report.sweep_study import study_dir; from eoscheck.properties.runner import run_claim; "
+             "r = run_claim('fig1.plateau', 'ci'); "
+             "print(json.dumps([eoscheck.__file__, source(), str(study_dir()), [r.verdict, r.examples, r.worst_ratio]]))")
+    env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
                          check=True).stdout
-    where, src, study = json.loads(out)
-    assert Path(where).is_relative_to(tmp_path / "site")
+    where, src, study, claim = json.loads(out.strip().splitlines()[-1])
+    assert Path(where).is_relative_to(site)
     assert (src["commit"], src["dirty"], src["checkout"], src["recorded"]) == (head, False, None, "build")
-    assert Path(study) == tmp_path / "site" / "eoscheck" / "data" / STUDY
+    assert Path(study) == site / "eoscheck" / "data" / STUDY
+    # the same claim search as from this checkout: Hypothesis draws no numbers from eoscheck's own source
+    # (which it does for "local" modules, a checkout's, and not for site-packages; measured before the
+    # search pinned them: "warning", 45 examples from the checkout, "holds", 12 from the wheel)
+    here = run_claim("fig1.plateau", "ci")
+    assert claim == [here.verdict, here.examples, here.worst_ratio]

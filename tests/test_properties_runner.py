@@ -107,3 +107,48 @@ def test_shrink_budget_counts_evaluations_not_seconds():
         first = next(i for i, x in enumerate(calls) if x >= 5)
         assert res.counterexample is not None and res.counterexample.x >= 5
         assert len(calls) - first - 1 <= attempts
+
+
+_DRAWS = r'''
+import importlib.util, json, sys
+from hypothesis import given, settings, strategies as st
+from eoscheck.properties.search import no_local_constants
+
+def draws(pinned):
+    seen = []
+
+    @settings(derandomize=True, max_examples=2000, database=None, deadline=None)
+    @given(st.integers(0, 10**12))
+    def t(x):
+        seen.append(x)
+
+    if pinned:
+        with no_local_constants():
+            t()
+    else:
+        t()
+    return seen
+
+before = draws(True)
+spec = importlib.util.spec_from_file_location("eoscheck_probe_constants", sys.argv[1])
+sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps({"before": before, "after": draws(True), "unpinned": draws(False)}))
+'''
+
+
+def test_the_search_draws_nothing_from_the_local_modules_loaded(tmp_path):
+    """Hypothesis also draws numbers written in the source of "local" modules (not under site-packages):
+    eoscheck's own when installed editable, the user's in their project.  Inside the search's
+    ``no_local_constants`` the examples are the same whatever is loaded; without it they are not
+    (the control; in a subprocess, so this process's Hypothesis keeps no trace of the probe module)."""
+    import subprocess
+    import sys
+
+    probe = tmp_path / "probe.py"
+    probe.write_text("MAGIC = 987654321\nOTHER = 123456789\n")
+    out = subprocess.run([sys.executable, "-c", _DRAWS, str(probe)], capture_output=True, text=True, check=True,
+                         timeout=300)
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    assert d["after"] == d["before"] and not {987654321, 123456789} & set(d["before"])
+    assert d["unpinned"] != d["after"]
