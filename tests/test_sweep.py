@@ -314,3 +314,14 @@ def test_folder_of_npz_and_fixed_builtin(tmp_path):
     assert list(df["name"].unique()) == ["set0", "set1"] and list(df["n"].unique()) == [5, 7]
     one = sweep("toy-normalized", eta="4", steps=20, measure="final_loss", progress=False)
     assert len(one) == 1 and one["n"].iloc[0] == toy().n
+
+
+def test_python_sequences_are_value_lists_as_the_clis_comma_lists():
+    """From Python, ``n=[4, 8]`` (or a tuple, an array, one number) means what ``--n 4,8`` means on the
+    command line: the same datasets, the same table (a list used to fail: "'[4' is not a number")."""
+    common = dict(data="synthetic", datasets=3, eta=[4.0, 16.0], steps=60, measure="final_loss", progress=False)
+    text = sweep(n="4,8", d="4,", gamma="0.1,0.2", **common)
+    seqs = sweep(n=[4, 8], d=(4,), gamma=np.array([0.1, 0.2]), **common)
+    assert list(text["n"]) == [4, 4, 8, 8, 4, 4] and list(text["d"]) == [4] * 6
+    assert text.equals(seqs)
+    assert sweep(n=8, d=4, gamma=0.2, **common)["n"].tolist() == [8] * 6

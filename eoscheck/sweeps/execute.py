@@ -70,6 +70,8 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
     max margin, a valid margin) and ``gamma_gap`` (its certificate's duality gap: the true max
     margin lies in [γ*, γ* + gap]), ``eta``, one column per measure, ``diverged``.
     ``info``, if given, receives what happened (tasks run and reused, seconds per task, workers).
+    ``n``, ``d``, ``gamma``: a range ``"LO:HI"``, values (``"2,4,8"`` or a sequence such as
+    ``[2, 4, 8]``; dataset i takes the (i mod len)-th), or one number; ``n="d"`` makes n = d.
     """
     if scheduler is not None:
         check_address(scheduler)

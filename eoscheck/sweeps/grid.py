@@ -46,6 +46,9 @@ class Axis:
 
     @classmethod
     def parse(cls, text: Any, name: str, integer: bool) -> "Axis":
+        """``text``: "LO:HI", "a,b,c", one number, or (from Python) a sequence of values."""
+        if not isinstance(text, str) and np.ndim(text) == 1:    # a list, tuple or array: the values
+            text = ",".join(str(v) for v in np.asarray(text).tolist()) + ("," if np.size(text) == 1 else "")
         s = str(text).strip()
         if name == "n" and s == "d":
             return cls(s, same_as_d=True)
