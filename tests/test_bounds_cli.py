@@ -66,6 +66,28 @@ def test_loss_bounds_and_free_constants(capsys):
     assert "free constant(s) C1" in out
 
 
+@pytest.mark.parametrize("bid,flags", [
+    ("thm1.tau", "--eta .. --gamma .. --n .."),
+    ("thm35.eos_average", "--eta .. --gamma .. --t .. --loss NAME"),     # C_g comes with the loss
+    ("thm1.stable_bound", "--set F_s=VALUE"),
+])
+def test_one_bound_without_values_is_shown_not_refused(bid, flags, capsys):
+    """``eoscheck bounds ID`` alone shows the statement, its assumptions and domain, and how to evaluate
+    it (it used to exit 2: "needs --eta ...")."""
+    from eoscheck.bounds import get_bound
+
+    assert main(["bounds", bid]) == 0
+    out = capsys.readouterr().out
+    b = get_bound(bid)
+    assert b.formula in out and f"assumptions: {b.assumptions}" in out
+    assert f"domain: {', '.join(b.to_dict()['domain'])}" in out
+    assert f"evaluate with: eoscheck bounds {bid} " in out and flags in out
+    if bid == "thm1.tau":      # the statement as the paper writes it (Theorem 1 / Lemma 12)
+        assert "τ := 60*max(e, η, n, (η + n)*ln((η + n)/η)/η)/γ^2" in out and "domain: η > 0, γ > 0, γ ≤ 1, n ≥ 1" in out
+    assert main(["bounds", bid, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(b.to_dict()))
+
+
 def test_unknown_id_exits_2(capsys):
     assert main(["bounds", "thm1.eos_averag"]) == 2
     err = capsys.readouterr().err

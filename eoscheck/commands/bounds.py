@@ -1,6 +1,7 @@
 """``eoscheck bounds``: list the theory's bounds, or evaluate one at given parameters.
 
-``eoscheck bounds`` lists every bound (id, kind, source, formula);
+``eoscheck bounds`` lists every bound (id, kind, source, formula); ``eoscheck bounds ID`` shows one
+(statement, assumptions, domain, the values it needs);
 ``eoscheck bounds ID --eta 100 --n 1000 --gamma 0.1 --t 1000 [--loss NAME]``
 evaluates one and says whether the parameters lie in its domain of validity;
 ``--latex`` prints LaTeX statements, ``--json`` machine-readable output, and
@@ -104,12 +105,37 @@ def _fmt(v) -> str:
     return f"{v:.12g}" if isinstance(v, float) and math.isfinite(v) else str(v)
 
 
+def _describe(b, args) -> int:
+    """``eoscheck bounds ID`` with no values: the statement, where it holds, and what evaluating it needs."""
+    if args.json:
+        print(json.dumps(b.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"{b.id}  ({b.kind}; {b.source.paper}, {b.source})")
+    print(f"  {b.latex if args.latex else b.formula}")
+    if b.premise:
+        print(f"  premise: {b.premise}")
+    print(f"  assumptions: {b.assumptions}")
+    domain = b.to_dict()["domain"]
+    if domain:
+        print(f"  domain: {', '.join(domain)}")
+    if not b.exact:
+        print(f"  not exact: free constant(s) {', '.join(b.free_constants)} (the paper says Θ/O/Ω)")
+    from ..bounds.symbols import LOSS_CONSTANTS
+
+    with_loss = b.needs_loss or bool(b.functions)         # a loss gives ρ and the loss constants
+    flags = [_flag(s) + (" .." if s in _FLAGS else "") for s in b.symbols if not (with_loss and s in LOSS_CONSTANTS)]
+    print("  evaluate with: " + " ".join([f"eoscheck bounds {b.id}", *flags] + (["--loss NAME"] if with_loss else [])))
+    return 0
+
+
 def _evaluate(args) -> int:
     from ..bounds import get_bound
     from ..bounds.rho import as_loss, rho_method
 
     b = get_bound(args.id)
     vals = _values(args)
+    if not vals and not args.loss:
+        return _describe(b, args)
     loss = as_loss(args.loss) if args.loss else None
     used = set(b.symbols) | {s.name for c in b.full_domain for s in c.free_symbols}
     ignored = sorted(set(vals) - used)
