@@ -346,7 +346,12 @@ class Conjecture:
 # ---------------------------------------------------------------------------
 
 
-def _split_comparison(text: str) -> tuple[str, str, str]:
+#: What a statement and a ``--where`` condition look like (the end of their parse errors).
+STATEMENT_USAGE = 'a conjecture is "QUANTITY <= EXPR" (or >=), e.g. "avg_loss(t) <= C/(gamma**2*eta*t)"'
+WHERE_USAGE = 'a --where condition is "EXPR <= EXPR" (or >=, <, >), e.g. "gamma**2*eta*t >= 1"'
+
+
+def _split_comparison(text: str, usage: str = STATEMENT_USAGE) -> tuple[str, str, str]:
     depth, i = 0, 0
     found = []
     while i < len(text):
@@ -362,12 +367,11 @@ def _split_comparison(text: str) -> tuple[str, str, str]:
             continue
         i += 1
     if len(found) != 1:
-        raise EoscheckError('a conjecture is "QUANTITY <= EXPR" or "QUANTITY >= EXPR" with exactly one comparison')
+        raise EoscheckError(f"{text.strip()!r} has {len(found)} comparisons, not one; {usage}")
     i, op = found[0]
     lhs, rhs = text[:i].strip(), text[i + len(op):].strip()
     if not lhs or not rhs:
-        raise EoscheckError(f"the {'left' if not lhs else 'right'} side of {op!r} is empty; a conjecture is "
-                            '"QUANTITY <= EXPR", e.g. "avg_loss(t) <= C/(gamma**2*eta*t)"')
+        raise EoscheckError(f"the {'left' if not lhs else 'right'} side of {op!r} is empty; {usage}")
     return lhs, {"<": "<=", ">": ">="}.get(op, op), rhs
 
 
@@ -396,7 +400,7 @@ def _parse_quantity(lhs: str):
 
 
 def _parse_condition(text: str, syms) -> tuple:
-    lhs, op, rhs = _split_comparison(text)
+    lhs, op, rhs = _split_comparison(text, WHERE_USAGE)
     allowed = {k: syms[k] for k in PARAMS}
     return parse_expression(lhs, allowed), op, parse_expression(rhs, allowed)
 

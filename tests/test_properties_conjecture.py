@@ -33,6 +33,13 @@ def test_an_empty_side_is_named(text, side):
         Conjecture.parse(text)
 
 
+@pytest.mark.parametrize("where,says", [("t >", "right side of '>' is empty; a --where condition"),
+                                        ("t", "0 comparisons, not one; a --where condition")])
+def test_a_bad_where_condition_is_named_as_such(where, says):
+    with pytest.raises(EoscheckError, match=says):
+        Conjecture.parse("loss(t) <= 1", where=[where])
+
+
 def _points(**cols):
     n = len(next(iter(cols.values())))
     P = {p: np.ones(n) for p in PARAMS}
