@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from eoscheck._errors import EoscheckError
+
 from .claims import Budget, Claim, Evaluation, get_claim
 from .numerics import loglog_slope
 from .profiles import budget, claim_settings
@@ -69,11 +71,28 @@ def constants_path() -> Path:
 
 
 def load_constants(path: Path | str | None = None) -> dict[str, Any]:
-    """The stored fitted constants (``{"claims": {id: record}}``), empty if the file is absent."""
+    """The stored fitted constants (``{"claims": {id: record}}``), empty if the package's file is absent.
+
+    A file named by ``$EOSCHECK_FITTED_CONSTANTS`` that is missing, or any file that is not a
+    constants file, raises a one-line :class:`EoscheckError` (a typo must not silently check the
+    package's constants instead of the user's)."""
     p = Path(path) if path else constants_path()
+    named = "EOSCHECK_FITTED_CONSTANTS=" if path is None and p != CONSTANTS_FILE else ""
     if not p.is_file():
+        if named:
+            raise EoscheckError(f"{named}{p}: file not found; write one with eoscheck fit -o {p}, or unset the variable")
         return {"format": 1, "claims": {}}
-    return json.loads(p.read_text())
+    try:
+        data = json.loads(p.read_text())
+        ok = isinstance(data, dict) and isinstance(data.get("claims"), dict) and \
+            all(isinstance(r, dict) and math.isfinite(float(r["value"])) for r in data["claims"].values())
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        ok, why = False, f"{type(err).__name__}: {err}"
+    else:
+        why = 'not {"claims": {ID: {"value": number, …}}}'
+    if not ok:
+        raise EoscheckError(f"{named}{p} is not a fitted-constants file ({why}); write one with eoscheck fit -o FILE")
+    return data
 
 
 def fitted_constant(claim_id: str, path: Path | str | None = None) -> float | None:
@@ -86,7 +105,8 @@ def save_constants(records: dict[str, dict], path: Path | str) -> Path:
     from eoscheck.outputs import atomic_write
 
     p = Path(path)
-    data = load_constants(p if p.is_file() else None)
+    in_use = constants_path()
+    data = load_constants(p if p.is_file() else (in_use if in_use.is_file() else CONSTANTS_FILE))
     data["claims"].update(records)
     data["format"] = 1
     return atomic_write(p, json.dumps(data, indent=2, sort_keys=True) + "\n")

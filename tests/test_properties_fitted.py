@@ -1,6 +1,7 @@
 """Fitted constants: envelopes, scaling slopes, and a calibration recomputed independently."""
 
 import numpy as np
+import pytest
 from eoscheck import synthetic
 from eoscheck.gd import run_gd
 from eoscheck.properties.claims import Evaluation, get_claim
@@ -75,3 +76,29 @@ def test_check_json_goes_to_stdout_and_writes_no_file(tmp_path, monkeypatch, cap
     data = json.loads(capsys.readouterr().out)
     assert [c["id"] for c in data["claims"]] == ["lemma14.first_step"]
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("content,says", [
+    (None, "file not found"),                                              # a typo in the path
+    ("{not json", "is not a fitted-constants file (JSONDecodeError"),
+    ('{"claims": {"thm3.lower": {"value": "x"}}}', "is not a fitted-constants file (ValueError"),
+    ('{"claims": []}', "is not a fitted-constants file (not {"),
+])
+@pytest.mark.parametrize("command", [["check", "thm3.lower", "--profile", "ci"], ["report", "--profile", "tiny"]])
+def test_a_bad_fitted_constants_file_is_refused_before_any_work(content, says, command, tmp_path, monkeypatch,
+                                                                 capsys):
+    """$EOSCHECK_FITTED_CONSTANTS naming a missing or malformed file: exit 2 with one line, nothing run.  A
+    missing file used to be ignored silently (the package's constants checked instead of the user's); a
+    malformed one made every fitted claim an "error" (exit 1)."""
+    from eoscheck.cli import main
+
+    path = tmp_path / "mine.json"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setenv("EOSCHECK_FITTED_CONSTANTS", str(path))
+    argv = command + (["--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")] if command[0] == "report"
+                      else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"eoscheck {command[0]}: error: EOSCHECK_FITTED_CONSTANTS={path}") and says in err
+    assert "\n" not in err and not (tmp_path / "r").exists() and not (tmp_path / "c").exists()

@@ -60,6 +60,7 @@ def report_table(reports) -> str:
 
 def run(args) -> int:
     from ..properties.claims import all_claims, get_claim
+    from ..properties.fitted import load_constants
     from ..properties.profiles import current_profile
     from ..properties.runner import run_claims
 
@@ -69,6 +70,7 @@ def run(args) -> int:
     profile = args.profile or current_profile()
     for cid in args.claims:
         get_claim(cid)  # unknown ids: exit 2 before any work
+    load_constants()    # a bad $EOSCHECK_FITTED_CONSTANTS: exit 2 before any work
     t0 = time.perf_counter()
 
     def progress(rep):

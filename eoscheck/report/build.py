@@ -184,6 +184,9 @@ def build_report(out: str | Path = DEFAULT_OUT, profile: str = "quick", *, devic
     cache_root = check_output_dir(cache_dir if cache_dir is not None else default_cache_dir(), "--cache-dir")
     recover(out)
     check_replaceable(out)
+    from ..properties.fitted import load_constants
+
+    load_constants()        # §7's claims read $EOSCHECK_FITTED_CONSTANTS: a bad file is refused up front
     with OutputLock(out):
         staging, previous = staging_paths(out)
         for leftover in (staging, previous):
