@@ -105,15 +105,20 @@ def _fmt(v) -> str:
     return f"{v:.12g}" if isinstance(v, float) and math.isfinite(v) else str(v)
 
 
+def _header(b, args) -> None:
+    """The bound's id, kind and source, its statement (LaTeX with ``--latex``) and premise."""
+    print(f"{b.id}  ({b.kind}; {b.source.paper}, {b.source})")
+    print(f"  {b.latex if args.latex else b.formula}")
+    if b.premise:
+        print(f"  premise: {b.premise}")
+
+
 def _describe(b, args) -> int:
     """``eoscheck bounds ID`` with no values: the statement, where it holds, and what evaluating it needs."""
     if args.json:
         print(json.dumps(b.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    print(f"{b.id}  ({b.kind}; {b.source.paper}, {b.source})")
-    print(f"  {b.latex if args.latex else b.formula}")
-    if b.premise:
-        print(f"  premise: {b.premise}")
+    _header(b, args)
     print(f"  assumptions: {b.assumptions}")
     domain = b.to_dict()["domain"]
     if domain:
@@ -155,10 +160,7 @@ def _evaluate(args) -> int:
                "exact": b.exact}
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
-    print(f"{b.id}  ({b.kind}; {b.source.paper}, {b.source})")
-    print(f"  {b.latex if args.latex else b.formula}")
-    if b.premise:
-        print(f"  premise: {b.premise}")
+    _header(b, args)
     print(f"  at {shown or 'no parameters'}: {_fmt(value)}")
     if loss is not None and b.functions:
         print(f"  loss {loss.name}: ρ by {rho_method(loss)}")
