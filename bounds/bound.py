@@ -330,7 +330,12 @@ class Bound:
         lossobj = as_loss(loss) if loss is not None else None
         for name in sorted(names):
             if name in values and values[name] is not None:
-                out[name] = _as_backend(values[name], backend)
+                try:
+                    out[name] = _as_backend(values[name], backend)
+                except (TypeError, ValueError):
+                    raise EoscheckError(f"bound {self.id}: {name} must be a number or an array of numbers, got "
+                                        f"{type(values[name]).__name__} {values[name]!s:.40}; for symbolic values "
+                                        "substitute into the bound's expr") from None
             elif name in LOSS_CONSTANTS and lossobj is not None:
                 out[name] = _as_backend(_loss_constant(lossobj, name, self.id), backend)
             elif not missing_ok:
@@ -354,6 +359,12 @@ class Bound:
         syms = [SYMBOLS[n].symbol if n in SYMBOLS else const(n) for n in names]
         fn = bind(compile_expr(expr, syms, backend), self._functions(loss, backend) if expr.atoms(AppliedUndef) else {})
         args = [resolved[n] for n in names]
+        try:
+            np.broadcast_shapes(*(tuple(a.shape) for a in args))
+        except ValueError:
+            shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(names, args) if a.ndim)
+            raise EoscheckError(f"bound {self.id}: the parameters' arrays do not broadcast together ({shapes}); "
+                                "give arrays of one shape, or shapes like (3, 1) and (2,) for a grid") from None
         if backend == "numpy":
             shape = np.broadcast_shapes(*(np.shape(a) for a in args)) if args else ()
             with np.errstate(all="ignore"):
@@ -366,17 +377,25 @@ class Bound:
         out = out if isinstance(out, torch.Tensor) else torch.as_tensor(out, dtype=torch.float64)
         return out.to(device=device, dtype=torch.float64).expand(torch.broadcast_shapes(out.shape, shape))
 
-    def evaluate(self, loss: Loss | str | None = None, backend: str = "numpy", **values):
+    def evaluate(self, loss: Loss | str | None = None, backend: str = "numpy", check: bool = False, **values):
         """The right-hand side at the given parameters (vectorized; numpy or torch float64).
 
         Loss constants (C_g, C_β, C_e, ℓ(0)) and ρ/ψ/ψ⁻¹ come from ``loss`` unless
         given explicitly; free constants (C1, C2, c0) must be given.  Raises
-        :class:`EoscheckError` for missing parameters and :class:`DivergenceError`
-        for a non-finite value inside the domain.
+        :class:`EoscheckError` for missing or non-numeric parameters and :class:`DivergenceError`
+        for a non-finite value inside the domain.  Outside the domain of validity
+        (:attr:`full_domain`, e.g. η ≤ 0) the value is the formula's, which bounds nothing:
+        ``check=True`` refuses such parameters (:class:`EoscheckError` naming the violated
+        conditions; see :meth:`check_domain`, :meth:`in_domain` for elementwise masks).
         """
         if backend not in ("numpy", "torch"):
             raise EoscheckError(f"backend must be 'numpy' or 'torch', got {backend!r}")
         out = self._call(self.expr, loss, values, backend)
+        if check:
+            violated = self.check_domain(loss=loss, **values).violated
+            if violated:
+                raise EoscheckError(f"bound {self.id}: the parameters lie outside its domain ({'; '.join(violated)}); "
+                                    "it bounds nothing there")
         bad = ~torch.isfinite(out) if backend == "torch" else ~np.isfinite(out)
         if bool(bad.any()):
             try:
@@ -506,6 +525,9 @@ def register(bound: Bound) -> Bound:
 
 def get_bound(bound_id: str) -> Bound:
     """The bound with this id; :class:`EoscheckError` with close matches for an unknown id."""
+    if not isinstance(bound_id, str):
+        raise EoscheckError(f"a bound id is a string such as 'thm1.tau', got {type(bound_id).__name__} "
+                            "(`eoscheck bounds` lists them all)")
     try:
         return BOUNDS[bound_id]
     except KeyError:

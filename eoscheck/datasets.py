@@ -40,8 +40,14 @@ class Dataset:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        X = np.asarray(self.X)
-        y = np.asarray(self.y)
+        try:
+            X = np.asarray(self.X)
+            y = np.asarray(self.y)
+        except ValueError:        # ragged rows: numpy refuses an inhomogeneous shape
+            raise EoscheckError(f"{self.name}: X and y must be rectangular arrays (every row of X the same "
+                                "length)") from None
+        if np.iscomplexobj(X) or np.iscomplexobj(y):
+            raise EoscheckError(f"{self.name}: X and y must be real numbers, got complex values")
         if X.ndim == 1:
             X = X[:, None]
         if X.ndim != 2:
@@ -166,7 +172,7 @@ def synthetic(n: int = 100, d: int = 10, gamma: float = 0.1, seed: int = 0) -> D
 
     w* is a random unit vector; each zᵢ = yᵢxᵢ = cᵢw* + rᵢvᵢ with cᵢ ∈ [γ, 1],
     vᵢ ⊥ w* unit and rᵢ ≤ √(1−cᵢ²).  Two points sit at cᵢ = γ with opposite
-    orthogonal parts, which pins the max margin to γ (for d ≥ 2).
+    orthogonal parts, which pins the max margin to γ (for n = 1 or d = 1, the point γw*).
     """
     if n < 1 or d < 1:
         raise EoscheckError(f"synthetic data need n ≥ 1 and d ≥ 1, got n={n}, d={d}")
@@ -184,6 +190,8 @@ def synthetic(n: int = 100, d: int = 10, gamma: float = 0.1, seed: int = 0) -> D
         c[:2] = gamma
         V[1] = -V[0]
         r[:2] = np.sqrt(1 - gamma**2) * 0.5
+    else:       # one point, or a line (every zᵢ on w*'s line): the point γw* pins the max margin to γ
+        c[0], r[0] = gamma, 0.0
     Zp = c[:, None] * w + r[:, None] * V
     y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     y[: min(n, 2)] = 1.0
@@ -245,6 +253,8 @@ def digits08(n_per_class: int | None = None) -> Dataset:
 
     178 + 174 images of 8×8 pixels in 0..16 (UCI optical digits), offline; not normalized.
     """
+    if n_per_class is not None and not (isinstance(n_per_class, (int, np.integer)) and n_per_class >= 1):
+        raise EoscheckError(f"digits08: n_per_class must be a positive integer (or None for all), got {n_per_class!r}")
     from sklearn.datasets import load_digits
 
     digits = load_digits()

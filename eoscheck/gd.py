@@ -27,7 +27,8 @@ import torch
 from ._errors import EoscheckError
 from .datasets import Dataset
 from .fastgd import choose_method, run_fast
-from .gdinputs import check_etas, check_steps, checkpoint_grid, record_grid, require_memory, resolve_device
+from .gdinputs import (check_etas, check_point, check_steps, checkpoint_grid, record_grid, require_memory,
+                       resolve_device)
 from .losses import Loss, get_loss
 from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
@@ -71,8 +72,10 @@ def run_gd(
       device, dtype: where and in what precision to compute (float64 default).
       grid: ``"all"`` records every step; ``"log"`` records ~``grid_points`` log-spaced steps
         (exact running statistics are kept either way).
+      grid_points: the log grid's points (default 512; ignored by ``"all"``).
       sharpness_every: record λ_max(∇²L(w_t)) (closed form) every this many steps.
       w_star: the direction for ``w_proj``; defaults to the data's max-margin w* when separable.
+      progress: show a progress bar (steps done, rate, time left) on stderr.
       method: ``"auto"`` (fast engine, cheaper form), ``"gram"``, ``"primal"`` or ``"reference"``
         (the plain per-step torch engine); all give the same trajectory up to rounding (tested
         to 1e-12; where the EoS dynamics amplify rounding, as any two float64 codes differ).
@@ -95,6 +98,8 @@ def run_gd(
     eta = check_etas(etas)
     steps = check_steps(steps)
     dev = resolve_device(device)
+    w0 = check_point(w0, data.d, "w0")
+    w_star = check_point(w_star, data.d, "w_star")
     if w_star is None and data.separable:
         w_star = data.w_star
     require_memory(len(eta), steps, grid, grid_points, data.n, data.d, sharpness_every)
@@ -107,8 +112,6 @@ def run_gd(
         "grid": grid, "grid_points": len(rec), "sharpness_every": sharpness_every,
         "dtype": str(dtype).replace("torch.", ""), "device": dev.type,
     }
-    if w0 is not None and np.asarray(w0, dtype=np.float64).shape != (data.d,):
-        raise EoscheckError(f"w0 must have shape ({data.d},), got {np.asarray(w0).shape}")
     t0 = time.perf_counter()
     engine = _choose_engine(method, backend, threads, dev, dtype, data, w0)
     recorder = GDRecorder(eta, rec, sharp_steps, RECORDED)

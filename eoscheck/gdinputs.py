@@ -17,7 +17,12 @@ def resolve_device(device):
     """A torch device, or an :class:`EoscheckError` when CUDA is asked for but absent."""
     import torch
 
-    dev = torch.device(device or "cpu")
+    try:
+        dev = torch.device(device or "cpu")
+    except (RuntimeError, TypeError) as e:
+        raise EoscheckError(f"unknown device {device!r}: use 'cpu' or 'cuda' ({e})") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise EoscheckError(f"device {device!r} is not supported: use 'cpu' or 'cuda'")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise EoscheckError("--device cuda asked for, but torch sees no CUDA device; use --device cpu "
                             "or install a CUDA build of torch")
@@ -26,7 +31,10 @@ def resolve_device(device):
 
 def check_etas(etas: float | Sequence[float]) -> np.ndarray:
     """Stepsizes as a 1-D float64 array, each finite and > 0."""
-    arr = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    try:
+        arr = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise EoscheckError(f"stepsizes must be a number or a sequence of numbers, got {etas!r}") from None
     if arr.ndim != 1 or arr.size == 0:
         raise EoscheckError("give at least one stepsize")
     bad = arr[~(np.isfinite(arr) & (arr > 0))]
@@ -37,9 +45,28 @@ def check_etas(etas: float | Sequence[float]) -> np.ndarray:
 
 def check_steps(steps) -> int:
     """T, the number of updates, as a non-negative int."""
-    if int(steps) != steps or steps < 0:
-        raise EoscheckError(f"steps must be a non-negative integer, got {steps}")
+    try:
+        ok = int(steps) == steps and steps >= 0
+    except (TypeError, ValueError, OverflowError):       # None, text, NaN, ±inf
+        ok = False
+    if not ok or isinstance(steps, bool):
+        raise EoscheckError(f"steps must be a non-negative integer, got {steps!r}")
     return int(steps)
+
+
+def check_point(w, d: int, name: str) -> np.ndarray | None:
+    """An optional point of R^d (w₀, w*) as a finite float64 (d,) array; None stays None."""
+    if w is None:
+        return None
+    try:
+        arr = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise EoscheckError(f"{name} must be a vector of {d} numbers, got {type(w).__name__}") from None
+    if arr.shape != (d,):
+        raise EoscheckError(f"{name} must have shape ({d},), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise EoscheckError(f"{name} must be finite; entry {int(np.argmax(~np.isfinite(arr)))} is {arr[~np.isfinite(arr)][0]}")
+    return arr
 
 
 def record_grid(steps: int, grid: str = "all", points: int | None = None) -> np.ndarray:
@@ -47,7 +74,7 @@ def record_grid(steps: int, grid: str = "all", points: int | None = None) -> np.
     if grid == "all":
         return np.arange(steps + 1)
     if grid == "log":
-        pts = np.geomspace(1, max(steps, 1), points or 512)
+        pts = np.geomspace(1, max(steps, 1), check_grid_points(points))
         return np.unique(np.concatenate([[0], np.round(pts).astype(np.int64), [steps]]))
     raise EoscheckError(f"unknown grid {grid!r}; use 'all' or 'log'")
 
@@ -55,7 +82,24 @@ def record_grid(steps: int, grid: str = "all", points: int | None = None) -> np.
 def recorded_points(steps: int, grid: str, points: int | None) -> int:
     """How many steps :func:`record_grid` records, without building it (the log grid: at most
     ``points`` + 2)."""
-    return steps + 1 if grid == "all" else min(steps + 1, (points or 512) + 2)
+    return steps + 1 if grid == "all" else min(steps + 1, check_grid_points(points) + 2)
+
+
+#: Log-spaced points of the ``"log"`` grid when none are given.
+LOG_GRID_POINTS = 512
+
+
+def check_grid_points(points: int | None) -> int:
+    """The log grid's number of points: ``points`` (a positive integer), :data:`LOG_GRID_POINTS` if None."""
+    if points is None:
+        return LOG_GRID_POINTS
+    try:
+        ok = int(points) == points and points >= 1 and not isinstance(points, bool)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise EoscheckError(f"grid_points must be a positive integer, got {points!r}")
+    return int(points)
 
 
 def checkpoint_points(steps: int, every: int | None) -> int:

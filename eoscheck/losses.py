@@ -242,10 +242,13 @@ _a = sp.Symbol("a", positive=True)
 
 
 def _check_positive(a: float, what: str) -> float:
-    a = float(a)
-    if not (math.isfinite(a) and a > 0):
-        raise EoscheckError(f"{what} must be a positive number, got {a}")
-    return a
+    try:
+        value = float(a)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise EoscheckError(f"{what} must be a positive number, got {a!r}")
+    return value
 
 
 def flat_exp(a: float = 1.0) -> Loss:
@@ -362,6 +365,9 @@ def get_loss(spec: str | Loss, **params: float) -> Loss:
     """
     if isinstance(spec, Loss):
         return spec
+    if not isinstance(spec, str):
+        raise EoscheckError(f"a loss is a Loss or a built-in name, got {type(spec).__name__}; choose one of: "
+                            f"{', '.join(BUILTIN_LOSSES)}")
     name, _, rest = spec.strip().partition(":")
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, eq, val = item.partition("=")

@@ -173,6 +173,8 @@ def run_mlp3(
 ) -> Trajectory:
     """Full-batch GD on the 3-layer net (two hidden layers) with cross-entropy, batched over ``etas``.
 
+    ``data`` and ``n``: see :func:`mlp3_data` (``None``: the first ``n`` of scikit-learn's offline
+    digits, 10 classes; MNIST idx paths; a binary :class:`Dataset`; or arrays ``(X, labels)``).
     Sharpness λ_max(∇²L(θ_t)) is computed every ``sharpness_every`` steps by Lanczos on
     Hessian-vector products (batched over the stepsizes, warm-started from the previous
     eigenvector); ``stats["sharpness_unconverged"]`` counts checkpoints whose residual

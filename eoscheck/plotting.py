@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ._errors import EoscheckError
 from .outputs import atomic_write
 
 FORMATS = ("png", "svg", "pdf")
@@ -45,8 +46,6 @@ def new_figure(ncols: int = 1, *, offscreen: bool = False, width: float = 5.2, h
 def figure_bytes(fig, fmt: str = "png", dpi: int = 120) -> bytes:
     """The figure rendered as ``fmt`` (png, svg or pdf)."""
     if fmt not in FORMATS:
-        from ._errors import EoscheckError
-
         raise EoscheckError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, metadata={"CreationDate": None} if fmt == "pdf" else None)
@@ -54,9 +53,15 @@ def figure_bytes(fig, fmt: str = "png", dpi: int = 120) -> bytes:
 
 
 def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
-    """Save a figure atomically (never a half-written file), format from ``fmt`` or the suffix; close it."""
+    """Save a figure atomically (never a half-written file), format from ``fmt`` or the suffix (png
+    when there is none; another suffix is refused rather than given bytes of another format); close it."""
     path = Path(path)
-    fmt = fmt or (path.suffix[1:].lower() if path.suffix[1:].lower() in FORMATS else "png")
+    suffix = path.suffix[1:].lower()
+    if fmt is None and suffix and suffix not in FORMATS:
+        if getattr(fig.canvas, "manager", None) is not None:
+            _pyplot().close(fig)
+        raise EoscheckError(f"cannot save a figure as {path.name}: use a .png, .svg or .pdf name (or pass fmt)")
+    fmt = fmt or suffix or "png"
     atomic_write(path, figure_bytes(fig, fmt))
     if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure: release it
         _pyplot().close(fig)

@@ -22,6 +22,7 @@ import numpy as np
 from ._errors import EoscheckError
 from .outputs import atomic_write
 from .provenance import canonical_json
+from .recorder import INCREASE_RTOL
 
 #: The (K, S) arrays every linear-model trajectory records.
 RECORDED = (
@@ -123,9 +124,14 @@ class Trajectory:
     def last_increase(self, rtol: float = 0.0) -> np.ndarray:
         """Last t with L(w_t) > L(w_{t−1})·(1+rtol), −1 if the loss never increased.
 
-        Needs a full grid unless ``rtol`` equals the engine's (then ``stats`` answers).
+        Needs a full grid unless ``rtol`` is 0 or the engine's :data:`~eoscheck.recorder.INCREASE_RTOL`
+        (the engine tracks those two at every step, recorded or not: ``stats`` answers).
         """
         if not self.full_grid:
+            if rtol not in (0.0, INCREASE_RTOL):
+                raise EoscheckError(f"last_increase(rtol={rtol:g}) needs every step recorded (grid='full'); "
+                                    f"on this {len(self.step)}-point grid use rtol=0 or rtol=INCREASE_RTOL "
+                                    f"({INCREASE_RTOL:.3g}), which the engine tracked at every step")
             key = "last_increase" if rtol else "last_increase_strict"
             return self.stats[key]
         ll = self.records["log_loss"]

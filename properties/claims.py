@@ -12,8 +12,9 @@ and scaling regressions), and carries the two functions that make it checkable:
 
 Modules register claims with :func:`register` or the :func:`claim` decorator::
 
-    @claim("thm6.lazy", source="Theorem 6", row=24, kind="exact", quantity="‖w_t − w₀‖",
-           direction="<=", bound=theorem6.LAZY_RADIUS, models=("ntk",), strategy=my_strategy)
+    @claim("thm6.lazy", title="‖w_t − w₀‖ stays within the lazy radius", source="Theorem 6", row=24,
+           kind="exact", quantity="‖w_t − w₀‖", direction="<=", bound=theorem6.LAZY_RADIUS,
+           models=("ntk",), strategy=my_strategy)
     def lazy(instance): ...
 
 :func:`load_claims` imports the claim modules (:data:`CLAIM_MODULES`, one per statement), so

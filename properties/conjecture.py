@@ -118,6 +118,20 @@ DEFAULT_RANGES = {"eta": "0.25:1000", "n": "1:20", "d": "1:10", "gamma": "0.05:0
                   "T": "200:2000"}
 
 
+def _range_text(name, value) -> str:
+    """A range given from Python as its CLI text: "LO:HI" or "V" as is, a number or a (lo, hi) pair
+    converted; an unknown parameter name refused (a typo would silently leave the default range)."""
+    if name not in DEFAULT_RANGES:
+        raise EoscheckError(f"unknown range {name!r}; the ranges are {', '.join(DEFAULT_RANGES)}")
+    if isinstance(value, str):
+        return value
+    vals = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(vals) in (1, 2) and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                                   for v in vals):
+        return ":".join(repr(float(v)) for v in vals)
+    raise EoscheckError(f"range {name}: give \"LO:HI\", a number or a (lo, hi) pair, got {value!r}")
+
+
 @dataclass
 class Conjecture:
     """A parsed conjecture ``QUANTITY op EXPR`` with its options."""
@@ -150,7 +164,7 @@ class Conjecture:
         if "t" in {s.name for s in rhs.free_symbols} and arg != "t":
             raise EoscheckError(f"EXPR uses t but {quantity} is not measured at t; write {quantity}(t) or drop t")
         r = dict(DEFAULT_RANGES)
-        r.update({k: v for k, v in (ranges or {}).items() if v is not None})
+        r.update({k: _range_text(k, v) for k, v in (ranges or {}).items() if v is not None})
         parsed = {k: Range.parse(v, k, integer=k in ("n", "d", "t", "T")) for k, v in r.items()}
         get_loss(loss)  # validates the name
         e_of_T = None

@@ -58,12 +58,17 @@ def current_profile() -> str:
     """``EOSCHECK_PROFILE`` if set, else ``ci`` when ``CI`` is set, else ``dev``."""
     name = os.environ.get("EOSCHECK_PROFILE")
     if name:
-        if name not in PROFILE_NAMES:
-            from eoscheck._errors import EoscheckError
-
-            raise EoscheckError(f"EOSCHECK_PROFILE={name!r} is not a profile; use one of {', '.join(PROFILE_NAMES)}")
-        return name
+        return check_profile(name, "EOSCHECK_PROFILE=")
     return "ci" if os.environ.get("CI") else "dev"
+
+
+def check_profile(name, what: str = "profile ") -> str:
+    """``name`` if it is one of :data:`PROFILE_NAMES`, else an :class:`EoscheckError` listing them."""
+    if name not in PROFILE_NAMES:
+        from eoscheck._errors import EoscheckError
+
+        raise EoscheckError(f"{what}{name!r} is not a profile; use one of {', '.join(PROFILE_NAMES)}")
+    return name
 
 
 def budget(profile: str) -> Budget:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .claims import Claim, all_claims, get_claim
 from .instances import cache_stats, single_thread
 from .numerics import jsonable
-from .profiles import budget, claim_settings, current_profile
+from .profiles import budget, check_profile, claim_settings, current_profile
 from .search import SHRINK_ATTEMPTS, fill_report, search
 
 #: "TREND": not falsified, but a scaling ladder's ratio trends toward violation (evidence, no witness).
@@ -72,7 +72,7 @@ def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = Non
     """Check one claim under a profile; save a counterexample file into ``save_dir`` if falsified."""
     if isinstance(c, str):
         c = get_claim(c)
-    profile = profile or current_profile()
+    profile = check_profile(profile) if profile is not None else current_profile()
     t0 = time.perf_counter()
     rep = ClaimReport(id=c.id, title=c.title, source=c.source, kind=c.kind, verdict="holds", profile=profile)
     if c.unavailable:

@@ -33,6 +33,7 @@ from typing import Sequence
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
 from eoscheck.datasets import Dataset, thm3, toy
@@ -52,6 +53,20 @@ MAX_ADVERSARIAL = 4
 # ---------------------------------------------------------------------------
 # argument normalisation
 # ---------------------------------------------------------------------------
+
+
+def _fixed_values(v, name: str, lo: float, hi: float, integer: bool, what: str) -> None:
+    """Refuse a fixed value or ``(lo, hi)`` range argument outside [lo, hi] (Hypothesis's
+    :class:`~hypothesis.errors.InvalidArgument`, raised when the strategy is built)."""
+    if v is None or isinstance(v, SearchStrategy):
+        return
+    vals = v if isinstance(v, tuple) else (v,)
+    ok = len(vals) in (1, 2) and all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+                                     and math.isfinite(x) and lo <= x <= hi and (not integer or x == int(x))
+                                     for x in vals) and vals[0] <= vals[-1]
+    if not ok:
+        raise InvalidArgument(f"{name} must be {what}, a (lo, hi) range of them with lo ≤ hi, or a strategy; "
+                              f"got {v!r}")
 
 
 def _int_strategy(v, default: tuple[int, int]) -> SearchStrategy[int]:
@@ -312,6 +327,12 @@ def separable_datasets(*, n=None, d=None, margin=None, norm_bound: float = 1.0,
     The certified (γ*, w*) is in ``meta`` (see :func:`certificate`).  γ* ≥ the drawn
     margin; both are valid margins, γ* gives the tightest bounds.
     """
+    if not (isinstance(norm_bound, (int, float)) and math.isfinite(norm_bound) and norm_bound > 0):
+        raise InvalidArgument(f"norm_bound must be a positive number, got {norm_bound!r}")
+    _fixed_values(n, "n", 1, math.inf, True, "a positive integer")
+    _fixed_values(d, "d", 1, math.inf, True, "a positive integer")
+    _fixed_values(margin, "margin", np.nextafter(0.0, 1.0), float(norm_bound), False,
+                  f"a number in (0, norm_bound = {norm_bound:g}]")
     n_st, d_st, g_st = _int_strategy(n, DEFAULT_N), _int_strategy(d, DEFAULT_D), _float_strategy(margin, DEFAULT_MARGIN)
     seed_st = seeds if seeds is not None else st.integers(0, 2**32 - 1)
 
@@ -402,19 +423,25 @@ def stepsize_batches(lo: float, hi: float, size=8, drawn: int = 2) -> SearchStra
     """A sorted batch of distinct stepsizes in [lo, hi] for one batched GD run.
 
     ``size`` − ``drawn`` of them form a log grid with a Hypothesis-drawn offset;
-    ``drawn`` more are drawn individually (the adversarial ones).  ``size`` is an
-    int or a strategy.
+    ``drawn`` more are drawn individually (the adversarial ones); when ``size`` ≤ ``drawn``,
+    one grid point and ``size`` − 1 drawn.  At most ``size`` (fewer where two coincide).
+    ``size`` is a positive int or a strategy of them.
     """
+    if not (0 < lo <= hi < math.inf):
+        raise InvalidArgument(f"stepsize_batches needs 0 < lo ≤ hi < ∞, got lo={lo!r}, hi={hi!r}")
+    _fixed_values(size, "size", 1, math.inf, True, "a positive integer")
+    _fixed_values(drawn, "drawn", 0, math.inf, True, "a non-negative integer")
     size_st = _int_strategy(size, (size, size)) if not isinstance(size, int) else st.just(size)
 
     @st.composite
     def batch(draw) -> tuple[float, ...]:
         k = draw(size_st)
-        m = max(k - drawn, 1)
+        extra_n = min(drawn, k - 1)
+        m = k - extra_n
         off = draw(st.floats(0.0, 1.0))
         span = math.log(hi / lo)
         grid = [lo * math.exp(span * min(1.0, (i + off) / m)) for i in range(m)] if hi > lo else [lo]
-        extra = [draw(stepsizes(lo, hi)) for _ in range(min(drawn, k))]
+        extra = [draw(stepsizes(lo, hi)) for _ in range(extra_n)]
         vals = sorted({float(min(hi, max(lo, e))) for e in grid + extra})
         return tuple(vals)
 

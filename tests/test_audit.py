@@ -233,6 +233,28 @@ def test_non_c1_losses_fail_A_C1_at_the_kink(spec, witness):
     assert r.exit_code == 1
 
 
+@pytest.mark.parametrize("spec, power", [("where(z < 1, (1-z)**2, 0)", 2),   # squared hinge: g/ℓ = 2/(1 − z)
+                                         ("Max(0, 1-z)", 1),                  # hinge: g/ℓ = 1/(1 − z)
+                                         ("where(z < 1, (1-z)**3, 0)", 3)])   # g/ℓ = 3/(1 − z)
+def test_loss_vanishing_at_a_finite_point_is_not_self_bounded(spec, power):
+    """ℓ(z) = (1 − z)^p for z < 1, 0 beyond: g/ℓ = p/(1 − z) → ∞ as z → 1⁻, so no C_β bounds g ≤ C_β ℓ
+    (it passed with sup "2e9 at z = 1": the grid's densest point beside the breakpoint, 1 − 1e-9)."""
+    c = audit(spec, theory=False)["C.self_bounded"]
+    assert c.status == "fail" and c.constant == math.inf
+    assert 1 - 1e-6 < c.witness < 1      # a witness just left of the zero, where g/ℓ = p/(1 − z) is huge
+    assert power / (1 - c.witness) > 1e6
+
+
+def test_a_finite_spike_of_g_over_l_is_measured_not_called_unbounded():
+    """ℓ = (1 − z)² + ε for z < 1, ε beyond: g/ℓ = 2u/(u² + ε) (u = 1 − z) peaks at u = √ε with 1/√ε
+    = 10⁴ (ε = 1e-8) — a spike over its values 10⁻² away, yet finite.  The bounded Brent search stops
+    within ~1e-12 of the peak; the value's error is second order in that offset (a smooth maximum),
+    far below the 1e-6 relative asked here."""
+    c = audit("where(z < 1, (1-z)**2 + 1e-8, 1e-8)", theory=False)["C.self_bounded"]
+    assert c.status == "pass"
+    assert c.constant == pytest.approx(1e4, rel=1e-6)
+
+
 def test_poly_tail_constants():
     """√(1+z²) − z: g = 1 − z/√(1+z²) decreases to lim_{z→−∞} = 2; ℓ ~ 1/(2z) has no exponential tail."""
     r = audit("poly_tail")

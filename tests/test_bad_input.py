@@ -15,7 +15,9 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -380,3 +382,63 @@ def test_killed_run_leaves_a_consistent_folder(tmp_path):
     assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
     assert not [p for p in out.iterdir() if "eoscheck-tmp" in p.name]
     assert Trajectory.load(out).K == 4
+
+
+def _api_cases():
+    """(id, call, message) — the Python API's bad input: each one EoscheckError naming the argument
+    (before: numpy's, torch's or Python's own exception from deep inside, or a silently wrong answer)."""
+    import sympy as sp
+
+    from eoscheck import Dataset, digits08, get_bound, get_loss, plot_fig1, run_gd, toy
+    from eoscheck.losses import flat_poly
+
+    tau = get_bound("thm1.tau")
+    return [
+        ("w0 NaN", lambda: run_gd(toy(), "logistic", [1.0], 5, w0=np.array([np.nan, 0.0])), "w0 must be finite"),
+        ("w0 inf", lambda: run_gd(toy(), "logistic", [1.0], 5, w0=np.array([np.inf, 0.0])), "w0 must be finite"),
+        ("w_star shape", lambda: run_gd(toy(), "logistic", [1.0], 5, w_star=np.zeros(5)), r"w_star must have shape \(2,\)"),
+        ("steps NaN", lambda: run_gd(toy(), "logistic", [1.0], float("nan")), "steps must be a non-negative integer"),
+        ("steps inf", lambda: run_gd(toy(), "logistic", [1.0], float("inf")), "steps must be a non-negative integer"),
+        ("steps None", lambda: run_gd(toy(), "logistic", [1.0], None), "steps must be a non-negative integer"),
+        ("etas text", lambda: run_gd(toy(), "logistic", "4,8", 5), "stepsizes must be a number or a sequence"),
+        ("grid_points -3", lambda: run_gd(toy(), "logistic", [1.0], 50, grid="log", grid_points=-3),
+         "grid_points must be a positive integer"),
+        ("grid_points 0", lambda: run_gd(toy(), "logistic", [1.0], 50, grid="log", grid_points=0),
+         "grid_points must be a positive integer"),
+        ("device tpu", lambda: run_gd(toy(), "logistic", [1.0], 5, device="tpu"), "device"),
+        ("loss None", lambda: run_gd(toy(), None, [1.0], 5), "a loss is a Loss or a built-in name"),
+        ("get_loss 123", lambda: get_loss(123), "a loss is a Loss or a built-in name"),
+        ("flat_poly x", lambda: flat_poly("x"), "flat_poly degree a must be a positive number, got 'x'"),
+        ("ragged X", lambda: Dataset([[1, 2], [3]], [1, -1]), "rectangular"),
+        ("complex X", lambda: Dataset(np.ones((2, 2)) + 1j, [1, -1]), "real numbers"),
+        ("digits08 -1", lambda: digits08(n_per_class=-1), "n_per_class must be a positive integer"),
+        ("get_bound None", lambda: get_bound(None), "a bound id is a string"),
+        ("bound shapes", lambda: tau.evaluate(eta=np.array([1.0, 16.0, 100.0]), n=4, gamma=np.array([0.1, 0.2])),
+         r"do not broadcast together \(eta \(3,\), gamma \(2,\)\)"),
+        ("bound symbol", lambda: tau.evaluate(eta=sp.Symbol("x"), n=4, gamma=0.2), "eta must be a number"),
+        ("bound outside domain", lambda: tau.evaluate(eta=-16, n=4, gamma=0.2, check=True),
+         r"outside its domain \(η > 0\)"),
+        ("figure .jpg", lambda: plot_fig1(run_gd(toy(), "logistic", [4.0], 20), path=Path(tempfile.gettempdir())
+                                          / "eoscheck-never-written.jpg", offscreen=True),
+         r"use a \.png, \.svg or \.pdf name"),      # PNG bytes were written under the .jpg name
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_api_cases())), ids=[c[0] for c in _api_cases()])
+def test_python_api_bad_input_is_one_eoscheck_error(case):
+    from eoscheck import EoscheckError
+
+    _, call, message = _api_cases()[case]
+    with pytest.raises(EoscheckError, match=message):
+        call()
+
+
+def test_bound_evaluate_without_check_keeps_the_formula_value_outside_the_domain():
+    """check=False (the default) keeps returning the formula's value, which the report's curves use;
+    the domain is then the caller's to check (check_domain / in_domain)."""
+    from eoscheck import get_bound
+
+    tau = get_bound("thm1.tau")
+    assert np.isfinite(tau.evaluate(eta=-16, n=4, gamma=0.2))
+    assert tau.check_domain(eta=-16, n=4, gamma=0.2).violated == ["η > 0"]
+    assert tau.evaluate(eta=16, n=4, gamma=0.2, check=True) == tau.evaluate(eta=16, n=4, gamma=0.2)

@@ -69,6 +69,15 @@ def test_synthetic_has_prescribed_margin_and_norm_bound(n, d, gamma):
     assert set(np.unique(data.y)) <= {-1.0, 1.0}
 
 
+@pytest.mark.parametrize("n,d", [(1, 3), (1, 1), (6, 1)])
+def test_synthetic_margin_is_gamma_for_one_point_or_one_dimension(n, d):
+    """The two-point pinning needs n ≥ 2 and d ≥ 2; otherwise the point γw* pins the margin (before:
+    synthetic(1, 3, 0.2) had max margin 0.742).  Certified: γ* to the certificate's gap (≤ 1e-9)."""
+    data = synthetic(n, d, 0.2, seed=3)
+    assert data.max_norm <= 1 + 1e-12
+    assert abs(data.gamma - 0.2) < 1e-9
+
+
 def test_synthetic_is_seeded():
     assert np.array_equal(synthetic(30, 4, 0.1, seed=7).X, synthetic(30, 4, 0.1, seed=7).X)
     assert not np.array_equal(synthetic(30, 4, 0.1, seed=7).X, synthetic(30, 4, 0.1, seed=8).X)

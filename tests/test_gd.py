@@ -8,7 +8,7 @@ import torch
 from scipy.special import logsumexp
 
 from eoscheck import EoscheckError, get_loss, synthetic, thm3, toy
-from eoscheck.gd import run_gd
+from eoscheck.gd import INCREASE_RTOL, run_gd
 from eoscheck.trajectory import RECORDED, Trajectory
 
 
@@ -117,6 +117,15 @@ def test_log_grid_keeps_exact_statistics():
     for key in ("last_increase", "first_below_1_over_eta", "max_loss"):
         np.testing.assert_array_equal(full.stats[key], log.stats[key])
     np.testing.assert_allclose(log.avg_loss_at(2000), full.avg_loss_at(2000), rtol=1e-13)
+    # the tolerances the engine tracked at every step answer on the log grid as on the full one;
+    # any other tolerance needs every step, so it is refused rather than answered with the engine's
+    for rtol in (0.0, INCREASE_RTOL):
+        np.testing.assert_array_equal(log.last_increase(rtol), full.last_increase(rtol))
+    assert not np.array_equal(full.last_increase(0.5), full.last_increase(INCREASE_RTOL))
+    with pytest.raises(EoscheckError, match="needs every step recorded"):
+        log.last_increase(0.5)
+    with pytest.raises(EoscheckError, match="needs every step recorded"):
+        log.monotone_from(100, rtol=0.5)
 
 
 def test_sharpness_equals_autograd_hessian():

@@ -40,6 +40,19 @@ def test_a_bad_where_condition_is_named_as_such(where, says):
         Conjecture.parse("loss(t) <= 1", where=[where])
 
 
+@pytest.mark.parametrize("ranges,says", [({"etaa": "1:10"}, "unknown range 'etaa'"),   # was ignored: η drawn from the default
+                                         ({"eta": [1, 2, 3]}, "range eta: give")])     # was a raw TypeError
+def test_python_ranges_are_checked(ranges, says):
+    with pytest.raises(EoscheckError, match=says):
+        Conjecture.parse("loss(T) <= 10", ranges=ranges)
+
+
+def test_python_ranges_take_numbers_and_pairs_as_the_cli_text():
+    a = Conjecture.parse("loss(T) <= 10", ranges={"eta": (1, 10), "n": 4})
+    b = Conjecture.parse("loss(T) <= 10", ranges={"eta": "1:10", "n": "4"})
+    assert a.ranges == b.ranges and (a.ranges["eta"].lo, a.ranges["eta"].hi) == (1.0, 10.0)
+
+
 def _points(**cols):
     n = len(next(iter(cols.values())))
     P = {p: np.ones(n) for p in PARAMS}

@@ -66,6 +66,14 @@ def test_usage_errors_exit_2(tmp_path):
     assert main(["check", "--list"]) == 0
 
 
+def test_unknown_profile_is_refused_not_reported_as_an_error_verdict():
+    """run_claim("thm1.tau", profile="fast") returned verdict "error" with "KeyError: 'fast'"."""
+    from eoscheck import EoscheckError
+
+    with pytest.raises(EoscheckError, match="'fast' is not a profile; use one of ci, dev, thorough"):
+        run_claim("thm1.tau", profile="fast")
+
+
 def test_dev_profile_without_seed_is_reproducible():
     # issue 13: same commit, profile and seed (none: derandomized) → the same verdict and counts;
     # lemma14.first_step is one of the cheapest claims (≈ 6 s per run under dev on an idle core)

@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, settings, strategies as st
+from hypothesis.errors import InvalidArgument
 
 from eoscheck.properties.strategies import (build_separable, canonical_datasets, certificate, crawshaw_liu_hard,
                                             loss_spec, losses, separable_datasets, stepsize_batches, with_certificate)
@@ -54,3 +55,28 @@ def test_losses_round_trip_and_stepsizes_in_range(loss, etas):
         a = loss.params["a"]
         assert 0.5 <= a <= 3.0 and a * 16 == round(a * 16)
     assert all(0.25 <= e <= 1024.0 for e in etas) and list(etas) == sorted(set(etas))
+
+
+@settings(max_examples=60, derandomize=True)
+@given(st.data())
+def test_stepsize_batches_never_exceed_their_size(data):
+    """size ≤ drawn kept a grid point and drew ``drawn`` more: stepsize_batches(1, 100, size=1) gave 3."""
+    size, drawn = data.draw(st.integers(1, 5)), data.draw(st.integers(0, 4))
+    batch = data.draw(stepsize_batches(1.0, 100.0, size=size, drawn=drawn))
+    assert 1 <= len(batch) <= size and all(1.0 <= e <= 100.0 for e in batch)
+
+
+@pytest.mark.parametrize("kwargs", [dict(n=0), dict(d=(3, 2)), dict(d=2.5), dict(margin=0), dict(margin=1.5),
+                                    dict(margin=(0.1, 2.0)), dict(margin=0.5, norm_bound=0.25),
+                                    dict(norm_bound=-1.0)])
+def test_separable_datasets_refuse_arguments_they_cannot_honour(kwargs):
+    """A margin above the norm bound was clamped to it silently, margin 0 accepted, n = 0 failed deep
+    inside numpy: each is now refused when the strategy is built."""
+    with pytest.raises(InvalidArgument):
+        separable_datasets(**kwargs)
+
+
+def test_stepsize_batches_refuse_an_empty_or_non_positive_range():
+    for lo, hi in [(0.0, 1.0), (2.0, 1.0), (1.0, math.inf)]:
+        with pytest.raises(InvalidArgument):
+            stepsize_batches(lo, hi)

@@ -243,6 +243,8 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
     (["--measure", "speed(T)"], "unknown quantity"),
     (["--measure", "loss(t)"], "give a step"),
     (["--data", "no-such-data"], "not a built-in"),
+    (["--gamma", "0.5:2"], "--gamma in (0, 1]"),          # was clamped to γ = 1 silently
+    (["--data", "thm3", "--gamma", "0.05,0.5"], "--data thm3 needs --gamma inside (0, 0.1)"),
     (["--scheduler", "tcp://127.0.0.1:PORT", "--scheduler-timeout", "1"], "no Dask scheduler answered"),
 ])
 def test_bad_grid_exits_2_with_one_line(args, says, tmp_path, capsys):

@@ -111,8 +111,11 @@ class Searcher:
             refined += 1
             if val > best_v:
                 best_z, best_v = x, val
-        # interior singularity: the refined value exceeds the grid by far -> probe around it
-        if best_v > 10 * max(1.0, float(np.max(v))):
+        # interior singularity: the refined value exceeds the grid by far, or the sup is a spike over
+        # the values 10⁻² (relative) away (a pole at a breakpoint, where the grid itself is dense) -> probe
+        away = [self.ev.quantity_mp(q, best_z + sg * 1e-2 * max(1.0, abs(best_z)), need) for sg in (-1.0, 1.0)]
+        away = max([a for a in away if math.isfinite(a)], default=0.0)
+        if best_v > 10 * max(1.0, float(np.max(v))) or (math.isfinite(best_v) and best_v > 10 * max(1.0, away)):
             div = self._diverges_at(q, best_z, need)
             if div is not None:
                 return Sup(math.inf, best_z, unbounded=True, witness=div[0], witness_value=div[1],
@@ -195,18 +198,42 @@ class Searcher:
                 "info": f"q({fmt(zs[-1])})={fmt(float(vals[-1]))}"}
 
     def _diverges_at(self, q, x0, need) -> tuple[float, float] | None:
-        """(z, q) near x0 if q grows by ≥ 2× per decade of distance over the last 4 decades."""
-        for sgn in (1.0, -1.0):
-            ds = [10.0**-k for k in range(2, 13)]
-            vals = [self.ev.quantity_mp(q, x0 + sgn * d * max(1.0, abs(x0)), need) for d in ds]
-            vals = np.array(vals, dtype=float)
-            if np.isinf(vals).any():
-                j = int(np.flatnonzero(np.isinf(vals))[0])
-                return x0 + sgn * ds[j] * max(1.0, abs(x0)), math.inf
-            tail = vals[-5:]
-            if np.all(np.isfinite(tail)) and np.all(tail[1:] >= 2 * tail[:-1]) and tail[0] > 0:
-                return x0 + sgn * ds[-1] * max(1.0, abs(x0)), float(vals[-1])
+        """(z, q) near a point s if q grows by ≥ 2× per decade of distance to s over the last 4 of
+        the decades 10⁻²…10⁻¹² (relative): s = x0, or the end of q's rise from x0 on either side
+        (:meth:`_edge`: Brent stops ~1e-9 short of a pole such as z = 1 of the squared hinge's
+        g/ℓ = 2/(1 − z), where the last decades seen from x0 show no growth)."""
+        ds = [10.0**-k for k in range(2, 13)]
+        for s, sides in [(x0, (1.0, -1.0))] + [(e, (-sgn,)) for sgn in (1.0, -1.0)
+                                                if (e := self._edge(q, x0, sgn, need)) is not None]:
+            for sgn in sides:
+                vals = [self.ev.quantity_mp(q, s + sgn * d * max(1.0, abs(s)), need) for d in ds]
+                vals = np.array(vals, dtype=float)
+                if np.isinf(vals).any():
+                    j = int(np.flatnonzero(np.isinf(vals))[0])
+                    return s + sgn * ds[j] * max(1.0, abs(s)), math.inf
+                tail = vals[-5:]
+                if np.all(np.isfinite(tail)) and np.all(tail[1:] >= 2 * tail[:-1]) and tail[0] > 0:
+                    return s + sgn * ds[-1] * max(1.0, abs(s)), float(vals[-1])
         return None
+
+    def _edge(self, q, x0, sgn, need) -> float | None:
+        """The last float s beyond x0 (direction ``sgn``, within 10⁻² relative) where q still rises,
+        q(s) ≥ q(x0), found by bisection down to adjacent floats; None if q rises over the whole
+        10⁻² (no edge there) or is not finite at x0."""
+        v0 = self.ev.quantity_mp(q, x0, need)
+        lo, hi = x0, x0 + sgn * 1e-2 * max(1.0, abs(x0))
+        if not math.isfinite(v0) or self.ev.quantity_mp(q, hi, need) >= v0:
+            return None
+        for _ in range(80):                      # |hi − lo| halves: adjacent floats well within 80 steps
+            mid = lo + (hi - lo) / 2
+            if mid in (lo, hi):
+                break
+            vm = self.ev.quantity_mp(q, mid, need)
+            if vm >= v0:
+                lo, v0 = mid, vm
+            else:
+                hi = mid
+        return None if lo == x0 else lo
 
     def violation(self, q, Z: np.ndarray, need=(0, 1, 2), label="q") -> tuple[float | None, float, str]:
         """Search for q < 0: (witness z or None, min value found, detail). A witness is confirmed in mpmath."""

@@ -105,8 +105,12 @@ class DataSpec:
             raise EoscheckError(f"--datasets must be a positive integer, got {datasets}")
         ax = (Axis.parse(n, "n", True), Axis.parse(d, "d", True), Axis.parse(gamma, "gamma", False))
         if data in RANDOM_KINDS:
-            if data == "thm3" and not (ax[2].values or ax[2].hi < 0.1):
+            top = max(ax[2].values) if ax[2].values else ax[2].hi
+            if data == "thm3" and not top < 0.1:
                 raise EoscheckError("--data thm3 needs --gamma inside (0, 0.1), e.g. --gamma 0.01:0.09")
+            if data == "synthetic" and top > 1:
+                raise EoscheckError(f"--data synthetic needs --gamma in (0, 1] (‖xᵢ‖ ≤ 1 caps the margin at 1), "
+                                    f"got {ax[2].text}; e.g. --gamma 0.05:0.5")
             return cls(data, *ax, count=int(datasets))
         if data in FIXED_KINDS:
             return cls(data, *ax, count=1)
@@ -144,7 +148,7 @@ class DataSpec:
         gamma = float(self.gamma.draw(rng, i, False))
         data_seed = int(rng.integers(2**32))
         if self.kind == "synthetic":
-            return get_dataset("synthetic", n=n, d=d, gamma=min(gamma, 1.0), seed=data_seed), data_seed
+            return get_dataset("synthetic", n=n, d=d, gamma=gamma, seed=data_seed), data_seed
         if self.kind == "thm3":
             return get_dataset("thm3", gamma=gamma), data_seed
         return sphere(n, d, data_seed), data_seed
