@@ -96,8 +96,31 @@ def check_output_dir(path: str | Path, what: str = "--out") -> Path:
     if probe.exists() and not probe.is_dir():
         raise EoscheckError(f"{what} {path}: {probe} is a file, so the folder cannot be created; "
                             "choose another path")
-    if not os.access(probe, os.W_OK | os.X_OK):
+    if not os.access(probe, os.W_OK | os.X_OK) or not _can_create_in(probe):
         raise EoscheckError(f"{what} {path}: {probe} is not writable; choose a folder you can write to")
+    return p
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``, by creating an unnamed one (``O_TMPFILE`` where
+    the system has it: nothing appears in the folder).  ``os.access`` alone says yes to root for
+    /sys or /proc, where every write then fails."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def check_output_file(path: str | Path, what: str = "-o") -> Path:
+    """Validate an output file *before* any computation: not an existing folder, and its folder a
+    folder or creatable (:func:`check_output_dir`).  One-line :class:`EoscheckError` otherwise."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise EoscheckError(f"{what} {path}: is a folder; give a file path, e.g. {Path(path) / 'result.json'}")
+    check_output_dir(p.parent if str(p.parent) else Path("."), what)
     return p
 
 

@@ -35,14 +35,24 @@ def _meta() -> dict[str, Any]:
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+#: The keys of a witness file that say where and when it was written, not what it shows.
+_META_KEYS = frozenset({"eoscheck", "versions", "source", "created_utc"})   # _meta's keys
+
+
 def _write(obj: dict, save_dir: str | Path, stem: str) -> Path:
+    """Write a witness as ``stem-HASH.json``, HASH over everything it shows (statement, constant,
+    margin, instance, point; not when or by which version it was written), so two witnesses never
+    share a file — the instance alone did: two conjectures shrunk to one instance overwrote each
+    other.  A file already there holds the same witness, and is kept."""
     d = Path(save_dir)
     d.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(jsonable(obj), indent=1, sort_keys=True)
-    h = hashlib.sha256(json.dumps(obj["instance"], sort_keys=True).encode()).hexdigest()[:10]
+    shown = {k: v for k, v in jsonable(obj).items() if k not in _META_KEYS}
+    h = hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:16]
     path = d / f"{stem}-{h}.json"
+    if path.exists():
+        return path
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(text + "\n")
+    tmp.write_text(json.dumps(jsonable(obj), indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
     return path
 
@@ -68,6 +78,9 @@ def save_conjecture_counterexample(conj, rep, save_dir: str | Path) -> Path:
 def load(path: str | Path) -> dict[str, Any]:
     """Read and validate a counterexample file."""
     p = Path(path)
+    if p.is_dir():
+        raise EoscheckError(f"{p} is a folder; give one counterexample file in it (a .json written by check or "
+                            "conjecture)")
     if not p.is_file():
         raise EoscheckError(f"file not found: {p}")
     try:
@@ -108,12 +121,29 @@ class ReplayResult:
 def replay(path: str | Path) -> ReplayResult:
     """Re-run the GD of a counterexample file and re-check its claim or conjecture."""
     obj = load(path)
-    inst = Instance.from_json(obj["instance"])
-    C = float(obj.get("constant", 1.0))
-    margin = float(obj.get("margin", 0.0))
-    with single_thread():
-        if obj["kind"] == "claim":
+    try:                       # the file's fields; a wrong one is the file's fault, named in one line
+        inst = Instance.from_json(obj["instance"])
+        C = float(obj.get("constant", 1.0))
+        margin = float(obj.get("margin", 0.0))
+        kind = obj["kind"]
+        if kind == "claim":
             c = get_claim(obj["claim"]["id"])
+        elif kind == "conjecture":
+            from .conjecture import Conjecture
+
+            s = obj["conjecture"]
+            ranges = {k: f"{v[0]!r}:{v[1]!r}" for k, v in s["ranges"].items()}
+            conj = Conjecture.parse(s["text"], loss=s["loss"], ranges=ranges, eta_of_T=s.get("eta_of_T"),
+                                    where=s.get("where_text") or [])
+            conj.values = {k: float(v) for k, v in s["constants"].items()}
+        else:
+            raise EoscheckError(f"unknown counterexample kind {kind!r}")
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+        what = f"missing field {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: {err}"
+        raise EoscheckError(f"{path} is not a valid counterexample file ({what}); save it again with eoscheck "
+                            "check or conjecture") from None
+    with single_thread():
+        if kind == "claim":
             ev = c.evaluate(inst)
             subject = f"{c.id}: {c.title}"
             bad = ev.violations(C, margin)
@@ -121,22 +151,14 @@ def replay(path: str | Path) -> ReplayResult:
             if bad.any():
                 idx = np.flatnonzero(bad)
                 point = ev.point(int(idx[np.argmax(ev.scores(C)[idx])]))
-        elif obj["kind"] == "conjecture":
-            from .conjecture import Conjecture
+        else:
             from .witness import confirm
 
-            s = obj["conjecture"]
-            ranges = {k: f"{v[0]!r}:{v[1]!r}" for k, v in s["ranges"].items()}
-            conj = Conjecture.parse(s["text"], loss=s["loss"], ranges=ranges, eta_of_T=s.get("eta_of_T"),
-                                    where=s.get("where_text") or [])
-            conj.values = {k: float(v) for k, v in s["constants"].items()}
             point = confirm(conj, inst, margin)  # the same 40-digit check that convicted
             subject = s["text"]
-        else:
-            raise EoscheckError(f"unknown counterexample kind {obj['kind']!r}")
     rec = obj.get("point") or {}
     identical = bool(point is not None and all(point.get(k) == rec.get(k) for k in ("measured", "bound"))
                      and rec.get("measured") is not None)
-    return ReplayResult(path=str(path), kind=obj["kind"], subject=subject, reproduced=point is not None,
+    return ReplayResult(path=str(path), kind=kind, subject=subject, reproduced=point is not None,
                         instance=inst.describe(), point=point, recorded_point=obj.get("point"), constant=C,
                         margin=margin, versions_then=obj.get("versions", {}), identical=identical)

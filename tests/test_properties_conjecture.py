@@ -95,6 +95,19 @@ def test_false_conjecture_exits_1_with_a_replayable_file(tmp_path):
         assert main(["replay", str(files[0])]) == 1
 
 
+def test_two_conjectures_falsified_on_one_instance_keep_two_witnesses(tmp_path, capsys):
+    """Both shrink to the same instance; the file name hashed the instance alone, so the second
+    witness overwrote the first, and the first run's `eoscheck replay FILE` replayed the second."""
+    texts = ["final_loss <= 0.01", "transition_time(0) <= 1"]
+    for text in texts:
+        assert main(["conjecture", "--effort", "smoke", "--save", str(tmp_path), text]) == 1
+    saved = {json.loads(f.read_text())["conjecture"]["text"]: f for f in tmp_path.glob("conjecture-*.json")}
+    assert sorted(saved) == sorted(texts)
+    capsys.readouterr()
+    for text, f in saved.items():
+        assert main(["replay", str(f)]) == 1 and f"conjecture: {text}" in capsys.readouterr().out
+
+
 def test_true_conjecture_exits_0_and_bad_input_exits_2():
     # Theorem 1's EoS bound itself, where it is proven
     assert main(["conjecture", "avg_loss(t) <= (1+log(gamma**2*eta*t)**2+eta**2/4)/(gamma**2*eta*t)",

@@ -66,6 +66,42 @@ def test_usage_errors_exit_2(tmp_path):
     assert main(["check", "--list"]) == 0
 
 
+@pytest.mark.parametrize("corrupt, says", [
+    (lambda o: o["instance"]["data"].update(X="abc"), "could not convert string to float"),
+    (lambda o: o.update(kind="conjecture"), "missing field 'conjecture'"),
+    (lambda o: o.update(constant="x"), "could not convert string to float: 'x'"),
+    (lambda o: o["instance"].update(etas=None), "TypeError"),
+])
+def test_a_corrupted_counterexample_file_is_one_line_exit_2(false_claim, tmp_path, capsys, corrupt, says):
+    """A wrong field gave a traceback with exit 1, which replay uses for "REPRODUCED"."""
+    rep = run_claim(false_claim, "ci", save_dir=str(tmp_path))
+    obj = json.loads(open(rep.counterexample_file).read())
+    corrupt(obj)
+    bad = tmp_path / "corrupt.json"
+    bad.write_text(json.dumps(obj))
+    capsys.readouterr()
+    assert main(["replay", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is not a valid counterexample file" in err and says in err, err
+    assert main(["replay", str(tmp_path)]) == 2 and "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["check", "thm1.w_norm", "--profile", "ci", "-o", "{dir}"],
+                                  ["conjecture", "final_loss <= 0.01", "--effort", "smoke", "-o", "{dir}"],
+                                  ["conjecture", "final_loss <= 0.01", "--effort", "smoke", "--save", "{file}"],
+                                  ["fit", "cor2.rate", "-o", "{dir}"],
+                                  ["run", "--data", "toy", "--steps", "5", "--out", "/proc/eoscheck-out"]])
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_work(argv, tmp_path, capsys):
+    """-o naming a folder raised IsADirectoryError after the whole check (exit 1, results lost); --save
+    naming a file raised FileExistsError and lost the witness; /proc passed os.access for root."""
+    (tmp_path / "afile").write_text("keep me")
+    argv = [a.format(dir=tmp_path, file=tmp_path / "afile") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"eoscheck {argv[0]}: error:"), err
+    assert (tmp_path / "afile").read_text() == "keep me"
+
+
 def test_unknown_profile_is_refused_not_reported_as_an_error_verdict():
     """run_claim("thm1.tau", profile="fast") returned verdict "error" with "KeyError: 'fast'"."""
     from eoscheck import EoscheckError

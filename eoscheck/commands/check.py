@@ -71,6 +71,12 @@ def run(args) -> int:
     for cid in args.claims:
         get_claim(cid)  # unknown ids: exit 2 before any work
     load_constants()    # a bad $EOSCHECK_FITTED_CONSTANTS: exit 2 before any work
+    from ..outputs import atomic_write, check_output_dir, check_output_file
+
+    if args.output:
+        check_output_file(args.output)
+    if args.counterexamples:
+        check_output_dir(args.counterexamples, "--counterexamples")
     t0 = time.perf_counter()
 
     def progress(rep):
@@ -78,10 +84,6 @@ def run(args) -> int:
 
     print(f"eoscheck check: profile {profile}" + (f", seed {args.seed}" if args.seed is not None else ", derandomized"),
           file=sys.stderr)
-    from ..outputs import atomic_write, check_output_dir
-
-    if args.output:
-        check_output_dir(Path(args.output).parent if str(Path(args.output).parent) else Path("."))
     reports = run_claims(args.claims or None, profile, args.seed, args.counterexamples, progress)
     from ..provenance import provenance
 

@@ -46,12 +46,15 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..outputs import atomic_write
+    from ..outputs import atomic_write, check_output_dir, check_output_file
     from ..properties.conjecture import Conjecture
     from ..properties.decide import check_conjecture
 
     ranges = {k: getattr(args, k) for k in ("eta", "n", "d", "gamma", "t", "T")}
     conj = Conjecture.parse(args.statement, loss=args.loss, ranges=ranges, eta_of_T=args.eta_of_T, where=args.where)
+    if args.output:
+        check_output_file(args.output)
+    check_output_dir(args.save, "--save")      # before the search: a witness must not be lost for its folder
     rep = check_conjecture(conj, args.effort, args.seed, args.save)
     text = json.dumps(rep.to_json(), indent=1) + "\n"
     if args.output:

@@ -37,11 +37,11 @@ def run(args) -> int:
         if c.fit is None or c.unavailable:
             raise EoscheckError(f"{c.id} has no fitted constant (it is {c.kind}"
                                 f"{'; unavailable' if c.unavailable else ''})")
-    from ..outputs import check_output_dir
+    from ..outputs import check_output_file
 
     out = Path(args.output)
     if not args.dry_run:
-        check_output_dir(out.parent if str(out.parent) else Path("."))
+        check_output_file(out)
     records, rows = {}, []
     for c in claims:
         print(f"  calibrating {c.id} ...", file=sys.stderr, flush=True)

@@ -18,10 +18,11 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from ..outputs import atomic_write, check_output_file
     from ..properties.replay import replay
 
-    from ..outputs import atomic_write
-
+    if args.output:
+        check_output_file(args.output)
     res = replay(args.file)
     text = json.dumps(res.to_json(), indent=1) + "\n"
     if args.output:
