@@ -12,6 +12,7 @@ computes them its way.  mpmath work is bounded: exp/power of an argument beyond
 from __future__ import annotations
 
 import math
+import threading
 
 import mpmath
 import numpy as np
@@ -22,6 +23,15 @@ import torch
 
 #: mpmath: exp(x) and b**e with |x| (|e·ln b|) beyond this are NaN, not computed
 MP_EXP_CAP = mpmath.mpf(10) ** 30
+#: ``MP_CAPPED.count``: how many times this thread's mpmath evaluations met :data:`MP_EXP_CAP` (a NaN
+#: that says "not computed", which :func:`eoscheck.compiler.mp_value` reports as unreliable, unlike
+#: the NaN of an undefined value such as log of a negative number)
+MP_CAPPED = threading.local()
+
+
+def _capped():
+    MP_CAPPED.count = getattr(MP_CAPPED, "count", 0) + 1
+    return mpmath.nan
 #: mpmath: a sum keeps at least this many bits after cancellation (else the precision is raised)
 MP_KEEP_BITS = 64
 MP_DPS0 = 30        #: starting precision of :func:`mp_value` (decimal digits)
@@ -354,12 +364,14 @@ class MpmathBackend:
         if b == 0:
             return mpmath.mpf(0) if e > 0 else mpmath.inf
         if abs(e * mpmath.log(b)) > MP_EXP_CAP:
-            return mpmath.nan  # beyond what can be computed: undefined rather than a wrong 0/∞
+            return _capped()  # beyond what can be computed: not a value rather than a wrong 0/∞
         return mpmath.power(b, e)
 
     def exp(self, a):
-        if mpmath.isnan(a) or abs(a) > MP_EXP_CAP:
-            return mpmath.nan  # beyond what can be computed: undefined rather than a wrong 0/∞
+        if mpmath.isnan(a):
+            return a
+        if abs(a) > MP_EXP_CAP:
+            return _capped()  # beyond what can be computed: not a value rather than a wrong 0/∞
         return mpmath.exp(a)
 
     def log(self, a):

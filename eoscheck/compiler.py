@@ -32,7 +32,8 @@ import torch
 from sympy.core.function import AppliedUndef
 
 from ._errors import EoscheckError
-from .backends import BACKEND_OBJECTS, BACKENDS, MP_DPS0, MP_DPS_MAX, MP_RAISES, Flags, as_tensor, flag_sum
+from .backends import (BACKEND_OBJECTS, BACKENDS, MP_CAPPED, MP_DPS0, MP_DPS_MAX, MP_KEEP_BITS, MP_RAISES, Flags,
+                       as_tensor, flag_sum)
 
 
 class _Env:
@@ -287,14 +288,28 @@ def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = 
 
     A cancelling sum doubles the precision; an absorbed term (1 + e^{−800}) jumps to the precision
     that keeps it.  Bounded: at most ``dps_max`` digits and ``raises`` raisings (a count, so the
-    answer never depends on the machine's load).  Unreliable: a cancellation left at the cap, or a
-    zero result after a loss.
+    answer never depends on the machine's load).  Unreliable: a cancellation left at the cap, a
+    zero result after a loss, or a NaN from an exp or power beyond :data:`~eoscheck.backends.MP_EXP_CAP`
+    (not computed; a NaN of an undefined value, e.g. log of a negative number, is reliable).  But a
+    value left "hard" at the cap that equals the value of the precision before (≥ half the cap,
+    ~750 digits) to that precision is reliable: the cancellation was exact (1 − z at z = 1, or
+    −z + |z|), since a rounding residue would have changed between the two precisions.
     """
     prec = dps0 * 10 // 3
     cap = int(dps_max * 3.33)
+    prev, prev_prec = None, 0
+
+    def settled(v) -> bool:
+        if prev is None or prev_prec < cap // 2 or prec < cap:
+            return False
+        if v == 0 or prev == 0:
+            return v == prev
+        return abs(v - prev) <= abs(v) * mpmath.ldexp(1, MP_KEEP_BITS - prev_prec)
+
     for attempt in range(raises + 1):
         with mpmath.workprec(prec):
             fl = Flags()
+            capped = getattr(MP_CAPPED, "count", 0)
             try:
                 v = fn(fl)
             except (ZeroDivisionError, OverflowError):
@@ -304,6 +319,8 @@ def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = 
             if isinstance(v, mpmath.mpc):
                 v = mpmath.nan if v.imag != 0 else v.real
             v = +v if isinstance(v, mpmath.mpf) else mpmath.mpf(v)
+        if mpmath.isnan(v) and getattr(MP_CAPPED, "count", 0) != capped:
+            return v, False
         lost = fl.hard or fl.need > prec
         if not lost or mpmath.isnan(v):
             return v, True
@@ -312,10 +329,11 @@ def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = 
             break
         if want > cap:
             if prec >= cap or not fl.hard:
-                return v, not (fl.hard or v == 0)
+                return v, not (fl.hard or v == 0) or settled(v)
             want = cap
+        prev, prev_prec = v, prec
         prec = max(want, prec + 64)
-    return v, not (fl.hard or v == 0)
+    return v, not (fl.hard or v == 0) or settled(v)
 
 
 __all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_value"]

@@ -255,6 +255,27 @@ def test_a_finite_spike_of_g_over_l_is_measured_not_called_unbounded():
     assert c.constant == pytest.approx(1e4, rel=1e-6)
 
 
+def test_huge_search_range_is_undetermined_not_a_failure_of_the_logistic_loss():
+    """Beyond z = ±1e30 the high-precision evaluator computes nothing (exp capped): those checks are
+    undetermined; they failed with "ℓ is not a real number there" at z = −1e100."""
+    r = audit_loss(get_loss("logistic"), search_range=1e100, theory=False)
+    assert not [k for k, c in r.checks.items() if c.status == "fail"]
+    assert r["A.nonincreasing"].status == "undetermined" and "could not be computed" in r["A.nonincreasing"].detail
+
+
+@pytest.mark.parametrize("spec", ["(1-z+abs(1-z))**2/4",                                      # squared hinge
+                                  "(((1-z)+abs(1-z))**2/4 - ((-z)+abs(-z))**2/4)/2"])          # Huber hinge
+def test_abs_and_max_forms_of_one_loss_get_one_verdict(spec):
+    """Written with abs, exact cancellations (1 − z + |1 − z| at z = 1) made ℓ "not a real number":
+    3A failed; written with max it held.  Both are convex, non-increasing, ≥ 0, → 0."""
+    a = audit(spec, theory=False)
+    b = audit(spec.replace("(1-z+abs(1-z))**2/4", "max(0, 1-z)**2").replace(
+        "(((1-z)+abs(1-z))**2/4 - ((-z)+abs(-z))**2/4)/2", "(max(0, 1-z)**2 - max(0, -z)**2)/2"), theory=False)
+    for name in ("A.C1", "A.convex", "A.nonincreasing", "A.nonnegative", "A.vanishes_at_infinity"):
+        assert a[name].status == b[name].status == "pass", (name, a[name].detail, b[name].detail)
+    assert a["C.self_bounded"].status == b["C.self_bounded"].status == "fail"   # both vanish at z = 1
+
+
 def test_poly_tail_constants():
     """√(1+z²) − z: g = 1 − z/√(1+z²) decreases to lim_{z→−∞} = 2; ℓ ~ 1/(2z) has no exponential tail."""
     r = audit("poly_tail")

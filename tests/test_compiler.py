@@ -90,6 +90,22 @@ def test_mpmath_flags_a_cancellation_and_mp_value_raises_the_precision():
     assert float(v) == pytest.approx(1e-40 * math.exp(-2.0), rel=1e-12)
 
 
+@pytest.mark.parametrize("expr, x, reliable, value", [
+    (sp.log(z), -1.0, True, math.nan),             # undefined: a reliable NaN (the auditor's FAIL)
+    (sp.exp(-z), -1e40, False, math.nan),          # exp beyond MP_EXP_CAP: not computed (UNDETERMINED)
+    (sp.log(1 + sp.exp(-z)), -1e100, False, math.nan),
+    ((1 - z + sp.Abs(1 - z)) ** 2 / 4, 1.0, True, 0.0),       # 1 − z + |1 − z| = 0 exactly at z = 1
+    ((-z + sp.Abs(z)) ** 2 + 3, 1e-9, True, 3.0),             # an exact zero inside, 3 outside
+])
+def test_mp_value_tells_undefined_from_not_computed_and_exact_from_lost_cancellations(expr, x, reliable, value):
+    """A NaN from the exp cap was reported reliable, so the auditor failed the logistic loss ("ℓ is not a
+    real number") at --search-range 1e100; an exact cancellation was unreliable at every precision, so
+    ((1 − z) + |1 − z|)²/4 (the squared hinge) failed Assumption 3A while max(0, 1 − z)² passed."""
+    v, ok = mp_value(lambda fl: compile_expr(expr, [z]).mpmath(x, flags=fl))
+    assert ok is reliable
+    assert (math.isnan(value) and mpmath.isnan(v)) or float(v) == value
+
+
 def test_mpmath_is_bounded_for_huge_exponents():
     prog = compile_expr(sp.exp(sp.exp(sp.exp(sp.exp(-z)))), [z])
     with mpmath.workdps(30):

@@ -23,6 +23,11 @@ from ..losses import Loss, z
 from .format import to_float
 
 
+#: Why a value was not computed (an undetermined check, never a failure).
+UNCOMPUTED = ("the high-precision evaluator stops at exp of arguments beyond 1e30 and at 1500 digits; "
+              "a smaller --search-range decides the rest")
+
+
 def mp_at(prog: Program, x: float) -> tuple[Any, bool]:
     """prog(x) in mpmath at an adaptively raised, bounded precision: (value, reliable)."""
     return mp_value(lambda fl: prog.mpmath(x, flags=fl))
@@ -45,6 +50,7 @@ class Evaluator:
         self.mp_calls = 0
         self._mp_cache: dict[tuple[float, int], Any] = {}
         self.imprecise: list[float] = []
+        self._uncomputed: set[float] = set()
         self._S, self._ok = np.zeros(0), np.zeros(0, dtype=bool)
         self.unreliable_fraction = 1.0
         if sample is not None:
@@ -69,6 +75,7 @@ class Evaluator:
         v, ok = mp_at(self.programs[k], x)
         if not ok:
             self.imprecise.append(float(x))
+            self._uncomputed.add(float(x))
             v = mpmath.nan
         self._mp_cache[key] = v
         return v
@@ -146,6 +153,17 @@ class Evaluator:
                 return to_float(q(*args))
             except (ZeroDivisionError, OverflowError):
                 return math.nan
+
+    def uncomputed(self, x: float) -> bool:
+        """Whether a NaN at x means "not computed" (high precision did not settle, or an exp beyond
+        :data:`~eoscheck.backends.MP_EXP_CAP`) rather than "undefined" (e.g. log of a negative number)."""
+        return float(x) in self._uncomputed
+
+    def undefined_at(self, Z: np.ndarray, v: np.ndarray) -> tuple[float | None, float | None]:
+        """(the first z where the values ``v`` are undefined, the first where they were not computed),
+        each None if there is none."""
+        nan = [float(x) for x in np.asarray(Z)[np.isnan(v)]]
+        return (next((x for x in nan if not self.uncomputed(x)), None), next((x for x in nan if self.uncomputed(x)), None))
 
     def scalar(self, q: Callable, x: float, need=(0, 1, 2)) -> float:
         return float(self.quantity(q, np.array([x]), need)[0])

@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..compiler import compile_expr
 from ..losses import z
-from .evaluate import mp_at, q_d2, q_value
+from .evaluate import UNCOMPUTED, mp_at, q_d2, q_value
 from .facts import Context
 from .format import fmt, join_methods, sym_float, to_float
 from .results import FAIL, PASS, UNDETERMINED, CheckResult
@@ -195,6 +195,8 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
                            detail=f"{what} on every piece (sympy assumptions / solveset)" +
                                   (("; " + ", ".join(how)) if how else ""))
     w, vmin, detail = ctx.search.violation(q, ctx.Z, need, label)
+    if w is None and math.isnan(vmin):
+        return CheckResult(name, UNDETERMINED, method="numeric", detail=detail)
     if w is not None:
         return CheckResult(name, FAIL, method="numeric", witness=w, witness_info=f"{label} = {vmin:.6g} < 0",
                            detail=detail)
@@ -211,11 +213,13 @@ def _grid_jump(ctx: Context, up: bool) -> CheckResult | None:
     ℓ(z_{i+1}) > ℓ(z_i) confirmed in high precision (catches jumps and poles that ℓ′ ≤ 0 misses)."""
     name = "A.nonincreasing" if up else "A.nonnegative"
     v = ctx.ev.quantity(q_value, ctx.Z, (0,))
-    bad = np.isnan(v)
-    if bad.any():
-        w = float(ctx.Z[int(np.flatnonzero(bad)[0])])
-        return CheckResult(name, FAIL, method="numeric", witness=w, witness_info="ℓ is not a real number there",
+    undefined, uncomputed = ctx.ev.undefined_at(ctx.Z, v)
+    if undefined is not None:
+        return CheckResult(name, FAIL, method="numeric", witness=undefined, witness_info="ℓ is not a real number there",
                            detail="ℓ must be defined on all of ℝ")
+    if uncomputed is not None:
+        return CheckResult(name, UNDETERMINED, method="numeric",
+                           detail=f"ℓ could not be computed at z={fmt(uncomputed)}: {UNCOMPUTED}")
     if not up:
         return None
     with np.errstate(all="ignore"):

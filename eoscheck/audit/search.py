@@ -16,7 +16,7 @@ import numpy as np
 import scipy.optimize
 import sympy as sp
 
-from .evaluate import Evaluator
+from .evaluate import UNCOMPUTED, Evaluator
 from .format import fmt, side_inf, sym_float
 
 
@@ -91,10 +91,12 @@ class Searcher:
         for side in sides:  # sympy works on the tails while the grid is searched
             self.facts.prefetch([(key, side)])
         v = self.ev.quantity(q, Z, need)
-        nan = np.isnan(v)
-        if nan.any():
-            i = int(np.flatnonzero(nan)[0])
-            return Sup(math.nan, float(Z[i]), undetermined=f"{label} is undefined at z={fmt(float(Z[i]))}")
+        undefined, uncomputed = self.ev.undefined_at(Z, v)
+        if undefined is not None:
+            return Sup(math.nan, undefined, undetermined=f"{label} is undefined at z={fmt(undefined)}")
+        if uncomputed is not None:
+            return Sup(math.nan, uncomputed, undetermined=f"{label} could not be computed at z={fmt(uncomputed)}: "
+                                                          f"{UNCOMPUTED}")
         if np.isinf(v).any():
             i = int(np.flatnonzero(np.isinf(v))[0])
             side = "-" if Z[i] < 0 else "+"
@@ -238,9 +240,11 @@ class Searcher:
     def violation(self, q, Z: np.ndarray, need=(0, 1, 2), label="q") -> tuple[float | None, float, str]:
         """Search for q < 0: (witness z or None, min value found, detail). A witness is confirmed in mpmath."""
         v = self.ev.quantity(q, Z, need)
-        if np.isnan(v).any():
-            i = int(np.flatnonzero(np.isnan(v))[0])
-            return float(Z[i]), math.nan, f"{label} undefined at z={fmt(float(Z[i]))}"
+        undefined, uncomputed = self.ev.undefined_at(Z, v)
+        if undefined is not None:
+            return undefined, math.nan, f"{label} undefined at z={fmt(undefined)}"
+        if uncomputed is not None:      # no witness either way: the caller reports it undetermined
+            return None, math.nan, f"{label} could not be computed at z={fmt(uncomputed)}: {UNCOMPUTED}"
         neg = -v
         cands = local_maxima(neg, 6)
         best_z, best_v = float(Z[int(np.argmin(v))]), float(np.min(v))
