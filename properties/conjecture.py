@@ -403,7 +403,9 @@ def _parse_quantity(lhs: str):
             raise EoscheckError(f"{name} needs a step: {name}(t), {name}(T) or {name}(T/2)")
         if arg.strip() == "t":
             return name, "t"
-        return name, parse_expression(arg, syms)
+        step = parse_expression(arg, syms)
+        _check_step(name, arg.strip(), step)
+        return name, step
     if name == "transition_time":
         if not arg:
             raise EoscheckError("transition_time needs a threshold, e.g. transition_time(1/eta)")
@@ -411,6 +413,28 @@ def _parse_quantity(lhs: str):
     if arg:
         raise EoscheckError(f"{name} takes no argument")
     return name, None
+
+
+#: T values at which a step written in T alone is tried: one of them must give a step of the run.
+_STEP_PROBES = (1, 2, 10, 100, 10**4, 10**6, 10**8)
+
+
+def _check_step(name: str, text: str, step: sp.Expr) -> None:
+    """Refuse a step that is no step of any run: ⌊step⌋ outside 0..T (1..T for the averages, which
+    start at t = 1) for every T tried, when the step depends on T alone (loss(−1), loss(2*T),
+    avg_loss(0)); such a quantity measured nothing and the check ended "undecided"."""
+    if {s.name for s in step.free_symbols} - {"T"}:
+        return
+    first = 1 if name in ("avg_loss", "grad_potential_avg") else 0
+    for T in _STEP_PROBES:
+        try:
+            t = math.floor(value_at(step, {"T": float(T)}))
+        except (EoscheckError, ValueError, OverflowError):
+            continue
+        if first <= t <= T:
+            return
+    raise EoscheckError(f"{name}({text}): no run has that step (it must lie in {first}..T); "
+                        f"e.g. {name}(T), {name}(T/2) or {name}(t)")
 
 
 def _parse_condition(text: str, syms) -> tuple:

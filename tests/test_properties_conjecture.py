@@ -26,6 +26,19 @@ def test_bad_statements_are_refused(text):
         Conjecture.parse(text)
 
 
+@pytest.mark.parametrize("text", ["loss(-1) <= 1", "loss(2*T) <= 1", "loss(T+1) <= 1", "avg_loss(0) <= 1"])
+def test_a_step_no_run_has_is_refused(text):
+    """These measured nothing: the check ended "UNDECIDED: no point fell in the domain", exit 0."""
+    with pytest.raises(EoscheckError, match="no run has that step"):
+        Conjecture.parse(text)
+
+
+@pytest.mark.parametrize("text", ["loss(T) <= 1", "loss(T/2) <= 1", "loss(100) <= 1", "avg_loss(1) <= 1",
+                                  "loss(eta) <= 1"])
+def test_steps_some_run_has_are_accepted(text):
+    assert Conjecture.parse(text).arg is not None
+
+
 @pytest.mark.parametrize("text,side", [("avg_loss(t) <= ", "right side of '<='"), ("  >= 1/(eta*t)", "left side of '>='"),
                                        ("avg_loss(t) <", "right side of '<'")])
 def test_an_empty_side_is_named(text, side):

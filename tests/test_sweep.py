@@ -244,6 +244,7 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
     (["--measure", "loss(t)"], "give a step"),
     (["--data", "no-such-data"], "not a built-in"),
     (["--gamma", "0.5:2"], "--gamma in (0, 1]"),          # was clamped to γ = 1 silently
+    (["--measure", "loss(2*T)"], "no run has that step"),  # was a column of NaN
     (["--data", "thm3", "--gamma", "0.05,0.5"], "--data thm3 needs --gamma inside (0, 0.1)"),
     (["--scheduler", "tcp://127.0.0.1:PORT", "--scheduler-timeout", "1"], "no Dask scheduler answered"),
 ])
