@@ -208,9 +208,12 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
             inst, pt, source = found
             rep.verdict, rep.witness_source = "FALSIFIED", source
             rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
-            lim = "EXPR" + (f"·(1+{margin:g})" if margin else "")
-            notes.insert(0, f"witness ({source}): measured {pt['measured']:.9g} vs {lim} = {pt['limit']:.9g} "
-                            f"at {inst.describe()}" + (f", t={pt['t']:g}" if "t" in pt else ""))
+            up = conj.direction == "<="
+            lim = ("EXPR" + ((f"·(1+{margin:g})" if up else f"/(1+{margin:g})") if margin else "")
+                   + (" + " if up else " − ") + f"allowance {pt['allowance']:.2g}")
+            notes.insert(0, f"witness ({source}): measured {pt['measured']:.9g} vs EXPR = {pt['bound']:.9g} "
+                            f"(limit {lim} = {pt['limit']:.9g}) at {inst.describe()}"
+                            + (f", t={pt['t']:g}" if "t" in pt else ""))
         elif rep.points == 0:
             rep.verdict = "UNDECIDED"
             notes.append("no point fell in the domain: nothing was tested")

@@ -121,6 +121,17 @@ def test_two_conjectures_falsified_on_one_instance_keep_two_witnesses(tmp_path, 
         assert main(["replay", str(f)]) == 1 and f"conjecture: {text}" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("text, says", [
+    ("final_loss <= 0.01", "vs EXPR = 0.01 (limit EXPR + allowance"),
+    ("final_loss <= where(eta > 1, 1, 0)", "vs EXPR = 0 (limit EXPR + allowance"),   # printed "EXPR = 1.08e-14"
+    ("final_loss >= -C", "(limit EXPR/(1+1) − allowance"),                          # printed "EXPR·(1+1)"
+])
+def test_the_witness_line_names_expr_and_the_limit_it_was_compared_with(text, says, tmp_path, capsys):
+    assert main(["conjecture", "--effort", "smoke", "--save", str(tmp_path), text]) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("FALSIFIED: witness"))
+    assert says in line, line
+
+
 def test_true_conjecture_exits_0_and_bad_input_exits_2():
     # Theorem 1's EoS bound itself, where it is proven
     assert main(["conjecture", "avg_loss(t) <= (1+log(gamma**2*eta*t)**2+eta**2/4)/(gamma**2*eta*t)",
