@@ -35,8 +35,22 @@ def test_powers_of_two_and_normalize(tmp_path, capsys):
     np.testing.assert_allclose(Trajectory.load(tmp_path).eta, [0.25, 8.0])
 
 
+def test_non_separable_data_are_said_and_a_rerun_keeps_one_figure(tmp_path, capsys):
+    """Data outside Assumption 1B ran with no word (only run.json said separable: false); a rerun in
+    another --format left the first run's figure beside the new one."""
+    f = tmp_path / "nonsep.npz"
+    np.savez(f, X=np.array([[1.0, 0.0], [1.0, 0.0]]), y=np.array([1.0, -1.0]))
+    out = tmp_path / "run"
+    assert main(["run", "--data", str(f), "--steps", "20", "--out", str(out), "--quiet", "--format", "svg"]) == 0
+    assert "is not linearly separable through the origin" in capsys.readouterr().err
+    assert main(["run", "--data", "toy", "--normalize", "--steps", "20", "--out", str(out), "--quiet"]) == 0
+    assert "separable" not in capsys.readouterr().err
+    assert sorted(p.name for p in out.glob("fig1.*")) == ["fig1.png"]
+
+
 @pytest.mark.parametrize("argv,msg", [
     (["--data", "missing.npz"], "file not found"),
+    (["--width", "64"], "--width applies to --model ntk only"),       # was accepted and ignored
     (["--eta", "-1"], "positive"),
     (["--eta", "abc"], "not a number"),
     (["--loss", "nope"], "unknown loss"),

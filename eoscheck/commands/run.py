@@ -21,6 +21,8 @@ NAME = "run"
 HELP = "run GD for several stepsizes, save trajectory.npz + run.json + fig1.png, print a summary"
 
 FORMATS = ("png", "svg", "pdf")
+#: --width's default (--model ntk)
+NTK_WIDTH = 1024
 
 
 def add_data_arguments(p) -> None:
@@ -56,7 +58,7 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=count_at_least(1), default=10_000,
                    help="number of GD steps T (default 10000; 1e6 and 2^20 are accepted)")
     p.add_argument("--model", choices=("linear", "ntk", "mlp3"), default="linear", help="model (default linear)")
-    p.add_argument("--width", type=count_at_least(1), default=1024, help="NTK width m (--model ntk)")
+    p.add_argument("--width", type=count_at_least(1), help=f"NTK width m (--model ntk; default {NTK_WIDTH})")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--grid", choices=("all", "log"), default="all", help="record every step or a log grid")
     p.add_argument("--grid-points", type=count_at_least(2), default=None, help="points of the log grid (default 512)")
@@ -110,6 +112,10 @@ def validate(args):
     if args.grid_points is not None and args.grid != "log":
         raise EoscheckError("--grid-points applies to --grid log only; add --grid log or drop --grid-points")
     check_device(args.device)
+    if args.width is not None and args.model != "ntk":
+        raise EoscheckError(f"--width applies to --model ntk only (this is --model {args.model}); drop it")
+    if args.model == "ntk" and args.width is None:
+        args.width = NTK_WIDTH
     if args.model == "mlp3":
         if args.loss != "logistic":
             raise EoscheckError("--model mlp3 trains with cross-entropy; drop --loss")
@@ -156,7 +162,7 @@ def estimate(args, K: int, shape: tuple[int, int] | None):
         return None
     return gd_estimate(K=K, steps=args.steps, recorded=recorded_points(args.steps, args.grid, args.grid_points),
                        n=shape[0], d=shape[1], sharp_points=_sharp_points(args, args.steps), model=args.model,
-                       width=args.width)
+                       width=args.width or 0)
 
 
 def _run_model(args, data, loss, etas):
@@ -229,12 +235,18 @@ def run(args) -> int:
                 print(est.line(), file=sys.stderr)
             if hasattr(data, "max_margin") and not args.quiet:
                 _max_margin_with_label(data)
+            if args.model == "linear" and not data.separable:
+                print(f"warning: {data.name} is not linearly separable through the origin (certified γ* = "
+                      f"{data.gamma + 0.0:.3g} ≤ 0), outside Assumption 1B: the theory's bounds do not apply, and "
+                      "the loss need not fall below 1/η", file=sys.stderr)
             traj = _run_model(args, data, loss if loss is not None else args.loss, etas)
             if hasattr(data, "summary"):
                 traj.config["dataset"] = data.summary()
             traj.provenance["seed"] = args.seed
             name = getattr(data, "name", traj.config.get("data", "digits"))
             fig_name = f"fig1.{args.format}"
+            for old in (out / f"fig1.{f}" for f in FORMATS if f != args.format):
+                old.unlink(missing_ok=True)      # an earlier run's figure in another format: not of this run
             figure = _figure_bytes(traj, f"{name}, {traj.config.get('loss', args.loss)} loss", args.format)
             traj.save(out, extra={fig_name: figure}, command=getattr(args, "_argv", None))
     rows = summary_table(traj)
