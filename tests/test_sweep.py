@@ -237,25 +237,39 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--n", "8:4"], "empty range"),
-    (["--gamma", "0.5:0.05"], "empty range"),
+    (["--datasets", "2", "--n", "8:4"], "empty range"),
+    (["--datasets", "2", "--gamma", "0.5:0.05"], "empty range"),
     (["--eta", ""], "--eta"),
     (["--measure", "speed(T)"], "unknown quantity"),
     (["--measure", "loss(t)"], "give a step"),
     (["--data", "no-such-data"], "not a built-in"),
-    (["--gamma", "0.5:2"], "--gamma in (0, 1]"),          # was clamped to γ = 1 silently
-    (["--measure", "loss(2*T)"], "no run has that step"),  # was a column of NaN
+    (["--datasets", "2", "--gamma", "0.5:2"], "--gamma in (0, 1]"),          # was clamped to γ = 1 silently
     (["--data", "thm3", "--gamma", "0.05,0.5"], "--data thm3 needs --gamma inside (0, 0.1)"),
+    (["--measure", "loss(2*T)"], "no run has that step"),                      # was a column of NaN
+    (["--workers", "512"], "use at most"),                                     # ~90 lines of Dask tracebacks
+    (["--data", "toy", "--n", "4:8"], "--n does not apply to --data toy"),     # ignored: one row
+    (["--data", "toy", "--datasets", "3"], "--datasets does not apply to --data toy"),
+    (["--datasets-per-cell", "4"], "applies to --study crawshaw-liu only"),     # ignored
+    (["--study", "crawshaw-liu", "--datasets-per-cell", "0"], "argument --datasets-per-cell"),  # said --datasets
+    (["--study", "crawshaw-liu", "--eta", "4"], "--eta does not apply to --study crawshaw-liu"),
     (["--scheduler", "tcp://127.0.0.1:PORT", "--scheduler-timeout", "1"], "no Dask scheduler answered"),
 ])
 def test_bad_grid_exits_2_with_one_line(args, says, tmp_path, capsys):
     from eoscheck.cli import main
 
     args = [a.replace("PORT", str(_free_port())) for a in args]
-    rc = main(["sweep", "--datasets", "2", "--steps", "10", *args, "--out", str(tmp_path / "o")])
+    rc = main(["sweep", "--steps", "10", *args, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and says in err, err
     assert not (tmp_path / "o" / "results.parquet").exists()
+
+
+def test_sweep_steps_are_read_like_runs():
+    """--steps took int() only: 1e3 and 2^10, which `eoscheck run --steps` accepts, were refused."""
+    from eoscheck.cli import build_parser
+
+    args = build_parser(["sweep"]).parse_args(["sweep", "--steps", "2^10", "--datasets", "1e2", "--out", "x"])
+    assert (args.steps, args.datasets) == (1024, 100)
 
 
 def test_cli_writes_results_and_provenance(tmp_path, capsys):

@@ -75,9 +75,7 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
     """
     if scheduler is not None:
         check_address(scheduler)
-    elif int(workers) != workers or workers < 0:
-        raise EoscheckError(f"--workers must be 0 (serial) or a positive number of processes, got {workers}")
-    elif workers > 0:
+    elif check_workers(workers) > 0:
         start_fork_server()  # it imports the engine while this process plans
     grid, names, tasks = plan(data, n=n, d=d, gamma=gamma, datasets=datasets, eta=eta, steps=steps,
                               measure=measure, loss=loss, seed=seed, task_size=task_size)
@@ -106,6 +104,21 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
 def check_address(address: str) -> None:
     if not re.fullmatch(r"(tcp|tls|ucx|inproc)://[^\s:/]+(:\d+)?", str(address)):
         raise EoscheckError(f"--scheduler {address!r}: give a Dask scheduler address such as tcp://HOST:8786")
+
+
+def check_workers(workers) -> int:
+    """The local worker count: 0 (serial) up to this process's CPUs.  More processes than CPUs only
+    queue on them (each task is one CPU-bound GD run) and the surplus workers time out in Dask's
+    start-up (64 on 2 CPUs: ~90 lines of Dask tracebacks, measured); a cluster is --scheduler's."""
+    import os
+
+    if int(workers) != workers or workers < 0:
+        raise EoscheckError(f"--workers must be 0 (serial) or a positive number of processes, got {workers}")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers > cpus:
+        raise EoscheckError(f"--workers {workers}: this machine gives this process {cpus} CPU(s); use at most "
+                            f"{cpus}, or --scheduler ADDRESS for a Dask cluster")
+    return int(workers)
 
 
 def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: str | None, progress: bool,
