@@ -366,6 +366,9 @@ WHERE_USAGE = 'a --where condition is "EXPR <= EXPR" (or >=, <, >), e.g. "gamma*
 
 
 def _split_comparison(text: str, usage: str = STATEMENT_USAGE) -> tuple[str, str, str]:
+    text = text.replace("≤", "<=").replace("≥", ">=").replace("⩽", "<=").replace("⩾", ">=")
+    if "==" in text or "!=" in text or "≠" in text:
+        raise EoscheckError(f"{text.strip()!r} is an equation; write one inequality, <= or >=; {usage}")
     depth, i = 0, 0
     found = []
     while i < len(text):

@@ -27,6 +27,7 @@ import numpy as np
 from eoscheck._errors import EoscheckError
 
 from .conjecture import (FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, fit_constants, ladders)
+from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread
 from .numerics import jsonable
 from .search import SHRINK_ATTEMPTS
@@ -194,7 +195,8 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
             sl = slopes_of(conj.direction, p, evs, SLOPE_TOL, observe=rate)
             rep.slopes[p] = sl
             if sl.get("growing"):
-                rep.trend.append(f"ratio {'grows' if conj.direction == '<=' else 'falls'} with {p} "
+                toward = "→ 0" if ASYMPTOTIC_DIRECTION.get(p, 1) < 0 else "→ ∞"   # the ladder's far end
+                rep.trend.append(f"ratio {'grows' if conj.direction == '<=' else 'falls'} as {p} {toward} "
                                  f"(far-half slope {sl['upper_half_slope']:+.2f}, "
                                  f"far quarter {sl['far_quarter_slope']:+.2f})")
             for inst, ev in zip(insts, evs) if found is None else ():
@@ -238,7 +240,6 @@ def _witness(conj: Conjecture, inst: Instance, margin: float, source: str, ev=No
 def pushed(conj: Conjecture, slopes: dict, seed: int, k: int) -> list[Instance]:
     """Instances at the far end of the user's ranges along every trending ladder (all trends at once,
     the rest at the geometric middle), ``k`` datasets each: where a witness would show first."""
-    from .fitted import ASYMPTOTIC_DIRECTION
 
     R = conj.ranges
     grow = {p for p, s in slopes.items() if s.get("growing")}

@@ -26,6 +26,14 @@ def test_bad_statements_are_refused(text):
         Conjecture.parse(text)
 
 
+def test_unicode_inequalities_are_read_and_an_equation_is_named():
+    """"final_loss ≤ 1" and "final_loss == 1" were both "0 comparisons, not one"."""
+    assert Conjecture.parse("final_loss ≤ 1").direction == "<="
+    assert Conjecture.parse("final_loss ≥ 1/2").direction == ">="
+    with pytest.raises(EoscheckError, match="is an equation; write one inequality"):
+        Conjecture.parse("final_loss == 1")
+
+
 @pytest.mark.parametrize("text", ["loss(-1) <= 1", "loss(2*T) <= 1", "loss(T+1) <= 1", "avg_loss(0) <= 1"])
 def test_a_step_no_run_has_is_refused(text):
     """These measured nothing: the check ended "UNDECIDED: no point fell in the domain", exit 0."""
