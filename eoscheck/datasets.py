@@ -512,7 +512,8 @@ def get_dataset(name: str, *, gamma: float | None = None, n: int | None = None, 
     if name in ("mnist08", "idx"):
         if not (images and labels):
             raise EoscheckError(f"--data {name} needs --images FILE and --labels FILE (MNIST-format idx files)")
-        return load_idx(images, labels, n=1000 if name == "mnist08" else n)
+        return load_idx(images, labels, n=1000 if name == "mnist08" else n,
+                        name="mnist08" if name == "mnist08" else f"idx08({Path(images).name})")
     if Path(name).suffix or Path(name).exists():
         return load_file(name)
     raise EoscheckError(

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import minimize
 
 from eoscheck import Dataset, EoscheckError, digits08, load_file, load_idx, max_margin, read_idx, synthetic, thm3, toy
-from eoscheck.datasets import random_hyperplane
+from eoscheck.datasets import get_dataset, random_hyperplane
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -155,6 +155,9 @@ def test_idx_roundtrip_and_errors(tmp_path):
         load_idx(tmp_path / "lab", tmp_path / "lab", n=None)
     with pytest.raises(EoscheckError, match="an images file"):
         load_idx(tmp_path / "img", tmp_path / "img", n=None)
+    # --data idx is named after its files, not "mnist08" (it was, in run.json and the figure's title)
+    idx = get_dataset("idx", images=str(tmp_path / "img"), labels=str(tmp_path / "lab"))
+    assert idx.name == "idx08(img)" and idx.n == 4
     (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
     with pytest.raises(EoscheckError, match="not an IDX"):
         read_idx(tmp_path / "bad")
