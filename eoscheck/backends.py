@@ -27,11 +27,6 @@ MP_EXP_CAP = mpmath.mpf(10) ** 30
 #: that says "not computed", which :func:`eoscheck.compiler.mp_value` reports as unreliable, unlike
 #: the NaN of an undefined value such as log of a negative number)
 MP_CAPPED = threading.local()
-
-
-def _capped():
-    MP_CAPPED.count = getattr(MP_CAPPED, "count", 0) + 1
-    return mpmath.nan
 #: mpmath: a sum keeps at least this many bits after cancellation (else the precision is raised)
 MP_KEEP_BITS = 64
 MP_DPS0 = 30        #: starting precision of :func:`mp_value` (decimal digits)
@@ -41,6 +36,11 @@ MP_RAISES = 12      #: per value: :func:`mp_value` raises the precision at most 
 _ERFC_BITS = 192    #: erfc(x ≥ 0) is well conditioned: this many bits are enough
 _LOG2 = math.log(2.0)
 
+
+def _capped():
+    """The NaN of an exp or power beyond :data:`MP_EXP_CAP`, counted in :data:`MP_CAPPED`."""
+    MP_CAPPED.count = getattr(MP_CAPPED, "count", 0) + 1
+    return mpmath.nan
 
 
 class Flags:
