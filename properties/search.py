@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -164,6 +165,16 @@ def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, 
 
 
 
+def summarize_notes(notes: list[str], groups: int = 3) -> list[str]:
+    """The first note of each kind (notes alike but for their parenthesised details, e.g. one per run
+    with its width), the count of the others beside it; at most ``groups`` kinds."""
+    kinds: dict[str, list[str]] = {}
+    for n in notes:
+        kinds.setdefault(re.sub(r"\([^()]*\)", "(…)", n), []).append(n)
+    return [same[0] + (f" [and {len(same) - 1} more like it]" if len(same) > 1 else "")
+            for same in list(kinds.values())[:groups]]
+
+
 def fill_report(rep, res: SearchResult, c: Claim, constant: float = 1.0) -> None:
     """Copy a search's findings into a report and set the verdict (exact claims)."""
     rep.examples, rep.points, rep.inconclusive = res.examples, res.points, res.inconclusive
@@ -173,7 +184,7 @@ def fill_report(rep, res: SearchResult, c: Claim, constant: float = 1.0) -> None
         rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
     rep.best_constant, rep.best_meaning = res.best, res.best_meaning
     if res.notes:
-        rep.message = "; ".join(res.notes[:3])
+        rep.message = "; ".join(summarize_notes(res.notes))
     if res.counterexample is not None:
         rep.verdict = "warning" if c.kind == "heuristic" else "FALSIFIED"
         rep.counterexample = {"instance": res.counterexample.to_json(), "point": res.counterexample_point,

@@ -196,3 +196,13 @@ def test_the_search_draws_nothing_from_the_local_modules_loaded(tmp_path):
     d = json.loads(out.stdout.strip().splitlines()[-1])
     assert d["after"] == d["before"] and not {987654321, 123456789} & set(d["before"])
     assert d["unpinned"] != d["after"]
+
+
+def test_notes_alike_but_for_their_details_are_said_once_with_a_count():
+    """Theorem 6's undecided claims repeated one note per run, differing only in the width figures."""
+    from eoscheck.properties.search import summarize_notes
+
+    notes = [f"no run meets Theorem 6's width condition (m={m}, needs up to 10^{e}): see the .trend claims"
+             for m, e in ((16, 17.9), (16, 24.1), (256, 20.4))] + ["NTK features not separable (m=8)", "a", "b"]
+    out = summarize_notes(notes)
+    assert out == [notes[0] + " [and 2 more like it]", notes[3], "a"]
