@@ -317,6 +317,9 @@ def test_crawshaw_liu_study_and_its_report_section(tmp_path):
     sweep_study.run(ctx, sec, folder=out)
     assert sec.status == "complete", sec.errors
     assert [v.verdict for v in sec.verdicts][0] == "holds"
+    # the runs that cannot decide Theorem 1 (not below 1/η by T < ⌈τ⌉) are not counted as checked
+    decided = sum(r["Thm 1 decided"] for r in cl.summarize(df, 40))
+    assert f"in the {decided} of {len(df)} runs that decide it" in sec.verdicts[0].measured
     assert (tmp_path / "report" / "figures" / "s_sweep_fig2a.png").is_file()
 
 

@@ -347,18 +347,30 @@ FITTED_WORDS = dict(EXACT_WORDS, holds="consistent", FALSIFIED="INCONSISTENT")
 HEURISTIC_WORDS = dict(EXACT_WORDS, holds="trend only", FALSIFIED="trend only")
 
 
-def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witness: str | None = None):
+def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witness: str | None = None,
+                trend: bool = False):
     """The section's verdict on a statement that ``eoscheck check`` decides: the claim's own verdict
     and worst ratio (the same as in §7), with ``shown`` describing the section's instances.
 
     ``witness`` (a concrete violation the section found on its fixed instances, inside the claim's
     domain) makes the verdict VIOLATED and says that the claim's search did not find it.
+
+    ``trend``: the section's instances lie outside the theorem's hypotheses (e.g. below Theorem 6's
+    width), so whatever the claim finds there is a trend (as for a heuristic claim).
+
+    A claim is one verdict of the report: quoted again (more evidence, in this section or a later
+    one), the evidence is shown as text naming where its verdict stands, and nothing is counted twice.
     """
+    quoted = ctx.extras.setdefault("quoted_claims", {})
+    if claim_id in quoted and witness is None:
+        sec.text(f"More evidence for claim `{claim_id}` (its verdict: §{quoted[claim_id]}): {shown}.")
+        return None
+    quoted.setdefault(claim_id, sec.number)
     r = claim_result(ctx, claim_id)
     if r is None:
         return sec.verdict(claim_id, "?", "?", "", f"`eoscheck check` failed (§7); shown: {shown}", "error")
-    words = (FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted")
-             else HEURISTIC_WORDS if r.get("kind") == "heuristic" else EXACT_WORDS)
+    words = (HEURISTIC_WORDS if trend or r.get("kind") == "heuristic"
+             else FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted") else EXACT_WORDS)
     verdict = words.get(r.get("verdict"), "error")
     note = f"verdict and worst ratio of claim `{claim_id}` (`eoscheck check`, §7)"
     if witness is not None:

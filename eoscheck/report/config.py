@@ -32,7 +32,7 @@ _QUICK: dict[str, Any] = {
     },
     "figure1": {
         "toy": {"etas": [4.0, 8.0, 16.0, 32.0], "steps": 2**16, "grid_points": 2048},
-        "digits": {"data": "digits08-normalized", "paper_etas": list(PAPER_MNIST_ETAS), "steps": 2**16,
+        "digits": {"paper_etas": list(PAPER_MNIST_ETAS), "steps": 2**16,   # data: figure1.fig1_data (no "data")
                    "grid_points": 2048, "scan_exponents": [3.0 + 0.5 * k for k in range(15)], "scan_steps": 2**12},
         "mlp3": {"etas": [0.2, 0.02], "steps": 1000, "sharpness_every": 25, "n": 1000, "hidden": [64, 64],
                  "loss": "mse", "activation": "tanh"},

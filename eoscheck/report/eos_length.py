@@ -163,13 +163,16 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
 
 
 def trend_verdict(trends: list[dict], key: str, want: str) -> tuple[str, float | None]:
-    """("consistent" | "trend only" | "inconclusive", extreme ρ): consistent when every dataset with a defined
-    ρ(η, ·) in column ``key`` shows the trend ``want``; the extreme is the ρ least in the predicted direction."""
+    """(verdict, extreme ρ) over the datasets with a defined ρ(η, ·) in column ``key``: "consistent" when
+    every one shows the trend ``want``, "trend only" when at least half do (mixed evidence), "NOT REPRODUCED"
+    when fewer than half do (the slide's trend is absent from most of them), "inconclusive" when none has
+    a defined ρ; the extreme is the ρ least in the predicted direction."""
     rhos = [t[key] for t in trends if math.isfinite(t[key])]
     if not rhos:
         return "inconclusive", None
-    ok = all(trend_word(r) == want for r in rhos)
-    return ("consistent" if ok else "trend only"), (min(rhos) if want == "grows" else max(rhos))
+    shown = sum(trend_word(r) == want for r in rhos)
+    verdict = "consistent" if shown == len(rhos) else ("trend only" if 2 * shown >= len(rhos) else "NOT REPRODUCED")
+    return verdict, (min(rhos) if want == "grows" else max(rhos))
 
 
 def eos_verdicts(sec: Section, trends: list[dict]) -> None:
@@ -181,8 +184,9 @@ def eos_verdicts(sec: Section, trends: list[dict]) -> None:
     sec.verdict("Larger η ⇒ longer EoS (last loss increase grows with η)", "slides, Benefit 2; Theorem 1's τ; "
                 "Crawshaw–Liu Thm 2.1 (2-D: τ independent of η)", "trend", f"{key} ≥ {TREND_RHO} on every dataset",
                 measured, v, ratio=worst_rho,
-                note="ratio = smallest ρ. 'trend only': the EoS lengthens with η on some datasets and not on "
-                     "others; τ is an upper bound, so a flat length contradicts only a literal reading of the slide")
+                note="ratio = smallest ρ. 'trend only': the EoS lengthens with η on at least half of the datasets, "
+                     "not on all; 'NOT REPRODUCED': on fewer than half. τ is an upper bound, so a flat length "
+                     "contradicts only a literal reading of the slide, not Theorem 1")
     key = "ρ(η, L(T)·T)"
     measured = "; ".join(f"{t['data']}: {key} = {t[key]:.2f}, ρ(η, L(T)·η·T) = {t['ρ(η, L(T)·η·T)']:.2f} over "
                          f"{t['stable by T/2']} stable runs" for t in trends)

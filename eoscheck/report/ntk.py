@@ -131,7 +131,7 @@ def run(ctx: Context, sec: Section) -> None:
     quote("stable_bound", f"worst L/bound {worst(stab_r):.3g}" if stab_r else "no run reached (6)",
           (worst(stab_r) or 0) > 1 if stab_r else False)
     quote_claim(ctx, sec, CLAIMS[-1], shown=("the runs here need C₂ ≥ " + f"{max(c for _, _, c in trans):.3g}")
-                if trans else "no run reached (6)")
+                if trans else "no run reached (6)", trend=not met)
     _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met)
 
 

@@ -75,6 +75,7 @@ def summarize(df, steps: int) -> list[dict[str, Any]]:
                "min γ*": float(sub["gamma_star"].min()), "median γ*": float(sub["gamma_star"].median()),
                "median ⌈τ⌉ (Thm 1)": float(np.median(tau)),
                "max t(L≤1/η)/⌈τ⌉": float(np.max(t1[decided] / tau[decided])) if decided.any() else math.nan,
+               "Thm 1 decided": int(decided.sum()),
                "Thm 1 violations": int(((t1 > tau) & decided).sum())}
         if "tau_cl" in b and d == 2:
             row["median C–L τ bound (d=2)"] = float(np.median(b["tau_cl"][idx]))
