@@ -134,10 +134,43 @@ class Loss:
         return f"Loss({self.name}: {sp.sstr(self.expr)})"
 
 
+#: The functions :func:`piecewise_form` writes as Piecewise.
+NONSMOOTH = (sp.Abs, sp.Max, sp.Min, sp.sign, sp.Heaviside)
+
+
 def piecewise_form(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with Abs, Max and Min written as Piecewise, so derivatives stay Piecewise
-    (no DiracDelta/Heaviside) and evaluate by ``torch.where``."""
-    return expr.replace(lambda e: isinstance(e, (sp.Abs, sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
+    """``expr`` with Abs, Max, Min, sign and Heaviside written as one Piecewise, so derivatives stay Piecewise
+    (no DiracDelta/Heaviside) and evaluate by ``torch.where``.
+
+    Folded into one Piecewise (each piece one formula on one set), so that a derivative at a
+    breakpoint is one piece's: exp(−max(z, 0)) − min(z, 0) (flat_exp) had ℓ′(0) = 0 when each of max
+    and min was differentiated by its own convention at 0, where ℓ′(0) = −1 from either side — and GD,
+    which starts with every margin at 0, did not move.  A single-point piece that folding creates
+    (``(1, (z >= 0) & (z <= 0))``) is dropped where the piece that takes over has the same value there:
+    as a piece its derivative would be a constant's, 0."""
+    if not expr.has(*NONSMOOTH):
+        return expr
+    pw = sp.piecewise_fold(expr.replace(lambda e: isinstance(e, NONSMOOTH), lambda e: e.rewrite(sp.Piecewise)))
+    return _drop_point_pieces(pw) if isinstance(pw, sp.Piecewise) else pw
+
+
+def _drop_point_pieces(pw: sp.Piecewise) -> sp.Expr:
+    args = list(pw.args)
+    keep = []
+    for i, (e, c) in enumerate(args):
+        pts = c.as_set() if c is not sp.true else sp.S.Reals
+        if isinstance(pts, sp.FiniteSet) and all(_continued(e, pt, args[i + 1:]) for pt in pts):
+            continue
+        keep.append((e, c))
+    return sp.Piecewise(*keep)
+
+
+def _continued(e: sp.Expr, pt, later) -> bool:
+    """Whether the first of the ``later`` pieces holding at z = ``pt`` has the value e(pt) there."""
+    for e2, c2 in later:
+        if c2.subs(z, pt) is sp.true:
+            return sp.simplify(e.subs(z, pt) - e2.subs(z, pt)) == 0
+    return False
 
 
 def _lambdified(expr: sp.Expr) -> Fn:

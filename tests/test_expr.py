@@ -4,6 +4,7 @@ Expected sympy objects are built directly with sympy constructors, never through
 """
 
 import ast
+import math
 import os
 import sys
 import signal
@@ -462,3 +463,25 @@ def test_loss_ell0_of_a_tower_is_immediate():
     t0 = time.process_time()
     assert loss.ell0 == float("inf")
     assert time.process_time() - t0 < 1.0
+
+
+@pytest.mark.parametrize("text", ["exp(-max(z,0)) - min(z,0)", "exp(-max(z,0)) + max(-z,0)",
+                                  "exp(-max(0,z)) + (abs(z)-z)/2", "where(z > 0, exp(-z), 1 - z)"])
+def test_one_function_spelled_with_max_min_or_abs_has_one_derivative(text):
+    """flat_exp (a = 1) is C¹ with ℓ′(0) = −1.  Differentiated term by term, max and min each took their own
+    convention at 0 and ℓ′(0) came out 0: GD from w₀ = 0 (every margin 0) never moved, and the auditor
+    found ℓ/g = ∞ at 0 (D failed).  The margins around 0 are exact points of the pieces; the tolerance on
+    the neighbours is the derivative's change over 1e-9, e^{±1e-9} − 1 ≈ 1e-9."""
+    import torch
+
+    from eoscheck import run_gd, toy
+    from eoscheck.audit import audit_loss
+
+    loss = parse_loss(text)
+    g = loss.grad(torch.tensor([0.0, 1e-9, -1e-9, 2.0], dtype=torch.float64)).tolist()
+    assert g[0] == -1.0 and abs(g[1] + 1) <= 2e-9 and abs(g[2] + 1) <= 2e-9
+    assert g[3] == pytest.approx(-math.exp(-2.0), rel=1e-15)
+    traj = run_gd(toy(normalized=True), loss, [1.0], 20)
+    assert traj.loss[0, -1] < 0.9 * traj.loss[0, 0]          # it moves (0.81 after 20 steps; it stayed at 1)
+    d = audit_loss(loss, theory=False)["D.exp_tail"]
+    assert d.status == "pass" and d.constant == pytest.approx(1.0, rel=1e-9)

@@ -14,7 +14,7 @@ from typing import Any
 import sympy as sp
 
 from ..expr import real_number
-from ..losses import z
+from ..losses import piecewise_form, z
 
 
 _p = sp.Symbol("p_", positive=True)
@@ -56,10 +56,9 @@ def as_float(x: sp.Expr) -> float:
 
 
 def normalize(expr: sp.Expr) -> sp.Expr:
-    """ℓ with Abs, Max, Min, sign, Heaviside written as Piecewise (so derivatives stay piecewise)."""
-    if expr.has(sp.Abs, sp.Max, sp.Min, sp.sign, sp.Heaviside):
-        expr = expr.rewrite(sp.Piecewise)
-    return expr
+    """ℓ with Abs, Max, Min, sign, Heaviside written as one Piecewise (so derivatives stay piecewise, with
+    one piece's derivative at each breakpoint): the loss's own :func:`eoscheck.losses.piecewise_form`."""
+    return piecewise_form(expr)
 
 
 def stabilize(expr: sp.Expr) -> sp.Expr:
