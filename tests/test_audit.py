@@ -276,6 +276,15 @@ def test_abs_and_max_forms_of_one_loss_get_one_verdict(spec):
     assert a["C.self_bounded"].status == b["C.self_bounded"].status == "fail"   # both vanish at z = 1
 
 
+@pytest.mark.parametrize("symbolic", [True, False])
+def test_a_jump_is_not_convex(symbolic):
+    """ℓ = e^{−z} for z > 0, 2 − z for z ≤ 0: ℓ(0) = 2 lies above the chord from (−1, 3) to (½, e^{−½}),
+    whose value at 0 is (3·½ + e^{−½})/1.5 ≈ 1.404; A.convex passed (only the one-sided slopes, −1 and
+    −1, were compared)."""
+    c = audit("where(z > 0, exp(-z), 2 - z)", theory=False, symbolic=symbolic)["A.convex"]
+    assert c.status == "fail" and c.witness == 0.0 and "ℓ jumps" in c.witness_info
+
+
 def test_poly_tail_constants():
     """√(1+z²) − z: g = 1 − z/√(1+z²) decreases to lim_{z→−∞} = 2; ℓ ~ 1/(2z) has no exponential tail."""
     r = audit("poly_tail")

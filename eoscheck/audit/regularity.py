@@ -177,6 +177,12 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
                 numeric_needed = True
         if jump_rule is not None:
             for j, (b, *_r) in enumerate(f.breakpoints()):
+                if key == "convex":       # a convex function on ℝ is continuous: a jump of ℓ is not convex
+                    jump = _value_jump(ctx, f.answers.get(f"bp{j}.0"), float(b))
+                    if jump is not None:
+                        return CheckResult(name, FAIL, method="symbolic", witness=float(b), witness_info=jump,
+                                           detail="ℓ is discontinuous at the breakpoint (a convex function on ℝ "
+                                                  "is continuous)")
                 ans = f.answers.get(f"bp{j}.{jump_k}")
                 left, _at, right = ans if ans else (None, None, None)
                 lf, rf = sym_float(left), sym_float(right)
@@ -201,6 +207,21 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
         return CheckResult(name, FAIL, method="numeric", witness=w, witness_info=f"{label} = {vmin:.6g} < 0",
                            detail=detail)
     return CheckResult(name, PASS, method="numeric", detail=detail + (("; " + ", ".join(how)) if how else ""))
+
+
+def _value_jump(ctx: Context, ans, b: float) -> str | None:
+    """"ℓ jumps: …" when ℓ's one-sided limits at breakpoint b and its value there are not one number (sympy's
+    answer ``(left, at, right)``, else high precision just beside b); None when they agree or are unknown."""
+    vals = [sym_float(v) for v in ans] if ans else [None, None, None]
+    if None in vals:
+        h = 1e-12 * max(1.0, abs(b))
+        vals = [to_float(ctx.ev.mp(x, 0)) for x in (b - h, b, b + h)]
+    if not all(v is not None and math.isfinite(v) for v in vals):
+        return None
+    scale = max(1.0, *(abs(v) for v in vals))
+    if max(vals) - min(vals) <= 1e-9 * scale:   # the high-precision fallback moves by ≤ g·h = 1e-12·g beside b
+        return None
+    return f"ℓ jumps: left {fmt(vals[0])}, at {fmt(vals[1])}, right {fmt(vals[2])}"
 
 
 def check_convex(ctx, checks) -> CheckResult:
