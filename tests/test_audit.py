@@ -285,6 +285,21 @@ def test_a_jump_is_not_convex(symbolic):
     assert c.status == "fail" and c.witness == 0.0 and "ℓ jumps" in c.witness_info
 
 
+@pytest.mark.parametrize("spec, witness, why", [
+    ("where(z > 0, exp(-z), 1 - 2*z)", 0.0, "growing ×10"),          # kink: Q(0, h) ≈ 1/(2h)
+    ("log(1+exp(-z)) + where(z < -1, -z - 1/3, where(z < 0, 2/3*(-z)**1.5, 0))", 0.0, "growing ×3.16"),
+    ("log(1+exp(-z)) + z**2/1000", 4.665120412405543, "ℓ′ = 0"),     # g(x*) = 0 at ℓ's minimum
+])
+def test_a_quadratic_ratio_unbounded_at_a_finite_point_fails(spec, witness, why):
+    """These passed C.quadratic with 9899.87, 16415.1 and 1.5e9: the grid's smallest offset is 1e-3 and
+    its nearest point to x* is 1e-3 away.  The cusp: ℓ = logistic + ∫₀^{−z} min(√s, 1) ds is C¹, convex,
+    1-Lipschitz, but Q(0, h) ≈ ¼ + (4/3)|h|^{−1/2} → ∞ (so the audit certified all of Assumption 3).
+    x* solves ℓ′ = −1/(1 + e^{x}) + x/500 = 0 (brentq to 1e-15; the test asks 1e-9)."""
+    c = audit(spec, theory=False)["C.quadratic"]
+    assert c.status == "fail" and c.constant == math.inf
+    assert c.witness == pytest.approx(witness, abs=1e-9) and why in c.witness_info
+
+
 def test_poly_tail_constants():
     """√(1+z²) − z: g = 1 − z/√(1+z²) decreases to lim_{z→−∞} = 2; ℓ ~ 1/(2z) has no exponential tail."""
     r = audit("poly_tail")

@@ -71,6 +71,48 @@ _H_MP = np.array([-1.0, -0.75, -0.5, -0.25, -0.1, 0.1, 0.25, 0.5, 0.75, 1.0])
 _QUAD_MP_ROWS = 40
 
 
+def _q_mp(ev, x: float, h: float):
+    """Q(x, h) = [ℓ(x+h) − ℓ(x) − ℓ′(x)h]/(g(x)h²) from high-precision ℓ and ℓ′ (NaN where not computed)."""
+    lx, ly, dx = ev.mp(x, 0), ev.mp(x + h, 0), ev.mp(x, 1)
+    if any(mpmath.isnan(v) for v in (lx, ly, dx)):
+        return math.nan
+    with mpmath.workdps(60):
+        return to_float(div(ly - lx - dx * h, abs(dx) * h * h))
+
+
+def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> CheckResult | None:
+    """C.quadratic's ratio unbounded at a finite x, which the grid's offsets (|z − x| ≥ 1e-3) and the
+    h → 0 limit ℓ″/(2g) miss: (1) at a breakpoint or the grid's best x, Q(x, ±h) growing ≥ 2× a decade
+    over the last four of h = 10⁻³…10⁻¹² — a kink (Q ~ 1/(2h)) or a cusp of ℓ″ (Q ~ h^{−1/2}); a
+    smooth or C¹ point levels off at ℓ″/(2g); (2) ℓ′ changing sign between grid points: at its zero
+    x*, g(x*) = 0 while ℓ(x* + h) − ℓ(x*) > 0, so Q(x*, h) = ∞."""
+    hs = [10.0**-k for k in range(3, 13)]
+    for x in dict.fromkeys(xs):
+        for sgn in (1.0, -1.0):
+            vals = np.array([_q_mp(ctx.ev, x, sgn * h * max(1.0, abs(x))) for h in hs])
+            tail = vals[-5:]
+            if np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]):
+                return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=x,
+                                   witness_info=f"ratio {fmt(float(vals[-1]))} at z−x = {sgn * hs[-1]:.0e}, "
+                                                f"growing ×{tail[-1] / tail[-2]:.3g} a decade as z → x",
+                                   detail="the quadratic ratio is unbounded as z → x (ℓ not C¹, or ℓ″ unbounded, there)")
+    with np.errstate(invalid="ignore"):
+        change = np.flatnonzero(np.sign(dx[:-1]) * np.sign(dx[1:]) < 0)
+    for i in change[:5]:
+        try:
+            root = scipy.optimize.brentq(lambda x: to_float(ctx.ev.mp(float(x), 1)), float(X[i]), float(X[i + 1]),
+                                         xtol=1e-15, rtol=1e-15)
+        except (ValueError, RuntimeError):
+            continue
+        rise = max(to_float(ctx.ev.mp(root + s, 0) - ctx.ev.mp(root, 0)) for s in (-0.5, 0.5))
+        if rise > 0:
+            return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=float(root),
+                               witness_info=f"ℓ′ = 0 at z ≈ {fmt(float(root))} where ℓ is not locally constant "
+                                            f"(ℓ rises by {fmt(rise)} within ½): ratio infinite",
+                               detail="g(x) = 0 at a minimum of ℓ: the quadratic bound cannot hold with any C_β")
+    return None
+
+
 def check_quadratic(ctx, checks) -> CheckResult:
     """C (second part): the smallest C_β with ℓ(x+h) ≤ ℓ(x) + ℓ′(x)h + C_β g(x)h² for |h| ≤ 1.
 
@@ -149,6 +191,9 @@ def check_quadratic(ctx, checks) -> CheckResult:
                 "the ratio exceeds the float range (≥ 1.8e308)")
         return CheckResult(name, FAIL, constant=math.inf, method="numeric", witness=float(X[i]),
                            witness_info=info, detail="the quadratic bound cannot hold with any C_β")
+    blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [float(X[int(np.nanargmax(Qx))])], X, dx)
+    if blowup is not None:
+        return blowup
     # refine the best few (x, h) by L-BFGS-B
     def Qfun(p):
         x, h = float(p[0]), float(p[1])
