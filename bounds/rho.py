@@ -93,6 +93,8 @@ def minimizer(loss: Loss | str, lam) -> torch.Tensor:
     loss = as_loss(loss)
     lam = torch.as_tensor(lam, dtype=torch.float64)
     g0 = float(loss.g(torch.zeros((), dtype=torch.float64)))
+    if not math.isfinite(g0):    # e.g. e^{710}/(1 + e^{710}) in float64: not a z* of 0 (ρ = λℓ(0) was given)
+        raise DivergenceError(f"rho minimizer: g(0) = |ℓ′(0)| is {g0} in float64; ρ is not computed")
     if not g0 > 0:
         return torch.zeros_like(lam)
     with torch.no_grad():

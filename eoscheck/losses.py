@@ -88,8 +88,9 @@ class Loss:
 
     @property
     def ell0(self) -> float:
-        """ℓ(0) in float64 (NaN where undefined; never sympy's unbounded evalf)."""
-        return float(compile_expr(piecewise_form(self.expr), [z]).numpy(0.0))
+        """ℓ(0) in float64 (NaN where undefined; never sympy's unbounded evalf), logs evaluated stably:
+        log(1 + e^{710}) is 710, not log of an overflowed e^{710} (∞)."""
+        return float(compile_expr(piecewise_form(self.expr), [z], stable_log=True).numpy(0.0))
 
     # --- numeric (torch, elementwise) -------------------------------------------
     def value(self, m: torch.Tensor) -> torch.Tensor:

@@ -300,6 +300,16 @@ def test_a_quadratic_ratio_unbounded_at_a_finite_point_fails(spec, witness, why)
     assert c.witness == pytest.approx(witness, abs=1e-9) and why in c.witness_info
 
 
+def test_a_loss_whose_float64_derivative_overflows_at_0_is_not_called_degenerate():
+    """ℓ = log(1 + e^{710 − z}): ℓ(0) ≈ 710 (e^{710} overflows float64, so ℓ(0) read ∞ and then "ℓ(0) = 0,
+    ρ = 0, the bounds are trivial"); ℓ′(0) = −e^{710}/(1 + e^{710}) is NaN in float64, and ρ's solver
+    took that as g(0) = 0 (ρ(1) = 710 where min_z 710 − z + z² = 709.75): now ρ is said not computed."""
+    r = audit_loss("log(1+exp(710-z))")
+    assert r.constants["ell0"] == pytest.approx(710.0, rel=1e-15)   # 710 + log1p(e^{−710})
+    rho = r.to_dict()["promises"]["rho"]
+    assert "degenerate" not in rho and "not computed" in rho.get("error", "")
+
+
 def test_poly_tail_constants():
     """√(1+z²) − z: g = 1 − z/√(1+z²) decreases to lim_{z→−∞} = 2; ℓ ~ 1/(2z) has no exponential tail."""
     r = audit("poly_tail")

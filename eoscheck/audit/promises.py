@@ -75,7 +75,11 @@ def promises(report: AuditReport, *, eta=None, n=None, gamma=None, T=None,
                       + (" (undetermined)" if held["A"] is None else " (fails)")}
         out["table1"] = {"applies": False, "why": "Table 1 needs Assumptions 3A–3C"}
         return out
-    if not report.constants.get("ell0"):
+    if report.constants.get("ell0") is None:
+        out["rho"] = {"defined": False, "why": "ℓ(0) is not a finite float64 number, so ρ(λ) is not computed"}
+        out["table1"] = {"applies": False, "why": "ℓ(0) is not a finite float64 number"}
+        return out
+    if report.constants["ell0"] == 0:
         out["rho"] = {"defined": True, "degenerate": True,
                       "why": "ℓ(0) = 0, so ℓ = 0 on [0, ∞) (ℓ ≥ 0, non-increasing): ρ(λ) = 0 and the bounds are trivial"}
         out["table1"] = {"applies": False, "why": "degenerate loss (ℓ = 0 on [0, ∞))"}
