@@ -74,6 +74,10 @@ def test_every_section_present_and_none_failed(built):
         # an incomplete section says so in the Markdown, never silently
         for m in s["missing"]:
             assert f"**Missing:** {m}" in index
+    # §7's claims are checked before §1 and their time is §7's (it showed 0.0 s); the sections' times
+    # cannot exceed the whole report's
+    claims = next(s for s in doc["sections"] if s["key"] == "claims")
+    assert claims["wall_s"] > 0.1 and sum(s["wall_s"] for s in doc["sections"]) <= doc["header"]["wall_s"]
     # every section that measures something has verdicts and a figure
     for s in doc["sections"][:6]:
         assert s["verdicts"], f"section {s['key']} has no verdict"
