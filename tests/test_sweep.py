@@ -247,6 +247,7 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
     (["--data", "thm3", "--gamma", "0.05,0.5"], "--data thm3 needs --gamma inside (0, 0.1)"),
     (["--measure", "loss(2*T)"], "no run has that step"),                      # was a column of NaN
     (["--workers", "512"], "use at most"),                                     # ~90 lines of Dask tracebacks
+    (["--datasets", "1e10"], "of memory"),     # planned 10¹⁰ tasks silently (600 MB at 10⁸, no end in sight)
     (["--data", "toy", "--n", "4:8"], "--n does not apply to --data toy"),     # ignored: one row
     (["--data", "toy", "--datasets", "3"], "--datasets does not apply to --data toy"),
     (["--datasets-per-cell", "4"], "applies to --study crawshaw-liu only"),     # ignored

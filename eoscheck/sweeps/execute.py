@@ -55,7 +55,32 @@ def plan(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: An
     size = default_task_size(grid) if task_size is None else int(task_size)
     if size < 1:
         raise EoscheckError(f"--task-size must be at least 1, got {task_size}")
+    sweep_estimate(grid, names, size).require()   # before the task list: --datasets 1e8 held 600 MB, silently
     return grid, names, make_tasks(grid, names, size)
+
+
+#: Bytes a result row takes per column, all copies counted (task dicts, the Dask transfer, the concatenated
+#: DataFrame and its parquet write): float64 values, ×4.
+ROW_COLUMN_BYTES = 32
+#: Columns of every result row besides the measures (dataset id and seed, name, n, d, γ, γ* and its gap, η,
+#: diverged, task bookkeeping).
+FIXED_COLUMNS = 12
+#: Bytes of one planned task (the Task object, its key and its future).
+TASK_BYTES = 2048
+
+
+def sweep_estimate(grid: Grid, names: tuple[str, ...], task_size: int):
+    """The memory of a sweep's results and task list (:class:`eoscheck.resources.Estimate`), known before
+    anything is planned or run."""
+    from ..resources import Estimate
+
+    rows = grid.data.count * len(grid.etas)
+    tasks = -(-grid.data.count // task_size)
+    return Estimate(what=f"a sweep of {grid.data.count:,} datasets × {len(grid.etas)} η",
+                    memory={"results": float(rows) * (FIXED_COLUMNS + len(names)) * ROW_COLUMN_BYTES,
+                            "task list": float(tasks) * TASK_BYTES},
+                    hints={"results": "use fewer --datasets, or split the grid into several sweeps (--seed, --out)",
+                           "task list": "raise --task-size or use fewer --datasets"})
 
 
 def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: Any = "0.05:0.5",
