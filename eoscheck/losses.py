@@ -148,10 +148,26 @@ def piecewise_form(expr: sp.Expr) -> sp.Expr:
     and min was differentiated by its own convention at 0, where ℓ′(0) = −1 from either side — and GD,
     which starts with every margin at 0, did not move.  A single-point piece that folding creates
     (``(1, (z >= 0) & (z <= 0))``) is dropped where the piece that takes over has the same value there:
-    as a piece its derivative would be a constant's, 0."""
+    as a piece its derivative would be a constant's, 0.
+
+    Folding k non-smooth atoms makes up to 2^k pieces (7 atoms: 12 s): beyond :data:`FOLD_ATOMS` the
+    atoms are rewritten without folding (each differentiated by its own convention at its kink).  Cached
+    per expression: value, gradient and ℓ(0) each ask for it."""
     if not expr.has(*NONSMOOTH):
         return expr
-    pw = sp.piecewise_fold(expr.replace(lambda e: isinstance(e, NONSMOOTH), lambda e: e.rewrite(sp.Piecewise)))
+    return _piecewise_form(expr)
+
+
+#: At most this many Abs/Max/Min/sign/Heaviside atoms are folded into one Piecewise (2⁴ pieces at most).
+FOLD_ATOMS = 4
+
+
+@functools.lru_cache(maxsize=256)
+def _piecewise_form(expr: sp.Expr) -> sp.Expr:
+    pw = expr.replace(lambda e: isinstance(e, NONSMOOTH), lambda e: e.rewrite(sp.Piecewise))
+    if len(expr.atoms(*NONSMOOTH)) > FOLD_ATOMS:
+        return pw
+    pw = sp.piecewise_fold(pw)
     return _drop_point_pieces(pw) if isinstance(pw, sp.Piecewise) else pw
 
 

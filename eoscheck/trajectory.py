@@ -129,7 +129,7 @@ class Trajectory:
         """
         if not self.full_grid:
             if rtol not in (0.0, INCREASE_RTOL):
-                raise EoscheckError(f"last_increase(rtol={rtol:g}) needs every step recorded (grid='full'); "
+                raise EoscheckError(f"last_increase(rtol={rtol!r}) needs every step recorded (grid='all'); "
                                     f"on this {len(self.step)}-point grid use rtol=0 or rtol=INCREASE_RTOL "
                                     f"({INCREASE_RTOL:.3g}), which the engine tracked at every step")
             key = "last_increase" if rtol else "last_increase_strict"

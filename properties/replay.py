@@ -138,6 +138,8 @@ def replay(path: str | Path) -> ReplayResult:
             conj.values = {k: float(v) for k, v in s["constants"].items()}
         else:
             raise EoscheckError(f"unknown counterexample kind {kind!r}")
+    except EoscheckError:      # already one line about the file (an unknown claim, kind, loss): as it is
+        raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
         what = f"missing field {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: {err}"
         raise EoscheckError(f"{path} is not a valid counterexample file ({what}); save it again with eoscheck "

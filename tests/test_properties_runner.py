@@ -86,6 +86,18 @@ def test_a_corrupted_counterexample_file_is_one_line_exit_2(false_claim, tmp_pat
     assert main(["replay", str(tmp_path)]) == 2 and "is a folder" in capsys.readouterr().err
 
 
+def test_a_witness_of_an_unknown_claim_says_so_without_a_second_wrapping(false_claim, tmp_path, capsys):
+    rep = run_claim(false_claim, "ci", save_dir=str(tmp_path))
+    obj = json.loads(open(rep.counterexample_file).read())
+    obj["claim"]["id"] = "thm1.renamed"
+    bad = tmp_path / "renamed.json"
+    bad.write_text(json.dumps(obj))
+    capsys.readouterr()
+    assert main(["replay", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown claim 'thm1.renamed'" in err and "not a valid counterexample file" not in err, err
+
+
 @pytest.mark.parametrize("argv", [["check", "thm1.w_norm", "--profile", "ci", "-o", "{dir}"],
                                   ["conjecture", "final_loss <= 0.01", "--effort", "smoke", "-o", "{dir}"],
                                   ["conjecture", "final_loss <= 0.01", "--effort", "smoke", "--save", "{file}"],

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from .conjecture import SAVE_DEFAULT
+
 NAME = "check"
 HELP = "check the theory's claims (exact and fitted) with Hypothesis; table + JSON, exit 1 if one is falsified"
 
@@ -28,7 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print the full results as JSON to stdout (no table)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the full results as JSON to FILE")
     p.add_argument("--strict", action="store_true", help="exit 3 when a claim is TREND (and none is falsified)")
-    p.add_argument("--counterexamples", metavar="DIR", default="reports/counterexamples",
+    p.add_argument("--counterexamples", metavar="DIR", default=SAVE_DEFAULT,
                    help="where falsifications are saved (default: reports/counterexamples)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
 
@@ -75,7 +77,7 @@ def run(args) -> int:
 
     if args.output:
         check_output_file(args.output)
-    if args.counterexamples:
+    if args.counterexamples != SAVE_DEFAULT:     # the default: checked only when a falsification is saved
         check_output_dir(args.counterexamples, "--counterexamples")
     t0 = time.perf_counter()
 

@@ -22,6 +22,10 @@ EPILOG_VOCAB = ("quantities: loss(t) avg_loss(t) final_loss w_norm(t) grad_norm(
                 "C C0..C9 c c0..c9 (fitted)")
 
 
+#: Where a witness is saved unless --save says otherwise.
+SAVE_DEFAULT = "reports/counterexamples"
+
+
 def add_arguments(p) -> None:
     p.add_argument("statement", metavar='"QUANTITY <= EXPR"', help=EPILOG_VOCAB)
     p.add_argument("--loss", default="logistic", help="loss name, e.g. logistic, flat_exp:a=2 (default logistic)")
@@ -41,7 +45,7 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, help="seed (default: derandomized)")
     p.add_argument("--json", action="store_true", help="print the report as JSON to stdout (no table)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the report as JSON to FILE")
-    p.add_argument("--save", metavar="DIR", default="reports/counterexamples",
+    p.add_argument("--save", metavar="DIR", default=SAVE_DEFAULT,
                    help="where a witness is saved (default reports/counterexamples)")
 
 
@@ -54,7 +58,8 @@ def run(args) -> int:
     conj = Conjecture.parse(args.statement, loss=args.loss, ranges=ranges, eta_of_T=args.eta_of_T, where=args.where)
     if args.output:
         check_output_file(args.output)
-    check_output_dir(args.save, "--save")      # before the search: a witness must not be lost for its folder
+    if args.save != SAVE_DEFAULT:              # before the search: a witness must not be lost for its folder
+        check_output_dir(args.save, "--save")  # (the default is checked only when a witness is written)
     rep = check_conjecture(conj, args.effort, args.seed, args.save)
     text = json.dumps(rep.to_json(), indent=1) + "\n"
     if args.output:

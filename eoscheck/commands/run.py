@@ -21,8 +21,6 @@ NAME = "run"
 HELP = "run GD for several stepsizes, save trajectory.npz + run.json + fig1.png, print a summary"
 
 FORMATS = ("png", "svg", "pdf")
-#: --width's default (--model ntk)
-NTK_WIDTH = 1024
 
 
 def add_data_arguments(p) -> None:
@@ -58,7 +56,7 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=count_at_least(1), default=10_000,
                    help="number of GD steps T (default 10000; 1e6 and 2^20 are accepted)")
     p.add_argument("--model", choices=("linear", "ntk", "mlp3"), default="linear", help="model (default linear)")
-    p.add_argument("--width", type=count_at_least(1), help=f"NTK width m (--model ntk; default {NTK_WIDTH})")
+    p.add_argument("--width", type=count_at_least(1), help="NTK width m (--model ntk; default 1024, run_ntk's)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--grid", choices=("all", "log"), default="all", help="record every step or a log grid")
     p.add_argument("--grid-points", type=count_at_least(2), default=None, help="points of the log grid (default 512)")
@@ -114,8 +112,6 @@ def validate(args):
     check_device(args.device)
     if args.width is not None and args.model != "ntk":
         raise EoscheckError(f"--width applies to --model ntk only (this is --model {args.model}); drop it")
-    if args.model == "ntk" and args.width is None:
-        args.width = NTK_WIDTH
     if args.model == "mlp3":
         if args.loss != "logistic":
             raise EoscheckError("--model mlp3 trains with cross-entropy; drop --loss")
@@ -162,7 +158,18 @@ def estimate(args, K: int, shape: tuple[int, int] | None):
         return None
     return gd_estimate(K=K, steps=args.steps, recorded=recorded_points(args.steps, args.grid, args.grid_points),
                        n=shape[0], d=shape[1], sharp_points=_sharp_points(args, args.steps), model=args.model,
-                       width=args.width or 0)
+                       width=args.width or _ntk_width(args))
+
+
+def _ntk_width(args) -> int:
+    """The NTK width a run will use: --width, else :func:`eoscheck.networks.run_ntk`'s default (0: no NTK)."""
+    if args.model != "ntk":
+        return 0
+    import inspect
+
+    from ..networks import run_ntk
+
+    return int(inspect.signature(run_ntk).parameters["width"].default)
 
 
 def _run_model(args, data, loss, etas):
@@ -175,7 +182,8 @@ def _run_model(args, data, loss, etas):
     if args.model == "ntk":
         from ..networks import run_ntk
 
-        return run_ntk(data, loss, etas, width=args.width, seed=args.seed, **common)
+        width = {} if args.width is None else {"width": args.width}
+        return run_ntk(data, loss, etas, **width, seed=args.seed, **common)
     from ..mlp import run_mlp3
 
     if args.sharpness_every is None:
@@ -245,10 +253,10 @@ def run(args) -> int:
             traj.provenance["seed"] = args.seed
             name = getattr(data, "name", traj.config.get("data", "digits"))
             fig_name = f"fig1.{args.format}"
-            for old in (out / f"fig1.{f}" for f in FORMATS if f != args.format):
-                old.unlink(missing_ok=True)      # an earlier run's figure in another format: not of this run
             figure = _figure_bytes(traj, f"{name}, {traj.config.get('loss', args.loss)} loss", args.format)
             traj.save(out, extra={fig_name: figure}, command=getattr(args, "_argv", None))
+            for old in (out / f"fig1.{f}" for f in FORMATS if f != args.format):
+                old.unlink(missing_ok=True)      # an earlier run's figure in another format: not of this run
     rows = summary_table(traj)
     files = [str(out / "trajectory.npz"), str(out / "run.json"), str(out / fig_name)]
     diverged = [r["eta"] for r in rows if r["diverged"] != "no"]

@@ -11,11 +11,9 @@ from ._arguments import count_at_least
 NAME = "sweep"
 HELP = "run a grid of datasets × stepsizes (serial, LocalCluster or a Dask cluster), write results.parquet"
 
-#: The grid's options and their defaults (None in the parser, so that an option given where it does
-#: not apply is refused rather than ignored).
-GRID_DEFAULTS = {"data": "synthetic", "n": "4:32", "d": "4:32", "gamma": "0.05:0.5", "datasets": 48,
-                 "eta": "4,16,64,256", "steps": 1000, "measure": "transition_time(1/eta),last_increase,final_loss",
-                 "loss": "logistic", "task_size": None}
+#: The grid's options (None in the parser, so that an option given where it does not apply is refused
+#: rather than ignored; their defaults are :func:`eoscheck.sweeps.sweep`'s).
+GRID_OPTIONS = ("data", "n", "d", "gamma", "datasets", "eta", "steps", "measure", "loss", "task_size")
 #: The options that only the random kinds of data draw from.
 RANDOM_ONLY = ("n", "d", "gamma", "datasets")
 
@@ -61,7 +59,7 @@ def run(args) -> int:
         start_fork_server()  # first thing: the workers' imports overlap this process's
     if not args.out:
         raise EoscheckError("--out DIR is required (results.parquet and sweep.json are written there)")
-    given = [k for k in GRID_DEFAULTS if getattr(args, k) is not None]
+    given = [k for k in GRID_OPTIONS if getattr(args, k) is not None]
     if args.study == "crawshaw-liu":
         if given:
             raise EoscheckError(f"--{given[0].replace('_', '-')} does not apply to --study crawshaw-liu (its grid is "
@@ -69,28 +67,30 @@ def run(args) -> int:
         check_output_dir(args.out)
         from ..sweeps.crawshaw_liu import run_study
 
-        summary = run_study(args.out, datasets=args.datasets_per_cell or 256, workers=args.workers,
-                            scheduler=args.scheduler, seed=args.seed, scheduler_timeout=args.scheduler_timeout)
+        cell = {} if args.datasets_per_cell is None else {"datasets": args.datasets_per_cell}
+        summary = run_study(args.out, **cell, workers=args.workers, scheduler=args.scheduler, seed=args.seed,
+                            scheduler_timeout=args.scheduler_timeout)
         print(summary)
         return 0
     if args.datasets_per_cell is not None:
         raise EoscheckError("--datasets-per-cell applies to --study crawshaw-liu only; for a grid use --datasets")
-    grid = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in GRID_DEFAULTS.items()}
+    import inspect
     from pathlib import Path
 
+    from ..sweeps import sweep
     from ..sweeps.grid import FIXED_KINDS, RANDOM_KINDS
 
-    is_fixed = grid["data"] in FIXED_KINDS or Path(grid["data"]).expanduser().exists()   # else: the grid names it
+    grid = {k: getattr(args, k) for k in given}
+    data = grid.get("data", inspect.signature(sweep).parameters["data"].default)
+    is_fixed = data in FIXED_KINDS or Path(data).expanduser().exists()   # else: the grid names it
     fixed = [k for k in RANDOM_ONLY if k in given] if is_fixed else []
     if fixed:
-        raise EoscheckError(f"--{fixed[0]} does not apply to --data {grid['data']} (fixed data: one dataset); "
+        raise EoscheckError(f"--{fixed[0]} does not apply to --data {data} (fixed data: one dataset); "
                             f"drop it, or use --data {'/'.join(RANDOM_KINDS)} for drawn datasets")
     check_output_dir(args.out)
-    from ..sweeps import sweep
-
     info: dict = {}
-    table = sweep(grid.pop("data"), **grid, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                  out=args.out, scheduler_timeout=args.scheduler_timeout, info=info)
+    table = sweep(**grid, seed=args.seed, workers=args.workers, scheduler=args.scheduler, out=args.out,
+                  scheduler_timeout=args.scheduler_timeout, info=info)
     print(f"eoscheck sweep: {len(table)} rows ({table['dataset'].nunique()} datasets × {table['eta'].nunique()} η) "
           f"→ {args.out}/results.parquet; tasks: {info['tasks_run']} run, {info['tasks_reused']} reused "
           f"({info['mode']}, {info['wall_s']:.1f} s)")

@@ -361,7 +361,7 @@ def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witnes
     A claim is one verdict of the report: quoted again (more evidence, in this section or a later
     one), the evidence is shown as text naming where its verdict stands, and nothing is counted twice.
     """
-    quoted = ctx.extras.setdefault("quoted_claims", {})
+    quoted = ctx.extras.setdefault("claims_counted", {})
     if claim_id in quoted and witness is None:
         sec.text(f"More evidence for claim `{claim_id}` (its verdict: §{quoted[claim_id]}): {shown}.")
         return None

@@ -261,7 +261,7 @@ def render_index(sections: list[Section], header: dict[str, Any]) -> str:
         f"{header['device']}) on {header['time_utc']} in {header['wall_s']:.0f} s from "
         f"{header.get('code', 'unknown code')}; configuration hash `{header['config_hash']}`.",
         "",
-        f"**Verdicts of this report (§{', '.join(str(s.number) for s in sections if s.verdicts)}):** "
+        f"**Verdicts of this report ({'§' + ', '.join(str(s.number) for s in sections if s.verdicts) if allv else 'none'}):** "
         f"{counts_text(verdict_counts(allv))}."
         + (" **`eoscheck check` (§7):** " + ", ".join(f"{v} {k}" for k, v in sorted(header["check_counts"].items()))
            + "." if header.get("check_counts") else ""),

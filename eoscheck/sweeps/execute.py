@@ -131,18 +131,28 @@ def check_address(address: str) -> None:
         raise EoscheckError(f"--scheduler {address!r}: give a Dask scheduler address such as tcp://HOST:8786")
 
 
-def check_workers(workers) -> int:
-    """The local worker count: 0 (serial) up to this process's CPUs.  More processes than CPUs only
-    queue on them (each task is one CPU-bound GD run) and the surplus workers time out in Dask's
-    start-up (64 on 2 CPUs: ~90 lines of Dask tracebacks, measured); a cluster is --scheduler's."""
-    import os
+#: Local workers allowed per CPU.  More processes than CPUs only queue on them (each task is one
+#: CPU-bound GD run); far more, and the surplus workers time out in Dask's start-up (64 on 2 CPUs:
+#: ~90 lines of Dask tracebacks and exit 0, measured).
+WORKERS_PER_CPU = 8
 
-    if int(workers) != workers or workers < 0:
-        raise EoscheckError(f"--workers must be 0 (serial) or a positive number of processes, got {workers}")
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if workers > cpus:
-        raise EoscheckError(f"--workers {workers}: this machine gives this process {cpus} CPU(s); use at most "
-                            f"{cpus}, or --scheduler ADDRESS for a Dask cluster")
+
+def check_workers(workers) -> int:
+    """The local worker count: 0 (serial) up to :data:`WORKERS_PER_CPU` × this process's CPUs (a
+    cluster is --scheduler's)."""
+    from ..fastgd import machine_cpus
+
+    try:
+        ok = int(workers) == workers and workers >= 0 and not isinstance(workers, bool)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise EoscheckError(f"--workers must be 0 (serial) or a positive number of processes, got {workers!r}")
+    cpus = machine_cpus()
+    if workers > WORKERS_PER_CPU * cpus:
+        raise EoscheckError(f"--workers {workers}: this process may use {cpus} CPU(s); use at most "
+                            f"{WORKERS_PER_CPU * cpus} ({WORKERS_PER_CPU} per CPU; one per CPU is fastest), or "
+                            "--scheduler ADDRESS for a Dask cluster")
     return int(workers)
 
 
