@@ -43,13 +43,18 @@ def check_etas(etas: float | Sequence[float]) -> np.ndarray:
     return arr
 
 
+def is_whole(value, lo: int) -> bool:
+    """Whether ``value`` is an integer ≥ ``lo`` (an int, or a float or numpy number equal to one; not a
+    bool, None, text, NaN or ±∞)."""
+    try:
+        return int(value) == value and value >= lo and not isinstance(value, bool)
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def check_steps(steps) -> int:
     """T, the number of updates, as a non-negative int."""
-    try:
-        ok = int(steps) == steps and steps >= 0
-    except (TypeError, ValueError, OverflowError):       # None, text, NaN, ±inf
-        ok = False
-    if not ok or isinstance(steps, bool):
+    if not is_whole(steps, 0):
         raise EoscheckError(f"steps must be a non-negative integer, got {steps!r}")
     return int(steps)
 
@@ -93,11 +98,7 @@ def check_grid_points(points: int | None) -> int:
     """The log grid's number of points: ``points`` (a positive integer), :data:`LOG_GRID_POINTS` if None."""
     if points is None:
         return LOG_GRID_POINTS
-    try:
-        ok = int(points) == points and points >= 1 and not isinstance(points, bool)
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
+    if not is_whole(points, 1):
         raise EoscheckError(f"grid_points must be a positive integer, got {points!r}")
     return int(points)
 

@@ -141,12 +141,9 @@ def check_workers(workers) -> int:
     """The local worker count: 0 (serial) up to :data:`WORKERS_PER_CPU` × this process's CPUs (a
     cluster is --scheduler's)."""
     from ..fastgd import machine_cpus
+    from ..gdinputs import is_whole
 
-    try:
-        ok = int(workers) == workers and workers >= 0 and not isinstance(workers, bool)
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
+    if not is_whole(workers, 0):
         raise EoscheckError(f"--workers must be 0 (serial) or a positive number of processes, got {workers!r}")
     cpus = machine_cpus()
     if workers > WORKERS_PER_CPU * cpus:
