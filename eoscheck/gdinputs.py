@@ -13,6 +13,11 @@ import numpy as np
 from ._errors import EoscheckError
 
 
+#: Relative allowance for "the loss increased" in ``last_increase``: 16 ulps, the rounding of a
+#: mean of n stably evaluated terms (documented tolerance).
+INCREASE_RTOL = 16 * np.finfo(np.float64).eps
+
+
 def resolve_device(device):
     """A torch device, or an :class:`EoscheckError` when CUDA is asked for but absent."""
     import torch

@@ -27,9 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-#: Relative allowance for "the loss increased" in ``last_increase``: 16 ulps, the rounding of a
-#: mean of n stably evaluated terms (documented tolerance).
-INCREASE_RTOL = 16 * np.finfo(np.float64).eps
+from .gdinputs import INCREASE_RTOL  # here for the trackers; defined where importing it costs no numba
 
 #: The per-run statistics every trajectory carries (engines add ``final_w``).
 TRACKED = ("diverged_at", "last_increase", "last_increase_strict", "first_below_1_over_eta",

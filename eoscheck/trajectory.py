@@ -22,7 +22,7 @@ import numpy as np
 from ._errors import EoscheckError
 from .outputs import atomic_write
 from .provenance import canonical_json
-from .recorder import INCREASE_RTOL
+from .gdinputs import INCREASE_RTOL
 
 #: The (K, S) arrays every linear-model trajectory records.
 RECORDED = (
