@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from eoscheck import codehash
 from eoscheck._errors import EoscheckError
 from eoscheck.cli import main
 from eoscheck.outputs import OutputLock
-from eoscheck.report import cache as cache_mod
 from eoscheck.report.build import DEFAULT_OUT, build_report, check_replaceable, recover, staging_paths, swap_in
-from eoscheck.report.cache import RunCache, code_hash, default_cache_dir, module_files
+from eoscheck.codehash import code_hash, module_files
+from eoscheck.report.cache import RunCache, default_cache_dir
 
 REPO = Path(__file__).resolve().parents[1]
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()[:16]  # what the old code_hash gave after `pip install .`
@@ -71,11 +72,11 @@ def test_code_hash_follows_the_imported_files(tmp_path, monkeypatch):
 
 
 def test_the_engine_and_claims_hashes_cover_real_files():
-    files = [p for rel, p in module_files("eoscheck", skip=cache_mod.PRESENTATION + cache_mod.MAPPED)]
+    files = [p for rel, p in module_files("eoscheck", skip=codehash.PRESENTATION + codehash.MAPPED)]
     assert any(p.name == "gd.py" for p in files) and not any("report" in p.parts for p in files)
     assert any(p.name == "rho.py" for _, p in module_files("eoscheck.bounds"))
     assert any(p.name == "fitted_constants.json" for _, p in module_files("eoscheck.properties"))
-    assert EMPTY_HASH not in (cache_mod.engine_hash(), cache_mod.claims_hash())
+    assert EMPTY_HASH not in (codehash.engine_hash(), codehash.claims_hash())
 
 
 @pytest.mark.slow
@@ -90,14 +91,14 @@ def test_regular_install_hashes_the_same_code_as_the_editable_one(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps",
                     "--target", str(target), str(src)], check=True, capture_output=True, timeout=300)
-    probe = ("import eoscheck, json; from eoscheck.report.cache import engine_hash, claims_hash; "
+    probe = ("import eoscheck, json; from eoscheck.codehash import engine_hash, claims_hash; "
              "print(json.dumps([eoscheck.__file__, engine_hash(), claims_hash()]))")
     env = dict(os.environ, PYTHONPATH=str(target))
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=300, check=True)
     where, engine, claims = json.loads(out.stdout.strip().splitlines()[-1])
     assert Path(where).resolve().is_relative_to(target.resolve())
-    assert (engine, claims) == (cache_mod.engine_hash(), cache_mod.claims_hash())
+    assert (engine, claims) == (codehash.engine_hash(), codehash.claims_hash())
 
 
 # ---------------------------------------------------------------------------

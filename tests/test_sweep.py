@@ -234,6 +234,13 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
     info = {}
     sweep(**dict(GRID, steps=100), out=out, info=info)
     assert info["tasks_reused"] == 0
+    # nor does other code: an edit of the package (its code hash) within one version recomputes
+    import eoscheck.sweeps.tasks as tasks_mod
+
+    monkeypatch.setattr(tasks_mod, "claims_hash", lambda: "0123456789abcdef")
+    info = {}
+    assert sweep(**GRID, out=out, info=info).equals(serial_table)
+    assert (info["tasks_reused"], info["tasks_run"]) == (0, 4)
 
 
 @pytest.mark.parametrize("args, says", [
@@ -351,3 +358,28 @@ def test_python_sequences_are_value_lists_as_the_clis_comma_lists():
     assert list(text["n"]) == [4, 4, 8, 8, 4, 4] and list(text["d"]) == [4] * 6
     assert text.equals(seqs)
     assert sweep(n=8, d=4, gamma=0.2, **common)["n"].tolist() == [8] * 6
+
+
+def _study_rows(worst: dict[int, tuple[float, float]]) -> list[dict]:
+    """Summary rows of a study: per d, the worst time at the smallest and the largest η (Theorem 1 decided
+    nowhere, so its verdict stays out of the way)."""
+    return [{"d": d, "eta": eta, "datasets": 1, "worst t(L≤2/η)": w, "max t(L≤1/η)/⌈τ⌉": float("nan"),
+             "Thm 1 decided": 0, "Thm 1 violations": 0}
+            for d, ends in worst.items() for eta, w in zip((4.0, 512.0), ends)]
+
+
+@pytest.mark.parametrize("steps, worst, want", [
+    # T = 40 < 60: a time not reached by T is recorded as 41, which says nothing about ≤ 60
+    (40, {2: (3.0, 41.0)}, ("inconclusive", "NOT REPRODUCED")),
+    (40, {2: (41.0, 41.0)}, ("inconclusive", "inconclusive")),
+    (40, {2: (3.0, 5.0)}, ("reproduced", "reproduced")),
+    # T = 100 ≥ 60: not reached by T means more than 60
+    (100, {2: (3.0, 101.0)}, ("NOT REPRODUCED", "NOT REPRODUCED")),
+    (100, {2: (30.0, 50.0), 4: (70.0, 80.0)}, ("NOT REPRODUCED", "reproduced")),
+])
+def test_the_study_verdicts_do_not_read_a_censoring_mark_as_a_time(steps, worst, want):
+    from eoscheck.report import sweep_study
+
+    sec = sweep_study.Section(9, sweep_study.KEY, sweep_study.TITLE)
+    sweep_study.study_verdicts(sec, _study_rows(worst), steps)
+    assert tuple(v.verdict for v in sec.verdicts[1:]) == want

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import progress as progress_bars
+from ..codehash import claims_hash
 from ..outputs import atomic_write
-from .cache import claims_hash
 from .context import Context
 from .document import Section, Table, counts_text, verdict_counts
 

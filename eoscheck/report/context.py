@@ -11,11 +11,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._errors import EoscheckError
+from ..codehash import code_hash
 from ..datasets import Dataset, digits08, get_dataset
 from ..provenance import array_hash
 from ..resources import single_torch_thread
 from ..trajectory import Trajectory
-from .cache import RunCache, code_hash, default_cache_dir
+from .cache import RunCache, default_cache_dir
 
 #: float64 unit roundoff u = 2⁻⁵³.
 UNIT_ROUNDOFF = 2.0**-53

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..codehash import claims_hash, engine_hash
 from ..provenance import device_info, source, versions
 from . import theory
-from .cache import claims_hash, engine_hash
 from .context import Context
 from .document import Section, Table
 

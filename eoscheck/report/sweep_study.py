@@ -72,7 +72,7 @@ def run(ctx: Context, sec: Section, folder: str | Path | None = None) -> None:
                                           "d = n; right: the worst case next to Theorem 1's ⌈τ⌉ (dotted, at the "
                                           "median γ*) and Crawshaw–Liu's d = 2 bound."))
     sec.table(Table("sweep-cells", "Per (d, η)", [{k: r[k] for k in SHOWN} for r in rows], columns=list(SHOWN)))
-    _verdicts(sec, rows, steps)
+    study_verdicts(sec, rows, steps)
     ext = summary.get("extrapolation") or {}
     if ext:
         hours = ", ".join(f"{60 * float(h):.3g} min on {n}" for n, h in ext["full_hours_on"].items())
@@ -84,7 +84,9 @@ def run(ctx: Context, sec: Section, folder: str | Path | None = None) -> None:
                  f"about {hours} worker(s) (independent tasks: ideal scaling).")
 
 
-def _verdicts(sec: Section, rows: list[dict], steps: int) -> None:
+def study_verdicts(sec: Section, rows: list[dict], steps: int) -> None:
+    """The study's three verdicts from its summary rows (sorted by d, then η), T = ``steps``: Theorem 1's
+    transition on the runs that decide it, the worst time ≤ 60, and no growth with η."""
     viol = sum(r["Thm 1 violations"] for r in rows)
     ratio = max((r["max t(L≤1/η)/⌈τ⌉"] for r in rows if r["max t(L≤1/η)/⌈τ⌉"] == r["max t(L≤1/η)/⌈τ⌉"]),
                 default=None)
@@ -96,20 +98,28 @@ def _verdicts(sec: Section, rows: list[dict], steps: int) -> None:
                 f"L ≤ 1/η by T = {steps} < ⌈τ⌉)" + (f"; max s/⌈τ⌉ = {ratio:.3g}" if ratio is not None else ""),
                 ("holds" if viol == 0 else "VIOLATED") if decided else "inconclusive", ratio=ratio)
     worst = {d: max(r["worst t(L≤2/η)"] for r in rows if r["d"] == d) for d in sorted({r["d"] for r in rows})}
+    # a time not reached by T is recorded as T + 1, a lower bound: it exceeds 60 when T + 1 > 60, and
+    # decides nothing when T < 60 (the true time may be anything above T)
     over = {d: w for d, w in worst.items() if w > 60}
+    open_ = [d for d, w in worst.items() if steps < w <= 60]
     sec.verdict("worst-case time to L ≤ 2/η ≤ 60 for every d and η", "Crawshaw & Liu, Fig. 2a", "empirical",
                 "≤ 60", "; ".join(f"d={d}: {w:g}" + (" (not reached by T)" if w > steps else "")
                                   for d, w in worst.items()),
-                "reproduced" if not over else "NOT REPRODUCED",
-                note="" if not over else
-                "exceeds 60 at d ∈ " + ", ".join(map(str, over)) + " with our reading of 'random datasets' "
-                "(uniform on the sphere, y = +1): not reproduced for this distribution; paper.md does not give "
-                "theirs, so this does not contradict their figure")
+                "NOT REPRODUCED" if over else ("inconclusive" if open_ else "reproduced"),
+                note=("exceeds 60 at d ∈ " + ", ".join(map(str, over)) + " with our reading of 'random datasets' "
+                      "(uniform on the sphere, y = +1): not reproduced for this distribution; paper.md does not give "
+                      "theirs, so this does not contradict their figure") if over else
+                     (f"not reached by T = {steps} < 60 at d ∈ " + ", ".join(map(str, open_)) + ": run more steps"
+                      if open_ else ""))
     ends = {d: [r["worst t(L≤2/η)"] for r in rows if r["d"] == d] for d in worst}  # sorted by η
-    flat = all(w[-1] <= 2 * max(w[0], 1.0) for w in ends.values())
+    grows = [d for d, w in ends.items() if w[-1] > 2 * max(w[0], 1.0)]
+    # both ends censored (T + 1): neither end is a time, so the trend is undecided there
+    unknown = [d for d, w in ends.items() if d not in grows and w[0] > steps and w[-1] > steps]
     sec.verdict("the worst case does not grow with η", "Crawshaw & Liu, Fig. 2a", "trend",
                 "flat in η", "worst at η = 4 → η = 512: " + "; ".join(f"d={d}: {w[0]:g}→{w[-1]:g}"
                                                                      for d, w in ends.items()),
-                "reproduced" if flat else "NOT REPRODUCED",
+                "NOT REPRODUCED" if grows else ("inconclusive" if unknown else "reproduced"),
                 note="a trend over 8 stepsizes is evidence, not a proof; 'flat' = worst at the largest η within "
-                     "2× of that at the smallest (for this distribution, as above)")
+                     "2× of that at the smallest (for this distribution, as above)"
+                     + (f"; not reached by T = {steps} at either end at d ∈ " + ", ".join(map(str, unknown))
+                        if unknown and not grows else ""))

@@ -1,8 +1,10 @@
 """Tasks of a sweep: a chunk of datasets, each run with all its stepsizes as one batched GD.
 
 A task is content-addressed: its key hashes the grid's configuration, the measures, the dataset
-indices and the eoscheck version, so a finished task (``DIR/tasks/<key>.parquet``, written
-atomically) is reused by any later sweep that asks for the same work.  A task runs with BLAS and
+indices, the eoscheck version and the code the rows depend on (:func:`eoscheck.codehash.claims_hash`:
+the package, its bounds and its properties, by content).  A finished task
+(``DIR/tasks/<key>.parquet``, written atomically) is reused by any later sweep that asks for the
+same work with the same code, and never after an edit of that code.  A task runs with BLAS and
 torch pinned to one thread and the GD engine in-process (``threads=1``: no fork inside a Dask
 worker), which also makes its numbers the same on every worker and in a serial run.
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..codehash import claims_hash
 from ..provenance import config_hash
 from .grid import Grid
 from .measures import Measure, measure_dataset, parse_measures
@@ -43,7 +46,8 @@ class Task:
         from .. import __version__
 
         return config_hash({"grid": self.grid.config(), "measures": list(self.measures),
-                            "datasets": [self.first, self.count], "eoscheck": __version__})
+                            "datasets": [self.first, self.count], "eoscheck": __version__,
+                            "code": claims_hash()})
 
 
 def make_tasks(grid: Grid, measures: tuple[str, ...], task_size: int) -> list[Task]:
