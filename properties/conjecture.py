@@ -166,6 +166,8 @@ class Conjecture:
         r = dict(DEFAULT_RANGES)
         r.update({k: _range_text(k, v) for k, v in (ranges or {}).items() if v is not None})
         parsed = {k: Range.parse(v, k, integer=k in ("n", "d", "t", "T")) for k, v in r.items()}
+        if quantity in T_QUANTITIES and arg != "t":
+            check_step(quantity, lhs[lhs.index("(") + 1:lhs.rindex(")")].strip(), arg, parsed["T"])
         get_loss(loss)  # validates the name
         e_of_T = None
         if eta_of_T:
@@ -406,9 +408,7 @@ def _parse_quantity(lhs: str):
             raise EoscheckError(f"{name} needs a step: {name}(t), {name}(T) or {name}(T/2)")
         if arg.strip() == "t":
             return name, "t"
-        step = parse_expression(arg, syms)
-        _check_step(name, arg.strip(), step)
-        return name, step
+        return name, parse_expression(arg, syms)
     if name == "transition_time":
         if not arg:
             raise EoscheckError("transition_time needs a threshold, e.g. transition_time(1/eta)")
@@ -418,25 +418,28 @@ def _parse_quantity(lhs: str):
     return name, None
 
 
-#: T values at which a step written in T alone is tried: one of them must give a step of the run.
-_STEP_PROBES = (1, 2, 10, 100, 10**4, 10**6, 10**8)
+#: T values tried in a range besides its ends: this many, log-spaced.
+STEP_PROBES = 64
 
 
-def _check_step(name: str, text: str, step: sp.Expr) -> None:
-    """Refuse a step that is no step of any run: ⌊step⌋ outside 0..T (1..T for the averages, which
-    start at t = 1) for every T tried, when the step depends on T alone (loss(−1), loss(2*T),
-    avg_loss(0)); such a quantity measured nothing and the check ended "undecided"."""
+def check_step(name: str, text: str, step: sp.Expr, T: Range) -> None:
+    """Refuse a step that is no step of any run with T in the range ``T``: ⌊step⌋ outside 0..T (1..T for
+    the averages, which start at t = 1) at the range's ends and at :data:`STEP_PROBES` integers
+    log-spaced between them, when the step depends on T alone (loss(−1), loss(2*T), avg_loss(0),
+    loss(T − 5000) with T ≤ 2000); such a quantity measures nothing and the check would end "undecided"."""
     if {s.name for s in step.free_symbols} - {"T"}:
         return
     first = 1 if name in ("avg_loss", "grad_potential_avg") else 0
-    for T in _STEP_PROBES:
+    probes = np.unique(np.concatenate([[T.lo, T.hi], np.geomspace(T.lo, T.hi, STEP_PROBES)]).round())
+    for Tv in probes:
         try:
-            t = math.floor(value_at(step, {"T": float(T)}))
+            t = math.floor(value_at(step, {"T": float(Tv)}))
         except (EoscheckError, ValueError, OverflowError):
             continue
-        if first <= t <= T:
+        if first <= t <= Tv:
             return
-    raise EoscheckError(f"{name}({text}): no run has that step (it must lie in {first}..T); "
+    where = f"T = {T.lo:g}" if T.lo == T.hi else f"T in {T.lo:g}..{T.hi:g}"
+    raise EoscheckError(f"{name}({text}): no run with {where} has that step (it must lie in {first}..T); "
                         f"e.g. {name}(T), {name}(T/2) or {name}(t)")
 
 

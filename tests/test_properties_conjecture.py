@@ -37,7 +37,7 @@ def test_unicode_inequalities_are_read_and_an_equation_is_named():
 @pytest.mark.parametrize("text", ["loss(-1) <= 1", "loss(2*T) <= 1", "loss(T+1) <= 1", "avg_loss(0) <= 1"])
 def test_a_step_no_run_has_is_refused(text):
     """These measured nothing: the check ended "UNDECIDED: no point fell in the domain", exit 0."""
-    with pytest.raises(EoscheckError, match="no run has that step"):
+    with pytest.raises(EoscheckError, match="no run with T in 200..2000 has that step"):
         Conjecture.parse(text)
 
 
@@ -45,6 +45,17 @@ def test_a_step_no_run_has_is_refused(text):
                                   "loss(eta) <= 1"])
 def test_steps_some_run_has_are_accepted(text):
     assert Conjecture.parse(text).arg is not None
+
+
+def test_a_step_is_checked_against_the_statements_own_T_range():
+    """loss(T − 5000) is a step of runs with T ≥ 5000 only: refused in the default range (T in 200..2000), where
+    it measured nothing, accepted where the range holds such runs; loss(2500) likewise."""
+    for text in ("loss(T-5000) <= 1", "loss(2500) <= 1"):
+        with pytest.raises(EoscheckError, match=r"no run with T in 200\.\.2000 has that step"):
+            Conjecture.parse(text)
+        assert Conjecture.parse(text, ranges={"T": "100:6000"}).arg is not None
+    with pytest.raises(EoscheckError, match="no run with T = 4000 has that step"):
+        Conjecture.parse("loss(T-5000) <= 1", ranges={"T": "4000"})
 
 
 @pytest.mark.parametrize("text,side", [("avg_loss(t) <= ", "right side of '<='"), ("  >= 1/(eta*t)", "left side of '>='"),

@@ -252,7 +252,9 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
     (["--data", "no-such-data"], "not a built-in"),
     (["--datasets", "2", "--gamma", "0.5:2"], "--gamma in (0, 1]"),          # was clamped to γ = 1 silently
     (["--data", "thm3", "--gamma", "0.05,0.5"], "--data thm3 needs --gamma inside (0, 0.1)"),
-    (["--measure", "loss(2*T)"], "no run has that step"),                      # was a column of NaN
+    (["--measure", "loss(2*T)"], "no run with T = 10 has that step"),          # was a column of NaN
+    (["--measure", "loss(T-20)"], "no run with T = 10 has that step"),         # a step of other runs only
+    (["--measure", "loss(50)"], "no run with T = 10 has that step"),
     (["--workers", "100000"], "use at most"),                                     # ~90 lines of Dask tracebacks
     (["--datasets", "1e10"], "of memory"),     # planned 10¹⁰ tasks silently (600 MB at 10⁸, no end in sight)
     (["--data", "toy", "--n", "4:8"], "--n does not apply to --data toy"),     # ignored: one row

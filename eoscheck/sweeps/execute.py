@@ -50,7 +50,7 @@ def plan(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: An
     get_loss(loss)
     spec = DataSpec.parse(data, n, d, gamma, datasets)
     grid = Grid(spec, tuple(float(e) for e in arr), int(steps), str(loss), int(seed))
-    ms = parse_measures(measure, loss)
+    ms = parse_measures(measure, loss, grid.steps)
     names = tuple(m.name for m in ms)
     size = default_task_size(grid) if task_size is None else int(task_size)
     if size < 1:

@@ -41,8 +41,10 @@ class Measure:
     conjecture: Any
 
 
-def parse_measures(text: str | list[str] | tuple[str, ...], loss: str = "logistic") -> tuple[Measure, ...]:
-    """The measures of ``--measure`` (comma-separated), each validated now (unknown → EoscheckError)."""
+def parse_measures(text: str | list[str] | tuple[str, ...], loss: str = "logistic",
+                   steps: int | None = None) -> tuple[Measure, ...]:
+    """The measures of ``--measure`` (comma-separated), each validated now (unknown → EoscheckError), a
+    step such as loss(T/2) against the run's T = ``steps`` (when given)."""
     from ..properties.conjecture import Conjecture
 
     items = split_top_level(text) if isinstance(text, str) else [str(t).strip() for t in text]
@@ -54,7 +56,7 @@ def parse_measures(text: str | list[str] | tuple[str, ...], loss: str = "logisti
         if name in seen:
             raise EoscheckError(f"--measure lists {name} twice")
         seen.add(name)
-        conj = Conjecture.parse(f"{item} <= 0", loss=loss)
+        conj = Conjecture.parse(f"{item} <= 0", loss=loss, ranges=None if steps is None else {"T": str(int(steps))})
         if conj.arg == "t":
             raise EoscheckError(f"--measure {item}: a quantity at every t is not one number per run; "
                                 f"give a step, e.g. {conj.quantity}(T) or {conj.quantity}(T/2)")

@@ -64,7 +64,7 @@ def run_task(task: Task) -> dict[str, Any]:
     from ..resources import single_torch_thread
 
     t0, c0 = time.perf_counter(), time.process_time()
-    measures: tuple[Measure, ...] = parse_measures(list(task.measures), task.grid.loss)
+    measures: tuple[Measure, ...] = parse_measures(list(task.measures), task.grid.loss, task.grid.steps)
     cols: dict[str, list] = {c: [] for c in ID_COLUMNS}
     cols.update({m.name: [] for m in measures})
     cols["diverged"] = []
