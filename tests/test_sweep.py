@@ -385,3 +385,22 @@ def test_the_study_verdicts_do_not_read_a_censoring_mark_as_a_time(steps, worst,
     sec = sweep_study.Section(9, sweep_study.KEY, sweep_study.TITLE)
     sweep_study.study_verdicts(sec, _study_rows(worst), steps)
     assert tuple(v.verdict for v in sec.verdicts[1:]) == want
+
+
+def test_rows_of_data_that_are_not_separable_are_flagged(tmp_path, capsys):
+    """A folder of two datasets, one separable through the origin and one not (the point (1, 0) labelled both
+    +1 and −1: 0 lies in conv{yᵢxᵢ}); its rows used to show only a γ* ≤ 0, with nothing saying that the
+    theory's bounds do not apply to them."""
+    from eoscheck.cli import main
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.savez(folder / "a_sep.npz", X=np.array([[1.0, 0.2], [0.8, -0.1]]), y=np.array([1.0, 1.0]))
+    np.savez(folder / "b_not.npz", X=np.array([[1.0, 0.0], [1.0, 0.0], [0.3, 1.0]]), y=np.array([1.0, -1.0, 1.0]))
+    df = sweep(str(folder), eta="4", steps=10, measure="final_loss", progress=False)
+    assert df.set_index("name")["separable"].to_dict() == {"a_sep": True, "b_not": False}
+    assert df["separable"].dtype == bool
+    rc = main(["sweep", "--data", str(folder), "--eta", "4", "--steps", "10", "--measure", "final_loss",
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 0 and "1 of 2 datasets are not certified linearly separable" in err, err

@@ -6,6 +6,8 @@ provenance); finished tasks under ``--out``/tasks/ are reused by a rerun.
 
 from __future__ import annotations
 
+import sys
+
 from ._arguments import count_at_least
 
 NAME = "sweep"
@@ -94,4 +96,8 @@ def run(args) -> int:
     print(f"eoscheck sweep: {len(table)} rows ({table['dataset'].nunique()} datasets × {table['eta'].nunique()} η) "
           f"→ {args.out}/results.parquet; tasks: {info['tasks_run']} run, {info['tasks_reused']} reused "
           f"({info['mode']}, {info['wall_s']:.1f} s)")
+    bad = table.loc[~table["separable"], "dataset"].nunique() if len(table) else 0
+    if bad:
+        print(f"warning: {bad} of {table['dataset'].nunique()} datasets are not certified linearly separable "
+              "(column 'separable' False, γ* ≤ 0): the theory's bounds do not apply to their rows", file=sys.stderr)
     return 0

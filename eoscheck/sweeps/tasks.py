@@ -29,7 +29,7 @@ from .grid import Grid
 from .measures import Measure, measure_dataset, parse_measures
 
 #: Columns before the measures, in order.
-ID_COLUMNS = ("dataset", "data_seed", "name", "n", "d", "gamma_star", "gamma_gap", "eta")
+ID_COLUMNS = ("dataset", "data_seed", "name", "n", "d", "gamma_star", "gamma_gap", "separable", "eta")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def run_task(task: Task) -> dict[str, Any]:
                 res = measure_dataset(data, task.grid.loss, task.grid.etas, task.grid.steps, measures)
                 g = certificate(data).gamma
                 for k, eta in enumerate(task.grid.etas):
-                    for c, v in zip(ID_COLUMNS, (i, seed, data.name, data.n, data.d, g, mm.gap, float(eta))):
+                    for c, v in zip(ID_COLUMNS, (i, seed, data.name, data.n, data.d, g, mm.gap, g > 0, float(eta))):
                         cols[c].append(v)
                     for m in measures:
                         cols[m.name].append(float(res[m.name][k]))
@@ -93,7 +93,8 @@ def frame(result: dict[str, Any]):
 
     df = pd.DataFrame(result["columns"])
     return df.astype({"dataset": "int64", "data_seed": "int64", "n": "int64", "d": "int64",
-                      "gamma_star": "float64", "gamma_gap": "float64", "eta": "float64", "diverged": "bool"})
+                      "gamma_star": "float64", "gamma_gap": "float64", "separable": "bool", "eta": "float64",
+                      "diverged": "bool"})
 
 
 def task_path(folder: Path, key: str) -> Path:
