@@ -167,11 +167,19 @@ def psi_inverse(loss: Loss | str, y) -> np.ndarray:
 
 
 def constants(loss: Loss) -> dict[str, float | None]:
-    """The paper's Assumption 3 constants of a built-in loss as floats (None = fails)."""
-    out = {}
-    for k, v in loss.paper_constants.items():
-        out[k] = None if v is None else float(v)
-    return out
+    """The Assumption 3 constants of a built-in loss as floats (None = the condition fails), typed here from
+    paper.md §5, Proposition 5's table — not read from the loss under test: logistic C_g = 1, C_β = e/2,
+    C_e = 2; flattened exponential (a) C_g = a, C_β = max{a, ae^a/2, 1}, C_e = 1/a; flattened polynomial (a)
+    C_g = a, C_β = max{a, (a+1)2^a}, no C_e.  The exponential e^{−z} is not in the table: g = ℓ, so
+    C_β = C_e = 1, and g is unbounded (3B fails)."""
+    a = loss.params.get("a")
+    table = {"logistic": lambda: {"C_g": 1.0, "C_beta": math.e / 2, "C_e": 2.0},
+             "exponential": lambda: {"C_g": None, "C_beta": 1.0, "C_e": 1.0},
+             "flat_exp": lambda: {"C_g": a, "C_beta": max(a, a * math.exp(a) / 2, 1.0), "C_e": 1 / a},
+             "flat_poly": lambda: {"C_g": a, "C_beta": max(a, (a + 1) * 2**a), "C_e": None}}
+    if loss.family not in table:
+        raise ValueError(f"no Proposition 5 constants for {loss.name}")
+    return table[loss.family]()
 
 
 def thm35_eos(loss: Loss, eta, gamma, t):

@@ -27,17 +27,27 @@ def test_tau_le_half_T_is_derived_with_sympy():
 
 
 def test_tau_le_half_T_numerically():
+    """The encoded τ (``thm1.tau``) at the encoded η of Corollary 2 (``cor2.eta``) is ≤ T/2 above ``cor2.T_min``,
+    and both encodings equal the transcriptions here.  Tolerances: each closed form is a few float operations
+    (≲ 10 ulps); the one ill-conditioned part, ln r with r = (η + n)/η → 1 (relative error ≈ eps/ln r), sits in
+    the fourth term of the max, r ln r ≈ n/η·(1 + n/η) < e there, so it never sets the max — 1e-13 relative
+    (~450 ulps) covers the rest; 1e-12 on τ ≤ T/2 is Appendix C's inequality with that rounding."""
+    tau, eta_of, tmin = get_bound("thm1.tau"), get_bound("cor2.eta"), get_bound("cor2.T_min")
     rng = random.Random(0)
     for _ in range(2000):
         n = math.exp(rng.uniform(0, math.log(1e6)))
         gamma = rng.uniform(1e-3, 1.0)
         T = 120 * max(math.e, n) / gamma**2 * math.exp(rng.uniform(0, 6))
-        eta = gamma**2 * T / 120
-        assert tau_thm1(eta, n, gamma) <= T / 2 * (1 + 1e-12)
+        assert tmin.evaluate(n=n, gamma=gamma) == pytest.approx(120 * max(math.e, n) / gamma**2, rel=1e-13)
+        eta = eta_of.evaluate(T=T, gamma=gamma)
+        assert eta == pytest.approx(gamma**2 * T / 120, rel=1e-13)
+        t = tau.evaluate(eta=eta, n=n, gamma=gamma)
+        assert t == pytest.approx(tau_thm1(eta, n, gamma), rel=1e-13)
+        assert t <= T / 2 * (1 + 1e-12)
     # and it can fail below T_min: the derivation's hypothesis matters
     n, gamma = 1000.0, 0.1
     T = 0.5 * 120 * n / gamma**2
-    assert tau_thm1(gamma**2 * T / 120, n, gamma) > T / 2
+    assert tau.evaluate(eta=eta_of.evaluate(T=T, gamma=gamma), n=n, gamma=gamma) > T / 2
 
 
 def test_bound_chain_is_derived_and_holds_numerically():
@@ -78,6 +88,7 @@ def test_lemma14_threshold_derived_by_substitution():
 def test_lemma14_on_the_theorem3_data():
     # one GD step from w₀ = 0 on x₁ = (γ, a), x₂ = (γ, −a/2), a = √(1−γ²): w₁ = (η/2)·mean(x) (paper.md §4)
     thr = get_bound("lemma14.first_step_threshold").evaluate()
+    assert thr == pytest.approx(40 * math.log(2), rel=4e-16)   # a product of ln 2 by 40: ≤ 1 ulp each
     for gamma in (0.01, 0.05, 0.09):
         a = math.sqrt(1 - gamma**2)
         xs = [(gamma, a), (gamma, -a / 2)]

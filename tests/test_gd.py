@@ -107,7 +107,15 @@ def test_queries_agree_with_exact_trackers():
     # average loss: recompute from the recorded losses
     t = 1000
     np.testing.assert_allclose(traj.avg_loss_at(t), traj.loss[:, :t].mean(axis=1), rtol=1e-12)
-    assert np.all(traj.monotone_from(traj.last_increase()))
+    # monotone from s: no step u > s with L(w_u) > L(w_{u−1}), read off the recorded losses here (every step
+    # is recorded); at s = the last increase it holds, one step earlier it fails (the rows with an increase)
+    L = traj.loss
+    up = L[:, 1:] > L[:, :-1]                                  # up[:, u − 1]: an increase at step u
+    last_up = np.array([np.flatnonzero(r).max() + 1 if r.any() else 0 for r in up])
+    assert (last_up >= 1).sum() == 2
+    for s in (np.maximum(last_up - 1, 0), last_up, last_up + 7, np.zeros_like(last_up)):
+        want = np.array([not up[k, s[k]:].any() for k in range(traj.K)])
+        np.testing.assert_array_equal(traj.monotone_from(s), want)
 
 
 def test_log_grid_keeps_exact_statistics():

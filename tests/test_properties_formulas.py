@@ -71,12 +71,14 @@ CASES = [
 @pytest.mark.parametrize("bid,loss,values", CASES, ids=[c[0] for c in CASES])
 def test_oracle_transcriptions_agree_with_eoscheck_bounds(bid, loss, values):
     # both sides are a few float64 operations on the same inputs (logs of arguments ≥ 1, no
-    # cancellation) except ρ, which the oracle finds by bisection to a few ulps of z (ρ is a minimum,
-    # so ρ is then exact to O(ulp²)) and τ_explicit_exp, solved by a 200-step bisection in ln x: 1e-9
-    # relative covers both with a wide margin and is still far below any formula slip (≥ 1e-3).
+    # cancellation: ≲ 10 ulps) except ρ, which the oracle finds by bisection to a few ulps of z (ρ is a
+    # minimum, so ρ is then exact to O(ulp²)), and the explicit τ's, roots x = γ²τ found by bisection in
+    # ln x to its last ulp on both sides: x to eps·|ln x| ≤ 2.2e-16·40 ≈ 1e-14 relative each, times the
+    # root's condition number (the condition's left side decreases like ln x/x, a slope of order 1 in ln
+    # x: ≲ 10).  1e-12 covers that with 5× room (worst measured: 4.9e-15, τ_explicit_poly).
     ours = F.ORACLE[bid](loss, **values)
     theirs = get_bound(bid).numpy(loss=loss, **values) if loss else get_bound(bid).numpy(**values)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
 def test_rho_of_bounds_agrees_with_the_bisection_oracle():
@@ -85,9 +87,11 @@ def test_rho_of_bounds_agrees_with_the_bisection_oracle():
     lam = np.geomspace(1, 1e9, 12)
     for loss in ("logistic", "exponential", "flat_exp:a=2.0", "flat_poly:a=1.0"):
         np.testing.assert_allclose(np.asarray(rho(loss, lam), dtype=float), F.rho(loss, lam), rtol=1e-12)
+    # ψ⁻¹ by both sides' root finders to the last ulp of ln λ: λ to eps·ln λ ≲ 2e-15 relative, over
+    # d ln ψ/d ln λ ≥ 1/2 here (ψ(λ) = λ/ρ(λ) with ρ growing like ln²λ): ≤ 5e-15; 1e-13 leaves 20× room
     y = np.array([3.0, 50.0, 1e4])
     np.testing.assert_allclose(np.asarray(psi_inv("logistic", y), dtype=float), F.psi_inverse("logistic", y),
-                               rtol=1e-9)
+                               rtol=1e-13)
 
 
 def test_every_oracle_id_is_a_bound():
