@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import EoscheckError
-from .maxmargin import MaxMargin, max_margin
+from .maxmargin import MaxMargin, max_margin, row_norm_max
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,8 +89,8 @@ class Dataset:
 
     @property
     def max_norm(self) -> float:
-        """maxᵢ ‖xᵢ‖ (Assumption 1A asks for ≤ 1)."""
-        return float(np.sqrt((self.X**2).sum(axis=1)).max())
+        """maxᵢ ‖xᵢ‖ (Assumption 1A asks for ≤ 1), without overflow or underflow of the squares."""
+        return row_norm_max(self.X)
 
     def max_margin(self) -> MaxMargin:
         """The certified max-margin pair, computed once (see module docstring)."""

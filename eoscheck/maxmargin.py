@@ -89,20 +89,34 @@ def max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000, rtol: 
     ``tol`` is the barycentric weight below which a point leaves the active set.
     """
     Z = np.asarray(Z, dtype=np.float64)
-    n = Z.shape[0]
-    scale = float(np.sqrt((Z**2).sum(axis=1)).max()) or 1.0
+    n, d = Z.shape
+    scale = row_norm_max(Z) or 1.0
     Zs = np.ascontiguousarray(Z / scale)
     # One BLAS thread: the work is memory-bound matrix-vector products, and on a shared
     # machine OpenBLAS's second thread spins (measured 7.7 ms vs 0.2 ms per Z @ x).
     with blas_single_thread():
         p, lam, S = _wolfe(Zs, tol, rtol, max_iter)
     norm_p = float(np.linalg.norm(p))
-    if norm_p <= 1e-12:
-        return MaxMargin(gamma=-0.0 if n else 0.0, w_star=np.zeros(Z.shape[1]), gap=0.0, support=np.asarray(S))
-    w = p / norm_p
-    gamma = float((Z @ w).min())
-    gap = max(norm_p * scale - gamma, 0.0)
-    return MaxMargin(gamma=gamma, w_star=w, gap=gap, support=np.asarray(sorted(S)))
+    if norm_p > 0.0:
+        w = p / norm_p
+        gamma = float((Z @ w).min())
+        # separable only where the margin of w exceeds the rounding of its products ⟨zᵢ, w⟩ (≤ (d+2)·u·R
+        # each): a margin of 1e-17 on {z, −z} is rounding, not separation
+        if gamma > 2 * (d + 2) * _EPS * scale:
+            return MaxMargin(gamma=gamma, w_star=w, gap=max(norm_p * scale - gamma, 0.0),
+                             support=np.asarray(sorted(S)))
+    # not certified separable: w = 0 has margin 0 (a valid lower end, γ* ≥ 0 for ‖w‖ ≤ 1) and p bounds
+    # γ* from above, so γ* ∈ [0, R‖p‖] — not "γ* = 0", which a margin of 1e-13 would contradict
+    return MaxMargin(gamma=-0.0 if n else 0.0, w_star=np.zeros(d), gap=norm_p * scale, support=np.asarray(S))
+
+
+def row_norm_max(Z: np.ndarray) -> float:
+    """maxᵢ‖zᵢ‖ without overflow or underflow (rows scaled by max|Zᵢⱼ| before squaring): finite whenever
+    the answer is, and > 0 for any non-zero row (‖z‖ ≈ 1e155 or 1e-200 squared alone leaves the range)."""
+    amax = float(np.abs(Z).max()) if Z.size else 0.0
+    if amax == 0.0 or not math.isfinite(amax):
+        return amax
+    return amax * float(np.sqrt(((Z / amax) ** 2).sum(axis=1)).max())
 
 
 def _drop_column(ap: np.ndarray, k: int, i: int, t: np.ndarray, cs: np.ndarray, sn: np.ndarray) -> None:

@@ -318,3 +318,30 @@ def test_deleting_a_column_of_the_packed_factor_retriangularises_it(k, i):
     assert np.abs(np.abs(got) - np.abs(want)).max(initial=0.0) <= tol
     Rm = np.delete(R, i, axis=1)
     assert np.abs(got.T @ got - Rm.T @ Rm).max(initial=0.0) <= tol * np.linalg.norm(R, 2)
+
+
+@pytest.mark.parametrize("scale", [1e155, 1e-200, 1e300])
+def test_max_margin_and_normalize_at_the_ends_of_the_float_range(scale):
+    """toy scaled by 1e155, 1e-200 or 1e300: max‖zᵢ‖ squared leaves the float range (the certificate said
+    "γ* ∈ [−0, −0]: not separable", and normalize returned zeros or "all points are zero"); the margin
+    is 0.2·scale along e₂.  Tolerance: the scaled problem is toy's times a number, so the margin is toy's to
+    the rounding of a unit vector and one product (a few ulps): 1e-14 relative."""
+    X, y = toy().X * scale, toy().y
+    mm = max_margin(X * y[:, None])
+    assert mm.separable and mm.gamma == pytest.approx(0.2 * scale, rel=1e-14)
+    assert mm.gap <= 1e-12 * mm.gamma
+    np.testing.assert_allclose(mm.w_star, [0.0, 1.0], atol=1e-15)
+    np.testing.assert_allclose(Dataset(X, y).normalize().X, toy().normalize().X, rtol=1e-14)
+    assert Dataset(X, y).max_norm == pytest.approx(scale * toy().max_norm, rel=1e-15)
+
+
+def test_a_small_margin_is_not_certified_away():
+    """z = (±1, 1e-13): separable by e₂ with margin 1e-13, which the certificate called "γ* ∈ [−0, −0]"
+    (any ‖p‖ ≤ 1e-12 was read as 0 ∈ conv{zᵢ}); and {z, −z}, where 0 ∈ conv{zᵢ}: γ* = 0, and the interval
+    given must contain it.  The interval must contain the true margin in both cases."""
+    mm = max_margin(np.array([[1.0, 1e-13], [-1.0, 1e-13]]))
+    assert mm.separable and mm.gamma == pytest.approx(1e-13, rel=1e-12)
+    assert mm.gamma <= 1e-13 <= mm.gamma + mm.gap * (1 + 1e-12) + 1e-28
+    mm = max_margin(np.array([[1.0, 0.3], [-1.0, -0.3], [0.2, 1.0]]))
+    assert not mm.separable and mm.gamma <= 0.0 <= mm.gamma + mm.gap
+    assert not np.any(mm.w_star)
