@@ -47,13 +47,24 @@ def flops_per_step(n: int, d: int, method: str) -> float:
     return 4.0 * n * d if method == "primal" else 2.0 * n * n
 
 
-def choose_method(n: int, d: int, w0_zero: bool) -> str:
-    """The cheaper form: gram when 2n² ≤ ¾·4nd (n ≤ 1.5d), w₀ = 0 and n ≥ 64, else primal.
+#: Largest maxᵢ‖zᵢ‖² for the gram form: K = ZZᵀ has entries up to it (Cauchy–Schwarz), which must stay
+#: finite with room for the products K·S (‖x‖ ≳ 1.3e154 overflowed K into a divergence that was not there).
+GRAM_MAX_NORM2 = 1e300
+
+
+def gram_fits(max_norm: float) -> bool:
+    """K = ZZᵀ is representable: maxᵢ‖zᵢ‖² ≤ :data:`GRAM_MAX_NORM2`."""
+    return max_norm * max_norm <= GRAM_MAX_NORM2
+
+
+def choose_method(n: int, d: int, w0_zero: bool, max_norm: float = 1.0) -> str:
+    """The cheaper form: gram when 2n² ≤ ¾·4nd (n ≤ 1.5d), w₀ = 0, n ≥ 64 and K = ZZᵀ fits in float64
+    (:func:`gram_fits`), else primal.
 
     Below n = 64 a step costs its calls, not its flops, and the primal form then rounds like
     the reference (same sums in the same order).
     """
-    return "gram" if (w0_zero and n >= 64 and 2 * n * n <= 3 * n * d) else "primal"
+    return "gram" if (w0_zero and n >= 64 and 2 * n * n <= 3 * n * d and gram_fits(max_norm)) else "primal"
 
 
 def machine_cpus() -> int:

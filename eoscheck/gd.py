@@ -26,7 +26,7 @@ import torch
 
 from ._errors import EoscheckError
 from .datasets import Dataset
-from .fastgd import choose_method, run_fast
+from .fastgd import choose_method, gram_fits, run_fast
 from .gdinputs import (check_etas, check_point, check_steps, checkpoint_grid, record_grid, require_memory,
                        resolve_device)
 from .losses import Loss, get_loss
@@ -150,12 +150,15 @@ def _choose_engine(method, backend, threads, dev, dtype, data, w0) -> dict:
                             "method='reference'")
     if method == "gram" and not w0_zero:
         raise EoscheckError("method='gram' needs w0 = 0 (w = Zᵀc); use method='primal' for another w0")
+    if method == "gram" and not gram_fits(data.max_norm):
+        raise EoscheckError(f"method='gram' forms K = ZZᵀ, whose entries reach maxᵢ‖zᵢ‖² = {data.max_norm:.3g}² "
+                            "beyond float64; use method='primal' (or rescale the data)")
     if backend == "auto":
         backend = "numba" if dev.type == "cpu" else "torch"
     if backend in ("numba", "numpy") and dev.type != "cpu":
         raise EoscheckError(f"backend {backend!r} runs on the CPU, not on {dev}; use backend='torch'")
     if method == "auto":
-        method = choose_method(data.n, data.d, w0_zero)
+        method = choose_method(data.n, data.d, w0_zero, data.max_norm)
     return {"method": method, "backend": backend, "threads": None if threads is None else int(threads)}
 
 

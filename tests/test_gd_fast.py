@@ -35,7 +35,8 @@ import pytest
 import sympy as sp
 import torch
 
-from eoscheck import EoscheckError, digits08, from_expr, get_loss, synthetic, thm3, toy
+from eoscheck import Dataset, EoscheckError, digits08, from_expr, get_loss, synthetic, thm3, toy
+from eoscheck.fastgd import choose_method
 from eoscheck.lossnp import TorchKernel, kernel_for
 from eoscheck.gd import run_gd
 from eoscheck.losses import z
@@ -855,3 +856,19 @@ def test_a_short_run_allocates_a_short_chunk_and_runs_the_same_steps(monkeypatch
         for key in ("final_w", "diverged_at"):
             np.testing.assert_array_equal(short.stats[key], long.stats[key])
     assert short.stats["diverged_at"][2] >= 0   # η = 10⁴ left the float range inside the 40 steps
+
+
+def test_data_whose_gram_matrix_overflows_run_in_the_primal_form():
+    """‖xᵢ‖ ≈ 1e155: K = ZZᵀ overflows (entries ≈ 1e310), which the gram form read as a divergence at step 1
+    with NaN losses; the run picks the primal form (its losses are the reference's) and an explicit
+    method='gram' is refused with one line."""
+    base = synthetic(100, 80, 0.1, seed=1)
+    data = Dataset(base.X * 1e155, base.y)
+    assert choose_method(data.n, data.d, True, base.max_norm) == "gram"
+    traj = run_gd(data, "logistic", [1e-310, 1e-300], 5)
+    assert traj.provenance["engine"]["method"] == "primal" and (traj.stats["diverged_at"] == -1).all()
+    ref = run_gd(data, "logistic", [1e-310, 1e-300], 5, method="reference")
+    # the same recursion in the same form (primal) as the reference: equal to the engines' 1e-12 agreement
+    np.testing.assert_allclose(traj.loss, ref.loss, rtol=1e-12)
+    with pytest.raises(EoscheckError, match="method='gram' forms K = ZZᵀ"):
+        run_gd(data, "logistic", [1e-300], 5, method="gram")
