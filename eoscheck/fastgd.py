@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from .gdinputs import LOG_DOMAIN_BELOW
 from .gdnumpy import INLINE_ELEMS, NumpyBlock, chunk_length, default_gemm
 from .losses import Loss
 from .lossnp import kernel_for
@@ -311,7 +312,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         blk.freeze(rows, js, nsteps)
     L = red["value_sum"][:, :K] / n
     log_L = np.log(L)
-    for j, r in _cells(~np.isfinite(log_L) & shown):   # the reference's log-domain fallback
+    for j, r in _cells(~(np.isfinite(log_L) & (L >= LOG_DOMAIN_BELOW)) & shown):   # the reference's log-domain fallback
         log_L[j, r] = blk.lse_log_value(j, r) - math.log(n)
     G = red["q_sum"][:, :K] / n
     values = None

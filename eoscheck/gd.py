@@ -27,8 +27,8 @@ import torch
 from ._errors import EoscheckError
 from .datasets import Dataset
 from .fastgd import choose_method, gram_fits, run_fast
-from .gdinputs import (check_etas, check_point, check_steps, checkpoint_grid, record_grid, require_memory,
-                       resolve_device)
+from .gdinputs import (LOG_DOMAIN_BELOW, check_etas, check_point, check_steps, checkpoint_grid, record_grid,
+                       require_memory, resolve_device)
 from .losses import Loss, get_loss
 from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
@@ -181,8 +181,8 @@ class ReferenceGD:
         """Every per-step record from the margins M (K, n) and ℓ′(M)."""
         L = self.loss.value(M).mean(dim=1)
         log_L = torch.log(L)
-        bad = ~torch.isfinite(log_L)
-        if bool(bad.any()):  # under/overflow of L itself: fall back to the log domain
+        bad = ~torch.isfinite(log_L) | (L < LOG_DOMAIN_BELOW)
+        if bool(bad.any()):  # under/overflow of L itself, or too few digits: fall back to the log domain
             lse = torch.logsumexp(self.loss.log_value(M), dim=1) - self.log_n
             log_L = torch.where(bad, lse, log_L)
         grad = (dl @ self.Z) / self.n

@@ -17,6 +17,11 @@ from ._errors import EoscheckError
 #: mean of n stably evaluated terms (documented tolerance).
 INCREASE_RTOL = 16 * np.finfo(np.float64).eps
 
+#: ln L is taken in the log domain (log-sum-exp of ln ℓ(mᵢ) − ln n) below this L, as where ln L is not finite:
+#: L ≥ 1e-290 has its largest terms ≥ 1e-290/n ≥ 1e-300 (n ≤ 1e10), normal numbers at full precision, while a
+#: subnormal L keeps fewer digits (L = 5e-322 holds 7 bits: ln L was off by 1e-2 at L ≈ e⁻⁷⁴⁰).
+LOG_DOMAIN_BELOW = 1e-290
+
 
 def resolve_device(device):
     """A torch device, or an :class:`EoscheckError` when CUDA is asked for but absent."""

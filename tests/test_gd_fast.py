@@ -872,3 +872,26 @@ def test_data_whose_gram_matrix_overflows_run_in_the_primal_form():
     np.testing.assert_allclose(traj.loss, ref.loss, rtol=1e-12)
     with pytest.raises(EoscheckError, match="method='gram' forms K = ZZᵀ"):
         run_gd(data, "logistic", [1e-300], 5, method="gram")
+
+
+@pytest.mark.parametrize("method", ["reference", "primal", "gram"])
+def test_log_loss_of_a_subnormal_loss_is_taken_in_the_log_domain(method):
+    """One step from w₀ = 0 to margins m = (η/2n)·ZZᵀ1 whose smallest is 740 or 744: L ≈ e⁻⁷⁴⁰ is subnormal
+    and keeps a few bits, so ln L came out −740.009 (reference) and −739.997 (primal) for w = (0, 3700) on toy.
+    The oracle: ln((1/n)Σ ln(1 + e^{−mᵢ})) in mpmath at 50 digits, on the margins computed here.  Tolerance:
+    the engines' margins differ from these by a few ulps of 744 (≈ 1e-13 absolute), which moves ln L by as
+    much; log-sum-exp of the ln ℓ(mᵢ) adds ~10 ulps of 744: 1e-15 relative of 744, so 1e-14 relative."""
+    import mpmath as mp
+
+    pts = np.array([[1.0, 0.1], [0.8, -0.1], [0.9, 0.05], [0.7, 0.3]])            # ZZᵀ1 > 0: every margin grows
+    data = Dataset(np.vstack([pts] * 16), np.ones(64))                             # n = 64: the gram form runs
+    Z = data.Z
+    base = Z @ (Z.T @ np.full(data.n, 0.5)) / data.n          # m₁ = η·base (ℓ′(0) = −1/2)
+    for target in (740.0, 744.0):
+        eta = target / base.min()
+        traj = run_gd(data, "logistic", [eta], 1, method=method)
+        assert traj.provenance["engine"]["method"] == method
+        m = eta * base
+        with mp.workdps(50):
+            want = mp.log(mp.fsum(mp.log1p(mp.exp(-mp.mpf(float(x)))) for x in m) / len(m))
+        assert traj.records["log_loss"][0, 1] == pytest.approx(float(want), rel=1e-14)
