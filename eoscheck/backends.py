@@ -165,7 +165,7 @@ class NumpyBackend(_Elementwise):
         pos = np.ones(_shape(env), dtype=bool)
         for fv, lg in others:
             out = out + lg(env)
-            pos &= fv(env) * self.ones(env) > 0
+            pos &= fv(env) * self.ones(env) >= 0     # 0: underflowed (its stable log is finite) or 0 (−∞)
         if not pos.all():
             out = np.where(pos, out, generic(env))
         return out
@@ -174,6 +174,32 @@ class NumpyBackend(_Elementwise):
         b = fb(env) * self.ones(env)
         with np.errstate(all="ignore"):
             return np.where(b > 0, fe(env) * lb(env), generic(env))
+
+    def log_log1p(self, fr, lr, generic, env):
+        """log(log1p(r)) = ln r + ln(1 − r/2 + r²/3 − …) = ln r − r/2 + O(r²) for 0 ≤ r < 1e-8 (ln r by the
+        stable rules; r = 0 where it underflowed), the plain form elsewhere."""
+        r = np.asarray(fr(env), dtype=np.float64) * self.ones(env)
+        with np.errstate(all="ignore"):
+            return np.where((r >= 0) & (r < 1e-8), lr(env) - r / 2, generic(env))
+
+    def mul_stable(self, fs, logs, env):
+        """∏fᵢ, recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|) where the plain product is not finite (∞·0 or ∞/∞
+        from a factor that over- or underflowed), each ln|fᵢ| by the stable-log rules where fᵢ > 0:
+        e^{710}/(1 + e^{710}) is 1, not NaN (a factor that underflowed to 0 keeps its finite log)."""
+        vals = [np.asarray(f(env), dtype=np.float64) * self.ones(env) for f in fs]
+        with np.errstate(all="ignore"):
+            out = vals[0]
+            for v in vals[1:]:
+                out = out * v
+            bad = ~np.isfinite(out)
+            if not bad.any():
+                return out
+            sign = np.ones(_shape(env))
+            total = np.zeros(_shape(env))
+            for v, lg in zip(vals, logs):
+                sign = sign * np.copysign(1.0, v)
+                total = total + np.where(v >= 0, lg(env), np.log(np.abs(v)))
+            return np.where(bad, sign * np.exp(total), out)
 
 
 def _ratio(p: int, q: int) -> float:
@@ -269,13 +295,49 @@ class TorchBackend(_Elementwise):
         return _LOG2 + torch.special.log_ndtr(-math.sqrt(2.0) * as_tensor(u))
 
     def log_add(self, c, fr, lr, generic, env):
-        return generic(env)
+        """log(c + r): log c + log1p(r/c) for |r| ≤ c, ln r + log1p(c/r) above (ln r by the stable rules:
+        log(1 + e^{710}) is 710), log(c + r) where neither is finite (as the numpy back end)."""
+        cf = float(c)
+        r = as_tensor(fr(env))
+        small = math.log(cf) + torch.log1p(r / cf)
+        big = as_tensor(lr(env), r) + torch.log1p(cf / r)
+        out = torch.where(r.abs() <= cf, small, torch.where(r > 0, big, torch.full_like(big, math.nan)))
+        return torch.where(~torch.isfinite(out) & torch.isfinite(r), torch.log(cf + r), out)
 
     def log_mul(self, coeff, erfc_args, others, generic, env):
-        return generic(env)
+        out = as_tensor(math.log(float(coeff * 2 ** len(erfc_args))))
+        for fu in erfc_args:
+            out = out + torch.special.log_ndtr(-math.sqrt(2.0) * as_tensor(fu(env)))
+        pos = torch.ones((), dtype=torch.bool)
+        for fv, lg in others:
+            out = out + as_tensor(lg(env))
+            pos = pos & (as_tensor(fv(env)) >= 0)
+        return out if bool(pos.all()) else torch.where(pos, out, as_tensor(generic(env)))
 
     def log_pow(self, fb, fe, lb, generic, env):
-        return generic(env)
+        b = as_tensor(fb(env))
+        return torch.where(b > 0, as_tensor(fe(env)) * as_tensor(lb(env)), as_tensor(generic(env)))
+
+    def log_log1p(self, fr, lr, generic, env):
+        r = as_tensor(fr(env))
+        return torch.where((r >= 0) & (r < 1e-8), as_tensor(lr(env), r) - r / 2, as_tensor(generic(env)))
+
+    def mul_stable(self, fs, logs, env):
+        """As :meth:`NumpyBackend.mul_stable` (values only: torch.where passes NaN gradients from the branch
+        not taken, so these evaluators are not for autograd where the product overflows)."""
+        vals = [as_tensor(f(env)) for f in fs]
+        out = vals[0]
+        for v in vals[1:]:
+            out = out * v
+        bad = ~torch.isfinite(out)
+        if not bool(bad.any()):
+            return out
+        sign = torch.ones((), dtype=torch.float64)
+        total = torch.zeros((), dtype=torch.float64)
+        for v, lg in zip(vals, logs):
+            sign = sign * torch.copysign(torch.ones((), dtype=torch.float64), v)
+            total = total + torch.where(v >= 0, as_tensor(lg(env), v), torch.log(v.abs()))
+        return torch.where(bad, sign * torch.exp(total), out)
 
 
 def _log2(x) -> float:
@@ -506,6 +568,13 @@ class MpmathBackend:
         if mpmath.isnan(b) or not b > 0:
             return generic(env)
         return fe(env) * lb(env)
+
+    def log_log1p(self, fr, lr, generic, env):
+        return generic(env)
+
+    def mul_stable(self, fs, logs, env):
+        """The plain product: mpmath's exponent range does not overflow (exp beyond ±10³⁰ is NaN anyway)."""
+        return self.mul(fs, env)
 
 
 BACKENDS = ("numpy", "torch", "mpmath")

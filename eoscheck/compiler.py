@@ -18,7 +18,10 @@ the precision is capped (:data:`MP_DPS_MAX`), so every evaluation is bounded in 
 
 With ``stable_log=True`` a log is rewritten where forming its argument would under/overflow or
 lose digits: log(c + r) = log c + log1p(r/c), log ∏fᵢ = Σ log fᵢ, log eᵘ = u, log bᵉ = e·log b,
-log erfc(u) = log 2 + log Φ(−√2 u).
+log erfc(u) = log 2 + log Φ(−√2 u), log log(1 + r) = ln r − r/2 for |r| < 1e-8 (ln ℓ of a user's
+logistic beyond z = 745); and a product that is not finite in float64 (∞·0, ∞/∞: the
+ℓ′ = −e^{−z}/(1 + e^{−z}) of a user's logistic at z = −710) is recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|)
+with those logs.  Cancellation in a difference (√(1+z²) − z at large z) is not rewritten.
 """
 
 from __future__ import annotations
@@ -67,8 +70,18 @@ class _Walk:
     def __init__(self, names: Sequence[str], stable_log: bool):
         self.index = {n: i for i, n in enumerate(names)}
         self.stable_log = stable_log
+        # one node per (sub-expression, value or log): the stable rules build the value and the log of the
+        # same sub-expressions, which would otherwise be built again at every level (2^depth)
+        self._nodes: dict[sp.Basic, Node] = {}
+        self._logs: dict[sp.Basic, Node] = {}
 
     def node(self, expr: sp.Basic) -> Node:
+        got = self._nodes.get(expr)
+        if got is None:
+            got = self._nodes[expr] = self._node(expr)
+        return got
+
+    def _node(self, expr: sp.Basic) -> Node:
         if isinstance(expr, sp.Symbol):
             i = self.index.get(expr.name)  # by name: z with other assumptions is still z
             if i is None:
@@ -96,6 +109,9 @@ class _Walk:
         if isinstance(expr, sp.Add):
             return lambda env: env.bk.add([f(env) for f in fs], env)
         if isinstance(expr, sp.Mul):
+            if self.stable_log:    # ∞·0 and ∞/∞ recomputed from the factors' logs (see the module doc)
+                logs = [self.log(a) for a in expr.args]
+                return lambda env: env.bk.mul_stable(fs, logs, env)
             return lambda env: env.bk.mul(fs, env)
         if isinstance(expr, sp.Pow):
             fb, fe = fs
@@ -137,6 +153,12 @@ class _Walk:
         raise EoscheckError(f"cannot evaluate {type(expr).__name__} in {sp.sstr(expr)[:60]}")
 
     def log(self, arg: sp.Expr) -> Node:
+        got = self._logs.get(arg)
+        if got is None:
+            got = self._logs[arg] = self._log(arg)
+        return got
+
+    def _log(self, arg: sp.Expr) -> Node:
         fa = self.node(arg)
 
         def generic(env):
@@ -147,6 +169,11 @@ class _Walk:
             return generic
         if isinstance(arg, sp.exp):
             return self.node(arg.args[0])
+        if isinstance(arg, sp.log) and len(arg.args) == 1 and isinstance(arg.args[0], sp.Add):
+            c, rest = arg.args[0].as_coeff_Add()
+            if c == 1:          # log log(1 + r) = ln r + ln(log1p(r)/r): finite where log1p(r) underflows
+                fr, lr = self.node(rest), self.log(rest)
+                return lambda env: env.bk.log_log1p(fr, lr, generic, env)
         if isinstance(arg, sp.erfc):
             fu = self.node(arg.args[0])
             return lambda env: env.bk.log_erfc(fu(env))

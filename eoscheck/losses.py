@@ -110,10 +110,11 @@ class Loss:
         return self.grad(m).abs()
 
     def log_value(self, m: torch.Tensor) -> torch.Tensor:
-        """ln ℓ(m) elementwise, finite where ℓ(m) under- or overflows (−inf only where ℓ = 0)."""
+        """ln ℓ(m) elementwise, finite where ℓ(m) under- or overflows (−inf only where ℓ = 0): a built-in's
+        hand-written form, else log ℓ compiled with the stable-log rules (ln log(1 + e^{−800}) is −800)."""
         if self._log_value is not None:
             return self._log_value(m)
-        return torch.log(self.value(m))
+        return _lambdified(sp.log(piecewise_form(self.expr), evaluate=False))(m)
 
     @property
     def has_stable_forms(self) -> bool:
@@ -191,8 +192,10 @@ def _continued(e: sp.Expr, pt, later) -> bool:
 
 
 def _lambdified(expr: sp.Expr) -> Fn:
-    """A torch evaluator of ``expr`` (in :data:`z`) from the one compiler (:mod:`eoscheck.compiler`)."""
-    prog = compile_expr(expr, [z])
+    """A torch evaluator of ``expr`` (in :data:`z`) from the one compiler (:mod:`eoscheck.compiler`), with its
+    stable rules for logs and products: a user's log(1 + exp(−z)) is 710 at z = −710 (not ∞), its
+    derivative −1 there (not NaN); values only, not for autograd where those rules apply."""
+    prog = compile_expr(expr, [z], stable_log=True)
 
     def fn(m: torch.Tensor) -> torch.Tensor:
         return prog.torch(m).to(m.dtype)
@@ -393,7 +396,7 @@ def poly_tail() -> Loss:
         _value=_poly_tail_value,
         _grad=_poly_tail_grad,
         _hess=_poly_tail_hess,
-        _log_value=lambda m: torch.log(_poly_tail_value(m)),
+        _log_value=lambda m: -torch.asinh(m),   # ln(√(1+z²) − z) = −asinh z: full precision near z = 0 too
     )
 
 

@@ -305,12 +305,17 @@ def test_a_quadratic_ratio_unbounded_at_a_finite_point_fails(spec, witness, why)
 
 def test_a_loss_whose_float64_derivative_overflows_at_0_is_not_called_degenerate():
     """ℓ = log(1 + e^{710 − z}): ℓ(0) ≈ 710 (e^{710} overflows float64, so ℓ(0) read ∞ and then "ℓ(0) = 0,
-    ρ = 0, the bounds are trivial"); ℓ′(0) = −e^{710}/(1 + e^{710}) is NaN in float64, and ρ's solver
-    took that as g(0) = 0 (ρ(1) = 710 where min_z 710 − z + z² = 709.75): now ρ is said not computed."""
+    ρ = 0, the bounds are trivial"); ℓ′(0) = −e^{710}/(1 + e^{710}) was NaN in float64 (∞/∞), and ρ's solver
+    took that as g(0) = 0 (ρ(1) = 710), then refused it.  The product is now recomputed from its factors'
+    logs (ℓ′(0) = −1), so ρ is computed.  Oracle: for z ≤ 690, ℓ = 710 − z + log1p(e^{z−710}) = 710 − z to
+    e^{−20} ≈ 2e-9 absolute, so ρ(λ) = min_z λ(710 − z) + z² = 710λ − λ²/4 at z = λ/2 (λ ≤ 1380), off by
+    ≤ λ·e^{λ/2−710}: ≤ 1e-91 relative at λ ≤ 1000.  The solver's Newton stops at 1e-12 relative."""
     r = audit_loss("log(1+exp(710-z))")
     assert r.constants["ell0"] == pytest.approx(710.0, rel=1e-15)   # 710 + log1p(e^{−710})
     rho = r.to_dict()["promises"]["rho"]
-    assert "degenerate" not in rho and "not computed" in rho.get("error", "")
+    assert "degenerate" not in rho and "error" not in rho
+    for lam in (1, 10, 1000):
+        assert rho["values"][f"{lam:g}"] == pytest.approx(710 * lam - lam**2 / 4, rel=1e-12)
 
 
 def test_poly_tail_constants():

@@ -213,3 +213,17 @@ def test_recorder_per_step_and_per_chunk_agree_with_hand_values():
     for key in per_step.records:
         assert per_step.records[key].tobytes() == per_chunk.records[key].tobytes()
     assert all(np.array_equal(per_step.stats()[k], per_chunk.stats()[k]) for k in per_step.stats())
+
+
+def test_a_users_logistic_runs_as_the_built_in_at_a_huge_stepsize():
+    """parse_loss("log(1+exp(-z))") at η = 1e6 on toy: the margins reach −1e5 after one step, where the typed
+    formula gave ℓ = ∞ and ℓ′ = NaN, so the run stopped at step 1 as "diverged"; the built-in kept going.
+    Now both forms agree.  Tolerance: both evaluate the same functions to a few ulps (tests/test_losses.py);
+    through 3 steps of GD with margins ~1e5 that is ~1e-15 relative, so 1e-12 (the engines' agreement)."""
+    from eoscheck import parse_loss
+
+    user = run_gd(toy(), parse_loss("log(1+exp(-z))"), [1e6, 3.0], 3)
+    built = run_gd(toy(), "logistic", [1e6, 3.0], 3)
+    assert (user.stats["diverged_at"] == -1).all() and (built.stats["diverged_at"] == -1).all()
+    np.testing.assert_allclose(user.loss, built.loss, rtol=1e-12)
+    np.testing.assert_allclose(user.records["log_loss"], built.records["log_loss"], rtol=1e-12)
