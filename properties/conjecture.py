@@ -412,7 +412,11 @@ def _parse_quantity(lhs: str):
     if name == "transition_time":
         if not arg:
             raise EoscheckError("transition_time needs a threshold, e.g. transition_time(1/eta)")
-        return name, parse_expression(arg, syms)
+        thr = parse_expression(arg, syms)
+        if not thr.free_symbols and not value_at(thr, {}) > 0:   # L > 0: L ≤ thr ≤ 0 is never reached
+            raise EoscheckError(f"transition_time({arg.strip()}): the loss is positive, so a threshold ≤ 0 is never "
+                                "reached; give a positive one, e.g. transition_time(1/eta)")
+        return name, thr
     if arg:
         raise EoscheckError(f"{name} takes no argument")
     return name, None

@@ -263,6 +263,13 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
     (["--study", "crawshaw-liu", "--datasets-per-cell", "0"], "argument --datasets-per-cell"),  # said --datasets
     (["--study", "crawshaw-liu", "--eta", "4"], "--eta does not apply to --study crawshaw-liu"),
     (["--scheduler", "tcp://127.0.0.1:PORT", "--scheduler-timeout", "1"], "no Dask scheduler answered"),
+    (["--seed", "-1"], "argument --seed"),                                       # numpy's ValueError, exit 1
+    (["--scheduler", "tcp://127.0.0.1:PORT", "--scheduler-timeout", "-1"], "argument --scheduler-timeout"),
+    (["--scheduler", "tcp://127.0.0.1:PORT", "--workers", "2"], "--workers does not apply with --scheduler"),
+    (["--scheduler-timeout", "5"], "--scheduler-timeout applies with --scheduler only"),      # ignored
+    (["--data", "sphere", "--gamma", "0.01"], "--gamma does not apply to --data sphere"),      # ignored
+    (["--data", "thm3", "--n", "500", "--gamma", "0.05"], "--n does not apply to --data thm3"),  # n = 2 rows
+    (["--measure", "transition_time(0)"], "a threshold ≤ 0 is never reached"),  # a column of T + 1
 ])
 def test_bad_grid_exits_2_with_one_line(args, says, tmp_path, capsys):
     from eoscheck.cli import main
@@ -404,3 +411,34 @@ def test_rows_of_data_that_are_not_separable_are_flagged(tmp_path, capsys):
                "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 0 and "1 of 2 datasets are not certified linearly separable" in err, err
+
+
+def test_the_study_summary_reads_not_reached_marks_as_marks_and_keeps_a_witness():
+    """T = 5 on the study's data: most times are not reached, recorded as T + 1 = 6.  The median of a cell
+    whose marks are at least half is the mark (it was the average of a time and a mark, e.g. (1 + 501)/2);
+    a Theorem 1 violation keeps its row (dataset, seed, η, s, τ), the witness the verdict shows."""
+    import pandas as pd
+
+    from eoscheck.report import sweep_study
+    from eoscheck.sweeps import crawshaw_liu as cl
+
+    df = pd.DataFrame({"dataset": [0, 1, 2, 3], "data_seed": [10, 11, 12, 13], "d": 2, "n": 2, "eta": 4.0,
+                       "gamma_star": 0.5, cl.T_2: [1.0, 6.0, 6.0, 2.0], cl.T_1: [1.0, 2.0, 3.0, 4.0],
+                       cl.MEASURES[2]: [6.0, 6.0, 6.0, 6.0]})
+    tau = cl.bound_values(df)["tau_thm1"]
+    (row,) = cl.summarize(df, 5)
+    assert row["median t(L≤2/η)"] == 6.0 and row["worst t(L≤2/η)"] == 6.0 and "Thm 1 witness" not in row
+    (row,) = cl.summarize(df.assign(**{cl.T_2: [1.0, 6.0, 2.0, 3.0]}), 5)
+    assert row["median t(L≤2/η)"] == 2.5          # one mark of four: the median is a time
+    # a violation: s > ⌈τ⌉ within T (τ at γ* = 0.5 is in the thousands; a tiny γ* is not needed: scale s)
+    big = df.assign(**{cl.T_1: [1.0, float(tau[1]) + 1, 3.0, 4.0]})
+    (row,) = cl.summarize(big, int(tau[1]) + 10)
+    assert row["Thm 1 violations"] == 1
+    assert row["Thm 1 witness"] == {"dataset": 1, "data_seed": 11, "eta": 4.0, "s": float(tau[1]) + 1,
+                                    "tau": float(tau[1]), "gamma_star": 0.5}
+    sec = sweep_study.Section(9, sweep_study.KEY, sweep_study.TITLE)
+    sweep_study.study_verdicts(sec, [row], int(tau[1]) + 10)
+    assert sec.verdicts[0].verdict == "VIOLATED" and "witness: dataset 1 (seed 11)" in sec.verdicts[0].measured
+    # and the cost of the full study is extrapolated from the median task, not a mean that counts compiling
+    ext = cl.extrapolate([4.0, 0.1, 0.1, 0.1], 1, [3.8, 0.07, 0.07, 0.07])
+    assert ext["median_task_cost_s"] == 0.07

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ._arguments import count_at_least
+from ._arguments import count_at_least, positive_float
 
 NAME = "sweep"
 HELP = "run a grid of datasets × stepsizes (serial, LocalCluster or a Dask cluster), write results.parquet"
@@ -18,6 +18,10 @@ HELP = "run a grid of datasets × stepsizes (serial, LocalCluster or a Dask clus
 GRID_OPTIONS = ("data", "n", "d", "gamma", "datasets", "eta", "steps", "measure", "loss", "task_size")
 #: The options that only the random kinds of data draw from.
 RANDOM_ONLY = ("n", "d", "gamma", "datasets")
+#: Which of them each random kind reads: sphere points have no prescribed margin, thm3 is 2 points in 2-D.
+READS = {"synthetic": RANDOM_ONLY, "sphere": ("n", "d", "datasets"), "thm3": ("gamma", "datasets")}
+#: Default seconds to wait for ``--scheduler``.
+SCHEDULER_TIMEOUT = 10.0
 
 
 def add_arguments(p) -> None:
@@ -37,11 +41,12 @@ def add_arguments(p) -> None:
                                      "conjecture -h), e.g. transition_time(2/eta),loss(T/2),max_loss (default "
                                      "transition_time(1/eta),last_increase,final_loss)")
     p.add_argument("--loss", help="loss name, e.g. logistic, flat_exp:a=2 (default logistic)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random datasets (default 0)")
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument("--seed", type=count_at_least(0), default=0, help="seed of the random datasets (default 0)")
+    p.add_argument("--workers", type=int, default=None,
                    help="0: serial in this process (default); N: a Dask LocalCluster of N single-thread processes")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster instead")
-    p.add_argument("--scheduler-timeout", type=float, default=10.0, help="seconds to wait for --scheduler (default 10)")
+    p.add_argument("--scheduler-timeout", type=positive_float,
+                   help=f"seconds to wait for --scheduler (default {SCHEDULER_TIMEOUT:g})")
     p.add_argument("--task-size", type=count_at_least(1), help="datasets per task (default: from the grid's cost)")
     p.add_argument("--datasets-per-cell", type=count_at_least(1),
                    help="--study crawshaw-liu: random datasets per dimension (default 256)")
@@ -52,6 +57,12 @@ def run(args) -> int:
     from .._errors import EoscheckError
     from ..outputs import check_output_dir
 
+    if args.scheduler is not None and args.workers is not None:
+        raise EoscheckError("--workers does not apply with --scheduler (the cluster has its own workers); drop one")
+    if args.scheduler is None and args.scheduler_timeout is not None:
+        raise EoscheckError("--scheduler-timeout applies with --scheduler only; drop it")
+    args.workers = args.workers or 0
+    args.scheduler_timeout = SCHEDULER_TIMEOUT if args.scheduler_timeout is None else args.scheduler_timeout
     if args.scheduler is None and args.workers:
         from ..sweeps.execute import check_workers
         from ..sweeps.workers import start_fork_server
@@ -89,6 +100,10 @@ def run(args) -> int:
     if fixed:
         raise EoscheckError(f"--{fixed[0]} does not apply to --data {data} (fixed data: one dataset); "
                             f"drop it, or use --data {'/'.join(RANDOM_KINDS)} for drawn datasets")
+    unread = [k for k in RANDOM_ONLY if k in given and k not in READS.get(data, RANDOM_ONLY)]
+    if unread:
+        raise EoscheckError(f"--{unread[0]} does not apply to --data {data} (it reads "
+                            f"{', '.join('--' + k for k in READS[data])}); drop it")
     check_output_dir(args.out)
     info: dict = {}
     table = sweep(**grid, seed=args.seed, workers=args.workers, scheduler=args.scheduler, out=args.out,

@@ -95,7 +95,9 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
     max margin, a valid margin) and ``gamma_gap`` (its certificate's duality gap: the true max
     margin lies in [γ*, γ* + gap]), ``separable`` (γ* > 0: certified linearly separable through the
     origin; where False the theory's assumption fails and its bounds say nothing about the row),
-    ``eta``, one column per measure, ``diverged``.
+    ``eta``, one column per measure (a hitting time such as ``transition_time`` not reached by T is recorded
+    as T + 1, a censoring mark, not a time; ``last_increase`` is 0 when the loss never rose — ``eoscheck run``
+    prints −1 for both), ``diverged``.
     ``info``, if given, receives what happened (tasks run and reused, seconds per task, workers).
     ``n``, ``d``, ``gamma``: a range ``"LO:HI"``, values (``"2,4,8"`` or a sequence such as
     ``[2, 4, 8]``; dataset i takes the (i mod len)-th), or one number; ``n="d"`` makes n = d.
