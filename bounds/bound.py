@@ -396,12 +396,18 @@ class Bound:
             if violated:
                 raise EoscheckError(f"bound {self.id}: the parameters lie outside its domain ({'; '.join(violated)}); "
                                     "it bounds nothing there")
+        if backend == "numpy" and (check or not np.isfinite(out).all()):
+            out, tiny = self._exact_where_float_fails(out, values, zeros=check)
+            if tiny is not None:
+                raise EoscheckError(f"bound {self.id}: its value ≈ {tiny} underflows float64 (it rounds to 0) at "
+                                    f"{values}; it is positive, not 0")
         bad = ~torch.isfinite(out) if backend == "torch" else ~np.isfinite(out)
         if bool(bad.any()):
             try:
                 inside = self.in_domain(loss=loss, **values)
-            except EoscheckError:
-                inside = True
+            except EoscheckError as err:   # a condition that cannot be evaluated there: say so, not "inside"
+                raise DivergenceError(f"bound {self.id}: non-finite value at {values}, where its domain cannot be "
+                                      f"decided ({err})") from None
             inside = np.asarray(inside.detach().cpu().numpy() if isinstance(inside, torch.Tensor) else inside)
             badn = bad.detach().cpu().numpy() if backend == "torch" else bad
             if bool(np.any(np.broadcast_to(inside, np.broadcast_shapes(inside.shape, badn.shape)) & badn)):
@@ -409,6 +415,37 @@ class Bound:
         if backend == "numpy" and out.ndim == 0:
             return float(out)
         return out
+
+    def _exact_where_float_fails(self, out: np.ndarray, values: Mapping[str, Any], zeros: bool):
+        """``out`` with its non-finite entries (and its zeros, with ``zeros``) recomputed in mpmath at 40 digits,
+        when there are at most :data:`EXACT_POINTS` of them and the bound uses no loss function (ρ, ψ): an
+        intermediate beyond the float range (η² at η = 1e160) no longer makes a finite bound "non-finite".
+        Returns (out, the exact value of the first entry that underflows to 0 while positive, or None)."""
+        bad = ~np.isfinite(out) | ((out == 0) if zeros else False)
+        if not bad.any() or int(bad.sum()) > EXACT_POINTS or self.expr.atoms(AppliedUndef):
+            return out, None
+        import mpmath
+
+        names = sorted(x.name for x in self.expr.free_symbols)
+        try:
+            resolved = self._resolve(names, None, values, "numpy")
+        except EoscheckError:           # a loss constant: its value comes with a loss, keep the float result
+            return out, None
+        syms = [SYMBOLS[n].symbol if n in SYMBOLS else const(n) for n in names]
+        fn = compile_expr(self.expr, syms, "mpmath")
+        args = [np.broadcast_to(resolved[n], out.shape) for n in names]
+        out = np.array(out, dtype=np.float64)
+        tiny = None
+        with mpmath.workdps(40):
+            for idx in map(tuple, np.argwhere(bad)):
+                v = fn(*[mpmath.mpf(float(a[idx])) for a in args])
+                if not mpmath.isfinite(v):
+                    continue
+                f = float(v)
+                out[idx] = f
+                if f == 0 and v != 0 and tiny is None:
+                    tiny = mpmath.nstr(v, 3)
+        return out, tiny
 
     def numpy(self, loss: Loss | str | None = None, **values):
         """:meth:`evaluate` with numpy arrays (float for scalar input)."""
@@ -459,6 +496,10 @@ class Bound:
         if isinstance(cond, sp.Equality):
             return np.abs(lhs - rhs) <= tol
         raise TypeError(f"{self.id}: unsupported domain condition {cond}")
+
+
+#: Most entries of one evaluation recomputed in mpmath where float64 fails (:meth:`Bound._exact_where_float_fails`).
+EXACT_POINTS = 256
 
 
 def _functions_in(expr: sp.Basic) -> bool:

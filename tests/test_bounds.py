@@ -383,3 +383,28 @@ def test_custom_loss_needs_its_constants():
 def test_non_finite_inside_the_domain_raises():
     with pytest.raises(DivergenceError):
         get_bound("lemma10.log_descent").evaluate(eta=1.0, L_t=0.0, grad_norm=0.1)
+
+
+def test_a_finite_bound_whose_float64_intermediates_overflow_is_evaluated():
+    """thm1.eos_average at η = 1e160 forms η² = ∞ on the way to (η²/4 + ln²(ηγ²t) + 1)/(ηγ²t) = η/(4γ²t) + …
+    = 2.5e158: it raised "non-finite value inside its domain".  cor2.bound at T = 1e156 forms T² = ∞; its
+    value 480·ln²(γ⁴T²)/(γ⁴T²) is ≈ 2.4e-300.  Oracle: the formulas typed here in mpmath at 50 digits;
+    the recomputed values are float64 roundings of 40-digit results: 1e-15 relative."""
+    import mpmath as mp
+
+    with mp.workdps(50):
+        eta, g, t, T = mp.mpf("1e160"), mp.mpf("0.1"), mp.mpf(1000), mp.mpf("1e156")
+        want_eos = (eta**2 / 4 + mp.log(eta * g**2 * t) ** 2 + 1) / (eta * g**2 * t)
+        want_cor2 = 480 * mp.log(g**4 * T**2) ** 2 / (g**4 * T**2)
+    assert get_bound("thm1.eos_average").evaluate(eta=1e160, gamma=0.1, t=1000) == pytest.approx(float(want_eos), rel=1e-15)
+    assert get_bound("cor2.bound").evaluate(T=1e156, gamma=0.1) == pytest.approx(float(want_cor2), rel=1e-15)
+
+
+def test_a_positive_value_that_underflows_is_not_reported_as_zero():
+    """cor2.eta = γ²T/120 at γ = 1e-200 is 8.3e-399: float64 rounds it to 0, which check=True (the CLI) printed
+    as a stepsize of 0 "inside its domain"; the plain evaluation still returns the float rounding, 0."""
+    b = get_bound("cor2.eta")
+    with pytest.raises(EoscheckError, match="underflows float64"):
+        b.evaluate(T=1e4, gamma=1e-200, check=True)
+    assert b.evaluate(T=1e4, gamma=1e-200) == 0.0
+    assert b.evaluate(T=1.2e4, gamma=0.5, check=True) == pytest.approx(25.0, rel=1e-15)

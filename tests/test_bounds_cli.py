@@ -115,3 +115,10 @@ def test_table1_derived(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] and len(data["rows"]) == 5
     assert data["rows"][1]["loss"] == "O(log(T)**2/T**2)" and data["rows"][3]["condition"] == "0 < a ≤ 1"
+
+
+def test_a_value_that_underflows_is_refused_not_printed_as_zero(capsys):
+    """cor2.eta = γ²T/120 at γ = 1e-200 is 8.3e-399: the command printed "0, inside its domain" (a stepsize 0)."""
+    rc = main(["bounds", "cor2.eta", "--T", "1e4", "--gamma", "1e-200"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "underflows float64" in err, err

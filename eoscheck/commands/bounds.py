@@ -150,6 +150,8 @@ def _evaluate(args) -> int:
     try:
         value = b.evaluate(loss=loss, **vals)
         dom = b.check_domain(loss=loss, **vals)
+        if value == 0 and not dom.violated:
+            b.evaluate(loss=loss, check=True, **vals)   # refuses a positive value that underflowed to 0
     except (DivergenceError, OverflowError) as err:
         raise EoscheckError(f"{b.id} at {shown or 'these values'} leaves the float64 range ({err}); "
                             "give smaller values") from None
