@@ -37,6 +37,9 @@ from .resources import blas_single_thread, single_torch_thread
 
 #: A margin sum bound above which the gradient Zᵀq is computed to check it is finite.
 DANGER = 1e300
+#: A recorded ‖w‖² below this, or not finite, is recomputed from w itself (:func:`eoscheck.gdnumpy.stable_norm`):
+#: its square root would have lost digits or left the range (‖w‖ < 1e-145: w = 0 at step 0, or data of norm 1e-200).
+SQUARE_FLOOR = 1e-290
 #: Batched GEMM flops per step from which the data points are split into panels.
 PANEL_FLOPS = 2e7
 #: Fewest data points per panel.
@@ -325,10 +328,18 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
             log_F[j, r] = blk.lse_negm(rec_j[j], r)
         log_F -= math.log(n)
         w_norm = np.sqrt(red["wn2"][:, :K])
+        wn2 = red["wn2"][:, :K]
+        for j, r in _cells(~((wn2 >= SQUARE_FLOOR) & np.isfinite(wn2)) & np.isfinite(red["m_min"][sel, :K]) & a):
+            w_norm[j, r] = blk.w_norm(rec_j[j], r)       # ‖w‖² under- or overflowed: the norm from w itself
+        grad_norm = np.sqrt(red["gn2"][sel, :K]) / blk.eta[:K]
+        # η²‖∇L‖² overflowed (η = 1e160): the norm from ∇L itself.  Not where it underflows: a converged run
+        # (exponential loss, L ≈ 1e-170) would pay O(nd) a step for a norm below 1e-145 (absolute error < 1e-145)
+        for j, r in _cells(~np.isfinite(grad_norm) & ok[sel] & a):
+            grad_norm[j, r] = blk.grad_norm(rec_j[j], r)
         m_min = red["m_min"][sel, :K]
         values = {
             "log_F": log_F,
-            "grad_norm": np.sqrt(red["gn2"][sel, :K]) / blk.eta[:K],
+            "grad_norm": grad_norm,
             "w_norm": w_norm,
             "w_proj": red["wproj"][:, :K] if red["wproj"] is not None else np.full_like(w_norm, math.nan),
             "min_margin": m_min, "norm_margin": m_min / w_norm,

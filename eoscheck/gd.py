@@ -162,6 +162,14 @@ def _choose_engine(method, backend, threads, dev, dtype, data, w0) -> dict:
     return {"method": method, "backend": backend, "threads": None if threads is None else int(threads)}
 
 
+def _row_norms(A: torch.Tensor) -> torch.Tensor:
+    """‖aᵢ‖ per row with each row scaled by its max |aᵢⱼ| first: finite and non-zero whenever the norm is
+    (torch's norm squares first: ‖w‖ = 2.7e159 read ∞, 1e-194 read 0); ∞ or NaN entries give ∞ or NaN."""
+    a = A.abs().amax(dim=1, keepdim=True)
+    safe = torch.where((a > 0) & torch.isfinite(a), a, torch.ones_like(a))
+    return torch.where((a[:, 0] > 0) & torch.isfinite(a[:, 0]), safe[:, 0] * (A / safe).norm(dim=1), a[:, 0])
+
+
 class ReferenceGD:
     """The plain engine: the batched iterate W (K, d) in torch and every record computed per step."""
 
@@ -186,14 +194,14 @@ class ReferenceGD:
             lse = torch.logsumexp(self.loss.log_value(M), dim=1) - self.log_n
             log_L = torch.where(bad, lse, log_L)
         grad = (dl @ self.Z) / self.n
-        w_norm = self.W.norm(dim=1)
+        w_norm = _row_norms(self.W)
         min_m = M.min(dim=1).values
         return {
             "loss": L,
             "log_loss": log_L,
             "log_F": torch.logsumexp(-M, dim=1) - self.log_n,
             "G": dl.abs().mean(dim=1),
-            "grad_norm": grad.norm(dim=1),
+            "grad_norm": _row_norms(grad),
             "w_norm": w_norm,
             "w_proj": self.W @ self.wstar if self.wstar is not None else torch.full_like(L, math.nan),
             "min_margin": min_m,

@@ -89,6 +89,16 @@ def with_pad(k_real: int, k: int, rows, js):
 
 
 
+def stable_norm(v) -> float:
+    """‖v‖ with its squares scaled by max|vᵢ| first: finite and non-zero whenever the norm is (‖v‖ ≈ 2.7e159 or
+    1e-194, whose squares leave the float range); NaN or ∞ in v give NaN or ∞."""
+    v = np.asarray(v, dtype=np.float64)
+    a = float(np.max(np.abs(v))) if v.size else 0.0
+    if a == 0.0 or not np.isfinite(a):
+        return a if v.size else 0.0
+    return a * float(np.sqrt(np.dot(v / a, v / a)))
+
+
 class ChunkBuffers:
     """Chunk buffers M, X (c or W), Q of shape (C+1|C, k, ·) (Q: one slot in the fused block, whose
     :meth:`q_row` recomputes a slot's q), the per-step row sums ``red`` and what the driver asks of
@@ -151,10 +161,16 @@ class ChunkBuffers:
             return bool(np.isfinite(self.q_row(j, r) @ self.Z).all())
 
     def grad_norm(self, j: int, r: int) -> float:
-        """‖∇L‖ = ‖(1/n) Zᵀℓ′(M)‖ computed as the reference does (for a gradient that overflowed)."""
+        """‖∇L‖ = ‖(1/n) Zᵀℓ′(M)‖ computed as the reference does (for a gradient that overflowed, or a norm whose
+        square left the float range)."""
         with np.errstate(all="ignore"):
-            g = (-self.q_row(j, r)) @ self.Z / self.n
-            return float(np.sqrt(np.dot(g, g)))
+            return stable_norm((-self.q_row(j, r)) @ self.Z / self.n)
+
+    def w_norm(self, j: int, r: int) -> float:
+        """‖w‖ of row r at slot j from the iterate itself (for a ‖w‖² that over- or underflowed)."""
+        X = self.X[j, r]
+        with np.errstate(all="ignore"):
+            return stable_norm(X @ self.Z if self.method == "gram" else X)
 
     def sharpness(self, j: int) -> np.ndarray:
         """λ_max(∇²L(w_t)) per row, closed form (see :func:`eoscheck.gd.sharpness`)."""

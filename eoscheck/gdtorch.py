@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .gdnumpy import ChunkBuffers
+from .gdnumpy import ChunkBuffers, stable_norm
 from .losses import Loss
 from .sharpness import batch_sharpness_torch
 
@@ -104,7 +104,11 @@ class TorchBlock(ChunkBuffers):
         return bool(torch.isfinite(self.Q[j, r] @ self.Z).all())
 
     def grad_norm(self, j, r):
-        return float(torch.linalg.vector_norm((-self.Q[j, r]) @ self.Z / self.n))
+        return stable_norm(((-self.Q[j, r]) @ self.Z / self.n).cpu().numpy())
+
+    def w_norm(self, j, r):
+        X = self.X[j, r]
+        return stable_norm((X @ self.Z if self.method == "gram" else X).cpu().numpy())
 
     def sharpness(self, j):
         return batch_sharpness_torch(self.loss.hess(self.M[j]) / self.n, self.Z).cpu().numpy()

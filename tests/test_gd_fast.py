@@ -895,3 +895,25 @@ def test_log_loss_of_a_subnormal_loss_is_taken_in_the_log_domain(method):
         with mp.workdps(50):
             want = mp.log(mp.fsum(mp.log1p(mp.exp(-mp.mpf(float(x)))) for x in m) / len(m))
         assert traj.records["log_loss"][0, 1] == pytest.approx(float(want), rel=1e-14)
+
+
+@pytest.mark.parametrize("method", ["reference", "primal", "gram"])
+@pytest.mark.parametrize("scale, eta", [(1.0, 1e160), (1e-200, 1e6)])
+def test_norm_records_whose_squares_leave_the_float_range(method, scale, eta):
+    """One step from w₀ = 0: w₁ = (η/2n)Σᵢ zᵢ (ℓ′(0) = −½).  At η = 1e160, ‖w₁‖ ≈ 2.7e159 and ‖w₁‖² overflows: the
+    records read w_norm = ∞ and norm_margin = −0 with no divergence flagged; with data of norm 1e-200,
+    ‖w₁‖ ≈ 2.7e-195 and its square underflows: w_norm read 0.  Oracle: the norm of the exact w₁ in mpmath.
+    Tolerance: w₁ is a sum of 64 terms and the scaled norm a few more operations, ≲ 20 ulps: 1e-14 relative; the
+    margin divides a 2-term dot product whose value is within ~5× of ‖z‖‖w‖ (toy: no deep cancellation): 1e-13."""
+    import mpmath as mp
+
+    data = Dataset(toy().X * scale, toy().y)
+    data = Dataset(np.vstack([data.X] * 16), np.concatenate([data.y] * 16))     # n = 64: the gram form runs
+    traj = run_gd(data, "logistic", [eta], 1, method=method)
+    with mp.workdps(50):
+        w1 = [mp.mpf(eta) / (2 * data.n) * mp.fsum(mp.mpf(float(x)) for x in data.Z[:, k]) for k in range(data.d)]
+        want = mp.sqrt(mp.fsum(c * c for c in w1))
+        margin = min(mp.fsum(mp.mpf(float(a)) * c for a, c in zip(z, w1)) for z in data.Z) / want
+    assert traj.stats["diverged_at"][0] == -1
+    assert traj.records["w_norm"][0, 1] == pytest.approx(float(want), rel=1e-14)
+    assert traj.records["norm_margin"][0, 1] == pytest.approx(float(margin), rel=1e-13)
