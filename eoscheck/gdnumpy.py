@@ -169,6 +169,8 @@ class ChunkBuffers:
     def w_norm(self, j: int, r: int) -> float:
         """‖w‖ of row r at slot j from the iterate itself (for a ‖w‖² that over- or underflowed)."""
         X = self.X[j, r]
+        if not X.any():                 # w = 0 (every run's step 0 from w₀ = 0): no O(nd) product
+            return 0.0
         with np.errstate(all="ignore"):
             return stable_norm(X @ self.Z if self.method == "gram" else X)
 

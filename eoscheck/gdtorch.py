@@ -108,6 +108,8 @@ class TorchBlock(ChunkBuffers):
 
     def w_norm(self, j, r):
         X = self.X[j, r]
+        if not bool(X.any()):
+            return 0.0
         return stable_norm((X @ self.Z if self.method == "gram" else X).cpu().numpy())
 
     def sharpness(self, j):
