@@ -22,6 +22,16 @@ from hypothesis import given, settings, strategies as st
 
 from eoscheck import EoscheckError
 from eoscheck.audit import CHECK_NAMES, audit_loss
+
+#: Assumption 3's checks and the informational A.C2, typed here from paper.md §5 (A: C¹, convex, non-increasing,
+#: non-negative, → 0; B: Lipschitz; C: self-bounded, quadratic; D: exponential tail): a check the auditor drops
+#: or renames fails the tests below, which compared the auditor's list with itself.
+CHECKS = ("A.C1", "A.C2", "A.convex", "A.nonincreasing", "A.nonnegative", "A.vanishes_at_infinity", "B.lipschitz",
+          "C.self_bounded", "C.quadratic", "D.exp_tail")
+
+
+def test_the_auditor_runs_the_papers_checks():
+    assert CHECK_NAMES == CHECKS
 from eoscheck.cli import main as cli_main
 from eoscheck.expr import parse_loss
 from eoscheck.losses import get_loss
@@ -69,7 +79,7 @@ LOGISTIC_KW = dict(eta=10.0, n=100, gamma=0.1, T=10_000)  # one logistic audit, 
 
 def test_logistic_reproduces_prop5():
     r = audit("logistic", **LOGISTIC_KW)
-    assert all(r[c].passed for c in CHECK_NAMES)
+    assert all(r[c].passed for c in CHECKS)
     assert r.holds("A") and r.holds("B") and r.holds("C") and r.holds("D")
     # C_g = lim_{z→−∞} 1/(1+e^z) = 1 (g is decreasing), Prop. 5's value
     assert r.constants["C_g"] == pytest.approx(1.0, abs=1e-12)
@@ -78,7 +88,7 @@ def test_logistic_reproduces_prop5():
     assert r.constants["C_e"] <= 2
     # g/ℓ increases to lim 1; the quadratic ratio tends to (e^{1} − 1 − 1)/1 = e − 2 at x → ∞, z − x = −1
     assert r.constants["C_beta_self"] == pytest.approx(1.0, rel=1e-9)
-    assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-7)
+    assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-12)
     assert r.constants["C_beta"] <= E / 2  # Prop. 5's C_β = e/2 is valid
     assert all(p["valid"] for p in r.paper)
     assert r.exit_code == 0
@@ -108,7 +118,7 @@ def test_custom_logistic_formula_matches_the_builtin():
     assert r.constants["C_g"] == pytest.approx(1.0, abs=1e-12)
     assert r.constants["C_e"] == pytest.approx(2 * math.log(2), rel=1e-9)
     assert r.constants["C_beta_self"] == pytest.approx(1.0, rel=1e-9)
-    assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-7)
+    assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-12)
 
 
 # --- Prop. 5: flattened exponential and polynomial --------------------------------------------
@@ -129,7 +139,7 @@ def test_flat_exp_reproduces_prop5(a):
     assert r.constants["C_g"] == pytest.approx(a, rel=1e-12)
     assert r.constants["C_e"] == pytest.approx(1 / a, rel=1e-9)  # ℓ/g = 1/a on z > 0, 1/a at z = 0
     assert r.constants["C_beta_self"] == pytest.approx(a, rel=1e-9)  # g/ℓ = a on z > 0, a/(1−az) ≤ a below
-    assert r.constants["C_beta_quad"] == pytest.approx(flat_exp_quadratic_sup(a), rel=1e-6)
+    assert r.constants["C_beta_quad"] == pytest.approx(flat_exp_quadratic_sup(a), rel=1e-12)
     paper_cb = max(a, a * math.exp(a) / 2, 1)
     assert r.constants["C_beta"] <= paper_cb  # Prop. 5's C_β is valid
 
@@ -216,7 +226,7 @@ def test_probit_fails_B_with_a_witness():
     assert g >= 100
     assert r.holds("A")  # −ln Φ is convex, decreasing, → 0
     # ℓ/g on z ≥ 0 is largest at 0: Φ(0)ln2/φ(0) = ln2·√(π/2)
-    assert r.constants["C_e"] == pytest.approx(math.log(2) * math.sqrt(math.pi / 2), rel=1e-7)
+    assert r.constants["C_e"] == pytest.approx(math.log(2) * math.sqrt(math.pi / 2), rel=1e-12)
     assert r["C.self_bounded"].status == "fail"  # g/ℓ ~ z as z → +∞ (Gaussian tail)
     assert r.exit_code == 1
 
@@ -247,12 +257,13 @@ def test_loss_vanishing_at_a_finite_point_is_not_self_bounded(spec, power):
 
 def test_a_finite_spike_of_g_over_l_is_measured_not_called_unbounded():
     """ℓ = (1 − z)² + ε for z < 1, ε beyond: g/ℓ = 2u/(u² + ε) (u = 1 − z) peaks at u = √ε with 1/√ε
-    = 10⁴ (ε = 1e-8) — a spike over its values 10⁻² away, yet finite.  The bounded Brent search stops
-    within ~1e-12 of the peak; the value's error is second order in that offset (a smooth maximum),
-    far below the 1e-6 relative asked here."""
+    = 10⁴ (ε = 1e-8) — a spike over its values 10⁻² away, yet finite.  A Brent search locates a smooth
+    maximum only to ~√eps·|z| ≈ 1.5e-8 (the function is flat to second order there: values closer than eps
+    cannot be told apart), i.e. u to a relative x ≈ 1.5e-8/1e-4; the value's error is x²/2 ≈ 1.1e-8
+    relative (measured 4.4e-10): 2e-8 asked here."""
     c = audit("where(z < 1, (1-z)**2 + 1e-8, 1e-8)", theory=False)["C.self_bounded"]
     assert c.status == "pass"
-    assert c.constant == pytest.approx(1e4, rel=1e-6)
+    assert c.constant == pytest.approx(1e4, rel=2e-8)
 
 
 def test_huge_search_range_is_undetermined_not_a_failure_of_the_logistic_loss():
@@ -327,11 +338,13 @@ def test_poly_tail_constants():
 
 
 def test_numeric_only_mode_agrees():
+    # C_g and C_β_quad are limits (z → −∞; x → ∞ at z − x = −1), which the numeric mode evaluates where the
+    # ratio has reached its limit to float64 (e^{−x} below an ulp): a few ulps, so 1e-12 as in symbolic mode
     r = audit("logistic", symbolic=False, theory=False)
     assert all(c.method == "numeric" for c in r.checks.values() if c.status == "pass" and c.constant is not None)
-    assert r.constants["C_g"] == pytest.approx(1.0, rel=1e-6)
+    assert r.constants["C_g"] == pytest.approx(1.0, rel=1e-12)
     assert r.constants["C_e"] == pytest.approx(2 * math.log(2), rel=1e-9)
-    assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-6)
+    assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-12)
     assert r.exit_code == 0
 
 
@@ -347,19 +360,19 @@ def test_a_hanging_sympy_is_cut_off(monkeypatch):
     r = audit_loss(get_loss("logistic"), symbolic_timeout=0.3, theory=False)
     assert time.perf_counter() - t0 < 60
     assert any("timed out" in n for n in r.notes)
-    assert r.constants["C_g"] == pytest.approx(1.0, rel=1e-6)
-    assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-6)
+    assert r.constants["C_g"] == pytest.approx(1.0, rel=1e-12)
+    assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-12)
     assert r.exit_code == 0
 
 
 def test_report_json_and_table():
     r = audit("flat_poly:a=2.0")
     d = json.loads(r.to_json())
-    assert [c["name"] for c in d["checks"]] == list(CHECK_NAMES)
+    assert [c["name"] for c in d["checks"]] == list(CHECKS)
     assert d["assumptions"] == {"A": True, "B": True, "C": True, "D": False}
     assert d["exit_code"] == 0
     table = r.table()
-    for name in CHECK_NAMES:
+    for name in CHECKS:
         assert name in table
 
 
@@ -385,7 +398,7 @@ def test_theory_for_logistic():
     rho = scipy.optimize.minimize_scalar(lambda v: lam * math.log1p(math.exp(-v)) + v * v,
                                          bounds=(0, 50), method="bounded", options={"xatol": 1e-12}).fun
     eos = 9 * (rho + (10.0 * 1.0) ** 2) / lam
-    assert p["instantiated"]["thm35.eos_average"]["value"] == pytest.approx(eos, rel=1e-7)
+    assert p["instantiated"]["thm35.eos_average"]["value"] == pytest.approx(eos, rel=1e-12)
     thr = min(1 / (12 * 1.0**2 * 10.0), math.log(2) / 100)  # C_β = 1 found
     assert p["instantiated"]["thm35.stable_threshold"]["value"] == pytest.approx(thr, rel=1e-9)
     assert p["rho"]["bound_D"]["holds"]  # ρ ≤ ℓ(0) + C_e² ln² λ under 3D
@@ -441,7 +454,7 @@ def test_cli_D_failing_keeps_exit_0_and_run_compares_with_gd(capsys):
 def test_cli_table_output(capsys):
     assert cli_main(["audit-loss", "flat_exp:a=1", "--eta", "5", "--n", "50", "--gamma", "0.2", "--T", "1000"]) == 0
     out = capsys.readouterr().out
-    for name in CHECK_NAMES:
+    for name in CHECKS:
         assert name in out
     assert "thm35.eos_average" in out and "Table 1" in out and "3A–3C hold" in out
 

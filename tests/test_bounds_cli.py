@@ -82,8 +82,16 @@ def test_one_bound_without_values_is_shown_not_refused(bid, flags, capsys):
     assert b.formula in out and f"assumptions: {b.assumptions}" in out
     assert f"domain: {', '.join(b.to_dict()['domain'])}" in out
     assert f"evaluate with: eoscheck bounds {bid} " in out and flags in out
-    if bid == "thm1.tau":      # the statement as the paper writes it (Theorem 1 / Lemma 12)
-        assert "τ := 60*max(e, η, n, (η + n)*ln((η + n)/η)/η)/γ^2" in out and "domain: η > 0, γ > 0, γ ≤ 1, n ≥ 1" in out
+    # the statements as paper.md writes them (Theorem 1 / Lemma 12; Theorem 35; Theorem 1's stable phase), typed
+    # here: the lines above only compare the output with the bound object it prints
+    statement, domain = {
+        "thm1.tau": ("τ := 60*max(e, η, n, (η + n)*ln((η + n)/η)/η)/γ^2", "η > 0, γ > 0, γ ≤ 1, n ≥ 1"),
+        "thm35.eos_average": ("(1/t)Σ_{k<t} L(w_k) ≤ 9*(C_g^2*η^2 + ρ(η*γ^2*t))/(η*γ^2*t)",
+                              "η > 0, γ > 0, γ ≤ 1, t ≥ 1, η*γ^2*t ≥ 1"),
+        "thm1.stable_bound": ("L(w_t) ≤ (2*F_s + ln(η*γ^2*(-s + t))^2)/(η*γ^2*(-s + t))",
+                              "η > 0, γ > 0, γ ≤ 1, s ≥ 0, t ≥ 1, η*γ^2*(-s + t) ≥ 1"),
+    }[bid]
+    assert f"  {statement}\n" in out and f"domain: {domain}\n" in out
     assert main(["bounds", bid, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(b.to_dict()))
 

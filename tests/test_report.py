@@ -153,7 +153,9 @@ def _same(md: str, value) -> bool:
         return md == str(value)
     if isinstance(value, float):
         x = float(md)
-        return x == value or abs(x - value) <= 1e-3 * abs(value)  # 4 significant digits
+        # 4 significant digits: the printed x is within half a unit of the 4th digit, ≤ 5e-4 of |value|
+        # (a mantissa of 1.000…: 0.0005/1.000), plus the ulp of the decimal → float parse
+        return x == value or abs(x - value) <= 5e-4 * abs(value) * (1 + 1e-12)
     if value in ("nan", "inf", "-inf"):
         return md == value
     return md == str(value).replace("\n", " ")
@@ -178,7 +180,7 @@ def test_markdown_tables_match_json_and_csv(built):
             # the CSV next to it holds the same numbers at full precision
             with open(out / "data" / s["key"] / f"{t['id']}.csv", newline="") as fh:
                 crow = list(csv.reader(fh))
-            assert crow[0] == t["columns"]
+            assert crow[0] == t["columns"] and len(crow) - 1 == len(t["rows"]), key
             for c_row, js_row in zip(crow[1:], t["rows"]):
                 for col, cell in zip(crow[0], c_row):
                     v = js_row[col]

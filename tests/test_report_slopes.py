@@ -14,8 +14,9 @@ T = 2.0 ** np.arange(8, 14)
 
 def test_a_power_law_at_the_predicted_rate_is_consistent():
     r = decay_slope(T, 3.0 * T**-2.0, -2.0, 0.5)
-    # exact powers of two: ln L is linear in ln T up to rounding of ln (a few ulps of |ln L| ≤ 30)
-    assert math.isclose(r["slope"], -2.0, abs_tol=1e-9)
+    # exact powers of two: ln L is linear in ln T up to rounding of ln (a few ulps of |ln L| ≤ 30: ≲ 3e-14
+    # absolute), and the least-squares slope divides that by the spread of ln T (≈ 1.7 here): ≲ 2e-14
+    assert math.isclose(r["slope"], -2.0, abs_tol=1e-13)
     assert r["outcome"] == "consistent" and r["points"] == len(T)
 
 
