@@ -285,6 +285,10 @@ def _psi_and_slope(r: Rho, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lam / rv, zs * zs / (rv * rv)
 
 
+#: ln of the largest float64 (λ = e^700 capped ψ⁻¹ below 1e304 where λ up to 1.8e308 is representable).
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+
+
 def _psi_inverse(r: Rho, y: np.ndarray) -> np.ndarray:
     """Solve ψ(λ) = y (y ≥ ψ(1)) by bisection in u = ln λ, then Newton in λ.
 
@@ -299,9 +303,10 @@ def _psi_inverse(r: Rho, y: np.ndarray) -> np.ndarray:
         low = _psi_and_slope(r, np.exp(hi))[0] < y
         if not low.any():
             break
-        hi = np.where(low, np.minimum(2 * hi, 700.0), hi)
+        hi = np.where(low, np.minimum(2 * hi, _LOG_MAX), hi)
     else:
-        raise DivergenceError(f"ψ⁻¹ for {r.loss.name}: could not bracket y up to λ = e^700")
+        raise DivergenceError(f"ψ⁻¹ for {r.loss.name}: could not bracket y up to λ = e^{_LOG_MAX:.2f} (the float64 "
+                              "maximum)")
     for _ in range(80):  # bisection to ~1e-3 relative bracket, then Newton
         if np.all(hi - lo < 0.5):
             break
@@ -317,7 +322,7 @@ def _psi_inverse(r: Rho, y: np.ndarray) -> np.ndarray:
         lam_hi = np.where(p > y, lam, lam_hi)
         new = lam - (p - y) / dp
         inside = (new > lam_lo) & (new < lam_hi) & np.isfinite(new)
-        new = np.where(inside, new, 0.5 * (lam_lo + lam_hi))
+        new = np.where(inside, new, lam_lo + 0.5 * (lam_hi - lam_lo))   # the midpoint without overflow at 1e308
         new = np.where(p == y, lam, new)
         done = (np.abs(new - lam) <= 4 * _EPS * new) | (lam_hi - lam_lo <= 4 * _EPS * lam_hi)
         lam = new

@@ -235,3 +235,15 @@ def test_template_class_keeps_the_degree_symbolic():
     c = rho_asymptotic_class(flat_poly(), template=True)
     a = next(iter(c.exponent.free_symbols))
     assert float(c.exponent.subs(a, 2)) == 0.5 and float(c.exponent.subs(a, 1)) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("lam", [1e305, 1e308])
+def test_psi_inverse_reaches_the_top_of_the_float_range(lam):
+    """ψ⁻¹(ψ(λ)) for λ near the largest float64: its bracket stopped at λ = e⁷⁰⁰ ≈ 1e304 ("could not bracket").
+    Tolerance: ψ is increasing with d ln ψ/d ln λ ≈ 1 there (ψ = λ/ρ, ρ ~ ln²λ), so λ comes back to the few ulps
+    of the Newton step's stop (4 eps): 1e-14."""
+    import numpy as np
+
+    from eoscheck import psi, psi_inv
+
+    assert psi_inv("logistic", psi("logistic", np.array([lam])))[0] == pytest.approx(lam, rel=1e-14)
