@@ -442,3 +442,36 @@ def test_the_study_summary_reads_not_reached_marks_as_marks_and_keeps_a_witness(
     # and the cost of the full study is extrapolated from the median task, not a mean that counts compiling
     ext = cl.extrapolate([4.0, 0.1, 0.1, 0.1], 1, [3.8, 0.07, 0.07, 0.07])
     assert ext["median_task_cost_s"] == 0.07
+
+
+def test_a_bad_data_file_is_refused_before_any_task_runs(tmp_path, monkeypatch):
+    """A folder whose third file has labels 0/1: the sweep ran the first two files' tasks, then failed on its
+    third; now the plan reads every file and refuses the bad one before anything runs."""
+    import eoscheck.sweeps.execute as ex
+    from eoscheck import EoscheckError, synthetic
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    good = synthetic(5, 3, 0.2, seed=1)
+    np.savez(folder / "a.npz", X=good.X, y=good.y)
+    np.savez(folder / "b.npz", X=good.X, y=good.y)
+    np.savez(folder / "z.npz", X=good.X, y=(good.y > 0).astype(float))       # labels 0/1
+    ran = []
+    monkeypatch.setattr(ex, "run_task", lambda task: ran.append(task) or pytest.fail("a task ran"))
+    with pytest.raises(EoscheckError, match="z.npz|labels"):
+        sweep(str(folder), eta="4", steps=10, measure="final_loss", task_size=1, progress=False, out=tmp_path / "o")
+    assert not ran
+
+
+def test_the_plan_sizes_tasks_and_memory_from_the_largest_dataset():
+    """n = d with a comma list of d: the default task size fell back to n = d = 64 (the list has no range end);
+    and a run too large for the memory was refused only inside its task, with `eoscheck run`'s options."""
+    from eoscheck import EoscheckError
+    from eoscheck.sweeps.execute import plan
+
+    _, _, tasks = plan("sphere", n="d", d="500,1000", datasets=4, eta="4", steps=100, measure="final_loss")
+    # 4·1000·1000·1·101 flops ≈ 4e8 per dataset > 2e8: one dataset a task (it was 3, sized for d = 64)
+    assert [t.count for t in tasks] == [1, 1, 1, 1]
+    with pytest.raises(EoscheckError, match="runs in flight") as err:
+        plan("toy", eta="4,16,64,256", steps=10**10, measure="final_loss")
+    assert "--grid" not in str(err.value) and "--steps" in str(err.value)

@@ -35,8 +35,9 @@ DEFAULT_MEASURES = "transition_time(1/eta),last_increase,final_loss"
 def plan(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: Any = "0.05:0.5",
          datasets: int = 48, eta: Iterable[float] | str = (4, 16, 64, 256), steps: int = 1000,
          measure: str | Iterable[str] = DEFAULT_MEASURES, loss: str = "logistic", seed: int = 0,
-         task_size: int | None = None) -> tuple[Grid, tuple[str, ...], list[Task]]:
-    """Validate a sweep and cut it into tasks (no computation; every bad input → EoscheckError)."""
+         task_size: int | None = None, workers: int = 0) -> tuple[Grid, tuple[str, ...], list[Task]]:
+    """Validate a sweep and cut it into tasks (no computation; every bad input → EoscheckError); ``workers``:
+    how many runs are in flight at once, for the memory estimate."""
     from ..commands.run import parse_floats
     from ..gd import check_etas
     from ..losses import get_loss
@@ -52,10 +53,13 @@ def plan(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: An
     grid = Grid(spec, tuple(float(e) for e in arr), int(steps), str(loss), int(seed))
     ms = parse_measures(measure, loss, grid.steps)
     names = tuple(m.name for m in ms)
-    size = default_task_size(grid) if task_size is None else int(task_size)
+    shape = grid.data.largest_shape()              # reads every data file now: a bad one is refused here
+    size = default_task_size(grid, shape) if task_size is None else int(task_size)
     if size < 1:
         raise EoscheckError(f"--task-size must be at least 1, got {task_size}")
-    sweep_estimate(grid, names, size).require()   # before the task list: --datasets 1e8 held 600 MB, silently
+    # before the task list: --datasets 1e8 held 600 MB, silently; and a run too large for the memory was
+    # refused only inside its task, after planning, with options of `eoscheck run`
+    sweep_estimate(grid, names, size, shape, workers).require()
     return grid, names, make_tasks(grid, names, size)
 
 
@@ -69,18 +73,26 @@ FIXED_COLUMNS = 12
 TASK_BYTES = 2048
 
 
-def sweep_estimate(grid: Grid, names: tuple[str, ...], task_size: int):
-    """The memory of a sweep's results and task list (:class:`eoscheck.resources.Estimate`), known before
-    anything is planned or run."""
-    from ..resources import Estimate
+def sweep_estimate(grid: Grid, names: tuple[str, ...], task_size: int, shape: tuple[int, int] | None = None,
+                   workers: int = 0):
+    """The memory of a sweep (:class:`eoscheck.resources.Estimate`), known before anything is planned or run:
+    its results and task list, and the GD runs in flight — one per worker (or one, serially) on the grid's
+    largest dataset (``shape``), each recording every step of its stepsizes."""
+    from ..gdinputs import recorded_points
+    from ..resources import Estimate, gd_estimate
 
     rows = grid.data.count * len(grid.etas)
     tasks = -(-grid.data.count // task_size)
+    n, d = shape if shape is not None else grid.data.largest_shape()
+    run = gd_estimate(K=len(grid.etas), steps=grid.steps, recorded=recorded_points(grid.steps, "all", None), n=n, d=d)
     return Estimate(what=f"a sweep of {grid.data.count:,} datasets × {len(grid.etas)} η",
                     memory={"results": float(rows) * (FIXED_COLUMNS + len(names)) * ROW_COLUMN_BYTES,
-                            "task list": float(tasks) * TASK_BYTES},
+                            "task list": float(tasks) * TASK_BYTES,
+                            "runs in flight": max(1, workers) * run.total},
                     hints={"results": "use fewer --datasets, or split the grid into several sweeps (--seed, --out)",
-                           "task list": "raise --task-size or use fewer --datasets"})
+                           "task list": "raise --task-size or use fewer --datasets",
+                           "runs in flight": "use fewer --steps or --eta (a sweep records every step), fewer "
+                                             "--workers, or smaller data"})
 
 
 def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: Any = "0.05:0.5",
@@ -107,7 +119,8 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
     elif check_workers(workers) > 0:
         start_fork_server()  # it imports the engine while this process plans
     grid, names, tasks = plan(data, n=n, d=d, gamma=gamma, datasets=datasets, eta=eta, steps=steps,
-                              measure=measure, loss=loss, seed=seed, task_size=task_size)
+                              measure=measure, loss=loss, seed=seed, task_size=task_size,
+                              workers=0 if scheduler is not None else workers)
     folder = None
     if out is not None:
         from ..outputs import check_output_dir

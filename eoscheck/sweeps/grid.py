@@ -66,6 +66,10 @@ class Axis:
             raise EoscheckError(f"--{name} {s}: empty range (need LO ≤ HI); e.g. --{name} 4:32")
         return cls(s, lo=lo, hi=hi)
 
+    def largest(self) -> float:
+        """The largest value a dataset can draw (NaN for ``"d"``: see :meth:`DataSpec.largest_shape`)."""
+        return float(max(self.values)) if self.values else self.hi
+
     def draw(self, rng: np.random.Generator, i: int, integer: bool) -> float:
         if self.values:
             return self.values[i % len(self.values)]
@@ -135,6 +139,21 @@ class DataSpec:
         if self.kind == "files":
             out.update(files=[Path(f).name for f in self.files], digests=list(self.digests))
         return out
+
+    def largest_shape(self) -> tuple[int, int]:
+        """(n, d) of the largest dataset of the sweep, before any is drawn: from the axes (random kinds), the
+        data (fixed kinds), or the files, each read here — a file that cannot be read is refused now, before
+        the other datasets' tasks run, not when its own task comes."""
+        if self.kind in RANDOM_KINDS:
+            if self.kind == "thm3":
+                return 2, 2
+            d = int(self.d.largest())
+            return (d if self.n.same_as_d else int(self.n.largest())), d
+        if self.kind in FIXED_KINDS:
+            data = get_dataset(self.kind)
+            return data.n, data.d
+        shapes = [load_file(f).X.shape for f in self.files]
+        return max(s[0] for s in shapes), max(s[1] for s in shapes)
 
     def dataset(self, i: int, seed: int) -> tuple[Dataset, int]:
         """Dataset ``i`` and the seed it was built from (−1 for fixed data)."""

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..codehash import claims_hash
 from ..provenance import config_hash
@@ -133,13 +132,10 @@ def load(folder: Path, key: str) -> dict[str, Any] | None:
             "worker": meta.get("worker", "?"), "threadpools": meta.get("threadpools", []), "reused": True}
 
 
-def default_task_size(grid: Grid) -> int:
+def default_task_size(grid: Grid, shape: tuple[int, int] | None = None) -> int:
     """Datasets per task, from the grid alone (never from the worker count, so that a resumed sweep
-    on another cluster finds the same tasks): about 2·10⁸ flops of GD per task, 1 to 64 datasets."""
-    ax = grid.data
-    n = ax.d.hi if ax.n.same_as_d else (max(ax.n.values) if ax.n.values else ax.n.hi)
-    d = max(ax.d.values) if ax.d.values else ax.d.hi
-    if not np.isfinite(n) or not np.isfinite(d):
-        n = d = 64
+    on another cluster finds the same tasks): about 2·10⁸ flops of GD per task on the grid's largest
+    dataset (``shape``, else :meth:`~eoscheck.sweeps.grid.DataSpec.largest_shape`), 1 to 64 datasets."""
+    n, d = shape if shape is not None else grid.data.largest_shape()
     flops = 4.0 * float(n) * float(d) * len(grid.etas) * (grid.steps + 1) + 1e6
     return int(min(64, max(1, round(2e8 / flops))))
