@@ -103,7 +103,9 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
           info: dict | None = None):
     """Run a sweep and return its table (pandas DataFrame, one row per dataset × η).
 
-    Columns: ``dataset`` (index), ``data_seed``, ``name``, ``n``, ``d``, ``gamma_star`` (certified
+    Columns: ``dataset`` (index), ``data_seed``, ``name``, ``n``, ``d``, ``gamma`` (the margin the generator
+    drew for synthetic/thm3 data, exactly: with ``data_seed`` it rebuilds the dataset; NaN for other data),
+    ``gamma_star`` (certified
     max margin, a valid margin) and ``gamma_gap`` (its certificate's duality gap: the true max
     margin lies in [γ*, γ* + gap]), ``separable`` (γ* > 0: certified linearly separable through the
     origin; where False the theory's assumption fails and its bounds say nothing about the row),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import socket
 import sys
@@ -28,7 +29,7 @@ from .grid import Grid
 from .measures import Measure, measure_dataset, parse_measures
 
 #: Columns before the measures, in order.
-ID_COLUMNS = ("dataset", "data_seed", "name", "n", "d", "gamma_star", "gamma_gap", "separable", "eta")
+ID_COLUMNS = ("dataset", "data_seed", "name", "n", "d", "gamma", "gamma_star", "gamma_gap", "separable", "eta")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def run_task(task: Task) -> dict[str, Any]:
                 res = measure_dataset(data, task.grid.loss, task.grid.etas, task.grid.steps, measures)
                 g = certificate(data).gamma
                 for k, eta in enumerate(task.grid.etas):
-                    for c, v in zip(ID_COLUMNS, (i, seed, data.name, data.n, data.d, g, mm.gap, g > 0, float(eta))):
+                    drawn = float(data.meta.get("gamma", math.nan))   # the generator's γ, exactly (NaN: none)
+                    for c, v in zip(ID_COLUMNS, (i, seed, data.name, data.n, data.d, drawn, g, mm.gap, g > 0,
+                                                 float(eta))):
                         cols[c].append(v)
                     for m in measures:
                         cols[m.name].append(float(res[m.name][k]))
@@ -92,7 +95,7 @@ def frame(result: dict[str, Any]):
 
     df = pd.DataFrame(result["columns"])
     return df.astype({"dataset": "int64", "data_seed": "int64", "n": "int64", "d": "int64",
-                      "gamma_star": "float64", "gamma_gap": "float64", "separable": "bool", "eta": "float64",
+                      "gamma": "float64", "gamma_star": "float64", "gamma_gap": "float64", "separable": "bool", "eta": "float64",
                       "diverged": "bool"})
 
 
