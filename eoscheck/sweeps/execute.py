@@ -226,7 +226,9 @@ def _on_dask(todo: list[Task], finish, workers: int, scheduler: str | None, time
             stack.enter_context(dask.config.set(cluster_config()))  # also for a worker a nanny restarts
             cluster = stack.enter_context(LocalCluster(
                 n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.ERROR, env=dict(ONE_THREAD_ENV),
+                # CRITICAL: a task's error is raised again here and printed as one line; the worker's own
+                # "Compute Failed" log (ERROR) repeated it as 7 lines of traceback first
+                dashboard_address=None, silence_logs=logging.CRITICAL, env=dict(ONE_THREAD_ENV),
                 # no dashboard, and the scheduler's HTTP server on a free port (not a try at 8787)
                 scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}))
             client = stack.enter_context(Client(cluster))
