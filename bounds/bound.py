@@ -498,6 +498,30 @@ class Bound:
         raise TypeError(f"{self.id}: unsupported domain condition {cond}")
 
 
+#: LaTeX → text for the few macros the premises use (the command line prints them).
+_TEX_WORDS = {r"\eta": "η", r"\gamma": "γ", r"\beta": "β", r"\delta": "δ", r"\tau": "τ", r"\ell": "ℓ",
+              r"\le": "≤", r"\ge": "≥", r"\forall": "∀", r"\lceil": "⌈", r"\rceil": "⌉", r"\min": "min", r"\ln": "ln ",
+              r"\top": "ᵀ", r"\;": " ", r"\,": " ", r"\ ": " ", r"\{": "{", r"\}": "}"}
+
+
+def tex_text(tex: str) -> str:
+    """A LaTeX premise as plain text: ``L(\\mathbf{w}_s)\\le\\frac1{8\\eta}`` → ``L(w_s) ≤ 1/(8η)``."""
+    import re
+
+    out, prev = tex, None
+    while out != prev:                        # innermost first: \hat{\mathbf{w}}
+        prev = out
+        out = re.sub(r"\\(?:mathbf|text)\{([^{}]*)\}", r"\1", out)
+        out = re.sub(r"\\hat\{([^{}]*)\}", "\\1\u0302", out)
+    out = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", out)
+    out = re.sub(r"\\frac(\w)\{([^{}]*)\}", r"\1/(\2)", out)
+    for k in sorted(_TEX_WORDS, key=len, reverse=True):
+        out = out.replace(k, _TEX_WORDS[k] if k.endswith((" ", ";", ",")) or not k[1:].isalpha()
+                          else f" {_TEX_WORDS[k]} " if k in (r"\le", r"\ge") else _TEX_WORDS[k])
+    out = re.sub(r"\^\s*ᵀ", "ᵀ", out)
+    return re.sub(r"\s+", " ", out).strip()
+
+
 #: Most entries of one evaluation recomputed in mpmath where float64 fails (:meth:`Bound._exact_where_float_fails`).
 EXACT_POINTS = 256
 

@@ -92,6 +92,8 @@ def test_one_bound_without_values_is_shown_not_refused(bid, flags, capsys):
                               "η > 0, γ > 0, γ ≤ 1, s ≥ 0, t ≥ 1, η*γ^2*(-s + t) ≥ 1"),
     }[bid]
     assert f"  {statement}\n" in out and f"domain: {domain}\n" in out
+    if bid == "thm1.stable_bound":   # the premise in text, not LaTeX (it printed L(\mathbf{w}_s)\le 1/\eta)
+        assert "  premise: L(w_s) ≤ 1/η\n" in out
     assert main(["bounds", bid, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(b.to_dict()))
 

@@ -110,7 +110,9 @@ def _header(b, args) -> None:
     print(f"{b.id}  ({b.kind}; {b.source.paper}, {b.source})")
     print(f"  {b.latex if args.latex else b.formula}")
     if b.premise:
-        print(f"  premise: {b.premise}")
+        from ..bounds.bound import tex_text
+
+        print(f"  premise: {b.premise if args.latex else tex_text(b.premise)}")
 
 
 def _describe(b, args) -> int:
