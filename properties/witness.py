@@ -10,10 +10,13 @@ A witness is one :class:`Instance` (inside the stated ranges) and one point of i
 with EXPR at the end of the certified interval γ* ∈ [gamma, gamma_hi] favorable to the statement,
 every ``--where`` condition holding at both ends, and ``allowance`` the measured quantity's
 floating-point allowance (:func:`conjecture.measurement_allowance`).  EXPR and the conditions are
-evaluated at 40 significant digits from the exact binary values of the parameters, so the bound's
-own evaluation error (≤ 1e-38 relative, for the whitelisted functions) plays no part; the
-comparison itself is done at 40 digits too.  Scanning (:meth:`Conjecture.evaluate`) uses float64
-with FP_ULPS ulps of EXPR added to the allowance; only a confirmed point convicts.
+evaluated from the exact binary values of the parameters by the compiler's mpmath back end
+(:func:`eoscheck.compiler.mp_value`): the precision is raised until no sum loses digits (a cancelling
+sum or an absorbed term, as in log(1 + e^{−250})), keeping ≥ 64 bits; a value it cannot settle within
+its digit cap does not convict.  (sympy's 40-digit evalf returned exactly 0 for log(1 + e^{−x}) at
+x ≳ 100, which once convicted a true bound.)  The comparison is done at 40 digits.  Scanning
+(:meth:`Conjecture.evaluate`) uses float64 with FP_ULPS ulps of EXPR added to the allowance; only a
+confirmed point convicts.
 """
 
 from __future__ import annotations
@@ -38,16 +41,32 @@ HP_SECONDS = 10.0
 
 
 def high_precision(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
-    """``expr`` at 40 digits; :class:`EoscheckError` (exit 2) when sympy's evalf takes over HP_SECONDS."""
-    subs = {sp.Symbol(k, positive=True): sp.Float(float(v), DIGITS) for k, v in values.items()}
-    try:
-        with time_limit(HP_SECONDS, f"the {DIGITS}-digit check of {sp.sstr(expr)[:80]}"):
-            val = sp.N(expr.subs(subs), DIGITS)
-    except EoscheckError:  # the time limit (a ValueError too): said, never taken for "no witness"
-        raise
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+    """``expr`` at the exact binary ``values``, to ≥ 40 correct digits (see the module docstring), or ``None``
+    where it is undefined, not real, not finite or not settled; :class:`EoscheckError` (exit 2) when the
+    evaluation takes over HP_SECONDS (a guard: every mpmath evaluation is bounded by digits)."""
+    import mpmath
+
+    from eoscheck.compiler import compile_expr, mp_value
+
+    names = sorted(x.name for x in expr.free_symbols)
+    if any(n not in values for n in names):
         return None
-    return val if val.is_real and val.is_finite else None
+    try:
+        prog = compile_expr(expr, names)
+    except EoscheckError:
+        return None
+    args = [mpmath.mpf(float(values[n])) for n in names]
+    with time_limit(HP_SECONDS, f"the {DIGITS}-digit check of {sp.sstr(expr)[:80]}"):
+        try:
+            with mpmath.workdps(DIGITS + 10):
+                val, reliable = mp_value(lambda fl: prog.mpmath(*args, flags=fl), dps0=DIGITS + 10)
+        except EoscheckError:
+            raise
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return None
+    if not reliable or not isinstance(val, mpmath.mpf) or not mpmath.isfinite(val):
+        return None
+    return sp.Float(mpmath.nstr(val, DIGITS + 5, min_fixed=1, max_fixed=0), DIGITS)
 
 
 def _holds_hp(conj: Conjecture, values: dict[str, float]) -> bool:

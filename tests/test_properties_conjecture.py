@@ -130,7 +130,7 @@ def test_false_conjecture_exits_1_with_a_replayable_file(tmp_path):
 def test_two_conjectures_falsified_on_one_instance_keep_two_witnesses(tmp_path, capsys):
     """Both shrink to the same instance; the file name hashed the instance alone, so the second
     witness overwrote the first, and the first run's `eoscheck replay FILE` replayed the second."""
-    texts = ["final_loss <= 0.01", "transition_time(0) <= 1"]
+    texts = ["final_loss <= 0.01", "final_loss <= 0.001"]
     for text in texts:
         assert main(["conjecture", "--effort", "smoke", "--save", str(tmp_path), text]) == 1
     saved = {json.loads(f.read_text())["conjecture"]["text"]: f for f in tmp_path.glob("conjecture-*.json")}
@@ -249,13 +249,32 @@ def test_the_40_digit_check_is_time_limited(monkeypatch):
 
     import time
 
-    # an evaluation that never ends (sympy's evalf replaced by a 60 s sleep), so the test does not depend on
-    # how fast this machine evaluates something slow: the 0.02 s limit must cut it
+    import eoscheck.compiler as compiler
+
+    # an evaluation that never ends (the high-precision evaluator replaced by a 60 s sleep), so the test does
+    # not depend on how fast this machine evaluates something slow: the 0.02 s limit must cut it
     T = sp.Symbol("T", positive=True)
     monkeypatch.setattr(W, "HP_SECONDS", 0.02)
     with monkeypatch.context() as m:
-        m.setattr(W.sp, "N", lambda *a, **k: time.sleep(60))
+        m.setattr(compiler, "mp_value", lambda *a, **k: time.sleep(60))
         with pytest.raises(EoscheckError, match="40-digit check"):
             W.high_precision(sp.exp(T), {"T": 3.0})
     monkeypatch.setattr(W, "HP_SECONDS", 60.0)
     assert abs(float(W.high_precision(sp.exp(T), {"T": 1.0})) - 2.718281828459045) < 1e-15
+
+
+def test_the_high_precision_check_keeps_a_tiny_bound():
+    """sympy's 40-digit evalf returned exactly 0 for log(1 + e^{−x}) at x ≳ 100, so the true bound
+    loss(1) ≤ ln(1 + e^{−ηγ²/4}) (one point: loss(1) = ln(1 + e^{−ηγ²/2})) was FALSIFIED with "EXPR = 0"."""
+    import mpmath
+    import sympy as sp
+
+    from eoscheck.properties import witness as W
+
+    eta, g = sp.Symbol("eta", positive=True), sp.Symbol("gamma", positive=True)
+    got = W.high_precision(sp.log(1 + sp.exp(-eta * g**2 / 4)), {"eta": 500.0, "gamma": 0.9073})
+    with mpmath.workdps(60):
+        want = sp.Float(mpmath.nstr(mpmath.log1p(mpmath.exp(-mpmath.mpf(500.0) * mpmath.mpf(0.9073) ** 2 / 4)), 50), 50)
+    assert abs(got - want) <= abs(want) * sp.Float("1e-38")
+    assert main(["conjecture", "loss(1) <= log(1+exp(-eta*gamma**2/4))", "--n", "1:1", "--d", "1:1",
+                 "--gamma", "0.9:1", "--eta", "500:1000", "--effort", "smoke"]) == 0
