@@ -86,6 +86,12 @@ SCALAR_QUANTITIES = ("final_loss", "last_increase", "max_loss", "transition_time
 VOCABULARY = tuple(sorted(T_QUANTITIES)) + SCALAR_QUANTITIES
 
 
+def geometric_mean(lo: float, hi: float) -> float:
+    """√(lo·hi) without forming lo·hi (1e-200·1e-200 underflows to 0, 1e200·1e200 overflows), kept in [lo, hi]
+    (√0.5·√0.5 rounds above 0.5)."""
+    return min(max(math.sqrt(lo) * math.sqrt(hi), lo), hi)
+
+
 @dataclass(frozen=True)
 class Range:
     lo: float
@@ -105,13 +111,20 @@ class Range:
             raise EoscheckError(f"--{name} needs 0 < LO ≤ HI, got {text!r}")
         if integer and lo < 1:
             raise EoscheckError(f"--{name} must be at least 1, got {text!r}")
+        if integer:   # the integers of [lo, hi] (250.5:251.9 is T = 251; it drew T = 250, outside)
+            lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+            if lo > hi:
+                raise EoscheckError(f"--{name} {text!r} holds no integer; give e.g. --{name} {lo:g}:{lo:g}")
         return cls(lo, hi)
 
     def inner(self, low_half: bool = True) -> "Range":
         """The lower (or upper) half in log scale: the calibration range."""
-        mid = math.sqrt(self.lo * self.hi)
+        mid = geometric_mean(self.lo, self.hi)
         return Range(self.lo, mid) if low_half else Range(mid, self.hi)
 
+
+#: Relative slack of "inside the --gamma range" for a certified γ* (its certificate's rounding is ~1e-14).
+RANGE_SLACK = 1e-9
 
 #: Defaults sized for a CPU (override with the options).
 DEFAULT_RANGES = {"eta": "0.25:1000", "n": "1:20", "d": "1:10", "gamma": "0.05:0.9", "t": "1:100000",
@@ -165,6 +178,8 @@ class Conjecture:
             raise EoscheckError(f"EXPR uses t but {quantity} is not measured at t; write {quantity}(t) or drop t")
         r = dict(DEFAULT_RANGES)
         r.update({k: _range_text(k, v) for k, v in (ranges or {}).items() if v is not None})
+        if eta_of_T and (ranges or {}).get("eta") is not None:
+            raise EoscheckError("--eta does not apply with --eta-of-T (η is set from T there); drop one")
         parsed = {k: Range.parse(v, k, integer=k in ("n", "d", "t", "T")) for k, v in r.items()}
         if quantity in T_QUANTITIES and arg != "t":
             check_step(quantity, lhs[lhs.index("(") + 1:lhs.rindex(")")].strip(), arg, parsed["T"])
@@ -269,8 +284,12 @@ class Conjecture:
         return self.rhs.subs({sp.Symbol(c, real=True): vals[c] for c in self.constants})
 
     def mask(self, P: dict[str, np.ndarray]) -> np.ndarray:
-        """Points satisfying every ``--where`` condition for every γ in the certified interval."""
-        m = np.ones(len(P["eta"]), bool)
+        """Points whose certified interval γ* ∈ [gamma, gamma_hi] lies inside the ``--gamma`` range (to
+        :data:`RANGE_SLACK`: a drawn margin is only a lower end of γ*, and one point x = 0.119 drawn for
+        γ ≤ 0.1 has γ* = 0.119), satisfying every ``--where`` condition for every γ in that interval."""
+        r = self.ranges["gamma"]
+        ghi = P.get("_ghi", P["gamma"])
+        m = (P["gamma"] >= r.lo * (1 - RANGE_SLACK)) & (ghi <= r.hi * (1 + RANGE_SLACK))
         ends = [P] + ([dict(P, gamma=P["_ghi"])] if "_ghi" in P else [])
         for lhs, op, rhs in self.where:
             for Q in ends:
@@ -318,7 +337,10 @@ class Conjecture:
         return inst()
 
     def instance(self, data, etas, Ts) -> Instance:
-        """An instance with stepsizes ``etas`` (or η = eta_of_T(T)) and horizons ``Ts``."""
+        """An instance with stepsizes ``etas`` (or η = eta_of_T(T)) and horizons ``Ts``, each horizon the nearest
+        integer of the T range (a log-uniform draw on [251, 251] came out 250.99…, truncated to 250: outside)."""
+        r = self.ranges["T"]
+        Ts = [int(min(max(round(float(T)), math.ceil(r.lo)), math.floor(r.hi))) for T in Ts]
         if self.eta_of_T is not None:
             c = certificate(data)
             base = {"n": data.n, "d": data.d, "gamma": c.gamma}
@@ -340,7 +362,7 @@ class Conjecture:
         for data in canonical_cases():
             if not admits(data, n=(R["n"].lo, R["n"].hi), d=(R["d"].lo, R["d"].hi), margin=(R["gamma"].lo, R["gamma"].hi)):
                 continue
-            Tmid = int(math.sqrt(R["T"].lo * R["T"].hi))
+            Tmid = int(geometric_mean(R["T"].lo, R["T"].hi))
             if self.eta_of_T is not None:
                 Ts = [int(v) for v in np.geomspace(R["T"].lo, R["T"].hi, k)]
                 out.append(self.instance(data, [1.0] * k, Ts))
@@ -510,14 +532,22 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
         G = np.stack([values_at(sp.diff(conj.rhs, c), P) for c in csyms], axis=1)
         good = np.isfinite(f0) & np.isfinite(G).all(axis=1)
         f0, G, m, sc = f0[good], G[good], meas[good], scale[good]
-        # sign·(f0 + G c) ≥ sign·m  ⇔  −sign·G c ≤ sign·(f0 − m)
+        # sign·(f0 + G c) ≥ sign·m  ⇔  −sign·G c ≤ sign·(f0 − m).  Each constant is scaled by its column's
+        # largest |G| (and each row by its largest entry): HiGHS drops entries below 1e-9, so C·1e-12 read as
+        # "no constant makes it hold" with C = 6.9e11 holding exactly
+        colscale = np.max(np.abs(G), axis=0) if len(G) else np.ones(len(names))
+        colscale = np.where((colscale > 0) & np.isfinite(colscale), colscale, 1.0)
+        G = G / colscale
         A = -sign * G
         b = sign * (f0 - m)
+        rows = np.maximum(np.max(np.abs(A), axis=1, initial=0.0), np.abs(b))
+        rows = np.where((rows > 0) & np.isfinite(rows), rows, 1.0)
+        A, b = A / rows[:, None], b / rows
         obj = sign * (G / sc[:, None]).mean(axis=0)
         obj = obj / max(float(np.max(np.abs(obj))), 1e-300)
         if relaxed:  # variables (c, s): minimise s subject to sign·(f0 + G c) ≥ sign·m − s·|m|
             k = len(names)
-            A2 = np.hstack([A, -sc[:, None]])
+            A2 = np.hstack([A, -(sc / rows)[:, None]])
             res = linprog(np.r_[np.zeros(k), 1.0], A_ub=A2, b_ub=b, bounds=[(None, None)] * k + [(0, None)],
                           method="highs")
             if not res.success:
@@ -525,13 +555,13 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
                               method="highs")
             if not res.success:
                 return {c: 1.0 for c in names}
-            return {c: float(v) for c, v in zip(names, res.x[:k])}
+            return {c: float(v / s) for c, v, s in zip(names, res.x[:k], colscale)}
         res = linprog(obj, A_ub=A, b_ub=b, bounds=[(None, None)] * len(names), method="highs")
         if res.status == 3:  # unbounded: fall back to non-negative constants
             res = linprog(obj, A_ub=A, b_ub=b, bounds=[(0, None)] * len(names), method="highs")
         if not res.success:
             raise EoscheckError("no values of the constants make the bound hold on the calibration set")
-        return {c: float(v) for c, v in zip(names, res.x)}
+        return {c: float(v / s) for c, v, s in zip(names, res.x, colscale)}
     args = {k: np.asarray(v, float) for k, v in _values(conj.rhs, P).items()}
 
     def rhs(x):
@@ -594,7 +624,7 @@ def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.n
 
 def ladders(conj: Conjecture, seed: int = 0) -> dict[str, list[Instance]]:
     """Geometric ladders: each parameter over its range, the others at the geometric middle."""
-    mid = {p: math.sqrt(r.lo * r.hi) for p, r in conj.ranges.items()}
+    mid = {p: geometric_mean(r.lo, r.hi) for p, r in conj.ranges.items()}
     n0, d0, g0 = max(1, int(round(mid["n"]))), max(1, int(round(mid["d"]))), mid["gamma"]
     T0 = int(round(mid["T"]))
     base = build_separable(n0, d0, g0, seed)

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -26,7 +25,8 @@ import numpy as np
 
 from eoscheck._errors import EoscheckError
 
-from .conjecture import (FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, fit_constants, ladders)
+from .conjecture import (FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, fit_constants, geometric_mean,
+                         ladders)
 from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread
 from .numerics import jsonable
@@ -88,8 +88,9 @@ def plan(conj: Conjecture, effort: str) -> list[str]:
     notes = []
     for p, cap in (("T", e.T), ("n", e.n), ("d", e.d)):
         if cap is not None and R[p].hi > cap:
-            notes.append(f"{p} capped at {cap} by --effort {effort} (asked up to {R[p].hi:g})")
-            R[p] = Range(min(R[p].lo, cap), cap)
+            notes.append(f"{p} capped at {max(R[p].lo, cap):g} by --effort {effort} (asked up to {R[p].hi:g})")
+            # never below the user's lower end: a range that starts above the cap is tested at its start only
+            R[p] = Range(R[p].lo, max(R[p].lo, cap))
     if notes:
         reach = [k for k, v in EFFORT.items()
                  if all(getattr(v, p) is None or asked[p] <= getattr(v, p) for p in asked)]
@@ -148,11 +149,6 @@ class ConjectureReport:
 def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None = None,
                      save_dir: str | None = None, shrink_attempts: int = SHRINK_ATTEMPTS) -> ConjectureReport:
     """Fit, search for a witness, scale (see the module docstring)."""
-    from hypothesis import HealthCheck, Verbosity, settings
-
-    from .fitted import slopes_of
-    from .search import search
-
     capped = plan(conj, effort)
     e = EFFORT[effort]
     s0 = 0 if seed is None else seed
@@ -172,40 +168,24 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
                 conj.values = fit_constants(conj, meas, P, relaxed=True)
                 margin = 0.0
                 notes.append(f"{err}; searched for a witness at the least-violating constants")
-        rep.constants, rep.margin = dict(conj.values), margin
-        rep.conjecture = conj.summary()
-        hs = settings(max_examples=e.examples, deadline=None, database=None, derandomize=seed is None,
-                      suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
-        res = search(conj.strategy(), conj.evaluate, hs, margin=margin, label="conjecture", seed=seed,
-                     shrink_attempts=shrink_attempts, explicit=conj.canonical_instances())
-        rep.examples, rep.points = res.examples, res.points
-        if res.worst_point is not None:
-            rep.worst_point, rep.worst_ratio = res.worst_point, res.worst_point.get("ratio")
-            rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
-        notes.extend(res.notes[:2])
-        found = None
-        if res.counterexample is not None:
-            found = _witness(conj, res.counterexample, margin, "Hypothesis search")
-        # the scaling ladders: evidence (TREND) and more candidates; not needed once a witness is in hand
-        lads = ladders(conj, s0) if found is None else {}
-        for p, insts in lads.items():
-            evs = [conj.evaluate(i) for i in insts]
-            rep.points += sum(ev.size for ev in evs)
-            rate = p == "t" or (p == "T" and conj.arg != "t")
-            sl = slopes_of(conj.direction, p, evs, SLOPE_TOL, observe=rate)
-            rep.slopes[p] = sl
-            if sl.get("growing"):
-                toward = "→ 0" if ASYMPTOTIC_DIRECTION.get(p, 1) < 0 else "→ ∞"   # the ladder's far end
-                rep.trend.append(f"ratio {'grows' if conj.direction == '<=' else 'falls'} as {p} {toward} "
-                                 f"(far-half slope {sl['upper_half_slope']:+.2f}, "
-                                 f"far quarter {sl['far_quarter_slope']:+.2f})")
-            for inst, ev in zip(insts, evs) if found is None else ():
-                found = found or _witness(conj, inst, margin, f"{p} ladder", ev)
-        if found is None and rep.trend:
-            for inst in pushed(conj, rep.slopes, s0, e.pushes):
-                found = _witness(conj, inst, margin, "pushed along the trend")
-                if found is not None:
-                    break
+        for attempt in range(REFITS + 1):
+            rep.constants, rep.margin = dict(conj.values), margin
+            rep.conjecture = conj.summary()
+            found = _search(conj, e, seed, s0, margin, shrink_attempts, rep, notes)
+            if found is None or not conj.constants or margin == 0.0 or attempt == REFITS:
+                break
+            if not in_calibration(conj, found[1]):
+                break       # beyond the calibration ranges: the fitted shape does not extrapolate
+            # the witness lies where the constants were fitted: the calibration draws missed it, so it joins
+            # them and the constants are fitted again (a witness there says nothing against the statement)
+            m2, P2, _ = conj.points(found[0])
+            meas = np.concatenate([meas, m2])
+            P = {k: np.concatenate([v, P2[k]]) for k, v in P.items()}
+            rep.calibration_points = int(meas.size)
+            conj.values = fit_constants(conj, meas, P)
+            notes.append(f"refit {attempt + 1}: a violation at {found[0].describe()} lay inside the calibration "
+                         f"ranges; its points joined the calibration ({', '.join(f'{k} = {v:.6g}' for k, v in conj.values.items())})")
+            rep.trend, rep.slopes = [], {}
         if found is not None:
             inst, pt, source = found
             rep.verdict, rep.witness_source = "FALSIFIED", source
@@ -215,7 +195,8 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
                    + (" + " if up else " − ") + f"allowance {pt['allowance']:.2g}")
             notes.insert(0, f"witness ({source}): measured {pt['measured']:.9g} vs EXPR = {pt['bound']:.9g} "
                             f"(limit {lim} = {pt['limit']:.9g}) at {inst.describe()}"
-                            + (f", t={pt['t']:g}" if "t" in pt else ""))
+                            + (f"; the violating run: η={pt['eta']:.6g}, T={pt['T']:g}" if "T" in pt and "eta" in pt
+                               else "") + (f", t={pt['t']:g}" if "t" in pt else ""))
         elif rep.points == 0:
             rep.verdict = "UNDECIDED"
             notes.append("no point fell in the domain: nothing was tested")
@@ -232,6 +213,66 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
     return rep
 
 
+#: Refits of the constants when a witness lies inside the calibration ranges (then the calibration missed it).
+REFITS = 3
+
+
+def in_calibration(conj: Conjecture, pt: dict) -> bool:
+    """Does the witness point lie inside the calibration ranges (the lower log-half of η, n, d, t, T; the
+    upper of γ), where the constants were fitted?"""
+    for p, r in conj.ranges.items():
+        if p not in pt or p == "t" and conj.arg != "t":
+            continue
+        inner = r.inner(low_half=(p != "gamma"))
+        if not inner.lo * (1 - 1e-12) <= float(pt[p]) <= inner.hi * (1 + 1e-12):
+            return False
+    return True
+
+
+def _search(conj: Conjecture, e, seed: int | None, s0: int, margin: float, shrink_attempts: int,
+            rep: ConjectureReport, notes: list[str]):
+    """One search for a witness at the current constants: Hypothesis, then the scaling ladders (evidence:
+    TREND, and more candidates), then instances pushed along a trend; ``(instance, point, source)`` or None."""
+    from hypothesis import HealthCheck, Verbosity, settings
+
+    from .fitted import slopes_of
+    from .search import search
+
+    hs = settings(max_examples=e.examples, deadline=None, database=None, derandomize=seed is None,
+                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
+    res = search(conj.strategy(), conj.evaluate, hs, margin=margin, label="conjecture", seed=seed,
+                 shrink_attempts=shrink_attempts, explicit=conj.canonical_instances())
+    rep.examples, rep.points = res.examples, res.points
+    if res.worst_point is not None:
+        rep.worst_point, rep.worst_ratio = res.worst_point, res.worst_point.get("ratio")
+        rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
+    notes.extend(res.notes[:2])
+    found = None
+    if res.counterexample is not None:
+        found = _witness(conj, res.counterexample, margin, "Hypothesis search")
+    # the scaling ladders: evidence (TREND) and more candidates; not needed once a witness is in hand
+    lads = ladders(conj, s0) if found is None else {}
+    for p, insts in lads.items():
+        evs = [conj.evaluate(i) for i in insts]
+        rep.points += sum(ev.size for ev in evs)
+        rate = p == "t" or (p == "T" and conj.arg != "t")
+        sl = slopes_of(conj.direction, p, evs, SLOPE_TOL, observe=rate)
+        rep.slopes[p] = sl
+        if sl.get("growing"):
+            toward = "→ 0" if ASYMPTOTIC_DIRECTION.get(p, 1) < 0 else "→ ∞"   # the ladder's far end
+            rep.trend.append(f"ratio {'grows' if conj.direction == '<=' else 'falls'} as {p} {toward} "
+                             f"(far-half slope {sl['upper_half_slope']:+.2f}, "
+                             f"far quarter {sl['far_quarter_slope']:+.2f})")
+        for inst, ev in zip(insts, evs) if found is None else ():
+            found = found or _witness(conj, inst, margin, f"{p} ladder", ev)
+    if found is None and rep.trend:
+        for inst in pushed(conj, rep.slopes, s0, e.pushes):
+            found = _witness(conj, inst, margin, "pushed along the trend")
+            if found is not None:
+                break
+    return found
+
+
 def _witness(conj: Conjecture, inst: Instance, margin: float, source: str, ev=None):
     got = shrink(conj, inst, margin, ev)
     return None if got is None else (got[0], got[1], source)
@@ -246,7 +287,7 @@ def pushed(conj: Conjecture, slopes: dict, seed: int, k: int) -> list[Instance]:
     val = {}
     for p in ("eta", "n", "d", "gamma", "T"):
         far = R[p].lo if ASYMPTOTIC_DIRECTION.get(p, 1) < 0 else R[p].hi
-        val[p] = far if p in grow else math.sqrt(R[p].lo * R[p].hi)
+        val[p] = far if p in grow else geometric_mean(R[p].lo, R[p].hi)
     if "t" in grow:
         val["T"] = R["T"].hi
     etas = [val["eta"]] if "eta" in grow else list(np.geomspace(R["eta"].lo, R["eta"].hi, 6))

@@ -289,12 +289,16 @@ def build_separable(n: int, d: int, gamma: float, seed: int, norm_bound: float =
         c[i] = gamma + (R - gamma) * u
         rho[i] = r
         y[i] = 1.0 if lab else -1.0
+    if n == 1 or d == 1:
+        # one point, or all on one line: γ* = min cᵢ exactly, so the smallest is pinned to γ (the draw stays in
+        # the user's --gamma range: one point x = 0.119 drawn for γ ≤ 0.1 had γ* = 0.119)
+        c[int(np.argmin(c))] = gamma
     V = rng.standard_normal((n, d))
     V -= np.outer(V @ w, w)
     norms = np.linalg.norm(V, axis=1, keepdims=True)
     V = np.where(norms > 1e-12, V / np.maximum(norms, 1e-300), 0.0)
     r = rho * np.sqrt(np.clip(R**2 - c**2, 0.0, None))
-    if d == 1:
+    if d == 1 or n == 1:   # one point: γ* = ‖z‖, so it lies on w* (r = 0) for γ* = c = γ
         r = np.zeros(n)
     Z = c[:, None] * w + r[:, None] * V
     X = y[:, None] * Z

@@ -278,3 +278,58 @@ def test_the_high_precision_check_keeps_a_tiny_bound():
     assert abs(got - want) <= abs(want) * sp.Float("1e-38")
     assert main(["conjecture", "loss(1) <= log(1+exp(-eta*gamma**2/4))", "--n", "1:1", "--d", "1:1",
                  "--gamma", "0.9:1", "--eta", "500:1000", "--effort", "smoke"]) == 0
+
+
+def test_a_witness_inside_the_calibration_ranges_refits_the_constant(monkeypatch):
+    """max_loss ≤ C·η⁴ on one point (n = d = 1, γ = 0.5, T = 200) for η ∈ [0.25, 1]: max_loss = ln 2 (η < 8), so
+    C = ln 2/0.25⁴ ≈ 177 holds everywhere.  With calibration draws that miss η = 0.25 (here: only η = 0.5, so
+    C = 11), the search finds η = 0.25 violating 2C — a point of the calibration ranges, which says the draws
+    missed it, not that the statement fails: its points join the calibration and C is fitted again."""
+    import math
+
+    from eoscheck.properties import decide
+    from eoscheck.properties.conjecture import calibration_points as real
+
+    def missing_the_worst(conj, examples, seed):
+        meas, P, insts = real(conj, examples, seed)
+        keep = P["eta"] >= 0.45
+        return meas[keep], {k: v[keep] for k, v in P.items()}, insts
+
+    monkeypatch.setattr(decide, "calibration_points", missing_the_worst)
+    conj = Conjecture.parse("max_loss <= C*eta**4", ranges={"n": "1:1", "d": "1:1", "gamma": "0.5:0.5",
+                                                             "T": "200:200", "eta": "0.25:1"})
+    rep = decide.check_conjecture(conj, "smoke")
+    assert rep.verdict == "NOT FALSIFIED" and "refit 1" in rep.message, rep.message
+    assert rep.constants["C"] >= math.log(2) / 0.25**4 * (1 - 1e-9)
+
+
+def test_ranges_are_kept_as_the_user_wrote_them():
+    """A witness must lie inside the stated ranges: the effort cap moved T:500:1000 to 200:400 (a witness at
+    T = 400); 250.5:251.9 drew T = 250; --eta beside --eta-of-T was ignored; the midpoint of 1e-200:1e-200
+    underflowed to a stepsize 0; one point drawn for γ ≤ 0.1 had γ* = 0.119."""
+    import numpy as np
+
+    from eoscheck.properties.conjecture import Range, geometric_mean
+    from eoscheck.properties.decide import plan
+    from eoscheck.properties.strategies import build_separable, certificate
+
+    conj = Conjecture.parse("final_loss <= 1", ranges={"T": "500:1000"})
+    notes = plan(conj, "smoke")
+    assert conj.ranges["T"] == Range(500.0, 500.0) and "T capped at 500" in notes[0]
+    assert Conjecture.parse("final_loss <= 1", ranges={"T": "250.5:251.9"}).ranges["T"] == Range(251.0, 251.0)
+    with pytest.raises(EoscheckError, match="holds no integer"):
+        Conjecture.parse("final_loss <= 1", ranges={"T": "250.2:250.9"})
+    with pytest.raises(EoscheckError, match="--eta does not apply with --eta-of-T"):
+        Conjecture.parse("final_loss <= 1", ranges={"eta": "100:200"}, eta_of_T="gamma**2*T/120")
+    assert geometric_mean(1e-200, 1e-200) == 1e-200 and geometric_mean(1e300, 1e300) == 1e300
+    assert geometric_mean(0.5, 0.5) == 0.5          # √0.5·√0.5 rounds above 0.5: kept inside the range
+    conj = Conjecture.parse("final_loss <= 1", ranges={"T": "200:200", "n": "1:1", "d": "2:2"})
+    inst = conj.instance(build_separable(1, 2, 0.1, seed=3), [1.0], [199.6])
+    assert inst.extra["T"] == [200]
+    for seed in range(5):                           # n = 1 or d = 1: the margin drawn is γ* itself
+        for n, d in ((1, 3), (4, 1)):
+            assert certificate(build_separable(n, d, 0.07, seed)).gamma == pytest.approx(0.07, rel=1e-12)
+    # and points whose certified γ* leaves the range are not in the statement's domain
+    P = {"gamma": np.array([0.05, 0.119]), "_ghi": np.array([0.05, 0.119]), "eta": np.ones(2)}
+    conj = Conjecture.parse("final_loss <= 1", ranges={"gamma": "0.05:0.1"})
+    assert conj.mask(P).tolist() == [True, False]
