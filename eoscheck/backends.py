@@ -96,7 +96,7 @@ class NumpyBackend(_Elementwise):
     def pow(self, b, e):
         return np.power(b, e)
 
-    exp, log, tanh, abs, sign = np.exp, np.log, np.tanh, np.abs, np.sign
+    exp, log, tanh, abs, sign, expm1 = np.exp, np.log, np.tanh, np.abs, np.sign, np.expm1
     floor, ceiling = np.floor, np.ceil
     erf, erfc = scipy.special.erf, scipy.special.erfc
 
@@ -172,8 +172,17 @@ class NumpyBackend(_Elementwise):
 
     def log_pow(self, fb, fe, lb, generic, env):
         b = fb(env) * self.ones(env)
+        with np.errstate(all="ignore"):   # b = 0: underflowed (its stable log is finite) or 0 (−∞ either way)
+            return np.where(b >= 0, fe(env) * lb(env), generic(env))
+
+    def log_sum(self, logs, generic, env):
+        """log Σ eˡⁱ (the terms' logs ``logs``) by log-sum-exp: e^{−800} + e^{−1600} is e^{−800}, not 0."""
+        ls = [np.asarray(lg(env), dtype=np.float64) * self.ones(env) for lg in logs]
         with np.errstate(all="ignore"):
-            return np.where(b > 0, fe(env) * lb(env), generic(env))
+            m = np.max(ls, axis=0)
+            safe = np.where(np.isfinite(m), m, 0.0)
+            out = safe + np.log(np.sum([np.exp(x - safe) for x in ls], axis=0))
+            return np.where(np.isfinite(m), out, m)
 
     def log_log1p(self, fr, lr, generic, env):
         """log(log1p(r)) = ln r + ln(1 − r/2 + r²/3 − …) = ln r − r/2 + O(r²) for 0 ≤ r < 1e-8 (ln r by the
@@ -191,7 +200,7 @@ class NumpyBackend(_Elementwise):
             out = vals[0]
             for v in vals[1:]:
                 out = out * v
-            bad = ~np.isfinite(out)
+            bad = ~np.isfinite(out) | (out == 0)   # 0: a factor may have underflowed while the product is not 0
             if not bad.any():
                 return out
             sign = np.ones(_shape(env))
@@ -240,7 +249,8 @@ class TorchBackend(_Elementwise):
     def pow(self, b, e):
         return torch.pow(as_tensor(b), as_tensor(e))
 
-    exp, log, tanh, abs, sign = (_on_tensors(f) for f in (torch.exp, torch.log, torch.tanh, torch.abs, torch.sign))
+    exp, log, tanh, abs, sign, expm1 = (_on_tensors(f) for f in (torch.exp, torch.log, torch.tanh, torch.abs,
+                                                                  torch.sign, torch.expm1))
     floor, ceiling = _on_tensors(torch.floor), _on_tensors(torch.ceil)
     erf, erfc = _on_tensors(torch.special.erf), _on_tensors(torch.special.erfc)
 
@@ -316,7 +326,11 @@ class TorchBackend(_Elementwise):
 
     def log_pow(self, fb, fe, lb, generic, env):
         b = as_tensor(fb(env))
-        return torch.where(b > 0, as_tensor(fe(env)) * as_tensor(lb(env)), as_tensor(generic(env)))
+        return torch.where(b >= 0, as_tensor(fe(env)) * as_tensor(lb(env)), as_tensor(generic(env)))
+
+    def log_sum(self, logs, generic, env):
+        ls = torch.stack(torch.broadcast_tensors(*[as_tensor(lg(env)) for lg in logs]))
+        return torch.logsumexp(ls, dim=0)
 
     def log_log1p(self, fr, lr, generic, env):
         r = as_tensor(fr(env))
@@ -329,7 +343,7 @@ class TorchBackend(_Elementwise):
         out = vals[0]
         for v in vals[1:]:
             out = out * v
-        bad = ~torch.isfinite(out)
+        bad = ~torch.isfinite(out) | (out == 0)
         if not bool(bad.any()):
             return out
         sign = torch.ones((), dtype=torch.float64)
@@ -428,6 +442,12 @@ class MpmathBackend:
         if abs(e * mpmath.log(b)) > MP_EXP_CAP:
             return _capped()  # beyond what can be computed: not a value rather than a wrong 0/∞
         return mpmath.power(b, e)
+
+    def expm1(self, a):
+        """e^a − 1 (mpmath's own expm1; beyond ±10³⁰ as :meth:`exp`)."""
+        if mpmath.isfinite(a) and abs(a) > MP_EXP_CAP:
+            return _capped()
+        return mpmath.expm1(a)
 
     def exp(self, a):
         if mpmath.isnan(a):
@@ -568,6 +588,9 @@ class MpmathBackend:
         if mpmath.isnan(b) or not b > 0:
             return generic(env)
         return fe(env) * lb(env)
+
+    def log_sum(self, logs, generic, env):
+        return generic(env)
 
     def log_log1p(self, fr, lr, generic, env):
         return generic(env)

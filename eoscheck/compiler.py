@@ -18,7 +18,8 @@ the precision is capped (:data:`MP_DPS_MAX`), so every evaluation is bounded in 
 
 With ``stable_log=True`` a log is rewritten where forming its argument would under/overflow or
 lose digits: log(c + r) = log c + log1p(r/c), log ∏fᵢ = Σ log fᵢ, log eᵘ = u, log bᵉ = e·log b,
-log erfc(u) = log 2 + log Φ(−√2 u), log log(1 + r) = ln r − r/2 for |r| < 1e-8 (ln ℓ of a user's
+log erfc(u) = log 2 + log Φ(−√2 u), the log of a Piecewise piece by piece, log Σ of positive terms
+by log-sum-exp, e^u − 1 and 1 − e^u by expm1, log log(1 + r) = ln r − r/2 for |r| < 1e-8 (ln ℓ of a user's
 logistic beyond z = 745); and a product that is not finite in float64 (∞·0, ∞/∞: the
 ℓ′ = −e^{−z}/(1 + e^{−z}) of a user's logistic at z = −710) is recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|)
 with those logs.  Cancellation in a difference (√(1+z²) − z at large z) is not rewritten.
@@ -105,6 +106,14 @@ class _Walk:
             return lambda env: env.bk.piecewise(pairs, env)
         if isinstance(expr, sp.log) and len(expr.args) == 1:
             return self.log(expr.args[0])
+        if self.stable_log and isinstance(expr, sp.Add):
+            c, rest = expr.as_coeff_Add()
+            if c == -1 and isinstance(rest, sp.exp):          # e^u − 1 = expm1(u): no cancellation near u = 0
+                fu = self.node(rest.args[0])
+                return lambda env: env.bk.expm1(fu(env))
+            if c == 1 and isinstance(-rest, sp.exp):          # 1 − e^u = −expm1(u)
+                fu = self.node((-rest).args[0])
+                return lambda env: -env.bk.expm1(fu(env))
         fs = [self.node(a) for a in expr.args]
         if isinstance(expr, sp.Add):
             return lambda env: env.bk.add([f(env) for f in fs], env)
@@ -169,6 +178,15 @@ class _Walk:
             return generic
         if isinstance(arg, sp.exp):
             return self.node(arg.args[0])
+        if isinstance(arg, sp.Piecewise):   # the log of each piece (log of flat_exp's e^{−z} piece is −z)
+            pairs = [(self.log(e), self.node(c)) for e, c in arg.args]
+            return lambda env: env.bk.piecewise(pairs, env)
+        if isinstance(arg, sp.Add) and arg.as_coeff_Add()[0] == 1 and isinstance(-arg.as_coeff_Add()[1], sp.exp):
+            fa1 = self.node(arg)                                # log(1 − e^v) = log(−expm1(v)), e.g. v = −e^z
+            return lambda env: env.bk.log(fa1(env))
+        if isinstance(arg, sp.Add) and arg.as_coeff_Add()[0] == 0 and all(t.is_positive for t in arg.args):
+            logs = [self.log(t) for t in arg.args]   # log Σ of positive terms = log-sum-exp of their logs
+            return lambda env: env.bk.log_sum(logs, generic, env)
         if isinstance(arg, sp.log) and len(arg.args) == 1 and isinstance(arg.args[0], sp.Add):
             c, rest = arg.args[0].as_coeff_Add()
             if c == 1:          # log log(1 + r) = ln r + ln(log1p(r)/r): finite where log1p(r) underflows
