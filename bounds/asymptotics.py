@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .._errors import EoscheckError
+
 from ..losses import Loss
 from .growth import GrowthError, compare, growth, order_expr
 from .rho import as_loss
@@ -35,6 +37,8 @@ def table1_row(loss: Loss | str) -> dict:
     T = sp.Symbol("T", positive=True, real=True)
     if c.kind == "log2":
         const, best, sub = rows[0], rows[1], {}
+    elif c.kind != "power":
+        raise EoscheckError(f"ρ = Θ({sp.sstr(c.expr)}) for {loss.name} matches no column of Table 1")
     else:
         a_val = sp.nsimplify(2 / c.exponent - 2)
         const = rows[2]

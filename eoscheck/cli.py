@@ -88,10 +88,29 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: Characters that make a word starting with "-" a formula, never an option (no option has them).
+_FORMULA_CHARS = set("()*/^+ ")
+
+
+def formulas_as_positionals(argv: list[str]) -> list[str]:
+    """A formula that starts with a minus (``audit-loss "-log(erfc(-z/sqrt(2))/2)"``) read as one: argparse
+    took it for an unknown option ("the following arguments are required: EXPR"); a leading space makes it
+    a positional, which the formula parser ignores.  Words after ``--`` are left as they are."""
+    out, rest = [], False
+    for a in argv:
+        if a == "--":
+            rest = True
+        elif not rest and a.startswith("-") and not a.startswith("--") and _FORMULA_CHARS & set(a):
+            a = " " + a
+        out.append(a)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse ``argv``, run the command, map bad input to exit code 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
+    argv = formulas_as_positionals(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (already printed, one line)

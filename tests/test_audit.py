@@ -595,3 +595,27 @@ def test_a_scaled_logistic_is_convex():
     r = audit("log(1+exp(-30*z))/30", symbolic=False, theory=False)   # the numeric path, where it failed
     assert r["A.convex"].status == "undetermined" and r.holds("B")   # honest: ℓ″ cannot be computed out there
     assert audit("log(1+exp(-30*z))/30", theory=False)["A.convex"].status == "pass"   # and proven symbolically
+
+
+def test_a_formula_starting_with_a_minus_is_a_formula(capsys):
+    """argparse took "-log(…)" for an unknown option: "the following arguments are required: EXPR"."""
+    assert cli_main(["audit-loss", "-log(erfc(-z/sqrt(2))/2)", "--json"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["loss"]["expr"].startswith("-log(erfc(")
+
+
+def test_probits_rho_is_not_called_ln_squared():
+    """−ln Φ(z) has a Gaussian tail: z*² ≈ 2 ln λ and ρ = Θ(ln λ); the fit said ln ρ ~ 1.10·ln ln λ and the
+    class was still printed Θ(ln²λ), the exponential tail's."""
+    from eoscheck.bounds import fitted_class
+
+    from eoscheck import parse_loss
+
+    c = fitted_class(parse_loss("-log(erfc(-z/sqrt(2))/2)"))
+    assert c.kind == "polylog" and 0.9 < float(c.exponent) < 1.5 and "faster than exponential" in c.tail
+
+
+def test_a_loss_zero_only_in_float64_at_0_is_not_degenerate():
+    """log(1 + e^{−z−800}): ℓ(0) ≈ 3.7e-348 underflows float64; the audit said "ℓ(0) = 0, so ℓ = 0 on [0, ∞),
+    ρ = 0 and the bounds are trivial"."""
+    rho = audit_loss("log(1+exp(-z-800))").to_dict()["promises"]["rho"]
+    assert "degenerate" not in rho and "3.67e-348" in rho["why"]

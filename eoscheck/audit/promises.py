@@ -58,6 +58,21 @@ def evaluable_loss(loss: Loss) -> Loss:
     return loss.with_evaluators(wrap(fns[0]), wrap(fns[1]), wrap(fns[2]), wrap(fns[3]))
 
 
+def _underflowed_ell0(loss: Loss) -> str | None:
+    """ℓ(0) in high precision when float64 read it as 0 but it is not (log(1 + e^{−z−800}): 3.7e-348, which made
+    the audit say "ℓ = 0 on [0, ∞), ρ = 0, the bounds are trivial"); None when it is 0 or cannot be settled."""
+    import mpmath
+
+    from ..compiler import mp_value
+    from ..losses import piecewise_form
+
+    prog = compile_expr(piecewise_form(loss.expr), [z])
+    v, reliable = mp_value(lambda fl: prog.mpmath(0, flags=fl))
+    if reliable and isinstance(v, mpmath.mpf) and mpmath.isfinite(v) and v != 0:
+        return mpmath.nstr(v, 3)
+    return None
+
+
 def promises(report: AuditReport, *, eta=None, n=None, gamma=None, T=None,
              symbolic: bool = True, symbolic_timeout: float = 10.0) -> dict[str, Any]:
     """Part 3: ρ and ψ, which results apply, their bounds at (η, n, γ, T), and the Table 1 prediction.
@@ -78,6 +93,12 @@ def promises(report: AuditReport, *, eta=None, n=None, gamma=None, T=None,
     if report.constants.get("ell0") is None:
         out["rho"] = {"defined": False, "why": "ℓ(0) is not a finite float64 number, so ρ(λ) is not computed"}
         out["table1"] = {"applies": False, "why": "ℓ(0) is not a finite float64 number"}
+        return out
+    tiny = _underflowed_ell0(report.loss) if report.constants["ell0"] == 0 else None
+    if tiny is not None:
+        out["rho"] = {"defined": False, "why": f"ℓ(0) ≈ {tiny} is positive but below float64's range, so ρ(λ) is not "
+                                                "computed (it is not 0: the loss is not degenerate)"}
+        out["table1"] = {"applies": False, "why": f"ℓ(0) ≈ {tiny} underflows float64"}
         return out
     if report.constants["ell0"] == 0:
         out["rho"] = {"defined": True, "degenerate": True,
@@ -142,7 +163,8 @@ def _rho_class(loss: Loss, timeout: float, symbolic: bool = True) -> tuple[dict[
     kind = c.kind
     exp = real_number(c.exponent) if c.exponent is not None else None
     info = {"kind": kind, "theta": f"Θ({sp.sstr(c.expr)})", "exponent": exp, "tail": c.tail,
-            "psi": "Θ(λ/ln²λ)" if kind == "log2" else f"Θ(λ^{1 - exp:.6g})"}
+            "psi": ("Θ(λ/ln²λ)" if kind == "log2" else f"Θ(λ^{1 - exp:.6g})" if kind == "power"
+                    else f"Θ(λ/{sp.sstr(c.expr)})")}
     if kind == "power" and exp and exp > 0:
         info["tail_degree"] = 2 / exp - 2  # ρ = Θ(λ^{2/(a+2)})
     return info, how + c.method
