@@ -619,3 +619,10 @@ def test_a_loss_zero_only_in_float64_at_0_is_not_degenerate():
     ρ = 0 and the bounds are trivial"."""
     rho = audit_loss("log(1+exp(-z-800))").to_dict()["promises"]["rho"]
     assert "degenerate" not in rho and "3.67e-348" in rho["why"]
+
+
+def test_a_quadratic_constant_beyond_float64_is_not_a_failure():
+    """flat_exp with a = 800: sup of the quadratic ratio is (e^a − 1 − a)/a ≈ 4.3e344, finite but beyond
+    float64; it was "FAIL ∞: cannot hold with any C_β" (a true property of a Prop. 5 loss)."""
+    c = audit("flat_exp:a=800", theory=False)["C.quadratic"]
+    assert c.status == "undetermined" and "beyond float64" in c.detail

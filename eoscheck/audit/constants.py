@@ -187,10 +187,13 @@ def check_quadratic(ctx, checks) -> CheckResult:
     if (Qx == np.inf).any():
         i = int(np.flatnonzero(Qx == np.inf)[0])
         g0 = ev.mp(float(X[i]), 1)
-        info = ("g(x) = 0 where ℓ is not locally linear (ratio infinite)" if g0 == 0 else
-                "the ratio exceeds the float range (≥ 1.8e308)")
+        if g0 != 0:   # a finite ratio beyond 1.8e308 (flat_exp with a = 800: sup = (e^a − 1 − a)/a ≈ 4e344)
+            return CheckResult(name, UNDETERMINED, method="numeric",
+                               detail=f"the ratio exceeds the float range (≥ 1.8e308) at x={fmt(float(X[i]))}: a "
+                                      "finite C_β, if there is one, is beyond float64")
         return CheckResult(name, FAIL, constant=math.inf, method="numeric", witness=float(X[i]),
-                           witness_info=info, detail="the quadratic bound cannot hold with any C_β")
+                           witness_info="g(x) = 0 where ℓ is not locally linear (ratio infinite)",
+                           detail="the quadratic bound cannot hold with any C_β")
     blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [float(X[int(np.nanargmax(Qx))])], X, dx)
     if blowup is not None:
         return blowup
