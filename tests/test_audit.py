@@ -626,3 +626,10 @@ def test_a_quadratic_constant_beyond_float64_is_not_a_failure():
     float64; it was "FAIL ∞: cannot hold with any C_β" (a true property of a Prop. 5 loss)."""
     c = audit("flat_exp:a=800", theory=False)["C.quadratic"]
     assert c.status == "undetermined" and "beyond float64" in c.detail
+
+
+def test_g_over_l_unbounded_at_an_isolated_zero_of_l_fails():
+    """(1 − z)²: g/ℓ = 2/|1 − z| → ∞ at z = 1, where ℓ = g = 0 and the sup read 0/0 as 0: "PASS 7.1e7"."""
+    c = audit("(1-z)**2", theory=False)["C.self_bounded"]
+    assert c.status == "fail" and c.constant == math.inf and abs(c.witness - 1) < 1e-6
+    assert 2 / abs(1 - c.witness) > 1e8            # the hand value of g/ℓ at the witness

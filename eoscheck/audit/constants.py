@@ -55,7 +55,31 @@ def check_lipschitz(ctx, checks) -> CheckResult:
 
 def check_self_bounded(ctx, checks) -> CheckResult:
     s = ctx.search.sup(q_g_over_l, "g/l", ctx.Z, (0, 1), label="g/ℓ")
-    return _sup_result("C.self_bounded", s, "g/ℓ")
+    res = _sup_result("C.self_bounded", s, "g/ℓ")
+    return (_zero_pole(ctx) or res) if res.status == PASS else res
+
+
+def _zero_pole(ctx) -> CheckResult | None:
+    """g/ℓ unbounded at an isolated zero z₀ of ℓ where g vanishes too ((1 − z)²: g/ℓ = 2/|1 − z|), which the
+    sup reads as 0/0 = 0: at each grid point where ℓ = 0 with ℓ > 0 beside it, g/ℓ at z₀ ± h for h = 10⁻³…10⁻⁹
+    growing ≥ 2× a decade over the last four decades convicts, with the witness z₀ ∓ 10⁻⁹."""
+    Z = ctx.Z
+    with np.errstate(all="ignore"):
+        L = ctx.ev.f64(Z, 0)
+    zeros = np.flatnonzero((L == 0) & ((np.roll(L, 1) > 0) | (np.roll(L, -1) > 0)))
+    hs = [10.0**-k for k in range(3, 10)]
+    for i in zeros[:5]:
+        z0 = float(Z[i])
+        for sgn in (-1.0, 1.0):
+            vals = np.array([ctx.ev.scalar(q_g_over_l, z0 + sgn * h, (0, 1)) for h in hs])
+            tail = vals[-4:]
+            if np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]):
+                w = z0 + sgn * hs[-1]
+                return CheckResult("C.self_bounded", FAIL, constant=math.inf, method="numeric", witness=w,
+                                   witness_info=f"g/ℓ = {fmt(float(vals[-1]))} at z = {w:.12g}, growing ×"
+                                                f"{tail[-1] / tail[-2]:.3g} a decade toward ℓ's zero at {fmt(z0)}",
+                                   detail="g/ℓ is unbounded at a zero of ℓ: no C_β bounds g ≤ C_β ℓ")
+    return None
 
 
 def check_exp_tail(ctx, checks) -> CheckResult:
