@@ -83,8 +83,8 @@ def _models(loss: str | None):
     y = sp.Symbol("y", positive=True)
     if c.kind == "power":
         inv = sp.Lambda(y, y ** (1 / (1 - c.exponent)))
-    else:  # ψ(λ) = λ/ln²λ: ψ⁻¹(y) ≍ y ln²y
-        inv = sp.Lambda(y, y * sp.log(y) ** 2)
+    else:  # ψ(λ) = λ/ln^k λ (k = 2 for exp tails, the fitted k of a "polylog" class): ψ⁻¹(y) ≍ y ln^k y
+        inv = sp.Lambda(y, y * sp.log(y) ** (2 if c.kind == "log2" else c.exponent))
     return sp.Lambda(lam, c.expr), inv
 
 

@@ -175,6 +175,13 @@ class NumpyBackend(_Elementwise):
         with np.errstate(all="ignore"):   # b = 0: underflowed (its stable log is finite) or 0 (−∞ either way)
             return np.where(b >= 0, fe(env) * lb(env), generic(env))
 
+    def log1mexp(self, v):
+        """log(1 − e^v) for v ≤ 0: log(−expm1(v)) above −ln 2, log1p(−e^v) below (each exact where the other
+        loses everything: 1 − e^{−40} is 1 in float64)."""
+        v = np.asarray(v, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            return np.where(v > -_LOG2, np.log(-np.expm1(v)), np.log1p(-np.exp(v)))
+
     def log_sum(self, logs, generic, env):
         """log Σ eˡⁱ (the terms' logs ``logs``) by log-sum-exp: e^{−800} + e^{−1600} is e^{−800}, not 0."""
         ls = [np.asarray(lg(env), dtype=np.float64) * self.ones(env) for lg in logs]
@@ -200,7 +207,13 @@ class NumpyBackend(_Elementwise):
             out = vals[0]
             for v in vals[1:]:
                 out = out * v
-            bad = ~np.isfinite(out) | (out == 0)   # 0: a factor may have underflowed while the product is not 0
+            bad = ~np.isfinite(out)
+            zero = out == 0
+            if zero.any():   # a 0 product is wrong only where a factor underflowed: 0 with a finite stable log
+                for v, lg in zip(vals, logs):
+                    hit = zero & (v == 0)
+                    if hit.any():
+                        bad |= hit & np.isfinite(np.asarray(lg(env), dtype=np.float64) * self.ones(env))
             if not bad.any():
                 return out
             sign = np.ones(_shape(env))
@@ -309,9 +322,11 @@ class TorchBackend(_Elementwise):
         log(1 + e^{710}) is 710), log(c + r) where neither is finite (as the numpy back end)."""
         cf = float(c)
         r = as_tensor(fr(env))
-        small = math.log(cf) + torch.log1p(r / cf)
-        big = as_tensor(lr(env), r) + torch.log1p(cf / r)
-        out = torch.where(r.abs() <= cf, small, torch.where(r > 0, big, torch.full_like(big, math.nan)))
+        near = r.abs() <= cf
+        # each branch on inputs safe for it (the branch not taken would pass NaN gradients through torch.where)
+        small = math.log(cf) + torch.log1p(torch.where(near, r, torch.zeros_like(r)) / cf)
+        big = as_tensor(lr(env), r) + torch.log1p(cf / torch.where(near, torch.full_like(r, 2 * cf), r))
+        out = torch.where(near, small, torch.where(r > 0, big, torch.full_like(big, math.nan)))
         return torch.where(~torch.isfinite(out) & torch.isfinite(r), torch.log(cf + r), out)
 
     def log_mul(self, coeff, erfc_args, others, generic, env):
@@ -328,9 +343,15 @@ class TorchBackend(_Elementwise):
         b = as_tensor(fb(env))
         return torch.where(b >= 0, as_tensor(fe(env)) * as_tensor(lb(env)), as_tensor(generic(env)))
 
+    def log1mexp(self, v):
+        v = as_tensor(v)
+        return torch.where(v > -_LOG2, torch.log(-torch.expm1(v)), torch.log1p(-torch.exp(v)))
+
     def log_sum(self, logs, generic, env):
-        ls = torch.stack(torch.broadcast_tensors(*[as_tensor(lg(env)) for lg in logs]))
-        return torch.logsumexp(ls, dim=0)
+        out = as_tensor(logs[0](env))
+        for lg in logs[1:]:            # pairwise: torch.logsumexp over a stack was ~600× slower here
+            out = torch.logaddexp(out, as_tensor(lg(env), out))
+        return out
 
     def log_log1p(self, fr, lr, generic, env):
         r = as_tensor(fr(env))
@@ -343,8 +364,14 @@ class TorchBackend(_Elementwise):
         out = vals[0]
         for v in vals[1:]:
             out = out * v
-        bad = ~torch.isfinite(out) | (out == 0)
-        if not bool(bad.any()):
+        bad = ~torch.isfinite(out)
+        zero = out == 0
+        if bool(zero.any()):   # as numpy: only a factor that underflowed (its stable log finite) makes 0 wrong
+            for v, lg in zip(vals, logs):
+                hit = zero & (v == 0)
+                if bool(hit.any()):
+                    bad = bad | (hit & torch.isfinite(as_tensor(lg(env), v)))
+        if not bool(bad.any()):      # the common case: no torch.where, so autograd is untouched (z = 0)
             return out
         sign = torch.ones((), dtype=torch.float64)
         total = torch.zeros((), dtype=torch.float64)
@@ -591,6 +618,11 @@ class MpmathBackend:
 
     def log_sum(self, logs, generic, env):
         return generic(env)
+
+    def log1mexp(self, v):
+        if mpmath.isnan(v):
+            return v
+        return mpmath.log(-mpmath.expm1(v)) if v > -mpmath.log(2) else mpmath.log1p(-mpmath.exp(v))
 
     def log_log1p(self, fr, lr, generic, env):
         return generic(env)

@@ -182,7 +182,10 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
             meas = np.concatenate([meas, m2])
             P = {k: np.concatenate([v, P2[k]]) for k, v in P.items()}
             rep.calibration_points = int(meas.size)
-            conj.values = fit_constants(conj, meas, P)
+            try:
+                conj.values = fit_constants(conj, meas, P)
+            except EoscheckError:   # no constant fits the calibration with the witness in: it convicts as found
+                break
             notes.append(f"refit {attempt + 1}: a violation at {found[0].describe()} lay inside the calibration "
                          f"ranges; its points joined the calibration ({', '.join(f'{k} = {v:.6g}' for k, v in conj.values.items())})")
             rep.trend, rep.slopes = [], {}
