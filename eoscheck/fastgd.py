@@ -37,7 +37,7 @@ from .resources import blas_single_thread, single_torch_thread
 
 #: A margin sum bound above which the gradient Zᵀq is computed to check it is finite.
 DANGER = 1e300
-#: A recorded ‖w‖² below this, or not finite, is recomputed from w itself (:func:`eoscheck.gdnumpy.stable_norm`):
+#: A recorded ‖w‖² below this, or not finite, is recomputed from w itself (:func:`eoscheck.maxmargin.row_norm_max`):
 #: its square root would have lost digits or left the range (‖w‖ < 1e-145: w = 0 at step 0, or data of norm 1e-200).
 SQUARE_FLOOR = 1e-290
 #: Batched GEMM flops per step from which the data points are split into panels.

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .lossnp import Kernel
+from .maxmargin import row_norm_max
 from .sharpness import batch_sharpness_np
 
 #: Elements per chunk buffer (chunk length × rows × n), about one L2 cache.
@@ -87,16 +88,6 @@ def with_pad(k_real: int, k: int, rows, js):
 # numpy backend
 # ---------------------------------------------------------------------------------
 
-
-
-def stable_norm(v) -> float:
-    """‖v‖ with its squares scaled by max|vᵢ| first: finite and non-zero whenever the norm is (‖v‖ ≈ 2.7e159 or
-    1e-194, whose squares leave the float range); NaN or ∞ in v give NaN or ∞."""
-    v = np.asarray(v, dtype=np.float64)
-    a = float(np.max(np.abs(v))) if v.size else 0.0
-    if a == 0.0 or not np.isfinite(a):
-        return a if v.size else 0.0
-    return a * float(np.sqrt(np.dot(v / a, v / a)))
 
 
 class ChunkBuffers:
@@ -164,7 +155,7 @@ class ChunkBuffers:
         """‖∇L‖ = ‖(1/n) Zᵀℓ′(M)‖ computed as the reference does (for a gradient that overflowed, or a norm whose
         square left the float range)."""
         with np.errstate(all="ignore"):
-            return stable_norm((-self.q_row(j, r)) @ self.Z / self.n)
+            return row_norm_max(((-self.q_row(j, r)) @ self.Z / self.n)[None])
 
     def w_norm(self, j: int, r: int) -> float:
         """‖w‖ of row r at slot j from the iterate itself (for a ‖w‖² that over- or underflowed)."""
@@ -172,7 +163,7 @@ class ChunkBuffers:
         if not X.any():                 # w = 0 (every run's step 0 from w₀ = 0): no O(nd) product
             return 0.0
         with np.errstate(all="ignore"):
-            return stable_norm(X @ self.Z if self.method == "gram" else X)
+            return row_norm_max((X @ self.Z if self.method == "gram" else X)[None])
 
     def sharpness(self, j: int) -> np.ndarray:
         """λ_max(∇²L(w_t)) per row, closed form (see :func:`eoscheck.gd.sharpness`)."""

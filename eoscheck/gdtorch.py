@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .gdnumpy import ChunkBuffers, stable_norm
+from .gdnumpy import ChunkBuffers
+from .maxmargin import row_norm_max
 from .losses import Loss
 from .sharpness import batch_sharpness_torch
 
@@ -104,13 +105,13 @@ class TorchBlock(ChunkBuffers):
         return bool(torch.isfinite(self.Q[j, r] @ self.Z).all())
 
     def grad_norm(self, j, r):
-        return stable_norm(((-self.Q[j, r]) @ self.Z / self.n).cpu().numpy())
+        return row_norm_max(((-self.Q[j, r]) @ self.Z / self.n).cpu().numpy()[None])
 
     def w_norm(self, j, r):
         X = self.X[j, r]
         if not bool(X.any()):
             return 0.0
-        return stable_norm((X @ self.Z if self.method == "gram" else X).cpu().numpy())
+        return row_norm_max((X @ self.Z if self.method == "gram" else X).cpu().numpy()[None])
 
     def sharpness(self, j):
         return batch_sharpness_torch(self.loss.hess(self.M[j]) / self.n, self.Z).cpu().numpy()

@@ -112,7 +112,8 @@ def max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000, rtol: 
 
 def row_norm_max(Z: np.ndarray) -> float:
     """maxᵢ‖zᵢ‖ without overflow or underflow (rows scaled by max|Zᵢⱼ| before squaring): finite whenever
-    the answer is, and > 0 for any non-zero row (‖z‖ ≈ 1e155 or 1e-200 squared alone leaves the range)."""
+    the answer is, and > 0 for any non-zero row (‖z‖ ≈ 1e155 or 1e-200 squared alone leaves the range);
+    NaN or ∞ entries give NaN or ∞.  One row (``v[None]``) is the norm of a vector (the GD records' fallback)."""
     amax = float(np.abs(Z).max()) if Z.size else 0.0
     if amax == 0.0 or not math.isfinite(amax):
         return amax
