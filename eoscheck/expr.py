@@ -191,12 +191,18 @@ def parse_loss(text: str, params: Mapping[str, float] | None = None, name: str |
 EVAL_SECONDS = 10.0
 
 
-class time_limit:
-    """Raise :class:`EoscheckError` ("<what> took more than N s ...") if the block runs longer.
+#: the timer of :class:`time_limit`: the process's CPU time (user + system), and its signal
+_TIMER, _SIGNAL = getattr(signal, "ITIMER_PROF", None), getattr(signal, "SIGPROF", None)
 
-    Used as ``with time_limit(seconds, what):``.  A SIGALRM timer (POSIX, main thread; elsewhere
-    the block runs unguarded): it interrupts pure-Python work such as sympy's evalf or an mpmath
-    series between bytecodes.  Nested limits keep the earliest deadline.
+
+class time_limit:
+    """Raise :class:`EoscheckError` ("<what> took more than N CPU seconds ...") if the block computes longer.
+
+    Used as ``with time_limit(seconds, what):``.  The limit counts this process's CPU time
+    (``ITIMER_PROF``, SIGPROF), never wall-clock time, so another process's load cannot turn an
+    evaluation that finishes into an error.  POSIX, main thread; elsewhere the block runs
+    unguarded.  It interrupts pure-Python work such as sympy's evalf or an mpmath series between
+    bytecodes.  Nested limits keep the earliest deadline.
 
     An exception raised by a signal handler is lost when the handler happens to run inside a
     gc callback, a weakref callback or a ``__del__`` (Python reports it as "unraisable" and goes
@@ -214,35 +220,35 @@ class time_limit:
 
     def __enter__(self):
         seconds = self.seconds
-        if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
+        if (_TIMER is None or threading.current_thread() is not threading.main_thread()
                 or not (seconds > 0)):
             return self
-        self.start = time.monotonic()
-        self.outer = signal.getitimer(signal.ITIMER_REAL)[0]
+        self.start = time.process_time()
+        self.outer = signal.getitimer(_TIMER)[0]
         if self.outer and self.outer <= seconds:  # an enclosing, earlier deadline governs
             self.outer = 0.0
             return self
-        self.old = signal.signal(signal.SIGALRM, self._expired)
+        self.old = signal.signal(_SIGNAL, self._expired)
         self.live = True
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(_TIMER, seconds)
         return self
 
     def _expired(self, signum, frame):
         if not self.live or (frame is not None and frame.f_code is _EXIT_CODE):
             return  # the block is being left: __exit__ disarms the timer
-        signal.setitimer(signal.ITIMER_REAL, self.seconds / self.RETRY_FRACTION)
+        signal.setitimer(_TIMER, self.seconds / self.RETRY_FRACTION)
         raise _Expired()
 
     def __exit__(self, exc_type, exc, tb):
         if not self.live:
             return False
         self.live = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self.old)
+        signal.setitimer(_TIMER, 0)
+        signal.signal(_SIGNAL, self.old)
         if self.outer:  # restore the enclosing timer, less the time spent here
-            signal.setitimer(signal.ITIMER_REAL, max(self.outer - (time.monotonic() - self.start), 1e-3))
+            signal.setitimer(_TIMER, max(self.outer - (time.process_time() - self.start), 1e-3))
         if exc_type is not None and issubclass(exc_type, _Expired):
-            raise EoscheckError(f"{self.what} took more than {self.seconds:g} s; simplify the formula "
+            raise EoscheckError(f"{self.what} took more than {self.seconds:g} s of CPU time; simplify the formula "
                                 "(e.g. fewer nested exp) or narrow the values") from None
         return False
 
@@ -251,7 +257,7 @@ _EXIT_CODE = time_limit.__exit__.__code__
 
 
 class _Expired(BaseException):
-    """Raised by the SIGALRM handler of :func:`time_limit` (a BaseException so no `except Exception` eats it)."""
+    """Raised by the SIGPROF handler of :func:`time_limit` (a BaseException so no `except Exception` eats it)."""
 
 
 def evaluate(expr: sp.Expr, values: Mapping[str, Any], *, seconds: float = EVAL_SECONDS):

@@ -348,18 +348,21 @@ def test_numeric_only_mode_agrees():
     assert r.exit_code == 0
 
 
-def test_a_hanging_sympy_is_cut_off(monkeypatch):
-    """Every sympy limit hangs: each is killed after the time limit and the checks go numeric."""
+def test_a_hanging_sympy_is_cut_off(monkeypatch, tmp_path):
+    """Every sympy limit hangs (spinning, as sympy does): each is killed after its CPU-time limit and
+    the checks go numeric.  A limit that ran to its end would leave its file behind."""
     import eoscheck.audit.simplify as S
 
     def hang(*args, **kw):
-        time.sleep(120)
+        t = time.process_time()
+        while time.process_time() - t < 120:
+            pass
+        (tmp_path / f"finished-{os.getpid()}").touch()
 
     monkeypatch.setattr(S, "limit_at", hang)
-    t0 = time.perf_counter()
     r = audit_loss(get_loss("logistic"), symbolic_timeout=0.3, theory=False)
-    assert time.perf_counter() - t0 < 60
-    assert any("timed out" in n for n in r.notes)
+    assert not list(tmp_path.iterdir())   # no hanging limit ran to its end: each was killed
+    assert any("ran out of its CPU time" in n for n in r.notes)
     assert r.constants["C_g"] == pytest.approx(1.0, rel=1e-12)
     assert r.constants["C_beta_quad"] == pytest.approx(E - 2, rel=1e-12)
     assert r.exit_code == 0
@@ -633,3 +636,66 @@ def test_g_over_l_unbounded_at_an_isolated_zero_of_l_fails():
     c = audit("(1-z)**2", theory=False)["C.self_bounded"]
     assert c.status == "fail" and c.constant == math.inf and abs(c.witness - 1) < 1e-6
     assert 2 / abs(1 - c.witness) > 1e8            # the hand value of g/ℓ at the witness
+
+
+# ℓ(z) = log(1 + e^{−z³}): ℓ″(z) = σ(−z³)·(9z⁴σ(z³) − 6z), with σ(u) = 1/(1+e^{−u}) — hand-derived, an
+# oracle independent of the auditor's sympy derivative.  At z = 0.1: −0.3·0.5 + 9e-4·0.25 ≈ −0.2996 < 0, so
+# ℓ is not convex; ℓ′ = −3z²σ(−z³) ≤ 0 and ℓ(z) ≤ e^{−z³} → 0, so it is non-increasing and vanishes at +∞.
+CUBIC = "log(1+exp(-z**3))"
+
+
+def _cubic_d2(x):
+    x = mpmath.mpf(x)
+    sig = lambda u: 1 / (1 + mpmath.exp(-u))  # noqa: E731
+    return sig(-x ** 3) * (9 * x ** 4 * sig(x ** 3) - 6 * x)
+
+
+@pytest.mark.parametrize("symbolic", [True, False], ids=["sympy", "numeric"])
+def test_a_non_convex_loss_fails_convexity_with_a_witness_with_or_without_sympy(symbolic):
+    # regression: sympy's solveset answered EmptySet for ℓ″ < 0 (PASS without sympy's time limit), and
+    # the numeric search gave up (UNDETERMINED) because ℓ″ at z = −1000 is beyond the evaluator's cap —
+    # so the verdict depended on whether sympy finished in time, i.e. on the machine's load.
+    r = audit(CUBIC, symbolic=symbolic, theory=False)
+    c = r.checks["A.convex"]
+    assert c.status == "fail" and c.witness is not None
+    assert _cubic_d2(c.witness) < 0
+
+
+@pytest.mark.parametrize("symbolic", [True, False], ids=["sympy", "numeric"])
+def test_a_loss_beyond_the_evaluators_cap_still_vanishes_at_infinity(symbolic):
+    # regression: without sympy's limit, ℓ(3.2e10) = log(1 + e^{−3e31}) (an exp beyond the high-precision
+    # cap: not computed) was read as "ℓ not finite there" and A.vanishes_at_infinity FAILED.
+    r = audit(CUBIC, symbolic=symbolic, theory=False)
+    assert r.checks["A.vanishes_at_infinity"].status == "pass"
+    assert r.checks["A.nonincreasing"].status == "pass"
+
+
+def test_sympy_limits_count_cpu_seconds_not_wall_seconds():
+    """A question that waits 1.5 s without computing (a loaded machine, as sympy sees it) is answered under
+    a 0.5 s limit; one that computes past 0.5 CPU seconds is cut off.  So load cannot change what sympy
+    decides, and with it a check's method or verdict."""
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    def waits():
+        time.sleep(1.5)
+        return "answered"
+
+    def spins():
+        t = time.process_time()
+        while time.process_time() - t < 60:
+            pass
+        return "ran to its end"
+
+    pool = SymbolicPool(timeout=0.5, budget=100.0)
+    assert pool.ask({"waits": waits, "spins": spins}) == {"waits": "answered", "spins": None}
+    assert pool.timed_out == ["spins"] and not pool.starved
+
+
+def test_a_child_that_gets_no_cpu_is_stopped_by_the_wall_cap(monkeypatch):
+    import eoscheck.audit.symbolic as Sy
+
+    monkeypatch.setattr(Sy, "WALL_FACTOR", 0.0)
+    monkeypatch.setattr(Sy, "WALL_GRACE", 0.5)
+    pool = Sy.SymbolicPool(timeout=5.0, budget=100.0)
+    assert pool.ask({"stopped": lambda: os.kill(os.getpid(), signal.SIGSTOP)}) == {"stopped": None}
+    assert pool.starved == ["stopped"] and not pool.timed_out

@@ -251,12 +251,18 @@ def test_the_40_digit_check_is_time_limited(monkeypatch):
 
     import eoscheck.compiler as compiler
 
-    # an evaluation that never ends (the high-precision evaluator replaced by a 60 s sleep), so the test does
-    # not depend on how fast this machine evaluates something slow: the 0.02 s limit must cut it
+    # an evaluation that never ends (the high-precision evaluator replaced by 60 CPU seconds of spinning), so
+    # the test does not depend on how fast this machine evaluates something slow: the 0.02 s limit must cut it
     T = sp.Symbol("T", positive=True)
+
+    def spin(*a, **k):
+        t = time.process_time()
+        while time.process_time() - t < 60:
+            pass
+
     monkeypatch.setattr(W, "HP_SECONDS", 0.02)
     with monkeypatch.context() as m:
-        m.setattr(compiler, "mp_value", lambda *a, **k: time.sleep(60))
+        m.setattr(compiler, "mp_value", spin)
         with pytest.raises(EoscheckError, match="40-digit check"):
             W.high_precision(sp.exp(T), {"T": 3.0})
     monkeypatch.setattr(W, "HP_SECONDS", 60.0)

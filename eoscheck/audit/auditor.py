@@ -44,7 +44,8 @@ def audit_loss(
         (parsed safely by :func:`eoscheck.expr.parse_loss`).
       search_range: R; numeric searches cover at least [−R, R] (R ≥ 1e3 enforced).
       symbolic: use sympy (in time-limited child processes); False = numeric only.
-      symbolic_timeout: seconds per sympy question; symbolic_budget: seconds for all of them.
+      symbolic_timeout: CPU seconds per sympy question; symbolic_budget: CPU seconds for all of them
+        (CPU time of the sympy children, so another process's load does not change what sympy decides).
       eta, n, gamma, T: instantiate the bounds of Theorem 35 for these values (part 3).
       theory: compute part 3 (ρ, ψ, applicable results, Table 1); False skips it (faster).
     """
@@ -97,7 +98,11 @@ def _audit(loss, R, Z, sym, ev, facts, notes, t0, symbolic, symbolic_timeout, th
         checks[name] = fn(ctx, checks)
     checks = {k: checks[k] for k in CHECK_NAMES}
     if sym.timed_out:
-        notes.append("sympy timed out on: " + ", ".join(sorted(set(sym.timed_out))) + " (decided numerically)")
+        notes.append(f"sympy ran out of its CPU time ({symbolic_timeout:g} s a question) on: "
+                     + ", ".join(sorted(set(sym.timed_out))) + " (decided numerically)")
+    if sym.starved:
+        notes.append("sympy got no CPU time from the machine for: " + ", ".join(sorted(set(sym.starved)))
+                     + " (decided numerically; on a less loaded machine sympy may decide these)")
     if ev.imprecise:
         notes.append(f"{len(ev.imprecise)} high-precision evaluations did not settle at {MP_DPS_MAX} digits "
                      f"(e.g. z={fmt(ev.imprecise[0])})")

@@ -196,11 +196,16 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
                                        witness_info=f"one-sided ℓ^({jump_k}): left {fmt(lf)}, right {fmt(rf)}",
                                        detail=f"{what} fails at the breakpoint")
                 how.append(f"breakpoint z={sp.sstr(b)} ok")
+    w, vmin, detail = ctx.search.violation(q, ctx.Z, need, label)
     if not numeric_needed:
+        # sympy's solveset has answered "no violation" for ℓ″ = … < 0 on sets where it is negative
+        # (log(1 + e^{−z³}) near z = 0.1): a violation the grid confirms in high precision overrules it
+        if w is not None:
+            return CheckResult(name, FAIL, method="numeric", witness=w, witness_info=f"{label} = {vmin:.6g} < 0",
+                               detail=detail + f"; sympy had found {what} on every piece (wrongly)")
         return CheckResult(name, PASS, method="symbolic",
                            detail=f"{what} on every piece (sympy assumptions / solveset)" +
                                   (("; " + ", ".join(how)) if how else ""))
-    w, vmin, detail = ctx.search.violation(q, ctx.Z, need, label)
     if w is None and math.isnan(vmin):
         return CheckResult(name, UNDETERMINED, method="numeric", detail=detail)
     if w is not None:
@@ -300,21 +305,32 @@ def check_vanishes(ctx, checks) -> CheckResult:
                            detail="lim_{z→∞} ℓ(z) ≠ 0 (sympy)")
     zs = np.geomspace(1e2, 1e15, 27)
     vals = np.array([to_float(ctx.ev.mp(float(x), 0)) for x in zs])
-    if not np.all(np.isfinite(vals)):
-        i = int(np.flatnonzero(~np.isfinite(vals))[0])
-        return CheckResult(name, FAIL, method="numeric", witness=float(zs[i]), witness_info="ℓ not finite there")
+    gone = np.array([ctx.ev.uncomputed(float(x)) for x in zs])   # beyond the evaluator's cap: no evidence
+    if not np.all(np.isfinite(vals) | gone):
+        i = int(np.flatnonzero(~np.isfinite(vals) & ~gone)[0])
+        return CheckResult(name, FAIL, method="numeric", witness=float(zs[i]),
+                           witness_info="ℓ not finite there" if np.isinf(vals[i]) else "ℓ is not a real number there")
+    if gone.any():  # the scan ends where ℓ can no longer be computed (ℓ = log(1 + e^{−z³}) at z ≈ 1e10)
+        first = int(gone.argmax())
+        if first < 6 or not gone[first:].all():   # the rules below read the last 6 values
+            return CheckResult(name, UNDETERMINED, method="numeric",
+                               detail=f"sympy found no limit; ℓ could not be computed at z={fmt(float(zs[gone][0]))}: "
+                                      f"{UNCOMPUTED}")
+        zs, vals = zs[:first], vals[:first]
     if vals[-1] == 0 or (np.all(np.diff(vals) <= 0) and vals[-1] < 1e-12 * max(1.0, abs(vals[0]))):
         return CheckResult(name, PASS, constant=0.0, method="numeric",
-                           detail=f"ℓ decreases to {fmt(float(vals[-1]))} at z=1e15 (numeric, in high precision)")
+                           detail=f"ℓ decreases to {fmt(float(vals[-1]))} at z={fmt(float(zs[-1]))} "
+                                  f"(numeric, in high precision)")
     with np.errstate(all="ignore"):
         slopes = np.diff(np.log(np.abs(vals[-5:]))) / np.diff(np.log(zs[-5:]))
     if np.all(vals > 0) and np.all(np.diff(vals) < 0) and np.all(slopes < -0.01) and \
             np.ptp(slopes) < 0.2 * abs(slopes.mean()):
         return CheckResult(name, PASS, constant=0.0, method="numeric",
-                           detail=f"ℓ ∝ z^{slopes[-1]:.3g} on [1e12, 1e15] (numeric; sympy found no limit)")
+                           detail=f"ℓ ∝ z^{slopes[-1]:.3g} on [{fmt(float(zs[-5]))}, {fmt(float(zs[-1]))}] "
+                                  f"(numeric; sympy found no limit)")
     if np.all(np.diff(vals[-6:]) >= 0) and vals[-1] > 0:
         return CheckResult(name, FAIL, method="numeric", witness=float(zs[-1]),
                            witness_info=f"ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}, not decreasing",
-                           detail="ℓ does not decrease towards 0 on [1e12, 1e15]")
+                           detail=f"ℓ does not decrease towards 0 on [{fmt(float(zs[-6]))}, {fmt(float(zs[-1]))}]")
     return CheckResult(name, UNDETERMINED, method="numeric",
-                       detail=f"sympy found no limit; ℓ(1e15) = {fmt(float(vals[-1]))}")
+                       detail=f"sympy found no limit; ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}")

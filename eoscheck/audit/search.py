@@ -243,8 +243,9 @@ class Searcher:
         undefined, uncomputed = self.ev.undefined_at(Z, v)
         if undefined is not None:
             return undefined, math.nan, f"{label} undefined at z={fmt(undefined)}"
-        if uncomputed is not None:      # no witness either way: the caller reports it undetermined
-            return None, math.nan, f"{label} could not be computed at z={fmt(uncomputed)}: {UNCOMPUTED}"
+        # points not computed hold no witness either way: the search runs over the others, and finding
+        # no violation there leaves the check undetermined (the caller's NaN)
+        v = np.where(np.isnan(v), np.inf, v)
         neg = -v
         cands = local_maxima(neg, 6)
         best_z, best_v = float(Z[int(np.argmin(v))]), float(np.min(v))
@@ -266,5 +267,7 @@ class Searcher:
                 if c < 0:
                     return float(Z[i]), c, f"{label}({fmt(float(Z[i]))}) = {c:.6g} < 0 (confirmed in high precision)"
             detail += " (float64 negatives were rounding, not confirmed in high precision)"
+        if uncomputed is not None:
+            return None, math.nan, f"{label} could not be computed at z={fmt(uncomputed)}: {UNCOMPUTED}"
         return None, best_v, detail
 

@@ -1,4 +1,11 @@
-"""Sympy questions, each answered in a forked child under a time limit (sympy can hang).
+"""Sympy questions, each answered in a forked child under a CPU-time limit (sympy can hang).
+
+The limits count the children's CPU seconds (``/proc/<pid>/stat``), never wall-clock time, so
+another process's load cannot turn a question sympy settles into one it does not (and with it
+a check's method or verdict).  A much slower CPU still can; the check then goes numeric and its
+``method`` says so.  A wall-clock cap (:data:`WALL_FACTOR` times the limit, plus
+:data:`WALL_GRACE` s) only stops a child that gets no CPU at all; the pool records it in
+``starved``.  Without ``/proc`` the limits fall back to wall-clock time.
 
 The children die with the audit: each sets PR_SET_PDEATHSIG (Linux: the kernel sends SIGKILL
 when the parent dies, even by SIGKILL) and checks right after that its parent is still the
@@ -18,8 +25,25 @@ import weakref
 from multiprocessing.connection import wait as _mp_wait
 from typing import Any, Callable, Mapping
 
+#: a child without an answer after WALL_FACTOR × timeout + WALL_GRACE wall seconds is stopped
+WALL_FACTOR, WALL_GRACE = 20.0, 30.0
+#: how often (wall seconds) the children's CPU time is read while their answers are awaited
+POLL_SECONDS = 0.02
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK   # utime, stime: fields 14 and 15 of stat(5)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class SymbolicPool:
-    """Answers sympy questions in forked children, each under ``timeout`` s, all under ``budget`` s.
+    """Answers sympy questions in forked children, each under ``timeout`` CPU seconds, all under ``budget``.
 
     sympy can hang (``limit``, ``solveset``); a child that overruns its question is killed and
     the question is answered ``None`` (undecided).  :meth:`submit` starts the children and returns
@@ -29,10 +53,12 @@ class SymbolicPool:
 
     def __init__(self, timeout: float = 3.0, budget: float = 30.0, enabled: bool = True, workers: int = 2):
         self.timeout = timeout
-        self.deadline = time.monotonic() + budget
+        self.budget = budget
+        self.spent = 0.0                 # CPU seconds of the children stopped or finished so far
         self.enabled = enabled
         self.workers = max(1, min(workers, os.cpu_count() or 1))
         self.timed_out: list[str] = []
+        self.starved: list[str] = []     # stopped by the wall-clock cap: they got no CPU in time
         self.errors: dict[str, str] = {}
         try:
             self._ctx = multiprocessing.get_context("fork")
@@ -85,40 +111,44 @@ class SymbolicJob:
             proc.start()
             _LIVE.add(proc)
             send.close()
-            self.procs.append({"proc": proc, "conn": recv, "todo": list(chunk), "since": time.monotonic()})
+            self.procs.append({"proc": proc, "conn": recv, "todo": list(chunk), "since": time.monotonic(),
+                               "started": time.monotonic(), "cpu_since": 0.0, "cpu": 0.0})
 
     def cancel(self) -> None:
         for p in self.procs:
-            _stop(p)
+            self._stop(p)
         self.procs = []
         self.done = True
+
+    def _stop(self, p) -> None:
+        _stop(p)
+        self.sym.spent += p["cpu"]
+
+    def _clock(self, p) -> float:
+        """The child's CPU seconds (wall seconds since its start where /proc cannot be read)."""
+        c = cpu_seconds(p["proc"].pid)
+        p["cpu"] = max(p["cpu"], time.monotonic() - p["started"] if c is None else c)
+        return p["cpu"]
 
     def result(self) -> dict[str, Any]:
         sym = self.sym
         while self.procs:
-            now = time.monotonic()
-            if now >= sym.deadline:
-                for p in self.procs:
-                    _stop(p)
-                    sym.timed_out.extend(p["todo"])
-                self.procs = []
-                break
-            wait_for = min(min(p["since"] + sym.timeout for p in self.procs), sym.deadline) - now
-            ready = _mp_wait([p["conn"] for p in self.procs], timeout=max(wait_for, 0.0))
+            ready = _mp_wait([p["conn"] for p in self.procs], timeout=POLL_SECONDS)
             now = time.monotonic()
             for p in list(self.procs):
                 if p["conn"] in ready:
                     try:
                         key, ok, value = p["conn"].recv()
                     except (EOFError, OSError):  # the child died: its current question is undecided
-                        _stop(p)
+                        self._stop(p)
                         self.procs.remove(p)
                         if p["todo"]:
                             sym.errors[p["todo"][0]] = "child process died"
                             self._start([p["todo"][1:]])
                         continue
                     if key is None:
-                        _stop(p)
+                        self._clock(p)
+                        self._stop(p)
                         self.procs.remove(p)
                         continue
                     self.answers[key] = value if ok else None
@@ -126,13 +156,20 @@ class SymbolicJob:
                         sym.errors[key] = value
                     if key in p["todo"]:
                         p["todo"].remove(key)
-                    p["since"] = now
-                elif now - p["since"] >= sym.timeout:
-                    _stop(p)
+                    p["since"], p["cpu_since"] = now, self._clock(p)
+                    continue
+                used = self._clock(p) - p["cpu_since"]
+                if used >= sym.timeout or now - p["since"] >= WALL_FACTOR * sym.timeout + WALL_GRACE:
+                    self._stop(p)
                     self.procs.remove(p)
                     if p["todo"]:
-                        sym.timed_out.append(p["todo"][0])
+                        (sym.timed_out if used >= sym.timeout else sym.starved).append(p["todo"][0])
                         self._start([p["todo"][1:]])
+            if sym.spent + sum(p["cpu"] for p in self.procs) >= sym.budget:
+                for p in self.procs:
+                    self._stop(p)
+                    sym.timed_out.extend(p["todo"])
+                self.procs = []
         self.done = True
         return {k: self.answers.get(k) for k in self.questions}
 

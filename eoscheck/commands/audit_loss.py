@@ -42,7 +42,7 @@ def add_arguments(p) -> None:
     p.add_argument("--search-range", type=float, default=1e3, metavar="R",
                    help="numeric searches cover at least [-R, R] (default 1000, the minimum)")
     p.add_argument("--symbolic-timeout", type=float, default=3.0, metavar="S",
-                   help="seconds per sympy question (sympy can hang; default 3)")
+                   help="CPU seconds per sympy question (sympy can hang; default 3; CPU time, so load does not change it)")
     p.add_argument("--no-symbolic", action="store_true", help="numeric checks only")
 
 
