@@ -82,11 +82,17 @@ def monotone_below(inst: Instance, factor: float) -> Evaluation:
 
 
 def nonseparable(n: int, d: int, seed: int) -> Dataset:
-    """Non-separable data by construction: a random cloud plus the mirror image −zᵢ of its first point."""
+    """Strictly non-separable data by construction (n ≥ d + 1): every w ≠ 0 has some zᵢ·w < 0, so L is
+    coercive and has a finite minimizer.  z₀, …, z_{d−1} are a random cloud (a basis, almost surely) and
+    z_d = −Σⱼ cⱼzⱼ with cⱼ > 0, so 0 = (z_d + Σⱼ cⱼzⱼ)/(1 + Σⱼ cⱼ) is inside their simplex: Σ λᵢ zᵢ·w = 0 with
+    every λᵢ > 0 and not every zᵢ·w = 0.  (0 ∈ conv{z} alone allows a weak separator: zᵢ·w ≥ 0 for all i.)"""
+    if n < d + 1:
+        raise ValueError(f"strictly non-separable data in dimension {d} need n ≥ {d + 1} points, got {n}")
     rng = np.random.default_rng(seed)
     Z = rng.standard_normal((n, d))
     Z /= np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1.0) * 1.0
-    Z[1] = -Z[0] * 0.5  # 0 ∈ conv{z}: not separable through the origin
+    c = rng.uniform(0.25, 1.0, d)
+    Z[d] = -(c @ Z[:d]) / max(1.0, float(np.linalg.norm(c @ Z[:d])))
     y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     return Dataset(y[:, None] * Z, y, name=f"nonseparable(n={n},d={d},seed={seed})",
                    meta={"source": "eoscheck.properties.classics.nonseparable", "seed": seed})
@@ -104,7 +110,9 @@ def logistic_minimizer(Z: np.ndarray, iters: int = 100) -> np.ndarray:
         step = np.linalg.lstsq(H, g, rcond=None)[0]  # GD from 0 stays in the row space of Z
         t = 1.0
         L0 = np.mean(np.logaddexp(0, -m))
-        while np.mean(np.logaddexp(0, -(Z @ (w - t * step)))) > L0 and t > 1e-12:
+        # near w⋆ a Newton step changes L by ~‖g‖²/λ, below L's rounding (4 ulps): accepted, else the search
+        # would stall at ‖g‖ ≈ √(ε L λ) ≈ 1e-8 (the first version's 1e-11)
+        while np.mean(np.logaddexp(0, -(Z @ (w - t * step)))) > L0 * (1 + 4 * np.finfo(float).eps) and t > 1e-12:
             t /= 2
         w = w - t * step
         if np.linalg.norm(g) < 1e-15:
@@ -115,8 +123,8 @@ def logistic_minimizer(Z: np.ndarray, iters: int = 100) -> np.ndarray:
 def _meng_instances(budget: Budget):
     @st.composite
     def inst(draw) -> Instance:
-        n = draw(st.integers(3, 12))
         d = draw(st.integers(1, 3))
+        n = draw(st.integers(max(3, d + 1), 12))
         data = nonseparable(n, d, draw(st.integers(0, 2**32 - 1)))
         w = logistic_minimizer(data.Z)
         m = data.Z @ w

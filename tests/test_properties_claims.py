@@ -58,3 +58,26 @@ def test_worst_per_row_picks_the_point_closest_to_violation():
     ev = worst_per_row(meas, bound, 0.0, mask, "<=", {"t": np.arange(3)[None, :]})
     np.testing.assert_array_equal(ev.measured, [0.9, 0.3])  # 5.0 is outside the domain
     np.testing.assert_array_equal(ev.params["t"], [1, 1])
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_meng_data_have_a_finite_minimizer_by_construction(d):
+    """Meng et al.'s negative control needs a finite minimizer: no w ≠ 0 with every zᵢ·w ≥ 0 (else L decreases
+    along w to a positive limit and damped Newton stops wherever the gradient underflows).  The LP
+    max 1ᵀZw s.t. Zw ≥ 0, 1ᵀZw ≤ 1 reaches 1 iff such a w exists; 0 means strictly non-separable.
+    The first construction (z₁ = −z₀/2 only) left 77 of 240 draws weakly separable."""
+    from scipy.optimize import linprog
+
+    from eoscheck.properties.classics import logistic_minimizer, nonseparable
+
+    for n in range(d + 1, 13):
+        for seed in range(8):
+            Z = nonseparable(n, d, seed).Z
+            lp = linprog(-Z.sum(axis=0), A_ub=np.vstack([-Z, Z.sum(axis=0)]), b_ub=np.r_[np.zeros(n), 1.0],
+                         bounds=[(None, None)] * d, method="highs")
+            assert lp.status == 0 and -lp.fun < 1e-9, (n, seed)
+            w = logistic_minimizer(Z)
+            s = 0.5 * (1 - np.tanh(Z @ w / 2))
+            # at a w within an ulp of w⋆ (‖w‖ < 1e3: ≤ 2.3e-13) the exact gradient is ≤ λ_max·ulp ≤ ¼·2.3e-13, and
+            # its computed sum of n ≤ 12 terms |σ·zᵢ| ≤ 1 adds ≤ (n + 2)ε√d ≈ 1e-14: below 1e-13 in all
+            assert np.linalg.norm(w) < 1e3 and np.linalg.norm(s @ Z / n) < 1e-13, (n, seed)
