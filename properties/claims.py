@@ -213,6 +213,8 @@ class Claim:
       fit: the fitting specification of an asymptotic claim.
       erratum: the paper statement this claim corrects (§11), if any.
       unavailable: why it cannot be checked on the implemented models (reported, not skipped silently).
+      outside_hypotheses: why every instance lies outside the theorem's hypotheses (Theorem 6 far below
+        its width): what the claim finds is a trend, so a "holds" is shown as "trend only".
       looseness: how loose it is, for claims whose looseness is not a ratio (filled by checks).
     """
 
@@ -234,6 +236,7 @@ class Claim:
     fit: FitSpec | None = None
     erratum: str | None = None
     unavailable: str | None = None
+    outside_hypotheses: str | None = None
     bound: Any = None
 
     def __post_init__(self) -> None:
@@ -302,6 +305,20 @@ def load_claims() -> dict[str, Claim]:
     for mod in CLAIM_MODULES:
         importlib.import_module(mod)
     return REGISTRY
+
+
+def ratio_side(claim_id: str) -> str | None:
+    """Which side of its worst ratio (measured/bound; for a fitted claim measured/(C_fit·shape)) a claim holds on,
+    up to the rounding allowance: "≤ 1" for an upper bound, "≥ 1" for a lower one; a fitted claim may miss by its
+    verification margin, × (1 + margin).  None for a claim not registered (a report from another version)."""
+    from eoscheck._errors import EoscheckError
+
+    try:
+        c = get_claim(claim_id)
+    except EoscheckError:
+        return None
+    limit = 1.0 + (c.fit.margin if c.kind == "asymptotic" and c.fit is not None else 0.0)
+    return f"≤ {limit:g}" if c.direction == "<=" else f"≥ {1 / limit:g}"
 
 
 def get_claim(claim_id: str) -> Claim:

@@ -49,10 +49,16 @@ class ClaimReport:
     message: str = ""
     seconds: float = 0.0
     profile: str = "ci"
+    outside_hypotheses: str | None = None
 
     @property
     def falsified(self) -> bool:
         return self.verdict == "FALSIFIED"
+
+    @property
+    def shown_verdict(self) -> str:
+        """The verdict as tables show it: "trend only" for a claim that holds outside its theorem's hypotheses."""
+        return "trend only" if self.outside_hypotheses and self.verdict == "holds" else self.verdict
 
     def slope_text(self) -> str:
         parts = []
@@ -74,7 +80,8 @@ def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = Non
         c = get_claim(c)
     profile = check_profile(profile) if profile is not None else current_profile()
     t0 = time.perf_counter()
-    rep = ClaimReport(id=c.id, title=c.title, source=c.source, kind=c.kind, verdict="holds", profile=profile)
+    rep = ClaimReport(id=c.id, title=c.title, source=c.source, kind=c.kind, verdict="holds", profile=profile,
+                      outside_hypotheses=c.outside_hypotheses)
     if c.unavailable:
         rep.verdict, rep.message = "unavailable", c.unavailable
         return rep

@@ -394,6 +394,7 @@ for _name, _title, _src, _qty, _dom, _ass, _bid, _fn, _strat in _EXACT:
         evaluate=lambda inst, _f=_fn: _f(inst, True), examples=2), replace=True)
     register(Claim(
         id=f"thm6.{_name}.trend", title=f"{_title} — {TREND}", source=_src, row=24, kind="heuristic",
+        outside_hypotheses=TREND,
         quantity=_qty, direction="<=", domain=_dom + f"; every run ({TREND}: m far below Theorem 6's width)",
         assumptions=_ass, bound=_bid, models=("ntk",), strategy=_strat,
         evaluate=lambda inst, _f=_fn: _f(inst, False), examples=4), replace=True)
@@ -441,7 +442,8 @@ def _tau_strategy(budget: Budget):
 
 
 register(Claim(
-    id="thm6.lazy_scaling", title=f"maxₜ‖w_t − w₀‖ = O(R_T) = O((√ρ(γ²ηT) + C_a + √(2ln(2n/δ)) + ηC_g)/γ) — {TREND}",
+    id="thm6.lazy_scaling", outside_hypotheses=TREND,
+    title=f"maxₜ‖w_t − w₀‖ = O(R_T) = O((√ρ(γ²ηT) + C_a + √(2ln(2n/δ)) + ηC_g)/γ) — {TREND}",
     source="Theorem 6 (lazy training), read as a scaling law", row=24, kind="asymptotic",
     quantity="maxₜ ‖w_t − w₀‖", direction="<=",
     domain=f"all η; {TREND} (the width needed grows like η²)", assumptions=NTK_ASSUMPTIONS,
@@ -452,7 +454,8 @@ register(Claim(
                 ladders={"eta": _eta_ladder}, slope_tol=0.1)), replace=True)
 
 register(Claim(
-    id="thm6.tau_exp", title=f"(6) holds at some s ≤ C₂max{{η, n ln n}}/γ² (exponential tail) — {TREND}",
+    id="thm6.tau_exp", outside_hypotheses=TREND,
+    title=f"(6) holds at some s ≤ C₂max{{η, n ln n}}/γ² (exponential tail) — {TREND}",
     source="Theorem 6 (phase transition under an exponential tail)", row=24, kind="asymptotic",
     quantity="first s meeting (6)", direction="<=",
     domain=f"η ≥ 1 (the form misses the 1/η growth as η → 0); logistic loss, balanced signs, δ = 0.05 "
@@ -464,7 +467,8 @@ register(Claim(
                 ladders={"eta": _eta_ladder, "n": _n_ladder})), replace=True)
 
 register(Claim(
-    id="thm6.tau_psi", title=f"(6) holds at some s ≤ C·max{{ψ⁻¹(η+n)/η, (η+n)η}}/γ² (general τ, C₁ = 1 "
+    id="thm6.tau_psi", outside_hypotheses=TREND,
+    title=f"(6) holds at some s ≤ C·max{{ψ⁻¹(η+n)/η, (η+n)η}}/γ² (general τ, C₁ = 1 "
                              f"inside ψ⁻¹) — {TREND}",
     source="Theorem 6 (phase transition)", row=24, kind="asymptotic", quantity="first s meeting (6)",
     direction="<=", domain=f"logistic loss, balanced signs, δ = 0.05 (C₁ depends on them); {TREND}",

@@ -44,3 +44,33 @@ def test_combined_verdicts():
     assert combine(["consistent", INCONCLUSIVE_FLOOR]) == "consistent"
     assert combine(["consistent", "INCONSISTENT"]) == "INCONSISTENT"
     assert combine([INCONCLUSIVE_FLOOR, INCONCLUSIVE_FLOOR]) == "inconclusive"
+
+
+def test_stalled_budgets_are_not_fitted():
+    """A float64 freeze (w + ηg rounds to w) gives one L(w_T) for every T ≥ the freeze; a slope fitted through it
+    measures η's schedule, not a rate in T (the report's η = c·T runs at η = 16384: 6.288e-20 at T = 2¹⁴ … 2²⁰)."""
+    L = np.array([1e-6, 2.5e-7, 6.25e-8, 1e-9, 1e-12, 1e-15])
+    stall = np.array([False, False, False, True, True, True])
+    r = decay_slope(T, L, -2.0, 0.5, stall)
+    assert r["points"] == 3 and r["stalled"] == 3 and math.isclose(r["slope"], -2.0, rel_tol=1e-12)
+    assert decay_slope(T, L, -2.0, 0.5)["points"] == 6
+
+
+class _Run:
+    """The two attributes of a trajectory that `stalled` reads."""
+
+    def __init__(self, loss):
+        self.records = {"loss": np.array(loss, dtype=np.float64)}
+        self.step = np.array([0, 1, 2, 4, 8, 16])
+
+
+def test_a_run_is_stalled_when_its_loss_stops_falling_over_the_second_half():
+    from eoscheck.report.context import stalled
+
+    frozen = [0.7, 0.3, 1e-3, 6.288e-20, 6.288e-20, 6.288e-20]           # L(16) = L(8): frozen
+    falling = [0.7, 0.3, 0.1, 0.04, 0.02, 0.01]                          # halves over [8, 16]: a live 1/t
+    rounding = [0.7, 0.3, 0.1, 0.04, 1e-9, 1e-9 * (1 - 1e-14)]           # moves by rounding only: stalled
+    still_eos = [0.7, 0.3, 0.1, 0.04, 0.02, 0.5]                         # rose over [8, 16]: not a rate
+    diverged = [0.7, 3.0, 90.0, 1e200, np.inf, np.inf]
+    run = _Run([frozen, falling, rounding, still_eos, diverged])
+    assert stalled(run).tolist() == [True, False, True, True, False]

@@ -50,14 +50,18 @@ def claims_table(claims) -> str:
 
 
 def report_table(reports) -> str:
+    from ..properties.claims import ratio_side
+
     rows = []
     for r in reports:
         kind = "fitted" if r.kind == "asymptotic" else r.kind
         const = f"{r.constant_name}={_fmt(r.fitted_constant)}" if r.fitted_constant is not None else "–"
-        rows.append([r.id, r.source[:38], kind, r.examples, _fmt(r.worst_ratio), const, r.slope_text() or "–",
-                     r.verdict])
-    return tabulate(rows, headers=["claim", "source", "exact/fitted", "examples", "worst ratio", "fitted constant",
-                                   "slope obs vs pred", "verdict"], tablefmt="simple")
+        side = (ratio_side(r.id) or "–") if r.worst_ratio is not None else "–"
+        rows.append([r.id, r.source[:38], kind, r.examples, _fmt(r.worst_ratio), side, const, r.slope_text() or "–",
+                     r.shown_verdict])
+    return tabulate(rows, headers=["claim", "source", "exact/fitted", "examples", "worst ratio",
+                                   "holds while the ratio is", "fitted constant", "slope obs vs pred", "verdict"],
+                    tablefmt="simple")
 
 
 def run(args) -> int:
@@ -117,7 +121,10 @@ def run(args) -> int:
         print(f"\n{r.id} [{r.verdict}]: {r.message}")
         if r.counterexample_file:
             print(f"  counterexample saved: {r.counterexample_file} (eoscheck replay {r.counterexample_file})")
-    held = sum(r.verdict == "holds" for r in reports)
-    print(f"\n{held} of {len(reports)} claims hold, {len(bad)} falsified/errored, {len(trend)} TREND; "
+    held = sum(r.shown_verdict == "holds" for r in reports)
+    outside = sum(r.shown_verdict == "trend only" for r in reports)
+    print(f"\n{held} of {len(reports)} claims hold"
+          + (f", {outside} trend only (hold outside their theorem's hypotheses)" if outside else "")
+          + f", {len(bad)} falsified/errored, {len(trend)} TREND; "
           f"{time.perf_counter() - t0:.0f} s" + (f"; JSON: {args.output}" if args.output else ""))
     return code

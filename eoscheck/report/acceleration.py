@@ -22,7 +22,7 @@ from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
     Context, decay_slope, eta_tex, local_slope, loglog_slope,
-    plot_above_floor, sum_allowance, worst,
+    plot_above_floor, stalled, sum_allowance, worst,
 )
 from .document import Section, Table  # noqa: E402
 
@@ -64,8 +64,14 @@ def run(ctx: Context, sec: Section) -> None:
 # ---------------------------------------------------------------------------
 
 
+#: rows of the slope table: the two fixed stepsizes (a small one and the best monotone one), Corollary 2's
+#: schedule, then η = c·T for the swept c
+FIXED, COR2, SWEPT = (0, 1), 2, 3
+
+
 def _schedules(cfg: dict, gamma: float) -> list[tuple[str, callable]]:
     out = [(f"fixed η = {cfg['fixed_eta']:g}", lambda T: float(cfg["fixed_eta"])),
+           (f"fixed η = {cfg['monotone_eta']:g} (best monotone)", lambda T: float(cfg["monotone_eta"])),
            ("η = γ²T/120 (Cor. 2)", lambda T: float(theory.ev(corollary2.ETA, T=T, gamma=gamma)))]
     for c in cfg["c_exponents"]:
         out.append((f"η = 2^{c}·T", lambda T, c=c: 2.0**c * T))
@@ -79,19 +85,21 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
     scheds = _schedules(cfg, gamma)
     L = np.full((len(scheds), len(Ts)), np.nan)
     mono = np.zeros((len(scheds), len(Ts)), dtype=bool)
+    stall = np.zeros((len(scheds), len(Ts)), dtype=bool)
     for j, T in enumerate(Ts):
         etas = [f(T) for _, f in scheds]
         traj = ctx.gd(f"accel-T{T}", data, "logistic", etas, T, grid="log", grid_points=16)
         L[:, j] = traj.records["loss"][:, -1]
         mono[:, j] = traj.stats["last_increase"] < 0
+        stall[:, j] = stalled(traj)
     T_min = float(theory.ev(corollary2.T_MIN, n=n, gamma=gamma))
     fit = slice(len(Ts) - int(cfg["fit_last"]), len(Ts))
     Tf = np.array(Ts[fit], dtype=float)
-    best = 2 + int(np.nanargmin(L[2:, -1])) if len(scheds) > 2 else 1
+    best = SWEPT + int(np.nanargmin(L[SWEPT:, -1])) if len(scheds) > SWEPT else COR2
     rows, checks = [], []
     for i, (name, f) in enumerate(scheds):
-        chk = decay_slope(Tf, L[i, fit], -1.0 if i == 0 else -2.0, SLOPE_TOL)
-        if i == 0:  # the small-stepsize rate (ln²(γ²ηT)/2 + 1)/(γ²ηT) at the fixed η
+        chk = decay_slope(Tf, L[i, fit], -1.0 if i in FIXED else -2.0, SLOPE_TOL, stall[i, fit])
+        if i in FIXED:  # the small-stepsize rate (ln²(γ²ηT)/2 + 1)/(γ²ηT) at the fixed η
             eta0 = f(1)
             shape = lambda T: theory.ev(classics.SMALL_STEPSIZE_RATE, eta=eta0, gamma=gamma, t=T)  # noqa: E731
             pure = -1.0
@@ -101,8 +109,10 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
         rows.append({"schedule": name + (" (best c)" if i == best else ""), "η at T_max": f(Ts[-1]),
                      "observed slope": chk["slope"], "predicted (pure power)": pure,
                      "predicted (bound shape incl. logs)": local_slope(shape, Tf[0], Tf[-1]),
-                     "budgets fitted (L > float floor)": chk["points"],
-                     "monotone runs": int(mono[i].sum()), "L(w_T) at T_max": L[i, -1]})
+                     "budgets fitted (L > float floor, still falling)": chk["points"],
+                     "stalled budgets left out": chk["stalled"],
+                     "monotone runs": int(mono[i].sum()), "EoS runs among the fitted": int((~mono[i, fit]).sum()),
+                     "L(w_T) at T_max": L[i, -1]})
         checks.append(chk)
     sec.text(f"### L(w_T) against T on Theorem 3's data (γ = {gamma:g}, n = {n})\n\n"
              f"One run per budget T = 2^{cfg['T_exponents'][0]} … 2^{cfg['T_exponents'][-1]}, each schedule's η set "
@@ -113,36 +123,53 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
              "make it shallower than the pure power). Large c are far steeper than −2: with η ≫ 1/γ² the first steps "
              "already separate the data with a margin that grows with η, and the loss then falls like exp(−Θ(γη)) — the "
              "perceptron-like regime (Tyurin 2025, paper §9.6); the O(ln²T/T²) bound is an upper bound and still holds. "
+             "A budget whose loss stopped falling over [T/2, T] is left out of the fit ('stalled'): there η·∇L is below "
+             "the rounding of w, w + ηg rounds to w, and L(w_T) depends on η alone — the same value along a diagonal of "
+             "the table below (η = 16384: 6.288e-20 at every T ≥ 2¹⁴) — so it measures float64, not a rate in T. "
              "The slopes are evidence, shown next to the verdicts of the claims that decide these statements "
              "(`cor2.rate`, `table1.logistic_rate`: calibrated constants, searched instances, §7).")
     sec.table(Table("slopes", "Fitted slopes of ln L(w_T) against ln T next to the predictions", rows))
+    fitted_eos = rows[COR2]["EoS runs among the fitted"]
+    eos_T = [T for T, m in zip(Ts, mono[COR2]) if not m]
+    sec.text(f"**Which runs are EoS runs.** Corollary 2's schedule increases the loss (an EoS phase) in {fitted_eos} of "
+             f"its {len(Tf)} fitted budgets" + (f" (from T = {eos_T[0]} on)" if eos_T else "") + "; in the others "
+             "γ²T/120 is below the first-step threshold and the run is monotone, so over this range its slope is that of "
+             "a stepsize growing with T, not yet acceleration by EoS. The fair comparator without EoS is the best "
+             f"monotone fixed stepsize, η = {cfg['monotone_eta']:g} (just under the threshold; its 'monotone runs' "
+             f"column says whether every run stayed monotone): L(w_T) = {L[FIXED[1], -1]:.4g} at T = {Ts[-1]}, against "
+             f"{L[COR2, -1]:.4g} for Corollary 2's schedule and {L[best, -1]:.4g} for the best η = c·T.")
     detail = [{"T": T, **{name: L[i, j] for i, (name, _) in enumerate(scheds)}} for j, T in enumerate(Ts)]
     sec.table(Table("slopes_detail", "L(w_T) per budget T and schedule", detail))
     ok_T = np.array(Ts, dtype=float) >= T_min
-    cor2_slope = (decay_slope(np.array(Ts, dtype=float)[ok_T], L[1, ok_T], -2.0, SLOPE_TOL)["slope"]
+    cor2_slope = (decay_slope(np.array(Ts, dtype=float)[ok_T], L[COR2, ok_T], -2.0, SLOPE_TOL,
+                              stall[COR2, ok_T])["slope"]
                   if ok_T.sum() >= 2 else math.nan)
     quote_claim(ctx, sec, CLAIMS[1],
                 shown="slopes of η = c·T: " + "; ".join(f"{r['schedule'].split(' (')[0]}: {c['slope']:.2f}"
-                                                        for r, c in zip(rows[2:], checks[2:]))
+                                                        for r, c in zip(rows[SWEPT:], checks[SWEPT:]))
                       + f"; η = γ²T/120 over the {int(ok_T.sum())} budgets ≥ T_min: {cor2_slope:.2f}")
     quote_claim(ctx, sec, CLAIMS[2],
                 shown=f"fixed η = {cfg['fixed_eta']:g}: slope {rows[0]['observed slope']:.3f} "
                       f"(bound shape {rows[0]['predicted (bound shape incl. logs)']:.2f})")
-    fits = [i for i in range(2, len(scheds)) if checks[i]["outcome"] == "consistent"]
+    fits = [i for i in range(SWEPT, len(scheds)) if checks[i]["outcome"] == "consistent"]
     ref = min(fits, key=lambda i: abs(checks[i]["slope"] + 2.0)) if fits else best
-    _slope_figure(ctx, sec, Ts, L, scheds, best, ref, gamma, T_min, Tf)
+    _slope_figure(ctx, sec, Ts, L, stall, scheds, best, ref, gamma, T_min, Tf)
 
 
-def _slope_figure(ctx, sec, Ts, L, scheds, best, ref, gamma, T_min, Tf) -> None:
+def _slope_figure(ctx, sec, Ts, L, stall, scheds, best, ref, gamma, T_min, Tf) -> None:
     fig, ax = ctx.subplots(figsize=(7.6, 5.0))
     T = np.array(Ts, dtype=float)
     floor = 1e-20
     cols = plt.cm.tab10(np.arange(len(scheds)) % 10)
     for i, (name, _) in enumerate(scheds):
-        bold = i in (0, 1)
+        bold = i in (*FIXED, COR2)
         plot_above_floor(ax, T, L[i], floor, "o-" if bold else ".-", ms=4 if bold else 3, lw=2.4 if bold else 1.0,
-                         color=cols[i], label=name + (" — smallest L(w_T)" if i == best else ""))
+                         color=cols[i], label=name + (" — smallest L(w_T)" if i == best else ""),
+                         lane=i - len(scheds) // 2)
     ax.plot([], [], "v", color="0.4", label=f"below {floor:g} (value in the table)")
+    shown = stall & np.isfinite(L) & (L > floor)
+    ax.plot(np.broadcast_to(T, L.shape)[shown], L[shown], "o", mfc="none", mec="k", ms=8, mew=1.0,
+            label="stalled: w + ηg rounds to w (not fitted)")
     # each reference slope through the first fitted point of the run it describes: −1 through the fixed η,
     # −2 through the power-law run η = c·T whose fitted slope is nearest −2 (``ref``)
     for p, i, style in ((-1.0, 0, ":"), (-2.0, ref, "-.")):
@@ -159,8 +186,9 @@ def _slope_figure(ctx, sec, Ts, L, scheds, best, ref, gamma, T_min, Tf) -> None:
     sec.figure(ctx.save_figure(fig, "s4_slopes", "4a", "L(w_T) against T per stepsize schedule (log–log): bold, the fixed η and Corollary 2's "
                                  "η = γ²T/120; thin, η = c·T for the swept c; black, reference slopes −1 through the fixed-η "
                                  "run and −2 through the η = c·T run with a power-law fit nearest −2, from the first fitted budget (and Corollary 2's bound "
-                                 f"where T ≥ T_min). Losses below {floor:g} (down to the float64 floor) are marked ▼ "
-                                 "on the bottom edge; the table has every value."))
+                                 f"where T ≥ T_min). Open black circles: stalled budgets, whose loss no longer falls (float64 "
+                                 f"freeze), left out of the fits. Losses below {floor:g} (down to the float64 floor) are "
+                                 "marked ▼ on the bottom edge; the table has every value."))
 
 
 # ---------------------------------------------------------------------------

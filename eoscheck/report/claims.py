@@ -37,11 +37,13 @@ from .document import Section, Table, counts_text, verdict_counts
 
 TITLE = "Summary of every claim"
 
-CHECK_COLUMNS = ["claim", "source", "exact/fitted", "examples", "worst ratio", "fitted constant",
-                 "slope obs vs pred", "verdict"]
+CHECK_COLUMNS = ["claim", "source", "exact/fitted", "examples", "worst ratio", "holds while the ratio is",
+                 "fitted constant", "slope obs vs pred", "verdict"]
+
 
 def check_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``eoscheck check``'s table (eoscheck/commands/check.py ``report_table``) from its JSON."""
+    from ..properties.claims import ratio_side
     from ..properties.runner import ClaimReport
 
     rows = []
@@ -51,8 +53,10 @@ def check_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fc = _num(r.fitted_constant)
         const = f"{r.constant_name}={fc:.3g}" if fc is not None else None
         rows.append({"claim": r.id, "source": r.source, "exact/fitted": kind, "examples": r.examples,
-                     "worst ratio": _num(r.worst_ratio), "fitted constant": const,
-                     "slope obs vs pred": r.slope_text() or None, "verdict": r.verdict})
+                     "worst ratio": _num(r.worst_ratio),
+                     "holds while the ratio is": ratio_side(r.id) if r.worst_ratio is not None else None,
+                     "fitted constant": const,
+                     "slope obs vs pred": r.slope_text() or None, "verdict": r.shown_verdict})
     return rows
 
 
@@ -342,9 +346,9 @@ def claim_result(ctx: Context, claim_id: str) -> dict[str, Any] | None:
 EXACT_WORDS = {"holds": "holds", "FALSIFIED": "VIOLATED", "warning": "inconclusive", "undecided": "inconclusive",
                "unavailable": "missing", "error": "error"}
 FITTED_WORDS = dict(EXACT_WORDS, holds="consistent", FALSIFIED="INCONSISTENT")
-#: a heuristic claim checks a bound outside its theorem's hypotheses (e.g. Theorem 6 below its width):
+#: a claim checked outside its theorem's hypotheses (``Claim.outside_hypotheses``: Theorem 6 below its width):
 #: whatever it finds is a trend, never a verdict on the theorem (the claim's own word is shown beside it)
-HEURISTIC_WORDS = dict(EXACT_WORDS, holds="trend only", FALSIFIED="trend only")
+OUTSIDE_WORDS = dict(EXACT_WORDS, holds="trend only", FALSIFIED="trend only")
 
 
 def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witness: str | None = None,
@@ -369,8 +373,8 @@ def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witnes
     r = claim_result(ctx, claim_id)
     if r is None:
         return sec.verdict(claim_id, "?", "?", "", f"`eoscheck check` failed (§7); shown: {shown}", "error")
-    words = (HEURISTIC_WORDS if trend or r.get("kind") == "heuristic"
-             else FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted") else EXACT_WORDS)
+    words = (OUTSIDE_WORDS if trend or r.get("outside_hypotheses")
+             else FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted", "heuristic") else EXACT_WORDS)
     verdict = words.get(r.get("verdict"), "error")
     note = f"verdict and worst ratio of claim `{claim_id}` (`eoscheck check`, §7)"
     if witness is not None:

@@ -225,10 +225,31 @@ STEEP_FACTOR = 3.0
 INCONCLUSIVE_FLOOR = "inconclusive (floating-point floor / perceptron regime)"
 
 
-def decay_slope(T, L, predicted: float, tol: float) -> dict[str, Any]:
+#: "Stalled": L(T) ≥ L(T/2)·(1 − 1e-9).  A stalled loss (w + ηg rounds to w) still moves by rounding,
+#: ~n·u ≈ 1e-14 relative for a mean of n ≤ 10⁴ terms; a live stable phase falls by a factor ~2 over
+#: [T/2, T] (rate 1/t) — 1e-9 separates the two by five orders of magnitude either way.
+STALL_RTOL = 1e-9
+
+
+def stalled(traj) -> np.ndarray:
+    """Per stepsize of a run: its loss stopped falling over [T/2, T] (L(T) ≥ L(T/2)·(1 − STALL_RTOL)).
+
+    Either a float64 freeze — η·∇L below ulp(w), so w + ηg rounds to w and L(w_T) no longer depends on T
+    (η = 16384 on Theorem 3's data: L = 6.288e-20 at every T ≥ 2¹⁴) — or a run still in its EoS phase.
+    Neither L(w_T) is a stable-phase rate.  Diverged runs (L not finite) are not stalled."""
+    loss = np.asarray(traj.records["loss"], dtype=np.float64)
+    T = int(traj.step[-1])
+    half = int(np.argmin(np.abs(np.asarray(traj.step) - T // 2)))
+    LT, Lh = loss[:, -1], loss[:, half]
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(LT) & ~(LT < Lh * (1 - STALL_RTOL))
+
+
+def decay_slope(T, L, predicted: float, tol: float, stall=None) -> dict[str, Any]:
     """A fitted decay rate of L(w_T) in T checked against an O(T^predicted) upper bound (predicted < 0).
 
-    The fit uses only budgets where L is representable (``L > FLOAT_FLOOR``; at least two).  Outcome:
+    The fit uses only budgets where L is representable (``L > FLOAT_FLOOR``) and still falling (not
+    ``stall``, see :func:`stalled`; at least two).  Outcome:
     ``consistent`` when predicted·STEEP_FACTOR ≤ slope ≤ predicted + tol; ``INCONSISTENT`` when the
     slope is shallower than predicted + tol; :data:`INCONCLUSIVE_FLOOR` when fewer than two budgets
     are representable or the slope is steeper than STEEP_FACTOR × predicted.  Returns the slope, the
@@ -236,11 +257,13 @@ def decay_slope(T, L, predicted: float, tol: float) -> dict[str, Any]:
     """
     T = np.asarray(T, dtype=np.float64)
     L = np.asarray(L, dtype=np.float64)
-    ok = np.isfinite(L) & (L > FLOAT_FLOOR) & (T > 0)
+    stall = np.zeros(T.shape, dtype=bool) if stall is None else np.asarray(stall, dtype=bool)
+    ok = np.isfinite(L) & (L > FLOAT_FLOOR) & (T > 0) & ~stall
     slope = loglog_slope(T[ok], L[ok]) if ok.sum() >= 2 else math.nan
     floor_hit = bool((~ok).any())
     if not math.isfinite(slope):
-        outcome, why = INCONCLUSIVE_FLOOR, f"{int(ok.sum())} budget(s) above the float64 floor {FLOAT_FLOOR:g}"
+        outcome, why = INCONCLUSIVE_FLOOR, (f"{int(ok.sum())} budget(s) above the float64 floor {FLOAT_FLOOR:g} "
+                                            "and still falling")
     elif slope > predicted + tol:
         outcome, why = "INCONSISTENT", f"slope {slope:.3g} shallower than {predicted:.3g} + {tol:g}"
     elif slope < STEEP_FACTOR * predicted:
@@ -248,8 +271,8 @@ def decay_slope(T, L, predicted: float, tol: float) -> dict[str, Any]:
     else:
         outcome, why = "consistent", f"slope {slope:.3g} within [{STEEP_FACTOR * predicted:.3g}, {predicted + tol:.3g}]"
     if floor_hit and math.isfinite(slope):
-        why += f" (fitted on the {int(ok.sum())} budgets above the floor)"
-    return {"slope": slope, "outcome": outcome, "points": int(ok.sum()), "why": why}
+        why += f" (fitted on the {int(ok.sum())} budgets above the floor and still falling)"
+    return {"slope": slope, "outcome": outcome, "points": int(ok.sum()), "stalled": int(stall.sum()), "why": why}
 
 
 def combine(outcomes) -> str:
@@ -261,16 +284,21 @@ def combine(outcomes) -> str:
     return "consistent" if "consistent" in outcomes else "inconclusive"
 
 
-def plot_above_floor(ax, x, y, floor: float, style: str = "o-", **kw):
-    """Plot y against x where y > floor, and mark each point below it (down to exactly 0) by a ▼ on
-    the axis' bottom edge instead of a line dropping off the plot; the line's artist."""
+def plot_above_floor(ax, x, y, floor: float, style: str = "o-", lane: int = 0, **kw):
+    """Plot y against x where y > floor, and mark each point below it (down to exactly 0) by a ▼ just above
+    the axis' bottom edge instead of a line dropping off the plot; the line's artist.  ``lane`` shifts the
+    ▼ by 4 points per lane sideways, so several curves' marks at one x stay visible."""
+    from matplotlib.transforms import offset_copy
+
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     above = np.isfinite(y) & (y > floor)
     line = ax.plot(np.where(above, x, np.nan), np.where(above, y, np.nan), style, **kw)[0]
     below = np.isfinite(y) & ~above
     if below.any():
-        ax.plot(x[below], np.full(below.sum(), floor), "v", color=line.get_color(), ms=6, clip_on=False)
+        shifted = offset_copy(ax.transData, fig=ax.figure, x=4.0 * lane, y=5.0, units="points")
+        ax.plot(x[below], np.full(below.sum(), floor), "v", color=line.get_color(), ms=6, clip_on=False,
+                transform=shifted)
     return line
 
 

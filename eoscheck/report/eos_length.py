@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from ..plotting import log_axes
-from .context import Context
+from .context import Context, stalled
 from .document import Section, Table
 
 TITLE = "Benefit 2: larger η — smaller constant factor, but longer EoS?"
@@ -34,11 +34,6 @@ TITLE = "Benefit 2: larger η — smaller constant factor, but longer EoS?"
 #: Defaults (the report's config may override them under the key ``eos_length``).
 DEFAULTS = {"datasets": ["toy-normalized", "thm3:0.05", "synthetic:n=100,d=10,gamma=0.1", "digits39-normalized"],
             "eta_exponents": list(range(3, 16, 2)), "steps": 2**12}
-
-#: "Stuck at the floor": L(T) ≥ L(T/2)·(1 − 1e-9).  A stalled loss (w + ηg rounds to w) still moves by
-#: rounding, ~n·u ≈ 1e-14 relative for a mean of n ≤ 10⁴ terms; a live stable phase falls by a factor ~2 over
-#: [T/2, T] (rate 1/t) — 1e-9 separates the two by five orders of magnitude either way.
-FLOOR_RTOL = 1e-9
 
 #: |ρ| at or above which a rank correlation counts as a trend (ρ of 5+ points with |ρ| ≥ 0.6 has a
 #: one-sided permutation p-value ≤ 0.15 for n = 5 and ≤ 0.08 for n = 7; weaker is "flat").
@@ -71,16 +66,16 @@ def eos_rows(traj, name: str) -> list[dict]:
     """One row per stepsize: EoS lengths and constant factors at T."""
     T = int(traj.step[-1])
     rows = []
+    stall = stalled(traj)
     for k, eta in enumerate(traj.eta):
         eta = float(eta)
         li = int(traj.stats["last_increase"][k])
         s1 = int(traj.stats["first_below_1_over_eta"][k])
         LT = float(traj.records["loss"][k, -1])
-        L_half = float(traj.records["loss"][k, int(np.argmin(np.abs(traj.step - T // 2)))])
         diverged = not math.isfinite(LT)
         # still moving: a loss that stopped changing sits at the floating-point floor (w + ηg rounds to w),
         # where L(T)·T measures the precision of float64, not a rate constant
-        floor = not LT < L_half * (1 - FLOOR_RTOL)
+        floor = bool(stall[k])
         stable = 0 <= s1 <= T // 2 and li < T // 2 and not floor
         rows.append({"data": name, "η": eta, "last increase": li, "first t with L ≤ 1/η": s1,
                      "L(T)": LT, "L(T)·T": LT * T, "L(T)·η·T": LT * eta * T,
@@ -164,14 +159,15 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
 
 def trend_verdict(trends: list[dict], key: str, want: str) -> tuple[str, float | None]:
     """(verdict, extreme ρ) over the datasets with a defined ρ(η, ·) in column ``key``: "consistent" when
-    every one shows the trend ``want``, "trend only" when at least half do (mixed evidence), "NOT REPRODUCED"
+    every one shows the trend ``want``, "inconclusive" when at least half do (mixed evidence; "trend only" is the
+    report's word for a check outside a theorem's hypotheses), "NOT REPRODUCED"
     when fewer than half do (the slide's trend is absent from most of them), "inconclusive" when none has
     a defined ρ; the extreme is the ρ least in the predicted direction."""
     rhos = [t[key] for t in trends if math.isfinite(t[key])]
     if not rhos:
         return "inconclusive", None
     shown = sum(trend_word(r) == want for r in rhos)
-    verdict = "consistent" if shown == len(rhos) else ("trend only" if 2 * shown >= len(rhos) else "NOT REPRODUCED")
+    verdict = "consistent" if shown == len(rhos) else ("inconclusive" if 2 * shown >= len(rhos) else "NOT REPRODUCED")
     return verdict, (min(rhos) if want == "grows" else max(rhos))
 
 
@@ -184,8 +180,9 @@ def eos_verdicts(sec: Section, trends: list[dict]) -> None:
     sec.verdict("Larger η ⇒ longer EoS (last loss increase grows with η)", "slides, Benefit 2; Theorem 1's τ; "
                 "Crawshaw–Liu Thm 2.1 (2-D: τ independent of η)", "trend", f"{key} ≥ {TREND_RHO} on every dataset",
                 measured, v, ratio=worst_rho,
-                note="ratio = smallest ρ. 'trend only': the EoS lengthens with η on at least half of the datasets, "
-                     "not on all; 'NOT REPRODUCED': on fewer than half. τ is an upper bound, so a flat length "
+                note="ratio = smallest ρ, over the datasets with a defined ρ (a dataset with no EoS run has none "
+                     "and is left out). 'inconclusive': the EoS lengthens with η on at least half of them, not on "
+                     "all; 'NOT REPRODUCED': on fewer than half. τ is an upper bound, so a flat length "
                      "contradicts only a literal reading of the slide, not Theorem 1")
     key = "ρ(η, L(T)·T)"
     measured = "; ".join(f"{t['data']}: {key} = {t[key]:.2f}, ρ(η, L(T)·η·T) = {t['ρ(η, L(T)·η·T)']:.2f} over "
