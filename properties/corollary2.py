@@ -120,8 +120,10 @@ def _cor2_T_ladder(budget: Budget):
 
 register(Claim(
     id="cor2.rate", title="η = γ²T/120 (η ∝ T) ⇒ L(w_T) = O(ln²(T)/T²): acceleration",
-    source="Corollary 2 (paper §3), Table 1 column 2", row=10, kind="asymptotic",
-    quantity="L(w_T)", direction="<=", domain="η = γ²T/120, T ≥ 15/γ² (T_min relaxed, as the authors conjecture)",
+    source="Corollary 2's rate with T ≥ Ω(n) relaxed, as the authors conjecture (paper §3, Figure 2); Table 1 "
+           "column 2", row=10, kind="asymptotic",
+    quantity="L(w_T)", direction="<=", domain="η = γ²T/120, T ≥ 15/γ² (below Corollary 2's T_min = 120·max{e, n}/γ²: "
+                                              "a FALSIFIED convicts the conjecture, not Corollary 2)",
     bound=corollary2.BOUND, strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3,
     fit=FitSpec(shape="ln²(γ⁴T²)/(γ⁴T²)", constant="C",
                 calibration=_cor2_calibration,

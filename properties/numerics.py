@@ -6,12 +6,12 @@ floating-point allowance derived from how the compared numbers are computed
 
 * a margin yᵢxᵢᵀw is a dot product: its absolute rounding error is at most
   about ``ulps · EPS · ‖w‖·‖xᵢ‖`` (``ulps`` covers the √d growth of a sum);
-* a loss value computed from margins inherits a *relative* error of the same
-  size, because |ℓ′| ≤ ℓ for the losses used here (logistic, and the
-  flattened losses on z > 0), so ``δℓ/ℓ ≤ δz``;
+* a loss value computed from margins inherits a *relative* error of that size
+  times sup |ℓ′|/ℓ (:func:`log_slope`: 1 for the logistic loss, a for
+  flat_exp(a) and flat_poly(a)), since ``δℓ/ℓ ≤ (|ℓ′|/ℓ)·δz``;
 * sums, means and the bound formulas add a few ulps each.
 
-Hence :func:`rel_allowance` = ``FP_ULPS · EPS · (1 + ‖w‖·max‖x‖)`` is the
+Hence :func:`rel_allowance` = ``FP_ULPS · EPS · (1 + slope·‖w‖·max‖x‖)`` is the
 documented relative allowance of a loss-derived quantity, and
 :func:`allowance` = ``FP_ULPS · EPS · Σ|scaleᵢ|`` the absolute allowance of an
 expression combining terms of magnitudes ``scaleᵢ``.  ``FP_ULPS = 64`` ulps
@@ -42,16 +42,26 @@ def allowance(*scales: np.ndarray | float) -> np.ndarray:
     return FP_ULPS * EPS * np.asarray(total, dtype=np.float64)
 
 
-def average_allowance(t: np.ndarray | float, w_norm: np.ndarray | float) -> np.ndarray:
+def average_allowance(t: np.ndarray | float, w_norm: np.ndarray | float, slope: float = 1.0) -> np.ndarray:
     """Relative allowance of a running average (1/t)Σ_{k<t} of loss-derived values: each term within
     :func:`rel_allowance`, and the running float64 sum of t positive terms adds at most (t−1)·EPS/2
     relative, the division one more rounding; so ``rel_allowance(‖w‖) + t·EPS``."""
-    return rel_allowance(w_norm) + np.abs(np.asarray(t, dtype=np.float64)) * EPS
+    return rel_allowance(w_norm, slope=slope) + np.abs(np.asarray(t, dtype=np.float64)) * EPS
 
 
-def rel_allowance(w_norm: np.ndarray | float, max_norm: float = 1.0) -> np.ndarray:
-    """Relative allowance of a loss-derived value at an iterate of norm ``w_norm``: ``FP_ULPS·EPS·(1+‖w‖‖x‖)``."""
-    return FP_ULPS * EPS * (1.0 + np.abs(np.asarray(w_norm, dtype=np.float64)) * max_norm)
+def rel_allowance(w_norm: np.ndarray | float, max_norm: float = 1.0, slope: float = 1.0) -> np.ndarray:
+    """Relative allowance of a loss-derived value at an iterate of norm ``w_norm``:
+    ``FP_ULPS·EPS·(1 + slope·‖w‖‖x‖)``, ``slope`` = sup |ℓ′|/ℓ of the loss (:func:`log_slope`)."""
+    return FP_ULPS * EPS * (1.0 + slope * np.abs(np.asarray(w_norm, dtype=np.float64)) * max_norm)
+
+
+def log_slope(loss) -> float:
+    """sup_z |ℓ′(z)|/ℓ(z): how a margin's absolute rounding error becomes ℓ's relative error.
+
+    max{1, C_g} for the registered families: the logistic loss 1 (|ℓ′| = σ(−z) = u/(1+u) ≤ log(1+u) = ℓ, u = e^{−z});
+    flat_exp(a): a on z ≥ 0 (ℓ = e^{−az}) and a/(1 − az) ≤ a on its linear piece; flat_poly(a): a/(1+z) ≤ a on
+    z ≥ 0 and less on its linear piece — in each C_g = a (checked on a grid in tests/test_properties_numerics.py)."""
+    return max(1.0, float(loss.paper_constants.get("C_g") or 1.0))
 
 
 def safe_log(x: np.ndarray) -> np.ndarray:

@@ -33,3 +33,25 @@ def test_loglog_slope_recovers_a_power_law():
 def test_log_grid_is_sorted_unique_and_inside():
     g = log_grid_indices(1000, 50, start=3)
     assert g[0] == 3 and g[-1] == 1000 and np.all(np.diff(g) > 0)
+
+
+@pytest.mark.parametrize("name", ["logistic", "flat_exp:a=0.5", "flat_exp:a=2", "flat_exp:a=3", "flat_poly:a=0.5",
+                                  "flat_poly:a=2", "flat_poly:a=3"])
+def test_log_slope_bounds_the_losses_relative_sensitivity(name):
+    """The allowances turn a margin's rounding δz into ℓ's relative error (|ℓ′|/ℓ)·δz; the Theorem 35 claims draw
+    flat_exp/flat_poly with a ≤ 3, where |ℓ′|/ℓ reaches a (the first allowance assumed 1)."""
+    import torch
+
+    from eoscheck.losses import get_loss
+    from eoscheck.properties.numerics import log_slope
+
+    loss = get_loss(name)
+    z = torch.cat([torch.linspace(-1e4, -50, 2001, dtype=torch.float64), torch.linspace(-50, 50, 200001,
+                                                                                        dtype=torch.float64),
+                   torch.linspace(50, 700, 2001, dtype=torch.float64)])
+    with torch.no_grad():
+        r = (loss.grad(z).abs() / loss.value(z)).numpy()
+    r = r[np.isfinite(r)]
+    # each ratio is computed from two float64 values within a few ulps each: ≤ 1e-13 relative
+    assert r.max() <= log_slope(loss) * (1 + 1e-13)
+    assert r.max() >= 0.99 * float(loss.paper_constants["C_g"])   # C_g = a is reached (max{1, ·} only rounds up)
