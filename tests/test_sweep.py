@@ -369,11 +369,12 @@ def test_python_sequences_are_value_lists_as_the_clis_comma_lists():
     assert sweep(n=8, d=4, gamma=0.2, **common)["n"].tolist() == [8] * 6
 
 
-def _study_rows(worst: dict[int, tuple[float, float]]) -> list[dict]:
-    """Summary rows of a study: per d, the worst time at the smallest and the largest η (Theorem 1 decided
-    nowhere, so its verdict stays out of the way)."""
-    return [{"d": d, "eta": eta, "datasets": 1, "worst t(L≤2/η)": w, "max t(L≤1/η)/⌈τ⌉": float("nan"),
-             "Thm 1 decided": 0, "Thm 1 violations": 0}
+def _study_rows(worst: dict[int, tuple[float, float]], steps: int) -> list[dict]:
+    """Summary rows of a study: per d, the worst time at the smallest and the largest η (one dataset a cell, so
+    it is "not reached" when its time is the mark T + 1; Theorem 1 decided nowhere, so its verdict stays out of
+    the way)."""
+    return [{"d": d, "eta": eta, "datasets": 1, "worst t(L≤2/η)": w, "not reached by T (2/η)": int(w > steps),
+             "max t(L≤1/η)/⌈τ⌉": float("nan"), "Thm 1 decided": 0, "Thm 1 violations": 0}
             for d, ends in worst.items() for eta, w in zip((4.0, 512.0), ends)]
 
 
@@ -390,7 +391,7 @@ def test_the_study_verdicts_do_not_read_a_censoring_mark_as_a_time(steps, worst,
     from eoscheck.report import sweep_study
 
     sec = sweep_study.Section(9, sweep_study.KEY, sweep_study.TITLE)
-    sweep_study.study_verdicts(sec, _study_rows(worst), steps)
+    sweep_study.study_verdicts(sec, _study_rows(worst, steps), steps)
     assert tuple(v.verdict for v in sec.verdicts[1:]) == want
 
 
