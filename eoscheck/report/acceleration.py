@@ -22,7 +22,7 @@ from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
     Context, decay_slope, eta_tex, local_slope, loglog_slope,
-    plot_above_floor, stalled, sum_allowance, worst,
+    floor_lanes, plot_above_floor, stalled, sum_allowance, worst,
 )
 from .document import Section, Table  # noqa: E402
 
@@ -131,10 +131,12 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
     sec.table(Table("slopes", "Fitted slopes of ln L(w_T) against ln T next to the predictions", rows))
     fitted_eos = rows[COR2]["EoS runs among the fitted"]
     eos_T = [T for T, m in zip(Ts, mono[COR2]) if not m]
+    mono_fit = len(Tf) - fitted_eos
     sec.text(f"**Which runs are EoS runs.** Corollary 2's schedule increases the loss (an EoS phase) in {fitted_eos} of "
-             f"its {len(Tf)} fitted budgets" + (f" (from T = {eos_T[0]} on)" if eos_T else "") + "; in the others "
-             "γ²T/120 is below the first-step threshold and the run is monotone, so over this range its slope is that of "
-             "a stepsize growing with T, not yet acceleration by EoS. The fair comparator without EoS is the best "
+             f"its {len(Tf)} fitted budgets" + (f" (from T = {eos_T[0]} on)" if eos_T else "")
+             + (f"; in {'all' if not fitted_eos else f'the other {mono_fit}'} γ²T/120 is below the first-step "
+                "threshold and the run is monotone, so there its slope is that of a stepsize growing with T, not "
+                "acceleration by EoS" if mono_fit else "") + ". The fair comparator without EoS is the best "
              f"monotone fixed stepsize, η = {cfg['monotone_eta']:g} (just under the threshold; its 'monotone runs' "
              f"column says whether every run stayed monotone): L(w_T) = {L[FIXED[1], -1]:.4g} at T = {Ts[-1]}, against "
              f"{L[COR2, -1]:.4g} for Corollary 2's schedule and {L[best, -1]:.4g} for the best η = c·T.")
@@ -161,11 +163,12 @@ def _slope_figure(ctx, sec, Ts, L, stall, scheds, best, ref, gamma, T_min, Tf) -
     T = np.array(Ts, dtype=float)
     floor = 1e-20
     cols = plt.cm.tab10(np.arange(len(scheds)) % 10)
+    lanes = floor_lanes(L, floor)
     for i, (name, _) in enumerate(scheds):
         bold = i in (*FIXED, COR2)
         plot_above_floor(ax, T, L[i], floor, "o-" if bold else ".-", ms=4 if bold else 3, lw=2.4 if bold else 1.0,
                          color=cols[i], label=name + (" — smallest L(w_T)" if i == best else ""),
-                         lane=i - len(scheds) // 2)
+                         lane=lanes[i])
     ax.plot([], [], "v", color="0.4", label=f"below {floor:g} (value in the table)")
     shown = stall & np.isfinite(L) & (L > floor)
     ax.plot(np.broadcast_to(T, L.shape)[shown], L[shown], "o", mfc="none", mec="k", ms=8, mew=1.0,

@@ -287,7 +287,7 @@ def combine(outcomes) -> str:
 def plot_above_floor(ax, x, y, floor: float, style: str = "o-", lane: int = 0, **kw):
     """Plot y against x where y > floor, and mark each point below it (down to exactly 0) by a ▼ just above
     the axis' bottom edge instead of a line dropping off the plot; the line's artist.  ``lane`` shifts the
-    ▼ by 4 points per lane sideways, so several curves' marks at one x stay visible."""
+    ▼ by 4 points per lane sideways, so several curves' marks at one x stay visible (:func:`floor_lanes`)."""
     from matplotlib.transforms import offset_copy
 
     x = np.asarray(x, dtype=np.float64)
@@ -300,6 +300,16 @@ def plot_above_floor(ax, x, y, floor: float, style: str = "o-", lane: int = 0, *
         ax.plot(x[below], np.full(below.sum(), floor), "v", color=line.get_color(), ms=6, clip_on=False,
                 transform=shifted)
     return line
+
+
+def floor_lanes(curves, floor: float) -> list[int]:
+    """The ``lane`` of each curve for :func:`plot_above_floor`: the curves with a point at or below ``floor``
+    get lanes centred on 0 in their order, the others 0."""
+    marked = [i for i, y in enumerate(curves) if (np.isfinite(y) & ~(np.asarray(y, dtype=np.float64) > floor)).any()]
+    lanes = [0] * len(curves)
+    for j, i in enumerate(marked):
+        lanes[i] = j - (len(marked) - 1) // 2
+    return lanes
 
 
 def local_slope(shape, x0: float, x1: float) -> float:

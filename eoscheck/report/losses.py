@@ -22,7 +22,7 @@ from ..plotting import log_axes, save_figure  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
-    FLOAT_FLOOR, UNIT_ROUNDOFF, Context, decay_slope, local_slope, stalled,
+    FLOAT_FLOOR, UNIT_ROUNDOFF, Context, decay_slope, floor_lanes, local_slope, stalled,
     loglog_slope, plot_above_floor, worst,
 )
 from .document import Figure, Section, Table  # noqa: E402
@@ -201,10 +201,11 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     exp_tail = {lo.name: lo.paper_constants.get("C_e") is not None for lo in losses}
     for ax, tail, title in ((axes[0], True, "exponential tails"), (axes[1], False, "polynomial tails")):
         mine = [(name, sched, L) for name, sched, L in curves if exp_tail[name] == tail]
-        for lane, (name, sched, L) in enumerate(mine):
+        lanes = floor_lanes([L for _, _, L in mine], floor)
+        for lane, (name, sched, L) in zip(lanes, mine):
             plot_above_floor(ax, Ts, L, floor, "o-" if sched == "η = 1" else "s--", ms=3, lw=1.2,
                              color=cols[names.index(name)], label=f"{name}, {sched}",
-                             lane=lane - len(mine) // 2)
+                             lane=lane)
         vals = np.concatenate([L[np.isfinite(L) & (L > floor)] for _, _, L in mine]) if mine else np.array([])
         if vals.size:  # each panel on its own range, so the slow polynomial tails are not squeezed
             ax.set_ylim(max(floor, vals.min() / 3), vals.max() * 3)
