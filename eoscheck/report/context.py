@@ -37,6 +37,7 @@ class Context:
     progress: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
     _data: dict[str, Dataset] = field(default_factory=dict)
+    _used: dict[str, Dataset] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -51,6 +52,10 @@ class Context:
         if spec not in self._data:
             self._data[spec] = load_dataset(spec, self.seed)
         return self._data[spec]
+
+    def datasets_used(self) -> list[Dataset]:
+        """Every dataset a GD run of this report ran on (:meth:`gd`), in first-use order."""
+        return list(self._used.values())
 
     # --- progress ---------------------------------------------------------------------
     def status(self, what: str) -> None:
@@ -70,6 +75,7 @@ class Context:
         from ..gd import run_gd
 
         etas = [float(e) for e in etas]
+        self._used.setdefault(data.name, data)
         key = loss if isinstance(loss, str) else f"{loss.name}: {loss.expr}"
         config = {"engine": "gd", "data": data.name, "data_hash": array_hash(data.X, data.y), "loss": key,
                   "etas": etas, "steps": int(steps), "grid": grid, "grid_points": grid_points,

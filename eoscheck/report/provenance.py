@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..codehash import claims_hash, engine_hash
-from ..provenance import device_info, source, versions
+from ..provenance import array_hash, device_info, source, versions
 from . import theory
 from .context import Context
 from .document import Section, Table
@@ -44,6 +44,12 @@ def run(ctx: Context, sec: Section, previous: list[Section], header: dict[str, A
     sec.table(Table("run", "This report", rows))
     v = versions()
     sec.table(Table("versions", "Package versions", [{"package": k, "version": x} for k, x in v.items()]))
+    sec.table(Table("datasets", "Datasets of the GD runs: the certified max margin γ* ∈ [γ, γ + gap] (every bound "
+                                "uses the lower end γ, a valid margin with its w*) and the data's hash", [
+        {"dataset": d.name, "n": d.n, "d": d.d, "max‖x‖": d.max_norm, "γ (certified lower end)": mm.gamma,
+         "gap": mm.gap, "support points": int(len(mm.support)), "data hash": array_hash(d.X, d.y),
+         "source": (str(d.meta.get("source", "")) + (f" {d.meta['images']}" if "images" in d.meta else ""))[:120]}
+        for d, mm in ((d, d.max_margin()) for d in ctx.datasets_used())]))
     dev = device_info(ctx.device)
     sec.table(Table("machine", "Machine", [{"item": k, "value": str(x)} for k, x in dev.items()]))
     stats = ctx.cache.stats()
