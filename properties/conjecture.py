@@ -303,14 +303,19 @@ class Conjecture:
         m = self.mask(P) if meas.size else np.zeros(0, bool)
         meas, P = meas[m], {k: v[m] for k, v in P.items()}
         b = self.rhs_values(P) if meas.size else np.zeros(0)
-        allow = measurement_allowance(self.quantity, meas, P) if meas.size else 0.0
-        # scanning only: + FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits)
-        allow = allow + (allowance(b) if meas.size else 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):   # an allowance beyond float64 is set aside below
+            allow = measurement_allowance(self.quantity, meas, P) if meas.size else np.zeros(0)
+            # scanning only: + FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits)
+            allow = allow + (allowance(b) if meas.size else 0.0)
         notes = [f"{cens} transition time(s) not reached by T (counted as T+1)"] if cens else []
-        nan = np.isnan(meas) if meas.size else np.zeros(0, bool)
-        if nan.any():  # a numerical failure (e.g. a diverged run) is reported, never a witness
-            notes.append("NaN measurements (diverged runs) were set aside: they neither convict nor acquit")
-            keep = ~nan
+        # a numerical failure is reported, never a witness: a NaN (diverged run), or a value whose allowance is
+        # not finite (an overflowed loss, inf·r; an iterate with ‖w‖ ≈ 1e300), under which `≤ bound +
+        # allowance` would hold for any bound
+        bad = (np.isnan(meas) | ~np.isfinite(allow)) if meas.size else np.zeros(0, bool)
+        if bad.any():
+            notes.append(f"{int(bad.sum())} measurement(s) set aside (NaN, or an allowance beyond float64: a "
+                         "diverged run): they neither convict nor acquit")
+            keep = ~bad
             meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
             allow = allow[keep]
         return Evaluation(meas, b, allow, self.direction, P, notes=notes)

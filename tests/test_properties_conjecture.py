@@ -339,3 +339,21 @@ def test_ranges_are_kept_as_the_user_wrote_them():
     P = {"gamma": np.array([0.05, 0.119]), "_ghi": np.array([0.05, 0.119]), "eta": np.ones(2)}
     conj = Conjecture.parse("final_loss <= 1", ranges={"gamma": "0.05:0.1"})
     assert conj.mask(P).tolist() == [True, False]
+
+
+def test_measurements_without_a_finite_allowance_neither_convict_nor_acquit(monkeypatch):
+    """A loss that overflowed (+inf) got the allowance inf·r = inf, and one at ‖w‖ ≈ 1e300 an allowance that
+    overflowed to inf: `measured ≤ bound + allowance` then held for any bound — a diverged run acquitted
+    the conjecture.  Such points are set aside like NaN ones, with a note."""
+    from eoscheck.properties.strategies import single_point
+
+    conj = Conjecture.parse("final_loss <= 1", ranges={"n": "1", "d": "2", "gamma": "0.45:0.55"})
+    inst = conj.instance(single_point(), [0.5, 1.0, 2.0], [10] * 3)
+    meas = np.array([0.5, np.inf, 3e300])
+    P = {"eta": np.array([0.5, 1.0, 2.0]), "n": np.ones(3), "d": np.full(3, 2.0), "gamma": np.full(3, 0.5),
+         "t": np.full(3, 10.0), "T": np.full(3, 10.0), "_w": np.array([1.0, 1e3, 1e300]), "_G": np.ones(3)}
+    monkeypatch.setattr(Conjecture, "points", lambda self, inst: (meas, P, 0))
+    with np.errstate(all="raise"):   # and no overflow on the way
+        ev = conj.evaluate(inst)
+    assert ev.measured.tolist() == [0.5] and np.isfinite(ev.allowance).all()
+    assert any("set aside" in n and "2" in n for n in ev.notes)
