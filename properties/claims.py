@@ -239,6 +239,12 @@ class Claim:
     outside_hypotheses: str | None = None
     bound: Any = None
 
+    @property
+    def warns_only(self) -> bool:
+        """A violation is a warning, never FALSIFIED: a heuristic, or a claim checked outside its theorem's
+        hypotheses (a witness there does not contradict the theorem)."""
+        return self.kind == "heuristic" or self.outside_hypotheses is not None
+
     def __post_init__(self) -> None:
         if self.bound is not None:
             if self.bound_id not in (None, self.bound.id):

@@ -278,15 +278,16 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_attem
                 witness = _ladder_witness(c, C, insts, [c.evaluate(i) for i in insts], f"{param} (pushed ×{PUSH**k:g})")
                 if witness is not None:
                     break
-    if witness is not None and rep.verdict != "FALSIFIED" and c.kind != "heuristic":
+    if witness is not None and rep.verdict not in ("FALSIFIED", "warning") and c.kind != "heuristic":
         inst, pt, param = witness
-        rep.verdict = "FALSIFIED"
+        rep.verdict = "warning" if c.warns_only else "FALSIFIED"
         rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
-        growth.insert(0, f"witness on the {param} ladder: {inst.describe()}; measured {pt['measured']:.6g} vs "
+        growth.insert(0, (f"{c.outside_hypotheses}, so not a falsification of the theorem: " if c.outside_hypotheses
+                          else "") + f"witness on the {param} ladder: {inst.describe()}; measured {pt['measured']:.6g} vs "
                          f"C·shape·(1{'+' if c.direction == '<=' else '−'}{c.fit.margin:g}) with C = {C:.6g}")
     elif growth and rep.verdict not in ("FALSIFIED", "error"):
         # a trend is evidence, never a conviction (no witness inside the claim's ranges)
-        rep.verdict = "warning" if c.kind == "heuristic" else "TREND"
+        rep.verdict = "warning" if c.warns_only else "TREND"
         growth[0] = "TREND (no witness): " + growth[0]
     msgs = growth + notes + ([rep.message] if rep.message else [])
     rep.message = "; ".join(msgs)

@@ -186,12 +186,13 @@ def fill_report(rep, res: SearchResult, c: Claim, constant: float = 1.0) -> None
     if res.notes:
         rep.message = "; ".join(summarize_notes(res.notes))
     if res.counterexample is not None:
-        rep.verdict = "warning" if c.kind == "heuristic" else "FALSIFIED"
+        rep.verdict = "warning" if c.warns_only else "FALSIFIED"
         rep.counterexample = {"instance": res.counterexample.to_json(), "point": res.counterexample_point,
                               "description": res.counterexample.describe()}
         pt = res.counterexample_point or {}
-        rep.message = (f"counterexample: {res.counterexample.describe()}; measured {pt.get('measured'):.6g} vs "
-                       f"bound {pt.get('bound'):.6g}") + (f"; {rep.message}" if rep.message else "")
+        rep.message = ((f"{c.outside_hypotheses}, so not a falsification of the theorem: " if c.outside_hypotheses
+                        else "") + f"counterexample: {res.counterexample.describe()}; measured "
+                       f"{pt.get('measured'):.6g} vs bound {pt.get('bound'):.6g}") + (f"; {rep.message}" if rep.message else "")
     elif res.points == 0:
         rep.verdict = "undecided"
         rep.message = rep.message or "no example fell in the claim's domain"

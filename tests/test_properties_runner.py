@@ -218,3 +218,15 @@ def test_notes_alike_but_for_their_details_are_said_once_with_a_count():
              for m, e in ((16, 17.9), (16, 24.1), (256, 20.4))] + ["NTK features not separable (m=8)", "a", "b"]
     out = summarize_notes(notes)
     assert out == [notes[0] + " [and 2 more like it]", notes[3], "a"]
+
+
+def test_a_violation_outside_the_theorems_hypotheses_is_a_warning_not_a_falsification(tmp_path):
+    """thm6.tau_exp (checked far below Theorem 6's width) was FALSIFIED, exit 1, under --seed 1: a witness outside
+    the theorem's hypotheses convicted the theorem.  The same false statement flagged outside_hypotheses warns."""
+    import dataclasses
+
+    outside = dataclasses.replace(FALSE, id="test.loss_cap_outside", outside_hypotheses="outside a test's hypotheses")
+    rep = run_claim(outside, "ci", save_dir=str(tmp_path))
+    assert rep.verdict == "warning" and rep.shown_verdict == "warning"
+    assert "not a falsification of the theorem" in rep.message and rep.counterexample is not None
+    assert run_claim(FALSE, "ci").verdict == "FALSIFIED"   # the same statement, inside: convicted

@@ -348,7 +348,7 @@ EXACT_WORDS = {"holds": "holds", "FALSIFIED": "VIOLATED", "warning": "inconclusi
 FITTED_WORDS = dict(EXACT_WORDS, holds="consistent", FALSIFIED="INCONSISTENT")
 #: a claim checked outside its theorem's hypotheses (``Claim.outside_hypotheses``: Theorem 6 below its width):
 #: whatever it finds is a trend, never a verdict on the theorem (the claim's own word is shown beside it)
-OUTSIDE_WORDS = dict(EXACT_WORDS, holds="trend only", FALSIFIED="trend only")
+OUTSIDE_WORDS = dict(EXACT_WORDS, holds="trend only", FALSIFIED="trend only", warning="trend only")
 
 
 def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witness: str | None = None,
