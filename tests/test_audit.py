@@ -602,7 +602,7 @@ def test_a_scaled_logistic_is_convex():
 
 def test_a_formula_starting_with_a_minus_is_a_formula(capsys):
     """argparse took "-log(…)" for an unknown option: "the following arguments are required: EXPR"."""
-    assert cli_main(["audit-loss", "-log(erfc(-z/sqrt(2))/2)", "--json"]) in (0, 1)
+    assert cli_main(["audit-loss", "-log(erfc(-z/sqrt(2))/2)", "--json"]) in (0, 1, 3)
     assert json.loads(capsys.readouterr().out)["loss"]["expr"].startswith("-log(erfc(")
 
 
@@ -699,3 +699,15 @@ def test_a_child_that_gets_no_cpu_is_stopped_by_the_wall_cap(monkeypatch):
     pool = Sy.SymbolicPool(timeout=5.0, budget=100.0)
     assert pool.ask({"stopped": lambda: os.kill(os.getpid(), signal.SIGSTOP)}) == {"stopped": None}
     assert pool.starved == ["stopped"] and not pool.timed_out
+
+
+def test_a_wide_search_never_fails_the_logistic_loss_and_undetermined_is_its_own_exit_code():
+    """--search-range 1e100: ℓ(−1e100) = 1e100 is beyond the high-precision evaluator's cap (exp of 1e100); it was
+    read as "ℓ is not finite/real there": A.C1 FAIL, exit 1 for the logistic loss.  No evidence is no failure;
+    what cannot be decided is exit 3, never the failure's exit 1."""
+    r = audit("logistic", symbolic=False, theory=False, search_range=1e100)
+    assert not r.failures and r.holds("A") is not False
+    assert r.exit_code in (0, 3)
+    # log(1 + e^{−1000z}): ℓ″ = 10⁶e^{1000z}/(e^{1000z} + 1)² ≥ 0, which sympy sees on the one fraction (its
+    # factored form splits e^{1000z} + 1 into factors of unknown sign)
+    assert audit("log(1+exp(-1000*z))", theory=False)["A.convex"].status == "pass"

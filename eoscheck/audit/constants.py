@@ -206,7 +206,8 @@ def check_quadratic(ctx, checks) -> CheckResult:
     if undefined.any():
         i = int(np.flatnonzero(undefined)[0])
         return CheckResult(name, UNDETERMINED, method="numeric",
-                           detail=f"the ratio is undefined near x={fmt(float(X[i]))} (ℓ not real/finite there)")
+                           detail=f"the ratio could not be computed near x={fmt(float(X[i]))} (undefined there, or "
+                                  f"beyond the high-precision evaluator's cap)")
     Qx = np.max(np.concatenate([Q, Q0[:, None]], axis=1), axis=1)
     if (Qx == np.inf).any():
         i = int(np.flatnonzero(Qx == np.inf)[0])

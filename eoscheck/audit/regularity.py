@@ -95,9 +95,16 @@ def _domain_numeric(ctx: Context, pc: Piece, k: int) -> tuple[bool | None, float
                 val = np.asarray(npu(Zs), dtype=float) * np.ones_like(Zs)
             return np.abs(val) if kind == "nonzero" else val
         vals = q_np(Zp)
+        uncomputed = False
         # high precision where float64 is not finite or tiny
         for i in np.flatnonzero(~np.isfinite(vals) | (np.abs(vals) < 1e-280)):
-            v, _ = mp_at(fu, float(Zp[i]))
+            v, ok = mp_at(fu, float(Zp[i]))
+            if not ok:   # beyond the evaluator's cap (e.g. 1 + e^{1e100}): no evidence either way …
+                if np.isinf(vals[i]):
+                    continue   # … but float64's ±∞ is an overflow of that sign: > 0 (≠ 0) holds or fails by it
+                uncomputed = True
+                vals[i] = np.inf   # not a witness; the check below is undetermined unless one is found
+                continue
             vals[i] = to_float(abs(v) if kind == "nonzero" else v) if not mpmath.isnan(v) else np.nan
             if vals[i] == 0 and v != 0:
                 vals[i] = 1e-300 if v > 0 or kind == "nonzero" else -1e-300
@@ -114,6 +121,8 @@ def _domain_numeric(ctx: Context, pc: Piece, k: int) -> tuple[bool | None, float
             v, _ = mp_at(fu, w)
             if (abs(v) if kind == "nonzero" else v) <= 0:
                 return False, w
+        if uncomputed:
+            return None, None
     return True, None
 
 
@@ -132,11 +141,12 @@ def _one_sided_numeric(ctx: Context, b: float, k: int) -> tuple[float | None, fl
 def _smooth_numeric(ctx: Context, order: int, name: str, why: str) -> CheckResult:
     for k in range(order + 1):
         v = ctx.ev.quantity(lambda l, d1, d2, k=k: (l, d1, d2)[k], ctx.Z, (k,))
-        bad = ~np.isfinite(v)
-        if bad.any():
-            w = float(ctx.Z[int(np.flatnonzero(bad)[0])])
-            return CheckResult(name, FAIL, method="numeric", witness=w,
-                               witness_info=f"ℓ^({k}) is not finite/real there", detail=why)
+        # undefined (NaN where high precision did compute it); ±∞ is a finite value beyond float64's range,
+        # and a value beyond the evaluator's cap is no evidence either way
+        undefined, _ = ctx.ev.undefined_at(ctx.Z, v)
+        if undefined is not None:
+            return CheckResult(name, FAIL, method="numeric", witness=undefined,
+                               witness_info=f"ℓ^({k}) is not a real number there", detail=why)
     return CheckResult(name, UNDETERMINED, method="numeric",
                        detail=f"{why}; no non-finite value of ℓ..ℓ^({order}) on the grid, but continuity "
                               "is not established")

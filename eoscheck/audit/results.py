@@ -122,10 +122,17 @@ class AuditReport:
         """Failed checks that count (A.C2 excluded)."""
         return [r for r in self.checks.values() if r.status == FAIL and r.spec.required]
 
+    #: exit code when none of A–C fails but one is undetermined (1 is kept for a failure with its witness)
+    UNDETERMINED_EXIT = 3
+
     @property
     def exit_code(self) -> int:
-        """0 when A–C hold (the stable-phase theory applies; D does not matter), else 1."""
-        return 0 if all(self.holds(x) for x in "ABC") else 1
+        """0 when A–C hold (the stable-phase theory applies; D does not matter), 1 when one fails (a witness),
+        :data:`UNDETERMINED_EXIT` (3) when none fails but one could not be decided."""
+        held = [self.holds(x) for x in "ABC"]
+        if all(h is True for h in held):
+            return 0
+        return 1 if any(h is False for h in held) else self.UNDETERMINED_EXIT
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -167,8 +167,9 @@ def sign_on_piece(piece: Piece, f: sp.Expr, bad: str) -> tuple[bool | None, Any]
     if piece.lo == piece.hi:
         return True, "point"
     g = stabilize(f if bad == "neg" else -f)
-    simple = sp.factor(sp.together(g))
-    for cand in (g, simple):
+    joined = sp.together(g)    # one fraction: 10⁶e^{1000z}/(e^{1000z} + 1)² is ≥ 0 by assumptions, while factor()
+    simple = sp.factor(joined)  # splits e^{1000z} + 1 into cyclotomic factors whose signs sympy cannot see
+    for cand in (g, joined, simple):
         c = cand.replace(lambda e: isinstance(e, sp.erfc), lambda e: sp.Dummy(positive=True))
         if piece.lo.is_finite:
             c = c.subs(z, piece.lo + _p)

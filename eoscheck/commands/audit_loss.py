@@ -20,7 +20,8 @@ import json
 from .._errors import EoscheckError
 
 NAME = "audit-loss"
-HELP = "audit a loss against Assumption 3: checks, constants C_g/C_β/C_e, ρ, what Theorem 35 promises"
+HELP = ("audit a loss against Assumption 3: checks, constants C_g/C_β/C_e, ρ, what Theorem 35 promises; "
+        "exit 0 when A–C hold, 1 when one fails (with a witness), 3 when one is undetermined")
 
 
 def add_arguments(p) -> None:
