@@ -84,6 +84,8 @@ def check_output_dir(path: str | Path, what: str = "--out") -> Path:
     Raises a one-line :class:`EoscheckError` for an existing file, a path under a file, or a
     folder that cannot be written.
     """
+    if not str(path).strip():
+        raise EoscheckError(f"{what}: an empty path; give a folder (\".\" for the current one)")
     p = Path(path).expanduser()
     if p.exists() and not p.is_dir():
         raise EoscheckError(f"{what} {path}: is an existing file, not a folder; give a folder path")

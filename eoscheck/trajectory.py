@@ -182,6 +182,48 @@ class Trajectory:
         return out
 
     # --- persistence ------------------------------------------------------------
+    #: what :meth:`save` writes into a folder (besides the writer's lock): a run replaces these names
+    SAVED = ("run.json", "trajectory.npz", "fig1.png", "fig1.svg", "fig1.pdf")
+
+    @classmethod
+    def check_replaceable(cls, directory: str | Path, what: str = "--out") -> None:
+        """Refuse (before any computation) a folder where :meth:`save` would replace files a run did not
+        write: a ``run.json`` that is not a run's record, a file it does not list, or — with no
+        ``run.json`` — anything but an interrupted run's ``trajectory.npz`` (and its figure)."""
+        d = Path(directory)
+        present = [n for n in cls.SAVED if (d / n).exists()] if d.is_dir() else []
+        if not present:
+            return
+        listed: set[str] = set()
+        meta = None
+        if "run.json" in present:
+            try:
+                meta = json.loads((d / "run.json").read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                meta = None
+            if not (isinstance(meta, dict) and isinstance(meta.get("files"), dict) and "config" in meta):
+                cls._refuse(d, ["run.json"], what)
+            listed = set(meta["files"]) | {"run.json"}
+        elif "trajectory.npz" in present and cls._is_ours(d / "trajectory.npz"):
+            listed = {"trajectory.npz", "fig1.png", "fig1.svg", "fig1.pdf"}   # a run killed before its run.json
+        foreign = [n for n in present if n not in listed]
+        if foreign:
+            cls._refuse(d, foreign, what)
+
+    @staticmethod
+    def _is_ours(npz: Path) -> bool:
+        try:
+            with np.load(npz, allow_pickle=False) as z:
+                return {"eta", "step", "sharpness_step", "sharpness"} <= set(z.files)
+        except Exception:  # noqa: BLE001 - any unreadable file is not a run's
+            return False
+
+    @staticmethod
+    def _refuse(d: Path, names: list[str], what: str) -> None:
+        raise EoscheckError(f"{what} {d}: holds {', '.join(names)}, which a run did not write; a run replaces "
+                            "run.json, trajectory.npz and fig1.*, so give a new or empty folder, or an earlier "
+                            "run's")
+
     def save(self, directory: str | Path, *, extra: Mapping[str, bytes] | None = None,
              command: Sequence[str] | None = None) -> Path:
         """Write ``trajectory.npz``, the ``extra`` files (name → bytes) and ``run.json`` into ``directory``.

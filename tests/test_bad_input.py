@@ -442,3 +442,34 @@ def test_bound_evaluate_without_check_keeps_the_formula_value_outside_the_domain
     assert np.isfinite(tau.evaluate(eta=-16, n=4, gamma=0.2))
     assert tau.check_domain(eta=-16, n=4, gamma=0.2).violated == ["η > 0"]
     assert tau.evaluate(eta=16, n=4, gamma=0.2, check=True) == tau.evaluate(eta=16, n=4, gamma=0.2)
+
+
+def _run(out, *extra):
+    return main(["run", "--data", "toy", "--eta", "1", "--steps", "5", "--out", str(out), "--quiet", *extra])
+
+
+def test_run_never_replaces_files_it_did_not_write(tmp_path, capsys):
+    """A folder with the user's own run.json, trajectory.npz and fig1.pdf: `run` replaced the first two and
+    deleted the third.  Refused now, with the files untouched; an earlier run's folder is still replaced."""
+    user = tmp_path / "user"
+    user.mkdir()
+    for name, data in (("run.json", b'{"mine": 1}'), ("trajectory.npz", b"not ours"), ("fig1.pdf", b"%PDF")):
+        (user / name).write_bytes(data)
+    before = {p.name: p.read_bytes() for p in user.iterdir()}
+    assert _run(user) == 2
+    line = _one_line_error(2, capsys.readouterr().err)
+    assert "which a run did not write" in line and "run.json" in line
+    assert {p.name: p.read_bytes() for p in user.iterdir()} == before
+    ours = tmp_path / "ours"
+    assert _run(ours) == 0 and _run(ours, "--format", "svg") == 0    # an earlier run's set: replaced
+    assert (ours / "fig1.svg").exists() and not (ours / "fig1.png").exists()
+    (ours / "fig1.pdf").write_bytes(b"%PDF")                          # a figure the run.json does not list
+    assert _run(ours) == 2 and (ours / "fig1.pdf").read_bytes() == b"%PDF"
+    capsys.readouterr()
+
+
+def test_run_into_an_empty_path_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _run("") == 2
+    assert "empty path" in _one_line_error(2, capsys.readouterr().err)
+    assert not list(tmp_path.iterdir())

@@ -25,7 +25,7 @@ from eoscheck.cli import main
 from eoscheck.outputs import OutputLock
 from eoscheck.report.build import DEFAULT_OUT, build_report, check_replaceable, recover, staging_paths, swap_in
 from eoscheck.codehash import code_hash, module_files
-from eoscheck.report.cache import RunCache, default_cache_dir
+from eoscheck.report.cache import MARKER, RunCache, default_cache_dir
 
 REPO = Path(__file__).resolve().parents[1]
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()[:16]  # what the old code_hash gave after `pip install .`
@@ -138,6 +138,26 @@ def test_cache_info_prune_clear(tmp_path, capsys):
     assert RunCache(root).entries() == []
     assert main(["cache", "prune", "--cache-dir", str(root), "--older-than", "-1"]) == 2
     assert main(["cache", "info", "--older-than", "3", "--cache-dir", str(root)]) == 2
+
+
+def test_cache_clear_deletes_nothing_in_a_folder_that_is_not_a_cache(tmp_path, capsys):
+    """`cache clear --cache-dir PROJ` deleted PROJ/exp1 (it had a DONE file) and PROJ/.tmp-notes: a mistyped
+    --cache-dir destroyed data.  A folder without the cache's marker, holding anything a cache did not write,
+    is refused; a cache from before the marker (entries only) is still cleared."""
+    proj = tmp_path / "proj"
+    (proj / "exp1").mkdir(parents=True)
+    (proj / "exp1" / "DONE").write_text("yes\n")
+    (proj / "exp1" / "results.csv").write_text("1,2\n")
+    (proj / ".tmp-notes").mkdir()
+    for action in ("clear", "prune"):
+        assert main(["cache", action, "--cache-dir", str(proj)]) == 2
+        err = capsys.readouterr().err
+        assert "not an eoscheck cache" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in proj.rglob("*")) == [".tmp-notes", "DONE", "exp1", "results.csv"]
+    old = tmp_path / "old"
+    RunCache(old).json("demo", "e", {"i": 0}, lambda: {"v": 1}, code="c")
+    (old / MARKER).unlink()                                       # as written before the marker
+    assert main(["cache", "clear", "--cache-dir", str(old)]) == 0 and RunCache(old).entries() == []
 
 
 def test_entries_of_older_code_are_removed_after_a_run(tmp_path):

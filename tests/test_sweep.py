@@ -490,3 +490,28 @@ def test_a_row_rebuilds_its_dataset_exactly():
     for _, row in df.iterrows():
         data = synthetic(int(row["n"]), int(row["d"]), row["gamma"], seed=int(row["data_seed"]))
         assert float(run_gd(data, "logistic", [4.0], 50).loss_at(50)[0]) == row["final_loss"]
+
+
+def test_a_sweep_never_replaces_files_it_did_not_write(tmp_path, capsys):
+    """A foreign results.parquet and sweep.json were overwritten; a sweep of another grid replaced the earlier
+    table without a word (its task files survive, so a note is enough there)."""
+    from eoscheck.cli import main
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "sweep.json").write_text('{"mine": true}')
+    (foreign / "results.parquet").write_bytes(b"PAR1 mine")
+    before = {p.name: p.read_bytes() for p in foreign.iterdir()}
+    args = ["sweep", "--datasets", "2", "--n", "4", "--d", "3", "--steps", "10", "--eta", "4"]
+    assert main([*args, "--out", str(foreign)]) == 2
+    err = capsys.readouterr().err
+    assert "which a sweep did not write" in err and len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in foreign.iterdir()} == before
+    (foreign / "sweep.json").unlink()
+    assert main([*args, "--out", str(foreign)]) == 2      # a table with no sweep.json and no tasks/
+    capsys.readouterr()
+    ours = tmp_path / "ours"
+    assert main([*args, "--out", str(ours)]) == 0
+    assert "another grid" not in capsys.readouterr().err
+    assert main([*args[:-1], "8", "--out", str(ours)]) == 0   # another grid: replaced, with a note
+    assert "holds the table of a sweep of another grid" in capsys.readouterr().err

@@ -122,6 +122,9 @@ def validate(args):
         loss = get_loss(args.loss)
     out = check_output_dir(args.out)
     refuse_if_busy(out)
+    from ..trajectory import Trajectory
+
+    Trajectory.check_replaceable(out)
     return etas, loss, out
 
 

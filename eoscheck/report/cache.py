@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,6 +35,11 @@ from ..provenance import canonical_json, config_hash
 from ..trajectory import Trajectory
 
 #: Defaults of :meth:`RunCache.prune`: entries unused for this many days, and a size cap.
+#: A file at the top of every cache folder (written with its first entry): clear/prune delete only in a
+#: folder that has it, or whose every entry is one a cache wrote (folders from before the marker)
+MARKER = ".eoscheck-cache"
+#: tempfile.mkdtemp's names for an entry being written: ".tmp-" and 8 characters of [a-z0-9_]
+_TMP_NAME = re.compile(r"\.tmp-[a-z0-9_]{8}")
 PRUNE_DAYS = 30.0
 PRUNE_MAX_BYTES = 2 * 2**30
 
@@ -149,6 +155,8 @@ class RunCache:
     def _store(self, entry: Path, write: Callable[[Path], Any], meta: dict[str, Any]) -> None:
         """Write an entry into a temporary folder, mark it DONE, and rename it into place."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.root / MARKER).exists():
+            (self.root / MARKER).write_text("an eoscheck run cache: `eoscheck cache info|prune|clear`\n")
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".tmp-"))
         try:
             write(tmp)
@@ -174,14 +182,41 @@ class RunCache:
                 "compute_seconds": sum(e.seconds for e in self.events), "enabled": self.enabled,
                 "folder": str(self.root)}
 
+    def check_owned(self) -> None:
+        """Refuse to delete in a folder that is not a cache (a mistyped --cache-dir or EOSCHECK_CACHE_DIR): it
+        must hold the :data:`MARKER`, or nothing but entries and temporaries a cache wrote."""
+        from .._errors import EoscheckError
+
+        if not self.root.is_dir() or (self.root / MARKER).exists():
+            return
+        foreign = [p.name for p in self.root.iterdir()
+                   if not (_TMP_NAME.fullmatch(p.name) or self._entry_meta(p) is not None)]
+        if foreign:
+            raise EoscheckError(f"cache folder {self.root}: not an eoscheck cache (no {MARKER}; holds "
+                                f"{', '.join(sorted(foreign)[:3])}); nothing deleted — check --cache-dir / "
+                                "EOSCHECK_CACHE_DIR")
+
+    @staticmethod
+    def _entry_meta(p: Path) -> dict[str, Any] | None:
+        """An entry's entry.json when ``p`` is a finished entry a cache wrote, else None."""
+        try:
+            if not (p.is_dir() and (p / "DONE").read_text() == "complete\n"):
+                return None
+            meta = json.loads((p / "entry.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return meta if isinstance(meta, dict) and "kind" in meta else None
+
     def clean_temporaries(self) -> int:
         """Remove temporary folders left by an interrupted report; their number."""
         if not self.root.is_dir():
             return 0
+        self.check_owned()
         n = 0
-        for p in self.root.glob(".tmp-*"):
-            shutil.rmtree(p, ignore_errors=True)
-            n += 1
+        for p in self.root.iterdir():
+            if p.is_dir() and _TMP_NAME.fullmatch(p.name):
+                shutil.rmtree(p, ignore_errors=True)
+                n += 1
         return n
 
     def entries(self) -> list[dict[str, Any]]:
@@ -191,12 +226,9 @@ class RunCache:
             return out
         for p in sorted(self.root.iterdir()):
             done = p / "DONE"
-            if p.name.startswith(".") or not done.is_file():
+            meta = None if p.name.startswith(".") else self._entry_meta(p)
+            if meta is None:
                 continue
-            try:
-                meta = json.loads((p / "entry.json").read_text())
-            except (OSError, ValueError):
-                meta = {}
             size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
             out.append({"path": p, "kind": meta.get("kind", p.name.split("-", 1)[0]),
                         "label": meta.get("label", ""), "code": meta.get("code"), "bytes": size,
@@ -218,6 +250,7 @@ class RunCache:
               now: float | None = None) -> tuple[int, int]:
         """Remove entries unused for ``older_than_days``, then the least recently used ones until the
         cache holds at most ``max_bytes``; (entries removed, bytes freed)."""
+        self.check_owned()
         now = time.time() if now is None else now
         self.clean_temporaries()
         entries = sorted(self.entries(), key=lambda e: e["last_used"])
@@ -235,6 +268,7 @@ class RunCache:
 
     def clear(self) -> tuple[int, int]:
         """Remove every entry (and temporary); (entries removed, bytes freed)."""
+        self.check_owned()
         self.clean_temporaries()
         entries = self.entries()
         for e in entries:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -136,6 +137,7 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
     else:
         from ..outputs import OutputLock
 
+        check_replaceable(folder, config)     # before the lock, which would leave its file in a foreign folder
         with OutputLock(folder):
             results, stats = _execute(tasks, folder, workers, scheduler, progress, scheduler_timeout)
             table = _table(results, names)
@@ -261,6 +263,30 @@ def _table(results: dict[str, dict], names: tuple[str, ...]):
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ID_COLUMNS))
     df = df[list(ID_COLUMNS) + list(names) + ["diverged"]]
     return df.sort_values(["dataset", "eta"], kind="stable").reset_index(drop=True)
+
+
+def check_replaceable(folder: Path, config: dict) -> None:
+    """Before any task runs: refuse a folder whose results.parquet/sweep.json a sweep did not write, and say so
+    when the table of an earlier sweep of another grid is about to be replaced (its tasks stay in tasks/ and
+    are reused when that grid is run again, so nothing is lost)."""
+    js, table = folder / "sweep.json", folder / "results.parquet"
+    doc = None
+    if js.exists():
+        try:
+            doc = json.loads(js.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            doc = None
+        if not (isinstance(doc, dict) and isinstance(doc.get("config"), dict) and "grid" in doc["config"]):
+            raise EoscheckError(f"--out {folder}: holds sweep.json, which a sweep did not write; a sweep replaces "
+                                "sweep.json and results.parquet, so give a new or empty folder, or an earlier sweep's")
+    elif table.exists() and not (folder / "tasks").is_dir():   # a killed sweep leaves its tasks/ beside the table
+        raise EoscheckError(f"--out {folder}: holds results.parquet, which a sweep did not write; give a new or "
+                            "empty folder, or an earlier sweep's")
+    if doc is not None:
+        same = all(doc["config"].get(k) == json.loads(json.dumps(config[k], default=str)) for k in ("grid", "measures"))
+        if not same:
+            print(f"note: --out {folder} holds the table of a sweep of another grid; it is replaced (that sweep's "
+                  "tasks stay in tasks/ and are reused if you run it again)", file=sys.stderr)
 
 
 def _write(folder: Path, table, config: dict, grid: Grid, stats: dict) -> None:
