@@ -103,6 +103,23 @@ def check_output_dir(path: str | Path, what: str = "--out") -> Path:
     return p
 
 
+def witness_folder(path: str | Path, default: str | Path, what: str) -> Path:
+    """Where witnesses go, checked before any search.  A folder the user gave must be writable (else one-line
+    error); the default (``reports/counterexamples``, relative to the working directory) falls back to a
+    fresh folder under the system's temporary directory, said on stderr, so a witness is never lost."""
+    import sys
+    import tempfile
+
+    if str(path) != str(default):
+        return check_output_dir(path, what)
+    try:
+        return check_output_dir(path, what)
+    except EoscheckError:
+        tmp = Path(tempfile.mkdtemp(prefix="eoscheck-counterexamples-"))
+        print(f"note: {path} cannot be written here; witnesses go to {tmp}", file=sys.stderr)
+        return tmp
+
+
 def _can_create_in(folder: Path) -> bool:
     """Whether a file can be created in ``folder``, by creating an unnamed one (``O_TMPFILE`` where
     the system has it: nothing appears in the folder).  ``os.access`` alone says yes to root for

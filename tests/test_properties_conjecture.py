@@ -357,3 +357,25 @@ def test_measurements_without_a_finite_allowance_neither_convict_nor_acquit(monk
         ev = conj.evaluate(inst)
     assert ev.measured.tolist() == [0.5] and np.isfinite(ev.allowance).all()
     assert any("set aside" in n and "2" in n for n in ev.notes)
+
+
+def test_a_witness_is_not_lost_when_the_default_folder_cannot_be_written(tmp_path, monkeypatch, capsys):
+    """In a working directory that cannot be written, a search that found a witness crashed at the end
+    (OSError on reports/, a traceback; the table and the witness lost).  The default folder is checked
+    before the search and, unwritable, replaced by a temporary one that stderr names."""
+    import eoscheck.outputs as outputs
+    from eoscheck.commands.conjecture import SAVE_DEFAULT
+
+    real = outputs.check_output_dir
+
+    def unwritable_default(path, what="--out"):
+        if str(path) == SAVE_DEFAULT:
+            raise EoscheckError(f"{what} {path}: not writable")
+        return real(path, what)
+
+    monkeypatch.setattr(outputs, "check_output_dir", unwritable_default)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    code = main(["conjecture", "loss(t) <= C/(eta*t)**2", "--effort", "smoke"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{SAVE_DEFAULT} cannot be written here; witnesses go to {tmp_path}" in err
+    assert list(tmp_path.glob("eoscheck-counterexamples-*/conjecture-*.json"))

@@ -106,3 +106,19 @@ def test_a_bad_fitted_constants_file_is_refused_before_any_work(content, says, c
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"eoscheck {command[0]}: error: EOSCHECK_FITTED_CONSTANTS={path}") and says in err
     assert "\n" not in err and not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+
+
+def test_fit_refuses_an_output_that_is_not_a_constants_file_before_calibrating(tmp_path, monkeypatch, capsys):
+    """`fit -o bad.json` (an existing file that is not a constants file) calibrated first, then refused: the
+    calibration (minutes with all claims) was lost.  Now refused before any calibration, the file untouched."""
+    import eoscheck.properties.fitted as F
+    from eoscheck.cli import main
+
+    calls = []
+    monkeypatch.setattr(F, "calibrate", lambda c: calls.append(c) or {})
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"mine": [1, 2]}')
+    assert main(["fit", "thm3.lower", "-o", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not a fitted-constants file" in err and "\n" not in err
+    assert calls == [] and bad.read_text() == '{"mine": [1, 2]}'

@@ -368,3 +368,16 @@ def test_section7_is_eoscheck_checks_table(built, tmp_path):
         # bit for bit: the worker imports what `eoscheck check` imports (loading eoscheck.audit or the report
         # changed thm1.tau's instances: worst ratio 0.00627 instead of 0.00633)
         assert r["worst ratio"] == (None if rep.get("worst_ratio") is None else float(rep["worst_ratio"])), rep["id"]
+
+
+@pytest.mark.parametrize("argv, says", [(["--seed", "-1"], "--seed must be an integer ≥ 0"),
+                                        (["--mnist", "{empty}"], "no train-images-idx3-ubyte")])
+def test_bad_report_options_are_refused_before_any_work(argv, says, tmp_path, capsys):
+    """`report --seed -1` ran ~2 minutes and failed seven sections (exit 1); `--mnist` of a folder without the
+    files failed after 112 s.  Both are now one line, exit 2, before anything is computed or written."""
+    (tmp_path / "empty").mkdir()
+    argv = [a.replace("{empty}", str(tmp_path / "empty")) for a in argv]
+    rc = main(["report", "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and says in err[0]
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()

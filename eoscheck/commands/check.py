@@ -77,12 +77,12 @@ def run(args) -> int:
     for cid in args.claims:
         get_claim(cid)  # unknown ids: exit 2 before any work
     load_constants()    # a bad $EOSCHECK_FITTED_CONSTANTS: exit 2 before any work
-    from ..outputs import atomic_write, check_output_dir, check_output_file
+    from ..outputs import atomic_write, check_output_file, witness_folder
 
     if args.output:
         check_output_file(args.output)
-    if args.counterexamples != SAVE_DEFAULT:     # the default: checked only when a falsification is saved
-        check_output_dir(args.counterexamples, "--counterexamples")
+    # before any search: a falsification is never lost for its folder
+    args.counterexamples = str(witness_folder(args.counterexamples, SAVE_DEFAULT, "--counterexamples"))
     t0 = time.perf_counter()
 
     def progress(rep):

@@ -50,7 +50,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..outputs import atomic_write, check_output_dir, check_output_file
+    from ..outputs import atomic_write, check_output_file, witness_folder
     from ..properties.conjecture import Conjecture
     from ..properties.decide import check_conjecture
 
@@ -58,9 +58,8 @@ def run(args) -> int:
     conj = Conjecture.parse(args.statement, loss=args.loss, ranges=ranges, eta_of_T=args.eta_of_T, where=args.where)
     if args.output:
         check_output_file(args.output)
-    if args.save != SAVE_DEFAULT:              # before the search: a witness must not be lost for its folder
-        check_output_dir(args.save, "--save")  # (the default is checked only when a witness is written)
-    rep = check_conjecture(conj, args.effort, args.seed, args.save)
+    save = witness_folder(args.save, SAVE_DEFAULT, "--save")   # before the search: a witness is never lost
+    rep = check_conjecture(conj, args.effort, args.seed, str(save))
     text = json.dumps(rep.to_json(), indent=1) + "\n"
     if args.output:
         atomic_write(Path(args.output), text)

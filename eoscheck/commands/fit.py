@@ -42,6 +42,10 @@ def run(args) -> int:
     out = Path(args.output)
     if not args.dry_run:
         check_output_file(out)
+        if out.is_file():               # merged into after the calibration: a file that is not one is refused now
+            from ..properties.fitted import load_constants
+
+            load_constants(out)
     records, rows = {}, []
     for c in claims:
         print(f"  calibrating {c.id} ...", file=sys.stderr, flush=True)

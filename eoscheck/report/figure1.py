@@ -209,6 +209,20 @@ FIG1_WHY = ("chosen by the documented scan `benchmarks/scan_figure1.py` (results
             "spikes among the 16, so the verdict below says the picture exists on real images, not that it is typical")
 
 
+def mnist_files(root) -> tuple:
+    """(images, labels): MNIST's train idx files in folder ``root`` (plain or .gz); EoscheckError if absent."""
+    from pathlib import Path
+
+    from .._errors import EoscheckError
+
+    root = Path(root)
+    for suffix in ("", ".gz"):
+        img, lab = root / f"train-images-idx3-ubyte{suffix}", root / f"train-labels-idx1-ubyte{suffix}"
+        if img.is_file() and lab.is_file():
+            return img, lab
+    raise EoscheckError(f"--mnist {root}: no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] there")
+
+
 def fig1_data(cfg: dict, ctx: Context):
     """(dataset, how the stepsizes are set, description) for Fig. 1 (c)–(d).
 
@@ -224,18 +238,12 @@ def fig1_data(cfg: dict, ctx: Context):
 
     if cfg.get("mnist"):
         root = Path(cfg["mnist"])
-        names = [("train-images-idx3-ubyte", "train-labels-idx1-ubyte")]
-        for img, lab in names:
-            for suffix in ("", ".gz"):
-                if (root / (img + suffix)).is_file() and (root / (lab + suffix)).is_file():
-                    raw = load_idx(root / (img + suffix), root / (lab + suffix), classes=(0, 8), n=1000, name="mnist08")
-                    data = Dataset(raw.X / 255.0, raw.y, name="mnist08", meta=dict(raw.meta, scaling="pixels/255"))
-                    return data, "paper", (f"MNIST from {root}: the first 1,000 training images labelled 0 (+1) or 8 "
-                                           f"(−1), pixels/255, the paper's stepsizes unchanged (the paper's exact setting "
-                                           f"as far as it is stated; its preprocessing is not).")
-        from .._errors import EoscheckError
-
-        raise EoscheckError(f"--mnist {root}: no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] there")
+        images, labels = mnist_files(root)
+        raw = load_idx(images, labels, classes=(0, 8), n=1000, name="mnist08")
+        data = Dataset(raw.X / 255.0, raw.y, name="mnist08", meta=dict(raw.meta, scaling="pixels/255"))
+        return data, "paper", (f"MNIST from {root}: the first 1,000 training images labelled 0 (+1) or 8 "
+                               f"(−1), pixels/255, the paper's stepsizes unchanged (the paper's exact setting "
+                               f"as far as it is stated; its preprocessing is not).")
     spec = str(cfg.get("data", ""))
     if "n_per_class" in spec:
         data = ctx.data(spec)
