@@ -473,3 +473,17 @@ def test_run_into_an_empty_path_is_refused(tmp_path, capsys, monkeypatch):
     assert _run("") == 2
     assert "empty path" in _one_line_error(2, capsys.readouterr().err)
     assert not list(tmp_path.iterdir())
+
+
+def test_whole_numbers_are_read_exactly_and_float_forms_beyond_2_53_refused():
+    """`--seed 9007199254740993` was read through float as …992 (the same data as seed …992, and run.json recorded
+    a seed the user did not type)."""
+    import argparse
+
+    from eoscheck.commands._arguments import count_at_least
+
+    seed = count_at_least(0)
+    assert seed("9007199254740993") == 9007199254740993 and seed("2^20") == 2**20 and seed("1e6") == 10**6
+    for bad, says in (("1e300", r"beyond 2\^53"), ("-1", "at least 0"), ("2.5", "not a whole number")):
+        with pytest.raises(argparse.ArgumentTypeError, match=says):
+            seed(bad)

@@ -45,15 +45,27 @@ def _typed(check):
     return parse
 
 
+_DIGITS = re.compile(r"^\s*[-+]?\d+\s*$")
+
+
 def count_at_least(lo: int):
-    """An argparse type: an integer ≥ ``lo``; ``1e6`` and ``2^20`` are accepted when integral."""
+    """An argparse type: an integer ≥ ``lo``; ``1e6`` and ``2^20`` are accepted when integral.  Digits are read
+    exactly (a seed 9007199254740993 stays itself); a float form beyond 2⁵³, where float64 no longer holds
+    every whole number, is refused."""
     def count(text: str) -> int:
-        value = number(text)
-        if value != int(value):
-            raise EoscheckError(f"{text!r} is not a whole number")
+        if _DIGITS.match(text):
+            value = int(text)
+        else:
+            f = number(text)
+            if f != int(f):
+                raise EoscheckError(f"{text!r} is not a whole number")
+            if abs(f) > 2**53:
+                raise EoscheckError(f"{text!r} is beyond 2^53 ≈ 9.0e15, where float64 skips whole numbers; "
+                                    "write its digits")
+            value = int(f)
         if value < lo:
-            raise EoscheckError(f"must be at least {lo}, got {text}")
-        return int(value)
+            raise EoscheckError(f"must be at least {lo}, got {text.strip()}")
+        return value
     return _typed(count)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from ._arguments import count_at_least
 from .conjecture import SAVE_DEFAULT
 
 NAME = "check"
@@ -24,7 +25,7 @@ def add_arguments(p) -> None:
     p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim ids (default: all; see --list)")
     p.add_argument("--profile", choices=("ci", "dev", "thorough"),
                    help="Hypothesis profile (default: EOSCHECK_PROFILE, else ci if CI is set, else dev)")
-    p.add_argument("--seed", type=int, help="Hypothesis seed (default: none, i.e. derandomized in every profile: Hypothesis' fixed "
+    p.add_argument("--seed", type=count_at_least(0), help="Hypothesis seed (default: none, i.e. derandomized in every profile: Hypothesis' fixed "
                         "seed, so the same commit, profile and seed give the same verdicts and example "
                         "counts; a seed N draws other examples, reproducibly)")
     p.add_argument("--json", action="store_true", help="print the full results as JSON to stdout (no table)")

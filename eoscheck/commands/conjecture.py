@@ -13,6 +13,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from ._arguments import count_at_least
+
 NAME = "conjecture"
 HELP = 'test "QUANTITY <= EXPR" (or >=) on GD runs: FALSIFIED with a counterexample, or NOT FALSIFIED'
 
@@ -42,7 +44,7 @@ def add_arguments(p) -> None:
                         "a cap below your range is stated on the verdict's first line")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when the verdict is NOT FALSIFIED with a TREND warning, or UNDECIDED")
-    p.add_argument("--seed", type=int, help="seed (default: derandomized)")
+    p.add_argument("--seed", type=count_at_least(0), help="seed (default: derandomized)")
     p.add_argument("--json", action="store_true", help="print the report as JSON to stdout (no table)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the report as JSON to FILE")
     p.add_argument("--save", metavar="DIR", default=SAVE_DEFAULT,

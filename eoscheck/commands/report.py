@@ -8,6 +8,7 @@ import shlex
 import sys
 
 from .._errors import EoscheckError
+from ._arguments import count_at_least
 
 NAME = "report"
 HELP = ("build the bound-vs-measurement report (index.md, figures, JSON/CSV) into ./eoscheck-report/ "
@@ -25,7 +26,7 @@ def add_arguments(p) -> None:
     size.add_argument("--profile", dest="profile", choices=("tiny", "quick", "full"), help=argparse.SUPPRESS)
     p.set_defaults(profile="quick")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=count_at_least(0), default=None,
                    help="seed for synthetic data and network init (default 0) and for the claims' Hypothesis search "
                         "(default: derandomized, as `eoscheck check`)")
     p.add_argument("--cache-dir", default=None,
