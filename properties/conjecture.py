@@ -111,6 +111,8 @@ class Range:
             raise EoscheckError(f"--{name} needs 0 < LO ≤ HI, got {text!r}")
         if integer and lo < 1:
             raise EoscheckError(f"--{name} must be at least 1, got {text!r}")
+        if name == "gamma" and hi > 1:   # the data are drawn with ‖x‖ ≤ 1 (Assumption 1A): γ* ≤ 1
+            raise EoscheckError(f"--gamma {text!r}: a margin of data with ‖x‖ ≤ 1 is at most 1; give HI ≤ 1")
         if integer:   # the integers of [lo, hi] (250.5:251.9 is T = 251; it drew T = 250, outside)
             lo, hi = float(math.ceil(lo)), float(math.floor(hi))
             if lo > hi:

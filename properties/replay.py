@@ -136,6 +136,9 @@ def replay(path: str | Path) -> ReplayResult:
             conj = Conjecture.parse(s["text"], loss=s["loss"], ranges=ranges, eta_of_T=s.get("eta_of_T"),
                                     where=s.get("where_text") or [])
             conj.values = {k: float(v) for k, v in s["constants"].items()}
+            missing = [c for c in conj.constants if c not in conj.values]
+            if missing:
+                raise KeyError(f"constants.{missing[0]}")
         else:
             raise EoscheckError(f"unknown counterexample kind {kind!r}")
     except EoscheckError:      # already one line about the file (an unknown claim, kind, loss): as it is

@@ -73,7 +73,8 @@ def test_a_bad_where_condition_is_named_as_such(where, says):
 
 
 @pytest.mark.parametrize("ranges,says", [({"etaa": "1:10"}, "unknown range 'etaa'"),   # was ignored: η drawn from the default
-                                         ({"eta": [1, 2, 3]}, "range eta: give")])     # was a raw TypeError
+                                         ({"eta": [1, 2, 3]}, "range eta: give"),      # was a raw TypeError
+                                         ({"gamma": "0.5:2"}, "at most 1")])           # Hypothesis traceback
 def test_python_ranges_are_checked(ranges, says):
     with pytest.raises(EoscheckError, match=says):
         Conjecture.parse("loss(T) <= 10", ranges=ranges)
@@ -379,3 +380,18 @@ def test_a_witness_is_not_lost_when_the_default_folder_cannot_be_written(tmp_pat
     err = capsys.readouterr().err
     assert code == 1 and f"{SAVE_DEFAULT} cannot be written here; witnesses go to {tmp_path}" in err
     assert list(tmp_path.glob("eoscheck-counterexamples-*/conjecture-*.json"))
+
+
+def test_a_witness_without_its_fitted_constant_is_one_line_exit_2(tmp_path, capsys):
+    """A witness whose "constants" is {} gave KeyError: 'C' (a traceback) in replay."""
+    assert main(["conjecture", "loss(t) <= C/(eta*t)**2", "--effort", "smoke", "--save", str(tmp_path)]) == 1
+    files = list(tmp_path.glob("conjecture-*.json"))
+    assert files
+    obj = json.loads(files[0].read_text())
+    obj["conjecture"]["constants"] = {}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(obj))
+    capsys.readouterr()
+    assert main(["replay", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "missing field 'constants.C'" in err
