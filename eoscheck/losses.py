@@ -294,6 +294,11 @@ def exponential() -> Loss:
 _a = sp.Symbol("a", positive=True)
 
 
+#: The largest parameter of a built-in family: the constants are exact sympy numbers, and (a + 1)·2^a for
+#: a = 1e12 is a number with 3e11 digits (memory grew by GBs); formulas cap their exponents alike (1000).
+PARAM_MAX = 1000.0
+
+
 def _check_positive(a: float, what: str) -> float:
     try:
         value = float(a)
@@ -301,6 +306,8 @@ def _check_positive(a: float, what: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise EoscheckError(f"{what} must be a positive number, got {a!r}")
+    if value > PARAM_MAX:
+        raise EoscheckError(f"{what} must be at most {PARAM_MAX:g} (its constants are exact numbers), got {a!r}")
     return value
 
 

@@ -225,3 +225,14 @@ def test_log_one_minus_exp_is_exact_on_both_sides_and_nesting_is_linear():
         TorchBackend.exp = exp
     # a count, not a time: each of the 12 exp nodes evaluated once (5^12 ≈ 2.4e8 evaluations before)
     assert 0 < len(calls) <= 12, len(calls)
+
+
+@pytest.mark.parametrize("spec", ["flat_poly:a=1e12", "flat_exp:a=1e300"])
+def test_a_huge_family_parameter_is_refused_not_computed(spec):
+    """flat_poly:a=1e300 hung with GBs of memory: C_β = (a + 1)·2^a as an exact sympy integer."""
+    from eoscheck import EoscheckError
+    from eoscheck.losses import get_loss
+
+    with pytest.raises(EoscheckError, match="at most 1000"):
+        get_loss(spec)
+    assert get_loss("flat_poly:a=1000").params["a"] == 1000.0
