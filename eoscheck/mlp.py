@@ -79,9 +79,14 @@ def mlp3_data(data: Any = None, n: int = 1000) -> tuple[np.ndarray, np.ndarray, 
     if isinstance(data, (tuple, list)) and len(data) == 2:
         a, b = data
         if isinstance(a, (str, Path)):
-            imgs, labs = read_idx(a), read_idx(b).astype(np.int64).ravel()
+            imgs, raw = read_idx(a), read_idx(b)
+            labs = raw.astype(np.int64).ravel()
             if imgs.shape[0] != labs.shape[0]:
                 raise EoscheckError(f"{a} has {imgs.shape[0]} images but {b} has {labs.shape[0]} labels")
+            if not np.all(np.isfinite(imgs[:n])):
+                raise EoscheckError(f"{a}: the images hold NaN or infinite pixels; give MNIST-format pixel data")
+            if not np.array_equal(raw.ravel()[:n], labs[:n]) or labs[:n].min() < 0:
+                raise EoscheckError(f"{b}: labels must be non-negative integers (class indices)")
             X = imgs[:n].reshape(min(n, len(labs)), -1).astype(np.float64) / 255.0
             meta = {"source": "idx files", "images": str(a), "labels": str(b), "n": int(len(X)),
                     "scaling": "pixels/255 in [0,1]", "subset": f"first {n} in file order"}

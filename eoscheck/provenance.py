@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -143,9 +144,25 @@ def _default(obj: Any) -> Any:
     return str(obj)
 
 
+def _strict(obj: Any) -> Any:
+    """``obj`` with every non-finite float as the string "inf", "-inf" or "nan": strict JSON (Python writes
+    bare Infinity/NaN, which JSON.parse and most readers refuse)."""
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _strict(obj.tolist())
+    if isinstance(obj, (float, np.floating)) and not math.isfinite(float(obj)):
+        v = float(obj)
+        return "nan" if v != v else ("inf" if v > 0 else "-inf")
+    return obj
+
+
 def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and no whitespace: the input of :func:`config_hash`."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default)
+    """Strict JSON with sorted keys and no whitespace (non-finite numbers as strings): the input of
+    :func:`config_hash`."""
+    return json.dumps(_strict(obj), sort_keys=True, separators=(",", ":"), default=_default, allow_nan=False)
 
 
 def config_hash(config: Any) -> str:

@@ -487,3 +487,25 @@ def test_whole_numbers_are_read_exactly_and_float_forms_beyond_2_53_refused():
     for bad, says in (("1e300", r"beyond 2\^53"), ("-1", "at least 0"), ("2.5", "not a whole number")):
         with pytest.raises(argparse.ArgumentTypeError, match=says):
             seed(bad)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--gamma", "5"], "--gamma does not apply to --model mlp3, which takes no data options"),
+    (["--data", "idx", "--images", "a", "--labels", "b", "--n", "3"], "takes only --images and --labels")])
+def test_mlp3_refuses_data_options_it_would_ignore(argv, says, tmp_path, capsys):
+    """`run --model mlp3 --gamma 5 --d 3 --images /nonexist` ran as if they were not there (exit 0)."""
+    rc = main(["run", "--model", "mlp3", "--eta", "0.1", "--steps", "3", "--out", str(tmp_path / "o"), *argv])
+    assert says in _one_line_error(rc, capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_mlp3_refuses_idx_images_with_nan(tmp_path, capsys):
+    """NaN pixels trained to NaN and crashed in the plot (exit 1, a traceback)."""
+    import struct
+
+    img, lab = tmp_path / "img.idx", tmp_path / "lab.idx"
+    img.write_bytes(struct.pack(">BBBBIII", 0, 0, 0x0D, 3, 2, 2, 2) + struct.pack(">8f", *([float("nan")] * 8)))
+    lab.write_bytes(struct.pack(">BBBBI", 0, 0, 0x08, 1, 2) + bytes([1, 2]))
+    rc = main(["run", "--model", "mlp3", "--data", "idx", "--images", str(img), "--labels", str(lab), "--eta", "0.1",
+               "--steps", "3", "--out", str(tmp_path / "o")])
+    assert "NaN or infinite pixels" in _one_line_error(rc, capsys.readouterr().err)

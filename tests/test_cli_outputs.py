@@ -124,3 +124,17 @@ def test_plot_fig1_draws_into_given_axes_and_returns_the_figure():
     own = plot_fig1(traj, offscreen=True)
     assert isinstance(own, Figure) and len(own.axes) == 2
     assert matplotlib.get_backend()  # unchanged by the calls (no matplotlib.use anywhere)
+
+
+def test_run_json_is_strict_json_even_with_infinite_values(tmp_path):
+    """`width_required: Infinity` (--model ntk) and `"scale": Infinity` were bare Infinity: not JSON."""
+    import json
+
+    from eoscheck.provenance import canonical_json
+
+    text = canonical_json({"a": float("inf"), "b": [float("-inf"), float("nan")], "c": 1.5})
+
+    def refuse(token):
+        raise ValueError(token)
+
+    assert json.loads(text, parse_constant=refuse) == {"a": "inf", "b": ["-inf", "nan"], "c": 1.5}

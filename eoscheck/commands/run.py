@@ -105,7 +105,15 @@ def validate(args):
     from ..outputs import check_output_dir
 
     etas = parse_floats(args.eta)
-    if not (args.model == "mlp3" and args.data is None):
+    if args.model == "mlp3" and args.data in (None, "mnist08", "idx"):   # offline digits, or idx files (1,000)
+        given = [k for k in ("n", "d", "gamma", "images", "labels") if getattr(args, k) is not None]
+        allowed = {"images", "labels"} if args.data in ("mnist08", "idx") else set()
+        extra = [k for k in given if k not in allowed]
+        if extra:
+            raise EoscheckError(f"--{extra[0]} does not apply to --model mlp3" + (f" --data {args.data}" if args.data
+                                else "") + (", which takes only --images and --labels" if allowed else
+                                            ", which takes no data options") + "; drop it")
+    else:
         check_data_options(args)
     if args.grid_points is not None and args.grid != "log":
         raise EoscheckError("--grid-points applies to --grid log only; add --grid log or drop --grid-points")
