@@ -124,9 +124,10 @@ def device_info(device: str = "cpu") -> dict[str, Any]:
     return info
 
 
-def provenance(device: str = "cpu", seed: int | None = None) -> dict[str, Any]:
-    """Everything a reader needs to reproduce a run, except its configuration."""
-    return {
+def provenance(device: str = "cpu", seed: int | None = None, command: Any = None) -> dict[str, Any]:
+    """Everything a reader needs to reproduce a run, except its configuration (and the command line that
+    made it, when given)."""
+    out = {
         "seed": seed,
         "versions": versions(),
         "source": dict(source()),
@@ -134,6 +135,9 @@ def provenance(device: str = "cpu", seed: int | None = None) -> dict[str, Any]:
         "machine": device_info(device),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if command is not None:
+        out["command"] = [str(a) for a in command]
+    return out
 
 
 def _default(obj: Any) -> Any:

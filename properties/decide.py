@@ -212,7 +212,7 @@ def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None =
     if rep.falsified and save_dir:
         from .replay import save_conjecture_counterexample
 
-        rep.counterexample_file = str(save_conjecture_counterexample(conj, rep, save_dir))
+        rep.counterexample_file = str(save_conjecture_counterexample(conj, rep, save_dir, seed))
     return rep
 
 

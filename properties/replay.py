@@ -27,16 +27,21 @@ from .numerics import jsonable
 FORMAT = "eoscheck-counterexample/1"
 
 
-def _meta() -> dict[str, Any]:
+def _meta(seed: int | None = None) -> dict[str, Any]:
+    """Where, when and how a witness was written: versions, commit, machine, the command line and the
+    search's seed (None: derandomized)."""
+    import sys
+
     from eoscheck import __version__
-    from eoscheck.provenance import source, versions
+    from eoscheck.provenance import device_info, source, versions
 
     return {"eoscheck": __version__, "versions": versions(), "source": dict(source()),
+            "machine": device_info("cpu"), "command": [str(a) for a in sys.argv], "seed": seed,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 #: The keys of a witness file that say where and when it was written, not what it shows.
-_META_KEYS = frozenset({"eoscheck", "versions", "source", "created_utc"})   # _meta's keys
+_META_KEYS = frozenset({"eoscheck", "versions", "source", "machine", "command", "seed", "created_utc"})   # _meta's
 
 
 def _write(obj: dict, save_dir: str | Path, stem: str) -> Path:
@@ -57,21 +62,21 @@ def _write(obj: dict, save_dir: str | Path, stem: str) -> Path:
     return path
 
 
-def save_counterexample(c: Claim, rep, save_dir: str | Path) -> Path:
-    """Write the counterexample of claim ``c`` found in report ``rep``; its path."""
+def save_counterexample(c: Claim, rep, save_dir: str | Path, seed: int | None = None) -> Path:
+    """Write the counterexample of claim ``c`` found in report ``rep`` (by a search with ``seed``); its path."""
     margin = c.fit.margin if (c.fit is not None and c.kind == "asymptotic") else 0.0
     obj = {"format": FORMAT, "kind": "claim", "claim": c.summary(),
            "constant": rep.fitted_constant if rep.fitted_constant is not None else 1.0, "margin": margin,
            "instance": rep.counterexample["instance"], "point": rep.counterexample.get("point"),
-           "profile": rep.profile, **_meta()}
+           "profile": rep.profile, **_meta(seed)}
     return _write(obj, save_dir, c.id)
 
 
-def save_conjecture_counterexample(conj, rep, save_dir: str | Path) -> Path:
-    """Write a falsified conjecture's counterexample; its path."""
+def save_conjecture_counterexample(conj, rep, save_dir: str | Path, seed: int | None = None) -> Path:
+    """Write a falsified conjecture's counterexample (found by a search with ``seed``); its path."""
     obj = {"format": FORMAT, "kind": "conjecture", "conjecture": conj.summary(),
            "constant": 1.0, "margin": float(rep.margin),
-           "instance": rep.counterexample["instance"], "point": rep.counterexample.get("point"), **_meta()}
+           "instance": rep.counterexample["instance"], "point": rep.counterexample.get("point"), **_meta(seed)}
     return _write(obj, save_dir, "conjecture")
 
 

@@ -105,7 +105,7 @@ def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = Non
     if rep.falsified and save_dir and rep.counterexample and "instance" in rep.counterexample:
         from .replay import save_counterexample
 
-        rep.counterexample_file = str(save_counterexample(c, rep, save_dir))
+        rep.counterexample_file = str(save_counterexample(c, rep, save_dir, seed))
     return rep
 
 

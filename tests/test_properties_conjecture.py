@@ -395,3 +395,17 @@ def test_a_witness_without_its_fitted_constant_is_one_line_exit_2(tmp_path, caps
     assert main(["replay", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "missing field 'constants.C'" in err
+
+
+def test_conjecture_outputs_and_witnesses_record_their_provenance(tmp_path):
+    """`conjecture -o FILE` recorded no seed, effort, versions, commit, machine or command; a saved witness had
+    no command, machine or seed (the README says every witness records them)."""
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "loss(t) <= C/(eta*t)**2", "--effort", "smoke", "--seed", "3", "--save",
+                 str(tmp_path), "-o", str(out)]) == 1
+    rep = json.loads(out.read_text())
+    prov = rep["provenance"]
+    assert rep["effort"] == "smoke" and prov["seed"] == 3 and prov["command"][:2] == ["eoscheck", "conjecture"]
+    assert prov["versions"]["numpy"] and {"commit", "dirty"} <= set(prov["source"]) and prov["machine"]["cpu"]
+    saved = json.loads(next(tmp_path.glob("conjecture-*.json")).read_text())
+    assert saved["seed"] == 3 and saved["machine"]["cpu"] and saved["command"]

@@ -95,9 +95,12 @@ def run(args) -> int:
     if args.run:
         gd = compare_with_gd(report, etas=args.run_etas or RUN_ETAS, steps=args.run_steps or RUN_STEPS)
     if args.json:
+        from ..provenance import provenance
+
         out = report.to_dict()
         if gd is not None:
             out["run"] = gd
+        out["provenance"] = provenance("cpu", None, getattr(args, "_argv", None))
         from ..audit import jsonable
 
         print(json.dumps(jsonable(out), indent=2, allow_nan=False))

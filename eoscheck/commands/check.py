@@ -94,10 +94,7 @@ def run(args) -> int:
     reports = run_claims(args.claims or None, profile, args.seed, args.counterexamples, progress)
     from ..provenance import provenance
 
-    prov = provenance("cpu", args.seed)
-    argv = getattr(args, "_argv", None)
-    if argv is not None:
-        prov["command"] = list(argv)
+    prov = provenance("cpu", args.seed, getattr(args, "_argv", None))
     payload = {"profile": profile, "seed": args.seed, "seconds": time.perf_counter() - t0,
                "bounds": "eoscheck.bounds", "provenance": prov,
                "claims": [r.to_json() for r in reports]}

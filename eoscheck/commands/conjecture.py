@@ -62,7 +62,10 @@ def run(args) -> int:
         check_output_file(args.output)
     save = witness_folder(args.save, SAVE_DEFAULT, "--save")   # before the search: a witness is never lost
     rep = check_conjecture(conj, args.effort, args.seed, str(save))
-    text = json.dumps(rep.to_json(), indent=1) + "\n"
+    from ..provenance import provenance
+
+    text = json.dumps({**rep.to_json(), "effort": args.effort,
+                       "provenance": provenance("cpu", args.seed, getattr(args, "_argv", None))}, indent=1) + "\n"
     if args.output:
         atomic_write(Path(args.output), text)
     if args.json:

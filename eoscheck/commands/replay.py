@@ -24,7 +24,10 @@ def run(args) -> int:
     if args.output:
         check_output_file(args.output)
     res = replay(args.file)
-    text = json.dumps(res.to_json(), indent=1) + "\n"
+    from ..provenance import provenance
+
+    text = json.dumps({**res.to_json(), "provenance": provenance("cpu", None, getattr(args, "_argv", None))},
+                      indent=1) + "\n"
     if args.output:
         atomic_write(args.output, text)
     if args.json:
