@@ -90,6 +90,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 #: Characters that make a word starting with "-" a formula, never an option (no option has them).
 _FORMULA_CHARS = set("()*/^+ ")
+#: The one-dash options of the commands (and argparse's help; also as -oFILE): any other "-<letter>…" word is a
+#: formula (-z)
+_SHORT_OPTIONS = {"-o", "-h"}
 
 
 def formulas_as_positionals(argv: list[str]) -> list[str]:
@@ -100,7 +103,8 @@ def formulas_as_positionals(argv: list[str]) -> list[str]:
     for a in argv:
         if a == "--":
             rest = True
-        elif not rest and a.startswith("-") and not a.startswith("--") and _FORMULA_CHARS & set(a):
+        elif not rest and a.startswith("-") and not a.startswith("--") and (
+                _FORMULA_CHARS & set(a) or (len(a) > 1 and a[1].isalpha() and not a.startswith(tuple(_SHORT_OPTIONS)))):
             a = " " + a
         out.append(a)
     return out

@@ -711,3 +711,10 @@ def test_a_wide_search_never_fails_the_logistic_loss_and_undetermined_is_its_own
     # log(1 + e^{−1000z}): ℓ″ = 10⁶e^{1000z}/(e^{1000z} + 1)² ≥ 0, which sympy sees on the one fraction (its
     # factored form splits e^{1000z} + 1 into factors of unknown sign)
     assert audit("log(1+exp(-1000*z))", theory=False)["A.convex"].status == "pass"
+
+
+def test_a_one_letter_formula_with_a_minus_is_a_formula(capsys):
+    """`audit-loss -z` said "the following arguments are required: EXPR" (only formulas with ()*/^+ or a space
+    were recognized)."""
+    assert cli_main(["audit-loss", "-z", "--json", "--no-symbolic"]) == 1
+    assert json.loads(capsys.readouterr().out)["loss"]["expr"] == "-z"
