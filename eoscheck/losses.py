@@ -294,20 +294,21 @@ def exponential() -> Loss:
 _a = sp.Symbol("a", positive=True)
 
 
-#: The largest parameter of a built-in family: the constants are exact sympy numbers, and (a + 1)·2^a for
-#: a = 1e12 is a number with 3e11 digits (memory grew by GBs); formulas cap their exponents alike (1000).
+#: The largest degree of flat_poly: its C_β = max{a, (a + 1)·2^a} is an exact sympy number, for a = 1e12 one
+#: with 3e11 digits (memory grew by GBs); formulas cap their exponents alike (1000).  flat_exp's e^a stays
+#: symbolic, so its temperature has no such cap.
 PARAM_MAX = 1000.0
 
 
-def _check_positive(a: float, what: str) -> float:
+def _check_positive(a: float, what: str, most: float = math.inf) -> float:
     try:
         value = float(a)
     except (TypeError, ValueError):
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise EoscheckError(f"{what} must be a positive number, got {a!r}")
-    if value > PARAM_MAX:
-        raise EoscheckError(f"{what} must be at most {PARAM_MAX:g} (its constants are exact numbers), got {a!r}")
+    if value > most:
+        raise EoscheckError(f"{what} must be at most {most:g} (its constants are exact numbers), got {a!r}")
     return value
 
 
@@ -354,7 +355,7 @@ def flat_poly(a: float = 1.0) -> Loss:
     ℓ(z) = (1+z)^{−a} for z > 0 and 1 − az for z ≤ 0; C_g = a,
     C_β = max{a, (a+1)2^a}, no exponential tail (fails 3D), ρ(λ) ≤ 2λ^{2/(a+2)}.
     """
-    a = _check_positive(a, "flat_poly degree a")
+    a = _check_positive(a, "flat_poly degree a", PARAM_MAX)
     template = sp.Piecewise(((1 + z) ** (-_a), z > 0), (1 - _a * z, True))
     A = sp.nsimplify(a)
 

@@ -370,7 +370,7 @@ def test_section7_is_eoscheck_checks_table(built, tmp_path):
         assert r["worst ratio"] == (None if rep.get("worst_ratio") is None else float(rep["worst_ratio"])), rep["id"]
 
 
-@pytest.mark.parametrize("argv, says", [(["--seed", "-1"], "--seed must be an integer ≥ 0"),
+@pytest.mark.parametrize("argv, says", [(["--seed", "-1"], "--seed: must be at least 0"),
                                         (["--mnist", "{empty}"], "no train-images-idx3-ubyte")])
 def test_bad_report_options_are_refused_before_any_work(argv, says, tmp_path, capsys):
     """`report --seed -1` ran ~2 minutes and failed seven sections (exit 1); `--mnist` of a folder without the
