@@ -83,6 +83,8 @@ def mlp3_data(data: Any = None, n: int = 1000) -> tuple[np.ndarray, np.ndarray, 
             labs = raw.astype(np.int64).ravel()
             if imgs.shape[0] != labs.shape[0]:
                 raise EoscheckError(f"{a} has {imgs.shape[0]} images but {b} has {labs.shape[0]} labels")
+            if labs.size == 0:
+                raise EoscheckError(f"{a}: the idx files hold no images; give MNIST-format files with data")
             if not np.all(np.isfinite(imgs[:n])):
                 raise EoscheckError(f"{a}: the images hold NaN or infinite pixels; give MNIST-format pixel data")
             if not np.array_equal(raw.ravel()[:n], labs[:n]) or labs[:n].min() < 0:

@@ -115,7 +115,8 @@ def witness_folder(path: str | Path, default: str | Path, what: str) -> Path:
     try:
         return check_output_dir(path, what)
     except EoscheckError:
-        tmp = Path(tempfile.mkdtemp(prefix="eoscheck-counterexamples-"))
+        # one fixed folder (created only when a witness is written), not a new one per run
+        tmp = check_output_dir(Path(tempfile.gettempdir()) / "eoscheck-counterexamples", what)
         print(f"note: {path} cannot be written here; witnesses go to {tmp}", file=sys.stderr)
         return tmp
 

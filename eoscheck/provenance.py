@@ -149,8 +149,8 @@ def _default(obj: Any) -> Any:
 
 
 def _strict(obj: Any) -> Any:
-    """``obj`` with every non-finite float as the string "inf", "-inf" or "nan": strict JSON (Python writes
-    bare Infinity/NaN, which JSON.parse and most readers refuse)."""
+    """``obj`` with every non-finite float as the string "inf", "-inf" or "nan" (Python writes bare
+    Infinity/NaN, which JSON.parse and most readers refuse)."""
     if isinstance(obj, dict):
         return {k: _strict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -163,10 +163,16 @@ def _strict(obj: Any) -> Any:
     return obj
 
 
+def strict_json(obj: Any, **kw) -> str:
+    """JSON that every reader accepts: non-finite numbers as the strings "inf", "-inf", "nan" (for files
+    a user opens, such as run.json; ``kw`` as for :func:`json.dumps`)."""
+    return json.dumps(_strict(json.loads(canonical_json(obj))), allow_nan=False, **kw)
+
+
 def canonical_json(obj: Any) -> str:
-    """Strict JSON with sorted keys and no whitespace (non-finite numbers as strings): the input of
-    :func:`config_hash`."""
-    return json.dumps(_strict(obj), sort_keys=True, separators=(",", ":"), default=_default, allow_nan=False)
+    """JSON with sorted keys and no whitespace: the input of :func:`config_hash` (non-finite numbers as
+    Python writes them; :func:`strict_json` for files a user opens)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default)
 
 
 def config_hash(config: Any) -> str:

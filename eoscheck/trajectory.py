@@ -21,7 +21,7 @@ import numpy as np
 
 from ._errors import EoscheckError
 from .outputs import atomic_write
-from .provenance import canonical_json
+from .provenance import strict_json
 from .gdinputs import INCREASE_RTOL
 
 #: The (K, S) arrays every linear-model trajectory records.
@@ -250,8 +250,7 @@ class Trajectory:
             prov["command"] = list(command)
         meta = {"config": self.config, "provenance": prov,
                 "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
-        text = json.dumps(json.loads(canonical_json(meta)), indent=2)
-        atomic_write(d / "run.json", text)
+        atomic_write(d / "run.json", strict_json(meta, indent=2, sort_keys=True))
         return d
 
     @classmethod

@@ -284,7 +284,7 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_attem
         rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
         growth.insert(0, (f"{c.outside_hypotheses}, so not a falsification of the theorem: " if c.outside_hypotheses
                           else "") + f"witness on the {param} ladder: {inst.describe()}; measured {pt['measured']:.6g} vs "
-                         f"C·shape·(1{'+' if c.direction == '<=' else '−'}{c.fit.margin:g}) with C = {C:.6g}")
+                         f"C·shape{'·' if c.direction == '<=' else '/'}(1+{c.fit.margin:g}) with C = {C:.6g}")
     elif growth and rep.verdict not in ("FALSIFIED", "error"):
         # a trend is evidence, never a conviction (no witness inside the claim's ranges)
         rep.verdict = "warning" if c.warns_only else "TREND"

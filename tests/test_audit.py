@@ -718,3 +718,23 @@ def test_a_one_letter_formula_with_a_minus_is_a_formula(capsys):
     were recognized)."""
     assert cli_main(["audit-loss", "-z", "--json", "--no-symbolic"]) == 1
     assert json.loads(capsys.readouterr().out)["loss"]["expr"] == "-z"
+
+
+def test_a_child_reaped_before_its_last_message_is_not_charged_wall_time():
+    """multiprocessing reaps finished children when it starts another; the pool then read no /proc/<pid>/stat
+    and charged the child's wall time since its start (6 s here) to the CPU budget, timing out the next
+    question: load again changed what sympy decides."""
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    def short():
+        t = time.process_time()
+        while time.process_time() - t < 0.2:
+            pass
+        return "b"
+
+    pool = SymbolicPool(timeout=3.0, budget=5.0, workers=1)
+    first = pool.submit({"a": lambda: "a"})
+    time.sleep(6.0)                                  # the first child answers and exits meanwhile
+    second = pool.submit({"b": short})               # starting it reaps the first child
+    assert first.result() == {"a": "a"} and second.result() == {"b": "b"}
+    assert pool.spent < 2.0 and not pool.timed_out

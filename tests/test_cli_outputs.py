@@ -130,11 +130,19 @@ def test_run_json_is_strict_json_even_with_infinite_values(tmp_path):
     """`width_required: Infinity` (--model ntk) and `"scale": Infinity` were bare Infinity: not JSON."""
     import json
 
-    from eoscheck.provenance import canonical_json
+    from eoscheck.provenance import strict_json
 
-    text = canonical_json({"a": float("inf"), "b": [float("-inf"), float("nan")], "c": 1.5})
+    text = strict_json({"a": float("inf"), "b": [float("-inf"), float("nan")], "c": 1.5})
 
     def refuse(token):
         raise ValueError(token)
 
     assert json.loads(text, parse_constant=refuse) == {"a": "inf", "b": ["-inf", "nan"], "c": 1.5}
+    from eoscheck.cli import main
+
+    X = np.array([[1e-310, 0.0], [0.0, 1e-310]])              # subnormal: --normalize scales by 1/1e-310 = inf
+    np.savez(tmp_path / "tiny.npz", X=X, y=np.array([1.0, -1.0]))
+    rc = main(["run", "--data", str(tmp_path / "tiny.npz"), "--normalize", "--eta", "1", "--steps", "3",
+               "--out", str(tmp_path / "o"), "--quiet"])
+    if rc == 0:                                                 # (or refused as data: either way no bare Infinity)
+        json.loads((tmp_path / "o" / "run.json").read_text(), parse_constant=refuse)

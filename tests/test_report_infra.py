@@ -156,7 +156,9 @@ def test_cache_clear_deletes_nothing_in_a_folder_that_is_not_a_cache(tmp_path, c
     assert sorted(p.name for p in proj.rglob("*")) == [".tmp-notes", "DONE", "exp1", "results.csv"]
     old = tmp_path / "old"
     RunCache(old).json("demo", "e", {"i": 0}, lambda: {"v": 1}, code="c")
-    (old / MARKER).unlink()                                       # as written before the marker
+    (old / MARKER).unlink()                                       # as written before the marker, with the
+    (old / "workers").mkdir()                                     # report's claims workers and witnesses
+    (old / "counterexamples").mkdir()
     assert main(["cache", "clear", "--cache-dir", str(old)]) == 0 and RunCache(old).entries() == []
 
 

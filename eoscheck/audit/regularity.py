@@ -210,7 +210,7 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
     if not numeric_needed:
         # sympy's solveset has answered "no violation" for ℓ″ = … < 0 on sets where it is negative
         # (log(1 + e^{−z³}) near z = 0.1): a violation the grid confirms in high precision overrules it
-        if w is not None:
+        if w is not None and vmin < 0:     # a violation confirmed in high precision (not an undefined point)
             return CheckResult(name, FAIL, method="numeric", witness=w, witness_info=f"{label} = {vmin:.6g} < 0",
                                detail=detail + f"; sympy had found {what} on every piece (wrongly)")
         return CheckResult(name, PASS, method="symbolic",
@@ -219,7 +219,8 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
     if w is None and math.isnan(vmin):
         return CheckResult(name, UNDETERMINED, method="numeric", detail=detail)
     if w is not None:
-        return CheckResult(name, FAIL, method="numeric", witness=w, witness_info=f"{label} = {vmin:.6g} < 0",
+        return CheckResult(name, FAIL, method="numeric", witness=w,
+                           witness_info=f"{label} is undefined there" if math.isnan(vmin) else f"{label} = {vmin:.6g} < 0",
                            detail=detail)
     return CheckResult(name, PASS, method="numeric", detail=detail + (("; " + ", ".join(how)) if how else ""))
 
@@ -315,7 +316,8 @@ def check_vanishes(ctx, checks) -> CheckResult:
                            detail="lim_{z→∞} ℓ(z) ≠ 0 (sympy)")
     zs = np.geomspace(1e2, 1e15, 27)
     vals = np.array([to_float(ctx.ev.mp(float(x), 0)) for x in zs])
-    gone = np.array([ctx.ev.uncomputed(float(x)) for x in zs])   # beyond the evaluator's cap: no evidence
+    # beyond the evaluator's cap: no evidence (NaN values only: uncomputed() is per point, any derivative)
+    gone = np.isnan(vals) & np.array([ctx.ev.uncomputed(float(x)) for x in zs])
     if not np.all(np.isfinite(vals) | gone):
         i = int(np.flatnonzero(~np.isfinite(vals) & ~gone)[0])
         return CheckResult(name, FAIL, method="numeric", witness=float(zs[i]),

@@ -5,7 +5,8 @@ another process's load cannot turn a question sympy settles into one it does not
 a check's method or verdict).  A much slower CPU still can; the check then goes numeric and its
 ``method`` says so.  A wall-clock cap (:data:`WALL_FACTOR` times the limit, plus
 :data:`WALL_GRACE` s) only stops a child that gets no CPU at all; the pool records it in
-``starved``.  Without ``/proc`` the limits fall back to wall-clock time.
+``starved``; so a child that blocks without computing (waiting on I/O) holds the audit up to that cap,
+90 s with the default 3 s limit.  Without ``/proc`` the limits fall back to wall-clock time.
 
 The children die with the audit: each sets PR_SET_PDEATHSIG (Linux: the kernel sends SIGKILL
 when the parent dies, even by SIGKILL) and checks right after that its parent is still the
@@ -40,6 +41,10 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / _TICK   # utime, stime: fields 14 and 15 of stat(5)
     except (OSError, IndexError, ValueError):
         return None
+
+
+#: whether this system has /proc/<pid>/stat (Linux): else the limits fall back to wall-clock seconds
+_HAVE_PROC = cpu_seconds(os.getpid()) is not None
 
 
 class SymbolicPool:
@@ -125,9 +130,14 @@ class SymbolicJob:
         self.sym.spent += p["cpu"]
 
     def _clock(self, p) -> float:
-        """The child's CPU seconds (wall seconds since its start where /proc cannot be read)."""
+        """The child's CPU seconds: its last reading once it has exited (multiprocessing reaps finished
+        children, and /proc/<pid> goes with them); wall seconds since its start only where /proc cannot be
+        read at all."""
         c = cpu_seconds(p["proc"].pid)
-        p["cpu"] = max(p["cpu"], time.monotonic() - p["started"] if c is None else c)
+        if c is None and not _HAVE_PROC:
+            c = time.monotonic() - p["started"]
+        if c is not None:
+            p["cpu"] = max(p["cpu"], c)
         return p["cpu"]
 
     def result(self) -> dict[str, Any]:

@@ -10,7 +10,8 @@ Theorem 35 bounds at those values; ``--json`` prints everything as JSON; ``--run
 the digits 0-vs-8 data and compares the trajectory with the bounds.
 
 Exit code: 0 when A–C hold (a failing D is reported but does not matter), 1 when one of A–C
-fails or could not be established (named, with a witness), 2 for invalid input.
+fails (named, with a witness), 3 when none fails but one could not be established, 2 for invalid
+input.
 """
 
 from __future__ import annotations

@@ -123,9 +123,10 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
              "make it shallower than the pure power). Large c are far steeper than −2: with η ≫ 1/γ² the first steps "
              "already separate the data with a margin that grows with η, and the loss then falls like exp(−Θ(γη)) — the "
              "perceptron-like regime (Tyurin 2025, paper §9.6); the O(ln²T/T²) bound is an upper bound and still holds. "
-             "A budget whose loss stopped falling over [T/2, T] is left out of the fit ('stalled'): there η·∇L is below "
-             "the rounding of w, w + ηg rounds to w, and L(w_T) depends on η alone — the same value along a diagonal of "
-             "the table below (η = 16384: 6.288e-20 at every T ≥ 2¹⁴) — so it measures float64, not a rate in T. "
+             "A budget whose loss stopped falling over [T/2, T] is left out of the fit ('stalled'): a run still in its "
+             "EoS phase, or a float64 freeze — η·∇L below the rounding of w, so w + ηg rounds to w and L(w_T) depends on "
+             "η alone (the same value along a diagonal of the table below" + _freeze_example(Ts, L, stall, scheds)
+             + ") — either way not a rate in T. "
              "The slopes are evidence, shown next to the verdicts of the claims that decide these statements "
              "(`cor2.rate`, `table1.logistic_rate`: calibrated constants, searched instances, §7).")
     sec.table(Table("slopes", "Fitted slopes of ln L(w_T) against ln T next to the predictions", rows))
@@ -158,6 +159,21 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
     _slope_figure(ctx, sec, Ts, L, stall, scheds, best, ref, gamma, T_min, Tf)
 
 
+def _freeze_example(Ts, L, stall, scheds) -> str:
+    """", e.g. η = 16384: 6.288e-20 at T = 2^14, 2^16" — a stepsize whose stalled loss is one value at several
+    budgets (a float64 freeze, shown), or "" when no stalled value repeats."""
+    seen: dict[float, list[tuple[int, float]]] = {}
+    for i, (_, f) in enumerate(scheds):
+        for j, T in enumerate(Ts):
+            if stall[i, j] and np.isfinite(L[i, j]):
+                seen.setdefault(float(f(T)), []).append((T, float(L[i, j])))
+    for eta, pts in sorted(seen.items()):
+        same = [T for T, v in pts if v == pts[0][1]]
+        if len(same) >= 2:
+            return (f", e.g. η = {eta:g}: {pts[0][1]:.4g} at T = " + ", ".join(f"2^{int(math.log2(T))}" for T in same))
+    return ""
+
+
 def _slope_figure(ctx, sec, Ts, L, stall, scheds, best, ref, gamma, T_min, Tf) -> None:
     fig, ax = ctx.subplots(figsize=(7.6, 5.0))
     T = np.array(Ts, dtype=float)
@@ -172,7 +188,7 @@ def _slope_figure(ctx, sec, Ts, L, stall, scheds, best, ref, gamma, T_min, Tf) -
     ax.plot([], [], "v", color="0.4", label=f"below {floor:g} (value in the table)")
     shown = stall & np.isfinite(L) & (L > floor)
     ax.plot(np.broadcast_to(T, L.shape)[shown], L[shown], "o", mfc="none", mec="k", ms=8, mew=1.0,
-            label="stalled: w + ηg rounds to w (not fitted)")
+            label="stalled: L(T) ≥ L(T/2) (not fitted)")
     # each reference slope through the first fitted point of the run it describes: −1 through the fixed η,
     # −2 through the power-law run η = c·T whose fitted slope is nearest −2 (``ref``)
     for p, i, style in ((-1.0, 0, ":"), (-2.0, ref, "-.")):
@@ -189,8 +205,8 @@ def _slope_figure(ctx, sec, Ts, L, stall, scheds, best, ref, gamma, T_min, Tf) -
     sec.figure(ctx.save_figure(fig, "s4_slopes", "4a", "L(w_T) against T per stepsize schedule (log–log): bold, the fixed η and Corollary 2's "
                                  "η = γ²T/120; thin, η = c·T for the swept c; black, reference slopes −1 through the fixed-η "
                                  "run and −2 through the η = c·T run with a power-law fit nearest −2, from the first fitted budget (and Corollary 2's bound "
-                                 f"where T ≥ T_min). Open black circles: stalled budgets, whose loss no longer falls (float64 "
-                                 f"freeze), left out of the fits. Losses below {floor:g} (down to the float64 floor) are "
+                                 f"where T ≥ T_min). Open black circles: stalled budgets, whose loss no longer falls over the second "
+                                 f"half of the run (a float64 freeze, or still EoS), left out of the fits. Losses below {floor:g} (down to the float64 floor) are "
                                  "marked ▼ on the bottom edge; the table has every value."))
 
 

@@ -207,6 +207,7 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
            progress: bool, command: str | None, sections: tuple[str, ...] | None, cache_root: Path,
            t_start: float) -> ReportResult:
     cache = RunCache(cache_root, enabled=use_cache)
+    cache.mark()            # before any section writes into it (the claims' workers/ come first)
     cache.clean_temporaries()
     data_seed = 0 if seed is None else int(seed)
     ctx = Context(out=staging, cfg=cfg, profile=profile, seed=data_seed, claims_seed=seed, device=device,

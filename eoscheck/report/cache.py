@@ -38,6 +38,8 @@ from ..trajectory import Trajectory
 #: A file at the top of every cache folder (written with its first entry): clear/prune delete only in a
 #: folder that has it, or whose every entry is one a cache wrote (folders from before the marker)
 MARKER = ".eoscheck-cache"
+#: Folders a report keeps in its cache besides the entries (the claims' worker files and witnesses)
+OWN_FOLDERS = frozenset({"workers", "counterexamples"})
 #: tempfile.mkdtemp's names for an entry being written: ".tmp-" and 8 characters of [a-z0-9_]
 _TMP_NAME = re.compile(r"\.tmp-[a-z0-9_]{8}")
 PRUNE_DAYS = 30.0
@@ -154,9 +156,7 @@ class RunCache:
 
     def _store(self, entry: Path, write: Callable[[Path], Any], meta: dict[str, Any]) -> None:
         """Write an entry into a temporary folder, mark it DONE, and rename it into place."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        if not (self.root / MARKER).exists():
-            (self.root / MARKER).write_text("an eoscheck run cache: `eoscheck cache info|prune|clear`\n")
+        self.mark()
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".tmp-"))
         try:
             write(tmp)
@@ -182,6 +182,13 @@ class RunCache:
                 "compute_seconds": sum(e.seconds for e in self.events), "enabled": self.enabled,
                 "folder": str(self.root)}
 
+    def mark(self) -> None:
+        """Create the cache folder if needed and write its :data:`MARKER` (a report does this when it opens
+        the cache, before any section writes into it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.root / MARKER).exists():
+            (self.root / MARKER).write_text("an eoscheck run cache: `eoscheck cache info|prune|clear`\n")
+
     def check_owned(self) -> None:
         """Refuse to delete in a folder that is not a cache (a mistyped --cache-dir or EOSCHECK_CACHE_DIR): it
         must hold the :data:`MARKER`, or nothing but entries and temporaries a cache wrote."""
@@ -190,7 +197,7 @@ class RunCache:
         if not self.root.is_dir() or (self.root / MARKER).exists():
             return
         foreign = [p.name for p in self.root.iterdir()
-                   if not (_TMP_NAME.fullmatch(p.name) or self._entry_meta(p) is not None)]
+                   if not (_TMP_NAME.fullmatch(p.name) or p.name in OWN_FOLDERS or self._entry_meta(p) is not None)]
         if foreign:
             raise EoscheckError(f"cache folder {self.root}: not an eoscheck cache (no {MARKER}; holds "
                                 f"{', '.join(sorted(foreign)[:3])}); nothing deleted — check --cache-dir / "
@@ -211,7 +218,6 @@ class RunCache:
         """Remove temporary folders left by an interrupted report; their number."""
         if not self.root.is_dir():
             return 0
-        self.check_owned()
         n = 0
         for p in self.root.iterdir():
             if p.is_dir() and _TMP_NAME.fullmatch(p.name):

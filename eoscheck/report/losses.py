@@ -178,7 +178,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     sec.text(f"### Loss exponent per family (Table 1) on {data.name} (γ* = {gamma:.4g}, n = {data.n})\n\n"
              f"Budgets T = 2^{cfg['T_exponents'][0]} … 2^{cfg['T_exponents'][-1]}, slope of ln L(w_T) against ln T "
              f"over the last {cfg['fit_last']} (budgets with L > {FLOAT_FLOOR:g} whose loss still falls over [T/2, T]; a "
-             "stalled one — w + ηg rounds to w — gives the same L(w_T) at every T and is left out). Table 1's rates are upper bounds (O(·)): "
+             "stalled one — still in its EoS phase, or frozen in float64 where w + ηg rounds to w — is left out). Table 1's rates are upper bounds (O(·)): "
              "a steeper observed slope agrees with them. The slopes are evidence; the verdicts are those of the claims "
              "`table1.logistic_rate` and `table1.poly_rate` (calibrated constants, searched instances, §7).")
     sec.table(Table("table1", "Measured loss exponents vs Table 1", rows))
