@@ -78,8 +78,9 @@ class Searcher:
             val = self.ev.scalar(q, float(x), need)
             return -sign * val if np.isfinite(val) else (-np.inf if val == sign * np.inf else np.inf)
 
-        res = scipy.optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded",
-                                             options={"xatol": 1e-12 * max(1.0, abs(Z[i]))})
+        with np.errstate(all="ignore"):   # Brent's parabola through ±∞ values: inf − inf, no answer lost
+            res = scipy.optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded",
+                                                 options={"xatol": 1e-12 * max(1.0, abs(Z[i]))})
         best_x, best_v = float(Z[i]), float(v[i])
         val = self.ev.scalar(q, float(res.x), need)
         if np.isfinite(val) and sign * val > sign * best_v:
