@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args._argv = ["eoscheck", *argv]
     try:
+        from . import progress
+
+        progress.enabled()           # a bad EOSCHECK_PROGRESS is refused before any work or output
         return int(args._run(args) or 0)
     except EoscheckError as err:
         print(f"eoscheck {args.command}: error: {' '.join(str(err).split()) or 'bad input'}", file=sys.stderr)

@@ -430,14 +430,23 @@ def get_loss(spec: str | Loss, **params: float) -> Loss:
         raise EoscheckError(f"a loss is a Loss or a built-in name, got {type(spec).__name__}; choose one of: "
                             f"{', '.join(BUILTIN_LOSSES)}")
     name, _, rest = spec.strip().partition(":")
+    given = dict(params)
+    params = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, eq, val = item.partition("=")
+        key = key.strip()
         if not eq:
             raise EoscheckError(f"bad loss parameter {item!r}; write NAME:KEY=VALUE, e.g. flat_poly:a=2")
+        if key in params:      # flat_poly:a=2,a=3 used the last one without a word
+            raise EoscheckError(f"loss parameter {key} given twice in {spec.strip()!r}; give it once")
         try:
-            params[key.strip()] = float(val)
+            params[key] = float(val)
         except ValueError:
-            raise EoscheckError(f"loss parameter {key.strip()} must be a number, got {val!r}") from None
+            raise EoscheckError(f"loss parameter {key} must be a number, got {val!r}") from None
+    for key, val in given.items():  # flat_poly:a=2 with --param a=3 used a = 2 without a word
+        if key in params and float(val) != params[key]:
+            raise EoscheckError(f"loss parameter {key} given twice ({spec.strip()!r} and {key}={val:g}); give it once")
+        params[key] = val
     factory = _BUILTINS.get(name)
     if factory is None:
         known = ", ".join(BUILTIN_LOSSES)

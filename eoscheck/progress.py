@@ -15,7 +15,14 @@ def enabled() -> bool:
     """Whether bars are shown: ``EOSCHECK_PROGRESS`` if set, else whether stderr is a terminal."""
     flag = os.environ.get("EOSCHECK_PROGRESS")
     if flag is not None:
-        return flag.strip() not in ("", "0", "false", "no", "off")
+        word = flag.strip().lower()
+        if word in ("", "0", "false", "no", "off"):
+            return False
+        if word in ("1", "true", "yes", "on"):
+            return True
+        from ._errors import EoscheckError
+
+        raise EoscheckError(f"EOSCHECK_PROGRESS={flag!r}: use 1 (bars on) or 0 (off), or unset it")
     return sys.stderr.isatty()
 
 

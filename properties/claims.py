@@ -269,7 +269,7 @@ class Claim:
             "id": self.id, "title": self.title, "source": self.source, "row": self.row, "kind": self.kind,
             "quantity": self.quantity, "direction": self.direction, "domain": self.domain,
             "assumptions": list(self.assumptions), "bound_id": self.bound_id, "models": list(self.models),
-            "erratum": self.erratum, "unavailable": self.unavailable,
+            "erratum": self.erratum, "unavailable": self.unavailable, "outside_hypotheses": self.outside_hypotheses,
             "fit": None if self.fit is None else {"shape": self.fit.shape, "constant": self.fit.constant,
                                                   "calibration": self.fit.calibration_doc,
                                                   "margin": self.fit.margin, "slope_tol": self.fit.slope_tol,

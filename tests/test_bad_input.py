@@ -509,3 +509,23 @@ def test_mlp3_refuses_idx_images_with_nan(tmp_path, capsys):
     rc = main(["run", "--model", "mlp3", "--data", "idx", "--images", str(img), "--labels", str(lab), "--eta", "0.1",
                "--steps", "3", "--out", str(tmp_path / "o")])
     assert "NaN or infinite pixels" in _one_line_error(rc, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["audit-loss", "flat_poly:a=2", "--param", "a=3"], "loss parameter a given twice"),
+    (["run", "--data", "toy", "--loss", "flat_poly:a=2,a=3", "--eta", "1", "--steps", "2"], "given twice in"),
+    (["bounds", "thm1.tau", "--eta", "16", "--set", "eta=3", "--n", "4", "--gamma", "0.1"], "eta given twice"),
+    (["bounds", "--latex", "--json"], "choose one")])
+def test_conflicting_options_are_refused_not_silently_resolved(argv, says, tmp_path, capsys):
+    """a = 2 won over --param a=3, the last of a=2,a=3 won, --set eta=3 won over --eta 16, --json over --latex:
+    each without a word."""
+    if argv[0] == "run":
+        argv = [*argv, "--out", str(tmp_path / "o")]
+    rc = main(argv)
+    assert says in _one_line_error(rc, capsys.readouterr().err, argv[0])
+
+
+def test_a_bad_progress_setting_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EOSCHECK_PROGRESS", "banana")
+    rc = main(["run", "--data", "toy", "--eta", "1", "--steps", "2", "--out", str(tmp_path / "o")])
+    assert "EOSCHECK_PROGRESS='banana'" in _one_line_error(rc, capsys.readouterr().err)

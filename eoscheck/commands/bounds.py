@@ -51,6 +51,8 @@ def _parse_set(items: list[str]) -> dict[str, float]:
         name = name.strip()
         if not eq or not name:
             raise EoscheckError(f"--set takes NAME=VALUE, got {item!r}")
+        if name in out:
+            raise EoscheckError(f"--set {name} given twice; give it once")
         out[name] = number(val.strip(), f"--set {name}:")
         if name not in SYMBOLS:
             raise EoscheckError(f"--set: unknown parameter {name!r}; known: {', '.join(sorted(SYMBOLS))}")
@@ -63,7 +65,11 @@ def _flag(name: str) -> str:
 
 def _values(args) -> dict[str, float]:
     vals = {sym: getattr(args, flag) for flag, sym in _FLAGS.items() if getattr(args, flag) is not None}
-    vals.update(_parse_set(args.set))
+    for sym, v in _parse_set(args.set).items():
+        if sym in vals and vals[sym] != v:     # --eta 16 --set eta=3 used 3 without a word
+            raise EoscheckError(f"{sym} given twice (--{next(f for f, s in _FLAGS.items() if s == sym)} {vals[sym]:g} "
+                                f"and --set {sym}={v:g}); give it once")
+        vals[sym] = v
     return vals
 
 
@@ -197,6 +203,8 @@ def _table1(args) -> int:
 
 
 def run(args) -> int:
+    if args.latex and args.json:   # printed JSON only, without a word
+        raise EoscheckError("--latex and --json are two output formats; choose one")
     if args.table1:
         return _table1(args)
     if args.id is None:

@@ -72,7 +72,10 @@ def run(args) -> int:
     from ..properties.runner import run_claims
 
     if args.list:
-        print(claims_table(all_claims()))
+        if args.json:      # --list --json printed the table
+            print(json.dumps([c.summary() for c in all_claims()], indent=1, ensure_ascii=False))
+        else:
+            print(claims_table(all_claims()))
         return 0
     profile = args.profile or current_profile()
     for cid in args.claims:
