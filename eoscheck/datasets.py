@@ -360,7 +360,9 @@ def load_idx(images: str | Path, labels: str | Path, classes: tuple[int, int] = 
     if lab.ndim != 1:
         raise EoscheckError(f"{labels} holds an array of shape {lab.shape} (an images file?), not one label per "
                             "sample; --labels takes the labels file (…-labels-idx1-ubyte), --images the images file")
-    lab = lab.astype(np.int64)
+    raw, lab = lab, lab.astype(np.int64)
+    if not np.array_equal(raw, lab):     # float labels: 0.5 was truncated to class 0
+        raise EoscheckError(f"{labels}: labels must be whole class numbers (e.g. 0..9), got non-integer values")
     if Ximg.shape[0] != lab.shape[0]:
         raise EoscheckError(f"{images} has {Ximg.shape[0]} images but {labels} has {lab.shape[0]} labels")
     keep = np.flatnonzero(np.isin(lab, classes))

@@ -164,6 +164,10 @@ def test_idx_roundtrip_and_errors(tmp_path):
     (tmp_path / "short").write_bytes((tmp_path / "img").read_bytes()[:-3])
     with pytest.raises(EoscheckError, match="truncated"):
         read_idx(tmp_path / "short")
+    flab = np.array([0.5, 8.0, 3.0, 0.0, 8.0])                      # float32 labels (idx type 0x0D): 0.5 was class 0
+    (tmp_path / "flab").write_bytes(bytes([0, 0, 0x0D, 1]) + (5).to_bytes(4, "big") + flab.astype(">f4").tobytes())
+    with pytest.raises(EoscheckError, match="whole class numbers"):
+        load_idx(tmp_path / "img", tmp_path / "flab", n=None)
 
 
 @pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
