@@ -103,6 +103,14 @@ def check_output_dir(path: str | Path, what: str = "--out") -> Path:
     return p
 
 
+def not_ours(folder: str | Path, names: list[str], writer: str, replaces: str, what: str = "--out") -> EoscheckError:
+    """The one-line refusal of a folder holding files ``names`` that a ``writer`` (run, sweep, report) did
+    not write but would replace (``replaces``: what it writes there)."""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return EoscheckError(f"{what} {folder}: holds {shown}, which a {writer} did not write; a {writer} replaces "
+                         f"{replaces}, so give a new or empty folder, or an earlier {writer}'s")
+
+
 def witness_folder(path: str | Path, default: str | Path, what: str) -> Path:
     """Where witnesses go, checked before any search.  A folder the user gave must be writable (else one-line
     error); the default (``reports/counterexamples``, relative to the working directory) falls back to a

@@ -220,9 +220,9 @@ class Trajectory:
 
     @staticmethod
     def _refuse(d: Path, names: list[str], what: str) -> None:
-        raise EoscheckError(f"{what} {d}: holds {', '.join(names)}, which a run did not write; a run replaces "
-                            "run.json, trajectory.npz and fig1.*, so give a new or empty folder, or an earlier "
-                            "run's")
+        from .outputs import not_ours
+
+        raise not_ours(d, names, "run", "run.json, trajectory.npz and fig1.*", what)
 
     def save(self, directory: str | Path, *, extra: Mapping[str, bytes] | None = None,
              command: Sequence[str] | None = None) -> Path:

@@ -491,7 +491,7 @@ def test_whole_numbers_are_read_exactly_and_float_forms_beyond_2_53_refused():
 
 @pytest.mark.parametrize("argv, says", [
     (["--gamma", "5"], "--gamma does not apply to --model mlp3, which takes no data options"),
-    (["--data", "idx", "--images", "a", "--labels", "b", "--n", "3"], "takes only --images and --labels")])
+    (["--data", "idx", "--images", "a", "--labels", "b", "--n", "3"], "takes only --images, --labels")])
 def test_mlp3_refuses_data_options_it_would_ignore(argv, says, tmp_path, capsys):
     """`run --model mlp3 --gamma 5 --d 3 --images /nonexist` ran as if they were not there (exit 0)."""
     rc = main(["run", "--model", "mlp3", "--eta", "0.1", "--steps", "3", "--out", str(tmp_path / "o"), *argv])

@@ -87,17 +87,21 @@ def _data_shape(args) -> tuple[int, int] | None:
 #: which data options each --data takes (anything else given is an error, never silently ignored).
 _DATA_OPTIONS = {"synthetic": {"n", "d", "gamma"}, "thm3": {"gamma"}, "idx": {"n", "images", "labels"},
                  "mnist08": {"images", "labels"}}
+#: --model mlp3 reads its own data (the offline digits, or the first 1,000 of an idx pair): no --n there
+_MLP3_OPTIONS = {None: set(), "idx": {"images", "labels"}, "mnist08": {"images", "labels"}}
 
 
 def check_data_options(args) -> None:
-    """Refuse data options the chosen --data does not use (they would be silently ignored)."""
-    name = args.data or "digits08"
-    allowed = _DATA_OPTIONS.get(name, set())
+    """Refuse data options the chosen --data (and model) does not use (they would be silently ignored)."""
+    if args.model == "mlp3" and args.data in _MLP3_OPTIONS:
+        allowed, what = _MLP3_OPTIONS[args.data], "--model mlp3" + (f" --data {args.data}" if args.data else "")
+    else:
+        allowed, what = _DATA_OPTIONS.get(args.data or "digits08", set()), f"--data {args.data or 'digits08'}"
     given = [k for k in ("n", "d", "gamma", "images", "labels") if getattr(args, k) is not None]
     extra = [k for k in given if k not in allowed]
     if extra:
         uses = f"takes only {', '.join(f'--{k}' for k in sorted(allowed))}" if allowed else "takes no data options"
-        raise EoscheckError(f"--{extra[0]} does not apply to --data {name}, which {uses}; drop it")
+        raise EoscheckError(f"--{extra[0]} does not apply to {what}, which {uses}; drop it")
 
 
 def validate(args):
@@ -105,16 +109,7 @@ def validate(args):
     from ..outputs import check_output_dir
 
     etas = parse_floats(args.eta)
-    if args.model == "mlp3" and args.data in (None, "mnist08", "idx"):   # offline digits, or idx files (1,000)
-        given = [k for k in ("n", "d", "gamma", "images", "labels") if getattr(args, k) is not None]
-        allowed = {"images", "labels"} if args.data in ("mnist08", "idx") else set()
-        extra = [k for k in given if k not in allowed]
-        if extra:
-            raise EoscheckError(f"--{extra[0]} does not apply to --model mlp3" + (f" --data {args.data}" if args.data
-                                else "") + (", which takes only --images and --labels" if allowed else
-                                            ", which takes no data options") + "; drop it")
-    else:
-        check_data_options(args)
+    check_data_options(args)
     if args.grid_points is not None and args.grid != "log":
         raise EoscheckError("--grid-points applies to --grid log only; add --grid log or drop --grid-points")
     check_device(args.device)

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import progress as progress_bars
 from .._errors import EoscheckError
-from ..outputs import LOCK_NAME, OutputLock, check_output_dir
+from ..outputs import LOCK_NAME, OutputLock, check_output_dir, not_ours
 from ..provenance import config_hash, source
 from . import acceleration, claims, descent, eos_length, figure1, losses, lower_tau, ntk, provenance, sweep_study, theorem1
 from .cache import RunCache, default_cache_dir
@@ -103,9 +103,7 @@ def check_replaceable(out: Path) -> None:
         return
     other = sorted(p.name for p in out.iterdir() if p.name not in REPORT_ENTRIES)
     if other:
-        shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
-        raise EoscheckError(f"--out {out}: holds {shown}, which a report did not write; the report replaces "
-                            "its folder whole, so give a new or empty folder, or an earlier report's")
+        raise not_ours(out, other, "report", "its folder whole")
 
 
 def recover(out: Path) -> None:

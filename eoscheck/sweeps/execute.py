@@ -269,6 +269,8 @@ def check_replaceable(folder: Path, config: dict) -> None:
     """Before any task runs: refuse a folder whose results.parquet/sweep.json a sweep did not write, and say so
     when the table of an earlier sweep of another grid is about to be replaced (its tasks stay in tasks/ and
     are reused when that grid is run again, so nothing is lost)."""
+    from ..outputs import not_ours
+
     js, table = folder / "sweep.json", folder / "results.parquet"
     doc = None
     if js.exists():
@@ -277,11 +279,9 @@ def check_replaceable(folder: Path, config: dict) -> None:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             doc = None
         if not (isinstance(doc, dict) and isinstance(doc.get("config"), dict) and "grid" in doc["config"]):
-            raise EoscheckError(f"--out {folder}: holds sweep.json, which a sweep did not write; a sweep replaces "
-                                "sweep.json and results.parquet, so give a new or empty folder, or an earlier sweep's")
+            raise not_ours(folder, ["sweep.json"], "sweep", "sweep.json and results.parquet")
     elif table.exists() and not (folder / "tasks").is_dir():   # a killed sweep leaves its tasks/ beside the table
-        raise EoscheckError(f"--out {folder}: holds results.parquet, which a sweep did not write; give a new or "
-                            "empty folder, or an earlier sweep's")
+        raise not_ours(folder, ["results.parquet"], "sweep", "sweep.json and results.parquet")
     if doc is not None:
         same = all(doc["config"].get(k) == json.loads(json.dumps(config[k], default=str)) for k in ("grid", "measures"))
         if not same:
