@@ -96,14 +96,33 @@ def log_ratio(measured: np.ndarray, bound: np.ndarray) -> np.ndarray:
     return out
 
 
-def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
-    """Least-squares slope of ln y against ln x (the observed order of a power law)."""
+def loglog_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares line ln y ≈ a + s·ln x over the finite positive points: (s, the half-width of its 95 % interval).
+
+    The half-width is t₀.₉₇₅(N−2)·√(Σrᵢ²/(N−2) / Σ(ln xᵢ − mean)²), rᵢ the residuals (Student's t with N − 2
+    degrees of freedom).  It treats the residuals as noise; on a deterministic curve it measures how far the points
+    are from a line (a curved log–log plot widens it).  NaN for N = 2 (a line through two points has no residual
+    to judge it by); (NaN, NaN) for fewer than two distinct x."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 2 or np.ptp(np.log(x[ok])) == 0:
-        return math.nan
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
+        return math.nan, math.nan
+    lx, ly = np.log(x[ok]), np.log(y[ok])
+    slope, icpt = np.polyfit(lx, ly, 1)
+    N = lx.size
+    if N < 3:
+        return float(slope), math.nan
+    from scipy.stats import t as student
+
+    resid = ly - (slope * lx + icpt)
+    se = math.sqrt(float(resid @ resid) / (N - 2) / float(((lx - lx.mean()) ** 2).sum()))
+    return float(slope), float(student.ppf(0.975, N - 2) * se)
+
+
+def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of ln y against ln x (the observed order of a power law); see :func:`loglog_fit`."""
+    return loglog_fit(x, y)[0]
 
 
 def log_grid_indices(T: int, points: int = 64, start: int = 1) -> np.ndarray:

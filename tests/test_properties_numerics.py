@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from eoscheck.properties.numerics import (EPS, FP_ULPS, allowance, log_grid_indices, log_ratio, loglog_slope,
-                                          rel_allowance)
+from eoscheck.properties.numerics import (EPS, FP_ULPS, allowance, log_grid_indices, log_ratio, loglog_fit,
+                                          loglog_slope, rel_allowance)
 
 
 def test_allowance_is_ulps_times_the_magnitudes():
@@ -28,6 +28,20 @@ def test_loglog_slope_recovers_a_power_law():
     x = np.geomspace(10, 1e4, 20)
     assert loglog_slope(x, 3.7 * x**-1.5) == pytest.approx(-1.5, abs=1e-12)
     assert math.isnan(loglog_slope(np.array([1.0]), np.array([2.0])))
+
+
+def test_loglog_fit_half_width_matches_a_hand_computed_line():
+    """ln x = 0, 1, 2 and ln y = 0, 1, 3: slope Σuv/Σu² = 3/2, intercept 4/3 − 3/2 = −1/6, residuals 1/6, −1/3, 1/6,
+    Σr² = 1/6, one degree of freedom: se = √((1/6)/1 / 2) = 1/√12, and Student's t with one degree of freedom is
+    Cauchy's, t₀.₉₇₅ = tan(0.475π)."""
+    x = np.exp(np.array([0.0, 1.0, 2.0]))
+    slope, half = loglog_fit(x, np.exp(np.array([0.0, 1.0, 3.0])))
+    # exp then log returns each input within ~2 ulps; the residuals (≥ 1/6) and Σu² = 2 are sums of O(1) terms
+    # with no cancellation, so the result carries ~10 ulps: 1e-12 relative leaves 100× room
+    assert slope == pytest.approx(1.5, rel=1e-12)
+    assert half == pytest.approx(math.tan(0.475 * math.pi) / math.sqrt(12.0), rel=1e-12)
+    two = loglog_fit(np.array([1.0, 2.0]), np.array([1.0, 0.25]))
+    assert two[0] == pytest.approx(-2.0, rel=1e-12) and math.isnan(two[1])   # two points: no residual to judge by
 
 
 def test_log_grid_is_sorted_unique_and_inside():

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from eoscheck.report.context import FLOAT_FLOOR, INCONCLUSIVE_FLOOR, STEEP_FACTOR, combine, decay_slope
+from eoscheck.report.context import (FLOAT_FLOOR, INCONCLUSIVE_FLOOR, INCONCLUSIVE_SPREAD, STEEP_FACTOR, combine,
+                                     decay_slope)
 
 T = 2.0 ** np.arange(8, 14)
 
@@ -22,6 +23,16 @@ def test_a_power_law_at_the_predicted_rate_is_consistent():
 
 def test_a_slower_decay_is_inconsistent():
     assert decay_slope(T, T**-1.0, -2.0, 0.5)["outcome"] == "INCONSISTENT"
+
+
+def test_a_shallower_slope_within_its_scatter_is_inconclusive_not_inconsistent():
+    """T^−1.2 times e^{±0.5} alternating: the fitted slope, −1.2 − 1.5/(17.5 ln 2) ≈ −1.32, is shallower than
+    −2 + 0.5, but the residuals (±0.5 around the line) give a 95 % half-width ≈ 0.6 that reaches −1.5."""
+    noise = np.exp(0.5 * np.array([1, -1, 1, -1, 1, -1]))
+    r = decay_slope(T, T**-1.2 * noise, -2.0, 0.5)
+    assert r["slope"] > -1.5 and r["slope"] - r["halfwidth"] < -1.5
+    assert r["outcome"] == INCONCLUSIVE_SPREAD
+    assert decay_slope(T, T**-1.2, -2.0, 0.5)["outcome"] == "INCONSISTENT"   # the same slope on a clean line
 
 
 def test_an_exponential_decay_is_inconclusive_not_consistent():

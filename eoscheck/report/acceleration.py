@@ -18,10 +18,11 @@ import numpy as np  # noqa: E402
 
 from ..bounds import classics, corollary2, theorem1, theorem3  # noqa: E402
 from ..plotting import log_axes  # noqa: E402
+from ..properties.numerics import loglog_slope  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
-    Context, decay_slope, eta_tex, local_slope, loglog_slope,
+    Context, decay_slope, eta_tex, local_slope,
     floor_lanes, plot_above_floor, stalled, sum_allowance, worst,
 )
 from .document import Section, Table  # noqa: E402
@@ -107,7 +108,7 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
             shape = lambda T: theory.ev(corollary2.BOUND, T=T, gamma=gamma)  # noqa: E731
             pure = -2.0
         rows.append({"schedule": name + (" (best c)" if i == best else ""), "η at T_max": f(Ts[-1]),
-                     "observed slope": chk["slope"], "predicted (pure power)": pure,
+                     "observed slope": chk["slope"], "± (95 %)": chk["halfwidth"], "predicted (pure power)": pure,
                      "predicted (bound shape incl. logs)": local_slope(shape, Tf[0], Tf[-1]),
                      "budgets fitted (L > float floor, still falling)": chk["points"],
                      "stalled budgets left out": chk["stalled"],

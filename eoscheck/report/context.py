@@ -13,6 +13,7 @@ import numpy as np
 from .._errors import EoscheckError
 from ..codehash import code_hash
 from ..datasets import Dataset, digits08, get_dataset
+from ..properties.numerics import loglog_fit
 from ..provenance import array_hash
 from ..resources import single_torch_thread
 from ..trajectory import Trajectory
@@ -208,16 +209,6 @@ def sum_allowance(t) -> np.ndarray:
     return (np.asarray(t, dtype=np.float64) + 8.0) * UNIT_ROUNDOFF
 
 
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of ln y against ln x over the finite positive points (NaN if < 2)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if ok.sum() < 2:
-        return math.nan
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
-
-
 #: Losses at or below this are at the floating-point floor: within a few hundred ulps of the smallest
 #: normal float64 (2.2e-308), where L(w) = Σ exp(−mᵢ)/n and its gradient have lost their relative
 #: precision and a GD step no longer moves w (η·∇L below ulp(w)); a slope fitted there measures rounding.
@@ -229,6 +220,8 @@ FLOAT_FLOOR = 1e-300
 STEEP_FACTOR = 3.0
 
 INCONCLUSIVE_FLOOR = "inconclusive (floating-point floor / perceptron regime)"
+#: A slope shallower than predicted whose 95 % interval still reaches the prediction: a trend, not a finding.
+INCONCLUSIVE_SPREAD = "inconclusive (the fit's 95 % interval reaches the prediction)"
 
 
 #: "Stalled": L(T) ≥ L(T/2)·(1 − 1e-9).  A stalled loss (w + ηg rounds to w) still moves by rounding,
@@ -257,28 +250,35 @@ def decay_slope(T, L, predicted: float, tol: float, stall=None) -> dict[str, Any
     The fit uses only budgets where L is representable (``L > FLOAT_FLOOR``) and still falling (not
     ``stall``, see :func:`stalled`; at least two).  Outcome:
     ``consistent`` when predicted·STEEP_FACTOR ≤ slope ≤ predicted + tol; ``INCONSISTENT`` when the
-    slope is shallower than predicted + tol; :data:`INCONCLUSIVE_FLOOR` when fewer than two budgets
-    are representable or the slope is steeper than STEEP_FACTOR × predicted.  Returns the slope, the
-    outcome, the number of points fitted and the reason.
+    slope's whole 95 % interval (:func:`~eoscheck.properties.numerics.loglog_fit`; the slope itself for two
+    points) is shallower than predicted + tol; :data:`INCONCLUSIVE_SPREAD` when the slope is shallower but its
+    interval reaches predicted + tol; :data:`INCONCLUSIVE_FLOOR` when fewer than two budgets are representable
+    or the slope is steeper than STEEP_FACTOR × predicted.  Returns the slope, its 95 % half-width
+    (``halfwidth``), the outcome, the number of points fitted and the reason.
     """
     T = np.asarray(T, dtype=np.float64)
     L = np.asarray(L, dtype=np.float64)
     stall = np.zeros(T.shape, dtype=bool) if stall is None else np.asarray(stall, dtype=bool)
     ok = np.isfinite(L) & (L > FLOAT_FLOOR) & (T > 0) & ~stall
-    slope = loglog_slope(T[ok], L[ok]) if ok.sum() >= 2 else math.nan
+    slope, half = loglog_fit(T[ok], L[ok]) if ok.sum() >= 2 else (math.nan, math.nan)
+    lo = slope - (half if math.isfinite(half) else 0.0)
     floor_hit = bool((~ok).any())
     if not math.isfinite(slope):
         outcome, why = INCONCLUSIVE_FLOOR, (f"{int(ok.sum())} budget(s) above the float64 floor {FLOAT_FLOOR:g} "
                                             "and still falling")
+    elif lo > predicted + tol:
+        outcome, why = "INCONSISTENT", f"slope {slope:.3g} ± {half:.2g} shallower than {predicted:.3g} + {tol:g}"
     elif slope > predicted + tol:
-        outcome, why = "INCONSISTENT", f"slope {slope:.3g} shallower than {predicted:.3g} + {tol:g}"
+        outcome, why = INCONCLUSIVE_SPREAD, (f"slope {slope:.3g} shallower than {predicted:.3g} + {tol:g}, but its "
+                                             f"95 % interval (± {half:.2g}) reaches it")
     elif slope < STEEP_FACTOR * predicted:
         outcome, why = INCONCLUSIVE_FLOOR, f"slope {slope:.3g} steeper than {STEEP_FACTOR:g}× the predicted {predicted:.3g}"
     else:
         outcome, why = "consistent", f"slope {slope:.3g} within [{STEEP_FACTOR * predicted:.3g}, {predicted + tol:.3g}]"
     if floor_hit and math.isfinite(slope):
         why += f" (fitted on the {int(ok.sum())} budgets above the floor and still falling)"
-    return {"slope": slope, "outcome": outcome, "points": int(ok.sum()), "stalled": int(stall.sum()), "why": why}
+    return {"slope": slope, "halfwidth": half, "outcome": outcome, "points": int(ok.sum()), "stalled": int(stall.sum()),
+            "why": why}
 
 
 def combine(outcomes) -> str:

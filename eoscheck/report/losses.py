@@ -19,11 +19,12 @@ import numpy as np  # noqa: E402
 from ..bounds import proposition5, theorem35  # noqa: E402
 from ..losses import get_loss  # noqa: E402
 from ..plotting import log_axes, save_figure  # noqa: E402
+from ..properties.numerics import loglog_slope  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
     FLOAT_FLOOR, UNIT_ROUNDOFF, Context, decay_slope, floor_lanes, local_slope, stalled,
-    loglog_slope, plot_above_floor, worst,
+    plot_above_floor, worst,
 )
 from .document import Figure, Section, Table  # noqa: E402
 
@@ -171,6 +172,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             chk = decay_slope(Tf, L[i, fit], shape_slope, SLOPE_TOL, stall[i, fit])
             rows.append({"loss": loss.name, "schedule": sched, "Table 1 exponent": expo,
                          "with logs over the fit range": shape_slope, "observed slope": chk["slope"],
+                         "± (95 %)": chk["halfwidth"],
                          "budgets fitted (L > float floor, still falling)": chk["points"],
                          "stalled budgets left out": chk["stalled"],
                          "L(w_T) at T_max": L[i, -1], "prediction source": pred["source"]})

@@ -18,9 +18,10 @@ import numpy as np  # noqa: E402
 
 from ..bounds import theorem1  # noqa: E402
 from ..plotting import log_axes, save_figure  # noqa: E402
+from ..properties.numerics import loglog_slope  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
-from .context import Context, eta_tex, loglog_slope, sum_allowance, worst  # noqa: E402
+from .context import Context, eta_tex, sum_allowance, worst  # noqa: E402
 from .document import Figure, Section, Table  # noqa: E402
 
 TITLE = "Theorem 1: EoS bound, stable bound and phase transition, measured"
