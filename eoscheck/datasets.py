@@ -352,6 +352,8 @@ def load_idx(images: str | Path, labels: str | Path, classes: tuple[int, int] = 
     """
     if n is not None and (int(n) != n or n < 1):
         raise EoscheckError(f"n must be a positive integer (samples to keep), got {n}")
+    if classes[0] == classes[1]:
+        raise EoscheckError(f"the two classes must differ (y = +1 for the first, −1 for the second), got {classes}")
     Ximg = read_idx(images)
     if Ximg.ndim < 2:
         raise EoscheckError(f"{images} holds {Ximg.shape[0]} single values (a labels file?), not images; "
@@ -370,6 +372,11 @@ def load_idx(images: str | Path, labels: str | Path, classes: tuple[int, int] = 
         raise EoscheckError(f"no samples with labels {classes} in {labels}")
     if n is not None:
         keep = keep[:n]
+    missing = [c for c in classes if not (lab[keep] == c).any()]
+    if missing:
+        where = f"the first {len(keep)} samples of classes {classes}" if n is not None else str(labels)
+        raise EoscheckError(f"no sample of class {missing[0]} in {where}: a binary problem needs both classes; "
+                            "choose classes present in the labels file" + (" or a larger n" if n is not None else ""))
     X = Ximg[keep].reshape(len(keep), -1).astype(np.float64)
     y = np.where(lab[keep] == classes[0], 1.0, -1.0)
     meta = {"source": "idx files", "images": str(images), "labels": str(labels),

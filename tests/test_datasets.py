@@ -168,6 +168,14 @@ def test_idx_roundtrip_and_errors(tmp_path):
     (tmp_path / "flab").write_bytes(bytes([0, 0, 0x0D, 1]) + (5).to_bytes(4, "big") + flab.astype(">f4").tobytes())
     with pytest.raises(EoscheckError, match="whole class numbers"):
         load_idx(tmp_path / "img", tmp_path / "flab", n=None)
+    # one class only: all y = +1 is no binary problem (it loaded as one, with no word said)
+    with pytest.raises(EoscheckError, match="no sample of class 8 in the first 1 samples"):
+        load_idx(tmp_path / "img", tmp_path / "lab", n=1)
+    with pytest.raises(EoscheckError, match="no sample of class 5 in"):
+        load_idx(tmp_path / "img", tmp_path / "lab", classes=(0, 5), n=None)
+    with pytest.raises(EoscheckError, match="must differ"):
+        load_idx(tmp_path / "img", tmp_path / "lab", classes=(8, 8), n=None)
+    assert load_idx(tmp_path / "img", tmp_path / "lab", n=2).n == 2      # the first of each class: both present
 
 
 @pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
