@@ -452,6 +452,34 @@ def test_cli_D_failing_keeps_exit_0_and_run_compares_with_gd(capsys):
     assert run["ran"] and run["data"] == "digits08-normalized" and [r["eta"] for r in run["rows"]] == [1.0, 20.0]
     for row in run["rows"]:  # the EoS average bound holds (it is far from tight)
         assert row["eos_holds"] is True and 0 < row["eos_max_ratio"] <= 1
+    # (1 + z)^(−2) and 1 − 2z lose no digits: each operation rounds once, the power doubles 1 + z's relative error
+    assert run["float64"]["value_error"] < 1e-13 and run["float64"]["grad_error"] < 1e-13
+
+
+def test_run_measures_the_float64_error_of_a_cancelling_formula():
+    """√(1+z²) − z at z = 1e4: 1 + z² = 100000001 is exact, √ rounds once (≤ ulp(1e4)/2 = 2^-40 ≈ 9.09e-13), the
+    subtraction is exact (Sterbenz), and ℓ ≈ 1/(2z) = 5e-5, so the relative error is ≤ 2^-40·2e4 ≈ 1.82e-8 on the
+    margins ≤ 1e4, and at z = 1e4 exactly what mpmath says of the float64 value."""
+    import mpmath
+    from types import SimpleNamespace
+
+    from eoscheck.audit.compare import float64_error
+    from eoscheck.expr import parse_loss
+    from eoscheck.losses import get_loss
+
+    run = SimpleNamespace(records={"min_margin": np.array([[-3.0, 50.0]]), "w_norm": np.array([[1.0, 1e4]])})
+    data = SimpleNamespace(max_norm=1.0)
+    got = float64_error(parse_loss("sqrt(1+z**2)-z"), run, data)
+    assert got["margins"] == [-3.0, 1e4]
+    with mpmath.workdps(50):
+        exact = mpmath.sqrt(1 + mpmath.mpf(10) ** 8) - 10**4
+        at_1e4 = float(abs(mpmath.mpf(math.sqrt(1.0 + 1e8) - 1e4) - exact) / exact)
+    assert at_1e4 > 1e-9
+    # the measured error compares with the reference rounded to float64 (≤ 2^-53 relative): it may read up to
+    # ~2^-52 below the error against the exact value
+    assert at_1e4 - 2.0**-52 <= got["value_error"] <= 2.0**-40 * 2e4 * (1 + 1e-6)
+    # the built-in's hand-written form 1/(√(1+z²) + z) of the same ℓ: a few roundings, no cancellation
+    assert float64_error(get_loss("poly_tail"), run, data)["value_error"] < 1e-14
 
 
 def test_cli_table_output(capsys):

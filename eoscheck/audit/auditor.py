@@ -11,7 +11,7 @@ import sympy as sp
 from .._errors import EoscheckError
 from ..compiler import MP_DPS_MAX
 from ..expr import real_number, time_limit
-from ..losses import Loss, z
+from ..losses import Loss
 from . import constants as BCD
 from . import regularity as A
 from .evaluate import Evaluator
@@ -20,7 +20,7 @@ from .format import fmt
 from .promises import promises
 from .results import CHECK_NAMES, AuditReport, CheckResult
 from .search import Searcher, grid
-from .simplify import Piece, as_float, normalize, split_pieces, stabilize
+from .simplify import Piece, as_float, audited_forms, split_pieces, stabilize
 from .symbolic import SymbolicPool
 
 
@@ -57,9 +57,7 @@ def audit_loss(
     notes: list[str] = []
     sym = SymbolicPool(timeout=symbolic_timeout, budget=symbolic_budget, enabled=symbolic)
     with time_limit(PREPARE_SECONDS, "preparing the formula (sympy derivatives)"):
-        pw = stabilize(normalize(loss.expr))
-        d1 = stabilize(sp.diff(pw, z))
-        d2 = stabilize(sp.diff(d1, z))
+        pw, d1, d2 = audited_forms(loss.expr)
 
     # splitting ℓ into its pieces reads the definition (not a decision): done even when symbolic=False
     pieces = sym.ask({"pieces": lambda: split_pieces(pw)}, force=True)["pieces"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -36,12 +37,18 @@ def compare_with_gd(report: AuditReport, data=None, etas=RUN_ETAS, steps: int = 
     loss = evaluable_loss(report.loss)
     c = report.constants
     traj = run_gd(data, loss=loss, etas=list(etas), steps=int(steps), grid="all")
+    fl = float64_error(report.loss, traj, data)
+    # L(w_t) is a mean of positive terms, each within relative error e of ℓ: L carries ≤ e (its summation rounding
+    # is in the 1e-12 / INCREASE_RTOL already), so a ratio to an exact bound may exceed its true value by e, and two
+    # consecutive losses may show a spurious rise of (1 + e)/(1 − e) − 1 ≈ 2e
+    e = fl["value_error"]
+    ratio_max = 1 + 1e-12 + e
+    last_inc = traj.last_increase(rtol=INCREASE_RTOL + 2 * e)
     tt = traj.step.astype(float)
     eos = theorem35.EOS_AVERAGE
     stab_b = theorem35.STABLE_BOUND
     stable_ok = bool(report.holds("C"))
     rows = []
-    last_inc = traj.last_increase(rtol=INCREASE_RTOL)
     for k, eta in enumerate(traj.eta):
         eta = float(eta)
         row: dict[str, Any] = {"eta": eta, "diverged_at": int(traj.diverged_at[k]),
@@ -53,7 +60,7 @@ def compare_with_gd(report: AuditReport, data=None, etas=RUN_ETAS, steps: int = 
             j = int(np.nanargmax(ratio))
             row["eos_max_ratio"] = float(ratio[j])
             row["eos_worst_t"] = int(tt[mask][j])
-            row["eos_holds"] = bool(np.nanmax(ratio) <= 1 + 1e-12)
+            row["eos_holds"] = bool(np.nanmax(ratio) <= ratio_max)
         else:
             row["eos_holds"] = None
             row["eos_why"] = "no t ≤ T with γ²ηt ≥ 1"
@@ -71,13 +78,40 @@ def compare_with_gd(report: AuditReport, data=None, etas=RUN_ETAS, steps: int = 
                     j = int(np.nanargmax(ratio))
                     row["stable_max_ratio"] = float(ratio[j])
                     row["stable_worst_t"] = int(tt[m2][j])
-                    row["stable_holds"] = bool(np.nanmax(ratio) <= 1 + 1e-12)
+                    row["stable_holds"] = bool(np.nanmax(ratio) <= ratio_max)
         rows.append(row)
     verdict = all(r.get("eos_holds") is not False and r.get("stable_holds") is not False and
                   r.get("monotone_after_s") is not False for r in rows)
     return {"ran": True, "data": data.name, "n": n, "d": int(data.d), "gamma": gamma, "steps": int(steps),
-            "rows": rows, "consistent": verdict,
+            "rows": rows, "consistent": verdict, "float64": fl,
             "note": "ratios are empirical / bound; ≤ 1 means the bound held on this run"}
+
+
+def float64_error(loss, traj, data, points: int = 24) -> dict[str, Any]:
+    """How far the float64 ℓ and ℓ′ GD used are from the formula, over the margins the run reached.
+
+    The margins lie in [min over the run of minᵢ mᵢ, max over the run of ‖w_t‖·maxᵢ‖xᵢ‖] (Cauchy–Schwarz); each side
+    of 0 is sampled at ``points`` log-spaced |z| from 1e-3 to its end, with 0 and both ends, and
+    :meth:`~eoscheck.audit.evaluate.Evaluator.worst_error` compares the loss's float64 evaluators with high
+    precision there.  A formula with a cancelling difference (√(1+z²) − z: ~1e-8 relative at z = 1e4) shows it."""
+    from .evaluate import Evaluator
+    from .simplify import audited_forms
+
+    lo = float(np.nanmin(traj.records["min_margin"]))
+    hi = float(np.nanmax(traj.records["w_norm"])) * float(data.max_norm)
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    zs = [lo, 0.0, hi]
+    if lo < -1e-3:
+        zs += list(-np.geomspace(1e-3, -lo, points))
+    if hi > 1e-3:
+        zs += list(np.geomspace(1e-3, hi, points))
+    Z = np.unique(np.array(zs, dtype=np.float64))
+    ev = Evaluator(loss, audited_forms(loss.expr))
+    (ve, vz), (ge, gz) = ev.worst_error(Z, 0), ev.worst_error(Z, 1)
+    def at(x):
+        return None if math.isnan(x) else x
+
+    return {"margins": [lo, hi], "value_error": ve, "value_at": at(vz), "grad_error": ge, "grad_at": at(gz)}
 
 
 def run_lines(res: Mapping[str, Any]) -> list[str]:
@@ -97,6 +131,14 @@ def run_lines(res: Mapping[str, Any]) -> list[str]:
                      ratio_text(r.get("stable_max_ratio"))])
     table = tabulate(rows, headers=["η", "L(w_T)", "EoS avg ratio", "stable thr", "s", "monotone after s",
                                     "stable ratio"], tablefmt="simple", disable_numparse=True)
-    return [head, table, "verdict: " + ("consistent with Theorem 35" if res["consistent"]
+    fl = res["float64"]
+    acc = (f"float64 evaluation over the margins the run reached [{fmt(fl['margins'][0])}, {fmt(fl['margins'][1])}]: "
+           f"ℓ within {fl['value_error']:.2g} relative"
+           + (f" (worst at z = {fmt(fl['value_at'])})" if fl["value_at"] is not None else "")
+           + f", ℓ′ within {fl['grad_error']:.2g}" + (f" (at z = {fmt(fl['grad_at'])})" if fl["grad_at"] is not None else ""))
+    if max(fl["value_error"], fl["grad_error"]) > 1e-12:
+        acc += ("; digits lost in float64 (a cancelling difference? e.g. √(1+z²) − z = 1/(√(1+z²) + z)): the ratios "
+                "and 'monotone after s' allow for the error of ℓ, and GD ran with ℓ′ perturbed that much")
+    return [head, table, acc, "verdict: " + ("consistent with Theorem 35" if res["consistent"]
                                         else "a bound was VIOLATED (see the table)")]
 

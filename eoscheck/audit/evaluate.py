@@ -111,6 +111,22 @@ class Evaluator:
             return False
         return abs(a - to_float(v)) <= self.RTOL * abs(to_float(v))
 
+    def worst_error(self, Z: np.ndarray, k: int) -> tuple[float, float]:
+        """(the largest relative error of the float64 ℓ^{(k)} over the points Z, the z where it is): the
+        evaluators GD uses against high precision.  Points where the high-precision value is 0, beyond
+        float64's range or not computed are skipped; a float64 value that is not finite where the true one is
+        finite counts as an infinite error."""
+        f = self.f64(np.asarray(Z, dtype=np.float64), k)
+        worst, at = 0.0, math.nan
+        for x, a in zip(np.asarray(Z, dtype=np.float64), f):
+            v = self.mp(float(x), k)
+            if mpmath.isnan(v) or mpmath.isinf(v) or v == 0 or not 1e-290 < abs(v) < 1e290:
+                continue
+            err = abs(a - to_float(v)) / abs(to_float(v)) if np.isfinite(a) else math.inf
+            if err > worst:
+                worst, at = err, float(x)
+        return worst, at
+
     def reliable(self, Z: np.ndarray) -> np.ndarray:
         """True where both sample neighbours of z agreed with high precision."""
         Z = np.asarray(Z, dtype=np.float64)

@@ -15,7 +15,7 @@ from ..compiler import compile_expr
 from ..expr import real_number
 from ..losses import Loss, z
 from .results import AuditReport
-from .simplify import normalize, stabilize
+from .simplify import audited_forms
 from .symbolic import SymbolicPool
 
 
@@ -41,9 +41,7 @@ def evaluable_loss(loss: Loss) -> Loss:
     """
     if loss.has_stable_forms:
         return loss
-    pw = stabilize(normalize(loss.expr))
-    d1 = stabilize(sp.diff(pw, z))
-    d2 = stabilize(sp.diff(d1, z))
+    pw, d1, d2 = audited_forms(loss.expr)
     progs = [compile_expr(e, [z], stable_log=True) for e in (pw, d1, d2, sp.log(pw, evaluate=False))]
     fns = [p.numpy for p in progs]
 

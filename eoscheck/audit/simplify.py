@@ -84,6 +84,14 @@ def stabilize(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Add), fix)
 
 
+def audited_forms(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """ℓ, ℓ′, ℓ″ of a loss expression as the audit evaluates them: :func:`normalize`\ d, differentiated, and
+    :func:`stabilize`\ d after each step."""
+    pw = stabilize(normalize(expr))
+    d1 = stabilize(sp.diff(pw, z))
+    return pw, d1, stabilize(sp.diff(d1, z))
+
+
 def split_pieces(pw: sp.Expr) -> list[Piece] | None:
     """ℓ as pieces on disjoint intervals covering ℝ (None when the conditions are not intervals in z)."""
     folded = sp.piecewise_fold(pw)
