@@ -84,7 +84,7 @@ def log_axes(ax, xlabel: str, ylabel: str, title: str | None = None, *, xbase: f
 
 def _eta_label(eta: float) -> str:
     k = np.log2(eta)
-    return f"η = $2^{{{k:g}}}$" if abs(k - round(k)) < 1e-12 else f"η = {eta:g}"
+    return f"η = $2^{{{k:g}}}$" if abs(k - round(k)) < 1e-12 else f"η = {eta:.4g}"
 
 
 def plottable(values: np.ndarray) -> np.ndarray:
@@ -113,6 +113,10 @@ def from_log(log_values: np.ndarray) -> np.ndarray:
 
 def _prefer(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values), values, fallback)
+
+
+#: Up to this many stepsizes the legend beside the panels takes size-8 text (more: 7).
+LEGEND_LARGE_MAX = 8
 
 
 def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: bool = False, *,
@@ -174,7 +178,12 @@ def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: 
         axes[2].set_ylabel("sharpness λ_max(∇²L)  (dashed: 2/η)")
         axes[2].set_yscale("log")
         axes[2].grid(True, alpha=0.3)
-    axes[0].legend(fontsize=8)
+    if ax is None:
+        # one entry a stepsize: beside the panels, in columns of ≤ 16, where it hides no curve and is never cut
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper",
+                   fontsize=8 if traj.K <= LEGEND_LARGE_MAX else 7, ncol=max(1, -(-traj.K // 16)))
+    else:
+        axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     if path is not None:

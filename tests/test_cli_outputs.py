@@ -126,6 +126,26 @@ def test_plot_fig1_draws_into_given_axes_and_returns_the_figure():
     assert matplotlib.get_backend()  # unchanged by the calls (no matplotlib.use anywhere)
 
 
+def test_fig1_legend_of_32_stepsizes_stays_inside_the_figure_and_off_the_panels():
+    """32 stepsizes: the legend inside panel (a) ran off the figure's bottom (~10 entries lost) and covered the curves."""
+    from eoscheck import run_gd, toy
+    from eoscheck.plotting import plot_fig1
+
+    etas = list(np.geomspace(0.1, 100.0, 32))
+    fig = plot_fig1(run_gd(toy(), "logistic", etas, 16), offscreen=True)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()                                       # lays the figure out (constrained layout)
+    r = canvas.get_renderer()
+    legends = fig.legends + [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    assert len(legends) == 1 and len(legends[0].get_texts()) == 32
+    box, page = legends[0].get_window_extent(r), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+    assert not any(box.overlaps(a.get_window_extent(r)) for a in fig.axes)
+    assert "η = 0.125" in [t.get_text() for t in legends[0].get_texts()]   # 4 significant digits, not 0.124961
+
+
 def test_run_json_is_strict_json_even_with_infinite_values(tmp_path):
     """`width_required: Infinity` (--model ntk) and `"scale": Infinity` were bare Infinity: not JSON."""
     import json
