@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from eoscheck.report.context import (FLOAT_FLOOR, INCONCLUSIVE_FLOOR, INCONCLUSIVE_SPREAD, STEEP_FACTOR, combine,
                                      decay_slope)
@@ -85,3 +86,26 @@ def test_a_run_is_stalled_when_its_loss_stops_falling_over_the_second_half():
     diverged = [0.7, 3.0, 90.0, 1e200, np.inf, np.inf]
     run = _Run([frozen, falling, rounding, still_eos, diverged])
     assert stalled(run).tolist() == [True, False, True, True, False]
+
+
+def test_floor_marks_sit_on_the_axes_bottom_edge_whatever_the_limits():
+    """s5_table1 set its lower y-limit above the floor (min/3 ≈ 4e-19 > 1e-20): the ▼, drawn at y = floor with
+    clip_on=False, landed on the tick labels below the axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from eoscheck.report.context import plot_above_floor
+
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.set_yscale("log")
+    plot_above_floor(ax, np.array([1.0, 2.0, 3.0]), np.array([1e-3, 1e-18, 0.0]), 1e-20)
+    ax.set_ylim(4e-19, 1.0)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    marks = ax.get_lines()[1]
+    y = marks.get_transform().transform(np.column_stack([marks.get_xdata(), marks.get_ydata()]))[:, 1]
+    box = ax.get_window_extent(canvas.get_renderer())
+    assert len(y) == 1                                  # only the exact 0 is below the floor
+    # 5 points above the bottom edge: 5/72 inch at the figure's dpi
+    assert y[0] == pytest.approx(box.y0 + 5.0 / 72.0 * fig.dpi, abs=1e-6)

@@ -292,7 +292,7 @@ def combine(outcomes) -> str:
 
 def plot_above_floor(ax, x, y, floor: float, style: str = "o-", lane: int = 0, **kw):
     """Plot y against x where y > floor, and mark each point below it (down to exactly 0) by a ▼ just above
-    the axis' bottom edge instead of a line dropping off the plot; the line's artist.  ``lane`` shifts the
+    the axes' bottom edge (whatever the y-limits) instead of a line dropping off the plot; the line's artist.  ``lane`` shifts the
     ▼ by 4 points per lane sideways, so several curves' marks at one x stay visible (:func:`floor_lanes`)."""
     from matplotlib.transforms import offset_copy
 
@@ -302,8 +302,10 @@ def plot_above_floor(ax, x, y, floor: float, style: str = "o-", lane: int = 0, *
     line = ax.plot(np.where(above, x, np.nan), np.where(above, y, np.nan), style, **kw)[0]
     below = np.isfinite(y) & ~above
     if below.any():
-        shifted = offset_copy(ax.transData, fig=ax.figure, x=4.0 * lane, y=5.0, units="points")
-        ax.plot(x[below], np.full(below.sum(), floor), "v", color=line.get_color(), ms=6, clip_on=False,
+        # x in data, y on the axes' bottom edge (axes coordinates), whatever y-limits the caller sets: drawn at
+        # y = floor, the marks landed on the tick labels when the limits stopped above the floor
+        shifted = offset_copy(ax.get_xaxis_transform(), fig=ax.figure, x=4.0 * lane, y=5.0, units="points")
+        ax.plot(x[below], np.zeros(below.sum()), "v", color=line.get_color(), ms=6, clip_on=False,
                 transform=shifted)
     return line
 
