@@ -38,6 +38,10 @@ TOY_REFERENCE = {
 PLATEAU_TOL = 0.10
 
 
+#: The 3-layer net's stepsizes get these colours in both its figures (square loss and cross-entropy).
+MLP3_COLORS = ("tab:red", "tab:green", "tab:blue", "tab:purple")
+
+
 def run(ctx: Context, sec: Section) -> None:
     cfg = ctx.cfg["figure1"]
     sec.intro = (
@@ -65,7 +69,9 @@ def _value_near(traj, k: int, t: int, key: str = "loss") -> tuple[float, int]:
     return float(traj.records[key][k, j]), int(steps[j])
 
 
-def _fig1_plot(ctx: Context, traj, name: str, title: str, gamma: float, caption: str, fig_id: str) -> Figure:
+def _fig1_plot(ctx: Context, traj, name: str, title: str, gamma: float, caption: str, fig_id: str,
+               panels: str = "ab") -> Figure:
+    """The paper's Fig. 1 pair: (``panels[0]``) the loss and (``panels[1]``) the loss × ηt against t."""
     fig, axes = ctx.subplots(1, 2, figsize=(11.5, 4.4))
     t = traj.step.astype(float)
     pos = t > 0
@@ -80,13 +86,14 @@ def _fig1_plot(ctx: Context, traj, name: str, title: str, gamma: float, caption:
                     label=f"1/γ*² = {1 / gamma**2:.3g} (heuristic plateau, §2.4)")
     axes[0].set_ylabel("training loss L(w_t)")
     axes[1].set_ylabel("L(w_t) · η t")
-    for ax, panel in zip(axes, ("(a)/(c): loss", "(b)/(d): loss × ηt")):
+    for ax, panel, corner in zip(axes, (f"({panels[0]}): loss", f"({panels[1]}): loss × ηt"),
+                                 ("best", "lower right")):   # (d)'s spike rises into the upper right
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2)
         ax.set_xlabel("step t")
         ax.grid(True, which="major", alpha=0.3)
         ax.set_title(panel)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc=corner)
     fig.suptitle(title)
     return ctx.save_figure(fig, name, fig_id, caption)
 
@@ -292,7 +299,7 @@ def _digits(ctx: Context, sec: Section, cfg: dict) -> None:
     sec.table(Table("digits", f"Fig. 1 (c)–(d), {data.name}: measured vs the paper's labels", rows,
                     columns=["paper η", "η"] + [k for k in rows[0] if k not in ("paper η", "η")]))
     sec.figure(_fig1_plot(ctx, traj, "s2_fig1_digits", f"Fig. 1 (c)–(d) on {data.name} (η = {c:g}·η_paper)",
-                          gamma, f"{data.name}: (c) L(w_t) and (d) L(w_t)·ηt against t; dashed: 1/γ*².", "2b"))
+                          gamma, f"{data.name}: (c) L(w_t) and (d) L(w_t)·ηt against t; dashed: 1/γ*².", "2b", "cd"))
     match = [r["paper label"] == ("small" if r["measured"] == "monotone" else "large") for r in rows]
     selected = mode == "rescaled" and "n_per_class" not in str(cfg.get("data", ""))
     sec.verdict(f"{data.name}" + (" (a pair selected by the scan: the picture shows on 16 of 53)" if selected else "")
@@ -437,10 +444,9 @@ def _mlp3(ctx: Context, sec: Section, cfg: dict) -> None:
                      "Lanczos unconverged": int(traj.stats.get("sharpness_unconverged", np.zeros(traj.K))[k])})
     sec.table(Table("mlp3", "3-layer net: loss regime and sharpness relative to 2/η", rows))
     fig, axes = ctx.subplots(1, 2, figsize=(11.5, 4.2))
-    colors = ["tab:red", "tab:green", "tab:blue", "tab:purple"]
     t = traj.step
     for k, eta in enumerate(traj.eta):
-        col = colors[k % len(colors)]
+        col = MLP3_COLORS[k % len(MLP3_COLORS)]
         axes[0].plot(t, traj.records["loss"][k], color=col, lw=1.3, label=f"η = {eta:g}")
         axes[1].plot(sh_t, sh[k], "o-", ms=2.5, color=col, lw=1.2, label=f"λ_max(∇²L), η = {eta:g}")
         axes[1].axhline(2 / eta, color=col, ls="--", lw=1.0, label=f"2/η = {2 / eta:g}")
@@ -510,14 +516,16 @@ def _mlp3_ce(ctx: Context, sec: Section, cfg: dict) -> None:
     sec.table(Table("mlp3_ce", "3-layer net, cross-entropy: loss regime and sharpness relative to 2/η", rows))
     fig, ax = ctx.subplots(figsize=(6.4, 4.2))
     for k, eta in enumerate(traj.eta):
-        ax.plot(traj.step, traj.records["loss"][k], lw=1.3, label=f"η = {eta:g}")
+        ax.plot(traj.step, traj.records["loss"][k], lw=1.3, color=MLP3_COLORS[k % len(MLP3_COLORS)],
+                label=f"η = {eta:g}")
     ax.set_yscale("log")
-    ax.set_xlabel("step t")
+    ax.set_xscale("symlog", linthresh=10)     # the ~100-step EoS phase took 5 % of a linear axis
+    ax.set_xlabel("step t (linear up to 10, then log)")
     ax.set_ylabel("training loss (cross-entropy)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     sec.figure(ctx.save_figure(fig, "s2_mlp3_ce", "2e", "3-layer net with cross-entropy: training loss per stepsize "
-                                                         "(log scale)."))
+                                                         "(log scale; steps linear up to 10, then log)."))
     big, small = int(np.argmax(traj.eta)), int(np.argmin(traj.eta))
     slide_ends_verdict(sec, traj, rows[big], "cross-entropy",
                        "this run: cross-entropy on scikit-learn's digits; the slide's own setting (MNIST, its "
