@@ -257,7 +257,7 @@ def _corollary2(ctx: Context, sec: Section, cfg: dict) -> None:
         grid = np.geomspace(T.min(), T.max() * 1.001 if T.max() > T.min() else T.min() * 2, 50)
         ax.plot(grid, theory.ev(corollary2.BOUND, T=grid, gamma=rr[0]["γ*"]), "--", color=line.get_color(),
                 label=f"{rr[0]['data']}: Cor. 2 bound")
-    log_axes(ax, "budget T (≥ T_min)", "L(w_T)", "Corollary 2: measured (markers) vs bound (dashed)")
+    log_axes(ax, "budget T (≥ T_min)", "L(w_T)", "Corollary 2: measured (markers) vs bound (dashed)", xbase=2)
     ax.legend(fontsize=7)
     sec.figure(ctx.save_figure(fig, "s4_cor2", "4b", "Corollary 2 at budgets T ≥ T_min with its own stepsize γ²T/120: the bound (dashed) is "
                                  "far above the measured loss."))

@@ -135,7 +135,7 @@ def run(ctx: Context, sec: Section) -> None:
 
 
 def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
-    fig, axes = ctx.subplots(1, 2, figsize=(11.5, 4.2))
+    fig, axes = ctx.subplots(1, 2, figsize=(11.5, 5.6))
     markers = ["o", "s", "^", "D", "v", "P"]
     for i, (name, r) in enumerate(curves):
         eta = np.array([x["η"] for x in r])
@@ -143,14 +143,18 @@ def _figure(ctx: Context, sec: Section, curves, steps: int) -> None:
         s1 = np.array([x["first t with L ≤ 1/η"] for x in r], dtype=np.float64)
         c1 = np.array([x["L(T)·T"] if x["stable by T/2"] else math.nan for x in r])
         m = markers[i % len(markers)]
-        line = axes[0].plot(eta, np.where(li >= 1, li, np.nan), marker=m, lw=1.3, label=f"{name}: last increase")[0]
-        axes[0].plot(eta, np.where(s1 >= 1, s1, np.nan), marker=m, ls="--", lw=1.0, mfc="none",
-                     color=line.get_color(), label=f"{name}: first L ≤ 1/η")
-        axes[1].plot(eta, c1, marker=m, lw=1.3, color=line.get_color(), label=name)
+        # a series with no point on the log axis gets no legend entry (an empty "last increase" was listed)
+        li, s1 = np.where(li >= 1, li, np.nan), np.where(s1 >= 1, s1, np.nan)
+        line = axes[0].plot(eta, li, marker=m, lw=1.3,
+                            label=f"{name}: last increase" if np.isfinite(li).any() else None)[0]
+        axes[0].plot(eta, s1, marker=m, ls="--", lw=1.0, mfc="none", color=line.get_color(),
+                     label=f"{name}: first L ≤ 1/η" if np.isfinite(s1).any() else None)
+        axes[1].plot(eta, c1, marker=m, lw=1.3, color=line.get_color(), label=name if np.isfinite(c1).any() else None)
     for ax, ylabel, title in ((axes[0], "EoS length (steps)", "EoS length vs η (runs with value −1 or 0 omitted)"),
                               (axes[1], f"L(T)·T at T = {steps}", "constant factor of the 1/T rate (stable runs)")):
         log_axes(ax, "stepsize η", ylabel, title, xbase=2)
-        ax.legend(fontsize=7)
+        # below the axes: inside, it hid the points the trends rest on
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     sec.figure(ctx.save_figure(fig, "s_eos_length", "eos_length", "EoS length (left: solid last loss increase, dashed first step with "
                       "L ≤ 1/η; monotone runs, rounding increases, unreached thresholds and s₁ = 0 have no point on the log "
                       "axis) and the "

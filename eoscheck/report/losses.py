@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.transforms import offset_copy  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..bounds import proposition5, theorem35  # noqa: E402
@@ -93,7 +94,9 @@ def _rho(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                          "ρ/bound": None if b is None else r / b})
         if bound is not None:
             worst_ratio.append(float(np.max(rho / bound)))
-        ax.plot(fine, theory.rho_values(loss, fine), color=col, lw=1.5, label=f"ρ, {loss.name}")
+        # the logistic ρ coincides with flat_exp(a=1)'s for large λ: markers keep each curve visible under another
+        ax.plot(fine, theory.rho_values(loss, fine), color=col, lw=1.5, marker="osD^vP*X"[len(worst_ratio) % 8],
+                ms=4, mfc="none", markevery=(len(worst_ratio) % 4, 7), label=f"ρ, {loss.name}")
         if bound is not None:
             ax.plot(fine, _rho_bound(loss, fine)[1], "--", color=col, lw=1.0, label="Prop. 5 bound")
     log_axes(ax, "λ", "ρ(λ) = min_z λℓ(z) + z²", "ρ(λ): exact (solid) vs Proposition 5 (dashed)")
@@ -231,7 +234,7 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     exact_viol, exact_ok, exact_inc = 0, 0, 0
     top = 1e3 * steps  # the explicit τ reaches 1e31 for polynomial tails: the plot stops three decades above T
     fig, ax = ctx.subplots(figsize=(7.6, 4.8))
-    for loss, col in zip(losses, plt.cm.tab10(np.arange(len(losses)))):
+    for lane, (loss, col) in enumerate(zip(losses, plt.cm.tab10(np.arange(len(losses))))):
         traj = ctx.gd(f"tau-{loss.name}", data, loss, etas, steps, grid="all")
         thr = np.asarray(theory.ev(theorem35.STABLE_THRESHOLD, loss=loss, eta=np.asarray(etas), n=n))
         exp_tail = loss.paper_constants.get("C_e") is not None
@@ -274,13 +277,15 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                        "τ form": theory.formula(form), FORM_SLOPE: pred,
                        "observed slope of s": obs, "points (η ≥ n, reached)": int(big.sum())})
         ok = s_arr >= 0
-        ax.plot(e_arr[ok], np.maximum(s_arr[ok], 0.5), "o-", color=col, ms=4, label=f"{loss.name}: first s with (15)")
+        ax.plot(e_arr[ok], np.maximum(s_arr[ok], 0.5), "o-", color=col, ms=4,
+                label=f"{loss.name}: first s with (15)" if ok.any() else None)   # no entry for an empty series
         taus = np.array([r["explicit τ"] for r in rows if r["loss"] == loss.name], dtype=float)
         ax.plot(e_arr, np.minimum(taus, top), "x--", color=col, ms=5, lw=1.0, label=f"{loss.name}: explicit τ")
         off = np.isfinite(taus) & (taus > top)
-        if off.any():  # τ beyond the plotted range: ▲ on the top edge, the value is in the table
-            ax.plot(e_arr[off], np.full(off.sum(), top), "^", color=col, ms=7, clip_on=False)
-    ax.plot([], [], "^", color="0.4", label=f"τ above {top:.0e} (value in the table)")
+        if off.any():  # τ beyond the plotted range: ▲ on the top edge, the value is in the table; side by side
+            shifted = offset_copy(ax.transData, fig=fig, x=4.0 * (lane - (len(losses) - 1) / 2), units="points")
+            ax.plot(e_arr[off], np.full(off.sum(), top), "^", color=col, ms=7, clip_on=False, transform=shifted)
+    ax.plot([], [], "^", color="0.4", label=f"τ above {top:.3g} (value in the table)")
     ax.axhline(steps, color="k", lw=0.8, ls=":", label=f"T = {steps} (runs end)")
     ax.set_ylim(0.4, top * 1.5)
     log_axes(ax, "stepsize η", "step", "Transition to condition (15): measured vs explicit τ", xbase=2)

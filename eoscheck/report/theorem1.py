@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from ..bounds import theorem1  # noqa: E402
 from ..plotting import log_axes, save_figure  # noqa: E402
-from ..properties.numerics import loglog_slope  # noqa: E402
+from ..properties.numerics import loglog_fit  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import Context, eta_tex, sum_allowance, worst  # noqa: E402
@@ -133,6 +133,11 @@ def run(ctx: Context, sec: Section) -> None:
     sec.part("transition trend", _transition_trend, sec, summary)
 
 
+#: A trend of s* in η is fitted through at least this many EoS runs (a line through two points always "rises"
+#: or "falls"; three leave one residual for the slope's interval).
+TREND_MIN_POINTS = 3
+
+
 def _transition_trend(sec: Section, summary) -> None:
     """Say how the measured transition step s* moves with η (slides: "larger η ⇒ longer EoS"; Theorem 1
     only bounds it by τ ∝ max{η, n}/γ²)."""
@@ -143,18 +148,21 @@ def _transition_trend(sec: Section, summary) -> None:
         pts = [(r["η"], r["s* (L≤1/η, F≤1)"]) for r in rows if r["s* (L≤1/η, F≤1)"] and r["s* (L≤1/η, F≤1)"] > 0
                and r.get("last increase", -1) >= 0]
         big = [(e, s) for e, s in pts if e >= 1.0]
-        if len(big) >= 2:
-            slope = loglog_slope([e for e, _ in big], [s for _, s in big])
+        if len(big) >= TREND_MIN_POINTS:
+            slope, half = loglog_fit([e for e, _ in big], [s for _, s in big])
             trend = "flat" if abs(slope) < 0.1 else ("falling" if slope < 0 else "rising")
-            rising += trend == "rising"
-            decided += 1
+            if trend != "flat" and abs(slope) <= half:     # the 95 % interval holds 0: no direction shown
+                trend = f"without a direction (slope's 95 % interval ± {half:.2g} holds 0)"
+            else:
+                rising += trend == "rising"
+                decided += 1
             peak = max(range(len(big)), key=lambda i: big[i][1])
             first_rise = (f"; it first rises {big[0][1]:g} → {big[peak][1]:g} up to η = {big[peak][0]:g}"
                           if 0 < peak < len(big) - 1 and big[peak][1] >= 1.5 * big[0][1] else "")
             parts.append(f"{name}: s* {trend} in η (log–log slope {slope:.2f} over the {len(big)} EoS runs with η ∈ "
                          f"[{big[0][0]:g}, {big[-1][0]:g}]{first_rise})")
         else:
-            parts.append(f"{name}: {len(big)} EoS run(s) with η ≥ 1, too few for a trend")
+            parts.append(f"{name}: {len(big)} EoS run(s) with η ≥ 1, too few for a trend (≥ {TREND_MIN_POINTS})")
     if decided:
         verdict = ("a single log–log fit of s* against η does not rise on any of these datasets (where s* first "
                    "rises with η, that is said above; below the largest η that keeps a run monotone, s* is not an "
@@ -242,7 +250,12 @@ def _dataset_figure(ctx: Context, traj, data, gamma: float, fig_etas, spec: str)
     s1 = traj.stats["first_below_1_over_eta"].astype(float)
     grid = np.geomspace(eta_all.min(), eta_all.max(), 200)
     axes[2].plot(grid, theory.ev(theorem1.TAU, eta=grid, n=data.n, gamma=gamma), "k--", lw=1.3, label="τ (Theorem 1)")
-    axes[2].plot(eta_all[sF >= 0], np.maximum(sF[sF >= 0], 0.5), "o", label="s*: first L ≤ 1/η and F ≤ 1")
+    eos = traj.stats["last_increase"] >= 0          # the runs the s* trend is fitted on (filled)
+    for sel, fill, what in ((eos, None, "EoS run"), (~eos, "none", "monotone run")):
+        m = sel & (sF >= 0)
+        if m.any():
+            axes[2].plot(eta_all[m], np.maximum(sF[m], 0.5), "o", color="tab:blue", mfc=fill,
+                         label=f"s*: first L ≤ 1/η and F ≤ 1 ({what})")
     axes[2].plot(eta_all[s1 >= 0], np.maximum(s1[s1 >= 0], 0.5), "x", label="first L ≤ 1/η")
     axes[2].set_xscale("log", base=2)
     axes[2].set_yscale("log")
@@ -264,15 +277,17 @@ def _looseness_figure(ctx: Context, summary) -> Figure:
     keys = (("EoS: worst avg/bound", "looseness of the EoS average bound"),
             ("stable: worst L/bound", "looseness of the stable bound"),
             ("s*/τ", "transition: s*/τ (s* = 0 not drawn)"))
-    for name, gamma, traj, rows in summary:
+    styles = [("o", "-"), ("s", "--"), ("D", ":"), ("^", "-."), ("v", (0, (5, 1, 1, 1)))]
+    for j, (name, gamma, traj, rows) in enumerate(summary):
         eta = np.array([r["η"] for r in rows])
+        marker, ls = styles[j % len(styles)]      # two datasets' ratios can coincide: one drew over the other
         for ax, (key, ttl) in zip(axes, keys):
             y = np.array([np.nan if r[key] is None else r[key] for r in rows], dtype=float)
             y[~(y > 0)] = np.nan  # log scale: a zero (transition at s = 0) is not drawn
-            ax.plot(eta, y, "o-", ms=3, label=name)
-    for ax, (key, ttl) in zip(axes, keys):
+            ax.plot(eta, y, marker=marker, ls=ls, ms=4 + 1.5 * (len(summary) - 1 - j), mfc="none", label=name)
+    for ax, (key, ttl), ylabel in zip(axes, keys, ("worst measured / bound", "worst measured / bound", "s*/τ")):
         ax.axhline(1.0, color="k", lw=1.0, ls="--", label="bound (ratio 1)")
-        log_axes(ax, "stepsize η", "worst measured / bound", ttl, xbase=2, title_size=10)
+        log_axes(ax, "stepsize η", ylabel, ttl, xbase=2, title_size=10)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)  # below: the ratio-1 line
     path, rel = ctx.figure_file("s3_looseness")
     save_figure(fig, path)
