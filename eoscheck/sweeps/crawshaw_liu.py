@@ -129,13 +129,19 @@ def figure(rows: list[dict[str, Any]], path: str | Path, steps: int):
 
     ds = sorted({r["d"] for r in rows})
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(ds)))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
-    for d, c in zip(ds, colors):
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 5.2), constrained_layout=True)
+    markers = "osD^vP*X"
+    for j, (d, c) in enumerate(zip(ds, colors)):
         rr = [r for r in rows if r["d"] == d]
-        eta = [r["eta"] for r in rr]
-        a.plot(eta, [r["worst t(L≤2/η)"] for r in rr], "-o", color=c, ms=3, label=f"d = n = {d}")
+        eta = np.array([r["eta"] for r in rr])
+        worst = np.array([r["worst t(L≤2/η)"] for r in rr], dtype=float)
+        m = markers[j % len(markers)]       # colours alone told d = 2, 4, 8 apart too little
+        a.plot(eta, worst, "-" + m, color=c, ms=4, label=f"d = n = {d}")
         a.plot(eta, [r["median t(L≤2/η)"] for r in rr], "--", color=c, lw=1)
-        b.plot(eta, [r["worst t(L≤2/η)"] for r in rr], "-o", color=c, ms=3, label=f"worst, d = {d}")
+        b.plot(eta, worst, "-" + m, color=c, ms=4, label=f"worst, d = {d}")
+        late = worst > steps               # not reached by T: open markers on the "not reached" line
+        for ax in (a, b):
+            ax.plot(eta[late], worst[late], m, color=c, ms=6, mfc="white", ls="none")
         b.plot(eta, [r["median ⌈τ⌉ (Thm 1)"] for r in rr], ":", color=c, lw=1.2)
         if "median C–L τ bound (d=2)" in rr[0]:
             b.plot(eta, [r["median C–L τ bound (d=2)"] for r in rr], "-.", color="red", lw=1.2,
@@ -148,12 +154,12 @@ def figure(rows: list[dict[str, Any]], path: str | Path, steps: int):
         ax.grid(True, alpha=0.3)
     a.set_ylabel("time to L(w_t) ≤ 2/η  (solid: worst, dashed: median)")
     a.set_title("Crawshaw & Liu Fig. 2a: random data, n = d")
-    a.legend(fontsize=7)
+    a.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))      # beside the axes: inside, it hid data
     b.plot([], [], ":", color="gray", label="Theorem 1's ⌈τ⌉ at the median γ* (dotted, colour = d)")
     b.set_yscale("log")
     b.set_ylabel("steps")
     b.set_title("worst case vs Theorem 1's ⌈τ⌉ (dotted, median γ*)")
-    b.legend(fontsize=6)
+    b.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save_figure(fig, path)
 
 
