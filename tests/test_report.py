@@ -317,6 +317,12 @@ def test_cache_entries_are_atomic_and_resume(tmp_path):
     assert len(calls) == 5
     (tmp_path / ".tmp-leftover").mkdir()
     assert RunCache(tmp_path).clean_temporaries() == 1
+    # another GEMM library rounds otherwise: its runs are not this library's entries
+    other = "openblas" if __import__("eoscheck.gdnumpy").gdnumpy.default_gemm() == "mkl" else "mkl"
+    before = RunCache.key("demo", {"k": 1}, "c")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("eoscheck.fastgd.default_gemm", lambda: other)
+        assert RunCache.key("demo", {"k": 1}, "c") != before
 
 
 def test_bad_device_exits_2(tmp_path, capsys):

@@ -82,8 +82,11 @@ class RunCache:
     # --- keys -------------------------------------------------------------------------
     @staticmethod
     def key(kind: str, config: dict[str, Any], code: str) -> str:
-        """The entry hash: configuration + kind + code hash."""
-        return config_hash({"kind": kind, "config": config, "code": code})
+        """The entry hash: configuration + kind + code hash + what else fixes the bits here
+        (:func:`eoscheck.fastgd.numerics`: a run under ``EOSCHECK_GEMM=openblas`` is not an MKL run's entry)."""
+        from ..fastgd import numerics
+
+        return config_hash({"kind": kind, "config": config, "code": code, "numerics": numerics()})
 
     def path(self, kind: str, label: str, key: str) -> Path:
         return self.root / f"{kind}-{_safe(label)}-{key}"
