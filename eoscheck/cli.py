@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         from . import progress
 
         progress.enabled()           # a bad EOSCHECK_PROGRESS is refused before any work or output
+        from .provenance import source
+
+        source()                     # the commit and dirty flag of the code about to run, read before it runs
         return int(args._run(args) or 0)
     except EoscheckError as err:
         print(f"eoscheck {args.command}: error: {' '.join(str(err).split()) or 'bad input'}", file=sys.stderr)

@@ -113,6 +113,7 @@ def run_gd(
         "dtype": str(dtype).replace("torch.", ""), "device": dev.type,
     }
     t0 = time.perf_counter()
+    _provenance(dev.type)          # versions, machine and the code's commit read before the run, not after it
     engine = _choose_engine(method, backend, threads, dev, dtype, data, w0)
     recorder = GDRecorder(eta, rec, sharp_steps, RECORDED)
     label = f"GD {data.name}, {len(eta)} η in [{eta.min():g}, {eta.max():g}], {loss.name}"

@@ -13,6 +13,7 @@ leaves a stale lock; a second live writer gets a one-line :class:`EoscheckError`
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -142,13 +143,27 @@ def _can_create_in(folder: Path) -> bool:
         return False
 
 
-def check_output_file(path: str | Path, what: str = "-o") -> Path:
+def check_output_file(path: str | Path, what: str = "-o", report: bool = False) -> Path:
     """Validate an output file *before* any computation: not an existing folder, and its folder a
-    folder or creatable (:func:`check_output_dir`).  One-line :class:`EoscheckError` otherwise."""
+    folder or creatable (:func:`check_output_dir`).  With ``report``, an existing file is replaced only
+    when it is an eoscheck JSON report (an object with ``provenance``), never a saved counterexample
+    (``replay FILE -o FILE`` overwrote the witness it replayed) nor a file eoscheck did not write.
+    One-line :class:`EoscheckError` otherwise."""
     p = Path(path).expanduser()
     if p.is_dir():
         raise EoscheckError(f"{what} {path}: is a folder; give a file path, e.g. {Path(path) / 'result.json'}")
     check_output_dir(p.parent if str(p.parent) else Path("."), what)
+    if report and p.exists():
+        try:
+            old = json.loads(p.read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            old = None
+        if isinstance(old, dict) and str(old.get("format", "")).startswith("eoscheck-counterexample"):
+            raise EoscheckError(f"{what} {path}: the file is a saved counterexample, which a report would "
+                                "overwrite; give another file name")
+        if not isinstance(old, dict) or "provenance" not in old:
+            raise EoscheckError(f"{what} {path}: the file exists and is not an eoscheck report; give a new file "
+                                "name (or remove it yourself)")
     return p
 
 

@@ -71,8 +71,10 @@ def source_of(pkg: Path) -> dict[str, Any]:
     if top is not None and Path(top).resolve() == root.resolve() and \
             _git(root, "ls-files", "--error-unmatch", "eoscheck/__init__.py") is not None:
         status = _git(root, "status", "--porcelain", "--untracked-files=no")
-        out.update(commit=_git(root, "rev-parse", "HEAD"), dirty=None if status is None else bool(status),
-                   checkout=str(root), recorded="checkout")
+        # a file git does not track inside the code's folders runs too (a new command module, a new bound)
+        new = _git(root, "ls-files", "--others", "--exclude-standard", "--", "eoscheck", "bounds", "properties")
+        dirty = None if status is None or new is None else bool(status or new)
+        out.update(commit=_git(root, "rev-parse", "HEAD"), dirty=dirty, checkout=str(root), recorded="checkout")
         return out
     try:
         record = json.loads((pkg / BUILD_RECORD).read_text())
@@ -87,7 +89,8 @@ def source_of(pkg: Path) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def source() -> dict[str, Any]:
-    """:func:`source_of` the imported ``eoscheck`` (read once per process)."""
+    """:func:`source_of` the imported ``eoscheck`` (read once per process: the CLI and :func:`eoscheck.run_gd`
+    read it before their work, so a checkout changed during a run does not change what the run records)."""
     return source_of(Path(__file__).resolve().parent)
 
 
@@ -98,7 +101,8 @@ def threadpools() -> list[dict[str, Any]]:
     except ImportError:
         return [{"error": "threadpoolctl not installed"}]
     keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer", "architecture")
-    return [{k: lib.get(k) for k in keep} for lib in threadpool_info()]
+    libs = [{k: lib.get(k) for k in keep} for lib in threadpool_info()]
+    return sorted(libs, key=lambda x: json.dumps(x, sort_keys=True, default=str))   # their load order varies
 
 
 def _cpu_name() -> str:

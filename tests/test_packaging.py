@@ -44,6 +44,43 @@ def test_an_install_without_a_valid_record_reports_no_commit(tmp_path, record):
     assert got["version"]
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_new_file_in_the_code_folders_makes_a_checkout_dirty(tmp_path):
+    """A new command module in eoscheck/ (untracked) is picked up and run, yet the run was recorded clean."""
+    repo = tmp_path / "repo"
+    (repo / "eoscheck").mkdir(parents=True)
+    (repo / "eoscheck" / "__init__.py").write_text("")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "safe.directory=*", "-C", str(repo)]
+    subprocess.run(git[:-2] + ["init", "-q", str(repo)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "x"], check=True)
+    assert source_of(repo / "eoscheck")["dirty"] is False
+    (repo / "notes.txt").write_text("outside the code")      # an untracked file elsewhere changes no code
+    assert source_of(repo / "eoscheck")["dirty"] is False
+    (repo / "eoscheck" / "extra.py").write_text("X = 1\n")
+    got = source_of(repo / "eoscheck")
+    assert got["dirty"] is True and got["recorded"] == "checkout"
+
+
+def test_the_commit_is_read_before_the_work_not_after(tmp_path, monkeypatch):
+    """run.json recorded `dirty: false` and HEAD for a run whose code was edited and checked out again during
+    it: the commit was first read when the output was written."""
+    import eoscheck.gd as gd
+    from eoscheck import run_gd, toy
+    from eoscheck.cli import main
+
+    seen = []
+    real = gd.run_fast
+    monkeypatch.setattr(gd, "_PROVENANCE", {})
+    monkeypatch.setattr(gd, "run_fast", lambda *a, **k: (seen.append(source.cache_info().currsize), real(*a, **k))[1])
+    source.cache_clear()
+    run_gd(toy(), "logistic", [1.0], 3, method="primal")
+    assert seen == [1]
+    source.cache_clear()
+    assert main(["replay", str(tmp_path / "missing.json")]) == 2      # fails at once, after reading the commit
+    assert source.cache_info().currsize == 1
+
+
 def test_a_wheel_records_its_commit_and_carries_the_sweep_study(tmp_path):
     if source()["recorded"] != "checkout" or shutil.which("git") is None:
         pytest.skip("needs a git checkout of eoscheck")

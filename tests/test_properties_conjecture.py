@@ -203,6 +203,17 @@ def test_witness_replays_bit_for_bit(tmp_path, capsys):
     assert res.point["measured"] == pt["measured"] and res.point["bound"] == pt["bound"]
     assert main(["replay", rep.counterexample_file, "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["identical"] is True
+    # `replay W -o W` overwrote the witness with its report (replaying W then failed): refused, W kept
+    before = open(rep.counterexample_file).read()
+    assert main(["replay", rep.counterexample_file, "-o", rep.counterexample_file]) == 2
+    assert "saved counterexample" in capsys.readouterr().err and open(rep.counterexample_file).read() == before
+    mine = tmp_path / "notes.txt"                          # nor a file eoscheck did not write
+    mine.write_text("my notes")
+    assert main(["replay", rep.counterexample_file, "-o", str(mine)]) == 2
+    assert "not an eoscheck report" in capsys.readouterr().err and mine.read_text() == "my notes"
+    out = tmp_path / "r.json"                              # its own report it replaces, as before
+    assert main(["replay", rep.counterexample_file, "-o", str(out)]) == 1
+    assert main(["replay", rep.counterexample_file, "-o", str(out)]) == 1 and json.loads(out.read_text())["identical"]
 
 
 def test_effort_caps_are_stated_and_huge_requests_refused(capsys):

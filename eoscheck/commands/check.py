@@ -84,7 +84,7 @@ def run(args) -> int:
     from ..outputs import atomic_write, check_output_file, witness_folder
 
     if args.output:
-        check_output_file(args.output)
+        check_output_file(args.output, report=True)
     # before any search: a falsification is never lost for its folder
     args.counterexamples = str(witness_folder(args.counterexamples, SAVE_DEFAULT, "--counterexamples"))
     t0 = time.perf_counter()

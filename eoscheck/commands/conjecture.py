@@ -59,7 +59,7 @@ def run(args) -> int:
     ranges = {k: getattr(args, k) for k in ("eta", "n", "d", "gamma", "t", "T")}
     conj = Conjecture.parse(args.statement, loss=args.loss, ranges=ranges, eta_of_T=args.eta_of_T, where=args.where)
     if args.output:
-        check_output_file(args.output)
+        check_output_file(args.output, report=True)
     save = witness_folder(args.save, SAVE_DEFAULT, "--save")   # before the search: a witness is never lost
     rep = check_conjecture(conj, args.effort, args.seed, str(save))
     from ..provenance import provenance

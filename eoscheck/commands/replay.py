@@ -22,7 +22,7 @@ def run(args) -> int:
     from ..properties.replay import replay
 
     if args.output:
-        check_output_file(args.output)
+        check_output_file(args.output, report=True)
     res = replay(args.file)
     from ..provenance import provenance
 
