@@ -128,6 +128,15 @@ def device_info(device: str = "cpu") -> dict[str, Any]:
     return info
 
 
+def command_line() -> list[str]:
+    """This process's command line, ``eoscheck …`` when it runs the CLI (``python -m eoscheck`` has
+    ``…/eoscheck/__main__.py`` as argv[0], the console script its own path)."""
+    argv = [str(a) for a in sys.argv]
+    if argv and (Path(argv[0]).name == "eoscheck" or Path(argv[0]).parts[-2:] == ("eoscheck", "__main__.py")):
+        argv[0] = "eoscheck"
+    return argv
+
+
 def provenance(device: str = "cpu", seed: int | None = None, command: Any = None) -> dict[str, Any]:
     """Everything a reader needs to reproduce a run, except its configuration (and the command line that
     made it, when given)."""

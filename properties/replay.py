@@ -30,13 +30,11 @@ FORMAT = "eoscheck-counterexample/1"
 def _meta(seed: int | None = None) -> dict[str, Any]:
     """Where, when and how a witness was written: versions, commit, machine, the command line and the
     search's seed (None: derandomized)."""
-    import sys
-
     from eoscheck import __version__
-    from eoscheck.provenance import device_info, source, versions
+    from eoscheck.provenance import command_line, device_info, source, versions
 
     return {"eoscheck": __version__, "versions": versions(), "source": dict(source()),
-            "machine": device_info("cpu"), "command": [str(a) for a in sys.argv], "seed": seed,
+            "machine": device_info("cpu"), "command": command_line(), "seed": seed,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 

@@ -81,6 +81,17 @@ def test_the_commit_is_read_before_the_work_not_after(tmp_path, monkeypatch):
     assert source.cache_info().currsize == 1
 
 
+def test_the_command_line_names_the_cli_not_its_main_module(monkeypatch):
+    from eoscheck.provenance import command_line
+
+    monkeypatch.setattr(sys, "argv", ["/x/site-packages/eoscheck/__main__.py", "replay", "w.json"])
+    assert command_line() == ["eoscheck", "replay", "w.json"]
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/eoscheck", "check"])
+    assert command_line() == ["eoscheck", "check"]
+    monkeypatch.setattr(sys, "argv", ["my_script.py", "--x"])            # a user's script stays as it is
+    assert command_line() == ["my_script.py", "--x"]
+
+
 def test_a_wheel_records_its_commit_and_carries_the_sweep_study(tmp_path):
     if source()["recorded"] != "checkout" or shutil.which("git") is None:
         pytest.skip("needs a git checkout of eoscheck")
