@@ -63,14 +63,25 @@ def machine() -> dict:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
         for line in out.splitlines():
             key, _, val = line.partition(":")
-            if key.strip() in ("Model name", "Vendor ID", "CPU(s)", "Thread(s) per core", "L1d cache", "L2 cache",
-                               "L3 cache", "Hypervisor vendor"):
+            if key.strip() in ("Model name", "Vendor ID", "CPU family", "Model", "Stepping", "CPU(s)",
+                               "Thread(s) per core", "L1d cache", "L2 cache", "L3 cache", "Hypervisor vendor"):
                 info[key.strip()] = val.strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    from eoscheck.report.provenance import source_revision
+    import torch
 
-    info["eoscheck"] = source_revision()   # commit (and whether the checkout had uncommitted changes)
+    from eoscheck.gdnumpy import default_gemm
+    from eoscheck.provenance import source
+
+    # the engine's products run in MKL inside torch on Intel (threadpoolctl does not list that copy)
+    info["torch"] = torch.__version__
+    info["mkl"] = next((ln.strip(" -") for ln in torch.__config__.show().splitlines() if "Math Kernel Library" in ln),
+                       None)
+    info["engine_gemm"] = default_gemm()
+    info["argv"] = sys.argv[1:]
+
+    src = source()
+    info["eoscheck"] = {"commit": src["commit"], "dirty": src["dirty"]}   # and whether the checkout had changes
     try:
         from threadpoolctl import threadpool_info
 
@@ -386,8 +397,8 @@ def main(argv=None) -> int:
         global SINGLE
         SINGLE = True
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # one core for every thread
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+        # (XLA has no thread-count flag of its own: the pinning to one CPU above is what holds it to one core)
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     if args.from_json:
         report(json.loads(Path(args.from_json).read_text()))
         return 0

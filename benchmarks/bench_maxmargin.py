@@ -5,8 +5,9 @@ random-hyperplane data (n × d Gaussian directions labelled by a random hyperpla
 of support vectors), Fashion-MNIST pairs (Debian's dataset-fashion-mnist, raw pixels) and
 scikit-learn's digits; optionally the previous implementation (a fresh ``lstsq`` on the active
 set each step, kept below as the reference) on the same data, and the GD run that follows
-(``run_gd``, 32 η, ``--gd-steps`` steps, w* given so the margin is not recomputed; the share
-reported is margin time / (margin time + GD time scaled to 6000 steps, GD being linear in T).
+(``run_gd``, 32 η, ``--gd-steps`` steps, w* given so the margin is not recomputed): ``share_of_gd`` is the
+margin's time over the GD time scaled to the issue's 6000 steps (GD is linear in T), ``share_of_run`` over
+margin + GD.
 
     python benchmarks/bench_maxmargin.py --out benchmarks/results/maxmargin_cpu.json
     python benchmarks/bench_maxmargin.py --reference   # also the previous solver (~2 min)
@@ -26,6 +27,10 @@ from eoscheck.datasets import digits08, load_idx, random_hyperplane
 from eoscheck.maxmargin import max_margin
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+#: The steps of the GD run the issue timed after the max margin ("32 η, 6000 steps: 185 s wall, of which 113 s are
+#: the certified max margin"); target 4 is "≤ 10 % of the GD run it precedes": ``share_of_gd`` = margin / that GD.
+ISSUE_STEPS = 6000
 
 
 def reference_max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000) -> tuple[float, float, int]:
@@ -111,8 +116,10 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             run_gd(data, "logistic", etas, args.gd_steps, w_star=mm.w_star)
             gd = time.perf_counter() - t0
-            row.update(gd_steps=args.gd_steps, gd_seconds=gd, gd_seconds_6000=gd * 6000 / args.gd_steps,
-                       share_of_run=min(times) / (min(times) + gd * 6000 / args.gd_steps))
+            # the issue's run: `eoscheck run` on this data, 32 η, 6000 steps (GD time is linear in the steps)
+            gd6 = gd * ISSUE_STEPS / args.gd_steps
+            row.update(gd_steps=args.gd_steps, gd_seconds=gd, gd_seconds_6000=gd6,
+                       share_of_gd=min(times) / gd6, share_of_run=min(times) / (min(times) + gd6))
         result["cases"].append(row)
         print(json.dumps(row), flush=True)
     result["loadavg_after"] = os.getloadavg()
