@@ -164,5 +164,7 @@ def test_run_json_is_strict_json_even_with_infinite_values(tmp_path):
     np.savez(tmp_path / "tiny.npz", X=X, y=np.array([1.0, -1.0]))
     rc = main(["run", "--data", str(tmp_path / "tiny.npz"), "--normalize", "--eta", "1", "--steps", "3",
                "--out", str(tmp_path / "o"), "--quiet"])
-    if rc == 0:                                                 # (or refused as data: either way no bare Infinity)
-        json.loads((tmp_path / "o" / "run.json").read_text(), parse_constant=refuse)
+    assert rc == 0                                              # the data are usable, the scale is recorded as "inf"
+    run = (tmp_path / "o" / "run.json").read_text()
+    json.loads(run, parse_constant=refuse)
+    assert '"scale": "inf"' in run

@@ -115,7 +115,9 @@ def test_fit_refuses_an_output_that_is_not_a_constants_file_before_calibrating(t
     from eoscheck.cli import main
 
     calls = []
-    monkeypatch.setattr(F, "calibrate", lambda c: calls.append(c) or {})
+    record = {"constant_name": "C", "value": 1.0, "envelope": "max", "points": 1, "worst_instance": "-",
+              "seconds": 0.0}   # a valid record: the refusal, not a KeyError on an empty one, must stop the command
+    monkeypatch.setattr(F, "calibrate", lambda c: calls.append(c) or record)
     bad = tmp_path / "bad.json"
     bad.write_text('{"mine": [1, 2]}')
     assert main(["fit", "thm3.lower", "-o", str(bad)]) == 2

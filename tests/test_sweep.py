@@ -395,6 +395,19 @@ def test_the_study_verdicts_do_not_read_a_censoring_mark_as_a_time(steps, worst,
     assert tuple(v.verdict for v in sec.verdicts[1:]) == want
 
 
+def test_the_study_verdicts_say_how_many_runs_were_not_reached_and_where_neither_end_was():
+    """The ≤ 60 verdict said only "(not reached by T)"; it counts the runs.  The trend's note named the d where
+    neither end was reached only when no other d grew."""
+    from eoscheck.report import sweep_study
+
+    sec = sweep_study.Section(9, sweep_study.KEY, sweep_study.TITLE)
+    sweep_study.study_verdicts(sec, _study_rows({2: (3.0, 101.0), 4: (101.0, 101.0)}, 100), 100)
+    le60, trend = sec.verdicts[1], sec.verdicts[2]
+    assert le60.measured == "d=2: 101 (not reached by T in 1 of 2 runs); d=4: 101 (not reached by T in 2 of 2 runs)"
+    assert trend.verdict == "NOT REPRODUCED"                       # d = 2 grows: 3 → 101
+    assert trend.note.endswith("; not reached by T = 100 at either end at d ∈ 4")
+
+
 def test_rows_of_data_that_are_not_separable_are_flagged(tmp_path, capsys):
     """A folder of two datasets, one separable through the origin and one not (the point (1, 0) labelled both
     +1 and −1: 0 lies in conv{yᵢxᵢ}); its rows used to show only a γ* ≤ 0, with nothing saying that the
