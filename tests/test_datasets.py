@@ -176,6 +176,10 @@ def test_idx_roundtrip_and_errors(tmp_path):
     with pytest.raises(EoscheckError, match="must differ"):
         load_idx(tmp_path / "img", tmp_path / "lab", classes=(8, 8), n=None)
     assert load_idx(tmp_path / "img", tmp_path / "lab", n=2).n == 2      # the first of each class: both present
+    _write_idx(tmp_path / "img0", np.zeros((0, 2, 3), dtype=np.uint8))  # empty files: refused, not a 0-row set
+    _write_idx(tmp_path / "lab0", np.zeros(0, dtype=np.uint8))
+    with pytest.raises(EoscheckError, match="no samples with labels"):
+        load_idx(tmp_path / "img0", tmp_path / "lab0", n=None)
 
 
 @pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
