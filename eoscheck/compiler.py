@@ -23,7 +23,9 @@ by log-sum-exp, e^u − 1 and 1 − e^u by expm1, log(1 − e^v) by log1mexp, lo
 0 ≤ r < 1e-8 (ln ℓ of a user's
 logistic beyond z = 745); and a product that is not finite in float64 (∞·0, ∞/∞: the
 ℓ′ = −e^{−z}/(1 + e^{−z}) of a user's logistic at z = −710) is recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|)
-with those logs.  Cancellation in a difference (√(1+z²) − z at large z) is not rewritten.
+with those logs.  A univariate √A + B with polynomial A, B whose A − B² loses terms (√(1+z²) − z) is
+evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`); other cancelling differences are not
+rewritten (``audit-loss --run`` measures what they cost).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class _Walk:
         # same sub-expressions, which would otherwise be built again at every level (2^depth)
         self._nodes: dict[sp.Basic, Node] = {}
         self._logs: dict[sp.Basic, Node] = {}
+        self._plain: set[sp.Basic] = set()      # sums the conjugate rule must not rewrite (its own denominators)
 
     def node(self, expr: sp.Basic) -> Node:
         got = self._nodes.get(expr)
@@ -108,7 +111,20 @@ class _Walk:
             return lambda env: env.bk.piecewise(pairs, env)
         if isinstance(expr, sp.log) and len(expr.args) == 1:
             return self.log(expr.args[0])
-        if self.stable_log and isinstance(expr, sp.Add):
+        if self.stable_log and isinstance(expr, sp.Add) and expr not in self._plain:
+            conj = conjugate_form(expr)
+            if conj is not None:       # √A + B where B < 0: (A − B²)/(√A − B), A − B² expanded symbolically
+                num, root, rest = conj
+                den = sp.Add(root, -rest, evaluate=False)
+                self._plain.add(den)   # its own conjugate form is expr again; where B < 0 it does not cancel
+                alt = self.node(sp.Mul(num, sp.Pow(den, -1, evaluate=False), evaluate=False))
+                cond, otherwise = self.node(sp.StrictLessThan(rest, 0)), self.node(sp.true)
+                terms = [self.node(a) for a in expr.args]
+
+                def plain(env):
+                    return env.bk.add([f(env) for f in terms], env)
+
+                return lambda env: env.bk.piecewise([(alt, cond), (plain, otherwise)], env)
             c, rest = expr.as_coeff_Add()
             if c == -1 and isinstance(rest, sp.exp):          # e^u − 1 = expm1(u): no cancellation near u = 0
                 fu = self.node(rest.args[0])
@@ -215,6 +231,44 @@ class _Walk:
             fb, fe, lb = self.node(arg.base), self.node(arg.exp), self.log(arg.base)
             return lambda env: env.bk.log_pow(fb, fe, lb, generic, env)
         return generic
+
+
+#: The conjugate rule expands polynomials of at most this degree (a bound on its symbolic work).
+CONJUGATE_MAX_DEGREE = 8
+
+
+def conjugate_form(expr: sp.Add) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+    """(A − B², √A, B) for a univariate sum √A + B (one square-root term k·√A, k > 0 rational; A and B
+    polynomials of degree ≤ :data:`CONJUGATE_MAX_DEGREE`) whose A − B² loses terms when expanded — the sum
+    cancels where B < 0 and √A ≈ −B (√(1+z²) − z at z = 1e4 keeps 8 of 16 digits), while
+    (A − B²)/(√A − B) there adds two positive terms; None when the form does not apply."""
+    roots = [t for t in expr.args if _sqrt_term(t) is not None]
+    syms = expr.free_symbols
+    if len(roots) != 1 or len(syms) != 1 or expr.has(AppliedUndef):
+        return None
+    (x,) = syms
+    root = roots[0]
+    k, A = _sqrt_term(root)
+    rest = sp.Add(*[t for t in expr.args if t is not root])
+    try:
+        pa, pb = sp.Poly(A, x), sp.Poly(rest, x)
+    except sp.PolynomialError:
+        return None
+    if max(pa.degree(), pb.degree()) > CONJUGATE_MAX_DEGREE:
+        return None
+    a2, b2 = sp.expand(k**2 * A), sp.expand(rest**2)
+    num = sp.expand(a2 - b2)
+    if len(sp.Add.make_args(num)) >= len(sp.Add.make_args(a2)) + len(sp.Add.make_args(b2)):
+        return None            # nothing cancels symbolically: no gain
+    return num, root, rest
+
+
+def _sqrt_term(t: sp.Expr) -> tuple[sp.Rational, sp.Expr] | None:
+    """(k, A) for a term k·√A (k a positive rational), else None."""
+    k, r = t.as_coeff_Mul()
+    if isinstance(k, sp.Rational) and k > 0 and isinstance(r, sp.Pow) and r.exp == sp.S.Half:
+        return k, r.base
+    return None
 
 
 def _memoized(f: Node) -> Node:

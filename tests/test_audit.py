@@ -457,19 +457,24 @@ def test_cli_D_failing_keeps_exit_0_and_run_compares_with_gd(capsys):
 
 
 def test_run_measures_the_float64_error_of_a_cancelling_formula():
-    """√(1+z²) − z at z = 1e4: 1 + z² = 100000001 is exact, √ rounds once (≤ ulp(1e4)/2 = 2^-40 ≈ 9.09e-13), the
-    subtraction is exact (Sterbenz), and ℓ ≈ 1/(2z) = 5e-5, so the relative error is ≤ 2^-40·2e4 ≈ 1.82e-8 on the
-    margins ≤ 1e4, and at z = 1e4 exactly what mpmath says of the float64 value."""
+    """GD evaluating √(1+z²) − z naively (the loss's attached float64 evaluators; the compiler itself now rewrites
+    this formula): at z = 1e4, 1 + z² = 100000001 is exact, √ rounds once (≤ ulp(1e4)/2 = 2^-40 ≈ 9.09e-13), the
+    subtraction is exact (Sterbenz), and ℓ ≈ 1/(2z) = 5e-5, so the relative error is ≤ 2^-40·2e4 ≈ 1.82e-8 on
+    the margins ≤ 1e4, and at z = 1e4 what mpmath says of the float64 value."""
     import mpmath
+    import torch
     from types import SimpleNamespace
 
     from eoscheck.audit.compare import float64_error
     from eoscheck.expr import parse_loss
     from eoscheck.losses import get_loss
 
+    naive = parse_loss("sqrt(1+z**2)-z").with_evaluators(
+        lambda m: torch.sqrt(1 + m * m) - m, lambda m: m / torch.sqrt(1 + m * m) - 1,
+        lambda m: (1 + m * m) ** -1.5)
     run = SimpleNamespace(records={"min_margin": np.array([[-3.0, 50.0]]), "w_norm": np.array([[1.0, 1e4]])})
     data = SimpleNamespace(max_norm=1.0)
-    got = float64_error(parse_loss("sqrt(1+z**2)-z"), run, data)
+    got = float64_error(naive, run, data)
     assert got["margins"] == [-3.0, 1e4]
     with mpmath.workdps(50):
         exact = mpmath.sqrt(1 + mpmath.mpf(10) ** 8) - 10**4
@@ -478,8 +483,10 @@ def test_run_measures_the_float64_error_of_a_cancelling_formula():
     # the measured error compares with the reference rounded to float64 (≤ 2^-53 relative): it may read up to
     # ~2^-52 below the error against the exact value
     assert at_1e4 - 2.0**-52 <= got["value_error"] <= 2.0**-40 * 2e4 * (1 + 1e-6)
-    # the built-in's hand-written form 1/(√(1+z²) + z) of the same ℓ: a few roundings, no cancellation
+    # the built-in's hand-written form 1/(√(1+z²) + z) of the same ℓ, and the user's √(1+z²) − z through the
+    # compiler's conjugate rule: a few roundings, no cancellation
     assert float64_error(get_loss("poly_tail"), run, data)["value_error"] < 1e-14
+    assert float64_error(parse_loss("sqrt(1+z**2)-z"), run, data)["value_error"] < 1e-14
 
 
 def test_cli_table_output(capsys):
