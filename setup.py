@@ -1,7 +1,7 @@
 """The build step's two additions to a wheel (the metadata lives in pyproject.toml):
 
-* ``eoscheck/data/build.json``: the commit the wheel was built from and whether tracked files differed
-  from it, so an installed eoscheck records its code's commit in runs and reports
+* ``eoscheck/data/build.json``: the commit the wheel was built from and whether its code differed
+  from it (:func:`eoscheck.gitstate.checkout_state`), so an installed eoscheck records its code's commit in runs and reports
   (:func:`eoscheck.provenance.source_of`);
 * ``eoscheck/data/reports/sweeps/crawshaw-liu/``: the committed sweep study's data, which the report's
   sweep section draws (:func:`eoscheck.report.sweep_study.study_dir`).
@@ -9,9 +9,9 @@
 Neither is written for an editable install, which runs from the checkout itself.
 """
 
+import importlib.util
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 from setuptools import setup
@@ -21,22 +21,22 @@ HERE = Path(__file__).resolve().parent
 STUDY = Path("reports", "sweeps", "crawshaw-liu")
 
 
-def _git(*args):
-    try:
-        out = subprocess.run(["git", "-c", f"safe.directory={HERE}", "-C", str(HERE), *args],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+def _gitstate():
+    """eoscheck/gitstate.py loaded by path: the package's one rule for "dirty", without importing eoscheck (whose
+    dependencies a build environment need not have)."""
+    spec = importlib.util.spec_from_file_location("_eoscheck_gitstate", HERE / "eoscheck" / "gitstate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def build_record():
     """{"commit", "dirty"} of the checkout this is built in (None, None outside one)."""
-    top = _git("rev-parse", "--show-toplevel")
+    gs = _gitstate()
+    top = gs.git(HERE, "rev-parse", "--show-toplevel")
     if top is None or Path(top).resolve() != HERE:
         return {"commit": None, "dirty": None}
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": _git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
+    return gs.checkout_state(HERE)
 
 
 class BuildPy(build_py):

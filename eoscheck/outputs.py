@@ -143,28 +143,53 @@ def _can_create_in(folder: Path) -> bool:
         return False
 
 
+#: The ``format`` of the JSON reports ``check``, ``conjecture`` and ``replay`` write with ``-o``.
+REPORT_FORMAT = "eoscheck-report/1"
+#: Keys that tell those reports apart when written before they carried :data:`REPORT_FORMAT`.
+_OLDER_REPORT_KEYS = ({"claims", "profile"}, {"conjecture", "effort"}, {"reproduced", "identical"})
+#: An existing file larger than this is not read to decide whether it is a report.
+_REPORT_MAX_BYTES = 256 * 2**20
+
+
 def check_output_file(path: str | Path, what: str = "-o", report: bool = False) -> Path:
     """Validate an output file *before* any computation: not an existing folder, and its folder a
     folder or creatable (:func:`check_output_dir`).  With ``report``, an existing file is replaced only
-    when it is an eoscheck JSON report (an object with ``provenance``), never a saved counterexample
-    (``replay FILE -o FILE`` overwrote the witness it replayed) nor a file eoscheck did not write.
-    One-line :class:`EoscheckError` otherwise."""
+    when it is empty or an eoscheck report (:data:`REPORT_FORMAT`, or an older one by its keys) — never a
+    saved counterexample (``replay W -o W`` overwrote the witness it replayed), a run's ``run.json``, a
+    file eoscheck did not write, or something that is not a regular file.  One-line :class:`EoscheckError`
+    otherwise."""
     p = Path(path).expanduser()
     if p.is_dir():
         raise EoscheckError(f"{what} {path}: is a folder; give a file path, e.g. {Path(path) / 'result.json'}")
     check_output_dir(p.parent if str(p.parent) else Path("."), what)
     if report and p.exists():
+        why = _not_a_report(p)
+        if why:
+            raise EoscheckError(f"{what} {path}: {why}; give another file name (or remove it yourself)")
+    return p
+
+
+def _not_a_report(p: Path) -> str | None:
+    """Why the existing ``p`` must not be replaced by a report, or None."""
+    if not p.is_file():
+        return "exists and is not a regular file"
+    size = p.stat().st_size
+    if size == 0:
+        return None                 # e.g. `mktemp`'s
+    old = None
+    if size <= _REPORT_MAX_BYTES:
         try:
             old = json.loads(p.read_text())
         except (OSError, ValueError, UnicodeDecodeError):
-            old = None
-        if isinstance(old, dict) and str(old.get("format", "")).startswith("eoscheck-counterexample"):
-            raise EoscheckError(f"{what} {path}: the file is a saved counterexample, which a report would "
-                                "overwrite; give another file name")
-        if not isinstance(old, dict) or "provenance" not in old:
-            raise EoscheckError(f"{what} {path}: the file exists and is not an eoscheck report; give a new file "
-                                "name (or remove it yourself)")
-    return p
+            pass
+    if isinstance(old, dict):
+        fmt = str(old.get("format", ""))
+        if fmt.startswith("eoscheck-counterexample"):
+            return "the file is a saved counterexample, which a report would overwrite"
+        if fmt == REPORT_FORMAT or ("provenance" in old and "config" not in old
+                                    and any(keys <= old.keys() for keys in _OLDER_REPORT_KEYS)):
+            return None
+    return "the file exists and is not an eoscheck report"
 
 
 class OutputLock:

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,8 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
+
+from .gitstate import checkout_state, git
 
 _PACKAGES = ("eoscheck", "numpy", "scipy", "sympy", "torch", "numba", "threadpoolctl", "hypothesis", "matplotlib",
              "scikit-learn", "dask", "distributed", "pyarrow", "pandas")
@@ -42,21 +43,12 @@ def _versions() -> dict[str, str]:
 BUILD_RECORD = Path("data", "build.json")
 
 
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", "-c", f"safe.directory={root}", "-C", str(root), *args],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
 def source_of(pkg: Path) -> dict[str, Any]:
     """Where the ``eoscheck`` package in folder ``pkg`` comes from: ``{"version", "commit", "dirty",
     "checkout", "recorded"}``.
 
-    In a git checkout of eoscheck (``pkg`` is its ``eoscheck/`` folder, tracked): HEAD and whether tracked
-    files differ from it, ``recorded`` "checkout".  Installed from a wheel built in a checkout: the
+    In a git checkout of eoscheck (``pkg`` is its ``eoscheck/`` folder, tracked): HEAD and whether its code
+    differs from it (:func:`~eoscheck.gitstate.checkout_state`), ``recorded`` "checkout".  Installed from a wheel built in a checkout: the
     commit and dirty flag the build recorded (:data:`BUILD_RECORD`), ``recorded`` "build".  Otherwise
     (an install with no record, or a package inside some other repository) ``commit`` None."""
     from . import __version__
@@ -67,14 +59,10 @@ def source_of(pkg: Path) -> dict[str, Any]:
         version = __version__
     out: dict[str, Any] = {"version": version, "commit": None, "dirty": None, "checkout": None, "recorded": None}
     root = pkg.parent
-    top = _git(root, "rev-parse", "--show-toplevel")
+    top = git(root, "rev-parse", "--show-toplevel")
     if top is not None and Path(top).resolve() == root.resolve() and \
-            _git(root, "ls-files", "--error-unmatch", "eoscheck/__init__.py") is not None:
-        status = _git(root, "status", "--porcelain", "--untracked-files=no")
-        # a file git does not track inside the code's folders runs too (a new command module, a new bound)
-        new = _git(root, "ls-files", "--others", "--exclude-standard", "--", "eoscheck", "bounds", "properties")
-        dirty = None if status is None or new is None else bool(status or new)
-        out.update(commit=_git(root, "rev-parse", "HEAD"), dirty=dirty, checkout=str(root), recorded="checkout")
+            git(root, "ls-files", "--error-unmatch", "eoscheck/__init__.py") is not None:
+        out.update(**checkout_state(root), checkout=str(root), recorded="checkout")
         return out
     try:
         record = json.loads((pkg / BUILD_RECORD).read_text())

@@ -96,6 +96,16 @@ def log_ratio(measured: np.ndarray, bound: np.ndarray) -> np.ndarray:
     return out
 
 
+def _loglog_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ln x, ln y) over the finite positive points, or None when fewer than two distinct x remain."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2 or np.ptp(np.log(x[ok])) == 0:
+        return None
+    return np.log(x[ok]), np.log(y[ok])
+
+
 def loglog_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least-squares line ln y ≈ a + s·ln x over the finite positive points: (s, the half-width of its 95 % interval).
 
@@ -103,12 +113,10 @@ def loglog_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     degrees of freedom).  It treats the residuals as noise; on a deterministic curve it measures how far the points
     are from a line (a curved log–log plot widens it).  NaN for N = 2 (a line through two points has no residual
     to judge it by); (NaN, NaN) for fewer than two distinct x."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 2 or np.ptp(np.log(x[ok])) == 0:
+    pts = _loglog_points(x, y)
+    if pts is None:
         return math.nan, math.nan
-    lx, ly = np.log(x[ok]), np.log(y[ok])
+    lx, ly = pts
     slope, icpt = np.polyfit(lx, ly, 1)
     N = lx.size
     if N < 3:
@@ -121,8 +129,10 @@ def loglog_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
-    """Least-squares slope of ln y against ln x (the observed order of a power law); see :func:`loglog_fit`."""
-    return loglog_fit(x, y)[0]
+    """Least-squares slope of ln y against ln x (the observed order of a power law); with its interval:
+    :func:`loglog_fit`."""
+    pts = _loglog_points(x, y)
+    return math.nan if pts is None else float(np.polyfit(*pts, 1)[0])
 
 
 def log_grid_indices(T: int, points: int = 64, start: int = 1) -> np.ndarray:

@@ -489,6 +489,22 @@ def test_run_measures_the_float64_error_of_a_cancelling_formula():
     assert float64_error(parse_loss("sqrt(1+z**2)-z"), run, data)["value_error"] < 1e-14
 
 
+def test_a_run_whose_float64_loss_lost_its_digits_is_undetermined_not_consistent(monkeypatch):
+    """With the allowances widened by the float64 error, an error of 1 (√(1+z²) − z evaluated naively at
+    margins ~1e9) accepted ratios up to 2 and 200 % rises, and still said "consistent with Theorem 35"."""
+    import eoscheck.audit.compare as compare
+    from eoscheck import toy
+
+    rep = audit("logistic", theory=False)
+    bad = {"margins": [-1.0, 1e9], "value_error": 1.0, "value_at": 1e9, "grad_error": 19.0, "grad_at": 1e9}
+    monkeypatch.setattr(compare, "float64_error", lambda loss, traj, data: bad)
+    res = compare.compare_with_gd(rep, data=toy(normalized=True), etas=(1.0,), steps=50)
+    assert res["consistent"] is None and "off by up to 1 relative" in res["why_undetermined"]
+    assert compare.run_lines(res)[-1].startswith("verdict: undetermined — ")
+    monkeypatch.setattr(compare, "float64_error", lambda loss, traj, data: dict(bad, value_error=1e-15))
+    assert compare.compare_with_gd(rep, data=toy(normalized=True), etas=(1.0,), steps=50)["consistent"] is True
+
+
 def test_cli_table_output(capsys):
     assert cli_main(["audit-loss", "flat_exp:a=1", "--eta", "5", "--n", "50", "--gamma", "0.2", "--T", "1000"]) == 0
     out = capsys.readouterr().out

@@ -253,7 +253,6 @@ def test_panels_on_threads_equal_reference_and_each_other(method, threads, loop,
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "MIN_PANEL", 2)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 3)
-    monkeypatch.setattr(fg, "panel_cpus", lambda: 3)
     monkeypatch.setattr(gf, "SMALL_FLOPS", 0)      # the BLAS path, not the whole-chunk kernel
     data = _data("synthetic_n>d")
     for loss, etas, steps in (("logistic", CASES["synthetic_n>d"][1], 600), ("exponential", [0.5, 5.0, 1e4], 200)):
@@ -294,7 +293,6 @@ def test_a_failing_panel_thread_raises_instead_of_hanging(monkeypatch):
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "MIN_PANEL", 2)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
-    monkeypatch.setattr(fg, "panel_cpus", lambda: 2)
     monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
     calls = {"n": 0}
     update = gf.update_gram
@@ -324,7 +322,6 @@ def test_a_failing_thread_of_the_compiled_loop_raises_instead_of_hanging(monkeyp
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "MIN_PANEL", 2)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
-    monkeypatch.setattr(fg, "panel_cpus", lambda: 2)
     monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
 
     def failing(self):
@@ -647,7 +644,6 @@ def test_default_threads_follow_the_idle_cpus_and_change_no_bit(monkeypatch):
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "MIN_PANEL", 2)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 3)
-    monkeypatch.setattr(fg, "panel_cpus", lambda: 3)
     monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
     data = _data("synthetic_n>d")
     one = run_gd(data, "logistic", [1.0, 10.0], 100, method="gram", threads=1)
@@ -690,7 +686,6 @@ def test_a_window_with_this_process_s_pool_spinning_is_measured_again(monkeypatc
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "MIN_PANEL", 2)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 3)
-    monkeypatch.setattr(fg, "panel_cpus", lambda: 3)
     monkeypatch.setattr(fg.os, "cpu_count", lambda: 3)
     monkeypatch.setattr(gf, "SMALL_FLOPS", 0)
     monkeypatch.setattr(fg, "LOAD_WINDOW", 0.0)
@@ -744,7 +739,6 @@ def test_products_only_computes_the_steps_products(monkeypatch, threads, loop, g
     monkeypatch.setenv("EOSCHECK_GEMM", gemm)
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
-    monkeypatch.setattr(fg, "panel_cpus", lambda: 2)
     data = synthetic(300, 200, 0.05, seed=3)
     blk, info = fg.build_block(data, get_loss("logistic"), np.array([1.0, 5.0, 20.0]), None, None, method="gram",
                                backend="numba", device=resolve_device("cpu"), threads=threads)
@@ -776,7 +770,6 @@ def test_a_block_with_its_compiled_loop_is_freed_with_its_last_reference(monkeyp
 
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
-    monkeypatch.setattr(fg, "panel_cpus", lambda: 2)
     blk, info = fg.build_block(synthetic(300, 200, 0.05, seed=3), get_loss("logistic"), np.array([1.0, 5.0, 20.0]), None,
                                None, method="gram", backend="numba", device=resolve_device("cpu"), threads=2)
     assert info["step_loop"] == ("compiled" if _LINUX64 else "python")
@@ -809,7 +802,6 @@ def test_the_fused_block_recomputes_a_slots_q_as_its_step_did(monkeypatch, metho
     if not small:
         monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
         monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
-        monkeypatch.setattr(fg, "panel_cpus", lambda: 2)
     data = synthetic(80, 60, 0.05, seed=3) if small else synthetic(300, 200, 0.05, seed=3)
     for spec in ("logistic", "exponential"):
         blk, info = fg.build_block(data, get_loss(spec), np.array([1.0, 30.0, 300.0]), None, None, method=method,
@@ -928,16 +920,3 @@ def test_norm_records_whose_squares_leave_the_float_range(method, scale, eta):
     assert traj.stats["diverged_at"][0] == -1
     assert traj.records["w_norm"][0, 1] == pytest.approx(float(want), rel=1e-14)
     assert traj.records["norm_margin"][0, 1] == pytest.approx(float(margin), rel=1e-13)
-
-
-def test_panels_do_not_change_when_the_process_is_pinned_to_fewer_cpus(monkeypatch):
-    """`taskset -c 0` made 1 panel where the unpinned run made 2: the same seed on the same machine gave other bits
-    (up to 1e-15 relative).  The panels follow the machine's CPU count; the threads may follow the affinity."""
-    import eoscheck.fastgd as fg
-
-    monkeypatch.setattr(fg.os, "cpu_count", lambda: 2)
-    free = fg.choose_panels(32, 2000, 784, "gram")
-    monkeypatch.setattr(fg.os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    assert fg.machine_cpus() == 1                       # the threads see the pinning
-    assert fg.choose_panels(32, 2000, 784, "gram") == free == 2
-

@@ -1,6 +1,7 @@
 """Conjectures: safe parsing, constant fitting, verdicts and exit codes."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -214,6 +215,19 @@ def test_witness_replays_bit_for_bit(tmp_path, capsys):
     out = tmp_path / "r.json"                              # its own report it replaces, as before
     assert main(["replay", rep.counterexample_file, "-o", str(out)]) == 1
     assert main(["replay", rep.counterexample_file, "-o", str(out)]) == 1 and json.loads(out.read_text())["identical"]
+    empty = tmp_path / "tmp.XXXX"                          # `mktemp`'s empty file is taken
+    empty.write_text("")
+    assert main(["replay", rep.counterexample_file, "-o", str(empty)]) == 1 and json.loads(empty.read_text())
+    older = tmp_path / "older.json"                        # a report written before reports had a "format"
+    older.write_text(json.dumps({"reproduced": True, "identical": True, "provenance": {}}))
+    assert main(["replay", rep.counterexample_file, "-o", str(older)]) == 1
+    run = tmp_path / "run.json"                            # a saved run's metadata is not a report
+    run.write_text(json.dumps({"config": {}, "provenance": {}, "reproduced": True, "identical": True}))
+    assert main(["replay", rep.counterexample_file, "-o", str(run)]) == 2 and "reproduced" in run.read_text()
+    fifo = tmp_path / "fifo"                               # read to decide, it hung: refused at once
+    os.mkfifo(fifo)
+    assert main(["replay", rep.counterexample_file, "-o", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
 
 
 def test_effort_caps_are_stated_and_huge_requests_refused(capsys):

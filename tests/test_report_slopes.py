@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from eoscheck.report.context import (FLOAT_FLOOR, INCONCLUSIVE_FLOOR, INCONCLUSIVE_SPREAD, STEEP_FACTOR, combine,
+from eoscheck.report.context import (FLOAT_FLOOR, INCONCLUSIVE_FLOOR, INCONCLUSIVE_SPREAD, STEEP_FACTOR,
                                      decay_slope)
 
 T = 2.0 ** np.arange(8, 14)
@@ -50,12 +50,6 @@ def test_losses_at_the_float_floor_are_not_fitted():
     assert r["points"] == 3 and math.isclose(r["slope"], -2.0, rel_tol=1e-12)
     only_floor = decay_slope(T, np.array([1e-3, 0.0, 0.0, 0.0, 0.0, FLOAT_FLOOR]), -2.0, 0.5)
     assert only_floor["points"] == 1 and only_floor["outcome"] == INCONCLUSIVE_FLOOR
-
-
-def test_combined_verdicts():
-    assert combine(["consistent", INCONCLUSIVE_FLOOR]) == "consistent"
-    assert combine(["consistent", "INCONSISTENT"]) == "INCONSISTENT"
-    assert combine([INCONCLUSIVE_FLOOR, INCONCLUSIVE_FLOOR]) == "inconclusive"
 
 
 def test_stalled_budgets_are_not_fitted():

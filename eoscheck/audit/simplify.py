@@ -85,8 +85,8 @@ def stabilize(expr: sp.Expr) -> sp.Expr:
 
 
 def audited_forms(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
-    """ℓ, ℓ′, ℓ″ of a loss expression as the audit evaluates them: :func:`normalize`\ d, differentiated, and
-    :func:`stabilize`\ d after each step."""
+    """ℓ, ℓ′, ℓ″ of a loss expression as the audit evaluates them: ℓ through :func:`normalize`, each derivative
+    taken of the one before, and every form through :func:`stabilize`."""
     pw = stabilize(normalize(expr))
     d1 = stabilize(sp.diff(pw, z))
     return pw, d1, stabilize(sp.diff(d1, z))

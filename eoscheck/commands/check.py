@@ -81,7 +81,7 @@ def run(args) -> int:
     for cid in args.claims:
         get_claim(cid)  # unknown ids: exit 2 before any work
     load_constants()    # a bad $EOSCHECK_FITTED_CONSTANTS: exit 2 before any work
-    from ..outputs import atomic_write, check_output_file, witness_folder
+    from ..outputs import REPORT_FORMAT, atomic_write, check_output_file, witness_folder
 
     if args.output:
         check_output_file(args.output, report=True)
@@ -98,7 +98,8 @@ def run(args) -> int:
     from ..provenance import provenance
 
     prov = provenance("cpu", args.seed, getattr(args, "_argv", None))
-    payload = {"profile": profile, "seed": args.seed, "seconds": time.perf_counter() - t0,
+    payload = {"format": REPORT_FORMAT, "profile": profile, "seed": args.seed,
+               "seconds": time.perf_counter() - t0,
                "bounds": "eoscheck.bounds", "provenance": prov,
                "claims": [r.to_json() for r in reports]}
     text = json.dumps(payload, indent=1) + "\n"

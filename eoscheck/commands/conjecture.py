@@ -52,7 +52,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..outputs import atomic_write, check_output_file, witness_folder
+    from ..outputs import REPORT_FORMAT, atomic_write, check_output_file, witness_folder
     from ..properties.conjecture import Conjecture
     from ..properties.decide import check_conjecture
 
@@ -64,7 +64,7 @@ def run(args) -> int:
     rep = check_conjecture(conj, args.effort, args.seed, str(save))
     from ..provenance import provenance
 
-    text = json.dumps({**rep.to_json(), "effort": args.effort,
+    text = json.dumps({"format": REPORT_FORMAT, **rep.to_json(), "effort": args.effort,
                        "provenance": provenance("cpu", args.seed, getattr(args, "_argv", None))}, indent=1) + "\n"
     if args.output:
         atomic_write(Path(args.output), text)

@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..outputs import atomic_write, check_output_file
+    from ..outputs import REPORT_FORMAT, atomic_write, check_output_file
     from ..properties.replay import replay
 
     if args.output:
@@ -26,7 +26,8 @@ def run(args) -> int:
     res = replay(args.file)
     from ..provenance import provenance
 
-    text = json.dumps({**res.to_json(), "provenance": provenance("cpu", None, getattr(args, "_argv", None))},
+    text = json.dumps({"format": REPORT_FORMAT, **res.to_json(),
+                       "provenance": provenance("cpu", None, getattr(args, "_argv", None))},
                       indent=1) + "\n"
     if args.output:
         atomic_write(args.output, text)

@@ -109,6 +109,7 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
             pure = -2.0
         rows.append({"schedule": name + (" (best c)" if i == best else ""), "η at T_max": f(Ts[-1]),
                      "observed slope": chk["slope"], "± (95 %)": chk["halfwidth"], "predicted (pure power)": pure,
+                     "slope against the bound's": chk["outcome"],
                      "predicted (bound shape incl. logs)": local_slope(shape, Tf[0], Tf[-1]),
                      "budgets fitted (L > float floor, still falling)": chk["points"],
                      "stalled budgets left out": chk["stalled"],
@@ -205,7 +206,9 @@ def _slope_figure(ctx, sec, Ts, L, stall, scheds, best, gamma, T_min, Tf) -> Non
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))    # beside the axes: it hid runs
     sec.figure(ctx.save_figure(fig, "s4_slopes", "4a", "L(w_T) against T per stepsize schedule (log–log): bold, the fixed η and Corollary 2's "
                                  "η = γ²T/120; thin, η = c·T for the swept c; black, reference slopes −1 through the fixed-η "
-                                 "run from the first fitted budget and −2 through Corollary 2's run from its first budget ≥ T_min (and Corollary 2's bound "
+                                 "run from the first fitted budget and −2 through Corollary 2's run from its first budget ≥ T_min"
+                                 + ("" if j2 is not None else " (none here: no budget reaches T_min, so no −2 line)")
+                                 + " (and Corollary 2's bound "
                                  f"where T ≥ T_min). Open black circles: stalled budgets, whose loss no longer falls over the second "
                                  f"half of the run (a float64 freeze, or still EoS), left out of the fits. Losses below {floor:g} (down to the float64 floor) are "
                                  "marked ▼ on the bottom edge; the table has every value."))

@@ -281,15 +281,6 @@ def decay_slope(T, L, predicted: float, tol: float, stall=None) -> dict[str, Any
             "why": why}
 
 
-def combine(outcomes) -> str:
-    """One verdict from per-case outcomes: INCONSISTENT if any is, consistent if every decidable case
-    is (at least one), else inconclusive."""
-    outcomes = list(outcomes)
-    if "INCONSISTENT" in outcomes:
-        return "INCONSISTENT"
-    return "consistent" if "consistent" in outcomes else "inconclusive"
-
-
 def plot_above_floor(ax, x, y, floor: float, style: str = "o-", lane: int = 0, **kw):
     """Plot y against x where y > floor, and mark each point below it (down to exactly 0) by a ▼ just above
     the axes' bottom edge (whatever the y-limits) instead of a line dropping off the plot; the line's artist.  ``lane`` shifts the
