@@ -520,6 +520,7 @@ def _mlp3_ce(ctx: Context, sec: Section, cfg: dict) -> None:
                 label=f"η = {eta:g}")
     ax.set_yscale("log")
     ax.set_xscale("symlog", linthresh=10)     # the ~100-step EoS phase took 5 % of a linear axis
+    ax.set_xlim(0, float(traj.step[-1]))      # (symlog's automatic limits reach into negative steps)
     ax.set_xlabel("step t (linear up to 10, then log)")
     ax.set_ylabel("training loss (cross-entropy)")
     ax.grid(True, alpha=0.3)
