@@ -528,3 +528,18 @@ def test_a_sweep_never_replaces_files_it_did_not_write(tmp_path, capsys):
     assert "another grid" not in capsys.readouterr().err
     assert main([*args[:-1], "8", "--out", str(ours)]) == 0   # another grid: replaced, with a note
     assert "holds the table of a sweep of another grid" in capsys.readouterr().err
+
+
+def test_python_sweep_takes_one_stepsize_and_refuses_what_does_not_apply(tmp_path):
+    """`sweep(eta=4)` failed with a TypeError from list(4); `sweep("toy", n=100, …)` returned the toy set's one row
+    without a word; a Dataset or a Loss object failed deep inside (pathlib, a parser)."""
+    from eoscheck import EoscheckError, logistic, toy
+
+    one = sweep("synthetic", n=6, d=3, gamma=0.3, datasets=2, eta=4, steps=20, measure="final_loss", progress=False)
+    assert one["eta"].tolist() == [4.0, 4.0]
+    with pytest.raises(EoscheckError, match="^n does not apply to data 'toy'"):
+        sweep("toy", n=100, eta=4, steps=20, measure="final_loss", progress=False)
+    with pytest.raises(EoscheckError, match="data must be a name"):
+        sweep(toy(), eta=4, steps=20, measure="final_loss", progress=False)
+    with pytest.raises(EoscheckError, match="loss must be a name"):
+        sweep("toy", loss=logistic(), eta=4, steps=20, measure="final_loss", progress=False)

@@ -88,18 +88,13 @@ def run(args) -> int:
     if args.datasets_per_cell is not None:
         raise EoscheckError("--datasets-per-cell applies to --study crawshaw-liu only; for a grid use --datasets")
     import inspect
-    from pathlib import Path
 
     from ..sweeps import sweep
-    from ..sweeps.grid import FIXED_KINDS, RANDOM_KINDS
+    from ..sweeps.grid import refuse_on_fixed_data
 
     grid = {k: getattr(args, k) for k in given}
     data = grid.get("data", inspect.signature(sweep).parameters["data"].default)
-    is_fixed = data in FIXED_KINDS or Path(data).expanduser().exists()   # else: the grid names it
-    fixed = [k for k in RANDOM_ONLY if k in given] if is_fixed else []
-    if fixed:
-        raise EoscheckError(f"--{fixed[0]} does not apply to --data {data} (fixed data: one dataset); "
-                            f"drop it, or use --data {'/'.join(RANDOM_KINDS)} for drawn datasets")
+    refuse_on_fixed_data(data, [k for k in RANDOM_ONLY if k in given], cli=True)
     unread = [k for k in RANDOM_ONLY if k in given and k not in READS.get(data, RANDOM_ONLY)]
     if unread:
         raise EoscheckError(f"--{unread[0]} does not apply to --data {data} (it reads "

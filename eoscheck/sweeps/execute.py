@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .._errors import EoscheckError
-from .grid import DataSpec, Grid
+from .grid import RANDOM_ONLY, DataSpec, Grid, refuse_on_fixed_data
 from .measures import parse_measures
 from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks, run_task, store
 from .workers import ONE_THREAD_ENV, cluster_config, start_fork_server
@@ -33,17 +33,26 @@ from .workers import ONE_THREAD_ENV, cluster_config, start_fork_server
 DEFAULT_MEASURES = "transition_time(1/eta),last_increase,final_loss"
 
 
-def plan(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: Any = "0.05:0.5",
-         datasets: int = 48, eta: Iterable[float] | str = (4, 16, 64, 256), steps: int = 1000,
+def plan(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any = None,
+         datasets: int | None = None, eta: Iterable[float] | float | str = (4, 16, 64, 256), steps: int = 1000,
          measure: str | Iterable[str] = DEFAULT_MEASURES, loss: str = "logistic", seed: int = 0,
          task_size: int | None = None, workers: int = 0) -> tuple[Grid, tuple[str, ...], list[Task]]:
     """Validate a sweep and cut it into tasks (no computation; every bad input → EoscheckError); ``workers``:
-    how many runs are in flight at once, for the memory estimate."""
+    how many runs are in flight at once, for the memory estimate.  ``n``, ``d``, ``gamma``, ``datasets``: None
+    takes :data:`~eoscheck.sweeps.grid.RANDOM_ONLY`'s default; given with fixed data, they are refused."""
+    import numpy as np
+
     from ..commands.run import parse_floats
     from ..gd import check_etas
     from ..losses import get_loss
 
-    etas = parse_floats(eta, "--eta") if isinstance(eta, str) else list(eta)
+    given = {"n": n, "d": d, "gamma": gamma, "datasets": datasets}
+    refuse_on_fixed_data(data, [k for k, v in given.items() if v is not None])
+    n, d, gamma, datasets = (RANDOM_ONLY[k] if v is None else v for k, v in given.items())
+    if not isinstance(loss, str):
+        raise EoscheckError(f"loss must be a name such as 'logistic' or 'flat_exp:a=2' (the workers rebuild it), "
+                            f"got a {type(loss).__name__}")
+    etas = parse_floats(eta, "--eta") if isinstance(eta, str) else np.atleast_1d(np.asarray(eta, float)).tolist()
     arr = check_etas(etas)
     if len(set(arr.tolist())) != arr.size:
         raise EoscheckError("--eta lists a stepsize twice; give distinct values")
@@ -96,8 +105,8 @@ def sweep_estimate(grid: Grid, names: tuple[str, ...], task_size: int, shape: tu
                                              "--workers, or smaller data"})
 
 
-def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: Any = "0.05:0.5",
-          datasets: int = 48, eta: Iterable[float] | str = (4, 16, 64, 256), steps: int = 1000,
+def sweep(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any = None,
+          datasets: int | None = None, eta: Iterable[float] | float | str = (4, 16, 64, 256), steps: int = 1000,
           measure: str | Iterable[str] = DEFAULT_MEASURES, loss: str = "logistic", seed: int = 0,
           workers: int = 0, scheduler: str | None = None, out: str | Path | None = None,
           task_size: int | None = None, progress: bool = True, scheduler_timeout: float = 10.0,
@@ -114,8 +123,10 @@ def sweep(data: str = "synthetic", *, n: Any = "4:32", d: Any = "4:32", gamma: A
     as T + 1, a censoring mark, not a time; ``last_increase`` is 0 when the loss never rose — ``eoscheck run``
     prints −1 for both), ``diverged``.
     ``info``, if given, receives what happened (tasks run and reused, seconds per task, workers).
-    ``n``, ``d``, ``gamma``: a range ``"LO:HI"``, values (``"2,4,8"`` or a sequence such as
-    ``[2, 4, 8]``; dataset i takes the (i mod len)-th), or one number; ``n="d"`` makes n = d.
+    ``n``, ``d``, ``gamma``: a range ``"LO:HI"``, values (``"2,4,8"`` or a list such as ``[2, 4, 8]``;
+    dataset i takes the (i mod len)-th), or one number; ``n="d"`` makes n = d; None: 4:32, 4:32, 0.05:0.5 (and
+    48 ``datasets``) for drawn data, refused with fixed data.  ``eta``: one stepsize or several (``run_gd``'s
+    ``etas``).
     """
     if scheduler is not None:
         check_address(scheduler)

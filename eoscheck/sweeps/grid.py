@@ -22,7 +22,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -31,6 +31,23 @@ from ..datasets import Dataset, get_dataset, load_file
 
 RANDOM_KINDS = ("synthetic", "sphere", "thm3")
 FIXED_KINDS = ("toy", "toy-normalized", "digits08")
+#: The options only the random kinds of data draw from, and their defaults.
+RANDOM_ONLY = {"n": "4:32", "d": "4:32", "gamma": "0.05:0.5", "datasets": 48}
+
+
+def refuse_on_fixed_data(data: Any, given: Iterable[str], cli: bool = False) -> None:
+    """One line when ``data`` is one fixed dataset (a built-in such as ``toy``, or files) and an option that only
+    random data read was given (``sweep("toy", n=100)`` returned the toy set's row without a word); ``cli``:
+    name the options as the command line does (``--n``, ``--data``)."""
+    if not isinstance(data, str):
+        raise EoscheckError(f"data must be a name ({', '.join(RANDOM_KINDS + FIXED_KINDS)}) or a path to .npz files, "
+                            f"got a {type(data).__name__}; save a Dataset with np.savez(path, X=..., y=...)")
+    fixed = data in FIXED_KINDS or Path(data).expanduser().exists()
+    extra = [k for k in given if k in RANDOM_ONLY] if fixed else []
+    if extra:
+        opt, dat = (f"--{extra[0]}", f"--data {data}") if cli else (extra[0], f"data {data!r}")
+        raise EoscheckError(f"{opt} does not apply to {dat} (fixed data: one dataset); drop it, or use "
+                            f"{'/'.join(RANDOM_KINDS)} for drawn datasets")
 
 
 @dataclass(frozen=True)
