@@ -168,6 +168,12 @@ class Conjecture:
     @classmethod
     def parse(cls, text: str, loss: str = "logistic", ranges: dict[str, str] | None = None,
               eta_of_T: str | None = None, where: list[str] | None = None) -> "Conjecture":
+        """A conjecture from ``"QUANTITY[(t)] OP EXPR"`` (OP ≤, <, ≥, >; QUANTITY from :data:`VOCABULARY`, EXPR in
+        eta, n, d, gamma, t, T and fitted constants such as C), parsed by a whitelist, never evaluated as Python.
+
+        ``loss``: a built-in loss spec; ``ranges``: name → ``"LO:HI"`` or one value (defaults
+        :data:`DEFAULT_RANGES`); ``eta_of_T``: η as a formula in T instead of a range; ``where``: extra
+        conditions such as ``"eta*gamma**2 >= 1"``.  Bad input raises :class:`~eoscheck.EoscheckError`."""
         if not isinstance(text, str) or not text.strip():
             raise EoscheckError('give a conjecture such as "avg_loss(t) <= C*log(gamma**2*eta*t)**2/(gamma**2*eta*t)"')
         lhs, op, rhs_text = _split_comparison(text)

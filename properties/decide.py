@@ -146,9 +146,17 @@ class ConjectureReport:
         return jsonable(asdict(self))
 
 
-def check_conjecture(conj: Conjecture, effort: str = "quick", seed: int | None = None,
+def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | None = None,
                      save_dir: str | None = None, shrink_attempts: int = SHRINK_ATTEMPTS) -> ConjectureReport:
-    """Fit, search for a witness, scale (see the module docstring)."""
+    """Fit, search for a witness, scale (see the module docstring).
+
+    ``conj``: a :class:`~eoscheck.properties.conjecture.Conjecture`, or its text (parsed with the default loss
+    and ranges: :meth:`Conjecture.parse` sets others); ``effort``: a key of :data:`EFFORT` (examples counted,
+    never seconds); ``seed``: None derandomized; ``save_dir``: where a witness is written (None: not saved).
+    The report's ``falsified`` and ``counterexample_file`` say what was found; :func:`eoscheck.properties.replay`
+    re-runs a saved witness."""
+    if isinstance(conj, str):
+        conj = Conjecture.parse(conj)
     capped = plan(conj, effort)
     e = EFFORT[effort]
     s0 = 0 if seed is None else seed

@@ -230,6 +230,14 @@ def test_witness_replays_bit_for_bit(tmp_path, capsys):
     assert "not a regular file" in capsys.readouterr().err
 
 
+def test_check_conjecture_takes_the_statement_as_text():
+    """check_conjecture("…") failed with AttributeError: 'str' object has no attribute 'ranges'."""
+    from eoscheck.properties.decide import check_conjecture
+
+    rep = check_conjecture("loss(0) <= 0.693", "smoke")
+    assert rep.falsified and rep.counterexample["point"]["measured"] == pytest.approx(np.log(2), rel=1e-15)
+
+
 def test_effort_caps_are_stated_and_huge_requests_refused(capsys):
     from eoscheck.properties.decide import plan
 
