@@ -94,6 +94,9 @@ def run_gd(
     Memory: the records take 12 · 8 · K · S bytes (S recorded steps): 10⁶ steps for 32
     stepsizes is 3.1 GB; use ``grid="log"`` beyond that.
     """
+    if not isinstance(data, Dataset):
+        raise EoscheckError(f"data must be an eoscheck Dataset (e.g. Dataset(X, y) with labels ±1, or toy()), "
+                            f"got a {type(data).__name__}")
     loss = get_loss(loss)
     eta = check_etas(etas)
     steps = check_steps(steps)

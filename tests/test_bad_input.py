@@ -407,6 +407,7 @@ def _api_cases():
          "grid_points must be a positive integer"),
         ("device tpu", lambda: run_gd(toy(), "logistic", [1.0], 5, device="tpu"), "device"),
         ("loss None", lambda: run_gd(toy(), None, [1.0], 5), "a loss is a Loss or a built-in name"),
+        ("data array", lambda: run_gd(np.ones((3, 2)), "logistic", [1.0], 5), "data must be an eoscheck Dataset"),
         ("get_loss 123", lambda: get_loss(123), "a loss is a Loss or a built-in name"),
         ("flat_poly x", lambda: flat_poly("x"), "flat_poly degree a must be a positive number, got 'x'"),
         ("ragged X", lambda: Dataset([[1, 2], [3]], [1, -1]), "rectangular"),
