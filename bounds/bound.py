@@ -377,11 +377,12 @@ class Bound:
         out = out if isinstance(out, torch.Tensor) else torch.as_tensor(out, dtype=torch.float64)
         return out.to(device=device, dtype=torch.float64).expand(torch.broadcast_shapes(out.shape, shape))
 
-    def evaluate(self, loss: Loss | str | None = None, backend: str = "numpy", check: bool = False, **values):
+    def evaluate(self, loss: Loss | str | None = None, *, backend: str = "numpy", check: bool = False, **values):
         """The right-hand side at the given parameters (vectorized; numpy or torch float64).
 
         Loss constants (C_g, C_β, C_e, ℓ(0)) and ρ/ψ/ψ⁻¹ come from ``loss`` unless
-        given explicitly; free constants (C1, C2, c0) must be given.  Raises
+        given explicitly; free constants (C1, C2, c0) must be given.  Parameters go by name (``eta=…``);
+        a known parameter this bound does not use is ignored (one set of values can feed several bounds).  Raises
         :class:`EoscheckError` for missing or non-numeric parameters and :class:`DivergenceError`
         for a non-finite value inside the domain.  Outside the domain of validity
         (:attr:`full_domain`, e.g. η ≤ 0) the value is the formula's, which bounds nothing:
