@@ -24,12 +24,12 @@ from .instances import Instance
 from .profiles import current_profile, register_profiles
 from .replay import replay
 from .runner import ClaimReport, run_claim, run_claims
-from .strategies import (Certificate, certificate, gd_configs, initial_points, losses, separable_datasets,
-                         stepsize_batches, stepsizes)
+from .strategies import (Certificate, GDConfig, build_separable, certificate, gd_configs, initial_points, losses,
+                         rebuild, separable_datasets, stepsize_batches, stepsizes)
 
 __all__ = [
     "Budget", "Claim", "Evaluation", "FitSpec", "REGISTRY", "all_claims", "claim", "get_claim", "load_claims",
     "register", "Conjecture", "check_conjecture", "Instance", "current_profile", "register_profiles", "replay",
-    "ClaimReport", "run_claim", "run_claims", "Certificate", "certificate", "gd_configs", "initial_points",
-    "losses", "separable_datasets", "stepsize_batches", "stepsizes",
+    "ClaimReport", "run_claim", "run_claims", "Certificate", "GDConfig", "build_separable", "certificate",
+    "gd_configs", "initial_points", "losses", "rebuild", "separable_datasets", "stepsize_batches", "stepsizes",
 ]

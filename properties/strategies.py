@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
+from eoscheck._errors import EoscheckError
 from eoscheck.datasets import Dataset, thm3, toy
 from eoscheck.losses import Loss, get_loss
 
@@ -165,15 +166,37 @@ def certify(data: Dataset, candidates: Sequence[np.ndarray] = ()) -> Certificate
 
 
 def certificate(data: Dataset) -> Certificate:
-    """The certificate attached by the strategies, or one computed now (any data)."""
+    """The certificate attached by the strategies when it is this data's, or one computed now (any data).
+
+    An attached certificate is checked against the data: its w* must give the same certified lower end
+    (:func:`certify`'s minᵢ⟨zᵢ, w*⟩ − allowance, within 8 ulps of R for another machine's rounding).  Data
+    rebuilt from a printed example (8 digits) kept the original's certificate, a margin the rounded points need
+    not have."""
     meta = data.meta
-    if "gamma_certified" in meta and "w_star_certified" in meta and "gamma_certified_hi" in meta:
-        return Certificate(float(meta["gamma_certified"]), np.asarray(meta["w_star_certified"], dtype=np.float64),
-                           float(meta["gamma_certified_hi"]))
-    if "gamma_certified" in meta and "w_star_certified" in meta:  # files written before gamma_hi existed
-        return Certificate(float(meta["gamma_certified"]), np.asarray(meta["w_star_certified"], dtype=np.float64),
-                           certify(data).gamma_hi)
+    if "gamma_certified" in meta and "w_star_certified" in meta:
+        w = np.asarray(meta["w_star_certified"], dtype=np.float64)
+        Z = data.Z
+        if w.shape == (Z.shape[1],) and np.all(np.isfinite(w)) and np.linalg.norm(w) > 0:
+            n, d = Z.shape
+            R = max(1.0, data.max_norm)
+            lo = float((Z @ (w / np.linalg.norm(w))).min() - max(FP_ULPS, 2 * (d + 2)) * EPS * R)
+            if abs(lo - float(meta["gamma_certified"])) <= 8 * EPS * R:
+                hi = (float(meta["gamma_certified_hi"]) if "gamma_certified_hi" in meta   # else: written before
+                      else certify(data).gamma_hi)                                         # gamma_hi existed
+                return Certificate(float(meta["gamma_certified"]), w, hi)
     return certify(data)
+
+
+def rebuild(meta: Mapping[str, Any]) -> Dataset:
+    """The dataset a :func:`separable_datasets` draw made, bit for bit, from its ``meta`` (a falsifying
+    example's repr shows it): :func:`build_separable` with the recorded arguments.  The canonical cases carry no
+    recipe; their names say which built-in they are (``toy``, ``thm3``, …)."""
+    if not isinstance(meta, Mapping) or meta.get("source") != "eoscheck.properties.strategies.build_separable":
+        raise EoscheckError("rebuild takes the meta of a drawn dataset (source build_separable); a canonical case "
+                            "is a built-in: see its name")
+    return build_separable(int(meta["n"]), int(meta["d"]), float(meta["margin_lower"]), int(meta["seed"]),
+                           float(meta["norm_bound"]), [tuple(a) for a in meta["adversarial"]],
+                           bool(meta["axis_aligned"]))
 
 
 def with_certificate(data: Dataset, candidates: Sequence[np.ndarray] = (), **meta) -> Dataset:
