@@ -109,7 +109,7 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
             pure = -2.0
         rows.append({"schedule": name + (" (best c)" if i == best else ""), "η at T_max": f(Ts[-1]),
                      "observed slope": chk["slope"], "± (95 %)": chk["halfwidth"], "predicted (pure power)": pure,
-                     "slope against the bound's": chk["outcome"],
+                     f"slope vs the pure power (+ {SLOPE_TOL:g})": chk["outcome"],
                      "predicted (bound shape incl. logs)": local_slope(shape, Tf[0], Tf[-1]),
                      "budgets fitted (L > float floor, still falling)": chk["points"],
                      "stalled budgets left out": chk["stalled"],

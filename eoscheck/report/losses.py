@@ -40,6 +40,8 @@ FORM_SLOPE = "its slope in η over the fit range"
 #: Finite-T tolerance of a fitted exponent against an O(·) prediction (decay_slope's; the section only reports
 #: the slopes: the verdicts are the claims').
 SLOPE_TOL = 0.1
+#: The table column with :func:`~eoscheck.report.context.decay_slope`'s outcome.
+SLOPE_VS = f"slope vs the prediction (+ {SLOPE_TOL:g})"
 
 
 def table1(ctx: Context, loss) -> dict:
@@ -175,7 +177,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             chk = decay_slope(Tf, L[i, fit], shape_slope, SLOPE_TOL, stall[i, fit])
             rows.append({"loss": loss.name, "schedule": sched, "Table 1 exponent": expo,
                          "with logs over the fit range": shape_slope, "observed slope": chk["slope"],
-                         "± (95 %)": chk["halfwidth"], "slope against the prediction": chk["outcome"],
+                         "± (95 %)": chk["halfwidth"], SLOPE_VS: chk["outcome"],
                          "budgets fitted (L > float floor, still falling)": chk["points"],
                          "stalled budgets left out": chk["stalled"],
                          "L(w_T) at T_max": L[i, -1], "prediction source": pred["source"]})
@@ -190,7 +192,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     # shallower than the prediction + SLOPE_TOL: beyond the fit's 95 % interval (INCONSISTENT) or within it
     for outcome, said in (("INCONSISTENT", "beyond the fit's 95 % interval"),
                           (INCONCLUSIVE_SPREAD, "but within the fit's 95 % interval (a trend, not a finding)")):
-        shallow = [r for r in rows if r["slope against the prediction"] == outcome]
+        shallow = [r for r in rows if r[SLOPE_VS] == outcome]
         if shallow:
             sec.text(f"Shallower than the prediction + {SLOPE_TOL:g} (the finite-T tolerance of an exponent), {said}: "
                      + "; ".join(f"{r['loss']}, {r['schedule']}: {r['observed slope']:.3f} ± {r['± (95 %)']:.2g} "
