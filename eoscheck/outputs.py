@@ -117,7 +117,6 @@ def witness_folder(path: str | Path, default: str | Path, what: str) -> Path:
     error); the default (``reports/counterexamples``, relative to the working directory) falls back to a
     fresh folder under the system's temporary directory, said on stderr, so a witness is never lost."""
     import sys
-    import tempfile
 
     if str(path) != str(default):
         return check_output_dir(path, what)

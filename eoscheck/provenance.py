@@ -48,8 +48,8 @@ def source_of(pkg: Path) -> dict[str, Any]:
     "checkout", "recorded"}``.
 
     In a git checkout of eoscheck (``pkg`` is its ``eoscheck/`` folder, tracked): HEAD and whether its code
-    differs from it (:func:`~eoscheck.gitstate.checkout_state`), ``recorded`` "checkout".  Installed from a wheel built in a checkout: the
-    commit and dirty flag the build recorded (:data:`BUILD_RECORD`), ``recorded`` "build".  Otherwise
+    differs from it (:func:`~eoscheck.gitstate.checkout_state`), ``recorded`` "checkout".  Installed from a
+    wheel built in a checkout: the commit and dirty flag the build recorded (:data:`BUILD_RECORD`), ``recorded`` "build".  Otherwise
     (an install with no record, or a package inside some other repository) ``commit`` None."""
     from . import __version__
 

@@ -205,7 +205,7 @@ class Trajectory:
                 cls._refuse(d, ["run.json"], what)
             listed = set(meta["files"]) | {"run.json"}
         elif "trajectory.npz" in present and cls._is_ours(d / "trajectory.npz"):
-            listed = {"trajectory.npz", "fig1.png", "fig1.svg", "fig1.pdf"}   # a run killed before its run.json
+            listed = set(cls.SAVED) - {"run.json"}      # a run killed before its run.json
         foreign = [n for n in present if n not in listed]
         if foreign:
             cls._refuse(d, foreign, what)

@@ -159,28 +159,34 @@ def certify(data: Dataset, candidates: Sequence[np.ndarray] = ()) -> Certificate
             g, w = gc, c
     n, d = Z.shape
     R = max(1.0, data.max_norm)
-    lo = float(g - max(FP_ULPS, 2 * (d + 2)) * EPS * R)
+    lo = float(g - _margin_allowance(d, R))
     top = best.gamma + best.gap
     hi = float(top + 2 * (n + d + 4) * EPS * abs(top) + 2 * (n + 2) * EPS * R) if best.gamma > 0 else math.inf
     return Certificate(gamma=lo, w_star=np.asarray(w, dtype=np.float64), gamma_hi=max(hi, lo))
 
 
+def _margin_allowance(d: int, R: float) -> float:
+    """What :func:`certify` subtracts from a computed margin minᵢ fl(⟨zᵢ, w⟩) of a unit w: max(FP_ULPS,
+    2(d+2))·EPS·R, at least twice the 2(d+2)·u·R that rounding can move it (u = EPS/2)."""
+    return max(FP_ULPS, 2 * (d + 2)) * EPS * R
+
+
 def certificate(data: Dataset) -> Certificate:
     """The certificate attached by the strategies when it is this data's, or one computed now (any data).
 
-    An attached certificate is checked against the data: its w* must give the same certified lower end
-    (:func:`certify`'s minᵢ⟨zᵢ, w*⟩ − allowance, within 8 ulps of R for another machine's rounding).  Data
-    rebuilt from a printed example (8 digits) kept the original's certificate, a margin the rounded points need
-    not have."""
+    An attached lower end γ is kept when, with m = minᵢ fl(⟨zᵢ, ŵ⟩) of its unit w* on this data and a =
+    :func:`_margin_allowance`, m − 2a ≤ γ ≤ m − a/2: the exact margin of ŵ is ≥ m − a/2, so γ is a valid
+    margin here, and γ ≥ m − 2a says these are the points it was certified for (it was m − a, up to the
+    rounding of m), so its upper end holds too.  Data rebuilt from a printed example (8 digits) kept the
+    original's certificate, a margin the rounded points need not have: they are certified anew."""
     meta = data.meta
     if "gamma_certified" in meta and "w_star_certified" in meta:
         w = np.asarray(meta["w_star_certified"], dtype=np.float64)
         Z = data.Z
         if w.shape == (Z.shape[1],) and np.all(np.isfinite(w)) and np.linalg.norm(w) > 0:
-            n, d = Z.shape
-            R = max(1.0, data.max_norm)
-            lo = float((Z @ (w / np.linalg.norm(w))).min() - max(FP_ULPS, 2 * (d + 2)) * EPS * R)
-            if abs(lo - float(meta["gamma_certified"])) <= 8 * EPS * R:
+            m = float((Z @ (w / np.linalg.norm(w))).min())
+            a = _margin_allowance(Z.shape[1], max(1.0, data.max_norm))
+            if m - 2 * a <= float(meta["gamma_certified"]) <= m - a / 2:
                 hi = (float(meta["gamma_certified_hi"]) if "gamma_certified_hi" in meta   # else: written before
                       else certify(data).gamma_hi)                                         # gamma_hi existed
                 return Certificate(float(meta["gamma_certified"]), w, hi)

@@ -122,10 +122,8 @@ def float64_error(loss, traj, data, points: int = 24) -> dict[str, Any]:
     Z = np.unique(np.array(zs, dtype=np.float64))
     ev = Evaluator(loss, audited_forms(loss.expr))
     (ve, vz), (ge, gz) = ev.worst_error(Z, 0), ev.worst_error(Z, 1)
-    def at(x):
-        return None if math.isnan(x) else x
-
-    return {"margins": [lo, hi], "value_error": ve, "value_at": at(vz), "grad_error": ge, "grad_at": at(gz)}
+    return {"margins": [lo, hi], "value_error": ve, "value_at": None if math.isnan(vz) else vz,
+            "grad_error": ge, "grad_at": None if math.isnan(gz) else gz}
 
 
 def run_lines(res: Mapping[str, Any]) -> list[str]:
@@ -146,10 +144,12 @@ def run_lines(res: Mapping[str, Any]) -> list[str]:
     table = tabulate(rows, headers=["η", "L(w_T)", "EoS avg ratio", "stable thr", "s", "monotone after s",
                                     "stable ratio"], tablefmt="simple", disable_numparse=True)
     fl = res["float64"]
-    acc = (f"float64 evaluation over the margins the run reached [{fmt(fl['margins'][0])}, {fmt(fl['margins'][1])}]: "
-           f"ℓ within {fl['value_error']:.2g} relative"
-           + (f" (worst at z = {fmt(fl['value_at'])})" if fl["value_at"] is not None else "")
-           + f", ℓ′ within {fl['grad_error']:.2g}" + (f" (at z = {fmt(fl['grad_at'])})" if fl["grad_at"] is not None else ""))
+    lo, hi = fl["margins"]
+    acc = (f"float64 evaluation over the margins the run reached [{fmt(lo)}, {fmt(hi)}]: ℓ within "
+           f"{fl['value_error']:.2g} relative" + (f" (worst at z = {fmt(fl['value_at'])})" if fl["value_at"] is not None
+                                                  else "")
+           + f", ℓ′ within {fl['grad_error']:.2g}" + (f" (at z = {fmt(fl['grad_at'])})" if fl["grad_at"] is not None
+                                                     else ""))
     if max(fl["value_error"], fl["grad_error"]) > 1e-12:
         acc += ("; digits lost in float64 (a cancelling difference? e.g. √(1+z²) − z = 1/(√(1+z²) + z)): the ratios "
                 "and 'monotone after s' allow for the error of ℓ, and GD ran with ℓ′ perturbed that much")

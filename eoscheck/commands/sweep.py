@@ -16,10 +16,6 @@ HELP = "run a grid of datasets × stepsizes (serial, LocalCluster or a Dask clus
 #: The grid's options (None in the parser, so that an option given where it does not apply is refused
 #: rather than ignored; their defaults are :func:`eoscheck.sweeps.sweep`'s).
 GRID_OPTIONS = ("data", "n", "d", "gamma", "datasets", "eta", "steps", "measure", "loss", "task_size")
-#: The options that only the random kinds of data draw from.
-RANDOM_ONLY = ("n", "d", "gamma", "datasets")
-#: Which of them each random kind reads: sphere points have no prescribed margin, thm3 is 2 points in 2-D.
-READS = {"synthetic": RANDOM_ONLY, "sphere": ("n", "d", "datasets"), "thm3": ("gamma", "datasets")}
 #: Default seconds to wait for ``--scheduler``.
 SCHEDULER_TIMEOUT = 10.0
 
@@ -90,12 +86,12 @@ def run(args) -> int:
     import inspect
 
     from ..sweeps import sweep
-    from ..sweeps.grid import refuse_on_fixed_data
+    from ..sweeps.grid import RANDOM_ONLY, READS, refuse_on_fixed_data
 
     grid = {k: getattr(args, k) for k in given}
     data = grid.get("data", inspect.signature(sweep).parameters["data"].default)
     refuse_on_fixed_data(data, [k for k in RANDOM_ONLY if k in given], cli=True)
-    unread = [k for k in RANDOM_ONLY if k in given and k not in READS.get(data, RANDOM_ONLY)]
+    unread = [k for k in RANDOM_ONLY if k in given and k not in READS.get(data, tuple(RANDOM_ONLY))]
     if unread:
         raise EoscheckError(f"--{unread[0]} does not apply to --data {data} (it reads "
                             f"{', '.join('--' + k for k in READS[data])}); drop it")

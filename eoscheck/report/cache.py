@@ -34,7 +34,6 @@ from ..codehash import engine_hash
 from ..provenance import canonical_json, config_hash
 from ..trajectory import Trajectory
 
-#: Defaults of :meth:`RunCache.prune`: entries unused for this many days, and a size cap.
 #: A file at the top of every cache folder (written with its first entry): clear/prune delete only in a
 #: folder that has it, or whose every entry is one a cache wrote (folders from before the marker)
 MARKER = ".eoscheck-cache"
@@ -42,6 +41,7 @@ MARKER = ".eoscheck-cache"
 OWN_FOLDERS = frozenset({"workers", "counterexamples"})
 #: tempfile.mkdtemp's names for an entry being written: ".tmp-" and 8 characters of [a-z0-9_]
 _TMP_NAME = re.compile(r"\.tmp-[a-z0-9_]{8}")
+#: Defaults of :meth:`RunCache.prune`: entries unused for this many days, and a size cap.
 PRUNE_DAYS = 30.0
 PRUNE_MAX_BYTES = 2 * 2**30
 

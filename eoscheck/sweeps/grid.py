@@ -33,6 +33,9 @@ RANDOM_KINDS = ("synthetic", "sphere", "thm3")
 FIXED_KINDS = ("toy", "toy-normalized", "digits08")
 #: The options only the random kinds of data draw from, and their defaults.
 RANDOM_ONLY = {"n": "4:32", "d": "4:32", "gamma": "0.05:0.5", "datasets": 48}
+#: Which of them each random kind reads (the command line refuses the others): sphere points have no prescribed
+#: margin, thm3 is 2 points in 2-D.
+READS = {"synthetic": tuple(RANDOM_ONLY), "sphere": ("n", "d", "datasets"), "thm3": ("gamma", "datasets")}
 
 
 def refuse_on_fixed_data(data: Any, given: Iterable[str], cli: bool = False) -> None:
