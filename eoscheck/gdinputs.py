@@ -34,7 +34,7 @@ def resolve_device(device):
     if dev.type not in ("cpu", "cuda"):
         raise EoscheckError(f"device {device!r} is not supported: use 'cpu' or 'cuda'")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EoscheckError("--device cuda asked for, but torch sees no CUDA device; use --device cpu "
+        raise EoscheckError("device cuda asked for (--device cuda), but torch sees no CUDA device; use device cpu "
                             "or install a CUDA build of torch")
     return dev
 

@@ -75,7 +75,7 @@ def plan(conj: Conjecture, effort: str) -> list[str]:
 
     Raises EoscheckError (exit 2) when even the uncapped range cannot be run."""
     if effort not in EFFORT:
-        raise EoscheckError(f"--effort must be one of {', '.join(EFFORT)}")
+        raise EoscheckError(f"effort (--effort) must be one of {', '.join(EFFORT)}")
     R = conj.ranges
     nbytes, work = run_size(R["n"].hi, R["d"].hi, R["T"].hi)
     if nbytes > MAX_BYTES or work > MAX_WORK:

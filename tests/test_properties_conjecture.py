@@ -359,7 +359,7 @@ def test_ranges_are_kept_as_the_user_wrote_them():
     assert Conjecture.parse("final_loss <= 1", ranges={"T": "250.5:251.9"}).ranges["T"] == Range(251.0, 251.0)
     with pytest.raises(EoscheckError, match="holds no integer"):
         Conjecture.parse("final_loss <= 1", ranges={"T": "250.2:250.9"})
-    with pytest.raises(EoscheckError, match="--eta does not apply with --eta-of-T"):
+    with pytest.raises(EoscheckError, match=r"eta \(--eta\) does not apply with eta_of_T \(--eta-of-T"):
         Conjecture.parse("final_loss <= 1", ranges={"eta": "100:200"}, eta_of_T="gamma**2*T/120")
     assert geometric_mean(1e-200, 1e-200) == 1e-200 and geometric_mean(1e300, 1e300) == 1e300
     assert geometric_mean(0.5, 0.5) == 0.5          # √0.5·√0.5 rounds above 0.5: kept inside the range

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eoscheck import EoscheckError
 from eoscheck.sweeps import sweep
 
 GRID = dict(data="synthetic", n="4:16", d="4:16", gamma="0.05:0.5", datasets=8, eta="4,16,64", steps=200,
@@ -367,6 +368,16 @@ def test_python_sequences_are_value_lists_as_the_clis_comma_lists():
     assert list(text["n"]) == [4, 4, 8, 8, 4, 4] and list(text["d"]) == [4] * 6
     assert text.equals(seqs)
     assert sweep(n=8, d=4, gamma=0.2, **common)["n"].tolist() == [8] * 6
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(eta=[4.0, 4.0]), r"^eta \(--eta\) lists a stepsize twice"),
+    (dict(steps=0), r"^steps \(--steps\) must be a positive integer"),
+])
+def test_python_errors_name_the_parameter_before_the_flag(kwargs, message):
+    """An error raised for ``sweep(eta=[4, 4])`` named only ``--eta``, a flag a Python caller never wrote."""
+    with pytest.raises(EoscheckError, match=message):
+        sweep(**dict(dict(data="synthetic", datasets=1, eta=[4.0], steps=5, progress=False), **kwargs))
 
 
 def _study_rows(worst: dict[int, tuple[float, float]], steps: int) -> list[dict]:

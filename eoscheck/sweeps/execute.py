@@ -55,9 +55,9 @@ def plan(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any = 
     etas = parse_floats(eta, "--eta") if isinstance(eta, str) else np.atleast_1d(np.asarray(eta, float)).tolist()
     arr = check_etas(etas)
     if len(set(arr.tolist())) != arr.size:
-        raise EoscheckError("--eta lists a stepsize twice; give distinct values")
+        raise EoscheckError("eta (--eta) lists a stepsize twice; give distinct values")
     if int(steps) != steps or steps < 1:
-        raise EoscheckError(f"--steps must be a positive integer, got {steps}")
+        raise EoscheckError(f"steps (--steps) must be a positive integer, got {steps}")
     get_loss(loss)
     spec = DataSpec.parse(data, n, d, gamma, datasets)
     grid = Grid(spec, tuple(float(e) for e in arr), int(steps), str(loss), int(seed))
