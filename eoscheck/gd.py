@@ -73,7 +73,7 @@ def run_gd(
       grid: ``"all"`` records every step; ``"log"`` records ~``grid_points`` log-spaced steps
         (exact running statistics are kept either way).
       grid_points: the log grid's points (default 512; ignored by ``"all"``).
-      sharpness_every: record λ_max(∇²L(w_t)) (closed form) every this many steps.
+      sharpness_every: record λ_max(∇²L(w_t)) (closed form) every this many steps (None or 0: never).
       w_star: the direction for ``w_proj``; defaults to the data's max-margin w* when separable.
       progress: show a progress bar (steps done, rate, time left) on stderr.
       method: ``"auto"`` (fast engine, cheaper form), ``"gram"``, ``"primal"`` or ``"reference"``

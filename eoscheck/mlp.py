@@ -182,7 +182,7 @@ def run_mlp3(
 
     ``data`` and ``n``: see :func:`mlp3_data` (``None``: the first ``n`` of scikit-learn's offline
     digits, 10 classes; MNIST idx paths; a binary :class:`Dataset`; or arrays ``(X, labels)``).
-    Sharpness λ_max(∇²L(θ_t)) is computed every ``sharpness_every`` steps by Lanczos on
+    Sharpness λ_max(∇²L(θ_t)) is computed every ``sharpness_every`` steps (None or 0: never) by Lanczos on
     Hessian-vector products (batched over the stepsizes, warm-started from the previous
     eigenvector); ``stats["sharpness_unconverged"]`` counts checkpoints whose residual
     missed ``lanczos_tol`` (the value is still recorded).
