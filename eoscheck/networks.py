@@ -190,7 +190,8 @@ def run_ntk(
     :data:`MEMORY_BUDGET`; rows are independent, so chunking changes nothing).
     Records (see :data:`eoscheck.trajectory.RECORDED`): ``w_norm`` is ‖w_t − w₀‖,
     ``norm_margin`` is minᵢ yᵢf(xᵢ; w_t)/‖w_t‖ (f is 1-homogeneous in w), ``w_proj`` is NaN;
-    ``sharpness`` is λ_max(∇²L) in closed form (module docstring), every ``sharpness_every`` steps (None or 0: never).
+    ``sharpness`` is λ_max(∇²L) in closed form (module docstring), every ``sharpness_every`` steps (None or 0:
+    never).
     ``config["ntk"]`` holds C_a, maxᵢ|f(xᵢ; w₀)|, γ̂ and Theorem 6's R and width per η.
     """
     loss = get_loss(loss)

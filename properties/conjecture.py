@@ -187,7 +187,8 @@ class Conjecture:
         r = dict(DEFAULT_RANGES)
         r.update({k: _range_text(k, v) for k, v in (ranges or {}).items() if v is not None})
         if eta_of_T and (ranges or {}).get("eta") is not None:
-            raise EoscheckError("a range for eta (--eta) does not apply with eta_of_T (--eta-of-T: η is set from T there); drop one")
+            raise EoscheckError("a range for eta (--eta) does not apply with eta_of_T (--eta-of-T: η is set from T "
+                                "there); drop one")
         parsed = {k: Range.parse(v, k, integer=k in ("n", "d", "t", "T")) for k, v in r.items()}
         if quantity in T_QUANTITIES and arg != "t":
             check_step(quantity, lhs[lhs.index("(") + 1:lhs.rindex(")")].strip(), arg, parsed["T"])
@@ -360,7 +361,8 @@ class Conjecture:
             etas = [value_at(self.eta_of_T, dict(base, T=T)) for T in Ts]
             bad = [e for e in etas if not (math.isfinite(e) and e > 0)]
             if bad:
-                raise EoscheckError(f"eta_of_T (--eta-of-T) gives a non-positive or non-finite stepsize ({bad[0]:g})")
+                raise EoscheckError(f"eta_of_T (--eta-of-T) gives a non-positive or non-finite stepsize "
+                                    f"({bad[0]:g})")
             return Instance(data, self.loss, tuple(float(e) for e in etas), int(max(Ts)), extra={"T": list(map(int, Ts))})
         Ts = [int(T) for T in Ts] if len(Ts) == len(etas) else [int(max(Ts))] * len(etas)
         return Instance(data, self.loss, tuple(float(e) for e in etas), max(Ts), extra={"T": Ts})
