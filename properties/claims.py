@@ -214,7 +214,8 @@ class Claim:
       erratum: the paper statement this claim corrects (§11), if any.
       unavailable: why it cannot be checked on the implemented models (reported, not skipped silently).
       outside_hypotheses: why every instance lies outside the theorem's hypotheses (Theorem 6 far below
-        its width): what the claim finds is a trend, so a "holds" is shown as "trend only".
+        its width; Table 1's polynomial-tail rates before condition (15)): what the claim finds is a trend,
+        so a "holds" is shown as "trend only".
       looseness: how loose it is, for claims whose looseness is not a ratio (filled by checks).
     """
 

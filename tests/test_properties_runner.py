@@ -230,3 +230,12 @@ def test_a_violation_outside_the_theorems_hypotheses_is_a_warning_not_a_falsific
     assert rep.verdict == "warning" and rep.shown_verdict == "warning"
     assert "not a falsification of the theorem" in rep.message and rep.counterexample is not None
     assert run_claim(FALSE, "ci").verdict == "FALSIFIED"   # the same statement, inside: convicted
+
+
+def test_the_progress_line_shows_the_verdict_the_table_shows(capsys):
+    """A claim holding outside its theorem's hypotheses printed "holds" on its progress line (stderr) and
+    "trend only" in the table below it."""
+    assert main(["check", "table1.poly_rate", "--profile", "ci"]) == 0
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if ln.strip().startswith("table1.poly_rate"))
+    assert line.split()[1:3] == ["trend", "only"]

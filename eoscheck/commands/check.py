@@ -90,7 +90,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
 
     def progress(rep):
-        print(f"  {rep.id:34s} {rep.verdict:11s} {rep.seconds:6.1f}s", file=sys.stderr, flush=True)
+        print(f"  {rep.id:34s} {rep.shown_verdict:11s} {rep.seconds:6.1f}s", file=sys.stderr, flush=True)
 
     print(f"eoscheck check: profile {profile}" + (f", seed {args.seed}" if args.seed is not None else ", derandomized"),
           file=sys.stderr)
