@@ -233,6 +233,99 @@ def thm35_tau_poly(loss: Loss, eta: float, n: int, gamma: float) -> float:
     return max(float(psi_inverse(loss, y)[0]), y * (eta * c["C_g"]) ** 2) / (gamma**2 * eta)
 
 
+def tau_psi(loss: Loss, eta, n, gamma, C1):
+    """(1/γ²)·max{ψ⁻¹(C₁(η+n))/η, C₁(η+n)η}: Theorems 35 and 6, phase transition (C₁ a free constant)."""
+    eta = np.atleast_1d(np.asarray(eta, dtype=np.float64))
+    y = C1 * (eta + n)
+    return np.maximum(psi_inverse(loss, y) / eta, y * eta) / gamma**2
+
+
+def thm35_tau_exp_tail(eta, n, gamma, C2):
+    """(C₂/γ²)·max{η, n}: Theorem 35 under an exponential tail (linear model, w₀ = 0)."""
+    return C2 / gamma**2 * np.maximum(np.asarray(eta, dtype=np.float64), n)
+
+
+def lemma34_rho_bound(loss: Loss, lam):
+    """ℓ(0) + C_e² ln²λ: eq. (14) in the proof of Lemma 34 (paper §5, remarks on Assumption 3)."""
+    return loss.ell0 + constants(loss)["C_e"] ** 2 * _ln(lam) ** 2
+
+
+# --- Theorem 6 and Lemmas 21–32 (paper §6) ---------------------------------------------------
+
+
+def _init_scale(loss: Loss, C_a, eta, n, delta):
+    """C_a + √(2 ln(2n/δ)) + ηC_g: the initial predictor's bound plus the step's, as Theorem 6 writes it."""
+    return C_a + np.sqrt(2 * np.log(2 * n / delta)) + np.asarray(eta, dtype=np.float64) * constants(loss)["C_g"]
+
+
+def ntk_radius(loss: Loss, C_a, eta, n, delta, gamma, t):
+    """R_t = 6(√ρ(γ²ηt) + C_a + √(2 ln(2n/δ)) + ηC_g)/γ: Lemma 28 (R = R_T: Theorem 6)."""
+    lam = gamma**2 * np.asarray(eta, dtype=np.float64) * t
+    return 6 * (np.sqrt(rho(loss, lam)) + _init_scale(loss, C_a, eta, n, delta)) / gamma
+
+
+def thm6_width(loss: Loss, C_a, eta, n, delta, gamma, T):
+    """((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶: Theorem 6's width condition."""
+    R = ntk_radius(loss, C_a, eta, n, delta, gamma, T)
+    return ((30 * np.cbrt(R) + 10 * np.log(n / delta) ** 0.25) / gamma) ** 6
+
+
+def thm6_eos(loss: Loss, C_a, eta, n, delta, gamma, t):
+    """9(ρ(γ²ηt) + (C_a + √(2 ln(2n/δ)) + ηC_g)²)/(γ²ηt): Theorem 6, EoS phase."""
+    lam = gamma**2 * np.asarray(eta, dtype=np.float64) * t
+    return 9 * (rho(loss, lam) + _init_scale(loss, C_a, eta, n, delta) ** 2) / lam
+
+
+def lemma29_G_average(loss: Loss, C_a, eta, n, delta, gamma, t):
+    """12(√ρ(γ²ηt) + C_a + √(2 ln(2n/δ)) + ηC_g)/(γ²ηt): Lemma 29."""
+    lam = gamma**2 * np.asarray(eta, dtype=np.float64) * t
+    return 12 * (np.sqrt(rho(loss, lam)) + _init_scale(loss, C_a, eta, n, delta)) / lam
+
+
+def lemma32_displacement(loss: Loss, eta, gamma, t, s):
+    """6√ρ(γ²η(t−s))/γ: Lemma 32, ‖w_t − w_s‖ in the stable phase."""
+    lam = gamma**2 * np.asarray(eta, dtype=np.float64) * (np.asarray(t) - np.asarray(s))
+    return 6 * np.sqrt(rho(loss, lam)) / gamma
+
+
+# --- the per-step and threshold statements (paper §§2.2–2.3, 4, 5, 9.5, 9.7) ------------------
+
+#: bound id → oracle evaluator of a statement whose right side is a line of arithmetic, typed from paper.md:
+#: Lemma 7's key step ‖∇L‖² ≤ −⟨∇L, w*⟩/γ (u₂ = ηw*/(2γ) in 2⟨∇L, u₂⟩ + η‖∇L‖² ≤ 0); Lemma 9's
+#: ⟨w_{t+1} − w_t, w*⟩ ≥ γηG(w_t); Lemma 10's 2/η and its ln L step; Theorem 1's 1/η and 1/ln 2 (L(w₀) = ln 2 ≤
+#: 1/η: stable from the start); Lemma 12's G(w_s) ≤ min{1/(2η), 1/(2n)} and L(w_s) ≤ min{1/η, 1/n}; Corollary
+#: 2's τ ≤ T/2; Lemma 14 at r = 1/10, q = 1/2; Theorem 3's c₀/t; Lemma 13's 1/(c₀η e^{c₀η} t); Proposition 5's
+#: ρ bounds; Lemma 21's width; the descent lemma's 2/β = 8/λ_max (β = λ_max/4); a quadratic's 2/λ_max; the
+#: small-stepsize rate (1 + ½ln²(γ²ηt))/(γ²ηt); Crawshaw–Liu's min{1/(8η), ln 2/n}, 8/(ηγ²(t−s)), n/(16γ) and
+#: 1 + 1/(59γ²).
+LINES: dict[str, Callable] = {
+    "lemma7.split_step": lambda gamma, grad_proj: -grad_proj / gamma,
+    "lemma9.perceptron_step": lambda G_t, eta, gamma: gamma * eta * G_t,
+    "lemma10.monotone_threshold": lambda eta: 2 / eta,
+    "lemma10.log_descent": lambda L_t, eta, grad_norm: np.log(L_t) - eta * (1 / L_t - eta / 2) * grad_norm**2,
+    "thm1.stable_threshold": lambda eta: 1 / eta,
+    "thm1.stable_from_start": lambda: 1 / LN2,
+    "lemma12.G_at_s": lambda eta, n: np.minimum(1 / (2 * eta), 1 / (2 * n)),
+    "lemma12.L_at_s": lambda eta, n: np.minimum(1 / eta, 1 / n),
+    "cor2.tau": lambda T: T / 2,
+    "lemma14.first_step_threshold": lambda: lemma14_threshold(0.1, 0.5),
+    "thm3.lower": lambda t, c0: c0 / t,
+    "lemma13.lower": lambda eta, t, c0: 1 / (c0 * eta * np.exp(c0 * eta) * t),
+    "prop5.rho_logistic": lambda lam: 1 + _ln(lam) ** 2,
+    "prop5.rho_flat_exp": lambda a, lam: 1 + _ln(lam) ** 2 / a**2,
+    "prop5.rho_flat_poly": lambda a, lam: 2 * lam ** (2 / (a + 2)),
+    "lemma21.width": lambda delta, gamma, n: 50 * np.log(n / delta) / gamma**2,
+    "classic.descent_lemma": lambda lambda_max: 2 / (lambda_max / 4),
+    "classic.quadratic_divergence": lambda hess_max: 2 / hess_max,
+    "classic.small_stepsize_rate": lambda eta, gamma, t: (1 + _ln(gamma**2 * eta * t) ** 2 / 2)
+                                                         / (gamma**2 * eta * t),
+    "crawshaw_liu.stable_threshold": lambda eta, n: np.minimum(1 / (8 * eta), LN2 / n),
+    "crawshaw_liu.stable_bound": lambda eta, gamma, t, s: 8 / (eta * gamma**2 * (t - s)),
+    "crawshaw_liu.hard1_misclassified": lambda gamma, n: n / (16 * gamma),
+    "crawshaw_liu.hard2_loss_above": lambda gamma: 1 + 1 / (59 * gamma**2),
+}
+
+
 # --- SGD and generalization (paper §7) -------------------------------------------------------
 
 
@@ -284,4 +377,27 @@ ORACLE: dict[str, Callable] = {
     "thm4.loss": lambda loss, eta, gamma, t, delta: thm4_loss(eta, gamma, t, delta),
     "thm4.error": lambda loss, eta, gamma, t, delta: thm4_error(eta, gamma, t, delta),
     "prop15.test_error": lambda loss, d, n, delta: prop15_error(d, n, delta),
+    "thm35.tau_psi": lambda loss, eta, gamma, n, C1: tau_psi(get_loss(loss), eta, n, gamma, C1),
+    "thm35.tau_exp_tail": lambda loss, eta, gamma, n, C2: thm35_tau_exp_tail(eta, n, gamma, C2),
+    "lemma34.rho_exp_tail": lambda loss, **kw: lemma34_rho_bound(get_loss(loss), kw["lambda"]),
+    "lemma20.ell_sqrt_rho": lambda loss, **kw: rho(loss, kw["lambda"]) / np.asarray(kw["lambda"], float),
+    "thm6.R": lambda loss, C_a, T, delta, eta, gamma, n: ntk_radius(get_loss(loss), C_a, eta, n, delta, gamma, T),
+    "thm6.lazy_radius": lambda loss, C_a, T, delta, eta, gamma, n: ntk_radius(get_loss(loss), C_a, eta, n, delta,
+                                                                                gamma, T),
+    "lemma28.radius_t": lambda loss, C_a, delta, eta, gamma, n, t: ntk_radius(get_loss(loss), C_a, eta, n, delta,
+                                                                                gamma, t),
+    "thm6.width": lambda loss, C_a, T, delta, eta, gamma, n: thm6_width(get_loss(loss), C_a, eta, n, delta, gamma, T),
+    "thm6.eos_average": lambda loss, C_a, delta, eta, gamma, n, t: thm6_eos(get_loss(loss), C_a, eta, n, delta,
+                                                                              gamma, t),
+    "lemma29.G_average": lambda loss, C_a, delta, eta, gamma, n, t: lemma29_G_average(get_loss(loss), C_a, eta, n,
+                                                                                        delta, gamma, t),
+    "lemma32.displacement": lambda loss, eta, gamma, s, t: lemma32_displacement(get_loss(loss), eta, gamma, t, s),
+    "thm6.stable_threshold": lambda loss, eta, n: thm35_threshold(get_loss(loss), eta, n),
+    "thm6.stable_bound": lambda loss, eta, gamma, s, t: thm35_stable(get_loss(loss), eta, gamma, t, s),
+    "thm6.tau_psi": lambda loss, eta, gamma, n, C1: tau_psi(get_loss(loss), eta, n, gamma, C1),
+    "thm6.tau_exp_tail": lambda loss, eta, gamma, n, C2: C2 / gamma**2 * np.maximum(
+        np.asarray(eta, dtype=np.float64), n * math.log(n)),
+    # (a bound's parameter λ is spelled "lambda", a Python keyword: the lines take it as lam)
+    **{bid: (lambda f: lambda loss=None, **kw: f(**{"lam" if k == "lambda" else k: v for k, v in kw.items()}))(f)
+       for bid, f in LINES.items()},
 }
