@@ -129,8 +129,6 @@ RADIUS_T = register(Bound(
     id="lemma28.radius_t", kind="upper", template=radius_expr(t),
     quantity="‖w_t − w_0‖", lhs=r"\|\mathbf{w}_t-\mathbf{w}_0\|", relation="<=", constants=_R_C, premise=_PROB,
     domain=(sp.Ge(gamma**2 * eta * t, 1), sp.Le(t, T), _WIDTH),
-    informational=('the time-t form of the lazy radius; its t = T value is thm6.lazy_radius, which the claim'
-                   ' thm6.lazy checks'),
     source=Source("Lemma 28", ref="paper.md §6"), assumptions=_NTK,
 ))
 

@@ -373,7 +373,7 @@ def _stable_strategy(budget: Budget):
 
 _EXACT = [
     ("lazy", "‖w_t − w₀‖ ≤ R_t = 6(√ρ(γ²ηt) + C_a + √(2ln(2n/δ)) + ηC_g)/γ", "Theorem 6 (lazy training) / Lemma 28",
-     "‖w_t − w₀‖", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.LAZY_RADIUS, lazy_eval, _ntk_strategy),
+     "‖w_t − w₀‖", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.RADIUS_T, lazy_eval, _ntk_strategy),
     ("eos_average", "(1/t)Σ_{k<t} L(w_k) ≤ 9(ρ(γ²ηt) + (C_a + √(2ln(2n/δ)) + ηC_g)²)/(γ²ηt)",
      "Theorem 6 (EoS phase)", "average loss up to t", "t ≤ T, γ²ηt ≥ 1", NTK_ASSUMPTIONS, theorem6.EOS_AVERAGE,
      eos_average_eval, _ntk_strategy),
