@@ -205,8 +205,9 @@ register(Claim(
     quantity="first s with L(w_s) ≤ min{1/(12C_β²η), ℓ(0)/n}", direction="<=",
     domain="η ≥ 1 (read into the statement: see erratum)",
     erratum="As printed, τ = C₂·max{η, n}/γ² cannot hold as η → 0: for n ≥ 2 the first time with "
-            "L ≤ ℓ(0)/n grows like 1/η (gradient-flow regime; found by this check at η = 0.5, n = 1), and the "
-            "paper's own Lemma 34 condition gives τ ∝ n/(ηγ²) there.  Encoded for the large-stepsize regime η ≥ 1.",
+            "L ≤ ℓ(0)/n grows like 1/η (gradient-flow regime), and the paper's own Lemma 34 condition gives "
+            "τ ∝ n/(ηγ²) there.  This check first met it at η = 0.5 on a single point (n = 1), where the other "
+            "term of (15), 1/(12C_β²η), binds.  Encoded for the large-stepsize regime η ≥ 1.",
     assumptions=("Assumption 1", "loss with 3A–3D: logistic, flat_exp(a), a ∈ {0.5, 1, 2}", "w0 = 0"),
     bound=theorem35.TAU_EXP_TAIL,
     strategy=_tau_strategy, evaluate=tau_C2_evaluate, examples=3,
