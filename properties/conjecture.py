@@ -177,6 +177,9 @@ class Conjecture:
         if not isinstance(text, str) or not text.strip():
             raise EoscheckError('give a conjecture such as "avg_loss(t) <= C*log(gamma**2*eta*t)**2/(gamma**2*eta*t)"')
         lhs, op, rhs_text = _split_comparison(text)
+        # a strict statement is checked as its closure: a witness must beat EXPR by more than the allowance
+        # either way (a --where condition keeps its strictness: it bounds the domain the witness is drawn from)
+        op = {"<": "<=", ">": ">="}.get(op, op)
         quantity, arg = _parse_quantity(lhs)
         syms = {p: sp.Symbol(p, positive=True) for p in PARAMS}
         csyms = {c: sp.Symbol(c, real=True) for c in CONSTANT_NAMES}
@@ -428,7 +431,7 @@ def _split_comparison(text: str, usage: str = STATEMENT_USAGE) -> tuple[str, str
     lhs, rhs = text[:i].strip(), text[i + len(op):].strip()
     if not lhs or not rhs:
         raise EoscheckError(f"the {'left' if not lhs else 'right'} side of {op!r} is empty; {usage}")
-    return lhs, {"<": "<=", ">": ">="}.get(op, op), rhs
+    return lhs, op, rhs
 
 
 def _parse_quantity(lhs: str):

@@ -444,3 +444,24 @@ def test_conjecture_outputs_and_witnesses_record_their_provenance(tmp_path):
     assert prov["versions"]["numpy"] and {"commit", "dirty"} <= set(prov["source"]) and prov["machine"]["cpu"]
     saved = json.loads(next(tmp_path.glob("conjecture-*.json")).read_text())
     assert saved["seed"] == 3 and saved["machine"]["cpu"] and saved["command"]
+
+
+def test_a_strict_where_condition_keeps_its_boundary_out_of_the_domain(tmp_path, capsys):
+    """--where "eta > 1000" was read as eta >= 1000: on the default η range 0.25:1000 "loss(t) <= 1" was FALSIFIED
+    at η = 1000, a point the user had excluded.  With no η > 1000 in the range, nothing can be tested."""
+    args = ["conjecture", "loss(t) <= 1", "--where", "eta > 1000", "--effort", "smoke", "--json"]
+    assert main(args + ["--save", str(tmp_path)]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["verdict"] == "UNDECIDED" and rep["counterexample"] is None
+    # the boundary itself is in the domain of a non-strict condition: the same statement is falsified there
+    assert main(["conjecture", "loss(t) <= 1", "--where", "eta >= 1000", "--effort", "smoke",
+                 "--save", str(tmp_path)]) == 1
+
+
+def test_a_witness_satisfies_a_strict_where_condition(tmp_path, capsys):
+    """"loss(t) <= 1e-9" with --where "eta*t > 4" on η ∈ [1, 4] had its witness at η = 1, t = 4 (η·t = 4)."""
+    args = ["conjecture", "loss(t) <= 1e-9", "--eta", "1:4", "--where", "eta*t > 4", "--effort", "smoke", "--json",
+            "--save", str(tmp_path)]
+    assert main(args) == 1
+    pt = json.loads(capsys.readouterr().out)["counterexample"]["point"]
+    assert pt["eta"] * pt["t"] > 4, pt
