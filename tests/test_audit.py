@@ -456,6 +456,17 @@ def test_cli_D_failing_keeps_exit_0_and_run_compares_with_gd(capsys):
     assert run["float64"]["value_error"] < 1e-13 and run["float64"]["grad_error"] < 1e-13
 
 
+@pytest.mark.parametrize("formula", ["0", "0*z"])
+def test_a_degenerate_loss_skips_the_gd_run_in_one_line(formula, capsys):
+    """ℓ ≡ 0 meets Assumptions 3A–3C with every measured constant 0; --run divided by C_β = 0 (a traceback, exit 1).
+    GD from w₀ = 0 never moves on it, so the run is skipped and says why.  Its float64 zeros are exact: the
+    note that float64 disagreed with high precision on 100 % of the sample is gone."""
+    rc = cli_main(["audit-loss", formula, "--run", "--run-steps", "50", "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert rc == 0 and d["run"]["ran"] is False and "never moves" in d["run"]["why"]
+    assert not any("disagrees with high precision" in n for n in d["notes"])
+
+
 def test_run_measures_the_float64_error_of_a_cancelling_formula():
     """GD evaluating √(1+z²) − z naively (the loss's attached float64 evaluators; the compiler itself now rewrites
     this formula): at z = 1e4, 1 + z² = 100000001 is exact, √ rounds once (≤ ulp(1e4)/2 = 2^-40 ≈ 9.09e-13), the

@@ -36,6 +36,9 @@ def compare_with_gd(report: AuditReport, data=None, etas=RUN_ETAS, steps: int = 
 
     if not (report.holds("A") and report.holds("B")):
         return {"ran": False, "why": "Theorem 35 needs Assumptions 3A and 3B, which do not both hold"}
+    if report.promises.get("rho", {}).get("degenerate"):
+        return {"ran": False, "why": "ℓ(0) = 0: GD from w₀ = 0 never moves (ℓ′(0) = 0 at the minimum of a C¹ loss "
+                                     "≥ 0), so L ≡ 0 and every bound of Theorem 35 holds trivially"}
     data = data if data is not None else digits08().normalize()
     mm = data.require_separable()
     gamma, n = float(mm.gamma), int(data.n)
@@ -70,7 +73,8 @@ def compare_with_gd(report: AuditReport, data=None, etas=RUN_ETAS, steps: int = 
             row["eos_holds"] = None
             row["eos_why"] = "no t ≤ T with γ²ηt ≥ 1"
         if stable_ok:
-            thr = min(1 / (12 * c["C_beta"] ** 2 * eta), c["ell0"] / n)
+            # condition (15); a measured C_β of 0 (a loss whose float64 values underflow) makes its first term +∞
+            thr = min(math.inf if c["C_beta"] == 0 else 1 / (12 * c["C_beta"] ** 2 * eta), c["ell0"] / n)
             s = int(traj.first_below(thr)[k])
             row["stable_threshold"] = thr
             row["s"] = s

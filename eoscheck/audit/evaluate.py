@@ -89,8 +89,10 @@ class Evaluator:
         ok = np.ones(S.shape, dtype=bool)
         for k in range(3):
             f = self.f64(S, k)
-            # values float64 cannot hold are unreliable anyway (and costly in high precision)
-            ok &= np.isfinite(f) & ((np.abs(f) > 1e-280) | ((f == 0) & (k == 2))) & (np.abs(f) < 1e280)
+            # values float64 cannot hold are unreliable anyway (and costly in high precision); a float64 0 is
+            # compared (_agrees): exact where the formula is 0 (ℓ = 0 on [1, ∞) of a squared hinge), an underflow
+            # where it is not
+            ok &= np.isfinite(f) & ((np.abs(f) > 1e-280) | (f == 0)) & (np.abs(f) < 1e280)
             for i, x in enumerate(S):
                 if not ok[i]:
                     continue
