@@ -52,6 +52,30 @@ class Budget:
         return min(s, cap) if cap else s
 
 
+def limit(bound, allowance, direction: str, constant: float = 1.0, margin: float = 0.0):
+    """What a measured value is compared with: constant·bound·(1+margin) + allowance for ``<=``,
+    constant·bound/(1+margin) − allowance for ``>=`` (:meth:`Evaluation.violations`)."""
+    if direction == "<=":
+        return constant * bound * (1 + margin) + allowance
+    return constant * bound / (1 + margin) - allowance
+
+
+def compared_text(point: dict[str, Any], direction: str, constant: float = 1.0, margin: float = 0.0,
+                  digits: int = 6, name: str = "shape") -> str:
+    """"measured M vs bound B", or with a fitted constant or a margin "measured M vs limit L (C·shape·(1+margin) +
+    allowance, C = …; shape = B)": the value a witness broke, not the point's constant-free ``bound``
+    (``name``: what that ``bound`` is, "shape" for a fitted claim, "EXPR" for a conjecture)."""
+    m, b = point.get("measured"), point.get("bound")
+    if constant == 1.0 and margin == 0.0:
+        return f"measured {m:.{digits}g} vs bound {b:.{digits}g}"
+    lim = point.get("limit")            # a conjecture's witness: its limit at 40 digits
+    lim = limit(b, point.get("allowance", 0.0), direction, constant, margin) if lim is None else lim
+    scaled = name if constant == 1.0 else f"C·{name}"
+    form = f"{scaled}·(1+{margin:g}) + allowance" if direction == "<=" else f"{scaled}/(1+{margin:g}) − allowance"
+    const = "" if constant == 1.0 else f", C = {constant:.{digits}g}"
+    return f"measured {m:.{digits}g} vs limit {lim:.{digits}g} ({form}{const}; {name} = {b:.{digits}g})"
+
+
 @dataclass
 class Evaluation:
     """Measured values against the bound at N observed points (arrays of shape (N,)).
@@ -96,11 +120,8 @@ class Evaluation:
         """Bool (N,): the point breaks ``measured ≤ constant·bound·(1+margin) + allowance``, or for ``>=``
         ``measured ≥ constant·bound/(1+margin) − allowance`` (the same factor on the other side: with
         margin 1 a fitted lower bound may be beaten by a factor 2, not made vacuous by (1 − 1) = 0)."""
-        if self.direction == "<=":
-            lim = constant * self.bound * (1 + margin) + self.allowance
-            return ~(self.measured <= lim)
-        lim = constant * self.bound / (1 + margin) - self.allowance
-        return ~(self.measured >= lim)
+        lim = limit(self.bound, self.allowance, self.direction, constant, margin)
+        return ~(self.measured <= lim) if self.direction == "<=" else ~(self.measured >= lim)
 
     def holds(self, constant: float = 1.0, margin: float = 0.0) -> bool:
         return not bool(self.violations(constant, margin).any())

@@ -247,17 +247,25 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_attem
 
     C = fitted_constant(c.id)
     notes = []
+    path = constants_path()
+    rep.constant_source = ("the package's properties/fitted_constants.json" if path == CONSTANTS_FILE
+                           else f"EOSCHECK_FITTED_CONSTANTS={path}")
     if C is None:
         C = calibrate(c)["value"]
         notes.append("constant fitted now (not in fitted_constants.json; run `eoscheck fit`)")
+        rep.constant_source = "calibrated by this check"
     rep.fitted_constant, rep.constant_name = C, c.fit.constant
     b = budget(profile)
     res = search(c.strategy(b), c.evaluate, claim_settings(c, profile, seeded=seed is not None), constant=C,
                  margin=c.fit.margin,
                  label=c.id, seed=seed, shrink_attempts=shrink_attempts, explicit=c.explicit(b) if c.explicit else None)
-    fill_report(rep, res, c, constant=C)
+    fill_report(rep, res, c, constant=C, margin=c.fit.margin)
     if rep.worst_point is not None and rep.worst_point.get("ratio") is not None:
-        rep.worst_ratio = rep.worst_point["ratio"] / C  # measured / (C_fit·shape)
+        # measured / (C_fit·shape), in the table and in the point (whose "bound" is the shape: its ratio to that
+        # is kept as shape_ratio)
+        rep.worst_ratio = rep.worst_point["ratio"] / C
+        rep.worst_point = dict(rep.worst_point, ratio=rep.worst_ratio, shape_ratio=rep.worst_point["ratio"],
+                               constant=C)
     growth, witness = [], None
     b = budget(profile)
     for param, (make, judged) in _ladders(c).items():

@@ -65,6 +65,7 @@ def save_counterexample(c: Claim, rep, save_dir: str | Path, seed: int | None = 
     margin = c.fit.margin if (c.fit is not None and c.kind == "asymptotic") else 0.0
     obj = {"format": FORMAT, "kind": "claim", "claim": c.summary(),
            "constant": rep.fitted_constant if rep.fitted_constant is not None else 1.0, "margin": margin,
+           **({"constant_source": rep.constant_source} if rep.constant_source else {}),
            "instance": rep.counterexample["instance"], "point": rep.counterexample.get("point"),
            "profile": rep.profile, **_meta(seed)}
     return _write(obj, save_dir, c.id)
@@ -111,6 +112,8 @@ class ReplayResult:
     recorded_point: dict | None = None
     constant: float = 1.0
     margin: float = 0.0
+    #: the statement's direction, "<=" or ">=" (what the point's measured value was compared with)
+    direction: str = "<="
     versions_then: dict = field(default_factory=dict)
     #: the replayed measured value and bound equal the recorded ones bit for bit
     identical: bool = False
@@ -169,4 +172,4 @@ def replay(path: str | Path) -> ReplayResult:
                      and rec.get("measured") is not None)
     return ReplayResult(path=str(path), kind=kind, subject=subject, reproduced=point is not None,
                         instance=inst.describe(), point=point, recorded_point=obj.get("point"), constant=C,
-                        margin=margin, versions_then=obj.get("versions", {}), identical=identical)
+                        margin=margin, direction=(c if kind == "claim" else conj).direction, versions_then=obj.get("versions", {}), identical=identical)

@@ -43,6 +43,9 @@ class ClaimReport:
     best_meaning: str = ""
     fitted_constant: float | None = None
     constant_name: str | None = None
+    #: where the fitted constant came from: the constants file read (the package's, or $EOSCHECK_FITTED_CONSTANTS),
+    #: or "calibrated by this check" when no file held it
+    constant_source: str | None = None
     slopes: dict = field(default_factory=dict)
     counterexample: dict | None = None
     counterexample_file: str | None = None

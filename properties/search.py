@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 from hypothesis import example as hexample, given, seed as hseed, target
 
-from .claims import Claim, Evaluation
+from .claims import Claim, Evaluation, compared_text
 from .instances import Instance
 
 
@@ -175,8 +175,9 @@ def summarize_notes(notes: list[str], groups: int = 3) -> list[str]:
             for same in list(kinds.values())[:groups]]
 
 
-def fill_report(rep, res: SearchResult, c: Claim, constant: float = 1.0) -> None:
-    """Copy a search's findings into a report and set the verdict (exact claims)."""
+def fill_report(rep, res: SearchResult, c: Claim, constant: float = 1.0, margin: float = 0.0) -> None:
+    """Copy a search's findings into a report and set the verdict (exact claims; a fitted claim passes its constant
+    and margin, which its witness's message states with the limit they make)."""
     rep.examples, rep.points, rep.inconclusive = res.examples, res.points, res.inconclusive
     if res.worst_point is not None:
         rep.worst_ratio = res.worst_point.get("ratio")
@@ -191,8 +192,8 @@ def fill_report(rep, res: SearchResult, c: Claim, constant: float = 1.0) -> None
                               "description": res.counterexample.describe()}
         pt = res.counterexample_point or {}
         rep.message = ((f"{c.outside_hypotheses}, so not a falsification of the theorem: " if c.outside_hypotheses
-                        else "") + f"counterexample: {res.counterexample.describe()}; measured "
-                       f"{pt.get('measured'):.6g} vs bound {pt.get('bound'):.6g}") + (f"; {rep.message}" if rep.message else "")
+                        else "") + f"counterexample: {res.counterexample.describe()}; "
+                       + compared_text(pt, c.direction, constant, margin)) + (f"; {rep.message}" if rep.message else "")
     elif res.points == 0:
         rep.verdict = "undecided"
         rep.message = rep.message or "no example fell in the claim's domain"

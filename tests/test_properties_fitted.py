@@ -124,3 +124,32 @@ def test_fit_refuses_an_output_that_is_not_a_constants_file_before_calibrating(t
     err = capsys.readouterr().err.strip()
     assert "is not a fitted-constants file" in err and "\n" not in err
     assert calls == [] and bad.read_text() == '{"mine": [1, 2]}'
+
+
+def test_a_fitted_witness_states_the_limit_it_broke_and_where_its_constant_came_from(tmp_path, monkeypatch, capsys):
+    """With C = 0.01 in a user's constants file, cor2.rate's witness printed "measured 0.386 vs bound 0.130" — the
+    constant-free shape, which the measured value does not "break" by the table's ratio 296 — while the point's
+    ratio said 2.96, and nothing recorded that C came from $EOSCHECK_FITTED_CONSTANTS."""
+    import json
+    import math
+
+    from eoscheck.cli import main
+
+    C = 0.01
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"format": 1, "claims": {"cor2.rate": {"value": C}}}))
+    monkeypatch.setenv("EOSCHECK_FITTED_CONSTANTS", str(path))
+    assert main(["check", "cor2.rate", "--profile", "ci", "--json", "--counterexamples", str(tmp_path / "cx")]) == 1
+    rep = json.loads(capsys.readouterr().out)["claims"][0]
+    pt = rep["counterexample"]["point"]
+    lim = C * pt["bound"] * (1 + 1) + pt["allowance"]      # margin 1 (FitSpec's default)
+    assert f"vs limit {lim:.6g}" in rep["message"] and f"C = {C:g}" in rep["message"]
+    assert pt["measured"] > lim
+    wp = rep["worst_point"]
+    assert math.isclose(wp["ratio"], rep["worst_ratio"], rel_tol=1e-15)
+    assert math.isclose(wp["ratio"], wp["shape_ratio"] / C, rel_tol=1e-15)
+    assert rep["constant_source"] == f"EOSCHECK_FITTED_CONSTANTS={path}"
+    saved = json.loads(open(rep["counterexample_file"]).read())
+    assert saved["constant"] == C and saved["constant_source"] == rep["constant_source"]
+    assert main(["replay", rep["counterexample_file"]]) == 1
+    assert f"vs limit {lim:.17g}" in capsys.readouterr().out

@@ -19,6 +19,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..outputs import REPORT_FORMAT, atomic_write, check_output_file
+    from ..properties.claims import compared_text
     from ..properties.replay import replay
 
     if args.output:
@@ -43,7 +44,9 @@ def run(args) -> int:
         extra = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items()
                           if k not in ("measured", "bound", "ratio", "allowance"))
         same = "bit for bit" if res.identical else "values differ from the recorded ones"
-        print(f"REPRODUCED ({same}): measured {p.get('measured'):.17g} vs bound {p.get('bound'):.17g} ({extra})")
+        compared = compared_text(p, res.direction, res.constant, res.margin, digits=17,
+                                 name="EXPR" if res.kind == "conjecture" else "shape")
+        print(f"REPRODUCED ({same}): {compared} ({extra})")
         return 1
     print("NOT reproduced: the claim holds on this instance with this eoscheck version")
     return 0
