@@ -27,8 +27,8 @@ import torch
 from ._errors import EoscheckError
 from .datasets import Dataset
 from .fastgd import choose_method, gram_fits, run_fast
-from .gdinputs import (LOG_DOMAIN_BELOW, check_etas, check_point, check_steps, checkpoint_grid, record_grid,
-                       require_memory, resolve_device)
+from .gdinputs import (LOG_DOMAIN_BELOW, check_etas, check_point, check_steps, checkpoint_grid, grid_config,
+                       record_grid, require_memory, resolve_device)
 from .losses import Loss, get_loss
 from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
@@ -112,7 +112,7 @@ def run_gd(
         "model": "linear", "data": data.name, "data_hash": array_hash(data.X, data.y), "n": data.n, "d": data.d,
         "loss": loss.name, "loss_expr": loss.expr_text, "eta": eta.tolist(), "steps": steps,
         "w0": "zeros" if w0 is None else np.asarray(w0, dtype=np.float64).tolist(),
-        "grid": grid, "grid_points": len(rec), "sharpness_every": sharpness_every,
+        **grid_config(grid, grid_points, rec), "sharpness_every": sharpness_every,
         "dtype": str(dtype).replace("torch.", ""), "device": dev.type,
     }
     t0 = time.perf_counter()

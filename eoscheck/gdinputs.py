@@ -94,6 +94,13 @@ def record_grid(steps: int, grid: str = "all", points: int | None = None) -> np.
     raise EoscheckError(f"unknown grid {grid!r}; use 'all' or 'log'")
 
 
+def grid_config(grid: str, points: int | None, rec: np.ndarray) -> dict:
+    """A run's ``config`` entries for its record grid: the grid and the points asked for (what rebuilds it:
+    ``"log"``'s duplicates removed leave fewer steps than points), and how many steps it records."""
+    return {"grid": grid, "grid_points": check_grid_points(points) if grid == "log" else None,
+            "recorded_steps": int(len(rec))}
+
+
 def recorded_points(steps: int, grid: str, points: int | None) -> int:
     """How many steps :func:`record_grid` records, without building it (the log grid: at most
     ``points`` + 2)."""

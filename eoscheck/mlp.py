@@ -38,7 +38,7 @@ import torch
 from ._errors import EoscheckError
 from .datasets import Dataset, read_idx
 from .gd import check_etas, record_grid, resolve_device
-from .gdinputs import require_memory
+from .gdinputs import grid_config, require_memory
 from .losses import logistic
 from .netrecord import Recorder, check_steps, sharpness_grid
 from .progress import bar as progress_bar
@@ -210,7 +210,7 @@ def run_mlp3(
         "model": "mlp3", "data": name, "data_meta": meta, "data_hash": array_hash(Xn, labn), "n": int(len(labn)),
         "d": int(Xn.shape[1]), "classes": sizes[-1], "loss": loss, "eta": eta.tolist(), "steps": steps,
         "hidden": list(sizes[1:3]), "activation": activation, "init": "U(+-1/sqrt(fan_in)) (nn.Linear default)",
-        "seed": int(seed), "grid": grid, "grid_points": len(rec), "sharpness_every": sharpness_every,
+        "seed": int(seed), **grid_config(grid, grid_points, rec), "sharpness_every": sharpness_every,
         "lanczos_tol": lanczos_tol, "lanczos_iters": lanczos_iters,
         "dtype": str(dtype).replace("torch.", ""), "device": dev.type,
     }

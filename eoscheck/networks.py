@@ -38,7 +38,7 @@ import torch
 from ._errors import DivergenceError, EoscheckError
 from .datasets import Dataset
 from .gd import check_etas, record_grid, resolve_device
-from .gdinputs import require_memory
+from .gdinputs import grid_config, require_memory
 from .losses import Loss, get_loss
 from .maxmargin import max_margin
 from .netrecord import Recorder, check_steps, sharpness_grid
@@ -212,7 +212,7 @@ def run_ntk(
         "model": "ntk", "data": data.name, "data_hash": array_hash(data.X, data.y), "n": data.n, "d": data.d,
         "loss": loss.name, "loss_expr": loss.expr_text, "eta": eta.tolist(), "steps": steps, "width": width,
         "seed": int(seed), "signs": signs if isinstance(signs, str) else "given", "delta": delta,
-        "grid": grid, "grid_points": len(rec), "sharpness_every": sharpness_every,
+        **grid_config(grid, grid_points, rec), "sharpness_every": sharpness_every,
         "dtype": str(dtype).replace("torch.", ""), "device": dev.type,
     }
     config["config_hash"] = config_hash(config)

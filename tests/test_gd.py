@@ -125,6 +125,18 @@ def test_queries_agree_with_exact_trackers():
         np.testing.assert_array_equal(traj.monotone_from(s), want)
 
 
+def test_the_config_records_the_grid_asked_for_and_the_steps_recorded():
+    """run.json's grid_points was the number of steps recorded (320 for 512 log points on 4096 steps, duplicates
+    removed): rerunning with it gave another grid (218 steps).  The config rebuilds the grid it describes."""
+    from eoscheck.gdinputs import record_grid
+
+    log = run_gd(toy(), "logistic", [4.0], 4096, grid="log", grid_points=512)
+    assert log.config["grid_points"] == 512 and log.config["recorded_steps"] == len(log.step) < 512
+    np.testing.assert_array_equal(record_grid(4096, "log", log.config["grid_points"]), log.step)
+    full = run_gd(toy(), "logistic", [4.0], 50)
+    assert full.config["grid_points"] is None and full.config["recorded_steps"] == 51
+
+
 def test_log_grid_keeps_exact_statistics():
     full = run_gd(toy(), "logistic", [8.0, 16.0], 2000)
     log = run_gd(toy(), "logistic", [8.0, 16.0], 2000, grid="log", grid_points=30)
