@@ -438,6 +438,25 @@ def test_rows_of_data_that_are_not_separable_are_flagged(tmp_path, capsys):
     assert rc == 0 and "1 of 2 datasets are not certified linearly separable" in err, err
 
 
+def test_rows_of_data_outside_the_unit_ball_are_flagged(tmp_path, capsys):
+    """`eoscheck run` warns when max‖xᵢ‖ > 1 (Assumption 1A) and the README says a warning says so; a sweep said
+    nothing and its table had no column to show it."""
+    from eoscheck.cli import main
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.savez(folder / "a_in.npz", X=np.array([[0.6, 0.8], [0.5, 0.1]]), y=np.array([1.0, 1.0]))
+    np.savez(folder / "b_out.npz", X=np.array([[1.04, 0.0], [0.5, 0.1]]), y=np.array([1.0, 1.0]))
+    df = sweep(str(folder), eta="4", steps=10, measure="final_loss", progress=False)
+    norms = df.set_index("name")["max_norm"]
+    # ‖(0.6, 0.8)‖ = 1 up to the rounding of 0.6² + 0.8² and its square root (≤ 2 ulps); ‖(1.04, 0)‖ = 1.04 exactly
+    assert abs(norms["a_in"] - 1) <= 4.5e-16 and norms["b_out"] == 1.04
+    rc = main(["sweep", "--data", str(folder), "--eta", "4", "--steps", "10", "--measure", "final_loss",
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 0 and "1 of 2 datasets have max ||x_i|| > 1" in err, err
+
+
 def test_the_study_summary_reads_not_reached_marks_as_marks_and_keeps_a_witness():
     """T = 5 on the study's data: most times are not reached, recorded as T + 1 = 6.  The median of a cell
     whose marks are at least half is the mark (it was the average of a time and a mark, e.g. (1 + 501)/2);

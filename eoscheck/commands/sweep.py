@@ -102,6 +102,11 @@ def run(args) -> int:
     print(f"eoscheck sweep: {len(table)} rows ({table['dataset'].nunique()} datasets × {table['eta'].nunique()} η) "
           f"→ {args.out}/results.parquet; tasks: {info['tasks_run']} run, {info['tasks_reused']} reused "
           f"({info['mode']}, {info['wall_s']:.1f} s)")
+    big = table.loc[~(table["max_norm"] <= 1 + 1e-12), "dataset"].nunique() if len(table) else 0
+    if big:
+        print(f"warning: {big} of {table['dataset'].nunique()} datasets have max ||x_i|| > 1 (column 'max_norm'), "
+              "outside Assumption 1A: the theory's bounds do not apply to their rows as stated (rescale the data "
+              "to max ||x_i|| = 1)", file=sys.stderr)
     bad = table.loc[~table["separable"], "dataset"].nunique() if len(table) else 0
     if bad:
         print(f"warning: {bad} of {table['dataset'].nunique()} datasets are not certified linearly separable "

@@ -113,7 +113,8 @@ def sweep(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any =
           info: dict | None = None):
     """Run a sweep and return its table (pandas DataFrame, one row per dataset × η).
 
-    Columns: ``dataset`` (index), ``data_seed``, ``name``, ``n``, ``d``, ``gamma`` (the margin the generator
+    Columns: ``dataset`` (index), ``data_seed``, ``name``, ``n``, ``d``, ``max_norm`` (maxᵢ‖xᵢ‖: the theory
+    assumes ≤ 1; random data are built so, files are used as given), ``gamma`` (the margin the generator
     drew for synthetic/thm3 data, exactly: with ``data_seed`` it rebuilds the dataset; NaN for other data),
     ``gamma_star`` (certified
     max margin, a valid margin) and ``gamma_gap`` (its certificate's duality gap: the true max

@@ -29,7 +29,8 @@ from .grid import Grid
 from .measures import Measure, measure_dataset, parse_measures
 
 #: Columns before the measures, in order.
-ID_COLUMNS = ("dataset", "data_seed", "name", "n", "d", "gamma", "gamma_star", "gamma_gap", "separable", "eta")
+ID_COLUMNS = ("dataset", "data_seed", "name", "n", "d", "max_norm", "gamma", "gamma_star", "gamma_gap", "separable",
+              "eta")
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ def run_task(task: Task) -> dict[str, Any]:
                 g = certificate(data).gamma
                 for k, eta in enumerate(task.grid.etas):
                     drawn = float(data.meta.get("gamma", math.nan))   # the generator's γ, exactly (NaN: none)
-                    for c, v in zip(ID_COLUMNS, (i, seed, data.name, data.n, data.d, drawn, g, mm.gap, g > 0,
-                                                 float(eta))):
+                    for c, v in zip(ID_COLUMNS, (i, seed, data.name, data.n, data.d, data.max_norm, drawn, g, mm.gap,
+                                                 g > 0, float(eta))):
                         cols[c].append(v)
                     for m in measures:
                         cols[m.name].append(float(res[m.name][k]))
@@ -94,8 +95,9 @@ def frame(result: dict[str, Any]):
     import pandas as pd
 
     df = pd.DataFrame(result["columns"])
-    return df.astype({"dataset": "int64", "data_seed": "int64", "n": "int64", "d": "int64",
-                      "gamma": "float64", "gamma_star": "float64", "gamma_gap": "float64", "separable": "bool", "eta": "float64",
+    return df.astype({"dataset": "int64", "data_seed": "int64", "n": "int64", "d": "int64", "max_norm": "float64",
+                      "gamma": "float64", "gamma_star": "float64", "gamma_gap": "float64", "separable": "bool",
+                      "eta": "float64",
                       "diverged": "bool"})
 
 
