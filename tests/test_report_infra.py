@@ -162,6 +162,20 @@ def test_cache_clear_deletes_nothing_in_a_folder_that_is_not_a_cache(tmp_path, c
     assert main(["cache", "clear", "--cache-dir", str(old)]) == 0 and RunCache(old).entries() == []
 
 
+def test_report_does_not_take_over_a_cache_folder_holding_other_files(tmp_path, capsys):
+    """`cache clear` refused PROJ as "not an eoscheck cache", yet `report --cache-dir PROJ` wrote its marker and ~40
+    entries beside PROJ/thesis.tex, and left --out and a staging folder behind when stopped.  It is refused in one
+    line before anything is written."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "thesis.tex").write_text("x\n")
+    out = tmp_path / "rep"
+    assert main(["report", "--cache-dir", str(proj), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not an eoscheck cache" in err and "nothing written" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["proj", "thesis.tex"]
+
+
 def test_entries_of_older_code_are_removed_after_a_run(tmp_path):
     old = RunCache(tmp_path)
     old.json("demo", "run", {"k": 1}, lambda: 1, code="before-edit")

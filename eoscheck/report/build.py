@@ -183,6 +183,7 @@ def build_report(out: str | Path = DEFAULT_OUT, profile: str = "quick", *, devic
         cfg["figure1"]["digits"]["mnist"] = str(Path(mnist).resolve())
     out = check_output_dir(out)
     cache_root = check_output_dir(cache_dir if cache_dir is not None else default_cache_dir(), "--cache-dir")
+    RunCache(cache_root, enabled=use_cache).check_owned("nothing written")   # before the output folder is made
     recover(out)
     check_replaceable(out)
     from ..properties.fitted import load_constants

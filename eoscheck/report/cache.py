@@ -187,14 +187,16 @@ class RunCache:
 
     def mark(self) -> None:
         """Create the cache folder if needed and write its :data:`MARKER` (a report does this when it opens
-        the cache, before any section writes into it)."""
+        the cache, before any section writes into it); a folder holding files of its own is refused first
+        (:meth:`check_owned`)."""
+        self.check_owned("nothing written")
         self.root.mkdir(parents=True, exist_ok=True)
         if not (self.root / MARKER).exists():
             (self.root / MARKER).write_text("an eoscheck run cache: `eoscheck cache info|prune|clear`\n")
 
-    def check_owned(self) -> None:
-        """Refuse to delete in a folder that is not a cache (a mistyped --cache-dir or EOSCHECK_CACHE_DIR): it
-        must hold the :data:`MARKER`, or nothing but entries and temporaries a cache wrote."""
+    def check_owned(self, consequence: str = "nothing deleted") -> None:
+        """Refuse to delete in, or to take over, a folder that is not a cache (a mistyped --cache-dir or
+        EOSCHECK_CACHE_DIR): it must hold the :data:`MARKER`, or nothing but entries and temporaries a cache wrote."""
         from .._errors import EoscheckError
 
         if not self.root.is_dir() or (self.root / MARKER).exists():
@@ -203,7 +205,7 @@ class RunCache:
                    if not (_TMP_NAME.fullmatch(p.name) or p.name in OWN_FOLDERS or self._entry_meta(p) is not None)]
         if foreign:
             raise EoscheckError(f"cache folder {self.root}: not an eoscheck cache (no {MARKER}; holds "
-                                f"{', '.join(sorted(foreign)[:3])}); nothing deleted — check --cache-dir / "
+                                f"{', '.join(sorted(foreign)[:3])}); {consequence} — check --cache-dir / "
                                 "EOSCHECK_CACHE_DIR")
 
     @staticmethod
