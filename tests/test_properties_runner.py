@@ -239,3 +239,11 @@ def test_the_progress_line_shows_the_verdict_the_table_shows(capsys):
     err = capsys.readouterr().err
     line = next(ln for ln in err.splitlines() if ln.strip().startswith("table1.poly_rate"))
     assert line.split()[1:3] == ["trend", "only"]
+
+
+def test_the_summary_counts_every_claim(capsys):
+    """"35 of 47 claims hold, 7 trend only, 0 falsified/errored, 0 TREND" left 5 claims (undecided, unavailable)
+    uncounted."""
+    assert main(["check", "thm6.lazy", "thm35.tau_poly_tail", "lemma14.first_step", "--profile", "ci"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("1 of 3 claims hold, 0 falsified/errored, 0 TREND, 1 unavailable, 1 undecided;"), last

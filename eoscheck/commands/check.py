@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from tabulate import tabulate
@@ -125,8 +126,12 @@ def run(args) -> int:
             print(f"  counterexample saved: {r.counterexample_file} (eoscheck replay {r.counterexample_file})")
     held = sum(r.shown_verdict == "holds" for r in reports)
     outside = sum(r.shown_verdict == "trend only" for r in reports)
+    # every claim is counted once: the rest (undecided, unavailable, warning) by its verdict
+    counted = {"holds", "trend only", "FALSIFIED", "error", "TREND"}
+    rest = Counter(r.shown_verdict for r in reports if r.shown_verdict not in counted)
     print(f"\n{held} of {len(reports)} claims hold"
           + (f", {outside} trend only (hold outside their theorem's hypotheses)" if outside else "")
-          + f", {len(bad)} falsified/errored, {len(trend)} TREND; "
+          + f", {len(bad)} falsified/errored, {len(trend)} TREND"
+          + "".join(f", {k} {v}" for v, k in sorted(rest.items())) + "; "
           f"{time.perf_counter() - t0:.0f} s" + (f"; JSON: {args.output}" if args.output else ""))
     return code
