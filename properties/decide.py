@@ -88,7 +88,9 @@ def plan(conj: Conjecture, effort: str) -> list[str]:
     notes = []
     for p, cap in (("T", e.T), ("n", e.n), ("d", e.d)):
         if cap is not None and R[p].hi > cap:
-            notes.append(f"{p} capped at {max(R[p].lo, cap):g} by --effort {effort} (asked up to {R[p].hi:g})")
+            notes.append(f"{p} capped at {cap:g} by --effort {effort} (asked up to {R[p].hi:g})" if R[p].lo <= cap
+                         else f"{p} tested at the range's lower end {R[p].lo:g} only: --effort {effort} caps {p} at "
+                              f"{cap:g}, below the range (asked {R[p].lo:g} to {R[p].hi:g})")
             # never below the user's lower end: a range that starts above the cap is tested at its start only
             R[p] = Range(R[p].lo, max(R[p].lo, cap))
     if notes:
