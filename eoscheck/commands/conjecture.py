@@ -40,8 +40,8 @@ def add_arguments(p) -> None:
                    help='restrict to points where COND holds, e.g. "gamma**2*eta*t >= 1" (repeatable)')
     p.add_argument("--effort", choices=("smoke", "quick", "normal", "thorough", "full"), default="quick",
                    help="search size and caps: smoke (T ≤ 400, n ≤ 50, d ≤ 20), quick (default; T ≤ 2000, n ≤ 200, "
-                        "d ≤ 50), normal (T ≤ 5000, n ≤ 1000, d ≤ 200), thorough (T ≤ 1e5, n ≤ 5000, d ≤ 1000), full (no caps); "
-                        "a cap inside your range is stated on the verdict's first line; a range "
+                        "d ≤ 50), normal (T ≤ 5000, n ≤ 1000, d ≤ 200), thorough (T ≤ 1e5, n ≤ 5000, d ≤ 1000), "
+                        "full (no caps); a cap inside your range is stated on the verdict's first line; a range "
                         "starting above the cap is tested at its lower end only")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when the verdict is NOT FALSIFIED with a TREND warning, or UNDECIDED")
