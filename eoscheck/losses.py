@@ -451,10 +451,15 @@ def get_loss(spec: str | Loss, **params: float) -> Loss:
     if factory is None:
         known = ", ".join(BUILTIN_LOSSES)
         raise EoscheckError(f"unknown loss {name!r}; choose one of: {known}")
-    try:
-        return _builtin(name, tuple(sorted(params.items())))
-    except TypeError:
-        raise EoscheckError(f"loss {name!r} takes no parameters {sorted(params)}") from None
+    import inspect
+
+    takes = list(inspect.signature(factory).parameters)
+    unknown = sorted(set(params) - set(takes))
+    if unknown:
+        raise EoscheckError(f"loss {name!r} has no parameter {', '.join(unknown)}; "
+                            + (f"it takes {', '.join(takes)} (e.g. {name}:{takes[0]}=2)" if takes
+                               else "it takes none"))
+    return _builtin(name, tuple(sorted(params.items())))
 
 
 @functools.lru_cache(maxsize=128)

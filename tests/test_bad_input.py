@@ -161,7 +161,7 @@ NUMBER_CASES = [
     (["--steps", "-5"], "at least 1"),
     (["--steps", "1.5"], "whole number"),
     (["--steps", "1e400"], "not finite"),
-    (["--steps", "many"], "not a number"),
+    (["--steps", "many"], "not a whole number"),
     (["--grid", "log", "--grid-points", "-5"], "at least 2"),
     (["--grid", "log", "--grid-points", "0"], "at least 2"),
     (["--grid-points", "64"], "--grid log only"),
@@ -485,7 +485,9 @@ def test_whole_numbers_are_read_exactly_and_float_forms_beyond_2_53_refused():
 
     seed = count_at_least(0)
     assert seed("9007199254740993") == 9007199254740993 and seed("2^20") == 2**20 and seed("1e6") == 10**6
-    for bad, says in (("1e300", r"beyond 2\^53"), ("-1", "at least 0"), ("2.5", "not a whole number")):
+    # "abc" suggested writing 0.25 or 1e-3, neither of which a count takes
+    for bad, says in (("1e300", r"beyond 2\^53"), ("-1", "at least 0"), ("2.5", "not a whole number"),
+                      ("abc", r"^'abc' is not a whole number; write e\.g\. 0, 42, 1e6 or 2\^20$")):
         with pytest.raises(argparse.ArgumentTypeError, match=says):
             seed(bad)
 

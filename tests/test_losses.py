@@ -170,8 +170,12 @@ def test_builtin_losses_are_built_once_per_parameters():
     assert a is b and a.expr_text == str(a.expr) == str(b.expr)
     c = get_loss("flat_poly:a=3")
     assert c is not a and c.expr_text != a.expr_text and c.params == {"a": 3.0}
-    with pytest.raises(EoscheckError, match="takes no parameters"):
+    with pytest.raises(EoscheckError, match="^loss 'logistic' has no parameter a; it takes none$"):
         get_loss("logistic:a=2")
+    # flat_poly:b=2 said "takes no parameters ['b']", though flat_poly takes a
+    with pytest.raises(EoscheckError,
+                       match=r"^loss 'flat_poly' has no parameter b; it takes a \(e\.g\. flat_poly:a=2\)$"):
+        get_loss("flat_poly:b=2")
 
 
 @pytest.mark.parametrize("text, z0, what", [

@@ -56,7 +56,12 @@ def count_at_least(lo: int):
         if _DIGITS.match(text):
             value = int(text)
         else:
-            f = number(text)
+            try:
+                f = number(text)
+            except EoscheckError as err:
+                if "is not a number" not in str(err):
+                    raise
+                raise EoscheckError(f"{text!r} is not a whole number; write e.g. 0, 42, 1e6 or 2^20") from None
             if f != int(f):
                 raise EoscheckError(f"{text!r} is not a whole number")
             if abs(f) > 2**53:
