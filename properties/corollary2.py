@@ -20,9 +20,6 @@ from .strategies import certificate, log_uniform, separable_datasets, single_poi
 from .exact_engine import THM1
 
 
-def cert(data):
-    return with_certificate(data)
-
 
 # ---------------------------------------------------------------------------
 # Corollary 2 (row 9)
@@ -91,7 +88,7 @@ def _T0(g: float) -> int:
 
 def _cor2_calibration() -> list[Instance]:
     out = []
-    for data in (cert(single_point()), cert(synthetic(4, 3, 0.3, seed=0)), cert(synthetic(8, 5, 0.2, seed=1))):
+    for data in map(with_certificate, (single_point(), synthetic(4, 3, 0.3, seed=0), synthetic(8, 5, 0.2, seed=1))):
         T0 = _T0(certificate(data).gamma)
         out.append(_cor2_rate_instance(data, [T0 * 2**k for k in range(4) if T0 * 2**k <= 8000]))
     return out
@@ -113,7 +110,7 @@ def _cor2_strategy(budget: Budget):
 
 
 def _cor2_T_ladder(budget: Budget):
-    data = cert(synthetic(4, 3, 0.3, seed=2))
+    data = with_certificate(synthetic(4, 3, 0.3, seed=2))
     T0 = _T0(certificate(data).gamma)
     return [_cor2_rate_instance(data, [T0 * 2**k for k in range(5 if budget.scale < 2 else 7)])]
 

@@ -13,14 +13,11 @@ from .claims import Budget, Claim, Evaluation, register
 from .instances import Instance
 from .numerics import rel_allowance
 from .observe import Arrays
-from .strategies import separable_datasets, stepsize_batches, with_certificate
+from .strategies import separable_datasets, stepsize_batches
 
 
 LN2 = math.log(2.0)
 
-
-def cert(data):
-    return with_certificate(data)
 
 
 # ---------------------------------------------------------------------------

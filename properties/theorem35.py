@@ -26,9 +26,6 @@ GENERAL = ("Assumption 1", "loss with 3A–3B (logistic, flat_exp, flat_poly)", 
 STABLE = ("Assumption 1", "loss with 3A–3C (logistic, flat_exp, flat_poly)", "w0 = 0")
 
 
-def cert(data):
-    return with_certificate(data)
-
 
 
 def general_instances(budget: Budget, margin=(0.02, 0.9)):
@@ -169,8 +166,8 @@ def _tau_calibration() -> list[Instance]:
     for spec in TAU_LOSSES:
         for data in (toy(normalized=True), synthetic(8, 4, 0.2, seed=0), synthetic(20, 5, 0.15, seed=1),
                      crawshaw_liu_hard(6, 0.15)):
-            out.append(Instance(cert(data), spec, (1.0, 2.0, 4.0, 16.0, 64.0, 256.0), 4000))
-        out.append(Instance(cert(single_point()), spec, (1.0, 2.0, 4.0, 16.0), 4000))
+            out.append(Instance(with_certificate(data), spec, (1.0, 2.0, 4.0, 16.0, 64.0, 256.0), 4000))
+        out.append(Instance(with_certificate(single_point()), spec, (1.0, 2.0, 4.0, 16.0), 4000))
     return out
 
 
@@ -187,15 +184,17 @@ def _tau_strategy(budget: Budget):
 
 
 def _tau_ladder_eta(b):
-    return [Instance(cert(synthetic(8, 4, 0.2, seed=3)), "logistic", tuple(np.geomspace(1, 1024, 11)), b.steps(3000))]
+    return [Instance(with_certificate(synthetic(8, 4, 0.2, seed=3)), "logistic", tuple(np.geomspace(1, 1024, 11)),
+                     b.steps(3000))]
 
 
 def _tau_ladder_n(b):
-    return [Instance(cert(synthetic(n, 4, 0.2, seed=4)), "logistic", (8.0,), b.steps(3000)) for n in (2, 4, 8, 16, 32)]
+    return [Instance(with_certificate(synthetic(n, 4, 0.2, seed=4)), "logistic", (8.0,), b.steps(3000))
+            for n in (2, 4, 8, 16, 32)]
 
 
 def _tau_ladder_gamma(b):
-    return [Instance(cert(synthetic(6, 3, g, seed=5)), "logistic", (8.0,), b.steps(4000))
+    return [Instance(with_certificate(synthetic(6, 3, g, seed=5)), "logistic", (8.0,), b.steps(4000))
             for g in (0.6, 0.4, 0.27, 0.18, 0.12)]
 
 
@@ -287,7 +286,7 @@ def table1_evaluate(inst: Instance) -> Evaluation:
 def _table1_calibration() -> list[Instance]:
     out = []
     Ts = [256, 512, 1024, 2048, 4096]
-    for data in (cert(synthetic(4, 3, 0.3, seed=0)), cert(toy(normalized=True))):
+    for data in (with_certificate(synthetic(4, 3, 0.3, seed=0)), with_certificate(toy(normalized=True))):
         for spec in ("flat_poly:a=0.5", "flat_poly:a=1.0", "flat_poly:a=2.0"):
             for kind in ("one", "table"):
                 out.append(_table1_instance(data, spec, kind, Ts))
@@ -325,15 +324,16 @@ register(Claim(
     fit=FitSpec(shape="(γ²ηT)^{−a/(a+2)}", constant="C", calibration=_table1_calibration,
                 calibration_doc="flat_poly a ∈ {0.5, 1, 2}, schedules η = 1 and Table 1's, on synthetic(4,3,0.3,0) "
                                 "and toy-normalized, T ∈ {256, …, 4096}",
-                ladders={"T": lambda b: [_table1_instance(cert(synthetic(4, 3, 0.3, seed=6)), "flat_poly:a=1.0",
-                                                          "table", [2**k for k in range(7, 13 if b.scale < 2 else 15)])]},
+                ladders={"T": lambda b: [_table1_instance(with_certificate(synthetic(4, 3, 0.3, seed=6)),
+                                                          "flat_poly:a=1.0", "table",
+                                                          [2**k for k in range(7, 13 if b.scale < 2 else 15)])]},
                 predicted_slopes={"T": table1_predicted(1.0, "table")}),
 ))
 
 
 def _table1_log_calibration() -> list[Instance]:
     Ts = [256, 512, 1024, 2048, 4096]
-    return [_table1_instance(cert(d), "logistic", "one", Ts)
+    return [_table1_instance(with_certificate(d), "logistic", "one", Ts)
             for d in (synthetic(4, 3, 0.3, seed=0), toy(normalized=True), synthetic(10, 4, 0.15, seed=2))]
 
 
@@ -349,7 +349,7 @@ register(Claim(
     fit=FitSpec(shape="(1 + ln²(γ²ηT))/(γ²ηT)", constant="C", calibration=_table1_log_calibration,
                 calibration_doc="logistic, η = 1, synthetic(4,3,0.3,0), toy-normalized, synthetic(10,4,0.15,2), "
                                 "T ∈ {256, …, 4096}",
-                ladders={"T": lambda b: [_table1_instance(cert(synthetic(4, 3, 0.3, seed=7)), "logistic", "one",
-                                                          [2**k for k in range(7, 13 if b.scale < 2 else 15)])]},
+                ladders={"T": lambda b: [_table1_instance(with_certificate(synthetic(4, 3, 0.3, seed=7)), "logistic",
+                                                          "one", [2**k for k in range(7, 13 if b.scale < 2 else 15)])]},
                 predicted_slopes={"T": -1.0}),
 ))
