@@ -177,6 +177,9 @@ class _Walk:
                 f0 = fs[0]
                 return lambda env: _bound(env, name, expr)(f0(env), k)
             return lambda env: _bound(env, name, expr)(*[f(env) for f in fs])
+        if expr.has(sp.I):
+            raise EoscheckError(f"cannot evaluate {sp.sstr(expr)[:60]}: it is not a real number (I, from a square "
+                                "root or logarithm of a negative quantity: every parameter is positive)")
         raise EoscheckError(f"cannot evaluate {type(expr).__name__} in {sp.sstr(expr)[:60]}")
 
     def log(self, arg: sp.Expr) -> Node:

@@ -184,6 +184,9 @@ class Conjecture:
         syms = {p: sp.Symbol(p, positive=True) for p in PARAMS}
         csyms = {c: sp.Symbol(c, real=True) for c in CONSTANT_NAMES}
         rhs = parse_expression(rhs_text, {**syms, **csyms})
+        if rhs.has(sp.I):    # eta, n, … are positive: sqrt(-eta) is I·√η
+            raise EoscheckError(f"EXPR {rhs_text.strip()!r} is not a real number ({sp.sstr(rhs)}: a square root or "
+                                "logarithm of a negative quantity, every parameter being positive)")
         used = tuple(sorted(s.name for s in rhs.free_symbols if s.name in CONSTANT_NAMES))
         if "t" in {s.name for s in rhs.free_symbols} and arg != "t":
             raise EoscheckError(f"EXPR uses t but {quantity} is not measured at t; write {quantity}(t) or drop t")
@@ -323,11 +326,17 @@ class Conjecture:
         # a numerical failure is reported, never a witness: a NaN (diverged run), or a value whose allowance is
         # not finite (an overflowed loss, inf·r; an iterate with ‖w‖ ≈ 1e300), under which `≤ bound +
         # allowance` would hold for any bound
-        bad = (np.isnan(meas) | ~np.isfinite(allow)) if meas.size else np.zeros(0, bool)
+        # EXPR itself NaN (sqrt(eta - 2) at η < 2): a point outside EXPR's domain, said apart from the runs' failures
+        undefined = np.isnan(b) if meas.size else np.zeros(0, bool)
+        bad = ((np.isnan(meas) | ~np.isfinite(allow)) & ~undefined) if meas.size else np.zeros(0, bool)
+        if undefined.any():
+            notes.append(f"{int(undefined.sum())} point(s) set aside where EXPR is not a real number (NaN: e.g. the "
+                         "square root of a negative quantity): outside its domain, they neither convict nor acquit")
         if bad.any():
             notes.append(f"{int(bad.sum())} measurement(s) set aside (NaN, or an allowance beyond float64: a "
                          "diverged run): they neither convict nor acquit")
-            keep = ~bad
+        if bad.any() or undefined.any():
+            keep = ~(bad | undefined)
             meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
             allow = allow[keep]
         return Evaluation(meas, b, allow, self.direction, P, notes=notes)

@@ -467,3 +467,23 @@ def test_a_witness_satisfies_a_strict_where_condition(tmp_path, capsys):
     assert main(args) == 1
     pt = json.loads(capsys.readouterr().out)["counterexample"]["point"]
     assert pt["eta"] * pt["t"] > 4, pt
+
+
+def test_an_expr_that_is_not_real_is_refused_or_set_aside_as_such(capsys):
+    """sqrt(-eta) failed with "cannot evaluate ImaginaryUnit in I"; where sqrt(eta - 2) is NaN (η < 2) its points
+    were set aside as "a diverged run"."""
+    from eoscheck import toy
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    assert main(["conjecture", "loss(t) <= sqrt(-eta)", "--effort", "smoke"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("EXPR 'sqrt(-eta)' is not a real number (I*sqrt(eta): a square root or logarithm of a "
+                        "negative quantity, every parameter being positive)") and len(err.splitlines()) == 1
+    conj = Conjecture.parse("loss(t) <= 100*sqrt(eta - 2)", ranges={"eta": "1:4", "T": "20"})
+    ev = conj.evaluate(Instance(with_certificate(toy(normalized=True)), "logistic", (1.0, 3.0), 20))
+    assert ev.size > 0 and (ev.params["eta"] == 3.0).all()            # η = 1's points are not in it:
+    # as many as η = 3's, the same steps of the same T
+    assert any(n.startswith(f"{ev.size} point(s) set aside where EXPR is not a real number") for n in ev.notes), \
+        ev.notes
+    assert not any("diverged" in n for n in ev.notes)
