@@ -41,6 +41,7 @@ from scipy.linalg import cholesky
 from scipy.linalg.blas import dtpsv
 from scipy.linalg.lapack import dtrttp
 
+from ._errors import EoscheckError
 from .resources import GRAM_ENTRIES, blas_single_thread
 
 #: Factor updates between two refactorisations from scratch (bounds rounding drift).
@@ -79,7 +80,25 @@ class MaxMargin:
         return self.gamma > 0
 
 
-def max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000, rtol: float = 1e-12) -> MaxMargin:
+def _signed_points(Z) -> np.ndarray:
+    """``Z`` as an (n, d) finite float64 array, or a one-line :class:`EoscheckError` saying what to pass."""
+    if hasattr(Z, "max_margin") and hasattr(Z, "Z"):       # a Dataset
+        raise EoscheckError("max_margin takes the signed points Z = y[:, None]*X; for a dataset use "
+                            "data.max_margin() (or max_margin(data.Z))")
+    try:
+        arr = np.asarray(Z, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise EoscheckError(f"max_margin takes the signed points Z = y[:, None]*X as one (n, d) array of numbers "
+                            f"({err})") from None
+    if arr.ndim != 2:
+        raise EoscheckError(f"max_margin takes the signed points Z = y[:, None]*X as one (n, d) array, got shape "
+                            f"{arr.shape}")
+    if not np.isfinite(arr).all():
+        raise EoscheckError("max_margin: Z holds NaN or infinite values; a margin of such points is not defined")
+    return arr
+
+
+def max_margin(Z: np.ndarray, *, tol: float = 1e-13, max_iter: int = 10_000, rtol: float = 1e-12) -> MaxMargin:
     """Max-margin separator through the origin of the points ``Z`` (rows zᵢ = yᵢxᵢ), certified
     as in the module docstring: the true max margin lies in [gamma, gamma + gap].
 
@@ -88,7 +107,7 @@ def max_margin(Z: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000, rtol: 
     rounding of the products ⟨zᵢ, x⟩ (each off by ≲ ε‖zᵢ‖‖x‖ per term, summed pairwise).
     ``tol`` is the barycentric weight below which a point leaves the active set.
     """
-    Z = np.asarray(Z, dtype=np.float64)
+    Z = _signed_points(Z)
     n, d = Z.shape
     scale = row_norm_max(Z) or 1.0
     Zs = np.ascontiguousarray(Z / scale)

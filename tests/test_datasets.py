@@ -361,3 +361,21 @@ def test_a_small_margin_is_not_certified_away():
     mm = max_margin(np.array([[1.0, 0.3], [-1.0, -0.3], [0.2, 1.0]]))
     assert not mm.separable and mm.gamma <= 0.0 <= mm.gamma + mm.gap
     assert not np.any(mm.w_star)
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda: max_margin(toy()), r"^max_margin takes the signed points Z = y\[:, None\]\*X; for a dataset use "),
+    (lambda: max_margin(np.array([[np.nan, 1.0], [0.5, 0.2]])), "NaN or infinite"),
+    (lambda: max_margin(np.array([1.0, 2.0])), r"one \(n, d\) array, got shape \(2,\)"),
+    (lambda: max_margin([[1.0, "a"]]), "one \\(n, d\\) array of numbers"),
+])
+def test_max_margin_refuses_what_is_not_signed_points_in_one_line(call, says):
+    """max_margin(toy()) failed in float(); NaN points returned γ = −0 with a NaN gap and no error."""
+    with pytest.raises(EoscheckError, match=says):
+        call()
+
+
+def test_max_margin_takes_its_tolerances_by_keyword_only():
+    """max_margin(X, y) read y as the tolerance and failed deep inside numpy on a broadcast."""
+    with pytest.raises(TypeError, match="positional"):
+        max_margin(toy().X, toy().y)
