@@ -195,11 +195,17 @@ def certificate(data: Dataset) -> Certificate:
 
 def rebuild(meta: Mapping[str, Any]) -> Dataset:
     """The dataset a :func:`separable_datasets` draw made, bit for bit, from its ``meta`` (a falsifying
-    example's repr shows it): :func:`build_separable` with the recorded arguments.  The canonical cases carry no
-    recipe; their names say which built-in they are (``toy``, ``thm3``, …)."""
+    example's repr shows it): :func:`build_separable` with the recorded arguments, or the canonical case its
+    ``canonical`` entry names (``toy-normalized``, ``thm3(gamma=0.05)``, …), certified as drawn."""
+    if isinstance(meta, Mapping) and meta.get("canonical") is not None:
+        found = [c for c in _canonical() if c.name == meta["canonical"]]
+        if not found:
+            raise EoscheckError(f"rebuild: no canonical case is named {meta['canonical']!r}; they are "
+                                f"{', '.join(c.name for c in _canonical())}")
+        return found[0]
     if not isinstance(meta, Mapping) or meta.get("source") != "eoscheck.properties.strategies.build_separable":
-        raise EoscheckError("rebuild takes the meta of a drawn dataset (source build_separable); a canonical case "
-                            "is a built-in: see its name")
+        raise EoscheckError("rebuild takes the meta of a drawn dataset (source build_separable, or a canonical "
+                            "case's, which names it)")
     return build_separable(int(meta["n"]), int(meta["d"]), float(meta["margin_lower"]), int(meta["seed"]),
                            float(meta["norm_bound"]), [tuple(a) for a in meta["adversarial"]],
                            bool(meta["axis_aligned"]))
@@ -264,7 +270,7 @@ def canonical_datasets() -> list[Dataset]:
         tiny_margin(),
         crawshaw_liu_hard(),
     ]
-    return [with_certificate(c) for c in cases]
+    return [with_certificate(c, canonical=c.name) for c in cases]
 
 
 _CANONICAL: list[Dataset] | None = None

@@ -18,6 +18,22 @@ def test_a_drawn_dataset_is_rebuilt_bit_for_bit_from_its_meta():
         rebuild({"source": "canonical: toy"})
 
 
+def test_a_drawn_canonical_case_is_rebuilt_from_its_meta_too():
+    """separable_datasets() draws the canonical cases (toy-normalized, Theorem 3's set, …) as well; rebuild of such
+    a draw's meta raised "rebuild takes the meta of a drawn dataset", though the README says a falsifying
+    example's meta rebuilds its dataset."""
+    from hypothesis import find
+
+    from eoscheck.properties import separable_datasets
+
+    drawn = find(separable_datasets(), lambda data: data.name == "toy-normalized")
+    again = rebuild(dict(drawn.meta))
+    assert np.array_equal(again.X, drawn.X) and np.array_equal(again.y, drawn.y)
+    assert certificate(again).gamma == certificate(drawn).gamma
+    with pytest.raises(EoscheckError, match="no canonical case is named 'toy'"):
+        rebuild({"canonical": "toy"})
+
+
 def test_a_certificate_is_not_trusted_for_other_points():
     """The repr prints 8 digits: data typed back from it kept the original's certified γ*, a margin the rounded
     points need not have."""
