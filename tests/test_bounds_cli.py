@@ -132,3 +132,17 @@ def test_a_value_that_underflows_is_refused_not_printed_as_zero(capsys):
     rc = main(["bounds", "cor2.eta", "--T", "1e4", "--gamma", "1e-200"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "underflows float64" in err, err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["bounds", "--eta", "16"], "--eta evaluates one bound: give its ID"),
+    (["bounds", "--set", "C1=2"], "--set evaluates one bound: give its ID"),
+    (["bounds", "thm1.tau", "--table1"], "--table1 prints the whole table; drop thm1.tau"),
+    (["bounds", "thm1.tau", "--kind", "upper"], "--kind filters the list of bounds"),
+])
+def test_options_that_would_be_ignored_are_refused(argv, says, capsys):
+    """`bounds --eta 16` listed every bound, `bounds thm1.tau --table1` printed the table, and `--kind` with an ID
+    showed the bound: each option the user gave was dropped without a word."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1

@@ -205,8 +205,17 @@ def _table1(args) -> int:
 def run(args) -> int:
     if args.latex and args.json:   # printed JSON only, without a word
         raise EoscheckError("--latex and --json are two output formats; choose one")
+    given = [f"--{f}" for f in _FLAGS if getattr(args, f) is not None] + (["--set"] if args.set else []) \
+        + (["--loss"] if args.loss else [])
     if args.table1:
+        if args.id is not None or given or args.kind:   # each was ignored without a word
+            raise EoscheckError(f"--table1 prints the whole table; drop {args.id or (given + ['--kind'])[0]}")
         return _table1(args)
     if args.id is None:
+        if given:
+            raise EoscheckError(f"{given[0]} evaluates one bound: give its ID, e.g. eoscheck bounds thm1.tau "
+                                f"{given[0]} …")
         return _list(args)
+    if args.kind:
+        raise EoscheckError("--kind filters the list of bounds; drop it when giving an ID")
     return _evaluate(args)
