@@ -247,3 +247,10 @@ def test_the_summary_counts_every_claim(capsys):
     assert main(["check", "thm6.lazy", "thm35.tau_poly_tail", "lemma14.first_step", "--profile", "ci"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("1 of 3 claims hold, 0 falsified/errored, 0 TREND, 1 unavailable, 1 undecided;"), last
+
+
+def test_list_lists_the_named_claims(capsys):
+    """`check --list thm1.tau` listed all 47 claims, ignoring the id."""
+    assert main(["check", "--list", "thm1.tau", "--json"]) == 0
+    assert [c["id"] for c in json.loads(capsys.readouterr().out)] == ["thm1.tau"]
+    assert main(["check", "--list", "no.such.claim"]) == 2

@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
     p.add_argument("--strict", action="store_true", help="exit 3 when a claim is TREND (and none is falsified)")
     p.add_argument("--counterexamples", metavar="DIR", default=SAVE_DEFAULT,
                    help="where falsifications are saved (default: reports/counterexamples)")
-    p.add_argument("--list", action="store_true", help="list the claims and exit")
+    p.add_argument("--list", action="store_true", help="list the claims (those named, else all) and exit")
 
 
 def _fmt(x, spec=".3g") -> str:
@@ -72,11 +72,12 @@ def run(args) -> int:
     from ..properties.profiles import current_profile
     from ..properties.runner import run_claims
 
-    if args.list:
+    if args.list:          # the named claims (unknown ids: exit 2), else all
+        listed = [get_claim(cid) for cid in args.claims] or all_claims()
         if args.json:      # --list --json printed the table
-            print(json.dumps([c.summary() for c in all_claims()], indent=1, ensure_ascii=False))
+            print(json.dumps([c.summary() for c in listed], indent=1, ensure_ascii=False))
         else:
-            print(claims_table(all_claims()))
+            print(claims_table(listed))
         return 0
     profile = args.profile or current_profile()
     for cid in args.claims:
