@@ -826,3 +826,12 @@ def test_a_child_reaped_before_its_last_message_is_not_charged_wall_time():
     second = pool.submit({"b": short})               # starting it reaps the first child
     assert first.result() == {"a": "a"} and second.result() == {"b": "b"}
     assert pool.spent < 2.0 and not pool.timed_out
+
+
+def test_an_uninstantiated_bound_names_the_options_that_would_give_it():
+    """`audit-loss --eta 10` said the EoS bound "needs gamma, t", but t is read at T and there is no --t."""
+    from eoscheck.audit.promises import instantiate
+    from eoscheck.bounds import theorem35
+
+    out = instantiate(audit("logistic"), get_loss("logistic"), eta=10.0)
+    assert out[theorem35.EOS_AVERAGE.id]["why"] == "needs T, gamma"

@@ -209,7 +209,7 @@ def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None
         b = B.get_bound(bid)
         needs = set(b.parameters) | set(b.loss_constants)
         given = {k: v for k, v in {**vals, **extra, **consts}.items() if k in needs and v is not None}
-        missing = sorted(needs - set(given))
+        missing = sorted({"T" if k == "t" else k for k in needs - set(given)})   # t is read at T (--T)
         entry: dict[str, Any] = {"formula": b.formula}
         if missing:
             entry["value"] = None
