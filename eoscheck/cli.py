@@ -16,6 +16,7 @@ import argparse
 import ast
 import importlib
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -28,6 +29,9 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with a one-line error (no usage block): ``eoscheck CMD: error: …``, exit 2."""
 
     def error(self, message: str):  # noqa: D102 (argparse's contract: print and exit 2)
+        m = re.fullmatch(r"argument (--[\w-]+)(?:/[^:]*)?: expected one argument", message)
+        if m:   # `--eta -1:5`: argparse reads a value starting with '-' as an option
+            message += f" (a value starting with '-' is written {m.group(1)}=VALUE, e.g. {m.group(1)}=-1)"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

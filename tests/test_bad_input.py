@@ -532,3 +532,15 @@ def test_a_bad_progress_setting_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("EOSCHECK_PROGRESS", "banana")
     rc = main(["run", "--data", "toy", "--eta", "1", "--steps", "2", "--out", str(tmp_path / "o")])
     assert "EOSCHECK_PROGRESS='banana'" in _one_line_error(rc, capsys.readouterr().err)
+
+
+def test_a_value_starting_with_a_minus_gets_a_hint(capsys):
+    """`conjecture ... --eta -1:5` said only "expected one argument": argparse reads -1:5 as an option."""
+    from eoscheck.cli import main
+
+    assert main(["conjecture", "loss(t) <= 1", "--eta", "-1:5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "argument --eta: expected one argument (a value starting with '-' is written --eta=VALUE, e.g. " \
+           "--eta=-1)" in err and len(err.splitlines()) == 1
+    assert main(["conjecture", "loss(t) <= 1", "--eta=-1:5"]) == 2      # the value reaches its own check
+    assert "--eta needs 0 < LO ≤ HI" in capsys.readouterr().err
