@@ -36,6 +36,16 @@ def test_a_shallower_slope_within_its_scatter_is_inconclusive_not_inconsistent()
     assert decay_slope(T, T**-1.2, -2.0, 0.5)["outcome"] == "INCONSISTENT"   # the same slope on a clean line
 
 
+def test_a_steeper_slope_whose_interval_reaches_the_limit_is_inconclusive_not_consistent():
+    """The rule is symmetric: T^−1.8 times e^{±0.5} alternating fits a slope ≈ −1.92, steeper than −2 + 0.5, with a
+    95 % half-width ≈ 0.6 reaching past −1.5; it was "consistent" (2^−6·T in the report: −3.1 ± 2.0)."""
+    noise = np.exp(0.5 * np.array([1, -1, 1, -1, 1, -1]))
+    r = decay_slope(T, T**-1.8 * noise, -2.0, 0.5)
+    assert r["slope"] < -1.5 < r["slope"] + r["halfwidth"]
+    assert r["outcome"] == INCONCLUSIVE_SPREAD and "steeper" in r["why"]
+    assert decay_slope(T, T**-1.8, -2.0, 0.5)["outcome"] == "consistent"    # the same slope on a clean line
+
+
 def test_an_exponential_decay_is_inconclusive_not_consistent():
     """exp(−T/64): log–log slope −T/64 ≈ −28 at T = 2^13 — the perceptron-like regime."""
     L = np.exp(-T / 64.0)
@@ -103,3 +113,17 @@ def test_floor_marks_sit_on_the_axes_bottom_edge_whatever_the_limits():
     assert len(y) == 1                                  # only the exact 0 is below the floor
     # 5 points above the bottom edge: 5/72 inch at the figure's dpi
     assert y[0] == pytest.approx(box.y0 + 5.0 / 72.0 * fig.dpi, abs=1e-6)
+
+
+def test_the_best_c_is_a_run_whose_loss_still_says_something():
+    """§4's "best η = c·T" was the run whose L(w_T) had underflowed to 0 ("0 for the best η = c·T")."""
+    from eoscheck.report.acceleration import COR2, SWEPT, _best_c
+
+    L = np.full((SWEPT + 3, 4), 1e-3)
+    L[SWEPT:, -1] = [1e-8, 0.0, 5e-9]                          # c₁, c₂ at 0 (below the floor), c₃
+    stall = np.zeros(L.shape, dtype=bool)
+    assert _best_c(L, stall) == SWEPT + 2
+    stall[SWEPT + 2, -1] = True                                 # c₃ frozen: its value is not a rate
+    assert _best_c(L, stall) == SWEPT
+    L[SWEPT, -1] = FLOAT_FLOOR
+    assert _best_c(L, stall) == COR2

@@ -22,7 +22,7 @@ from ..properties.numerics import loglog_slope  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
-    Context, decay_slope, eta_tex, local_slope,
+    FLOAT_FLOOR, Context, decay_slope, eta_tex, local_slope,
     floor_lanes, plot_above_floor, stalled, sum_allowance, worst,
 )
 from .document import Section, Table  # noqa: E402
@@ -96,7 +96,7 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
     T_min = float(theory.ev(corollary2.T_MIN, n=n, gamma=gamma))
     fit = slice(len(Ts) - int(cfg["fit_last"]), len(Ts))
     Tf = np.array(Ts[fit], dtype=float)
-    best = SWEPT + int(np.nanargmin(L[SWEPT:, -1])) if len(scheds) > SWEPT else COR2
+    best = _best_c(L, stall)
     rows, checks = [], []
     for i, (name, f) in enumerate(scheds):
         chk = decay_slope(Tf, L[i, fit], -1.0 if i in FIXED else -2.0, SLOPE_TOL, stall[i, fit])
@@ -120,7 +120,8 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
              f"One run per budget T = 2^{cfg['T_exponents'][0]} … 2^{cfg['T_exponents'][-1]}, each schedule's η set "
              f"from T; slopes fitted over the last {cfg['fit_last']} budgets (T = {int(Tf[0])} … {int(Tf[-1])}). "
              f"Corollary 2's guarantee needs T ≥ T_min = {T_min:.5g}; its stepsize γ²T/120 is tiny below that, which is "
-             "why the constant c of η = c·T is also swept (best c: the smallest L(w_T) at the largest budget). The 'bound "
+             "why the constant c of η = c·T is also swept (best c: the smallest L(w_T) at the largest budget among the "
+             f"runs whose loss there is above the float64 floor {FLOAT_FLOOR:g} and still falling). The 'bound "
              "shape' prediction is the local log–log slope of the bound's T-dependence over the fitted range (the logs "
              "make it shallower than the pure power). Large c are far steeper than −2: with η ≫ 1/γ² the first steps "
              "already separate the data with a margin that grows with η, and the loss then falls like exp(−Θ(γη)) — the "
@@ -157,6 +158,17 @@ def _slopes(ctx: Context, sec: Section, cfg: dict) -> None:
                 shown=f"fixed η = {cfg['fixed_eta']:g}: slope {rows[0]['observed slope']:.3f} "
                       f"(bound shape {rows[0]['predicted (bound shape incl. logs)']:.2f})")
     _slope_figure(ctx, sec, Ts, L, stall, scheds, best, gamma, T_min, Tf)
+
+
+def _best_c(L, stall) -> int:
+    """The η = c·T schedule with the smallest L(w_T) at the largest budget among those whose loss there is above the
+    float64 floor and still falling (a loss rounded to 0, or frozen, says nothing about the rate); Corollary 2's
+    schedule when none is."""
+    last = L[SWEPT:, -1]
+    ok = np.isfinite(last) & (last > FLOAT_FLOOR) & ~stall[SWEPT:, -1]
+    if not ok.any():
+        return COR2
+    return SWEPT + int(np.flatnonzero(ok)[np.argmin(last[ok])])
 
 
 def _freeze_example(Ts, L, stall, scheds) -> str:

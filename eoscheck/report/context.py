@@ -249,12 +249,13 @@ def decay_slope(T, L, predicted: float, tol: float, stall=None) -> dict[str, Any
 
     The fit uses only budgets where L is representable (``L > FLOAT_FLOOR``) and still falling (not
     ``stall``, see :func:`stalled`; at least two).  Outcome:
-    ``consistent`` when predicted·STEEP_FACTOR ≤ slope ≤ predicted + tol; ``INCONSISTENT`` when the
-    slope's whole 95 % interval (:func:`~eoscheck.properties.numerics.loglog_fit`; the slope itself for two
-    points) is shallower than predicted + tol; :data:`INCONCLUSIVE_SPREAD` when the slope is shallower but its
-    interval reaches predicted + tol; :data:`INCONCLUSIVE_FLOOR` when fewer than two budgets are representable
-    or the slope is steeper than STEEP_FACTOR × predicted.  Returns the slope, its 95 % half-width
-    (``halfwidth``), the outcome, the number of points fitted and the reason.
+    ``consistent`` when predicted·STEEP_FACTOR ≤ slope and the slope's whole 95 % interval
+    (:func:`~eoscheck.properties.numerics.loglog_fit`; the slope itself for two points) lies at or below
+    predicted + tol; ``INCONSISTENT`` when the whole interval is shallower than predicted + tol;
+    :data:`INCONCLUSIVE_SPREAD` when the interval contains predicted + tol (either side: the rule is symmetric, a
+    wide interval decides neither way); :data:`INCONCLUSIVE_FLOOR` when fewer than two budgets are
+    representable or the slope is steeper than STEEP_FACTOR × predicted.  Returns the slope, its 95 %
+    half-width (``halfwidth``), the outcome, the number of points fitted and the reason.
     """
     T = np.asarray(T, dtype=np.float64)
     L = np.asarray(L, dtype=np.float64)
@@ -262,15 +263,17 @@ def decay_slope(T, L, predicted: float, tol: float, stall=None) -> dict[str, Any
     ok = np.isfinite(L) & (L > FLOAT_FLOOR) & (T > 0) & ~stall
     slope, half = loglog_fit(T[ok], L[ok]) if ok.sum() >= 2 else (math.nan, math.nan)
     lo = slope - (half if math.isfinite(half) else 0.0)
+    hi = slope + (half if math.isfinite(half) else 0.0)
     floor_hit = bool((~ok).any())
     if not math.isfinite(slope):
         outcome, why = INCONCLUSIVE_FLOOR, (f"{int(ok.sum())} budget(s) above the float64 floor {FLOAT_FLOOR:g} "
                                             "and still falling")
     elif lo > predicted + tol:
         outcome, why = "INCONSISTENT", f"slope {slope:.3g} ± {half:.2g} shallower than {predicted:.3g} + {tol:g}"
-    elif slope > predicted + tol:
-        outcome, why = INCONCLUSIVE_SPREAD, (f"slope {slope:.3g} shallower than {predicted:.3g} + {tol:g}, but its "
-                                             f"95 % interval (± {half:.2g}) reaches it")
+    elif hi > predicted + tol:
+        outcome, why = INCONCLUSIVE_SPREAD, (f"slope {slope:.3g} {'shallower' if slope > predicted + tol else 'steeper'}"
+                                             f" than {predicted:.3g} + {tol:g}, but its 95 % interval (± {half:.2g}) "
+                                             "reaches the other side")
     elif slope < STEEP_FACTOR * predicted:
         outcome, why = INCONCLUSIVE_FLOOR, f"slope {slope:.3g} steeper than {STEEP_FACTOR:g}× the predicted {predicted:.3g}"
     else:

@@ -189,12 +189,15 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
              "a steeper observed slope agrees with them. The slopes are evidence; the verdicts are those of the claims "
              "`table1.logistic_rate` and `table1.poly_rate` (calibrated constants, searched instances, §7).")
     sec.table(Table("table1", "Measured loss exponents vs Table 1", rows))
-    # shallower than the prediction + SLOPE_TOL: beyond the fit's 95 % interval (INCONSISTENT) or within it
-    for outcome, said in (("INCONSISTENT", "beyond the fit's 95 % interval"),
-                          (INCONCLUSIVE_SPREAD, "but within the fit's 95 % interval (a trend, not a finding)")):
+    # shallower than the prediction + SLOPE_TOL beyond the fit's 95 % interval (INCONSISTENT), or an interval
+    # holding prediction + SLOPE_TOL (either side of it: decided neither way)
+    for outcome, said in (("INCONSISTENT", f"Shallower than the prediction + {SLOPE_TOL:g} (the finite-T tolerance of "
+                                           "an exponent), beyond the fit's 95 % interval"),
+                          (INCONCLUSIVE_SPREAD, f"The fit's 95 % interval contains the prediction + {SLOPE_TOL:g}, so "
+                                                "the slope decides neither way (a trend, not a finding)")):
         shallow = [r for r in rows if r[SLOPE_VS] == outcome]
         if shallow:
-            sec.text(f"Shallower than the prediction + {SLOPE_TOL:g} (the finite-T tolerance of an exponent), {said}: "
+            sec.text(f"{said}: "
                      + "; ".join(f"{r['loss']}, {r['schedule']}: {r['observed slope']:.3f} ± {r['± (95 %)']:.2g} "
                                  f"against {r['with logs over the fit range']:.3f}" for r in shallow) + ".")
     for cid, mine in ((CLAIMS[3], [r for r in rows if r["loss"] == "logistic"]),
