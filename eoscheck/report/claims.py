@@ -35,20 +35,26 @@ from ..outputs import atomic_write
 from .context import Context
 from .document import Section, Table, counts_text, verdict_counts
 
-TITLE = "Summary of every claim"
+TITLE = "Every claim (eoscheck check) and the verdicts of §1–6"
 
 CHECK_COLUMNS = ["claim", "source", "exact/fitted", "examples", "worst ratio", "holds while the ratio is",
-                 "fitted constant", "slope obs vs pred", "verdict"]
+                 "fitted constant", "slope obs vs pred", "verdict", "in the report's words"]
+
+
+def _claim_report(d: dict[str, Any]):
+    """A claim's ``eoscheck check`` JSON as its :class:`~eoscheck.properties.runner.ClaimReport`."""
+    from ..properties.runner import ClaimReport
+
+    return ClaimReport(**{k: v for k, v in d.items() if k in ClaimReport.__dataclass_fields__})
 
 
 def check_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``eoscheck check``'s table (eoscheck/commands/check.py ``report_table``) from its JSON."""
     from ..properties.claims import ratio_side
-    from ..properties.runner import ClaimReport
 
     rows = []
     for d in reports:
-        r = ClaimReport(**{k: v for k, v in d.items() if k in ClaimReport.__dataclass_fields__})
+        r = _claim_report(d)
         kind = "fitted" if r.kind == "asymptotic" else r.kind
         fc = _num(r.fitted_constant)
         const = f"{r.constant_name}={fc:.3g}" if fc is not None else None
@@ -56,7 +62,8 @@ def check_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
                      "worst ratio": _num(r.worst_ratio),
                      "holds while the ratio is": ratio_side(r.id) if r.worst_ratio is not None else None,
                      "fitted constant": const,
-                     "slope obs vs pred": r.slope_text() or None, "verdict": r.shown_verdict})
+                     "slope obs vs pred": r.slope_text() or None, "verdict": r.shown_verdict,
+                     "in the report's words": report_word(d)})
     return rows
 
 
@@ -351,6 +358,15 @@ FITTED_WORDS = dict(EXACT_WORDS, holds="consistent", FALSIFIED="INCONSISTENT")
 OUTSIDE_WORDS = dict(EXACT_WORDS, holds="trend only", FALSIFIED="trend only", warning="trend only")
 
 
+def report_word(r: dict[str, Any], trend: bool = False) -> str:
+    """The report's word for a claim's ``eoscheck check`` result ``r`` (its JSON): an exact claim holds or is
+    VIOLATED, a fitted or heuristic one is consistent or INCONSISTENT, one checked outside its theorem's
+    hypotheses (or quoted as a trend: ``trend``) is a trend only."""
+    words = (OUTSIDE_WORDS if trend or r.get("outside_hypotheses")
+             else FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted", "heuristic") else EXACT_WORDS)
+    return words.get(r.get("verdict"), "error")
+
+
 def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witness: str | None = None,
                 trend: bool = False):
     """The section's verdict on a statement that ``eoscheck check`` decides: the claim's own verdict
@@ -373,16 +389,14 @@ def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witnes
     r = claim_result(ctx, claim_id)
     if r is None:
         return sec.verdict(claim_id, "?", "?", "", f"`eoscheck check` failed (§7); shown: {shown}", "error")
-    words = (OUTSIDE_WORDS if trend or r.get("outside_hypotheses")
-             else FITTED_WORDS if r.get("kind") in ("asymptotic", "fitted", "heuristic") else EXACT_WORDS)
-    verdict = words.get(r.get("verdict"), "error")
+    verdict = report_word(r, trend)
     note = f"verdict and worst ratio of claim `{claim_id}` (`eoscheck check`, §7)"
     if witness is not None:
         verdict = "VIOLATED"
         note += f"; this section's instances give a witness the claim's search did not find: {witness}"
     kind = "fitted" if r.get("kind") == "asymptotic" else r.get("kind", "?")
     return sec.verdict(r.get("title", claim_id), r.get("source", "?"), kind, r.get("title", ""),
-                       f"eoscheck check: {r.get('examples', 0)} examples, {r.get('verdict')}; shown here: {shown}",
+                       f"eoscheck check: {r.get('examples', 0)} examples, {_claim_report(r).shown_verdict}; shown here: {shown}",
                        verdict, ratio=_num(r.get("worst_ratio")), note=note)
 
 
@@ -419,7 +433,10 @@ def run(ctx: Context, sec: Section, previous: list[Section]) -> None:
         "every checkable statement of the theory (paper §10) as a property that Hypothesis tries to falsify "
         "(`eoscheck check`): exact claims with only a floating-point allowance, asymptotic ones with constants fitted "
         "on a calibration sweep and verified on fresh, wider instances plus scaling regressions. The first table is "
-        "`eoscheck check`'s table for the profile below; the second collects every verdict of sections 1–6.")
+        "`eoscheck check`'s table for the profile below, with each verdict also in the report's words (an exact claim "
+        "holds or is VIOLATED, a fitted or heuristic one is consistent or INCONSISTENT, one checked outside its "
+        "theorem's hypotheses is a trend only); the second collects every verdict of sections 1–6 (§8–10 follow "
+        "this section, each with its own verdicts).")
     reports = check_results(ctx)
     ids = [r["id"] for r in reports] if (reports is not None and cfg.get("ids")) else cfg.get("ids")
     have = {r["id"] for r in reports or []}
