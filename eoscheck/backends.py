@@ -198,10 +198,24 @@ class NumpyBackend(_Elementwise):
         with np.errstate(all="ignore"):
             return np.where((r >= 0) & (r < 1e-8), lr(env) - r / 2, generic(env))
 
-    def mul_stable(self, fs, logs, env):
+    def log_sum_signed(self, signs, logs, generic, env):
+        """log Σ sᵢeˡⁱ (signs sᵢ = ±1, the terms' logs ``logs``) where the plain log is not finite: m + ln Σ sᵢe^{lᵢ−m}
+        with m = max lᵢ (ln(e^{800} − e^{−800}) = 800); NaN where the sum is negative, as the plain log."""
+        plain = np.asarray(generic(env), dtype=np.float64) * self.ones(env)
+        if np.isfinite(plain).all():
+            return plain
+        ls = [np.asarray(lg(env), dtype=np.float64) * self.ones(env) for lg in logs]
+        with np.errstate(all="ignore"):
+            m = np.max(ls, axis=0)
+            safe = np.where(np.isfinite(m), m, 0.0)
+            signed = safe + np.log(np.sum([s * np.exp(x - safe) for s, x in zip(signs, ls)], axis=0))
+            return np.where(np.isfinite(plain) | ~np.isfinite(m), plain, signed)
+
+    def mul_stable(self, fs, logs, env, neg=None):
         """∏fᵢ, recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|) where the plain product is not finite (∞·0 or ∞/∞
-        from a factor that over- or underflowed), each ln|fᵢ| by the stable-log rules where fᵢ > 0:
-        e^{710}/(1 + e^{710}) is 1, not NaN (a factor that underflowed to 0 keeps its finite log)."""
+        from a factor that over- or underflowed), each ln|fᵢ| by the stable-log rules: of fᵢ where fᵢ ≥ 0, of −fᵢ
+        (``neg``, None for a factor never negative) where fᵢ < 0: e^{710}/(1 + e^{710}) is 1, not NaN, and
+        −(e^{800} + 2)/(1 + e^{800}) is −1 (a factor that underflowed to 0 keeps its finite log)."""
         vals = [np.asarray(f(env), dtype=np.float64) * self.ones(env) for f in fs]
         with np.errstate(all="ignore"):
             out = vals[0]
@@ -218,9 +232,9 @@ class NumpyBackend(_Elementwise):
                 return out
             sign = np.ones(_shape(env))
             total = np.zeros(_shape(env))
-            for v, lg in zip(vals, logs):
+            for v, lg, ng in zip(vals, logs, neg or [None] * len(vals)):
                 sign = sign * np.copysign(1.0, v)
-                total = total + np.where(v >= 0, lg(env), np.log(np.abs(v)))
+                total = total + np.where(v >= 0, lg(env), np.log(np.abs(v)) if ng is None else ng(env))
             return np.where(bad, sign * np.exp(total), out)
 
 
@@ -357,7 +371,21 @@ class TorchBackend(_Elementwise):
         r = as_tensor(fr(env))
         return torch.where((r >= 0) & (r < 1e-8), as_tensor(lr(env), r) - r / 2, as_tensor(generic(env)))
 
-    def mul_stable(self, fs, logs, env):
+    def log_sum_signed(self, signs, logs, generic, env):
+        """As :meth:`NumpyBackend.log_sum_signed`."""
+        plain = as_tensor(generic(env))
+        if bool(torch.isfinite(plain).all()):
+            return plain
+        ls = [as_tensor(lg(env), plain) for lg in logs]
+        m = ls[0]
+        for x in ls[1:]:
+            m = torch.maximum(m, x)
+        safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        total = sum(s * torch.exp(x - safe) for s, x in zip(signs, ls))
+        signed = safe + torch.log(total)
+        return torch.where(torch.isfinite(plain) | ~torch.isfinite(m), plain, signed)
+
+    def mul_stable(self, fs, logs, env, neg=None):
         """As :meth:`NumpyBackend.mul_stable` (values only: torch.where passes NaN gradients from the branch
         not taken, so these evaluators are not for autograd where the product overflows)."""
         vals = [as_tensor(f(env)) for f in fs]
@@ -375,9 +403,10 @@ class TorchBackend(_Elementwise):
             return out
         sign = torch.ones((), dtype=torch.float64)
         total = torch.zeros((), dtype=torch.float64)
-        for v, lg in zip(vals, logs):
+        for v, lg, ng in zip(vals, logs, neg or [None] * len(vals)):
             sign = sign * torch.copysign(torch.ones((), dtype=torch.float64), v)
-            total = total + torch.where(v >= 0, as_tensor(lg(env), v), torch.log(v.abs()))
+            total = total + torch.where(v >= 0, as_tensor(lg(env), v), torch.log(v.abs()) if ng is None
+                                        else as_tensor(ng(env), v))
         return torch.where(bad, sign * torch.exp(total), out)
 
 
@@ -627,7 +656,10 @@ class MpmathBackend:
     def log_log1p(self, fr, lr, generic, env):
         return generic(env)
 
-    def mul_stable(self, fs, logs, env):
+    def log_sum_signed(self, signs, logs, generic, env):
+        return generic(env)
+
+    def mul_stable(self, fs, logs, env, neg=None):
         """The plain product: mpmath's exponent range does not overflow (exp beyond ±10³⁰ is NaN anyway)."""
         return self.mul(fs, env)
 

@@ -138,7 +138,11 @@ class _Walk:
         if isinstance(expr, sp.Mul):
             if self.stable_log:    # ∞·0 and ∞/∞ recomputed from the factors' logs (see the module doc)
                 logs = [self.log(a) for a in expr.args]
-                return lambda env: env.bk.mul_stable(fs, logs, env)
+                # a sum that may be negative has its |·| logged as −sum (−e^{−z} − 2e^{−2z} over 1 + e^{−z} + e^{−2z}),
+                # compiled when first needed; −sum's terms are smaller than the sum, so this ends
+                neg = [self._lazy_log(-a) if isinstance(a, sp.Add) and not a.is_nonnegative else None
+                       for a in expr.args]
+                return lambda env: env.bk.mul_stable(fs, logs, env, neg)
             return lambda env: env.bk.mul(fs, env)
         if isinstance(expr, sp.Pow):
             fb, fe = fs
@@ -182,6 +186,16 @@ class _Walk:
                                 "root or logarithm of a negative quantity: every parameter is positive)")
         raise EoscheckError(f"cannot evaluate {type(expr).__name__} in {sp.sstr(expr)[:60]}")
 
+    def _lazy_log(self, arg: sp.Expr) -> Node:
+        """:meth:`log` of ``arg``, compiled at its first evaluation."""
+        got: list[Node] = []
+
+        def node(env):
+            if not got:
+                got.append(self.log(arg))
+            return got[0](env)
+        return node
+
     def log(self, arg: sp.Expr) -> Node:
         got = self._logs.get(arg)
         if got is None:
@@ -221,6 +235,12 @@ class _Walk:
             if c.is_positive:
                 fr, lr = self.node(rest), self.log(rest)
                 return lambda env: env.bk.log_add(c, fr, lr, generic, env)
+            signed = [t.as_coeff_Mul() for t in arg.args]
+            if c == 0 and all(k != 0 and r.is_positive for k, r in signed):
+                # terms of known signs, e^z − e^{−z}: log of their signed log-sum-exp where the plain log overflows
+                signs = [1.0 if k > 0 else -1.0 for k, _ in signed]
+                logs = [self.log(abs(k) * r) for k, r in signed]
+                return lambda env: env.bk.log_sum_signed(signs, logs, generic, env)
             return generic
         if isinstance(arg, sp.Mul):
             coeff, rest = arg.as_coeff_Mul()

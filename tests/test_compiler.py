@@ -160,3 +160,33 @@ def test_the_conjugate_rule_leaves_sums_with_nothing_to_gain_alone():
     assert conjugate_form(sp.sqrt(1 + z**2 + sp.exp(-z)) - z) is None   # not a polynomial
     num, root, rest = conjugate_form(sp.sqrt(1 + z**2) - z)
     assert (num, root, rest) == (1, sp.sqrt(1 + z**2), -z)
+
+
+@pytest.mark.parametrize("formula, zs", [
+    ("log(1 + exp(-z) + exp(-2*z))", (-1e4, -1e3, -710.0, -400.0)),     # ℓ′ → −2: a negative numerator over ∞
+    ("log(exp(z) + exp(-z)) - z", (-1e4, -800.0, 710.0, 1e3, 1e4)),     # (e^z − e^{−z})/(e^z + e^{−z}) − 1
+])
+def test_a_ratio_of_overflowing_sums_of_either_sign_is_finite(formula, zs):
+    """ℓ′ of these smooth 2-Lipschitz losses was −inf (a negative factor's log taken of its overflowed value) or
+    +inf (log(e^z − e^{−z}) at z ≥ 710), so GD with a large η was flagged diverged at its first step.
+
+    Tolerance: where the product overflows it is recomputed as exp(Σ ln|fᵢ|) from logs of size up to 2|z|, each
+    within a few ulps, so the result carries a relative error ≲ 4·2|z|·ε (|z| = 1e4: 1.8e-11); where the true
+    value is below the smallest float (2e^{−2z} at z ≥ 710) it must come out as 0."""
+    import eoscheck
+    from eoscheck.expr import parse_loss
+
+    loss = parse_loss(formula)
+    sym = loss.expr
+    zt = torch.tensor(zs, dtype=torch.float64)
+    got = loss.grad(zt).numpy()
+    with mpmath.workdps(60):
+        for zi, g in zip(zs, got):
+            true = float(mpmath.mpf(str(sp.N(sym.diff(z).subs(z, zi), 60))))
+            assert math.isfinite(g)
+            if abs(true) < 1e-300:
+                assert abs(g) <= 1e-300
+            else:
+                assert abs(g / true - 1) <= 8 * abs(zi) * 2.0**-52, (zi, g, true)
+    traj = eoscheck.run_gd(eoscheck.toy(), loss, [1e4, 1e6], 5)
+    assert (traj.stats["diverged_at"] == -1).all()
