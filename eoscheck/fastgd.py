@@ -340,10 +340,13 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         wn2 = red["wn2"][:, :K]
         for j, r in _cells(~((wn2 >= SQUARE_FLOOR) & np.isfinite(wn2)) & np.isfinite(red["m_min"][sel, :K]) & a):
             w_norm[j, r] = blk.w_norm(rec_j[j], r)       # ‖w‖² under- or overflowed: the norm from w itself
-        grad_norm = np.sqrt(red["gn2"][sel, :K]) / blk.eta[:K]
-        # η²‖∇L‖² overflowed (η = 1e160): the norm from ∇L itself.  Not where it underflows: a converged run
-        # (exponential loss, L ≈ 1e-170) would pay O(nd) a step for a norm below 1e-145 (absolute error < 1e-145)
-        for j, r in _cells(~np.isfinite(grad_norm) & ok[sel] & a):
+        gn2 = red["gn2"][sel, :K]
+        grad_norm = np.sqrt(gn2) / blk.eta[:K]
+        # η²‖∇L‖² overflowed (η = 1e160) or fell below SQUARE_FLOOR (an exponential loss at L ≈ 1e-170: its square
+        # root lost digits, or it is 0): the norm from ∇L itself, as the reference computes it.  Not where L is 0:
+        # every ℓ(mᵢ) underflowed, and with them every |ℓ′(mᵢ)| ≤ C_β·ℓ(mᵢ) (Assumption 3C): ∇L is 0 in float64 too
+        small = (gn2 < SQUARE_FLOOR) & (L[sel] > 0)
+        for j, r in _cells((~np.isfinite(grad_norm) | small) & ok[sel] & a):
             grad_norm[j, r] = blk.grad_norm(rec_j[j], r)
         m_min = red["m_min"][sel, :K]
         values = {
