@@ -114,10 +114,12 @@ class Dataset:
     def require_separable(self) -> MaxMargin:
         """The max margin, or an :class:`EoscheckError` when the data are not linearly separable."""
         mm = self.max_margin()
-        if not mm.separable:
+        if not mm.separable:   # the certificate says γ* ∈ [0, gap]: 0 in conv{yᵢxᵢ}, or a margin too small to find
+            why = ("0 lies in conv{y_i x_i}" if mm.gap == 0 else
+                   f"its max margin γ* lies in [0, {mm.gap:.3g}]: 0 is in, or within {mm.gap:.3g} of, conv{{y_i x_i}}")
             raise EoscheckError(
-                f"{self.name} is not linearly separable through the origin (0 lies in conv{{y_i x_i}}); "
-                "the theory assumes separable data: choose other data or drop the separability-based checks"
+                f"{self.name} is not certified linearly separable through the origin ({why}); the theory assumes "
+                "separable data: choose other data or drop the separability-based checks"
             )
         return mm
 

@@ -97,7 +97,7 @@ def test_non_separable_data_are_detected():
     X = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
     data = Dataset(X, np.ones(3), name="xor-ish")
     assert not data.separable
-    with pytest.raises(EoscheckError, match="not linearly separable"):
+    with pytest.raises(EoscheckError, match=r"not certified linearly separable through the origin \(0 lies in conv"):
         data.require_separable()
 
 
@@ -379,3 +379,24 @@ def test_max_margin_takes_its_tolerances_by_keyword_only():
     """max_margin(X, y) read y as the tolerance and failed deep inside numpy on a broadcast."""
     with pytest.raises(TypeError, match="positional"):
         max_margin(toy().X, toy().y)
+
+
+def test_the_certificate_holds_when_the_min_norm_point_is_tiny():
+    """Z = {1e-200, 1}: γ* = 1e-200, and ‖p‖ = 1e-200 squared alone underflowed: the certificate read γ* ∈ [0, 0],
+    which excludes the true margin.  The interval must contain it."""
+    for tiny in (1e-200, 1e-160):
+        mm = max_margin(np.array([[tiny], [1.0]]))
+        assert mm.gamma <= tiny <= mm.gamma + mm.gap
+
+
+def test_uncertified_separability_is_not_called_non_separability():
+    """Z = {(1, 0), (−1, 1e-8), (0, 1)} is separable (γ* = 5e-9 by w ∝ (5e-9, 1)), but Wolfe's min-norm point
+    ‖p‖ = 5e-9 is too small for its direction to certify it; require_separable said "0 lies in conv{y_i x_i}",
+    which is false.  It says what the certificate says: γ* ∈ [0, gap]."""
+    data = Dataset(np.array([[1.0, 0.0], [-1.0, 1e-8], [0.0, 1.0]]), np.ones(3), name="thin")
+    mm = data.max_margin()
+    assert mm.gamma <= 5e-9 <= mm.gamma + mm.gap
+    if not mm.separable:
+        with pytest.raises(EoscheckError, match=r"thin is not certified linearly separable through the origin "
+                                                r"\(its max margin γ\* lies in \[0, 5e-09\]"):
+            data.require_separable()
