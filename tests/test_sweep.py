@@ -343,6 +343,13 @@ def test_crawshaw_liu_study_and_its_report_section(tmp_path):
         want = int(((t1 <= T) | (tau <= T)).sum())
         assert sum(r["Thm 1 decided"] for r in cl.summarize(df, T)) == want
     assert f"in the {decided} of {len(df)} runs that decide it" in sec.verdicts[0].measured
+    # the section says whose runs these are (the study's commit, time and machine, from its sweep.json): they
+    # were drawn from a study computed at another commit than the report's, which the report did not say
+    prov = json.loads((out / "sweep.json").read_text())["provenance"]
+    commit = prov["source"]["commit"][:12] + (" with uncommitted changes" if prov["source"]["dirty"] else "")
+    assert f"at commit {commit} ({prov['time_utc']}" in sec.intro
+    drawn = ctx.extras["external_data"][0]
+    assert drawn["§"] == 9 and drawn["commit"] == commit and drawn["time_utc"] == prov["time_utc"]
     assert (tmp_path / "report" / "figures" / "s_sweep_fig2a.png").is_file()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .context import Context
 from .document import Figure, Section, Table
@@ -37,6 +38,22 @@ SHOWN = ("d", "eta", "datasets", "worst t(L≤2/η)", "median t(L≤2/η)", "not
          "worst t(L≤1/(8η))", "min γ*", "median ⌈τ⌉ (Thm 1)", "max t(L≤1/η)/⌈τ⌉", "Thm 1 violations")
 
 
+def _origin(folder: Path) -> dict[str, Any]:
+    """Where the committed study came from (its sweep.json): commit, time, machine, how it ran, seed."""
+    try:
+        d = json.loads((folder / "sweep.json").read_text())
+        prov, run = d.get("provenance", {}), d.get("run", {})
+        machine, src = prov.get("machine", {}), prov.get("source") or {}
+        commit = str(src.get("commit") or prov.get("commit") or "unrecorded")[:12]   # (older studies: "commit")
+        return {"commit": commit + (" with uncommitted changes" if src.get("dirty") else ""),
+                "time_utc": prov.get("time_utc", "unrecorded"),
+                "machine": f"{machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} CPUs",
+                "mode": run.get("mode", "?"), "seed": prov.get("seed", "?")}
+    except (OSError, ValueError, AttributeError):
+        return {"commit": "unrecorded (no readable sweep.json)", "time_utc": "?", "machine": "?", "mode": "?",
+                "seed": "?"}
+
+
 def build(ctx: Context, number: int = 9) -> Section:
     """The section as a :class:`Section` (number as registered in report/build.py)."""
     sec = Section(number, KEY, TITLE)
@@ -55,6 +72,8 @@ def run(ctx: Context, sec: Section, folder: str | Path | None = None) -> None:
                            f"--out {folder}")
         return
     summary = json.loads((folder / "summary.json").read_text())
+    origin = _origin(folder)
+    ctx.extras.setdefault("external_data", []).append({"§": sec.number, "data": str(folder), **origin})
     steps = int(summary["steps"])
     df = pd.read_parquet(folder / "results.parquet")
     rows = cl.summarize(df, steps)
@@ -65,7 +84,10 @@ def run(ctx: Context, sec: Section, folder: str | Path | None = None) -> None:
         f"Here: {int(per_d.min())} datasets per d (d ∈ {sorted(per_d.index.tolist())}), each run for all η as one "
         f"batch, T = {steps} (a time not reached by T is recorded as T + 1). paper.md does not say how their "
         f"datasets are drawn; ours are {summary['data']} (seed {summary['seed']}). Theorem 1 (Wu et al.) says some "
-        "s ≤ ⌈τ⌉ has L(w_s) ≤ 1/η; τ is evaluated per dataset at its certified γ*.")
+        "s ≤ ⌈τ⌉ has L(w_s) ≤ 1/η; τ is evaluated per dataset at its certified γ*. **These runs are the committed "
+        f"study's, not this report's**: `eoscheck sweep --study crawshaw-liu` at commit {origin['commit']} "
+        f"({origin['time_utc']}, {origin['machine']}, {origin['mode']}; seed {origin['seed']}), read from "
+        f"{folder.name}/ (§11 lists it).")
     path, rel = ctx.figure_file("s_sweep_fig2a")
     cl.figure(rows, path, steps)
     sec.figure(Figure("sweep-fig2a", rel, "left: worst-case (solid) and median (dashed) time to L ≤ 2/η vs η, per "
