@@ -164,7 +164,8 @@ def _transition_trend(sec: Section, summary) -> None:
         else:
             parts.append(f"{name}: {len(big)} EoS run(s) with η ≥ 1, too few for a trend (≥ {TREND_MIN_POINTS})")
     if decided:
-        verdict = ("a single log–log fit of s* against η does not rise on any of these datasets (where s* first "
+        verdict = (f"a single log–log fit of s* against η does not rise on any of the {decided} dataset(s) with a "
+                   "trend (the others have too few EoS runs or no direction; where s* first "
                    "rises with η, that is said above; below the largest η that keeps a run monotone, s* is not an "
                    "EoS length)" if not rising else
                    f"the measured s* grows with η on {rising} of the {decided} datasets with a trend")
