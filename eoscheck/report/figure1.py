@@ -132,8 +132,9 @@ def _shared_verdicts(sec: Section, rows: list[dict], gamma: float, name: str, pa
                 f"γ*²·L·ηT → 1 (soft: within {PLATEAU_TOL:.0%})",
                 "γ*²·L·ηT = " + ", ".join(f"{v:.3g}" for v in ratios) + " (at T/16: "
                 + ", ".join(f"{v:.3g}" for v in earlier) + ")",
-                verdict, ratio=max(ratios) if ratios else None,
-                note="a limit, not a theorem: 'inconclusive' when not yet within 10% but still approaching 1")
+                verdict, ratio=max(ratios, key=lambda x: abs(x - 1)) if ratios else None,
+                note="a limit, not a theorem: 'inconclusive' when not yet within 10% but still approaching 1; "
+                     "ratio = the value farthest from 1")
 
 
 # ---------------------------------------------------------------------------
