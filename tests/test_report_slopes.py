@@ -127,3 +127,15 @@ def test_the_best_c_is_a_run_whose_loss_still_says_something():
     assert _best_c(L, stall) == SWEPT
     L[SWEPT, -1] = FLOAT_FLOOR
     assert _best_c(L, stall) == COR2
+
+
+def test_the_plateau_verdicts_ratio_is_the_value_farthest_from_one():
+    """Fig. 1(d)'s γ*²·L·ηT were 0.958 … 0.9965 and the row showed 0.9965, the closest to the limit 1."""
+    from eoscheck.report.document import Section
+    from eoscheck.report.figure1 import _shared_verdicts
+
+    rows = [{"L(w_T)": L, "γ*²·L·ηt at T": r, "γ*²·L·ηt at T/16": 0.5} for L, r in ((3e-3, 0.958), (2e-3, 0.9965),
+                                                                                  (1e-3, 1.02))]
+    sec = Section(2, "figure1", "t")
+    _shared_verdicts(sec, rows, 0.2, "toy", "ab")
+    assert sec.verdicts[1].ratio == 0.958
