@@ -139,3 +139,12 @@ def test_the_plateau_verdicts_ratio_is_the_value_farthest_from_one():
     sec = Section(2, "figure1", "t")
     _shared_verdicts(sec, rows, 0.2, "toy", "ab")
     assert sec.verdicts[1].ratio == 0.958
+
+
+def test_a_section_states_the_margin_with_its_certificates_gap():
+    """§2, §3 and §5 gave γ* alone; the certified margin carries its certificate's uncertainty everywhere."""
+    from eoscheck import toy
+    from eoscheck.report.context import margin_text
+
+    mm = toy().max_margin()
+    assert margin_text(toy()) == f"γ* = {mm.gamma:.4g} (certified: the true max margin within {mm.gap:.1g} above)"

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from ..bounds import classics  # noqa: E402
 from ..plotting import log_axes  # noqa: E402
 from . import theory  # noqa: E402
-from .context import Context, eta_tex, eta_text  # noqa: E402
+from .context import Context, eta_tex, eta_text, margin_text  # noqa: E402
 from .document import Figure, Section, Table  # noqa: E402
 
 TITLE = "The slides' experiments: Fig. 1 (a)–(d) and the 3-layer net"
@@ -151,7 +151,7 @@ def _toy(ctx: Context, sec: Section, cfg: dict) -> None:
     rows = _fig1_rows(traj, gamma, labels, 2**16)
     sec.text(f"### Fig. 1 (a)–(b): the 4-point toy set\n\nRaw toy data as in the paper (max‖x‖ = {data.max_norm:.3f} "
              f"> 1, so Theorem 1's explicit bounds do not apply here; Section 3 uses the normalized set). "
-             f"γ* = {gamma:.4g}, w* = (0, 1), T = {steps} = 2^{int(round(math.log2(steps)))} steps, "
+             f"{margin_text(data)}, w* = (0, 1), T = {steps} = 2^{int(round(math.log2(steps)))} steps, "
              f"recorded on a log grid of {len(traj.step)} points (running statistics exact at every step).")
     sec.table(Table("toy", "Fig. 1 (a)–(b), toy set: measured vs the paper's labels and the team's reference numbers",
                     rows))
@@ -284,7 +284,7 @@ def _digits(ctx: Context, sec: Section, cfg: dict) -> None:
     steps = int(cfg["steps"])
     sec.text(
         "### Fig. 1 (c)–(d): real images\n\n"
-        f"Data: {described} γ* = {gamma:.4g}, λ_max(XᵀX/n) = {lam:.4g}, descent threshold 2/β = {thr:.4g}.\n\n"
+        f"Data: {described} {margin_text(data)}, λ_max(XᵀX/n) = {lam:.4g}, descent threshold 2/β = {thr:.4g}.\n\n"
         + ("" if mode == "paper" else
            f"**Stepsize rescaling.** GD is invariant under (x, η) → (cx, η/c²) (margins are unchanged), so only η times "
            f"the squared data scale matters; the paper does not state its preprocessing (§8.1), so its stepsizes cannot "

@@ -25,7 +25,7 @@ from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
 from .context import (  # noqa: E402
     FLOAT_FLOOR, INCONCLUSIVE_SPREAD, UNIT_ROUNDOFF, Context, decay_slope, floor_lanes, local_slope, stalled,
-    plot_above_floor, worst,
+    margin_text, plot_above_floor, worst,
 )
 from .document import Figure, Section, Table  # noqa: E402
 
@@ -153,7 +153,6 @@ def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
 
 def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     data = ctx.data(cfg["data"])
-    gamma = data.gamma
     Ts = [2**k for k in cfg["T_exponents"]]
     fit = slice(len(Ts) - int(cfg["fit_last"]), len(Ts))
     Tf = np.array(Ts[fit], dtype=float)
@@ -182,7 +181,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                          "stalled budgets left out": chk["stalled"],
                          "L(w_T) at T_max": L[i, -1], "prediction source": pred["source"]})
             curves.append((loss.name, sched, L[i]))
-    sec.text(f"### Loss exponent per family (Table 1) on {data.name} (γ* = {gamma:.4g}, n = {data.n})\n\n"
+    sec.text(f"### Loss exponent per family (Table 1) on {data.name} ({margin_text(data)}, n = {data.n})\n\n"
              f"Budgets T = 2^{cfg['T_exponents'][0]} … 2^{cfg['T_exponents'][-1]}, slope of ln L(w_T) against ln T "
              f"over the last {cfg['fit_last']} (budgets with L > {FLOAT_FLOOR:g} whose loss still falls over [T/2, T]; a "
              "stalled one — still in its EoS phase, or frozen in float64 where w + ηg rounds to w — is left out). Table 1's rates are upper bounds (O(·)): "

@@ -21,7 +21,7 @@ from ..plotting import log_axes, save_figure  # noqa: E402
 from ..properties.numerics import loglog_fit  # noqa: E402
 from . import theory  # noqa: E402
 from .claims import quote_claim  # noqa: E402
-from .context import Context, eta_tex, sum_allowance, worst  # noqa: E402
+from .context import Context, eta_tex, margin_text, sum_allowance, worst  # noqa: E402
 from .document import Figure, Section, Table  # noqa: E402
 
 TITLE = "Theorem 1: EoS bound, stable bound and phase transition, measured"
@@ -121,7 +121,7 @@ def run(ctx: Context, sec: Section) -> None:
         grid_note = ("every step recorded" if traj.full_grid else
                      f"log grid of {len(traj.step)} steps: ratios at recorded steps, s taken as the first recorded step "
                      "≥ the exact first hit (still L(w_s) ≤ 1/η, by Lemma 10)")
-        sec.table(Table(f"thm1_{_slug(spec)}", f"{data.name}: n = {n}, d = {data.d}, γ* = {gamma:.4g}, "
+        sec.table(Table(f"thm1_{_slug(spec)}", f"{data.name}: n = {n}, d = {data.d}, {margin_text(data)}, "
                                                f"T = {traj.steps} ({grid_note})", rows))
         sec.figure(_dataset_figure(ctx, traj, data, gamma, cfg["figure_etas"], spec))
         summary.append((data.name, gamma, traj, rows))
