@@ -26,6 +26,11 @@ from ._errors import EoscheckError
 from .maxmargin import MaxMargin, max_margin, row_norm_max
 
 
+#: The largest maxᵢ‖xᵢ‖ read as inside Assumption 1A's unit ball: :meth:`Dataset.normalize` divides by the max
+#: norm, which leaves it within a few ulps of 1 (the rest of the slack is room, far below any real excess).
+UNIT_BALL = 1 + 1e-12
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Validated data: ``X`` (n, d) finite floats, ``y`` (n,) in {±1}.

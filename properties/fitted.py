@@ -42,7 +42,7 @@ import numpy as np
 
 from eoscheck._errors import EoscheckError
 
-from .claims import Budget, Claim, Evaluation, get_claim
+from .claims import Budget, Claim, Evaluation, compared_text, get_claim
 from .numerics import loglog_slope
 from .profiles import budget, claim_settings
 
@@ -291,8 +291,8 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_attem
         rep.verdict = "warning" if c.warns_only else "FALSIFIED"
         rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
         growth.insert(0, (f"{c.outside_hypotheses}, so not a falsification of the theorem: " if c.outside_hypotheses
-                          else "") + f"witness on the {param} ladder: {inst.describe()}; measured {pt['measured']:.6g} vs "
-                         f"C·shape{'·' if c.direction == '<=' else '/'}(1+{c.fit.margin:g}) with C = {C:.6g}")
+                          else "") + f"witness on the {param} ladder: {inst.describe()}; "
+                         + compared_text(pt, c.direction, C, c.fit.margin))
     elif growth and rep.verdict not in ("FALSIFIED", "error"):
         # a trend is evidence, never a conviction (no witness inside the claim's ranges)
         rep.verdict = "warning" if c.warns_only else "TREND"

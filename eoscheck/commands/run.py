@@ -14,7 +14,7 @@ import json
 import sys
 
 from .._errors import EoscheckError
-from ..datasets import get_dataset
+from ..datasets import UNIT_BALL, get_dataset
 from ._arguments import check_device, count_at_least, finite_float, parse_floats
 
 NAME = "run"
@@ -43,7 +43,7 @@ def load_data(args):
                        images=args.images, labels=args.labels)
     if args.normalize:
         data = data.normalize()
-    elif not data.max_norm <= 1 + 1e-12:
+    elif not data.max_norm <= UNIT_BALL:
         print(f"warning: max ||x_i|| = {data.max_norm:.4g} > 1, outside Assumption 1A; the data are used as "
               "given (add --normalize to rescale)", file=sys.stderr)
     return data

@@ -102,7 +102,9 @@ def run(args) -> int:
     print(f"eoscheck sweep: {len(table)} rows ({table['dataset'].nunique()} datasets × {table['eta'].nunique()} η) "
           f"→ {args.out}/results.parquet; tasks: {info['tasks_run']} run, {info['tasks_reused']} reused "
           f"({info['mode']}, {info['wall_s']:.1f} s)")
-    big = table.loc[~(table["max_norm"] <= 1 + 1e-12), "dataset"].nunique() if len(table) else 0
+    from ..datasets import UNIT_BALL
+
+    big = table.loc[~(table["max_norm"] <= UNIT_BALL), "dataset"].nunique() if len(table) else 0
     if big:
         print(f"warning: {big} of {table['dataset'].nunique()} datasets have max ||x_i|| > 1 (column 'max_norm'), "
               "outside Assumption 1A: the theory's bounds do not apply to their rows as stated (rescale the data "
