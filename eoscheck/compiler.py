@@ -24,8 +24,9 @@ by log-sum-exp, e^u − 1 and 1 − e^u by expm1, log(1 − e^v) by log1mexp, lo
 logistic beyond z = 745); and a product that is not finite in float64 (∞·0, ∞/∞: the
 ℓ′ = −e^{−z}/(1 + e^{−z}) of a user's logistic at z = −710) is recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|)
 with those logs.  A univariate √A + B with polynomial A, B whose A − B² loses terms (√(1+z²) − z) is
-evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`); other cancelling differences are not
-rewritten (``audit-loss --run`` measures what they cost).
+evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`), and 1 ± tanh u, 1 − tanh² u through
+exponentials (:func:`tanh_form`); other cancelling differences are not rewritten (``audit-loss --run``
+measures what they cost).
 """
 
 from __future__ import annotations
@@ -256,6 +257,24 @@ class _Walk:
         return generic
 
 
+def tanh_form(expr: sp.Expr) -> sp.Expr | None:
+    """A sum c + k·tanh(u) with |k| = c > 0 as 2c/(1 + e^{−2u·sign k}), and c + k·tanh(u)² with k = −c as
+    4c/((1 + e^{−2u})(1 + e^{2u})), else None.  As written these cancel where tanh u rounds to ±1 (|u| ≳ 19):
+    1 − tanh(20) is 0 in float64, its value 8.5e-18; the forms here add positive terms only."""
+    if not isinstance(expr, sp.Add):
+        return None
+    c, rest = expr.as_coeff_Add()
+    k, r = rest.as_coeff_Mul()
+    if c == 0 or not isinstance(k, sp.Rational):
+        return None
+    if isinstance(r, sp.tanh) and c > 0 and abs(k) == c:
+        return 2 * c / (1 + sp.exp(-2 * sp.sign(k) * r.args[0]))
+    if isinstance(r, sp.Pow) and r.exp == 2 and isinstance(r.base, sp.tanh) and k == -c:
+        u = r.base.args[0]
+        return 4 * c / ((1 + sp.exp(-2 * u)) * (1 + sp.exp(2 * u)))
+    return None
+
+
 #: The conjugate rule expands polynomials of at most this degree (a bound on its symbolic work).
 CONJUGATE_MAX_DEGREE = 8
 
@@ -337,6 +356,8 @@ class Program:
                  functions: Mapping[str, Mapping[str, Callable]] | None = None):
         self.expr = expr
         self.names = tuple(a if isinstance(a, str) else a.name for a in args)
+        if stable_log:      # 1 ± tanh u and 1 − tanh² u rewritten first, so sympy cancels what they leave
+            expr = expr.replace(lambda e: tanh_form(e) is not None, tanh_form)
         self.root = _Walk(self.names, stable_log).node(expr)
         self.functions = {b: dict((functions or {}).get(b, {})) for b in BACKENDS}
         self._consts: dict[str, dict] = {b: {} for b in BACKENDS}

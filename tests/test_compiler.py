@@ -152,6 +152,38 @@ def test_a_cancelling_square_root_difference_keeps_its_digits(text, oracle):
     assert np.max(np.abs(plain - exact) / np.abs(exact)) > 1e-9   # does lose digits on these margins
 
 
+# ℓ, ℓ′, ℓ″ of 1 − tanh z by hand in mpmath: 1 − tanh z, −sech² z, 2 tanh z sech² z
+_TANH = [("1 - tanh(z)", lambda x: 1 - mpmath.tanh(x), lambda x: -mpmath.sech(x) ** 2,
+          lambda x: 2 * mpmath.tanh(x) * mpmath.sech(x) ** 2),
+         ("(1 + tanh(-z))/2", lambda x: (1 - mpmath.tanh(x)) / 2, lambda x: -mpmath.sech(x) ** 2 / 2,
+          lambda x: mpmath.tanh(x) * mpmath.sech(x) ** 2)]
+
+
+@pytest.mark.parametrize("text, value, grad, hess", _TANH)
+def test_one_minus_tanh_keeps_its_digits_where_tanh_rounds_to_one(text, value, grad, hess):
+    """1 − tanh(20) was 0 in float64 (its value 8.5e-18), ℓ′ = tanh² − 1 too, and log ℓ was −inf, for every z ≳ 19.
+    Rewritten through exponentials (2/(1 + e^{2z}), −4/((1 + e^{−2z})(1 + e^{2z}))), each is exp of an exact
+    argument (≤ 1 ulp), sums of positive terms (½ ulp each), a division (½) and at most a tanh factor (1):
+    ≤ ~5 ulps, checked at 16; log ℓ from logs of size ≤ 2|z|, each within an ulp of it: 16 ulps of |log ℓ| + 16ε."""
+    from eoscheck.expr import parse_loss
+
+    loss = parse_loss(text)
+    zs = np.array([-1e4, -400.0, -30.0, -20.0, -1.0, 0.0, 1e-3, 1.0, 20.0, 30.0, 400.0, 1e4])
+    zt = torch.tensor(zs, dtype=torch.float64)
+    tol = 16 * 2.0**-52
+    with mpmath.workdps(60):
+        for fn, oracle in ((loss.value, value), (loss.grad, grad), (loss.hess, hess)):
+            exact = np.array([float(oracle(mpmath.mpf(v))) for v in zs])
+            np.testing.assert_allclose(fn(zt).numpy(), exact, rtol=tol, atol=0, err_msg=f"{text}: {fn.__name__}")
+    logs = []
+    for v in zs:                     # 1 − tanh z ≈ 2e^{−2z}: 2z/ln 10 more digits than 60 keep it from rounding to 0
+        with mpmath.workdps(60 + int(abs(v))):
+            logs.append(float(mpmath.log(value(mpmath.mpf(v)))))
+    np.testing.assert_allclose(loss.log_value(zt).numpy(), logs, rtol=tol, atol=tol)
+    plain = compile_expr(loss.expr, [z], "numpy")(zs)          # as written: 1 − tanh z rounds to 0 from z ≈ 19
+    assert plain[zs == 20.0][0] == 0.0
+
+
 def test_the_conjugate_rule_leaves_sums_with_nothing_to_gain_alone():
     from eoscheck.compiler import conjugate_form
 

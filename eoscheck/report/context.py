@@ -39,6 +39,7 @@ class Context:
     extras: dict[str, Any] = field(default_factory=dict)
     _data: dict[str, Dataset] = field(default_factory=dict)
     _used: dict[str, Dataset] = field(default_factory=dict)
+    _net_used: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -57,6 +58,17 @@ class Context:
     def datasets_used(self) -> list[Dataset]:
         """Every dataset a GD run of this report ran on (:meth:`gd`), in first-use order."""
         return list(self._used.values())
+
+    def network_datasets_used(self) -> list[dict[str, Any]]:
+        """One row per dataset a network run of this report ran on (:meth:`ntk`, :meth:`mlp3`): the
+        engine, name, shape, classes, the data's hash and where it came from, in first-use order."""
+        return list(self._net_used.values())
+
+    def _note_network_data(self, engine: str, name: str, X: np.ndarray, labels: np.ndarray, source: str,
+                           data_hash: str) -> None:
+        self._net_used.setdefault((engine, data_hash), {
+            "run": engine, "dataset": name, "n": int(X.shape[0]), "d": int(X.shape[1]),
+            "classes": int(len(np.unique(labels))), "data hash": data_hash, "source": source[:120]})
 
     # --- progress ---------------------------------------------------------------------
     def status(self, what: str) -> None:
@@ -92,7 +104,9 @@ class Context:
         from ..networks import run_ntk
 
         etas = [float(e) for e in etas]
-        config = {"engine": "ntk", "data": data.name, "data_hash": array_hash(data.X, data.y), "loss": loss,
+        digest = array_hash(data.X, data.y)
+        self._note_network_data("ntk", data.name, data.X, data.y, str(data.meta.get("source", "")), digest)
+        config = {"engine": "ntk", "data": data.name, "data_hash": digest, "loss": loss,
                   "etas": etas, "steps": int(steps), "width": int(width), "seed": self.seed, "delta": delta,
                   "device": self.device}
         def compute():
@@ -104,18 +118,25 @@ class Context:
         return self.cache.trajectory("ntk", label, config, compute)
 
     def mlp3(self, label: str, etas: Sequence[float], steps: int, *, n: int, hidden: Sequence[int],
-             sharpness_every: int) -> Trajectory:
-        """The slides' 3-layer net (:func:`eoscheck.mlp.run_mlp3`) on the offline digits, cached."""
-        from ..mlp import run_mlp3
+             sharpness_every: int, loss: str = "cross_entropy", activation: str = "tanh") -> Trajectory:
+        """The slides' 3-layer net (:func:`eoscheck.mlp.run_mlp3`) on the first ``n`` offline digits, cached
+        (keyed by the data's hash; the loss and activation enter the key where they are not the defaults)."""
+        from ..mlp import mlp3_data, run_mlp3
 
+        X, lab, name, meta = mlp3_data(None, int(n))
+        digest = array_hash(X, lab)
+        self._note_network_data("mlp3", name, X, lab, str(meta.get("source", "")), digest)
         etas = [float(e) for e in etas]
         config = {"engine": "mlp3", "etas": etas, "steps": int(steps), "n": int(n), "hidden": list(hidden),
-                  "sharpness_every": int(sharpness_every), "seed": self.seed, "device": self.device}
+                  "sharpness_every": int(sharpness_every), "seed": self.seed, "device": self.device,
+                  "data_hash": digest}
+        if (loss, activation) != ("cross_entropy", "tanh"):
+            config.update(loss=loss, activation=activation)
         def compute():
             with single_torch_thread(self.device):
                 return run_mlp3(None, etas, int(steps), n=int(n), hidden=tuple(int(h) for h in hidden),
                                 seed=self.seed, device=self.device, sharpness_every=int(sharpness_every),
-                                progress=self.progress)
+                                progress=self.progress, loss=loss, activation=activation)
 
         self.status(f"{label}: 3-layer net, {_etas_text(etas)}, {int(steps)} steps")
         return self.cache.trajectory("mlp3", label, config, compute)

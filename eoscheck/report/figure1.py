@@ -387,29 +387,10 @@ def _digits_scan(ctx: Context, sec: Section, cfg: dict, data, thr: float) -> Non
 
 
 def mlp3_run(ctx: Context, cfg: dict):
-    """The 3-layer net of ``cfg`` (loss and activation as configured; defaults cross-entropy, tanh), cached.
-
-    Like :meth:`Context.mlp3` with the loss and activation in the cache key (a run with defaults keys
-    exactly as ``ctx.mlp3`` does, so existing cache entries stay valid)."""
-    loss, act = cfg.get("loss", "cross_entropy"), cfg.get("activation", "tanh")
-    if loss == "cross_entropy" and act == "tanh":
-        return ctx.mlp3("mlp3", cfg["etas"], int(cfg["steps"]), n=int(cfg["n"]), hidden=cfg["hidden"],
-                        sharpness_every=int(cfg["sharpness_every"]))
-    from ..mlp import run_mlp3
-    from ..resources import single_torch_thread
-
-    etas = [float(e) for e in cfg["etas"]]
-    config = {"engine": "mlp3", "etas": etas, "steps": int(cfg["steps"]), "n": int(cfg["n"]),
-              "hidden": list(cfg["hidden"]), "sharpness_every": int(cfg["sharpness_every"]), "seed": ctx.seed,
-              "device": ctx.device, "loss": loss, "activation": act}
-
-    def compute():
-        with single_torch_thread(ctx.device):
-            return run_mlp3(None, etas, int(cfg["steps"]), n=int(cfg["n"]), hidden=tuple(int(h) for h in cfg["hidden"]),
-                            seed=ctx.seed, device=ctx.device, sharpness_every=int(cfg["sharpness_every"]),
-                            progress=ctx.progress, loss=loss, activation=act)
-
-    return ctx.cache.trajectory("mlp3", "mlp3", config, compute)
+    """The 3-layer net of ``cfg`` (loss and activation as configured; defaults cross-entropy, tanh), cached."""
+    return ctx.mlp3("mlp3", cfg["etas"], int(cfg["steps"]), n=int(cfg["n"]), hidden=cfg["hidden"],
+                    sharpness_every=int(cfg["sharpness_every"]), loss=cfg.get("loss", "cross_entropy"),
+                    activation=cfg.get("activation", "tanh"))
 
 
 def _mlp3(ctx: Context, sec: Section, cfg: dict) -> None:

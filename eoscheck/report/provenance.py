@@ -50,6 +50,10 @@ def run(ctx: Context, sec: Section, previous: list[Section], header: dict[str, A
          "gap": mm.gap, "support points": int(len(mm.support)), "data hash": array_hash(d.X, d.y),
          "source": (str(d.meta.get("source", "")) + (f" {d.meta['images']}" if "images" in d.meta else ""))[:120]}
         for d, mm in ((d, d.max_margin()) for d in ctx.datasets_used())]))
+    nets = ctx.network_datasets_used()
+    if nets:
+        sec.table(Table("network_datasets", "Datasets of the network runs (Theorem 6's two-layer net, the slides' "
+                                            "3-layer net) and the data's hash", nets))
     drawn = ctx.extras.get("external_data", [])
     if drawn:
         sec.table(Table("external_data", "Committed data a section draws without computing it (its own commit, time "
