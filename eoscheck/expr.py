@@ -125,6 +125,9 @@ def parse_expression(
         raise EoscheckError(f"empty formula; write an expression in {names}{example}")
     if len(src) > max_length:
         raise EoscheckError(f"formula too long ({len(src)} characters; the limit is {max_length})")
+    if "#" in src:      # Python's parser would drop the rest as a comment: "loss(t) <= 1 # x" ran as "<= 1"
+        raise EoscheckError(f"'#' at column {src.index('#') + 1} is not part of a formula; remove it and what follows "
+                            "if it is a comment")
     _check_names(variables, allow_functions)
     try:
         with warnings.catch_warnings():  # e.g. "invalid escape sequence": the formula is refused or fine

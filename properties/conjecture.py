@@ -41,7 +41,8 @@ c, c0…c9`` that are fitted.  The procedure mirrors the asymptotic claims:
 3. **scale**: ln(measured/EXPR) along a geometric ladder of each parameter;
    a ratio that keeps growing toward the asymptotic regime (η, n, d, t, T → ∞,
    γ → 0; slope > 0.1 over the far half of the ladder and its far quarter)
-   falsifies an upper bound even if the constant still covers the range.
+   is a TREND: it guides the search to the far end of the ranges, and only a
+   witness found there convicts (a ratio may grow for ever and never cross 1).
 
 The verdict is FALSIFIED (with the shrunk counterexample) or NOT FALSIFIED
 (with the evidence) — never "proved".
@@ -65,7 +66,8 @@ from eoscheck.losses import get_loss
 from .claims import Evaluation
 from .instances import Instance
 from .numerics import EPS, FP_ULPS, allowance, average_allowance, log_grid_indices, rel_allowance
-from .strategies import build_separable, certificate, log_uniform, separable_datasets
+from .precision import high_precision
+from .strategies import build_separable, certificate, log_uniform, margin_allowance, separable_datasets
 
 PARAMS = ("eta", "n", "d", "gamma", "t", "T")
 #: Per-point values beside the parameters: ‖w‖ at the point, γ*'s certified upper end, G(w_t).
@@ -125,8 +127,13 @@ class Range:
         return Range(self.lo, mid) if low_half else Range(mid, self.hi)
 
 
-#: Relative slack of "inside the --gamma range" for a certified γ* (its certificate's rounding is ~1e-14).
-RANGE_SLACK = 1e-9
+def range_slack(d) -> np.ndarray:
+    """Absolute slack of "inside the --gamma range" for a certified γ* ∈ [gamma, gamma_hi] of d-dimensional data
+    with ‖x‖ ≤ 1: twice the certificate's rounding allowance a (:func:`.strategies.margin_allowance`), by which
+    its lower end sits below the margin the data were built at (a = 1.4e-14 for d ≤ 30: thm3(0.05) is certified
+    [0.05 − 1.44e-14, 0.05 + 2e-15]), so that data built at a range's end stay in it and data 1e-13 outside do not."""
+    return 2 * np.vectorize(lambda k: margin_allowance(int(k), 1.0), otypes=[float])(np.asarray(d, float))
+
 
 #: Defaults sized for a CPU (override with the options).
 DEFAULT_RANGES = {"eta": "0.25:1000", "n": "1:20", "d": "1:10", "gamma": "0.05:0.9", "t": "1:100000",
@@ -184,7 +191,7 @@ class Conjecture:
         syms = {p: sp.Symbol(p, positive=True) for p in PARAMS}
         csyms = {c: sp.Symbol(c, real=True) for c in CONSTANT_NAMES}
         rhs = parse_expression(rhs_text, {**syms, **csyms})
-        if rhs.has(sp.I):    # eta, n, … are positive: sqrt(-eta) is I·√η
+        if rhs.has(sp.I) or rhs.is_extended_real is False:    # eta, n, … are positive: sqrt(-eta) is I·√η
             raise EoscheckError(f"EXPR {rhs_text.strip()!r} is not a real number ({sp.sstr(rhs)}: a square root or "
                                 "logarithm of a negative quantity, every parameter being positive)")
         used = tuple(sorted(s.name for s in rhs.free_symbols if s.name in CONSTANT_NAMES))
@@ -202,7 +209,12 @@ class Conjecture:
         e_of_T = None
         if eta_of_T:
             e_of_T = parse_expression(eta_of_T, {k: syms[k] for k in ("n", "d", "gamma", "T")})
+        if isinstance(where, str):
+            where = [where]
         conds = tuple(_parse_condition(w, syms) for w in (where or []))
+        if arg != "t" and any("t" in {x.name for x in a.free_symbols | b.free_symbols} for a, _, b in conds):
+            raise EoscheckError(f"a --where condition uses t but {quantity} is not measured at t; write "
+                                f"{quantity}(t) or bound T instead")
         return cls(text=text.strip(), quantity=quantity, arg=arg, direction=op, rhs=rhs, constants=used,
                    loss=loss, ranges=parsed, eta_of_T=e_of_T, where=conds, where_text=tuple(where or []))
 
@@ -286,10 +298,10 @@ class Conjecture:
         extremum of a smooth EXPR differs from the better end by at most max|EXPR''|·w²/8, far below
         the floating-point allowance; witnesses are re-checked at 40 digits (:mod:`.decide`)."""
         expr = self.with_constants(values)
-        lo = values_at(expr, P)
+        lo = values_beyond_float64(expr, P)
         if "gamma" not in {s.name for s in expr.free_symbols} or "_ghi" not in P:
             return lo
-        hi = values_at(expr, dict(P, gamma=P["_ghi"]))
+        hi = values_beyond_float64(expr, dict(P, gamma=P["_ghi"]))
         with np.errstate(invalid="ignore"):
             return np.fmax(lo, hi) if self.direction == "<=" else np.fmin(lo, hi)
 
@@ -299,18 +311,45 @@ class Conjecture:
         return self.rhs.subs({sp.Symbol(c, real=True): vals[c] for c in self.constants})
 
     def mask(self, P: dict[str, np.ndarray]) -> np.ndarray:
-        """Points whose certified interval γ* ∈ [gamma, gamma_hi] lies inside the ``--gamma`` range (to
-        :data:`RANGE_SLACK`: a drawn margin is only a lower end of γ*, and one point x = 0.119 drawn for
-        γ ≤ 0.1 has γ* = 0.119), satisfying every ``--where`` condition for every γ in that interval."""
+        """Points inside the stated ranges: η (unless set by ``eta_of_T``), n, d, T and t in theirs, the certified
+        interval γ* ∈ [gamma, gamma_hi] inside the ``--gamma`` range (to :func:`range_slack`: a drawn margin is
+        only a lower end of γ*, and one point x = 0.119 drawn for γ ≤ 0.1 has γ* = 0.119), and every ``--where``
+        condition holding for every γ in that interval."""
         r = self.ranges["gamma"]
         ghi = P.get("_ghi", P["gamma"])
-        m = (P["gamma"] >= r.lo * (1 - RANGE_SLACK)) & (ghi <= r.hi * (1 + RANGE_SLACK))
+        slack = range_slack(P["d"] if "d" in P and np.size(P["d"]) else 1)
+        m = (P["gamma"] >= r.lo - slack) & (ghi <= r.hi + slack)
+        for p in (p for p in self.ranged() if p in P):
+            v = np.asarray(P[p], float)
+            m &= (v >= self.ranges[p].lo) & (v <= self.ranges[p].hi)
         ends = [P] + ([dict(P, gamma=P["_ghi"])] if "_ghi" in P else [])
         for lhs, op, rhs in self.where:
             for Q in ends:
                 a, b = values_at(lhs, Q), values_at(rhs, Q)
                 m &= {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]
         return m
+
+    def ranged(self) -> tuple[str, ...]:
+        """The parameters besides γ whose ranges bound every point: η unless ``eta_of_T`` sets it, n, d, T, and t
+        where the quantity is measured at t."""
+        return tuple(p for p in ("eta", "n", "d", "T", "t")
+                     if not (p == "eta" and self.eta_of_T is not None) and not (p == "t" and self.arg != "t"))
+
+    def outside(self, inst: Instance) -> str | None:
+        """What of ``inst`` lies outside the stated ranges (its stepsizes, n, d, horizons, certified γ*), or None."""
+        vals = {"n": [inst.data.n], "d": [inst.data.d], "T": inst.extra.get("T", [inst.steps])}
+        if self.eta_of_T is None:
+            vals["eta"] = list(inst.etas)
+        for p, vs in vals.items():
+            r = self.ranges[p]
+            bad = [v for v in vs if not r.lo <= v <= r.hi]
+            if bad:
+                return f"{p} = {bad[0]!r} lies outside its range {r.lo!r}:{r.hi!r}"
+        r = self.ranges["gamma"]
+        slack = float(range_slack(inst.data.d))
+        if not (inst.gamma >= r.lo - slack and inst.gamma_hi <= r.hi + slack):
+            return f"the certified γ* ∈ [{inst.gamma!r}, {inst.gamma_hi!r}] leaves the --gamma range {r.lo!r}:{r.hi!r}"
+        return None
 
     def evaluate(self, inst: Instance) -> Evaluation:
         """The conjecture on one instance (constants as fitted)."""
@@ -319,19 +358,21 @@ class Conjecture:
         meas, P = meas[m], {k: v[m] for k, v in P.items()}
         b = self.rhs_values(P) if meas.size else np.zeros(0)
         with np.errstate(over="ignore", invalid="ignore"):   # an allowance beyond float64 is set aside below
-            allow = measurement_allowance(self.quantity, meas, P) if meas.size else np.zeros(0)
-            # scanning only: + FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits)
-            allow = allow + (allowance(b) if meas.size else 0.0)
+            allow_m = measurement_allowance(self.quantity, meas, P) if meas.size else np.zeros(0)
+            # scanning only: + FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits); an EXPR
+            # beyond float64 (e^{800}) is ±inf here, compared as such, and its own allowance is 0
+            allow = allow_m + (np.where(np.isfinite(b), allowance(b), 0.0) if meas.size else 0.0)
         notes = [f"{cens} transition time(s) not reached by T (counted as T+1)"] if cens else []
         # a numerical failure is reported, never a witness: a NaN (diverged run), or a value whose allowance is
         # not finite (an overflowed loss, inf·r; an iterate with ‖w‖ ≈ 1e300), under which `≤ bound +
         # allowance` would hold for any bound
         # EXPR itself NaN (sqrt(eta - 2) at η < 2): a point outside EXPR's domain, said apart from the runs' failures
         undefined = np.isnan(b) if meas.size else np.zeros(0, bool)
-        bad = ((np.isnan(meas) | ~np.isfinite(allow)) & ~undefined) if meas.size else np.zeros(0, bool)
+        bad = ((np.isnan(meas) | ~np.isfinite(allow_m)) & ~undefined) if meas.size else np.zeros(0, bool)
         if undefined.any():
             notes.append(f"{int(undefined.sum())} point(s) set aside where EXPR is not a real number (NaN: e.g. the "
-                         "square root of a negative quantity): outside its domain, they neither convict nor acquit")
+                         "square root of a negative quantity, also at 40 digits): outside its domain, they neither "
+                         "convict nor acquit")
         if bad.any():
             notes.append(f"{int(bad.sum())} measurement(s) set aside (NaN, or an allowance beyond float64: a "
                          "diverged run): they neither convict nor acquit")
@@ -348,8 +389,8 @@ class Conjecture:
         data_st = separable_datasets(n=(int(R["n"].lo), int(R["n"].hi)), d=(int(R["d"].lo), int(R["d"].hi)),
                                      margin=(R["gamma"].lo, R["gamma"].hi))
 
-        def lu(rng, r: Range, size: int) -> list[float]:
-            return list(np.exp(rng.uniform(math.log(r.lo), math.log(r.hi), size)))
+        def lu(rng, r: Range, size: int) -> list[float]:   # clipped: exp(log 3) is 3.0000000000000004
+            return list(np.clip(np.exp(rng.uniform(math.log(r.lo), math.log(r.hi), size)), r.lo, r.hi))
 
         @st.composite
         def inst(draw) -> Instance:
@@ -400,7 +441,8 @@ class Conjecture:
     def summary(self) -> dict[str, Any]:
         return {"text": self.text, "quantity": self.quantity, "arg": None if self.arg is None else str(self.arg),
                 "direction": self.direction, "rhs": sp.sstr(self.rhs), "constants": dict(self.values),
-                "loss": self.loss, "ranges": {k: [r.lo, r.hi] for k, r in self.ranges.items()},
+                "loss": self.loss, "ranges": {k: [r.lo, r.hi] for k, r in self.ranges.items()
+                                              if not (k == "eta" and self.eta_of_T is not None)},
                 "eta_of_T": None if self.eta_of_T is None else sp.sstr(self.eta_of_T),
                 "where": [f"{sp.sstr(a)} {op} {sp.sstr(b)}" for a, op, b in self.where],
                 "where_text": list(self.where_text)}
@@ -462,7 +504,7 @@ def _parse_quantity(lhs: str):
         if not arg:
             raise EoscheckError("transition_time needs a threshold, e.g. transition_time(1/eta)")
         thr = parse_expression(arg, syms)
-        if not thr.free_symbols and not value_at(thr, {}) > 0:   # L > 0: L ≤ thr ≤ 0 is never reached
+        if thr.is_positive is False or (not thr.free_symbols and not value_at(thr, {}) > 0):   # L > 0: never reached
             raise EoscheckError(f"transition_time({arg.strip()}): the loss is positive, so a threshold ≤ 0 is never "
                                 "reached; give a positive one, e.g. transition_time(1/eta)")
         return name, thr
@@ -514,6 +556,24 @@ def _values(expr: sp.Expr, P: dict) -> dict:
 def value_at(expr, base: dict) -> float:
     """``expr`` at one point, in float64 under a time limit (never sympy's unbounded evalf)."""
     return float(evaluate(expr, _values(expr, base), seconds=EVAL_SECONDS))
+
+
+def values_beyond_float64(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
+    """:func:`values_at`, with the points where float64 gives no finite value (e^{800}/(1 + e^{800}) is inf/inf)
+    evaluated at 40 digits (:func:`.precision.high_precision`, once per distinct point) and rounded to float64:
+    ±inf where the value lies beyond it, NaN only where EXPR is undefined or not real."""
+    out = values_at(expr, P)
+    redo = np.flatnonzero(~np.isfinite(out))
+    if redo.size:
+        names = sorted(x.name for x in expr.free_symbols)
+        seen: dict[tuple, float] = {}
+        for i in redo:
+            key = tuple(float(np.asarray(P[n])[i]) for n in names)
+            if key not in seen:
+                v = high_precision(expr, dict(zip(names, key)))
+                seen[key] = math.nan if v is None else float(v)
+            out[i] = seen[key]
+    return out
 
 
 def values_at(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
@@ -635,7 +695,7 @@ def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.n
         n = int(round(math.exp(rng.uniform(math.log(R["n"].lo), math.log(R["n"].hi)))))
         d = int(round(math.exp(rng.uniform(math.log(R["d"].lo), math.log(R["d"].hi)))))
         g = math.exp(rng.uniform(math.log(R["gamma"].lo), math.log(R["gamma"].hi)))
-        data = build_separable(max(1, n), max(1, d), g, int(rng.integers(2**32)))
+        data = build_separable(max(1, n), max(1, d), g, int(rng.integers(2**32)), pin_margin=True)
         etas = np.exp(rng.uniform(math.log(R["eta"].lo), math.log(R["eta"].hi), 4))
         Ts = np.exp(rng.uniform(math.log(R["T"].lo), math.log(R["T"].hi), 4)).astype(int)
         insts.append(conj.instance(data, list(etas), list(np.maximum(Ts, 1))))
@@ -654,7 +714,7 @@ def ladders(conj: Conjecture, seed: int = 0) -> dict[str, list[Instance]]:
     mid = {p: geometric_mean(r.lo, r.hi) for p, r in conj.ranges.items()}
     n0, d0, g0 = max(1, int(round(mid["n"]))), max(1, int(round(mid["d"]))), mid["gamma"]
     T0 = int(round(mid["T"]))
-    base = build_separable(n0, d0, g0, seed)
+    base = build_separable(n0, d0, g0, seed, pin_margin=True)
     out: dict[str, list[Instance]] = {}
     if conj.eta_of_T is None and conj.ranges["eta"].hi > conj.ranges["eta"].lo:
         out["eta"] = [conj.instance(base, list(np.geomspace(conj.ranges["eta"].lo, conj.ranges["eta"].hi, 8)), [T0])]
@@ -662,12 +722,12 @@ def ladders(conj: Conjecture, seed: int = 0) -> dict[str, list[Instance]]:
         Ts = np.unique(np.geomspace(conj.ranges["T"].lo, conj.ranges["T"].hi, 6).astype(int))
         etas = [mid["eta"]] * len(Ts)
         out["T"] = [conj.instance(base, etas, list(Ts))]
-    for p, build in (("n", lambda v: build_separable(int(v), d0, g0, seed)),
-                     ("d", lambda v: build_separable(n0, int(v), g0, seed)),
-                     ("gamma", lambda v: build_separable(n0, d0, float(v), seed))):
+    for p, build in (("n", lambda v: build_separable(int(v), d0, g0, seed, pin_margin=True)),
+                     ("d", lambda v: build_separable(n0, int(v), g0, seed, pin_margin=True)),
+                     ("gamma", lambda v: build_separable(n0, d0, float(v), seed, pin_margin=True))):
         r = conj.ranges[p]
         if r.hi > r.lo:
-            vals = np.unique(np.geomspace(r.lo, r.hi, 6).round(0 if p != "gamma" else 6))
+            vals = np.unique(np.geomspace(r.lo, r.hi, 6).round(0) if p != "gamma" else np.geomspace(r.lo, r.hi, 6))
             out[p] = [conj.instance(build(v), [mid["eta"]], [T0]) for v in vals]
     if conj.arg == "t":
         out["t"] = [conj.instance(base, [mid["eta"]], [int(conj.ranges["T"].hi)])]

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -159,6 +160,10 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
     re-runs a saved witness."""
     if isinstance(conj, str):
         conj = Conjecture.parse(conj)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise EoscheckError(f"seed must be a non-negative whole number or None, got {seed!r}")
+    # the caps and the fitted constants go to a copy: the caller's conjecture is left as given
+    conj = dataclasses.replace(conj, ranges=dict(conj.ranges), values=dict(conj.values))
     capped = plan(conj, effort)
     e = EFFORT[effort]
     s0 = 0 if seed is None else seed
@@ -206,7 +211,9 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             up = conj.direction == "<="
             lim = ("EXPR" + ((f"·(1+{margin:g})" if up else f"/(1+{margin:g})") if margin else "")
                    + (" + " if up else " − ") + f"allowance {pt['allowance']:.2g}")
-            notes.insert(0, f"witness ({source}): measured {pt['measured']:.9g} vs EXPR = {pt['bound']:.9g} "
+            unreached = (conj.quantity == "transition_time" and "T" in pt and pt["measured"] > pt["T"])
+            shown = f"{pt['measured']:.9g}" + (f" (not reached by T = {pt['T']:g}: counted as T + 1)" if unreached else "")
+            notes.insert(0, f"witness ({source}): measured {shown} vs EXPR = {pt['bound']:.9g} "
                             f"(limit {lim} = {pt['limit']:.9g}) at {inst.describe()}"
                             + (f"; the violating run: η={pt['eta']:.6g}, T={pt['T']:g}" if "T" in pt and "eta" in pt
                                else "") + (f", t={pt['t']:g}" if "t" in pt else ""))
@@ -307,6 +314,6 @@ def pushed(conj: Conjecture, slopes: dict, seed: int, k: int) -> list[Instance]:
     out = []
     for j in range(k):
         data = build_separable(max(1, int(round(val["n"]))), max(1, int(round(val["d"]))), val["gamma"],
-                               seed + 1000 + j)
+                               seed + 1000 + j, pin_margin=True)
         out.append(conj.instance(data, etas, [int(val["T"])] * len(etas)))
     return out

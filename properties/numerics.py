@@ -71,8 +71,8 @@ def safe_log(x: np.ndarray) -> np.ndarray:
 
 
 def safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a / b elementwise without warnings (inf/NaN where b = 0, as IEEE says)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    """a / b elementwise without warnings (inf/NaN where b = 0 or the quotient overflows, as IEEE says)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.asarray(a, dtype=np.float64) / np.asarray(b, dtype=np.float64)
 
 

@@ -114,6 +114,8 @@ class ReplayResult:
     margin: float = 0.0
     #: the statement's direction, "<=" or ">=" (what the point's measured value was compared with)
     direction: str = "<="
+    #: a conjecture's fitted constants, inside EXPR (its ``constant`` is then 1)
+    fitted: dict = field(default_factory=dict)
     versions_then: dict = field(default_factory=dict)
     #: the replayed measured value and bound equal the recorded ones bit for bit
     identical: bool = False
@@ -138,13 +140,18 @@ def replay(path: str | Path) -> ReplayResult:
             from .conjecture import Conjecture
 
             s = obj["conjecture"]
-            ranges = {k: f"{v[0]!r}:{v[1]!r}" for k, v in s["ranges"].items()}
+            ranges = {k: f"{v[0]!r}:{v[1]!r}" for k, v in s["ranges"].items()
+                      if not (k == "eta" and s.get("eta_of_T"))}   # files written before it was left out
             conj = Conjecture.parse(s["text"], loss=s["loss"], ranges=ranges, eta_of_T=s.get("eta_of_T"),
                                     where=s.get("where_text") or [])
             conj.values = {k: float(v) for k, v in s["constants"].items()}
             missing = [c for c in conj.constants if c not in conj.values]
             if missing:
                 raise KeyError(f"constants.{missing[0]}")
+            outside = conj.outside(inst)
+            if outside:
+                raise EoscheckError(f"{path} is not a witness of its conjecture: {outside} (the statement's "
+                                    "ranges as the search ran them)")
         else:
             raise EoscheckError(f"unknown counterexample kind {kind!r}")
     except EoscheckError:      # already one line about the file (an unknown claim, kind, loss): as it is
@@ -172,4 +179,6 @@ def replay(path: str | Path) -> ReplayResult:
                      and rec.get("measured") is not None)
     return ReplayResult(path=str(path), kind=kind, subject=subject, reproduced=point is not None,
                         instance=inst.describe(), point=point, recorded_point=obj.get("point"), constant=C,
-                        margin=margin, direction=(c if kind == "claim" else conj).direction, versions_then=obj.get("versions", {}), identical=identical)
+                        margin=margin, direction=(c if kind == "claim" else conj).direction,
+                        fitted=dict(conj.values) if kind == "conjecture" else {},
+                        versions_then=obj.get("versions", {}), identical=identical)

@@ -147,7 +147,8 @@ def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, 
     res.examples += 1
     res.points += ev.size
     res.inconclusive += ev.inconclusive
-    res.notes.extend(n for n in ev.notes if n not in res.notes)
+    for n in ev.notes:
+        add_note(res.notes, n)
     if ev.best is not None:
         res.best_values.extend(np.atleast_1d(ev.best).tolist())
         res.best_meaning, res.best_reduce = ev.best_meaning, ev.best_reduce
@@ -163,6 +164,20 @@ def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, 
             res.worst_point = ev.point(i)
             res.worst_instance = inst
 
+
+
+def add_note(notes: list[str], note: str) -> None:
+    """Append ``note`` to ``notes``, once: a note that starts with a count ("282 point(s) set aside …") is summed
+    into the one with the same words after its count."""
+    m = re.match(r"(\d+) (.*)", note, re.S)
+    for i, old in enumerate(notes):
+        if old == note:
+            return
+        o = re.match(r"(\d+) (.*)", old, re.S)
+        if m and o and o.group(2) == m.group(2):
+            notes[i] = f"{int(o.group(1)) + int(m.group(1))} {m.group(2)}"
+            return
+    notes.append(note)
 
 
 def summarize_notes(notes: list[str], groups: int = 3) -> list[str]:

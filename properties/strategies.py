@@ -159,13 +159,13 @@ def certify(data: Dataset, candidates: Sequence[np.ndarray] = ()) -> Certificate
             g, w = gc, c
     n, d = Z.shape
     R = max(1.0, data.max_norm)
-    lo = float(g - _margin_allowance(d, R))
+    lo = float(g - margin_allowance(d, R))
     top = best.gamma + best.gap
     hi = float(top + 2 * (n + d + 4) * EPS * abs(top) + 2 * (n + 2) * EPS * R) if best.gamma > 0 else math.inf
     return Certificate(gamma=lo, w_star=np.asarray(w, dtype=np.float64), gamma_hi=max(hi, lo))
 
 
-def _margin_allowance(d: int, R: float) -> float:
+def margin_allowance(d: int, R: float) -> float:
     """What :func:`certify` subtracts from a computed margin minᵢ fl(⟨zᵢ, w⟩) of a unit w: max(FP_ULPS,
     2(d+2))·EPS·R, at least twice the 2(d+2)·u·R that rounding can move it (u = EPS/2)."""
     return max(FP_ULPS, 2 * (d + 2)) * EPS * R
@@ -175,7 +175,7 @@ def certificate(data: Dataset) -> Certificate:
     """The certificate attached by the strategies when it is this data's, or one computed now (any data).
 
     An attached lower end γ is kept when, with m = minᵢ fl(⟨zᵢ, ŵ⟩) of its unit w* on this data and a =
-    :func:`_margin_allowance`, m − 2a ≤ γ ≤ m − a/2: the exact margin of ŵ is ≥ m − a/2, so γ is a valid
+    :func:`margin_allowance`, m − 2a ≤ γ ≤ m − a/2: the exact margin of ŵ is ≥ m − a/2, so γ is a valid
     margin here, and γ ≥ m − 2a says these are the points it was certified for (it was m − a, up to the
     rounding of m), so its upper end holds too.  Data rebuilt from a printed example (8 digits) kept the
     original's certificate, a margin the rounded points need not have: they are certified anew."""
@@ -185,7 +185,7 @@ def certificate(data: Dataset) -> Certificate:
         Z = data.Z
         if w.shape == (Z.shape[1],) and np.all(np.isfinite(w)) and np.linalg.norm(w) > 0:
             m = float((Z @ (w / np.linalg.norm(w))).min())
-            a = _margin_allowance(Z.shape[1], max(1.0, data.max_norm))
+            a = margin_allowance(Z.shape[1], max(1.0, data.max_norm))
             if m - 2 * a <= float(meta["gamma_certified"]) <= m - a / 2:
                 hi = (float(meta["gamma_certified_hi"]) if "gamma_certified_hi" in meta   # else: written before
                       else certify(data).gamma_hi)                                         # gamma_hi existed
@@ -208,7 +208,7 @@ def rebuild(meta: Mapping[str, Any]) -> Dataset:
                             "case's, which names it)")
     return build_separable(int(meta["n"]), int(meta["d"]), float(meta["margin_lower"]), int(meta["seed"]),
                            float(meta["norm_bound"]), [tuple(a) for a in meta["adversarial"]],
-                           bool(meta["axis_aligned"]))
+                           bool(meta["axis_aligned"]), bool(meta.get("pin_margin", False)))
 
 
 def with_certificate(data: Dataset, candidates: Sequence[np.ndarray] = (), **meta) -> Dataset:
@@ -300,13 +300,17 @@ def _canonical() -> list[Dataset]:
 
 
 def build_separable(n: int, d: int, gamma: float, seed: int, norm_bound: float = 1.0,
-                    adversarial: Sequence[tuple[float, float, bool]] = (), axis_aligned: bool = False) -> Dataset:
+                    adversarial: Sequence[tuple[float, float, bool]] = (), axis_aligned: bool = False,
+                    pin_margin: bool = False) -> Dataset:
     """Separable data by construction (the engine behind :func:`separable_datasets`).
 
     zᵢ = cᵢw* + rᵢvᵢ with cᵢ ∈ [γ, R], vᵢ a unit vector ⊥ w*, rᵢ ≤ √(R² − cᵢ²)
     (R = ``norm_bound``), yᵢ = ±1, xᵢ = yᵢzᵢ; then a rescale by R/max‖xᵢ‖ if
     rounding pushed a norm above R.  ``adversarial`` lists (u, ρ, label) for the
     first points: cᵢ = γ + (R − γ)u and rᵢ = ρ√(R² − cᵢ²); the bulk uses the RNG.
+    ``pin_margin`` (n, d ≥ 2, no ``adversarial``): the last two points sit at cᵢ = γ with opposite
+    orthogonal parts, so their midpoint γw* lies in conv{zᵢ} and γ* = γ exactly (otherwise γ* ≥ γ, often
+    far above: drawn for γ = 0.05, γ* = 0.34 happens), as :func:`eoscheck.datasets.synthetic` does.
     """
     R = float(norm_bound)
     gamma = min(float(gamma), R)
@@ -332,6 +336,10 @@ def build_separable(n: int, d: int, gamma: float, seed: int, norm_bound: float =
     V -= np.outer(V @ w, w)
     norms = np.linalg.norm(V, axis=1, keepdims=True)
     V = np.where(norms > 1e-12, V / np.maximum(norms, 1e-300), 0.0)
+    pinned = pin_margin and n >= 2 and d >= 2 and not adversarial
+    if pinned:         # z_{n−2} + z_{n−1} = 2γw*: the max margin is γ exactly
+        c[-2:], rho[-2:] = gamma, 0.5
+        V[-1] = -V[-2]
     r = rho * np.sqrt(np.clip(R**2 - c**2, 0.0, None))
     if d == 1 or n == 1:   # one point: γ* = ‖z‖, so it lies on w* (r = 0) for γ* = c = γ
         r = np.zeros(n)
@@ -342,7 +350,7 @@ def build_separable(n: int, d: int, gamma: float, seed: int, norm_bound: float =
         X = X * (R / top)
     meta = {"source": "eoscheck.properties.strategies.build_separable", "n": n, "d": d,
             "margin_lower": gamma, "seed": seed, "norm_bound": R, "adversarial": [list(a) for a in adversarial[:n]],
-            "axis_aligned": axis_aligned}
+            "axis_aligned": axis_aligned, **({"pin_margin": True} if pinned else {})}
     data = Dataset(X, y, name=f"separable(n={n},d={d},margin={gamma:.3g},seed={seed})", meta=meta)
     return with_certificate(data, candidates=[w])
 

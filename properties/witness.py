@@ -27,46 +27,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from eoscheck._errors import EoscheckError
-from eoscheck.expr import time_limit
-
 from .conjecture import PARAMS, T_QUANTITIES, Conjecture, measurement_allowance
 from .instances import Instance
+from .precision import DIGITS, high_precision
 
-DIGITS = 40
 #: How many of an instance's worst float64 violations are re-checked at 40 digits.
 CANDIDATES = 8
-#: time limit (seconds) of one 40-digit evaluation (sympy's evalf is unbounded for e.g. exp(exp(exp(T))))
-HP_SECONDS = 10.0
-
-
-def high_precision(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
-    """``expr`` at the exact binary ``values``, to ≥ 40 correct digits (see the module docstring), or ``None``
-    where it is undefined, not real, not finite or not settled; :class:`EoscheckError` (exit 2) when the
-    evaluation takes over HP_SECONDS (a guard: every mpmath evaluation is bounded by digits)."""
-    import mpmath
-
-    from eoscheck.compiler import compile_expr, mp_value
-
-    names = sorted(x.name for x in expr.free_symbols)
-    if any(n not in values for n in names):
-        return None
-    try:
-        prog = compile_expr(expr, names)
-    except EoscheckError:
-        return None
-    args = [mpmath.mpf(float(values[n])) for n in names]
-    with time_limit(HP_SECONDS, f"the {DIGITS}-digit check of {sp.sstr(expr)[:80]}"):
-        try:
-            with mpmath.workdps(DIGITS + 10):
-                val, reliable = mp_value(lambda fl: prog.mpmath(*args, flags=fl), dps0=DIGITS + 10)
-        except EoscheckError:
-            raise
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-            return None
-    if not reliable or not isinstance(val, mpmath.mpf) or not mpmath.isfinite(val):
-        return None
-    return sp.Float(mpmath.nstr(val, DIGITS + 5, min_fixed=1, max_fixed=0), DIGITS)
 
 
 def _holds_hp(conj: Conjecture, values: dict[str, float]) -> bool:
@@ -114,7 +80,8 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
     if not bad:
         return None
     return {"measured": float(measured), "bound_40": str(B), "bound": float(B), "limit": float(lim),
-            "allowance": float(allow), "margin": float(margin), "gamma_interval": [ends[0], ends[-1]]}
+            "allowance": float(allow), "margin": float(margin),
+            "gamma_interval": [float(params["gamma"]), float(params.get("_ghi", params["gamma"]))]}
 
 
 def confirm(conj: Conjecture, inst: Instance, margin: float, ev=None) -> dict[str, Any] | None:

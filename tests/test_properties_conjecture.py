@@ -279,7 +279,7 @@ def test_user_formulas_are_evaluated_in_float64_by_the_guarded_evaluator():
 def test_the_40_digit_check_is_time_limited(monkeypatch):
     import sympy as sp
 
-    from eoscheck.properties import witness as W
+    from eoscheck.properties import precision as W
 
     import time
 
@@ -309,7 +309,7 @@ def test_the_high_precision_check_keeps_a_tiny_bound():
     import mpmath
     import sympy as sp
 
-    from eoscheck.properties import witness as W
+    from eoscheck.properties import precision as W
 
     eta, g = sp.Symbol("eta", positive=True), sp.Symbol("gamma", positive=True)
     got = W.high_precision(sp.log(1 + sp.exp(-eta * g**2 / 4)), {"eta": 500.0, "gamma": 0.9073})
@@ -387,8 +387,8 @@ def test_measurements_without_a_finite_allowance_neither_convict_nor_acquit(monk
     inst = conj.instance(single_point(), [0.5, 1.0, 2.0], [10] * 3)
     meas = np.array([0.5, np.inf, 3e300])
     P = {"eta": np.array([0.5, 1.0, 2.0]), "n": np.ones(3), "d": np.full(3, 2.0), "gamma": np.full(3, 0.5),
-         "t": np.full(3, 10.0), "T": np.full(3, 10.0), "_w": np.array([1.0, 1e3, 1e300]), "_G": np.ones(3)}
-    monkeypatch.setattr(Conjecture, "points", lambda self, inst: (meas, P, 0))
+         "t": np.full(3, 200.0), "T": np.full(3, 200.0), "_w": np.array([1.0, 1e3, 1e300]), "_G": np.ones(3)}
+    monkeypatch.setattr(Conjecture, "points", lambda self, inst: (meas, P, 0))   # T as the instance has it: 200
     with np.errstate(all="raise"):   # and no overflow on the way
         ev = conj.evaluate(inst)
     assert ev.measured.tolist() == [0.5] and np.isfinite(ev.allowance).all()

@@ -37,7 +37,10 @@ def run(args) -> int:
         return 1 if res.reproduced else 0
     print(f"{res.kind}: {res.subject}")
     print(f"instance: {res.instance}")
-    if res.constant != 1.0 or res.margin:
+    if res.fitted:
+        fitted = ", ".join(f"{k} = {v:.6g}" for k, v in res.fitted.items())
+        print(f"checked with the fitted constants {fitted} in EXPR and margin {res.margin:g}")
+    elif res.constant != 1.0 or res.margin:
         print(f"checked with constant {res.constant:.6g} and margin {res.margin:g}")
     if res.reproduced:
         p = res.point or {}

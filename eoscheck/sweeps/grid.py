@@ -45,7 +45,7 @@ def refuse_on_fixed_data(data: Any, given: Iterable[str], cli: bool = False) -> 
     if not isinstance(data, str):
         raise EoscheckError(f"data must be a name ({', '.join(RANDOM_KINDS + FIXED_KINDS)}) or a path to .npz files, "
                             f"got a {type(data).__name__}; save a Dataset with np.savez(path, X=..., y=...)")
-    fixed = data in FIXED_KINDS or Path(data).expanduser().exists()
+    fixed = data not in RANDOM_KINDS and (data in FIXED_KINDS or Path(data).expanduser().exists())
     extra = [k for k in given if k in RANDOM_ONLY] if fixed else []
     if extra:
         opt, dat = (f"--{extra[0]}", f"--data {data}") if cli else (extra[0], f"data {data!r}")

@@ -1,0 +1,48 @@
+"""A user formula at the exact binary values of its parameters, to 40 correct digits.
+
+The compiler's mpmath back end (:func:`eoscheck.compiler.mp_value`) raises the precision until no sum loses
+digits (a cancelling sum or an absorbed term, as in log(1 + e^{−250})), keeping ≥ 64 bits; a value it cannot
+settle within its digit cap is ``None``.  mpmath's exponent is unbounded, so a value beyond float64
+(e^{800}) is finite here.  (sympy's 40-digit evalf returned exactly 0 for log(1 + e^{−x}) at x ≳ 100, which
+once convicted a true bound.)
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from eoscheck._errors import EoscheckError
+from eoscheck.expr import time_limit
+
+DIGITS = 40
+#: time limit (seconds) of one 40-digit evaluation (sympy's evalf is unbounded for e.g. exp(exp(exp(T))))
+HP_SECONDS = 10.0
+
+
+def high_precision(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
+    """``expr`` at the exact binary ``values``, to ≥ 40 correct digits (see the module docstring), or ``None``
+    where it is undefined, not real, not finite or not settled; :class:`EoscheckError` (exit 2) when the
+    evaluation takes over HP_SECONDS (a guard: every mpmath evaluation is bounded by digits)."""
+    import mpmath
+
+    from eoscheck.compiler import compile_expr, mp_value
+
+    names = sorted(x.name for x in expr.free_symbols)
+    if any(n not in values for n in names):
+        return None
+    try:
+        prog = compile_expr(expr, names)
+    except EoscheckError:
+        return None
+    args = [mpmath.mpf(float(values[n])) for n in names]
+    with time_limit(HP_SECONDS, f"the {DIGITS}-digit check of {sp.sstr(expr)[:80]}"):
+        try:
+            with mpmath.workdps(DIGITS + 10):
+                val, reliable = mp_value(lambda fl: prog.mpmath(*args, flags=fl), dps0=DIGITS + 10)
+        except EoscheckError:
+            raise
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return None
+    if not reliable or not isinstance(val, mpmath.mpf) or not mpmath.isfinite(val):
+        return None
+    return sp.Float(mpmath.nstr(val, DIGITS + 5, min_fixed=1, max_fixed=0), DIGITS)
