@@ -64,18 +64,28 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[IO[bytes]], obj
     return path
 
 
+#: How deep under an output folder its writers put files (report: data/<section>/; sweep: tasks/).
+OUTPUT_DEPTH = 3
+
+
 def remove_stale_temporaries(folder: str | Path) -> int:
-    """Delete temporary files a killed writer left in ``folder`` (call it while holding the lock)."""
+    """Delete temporary files a killed writer left in ``folder`` and its subfolders up to :data:`OUTPUT_DEPTH`
+    (call it while holding the lock), never inside a subfolder that is another writer's (it holds its own
+    lock file: ``--out .`` above a run being written)."""
     n = 0
-    folder = Path(folder)
-    if not folder.is_dir():
+    root = Path(folder)
+    if not root.is_dir():
         return 0
-    for p in folder.rglob(f"*{TMP_MARK}*"):
-        try:
-            p.unlink()
-            n += 1
-        except OSError:
-            pass
+    for here, dirs, files in os.walk(root):
+        depth = len(Path(here).relative_to(root).parts)
+        dirs[:] = [] if depth >= OUTPUT_DEPTH else [d for d in dirs if not (Path(here, d) / LOCK_NAME).exists()]
+        for name in files:
+            if TMP_MARK in name:
+                try:
+                    os.unlink(os.path.join(here, name))
+                    n += 1
+                except OSError:
+                    pass
     return n
 
 

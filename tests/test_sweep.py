@@ -379,7 +379,7 @@ def test_python_sequences_are_value_lists_as_the_clis_comma_lists():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(eta=[4.0, 4.0]), r"^eta \(--eta\) lists a stepsize twice"),
-    (dict(steps=0), r"^steps \(--steps\) must be a positive integer"),
+    (dict(steps=0), r"^steps \(--steps\) must be a whole number ≥ 1"),
 ])
 def test_python_errors_name_the_parameter_before_the_flag(kwargs, message):
     """An error raised for ``sweep(eta=[4, 4])`` named only ``--eta``, a flag a Python caller never wrote."""

@@ -49,7 +49,26 @@ def add_arguments(p) -> None:
     p.add_argument("--out", help="output folder (required; a rerun into it reuses finished tasks)")
 
 
+def _stop(signum, frame):
+    """SIGTERM (a batch system's preemption) ends a sweep as Ctrl-C does: one line, the cluster closed, every
+    finished task kept for the rerun."""
+    raise KeyboardInterrupt
+
+
 def run(args) -> int:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return _run(args)
+    old = signal.signal(signal.SIGTERM, _stop)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _run(args) -> int:
     from .._errors import EoscheckError
     from ..outputs import check_output_dir
 

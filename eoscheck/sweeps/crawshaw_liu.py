@@ -163,6 +163,10 @@ def figure(rows: list[dict[str, Any]], path: str | Path, steps: int):
     return save_figure(fig, path)
 
 
+#: What the study writes beside the sweep's table.
+STUDY_FILES = ("summary.json", "fig2a.png")
+
+
 def run_study(out: str | Path, datasets: int = 256, workers: int = 0, scheduler: str | None = None,
               seed: int = 0, scheduler_timeout: float = 10.0, d_values=D_VALUES, steps: int = STEPS,
               progress: bool = True) -> str:
@@ -170,17 +174,23 @@ def run_study(out: str | Path, datasets: int = 256, workers: int = 0, scheduler:
     from ..outputs import atomic_write
     from .execute import sweep
 
-    info: dict = {}
+    found: dict = {}
+
+    def write_study(folder: Path, df, info: dict) -> None:   # while the sweep still holds the folder
+        rows = summarize(df, steps)
+        ext = extrapolate(info["task_seconds_all"], datasets, info["task_cpu_seconds_all"])
+        doc = {"study": "crawshaw-liu (COLT 2026) Fig. 2a", "datasets_per_d": datasets, "d_values": list(d_values),
+               "etas": list(ETAS), "steps": steps, "seed": seed,
+               "data": "x_i uniform on the unit sphere, y_i = +1, n = d",
+               "cells": rows, "extrapolation": ext, "wall_s": info["wall_s"], "mode": info["mode"]}
+        atomic_write(folder / "summary.json", json.dumps(doc, indent=1, default=float) + "\n")
+        figure(rows, folder / "fig2a.png", steps)
+        found.update(rows=rows, ext=ext)
+
     df = sweep(**study_grid(datasets, d_values, steps, seed), workers=workers, scheduler=scheduler, out=out,
-               progress=progress, scheduler_timeout=scheduler_timeout, info=info)
-    rows = summarize(df, steps)
-    ext = extrapolate(info["task_seconds_all"], datasets, info["task_cpu_seconds_all"])
-    out = Path(out)
-    doc = {"study": "crawshaw-liu (COLT 2026) Fig. 2a", "datasets_per_d": datasets, "d_values": list(d_values),
-           "etas": list(ETAS), "steps": steps, "seed": seed, "data": "x_i uniform on the unit sphere, y_i = +1, n = d",
-           "cells": rows, "extrapolation": ext, "wall_s": info["wall_s"], "mode": info["mode"]}
-    atomic_write(out / "summary.json", json.dumps(doc, indent=1, default=float) + "\n")
-    figure(rows, out / "fig2a.png", steps)
+               progress=progress, scheduler_timeout=scheduler_timeout, info={}, then=write_study,
+               then_writes=STUDY_FILES)
+    rows, ext, out = found["rows"], found["ext"], Path(out)
     worst = max(r["worst t(L≤2/η)"] for r in rows)
     worst_text = f"> {steps} (not reached by T)" if worst > steps else f"{worst:g}"
     full = ext.get("full_hours_on", {})

@@ -16,18 +16,19 @@ the execution: every task runs the same single-threaded code on the same seeded 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .._errors import EoscheckError
 from .grid import RANDOM_ONLY, DataSpec, Grid, refuse_on_fixed_data
 from .measures import parse_measures
-from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks, run_task, store
+from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks, run_task, store, task_numerics
 from .workers import ONE_THREAD_ENV, cluster_config, start_fork_server
 
 DEFAULT_MEASURES = "transition_time(1/eta),last_increase,final_loss"
@@ -46,8 +47,14 @@ def plan(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any = 
     from ..gd import check_etas
     from ..losses import get_loss
 
+    from ..gdinputs import is_whole
+
     given = {"n": n, "d": d, "gamma": gamma, "datasets": datasets}
     refuse_on_fixed_data(data, [k for k, v in given.items() if v is not None])
+    for name, value, low in (("seed", seed, 0), ("steps", steps, 1), ("datasets", datasets, 1),
+                             ("task_size", task_size, 1)):
+        if value is not None and not is_whole(value, low):
+            raise EoscheckError(f"{name} (--{name.replace('_', '-')}) must be a whole number ≥ {low}, got {value!r}")
     n, d, gamma, datasets = (RANDOM_ONLY[k] if v is None else v for k, v in given.items())
     if not isinstance(loss, str):
         raise EoscheckError(f"loss must be a name such as 'logistic' or 'flat_exp:a=2' (the workers rebuild it), "
@@ -56,8 +63,6 @@ def plan(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any = 
     arr = check_etas(etas)
     if len(set(arr.tolist())) != arr.size:
         raise EoscheckError("eta (--eta) lists a stepsize twice; give distinct values")
-    if int(steps) != steps or steps < 1:
-        raise EoscheckError(f"steps (--steps) must be a positive integer, got {steps}")
     get_loss(loss)
     spec = DataSpec.parse(data, n, d, gamma, datasets)
     grid = Grid(spec, tuple(float(e) for e in arr), int(steps), str(loss), int(seed))
@@ -110,7 +115,7 @@ def sweep(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any =
           measure: str | Iterable[str] = DEFAULT_MEASURES, loss: str = "logistic", seed: int = 0,
           workers: int = 0, scheduler: str | None = None, out: str | Path | None = None,
           task_size: int | None = None, progress: bool = True, scheduler_timeout: float = 10.0,
-          info: dict | None = None):
+          info: dict | None = None, then: Callable | None = None, then_writes: tuple[str, ...] = ()):
     """Run a sweep and return its table (pandas DataFrame, one row per dataset × η).
 
     Columns: ``dataset`` (index), ``data_seed``, ``name``, ``n``, ``d``, ``max_norm`` (maxᵢ‖xᵢ‖: the theory
@@ -124,6 +129,8 @@ def sweep(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any =
     as T + 1, a censoring mark, not a time; ``last_increase`` is 0 when the loss never rose — ``eoscheck run``
     prints −1 for both), ``diverged``.
     ``info``, if given, receives what happened (tasks run and reused, seconds per task, workers).
+    ``then(folder, table, info)``: called while ``out`` is still locked, to write what a study adds there;
+    ``then_writes``: the names of those files, refused like the sweep's own where a sweep did not write them.
     ``n``, ``d``, ``gamma``: a range ``"LO:HI"``, values (``"2,4,8"`` or a list such as ``[2, 4, 8]``;
     dataset i takes the (i mod len)-th), or one number; ``n="d"`` makes n = d; None: 4:32, 4:32, 0.05:0.5 (and
     48 ``datasets``) for drawn data, refused with fixed data.  ``eta``: one stepsize or several (``run_gd``'s
@@ -149,18 +156,27 @@ def sweep(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any =
     else:
         from ..outputs import OutputLock
 
-        check_replaceable(folder, config)     # before the lock, which would leave its file in a foreign folder
+        check_replaceable(folder, config, then_writes)  # before the lock, which would leave its file in a foreign folder
         with OutputLock(folder):
             results, stats = _execute(tasks, folder, workers, scheduler, progress, scheduler_timeout)
             table = _table(results, names)
             _write(folder, table, config, grid, stats)
+            if info is not None:
+                info.update(stats, config=config)
+            if then is not None:
+                then(folder, table, info)
     if info is not None:
         info.update(stats, config=config)
     return table
 
 
 def check_address(address: str) -> None:
-    if not re.fullmatch(r"(tcp|tls|ucx|inproc)://[^\s:/]+(:\d+)?", str(address)):
+    """A Dask scheduler address this command can reach: ``tcp://HOST[:PORT]``, an IPv6 host in brackets (tls://
+    needs certificates, ucx:// its own package and inproc:// the same process: none of them is set up here)."""
+    if re.fullmatch(r"(tls|ucx|inproc)://.*", str(address)):
+        raise EoscheckError(f"--scheduler {address!r}: only tcp:// scheduler addresses are supported here, e.g. "
+                            "tcp://HOST:8786")
+    if not re.fullmatch(r"tcp://(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+)(:\d+)?", str(address)):
         raise EoscheckError(f"--scheduler {address!r}: give a Dask scheduler address such as tcp://HOST:8786")
 
 
@@ -188,34 +204,50 @@ def check_workers(workers) -> int:
 
 def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: str | None, progress: bool,
              timeout: float) -> tuple[dict[str, dict], dict[str, Any]]:
+    import contextlib
+
     from .. import progress as pbar
 
     results: dict[str, dict] = {}
-    if folder is not None:
-        for t in tasks:
-            r = load(folder, t.key)
-            if r is not None:
-                results[t.key] = r
-    todo = [t for t in tasks if t.key not in results]
-    stats: dict[str, Any] = {"tasks_reused": len(tasks) - len(todo), "tasks_run": len(todo), "mode": "serial"}
-    t0 = time.perf_counter()
-    bar = pbar.bar(desc="sweep tasks", total=len(tasks), unit="task", eta=True)
-    bar.update(len(tasks) - len(todo))
-
-    def finish(res: dict) -> None:
-        results[res["key"]] = res
+    stats: dict[str, Any] = {"mode": "serial"}
+    with contextlib.ExitStack() as stack:   # a scheduler's client, closed last
+        client = None
+        if scheduler is not None:           # the tasks' keys hold the workers' numerics: asked before any lookup
+            t0 = time.perf_counter()
+            client = stack.enter_context(_connect(scheduler, timeout))
+            numerics = _workers_numerics(client, scheduler)
+            stats.update(mode=f"scheduler {scheduler}", cluster_start_s=time.perf_counter() - t0)
+        else:                               # serial, or a LocalCluster forked on this machine
+            numerics = task_numerics()
+        tasks = [dataclasses.replace(t, numerics=numerics) for t in tasks]
         if folder is not None:
-            store(folder, res)
-        bar.update(1)
+            for t in tasks:
+                r = load(folder, t.key)
+                if r is not None:
+                    results[t.key] = r
+        todo = [t for t in tasks if t.key not in results]
+        stats.update(tasks_reused=len(tasks) - len(todo), tasks_run=len(todo), numerics=dict(numerics))
+        t0 = time.perf_counter()
+        bar = pbar.bar(desc="sweep tasks", total=len(tasks), unit="task", eta=True)
+        bar.update(len(tasks) - len(todo))
 
-    try:
-        if todo and scheduler is None and workers == 0:
-            for t in todo:
-                finish(run_task(t))
-        elif todo:
-            stats.update(_on_dask(todo, finish, workers, scheduler, timeout))
-    finally:
-        bar.close()
+        def finish(res: dict, task: Task) -> None:
+            if res["key"] != task.key:      # its numerics were checked on the worker: its code differs
+                raise EoscheckError(f"worker {res.get('worker', '?')} runs other eoscheck code (its task key "
+                                    f"{res['key']} is {task.key} here); install the same eoscheck on every worker")
+            results[res["key"]] = res
+            if folder is not None:
+                store(folder, res)
+            bar.update(1)
+
+        try:
+            if todo and scheduler is None and workers == 0:
+                for t in todo:
+                    finish(run_task(t), t)
+            elif todo:
+                stats.update(_on_dask(todo, finish, workers, client))
+        finally:
+            bar.close()
     stats["wall_s"] = time.perf_counter() - t0
     ran = [r for r in results.values() if not r.get("reused")]
     stats["task_seconds"] = [r["seconds"] for r in ran]
@@ -228,16 +260,67 @@ def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: st
     return results, stats
 
 
-def _on_dask(todo: list[Task], finish, workers: int, scheduler: str | None, timeout: float) -> dict[str, Any]:
+def _connect(scheduler: str, timeout: float):
+    """A Dask client of ``scheduler``, or one line saying why not within ``timeout`` (+ 5) seconds.  Dask's own
+    timeout covers the connection, not the handshake: a dashboard port answered HTTP and kept the client waiting
+    (> 130 s), and a service that greets first (SSH) was read as a 3-EiB frame (MemoryError)."""
+    import queue
+    import threading
+
+    from distributed import Client
+
+    box: queue.Queue = queue.Queue()
+
+    def connect() -> None:
+        try:
+            box.put((True, Client(scheduler, timeout=timeout)))
+        except BaseException as err:   # noqa: BLE001 — any failure is "no scheduler there", said below
+            box.put((False, err))
+
+    threading.Thread(target=connect, name="eoscheck-dask-connect", daemon=True).start()
+    try:
+        ok, got = box.get(timeout=timeout + 5)
+    except queue.Empty:
+        ok, got = False, TimeoutError(f"no handshake within {timeout + 5:g} s")
+    if not ok:
+        raise EoscheckError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
+                            f"({type(got).__name__}); start one (dask scheduler) or check the address (a scheduler's "
+                            "port, 8786 by default, not its dashboard's)") from None
+    return got
+
+
+def _workers_numerics(client, scheduler: str) -> tuple:
+    """The :func:`~.tasks.task_numerics` every worker of ``client`` computes with (waiting, with a note, for a
+    first worker); one line when they differ, since a row's last bits would depend on which worker ran it."""
+    if not client.scheduler_info().get("workers"):
+        print(f"note: --scheduler {scheduler} has no worker yet; waiting for one to join (Ctrl-C stops)",
+              file=sys.stderr)
+        client.wait_for_workers(1)
+    seen = {w: tuple(tuple(pair) for pair in v) for w, v in client.run(task_numerics).items()}  # lists after transfer
+    kinds = set(seen.values())
+    if len(kinds) > 1:
+        first, *_ = kinds
+        odd = [w for w, v in seen.items() if v != first]
+        raise EoscheckError(f"--scheduler {scheduler}: its workers compute with different numerics (GEMM library, "
+                            f"CPUs, CPU model or versions; e.g. {odd[0]}), so a row's last bits would depend on which "
+                            "worker ran it; run the workers on machines alike")
+    return next(iter(kinds))
+
+
+def _on_dask(todo: list[Task], finish, workers: int, client=None) -> dict[str, Any]:
     import contextlib
 
     import dask
     from distributed import Client, LocalCluster, as_completed
 
     t0 = time.perf_counter()
+    out: dict[str, Any] = {}
+    quiet = logging.getLogger("distributed")
     with contextlib.ExitStack() as stack:  # closes the client, then the cluster, then the setting
-        if scheduler is None:
+        stack.callback(quiet.setLevel, quiet.level)
+        if client is None:
             stack.enter_context(dask.config.set(cluster_config()))  # also for a worker a nanny restarts
+            deferred = stack.enter_context(_deferred_interrupts())
             cluster = stack.enter_context(LocalCluster(
                 n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
                 # CRITICAL: a task's error is raised again here and printed as one line; the worker's own
@@ -246,26 +329,58 @@ def _on_dask(todo: list[Task], finish, workers: int, scheduler: str | None, time
                 # no dashboard, and the scheduler's HTTP server on a free port (not a try at 8787)
                 scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}))
             client = stack.enter_context(Client(cluster))
-            mode = f"LocalCluster({workers})"
-        else:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout=timeout))
-            except (OSError, TimeoutError) as err:
-                raise EoscheckError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
-                                    f"({type(err).__name__}); start one (dask scheduler) or check the address"
-                                    ) from None
-            mode = f"scheduler {scheduler}"
+            deferred.release()
+            out.update(mode=f"LocalCluster({workers})", cluster_start_s=time.perf_counter() - t0)
+            # first on the way out: the scheduler's CRITICAL "Closed comm … while trying to write" (tasks finished
+            # while Ctrl-C closes the client) is shutdown noise, not a result (22 lines, 1 interrupt in 6)
+            stack.callback(quiet.setLevel, logging.CRITICAL + 1)
         t1, c1 = time.perf_counter(), time.process_time()
-        futures = [client.submit(run_task, t, key=f"eoscheck-sweep-{t.key}", pure=False) for t in todo]
-        for fut in as_completed(futures):
-            finish(fut.result())
+        futures = {client.submit(run_task, t, key=f"eoscheck-sweep-{t.key}", pure=False): t for t in todo}
+        for fut in as_completed(list(futures)):
+            finish(fut.result(), futures[fut])
             fut.release()
         nworkers = len(client.scheduler_info().get("workers", {}))
         t2, c2 = time.perf_counter(), time.process_time()
     # where the wall time went; tasks_phase_cpu_s: this process's CPU (scheduler, nannies, client,
     # storing results) while the workers ran, taken from the same cores
-    return {"mode": mode, "workers_at_end": nworkers, "cluster_start_s": t1 - t0, "tasks_phase_s": t2 - t1,
-            "tasks_phase_cpu_s": c2 - c1, "cluster_close_s": time.perf_counter() - t2}
+    return {**out, "workers_at_end": nworkers, "tasks_phase_s": t2 - t1, "tasks_phase_cpu_s": c2 - c1,
+            "cluster_close_s": time.perf_counter() - t2}
+
+
+class _deferred_interrupts:
+    """Ctrl-C and SIGTERM held back until :meth:`release` (then raised as KeyboardInterrupt): a LocalCluster
+    interrupted while it starts is never handed to the code that closes it, and Dask's exit handler then printed
+    ~30 lines (AssertionError: Status.init) and a half-forked worker ~25 more.  A no-op off the main thread."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __enter__(self) -> "_deferred_interrupts":
+        import signal
+        import threading
+
+        self.got: list[int] = []
+        self.saved: dict = {}
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                sig = getattr(signal, name)
+                self.saved[sig] = signal.signal(sig, lambda signum, frame: self.got.append(signum))
+        return self
+
+    def release(self) -> None:
+        import signal
+
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        self.saved = {}
+        if self.got:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, handler in self.saved.items():   # left by an error before release: restored, nothing raised
+            signal.signal(sig, handler)
+        self.saved = {}
 
 
 def _table(results: dict[str, dict], names: tuple[str, ...]):
@@ -277,13 +392,14 @@ def _table(results: dict[str, dict], names: tuple[str, ...]):
     return df.sort_values(["dataset", "eta"], kind="stable").reset_index(drop=True)
 
 
-def check_replaceable(folder: Path, config: dict) -> None:
-    """Before any task runs: refuse a folder whose results.parquet/sweep.json a sweep did not write, and say so
-    when the table of an earlier sweep of another grid is about to be replaced (its tasks stay in tasks/ and
-    are reused when that grid is run again, so nothing is lost)."""
+def check_replaceable(folder: Path, config: dict, also: tuple[str, ...] = ()) -> None:
+    """Before any task runs: refuse a folder whose results.parquet/sweep.json (or the files ``also`` names, a
+    study's) a sweep did not write, and say so when the table of an earlier sweep of another grid is about to be
+    replaced (its tasks stay in tasks/ and are reused when that grid is run again, so nothing is lost)."""
     from ..outputs import not_ours
 
     js, table = folder / "sweep.json", folder / "results.parquet"
+    replaces = ", ".join(("sweep.json", "results.parquet") + tuple(also))
     doc = None
     if js.exists():
         try:
@@ -291,14 +407,22 @@ def check_replaceable(folder: Path, config: dict) -> None:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             doc = None
         if not (isinstance(doc, dict) and isinstance(doc.get("config"), dict) and "grid" in doc["config"]):
-            raise not_ours(folder, ["sweep.json"], "sweep", "sweep.json and results.parquet")
-    elif table.exists() and not (folder / "tasks").is_dir():   # a killed sweep leaves its tasks/ beside the table
-        raise not_ours(folder, ["results.parquet"], "sweep", "sweep.json and results.parquet")
+            raise not_ours(folder, ["sweep.json"], "sweep", replaces)
+    else:   # no table of ours: a killed sweep leaves only its tasks/ (files named by their keys) beside the table
+        foreign = [name for name in ("results.parquet",) + tuple(also) if (folder / name).exists()]
+        if foreign and not (table.exists() and _holds_tasks(folder)):
+            raise not_ours(folder, foreign, "sweep", replaces)
     if doc is not None:
         same = all(doc["config"].get(k) == json.loads(json.dumps(config[k], default=str)) for k in ("grid", "measures"))
         if not same:
             print(f"note: --out {folder} holds the table of a sweep of another grid; it is replaced (that sweep's "
                   "tasks stay in tasks/ and are reused if you run it again)", file=sys.stderr)
+
+
+def _holds_tasks(folder: Path) -> bool:
+    """Whether ``folder/tasks`` holds a finished task of a sweep (a file named by a task key)."""
+    tasks = folder / "tasks"
+    return tasks.is_dir() and any(re.fullmatch(r"[0-9a-f]{16}\.parquet", p.name) for p in tasks.iterdir())
 
 
 def _write(folder: Path, table, config: dict, grid: Grid, stats: dict) -> None:

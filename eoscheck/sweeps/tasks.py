@@ -1,10 +1,14 @@
 """Tasks of a sweep: a chunk of datasets, each run with all its stepsizes as one batched GD.
 
 A task is content-addressed: its key hashes the grid's configuration, the measures, the dataset
-indices, the eoscheck version and the code the rows depend on (:func:`eoscheck.codehash.claims_hash`:
-the package, its bounds and its properties, by content).  A finished task
+indices, the eoscheck version, the code the rows depend on (:func:`eoscheck.codehash.claims_hash`:
+the package, its bounds and its properties, by content) and what else fixes their last bits on the
+machine that computes them (:func:`task_numerics`: the GEMM library, the CPUs that choose the panels,
+the CPU model whose BLAS kernels run, the numerical libraries' versions).  A finished task
 (``DIR/tasks/<key>.parquet``, written atomically) is reused by any later sweep that asks for the
-same work with the same code, and never after an edit of that code.  A task runs with BLAS and
+same work with the same code on machines alike in those, and never after an edit of that code; a
+worker whose code or numerics differ from the task's refuses it (its rows would differ in their
+last bits from the rest of the table).  A task runs with BLAS and
 torch pinned to one thread and the GD engine in-process (``threads=1``: no fork inside a Dask
 worker), which also makes its numbers the same on every worker and in a serial run.
 """
@@ -41,6 +45,8 @@ class Task:
     measures: tuple[str, ...]
     first: int
     count: int
+    #: :func:`task_numerics` of the machines that compute it, as sorted (name, value) pairs
+    numerics: tuple = ()
 
     @property
     def key(self) -> str:
@@ -48,13 +54,47 @@ class Task:
 
         return config_hash({"grid": self.grid.config(), "measures": list(self.measures),
                             "datasets": [self.first, self.count], "eoscheck": __version__,
-                            "code": claims_hash()})
+                            "code": claims_hash(), "numerics": [list(p) for p in self.numerics]})
 
 
-def make_tasks(grid: Grid, measures: tuple[str, ...], task_size: int) -> list[Task]:
-    """The datasets cut into chunks of ``task_size`` (the last may be shorter)."""
+def task_numerics() -> tuple:
+    """What fixes a task's bits on this machine besides its code and configuration: the GEMM library and the
+    CPUs (:func:`eoscheck.fastgd.numerics`), the CPU model (its BLAS kernels) and the versions of numpy, numba
+    and torch; sorted (name, value) pairs."""
+    import platform
+
+    import numba
+    import numpy as np
+    import torch
+
+    from ..fastgd import numerics
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    return tuple(sorted({**numerics(), "cpu": model, "numpy": np.__version__, "numba": numba.__version__,
+                         "torch": torch.__version__}.items()))
+
+
+def make_tasks(grid: Grid, measures: tuple[str, ...], task_size: int, numerics: tuple = ()) -> list[Task]:
+    """The datasets cut into chunks of ``task_size`` (the last may be shorter), for machines with ``numerics``."""
     n = grid.data.count
-    return [Task(grid, measures, i, min(task_size, n - i)) for i in range(0, n, task_size)]
+    return [Task(grid, measures, i, min(task_size, n - i), numerics) for i in range(0, n, task_size)]
+
+
+def check_numerics(task: Task) -> None:
+    """Refuse, in one line, to compute ``task`` on a machine whose :func:`task_numerics` differ from its own."""
+    from .._errors import EoscheckError
+
+    here = dict(task_numerics())
+    diff = [f"{k} {here.get(k)!r} (the sweep's: {v!r})" for k, v in task.numerics if here.get(k) != v]
+    if diff:
+        raise EoscheckError(f"worker {socket.gethostname()} computes with {', '.join(diff)}: its rows would differ in "
+                            "their last bits from the others'; run the workers on machines alike (the same "
+                            "EOSCHECK_GEMM, CPUs and versions)")
 
 
 def run_task(task: Task) -> dict[str, Any]:
@@ -64,6 +104,8 @@ def run_task(task: Task) -> dict[str, Any]:
     from ..properties.strategies import certificate
     from ..resources import single_torch_thread
 
+    if task.numerics:
+        check_numerics(task)
     t0, c0 = time.perf_counter(), time.process_time()
     measures: tuple[Measure, ...] = parse_measures(list(task.measures), task.grid.loss, task.grid.steps)
     cols: dict[str, list] = {c: [] for c in ID_COLUMNS}

@@ -52,11 +52,22 @@ def start_fork_server() -> bool:
     import multiprocessing.forkserver as fs
 
     fs.set_forkserver_preload(list(WORKER_PRELOAD))
+    import signal
+    import threading
+
     saved = {k: os.environ.get(k) for k in ONE_THREAD_ENV}
     os.environ.update(ONE_THREAD_ENV)
+    # started with SIGINT ignored, the server keeps it so (Python installs its Ctrl-C handler only where SIGINT is
+    # not ignored), and so do the workers it forks: the terminal's Ctrl-C, sent to the whole process group,
+    # interrupted its preload and the workers (27–74 lines of tracebacks); this process stops them as it closes
+    # the cluster
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         fs.ensure_running()
     finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

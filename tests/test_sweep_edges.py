@@ -1,0 +1,213 @@
+"""``eoscheck sweep`` at its edges: what keys a task, scheduler addresses that are not schedulers, Ctrl-C and
+SIGTERM, files a study did not write, and the Python API's input checks.
+
+Each test reproduces a review finding of 2026-12-05 that failed on the code before the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from eoscheck import EoscheckError
+from eoscheck.sweeps import sweep
+
+SMALL = dict(n="4:8", d="3", datasets=2, eta="4", steps=10, measure="final_loss", progress=False)
+
+
+def test_a_builtin_name_means_the_builtin_whatever_folders_exist(tmp_path, monkeypatch):
+    """A folder named synthetic in the working directory (e.g. the sweep's own --out) made `--data synthetic` fixed
+    data, so `--n` was refused and the sweep could not be resumed."""
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        df = sweep("synthetic", **SMALL, out="synthetic")
+        assert len(df) == 2
+
+
+def test_a_tasks_key_holds_the_numerics_and_a_worker_with_other_numerics_refuses_it(tmp_path, monkeypatch):
+    """Resuming with EOSCHECK_GEMM=mkl reused tasks computed with OpenBLAS: a table of rows computed two ways."""
+    from eoscheck.sweeps.execute import plan
+    from eoscheck.sweeps.tasks import run_task, task_numerics
+
+    _, _, tasks = plan("synthetic", n="4:8", d="3", datasets=2, eta=[4.0], steps=10, measure="final_loss")
+    here = dataclasses.replace(tasks[0], numerics=task_numerics())
+    other = dataclasses.replace(here, numerics=tuple((k, "other" if k == "gemm" else v) for k, v in here.numerics))
+    assert here.key != other.key and here.key != tasks[0].key
+    with pytest.raises(EoscheckError, match="computes with gemm"):
+        run_task(other)
+    info: dict = {}
+    monkeypatch.setenv("EOSCHECK_GEMM", "openblas")
+    sweep("synthetic", **SMALL, out=tmp_path / "s", info=info)
+    assert info["numerics"]["gemm"] == "openblas"
+    monkeypatch.setenv("EOSCHECK_GEMM", "mkl")
+    info = {}
+    sweep("synthetic", **SMALL, out=tmp_path / "s", info=info)
+    if info["numerics"]["gemm"] == "mkl":       # where torch has MKL: another library, so nothing is reused
+        assert info["tasks_reused"] == 0
+
+
+def test_a_result_under_another_key_is_refused(tmp_path, monkeypatch):
+    """A worker running other eoscheck code stored its rows under keys the client never looks up: every rerun
+    recomputed them, and the table mixed two codes' rows."""
+    import eoscheck.sweeps.execute as ex
+
+    real = ex.run_task
+    monkeypatch.setattr(ex, "run_task", lambda t: dict(real(t), key="0123456789abcdef", worker="w:1"))
+    with pytest.raises(EoscheckError, match="worker w:1 runs other eoscheck code"):
+        sweep("synthetic", **SMALL, out=tmp_path / "s")
+
+
+def _serve(greeting: bytes | None) -> tuple[int, threading.Event]:
+    """A TCP server on 127.0.0.1 that is not a Dask scheduler: it sends ``greeting`` (None: nothing) and holds
+    each connection open until stopped."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    stop = threading.Event()
+
+    def serve():
+        conns = []
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            if greeting is not None:
+                c.sendall(greeting)
+            conns.append(c)
+        for c in conns:
+            c.close()
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], stop
+
+
+@pytest.mark.parametrize("greeting", [None, b"SSH-2.0-OpenSSH_9.6\r\n" + b"\xff" * 64])
+def test_a_port_that_is_no_scheduler_is_one_line_within_the_timeout(greeting):
+    """A dashboard port (HTTP: it waits for a request) kept the client waiting past 130 s; a server that greets
+    first (SSH) was read as a 3-EiB frame and reported as "out of memory"."""
+    port, stop = _serve(greeting)
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(EoscheckError, match="no Dask scheduler answered within 1 s"):
+            sweep("synthetic", **SMALL, scheduler=f"tcp://127.0.0.1:{port}", scheduler_timeout=1)
+        assert time.perf_counter() - t0 < 30
+    finally:
+        stop.set()
+
+
+@pytest.mark.parametrize("address, ok", [("tls://127.0.0.1:1", False), ("ucx://127.0.0.1:1", False),
+                                         ("inproc://127.0.0.1", False), ("tcp://[::1]:8786", True),
+                                         ("tcp://node-3.cluster:8786", True)])
+def test_scheduler_addresses_are_those_this_command_can_reach(address, ok):
+    """tls://, ucx:// and inproc:// passed the check and then crashed with ~50 lines of traceback; a bracketed IPv6
+    address was refused."""
+    from eoscheck.sweeps.execute import check_address
+
+    if ok:
+        check_address(address)
+    else:
+        with pytest.raises(EoscheckError, match="only tcp:// scheduler addresses"):
+            check_address(address)
+
+
+def _sweep_cli(out: Path, *extra: str) -> subprocess.Popen:
+    """`eoscheck sweep` long enough to be stopped midway (one task per dataset), in its own process group."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "eoscheck", "sweep", "--datasets", "400", "--n", "40:80", "--d",
+                             "20:40", "--steps", "2000", "--eta", "4,64,1024", "--task-size", "1", "--out", str(out),
+                             *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _stop_midway(proc: subprocess.Popen, out: Path, sig: int, group: bool) -> tuple[int, str]:
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "tasks").is_dir() and len(list((out / "tasks").glob("*.parquet"))) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the sweep ended before it could be stopped"
+    (os.killpg if group else os.kill)(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+def test_ctrl_c_stops_a_local_cluster_sweep_in_one_line(tmp_path):
+    """The terminal's Ctrl-C reaches the whole process group: the workers and nannies printed 27–74 lines of
+    tracebacks (KeyboardInterrupt, CancelledError, "Nanny failed to start")."""
+    out = tmp_path / "int"
+    rc, err = _stop_midway(_sweep_cli(out, "--workers", "2"), out, signal.SIGINT, group=True)
+    assert rc == 130, err
+    assert "Traceback" not in err and "eoscheck sweep: interrupted" in err, err
+
+
+def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
+    """SIGTERM (a batch system's preemption) exited -15 with no line saying the sweep was interrupted."""
+    out = tmp_path / "term"
+    rc, err = _stop_midway(_sweep_cli(out), out, signal.SIGTERM, group=False)
+    assert rc == 130 and "eoscheck sweep: interrupted" in err, err
+
+
+def test_the_study_refuses_files_it_did_not_write(tmp_path):
+    """--study crawshaw-liu replaced a summary.json and a fig2a.png it had not written."""
+    from eoscheck.sweeps.crawshaw_liu import run_study
+
+    folder = tmp_path / "cl"
+    folder.mkdir()
+    (folder / "summary.json").write_text('{"mine": 1}')
+    with pytest.raises(EoscheckError, match="holds summary.json, which a sweep did not write"):
+        run_study(folder, datasets=1, d_values=(2,), steps=20, progress=False)
+    assert (folder / "summary.json").read_text() == '{"mine": 1}'
+
+
+def test_a_foreign_table_beside_a_foreign_tasks_folder_is_refused(tmp_path):
+    """Any tasks/ folder beside a results.parquet counted as an earlier sweep's, so a foreign table was replaced."""
+    folder = tmp_path / "u4"
+    (folder / "tasks").mkdir(parents=True)
+    (folder / "tasks" / "mything.parquet").write_text("junk")
+    (folder / "results.parquet").write_text("junk")
+    with pytest.raises(EoscheckError, match="holds results.parquet, which a sweep did not write"):
+        sweep("synthetic", **SMALL, out=folder)
+    assert (folder / "results.parquet").read_text() == "junk"
+
+
+@pytest.mark.parametrize("kw", [{"seed": -1}, {"seed": "x"}, {"seed": 1.5}, {"datasets": "abc"}, {"datasets": "10"},
+                                {"steps": "100"}])
+def test_python_sweep_refuses_what_the_cli_refuses_in_one_line(kw):
+    """seed=-1 and "x" raised a bare ValueError, seed=1.5 ran as seed 1, and datasets="10" was "must be a positive
+    integer, got 10"."""
+    name = next(iter(kw))
+    args = {**SMALL, **kw}
+    with pytest.raises(EoscheckError, match=f"^{name} .*must be a whole number"):
+        sweep("synthetic", **args)
+
+
+def test_stale_temporaries_are_cleaned_in_the_writers_folder_only(tmp_path):
+    """The lock's clean-up walked every subfolder of --out (all of a home folder under --out .), and could delete a
+    temporary file another eoscheck process was writing in its own folder below."""
+    from eoscheck.outputs import LOCK_NAME, TMP_MARK, remove_stale_temporaries
+
+    (tmp_path / "tasks").mkdir()
+    mine = tmp_path / "tasks" / f"x{TMP_MARK}1"
+    mine.write_text("")
+    other = tmp_path / "runs" / "toy"
+    other.mkdir(parents=True)
+    (other / LOCK_NAME).write_text("")
+    theirs = other / f"trajectory.npz{TMP_MARK}2"
+    theirs.write_text("")
+    deep = tmp_path / "a" / "b" / "c" / "d"
+    deep.mkdir(parents=True)
+    far = deep / f"f{TMP_MARK}3"
+    far.write_text("")
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert not mine.exists() and theirs.exists() and far.exists()
