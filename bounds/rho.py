@@ -184,21 +184,28 @@ def _derive_closed_form(loss: Loss) -> tuple[sp.Expr | None, str]:
     lp, zp = _positive_branch(loss)
     if lp.has(sp.Piecewise):
         return None, "no closed form tried: ℓ is piecewise on z > 0"
-    dl = sp.diff(lp, zp)
-    ratio = sp.simplify(dl / lp)
-    if ratio.free_symbols or not ratio.is_negative:
-        return None, "no closed form tried: ℓ is not c·e^{−bz} on z > 0 (only the Lambert-W class is solved)"
+    not_exp = "no closed form tried: ℓ is not c·e^{−bz} on z > 0 (only the Lambert-W class is solved)"
+    # read off the form, never simplified: sp.simplify(ℓ′/ℓ) of a sum of seven shifted logistics ran for minutes,
+    # unbounded, even under --no-symbolic
+    c, rest = lp.as_independent(zp, as_Add=False)
+    if not isinstance(rest, sp.exp):
+        return None, not_exp
+    u = sp.expand(rest.args[0])
+    a, k = u.as_independent(zp, as_Add=True)     # u = a + k, a free of z, k = −b·z
+    slope = sp.cancel(k / zp)
+    if slope.free_symbols or not slope.is_negative:
+        return None, not_exp
     # ℓ = c·e^{−bz}: 2z = λbc·e^{−bz} ⇔ (bz)e^{bz} = λb²c/2, so z* = W(λb²c/2)/b and, with
     # e^{−W(x)} = W(x)/x, ρ = (2W + W²)/b².  (sympy's solve does the same for the exponential
     # loss but exhausts memory on float exponents such as a = 0.899…, so the root is written
     # through W and then verified symbolically.)
-    b = -ratio
-    c = sp.simplify(lp * sp.exp(b * zp))
+    b = -slope
+    c = c * sp.exp(a)
     if c.free_symbols or not c.is_positive:
         return None, "no closed form tried: ℓ is not c·e^{−bz} on z > 0"
     w = sp.LambertW(LAM * b**2 * c / 2)
     zs = w / b
-    residual = (2 * zs + LAM * dl.subs(zp, zs)).subs(sp.exp(-w), w / w.args[0])
+    residual = (2 * zs + LAM * sp.diff(lp, zp).subs(zp, zs)).subs(sp.exp(-w), w / w.args[0])
     if sp.simplify(residual) != 0:
         return None, "Lambert-W root failed its symbolic check"
     return sp.simplify((2 * w + w**2) / b**2), "sympy: 2z = λg(z) solved with Lambert W (ℓ = c·e^{−bz} on z > 0)"

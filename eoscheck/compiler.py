@@ -110,6 +110,9 @@ class _Walk:
         if isinstance(expr, sp.Piecewise):
             pairs = [(self.node(e), self.node(c)) for e, c in expr.args]
             return lambda env: env.bk.piecewise(pairs, env)
+        if isinstance(expr, sp.ITE):     # c ? a : b of conditions, from sympy's simplification of nested max/min
+            c, a, b = expr.args
+            return self.node(sp.Or(sp.And(c, a), sp.And(sp.Not(c), b)))
         if isinstance(expr, sp.log) and len(expr.args) == 1:
             return self.log(expr.args[0])
         if self.stable_log and isinstance(expr, sp.Add) and expr not in self._plain:

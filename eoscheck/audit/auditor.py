@@ -54,6 +54,9 @@ def audit_loss(
     R = float(search_range)
     if not (math.isfinite(R) and R >= 1e3):
         raise EoscheckError(f"search_range must be a finite number ≥ 1000, got {search_range}")
+    for name, v in (("symbolic_timeout", symbolic_timeout), ("symbolic_budget", symbolic_budget)):
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
+            raise EoscheckError(f"{name} must be a positive number of CPU seconds, got {v!r}")
     notes: list[str] = []
     sym = SymbolicPool(timeout=symbolic_timeout, budget=symbolic_budget, enabled=symbolic)
     with time_limit(PREPARE_SECONDS, "preparing the formula (sympy derivatives)"):
@@ -99,11 +102,23 @@ def _audit(loss, R, Z, sym, ev, facts, notes, t0, symbolic, symbolic_timeout, th
         notes.append(f"sympy ran out of its CPU time ({symbolic_timeout:g} s a question) on: "
                      + ", ".join(sorted(set(sym.timed_out))) + " (decided numerically)")
     if sym.starved:
-        notes.append("sympy got no CPU time from the machine for: " + ", ".join(sorted(set(sym.starved)))
-                     + " (decided numerically; on a less loaded machine sympy may decide these)")
+        notes.append("sympy was blocked (not computing) past its wall-clock cap on: "
+                     + ", ".join(sorted(set(sym.starved))) + " (decided numerically)")
+    close = {k: u for k, u in sym.used.items() if u > symbolic_timeout / 3}
+    if close:
+        worst = max(close, key=close.get)
+        notes.append(f"sympy answered {', '.join(sorted(close))} in over a third of its {symbolic_timeout:g} CPU s "
+                     f"({worst}: {close[worst]:.2g} s): on a CPU ≥ {symbolic_timeout / close[worst]:.2g}× slower, or "
+                     "with a smaller --symbolic-timeout, it would not, and the checks it decides would go numeric "
+                     "(a verdict may then be undetermined); --symbolic-timeout raises the limit")
     if ev.imprecise:
         notes.append(f"{len(ev.imprecise)} high-precision evaluations did not settle at {MP_DPS_MAX} digits "
                      f"(e.g. z={fmt(ev.imprecise[0])})")
+    ranged = [k for k in ("A.convex", "A.nonincreasing", "A.nonnegative")
+              if checks[k].passed and checks[k].method == "numeric"]
+    if ranged:
+        notes.append(f"{', '.join(ranged)} passed numerically on [−{R:g}, {R:g}] only: a failure beyond it is not seen "
+                     "(--search-range widens the search; sympy did not decide them)")
     constants = _constants(checks, loss)
     report = AuditReport(
         loss=loss, checks=checks, constants=constants, paper=_paper_comparison(loss, constants), notes=notes,
@@ -111,7 +126,7 @@ def _audit(loss, R, Z, sym, ev, facts, notes, t0, symbolic, symbolic_timeout, th
                   "grid_points": int(len(Z)), "evaluation": ev.path, "mp_evaluations": ev.mp_calls},
     )
     if theory:
-        report.promises = promises(report, **params, symbolic=symbolic)
+        report.promises = promises(report, **params, symbolic=symbolic, symbolic_timeout=max(10.0, symbolic_timeout))
     report.elapsed_s = time.perf_counter() - t0
     return report
 

@@ -160,7 +160,10 @@ def _rho_class(loss: Loss, timeout: float, symbolic: bool = True) -> tuple[dict[
         how = "sympy gave no class (or timed out); "
     kind = c.kind
     exp = real_number(c.exponent) if c.exponent is not None else None
-    info = {"kind": kind, "theta": f"Θ({sp.sstr(c.expr)})", "exponent": exp, "tail": c.tail,
+    fitted = c.method.startswith("fitted")   # an exponent fitted to sampled λ is an estimate, not a class
+    theta = f"Θ({sp.sstr(c.expr)})"
+    info = {"kind": kind, "theta": f"≈ {theta} (fitted exponent, not a proven class)" if fitted else theta,
+            "exponent": exp, "tail": c.tail,
             "psi": ("Θ(λ/ln²λ)" if kind == "log2" else f"Θ(λ^{1 - exp:.6g})" if kind == "power"
                     else f"Θ(λ/{sp.sstr(c.expr)})")}
     if kind == "power" and exp and exp > 0:

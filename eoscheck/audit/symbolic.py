@@ -3,10 +3,12 @@
 The limits count the children's CPU seconds (``/proc/<pid>/stat``), never wall-clock time, so
 another process's load cannot turn a question sympy settles into one it does not (and with it
 a check's method or verdict).  A much slower CPU still can; the check then goes numeric and its
-``method`` says so.  A wall-clock cap (:data:`WALL_FACTOR` times the limit, plus
-:data:`WALL_GRACE` s) only stops a child that gets no CPU at all; the pool records it in
-``starved``; so a child that blocks without computing (waiting on I/O) holds the audit up to that cap,
-90 s with the default 3 s limit.  Without ``/proc`` the limits fall back to wall-clock time.
+``method`` says so, and every answer that took over a third of its limit is listed (``used``: the
+audit notes how much slower a CPU would lose it).  A wall-clock cap (:data:`WALL_FACTOR` times the
+limit, plus :data:`WALL_GRACE` s) only stops a child that is blocked (not runnable: waiting on I/O);
+the pool records it in ``starved``.  A runnable child that gets no CPU (a loaded machine, a low
+priority) is waited for, however long: load never decides a question.  Without ``/proc`` the limits
+fall back to wall-clock time.
 
 The children die with the audit: each sets PR_SET_PDEATHSIG (Linux: the kernel sends SIGKILL
 when the parent dies, even by SIGKILL) and checks right after that its parent is still the
@@ -31,6 +33,16 @@ WALL_FACTOR, WALL_GRACE = 20.0, 30.0
 #: how often (wall seconds) the children's CPU time is read while their answers are awaited
 POLL_SECONDS = 0.02
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def runnable(pid: int) -> bool:
+    """Whether process ``pid`` is running or waiting for a CPU (``/proc/<pid>/stat`` state R); True where it
+    cannot be read, so that only a child seen blocked is ever stopped by the wall-clock cap."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"R"
+    except (OSError, IndexError):
+        return True
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -63,7 +75,8 @@ class SymbolicPool:
         self.enabled = enabled
         self.workers = max(1, min(workers, os.cpu_count() or 1))
         self.timed_out: list[str] = []
-        self.starved: list[str] = []     # stopped by the wall-clock cap: they got no CPU in time
+        self.starved: list[str] = []     # stopped by the wall-clock cap: blocked without computing
+        self.used: dict[str, float] = {}  # CPU seconds each answered question took
         self.errors: dict[str, str] = {}
         try:
             self._ctx = multiprocessing.get_context("fork")
@@ -166,10 +179,13 @@ class SymbolicJob:
                         sym.errors[key] = value
                     if key in p["todo"]:
                         p["todo"].remove(key)
-                    p["since"], p["cpu_since"] = now, self._clock(p)
+                    clock = self._clock(p)
+                    sym.used[key] = clock - p["cpu_since"]
+                    p["since"], p["cpu_since"] = now, clock
                     continue
                 used = self._clock(p) - p["cpu_since"]
-                if used >= sym.timeout or now - p["since"] >= WALL_FACTOR * sym.timeout + WALL_GRACE:
+                blocked = now - p["since"] >= WALL_FACTOR * sym.timeout + WALL_GRACE and not runnable(p["proc"].pid)
+                if used >= sym.timeout or blocked:
                     self._stop(p)
                     self.procs.remove(p)
                     if p["todo"]:
