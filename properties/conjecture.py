@@ -127,12 +127,13 @@ class Range:
         return Range(self.lo, mid) if low_half else Range(mid, self.hi)
 
 
-def range_slack(d) -> np.ndarray:
-    """Absolute slack of "inside the --gamma range" for a certified γ* ∈ [gamma, gamma_hi] of d-dimensional data
-    with ‖x‖ ≤ 1: twice the certificate's rounding allowance a (:func:`.strategies.margin_allowance`), by which
-    its lower end sits below the margin the data were built at (a = 1.4e-14 for d ≤ 30: thm3(0.05) is certified
-    [0.05 − 1.44e-14, 0.05 + 2e-15]), so that data built at a range's end stay in it and data 1e-13 outside do not."""
-    return 2 * np.vectorize(lambda k: margin_allowance(int(k), 1.0), otypes=[float])(np.asarray(d, float))
+def gamma_inside(r: "Range", lo, hi, d) -> np.ndarray:
+    """Whether certified intervals γ* ∈ [lo, hi] of d-dimensional data with ‖x‖ ≤ 1 lie inside the range ``r``, to a
+    slack of twice the certificate's rounding allowance a (:func:`.strategies.margin_allowance`), by which its
+    lower end sits below the margin the data were built at (a = 1.4e-14 for d ≤ 30: thm3(0.05) is certified
+    [0.05 − 1.44e-14, 0.05 + 2e-15]): data built at a range's end stay in it, data 1e-13 outside do not."""
+    slack = 2 * margin_allowance(d, 1.0)
+    return (np.asarray(lo) >= r.lo - slack) & (np.asarray(hi) <= r.hi + slack)
 
 
 #: Defaults sized for a CPU (override with the options).
@@ -312,13 +313,12 @@ class Conjecture:
 
     def mask(self, P: dict[str, np.ndarray]) -> np.ndarray:
         """Points inside the stated ranges: η (unless set by ``eta_of_T``), n, d, T and t in theirs, the certified
-        interval γ* ∈ [gamma, gamma_hi] inside the ``--gamma`` range (to :func:`range_slack`: a drawn margin is
+        interval γ* ∈ [gamma, gamma_hi] inside the ``--gamma`` range (to :func:`gamma_inside`: a drawn margin is
         only a lower end of γ*, and one point x = 0.119 drawn for γ ≤ 0.1 has γ* = 0.119), and every ``--where``
         condition holding for every γ in that interval."""
         r = self.ranges["gamma"]
         ghi = P.get("_ghi", P["gamma"])
-        slack = range_slack(P["d"] if "d" in P and np.size(P["d"]) else 1)
-        m = (P["gamma"] >= r.lo - slack) & (ghi <= r.hi + slack)
+        m = gamma_inside(r, P["gamma"], ghi, P["d"] if "d" in P and np.size(P["d"]) else 1)
         for p in (p for p in self.ranged() if p in P):
             v = np.asarray(P[p], float)
             m &= (v >= self.ranges[p].lo) & (v <= self.ranges[p].hi)
@@ -346,8 +346,7 @@ class Conjecture:
             if bad:
                 return f"{p} = {bad[0]!r} lies outside its range {r.lo!r}:{r.hi!r}"
         r = self.ranges["gamma"]
-        slack = float(range_slack(inst.data.d))
-        if not (inst.gamma >= r.lo - slack and inst.gamma_hi <= r.hi + slack):
+        if not gamma_inside(r, inst.gamma, inst.gamma_hi, inst.data.d):
             return f"the certified γ* ∈ [{inst.gamma!r}, {inst.gamma_hi!r}] leaves the --gamma range {r.lo!r}:{r.hi!r}"
         return None
 

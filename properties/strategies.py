@@ -165,10 +165,11 @@ def certify(data: Dataset, candidates: Sequence[np.ndarray] = ()) -> Certificate
     return Certificate(gamma=lo, w_star=np.asarray(w, dtype=np.float64), gamma_hi=max(hi, lo))
 
 
-def margin_allowance(d: int, R: float) -> float:
+def margin_allowance(d, R: float):
     """What :func:`certify` subtracts from a computed margin minᵢ fl(⟨zᵢ, w⟩) of a unit w: max(FP_ULPS,
-    2(d+2))·EPS·R, at least twice the 2(d+2)·u·R that rounding can move it (u = EPS/2)."""
-    return max(FP_ULPS, 2 * (d + 2)) * EPS * R
+    2(d+2))·EPS·R, at least twice the 2(d+2)·u·R that rounding can move it (u = EPS/2); ``d`` a number or an
+    array of them."""
+    return np.maximum(FP_ULPS, 2 * (np.asarray(d, dtype=np.float64) + 2)) * EPS * R
 
 
 def certificate(data: Dataset) -> Certificate:

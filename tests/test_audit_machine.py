@@ -46,10 +46,11 @@ def test_a_runnable_question_is_waited_for_and_a_blocked_one_stopped(monkeypatch
 
 
 def test_an_answer_near_its_cpu_limit_is_said():
-    """How much slower a CPU would lose a sympy answer (and with it a verdict) was not said anywhere."""
-    r = audit_loss("exp(-z)*(1+z**2)", symbolic_timeout=0.2)
+    """How much slower a CPU would lose a sympy answer (and with it a verdict) was not said anywhere.  At a 0.05 s
+    limit any machine's sympy answers either take over 17 ms (noted as near the limit) or time out (noted too)."""
+    r = audit_loss("exp(-z)*(1+z**2)", symbolic_timeout=0.05)
     notes = " ".join(r.notes)
-    assert ("in over a third of its 0.2 CPU s" in notes) or ("ran out of its CPU time (0.2 s" in notes), notes
+    assert ("in over a third of its 0.05 CPU s" in notes) or ("ran out of its CPU time (0.05 s" in notes), notes
 
 
 def test_a_numeric_pass_names_the_range_it_covers():

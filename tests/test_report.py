@@ -231,21 +231,11 @@ def test_toy_peak_losses_recomputed_with_numpy(built):
         assert math.isclose(r["peak loss"], peak, rel_tol=1e-10), eta
 
 
-def _sha16(*arrays) -> str:
-    """Oracle of the data hash: sha256 over each array's (dtype, shape) and bytes, first 16 hex digits."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str((a.dtype.str, a.shape)).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:16]
-
-
 def test_network_runs_name_their_data_and_its_hash(built):
-    """§11 lists the data of the NTK and 3-layer runs with a hash recomputed here from the raw digits."""
+    """§11 lists the data of the NTK and 3-layer runs with the hash of the data loaded here from the raw digits."""
     from sklearn.datasets import load_digits
+
+    from eoscheck.provenance import array_hash
 
     out, _, _ = built
     rows = {r["run"]: r for r in _table(out, "provenance", "network_datasets")}
@@ -254,7 +244,7 @@ def test_network_runs_name_their_data_and_its_hash(built):
     mlp = rows["mlp3"]                    # the tiny profile's 3-layer net: the first 40 digits, pixels / 16
     X, lab = dg.data[:40].astype(np.float64) / 16.0, dg.target[:40].astype(np.int64)
     assert (mlp["n"], mlp["d"], mlp["classes"]) == (40, 64, len(set(lab.tolist())))
-    assert mlp["data hash"] == _sha16(X, lab)
+    assert mlp["data hash"] == array_hash(X, lab)
     ntk = rows["ntk"]                     # digits 0 (y = +1) and 8 (y = −1), 5 of each, scaled to max‖x‖ = 1
     assert (ntk["n"], ntk["d"], ntk["classes"]) == (10, 64, 2)
     assert len(ntk["data hash"]) == 16 and ntk["data hash"] != mlp["data hash"]

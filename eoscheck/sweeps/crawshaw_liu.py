@@ -188,7 +188,7 @@ def run_study(out: str | Path, datasets: int = 256, workers: int = 0, scheduler:
         found.update(rows=rows, ext=ext)
 
     df = sweep(**study_grid(datasets, d_values, steps, seed), workers=workers, scheduler=scheduler, out=out,
-               progress=progress, scheduler_timeout=scheduler_timeout, info={}, then=write_study,
+               progress=progress, scheduler_timeout=scheduler_timeout, then=write_study,
                then_writes=STUDY_FILES)
     rows, ext, out = found["rows"], found["ext"], Path(out)
     worst = max(r["worst t(L≤2/η)"] for r in rows)

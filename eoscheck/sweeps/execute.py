@@ -161,10 +161,8 @@ def sweep(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any =
             results, stats = _execute(tasks, folder, workers, scheduler, progress, scheduler_timeout)
             table = _table(results, names)
             _write(folder, table, config, grid, stats)
-            if info is not None:
-                info.update(stats, config=config)
             if then is not None:
-                then(folder, table, info)
+                then(folder, table, dict(stats, config=config))
     if info is not None:
         info.update(stats, config=config)
     return table

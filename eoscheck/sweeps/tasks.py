@@ -15,6 +15,7 @@ worker), which also makes its numbers the same on every worker and in a serial r
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -61,13 +62,20 @@ def task_numerics() -> tuple:
     """What fixes a task's bits on this machine besides its code and configuration: the GEMM library and the
     CPUs (:func:`eoscheck.fastgd.numerics`), the CPU model (its BLAS kernels) and the versions of numpy, numba
     and torch; sorted (name, value) pairs."""
-    import platform
-
     import numba
     import numpy as np
     import torch
 
     from ..fastgd import numerics
+
+    return tuple(sorted({**numerics(), "cpu": _cpu_model(), "numpy": np.__version__, "numba": numba.__version__,
+                         "torch": torch.__version__}.items()))
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), read once per process: every task checks it."""
+    import platform
 
     model = platform.processor() or platform.machine()
     try:
@@ -75,8 +83,7 @@ def task_numerics() -> tuple:
             model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), model)
     except OSError:
         pass
-    return tuple(sorted({**numerics(), "cpu": model, "numpy": np.__version__, "numba": numba.__version__,
-                         "torch": torch.__version__}.items()))
+    return model
 
 
 def make_tasks(grid: Grid, measures: tuple[str, ...], task_size: int, numerics: tuple = ()) -> list[Task]:

@@ -46,15 +46,14 @@ def start_fork_server() -> bool:
     workers are then spawned (:func:`cluster_config`).
     """
     import multiprocessing
+    import signal
+    import threading
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return False
     import multiprocessing.forkserver as fs
 
     fs.set_forkserver_preload(list(WORKER_PRELOAD))
-    import signal
-    import threading
-
     saved = {k: os.environ.get(k) for k in ONE_THREAD_ENV}
     os.environ.update(ONE_THREAD_ENV)
     # started with SIGINT ignored, the server keeps it so (Python installs its Ctrl-C handler only where SIGINT is
