@@ -211,11 +211,13 @@ class NumpyBackend(_Elementwise):
             signed = safe + np.log(np.sum([s * np.exp(x - safe) for s, x in zip(signs, ls)], axis=0))
             return np.where(np.isfinite(plain) | ~np.isfinite(m), plain, signed)
 
-    def mul_stable(self, fs, logs, env, neg=None):
+    def mul_stable(self, fs, logs, env, neg=None, dist=None):
         """∏fᵢ, recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|) where the plain product is not finite (∞·0 or ∞/∞
         from a factor that over- or underflowed), each ln|fᵢ| by the stable-log rules: of fᵢ where fᵢ ≥ 0, of −fᵢ
         (``neg``, None for a factor never negative) where fᵢ < 0: e^{710}/(1 + e^{710}) is 1, not NaN, and
-        −(e^{800} + 2)/(1 + e^{800}) is −1 (a factor that underflowed to 0 keeps its finite log)."""
+        −(e^{800} + 2)/(1 + e^{800}) is −1 (a factor that underflowed to 0 keeps its finite log).  ``dist`` =
+        (i, node): where factor i, a sum, is itself 0 or not finite, the product distributed over its terms
+        (Σⱼ tⱼ·∏_{k≠i} f_k, each term stable), where that is finite."""
         vals = [np.asarray(f(env), dtype=np.float64) * self.ones(env) for f in fs]
         with np.errstate(all="ignore"):
             out = vals[0]
@@ -235,7 +237,13 @@ class NumpyBackend(_Elementwise):
             for v, lg, ng in zip(vals, logs, neg or [None] * len(vals)):
                 sign = sign * np.copysign(1.0, v)
                 total = total + np.where(v >= 0, lg(env), np.log(np.abs(v)) if ng is None else ng(env))
-            return np.where(bad, sign * np.exp(total), out)
+            out = np.where(bad, sign * np.exp(total), out)
+            if dist is not None:
+                redo = bad & ((vals[dist[0]] == 0) | ~np.isfinite(vals[dist[0]]))
+                if redo.any():
+                    d = np.asarray(dist[1](env), dtype=np.float64) * self.ones(env)
+                    out = np.where(redo & np.isfinite(d), d, out)
+            return out
 
 
 def _ratio(p: int, q: int) -> float:
@@ -385,7 +393,7 @@ class TorchBackend(_Elementwise):
         signed = safe + torch.log(total)
         return torch.where(torch.isfinite(plain) | ~torch.isfinite(m), plain, signed)
 
-    def mul_stable(self, fs, logs, env, neg=None):
+    def mul_stable(self, fs, logs, env, neg=None, dist=None):
         """As :meth:`NumpyBackend.mul_stable` (values only: torch.where passes NaN gradients from the branch
         not taken, so these evaluators are not for autograd where the product overflows)."""
         vals = [as_tensor(f(env)) for f in fs]
@@ -407,7 +415,14 @@ class TorchBackend(_Elementwise):
             sign = sign * torch.copysign(torch.ones((), dtype=torch.float64), v)
             total = total + torch.where(v >= 0, as_tensor(lg(env), v), torch.log(v.abs()) if ng is None
                                         else as_tensor(ng(env), v))
-        return torch.where(bad, sign * torch.exp(total), out)
+        out = torch.where(bad, sign * torch.exp(total), out)
+        if dist is not None:
+            v = vals[dist[0]]
+            redo = bad & ((v == 0) | ~torch.isfinite(v))
+            if bool(redo.any()):
+                d = as_tensor(dist[1](env), out)
+                out = torch.where(redo & torch.isfinite(d), d, out)
+        return out
 
 
 def _log2(x) -> float:
@@ -659,7 +674,7 @@ class MpmathBackend:
     def log_sum_signed(self, signs, logs, generic, env):
         return generic(env)
 
-    def mul_stable(self, fs, logs, env, neg=None):
+    def mul_stable(self, fs, logs, env, neg=None, dist=None):
         """The plain product: mpmath's exponent range does not overflow (exp beyond ±10³⁰ is NaN anyway)."""
         return self.mul(fs, env)
 

@@ -23,7 +23,8 @@ by log-sum-exp, e^u − 1 and 1 − e^u by expm1, log(1 − e^v) by log1mexp, lo
 0 ≤ r < 1e-8 (ln ℓ of a user's
 logistic beyond z = 745); and a product that is not finite in float64 (∞·0, ∞/∞: the
 ℓ′ = −e^{−z}/(1 + e^{−z}) of a user's logistic at z = −710) is recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|)
-with those logs.  A univariate √A + B with polynomial A, B whose A − B² loses terms (√(1+z²) − z) is
+with those logs, or, where the product has a sum among its factors that under/overflowed as a whole, as the
+sum of the distributed terms' products.  A univariate √A + B with polynomial A, B whose A − B² loses terms (√(1+z²) − z) is
 evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`), and 1 ± tanh u, 1 − tanh² u through
 exponentials (:func:`tanh_form`); other cancelling differences are not rewritten (``audit-loss --run``
 measures what they cost).
@@ -146,7 +147,15 @@ class _Walk:
                 # compiled when first needed; −sum's terms are smaller than the sum, so this ends
                 neg = [self._lazy_log(-a) if isinstance(a, sp.Add) and not a.is_nonnegative else None
                        for a in expr.args]
-                return lambda env: env.bk.mul_stable(fs, logs, env, neg)
+                # a sum that under/overflows as a whole, (√2 z e^{−z²/2}/√π + 2e^{−z²}/(π erfc))/erfc — the ℓ″ of
+                # −ln Φ below z = −38 — has no finite log; distributed, each term's product is stable
+                adds = [i for i, a in enumerate(expr.args) if isinstance(a, sp.Add) and a.free_symbols]
+                dist = None
+                if len(adds) == 1:
+                    i = adds[0]
+                    others = expr.args[:i] + expr.args[i + 1:]
+                    dist = (i, self._lazy_node(sp.Add(*[sp.Mul(t, *others) for t in expr.args[i].args])))
+                return lambda env: env.bk.mul_stable(fs, logs, env, neg, dist)
             return lambda env: env.bk.mul(fs, env)
         if isinstance(expr, sp.Pow):
             fb, fe = fs
@@ -189,6 +198,16 @@ class _Walk:
             raise EoscheckError(f"cannot evaluate {sp.sstr(expr)[:60]}: it is not a real number (I, from a square "
                                 "root or logarithm of a negative quantity: every parameter is positive)")
         raise EoscheckError(f"cannot evaluate {type(expr).__name__} in {sp.sstr(expr)[:60]}")
+
+    def _lazy_node(self, expr: sp.Expr) -> Node:
+        """:meth:`node` of ``expr``, compiled at its first evaluation."""
+        got: list[Node] = []
+
+        def node(env):
+            if not got:
+                got.append(self.node(expr))
+            return got[0](env)
+        return node
 
     def _lazy_log(self, arg: sp.Expr) -> Node:
         """:meth:`log` of ``arg``, compiled at its first evaluation."""

@@ -18,6 +18,7 @@ import mpmath
 import numpy as np
 import pytest
 import scipy.optimize
+import sympy as sp
 from hypothesis import given, settings, strategies as st
 
 from eoscheck import EoscheckError
@@ -835,3 +836,62 @@ def test_an_uninstantiated_bound_names_the_options_that_would_give_it():
 
     out = instantiate(audit("logistic"), get_loss("logistic"), eta=10.0)
     assert out[theorem35.EOS_AVERAGE.id]["why"] == "needs T, gamma"
+
+
+@pytest.mark.parametrize("symbolic", [True, False])
+def test_a_quadratic_ratio_growing_beyond_float64_fails(symbolic):
+    """Φ(−z) = erfc(z/√2)/2: Q(x, −1) = [ℓ(x−1) − ℓ(x) + g(x)]/g(x) ≈ e^{x−½} is 1.2e431 at x = 1000 and grows
+    without bound; the check said "UNDETERMINED: a finite C_β, if there is one, is beyond float64".  Oracle: the
+    ratio at the witness from mpmath's own ncdf/npdf (ℓ = Φ(−x), g = φ(x)) exceeds the float range."""
+    c = audit("erfc(z/sqrt(2))/2", symbolic=symbolic, theory=False)["C.quadratic"]
+    assert c.status == "fail" and c.constant == math.inf
+    x = mpmath.mpf(c.witness)
+    with mpmath.workdps(40):
+        ratio = (mpmath.ncdf(-(x - 1)) - mpmath.ncdf(-x) + mpmath.npdf(x)) / mpmath.npdf(x)
+    assert ratio > mpmath.mpf("1.8e308")
+
+
+def test_a_finite_limit_beyond_float64_is_not_infinite():
+    """(e^800 − 801)/800, flat_exp's quadratic ratio at +∞ for a = 800, read as a float is +inf: it is not sympy's ∞."""
+    from eoscheck.audit.format import sym_float
+
+    assert sym_float((sp.exp(800) - 801) / 800) is None
+    assert sym_float(sp.oo) == math.inf and sym_float(-sp.oo) == -math.inf and sym_float(sp.Rational(1, 4)) == 0.25
+
+
+@pytest.mark.parametrize("spec, why", [("0", "ρ(λ) = 0 and the bounds are trivial"),
+                                       ("erfc(z/sqrt(2))/2", "needs Assumption 3A (fails)")])
+def test_asked_values_where_no_bound_can_be_evaluated_say_why(spec, why, capsys):
+    """`audit-loss 0 --eta 2` printed nothing about η: the bounds' section was silently left out."""
+    assert cli_main(["audit-loss", spec, "--eta", "2", "--T", "100"]) in (0, 1)
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("At eta=2, T=100:"))
+    assert "no bound is evaluated" in line and why in line
+
+
+def test_a_numeric_only_audit_does_not_blame_sympy():
+    """With --no-symbolic the details said "sympy did not decide it" and "sympy gave no class (or timed out)": sympy
+    was never asked.  The JSON of a numeric-only audit (checks, notes and ρ's class) must say so."""
+    text = json.dumps(audit("logistic", symbolic=False).to_dict(), ensure_ascii=False)
+    assert "sympy not asked (--no-symbolic)" in text
+    for blame in ("sympy did not decide", "sympy gave no class", "sympy found no limit"):
+        assert blame not in text
+
+
+def test_a_wider_search_range_does_not_lose_the_quadratic_constant():
+    """--search-range 4000 made logistic's C.quadratic UNDETERMINED ("could not be computed near x=−4000"): its ℓ″,
+    e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})², cancels 1737 digits there, beyond the 1500-digit evaluator.  Those
+    x are left out, and the side's sympy limit decides the tail.  Oracle: C_β = e − 2, the ratio's limit as x→+∞
+    with z − x = −1, [e·e^{−x} − e^{−x} − e^{−x}]/e^{−x} (hand value)."""
+    c = audit("logistic", search_range=4000.0, theory=False)["C.quadratic"]
+    # the constant is the max of the exact limit and the grid's ratios, which approach it from below in the +∞ tail:
+    # there D = ℓ(x−1) − ℓ(x) − ℓ′(x)(−1) ≈ e^{−x}(e − 1 − 1) is formed from terms ≤ e·e^{−x}, a cancellation of
+    # e/(e − 2) ≈ 3.8, so a grid ratio is off by ≲ 4 · 4 ulps ≈ 4e-15 relative: 1e-14 absolute
+    assert c.status == "pass" and abs(c.constant - (math.e - 2)) <= 1e-14 and "left out" in c.detail
+    # numeric only: without the limit, the uncomputed tail is undetermined, not passed
+    c = audit("logistic", search_range=4000.0, symbolic=False, theory=False)["C.quadratic"]
+    assert c.status == "undetermined" and "could not be computed beyond x=-3" in c.detail
+    # --search-range 1e100: beyond |x| = 1e9 the offsets x + h round (at 8e28 the ratio read 1 and −1, and a
+    # "blow-up as z → x" was found there at offsets of 8e16); the grid stops at 1e9 and the limits take the tails
+    c = audit("logistic", search_range=1e100, theory=False)["C.quadratic"]
+    assert c.status == "pass" and abs(c.constant - (math.e - 2)) <= 1e-14 and "stops at |x| = 1.0000e+09" in c.detail

@@ -222,3 +222,26 @@ def test_a_ratio_of_overflowing_sums_of_either_sign_is_finite(formula, zs):
                 assert abs(g / true - 1) <= 8 * abs(zi) * 2.0**-52, (zi, g, true)
     traj = eoscheck.run_gd(eoscheck.toy(), loss, [1e4, 1e6], 5)
     assert (traj.stats["diverged_at"] == -1).all()
+
+
+def test_a_product_whose_sum_factor_underflows_as_a_whole_is_distributed():
+    """ℓ″ of −ln Φ(z) = (√2 z e^{−z²/2}/√π + 2e^{−z²}/(π erfc(−z/√2)))/erfc(−z/√2): below z ≈ −38 both terms of the
+    sum underflow to 0 and the erfc too, and the stable product read log 0 = −∞: ℓ″ = 0 where it is ≈ 1.
+
+    Oracle: mpmath's own Φ and φ, ℓ″ = z r + r² with r = φ/Φ.  Tolerance: distributed, ℓ″ = z·r + r² with
+    r ≈ |z| formed as exp(ln φ − ln Φ), whose arguments ≈ z²/2 carry a few ulps u, so r and r² are off by ≈ u z²
+    relatively and the sum, cancelling from r² ≈ z² to ≈ 1, by ≈ u z⁴ absolutely (measured 1.5–3.1 u z⁴ for
+    z ∈ [−500, −39]): 8 u z⁴."""
+    from eoscheck.expr import parse_loss
+
+    e = parse_loss("-log(erfc(-z/sqrt(2))/2)").expr     # erfc(−u) kept (sympy's own would be 2 − erfc(u))
+    prog = compile_expr(sp.diff(e, z, 2), [z], stable_log=True)
+    pts = np.array([-39.0, -40.0, -50.0, -100.0, -200.0])
+    with mpmath.workdps(60):
+        want = []
+        for v in pts:
+            r = mpmath.npdf(v) / mpmath.ncdf(v)
+            want.append(float(v * r + r * r))
+    tol = 8 * 2.0**-53 * pts**4
+    for got in (prog.numpy(pts), prog.torch(torch.tensor(pts)).numpy()):
+        assert np.all(np.abs(got - np.array(want)) <= tol), (got, want)

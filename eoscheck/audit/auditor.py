@@ -118,7 +118,7 @@ def _audit(loss, R, Z, sym, ev, facts, notes, t0, symbolic, symbolic_timeout, th
               if checks[k].passed and checks[k].method == "numeric"]
     if ranged:
         notes.append(f"{', '.join(ranged)} passed numerically on [−{R:g}, {R:g}] only: a failure beyond it is not seen "
-                     "(--search-range widens the search; sympy did not decide them)")
+                     f"(--search-range widens the search; {facts.no_answer('sympy did not decide them')})")
     constants = _constants(checks, loss)
     report = AuditReport(
         loss=loss, checks=checks, constants=constants, paper=_paper_comparison(loss, constants), notes=notes,

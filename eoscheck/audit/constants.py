@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..compiler import compile_expr
 from ..losses import z
-from .evaluate import div, mp_at, q_g, q_g_over_l, q_l_over_g, q_quad0
+from .evaluate import UNCOMPUTED, div, mp_at, q_g, q_g_over_l, q_l_over_g, q_quad0
 from .format import fmt, join_methods, sym_float, to_float
 from .results import FAIL, PASS, UNDETERMINED, CheckResult
 from .search import Sup
@@ -93,6 +93,8 @@ _H = np.unique(np.concatenate([np.linspace(0.05, 1.0, 20), [0.001, 0.003, 0.01, 
 _H = np.concatenate([-_H[::-1], _H])
 _H_MP = np.array([-1.0, -0.75, -0.5, -0.25, -0.1, 0.1, 0.25, 0.5, 0.75, 1.0])
 _QUAD_MP_ROWS = 40
+#: the largest |x| of the quadratic check's grid: ulp(1e9) = 1.2e-7 keeps the smallest offset, 1e-3, to 1e-4
+_X_RESOLVED = 1e9
 
 
 def _q_mp(ev, x: float, h: float):
@@ -137,6 +139,45 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> Ch
     return None
 
 
+def _q_mp_exact(ev, x: float, h: float):
+    """Q(x, h) as an mpmath number, unrounded to float64 (so 1e431 stays 1e431); None where not computed."""
+    lx, ly, dx = ev.mp(x, 0), ev.mp(x + h, 0), ev.mp(x, 1)
+    if any(mpmath.isnan(v) for v in (lx, ly, dx)) or dx == 0:
+        return None
+    with mpmath.workdps(60):
+        return (ly - lx - dx * h) / (abs(dx) * h * h)
+
+
+def _quadratic_beyond_float(ctx, x: float) -> CheckResult | None:
+    """C.quadratic's ratio beyond float64 at x (probit: Q(1000, −1) ≈ 1.2e431): a FAIL when sympy's limit of
+    Q(·, ±1) on x's side is ∞, or when the high-precision sup over h = ±1 at x and at 8 points out to |x| = 1e9
+    grows over the last four and ends ≥ 2× its start (probit: 1e431 … 1e434294472); None (undetermined) when
+    it levels off — a finite C_β beyond float64 (flat_exp with a = 800) is not a failure."""
+    side = "+" if x > 0 else "-"
+    lims = [sym_float(ctx.facts.limit(k, side)) for k in ("quad(1)", "quad(-1)")]
+    at = [(_q_mp_exact(ctx.ev, x, h), h) for h in (1.0, -1.0)]
+    at = max(((v, h) for v, h in at if v is not None), default=(None, 0.0), key=lambda p: p[0])
+    shown = f"ratio {mpmath.nstr(at[0], 3)} at z−x = {at[1]:g}" if at[0] is not None else "ratio ≥ 1.8e308"
+    if any(v == math.inf for v in lims if v is not None):
+        return CheckResult("C.quadratic", FAIL, constant=math.inf, method="symbolic", witness=x,
+                           witness_info=f"{shown} (beyond float64); → ∞ as x→{side}∞ (sympy)",
+                           detail="the quadratic ratio is unbounded in the tail")
+    far = [x] + list(np.geomspace(2 * abs(x), 1e9, 8) * np.sign(x))
+    vals = []
+    for xf in far:
+        qs = [v for v in (_q_mp_exact(ctx.ev, float(xf), h) for h in (1.0, -1.0)) if v is not None]
+        if not qs:
+            return None
+        vals.append(max(qs))
+    tail = vals[-4:]
+    if all(b > a for a, b in zip(tail, tail[1:])) and vals[-1] > 2 * vals[0] > 0:
+        return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=x,
+                           witness_info=f"{shown} (beyond float64), {mpmath.nstr(vals[-1], 3)} at x={fmt(far[-1])}; "
+                                        f"growing as x→{side}∞",
+                           detail="the quadratic ratio grows without bound in the tail (high precision)")
+    return None
+
+
 def check_quadratic(ctx, checks) -> CheckResult:
     """C (second part): the smallest C_β with ℓ(x+h) ≤ ℓ(x) + ℓ′(x)h + C_β g(x)h² for |h| ≤ 1.
 
@@ -153,6 +194,10 @@ def check_quadratic(ctx, checks) -> CheckResult:
                                  [np.float64(float(b)) + np.array([-1, -0.5, -1e-6, 0, 1e-6, 0.5, 1.0])
                                   for b in brk]))
     X = X[(X >= -R) & (X <= R)]
+    # beyond |x| = 1e9 the offsets x + h are not resolved (ulp(1e13) > 1e-3, the smallest): such x are left out and
+    # both tails need their limits below
+    clipped = bool((np.abs(X) > _X_RESOLVED).any())
+    X = X[np.abs(X) <= _X_RESOLVED]
     (lx, dx, d2x), badx = ev.triple(X)
     gx = np.abs(dx)
     # high-precision ℓ(x), ℓ′(x), ℓ″(x) where float64 is unreliable
@@ -202,20 +247,27 @@ def check_quadratic(ctx, checks) -> CheckResult:
                 val = to_float(div(dv, abs(dxv) * h * h))
             j = int(np.argmin(np.abs(_H - h)))
             Q[i, j] = max(Q[i, j], val) if np.isfinite(Q[i, j]) else val
-    undefined = np.isnan(Q0) | np.isnan(np.where(np.isinf(Q), 0.0, Q)).any(axis=1)
+    nan_rows = np.isnan(Q0) | np.isnan(np.where(np.isinf(Q), 0.0, Q)).any(axis=1)
+    # rows beyond the high-precision evaluator (logistic's ℓ″ = e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})² cancels
+    # 1500 digits at z ≈ −3450) are left out of the grid; a tail of them makes that side's limit necessary below
+    gone = nan_rows & np.array([ev.uncomputed(float(x)) for x in X])
+    undefined = nan_rows & ~gone
     if undefined.any():
         i = int(np.flatnonzero(undefined)[0])
         return CheckResult(name, UNDETERMINED, method="numeric",
                            detail=f"the ratio could not be computed near x={fmt(float(X[i]))} (undefined there, or "
                                   f"beyond the high-precision evaluator's cap)")
+    Q0[gone], Q[gone] = -np.inf, -np.inf
+    gone_sides = [sd for sd, edge in (("+", -1), ("-", 0)) if gone[edge] or clipped]
     Qx = np.max(np.concatenate([Q, Q0[:, None]], axis=1), axis=1)
     if (Qx == np.inf).any():
         i = int(np.flatnonzero(Qx == np.inf)[0])
         g0 = ev.mp(float(X[i]), 1)
         if g0 != 0:   # a finite ratio beyond 1.8e308 (flat_exp with a = 800: sup = (e^a − 1 − a)/a ≈ 4e344)
-            return CheckResult(name, UNDETERMINED, method="numeric",
-                               detail=f"the ratio exceeds the float range (≥ 1.8e308) at x={fmt(float(X[i]))}: a "
-                                      "finite C_β, if there is one, is beyond float64")
+            return _quadratic_beyond_float(ctx, float(X[i])) or CheckResult(
+                name, UNDETERMINED, method="numeric",
+                detail=f"the ratio exceeds the float range (≥ 1.8e308) at x={fmt(float(X[i]))}: a finite C_β, if "
+                       "there is one, is beyond float64")
         return CheckResult(name, FAIL, constant=math.inf, method="numeric", witness=float(X[i]),
                            witness_info="g(x) = 0 where ℓ is not locally linear (ratio infinite)",
                            detail="the quadratic bound cannot hold with any C_β")
@@ -262,7 +314,8 @@ def check_quadratic(ctx, checks) -> CheckResult:
     exact = None
     method = "numeric"
     open_sides = [side for side, edge, inward in (("+", len(X) - 1, len(X) - 2), ("-", 0, 1))
-                  if Qx[edge] >= best_v * (1 - 1e-6) or (Qx[edge] >= Qx[inward] and Qx[edge] >= 0.5 * best_v)]
+                  if Qx[edge] >= best_v * (1 - 1e-6) or (Qx[edge] >= Qx[inward] and Qx[edge] >= 0.5 * best_v)
+                  or side in gone_sides]
     ctx.facts.drop_unneeded([(k, sd) for sd in open_sides for k in ("quad(1)", "quad(-1)")])
     for side in open_sides:
         edge = len(X) - 1 if side == "+" else 0
@@ -282,6 +335,13 @@ def check_quadratic(ctx, checks) -> CheckResult:
                 exact = sp.sstr(lims[lvs.index(m)])
                 sup_info = f"approached as x→{side}∞ with z−x = {h_at} (sympy limit {exact})"
             continue
+        if side in gone_sides:   # the grid stops short of R there, and the tail is beyond the evaluator too
+            edge = X[~gone].min() if side == "-" else X[~gone].max()
+            why = (UNCOMPUTED if gone[0 if side == "-" else -1] else
+                   f"the range asked for reaches |x| = {fmt(R)}, and beyond {fmt(_X_RESOLVED)} x + h is not resolved")
+            return CheckResult(name, UNDETERMINED, method="numeric",
+                               detail=f"the ratio could not be computed beyond x={fmt(float(edge))} ({why}) "
+                                      f"and {ctx.facts.no_answer()} as x→{side}∞")
         # numeric tail growth
         far = np.geomspace(R, 1e9, 8) * (1 if side == "+" else -1)
         vals = []
@@ -298,6 +358,11 @@ def check_quadratic(ctx, checks) -> CheckResult:
             sup_info = f"in the tail x→{side}∞ (to |x|=1e9)"
     hp = (f"; float64 unreliable on {n_bad_rows} x: high precision on {len(mp_rows)} of them × "
           f"{len(_H_MP)} offsets" if n_bad_rows else "")
+    if gone.any():
+        hp += (f"; {int(gone.sum())} x beyond the high-precision evaluator left out (|x| ≥ "
+               f"{fmt(float(np.abs(X[gone]).min()))})")
+    if clipped:
+        hp += f"; the grid stops at |x| = {fmt(_X_RESOLVED)} (x + h unresolved beyond), the tails are sympy's limits"
     detail = (f"sup over a grid of {len(X)} x × {len(_H)} offsets z−x ∈ [−1, 1] plus z→x (ℓ″/2g), "
               f"{refined} L-BFGS-B refinements{hp}; sup {sup_info}")
     return CheckResult(name, PASS, constant=best_v, exact=exact, method=method, detail=detail)

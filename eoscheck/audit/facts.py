@@ -96,6 +96,10 @@ class Facts:
             q[f"{key}{i}"] = (lambda pc=pc, f=f: sign_on_piece(pc, f, "pos" if key == "nonincr" else "neg"))
         self.answers.update(self.sym.ask(q))
 
+    def no_answer(self, what: str = "sympy found no limit") -> str:
+        """Why a question has no symbolic answer: ``what``, or that sympy was not asked (``--no-symbolic``)."""
+        return what if self.sym.enabled else "sympy not asked (--no-symbolic)"
+
     def close(self) -> None:
         """Stop every sympy child still running."""
         basic = getattr(self, "_basic", None)

@@ -69,14 +69,16 @@ def side_inf(side: str) -> float:
 
 
 def sym_float(v) -> float | None:
-    """A sympy limit as a float (±inf for ±oo), None when it is not a real number."""
+    """A sympy limit as a float (±inf for ±oo only), None when it is not a real number or is a finite number
+    beyond float64 ((e^800 − 801)/800, flat_exp's quadratic ratio, is not ∞)."""
     if v is None:
         return None
     if v == sp.oo:
         return math.inf
     if v == -sp.oo:
         return -math.inf
-    return real_number(v)  # plain float arithmetic: never sympy's unbounded evalf
+    f = real_number(v)  # plain float arithmetic: never sympy's unbounded evalf
+    return None if f is None or math.isinf(f) else f
 
 
 
@@ -119,7 +121,8 @@ def promises_lines(p: Mapping[str, Any]) -> list[str]:
     inst = p.get("instantiated")
     if inst:
         pr = inst["params"]
-        lines.append("  At " + ", ".join(f"{k}={v:g}" for k, v in pr.items() if v is not None) + ":")
+        lines.append("  At " + ", ".join(f"{k}={v:g}" for k, v in pr.items() if v is not None) + ":"
+                     + (f" {inst['why']}" if inst.get("why") else ""))
         for k, v in inst.items():
             if isinstance(v, dict) and "formula" in v:
                 val = "—" if v.get("value") is None else f"{v['value']:.6g}"

@@ -80,6 +80,19 @@ def promises(report: AuditReport, *, eta=None, n=None, gamma=None, T=None,
     and the registered Theorem 35 bounds with the audited constants C_g, C_β, C_e).
     """
     out: dict[str, Any] = {}
+    params = {"eta": eta, "n": n, "gamma": gamma, "T": T}
+    try:
+        _promise(out, report, params, symbolic, symbolic_timeout)
+    finally:   # asked for values: say why there are none rather than print nothing
+        if any(v is not None for v in params.values()) and "instantiated" not in out:
+            rho = out.get("rho", {})
+            why = rho.get("why") or rho.get("error") or "ρ could not be computed"
+            out["instantiated"] = {"params": params, "why": "no bound is evaluated: " + why}
+    return out
+
+
+def _promise(out: dict[str, Any], report: AuditReport, params: dict[str, Any], symbolic: bool,
+             symbolic_timeout: float) -> None:
     held = {x: report.holds(x) for x in "ABCD"}
     out["applies"] = [{"id": rid, "result": what, "needs": "–".join([needs[0], needs[-1]]) if len(needs) > 1
                        else needs, "applies": _applies(held, needs)} for rid, what, needs in RESULTS]
@@ -87,33 +100,31 @@ def promises(report: AuditReport, *, eta=None, n=None, gamma=None, T=None,
         out["rho"] = {"defined": False, "why": "ρ(λ) = min_z λℓ(z) + z² needs Assumption 3A"
                       + (" (undetermined)" if held["A"] is None else " (fails)")}
         out["table1"] = {"applies": False, "why": "Table 1 needs Assumptions 3A–3C"}
-        return out
+        return
     if report.constants.get("ell0") is None:
         out["rho"] = {"defined": False, "why": "ℓ(0) is not a finite float64 number, so ρ(λ) is not computed"}
         out["table1"] = {"applies": False, "why": "ℓ(0) is not a finite float64 number"}
-        return out
+        return
     tiny = _underflowed_ell0(report.loss) if report.constants["ell0"] == 0 else None
     if tiny is not None:
         out["rho"] = {"defined": False, "why": f"ℓ(0) ≈ {tiny} is positive but below float64's range, so ρ(λ) is not "
                                                 "computed (it is not 0: the loss is not degenerate)"}
         out["table1"] = {"applies": False, "why": f"ℓ(0) ≈ {tiny} underflows float64"}
-        return out
+        return
     if report.constants["ell0"] == 0:
         out["rho"] = {"defined": True, "degenerate": True,
                       "why": "ℓ(0) = 0, so ℓ = 0 on [0, ∞) (ℓ ≥ 0, non-increasing): ρ(λ) = 0 and the bounds are trivial"}
         out["table1"] = {"applies": False, "why": "degenerate loss (ℓ = 0 on [0, ∞))"}
-        return out
+        return
     loss = evaluable_loss(report.loss)
     try:
         _promise_rho(out, report, loss, symbolic, symbolic_timeout)
     except Exception as err:  # noqa: BLE001 - a numeric failure in ρ must not sink the audit
         out["rho"] = {"defined": True, "error": f"{type(err).__name__}: {err}"}
         out["table1"] = {"applies": None, "why": "ρ could not be computed"}
-        return out
-    params = {"eta": eta, "n": n, "gamma": gamma, "T": T}
+        return
     if any(v is not None for v in params.values()):
         out["instantiated"] = instantiate(report, loss, **params)
-    return out
 
 
 def _promise_rho(out: dict[str, Any], report: AuditReport, loss: Loss, symbolic: bool, timeout: float) -> None:
@@ -157,7 +168,7 @@ def _rho_class(loss: Loss, timeout: float, symbolic: bool = True) -> tuple[dict[
     how = ""
     if c is None or c.method.startswith("fitted"):
         c = B.fitted_class(loss)
-        how = "sympy gave no class (or timed out); "
+        how = "sympy gave no class (or timed out); " if symbolic else "sympy not asked (--no-symbolic); "
     kind = c.kind
     exp = real_number(c.exponent) if c.exponent is not None else None
     fitted = c.method.startswith("fitted")   # an exponent fitted to sampled λ is an estimate, not a class

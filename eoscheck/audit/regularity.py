@@ -52,12 +52,11 @@ def _smoothness(ctx: Context, order: int, name: str) -> CheckResult:
             ans = f.answers.get(f"bp{j}.{k}")
             left, at, right = ans if ans else (None, None, None)
             vals = [left, right] + ([at] if k == 0 else [])
-            if any(v is None for v in vals):
+            vals_f = [sym_float(v) for v in vals if v is not None]
+            if len(vals_f) < len(vals) or None in vals_f:  # unanswered, or a finite value beyond float64
                 lnum, rnum = _one_sided_numeric(ctx, float(b), k)
                 numeric = True
                 vals_f = [lnum, rnum]
-            else:
-                vals_f = [sym_float(v) for v in vals]
             if any(v is None or not math.isfinite(v) for v in vals_f):
                 return CheckResult(name, FAIL, method="symbolic" if not numeric else "numeric",
                                    witness=float(b), witness_info=f"ℓ^({k}) has no finite one-sided limit")
@@ -226,7 +225,7 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
     # z = 2000): a numeric pass says so, and the audit's notes list every such check
     return CheckResult(name, PASS, method="numeric",
                        detail=detail + (("; " + ", ".join(how)) if how else "")
-                       + f"; numeric on the searched range [−{ctx.R:g}, {ctx.R:g}] only (sympy did not decide it)")
+                       + f"; numeric on the searched range [−{ctx.R:g}, {ctx.R:g}] only ({ctx.facts.no_answer('sympy did not decide it')})")
 
 
 def _value_jump(ctx: Context, ans, b: float) -> str | None:
@@ -359,7 +358,7 @@ def check_vanishes(ctx, checks) -> CheckResult:
         first = int(gone.argmax())
         if first < 6 or not gone[first:].all():   # the rules below read the last 6 values
             return CheckResult(name, UNDETERMINED, method="numeric",
-                               detail=f"sympy found no limit; ℓ could not be computed at z={fmt(float(zs[gone][0]))}: "
+                               detail=f"{ctx.facts.no_answer()}; ℓ could not be computed at z={fmt(float(zs[gone][0]))}: "
                                       f"{UNCOMPUTED}")
         zs, vals = zs[:first], vals[:first]
     if vals[-1] == 0 or (np.all(np.diff(vals) <= 0) and vals[-1] < 1e-12 * max(1.0, abs(vals[0]))):
@@ -372,10 +371,10 @@ def check_vanishes(ctx, checks) -> CheckResult:
             np.ptp(slopes) < 0.2 * abs(slopes.mean()):
         return CheckResult(name, PASS, constant=0.0, method="numeric",
                            detail=f"ℓ ∝ z^{slopes[-1]:.3g} on [{fmt(float(zs[-5]))}, {fmt(float(zs[-1]))}] "
-                                  f"(numeric; sympy found no limit)")
+                                  f"(numeric; {ctx.facts.no_answer()})")
     if np.all(np.diff(vals[-6:]) >= 0) and vals[-1] > 0:
         return CheckResult(name, FAIL, method="numeric", witness=float(zs[-1]),
                            witness_info=f"ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}, not decreasing",
                            detail=f"ℓ does not decrease towards 0 on [{fmt(float(zs[-6]))}, {fmt(float(zs[-1]))}]")
     return CheckResult(name, UNDETERMINED, method="numeric",
-                       detail=f"sympy found no limit; ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}")
+                       detail=f"{ctx.facts.no_answer()}; ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}")

@@ -158,7 +158,7 @@ class Searcher:
                 if ext["v"] > out.value:
                     out.value, out.arg = ext["v"], side_inf(side)
             else:
-                out.undetermined = f"{label} still increasing as z→{side}∞ ({ext['info']}) and sympy found no limit"
+                out.undetermined = f"{label} still increasing as z→{side}∞ ({ext['info']}); {self.facts.no_answer()}"
         return out
 
     def witness_outward(self, Z, v, side) -> tuple[float, float]:
