@@ -25,7 +25,8 @@ logistic beyond z = 745); and a product that is not finite in float64 (∞·0, �
 ℓ′ = −e^{−z}/(1 + e^{−z}) of a user's logistic at z = −710) is recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|)
 with those logs, or, where the product has a sum among its factors that under/overflowed as a whole, as the
 sum of the distributed terms' products.  A univariate √A + B with polynomial A, B whose A − B² loses terms (√(1+z²) − z) is
-evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`), and 1 ± tanh u, 1 − tanh² u through
+evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`), an algebraic sum with fractions over
+its common denominator where that cancels or leaves such a difference (:func:`together_form`), and 1 ± tanh u, 1 − tanh² u through
 exponentials (:func:`tanh_form`); other cancelling differences are not rewritten (``audit-loss --run``
 measures what they cost).
 """
@@ -117,12 +118,14 @@ class _Walk:
         if isinstance(expr, sp.log) and len(expr.args) == 1:
             return self.log(expr.args[0])
         if self.stable_log and isinstance(expr, sp.Add) and expr not in self._plain:
-            conj = conjugate_form(expr)
+            conj, sign = conjugate_form(expr), 1
+            if conj is None and any(_sqrt_term(-t) is not None for t in expr.args):   # −√A + B = −(√A − B)
+                conj, sign = conjugate_form(-expr), -1
             if conj is not None:       # √A + B where B < 0: (A − B²)/(√A − B), A − B² expanded symbolically
                 num, root, rest = conj
                 den = sp.Add(root, -rest, evaluate=False)
                 self._plain.add(den)   # its own conjugate form is expr again; where B < 0 it does not cancel
-                alt = self.node(sp.Mul(num, sp.Pow(den, -1, evaluate=False), evaluate=False))
+                alt = self.node(sp.Mul(sign * num, sp.Pow(den, -1, evaluate=False), evaluate=False))
                 cond, otherwise = self.node(sp.StrictLessThan(rest, 0)), self.node(sp.true)
                 terms = [self.node(a) for a in expr.args]
 
@@ -130,6 +133,9 @@ class _Walk:
                     return env.bk.add([f(env) for f in terms], env)
 
                 return lambda env: env.bk.piecewise([(alt, cond), (plain, otherwise)], env)
+            joined = together_form(expr)
+            if joined is not None:     # z/√(1+z²) − 1 = (z − √(1+z²))/√(1+z²): the numerator's own rules apply
+                return self.node(joined)
             c, rest = expr.as_coeff_Add()
             if c == -1 and isinstance(rest, sp.exp):          # e^u − 1 = expm1(u): no cancellation near u = 0
                 fu = self.node(rest.args[0])
@@ -325,6 +331,36 @@ def conjugate_form(expr: sp.Add) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
     if len(sp.Add.make_args(num)) >= len(sp.Add.make_args(a2)) + len(sp.Add.make_args(b2)):
         return None            # nothing cancels symbolically: no gain
     return num, root, rest
+
+
+#: :func:`together_form` works on sums of at most this many operations (a bound on sympy's work)
+TOGETHER_MAX_OPS = 60
+
+
+def together_form(expr: sp.Add) -> sp.Expr | None:
+    """num/den = ``expr`` over a common denominator, for a univariate algebraic sum with a fraction among its
+    terms (+, ×, rational powers only), when that gains digits: the numerator cancels symbolically (ℓ″ of
+    √(1+z²) − z, (1 − z²/(1+z²))/√(1+z²), has numerator 1) or is a square-root difference that
+    :func:`conjugate_form` rewrites (ℓ′ = z/√(1+z²) − 1 = (z − √(1+z²))/√(1+z²)); None otherwise.  As written,
+    both keep ~8 of 16 digits at z = 1e4."""
+    syms = expr.free_symbols
+    if len(syms) != 1 or sp.count_ops(expr) > TOGETHER_MAX_OPS:
+        return None
+    for node in sp.preorder_traversal(expr):
+        if not isinstance(node, (sp.Symbol, sp.Number, sp.Add, sp.Mul, sp.Pow)) or (
+                isinstance(node, sp.Pow) and not isinstance(node.exp, sp.Rational)):
+            return None
+    if not any(isinstance(p, sp.Pow) and p.exp < 0 for p in sp.preorder_traversal(expr)):
+        return None
+    (x,) = syms
+    num, den = sp.fraction(sp.together(expr))
+    if den == 1:
+        return None
+    num = sp.expand(num)
+    terms = sp.Add.make_args(num)
+    if len(terms) >= len(expr.args) and conjugate_form(num) is None and conjugate_form(-num) is None:
+        return None
+    return sp.Mul(num, sp.Pow(den, -1, evaluate=False), evaluate=False)
 
 
 def _sqrt_term(t: sp.Expr) -> tuple[sp.Rational, sp.Expr] | None:
