@@ -98,6 +98,8 @@ class Evaluation:
     best: np.ndarray | None = None
     best_meaning: str = ""
     best_reduce: str = "max"
+    #: a strict statement (< or >): reaching the limit is a violation, not only passing it
+    strict: bool = False
 
     def __post_init__(self) -> None:
         self.measured = np.atleast_1d(np.asarray(self.measured, dtype=np.float64))
@@ -121,6 +123,8 @@ class Evaluation:
         ``measured ≥ constant·bound/(1+margin) − allowance`` (the same factor on the other side: with
         margin 1 a fitted lower bound may be beaten by a factor 2, not made vacuous by (1 − 1) = 0)."""
         lim = limit(self.bound, self.allowance, self.direction, constant, margin)
+        if self.strict:
+            return ~(self.measured < lim) if self.direction == "<=" else ~(self.measured > lim)
         return ~(self.measured <= lim) if self.direction == "<=" else ~(self.measured >= lim)
 
     def holds(self, constant: float = 1.0, margin: float = 0.0) -> bool:

@@ -171,6 +171,7 @@ class Conjecture:
     where: tuple = ()
     values: dict[str, float] = field(default_factory=dict)  # fitted constants
     where_text: tuple[str, ...] = ()
+    strict: bool = False     # < or >: a point where QUANTITY equals EXPR (train_error = 0 for "> 0") convicts
 
     # --- parsing ---------------------------------------------------------------------
     @classmethod
@@ -185,8 +186,9 @@ class Conjecture:
         if not isinstance(text, str) or not text.strip():
             raise EoscheckError('give a conjecture such as "avg_loss(t) <= C*log(gamma**2*eta*t)**2/(gamma**2*eta*t)"')
         lhs, op, rhs_text = _split_comparison(text)
-        # a strict statement is checked as its closure: a witness must beat EXPR by more than the allowance
-        # either way (a --where condition keeps its strictness: it bounds the domain the witness is drawn from)
+        # a strict statement keeps its strictness: a witness reaches EXPR by at least the allowance (with an exact
+        # quantity, train_error(t) > 0, a 0 convicts), where the closure ≤ / ≥ needs more than the allowance
+        strict = op in ("<", ">")
         op = {"<": "<=", ">": ">="}.get(op, op)
         quantity, arg = _parse_quantity(lhs)
         syms = {p: sp.Symbol(p, positive=True) for p in PARAMS}
@@ -217,7 +219,8 @@ class Conjecture:
             raise EoscheckError(f"a --where condition uses t but {quantity} is not measured at t; write "
                                 f"{quantity}(t) or bound T instead")
         return cls(text=text.strip(), quantity=quantity, arg=arg, direction=op, rhs=rhs, constants=used,
-                   loss=loss, ranges=parsed, eta_of_T=e_of_T, where=conds, where_text=tuple(where or []))
+                   loss=loss, ranges=parsed, eta_of_T=e_of_T, where=conds, where_text=tuple(where or []),
+                   strict=strict)
 
     # --- evaluation --------------------------------------------------------------------
     def points(self, inst: Instance) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
@@ -379,7 +382,7 @@ class Conjecture:
             keep = ~(bad | undefined)
             meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
             allow = allow[keep]
-        return Evaluation(meas, b, allow, self.direction, P, notes=notes)
+        return Evaluation(meas, b, allow, self.direction, P, notes=notes, strict=self.strict)
 
     # --- instances ---------------------------------------------------------------------
     def strategy(self, inner: bool = False, k: int = 4):
@@ -439,7 +442,7 @@ class Conjecture:
 
     def summary(self) -> dict[str, Any]:
         return {"text": self.text, "quantity": self.quantity, "arg": None if self.arg is None else str(self.arg),
-                "direction": self.direction, "rhs": sp.sstr(self.rhs), "constants": dict(self.values),
+                "direction": self.direction, "strict": self.strict, "rhs": sp.sstr(self.rhs), "constants": dict(self.values),
                 "loss": self.loss, "ranges": {k: [r.lo, r.hi] for k, r in self.ranges.items()
                                               if not (k == "eta" and self.eta_of_T is not None)},
                 "eta_of_T": None if self.eta_of_T is None else sp.sstr(self.eta_of_T),
@@ -453,7 +456,7 @@ class Conjecture:
 
 
 #: What a statement and a ``--where`` condition look like (the end of their parse errors).
-STATEMENT_USAGE = 'a conjecture is "QUANTITY <= EXPR" (or >=), e.g. "avg_loss(t) <= C/(gamma**2*eta*t)"'
+STATEMENT_USAGE = 'a conjecture is "QUANTITY <= EXPR" (or >=, <, >), e.g. "avg_loss(t) <= C/(gamma**2*eta*t)"'
 WHERE_USAGE = 'a --where condition is "EXPR <= EXPR" (or >=, <, >), e.g. "gamma**2*eta*t >= 1"'
 
 
@@ -618,6 +621,10 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
         G = np.stack([values_at(sp.diff(conj.rhs, c), P) for c in csyms], axis=1)
         good = np.isfinite(f0) & np.isfinite(G).all(axis=1)
         f0, G, m, sc = f0[good], G[good], meas[good], scale[good]
+        if len(names) == 1 and not relaxed:
+            one = _one_constant(sign, f0, G[:, 0], m, sc)
+            if one is not None:
+                return {names[0]: one}
         # sign·(f0 + G c) ≥ sign·m  ⇔  −sign·G c ≤ sign·(f0 − m).  Each constant is scaled by its column's
         # largest |G| (and each row by its largest entry): HiGHS drops entries below 1e-9, so C·1e-12 read as
         # "no constant makes it hold" with C = 6.9e11 holding exactly
@@ -685,8 +692,27 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
     return {c: float(v) for c, v in zip(names, best.x)}
 
 
+def _one_constant(sign: float, f0, g, m, sc) -> float | None:
+    """The tightest single constant c with sign·(f0 + g c) ≥ sign·m at every point, read off the interval the
+    points leave (no linear program: HiGHS's tolerances called C ≥ m·(ηt)² over g from 1e-12 to 1 "infeasible",
+    and that convicted); None where the objective is unbounded (the linear program's fallback decides)."""
+    a, r = sign * g, sign * (m - f0)
+    if np.any((a == 0) & (r > 0)):
+        raise EoscheckError("no values of the constants make the bound hold on the calibration set")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = float(np.max(r[a > 0] / a[a > 0], initial=-np.inf))
+        hi = float(np.min(r[a < 0] / a[a < 0], initial=np.inf))
+    if lo > hi:
+        raise EoscheckError("no values of the constants make the bound hold on the calibration set")
+    o = float(np.mean(sign * g / sc)) if len(g) else 0.0    # the linear program's objective: mean EXPR/|measured|
+    c = lo if o > 0 else hi if o < 0 else (lo if math.isfinite(lo) else hi)
+    return c if math.isfinite(c) else None
+
+
 def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.ndarray, dict, list[Instance]]:
-    """Measured values on ``examples`` seeded draws from the inner ranges."""
+    """Measured values on ``examples`` seeded draws from the inner ranges; two of each draw's four stepsizes are the
+    inner η range's ends (drawn at random only, the 16 draws of ``max_loss <= C*eta`` missed η = 0.25, where
+    max_loss/η = ln 2/0.25 is largest, and its C = 1.34 was "falsified" there)."""
     rng = np.random.default_rng(seed)
     insts = []
     R = {p: r.inner(low_half=(p != "gamma")) for p, r in conj.ranges.items()}
@@ -696,6 +722,7 @@ def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.n
         g = math.exp(rng.uniform(math.log(R["gamma"].lo), math.log(R["gamma"].hi)))
         data = build_separable(max(1, n), max(1, d), g, int(rng.integers(2**32)), pin_margin=True)
         etas = np.exp(rng.uniform(math.log(R["eta"].lo), math.log(R["eta"].hi), 4))
+        etas[:2] = R["eta"].lo, R["eta"].hi
         Ts = np.exp(rng.uniform(math.log(R["T"].lo), math.log(R["T"].hi), 4)).astype(int)
         insts.append(conj.instance(data, list(etas), list(np.maximum(Ts, 1))))
     meas, P = [], {p: [] for p in PARAMS + EXTRA}

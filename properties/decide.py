@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -28,6 +29,7 @@ from eoscheck._errors import EoscheckError
 
 from .conjecture import (FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, fit_constants, geometric_mean,
                          ladders)
+from .claims import Evaluation
 from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread
 from .numerics import jsonable
@@ -148,6 +150,15 @@ class ConjectureReport:
     def to_json(self) -> dict:
         return jsonable(asdict(self))
 
+    def consider(self, direction: str, point: dict, instance: str) -> None:
+        """Make ``point`` the worst one if it is nearer violation (ln of measured/EXPR, sign by direction) than the
+        worst so far: every point checked counts, the ladders' and the witness's too."""
+        def score(p):
+            sc = Evaluation(p["measured"], p["bound"], 0.0, direction).scores()[0]
+            return math.inf if np.isnan(sc) else float(sc)
+        if self.worst_point is None or score(point) > score(self.worst_point):
+            self.worst_point, self.worst_ratio, self.worst_instance = point, point.get("ratio"), instance
+
 
 def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | None = None,
                      save_dir: str | None = None, shrink_attempts: int = SHRINK_ATTEMPTS) -> ConjectureReport:
@@ -202,10 +213,11 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             except EoscheckError:   # no constant fits the calibration with the witness in: it convicts as found
                 break
             notes.append(f"refit {attempt + 1}: a violation at {found[0].describe()} lay inside the calibration "
-                         f"ranges; its points joined the calibration ({', '.join(f'{k} = {v:.6g}' for k, v in conj.values.items())})")
+                         f"ranges; its points joined the calibration ({_constants_text(conj.values)})")
             rep.trend, rep.slopes = [], {}
         if found is not None:
             inst, pt, source = found
+            rep.consider(conj.direction, pt, inst.describe())
             rep.verdict, rep.witness_source = "FALSIFIED", source
             rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
             up = conj.direction == "<="
@@ -214,7 +226,9 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             unreached = (conj.quantity == "transition_time" and "T" in pt and pt["measured"] > pt["T"])
             shown = f"{pt['measured']:.9g}" + (f" (not reached by T = {pt['T']:g}: counted as T + 1)" if unreached else "")
             notes.insert(0, f"witness ({source}): measured {shown} vs EXPR = {pt['bound']:.9g} "
-                            f"(limit {lim} = {pt['limit']:.9g}) at {inst.describe()}"
+                            f"(limit {lim} = {pt['limit']:.9g}"
+                            + (f"; {conj.quantity} {'<' if up else '>'} EXPR: reaching the limit convicts"
+                               if conj.strict else "") + f") at {inst.describe()}"
                             + (f"; the violating run: η={pt['eta']:.6g}, T={pt['T']:g}" if "T" in pt and "eta" in pt
                                else "") + (f", t={pt['t']:g}" if "t" in pt else ""))
         elif rep.points == 0:
@@ -235,6 +249,10 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
 
 #: Refits of the constants when a witness lies inside the calibration ranges (then the calibration missed it).
 REFITS = 3
+
+
+def _constants_text(values: dict) -> str:
+    return ", ".join(f"{k} = {v:.6g}" for k, v in values.items())
 
 
 def in_calibration(conj: Conjecture, pt: dict) -> bool:
@@ -275,6 +293,10 @@ def _search(conj: Conjecture, e, seed: int | None, s0: int, margin: float, shrin
     for p, insts in lads.items():
         evs = [conj.evaluate(i) for i in insts]
         rep.points += sum(ev.size for ev in evs)
+        for inst, ev in zip(insts, evs):
+            i = ev.worst_index()
+            if i is not None:
+                rep.consider(conj.direction, ev.point(i), inst.describe())
         rate = p == "t" or (p == "T" and conj.arg != "t")
         sl = slopes_of(conj.direction, p, evs, SLOPE_TOL, observe=rate)
         rep.slopes[p] = sl

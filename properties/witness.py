@@ -72,11 +72,11 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
     if conj.direction == "<=":
         B = max(vals)
         lim = B * (1 + sp.Float(margin, DIGITS)) + a
-        bad = bool(m > lim)
+        bad = bool(m >= lim) if conj.strict else bool(m > lim)
     else:
         B = min(vals)
         lim = B / (1 + sp.Float(margin, DIGITS)) - a
-        bad = bool(m < lim)
+        bad = bool(m <= lim) if conj.strict else bool(m < lim)
     if not bad:
         return None
     return {"measured": float(measured), "bound_40": str(B), "bound": float(B), "limit": float(lim),

@@ -487,3 +487,55 @@ def test_an_expr_that_is_not_real_is_refused_or_set_aside_as_such(capsys):
     assert any(n.startswith(f"{ev.size} point(s) set aside where EXPR is not a real number") for n in ev.notes), \
         ev.notes
     assert not any("diverged" in n for n in ev.notes)
+
+
+def test_one_constant_spanning_twelve_decades_fits_exactly():
+    """C ≥ m·(ηt)² over (ηt)^−2 from 1e-12 to 1: HiGHS's tolerances called the linear program infeasible
+    ("no values of the constants make the bound hold") and that convicted a conjecture.  One constant is read
+    off its interval: the tightest is max m·(ηt)² (by hand here), and every point holds with it."""
+    x = np.geomspace(1.0, 1e6, 40)                       # ηt
+    m = np.linspace(0.1, 60.0, 40)
+    conj = Conjecture.parse("loss(t) <= C/(eta*t)**2")
+    C = fit_constants(conj, m, _points(eta=x, t=np.ones(40)))["C"]
+    # C = max mᵢ/(ηt)ᵢ^−2 through two roundings of (ηt)^−2 and one of the quotient (≤ 3 ulps): 1e-15 relative
+    assert C == pytest.approx(np.max(m * x**2), rel=1e-15) and np.all(C / x**2 >= m * (1 - 1e-15))
+
+
+def test_a_strict_statement_is_falsified_where_it_only_reaches_its_bound(tmp_path):
+    """`train_error(t) > 0` was checked as ≥ 0 and NOT FALSIFIED, though GD separates the data (train error 0,
+    an exact count: allowance 0).  A strict statement keeps its strictness; the witness replays."""
+    from eoscheck.properties.claims import Evaluation
+
+    tie = Evaluation([0.0], [0.0], 0.0, ">=")
+    assert tie.holds() and not Evaluation([0.0], [0.0], 0.0, ">=", strict=True).holds()
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "train_error(t) > 0", "--effort", "smoke", "--save", str(tmp_path),
+                 "-o", str(out)]) == 1
+    rep = json.loads(out.read_text())
+    assert rep["conjecture"]["strict"] and rep["counterexample"]["point"]["measured"] == 0.0
+    assert main(["replay", next(str(f) for f in tmp_path.glob("conjecture-*.json"))]) == 1
+    assert main(["conjecture", "train_error(t) >= 0", "--effort", "smoke"]) == 0
+
+
+def test_the_worst_point_counts_every_point_checked(tmp_path):
+    """With --where excluding every drawn point, the γ ladder's one point was counted ("points checked 1") but
+    the worst ratio and instance stayed empty, even beside the FALSIFIED it gave."""
+    args = ["--eta-of-T", "gamma**2*T/120", "--where", "gamma**2*eta*T >= 100", "--gamma", "0.05:1",
+            "--effort", "smoke"]
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "final_loss <= 1e-9", *args, "-o", str(out)]) == 1
+    rep = json.loads(out.read_text())
+    assert rep["points"] >= 1 and rep["worst_instance"]
+    pt = rep["counterexample"]["point"]
+    assert rep["worst_ratio"] >= pt["measured"] / pt["bound"] * (1 - 1e-15)   # the witness is among them
+
+
+def test_calibration_reaches_the_ends_of_the_inner_eta_range():
+    """`max_loss <= C*eta` holds (C = 25 on the defaults); its 16 random calibration draws missed η = 0.25, where
+    max_loss/η = ln 2/0.25 (L(w₀) = ln 2, a monotone run), fitted C = 1.34 and convicted it there."""
+    import math
+
+    from eoscheck.properties.decide import check_conjecture
+
+    rep = check_conjecture("max_loss <= C*eta", "smoke")
+    assert not rep.falsified and rep.constants["C"] >= math.log(2) / 0.25 * (1 - 1e-12)
