@@ -300,6 +300,15 @@ _a = sp.Symbol("a", positive=True)
 PARAM_MAX = 1000.0
 
 
+def _exact(a: float) -> sp.Expr:
+    """The parameter as an exact sympy number: nsimplify's short form where it is the float's value to 1e-15, else
+    the float's own rational (nsimplify(1e-100) is 0: flat_exp with a = 1e-100 was the constant loss 1)."""
+    A = sp.nsimplify(a)
+    if A == 0 or not abs(float(A) - a) <= 1e-15 * abs(a):
+        A = sp.Rational(a)
+    return A
+
+
 def _check_positive(a: float, what: str, most: float = math.inf) -> float:
     try:
         value = float(a)
@@ -320,7 +329,7 @@ def flat_exp(a: float = 1.0) -> Loss:
     """
     a = _check_positive(a, "flat_exp temperature a")
     template = sp.Piecewise((sp.exp(-_a * z), z > 0), (1 - _a * z, True))
-    A = sp.nsimplify(a)
+    A = _exact(a)
 
     def value(m):
         return torch.where(m > 0, torch.exp(-a * m.clamp(min=0)), 1 - a * m)
@@ -357,7 +366,7 @@ def flat_poly(a: float = 1.0) -> Loss:
     """
     a = _check_positive(a, "flat_poly degree a", PARAM_MAX)
     template = sp.Piecewise(((1 + z) ** (-_a), z > 0), (1 - _a * z, True))
-    A = sp.nsimplify(a)
+    A = _exact(a)
 
     def value(m):
         return torch.where(m > 0, (1 + m.clamp(min=0)) ** (-a), 1 - a * m)

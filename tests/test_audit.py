@@ -35,7 +35,7 @@ def test_the_auditor_runs_the_papers_checks():
     assert CHECK_NAMES == CHECKS
 from eoscheck.cli import main as cli_main
 from eoscheck.expr import parse_loss
-from eoscheck.losses import get_loss
+from eoscheck.losses import get_loss, z
 
 pytest_plugins = ["pytester"]
 
@@ -895,3 +895,59 @@ def test_a_wider_search_range_does_not_lose_the_quadratic_constant():
     # "blow-up as z → x" was found there at offsets of 8e16); the grid stops at 1e9 and the limits take the tails
     c = audit("logistic", search_range=1e100, theory=False)["C.quadratic"]
     assert c.status == "pass" and abs(c.constant - (math.e - 2)) <= 1e-14 and "stops at |x| = 1.0000e+09" in c.detail
+
+
+def test_a_linear_piece_at_fine_steps_is_not_a_kink():
+    """flat_exp with a = 0.001 is linear for z ≤ 0 (slope −a on both sides of every grid point there), yet A.convex
+    FAILED with "secant slopes −0.001 then −0.001, confirmed in high precision": on steps of 1e-9 the 30-digit
+    values' rounding, ÷1e-9, exceeded the 1e-30 relative tolerance.  The tolerance is now the values' accuracy."""
+    c = audit("flat_exp:a=0.001", theory=False)["A.convex"]
+    assert c.status == "pass", c.witness_info
+    # a real concave kink of slope −1 → −2 is still confirmed
+    assert audit("where(z < 0, -z, -2*z)", theory=False)["A.convex"].status == "fail"
+
+
+@pytest.mark.parametrize("spec, scale", [("log(1+exp(-1e-300*z))", 1e-300), ("flat_exp:a=1e-30", None)])
+def test_a_tiny_scale_is_no_blow_up_of_the_quadratic_ratio(spec, scale):
+    """ℓ(z) = h(cz) with c = 1e-300: ℓ(x+δ) − ℓ(x) − ℓ′(x)δ ≈ c²δ²/8 cancels ~600 digits, and formed from ℓ and ℓ′ each
+    rounded at 60 digits it "grew ×10 a decade as z → x": FAIL ∞.  D is now one expression whose own cancellation
+    raises the precision.  Oracle (by hand): Q = c·σ(cx)/2 + O(c²) for the logistic h, so C_β = c/4 on [−R, R]
+    (relative corrections ≲ cR = 1e-297); flat_exp: ℓ linear for z ≤ 0, sup (e^a − 1 − a)/a ≈ a/2 = 5e-31.
+    Tolerance 1e-6 relative: grid ratios taken in float64 are trusted to 1e-6 of D (the check's own rule)."""
+    c = audit(spec, theory=False)["C.quadratic"]
+    want = scale / 4 if scale else 0.5e-30
+    assert c.status == "pass" and c.constant == pytest.approx(want, rel=1e-6)
+
+
+def test_a_cancelling_exact_limit_is_evaluated_in_high_precision():
+    """flat_exp with a = 1e-8: sympy's limit (10⁸ − (10⁸ − 1)e^{10⁻⁸})e^{−10⁻⁸} in plain floats read 1.49e-8 (√ε),
+    3× the sup (e^a − 1 − a)/a = 5.0e-9.  Oracle: mpmath at 50 digits; both are correctly rounded floats: 1e-15."""
+    from eoscheck.audit.format import sym_float
+
+    a = sp.Rational(1, 10**8)
+    v = (1 / a - (1 / a - 1) * sp.exp(a)) * sp.exp(-a)
+    with mpmath.workdps(50):
+        want = float((mpmath.e**mpmath.mpf("1e-8") - 1 - mpmath.mpf("1e-8")) / mpmath.mpf("1e-8"))
+    assert sym_float(v) == pytest.approx(want, rel=1e-15)
+    c = audit("flat_exp:a=1e-8", theory=False)["C.quadratic"]
+    assert c.constant == pytest.approx(want, rel=1e-9)     # the sup's limit itself, or the grid just below it
+
+
+@pytest.mark.parametrize("spec", ["-1", "log(1+exp(-z)) - 0.1"])
+def test_a_loss_tending_to_a_negative_value_does_not_vanish(spec):
+    """--no-symbolic: "ℓ decreases to −1 at z = 1e15" passed A.vanishes_at_infinity, A.nonnegative followed from it, and
+    ℓ ≡ −1 ended "Assumptions 3A–3C hold" (exit 0).  And D said "ℓ/g = −∞; unbounded", a −∞ that bounds nothing."""
+    r = audit(spec, symbolic=False, theory=False)
+    assert r["A.vanishes_at_infinity"].status == "fail" and r.holds("A") is False and r.exit_code == 1
+    assert r["D.exp_tail"].status != "fail"
+
+
+def test_a_tiny_parameter_is_not_rounded_to_zero(capsys):
+    """flat_exp with a = 1e-100: sp.nsimplify(1e-100) is 0, so the loss was the constant 1 (A failed), and the paper
+    comparison crashed with a traceback formatting a None."""
+    from eoscheck.losses import get_loss
+
+    loss = get_loss("flat_exp:a=1e-100")
+    assert float(loss.expr.args[0][0].diff(z).subs(z, 1) / loss.expr.args[0][0].subs(z, 1)) == -1e-100
+    assert cli_main(["audit-loss", "flat_exp:a=1e-100", "--no-symbolic"]) in (0, 1, 3)
+    assert "paper (Prop. 5) C_g" in capsys.readouterr().out

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.optimize
 import sympy as sp
 
-from ..compiler import compile_expr
+from ..compiler import compile_expr, mp_value
 from ..losses import z
 from .evaluate import UNCOMPUTED, div, mp_at, q_g, q_g_over_l, q_l_over_g, q_quad0
 from .format import fmt, join_methods, sym_float, to_float
@@ -97,13 +97,31 @@ _QUAD_MP_ROWS = 40
 _X_RESOLVED = 1e9
 
 
-def _q_mp(ev, x: float, h: float):
-    """Q(x, h) = [ℓ(x+h) − ℓ(x) − ℓ′(x)h]/(g(x)h²) from high-precision ℓ and ℓ′ (NaN where not computed)."""
-    lx, ly, dx = ev.mp(x, 0), ev.mp(x + h, 0), ev.mp(x, 1)
+_hsym = sp.Symbol("h", real=True)
+
+
+def _q_mp(ev, x: float, h: float, dprog=None):
+    """Q(x, h) = [ℓ(x+h) − ℓ(x) − ℓ′(x)h]/(g(x)h²) in high precision (NaN where not computed); D = ℓ(x+h) − ℓ(x) −
+    ℓ′(x)h from ``dprog`` (:func:`_d_program`: one expression, whose cancellation raises the precision), else from ℓ
+    and ℓ′ each rounded at 60 digits (log(1 + e^{−1e-300·z}) cancels ~600 digits: a false "blow-up")."""
+    dx = ev.mp(x, 1)
+    if dprog is not None:
+        dv, ok = mp_value(lambda fl: dprog.mpmath(x, h, flags=fl))
+        if not ok or mpmath.isnan(dx):
+            return math.nan
+        with mpmath.workdps(60):
+            return to_float(div(dv, abs(dx) * h * h))
+    lx, ly = ev.mp(x, 0), ev.mp(x + h, 0)
     if any(mpmath.isnan(v) for v in (lx, ly, dx)):
         return math.nan
     with mpmath.workdps(60):
         return to_float(div(ly - lx - dx * h, abs(dx) * h * h))
+
+
+def _d_program(ev):
+    """D(x, h) = ℓ(x+h) − ℓ(x) − ℓ′(x)h compiled once, in x and h."""
+    pw, d1e = ev.exprs[0], ev.exprs[1]
+    return compile_expr(pw.subs(z, z + _hsym) - pw - d1e * _hsym, [z, _hsym], stable_log=True)
 
 
 def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> CheckResult | None:
@@ -113,9 +131,10 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> Ch
     smooth or C¹ point levels off at ℓ″/(2g); (2) ℓ′ changing sign between grid points: at its zero
     x*, g(x*) = 0 while ℓ(x* + h) − ℓ(x*) > 0, so Q(x*, h) = ∞."""
     hs = [10.0**-k for k in range(3, 13)]
+    dprog = _d_program(ctx.ev)
     for x in dict.fromkeys(xs):
         for sgn in (1.0, -1.0):
-            vals = np.array([_q_mp(ctx.ev, x, sgn * h * max(1.0, abs(x))) for h in hs])
+            vals = np.array([_q_mp(ctx.ev, x, sgn * h * max(1.0, abs(x)), dprog) for h in hs])
             tail = vals[-5:]
             if np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]):
                 return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=x,

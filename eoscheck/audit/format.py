@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+import mpmath
 import numpy as np
 import sympy as sp
 
@@ -78,7 +79,18 @@ def sym_float(v) -> float | None:
     if v == -sp.oo:
         return -math.inf
     f = real_number(v)  # plain float arithmetic: never sympy's unbounded evalf
-    return None if f is None or math.isinf(f) else f
+    if f is None or math.isinf(f):
+        return None
+    if isinstance(v, sp.Basic) and not v.is_Rational and v.is_number:
+        # plain floats cancel: (10⁸ − (10⁸ − 1)e^{10⁻⁸})e^{−10⁻⁸}, flat_exp's C_β for a = 10⁻⁸, read 1.49e-8 for 5e-9;
+        # the compiler's mpmath evaluation raises its precision until no sum loses digits (bounded)
+        from ..compiler import compile_expr, mp_value
+
+        prog = compile_expr(v, [], "mpmath")
+        exact, ok = mp_value(lambda fl: prog(flags=fl))
+        if ok and mpmath.isfinite(exact):
+            return float(exact)
+    return f
 
 
 

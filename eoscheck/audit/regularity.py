@@ -263,7 +263,11 @@ def _grid_kink(ctx: Context) -> CheckResult | None:
         a, b, c = (float(Z[j]) for j in (i, i + 1, i + 2))
         la, lb, lc = (ctx.ev.mp(x, 0) for x in (a, b, c))
         left, right = (lb - la) / (b - a), (lc - lb) / (c - b)
-        if left - right > 1e-30 * max(1, abs(left)):
+        # each value is kept to ≥ 64 bits (mp_value: no sum loses more); 2⁻⁵⁶ leaves 8 bits of slack: the slopes'
+        # difference is then known to ≤ 2⁻⁵⁶(|ℓa| + 2|ℓb| + |ℓc|)(1/(b − a) + 1/(c − b)) (flat_exp with a = 0.001, a
+        # linear piece at steps of 1e-9, differed by 4e-23 at 30 digits, above the former 1e-30 relative)
+        noise = mpmath.ldexp(abs(la) + 2 * abs(lb) + abs(lc), -56) * (1 / (b - a) + 1 / (c - b))
+        if left - right > noise + 1e-30 * max(1, abs(left)):
             return CheckResult("A.convex", FAIL, method="numeric", witness=b,
                                witness_info=f"secant slopes {fmt(to_float(left))} then {fmt(to_float(right))}",
                                detail=f"the slope of ℓ decreases across z={fmt(b)} (grid points {fmt(a)}, {fmt(b)}, "
@@ -361,20 +365,23 @@ def check_vanishes(ctx, checks) -> CheckResult:
                                detail=f"{ctx.facts.no_answer()}; ℓ could not be computed at z={fmt(float(zs[gone][0]))}: "
                                       f"{UNCOMPUTED}")
         zs, vals = zs[:first], vals[:first]
-    if vals[-1] == 0 or (np.all(np.diff(vals) <= 0) and vals[-1] < 1e-12 * max(1.0, abs(vals[0]))):
+    # |ℓ| shrinking to 0, from either side (ℓ ≡ −1, or log(1 + e^{−z}) − 0.1, "decreased to −1" and passed)
+    mag = np.abs(vals)
+    if vals[-1] == 0 or (np.all(np.diff(mag) <= 0) and mag[-1] < 1e-12 * max(1.0, mag[0])):
         return CheckResult(name, PASS, constant=0.0, method="numeric",
-                           detail=f"ℓ decreases to {fmt(float(vals[-1]))} at z={fmt(float(zs[-1]))} "
+                           detail=f"|ℓ| decreases to {fmt(float(mag[-1]))} at z={fmt(float(zs[-1]))} "
                                   f"(numeric, in high precision)")
     with np.errstate(all="ignore"):
-        slopes = np.diff(np.log(np.abs(vals[-5:]))) / np.diff(np.log(zs[-5:]))
-    if np.all(vals > 0) and np.all(np.diff(vals) < 0) and np.all(slopes < -0.01) and \
+        slopes = np.diff(np.log(mag[-5:])) / np.diff(np.log(zs[-5:]))
+    same_sign = np.all(vals > 0) or np.all(vals < 0)
+    if same_sign and np.all(np.diff(mag) < 0) and np.all(slopes < -0.01) and \
             np.ptp(slopes) < 0.2 * abs(slopes.mean()):
         return CheckResult(name, PASS, constant=0.0, method="numeric",
                            detail=f"ℓ ∝ z^{slopes[-1]:.3g} on [{fmt(float(zs[-5]))}, {fmt(float(zs[-1]))}] "
                                   f"(numeric; {ctx.facts.no_answer()})")
-    if np.all(np.diff(vals[-6:]) >= 0) and vals[-1] > 0:
+    if np.all(np.diff(mag[-6:]) >= 0) and mag[-1] > 0:
         return CheckResult(name, FAIL, method="numeric", witness=float(zs[-1]),
-                           witness_info=f"ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}, not decreasing",
-                           detail=f"ℓ does not decrease towards 0 on [{fmt(float(zs[-6]))}, {fmt(float(zs[-1]))}]")
+                           witness_info=f"ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}, |ℓ| not decreasing",
+                           detail=f"|ℓ| does not decrease towards 0 on [{fmt(float(zs[-6]))}, {fmt(float(zs[-1]))}]")
     return CheckResult(name, UNDETERMINED, method="numeric",
                        detail=f"{ctx.facts.no_answer()}; ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}")

@@ -160,7 +160,7 @@ class AuditReport:
         for r in self.checks.values():
             const = "" if r.constant is None else fmt(r.constant)
             if r.exact and r.constant is not None and r.exact != const:
-                const += f" (= {r.exact})"
+                const += f" (= {short(r.exact, 40)})"     # the whole form is in the JSON
             wit = ""
             if r.witness is not None:
                 wit = f"z={fmt(r.witness)}" + (f": {r.witness_info}" if r.witness_info else "")
@@ -177,6 +177,10 @@ class AuditReport:
         c = self.constants
         out.append("Constants: " + ", ".join(f"{k} = {fmt(v) if v is not None else '—'}" for k, v in c.items()))
         for p in self.paper:
+            if p["paper"] == "fails":      # the paper says the condition fails: nothing to be valid
+                out.append(f"  paper (Prop. 5) {p['constant']}: the condition fails — "
+                           + ("the audit agrees" if p["valid"] else f"the audit found {p['found']}"))
+                continue
             out.append(f"  paper (Prop. 5) {p['constant']} = {p['paper']}: "
                        f"{'valid' if p['valid'] else 'NOT valid' if p['valid'] is False else '?'}"
                        f" (found {p['found']})")

@@ -98,8 +98,8 @@ class Searcher:
         if uncomputed is not None:
             return Sup(math.nan, uncomputed, undetermined=f"{label} could not be computed at z={fmt(uncomputed)}: "
                                                           f"{UNCOMPUTED}")
-        if np.isinf(v).any():
-            i = int(np.flatnonzero(np.isinf(v))[0])
+        if np.isposinf(v).any():     # −∞ (ℓ/g with ℓ < 0 where g underflows) bounds nothing from above
+            i = int(np.flatnonzero(np.isposinf(v))[0])
             side = "-" if Z[i] < 0 else "+"
             w = self.witness_outward(Z, v, side)
             return Sup(math.inf, float(Z[i]), unbounded=True, witness=w[0], witness_value=w[1],
