@@ -339,8 +339,19 @@ class Conjecture:
                      if not (p == "eta" and self.eta_of_T is not None) and not (p == "t" and self.arg != "t"))
 
     def outside(self, inst: Instance) -> str | None:
-        """What of ``inst`` lies outside the stated ranges (its stepsizes, n, d, horizons, certified γ*), or None."""
+        """What of ``inst`` lies outside the stated ranges (its stepsizes, n, d, horizons, certified γ*) or is not a
+        run of the conjecture (w₀ ≠ 0, another loss, stepsizes other than eta_of_T(T)), or None."""
+        if inst.w0 is not None and any(float(v) != 0.0 for v in inst.w0):
+            return "w0 is not 0 (the conjecture's quantities are those of GD started at w₀ = 0)"
+        if inst.loss != self.loss:
+            return f"its loss {inst.loss!r} is not the conjecture's {self.loss!r}"
         vals = {"n": [inst.data.n], "d": [inst.data.d], "T": inst.extra.get("T", [inst.steps])}
+        if self.eta_of_T is not None:
+            c = inst.cert
+            want = [value_at(self.eta_of_T, {"n": inst.data.n, "d": inst.data.d, "gamma": c.gamma, "T": T})
+                    for T in vals["T"]]
+            if list(inst.etas) != want:
+                return f"its stepsizes {list(inst.etas)} are not eta_of_T(T) = {want}"
         if self.eta_of_T is None:
             vals["eta"] = list(inst.etas)
         for p, vs in vals.items():

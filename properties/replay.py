@@ -150,8 +150,9 @@ def replay(path: str | Path) -> ReplayResult:
                 raise KeyError(f"constants.{missing[0]}")
             outside = conj.outside(inst)
             if outside:
-                raise EoscheckError(f"{path} is not a witness of its conjecture: {outside} (the statement's "
-                                    "ranges as the search ran them)")
+                raise EoscheckError(f"{path} is not a witness of its conjecture: {outside}"
+                                    + (" (the statement's ranges as the search ran them)" if "range" in outside
+                                       else ""))
         else:
             raise EoscheckError(f"unknown counterexample kind {kind!r}")
     except EoscheckError:      # already one line about the file (an unknown claim, kind, loss): as it is

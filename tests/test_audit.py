@@ -692,6 +692,8 @@ def test_a_quadratic_constant_beyond_float64_is_not_a_failure():
     float64; it was "FAIL ∞: cannot hold with any C_β" (a true property of a Prop. 5 loss)."""
     c = audit("flat_exp:a=800", theory=False)["C.quadratic"]
     assert c.status == "undetermined" and "beyond float64" in c.detail
+    with mpmath.workdps(30):         # and the detail quotes sympy's finite limit (hand value: (e^800 − 801)/800)
+        assert mpmath.nstr((mpmath.e**800 - 801) / 800, 5) in c.detail
 
 
 def test_g_over_l_unbounded_at_an_isolated_zero_of_l_fails():

@@ -539,3 +539,19 @@ def test_calibration_reaches_the_ends_of_the_inner_eta_range():
 
     rep = check_conjecture("max_loss <= C*eta", "smoke")
     assert not rep.falsified and rep.constants["C"] >= math.log(2) / 0.25 * (1 - 1e-12)
+
+
+def test_replay_refuses_a_witness_that_is_not_a_run_of_its_conjecture(tmp_path, capsys):
+    """A conjecture's witness with w₀ = (1e300, 1e300) replayed ("‖w₀‖ = inf … NOT reproduced", exit 0, a numpy
+    overflow warning): its quantities are those of GD from w₀ = 0.  Stepsizes other than eta_of_T(T) likewise."""
+    assert main(["conjecture", "final_loss <= 1e-9", "--eta-of-T", "gamma**2*T/120", "--gamma", "0.05:1",
+                 "--effort", "smoke", "--save", str(tmp_path)]) == 1
+    saved = json.loads(next(tmp_path.glob("conjecture-*.json")).read_text())
+    for change, why in (({"w0": [1e300] * len(saved["instance"]["data"]["X"][0])}, "w0 is not 0"),
+                        ({"etas": [0.5]}, "are not eta_of_T(T)")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(dict(saved, instance=dict(saved["instance"], **change))))
+        capsys.readouterr()
+        assert main(["replay", str(bad)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and why in err

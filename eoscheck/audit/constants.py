@@ -173,7 +173,8 @@ def _quadratic_beyond_float(ctx, x: float) -> CheckResult | None:
     grows over the last four and ends ≥ 2× its start (probit: 1e431 … 1e434294472); None (undetermined) when
     it levels off — a finite C_β beyond float64 (flat_exp with a = 800) is not a failure."""
     side = "+" if x > 0 else "-"
-    lims = [sym_float(ctx.facts.limit(k, side)) for k in ("quad(1)", "quad(-1)")]
+    raw = [ctx.facts.limit(k, side) for k in ("quad(1)", "quad(-1)")]
+    lims = [sym_float(v) for v in raw]
     at = [(_q_mp_exact(ctx.ev, x, h), h) for h in (1.0, -1.0)]
     at = max(((v, h) for v, h in at if v is not None), default=(None, 0.0), key=lambda p: p[0])
     shown = f"ratio {mpmath.nstr(at[0], 3)} at z−x = {at[1]:g}" if at[0] is not None else "ratio ≥ 1.8e308"
@@ -181,6 +182,14 @@ def _quadratic_beyond_float(ctx, x: float) -> CheckResult | None:
         return CheckResult("C.quadratic", FAIL, constant=math.inf, method="symbolic", witness=x,
                            witness_info=f"{shown} (beyond float64); → ∞ as x→{side}∞ (sympy)",
                            detail="the quadratic ratio is unbounded in the tail")
+    big = [v for v, f in zip(raw, lims) if v is not None and f is None and v.is_number and v.is_finite]
+    if big:   # flat_exp with a = 800: (e^800 − 801)/800, finite, beyond float64
+        prog = compile_expr(big[0], [], "mpmath")      # the compiler, never lambdify's generated code
+        value, _ = mp_value(lambda fl: prog(flags=fl))
+        shown_big = mpmath.nstr(value, 5)
+        return CheckResult("C.quadratic", UNDETERMINED, method="symbolic+numeric", exact=sp.sstr(big[0]),
+                           detail=f"the ratio exceeds the float range (≥ 1.8e308) at x={fmt(x)}; sympy's limit as "
+                                  f"x→{side}∞ is {sp.sstr(big[0])} ≈ {shown_big}: a finite C_β, beyond float64")
     far = [x] + list(np.geomspace(2 * abs(x), 1e9, 8) * np.sign(x))
     vals = []
     for xf in far:
