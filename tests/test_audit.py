@@ -953,3 +953,11 @@ def test_a_tiny_parameter_is_not_rounded_to_zero(capsys):
     assert float(loss.expr.args[0][0].diff(z).subs(z, 1) / loss.expr.args[0][0].subs(z, 1)) == -1e-100
     assert cli_main(["audit-loss", "flat_exp:a=1e-100", "--no-symbolic"]) in (0, 1, 3)
     assert "paper (Prop. 5) C_g" in capsys.readouterr().out
+
+
+def test_a_sup_approached_at_a_breakpoint_is_reached():
+    """flat_poly with a = 0.5: sup Q = ℓ″(0⁺)/(2g(0)) = a(a+1)/(2a) = 3/4 (hand value), approached as x → 0⁺; the grid's
+    nearest x, 1e-6, gave C_β = 0.7499992, a constant below the sup (invalid by a hair).  The floats next to each
+    breakpoint are on the grid now (ℓ″(5e-324)/(2g) = 3/4 to the last bit, within an ulp or two of rounding)."""
+    c = audit("flat_poly:a=0.5", theory=False)["C.quadratic"]
+    assert c.status == "pass" and 0.75 <= c.constant <= 0.75 * (1 + 4.5e-16)

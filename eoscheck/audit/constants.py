@@ -220,7 +220,10 @@ def check_quadratic(ctx, checks) -> CheckResult:
     brk = [b for b, *_ in ctx.facts.breakpoints()] if ctx.facts.pieces else []
     X = np.unique(np.concatenate([inner, tail, -tail] +
                                  [np.float64(float(b)) + np.array([-1, -0.5, -1e-6, 0, 1e-6, 0.5, 1.0])
-                                  for b in brk]))
+                                  for b in brk] +
+                                 # the floats next to b: a sup approached as x → b± (flat_poly, a = 0.5: ℓ″/2g → 3/4
+                                 # as x → 0⁺, read 0.7499992 at x = 1e-6, a constant below the sup)
+                                 [np.nextafter(np.float64(float(b)), [-np.inf, np.inf]) for b in brk]))
     X = X[(X >= -R) & (X <= R)]
     # beyond |x| = 1e9 the offsets x + h are not resolved (ulp(1e13) > 1e-3, the smallest): such x are left out and
     # both tails need their limits below
@@ -299,7 +302,11 @@ def check_quadratic(ctx, checks) -> CheckResult:
         return CheckResult(name, FAIL, constant=math.inf, method="numeric", witness=float(X[i]),
                            witness_info="g(x) = 0 where ℓ is not locally linear (ratio infinite)",
                            detail="the quadratic bound cannot hold with any C_β")
-    blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [float(X[int(np.nanargmax(Qx))])], X, dx)
+    x_best = float(X[int(np.nanargmax(Qx))])
+    # a float next to a breakpoint b stands for b: from x = b + ulp the ratio grows like (x − b)/|h| as h → 0 until
+    # |h| ≈ x − b, below the probe's offsets (a false blow-up); b itself is probed
+    x_best = next((float(b) for b in brk if abs(x_best - float(b)) <= 2 * np.spacing(float(b))), x_best)
+    blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [x_best], X, dx)
     if blowup is not None:
         return blowup
     # refine the best few (x, h) by L-BFGS-B
