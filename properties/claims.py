@@ -53,11 +53,24 @@ class Budget:
 
 
 def limit(bound, allowance, direction: str, constant: float = 1.0, margin: float = 0.0):
-    """What a measured value is compared with: constant·bound·(1+margin) + allowance for ``<=``,
-    constant·bound/(1+margin) − allowance for ``>=`` (:meth:`Evaluation.violations`)."""
-    if direction == "<=":
-        return constant * bound * (1 + margin) + allowance
-    return constant * bound / (1 + margin) - allowance
+    """What a measured value is compared with: B = constant·bound loosened by the factor (1+margin) — B·(1+margin)
+    for ``<=`` and B/(1+margin) for ``>=`` where B ≥ 0, the other way round where B < 0 (a negative lower bound
+    −10 loosens to −20, not to −5: ``margin(t) >= -C*eta*t`` was convicted at −5.6 ≥ −10) — plus the allowance
+    for ``<=``, minus it for ``>=`` (:meth:`Evaluation.violations`; numpy arrays or scalars, sympy Floats too)."""
+    b = constant * bound
+    up = direction == "<="
+    if margin:
+        mul, div = b * (1 + margin), b / (1 + margin)
+        if isinstance(b, np.ndarray):
+            b = np.where((b >= 0) == up, mul, div)
+        else:
+            b = mul if (b >= 0) == up else div
+    return b + allowance if up else b - allowance
+
+
+def loosened(direction: str, negative: bool, margin: float, scaled: str = "EXPR") -> str:
+    """The text of :func:`limit`'s loosening: "EXPR·(1+1)" or "EXPR/(1+1)"."""
+    return f"{scaled}·(1+{margin:g})" if (direction == "<=") != negative else f"{scaled}/(1+{margin:g})"
 
 
 def compared_text(point: dict[str, Any], direction: str, constant: float = 1.0, margin: float = 0.0,
@@ -71,7 +84,8 @@ def compared_text(point: dict[str, Any], direction: str, constant: float = 1.0, 
     lim = point.get("limit")            # a conjecture's witness: its limit at 40 digits
     lim = limit(b, point.get("allowance", 0.0), direction, constant, margin) if lim is None else lim
     scaled = name if constant == 1.0 else f"C·{name}"
-    form = f"{scaled}·(1+{margin:g}) + allowance" if direction == "<=" else f"{scaled}/(1+{margin:g}) − allowance"
+    form = loosened(direction, constant * b < 0, margin, scaled) + (" + allowance" if direction == "<=" else
+                                                                   " − allowance")
     const = "" if constant == 1.0 else f", C = {constant:.{digits}g}"
     return f"measured {m:.{digits}g} vs limit {lim:.{digits}g} ({form}{const}; {name} = {b:.{digits}g})"
 

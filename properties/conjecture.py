@@ -186,9 +186,7 @@ class Conjecture:
         if not isinstance(text, str) or not text.strip():
             raise EoscheckError('give a conjecture such as "avg_loss(t) <= C*log(gamma**2*eta*t)**2/(gamma**2*eta*t)"')
         lhs, op, rhs_text = _split_comparison(text)
-        # a strict statement keeps its strictness: a witness reaches EXPR by at least the allowance (with an exact
-        # quantity, train_error(t) > 0, a 0 convicts), where the closure ≤ / ≥ needs more than the allowance
-        strict = op in ("<", ">")
+        strict_op = op in ("<", ">")
         op = {"<": "<=", ">": ">="}.get(op, op)
         quantity, arg = _parse_quantity(lhs)
         syms = {p: sp.Symbol(p, positive=True) for p in PARAMS}
@@ -198,6 +196,11 @@ class Conjecture:
             raise EoscheckError(f"EXPR {rhs_text.strip()!r} is not a real number ({sp.sstr(rhs)}: a square root or "
                                 "logarithm of a negative quantity, every parameter being positive)")
         used = tuple(sorted(s.name for s in rhs.free_symbols if s.name in CONSTANT_NAMES))
+        # a strict statement keeps its strictness: a witness reaches EXPR by at least the allowance (with an exact
+        # quantity, train_error(t) > 0, a 0 convicts), where the closure ≤ / ≥ needs more than the allowance.  With
+        # fitted constants it is its closure: "some C with train_error < C" holds with any C above the tightest one,
+        # which the fit makes an equality at a calibration point (C = 0 there convicted the calibration itself)
+        strict = strict_op and not used
         if "t" in {s.name for s in rhs.free_symbols} and arg != "t":
             raise EoscheckError(f"EXPR uses t but {quantity} is not measured at t; write {quantity}(t) or drop t")
         r = dict(DEFAULT_RANGES)
@@ -346,12 +349,6 @@ class Conjecture:
         if inst.loss != self.loss:
             return f"its loss {inst.loss!r} is not the conjecture's {self.loss!r}"
         vals = {"n": [inst.data.n], "d": [inst.data.d], "T": inst.extra.get("T", [inst.steps])}
-        if self.eta_of_T is not None:
-            c = inst.cert
-            want = [value_at(self.eta_of_T, {"n": inst.data.n, "d": inst.data.d, "gamma": c.gamma, "T": T})
-                    for T in vals["T"]]
-            if list(inst.etas) != want:
-                return f"its stepsizes {list(inst.etas)} are not eta_of_T(T) = {want}"
         if self.eta_of_T is None:
             vals["eta"] = list(inst.etas)
         for p, vs in vals.items():
@@ -362,6 +359,11 @@ class Conjecture:
         r = self.ranges["gamma"]
         if not gamma_inside(r, inst.gamma, inst.gamma_hi, inst.data.d):
             return f"the certified γ* ∈ [{inst.gamma!r}, {inst.gamma_hi!r}] leaves the --gamma range {r.lo!r}:{r.hi!r}"
+        if self.eta_of_T is not None:
+            want = [value_at(self.eta_of_T, {"n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma, "T": T})
+                    for T in vals["T"]]
+            if list(inst.etas) != want:
+                return f"its stepsizes {list(inst.etas)} are not eta_of_T(T) = {want}"
         return None
 
     def evaluate(self, inst: Instance) -> Evaluation:

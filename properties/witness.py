@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .claims import limit
 from .conjecture import PARAMS, T_QUANTITIES, Conjecture, measurement_allowance
 from .instances import Instance
 from .precision import DIGITS, high_precision
@@ -69,13 +70,11 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
     # ±inf is an overflow of a float64 record: the value is beyond ±1.8e308, compared as such
     m = sp.oo if measured == math.inf else (-sp.oo if measured == -math.inf else sp.Float(float(measured), DIGITS))
     a = sp.Float(float(allow), DIGITS)
+    B = max(vals) if conj.direction == "<=" else min(vals)
+    lim = limit(B, a, conj.direction, 1.0, sp.Float(margin, DIGITS))
     if conj.direction == "<=":
-        B = max(vals)
-        lim = B * (1 + sp.Float(margin, DIGITS)) + a
         bad = bool(m >= lim) if conj.strict else bool(m > lim)
     else:
-        B = min(vals)
-        lim = B / (1 + sp.Float(margin, DIGITS)) - a
         bad = bool(m <= lim) if conj.strict else bool(m < lim)
     if not bad:
         return None

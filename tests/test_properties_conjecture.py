@@ -555,3 +555,50 @@ def test_replay_refuses_a_witness_that_is_not_a_run_of_its_conjecture(tmp_path, 
         assert main(["replay", str(bad)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and why in err
+
+
+def test_a_negative_bound_is_loosened_away_from_zero():
+    """The margin loosened a bound B by ×(1+m) for ≤ and ÷(1+m) for ≥ whatever B's sign: a negative lower bound −10
+    became −5, stricter, and `margin(t) >= -C*eta*t` (true with C = 1: margin ≥ −‖w_t‖ ≥ −ηt) was convicted at
+    −5.6 ≥ −10.  Hand values: B = ±10, margin 1, no allowance."""
+    from eoscheck.properties.claims import limit
+
+    assert (limit(10.0, 0.0, "<=", 1.0, 1.0), limit(-10.0, 0.0, "<=", 1.0, 1.0)) == (20.0, -5.0)
+    assert (limit(10.0, 0.0, ">=", 1.0, 1.0), limit(-10.0, 0.0, ">=", 1.0, 1.0)) == (5.0, -20.0)
+    assert list(limit(np.array([10.0, -10.0]), 1.0, ">=", 1.0, 1.0)) == [4.0, -21.0]
+    from eoscheck.properties.decide import check_conjecture
+
+    conj = Conjecture.parse("margin(t) >= -C*eta*t",
+                            ranges={"gamma": "0.05:0.1", "eta": "10:1000", "t": "1:10", "n": "2:20"})
+    assert not check_conjecture(conj, "smoke").falsified
+
+
+def test_a_strict_statement_with_a_fitted_constant_is_its_closure():
+    """`train_error(t) < C` (true: any C > 0 on data the first step separates, d = 1) fitted C = 0, an equality at the
+    calibration points, and the strict test convicted the calibration itself."""
+    from eoscheck.properties.decide import check_conjecture
+
+    assert not Conjecture.parse("train_error(t) < C").strict and Conjecture.parse("train_error(t) < 1").strict
+    assert not check_conjecture(Conjecture.parse("train_error(t) < C", ranges={"d": "1:1"}), "smoke").falsified
+
+
+def test_a_violation_left_inside_the_calibration_ranges_does_not_convict(monkeypatch):
+    """After the 3 refits a violation still inside the calibration ranges convicted, though "a violation found inside
+    the calibration ranges does not convict".  A fit that always misses (C = 1e-9) keeps one there."""
+    from eoscheck.properties import decide
+
+    monkeypatch.setattr(decide, "fit_constants", lambda conj, meas, P, relaxed=False: {"C": 1e-9})
+    conj = Conjecture.parse("max_loss <= C", ranges={"n": "1:1", "d": "1:1", "gamma": "0.5:0.5", "T": "200:200",
+                                                      "eta": "0.25:0.25"})
+    rep = decide.check_conjecture(conj, "smoke")
+    assert not rep.falsified and "remained after 3 refits" in rep.message and rep.trend
+
+
+def test_a_fitted_falsified_says_what_it_means_on_its_first_line():
+    """`loss(t) <= C` (true on bounded ranges: L ≤ ln 2 + ηt) is FALSIFIED in the documented fitted sense — C fitted on
+    the calibration ranges, doubled, beaten beyond them — but its first line read a bare "FALSIFIED"."""
+    from eoscheck.properties.decide import check_conjecture
+
+    rep = check_conjecture("loss(t) <= C", "smoke")
+    assert rep.falsified and "the shape does not extrapolate" in rep.first_line()
+    assert "fitted negative" in check_conjecture("margin(t) >= -C*eta*t", "smoke").message
