@@ -961,3 +961,54 @@ def test_a_sup_approached_at_a_breakpoint_is_reached():
     breakpoint are on the grid now (ℓ″(5e-324)/(2g) = 3/4 to the last bit, within an ulp or two of rounding)."""
     c = audit("flat_poly:a=0.5", theory=False)["C.quadratic"]
     assert c.status == "pass" and 0.75 <= c.constant <= 0.75 * (1 + 4.5e-16)
+
+
+def test_a_double_zero_of_g_between_grid_points_fails_the_quadratic_bound():
+    """ℓ = e^{−z}(1 + z²) for z > 0 (1 − z below): g = e^{−x}(1 − x)² vanishes at x = 1 without changing sign, where ℓ is
+    not locally constant, so no C_β bounds Q(1, −½); the check passed with C_β = 6.8e11.  Oracle: Q at the witness by
+    hand in mpmath, [ℓ(w − ½) − ℓ(w) − ℓ′(w)(−½)]/(g(w)/4), exceeds 1e15."""
+    c = audit("where(z>0, exp(-z)*(1+z**2), 1-z)", theory=False)["C.quadratic"]
+    assert c.status == "fail" and c.constant == math.inf
+    with mpmath.workdps(60):
+        w = mpmath.mpf(c.witness)
+        ell = lambda x: mpmath.exp(-x) * (1 + x * x)                        # noqa: E731 (both points are > 0)
+        d1 = -mpmath.exp(-w) * (1 - w) ** 2
+        q = (ell(w - mpmath.mpf(1) / 2) - ell(w) + d1 / 2) / (abs(d1) / 4)
+    assert q > 1e15
+
+
+def test_theorem_35_values_say_when_it_does_not_apply(capsys):
+    """`audit-loss exponential --eta 10 …` printed the stable threshold 0.00833 as if it applied, while B fails (C_g = ∞)
+    and every Theorem 35 row reads [ no]."""
+    assert cli_main(["audit-loss", "exponential", "--eta", "10", "--n", "100", "--gamma", "0.1", "--T", "1000"]) == 1
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "thm35.stable_threshold" in ln)
+    assert "does not apply" in line and "B fails" in line
+    assert "paper (Prop. 5)" not in out and "Prop. 5 has no row for this loss" in out
+
+
+def test_an_exponential_tail_gives_the_log_squared_class_without_sympy():
+    """flat_exp with a = 0.2, --no-symbolic: the fit read ρ ≈ Θ(ln^2.55 λ) and Table 1 "not one of Table 1's"; with
+    3C and 3D holding, ln²λ/C_β² ≲ ρ ≤ ℓ(0) + C_e² ln²λ (Lemma 34, (14)) makes it Θ(ln²λ)."""
+    p = audit("flat_exp:a=0.2", symbolic=False).to_dict()["promises"]
+    assert p["rho"]["class"]["kind"] == "log2" and p["table1"]["applies"] is True
+    assert "Lemma 34" in p["rho"]["class_method"]
+
+
+def test_table1_is_undetermined_not_inapplicable_when_a_is_undetermined():
+    """A undetermined (exit 3) made every "applies" row null but Table 1 `applies: false`: undetermined is not fails."""
+    r = audit("log(1+exp(-z/0.01))*0.01", symbolic=False)
+    assert r.holds("A") is None
+    assert r.to_dict()["promises"]["table1"]["applies"] is None
+
+
+def test_a_run_without_a_stable_threshold_shows_no_phase(capsys):
+    """C fails, so no stable threshold and no s were computed; the --run table said s = "never"."""
+    from eoscheck.audit.compare import run_lines
+
+    lines = run_lines({"ran": True, "data": "d", "n": 2, "d": 2, "gamma": 0.5, "steps": 10,
+                       "rows": [{"eta": 1.0, "final_loss": 0.1}, {"eta": 2.0, "final_loss": 0.1, "s": -1}],
+                       "float64": {"margins": (0.0, 1.0), "value_error": 0.0, "value_at": None, "grad_error": 0.0,
+                                   "grad_at": None}, "consistent": True})
+    rows = [ln.split() for ln in lines[1].splitlines() if ln.startswith(("1 ", "2 "))]
+    assert rows[0][4] == "—" and rows[1][4] == "never", lines

@@ -178,19 +178,25 @@ def _ell0(loss: Loss) -> float | None:
     return v if math.isfinite(v) else None
 
 
+#: The loss families Proposition 5 states constants for.
+PROP5_FAMILIES = ("logistic", "flat_exp", "flat_poly")
+
+
 def _paper_comparison(loss: Loss, constants: Mapping[str, float | None]) -> list[dict[str, Any]]:
-    """For each constant the paper states (Prop. 5): is it valid, i.e. ≥ the smallest constant found?"""
+    """For each constant the paper states (Prop. 5; for other built-ins, the constants the loss states): is it valid,
+    i.e. ≥ the smallest constant found?"""
     out = []
+    source = "paper (Prop. 5)" if loss.family in PROP5_FAMILIES else "stated (Prop. 5 has no row for this loss)"
     for key, stated in (loss.paper_constants or {}).items():
         found = constants.get(key)
         if stated is None:
             out.append({"constant": key, "paper": "fails", "found": fmt(found) if found is not None else "fails",
-                        "valid": found is None})
+                        "valid": found is None, "source": source})
             continue
         sv = real_number(sp.S(stated))    # None where plain floats cannot say (flat_exp, a = 1e-100: a·e^a/2)
         ok = None if found is None or sv is None else bool(found <= sv * (1 + 1e-9))
         out.append({"constant": key, "paper": sp.sstr(stated) + (f" ≈ {sv:.6g}" if sv is not None else ""),
-                    "found": fmt(found) if found is not None else "—", "valid": ok})
+                    "found": fmt(found) if found is not None else "—", "valid": ok, "source": source})
     return out
 
 

@@ -142,7 +142,7 @@ def run_lines(res: Mapping[str, Any]) -> list[str]:
     for r in res["rows"]:
         rows.append([f"{r['eta']:g}", fmt(r["final_loss"]),
                      ratio_text(r.get("eos_max_ratio")), fmt(r.get("stable_threshold")),
-                     r.get("s", "—") if r.get("s", -1) >= 0 else "never",
+                     "—" if r.get("s") is None else r["s"] if r["s"] >= 0 else "never",
                      {True: "yes", False: "NO", None: "—"}[r.get("monotone_after_s")],
                      ratio_text(r.get("stable_max_ratio"))])
     table = tabulate(rows, headers=["η", "L(w_T)", "EoS avg ratio", "stable thr", "s", "monotone after s",

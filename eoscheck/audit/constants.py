@@ -155,6 +155,29 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> Ch
                                witness_info=f"ℓ′ = 0 at z ≈ {fmt(float(root))} where ℓ is not locally constant "
                                             f"(ℓ rises by {fmt(rise)} within ½): ratio infinite",
                                detail="g(x) = 0 at a minimum of ℓ: the quadratic bound cannot hold with any C_β")
+    # (3) g touching 0 between grid points with no sign change (ℓ = e^{−z}(1 + z²) on z > 0: g = e^{−x}(1 − x)², 0 at
+    # x = 1, passed with C_β = 6.8e11): approaching the local minimum x* of g, Q(x, ±½) ~ (ℓ(x ∓ ½) − ℓ(x))/g(x) grows
+    # like 1/g — ≥ 2× a decade over the last four of x* ± 10⁻²…10⁻⁹ convicts (a positive minimum of g levels off)
+    with np.errstate(invalid="ignore"):
+        g = np.abs(dx)
+        top = float(np.nanmax(g)) if np.isfinite(g).any() else 0.0
+        low = np.flatnonzero((g[1:-1] <= g[:-2]) & (g[1:-1] <= g[2:]) & (g[1:-1] < 1e-3 * top)) + 1
+    deltas = [10.0**-k for k in range(2, 10)]
+    for i in low[:5]:
+        res = scipy.optimize.minimize_scalar(lambda x: abs(to_float(ctx.ev.mp(float(x), 1))),
+                                             bounds=(float(X[i - 1]), float(X[i + 1])), method="bounded",
+                                             options={"xatol": 1e-14 * max(1.0, abs(float(X[i])))})
+        xs = float(res.x)
+        for sgn in (1.0, -1.0):
+            vals = np.array([max(_q_mp(ctx.ev, xs + sgn * dl, h, dprog) for h in (-0.5, 0.5)) for dl in deltas])
+            tail = vals[-4:]
+            if np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]):
+                w = xs + sgn * deltas[-1]
+                return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=w,
+                                   witness_info=f"ratio {fmt(float(vals[-1]))} at x = {w:.12g}, growing ×"
+                                                f"{tail[-1] / tail[-2]:.3g} a decade toward g's zero near {fmt(xs)}",
+                                   detail="g(x) → 0 where ℓ is not locally constant: the quadratic bound cannot hold "
+                                          "with any C_β")
     return None
 
 

@@ -99,7 +99,8 @@ def _promise(out: dict[str, Any], report: AuditReport, params: dict[str, Any], s
     if not held["A"]:
         out["rho"] = {"defined": False, "why": "ρ(λ) = min_z λℓ(z) + z² needs Assumption 3A"
                       + (" (undetermined)" if held["A"] is None else " (fails)")}
-        out["table1"] = {"applies": False, "why": "Table 1 needs Assumptions 3A–3C"}
+        out["table1"] = {"applies": False if held["A"] is False else None,
+                         "why": "Table 1 needs Assumptions 3A–3C" + (" (A undetermined)" if held["A"] is None else "")}
         return
     if report.constants.get("ell0") is None:
         out["rho"] = {"defined": False, "why": "ℓ(0) is not a finite float64 number, so ρ(λ) is not computed"}
@@ -136,6 +137,13 @@ def _promise_rho(out: dict[str, Any], report: AuditReport, loss: Loss, symbolic:
     lams = [1.0, 10.0, 1e3, 1e6, 1e12]
     vals = rho.numpy(np.array(lams))
     cls, cls_how = _rho_class(loss, timeout, symbolic)
+    if held["C"] and held["D"] and cls["kind"] != "log2":
+        # proven, not fitted: under 3D ρ ≤ ℓ(0) + C_e² ln²λ (Lemma 34, (14)); under 3C g ≤ C_β ℓ gives
+        # ℓ(z) ≥ ℓ(0)e^{−C_β z} for z ≥ 0, so ρ(λ) ≥ min_z λℓ(0)e^{−C_β z} + z² ~ ln²λ/C_β²: ρ = Θ(ln²λ) (a fit on
+        # λ ∈ [1e6, 1e14] read ln^2.55 λ for flat_exp with a = 0.2, whose W(λ/50) is not yet asymptotic there)
+        cls = {"kind": "log2", "theta": "Θ(log(lambda)**2)", "exponent": 2.0, "tail": "exponential",
+               "psi": "Θ(λ/ln²λ)"}
+        cls_how = "Assumptions 3C and 3D hold: ln²λ/C_β² ≲ ρ(λ) ≤ ℓ(0) + C_e² ln²λ (Lemma 34, (14))"
     rinfo: dict[str, Any] = {
         "defined": True, "method": rho.method,
         "closed_form": sp.sstr(rho.closed_form) if rho.closed_form is not None else None,
@@ -176,7 +184,7 @@ def _rho_class(loss: Loss, timeout: float, symbolic: bool = True) -> tuple[dict[
     info = {"kind": kind, "theta": f"≈ {theta} (fitted exponent, not a proven class)" if fitted else theta,
             "exponent": exp, "tail": c.tail,
             "psi": ("Θ(λ/ln²λ)" if kind == "log2" else f"Θ(λ^{1 - exp:.6g})" if kind == "power"
-                    else f"Θ(λ/{sp.sstr(c.expr)})")}
+                    else f"Θ(λ/{sp.sstr(c.expr)})") + (" (from the fitted exponent)" if fitted else "")}
     if kind == "power" and exp and exp > 0:
         info["tail_degree"] = 2 / exp - 2  # ρ = Θ(λ^{2/(a+2)})
     return info, how + c.method
@@ -190,7 +198,9 @@ def _table1_prediction(held: Mapping[str, bool | None], cls: Mapping[str, Any]) 
     τ ≤ T/2 gives η = Θ(T^{min(a,1)/2}); L(w_T) ≍ (ηT)^{p−1}.  (Theorem 6 / Table 1.)
     """
     if not (held["A"] and held["B"] and held["C"]):
-        return {"applies": False, "why": "Table 1 (stable phase, τ) needs Assumptions 3A–3C"}
+        fails = any(held[x] is False for x in "ABC")   # undetermined is not "does not apply"
+        return {"applies": False if fails else None, "why": "Table 1 (stable phase, τ) needs Assumptions 3A–3C"
+                + ("" if fails else " (undetermined here)")}
     if cls["kind"] == "log2" and held["D"]:
         return {"applies": True, "tail": "exponential",
                 "constant_stepsize": {"eta": "Θ(1)", "loss": "O(ln²T/T)", "loss_exponent": -1.0},
@@ -209,11 +219,26 @@ def _table1_prediction(held: Mapping[str, bool | None], cls: Mapping[str, Any]) 
     return {"applies": None, "why": f"ρ class {cls['theta']} is not one of Table 1's"}
 
 
+def _gate(entry: dict[str, Any], held: Mapping[str, bool | None], needs: str) -> dict[str, Any]:
+    """Mark a Theorem 35 value whose assumptions fail (the exponential loss's stable threshold, B failing): it
+    is computed, and bounds nothing there."""
+    ok = _applies(held, needs)
+    entry["applies"] = ok
+    if ok is False:
+        failing = ", ".join(x for x in needs if held[x] is False)
+        entry["why"] = (f"does not apply: Theorem 35 needs Assumptions 3{needs[0]}–3{needs[-1]} and {failing} fails"
+                        + (f"; {entry['why']}" if entry.get("why") else ""))
+    return entry
+
+
 def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None, T=None) -> dict[str, Any]:
     """The Theorem 35 bounds at (η, n, γ, T) with the audited constants (what can be evaluated)."""
     from .. import bounds as B
 
     c = report.constants
+    held = {x: report.holds(x) for x in "ABCD"}
+    assumed = {theorem35.EOS_AVERAGE.id: "AB", theorem35.STABLE_THRESHOLD.id: "ABC", theorem35.TAU_EXPLICIT_POLY.id: "ABC",
+             theorem35.TAU_EXPLICIT_EXP.id: "ABCD", theorem35.STABLE_BOUND.id: "ABC"}
     consts = {"C_g": c.get("C_g"), "C_beta": c.get("C_beta"), "C_e": c.get("C_e"), "ell0": c.get("ell0")}
     vals = {"eta": eta, "n": n, "gamma": gamma}
     out: dict[str, Any] = {"params": {**vals, "T": T}, "constants": consts}
@@ -238,16 +263,18 @@ def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None
             except Exception as err:  # noqa: BLE001 - report, do not crash the audit
                 entry["value"] = None
                 entry["why"] = f"{type(err).__name__}: {err}"
+        _gate(entry, held, assumed[bid])
         out[bid] = entry
     taus = [out[k]["value"] for k in (theorem35.TAU_EXPLICIT_POLY.id, theorem35.TAU_EXPLICIT_EXP.id)
-            if out[k].get("value") is not None and out[k].get("in_domain", True)]
+            if out[k].get("value") is not None and out[k].get("in_domain", True) and out[k].get("applies") is not False]
     if taus and T is not None and eta is not None and gamma is not None:
         tau = min(taus)
         out["tau"] = tau
         b = theorem35.STABLE_BOUND
         if tau < T and gamma**2 * eta * (T - tau) >= 1:
-            out[theorem35.STABLE_BOUND.id] = {"formula": b.formula, "s": tau, "t": T,
-                                         "value": float(b.numpy(loss=loss, eta=eta, gamma=gamma, t=T, s=tau))}
+            out[theorem35.STABLE_BOUND.id] = _gate({"formula": b.formula, "s": tau, "t": T,
+                                                    "value": float(b.numpy(loss=loss, eta=eta, gamma=gamma, t=T, s=tau))},
+                                                   held, assumed[b.id])
         else:
             out[theorem35.STABLE_BOUND.id] = {"formula": b.formula, "value": None,
                                          "why": f"τ = {tau:.4g} leaves no t ≤ T with γ²η(t−τ) ≥ 1"}

@@ -177,11 +177,12 @@ class AuditReport:
         c = self.constants
         out.append("Constants: " + ", ".join(f"{k} = {fmt(v) if v is not None else '—'}" for k, v in c.items()))
         for p in self.paper:
-            if p["paper"] == "fails":      # the paper says the condition fails: nothing to be valid
-                out.append(f"  paper (Prop. 5) {p['constant']}: the condition fails — "
+            src = p.get("source", "paper (Prop. 5)")
+            if p["paper"] == "fails":      # the stated condition fails: nothing to be valid
+                out.append(f"  {src} {p['constant']}: the condition fails — "
                            + ("the audit agrees" if p["valid"] else f"the audit found {p['found']}"))
                 continue
-            out.append(f"  paper (Prop. 5) {p['constant']} = {p['paper']}: "
+            out.append(f"  {src} {p['constant']} = {p['paper']}: "
                        f"{'valid' if p['valid'] else 'NOT valid' if p['valid'] is False else '?'}"
                        f" (found {p['found']})")
         if self.promises:
