@@ -73,8 +73,8 @@ def compare_with_gd(report: AuditReport, data=None, etas=RUN_ETAS, steps: int = 
             row["eos_holds"] = None
             row["eos_why"] = "no t ≤ T with γ²ηt ≥ 1"
         if stable_ok:
-            # condition (15); a measured C_β of 0 (a loss whose float64 values underflow) makes its first term +∞
-            thr = min(math.inf if c["C_beta"] == 0 else 1 / (12 * c["C_beta"] ** 2 * eta), c["ell0"] / n)
+            # condition (15), from its one encoding (a measured C_β of 0 makes its first term +∞ there)
+            thr = float(theorem35.STABLE_THRESHOLD.numpy(loss=loss, eta=eta, n=n, C_beta=c["C_beta"], ell0=c["ell0"]))
             s = int(traj.first_below(thr)[k])
             row["stable_threshold"] = thr
             row["s"] = s

@@ -237,8 +237,6 @@ def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None
 
     c = report.constants
     held = {x: report.holds(x) for x in "ABCD"}
-    assumed = {theorem35.EOS_AVERAGE.id: "AB", theorem35.STABLE_THRESHOLD.id: "ABC", theorem35.TAU_EXPLICIT_POLY.id: "ABC",
-             theorem35.TAU_EXPLICIT_EXP.id: "ABCD", theorem35.STABLE_BOUND.id: "ABC"}
     consts = {"C_g": c.get("C_g"), "C_beta": c.get("C_beta"), "C_e": c.get("C_e"), "ell0": c.get("ell0")}
     vals = {"eta": eta, "n": n, "gamma": gamma}
     out: dict[str, Any] = {"params": {**vals, "T": T}, "constants": consts}
@@ -263,7 +261,7 @@ def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None
             except Exception as err:  # noqa: BLE001 - report, do not crash the audit
                 entry["value"] = None
                 entry["why"] = f"{type(err).__name__}: {err}"
-        _gate(entry, held, assumed[bid])
+        _gate(entry, held, "".join(b.assumptions.loss))
         out[bid] = entry
     taus = [out[k]["value"] for k in (theorem35.TAU_EXPLICIT_POLY.id, theorem35.TAU_EXPLICIT_EXP.id)
             if out[k].get("value") is not None and out[k].get("in_domain", True) and out[k].get("applies") is not False]
@@ -274,7 +272,7 @@ def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None
         if tau < T and gamma**2 * eta * (T - tau) >= 1:
             out[theorem35.STABLE_BOUND.id] = _gate({"formula": b.formula, "s": tau, "t": T,
                                                     "value": float(b.numpy(loss=loss, eta=eta, gamma=gamma, t=T, s=tau))},
-                                                   held, assumed[b.id])
+                                                   held, "".join(b.assumptions.loss))
         else:
             out[theorem35.STABLE_BOUND.id] = {"formula": b.formula, "value": None,
                                          "why": f"τ = {tau:.4g} leaves no t ≤ T with γ²η(t−τ) ≥ 1"}
