@@ -347,7 +347,7 @@ def together_form(expr: sp.Add) -> sp.Expr | None:
     if len(syms) != 1 or sp.count_ops(expr) > TOGETHER_MAX_OPS:
         return None
     for node in sp.preorder_traversal(expr):
-        if not isinstance(node, (sp.Symbol, sp.Number, sp.Add, sp.Mul, sp.Pow)) or (
+        if not isinstance(node, (sp.Symbol, sp.Number, sp.Add, sp.Mul, sp.Pow, sp.exp)) or (
                 isinstance(node, sp.Pow) and not isinstance(node.exp, sp.Rational)):
             return None
     if not any(isinstance(p, sp.Pow) and p.exp < 0 for p in sp.preorder_traversal(expr)):

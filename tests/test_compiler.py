@@ -279,3 +279,21 @@ def test_a_product_whose_sum_factor_underflows_as_a_whole_is_distributed():
     tol = 8 * 2.0**-53 * pts**4
     for got in (prog.numpy(pts), prog.torch(torch.tensor(pts)).numpy()):
         assert np.all(np.abs(got - np.array(want)) <= tol), (got, want)
+
+
+def test_a_sum_of_exponential_fractions_is_taken_over_its_common_denominator():
+    """ℓ″ of log(1 + e^{−z}) as sympy writes it, e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})², cancels two terms ≈ 1 to
+    e^{−|z|} for z < 0: 0 in float64 from z ≈ −37 and beyond the 1500-digit evaluator at z ≈ −3450 (the audit's grid
+    left those x out).  Over its denominator the numerator is e^{−z}.  Oracle: σ(z)σ(−z) in mpmath.  Tolerance: the
+    form's exp and log-domain product carry an absolute error of a few ulps of |z| in their exponent: 8u·max(1, |z|)."""
+    e = sp.exp(-z) / (1 + sp.exp(-z)) - sp.exp(-2 * z) / (1 + sp.exp(-z)) ** 2
+    prog = compile_expr(e, [z], stable_log=True)
+    zs = np.array([-700.0, -300.0, -40.0, -1.0, 0.0, 3.0, 40.0, 700.0])
+    with mpmath.workdps(60):
+        want = np.array([float(1 / ((1 + mpmath.exp(-v)) * (1 + mpmath.exp(v)))) for v in zs])
+    tol = 8 * 2.0**-53 * np.maximum(1.0, np.abs(zs))
+    for got in (prog.numpy(zs), prog.torch(torch.tensor(zs)).numpy()):
+        assert np.all(np.abs(got - want) <= tol * want), (got, want)
+    v, ok = mp_value(lambda fl: prog.mpmath(-4000.0, flags=fl))     # the audit's evaluator, at its old limit
+    with mpmath.workdps(60):
+        assert ok and abs(v / mpmath.exp(-4000) - 1) < 1e-15
