@@ -205,25 +205,19 @@ class _Walk:
                                 "root or logarithm of a negative quantity: every parameter is positive)")
         raise EoscheckError(f"cannot evaluate {type(expr).__name__} in {sp.sstr(expr)[:60]}")
 
-    def _lazy_node(self, expr: sp.Expr) -> Node:
-        """:meth:`node` of ``expr``, compiled at its first evaluation."""
+    def _lazy_node(self, expr: sp.Expr, compile_: Callable[[sp.Expr], Node] | None = None) -> Node:
+        """``compile_(expr)`` (default :meth:`node`) at its first evaluation."""
         got: list[Node] = []
 
         def node(env):
             if not got:
-                got.append(self.node(expr))
+                got.append((compile_ or self.node)(expr))
             return got[0](env)
         return node
 
     def _lazy_log(self, arg: sp.Expr) -> Node:
         """:meth:`log` of ``arg``, compiled at its first evaluation."""
-        got: list[Node] = []
-
-        def node(env):
-            if not got:
-                got.append(self.log(arg))
-            return got[0](env)
-        return node
+        return self._lazy_node(arg, self.log)
 
     def log(self, arg: sp.Expr) -> Node:
         got = self._logs.get(arg)

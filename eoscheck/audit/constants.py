@@ -18,6 +18,17 @@ from .results import FAIL, PASS, UNDETERMINED, CheckResult
 from .search import Sup
 
 
+def _doubling(tail: np.ndarray) -> bool:
+    """The values finite, positive, each ≥ 2× the one before (a decade apart: growth without bound, not a level)."""
+    return bool(np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]))
+
+
+def _growth_fail(name: str, w: float, seen: str, tail: np.ndarray, toward: str, detail: str) -> CheckResult:
+    """The FAIL of a quantity seen growing without bound (:func:`_doubling`) toward a point: ``seen`` at the witness."""
+    return CheckResult(name, FAIL, constant=math.inf, method="numeric", witness=w,
+                       witness_info=f"{seen}, growing ×{tail[-1] / tail[-2]:.3g} a decade {toward}", detail=detail)
+
+
 def _sup_result(name: str, s: Sup, label: str, extra: str = "") -> CheckResult:
     if s.unbounded:
         info = f"{label} = {fmt(s.witness_value)}" if s.witness_value is not None else ""
@@ -73,12 +84,11 @@ def _zero_pole(ctx) -> CheckResult | None:
         for sgn in (-1.0, 1.0):
             vals = np.array([ctx.ev.scalar(q_g_over_l, z0 + sgn * h, (0, 1)) for h in hs])
             tail = vals[-4:]
-            if np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]):
+            if _doubling(tail):
                 w = z0 + sgn * hs[-1]
-                return CheckResult("C.self_bounded", FAIL, constant=math.inf, method="numeric", witness=w,
-                                   witness_info=f"g/ℓ = {fmt(float(vals[-1]))} at z = {w:.12g}, growing ×"
-                                                f"{tail[-1] / tail[-2]:.3g} a decade toward ℓ's zero at {fmt(z0)}",
-                                   detail="g/ℓ is unbounded at a zero of ℓ: no C_β bounds g ≤ C_β ℓ")
+                return _growth_fail("C.self_bounded", w, f"g/ℓ = {fmt(float(vals[-1]))} at z = {w:.12g}", tail,
+                                    f"toward ℓ's zero at {fmt(z0)}",
+                                    "g/ℓ is unbounded at a zero of ℓ: no C_β bounds g ≤ C_β ℓ")
     return None
 
 
@@ -136,11 +146,10 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> Ch
         for sgn in (1.0, -1.0):
             vals = np.array([_q_mp(ctx.ev, x, sgn * h * max(1.0, abs(x)), dprog) for h in hs])
             tail = vals[-5:]
-            if np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]):
-                return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=x,
-                                   witness_info=f"ratio {fmt(float(vals[-1]))} at z−x = {sgn * hs[-1]:.0e}, "
-                                                f"growing ×{tail[-1] / tail[-2]:.3g} a decade as z → x",
-                                   detail="the quadratic ratio is unbounded as z → x (ℓ not C¹, or ℓ″ unbounded, there)")
+            if _doubling(tail):
+                return _growth_fail("C.quadratic", x, f"ratio {fmt(float(vals[-1]))} at z−x = {sgn * hs[-1]:.0e}",
+                                    tail, "as z → x",
+                                    "the quadratic ratio is unbounded as z → x (ℓ not C¹, or ℓ″ unbounded, there)")
     with np.errstate(invalid="ignore"):
         change = np.flatnonzero(np.sign(dx[:-1]) * np.sign(dx[1:]) < 0)
     for i in change[:5]:
@@ -171,13 +180,12 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> Ch
         for sgn in (1.0, -1.0):
             vals = np.array([max(_q_mp(ctx.ev, xs + sgn * dl, h, dprog) for h in (-0.5, 0.5)) for dl in deltas])
             tail = vals[-4:]
-            if np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]):
+            if _doubling(tail):
                 w = xs + sgn * deltas[-1]
-                return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=w,
-                                   witness_info=f"ratio {fmt(float(vals[-1]))} at x = {w:.12g}, growing ×"
-                                                f"{tail[-1] / tail[-2]:.3g} a decade toward g's zero near {fmt(xs)}",
-                                   detail="g(x) → 0 where ℓ is not locally constant: the quadratic bound cannot hold "
-                                          "with any C_β")
+                return _growth_fail("C.quadratic", w, f"ratio {fmt(float(vals[-1]))} at x = {w:.12g}", tail,
+                                    f"toward g's zero near {fmt(xs)}",
+                                    "g(x) → 0 where ℓ is not locally constant: the quadratic bound cannot hold with "
+                                    "any C_β")
     return None
 
 
