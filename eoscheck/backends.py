@@ -239,6 +239,7 @@ class NumpyBackend(_Elementwise):
                 total = total + np.where(v >= 0, lg(env), np.log(np.abs(v)) if ng is None else ng(env))
             out = np.where(bad, sign * np.exp(total), out)
             if dist is not None:
+                # with that factor 0 or ±∞ its log is ∓∞: the log form above gave 0, ∞ or NaN there, never the value
                 redo = bad & ((vals[dist[0]] == 0) | ~np.isfinite(vals[dist[0]]))
                 if redo.any():
                     d = np.asarray(dist[1](env), dtype=np.float64) * self.ones(env)

@@ -25,8 +25,9 @@ logistic beyond z = 745); and a product that is not finite in float64 (∞·0, �
 ℓ′ = −e^{−z}/(1 + e^{−z}) of a user's logistic at z = −710) is recomputed as (∏ sign fᵢ)·exp(Σ ln|fᵢ|)
 with those logs, or, where the product has a sum among its factors that under/overflowed as a whole, as the
 sum of the distributed terms' products.  A univariate √A + B with polynomial A, B whose A − B² loses terms (√(1+z²) − z) is
-evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`), an algebraic sum with fractions over
-its common denominator where that cancels or leaves such a difference (:func:`together_form`), and 1 ± tanh u, 1 − tanh² u through
+evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`; −√A + B as its negative), a sum of fractions
+(algebraic, exponentials as atoms) over its common denominator where that cancels or leaves such a difference
+(:func:`together_form`), and 1 ± tanh u, 1 − tanh² u through
 exponentials (:func:`tanh_form`); other cancelling differences are not rewritten (``audit-loss --run``
 measures what they cost).
 """
@@ -160,7 +161,11 @@ class _Walk:
                 if len(adds) == 1:
                     i = adds[0]
                     others = expr.args[:i] + expr.args[i + 1:]
-                    dist = (i, self._lazy_node(sp.Add(*[sp.Mul(t, *others) for t in expr.args[i].args])))
+                    spread = sp.Add(*[sp.Mul(t, *others) for t in expr.args[i].args])
+                    # a plain sum of its terms' products: the common-denominator rule would join it into this very
+                    # product again (z/√(1+z²) − 1 at z = 1e160 recursed without end)
+                    self._plain.add(spread)
+                    dist = (i, self._lazy_node(spread))
                 return lambda env: env.bk.mul_stable(fs, logs, env, neg, dist)
             return lambda env: env.bk.mul(fs, env)
         if isinstance(expr, sp.Pow):
@@ -332,17 +337,21 @@ TOGETHER_MAX_OPS = 60
 
 
 def together_form(expr: sp.Add) -> sp.Expr | None:
-    """num/den = ``expr`` over a common denominator, for a univariate algebraic sum with a fraction among its
-    terms (+, ×, rational powers only), when that gains digits: the numerator cancels symbolically (ℓ″ of
-    √(1+z²) − z, (1 − z²/(1+z²))/√(1+z²), has numerator 1) or is a square-root difference that
-    :func:`conjugate_form` rewrites (ℓ′ = z/√(1+z²) − 1 = (z − √(1+z²))/√(1+z²)); None otherwise.  As written,
-    both keep ~8 of 16 digits at z = 1e4."""
+    """num/den = ``expr`` over a common denominator, for a univariate sum with a fraction among its terms, built
+    of +, ×, rational powers and exponentials (taken as atoms), when that gains digits: the numerator cancels
+    symbolically (ℓ″ of √(1+z²) − z, (1 − z²/(1+z²))/√(1+z²), has numerator 1; ℓ″ of log(1 + e^{−z}) as sympy writes
+    it, e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})², has numerator e^{−z}) or is a square-root difference that
+    :func:`conjugate_form` rewrites (ℓ′ = z/√(1+z²) − 1 = (z − √(1+z²))/√(1+z²)); None otherwise.  As written, the
+    first two keep ~8 of 16 digits at z = 1e4, the last none below z ≈ −37.  Powers of sums beyond
+    :data:`CONJUGATE_MAX_DEGREE` are left alone (1/(1+z)³⁰⁰ − 1/(2+z)³⁰⁰ took sympy 27 s to expand)."""
     syms = expr.free_symbols
     if len(syms) != 1 or sp.count_ops(expr) > TOGETHER_MAX_OPS:
         return None
     for node in sp.preorder_traversal(expr):
         if not isinstance(node, (sp.Symbol, sp.Number, sp.Add, sp.Mul, sp.Pow, sp.exp)) or (
                 isinstance(node, sp.Pow) and not isinstance(node.exp, sp.Rational)):
+            return None
+        if isinstance(node, sp.Pow) and isinstance(node.base, sp.Add) and abs(node.exp) > CONJUGATE_MAX_DEGREE:
             return None
     if not any(isinstance(p, sp.Pow) and p.exp < 0 for p in sp.preorder_traversal(expr)):
         return None

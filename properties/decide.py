@@ -201,11 +201,15 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             if negative:     # "margin(t) >= -C*eta*t" fitted C < 0: a positive lower bound, not the one written
                 notes.append(f"{_constants_text(negative)} fitted negative (constants range over all reals): EXPR's "
                              "sign is then the opposite of the one written")
+        exhausted = False
         for attempt in range(REFITS + 1):
             rep.constants, rep.margin = dict(conj.values), margin
             rep.conjecture = conj.summary()
             found = _search(conj, e, seed, s0, margin, shrink_attempts, rep, notes)
-            if found is None or not conj.constants or margin == 0.0 or attempt == REFITS:
+            if found is None or not conj.constants or margin == 0.0:
+                break
+            if attempt == REFITS:
+                exhausted = True
                 break
             if not in_calibration(conj, found[1]):
                 break       # beyond the calibration ranges: the fitted shape does not extrapolate
@@ -222,7 +226,7 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             notes.append(f"refit {attempt + 1}: a violation at {found[0].describe()} lay inside the calibration "
                          f"ranges; its points joined the calibration ({_constants_text(conj.values)})")
             rep.trend, rep.slopes = [], {}
-        if found is not None and conj.constants and margin and in_calibration(conj, found[1]):
+        if found is not None and exhausted and in_calibration(conj, found[1]):
             inst, pt, _ = found     # the refits are spent and the calibration still misses it: not a conviction
             rep.consider(conj.direction, pt, inst.describe())
             rep.trend.append(f"a violation inside the calibration ranges remained after {REFITS} refits, at "

@@ -1031,3 +1031,29 @@ def test_a_run_without_a_stable_threshold_shows_no_phase(capsys):
                                    "grad_at": None}, "consistent": True})
     rows = [ln.split() for ln in lines[1].splitlines() if ln.startswith(("1 ", "2 "))]
     assert rows[0][4] == "—" and rows[1][4] == "never", lines
+
+
+def test_an_uncomputed_gap_inside_the_grid_is_undetermined(monkeypatch):
+    """x the evaluator cannot compute are left out of the quadratic grid only as a run at its ends (a tail that the
+    side's limit then decides); a gap inside was left out too, and the check passed over it."""
+    from eoscheck.audit.evaluate import Evaluator
+
+    real = Evaluator.mp
+
+    def gap(self, x, k):
+        if 100 < x < 200:
+            self._uncomputed.add(float(x))
+            return mpmath.nan
+        return real(self, x, k)
+
+    monkeypatch.setattr(Evaluator, "mp", gap)
+    monkeypatch.setattr(Evaluator, "reliable", lambda self, Z: ~((np.asarray(Z) > 100) & (np.asarray(Z) < 200)))
+    c = audit_loss("logistic", theory=False)["C.quadratic"]
+    assert c.status == "undetermined" and "could not be computed near x=1" in c.detail
+
+
+def test_a_fitted_log_squared_class_is_replaced_by_the_proven_one():
+    """flat_exp with a = 1 without sympy: the fit lands on ln²λ, yet it read "fitted exponent, not a proven class"
+    while 3C and 3D make Θ(ln²λ) a proven class (Lemma 34, (14), and g ≤ C_β ℓ)."""
+    cls = audit("flat_exp:a=1", symbolic=False).to_dict()["promises"]["rho"]
+    assert "Lemma 34" in cls["class_method"] and "fitted" not in cls["class"]["theta"]

@@ -297,3 +297,26 @@ def test_a_sum_of_exponential_fractions_is_taken_over_its_common_denominator():
     v, ok = mp_value(lambda fl: prog.mpmath(-4000.0, flags=fl))     # the audit's evaluator, at its old limit
     with mpmath.workdps(60):
         assert ok and abs(v / mpmath.exp(-4000) - 1) < 1e-15
+
+
+def test_a_distributed_product_is_not_joined_again():
+    """z/√(1+z²) − 1 at |z| = 1e160: the common-denominator form (z − √(1+z²))/√(1+z²) overflows, its distributed
+    sum z/√(1+z²) − √(1+z²)/√(1+z²) was joined into the same product again, and evaluation recursed without end.
+    At +1e160 the value −1/(2z²) underflows to 0 (by hand)."""
+    prog = compile_expr(z / sp.sqrt(1 + z**2) - 1, [z], stable_log=True)
+    got = prog.numpy(np.array([1e160, -1e160]))
+    assert abs(got[0]) <= 1e-300
+    prog.torch(torch.tensor([1e160, -1e160], dtype=torch.float64))     # no RecursionError either
+
+
+def test_a_common_denominator_of_high_powers_is_not_attempted():
+    """1/(1+z)³⁰⁰ − 1/(2+z)³⁰⁰ + 1/(3+z)³⁰⁰: sympy's together and expand took 27 s, only to gain nothing."""
+    import time
+
+    from eoscheck.compiler import together_form
+
+    e = 1 / (1 + z) ** 300 - 1 / (2 + z) ** 300 + 1 / (3 + z) ** 300
+    t0 = time.process_time()
+    assert together_form(e) is None
+    compile_expr(e, [z], stable_log=True)
+    assert time.process_time() - t0 < 2.0      # CPU seconds: load does not count

@@ -602,3 +602,24 @@ def test_a_fitted_falsified_says_what_it_means_on_its_first_line():
     rep = check_conjecture("loss(t) <= C", "smoke")
     assert rep.falsified and "the shape does not extrapolate" in rep.first_line()
     assert "fitted negative" in check_conjecture("margin(t) >= -C*eta*t", "smoke").message
+
+
+def test_a_refit_that_no_constant_satisfies_still_convicts(monkeypatch):
+    """When the refit finds no constant fitting the calibration with the witness in, the witness convicts; the rule
+    for violations left inside the calibration ranges after the refits had turned it into a TREND ("remained after
+    3 refits", after one)."""
+    from eoscheck.properties import decide
+
+    calls = []
+
+    def fit(conj, meas, P, relaxed=False):
+        calls.append(1)
+        if len(calls) > 1:
+            raise EoscheckError("no values of the constants make the bound hold on the calibration set")
+        return {"C": 1e-9}
+
+    monkeypatch.setattr(decide, "fit_constants", fit)
+    conj = Conjecture.parse("max_loss <= C", ranges={"n": "1:1", "d": "1:1", "gamma": "0.5:0.5", "T": "200:200",
+                                                      "eta": "0.25:0.25"})
+    rep = decide.check_conjecture(conj, "smoke")
+    assert rep.falsified and "remained after" not in rep.message

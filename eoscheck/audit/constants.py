@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..compiler import compile_expr, mp_value
 from ..losses import z
-from .evaluate import UNCOMPUTED, div, mp_at, q_g, q_g_over_l, q_l_over_g, q_quad0
+from .evaluate import UNCOMPUTED, div, q_g, q_g_over_l, q_l_over_g, q_quad0
 from .format import fmt, join_methods, sym_float, to_float
 from .results import FAIL, PASS, UNDETERMINED, CheckResult
 from .search import Sup
@@ -110,22 +110,18 @@ _X_RESOLVED = 1e9
 _hsym = sp.Symbol("h", real=True)
 
 
-def _q_mp(ev, x: float, h: float, dprog=None):
-    """Q(x, h) = [ℓ(x+h) − ℓ(x) − ℓ′(x)h]/(g(x)h²) in high precision (NaN where not computed); D = ℓ(x+h) − ℓ(x) −
-    ℓ′(x)h from ``dprog`` (:func:`_d_program`: one expression, whose cancellation raises the precision), else from ℓ
-    and ℓ′ each rounded at 60 digits (log(1 + e^{−1e-300·z}) cancels ~600 digits: a false "blow-up")."""
+def _q_mp(ev, x: float, h: float, dprog, exact: bool = False):
+    """Q(x, h) = D/(g(x)h²) in high precision, D = ℓ(x+h) − ℓ(x) − ℓ′(x)h from ``dprog`` (:func:`_d_program`: one
+    expression, whose cancellation raises the precision; from ℓ and ℓ′ each rounded at 60 digits, log(1 + e^{−1e-300·z})
+    cancelled ~600 digits: a false "blow-up").  A float (NaN where not computed), or with ``exact`` the mpmath number
+    unrounded (1e431 stays 1e431; None where not computed)."""
     dx = ev.mp(x, 1)
-    if dprog is not None:
-        dv, ok = mp_value(lambda fl: dprog.mpmath(x, h, flags=fl))
-        if not ok or mpmath.isnan(dx):
-            return math.nan
-        with mpmath.workdps(60):
-            return to_float(div(dv, abs(dx) * h * h))
-    lx, ly = ev.mp(x, 0), ev.mp(x + h, 0)
-    if any(mpmath.isnan(v) for v in (lx, ly, dx)):
-        return math.nan
+    dv, ok = mp_value(lambda fl: dprog.mpmath(x, h, flags=fl))
+    if not ok or mpmath.isnan(dx) or mpmath.isnan(dv):
+        return None if exact else math.nan
     with mpmath.workdps(60):
-        return to_float(div(ly - lx - dx * h, abs(dx) * h * h))
+        q = div(dv, abs(dx) * h * h)
+    return (None if mpmath.isinf(q) else q) if exact else to_float(q)
 
 
 def _d_program(ev):
@@ -189,31 +185,23 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> Ch
     return None
 
 
-def _q_mp_exact(ev, x: float, h: float):
-    """Q(x, h) as an mpmath number, unrounded to float64 (so 1e431 stays 1e431); None where not computed."""
-    lx, ly, dx = ev.mp(x, 0), ev.mp(x + h, 0), ev.mp(x, 1)
-    if any(mpmath.isnan(v) for v in (lx, ly, dx)) or dx == 0:
-        return None
-    with mpmath.workdps(60):
-        return (ly - lx - dx * h) / (abs(dx) * h * h)
-
-
-def _quadratic_beyond_float(ctx, x: float) -> CheckResult | None:
+def _quadratic_beyond_float(ctx, x: float, dprog) -> CheckResult | None:
     """C.quadratic's ratio beyond float64 at x (probit: Q(1000, −1) ≈ 1.2e431): a FAIL when sympy's limit of
-    Q(·, ±1) on x's side is ∞, or when the high-precision sup over h = ±1 at x and at 8 points out to |x| = 1e9
-    grows over the last four and ends ≥ 2× its start (probit: 1e431 … 1e434294472); None (undetermined) when
-    it levels off — a finite C_β beyond float64 (flat_exp with a = 800) is not a failure."""
+    Q(·, ±1) on x's side is ∞, or when the high-precision sup over h = ±1 at x·10ᵏ, k = 0…7, grows ≥ 2× a decade
+    over the last four (probit: 1e431 … 1e434294472; a huge Q rising to a finite limit levels off); None
+    (undetermined) otherwise — a finite C_β beyond float64 (flat_exp with a = 800) is not a failure."""
     side = "+" if x > 0 else "-"
     raw = [ctx.facts.limit(k, side) for k in ("quad(1)", "quad(-1)")]
     lims = [sym_float(v) for v in raw]
-    at = [(_q_mp_exact(ctx.ev, x, h), h) for h in (1.0, -1.0)]
+    at = [(_q_mp(ctx.ev, x, h, dprog, exact=True), h) for h in (1.0, -1.0)]
     at = max(((v, h) for v, h in at if v is not None), default=(None, 0.0), key=lambda p: p[0])
     shown = f"ratio {mpmath.nstr(at[0], 3)} at z−x = {at[1]:g}" if at[0] is not None else "ratio ≥ 1.8e308"
     if any(v == math.inf for v in lims if v is not None):
         return CheckResult("C.quadratic", FAIL, constant=math.inf, method="symbolic", witness=x,
                            witness_info=f"{shown} (beyond float64); → ∞ as x→{side}∞ (sympy)",
                            detail="the quadratic ratio is unbounded in the tail")
-    big = [v for v, f in zip(raw, lims) if v is not None and f is None and v.is_number and v.is_finite]
+    big = [v for v, f in zip(raw, lims)
+           if v is not None and f is None and v.is_number and v.is_finite and v.is_real]
     if big:   # flat_exp with a = 800: (e^800 − 801)/800, finite, beyond float64
         prog = compile_expr(big[0], [], "mpmath")      # the compiler, never lambdify's generated code
         value, _ = mp_value(lambda fl: prog(flags=fl))
@@ -221,15 +209,15 @@ def _quadratic_beyond_float(ctx, x: float) -> CheckResult | None:
         return CheckResult("C.quadratic", UNDETERMINED, method="symbolic+numeric", exact=sp.sstr(big[0]),
                            detail=f"the ratio exceeds the float range (≥ 1.8e308) at x={fmt(x)}; sympy's limit as "
                                   f"x→{side}∞ is {sp.sstr(big[0])} ≈ {shown_big}: a finite C_β, beyond float64")
-    far = [x] + list(np.geomspace(2 * abs(x), 1e9, 8) * np.sign(x))
+    far = [x * 10.0**k for k in range(8)]
     vals = []
     for xf in far:
-        qs = [v for v in (_q_mp_exact(ctx.ev, float(xf), h) for h in (1.0, -1.0)) if v is not None]
+        qs = [v for v in (_q_mp(ctx.ev, float(xf), h, dprog, exact=True) for h in (1.0, -1.0)) if v is not None]
         if not qs:
             return None
         vals.append(max(qs))
     tail = vals[-4:]
-    if all(b > a for a, b in zip(tail, tail[1:])) and vals[-1] > 2 * vals[0] > 0:
+    if tail[0] > 0 and all(b >= 2 * a for a, b in zip(tail, tail[1:])):
         return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=x,
                            witness_info=f"{shown} (beyond float64), {mpmath.nstr(vals[-1], 3)} at x={fmt(far[-1])}; "
                                         f"growing as x→{side}∞",
@@ -293,26 +281,27 @@ def check_quadratic(ctx, checks) -> CheckResult:
     n_bad_rows = len(mp_rows)
     if n_bad_rows > _QUAD_MP_ROWS:  # high precision is slow: an even subset of those rows
         mp_rows = mp_rows[np.unique(np.round(np.linspace(0, n_bad_rows - 1, _QUAD_MP_ROWS)).astype(int))]
-    if len(mp_rows):
-        pw, d1e = ev.exprs[0], ev.exprs[1]
-        dfun = {h: compile_expr(pw.subs(z, z + sp.Rational(str(h))) - pw - d1e * sp.Rational(str(h)), [z], stable_log=True)
-                for h in _H_MP}
+    dprog = _d_program(ev) if len(mp_rows) else None
     for i in mp_rows:
         x = float(X[i])
-        dxv = mpx[i][1] if i in mpx else ev.mp(x, 1)
         for h in _H_MP:
-            dv, ok = mp_at(dfun[h], x)
+            val = _q_mp(ev, x, float(h), dprog)
             ev.mp_calls += 1
-            if not ok:
+            if math.isnan(val):
                 continue
-            with mpmath.workdps(60):
-                val = to_float(div(dv, abs(dxv) * h * h))
             j = int(np.argmin(np.abs(_H - h)))
             Q[i, j] = max(Q[i, j], val) if np.isfinite(Q[i, j]) else val
     nan_rows = np.isnan(Q0) | np.isnan(np.where(np.isinf(Q), 0.0, Q)).any(axis=1)
     # rows beyond the high-precision evaluator (logistic's ℓ″ = e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})² cancels
     # 1500 digits at z ≈ −3450) are left out of the grid; a tail of them makes that side's limit necessary below
     gone = nan_rows & np.array([ev.uncomputed(float(x)) for x in X])
+    ends = np.zeros_like(gone)      # only the runs at the grid's ends: an interior gap is not a tail
+    for run in (np.arange(len(X)), np.arange(len(X))[::-1]):
+        for k in run:
+            if not gone[k]:
+                break
+            ends[k] = True
+    gone &= ends
     undefined = nan_rows & ~gone
     if undefined.any():
         i = int(np.flatnonzero(undefined)[0])
@@ -326,7 +315,7 @@ def check_quadratic(ctx, checks) -> CheckResult:
         i = int(np.flatnonzero(Qx == np.inf)[0])
         g0 = ev.mp(float(X[i]), 1)
         if g0 != 0:   # a finite ratio beyond 1.8e308 (flat_exp with a = 800: sup = (e^a − 1 − a)/a ≈ 4e344)
-            return _quadratic_beyond_float(ctx, float(X[i])) or CheckResult(
+            return _quadratic_beyond_float(ctx, float(X[i]), _d_program(ev)) or CheckResult(
                 name, UNDETERMINED, method="numeric",
                 detail=f"the ratio exceeds the float range (≥ 1.8e308) at x={fmt(float(X[i]))}: a finite C_β, if "
                        "there is one, is beyond float64")

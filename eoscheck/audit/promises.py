@@ -137,7 +137,7 @@ def _promise_rho(out: dict[str, Any], report: AuditReport, loss: Loss, symbolic:
     lams = [1.0, 10.0, 1e3, 1e6, 1e12]
     vals = rho.numpy(np.array(lams))
     cls, cls_how = _rho_class(loss, timeout, symbolic)
-    if held["C"] and held["D"] and cls["kind"] != "log2":
+    if held["C"] and held["D"] and (cls["kind"] != "log2" or "fitted" in cls_how):
         # proven, not fitted: under 3D ρ ≤ ℓ(0) + C_e² ln²λ (Lemma 34, (14)); under 3C g ≤ C_β ℓ gives
         # ℓ(z) ≥ ℓ(0)e^{−C_β z} for z ≥ 0, so ρ(λ) ≥ min_z λℓ(0)e^{−C_β z} + z² ~ ln²λ/C_β²: ρ = Θ(ln²λ) (a fit on
         # λ ∈ [1e6, 1e14] read ln^2.55 λ for flat_exp with a = 0.2, whose W(λ/50) is not yet asymptotic there)
