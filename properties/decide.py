@@ -4,7 +4,7 @@
    said on the verdict's first line.  A request no effort level can run (memory or work of one GD
    run beyond :data:`MAX_BYTES` / :data:`MAX_WORK`) is refused before anything is drawn (exit 2).
 2. **fit** (statements with constants): the tightest constants on the inner ranges
-   (:func:`conjecture.fit_constants`).  When no constant fits, the least-violating constants are
+   (:func:`envelope.fit_constants`).  When no constant fits, the least-violating constants are
    used and the search below must still find a witness for them (margin 0).
 3. **search**: Hypothesis over the full (capped) ranges, canonical datasets first, steered to the
    worst ratio; then the scaling ladders; then, for every ladder along which the ratio trends toward
@@ -27,9 +27,9 @@ import numpy as np
 
 from eoscheck._errors import EoscheckError
 
-from .conjecture import (FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, fit_constants, geometric_mean,
-                         ladders)
 from .claims import Evaluation, compared_text, loosened
+from .conjecture import FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, geometric_mean, ladders
+from .envelope import fit_constants
 from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread
 from .numerics import jsonable

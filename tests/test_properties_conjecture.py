@@ -8,7 +8,8 @@ import pytest
 
 from eoscheck import EoscheckError
 from eoscheck.cli import main
-from eoscheck.properties.conjecture import PARAMS, Conjecture, fit_constants
+from eoscheck.properties.conjecture import PARAMS, Conjecture
+from eoscheck.properties.envelope import fit_constants
 
 
 @pytest.mark.parametrize("text", [
