@@ -119,9 +119,7 @@ class _Walk:
         if isinstance(expr, sp.log) and len(expr.args) == 1:
             return self.log(expr.args[0])
         if self.stable_log and isinstance(expr, sp.Add) and expr not in self._plain:
-            conj, sign = conjugate_form(expr), 1
-            if conj is None and any(_sqrt_term(-t) is not None for t in expr.args):   # −√A + B = −(√A − B)
-                conj, sign = conjugate_form(-expr), -1
+            conj, sign = signed_conjugate_form(expr)
             if conj is not None:       # √A + B where B < 0: (A − B²)/(√A − B), A − B² expanded symbolically
                 num, root, rest = conj
                 den = sp.Add(root, -rest, evaluate=False)
@@ -344,26 +342,37 @@ def together_form(expr: sp.Add) -> sp.Expr | None:
     :func:`conjugate_form` rewrites (ℓ′ = z/√(1+z²) − 1 = (z − √(1+z²))/√(1+z²)); None otherwise.  As written, the
     first two keep ~8 of 16 digits at z = 1e4, the last none below z ≈ −37.  Powers of sums beyond
     :data:`CONJUGATE_MAX_DEGREE` are left alone (1/(1+z)³⁰⁰ − 1/(2+z)³⁰⁰ took sympy 27 s to expand)."""
-    syms = expr.free_symbols
-    if len(syms) != 1 or sp.count_ops(expr) > TOGETHER_MAX_OPS:
+    if len(expr.free_symbols) != 1 or sp.count_ops(expr) > TOGETHER_MAX_OPS:
         return None
+    fraction = False
     for node in sp.preorder_traversal(expr):
-        if not isinstance(node, (sp.Symbol, sp.Number, sp.Add, sp.Mul, sp.Pow, sp.exp)) or (
-                isinstance(node, sp.Pow) and not isinstance(node.exp, sp.Rational)):
+        if not isinstance(node, (sp.Symbol, sp.Number, sp.Add, sp.Mul, sp.Pow, sp.exp)):
             return None
-        if isinstance(node, sp.Pow) and isinstance(node.base, sp.Add) and abs(node.exp) > CONJUGATE_MAX_DEGREE:
-            return None
-    if not any(isinstance(p, sp.Pow) and p.exp < 0 for p in sp.preorder_traversal(expr)):
+        if isinstance(node, sp.Pow):
+            if not isinstance(node.exp, sp.Rational) or (isinstance(node.base, sp.Add)
+                                                         and abs(node.exp) > CONJUGATE_MAX_DEGREE):
+                return None
+            fraction = fraction or node.exp < 0
+    if not fraction:
         return None
-    (x,) = syms
     num, den = sp.fraction(sp.together(expr))
     if den == 1:
         return None
     num = sp.expand(num)
-    terms = sp.Add.make_args(num)
-    if len(terms) >= len(expr.args) and conjugate_form(num) is None and conjugate_form(-num) is None:
+    if len(sp.Add.make_args(num)) >= len(expr.args) and signed_conjugate_form(num)[0] is None:
         return None
     return sp.Mul(num, sp.Pow(den, -1, evaluate=False), evaluate=False)
+
+
+def signed_conjugate_form(expr: sp.Expr) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr] | None, int]:
+    """(:func:`conjugate_form` of ``expr``, 1), or of −``expr`` with −1 where the root's coefficient is negative
+    (−√A + B = −(√A − B)); (None, 1) where neither applies."""
+    conj = conjugate_form(expr) if isinstance(expr, sp.Add) else None
+    if conj is None and isinstance(expr, sp.Add) and any(_sqrt_term(-t) is not None for t in expr.args):
+        neg = conjugate_form(-expr)
+        if neg is not None:
+            return neg, -1
+    return conj, 1
 
 
 def _sqrt_term(t: sp.Expr) -> tuple[sp.Rational, sp.Expr] | None:

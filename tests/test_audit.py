@@ -928,26 +928,32 @@ def test_a_linear_piece_at_fine_steps_is_not_a_kink():
 def test_a_tiny_scale_is_no_blow_up_of_the_quadratic_ratio(spec, scale):
     """ℓ(z) = h(cz) with c = 1e-300: ℓ(x+δ) − ℓ(x) − ℓ′(x)δ ≈ c²δ²/8 cancels ~600 digits, and formed from ℓ and ℓ′ each
     rounded at 60 digits it "grew ×10 a decade as z → x": FAIL ∞.  D is now one expression whose own cancellation
-    raises the precision.  Oracle (by hand): Q = c·σ(cx)/2 + O(c²) for the logistic h, so C_β = c/4 on [−R, R]
-    (relative corrections ≲ cR = 1e-297); flat_exp: ℓ linear for z ≤ 0, sup (e^a − 1 − a)/a ≈ a/2 = 5e-31.
-    Tolerance 1e-6 relative: grid ratios taken in float64 are trusted to 1e-6 of D (the check's own rule)."""
+    raises the precision.  Oracle (by hand): the sup over ℝ is approached as x → +∞ with z − x = 1, where ℓ ~ e^{−cx}:
+    Q → (e^{−c} − 1 + c)/c = c/2 − c²/6 + … = 5e-301 (on [−R, R] alone Q ≈ cσ(cx)/2 ≈ c/4 is smaller); flat_exp:
+    (e^a − 1 − a)/a = a/2 + a²/6 + … = 5e-31.  The constant is that limit correctly rounded, or a grid ratio below it
+    computed in high precision and rounded once: 2 ulps, and no absolute slack (pytest.approx's default 1e-12
+    would pass any value this small)."""
     c = audit(spec, theory=False)["C.quadratic"]
-    want = scale / 4 if scale else 0.5e-30
-    assert c.status == "pass" and c.constant == pytest.approx(want, rel=1e-6)
+    want = scale / 2 if scale else 0.5e-30
+    assert c.status == "pass" and c.constant == pytest.approx(want, rel=4.5e-16, abs=0)
 
 
 def test_a_cancelling_exact_limit_is_evaluated_in_high_precision():
-    """flat_exp with a = 1e-8: sympy's limit (10⁸ − (10⁸ − 1)e^{10⁻⁸})e^{−10⁻⁸} in plain floats read 1.49e-8 (√ε),
-    3× the sup (e^a − 1 − a)/a = 5.0e-9.  Oracle: mpmath at 50 digits; both are correctly rounded floats: 1e-15."""
+    """flat_exp with a = 1e-8: sympy's limits of the ratio as x → +∞, (e^{−a} − 1 + a)/a for z − x = 1, written
+    (10⁸ − (10⁸ − 1)e^{10⁻⁸})e^{−10⁻⁸}, and (e^a − 1 − a)/a for z − x = −1, the sup, read in plain floats 1.49e-8 (√ε),
+    3× the sup 5.0e-9.  Oracle: mpmath at 50 digits; both sides correctly rounded floats: 1e-15."""
     from eoscheck.audit.format import sym_float
 
     a = sp.Rational(1, 10**8)
     v = (1 / a - (1 / a - 1) * sp.exp(a)) * sp.exp(-a)
     with mpmath.workdps(50):
-        want = float((mpmath.e**mpmath.mpf("1e-8") - 1 - mpmath.mpf("1e-8")) / mpmath.mpf("1e-8"))
-    assert sym_float(v) == pytest.approx(want, rel=1e-15)
+        am = mpmath.mpf("1e-8")
+        want_v, want = float((mpmath.e**-am - 1 + am) / am), float((mpmath.e**am - 1 - am) / am)
+    assert sym_float(v) == pytest.approx(want_v, rel=1e-15, abs=0)
     c = audit("flat_exp:a=1e-8", theory=False)["C.quadratic"]
-    assert c.constant == pytest.approx(want, rel=1e-9)     # the sup's limit itself, or the grid just below it
+    # the constant is the limit's correctly rounded value, or a grid ratio below the limit computed in high precision
+    # and rounded once (float64's own ratios cancel 1/a² = 1e16 here and are not trusted): within 2 ulps
+    assert c.constant == pytest.approx(want, rel=4.5e-16, abs=0)
 
 
 @pytest.mark.parametrize("spec", ["-1", "log(1+exp(-z)) - 0.1"])

@@ -18,15 +18,18 @@ from .results import FAIL, PASS, UNDETERMINED, CheckResult
 from .search import Sup
 
 
-def _doubling(tail: np.ndarray) -> bool:
-    """The values finite, positive, each ≥ 2× the one before (a decade apart: growth without bound, not a level)."""
-    return bool(np.all(np.isfinite(tail)) and tail[0] > 0 and np.all(tail[1:] >= 2 * tail[:-1]))
+def _doubling(tail) -> bool:
+    """The values (floats or mpmath numbers) finite, positive, each ≥ 2× the one before (a decade apart: growth
+    without bound, not a level)."""
+    return (all(mpmath.isfinite(v) for v in tail) and tail[0] > 0
+            and all(b >= 2 * a for a, b in zip(tail[:-1], tail[1:])))
 
 
-def _growth_fail(name: str, w: float, seen: str, tail: np.ndarray, toward: str, detail: str) -> CheckResult:
+def _growth_fail(name: str, w: float, seen: str, tail, toward: str, detail: str) -> CheckResult:
     """The FAIL of a quantity seen growing without bound (:func:`_doubling`) toward a point: ``seen`` at the witness."""
+    ratio = mpmath.nstr(mpmath.mpf(tail[-1]) / tail[-2], 3)       # mpmath: a ratio of 1e434294472/1e43429447 too
     return CheckResult(name, FAIL, constant=math.inf, method="numeric", witness=w,
-                       witness_info=f"{seen}, growing ×{tail[-1] / tail[-2]:.3g} a decade {toward}", detail=detail)
+                       witness_info=f"{seen}, growing ×{ratio} a decade {toward}", detail=detail)
 
 
 def _sup_result(name: str, s: Sup, label: str, extra: str = "") -> CheckResult:
@@ -130,14 +133,13 @@ def _d_program(ev):
     return compile_expr(pw.subs(z, z + _hsym) - pw - d1e * _hsym, [z, _hsym], stable_log=True)
 
 
-def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray) -> CheckResult | None:
+def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog) -> CheckResult | None:
     """C.quadratic's ratio unbounded at a finite x, which the grid's offsets (|z − x| ≥ 1e-3) and the
     h → 0 limit ℓ″/(2g) miss: (1) at a breakpoint or the grid's best x, Q(x, ±h) growing ≥ 2× a decade
     over the last four of h = 10⁻³…10⁻¹² — a kink (Q ~ 1/(2h)) or a cusp of ℓ″ (Q ~ h^{−1/2}); a
     smooth or C¹ point levels off at ℓ″/(2g); (2) ℓ′ changing sign between grid points: at its zero
     x*, g(x*) = 0 while ℓ(x* + h) − ℓ(x*) > 0, so Q(x*, h) = ∞."""
     hs = [10.0**-k for k in range(3, 13)]
-    dprog = _d_program(ctx.ev)
     for x in dict.fromkeys(xs):
         for sgn in (1.0, -1.0):
             vals = np.array([_q_mp(ctx.ev, x, sgn * h * max(1.0, abs(x)), dprog) for h in hs])
@@ -216,12 +218,10 @@ def _quadratic_beyond_float(ctx, x: float, dprog) -> CheckResult | None:
         if not qs:
             return None
         vals.append(max(qs))
-    tail = vals[-4:]
-    if tail[0] > 0 and all(b >= 2 * a for a, b in zip(tail, tail[1:])):
-        return CheckResult("C.quadratic", FAIL, constant=math.inf, method="numeric", witness=x,
-                           witness_info=f"{shown} (beyond float64), {mpmath.nstr(vals[-1], 3)} at x={fmt(far[-1])}; "
-                                        f"growing as x→{side}∞",
-                           detail="the quadratic ratio grows without bound in the tail (high precision)")
+    if _doubling(vals[-4:]):
+        return _growth_fail("C.quadratic", x, f"{shown} (beyond float64), {mpmath.nstr(vals[-1], 3)} at "
+                                              f"x={fmt(far[-1])}", vals[-4:], f"as x→{side}∞",
+                            "the quadratic ratio grows without bound in the tail (high precision)")
     return None
 
 
@@ -281,7 +281,7 @@ def check_quadratic(ctx, checks) -> CheckResult:
     n_bad_rows = len(mp_rows)
     if n_bad_rows > _QUAD_MP_ROWS:  # high precision is slow: an even subset of those rows
         mp_rows = mp_rows[np.unique(np.round(np.linspace(0, n_bad_rows - 1, _QUAD_MP_ROWS)).astype(int))]
-    dprog = _d_program(ev) if len(mp_rows) else None
+    dprog = _d_program(ev)      # once: the high-precision rows, the probes below
     for i in mp_rows:
         x = float(X[i])
         for h in _H_MP:
@@ -295,13 +295,8 @@ def check_quadratic(ctx, checks) -> CheckResult:
     # rows beyond the high-precision evaluator (logistic's ℓ″ = e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})² cancels
     # 1500 digits at z ≈ −3450) are left out of the grid; a tail of them makes that side's limit necessary below
     gone = nan_rows & np.array([ev.uncomputed(float(x)) for x in X])
-    ends = np.zeros_like(gone)      # only the runs at the grid's ends: an interior gap is not a tail
-    for run in (np.arange(len(X)), np.arange(len(X))[::-1]):
-        for k in run:
-            if not gone[k]:
-                break
-            ends[k] = True
-    gone &= ends
+    # only the runs at the grid's ends: an interior gap is not a tail
+    gone = np.cumprod(gone).astype(bool) | np.cumprod(gone[::-1])[::-1].astype(bool)
     undefined = nan_rows & ~gone
     if undefined.any():
         i = int(np.flatnonzero(undefined)[0])
@@ -315,7 +310,7 @@ def check_quadratic(ctx, checks) -> CheckResult:
         i = int(np.flatnonzero(Qx == np.inf)[0])
         g0 = ev.mp(float(X[i]), 1)
         if g0 != 0:   # a finite ratio beyond 1.8e308 (flat_exp with a = 800: sup = (e^a − 1 − a)/a ≈ 4e344)
-            return _quadratic_beyond_float(ctx, float(X[i]), _d_program(ev)) or CheckResult(
+            return _quadratic_beyond_float(ctx, float(X[i]), dprog) or CheckResult(
                 name, UNDETERMINED, method="numeric",
                 detail=f"the ratio exceeds the float range (≥ 1.8e308) at x={fmt(float(X[i]))}: a finite C_β, if "
                        "there is one, is beyond float64")
@@ -326,7 +321,7 @@ def check_quadratic(ctx, checks) -> CheckResult:
     # a float next to a breakpoint b stands for b: from x = b + ulp the ratio grows like (x − b)/|h| as h → 0 until
     # |h| ≈ x − b, below the probe's offsets (a false blow-up); b itself is probed
     x_best = next((float(b) for b in brk if abs(x_best - float(b)) <= 2 * np.spacing(float(b))), x_best)
-    blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [x_best], X, dx)
+    blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [x_best], X, dx, dprog)
     if blowup is not None:
         return blowup
     # refine the best few (x, h) by L-BFGS-B
