@@ -12,6 +12,7 @@ numpy/torch evaluators vectorized over the parameters.  Bounds that involve
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -398,7 +399,7 @@ class Bound:
                 raise EoscheckError(f"bound {self.id}: the parameters lie outside its domain ({'; '.join(violated)}); "
                                     "it bounds nothing there")
         if backend == "numpy" and (check or not np.isfinite(out).all()):
-            out, tiny = self._exact_where_float_fails(out, values, zeros=check)
+            out, tiny = self._exact_where_float_fails(out, loss, values, zeros=check)
             if tiny is not None:
                 raise EoscheckError(f"bound {self.id}: its value ≈ {tiny} underflows float64 (it rounds to 0) at "
                                     f"{values}; it is positive, not 0")
@@ -417,23 +418,33 @@ class Bound:
             return float(out)
         return out
 
-    def _exact_where_float_fails(self, out: np.ndarray, values: Mapping[str, Any], zeros: bool):
+    def _exact_where_float_fails(self, out: np.ndarray, loss, values: Mapping[str, Any], zeros: bool):
         """``out`` with its non-finite entries (and its zeros, with ``zeros``) recomputed in mpmath at 40 digits,
-        when there are at most :data:`EXACT_POINTS` of them and the bound uses no loss function (ρ, ψ): an
-        intermediate beyond the float range (η² at η = 1e160) no longer makes a finite bound "non-finite".
+        when there are at most :data:`EXACT_POINTS` of them: an intermediate beyond the float range (η² at
+        η = 1e160, (ηC_g)² at η = 1e200) no longer makes a finite bound "non-finite".  The loss's constants and
+        functions (ρ, ψ, ψ⁻¹) come from ``loss``; a function is evaluated in float64 at its argument rounded to
+        float64 (its value is then exact to the function's own float accuracy), and a point whose argument
+        lies beyond float64 keeps its float result.
         Returns (out, the exact value of the first entry that underflows to 0 while positive, or None)."""
         bad = ~np.isfinite(out) | ((out == 0) if zeros else False)
-        if not bad.any() or int(bad.sum()) > EXACT_POINTS or self.expr.atoms(AppliedUndef):
+        if not bad.any() or int(bad.sum()) > EXACT_POINTS:
             return out, None
         import mpmath
 
         names = sorted(x.name for x in self.expr.free_symbols)
         try:
-            resolved = self._resolve(names, None, values, "numpy")
-        except EoscheckError:           # a loss constant: its value comes with a loss, keep the float result
+            resolved = self._resolve(names, loss, values, "numpy")
+            floats = self._functions(loss, "numpy") if self.expr.atoms(AppliedUndef) else {}
+        except EoscheckError:           # a loss constant or function with no loss: keep the float result
             return out, None
+
+        def in_float(f):
+            def g(x):
+                v = float(f(float(x)))
+                return mpmath.mpf(v) if math.isfinite(v) else mpmath.nan
+            return g
         syms = [SYMBOLS[n].symbol if n in SYMBOLS else const(n) for n in names]
-        fn = compile_expr(self.expr, syms, "mpmath")
+        fn = bind(compile_expr(self.expr, syms, "mpmath"), {k: in_float(f) for k, f in floats.items()})
         args = [np.broadcast_to(resolved[n], out.shape) for n in names]
         out = np.array(out, dtype=np.float64)
         tiny = None

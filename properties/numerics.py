@@ -79,8 +79,10 @@ def safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def log_ratio(measured: np.ndarray, bound: np.ndarray) -> np.ndarray:
     """How far ``measured`` is above ``bound``, on a log scale where possible.
 
-    bound > 0: ln(measured/bound) (−inf when measured ≤ 0); bound ≤ 0 (e.g. "≤ 0"):
-    the signed excess (measured − bound)/max(|bound|, |measured|), in [−1, 1], 0 at equality.
+    bound > 0: ln(measured/bound) (−inf when measured ≤ 0); bound = 0: ±inf by the sign of measured (0 at
+    equality), the limit of ln(measured/b) as b → 0⁺ — a bound that underflows to 0 (e^{−1000ηt}) beside
+    positive ones must rank at the end its true ratio has, not in the middle of theirs; bound < 0 (e.g.
+    "≤ −1"): the signed excess (measured − bound)/max(|bound|, |measured|), in [−2, 2], 0 at equality.
     """
     m = np.asarray(measured, dtype=np.float64)
     b = np.asarray(bound, dtype=np.float64)
@@ -89,7 +91,10 @@ def log_ratio(measured: np.ndarray, bound: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         pos = b > 0
         out[pos] = np.where(m[pos] > 0, np.log(np.where(m[pos] > 0, m[pos], 1.0)) - np.log(b[pos]), -np.inf)
-        nb = ~pos
+        zero = b == 0
+        out[zero] = np.sign(m[zero]) * np.inf
+        out[zero & (m == 0)] = 0.0
+        nb = b < 0
         den = np.maximum(np.maximum(np.abs(b[nb]), np.abs(m[nb])), 1e-300)
         out[nb] = (m[nb] - b[nb]) / den
     out[np.isnan(m) | np.isnan(b)] = np.nan

@@ -404,6 +404,29 @@ def test_a_finite_bound_whose_float64_intermediates_overflow_is_evaluated():
     assert get_bound("cor2.bound").evaluate(T=1e156, gamma=0.1) == pytest.approx(float(want_cor2), rel=1e-15)
 
 
+
+@pytest.mark.parametrize("eta", [1e200, 1e300])
+def test_a_finite_bound_with_rho_whose_float64_intermediates_overflow_is_evaluated(eta):
+    """thm35.eos_average = 9(ρ(γ²ηt) + (ηC_g)²)/(γ²ηt) at η = 1e200, 1e300 (logistic, C_g = 1) forms (ηC_g)² = ∞
+    on the way to ≈ 9η/(γ²t): it raised "non-finite value inside its domain", the exact fallback skipping
+    every bound that uses ρ.  Oracle: the formula typed here in mpmath at 50 digits, with ρ(λ) = λℓ(z*) + z*²
+    at the root z* of 2z(1 + e^z) = λ (the stationarity of λ·ln(1 + e^{−z}) + z²), solved here by bisection;
+    the returned value is the float64 rounding of a 40-digit result whose ρ term enters ~1e-390 relative or
+    less: 1e-15 relative."""
+    import mpmath as mp
+
+    with mp.workdps(50):
+        g, t, e = mp.mpf("0.1"), mp.mpf(100), mp.mpf(eta)
+        lam = g**2 * e * t
+        lo, hi = mp.mpf(0), mp.log(lam)
+        for _ in range(400):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if 2 * mid * (1 + mp.exp(mid)) < lam else (lo, mid)
+        rho = lam * mp.log1p(mp.exp(-lo)) + lo**2
+        want = 9 * (rho + e**2) / lam
+    got = get_bound("thm35.eos_average").evaluate("logistic", eta=eta, gamma=0.1, t=100)
+    assert got == pytest.approx(float(want), rel=1e-15, abs=0)
+
 def test_a_positive_value_that_underflows_is_not_reported_as_zero():
     """cor2.eta = γ²T/120 at γ = 1e-200 is 8.3e-399: float64 rounds it to 0, which check=True (the CLI) printed
     as a stepsize of 0 "inside its domain"; the plain evaluation still returns the float rounding, 0."""

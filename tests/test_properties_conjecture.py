@@ -531,6 +531,22 @@ def test_the_worst_point_counts_every_point_checked(tmp_path):
     assert rep["worst_ratio"] >= pt["measured"] / pt["bound"] * (1 - 1e-15)   # the witness is among them
 
 
+
+def test_the_worst_ratio_of_a_bound_that_underflows(tmp_path, capsys):
+    """``loss(t) >= exp(-1000*eta*t)`` holds (e^{−1000ηt} ≤ e^{−250} at η ≥ 0.25, t ≥ 1, and L(w_t) ≫ 1e-100 in these
+    runs); EXPR underflows to 0 beyond ηt ≈ 0.75, and a zero bound, scored as a signed excess −1, beat every
+    finite ln-ratio (≈ −249 at best): the worst point had no ratio and the CLI printed a blank worst ratio.  Now the
+    worst point is one of the finite bounds, ratio ≥ 1 (the statement holds there), and where every bound is 0
+    the CLI says so in words."""
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "loss(t) >= exp(-1000*eta*t)", "--effort", "smoke", "-o", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["worst_point"]["bound"] > 0 and rep["worst_ratio"] >= 1.0
+    assert rep["worst_ratio"] == rep["worst_point"]["measured"] / rep["worst_point"]["bound"]
+    capsys.readouterr()
+    assert main(["conjecture", "loss(t) >= exp(-1e6*eta*t)", "--effort", "smoke"]) == 0
+    assert "EXPR is 0 in float64 at the worst point" in capsys.readouterr().out
+
 def test_calibration_reaches_the_ends_of_the_inner_eta_range():
     """`max_loss <= C*eta` holds (C = 25 on the defaults); its 16 random calibration draws missed η = 0.25, where
     max_loss/η = ln 2/0.25 (L(w₀) = ln 2, a monotone run), fitted C = 1.34 and convicted it there."""

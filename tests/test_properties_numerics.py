@@ -19,9 +19,24 @@ def test_log_ratio_signs_and_zero_bounds():
     out = log_ratio(np.array([2.0, 0.0, 1.0, -1.0, 5.0]), np.array([1.0, 3.0, 0.0, 0.0, 5.0]))
     assert out[0] == pytest.approx(math.log(2.0))
     assert out[1] == -math.inf          # measured 0 under a positive bound: as far from violation as possible
-    assert out[2] == pytest.approx(1.0)  # 1 > 0: a violation of "≤ 0", scored in [−1, 1]
-    assert out[3] == pytest.approx(-1.0)
+    assert out[2] == math.inf           # 1 > 0: ln(1/b) → +∞ as b → 0⁺, beyond every positive bound's ratio
+    assert out[3] == -math.inf
     assert out[4] == 0.0
+    # a negative bound: the signed excess (m − b)/max(|b|, |m|), by hand: (0.5 + 1)/1, (−3 + 1)/3, 0
+    neg = log_ratio(np.array([0.5, -3.0, -2.0, 0.0]), np.array([-1.0, -1.0, -2.0, 0.0]))
+    assert neg.tolist() == [1.5, -2.0 / 3.0, 0.0, 0.0]
+
+
+def test_a_bound_that_underflows_to_zero_ranks_beyond_every_positive_bound():
+    """``loss(t) >= exp(-1000*eta*t)``: e^{−250} ≈ 2.7e-109 at ηt = 0.25, 0 in float64 beyond ηt ≈ 0.75.  The
+    point nearest violation of a lower bound is the one of least ln(m/b); a zero bound scored −1 (the signed
+    excess) beat ln(0.5/2.7e-109) = −249.3, so the worst point was one whose ratio is beyond float64 and the CLI
+    printed a blank worst ratio."""
+    from eoscheck.properties.claims import Evaluation
+
+    ev = Evaluation(np.array([0.5, 0.4]), np.array([math.exp(-250.0), 0.0]), 0.0, ">=")
+    assert ev.worst_index() == 0
+    assert ev.point(0)["ratio"] == pytest.approx(0.5 / math.exp(-250.0), rel=1e-15, abs=0)
 
 
 def test_loglog_slope_recovers_a_power_law():

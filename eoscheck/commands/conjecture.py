@@ -76,7 +76,10 @@ def run(args) -> int:
         if rep.constants:
             print("fitted constants: " + ", ".join(f"{k} = {v:.6g}" for k, v in rep.constants.items())
                   + f"  ({rep.calibration_points} calibration points, inner ranges)")
-        rows = [["examples", rep.examples], ["points checked", rep.points], ["worst ratio", rep.worst_ratio],
+        worst = rep.worst_ratio
+        if worst is None and rep.worst_point and rep.worst_point.get("bound") == 0:
+            worst = "– (EXPR is 0 in float64 at the worst point: no ratio in float64)"
+        rows = [["examples", rep.examples], ["points checked", rep.points], ["worst ratio", worst],
                 ["worst instance", rep.worst_instance or "–"]]
         print(tabulate(rows, tablefmt="plain"))
         if rep.slopes:
