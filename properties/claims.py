@@ -256,6 +256,9 @@ class Claim:
         its width; Table 1's polynomial-tail rates before condition (15)): what the claim finds is a trend,
         so a "holds" is shown as "trend only".
       looseness: how loose it is, for claims whose looseness is not a ratio (filled by checks).
+      admits: instance → why it lies outside the claim's hypotheses beyond its standing assumptions and its
+        bound's domain (None: inside), checked when a witness is replayed (the strategies build valid
+        instances; a witness file can hold any); None when those two say all.
     """
 
     id: str
@@ -278,6 +281,7 @@ class Claim:
     unavailable: str | None = None
     outside_hypotheses: str | None = None
     bound: Any = None
+    admits: Callable[[Any], str | None] | None = None
 
     @property
     def warns_only(self) -> bool:

@@ -97,13 +97,25 @@ def _hard1_instances(budget: Budget):
     return inst()
 
 
+def _is_hard1(inst: Instance) -> str | None:
+    """Why ``inst`` is not hard instance 1 with its recorded γ (the bound's γ): its points must be
+    crawshaw_liu_instance1(n, γ)'s, bit for bit."""
+    g = inst.extra.get("gamma")
+    if not isinstance(g, (int, float)) or not 0 < g <= 1:
+        return f"its γ {g!r} is not a number in (0, 1]"
+    ref = crawshaw_liu_instance1(inst.data.n, float(g))
+    if ref.X.shape != inst.data.X.shape or not (np.array_equal(ref.X, inst.data.X) and np.array_equal(ref.y, inst.data.y)):
+        return f"its points are not hard instance 1 with n = {inst.data.n}, γ = {g!r}"
+    return None
+
+
 @claim("crawshaw_liu.hard1_misclassified",
        title=f"hard instance 1, η ≥ max(n, (32/γ²)ln(3/γ)): {crawshaw_liu.MISCLASSIFIED_UNTIL.formula}",
        source="Crawshaw & Liu (COLT 2026) Thm 3.1, instance 1 (paper §9.5)", row=26, kind="exact",
        quantity="t_sep = first t with every margin > 0", direction=">=",
        domain="x₁ = (γ, −γ), xᵢ = (γ, √(1−γ²)) (i ≥ 2), y = +1; n ≥ 6, γ ≤ 1/6, η ≥ max(n, (32/γ²)ln(3/γ)); "
               "log read as natural log", assumptions=("hard instance 1 of Crawshaw–Liu Thm 3.1", "w0 = 0"),
-       bound=crawshaw_liu.MISCLASSIFIED_UNTIL, strategy=_hard1_instances, examples=6)
+       bound=crawshaw_liu.MISCLASSIFIED_UNTIL, strategy=_hard1_instances, examples=6, admits=_is_hard1)
 def crawshaw_liu_hard1(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     g, n = float(inst.extra["gamma"]), inst.data.n

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 from eoscheck._errors import EoscheckError
 
 from .claims import Claim, get_claim
+from .hypotheses import assumption_conflicts, certificate_conflict, domain_conflicts
 from .instances import Instance, single_thread
 from .numerics import jsonable
 
@@ -134,8 +136,16 @@ def replay(path: str | Path) -> ReplayResult:
         C = float(obj.get("constant", 1.0))
         margin = float(obj.get("margin", 0.0))
         kind = obj["kind"]
+        if not (math.isfinite(C) and C > 0 and math.isfinite(margin) and margin >= 0):
+            raise EoscheckError(f"{path}: constant {C!r} and margin {margin!r} must be finite, the constant > 0 "
+                                "and the margin ≥ 0; the file was edited or is corrupt")
         if kind == "claim":
             c = get_claim(obj["claim"]["id"])
+            want = c.fit.margin if (c.fit is not None and c.kind == "asymptotic") else 0.0
+            if margin != want or (c.kind == "exact" and C != 1.0):
+                raise EoscheckError(f"{path}: claim {c.id} is checked with " + ("constant 1 and " if c.kind == "exact"
+                                    else "") + f"margin {want:g}, not constant {C!r} and margin {margin!r}; the file "
+                                    "was edited or is corrupt")
         elif kind == "conjecture":
             from .conjecture import Conjecture
 
@@ -145,6 +155,9 @@ def replay(path: str | Path) -> ReplayResult:
             conj = Conjecture.parse(s["text"], loss=s["loss"], ranges=ranges, eta_of_T=s.get("eta_of_T"),
                                     where=s.get("where_text") or [])
             conj.values = {k: float(v) for k, v in s["constants"].items()}
+            if not all(math.isfinite(v) for v in conj.values.values()):
+                raise EoscheckError(f"{path}: its fitted constants {conj.values} must be finite numbers; the file was "
+                                    "edited or is corrupt")
             missing = [c for c in conj.constants if c not in conj.values]
             if missing:
                 raise KeyError(f"constants.{missing[0]}")
@@ -161,20 +174,38 @@ def replay(path: str | Path) -> ReplayResult:
         what = f"missing field {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: {err}"
         raise EoscheckError(f"{path} is not a valid counterexample file ({what}); save it again with eoscheck "
                             "check or conjecture") from None
-    with single_thread():
-        if kind == "claim":
-            ev = c.evaluate(inst)
-            subject = f"{c.id}: {c.title}"
-            bad = ev.violations(C, margin)
-            point = None
-            if bad.any():
-                idx = np.flatnonzero(bad)
-                point = ev.point(int(idx[np.argmax(ev.scores(C)[idx])]))
-        else:
-            from .witness import confirm
+    try:
+        why = certificate_conflict(inst.data)
+        if why is None and kind == "claim":
+            why = "; ".join(assumption_conflicts(c.assumptions, inst)) or (c.admits(inst) if c.admits else None)
+        if why:
+            raise EoscheckError(f"{path} is not a witness "
+                                f"{'of claim ' + c.id if kind == 'claim' else 'of its conjecture'}: {why}")
+        with single_thread():
+            if kind == "claim":
+                ev = c.evaluate(inst)
+                subject = f"{c.id}: {c.title}"
+                bad = ev.violations(C, margin)
+                point = None
+                if bad.any():
+                    idx = np.flatnonzero(bad)
+                    point = ev.point(int(idx[np.argmax(ev.scores(C)[idx])]))
+                    # an exact claim is its bound's statement, domain included (a fitted one may relax it: cor2.rate)
+                    off = domain_conflicts(c.bound, inst.loss, point) if c.kind == "exact" else []
+                    if off:
+                        raise EoscheckError(f"{path} is not a witness of claim {c.id}: its violating point lies outside "
+                                            f"the bound's domain ({'; '.join(off)})")
+            else:
+                from .witness import confirm
 
-            point = confirm(conj, inst, margin)  # the same 40-digit check that convicted
-            subject = s["text"]
+                point = confirm(conj, inst, margin)  # the same 40-digit check that convicted
+                subject = s["text"]
+    except EoscheckError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as err:   # a field the evaluation reads (extra, meta)
+        what = f"missing field {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: {err}"
+        raise EoscheckError(f"{path} is not a valid counterexample file ({what}); save it again with eoscheck "
+                            "check or conjecture") from None
     rec = obj.get("point") or {}
     identical = bool(point is not None and all(point.get(k) == rec.get(k) for k in ("measured", "bound"))
                      and rec.get("measured") is not None)

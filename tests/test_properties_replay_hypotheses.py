@@ -1,0 +1,73 @@
+"""``eoscheck replay`` checks that a witness file is one its claim speaks about (properties/hypotheses.py).
+
+Each file below was REPRODUCED (exit 1: "the theorem is violated") or crashed with a traceback before: replay
+trusted the file's margin certificate, constant, margin, hard-instance γ, and its data's assumptions.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from eoscheck.cli import main
+from eoscheck.datasets import crawshaw_liu_instance1, toy
+from eoscheck.properties.hypotheses import certificate_conflict
+from eoscheck.properties.strategies import with_certificate
+
+
+def _witness(tmp_path, claim_id, data, etas, steps, extra=None, constant=1.0, margin=0.0, name="w.json"):
+    meta = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in data.meta.items()}
+    obj = {"format": "eoscheck-counterexample/1", "kind": "claim", "claim": {"id": claim_id},
+           "constant": constant, "margin": margin, "point": None,
+           "instance": {"data": {"name": data.name, "X": data.X.tolist(), "y": data.y.tolist(), "meta": meta},
+                        "loss": "logistic", "etas": list(etas), "steps": steps, "w0": None, "extra": extra or {}}}
+    path = tmp_path / name
+    path.write_text(json.dumps(obj))
+    return str(path)
+
+
+def test_data_outside_assumption_1_is_not_a_witness(tmp_path, capsys):
+    """The raw toy set has ‖x‖ ≈ 2.01 > 1: Lemma 10 (Assumption 1) says nothing there, yet its loss rises after
+    L ≤ 2/η (1.128 > 1 at η = 8, t = 15) and replay said REPRODUCED."""
+    path = _witness(tmp_path, "lemma10.monotone", toy(normalized=False), [8.0, 16.0, 32.0, 64.0], 2000)
+    assert main(["replay", path]) == 2
+    assert "‖xᵢ‖ ≤ 1 fails" in capsys.readouterr().err
+
+
+def test_a_hard_instance_with_another_gamma_is_not_a_witness(tmp_path, capsys):
+    """Hard instance 1 built with γ = 0.1, η = 10884, its recorded γ edited to 0.002: the claim read γ from the
+    file (bound n/(16γ) = 188, measured 12: REPRODUCED).  Its points are not hard instance 1 with γ = 0.002 (and
+    η ≥ 32 ln(3/γ)/γ² fails for that γ)."""
+    data = with_certificate(crawshaw_liu_instance1(6, 0.1))
+    path = _witness(tmp_path, "crawshaw_liu.hard1_misclassified", data, [10883.831621318895], 188,
+                    extra={"gamma": 0.002})
+    assert main(["replay", path]) == 2
+    assert "not hard instance 1 with n = 6, γ = 0.002" in capsys.readouterr().err
+    missing = _witness(tmp_path, "crawshaw_liu.hard1_misclassified", data, [10883.831621318895], 188, name="m.json")
+    assert main(["replay", missing]) == 2      # no γ recorded: a KeyError traceback with exit 1 before
+    assert "is not a witness" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("constant, margin", [(1e-3, 0.0), (1.0, -0.999), (float("nan"), 0.0), (1.0, 0.5)])
+def test_an_exact_claim_is_replayed_with_constant_1_and_margin_0_only(tmp_path, capsys, constant, margin):
+    """thm1.eos_average is exact: a file with constant 1e-3 or margin −0.999 said REPRODUCED (a NaN constant:
+    "vs limit nan")."""
+    data = with_certificate(toy(normalized=True))
+    path = _witness(tmp_path, "thm1.eos_average", data, [8.0], 50, constant=constant, margin=margin)
+    assert main(["replay", path]) == 2
+    assert "edited or is corrupt" in capsys.readouterr().err
+
+
+def test_a_certificate_that_is_not_the_datas_is_refused(tmp_path, capsys):
+    """The stored certificate [lo, hi] of the max margin is trusted only if it meets the one certified anew:
+    the toy set's γ* is 0.2 (w* = (0, 1)); a file claiming γ* ∈ [0.06 − 1e-14, 0.06] along a worse unit w (its
+    true margin there is ≥ 0.06) passed, and a statement about γ* was replayed against γ = 0.06."""
+    data = with_certificate(toy(normalized=True))
+    assert certificate_conflict(data) is None
+    w = np.array([0.3, 1.0]) / np.hypot(0.3, 1.0)
+    m = float((data.Z @ w).min())
+    bad = type(data)(data.X, data.y, name=data.name,
+                     meta=dict(data.meta, gamma_certified=m - 1e-14, gamma_certified_hi=m, w_star_certified=w.tolist()))
+    assert m < 0.19 and "contradicts the data's, certified anew" in certificate_conflict(bad)
+    path = _witness(tmp_path, "thm1.eos_average", bad, [8.0], 50)
+    assert main(["replay", path]) == 2
+    assert "certified anew" in capsys.readouterr().err
