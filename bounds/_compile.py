@@ -14,13 +14,15 @@ import sympy as sp
 
 from ..compiler import bind
 from ..compiler import compile_expr as _compile
-from .special import LambertWm1Log, lambertw_real_np, lambertw_real_torch, wm1log_np, wm1log_torch
+from .special import (LambertWm1Log, lambertw_real_mp, lambertw_real_np, lambertw_real_torch, wm1log_mp, wm1log_np,
+                      wm1log_torch)
 
 SPECIAL = {
     "numpy": {"LambertW": lambda x, k=0: lambertw_real_np(np.asarray(x, dtype=np.float64), int(k)),
               LambertWm1Log.__name__: wm1log_np},
     "torch": {"LambertW": lambda x, k=0: lambertw_real_torch(x, int(k)),
               LambertWm1Log.__name__: wm1log_torch},
+    "mpmath": {"LambertW": lambda x, k=0: lambertw_real_mp(x, int(k)), LambertWm1Log.__name__: wm1log_mp},
 }
 
 

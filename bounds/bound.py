@@ -23,7 +23,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.str import StrPrinter
 
 from .._errors import DivergenceError, EoscheckError
-from ..losses import Loss
+from ..losses import Loss, z as Z_LOSS
 from ._compile import bind, compile_expr
 from .symbols import LOSS_ASSUMPTION, LOSS_CONSTANTS, LOSS_FUNCTIONS, STANDING, SYMBOLS
 
@@ -403,6 +403,13 @@ class Bound:
             if tiny is not None:
                 raise EoscheckError(f"bound {self.id}: its value ≈ {tiny} underflows float64 (it rounds to 0) at "
                                     f"{values}; it is positive, not 0")
+        if backend == "torch" and not bool(torch.isfinite(out).all()):
+            # the same exact fallback, through numpy: those entries are constants (their gradient is NaN)
+            plain = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in values.items()}
+            ref = np.asarray(self._call(self.expr, loss, plain, "numpy"), dtype=np.float64)
+            ref, _ = self._exact_where_float_fails(ref, loss, plain, zeros=False)
+            fill = torch.as_tensor(np.broadcast_to(ref, tuple(out.shape)).copy(), dtype=torch.float64, device=out.device)
+            out = torch.where(torch.isfinite(out), out, fill)
         bad = ~torch.isfinite(out) if backend == "torch" else ~np.isfinite(out)
         if bool(bad.any()):
             try:
@@ -431,26 +438,36 @@ class Bound:
             return out, None
         import mpmath
 
+        from .rho import as_loss, rho_mp
+
         names = sorted(x.name for x in self.expr.free_symbols)
         try:
             resolved = self._resolve(names, loss, values, "numpy")
             floats = self._functions(loss, "numpy") if self.expr.atoms(AppliedUndef) else {}
         except EoscheckError:           # a loss constant or function with no loss: keep the float result
             return out, None
+        # the loss's constants exactly (C_β = a·e^a/2 of flat_exp(a = 800) is 1.1e350: ∞ in float64)
+        exact = {n: _exact_loss_constant(as_loss(loss), n) for n in names
+                 if n in LOSS_CONSTANTS and values.get(n) is None and loss is not None}
 
-        def in_float(f):
+        def in_float(name, f):
             def g(x):
+                if not mpmath.isfinite(x) or abs(x) >= mpmath.mpf(np.finfo(np.float64).max):
+                    if name in ("rho", "psi") and x > 0:      # λ beyond float64: ρ in mpmath (psi = λ/ρ)
+                        r = rho_mp(loss, x)
+                        return r if name == "rho" else x / r
+                    return mpmath.nan
                 v = float(f(float(x)))
                 return mpmath.mpf(v) if math.isfinite(v) else mpmath.nan
             return g
         syms = [SYMBOLS[n].symbol if n in SYMBOLS else const(n) for n in names]
-        fn = bind(compile_expr(self.expr, syms, "mpmath"), {k: in_float(f) for k, f in floats.items()})
+        fn = bind(compile_expr(self.expr, syms, "mpmath"), {k: in_float(k, f) for k, f in floats.items()})
         args = [np.broadcast_to(resolved[n], out.shape) for n in names]
         out = np.array(out, dtype=np.float64)
         tiny = None
         with mpmath.workdps(40):
             for idx in map(tuple, np.argwhere(bad)):
-                v = fn(*[mpmath.mpf(float(a[idx])) for a in args])
+                v = fn(*[exact[n] if n in exact else mpmath.mpf(float(a[idx])) for n, a in zip(names, args)])
                 if not mpmath.isfinite(v):
                     continue
                 f = float(v)
@@ -569,6 +586,23 @@ def _loss_constant(loss: Loss, name: str, bound_id: str) -> float:
             " (paper Prop. 5); use a loss that satisfies it"
         )
     return float(sp.N(v, 17))
+
+
+def _exact_loss_constant(loss: Loss, name: str):
+    """:func:`_loss_constant` in mpmath at the working precision (its sympy value, or ℓ(0), compiled): not rounded
+    to float64, where it may overflow."""
+    import mpmath
+
+    from ..compiler import compile_expr as program, mp_value
+
+    if name == "ell0":
+        f = program(loss.expr, [Z_LOSS], stable_log=True)
+        return mp_value(lambda fl: f.mpmath(0, flags=fl))[0]
+    v = loss.paper_constants.get(LOSS_CONSTANTS[name])
+    if v is None:
+        return mpmath.nan
+    p = program(sp.sympify(v), [])
+    return mp_value(lambda fl: p.mpmath(flags=fl))[0]
 
 
 def _missing_message(b: Bound, missing: list[str], loss) -> str:

@@ -121,6 +121,42 @@ def minimizer(loss: Loss | str, lam) -> torch.Tensor:
     return zs
 
 
+def rho_mp(loss: Loss | str, lam):
+    """ρ(λ) = λℓ(z*) + z*² in mpmath at the working precision, for any λ > 0 (beyond float64 too: ρ(1e400) of
+    the logistic loss is ≈ ln²λ): z* the root of 2z = λg(z), increasing in z (g is non-increasing), bracketed
+    by doubling from z = 1 and bisected in ln z, then in z, to the working precision (bounded: ≤ 4·prec + 4096
+    halvings and doublings).  mpmath NaN when g(0) ≤ 0 or a value is not finite."""
+    import mpmath
+
+    from ..compiler import compile_expr as program, mp_value
+
+    loss = as_loss(loss)
+    lam = mpmath.mpf(lam)
+    ell, g = (program(e, [Z], stable_log=True).mpmath for e in (loss.expr, -loss.expr_grad))
+
+    def gv(x):
+        return mp_value(lambda fl: g(x, flags=fl))[0]
+
+    if not (lam > 0 and gv(mpmath.mpf(0)) > 0):
+        return mpmath.nan
+    phi = (lambda x: 2 * x - lam * gv(x))
+    lo, hi = mpmath.mpf(0), mpmath.mpf(1)
+    for _ in range(4096):
+        if phi(hi) >= 0:
+            break
+        lo, hi = hi, 2 * hi
+    else:
+        return mpmath.nan
+    for _ in range(4 * mpmath.mp.prec):
+        mid = mpmath.sqrt(lo * hi) if lo > 0 and hi > 4 * lo else (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if phi(mid) < 0 else (lo, mid)
+    zs = (lo + hi) / 2
+    v = lam * mp_value(lambda fl: ell(zs, flags=fl))[0] + zs**2
+    return v if mpmath.isfinite(v) else mpmath.nan
+
+
 def _value_at(loss: Loss, lam: torch.Tensor, zs: torch.Tensor) -> torch.Tensor:
     """λℓ(z*) + z*², with λℓ(z*) = exp(ln λ + ln ℓ(z*)) where ℓ(z*) is tiny."""
     ell = loss.value(zs)

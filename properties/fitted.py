@@ -100,11 +100,19 @@ def fitted_constant(claim_id: str, path: Path | str | None = None) -> float | No
     return None if rec is None else float(rec["value"])
 
 
+def refuse_package_file(path: Path | str) -> None:
+    """:class:`EoscheckError` if ``path`` is the package's own constants file (never written)."""
+    if Path(path).resolve() == Path(CONSTANTS_FILE).resolve():
+        raise EoscheckError(f"{path} is the package's own constants file, which is never written; give another "
+                            "--output (e.g. ./fitted_constants.json) and check with EOSCHECK_FITTED_CONSTANTS=FILE")
+
+
 def save_constants(records: dict[str, dict], path: Path | str) -> Path:
     """Merge ``records`` into the constants file ``path`` (starting from the constants in use; atomic write)."""
     from eoscheck.outputs import atomic_write
 
     p = Path(path)
+    refuse_package_file(p)
     in_use = constants_path()
     data = load_constants(p if p.is_file() else (in_use if in_use.is_file() else CONSTANTS_FILE))
     data["claims"].update(records)

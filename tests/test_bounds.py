@@ -405,25 +405,72 @@ def test_a_finite_bound_whose_float64_intermediates_overflow_is_evaluated():
 
 
 
+def _rho_logistic_mp(lam):
+    """The oracle ρ(λ) of the logistic loss in mpmath: λℓ(z*) + z*² at the root z* of 2z(1 + e^z) = λ (the
+    stationarity of λ·ln(1 + e^{−z}) + z²), by bisection on [0, ln λ]."""
+    import mpmath as mp
+
+    lo, hi = mp.mpf(0), mp.log(lam)
+    for _ in range(400):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if 2 * mid * (1 + mp.exp(mid)) < lam else (lo, mid)
+    return lam * mp.log1p(mp.exp(-lo)) + lo**2
+
+
+def test_a_bound_whose_rho_argument_lies_beyond_float64_is_evaluated():
+    """thm35.stable_bound = 15ρ(λ)/λ and thm35.eos_average = 9(ρ(λ) + η²)/λ at λ = γ²ηt = 1e310 (η = 1e250,
+    t = 1e60): λ is ∞ in float64, so ρ was evaluated at ∞ and both raised "non-finite value inside its domain"
+    (their values are 7.7e-304 and 9e190).  Oracle: the formulas typed here, ρ by :func:`_rho_logistic_mp`
+    at 50 digits; the returned values are float64 roundings of 40-digit results: 1e-15 relative."""
+    import mpmath as mp
+
+    with mp.workdps(50):
+        eta, lam = mp.mpf("1e250"), mp.mpf("1e310")
+        rho = _rho_logistic_mp(lam)
+        want_stable, want_eos = 15 * rho / lam, 9 * (rho + eta**2) / lam
+    got = get_bound("thm35.stable_bound").evaluate("logistic", eta=1e250, gamma=1.0, t=1e60, s=0)
+    assert got == pytest.approx(float(want_stable), rel=1e-15, abs=0)
+    got = get_bound("thm35.eos_average").evaluate("logistic", eta=1e250, gamma=1.0, t=1e60)
+    assert got == pytest.approx(float(want_eos), rel=1e-15, abs=0)
+
+
+def test_an_overflowing_loss_constant_does_not_make_a_bound_zero():
+    """thm35.stable_threshold = min(1/(12C_β²η), ℓ(0)/n) for flat_exp(a = 800): C_β = a·e^a/2 ≈ 1.1e350 is ∞ in
+    float64, so the value came out 0 "inside its domain" even under check=True.  With C_β exact, the value
+    1/(12·(400e^{800})²·10) ≈ 7.0e-703 (by hand, in mpmath here) underflows and check=True says so."""
+    import mpmath as mp
+
+    with mp.workdps(30):
+        want = mp.nstr(1 / (12 * (400 * mp.exp(800)) ** 2 * 10), 3)
+    b = get_bound("thm35.stable_threshold")
+    with pytest.raises(EoscheckError, match=f"its value ≈ {want} underflows float64"):
+        b.evaluate("flat_exp:a=800", eta=10, n=10, check=True)
+
+
+def test_the_torch_backend_has_the_exact_fallback_too():
+    """thm1.eos_average at η = 1e160 (η² = ∞ in float64): numpy gave 2.5e146, torch raised "non-finite value
+    inside its domain".  The two back ends now agree bit for bit there (the torch entry is the numpy one)."""
+    import torch
+
+    want = get_bound("thm1.eos_average").evaluate(eta=1e160, gamma=0.1, t=1e15)
+    got = get_bound("thm1.eos_average").evaluate(eta=torch.tensor(1e160, dtype=torch.float64), gamma=0.1, t=1e15,
+                                                backend="torch")
+    assert float(got) == want and 2.4e146 < want < 2.6e146
+
+
 @pytest.mark.parametrize("eta", [1e200, 1e300])
 def test_a_finite_bound_with_rho_whose_float64_intermediates_overflow_is_evaluated(eta):
     """thm35.eos_average = 9(ρ(γ²ηt) + (ηC_g)²)/(γ²ηt) at η = 1e200, 1e300 (logistic, C_g = 1) forms (ηC_g)² = ∞
     on the way to ≈ 9η/(γ²t): it raised "non-finite value inside its domain", the exact fallback skipping
-    every bound that uses ρ.  Oracle: the formula typed here in mpmath at 50 digits, with ρ(λ) = λℓ(z*) + z*²
-    at the root z* of 2z(1 + e^z) = λ (the stationarity of λ·ln(1 + e^{−z}) + z²), solved here by bisection;
-    the returned value is the float64 rounding of a 40-digit result whose ρ term enters ~1e-390 relative or
+    every bound that uses ρ.  Oracle: the formula typed here in mpmath at 50 digits, ρ by
+    :func:`_rho_logistic_mp`; the returned value is the float64 rounding of a 40-digit result whose ρ term enters ~1e-390 relative or
     less: 1e-15 relative."""
     import mpmath as mp
 
     with mp.workdps(50):
         g, t, e = mp.mpf("0.1"), mp.mpf(100), mp.mpf(eta)
         lam = g**2 * e * t
-        lo, hi = mp.mpf(0), mp.log(lam)
-        for _ in range(400):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if 2 * mid * (1 + mp.exp(mid)) < lam else (lo, mid)
-        rho = lam * mp.log1p(mp.exp(-lo)) + lo**2
-        want = 9 * (rho + e**2) / lam
+        want = 9 * (_rho_logistic_mp(lam) + e**2) / lam
     got = get_bound("thm35.eos_average").evaluate("logistic", eta=eta, gamma=0.1, t=100)
     assert got == pytest.approx(float(want), rel=1e-15, abs=0)
 
@@ -435,3 +482,21 @@ def test_a_positive_value_that_underflows_is_not_reported_as_zero():
         b.evaluate(T=1e4, gamma=1e-200, check=True)
     assert b.evaluate(T=1e4, gamma=1e-200) == 0.0
     assert b.evaluate(T=1.2e4, gamma=0.5, check=True) == pytest.approx(25.0, rel=1e-15)
+
+
+def test_the_special_functions_in_mpmath_solve_their_equations():
+    """The exact fallback binds V(s) = −W₋₁(−e^{−s}) and W_k in mpmath (it named them "no implementation for the
+    mpmath back end"): V is the root v ≥ 1 of v − ln v = s, W_k(x)·e^{W_k(x)} = x; residuals at 40 digits are
+    ≤ 1e-35 relative (the iteration stops at 4 units of the precision), s up to 1e400 (beyond float64)."""
+    import mpmath as mp
+
+    from eoscheck.bounds.special import lambertw_real_mp, wm1log_mp
+
+    with mp.workdps(40):
+        for s in ("1", "2.5", "1e3", "1e300", "1e400"):
+            v = wm1log_mp(mp.mpf(s))
+            assert v >= 1 and abs(v - mp.log(v) - mp.mpf(s)) <= mp.mpf("1e-35") * mp.mpf(s)
+        for x, k in (("0.5", 0), ("-0.2", 0), ("-0.2", -1), ("-1e-300", -1)):
+            w = lambertw_real_mp(mp.mpf(x), k)
+            assert abs(w * mp.exp(w) - mp.mpf(x)) <= mp.mpf("1e-35") * abs(mp.mpf(x))
+        assert mp.isnan(wm1log_mp(0.5)) and mp.isnan(lambertw_real_mp(-1, 0)) and mp.isnan(lambertw_real_mp(0.5, -1))

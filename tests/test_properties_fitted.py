@@ -153,3 +153,17 @@ def test_a_fitted_witness_states_the_limit_it_broke_and_where_its_constant_came_
     assert saved["constant"] == C and saved["constant_source"] == rep["constant_source"]
     assert main(["replay", rep["counterexample_file"]]) == 1
     assert f"vs limit {lim:.17g}" in capsys.readouterr().out
+
+
+def test_fit_refuses_to_write_the_packages_own_constants_file(capsys):
+    """``eoscheck fit -o <package>/properties/fitted_constants.json`` rewrote the file the commands say is never
+    written (a reviewer's run); it is refused before calibrating, in one line, and left as it was."""
+    from pathlib import Path
+
+    from eoscheck.cli import main
+    from eoscheck.properties.fitted import CONSTANTS_FILE
+
+    before = Path(CONSTANTS_FILE).read_bytes()
+    assert main(["fit", "thm3.lower", "-o", str(CONSTANTS_FILE)]) == 2
+    assert "package's own constants file" in capsys.readouterr().err
+    assert Path(CONSTANTS_FILE).read_bytes() == before

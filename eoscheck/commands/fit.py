@@ -41,6 +41,9 @@ def run(args) -> int:
 
     out = Path(args.output)
     if not args.dry_run:
+        from ..properties.fitted import refuse_package_file
+
+        refuse_package_file(out)        # before the calibration's minutes, not after
         check_output_file(out)
         if out.is_file():               # merged into after the calibration: a file that is not one is refused now
             from ..properties.fitted import load_constants
