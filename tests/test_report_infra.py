@@ -356,3 +356,18 @@ def test_cleanup_on_start_ends_only_orphaned_workers(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_cache_clear_removes_a_linked_entry_as_a_link_and_counts_only_what_it_removed(tmp_path, capsys):
+    """An entry that is a symbolic link (to a finished entry kept elsewhere): `cache clear` said "cleared 1
+    entries" and left it, rmtree refusing links silently.  The link goes, what it points to stays."""
+    root, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
+    c = RunCache(root)
+    c.json("demo", "e0", {"i": 0}, lambda: {"v": 1}, code="c1")
+    entry = c.path("demo", "e0", RunCache.key("demo", {"i": 0}, "c1"))
+    entry.rename(elsewhere)
+    entry.symlink_to(elsewhere, target_is_directory=True)
+    assert len(RunCache(root).entries()) == 1
+    assert main(["cache", "clear", "--cache-dir", str(root)]) == 0
+    assert "1 entries" in capsys.readouterr().out
+    assert not entry.is_symlink() and RunCache(root).entries() == [] and (elsewhere / "DONE").is_file()

@@ -252,8 +252,7 @@ class RunCache:
         n = 0
         for e in self.entries():
             current = self.codes.get((e["kind"], _safe(e["label"])))
-            if current is not None and e["code"] != current:
-                shutil.rmtree(e["path"], ignore_errors=True)
+            if current is not None and e["code"] != current and _remove(e["path"]):
                 n += 1
         return n
 
@@ -270,8 +269,7 @@ class RunCache:
         for e in entries:
             old = now - e["last_used"] > older_than_days * 86400.0
             big = max_bytes is not None and total > max_bytes
-            if old or big:
-                shutil.rmtree(e["path"], ignore_errors=True)
+            if (old or big) and _remove(e["path"]):
                 removed += 1
                 freed += e["bytes"]
                 total -= e["bytes"]
@@ -281,10 +279,19 @@ class RunCache:
         """Remove every entry (and temporary); (entries removed, bytes freed)."""
         self.check_owned()
         self.clean_temporaries()
-        entries = self.entries()
-        for e in entries:
-            shutil.rmtree(e["path"], ignore_errors=True)
-        return len(entries), sum(e["bytes"] for e in entries)
+        gone = [e for e in self.entries() if _remove(e["path"])]
+        return len(gone), sum(e["bytes"] for e in gone)
+
+
+def _remove(path) -> bool:
+    """Remove one cache entry: a symbolic link as a link (never what it points to), a folder with its contents;
+    whether it is gone."""
+    p = Path(path)
+    if p.is_symlink():
+        p.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(p, ignore_errors=True)
+    return not (p.exists() or p.is_symlink())
 
 
 def _safe(label: str) -> str:
