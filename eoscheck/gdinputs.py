@@ -6,6 +6,7 @@ t = 0..T, or a log-spaced grid), the sharpness checkpoints and the torch device.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -89,7 +90,12 @@ def record_grid(steps: int, grid: str = "all", points: int | None = None) -> np.
     if grid == "all":
         return np.arange(steps + 1)
     if grid == "log":
-        pts = np.geomspace(1, max(steps, 1), check_grid_points(points))
+        P = check_grid_points(points)
+        # beyond 2T·ln T + 2 points the rounded grid's top spacing T(1 − T^{−1/(P−1)}) < ½: it is every step, so a
+        # billion points (asked for a 20-step run) need not be formed (it ran out of memory)
+        if P > 4 * (steps + 1) * (math.log(max(steps, 1)) + 1):
+            return np.arange(steps + 1)
+        pts = np.geomspace(1, max(steps, 1), P)
         return np.unique(np.concatenate([[0], np.round(pts).astype(np.int64), [steps]]))
     raise EoscheckError(f"unknown grid {grid!r}; use 'all' or 'log'")
 

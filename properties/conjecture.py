@@ -65,7 +65,7 @@ from eoscheck.losses import get_loss
 
 from .claims import Evaluation
 from .instances import Instance
-from .numerics import EPS, FP_ULPS, allowance, average_allowance, log_grid_indices, rel_allowance
+from .numerics import EPS, FP_ULPS, allowance, average_allowance, log_grid_indices, log_slope, rel_allowance
 from .precision import high_precision
 from .strategies import build_separable, certificate, log_uniform, margin_allowance, separable_datasets
 
@@ -279,7 +279,14 @@ class Conjecture:
             return np.array([np.nanmax(traj.records["loss"][k, : T + 1])]), np.array([T])
         if q == "last_increase":
             ll = traj.records["log_loss"][k, : T + 1]
-            rel = rel_allowance(traj.records["w_norm"][k, : T + 1])
+            # L's rounding: its margins' (∝ ‖w‖) weighted by ℓ′ against ℓ, i.e. × G/L at that step — not sup ℓ′/ℓ = 1
+            # (logistic), which at L ≈ 1e14, ‖w‖ ≈ 1e15 allowed a rise ×28 and hid the real one ×1.8 at t = 12;
+            # where G underflowed (0), the loss's sup |ℓ′|/ℓ
+            with np.errstate(all="ignore"):
+                G = traj.records["G"][k, : T + 1]
+                slope = np.exp(np.log(G) - ll)
+            slope = np.where((G > 0) & np.isfinite(slope), slope, log_slope(get_loss(self.loss)))
+            rel = rel_allowance(traj.records["w_norm"][k, : T + 1], slope=slope)
             up = np.flatnonzero(np.diff(ll) > np.log1p(2 * np.maximum(rel[1:], rel[:-1])))
             return np.array([float(up[-1] + 1) if up.size else 0.0]), np.array([T])
         if q == "transition_time":

@@ -493,6 +493,11 @@ def test_the_study_summary_reads_not_reached_marks_as_marks_and_keeps_a_witness(
     # and the cost of the full study is extrapolated from the median task, not a mean that counts compiling
     ext = cl.extrapolate([4.0, 0.1, 0.1, 0.1], 1, [3.8, 0.07, 0.07, 0.07])
     assert ext["median_task_cost_s"] == 0.07
+    # of two tasks, the one without the compile (the median of two was their mean: 144 min for an 11-min study)
+    assert cl.extrapolate([4.0, 0.1], 1, [3.8, 0.07])["median_task_cost_s"] == 0.07
+    # the censored runs of L ≤ 1/η are counted beside its worst time, as for 2/η and 1/(8η): t₁ = 6 > T = 5 once
+    (row,) = cl.summarize(df.assign(**{cl.T_1: [1.0, 6.0, 3.0, 4.0]}), 5)
+    assert row["not reached by T (1/η)"] == 1 and row["worst t(L≤1/η)"] == 6.0
 
 
 def test_a_bad_data_file_is_refused_before_any_task_runs(tmp_path, monkeypatch):

@@ -211,3 +211,77 @@ def test_stale_temporaries_are_cleaned_in_the_writers_folder_only(tmp_path):
     far.write_text("")
     assert remove_stale_temporaries(tmp_path) == 1
     assert not mine.exists() and theirs.exists() and far.exists()
+
+
+def test_the_margin_certificate_interval_holds_the_true_max_margin():
+    """gamma_gap was the solver's duality gap beside the certificate's lowered γ*: [γ*, γ* + gap] missed the toy
+    set's exact max margin 0.2 (γ* + gap = 0.19999999999997145) and every thm3 set's γ (its max margin by
+    construction: x₁ = (γ, √(1−γ²)), x₂ = (γ, −√(1−γ²)/2))."""
+    toy = sweep("toy", eta=[4.0], steps=5, progress=False)
+    assert (toy["gamma_star"] <= 0.2).all() and (toy["gamma_star"] + toy["gamma_gap"] >= 0.2).all()
+    t3 = sweep("thm3", gamma="0.01:0.09", datasets=6, eta=[4.0], steps=5, progress=False)
+    assert (t3["gamma_star"] <= t3["gamma"]).all() and (t3["gamma_star"] + t3["gamma_gap"] >= t3["gamma"]).all()
+
+
+def test_last_increase_sees_a_rise_of_the_loss_at_a_huge_loss():
+    """At η = 1e15 on the toy set the loss rises ×1.8 (1.40e14 → 2.55e14) at t = 12; the allowance for a loss's
+    rounding, 64 ulps × (1 + ‖w‖) relative, was ×28 there and the sweep said 1.  The oracle: the last t where L
+    rises by ≥ 1e-6 relative in run_gd's loss, far above its rounding (L ≈ ‖w‖, so ~64 ulps relative)."""
+    import numpy as np
+
+    from eoscheck.datasets import toy
+    from eoscheck.gd import run_gd
+
+    for eta in (1e14, 1e15):
+        L = run_gd(toy(), "logistic", [eta], 50).loss[0]
+        want = int(np.flatnonzero(L[1:] > L[:-1] * (1 + 1e-6))[-1]) + 1
+        got = sweep("toy", eta=[eta], steps=50, measure="last_increase", progress=False)["last_increase"].iloc[0]
+        assert got == want and want >= 10
+
+
+@pytest.mark.parametrize("kw, msg", [({"data": "thm3", "n": 5}, "n does not apply to data thm3"),
+                                     ({"data": "sphere", "gamma": "0.3"}, "gamma does not apply to data sphere"),
+                                     ({"measure": 5}, "measure must be a comma-separated string"),
+                                     ({"scheduler_timeout": 1e10}, "scheduler_timeout")])
+def test_python_sweep_refuses_options_the_data_does_not_read(kw, msg):
+    """sweep("thm3", n=5, d=7) returned n = d = 2 without a word (the CLI refused it); measure=5 raised a bare
+    TypeError; a scheduler timeout of 1e10 s overflowed time_t inside the queue, leaving a lock behind."""
+    args = {"eta": [4.0], "steps": 5, "progress": False, **kw}
+    with pytest.raises(EoscheckError, match=msg):
+        sweep(**args)
+
+
+def test_a_path_object_names_data_files(tmp_path):
+    """sweep(data=pathlib.Path(...)) was refused: "…or a path to .npz files, got a PosixPath"."""
+    import numpy as np
+
+    from eoscheck.datasets import toy
+
+    d = toy(normalized=True)
+    np.savez(tmp_path / "one.npz", X=d.X, y=d.y)
+    table = sweep(tmp_path / "one.npz", eta=[4.0], steps=5, progress=False)
+    assert len(table) == 1 and table["n"].iloc[0] == 4
+
+
+def test_a_measure_that_is_nan_everywhere_is_reported(tmp_path, capsys):
+    """loss(10*n) at T = 60 with n ≥ 7 lies beyond the run: the whole column was NaN and the sweep exited 0 without
+    a word.  Each measure's NaN rows are counted on stderr."""
+    from eoscheck.cli import main
+
+    assert main(["sweep", "--n", "7:12", "--d", "3", "--datasets", "2", "--eta", "4", "--steps", "60", "--measure",
+                 "loss(10*n),final_loss", "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "measure loss(10*n) is NaN in 2 of 2 rows" in err and "final_loss is NaN" not in err
+
+
+def test_small_input_hints_and_a_log_grid_of_a_billion_points():
+    """--gamma 0.5:0.1 suggested "e.g. --gamma 4:32", itself refused; a log grid of 1e12 points on a 20-step run
+    formed all of them (out of memory) where every step 0..20 is the grid."""
+    import numpy as np
+
+    from eoscheck.gdinputs import record_grid
+    from eoscheck.sweeps.grid import Axis
+
+    with pytest.raises(EoscheckError, match="e.g. --gamma 0.05:0.5"):
+        Axis.parse("0.5:0.1", "gamma", False)
+    assert np.array_equal(record_grid(20, "log", 10**12), np.arange(21))

@@ -105,15 +105,11 @@ def _run(args) -> int:
     import inspect
 
     from ..sweeps import sweep
-    from ..sweeps.grid import RANDOM_ONLY, READS, refuse_on_fixed_data
+    from ..sweeps.grid import RANDOM_ONLY, refuse_on_fixed_data
 
     grid = {k: getattr(args, k) for k in given}
     data = grid.get("data", inspect.signature(sweep).parameters["data"].default)
     refuse_on_fixed_data(data, [k for k in RANDOM_ONLY if k in given], cli=True)
-    unread = [k for k in RANDOM_ONLY if k in given and k not in READS.get(data, tuple(RANDOM_ONLY))]
-    if unread:
-        raise EoscheckError(f"--{unread[0]} does not apply to --data {data} (it reads "
-                            f"{', '.join('--' + k for k in READS[data])}); drop it")
     check_output_dir(args.out)
     info: dict = {}
     table = sweep(**grid, seed=args.seed, workers=args.workers, scheduler=args.scheduler, out=args.out,
@@ -132,4 +128,9 @@ def _run(args) -> int:
     if bad:
         print(f"warning: {bad} of {table['dataset'].nunique()} datasets are not certified linearly separable "
               "(column 'separable' False, γ* ≤ 0): the theory's bounds do not apply to their rows", file=sys.stderr)
+    for name in info.get("config", {}).get("measures", ()):
+        nan = int(table[name].isna().sum()) if len(table) else 0
+        if nan:
+            print(f"warning: measure {name} is NaN in {nan} of {len(table)} rows: its step lies outside 0..T "
+                  f"(--steps {grid.get('steps', 'T')}) there, or the run diverged before it", file=sys.stderr)
     return 0

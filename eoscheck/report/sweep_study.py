@@ -35,7 +35,8 @@ def study_dir() -> Path:
     return pkg.parent / STUDY
 
 SHOWN = ("d", "eta", "datasets", "worst t(L≤2/η)", "median t(L≤2/η)", "not reached by T (2/η)",
-         "worst t(L≤1/(8η))", "min γ*", "median ⌈τ⌉ (Thm 1)", "max t(L≤1/η)/⌈τ⌉", "Thm 1 violations")
+         "worst t(L≤1/(8η))", "min γ*", "median ⌈τ⌉ (Thm 1)", "max t(L≤1/η)/⌈τ⌉", "not reached by T (1/η)",
+         "Thm 1 violations")
 
 
 def _origin(folder: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -32,6 +33,8 @@ from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks,
 from .workers import ONE_THREAD_ENV, cluster_config, start_fork_server
 
 DEFAULT_MEASURES = "transition_time(1/eta),last_increase,final_loss"
+#: The longest wait for a scheduler's answer (s): a day; 1e10 s overflowed the platform's time_t in the queue's wait.
+MAX_SCHEDULER_TIMEOUT = 86400.0
 
 
 def plan(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any = None,
@@ -49,6 +52,7 @@ def plan(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any = 
 
     from ..gdinputs import is_whole
 
+    data = os.fspath(data) if isinstance(data, os.PathLike) else data      # a pathlib.Path of .npz files
     given = {"n": n, "d": d, "gamma": gamma, "datasets": datasets}
     refuse_on_fixed_data(data, [k for k, v in given.items() if v is not None])
     for name, value, low in (("seed", seed, 0), ("steps", steps, 1), ("datasets", datasets, 1),
@@ -122,8 +126,8 @@ def sweep(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any =
     assumes ≤ 1; random data are built so, files are used as given), ``gamma`` (the margin the generator
     drew for synthetic/thm3 data, exactly: with ``data_seed`` it rebuilds the dataset; NaN for other data),
     ``gamma_star`` (certified
-    max margin, a valid margin) and ``gamma_gap`` (its certificate's duality gap: the true max
-    margin lies in [γ*, γ* + gap]), ``separable`` (γ* > 0: certified linearly separable through the
+    max margin, a valid margin) and ``gamma_gap`` (its certificate's width, the duality gap and the rounding
+    allowances: the true max margin lies in [γ*, γ* + gap]), ``separable`` (γ* > 0: certified linearly separable through the
     origin; where False the theory's assumption fails and its bounds say nothing about the row),
     ``eta``, one column per measure (a hitting time such as ``transition_time`` not reached by T is recorded
     as T + 1, a censoring mark, not a time; ``last_increase`` is 0 when the loss never rose — ``eoscheck run``
@@ -136,6 +140,10 @@ def sweep(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any =
     48 ``datasets``) for drawn data, refused with fixed data.  ``eta``: one stepsize or several (``run_gd``'s
     ``etas``).
     """
+    if isinstance(scheduler_timeout, bool) or not isinstance(scheduler_timeout, (int, float)) or not (
+            0 < scheduler_timeout <= MAX_SCHEDULER_TIMEOUT):
+        raise EoscheckError(f"scheduler_timeout (--scheduler-timeout) must be seconds in (0, {MAX_SCHEDULER_TIMEOUT:g}], "
+                            f"got {scheduler_timeout!r}")
     if scheduler is not None:
         check_address(scheduler)
     elif check_workers(workers) > 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,18 +40,27 @@ READS = {"synthetic": tuple(RANDOM_ONLY), "sphere": ("n", "d", "datasets"), "thm
 
 
 def refuse_on_fixed_data(data: Any, given: Iterable[str], cli: bool = False) -> None:
-    """One line when ``data`` is one fixed dataset (a built-in such as ``toy``, or files) and an option that only
-    random data read was given (``sweep("toy", n=100)`` returned the toy set's row without a word); ``cli``:
-    name the options as the command line does (``--n``, ``--data``)."""
+    """One line when an option is given that ``data`` does not read: any of n, d, gamma, datasets for one fixed
+    dataset (a built-in such as ``toy``, or files: ``sweep("toy", n=100)`` returned the toy set's row without a
+    word), n and d for ``thm3``, gamma for ``sphere`` (:data:`READS`); ``cli``: name the options as the command
+    line does (``--n``, ``--data``)."""
+    if isinstance(data, os.PathLike):
+        data = os.fspath(data)
     if not isinstance(data, str):
         raise EoscheckError(f"data must be a name ({', '.join(RANDOM_KINDS + FIXED_KINDS)}) or a path to .npz files, "
                             f"got a {type(data).__name__}; save a Dataset with np.savez(path, X=..., y=...)")
+    given = list(given)
     fixed = data not in RANDOM_KINDS and (data in FIXED_KINDS or Path(data).expanduser().exists())
     extra = [k for k in given if k in RANDOM_ONLY] if fixed else []
     if extra:
         opt, dat = (f"--{extra[0]}", f"--data {data}") if cli else (extra[0], f"data {data!r}")
         raise EoscheckError(f"{opt} does not apply to {dat} (fixed data: one dataset); drop it, or use "
                             f"{'/'.join(RANDOM_KINDS)} for drawn datasets")
+    unread = [k for k in given if k in RANDOM_ONLY and k not in READS.get(data, tuple(RANDOM_ONLY))]
+    if unread:
+        name = (lambda k: f"--{k}") if cli else (lambda k: k)
+        raise EoscheckError(f"{name(unread[0])} does not apply to {'--data ' if cli else 'data '}{data} (it reads "
+                            f"{', '.join(name(k) for k in READS[data])}); drop it")
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,8 @@ class Axis:
         lo = _number(m.group(1), name, integer)
         hi = _number(m.group(2), name, integer) if m.group(2) else lo
         if integer and math.ceil(lo) > math.floor(hi) or hi < lo:
-            raise EoscheckError(f"--{name} {s}: empty range (need LO ≤ HI); e.g. --{name} 4:32")
+            raise EoscheckError(f"--{name} {s}: empty range (need LO ≤ HI); e.g. --{name} "
+                                f"{RANDOM_ONLY.get(name, '4:32')}")
         return cls(s, lo=lo, hi=hi)
 
     def largest(self) -> float:

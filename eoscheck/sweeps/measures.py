@@ -47,6 +47,9 @@ def parse_measures(text: str | list[str] | tuple[str, ...], loss: str = "logisti
     step such as loss(T/2) against the run's T = ``steps`` (when given)."""
     from ..properties.conjecture import Conjecture
 
+    if not isinstance(text, str) and not (isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text)):
+        raise EoscheckError(f"measure must be a comma-separated string or a list of names, got {text!r}; e.g. "
+                            '"transition_time(1/eta),final_loss"')
     items = split_top_level(text) if isinstance(text, str) else [str(t).strip() for t in text]
     if not items:
         raise EoscheckError('--measure needs at least one quantity, e.g. "transition_time(1/eta),final_loss"')
