@@ -34,7 +34,7 @@ def certificate_conflict(data) -> str | None:
     meta = data.meta or {}
     if "gamma_certified" not in meta:
         return None
-    fresh = certify(type(data)(data.X, data.y, name=data.name, meta={}))
+    fresh = certify(data)             # from the points alone (the stored certificate is not read), computed once
     lo = float(meta["gamma_certified"])
     hi = float(meta.get("gamma_certified_hi", math.inf))
     if not (math.isfinite(lo) and not math.isnan(hi)):
@@ -59,7 +59,7 @@ def assumption_conflicts(assumptions, inst) -> list[str]:
         if data.max_norm > 1 + 2 * (data.d + 2) * EPS:
             out.append(f"‖xᵢ‖ ≤ 1 fails (max ‖xᵢ‖ = {data.max_norm:.17g})")
     if "Assumption 1" in assumptions:
-        g = certify(type(data)(data.X, data.y, name=data.name, meta={})).gamma
+        g = certify(data).gamma
         if not g > 0:
             out.append(f"the data are not certified separable (the max margin's certified lower end is {g:.6g})")
     if "w0 = 0" in assumptions and inst.w0 is not None and any(v != 0 for v in inst.w0):
