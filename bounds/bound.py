@@ -400,9 +400,9 @@ class Bound:
                                     "it bounds nothing there")
         if backend == "numpy" and (check or not np.isfinite(out).all()):
             out, tiny = self._exact_where_float_fails(out, loss, values, zeros=check)
-            if tiny is not None:
+            if tiny is not None and check:      # plain evaluation: the float rounding, 0 (as the torch back end)
                 raise EoscheckError(f"bound {self.id}: its value ≈ {tiny} underflows float64 (it rounds to 0) at "
-                                    f"{values}; it is positive, not 0")
+                                    f"{_shown(values)}; it is positive, not 0")
         if backend == "torch" and not bool(torch.isfinite(out).all()):
             # the same exact fallback, through numpy: those entries are constants (their gradient is NaN)
             plain = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in values.items()}
@@ -428,10 +428,11 @@ class Bound:
     def _exact_where_float_fails(self, out: np.ndarray, loss, values: Mapping[str, Any], zeros: bool):
         """``out`` with its non-finite entries (and its zeros, with ``zeros``) recomputed in mpmath at 40 digits,
         when there are at most :data:`EXACT_POINTS` of them: an intermediate beyond the float range (η² at
-        η = 1e160, (ηC_g)² at η = 1e200) no longer makes a finite bound "non-finite".  The loss's constants and
-        functions (ρ, ψ, ψ⁻¹) come from ``loss``; a function is evaluated in float64 at its argument rounded to
-        float64 (its value is then exact to the function's own float accuracy), and a point whose argument
-        lies beyond float64 keeps its float result.
+        η = 1e160, (ηC_g)² at η = 1e200) no longer makes a finite bound "non-finite".  The loss's constants come
+        exactly from ``loss`` (:func:`_exact_loss_constant`) and its functions (ρ, ψ, ψ⁻¹) too: a function in float64
+        at its argument rounded to float64 (exact to the function's own float accuracy), ρ and ψ at an argument
+        beyond float64 by :func:`~eoscheck.bounds.rho.rho_mp`; a point where ψ⁻¹'s argument lies beyond float64
+        keeps its float result.
         Returns (out, the exact value of the first entry that underflows to 0 while positive, or None)."""
         bad = ~np.isfinite(out) | ((out == 0) if zeros else False)
         if not bad.any() or int(bad.sum()) > EXACT_POINTS:
@@ -588,9 +589,15 @@ def _loss_constant(loss: Loss, name: str, bound_id: str) -> float:
     return float(sp.N(v, 17))
 
 
+def _shown(values: Mapping[str, Any]) -> str:
+    """The parameters for a message: numbers as they are, arrays by their shape (one line)."""
+    return "{" + ", ".join(f"{k}: " + (f"array of shape {np.shape(v)}" if np.ndim(v) else repr(v))
+                           for k, v in values.items()) + "}"
+
+
 def _exact_loss_constant(loss: Loss, name: str):
-    """:func:`_loss_constant` in mpmath at the working precision (its sympy value, or ℓ(0), compiled): not rounded
-    to float64, where it may overflow."""
+    """:func:`_loss_constant` in mpmath (its sympy value, or ℓ(0), compiled; :func:`~eoscheck.compiler.mp_value`
+    picks the precision, ≥ 30 digits, until no sum loses digits): not rounded to float64, where it may overflow."""
     import mpmath
 
     from ..compiler import compile_expr as program, mp_value

@@ -124,8 +124,8 @@ def minimizer(loss: Loss | str, lam) -> torch.Tensor:
 def rho_mp(loss: Loss | str, lam):
     """ρ(λ) = λℓ(z*) + z*² in mpmath at the working precision, for any λ > 0 (beyond float64 too: ρ(1e400) of
     the logistic loss is ≈ ln²λ): z* the root of 2z = λg(z), increasing in z (g is non-increasing), bracketed
-    by doubling from z = 1 and bisected in ln z, then in z, to the working precision (bounded: ≤ 4·prec + 4096
-    halvings and doublings).  mpmath NaN when g(0) ≤ 0 or a value is not finite."""
+    by doubling from z = 1 ([0, 1] or [h, 2h]) and bisected to the working precision (bounded: ≤ 4·prec halvings,
+    ≤ 4096 doublings).  mpmath NaN when g(0) ≤ 0 or a value is not finite."""
     import mpmath
 
     from ..compiler import compile_expr as program, mp_value
@@ -148,7 +148,7 @@ def rho_mp(loss: Loss | str, lam):
     else:
         return mpmath.nan
     for _ in range(4 * mpmath.mp.prec):
-        mid = mpmath.sqrt(lo * hi) if lo > 0 and hi > 4 * lo else (lo + hi) / 2
+        mid = (lo + hi) / 2
         if mid in (lo, hi):
             break
         lo, hi = (mid, hi) if phi(mid) < 0 else (lo, mid)

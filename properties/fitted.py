@@ -85,11 +85,12 @@ def load_constants(path: Path | str | None = None) -> dict[str, Any]:
     try:
         data = json.loads(p.read_text())
         ok = isinstance(data, dict) and isinstance(data.get("claims"), dict) and \
-            all(isinstance(r, dict) and math.isfinite(float(r["value"])) for r in data["claims"].values())
+            all(isinstance(r, dict) and math.isfinite(float(r["value"])) and float(r["value"]) > 0
+                for r in data["claims"].values())     # C·shape with C ≤ 0 bounds nothing (and replay refuses it)
     except (OSError, ValueError, TypeError, KeyError) as err:
         ok, why = False, f"{type(err).__name__}: {err}"
     else:
-        why = 'not {"claims": {ID: {"value": number, …}}}'
+        why = 'not {"claims": {ID: {"value": positive number, …}}}'
     if not ok:
         raise EoscheckError(f"{named}{p} is not a fitted-constants file ({why}); write one with eoscheck fit -o FILE")
     return data

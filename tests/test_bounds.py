@@ -500,3 +500,20 @@ def test_the_special_functions_in_mpmath_solve_their_equations():
             w = lambertw_real_mp(mp.mpf(x), k)
             assert abs(w * mp.exp(w) - mp.mpf(x)) <= mp.mpf("1e-35") * abs(mp.mpf(x))
         assert mp.isnan(wm1log_mp(0.5)) and mp.isnan(lambertw_real_mp(-1, 0)) and mp.isnan(lambertw_real_mp(0.5, -1))
+
+
+def test_an_underflowing_exact_value_is_the_float_rounding_unless_checked():
+    """thm35.stable_bound = 15ρ(λ)/λ at λ = γ²η(t − s) = 1e600: the float result is not finite (λ = ∞), its exact
+    value ≈ 2.8e-593 underflows.  Plain evaluation returns the float rounding, 0, as the torch back end does (it
+    raised "underflows float64", printing every array entry); check=True refuses it, in one line."""
+    import torch
+
+    b = get_bound("thm35.stable_bound")
+    args = dict(eta=np.array([1e300, 1.0]), gamma=1.0, t=np.array([1e300, 10.0]), s=0)
+    got = b.evaluate("logistic", **args)
+    assert got[0] == 0.0 and got[1] == b.evaluate("logistic", eta=1.0, gamma=1.0, t=10.0, s=0)
+    tgot = b.evaluate("logistic", backend="torch", **{k: torch.as_tensor(v, dtype=torch.float64) for k, v in args.items()})
+    assert tgot.tolist() == got.tolist()
+    with pytest.raises(EoscheckError, match="underflows float64") as err:
+        b.evaluate("logistic", check=True, eta=np.geomspace(1e250, 1e300, 64), gamma=1.0, t=1e60, s=0)
+    assert "\n" not in str(err.value) and "array of shape (64,)" in str(err.value)

@@ -167,3 +167,19 @@ def test_fit_refuses_to_write_the_packages_own_constants_file(capsys):
     assert main(["fit", "thm3.lower", "-o", str(CONSTANTS_FILE)]) == 2
     assert "package's own constants file" in capsys.readouterr().err
     assert Path(CONSTANTS_FILE).read_bytes() == before
+
+
+@pytest.mark.parametrize("value", [-1e-6, 0.0])
+def test_a_constants_file_with_a_constant_that_is_not_positive_is_refused(tmp_path, value):
+    """A fitted constant −1e-6 was accepted: check convicted with it and saved a witness that replay then refused as
+    "edited or corrupt" (its constant must be > 0); 0 divided by zero inside check.  C·shape with C ≤ 0 bounds
+    nothing: the file is refused in one line."""
+    import json
+
+    from eoscheck import EoscheckError
+    from eoscheck.properties.fitted import load_constants
+
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"format": 1, "claims": {"table1.logistic_rate": {"value": value}}}))
+    with pytest.raises(EoscheckError, match="positive number"):
+        load_constants(f)
