@@ -254,7 +254,7 @@ def _corollary2(ctx: Context, sec: Section, cfg: dict) -> None:
     sec.text("### Corollary 2 on this report's instances (T ≥ T_min, η = γ²T/120); the verdict is claim `cor2.bound`'s")
     sec.table(Table("cor2", "Corollary 2: L(w_T) against 480·ln²(γ⁴T²)/(γ⁴T²), and τ ≤ T/2", rows))
     bad = [r for r in rows if not r["holds"]]
-    quote_claim(ctx, sec, CLAIMS[0],
+    quote_claim(ctx, sec, CLAIMS[0], ratio=worst([r['L/bound'] for r in rows]),
                 shown=f"{len(rows)} budgets, worst L/bound {worst([r['L/bound'] for r in rows]):.4g}",
                 witness=(f"{bad[0]['data']} at T = {bad[0]['T']}: L(w_T) = {bad[0]['L(w_T)']:.6g} > bound "
                          f"{bad[0]['bound']:.6g}") if bad else None)

@@ -20,6 +20,7 @@ exceeds the memory limit is stopped and reported as an error that says so.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import signal
@@ -368,7 +369,7 @@ def report_word(r: dict[str, Any], trend: bool = False) -> str:
 
 
 def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witness: str | None = None,
-                trend: bool = False):
+                trend: bool = False, ratio: float | None = None):
     """The section's verdict on a statement that ``eoscheck check`` decides: the claim's own verdict
     and worst ratio (the same as in §7), with ``shown`` describing the section's instances.
 
@@ -377,6 +378,10 @@ def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witnes
 
     ``trend``: the section's instances lie outside the theorem's hypotheses (e.g. below Theorem 6's
     width), so whatever the claim finds there is a trend (as for a heuristic claim).
+
+    ``ratio``: the worst ratio measured/bound on the section's own instances (an exact claim's): the row shows
+    the worse of it and the check's, so the column never reads better than the section's own numbers.  The note
+    says on which side of it the claim holds (:func:`~eoscheck.properties.claims.ratio_side`).
 
     A claim is one verdict of the report: quoted again (more evidence, in this section or a later
     one), the evidence is shown as text naming where its verdict stands, and nothing is counted twice.
@@ -389,15 +394,26 @@ def quote_claim(ctx: Context, sec: Section, claim_id: str, *, shown: str, witnes
     r = claim_result(ctx, claim_id)
     if r is None:
         return sec.verdict(claim_id, "?", "?", "", f"`eoscheck check` failed (§7); shown: {shown}", "error")
+    from ..properties.claims import ratio_side
+
     verdict = report_word(r, trend)
+    side = ratio_side(claim_id)
+    worst = _num(r.get("worst_ratio"))
     note = f"verdict and worst ratio of claim `{claim_id}` (`eoscheck check`, §7)"
+    if ratio is not None and math.isfinite(ratio) and side is not None:
+        mine = max if side.startswith("≤") else min
+        worst = ratio if worst is None else mine(worst, ratio)
+        note = (f"verdict of claim `{claim_id}` (`eoscheck check`, §7); worst ratio over its examples and this "
+                "section's instances")
+    if side is not None and worst is not None:
+        note += f"; the claim holds while the ratio is {side}"
     if witness is not None:
         verdict = "VIOLATED"
         note += f"; this section's instances give a witness the claim's search did not find: {witness}"
     kind = "fitted" if r.get("kind") == "asymptotic" else r.get("kind", "?")
     return sec.verdict(r.get("title", claim_id), r.get("source", "?"), kind, r.get("title", ""),
                        f"eoscheck check: {r.get('examples', 0)} examples, {_claim_report(r).shown_verdict}; shown here: {shown}",
-                       verdict, ratio=_num(r.get("worst_ratio")), note=note)
+                       verdict, ratio=worst, note=note)
 
 
 #: The report's folder of the counterexample files its falsifications refer to.

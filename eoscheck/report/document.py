@@ -272,8 +272,9 @@ def render_index(sections: list[Section], header: dict[str, Any]) -> str:
     lines += [
         "Verdict words: *holds* / *VIOLATED* for exact claims (explicit constants; the only allowance is "
         "floating-point rounding), *consistent* / *INCONSISTENT* for fitted or asymptotic ones, *reproduced* / "
-        "*NOT REPRODUCED* for the paper's experiments, *inconclusive* when a run cannot decide, *trend only* "
-        "outside a theorem's hypotheses, *missing* when a part of eoscheck is not there yet.",
+        "*NOT REPRODUCED* for the paper's and the slides' experiments and trends (an observation, never a verdict "
+        "on a theorem), *inconclusive* when a run cannot decide, *trend only* outside a theorem's hypotheses, "
+        "*missing* when a part of eoscheck is not there yet.",
         "",
         "| § | section | status | verdicts | wall time (s) |",
         "|---|---|---|---|---|",

@@ -15,8 +15,10 @@ Measured here on logistic-regression GD, per dataset and stepsize:
 
 Trends in η are summarised by Spearman's rank correlation ρ over the runs where the quantity is
 defined (EoS runs for the last increase; runs that reached L ≤ 1/η for s₁; runs stable by T/2 for
-the constants).  These are trends about a Θ-statement, so the verdicts are "consistent" or "trend
-only"/"inconclusive": no single run can falsify an order-of-magnitude bound.
+the constants).  These are trends about a Θ-statement read off the slide, so no single run can falsify an
+order-of-magnitude bound: the verdicts (:func:`trend_verdict`) say whether the slide's trend is seen —
+"consistent" on every dataset, "inconclusive" on at least half, "NOT REPRODUCED" on fewer (an observation
+about the slide's reading, not a falsification of Theorem 1, whose τ is an upper bound).
 """
 
 from __future__ import annotations

@@ -92,8 +92,8 @@ def run(ctx: Context, sec: Section) -> None:
         eos_r.append(eos_ratio if eos_ratio is not None else np.nan)
         if stab_ratio is not None:
             stab_r.append(stab_ratio)
-        if s >= 0:
-            trans.append((eta, s, s / shape))
+        # C₂ needed: s/shape where (6) was met; a run that never met it by T needs C₂ > T/shape (censored)
+        trans.append((eta, s, s / shape if s >= 0 else steps / shape, s < 0))
         rows.append({"η": eta, "max‖w_t − w₀‖": float(np.nanmax(wn)), "R (lazy radius)": R,
                      "max‖w_t − w₀‖/R": float(np.nanmax(wn)) / R, "EoS: worst avg/bound": eos_ratio,
                      "threshold (6)": thr, "first s meeting (6)": s, "last increase": li, "monotone after s": mono,
@@ -130,9 +130,21 @@ def run(ctx: Context, sec: Section) -> None:
     quote("stable_monotone", f"{mono_n - mono_bad}/{mono_n} runs reaching (6) monotone afterwards", mono_bad > 0)
     quote("stable_bound", f"worst L/bound {worst(stab_r):.3g}" if stab_r else "no run reached (6)",
           (worst(stab_r) or 0) > 1 if stab_r else False)
-    quote_claim(ctx, sec, CLAIMS[-1], shown=("the runs here need C₂ ≥ " + f"{max(c for _, _, c in trans):.3g}")
-                if trans else "no run reached (6)", trend=not met)
+    quote_claim(ctx, sec, CLAIMS[-1], shown=c2_needed(trans, steps), trend=not met)
     _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met)
+
+
+def c2_needed(trans: list[tuple], steps: int) -> str:
+    """What the runs say of τ = C₂max{η, n ln n}/γ̂²: the smallest C₂ each needs, s·γ̂²/max{η, n ln n} where (6)
+    was met at s, and more than T·γ̂²/max{η, n ln n} where it was not by T (censored, a lower bound only); the
+    largest of them.  ``trans``: (η, s or −1, C₂ needed, censored) per run."""
+    top = max(trans, key=lambda r: r[2], default=None)
+    if top is None:
+        return "no run"
+    censored = [f"{r[0]:g}" for r in trans if r[3]]
+    return f"the runs here need C₂ {'>' if top[3] else '≥'} {top[2]:.3g}" + (
+        f" ({len(censored)} run(s), η = {', '.join(censored)}, never met (6) by T = {steps}: for them "
+        "C₂ > T·γ̂²/max{η, n ln n})" if censored else "")
 
 
 def _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met) -> None:

@@ -112,6 +112,16 @@ def run(ctx: Context, sec: Section, folder: str | Path | None = None) -> None:
                  f"about {hours} worker(s) (independent tasks: ideal scaling).")
 
 
+def _worst_run(rows: list[dict], d: int, steps: int) -> str:
+    """The witness of d's worst time to L ≤ 2/η: its run (dataset, seed, η) and the time or its censoring."""
+    r = max((r for r in rows if r["d"] == d), key=lambda r: r["worst t(L≤2/η)"])
+    run, w = r.get("worst t(L≤2/η) run"), r["worst t(L≤2/η)"]
+    what = f"L ≤ 2/η not reached by T = {steps}" if w > steps else f"t(L ≤ 2/η) = {w:g}"
+    if run is None:                 # a summary written before the runs were kept
+        return f"witness: d = {d}, η = {r['eta']:g}: {what}"
+    return f"witness: d = {d}, dataset {run['dataset']} (seed {run['data_seed']}), η = {r['eta']:g}: {what}"
+
+
 def study_verdicts(sec: Section, rows: list[dict], steps: int) -> None:
     """The study's three verdicts from its summary rows (sorted by d, then η), T = ``steps``: Theorem 1's
     transition on the runs that decide it, the worst time ≤ 60, and no growth with η."""
@@ -141,7 +151,8 @@ def study_verdicts(sec: Section, rows: list[dict], steps: int) -> None:
                                                      if w > steps else "")
                                   for d, w in worst.items()),
                 "NOT REPRODUCED" if over else ("inconclusive" if open_ else "reproduced"),
-                note=("exceeds 60 at d ∈ " + ", ".join(map(str, over)) + " with our reading of 'random datasets' "
+                note=(_worst_run(rows, min(over, key=lambda d: (over[d] > steps, -over[d])), steps)
+                      + "; exceeds 60 at d ∈ " + ", ".join(map(str, over)) + " with our reading of 'random datasets' "
                       "(uniform on the sphere, y = +1): not reproduced for this distribution; paper.md does not give "
                       "theirs, so this does not contradict their figure") if over else
                      (f"not reached by T = {steps} < 60 at d ∈ " + ", ".join(map(str, open_)) + ": run more steps"

@@ -192,12 +192,12 @@ def _verdicts(ctx: Context, sec: Section, all_rows: dict) -> None:
     """One verdict per statement: the claim's (`eoscheck check`, §7), with this section's datasets as
     the instances shown — and a concrete violation on them, if any, as a witness."""
     eos = all_rows["eos"]
-    quote_claim(ctx, sec, theorem1.EOS_AVERAGE.id,
+    quote_claim(ctx, sec, theorem1.EOS_AVERAGE.id, ratio=worst([a['eos_ratio'] or np.nan for a in eos]),
                 shown=f"{sum(a['eos_points'] for a in eos)} (dataset, η, t) points, worst avg/bound "
                       f"{worst([a['eos_ratio'] or np.nan for a in eos]) or float('nan'):.4g}",
                 witness=_witness(eos, "eos_viol", "eos_ratio"))
     st = [a for a in all_rows["stable"] if a["stable_ratio"] is not None]
-    quote_claim(ctx, sec, theorem1.STABLE_BOUND.id,
+    quote_claim(ctx, sec, theorem1.STABLE_BOUND.id, ratio=worst([a['stable_ratio'] for a in st]) if st else None,
                 shown=f"{len(st)} runs reached L ≤ 1/η, worst L/bound "
                       f"{(worst([a['stable_ratio'] for a in st]) if st else None) or float('nan'):.4g}",
                 witness=_witness(st, "stable_viol", "stable_ratio"))
@@ -210,12 +210,13 @@ def _verdicts(ctx: Context, sec: Section, all_rows: dict) -> None:
     stat = [a["tau_status"] for a in taus]
     late = [a for a in taus if a["tau_status"] == "VIOLATED"]
     quote_claim(ctx, sec, theorem1.TAU.id,
+                ratio=worst([a['s_F/τ'] if a['s_F/τ'] is not None else np.nan for a in taus]),
                 shown=f"{stat.count('holds')}/{len(stat)} runs reached s* ≤ τ ({stat.count('inconclusive')} not within "
                       f"T < τ), max s*/τ {worst([a['s_F/τ'] if a['s_F/τ'] is not None else np.nan for a in taus]) or 0:.3g}",
                 witness=(f"{late[0]['data']}, η = {late[0]['η']:g}: s* = {late[0]['s_F']} > τ = {late[0]['τ']:.6g}")
                 if late else None)
     wn = all_rows["wnorm"]
-    quote_claim(ctx, sec, theorem1.W_NORM.id, shown=f"worst ‖w‖/bound {worst([a['wnorm_ratio'] or np.nan for a in wn]) or 0:.4g}",
+    quote_claim(ctx, sec, theorem1.W_NORM.id, ratio=worst([a['wnorm_ratio'] or np.nan for a in wn]), shown=f"worst ‖w‖/bound {worst([a['wnorm_ratio'] or np.nan for a in wn]) or 0:.4g}",
                 witness=_witness(wn, "wnorm_viol", "wnorm_ratio"))
     G = all_rows["G"]
     quote_claim(ctx, sec, theorem1.G_AVERAGE.id, shown=f"worst avg G/bound {worst([a['G_ratio'] or np.nan for a in G]) or 0:.4g}",

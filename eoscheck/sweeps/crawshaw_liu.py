@@ -82,6 +82,8 @@ def summarize(df, steps: int) -> list[dict[str, Any]]:
                "max t(L≤1/η)/⌈τ⌉": float(np.max(t1[decided] / tau[decided])) if decided.any() else math.nan,
                "Thm 1 decided": int(decided.sum()),
                "Thm 1 violations": int(((t1 > tau) & decided).sum())}
+        k2 = int(np.argmax(t2))         # the worst run of L ≤ 2/η, replayable from its seed (the report's witness)
+        row["worst t(L≤2/η) run"] = {"dataset": int(sub["dataset"].iloc[k2]), "data_seed": int(sub["data_seed"].iloc[k2])}
         bad = np.flatnonzero((t1 > tau) & decided)
         if len(bad):   # the witness of a violation: the run that shows it, replayable from its seed
             k = bad[np.argmax(t1[bad] / tau[bad])]
