@@ -65,6 +65,11 @@ def mlp3_data(data: Any = None, n: int = 1000) -> tuple[np.ndarray, np.ndarray, 
     ``(images, labels)`` (first ``n`` images, all 10 classes, pixels /255); a binary
     :class:`Dataset` (two classes, y = +1 → class 0, as given); or arrays ``(X, labels)``.
     """
+    from .gdinputs import is_whole
+
+    if not is_whole(n, 1):     # n = −5 trained on digits[:−5], 0 and 2.5 failed inside numpy
+        raise EoscheckError(f"n must be a whole number ≥ 1, got {n!r}")
+    n = int(n)
     if data is None:
         from sklearn.datasets import load_digits
 
@@ -94,8 +99,8 @@ def mlp3_data(data: Any = None, n: int = 1000) -> tuple[np.ndarray, np.ndarray, 
                     "scaling": "pixels/255 in [0,1]", "subset": f"first {n} in file order"}
             return X, labs[:n], "mnist10", meta
         X, lab = np.asarray(a, dtype=np.float64), np.asarray(b)
-        if X.ndim != 2 or lab.shape != (X.shape[0],):
-            raise EoscheckError("mlp3 data (X, labels) needs X of shape (n, d) and n integer labels")
+        if X.ndim != 2 or lab.shape != (X.shape[0],) or X.shape[0] == 0:
+            raise EoscheckError("mlp3 data (X, labels) needs X of shape (n, d) with n ≥ 1 and n integer labels")
         if not np.all(np.isfinite(X)):
             raise EoscheckError("mlp3 data X has NaN or infinite values")
         if not np.array_equal(lab, np.round(lab)) or lab.min() < 0:

@@ -43,12 +43,12 @@ from .losses import Loss, get_loss
 from .maxmargin import max_margin
 from .netrecord import Recorder, check_steps, sharpness_grid
 from .progress import bar as progress_bar
+from .resources import ntk_chunk
 from .provenance import array_hash, config_hash, provenance
 from .sharpness import gram_sharpness
 from .trajectory import Trajectory
 
 #: Bytes of working memory one batch of stepsizes may use (chunks of K run one after another).
-MEMORY_BUDGET = {"cpu": 1 << 30, "cuda": 8 << 30}
 
 
 # ---------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def run_ntk(
 
     All stepsizes start from the same seeded w₀ ~ N(0, I_{md}) and signs a, and
     run as one batched (K, m, d) iterate (in chunks of K when that exceeds
-    :data:`MEMORY_BUDGET`; rows are independent, so chunking changes nothing).
+    :data:`eoscheck.resources.NTK_BUDGET`; rows are independent, so chunking changes nothing).
     Records (see :data:`eoscheck.trajectory.RECORDED`): ``w_norm`` is ‖w_t − w₀‖,
     ``norm_margin`` is minᵢ yᵢf(xᵢ; w_t)/‖w_t‖ (f is 1-homogeneous in w), ``w_proj`` is NaN;
     ``sharpness`` is λ_max(∇²L) in closed form (module docstring), every ``sharpness_every`` steps (None or 0:
@@ -222,8 +222,7 @@ def run_ntk(
     at = torch.as_tensor(a, dtype=dtype, device=dev)
     W0t = torch.as_tensor(W0, dtype=dtype, device=dev)
     f0, _ = ntk_forward(X, W0t, at)
-    per_row = 8 * data.n * width * 4 + 8 * width * data.d * 4
-    chunk = max(1, int(MEMORY_BUDGET.get(dev.type, 1 << 30) // per_row))
+    chunk = ntk_chunk(data.n, data.d, width, dev.type)
     parts = []
     for lo in range(0, len(eta), chunk):
         parts.append(_run_ntk_chunk(X, y, at, W0t, loss, eta[lo:lo + chunk], steps, rec, sharp_steps, progress))

@@ -123,6 +123,20 @@ class Estimate:
                             f"but {_size(avail)} is available; {hint}")
 
 
+#: Bytes the NTK engine's stepsizes may hold at once, per device; more stepsizes run in chunks of that size.
+NTK_BUDGET = {"cpu": 1 << 30, "cuda": 8 << 30}
+
+
+def ntk_row_bytes(n: int, d: int, width: int) -> float:
+    """The NTK network state of one stepsize: four n × width and four width × d float64 arrays."""
+    return 8.0 * (4 * n * width + 4 * width * d)
+
+
+def ntk_chunk(n: int, d: int, width: int, device: str = "cpu") -> int:
+    """How many stepsizes the NTK engine runs at once on ``device`` (:data:`NTK_BUDGET`)."""
+    return max(1, int(NTK_BUDGET.get(device, 1 << 30) // ntk_row_bytes(n, d, width)))
+
+
 def gd_estimate(*, K: int, steps: int, recorded: int, n: int, d: int, sharp_points: int = 0,
                 model: str = "linear", width: int = 0) -> Estimate:
     """The cost of GD for K stepsizes and ``steps`` steps on n × d data (see the module docstring)."""
@@ -136,7 +150,8 @@ def gd_estimate(*, K: int, steps: int, recorded: int, n: int, d: int, sharp_poin
                             "fewer --steps or fewer stepsizes")
     est.hints["data"] = "use fewer samples (--n) or features (--d), or a smaller data file"
     if model == "ntk":
-        est.memory["network"] = 8.0 * (4 * n * width + 4 * width * d) + 2 * 8.0 * width * d
+        # the stepsizes in flight at once (one chunk): K = 400 on digits08 at width 1024 held 0.5 GB more than one
+        est.memory["network"] = min(K, ntk_chunk(n, d, width)) * ntk_row_bytes(n, d, width) + 2 * 8.0 * width * d
         est.hints["network"] = "use a smaller --width (or fewer samples)"
         est.flops = 6.0 * n * width * d * K * steps
     elif model == "linear":

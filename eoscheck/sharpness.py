@@ -321,19 +321,34 @@ def linear_sharpness(Z: torch.Tensor | np.ndarray, loss: Loss | str, w: torch.Te
     n, d = Z.shape
     if d <= n:
         return torch.linalg.eigvalsh(linear_hessian(Z, loss, W))[..., -1]
-    h = loss.hess(W @ Z.T)
-    if bool((h < 0).any()):
-        raise EoscheckError(f"{loss.name} has ℓ″ < 0 somewhere; the Gram form needs a convex loss (use d ≤ n)")
-    s = (h / n).sqrt()
-    return torch.linalg.eigvalsh(s[..., :, None] * (Z @ Z.T) * s[..., None, :])[..., -1]
+    return gram_sharpness(Z @ Z.T, loss.hess(W @ Z.T))
 
 
 def gram_sharpness(gram: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """λ_max((1/n) Jᵀ diag(h) J) from the Gram matrix JJᵀ (n, n) and h ≥ 0 ((…, n)), via
-    the n×n form (1/n) D^{1/2} JJᵀ D^{1/2}: used for the NTK network, J = [∇f(xᵢ; w)]ᵢ."""
+    """λ_max((1/n) Jᵀ diag(h) J) from the Gram matrix G = JJᵀ (n, n) and h ((…, n)), where J has more columns than
+    rows (the NTK network's J = [∇f(xᵢ; w)]ᵢ; a linear model's Z with d > n), so 0 is an eigenvalue too.
+    h ≥ 0: the n×n form (1/n) D^{1/2} G D^{1/2} (the same non-zero spectrum); h of both signs (a loss with ℓ″ < 0
+    somewhere): :func:`indefinite_top` — clipping h at 0 gave an upper bound, not λ_max."""
     n = gram.shape[-1]
-    s = (h.clamp(min=0) / n).sqrt()
+    if bool((h < 0).any()):
+        return indefinite_top(gram, h / n)
+    s = (h / n).sqrt()
     return torch.linalg.eigvalsh(s[..., :, None] * gram * s[..., None, :])[..., -1]
+
+
+def indefinite_top(gram, h):
+    """max(0, λ_max(Jᵀ diag(h) J)) for any sign of h, from G = JJᵀ = U Λ Uᵀ: with L = U Λ^{1/2} (J = L Qᵀ, Q
+    orthonormal), Jᵀ diag(h) J = Q (Lᵀ diag(h) L) Qᵀ has the non-zero spectrum of the symmetric Lᵀ diag(h) L, and 0
+    (J has more columns than rows).  torch or numpy, h (…, n)."""
+    if isinstance(gram, torch.Tensor):
+        lam, U = torch.linalg.eigh(gram)
+        L = U * lam.clamp(min=0).sqrt()[..., None, :]
+        top = torch.linalg.eigvalsh(L.transpose(-1, -2) @ (h[..., :, None] * L))[..., -1]
+        return top.clamp(min=0)
+    lam, U = np.linalg.eigh(gram)
+    L = U * np.sqrt(np.maximum(lam, 0.0))[..., None, :]
+    top = np.linalg.eigvalsh(np.swapaxes(L, -1, -2) @ (h[..., :, None] * L))[..., -1]
+    return np.maximum(top, 0.0)
 
 
 
@@ -348,11 +363,12 @@ def batch_sharpness_torch(h: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
         return out
     h = h[fin]
     if d <= n:
-        H = torch.einsum("ki,ia,ib->kab", h, Z, Z)
+        out[fin] = torch.linalg.eigvalsh(torch.einsum("ki,ia,ib->kab", h, Z, Z))[:, -1]
+    elif bool((h < 0).any()):
+        out[fin] = indefinite_top(Z @ Z.T, h)
     else:
-        s = h.clamp(min=0).sqrt()
-        H = s[:, :, None] * (Z @ Z.T)[None] * s[:, None, :]
-    out[fin] = torch.linalg.eigvalsh(H)[:, -1]
+        s = h.sqrt()
+        out[fin] = torch.linalg.eigvalsh(s[:, :, None] * (Z @ Z.T)[None] * s[:, None, :])[:, -1]
     return out
 
 
@@ -365,9 +381,10 @@ def batch_sharpness_np(h: np.ndarray, Z: np.ndarray) -> np.ndarray:
         return out
     h = h[fin]
     if d <= n:
-        H = (Z.T[None, :, :] * h[:, None, :]) @ Z
+        out[fin] = np.linalg.eigvalsh((Z.T[None, :, :] * h[:, None, :]) @ Z)[:, -1]
+    elif (h < 0).any():
+        out[fin] = indefinite_top(Z @ Z.T, h)
     else:
-        s = np.sqrt(np.maximum(h, 0.0))
-        H = s[:, :, None] * (Z @ Z.T)[None] * s[:, None, :]
-    out[fin] = np.linalg.eigvalsh(H)[:, -1]
+        s = np.sqrt(h)
+        out[fin] = np.linalg.eigvalsh(s[:, :, None] * (Z @ Z.T)[None] * s[:, None, :])[:, -1]
     return out

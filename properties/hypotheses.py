@@ -7,7 +7,9 @@ violation counts:
 * the margin certificate stored with the data (γ* ∈ [lo, hi], w*) agrees with the data's, certified anew:
   two valid enclosures of the one max margin must meet (:func:`certificate_conflict`);
 * the claim's standing assumptions, where they name something checkable: Assumption 1 (‖xᵢ‖ ≤ 1 and
-  separable: certified γ* > 0), ``w0 = 0``, the loss (:func:`assumption_conflicts`);
+  separable: certified γ* > 0), Theorem 3's data (thm3(γ), bit for bit), ``w0 = 0``, the loss
+  (:func:`assumption_conflicts`); not re-derived: non-separable data (the certificate bounds a positive max
+  margin only), Lemma 13's family, Assumption 2, the NTK's width (whose claims are trend only below it);
 * the domain of the claim's bound at the violating point (η ≥ max(n, 32 ln(3/γ)/γ²) for Crawshaw–Liu's
   hard instance 1, γ²ηt ≥ 1 for Theorem 35, …) (:func:`domain_conflicts`);
 * the claim's own ``admits`` (the data a hard instance must be, e.g.).
@@ -62,6 +64,10 @@ def assumption_conflicts(assumptions, inst) -> list[str]:
         g = certify(data).gamma
         if not g > 0:
             out.append(f"the data are not certified separable (the max margin's certified lower end is {g:.6g})")
+    if "Theorem 3 data" in assumptions:
+        why = _not_thm3(data)
+        if why:
+            out.append(why)
     if "w0 = 0" in assumptions and inst.w0 is not None and any(v != 0 for v in inst.w0):
         out.append("w₀ ≠ 0")
     if "logistic loss" in assumptions and inst.loss != "logistic":
@@ -69,6 +75,19 @@ def assumption_conflicts(assumptions, inst) -> list[str]:
     if "flat_poly loss" in assumptions and not str(inst.loss).startswith("flat_poly"):
         out.append(f"the loss is {inst.loss}, not a flat_poly loss")
     return out
+
+
+def _not_thm3(data) -> str | None:
+    """Why ``data`` is not Theorem 3's two-point set thm3(γ), 0 < γ < 0.1 (γ = x₁'s first coordinate), bit for bit."""
+    from eoscheck.datasets import thm3
+
+    g = float(data.X[0, 0]) if data.X.shape == (2, 2) else math.nan
+    if not 0 < g < 0.1:
+        return f"the data are not Theorem 3's two points (x₁ = (γ, √(1−γ²)) with 0 < γ < 0.1; got shape {data.X.shape})"
+    ref = thm3(g)
+    if not (np.array_equal(ref.X, data.X) and np.array_equal(ref.y, data.y)):
+        return f"the data are not Theorem 3's two points thm3(γ = {g!r})"
+    return None
 
 
 def domain_conflicts(bound, loss: str, point: dict | None) -> list[str]:

@@ -80,3 +80,12 @@ def test_console_script_runs_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "eoscheck run: error: stepsizes must be positive and finite, got 0"
+
+
+def test_normalize_is_refused_where_mlp3_scales_its_own_images(tmp_path, capsys):
+    """`run --model mlp3 --normalize` ran with the flag silently ignored (the same data hash as without it): the
+    3-layer experiment scales its images itself (pixels/16 or /255)."""
+    out = tmp_path / "x"
+    assert main(["run", "--quiet", "--model", "mlp3", "--steps", "1", "--eta", "0.1", "--normalize",
+                 "--out", str(out)]) == 2
+    assert "--normalize does not apply to --model mlp3" in capsys.readouterr().err and not out.exists()

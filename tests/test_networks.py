@@ -383,3 +383,26 @@ def test_ntk_claims_registered_and_width_gated():
     R = 6 * (math.sqrt(_rho_logistic(th["gamma"] ** 2 * 64.0 * t)) + th["C_a"]
              + math.sqrt(2 * math.log(2 * 6 / 0.05)) + 64.0) / th["gamma"]
     assert trend.bound[k] == pytest.approx(R, rel=1e-7)
+
+
+@pytest.mark.parametrize("kw", [{"n": -5}, {"n": 0}, {"n": 2.5},
+                                {"data": (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))}])
+def test_mlp3_refuses_a_sample_count_that_is_not_a_whole_positive_number(kw):
+    """run_mlp3(n=−5) trained on digits[:−5] (1,792 samples) without a word; n = 0 and empty arrays raised a bare
+    ValueError from numpy, n = 2.5 a TypeError."""
+    with pytest.raises(EoscheckError, match="n must be a whole number ≥ 1|n ≥ 1"):
+        run_mlp3(etas=[0.1], steps=1, **kw)
+
+
+def test_the_ntk_memory_estimate_counts_the_stepsizes_in_flight():
+    """The NTK engine holds min(K, chunk) stepsizes' network state at once (chunk = 1 GiB / a row's bytes on CPU);
+    the estimate counted one: 400 stepsizes on digits08 (352 × 64) at width 1024 were estimated at 14 MiB of
+    network and took 1.05 GB.  By hand: a row is 8·(4·352·1024 + 4·1024·64) = 13,631,488 bytes, so a chunk holds
+    ⌊2³⁰/13,631,488⌋ = 78 rows."""
+    from eoscheck.resources import gd_estimate
+
+    row = 8 * (4 * 352 * 1024 + 4 * 1024 * 64)
+    net = {K: gd_estimate(K=K, steps=1, recorded=2, n=352, d=64, model="ntk", width=1024).memory["network"]
+           for K in (1, 10, 78, 400)}
+    extra = 2 * 8.0 * 1024 * 64
+    assert net[1] == row + extra and net[10] == 10 * row + extra and net[78] == net[400] == 78 * row + extra

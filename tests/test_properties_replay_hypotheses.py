@@ -71,3 +71,21 @@ def test_a_certificate_that_is_not_the_datas_is_refused(tmp_path, capsys):
     path = _witness(tmp_path, "thm1.eos_average", bad, [8.0], 50)
     assert main(["replay", path]) == 2
     assert "certified anew" in capsys.readouterr().err
+
+
+def test_lemma14_is_replayed_on_theorem_3s_data_only(tmp_path, capsys):
+    """lemma14.first_step is stated on Theorem 3's two points thm3(γ): on other data (here the normalized toy set,
+    whose first step at η = 40 ln 2 · 1.01 need not raise the loss) its "violation" says nothing about Lemma 14."""
+    from eoscheck.datasets import thm3
+
+    path = _witness(tmp_path, "lemma14.first_step", with_certificate(toy(normalized=True)), [28.0], 1)
+    assert main(["replay", path]) == 2
+    assert "not Theorem 3's two points" in capsys.readouterr().err
+    bent = thm3(0.05)
+    X = bent.X.copy()
+    X[1, 1] *= 1 + 1e-12
+    odd = with_certificate(type(bent)(X, bent.y, name=bent.name, meta=dict(bent.meta)))
+    assert main(["replay", _witness(tmp_path, "lemma14.first_step", odd, [28.0], 1, name="b.json")]) == 2
+    assert "not Theorem 3's two points thm3(γ = 0.05)" in capsys.readouterr().err
+    honest = with_certificate(thm3(0.05), candidates=[np.array([1.0, 0.0])])
+    assert main(["replay", _witness(tmp_path, "lemma14.first_step", honest, [28.0], 1, name="h.json")]) == 0

@@ -215,3 +215,30 @@ def test_lanczos_agrees_with_gd_engine_closed_form_sharpness():
                 j = list(traj.sharpness_step).index(t)
                 np.testing.assert_allclose(traj.sharpness[k, j], res.top.item(), rtol=1e-8)
             w = w + eta * (expit(-(Z @ w)) @ Z) / len(Z)  # GD step by hand: −∇L = mean σ(−m)z
+
+
+def test_the_gram_forms_are_exact_for_a_loss_with_negative_curvature():
+    """ℓ(z) = 1 − tanh z has ℓ″ < 0 at some margins: the n×n forms clipped ℓ″ at 0 and gave an upper bound (the NTK
+    network: 0.19127 where λ_max is 0.16598; a linear model with d > n: 0.256461 for 0.256450).  Oracle: λ_max of
+    the d×d Hessian (1/n)Zᵀdiag(ℓ″)Z by eigvalsh, which needs no sign (d > n, so 0 is an eigenvalue too).
+    Tolerance: both are backward-stable symmetric eigenproblems (the n×n form through one more, ZZᵀ = UΛUᵀ), so
+    each eigenvalue is within ~c·d·u·‖H‖₂ of the exact one, ‖H‖₂ ≤ max|ℓ″|·‖Z‖₂²/n: 64·ε·that absolute (where
+    λ_max is 0 the d×d form reads ±4e-18), and 1e-12 relative."""
+    from eoscheck.gdnumpy import batch_sharpness_np
+    from eoscheck.expr import parse_loss
+    from eoscheck.sharpness import batch_sharpness_torch, gram_sharpness, linear_sharpness
+
+    loss = parse_loss("1 - tanh(z)")
+    rng = np.random.default_rng(3)
+    n, d = 3, 6
+    Z = rng.normal(size=(n, d)) / np.sqrt(d)
+    W = rng.normal(size=(4, d))
+    h = loss.hess(torch.as_tensor(W @ Z.T)).numpy()
+    assert (h < 0).any() and (h > 0).any()
+    want = np.array([np.linalg.eigvalsh(Z.T @ np.diag(hk / n) @ Z)[-1] for hk in h])
+    Zt = torch.as_tensor(Z)
+    for got in (linear_sharpness(Zt, loss, torch.as_tensor(W)).numpy(),
+                gram_sharpness(Zt @ Zt.T, torch.as_tensor(h)).numpy(),
+                batch_sharpness_torch(torch.as_tensor(h / n), Zt).numpy(), batch_sharpness_np(h / n, Z)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=64 * np.finfo(float).eps * np.abs(h).max() / n
+                                   * np.linalg.norm(Z, 2) ** 2)

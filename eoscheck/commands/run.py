@@ -95,6 +95,8 @@ def check_data_options(args) -> None:
     """Refuse data options the chosen --data (and model) does not use (they would be silently ignored)."""
     if args.model == "mlp3" and args.data in _MLP3_OPTIONS:
         allowed, what = _MLP3_OPTIONS[args.data], "--model mlp3" + (f" --data {args.data}" if args.data else "")
+        if getattr(args, "normalize", False):   # the experiment scales its images itself (pixels/16 or /255)
+            raise EoscheckError(f"--normalize does not apply to {what}, which scales its images itself; drop it")
     else:
         allowed, what = _DATA_OPTIONS.get(args.data or "digits08", set()), f"--data {args.data or 'digits08'}"
     given = [k for k in ("n", "d", "gamma", "images", "labels") if getattr(args, k) is not None]
