@@ -137,11 +137,37 @@ def _meng_instances(budget: Budget):
     return inst()
 
 
+def _is_meng_instance(inst: Instance) -> str | None:
+    """Why ``inst`` is not a draw of the claim's hypotheses: its data must be nonseparable(n, d, seed) bit for bit
+    (strictly non-separable by construction), its w⋆ and λ = λ_max(∇²L(w⋆)) those recomputed from the data (to 1e-8
+    relative: Newton's minimizer to machine precision, the eigenvalue of a Hessian of O(1) entries), and every η
+    in (2/λ, 8/λ] (the strategy draws the upper end too)."""
+    seed = inst.data.meta.get("seed") if isinstance(inst.data.meta, dict) else None
+    n, d = inst.data.n, inst.data.d
+    if not isinstance(seed, int) or d < 1 or n < d + 1:
+        return "its data are not a nonseparable(n, d, seed) set (no seed recorded, or n < d + 1)"
+    ref = nonseparable(n, d, seed)
+    if not (np.array_equal(ref.X, inst.data.X) and np.array_equal(ref.y, inst.data.y)):
+        return f"its data are not nonseparable(n={n}, d={d}, seed={seed})"
+    w = logistic_minimizer(ref.Z)
+    m = ref.Z @ w
+    s = 0.5 * (1 - np.tanh(m / 2))
+    lam = float(np.linalg.eigvalsh((ref.Z.T * (s * (1 - s))) @ ref.Z / n)[-1])
+    w_file = np.asarray(inst.extra.get("w_min", []), dtype=np.float64)
+    lam_file = float(inst.extra.get("lam", np.nan))
+    if w_file.shape != w.shape or np.linalg.norm(w_file - w) > 1e-8 * (1 + np.linalg.norm(w)) or \
+            not abs(lam_file - lam) <= 1e-8 * lam:
+        return f"its w⋆ or λ are not the data's (recomputed: λ = {lam!r})"
+    # the draws are 2/λ·(1 + u), u ∈ [0.05, 3]: the upper end 8/λ itself is drawn (up to its rounding)
+    off = [e for e in inst.etas if not 2 / lam_file < e <= 8 / lam_file * (1 + 1e-12)]
+    return f"its stepsizes {off} lie outside (2/λ, 8/λ] = ({2 / lam:.6g}, {8 / lam:.6g}]" if off else None
+
+
 @claim("meng.no_convergence", title="Non-separable data, η > 2/λ_max(∇²L(w⋆)) ⇒ GD does not converge to w⋆",
        source="Meng, Orvieto, Cao, De Sa (2024) (paper §9.4)", row=27, kind="qualitative",
        quantity="min over the last half of the run of ‖w_t − w⋆‖", direction=">=",
        domain="non-separable data, η ∈ (2/λ, 8/λ)", assumptions=("non-separable data", "logistic loss", "w0 = 0"),
-       bound_id=None, strategy=_meng_instances, examples=4,
+       bound_id=None, strategy=_meng_instances, examples=4, admits=_is_meng_instance,
        erratum=None)
 def meng_no_convergence(inst: Instance) -> Evaluation:
     """Negative control: converged means ‖w_t − w⋆‖ ≤ 1e-6(1 + ‖w⋆‖) over the last half (qualitative criterion)."""

@@ -8,8 +8,8 @@ violation counts:
   two valid enclosures of the one max margin must meet (:func:`certificate_conflict`);
 * the claim's standing assumptions, where they name something checkable: Assumption 1 (‖xᵢ‖ ≤ 1 and
   separable: certified γ* > 0), Theorem 3's data (thm3(γ), bit for bit), ``w0 = 0``, the loss
-  (:func:`assumption_conflicts`); not re-derived: non-separable data (the certificate bounds a positive max
-  margin only), Lemma 13's family, Assumption 2, the NTK's width (whose claims are trend only below it);
+  (:func:`assumption_conflicts`); not re-derived here: Lemma 13's family, Assumption 2, the NTK's width (whose
+  claims are trend only below it); non-separable data are the Meng claim's ``admits`` (its draw rebuilt);
 * the domain of the claim's bound at the violating point (η ≥ max(n, 32 ln(3/γ)/γ²) for Crawshaw–Liu's
   hard instance 1, γ²ηt ≥ 1 for Theorem 35, …) (:func:`domain_conflicts`);
 * the claim's own ``admits`` (the data a hard instance must be, e.g.).

@@ -89,3 +89,26 @@ def test_lemma14_is_replayed_on_theorem_3s_data_only(tmp_path, capsys):
     assert "not Theorem 3's two points thm3(γ = 0.05)" in capsys.readouterr().err
     honest = with_certificate(thm3(0.05), candidates=[np.array([1.0, 0.0])])
     assert main(["replay", _witness(tmp_path, "lemma14.first_step", honest, [28.0], 1, name="h.json")]) == 0
+
+
+def test_meng_is_replayed_on_its_own_nonseparable_draws_only(tmp_path, capsys):
+    """meng.no_convergence reads w⋆ and λ from the file: a file with w⋆ moved (GD then "converges" to no point it
+    claims), with separable data, or with η below 2/λ was replayed as given.  Its data must be nonseparable(n, d,
+    seed) and its w⋆, λ the data's; an honest draw is admitted."""
+    from eoscheck.properties.classics import logistic_minimizer, nonseparable
+
+    data = nonseparable(6, 2, 7)
+    w = logistic_minimizer(data.Z)
+    m = data.Z @ w
+    s = 0.5 * (1 - np.tanh(m / 2))
+    lam = float(np.linalg.eigvalsh((data.Z.T * (s * (1 - s))) @ data.Z / 6)[-1])
+    honest = {"w_min": w.tolist(), "lam": lam}
+    ok = _witness(tmp_path, "meng.no_convergence", data, [3 / lam], 200, extra=honest, name="ok.json")
+    assert main(["replay", ok]) == 0
+    moved = _witness(tmp_path, "meng.no_convergence", data, [3 / lam], 200, extra=dict(honest, w_min=[0.0, 0.0]),
+                     name="moved.json")
+    assert main(["replay", moved]) == 2 and "w⋆ or λ are not the data's" in capsys.readouterr().err
+    slow = _witness(tmp_path, "meng.no_convergence", data, [1 / lam], 200, extra=honest, name="slow.json")
+    assert main(["replay", slow]) == 2 and "outside (2/λ, 8/λ]" in capsys.readouterr().err
+    other = _witness(tmp_path, "meng.no_convergence", toy(normalized=True), [1.0], 200, extra=honest, name="o.json")
+    assert main(["replay", other]) == 2 and "not a nonseparable" in capsys.readouterr().err
