@@ -404,10 +404,9 @@ class Bound:
                 raise EoscheckError(f"bound {self.id}: its value ≈ {tiny} underflows float64 (it rounds to 0) at "
                                     f"{_shown(values)}; it is positive, not 0")
         if backend == "torch" and not bool(torch.isfinite(out).all()):
-            # the same exact fallback, through numpy: those entries are constants (their gradient is NaN)
+            # the numpy evaluation, its exact fallback included: those entries are constants (their gradient is NaN)
             plain = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in values.items()}
-            ref = np.asarray(self._call(self.expr, loss, plain, "numpy"), dtype=np.float64)
-            ref, _ = self._exact_where_float_fails(ref, loss, plain, zeros=False)
+            ref = self.evaluate(loss, backend="numpy", **plain)
             fill = torch.as_tensor(np.broadcast_to(ref, tuple(out.shape)).copy(), dtype=torch.float64, device=out.device)
             out = torch.where(torch.isfinite(out), out, fill)
         bad = ~torch.isfinite(out) if backend == "torch" else ~np.isfinite(out)

@@ -120,17 +120,20 @@ def logistic_minimizer(Z: np.ndarray, iters: int = 100) -> np.ndarray:
     return w
 
 
+def minimizer_and_curvature(data: Dataset) -> tuple[np.ndarray, float]:
+    """(w⋆, λ = λ_max(∇²L(w⋆))) of the logistic loss on non-separable data."""
+    w = logistic_minimizer(data.Z)
+    s = 0.5 * (1 - np.tanh(data.Z @ w / 2))
+    return w, float(np.linalg.eigvalsh((data.Z.T * (s * (1 - s))) @ data.Z / data.n)[-1])
+
+
 def _meng_instances(budget: Budget):
     @st.composite
     def inst(draw) -> Instance:
         d = draw(st.integers(1, 3))
         n = draw(st.integers(max(3, d + 1), 12))
         data = nonseparable(n, d, draw(st.integers(0, 2**32 - 1)))
-        w = logistic_minimizer(data.Z)
-        m = data.Z @ w
-        s = 0.5 * (1 - np.tanh(m / 2))
-        H = (data.Z.T * (s * (1 - s))) @ data.Z / n
-        lam = float(np.linalg.eigvalsh(H)[-1])
+        w, lam = minimizer_and_curvature(data)
         etas = tuple(sorted({2 / lam * (1 + draw(st.floats(0.05, 3.0))) for _ in range(3)}))
         return Instance(data, "logistic", etas, budget.steps(1500), extra={"w_min": w.tolist(), "lam": lam})
 
@@ -149,10 +152,7 @@ def _is_meng_instance(inst: Instance) -> str | None:
     ref = nonseparable(n, d, seed)
     if not (np.array_equal(ref.X, inst.data.X) and np.array_equal(ref.y, inst.data.y)):
         return f"its data are not nonseparable(n={n}, d={d}, seed={seed})"
-    w = logistic_minimizer(ref.Z)
-    m = ref.Z @ w
-    s = 0.5 * (1 - np.tanh(m / 2))
-    lam = float(np.linalg.eigvalsh((ref.Z.T * (s * (1 - s))) @ ref.Z / n)[-1])
+    w, lam = minimizer_and_curvature(ref)
     w_file = np.asarray(inst.extra.get("w_min", []), dtype=np.float64)
     lam_file = float(inst.extra.get("lam", np.nan))
     if w_file.shape != w.shape or np.linalg.norm(w_file - w) > 1e-8 * (1 + np.linalg.norm(w)) or \
