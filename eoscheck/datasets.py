@@ -59,6 +59,8 @@ class Dataset:
             raise EoscheckError(f"{self.name}: X must be a 2-D array (n samples × d features), got shape {X.shape}")
         if X.shape[0] == 0:
             raise EoscheckError(f"{self.name}: no samples")
+        if X.shape[1] == 0:
+            raise EoscheckError(f"{self.name}: no features (X has shape {X.shape}); pass at least one column")
         if y.ndim != 1 or y.shape[0] != X.shape[0]:
             raise EoscheckError(f"{self.name}: y must have one label per row of X ({X.shape[0]}), got shape {y.shape}")
         try:
@@ -120,8 +122,7 @@ class Dataset:
         """The max margin, or an :class:`EoscheckError` when the data are not linearly separable."""
         mm = self.max_margin()
         if not mm.separable:   # the certificate says γ* ∈ [0, gap]: 0 in conv{yᵢxᵢ}, or a margin too small to find
-            why = ("0 lies in conv{y_i x_i}" if mm.gap == 0 else
-                   f"its max margin γ* lies in [0, {mm.gap:.3g}]: 0 is in, or within {mm.gap:.3g} of, conv{{y_i x_i}}")
+            why = f"its max margin γ* lies in [0, {mm.gap:.3g}]: 0 is in, or within {mm.gap:.3g} of, conv{{y_i x_i}}"
             raise EoscheckError(
                 f"{self.name} is not certified linearly separable through the origin ({why}); the theory assumes "
                 "separable data: choose other data or drop the separability-based checks"
@@ -130,11 +131,18 @@ class Dataset:
 
     def normalize(self) -> "Dataset":
         """The dataset scaled by 1/maxᵢ‖xᵢ‖ so that maxᵢ‖xᵢ‖ = 1 (recorded in ``meta``)."""
-        scale = self.max_norm
-        if scale == 0:
+        amax = float(np.abs(self.X).max())
+        if amax == 0:
             raise EoscheckError(f"{self.name}: all points are zero; cannot normalize")
-        meta = dict(self.meta, normalized=True, scale=self.meta.get("scale", 1.0) / scale)
-        return Dataset(self.X / scale, self.y, name=f"{self.name}-normalized", meta=meta)
+        # by max|xᵢⱼ| first: on subnormal data (1e-320) a division by the norm alone left ‖x‖ = 1.0000135
+        X = self.X / amax
+        norm = row_norm_max(X)
+        X = X / norm
+        if not row_norm_max(X) <= UNIT_BALL:
+            raise EoscheckError(f"{self.name}: normalizing left max‖x‖ = {row_norm_max(X)!r} > 1; rescale the data "
+                                "(its entries are too close to the float range's ends)")
+        meta = dict(self.meta, normalized=True, scale=self.meta.get("scale", 1.0) / amax / norm)
+        return Dataset(X, self.y, name=f"{self.name}-normalized", meta=meta)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description (name, n, d, max‖x‖, γ*, meta)."""
@@ -470,9 +478,8 @@ def _read_csv(p: Path):
     if not rows:
         raise EoscheckError(f"{p} is empty")
     header = None
-    try:
-        [float(c) for c in rows[0]]
-    except ValueError:
+    numeric = [_number(c) is not None for c in rows[0]]
+    if not any(numeric):                  # a header: names only (a bad cell in a data row is an error below)
         header, rows = [c.strip() for c in rows[0]], rows[1:]
     if not rows:
         raise EoscheckError(f"{p} has a header but no data rows")
@@ -481,10 +488,14 @@ def _read_csv(p: Path):
     if ragged is not None:
         raise EoscheckError(f"{p}: row {ragged + 1 + (header is not None)} has {len(rows[ragged])} columns, "
                             f"the first has {width}; every row needs the same columns")
-    try:
-        A = np.array([[float(c) for c in r] for r in rows], dtype=np.float64)
-    except ValueError as err:
-        raise EoscheckError(f"{p}: non-numeric value ({err}); every cell after the header must be a number") from None
+    A = np.empty((len(rows), width))
+    for i, r in enumerate(rows):
+        for j, c in enumerate(r):
+            v = _number(c)
+            if v is None:
+                raise EoscheckError(f"{p}: row {i + 1 + (header is not None)}, column {j + 1}: non-numeric value "
+                                    f"{c.strip()!r}; every cell after the header must be a number (a header holds names only)")
+            A[i, j] = v
     if A.ndim != 2 or A.shape[1] < 2:
         raise EoscheckError(f"{p}: need at least one feature column and a label column")
     col = A.shape[1] - 1
@@ -493,6 +504,16 @@ def _read_csv(p: Path):
             if key in header:
                 col = header.index(key)
     return np.delete(A, col, axis=1), A[:, col]
+
+
+def _number(cell: str) -> float | None:
+    """A CSV cell as a float, or None: Python's float() syntax without its digit separators ("1_0" is not 10)."""
+    if "_" in cell:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        return None
 
 
 def _whole(value) -> bool:

@@ -33,10 +33,17 @@ from .gdinputs import LOG_DOMAIN_BELOW
 from .gdnumpy import INLINE_ELEMS, NumpyBlock, chunk_length, default_gemm
 from .losses import Loss
 from .lossnp import kernel_for
+from .maxmargin import row_norm_max
 from .resources import blas_single_thread, single_torch_thread
 
 #: A margin sum bound above which the gradient Zᵀq is computed to check it is finite.
 DANGER = 1e300
+#: The gram form's η²‖∇L‖² = S·(SK) rounds relative to its bound (Σᵢ|Sᵢ|·R)² (R = maxᵢ‖zᵢ‖), not to its value:
+#: where it is below CANCELLED times that bound (gradients of many points cancelling, as near a minimiser on
+#: non-separable data, where it read 1.3371e-8 for 1.3385e-8), the record is recomputed from ∇L = −(1/n)Zᵀq, as
+#: the reference computes it.  On separable data it is ≥ (γ*/R)² times the bound, so this costs nothing there for
+#: γ*/R ≥ 1e-3.  (‖w‖² = c·(Kc) and ⟨w, w*⟩ = c·(Zw*) round likewise relative to (Σ|cᵢ|·R)²: see gd.py.)
+CANCELLED = 1e-6
 #: A recorded ‖w‖² below this, or not finite, is recomputed from w itself (:func:`eoscheck.maxmargin.row_norm_max`):
 #: its square root would have lost digits or left the range (‖w‖ < 1e-145: w = 0 at step 0, or data of norm 1e-200).
 SQUARE_FLOOR = 1e-290
@@ -213,6 +220,7 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
             C = int(max(2, min(64, (1 << 27) // (k2 * n))))
         C = _at_most_the_run(C, steps)
         blk = TorchBlock(Z, eta, w0a, ws, loss, method, C, device)
+        blk.rmax = row_norm_max(Z)
         info["gemm"] = "torch"
         return blk, info
     Kmat = Z @ Z.T if method == "gram" else None
@@ -236,6 +244,7 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
     else:
         blk = NumpyBlock(Z, Kmat, eta, w0a, ws, kernel, method, _at_most_the_run(C, steps), default_gemm())
         info.update(gemm=blk.gemm)
+    blk.rmax = row_norm_max(Z)      # R = maxᵢ‖zᵢ‖, the scale of the gram form's quadratic records
     return blk, info
 
 
@@ -346,6 +355,9 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         # root lost digits, or it is 0): the norm from ∇L itself, as the reference computes it.  Not where L is 0:
         # every ℓ(mᵢ) underflowed, and with them every |ℓ′(mᵢ)| ≤ C_β·ℓ(mᵢ) (Assumption 3C): ∇L is 0 in float64 too
         small = (gn2 < SQUARE_FLOOR) & (L[sel] > 0)
+        if blk.method == "gram":      # S·(SK) cancelled (module constant CANCELLED): ∇L itself
+            scale = blk.eta[:K] / n * red["q_sum"][sel, :K] * blk.rmax
+            small |= gn2 < CANCELLED * scale * scale
         for j, r in _cells((~np.isfinite(grad_norm) | small) & ok[sel] & a):
             grad_norm[j, r] = blk.grad_norm(rec_j[j], r)
         m_min = red["m_min"][sel, :K]

@@ -10,7 +10,12 @@ Engines (``method``): ``"reference"`` is :class:`ReferenceGD` below, a (K, d) to
 iterate with two GEMMs and every record computed per step; ``"primal"`` and
 ``"gram"`` are the fast engine of :mod:`eoscheck.fastgd` (BLAS GEMMs and one fused
 elementwise pass per step on CPU, torch on CUDA; the gram form needs one n×n GEMM per step
-instead of two n×d ones), equal to the reference to ~1e-13 relative (tested).  ``"auto"``
+instead of two n×d ones), equal to the reference to ~1e-13 relative (tested).  The gram form's
+‖w‖ and ⟨w, w*⟩ are the quadratic forms c·(Kc) and c·(Zw*) (w = Zᵀc): they round relative to (Σᵢ|cᵢ|·R)², so
+where w is much shorter than Σ|cᵢ|·R (points whose coefficients cancel, as near a minimiser on
+non-separable data) they keep fewer digits (2e-6 relative measured, pairs z, −z); on separable data
+‖w‖ ≥ γ*·Σ|cᵢ| bounds that loss by (R/γ*)².  ‖∇L‖ is recomputed where its form cancels
+(:data:`eoscheck.fastgd.CANCELLED`).  ``"auto"``
 picks the fast engine in float64 with the cheaper form.  Both engines hand their numbers
 to the one recorder, :class:`eoscheck.recorder.GDRecorder`.
 """
@@ -28,7 +33,7 @@ from ._errors import EoscheckError
 from .datasets import Dataset
 from .fastgd import choose_method, gram_fits, run_fast
 from .gdinputs import (LOG_DOMAIN_BELOW, check_etas, check_point, check_steps, checkpoint_grid, grid_config,
-                       record_grid, require_memory, resolve_device)
+                       is_whole, record_grid, require_memory, resolve_device)
 from .losses import Loss, get_loss
 from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
@@ -100,6 +105,8 @@ def run_gd(
     loss = get_loss(loss)
     eta = check_etas(etas)
     steps = check_steps(steps)
+    if dtype not in (torch.float64, torch.float32):
+        raise EoscheckError(f"dtype must be torch.float64 (the default) or torch.float32, got {dtype!r}")
     dev = resolve_device(device)
     w0 = check_point(w0, data.d, "w0")
     w_star = check_point(w_star, data.d, "w_star")
@@ -144,8 +151,8 @@ def _choose_engine(method, backend, threads, dev, dtype, data, w0) -> dict:
         raise EoscheckError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
     if backend not in BACKENDS:
         raise EoscheckError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-    if threads is not None and (int(threads) != threads or threads < 1):
-        raise EoscheckError(f"threads must be a positive integer, got {threads}")
+    if threads is not None and not is_whole(threads, 1):
+        raise EoscheckError(f"threads must be a positive integer (or None), got {threads!r}")
     w0_zero = w0 is None or not np.any(np.asarray(w0, dtype=np.float64))
     if method == "reference" or (method == "auto" and dtype != torch.float64):
         return {"method": "reference", "backend": "torch", "threads": None}
@@ -180,6 +187,10 @@ class ReferenceGD:
     def __init__(self, data, loss, eta, w0, dev, dtype, w_star):
         self.loss = loss
         self.Z = torch.as_tensor(data.Z, dtype=dtype, device=dev)
+        # below this L is taken in the log domain: float64's LOG_DOMAIN_BELOW, or n·tiny in float32 (below it the
+        # sum nL or its terms are subnormal and keep few digits: ln L = −99.95 for −100; above, the terms' underflow
+        # moves L by ≤ n·2⁻¹⁴⁹/(nL) < ε relative)
+        self.log_below = max(LOG_DOMAIN_BELOW, float(torch.finfo(dtype).tiny) * data.n)
         self.n, self.d = self.Z.shape
         self.eta = torch.as_tensor(eta, dtype=dtype, device=dev)
         W = torch.zeros(len(eta), self.d, dtype=dtype, device=dev)
@@ -193,7 +204,7 @@ class ReferenceGD:
         """Every per-step record from the margins M (K, n) and ℓ′(M)."""
         L = self.loss.value(M).mean(dim=1)
         log_L = torch.log(L)
-        bad = ~torch.isfinite(log_L) | (L < LOG_DOMAIN_BELOW)
+        bad = ~torch.isfinite(log_L) | (L < self.log_below)
         if bool(bad.any()):  # under/overflow of L itself, or too few digits: fall back to the log domain
             lse = torch.logsumexp(self.loss.log_value(M), dim=1) - self.log_n
             log_L = torch.where(bad, lse, log_L)

@@ -93,8 +93,8 @@ def record_grid(steps: int, grid: str = "all", points: int | None = None) -> np.
         P = check_grid_points(points)
         # beyond 2T·ln T + 2 points the rounded grid's top spacing T(1 − T^{−1/(P−1)}) < ½: it is every step, so a
         # billion points (asked for a 20-step run) need not be formed (it ran out of memory)
-        if P > 4 * (steps + 1) * (math.log(max(steps, 1)) + 1):
-            return np.arange(steps + 1)
+        if steps == 0 or P > 4 * (steps + 1) * (math.log(max(steps, 1)) + 1):   # steps = 0: step 0 alone (geomspace
+            return np.arange(steps + 1)                                           # from 1 added a step never run)
         pts = np.geomspace(1, max(steps, 1), P)
         return np.unique(np.concatenate([[0], np.round(pts).astype(np.int64), [steps]]))
     raise EoscheckError(f"unknown grid {grid!r}; use 'all' or 'log'")
@@ -128,7 +128,7 @@ def check_grid_points(points: int | None) -> int:
 
 def checkpoint_points(steps: int, every: int | None) -> int:
     """At most how many sharpness checkpoints :func:`checkpoint_grid` holds, without building it."""
-    return steps // int(every) + 2 if every and every >= 1 else 0
+    return steps // int(check_every(every)) + 2 if every else 0
 
 
 def require_memory(K: int, steps: int, grid: str, points: int | None, n: int, d: int, every: int | None = None,
@@ -147,10 +147,17 @@ def require_memory(K: int, steps: int, grid: str, points: int | None, n: int, d:
 SMALL_RUN_BYTES = 1 << 26
 
 
+def check_every(every) -> int:
+    """``sharpness_every`` as a positive int, or a one-line :class:`EoscheckError` (NaN, ∞, text and True were
+    ValueError, OverflowError, TypeError, or taken as 1)."""
+    if not is_whole(every, 1):
+        raise EoscheckError(f"sharpness_every must be a positive integer (or None), got {every!r}")
+    return int(every)
+
+
 def checkpoint_grid(steps: int, every: int | None) -> np.ndarray:
     """Sharpness checkpoints 0, k, 2k, …, T (none when ``every`` is falsy)."""
     if not every:
         return np.zeros(0, dtype=np.int64)
-    if int(every) != every or every < 1:
-        raise EoscheckError(f"sharpness_every must be a positive integer, got {every}")
+    every = check_every(every)
     return np.unique(np.concatenate([np.arange(0, steps + 1, int(every)), [steps]])).astype(np.int64)

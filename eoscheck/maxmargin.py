@@ -2,11 +2,19 @@
 
 By minimax duality γ* is the distance from 0 to conv{zᵢ} (zᵢ = yᵢxᵢ), attained at the
 min-norm point p*, and w* = p*/‖p*‖.  We find p* with Wolfe's finite algorithm
-(P. Wolfe, Math. Programming 11, 1976) and certify the answer without trusting the solver:
+(P. Wolfe, Math. Programming 11, 1976) and certify the answer without trusting the solver, rounding
+included (u = ε/2, R = maxᵢ‖zᵢ‖, n points in d dimensions):
 
-* γ := minᵢ⟨zᵢ, w⟩ for the returned unit w is a *valid* margin (γ ≤ γ*);
-* p = Σ_{i∈S} λᵢzᵢ with λ ≥ 0, Σλ = 1 lies in conv{zᵢ}, so ‖p‖ ≥ γ* (weak duality);
-* hence γ* ∈ [γ, γ + gap] with gap := ‖p‖ − γ.
+* for the returned unit w, m := minᵢ fl(⟨zᵢ, w⟩) is within 2(d+2)·u·R of the exact margin of w/‖w‖
+  (each product within d·u·‖zᵢ‖‖w‖, and ‖w‖ = 1 within d·u), so γ := m − :func:`margin_allowance`
+  = m − 2(d+2)·ε·R is a *valid* margin (γ ≤ γ*);
+* p = Σ_{i∈S} λᵢzᵢ/R with λ ≥ 0, Σλ = 1 (up to n·u) lies in conv{zᵢ/R} up to its rounding, (n+1)·u, and
+  ‖p‖ is computed within (d+2)·u, so γ* ≤ R·(‖p‖(1 + (d+2)u) + (n+1)u)(1 + nu)(1 + u) (weak duality),
+  which :func:`duality_upper` bounds from above by twice each term;
+* hence γ* ∈ [γ, γ + gap] with gap := duality_upper − γ.  Where Wolfe's direction certifies a poor
+  margin (tiny γ*: p = Σλz cancels to a few ulps of R, so its direction is off by ~ε/γ*), the min-norm
+  solution of ⟨z_s, w⟩ = 1 on the support set S, normalised, is tried too (the max-margin direction
+  has equal margins on its support), and the better certified margin is kept.
 
 Wolfe's affine step solves (11ᵀ + Z_S Z_Sᵀ)u = 1, α = u/Σu (the min-norm point of the
 affine hull of the active set S).  The matrix is kept as an upper-triangular factor
@@ -64,9 +72,10 @@ class MaxMargin:
     """The certified max-margin separator of a dataset.
 
     Attributes:
-      gamma: minᵢ⟨yᵢxᵢ, w_star⟩, a valid margin (≤ the true max margin).
+      gamma: minᵢ fl(⟨yᵢxᵢ, w_star⟩) less its rounding allowance: a valid margin (≤ the exact margin of
+        w_star, hence ≤ the true max margin); −0 when not certified separable.
       w_star: unit vector (or zeros when not separable).
-      gap: ‖p*‖ − gamma ≥ 0, an upper bound on how far gamma is below the max margin.
+      gap: ≥ 0, with gamma + gap ≥ the true max margin (the duality bound, rounding included).
       support: indices of the support vectors (the points with α > 0).
     """
 
@@ -93,6 +102,8 @@ def _signed_points(Z) -> np.ndarray:
     if arr.ndim != 2:
         raise EoscheckError(f"max_margin takes the signed points Z = y[:, None]*X as one (n, d) array, got shape "
                             f"{arr.shape}")
+    if arr.shape[0] == 0:
+        raise EoscheckError(f"max_margin: Z has no points (shape {arr.shape}); the margin of an empty set is not defined")
     if not np.isfinite(arr).all():
         raise EoscheckError("max_margin: Z holds NaN or infinite values; a margin of such points is not defined")
     return arr
@@ -116,17 +127,36 @@ def max_margin(Z: np.ndarray, *, tol: float = 1e-13, max_iter: int = 10_000, rto
     with blas_single_thread():
         p, lam, S = _wolfe(Zs, tol, rtol, max_iter)
     norm_p = row_norm_max(p[None])    # ‖p‖ without squaring p alone: ‖p‖ = 1e-200 stays 1e-200, not 0
-    if norm_p > 0.0:
-        w = p / norm_p
-        gamma = float((Z @ w).min())
-        # separable only where the margin of w exceeds the rounding of its products ⟨zᵢ, w⟩ (≤ (d+2)·u·R
-        # each): a margin of 1e-17 on {z, −z} is rounding, not separation
-        if gamma > 2 * (d + 2) * _EPS * scale:
-            return MaxMargin(gamma=gamma, w_star=w, gap=max(norm_p * scale - gamma, 0.0),
-                             support=np.asarray(sorted(S)))
+    upper = duality_upper(norm_p * scale, n, d, scale)
+    slack = margin_allowance(d, scale)
+    m, w = (float((Z @ (p / norm_p)).min()), p / norm_p) if norm_p > 0.0 else (-math.inf, np.zeros(d))
+    if m - slack <= 0.0 or upper - (m - slack) > 1e-9 * upper:     # a weak certificate: polish on S
+        u = np.linalg.lstsq(Zs[S], np.ones(len(S)), rcond=None)[0]
+        nu = row_norm_max(u[None])
+        if nu > 0.0 and math.isfinite(nu):
+            mu = float((Z @ (u / nu)).min())
+            if mu > m:
+                m, w = mu, u / nu
+    # separable only where the margin of w exceeds the rounding of its products ⟨zᵢ, w⟩: a margin of
+    # 1e-17 on {z, −z} is rounding, not separation
+    if m - slack > 0.0:
+        return MaxMargin(gamma=m - slack, w_star=w, gap=max(upper - (m - slack), 0.0),
+                         support=np.asarray(sorted(S)))
     # not certified separable: w = 0 has margin 0 (a valid lower end, γ* ≥ 0 for ‖w‖ ≤ 1) and p bounds
-    # γ* from above, so γ* ∈ [0, R‖p‖] — not "γ* = 0", which a margin of 1e-13 would contradict
-    return MaxMargin(gamma=-0.0 if n else 0.0, w_star=np.zeros(d), gap=norm_p * scale, support=np.asarray(S))
+    # γ* from above, so γ* ∈ [0, upper] — not "γ* = 0", which a margin of 1e-13 would contradict
+    return MaxMargin(gamma=-0.0, w_star=np.zeros(d), gap=upper, support=np.asarray(S))
+
+
+def margin_allowance(d, R: float):
+    """2(d+2)·ε·R: twice what rounding can move a computed margin minᵢ fl(⟨zᵢ, w⟩) of a unit w (R = maxᵢ‖zᵢ‖,
+    u = ε/2; module docstring); ``d`` a number or an array of them."""
+    return 2 * (np.asarray(d, dtype=np.float64) + 2) * _EPS * R
+
+
+def duality_upper(norm: float, n: int, d: int, R: float) -> float:
+    """An upper end of γ* from a computed ‖Σλᵢzᵢ‖ = ``norm`` (λ on the simplex, n points, R = maxᵢ‖zᵢ‖):
+    norm·(1 + 2(n+d+4)·ε) + 2(n+2)·ε·R, at least twice each rounding term of the module docstring's bound."""
+    return float(norm * (1 + 2 * (n + d + 4) * _EPS) + 2 * (n + 2) * _EPS * R)
 
 
 def row_norm_max(Z: np.ndarray) -> float:

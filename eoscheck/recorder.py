@@ -148,8 +148,9 @@ class GDRecorder:
 
     # --- results --------------------------------------------------------------------------
     def stats(self) -> dict[str, np.ndarray]:
+        never = np.isneginf(self.max_log_L)      # no step shown (w₀ already out of the float range): no loss seen
         with np.errstate(over="ignore"):
-            max_loss = np.exp(self.max_log_L)
+            max_loss = np.where(never, math.nan, np.exp(self.max_log_L))
         return {
             "diverged_at": self.diverged.copy(),
             "last_increase": self.last_inc.copy(),
@@ -157,7 +158,7 @@ class GDRecorder:
             "first_below_1_over_eta": self.below1.copy(),
             "first_below_2_over_eta": self.below2.copy(),
             "max_loss": max_loss,
-            "argmax_loss": self.argmax.copy(),
+            "argmax_loss": np.where(never, -1, self.argmax),
         }
 
     def results(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:

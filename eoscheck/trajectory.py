@@ -52,7 +52,8 @@ class Trajectory:
       stats: name → (K,) exact per-step trackers: ``diverged_at`` (−1 never),
         ``last_increase`` (last t with L_t > L_{t−1}(1+rtol), −1 if none),
         ``last_increase_strict``, ``first_below_1_over_eta``,
-        ``first_below_2_over_eta`` (−1 never), ``max_loss``, ``argmax_loss``.
+        ``first_below_2_over_eta`` (−1 never), ``max_loss``, ``argmax_loss`` (NaN and −1 where no step was
+        recorded: w₀ outside the float range).
       sharpness_step, sharpness: checkpoints (C,) and λ_max(∇²L) there (K, C).
       config: the run configuration (JSON-able); provenance: versions, device, seed.
     """

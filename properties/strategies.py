@@ -38,6 +38,7 @@ from hypothesis.strategies import SearchStrategy
 
 from eoscheck._errors import EoscheckError
 from eoscheck.datasets import Dataset, thm3, toy
+from eoscheck import maxmargin
 from eoscheck.losses import Loss, get_loss
 
 from .numerics import EPS, FP_ULPS
@@ -141,27 +142,25 @@ def certify(data: Dataset, candidates: Sequence[np.ndarray] = ()) -> Certificate
     * lower end: the margin of a unit w is minᵢ fl(⟨zᵢ, w⟩), each dot product within
       d·u·‖zᵢ‖‖w‖ of the exact one, and ‖w‖ = 1 only up to d·u; so the exact margin of w/‖w‖ is
       ≥ the computed one − 2(d+2)·u·R.  We subtract max(FP_ULPS, 2(d+2))·EPS·R (≥ twice that);
-    * upper end: the solver's p = Σλᵢ(zᵢ/R) with λ ≥ 0 on the simplex up to n·u in its sum; the
-      computed p is within (n+1)·u of the exact combination (zᵢ/R rounded, then summed), and
-      ‖p‖ is computed with relative error (d+2)·u.  Any convex combination bounds the max margin
-      (γ* = dist(0, conv{zᵢ})), so γ* ≤ R·(‖p‖·(1 + (d+2)u) + (n+1)u)·(1 + n·u)·(1 + u).  With
-      mm.gamma + mm.gap ≥ R·‖p‖ (rounded once more) we add 2(n+d+4)·EPS·(mm.gamma + mm.gap) + 2(n+2)·EPS·R,
-      at least twice the sum of these terms.
+    * upper end: mm.gamma + mm.gap, the duality bound of :func:`eoscheck.maxmargin.duality_upper`, rounding
+      included.
+    The solver's w* enters by its computed margin, like a candidate (mm.gamma is that margin less
+    :func:`eoscheck.maxmargin.margin_allowance`, the smaller allowance of the two).
     """
     Z = data.Z
     best = data.max_margin()
-    g, w = best.gamma, best.w_star
+    w = best.w_star
+    g = float((Z @ w).min()) if np.any(w) else best.gamma
     for c in candidates:
         c = np.asarray(c, dtype=np.float64)
         c = c / np.linalg.norm(c)
         gc = float((Z @ c).min())
         if gc > g:
             g, w = gc, c
-    n, d = Z.shape
+    d = Z.shape[1]
     R = max(1.0, data.max_norm)
     lo = float(g - margin_allowance(d, R))
-    top = best.gamma + best.gap
-    hi = float(top + 2 * (n + d + 4) * EPS * abs(top) + 2 * (n + 2) * EPS * R) if best.gamma > 0 else math.inf
+    hi = float(best.gamma + best.gap) if best.gamma > 0 else math.inf
     return Certificate(gamma=lo, w_star=np.asarray(w, dtype=np.float64), gamma_hi=max(hi, lo))
 
 
@@ -169,7 +168,7 @@ def margin_allowance(d, R: float):
     """What :func:`certify` subtracts from a computed margin minᵢ fl(⟨zᵢ, w⟩) of a unit w: max(FP_ULPS,
     2(d+2))·EPS·R, at least twice the 2(d+2)·u·R that rounding can move it (u = EPS/2); ``d`` a number or an
     array of them."""
-    return np.maximum(FP_ULPS, 2 * (np.asarray(d, dtype=np.float64) + 2)) * EPS * R
+    return np.maximum(FP_ULPS * EPS * R, maxmargin.margin_allowance(d, R))
 
 
 def certificate(data: Dataset) -> Certificate:

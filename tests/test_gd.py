@@ -249,3 +249,74 @@ def test_a_users_logistic_runs_as_the_built_in_at_a_huge_stepsize():
     assert (user.stats["diverged_at"] == -1).all() and (built.stats["diverged_at"] == -1).all()
     np.testing.assert_allclose(user.loss, built.loss, rtol=1e-12)
     np.testing.assert_allclose(user.records["log_loss"], built.records["log_loss"], rtol=1e-12)
+
+
+def test_a_zero_step_run_on_the_log_grid_records_step_0_alone():
+    """steps = 0, grid="log", grid_points ≤ 4: geomspace(1, max(T, 1)) added step 1, a step never run, recorded
+    as a NaN loss next to diverged_at = −1 (a silent "divergence")."""
+    tr = run_gd(toy(normalized=True), "logistic", 1.0, 0, grid="log", grid_points=4)
+    assert tr.step.tolist() == [0]
+    assert np.isfinite(tr.records["loss"]).all()
+
+
+def test_a_run_that_never_shows_a_step_has_no_max_loss():
+    """w₀ = (1e308, 1e308) on 10·I: the margins are infinite at t = 0, so no loss is ever seen; max_loss was
+    exp(−∞) = 0 (a loss the logistic loss cannot take) with argmax 0.  NaN and −1, the "never" of the stats."""
+    from eoscheck import Dataset
+
+    tr = run_gd(Dataset(np.eye(2) * 10, np.ones(2)), "logistic", 1.0, 3, w0=[1e308, 1e308])
+    assert tr.stats["diverged_at"].tolist() == [0]
+    assert np.isnan(tr.stats["max_loss"]).all() and tr.stats["argmax_loss"].tolist() == [-1]
+
+
+@pytest.mark.parametrize("kw, says", [
+    (dict(sharpness_every=float("nan")), "sharpness_every must be a positive integer"),
+    (dict(sharpness_every=float("inf")), "sharpness_every must be a positive integer"),
+    (dict(sharpness_every="3"), "sharpness_every must be a positive integer"),
+    (dict(sharpness_every=True), "sharpness_every must be a positive integer"),
+    (dict(threads=float("nan")), "threads must be a positive integer"),
+    (dict(threads=[2]), "threads must be a positive integer"),
+    (dict(threads=True), "threads must be a positive integer"),
+    (dict(dtype=torch.float16), "dtype must be torch.float64"),
+    (dict(dtype=torch.int64), "dtype must be torch.float64"),
+    (dict(dtype="float64"), "dtype must be torch.float64"),
+])
+def test_bad_engine_options_are_one_line_errors(kw, says):
+    """NaN, ∞, text or a list for sharpness_every or threads raised ValueError, OverflowError or TypeError, True
+    was taken as 1; float16 ran silently (loss 0.173 for float64's 0.073 after 3000 steps) and int64, bfloat16 or
+    the string "float64" crashed inside torch."""
+    with pytest.raises(EoscheckError, match=says):
+        run_gd(toy(normalized=True), "logistic", 1.0, 3, **kw)
+
+
+def test_float32_losses_below_the_normal_range_are_taken_in_the_log_domain():
+    """One point at margin 100 in float32: ℓ = e⁻¹⁰⁰ ≈ 3.7e-44 is subnormal in float32 (tiny = 1.2e-38), and
+    ln of it read −99.9467.  Below n·tiny the record comes from the log domain: −100 within float32's rounding
+    of the margin (100·2⁻²³ ≈ 1.2e-5) and of the log-sum-exp (a few ε₃₂)."""
+    from eoscheck import Dataset
+
+    tr = run_gd(Dataset(np.array([[1.0, 0.0]]), np.ones(1)), "logistic", 1.0, 1, w0=[100.0, 0.0],
+                dtype=torch.float32, method="reference")
+    assert abs(tr.records["log_loss"][0, 0] + 100.0) <= 2e-5
+
+
+def test_the_gram_forms_gradient_norm_where_the_points_gradients_cancel():
+    """Non-separable data (32 points and −0.9 times them, labels kept) near the minimiser: ∇L is a sum of
+    per-point terms that cancel (G·R/‖∇L‖ reaches 3.7e7), and the gram form's η²‖∇L‖² = S·(SK), which rounds
+    relative to (Σ|Sᵢ|·R)², read 1.3371e-8 for the reference's 1.3385e-8 (1.1e-3 relative).  Recomputed from
+    ∇L where it cancels, it agrees as two evaluations of one sum do: q to a few ulps, so ∇L to
+    ~64ε·Σ|qᵢ|R/n = 64ε·(G·R/‖∇L‖) relative, the ratio measured from the reference's own records."""
+    from eoscheck import Dataset
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(64, 64))
+    y = np.where(rng.random(64) < 0.5, -1.0, 1.0)
+    X /= np.linalg.norm(X, axis=1).max()
+    data = Dataset(np.vstack([X[:32], -0.9 * X[:32]]), np.concatenate([y[:32], y[:32]]))
+    fast = run_gd(data, "logistic", [1.0], 20000, grid="log", grid_points=12)
+    ref = run_gd(data, "logistic", [1.0], 20000, grid="log", grid_points=12, method="reference")
+    assert fast.provenance["engine"]["method"] == "gram"
+    g = ref.records["grad_norm"][0]
+    ratio = ref.records["G"][0] * data.max_norm / g
+    assert ratio.max() > 1e7                                           # the cancellation is there
+    assert np.all(np.abs(fast.records["grad_norm"][0] - g) <= 64 * np.finfo(float).eps * ratio * g)
