@@ -168,6 +168,9 @@ class Conjecture:
     loss: str = "logistic"
     ranges: dict[str, Range] = field(default_factory=dict)
     eta_of_T: sp.Expr | None = None
+    #: eta_of_T as the user wrote it, what a witness file keeps (sympy's printing of where(…) is Piecewise(…), which
+    #: the parser refuses, so such a witness did not replay)
+    eta_of_T_text: str | None = None
     where: tuple = ()
     values: dict[str, float] = field(default_factory=dict)  # fitted constants
     where_text: tuple[str, ...] = ()
@@ -223,7 +226,7 @@ class Conjecture:
                                 f"{quantity}(t) or bound T instead")
         return cls(text=text.strip(), quantity=quantity, arg=arg, direction=op, rhs=rhs, constants=used,
                    loss=loss, ranges=parsed, eta_of_T=e_of_T, where=conds, where_text=tuple(where or []),
-                   strict=strict)
+                   strict=strict, eta_of_T_text=eta_of_T.strip() if eta_of_T else None)
 
     # --- evaluation --------------------------------------------------------------------
     def points(self, inst: Instance) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
@@ -322,7 +325,10 @@ class Conjecture:
     def with_constants(self, values: dict[str, float] | None = None) -> sp.Expr:
         """EXPR with its constants replaced by ``values`` (default: the fitted ones)."""
         vals = dict(self.values if values is None else values)
-        return self.rhs.subs({sp.Symbol(c, real=True): vals[c] for c in self.constants})
+        # substituted unevaluated: subs evaluated C**C**C**C**C at C = 10 in sympy's integer powers, unguarded (a
+        # hang); the compiler evaluates the result under its caps and time limits
+        with sp.evaluate(False):
+            return self.rhs.xreplace({sp.Symbol(c, real=True): sp.Float(vals[c]) for c in self.constants})
 
     def mask(self, P: dict[str, np.ndarray]) -> np.ndarray:
         """Points inside the stated ranges: η (unless set by ``eta_of_T``), n, d, T and t in theirs, the certified
@@ -465,7 +471,7 @@ class Conjecture:
                 "direction": self.direction, "strict": self.strict, "rhs": sp.sstr(self.rhs), "constants": dict(self.values),
                 "loss": self.loss, "ranges": {k: [r.lo, r.hi] for k, r in self.ranges.items()
                                               if not (k == "eta" and self.eta_of_T is not None)},
-                "eta_of_T": None if self.eta_of_T is None else sp.sstr(self.eta_of_T),
+                "eta_of_T": None if self.eta_of_T is None else (self.eta_of_T_text or sp.sstr(self.eta_of_T)),
                 "where": [f"{sp.sstr(a)} {op} {sp.sstr(b)}" for a, op, b in self.where],
                 "where_text": list(self.where_text)}
 

@@ -207,7 +207,8 @@ def replay(path: str | Path) -> ReplayResult:
         raise EoscheckError(f"{path} is not a valid counterexample file ({what}); save it again with eoscheck "
                             "check or conjecture") from None
     rec = obj.get("point") or {}
-    identical = bool(point is not None and all(point.get(k) == rec.get(k) for k in ("measured", "bound"))
+    # compared as the file stores them: a non-finite value is the string "inf" there (numerics.jsonable)
+    identical = bool(point is not None and all(jsonable(point.get(k)) == rec.get(k) for k in ("measured", "bound"))
                      and rec.get("measured") is not None)
     return ReplayResult(path=str(path), kind=kind, subject=subject, reproduced=point is not None,
                         instance=inst.describe(), point=point, recorded_point=obj.get("point"), constant=C,

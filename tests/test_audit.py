@@ -1063,3 +1063,32 @@ def test_a_fitted_log_squared_class_is_replaced_by_the_proven_one():
     while 3C and 3D make Θ(ln²λ) a proven class (Lemma 34, (14), and g ≤ C_β ℓ)."""
     cls = audit("flat_exp:a=1", symbolic=False).to_dict()["promises"]["rho"]
     assert "Lemma 34" in cls["class_method"] and "fitted" not in cls["class"]["theta"]
+
+
+def test_a_limit_too_small_for_a_float_is_not_zero():
+    """ℓ = log(1 + e^{−z}) + e^{−800}: lim ℓ = e^{−800} ≠ 0, so Assumption 3A fails; the limit read 0.0 in
+    float64 and A.vanishes_at_infinity passed (exit 0) next to its own D.exp_tail failure."""
+    res = audit("log(1+exp(-z)) + exp(-800)")
+    chk = res.checks["A.vanishes_at_infinity"]
+    assert chk.status == "fail" and chk.exact == "exp(-800)"
+
+
+def test_vanishing_is_judged_against_the_losss_own_size():
+    """1e-13·(1 + log(1 + e^{−z})) tends to 1e-13, not 0; with --no-symbolic the numeric rule passed it because
+    |ℓ| < 1e-12·max(1, |ℓ(100)|): a fixed threshold, met by any loss of scale 1e-13.  The logistic loss still
+    passes (|ℓ| falls to 0 in high precision)."""
+    assert audit("1e-13*(1+log(1+exp(-z)))", symbolic=False).checks["A.vanishes_at_infinity"].status == "fail"
+    assert audit("log(1+exp(-z))", symbolic=False).checks["A.vanishes_at_infinity"].status == "pass"
+
+
+def test_no_symbolic_audits_ask_sympy_nothing(monkeypatch):
+    """--no-symbolic still built sympy's limit expressions (facts.prefetch), and a slow one ended a valid audit
+    with exit 2 ("preparing the limit of g/l at +∞ (sympy) took more than 20 s")."""
+    from eoscheck.audit import facts
+
+    def refuse(*a, **k):
+        raise AssertionError("limit_expr called under --no-symbolic")
+
+    monkeypatch.setattr(facts, "limit_expr", refuse)
+    res = audit_loss(parse_loss("log(1+exp(-2*z))/2"), symbolic=False)
+    assert res.checks["C.quadratic"].status == "pass"

@@ -640,3 +640,46 @@ def test_a_refit_that_no_constant_satisfies_still_convicts(monkeypatch):
                                                       "eta": "0.25:0.25"})
     rep = decide.check_conjecture(conj, "smoke")
     assert rep.falsified and "remained after" not in rep.message
+
+
+def test_fitted_constants_are_substituted_without_evaluating_towers():
+    """EXPR = C**C**C**C**C with C = 10: sympy's subs evaluated the tower in exact integer powers and hung (150 s,
+    killed); substituted unevaluated, the 40-digit check finds it beyond its caps and says so (None) at once."""
+    import time
+
+    from eoscheck.properties.precision import high_precision
+
+    conj = Conjecture.parse("loss(t) <= C**C**C**C**C")
+    t0 = time.process_time()
+    expr = conj.with_constants({"C": 10.0})
+    assert high_precision(expr, {}) is None
+    assert time.process_time() - t0 < 30
+    small = Conjecture.parse("loss(t) <= C*log(C + 2)/2").with_constants({"C": 10.0})
+    assert abs(float(high_precision(small, {})) - 5 * np.log(12.0)) <= 1e-15 * 5 * np.log(12.0)
+
+
+def test_a_witness_with_a_piecewise_eta_of_T_replays(tmp_path, capsys):
+    """--eta-of-T "where(T > 300, 1000, 500)": the saved file held sympy's printing, Piecewise((1000, T > 300),
+    (500, True)), which the formula parser refuses (exit 2, "function 'Piecewise' is not allowed"); it keeps the
+    user's text now, and the witness replays."""
+    code = main(["conjecture", "loss(t) <= 1/(eta*t)**2", "--eta-of-T", "where(T > 300, 1000, 500)", "--effort",
+                 "smoke", "--save", str(tmp_path)])
+    assert code == 1
+    files = list(tmp_path.glob("conjecture-*.json"))
+    assert files
+    saved = json.loads(files[0].read_text())
+    assert saved["conjecture"]["eta_of_T"] == "where(T > 300, 1000, 500)"
+    assert main(["replay", str(files[0])]) == 1
+
+
+def test_a_witness_whose_bound_overflows_replays_as_identical(tmp_path, capsys):
+    """EXPR = 1e308·η² is +∞ in float64 (compared as such); the file stores "inf" (numerics.jsonable) and replay
+    compared the string with the float: "REPRODUCED (values differ from the recorded ones)" for the same values."""
+    out = tmp_path / "r.json"
+    code = main(["conjecture", "loss(t) >= 1e308*eta*eta", "--eta", "10:1000", "--effort", "smoke", "--save",
+                 str(tmp_path)])
+    assert code == 1
+    files = list(tmp_path.glob("conjecture-*.json"))
+    assert files
+    assert main(["replay", str(files[0]), "-o", str(out)]) == 1
+    assert json.loads(out.read_text())["identical"]

@@ -9,6 +9,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .._errors import EoscheckError
 from ..expr import real_number, time_limit
 from ..losses import Loss, z
 from . import simplify as S
@@ -115,8 +116,14 @@ class Facts:
         for key, side in items:
             if (key, side) in self._limits or any((key, side) in ks for _, ks in self._jobs):
                 continue
-            with time_limit(PREPARE_SECONDS, f"preparing the limit of {key} at {side}∞ (sympy)"):
-                expr = limit_expr(key, self.hi_piece if side == "+" else self.lo_piece, self.ev, side)
+            if not self.sym.enabled:              # --no-symbolic: nothing to prepare, no limit to ask
+                self._limits[(key, side)] = None
+                continue
+            try:
+                with time_limit(PREPARE_SECONDS, f"preparing the limit of {key} at {side}∞ (sympy)"):
+                    expr = limit_expr(key, self.hi_piece if side == "+" else self.lo_piece, self.ev, side)
+            except EoscheckError:                 # sympy too slow on a valid loss: no limit, the numeric search decides
+                expr = None
             if expr is None:
                 self._limits[(key, side)] = None
                 continue

@@ -89,7 +89,10 @@ def sym_float(v) -> float | None:
         prog = compile_expr(v, [], "mpmath")
         exact, ok = mp_value(lambda fl: prog(flags=fl))
         if ok and mpmath.isfinite(exact):
-            return float(exact)
+            f = float(exact)
+            return None if f == 0.0 and exact != 0 else f   # e^{−800} is not 0: a finite number beyond float64
+    if f == 0.0 and isinstance(v, sp.Basic) and v.is_zero is False:
+        return None
     return f
 
 
