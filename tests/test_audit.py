@@ -1092,3 +1092,20 @@ def test_no_symbolic_audits_ask_sympy_nothing(monkeypatch):
     monkeypatch.setattr(facts, "limit_expr", refuse)
     res = audit_loss(parse_loss("log(1+exp(-2*z))/2"), symbolic=False)
     assert res.checks["C.quadratic"].status == "pass"
+
+
+def test_a_finite_constant_beyond_float64_is_undetermined_not_unbounded():
+    """1e300·log(1 + e^{−10¹⁰z}) has C_g = 1e310: finite, only beyond float64.  Its g overflowed to ∞ on the grid
+    and B.lipschitz failed with "∞" (exit 1), a failure no witness shows.  Undetermined now, with the value in
+    high precision; exp(−z), whose g is unbounded (lim_{z→−∞} g = ∞, sympy), still fails."""
+    chk = audit("1e300*log(1+exp(-z*1e10))").checks["B.lipschitz"]
+    assert chk.status == "undetermined" and "beyond float64" in chk.detail
+    assert audit("exp(-z)").checks["B.lipschitz"].status == "fail"
+
+
+def test_a_tail_still_rising_is_no_witness_of_an_unbounded_constant():
+    """ℓ = exp(−3z + 4e6(√(1 + z/1e6) − 1)) for z > 0 (1 − z below): its tail rate tends to 3, so the quadratic
+    ratio tends to (e³ − 4)/3 = 5.36185 (sympy finds it).  Without sympy the ratio was still rising at x = 1e9
+    and C.quadratic failed with "∞, witness x = 1e9", outside the range searched and below the true sup."""
+    F = "where(z>0, exp(-3*z + 4e6*(sqrt(1+z/1e6)-1)), 1-z)"
+    assert audit(F, symbolic=False).checks["C.quadratic"].status == "undetermined"

@@ -165,12 +165,17 @@ class Evaluator:
         return out
 
     def quantity_mp(self, q: Callable, x: float, need=(0, 1, 2)) -> float:
+        v = self.quantity_mpf(q, x, need)
+        return math.nan if v is None else to_float(v)
+
+    def quantity_mpf(self, q: Callable, x: float, need=(0, 1, 2)):
+        """q at x as an mpmath number, in high precision (a value beyond float64 stays finite), or None."""
         args = [self.mp(x, k) if k in need else mpmath.mpf(0) for k in range(3)]
         with mpmath.workdps(60):
             try:
-                return to_float(q(*args))
+                return q(*args)
             except (ZeroDivisionError, OverflowError):
-                return math.nan
+                return None
 
     def uncomputed(self, x: float) -> bool:
         """Whether a NaN at x means "not computed" (high precision did not settle, or an exp beyond

@@ -113,8 +113,10 @@ def run(args) -> int:
         failed = report.failures
         print()
         if report.exit_code == 0:
+            d = report.holds("D")
             print("Assumptions 3A–3C hold: the stable-phase theory (Theorem 35) applies." +
-                  ("" if report.holds("D") else " (3D does not hold: no exponential-tail τ.)"))
+                  ("" if d else " (3D does not hold: no exponential-tail τ.)" if d is False else
+                   " (3D undetermined: no exponential-tail τ from this audit.)"))
         elif failed:
             names = ", ".join(f"{r.name} (witness z={r.witness:.6g})" if r.witness is not None else r.name
                               for r in failed if r.spec.letter in "ABC")
