@@ -438,14 +438,35 @@ class Bound:
             return out, None
         import mpmath
 
+        at = self._exact_at(self.expr, loss, values, out.shape)
+        if at is None:                  # a loss constant or function with no loss: keep the float result
+            return out, None
+        out = np.array(out, dtype=np.float64)
+        tiny = None
+        with mpmath.workdps(40):
+            for idx in map(tuple, np.argwhere(bad)):
+                v = at(idx)
+                if not mpmath.isfinite(v):
+                    continue
+                f = float(v)
+                out[idx] = f
+                if f == 0 and v != 0 and tiny is None:
+                    tiny = mpmath.nstr(v, 3)
+        return out, tiny
+
+    def _exact_at(self, expr: sp.Basic, loss, values: Mapping[str, Any], shape):
+        """idx ↦ ``expr`` at entry idx of the broadcast ``values`` in mpmath (call under ``workdps(40)``), with the
+        loss's constants and functions as :meth:`_exact_where_float_fails` says; None when they cannot be resolved."""
+        import mpmath
+
         from .rho import as_loss, rho_mp
 
-        names = sorted(x.name for x in self.expr.free_symbols)
+        names = sorted(x.name for x in expr.free_symbols)
         try:
             resolved = self._resolve(names, loss, values, "numpy")
-            floats = self._functions(loss, "numpy") if self.expr.atoms(AppliedUndef) else {}
-        except EoscheckError:           # a loss constant or function with no loss: keep the float result
-            return out, None
+            floats = self._functions(loss, "numpy") if expr.atoms(AppliedUndef) else {}
+        except EoscheckError:
+            return None
         # the loss's constants exactly (C_β = a·e^a/2 of flat_exp(a = 800) is 1.1e350: ∞ in float64)
         exact = {n: _exact_loss_constant(as_loss(loss), n) for n in names
                  if n in LOSS_CONSTANTS and values.get(n) is None and loss is not None}
@@ -461,20 +482,9 @@ class Bound:
                 return mpmath.mpf(v) if math.isfinite(v) else mpmath.nan
             return g
         syms = [SYMBOLS[n].symbol if n in SYMBOLS else const(n) for n in names]
-        fn = bind(compile_expr(self.expr, syms, "mpmath"), {k: in_float(k, f) for k, f in floats.items()})
-        args = [np.broadcast_to(resolved[n], out.shape) for n in names]
-        out = np.array(out, dtype=np.float64)
-        tiny = None
-        with mpmath.workdps(40):
-            for idx in map(tuple, np.argwhere(bad)):
-                v = fn(*[exact[n] if n in exact else mpmath.mpf(float(a[idx])) for n, a in zip(names, args)])
-                if not mpmath.isfinite(v):
-                    continue
-                f = float(v)
-                out[idx] = f
-                if f == 0 and v != 0 and tiny is None:
-                    tiny = mpmath.nstr(v, 3)
-        return out, tiny
+        fn = bind(compile_expr(expr, syms, "mpmath"), {k: in_float(k, f) for k, f in floats.items()})
+        args = [np.broadcast_to(resolved[n], shape) for n in names]
+        return lambda idx: fn(*[exact[n] if n in exact else mpmath.mpf(float(a[idx])) for n, a in zip(names, args)])
 
     def numpy(self, loss: Loss | str | None = None, **values):
         """:meth:`evaluate` with numpy arrays (float for scalar input)."""
@@ -515,16 +525,49 @@ class Bound:
             return np.asarray(True)
         if cond is sp.false:
             return np.asarray(False)
+        if not isinstance(cond, (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan, sp.Equality)):
+            raise TypeError(f"{self.id}: unsupported domain condition {cond}")
         lhs = np.asarray(self._call(cond.lhs, loss, values, "numpy"))
         rhs = np.asarray(self._call(cond.rhs, loss, values, "numpy"))
-        tol = _DOMAIN_RTOL * np.maximum(np.abs(lhs), np.abs(rhs))
-        if isinstance(cond, (sp.GreaterThan, sp.StrictGreaterThan)):
-            return (lhs > rhs) | ((lhs >= rhs - tol) & isinstance(cond, sp.GreaterThan))
-        if isinstance(cond, (sp.LessThan, sp.StrictLessThan)):
-            return (lhs < rhs) | ((lhs <= rhs + tol) & isinstance(cond, sp.LessThan))
-        if isinstance(cond, sp.Equality):
-            return np.abs(lhs - rhs) <= tol
-        raise TypeError(f"{self.id}: unsupported domain condition {cond}")
+        held = _compare(cond, lhs, rhs, np)
+        # where a side left float64's safe range (γ² of γ = 1e-200 is 0, so η·γ²·t = 1e100·1e-400·1e305 read 0 and
+        # "η·γ²·t ≥ 1 fails" at 1e5), the sides are taken in mpmath at 40 digits
+        shape = np.broadcast_shapes(lhs.shape, rhs.shape)
+        with np.errstate(invalid="ignore"):
+            off = np.broadcast_to(~((np.abs(lhs) >= _SAFE[0]) & (np.abs(lhs) <= _SAFE[1])) & (lhs != 0), shape) | \
+                np.broadcast_to(~((np.abs(rhs) >= _SAFE[0]) & (np.abs(rhs) <= _SAFE[1])) & (rhs != 0), shape)
+        if not off.any() or int(off.sum()) > EXACT_POINTS:
+            return held
+        import mpmath
+
+        at_l, at_r = (self._exact_at(side, loss, values, shape) for side in (cond.lhs, cond.rhs))
+        if at_l is None or at_r is None:
+            return held
+        held = np.array(np.broadcast_to(held, shape))
+        with mpmath.workdps(40):
+            for idx in map(tuple, np.argwhere(off)):
+                a, b = at_l(idx), at_r(idx)
+                if mpmath.isnan(a) or mpmath.isnan(b):
+                    continue
+                held[idx] = _compare(cond, a, b, mpmath)
+        return held
+
+
+#: |side| of a domain condition inside which float64 decides it (below or above, an intermediate may have
+#: under- or overflowed: :meth:`Bound._holds` takes the sides in mpmath).
+_SAFE = (1e-290, 1e290)
+
+
+def _compare(cond, lhs, rhs, lib):
+    """``cond`` on its evaluated sides (numpy arrays or mpmath numbers), with :data:`_DOMAIN_RTOL` of slack for ≥,
+    ≤ and =."""
+    big = np.maximum(np.abs(lhs), np.abs(rhs)) if lib is np else max(abs(lhs), abs(rhs))
+    tol = _DOMAIN_RTOL * big
+    if isinstance(cond, (sp.GreaterThan, sp.StrictGreaterThan)):
+        return (lhs > rhs) | ((lhs >= rhs - tol) & isinstance(cond, sp.GreaterThan))
+    if isinstance(cond, (sp.LessThan, sp.StrictLessThan)):
+        return (lhs < rhs) | ((lhs <= rhs + tol) & isinstance(cond, sp.LessThan))
+    return abs(lhs - rhs) <= tol
 
 
 #: LaTeX → text for the few macros the premises use (the command line prints them).

@@ -517,3 +517,15 @@ def test_an_underflowing_exact_value_is_the_float_rounding_unless_checked():
     with pytest.raises(EoscheckError, match="underflows float64") as err:
         b.evaluate("logistic", check=True, eta=np.geomspace(1e250, 1e300, 64), gamma=1.0, t=1e60, s=0)
     assert "\n" not in str(err.value) and "array of shape (64,)" in str(err.value)
+
+
+def test_domain_conditions_are_decided_exactly_where_float64_under_or_overflows():
+    """thm1.eos_average at η = 1e100, γ = 1e-200, t = 1e305: ηγ²t = 1e5 ≥ 1, inside the domain, but γ² underflowed
+    to 0 and `bounds` printed "OUTSIDE its domain: η*γ^2*t ≥ 1 fails" next to the right value (2.5e194).  The sides
+    are taken in mpmath where float64 cannot decide; ηγ²t = 1e-495 is still outside, and arrays mix both."""
+    b = get_bound("thm1.eos_average")
+    assert b.in_domain(eta=1e100, gamma=1e-200, t=1e305)
+    assert not b.check_domain(eta=1e100, gamma=1e-200, t=1e305).violated
+    assert not b.in_domain(eta=1e-100, gamma=1e-200, t=1e5)
+    got = b.in_domain(eta=np.array([1e100, 1e-100, 100.0]), gamma=1e-200, t=np.array([1e305, 1e5, 1.0]))
+    np.testing.assert_array_equal(got, [True, False, False])
