@@ -175,6 +175,8 @@ class Conjecture:
     values: dict[str, float] = field(default_factory=dict)  # fitted constants
     where_text: tuple[str, ...] = ()
     strict: bool = False     # < or >: a point where QUANTITY equals EXPR (train_error = 0 for "> 0") convicts
+    #: parameters of float64 candidates whose EXPR had no 40-digit value (:func:`.witness.confirm_point`)
+    unconfirmed: list = field(default_factory=list, compare=False, repr=False)
 
     # --- parsing ---------------------------------------------------------------------
     @classmethod

@@ -13,7 +13,8 @@
    favorable end of γ*'s certified interval); the first confirmed one is shrunk and saved.
 4. **verdict**: FALSIFIED (a confirmed witness) · NOT FALSIFIED (none; with TREND when some ladder
    slope crosses :data:`SLOPE_TOL` — evidence, never a conviction) · UNDECIDED (no point fell in
-   the domain, or the constants could not be fitted and no witness exists).
+   the domain, the constants could not be fitted and no witness exists, or a float64 violation could not be
+   checked at 40 digits: EXPR beyond the evaluator's limits there).
 """
 
 from __future__ import annotations
@@ -252,6 +253,12 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
         elif rep.points == 0:
             rep.verdict = "UNDECIDED"
             notes.append("no point fell in the domain: nothing was tested")
+        elif conj.unconfirmed:
+            rep.verdict = "UNDECIDED"
+            at = ", ".join(f"{k}={v:.6g}" for k, v in conj.unconfirmed[0].items())
+            notes.insert(0, f"{len(conj.unconfirmed)} float64 violation(s) could not be checked at 40 digits (EXPR has "
+                            f"no value there within the evaluator's limits, first at {at}): they neither convict nor "
+                            "acquit")
         elif margin == 0.0 and conj.constants:
             rep.verdict = "UNDECIDED"
         if rep.trend and not rep.falsified:

@@ -63,6 +63,9 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
             return None  # outside the stated domain for some γ in the certified interval
         b = high_precision(expr, base)
         if b is None:
+            # EXPR has no 40-digit value here (beyond the evaluator's caps: exp(−e^{100}); undefined): a float64
+            # violation that can neither convict nor be dismissed, which the verdict says (UNDECIDED)
+            conj.unconfirmed.append({k: float(v) for k, v in base.items()})
             return None
         vals.append(b)
     if math.isnan(measured) or not math.isfinite(allow):

@@ -683,3 +683,14 @@ def test_a_witness_whose_bound_overflows_replays_as_identical(tmp_path, capsys):
     assert files
     assert main(["replay", str(files[0]), "-o", str(out)]) == 1
     assert json.loads(out.read_text())["identical"]
+
+
+def test_float64_violations_that_cannot_be_checked_at_40_digits_leave_the_verdict_undecided(tmp_path):
+    """EXPR = exp(−e^η), η ∈ [100, 1000]: 0 in float64, so every loss "violates" it, but its 40-digit value lies
+    beyond the evaluator's caps, so no candidate could be confirmed — and the verdict read NOT FALSIFIED over
+    3246 points, with no word of them.  Those candidates neither convict nor acquit: UNDECIDED, said so."""
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "loss(t) <= exp(-exp(eta))", "--eta", "100:1000", "--effort", "smoke",
+                 "-o", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["verdict"] == "UNDECIDED" and "could not be checked at 40 digits" in rep["message"]
