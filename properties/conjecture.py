@@ -389,9 +389,12 @@ class Conjecture:
         b = self.rhs_values(P) if meas.size else np.zeros(0)
         with np.errstate(over="ignore", invalid="ignore"):   # an allowance beyond float64 is set aside below
             allow_m = measurement_allowance(self.quantity, meas, P) if meas.size else np.zeros(0)
-            # scanning only: + FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits); an EXPR
-            # beyond float64 (e^{800}) is ±inf here, compared as such, and its own allowance is 0
-            allow = allow_m + (np.where(np.isfinite(b), allowance(b), 0.0) if meas.size else 0.0)
+            # scanning only: FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits), added for ≤ / ≥;
+            # subtracted for < / >, whose witness may sit at EXPR itself (train_error(0) < 1: train_error(0) = 1
+            # exactly, which the scan never put to the 40-digit check); an EXPR beyond float64 (e^{800}) is ±inf
+            # here, compared as such, and its own allowance is 0
+            expr_allow = np.where(np.isfinite(b), allowance(b), 0.0) if meas.size else 0.0
+            allow = allow_m - expr_allow if self.strict else allow_m + expr_allow
         notes = [f"{cens} transition time(s) not reached by T (counted as T+1)"] if cens else []
         # a numerical failure is reported, never a witness: a NaN (diverged run), or a value whose allowance is
         # not finite (an overflowed loss, inf·r; an iterate with ‖w‖ ≈ 1e300), under which `≤ bound +

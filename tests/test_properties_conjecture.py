@@ -694,3 +694,15 @@ def test_float64_violations_that_cannot_be_checked_at_40_digits_leave_the_verdic
                  "-o", str(out)]) == 0
     rep = json.loads(out.read_text())
     assert rep["verdict"] == "UNDECIDED" and "could not be checked at 40 digits" in rep["message"]
+
+
+def test_a_strict_statement_is_convicted_where_the_quantity_equals_expr(tmp_path):
+    """train_error(0) < 1 is false: at w₀ = 0 every margin is 0 ≤ 0, so train_error(0) = 1 exactly.  The scan
+    added FP_ULPS ulps of EXPR to the limit, so no point reached the 40-digit check (which convicts at equality)
+    and the verdict was NOT FALSIFIED with worst ratio 1.0; its closure, train_error(0) <= 1, holds."""
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "train_error(0) < 1", "--effort", "smoke", "--save", str(tmp_path), "-o",
+                 str(out)]) == 1
+    rep = json.loads(out.read_text())
+    assert rep["verdict"] == "FALSIFIED" and rep["counterexample"]["point"]["measured"] == 1.0
+    assert main(["conjecture", "train_error(0) <= 1", "--effort", "smoke"]) == 0
