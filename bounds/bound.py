@@ -330,6 +330,11 @@ class Bound:
         missing = []
         lossobj = as_loss(loss) if loss is not None else None
         for name in sorted(names):
+            own = lossobj.params.get(name) if lossobj is not None else None    # a loss parameter: flat_poly's a
+            if own is not None and name in values and values[name] is not None and \
+                    bool(np.any(np.asarray(values[name], dtype=object) != own)):
+                raise EoscheckError(f"bound {self.id}: {name} given twice ({values[name]!s:.40} and the loss "
+                                    f"{lossobj.name}'s {name} = {own:g}); give it once")
             if name in values and values[name] is not None:
                 try:
                     out[name] = _as_backend(values[name], backend)
@@ -339,6 +344,8 @@ class Bound:
                                         "substitute into the bound's expr") from None
             elif name in LOSS_CONSTANTS and lossobj is not None:
                 out[name] = _as_backend(_loss_constant(lossobj, name, self.id), backend)
+            elif own is not None:
+                out[name] = _as_backend(own, backend)
             elif not missing_ok:
                 missing.append(name)
         if missing:
@@ -499,11 +506,14 @@ class Bound:
 
     def check_domain(self, loss: Loss | str | None = None, **values) -> DomainReport:
         """Which domain conditions hold at these parameters (arrays: a condition holds if it holds everywhere)."""
+        from .rho import as_loss
+
         rep = DomainReport()
         for cond in self.full_domain:
             label = text(cond)
             need = {s.name for s in cond.free_symbols}
-            have = set(values) | ({n for n in need if n in LOSS_CONSTANTS} if loss is not None else set())
+            have = set(values) | ({n for n in need if n in LOSS_CONSTANTS or n in as_loss(loss).params}
+                                  if loss is not None else set())
             lacking = sorted(need - have)
             if lacking or (_functions_in(cond) and loss is None):
                 what = ", ".join(lacking) if lacking else "a loss"

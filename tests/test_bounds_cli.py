@@ -146,3 +146,14 @@ def test_options_that_would_be_ignored_are_refused(argv, says, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1
+
+
+def test_a_loss_parameter_comes_from_the_loss_and_is_not_given_twice(capsys):
+    """prop5.rho_flat_poly with --loss flat_poly:a=2 still asked for --set a; with --set a=3 it used a = 3
+    while the loss said a = 2, without a word.  a comes from the loss (2·10^{2/4} = 6.32455532034 at λ = 10, its
+    domain a > 0 checked), and a second, different a is refused in one line (exit 2)."""
+    assert main(["bounds", "prop5.rho_flat_poly", "--loss", "flat_poly:a=2", "--set", "lambda=10"]) == 0
+    out = capsys.readouterr().out
+    assert "6.32455532034" in out and "inside its domain" in out
+    assert main(["bounds", "prop5.rho_flat_poly", "--loss", "flat_poly:a=2", "--set", "lambda=10", "--set", "a=3"]) == 2
+    assert "a given twice" in capsys.readouterr().err

@@ -75,11 +75,13 @@ def _values(args) -> dict[str, float]:
 
 def _check_inputs(b, vals: dict, loss) -> None:
     """One clear line for what is missing, in terms of the command's flags."""
+    from ..bounds.rho import as_loss
     from ..bounds.symbols import LOSS_CONSTANTS, SYMBOLS
 
     if b.needs_loss and loss is None and not all(c in vals for c in b.loss_constants) or (b.functions and loss is None):
         raise EoscheckError(f"bound {b.id} needs a loss: give --loss (e.g. --loss logistic)")
-    missing = [s for s in b.symbols if s not in vals and not (s in LOSS_CONSTANTS and loss is not None)]
+    params = as_loss(loss).params if loss is not None else {}     # a loss parameter (flat_poly's a) comes from it
+    missing = [s for s in b.symbols if s not in vals and not (s in LOSS_CONSTANTS and loss is not None) and s not in params]
     if missing:
         parts = []
         for s in missing:
