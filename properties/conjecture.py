@@ -277,7 +277,10 @@ class Conjecture:
                 ts = ts[keep]
                 return traj.sharpness[k, j[keep]], ts
             v = traj.records[T_QUANTITIES[q]][k, ts]
-            return (np.exp(v) if q == "exp_potential" else v), ts
+            if q == "exp_potential":
+                with np.errstate(over="ignore"):       # beyond 1.8e308: +inf, compared as such
+                    v = np.exp(v)
+            return v, ts
         if q == "final_loss":
             return np.array([traj.records["loss"][k, T]]), np.array([T])
         if q == "max_loss":
@@ -680,7 +683,8 @@ def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarr
     Derivations (r = :func:`numerics.rel_allowance` (‖w‖) = FP_ULPS·EPS·(1 + ‖w‖), the relative error
     of a loss-derived value at an iterate of norm ‖w‖, since |ℓ′| ≤ ℓ gives δℓ/ℓ ≤ δz):
 
-    * loss, final/max loss, exp_potential, grad_potential: |v|·r;
+    * loss, final/max loss, exp_potential, grad_potential: |v|·r (exp_potential = e^{log_F} beyond float64 at a
+      finite iterate: 0, the value is +inf as compared);
     * avg_loss(t), grad_potential_avg(t): a running sum of t positive terms, each with relative
       error r, accumulates at most (t−1)·u relative rounding, then one division: |v|·(r + t·EPS);
     * grad_norm(t) = ‖(1/n)Σ ℓ′ᵢ zᵢ‖: the sum of n vectors of norm ≤ |ℓ′ᵢ| has absolute error
@@ -711,4 +715,10 @@ def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarr
         return v * r + FP_ULPS * EPS
     if quantity in ("train_error", "transition_time", "last_increase"):
         return np.zeros_like(v)
+    if quantity == "exp_potential":
+        # e^{log_F} overflowed from a finite log_F (1e4) at a finite iterate: a value beyond 1.8e308 for certain,
+        # compared as +inf with no allowance (inf·r set every such point aside: an overflow acquitted).  A mean
+        # that overflowed in float64 (the loss) is not: one term beyond 1.8e308 leaves the mean possibly below it
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isinf(v) & np.isfinite(w), 0.0, v * r)
     return v * r

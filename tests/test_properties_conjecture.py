@@ -706,3 +706,17 @@ def test_a_strict_statement_is_convicted_where_the_quantity_equals_expr(tmp_path
     rep = json.loads(out.read_text())
     assert rep["verdict"] == "FALSIFIED" and rep["counterexample"]["point"]["measured"] == 1.0
     assert main(["conjecture", "train_error(0) <= 1", "--effort", "smoke"]) == 0
+
+
+def test_an_overflowed_record_at_a_finite_iterate_convicts(tmp_path):
+    """exp_potential(1) <= 1e300 at η ∈ [5e4, 1e5]: F(w₁) = e^{log_F} with log_F finite and far above 709.8, so
+    F(w₁) > 1.8e308 > 1e300 for certain; its allowance inf·r set every such point aside ("a diverged run") and
+    the verdict read NOT FALSIFIED.  The overflowed value is compared as +inf with no allowance: FALSIFIED, and
+    the witness replays."""
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "exp_potential(1) <= 1e300", "--eta", "5e4:1e5", "--effort", "smoke", "--save",
+                 str(tmp_path), "-o", str(out)]) == 1
+    rep = json.loads(out.read_text())
+    assert rep["verdict"] == "FALSIFIED" and rep["counterexample"]["point"]["measured"] == "inf"
+    files = list(tmp_path.glob("conjecture-*.json"))
+    assert files and main(["replay", str(files[0])]) == 1
