@@ -513,7 +513,9 @@ def _split_comparison(text: str, usage: str = STATEMENT_USAGE) -> tuple[str, str
             continue
         i += 1
     if len(found) != 1:
-        raise EoscheckError(f"{text.strip()!r} has {len(found)} comparisons, not one; {usage}")
+        hint = ("; a conditional EXPR goes in parentheses: loss(t) <= (1 if eta > 1 else 2)"
+                if len(found) > 1 and re.search(r"\bif\b", text) else "")
+        raise EoscheckError(f"{text.strip()!r} has {len(found)} comparisons, not one{hint}; {usage}")
     i, op = found[0]
     lhs, rhs = text[:i].strip(), text[i + len(op):].strip()
     if not lhs or not rhs:
@@ -524,11 +526,13 @@ def _split_comparison(text: str, usage: str = STATEMENT_USAGE) -> tuple[str, str
 def _parse_quantity(lhs: str):
     m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*(?:\((.*)\))?\s*", lhs)
     if not m:
-        raise EoscheckError(f"left side {lhs!r} must be a quantity such as loss(t) or final_loss; "
-                            f"known: {', '.join(VOCABULARY)}")
+        raise EoscheckError(f"left side {lhs!r} must be a quantity such as loss(t) or final_loss "
+                            f"(QUANTITY op EXPR: the quantity goes on the left); known: {', '.join(VOCABULARY)}")
     name, arg = m.group(1), m.group(2)
     if name not in VOCABULARY:
         raise EoscheckError(f"unknown quantity {name!r}; known: {', '.join(VOCABULARY)}")
+    if arg is not None and name in T_QUANTITIES and re.fullmatch(r"\s*\(\s*t\s*\)\s*", arg):
+        arg = "t"                                    # loss((t)): t in parentheses is t
     syms = {p: sp.Symbol(p, positive=True) for p in ("eta", "n", "d", "gamma", "T")}
     if name in T_QUANTITIES:
         if arg is None or not arg.strip():

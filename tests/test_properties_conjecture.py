@@ -720,3 +720,15 @@ def test_an_overflowed_record_at_a_finite_iterate_convicts(tmp_path):
     assert rep["verdict"] == "FALSIFIED" and rep["counterexample"]["point"]["measured"] == "inf"
     files = list(tmp_path.glob("conjecture-*.json"))
     assert files and main(["replay", str(files[0])]) == 1
+
+
+def test_statement_messages_say_what_to_write():
+    """"loss(t) <= 1 if eta > 1 else 2" said only "has 2 comparisons" (expr.py documents the conditional, which
+    works in parentheses); "1 >= loss(t)" gave no hint that the quantity goes on the left; "loss((t))" read the
+    step (t) as an expression and said "unknown name 't'"."""
+    with pytest.raises(EoscheckError, match=r"in parentheses: loss\(t\) <= \(1 if eta > 1 else 2\)"):
+        Conjecture.parse("loss(t) <= 1 if eta > 1 else 2")
+    assert Conjecture.parse("loss(t) <= (1 if eta > 1 else 2)").quantity == "loss"
+    with pytest.raises(EoscheckError, match="the quantity goes on the left"):
+        Conjecture.parse("1 >= loss(t)")
+    assert Conjecture.parse("loss((t)) <= 1").arg == "t"
