@@ -131,17 +131,21 @@ class Dataset:
 
     def normalize(self) -> "Dataset":
         """The dataset scaled by 1/maxᵢ‖xᵢ‖ so that maxᵢ‖xᵢ‖ = 1 (recorded in ``meta``)."""
-        amax = float(np.abs(self.X).max())
-        if amax == 0:
+        scale = self.max_norm
+        if scale == 0:
             raise EoscheckError(f"{self.name}: all points are zero; cannot normalize")
-        # by max|xᵢⱼ| first: on subnormal data (1e-320) a division by the norm alone left ‖x‖ = 1.0000135
-        X = self.X / amax
-        norm = row_norm_max(X)
-        X = X / norm
+        X = self.X / scale
         if not row_norm_max(X) <= UNIT_BALL:
-            raise EoscheckError(f"{self.name}: normalizing left max‖x‖ = {row_norm_max(X)!r} > 1; rescale the data "
-                                "(its entries are too close to the float range's ends)")
-        meta = dict(self.meta, normalized=True, scale=self.meta.get("scale", 1.0) / amax / norm)
+            # subnormal data (1e-320): divided by the norm alone, max‖x‖ = 1.0000135; by max|xᵢⱼ| first, the
+            # norms are those of normal numbers
+            amax = float(np.abs(self.X).max())
+            X = self.X / amax
+            norm = row_norm_max(X)
+            X, scale = X / norm, amax * norm
+            if not row_norm_max(X) <= UNIT_BALL:
+                raise EoscheckError(f"{self.name}: normalizing left max‖x‖ = {row_norm_max(X)!r} > 1; rescale the "
+                                    "data (its entries are too close to the float range's ends)")
+        meta = dict(self.meta, normalized=True, scale=self.meta.get("scale", 1.0) / scale)
         return Dataset(X, self.y, name=f"{self.name}-normalized", meta=meta)
 
     def summary(self) -> dict[str, Any]:

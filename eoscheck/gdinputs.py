@@ -43,10 +43,14 @@ def resolve_device(device):
 def check_etas(etas: float | Sequence[float]) -> np.ndarray:
     """Stepsizes as a 1-D float64 array, each finite and > 0."""
     try:
+        if etas is None or isinstance(etas, (str, bytes)):   # None read as NaN ("got nan"), text as its number
+            raise TypeError
         arr = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     except (TypeError, ValueError):
         raise EoscheckError(f"stepsizes must be a number or a sequence of numbers, got {etas!r}") from None
-    if arr.ndim != 1 or arr.size == 0:
+    if arr.ndim != 1:
+        raise EoscheckError(f"stepsizes must be one number or a flat sequence of them, got an array of shape {arr.shape}")
+    if arr.size == 0:
         raise EoscheckError("give at least one stepsize")
     bad = arr[~(np.isfinite(arr) & (arr > 0))]
     if bad.size:

@@ -320,3 +320,13 @@ def test_the_gram_forms_gradient_norm_where_the_points_gradients_cancel():
     ratio = ref.records["G"][0] * data.max_norm / g
     assert ratio.max() > 1e7                                           # the cancellation is there
     assert np.all(np.abs(fast.records["grad_norm"][0] - g) <= 64 * np.finfo(float).eps * ratio * g)
+
+
+@pytest.mark.parametrize("etas, says", [
+    (None, "got None"), ("1.0", "got '1.0'"), ([[1.0, 2.0]], r"flat sequence of them, got an array of shape \(1, 2\)"),
+    ([], "give at least one stepsize"),
+])
+def test_stepsizes_that_are_not_a_flat_list_of_numbers_are_named(etas, says):
+    """etas=None said "stepsizes must be positive and finite, got nan"; a 2-D list "give at least one stepsize"."""
+    with pytest.raises(EoscheckError, match=says):
+        run_gd(toy(normalized=True), "logistic", etas, 3)
