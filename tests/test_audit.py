@@ -1109,3 +1109,16 @@ def test_a_tail_still_rising_is_no_witness_of_an_unbounded_constant():
     and C.quadratic failed with "∞, witness x = 1e9", outside the range searched and below the true sup."""
     F = "where(z>0, exp(-3*z + 4e6*(sqrt(1+z/1e6)-1)), 1-z)"
     assert audit(F, symbolic=False).checks["C.quadratic"].status == "undetermined"
+
+
+def test_the_text_witness_is_the_witness():
+    """The smoothed hinge's C.self_bounded witness is z = 0.999999999999 (g/ℓ = 2/(1 − z) ≈ 2e12 there); the table
+    printed "z=1", where g/ℓ is 0/0: a witness must replay from what is shown.  The table and the summary line show
+    every witness in full where its 6-digit form is another number."""
+    import re
+
+    res = audit("where(z>1,0,where(z>0,(1-z)**2/2,1/2-z))")
+    chk = res.checks["C.self_bounded"]
+    assert chk.status == "fail" and chk.witness != round(chk.witness, 6)
+    shown = re.search(r"C\.self_bounded\s+FAIL.*?z=(\S+?):", res.table()).group(1)
+    assert float(shown) == chk.witness

@@ -16,6 +16,17 @@ def yn(v: bool | None) -> str:
     return "holds" if v else "fails" if v is False else "undetermined"
 
 
+def witness_text(x: float) -> str:
+    """A witness z as :func:`fmt` shows it where that is z itself, else in full (the shortest repr that reads back
+    as z): a failure's witness must replay, and z = 0.9999999999990 shown as "1" pointed at g/ℓ = 0/0."""
+    shown = fmt(x)
+    try:
+        same = float(shown) == x
+    except ValueError:              # ∞, −∞, —
+        same = True
+    return shown if same else repr(float(x))
+
+
 def fmt(x: float | None) -> str:
     if x is None:
         return "—"

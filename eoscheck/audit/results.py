@@ -9,7 +9,7 @@ from typing import Any
 import sympy as sp
 
 from ..losses import Loss
-from .format import fmt, json_float, jsonable, promises_lines, short, yn
+from .format import fmt, json_float, jsonable, promises_lines, short, witness_text, yn
 
 PASS, FAIL, UNDETERMINED = "pass", "fail", "undetermined"
 
@@ -163,7 +163,7 @@ class AuditReport:
                 const += f" (= {short(r.exact, 40)})"     # the whole form is in the JSON
             wit = ""
             if r.witness is not None:
-                wit = f"z={fmt(r.witness)}" + (f": {r.witness_info}" if r.witness_info else "")
+                wit = f"z={witness_text(r.witness)}" + (f": {r.witness_info}" if r.witness_info else "")
             rows.append([r.name + ("" if r.spec.required else " (info)"), r.status.upper(), const, r.method,
                          wit or short(r.detail, 70)])
         return tabulate(rows, headers=["check", "status", "constant", "method", "witness / how"],

@@ -86,6 +86,7 @@ def _check_args(args) -> None:
 
 def run(args) -> int:
     from ..audit import RUN_ETAS, RUN_STEPS, audit_loss, compare_with_gd, run_lines
+    from ..audit.format import witness_text
     from ..expr import parse_loss
 
     _check_args(args)
@@ -118,7 +119,7 @@ def run(args) -> int:
                   ("" if d else " (3D does not hold: no exponential-tail τ.)" if d is False else
                    " (3D undetermined: no exponential-tail τ from this audit.)"))
         elif failed:
-            names = ", ".join(f"{r.name} (witness z={r.witness:.6g})" if r.witness is not None else r.name
+            names = ", ".join(f"{r.name} (witness z={witness_text(r.witness)})" if r.witness is not None else r.name
                               for r in failed if r.spec.letter in "ABC")
             print(f"Assumption 3A–3C not satisfied: {names or 'see the table'}")
         else:
