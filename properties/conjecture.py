@@ -233,10 +233,10 @@ class Conjecture:
     # --- evaluation --------------------------------------------------------------------
     def points(self, inst: Instance) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
         """Measured values and their parameters (eta, n, d, gamma, t, T) on one instance; censored count."""
-        sharp = max(1, inst.steps // 64) if self.quantity == "sharpness" else None
-        traj = inst.trajectory(sharpness_every=sharp)
-        Ts = np.asarray(inst.extra.get("T", [inst.steps] * traj.K), dtype=np.int64)
+        Ts = np.asarray(inst.extra.get("T", [inst.steps] * len(inst.etas)), dtype=np.int64)
         n, d, g = inst.data.n, inst.data.d, inst.gamma
+        sharp = self._sharpness_every(inst, Ts) if self.quantity == "sharpness" else None
+        traj = inst.trajectory(sharpness_every=sharp)
         meas, P, censored = [], {p: [] for p in PARAMS + EXTRA}, 0
         for k in range(traj.K):
             T = int(Ts[k])
@@ -302,6 +302,17 @@ class Conjecture:
             hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= math.log(thr)) if thr > 0 else np.zeros(0)
             return np.array([float(hit[0]) if hit.size else T + 1.0]), np.array([T])
         raise EoscheckError(f"unknown quantity {q}")  # pragma: no cover
+
+    def _sharpness_every(self, inst: Instance, Ts: np.ndarray) -> int:
+        """The sharpness checkpoints' spacing: every ⌊T/64⌋ steps for sharpness(t); for one step s (sharpness(7),
+        sharpness(T/3)) the same on every row, every s steps, so s is among them (on the ⌊T/64⌋ grid alone,
+        sharpness(7) measured nothing: "no point fell in the domain")."""
+        grid = max(1, inst.steps // 64)
+        if self.arg == "t":
+            return grid
+        base = {"n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma}
+        steps = {int(t) for e, T in zip(inst.etas, Ts) for t in self._steps(int(T), dict(base, eta=e, T=int(T)))}
+        return steps.pop() if len(steps) == 1 and min(steps) >= 1 else grid
 
     def _steps(self, T: int, base: dict) -> np.ndarray:
         if self.arg == "t":

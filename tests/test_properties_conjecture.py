@@ -732,3 +732,13 @@ def test_statement_messages_say_what_to_write():
     with pytest.raises(EoscheckError, match="the quantity goes on the left"):
         Conjecture.parse("1 >= loss(t)")
     assert Conjecture.parse("loss((t)) <= 1").arg == "t"
+
+
+def test_sharpness_at_a_fixed_step_is_measured_there(tmp_path):
+    """sharpness(7) >= 1 is false (λ_max(∇²L) ≤ 1/4 for the logistic loss with ‖xᵢ‖ ≤ 1), but sharpness was
+    computed every ⌊T/64⌋ steps only, step 7 never among them: "no point fell in the domain", UNDECIDED.  A step
+    that is the same on every row is now a checkpoint: FALSIFIED at t = 7."""
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "sharpness(7) >= 1", "--effort", "smoke", "--save", str(tmp_path), "-o", str(out)]) == 1
+    rep = json.loads(out.read_text())
+    assert rep["verdict"] == "FALSIFIED" and rep["counterexample"]["point"]["t"] == 7
