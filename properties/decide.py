@@ -200,8 +200,12 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
                 notes.append(f"{err}; searched for a witness at the least-violating constants")
             negative = {k: v for k, v in conj.values.items() if v < 0}
             if negative:     # "margin(t) >= -C*eta*t" fitted C < 0: a positive lower bound, not the one written
-                notes.append(f"{_constants_text(negative)} fitted negative (constants range over all reals): EXPR's "
-                             "sign is then the opposite of the one written")
+                with np.errstate(all="ignore"):   # does the sign matter? not for abs(C) or C**2
+                    a = conj.rhs_values(P, conj.values)
+                    b = conj.rhs_values(P, {k: abs(v) for k, v in conj.values.items()})
+                flips = bool(np.any(np.sign(a) * np.sign(b) < 0))
+                notes.append(f"{_constants_text(negative)} fitted negative (constants range over all reals)"
+                             + (": EXPR's sign is then the opposite of the one written" if flips else ""))
         exhausted = False
         for attempt in range(REFITS + 1):
             rep.constants, rep.margin = dict(conj.values), margin

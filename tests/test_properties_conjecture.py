@@ -742,3 +742,15 @@ def test_sharpness_at_a_fixed_step_is_measured_there(tmp_path):
     assert main(["conjecture", "sharpness(7) >= 1", "--effort", "smoke", "--save", str(tmp_path), "-o", str(out)]) == 1
     rep = json.loads(out.read_text())
     assert rep["verdict"] == "FALSIFIED" and rep["counterexample"]["point"]["t"] == 7
+
+
+def test_a_negative_constant_is_said_to_flip_expr_only_where_it_does(tmp_path):
+    """loss(t) <= abs(C) fitted C = −0.68 and the note said "EXPR's sign is then the opposite of the one written",
+    false for abs(C); margin(t) >= -C*eta*t, whose sign does flip with C's, keeps the sentence."""
+    out = tmp_path / "r.json"
+    main(["conjecture", "loss(t) <= abs(C)", "--effort", "smoke", "-o", str(out), "--save", str(tmp_path)])
+    msg = json.loads(out.read_text())["message"]
+    assert "fitted negative" in msg and "opposite of the one written" not in msg
+    main(["conjecture", "margin(t) >= -C*eta*t", "--effort", "smoke", "-o", str(out), "--save", str(tmp_path)])
+    msg = json.loads(out.read_text())["message"]
+    assert "fitted negative" in msg and "opposite of the one written" in msg
