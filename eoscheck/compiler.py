@@ -206,6 +206,10 @@ class _Walk:
         if expr.has(sp.I):
             raise EoscheckError(f"cannot evaluate {sp.sstr(expr)[:60]}: it is not a real number (I, from a square "
                                 "root or logarithm of a negative quantity: every parameter is positive)")
+        if expr.has(sp.nan, sp.zoo):
+            raise EoscheckError(f"cannot evaluate {sp.sstr(expr)[:60]}: sympy reduces it to an undefined value (NaN or "
+                                "complex ∞, as for log(0), 1/0, or the derivative of 0**z); write a formula defined "
+                                "for every real argument")
         raise EoscheckError(f"cannot evaluate {type(expr).__name__} in {sp.sstr(expr)[:60]}")
 
     def _lazy_node(self, expr: sp.Expr, compile_: Callable[[sp.Expr], Node] | None = None) -> Node:
