@@ -128,7 +128,7 @@ def max_margin(Z: np.ndarray, *, tol: float = 1e-13, max_iter: int = 10_000, rto
         p, lam, S = _wolfe(Zs, tol, rtol, max_iter)
     norm_p = row_norm_max(p[None])    # ‖p‖ without squaring p alone: ‖p‖ = 1e-200 stays 1e-200, not 0
     upper = duality_upper(norm_p * scale, n, d, scale)
-    slack = margin_allowance(d, scale)
+    slack = float(margin_allowance(d, scale))
     m, w = (float((Z @ (p / norm_p)).min()), p / norm_p) if norm_p > 0.0 else (-math.inf, np.zeros(d))
     if m - slack <= 0.0 or upper - (m - slack) > 1e-9 * upper:     # a weak certificate: polish on S
         u = np.linalg.lstsq(Zs[S], np.ones(len(S)), rcond=None)[0]

@@ -135,7 +135,7 @@ class Certificate:
 
 def certify(data: Dataset, candidates: Sequence[np.ndarray] = ()) -> Certificate:
     """γ* ∈ [gamma, gamma_hi]: the largest certified margin among the solver's w* and ``candidates``,
-    and the duality bound of :class:`eoscheck.datasets.MaxMargin` (γ* ≤ ‖p‖ = mm.gamma + mm.gap).
+    and the duality bound of :class:`eoscheck.datasets.MaxMargin` (γ* ≤ mm.gamma + mm.gap, rounding included).
 
     Rounding of computing them (u = EPS/2, R = max‖zᵢ‖, n points, d dimensions):
 
