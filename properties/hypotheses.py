@@ -8,11 +8,12 @@ violation counts:
   two valid enclosures of the one max margin must meet (:func:`certificate_conflict`);
 * the claim's standing assumptions, where they name something checkable: Assumption 1 (‖xᵢ‖ ≤ 1 and
   separable: certified γ* > 0), Theorem 3's data (thm3(γ), bit for bit), ``w0 = 0``, the loss
-  (:func:`assumption_conflicts`); not re-derived here: Lemma 13's family, Assumption 2, the NTK's width (whose
-  claims are trend only below it); non-separable data are the Meng claim's ``admits`` (its draw rebuilt);
+  (:func:`assumption_conflicts`; Assumption 2 of the SGD claims, on the data's empirical distribution, is
+  Assumption 1 of the data); not re-derived here: the NTK's width (whose claims are trend only below it);
+  non-separable data are the Meng claim's ``admits`` (its draw rebuilt), Lemma 13's family its claim's;
 * the domain of the claim's bound at the violating point (η ≥ max(n, 32 ln(3/γ)/γ²) for Crawshaw–Liu's
   hard instance 1, γ²ηt ≥ 1 for Theorem 35, …) (:func:`domain_conflicts`);
-* the claim's own ``admits`` (the data a hard instance must be, e.g.).
+* the claim's own ``admits`` (the data a hard instance must be, Lemma 13's family, e.g.).
 """
 
 from __future__ import annotations
@@ -56,11 +57,14 @@ def assumption_conflicts(assumptions, inst) -> list[str]:
     """The claim's standing assumptions (:attr:`Claim.assumptions`) that ``inst`` violates, in words."""
     out = []
     data = inst.data
-    if "Assumption 1" in assumptions or "‖x_i‖ ≤ 1" in assumptions:
+    # Assumption 2 (i.i.d. draws of (x, y) with y = ±1 (a Dataset's, validated), ‖x‖ ≤ 1 and margin γ > 0 a.s.) of the data's empirical
+    # distribution, which the SGD claims sample, is Assumption 1 of the data themselves
+    separable = any(str(a).startswith(("Assumption 1", "Assumption 2")) for a in assumptions)
+    if separable or "‖x_i‖ ≤ 1" in assumptions:
         # a norm computed in float64 exceeds the exact one by ≤ (d + 2)·u relative: twice that is rounding
         if data.max_norm > 1 + 2 * (data.d + 2) * EPS:
             out.append(f"‖xᵢ‖ ≤ 1 fails (max ‖xᵢ‖ = {data.max_norm:.17g})")
-    if "Assumption 1" in assumptions:
+    if separable:
         g = certify(data).gamma
         if not g > 0:
             out.append(f"the data are not certified separable (the max margin's certified lower end is {g:.6g})")

@@ -2,7 +2,7 @@
 
 Hypothesis: separable data with max-margin direction w* and margin γ whose projections
 x̄ᵢ = xᵢ − ⟨xᵢ, w*⟩w* are non-separable with margin b > 0; c₀ = c₀(γ, b, n).  Checked as a fitted
-lower bound over a fixed family (γ ∈ [0.05, 0.3], b ≥ 0.3, n ≤ 6) and a bounded stepsize range
+lower bound over a fixed family (d = 2, γ ∈ [0.05, 0.3], b ≥ 0.47, n ≤ 6) and a bounded stepsize range
 η ∈ [1/4, 8], where exp(c₀η) ≤ exp(8c₀) is a constant: L(w_t) ≥ c·1/(ηt) with c fitted.
 
 Data: z₁ = (γ, a), z₂ = (γ, −sa) with a = √(1−γ²), s ∈ [1/2, 1], plus points with first coordinate
@@ -22,11 +22,13 @@ from eoscheck.datasets import Dataset
 
 from .claims import Budget, Claim, Evaluation, FitSpec, register
 from .instances import Instance
-from .numerics import log_grid_indices, rel_allowance
+from .numerics import EPS, log_grid_indices, rel_allowance
 from .observe import Arrays
-from .strategies import log_uniform, with_certificate
+from .strategies import certify, log_uniform, margin_allowance, with_certificate
 
 ETAS = (0.25, 8.0)
+#: The family the fitted constant is calibrated on: d = 2, γ* ∈ GAMMAS, projections' margin b ≥ B_MIN, n ≤ N_MAX.
+GAMMAS, B_MIN, N_MAX = (0.05, 0.3), 0.47, 6
 
 
 def lemma13_data(gamma: float, s: float, extra: int, seed: int) -> Dataset:
@@ -41,6 +43,55 @@ def lemma13_data(gamma: float, s: float, extra: int, seed: int) -> Dataset:
     data = Dataset(X, np.ones(len(pts)), name=f"lemma13(gamma={gamma:.3g},s={s:.3g},n={len(pts)},seed={seed})",
                    meta={"source": "Lemma 13 family: w* = e1, projections non-separable"})
     return with_certificate(data, candidates=[np.array([1.0, 0.0])])
+
+
+def projection_margin(data: Dataset) -> tuple[float, float, float]:
+    """(γ*'s certified lower end, b's certified lower and upper ends) of 2-D data, where b is Lemma 13's margin
+    of non-separability of the projections: sup_{‖v̄‖=1} minᵢ⟨zᵢ − ⟨zᵢ, w*⟩w*, v̄⟩ = −b.
+
+    In 2-D the projections are the numbers ⟨zᵢ, u*⟩ with u* ⊥ w*, so b = min(maxᵢ⟨zᵢ, u*⟩, −minᵢ⟨zᵢ, u*⟩).  w* is
+    known only through the certificate: a unit ŵ with margin ≥ γ_lo, and γ* ≤ γ_hi.  The hull's min-norm point
+    γ*w* is a convex combination of the zᵢ, so γ*⟨w*, ŵ⟩ ≥ γ_lo: cos∠(w*, ŵ) ≥ γ_lo/γ_hi, and every ⟨zᵢ, û⟩
+    moves by ≤ R‖w* − ŵ‖ ≤ R·√(2(1 − γ_lo/γ_hi)) from ⟨zᵢ, u*⟩ (R = max‖zᵢ‖), plus the dot product's rounding
+    (:func:`~.strategies.margin_allowance`)."""
+    cert = certify(data)
+    w = cert.w_star / np.linalg.norm(cert.w_star)
+    proj = data.Z @ np.array([-w[1], w[0]])
+    b = float(min(proj.max(), -proj.min()))
+    R = max(1.0, data.max_norm)
+    ratio = cert.gamma / cert.gamma_hi if cert.gamma > 0 and math.isfinite(cert.gamma_hi) else 0.0
+    delta = R * math.sqrt(2 * max(0.0, 1 - ratio)) + float(margin_allowance(2, R))
+    return cert.gamma, b - delta, b + delta
+
+
+def in_family(inst: Instance) -> str | None:
+    """Why ``inst`` lies outside Lemma 13's hypotheses or the family its constant is fitted on, or None.
+
+    The lemma's own hypotheses must be certified: separable (γ* > 0) and projections non-separable (b > 0).
+    The family's ranges (:data:`GAMMAS`, :data:`B_MIN`, :data:`N_MAX`, :data:`ETAS`) are the draw's, and data are
+    refused only where their certificate puts them outside (γ* at the draw's end 0.05 is certified only to
+    ~1e-16)."""
+    data = inst.data
+    if data.d != 2 or data.n > N_MAX:
+        return f"Lemma 13's family is 2-D with n ≤ {N_MAX} points (got d = {data.d}, n = {data.n})"
+    if data.max_norm > 1 + 2 * (data.d + 2) * EPS:
+        return f"‖xᵢ‖ ≤ 1 fails (max ‖xᵢ‖ = {data.max_norm:.17g})"
+    cert = certify(data)
+    if not cert.gamma > 0:
+        return f"the data are not certified separable (the max margin's certified lower end is {cert.gamma:.6g})"
+    if cert.gamma_hi < GAMMAS[0] or cert.gamma > GAMMAS[1]:
+        return (f"its max margin γ* ∈ [{cert.gamma:.17g}, {cert.gamma_hi:.17g}] lies outside the family's "
+                f"[{GAMMAS[0]}, {GAMMAS[1]}]")
+    _, b_lo, b_hi = projection_margin(data)
+    if not b_lo > 0:
+        return (f"the projections onto w*'s orthogonal complement are not certified non-separable (their margin "
+                f"b ∈ [{b_lo:.6g}, {b_hi:.6g}])")
+    if b_hi < B_MIN:
+        return f"the projections' margin b ∈ [{b_lo:.6g}, {b_hi:.6g}] lies below the family's {B_MIN}"
+    off = [e for e in inst.etas if not ETAS[0] <= e <= ETAS[1]]
+    if off:
+        return f"stepsizes {off} lie outside the family's η ∈ [{ETAS[0]}, {ETAS[1]}]"
+    return None
 
 
 def lemma13_evaluate(inst: Instance) -> Evaluation:
@@ -83,7 +134,7 @@ LEMMA13 = register(Claim(
     source="Lemma 13 (paper §4, erratum §11.4)", row=None, kind="asymptotic", quantity="L(w_t)", direction=">=",
     domain="t ≥ 1; γ ∈ [0.05, 0.3], b ≥ 0.47, n ≤ 6; η ∈ [1/4, 8] (exp(c₀η) bounded)",
     assumptions=("separable, orthogonal part non-separable", "logistic loss", "w0 = 0"), bound=theorem3.LEMMA13_LOWER,
-    strategy=_strategy, evaluate=lemma13_evaluate, examples=3,
+    strategy=_strategy, evaluate=lemma13_evaluate, examples=3, admits=in_family,
     fit=FitSpec(shape="1/(ηt)", constant="c", calibration=_calibration,
                 calibration_doc="lemma13 data, γ ∈ {0.05, 0.15, 0.3} × (s, extra points) ∈ {(1/2, 0), (1, 4)}, "
                                 "η: 4 log-spaced in [1/4, 8], T = 2000, t on a 48-point log grid",

@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from eoscheck.cli import main
 from eoscheck.datasets import crawshaw_liu_instance1, toy
 from eoscheck.properties.hypotheses import certificate_conflict
@@ -112,3 +114,72 @@ def test_meng_is_replayed_on_its_own_nonseparable_draws_only(tmp_path, capsys):
     assert main(["replay", slow]) == 2 and "outside (2/λ, 8/λ]" in capsys.readouterr().err
     other = _witness(tmp_path, "meng.no_convergence", toy(normalized=True), [1.0], 200, extra=honest, name="o.json")
     assert main(["replay", other]) == 2 and "not a nonseparable" in capsys.readouterr().err
+
+
+def test_sgd_claims_are_replayed_under_assumption_2_only(tmp_path, capsys):
+    """lemma17.sgd_almost_sure assumes Assumption 2 (‖x‖ ≤ 1, margin γ a.s.) of the distribution it samples, the
+    data's empirical one.  On the raw toy set (‖x‖ ≈ 2.01) replay said REPRODUCED ("measured 7.33 vs bound 5.11"
+    at η = 16, t = 22): the assumption's name was not matched, so nothing was checked."""
+    path = _witness(tmp_path, "lemma17.sgd_almost_sure", toy(normalized=False), [16.0], 400,
+                    extra={"seed": 0, "paths": 64, "delta": 0.1})
+    assert main(["replay", path]) == 2
+    assert "‖xᵢ‖ ≤ 1 fails" in capsys.readouterr().err
+
+
+def test_lemma13_is_replayed_inside_its_family_only(tmp_path, capsys):
+    """lemma13.lower is fitted (c = 0.169, margin 1) on a family with η ∈ [1/4, 8], where the lemma's factor
+    exp(c₀η) is a constant.  At η = 1000 its shape 1/(ηt) is not the lemma's bound, and replay said REPRODUCED
+    (L = 1.07e-8 at t = 7); data whose projections are separable are outside the lemma."""
+    from eoscheck.datasets import Dataset
+    from eoscheck.properties.lemma13 import LEMMA13, lemma13_data
+
+    data = lemma13_data(0.15, 0.5, 0, 1)
+    margin = LEMMA13.fit.margin
+    far = _witness(tmp_path, "lemma13.lower", data, [1000.0], 2000, constant=0.169, margin=margin)
+    assert main(["replay", far]) == 2
+    assert "outside the family's η ∈ [0.25, 8.0]" in capsys.readouterr().err
+    inside = _witness(tmp_path, "lemma13.lower", data, [8.0], 2000, constant=0.169, margin=margin, name="in.json")
+    assert main(["replay", inside]) == 0        # a member of the family is replayed (and the claim holds there)
+    capsys.readouterr()
+    # z₁ = (0.2, 0) is the hull's min-norm point: w* = e₁, and the projections 0 and 0.5 are separable (b = 0)
+    vertex = with_certificate(Dataset(np.array([[0.2, 0.0], [0.5, 0.5]]), np.ones(2), name="vertex"))
+    path = _witness(tmp_path, "lemma13.lower", vertex, [1.0], 200, constant=0.169, margin=margin, name="v.json")
+    assert main(["replay", path]) == 2
+    assert "not certified non-separable" in capsys.readouterr().err
+
+
+def test_lemma13_projection_margin_encloses_the_exact_one():
+    """b of lemma13_data(γ, s) is s·√(1−γ²) exactly (w* = e₁; the projections are the second coordinates ±a, −sa);
+    the certified interval must contain it and be narrow (its width comes from the certificate's angle,
+    √(2(1 − γ_lo/γ_hi)), ~1e-7 for a gap of 1e-14)."""
+    import math
+
+    from eoscheck.properties.lemma13 import lemma13_data, projection_margin
+
+    for g, s in ((0.05, 0.5), (0.15, 0.8), (0.3, 1.0)):
+        _, lo, hi = projection_margin(lemma13_data(g, s, 3, 7))
+        exact = s * math.sqrt(1 - g * g)
+        assert lo <= exact <= hi and hi - lo < 1e-5, (g, s, lo, hi)
+
+
+def _claims_with_strategies():
+    from eoscheck.properties.claims import all_claims
+
+    return [c.id for c in all_claims() if c.strategy is not None]
+
+
+@pytest.mark.parametrize("claim_id", _claims_with_strategies())
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(st.data())
+def test_every_drawn_instance_is_a_witness_candidate(claim_id, data):
+    """What a check draws lies inside its claim's hypotheses as replay reads them: a violation found by ``check``
+    must replay.  (Lemma 13's family is drawn at γ = 0.05 and η = 8 exactly, where its certificate is ±1e-16.)"""
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.hypotheses import assumption_conflicts
+    from eoscheck.properties.profiles import budget
+
+    c = get_claim(claim_id)
+    inst = data.draw(c.strategy(budget("ci")), label="instance")
+    assert certificate_conflict(inst.data) is None
+    assert assumption_conflicts(c.assumptions, inst) == []
+    assert c.admits is None or c.admits(inst) is None
