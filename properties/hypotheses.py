@@ -6,11 +6,12 @@ violation counts:
 
 * the margin certificate stored with the data (γ* ∈ [lo, hi], w*) agrees with the data's, certified anew:
   two valid enclosures of the one max margin must meet (:func:`certificate_conflict`);
-* the claim's standing assumptions, where they name something checkable: Assumption 1 (‖xᵢ‖ ≤ 1 and
-  separable: certified γ* > 0), Theorem 3's data (thm3(γ), bit for bit), ``w0 = 0``, the loss
-  (:func:`assumption_conflicts`; Assumption 2 of the SGD claims, on the data's empirical distribution, is
-  Assumption 1 of the data); not re-derived here: the NTK's width (whose claims are trend only below it);
-  non-separable data are the Meng claim's ``admits`` (its draw rebuilt), Lemma 13's family its claim's;
+* the claim's standing assumptions (:func:`assumption_conflicts`): Assumption 1 (‖xᵢ‖ ≤ 1 and separable:
+  certified γ* > 0), Assumption 2 of the SGD claims (on the data's empirical distribution: Assumption 1 of the
+  data), Assumption 4A (‖xᵢ‖ ≤ 1), Theorem 3's data (thm3(γ), bit for bit), ``w0 = 0``, the loss family and
+  its parameter (:data:`LOSS_ASSUMPTIONS`); the others are tested where :data:`ELSEWHERE` says, and
+  :func:`recognized` holds every claim's assumptions to one of these.  Not re-derived here: the NTK's width
+  (whose claims are trend only below it);
 * the domain of the claim's bound at the violating point (η ≥ max(n, 32 ln(3/γ)/γ²) for Crawshaw–Liu's
   hard instance 1, γ²ηt ≥ 1 for Theorem 35, …) (:func:`domain_conflicts`);
 * the claim's own ``admits`` (the data a hard instance must be, Lemma 13's family, e.g.).
@@ -60,7 +61,8 @@ def assumption_conflicts(assumptions, inst) -> list[str]:
     # Assumption 2 (i.i.d. draws of (x, y) with y = ±1 (a Dataset's, validated), ‖x‖ ≤ 1 and margin γ > 0 a.s.) of the data's empirical
     # distribution, which the SGD claims sample, is Assumption 1 of the data themselves
     separable = any(str(a).startswith(("Assumption 1", "Assumption 2")) for a in assumptions)
-    if separable or "‖x_i‖ ≤ 1" in assumptions:
+    ntk = any(str(a).startswith("Assumption 4") for a in assumptions)     # 4A: ‖xᵢ‖ ≤ 1; 4B: γ̂, see ELSEWHERE
+    if separable or ntk or "‖x_i‖ ≤ 1" in assumptions:
         # a norm computed in float64 exceeds the exact one by ≤ (d + 2)·u relative: twice that is rounding
         if data.max_norm > 1 + 2 * (data.d + 2) * EPS:
             out.append(f"‖xᵢ‖ ≤ 1 fails (max ‖xᵢ‖ = {data.max_norm:.17g})")
@@ -74,11 +76,53 @@ def assumption_conflicts(assumptions, inst) -> list[str]:
             out.append(why)
     if "w0 = 0" in assumptions and inst.w0 is not None and any(v != 0 for v in inst.w0):
         out.append("w₀ ≠ 0")
-    if "logistic loss" in assumptions and inst.loss != "logistic":
-        out.append(f"the loss is {inst.loss}, not the logistic loss")
-    if "flat_poly loss" in assumptions and not str(inst.loss).startswith("flat_poly"):
-        out.append(f"the loss is {inst.loss}, not a flat_poly loss")
+    for a in assumptions:
+        if a in LOSS_ASSUMPTIONS:
+            why = _loss_conflict(a, inst.loss_obj)
+            if why:
+                out.append(why)
     return out
+
+
+#: The loss assumptions of the claims: the families each admits, and the parameter a's values (None: any).
+LOSS_ASSUMPTIONS = {
+    "logistic loss": (("logistic",), None),
+    "flat_poly loss": (("flat_poly",), None),
+    "flat_poly loss (3A–3C)": (("flat_poly",), None),
+    "loss with 3A–3D: logistic, flat_exp(a), a ∈ {0.5, 1, 2}": (("logistic", "flat_exp"), (0.5, 1.0, 2.0)),
+    "logistic, flat_exp(a), flat_poly(a)": (("logistic", "flat_exp", "flat_poly"), None),
+    "loss with 3A–3B (logistic, flat_exp, flat_poly)": (("logistic", "flat_exp", "flat_poly"), None),
+    "loss with 3A–3C (logistic, flat_exp, flat_poly)": (("logistic", "flat_exp", "flat_poly"), None),
+    "logistic loss (3A–3D)": (("logistic",), None),
+    "logistic loss (3A–3C)": (("logistic",), None),
+}
+#: The assumptions :func:`assumption_conflicts` tests, by name or prefix, besides :data:`LOSS_ASSUMPTIONS`.
+CHECKED = ("Assumption 1", "Assumption 2", "Assumption 4", "‖x_i‖ ≤ 1", "Theorem 3 data", "w0 = 0")
+#: The assumptions tested elsewhere, and where.
+ELSEWHERE = {
+    "any w0": "holds for every start",
+    "monotone run": "the claim's evaluation drops the rows whose loss rises",
+    "hard instance 1 of Crawshaw–Liu Thm 3.1": "the claim's admits",
+    "non-separable data": "the claim's admits (its draw rebuilt)",
+    "separable, orthogonal part non-separable": "the claim's admits (Lemma 13's family)",
+    "eq. (5) signs": "the run builds a ∈ {±1}ᵐ from the instance's signs, balanced or seeded Rademacher",
+    "w₀ ~ N(0, I)": "the run draws w₀ from the instance's seed",
+}
+# Assumption 4B (the NTK margin γ > 0) is read as γ̂ at w₀, which the NTK claims compute: no bound where γ̂ ≤ 0.
+
+
+def recognized(assumption: str) -> bool:
+    """Whether replay tests ``assumption`` (here or where :data:`ELSEWHERE` says): a claim whose assumption is
+    none of these would have its witnesses replayed unchecked (tests hold every claim to it)."""
+    return assumption in LOSS_ASSUMPTIONS or assumption in ELSEWHERE or str(assumption).startswith(CHECKED)
+
+
+def _loss_conflict(assumption: str, loss) -> str | None:
+    families, values = LOSS_ASSUMPTIONS[assumption]
+    a = loss.params.get("a") if loss.params else None
+    if loss.family not in families or (values is not None and loss.family != "logistic" and a not in values):
+        return f"the loss is {loss.name}, outside the claim's assumption \"{assumption}\""
+    return None
 
 
 def _not_thm3(data) -> str | None:

@@ -183,3 +183,45 @@ def test_every_drawn_instance_is_a_witness_candidate(claim_id, data):
     assert certificate_conflict(inst.data) is None
     assert assumption_conflicts(c.assumptions, inst) == []
     assert c.admits is None or c.admits(inst) is None
+
+
+@pytest.mark.parametrize("loss", ["flat_poly:a=1", "flat_exp:a=8"])
+def test_a_loss_outside_the_claims_assumption_is_not_a_witness(tmp_path, capsys, loss):
+    """thm35.tau_exp_tail assumes 3A–3D on logistic or flat_exp(a), a ∈ {0.5, 1, 2}: its assumption's name was
+    matched against "logistic loss" and "flat_poly loss" only, so a flat_poly(a=1) run (polynomial tail, τ ≥ 4001
+    steps against 808) said REPRODUCED."""
+    from eoscheck.properties.claims import get_claim
+
+    c = get_claim("thm35.tau_exp_tail")
+    path = _witness(tmp_path, c.id, with_certificate(toy(normalized=True)), [1.0, 4.0, 16.0], 4000,
+                    margin=c.fit.margin)
+    obj = json.loads(open(path).read())
+    obj["instance"]["loss"] = loss
+    open(path, "w").write(json.dumps(obj))
+    assert main(["replay", path]) == 2
+    assert "outside the claim's assumption" in capsys.readouterr().err
+
+
+def test_every_claims_assumptions_are_tested_by_replay():
+    """Each standing assumption of each claim is one replay tests (hypotheses.recognized): a new wording that
+    matches none would let witnesses outside it replay unchecked, as "Assumption 2 (…)" and "loss with 3A–3D: …"
+    did."""
+    from eoscheck.properties.claims import all_claims
+    from eoscheck.properties.hypotheses import recognized
+
+    missed = [(c.id, a) for c in all_claims() for a in c.assumptions if not recognized(a)]
+    assert missed == []
+
+
+def test_ntk_claims_require_assumption_4a():
+    """Theorem 6's Assumption 4A is ‖xᵢ‖ ≤ 1; the NTK claims name it "Assumption 4 with γ = γ̂ (…)", which no check
+    matched, so their witnesses were replayed on any data."""
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.hypotheses import assumption_conflicts
+    from eoscheck.properties.theorem6 import ntk_instance
+
+    c = get_claim("thm6.eos_average")
+    raw = ntk_instance(toy(normalized=False), "logistic", (4.0,), 100, width=16)
+    assert any("‖xᵢ‖ ≤ 1 fails" in w for w in assumption_conflicts(c.assumptions, raw))
+    ok = ntk_instance(toy(normalized=True), "logistic", (4.0,), 100, width=16)
+    assert assumption_conflicts(c.assumptions, ok) == []
