@@ -8,8 +8,8 @@ through attribute access.  Instead :func:`parse_expression` walks the tree of
 ``ast.parse(text, mode="eval")`` — parsing builds a tree and runs nothing — and
 builds the sympy expression itself from a whitelist:
 
-* numbers (``2``, ``0.5``, ``1e-3``; decimals become exact rationals), the
-  constants ``pi`` and ``E``, and the names given in ``variables``;
+* numbers (``2``, ``0.5``, ``1e-3``; a decimal becomes the exact rational of its text, so ``1e-400`` is
+  10⁻⁴⁰⁰ and not its float 0.0), the constants ``pi`` and ``E``, and the names given in ``variables``;
 * ``+ - * / **`` and unary ``+``/``-`` (``^`` is refused with a hint to use ``**``);
 * calls, with positional arguments only, of the functions in
   :data:`DEFAULT_FUNCTIONS`: ``exp log log1p sqrt tanh erf erfc``, ``abs``/``Abs``,
@@ -44,6 +44,7 @@ compiler, :mod:`eoscheck.compiler`) and :func:`real_number` never call sympy's `
 from __future__ import annotations
 
 import ast
+import decimal
 import math
 import re
 import signal
@@ -391,8 +392,21 @@ class _Builder:
         if isinstance(v, float):
             if not math.isfinite(v):
                 raise EoscheckError(f"number too large (beyond the float range){self._where(node)}")
-            return _exact(v)
+            return self._decimal(node, v)
         self.fail(node, f"the constant {type(v).__name__} is")  # pragma: no cover
+
+    def _decimal(self, node: ast.Constant, v: float) -> sp.Rational:
+        """A decimal literal as the exact rational of its text: ``1e-400`` is 10⁻⁴⁰⁰ (its float is 0.0), and
+        ``0.1`` is 1/10; below 10^−max_exponent, as ``10**-1001`` is, it is refused."""
+        seg = (ast.get_source_segment(self.src, node) or "").replace("_", "")
+        try:
+            d = decimal.Decimal(seg)
+        except decimal.InvalidOperation:      # pragma: no cover - the parser gave a float literal its text
+            return _exact(v)
+        if d and d.adjusted() < -self.max_exponent:
+            raise EoscheckError(f"number too small (the smallest literal is 1e-{self.max_exponent}; write 0 for "
+                                f"zero){self._where(node)}")
+        return sp.Rational(seg)
 
     def _Name(self, node: ast.Name) -> sp.Expr:
         if node.id in self.variables:

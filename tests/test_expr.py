@@ -39,6 +39,13 @@ def P(text, variables=V, **kw):
         ("-z + +z*2", z),
         ("0.5*z", z / 2),  # decimals become exact rationals
         ("1e-3*z", sp.Rational(1, 1000) * z),
+        # a literal is its text's number, not its float: 1e-400 and 2.5e-330 were 0, and a 31-digit decimal
+        # was rounded to 17 digits
+        ("1e-400*z", z / sp.Integer(10) ** 400),
+        ("2.5E-330", sp.Rational(1, 4) / sp.Integer(10) ** 329),
+        ("123456789012345678901234567890.5", sp.Rational(246913578024691357802469135781, 2)),
+        ("1_000.5*z", sp.Rational(2001, 2) * z),
+        ("1e-1000", 1 / sp.Integer(10) ** 1000),
         ("2**0.5", sp.sqrt(2)),
         ("pi*E", sp.pi * sp.E),
         ("log1p(exp(-z))", sp.log(1 + sp.exp(-z))),
@@ -154,6 +161,7 @@ REFUSED = [
     ("exp(exp(exp(100)))", "too large"),
     ("2**exp(exp(exp(100)))", "too large"),
     ("1e999", "too large"),
+    ("1e-1001*z", "number too small"),
     ("z" * 5000, "too long"),
     ("1+" * 1500 + "1", "too long"),
     ("-" * 999 + "z", "too deeply"),
