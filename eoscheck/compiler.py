@@ -13,7 +13,7 @@ Nothing is generated or ``eval``-ed: the walk builds closures from a whitelist o
 ceiling, Piecewise, comparisons, and/or/not).  Any other function (ρ, ψ, ψ⁻¹, Lambert W) is looked
 up by name among the functions bound with :meth:`Program.bind`.  Numbers are never turned into
 floats by sympy's ``evalf`` (whose cost is unbounded for constants such as e^{e^{e^{100}}}); they
-are computed by the same walk, and in mpmath ``exp``/``^`` of an argument beyond ±10³⁰ is NaN and
+are computed by the same walk, and in mpmath ``exp``/``^`` of an argument beyond ±2¹⁰²⁴ (no float64) is NaN and
 the precision is capped (:data:`MP_DPS_MAX`), so every evaluation is bounded in time and precision.
 
 With ``stable_log=True`` a log is rewritten where forming its argument would under/overflow or

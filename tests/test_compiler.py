@@ -92,8 +92,9 @@ def test_mpmath_flags_a_cancellation_and_mp_value_raises_the_precision():
 
 @pytest.mark.parametrize("expr, x, reliable, value", [
     (sp.log(z), -1.0, True, math.nan),             # undefined: a reliable NaN (the auditor's FAIL)
-    (sp.exp(-z), -1e40, False, math.nan),          # exp beyond MP_EXP_CAP: not computed (UNDETERMINED)
-    (sp.log(1 + sp.exp(-z)), -1e100, False, math.nan),
+    (sp.exp(sp.exp(-z)), -1000.0, False, math.nan),   # exp of e¹⁰⁰⁰ > MP_EXP_CAP: not computed (UNDETERMINED)
+    (sp.log(1 + sp.exp(sp.exp(-z))), -1000.0, False, math.nan),
+    (sp.log(1 + sp.exp(-z)), -1e100, True, 1e100),    # exp of any float64 is computed (it was capped at 1e30)
     ((1 - z + sp.Abs(1 - z)) ** 2 / 4, 1.0, True, 0.0),       # 1 − z + |1 − z| = 0 exactly at z = 1
     ((-z + sp.Abs(z)) ** 2 + 3, 1e-9, True, 3.0),             # an exact zero inside, 3 outside
 ])

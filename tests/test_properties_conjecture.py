@@ -686,14 +686,19 @@ def test_a_witness_whose_bound_overflows_replays_as_identical(tmp_path, capsys):
 
 
 def test_float64_violations_that_cannot_be_checked_at_40_digits_leave_the_verdict_undecided(tmp_path):
-    """EXPR = exp(−e^η), η ∈ [100, 1000]: 0 in float64, so every loss "violates" it, but its 40-digit value lies
-    beyond the evaluator's caps, so no candidate could be confirmed — and the verdict read NOT FALSIFIED over
-    3246 points, with no word of them.  Those candidates neither convict nor acquit: UNDECIDED, said so."""
+    """EXPR = exp(−e^η), η ∈ [800, 1000]: 0 in float64, so every loss "violates" it, but e^η > 2¹⁰²⁴ lies beyond
+    the evaluator's exp cap, so no candidate could be confirmed — and the verdict read NOT FALSIFIED over 3246
+    points (η ∈ [100, 1000]), with no word of them.  Those candidates neither convict nor acquit: UNDECIDED, said
+    so.  For η ≤ 600, e^η is a float64 and exp(−e^η) > 0 is computed: the loss exceeds it, FALSIFIED (it was
+    UNDECIDED while the cap was 1e30)."""
     out = tmp_path / "r.json"
-    assert main(["conjecture", "loss(t) <= exp(-exp(eta))", "--eta", "100:1000", "--effort", "smoke",
+    assert main(["conjecture", "loss(t) <= exp(-exp(eta))", "--eta", "800:1000", "--effort", "smoke",
                  "-o", str(out)]) == 0
     rep = json.loads(out.read_text())
     assert rep["verdict"] == "UNDECIDED" and "could not be checked at 40 digits" in rep["message"]
+    assert main(["conjecture", "loss(t) <= exp(-exp(eta))", "--eta", "100:600", "--effort", "smoke",
+                 "--save", str(tmp_path), "-o", str(out)]) == 1
+    assert json.loads(out.read_text())["verdict"] == "FALSIFIED"
 
 
 def test_a_strict_statement_is_convicted_where_the_quantity_equals_expr(tmp_path):

@@ -24,7 +24,7 @@ from .format import to_float
 
 
 #: Why a value was not computed (an undetermined check, never a failure).
-UNCOMPUTED = ("the high-precision evaluator stops at exp of arguments beyond 1e30 and at 1500 digits; "
+UNCOMPUTED = ("the high-precision evaluator stops at exp of arguments beyond 2¹⁰²⁴ (≈ 1.8e308, past every float64) and at 1500 digits; "
               "a smaller --search-range decides the rest")
 
 
