@@ -1127,3 +1127,40 @@ def test_the_text_witness_is_the_witness():
     assert chk.status == "fail" and chk.witness != round(chk.witness, 6)
     shown = re.search(r"C\.self_bounded\s+FAIL.*?z=(\S+?):", res.table()).group(1)
     assert float(shown) == chk.witness
+
+
+def _root_of_the_kink():
+    """Oracle: where log(1 + e^{−z}) = 1 − 2z, in 50 digits."""
+    with mpmath.workdps(50):
+        return mpmath.findroot(lambda x: mpmath.log(1 + mpmath.exp(-x)) - 1 + 2 * x, 0.2)
+
+
+def test_a_kink_sympy_cannot_place_is_found_between_grid_points():
+    """max(log(1 + e^{−z}), 1 − 2z) has a kink where the two cross (z ≈ 0.2012, transcendental: sympy does not split
+    it).  A.C1 was undetermined and C.quadratic PASSED with C_β = 33240.5, its grid's offsets stepping over the
+    kink (the ratio grows like 1/|z − x| there).  ℓ′ jumps from −2 to −0.4499 = −1/(1 + e^{z*})."""
+    r = audit("max(log(1+exp(-z)), 1-2*z)", theory=False)
+    root = _root_of_the_kink()
+    assert r["A.C1"].status == "fail" and "jumps" in r["A.C1"].witness_info
+    # the witness is a float next to the root: within 2 ulps (bisected to adjacent floats a < z* ≤ b)
+    assert abs(r["A.C1"].witness - float(root)) <= 2 * np.spacing(float(root))
+    assert r["C.quadratic"].status == "fail" and r["C.quadratic"].constant == math.inf
+
+
+def test_a_steep_smooth_derivative_is_no_kink():
+    """ℓ = log(1 + e^{−10⁶z})/10⁶: ℓ′ goes from −1 to 0 within ~10⁻⁵ of z = 0, between two grid points 0.01 apart.
+    Bisection resolves it (ℓ′ differs by ≪ ¼ of the first difference at adjacent floats): no jump.  The kink's
+    pair, on the same grid, is kept."""
+    from eoscheck.audit.evaluate import Evaluator
+    from eoscheck.audit.simplify import audited_forms
+
+    X = np.linspace(-1, 1, 201)
+    for spec, n in (("log(1+exp(-1e6*z))/1e6", 0), ("max(log(1+exp(-z)), 1-2*z)", 1)):
+        loss = parse_loss(spec)
+        ev = Evaluator(loss, audited_forms(loss.expr))
+        d1, d2 = (np.array([float(ev.mp(float(x), k)) for x in X]) for k in (1, 2))
+        found = ev.jumps(X, d1, d2)
+        assert len(found) == n, found
+        if n:
+            a, b = found[0][:2]
+            assert np.nextafter(a, np.inf) == b and a <= float(_root_of_the_kink()) <= b + np.spacing(b)

@@ -321,7 +321,8 @@ def check_quadratic(ctx, checks) -> CheckResult:
     # a float next to a breakpoint b stands for b: from x = b + ulp the ratio grows like (x − b)/|h| as h → 0 until
     # |h| ≈ x − b, below the probe's offsets (a false blow-up); b itself is probed
     x_best = next((float(b) for b in brk if abs(x_best - float(b)) <= 2 * np.spacing(float(b))), x_best)
-    blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [x_best], X, dx, dprog)
+    blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [x_best] + [e for j in ev.jumps(X, dx, d2x) for e in j[:2]], X,
+                                dx, dprog)
     if blowup is not None:
         return blowup
     # refine the best few (x, h) by L-BFGS-B

@@ -113,6 +113,45 @@ class Evaluator:
             return False
         return abs(a - to_float(v)) <= self.RTOL * abs(to_float(v))
 
+    def jumps(self, X: np.ndarray, d1: np.ndarray, d2: np.ndarray, top: int = 5) -> list[tuple[float, float, Any, Any]]:
+        """(a, b, ℓ′(a), ℓ′(b)) for each jump of ℓ′ found between the grid points X (ℓ′ = ``d1``, ℓ″ = ``d2`` there):
+        a kink sympy could not place, e.g. where log(1 + e^{−z}) and 1 − 2z cross inside ``max``.
+
+        A pair of neighbours whose ℓ′ differ by more than twice what their ℓ″ accounts for (a smooth ℓ′ changes
+        by ℓ″(ξ)Δx) is bisected in high precision, keeping the half whose ℓ′ differ more, down to adjacent floats
+        a < b.  It is a jump where the difference kept ≥ ¼ of the first and exceeds 2²⁰(b − a)·max(|ℓ″(a)|,
+        |ℓ″(b)|): a C¹ ℓ would need ℓ″ ≥ 2²⁰ times its values at both ends inside one ulp.  A steep smooth ℓ′
+        fades under bisection and is dropped."""
+        with np.errstate(all="ignore"):
+            jump = np.abs(np.diff(d1))
+            smooth = np.diff(X) * np.maximum(np.abs(d2[:-1]), np.abs(d2[1:]))
+            score = np.where(np.isfinite(jump) & np.isfinite(smooth) & (jump > 2 * smooth) & (jump > 0),
+                             jump / np.maximum(smooth, np.finfo(float).tiny), 0.0)
+        out = []
+        for i in np.argsort(-score)[:top]:
+            if score[i] <= 0:
+                break
+            a, b = float(X[i]), float(X[i + 1])
+            da, db = self.mp(a, 1), self.mp(b, 1)
+            first = abs(db - da)
+            for _ in range(1100):             # halves the gap to adjacent floats (≤ 1075 for any float pair)
+                m = 0.5 * (a + b)
+                if not a < m < b:
+                    break
+                dm = self.mp(m, 1)
+                if mpmath.isnan(dm):
+                    break
+                if abs(dm - da) >= abs(db - dm):
+                    b, db = m, dm
+                else:
+                    a, da = m, dm
+            gap = abs(db - da)
+            curv = max(abs(self.mp(a, 2)), abs(self.mp(b, 2)))
+            if (np.nextafter(a, np.inf) == b and not mpmath.isnan(gap) and gap >= first / 4
+                    and gap > 2**20 * (b - a) * curv):
+                out.append((a, b, da, db))
+        return out
+
     def worst_error(self, Z: np.ndarray, k: int) -> tuple[float, float]:
         """(the largest relative error of the float64 ℓ^{(k)} over the points Z, the z where it is): the
         evaluators GD uses against high precision.  Points where the high-precision value is 0, beyond

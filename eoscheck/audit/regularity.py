@@ -146,9 +146,18 @@ def _smooth_numeric(ctx: Context, order: int, name: str, why: str) -> CheckResul
         if undefined is not None:
             return CheckResult(name, FAIL, method="numeric", witness=undefined,
                                witness_info=f"ℓ^({k}) is not a real number there", detail=why)
+    if order >= 1:      # a jump of ℓ′ between grid points: not C¹ (nor C²)
+        d1, d2 = (ctx.ev.quantity(lambda l, d1, d2, k=k: (l, d1, d2)[k], ctx.Z, (k,)) for k in (1, 2))
+        for a, b, da, db in ctx.ev.jumps(np.asarray(ctx.Z, dtype=np.float64), d1, d2, top=3):
+            return CheckResult(name, FAIL, method="numeric", witness=a,
+                               witness_info=f"ℓ′ jumps from {fmt(to_float(da))} to {fmt(to_float(db))} between the "
+                                            f"adjacent floats {a!r} and {b!r} (bisected in high precision; ℓ″ is "
+                                            f"{fmt(to_float(ctx.ev.mp(a, 2)))} and {fmt(to_float(ctx.ev.mp(b, 2)))} "
+                                            "there)",
+                               detail=f"{why}; ℓ′ is discontinuous (a kink)")
     return CheckResult(name, UNDETERMINED, method="numeric",
-                       detail=f"{why}; no non-finite value of ℓ..ℓ^({order}) on the grid, but continuity "
-                              "is not established")
+                       detail=f"{why}; no non-finite value of ℓ..ℓ^({order}) and no jump of ℓ′ on the grid, but "
+                              "continuity is not established")
 
 
 def check_c1(ctx, checks) -> CheckResult:
