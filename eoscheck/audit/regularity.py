@@ -321,8 +321,9 @@ def _grid_jump(ctx: Context, up: bool) -> CheckResult | None:
 
 def check_nonincreasing(ctx, checks) -> CheckResult:
     jump = _grid_jump(ctx, up=True)
-    if jump is not None:
+    if jump is not None and jump.status != UNDETERMINED:
         return jump
+    # a grid point beyond the evaluator (e^{e^{1000}} of exp(exp(−z)) − 1) does not stop the symbolic argument
     conv = checks.get("A.convex")
     lim = ctx.facts.limit("d1", "+")
     lv = sym_float(lim)
@@ -332,18 +333,22 @@ def check_nonincreasing(ctx, checks) -> CheckResult:
             return CheckResult("A.nonincreasing", PASS, method="symbolic" if conv.method == "symbolic" else
                                "symbolic+numeric",
                                detail=f"ℓ convex so ℓ′ is non-decreasing, and lim_{{z→∞}} ℓ′ = {sp.sstr(lim)} ≤ 0")
+    if jump is not None:
+        return jump
     return _sign_check(ctx, "A.nonincreasing", "nonincr", lambda l, d1, d2: -d1, (1,), "−ℓ′", "ℓ′ ≤ 0",
                        lambda lf, rf, b: rf <= lf + 1e-12 * max(1, abs(lf)), 0)
 
 
 def check_nonnegative(ctx, checks) -> CheckResult:
     undefined = _grid_jump(ctx, up=False)
-    if undefined is not None:
+    if undefined is not None and undefined.status != UNDETERMINED:
         return undefined
     ni, van, c1 = checks.get("A.nonincreasing"), checks.get("A.vanishes_at_infinity"), checks.get("A.C1")
     if ni is not None and ni.passed and van is not None and van.passed and c1 is not None and c1.passed:
         return CheckResult("A.nonnegative", PASS, method=join_methods(ni.method, van.method),
                            detail="ℓ is non-increasing with ℓ(+∞) = 0, so ℓ ≥ 0")
+    if undefined is not None:
+        return undefined
     return _sign_check(ctx, "A.nonnegative", "nonneg", q_value, (0,), "ℓ", "ℓ ≥ 0", None, 0)
 
 

@@ -97,6 +97,13 @@ class Searcher:
         if undefined is not None:
             return Sup(math.nan, undefined, undetermined=f"{label} is undefined at z={fmt(undefined)}")
         if uncomputed is not None:
+            # points beyond the evaluator hide nothing from a sympy limit of +∞ (g/ℓ of exp(exp(−z)) − 1 at z → −∞)
+            for side in sides:
+                if sym_float(self.sym_limit(key, side)) == math.inf:
+                    w = self.witness_outward(Z, np.where(np.isnan(v), -np.inf, v), side)
+                    return Sup(math.inf, side_inf(side), unbounded=True, witness=w[0], witness_value=w[1],
+                               detail=f"lim_{{z→{side}∞}} {label} = ∞ (sympy); {label} could not be computed at "
+                                      f"z={fmt(uncomputed)}", method="symbolic")
             return Sup(math.nan, uncomputed, undetermined=f"{label} could not be computed at z={fmt(uncomputed)}: "
                                                           f"{UNCOMPUTED}")
         if np.isposinf(v).any():     # −∞ (ℓ/g with ℓ < 0 where g underflows) bounds nothing from above
