@@ -42,7 +42,7 @@ DANGER = 1e300
 #: where it is below CANCELLED times that bound (gradients of many points cancelling, as near a minimiser on
 #: non-separable data, where it read 1.3371e-8 for 1.3385e-8), the record is recomputed from ∇L = −(1/n)Zᵀq, as
 #: the reference computes it.  On separable data it is ≥ (γ*/R)² times the bound, so this costs nothing there for
-#: γ*/R ≥ 1e-3.  (‖w‖² = c·(Kc) and ⟨w, w*⟩ = c·(Zw*) round likewise relative to (Σ|cᵢ|·R)²: see gd.py.)
+#: γ*/R ≥ 1e-3.  (‖w‖ and ⟨w, w*⟩ lose digits there too, through the state c itself: see gd.py.)
 CANCELLED = 1e-6
 #: A recorded ‖w‖² below this, or not finite, is recomputed from w itself (:func:`eoscheck.maxmargin.row_norm_max`):
 #: its square root would have lost digits or left the range (‖w‖ < 1e-145: w = 0 at step 0, or data of norm 1e-200).
