@@ -78,6 +78,8 @@ CONSTANT_NAMES = tuple(["C", "c"] + [f"C{i}" for i in range(10)] + [f"c{i}" for 
 FIT_MARGIN = 1.0
 #: Slope of ln(ratio) along a ladder above which an upper bound "keeps growing".
 SLOPE_TOL = 0.1
+#: Most sharpness checkpoints of one run a fixed-step sharpness(s) asks for (each a d×d eigenproblem per row).
+MAX_CHECKPOINTS = 4096
 
 T_QUANTITIES = {
     "loss": "loss", "avg_loss": "avg_loss", "w_norm": "w_norm", "grad_norm": "grad_norm",
@@ -304,15 +306,18 @@ class Conjecture:
         raise EoscheckError(f"unknown quantity {q}")  # pragma: no cover
 
     def _sharpness_every(self, inst: Instance, Ts: np.ndarray) -> int:
-        """The sharpness checkpoints' spacing: every ⌊T/64⌋ steps for sharpness(t); for one step s (sharpness(7),
-        sharpness(T/3)) the same on every row, every s steps, so s is among them (on the ⌊T/64⌋ grid alone,
-        sharpness(7) measured nothing: "no point fell in the domain")."""
+        """The sharpness checkpoints' spacing: every ⌊T/64⌋ steps for sharpness(t); for one step per row
+        (sharpness(7), sharpness(T/3) with T per row under eta_of_T), every g steps, g the gcd of those steps, so
+        each row's step is among them (on the ⌊T/64⌋ grid alone, sharpness(7) measured nothing: "no point fell in
+        the domain"; rows whose steps differed kept that grid and measured nothing) — unless that makes more than
+        :data:`MAX_CHECKPOINTS` checkpoints, where the grid stays and those rows measure nothing."""
         grid = max(1, inst.steps // 64)
         if self.arg == "t":
             return grid
         base = {"n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma}
         steps = {int(t) for e, T in zip(inst.etas, Ts) for t in self._steps(int(T), dict(base, eta=e, T=int(T)))}
-        return steps.pop() if len(steps) == 1 and min(steps) >= 1 else grid
+        g = math.gcd(*steps)               # step 0 is a checkpoint anyway; gcd(0, s) = s
+        return g if g >= 1 and inst.steps // g <= MAX_CHECKPOINTS else grid
 
     def _steps(self, T: int, base: dict) -> np.ndarray:
         if self.arg == "t":

@@ -759,3 +759,20 @@ def test_a_negative_constant_is_said_to_flip_expr_only_where_it_does(tmp_path):
     main(["conjecture", "margin(t) >= -C*eta*t", "--effort", "smoke", "-o", str(out), "--save", str(tmp_path)])
     msg = json.loads(out.read_text())["message"]
     assert "fitted negative" in msg and "opposite of the one written" in msg
+
+
+def test_sharpness_at_a_step_that_differs_between_rows_is_measured_on_each():
+    """sharpness(T/3) with T per row (eta_of_T: η = T/100, T ∈ {200, 300, 400}) asks for steps 66, 100 and 133;
+    the checkpoints were every ⌊T/64⌋ = 6 steps, so only rows whose step fell on that grid (here none) measured
+    anything.  Every gcd(66, 100, 133) = 1 steps now: one point per row, at its own step."""
+    from eoscheck.datasets import toy
+    from eoscheck.properties.conjecture import Conjecture
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    conj = Conjecture.parse("sharpness(T/3) >= 1", eta_of_T="T/100")
+    Ts = [200, 300, 400]
+    inst = Instance(with_certificate(toy(normalized=True)), "logistic", tuple(T / 100 for T in Ts), max(Ts),
+                    extra={"T": Ts})
+    vals, P, _ = conj.points(inst)
+    assert sorted(P["t"].tolist()) == [66.0, 100.0, 133.0] and np.all(vals < 1)
