@@ -116,6 +116,75 @@ def thm4_sgd(inst: Instance) -> Evaluation:
                       {"eta": eta, "t": T, "gamma": g, "paths": R, "delta": delta, "bound_kind": np.array([0.0, 1.0])},
                       best=np.array([avgL.max() / bL]), best_meaning="largest risk/bound")
 
+def prop15_instances(budget: Budget):
+    data_st = separable_datasets(n=(2, 200), d=(1, 4), margin=(0.02, 0.5))
+    T = budget.steps(300)
+
+    @st.composite
+    def inst(draw) -> Instance:
+        data = draw(data_st)
+        eta = draw(log_uniform(0.5, 64.0))
+        return Instance(data, "logistic", (eta,), T, extra={"seed": draw(st.integers(0, 2**32 - 1)),
+                                                            "samples": int(32 * budget.scale),
+                                                            "n_train": draw(st.sampled_from([64, 128, 256, 512])),
+                                                            "delta": draw(st.sampled_from([0.05, 0.1, 0.2]))})
+
+    return inst()
+
+
+def population_errors(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """For each of R samples of n_train i.i.d. draws from the data's empirical distribution (seeded): whether GD's
+    output ŵ = w_T (logistic, w₀ = 0, the instance's η and T) is certified consistent with its sample (every
+    yᵢxᵢᵀŵ > its rounding allowance), and the population error Pr(yxᵀŵ < 0) counting only the points whose margin
+    is certified negative (a lower bound on the error, so that no rounding can convict)."""
+    from eoscheck.datasets import Dataset
+    from eoscheck.gd import run_gd
+
+    data, R, m = inst.data, int(inst.extra["samples"]), int(inst.extra["n_train"])
+    rng = np.random.default_rng(int(inst.extra["seed"]))
+    consistent, errors = np.zeros(R, dtype=bool), np.full(R, np.nan)
+    Z = data.Z
+    for r in range(R):
+        idx = rng.integers(0, data.n, size=m)
+        sample = Dataset(data.X[idx], data.y[idx], name=f"{data.name}[sample {r}]")
+        w = run_gd(sample, "logistic", [inst.etas[0]], inst.steps).stats["final_w"][0]
+        # a dot product in float64 is within (d + 2)·u·‖z‖‖w‖ of the exact one (u = EPS/2): twice that
+        tol = (data.d + 2) * EPS * max(1.0, data.max_norm) * float(np.linalg.norm(w))
+        margins = Z @ w
+        consistent[r] = bool(np.all(margins[idx] > tol)) and np.all(np.isfinite(w))
+        errors[r] = float(np.mean(margins < -tol))
+    return consistent, errors
+
+
+@claim("prop15.test_error", title="GD output consistent with n i.i.d. samples: Pr(yxᵀŵ < 0) ≤ 4(d ln(n+1) + ln(4/δ))/n "
+                                  "with probability ≥ 1 − δ",
+       source="Proposition 15 (paper §7)", row=25, kind="probabilistic",
+       quantity="number of samples whose consistent ŵ has population error above the bound", direction="<=",
+       domain="ŵ consistent with its sample (certified); violations counted over the R samples whose ŵ is; bound = "
+              "the 1 − 10⁻³ quantile of Binomial(R', δ)",
+       assumptions=("Assumption 1", "logistic loss", "w0 = 0"), bound=theorem4.TEST_ERROR,
+       strategy=prop15_instances, examples=4)
+def prop15_test_error(inst: Instance) -> Evaluation:
+    n, d, delta = int(inst.extra["n_train"]), inst.data.d, float(inst.extra["delta"])
+    return error_exceedances(inst, float(at(theorem4.TEST_ERROR, d=d, n=n, delta=delta)))
+
+
+def error_exceedances(inst: Instance, b: float) -> Evaluation:
+    """The samples whose consistent ŵ has population error > ``b`` (:func:`population_errors`), against the
+    1 − 10⁻³ quantile of Binomial(R', δ), R' the samples whose ŵ is consistent."""
+    consistent, errors = population_errors(inst)
+    n, d, delta = int(inst.extra["n_train"]), inst.data.d, float(inst.extra["delta"])
+    kept = errors[consistent]
+    if kept.size == 0:
+        return Evaluation(np.zeros(0), np.zeros(0))
+    v = int((kept > b).sum())
+    q = float(binom.ppf(1 - BINOMIAL_LEVEL, kept.size, delta))
+    return Evaluation(np.array([float(v)]), np.array([q]), 0.0, "<=",
+                      {"eta": inst.etas[0], "t": inst.steps, "n": n, "d": d, "samples": int(kept.size),
+                       "delta": delta},
+                      best=np.array([kept.max() / b]), best_meaning="largest population error/bound")
+
+
 # ---------------------------------------------------------------------------
 # Proposition 15's certificate, corrected (erratum §11.8)
 # ---------------------------------------------------------------------------
@@ -124,7 +193,7 @@ def thm4_sgd(inst: Instance) -> Evaluation:
 @claim("prop15.zero_error_certificate", title="L(w_t) < ln 2/n ⇒ every training point is classified correctly",
        source="Proposition 15 remark, corrected (paper §7, erratum §11.8)", row=25, kind="exact",
        quantity="min margin when L(w_t) < ln 2/n", direction=">=", domain="every step", assumptions=THM1,
-       bound=theorem4.TEST_ERROR, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical,
+       bound_id=None, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical,
        erratum="The paper says L(w_t) ≤ 1/n certifies zero training error; that is false (margins ≥ −0.541 "
                "only). The corrected certificate L < ln 2/n is encoded.")
 def prop15_certificate(inst: Instance) -> Evaluation:

@@ -34,6 +34,7 @@ from eoscheck.properties.numerics import allowance
 from eoscheck.properties.observe import Arrays, worst_per_row
 from eoscheck.properties.runner import run_claim
 from eoscheck.properties.theorem1 import monotone_after
+from eoscheck.properties.theorem4 import prop15_instances as _prop15_strategy
 from eoscheck.properties.theorem3 import (first_step_increase, lemma14_thm3_instances, thm3_calibration,
                                           thm3_lower_evaluate, thm3_strategy)
 
@@ -67,6 +68,16 @@ def _prop15_uncorrected(inst: Instance):
     A = Arrays.of(inst.trajectory())
     mask = A.logL <= math.log(1 / inst.data.n)
     return worst_per_row(A.min_margin, 0.0, allowance(A.wn), mask, ">=", point_params(inst, A))
+
+
+def _prop15_over_n2(inst: Instance):
+    """Proposition 15's test-error bound divided by n once more: 4(d ln(n+1) + ln(4/δ))/n²."""
+    from eoscheck.bounds import theorem4
+    from eoscheck.properties.bound_values import at
+    from eoscheck.properties.theorem4 import error_exceedances
+
+    n, delta = int(inst.extra["n_train"]), float(inst.extra["delta"])
+    return error_exceedances(inst, float(at(theorem4.TEST_ERROR, d=inst.data.d, n=n, delta=delta)) / n)
 
 
 def _thm3_sqrt(inst: Instance):
@@ -124,6 +135,13 @@ FALSE: list[Statement] = [
         "L = ℓ(−0.1)/2 = 0.37 ≤ 1/2 with one point misclassified (GD reaches such states during EoS)",
         claim=_claim("false.prop15_printed", "L ≤ 1/n ⇒ all margins ≥ 0", theorem1_instances, _prop15_uncorrected,
                      ">=", explicit=theorem1_canonical)),
+    Statement(
+        "Proposition 15's test-error bound over n²",
+        "64 draws from a population of 49 points (d = 2) leave (1 − 1/49)⁶⁴ ≈ 27 % of it unseen, where a ŵ "
+        "consistent with the sample errs on points nearest its boundary: 5 of the 13 consistent samples have a "
+        "population error above 4(2 ln 65 + ln 80)/64² ≈ 0.012, against 4 allowed at δ = 0.05",
+        claim=_claim("false.prop15_over_n2", "consistent ŵ: Pr(yxᵀŵ < 0) ≤ 4(d ln(n+1) + ln(4/δ))/n²",
+                     _prop15_strategy, _prop15_over_n2)),
     Statement(
         "monotone once L(w_s) ≤ 100/η",
         "L(w₀) = ln 2 ≤ 100/η for every η ≤ 144, so every non-monotone run with η ≤ 144 breaks it, e.g. "
@@ -250,7 +268,7 @@ TRUE_CONJECTURES.append(
 
 TRUE = TRUE_CONJECTURES + [Statement(cid, "registry", claim=cid) for cid in (
     "lemma9.perceptron_step", "thm1.tau", "lemma10.monotone", "lemma14.first_step",
-    "classic.descent_lemma", "cor2.bound", "thm3.lower", "lemma13.lower")]
+    "classic.descent_lemma", "cor2.bound", "thm3.lower", "lemma13.lower", "prop15.test_error")]
 
 _RESULTS: dict[str, bool] = {}
 
