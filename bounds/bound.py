@@ -421,12 +421,12 @@ class Bound:
             try:
                 inside = self.in_domain(loss=loss, **values)
             except EoscheckError as err:   # a condition that cannot be evaluated there: say so, not "inside"
-                raise DivergenceError(f"bound {self.id}: non-finite value at {values}, where its domain cannot be "
+                raise DivergenceError(f"bound {self.id}: non-finite value at {_shown(values)}, where its domain cannot be "
                                       f"decided ({err})") from None
             inside = np.asarray(inside.detach().cpu().numpy() if isinstance(inside, torch.Tensor) else inside)
             badn = bad.detach().cpu().numpy() if backend == "torch" else bad
             if bool(np.any(np.broadcast_to(inside, np.broadcast_shapes(inside.shape, badn.shape)) & badn)):
-                raise DivergenceError(f"bound {self.id}: non-finite value inside its domain at {values}")
+                raise DivergenceError(f"bound {self.id}: non-finite value inside its domain at {_shown(values)}")
         if backend == "numpy" and out.ndim == 0:
             return float(out)
         return out
@@ -642,9 +642,13 @@ def _loss_constant(loss: Loss, name: str, bound_id: str) -> float:
 
 
 def _shown(values: Mapping[str, Any]) -> str:
-    """The parameters for a message: numbers as they are, arrays by their shape (one line)."""
-    return "{" + ", ".join(f"{k}: " + (f"array of shape {np.shape(v)}" if np.ndim(v) else repr(v))
-                           for k, v in values.items()) + "}"
+    """The parameters for a message, one line: numbers as they are, arrays by their range and size."""
+    def one(v) -> str:
+        if not np.ndim(v):
+            return f"{float(v):.6g}" if isinstance(v, (float, np.floating)) else repr(v)
+        a = np.asarray(v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v, dtype=np.float64)
+        return f"{np.nanmin(a):.6g}…{np.nanmax(a):.6g} ({a.size} values)" if a.size else "no values"
+    return "{" + ", ".join(f"{k} = {one(v)}" for k, v in values.items()) + "}"
 
 
 def _exact_loss_constant(loss: Loss, name: str):

@@ -481,6 +481,11 @@ def _read_csv(p: Path):
         raise EoscheckError(f"{p}: malformed CSV ({err})") from None
     if not rows:
         raise EoscheckError(f"{p} is empty")
+    sep = next((s for s in (";", "\t") if all(len(r) == 1 and s in r[0] for r in rows[:2])), None)
+    if sep is not None:      # rows of one cell holding ';' or tabs: a CSV written with another separator
+        shown = "tabs" if sep == "\t" else f"{sep!r}"
+        raise EoscheckError(f"{p}: its rows separate values with {shown}; eoscheck reads comma-separated values "
+                            "(save it with ',' as the separator)")
     header = None
     numeric = [_number(c) is not None for c in rows[0]]
     if not any(numeric):                  # a header: names only (a bad cell in a data row is an error below)

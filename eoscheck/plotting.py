@@ -117,6 +117,9 @@ def _prefer(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
 
 #: Up to this many stepsizes the legend beside the panels takes size-8 text (more: 7).
 LEGEND_LARGE_MAX = 8
+#: Above this many stepsizes a colour bar of η replaces the legend, and the curves are line collections (200
+#: stepsizes collapsed the panels under their legend, with matplotlib's layout warning; 20,000 plotted for minutes).
+LEGEND_MAX = 32
 
 
 def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: bool = False, *,
@@ -140,7 +143,17 @@ def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: 
     pos = t > 0
     import matplotlib
 
-    colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, traj.K))
+    many = traj.K > LEGEND_MAX and ax is None
+    norm = None
+    if many:       # coloured by η on a log scale (a colour bar, not a legend of K entries), drawn as line collections
+        from matplotlib.colors import LogNorm
+
+        lo, hi = float(np.min(traj.eta)), float(np.max(traj.eta))
+        norm = LogNorm(lo, hi if hi > lo else lo * 2)
+        colors = matplotlib.colormaps["viridis"](0.9 * norm(np.asarray(traj.eta, dtype=np.float64)))
+        lines: list[list] = [[], [], []]
+    else:
+        colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, traj.K))
     drawn = [False, False, False]
     for k, eta in enumerate(traj.eta):
         div = int(traj.stats["diverged_at"][k]) if "diverged_at" in traj.stats else -1
@@ -153,15 +166,31 @@ def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: 
                       _prefer(plottable(loss * eta * t), from_log(log_l + np.log(eta) + np.log(t)))]
         for i, (a, values) in enumerate(zip(axes[:2], panels)):
             y = values[pos]
-            a.plot(t[pos], y, color=colors[k], lw=1.2, label=label)
+            if many:
+                lines[i].append(np.column_stack([t[pos], y]))
+            else:
+                a.plot(t[pos], y, color=colors[k], lw=1.2, label=label)
             drawn[i] |= bool(np.isfinite(y).any())
             if div >= 0:
                 _mark_divergence(a, t[pos], y, div, colors[k])
         if want_sharp:
             y = plottable(traj.sharpness[k])
-            axes[2].plot(traj.sharpness_step, y, color=colors[k], lw=1.2, label=label)
+            if many:
+                lines[2].append(np.column_stack([traj.sharpness_step, y]))
+            else:
+                axes[2].plot(traj.sharpness_step, y, color=colors[k], lw=1.2, label=label)
+                axes[2].axhline(2 / eta, color=colors[k], ls="--", lw=0.8)
             drawn[2] |= bool(np.isfinite(y).any())
-            axes[2].axhline(2 / eta, color=colors[k], ls="--", lw=0.8)
+    if many:
+        from matplotlib.collections import LineCollection
+
+        for a, segs in zip(axes, lines):
+            if segs:
+                a.add_collection(LineCollection(segs, colors=colors, lw=0.8))
+                a.autoscale_view()
+        if want_sharp:
+            axes[2].add_collection(LineCollection([[(0, 2 / e), (traj.sharpness_step[-1], 2 / e)] for e in traj.eta],
+                                                  colors=colors, linestyles="--", lw=0.6))
     names = ["training loss L(w_t)", "L(w_t) · η t"]
     for a, ok in zip(axes[:3] if want_sharp else axes[:2], drawn):
         if not ok:  # every value diverged: nothing positive to scale
@@ -178,7 +207,15 @@ def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: 
         axes[2].set_ylabel("sharpness λ_max(∇²L)  (dashed: 2/η)")
         axes[2].set_yscale("log")
         axes[2].grid(True, alpha=0.3)
-    if ax is None:
+    if many:
+        from matplotlib.cm import ScalarMappable
+
+        from matplotlib.colors import ListedColormap
+
+        cmap = ListedColormap(matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, 256)))   # the curves' range
+        sm = ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(sm, ax=axes, label=f"η ({traj.K} stepsizes)", location="right")
+    elif ax is None:
         # one entry a stepsize: beside the panels, in columns of ≤ 16, where it hides no curve and is never cut
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper",
                    fontsize=8 if traj.K <= LEGEND_LARGE_MAX else 7, ncol=max(1, -(-traj.K // 16)))

@@ -20,7 +20,7 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 
-from ._errors import EoscheckError
+from ._errors import TooBig
 
 GiB = float(1 << 30)
 
@@ -113,14 +113,14 @@ class Estimate:
         return line
 
     def require(self, available: float | None = None) -> None:
-        """Raise a one-line :class:`EoscheckError` when the estimate exceeds what is available."""
+        """Raise a one-line :class:`~eoscheck._errors.TooBig` when the estimate exceeds what is available."""
         avail = available_memory() if available is None else available
         if self.total <= avail:
             return
         big = max(self.memory, key=self.memory.get)
         hint = self.hints.get(big, "shrink the request")
-        raise EoscheckError(f"{self.what} needs ≈ {_size(self.total)} of memory ({big} {_size(self.memory[big])}) "
-                            f"but {_size(avail)} is available; {hint}")
+        raise TooBig(f"{self.what} needs ≈ {_size(self.total)} of memory ({big} {_size(self.memory[big])}) "
+                     f"but {_size(avail)} is available", hint)
 
 
 #: Bytes the NTK engine's stepsizes may hold at once, per device; more stepsizes run in chunks of that size.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
@@ -18,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from eoscheck._errors import EoscheckError
 from eoscheck.datasets import Dataset
 from eoscheck.gd import run_gd
 from eoscheck.losses import Loss, get_loss
@@ -154,6 +156,14 @@ class Instance:
         data = Dataset(np.asarray(d["X"], dtype=np.float64), np.asarray(d["y"], dtype=np.float64),
                        name=d.get("name", "replayed"), meta=d.get("meta", {}))
         w0 = obj.get("w0")
-        return cls(data=data, loss=obj.get("loss", "logistic"), etas=tuple(float(e) for e in obj["etas"]),
-                   steps=int(obj["steps"]), w0=None if w0 is None else tuple(float(v) for v in w0),
+        steps = obj["steps"]
+        # a whole number, as every check writes it ("200" was taken as 200; 0 is prop5's, which runs no GD)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise EoscheckError(f"an instance's steps must be a whole number ≥ 0, got {steps!r}")
+        etas = obj["etas"]
+        if not (isinstance(etas, list) and etas and all(isinstance(e, (int, float)) and not isinstance(e, bool)
+                                                         and math.isfinite(e) and e > 0 for e in etas)):
+            raise EoscheckError(f"an instance's etas must be a list of positive numbers, got {etas!r}")
+        return cls(data=data, loss=obj.get("loss", "logistic"), etas=tuple(float(e) for e in etas),
+                   steps=steps, w0=None if w0 is None else tuple(float(v) for v in w0),
                    extra=dict(obj.get("extra", {})))

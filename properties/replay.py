@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from eoscheck._errors import EoscheckError
+from eoscheck._errors import EoscheckError, TooBig
 
 from .claims import Claim, get_claim
 from .hypotheses import assumption_conflicts, certificate_conflict, domain_conflicts
@@ -132,7 +132,11 @@ def replay(path: str | Path) -> ReplayResult:
     """Re-run the GD of a counterexample file and re-check its claim or conjecture."""
     obj = load(path)
     try:                       # the file's fields; a wrong one is the file's fault, named in one line
-        inst = Instance.from_json(obj["instance"])
+        try:
+            inst = Instance.from_json(obj["instance"])
+        except EoscheckError as err:     # the data or a field of the instance: about this file
+            raise EoscheckError(f"{path} is not a valid counterexample file ({err}); save it again with eoscheck "
+                                "check or conjecture") from None
         C = float(obj.get("constant", 1.0))
         margin = float(obj.get("margin", 0.0))
         kind = obj["kind"]
@@ -200,6 +204,9 @@ def replay(path: str | Path) -> ReplayResult:
 
                 point = confirm(conj, inst, margin)  # the same 40-digit check that convicted
                 subject = s["text"]
+    except TooBig as err:      # the remedy is not an option here: the file fixes the run
+        raise EoscheckError(f"{path}: {err.need}; the file asks for more than this machine holds (replay it on a "
+                            "larger one)") from None
     except EoscheckError:
         raise
     except (KeyError, IndexError, TypeError, ValueError) as err:   # a field the evaluation reads (extra, meta)

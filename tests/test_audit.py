@@ -1177,3 +1177,21 @@ def test_a_steep_smooth_derivative_is_no_kink():
         if n:
             a, b = found[0][:2]
             assert np.nextafter(a, np.inf) == b and a <= float(_root_of_the_kink()) <= b + np.spacing(b)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--run-steps", "7"], "--run-steps applies with --run only"),          # was ignored, exit 0
+    (["--run-etas", "5"], "--run-etas applies with --run only"),
+    (["--search-range", "1e308"], "must lie in [1000, 1e+300]"),           # exit 3 and numpy's warning on stderr
+    (["--run", "--run-steps", "1000000000"], "use fewer --run-steps or --run-etas"),   # named run's --grid, --steps
+])
+def test_audit_loss_options_are_refused_in_its_own_words(argv, says, capsys):
+    rc = cli_main(["audit-loss", "logistic", "--no-symbolic", *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and says in err[0], err
+
+
+def test_audit_loss_counts_read_like_the_other_commands():
+    """--T 1e6 and --run-steps 2^5 were "invalid int value" here, accepted by run, sweep and bounds."""
+    assert cli_main(["audit-loss", "flat_exp:a=1", "--no-symbolic", "--eta", "5", "--n", "50", "--gamma", "0.2",
+                     "--T", "1e6", "--run", "--run-steps", "2^5", "--run-etas", "1"]) == 0

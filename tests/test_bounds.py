@@ -516,7 +516,19 @@ def test_an_underflowing_exact_value_is_the_float_rounding_unless_checked():
     assert tgot.tolist() == got.tolist()
     with pytest.raises(EoscheckError, match="underflows float64") as err:
         b.evaluate("logistic", check=True, eta=np.geomspace(1e250, 1e300, 64), gamma=1.0, t=1e60, s=0)
-    assert "\n" not in str(err.value) and "array of shape (64,)" in str(err.value)
+    assert "\n" not in str(err.value) and "eta = 1e+250…1e+300 (64 values)" in str(err.value)
+
+
+def test_a_non_finite_bound_names_its_parameters_in_one_short_line():
+    """thm35.eos_average at η = 1e308 (audit-loss --run --run-etas 1e308) printed the raw dict, t as numpy's
+    array(...) over several lines: `{'eta': 1e+308, …, 't': array([ 1., 2., …])}`."""
+    from eoscheck._errors import DivergenceError
+
+    b = get_bound("thm35.eos_average")
+    with pytest.raises(DivergenceError) as err:
+        b.evaluate("logistic", eta=1e308, gamma=0.5, t=np.arange(1.0, 11.0), C_g=1.0)
+    msg = str(err.value)
+    assert "\n" not in msg and "array(" not in msg and "eta = 1e+308" in msg and "t = 1…10 (10 values)" in msg
 
 
 def test_domain_conditions_are_decided_exactly_where_float64_under_or_overflows():

@@ -146,6 +146,35 @@ def test_fig1_legend_of_32_stepsizes_stays_inside_the_figure_and_off_the_panels(
     assert "η = 0.125" in [t.get_text() for t in legends[0].get_texts()]   # 4 significant digits, not 0.124961
 
 
+def test_fig1_of_many_stepsizes_has_a_colour_bar_of_eta_and_no_legend():
+    """200 stepsizes: a 200-entry legend collapsed the panels (matplotlib's "constrained_layout not applied"
+    warning on stderr, the curves hidden); 20,000 plotted for minutes.  Above LEGEND_MAX the curves are coloured
+    by log η with a colour bar, one line collection a panel; the warning is an error here."""
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection, QuadMesh
+
+    from eoscheck import run_gd, toy
+    from eoscheck.plotting import LEGEND_MAX, plot_fig1
+
+    etas = list(np.geomspace(0.1, 100.0, 200))
+    traj = run_gd(toy(normalized=True), "logistic", etas, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_fig1(traj, offscreen=True)
+        FigureCanvasAgg(fig).draw()
+    assert traj.K > LEGEND_MAX and not fig.legends and all(a.get_legend() is None for a in fig.axes[:2])
+    bars = [a for a in fig.axes[2:] if "200 stepsizes" in a.get_ylabel()]
+    assert len(bars) == 1 and bars[0].get_ylim() == pytest.approx((0.1, 100.0))
+    for a in fig.axes[:2]:
+        (lc,) = [c for c in a.collections if isinstance(c, LineCollection)]
+        assert len(lc.get_segments()) == 200
+        # the colour follows η: the curve of the largest η has the colour bar's top colour
+        (mesh,) = [c for c in bars[0].collections if isinstance(c, QuadMesh)]
+        np.testing.assert_allclose(lc.get_colors()[-1], mesh.cmap(1.0), atol=1e-12)
+
+
 def test_run_json_is_strict_json_even_with_infinite_values(tmp_path):
     """`width_required: Infinity` (--model ntk) and `"scale": Infinity` were bare Infinity: not JSON."""
     import json

@@ -475,3 +475,12 @@ def test_normalize_reaches_the_unit_ball_on_subnormal_data():
     X = np.array([[1e-320, 2e-320], [3e-320, -1e-320]])
     data = Dataset(X, np.array([1.0, -1.0])).normalize()
     assert abs(data.max_norm - 1.0) <= 4 * np.finfo(float).eps
+
+
+@pytest.mark.parametrize("text, shown", [("1;2;1\n-1;0.5;-1\n", "';'"), ("x1\tx2\ty\n1\t2\t1\n", "tabs")])
+def test_a_csv_with_another_separator_is_named(tmp_path, text, shown):
+    """1;2;1 / -1;0.5;-1: the first row, one non-numeric cell, was dropped as a header and the second refused as
+    "non-numeric value '-1;0.5;-1'", with no word of the separator."""
+    (tmp_path / "d.csv").write_text(text)
+    with pytest.raises(EoscheckError, match=f"separate values with {shown}; eoscheck reads comma-separated"):
+        load_file(tmp_path / "d.csv")

@@ -225,3 +225,18 @@ def test_ntk_claims_require_assumption_4a():
     assert any("‖xᵢ‖ ≤ 1 fails" in w for w in assumption_conflicts(c.assumptions, raw))
     ok = ntk_instance(toy(normalized=True), "logistic", (4.0,), 100, width=16)
     assert assumption_conflicts(c.assumptions, ok) == []
+
+
+@pytest.mark.parametrize("steps, etas, says", [("200", [8.0], "steps must be a whole number"),
+                                                (-3, [8.0], "steps must be a whole number"),
+                                                (50, [], "etas must be a list of positive numbers"),
+                                                (50, ["8"], "etas must be a list of positive numbers")])
+def test_an_edited_instance_is_refused_in_one_line(tmp_path, capsys, steps, etas, says):
+    """"steps": "200" was taken as 200 (int("200")); a stepsize "8" as 8.0; an empty list ran nothing."""
+    path = _witness(tmp_path, "thm1.eos_average", with_certificate(toy(normalized=True)), etas, 50)
+    obj = json.loads(open(path).read())
+    obj["instance"]["steps"] = steps
+    open(path, "w").write(json.dumps(obj))
+    assert main(["replay", path]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and path in err[0]

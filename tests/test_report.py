@@ -396,12 +396,17 @@ def test_section7_is_eoscheck_checks_table(built, tmp_path):
 
 
 @pytest.mark.parametrize("argv, says", [(["--seed", "-1"], "--seed: must be at least 0"),
-                                        (["--mnist", "{empty}"], "no train-images-idx3-ubyte")])
+                                        (["--mnist", "{empty}"], "no train-images-idx3-ubyte"),
+                                        (["--mnist", "{junk}"], "is not an IDX file (bad magic number)")])
 def test_bad_report_options_are_refused_before_any_work(argv, says, tmp_path, capsys):
     """`report --seed -1` ran ~2 minutes and failed seven sections (exit 1); `--mnist` of a folder without the
-    files failed after 112 s.  Both are now one line, exit 2, before anything is computed or written."""
+    files failed after 112 s, and of a folder whose files are not idx files after the whole build (a traceback in
+    index.md, exit 1).  Each is now one line, exit 2, before anything is computed or written."""
     (tmp_path / "empty").mkdir()
-    argv = [a.replace("{empty}", str(tmp_path / "empty")) for a in argv]
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "train-images-idx3-ubyte").write_bytes(b"junkjunkjunk")
+    (tmp_path / "junk" / "train-labels-idx1-ubyte").write_bytes(b"junk")
+    argv = [a.replace("{empty}", str(tmp_path / "empty")).replace("{junk}", str(tmp_path / "junk")) for a in argv]
     rc = main(["report", "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"), *argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and says in err[0]

@@ -24,6 +24,10 @@ from .simplify import Piece, as_float, audited_forms, split_pieces, stabilize
 from .symbolic import SymbolicPool
 
 
+#: The widest --search-range: [−R, R]'s grid spacing 2R/n overflowed float64 at R = 1e308 (NaN grid points).
+MAX_SEARCH_RANGE = 1e300
+
+
 def audit_loss(
     loss: Loss | str,
     *,
@@ -52,8 +56,9 @@ def audit_loss(
     t0 = time.perf_counter()
     loss = _as_loss(loss)
     R = float(search_range)
-    if not (math.isfinite(R) and R >= 1e3):
-        raise EoscheckError(f"search_range must be a finite number ≥ 1000, got {search_range}")
+    if not (math.isfinite(R) and 1e3 <= R <= MAX_SEARCH_RANGE):
+        raise EoscheckError(f"search_range (--search-range) must lie in [1000, {MAX_SEARCH_RANGE:g}], got {search_range} "
+                            "(the grid's spacing 2R/n must stay a float64)")
     for name, v in (("symbolic_timeout", symbolic_timeout), ("symbolic_budget", symbolic_budget)):
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
             raise EoscheckError(f"{name} must be a positive number of CPU seconds, got {v!r}")

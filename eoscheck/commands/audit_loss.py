@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 
-from .._errors import EoscheckError
+from .._errors import EoscheckError, TooBig
+from ._arguments import count_at_least, finite_float
 
 NAME = "audit-loss"
 HELP = ("audit a loss against Assumption 3: checks, constants C_g/C_β/C_e, ρ, what Theorem 35 promises; "
@@ -32,18 +33,18 @@ def add_arguments(p) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a parameter of the formula (repeatable), e.g. --param a=2")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
-    p.add_argument("--eta", type=float, help="stepsize η for the instantiated bounds")
-    p.add_argument("--n", type=int, help="number of samples n")
-    p.add_argument("--gamma", type=float, help="margin γ")
-    p.add_argument("--T", type=int, dest="T", help="number of steps T")
+    p.add_argument("--eta", type=finite_float, help="stepsize η for the instantiated bounds")
+    p.add_argument("--n", type=count_at_least(1), help="number of samples n")
+    p.add_argument("--gamma", type=finite_float, help="margin γ")
+    p.add_argument("--T", type=count_at_least(1), dest="T", help="number of steps T")
     p.add_argument("--run", action="store_true",
                    help="also run GD with this loss on digits 0-vs-8 (normalized) and compare with the bounds")
-    p.add_argument("--run-etas", type=float, nargs="+", metavar="ETA",
+    p.add_argument("--run-etas", type=finite_float, nargs="+", metavar="ETA",
                    help="stepsizes for --run (default: 1 10 100)")
-    p.add_argument("--run-steps", type=int, metavar="T", help="steps for --run (default: 2000)")
-    p.add_argument("--search-range", type=float, default=1e3, metavar="R",
+    p.add_argument("--run-steps", type=count_at_least(1), metavar="T", help="steps for --run (default: 2000)")
+    p.add_argument("--search-range", type=finite_float, default=1e3, metavar="R",
                    help="numeric searches cover at least [-R, R] (default 1000, the minimum)")
-    p.add_argument("--symbolic-timeout", type=float, default=3.0, metavar="S",
+    p.add_argument("--symbolic-timeout", type=finite_float, default=3.0, metavar="S",
                    help="CPU seconds per sympy question (sympy can hang; default 3; CPU time, so load does not change it)")
     p.add_argument("--no-symbolic", action="store_true", help="numeric checks only")
 
@@ -76,8 +77,9 @@ def _check_args(args) -> None:
         v = getattr(args, flag)
         if v is not None and v < 1:
             raise EoscheckError(f"--{flag} must be a positive integer, got {v}")
-    if args.run_steps is not None and args.run_steps < 1:
-        raise EoscheckError(f"--run-steps must be a positive integer, got {args.run_steps}")
+    for flag in ("run_etas", "run_steps"):       # given without --run they would be ignored
+        if getattr(args, flag) is not None and not args.run:
+            raise EoscheckError(f"--{flag.replace('_', '-')} applies with --run only; add --run or drop it")
     if args.run_etas is not None and not all(e > 0 and e < float("inf") for e in args.run_etas):
         raise EoscheckError("--run-etas must be positive numbers")
     if not args.symbolic_timeout > 0:
@@ -95,7 +97,10 @@ def run(args) -> int:
                         symbolic_timeout=args.symbolic_timeout, eta=args.eta, n=args.n, gamma=args.gamma, T=args.T)
     gd = None
     if args.run:
-        gd = compare_with_gd(report, etas=args.run_etas or RUN_ETAS, steps=args.run_steps or RUN_STEPS)
+        try:
+            gd = compare_with_gd(report, etas=args.run_etas or RUN_ETAS, steps=args.run_steps or RUN_STEPS)
+        except TooBig as err:   # its remedy in this command's options, not run's (--grid, --steps)
+            raise EoscheckError(f"{err.need}; use fewer --run-steps or --run-etas") from None
     if args.json:
         from ..provenance import provenance
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from .._errors import EoscheckError
 from ._arguments import count_at_least
 from .conjecture import SAVE_DEFAULT
 
@@ -73,6 +74,11 @@ def run(args) -> int:
     from ..properties.runner import run_claims
 
     if args.list:          # the named claims (unknown ids: exit 2), else all
+        ignored = [flag for flag, given in (("-o/--output", args.output), ("--counterexamples",
+                   args.counterexamples != SAVE_DEFAULT), ("--seed", args.seed is not None),
+                   ("--profile", args.profile), ("--strict", args.strict)) if given]
+        if ignored:        # --list runs nothing: they would be ignored
+            raise EoscheckError(f"{ignored[0]} does not apply with --list (it only lists the claims); drop it")
         listed = [get_claim(cid) for cid in args.claims] or all_claims()
         if args.json:      # --list --json printed the table
             print(json.dumps([c.summary() for c in listed], indent=1, ensure_ascii=False))

@@ -179,7 +179,7 @@ def build_report(out: str | Path = DEFAULT_OUT, profile: str = "quick", *, devic
         if not Path(mnist).is_dir():
             raise EoscheckError(f"--mnist {mnist}: not a folder; give the folder holding MNIST's "
                                 "train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]")
-        figure1.mnist_files(mnist)      # before any computation: a folder without the files is refused now
+        figure1.mnist08(mnist)      # before any computation: missing or malformed idx files are refused now
         cfg["figure1"]["digits"]["mnist"] = str(Path(mnist).resolve())
     out = check_output_dir(out)
     cache_root = check_output_dir(cache_dir if cache_dir is not None else default_cache_dir(), "--cache-dir")

@@ -231,6 +231,15 @@ def mnist_files(root) -> tuple:
     raise EoscheckError(f"--mnist {root}: no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] there")
 
 
+def mnist08(root):
+    """The first 1,000 training images of MNIST labelled 0 (+1) or 8 (−1), raw pixels, from the idx files in folder
+    ``root`` (:func:`mnist_files`); EoscheckError in one line for missing, malformed or truncated files."""
+    from ..datasets import load_idx
+
+    images, labels = mnist_files(root)
+    return load_idx(images, labels, classes=(0, 8), n=1000, name="mnist08")
+
+
 def fig1_data(cfg: dict, ctx: Context):
     """(dataset, how the stepsizes are set, description) for Fig. 1 (c)–(d).
 
@@ -242,12 +251,11 @@ def fig1_data(cfg: dict, ctx: Context):
     """
     from pathlib import Path
 
-    from ..datasets import FASHION_MNIST_DIR, Dataset, digits_pair, fashion_pair, load_idx
+    from ..datasets import FASHION_MNIST_DIR, Dataset, digits_pair, fashion_pair
 
     if cfg.get("mnist"):
         root = Path(cfg["mnist"])
-        images, labels = mnist_files(root)
-        raw = load_idx(images, labels, classes=(0, 8), n=1000, name="mnist08")
+        raw = mnist08(root)
         data = Dataset(raw.X / 255.0, raw.y, name="mnist08", meta=dict(raw.meta, scaling="pixels/255"))
         return data, "paper", (f"MNIST from {root}: the first 1,000 training images labelled 0 (+1) or 8 "
                                f"(−1), pixels/255, the paper's stepsizes unchanged (the paper's exact setting "
