@@ -156,6 +156,8 @@ NUMBER_CASES = [
     (["--eta=-2^3"], "positive"),
     (["--eta", "1,,abc"], "not a number"),
     (["--eta", ","], "at least one value"),
+    (["--eta", "1,1,1"], "the stepsize 1 is given twice"),         # ran three identical rows
+    (["--eta", "0.5,2^-1"], "the stepsize 2^-1 is given twice (as 0.5)"),
     (["--eta", "(-8)^(1/3)"], "not a number"),
     (["--steps", "0"], "at least 1"),
     (["--steps", "-5"], "at least 1"),
