@@ -306,7 +306,8 @@ def _search(conj: Conjecture, e, seed: int | None, s0: int, margin: float, shrin
     from .search import search
 
     hs = settings(max_examples=e.examples, deadline=None, database=None, derandomize=seed is None,
-                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
+                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+                  report_multiple_bugs=False)   # no wall-clock window of generation after a failure (profiles.py)
     res = search(conj.strategy(), conj.evaluate, hs, margin=margin, label="conjecture", seed=seed,
                  shrink_attempts=shrink_attempts, explicit=conj.canonical_instances())
     rep.examples, rep.points = res.examples, res.points

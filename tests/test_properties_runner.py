@@ -263,3 +263,25 @@ def test_check_list_refuses_options_it_would_ignore(extra, tmp_path, capsys, mon
     assert main(["check", "--list", *extra]) == 2
     assert "does not apply with --list" in capsys.readouterr().err
     assert not (tmp_path / "listed.json").exists()
+
+
+def test_no_search_generates_on_a_wall_clock_window_after_a_failure(monkeypatch):
+    """Hypothesis's report_multiple_bugs (on by default) keeps generating for 10 wall-clock seconds after the first
+    failure: which examples ran, the worst point and the counterexample depended on the machine's speed and load.
+    Every claim's settings and the conjecture search's turn it off."""
+    from eoscheck.properties import decide, search as search_mod
+    from eoscheck.properties.claims import all_claims
+    from eoscheck.properties.conjecture import Conjecture
+    from eoscheck.properties.profiles import PROFILE_NAMES, claim_settings
+
+    c = all_claims()[0]
+    assert all(claim_settings(c, p).report_multiple_bugs is False for p in PROFILE_NAMES)
+    seen = []
+
+    def spy(strategy, evaluate, hyp_settings, **kw):
+        seen.append(hyp_settings.report_multiple_bugs)
+        return search_mod.SearchResult()
+
+    monkeypatch.setattr(search_mod, "search", spy)
+    decide.check_conjecture(Conjecture.parse("loss(t) <= 1"), "smoke")
+    assert seen and not any(seen)

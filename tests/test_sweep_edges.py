@@ -285,3 +285,28 @@ def test_small_input_hints_and_a_log_grid_of_a_billion_points():
     with pytest.raises(EoscheckError, match="e.g. --gamma 0.05:0.5"):
         Axis.parse("0.5:0.1", "gamma", False)
     assert np.array_equal(record_grid(20, "log", 10**12), np.arange(21))
+
+
+def test_a_data_file_is_read_only_if_it_is_the_one_planned(tmp_path, monkeypatch):
+    """A sweep over data files hashed them where it was planned and a worker re-opened them by their (relative)
+    path: a worker started in another folder, with another x.npz there, ran that file's data, and the cache kept
+    its rows under the planned file's key.  Paths are now absolute, and a task checks the file's digest."""
+    import numpy as np
+
+    from eoscheck.datasets import synthetic
+    from eoscheck.sweeps.grid import DataSpec
+
+    here, there = tmp_path / "A", tmp_path / "B"
+    for folder, seed in ((here, 1), (there, 2)):
+        (folder / "data").mkdir(parents=True)
+        d = synthetic(20, 5, 0.2, seed=seed)
+        np.savez(folder / "data" / "x.npz", X=d.X, y=d.y)
+    monkeypatch.chdir(here)
+    spec = DataSpec.parse("data/x.npz")
+    assert Path(spec.files[0]).is_absolute()
+    monkeypatch.chdir(there)                  # another process's working folder: the same absolute file
+    data, _ = spec.dataset(0, 0)
+    np.testing.assert_array_equal(data.X, synthetic(20, 5, 0.2, seed=1).X)
+    (here / "data" / "x.npz").write_bytes((there / "data" / "x.npz").read_bytes())   # edited since it was planned
+    with pytest.raises(EoscheckError, match="not the file the sweep was planned with"):
+        spec.dataset(0, 0)

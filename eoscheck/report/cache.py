@@ -67,6 +67,11 @@ class CacheEvent:
     seconds: float
 
 
+#: The libraries whose version can change a cached result's bits or verdict (GEMMs and elementwise kernels, the
+#: max-margin solver, the bounds' simplification, the claims' search, the digits data).
+RESULT_LIBRARIES = ("numpy", "scipy", "sympy", "torch", "numba", "hypothesis", "scikit-learn")
+
+
 @dataclass
 class RunCache:
     """Runs keyed by configuration and code hash under ``root`` (see the module docstring)."""
@@ -83,10 +88,14 @@ class RunCache:
     @staticmethod
     def key(kind: str, config: dict[str, Any], code: str) -> str:
         """The entry hash: configuration + kind + code hash + what else fixes the bits here
-        (:func:`eoscheck.fastgd.numerics`: a run under ``EOSCHECK_GEMM=openblas`` is not an MKL run's entry)."""
+        (:func:`eoscheck.fastgd.numerics`: a run under ``EOSCHECK_GEMM=openblas`` is not an MKL run's entry) and
+        the versions of the libraries results are computed with (:data:`RESULT_LIBRARIES`: an upgraded numpy or
+        Hypothesis served the old entries)."""
         from ..fastgd import numerics
+        from ..provenance import versions
 
-        return config_hash({"kind": kind, "config": config, "code": code, "numerics": numerics()})
+        libs = {k: v for k, v in versions().items() if k in RESULT_LIBRARIES}
+        return config_hash({"kind": kind, "config": config, "code": code, "numerics": numerics(), "libraries": libs})
 
     def path(self, kind: str, label: str, key: str) -> Path:
         return self.root / f"{kind}-{_safe(label)}-{key}"

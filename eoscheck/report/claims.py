@@ -237,6 +237,7 @@ def run_checks(ctx: Context, ids: list[str] | None = None) -> list[dict[str, Any
     """The check result of claims ``ids`` (default: the profile's, all when it names none), in
     registry order, cached per claim."""
     from ..properties.claims import all_claims, get_claim
+    from ..properties.fitted import load_constants
 
     cfg = ctx.cfg["claims"]
     profile = cfg["profile"]
@@ -254,8 +255,10 @@ def run_checks(ctx: Context, ids: list[str] | None = None) -> list[dict[str, Any
     workers = ctx.cache.root / "workers"
     kill_orphans(workers)
 
-    def key(cid):
-        return {"claim": cid, "profile": profile, "seed": seed}
+    constants = load_constants().get("claims", {})    # $EOSCHECK_FITTED_CONSTANTS or the package's
+
+    def key(cid):      # a claim's fitted constant decides its verdict: another constants file is another entry
+        return {"claim": cid, "profile": profile, "seed": seed, "constant": constants.get(cid)}
 
     results: dict[str, dict] = {}
     for c in claims:

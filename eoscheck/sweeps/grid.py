@@ -150,12 +150,12 @@ class DataSpec:
         if data in FIXED_KINDS:
             return cls(data, *ax, count=1)
         p = Path(data).expanduser()
-        if p.is_dir():
-            files = sorted(str(f) for f in p.glob("*.npz"))
+        if p.is_dir():      # absolute: a worker started in another folder reads these files, not its own
+            files = sorted(str(f.resolve()) for f in p.glob("*.npz"))
             if not files:
                 raise EoscheckError(f"--data {data}: the folder has no .npz files (arrays X and y)")
         elif p.is_file():
-            files = [str(p)]
+            files = [str(p.resolve())]
         else:
             raise EoscheckError(f"--data {data!r}: not a built-in ({', '.join(RANDOM_KINDS + FIXED_KINDS)}), "
                                 "folder or file; check the name or path")
@@ -189,6 +189,13 @@ class DataSpec:
     def dataset(self, i: int, seed: int) -> tuple[Dataset, int]:
         """Dataset ``i`` and the seed it was built from (−1 for fixed data)."""
         if self.kind == "files":
+            # the file this process reads must be the one the sweep was planned on (its digest is in the task's key):
+            # a worker with another file at that path, or a file edited since, gave wrong rows that the cache kept
+            raw = Path(self.files[i]).read_bytes() if Path(self.files[i]).is_file() else None
+            if raw is None or hashlib.sha256(raw).hexdigest()[:16] != self.digests[i]:
+                raise EoscheckError(f"{self.files[i]} on this machine is {'missing' if raw is None else 'not the file'} "
+                                    f"the sweep was planned with (sha256 {self.digests[i]}…); give every worker the same "
+                                    "files at the same absolute path")
             return load_file(self.files[i]), -1
         if self.kind in FIXED_KINDS:
             return get_dataset(self.kind), -1

@@ -61,15 +61,18 @@ class Task:
 def task_numerics() -> tuple:
     """What fixes a task's bits on this machine besides its code and configuration: the GEMM library and the
     CPUs (:func:`eoscheck.fastgd.numerics`), the CPU model (its BLAS kernels) and the versions of numpy, numba
-    and torch; sorted (name, value) pairs."""
+    and torch, and of scipy (the certified max margin: γ*, its gap) and sympy (the bounds a measure evaluates);
+    sorted (name, value) pairs."""
     import numba
     import numpy as np
+    import scipy
+    import sympy
     import torch
 
     from ..fastgd import numerics
 
     return tuple(sorted({**numerics(), "cpu": _cpu_model(), "numpy": np.__version__, "numba": numba.__version__,
-                         "torch": torch.__version__}.items()))
+                         "torch": torch.__version__, "scipy": scipy.__version__, "sympy": sympy.__version__}.items()))
 
 
 @functools.lru_cache(maxsize=1)
