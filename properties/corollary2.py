@@ -116,7 +116,7 @@ def _cor2_T_ladder(budget: Budget):
 
 
 register(Claim(
-    id="cor2.rate", title="η = γ²T/120 (η ∝ T) ⇒ L(w_T) = O(ln²(T)/T²): acceleration",
+    id="cor2.rate", title="η = γ²T/120 (η ∝ T) ⇒ L(w_T) = O(ln²(T)/T²), whether or not the run enters EoS",
     source="Corollary 2's rate with T ≥ Ω(n) relaxed, as the authors conjecture (paper §3, Figure 2); Table 1 "
            "column 2", row=10, kind="asymptotic",
     quantity="L(w_T)", direction="<=", domain="η = γ²T/120, T ≥ 15/γ² (below Corollary 2's T_min = 120·max{e, n}/γ²: "

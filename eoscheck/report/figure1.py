@@ -48,8 +48,11 @@ def run(ctx: Context, sec: Section) -> None:
         "Fig. 1 of the paper (§8.1): on the 4-point toy set η = 4 decreases monotonically while η = 8, 16, 32 "
         "oscillate first (EoS) and then decrease; on MNIST \"0\"/\"8\" η = 2⁻⁶ is monotone and 2⁻⁴, 2⁻², 2⁰ are EoS. "
         "The paper reads from (a)/(c) that a larger η gives a smaller loss once stabilized, and from (b)/(d) that "
-        "L(w_t) = Θ(1/(ηt)); the team's heuristic (§2.4) says L(w_t)·ηt → 1/γ². The slides' 3-layer net: a large η "
-        "spikes while the sharpness λ_max(∇²L) rises to 2/η and hovers there, a small η stays monotone below 2/η.")
+        "L(w_t) = Θ(1/(ηt)); the team's heuristic (§2.4) says L(w_t)·ηt → 1/γ². The slides' 3-layer net (slide 5, "
+        "paper.md §8.3, under a citation of Cohen et al. 2021) shows the loss only: η = 0.1 spikes until ~170 of 1000 "
+        "iterations, then falls to ~1e-3; η = 0.01 decreases monotonically. The sharpness signature checked beside "
+        "it — λ_max(∇²L) rising to 2/η and hovering there for a large η, staying below 2/η for a small one — is "
+        "Cohen et al.'s, not on the slide.")
     sec.part("Fig. 1 (a)-(b)", _toy, ctx, sec, cfg["toy"])
     sec.part("Fig. 1 (c)-(d)", _digits, ctx, sec, cfg["digits"])
     sec.part("3-layer net", _mlp3, ctx, sec, cfg["mlp3"])
@@ -299,7 +302,8 @@ def _digits(ctx: Context, sec: Section, cfg: dict) -> None:
            f"be converted exactly. We keep its four stepsizes' ratios and fix the overall factor by the one thing the "
            f"paper says about them: 2⁻⁶ is monotone (\"small\") and 2⁻⁴ is not, so the descent threshold lies between "
            f"them. Factor c = the power of two nearest to 2⁵·(2/β) = {32 * thr:.4g}: **c = {c:g}**, i.e. η = "
-           f"{c:g}·η_paper = " + ", ".join(eta_text(e) for e in etas) + " on the normalized data."))
+           f"{c:g}·η_paper = " + ", ".join(eta_text(e) for e in etas) + " on the normalized data."
+           + _rounding_note(thr, c, etas)))
     traj = ctx.gd("fig1-digits", data, "logistic", etas, steps, grid="log", grid_points=cfg["grid_points"])
     labels = ["small", "large", "large", "large"][: len(etas)]
     rows = _fig1_rows(traj, gamma, labels, 2**16)
@@ -321,6 +325,20 @@ def _digits(ctx: Context, sec: Section, cfg: dict) -> None:
     if selected:
         _paper_pair(ctx, sec, cfg)
     _digits_scan(ctx, sec, cfg, data, thr)
+
+
+def _rounding_note(thr: float, c: float, etas: list[float]) -> str:
+    """A sentence when c is near the tie between two powers of two (log₂ within 0.1 of it): the other power is as
+    defensible, and the labels may depend on which one was taken."""
+    x = math.log2(32 * thr)
+    gap = abs((x - math.floor(x)) - 0.5)
+    if gap >= 0.1:
+        return ""
+    other = 2.0 ** (math.floor(x) if c == 2.0 ** math.ceil(x) else math.ceil(x))
+    return (f" log₂ {32 * thr:.4g} = {x:.3f} lies {gap:.2f} from the tie between {min(c, other):g} and "
+            f"{max(c, other):g}: with c = {other:g} the stepsizes would be "
+            + ", ".join(eta_text(other / c * e) for e in etas) + ", and the labels may differ (the stepsize scan "
+            "below shows where the EoS phase begins on these data).")
 
 
 def _paper_pair(ctx: Context, sec: Section, cfg: dict) -> None:
@@ -345,7 +363,9 @@ def _paper_pair(ctx: Context, sec: Section, cfg: dict) -> None:
                 note="the paper's MNIST (28×28) is not installable offline; scikit-learn's 8×8 digits stand in"
                      + ("; the first GD step's direction mean(yᵢxᵢ) already separates them, so a large η reaches a "
                         "small loss in one step and then decreases monotonically (the perceptron-like regime)"
-                        if bool((data.Z @ data.Z.mean(axis=0) > 0).all()) else ""))
+                        if bool((data.Z @ data.Z.mean(axis=0) > 0).all()) else "")
+                     + "; a 'large' η that stays monotone lies below these data's EoS onset or in that regime above "
+                       "it: the stepsize scan below locates both")
 
 
 def _digits_scan(ctx: Context, sec: Section, cfg: dict, data, thr: float) -> None:
@@ -455,7 +475,8 @@ def _mlp3(ctx: Context, sec: Section, cfg: dict) -> None:
     big, small = int(np.argmax(traj.eta)), int(np.argmin(traj.eta))
     rb, rs = rows[big], rows[small]
     ok, measured = mlp3_large_signature(traj, big, rb)
-    sec.verdict(f"3-layer net, η = {rb['η']:g}: edge of stability (Cohen et al.)", "slides (Cohen et al. 2021), §8.3",
+    sec.verdict(f"3-layer net, η = {rb['η']:g}: edge of stability (Cohen et al.)",
+                "Cohen et al. 2021 (cited on slide 5, which shows the loss only; paper.md §8.3)",
                 "qualitative", f"median sharpness·η/2 over the 2nd half in [{EOS_BAND[0]}, {EOS_BAND[1]}]; the loss "
                 "still oscillating in the 2nd half and falling: its medians over (T/8, T/4], (T/4, T/2], (T/2, T] "
                 "strictly decreasing", measured,
@@ -468,7 +489,9 @@ def _mlp3(ctx: Context, sec: Section, cfg: dict) -> None:
                                             and rb["last increase"] >= int(traj.step[-1]) // 2 else "")
                        + ". The slide's own setting (MNIST, its architecture and loss) is not stated")
     small_ok = rs["regime"] == "monotone" and rs["max sharpness·η/2"] < 1.0
-    sec.verdict(f"3-layer net, η = {rs['η']:g}: monotone, sharpness below 2/η", "slides, §8.3", "qualitative",
+    sec.verdict(f"3-layer net, η = {rs['η']:g}: monotone, sharpness below 2/η",
+                "slide 5 (monotone loss for the small η), Cohen et al. 2021 (sharpness below 2/η); paper.md §8.3",
+                "qualitative",
                 "monotone loss, sharpness < 2/η throughout", f"last increase {rs['last increase']}; max sharpness·η/2 = "
                 f"{rs['max sharpness·η/2']:.3g}", "reproduced" if small_ok else "NOT REPRODUCED",
                 ratio=rs["max sharpness·η/2"])
@@ -493,7 +516,9 @@ def _mlp3_ce(ctx: Context, sec: Section, cfg: dict) -> None:
         "### The 3-layer net with cross-entropy: the slide's loss picture\n\n"
         f"The same net and data with cross-entropy, {T} steps, stepsizes {cfg['etas']} (the scan's "
         "`scan_mlp3_ce_h64.json`: η = 1 spikes to 19.3 and increases the loss last at step 95 of 2000, its sharpness "
-        "catapults to 5.2·2/η and settles at 0.07·2/η). So the scan expects the slide's loss picture here — spikes, "
+        "catapults to 5.2·2/η and settles at 0.07·2/η, sampled every 50 steps; this run samples it every "
+        f"{cfg.get('sharpness_every', '?')} steps, so its own numbers, in the table, differ). So the scan expects the "
+        "slide's loss picture here — spikes, "
         "then a monotone fall — without Cohen et al.'s hovering at 2/η, which the square loss above shows; the "
         "table and the verdicts below say what this run did.")
     rows = []

@@ -29,9 +29,10 @@ def run(ctx: Context, sec: Section) -> None:
 
     cfg = dict(DEFAULTS, **ctx.cfg.get("lower_tau", {}))
     sec.intro = (
-        "Theorem 1 bounds the transition time τ from above only. Crawshaw & Liu (COLT 2026, paper.md §9.5) prove "
-        "that in two dimensions τ = Θ̃(n/γ + 1/γ²), independent of η, with two hard instances for the lower side "
-        "(η ≥ max(n, (32/γ²) log(3/γ)), γ ≤ 1/6): on instance 1 some point stays misclassified for t ≤ n/(16γ); "
+        "Theorem 1 bounds the transition time τ from above only. Crawshaw & Liu (COLT 2026, paper.md §9.5) prove, "
+        "in two dimensions, an upper bound independent of η for η ≥ max(n, (32/γ²) log(256/γ²)) (Theorem 2.1), and "
+        "a lower bound Ω(n/γ + 1/γ²) with two hard instances (Theorem 3.1: η ≥ max(n, (32/γ²) log(3/γ)), "
+        "γ ≤ 1/6): on instance 1 some point stays misclassified for t ≤ n/(16γ); "
         "on instance 2 L(w_t) > 2/η for t ≤ 1 + 1/(59γ²). Both instances are 2-D, so their Theorem 2.1 upper "
         "bound τ_CL ≤ 2 + 4n/γ + 280 log(2/γ²)/γ² (τ_CL := min{t : L ≤ 1/(8η)}) is checked on the same runs.")
     rows1, rows2 = [], []

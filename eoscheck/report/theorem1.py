@@ -212,7 +212,9 @@ def _verdicts(ctx: Context, sec: Section, all_rows: dict) -> None:
     quote_claim(ctx, sec, theorem1.TAU.id,
                 ratio=worst([a['s_F/τ'] if a['s_F/τ'] is not None else np.nan for a in taus]),
                 shown=f"{stat.count('holds')}/{len(stat)} runs reached s* ≤ τ ({stat.count('inconclusive')} not within "
-                      f"T < τ), max s*/τ {worst([a['s_F/τ'] if a['s_F/τ'] is not None else np.nan for a in taus]) or 0:.3g}",
+                      f"T < τ; {sum(a['s_F'] == 0 for a in taus)} at s* = 0, where L(w₀) = ln 2 ≤ 1/η and F(w₀) = 1 "
+                      f"meet it before any step), max s*/τ "
+                      f"{worst([a['s_F/τ'] if a['s_F/τ'] is not None else np.nan for a in taus]) or 0:.3g}",
                 witness=(f"{late[0]['data']}, η = {late[0]['η']:g}: s* = {late[0]['s_F']} > τ = {late[0]['τ']:.6g}")
                 if late else None)
     wn = all_rows["wnorm"]
