@@ -20,7 +20,7 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 
-from ._errors import TooBig
+from ._errors import EoscheckError, TooBig
 
 GiB = float(1 << 30)
 
@@ -112,6 +112,14 @@ class Estimate:
             line += f"; {_size(avail)} available"
         return line
 
+    def require_work(self) -> None:
+        """Refuse, in one line, a run of more than :data:`MAX_STEPSIZE_STEPS` stepsize-steps: a count, not a time,
+        so the same request is refused on every machine (``--steps 1e15`` on the toy set started and ran for years)."""
+        if self.stepsize_steps > MAX_STEPSIZE_STEPS:
+            raise EoscheckError(f"{self.what} is {self.stepsize_steps:.3g} stepsize-steps, more than "
+                                f"{MAX_STEPSIZE_STEPS:.0e} (months of computing at the engine's ~3e6 a second); use "
+                                "fewer --steps or stepsizes")
+
     def require(self, available: float | None = None) -> None:
         """Raise a one-line :class:`~eoscheck._errors.TooBig` when the estimate exceeds what is available."""
         avail = available_memory() if available is None else available
@@ -121,6 +129,11 @@ class Estimate:
         hint = self.hints.get(big, "shrink the request")
         raise TooBig(f"{self.what} needs ≈ {_size(self.total)} of memory ({big} {_size(self.memory[big])}) "
                      f"but {_size(avail)} is available", hint)
+
+
+#: The most stepsize-steps (stepsizes × steps) the command line runs: 1e13 is about a month at the engine's best rate
+#: on a small problem (3.4e6 a second on 2 cores, benchmarks/README.md); beyond it a request is a typo, not a study.
+MAX_STEPSIZE_STEPS = 1e13
 
 
 #: Bytes the NTK engine's stepsizes may hold at once, per device; more stepsizes run in chunks of that size.

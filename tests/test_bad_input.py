@@ -164,6 +164,7 @@ NUMBER_CASES = [
     (["--steps", "1.5"], "whole number"),
     (["--steps", "1e400"], "not finite"),
     (["--steps", "many"], "not a whole number"),
+    (["--steps", "1e15", "--grid", "log"], "stepsize-steps, more than 1e+13"),    # started, and ran for years
     (["--grid", "log", "--grid-points", "-5"], "at least 2"),
     (["--grid", "log", "--grid-points", "0"], "at least 2"),
     (["--grid-points", "64"], "--grid log only"),

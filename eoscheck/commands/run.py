@@ -238,6 +238,7 @@ def run(args) -> int:
     est = estimate(args, len(etas), _data_shape(args))
     if est is not None:
         est.require()
+        est.require_work()
     import numpy as np
 
     # Over/underflow is data here: the engine detects divergence and the table and figure report it.
@@ -246,6 +247,7 @@ def run(args) -> int:
         if hasattr(data, "n"):
             est = estimate(args, len(etas), (data.n, data.d))
             est.require()
+            est.require_work()
         with OutputLock(out):
             if est is not None and not args.quiet:
                 print(est.line(), file=sys.stderr)
