@@ -63,9 +63,9 @@ def assumption_conflicts(assumptions, inst) -> list[str]:
     separable = any(str(a).startswith(("Assumption 1", "Assumption 2")) for a in assumptions)
     ntk = any(str(a).startswith("Assumption 4") for a in assumptions)     # 4A: ‖xᵢ‖ ≤ 1; 4B: γ̂, see ELSEWHERE
     if separable or ntk or "‖x_i‖ ≤ 1" in assumptions:
-        # a norm computed in float64 exceeds the exact one by ≤ (d + 2)·u relative: twice that is rounding
-        if data.max_norm > 1 + 2 * (data.d + 2) * EPS:
-            out.append(f"‖xᵢ‖ ≤ 1 fails (max ‖xᵢ‖ = {data.max_norm:.17g})")
+        why = norm_conflict(data)
+        if why:
+            out.append(why)
     if separable:
         g = certify(data).gamma
         if not g > 0:
@@ -122,6 +122,14 @@ def _loss_conflict(assumption: str, loss) -> str | None:
     a = loss.params.get("a") if loss.params else None
     if loss.family not in families or (values is not None and loss.family != "logistic" and a not in values):
         return f"the loss is {loss.name}, outside the claim's assumption \"{assumption}\""
+    return None
+
+
+def norm_conflict(data) -> str | None:
+    """"‖xᵢ‖ ≤ 1 fails" when the data's largest norm exceeds 1 beyond rounding, else None: a norm computed in float64
+    exceeds the exact one by ≤ (d + 2)·u relative (u = EPS/2), and twice that is allowed."""
+    if data.max_norm > 1 + 2 * (data.d + 2) * EPS:
+        return f"‖xᵢ‖ ≤ 1 fails (max ‖xᵢ‖ = {data.max_norm:.17g})"
     return None
 
 

@@ -22,7 +22,8 @@ from eoscheck.datasets import Dataset
 
 from .claims import Budget, Claim, Evaluation, FitSpec, register
 from .instances import Instance
-from .numerics import EPS, log_grid_indices, rel_allowance
+from .hypotheses import norm_conflict
+from .numerics import log_grid_indices, rel_allowance
 from .observe import Arrays
 from .strategies import certify, log_uniform, margin_allowance, with_certificate
 
@@ -45,7 +46,7 @@ def lemma13_data(gamma: float, s: float, extra: int, seed: int) -> Dataset:
     return with_certificate(data, candidates=[np.array([1.0, 0.0])])
 
 
-def projection_margin(data: Dataset) -> tuple[float, float, float]:
+def projection_margin(data: Dataset, cert=None) -> tuple[float, float, float]:
     """(γ*'s certified lower end, b's certified lower and upper ends) of 2-D data, where b is Lemma 13's margin
     of non-separability of the projections: sup_{‖v̄‖=1} minᵢ⟨zᵢ − ⟨zᵢ, w*⟩w*, v̄⟩ = −b.
 
@@ -53,8 +54,8 @@ def projection_margin(data: Dataset) -> tuple[float, float, float]:
     known only through the certificate: a unit ŵ with margin ≥ γ_lo, and γ* ≤ γ_hi.  The hull's min-norm point
     γ*w* is a convex combination of the zᵢ, so γ*⟨w*, ŵ⟩ ≥ γ_lo: cos∠(w*, ŵ) ≥ γ_lo/γ_hi, and every ⟨zᵢ, û⟩
     moves by ≤ R‖w* − ŵ‖ ≤ R·√(2(1 − γ_lo/γ_hi)) from ⟨zᵢ, u*⟩ (R = max‖zᵢ‖), plus the dot product's rounding
-    (:func:`~.strategies.margin_allowance`)."""
-    cert = certify(data)
+    (:func:`~.strategies.margin_allowance`).  ``cert``: the data's :func:`~.strategies.certify`, if made already."""
+    cert = certify(data) if cert is None else cert
     w = cert.w_star / np.linalg.norm(cert.w_star)
     proj = data.Z @ np.array([-w[1], w[0]])
     b = float(min(proj.max(), -proj.min()))
@@ -74,15 +75,16 @@ def in_family(inst: Instance) -> str | None:
     data = inst.data
     if data.d != 2 or data.n > N_MAX:
         return f"Lemma 13's family is 2-D with n ≤ {N_MAX} points (got d = {data.d}, n = {data.n})"
-    if data.max_norm > 1 + 2 * (data.d + 2) * EPS:
-        return f"‖xᵢ‖ ≤ 1 fails (max ‖xᵢ‖ = {data.max_norm:.17g})"
+    why = norm_conflict(data)
+    if why:
+        return why
     cert = certify(data)
     if not cert.gamma > 0:
         return f"the data are not certified separable (the max margin's certified lower end is {cert.gamma:.6g})"
     if cert.gamma_hi < GAMMAS[0] or cert.gamma > GAMMAS[1]:
         return (f"its max margin γ* ∈ [{cert.gamma:.17g}, {cert.gamma_hi:.17g}] lies outside the family's "
                 f"[{GAMMAS[0]}, {GAMMAS[1]}]")
-    _, b_lo, b_hi = projection_margin(data)
+    _, b_lo, b_hi = projection_margin(data, cert)
     if not b_lo > 0:
         return (f"the projections onto w*'s orthogonal complement are not certified non-separable (their margin "
                 f"b ∈ [{b_lo:.6g}, {b_hi:.6g}])")
