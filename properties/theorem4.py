@@ -54,19 +54,22 @@ def online_sgd(Z: np.ndarray, eta: float, steps: int, seeds: int, seed: int) -> 
     return Lk, Lpop, Err, wn
 
 
-def _sgd_instances(budget: Budget):
-    data_st = separable_datasets(n=(1, 12), d=(1, 6), margin=(0.05, 0.9))
-    T = budget.steps(400)
-
+def _seeded_instances(data_st, T: int, etas: tuple[float, float], fields):
+    """Logistic instances for the probabilistic claims: separable data, one η log-uniform in ``etas``, T steps, and
+    in ``extra`` a seed, the claim's ``fields(draw)`` and a confidence δ ∈ {0.05, 0.1, 0.2} (drawn in that order)."""
     @st.composite
     def inst(draw) -> Instance:
         data = draw(data_st)
-        eta = draw(log_uniform(0.25, 256.0))
-        return Instance(data, "logistic", (eta,), T, extra={"seed": draw(st.integers(0, 2**32 - 1)),
-                                                            "paths": int(64 * budget.scale),
+        eta = draw(log_uniform(*etas))
+        return Instance(data, "logistic", (eta,), T, extra={"seed": draw(st.integers(0, 2**32 - 1)), **fields(draw),
                                                             "delta": draw(st.sampled_from([0.05, 0.1, 0.2]))})
 
     return inst()
+
+
+def _sgd_instances(budget: Budget):
+    return _seeded_instances(separable_datasets(n=(1, 12), d=(1, 6), margin=(0.05, 0.9)), budget.steps(400),
+                             (0.25, 256.0), lambda draw: {"paths": int(64 * budget.scale)})
 
 
 @claim("lemma17.sgd_almost_sure", title="online SGD, every path: (1/t)Σ_{k<t} L_k(w_k) ≤ (1+ln²(γ²ηt)+η²/4)/(γ²ηt) "
@@ -117,19 +120,9 @@ def thm4_sgd(inst: Instance) -> Evaluation:
                       best=np.array([avgL.max() / bL]), best_meaning="largest risk/bound")
 
 def prop15_instances(budget: Budget):
-    data_st = separable_datasets(n=(2, 200), d=(1, 4), margin=(0.02, 0.5))
-    T = budget.steps(300)
-
-    @st.composite
-    def inst(draw) -> Instance:
-        data = draw(data_st)
-        eta = draw(log_uniform(0.5, 64.0))
-        return Instance(data, "logistic", (eta,), T, extra={"seed": draw(st.integers(0, 2**32 - 1)),
-                                                            "samples": int(32 * budget.scale),
-                                                            "n_train": draw(st.sampled_from([64, 128, 256, 512])),
-                                                            "delta": draw(st.sampled_from([0.05, 0.1, 0.2]))})
-
-    return inst()
+    return _seeded_instances(separable_datasets(n=(2, 200), d=(1, 4), margin=(0.02, 0.5)), budget.steps(300),
+                             (0.5, 64.0), lambda draw: {"samples": int(32 * budget.scale),
+                                                        "n_train": draw(st.sampled_from([64, 128, 256, 512]))})
 
 
 def population_errors(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
