@@ -380,11 +380,17 @@ def test_section7_is_eoscheck_checks_table(built, tmp_path):
     assert m, "§7 must name its equivalent `eoscheck check` command"
     argv = shlex.split(m.group(1))[1:]
     assert argv[0] == "check" and set(argv[1:argv.index("--profile")]) == set(rows)
+    # the NTK claims (thm6.*, ~5 s each, half of this test's time) are left out of the second run: what is compared
+    # here is that a fresh `eoscheck check` process draws and decides as the report's worker does, which the other
+    # claims decide (thm1.tau among them, whose instances an import once changed); properties/ checks thm6 itself
+    subset = [c for c in rows if not c.startswith("thm6.")]
+    assert "thm1.tau" in subset
+    argv = ["check", *subset, *argv[argv.index("--profile"):]]
     js = tmp_path / "check.json"
     subprocess.run([sys.executable, "-m", "eoscheck", *argv, "-o", str(js), "--counterexamples", str(tmp_path / "cx")],
                    check=True, capture_output=True, timeout=900)
     reports = json.loads(js.read_text())["claims"]
-    assert [r["id"] for r in reports] == list(rows)
+    assert [r["id"] for r in reports] == subset
     for rep in reports:
         r = rows[rep["id"]]
         # a claim checked outside its theorem's hypotheses shows "trend only" where its JSON says "holds"
