@@ -91,14 +91,15 @@ def positive_float(text: str) -> float:
 
 def parse_floats(text: str, what: str = "--eta") -> list[float]:
     """Comma-separated positive finite numbers, each once; ``2^k`` is a power of two (e.g. ``2^-2,1,2^3``)."""
-    out = []
+    out: list[float] = []
+    seen: set[float] = set()
     for item in filter(None, (s.strip() for s in text.split(","))):
         value = number(item, what)
         if value <= 0:
             raise EoscheckError(f"stepsizes must be positive and finite, got {value:g}")
-        if value in out:       # the same run twice, with no word (1,1,1 ran three identical rows)
-            raise EoscheckError(f"{what}: the stepsize {item} is given twice (as {out[out.index(value)]:g}); drop "
-                                "the repeat")
+        if value in seen:      # the same run twice, with no word (1,1,1 ran three identical rows)
+            raise EoscheckError(f"{what}: the stepsize {item} is given twice (as {value:g}); drop the repeat")
+        seen.add(value)
         out.append(value)
     if not out:
         raise EoscheckError(f"{what} needs at least one value; write e.g. {what} 0.25,1,4 or 2^-2,2^3")

@@ -28,7 +28,9 @@ import math
 
 import numpy as np
 
+from ..bounds import crawshaw_liu
 from ..plotting import log_axes
+from . import theory
 from .context import Context, stalled
 from .document import Section, Table
 
@@ -114,8 +116,8 @@ CL_STATEMENT = ("Crawshaw & Liu (paper.md §9.5) prove, in two dimensions and fo
 
 
 def cl_eta0(n: int, gamma: float) -> float:
-    """η₀ = max(n, (32/γ²) ln(256/γ²)) of Crawshaw & Liu's Theorem 2.1 (log read as natural log, as in bounds/)."""
-    return max(float(n), 32.0 / gamma**2 * math.log(256.0 / gamma**2))
+    """η₀ of Crawshaw & Liu's Theorem 2.1 (the bound ``crawshaw_liu.eta0`` of bounds/)."""
+    return float(theory.ev(crawshaw_liu.CL_ETA0, n=n, gamma=gamma))
 
 
 def run(ctx: Context, sec: Section) -> None:

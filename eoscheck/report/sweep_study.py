@@ -127,18 +127,20 @@ def _worst_run(rows: list[dict], d: int, steps: int) -> str:
 
 
 def stable_below(df) -> dict[int, float]:
-    """Per d, the smallest 2/β over the study's datasets (β = λ_max(ZᵀZ)/(4n), the logistic loss's smoothness):
-    below it every run of that d is monotone by the descent lemma, so its time to L ≤ 2/η measures no EoS phase.
-    The datasets are rebuilt from their seeds (the study's sphere draws); other data give no threshold."""
+    """Per d, the smallest descent-lemma threshold 2/β (``classic.descent_lemma`` of bounds/, β = λ_max(ZᵀZ/n)/4)
+    over the study's datasets: below it every run of that d is monotone, so its time to L ≤ 2/η measures no EoS
+    phase.  The datasets are rebuilt from their seeds (the study's sphere draws); other data give no threshold."""
+    from ..bounds import classics
     from ..sweeps.grid import sphere
+    from . import theory
 
     out: dict[int, float] = {}
     for (d, n, seed, name), _ in df.groupby(["d", "n", "data_seed", "name"]):
         if not str(name).startswith("sphere("):
             return {}
         Z = sphere(int(n), int(d), int(seed)).Z
-        lam = float(np.linalg.eigvalsh(Z.T @ Z)[-1])
-        out[int(d)] = min(out.get(int(d), math.inf), 8.0 * int(n) / lam)
+        lam = float(np.linalg.eigvalsh(Z.T @ Z / int(n))[-1])
+        out[int(d)] = min(out.get(int(d), math.inf), float(theory.ev(classics.DESCENT_LEMMA, lambda_max=lam)))
     return out
 
 
