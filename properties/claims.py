@@ -98,7 +98,9 @@ class Evaluation:
     measured ≥ bound − allowance (``>=``), at every point.  ``params`` holds the
     parameters of each point (eta, t, n, d, gamma, s, …) for reports and the
     scaling regressions.  ``inconclusive`` counts points the run could not decide
-    (e.g. a hitting time not reached within T < τ); ``notes`` are shown in reports.
+    (e.g. a hitting time not reached within T < τ); ``unfalsifiable`` counts the decided points whose
+    every possible outcome agrees with the claim (a hitting condition met by s ≤ T < ⌈τ⌉: had it not been
+    met, the run would have ended undecided); ``notes`` are shown in reports.
     """
 
     measured: np.ndarray
@@ -107,6 +109,7 @@ class Evaluation:
     direction: str = "<="
     params: dict[str, np.ndarray] = field(default_factory=dict)
     inconclusive: int = 0
+    unfalsifiable: int = 0
     notes: list[str] = field(default_factory=list)
     #: optional per-point "best constant" (how loose the claim is) and its meaning
     best: np.ndarray | None = None
@@ -185,6 +188,7 @@ class Evaluation:
             direction=evals[0].direction,
             params={k: np.concatenate([e.params[k] for e in evals]) for k in keys},
             inconclusive=sum(e.inconclusive for e in evals),
+            unfalsifiable=sum(e.unfalsifiable for e in evals),
             notes=[n for e in evals for n in e.notes],
             best=best, best_meaning=evals[0].best_meaning, best_reduce=evals[0].best_reduce,
         )

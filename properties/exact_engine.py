@@ -10,6 +10,7 @@ the run cache); per-step statements that hold from any starting point also draw 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from .claims import Budget, Evaluation
 from .instances import Instance
 from .numerics import allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
-from .strategies import initial_points, separable_datasets, stepsize_batches
+from .strategies import build_separable, initial_points, separable_datasets, stepsize_batches, with_certificate
 
 LN2 = math.log(2.0)
 THM1 = ("Assumption 1", "logistic loss", "w0 = 0")
@@ -63,6 +64,39 @@ def theorem1_canonical(budget: Budget, loss: str = "logistic") -> list[Instance]
 
     etas = tuple(float(e) for e in np.geomspace(0.25, 1024.0, 8))
     return [Instance(c, loss, etas, budget.steps(600)) for c in canonical_cases()]
+
+
+def reaching_instances(budget: Budget, tau: Callable[[Instance], np.ndarray], cap: int,
+                       losses: st.SearchStrategy[str] = st.just("logistic"), margin=(0.6, 0.95),
+                       etas=(1.0, 8.0)):
+    """Instances whose horizon T reaches ⌈τ⌉, where a hitting-time claim (:func:`hitting`) can fail.
+
+    ``tau(instance)`` is the claim's τ at the instance's stepsizes.  Large margins (the drawn γ in ``margin``),
+    n ≤ 4, d ≤ 3 and 4 stepsizes in ``etas`` keep τ small; T = the largest ⌈τ⌉ among the stepsizes, at most
+    ``budget.steps(cap)`` steps (a count, so the same draws on every machine).  A stepsize whose ⌈τ⌉ exceeds T
+    is still checked, as in :func:`theorem1_instances`.
+    """
+    data_st = separable_datasets(n=(1, 4), d=(1, 3), margin=margin, canonical=False)
+    longest = budget.steps(cap)
+
+    @st.composite
+    def inst(draw) -> Instance:
+        data, loss = draw(data_st), draw(losses)
+        batch = draw(stepsize_batches(*etas, size=4, drawn=1))
+        need = float(np.max(np.ceil(tau(Instance(data, loss, batch, 1)))))
+        return Instance(data, loss, batch, int(min(longest, max(need, 1.0))))
+
+    return inst()
+
+
+def reaching_example(budget: Budget, tau: Callable[[Instance], np.ndarray], cap: int,
+                     loss: str = "logistic") -> Instance:
+    """A fixed instance of :func:`reaching_instances` (n = 3, d = 2, drawn margin 0.85, η ∈ {1, 2, 4}), tried first:
+    every profile checks at least one stepsize that can fail."""
+    data = with_certificate(build_separable(3, 2, 0.85, seed=0))
+    etas = (1.0, 2.0, 4.0)
+    need = float(np.max(np.ceil(tau(Instance(data, loss, etas, 1)))))
+    return Instance(data, loss, etas, int(min(budget.steps(cap), need)))
 
 
 def point_params(inst: Instance, A: Arrays) -> dict:
@@ -121,16 +155,26 @@ def over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> Ev
 
 
 def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str) -> Evaluation:
-    """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen."""
+    """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen.
+
+    Only a run with T ≥ ⌈τ⌉ can contradict the claim; one that met ``cond`` by s ≤ T < ⌈τ⌉ agrees with it
+    whatever happened, and is counted ``unfalsifiable`` (a claim none of whose points could fail is
+    undecided, not "holds": :func:`~eoscheck.properties.search.fill_report`).
+    """
     s_star = A.first(cond).astype(np.float64)
     tau_c = np.ceil(tau)
     T = inst.steps
     found = s_star >= 0
-    decided = found | (T >= tau_c)
+    reach = T >= tau_c
+    decided = found | reach
     meas = np.where(found, s_star, T + 1.0)  # not found with T ≥ τ: a violation
     undecided = int((~decided).sum())
+    vacuous = int((found & ~reach).sum())
     notes = [f"{undecided} stepsize(s) had no {what} within T={T} < ⌈τ⌉ (undecided)"] if undecided else []
+    if vacuous:
+        notes.append(f"{vacuous} stepsize(s) met it by T={T} < ⌈τ⌉ (no contradiction possible there)")
     ev = worst_per_row(meas[:, None], tau_c[:, None], 0.0, decided[:, None], "<=",
                        {"eta": A.eta, "n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma},
-                       best=(meas / tau_c)[:, None], best_meaning="s*/τ", inconclusive=undecided, notes=notes)
+                       best=(meas / tau_c)[:, None], best_meaning="s*/τ", inconclusive=undecided,
+                       unfalsifiable=vacuous, notes=notes)
     return ev

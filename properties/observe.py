@@ -53,7 +53,8 @@ class Arrays:
 def worst_per_row(measured: np.ndarray, bound: np.ndarray, allowance: np.ndarray | float, mask: np.ndarray,
                   direction: str = "<=", params: dict[str, np.ndarray] | None = None,
                   best: np.ndarray | None = None, best_meaning: str = "", inconclusive: int = 0,
-                  notes: list[str] | None = None, best_reduce: str | None = None) -> Evaluation:
+                  notes: list[str] | None = None, best_reduce: str | None = None,
+                  unfalsifiable: int = 0) -> Evaluation:
     """Reduce (K, S) comparisons to one point per row: the point closest to (or furthest into) violation.
 
     ``mask`` selects the points in the claim's domain; rows with none are dropped.
@@ -93,7 +94,8 @@ def worst_per_row(measured: np.ndarray, bound: np.ndarray, allowance: np.ndarray
         else:
             b = best[rows]
     return Evaluation(measured=measured[rows, idx], bound=bound[rows, idx], allowance=allow[rows, idx],
-                      direction=direction, params=out_params, inconclusive=inconclusive, notes=notes or [],
+                      direction=direction, params=out_params, inconclusive=inconclusive,
+                      unfalsifiable=unfalsifiable, notes=notes or [],
                       best=b, best_meaning=best_meaning, best_reduce=best_reduce)
 
 

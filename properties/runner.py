@@ -36,6 +36,8 @@ class ClaimReport:
     examples: int = 0
     points: int = 0
     inconclusive: int = 0
+    #: decided points that could not have contradicted the claim (:attr:`Evaluation.unfalsifiable`)
+    unfalsifiable: int = 0
     worst_ratio: float | None = None
     worst_point: dict | None = None
     worst_instance: str | None = None

@@ -43,6 +43,7 @@ class SearchResult:
     examples: int = 0
     points: int = 0
     inconclusive: int = 0
+    unfalsifiable: int = 0
     worst_score: float = -math.inf
     worst_point: dict | None = None
     worst_instance: Instance | None = None
@@ -147,6 +148,7 @@ def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, 
     res.examples += 1
     res.points += ev.size
     res.inconclusive += ev.inconclusive
+    res.unfalsifiable += ev.unfalsifiable
     for n in ev.notes:
         add_note(res.notes, n)
     if ev.best is not None:
@@ -171,11 +173,11 @@ def add_note(notes: list[str], note: str) -> None:
     into the one with the same words after its count."""
     m = re.match(r"(\d+) (.*)", note, re.S)
     for i, old in enumerate(notes):
-        if old == note:
-            return
         o = re.match(r"(\d+) (.*)", old, re.S)
-        if m and o and o.group(2) == m.group(2):
+        if m and o and o.group(2) == m.group(2):  # counted: summed, an equal count too ("2 …" twice is 4)
             notes[i] = f"{int(o.group(1)) + int(m.group(1))} {m.group(2)}"
+            return
+        if old == note:
             return
     notes.append(note)
 
@@ -194,6 +196,7 @@ def fill_report(rep, res: SearchResult, c: Claim, constant: float = 1.0, margin:
     """Copy a search's findings into a report and set the verdict (exact claims; a fitted claim passes its constant
     and margin, which its witness's message states with the limit they make)."""
     rep.examples, rep.points, rep.inconclusive = res.examples, res.points, res.inconclusive
+    rep.unfalsifiable = res.unfalsifiable
     if res.worst_point is not None:
         rep.worst_ratio = res.worst_point.get("ratio")
         rep.worst_point = res.worst_point
@@ -212,3 +215,8 @@ def fill_report(rep, res: SearchResult, c: Claim, constant: float = 1.0, margin:
     elif res.points == 0:
         rep.verdict = "undecided"
         rep.message = rep.message or "no example fell in the claim's domain"
+    elif res.unfalsifiable >= res.points:
+        # every outcome these points could have had agrees with the claim: nothing was tested
+        rep.verdict = "undecided"
+        rep.message = (f"none of its {res.points} point(s) could contradict it"
+                       + (f": {rep.message}" if rep.message else ""))

@@ -17,8 +17,8 @@ from .instances import Instance
 from .numerics import allowance, average_allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
 from .strategies import certificate
-from .exact_engine import (ANY_START, THM1, any_start_instances, hitting, over_s, point_params,
-                           theorem1_canonical, theorem1_instances)
+from .exact_engine import (ANY_START, THM1, any_start_instances, hitting, over_s, point_params, reaching_example,
+                           reaching_instances, theorem1_canonical, theorem1_instances)
 
 
 # ---------------------------------------------------------------------------
@@ -243,24 +243,39 @@ def thm1_stable_bound(inst: Instance) -> Evaluation:
 # ---------------------------------------------------------------------------
 
 
+def _tau(inst: Instance) -> np.ndarray:
+    return at(theorem1.TAU, eta=np.asarray(inst.etas, float), n=inst.data.n, gamma=inst.gamma)
+
+
+#: Steps at scale 1 of the instances that reach τ: at γ ≥ 0.6, n ≤ 4, η ∈ [1, 8], ⌈τ⌉ ≤ 1341 (η = 1, n = 4).
+TAU_REACH = 1500
+
+
+def tau_instances(budget: Budget):
+    """:func:`theorem1_instances` (T = 600·scale, mostly below τ) and instances whose T reaches τ."""
+    return st.one_of(theorem1_instances(budget), reaching_instances(budget, _tau, TAU_REACH))
+
+
+def tau_canonical(budget: Budget) -> list[Instance]:
+    return theorem1_canonical(budget) + [reaching_example(budget, _tau, TAU_REACH)]
+
+
 @claim("thm1.tau", title=f"some s ≤ ⌈τ⌉ has L(w_s) ≤ 1/η and F(w_s) ≤ 1, {theorem1.TAU.formula}",
        source="Theorem 1 / Lemma 12 (paper §2)", row=8, kind="exact", quantity="first s with L ≤ 1/η and F ≤ 1",
        direction="<=", domain="all η > 0 (τ rounded up: erratum-style reading §2.1)", assumptions=THM1,
-       bound=theorem1.TAU, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       bound=theorem1.TAU, strategy=tau_instances, examples=8, explicit=tau_canonical)
 def thm1_tau(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = (A.logL <= -np.log(A.eta)) & (A.logF <= 0)
-    return hitting(inst, A, cond, at(theorem1.TAU, eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
-                    "s with L ≤ 1/η, F ≤ 1")
+    return hitting(inst, A, cond, _tau(inst), "s with L ≤ 1/η, F ≤ 1")
 
 
 @claim("lemma12.proof_strength",
        title="some s ≤ ⌈τ⌉ has G(w_s) ≤ min{1/(2η), 1/(2n)} and every margin ≥ 0",
        source="Lemma 12 proof (paper §2.2)", row=8, kind="exact", quantity="first such s", direction="<=",
-       domain="all η > 0", assumptions=THM1, bound=theorem1.G_AT_S, strategy=theorem1_instances, examples=8, explicit=theorem1_canonical)
+       domain="all η > 0", assumptions=THM1, bound=theorem1.G_AT_S, strategy=tau_instances, examples=8, explicit=tau_canonical)
 def lemma12_proof_strength(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     thr = np.minimum(1 / (2 * A.eta), 1 / (2 * inst.data.n))
     cond = (A.G <= thr) & (A.min_margin >= 0)
-    return hitting(inst, A, cond, at(theorem1.TAU, eta=A.eta[:, 0], n=inst.data.n, gamma=inst.gamma),
-                    "s with G ≤ min{1/2η,1/2n}")
+    return hitting(inst, A, cond, _tau(inst), "s with G ≤ min{1/2η,1/2n}")

@@ -20,7 +20,7 @@ from .numerics import allowance, average_allowance, log_slope, rel_allowance, sa
 from .observe import Arrays, worst_per_row
 from .strategies import (crawshaw_liu_hard, log_uniform, loss_spec, losses, separable_datasets, single_point,
                          stepsize_batches, with_certificate)
-from .exact_engine import candidate_s, hitting, theorem1_canonical
+from .exact_engine import candidate_s, hitting, reaching_example, reaching_instances, theorem1_canonical
 
 GENERAL = ("Assumption 1", "loss with 3A–3B (logistic, flat_exp, flat_poly)", "w0 = 0")
 STABLE = ("Assumption 1", "loss with 3A–3C (logistic, flat_exp, flat_poly)", "w0 = 0")
@@ -121,18 +121,41 @@ def thm35_stable_bound(inst: Instance) -> Evaluation:
     return Evaluation.concat(evals)
 
 
+def _tau_explicit(inst: Instance) -> np.ndarray:
+    """Lemma 34's τ (exponential tail) or Lemma 33's (polynomial tail) at the instance's stepsizes."""
+    loss = inst.loss_obj
+    bound = theorem35.TAU_EXPLICIT_EXP if loss.paper_constants.get("C_e") is not None else theorem35.TAU_EXPLICIT_POLY
+    return at(bound, loss=loss, eta=np.asarray(inst.etas, float), gamma=inst.gamma, n=inst.data.n)
+
+
+#: Steps at scale 1 of the instances that reach τ_explicit: logistic or flat_exp(a ≤ 1.25), γ ≥ 0.8, n ≤ 4,
+#: η ∈ [1/2, 4] (⌈τ⌉ ≤ 26,882 at the logistic's γ = 0.8, η = 4). Lemma 33's polynomial-tail τ (≥ 10¹⁰) is never
+#: reached.
+TAU_EXPLICIT_REACH = 30_000
+
+
+def _tau_explicit_instances(budget: Budget):
+    """:func:`general_instances` (T = 600·scale, below τ_explicit) and instances whose T reaches it."""
+    reach = losses(("logistic", "flat_exp"), a=(0.5, 1.25)).map(loss_spec)
+    return st.one_of(general_instances(budget),
+                     reaching_instances(budget, _tau_explicit, TAU_EXPLICIT_REACH, reach, margin=(0.8, 0.95),
+                                        etas=(0.5, 4.0)))
+
+
+def _tau_explicit_canonical(budget: Budget) -> list[Instance]:
+    return theorem1_canonical(budget) + [reaching_example(budget, _tau_explicit, TAU_EXPLICIT_REACH)]
+
+
 @claim("thm35.tau_explicit", title="(15) holds at some s ≤ τ_explicit (Lemma 33/34 conditions solved for τ)",
        source="Theorem 35 phase transition, explicit constants read off Lemmas 33–34 (paper §5.1 [D])", row=20,
        kind="exact", quantity="first s meeting (15)", direction="<=",
        domain="exponential tail: Lemma 34's condition; polynomial tail: Lemma 33's", assumptions=STABLE,
-       bound=theorem35.TAU_EXPLICIT_EXP, strategy=general_instances, examples=6, explicit=theorem1_canonical)
+       bound=theorem35.TAU_EXPLICIT_EXP, strategy=_tau_explicit_instances, examples=6,
+       explicit=_tau_explicit_canonical)
 def thm35_tau_explicit(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
-    loss = inst.loss_obj
-    bound = theorem35.TAU_EXPLICIT_EXP if loss.paper_constants.get("C_e") is not None else theorem35.TAU_EXPLICIT_POLY
-    tau = at(bound, loss=loss, eta=A.eta[:, 0], gamma=inst.gamma, n=inst.data.n)
     cond = A.logL <= np.log(_threshold15(inst, A))[:, None]
-    return hitting(inst, A, cond, tau, "s meeting (15)")
+    return hitting(inst, A, cond, _tau_explicit(inst), "s meeting (15)")
 
 
 # ---------------------------------------------------------------------------

@@ -285,3 +285,43 @@ def test_no_search_generates_on_a_wall_clock_window_after_a_failure(monkeypatch)
     monkeypatch.setattr(search_mod, "search", spy)
     decide.check_conjecture(Conjecture.parse("loss(t) <= 1"), "smoke")
     assert seen and not any(seen)
+
+
+def _met_at_once_tau_beyond_every_T(inst: Instance) -> Evaluation:
+    """"some s ≤ 10⁹ has L(w_s) ≤ ln 2": met at s = 0 (L(w₀) = ln 2), and no run reaches 10⁹ steps."""
+    from eoscheck.properties.exact_engine import hitting
+    from eoscheck.properties.observe import Arrays
+
+    A = Arrays.of(inst.trajectory())
+    return hitting(inst, A, A.logL <= np.log(np.log(2.0)), np.full(A.K, 1e9), "s with L ≤ ln 2")
+
+
+def test_a_claim_none_of_whose_points_could_fail_is_undecided_not_holds():
+    """thm35.tau_explicit read "holds" at the ci budget while every run had T < ⌈τ⌉: a run met its condition by
+    s ≤ T (agreeing) or ended undecided, so no outcome could have contradicted the claim."""
+    c = Claim(id="test.tau_unreachable", title="some s ≤ 10⁹ has L ≤ ln 2", source="a test", row=None,
+              kind="exact", quantity="first s", direction="<=", strategy=theorem1_instances,
+              evaluate=_met_at_once_tau_beyond_every_T, examples=2)
+    if c.id not in REGISTRY:
+        register(c)
+    rep = run_claim(c, "ci")
+    assert rep.verdict == "undecided" and rep.points > 0 and rep.unfalsifiable == rep.points
+    assert rep.message.startswith(f"none of its {rep.points} point(s) could contradict it")
+
+
+@pytest.mark.parametrize("cid", ["thm1.tau", "lemma12.proof_strength", "thm35.tau_explicit"])
+def test_the_hitting_time_claims_check_stepsizes_whose_run_reaches_tau(cid):
+    """Their runs (T = 600 at ci) ended before ⌈τ⌉ at every stepsize, so they could not fail; the instances that
+    reach τ (:func:`~eoscheck.properties.exact_engine.reaching_instances`) give them stepsizes that can."""
+    rep = run_claim(cid, "ci")
+    assert rep.verdict == "holds" and rep.points - rep.unfalsifiable >= 10, (rep.points, rep.unfalsifiable)
+
+
+def test_equal_counted_notes_are_summed_not_dropped():
+    """Two runs each with "2 stepsize(s) …" made one "2 stepsize(s) …": the message undercounted."""
+    from eoscheck.properties.search import add_note
+
+    notes: list[str] = []
+    for n in ("2 stepsize(s) met it", "2 stepsize(s) met it", "3 stepsize(s) met it", "a note", "a note"):
+        add_note(notes, n)
+    assert notes == ["7 stepsize(s) met it", "a note"]

@@ -236,7 +236,7 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     etas = [2.0**k for k in cfg["tau_eta_exponents"]]
     steps = int(cfg["tau_steps"])
     rows, slopes = [], []
-    exact_viol, exact_ok, exact_inc = 0, 0, 0
+    exact_viol, exact_ok, exact_inc, exact_reach = 0, 0, 0, 0
     by_tail = {"exponential": [0, 0], "polynomial": [0, 0]}     # (holds, not within T < τ) per tail
     top = 1e3 * steps  # the explicit τ reaches 1e31 for polynomial tails: the plot stops three decades above T
     fig, ax = ctx.subplots(figsize=(7.6, 4.8))
@@ -264,6 +264,7 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             exact_ok += status == "holds"
             exact_viol += status == "VIOLATED"
             exact_inc += status == "inconclusive"
+            exact_reach += bool(math.isfinite(tau) and steps >= math.ceil(tau))  # where a late s could show
             tail = by_tail["exponential" if exp_tail else "polynomial"]
             tail[0] += status == "holds"
             tail[1] += status == "inconclusive"
@@ -311,7 +312,8 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
                                  "per loss; τ beyond three decades above the run length is marked ▲ on the top edge."))
     late = [r for r in rows if r["verdict"] == "VIOLATED"]
     quote_claim(ctx, sec, CLAIMS[1], ratio=worst([r['s/τ'] if r['s/τ'] is not None else np.nan for r in rows]),
-                shown=f"{exact_ok} (loss, η) reach (15) by τ, {exact_inc} not within T < τ ("
+                shown=f"{exact_ok} (loss, η) reach (15) by τ, {exact_inc} not within T < τ, {exact_reach} with T ≥ ⌈τ⌉ "
+                      "(the only ones a late s could contradict it in) ("
                       + "; ".join(f"{k} tails {v[0]} and {v[1]}" for k, v in by_tail.items() if sum(v))
                       + ("; no polynomial-tail run reaches (15) by T: that half of the claim is not tested here"
                          if by_tail["polynomial"][1] and not by_tail["polynomial"][0] else "")
