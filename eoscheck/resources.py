@@ -117,8 +117,8 @@ class Estimate:
         so the same request is refused on every machine (``--steps 1e15`` on the toy set started and ran for years)."""
         if self.stepsize_steps > MAX_STEPSIZE_STEPS:
             raise EoscheckError(f"{self.what} is {self.stepsize_steps:.3g} stepsize-steps, more than "
-                                f"{MAX_STEPSIZE_STEPS:.0e} (months of computing at the engine's ~3e6 a second); use "
-                                "fewer --steps or stepsizes")
+                                f"{MAX_STEPSIZE_STEPS:.0e} (months of computing at the engine's ~3e6 a second); "
+                                + self.hints.get("work", "use fewer --steps or stepsizes"))
 
     def require(self, available: float | None = None) -> None:
         """Raise a one-line :class:`~eoscheck._errors.TooBig` when the estimate exceeds what is available."""

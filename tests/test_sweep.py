@@ -258,6 +258,7 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
     (["--measure", "loss(50)"], "no run with T = 10 has that step"),
     (["--workers", "100000"], "use at most"),                                     # ~90 lines of Dask tracebacks
     (["--datasets", "1e10"], "of memory"),     # planned 10¹⁰ tasks silently (600 MB at 10⁸, no end in sight)
+    (["--datasets", "1e7", "--steps", "1e6"], "4e+13 stepsize-steps"),   # no work limit: ran for months
     (["--data", "toy", "--n", "4:8"], "--n does not apply to --data toy"),     # ignored: one row
     (["--data", "toy", "--datasets", "3"], "--datasets does not apply to --data toy"),
     (["--datasets-per-cell", "4"], "applies to --study crawshaw-liu only"),     # ignored

@@ -78,7 +78,9 @@ def plan(data: str = "synthetic", *, n: Any = None, d: Any = None, gamma: Any = 
         raise EoscheckError(f"--task-size must be at least 1, got {task_size}")
     # before the task list: --datasets 1e8 held 600 MB, silently; and a run too large for the memory was
     # refused only inside its task, after planning, with options of `eoscheck run`
-    sweep_estimate(grid, names, size, shape, workers).require()
+    est = sweep_estimate(grid, names, size, shape, workers)
+    est.require_work()
+    est.require()
     return grid, names, make_tasks(grid, names, size)
 
 
@@ -105,10 +107,13 @@ def sweep_estimate(grid: Grid, names: tuple[str, ...], task_size: int, shape: tu
     n, d = shape if shape is not None else grid.data.largest_shape()
     run = gd_estimate(K=len(grid.etas), steps=grid.steps, recorded=recorded_points(grid.steps, "all", None), n=n, d=d)
     return Estimate(what=f"a sweep of {grid.data.count:,} datasets × {len(grid.etas)} η",
+                    stepsize_steps=float(grid.data.count) * len(grid.etas) * grid.steps,
+                    flops=float(grid.data.count) * run.flops,
                     memory={"results": float(rows) * (FIXED_COLUMNS + len(names)) * ROW_COLUMN_BYTES,
                             "task list": float(tasks) * TASK_BYTES,
                             "runs in flight": max(1, workers) * run.total},
-                    hints={"results": "use fewer --datasets, or split the grid into several sweeps (--seed, --out)",
+                    hints={"work": "use fewer --datasets, --eta or --steps",
+                           "results": "use fewer --datasets, or split the grid into several sweeps (--seed, --out)",
                            "task list": "raise --task-size or use fewer --datasets",
                            "runs in flight": "use fewer --steps or --eta (a sweep records every step), fewer "
                                              "--workers, or smaller data"})
