@@ -90,6 +90,28 @@ def no_local_constants():
         cache.clear()
 
 
+@contextlib.contextmanager
+def no_shrink_deadline():
+    """Hypothesis stops shrinking after MAX_SHRINKING_SECONDS (300) of wall-clock time, so on a slow or loaded
+    machine (evaluations over 3 s) a search would report a less shrunk counterexample than on a fast one.  The
+    shrink budget here is a count (``shrink_attempts``); inside this context the wall-clock limit is lifted
+    (no-op where Hypothesis's internals differ)."""
+    try:
+        from hypothesis.internal.conjecture import engine
+    except ImportError:
+        yield
+        return
+    if not hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        yield
+        return
+    saved = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = math.inf
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = saved
+
+
 def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *,
            constant: float = 1.0, margin: float = 0.0, label: str = "claim", seed: int | None = None,
            keep: bool = False, shrink_attempts: int = SHRINK_ATTEMPTS, explicit: list | None = None
@@ -137,7 +159,7 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
     if seed is not None:
         test = hseed(seed)(test)
     try:
-        with no_local_constants():
+        with no_local_constants(), no_shrink_deadline():
             test()
     except _Violation:
         pass

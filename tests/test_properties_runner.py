@@ -165,6 +165,36 @@ def test_shrink_budget_counts_evaluations_not_seconds():
         assert len(calls) - first - 1 <= attempts
 
 
+def test_the_counterexample_does_not_depend_on_the_wall_clock_spent_shrinking(monkeypatch):
+    """Hypothesis stops shrinking after 300 wall-clock seconds: on a machine where evaluations take over 3 s the
+    reported counterexample was less shrunk than on a fast one.  Here the 300 s are spent at once (the limit set
+    to 0): the search still shrinks within its count of evaluations to the same counterexample."""
+    from hypothesis import HealthCheck, settings, strategies as st
+    from hypothesis.internal.conjecture import engine
+
+    from eoscheck.properties.search import search
+
+    class Fake:
+        def __init__(self, x):
+            self.x, self.extra = x, {}
+
+        def key(self):
+            return str(self.x)
+
+        def describe(self):
+            return f"x={self.x}"
+
+    def found() -> int:
+        res = search(st.integers(0, 10**6).map(Fake), lambda i: Evaluation(np.array([float(i.x)]), np.array([4.5])),
+                     settings(max_examples=200, derandomize=True, database=None, deadline=None,
+                              suppress_health_check=list(HealthCheck)))
+        return res.counterexample.x
+
+    fast = found()
+    monkeypatch.setattr(engine, "MAX_SHRINKING_SECONDS", 0)
+    assert found() == fast == 5
+
+
 _DRAWS = r'''
 import importlib.util, json, sys
 from hypothesis import given, settings, strategies as st
