@@ -776,3 +776,16 @@ def test_sharpness_at_a_step_that_differs_between_rows_is_measured_on_each():
                     extra={"T": Ts})
     vals, P, _ = conj.points(inst)
     assert sorted(P["t"].tolist()) == [66.0, 100.0, 133.0] and np.all(vals < 1)
+
+
+@pytest.mark.parametrize("text, verdict", [
+    ("transition_time(1e-300) <= 1e9", "UNDECIDED"),   # never reached by T ≤ 400: nothing known about ≤ 1e9
+    ("transition_time(1e-300) <= 100", "FALSIFIED"),   # not reached by T ≥ 200: the time exceeds 100
+])
+def test_a_transition_time_not_reached_by_T_agrees_with_no_upper_bound_beyond_T(text, verdict):
+    """A time not reached by T is known only to exceed T (it is counted T + 1): "transition_time(1e-300) <= 1e9"
+    read NOT FALSIFIED, with the runs never below 1e-300 (logistic GD needs ηt ≳ 690 for that: ‖w_t‖ ≤ ηt)."""
+    from eoscheck.properties.decide import check_conjecture
+
+    rep = check_conjecture(Conjecture.parse(text, ranges={"eta": "0.25:2"}), "smoke")
+    assert rep.verdict == verdict, (rep.verdict, rep.message)
