@@ -236,17 +236,20 @@ class Conjecture:
 
     # --- evaluation --------------------------------------------------------------------
     def points(self, inst: Instance) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
-        """Measured values and their parameters (eta, n, d, gamma, t, T) on one instance; censored count."""
+        """Measured values and their parameters (eta, n, d, gamma, t, T) on one instance, and the counts of
+        transition times not reached by T (``censored``) and of rows set aside because the step or threshold moves
+        across the certified γ* interval (``ambiguous``)."""
         Ts = np.asarray(inst.extra.get("T", [inst.steps] * len(inst.etas)), dtype=np.int64)
         n, d, g = inst.data.n, inst.data.d, inst.gamma
         sharp = self._sharpness_every(inst, Ts) if self.quantity == "sharpness" else None
         traj = inst.trajectory(sharpness_every=sharp)
-        meas, P, censored = [], {p: [] for p in PARAMS + EXTRA}, 0
+        meas, P, censored, ambiguous = [], {p: [] for p in PARAMS + EXTRA}, 0, 0
         for k in range(traj.K):
             T = int(Ts[k])
-            base = {"eta": traj.eta[k], "n": n, "d": d, "gamma": g, "T": T}
+            base = {"eta": traj.eta[k], "n": n, "d": d, "gamma": g, "T": T, "gamma_hi": float(inst.gamma_hi)}
             vals, ts = self._measure(traj, k, T, base)
             if vals is None:
+                ambiguous += ts is None
                 continue
             wn = traj.records["w_norm"][k]
             w_at = wn[np.asarray(ts, int)] if self.quantity in T_QUANTITIES else np.full(len(vals), np.nanmax(wn[: T + 1]))
@@ -263,15 +266,16 @@ class Conjecture:
                            else np.ones(len(vals)))
             for p in PARAMS:
                 P[p].append(np.asarray(ts, float) if p == "t" else np.full(len(vals), float(base.get(p, np.nan))))
+        counts = {"censored": censored, "ambiguous": ambiguous}
         if not meas:
-            return np.zeros(0), {p: np.zeros(0) for p in PARAMS + EXTRA}, censored
-        return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, censored
+            return np.zeros(0), {p: np.zeros(0) for p in PARAMS + EXTRA}, counts
+        return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, counts
 
     def _measure(self, traj, k: int, T: int, base: dict) -> tuple[np.ndarray | None, np.ndarray]:
         q = self.quantity
         if q in T_QUANTITIES:
             ts = self._steps(T, base)
-            if ts.size == 0:
+            if ts is None or ts.size == 0:
                 return None, ts
             if q == "sharpness":
                 ss = traj.sharpness_step
@@ -302,9 +306,14 @@ class Conjecture:
             up = np.flatnonzero(np.diff(ll) > np.log1p(2 * np.maximum(rel[1:], rel[:-1])))
             return np.array([float(up[-1] + 1) if up.size else 0.0]), np.array([T])
         if q == "transition_time":
-            thr = value_at(self.arg, base)
-            hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= math.log(thr)) if thr > 0 else np.zeros(0)
-            return np.array([float(hit[0]) if hit.size else T + 1.0]), np.array([T])
+            firsts = set()
+            for gam in self._gamma_ends(base):
+                thr = value_at(self.arg, dict(base, gamma=gam))
+                hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= math.log(thr)) if thr > 0 else np.zeros(0)
+                firsts.add(float(hit[0]) if hit.size else T + 1.0)
+            if len(firsts) > 1:       # the threshold moves across γ*'s certificate past a step: no one time
+                return None, None
+            return np.array([firsts.pop()]), np.array([T])
         raise EoscheckError(f"unknown quantity {q}")  # pragma: no cover
 
     def _sharpness_every(self, inst: Instance, Ts: np.ndarray) -> int:
@@ -316,8 +325,11 @@ class Conjecture:
         grid = max(1, inst.steps // 64)
         if self.arg == "t":
             return grid
-        base = {"n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma}
-        steps = {int(t) for e, T in zip(inst.etas, Ts) for t in self._steps(int(T), dict(base, eta=e, T=int(T)))}
+        base = {"n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma, "gamma_hi": float(inst.gamma_hi)}
+        steps = set()
+        for e, T in zip(inst.etas, Ts):
+            ts = self._steps(int(T), dict(base, eta=e, T=int(T)))
+            steps.update(int(t) for t in (ts if ts is not None else ()))
         g = math.gcd(*steps)               # step 0 is a checkpoint anyway; gcd(0, s) = s
         return g if g >= 1 and inst.steps // g <= MAX_CHECKPOINTS else grid
 
@@ -326,8 +338,19 @@ class Conjecture:
             r = self.ranges["t"]
             lo, hi = int(math.ceil(r.lo)), int(min(r.hi, T))
             return log_grid_indices(hi, 64, start=lo) if hi >= lo else np.zeros(0, np.int64)
-        t = int(math.floor(value_at(self.arg, base)))
+        ts = {int(math.floor(value_at(self.arg, dict(base, gamma=gam)))) for gam in self._gamma_ends(base)}
+        if len(ts) > 1:
+            # ⌊ARG⌋ differs across γ*'s certificate [gamma, gamma_hi]: the statement's step is not known, so the row
+            # is set aside (at γ's lower end "loss(2*gamma*T)" read step 199 where γ* = 0.5 exactly gives 200)
+            return None
+        t = ts.pop()
         return np.array([t]) if 0 <= t <= T else np.zeros(0, np.int64)
+
+    def _gamma_ends(self, base: dict) -> tuple[float, ...]:
+        """The ends of γ*'s certificate where ARG depends on γ (both matter), else γ's lower end alone."""
+        uses = "gamma" in {x.name for x in self.arg.free_symbols} if isinstance(self.arg, sp.Expr) else False
+        hi = base.get("gamma_hi")
+        return (base["gamma"], float(hi)) if uses and hi is not None else (base["gamma"],)
 
     def rhs_values(self, P: dict[str, np.ndarray], values: dict[str, float] | None = None) -> np.ndarray:
         """EXPR at every point with the constants ``values`` (default: the fitted ones), at the end of the
@@ -404,7 +427,8 @@ class Conjecture:
 
     def evaluate(self, inst: Instance) -> Evaluation:
         """The conjecture on one instance (constants as fitted)."""
-        meas, P, cens = self.points(inst)
+        meas, P, counts = self.points(inst)
+        cens = counts["censored"]
         m = self.mask(P) if meas.size else np.zeros(0, bool)
         meas, P = meas[m], {k: v[m] for k, v in P.items()}
         b = self.rhs_values(P) if meas.size else np.zeros(0)
@@ -417,6 +441,9 @@ class Conjecture:
             expr_allow = np.where(np.isfinite(b), allowance(b), 0.0) if meas.size else 0.0
             allow = allow_m - expr_allow if self.strict else allow_m + expr_allow
         notes = []
+        if counts["ambiguous"]:
+            notes.append(f"{counts['ambiguous']} run(s) set aside: {self.quantity}'s argument moves past a step across "
+                         "γ*'s certified interval [gamma, gamma_hi], so the statement's step is not known there")
         if cens and self.direction == ">=":
             notes.append(f"{cens} transition time(s) not reached by T set aside (known only to exceed T: no "
                          "contradiction of a lower bound)")

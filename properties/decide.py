@@ -221,6 +221,8 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             # the witness lies where the constants were fitted: the calibration draws missed it, so it joins
             # them and the constants are fitted again (a witness there says nothing against the statement)
             m2, P2, _ = conj.points(found[0])
+            keep = conj.mask(P2) if m2.size else np.zeros(0, bool)   # as calibration_points: --where, the ranges
+            m2, P2 = m2[keep], {k: v[keep] for k, v in P2.items()}
             meas = np.concatenate([meas, m2])
             P = {k: np.concatenate([v, P2[k]]) for k, v in P.items()}
             rep.calibration_points = int(meas.size)
@@ -287,9 +289,10 @@ def _constants_text(values: dict) -> str:
 def in_calibration(conj: Conjecture, pt: dict) -> bool:
     """Does the witness point lie inside the calibration ranges (the lower log-half of η, n, d, t, T; the
     upper of γ), where the constants were fitted?"""
-    for p, r in conj.ranges.items():
-        if p not in pt or p == "t" and conj.arg != "t":
+    for p in conj.ranged() + ("gamma",):      # not η under eta_of_T: T sets it, and T is checked
+        if p not in pt:
             continue
+        r = conj.ranges[p]
         inner = r.inner(low_half=(p != "gamma"))
         if not inner.lo * (1 - 1e-12) <= float(pt[p]) <= inner.hi * (1 + 1e-12):
             return False

@@ -19,6 +19,15 @@ from eoscheck.expr import evaluate
 from .conjecture import EVAL_SECONDS, Conjecture, param_values, values_at
 
 
+#: ln of the largest double: what a +inf EXPR counts as in the log-form fit.
+LN_MAX = math.log(np.finfo(np.float64).max)
+#: SLSQP meets its constraints to about its ftol (1e-6): the optimum of exp(−C·η·T) over a calibration set was
+#: returned with a gap of −5e-6 and rejected under −1e-9, leaving only a vacuous start.  A fit accepted here may
+#: thus fall short of a calibration point's measurement by 1e-5 in ln (a factor 1 + 1e-5), far inside the factor 2
+#: (FIT_MARGIN) by which the search loosens fitted constants, so no calibration point can convict through it.
+SLSQP_FEASIBILITY = 1e-5
+
+
 def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
                   relaxed: bool = False) -> dict[str, float]:
     """The constants making EXPR the tightest bound that holds at every calibration point.
@@ -98,21 +107,38 @@ def fit_constants(conj: Conjecture, meas: np.ndarray, P: dict[str, np.ndarray],
     def gap(x):  # sign·(ln EXPR − ln measured) ≥ 0 at every point (well scaled for SLSQP)
         r = rhs(x)
         with np.errstate(all="ignore"):
-            lr = np.where(r > 0, np.log(np.where(r > 0, r, 1.0)), -1e6)
+            # EXPR beyond float64 (+inf) counts as ln of the largest double: finite, so SLSQP can move, and dear in
+            # the objective (a constant that sent EXPR to +inf everywhere, C = −1 in exp(−C·η·T), was "feasible"
+            # with a flat objective and kept); NaN (undefined) as a violation
+            lr = np.where(r > 0, np.log(np.where((r > 0) & np.isfinite(r), r, 1.0)), -1e6)
+            lr = np.where(r == np.inf, LN_MAX, lr)
         return sign * (lr - logm)
 
     def objective(x):
         g = gap(x)
         return float(np.mean(g)) if np.all(np.isfinite(g)) else 1e30
 
-    cons = {"type": "ineq", "fun": gap}
+    def acceptable(x) -> bool:
+        """Feasible to SLSQP's constraint tolerance, and EXPR finite at some calibration point (one that is +inf
+        at every point bounds nothing there: not a fit)."""
+        return bool(np.all(gap(x) >= -SLSQP_FEASIBILITY) and np.any(np.isfinite(rhs(x))))
+
     best = None
-    for x0 in (np.ones(len(names)), np.full(len(names), 0.1), np.full(len(names), 10.0), np.full(len(names), -1.0)):
-        res = minimize(objective, x0, constraints=[cons], method="SLSQP", options={"maxiter": 1000})
-        if np.all(gap(res.x) >= -1e-9) and (best is None or res.fun < best.fun):
+    # starts over many scales: where EXPR under- or overflows at every point (exp(−C·η·T) at C = 1 or −1 with
+    # ηT up to 2e6) the gaps are flat and SLSQP stays put; the tight C ≈ 7e-4 there was reached from none of 1, 0.1,
+    # 10, −1
+    # (each in units of its start, u = x/x0 from u = 1: the gradients in C were ~1e6 against the objective's O(1),
+    # and SLSQP stopped short of the boundary, "positive directional derivative")
+    for x0 in [np.full(len(names), v) for v in (1.0, 0.1, 10.0, -1.0, 1e-2, 1e-3, 1e-4, 1e-6, 100.0, -0.1)]:
+        res = minimize(lambda u, x0=x0: objective(u * x0), np.ones(len(names)),
+                       constraints=[{"type": "ineq", "fun": lambda u, x0=x0: gap(u * x0)}], method="SLSQP",
+                       options={"maxiter": 1000})
+        res.x = res.x * x0
+        if acceptable(res.x) and (best is None or res.fun < best.fun):
             best = res
     if best is None and relaxed:
-        res = minimize(lambda x: -float(np.min(gap(x))), np.ones(len(names)), method="Nelder-Mead")
+        res = minimize(lambda x: -float(np.min(gap(x))) if np.any(np.isfinite(rhs(x))) else 1e30, np.ones(len(names)),
+                       method="Nelder-Mead")
         return {c: float(v) for c, v in zip(names, res.x)}
     if best is None:
         raise EoscheckError("could not fit the constants (no feasible values found on the calibration set)")

@@ -389,7 +389,7 @@ def test_measurements_without_a_finite_allowance_neither_convict_nor_acquit(monk
     meas = np.array([0.5, np.inf, 3e300])
     P = {"eta": np.array([0.5, 1.0, 2.0]), "n": np.ones(3), "d": np.full(3, 2.0), "gamma": np.full(3, 0.5),
          "t": np.full(3, 200.0), "T": np.full(3, 200.0), "_w": np.array([1.0, 1e3, 1e300]), "_G": np.ones(3)}
-    monkeypatch.setattr(Conjecture, "points", lambda self, inst: (meas, P, 0))   # T as the instance has it: 200
+    monkeypatch.setattr(Conjecture, "points", lambda self, inst: (meas, P, {"censored": 0, "ambiguous": 0}))   # T as the instance has it: 200
     with np.errstate(all="raise"):   # and no overflow on the way
         ev = conj.evaluate(inst)
     assert ev.measured.tolist() == [0.5] and np.isfinite(ev.allowance).all()
@@ -751,9 +751,10 @@ def test_sharpness_at_a_fixed_step_is_measured_there(tmp_path):
 
 def test_a_negative_constant_is_said_to_flip_expr_only_where_it_does(tmp_path):
     """loss(t) <= abs(C) fitted C = −0.68 and the note said "EXPR's sign is then the opposite of the one written",
-    false for abs(C); margin(t) >= -C*eta*t, whose sign does flip with C's, keeps the sentence."""
+    false for abs(C).  (abs(C) is now fitted at +0.68, either sign as tight; exp(−C)/10 ≥ 0.68 needs C ≈ −1.92,
+    and its sign cannot flip either.)  margin(t) >= -C*eta*t, whose sign does flip with C's, keeps the sentence."""
     out = tmp_path / "r.json"
-    main(["conjecture", "loss(t) <= abs(C)", "--effort", "smoke", "-o", str(out), "--save", str(tmp_path)])
+    main(["conjecture", "loss(t) <= exp(-C)/10", "--effort", "smoke", "-o", str(out), "--save", str(tmp_path)])
     msg = json.loads(out.read_text())["message"]
     assert "fitted negative" in msg and "opposite of the one written" not in msg
     main(["conjecture", "margin(t) >= -C*eta*t", "--effort", "smoke", "-o", str(out), "--save", str(tmp_path)])
@@ -789,3 +790,68 @@ def test_a_transition_time_not_reached_by_T_agrees_with_no_upper_bound_beyond_T(
 
     rep = check_conjecture(Conjecture.parse(text, ranges={"eta": "0.25:2"}), "smoke")
     assert rep.verdict == verdict, (rep.verdict, rep.message)
+
+
+def test_a_step_that_depends_on_gamma_is_not_read_at_one_end_of_its_certificate():
+    """One point x = 0.5: γ* = 0.5 exactly, certified as [0.4999999999999858, 0.500000000000002]. "loss(2*gamma*T)"
+    at T = 200 is L(w₂₀₀) = 0.020817 for γ* itself, but the step was read at the lower end, ⌊199.99…⌋ = 199, where
+    L = 0.020924: the true "loss(2*gamma*T) <= 0.02087" was FALSIFIED.  A step that moves across the certificate is
+    not known, so the run is set aside."""
+    from eoscheck.properties.decide import check_conjecture
+
+    conj = Conjecture.parse("loss(2*gamma*T) <= 0.02087", ranges={"n": "1", "d": "1", "gamma": "0.5", "T": "200",
+                                                                   "eta": "1"})
+    rep = check_conjecture(conj, "smoke")
+    assert rep.verdict == "UNDECIDED" and "certified interval" in rep.message, (rep.verdict, rep.message)
+
+
+def test_a_nonlinear_fit_finds_the_tight_constant_not_one_that_sends_expr_to_infinity():
+    """loss(T) <= exp(-C*eta*T): the tight constant on the calibration points is C* = min −ln L/(ηT) (computed here);
+    the fit kept C = −1, where EXPR = e^{ηT} is +inf at every point (feasible, bounding nothing), because SLSQP from
+    the other starts stopped short of the boundary (gaps −5e-6, "positive directional derivative") and the vacuous
+    start was the only one left: the statement read NOT FALSIFIED."""
+    from eoscheck.properties.decide import EFFORT
+    from eoscheck.properties.conjecture import calibration_points
+    from eoscheck.properties.envelope import SLSQP_FEASIBILITY
+
+    conj = Conjecture.parse("loss(T) <= exp(-C*eta*T)")
+    meas, P, _ = calibration_points(conj, EFFORT["quick"].calibration, 0)
+    eT = P["eta"] * P["T"]
+    c_star = float(np.min(-np.log(meas) / eT))
+    c = fit_constants(conj, meas, P)["C"]
+    # feasible to the fit's tolerance (a shortfall ≤ SLSQP_FEASIBILITY in ln) and no looser than that allows
+    assert np.min(-c * eT - np.log(meas)) >= -SLSQP_FEASIBILITY
+    assert abs(c - c_star) <= SLSQP_FEASIBILITY / float(np.min(eT)) + 1e-12 * c_star
+
+
+def test_a_witness_inside_the_calibration_ranges_under_eta_of_T_is_refitted_not_convicted():
+    """With --eta-of-T, η is set by T: the witness's η (100 = T/10) was held against the default --eta range's
+    lower half and called "beyond the calibration ranges", so a witness at n = 3 (inside [2, 3.46]) convicted;
+    with --eta 100 the same violation was refitted."""
+    from eoscheck.properties.decide import check_conjecture
+
+    conj = Conjecture.parse("last_increase <= C", ranges={"n": "2:6", "d": "2", "gamma": "0.3", "T": "1000"},
+                            eta_of_T="T/10")
+    rep = check_conjecture(conj, "quick")
+    assert rep.verdict == "NOT FALSIFIED" and "refit 1" in rep.message, (rep.verdict, rep.message)
+
+
+def test_a_refit_takes_only_the_witness_points_inside_the_domain(monkeypatch):
+    """A refit joined all the witness's points to the calibration, those outside --where too: with
+    --where "t >= 100" the early EoS spikes (loss up to 1.06) raised C 457× over the in-domain fit."""
+    from eoscheck.properties import decide
+
+    seen = []
+    real = decide.fit_constants
+
+    def spy(conj, meas, P, relaxed=False):
+        seen.append(P["t"].copy())
+        return real(conj, meas, P, relaxed=relaxed)
+
+    monkeypatch.setattr(decide, "fit_constants", spy)
+    monkeypatch.setattr(decide, "in_calibration", lambda conj, pt: True)   # every witness is refitted
+    conj = Conjecture.parse("loss(t) <= C", ranges={"n": "2:20", "d": "2:4", "gamma": "0.1:0.3", "T": "1000",
+                                                     "eta": "100"}, where=["t >= 100"])
+    decide.check_conjecture(conj, "quick")
+    assert len(seen) >= 2, "no refit happened: the test does not exercise it"
+    assert all(np.min(t) >= 100 for t in seen)
