@@ -193,8 +193,9 @@ def plot_fig1(traj, path: str | Path | None = None, title: str = "", sharpness: 
                                                   colors=colors, linestyles="--", lw=0.6))
     names = ["training loss L(w_t)", "L(w_t) · η t"]
     for a, ok in zip(axes[:3] if want_sharp else axes[:2], drawn):
-        if not ok:  # every value diverged: nothing positive to scale
+        if not ok:  # every value diverged: nothing positive to scale (nor any step t ≥ 1 drawn: x limits too)
             a.set_ylim(0.5, 2.0)
+            a.set_xlim(1, max(2, traj.steps))
             a.text(0.5, 0.5, "no finite values (diverged)", transform=a.transAxes, ha="center", va="center")
     for a, name in zip(axes[:2], names):
         a.set_ylabel(name)

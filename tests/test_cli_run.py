@@ -89,3 +89,16 @@ def test_normalize_is_refused_where_mlp3_scales_its_own_images(tmp_path, capsys)
     assert main(["run", "--quiet", "--model", "mlp3", "--steps", "1", "--eta", "0.1", "--normalize",
                  "--out", str(out)]) == 2
     assert "--normalize does not apply to --model mlp3" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_run_that_stops_at_step_0_is_saved_with_its_figure(tmp_path, capsys):
+    """Every stepsize left the float64 range at step 0 (two points at 1e308, the exponential loss): nothing was
+    drawn at t ≥ 1, the x axis kept its default limits around 0, and the log scale raised while the figure was
+    built — a traceback, and the run was lost (it is saved with its figure)."""
+    data = tmp_path / "huge.csv"
+    data.write_text("1e308,1\n1e308,1\n")
+    out = tmp_path / "o"
+    rc = main(["run", "--data", str(data), "--loss", "exponential", "--eta", "1", "--steps", "10", "--quiet",
+               "--out", str(out)])
+    assert rc == 0 and (out / "fig1.png").stat().st_size > 0
+    assert Trajectory.load(out).stats["diverged_at"][0] == 0
