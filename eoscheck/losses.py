@@ -341,7 +341,7 @@ def flat_exp(a: float = 1.0) -> Loss:
         return torch.where(m > 0, a * a * torch.exp(-a * m.clamp(min=0)), torch.zeros_like(m))
 
     def log_value(m):
-        return torch.where(m > 0, -a * m, torch.log1p(-a * m.clamp(max=0)))
+        return torch.where(m > 0, -a * m, _log_linear_branch(a, m))
 
     return Loss(
         name=f"flat_exp(a={a:g})",
@@ -356,6 +356,16 @@ def flat_exp(a: float = 1.0) -> Loss:
         _hess=hess,
         _log_value=log_value,
     )
+
+
+def _log_linear_branch(a: float, m):
+    """ln(1 − a·m) on m ≤ 0 (torch; m > 0 read as 0): log1p(a|m|), and ln a + ln|m| where a|m| > 1e300 (log1p of it
+    overflowed to +inf past 1.8e308, where ln ℓ ≈ 710; the dropped log1p(1/(a|m|)) < 1e-300).  numpy's twin:
+    :func:`eoscheck.lossnp.log_linear_branch`."""
+    u = -m.clamp(max=0)
+    au = a * u
+    big = au > 1e300
+    return torch.where(big, math.log(a) + torch.log(torch.where(big, u, torch.ones_like(u))), torch.log1p(au))
 
 
 def flat_poly(a: float = 1.0) -> Loss:
@@ -378,7 +388,7 @@ def flat_poly(a: float = 1.0) -> Loss:
         return torch.where(m > 0, a * (a + 1) * (1 + m.clamp(min=0)) ** (-a - 2), torch.zeros_like(m))
 
     def log_value(m):
-        return torch.where(m > 0, -a * torch.log1p(m.clamp(min=0)), torch.log1p(-a * m.clamp(max=0)))
+        return torch.where(m > 0, -a * torch.log1p(m.clamp(min=0)), _log_linear_branch(a, m))
 
     return Loss(
         name=f"flat_poly(a={a:g})",

@@ -16,6 +16,8 @@ torch evaluators on the same memory.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -131,10 +133,20 @@ class FlatExpKernel(Kernel):
         return np.where(M > 0, self._ex(M), 1 - self.a * M)
 
     def log_value(self, M):
-        return np.where(M > 0, -self.a * M, np.log1p(-self.a * np.minimum(M, 0.0)))
+        return np.where(M > 0, -self.a * np.maximum(M, 0.0), log_linear_branch(self.a, M))
 
     def hess(self, M):
         return np.where(M > 0, self.a * self.a * self._ex(M), 0.0)
+
+
+def log_linear_branch(a: float, M):
+    """ln(1 − a·m) on m ≤ 0 (entries m > 0 read as 0), the flat losses' linear branch in the log domain: log1p(a|m|),
+    and ln a + ln|m| where a|m| > 1e300 (log1p of it was +inf past 1.8e308, where ln ℓ ≈ 710; the dropped
+    log1p(1/(a|m|)) < 1e-300)."""
+    u = -np.minimum(M, 0.0)
+    with np.errstate(over="ignore", divide="ignore"):
+        au = a * u
+        return np.where(au > 1e300, math.log(a) + np.log(np.where(au > 1e300, u, 1.0)), np.log1p(au))
 
 
 class FlatPolyKernel(Kernel):
@@ -152,7 +164,7 @@ class FlatPolyKernel(Kernel):
 
     def log_value(self, M):
         a = self.a
-        return np.where(M > 0, -a * np.log1p(np.maximum(M, 0.0)), np.log1p(-a * np.minimum(M, 0.0)))
+        return np.where(M > 0, -a * np.log1p(np.maximum(M, 0.0)), log_linear_branch(a, M))
 
     def hess(self, M):
         a = self.a

@@ -243,3 +243,20 @@ def test_a_huge_family_parameter_is_refused_not_computed(spec):
         get_loss(spec)
     assert get_loss("flat_poly:a=1000").params["a"] == 1000.0
     assert get_loss("flat_exp:a=1e300").params["a"] == 1e300     # e^a stays symbolic: no cap needed
+
+
+@pytest.mark.parametrize("spec", ["flat_exp:a=1000", "flat_poly:a=1000", "flat_exp:a=0.5", "flat_poly:a=2"])
+def test_the_flat_losses_log_is_finite_where_a_times_the_margin_overflows(spec):
+    """ln ℓ = ln(1 − a·z) on z ≤ 0 was log1p(−a·z): +inf once a|z| > 1.8e308 (GD of flat_poly(a=1000) at η = 1e300
+    recorded log_loss +inf where ln L = 711.03), although ln ℓ ≤ ln a + 710.  Both kernels (torch: the Loss, numpy:
+    lossnp) against mpmath; tolerance as above: ln a and ln|z| are each within an ulp, their sum one more, so
+    ≤ 3 eps·|ln ℓ| (16 allowed, as for every log value here)."""
+    from eoscheck.lossnp import kernel_for
+
+    loss = get_loss(spec)
+    zs = np.array([-1e200, -1e300, -1e306, -1.7e308, -FLOAT_MAX])
+    a = float(loss.params["a"])
+    want = [mpmath.log(1 + mpmath.mpf(a) * abs(mpmath.mpf(float(x)))) for x in zs]
+    for got in (loss.log_value(torch.tensor(zs, dtype=torch.float64)).numpy(), kernel_for(loss).log_value(zs)):
+        for x, v, lr in zip(zs, got, want):
+            assert abs(v - lr) <= ULPS * EPS * abs(lr), (spec, x, v, lr)
