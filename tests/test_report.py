@@ -417,3 +417,14 @@ def test_bad_report_options_are_refused_before_any_work(argv, says, tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and says in err[0]
     assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+
+
+def test_section6_states_lemma21s_width_and_the_transition_claims_scope(built):
+    """§6 cited Lemma 21 (γ̂ ≥ 9γ/10 w.h.p.) without its width condition m ≥ 50 ln(n/δ)/γ², and summed the C₂ the
+    runs need over every η, those below thm6.tau_exp's scope η ≥ 1 too."""
+    out, _, _ = built
+    index = (out / "index.md").read_text()
+    start = re.search(r"^## \d+\. Two-layer network in the NTK regime", index, re.M).start()
+    sec = index[start:index.index("\n## ", start)]
+    assert "Lemma 21's width 50 ln(n/δ)/γ² is ≥" in sec and "not met, so Lemma 21 does not vouch for γ̂" in sec
+    assert "over η ≥ 1 (the claim's scope)" in sec and "if τ ≤ T" in sec
