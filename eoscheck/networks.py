@@ -18,12 +18,12 @@ everywhere, ∇²L = (1/n) Σᵢ ℓ″(mᵢ) ∇fᵢ∇fᵢᵀ, whose top eigen
 n×n form (1/n) D^{1/2} 𝒦 D^{1/2} with the empirical NTK 𝒦ᵢⱼ = ⟨∇fᵢ, ∇fⱼ⟩.
 
 Theory side (recorded in ``config["ntk"]``): C_a, maxᵢ|f(xᵢ; w₀)| (Lemma 22),
-the max-margin γ̂ of the NTK features yᵢ∇f(xᵢ; w₀) ∈ ℝ^{md} — an *empirical
-stand-in* for Assumption 4's infinite-width margin γ (Lemma 21 gives
-γ̂ ≥ 9γ/10 w.h.p. when m ≥ 50 ln(n/δ)/γ²) — and, per stepsize, Theorem 6's
-lazy radius R and width condition m ≥ ((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶ (``thm6.R``,
-``thm6.width`` of :mod:`eoscheck.bounds.theorem6`, the one encoding)
-evaluated at γ = γ̂.
+Assumption 4's margin γ as certified by :func:`assumption4_margin` (γ*/2 on linearly
+separable data), the max-margin γ̂ of the NTK features yᵢ∇f(xᵢ; w₀) ∈ ℝ^{md} for
+comparison (Lemma 21 gives γ̂ ≥ 9γ/10 w.h.p. when m ≥ 50 ln(n/δ)/γ²; γ̂ is no lower
+bound of γ: its constraint on χ is L², Assumption 4's pointwise), and, per stepsize,
+Theorem 6's lazy radius R and width condition m ≥ ((30R^{1/3} + 10 ln^{1/4}(n/δ))/γ)⁶
+(``thm6.R``, ``thm6.width`` of :mod:`eoscheck.bounds.theorem6`, the one encoding) at that γ.
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def ntk_features(X: torch.Tensor, W: torch.Tensor, a: torch.Tensor) -> torch.Ten
 
 
 def ntk_margin(data: Dataset, W0: np.ndarray, a: np.ndarray):
-    """Max-margin (γ̂, gap) of the NTK features yᵢ∇f(xᵢ; w₀) — an empirical stand-in for
-    Assumption 4's γ.  Uses the features when m·d ≤ n, else an n×r factor of their Gram
+    """Max-margin (γ̂, gap) of the NTK features yᵢ∇f(xᵢ; w₀), for comparison with Assumption 4's γ (no lower
+    bound of it: :func:`assumption4_margin`).  Uses the features when m·d ≤ n, else an n×r factor of their Gram
     matrix (the margin depends on inner products only)."""
     X = torch.tensor(data.X, dtype=torch.float64)
     W = torch.tensor(W0, dtype=torch.float64)
@@ -127,6 +127,16 @@ def ntk_margin(data: Dataset, W0: np.ndarray, a: np.ndarray):
         Zf = (U[:, keep] * lam[keep].sqrt()).numpy()
     mm = max_margin(Zf)
     return mm.gamma, mm.gap
+
+
+def assumption4_margin(data: Dataset) -> float:
+    """A certified margin γ of Assumption 4B for this ReLU network: γ*/2, γ* the certified linear max margin.
+
+    χ ≡ w* (the certificate's direction, ‖w*‖ ≤ 1 at every u, as 4B asks) gives
+    E_u⟨yᵢφ′(xᵢᵀu)xᵢ, w*⟩ = P(xᵢᵀu > 0)·yᵢxᵢᵀw* = yᵢxᵢᵀw*/2 ≥ γ*/2 (xᵢ ≠ 0, u ~ N(0, I)).  It is at most
+    the best γ, which is ≤ minᵢ‖xᵢ‖/2 (all of χ's weight on one point).  ≤ 0 where the data are not certified
+    linearly separable (no certified γ then)."""
+    return 0.5 * float(data.gamma)
 
 
 # --- Theorem 6 quantities (evaluated from eoscheck.bounds.theorem6, the only encoding) ---------
@@ -192,7 +202,8 @@ def run_ntk(
     ``norm_margin`` is minᵢ yᵢf(xᵢ; w_t)/‖w_t‖ (f is 1-homogeneous in w), ``w_proj`` is NaN;
     ``sharpness`` is λ_max(∇²L) in closed form (module docstring), every ``sharpness_every`` steps (None or 0:
     never).
-    ``config["ntk"]`` holds C_a, maxᵢ|f(xᵢ; w₀)|, γ̂ and Theorem 6's R and width per η.
+    ``config["ntk"]`` holds C_a, maxᵢ|f(xᵢ; w₀)|, γ (:func:`assumption4_margin`), γ̂ and Theorem 6's R and width
+    per η (at γ).
     """
     loss = get_loss(loss)
     eta = check_etas(etas)
@@ -232,18 +243,22 @@ def run_ntk(
     wall = time.perf_counter() - t0
     C_a = abs(float(a.sum())) / math.sqrt(width)
     gamma_hat, gap = ntk_margin(data, W0, a)
+    gamma = assumption4_margin(data)
     config["ntk"] = {
         "C_a": C_a,
         "sum_a": float(a.sum()),
         "max_abs_f0": float(f0.abs().max()),
         "lemma22_bound": C_a + math.sqrt(2 * math.log(2 * data.n / delta)),
         "max_norm_x": data.max_norm,
+        "gamma": gamma,
+        "gamma_note": "Assumption 4B's margin, certified: gamma*/2 (chi = w*, the linear max-margin direction); "
+                      "<= 0: the data are not certified linearly separable",
         "ntk_margin": gamma_hat,
         "ntk_margin_gap": gap,
-        "ntk_margin_note": "max-margin of the NTK features y_i grad f(x_i; w_0) in R^{md}: an empirical "
-                           "stand-in for Assumption 4's infinite-width gamma (Lemma 21: >= 9 gamma/10 w.h.p.)",
+        "ntk_margin_note": "max-margin of the NTK features y_i grad f(x_i; w_0) in R^{md}, for comparison (Lemma 21: "
+                           ">= 9 gamma/10 w.h.p. when m >= 50 ln(n/delta)/gamma^2); not a lower bound of gamma",
         "C_g": _paper_constant(loss, "C_g"),
-        "thm6": thm6_conditions(loss, gamma_hat, eta, steps, data.n, width, C_a, delta),
+        "thm6": thm6_conditions(loss, gamma, eta, steps, data.n, width, C_a, delta),
     }
     prov = provenance(dev.type, seed=int(seed))
     prov["wall_time_s"] = wall

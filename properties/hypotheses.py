@@ -61,7 +61,7 @@ def assumption_conflicts(assumptions, inst) -> list[str]:
     # Assumption 2 (i.i.d. draws of (x, y) with y = ±1 (a Dataset's, validated), ‖x‖ ≤ 1 and margin γ > 0 a.s.) of the data's empirical
     # distribution, which the SGD claims sample, is Assumption 1 of the data themselves
     separable = any(str(a).startswith(("Assumption 1", "Assumption 2")) for a in assumptions)
-    ntk = any(str(a).startswith("Assumption 4") for a in assumptions)     # 4A: ‖xᵢ‖ ≤ 1; 4B: γ̂, see ELSEWHERE
+    ntk = any(str(a).startswith("Assumption 4") for a in assumptions)     # 4A: ‖xᵢ‖ ≤ 1; 4B: γ*/2, see below
     if separable or ntk or "‖x_i‖ ≤ 1" in assumptions:
         why = norm_conflict(data)
         if why:
@@ -108,7 +108,8 @@ ELSEWHERE = {
     "eq. (5) signs": "the run builds a ∈ {±1}ᵐ from the instance's signs, balanced or seeded Rademacher",
     "w₀ ~ N(0, I)": "the run draws w₀ from the instance's seed",
 }
-# Assumption 4B (the NTK margin γ > 0) is read as γ̂ at w₀, which the NTK claims compute: no bound where γ̂ ≤ 0.
+# Assumption 4B (the NTK margin γ > 0) is certified as γ*/2 from the data's linear certificate, which the NTK claims
+# compute (eoscheck.networks.assumption4_margin): no bound where the data are not certified separable.
 
 
 def recognized(assumption: str) -> bool:

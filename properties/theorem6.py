@@ -2,8 +2,9 @@
 
 Model, loss and records: :func:`eoscheck.networks.run_ntk`.  Every bound uses
 
-* γ = γ̂, the max-margin of the NTK features yᵢ∇f(xᵢ; w₀) at initialization — an
-  **empirical stand-in** for Assumption 4's infinite-width γ (Lemma 21: γ̂ ≥ 9γ/10 w.h.p.);
+* γ = γ*/2, a certified margin of Assumption 4 (:func:`eoscheck.networks.assumption4_margin`: χ ≡ w*, the
+  certificate's lower end of the linear max margin γ*); the NTK-feature margin γ̂ at w₀ is no lower bound of γ
+  (Assumption 4 constrains χ pointwise), and bounds at γ̂ were tighter than the theorem's;
 * C_a = |Σₛaₛ|/√m as realized (0 for balanced signs), δ from the instance (default 0.05);
 * ρ numerically (:func:`eoscheck.bounds.rho.rho`), C_g, C_β from Prop. 5.
 
@@ -31,7 +32,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from eoscheck.datasets import synthetic
-from eoscheck.networks import init_weights, ntk_margin, output_signs, run_ntk, thm6_conditions
+from eoscheck.networks import init_weights, output_signs, run_ntk, thm6_conditions
 from eoscheck.provenance import canonical_json
 from eoscheck.trajectory import Trajectory
 
@@ -46,7 +47,7 @@ from .observe import Arrays, worst_per_row
 from .strategies import loss_spec, losses, separable_datasets, stepsize_batches, with_certificate
 
 TREND = "outside the width condition — trend only"
-NTK_ASSUMPTIONS = ("Assumption 4 with γ = γ̂ (NTK-feature margin at w₀, empirical stand-in)", "eq. (5) signs",
+NTK_ASSUMPTIONS = ("Assumption 4 with γ = γ*/2 (χ ≡ w*: certified on linearly separable data)", "eq. (5) signs",
                    "loss with 3A–3B (logistic, flat_exp, flat_poly)", "w₀ ~ N(0, I)")
 STABLE_ASSUMPTIONS = NTK_ASSUMPTIONS[:2] + ("loss with 3A–3C (logistic, flat_exp, flat_poly)", "w₀ ~ N(0, I)")
 DEFAULT_DELTA = 0.05
@@ -83,10 +84,10 @@ class NTKInstance(Instance):
             [self.width, self.seed, self.signs, self.delta])
 
     def theory(self) -> dict[str, Any]:
-        """C_a, γ̂ and Theorem 6's R and width condition per η — without running GD."""
+        """C_a, γ (γ*/2, certified) and Theorem 6's R and width condition per η — without running GD."""
         a = output_signs(self.width, self.signs, self.seed)
         W0 = init_weights(self.width, self.data.d, self.seed)
-        gamma, _ = ntk_margin(self.data, W0, a)
+        gamma = 0.5 * self.gamma      # assumption4_margin with the instance's certificate (its lower end)
         C_a = abs(float(a.sum())) / math.sqrt(self.width)
         rows = thm6_conditions(self.loss_obj, gamma, self.eta, self.steps, self.data.n, self.width, C_a, self.delta)
         return {"gamma": gamma, "C_a": C_a, "w0_norm": float(np.linalg.norm(W0)), "thm6": rows}
@@ -135,7 +136,7 @@ def ntk_instances(budget: Budget, families=("logistic", "flat_exp", "flat_poly")
 
 
 # ---------------------------------------------------------------------------
-# bounds (Theorem 6, with γ = γ̂)
+# bounds (Theorem 6, with γ = γ*/2)
 # ---------------------------------------------------------------------------
 
 
@@ -193,7 +194,8 @@ def _width_split(inst: NTKInstance, within: bool):
     need = max((r["log10_width_required"] for r in th["thm6"]), default=math.inf)
     notes = []
     if th["gamma"] <= 0:
-        notes.append(f"NTK features not separable at w₀ (γ̂ ≤ 0) for m={inst.width}: no bound applies")
+        notes.append(f"no certified Assumption 4 margin (the data are not certified linearly separable) for "
+                     f"m={inst.width}: no bound applies")
         rows = np.zeros_like(ok)
     elif within and not ok.any():
         notes.append(f"no run meets Theorem 6's width condition (m={inst.width}, needs up to 10^{need:.1f}; "
@@ -315,7 +317,7 @@ def _tau_eval(inst: NTKInstance, shape_fn, min_eta: float = 0.0) -> Evaluation:
     th, s, A = _hit_time(inst)
     g = th["gamma"]
     if g <= 0:
-        return _empty([f"NTK features not separable at w₀ (γ̂ ≤ 0), m={inst.width}"])
+        return _empty([f"no certified Assumption 4 margin (data not certified linearly separable), m={inst.width}"])
     use = A.eta[:, 0] >= min_eta
     shape = shape_fn(A.eta[:, 0], g)
     censored = s < 0
@@ -353,7 +355,7 @@ def lazy_scaling_eval(inst: NTKInstance) -> Evaluation:
     th = inst.theory()
     g = th["gamma"]
     if g <= 0:
-        return _empty([f"NTK features not separable at w₀ (γ̂ ≤ 0), m={inst.width}"])
+        return _empty([f"no certified Assumption 4 margin (data not certified linearly separable), m={inst.width}"])
     A = Arrays.of(inst.trajectory())
     T = float(inst.steps)
     shape = lazy_radius(inst.loss_obj, A.eta[:, 0], g, T, th["C_a"], inst.data.n, inst.delta) / 6

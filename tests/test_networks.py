@@ -406,3 +406,28 @@ def test_the_ntk_memory_estimate_counts_the_stepsizes_in_flight():
            for K in (1, 10, 78, 400)}
     extra = 2 * 8.0 * 1024 * 64
     assert net[1] == row + extra and net[10] == 10 * row + extra and net[78] == net[400] == 78 * row + extra
+
+
+def test_theorem6_is_evaluated_at_a_certified_assumption4_margin_not_the_ntk_feature_margin():
+    """Assumption 4B bounds ‖χ(u)‖ ≤ 1 at every u; the bounds used γ̂, the NTK features' max margin in ℝ^{md}
+    (an L² constraint on χ), which exceeded γ's ceiling minᵢ‖xᵢ‖/2 in most draws: every bound, decreasing in γ, came
+    out tighter than the theorem's.  γ*/2 is a margin of 4B with χ ≡ w*: checked here by Monte Carlo against the
+    expectation it claims (E⟨yᵢ1[xᵢᵀu > 0]xᵢ, w*⟩ over 2·10⁵ draws: standard error ≤ ‖xᵢ‖/(2√(2·10⁵)) ≈ 1.1e-3·‖xᵢ‖,
+    allowed 5 of them), and ≤ minᵢ‖xᵢ‖/2; the run's width condition is evaluated at it."""
+    from eoscheck.bounds import theorem6
+    from eoscheck.networks import assumption4_margin
+
+    data = synthetic(6, 3, 0.6, seed=2)
+    g = assumption4_margin(data)
+    norms = np.linalg.norm(data.X, axis=1)
+    assert 0 < g <= norms.min() / 2
+    u = np.random.default_rng(0).standard_normal((200_000, data.d))
+    z = data.y[:, None] * data.X                                     # yᵢxᵢ
+    est = ((data.X @ u.T) > 0).mean(axis=1) * (z @ data.w_star)      # E 1[xᵢᵀu > 0] · yᵢxᵢᵀw*
+    assert np.linalg.norm(data.w_star) <= 1 + 1e-12
+    assert est.min() >= g - 5 * norms.max() / (2 * math.sqrt(u.shape[0]))
+    tr = run_ntk(data, "logistic", [1.0], steps=5, width=8)
+    ntk = tr.config["ntk"]
+    assert ntk["gamma"] == g
+    want = theorem6.WIDTH.numpy(get_loss("logistic"), eta=1.0, gamma=g, T=5.0, n=6.0, delta=0.05, C_a=ntk["C_a"])
+    assert ntk["thm6"][0]["width_required"] == want

@@ -47,23 +47,24 @@ def run(ctx: Context, sec: Section) -> None:
         "(EoS) (1/t)Σ L(w_k) ≤ 9(ρ(γ²ηt) + (C_a + √(2ln(2n/δ)) + ηC_g)²)/(γ²ηt); (stable, needs C) after L(w_s) ≤ "
         "min{1/(12C_β²η), ℓ(0)/n} the loss decreases and L(w_t) ≤ 15ρ(γ²η(t−s))/(γ²η(t−s)); (transition) if τ ≤ T, "
         "some s ≤ τ = C₂·max{η, n ln n}/γ² meets (6), with an exponential tail (C₂ unknown). γ is Assumption 4's NTK "
-        "margin; the run uses the max-margin γ̂ of the NTK features at initialization as its empirical stand-in "
-        "(Lemma 21: γ̂ ≥ 9γ/10 w.h.p. when m ≥ 50 ln(n/δ)/γ²). γ̂ is not a certified lower bound of γ: Assumption 4 "
-        "bounds ‖χ(u)‖ ≤ 1 at every u, and for the ReLU γ ≤ minᵢ‖xᵢ‖/2 (all weight on one point, "
-        "E 1[xᵀu > 0] = 1/2), where γ̂ may exceed it; the bounds below, all decreasing in γ, are then tighter than "
-        "the theorem's.")
+        "margin, with ‖χ(u)‖ ≤ 1 at every u: the bounds use γ = γ*/2, certified (χ ≡ w*, the linear max-margin "
+        "direction: E⟨yᵢ1[xᵢᵀu > 0]xᵢ, w*⟩ = yᵢxᵢᵀw*/2 ≥ γ*/2), against γ ≤ minᵢ‖xᵢ‖/2 for the best χ (all weight on one "
+        "point). The max-margin γ̂ of the NTK features at initialization (Lemma 21: γ̂ ≥ 9γ/10 w.h.p. when m ≥ "
+        "50 ln(n/δ)/γ²) is shown for comparison only: its constraint on χ is L², not pointwise, so it is no lower bound "
+        "of γ, and bounds at γ̂ would be tighter than the theorem's.")
     data = ctx.data(cfg["data"])
     loss_name = cfg.get("loss", "logistic")
     loss = get_loss(loss_name)
     steps, width, delta = int(cfg["steps"]), int(cfg["width"]), float(cfg["delta"])
     traj = ctx.ntk("ntk", data, loss_name, cfg["etas"], steps, width=width, delta=delta)
     info = traj.config.get("ntk", {})
-    gamma = float(info.get("ntk_margin", math.nan))
+    gamma = float(info.get("gamma", math.nan))
+    gamma_hat = float(info.get("ntk_margin", math.nan))
     C_a = float(info.get("C_a", 0.0))
     n = data.n
     if not gamma > 0:
-        sec.missing.append("the NTK features at initialization are not separable (γ̂ ≤ 0): Theorem 6's bounds are "
-                           "undefined for this width and seed")
+        sec.missing.append("the data are not certified linearly separable, so no Assumption 4 margin is certified "
+                           "(γ*/2 ≤ 0): Theorem 6's bounds are not evaluated")
         return
     t = traj.step.astype(np.float64)
     rows, wrows = [], []
@@ -105,7 +106,7 @@ def run(ctx: Context, sec: Section) -> None:
         rows.append({"η": eta, "max‖w_t − w₀‖": float(np.nanmax(wn)), "R (lazy radius)": R,
                      "max‖w_t − w₀‖/R": float(np.nanmax(wn)) / R, "EoS: worst avg/bound": eos_ratio,
                      "threshold (6)": thr, "first s meeting (6)": s, "last increase": li, "monotone after s": mono,
-                     "stable: worst L/bound": stab_ratio, "s·γ̂²/max{η, n ln n} (C₂ needed)": s / shape if s >= 0 else None,
+                     "stable: worst L/bound": stab_ratio, "s·γ²/max{η, n ln n} (C₂ needed)": s / shape if s >= 0 else None,
                      "final loss": float(traj.records["loss"][k, -1])})
         wrows.append({"η": eta, "width m": width, "width required": need,
                       "log₁₀ width required": math.log10(need) if 0 < need < math.inf else math.inf,
@@ -115,7 +116,9 @@ def run(ctx: Context, sec: Section) -> None:
     sec.text(f"Data: {data.name} (n = {n}, d = {data.d}, max‖x‖ = {data.max_norm:.3g}), {loss.name} loss, width m = "
              f"{width}, balanced output signs (C_a = {C_a:.3g}, max|f(x; w₀)| = {info.get('max_abs_f0', math.nan):.3g} "
              f"vs Lemma 22's {info.get('lemma22_bound', math.nan):.3g}), seed {ctx.seed}, δ = {delta}, T = {steps}, "
-             f"NTK margin γ̂ = {gamma:.4g}{_lemma21_text(data, n, delta, width, gamma)}.\n\n**Width condition: {status}.** "
+             f"Assumption 4's margin γ = γ*/2 = {gamma:.4g} (certified; ≤ minᵢ‖xᵢ‖/2 = "
+             f"{float(np.min(np.linalg.norm(data.X, axis=1))) / 2:.3g}), NTK-feature margin at w₀ γ̂ = {gamma_hat:.4g}"
+             f"{_lemma21_text(data, n, delta, width)}.\n\n**Width condition: {status}.** "
              + ("Every comparison below is a test of Theorem 6." if met else
                 "The theorem's width requirement is " + ", ".join(f"10^{r['log₁₀ width required']:.1f}" for r in wrows)
                 + f" for the stepsizes used, against m = {width}: everything below is *outside the width condition — "
@@ -143,20 +146,18 @@ def run(ctx: Context, sec: Section) -> None:
     _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met)
 
 
-def _lemma21_text(data, n: int, delta: float, width: int, gamma_hat: float) -> str:
+def _lemma21_text(data, n: int, delta: float, width: int) -> str:
     """Lemma 21's width m ≥ 50 ln(n/δ)/γ² at the largest γ Assumption 4 allows here, minᵢ‖xᵢ‖/2 (its smallest
-    requirement), and at γ = 10γ̂/9, against the run's width."""
-    lo = float(np.min(np.linalg.norm(data.X, axis=1))) / 2
-    need = float(theory.ev(theorem6.LEMMA21_WIDTH, n=n, delta=delta, gamma=lo)) if lo > 0 else math.inf
-    at_hat = float(theory.ev(theorem6.LEMMA21_WIDTH, n=n, delta=delta, gamma=10 * gamma_hat / 9))
-    return (f" (Lemma 21's width 50 ln(n/δ)/γ² is ≥ {need:.4g} at γ ≤ minᵢ‖xᵢ‖/2 = {lo:.3g} and {at_hat:.4g} at "
-            f"γ = 10γ̂/9, against m = {width}: " + ("met" if width >= max(need, at_hat) else "not met, so Lemma 21 does "
-                                                   "not vouch for γ̂ here") + ")")
+    requirement), against the run's width."""
+    hi = float(np.min(np.linalg.norm(data.X, axis=1))) / 2
+    need = float(theory.ev(theorem6.LEMMA21_WIDTH, n=n, delta=delta, gamma=hi)) if hi > 0 else math.inf
+    return (f" (Lemma 21's width 50 ln(n/δ)/γ² is ≥ {need:.4g} at γ ≤ minᵢ‖xᵢ‖/2, against m = {width}: "
+            + ("met" if width >= need else "not met, so Lemma 21 does not vouch for γ̂ here") + ")")
 
 
 def c2_needed(trans: list[tuple], steps: int) -> str:
-    """What the runs say of τ = C₂max{η, n ln n}/γ̂²: the smallest C₂ each needs, s·γ̂²/max{η, n ln n} where (6)
-    was met at s, and more than T·γ̂²/max{η, n ln n} where it was not by T (censored, a lower bound only); the
+    """What the runs say of τ = C₂max{η, n ln n}/γ²: the smallest C₂ each needs, s·γ²/max{η, n ln n} where (6)
+    was met at s, and more than T·γ²/max{η, n ln n} where it was not by T (censored, a lower bound only); the
     largest of them.  ``trans``: (η, s or −1, C₂ needed, censored) per run."""
     top = max(trans, key=lambda r: r[2], default=None)
     if top is None:
@@ -164,7 +165,7 @@ def c2_needed(trans: list[tuple], steps: int) -> str:
     censored = [f"{r[0]:g}" for r in trans if r[3]]
     return f"the runs here need C₂ {'>' if top[3] else '≥'} {top[2]:.3g}" + (
         f" ({len(censored)} run(s), η = {', '.join(censored)}, never met (6) by T = {steps}: for them "
-        "C₂ > T·γ̂²/max{η, n ln n})" if censored else "")
+        "C₂ > T·γ²/max{η, n ln n})" if censored else "")
 
 
 def _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met) -> None:
@@ -193,7 +194,7 @@ def _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met) -> None:
     for ax, ttl, yl in zip(axes, titles, ylabels):
         log_axes(ax, "step t", yl, ttl, title_size=10)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Two-layer NTK network (m = {traj.config.get('width')}, γ̂ = {gamma:.3g})"
+    fig.suptitle(f"Two-layer NTK network (m = {traj.config.get('width')}, γ = γ*/2 = {gamma:.3g})"
                  + ("" if met else " — outside the width condition: trends only"))
     sec.figure(ctx.save_figure(fig, "s6_ntk", "6", "NTK network: displacement from initialization against the lazy radius, average loss "
                                 "against the EoS bound, and the loss with the stable threshold."))
