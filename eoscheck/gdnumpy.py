@@ -19,6 +19,12 @@ per chunk over all its steps ("batched", small k·n, where Python calls dominate
 elementwise work is numpy passes over the :mod:`eoscheck.lossnp` kernels (~40 per step).
 :class:`ChunkBuffers` holds what every CPU path shares: the buffers, the freeze rule and the
 rare exact per-(step, row) checks.
+
+The products go through the BLAS library (fused multiply-add); the compiled small-problem loops round each
+product and sum apart.  Back ends agree relative to the products' scale Σᵢ|sᵢ|·|zᵢ|, not to a result that
+cancels: where an update cancels exactly (±z pairs with opposite labels, ∇L(0) = 0), the BLAS paths keep one
+product's rounding (≈ ulp·|s||z|) where the loops give 0, so w stays at 0 in one and moves by that residue in
+the other — a train error of 1 against 0.5 there, and at η ≳ 1/residue (1e30) a divergence in one back end only.
 """
 
 from __future__ import annotations
