@@ -63,19 +63,27 @@ def flops_per_step(n: int, d: int, method: str) -> float:
 GRAM_MAX_NORM2 = 1e300
 
 
+#: The largest η·maxᵢ‖zᵢ‖² the automatic choice runs in the gram form: c·K then stays below 1e290·T·C_g, under
+#: float64's 1.8e308 for any run the command line accepts (≤ 1e13 steps) and C_g ≤ 1e5.
+GRAM_MAX_ETA_NORM2 = 1e290
+
+
 def gram_fits(max_norm: float) -> bool:
     """K = ZZᵀ is representable: maxᵢ‖zᵢ‖² ≤ :data:`GRAM_MAX_NORM2`."""
     return max_norm * max_norm <= GRAM_MAX_NORM2
 
 
-def choose_method(n: int, d: int, w0_zero: bool, max_norm: float = 1.0) -> str:
-    """The cheaper form: gram when 2n² ≤ ¾·4nd (n ≤ 1.5d), w₀ = 0, n ≥ 64 and K = ZZᵀ fits in float64
-    (:func:`gram_fits`), else primal.
+def choose_method(n: int, d: int, w0_zero: bool, max_norm: float = 1.0, eta_max: float = 1.0) -> str:
+    """The cheaper form: gram when 2n² ≤ ¾·4nd (n ≤ 1.5d), w₀ = 0, n ≥ 64, K = ZZᵀ fits in float64
+    (:func:`gram_fits`) and η·maxᵢ‖zᵢ‖² ≤ :data:`GRAM_MAX_ETA_NORM2`, else primal.
 
     Below n = 64 a step costs its calls, not its flops, and the primal form then rounds like
-    the reference (same sums in the same order).
+    the reference (same sums in the same order).  The gram form's bookkeeping c grows by (η/n)|q| ≤ ηC_g/n a
+    step with nothing to cancel it: at η ≈ 1e308 it overflowed (w = Zᵀc NaN, unflagged, where the primal w
+    stayed finite), so huge stepsizes run in the primal form.
     """
-    return "gram" if (w0_zero and n >= 64 and 2 * n * n <= 3 * n * d and gram_fits(max_norm)) else "primal"
+    return "gram" if (w0_zero and n >= 64 and 2 * n * n <= 3 * n * d and gram_fits(max_norm)
+                      and eta_max * max_norm * max_norm <= GRAM_MAX_ETA_NORM2) else "primal"
 
 
 def machine_cpus() -> int:

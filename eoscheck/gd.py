@@ -126,7 +126,7 @@ def run_gd(
     }
     t0 = time.perf_counter()
     _provenance(dev.type)          # versions, machine and the code's commit read before the run, not after it
-    engine = _choose_engine(method, backend, threads, dev, dtype, data, w0)
+    engine = _choose_engine(method, backend, threads, dev, dtype, data, w0, float(np.max(eta)))
     recorder = GDRecorder(eta, rec, sharp_steps, RECORDED)
     label = f"GD {data.name}, {len(eta)} η in [{eta.min():g}, {eta.max():g}], {loss.name}"
     with (progress_bar(desc=label, total=steps + 1, unit="step", eta=True, mininterval=0.5)
@@ -147,7 +147,7 @@ def run_gd(
                       sharpness=sharp, config=config, provenance=prov)
 
 
-def _choose_engine(method, backend, threads, dev, dtype, data, w0) -> dict:
+def _choose_engine(method, backend, threads, dev, dtype, data, w0, eta_max: float = 1.0) -> dict:
     """Which engine runs: the reference, or the fast one with its form, backend and threads."""
     if method not in METHODS:
         raise EoscheckError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -171,7 +171,7 @@ def _choose_engine(method, backend, threads, dev, dtype, data, w0) -> dict:
     if backend in ("numba", "numpy") and dev.type != "cpu":
         raise EoscheckError(f"backend {backend!r} runs on the CPU, not on {dev}; use backend='torch'")
     if method == "auto":
-        method = choose_method(data.n, data.d, w0_zero, data.max_norm)
+        method = choose_method(data.n, data.d, w0_zero, data.max_norm, eta_max)
     return {"method": method, "backend": backend, "threads": None if threads is None else int(threads)}
 
 

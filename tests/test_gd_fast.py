@@ -934,3 +934,18 @@ def test_a_gradient_norm_whose_square_underflows_equals_the_reference(method):
     fast = run_gd(data, "exponential", [1200.0], 50, method=method).records["grad_norm"][0]
     assert 0 < ref[-1] < 1e-170
     np.testing.assert_allclose(fast, ref, rtol=4e-10)
+
+
+def test_a_huge_stepsize_runs_in_the_primal_form_whose_state_cannot_overflow_unseen():
+    """64 copies of one point, half with each label: ∇L(0) = 0 exactly, w stays 0.  The gram form, chosen for
+    n ≥ 64, n ≤ 1.5d, grew its bookkeeping c by η/n·|q| a step: at η = 1e308 c overflowed and ‖w‖ read +inf at
+    step 8, with no divergence recorded (the margins M stayed 0).  The automatic choice now keeps such η in the
+    primal form."""
+    from eoscheck.gd import run_gd
+
+    X = np.zeros((64, 64))
+    X[:, 0] = 1.0
+    d = Dataset(X, np.r_[np.ones(32), -np.ones(32)])
+    t = run_gd(d, "logistic", [1e308], 8)
+    assert t.provenance["engine"]["method"] == "primal"
+    assert t.stats["diverged_at"][0] == -1 and (t.records["w_norm"][0] == 0).all()
