@@ -941,8 +941,6 @@ def test_a_huge_stepsize_runs_in_the_primal_form_whose_state_cannot_overflow_uns
     n ≥ 64, n ≤ 1.5d, grew its bookkeeping c by η/n·|q| a step: at η = 1e308 c overflowed and ‖w‖ read +inf at
     step 8, with no divergence recorded (the margins M stayed 0).  The automatic choice now keeps such η in the
     primal form."""
-    from eoscheck.gd import run_gd
-
     X = np.zeros((64, 64))
     X[:, 0] = 1.0
     d = Dataset(X, np.r_[np.ones(32), -np.ones(32)])
