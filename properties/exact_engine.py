@@ -16,6 +16,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 
+from eoscheck.datasets import Dataset
+
 from .claims import Budget, Evaluation
 from .instances import Instance
 from .numerics import allowance, rel_allowance, safe_div
@@ -90,13 +92,19 @@ def reaching_instances(budget: Budget, tau: Callable[[Instance], np.ndarray], ca
 
 
 def reaching_example(budget: Budget, tau: Callable[[Instance], np.ndarray], cap: int,
-                     loss: str = "logistic") -> Instance:
-    """A fixed instance of :func:`reaching_instances` (n = 3, d = 2, drawn margin 0.85, η ∈ {1, 2, 4}), tried first:
-    every profile checks at least one stepsize that can fail."""
-    data = with_certificate(build_separable(3, 2, 0.85, seed=0))
-    etas = (1.0, 2.0, 4.0)
+                     loss: str = "logistic", data: Dataset | None = None, etas=(1.0, 2.0, 4.0)) -> Instance:
+    """A fixed instance whose T reaches ⌈τ⌉ (at most ``budget.steps(cap)`` steps), tried first: every profile checks
+    stepsizes that can fail.  Default: n = 3, d = 2, drawn margin 0.85, η ∈ {1, 2, 4} (as :func:`reaching_instances`
+    draws, monotone runs); :data:`EOS_REACH` gives runs through an EoS phase."""
+    data = with_certificate(build_separable(3, 2, 0.85, seed=0)) if data is None else data
     need = float(np.max(np.ceil(tau(Instance(data, loss, etas, 1)))))
     return Instance(data, loss, etas, int(min(budget.steps(cap), need)))
+
+
+#: Runs that go through an EoS phase and still reach Theorem 1's τ: the normalized toy set (n = 4, γ* ≈ 0.1) at
+#: η ∈ {20, 24, 32}, whose losses rise up to steps 11–15 (last increases) and meet L ≤ 1/η, F ≤ 1 at s* ≈ 100–107,
+#: against ⌈τ⌉ = 121,201–193,921 steps (0.4 s): the reaching draws (η ≤ 8) are all monotone.
+EOS_REACH = {"etas": (20.0, 24.0, 32.0), "steps": 200_000}
 
 
 def point_params(inst: Instance, A: Arrays) -> dict:
@@ -157,8 +165,8 @@ def over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> Ev
 def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str) -> Evaluation:
     """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen.
 
-    Only a run with T ≥ ⌈τ⌉ can contradict the claim; one that met ``cond`` by s ≤ T < ⌈τ⌉ agrees with it
-    whatever happened, and is counted ``unfalsifiable`` (a claim none of whose points could fail is
+    Only a run with T ≥ ⌈τ⌉ can contradict the claim; one that met ``cond`` by s ≤ T < ⌈τ⌉, or at s = 0, agrees
+    with it whatever happened, and is counted ``unfalsifiable`` (a claim none of whose points could fail is
     undecided, not "holds": :func:`~eoscheck.properties.search.fill_report`).
     """
     s_star = A.first(cond).astype(np.float64)
@@ -169,10 +177,12 @@ def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: 
     decided = found | reach
     meas = np.where(found, s_star, T + 1.0)  # not found with T ≥ τ: a violation
     undecided = int((~decided).sum())
-    vacuous = int((found & ~reach).sum())
+    # met at s = 0 (by w₀ itself, e.g. L(0) = ln 2 ≤ 1/η for η ≤ 1/ln 2): no step of GD was tested either
+    vacuous = int((found & (~reach | (s_star == 0))).sum())
     notes = [f"{undecided} stepsize(s) had no {what} within T={T} < ⌈τ⌉ (undecided)"] if undecided else []
     if vacuous:
-        notes.append(f"{vacuous} stepsize(s) met it by T={T} < ⌈τ⌉ (no contradiction possible there)")
+        notes.append(f"{vacuous} stepsize(s) met it before a ⌈τ⌉ beyond T, or at s = 0 (no contradiction possible "
+                     "there)")
     ev = worst_per_row(meas[:, None], tau_c[:, None], 0.0, decided[:, None], "<=",
                        {"eta": A.eta, "n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma},
                        best=(meas / tau_c)[:, None], best_meaning="s*/τ", inconclusive=undecided,

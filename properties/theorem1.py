@@ -10,15 +10,16 @@ import numpy as np
 from hypothesis import strategies as st
 
 from eoscheck.bounds import theorem1
+from eoscheck.datasets import toy
 
 from .bound_values import at
 from .claims import Budget, Evaluation, claim
 from .instances import Instance
 from .numerics import allowance, average_allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
-from .strategies import certificate
-from .exact_engine import (ANY_START, THM1, any_start_instances, hitting, over_s, point_params, reaching_example,
-                           reaching_instances, theorem1_canonical, theorem1_instances)
+from .strategies import certificate, with_certificate
+from .exact_engine import (ANY_START, EOS_REACH, THM1, any_start_instances, hitting, over_s, point_params,
+                           reaching_example, reaching_instances, theorem1_canonical, theorem1_instances)
 
 
 # ---------------------------------------------------------------------------
@@ -257,7 +258,11 @@ def tau_instances(budget: Budget):
 
 
 def tau_canonical(budget: Budget) -> list[Instance]:
-    return theorem1_canonical(budget) + [reaching_example(budget, _tau, TAU_REACH)]
+    """The canonical cases, a fixed reaching instance, and runs through an EoS phase that reach τ (EOS_REACH)."""
+    return theorem1_canonical(budget) + [
+        reaching_example(budget, _tau, TAU_REACH),
+        reaching_example(budget, _tau, EOS_REACH["steps"], data=with_certificate(toy(normalized=True)),
+                         etas=EOS_REACH["etas"])]
 
 
 @claim("thm1.tau", title=f"some s ≤ ⌈τ⌉ has L(w_s) ≤ 1/η and F(w_s) ≤ 1, {theorem1.TAU.formula}",

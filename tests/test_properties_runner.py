@@ -347,6 +347,24 @@ def test_the_hitting_time_claims_check_stepsizes_whose_run_reaches_tau(cid):
     assert rep.verdict == "holds" and rep.points - rep.unfalsifiable >= 10, (rep.points, rep.unfalsifiable)
 
 
+def test_the_tau_claims_also_check_runs_through_an_eos_phase_that_reach_tau():
+    """The instances that reach τ draw η ≤ 8: every run that could fail was monotone, while Theorem 1 is about GD
+    that leaves an EoS phase.  The canonical EoS example (the normalized toy set, η ∈ {20, 24, 32}) reaches τ with
+    a rising loss first; a point met at s = 0 (L(0) = ln 2 ≤ 1/η) could not fail and is not counted as a test."""
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.profiles import budget
+    from eoscheck.properties.theorem1 import tau_canonical
+
+    eos = tau_canonical(budget("ci"))[-1]
+    tr = eos.trajectory()
+    assert (tr.stats["last_increase"] > 0).all() and eos.steps >= 100_000
+    for cid in ("thm1.tau", "lemma12.proof_strength"):
+        ev = get_claim(cid).evaluate(eos)
+        assert ev.size == 3 and ev.unfalsifiable == 0 and ev.holds()
+    met_at_0 = get_claim("thm1.tau").evaluate(Instance(eos.data, "logistic", (1.0,), 10))
+    assert met_at_0.measured.tolist() == [0.0] and met_at_0.unfalsifiable == 1
+
+
 def test_equal_counted_notes_are_summed_not_dropped():
     """Two runs each with "2 stepsize(s) …" made one "2 stepsize(s) …": the message undercounted."""
     from eoscheck.properties.search import add_note
