@@ -132,23 +132,33 @@ def test_dev_profile_without_seed_is_reproducible():
     assert ja["examples"] > 10 and ja == jb
 
 
-def test_shrink_budget_counts_evaluations_not_seconds():
-    # a violation at every x ≥ 5: after the first failing example, at most shrink_attempts new
-    # instances are evaluated (Hypothesis would try many more shrinks), whatever the wall-clock time
+class _Fake:
+    """An instance of one integer x, for searches over st.integers (what search() asks of an Instance)."""
+
+    def __init__(self, x):
+        self.x, self.extra = x, {}
+
+    def key(self):
+        return str(self.x)
+
+    def describe(self):
+        return f"x={self.x}"
+
+
+def _search_integers(evaluate, **kw):
+    """search() over x ∈ [0, 10⁶] as :class:`_Fake` instances, derandomized, 200 examples."""
     from hypothesis import HealthCheck, settings, strategies as st
 
     from eoscheck.properties.search import search
 
-    class Fake:
-        def __init__(self, x):
-            self.x, self.extra = x, {}
+    return search(st.integers(0, 10**6).map(_Fake), evaluate,
+                  settings(max_examples=200, derandomize=True, database=None, deadline=None,
+                           suppress_health_check=list(HealthCheck)), **kw)
 
-        def key(self):
-            return str(self.x)
 
-        def describe(self):
-            return f"x={self.x}"
-
+def test_shrink_budget_counts_evaluations_not_seconds():
+    # a violation at every x ≥ 5: after the first failing example, at most shrink_attempts new
+    # instances are evaluated (Hypothesis would try many more shrinks), whatever the wall-clock time
     calls = []
 
     def evaluate(inst):
@@ -157,9 +167,7 @@ def test_shrink_budget_counts_evaluations_not_seconds():
 
     for attempts in (0, 3):
         calls.clear()
-        res = search(st.integers(0, 10**6).map(Fake), evaluate,
-                     settings(max_examples=200, derandomize=True, database=None, deadline=None,
-                              suppress_health_check=list(HealthCheck)), shrink_attempts=attempts)
+        res = _search_integers(evaluate, shrink_attempts=attempts)
         first = next(i for i, x in enumerate(calls) if x >= 5)
         assert res.counterexample is not None and res.counterexample.x >= 5
         assert len(calls) - first - 1 <= attempts
@@ -169,26 +177,10 @@ def test_the_counterexample_does_not_depend_on_the_wall_clock_spent_shrinking(mo
     """Hypothesis stops shrinking after 300 wall-clock seconds: on a machine where evaluations take over 3 s the
     reported counterexample was less shrunk than on a fast one.  Here the 300 s are spent at once (the limit set
     to 0): the search still shrinks within its count of evaluations to the same counterexample."""
-    from hypothesis import HealthCheck, settings, strategies as st
     from hypothesis.internal.conjecture import engine
 
-    from eoscheck.properties.search import search
-
-    class Fake:
-        def __init__(self, x):
-            self.x, self.extra = x, {}
-
-        def key(self):
-            return str(self.x)
-
-        def describe(self):
-            return f"x={self.x}"
-
     def found() -> int:
-        res = search(st.integers(0, 10**6).map(Fake), lambda i: Evaluation(np.array([float(i.x)]), np.array([4.5])),
-                     settings(max_examples=200, derandomize=True, database=None, deadline=None,
-                              suppress_health_check=list(HealthCheck)))
-        return res.counterexample.x
+        return _search_integers(lambda i: Evaluation(np.array([float(i.x)]), np.array([4.5]))).counterexample.x
 
     fast = found()
     monkeypatch.setattr(engine, "MAX_SHRINKING_SECONDS", 0)
