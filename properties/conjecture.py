@@ -235,7 +235,7 @@ class Conjecture:
                    strict=strict, eta_of_T_text=eta_of_T.strip() if eta_of_T else None)
 
     # --- evaluation --------------------------------------------------------------------
-    def points(self, inst: Instance) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    def points(self, inst: Instance) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
         """Measured values and their parameters (eta, n, d, gamma, t, T) on one instance, and the counts of
         transition times not reached by T (``censored``) and of rows set aside because the step or threshold moves
         across the certified γ* interval (``ambiguous``)."""
@@ -271,7 +271,7 @@ class Conjecture:
             return np.zeros(0), {p: np.zeros(0) for p in PARAMS + EXTRA}, counts
         return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, counts
 
-    def _measure(self, traj, k: int, T: int, base: dict) -> tuple[np.ndarray | None, np.ndarray]:
+    def _measure(self, traj, k: int, T: int, base: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
         q = self.quantity
         if q in T_QUANTITIES:
             ts = self._steps(T, base)
@@ -333,7 +333,7 @@ class Conjecture:
         g = math.gcd(*steps)               # step 0 is a checkpoint anyway; gcd(0, s) = s
         return g if g >= 1 and inst.steps // g <= MAX_CHECKPOINTS else grid
 
-    def _steps(self, T: int, base: dict) -> np.ndarray:
+    def _steps(self, T: int, base: dict) -> np.ndarray | None:
         if self.arg == "t":
             r = self.ranges["t"]
             lo, hi = int(math.ceil(r.lo)), int(min(r.hi, T))

@@ -15,7 +15,6 @@ from typing import Callable
 import numpy as np
 from hypothesis import strategies as st
 
-
 from eoscheck.datasets import Dataset
 
 from .claims import Budget, Evaluation
