@@ -947,3 +947,5 @@ def test_a_huge_stepsize_runs_in_the_primal_form_whose_state_cannot_overflow_uns
     t = run_gd(d, "logistic", [1e308], 8)
     assert t.provenance["engine"]["method"] == "primal"
     assert t.stats["diverged_at"][0] == -1 and (t.records["w_norm"][0] == 0).all()
+    with pytest.raises(EoscheckError, match="method='gram' at η = 1e.308.*use method='primal'"):
+        run_gd(d, "logistic", [1e308], 8, method="gram")      # asked for by name: refused, not run unflagged
