@@ -244,8 +244,9 @@ def thm1_stable_bound(inst: Instance) -> Evaluation:
 # ---------------------------------------------------------------------------
 
 
-def _tau(inst: Instance) -> np.ndarray:
-    return at(theorem1.TAU, eta=np.asarray(inst.etas, float), n=inst.data.n, gamma=inst.gamma)
+def _tau(inst: Instance, eta=None) -> np.ndarray:
+    """Theorem 1's τ at ``eta`` (default: the instance's stepsizes; a claim passes its run's)."""
+    return at(theorem1.TAU, eta=np.asarray(inst.etas if eta is None else eta, float), n=inst.data.n, gamma=inst.gamma)
 
 
 #: Steps at scale 1 of the instances that reach τ: at γ ≥ 0.6, n ≤ 4, η ∈ [1, 8], ⌈τ⌉ ≤ 1341 (η = 1, n = 4).
@@ -272,7 +273,7 @@ def tau_canonical(budget: Budget) -> list[Instance]:
 def thm1_tau(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = (A.logL <= -np.log(A.eta)) & (A.logF <= 0)
-    return hitting(inst, A, cond, _tau(inst), "s with L ≤ 1/η, F ≤ 1")
+    return hitting(inst, A, cond, _tau(inst, A.eta[:, 0]), "s with L ≤ 1/η, F ≤ 1")
 
 
 @claim("lemma12.proof_strength",
@@ -283,4 +284,4 @@ def lemma12_proof_strength(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     thr = np.minimum(1 / (2 * A.eta), 1 / (2 * inst.data.n))
     cond = (A.G <= thr) & (A.min_margin >= 0)
-    return hitting(inst, A, cond, _tau(inst), "s with G ≤ min{1/2η,1/2n}")
+    return hitting(inst, A, cond, _tau(inst, A.eta[:, 0]), "s with G ≤ min{1/2η,1/2n}")

@@ -121,11 +121,13 @@ def thm35_stable_bound(inst: Instance) -> Evaluation:
     return Evaluation.concat(evals)
 
 
-def _tau_explicit(inst: Instance) -> np.ndarray:
-    """Lemma 34's τ (exponential tail) or Lemma 33's (polynomial tail) at the instance's stepsizes."""
+def _tau_explicit(inst: Instance, eta=None) -> np.ndarray:
+    """Lemma 34's τ (exponential tail) or Lemma 33's (polynomial tail) at ``eta`` (default: the instance's
+    stepsizes; the claim passes its run's)."""
     loss = inst.loss_obj
     bound = theorem35.TAU_EXPLICIT_EXP if loss.paper_constants.get("C_e") is not None else theorem35.TAU_EXPLICIT_POLY
-    return at(bound, loss=loss, eta=np.asarray(inst.etas, float), gamma=inst.gamma, n=inst.data.n)
+    return at(bound, loss=loss, eta=np.asarray(inst.etas if eta is None else eta, float), gamma=inst.gamma,
+              n=inst.data.n)
 
 
 #: Steps at scale 1 of the instances that reach τ_explicit: logistic or flat_exp(a ≤ 1.25), γ ≥ 0.8, n ≤ 4,
@@ -155,7 +157,7 @@ def _tau_explicit_canonical(budget: Budget) -> list[Instance]:
 def thm35_tau_explicit(inst: Instance) -> Evaluation:
     A = Arrays.of(inst.trajectory())
     cond = A.logL <= np.log(_threshold15(inst, A))[:, None]
-    return hitting(inst, A, cond, _tau_explicit(inst), "s meeting (15)")
+    return hitting(inst, A, cond, _tau_explicit(inst, A.eta[:, 0]), "s meeting (15)")
 
 
 # ---------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def run(ctx: Context, sec: Section) -> None:
              f"{width}, balanced output signs (C_a = {C_a:.3g}, max|f(x; w₀)| = {info.get('max_abs_f0', math.nan):.3g} "
              f"vs Lemma 22's {info.get('lemma22_bound', math.nan):.3g}), seed {ctx.seed}, δ = {delta}, T = {steps}, "
              f"Assumption 4's margin γ = γ*/2 = {gamma:.4g} (certified; ≤ minᵢ‖xᵢ‖/2 = "
-             f"{float(np.min(np.linalg.norm(data.X, axis=1))) / 2:.3g}), NTK-feature margin at w₀ γ̂ = {gamma_hat:.4g}"
+             f"{_gamma_ceiling(data):.3g}), NTK-feature margin at w₀ γ̂ = {gamma_hat:.4g}"
              f"{_lemma21_text(data, n, delta, width)}.\n\n**Width condition: {status}.** "
              + ("Every comparison below is a test of Theorem 6." if met else
                 "The theorem's width requirement is " + ", ".join(f"10^{r['log₁₀ width required']:.1f}" for r in wrows)
@@ -146,10 +146,15 @@ def run(ctx: Context, sec: Section) -> None:
     _figure(ctx, sec, traj, loss, gamma, C_a, delta, n, rows, met)
 
 
+def _gamma_ceiling(data) -> float:
+    """minᵢ‖xᵢ‖/2: no χ with ‖χ(u)‖ ≤ 1 gives point i more than E 1[xᵢᵀu > 0]‖xᵢ‖ = ‖xᵢ‖/2 (Assumption 4B)."""
+    return float(np.min(np.linalg.norm(data.X, axis=1))) / 2
+
+
 def _lemma21_text(data, n: int, delta: float, width: int) -> str:
     """Lemma 21's width m ≥ 50 ln(n/δ)/γ² at the largest γ Assumption 4 allows here, minᵢ‖xᵢ‖/2 (its smallest
     requirement), against the run's width."""
-    hi = float(np.min(np.linalg.norm(data.X, axis=1))) / 2
+    hi = _gamma_ceiling(data)
     need = float(theory.ev(theorem6.LEMMA21_WIDTH, n=n, delta=delta, gamma=hi)) if hi > 0 else math.inf
     return (f" (Lemma 21's width 50 ln(n/δ)/γ² is ≥ {need:.4g} at γ ≤ minᵢ‖xᵢ‖/2, against m = {width}: "
             + ("met" if width >= need else "not met, so Lemma 21 does not vouch for γ̂ here") + ")")
