@@ -140,6 +140,11 @@ TAU_EXPLICIT_EXP = register(Bound(
 ))
 
 
+def tau_explicit(loss) -> Bound:
+    """The explicit τ of ``loss``'s tail: Lemma 34's (exponential tail, C_e known) else Lemma 33's."""
+    return TAU_EXPLICIT_EXP if loss.paper_constants.get("C_e") is not None else TAU_EXPLICIT_POLY
+
+
 @lru_cache(maxsize=None)
 def derive_tau_explicit_exp() -> Derivation:
     """Why thm35.tau_explicit_exp solves Lemma 34's condition (sympy)."""

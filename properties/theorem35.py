@@ -125,9 +125,8 @@ def _tau_explicit(inst: Instance, eta=None) -> np.ndarray:
     """Lemma 34's τ (exponential tail) or Lemma 33's (polynomial tail) at ``eta`` (default: the instance's
     stepsizes; the claim passes its run's)."""
     loss = inst.loss_obj
-    bound = theorem35.TAU_EXPLICIT_EXP if loss.paper_constants.get("C_e") is not None else theorem35.TAU_EXPLICIT_POLY
-    return at(bound, loss=loss, eta=np.asarray(inst.etas if eta is None else eta, float), gamma=inst.gamma,
-              n=inst.data.n)
+    return at(theorem35.tau_explicit(loss), loss=loss, eta=np.asarray(inst.etas if eta is None else eta, float),
+              gamma=inst.gamma, n=inst.data.n)
 
 
 #: Steps at scale 1 of the instances that reach τ_explicit: logistic or flat_exp(a ≤ 1.25), γ ≥ 0.8, n ≤ 4,

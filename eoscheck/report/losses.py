@@ -243,8 +243,8 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     for lane, (loss, col) in enumerate(zip(losses, plt.cm.tab10(np.arange(len(losses))))):
         traj = ctx.gd(f"tau-{loss.name}", data, loss, etas, steps, grid="all")
         thr = np.asarray(theory.ev(theorem35.STABLE_THRESHOLD, loss=loss, eta=np.asarray(etas), n=n))
-        exp_tail = loss.paper_constants.get("C_e") is not None
-        tau_id = theorem35.TAU_EXPLICIT_EXP.id if exp_tail else theorem35.TAU_EXPLICIT_POLY.id
+        tau_id = theorem35.tau_explicit(loss).id
+        exp_tail = tau_id == theorem35.TAU_EXPLICIT_EXP.id
         s15 = []
         for k, eta in enumerate(etas):
             hit = np.flatnonzero(traj.records["loss"][k] <= thr[k])
