@@ -17,7 +17,7 @@ from .claims import Budget, Evaluation, claim
 from .instances import Instance
 from .observe import Arrays
 from .strategies import certificate, log_uniform, separable_datasets, stepsize_batches, with_certificate
-from .exact_engine import (LN2, THM1, hitting, over_s,
+from .exact_engine import (LN2, THM1, first_hits, over_s,
                            theorem1_canonical, theorem1_instances)
 
 
@@ -68,11 +68,10 @@ def _cl2d_instances(budget: Budget):
        domain="d = 2, η ≥ max(n, (32/γ²)ln(256/γ²)); log read as natural log", assumptions=THM1,
        bound=crawshaw_liu.CL_TAU_2D, strategy=_cl2d_instances, examples=5)
 def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
-    A = Arrays.of(inst.trajectory())
-    cond = A.logL <= -np.log(8 * A.eta)
-    b = np.full(A.K, float(at(crawshaw_liu.CL_TAU_2D, n=inst.data.n, gamma=inst.gamma)))
+    b = float(at(crawshaw_liu.CL_TAU_2D, n=inst.data.n, gamma=inst.gamma))
     # the bound is a ceiling on a first hitting time: undecided if not reached and T < bound
-    return hitting(inst, A, cond, b, "t with L ≤ 1/(8η)")
+    return first_hits(inst, lambda _, A: A.logL <= -np.log(8 * A.eta), lambda _, etas: np.full(len(etas), b),
+                      "t with L ≤ 1/(8η)")
 
 
 # ---------------------------------------------------------------------------

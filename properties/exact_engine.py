@@ -102,7 +102,8 @@ def reaching_example(budget: Budget, tau: Callable[[Instance], np.ndarray], cap:
 
 #: Runs that go through an EoS phase and still reach Theorem 1's τ: the normalized toy set (n = 4, γ* ≈ 0.1) at
 #: η ∈ {20, 24, 32}, whose losses rise up to steps 11–15 (last increases) and meet L ≤ 1/η, F ≤ 1 at s* ≈ 100–107,
-#: against ⌈τ⌉ = 121,201–193,921 steps (0.4 s): the reaching draws (η ≤ 8) are all monotone.
+#: against ⌈τ⌉ = 121,201–193,921 steps (:func:`first_hits` runs the first 4096): the reaching draws (η ≤ 8) are all
+#: monotone.
 EOS_REACH = {"etas": (20.0, 24.0, 32.0), "steps": 200_000}
 
 
@@ -161,18 +162,46 @@ def over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> Ev
 # ---------------------------------------------------------------------------
 
 
-def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str) -> Evaluation:
+#: Steps of the head run of :func:`first_hits`: the EoS examples meet (15) by s ≈ 2,260 (:data:`EOS_REACH`).
+HEAD_STEPS = 4096
+
+
+def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray],
+               tau: Callable[[Instance, np.ndarray], np.ndarray], what: str, head: int = HEAD_STEPS) -> Evaluation:
+    """:func:`hitting` on ``inst`` run to T = ``inst.steps``, stopped once every stepsize has met ``condition``.
+
+    A run longer than ``head`` steps is run for ``head`` steps first: those are the long run's own (the engine's
+    choices depend on the problem, never on T; ``tests/test_gd.py`` checks it bit for bit), and a first hitting time
+    s is decided by the steps up to s.  Where every stepsize met ``condition`` there at some s ≤ ⌈τ⌉, the long run
+    would agree at the same s, and it is not run: the check still could have failed (a stepsize that has not met it
+    by then, or met it after ⌈τ⌉, sends the whole run to T).  ``condition(instance, arrays)`` is the boolean
+    (K, T+1) array of the steps meeting it; ``tau(instance, etas)`` the bound per stepsize.
+    """
+    if inst.steps > head:
+        short = inst.with_(steps=head)
+        A = Arrays.of(short.trajectory())
+        cond, tau_eta = condition(short, A), tau(inst, A.eta[:, 0])
+        s_star = A.first(cond)
+        if bool(np.all((s_star >= 0) & (s_star <= np.ceil(tau_eta)))):
+            return hitting(short, A, cond, tau_eta, what, horizon=inst.steps)
+    A = Arrays.of(inst.trajectory())
+    return hitting(inst, A, condition(inst, A), tau(inst, A.eta[:, 0]), what)
+
+
+def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str,
+            horizon: int | None = None) -> Evaluation:
     """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen.
 
     Only a run with T ≥ ⌈τ⌉ can contradict the claim; one that met ``cond`` by s ≤ T < ⌈τ⌉, or at s = 0, agrees
     with it whatever happened, and is counted ``unfalsifiable`` (a claim none of whose points could fail is
-    undecided, not "holds": :func:`~eoscheck.properties.search.fill_report`).
+    undecided, not "holds": :func:`~eoscheck.properties.search.fill_report`).  ``horizon`` (default T): the steps
+    of the run this one stands for, when it was stopped once every stepsize had met ``cond`` (:func:`first_hits`).
     """
     s_star = A.first(cond).astype(np.float64)
     tau_c = np.ceil(tau)
     T = inst.steps
     found = s_star >= 0
-    reach = T >= tau_c
+    reach = (T if horizon is None else horizon) >= tau_c
     decided = found | reach
     meas = np.where(found, s_star, T + 1.0)  # not found with T ≥ τ: a violation
     undecided = int((~decided).sum())

@@ -18,7 +18,7 @@ from .instances import Instance
 from .numerics import allowance, average_allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
 from .strategies import certificate, with_certificate
-from .exact_engine import (ANY_START, EOS_REACH, THM1, any_start_instances, hitting, over_s, point_params,
+from .exact_engine import (ANY_START, EOS_REACH, THM1, any_start_instances, first_hits, over_s, point_params,
                            reaching_example, reaching_instances, theorem1_canonical, theorem1_instances)
 
 
@@ -271,9 +271,7 @@ def tau_canonical(budget: Budget) -> list[Instance]:
        direction="<=", domain="all η > 0 (τ rounded up: erratum-style reading §2.1)", assumptions=THM1,
        bound=theorem1.TAU, strategy=tau_instances, examples=8, explicit=tau_canonical)
 def thm1_tau(inst: Instance) -> Evaluation:
-    A = Arrays.of(inst.trajectory())
-    cond = (A.logL <= -np.log(A.eta)) & (A.logF <= 0)
-    return hitting(inst, A, cond, _tau(inst, A.eta[:, 0]), "s with L ≤ 1/η, F ≤ 1")
+    return first_hits(inst, lambda _, A: (A.logL <= -np.log(A.eta)) & (A.logF <= 0), _tau, "s with L ≤ 1/η, F ≤ 1")
 
 
 @claim("lemma12.proof_strength",
@@ -281,7 +279,7 @@ def thm1_tau(inst: Instance) -> Evaluation:
        source="Lemma 12 proof (paper §2.2)", row=8, kind="exact", quantity="first such s", direction="<=",
        domain="all η > 0", assumptions=THM1, bound=theorem1.G_AT_S, strategy=tau_instances, examples=8, explicit=tau_canonical)
 def lemma12_proof_strength(inst: Instance) -> Evaluation:
-    A = Arrays.of(inst.trajectory())
-    thr = np.minimum(1 / (2 * A.eta), 1 / (2 * inst.data.n))
-    cond = (A.G <= thr) & (A.min_margin >= 0)
-    return hitting(inst, A, cond, _tau(inst, A.eta[:, 0]), "s with G ≤ min{1/2η,1/2n}")
+    def cond(run: Instance, A: Arrays) -> np.ndarray:
+        return (A.G <= np.minimum(1 / (2 * A.eta), 1 / (2 * run.data.n))) & (A.min_margin >= 0)
+
+    return first_hits(inst, cond, _tau, "s with G ≤ min{1/2η,1/2n}")

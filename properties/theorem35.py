@@ -20,7 +20,7 @@ from .numerics import allowance, average_allowance, log_slope, rel_allowance, sa
 from .observe import Arrays, worst_per_row
 from .strategies import (crawshaw_liu_hard, log_uniform, loss_spec, losses, separable_datasets, single_point,
                          stepsize_batches, with_certificate)
-from .exact_engine import candidate_s, hitting, reaching_example, reaching_instances, theorem1_canonical
+from .exact_engine import EOS_REACH, candidate_s, first_hits, reaching_example, reaching_instances, theorem1_canonical
 
 GENERAL = ("Assumption 1", "loss with 3A–3B (logistic, flat_exp, flat_poly)", "w0 = 0")
 STABLE = ("Assumption 1", "loss with 3A–3C (logistic, flat_exp, flat_poly)", "w0 = 0")
@@ -143,8 +143,16 @@ def _tau_explicit_instances(budget: Budget):
                                         etas=(0.5, 4.0)))
 
 
+#: The EoS runs of thm1.tau (:data:`EOS_REACH`: the normalized toy set, η ∈ {20, 24, 32}, losses rising up to step 15)
+#: reach τ_explicit too: ⌈τ⌉ = 4,417,102–6,391,200 steps, (15) met at s ≈ 2,250 (:func:`first_hits` runs 4096 steps).
+TAU_EXPLICIT_EOS_REACH = 6_400_000
+
+
 def _tau_explicit_canonical(budget: Budget) -> list[Instance]:
-    return theorem1_canonical(budget) + [reaching_example(budget, _tau_explicit, TAU_EXPLICIT_REACH)]
+    return theorem1_canonical(budget) + [
+        reaching_example(budget, _tau_explicit, TAU_EXPLICIT_REACH),
+        reaching_example(budget, _tau_explicit, TAU_EXPLICIT_EOS_REACH, data=with_certificate(toy(normalized=True)),
+                         etas=EOS_REACH["etas"])]
 
 
 @claim("thm35.tau_explicit", title="(15) holds at some s ≤ τ_explicit (Lemma 33/34 conditions solved for τ)",
@@ -154,9 +162,8 @@ def _tau_explicit_canonical(budget: Budget) -> list[Instance]:
        bound=theorem35.TAU_EXPLICIT_EXP, strategy=_tau_explicit_instances, examples=6,
        explicit=_tau_explicit_canonical)
 def thm35_tau_explicit(inst: Instance) -> Evaluation:
-    A = Arrays.of(inst.trajectory())
-    cond = A.logL <= np.log(_threshold15(inst, A))[:, None]
-    return hitting(inst, A, cond, _tau_explicit(inst, A.eta[:, 0]), "s meeting (15)")
+    return first_hits(inst, lambda run, A: A.logL <= np.log(_threshold15(run, A))[:, None], _tau_explicit,
+                      "s meeting (15)")
 
 
 # ---------------------------------------------------------------------------

@@ -106,6 +106,19 @@ def test_same_configuration_is_bit_identical():
         assert a.records[name].tobytes() == b.records[name].tobytes(), name
 
 
+@pytest.mark.parametrize("method", ["gram", "primal", "reference"])
+def test_a_shorter_run_is_the_longer_runs_first_steps_bit_for_bit(method):
+    """The engine's choices (form, panels, back end) depend on the problem, never on T, and a run is cut into chunks
+    of steps that never change its arithmetic: T = 150 (not a multiple of a chunk) is the first 151 records of
+    T = 400, exactly.  ``properties.exact_engine.first_hits`` decides a hitting time on such a head run."""
+    data = synthetic(300, 40, 0.05, seed=3)
+    etas = [0.5, 8.0, 64.0, 512.0]
+    short = run_gd(data, "logistic", etas, 150, method=method, threads=2)
+    long = run_gd(data, "logistic", etas, 400, method=method, threads=2)
+    for name in RECORDED:
+        assert short.records[name].tobytes() == long.records[name][:, :151].tobytes(), name
+
+
 def test_queries_agree_with_exact_trackers():
     traj = run_gd(toy(normalized=True), "logistic", [2.0, 40.0, 200.0], 3000)
     np.testing.assert_array_equal(traj.last_increase(), traj.stats["last_increase_strict"])

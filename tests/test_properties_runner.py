@@ -5,12 +5,15 @@ import json
 import numpy as np
 import pytest
 
+from eoscheck import toy
 from eoscheck.cli import main
 from eoscheck.properties.claims import Claim, Evaluation, REGISTRY, register
 from eoscheck.properties.exact_engine import theorem1_instances
 from eoscheck.properties.instances import Instance
+from eoscheck.properties.observe import Arrays
 from eoscheck.properties.replay import replay
 from eoscheck.properties.runner import run_claim
+from eoscheck.properties.strategies import with_certificate
 
 
 def _loss_cap(inst: Instance) -> Evaluation:
@@ -344,17 +347,61 @@ def test_the_tau_claims_also_check_runs_through_an_eos_phase_that_reach_tau():
     that leaves an EoS phase.  The canonical EoS example (the normalized toy set, η ∈ {20, 24, 32}) reaches τ with
     a rising loss first; a point met at s = 0 (L(0) = ln 2 ≤ 1/η) could not fail and is not counted as a test."""
     from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.exact_engine import HEAD_STEPS
     from eoscheck.properties.profiles import budget
     from eoscheck.properties.theorem1 import tau_canonical
+    from eoscheck.properties.theorem35 import _tau_explicit_canonical
 
     eos = tau_canonical(budget("ci"))[-1]
-    tr = eos.trajectory()
-    assert (tr.stats["last_increase"] > 0).all() and eos.steps >= 100_000
+    assert (eos.with_(steps=HEAD_STEPS).trajectory().stats["last_increase"] > 0).all() and eos.steps >= 100_000
     for cid in ("thm1.tau", "lemma12.proof_strength"):
         ev = get_claim(cid).evaluate(eos)
         assert ev.size == 3 and ev.unfalsifiable == 0 and ev.holds()
     met_at_0 = get_claim("thm1.tau").evaluate(Instance(eos.data, "logistic", (1.0,), 10))
     assert met_at_0.measured.tolist() == [0.0] and met_at_0.unfalsifiable == 1
+    # thm35.tau_explicit's τ on the same runs is 4.4–6.4 million steps: they meet (15) at s ≈ 2,250, so the run to
+    # ⌈τ⌉ stops there, and every stepsize could have failed
+    eos35 = _tau_explicit_canonical(budget("ci"))[-1]
+    assert eos35.data.X.tobytes() == eos.data.X.tobytes() and eos35.etas == eos.etas and eos35.steps >= 4_000_000
+    ev = get_claim("thm35.tau_explicit").evaluate(eos35)
+    assert ev.size == 3 and ev.unfalsifiable == 0 and ev.holds() and (ev.measured > 2000).all()
+
+
+def _toy_first_hits(steps, cond, tau, head):
+    """first_hits on the toy set at η = 1, with every run it asks for noted."""
+    from eoscheck.properties.exact_engine import first_hits
+
+    inst, asked = Instance(with_certificate(toy()), "logistic", (1.0,), steps), []
+    real = Instance.trajectory
+
+    def spy(self, *a, **kw):
+        asked.append(self.steps)
+        return real(self, *a, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Instance, "trajectory", spy)
+        ev = first_hits(inst, cond, lambda _, etas: np.full(len(etas), float(tau)), "s", head=head)
+    return ev, asked
+
+
+def test_a_hitting_time_met_in_the_head_run_decides_the_whole_run():
+    """L(w_s) ≤ 0.55 (met at s = 11 on the toy set at η = 1) within τ = 100 ≤ T = 300: the 20-step head decides, as
+    a falsifiable point (T reaches τ), with the s of the whole run."""
+    cond = (lambda _, A: A.logL <= np.log(0.55))
+    ev, asked = _toy_first_hits(300, cond, 100, head=20)
+    full = Instance(with_certificate(toy()), "logistic", (1.0,), 300)
+    s_full = Arrays.of(full.trajectory()).first(cond(full, Arrays.of(full.trajectory())))
+    assert asked == [20] and ev.measured.tolist() == s_full.astype(float).tolist() and 0 < s_full[0] <= 20
+    assert ev.unfalsifiable == 0 and ev.holds()
+
+
+@pytest.mark.parametrize("threshold, tau, s_seen", [(0.55, 1, "s"), (1e-300, 100, "T+1")])
+def test_a_hitting_time_late_or_missing_in_the_head_run_runs_to_T_and_fails(threshold, tau, s_seen):
+    """Met within the head but after ⌈τ⌉, or never met: the run goes on to T, and the point is a violation (its
+    witness is the instance itself, whose replay runs T steps)."""
+    ev, asked = _toy_first_hits(300, lambda _, A: A.logL <= np.log(threshold), tau, head=20)
+    assert asked == [20, 300] and not ev.holds() and ev.unfalsifiable == 0
+    assert (ev.measured[0] == 301.0) == (s_seen == "T+1") and ev.measured[0] > tau
 
 
 def test_equal_counted_notes_are_summed_not_dropped():
