@@ -147,6 +147,15 @@ class Evaluation:
     def holds(self, constant: float = 1.0, margin: float = 0.0) -> bool:
         return not bool(self.violations(constant, margin).any())
 
+    def vacuous(self, constant: float = 1.0, margin: float = 0.0) -> int:
+        """The decided points that could not have contradicted the claim at ``constant``: ``unfalsifiable``, and for
+        an upper bound on a time the points ``params["censored"]`` marks (not reached by T, measured T + 1) whose
+        limit is ≥ T + 1, where the unseen time may lie on either side of it."""
+        cens = self.params.get("censored")
+        if cens is None or self.direction != "<=":
+            return self.unfalsifiable
+        return self.unfalsifiable + int(((cens > 0) & ~self.violations(constant, margin)).sum())
+
     def ratios(self) -> np.ndarray:
         """measured / bound at every point."""
         return safe_div(self.measured, self.bound)

@@ -138,7 +138,7 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
             ev = evaluate(inst)
             bad = not ev.holds(constant, margin)
             memo[key] = (inst, ev, bad)
-            _record(res, inst, ev, constant, keep)
+            _record(res, inst, ev, constant, margin, keep)
         if ev.size:
             sc = ev.scores(constant)
             sc = sc[np.isfinite(sc)]
@@ -166,11 +166,11 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
     return res
 
 
-def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, keep: bool) -> None:
+def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, margin: float, keep: bool) -> None:
     res.examples += 1
     res.points += ev.size
     res.inconclusive += ev.inconclusive
-    res.unfalsifiable += ev.unfalsifiable
+    res.unfalsifiable += ev.vacuous(constant, margin)
     for n in ev.notes:
         add_note(res.notes, n)
     if ev.best is not None:

@@ -334,6 +334,29 @@ def test_a_claim_none_of_whose_points_could_fail_is_undecided_not_holds():
     assert rep.message.startswith(f"none of its {rep.points} point(s) could contradict it")
 
 
+def _censored_at(limit: float):
+    def evaluate(inst: Instance) -> Evaluation:
+        """A time never reached by T (measured T + 1, censored) against ``limit``, and a time of 1 seen within T."""
+        return Evaluation(np.array([inst.steps + 1.0, 1.0]), np.array([limit, limit]), 0.0, "<=",
+                          {"censored": np.array([1.0, 0.0])})
+    return evaluate
+
+
+@pytest.mark.parametrize("limit, verdict", [(1e9, "holds"), (10.0, "FALSIFIED")])
+def test_a_time_not_reached_by_T_agrees_vacuously_below_its_limit_and_is_a_witness_beyond_it(limit, verdict):
+    """thm6.tau_exp and thm35.tau_exp_tail count a run that never met their condition by T as s* = T + 1: below a
+    limit ≥ T + 1 that point agrees whatever the unseen time is, so it is counted as one that could not fail (the
+    claim still holds on its seen time); beyond the limit it is a witness (the time is ≥ T + 1 > limit)."""
+    c = Claim(id=f"test.censored_{verdict}", title="s* ≤ limit", source="a test", row=None, kind="exact",
+              quantity="first s", direction="<=", strategy=theorem1_instances, evaluate=_censored_at(limit),
+              examples=2)
+    if c.id not in REGISTRY:
+        register(c)
+    rep = run_claim(c, "ci")
+    assert rep.verdict == verdict
+    assert rep.unfalsifiable == (rep.points // 2 if verdict == "holds" else 0)
+
+
 @pytest.mark.parametrize("cid", ["thm1.tau", "lemma12.proof_strength", "thm35.tau_explicit"])
 def test_the_hitting_time_claims_check_stepsizes_whose_run_reaches_tau(cid):
     """Their runs (T = 600 at ci) ended before ⌈τ⌉ at every stepsize, so they could not fail; the instances that
