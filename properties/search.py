@@ -44,6 +44,8 @@ class SearchResult:
     points: int = 0
     inconclusive: int = 0
     unfalsifiable: int = 0
+    #: the margin the points are judged with (a fitted claim's loosening), which :meth:`Evaluation.vacuous` needs
+    margin: float = 0.0
     worst_score: float = -math.inf
     worst_point: dict | None = None
     worst_instance: Instance | None = None
@@ -122,7 +124,8 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
     (shrunk within ``shrink_attempts`` new evaluations).  With ``keep`` every evaluation is kept.
     ``explicit`` instances are tried first (Hypothesis ``@example``s, e.g. canonical cases).
     """
-    res = SearchResult()
+    # run_example's source stays as it is: Hypothesis derandomizes on it, so an edit there redraws every claim
+    res = SearchResult(margin=margin)
     memo: dict[str, tuple[Instance, Evaluation, bool]] = {}
     shrink = {"failed": False, "attempts": 0}
 
@@ -138,7 +141,7 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
             ev = evaluate(inst)
             bad = not ev.holds(constant, margin)
             memo[key] = (inst, ev, bad)
-            _record(res, inst, ev, constant, margin, keep)
+            _record(res, inst, ev, constant, keep)
         if ev.size:
             sc = ev.scores(constant)
             sc = sc[np.isfinite(sc)]
@@ -166,11 +169,11 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
     return res
 
 
-def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, margin: float, keep: bool) -> None:
+def _record(res: SearchResult, inst: Instance, ev: Evaluation, constant: float, keep: bool) -> None:
     res.examples += 1
     res.points += ev.size
     res.inconclusive += ev.inconclusive
-    res.unfalsifiable += ev.vacuous(constant, margin)
+    res.unfalsifiable += ev.vacuous(constant, res.margin)
     for n in ev.notes:
         add_note(res.notes, n)
     if ev.best is not None:
