@@ -170,7 +170,7 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
 
     ``conj``: a :class:`~eoscheck.properties.conjecture.Conjecture`, or its text (parsed with the default loss
     and ranges: :meth:`Conjecture.parse` sets others); ``effort``: a key of :data:`EFFORT` (examples counted,
-    never seconds); ``seed``: None derandomized; ``save_dir``: where a witness is written (None: not saved).
+    never seconds); ``seed``: None for :data:`~eoscheck.properties.search.UNSEEDED`; ``save_dir``: where a witness is written (None: not saved).
     The report's ``falsified`` and ``counterexample_file`` say what was found; :func:`eoscheck.properties.replay`
     re-runs a saved witness."""
     if isinstance(conj, str):

@@ -13,8 +13,9 @@ minutes on a 2-core machine; ``thorough`` may take an hour.  The default is
 ``ci`` when the ``CI`` environment variable is set, else ``dev``.  Each claim
 sets its own number of ``ci`` examples (its cost differs); the profile scales it.
 
-Every profile is **derandomized** (Hypothesis' fixed seed): the same commit, profile and seed give
-the same verdicts and example counts (issue 13).  ``--seed N`` draws other examples, again
+Every profile is **derandomized**: every search has a seed (``--seed``, else
+:data:`~eoscheck.properties.search.UNSEEDED`, 0), so the same commit, profile and seed give the same verdicts and
+example counts (issue 13).  ``--seed N`` draws other examples, again
 reproducibly; nothing depends on wall-clock time (the shrink budget counts evaluations).
 Counterexamples are never kept in Hypothesis' database: a falsification is
 saved as a self-contained file instead (:mod:`eoscheck.properties.replay`).

@@ -31,7 +31,7 @@ FORMAT = "eoscheck-counterexample/1"
 
 def _meta(seed: int | None = None) -> dict[str, Any]:
     """Where, when and how a witness was written: versions, commit, machine, the command line and the
-    search's seed (None: derandomized)."""
+    search's seed (None: :data:`~eoscheck.properties.search.UNSEEDED`)."""
     from eoscheck import __version__
     from eoscheck.provenance import command_line, device_info, source, versions
 

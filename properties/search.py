@@ -114,6 +114,11 @@ def no_shrink_deadline():
         engine.MAX_SHRINKING_SECONDS = saved
 
 
+#: The seed of a search given none.  Without one, a derandomized Hypothesis search seeds itself from the source text of
+#: the test it runs (``run_example`` below), so an edit there redrew every claim's examples.
+UNSEEDED = 0
+
+
 def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *,
            constant: float = 1.0, margin: float = 0.0, label: str = "claim", seed: int | None = None,
            keep: bool = False, shrink_attempts: int = SHRINK_ATTEMPTS, explicit: list | None = None
@@ -124,7 +129,6 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
     (shrunk within ``shrink_attempts`` new evaluations).  With ``keep`` every evaluation is kept.
     ``explicit`` instances are tried first (Hypothesis ``@example``s, e.g. canonical cases).
     """
-    # run_example's source stays as it is: Hypothesis derandomizes on it, so an edit there redraws every claim
     res = SearchResult(margin=margin)
     memo: dict[str, tuple[Instance, Evaluation, bool]] = {}
     shrink = {"failed": False, "attempts": 0}
@@ -159,8 +163,7 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
     for inst in reversed(explicit or []):
         test = hexample(inst)(test)
     test = hyp_settings(test)
-    if seed is not None:
-        test = hseed(seed)(test)
+    test = hseed(UNSEEDED if seed is None else seed)(test)
     try:
         with no_local_constants(), no_shrink_deadline():
             test()

@@ -190,6 +190,21 @@ def test_the_counterexample_does_not_depend_on_the_wall_clock_spent_shrinking(mo
     assert found() == fast == 5
 
 
+def test_a_search_without_a_seed_draws_what_seed_0_draws_not_what_its_source_text_would():
+    """A derandomized Hypothesis search seeds itself from the source text of the function it runs (search's inner
+    run_example): adding an argument to one call there redrew every claim's examples.  A search given no seed now
+    runs with UNSEEDED (0), so its draws are those of seed 0, whatever that text."""
+    from eoscheck.properties.search import UNSEEDED
+
+    def draws(**kw) -> list[int]:
+        seen: list[int] = []
+        _search_integers(lambda i: (seen.append(i.x), Evaluation(np.array([0.0]), np.array([1.0])))[1], **kw)
+        return seen
+
+    unseeded = draws()
+    assert len(unseeded) == 200 and unseeded == draws(seed=UNSEEDED) and unseeded != draws(seed=1)
+
+
 _DRAWS = r'''
 import importlib.util, json, sys
 from hypothesis import given, settings, strategies as st

@@ -70,6 +70,15 @@ def _prop15_uncorrected(inst: Instance):
     return worst_per_row(A.min_margin, 0.0, allowance(A.wn), mask, ">=", point_params(inst, A))
 
 
+def _prop15_witness(budget) -> list[Instance]:
+    """The witness the statement's text describes, tried first: whether a random draw meets a 5-against-4 exceedance
+    depends on the draws, which change with Hypothesis's seed."""
+    from eoscheck.properties.strategies import build_separable, with_certificate
+
+    return [Instance(with_certificate(build_separable(49, 2, 0.02, seed=0)), "logistic", (0.5,), 300,
+                     extra={"delta": 0.05, "n_train": 64, "samples": int(32 * budget.scale), "seed": 0})]
+
+
 def _prop15_over_n2(inst: Instance):
     """Proposition 15's test-error bound divided by n once more: 4(d ln(n+1) + ln(4/δ))/n²."""
     from eoscheck.bounds import theorem4
@@ -141,7 +150,7 @@ FALSE: list[Statement] = [
         "consistent with the sample errs on points nearest its boundary: 5 of the 13 consistent samples have a "
         "population error above 4(2 ln 65 + ln 80)/64² ≈ 0.012, against 4 allowed at δ = 0.05",
         claim=_claim("false.prop15_over_n2", "consistent ŵ: Pr(yxᵀŵ < 0) ≤ 4(d ln(n+1) + ln(4/δ))/n²",
-                     _prop15_strategy, _prop15_over_n2)),
+                     _prop15_strategy, _prop15_over_n2, explicit=_prop15_witness)),
     Statement(
         "monotone once L(w_s) ≤ 100/η",
         "L(w₀) = ln 2 ≤ 100/η for every η ≤ 144, so every non-monotone run with η ≤ 144 breaks it, e.g. "
@@ -289,7 +298,7 @@ def test_true_statement_is_not_falsified(st):
     assert not _result(st), f"falsified, but true: {st.name}"
 
 
-#: Seeds of the multi-seed sweep (the default run is derandomized: seed None).
+#: Seeds of the multi-seed sweep (the default run has seed None, i.e. properties.search.UNSEEDED = 0).
 SEEDS = (1, 2, 3, 4, 5)
 
 

@@ -27,9 +27,8 @@ def add_arguments(p) -> None:
     p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim ids (default: all; see --list)")
     p.add_argument("--profile", choices=("ci", "dev", "thorough"),
                    help="Hypothesis profile (default: EOSCHECK_PROFILE, else ci if CI is set, else dev)")
-    p.add_argument("--seed", type=count_at_least(0), help="Hypothesis seed (default: none, i.e. derandomized in every profile: Hypothesis' fixed "
-                        "seed, so the same commit, profile and seed give the same verdicts and example "
-                        "counts; a seed N draws other examples, reproducibly)")
+    p.add_argument("--seed", type=count_at_least(0), help="Hypothesis seed (default 0 in every profile, so the same commit, profile and seed give the "
+                        "same verdicts and example counts; a seed N draws other examples, reproducibly)")
     p.add_argument("--json", action="store_true", help="print the full results as JSON to stdout (no table)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the full results as JSON to FILE")
     p.add_argument("--strict", action="store_true", help="exit 3 when a claim is TREND (and none is falsified)")
@@ -72,6 +71,7 @@ def run(args) -> int:
     from ..properties.fitted import load_constants
     from ..properties.profiles import current_profile
     from ..properties.runner import run_claims
+    from ..properties.search import UNSEEDED
 
     if args.list:          # the named claims (unknown ids: exit 2), else all
         ignored = [flag for flag, given in (("-o/--output", args.output), ("--counterexamples",
@@ -100,7 +100,7 @@ def run(args) -> int:
     def progress(rep):
         print(f"  {rep.id:34s} {rep.shown_verdict:11s} {rep.seconds:6.1f}s", file=sys.stderr, flush=True)
 
-    print(f"eoscheck check: profile {profile}" + (f", seed {args.seed}" if args.seed is not None else ", derandomized"),
+    print(f"eoscheck check: profile {profile}" + f", seed {UNSEEDED if args.seed is None else args.seed}",
           file=sys.stderr)
     reports = run_claims(args.claims or None, profile, args.seed, args.counterexamples, progress)
     from ..provenance import provenance

@@ -45,7 +45,7 @@ def add_arguments(p) -> None:
                         "starting above the cap is tested at its lower end only")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when the verdict is NOT FALSIFIED with a TREND warning, or UNDECIDED")
-    p.add_argument("--seed", type=count_at_least(0), help="seed (default: derandomized)")
+    p.add_argument("--seed", type=count_at_least(0), help="Hypothesis seed of the search (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON to stdout (no table)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the report as JSON to FILE")
     p.add_argument("--save", metavar="DIR", default=SAVE_DEFAULT,

@@ -28,7 +28,7 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--seed", type=count_at_least(0), default=None,
                    help="seed for synthetic data and network init (default 0) and for the claims' Hypothesis search "
-                        "(default: derandomized, as `eoscheck check`)")
+                        "(default 0, as `eoscheck check`)")
     p.add_argument("--cache-dir", default=None,
                    help="run cache (default $EOSCHECK_CACHE_DIR, else $XDG_CACHE_HOME/eoscheck or ~/.cache/eoscheck; "
                         "see `eoscheck cache`)")

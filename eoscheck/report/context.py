@@ -32,7 +32,7 @@ class Context:
     profile: str
     seed: int = 0
     device: str = "cpu"
-    #: Hypothesis seed of the claims (§7): the report's explicit ``--seed``, else None (derandomized).
+    #: Hypothesis seed of the claims (§7): the report's explicit ``--seed``, else None (seed 0, ``properties.search.UNSEEDED``).
     claims_seed: int | None = None
     cache: RunCache | None = None
     progress: bool = False
