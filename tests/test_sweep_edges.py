@@ -122,9 +122,11 @@ def test_scheduler_addresses_are_those_this_command_can_reach(address, ok):
 
 
 def _sweep_cli(out: Path, *extra: str) -> subprocess.Popen:
-    """`eoscheck sweep` long enough to be stopped midway (one task per dataset), in its own process group."""
+    """`eoscheck sweep` long enough to be stopped midway (one task per dataset), in its own process group: 4000
+    tasks of ~10–30 ms, which cannot all end before the stop lands (with 400, a run beside the other test worker
+    once exited 0 with no output: most likely ended before the stop)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "eoscheck", "sweep", "--datasets", "400", "--n", "40:80", "--d",
+    return subprocess.Popen([sys.executable, "-m", "eoscheck", "sweep", "--datasets", "4000", "--n", "40:80", "--d",
                              "20:40", "--steps", "2000", "--eta", "4,64,1024", "--task-size", "1", "--out", str(out),
                              *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
