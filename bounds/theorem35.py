@@ -140,9 +140,14 @@ TAU_EXPLICIT_EXP = register(Bound(
 ))
 
 
+def exponential_tail(loss) -> bool:
+    """Whether ``loss`` has Assumption 3D's exponential tail ℓ ≤ C_e·|ℓ′| on z ≥ 0 with a known C_e."""
+    return loss.paper_constants.get("C_e") is not None
+
+
 def tau_explicit(loss) -> Bound:
-    """The explicit τ of ``loss``'s tail: Lemma 34's (exponential tail, C_e known) else Lemma 33's."""
-    return TAU_EXPLICIT_EXP if loss.paper_constants.get("C_e") is not None else TAU_EXPLICIT_POLY
+    """The explicit τ of ``loss``'s tail: Lemma 34's (exponential tail) else Lemma 33's."""
+    return TAU_EXPLICIT_EXP if exponential_tail(loss) else TAU_EXPLICIT_POLY
 
 
 @lru_cache(maxsize=None)

@@ -149,12 +149,14 @@ class Evaluation:
 
     def vacuous(self, constant: float = 1.0, margin: float = 0.0) -> int:
         """The decided points that could not have contradicted the claim at ``constant``: ``unfalsifiable``, and for
-        an upper bound on a time the points ``params["censored"]`` marks (not reached by T, measured T + 1) whose
-        limit is ≥ T + 1, where the unseen time may lie on either side of it."""
-        cens = self.params.get("censored")
-        if cens is None or self.direction != "<=":
+        an upper bound on a first time looked for up to T = ``params["_horizon"]`` (one not seen is measured T + 1)
+        the points whose limit is ≥ T + 1: a time seen by T passes there, and so does one not seen."""
+        T = self.params.get("_horizon")
+        if T is None or self.direction != "<=":
             return self.unfalsifiable
-        return self.unfalsifiable + int(((cens > 0) & ~self.violations(constant, margin)).sum())
+        lim = limit(self.bound, self.allowance, "<=", constant, margin)
+        top = T + 1.0
+        return self.unfalsifiable + int(np.sum((top < lim) if self.strict else (top <= lim)))
 
     def ratios(self) -> np.ndarray:
         """measured / bound at every point."""

@@ -172,18 +172,18 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
 
     A run longer than ``head`` steps is run for ``head`` steps first: those are the long run's own (the engine's
     choices depend on the problem, never on T; ``tests/test_gd.py`` checks it bit for bit), and a first hitting time
-    s is decided by the steps up to s.  Where every stepsize met ``condition`` there at some s ≤ ⌈τ⌉, the long run
-    would agree at the same s, and it is not run: the check still could have failed (a stepsize that has not met it
-    by then, or met it after ⌈τ⌉, sends the whole run to T).  ``condition(instance, arrays)`` is the boolean
-    (K, T+1) array of the steps meeting it; ``tau(instance, etas)`` the bound per stepsize.
+    s is decided by the steps up to s.  Where every stepsize met ``condition`` there, the long run would meet it at
+    the same s, and it is not run: the check is the long run's (an s after ⌈τ⌉ is a violation, and its witness the
+    instance itself, whose replay runs T steps), and a stepsize that has not met it by then sends the whole run to T.
+    ``condition(instance, arrays)`` is the boolean (K, T+1) array of the steps meeting it; ``tau(instance, etas)``
+    the bound per stepsize.
     """
     if inst.steps > head:
         short = inst.with_(steps=head)
         A = Arrays.of(short.trajectory())
-        cond, tau_eta = condition(short, A), tau(inst, A.eta[:, 0])
-        s_star = A.first(cond)
-        if bool(np.all((s_star >= 0) & (s_star <= np.ceil(tau_eta)))):
-            return hitting(short, A, cond, tau_eta, what, horizon=inst.steps)
+        cond = condition(short, A)
+        if bool(np.all(A.first(cond) >= 0)):
+            return hitting(short, A, cond, tau(inst, A.eta[:, 0]), what, horizon=inst.steps)
     A = Arrays.of(inst.trajectory())
     return hitting(inst, A, condition(inst, A), tau(inst, A.eta[:, 0]), what)
 

@@ -115,7 +115,7 @@ def no_shrink_deadline():
 
 
 #: The seed of a search given none.  Without one, a derandomized Hypothesis search seeds itself from the source text of
-#: the test it runs (``run_example`` below), so an edit there redrew every claim's examples.
+#: the test it runs (``run_example`` below), so an edit there would redraw every claim's examples.
 UNSEEDED = 0
 
 

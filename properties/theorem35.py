@@ -183,7 +183,8 @@ def tau_C2_evaluate(inst: Instance) -> Evaluation:
     notes = [f"{int(censored.sum())} run(s) had not met (15) by T={inst.steps} (counted as s* = T+1)"] \
         if censored.any() else []
     return Evaluation(meas, shape, 0.0, "<=", {"eta": A.eta[:, 0], "n": inst.data.n, "d": inst.data.d,
-                                               "gamma": inst.gamma, "censored": censored.astype(float)},
+                                               "gamma": inst.gamma, "censored": censored.astype(float),
+                                               "_horizon": inst.steps},
                       notes=notes)
 
 

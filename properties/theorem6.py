@@ -333,7 +333,8 @@ def _tau_eval(inst: NTKInstance, shape_fn, min_eta: float = 0.0) -> Evaluation:
     k = int(use.sum())
     return Evaluation(meas[use], shape[use], 0.0, "<=",
                       {"eta": A.eta[use, 0], "n": np.full(k, inst.data.n), "gamma": np.full(k, g),
-                       "width": np.full(k, inst.width), "censored": censored[use].astype(float)},
+                       "width": np.full(k, inst.width), "censored": censored[use].astype(float),
+                       "_horizon": np.full(k, inst.steps)},
                       notes=notes)
 
 

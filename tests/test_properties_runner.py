@@ -126,7 +126,7 @@ def test_unknown_profile_is_refused_not_reported_as_an_error_verdict():
 
 
 def test_dev_profile_without_seed_is_reproducible():
-    # issue 13: same commit, profile and seed (none: derandomized) → the same verdict and counts;
+    # issue 13: same commit, profile and seed (none: properties.search.UNSEEDED) → the same verdict and counts;
     # lemma14.first_step is one of the cheapest claims (≈ 6 s per run under dev on an idle core)
     a, b = (run_claim("lemma14.first_step", "dev") for _ in range(2))
     ja, jb = a.to_json(), b.to_json()
@@ -349,27 +349,30 @@ def test_a_claim_none_of_whose_points_could_fail_is_undecided_not_holds():
     assert rep.message.startswith(f"none of its {rep.points} point(s) could contradict it")
 
 
-def _censored_at(limit: float):
+def _first_times(limit_over_T: float, censored: bool):
     def evaluate(inst: Instance) -> Evaluation:
-        """A time never reached by T (measured T + 1, censored) against ``limit``, and a time of 1 seen within T."""
-        return Evaluation(np.array([inst.steps + 1.0, 1.0]), np.array([limit, limit]), 0.0, "<=",
-                          {"censored": np.array([1.0, 0.0])})
+        """A time seen at s = 1 and, with ``censored``, one never seen by T (measured T + 1), both against the limit
+        ``limit_over_T``·T, looked for up to T."""
+        T = inst.steps
+        meas = [1.0, T + 1.0] if censored else [1.0]
+        return Evaluation(np.array(meas), limit_over_T * T, 0.0, "<=",
+                          {"censored": np.array([0.0, 1.0][:len(meas)]), "_horizon": T})
     return evaluate
 
 
-@pytest.mark.parametrize("limit, verdict", [(1e9, "holds"), (10.0, "FALSIFIED")])
-def test_a_time_not_reached_by_T_agrees_vacuously_below_its_limit_and_is_a_witness_beyond_it(limit, verdict):
-    """thm6.tau_exp and thm35.tau_exp_tail count a run that never met their condition by T as s* = T + 1: below a
-    limit ≥ T + 1 that point agrees whatever the unseen time is, so it is counted as one that could not fail (the
-    claim still holds on its seen time); beyond the limit it is a witness (the time is ≥ T + 1 > limit)."""
-    c = Claim(id=f"test.censored_{verdict}", title="s* ≤ limit", source="a test", row=None, kind="exact",
-              quantity="first s", direction="<=", strategy=theorem1_instances, evaluate=_censored_at(limit),
-              examples=2)
-    if c.id not in REGISTRY:
-        register(c)
+@pytest.mark.parametrize("limit_over_T, censored, verdict", [(10.0, True, "undecided"), (0.5, True, "FALSIFIED"),
+                                                             (0.5, False, "holds")])
+def test_a_first_time_looked_for_up_to_T_below_a_limit_beyond_T_could_not_fail(limit_over_T, censored, verdict):
+    """thm6.tau_exp and thm35.tau_exp_tail look for a first time up to T and count one never seen as T + 1.  Where the
+    limit is ≥ T + 1, the point passes whatever the time is, seen or not: it could not fail (a claim with only such
+    points is undecided).  A time not seen by T > limit is a witness; seen times below a limit < T could have
+    failed, so they hold as tested points."""
+    c = Claim(id=f"test.first_times_{limit_over_T}_{censored}", title="s* ≤ limit", source="a test", row=None,
+              kind="exact", quantity="first s", direction="<=", strategy=theorem1_instances,
+              evaluate=_first_times(limit_over_T, censored), examples=2)
     rep = run_claim(c, "ci")
     assert rep.verdict == verdict
-    assert rep.unfalsifiable == (rep.points // 2 if verdict == "holds" else 0)
+    assert rep.unfalsifiable == (rep.points if verdict == "undecided" else 0)
 
 
 @pytest.mark.parametrize("cid", ["thm1.tau", "lemma12.proof_strength", "thm35.tau_explicit"])
@@ -423,7 +426,7 @@ def _toy_first_hits(steps, cond, tau, head):
 
 
 def test_a_hitting_time_met_in_the_head_run_decides_the_whole_run():
-    """L(w_s) ≤ 0.55 (met at s = 11 on the toy set at η = 1) within τ = 100 ≤ T = 300: the 20-step head decides, as
+    """L(w_s) ≤ 0.55 (met at s = 13 on the toy set at η = 1) within τ = 100 ≤ T = 300: the 20-step head decides, as
     a falsifiable point (T reaches τ), with the s of the whole run."""
     cond = (lambda _, A: A.logL <= np.log(0.55))
     ev, asked = _toy_first_hits(300, cond, 100, head=20)
@@ -433,13 +436,13 @@ def test_a_hitting_time_met_in_the_head_run_decides_the_whole_run():
     assert ev.unfalsifiable == 0 and ev.holds()
 
 
-@pytest.mark.parametrize("threshold, tau, s_seen", [(0.55, 1, "s"), (1e-300, 100, "T+1")])
-def test_a_hitting_time_late_or_missing_in_the_head_run_runs_to_T_and_fails(threshold, tau, s_seen):
-    """Met within the head but after ⌈τ⌉, or never met: the run goes on to T, and the point is a violation (its
-    witness is the instance itself, whose replay runs T steps)."""
-    ev, asked = _toy_first_hits(300, lambda _, A: A.logL <= np.log(threshold), tau, head=20)
-    assert asked == [20, 300] and not ev.holds() and ev.unfalsifiable == 0
-    assert (ev.measured[0] == 301.0) == (s_seen == "T+1") and ev.measured[0] > tau
+@pytest.mark.parametrize("threshold, tau, asked", [(0.55, 1, [20]), (1e-300, 100, [20, 300])])
+def test_a_hitting_time_late_or_missing_in_the_head_run_is_a_violation(threshold, tau, asked):
+    """Met within the head but after ⌈τ⌉ (s = 13 > 1): a violation the head run decides; never met: the run goes on to
+    T, and T + 1 > ⌈τ⌉ is one.  Either way the witness is the instance itself, whose replay runs T steps."""
+    ev, seen = _toy_first_hits(300, lambda _, A: A.logL <= np.log(threshold), tau, head=20)
+    assert seen == asked and not ev.holds() and ev.unfalsifiable == 0
+    assert ev.measured.tolist() == ([13.0] if threshold == 0.55 else [301.0])
 
 
 def test_equal_counted_notes_are_summed_not_dropped():

@@ -166,7 +166,7 @@ def build_report(out: str | Path = DEFAULT_OUT, profile: str = "quick", *, devic
     """Build the report into ``out`` (see the module docstring).
 
     ``seed`` seeds synthetic data and network initializations (0 when None) and, when given, the
-    claims' Hypothesis search (else the ``ci`` derandomization, as ``eoscheck check``).  ``sections``
+    claims' Hypothesis search (else seed 0, as ``eoscheck check``).  ``sections``
     restricts the build to some section keys (provenance is always added); ``cache_dir`` defaults to
     :func:`~eoscheck.report.cache.default_cache_dir`.  ``mnist``: a folder with MNIST's train idx
     files; Fig. 1(c)(d) then runs the paper's exact "0"/"8" setting.

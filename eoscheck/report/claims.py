@@ -5,7 +5,7 @@ columns as ``eoscheck check``'s table, followed by every verdict of sections 1�
 The verdicts never depend on time: each claim runs its profile's number of examples (the claim's
 ``examples`` × the profile's multiplier), exactly as ``eoscheck check --profile P`` does, so the table
 is the same on any machine under any load.  The claims' Hypothesis seed is the report's ``--seed``
-when one is given (``eoscheck check --seed N``), else the ``ci`` derandomization (``eoscheck check``).
+when one is given (``eoscheck check --seed N``), else 0 (``eoscheck check``; ``properties.search.UNSEEDED``).
 They run first, before §1–6, so that a section that shows a claim's instances quotes the claim's
 verdict instead of deciding the statement a second time (:func:`claim_result`).
 

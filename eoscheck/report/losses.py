@@ -208,7 +208,7 @@ def _exponents(ctx: Context, sec: Section, cfg: dict, losses) -> None:
     cols = plt.cm.tab10(np.arange(len(losses)))
     floor = 1e-20
     names = [lo.name for lo in losses]
-    exp_tail = {lo.name: lo.paper_constants.get("C_e") is not None for lo in losses}
+    exp_tail = {lo.name: theorem35.exponential_tail(lo) for lo in losses}
     for ax, tail, title in ((axes[0], True, "exponential tails"), (axes[1], False, "polynomial tails")):
         mine = [(name, sched, L) for name, sched, L in curves if exp_tail[name] == tail]
         lanes = floor_lanes([L for _, _, L in mine], floor)
@@ -244,7 +244,7 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
         traj = ctx.gd(f"tau-{loss.name}", data, loss, etas, steps, grid="all")
         thr = np.asarray(theory.ev(theorem35.STABLE_THRESHOLD, loss=loss, eta=np.asarray(etas), n=n))
         tau_id = theorem35.tau_explicit(loss).id
-        exp_tail = tau_id == theorem35.TAU_EXPLICIT_EXP.id
+        exp_tail = theorem35.exponential_tail(loss)
         s15 = []
         for k, eta in enumerate(etas):
             hit = np.flatnonzero(traj.records["loss"][k] <= thr[k])
