@@ -98,9 +98,10 @@ class Evaluation:
     measured ≥ bound − allowance (``>=``), at every point.  ``params`` holds the
     parameters of each point (eta, t, n, d, gamma, s, …) for reports and the
     scaling regressions.  ``inconclusive`` counts points the run could not decide
-    (e.g. a hitting time not reached within T < τ); ``unfalsifiable`` counts the decided points whose
-    every possible outcome agrees with the claim (a hitting condition met by s ≤ T < ⌈τ⌉: had it not been
-    met, the run would have ended undecided); ``notes`` are shown in reports.
+    (e.g. a hitting time not reached within T < τ); ``unfalsifiable`` counts decided points whose every
+    possible outcome agrees with the claim whatever the constant (a hitting condition met by w₀ itself), and
+    :meth:`vacuous` adds those that agree at the constant checked (a first time looked for up to a horizon T
+    below its limit); ``notes`` are shown in reports.
     """
 
     measured: np.ndarray

@@ -192,27 +192,30 @@ def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: 
             horizon: int | None = None) -> Evaluation:
     """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen.
 
-    Only a run with T ≥ ⌈τ⌉ can contradict the claim; one that met ``cond`` by s ≤ T < ⌈τ⌉, or at s = 0, agrees
-    with it whatever happened, and is counted ``unfalsifiable`` (a claim none of whose points could fail is
-    undecided, not "holds": :func:`~eoscheck.properties.search.fill_report`).  ``horizon`` (default T): the steps
-    of the run this one stands for, when it was stopped once every stepsize had met ``cond`` (:func:`first_hits`).
+    Only a run with T ≥ ⌈τ⌉ can contradict the claim; one that met ``cond`` by s ≤ T < ⌈τ⌉ agrees with it whatever
+    happened (``params["_horizon"]``: :meth:`Evaluation.vacuous` counts it), and so does one that met it at s = 0
+    (``unfalsifiable``); a claim none of whose points could fail is undecided, not "holds"
+    (:func:`~eoscheck.properties.search.fill_report`).  ``horizon`` (default T): the steps of the run this one stands
+    for, when it was stopped once every stepsize had met ``cond`` (:func:`first_hits`).
     """
     s_star = A.first(cond).astype(np.float64)
     tau_c = np.ceil(tau)
     T = inst.steps
+    H = T if horizon is None else horizon
     found = s_star >= 0
-    reach = (T if horizon is None else horizon) >= tau_c
+    reach = H >= tau_c
     decided = found | reach
     meas = np.where(found, s_star, T + 1.0)  # not found with T ≥ τ: a violation
     undecided = int((~decided).sum())
     # met at s = 0 (by w₀ itself, e.g. L(0) = ln 2 ≤ 1/η for η ≤ 1/ln 2): no step of GD was tested either
+    at_0 = int((found & reach & (s_star == 0)).sum())
     vacuous = int((found & (~reach | (s_star == 0))).sum())
     notes = [f"{undecided} stepsize(s) had no {what} within T={T} < ⌈τ⌉ (undecided)"] if undecided else []
     if vacuous:
         notes.append(f"{vacuous} stepsize(s) met it before a ⌈τ⌉ beyond T, or at s = 0 (no contradiction possible "
                      "there)")
     ev = worst_per_row(meas[:, None], tau_c[:, None], 0.0, decided[:, None], "<=",
-                       {"eta": A.eta, "n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma},
+                       {"eta": A.eta, "n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma, "_horizon": H},
                        best=(meas / tau_c)[:, None], best_meaning="s*/τ", inconclusive=undecided,
-                       unfalsifiable=vacuous, notes=notes)
+                       unfalsifiable=at_0, notes=notes)
     return ev

@@ -397,15 +397,15 @@ def test_the_tau_claims_also_check_runs_through_an_eos_phase_that_reach_tau():
     assert (eos.with_(steps=HEAD_STEPS).trajectory().stats["last_increase"] > 0).all() and eos.steps >= 100_000
     for cid in ("thm1.tau", "lemma12.proof_strength"):
         ev = get_claim(cid).evaluate(eos)
-        assert ev.size == 3 and ev.unfalsifiable == 0 and ev.holds()
+        assert ev.size == 3 and ev.vacuous() == 0 and ev.holds()
     met_at_0 = get_claim("thm1.tau").evaluate(Instance(eos.data, "logistic", (1.0,), 10))
-    assert met_at_0.measured.tolist() == [0.0] and met_at_0.unfalsifiable == 1
+    assert met_at_0.measured.tolist() == [0.0] and met_at_0.vacuous() == 1
     # thm35.tau_explicit's τ on the same runs is 4.4–6.4 million steps: they meet (15) at s ≈ 2,250, so the run to
     # ⌈τ⌉ stops there, and every stepsize could have failed
     eos35 = _tau_explicit_canonical(budget("ci"))[-1]
     assert eos35.data.X.tobytes() == eos.data.X.tobytes() and eos35.etas == eos.etas and eos35.steps >= 4_000_000
     ev = get_claim("thm35.tau_explicit").evaluate(eos35)
-    assert ev.size == 3 and ev.unfalsifiable == 0 and ev.holds() and (ev.measured > 2000).all()
+    assert ev.size == 3 and ev.vacuous() == 0 and ev.holds() and (ev.measured > 2000).all()
 
 
 def _toy_first_hits(steps, cond, tau, head):
@@ -433,7 +433,7 @@ def test_a_hitting_time_met_in_the_head_run_decides_the_whole_run():
     full = Instance(with_certificate(toy()), "logistic", (1.0,), 300)
     s_full = Arrays.of(full.trajectory()).first(cond(full, Arrays.of(full.trajectory())))
     assert asked == [20] and ev.measured.tolist() == s_full.astype(float).tolist() and 0 < s_full[0] <= 20
-    assert ev.unfalsifiable == 0 and ev.holds()
+    assert ev.vacuous() == 0 and ev.holds()
 
 
 @pytest.mark.parametrize("threshold, tau, asked", [(0.55, 1, [20]), (1e-300, 100, [20, 300])])
@@ -441,7 +441,7 @@ def test_a_hitting_time_late_or_missing_in_the_head_run_is_a_violation(threshold
     """Met within the head but after ⌈τ⌉ (s = 13 > 1): a violation the head run decides; never met: the run goes on to
     T, and T + 1 > ⌈τ⌉ is one.  Either way the witness is the instance itself, whose replay runs T steps."""
     ev, seen = _toy_first_hits(300, lambda _, A: A.logL <= np.log(threshold), tau, head=20)
-    assert seen == asked and not ev.holds() and ev.unfalsifiable == 0
+    assert seen == asked and not ev.holds() and ev.vacuous() == 0
     assert ev.measured.tolist() == ([13.0] if threshold == 0.55 else [301.0])
 
 
