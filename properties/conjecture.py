@@ -476,6 +476,9 @@ class Conjecture:
             keep = ~(bad | undefined)
             meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
             allow = allow[keep]
+        if self.quantity == "transition_time" and self.direction == "<=":
+            # a time looked for up to T: below a limit ≥ T + 1 it passes, seen or not (Evaluation.vacuous)
+            P = dict(P, _horizon=P["T"])
         return Evaluation(meas, b, allow, self.direction, P, notes=notes, strict=self.strict)
 
     # --- instances ---------------------------------------------------------------------

@@ -128,6 +128,8 @@ class ConjectureReport:
     calibration_points: int = 0
     examples: int = 0
     points: int = 0
+    #: points that could not have contradicted it (:meth:`Evaluation.vacuous`)
+    unfalsifiable: int = 0
     worst_ratio: float | None = None
     worst_point: dict | None = None
     worst_instance: str | None = None
@@ -259,6 +261,10 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
         elif rep.points == 0:
             rep.verdict = "UNDECIDED"
             notes.append("no point fell in the domain: nothing was tested")
+        elif rep.unfalsifiable >= rep.points:
+            rep.verdict = "UNDECIDED"
+            notes.insert(0, f"none of its {rep.points} point(s) could contradict it (times looked for up to T, "
+                            "against limits beyond T: nothing was tested)")
         elif conj.unconfirmed:
             rep.verdict = "UNDECIDED"
             at = ", ".join(f"{k}={v:.6g}" for k, v in conj.unconfirmed[0].items())
@@ -313,7 +319,7 @@ def _search(conj: Conjecture, e, seed: int | None, s0: int, margin: float, shrin
                   report_multiple_bugs=False)   # no wall-clock window of generation after a failure (profiles.py)
     res = search(conj.strategy(), conj.evaluate, hs, margin=margin, label="conjecture", seed=seed,
                  shrink_attempts=shrink_attempts, explicit=conj.canonical_instances())
-    rep.examples, rep.points = res.examples, res.points
+    rep.examples, rep.points, rep.unfalsifiable = res.examples, res.points, res.unfalsifiable
     if res.worst_point is not None:
         rep.worst_point, rep.worst_ratio = res.worst_point, res.worst_point.get("ratio")
         rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
@@ -326,6 +332,7 @@ def _search(conj: Conjecture, e, seed: int | None, s0: int, margin: float, shrin
     for p, insts in lads.items():
         evs = [conj.evaluate(i) for i in insts]
         rep.points += sum(ev.size for ev in evs)
+        rep.unfalsifiable += sum(ev.vacuous(1.0, margin) for ev in evs)
         for inst, ev in zip(insts, evs):
             i = ev.worst_index()
             if i is not None:

@@ -792,6 +792,19 @@ def test_a_transition_time_not_reached_by_T_agrees_with_no_upper_bound_beyond_T(
     assert rep.verdict == verdict, (rep.verdict, rep.message)
 
 
+def test_transition_times_seen_by_T_below_a_limit_beyond_T_test_nothing():
+    """"transition_time(1/eta) <= 1e9" read NOT FALSIFIED: every run met L ≤ 1/η by T ≤ 400, but it would have passed
+    unseen too (counted T + 1 ≤ 1e9), so no point could contradict it; as the claims' first times
+    (Evaluation.vacuous) it is UNDECIDED.  With a limit below T the same runs are tested, and agree."""
+    from eoscheck.properties.decide import check_conjecture
+
+    loose = check_conjecture(Conjecture.parse("transition_time(1/eta) <= 1e9", ranges={"eta": "0.25:2"}), "smoke")
+    assert loose.verdict == "UNDECIDED" and loose.unfalsifiable == loose.points > 0, (loose.verdict, loose.message)
+    assert loose.message.startswith("none of its")
+    tested = check_conjecture(Conjecture.parse("transition_time(1/eta) <= T", ranges={"eta": "0.25:2"}), "smoke")
+    assert tested.verdict == "NOT FALSIFIED" and tested.unfalsifiable == 0 < tested.points, tested.message
+
+
 def test_a_step_that_depends_on_gamma_is_not_read_at_one_end_of_its_certificate():
     """One point x = 0.5: γ* = 0.5 exactly, certified as [0.4999999999999858, 0.500000000000002]. "loss(2*gamma*T)"
     at T = 200 is L(w₂₀₀) = 0.020817 for γ* itself, but the step was read at the lower end, ⌊199.99…⌋ = 199, where
