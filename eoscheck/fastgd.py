@@ -73,6 +73,11 @@ def gram_fits(max_norm: float) -> bool:
     return max_norm * max_norm <= GRAM_MAX_NORM2
 
 
+def gram_bookkeeping_fits(max_norm: float, eta_max: float) -> bool:
+    """The gram form's bookkeeping c stays in float64: η·maxᵢ‖zᵢ‖² ≤ :data:`GRAM_MAX_ETA_NORM2`."""
+    return eta_max * max_norm * max_norm <= GRAM_MAX_ETA_NORM2
+
+
 def choose_method(n: int, d: int, w0_zero: bool, max_norm: float = 1.0, eta_max: float = 1.0) -> str:
     """The cheaper form: gram when 2n² ≤ ¾·4nd (n ≤ 1.5d), w₀ = 0, n ≥ 64, K = ZZᵀ fits in float64
     (:func:`gram_fits`) and η·maxᵢ‖zᵢ‖² ≤ :data:`GRAM_MAX_ETA_NORM2`, else primal.
@@ -83,7 +88,7 @@ def choose_method(n: int, d: int, w0_zero: bool, max_norm: float = 1.0, eta_max:
     stayed finite), so huge stepsizes run in the primal form.
     """
     return "gram" if (w0_zero and n >= 64 and 2 * n * n <= 3 * n * d and gram_fits(max_norm)
-                      and eta_max * max_norm * max_norm <= GRAM_MAX_ETA_NORM2) else "primal"
+                      and gram_bookkeeping_fits(max_norm, eta_max)) else "primal"
 
 
 def machine_cpus() -> int:

@@ -33,7 +33,7 @@ import torch
 
 from ._errors import EoscheckError
 from .datasets import Dataset
-from .fastgd import GRAM_MAX_ETA_NORM2, choose_method, gram_fits, run_fast
+from .fastgd import choose_method, gram_bookkeeping_fits, gram_fits, run_fast
 from .gdinputs import (LOG_DOMAIN_BELOW, check_etas, check_point, check_steps, checkpoint_grid, grid_config,
                        is_whole, record_grid, require_memory, resolve_device)
 from .losses import Loss, get_loss
@@ -166,7 +166,7 @@ def _choose_engine(method, backend, threads, dev, dtype, data, w0, eta_max: floa
     if method == "gram" and not gram_fits(data.max_norm):
         raise EoscheckError(f"method='gram' forms K = ZZᵀ, whose entries reach maxᵢ‖zᵢ‖² = {data.max_norm:.3g}² "
                             "beyond float64; use method='primal' (or rescale the data)")
-    if method == "gram" and eta_max * data.max_norm**2 > GRAM_MAX_ETA_NORM2:
+    if method == "gram" and not gram_bookkeeping_fits(data.max_norm, eta_max):
         raise EoscheckError(f"method='gram' at η = {eta_max:.3g} with maxᵢ‖zᵢ‖ = {data.max_norm:.3g}: its bookkeeping "
                             "c = Σ(η/n)q can leave float64 unseen; use method='primal'")
     if backend == "auto":

@@ -129,14 +129,14 @@ def ntk_margin(data: Dataset, W0: np.ndarray, a: np.ndarray):
     return mm.gamma, mm.gap
 
 
-def assumption4_margin(data: Dataset) -> float:
+def assumption4_margin(gamma_star: float) -> float:
     """A certified margin γ of Assumption 4B for this ReLU network: γ*/2, γ* the certified linear max margin.
 
     χ ≡ w* (the certificate's direction, ‖w*‖ ≤ 1 at every u, as 4B asks) gives
     E_u⟨yᵢφ′(xᵢᵀu)xᵢ, w*⟩ = P(xᵢᵀu > 0)·yᵢxᵢᵀw* = yᵢxᵢᵀw*/2 ≥ γ*/2 (xᵢ ≠ 0, u ~ N(0, I)).  It is at most
     the best γ, which is ≤ minᵢ‖xᵢ‖/2 (all of χ's weight on one point).  ≤ 0 where the data are not certified
-    linearly separable (no certified γ then)."""
-    return 0.5 * float(data.gamma)
+    linearly separable (no certified γ then).  ``gamma_star``: the certified γ* (its lower end)."""
+    return 0.5 * float(gamma_star)
 
 
 # --- Theorem 6 quantities (evaluated from eoscheck.bounds.theorem6, the only encoding) ---------
@@ -243,7 +243,7 @@ def run_ntk(
     wall = time.perf_counter() - t0
     C_a = abs(float(a.sum())) / math.sqrt(width)
     gamma_hat, gap = ntk_margin(data, W0, a)
-    gamma = assumption4_margin(data)
+    gamma = assumption4_margin(data.gamma)
     config["ntk"] = {
         "C_a": C_a,
         "sum_a": float(a.sum()),

@@ -32,7 +32,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from eoscheck.datasets import synthetic
-from eoscheck.networks import init_weights, output_signs, run_ntk, thm6_conditions
+from eoscheck.networks import assumption4_margin, init_weights, output_signs, run_ntk, thm6_conditions
 from eoscheck.provenance import canonical_json
 from eoscheck.trajectory import Trajectory
 
@@ -89,7 +89,7 @@ class NTKInstance(Instance):
         """C_a, γ (γ*/2, certified) and Theorem 6's R and width condition per η — without running GD."""
         a = output_signs(self.width, self.signs, self.seed)
         W0 = init_weights(self.width, self.data.d, self.seed)
-        gamma = 0.5 * self.gamma      # assumption4_margin with the instance's certificate (its lower end)
+        gamma = assumption4_margin(self.gamma)      # with the instance's certificate
         C_a = abs(float(a.sum())) / math.sqrt(self.width)
         rows = thm6_conditions(self.loss_obj, gamma, self.eta, self.steps, self.data.n, self.width, C_a, self.delta)
         return {"gamma": gamma, "C_a": C_a, "w0_norm": float(np.linalg.norm(W0)), "thm6": rows}

@@ -418,7 +418,7 @@ def test_theorem6_is_evaluated_at_a_certified_assumption4_margin_not_the_ntk_fea
     from eoscheck.networks import assumption4_margin
 
     data = synthetic(6, 3, 0.6, seed=2)
-    g = assumption4_margin(data)
+    g = assumption4_margin(data.gamma)
     norms = np.linalg.norm(data.X, axis=1)
     assert 0 < g <= norms.min() / 2
     u = np.random.default_rng(0).standard_normal((200_000, data.d))
