@@ -119,6 +119,11 @@ def no_shrink_deadline():
 UNSEEDED = 0
 
 
+def seed_in_use(seed: int | None) -> int:
+    """The Hypothesis seed a search given ``seed`` runs under: ``seed``, or :data:`UNSEEDED` for None."""
+    return UNSEEDED if seed is None else int(seed)
+
+
 def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *,
            constant: float = 1.0, margin: float = 0.0, label: str = "claim", seed: int | None = None,
            keep: bool = False, shrink_attempts: int = SHRINK_ATTEMPTS, explicit: list | None = None
@@ -163,7 +168,7 @@ def search(strategy, evaluate: Callable[[Instance], Evaluation], hyp_settings, *
     for inst in reversed(explicit or []):
         test = hexample(inst)(test)
     test = hyp_settings(test)
-    test = hseed(UNSEEDED if seed is None else seed)(test)
+    test = hseed(seed_in_use(seed))(test)
     try:
         with no_local_constants(), no_shrink_deadline():
             test()

@@ -58,6 +58,8 @@ def test_true_claim_holds_and_check_cli_writes_json(tmp_path):
                                "-o", str(out)]
     assert prov["versions"]["hypothesis"] and prov["machine"]["cpu_count"] >= 1
     assert set(prov["source"]) >= {"version", "commit", "dirty"}
+    # the seed the searches ran under, not null: no --seed means seed 0 (properties.search.UNSEEDED)
+    assert data["seed"] == 0 and prov["seed"] == 0
 
 
 def test_usage_errors_exit_2(tmp_path):

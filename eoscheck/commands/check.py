@@ -71,7 +71,7 @@ def run(args) -> int:
     from ..properties.fitted import load_constants
     from ..properties.profiles import current_profile
     from ..properties.runner import run_claims
-    from ..properties.search import UNSEEDED
+    from ..properties.search import seed_in_use
 
     if args.list:          # the named claims (unknown ids: exit 2), else all
         ignored = [flag for flag, given in (("-o/--output", args.output), ("--counterexamples",
@@ -100,13 +100,13 @@ def run(args) -> int:
     def progress(rep):
         print(f"  {rep.id:34s} {rep.shown_verdict:11s} {rep.seconds:6.1f}s", file=sys.stderr, flush=True)
 
-    print(f"eoscheck check: profile {profile}" + f", seed {UNSEEDED if args.seed is None else args.seed}",
+    print(f"eoscheck check: profile {profile}" + f", seed {seed_in_use(args.seed)}",
           file=sys.stderr)
     reports = run_claims(args.claims or None, profile, args.seed, args.counterexamples, progress)
     from ..provenance import provenance
 
-    prov = provenance("cpu", args.seed, getattr(args, "_argv", None))
-    payload = {"format": REPORT_FORMAT, "profile": profile, "seed": args.seed,
+    prov = provenance("cpu", seed_in_use(args.seed), getattr(args, "_argv", None))
+    payload = {"format": REPORT_FORMAT, "profile": profile, "seed": seed_in_use(args.seed),
                "seconds": time.perf_counter() - t0,
                "bounds": "eoscheck.bounds", "provenance": prov,
                "claims": [r.to_json() for r in reports]}

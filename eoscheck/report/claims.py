@@ -456,7 +456,7 @@ def run(ctx: Context, sec: Section, previous: list[Section]) -> None:
         "holds or is VIOLATED, a fitted or heuristic one is consistent or INCONSISTENT, one checked outside its "
         "theorem's hypotheses is a trend only); the second collects every verdict of sections 1–6 (§8–10 follow "
         "this section, each with its own verdicts).")
-    from ..properties.search import UNSEEDED
+    from ..properties.search import seed_in_use
 
     reports = check_results(ctx)
     ids = [r["id"] for r in reports] if (reports is not None and cfg.get("ids")) else cfg.get("ids")
@@ -469,7 +469,7 @@ def run(ctx: Context, sec: Section, previous: list[Section]) -> None:
         reports = sorted(reports + extra, key=lambda r: order.get(r["id"], len(order)))
         ids = [r["id"] for r in reports]
     sec.text(f"`eoscheck check` results, profile **{cfg['profile']}**, "
-             + f"Hypothesis seed {UNSEEDED if ctx.claims_seed is None else ctx.claims_seed}"
+             + f"Hypothesis seed {seed_in_use(ctx.claims_seed)}"
              + (f", claims {', '.join(ids)} only (reduced configuration)" if ids else ", all registered claims")
              + f": each claim runs its profile's number of examples, never a time budget, so this table is the one "
                f"`{equivalent_command(ctx, ids)}` prints, on any machine and under any load.")

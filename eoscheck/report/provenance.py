@@ -26,7 +26,7 @@ def revision_text(rev: dict[str, Any]) -> str:
 
 
 def run(ctx: Context, sec: Section, previous: list[Section], header: dict[str, Any]) -> None:
-    from ..properties.search import UNSEEDED
+    from ..properties.search import seed_in_use
 
     sec.intro = "everything needed to rerun this report and compare: the command, code, configuration, versions, device."
     rev = header.get("revision") or dict(source())
@@ -39,7 +39,7 @@ def run(ctx: Context, sec: Section, previous: list[Section], header: dict[str, A
             {"item": "profile", "value": header["profile"]},
             {"item": "configuration hash", "value": header["config_hash"]},
             {"item": "seed (synthetic data, network init)", "value": ctx.seed},
-            {"item": "claims' Hypothesis seed", "value": UNSEEDED if ctx.claims_seed is None else ctx.claims_seed},
+            {"item": "claims' Hypothesis seed", "value": seed_in_use(ctx.claims_seed)},
             {"item": "device", "value": ctx.device},
             {"item": "time (UTC)", "value": header["time_utc"]}]
     sec.table(Table("run", "This report", rows))
