@@ -188,6 +188,32 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
     return hitting(inst, A, condition(inst, A), tau(inst, A.eta[:, 0]), what)
 
 
+#: Each further run of :func:`first_times` is this many times longer than the one before.
+GROWTH = 4
+
+
+def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int
+                ) -> tuple[Arrays, np.ndarray]:
+    """The run of ``inst`` and the first step meeting ``condition`` per stepsize, looked for up to ``reach`` steps.
+
+    Returns (the arrays of ``inst``'s run, s*) with s* = −1 where not met by ``reach``.  A stepsize that has not met
+    ``condition`` within T = ``inst.steps`` is run again, with the others that have not, for :data:`GROWTH`× the
+    steps each time (not kept in the run cache), until each has met it or ``reach`` steps were run.  So an upper
+    bound on s* below ``reach`` + 1 can fail for every stepsize (its points carry ``_horizon`` = ``reach``,
+    :meth:`Evaluation.vacuous`), where T alone would only let the bounds below T + 1 fail.
+    """
+    A = Arrays.of(inst.trajectory())
+    s = A.first(condition(inst, A)).astype(np.float64)
+    H = inst.steps
+    while H < reach and (s < 0).any():
+        H = min(reach, GROWTH * H)
+        left = np.flatnonzero(s < 0)
+        run = inst.with_(etas=tuple(inst.etas[i] for i in left), steps=H)
+        B = Arrays.of(run.trajectory(cache=False))
+        s[left] = B.first(condition(run, B))
+    return A, s
+
+
 def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str,
             horizon: int | None = None) -> Evaluation:
     """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen.

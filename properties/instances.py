@@ -108,11 +108,14 @@ class Instance:
         return array_hash(self.data.X, self.data.y) + canonical_json(
             [self.loss, list(self.etas), self.steps, self.w0, ws, sharpness_every])
 
-    def trajectory(self, w_star: np.ndarray | None = None, sharpness_every: int | None = None) -> Trajectory:
-        """The GD run (every step recorded), projections on ``w_star`` (default: the certified w*)."""
+    def trajectory(self, w_star: np.ndarray | None = None, sharpness_every: int | None = None,
+                   cache: bool = True) -> Trajectory:
+        """The GD run (every step recorded), projections on ``w_star`` (default: the certified w*).
+
+        ``cache=False``: neither looked up nor kept in the run cache (a long run read once)."""
         ws = self.cert.w_star if w_star is None else np.asarray(w_star, dtype=np.float64)
         k = self.key(ws, sharpness_every)
-        hit = _CACHE.get(k)
+        hit = _CACHE.get(k) if cache else None
         if hit is not None:
             _CACHE.move_to_end(k)
             _STATS["hits"] += 1
@@ -122,6 +125,8 @@ class Instance:
             traj = run_gd(self.data, self.loss_obj, list(self.etas), self.steps,
                           w0=None if self.w0 is None else np.asarray(self.w0), w_star=ws,
                           sharpness_every=sharpness_every)
+        if not cache:
+            return traj
         _CACHE[k] = traj
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)

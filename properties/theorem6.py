@@ -40,7 +40,7 @@ from eoscheck.bounds import theorem6
 
 from .bound_values import at, at_where
 from .claims import Budget, Claim, Evaluation, FitSpec, register
-from .exact_engine import candidate_s
+from .exact_engine import candidate_s, first_times
 from .instances import Instance, single_thread
 from .numerics import allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
@@ -94,15 +94,17 @@ class NTKInstance(Instance):
         rows = thm6_conditions(self.loss_obj, gamma, self.eta, self.steps, self.data.n, self.width, C_a, self.delta)
         return {"gamma": gamma, "C_a": C_a, "w0_norm": float(np.linalg.norm(W0)), "thm6": rows}
 
-    def trajectory(self, w_star=None, sharpness_every=None) -> Trajectory:
+    def trajectory(self, w_star=None, sharpness_every=None, cache: bool = True) -> Trajectory:
         k = self.key(None, sharpness_every)
-        hit = _CACHE.get(k)
+        hit = _CACHE.get(k) if cache else None
         if hit is not None:
             _CACHE.move_to_end(k)
             return hit
         with single_thread():
             traj = run_ntk(self.data, self.loss_obj, list(self.etas), self.steps, width=self.width, seed=self.seed,
                            signs=self.signs, delta=self.delta, sharpness_every=sharpness_every)
+        if not cache:
+            return traj
         _CACHE[k] = traj
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -307,34 +309,39 @@ def stable_bound_eval(inst: NTKInstance, within: bool) -> Evaluation:
     return ev
 
 
-def _hit_time(inst: NTKInstance):
-    """(theory, first s meeting (6) per η (−1: not within T), arrays)."""
-    th = inst.theory()
-    A = Arrays.of(inst.trajectory())
-    thr = stable_threshold(inst.loss_obj, A.eta[:, 0], inst.data.n)
-    return th, A.first(A.logL <= np.log(thr)[:, None]), A
+def _hit_time(inst: NTKInstance, reach: int):
+    """(theory, first s meeting (6) per η (−1: not within ``reach`` steps), arrays of the run to T)."""
+    A, s = first_times(inst, lambda run, B: B.logL <= np.log(stable_threshold(run.loss_obj, B.eta[:, 0],
+                                                                              run.data.n))[:, None], reach)
+    return inst.theory(), s, A
+
+
+#: How far thm6.tau_exp and thm6.tau_psi look for the first s meeting (6) (:func:`first_times`; T if longer).
+TAU_REACH = 2**16
 
 
 def _tau_eval(inst: NTKInstance, shape_fn, min_eta: float = 0.0) -> Evaluation:
-    th, s, A = _hit_time(inst)
+    reach = max(inst.steps, TAU_REACH)
+    th, s, A = _hit_time(inst, reach)
     g = th["gamma"]
     if g <= 0:
         return _empty([f"no certified Assumption 4 margin (data not certified linearly separable), m={inst.width}"])
     use = A.eta[:, 0] >= min_eta
     shape = shape_fn(A.eta[:, 0], g)
     censored = s < 0
-    # s* = 0 is read as 1 (a hitting time ≥ 1 step); not met by T: s* > T, counted T + 1 — a violation only where
-    # T + 1 passes C·shape (as thm35.tau_exp_tail's); dropping those runs hid a run that missed (6) at T = 60 where
+    # s* = 0 is read as 1 (a hitting time ≥ 1 step); not met by the reach: s* > reach, counted reach + 1 — a
+    # violation only where reach + 1 passes C·shape; dropping those runs hid a run that missed (6) at T = 60 where
     # 6.63·shape = 25.5
-    meas = np.where(censored, inst.steps + 1.0, np.maximum(s, 1)).astype(np.float64)
+    meas = np.where(censored, reach + 1.0, np.maximum(s, 1)).astype(np.float64)
     notes = [TREND]
     if (censored & use).any():
-        notes.append(f"{int((censored & use).sum())} stepsize(s) had not met (6) by T={inst.steps} (counted as s* = T+1)")
+        notes.append(f"{int((censored & use).sum())} stepsize(s) had not met (6) by step {reach} (counted as "
+                     f"s* = {reach + 1})")
     k = int(use.sum())
     return Evaluation(meas[use], shape[use], 0.0, "<=",
                       {"eta": A.eta[use, 0], "n": np.full(k, inst.data.n), "gamma": np.full(k, g),
                        "width": np.full(k, inst.width), "censored": censored[use].astype(float),
-                       "_horizon": np.full(k, inst.steps)},
+                       "_horizon": np.full(k, reach)},
                       notes=notes)
 
 

@@ -385,6 +385,26 @@ def test_ntk_claims_registered_and_width_gated():
     assert trend.bound[k] == pytest.approx(R, rel=1e-7)
 
 
+def test_the_ntk_tau_claims_look_for_their_first_time_beyond_T():
+    """thm6.tau_exp read a first time not seen by T as T + 1, so where C·shape (loosened) was ≥ T + 1 a point could
+    not fail (18 of its 26 at ci).  Its witness at ci, m = 16 on separable(n=2, d=1, margin=0.15, seed=0), meets (6)
+    after T at η = 0.25: that time is now the one a single run long enough finds, and looked for up to 2¹⁶ steps."""
+    from eoscheck.properties.claims import load_claims
+    from eoscheck.properties.observe import Arrays
+    from eoscheck.properties.strategies import build_separable, with_certificate
+    from eoscheck.properties.theorem6 import ntk_instance
+
+    data = with_certificate(build_separable(2, 1, 0.15, seed=0))
+    inst = ntk_instance(data, "logistic", (0.25,), 300, width=16, seed=0)
+    ev = load_claims()["thm6.tau_psi"].evaluate(inst)
+    A = Arrays.of(inst.with_(steps=4800).trajectory())
+    # (6): L ≤ min{1/(12C_β²η), ℓ(0)/n}; logistic: C_β = e/2 (Proposition 5's constants), ℓ(0) = ln 2
+    thr = min(1 / (12 * (math.e / 2) ** 2 * 0.25), math.log(2) / 2)
+    s_long = A.first(A.logL <= math.log(thr))
+    assert 300 < s_long[0] and ev.measured.tolist() == s_long.astype(float).tolist()
+    assert (np.asarray(ev.params["_horizon"]) == 2**16).all()
+
+
 @pytest.mark.parametrize("kw", [{"n": -5}, {"n": 0}, {"n": 2.5},
                                 {"data": (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))}])
 def test_mlp3_refuses_a_sample_count_that_is_not_a_whole_positive_number(kw):

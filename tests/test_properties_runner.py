@@ -1,6 +1,8 @@
 """The search finds and shrinks counterexamples, files them, and replay re-checks them; the CLI codes."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -365,7 +367,7 @@ def _first_times(limit_over_T: float, censored: bool):
 @pytest.mark.parametrize("limit_over_T, censored, verdict", [(10.0, True, "undecided"), (0.5, True, "FALSIFIED"),
                                                              (0.5, False, "holds")])
 def test_a_first_time_looked_for_up_to_T_below_a_limit_beyond_T_could_not_fail(limit_over_T, censored, verdict):
-    """thm6.tau_exp and thm35.tau_exp_tail look for a first time up to T and count one never seen as T + 1.  Where the
+    """thm6.tau_exp looks for a first time up to T and counts one never seen as T + 1 (thm35.tau_exp_tail did too).  Where the
     limit is ≥ T + 1, the point passes whatever the time is, seen or not: it could not fail (a claim with only such
     points is undecided).  A time not seen by T > limit is a witness; seen times below a limit < T could have
     failed, so they hold as tested points."""
@@ -445,6 +447,65 @@ def test_a_hitting_time_late_or_missing_in_the_head_run_is_a_violation(threshold
     ev, seen = _toy_first_hits(300, lambda _, A: A.logL <= np.log(threshold), tau, head=20)
     assert seen == asked and not ev.holds() and ev.vacuous() == 0
     assert ev.measured.tolist() == ([13.0] if threshold == 0.55 else [301.0])
+
+
+def _toy_first_times(etas, steps, threshold, reach):
+    """first_times on the toy set for L ≤ ``threshold``, with every run it asks for noted as (steps, stepsizes)."""
+    from eoscheck.properties.exact_engine import first_times
+
+    inst, asked = Instance(with_certificate(toy()), "logistic", etas, steps), []
+    real = Instance.trajectory
+
+    def spy(self, *a, **kw):
+        asked.append((self.steps, self.etas))
+        return real(self, *a, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Instance, "trajectory", spy)
+        _, s = first_times(inst, lambda _, A: A.logL <= np.log(threshold), reach)
+    return s, asked
+
+
+def test_first_times_runs_on_only_the_stepsizes_that_have_not_met_the_condition():
+    """L ≤ 0.55 on the toy set: η = 1 meets it at s = 13, within T = 20; η = 0.05 does not, and is run again alone
+    for 80 and then 320 steps, where it meets it — at the step a single run of 320 steps finds too."""
+    s, asked = _toy_first_times((1.0, 0.05), 20, 0.55, reach=1000)
+    assert asked == [(20, (1.0, 0.05)), (80, (0.05,)), (320, (0.05,))]
+    one = Instance(with_certificate(toy()), "logistic", (1.0, 0.05), 320)
+    A = Arrays.of(one.trajectory())
+    assert s.tolist() == A.first(A.logL <= np.log(0.55)).astype(float).tolist() and 80 < s[1] <= 320
+
+
+def test_first_times_stops_at_its_reach():
+    """A condition never met (L ≤ 10⁻³⁰⁰ in 100 steps) is looked for up to the reach (100, not 4·80 = 320), no
+    further, and reads −1."""
+    s, asked = _toy_first_times((1.0,), 20, 1e-300, reach=100)
+    assert asked == [(20, (1.0,)), (80, (1.0,)), (100, (1.0,))] and s.tolist() == [-1.0]
+
+
+def test_thm35_tau_exp_tail_looks_for_its_first_time_beyond_T():
+    """It looked for (15) up to T only and counted a time not seen as T + 1, so a point whose limit C₂·shape·(1 +
+    margin) was ≥ T + 1 could not fail: 80 of its 86 points at ci.  The normalized toy set meets (15) at s ≈ 2,200–
+    2,400, after T = 300: the time is now found (the steps of one run of 4800 steps), and the points whose limit
+    is below 2¹⁸ + 1 can fail (here the two with shape max{η, n}/γ² = 404; η = 64's, 6464, stays out of reach)."""
+    from eoscheck.losses import get_loss
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.fitted import fitted_constant
+    # the oracle sits beside this file (pytest runs with --import-mode=importlib: tests/ is not on sys.path)
+    spec = importlib.util.spec_from_file_location("oracle_formulas", Path(__file__).with_name("oracle_formulas.py"))
+    oracle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oracle)
+
+    c = get_claim("thm35.tau_exp_tail")
+    inst = Instance(with_certificate(toy(normalized=True)), "logistic", (1.0, 4.0, 64.0), 300)
+    ev = c.evaluate(inst)
+    A = Arrays.of(inst.with_(steps=4800).trajectory())
+    s_long = A.first(A.logL <= np.log(oracle.thm35_threshold(get_loss("logistic"), A.eta[:, 0], 4))[:, None])
+    assert (s_long > 300).all() and ev.measured.tolist() == s_long.astype(float).tolist()
+    assert (np.asarray(ev.params["_horizon"]) == 2**18).all()
+    C = fitted_constant(c.id)
+    reachable = C * (1 + c.fit.margin) * ev.bound < 2**18 + 1
+    assert reachable.tolist() == [True, True, False] and ev.vacuous(C, c.fit.margin) == 1 and ev.holds(C, c.fit.margin)
 
 
 def test_equal_counted_notes_are_summed_not_dropped():
