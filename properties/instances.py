@@ -14,7 +14,7 @@ import json
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -31,8 +31,36 @@ from .strategies import Certificate, certificate
 #: Number of trajectories kept by the in-process run cache.
 CACHE_SIZE = 32
 
-_CACHE: "OrderedDict[str, Trajectory]" = OrderedDict()
-_STATS = {"hits": 0, "misses": 0}
+
+class RunCache:
+    """The last ``size`` runs of a process, keyed by :meth:`Instance.key`; the least recently used goes first."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.runs: "OrderedDict[str, Trajectory]" = OrderedDict()
+        self.hits = self.misses = 0
+
+    def run(self, key: str, compute: Callable[[], Trajectory], keep: bool = True) -> Trajectory:
+        """The run ``key``: the kept one, else ``compute()`` (kept unless ``keep`` is False: a long run read once)."""
+        hit = self.runs.get(key) if keep else None
+        if hit is not None:
+            self.runs.move_to_end(key)
+            self.hits += 1
+            return hit
+        self.misses += 1
+        traj = compute()
+        if keep:
+            self.runs[key] = traj
+            while len(self.runs) > self.size:
+                self.runs.popitem(last=False)
+        return traj
+
+    def clear(self) -> None:
+        self.runs.clear()
+        self.hits = self.misses = 0
+
+
+_RUNS = RunCache(CACHE_SIZE)
 
 
 @contextlib.contextmanager
@@ -49,12 +77,11 @@ def single_thread():
 
 def cache_stats() -> dict[str, int]:
     """Hits and misses of the run cache since start (or :func:`clear_cache`)."""
-    return dict(_STATS, size=len(_CACHE))
+    return {"hits": _RUNS.hits, "misses": _RUNS.misses, "size": len(_RUNS.runs)}
 
 
 def clear_cache() -> None:
-    _CACHE.clear()
-    _STATS.update(hits=0, misses=0)
+    _RUNS.clear()
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,23 +141,14 @@ class Instance:
 
         ``cache=False``: neither looked up nor kept in the run cache (a long run read once)."""
         ws = self.cert.w_star if w_star is None else np.asarray(w_star, dtype=np.float64)
-        k = self.key(ws, sharpness_every)
-        hit = _CACHE.get(k) if cache else None
-        if hit is not None:
-            _CACHE.move_to_end(k)
-            _STATS["hits"] += 1
-            return hit
-        _STATS["misses"] += 1
-        with single_thread():
-            traj = run_gd(self.data, self.loss_obj, list(self.etas), self.steps,
-                          w0=None if self.w0 is None else np.asarray(self.w0), w_star=ws,
-                          sharpness_every=sharpness_every)
-        if not cache:
-            return traj
-        _CACHE[k] = traj
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return traj
+
+        def compute() -> Trajectory:
+            with single_thread():
+                return run_gd(self.data, self.loss_obj, list(self.etas), self.steps,
+                              w0=None if self.w0 is None else np.asarray(self.w0), w_star=ws,
+                              sharpness_every=sharpness_every)
+
+        return _RUNS.run(self.key(ws, sharpness_every), compute, keep=cache)
 
     # --- description and persistence ---------------------------------------------
     def describe(self) -> str:

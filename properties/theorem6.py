@@ -25,7 +25,6 @@ grows like η² (R ∝ η for large η).  Hence:
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -41,7 +40,7 @@ from eoscheck.bounds import theorem6
 from .bound_values import at, at_where
 from .claims import Budget, Claim, Evaluation, FitSpec, register
 from .exact_engine import candidate_s, first_times
-from .instances import Instance, single_thread
+from .instances import Instance, RunCache, single_thread
 from .numerics import allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
 from .strategies import loss_spec, losses, separable_datasets, stepsize_batches, with_certificate
@@ -56,10 +55,9 @@ DEFAULT_DELTA = 0.05
 # instances: an NTK run (width, seed, signs, δ in ``extra``; ``extra["model"] = "ntk"``)
 # ---------------------------------------------------------------------------
 
-_CACHE: "OrderedDict[str, Trajectory]" = OrderedDict()
 #: Runs kept per process: claims that share a strategy (thm6.lazy/eos_average, thm6.stable_monotone/stable_bound
 #: and their .trend twins) draw the same instances first (derandomized), so the second reuses the first's ~20 runs.
-_CACHE_SIZE = 64
+_RUNS = RunCache(64)
 
 
 class NTKInstance(Instance):
@@ -95,20 +93,12 @@ class NTKInstance(Instance):
         return {"gamma": gamma, "C_a": C_a, "w0_norm": float(np.linalg.norm(W0)), "thm6": rows}
 
     def trajectory(self, w_star=None, sharpness_every=None, cache: bool = True) -> Trajectory:
-        k = self.key(None, sharpness_every)
-        hit = _CACHE.get(k) if cache else None
-        if hit is not None:
-            _CACHE.move_to_end(k)
-            return hit
-        with single_thread():
-            traj = run_ntk(self.data, self.loss_obj, list(self.etas), self.steps, width=self.width, seed=self.seed,
-                           signs=self.signs, delta=self.delta, sharpness_every=sharpness_every)
-        if not cache:
-            return traj
-        _CACHE[k] = traj
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return traj
+        def compute() -> Trajectory:
+            with single_thread():
+                return run_ntk(self.data, self.loss_obj, list(self.etas), self.steps, width=self.width,
+                               seed=self.seed, signs=self.signs, delta=self.delta, sharpness_every=sharpness_every)
+
+        return _RUNS.run(self.key(None, sharpness_every), compute, keep=cache)
 
     def describe(self) -> str:
         return f"NTK m={self.width} ({self.signs} signs, seed {self.seed}, δ={self.delta:g}); " + super().describe()

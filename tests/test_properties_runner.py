@@ -508,6 +508,21 @@ def test_thm35_tau_exp_tail_looks_for_its_first_time_beyond_T():
     assert reachable.tolist() == [True, True, False] and ev.vacuous(C, c.fit.margin) == 1 and ev.holds(C, c.fit.margin)
 
 
+def test_the_run_cache_keeps_the_last_runs_but_not_a_run_read_once():
+    """Least recently used out first; ``keep=False`` (first_times' longer runs) neither reads nor fills it."""
+    from eoscheck.properties.instances import RunCache
+
+    cache, calls = RunCache(2), []
+
+    def run(key, keep=True):
+        return cache.run(key, lambda: calls.append(key) or key.upper(), keep=keep)
+
+    assert [run("a"), run("b"), run("a"), run("c"), run("b")] == ["A", "B", "A", "C", "B"]
+    assert [run("x", keep=False), run("x", keep=False)] == ["X", "X"]
+    assert calls == ["a", "b", "c", "b", "x", "x"] and list(cache.runs) == ["c", "b"]
+    assert (cache.hits, cache.misses) == (1, 6)
+
+
 def test_equal_counted_notes_are_summed_not_dropped():
     """Two runs each with "2 stepsize(s) …" made one "2 stepsize(s) …": the message undercounted."""
     from eoscheck.properties.search import add_note
