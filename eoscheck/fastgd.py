@@ -315,6 +315,14 @@ def _cells(mask: np.ndarray):
     return zip(*np.nonzero(mask)) if mask.any() else ()
 
 
+def _refill(out: np.ndarray, mask: np.ndarray, recompute, slots: np.ndarray | None = None) -> None:
+    """``out[j, r] = recompute(js, rs)`` at every cell where ``mask`` holds, in one call (``slots[j]``: the chunk
+    slot of row j of ``out``, where it holds the recorded steps only)."""
+    if mask.any():
+        js, rs = np.nonzero(mask)
+        out[js, rs] = recompute(js if slots is None else slots[js], rs)
+
+
 def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
     """(nsteps, K) masks: M finite (w_t is shown), and also ∇L finite (the run goes on).
 
@@ -346,8 +354,8 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         blk.freeze(rows, js, nsteps)
     L = red["value_sum"][:, :K] / n
     log_L = np.log(L)
-    for j, r in _cells(~(np.isfinite(log_L) & (L >= LOG_DOMAIN_BELOW)) & shown):   # the reference's log-domain fallback
-        log_L[j, r] = blk.lse_log_value(j, r) - math.log(n)
+    _refill(log_L, ~(np.isfinite(log_L) & (L >= LOG_DOMAIN_BELOW)) & shown,   # the reference's log-domain fallback
+            lambda js, rs: blk.lse_log_values(js, rs) - math.log(n))
     G = red["q_sum"][:, :K] / n
     values = None
     if len(rec_j):
@@ -355,8 +363,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         a = shown[sel]
         F = red["expneg_sum"][:, :K]
         log_F = np.log(F)
-        for j, r in _cells(~((F > 1e-290) & (F < 1e290)) & a):
-            log_F[j, r] = blk.lse_negm(rec_j[j], r)
+        _refill(log_F, ~((F > 1e-290) & (F < 1e290)) & a, blk.lse_negms, rec_j)
         log_F -= math.log(n)
         w_norm = np.sqrt(red["wn2"][:, :K])
         wn2 = red["wn2"][:, :K]
@@ -371,8 +378,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         if blk.method == "gram":      # S·(SK) cancelled (module constant CANCELLED): ∇L itself
             scale = blk.eta[:K] / n * red["q_sum"][sel, :K] * blk.rmax
             small |= gn2 < CANCELLED * scale * scale
-        for j, r in _cells((~np.isfinite(grad_norm) | small) & ok[sel] & a):
-            grad_norm[j, r] = blk.grad_norm(rec_j[j], r)
+        _refill(grad_norm, (~np.isfinite(grad_norm) | small) & ok[sel] & a, blk.grad_norms, rec_j)
         m_min = red["m_min"][sel, :K]
         values = {
             "log_F": log_F,
@@ -382,8 +388,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
             "min_margin": m_min, "norm_margin": m_min / w_norm,
             "train_error": red["le0"][:, :K] / n,
         }
-        for j, r in _cells(a & ~ok[sel]):  # shown, but ∇L overflowed
-            values["grad_norm"][j, r] = blk.grad_norm(rec_j[j], r)
+        _refill(values["grad_norm"], a & ~ok[sel], blk.grad_norms, rec_j)  # shown, but ∇L overflowed
     recorder.observe_chunk(t0, L, log_L, G, shown, values)
     for c, j in recorder.checkpoints(t0, nsteps):
         recorder.record_sharpness(c, blk.sharpness(j)[:K], shown[j])

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .lossnp import Kernel
-from .maxmargin import row_norm_max
+from .maxmargin import row_norm_max, row_norms
 from .sharpness import batch_sharpness_np
 
 #: Elements per chunk buffer (chunk length × rows × n), about one L2 cache.
@@ -139,13 +139,15 @@ class ChunkBuffers:
             red["wproj"] = None
         return red
 
-    # --- rare, exact per-(step, row) checks ----------------------------------------------
-    def lse_log_value(self, j: int, r: int) -> float:
-        """ln Σᵢ ℓ(M_i) in the log domain (the reference's fallback when L under/overflows)."""
-        return float(torch.logsumexp(torch.from_numpy(self.kernel.log_value(self.M[j, r])), 0))
+    # --- rare, exact per-(step, row) checks; the (js, rs) ones take every cell of a chunk at once ---------------
+    def lse_log_values(self, js: np.ndarray, rs: np.ndarray) -> np.ndarray:
+        """ln Σᵢ ℓ(M_i) at slots ``js``, rows ``rs``, in the log domain (the reference's fallback when L under- or
+        overflows): one logsumexp over the cells' rows, each row's bits those of its own logsumexp."""
+        return torch.logsumexp(torch.from_numpy(self.kernel.log_value(self.M[js, rs])), 1).numpy()
 
-    def lse_negm(self, j: int, r: int) -> float:
-        return float(torch.logsumexp(torch.from_numpy(-self.M[j, r]), 0))
+    def lse_negms(self, js: np.ndarray, rs: np.ndarray) -> np.ndarray:
+        """ln Σᵢ exp(−M_i) at the cells (js, rs), in the log domain."""
+        return torch.logsumexp(torch.from_numpy(-self.M[js, rs]), 1).numpy()
 
     def q_row(self, j: int, r: int) -> np.ndarray:
         """q = −ℓ′(M) of row r at slot j."""
@@ -159,11 +161,12 @@ class ChunkBuffers:
         with np.errstate(all="ignore"):
             return bool(np.isfinite(self.q_row(j, r) @ self.Z).all())
 
-    def grad_norm(self, j: int, r: int) -> float:
-        """‖∇L‖ = ‖(1/n) Zᵀℓ′(M)‖ computed as the reference does (for a gradient that overflowed, or a norm whose
-        square left the float range)."""
+    def grad_norms(self, js: np.ndarray, rs: np.ndarray) -> np.ndarray:
+        """‖∇L‖ = ‖(1/n) Zᵀℓ′(M)‖ at the cells (js, rs), computed as the reference does (for a gradient that
+        overflowed, or a norm whose square left the float range): one product per cell, as for one cell alone."""
         with np.errstate(all="ignore"):
-            return row_norm_max(((-self.q_row(j, r)) @ self.Z / self.n)[None])
+            G = np.array([(-self.q_row(j, r)) @ self.Z for j, r in zip(js, rs)]).reshape(len(js), self.d)
+            return row_norms(G / self.n)
 
     def w_norm(self, j: int, r: int) -> float:
         """‖w‖ of row r at slot j from the iterate itself (for a ‖w‖² that over- or underflowed)."""

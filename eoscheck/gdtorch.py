@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .gdnumpy import ChunkBuffers
-from .maxmargin import row_norm_max
+from .maxmargin import row_norm_max, row_norms
 from .losses import Loss
 from .sharpness import batch_sharpness_torch
 
@@ -92,11 +92,14 @@ class TorchBlock(ChunkBuffers):
             out["wproj"] = Xr @ self.wstar if self.wstar is not None else None
         return {k: (None if v is None else v.cpu().numpy()) for k, v in out.items()}
 
-    def lse_log_value(self, j, r):
-        return float(torch.logsumexp(self.loss.log_value(self.M[j, r]), 0))
+    def lse_log_values(self, js, rs):
+        return torch.logsumexp(self.loss.log_value(self.M[self._index(js), self._index(rs)]), 1).cpu().numpy()
 
-    def lse_negm(self, j, r):
-        return float(torch.logsumexp(-self.M[j, r], 0))
+    def lse_negms(self, js, rs):
+        return torch.logsumexp(-self.M[self._index(js), self._index(rs)], 1).cpu().numpy()
+
+    def _index(self, idx):
+        return torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self.dev)
 
     def q_finite(self, j, r):
         return bool(torch.isfinite(self.Q[j, r]).all())
@@ -104,8 +107,10 @@ class TorchBlock(ChunkBuffers):
     def grad_finite(self, j, r):
         return bool(torch.isfinite(self.Q[j, r] @ self.Z).all())
 
-    def grad_norm(self, j, r):
-        return row_norm_max(((-self.Q[j, r]) @ self.Z / self.n).cpu().numpy()[None])
+    def grad_norms(self, js, rs):
+        G = torch.stack([(-self.Q[j, r]) @ self.Z for j, r in zip(js, rs)]) if len(js) else \
+            torch.zeros((0, self.d), dtype=self.Z.dtype, device=self.dev)
+        return row_norms((G / self.n).cpu().numpy())
 
     def w_norm(self, j, r):
         X = self.X[j, r]

@@ -169,6 +169,16 @@ def row_norm_max(Z: np.ndarray) -> float:
     return amax * float(np.sqrt(((Z / amax) ** 2).sum(axis=1)).max())
 
 
+def row_norms(Z: np.ndarray) -> np.ndarray:
+    """‖zᵢ‖ of every row of Z (k, d), each scaled by its own max|zᵢⱼ| before squaring: on one row, the bits of
+    :func:`row_norm_max` (0 for a zero row, NaN or ∞ for a row holding one)."""
+    amax = np.abs(Z).max(axis=1) if Z.shape[1] else np.zeros(len(Z))
+    scaled = (amax > 0) & np.isfinite(amax)
+    safe = np.where(scaled, amax, 1.0)
+    with np.errstate(all="ignore"):
+        return np.where(scaled, safe * np.sqrt(((Z / safe[:, None]) ** 2).sum(axis=1)), amax)
+
+
 def _drop_column(ap: np.ndarray, k: int, i: int, t: np.ndarray, cs: np.ndarray, sn: np.ndarray) -> None:
     """R (k×k, upper, packed by columns in ``ap``: R[r, c] at c(c+1)/2 + r) without its column i,
     brought back to upper triangular form in place by the Givens rotations of rows (r, r+1),

@@ -484,3 +484,22 @@ def test_a_csv_with_another_separator_is_named(tmp_path, text, shown):
     (tmp_path / "d.csv").write_text(text)
     with pytest.raises(EoscheckError, match=f"separate values with {shown}; eoscheck reads comma-separated"):
         load_file(tmp_path / "d.csv")
+
+
+def test_row_norms_are_row_norm_max_row_by_row():
+    """The GD records' batched fallback (``row_norms``) gives each row the bits the single-row ``row_norm_max`` gives
+    it — scaled by the row's own largest entry, so 1e200 and 1e-200 rows keep their norm — and 0, ∞, NaN for a
+    zero row, a row holding ∞, one holding NaN."""
+    from eoscheck.maxmargin import row_norm_max, row_norms
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((40, 7)) * 10.0 ** rng.integers(-300, 300, size=(40, 1))
+    Z[3] = 0.0
+    Z[5, 2] = np.inf
+    Z[6, 4] = np.nan
+    got = row_norms(Z)
+    want = np.array([row_norm_max(Z[i:i + 1]) for i in range(len(Z))])
+    assert np.array_equal(got, want, equal_nan=True)
+    assert got[3] == 0.0 and got[5] == np.inf and np.isnan(got[6]) and np.isfinite(np.delete(got, [5, 6])).all()
+    assert got[0] == pytest.approx(math.hypot(*Z[0]), rel=4e-16 * 7)   # d = 7 roundings of a sum of squares
+    assert row_norms(np.zeros((2, 0))).tolist() == [0.0, 0.0]
