@@ -387,6 +387,14 @@ def test_the_hitting_time_claims_check_stepsizes_whose_run_reaches_tau(cid):
     assert rep.verdict == "holds" and rep.points - rep.unfalsifiable >= 10, (rep.points, rep.unfalsifiable)
 
 
+def test_crawshaw_liu_tau_2d_runs_reach_their_tau():
+    """Its instances ran T = 800 steps against τ = 2 + 4n/γ + 280 ln(2/γ²)/γ² (≈ 300–56,000): at seed 1 every one of
+    its 92 points met L ≤ 1/(8η) before a ⌈τ⌉ beyond T, so none could fail and the claim was undecided.  T is now
+    ⌈τ⌉ (the run stops at the first hits), and every point can fail."""
+    rep = run_claim("crawshaw_liu.tau_2d", "ci", seed=1)
+    assert rep.verdict == "holds" and rep.points >= 50 and rep.unfalsifiable == 0, (rep.points, rep.unfalsifiable)
+
+
 def test_the_tau_claims_also_check_runs_through_an_eos_phase_that_reach_tau():
     """The instances that reach τ draw η ≤ 8: every run that could fail was monotone, while Theorem 1 is about GD
     that leaves an EoS phase.  The canonical EoS example (the normalized toy set, η ∈ {20, 24, 32}) reaches τ with
