@@ -192,26 +192,29 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
 GROWTH = 4
 
 
-def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int
-                ) -> tuple[Arrays, np.ndarray]:
-    """The run of ``inst`` and the first step meeting ``condition`` per stepsize, looked for up to ``reach`` steps.
+def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int,
+                wanted: np.ndarray | None = None) -> tuple[Arrays, np.ndarray, int]:
+    """The first step meeting ``condition`` per stepsize, looked for up to ``reach`` steps (T if longer).
 
-    Returns (the arrays of ``inst``'s run, s*) with s* = −1 where not met by ``reach``.  A stepsize that has not met
-    ``condition`` within T = ``inst.steps`` is run again, with the others that have not, for :data:`GROWTH`× the
-    steps each time (not kept in the run cache), until each has met it or ``reach`` steps were run.  So an upper
-    bound on s* below ``reach`` + 1 can fail for every stepsize (its points carry ``_horizon`` = ``reach``,
-    :meth:`Evaluation.vacuous`), where T alone would only let the bounds below T + 1 fail.
+    Returns (the arrays of ``inst``'s run, s* (−1 where not met by ``reach``), the steps run).  While a stepsize of
+    ``wanted`` (a (K,) mask; default all) has not met ``condition``, the whole batch is run again for
+    :data:`GROWTH`× the steps, up to ``reach`` (not kept in the run cache): a longer run's first steps are the
+    shorter one's, bit for bit (the engine's choices depend on the problem, never on T: ``tests/test_gd.py``), so
+    every s* is the one a single run of that length finds.  So an upper bound on s* below ``reach`` + 1 can fail at
+    every point (its points carry ``_horizon`` = ``reach``, :meth:`Evaluation.vacuous`), where T alone would only
+    let the bounds below T + 1 fail.
     """
+    reach = max(int(reach), inst.steps)
     A = Arrays.of(inst.trajectory())
     s = A.first(condition(inst, A)).astype(np.float64)
+    want = np.ones(A.K, bool) if wanted is None else np.asarray(wanted, bool)
     H = inst.steps
-    while H < reach and (s < 0).any():
-        H = min(reach, GROWTH * H)
-        left = np.flatnonzero(s < 0)
-        run = inst.with_(etas=tuple(inst.etas[i] for i in left), steps=H)
+    while H < reach and (s[want] < 0).any():
+        H = min(reach, max(GROWTH * H, 1))
+        run = inst.with_(steps=H)
         B = Arrays.of(run.trajectory(cache=False))
-        s[left] = B.first(condition(run, B))
-    return A, s
+        s = B.first(condition(run, B)).astype(np.float64)
+    return A, s, H
 
 
 def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str,

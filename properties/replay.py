@@ -25,18 +25,19 @@ from .claims import Claim, get_claim
 from .hypotheses import assumption_conflicts, certificate_conflict, domain_conflicts
 from .instances import Instance, single_thread
 from .numerics import jsonable
+from .search import seed_in_use
 
 FORMAT = "eoscheck-counterexample/1"
 
 
 def _meta(seed: int | None = None) -> dict[str, Any]:
-    """Where, when and how a witness was written: versions, commit, machine, the command line and the
-    search's seed (None: :data:`~eoscheck.properties.search.UNSEEDED`)."""
+    """Where, when and how a witness was written: versions, commit, machine, the command line and the seed the
+    search ran under (:func:`~eoscheck.properties.search.seed_in_use`: 0 for None)."""
     from eoscheck import __version__
     from eoscheck.provenance import command_line, device_info, source, versions
 
     return {"eoscheck": __version__, "versions": versions(), "source": dict(source()),
-            "machine": device_info("cpu"), "command": command_line(), "seed": seed,
+            "machine": device_info("cpu"), "command": command_line(), "seed": seed_in_use(seed),
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 

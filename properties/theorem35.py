@@ -174,19 +174,22 @@ def thm35_tau_explicit(inst: Instance) -> Evaluation:
 
 #: How far ``thm35.tau_exp_tail`` looks for the first time meeting (15) (:func:`first_times`): 2¹⁸ steps, so its
 #: points with C₂·max{η, n}/γ² (loosened ×2) below 2¹⁸ + 1 can fail, 59 of the 86 at ci (seed 0) where a look up to
-#: T = 3000 let 6 fail.  A straggler's further runs (1–3 stepsizes, n ≤ 16) take < 0.3 s and ~0.2 GB at this reach.
+#: T = 3000 let 6 fail.  At ci 2 of 26 runs went on past T (to 12,000 steps).  The worst case, a condition never met
+#: by any of 11 stepsizes (the η ladder), takes 1.7 s and ~0.4 GB of records.
 TAU_REACH = 2**18
 
 
 def tau_C2_evaluate(inst: Instance) -> Evaluation:
     """First s meeting (15) against max{η, n}/γ², looked for up to :data:`TAU_REACH` steps (or T if longer)."""
+    A, s, ran = first_times(inst, lambda run, B: B.logL <= np.log(_threshold15(run, B))[:, None], TAU_REACH)
     reach = max(inst.steps, TAU_REACH)
-    A, s = first_times(inst, lambda run, B: B.logL <= np.log(_threshold15(run, B))[:, None], reach)
     censored = s < 0
     meas = np.where(censored, reach + 1.0, s)  # not reached: s* > reach (a violation only if reach ≥ C·shape)
     shape = np.maximum(A.eta[:, 0], inst.data.n) / inst.gamma**2
     notes = [f"{int(censored.sum())} run(s) had not met (15) by step {reach} (counted as s* = {reach + 1})"] \
         if censored.any() else []
+    if ran > inst.steps:
+        notes.append(f"{int((s > inst.steps).sum())} run(s) met (15) after T = {inst.steps} (run on to step {ran})")
     return Evaluation(meas, shape, 0.0, "<=", {"eta": A.eta[:, 0], "n": inst.data.n, "d": inst.data.d,
                                                "gamma": inst.gamma, "censored": censored.astype(float),
                                                "_horizon": reach},

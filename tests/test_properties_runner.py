@@ -42,6 +42,7 @@ def test_false_claim_is_falsified_shrunk_saved_and_replayed(false_claim, tmp_pat
     saved = json.loads(open(rep.counterexample_file).read())
     assert saved["claim"]["id"] == "test.loss_cap" and "X" in saved["instance"]["data"]
     assert "versions" in saved and saved["format"].startswith("eoscheck-counterexample")
+    assert saved["seed"] == 0      # the seed the search ran under (none given: 0), not null
     res = replay(rep.counterexample_file)
     assert res.reproduced
     assert res.point["measured"] == rep.counterexample["point"]["measured"]  # bit-identical re-run
@@ -367,7 +368,8 @@ def _first_times(limit_over_T: float, censored: bool):
 @pytest.mark.parametrize("limit_over_T, censored, verdict", [(10.0, True, "undecided"), (0.5, True, "FALSIFIED"),
                                                              (0.5, False, "holds")])
 def test_a_first_time_looked_for_up_to_T_below_a_limit_beyond_T_could_not_fail(limit_over_T, censored, verdict):
-    """thm6.tau_exp looks for a first time up to T and counts one never seen as T + 1 (thm35.tau_exp_tail did too).  Where the
+    """A first time looked for up to a horizon T counts one never seen as T + 1 (thm35.tau_exp_tail and thm6.tau_exp
+    look up to 2¹⁸ and 2¹⁴ steps).  Where the
     limit is ≥ T + 1, the point passes whatever the time is, seen or not: it could not fail (a claim with only such
     points is undecided).  A time not seen by T > limit is a witness; seen times below a limit < T could have
     failed, so they hold as tested points."""
@@ -457,7 +459,7 @@ def test_a_hitting_time_late_or_missing_in_the_head_run_is_a_violation(threshold
     assert ev.measured.tolist() == ([13.0] if threshold == 0.55 else [301.0])
 
 
-def _toy_first_times(etas, steps, threshold, reach):
+def _toy_first_times(etas, steps, threshold, reach, wanted=None):
     """first_times on the toy set for L ≤ ``threshold``, with every run it asks for noted as (steps, stepsizes)."""
     from eoscheck.properties.exact_engine import first_times
 
@@ -470,25 +472,31 @@ def _toy_first_times(etas, steps, threshold, reach):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Instance, "trajectory", spy)
-        _, s = first_times(inst, lambda _, A: A.logL <= np.log(threshold), reach)
+        _, s, _ = first_times(inst, lambda _, A: A.logL <= np.log(threshold), reach, wanted)
     return s, asked
 
 
-def test_first_times_runs_on_only_the_stepsizes_that_have_not_met_the_condition():
-    """L ≤ 0.55 on the toy set: η = 1 meets it at s = 13, within T = 20; η = 0.05 does not, and is run again alone
-    for 80 and then 320 steps, where it meets it — at the step a single run of 320 steps finds too."""
+def test_first_times_runs_on_while_a_stepsize_has_not_met_the_condition():
+    """L ≤ 0.55 on the toy set: η = 1 meets it at s = 13, within T = 20; η = 0.05 does not, and the batch is run
+    again for 80 and then 320 steps, where it meets it — at the step a single run of 320 steps finds, and η = 1 at
+    the same s as in T = 20 steps."""
     s, asked = _toy_first_times((1.0, 0.05), 20, 0.55, reach=1000)
-    assert asked == [(20, (1.0, 0.05)), (80, (0.05,)), (320, (0.05,))]
+    assert asked == [(20, (1.0, 0.05)), (80, (1.0, 0.05)), (320, (1.0, 0.05))]
     one = Instance(with_certificate(toy()), "logistic", (1.0, 0.05), 320)
     A = Arrays.of(one.trajectory())
-    assert s.tolist() == A.first(A.logL <= np.log(0.55)).astype(float).tolist() and 80 < s[1] <= 320
+    assert s.tolist() == A.first(A.logL <= np.log(0.55)).astype(float).tolist() and s[0] == 13 and 80 < s[1] <= 320
+    # only the wanted stepsizes send the batch on
+    s, asked = _toy_first_times((1.0, 0.05), 20, 0.55, reach=1000, wanted=[True, False])
+    assert asked == [(20, (1.0, 0.05))] and s.tolist() == [13.0, -1.0]
 
 
-def test_first_times_stops_at_its_reach():
-    """A condition never met (L ≤ 10⁻³⁰⁰ in 100 steps) is looked for up to the reach (100, not 4·80 = 320), no
-    further, and reads −1."""
-    s, asked = _toy_first_times((1.0,), 20, 1e-300, reach=100)
-    assert asked == [(20, (1.0,)), (80, (1.0,)), (100, (1.0,))] and s.tolist() == [-1.0]
+@pytest.mark.parametrize("steps, reach, asked", [(20, 100, [20, 80, 100]), (0, 10, [0, 1, 4, 10]),
+                                                 (50, 10, [50])])
+def test_first_times_stops_at_its_reach(steps, reach, asked):
+    """A condition never met (L ≤ 10⁻³⁰⁰) is looked for up to the reach (100, not 4·80 = 320), no further, and reads
+    −1; from T = 0 the runs grow 1, 4, … (4·0 = 0 looped forever); a reach below T is T."""
+    s, seen = _toy_first_times((1.0,), steps, 1e-300, reach=reach)
+    assert [t for t, _ in seen] == asked and s.tolist() == [-1.0]
 
 
 def test_thm35_tau_exp_tail_looks_for_its_first_time_beyond_T():
