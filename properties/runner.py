@@ -65,6 +65,11 @@ class ClaimReport:
         """The verdict as tables show it: "trend only" for a claim that holds outside its theorem's hypotheses."""
         return "trend only" if self.outside_hypotheses and self.verdict == "holds" else self.verdict
 
+    def tested_text(self) -> str:
+        """"k/N": of the N points decided, the k that could have contradicted the claim ("–" when none was decided);
+        a claim whose k is 0 is undecided (:meth:`Evaluation.vacuous`)."""
+        return f"{self.points - self.unfalsifiable}/{self.points}" if self.points else "–"
+
     def slope_text(self) -> str:
         parts = []
         for p, s in self.slopes.items():

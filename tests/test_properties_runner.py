@@ -294,6 +294,22 @@ def test_the_summary_counts_every_claim(capsys):
     assert last.startswith("1 of 3 claims hold, 0 falsified/errored, 0 TREND, 1 unavailable, 1 undecided;"), last
 
 
+def test_the_table_shows_how_many_points_could_fail(capsys):
+    """A "holds" says nothing about points that could not have contradicted the claim: the table shows, of the points
+    decided, those that could (thm35.tau_exp_tail holds at ci with 27 of its 86 points unable to fail), "–" where
+    none was decided (thm6.lazy: no run meets the width condition)."""
+    assert main(["check", "thm6.lazy", "thm35.tau_exp_tail", "--profile", "ci", "--json"]) == 0
+    reps = {r["id"]: r for r in json.loads(capsys.readouterr().out)["claims"]}
+    assert main(["check", "thm6.lazy", "thm35.tau_exp_tail", "--profile", "ci"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "points that could fail" in lines[0]
+    rows = {ln.split()[0]: ln.split() for ln in lines[2:4]}
+    r = reps["thm35.tau_exp_tail"]
+    assert 0 < r["unfalsifiable"] < r["points"]
+    assert f"{r['points'] - r['unfalsifiable']}/{r['points']}" in rows["thm35.tau_exp_tail"]
+    assert reps["thm6.lazy"]["points"] == 0 and "–" in rows["thm6.lazy"]
+
+
 def test_list_lists_the_named_claims(capsys):
     """`check --list thm1.tau` listed all 47 claims, ignoring the id."""
     assert main(["check", "--list", "thm1.tau", "--json"]) == 0

@@ -59,11 +59,11 @@ def report_table(reports) -> str:
         kind = "fitted" if r.kind == "asymptotic" else r.kind
         const = f"{r.constant_name}={_fmt(r.fitted_constant)}" if r.fitted_constant is not None else "–"
         side = (ratio_side(r.id) or "–") if r.worst_ratio is not None else "–"
-        rows.append([r.id, r.source[:38], kind, r.examples, _fmt(r.worst_ratio), side, const, r.slope_text() or "–",
-                     r.shown_verdict])
-    return tabulate(rows, headers=["claim", "source", "exact/fitted", "examples", "worst ratio",
-                                   "holds while the ratio is", "fitted constant", "slope obs vs pred", "verdict"],
-                    tablefmt="simple")
+        rows.append([r.id, r.source[:38], kind, r.examples, r.tested_text(), _fmt(r.worst_ratio), side, const,
+                     r.slope_text() or "–", r.shown_verdict])
+    return tabulate(rows, headers=["claim", "source", "exact/fitted", "examples", "points that could fail",
+                                   "worst ratio", "holds while the ratio is", "fitted constant", "slope obs vs pred",
+                                   "verdict"], tablefmt="simple")
 
 
 def run(args) -> int:

@@ -38,8 +38,8 @@ from .document import Section, Table, counts_text, verdict_counts
 
 TITLE = "Every claim (eoscheck check) and the verdicts of §1–6"
 
-CHECK_COLUMNS = ["claim", "source", "exact/fitted", "examples", "worst ratio", "holds while the ratio is",
-                 "fitted constant", "slope obs vs pred", "verdict", "in the report's words"]
+CHECK_COLUMNS = ["claim", "source", "exact/fitted", "examples", "points that could fail", "worst ratio",
+                 "holds while the ratio is", "fitted constant", "slope obs vs pred", "verdict", "in the report's words"]
 
 
 def _claim_report(d: dict[str, Any]):
@@ -60,7 +60,7 @@ def check_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fc = _num(r.fitted_constant)
         const = f"{r.constant_name}={fc:.3g}" if fc is not None else None
         rows.append({"claim": r.id, "source": r.source, "exact/fitted": kind, "examples": r.examples,
-                     "worst ratio": _num(r.worst_ratio),
+                     "points that could fail": r.tested_text(), "worst ratio": _num(r.worst_ratio),
                      "holds while the ratio is": ratio_side(r.id) if r.worst_ratio is not None else None,
                      "fitted constant": const,
                      "slope obs vs pred": r.slope_text() or None, "verdict": r.shown_verdict,
@@ -478,7 +478,9 @@ def run(ctx: Context, sec: Section, previous: list[Section]) -> None:
     else:
         _copy_counterexamples(ctx, reports)
         rows = check_rows(reports)
-        sec.table(Table("check", "`eoscheck check`: claim, source, exact/fitted, worst ratio, fitted constant, verdict",
+        sec.table(Table("check", "`eoscheck check`: claim, source, exact/fitted, examples, the points that could have "
+                                 "contradicted the claim (of those decided: a first time looked for up to a horizon "
+                                 "below the claim's limit could not), worst ratio, fitted constant, verdict",
                         rows, CHECK_COLUMNS))
         counts: dict[str, int] = {}
         for r in rows:
