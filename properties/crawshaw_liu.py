@@ -48,26 +48,16 @@ def crawshaw_liu_stable(inst: Instance) -> Evaluation:
 # ---------------------------------------------------------------------------
 
 
-#: The longest horizon of a crawshaw_liu.tau_2d instance (×scale): τ ≤ 2 + 40/0.15 + 280 ln(2/0.15²)/0.15² < 56,300
-#: steps at ci (n ≤ 10, γ ≥ 0.15), so every instance's T reaches ⌈τ⌉ there.
-CL2D_REACH = 65_536
-
-
 def _cl2d_instances(budget: Budget):
-    """d = 2, n ≤ 10·scale, γ ∈ [0.15, 0.9], 4 stepsizes in [η₀, 16η₀]; T = ⌈τ⌉ (at least 800·scale, at most
-    :data:`CL2D_REACH`·scale): a run to T stops once every stepsize has met L ≤ 1/(8η) (:func:`first_hits`), and a
-    T short of ⌈τ⌉ could not contradict the claim (T = 800 let none of 92 points fail at seed 1)."""
     data_st = separable_datasets(n=(1, int(10 * budget.scale)), d=2, margin=(0.15, 0.9))
-    shortest, longest = budget.steps(800), budget.steps(CL2D_REACH)
+    T = budget.steps(800)
 
     @st.composite
     def inst(draw) -> Instance:
         data = draw(data_st)
-        g = certificate(data).gamma
-        eta0 = float(at(crawshaw_liu.CL_ETA0, n=data.n, gamma=g))
+        eta0 = float(at(crawshaw_liu.CL_ETA0, n=data.n, gamma=certificate(data).gamma))
         etas = draw(stepsize_batches(eta0, 16 * eta0, size=4, drawn=1))
-        tau = math.ceil(float(at(crawshaw_liu.CL_TAU_2D, n=data.n, gamma=g)))
-        return Instance(data, "logistic", etas, int(min(longest, max(shortest, tau))))
+        return Instance(data, "logistic", etas, T)
 
     return inst()
 

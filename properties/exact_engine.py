@@ -162,30 +162,37 @@ def over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> Ev
 # ---------------------------------------------------------------------------
 
 
-#: Steps of the head run of :func:`first_hits`: the EoS examples meet (15) by s ≈ 2,260 (:data:`EOS_REACH`).
+#: Steps of the first run of :func:`first_hits` (when T is longer): the EoS examples meet (15) by s ≈ 2,260
+#: (:data:`EOS_REACH`).
 HEAD_STEPS = 4096
+
+#: The most steps :func:`first_hits` looks for a first hitting time in a run whose T is shorter.
+HIT_CAP = 2**18
 
 
 def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray],
-               tau: Callable[[Instance, np.ndarray], np.ndarray], what: str, head: int = HEAD_STEPS) -> Evaluation:
-    """:func:`hitting` on ``inst`` run to T = ``inst.steps``, stopped once every stepsize has met ``condition``.
+               tau: Callable[[Instance, np.ndarray], np.ndarray], what: str, head: int = HEAD_STEPS,
+               cap: int = HIT_CAP) -> Evaluation:
+    """:func:`hitting`: each stepsize's first s meeting ``condition``, looked for up to its ⌈τ⌉.
 
-    A run longer than ``head`` steps is run for ``head`` steps first: those are the long run's own (the engine's
-    choices depend on the problem, never on T; ``tests/test_gd.py`` checks it bit for bit), and a first hitting time
-    s is decided by the steps up to s.  Where every stepsize met ``condition`` there, the long run would meet it at
-    the same s, and it is not run: the check is the long run's (an s after ⌈τ⌉ is a violation, and its witness the
-    instance itself, whose replay runs T steps), and a stepsize that has not met it by then sends the whole run to T.
-    ``condition(instance, arrays)`` is the boolean (K, T+1) array of the steps meeting it; ``tau(instance, etas)``
+    The steps run: the first min(T, ``head``), then the whole batch again, :data:`GROWTH`× longer each time, while a
+    stepsize whose ⌈τ⌉ is at most max(T, ``cap``) has not met ``condition``, up to the largest such ⌈τ⌉ (or T)
+    (:func:`first_times`).  A longer
+    run's first steps are the shorter one's, bit for bit (``tests/test_gd.py``), so each s is the one a single run of
+    that length finds; a stepsize's point can fail wherever that length reaches its ⌈τ⌉ (an s after ⌈τ⌉, or none by
+    then, is a violation, whose witness is the instance itself: its replay runs the same steps).
+    ``condition(instance, arrays)`` is the boolean (K, S+1) array of the steps meeting it; ``tau(instance, etas)``
     the bound per stepsize.
     """
-    if inst.steps > head:
-        short = inst.with_(steps=head)
-        A = Arrays.of(short.trajectory())
-        cond = condition(short, A)
-        if bool(np.all(A.first(cond) >= 0)):
-            return hitting(short, A, cond, tau(inst, A.eta[:, 0]), what, horizon=inst.steps)
-    A = Arrays.of(inst.trajectory())
-    return hitting(inst, A, condition(inst, A), tau(inst, A.eta[:, 0]), what)
+    taus = np.asarray(tau(inst, inst.eta), dtype=np.float64)
+    testable = np.ceil(taus) <= max(cap, inst.steps)  # the others cannot fail by any run this would do
+    reach = max([inst.steps] + [int(t) for t in np.ceil(taus[testable])])
+    A, s, ran = first_times(inst.with_(steps=min(inst.steps, head)), condition, reach, wanted=testable)
+    ev = hitting(inst, A.eta[:, 0], s, taus, what, horizon=reach)
+    if ran > inst.steps:
+        ev.notes.append(f"{int((s > inst.steps).sum())} stepsize(s) met it after T = {inst.steps} (run on to step "
+                        f"{ran})")
+    return ev
 
 
 #: Each further run of :func:`first_times` is this many times longer than the one before.
@@ -217,34 +224,33 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
     return A, s, H
 
 
-def hitting(inst: Instance, A: Arrays, cond: np.ndarray, tau: np.ndarray, what: str,
+def hitting(inst: Instance, eta: np.ndarray, s_star: np.ndarray, tau: np.ndarray, what: str,
             horizon: int | None = None) -> Evaluation:
-    """Check "some s ≤ ⌈τ⌉ satisfies ``cond``" using the first such s; undecided if T < ⌈τ⌉ and none seen.
+    """Check "some s ≤ ⌈τ⌉ satisfies the condition" from the first such s per stepsize (``s_star``, −1: not met
+    within ``horizon`` steps, default T); undecided where not met and the horizon is short of ⌈τ⌉.
 
-    Only a run with T ≥ ⌈τ⌉ can contradict the claim; one that met ``cond`` by s ≤ T < ⌈τ⌉ agrees with it whatever
-    happened (``params["_horizon"]``: :meth:`Evaluation.vacuous` counts it), and so does one that met it at s = 0
-    (``unfalsifiable``); a claim none of whose points could fail is undecided, not "holds"
-    (:func:`~eoscheck.properties.search.fill_report`).  ``horizon`` (default T): the steps of the run this one stands
-    for, when it was stopped once every stepsize had met ``cond`` (:func:`first_hits`).
+    Only a stepsize whose horizon reaches ⌈τ⌉ can contradict the claim; one that met the condition before a ⌈τ⌉
+    beyond the horizon agrees with it whatever happened (``params["_horizon"]``: :meth:`Evaluation.vacuous` counts
+    it), and so does one that met it at s = 0 (``unfalsifiable``); a claim none of whose points could fail is
+    undecided, not "holds" (:func:`~eoscheck.properties.search.fill_report`).
     """
-    s_star = A.first(cond).astype(np.float64)
+    s_star = np.asarray(s_star, dtype=np.float64)
     tau_c = np.ceil(tau)
-    T = inst.steps
-    H = T if horizon is None else horizon
+    H = inst.steps if horizon is None else horizon
     found = s_star >= 0
     reach = H >= tau_c
     decided = found | reach
-    meas = np.where(found, s_star, T + 1.0)  # not found with T ≥ τ: a violation
+    meas = np.where(found, s_star, H + 1.0)  # not found by a horizon H ≥ τ: a violation
     undecided = int((~decided).sum())
     # met at s = 0 (by w₀ itself, e.g. L(0) = ln 2 ≤ 1/η for η ≤ 1/ln 2): no step of GD was tested either
     at_0 = int((found & reach & (s_star == 0)).sum())
     vacuous = int((found & (~reach | (s_star == 0))).sum())
-    notes = [f"{undecided} stepsize(s) had no {what} within T={T} < ⌈τ⌉ (undecided)"] if undecided else []
+    notes = [f"{undecided} stepsize(s) had no {what} within {H} steps < ⌈τ⌉ (undecided)"] if undecided else []
     if vacuous:
-        notes.append(f"{vacuous} stepsize(s) met it before a ⌈τ⌉ beyond T, or at s = 0 (no contradiction possible "
-                     "there)")
-    ev = worst_per_row(meas[:, None], tau_c[:, None], 0.0, decided[:, None], "<=",
-                       {"eta": A.eta, "n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma, "_horizon": H},
-                       best=(meas / tau_c)[:, None], best_meaning="s*/τ", inconclusive=undecided,
-                       unfalsifiable=at_0, notes=notes)
-    return ev
+        notes.append(f"{vacuous} stepsize(s) met it before a ⌈τ⌉ beyond step {H}, or at s = 0 (no contradiction "
+                     "possible there)")
+    eta = np.asarray(eta, dtype=np.float64)[:, None]
+    return worst_per_row(meas[:, None], tau_c[:, None], 0.0, decided[:, None], "<=",
+                         {"eta": eta, "n": inst.data.n, "d": inst.data.d, "gamma": inst.gamma, "_horizon": H},
+                         best=(meas / tau_c)[:, None], best_meaning="s*/τ", inconclusive=undecided,
+                         unfalsifiable=at_0, notes=notes)

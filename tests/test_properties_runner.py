@@ -354,7 +354,7 @@ def _met_at_once_tau_beyond_every_T(inst: Instance) -> Evaluation:
     from eoscheck.properties.observe import Arrays
 
     A = Arrays.of(inst.trajectory())
-    return hitting(inst, A, A.logL <= np.log(np.log(2.0)), np.full(A.K, 1e9), "s with L ≤ ln 2")
+    return hitting(inst, A.eta[:, 0], A.first(A.logL <= np.log(np.log(2.0))), np.full(A.K, 1e9), "s with L ≤ ln 2")
 
 
 def test_a_claim_none_of_whose_points_could_fail_is_undecided_not_holds():
@@ -406,9 +406,10 @@ def test_the_hitting_time_claims_check_stepsizes_whose_run_reaches_tau(cid):
 
 
 def test_crawshaw_liu_tau_2d_runs_reach_their_tau():
-    """Its instances ran T = 800 steps against τ = 2 + 4n/γ + 280 ln(2/γ²)/γ² (≈ 300–56,000): at seed 1 every one of
-    its 92 points met L ≤ 1/(8η) before a ⌈τ⌉ beyond T, so none could fail and the claim was undecided.  T is now
-    ⌈τ⌉ (the run stops at the first hits), and every point can fail."""
+    """Its instances run T = 800 steps against τ = 2 + 4n/γ + 280 ln(2/γ²)/γ² (≈ 300–56,000): at seed 1 every one of
+    its 92 points met L ≤ 1/(8η) before a ⌈τ⌉ beyond T, so none could fail and the claim was undecided.  A first
+    hitting time is now looked for up to ⌈τ⌉ (≤ 2¹⁸ steps; the runs stop at the first hits), and every point can
+    fail."""
     rep = run_claim("crawshaw_liu.tau_2d", "ci", seed=1)
     assert rep.verdict == "holds" and rep.points >= 50 and rep.unfalsifiable == 0, (rep.points, rep.unfalsifiable)
 
@@ -438,7 +439,7 @@ def test_the_tau_claims_also_check_runs_through_an_eos_phase_that_reach_tau():
     assert ev.size == 3 and ev.vacuous() == 0 and ev.holds() and (ev.measured > 2000).all()
 
 
-def _toy_first_hits(steps, cond, tau, head):
+def _toy_first_hits(steps, cond, tau, head, cap=2**18):
     """first_hits on the toy set at η = 1, with every run it asks for noted."""
     from eoscheck.properties.exact_engine import first_hits
 
@@ -451,7 +452,7 @@ def _toy_first_hits(steps, cond, tau, head):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Instance, "trajectory", spy)
-        ev = first_hits(inst, cond, lambda _, etas: np.full(len(etas), float(tau)), "s", head=head)
+        ev = first_hits(inst, cond, lambda _, etas: np.full(len(etas), float(tau)), "s", head=head, cap=cap)
     return ev, asked
 
 
@@ -466,7 +467,7 @@ def test_a_hitting_time_met_in_the_head_run_decides_the_whole_run():
     assert ev.vacuous() == 0 and ev.holds()
 
 
-@pytest.mark.parametrize("threshold, tau, asked", [(0.55, 1, [20]), (1e-300, 100, [20, 300])])
+@pytest.mark.parametrize("threshold, tau, asked", [(0.55, 1, [20]), (1e-300, 100, [20, 80, 300])])
 def test_a_hitting_time_late_or_missing_in_the_head_run_is_a_violation(threshold, tau, asked):
     """Met within the head but after ⌈τ⌉ (s = 13 > 1): a violation the head run decides; never met: the run goes on to
     T, and T + 1 > ⌈τ⌉ is one.  Either way the witness is the instance itself, whose replay runs T steps."""
@@ -553,6 +554,22 @@ def test_the_run_cache_keeps_the_last_runs_but_not_a_run_read_once():
     assert [run("x", keep=False), run("x", keep=False)] == ["X", "X"]
     assert calls == ["a", "b", "c", "b", "x", "x"] and list(cache.runs) == ["c", "b"]
     assert (cache.hits, cache.misses) == (1, 6)
+
+
+@pytest.mark.parametrize("threshold, tau, cap, asked, measured, verdict", [
+    (0.3, 100, 2**18, [20, 80], 71.0, "holds"), (0.1, 100, 2**18, [20, 80, 100], 101.0, "violated"),
+    (0.3, 100, 50, [20], None, "undecided")])
+def test_a_run_shorter_than_tau_is_run_on_to_tau(threshold, tau, cap, asked, measured, verdict):
+    """T = 20 < ⌈τ⌉ = 100 left a hitting time undecided (not met by T) or untested (met by T < ⌈τ⌉: it could not fail).
+    The batch is now run on, 4× longer each time, up to ⌈τ⌉ (at most ``cap`` steps): L ≤ 0.3 is met at s = 71 ≤ 100
+    (a point that could fail, and holds); L ≤ 0.1 is not met by 100 (s = 271): a violation, counted 101.  A ⌈τ⌉
+    beyond the cap is not run for, and stays undecided."""
+    ev, seen = _toy_first_hits(20, lambda _, A: A.logL <= np.log(threshold), tau, head=20, cap=cap)
+    assert seen == asked
+    if verdict == "undecided":
+        assert ev.size == 0 and ev.inconclusive == 1
+    else:
+        assert ev.measured.tolist() == [measured] and ev.vacuous() == 0 and ev.holds() == (verdict == "holds")
 
 
 def test_equal_counted_notes_are_summed_not_dropped():
