@@ -177,10 +177,10 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
 
     The steps run: the first min(T, ``head``), then the whole batch again, :data:`GROWTH`× longer each time, while a
     stepsize whose ⌈τ⌉ is at most max(T, ``cap``) has not met ``condition``, up to the largest such ⌈τ⌉ (or T)
-    (:func:`first_times`).  A longer
-    run's first steps are the shorter one's, bit for bit (``tests/test_gd.py``), so each s is the one a single run of
-    that length finds; a stepsize's point can fail wherever that length reaches its ⌈τ⌉ (an s after ⌈τ⌉, or none by
-    then, is a violation, whose witness is the instance itself: its replay runs the same steps).
+    (:func:`first_times`).  A longer run's first steps are the shorter one's, bit for bit (``tests/test_gd.py``), so
+    each s is the one a single run of that length finds; a stepsize's point can fail wherever that length reaches its
+    ⌈τ⌉ (an s after ⌈τ⌉, or none by then, is a violation, whose witness is the instance itself: its replay runs the
+    same steps).
     ``condition(instance, arrays)`` is the boolean (K, S+1) array of the steps meeting it; ``tau(instance, etas)``
     the bound per stepsize.
     """
