@@ -28,6 +28,10 @@ from eoscheck.trajectory import Trajectory
 
 from .strategies import Certificate, certificate
 
+#: The instance classes of the models other than linear GD, by ``extra["model"]`` (each registered by the module that
+#: defines it: theorem6's "ntk"), so that a saved instance comes back as the class that runs it.
+MODELS: dict[str, type] = {}
+
 #: Number of trajectories kept by the in-process run cache.
 CACHE_SIZE = 32
 
@@ -187,6 +191,14 @@ class Instance:
         if not (isinstance(etas, list) and etas and all(isinstance(e, (int, float)) and not isinstance(e, bool)
                                                          and math.isfinite(e) and e > 0 for e in etas)):
             raise EoscheckError(f"an instance's etas must be a list of positive numbers, got {etas!r}")
-        return cls(data=data, loss=obj.get("loss", "logistic"), etas=tuple(float(e) for e in etas),
-                   steps=steps, w0=None if w0 is None else tuple(float(v) for v in w0),
-                   extra=dict(obj.get("extra", {})))
+        extra = dict(obj.get("extra", {}))
+        make = cls
+        if extra.get("model") is not None:    # a network's run (theorem6's "ntk"): the class that runs it
+            from .claims import load_claims
+
+            load_claims()                     # the claim modules register their instance classes (MODELS)
+            if extra["model"] not in MODELS:
+                raise EoscheckError(f"an instance's model {extra['model']!r} is unknown; known: {sorted(MODELS)}")
+            make = MODELS[extra["model"]]
+        return make(data=data, loss=obj.get("loss", "logistic"), etas=tuple(float(e) for e in etas),
+                    steps=steps, w0=None if w0 is None else tuple(float(v) for v in w0), extra=extra)

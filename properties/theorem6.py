@@ -40,7 +40,7 @@ from eoscheck.bounds import theorem6
 from .bound_values import at, at_where
 from .claims import Budget, Claim, Evaluation, FitSpec, register
 from .exact_engine import candidate_s, first_times
-from .instances import Instance, RunCache, single_thread
+from .instances import MODELS, Instance, RunCache, single_thread
 from .numerics import allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
 from .strategies import loss_spec, losses, separable_datasets, stepsize_batches, with_certificate
@@ -102,6 +102,9 @@ class NTKInstance(Instance):
 
     def describe(self) -> str:
         return f"NTK m={self.width} ({self.signs} signs, seed {self.seed}, δ={self.delta:g}); " + super().describe()
+
+
+MODELS["ntk"] = NTKInstance
 
 
 def ntk_instance(data, loss: str, etas, steps: int, width: int, seed: int = 0, signs: str = "balanced",

@@ -405,6 +405,26 @@ def test_the_ntk_tau_claims_look_for_their_first_time_beyond_T():
     assert (np.asarray(ev.params["_horizon"]) == 2**14).all()
 
 
+def test_a_saved_ntk_instance_comes_back_as_one():
+    """Instance.from_json rebuilt every saved instance as linear GD's: an NTK witness lost its network (its replay
+    raised AttributeError: theory).  Now it comes back as an NTKInstance with the same run; an unknown model is a
+    one-line error."""
+    import json
+
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import build_separable, with_certificate
+    from eoscheck.properties.theorem6 import NTKInstance, ntk_instance
+
+    inst = ntk_instance(with_certificate(build_separable(4, 2, 0.3, seed=0)), "logistic", (0.5, 8.0), 40, width=16,
+                        seed=1, signs="random")
+    back = Instance.from_json(json.loads(json.dumps(inst.to_json())))
+    assert type(back) is NTKInstance and back.key() == inst.key() and back.theory()["C_a"] == inst.theory()["C_a"]
+    assert np.array_equal(back.trajectory(cache=False).records["loss"], inst.trajectory().records["loss"])
+    bad = dict(inst.to_json(), extra={"model": "transformer"})
+    with pytest.raises(EoscheckError, match="model 'transformer' is unknown"):
+        Instance.from_json(bad)
+
+
 @pytest.mark.parametrize("kw", [{"n": -5}, {"n": 0}, {"n": 2.5},
                                 {"data": (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))}])
 def test_mlp3_refuses_a_sample_count_that_is_not_a_whole_positive_number(kw):
