@@ -315,12 +315,21 @@ def _cells(mask: np.ndarray):
     return zip(*np.nonzero(mask)) if mask.any() else ()
 
 
-def _refill(out: np.ndarray, mask: np.ndarray, recompute, slots: np.ndarray | None = None) -> None:
-    """``out[j, r] = recompute(js, rs)`` at every cell where ``mask`` holds, in one call (``slots[j]``: the chunk
-    slot of row j of ``out``, where it holds the recorded steps only)."""
+#: The most margins one call of :func:`_refill` gathers (32 MiB of float64; the loss's log-domain forms make a few
+#: temporaries of that size): a chunk whose every cell underflowed holds up to 2²⁷ margins on CUDA.
+REFILL_MARGINS = 1 << 22
+
+
+def _refill(out: np.ndarray, mask: np.ndarray, recompute, n: int, slots: np.ndarray | None = None) -> None:
+    """``out[j, r] = recompute(js, rs)`` at the cells where ``mask`` holds, :data:`REFILL_MARGINS` margins of n a
+    cell at most a call (a row's value does not depend on the others in its call); ``slots[j]``: the chunk slot of
+    row j of ``out``, where it holds the recorded steps only."""
     if mask.any():
         js, rs = np.nonzero(mask)
-        out[js, rs] = recompute(js if slots is None else slots[js], rs)
+        step = max(1, REFILL_MARGINS // max(1, n))
+        for i in range(0, len(js), step):
+            j, r = js[i:i + step], rs[i:i + step]
+            out[j, r] = recompute(j if slots is None else slots[j], r)
 
 
 def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
@@ -355,7 +364,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
     L = red["value_sum"][:, :K] / n
     log_L = np.log(L)
     _refill(log_L, ~(np.isfinite(log_L) & (L >= LOG_DOMAIN_BELOW)) & shown,   # the reference's log-domain fallback
-            lambda js, rs: blk.lse_log_values(js, rs) - math.log(n))
+            lambda js, rs: blk.lse_log_values(js, rs) - math.log(n), n)
     G = red["q_sum"][:, :K] / n
     values = None
     if len(rec_j):
@@ -363,7 +372,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         a = shown[sel]
         F = red["expneg_sum"][:, :K]
         log_F = np.log(F)
-        _refill(log_F, ~((F > 1e-290) & (F < 1e290)) & a, blk.lse_negms, rec_j)
+        _refill(log_F, ~((F > 1e-290) & (F < 1e290)) & a, blk.lse_negms, n, rec_j)
         log_F -= math.log(n)
         w_norm = np.sqrt(red["wn2"][:, :K])
         wn2 = red["wn2"][:, :K]
@@ -378,7 +387,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
         if blk.method == "gram":      # S·(SK) cancelled (module constant CANCELLED): ∇L itself
             scale = blk.eta[:K] / n * red["q_sum"][sel, :K] * blk.rmax
             small |= gn2 < CANCELLED * scale * scale
-        _refill(grad_norm, (~np.isfinite(grad_norm) | small) & ok[sel] & a, blk.grad_norms, rec_j)
+        _refill(grad_norm, (~np.isfinite(grad_norm) | small) & ok[sel] & a, blk.grad_norms, n, rec_j)
         m_min = red["m_min"][sel, :K]
         values = {
             "log_F": log_F,
@@ -388,7 +397,7 @@ def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, 
             "min_margin": m_min, "norm_margin": m_min / w_norm,
             "train_error": red["le0"][:, :K] / n,
         }
-        _refill(values["grad_norm"], a & ~ok[sel], blk.grad_norms, rec_j)  # shown, but ∇L overflowed
+        _refill(values["grad_norm"], a & ~ok[sel], blk.grad_norms, n, rec_j)  # shown, but ∇L overflowed
     recorder.observe_chunk(t0, L, log_L, G, shown, values)
     for c, j in recorder.checkpoints(t0, nsteps):
         recorder.record_sharpness(c, blk.sharpness(j)[:K], shown[j])

@@ -142,7 +142,8 @@ class ChunkBuffers:
     # --- rare, exact per-(step, row) checks; the (js, rs) ones take every cell of a chunk at once ---------------
     def lse_log_values(self, js: np.ndarray, rs: np.ndarray) -> np.ndarray:
         """ln Σᵢ ℓ(M_i) at slots ``js``, rows ``rs``, in the log domain (the reference's fallback when L under- or
-        overflows): one logsumexp over the cells' rows, each row's bits those of its own logsumexp."""
+        overflows): one logsumexp over the cells' rows, each row's bits those of its own logsumexp on the one torch
+        thread the engine holds (``single_torch_thread``; with two, a row of 40,000 margins split differently)."""
         return torch.logsumexp(torch.from_numpy(self.kernel.log_value(self.M[js, rs])), 1).numpy()
 
     def lse_negms(self, js: np.ndarray, rs: np.ndarray) -> np.ndarray:

@@ -48,8 +48,12 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, value in arrays.items():
+            value = np.asanyarray(value)
+            if value.dtype.hasobject:     # np.load(allow_pickle=False) could not read it back
+                raise EoscheckError(f"record {name!r} holds Python objects ({value.dtype}); only numeric arrays are "
+                                    "saved")
             with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+                np.lib.format.write_array(fh, value, allow_pickle=False)
     return buf.getvalue()
 
 

@@ -189,9 +189,9 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
     reach = max([inst.steps] + [int(t) for t in np.ceil(taus[testable])])
     A, s, ran = first_times(inst.with_(steps=min(inst.steps, head)), condition, reach, wanted=testable)
     ev = hitting(inst, A.eta[:, 0], s, taus, what, horizon=reach)
-    if ran > inst.steps:
-        ev.notes.append(f"{int((s > inst.steps).sum())} stepsize(s) met it after T = {inst.steps} (run on to step "
-                        f"{ran})")
+    late = int((s > inst.steps).sum())
+    if late:
+        ev.notes.append(f"{late} stepsize(s) met it after T = {inst.steps} (run on to step {ran})")
     return ev
 
 

@@ -188,8 +188,9 @@ def tau_C2_evaluate(inst: Instance) -> Evaluation:
     shape = np.maximum(A.eta[:, 0], inst.data.n) / inst.gamma**2
     notes = [f"{int(censored.sum())} run(s) had not met (15) by step {reach} (counted as s* = {reach + 1})"] \
         if censored.any() else []
-    if ran > inst.steps:
-        notes.append(f"{int((s > inst.steps).sum())} run(s) met (15) after T = {inst.steps} (run on to step {ran})")
+    late = int((s > inst.steps).sum())
+    if late:
+        notes.append(f"{late} run(s) met (15) after T = {inst.steps} (run on to step {ran})")
     return Evaluation(meas, shape, 0.0, "<=", {"eta": A.eta[:, 0], "n": inst.data.n, "d": inst.data.d,
                                                "gamma": inst.gamma, "censored": censored.astype(float),
                                                "_horizon": reach},

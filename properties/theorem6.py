@@ -326,9 +326,9 @@ def _tau_eval(inst: NTKInstance, shape_fn, min_eta: float = 0.0) -> Evaluation:
     if (censored & use).any():
         notes.append(f"{int((censored & use).sum())} stepsize(s) had not met (6) by step {reach} (counted as "
                      f"s* = {reach + 1})")
-    if ran > inst.steps:
-        notes.append(f"{int(((s > inst.steps) & use).sum())} stepsize(s) met (6) after T = {inst.steps} (run on to "
-                     f"step {ran})")
+    late = int(((s > inst.steps) & use).sum())
+    if late:
+        notes.append(f"{late} stepsize(s) met (6) after T = {inst.steps} (run on to step {ran})")
     k = int(use.sum())
     return Evaluation(meas[use], shape[use], 0.0, "<=",
                       {"eta": A.eta[use, 0], "n": np.full(k, inst.data.n), "gamma": np.full(k, g),

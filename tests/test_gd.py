@@ -200,6 +200,11 @@ def test_save_load_roundtrip(tmp_path):
             assert np.array_equal(z[f"stats_{k}"], v, equal_nan=True), k
     with zipfile.ZipFile(tmp_path / "run" / "trajectory.npz") as zf:
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+    # an array of Python objects would be written and then not read back (np.load without pickles): refused
+    from eoscheck.trajectory import npz_bytes
+
+    with pytest.raises(EoscheckError, match="record 'x' holds Python objects"):
+        npz_bytes({"x": np.array([None, 1.0])})
 
 
 @pytest.mark.parametrize("kwargs,msg", [

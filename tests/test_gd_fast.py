@@ -213,6 +213,20 @@ def test_an_underflowing_loss_is_recomputed_a_chunk_at_a_time(backend, monkeypat
     assert_same(fast, run_gd(data, "logistic", etas, steps, method="reference"), data)
 
 
+def test_the_underflow_fallbacks_in_bounded_calls_give_the_same_bits(monkeypatch):
+    """A chunk whose every cell underflowed gathers up to 2²⁷ margins on CUDA; the calls are capped at
+    REFILL_MARGINS margins.  With the cap at 100 margins (2 cells of n = 40 a call) the records are those of one call
+    a chunk, bit for bit."""
+    import eoscheck.fastgd as fastgd
+
+    data, etas = synthetic(40, 6, 0.1, seed=0), [1.0, 1e5]
+    whole = run_gd(data, "logistic", etas, 300, method="primal", backend="numpy")
+    monkeypatch.setattr(fastgd, "REFILL_MARGINS", 100)
+    capped = run_gd(data, "logistic", etas, 300, method="primal", backend="numpy")
+    for k in whole.records:
+        assert np.array_equal(whole.records[k], capped.records[k], equal_nan=True), k
+
+
 def test_custom_loss_goes_through_its_torch_evaluators():
     loss = from_expr(sp.log(1 + sp.exp(-z)) + sp.exp(-2 * z) / 10, name="custom")
     assert isinstance(kernel_for(loss), TorchKernel)
