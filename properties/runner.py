@@ -66,9 +66,11 @@ class ClaimReport:
         return "trend only" if self.outside_hypotheses and self.verdict == "holds" else self.verdict
 
     def tested_text(self) -> str:
-        """"k/N": of the N points decided, the k that could have contradicted the claim ("–" when none was decided);
-        a claim whose k is 0 is undecided (:meth:`Evaluation.vacuous`)."""
-        return f"{self.points - self.unfalsifiable}/{self.points}" if self.points else "–"
+        """"k/N": of the N points decided, the k that could have contradicted the claim ("–" when none was decided;
+        a claim whose k is 0 is undecided: :meth:`Evaluation.vacuous`), and "(+u undecided)" for the u points left
+        undecided (e.g. a hitting time not met by a horizon short of ⌈τ⌉)."""
+        text = f"{self.points - self.unfalsifiable}/{self.points}" if self.points else "–"
+        return text + (f" (+{self.inconclusive} undecided)" if self.inconclusive else "")
 
     def slope_text(self) -> str:
         parts = []

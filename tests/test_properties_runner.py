@@ -297,17 +297,23 @@ def test_the_summary_counts_every_claim(capsys):
 def test_the_table_shows_how_many_points_could_fail(capsys):
     """A "holds" says nothing about points that could not have contradicted the claim: the table shows, of the points
     decided, those that could (thm35.tau_exp_tail holds at ci with 27 of its 86 points unable to fail), "–" where
-    none was decided (thm6.lazy: no run meets the width condition)."""
-    assert main(["check", "thm6.lazy", "thm35.tau_exp_tail", "--profile", "ci", "--json"]) == 0
+    none was decided (thm6.lazy: no run meets the width condition), and the points left undecided (thm35.tau_explicit:
+    stepsizes whose ⌈τ⌉ is beyond 2¹⁸ steps and that did not meet (15) within T)."""
+    ids = ["thm6.lazy", "thm35.tau_exp_tail", "thm35.tau_explicit"]
+    assert main(["check", *ids, "--profile", "ci", "--json"]) == 0
     reps = {r["id"]: r for r in json.loads(capsys.readouterr().out)["claims"]}
-    assert main(["check", "thm6.lazy", "thm35.tau_exp_tail", "--profile", "ci"]) == 0
+    assert main(["check", *ids, "--profile", "ci"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "points that could fail" in lines[0]
-    rows = {ln.split()[0]: ln.split() for ln in lines[2:4]}
+    rows = {ln.split()[0]: " ".join(ln.split()) for ln in lines[2:5]}
     r = reps["thm35.tau_exp_tail"]
-    assert 0 < r["unfalsifiable"] < r["points"]
-    assert f"{r['points'] - r['unfalsifiable']}/{r['points']}" in rows["thm35.tau_exp_tail"]
-    assert reps["thm6.lazy"]["points"] == 0 and "–" in rows["thm6.lazy"]
+    assert 0 < r["unfalsifiable"] < r["points"] and r["inconclusive"] == 0
+    assert f" {r['points'] - r['unfalsifiable']}/{r['points']} " in rows["thm35.tau_exp_tail"]
+    assert reps["thm6.lazy"]["points"] == 0 and " – " in rows["thm6.lazy"]
+    r = reps["thm35.tau_explicit"]
+    assert r["inconclusive"] > 0
+    assert f" {r['points'] - r['unfalsifiable']}/{r['points']} (+{r['inconclusive']} undecided) " in \
+        rows["thm35.tau_explicit"]
 
 
 def test_list_lists_the_named_claims(capsys):
