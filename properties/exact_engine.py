@@ -224,6 +224,29 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
     return A, s, H
 
 
+def censored_first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int, what: str,
+                         wanted: np.ndarray | None = None) -> tuple[Arrays, np.ndarray, np.ndarray, int, list[str]]:
+    """:func:`first_times` as measured values for an upper bound on s*: s* where met, reach + 1 where not (known only
+    to exceed the reach: a violation only where reach + 1 passes the bound's limit; :meth:`Evaluation.vacuous` counts
+    the points whose limit it does not pass).
+
+    Returns (the arrays of ``inst``'s run, the measured values, the mask of those not met, the reach (T if longer),
+    notes on the stepsizes of ``wanted`` not met and met after T).
+    """
+    reach = max(int(reach), inst.steps)
+    A, s, ran = first_times(inst, condition, reach, wanted)
+    want = np.ones(A.K, bool) if wanted is None else np.asarray(wanted, bool)
+    censored = s < 0
+    notes = []
+    missed = int((censored & want).sum())
+    if missed:
+        notes.append(f"{missed} stepsize(s) had not met {what} by step {reach} (counted as s* = {reach + 1})")
+    late = int(((s > inst.steps) & want).sum())
+    if late:
+        notes.append(f"{late} stepsize(s) met {what} after T = {inst.steps} (run on to step {ran})")
+    return A, np.where(censored, reach + 1.0, s), censored, reach, notes
+
+
 def hitting(inst: Instance, eta: np.ndarray, s_star: np.ndarray, tau: np.ndarray, what: str,
             horizon: int | None = None) -> Evaluation:
     """Check "some s ≤ ⌈τ⌉ satisfies the condition" from the first such s per stepsize (``s_star``, −1: not met

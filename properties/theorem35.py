@@ -20,8 +20,8 @@ from .numerics import allowance, average_allowance, log_slope, rel_allowance, sa
 from .observe import Arrays, worst_per_row
 from .strategies import (crawshaw_liu_hard, log_uniform, loss_spec, losses, separable_datasets, single_point,
                          stepsize_batches, with_certificate)
-from .exact_engine import (EOS_REACH, candidate_s, first_hits, first_times, reaching_example, reaching_instances,
-                           theorem1_canonical)
+from .exact_engine import (EOS_REACH, candidate_s, censored_first_times, first_hits, reaching_example,
+                           reaching_instances, theorem1_canonical)
 
 GENERAL = ("Assumption 1", "loss with 3A–3B (logistic, flat_exp, flat_poly)", "w0 = 0")
 STABLE = ("Assumption 1", "loss with 3A–3C (logistic, flat_exp, flat_poly)", "w0 = 0")
@@ -181,16 +181,9 @@ TAU_REACH = 2**18
 
 def tau_C2_evaluate(inst: Instance) -> Evaluation:
     """First s meeting (15) against max{η, n}/γ², looked for up to :data:`TAU_REACH` steps (or T if longer)."""
-    A, s, ran = first_times(inst, lambda run, B: B.logL <= np.log(_threshold15(run, B))[:, None], TAU_REACH)
-    reach = max(inst.steps, TAU_REACH)
-    censored = s < 0
-    meas = np.where(censored, reach + 1.0, s)  # not reached: s* > reach (a violation only if reach ≥ C·shape)
+    A, meas, censored, reach, notes = censored_first_times(
+        inst, lambda run, B: B.logL <= np.log(_threshold15(run, B))[:, None], TAU_REACH, "(15)")
     shape = np.maximum(A.eta[:, 0], inst.data.n) / inst.gamma**2
-    notes = [f"{int(censored.sum())} run(s) had not met (15) by step {reach} (counted as s* = {reach + 1})"] \
-        if censored.any() else []
-    late = int((s > inst.steps).sum())
-    if late:
-        notes.append(f"{late} run(s) met (15) after T = {inst.steps} (run on to step {ran})")
     return Evaluation(meas, shape, 0.0, "<=", {"eta": A.eta[:, 0], "n": inst.data.n, "d": inst.data.d,
                                                "gamma": inst.gamma, "censored": censored.astype(float),
                                                "_horizon": reach},

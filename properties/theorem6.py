@@ -39,7 +39,7 @@ from eoscheck.bounds import theorem6
 
 from .bound_values import at, at_where
 from .claims import Budget, Claim, Evaluation, FitSpec, register
-from .exact_engine import candidate_s, first_times
+from .exact_engine import candidate_s, censored_first_times
 from .instances import MODELS, Instance, RunCache, single_thread
 from .numerics import allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
@@ -312,23 +312,14 @@ def _tau_eval(inst: NTKInstance, shape_fn, min_eta: float = 0.0) -> Evaluation:
     if g <= 0:
         return _empty([f"no certified Assumption 4 margin (data not certified linearly separable), m={inst.width}"])
     use = inst.eta >= min_eta
-    A, s, ran = first_times(inst, lambda run, B: B.logL <= np.log(stable_threshold(run.loss_obj, B.eta[:, 0],
-                                                                                   run.data.n))[:, None],
-                            TAU_REACH, wanted=use)
-    reach = max(inst.steps, TAU_REACH)
+    A, meas, censored, reach, notes = censored_first_times(
+        inst, lambda run, B: B.logL <= np.log(stable_threshold(run.loss_obj, B.eta[:, 0], run.data.n))[:, None],
+        TAU_REACH, "(6)", wanted=use)
     shape = shape_fn(A.eta[:, 0], g)
-    censored = s < 0
-    # s* = 0 is read as 1 (a hitting time ≥ 1 step); not met by the reach: s* > reach, counted reach + 1 — a
-    # violation only where reach + 1 passes C·shape; dropping those runs hid a run that missed (6) at T = 60 where
-    # 6.63·shape = 25.5
-    meas = np.where(censored, reach + 1.0, np.maximum(s, 1)).astype(np.float64)
-    notes = [TREND]
-    if (censored & use).any():
-        notes.append(f"{int((censored & use).sum())} stepsize(s) had not met (6) by step {reach} (counted as "
-                     f"s* = {reach + 1})")
-    late = int(((s > inst.steps) & use).sum())
-    if late:
-        notes.append(f"{late} stepsize(s) met (6) after T = {inst.steps} (run on to step {ran})")
+    # s* = 0 is read as 1 (a hitting time ≥ 1 step); not met by the reach: counted reach + 1 — a violation only where
+    # reach + 1 passes C·shape; dropping those runs hid a run that missed (6) at T = 60 where 6.63·shape = 25.5
+    meas = np.maximum(meas, 1.0)
+    notes = [TREND] + notes
     k = int(use.sum())
     return Evaluation(meas[use], shape[use], 0.0, "<=",
                       {"eta": A.eta[use, 0], "n": np.full(k, inst.data.n), "gamma": np.full(k, g),
