@@ -28,6 +28,7 @@ import os
 import time
 
 import numpy as np
+from numba import njit
 
 from .gdinputs import LOG_DOMAIN_BELOW
 from .gdnumpy import INLINE_ELEMS, NumpyBlock, chunk_length, default_gemm
@@ -194,7 +195,9 @@ def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder
     # there keeps spinning after it (OpenBLAS: ~1 CPU for ~120 ms, measured) against the run's own
     # threads and other processes, and its thread count would set the bits of K and M₀
     with np.errstate(all="ignore"), blas_single_thread(), single_torch_thread(device.type):
-        since = cpu_snapshot()        # the load's window opens with the set-up (one thread, as the run's start)
+        # the load's window opens with the set-up (one thread, as the run's start); a run of one panel has one
+        # thread whatever the load, and reads no load (/proc/stat: ~60 µs, a tenth of a small run's set-up)
+        since = cpu_snapshot() if threads is None and choose_panels(len(eta), data.n, data.d, method) > 1 else None
         blk, info = build_block(data, loss, eta, w0, w_star, method=method, backend=backend, device=device,
                                 threads=threads, steps=steps)
         final_w = _run_chunks(blk, recorder, steps, bar, info, len(eta), since)
@@ -332,6 +335,23 @@ def _refill(out: np.ndarray, mask: np.ndarray, recompute, n: int, slots: np.ndar
             out[j, r] = recompute(j if slots is None else slots[j], r)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def finite_states(m_min, m_max, q_sum, K, zmax, n):
+    """(nsteps, K) mask of finite states (min and max margin finite), and whether every Σ|q|·max|Z|·n is below
+    :data:`DANGER` (a NaN is not).  One pass instead of numpy's five; column by column, without branches, so
+    that a column vectorises (its stride is speculated 1 by the compiler)."""
+    nsteps = m_min.shape[0]
+    state_ok = np.empty((nsteps, K), dtype=np.bool_)
+    unsafe = False
+    for r in range(K):
+        for j in range(nsteps):
+            a = m_min[j, r]
+            b = m_max[j, r]
+            state_ok[j, r] = (a - a == 0.0) & (b - b == 0.0)
+            unsafe |= ~(q_sum[j, r] * zmax * n < DANGER)
+    return state_ok, not unsafe
+
+
 def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
     """(nsteps, K) masks: M finite (w_t is shown), and also ∇L finite (the run goes on).
 
@@ -339,10 +359,10 @@ def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
     sum of the gradient, so the exact check runs only where that bound (with a factor n of
     headroom for rounding) nears overflow.
     """
-    qs = red["q_sum"][:, :K]
-    state_ok = np.isfinite(red["m_min"][:, :K]) & np.isfinite(red["m_max"][:, :K])
-    if qs.max() * blk.zmax * blk.n < DANGER:   # every bound far from overflow (a NaN compares false)
+    state_ok, safe = finite_states(red["m_min"], red["m_max"], red["q_sum"], K, blk.zmax, float(blk.n))
+    if safe:                                  # every bound far from overflow
         return state_ok, state_ok
+    qs = red["q_sum"][:, :K]
     live = state_ok & alive[None, :]
     ok = state_ok.copy()
     qok = np.isfinite(qs)
@@ -354,50 +374,113 @@ def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
     return state_ok, ok
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def chunk_values(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, n, eta, rmax):
+    """A chunk's records from its row sums, in one pass, and the cells where the reference computes them otherwise
+    (each mask with whether it holds anywhere).  ``sel``: the recorded slots (None: every slot); F, ‖w‖², #{m ≤ 0}
+    are given there only; ``rmax`` < 0: not the gram form.
+
+    * L = Σℓ/n, G = Σ|q|/n; ln L from the log domain where L is not in [LOG_DOMAIN_BELOW, ∞) (ln L not finite, or
+      L with too few digits), on shown cells;
+    * ln F from the log domain where F ∉ (1e-290, 1e290); ‖w‖ = √‖w‖² from w where ‖w‖² ∉ [SQUARE_FLOOR, ∞) and
+      the min margin is finite; ‖∇L‖ = √(η²‖∇L‖²)/η from ∇L where it is not finite, where η²‖∇L‖² < SQUARE_FLOOR
+      with L > 0, where the gram form's S·(SK) cancelled (below CANCELLED·((η/n)·Σ|q|·R)²), or where ∇L is not
+      finite — on shown cells; #{m ≤ 0}/n.
+
+    Column by column, the masks without branches, so that a column vectorises (as :func:`finite_states`)."""
+    nsteps = vs.shape[0]
+    if sel is None:
+        R = nsteps
+    else:
+        R = sel.shape[0]
+    L = np.empty((nsteps, K))
+    G = np.empty((nsteps, K))
+    need_L = np.empty((nsteps, K), dtype=np.bool_)
+    any_L = False
+    for r in range(K):
+        for j in range(nsteps):
+            x = vs[j, r] / n
+            L[j, r] = x
+            G[j, r] = qs[j, r] / n
+            b = shown[j, r] & ~((x >= LOG_DOMAIN_BELOW) & (x < math.inf))
+            need_L[j, r] = b
+            any_L |= b
+    w_norm = np.empty((R, K))
+    grad_norm = np.empty((R, K))
+    error = np.empty((R, K))
+    need_F = np.empty((R, K), dtype=np.bool_)
+    need_w = np.empty((R, K), dtype=np.bool_)
+    need_g = np.empty((R, K), dtype=np.bool_)
+    any_F = False
+    any_w = False
+    any_g = False
+    gram = rmax >= 0.0
+    for r in range(K):
+        e = eta[r]
+        for i in range(R):
+            if sel is None:                   # every slot recorded (a gather kept the loop scalar; the branch
+                j = i                         # is resolved when the function is compiled for a None sel)
+            else:
+                j = sel[i]
+            a = shown[j, r]
+            f = F[i, r]
+            b = a & ~((f > 1e-290) & (f < 1e290))
+            need_F[i, r] = b
+            any_F |= b
+            w2 = wn2[i, r]
+            w_norm[i, r] = math.sqrt(w2)
+            mm = m_min[j, r]
+            b = a & ~((w2 >= SQUARE_FLOOR) & (w2 < math.inf)) & (mm - mm == 0.0)
+            need_w[i, r] = b
+            any_w |= b
+            g2 = gn2[j, r]
+            g = math.sqrt(g2) / e
+            grad_norm[i, r] = g
+            small = (g2 < SQUARE_FLOOR) & (L[j, r] > 0.0)
+            if gram:
+                scale = e / n * qs[j, r] * rmax
+                small |= g2 < CANCELLED * scale * scale
+            b = a & (~ok[j, r] | ~(g - g == 0.0) | small)
+            need_g[i, r] = b
+            any_g |= b
+            error[i, r] = le0[i, r] / n
+    return L, G, w_norm, grad_norm, error, need_L, any_L, need_F, any_F, need_w, any_w, need_g, any_g
+
+
 def _chunk_records(blk, recorder, red, t0: int, nsteps: int, rec_j: np.ndarray, K: int) -> None:
-    """One chunk's row sums into the recorder: divergence, ln L, the records, the checkpoints."""
+    """One chunk's row sums into the recorder: divergence, ln L, the records (:func:`chunk_values`), the checkpoints."""
     n = blk.n
     state_ok, ok = _ok(blk, red, recorder.alive, K)
     shown, rows, js = recorder.divergence(t0, state_ok, ok)
     if len(rows):
         blk.freeze(rows, js, nsteps)
-    L = red["value_sum"][:, :K] / n
+    sel = None if len(rec_j) == nsteps else rec_j
+    L, G, w_norm, grad_norm, error, need_L, any_L, need_F, any_F, need_w, any_w, need_g, any_g = chunk_values(
+        red["value_sum"], red["q_sum"], red["m_min"], red["expneg_sum"], red["wn2"], red["gn2"], red["le0"], sel,
+        shown, ok, K, float(n), blk.eta, blk.rmax if blk.method == "gram" else -1.0)
     log_L = np.log(L)
-    _refill(log_L, ~(np.isfinite(log_L) & (L >= LOG_DOMAIN_BELOW)) & shown,   # the reference's log-domain fallback
-            lambda js, rs: blk.lse_log_values(js, rs) - math.log(n), n)
-    G = red["q_sum"][:, :K] / n
+    if any_L:                                  # the reference's log-domain fallback
+        _refill(log_L, need_L, lambda js, rs: blk.lse_log_values(js, rs) - math.log(n), n)
     values = None
     if len(rec_j):
-        sel = slice(0, nsteps) if len(rec_j) == nsteps else rec_j   # every step recorded: views
-        a = shown[sel]
-        F = red["expneg_sum"][:, :K]
-        log_F = np.log(F)
-        _refill(log_F, ~((F > 1e-290) & (F < 1e290)) & a, blk.lse_negms, n, rec_j)
+        log_F = np.log(red["expneg_sum"][:, :K])
+        if any_F:
+            _refill(log_F, need_F, blk.lse_negms, n, rec_j)
         log_F -= math.log(n)
-        w_norm = np.sqrt(red["wn2"][:, :K])
-        wn2 = red["wn2"][:, :K]
-        for j, r in _cells(~((wn2 >= SQUARE_FLOOR) & np.isfinite(wn2)) & np.isfinite(red["m_min"][sel, :K]) & a):
-            w_norm[j, r] = blk.w_norm(rec_j[j], r)       # ‖w‖² under- or overflowed: the norm from w itself
-        gn2 = red["gn2"][sel, :K]
-        grad_norm = np.sqrt(gn2) / blk.eta[:K]
-        # η²‖∇L‖² overflowed (η = 1e160) or fell below SQUARE_FLOOR (an exponential loss at L ≈ 1e-170: its square
-        # root lost digits, or it is 0): the norm from ∇L itself, as the reference computes it.  Not where L is 0:
-        # every ℓ(mᵢ) underflowed, and with them every |ℓ′(mᵢ)| ≤ C_β·ℓ(mᵢ) (Assumption 3C): ∇L is 0 in float64 too
-        small = (gn2 < SQUARE_FLOOR) & (L[sel] > 0)
-        if blk.method == "gram":      # S·(SK) cancelled (module constant CANCELLED): ∇L itself
-            scale = blk.eta[:K] / n * red["q_sum"][sel, :K] * blk.rmax
-            small |= gn2 < CANCELLED * scale * scale
-        _refill(grad_norm, (~np.isfinite(grad_norm) | small) & ok[sel] & a, blk.grad_norms, n, rec_j)
-        m_min = red["m_min"][sel, :K]
+        if any_w:                              # ‖w‖² under- or overflowed: the norm from w itself
+            for j, r in _cells(need_w):
+                w_norm[j, r] = blk.w_norm(rec_j[j], r)
+        if any_g:                              # ∇L overflowed, or its squared norm lost digits: from ∇L itself
+            _refill(grad_norm, need_g, blk.grad_norms, n, rec_j)
+        m_min = red["m_min"][:, :K] if sel is None else red["m_min"][sel, :K]
         values = {
             "log_F": log_F,
             "grad_norm": grad_norm,
             "w_norm": w_norm,
             "w_proj": red["wproj"][:, :K] if red["wproj"] is not None else np.full_like(w_norm, math.nan),
             "min_margin": m_min, "norm_margin": m_min / w_norm,
-            "train_error": red["le0"][:, :K] / n,
+            "train_error": error,
         }
-        _refill(values["grad_norm"], a & ~ok[sel], blk.grad_norms, n, rec_j)  # shown, but ∇L overflowed
     recorder.observe_chunk(t0, L, log_L, G, shown, values)
     for c, j in recorder.checkpoints(t0, nsteps):
         recorder.record_sharpness(c, blk.sharpness(j)[:K], shown[j])

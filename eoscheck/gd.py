@@ -125,7 +125,7 @@ def run_gd(
         "dtype": str(dtype).replace("torch.", ""), "device": dev.type,
     }
     t0 = time.perf_counter()
-    _provenance(dev.type)          # versions, machine and the code's commit read before the run, not after it
+    _read_provenance(dev.type)     # versions, machine and the code's commit read before the run, not after it
     engine = _choose_engine(method, backend, threads, dev, dtype, data, w0, float(np.max(eta)))
     recorder = GDRecorder(eta, rec, sharp_steps, RECORDED)
     label = f"GD {data.name}, {len(eta)} η in [{eta.min():g}, {eta.max():g}], {loss.name}"
@@ -258,12 +258,17 @@ def _provenance(device_type: str) -> dict:
     """:func:`eoscheck.provenance.provenance`, whose package versions and machine are read once per
     process (reading the installed metadata takes ~40 ms, more than a small run); the time and
     torch's current thread count are fresh."""
-    if device_type not in _PROVENANCE:
-        _PROVENANCE[device_type] = provenance(device_type)
-    prov = _plain_copy(_PROVENANCE[device_type])
+    prov = _plain_copy(_read_provenance(device_type))
     prov["time_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     prov["machine"]["torch_threads"] = torch.get_num_threads()
     return prov
+
+
+def _read_provenance(device_type: str) -> dict:
+    """The process's provenance record for ``device_type`` (read on first use, then kept; not a copy)."""
+    if device_type not in _PROVENANCE:
+        _PROVENANCE[device_type] = provenance(device_type)
+    return _PROVENANCE[device_type]
 
 
 def _plain_copy(obj):
