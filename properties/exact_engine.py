@@ -263,12 +263,15 @@ def hitting(inst: Instance, eta: np.ndarray, s_star: np.ndarray, tau: np.ndarray
     found = s_star >= 0
     reach = H >= tau_c
     decided = found | reach
+    defined = ~np.isnan(tau_c)               # a NaN τ: no claim at that stepsize (its point is left out)
     meas = np.where(found, s_star, H + 1.0)  # not found by a horizon H ≥ τ: a violation
-    undecided = int((~decided).sum())
+    undecided = int((~decided & defined).sum())
     # met at s = 0 (by w₀ itself, e.g. L(0) = ln 2 ≤ 1/η for η ≤ 1/ln 2): no step of GD was tested either
     at_0 = int((found & reach & (s_star == 0)).sum())
-    vacuous = int((found & (~reach | (s_star == 0))).sum())
+    vacuous = int((found & defined & (~reach | (s_star == 0))).sum())
     notes = [f"{undecided} stepsize(s) had no {what} within {H} steps < ⌈τ⌉ (undecided)"] if undecided else []
+    if not defined.all():
+        notes.append(f"{int((~defined).sum())} stepsize(s) with no τ (NaN): left out")
     if vacuous:
         notes.append(f"{vacuous} stepsize(s) met it before a ⌈τ⌉ beyond step {H}, or at s = 0 (no contradiction "
                      "possible there)")

@@ -586,3 +586,17 @@ def test_equal_counted_notes_are_summed_not_dropped():
     for n in ("2 stepsize(s) met it", "2 stepsize(s) met it", "3 stepsize(s) met it", "a note", "a note"):
         add_note(notes, n)
     assert notes == ["7 stepsize(s) met it", "a note"]
+
+
+def test_a_stepsize_without_tau_is_left_out_not_counted_undecided_or_vacuous():
+    """hitting() counted a stepsize whose τ is NaN as undecided (not met) or as met before a ⌈τ⌉ beyond the horizon
+    (met): it has no claim, so it is neither; its point was already left out of the comparison."""
+    from eoscheck.properties.exact_engine import hitting
+
+    inst = Instance(data=toy(), etas=(1.0, 2.0, 3.0, 4.0), steps=10)
+    ev = hitting(inst, np.array(inst.etas), np.array([3.0, -1.0, 4.0, -1.0]), np.array([np.nan, np.nan, 5.0, 20.0]),
+                 "s with L ≤ 1")
+    assert ev.inconclusive == 1                          # η = 4: not met by T = 10 < ⌈τ⌉ = 20; η = 2 has no τ
+    assert list(ev.bound) == [5.0]                       # the one decided point: η = 3, met at s = 4 ≤ 5
+    assert not any("before a ⌈τ⌉ beyond" in n for n in ev.notes)   # η = 1 (met, no τ) is not vacuous
+    assert "2 stepsize(s) with no τ (NaN): left out" in ev.notes
