@@ -33,12 +33,12 @@ def _draw(rng, specials: np.ndarray, shape) -> np.ndarray:
     return x
 
 
-def _oracle(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, n, eta, rmax):
+def _oracle(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, n, eta, rmax, log_below):
     """The records and masks as numpy expressions (the rules of eoscheck.fastgd's docstrings, transcribed)."""
     with np.errstate(all="ignore"):
         L = vs[:, :K] / n
         G = qs[:, :K] / n
-        need_L = ~(np.isfinite(np.log(L)) & (L >= LOG_DOMAIN_BELOW)) & shown
+        need_L = ~(np.isfinite(np.log(L)) & (L >= log_below)) & shown
         s = slice(None) if sel is None else sel
         a = shown[s]
         Fk = F[:, :K]
@@ -60,7 +60,8 @@ def _oracle(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, n, eta, rmax):
 @pytest.mark.parametrize("gram", [False, True])
 @pytest.mark.parametrize("every", [True, False])
 @pytest.mark.parametrize("K, k", [(1, 1), (1, 2), (5, 5)])
-def test_chunk_values_equal_the_numpy_rules(gram, every, K, k):
+@pytest.mark.parametrize("counts", [np.float64, np.int64])   # #{m ≤ 0}: float sums (numba, numpy), integers (torch)
+def test_chunk_values_equal_the_numpy_rules(gram, every, K, k, counts):
     rng = np.random.default_rng(100 * K + 10 * k + 2 * gram + every)
     nsteps, n = 400, 20
     sel = None if every else np.sort(rng.choice(nsteps, 150, replace=False))
@@ -71,13 +72,13 @@ def test_chunk_values_equal_the_numpy_rules(gram, every, K, k):
     F = _draw(rng, _specials(1e-290, 1e290), (R, k))
     wn2 = _draw(rng, _specials(SQUARE_FLOOR), (R, k))
     gn2 = _draw(rng, _specials(SQUARE_FLOOR), (nsteps, k))
-    le0 = rng.integers(0, n + 1, (R, k)).astype(np.float64)
+    le0 = rng.integers(0, n + 1, (R, k)).astype(counts)
     shown = rng.random((nsteps, K)) < 0.8
     ok = shown & (rng.random((nsteps, K)) < 0.8)
     eta = _draw(rng, _specials(), k)
     rmax = 3.5 if gram else -1.0
-    got = chunk_values(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, float(n), eta, rmax)
-    want = _oracle(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, float(n), eta, rmax)
+    got = chunk_values(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, float(n), eta, rmax, LOG_DOMAIN_BELOW)
+    want = _oracle(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, float(n), eta, rmax, LOG_DOMAIN_BELOW)
     L, G, w_norm, grad_norm, error, need_L, any_L, need_F, any_F, need_w, any_w, need_g, any_g = got
     for name, g, w in zip(("L", "G", "w_norm", "grad_norm", "train_error", "need_L", "need_F", "need_w", "need_g"),
                           (L, G, w_norm, grad_norm, error, need_L, need_F, need_w, need_g), want):
