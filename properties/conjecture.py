@@ -16,9 +16,11 @@ Vocabulary (QUANTITY), each measured on a GD run with w₀ = 0:
 ``train_error(t)``          fraction of margins ≤ 0
 ``sharpness(t)``            λ_max(∇²L(w_t)) (closed form, at ~64 checkpoints)
 ``transition_time(THR)``    first s with L(w_s) ≤ THR (THR a formula in eta, n, d, gamma, T);
-                            not reached by T counts as T + 1 against an upper
-                            bound whose limit it passes (the time exceeds T),
-                            and is set aside elsewhere (its value is unknown)
+                            not reached by T, against an upper bound, it is
+                            looked for further, up to the step H whose H + 1
+                            passes the bound's limit (≤ 2¹⁸ steps); not seen
+                            by H it counts as H + 1; set aside where the limit
+                            is beyond 2¹⁸ steps, and against a lower bound
 ``last_increase``           last t with L(w_t) > L(w_{t−1}) (0 if none)
 ``max_loss``                max_t L(w_t)
 ==========================  ==============================================================
@@ -65,15 +67,15 @@ from eoscheck._errors import EoscheckError
 from eoscheck.expr import evaluate, parse_expression
 from eoscheck.losses import get_loss
 
-from .claims import Evaluation
+from .claims import Evaluation, limit
 from .instances import Instance
-from .numerics import EPS, FP_ULPS, allowance, average_allowance, log_grid_indices, log_slope, rel_allowance
+from .numerics import allowance, log_grid_indices, log_slope, measurement_allowance, rel_allowance
 from .precision import high_precision
 from .strategies import build_separable, certificate, log_uniform, margin_allowance, separable_datasets
 
 PARAMS = ("eta", "n", "d", "gamma", "t", "T")
 #: Per-point values beside the parameters: ‖w‖ at the point, γ*'s certified upper end, G(w_t).
-EXTRA = ("_w", "_ghi", "_G")
+EXTRA = ("_w", "_ghi", "_G", "_row")
 CONSTANT_NAMES = tuple(["C", "c"] + [f"C{i}" for i in range(10)] + [f"c{i}" for i in range(10)])
 
 #: Verification margin when constants were fitted (a factor 2, as for the built-in asymptotic claims).
@@ -82,6 +84,9 @@ FIT_MARGIN = 1.0
 SLOPE_TOL = 0.1
 #: Most sharpness checkpoints of one run a fixed-step sharpness(s) asks for (each a d×d eigenproblem per row).
 MAX_CHECKPOINTS = 4096
+#: The most steps a transition time not reached by T is looked for (:meth:`Conjecture._look_further`), as the
+#: theorems' hitting times (:data:`~eoscheck.properties.exact_engine.HIT_CAP`).
+FURTHER = 2**18
 
 T_QUANTITIES = {
     "loss": "loss", "avg_loss": "avg_loss", "w_norm": "w_norm", "grad_norm": "grad_norm",
@@ -264,6 +269,7 @@ class Conjecture:
             P["_ghi"].append(np.full(len(vals), float(inst.gamma_hi)))
             P["_G"].append(traj.records["G"][k, np.asarray(ts, int)] if self.quantity in T_QUANTITIES
                            else np.ones(len(vals)))
+            P["_row"].append(np.full(len(vals), float(k)))
             for p in PARAMS:
                 P[p].append(np.asarray(ts, float) if p == "t" else np.full(len(vals), float(base.get(p, np.nan))))
         counts = {"censored": censored, "ambiguous": ambiguous}
@@ -447,15 +453,27 @@ class Conjecture:
         if cens and self.direction == ">=":
             notes.append(f"{cens} transition time(s) not reached by T set aside (known only to exceed T: no "
                          "contradiction of a lower bound)")
-        elif cens:
+        if self.quantity == "transition_time" and self.direction == "<=":
+            # how far each time was looked for: below a limit ≥ that + 1 it passes, seen or not (Evaluation.vacuous);
+            # ``horizon`` is the same, shown with a witness
+            horizon = np.array(P["T"], dtype=float)
+            P = dict(P, _horizon=horizon, horizon=horizon)
+        further: list[str] = []
+        if self.quantity == "transition_time" and self.direction == "<=" and meas.size:
+            meas, P, further = self._look_further(inst, meas, b, allow, P)
+        if cens and self.direction == "<=":
             notes.append(f"{cens} transition time(s) not reached by T (counted as T+1)")
-            # such a time is known only to exceed T: it contradicts EXPR where T + 1 passes EXPR's limit, and says
-            # nothing where it does not (the true time may lie beyond EXPR), so there it is set aside, not counted
-            # as agreeing ("transition_time(1e-300) <= 1e9" read NOT FALSIFIED on runs that never got there)
-            silent = (meas > P["T"]) & ~Evaluation(meas, b, allow, self.direction, strict=self.strict).violations()
+            notes += further
+            # a time not seen by the horizon H is known only to exceed H: it contradicts EXPR where H + 1 passes
+            # EXPR's limit, and says nothing where it does not (the true time may lie beyond EXPR), so there it is set
+            # aside, not counted as agreeing ("transition_time(1e-300) <= 1e9" read NOT FALSIFIED on runs that never
+            # got there)
+            silent = (meas > P["_horizon"]) & ~Evaluation(meas, b, allow, self.direction,
+                                                          strict=self.strict).violations()
             if silent.any():
-                notes.append(f"{int(silent.sum())} of them set aside where EXPR's limit is ≥ T+1: a time beyond T "
-                             "neither convicts nor acquits there")
+                notes.append(f"{int(silent.sum())} of them set aside where EXPR's limit is ≥ the horizon + 1 (beyond "
+                             f"{FURTHER:,} steps, or its threshold moving across γ*'s interval there): a time beyond "
+                             "the horizon neither convicts nor acquits there")
                 keep = ~silent
                 meas, b, allow, allow_m = meas[keep], b[keep], allow[keep], allow_m[keep]
                 P = {k: v[keep] for k, v in P.items()}
@@ -476,10 +494,46 @@ class Conjecture:
             keep = ~(bad | undefined)
             meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
             allow = allow[keep]
-        if self.quantity == "transition_time" and self.direction == "<=":
-            # a time looked for up to T: below a limit ≥ T + 1 it passes, seen or not (Evaluation.vacuous)
-            P = dict(P, _horizon=P["T"])
         return Evaluation(meas, b, allow, self.direction, P, notes=notes, strict=self.strict)
+
+    def _look_further(self, inst: Instance, meas: np.ndarray, b: np.ndarray, allow: np.ndarray,
+                      P: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
+        """transition_time ≤ EXPR: each time not reached by T looked for further, up to the step H whose H + 1 passes
+        EXPR's limit (loosened by the fit's margin where constants are fitted), if H ≤ :data:`FURTHER`.
+
+        The whole batch runs again, :data:`~eoscheck.properties.exact_engine.GROWTH`× longer each time, while such a
+        time is not seen (a longer run's first steps are the shorter one's, bit for bit); each time is read at its
+        row's own threshold (at its T), from the same records.  Returns the measured values (H + 1 where not seen),
+        the parameters with ``_horizon`` and ``horizon`` per point — H wherever H ≤ :data:`FURTHER`, also for a time
+        seen by T, which would have been looked for that far (so it could fail: :meth:`Evaluation.vacuous`), else
+        T — and a note.  A row whose threshold moves across γ*'s interval past a step on the longer run keeps T + 1
+        and its horizon T (set aside)."""
+        from .exact_engine import GROWTH
+
+        with np.errstate(invalid="ignore", over="ignore"):
+            lim = limit(b, allow, "<=", 1.0, FIT_MARGIN if self.constants else 0.0)
+            need = np.where(np.isfinite(lim), np.floor(lim), np.inf)
+        horizon = P["_horizon"].copy()
+        reachable = (need > horizon) & (need <= FURTHER)
+        want = (meas > horizon) & reachable
+        meas, unknown, open_, H = meas.copy(), np.zeros(meas.shape, bool), want.copy(), inst.steps
+        reach = int(need[want].max()) if want.any() else H
+        while H < reach and open_.any():
+            H = min(reach, GROWTH * H)
+            traj = inst.with_(steps=H).trajectory(cache=False)
+            for i in np.flatnonzero(open_):
+                base = {"eta": P["eta"][i], "n": inst.data.n, "d": inst.data.d, "gamma": P["gamma"][i],
+                        "T": int(P["T"][i]), "gamma_hi": P["_ghi"][i]}
+                vals, _ = self._measure(traj, int(P["_row"][i]), H, base)
+                if vals is None:              # the threshold's step is not known there: left as it was
+                    unknown[i], open_[i] = True, False
+                    continue
+                meas[i], horizon[i] = vals[0], H
+                open_[i] = vals[0] > H
+        horizon = np.where(reachable & ~unknown, np.maximum(horizon, need), horizon)
+        note = (f"{int(want.sum())} of them looked for further, up to step {H}: "
+                f"{int((want & (meas <= horizon)).sum())} seen after T")
+        return meas, dict(P, _horizon=horizon, horizon=horizon), [note] if want.any() else []
 
     # --- instances ---------------------------------------------------------------------
     def strategy(self, inner: bool = False, k: int = 4):
@@ -738,54 +792,3 @@ def ladders(conj: Conjecture, seed: int = 0) -> dict[str, list[Instance]]:
         out["t"] = [conj.instance(base, [mid["eta"]], [int(conj.ranges["T"].hi)])]
     return out
 
-
-# ---------------------------------------------------------------------------
-# floating-point allowance of the measured quantities
-# ---------------------------------------------------------------------------
-
-
-def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarray]) -> np.ndarray:
-    """Absolute floating-point allowance of a measured quantity (float64 records, u = EPS/2).
-
-    Derivations (r = :func:`numerics.rel_allowance` (‖w‖) = FP_ULPS·EPS·(1 + ‖w‖), the relative error
-    of a loss-derived value at an iterate of norm ‖w‖, since |ℓ′| ≤ ℓ gives δℓ/ℓ ≤ δz):
-
-    * loss, final/max loss, exp_potential, grad_potential: |v|·r (exp_potential = e^{log_F} beyond float64 at a
-      finite iterate: 0, the value is +inf as compared);
-    * avg_loss(t), grad_potential_avg(t): a running sum of t positive terms, each with relative
-      error r, accumulates at most (t−1)·u relative rounding, then one division: |v|·(r + t·EPS);
-    * grad_norm(t) = ‖(1/n)Σ ℓ′ᵢ zᵢ‖: the sum of n vectors of norm ≤ |ℓ′ᵢ| has absolute error
-      ≤ (n + d)·u·(1/n)Σ|ℓ′ᵢ| = (n + d)·u·G (‖zᵢ‖ ≤ 1), plus r relative for the ℓ′ᵢ:
-      |v|·r + (n + d + 2)·EPS·G — absolute in G, because cancellation can make ‖∇L‖ ≪ G;
-    * w_norm, margin(t): dot products/norms of length d at ‖w‖: FP_ULPS·EPS·(1 + ‖w‖) absolute;
-      normalized_margin: FP_ULPS·EPS·(1 + |v|);
-    * sharpness: |v|·r + FP_ULPS·EPS;
-    * train_error, transition_time, last_increase: counts and step indices, compared exactly (a
-      margin or loss within its allowance of the threshold could flip them; not covered).
-
-    What is not covered: the drift of the computed trajectory from exact-arithmetic GD; the
-    statement is tested on the trajectory the engine computes (each step an exact GD step from the
-    computed iterate up to the rounding above), which is what a user runs.
-    """
-    v = np.abs(np.asarray(meas, float))
-    w = np.abs(np.asarray(P["_w"], float))
-    r = rel_allowance(w)
-    if quantity in ("avg_loss", "grad_potential_avg"):
-        return v * average_allowance(P["t"], w)
-    if quantity == "grad_norm":
-        return v * r + (np.asarray(P["n"], float) + np.asarray(P["d"], float) + 2) * EPS * np.abs(P["_G"])
-    if quantity in ("w_norm", "margin"):
-        return FP_ULPS * EPS * (1.0 + w)
-    if quantity == "normalized_margin":
-        return FP_ULPS * EPS * (1.0 + v)
-    if quantity == "sharpness":
-        return v * r + FP_ULPS * EPS
-    if quantity in ("train_error", "transition_time", "last_increase"):
-        return np.zeros_like(v)
-    if quantity == "exp_potential":
-        # e^{log_F} overflowed from a finite log_F (1e4) at a finite iterate: a value beyond 1.8e308 for certain,
-        # compared as +inf with no allowance (inf·r set every such point aside: an overflow acquitted).  A mean
-        # that overflowed in float64 (the loss) is not: one term beyond 1.8e308 leaves the mean possibly below it
-        with np.errstate(invalid="ignore"):
-            return np.where(np.isinf(v) & np.isfinite(w), 0.0, v * r)
-    return v * r

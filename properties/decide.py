@@ -250,8 +250,10 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             up = conj.direction == "<="
             lim = ((loosened(conj.direction, pt["bound"] < 0, margin) if margin else "EXPR")
                    + (" + " if up else " − ") + f"allowance {pt['allowance']:.2g}")
-            unreached = (conj.quantity == "transition_time" and "T" in pt and pt["measured"] > pt["T"])
-            shown = f"{pt['measured']:.9g}" + (f" (not reached by T = {pt['T']:g}: counted as T + 1)" if unreached else "")
+            H = pt.get("horizon", pt.get("T"))          # how far a transition time was looked for
+            unreached = conj.quantity == "transition_time" and H is not None and pt["measured"] > H
+            shown = f"{pt['measured']:.9g}" + (f" (not reached by step {H:g}: counted as {H:g} + 1)"
+                                               if unreached else "")
             notes.insert(0, f"witness ({source}): measured {shown} vs EXPR = {pt['bound']:.9g} "
                             f"(limit {lim} = {pt['limit']:.9g}"
                             + (f"; {conj.quantity} {'<' if up else '>'} EXPR: reaching the limit convicts"
@@ -263,8 +265,8 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             notes.append("no point fell in the domain: nothing was tested")
         elif rep.unfalsifiable >= rep.points:
             rep.verdict = "UNDECIDED"
-            notes.insert(0, f"none of its {rep.points} point(s) could contradict it (times looked for up to T, "
-                            "against limits beyond T: nothing was tested)")
+            notes.insert(0, f"none of its {rep.points} point(s) could contradict it (times looked for up to a "
+                            "horizon, against limits beyond it: nothing was tested)")
         elif conj.unconfirmed:
             rep.verdict = "UNDECIDED"
             at = ", ".join(f"{k}={v:.6g}" for k, v in conj.unconfirmed[0].items())

@@ -162,3 +162,50 @@ def jsonable(obj):
     if isinstance(obj, np.ndarray):
         return jsonable(obj.tolist())
     return obj
+
+
+def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarray]) -> np.ndarray:
+    """Absolute floating-point allowance of a measured quantity (float64 records, u = EPS/2).
+
+    Derivations (r = :func:`numerics.rel_allowance` (‖w‖) = FP_ULPS·EPS·(1 + ‖w‖), the relative error
+    of a loss-derived value at an iterate of norm ‖w‖, since |ℓ′| ≤ ℓ gives δℓ/ℓ ≤ δz):
+
+    * loss, final/max loss, exp_potential, grad_potential: |v|·r (exp_potential = e^{log_F} beyond float64 at a
+      finite iterate: 0, the value is +inf as compared);
+    * avg_loss(t), grad_potential_avg(t): a running sum of t positive terms, each with relative
+      error r, accumulates at most (t−1)·u relative rounding, then one division: |v|·(r + t·EPS);
+    * grad_norm(t) = ‖(1/n)Σ ℓ′ᵢ zᵢ‖: the sum of n vectors of norm ≤ |ℓ′ᵢ| has absolute error
+      ≤ (n + d)·u·(1/n)Σ|ℓ′ᵢ| = (n + d)·u·G (‖zᵢ‖ ≤ 1), plus r relative for the ℓ′ᵢ:
+      |v|·r + (n + d + 2)·EPS·G — absolute in G, because cancellation can make ‖∇L‖ ≪ G;
+    * w_norm, margin(t): dot products/norms of length d at ‖w‖: FP_ULPS·EPS·(1 + ‖w‖) absolute;
+      normalized_margin: FP_ULPS·EPS·(1 + |v|);
+    * sharpness: |v|·r + FP_ULPS·EPS;
+    * train_error, transition_time, last_increase: counts and step indices, compared exactly (a
+      margin or loss within its allowance of the threshold could flip them; not covered).
+
+    What is not covered: the drift of the computed trajectory from exact-arithmetic GD; the
+    statement is tested on the trajectory the engine computes (each step an exact GD step from the
+    computed iterate up to the rounding above), which is what a user runs.
+    """
+    v = np.abs(np.asarray(meas, float))
+    w = np.abs(np.asarray(P["_w"], float))
+    r = rel_allowance(w)
+    if quantity in ("avg_loss", "grad_potential_avg"):
+        return v * average_allowance(P["t"], w)
+    if quantity == "grad_norm":
+        return v * r + (np.asarray(P["n"], float) + np.asarray(P["d"], float) + 2) * EPS * np.abs(P["_G"])
+    if quantity in ("w_norm", "margin"):
+        return FP_ULPS * EPS * (1.0 + w)
+    if quantity == "normalized_margin":
+        return FP_ULPS * EPS * (1.0 + v)
+    if quantity == "sharpness":
+        return v * r + FP_ULPS * EPS
+    if quantity in ("train_error", "transition_time", "last_increase"):
+        return np.zeros_like(v)
+    if quantity == "exp_potential":
+        # e^{log_F} overflowed from a finite log_F (1e4) at a finite iterate: a value beyond 1.8e308 for certain,
+        # compared as +inf with no allowance (inf·r set every such point aside: an overflow acquitted).  A mean
+        # that overflowed in float64 (the loss) is not: one term beyond 1.8e308 leaves the mean possibly below it
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isinf(v) & np.isfinite(w), 0.0, v * r)
+    return v * r

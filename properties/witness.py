@@ -9,7 +9,7 @@ A witness is one :class:`Instance` (inside the stated ranges) and one point of i
 
 with EXPR at the end of the certified interval γ* ∈ [gamma, gamma_hi] favorable to the statement,
 every ``--where`` condition holding at both ends, and ``allowance`` the measured quantity's
-floating-point allowance (:func:`conjecture.measurement_allowance`).  EXPR and the conditions are
+floating-point allowance (:func:`numerics.measurement_allowance`).  EXPR and the conditions are
 evaluated from the exact binary values of the parameters by the compiler's mpmath back end
 (:func:`eoscheck.compiler.mp_value`): the precision is raised until no sum loses digits (a cancelling
 sum or an absorbed term, as in log(1 + e^{−250})), keeping ≥ 64 bits; a value it cannot settle within
@@ -28,8 +28,9 @@ import numpy as np
 import sympy as sp
 
 from .claims import limit
-from .conjecture import PARAMS, T_QUANTITIES, Conjecture, measurement_allowance
+from .conjecture import PARAMS, T_QUANTITIES, Conjecture
 from .instances import Instance
+from .numerics import measurement_allowance
 from .precision import DIGITS, high_precision
 
 #: How many of an instance's worst float64 violations are re-checked at 40 digits.

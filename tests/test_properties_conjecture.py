@@ -805,6 +805,46 @@ def test_transition_times_seen_by_T_below_a_limit_beyond_T_test_nothing():
     assert tested.verdict == "NOT FALSIFIED" and tested.unfalsifiable == 0 < tested.points, tested.message
 
 
+
+@pytest.mark.parametrize("limit, measured, horizon", [
+    (1000, [1001.0, 1001.0], [1000.0, 1000.0]),     # not seen by step 1000 at either η: a time beyond 1000, a witness
+    (5000, [2585.0, 5001.0], [5000.0, 5000.0]),     # η = 1 meets L ≤ 1/100 at s = 2585; η = 1/2 not by 5000: a witness
+    (1e9, [], []),                                   # beyond 2¹⁸ steps: not looked for, set aside as before
+])
+def test_a_transition_time_not_reached_by_T_is_looked_for_up_to_the_limit(limit, measured, horizon):
+    """A transition time not reached by T was set aside wherever EXPR's limit is ≥ T + 1, so an upper bound between
+    T and the true time could not fail.  It is now looked for further, up to the step whose time + 1 passes the limit
+    (at most 2¹⁸ steps): toy data, η = 1 and 1/2, T = 100; GD at η = 1 first has L ≤ 1/100 at s = 2585 (a run of
+    20,000 steps, every step recorded)."""
+    from eoscheck import toy
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    conj = Conjecture.parse(f"transition_time(1/100) <= {limit}", ranges={"n": "1:1000", "d": "1:100", "T": "10:1000",
+                                                                           "gamma": "1e-6:1", "eta": "0.01:100"})
+    inst = Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 100, extra={"T": [100, 100]})
+    ev = conj.evaluate(inst)
+    assert ev.measured.tolist() == measured and ev.params.get("horizon", np.zeros(0)).tolist() == horizon
+    assert ev.violations().tolist() == [m > limit for m in measured]
+    assert ev.vacuous() == 0                       # every point kept could have failed: its horizon reaches the limit
+
+
+
+def test_a_transition_time_seen_by_T_below_a_reachable_limit_could_fail():
+    """Seen by T = 3000 (s = 2585 at η = 1) below the limit 5000: had it not been seen, it would have been looked for up
+    to step 5000, so the point could fail (its horizon is 5000, not T: it is not vacuous); η = 1/2 is not seen by 5000,
+    a witness."""
+    from eoscheck import toy
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    conj = Conjecture.parse("transition_time(1/100) <= 5000", ranges={"n": "1:1000", "d": "1:100", "T": "10:3000",
+                                                                      "gamma": "1e-6:1", "eta": "0.01:100"})
+    ev = conj.evaluate(Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 3000, extra={"T": [3000, 3000]}))
+    assert ev.measured.tolist() == [2585.0, 5001.0] and ev.params["horizon"].tolist() == [5000.0, 5000.0]
+    assert ev.vacuous() == 0 and ev.violations().tolist() == [False, True]
+
+
 def test_a_step_that_depends_on_gamma_is_not_read_at_one_end_of_its_certificate():
     """One point x = 0.5: γ* = 0.5 exactly, certified as [0.4999999999999858, 0.500000000000002]. "loss(2*gamma*T)"
     at T = 200 is L(w₂₀₀) = 0.020817 for γ* itself, but the step was read at the lower end, ⌊199.99…⌋ = 199, where
