@@ -385,9 +385,9 @@ def chunk_values(vs, qs, m_min, F, wn2, gn2, le0, sel, shown, ok, K, n, eta, rma
     * L = Σℓ/n, G = Σ|q|/n; ln L from the log domain where L is not in [``log_below``, ∞) (ln L not finite, or
       L with too few digits), on shown cells;
     * ln F from the log domain where F ∉ (1e-290, 1e290); ‖w‖ = √‖w‖² from w where ‖w‖² ∉ [SQUARE_FLOOR, ∞) and
-      the min margin is finite; ‖∇L‖ = √(η²‖∇L‖²)/η from ∇L where it is not finite, where η²‖∇L‖² < SQUARE_FLOOR
-      with L > 0, where the gram form's S·(SK) cancelled (below CANCELLED·((η/n)·Σ|q|·R)²), or where ∇L is not
-      finite — on shown cells; #{m ≤ 0}/n.
+      the min margin is finite; ‖∇L‖ = √(η²‖∇L‖²)/η, from ∇L itself where that is not finite, where
+      η²‖∇L‖² < SQUARE_FLOOR with L > 0, where the gram form's S·(SK) cancelled (below CANCELLED·((η/n)·Σ|q|·R)²),
+      or where the step ∇L is not finite (``ok`` False) — on shown cells; #{m ≤ 0}/n.
 
     Column by column, the masks without branches, as :func:`finite_states`."""
     nsteps = vs.shape[0]

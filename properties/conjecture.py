@@ -68,6 +68,7 @@ from eoscheck.expr import evaluate, parse_expression
 from eoscheck.losses import get_loss
 
 from .claims import Evaluation, limit
+from .exact_engine import GROWTH
 from .instances import Instance
 from .numerics import allowance, log_grid_indices, log_slope, measurement_allowance, rel_allowance
 from .precision import high_precision
@@ -453,14 +454,14 @@ class Conjecture:
         if cens and self.direction == ">=":
             notes.append(f"{cens} transition time(s) not reached by T set aside (known only to exceed T: no "
                          "contradiction of a lower bound)")
+        further: list[str] = []
         if self.quantity == "transition_time" and self.direction == "<=":
             # how far each time was looked for: below a limit ≥ that + 1 it passes, seen or not (Evaluation.vacuous);
             # ``horizon`` is the same, shown with a witness
             horizon = np.array(P["T"], dtype=float)
             P = dict(P, _horizon=horizon, horizon=horizon)
-        further: list[str] = []
-        if self.quantity == "transition_time" and self.direction == "<=" and meas.size:
-            meas, P, further = self._look_further(inst, meas, b, allow, P)
+            if meas.size:
+                meas, P, further = self._look_further(inst, meas, b, allow, P)
         if cens and self.direction == "<=":
             notes.append(f"{cens} transition time(s) not reached by T (counted as T+1)")
             notes += further
@@ -508,8 +509,6 @@ class Conjecture:
         seen by T, which would have been looked for that far (so it could fail: :meth:`Evaluation.vacuous`), else
         T — and a note.  A row whose threshold moves across γ*'s interval past a step on the longer run keeps T + 1
         and its horizon T (set aside)."""
-        from .exact_engine import GROWTH
-
         with np.errstate(invalid="ignore", over="ignore"):
             lim = limit(b, allow, "<=", 1.0, FIT_MARGIN if self.constants else 0.0)
             need = np.where(np.isfinite(lim), np.floor(lim), np.inf)
