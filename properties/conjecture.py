@@ -515,11 +515,11 @@ class Conjecture:
         horizon = P["_horizon"].copy()
         reachable = (need > horizon) & (need <= FURTHER)
         want = (meas > horizon) & reachable
-        meas, unknown, open_, H = meas.copy(), np.zeros(meas.shape, bool), want.copy(), inst.steps
-        reach = int(need[want].max()) if want.any() else H
-        while H < reach and open_.any():
-            H = min(reach, GROWTH * H)
-            traj = inst.with_(steps=H).trajectory(cache=False)
+        meas, unknown, open_ = meas.copy(), np.zeros(meas.shape, bool), want.copy()
+        reach = int(need[want].max()) if want.any() else 0
+        # first the instance's own run, to its last step (a row's T may be shorter: --eta-of-T), then longer ones
+        H, traj = inst.steps, inst.trajectory()
+        while open_.any():
             for i in np.flatnonzero(open_):
                 base = {"eta": P["eta"][i], "n": inst.data.n, "d": inst.data.d, "gamma": P["gamma"][i],
                         "T": int(P["T"][i]), "gamma_hi": P["_ghi"][i]}
@@ -529,6 +529,10 @@ class Conjecture:
                     continue
                 meas[i], horizon[i] = vals[0], H
                 open_[i] = vals[0] > H
+            if H >= reach:
+                break
+            H = min(reach, GROWTH * H)
+            traj = inst.with_(steps=H).trajectory(cache=False)
         horizon = np.where(reachable & ~unknown, np.maximum(horizon, need), horizon)
         note = (f"{int(want.sum())} of them looked for further, up to step {H}: "
                 f"{int((want & (meas <= horizon)).sum())} seen after T")

@@ -845,6 +845,22 @@ def test_a_transition_time_seen_by_T_below_a_reachable_limit_could_fail():
     assert ev.vacuous() == 0 and ev.violations().tolist() == [False, True]
 
 
+
+def test_a_row_whose_T_is_shorter_than_the_run_is_looked_for_in_the_run_itself():
+    """Rows of one run may have different T (``--eta-of-T``).  η = 1 with T = 100 beside a row with T = 3000: its time
+    (s = 2585) is not reached by its T, and the limit 2000 is below the run's 3000 steps, so no longer run is needed;
+    the time was then left at T + 1 = 101 with a horizon of 2000, read as seen at step 101 (passing a bound it breaks).
+    It is read from the run itself."""
+    from eoscheck import toy
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    conj = Conjecture.parse("transition_time(1/100) <= 2000", ranges={"n": "1:1000", "d": "1:100", "T": "10:3000",
+                                                                      "gamma": "1e-6:1", "eta": "0.01:100"})
+    ev = conj.evaluate(Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 3000, extra={"T": [100, 3000]}))
+    assert ev.measured.tolist() == [2585.0, 3001.0] and ev.violations().tolist() == [True, True]
+
+
 def test_a_step_that_depends_on_gamma_is_not_read_at_one_end_of_its_certificate():
     """One point x = 0.5: γ* = 0.5 exactly, certified as [0.4999999999999858, 0.500000000000002]. "loss(2*gamma*T)"
     at T = 200 is L(w₂₀₀) = 0.020817 for γ* itself, but the step was read at the lower end, ⌊199.99…⌋ = 199, where
