@@ -16,11 +16,12 @@ Vocabulary (QUANTITY), each measured on a GD run with w₀ = 0:
 ``train_error(t)``          fraction of margins ≤ 0
 ``sharpness(t)``            λ_max(∇²L(w_t)) (closed form, at ~64 checkpoints)
 ``transition_time(THR)``    first s with L(w_s) ≤ THR (THR a formula in eta, n, d, gamma, T);
-                            not reached by T, against an upper bound, it is
-                            looked for further, up to the step H whose H + 1
-                            passes the bound's limit (≤ 2¹⁸ steps); not seen
-                            by H it counts as H + 1; set aside where the limit
-                            is beyond 2¹⁸ steps, and against a lower bound
+                            not reached by T, against an upper bound without
+                            fitted constants, it is looked for further, up to
+                            the step H whose H + 1 passes the bound's limit
+                            (≤ 2¹⁸ steps); not seen by H it counts as H + 1;
+                            set aside where not looked for so far, and against
+                            a lower bound; a run that diverged first has none
 ``last_increase``           last t with L(w_t) > L(w_{t−1}) (0 if none)
 ``max_loss``                max_t L(w_t)
 ==========================  ==============================================================
@@ -72,7 +73,7 @@ from .exact_engine import GROWTH
 from .instances import Instance
 from .numerics import allowance, log_grid_indices, log_slope, measurement_allowance, rel_allowance
 from .precision import high_precision
-from .strategies import build_separable, certificate, log_uniform, margin_allowance, separable_datasets
+from .strategies import certificate, log_uniform, margin_allowance, separable_datasets
 
 PARAMS = ("eta", "n", "d", "gamma", "t", "T")
 #: Per-point values beside the parameters: ‖w‖ at the point, γ*'s certified upper end, G(w_t).
@@ -88,6 +89,8 @@ MAX_CHECKPOINTS = 4096
 #: The most steps a transition time not reached by T is looked for (:meth:`Conjecture._look_further`), as the
 #: theorems' hitting times (:data:`~eoscheck.properties.exact_engine.HIT_CAP`).
 FURTHER = 2**18
+#: ... and the most multiply-adds n·d·K·H of such a longer run (~10 s on the project's 2 vCPUs at n = 1000, d = 200).
+FURTHER_WORK = 2e10
 
 T_QUANTITIES = {
     "loss": "loss", "avg_loss": "avg_loss", "w_norm": "w_norm", "grad_norm": "grad_norm",
@@ -262,7 +265,7 @@ class Conjecture:
             if self.quantity == "transition_time":
                 censored += int(np.sum(vals > T))
                 if self.direction == ">=":
-                    keep = vals <= T
+                    keep = ~(vals > T)             # a NaN (diverged) stays, to be set aside with a note
                     vals, ts = vals[keep], ts[keep]
                     w_at = w_at[keep]
             meas.append(vals)
@@ -314,10 +317,12 @@ class Conjecture:
             return np.array([float(up[-1] + 1) if up.size else 0.0]), np.array([T])
         if q == "transition_time":
             firsts = set()
+            # a run that left the float range by T before reaching THR has no time (NaN: set aside, never a witness)
+            gone = 0 <= int(traj.stats["diverged_at"][k]) <= T
             for gam in self._gamma_ends(base):
                 thr = value_at(self.arg, dict(base, gamma=gam))
                 hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= math.log(thr)) if thr > 0 else np.zeros(0)
-                firsts.add(float(hit[0]) if hit.size else T + 1.0)
+                firsts.add(float(hit[0]) if hit.size else (math.nan if gone else T + 1.0))
             if len(firsts) > 1:       # the threshold moves across γ*'s certificate past a step: no one time
                 return None, None
             return np.array([firsts.pop()]), np.array([T])
@@ -456,11 +461,11 @@ class Conjecture:
                          "contradiction of a lower bound)")
         further: list[str] = []
         if self.quantity == "transition_time" and self.direction == "<=":
-            # how far each time was looked for: below a limit ≥ that + 1 it passes, seen or not (Evaluation.vacuous);
-            # ``horizon`` is the same, shown with a witness
+            # how far each time was (``horizon``, shown with a witness) or would have been (``_horizon``) looked for:
+            # below a limit ≥ the latter + 1 it passes, seen or not (Evaluation.vacuous)
             horizon = np.array(P["T"], dtype=float)
             P = dict(P, _horizon=horizon, horizon=horizon)
-            if meas.size:
+            if meas.size and not self.constants:
                 meas, P, further = self._look_further(inst, meas, b, allow, P)
         if cens and self.direction == "<=":
             notes.append(f"{cens} transition time(s) not reached by T (counted as T+1)")
@@ -472,9 +477,9 @@ class Conjecture:
             silent = (meas > P["_horizon"]) & ~Evaluation(meas, b, allow, self.direction,
                                                           strict=self.strict).violations()
             if silent.any():
-                notes.append(f"{int(silent.sum())} of them set aside where EXPR's limit is ≥ the horizon + 1 (beyond "
-                             f"{FURTHER:,} steps, or its threshold moving across γ*'s interval there): a time beyond "
-                             "the horizon neither convicts nor acquits there")
+                notes.append(f"{int(silent.sum())} of them set aside where EXPR's limit is ≥ the horizon + 1 (not looked "
+                             "for that far: beyond 2¹⁸ steps or the work cap, with fitted constants, or a threshold "
+                             "moving across γ*'s interval): a time beyond the horizon neither convicts nor acquits there")
                 keep = ~silent
                 meas, b, allow, allow_m = meas[keep], b[keep], allow[keep], allow_m[keep]
                 P = {k: v[keep] for k, v in P.items()}
@@ -499,21 +504,24 @@ class Conjecture:
 
     def _look_further(self, inst: Instance, meas: np.ndarray, b: np.ndarray, allow: np.ndarray,
                       P: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
-        """transition_time ≤ EXPR: each time not reached by T looked for further, up to the step H whose H + 1 passes
-        EXPR's limit (loosened by the fit's margin where constants are fitted), if H ≤ :data:`FURTHER`.
+        """transition_time ≤ EXPR (no fitted constants: those are fitted on times counted T + 1): each time not
+        reached by T looked for further, up to the step H whose H + 1 passes EXPR's limit, if H ≤ :data:`FURTHER` and
+        the run's multiply-adds n·d·K·H ≤ :data:`FURTHER_WORK`.
 
         The whole batch runs again, :data:`~eoscheck.properties.exact_engine.GROWTH`× longer each time, while such a
         time is not seen (a longer run's first steps are the shorter one's, bit for bit); each time is read at its
         row's own threshold (at its T), from the same records.  Returns the measured values (H + 1 where not seen),
-        the parameters with ``_horizon`` and ``horizon`` per point — H wherever H ≤ :data:`FURTHER`, also for a time
-        seen by T, which would have been looked for that far (so it could fail: :meth:`Evaluation.vacuous`), else
-        T — and a note.  A row whose threshold moves across γ*'s interval past a step on the longer run keeps T + 1
-        and its horizon T (set aside)."""
+        the parameters with ``horizon`` (the step a time was looked for up to) and ``_horizon`` per point — H wherever
+        H is within those caps, also for a time seen by T, which would have been looked for that far (so it could
+        fail: :meth:`Evaluation.vacuous`), else T — and notes.  A row whose threshold moves across γ*'s interval past
+        a step on the longer run keeps T + 1 and its horizon T (set aside); one that leaves the float range before
+        its threshold gets NaN (set aside)."""
         with np.errstate(invalid="ignore", over="ignore"):
-            lim = limit(b, allow, "<=", 1.0, FIT_MARGIN if self.constants else 0.0)
-            need = np.where(np.isfinite(lim), np.floor(lim), np.inf)
+            need = np.floor(limit(b, allow, "<=")).astype(float)
+        cap = min(FURTHER, FURTHER_WORK // max(1, inst.data.n * inst.data.d * len(inst.etas)))
         horizon = P["_horizon"].copy()
-        reachable = (need > horizon) & (need <= FURTHER)
+        looked = horizon.copy()
+        reachable = (need > horizon) & (need <= cap)         # a NaN or infinite limit is not
         want = (meas > horizon) & reachable
         meas, unknown, open_ = meas.copy(), np.zeros(meas.shape, bool), want.copy()
         reach = int(need[want].max()) if want.any() else 0
@@ -527,16 +535,17 @@ class Conjecture:
                 if vals is None:              # the threshold's step is not known there: left as it was
                     unknown[i], open_[i] = True, False
                     continue
-                meas[i], horizon[i] = vals[0], H
-                open_[i] = vals[0] > H
+                meas[i], horizon[i], looked[i] = vals[0], H, H
+                open_[i] = vals[0] > H                # seen, or NaN (diverged): done
             if H >= reach:
                 break
             H = min(reach, GROWTH * H)
             traj = inst.with_(steps=H).trajectory(cache=False)
         horizon = np.where(reachable & ~unknown, np.maximum(horizon, need), horizon)
-        note = (f"{int(want.sum())} of them looked for further, up to step {H}: "
-                f"{int((want & (meas <= horizon)).sum())} seen after T")
-        return meas, dict(P, _horizon=horizon, horizon=horizon), [note] if want.any() else []
+        seen = int((want & (meas <= looked)).sum())
+        notes = [f"{int(want.sum())} transition time(s) not reached by T looked for further (up to EXPR's limit)"]
+        notes += [f"{seen} transition time(s) not reached by T seen by EXPR's limit"] if seen else []
+        return meas, dict(P, _horizon=horizon, horizon=looked), notes if want.any() else []
 
     # --- instances ---------------------------------------------------------------------
     def strategy(self, inner: bool = False, k: int = 4):
@@ -743,55 +752,3 @@ def values_at(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
     with np.errstate(all="ignore"):
         out = evaluate(expr, vals, seconds=EVAL_SECONDS)
     return np.broadcast_to(np.asarray(out, float), np.asarray(P["eta"]).shape).copy()
-
-
-def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.ndarray, dict, list[Instance]]:
-    """Measured values on ``examples`` seeded draws from the inner ranges; two of each draw's four stepsizes are the
-    inner η range's ends (drawn at random only, the 16 draws of ``max_loss <= C*eta`` missed η = 0.25, where
-    max_loss/η = ln 2/0.25 is largest, and its C = 1.34 was "falsified" there)."""
-    rng = np.random.default_rng(seed)
-    insts = []
-    R = {p: r.inner(low_half=(p != "gamma")) for p, r in conj.ranges.items()}
-    for _ in range(examples):
-        n = int(round(math.exp(rng.uniform(math.log(R["n"].lo), math.log(R["n"].hi)))))
-        d = int(round(math.exp(rng.uniform(math.log(R["d"].lo), math.log(R["d"].hi)))))
-        g = math.exp(rng.uniform(math.log(R["gamma"].lo), math.log(R["gamma"].hi)))
-        data = build_separable(max(1, n), max(1, d), g, int(rng.integers(2**32)), pin_margin=True)
-        etas = np.exp(rng.uniform(math.log(R["eta"].lo), math.log(R["eta"].hi), 4))
-        etas[:2] = R["eta"].lo, R["eta"].hi
-        Ts = np.exp(rng.uniform(math.log(R["T"].lo), math.log(R["T"].hi), 4)).astype(int)
-        insts.append(conj.instance(data, list(etas), list(np.maximum(Ts, 1))))
-    meas, P = [], {p: [] for p in PARAMS + EXTRA}
-    for i in insts:
-        m, pp, _ = conj.points(i)
-        keep = conj.mask(pp)
-        meas.append(m[keep])
-        for p in PARAMS + EXTRA:
-            P[p].append(pp[p][keep])
-    return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, insts
-
-
-def ladders(conj: Conjecture, seed: int = 0) -> dict[str, list[Instance]]:
-    """Geometric ladders: each parameter over its range, the others at the geometric middle."""
-    mid = {p: geometric_mean(r.lo, r.hi) for p, r in conj.ranges.items()}
-    n0, d0, g0 = max(1, int(round(mid["n"]))), max(1, int(round(mid["d"]))), mid["gamma"]
-    T0 = int(round(mid["T"]))
-    base = build_separable(n0, d0, g0, seed, pin_margin=True)
-    out: dict[str, list[Instance]] = {}
-    if conj.eta_of_T is None and conj.ranges["eta"].hi > conj.ranges["eta"].lo:
-        out["eta"] = [conj.instance(base, list(np.geomspace(conj.ranges["eta"].lo, conj.ranges["eta"].hi, 8)), [T0])]
-    if conj.ranges["T"].hi > conj.ranges["T"].lo:
-        Ts = np.unique(np.geomspace(conj.ranges["T"].lo, conj.ranges["T"].hi, 6).astype(int))
-        etas = [mid["eta"]] * len(Ts)
-        out["T"] = [conj.instance(base, etas, list(Ts))]
-    for p, build in (("n", lambda v: build_separable(int(v), d0, g0, seed, pin_margin=True)),
-                     ("d", lambda v: build_separable(n0, int(v), g0, seed, pin_margin=True)),
-                     ("gamma", lambda v: build_separable(n0, d0, float(v), seed, pin_margin=True))):
-        r = conj.ranges[p]
-        if r.hi > r.lo:
-            vals = np.unique(np.geomspace(r.lo, r.hi, 6).round(0) if p != "gamma" else np.geomspace(r.lo, r.hi, 6))
-            out[p] = [conj.instance(build(v), [mid["eta"]], [T0]) for v in vals]
-    if conj.arg == "t":
-        out["t"] = [conj.instance(base, [mid["eta"]], [int(conj.ranges["T"].hi)])]
-    return out
-

@@ -29,7 +29,8 @@ import numpy as np
 from eoscheck._errors import EoscheckError
 
 from .claims import Evaluation, compared_text, loosened
-from .conjecture import FIT_MARGIN, SLOPE_TOL, Conjecture, Range, calibration_points, geometric_mean, ladders
+from .calibration import calibration_points, ladders
+from .conjecture import FIT_MARGIN, SLOPE_TOL, Conjecture, Range, geometric_mean
 from .envelope import fit_constants
 from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread

@@ -329,7 +329,7 @@ def test_a_witness_inside_the_calibration_ranges_refits_the_constant(monkeypatch
     import math
 
     from eoscheck.properties import decide
-    from eoscheck.properties.conjecture import calibration_points as real
+    from eoscheck.properties.calibration import calibration_points as real
 
     def missing_the_worst(conj, examples, seed):
         meas, P, insts = real(conj, examples, seed)
@@ -827,13 +827,15 @@ def test_a_transition_time_not_reached_by_T_is_looked_for_up_to_the_limit(limit,
     assert ev.measured.tolist() == measured and ev.params.get("horizon", np.zeros(0)).tolist() == horizon
     assert ev.violations().tolist() == [m > limit for m in measured]
     assert ev.vacuous() == 0                       # every point kept could have failed: its horizon reaches the limit
+    if measured:                                   # notes that start with their count, summed over instances
+        assert "2 transition time(s) not reached by T looked for further (up to EXPR's limit)" in ev.notes
 
 
 
 def test_a_transition_time_seen_by_T_below_a_reachable_limit_could_fail():
     """Seen by T = 3000 (s = 2585 at η = 1) below the limit 5000: had it not been seen, it would have been looked for up
-    to step 5000, so the point could fail (its horizon is 5000, not T: it is not vacuous); η = 1/2 is not seen by 5000,
-    a witness."""
+    to step 5000, so the point could fail (it is not vacuous; its ``horizon``, how far it was looked for, is T);
+    η = 1/2 is not seen by 5000, a witness."""
     from eoscheck import toy
     from eoscheck.properties.instances import Instance
     from eoscheck.properties.strategies import with_certificate
@@ -841,8 +843,8 @@ def test_a_transition_time_seen_by_T_below_a_reachable_limit_could_fail():
     conj = Conjecture.parse("transition_time(1/100) <= 5000", ranges={"n": "1:1000", "d": "1:100", "T": "10:3000",
                                                                       "gamma": "1e-6:1", "eta": "0.01:100"})
     ev = conj.evaluate(Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 3000, extra={"T": [3000, 3000]}))
-    assert ev.measured.tolist() == [2585.0, 5001.0] and ev.params["horizon"].tolist() == [5000.0, 5000.0]
-    assert ev.vacuous() == 0 and ev.violations().tolist() == [False, True]
+    assert ev.measured.tolist() == [2585.0, 5001.0] and ev.params["horizon"].tolist() == [3000.0, 5000.0]
+    assert ev.vacuous() == 0 and ev.violations().tolist() == [False, True]   # η = 1: could fail, though seen by T
 
 
 
@@ -859,6 +861,38 @@ def test_a_row_whose_T_is_shorter_than_the_run_is_looked_for_in_the_run_itself()
                                                                       "gamma": "1e-6:1", "eta": "0.01:100"})
     ev = conj.evaluate(Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 3000, extra={"T": [100, 3000]}))
     assert ev.measured.tolist() == [2585.0, 3001.0] and ev.violations().tolist() == [True, True]
+
+
+
+def test_a_run_that_diverged_before_its_threshold_has_no_transition_time():
+    """The exponential loss at η = 500 on toy data leaves the float range at step 2: its loss is NaN from then on and
+    never ≤ 1e-3, so it was counted not reached and, looked for up to 5000 steps, convicted "transition_time(1e-3) <=
+    5000".  A diverged run has no time: set aside, never a witness (η = 1 is a real violation: not below 1e-3 by
+    step 5000)."""
+    from eoscheck import toy
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    conj = Conjecture.parse("transition_time(1e-3) <= 5000", loss="exponential",
+                            ranges={"n": "1:1000", "d": "1:100", "T": "10:1000", "gamma": "1e-6:1", "eta": "0.01:1000"})
+    ev = conj.evaluate(Instance(with_certificate(toy()), "exponential", (500.0, 1.0), 100, extra={"T": [100, 100]}))
+    assert ev.params["eta"].tolist() == [1.0] and ev.measured.tolist() == [5001.0]
+    assert any(n.startswith("1 measurement(s) set aside (NaN") for n in ev.notes)
+
+
+def test_a_transition_time_is_not_looked_for_past_T_against_fitted_constants():
+    """Fitted constants are fitted on times counted T + 1 (the calibration reads T steps): judged on times looked for
+    further, the calibration's own points failed them (C = 94 fitted, times of 2,673 against limits of 1,336).  With
+    fitted constants a time not reached by T is set aside where the limit passes T + 1, as before."""
+    from eoscheck import toy
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    conj = Conjecture.parse("transition_time(1/100) <= C", ranges={"n": "1:1000", "d": "1:100", "T": "10:1000",
+                                                                   "gamma": "1e-6:1", "eta": "0.01:100"})
+    conj.values = {"C": 1000.0}
+    ev = conj.evaluate(Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 100, extra={"T": [100, 100]}))
+    assert ev.measured.size == 0 and any(n.startswith("2 of them set aside") for n in ev.notes)
 
 
 def test_a_step_that_depends_on_gamma_is_not_read_at_one_end_of_its_certificate():
@@ -880,7 +914,7 @@ def test_a_nonlinear_fit_finds_the_tight_constant_not_one_that_sends_expr_to_inf
     the other starts stopped short of the boundary (gaps −5e-6, "positive directional derivative") and the vacuous
     start was the only one left: the statement read NOT FALSIFIED."""
     from eoscheck.properties.decide import EFFORT
-    from eoscheck.properties.conjecture import calibration_points
+    from eoscheck.properties.calibration import calibration_points
     from eoscheck.properties.envelope import SLSQP_FEASIBILITY
 
     conj = Conjecture.parse("loss(T) <= exp(-C*eta*T)")

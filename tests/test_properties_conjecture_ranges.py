@@ -12,7 +12,8 @@ import pytest
 
 from eoscheck import EoscheckError
 from eoscheck.cli import main
-from eoscheck.properties.conjecture import Conjecture, Range, ladders
+from eoscheck.properties.calibration import ladders
+from eoscheck.properties.conjecture import Conjecture, Range
 from eoscheck.properties.decide import check_conjecture
 from eoscheck.properties.strategies import build_separable, certificate, rebuild
 
