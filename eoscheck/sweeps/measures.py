@@ -2,7 +2,7 @@
 
 Each measure is parsed and measured by :class:`eoscheck.properties.conjecture.Conjecture` (the
 same code that tests user conjectures): ``final_loss``, ``last_increase``, ``max_loss``,
-``transition_time(THR)`` (first s with L(w_s) ≤ THR; T + 1 when not reached by T) and the
+``transition_time(THR)`` (first s with L(w_s) ≤ THR; T + 1 when not reached by T, NaN where the run diverged first) and the
 quantities at one step, ``loss(T)``, ``w_norm(T/2)``, ``margin(100)``, …  A quantity at every
 ``t`` is not one number per run and is refused.
 """
