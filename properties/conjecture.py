@@ -69,7 +69,7 @@ from eoscheck.expr import evaluate, parse_expression
 from eoscheck.losses import get_loss
 
 from .claims import Evaluation, limit
-from .exact_engine import GROWTH
+from .exact_engine import longer_runs
 from .instances import Instance
 from .numerics import allowance, log_grid_indices, log_slope, measurement_allowance, rel_allowance
 from .precision import high_precision
@@ -508,9 +508,9 @@ class Conjecture:
         reached by T looked for further, up to the step H whose H + 1 passes EXPR's limit, if H ≤ :data:`FURTHER` and
         the run's multiply-adds n·d·K·H ≤ :data:`FURTHER_WORK`.
 
-        The whole batch runs again, :data:`~eoscheck.properties.exact_engine.GROWTH`× longer each time, while such a
-        time is not seen (a longer run's first steps are the shorter one's, bit for bit); each time is read at its
-        row's own threshold (at its T), from the same records.  Returns the measured values (H + 1 where not seen),
+        The whole batch runs again, longer each time (:func:`~eoscheck.properties.exact_engine.longer_runs`), while
+        such a time is not seen; each time is read at its row's own threshold (at its T), from the same records.
+        Returns the measured values (H + 1 where not seen),
         the parameters with ``horizon`` (the step a time was looked for up to) and ``_horizon`` per point — H wherever
         H is within those caps, also for a time seen by T, which would have been looked for that far (so it could
         fail: :meth:`Evaluation.vacuous`), else T — and notes.  A row whose threshold moves across γ*'s interval past
@@ -526,8 +526,8 @@ class Conjecture:
         meas, unknown, open_ = meas.copy(), np.zeros(meas.shape, bool), want.copy()
         reach = int(need[want].max()) if want.any() else 0
         # first the instance's own run, to its last step (a row's T may be shorter: --eta-of-T), then longer ones
-        H, traj = inst.steps, inst.trajectory()
-        while open_.any():
+        for H, run in longer_runs(inst, reach) if want.any() else ():
+            traj = run.trajectory(cache=run is inst)
             for i in np.flatnonzero(open_):
                 base = {"eta": P["eta"][i], "n": inst.data.n, "d": inst.data.d, "gamma": P["gamma"][i],
                         "T": int(P["T"][i]), "gamma_hi": P["_ghi"][i]}
@@ -537,10 +537,8 @@ class Conjecture:
                     continue
                 meas[i], horizon[i], looked[i] = vals[0], H, H
                 open_[i] = vals[0] > H                # seen, or NaN (diverged): done
-            if H >= reach:
+            if not open_.any():
                 break
-            H = min(reach, GROWTH * H)
-            traj = inst.with_(steps=H).trajectory(cache=False)
         horizon = np.where(reachable & ~unknown, np.maximum(horizon, need), horizon)
         seen = int((want & (meas <= looked)).sum())
         notes = [f"{int(want.sum())} transition time(s) not reached by T looked for further (up to EXPR's limit)"]

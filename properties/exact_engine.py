@@ -211,17 +211,27 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
     every point (its points carry ``_horizon`` = ``reach``, :meth:`Evaluation.vacuous`), where T alone would only
     let the bounds below T + 1 fail.
     """
-    reach = max(int(reach), inst.steps)
-    A = Arrays.of(inst.trajectory())
-    s = A.first(condition(inst, A)).astype(np.float64)
-    want = np.ones(A.K, bool) if wanted is None else np.asarray(wanted, bool)
-    H = inst.steps
-    while H < reach and (s[want] < 0).any():
-        H = min(reach, max(GROWTH * H, 1))
-        run = inst.with_(steps=H)
-        B = Arrays.of(run.trajectory(cache=False))
+    want = None if wanted is None else np.asarray(wanted, bool)
+    for H, run in longer_runs(inst, reach):
+        B = Arrays.of(run.trajectory(cache=run is inst))
         s = B.first(condition(run, B)).astype(np.float64)
+        if run is inst:
+            A = B
+        if not (s[want if want is not None else slice(None)] < 0).any():
+            break
     return A, s, H
+
+
+def longer_runs(inst: Instance, reach: int):
+    """(H, the instance run for H steps): ``inst`` itself, then its whole batch :data:`GROWTH`× longer each time, up
+    to ``reach`` steps (T if longer) — the caller stops when it has what it looks for.  A longer run's first steps are
+    the shorter one's, bit for bit (the engine's choices depend on the problem, never on T: ``tests/test_gd.py``);
+    its trajectory is for reading once (``trajectory(cache=False)``: not kept in the run cache)."""
+    H = inst.steps
+    yield H, inst
+    while H < reach:
+        H = min(int(reach), max(GROWTH * H, 1))
+        yield H, inst.with_(steps=H)
 
 
 def censored_first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int, what: str,
