@@ -12,7 +12,7 @@ Parallel: the data points are split into P panels (P fixed by the machine's CPU 
 problem size, never by the load).  Gram form: panel p owns the columns M[:, p], c[:, p], its
 partial row sums and D_p = S·K[:, p] = Σ_q S_q K[q, p], summed from its own block on
 (q = p, p+1, …, p−1 mod P), so a panel starts its product on the S_p it has just written and waits
-(blocking, :class:`StepBoard`) only for the S_q it needs next (S double-buffered by the parity of
+(blocking, :class:`~eoscheck.panelthreads.StepBoard`) only for the S_q it needs next (S double-buffered by the parity of
 t).  Primal form: panel p owns the rows Z_p, its margins M_p = W Z_pᵀ and the partial gradient
 D_p = S_p Z_p; after a barrier the owner of panel 0 sums D = Σ_p D_p in panel order and updates W,
 and a second barrier releases the next step.  T ≤ P threads run the panels (panel p on thread
@@ -32,7 +32,6 @@ removes the per-step Python calls.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 from numba import njit
@@ -41,6 +40,7 @@ from . import explog
 from .explog import exp_inline, log1p_sum_inline
 from .gdnumpy import REDUCED, ChunkBuffers
 from .jitcache import drop_stale
+from .panelthreads import on_threads, run_panels
 
 #: Row-sum slots of a panel's reduction array red[key, step, row].
 VALUE, QSUM, MMIN, MMAX, EXPNEG, LE0, WN2, WPROJ, GN2 = range(9)
@@ -459,85 +459,6 @@ def is_small(flops: float, K: int, n: int) -> bool:
     return flops < SMALL_FLOPS and max(2, K) * n <= SMALL_ELEMS
 
 
-class StepBoard:
-    """Which step's S each panel has published (gram form): a panel waits for the one S_q its next
-    product needs, not for every panel.  Blocking (a condition variable), never spinning."""
-
-    def __init__(self, P: int):
-        self.cond = threading.Condition()
-        self.done = [-1] * P
-        self.broken = False
-
-    def publish(self, p: int, t: int) -> None:
-        with self.cond:
-            self.done[p] = t
-            self.cond.notify_all()
-
-    def wait(self, q: int, t: int) -> None:
-        """Block until panel q has published step t."""
-        if self.done[q] >= t:                     # the usual case: published long ago
-            return
-        with self.cond:
-            while self.done[q] < t:
-                if self.broken:
-                    raise threading.BrokenBarrierError
-                self.cond.wait()
-
-    def abort(self) -> None:
-        with self.cond:
-            self.broken = True
-            self.cond.notify_all()
-
-
-def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) -> None:
-    """Advance the panels of ``block`` by one chunk on ``threads`` threads (blocking waits between the
-    phases of a step when threads > 1: on the S_q a panel needs in the gram form (:class:`StepBoard`),
-    two barriers a step in the primal)."""
-    if block.compiled is not None:          # the gram form's compiled loop (eoscheck.gramloop)
-        block.compiled.run(t0, nsteps, recorded, threads)
-        return
-    P = len(block.panels)
-    T = max(1, min(threads, P))
-    if T == 1:
-        block.panel_steps(list(range(P)), t0, nsteps, recorded, None)
-        return
-    sync = StepBoard(P) if block.method == "gram" else threading.Barrier(T)
-
-    def work(mine):
-        with np.errstate(all="ignore"):       # thread-local: a new thread starts without it
-            if mine[0] != 0:
-                block.enter_thread()
-            block.panel_steps(mine, t0, nsteps, recorded, sync)
-
-    on_threads(P, T, work, sync.abort)
-
-
-def on_threads(P: int, T: int, work, abort=None) -> None:
-    """``work(panels)`` for the panels t, t + T, t + 2T, … on thread t (t = 0: the calling thread).
-
-    A thread that fails calls ``abort`` (which releases the others' waits: they may then fail in
-    turn, e.g. on a broken barrier); once every thread has ended, the first failure is raised."""
-    errors: list[BaseException] = []
-
-    def guarded(mine):
-        try:
-            work(mine)
-        except BaseException as exc:  # re-raised below; release the other threads
-            errors.append(exc)
-            if abort is not None:
-                abort()
-
-    groups = [list(range(t, P, T)) for t in range(T)]
-    ths = [threading.Thread(target=guarded, args=(g,), daemon=True) for g in groups[1:]]
-    for th in ths:
-        th.start()
-    guarded(groups[0])
-    for th in ths:
-        th.join()
-    if errors:
-        raise errors[0]
-
-
 def aligned_zeros(shape) -> np.ndarray:
     """Zeros whose first element sits on a 64-byte boundary.  MKL's results may depend on the
     alignment of its operands, and where malloc puts a buffer varies from run to run (its mmap
@@ -704,7 +625,7 @@ class FusedBlock(ChunkBuffers):
         """Gram form, the panels ``mine``: fused pass on own columns (S_p published), then
         D_p = Σ_q S_q K[q, p] with q = p, p+1, …, p−1 (mod P) — a fixed order per panel, so the bits do
         not depend on the threads — each S_q awaited only when needed (``sync``: a
-        :class:`StepBoard`, None on one thread), then the update."""
+        :class:`~eoscheck.panelthreads.StepBoard`, None on one thread), then the update."""
         if self.method != "gram":
             self._primal_panel_steps(mine, nsteps, rec, sync)
             return
@@ -746,7 +667,7 @@ class FusedBlock(ChunkBuffers):
 
     def _products(self, P: dict, par: int, sync, t: int) -> None:
         """D_p = Σ_q S_q K[q, p] of panel ``P`` at step t (S of parity ``par``): its own block first, then
-        q = p+1, …, each S_q awaited on ``sync`` (a :class:`StepBoard`; None: no waiting)."""
+        q = p+1, …, each S_q awaited on ``sync`` (a :class:`~eoscheck.panelthreads.StepBoard`; None: no waiting)."""
         terms = P["mm"][par]
         S, K = terms[0]
         self.mm(S, K, out=P["Dw"])                  # D_p = S_p K[p, p]: own columns, no wait

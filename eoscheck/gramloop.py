@@ -38,8 +38,9 @@ import numpy as np
 from numba import njit
 
 from . import explog, gdfused
-from .gdfused import fused_pass, on_threads, transcendentals_compiled, update_gram
+from .gdfused import fused_pass, transcendentals_compiled, update_gram
 from .jitcache import drop_stale
+from .panelthreads import on_threads
 
 #: Linux futex(2) system-call numbers, and its private wait/wake operations.
 _SYS_FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}
