@@ -211,13 +211,13 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
     every point (its points carry ``_horizon`` = ``reach``, :meth:`Evaluation.vacuous`), where T alone would only
     let the bounds below T + 1 fail.
     """
-    want = None if wanted is None else np.asarray(wanted, bool)
+    want = slice(None) if wanted is None else np.asarray(wanted, bool)
     for H, run in longer_runs(inst, reach):
         B = Arrays.of(run.trajectory(cache=run is inst))
         s = B.first(condition(run, B)).astype(np.float64)
         if run is inst:
             A = B
-        if not (s[want if want is not None else slice(None)] < 0).any():
+        if not (s[want] < 0).any():
             break
     return A, s, H
 
