@@ -39,6 +39,8 @@ _LAZY = {
     "poly_tail": ("eoscheck.losses", "poly_tail"),
     # gradient descent and its records
     "run_gd": ("eoscheck.gd", "run_gd"),
+    "first_steps": ("eoscheck.gd", "first_steps"),
+    "FirstSteps": ("eoscheck.gd", "FirstSteps"),
     "Trajectory": ("eoscheck.trajectory", "Trajectory"),
     "run_ntk": ("eoscheck.networks", "run_ntk"),
     "run_mlp3": ("eoscheck.mlp", "run_mlp3"),

@@ -189,8 +189,9 @@ def choose_threads(panels: int, since: tuple | None, now: tuple | None) -> int:
 
 
 def run_fast(data, loss: Loss, eta: np.ndarray, w0, w_star, steps: int, recorder, bar, *, method: str,
-             backend: str, device, threads: int | None) -> tuple[np.ndarray, dict]:
-    """Run the fast engine into ``recorder``; returns (final w (K, d), engine info)."""
+             backend: str, device, threads: int | None) -> tuple[np.ndarray | None, dict]:
+    """Run the fast engine into ``recorder``; returns (final w (K, d), None where the recorder stopped the run;
+    engine info)."""
     # every product on one thread, the set-up's too (K = Z Zᵀ, M₀ = W₀Zᵀ, Zw*): a BLAS pool used
     # there keeps spinning after it (OpenBLAS: ~1 CPU for ~120 ms, measured) against the run's own
     # threads and other processes, and its thread count would set the bits of K and M₀
@@ -269,7 +270,7 @@ def _at_most_the_run(C: int, steps: int | None) -> int:
     return C if steps is None else int(max(1, min(C, steps + 1)))
 
 
-def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int, since: tuple | None) -> np.ndarray:
+def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int, since: tuple | None) -> np.ndarray | None:
     """The chunks of a run.  ``info["threads"]`` None: the set-up (from the snapshot ``since``) and the
     first chunks run on one thread while the load is measured (at least :data:`LOAD_WINDOW` s, no
     waiting; a window in which this process's other threads were busy beside other processes is
@@ -305,6 +306,8 @@ def _run_chunks(blk, recorder, steps: int, bar, info: dict, K: int, since: tuple
             blk.advance(t0, nsteps, recorded)
         red = blk.reductions(nsteps, rec_j, len(rec_j) == nsteps)
         _chunk_records(blk, recorder, red, t0, nsteps, rec_j, K)
+        if recorder.finished:                 # the recorder has what it wanted (:func:`eoscheck.gd.first_steps`)
+            return None
         if t0 + nsteps > steps:
             final_w = blk.final_w(nsteps - 1)[:K]
         blk.roll(nsteps)

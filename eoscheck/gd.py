@@ -20,13 +20,17 @@ loss of digits by R/γ*.  ‖∇L‖ is recomputed where its form cancels
 (:data:`eoscheck.fastgd.CANCELLED`).  ``"auto"``
 picks the fast engine in float64 with the cheaper form.  Both engines hand their numbers
 to the one recorder, :class:`eoscheck.recorder.GDRecorder`.
+
+:func:`first_steps` runs the same steps without keeping their records: each chunk is shown to a condition and
+dropped, so a first hitting time can be looked for over 10⁷ steps and more in memory that does not grow with them.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -39,12 +43,12 @@ from .gdinputs import (LOG_DOMAIN_BELOW, check_etas, check_point, check_steps, c
 from .losses import Loss, get_loss
 from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
-from .recorder import INCREASE_RTOL, GDRecorder
+from .recorder import INCREASE_RTOL, FirstStepRecorder, GDRecorder
 from .sharpness import batch_sharpness_torch
 from .trajectory import RECORDED, Trajectory
 
-__all__ = ["run_gd", "ReferenceGD", "INCREASE_RTOL", "check_etas", "record_grid", "resolve_device",
-           "METHODS", "BACKENDS"]
+__all__ = ["run_gd", "first_steps", "FirstSteps", "ReferenceGD", "INCREASE_RTOL", "check_etas", "record_grid",
+           "resolve_device", "METHODS", "BACKENDS"]
 
 METHODS = ("auto", "gram", "primal", "reference")
 BACKENDS = ("auto", "numba", "numpy", "torch")
@@ -101,19 +105,7 @@ def run_gd(
     Memory: the records take 12 · 8 · K · S bytes (S recorded steps): 10⁶ steps for 32
     stepsizes is 3.1 GB; use ``grid="log"`` beyond that.
     """
-    if not isinstance(data, Dataset):
-        raise EoscheckError(f"data must be an eoscheck Dataset (e.g. Dataset(X, y) with labels ±1, or toy()), "
-                            f"got a {type(data).__name__}")
-    loss = get_loss(loss)
-    eta = check_etas(etas)
-    steps = check_steps(steps)
-    if dtype not in (torch.float64, torch.float32):
-        raise EoscheckError(f"dtype must be torch.float64 (the default) or torch.float32, got {dtype!r}")
-    dev = resolve_device(device)
-    w0 = check_point(w0, data.d, "w0")
-    w_star = check_point(w_star, data.d, "w_star")
-    if w_star is None and data.separable:
-        w_star = data.w_star
+    loss, eta, steps, dev, w0, w_star = _inputs(data, loss, etas, steps, w0, device, dtype, w_star)
     require_memory(len(eta), steps, grid, grid_points, data.n, data.d, sharpness_every)
     rec = record_grid(steps, grid, grid_points)
     sharp_steps = checkpoint_grid(steps, sharpness_every)
@@ -131,12 +123,7 @@ def run_gd(
     label = f"GD {data.name}, {len(eta)} η in [{eta.min():g}, {eta.max():g}], {loss.name}"
     with (progress_bar(desc=label, total=steps + 1, unit="step", eta=True, mininterval=0.5)
           if progress else _NoBar()) as bar:
-        if engine["method"] == "reference":
-            final_w = ReferenceGD(data, loss, eta, w0, dev, dtype, w_star).run(steps, recorder, bar)
-        else:
-            final_w, engine = run_fast(data, loss, eta, w0, w_star, steps, recorder, bar,
-                                       method=engine["method"], backend=engine["backend"], device=dev,
-                                       threads=engine["threads"])
+        final_w, engine = _drive(data, loss, eta, w0, w_star, dev, dtype, steps, engine, recorder, bar)
     records, stats, sharp = recorder.results()
     stats["final_w"] = final_w
     config["config_hash"] = config_hash(config)
@@ -145,6 +132,86 @@ def run_gd(
     prov["wall_time_s"] = time.perf_counter() - t0
     return Trajectory(eta=eta, step=rec, records=records, stats=stats, sharpness_step=sharp_steps,
                       sharpness=sharp, config=config, provenance=prov)
+
+
+def first_steps(
+    data: Dataset,
+    loss: Loss | str,
+    etas: float | Sequence[float],
+    steps: int,
+    condition: Callable[[np.ndarray, dict[str, np.ndarray], np.ndarray], np.ndarray],
+    *,
+    wanted: np.ndarray | None = None,
+    w0: np.ndarray | None = None,
+    w_star: np.ndarray | None = None,
+    device: str | torch.device | None = "cpu",
+    dtype: torch.dtype = torch.float64,
+    method: str = "auto",
+    backend: str = "auto",
+    threads: int | None = None,
+) -> FirstSteps:
+    """The first step s ≤ ``steps`` at which each stepsize's run meets ``condition``, in memory that does not grow
+    with the steps: the run of :func:`run_gd` (the same arguments, the same engine, the same bits), each chunk of
+    steps shown to ``condition`` and then dropped, stopped once every run of ``wanted`` (a (K,) mask; default all)
+    has met it or diverged.
+
+    ``condition(t, records, diverged)``: t the (S,) steps of a chunk, ``records`` its (K, S) records
+    (:data:`eoscheck.trajectory.RECORDED`, NaN where a run is not shown), ``diverged`` (K,) the runs stopped by the
+    chunk's last step; returns the (K, S) steps meeting it.  It is called once a chunk, in step order (so it may keep
+    state of its own across chunks).  Only shown steps count (a diverged run meets nothing after its last finite
+    state).  The steps of the chunks depend on
+    neither ``steps`` nor the stop (a run's first steps are a longer run's, bit for bit), so each s is the one
+    ``run_gd(..., steps)`` followed by the same condition on its records finds.
+    """
+    loss, eta, steps, dev, w0, w_star = _inputs(data, loss, etas, steps, w0, device, dtype, w_star)
+    require_memory(len(eta), 0, "all", None, data.n, data.d)      # the data; the chunks are bounded by their own size
+    want = np.ones(len(eta), bool) if wanted is None else np.asarray(wanted, bool)
+    if want.shape != eta.shape:
+        raise EoscheckError(f"wanted must be a mask of the {len(eta)} stepsizes, got shape {want.shape}")
+    engine = _choose_engine(method, backend, threads, dev, dtype, data, w0, float(np.max(eta)))
+    recorder = FirstStepRecorder(eta, RECORDED, condition, want)
+    _, engine = _drive(data, loss, eta, w0, w_star, dev, dtype, steps, engine, recorder, _NoBar())
+    return FirstSteps(first=recorder.first.copy(), steps_run=recorder.last_step,
+                      diverged_at=recorder.diverged.copy(), engine=engine)
+
+
+@dataclass(frozen=True)
+class FirstSteps:
+    """What :func:`first_steps` found: ``first`` (K,) the first step meeting the condition (−1: not by
+    ``steps_run``, the last step the run reached — ``steps``, or earlier where it stopped once every wanted run had
+    met it or diverged), ``diverged_at`` (K,) (−1: did not), and the engine that ran."""
+
+    first: np.ndarray
+    steps_run: int
+    diverged_at: np.ndarray
+    engine: dict
+
+
+def _inputs(data, loss, etas, steps, w0, device, dtype, w_star) -> tuple:
+    """The checked inputs of a run: (loss, η (K,), T, device, w₀, w*: the data's max-margin direction by
+    default)."""
+    if not isinstance(data, Dataset):
+        raise EoscheckError(f"data must be an eoscheck Dataset (e.g. Dataset(X, y) with labels ±1, or toy()), "
+                            f"got a {type(data).__name__}")
+    loss = get_loss(loss)
+    eta = check_etas(etas)
+    steps = check_steps(steps)
+    if dtype not in (torch.float64, torch.float32):
+        raise EoscheckError(f"dtype must be torch.float64 (the default) or torch.float32, got {dtype!r}")
+    dev = resolve_device(device)
+    w0 = check_point(w0, data.d, "w0")
+    w_star = check_point(w_star, data.d, "w_star")
+    if w_star is None and data.separable:
+        w_star = data.w_star
+    return loss, eta, steps, dev, w0, w_star
+
+
+def _drive(data, loss, eta, w0, w_star, dev, dtype, steps: int, engine: dict, recorder, bar) -> tuple:
+    """Run the chosen engine into ``recorder``: (final w, or None where the recorder stopped the run; engine info)."""
+    if engine["method"] == "reference":
+        return ReferenceGD(data, loss, eta, w0, dev, dtype, w_star).run(steps, recorder, bar), engine
+    return run_fast(data, loss, eta, w0, w_star, steps, recorder, bar, method=engine["method"],
+                    backend=engine["backend"], device=dev, threads=engine["threads"])
 
 
 def _choose_engine(method, backend, threads, dev, dtype, data, w0, eta_max: float = 1.0) -> dict:
@@ -230,8 +297,8 @@ class ReferenceGD:
             "_grad": grad,
         }
 
-    def run(self, steps: int, recorder: GDRecorder, bar) -> np.ndarray:
-        """Steps 0..T into ``recorder``; returns the final iterate (K, d)."""
+    def run(self, steps: int, recorder: GDRecorder, bar) -> np.ndarray | None:
+        """Steps 0..T into ``recorder``; returns the final iterate (K, d) (None where the recorder stopped the run)."""
         for t in range(steps + 1):
             M = self.W @ self.Z.T
             q = self.quantities(M, self.loss.grad(M))
@@ -244,6 +311,8 @@ class ReferenceGD:
             if recorder.wants_sharpness(t):
                 h = self.loss.hess(M) / self.n
                 recorder.record_sharpness_at(t, batch_sharpness_torch(h, self.Z), shown)
+            if recorder.finished:
+                return None
             if t < steps:
                 go = torch.as_tensor(recorder.alive, device=self.W.device)
                 self.W = self.W - torch.where(go[:, None], self.eta[:, None] * grad, torch.zeros_like(grad))

@@ -44,12 +44,16 @@ def host(x) -> np.ndarray:
 class GDRecorder:
     """Records and exact trackers for K runs with stepsizes ``eta``.
 
+    ``finished``: the engines stop the run after a chunk (or step) that set it (:class:`FirstStepRecorder`).
+
     Args:
       eta: (K,) stepsizes.
       rec: recorded steps (sorted); sharp_steps: sharpness checkpoints (sorted).
       names: the record names (:data:`eoscheck.trajectory.RECORDED`).
       out, sharp: optional caller-owned (K, S) / (K, C) arrays (views) to write into.
     """
+
+    finished = False
 
     def __init__(self, eta, rec: np.ndarray, sharp_steps: np.ndarray, names, out=None, sharp=None):
         eta = np.asarray(host(eta), dtype=np.float64)
@@ -180,6 +184,35 @@ class GDRecorder:
         (:func:`_track`)."""
         _track(t0, log_L, alive, self.prev_log_L, self.log_rtol, self.log_thr1, self.log_thr2, self.last_inc,
                self.last_inc_strict, self.below1, self.below2, self.max_log_L, self.argmax)
+
+
+class FirstStepRecorder(GDRecorder):
+    """Every step recorded, a chunk at a time, shown to ``condition`` and dropped: the first step meeting it per run
+    (``first``, −1: not yet), the last step seen (``last_step``), and ``finished`` once every run of ``wanted`` has
+    met it or stopped (diverged).  The trackers and running averages are the full run's (they are carried across
+    chunks).  Used by :func:`eoscheck.gd.first_steps`."""
+
+    def __init__(self, eta, names, condition, wanted: np.ndarray):
+        super().__init__(eta, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), names)
+        self.names = tuple(names)
+        self.condition = condition
+        self.wanted = np.asarray(wanted, bool)
+        self.first = np.full(self.K, -1, dtype=np.int64)
+        self.last_step = -1
+
+    def recorded(self, t0: int, nsteps: int) -> np.ndarray:
+        return np.arange(nsteps)
+
+    def observe_chunk(self, t0: int, L, log_L, G, shown, values: dict | None = None) -> None:
+        nsteps = L.shape[0]
+        self.rec = np.arange(t0, t0 + nsteps, dtype=np.int64)
+        self.records = {k: np.full((self.K, nsteps), math.nan) for k in self.names}
+        super().observe_chunk(t0, L, log_L, G, shown, values)
+        hit = np.asarray(self.condition(self.rec, self.records, self.diverged >= 0), dtype=bool) & shown.T
+        new = (self.first < 0) & hit.any(axis=1)
+        self.first[new] = t0 + hit[new].argmax(axis=1)
+        self.last_step = t0 + nsteps - 1
+        self.finished = not (self.wanted & (self.first < 0) & self.alive).any()
 
 
 @njit(cache=True, nogil=True)

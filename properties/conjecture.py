@@ -19,7 +19,9 @@ Vocabulary (QUANTITY), each measured on a GD run with w₀ = 0:
                             not reached by T, against an upper bound without
                             fitted constants, it is looked for further, up to
                             the step H whose H + 1 passes the bound's limit
-                            (≤ 2¹⁸ steps); not seen by H it counts as H + 1;
+                            (≤ 2²⁶ steps and a work cap: exact_engine.hit_cap;
+                            one run a chunk at a time); not seen by H it
+                            counts as H + 1;
                             set aside where not looked for so far, and against
                             a lower bound; a run that diverged first has none
 ``last_increase``           last t with L(w_t) > L(w_{t−1}) (0 if none)
@@ -69,7 +71,7 @@ from eoscheck.expr import evaluate, parse_expression
 from eoscheck.losses import get_loss
 
 from .claims import Evaluation, limit
-from .exact_engine import longer_runs
+from .exact_engine import hit_cap
 from .instances import Instance
 from .numerics import allowance, log_grid_indices, log_slope, measurement_allowance, rel_allowance
 from .precision import high_precision
@@ -86,11 +88,6 @@ FIT_MARGIN = 1.0
 SLOPE_TOL = 0.1
 #: Most sharpness checkpoints of one run a fixed-step sharpness(s) asks for (each a d×d eigenproblem per row).
 MAX_CHECKPOINTS = 4096
-#: The most steps a transition time not reached by T is looked for (:meth:`Conjecture._look_further`), as the
-#: theorems' hitting times (:data:`~eoscheck.properties.exact_engine.HIT_CAP`).
-FURTHER = 2**18
-#: ... and the most multiply-adds n·d·K·H of such a longer run (~10 s on the project's 2 vCPUs at n = 1000, d = 200).
-FURTHER_WORK = 2e10
 
 T_QUANTITIES = {
     "loss": "loss", "avg_loss": "avg_loss", "w_norm": "w_norm", "grad_norm": "grad_norm",
@@ -478,7 +475,7 @@ class Conjecture:
                                                           strict=self.strict).violations()
             if silent.any():
                 notes.append(f"{int(silent.sum())} of them set aside where EXPR's limit is ≥ the horizon + 1 (not looked "
-                             "for that far: beyond 2¹⁸ steps or the work cap, with fitted constants, or a threshold "
+                             "for that far: beyond hit_cap's steps or work, with fitted constants, or a threshold "
                              "moving across γ*'s interval): a time beyond the horizon neither convicts nor acquits there")
                 keep = ~silent
                 meas, b, allow, allow_m = meas[keep], b[keep], allow[keep], allow_m[keep]
@@ -505,45 +502,72 @@ class Conjecture:
     def _look_further(self, inst: Instance, meas: np.ndarray, b: np.ndarray, allow: np.ndarray,
                       P: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
         """transition_time ≤ EXPR (no fitted constants: those are fitted on times counted T + 1): each time not
-        reached by T looked for further, up to the step H whose H + 1 passes EXPR's limit, if H ≤ :data:`FURTHER` and
-        the run's multiply-adds n·d·K·H ≤ :data:`FURTHER_WORK`.
+        reached by T looked for further, up to the step H whose H + 1 passes EXPR's limit, if H is within
+        :func:`~eoscheck.properties.exact_engine.hit_cap` (:meth:`_times_further`).
 
-        The whole batch runs again, longer each time (:func:`~eoscheck.properties.exact_engine.longer_runs`), while
-        such a time is not seen; each time is read at its row's own threshold (at its T), from the same records.
-        Returns the measured values (H + 1 where not seen),
-        the parameters with ``horizon`` (the step a time was looked for up to) and ``_horizon`` per point — H wherever
-        H is within those caps, also for a time seen by T, which would have been looked for that far (so it could
-        fail: :meth:`Evaluation.vacuous`), else T — and notes.  A row whose threshold moves across γ*'s interval past
-        a step on the longer run keeps T + 1 and its horizon T (set aside); one that leaves the float range before
-        its threshold gets NaN (set aside)."""
+        Returns the measured values (H + 1 where not seen), the parameters with ``horizon`` (the step a time was
+        looked for up to) and ``_horizon`` per point — H wherever H is within that cap, also for a time seen by T,
+        which would have been looked for that far (so it could fail: :meth:`Evaluation.vacuous`), else T — and notes.
+        A row whose threshold moves across γ*'s interval past a step on the longer run keeps T + 1 and its horizon T
+        (set aside); one that leaves the float range before its threshold gets NaN (set aside)."""
         with np.errstate(invalid="ignore", over="ignore"):
             need = np.floor(limit(b, allow, "<=")).astype(float)
-        cap = min(FURTHER, FURTHER_WORK // max(1, inst.data.n * inst.data.d * len(inst.etas)))
         horizon = P["_horizon"].copy()
         looked = horizon.copy()
-        reachable = (need > horizon) & (need <= cap)         # a NaN or infinite limit is not
+        reachable = (need > horizon) & (need <= hit_cap(inst))     # a NaN or infinite limit is not
         want = (meas > horizon) & reachable
-        meas, unknown, open_ = meas.copy(), np.zeros(meas.shape, bool), want.copy()
-        reach = int(need[want].max()) if want.any() else 0
-        # first the instance's own run, to its last step (a row's T may be shorter: --eta-of-T), then longer ones
-        for H, run in longer_runs(inst, reach) if want.any() else ():
-            traj = run.trajectory(cache=run is inst)
-            for i in np.flatnonzero(open_):
-                base = {"eta": P["eta"][i], "n": inst.data.n, "d": inst.data.d, "gamma": P["gamma"][i],
-                        "T": int(P["T"][i]), "gamma_hi": P["_ghi"][i]}
-                vals, _ = self._measure(traj, int(P["_row"][i]), H, base)
-                if vals is None:              # the threshold's step is not known there: left as it was
-                    unknown[i], open_[i] = True, False
-                    continue
-                meas[i], horizon[i], looked[i] = vals[0], H, H
-                open_[i] = vals[0] > H                # seen, or NaN (diverged): done
-            if not open_.any():
-                break
+        meas, unknown = meas.copy(), np.zeros(meas.shape, bool)
+        idx = np.flatnonzero(want)
+        # up to the run's own T at least (a row's T may be shorter: --eta-of-T)
+        reach = int(max(need[want].max(), inst.steps)) if want.any() else 0
+        times, ran = self._times_further(inst, P, idx, reach) if want.any() else ([], 0)
+        for i, v in zip(idx, times):
+            if v is None:                     # the threshold's step is not known there: left as it was
+                unknown[i] = True
+            else:
+                meas[i], horizon[i], looked[i] = v, ran, ran
         horizon = np.where(reachable & ~unknown, np.maximum(horizon, need), horizon)
         seen = int((want & (meas <= looked)).sum())
         notes = [f"{int(want.sum())} transition time(s) not reached by T looked for further (up to EXPR's limit)"]
         notes += [f"{seen} transition time(s) not reached by T seen by EXPR's limit"] if seen else []
         return meas, dict(P, _horizon=horizon, horizon=looked), notes if want.any() else []
+
+    def _times_further(self, inst: Instance, P: dict[str, np.ndarray], idx: np.ndarray,
+                       reach: int) -> tuple[list, int]:
+        """The transition times of the points ``idx`` (one per stepsize row), looked for up to ``reach`` steps in one
+        run a chunk at a time (:meth:`Instance.first_steps`: the bits of the whole run; stopped once every such time
+        is seen or its run diverged), as :meth:`_measure` reads them on a run of that length: the first step with
+        ln L ≤ ln THR at every end of γ*'s interval (None where the ends' steps differ), NaN where the run left the
+        float range first, the last step looked at + 1 where not seen; and that last step."""
+        K = len(inst.etas)
+        strict, loose = np.full(K, np.nan), np.full(K, np.nan)     # NaN: never met (a row not looked for)
+        for i in idx:
+            base = {"eta": P["eta"][i], "n": inst.data.n, "d": inst.data.d, "gamma": P["gamma"][i],
+                    "T": int(P["T"][i]), "gamma_hi": P["_ghi"][i]}
+            logs = [math.log(t) if t > 0 else math.nan
+                    for t in (value_at(self.arg, dict(base, gamma=g)) for g in self._gamma_ends(base))]
+            k = int(P["_row"][i])
+            strict[k], loose[k] = (math.nan, math.nan) if any(map(math.isnan, logs)) else (min(logs), max(logs))
+        loose_at, gone = np.full(K, -1), np.zeros(K, bool)
+
+        def crossed(run: Instance, A) -> np.ndarray:
+            """L ≤ the stricter end's THR (the run stops on it); the looser end's first step noted on the way."""
+            hit = A.logL <= loose[:, None]
+            new = (loose_at < 0) & hit.any(axis=1)
+            loose_at[new] = int(A.t[0, 0]) + hit[new].argmax(axis=1)
+            gone[:] = A.diverged
+            return A.logL <= strict[:, None]
+
+        wanted = np.zeros(K, bool)
+        wanted[P["_row"][idx].astype(int)] = True
+        s, ran = inst.first_steps(crossed, reach, wanted)
+        times = []
+        for k in P["_row"][idx].astype(int):
+            if s[k] >= 0 or loose_at[k] >= 0:
+                times.append(float(s[k]) if s[k] == loose_at[k] else None)
+            else:
+                times.append(math.nan if gone[k] else ran + 1.0)
+        return times, ran
 
     # --- instances ---------------------------------------------------------------------
     def strategy(self, inner: bool = False, k: int = 4):

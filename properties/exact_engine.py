@@ -166,25 +166,40 @@ def over_s(inst: Instance, A: Arrays, ok: np.ndarray, bound_fn, domain_fn) -> Ev
 #: (:data:`EOS_REACH`).
 HEAD_STEPS = 4096
 
-#: The most steps :func:`first_hits` looks for a first hitting time in a run whose T is shorter.
-HIT_CAP = 2**18
+#: The most steps :func:`first_hits` looks for a first hitting time in a run whose T is shorter (one run, a chunk at
+#: a time: :meth:`Instance.first_steps`; its memory does not grow with the steps) ...
+HIT_CAP = 2**26
+
+#: ... and the most work of that run, counted as K·(n·d + :data:`STEP_OVERHEAD`) a step (K stepsizes, n points in d
+#: dimensions): ~0.8 ns a unit on the project's 2 vCPUs (n·d ≤ 512), so a condition never met costs ≤ ~15 s a run.
+#: A count, not a time: the same points are testable on every machine.
+HIT_WORK = 2**34
+
+#: A step's fixed work (its chunk's records, per stepsize) in units of one multiply-add of the data.
+STEP_OVERHEAD = 100
+
+
+def hit_cap(inst: Instance) -> int:
+    """The most steps a hitting time of ``inst`` is looked for: :data:`HIT_CAP`, or fewer where
+    :data:`HIT_WORK` runs out first."""
+    return int(min(HIT_CAP, HIT_WORK // (len(inst.etas) * (inst.data.n * inst.data.d + STEP_OVERHEAD))))
 
 
 def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray],
                tau: Callable[[Instance, np.ndarray], np.ndarray], what: str, head: int = HEAD_STEPS,
-               cap: int = HIT_CAP) -> Evaluation:
+               cap: int | None = None) -> Evaluation:
     """:func:`hitting`: each stepsize's first s meeting ``condition``, looked for up to its ⌈τ⌉.
 
-    The steps run: the first min(T, ``head``), then the whole batch again, :data:`GROWTH`× longer each time, while a
-    stepsize whose ⌈τ⌉ is at most max(T, ``cap``) has not met ``condition``, up to the largest such ⌈τ⌉ (or T)
-    (:func:`first_times`).  A longer run's first steps are the shorter one's, bit for bit (``tests/test_gd.py``), so
-    each s is the one a single run of that length finds; a stepsize's point can fail wherever that length reaches its
-    ⌈τ⌉ (an s after ⌈τ⌉, or none by then, is a violation, whose witness is the instance itself: its replay runs the
-    same steps).
+    The steps run: the first min(T, ``head``), then on while a stepsize whose ⌈τ⌉ is at most max(T, ``cap``)
+    (default :func:`hit_cap`) has not met ``condition``, up to the largest such ⌈τ⌉ (or T) (:func:`first_times`).
+    A longer run's first steps are the shorter one's, bit for bit (``tests/test_gd.py``), so each s is the one a
+    single run of that length finds; a stepsize's point can fail wherever that length reaches its ⌈τ⌉ (an s after
+    ⌈τ⌉, or none by then, is a violation, whose witness is the instance itself: its replay runs the same steps).
     ``condition(instance, arrays)`` is the boolean (K, S+1) array of the steps meeting it; ``tau(instance, etas)``
     the bound per stepsize.
     """
     taus = np.asarray(tau(inst, inst.eta), dtype=np.float64)
+    cap = hit_cap(inst) if cap is None else cap
     testable = np.ceil(taus) <= max(cap, inst.steps)  # the others cannot fail by any run this would do
     reach = max([inst.steps] + [int(t) for t in np.ceil(taus[testable])])
     A, s, ran = first_times(inst.with_(steps=min(inst.steps, head)), condition, reach, wanted=testable)
@@ -195,7 +210,7 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
     return ev
 
 
-#: Each further run of :func:`first_times` is this many times longer than the one before.
+#: Each further run of :func:`rerun_first_steps` is this many times longer than the one before.
 GROWTH = 4
 
 
@@ -203,23 +218,34 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
                 wanted: np.ndarray | None = None) -> tuple[Arrays, np.ndarray, int]:
     """The first step meeting ``condition`` per stepsize, looked for up to ``reach`` steps (T if longer).
 
-    Returns (the arrays of ``inst``'s run, s* (−1 where not met by ``reach``), the steps run).  While a stepsize of
-    ``wanted`` (a (K,) mask; default all) has not met ``condition``, the whole batch is run again for
-    :data:`GROWTH`× the steps, up to ``reach`` (not kept in the run cache): a longer run's first steps are the
-    shorter one's, bit for bit (the engine's choices depend on the problem, never on T: ``tests/test_gd.py``), so
-    every s* is the one a single run of that length finds.  So an upper bound on s* below ``reach`` + 1 can fail at
-    every point (its points carry ``_horizon`` = ``reach``, :meth:`Evaluation.vacuous`), where T alone would only
-    let the bounds below T + 1 fail.
+    Returns (the arrays of ``inst``'s run, s* (−1 where not met by ``reach``), the last step looked at).  Where a
+    stepsize of ``wanted`` (a (K,) mask; default all) has not met ``condition`` by T, the batch runs on to ``reach``
+    (:meth:`Instance.first_steps`: the same run, bit for bit, a chunk at a time, stopped once every stepsize of
+    ``wanted`` has met it or diverged).  So an upper bound on s* below ``reach`` + 1 can fail at every point (its
+    points carry ``_horizon`` = ``reach``, :meth:`Evaluation.vacuous`), where T alone would only let the bounds
+    below T + 1 fail.  ``condition`` holds or not at a step from that step's records alone.
     """
+    want = np.ones(len(inst.etas), bool) if wanted is None else np.asarray(wanted, bool)
+    A = Arrays.of(inst.trajectory())
+    s = A.first(condition(inst, A)).astype(np.float64)
+    if reach <= inst.steps or not (s[want] < 0).any():
+        return A, s, inst.steps
+    s, ran = inst.first_steps(condition, reach, want)
+    return A, s, ran
+
+
+def rerun_first_steps(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], steps: int,
+                      wanted: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """:meth:`Instance.first_steps` for a model whose runs are recorded whole (the NTK's): the batch run again
+    :data:`GROWTH`× longer each time (:func:`longer_runs`, not kept in the run cache) until every stepsize of
+    ``wanted`` has met ``condition`` or the run reaches ``steps``."""
     want = slice(None) if wanted is None else np.asarray(wanted, bool)
-    for H, run in longer_runs(inst, reach):
+    for H, run in longer_runs(inst, steps):
         B = Arrays.of(run.trajectory(cache=run is inst))
         s = B.first(condition(run, B)).astype(np.float64)
-        if run is inst:
-            A = B
         if not (s[want] < 0).any():
             break
-    return A, s, H
+    return s, H
 
 
 def longer_runs(inst: Instance, reach: int):

@@ -21,11 +21,12 @@ import torch
 
 from eoscheck._errors import EoscheckError
 from eoscheck.datasets import Dataset
-from eoscheck.gd import run_gd
+from eoscheck.gd import first_steps, run_gd
 from eoscheck.losses import Loss, get_loss
 from eoscheck.provenance import array_hash, canonical_json
 from eoscheck.trajectory import Trajectory
 
+from .observe import Arrays
 from .strategies import Certificate, certificate
 
 #: The instance classes of the models other than linear GD, by ``extra["model"]`` (each registered by the module that
@@ -153,6 +154,20 @@ class Instance:
                               sharpness_every=sharpness_every)
 
         return _RUNS.run(self.key(ws, sharpness_every), compute, keep=cache)
+
+    def first_steps(self, condition: Callable[["Instance", Arrays], np.ndarray], steps: int,
+                    wanted: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """(s* (K,): the first step ≤ ``steps`` meeting ``condition(run, arrays)`` per stepsize, −1 where not met;
+        the last step looked at): the run of :meth:`trajectory` for ``steps`` steps, bit for bit, in memory that does
+        not grow with them (:func:`eoscheck.gd.first_steps`), stopped once every stepsize of ``wanted`` (default
+        all) has met it or diverged.  ``condition`` sees a chunk of steps at a time: it must hold or not at a step
+        from that step's records alone (as a comparison of them), and be false where they are NaN."""
+        run = self.with_(steps=int(steps))
+        with single_thread():
+            fs = first_steps(self.data, self.loss_obj, list(self.etas), run.steps,
+                             lambda t, r, dv: condition(run, Arrays.of_records(self.eta, t, r, dv)), wanted=wanted,
+                             w0=None if self.w0 is None else np.asarray(self.w0), w_star=self.cert.w_star)
+        return fs.first.astype(np.float64), fs.steps_run
 
     # --- description and persistence ---------------------------------------------
     def describe(self) -> str:

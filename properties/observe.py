@@ -34,11 +34,16 @@ class Arrays:
     def of(cls, traj: Trajectory) -> "Arrays":
         if not traj.full_grid:
             raise ValueError("the checks need every step recorded (grid='all')")
-        r = traj.records
-        return cls(eta=traj.eta[:, None], t=traj.step[None, :].astype(np.float64), L=r["loss"],
+        return cls.of_records(traj.eta, traj.step, traj.records, traj.diverged)
+
+    @classmethod
+    def of_records(cls, eta: np.ndarray, steps: np.ndarray, r: dict[str, np.ndarray], diverged: np.ndarray) -> "Arrays":
+        """From (K, S) records at ``steps`` (a whole run, or a chunk of one: :func:`eoscheck.gd.first_steps`) and
+        the (K,) runs diverged by the last of them; :meth:`first` gives indices into ``steps``."""
+        return cls(eta=np.asarray(eta)[:, None], t=np.asarray(steps)[None, :].astype(np.float64), L=r["loss"],
                    logL=r["log_loss"], logF=r["log_F"], G=r["G"], gn=r["grad_norm"], wn=r["w_norm"],
                    proj=r["w_proj"], avg_L=r["avg_loss"], avg_G=r["avg_G"], min_margin=r["min_margin"],
-                   diverged=traj.diverged)
+                   diverged=diverged)
 
     @property
     def K(self) -> int:

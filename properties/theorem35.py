@@ -20,7 +20,7 @@ from .numerics import allowance, average_allowance, log_slope, rel_allowance, sa
 from .observe import Arrays, worst_per_row
 from .strategies import (crawshaw_liu_hard, log_uniform, loss_spec, losses, separable_datasets, single_point,
                          stepsize_batches, with_certificate)
-from .exact_engine import (EOS_REACH, candidate_s, censored_first_times, first_hits, reaching_example,
+from .exact_engine import (EOS_REACH, candidate_s, censored_first_times, first_hits, hit_cap, reaching_example,
                            reaching_instances, theorem1_canonical)
 
 GENERAL = ("Assumption 1", "loss with 3A–3B (logistic, flat_exp, flat_poly)", "w0 = 0")
@@ -172,17 +172,11 @@ def thm35_tau_explicit(inst: Instance) -> Evaluation:
 # ---------------------------------------------------------------------------
 
 
-#: How far ``thm35.tau_exp_tail`` looks for the first time meeting (15) (:func:`first_times`): 2¹⁸ steps, so its
-#: points with C₂·max{η, n}/γ² (loosened ×2) below 2¹⁸ + 1 can fail, 59 of the 86 at ci (seed 0) where a look up to
-#: T = 3000 let 6 fail.  At ci 2 of 26 runs went on past T (to 12,000 steps).  The worst case, a condition never met
-#: by any of 11 stepsizes (the η ladder), takes 1.7 s and ~0.4 GB of records.
-TAU_REACH = 2**18
-
-
 def tau_C2_evaluate(inst: Instance) -> Evaluation:
-    """First s meeting (15) against max{η, n}/γ², looked for up to :data:`TAU_REACH` steps (or T if longer)."""
+    """First s meeting (15) against max{η, n}/γ², looked for up to :func:`hit_cap` steps (or T if longer), so the
+    points with C₂·max{η, n}/γ² (loosened ×2) below that reach + 1 can fail."""
     A, meas, censored, reach, notes = censored_first_times(
-        inst, lambda run, B: B.logL <= np.log(_threshold15(run, B))[:, None], TAU_REACH, "(15)")
+        inst, lambda run, B: B.logL <= np.log(_threshold15(run, B))[:, None], hit_cap(inst), "(15)")
     shape = np.maximum(A.eta[:, 0], inst.data.n) / inst.gamma**2
     return Evaluation(meas, shape, 0.0, "<=", {"eta": A.eta[:, 0], "n": inst.data.n, "d": inst.data.d,
                                                "gamma": inst.gamma, "censored": censored.astype(float),

@@ -39,7 +39,7 @@ from eoscheck.bounds import theorem6
 
 from .bound_values import at, at_where
 from .claims import Budget, Claim, Evaluation, FitSpec, register
-from .exact_engine import candidate_s, censored_first_times
+from .exact_engine import candidate_s, censored_first_times, rerun_first_steps
 from .instances import MODELS, Instance, RunCache, single_thread
 from .numerics import allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
@@ -99,6 +99,10 @@ class NTKInstance(Instance):
                                seed=self.seed, signs=self.signs, delta=self.delta, sharpness_every=sharpness_every)
 
         return _RUNS.run(self.key(None, sharpness_every), compute, keep=cache)
+
+    def first_steps(self, condition, steps: int, wanted=None) -> tuple[np.ndarray, int]:
+        """:meth:`Instance.first_steps` by whole runs, longer each time (:func:`run_ntk` records a run whole)."""
+        return rerun_first_steps(self, condition, steps, wanted)
 
     def describe(self) -> str:
         return f"NTK m={self.width} ({self.signs} signs, seed {self.seed}, δ={self.delta:g}); " + super().describe()

@@ -809,13 +809,13 @@ def test_transition_times_seen_by_T_below_a_limit_beyond_T_test_nothing():
 @pytest.mark.parametrize("limit, measured, horizon", [
     (1000, [1001.0, 1001.0], [1000.0, 1000.0]),     # not seen by step 1000 at either η: a time beyond 1000, a witness
     (5000, [2585.0, 5001.0], [5000.0, 5000.0]),     # η = 1 meets L ≤ 1/100 at s = 2585; η = 1/2 not by 5000: a witness
-    (1e9, [], []),                                   # beyond 2¹⁸ steps: not looked for, set aside as before
+    (1e9, [], []),                                   # beyond hit_cap's steps: not looked for, set aside as before
 ])
 def test_a_transition_time_not_reached_by_T_is_looked_for_up_to_the_limit(limit, measured, horizon):
     """A transition time not reached by T was set aside wherever EXPR's limit is ≥ T + 1, so an upper bound between
     T and the true time could not fail.  It is now looked for further, up to the step whose time + 1 passes the limit
-    (at most 2¹⁸ steps): toy data, η = 1 and 1/2, T = 100; GD at η = 1 first has L ≤ 1/100 at s = 2585 (a run of
-    20,000 steps, every step recorded)."""
+    (at most :func:`~eoscheck.properties.exact_engine.hit_cap` steps): toy data, η = 1 and 1/2, T = 100; GD at η = 1
+    first has L ≤ 1/100 at s = 2585 (a run of 20,000 steps, every step recorded)."""
     from eoscheck import toy
     from eoscheck.properties.instances import Instance
     from eoscheck.properties.strategies import with_certificate
@@ -862,6 +862,37 @@ def test_a_row_whose_T_is_shorter_than_the_run_is_looked_for_in_the_run_itself()
     ev = conj.evaluate(Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 3000, extra={"T": [100, 3000]}))
     assert ev.measured.tolist() == [2585.0, 3001.0] and ev.violations().tolist() == [True, True]
 
+
+
+def test_a_time_looked_for_further_is_read_at_both_ends_of_gammas_interval():
+    """"transition_time(gamma/20)" looked for past T is read in one run a chunk at a time: each row's first step with
+    L ≤ THR at both ends of γ*'s interval, as a whole run reads them.  Row 0 (η = 1, the toy set's certificate, ends
+    equal to 1e-13) crosses both at s = 2585; row 1 (η = 1/2) given the interval [γ, 2γ] crosses 2γ/20 at s = 2634 and
+    γ/20 not by step 5000: the two ends' steps differ, so its time is not known (None)."""
+    import math
+
+    from eoscheck import toy
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.observe import Arrays
+    from eoscheck.properties.strategies import with_certificate
+
+    conj = Conjecture.parse("transition_time(gamma/20) <= 5000", ranges={"n": "1:1000", "d": "1:100", "T": "10:1000",
+                                                                         "gamma": "1e-6:1", "eta": "0.01:100"})
+    inst = Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 100, extra={"T": [100, 100]})
+    g, g_hi = inst.gamma, inst.gamma_hi
+    A = Arrays.of(inst.with_(steps=5000).trajectory())           # the oracle: a whole run, every step recorded
+
+    def first(k, thr):
+        hit = np.flatnonzero(A.logL[k] <= math.log(thr))
+        return int(hit[0]) if hit.size else -1
+
+    assert first(0, g / 20) == first(0, g_hi / 20) == 2585
+    assert first(1, g / 20) == -1 and first(1, 2 * g / 20) == 2634
+    P = {"eta": np.array([1.0, 0.5]), "gamma": np.array([g, g]), "_ghi": np.array([g_hi, 2 * g]),
+         "T": np.array([100.0, 100.0]), "_row": np.array([0.0, 1.0])}
+    assert conj._times_further(inst, P, np.array([0, 1]), 5000) == ([2585.0, None], 5000)
+    P["_ghi"][1] = g_hi                                           # its own certificate: not seen by 5000, counted 5001
+    assert conj._times_further(inst, P, np.array([0, 1]), 5000) == ([2585.0, 5001.0], 5000)
 
 
 def test_a_run_that_diverged_before_its_threshold_has_no_transition_time():

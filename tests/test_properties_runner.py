@@ -1,5 +1,6 @@
 """The search finds and shrinks counterexamples, files them, and replay re-checks them; the CLI codes."""
 
+import contextlib
 import importlib.util
 import json
 from pathlib import Path
@@ -296,9 +297,10 @@ def test_the_summary_counts_every_claim(capsys):
 
 def test_the_table_shows_how_many_points_could_fail(capsys):
     """A "holds" says nothing about points that could not have contradicted the claim: the table shows, of the points
-    decided, those that could (thm35.tau_exp_tail holds at ci with 27 of its 86 points unable to fail), "–" where
+    decided, those that could (thm35.tau_exp_tail holds at ci with 1 of its 86 points unable to fail), "–" where
     none was decided (thm6.lazy: no run meets the width condition), and the points left undecided (thm35.tau_explicit:
-    stepsizes whose ⌈τ⌉ is beyond 2¹⁸ steps and that did not meet (15) within T)."""
+    stepsizes whose ⌈τ⌉ is beyond :func:`~eoscheck.properties.exact_engine.hit_cap` and that did not meet (15) within
+    T)."""
     ids = ["thm6.lazy", "thm35.tau_exp_tail", "thm35.tau_explicit"]
     assert main(["check", *ids, "--profile", "ci", "--json"]) == 0
     reps = {r["id"]: r for r in json.loads(capsys.readouterr().out)["claims"]}
@@ -391,7 +393,7 @@ def _first_times(limit_over_T: float, censored: bool):
                                                              (0.5, False, "holds")])
 def test_a_first_time_looked_for_up_to_T_below_a_limit_beyond_T_could_not_fail(limit_over_T, censored, verdict):
     """A first time looked for up to a horizon T counts one never seen as T + 1 (thm35.tau_exp_tail and thm6.tau_exp
-    look up to 2¹⁸ and 2¹⁴ steps).  Where the
+    look up to :func:`~eoscheck.properties.exact_engine.hit_cap` and 2¹⁴ steps).  Where the
     limit is ≥ T + 1, the point passes whatever the time is, seen or not: it could not fail (a claim with only such
     points is undecided).  A time not seen by T > limit is a witness; seen times below a limit < T could have
     failed, so they hold as tested points."""
@@ -414,8 +416,8 @@ def test_the_hitting_time_claims_check_stepsizes_whose_run_reaches_tau(cid):
 def test_crawshaw_liu_tau_2d_runs_reach_their_tau():
     """Its instances run T = 800 steps against τ = 2 + 4n/γ + 280 ln(2/γ²)/γ² (≈ 300–56,000): at seed 1 every one of
     its 92 points met L ≤ 1/(8η) before a ⌈τ⌉ beyond T, so none could fail and the claim was undecided.  A first
-    hitting time is now looked for up to ⌈τ⌉ (≤ 2¹⁸ steps; the runs stop at the first hits), and every point can
-    fail."""
+    hitting time is now looked for up to ⌈τ⌉ (≤ :func:`~eoscheck.properties.exact_engine.hit_cap` steps; the runs
+    stop at the first hits), and every point can fail."""
     rep = run_claim("crawshaw_liu.tau_2d", "ci", seed=1)
     assert rep.verdict == "holds" and rep.points >= 50 and rep.unfalsifiable == 0, (rep.points, rep.unfalsifiable)
 
@@ -445,19 +447,24 @@ def test_the_tau_claims_also_check_runs_through_an_eos_phase_that_reach_tau():
     assert ev.size == 3 and ev.vacuous() == 0 and ev.holds() and (ev.measured > 2000).all()
 
 
+@contextlib.contextmanager
+def _spied(asked: list):
+    """Instance.trajectory and Instance.first_steps noting each run they are asked for, ("run" or "stream", steps)."""
+    run, stream = Instance.trajectory, Instance.first_steps
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Instance, "trajectory",
+                   lambda self, *a, **kw: asked.append(("run", self.steps)) or run(self, *a, **kw))
+        mp.setattr(Instance, "first_steps",
+                   lambda self, c, steps, *a, **kw: asked.append(("stream", steps)) or stream(self, c, steps, *a, **kw))
+        yield
+
+
 def _toy_first_hits(steps, cond, tau, head, cap=2**18):
     """first_hits on the toy set at η = 1, with every run it asks for noted."""
     from eoscheck.properties.exact_engine import first_hits
 
     inst, asked = Instance(with_certificate(toy()), "logistic", (1.0,), steps), []
-    real = Instance.trajectory
-
-    def spy(self, *a, **kw):
-        asked.append(self.steps)
-        return real(self, *a, **kw)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Instance, "trajectory", spy)
+    with _spied(asked):
         ev = first_hits(inst, cond, lambda _, etas: np.full(len(etas), float(tau)), "s", head=head, cap=cap)
     return ev, asked
 
@@ -469,66 +476,64 @@ def test_a_hitting_time_met_in_the_head_run_decides_the_whole_run():
     ev, asked = _toy_first_hits(300, cond, 100, head=20)
     full = Instance(with_certificate(toy()), "logistic", (1.0,), 300)
     s_full = Arrays.of(full.trajectory()).first(cond(full, Arrays.of(full.trajectory())))
-    assert asked == [20] and ev.measured.tolist() == s_full.astype(float).tolist() and 0 < s_full[0] <= 20
+    assert asked == [("run", 20)] and ev.measured.tolist() == s_full.astype(float).tolist() and 0 < s_full[0] <= 20
     assert ev.vacuous() == 0 and ev.holds()
 
 
-@pytest.mark.parametrize("threshold, tau, asked", [(0.55, 1, [20]), (1e-300, 100, [20, 80, 300])])
+@pytest.mark.parametrize("threshold, tau, asked", [(0.55, 1, [("run", 20)]),
+                                                  (1e-300, 100, [("run", 20), ("stream", 300)])])
 def test_a_hitting_time_late_or_missing_in_the_head_run_is_a_violation(threshold, tau, asked):
     """Met within the head but after ⌈τ⌉ (s = 13 > 1): a violation the head run decides; never met: the run goes on to
-    T, and T + 1 > ⌈τ⌉ is one.  Either way the witness is the instance itself, whose replay runs T steps."""
+    T (one run, a chunk at a time), and T + 1 > ⌈τ⌉ is one.  Either way the witness is the instance itself, whose
+    replay runs T steps."""
     ev, seen = _toy_first_hits(300, lambda _, A: A.logL <= np.log(threshold), tau, head=20)
     assert seen == asked and not ev.holds() and ev.vacuous() == 0
     assert ev.measured.tolist() == ([13.0] if threshold == 0.55 else [301.0])
 
 
 def _toy_first_times(etas, steps, threshold, reach, wanted=None):
-    """first_times on the toy set for L ≤ ``threshold``, with every run it asks for noted as (steps, stepsizes)."""
+    """first_times on the toy set for L ≤ ``threshold``, with every run it asks for noted; and the last step seen."""
     from eoscheck.properties.exact_engine import first_times
 
     inst, asked = Instance(with_certificate(toy()), "logistic", etas, steps), []
-    real = Instance.trajectory
-
-    def spy(self, *a, **kw):
-        asked.append((self.steps, self.etas))
-        return real(self, *a, **kw)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Instance, "trajectory", spy)
-        _, s, _ = first_times(inst, lambda _, A: A.logL <= np.log(threshold), reach, wanted)
-    return s, asked
+    with _spied(asked):
+        _, s, ran = first_times(inst, lambda _, A: A.logL <= np.log(threshold), reach, wanted)
+    return s, asked, ran
 
 
 def test_first_times_runs_on_while_a_stepsize_has_not_met_the_condition():
-    """L ≤ 0.55 on the toy set: η = 1 meets it at s = 13, within T = 20; η = 0.05 does not, and the batch is run
-    again for 80 and then 320 steps, where it meets it — at the step a single run of 320 steps finds, and η = 1 at
-    the same s as in T = 20 steps."""
-    s, asked = _toy_first_times((1.0, 0.05), 20, 0.55, reach=1000)
-    assert asked == [(20, (1.0, 0.05)), (80, (1.0, 0.05)), (320, (1.0, 0.05))]
+    """L ≤ 0.55 on the toy set: η = 1 meets it at s = 13, within T = 20; η = 0.05 does not, and the batch runs on
+    towards the reach, a chunk at a time, and stops once it is met — at the step a single run of 320 steps finds, and
+    η = 1 at the same s as in T = 20 steps."""
+    s, asked, ran = _toy_first_times((1.0, 0.05), 20, 0.55, reach=100_000)
+    assert asked == [("run", 20), ("stream", 100_000)]
     one = Instance(with_certificate(toy()), "logistic", (1.0, 0.05), 320)
     A = Arrays.of(one.trajectory())
     assert s.tolist() == A.first(A.logL <= np.log(0.55)).astype(float).tolist() and s[0] == 13 and 80 < s[1] <= 320
+    assert s[1] <= ran < 100_000                       # stopped at the end of the chunk that met it
     # only the wanted stepsizes send the batch on
-    s, asked = _toy_first_times((1.0, 0.05), 20, 0.55, reach=1000, wanted=[True, False])
-    assert asked == [(20, (1.0, 0.05))] and s.tolist() == [13.0, -1.0]
+    s, asked, _ = _toy_first_times((1.0, 0.05), 20, 0.55, reach=1000, wanted=[True, False])
+    assert asked == [("run", 20)] and s.tolist() == [13.0, -1.0]
 
 
-@pytest.mark.parametrize("steps, reach, asked", [(20, 100, [20, 80, 100]), (0, 10, [0, 1, 4, 10]),
-                                                 (50, 10, [50])])
+@pytest.mark.parametrize("steps, reach, asked", [(20, 100, [("run", 20), ("stream", 100)]),
+                                                 (0, 10, [("run", 0), ("stream", 10)]), (50, 10, [("run", 50)])])
 def test_first_times_stops_at_its_reach(steps, reach, asked):
-    """A condition never met (L ≤ 10⁻³⁰⁰) is looked for up to the reach (100, not 4·80 = 320), no further, and reads
-    −1; from T = 0 the runs grow 1, 4, … (4·0 = 0 looped forever); a reach below T is T."""
-    s, seen = _toy_first_times((1.0,), steps, 1e-300, reach=reach)
-    assert [t for t, _ in seen] == asked and s.tolist() == [-1.0]
+    """A condition never met (L ≤ 10⁻³⁰⁰) is looked for up to the reach, no further, and reads −1; a reach below T
+    is T."""
+    s, seen, ran = _toy_first_times((1.0,), steps, 1e-300, reach=reach)
+    assert seen == asked and s.tolist() == [-1.0] and ran == max(steps, reach)
 
 
 def test_thm35_tau_exp_tail_looks_for_its_first_time_beyond_T():
     """It looked for (15) up to T only and counted a time not seen as T + 1, so a point whose limit C₂·shape·(1 +
     margin) was ≥ T + 1 could not fail: 80 of its 86 points at ci.  The normalized toy set meets (15) at s ≈ 2,200–
     2,400, after T = 300: the time is now found (the steps of one run of 4800 steps), and the points whose limit
-    is below 2¹⁸ + 1 can fail (here the two with shape max{η, n}/γ² = 404; η = 64's, 6464, stays out of reach)."""
+    is below the reach + 1 can fail: with a reach of 2¹⁸ steps the two with shape max{η, n}/γ² = 404 (η = 64's,
+    6464, stayed out of reach); with :func:`~eoscheck.properties.exact_engine.hit_cap`'s, all three."""
     from eoscheck.losses import get_loss
     from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.exact_engine import hit_cap
     from eoscheck.properties.fitted import fitted_constant
     # the oracle sits beside this file (pytest runs with --import-mode=importlib: tests/ is not on sys.path)
     spec = importlib.util.spec_from_file_location("oracle_formulas", Path(__file__).with_name("oracle_formulas.py"))
@@ -541,10 +546,12 @@ def test_thm35_tau_exp_tail_looks_for_its_first_time_beyond_T():
     A = Arrays.of(inst.with_(steps=4800).trajectory())
     s_long = A.first(A.logL <= np.log(oracle.thm35_threshold(get_loss("logistic"), A.eta[:, 0], 4))[:, None])
     assert (s_long > 300).all() and ev.measured.tolist() == s_long.astype(float).tolist()
-    assert (np.asarray(ev.params["_horizon"]) == 2**18).all()
+    reach = hit_cap(inst)
+    assert (np.asarray(ev.params["_horizon"]) == reach).all() and reach > 2**25
     C = fitted_constant(c.id)
-    reachable = C * (1 + c.fit.margin) * ev.bound < 2**18 + 1
-    assert reachable.tolist() == [True, True, False] and ev.vacuous(C, c.fit.margin) == 1 and ev.holds(C, c.fit.margin)
+    assert (C * (1 + c.fit.margin) * ev.bound < 2**18 + 1).tolist() == [True, True, False]
+    assert (C * (1 + c.fit.margin) * ev.bound < reach + 1).all()
+    assert ev.vacuous(C, c.fit.margin) == 0 and ev.holds(C, c.fit.margin)
 
 
 def test_the_run_cache_keeps_the_last_runs_but_not_a_run_read_once():
@@ -563,11 +570,12 @@ def test_the_run_cache_keeps_the_last_runs_but_not_a_run_read_once():
 
 
 @pytest.mark.parametrize("threshold, tau, cap, asked, measured, verdict", [
-    (0.3, 100, 2**18, [20, 80], 71.0, "holds"), (0.1, 100, 2**18, [20, 80, 100], 101.0, "violated"),
-    (0.3, 100, 50, [20], None, "undecided")])
+    (0.3, 100, 2**18, [("run", 20), ("stream", 100)], 71.0, "holds"),
+    (0.1, 100, 2**18, [("run", 20), ("stream", 100)], 101.0, "violated"),
+    (0.3, 100, 50, [("run", 20)], None, "undecided")])
 def test_a_run_shorter_than_tau_is_run_on_to_tau(threshold, tau, cap, asked, measured, verdict):
     """T = 20 < ⌈τ⌉ = 100 left a hitting time undecided (not met by T) or untested (met by T < ⌈τ⌉: it could not fail).
-    The batch is now run on, 4× longer each time, up to ⌈τ⌉ (at most ``cap`` steps): L ≤ 0.3 is met at s = 71 ≤ 100
+    The batch now runs on up to ⌈τ⌉ (at most ``cap`` steps): L ≤ 0.3 is met at s = 71 ≤ 100
     (a point that could fail, and holds); L ≤ 0.1 is not met by 100 (s = 271): a violation, counted 101.  A ⌈τ⌉
     beyond the cap is not run for, and stays undecided."""
     ev, seen = _toy_first_hits(20, lambda _, A: A.logL <= np.log(threshold), tau, head=20, cap=cap)

@@ -1,0 +1,109 @@
+"""eoscheck.gd.first_steps: the first step meeting a condition, a chunk of records at a time (memory that does not
+grow with the steps), against the whole run of run_gd that it replaces."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from eoscheck import EoscheckError, toy
+from eoscheck.datasets import synthetic
+from eoscheck.gd import first_steps, run_gd
+from eoscheck.trajectory import RECORDED
+
+
+def _below(log_thr):
+    """L(w_t) ≤ e^{log_thr[k]} per stepsize, a comparison (false on NaN)."""
+    return lambda t, r, dv: r["log_loss"] <= np.asarray(log_thr)[:, None]
+
+
+def _first_of_whole_run(traj, cond) -> np.ndarray:
+    c = cond(traj.step, traj.records, traj.diverged)
+    return np.where(c.any(axis=1), c.argmax(axis=1), -1)
+
+
+# (data, loss, stepsizes, steps, engine options): several chunks of the fast engine (small mode: 4096 steps; blas
+# mode and numpy/torch: 2048 or fewer), both forms, the reference, and a stepsize that diverges (exponential loss,
+# η = 10⁴ on the normalized toy set: within a few steps)
+CASES = {
+    "small_auto": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0, 100.0], 9000, {}),
+    "gram_numpy": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0], 5000,
+                   {"method": "gram", "backend": "numpy"}),
+    "primal_torch": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0], 5000,
+                     {"method": "primal", "backend": "torch"}),
+    "blas_panels": (synthetic(300, 40, 0.1, seed=2), "logistic", list(np.geomspace(0.5, 50, 16)), 300, {}),
+    "reference": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0], 400, {"method": "reference"}),
+    "diverging": (toy(normalized=True), "exponential", [0.5, 5.0, 1e4], 9000, {}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_first_steps_and_its_chunks_are_the_whole_runs_bit_for_bit(case):
+    """Each chunk's records, concatenated, are run_gd's records byte for byte (NaN where a run is not shown), with the
+    same divergence steps, and every first step is the one the whole run gives."""
+    data, loss, etas, T, kw = CASES[case]
+    whole = run_gd(data, loss, etas, T, **kw)
+    seen: dict[str, list] = {k: [] for k in RECORDED}
+    steps: list = []
+
+    def keep(t, r, dv):                                     # never met: the run goes on to T
+        steps.append(t.copy())
+        for k in RECORDED:
+            seen[k].append(r[k].copy())
+        return np.zeros(r["loss"].shape, bool)
+
+    fs = first_steps(data, loss, etas, T, keep, **kw)
+    assert fs.steps_run == T and fs.first.tolist() == [-1] * len(etas)
+    assert np.concatenate(steps).tolist() == list(range(T + 1))     # every step once, in order
+    assert len(steps) > 1 or case == "blas_panels"                  # several chunks (300 steps: one of 301 slots)
+    for k in RECORDED:
+        assert np.concatenate(seen[k], axis=1).tobytes() == whole.records[k].tobytes(), k
+    assert fs.diverged_at.tolist() == whole.stats["diverged_at"].tolist()
+    # L ≤ run k's own L at step (k + 1)T/(K + 2) (NaN for a diverged run: never): met by then, at steps that differ
+    K = len(etas)
+    cond = _below(whole.records["log_loss"][np.arange(K), (np.arange(K) + 1) * T // (K + 2)])
+    full = _first_of_whole_run(whole, cond)
+    assert first_steps(data, loss, etas, T, cond, **kw).first.tolist() == full.tolist()
+    assert (full >= 0).sum() >= 2 and len(set(full.tolist())) >= 2
+    if case == "diverging":
+        assert whole.stats["diverged_at"][2] >= 0 and full[2] == -1    # the diverged run never meets it
+
+
+def test_first_steps_stops_once_every_wanted_stepsize_has_met_it_or_diverged():
+    """η = 0.5, 5 and 10⁴ (diverges at step t_d) on the exponential loss, L ≤ 10⁻³⁰⁰ (met by no run within 20,000
+    steps): every stepsize wanted, the run goes to T; only the diverging one wanted, it stops at the end of the chunk
+    (4096 steps) where it diverged."""
+    data, loss, etas = toy(normalized=True), "exponential", [0.5, 5.0, 1e4]
+    never = _below(np.full(3, np.log(1e-300)))
+    every = first_steps(data, loss, etas, 20_000, never)
+    assert every.first.tolist() == [-1, -1, -1] and every.steps_run == 20_000
+    t_d = int(every.diverged_at[2])
+    assert t_d >= 0
+    one = first_steps(data, loss, etas, 20_000, never, wanted=np.array([False, False, True]))
+    assert one.first.tolist() == [-1, -1, -1] and t_d <= one.steps_run < 20_000
+    # a condition met at once by the wanted stepsize: the first chunk decides
+    met = first_steps(data, loss, etas, 20_000, lambda t, r, dv: r["loss"] > 0, wanted=np.array([True, False, False]))
+    assert met.first[0] == 0 and met.steps_run < 20_000
+
+
+def test_first_steps_memory_does_not_grow_with_the_steps():
+    """2¹⁸ steps of 2 stepsizes: run_gd's records take 12·8·2·(2¹⁸ + 1) bytes ≈ 50 MB; first_steps holds a chunk
+    (≤ 2¹² steps) at a time: its peak stays below 1/10 of that (numpy's allocations are traced by tracemalloc)."""
+    data, steps = synthetic(6, 3, 0.3, seed=1), 2**18
+    records = 12 * 8 * 2 * (steps + 1)
+    first_steps(data, "logistic", [0.5, 2.0], 10, _below([-1e9, -1e9]))       # compiled and cached first
+    tracemalloc.start()
+    try:
+        fs = first_steps(data, "logistic", [0.5, 2.0], steps, _below([-1e9, -1e9]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert fs.steps_run == steps and fs.first.tolist() == [-1, -1]
+    assert peak < records / 10, (peak, records)
+
+
+def test_first_steps_refuses_a_wanted_mask_of_another_shape():
+    with pytest.raises(EoscheckError, match="wanted must be a mask of the 2 stepsizes"):
+        first_steps(toy(), "logistic", [1.0, 2.0], 10, _below([0.0, 0.0]), wanted=np.ones(3, bool))
