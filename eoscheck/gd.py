@@ -159,9 +159,10 @@ def first_steps(
     (:data:`eoscheck.trajectory.RECORDED`, NaN where a run is not shown), ``diverged`` (K,) the runs stopped by the
     chunk's last step; returns the (K, S) steps meeting it.  It is called once a chunk, in step order (so it may keep
     state of its own across chunks).  Only shown steps count (a diverged run meets nothing after its last finite
-    state).  The steps of the chunks depend on
-    neither ``steps`` nor the stop (a run's first steps are a longer run's, bit for bit), so each s is the one
-    ``run_gd(..., steps)`` followed by the same condition on its records finds.
+    state).  The records do not depend on ``steps``, on where chunks end or on the stop (a run's first steps are a
+    longer run's, bit for bit), so for a condition that holds or not at a step from that step's records alone, each
+    s is the one ``run_gd(..., steps)`` followed by the same condition on its records finds (``diverged`` depends
+    on where the chunks end: it is there for bookkeeping, not for a step's own test).
     """
     loss, eta, steps, dev, w0, w_star = _inputs(data, loss, etas, steps, w0, device, dtype, w_star)
     require_memory(len(eta), 0, "all", None, data.n, data.d)      # the data; the chunks are bounded by their own size
@@ -171,15 +172,17 @@ def first_steps(
     engine = _choose_engine(method, backend, threads, dev, dtype, data, w0, float(np.max(eta)))
     recorder = FirstStepRecorder(eta, RECORDED, condition, want)
     _, engine = _drive(data, loss, eta, w0, w_star, dev, dtype, steps, engine, recorder, _NoBar())
-    return FirstSteps(first=recorder.first.copy(), steps_run=recorder.last_step,
-                      diverged_at=recorder.diverged.copy(), engine=engine)
+    first, upto, diverged = recorder.answer()
+    return FirstSteps(first=first, steps_run=upto, diverged_at=diverged, engine=engine)
 
 
 @dataclass(frozen=True)
 class FirstSteps:
     """What :func:`first_steps` found: ``first`` (K,) the first step meeting the condition (−1: not by
-    ``steps_run``, the last step the run reached — ``steps``, or earlier where it stopped once every wanted run had
-    met it or diverged), ``diverged_at`` (K,) (−1: did not), and the engine that ran."""
+    ``steps_run``), ``diverged_at`` (K,) (−1: not by ``steps_run``), and the engine that ran.  ``steps_run`` is
+    ``steps``, or, where the run stopped once every wanted run had met the condition or diverged, the last step at
+    which one did: what the run saw after it (the rest of its chunk, whose end is the engine's) is left out, so the
+    answer does not depend on where chunks end."""
 
     first: np.ndarray
     steps_run: int

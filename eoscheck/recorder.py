@@ -189,8 +189,9 @@ class GDRecorder:
 class FirstStepRecorder(GDRecorder):
     """Every step recorded, a chunk at a time, shown to ``condition`` and dropped: the first step meeting it per run
     (``first``, −1: not yet), the last step seen (``last_step``), and ``finished`` once every run of ``wanted`` has
-    met it or stopped (diverged).  The trackers and running averages are the full run's (they are carried across
-    chunks).  Used by :func:`eoscheck.gd.first_steps`."""
+    met it or stopped (diverged); :meth:`answer` gives what does not depend on where the chunks end.  The trackers
+    and running averages are the full run's (they are carried across chunks).  Used by
+    :func:`eoscheck.gd.first_steps`."""
 
     def __init__(self, eta, names, condition, wanted: np.ndarray):
         super().__init__(eta, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), names)
@@ -213,6 +214,19 @@ class FirstStepRecorder(GDRecorder):
         self.first[new] = t0 + hit[new].argmax(axis=1)
         self.last_step = t0 + nsteps - 1
         self.finished = not (self.wanted & (self.first < 0) & self.alive).any()
+
+    def answer(self) -> tuple[np.ndarray, int, np.ndarray]:
+        """(first steps, the last step they cover, divergence steps): up to the last step seen where the run was not
+        stopped; where it was, up to the last step at which a wanted run met the condition or diverged (−1 with none
+        wanted), the steps after it dropped — the chunk it ended in is the engine's (chunk lengths follow the problem
+        and, on several panels, the load), so the rest of that chunk is not part of the answer."""
+        if not self.finished:
+            return self.first.copy(), self.last_step, self.diverged.copy()
+        w = self.wanted
+        ends = np.where(self.first[w] >= 0, self.first[w], self.diverged[w])
+        upto = int(ends.max()) if ends.size else -1
+        return (np.where(self.first <= upto, self.first, -1), upto,
+                np.where(self.diverged <= upto, self.diverged, -1))
 
 
 @njit(cache=True, nogil=True)

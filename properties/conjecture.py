@@ -538,16 +538,19 @@ class Conjecture:
         run a chunk at a time (:meth:`Instance.first_steps`: the bits of the whole run; stopped once every such time
         is seen or its run diverged), as :meth:`_measure` reads them on a run of that length: the first step with
         ln L ≤ ln THR at every end of γ*'s interval (None where the ends' steps differ), NaN where the run left the
-        float range first, the last step looked at + 1 where not seen; and that last step."""
+        float range first, the last step looked at + 1 where not seen; and that last step.  An end whose THR is ≤ 0
+        or NaN is never met: where another end is, the ends' steps differ (None)."""
         K = len(inst.etas)
         strict, loose = np.full(K, np.nan), np.full(K, np.nan)     # NaN: never met (a row not looked for)
+        partial = np.zeros(K, bool)                                 # an end never met beside one that can be
         for i in idx:
             base = {"eta": P["eta"][i], "n": inst.data.n, "d": inst.data.d, "gamma": P["gamma"][i],
                     "T": int(P["T"][i]), "gamma_hi": P["_ghi"][i]}
-            logs = [math.log(t) if t > 0 else math.nan
-                    for t in (value_at(self.arg, dict(base, gamma=g)) for g in self._gamma_ends(base))]
+            thr = [value_at(self.arg, dict(base, gamma=g)) for g in self._gamma_ends(base)]
+            logs = [math.log(t) for t in thr if t > 0]             # a NaN THR is not > 0
             k = int(P["_row"][i])
-            strict[k], loose[k] = (math.nan, math.nan) if any(map(math.isnan, logs)) else (min(logs), max(logs))
+            if logs:
+                strict[k], loose[k], partial[k] = min(logs), max(logs), len(logs) < len(thr)
         loose_at, gone = np.full(K, -1), np.zeros(K, bool)
 
         def crossed(run: Instance, A) -> np.ndarray:
@@ -564,7 +567,7 @@ class Conjecture:
         times = []
         for k in P["_row"][idx].astype(int):
             if s[k] >= 0 or loose_at[k] >= 0:
-                times.append(float(s[k]) if s[k] == loose_at[k] else None)
+                times.append(float(s[k]) if s[k] == loose_at[k] and not partial[k] else None)
             else:
                 times.append(math.nan if gone[k] else ran + 1.0)
         return times, ran

@@ -171,8 +171,9 @@ HEAD_STEPS = 4096
 HIT_CAP = 2**26
 
 #: ... and the most work of that run, counted as K·(n·d + :data:`STEP_OVERHEAD`) a step (K stepsizes, n points in d
-#: dimensions): ~0.8 ns a unit on the project's 2 vCPUs (n·d ≤ 512), so a condition never met costs ≤ ~15 s a run.
-#: A count, not a time: the same points are testable on every machine.
+#: dimensions): 0.8–1.1 ns a unit for the built-in losses on the project's 2 vCPUs, quiet (n·d ≤ 512; 0.5 at
+#: n·d = 4000), so a condition never met costs ≤ ~20 s a run there.  A count, not a time: the same points are
+#: testable on every machine.
 HIT_WORK = 2**34
 
 #: A step's fixed work (its chunk's records, per stepsize) in units of one multiply-add of the data.
@@ -218,7 +219,8 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
                 wanted: np.ndarray | None = None) -> tuple[Arrays, np.ndarray, int]:
     """The first step meeting ``condition`` per stepsize, looked for up to ``reach`` steps (T if longer).
 
-    Returns (the arrays of ``inst``'s run, s* (−1 where not met by ``reach``), the last step looked at).  Where a
+    Returns (the arrays of ``inst``'s run, s* (−1 where not met: by ``reach`` for a stepsize of ``wanted``, by the
+    last step looked at for the others), the last step looked at).  Where a
     stepsize of ``wanted`` (a (K,) mask; default all) has not met ``condition`` by T, the batch runs on to ``reach``
     (:meth:`Instance.first_steps`: the same run, bit for bit, a chunk at a time, stopped once every stepsize of
     ``wanted`` has met it or diverged).  So an upper bound on s* below ``reach`` + 1 can fail at every point (its

@@ -3,6 +3,7 @@ grow with the steps), against the whole run of run_gd that it replaces."""
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 
 import numpy as np
@@ -25,15 +26,16 @@ def _first_of_whole_run(traj, cond) -> np.ndarray:
 
 
 # (data, loss, stepsizes, steps, engine options): several chunks of the fast engine (small mode: 4096 steps; blas
-# mode and numpy/torch: 2048 or fewer), both forms, the reference, and a stepsize that diverges (exponential loss,
-# η = 10⁴ on the normalized toy set: within a few steps)
+# mode and numpy/torch: 2048 or fewer; the gram form's compiled loop on 2 panels and threads), both forms, the
+# reference, and a stepsize that diverges (exponential loss, η = 10⁴ on the normalized toy set: within a few steps)
 CASES = {
     "small_auto": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0, 100.0], 9000, {}),
     "gram_numpy": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0], 5000,
                    {"method": "gram", "backend": "numpy"}),
     "primal_torch": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0], 5000,
                      {"method": "primal", "backend": "torch"}),
-    "blas_panels": (synthetic(300, 40, 0.1, seed=2), "logistic", list(np.geomspace(0.5, 50, 16)), 300, {}),
+    "blas_panels": (synthetic(1000, 50, 0.1, seed=2), "logistic", list(np.geomspace(0.5, 50, 16)), 300,
+                    {"method": "gram", "threads": 2}),
     "reference": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0], 400, {"method": "reference"}),
     "diverging": (toy(normalized=True), "exponential", [0.5, 5.0, 1e4], 9000, {}),
 }
@@ -42,25 +44,30 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_first_steps_and_its_chunks_are_the_whole_runs_bit_for_bit(case):
     """Each chunk's records, concatenated, are run_gd's records byte for byte (NaN where a run is not shown), with the
-    same divergence steps, and every first step is the one the whole run gives."""
+    same divergence steps, also where the streamed run is longer (its chunks end elsewhere), and every first step is
+    the one the whole run gives."""
     data, loss, etas, T, kw = CASES[case]
     whole = run_gd(data, loss, etas, T, **kw)
-    seen: dict[str, list] = {k: [] for k in RECORDED}
-    steps: list = []
+    for steps_run in (T, 3 * T + 7):
+        seen: dict[str, list] = {k: [] for k in RECORDED}
+        steps: list = []
 
-    def keep(t, r, dv):                                     # never met: the run goes on to T
-        steps.append(t.copy())
+        def keep(t, r, dv):                                 # never met: the run goes on to its last step
+            steps.append(t.copy())
+            for k in RECORDED:
+                seen[k].append(r[k].copy())
+            return np.zeros(r["loss"].shape, bool)
+
+        fs = first_steps(data, loss, etas, steps_run, keep, **kw)
+        assert fs.steps_run == steps_run and fs.first.tolist() == [-1] * len(etas)
+        assert np.concatenate(steps).tolist() == list(range(steps_run + 1))     # every step once, in order
+        assert len(steps) > 1                                                   # several chunks
         for k in RECORDED:
-            seen[k].append(r[k].copy())
-        return np.zeros(r["loss"].shape, bool)
-
-    fs = first_steps(data, loss, etas, T, keep, **kw)
-    assert fs.steps_run == T and fs.first.tolist() == [-1] * len(etas)
-    assert np.concatenate(steps).tolist() == list(range(T + 1))     # every step once, in order
-    assert len(steps) > 1 or case == "blas_panels"                  # several chunks (300 steps: one of 301 slots)
-    for k in RECORDED:
-        assert np.concatenate(seen[k], axis=1).tobytes() == whole.records[k].tobytes(), k
-    assert fs.diverged_at.tolist() == whole.stats["diverged_at"].tolist()
+            assert np.concatenate(seen[k], axis=1)[:, :T + 1].tobytes() == whole.records[k].tobytes(), (k, steps_run)
+        if steps_run == T:
+            assert fs.diverged_at.tolist() == whole.stats["diverged_at"].tolist()
+    if case == "blas_panels" and (os.cpu_count() or 1) >= 2:
+        assert fs.engine["panels"] >= 2 and fs.engine["threads"] == 2 and fs.engine["step_loop"] == "compiled"
     # L ≤ run k's own L at step (k + 1)T/(K + 2) (NaN for a diverged run: never): met by then, at steps that differ
     K = len(etas)
     cond = _below(whole.records["log_loss"][np.arange(K), (np.arange(K) + 1) * T // (K + 2)])
@@ -82,10 +89,24 @@ def test_first_steps_stops_once_every_wanted_stepsize_has_met_it_or_diverged():
     t_d = int(every.diverged_at[2])
     assert t_d >= 0
     one = first_steps(data, loss, etas, 20_000, never, wanted=np.array([False, False, True]))
-    assert one.first.tolist() == [-1, -1, -1] and t_d <= one.steps_run < 20_000
+    assert one.first.tolist() == [-1, -1, -1] and one.steps_run == t_d and one.diverged_at.tolist() == [-1, -1, t_d]
     # a condition met at once by the wanted stepsize: the first chunk decides
     met = first_steps(data, loss, etas, 20_000, lambda t, r, dv: r["loss"] > 0, wanted=np.array([True, False, False]))
-    assert met.first[0] == 0 and met.steps_run < 20_000
+    assert met.first.tolist() == [0, 0, 0] and met.steps_run == 0
+
+
+def test_a_stopped_run_answers_up_to_its_deciding_step_not_to_its_chunks_end():
+    """L ≤ 0.55 on the toy set: η = 1 meets it at s = 13, η = 1/2 later, both inside the first chunk (4096 steps).
+    With η = 1 alone wanted, the run stops after that chunk, but the answer covers steps 0..13 only: η = 1/2's
+    first step (seen in the same chunk) is not reported, nor would it be with chunks ending elsewhere."""
+    data, etas = toy(), [1.0, 0.5]
+    cond = _below(np.full(2, np.log(0.55)))
+    full = _first_of_whole_run(run_gd(data, "logistic", etas, 200), cond)
+    assert full[0] == 13 < full[1] < 200
+    fs = first_steps(data, "logistic", etas, 10_000, cond, wanted=np.array([True, False]))
+    assert fs.first.tolist() == [13, -1] and fs.steps_run == 13
+    both = first_steps(data, "logistic", etas, 10_000, cond)
+    assert both.first.tolist() == full.tolist() and both.steps_run == full[1]
 
 
 def test_first_steps_memory_does_not_grow_with_the_steps():

@@ -868,7 +868,8 @@ def test_a_time_looked_for_further_is_read_at_both_ends_of_gammas_interval():
     """"transition_time(gamma/20)" looked for past T is read in one run a chunk at a time: each row's first step with
     L ≤ THR at both ends of γ*'s interval, as a whole run reads them.  Row 0 (η = 1, the toy set's certificate, ends
     equal to 1e-13) crosses both at s = 2585; row 1 (η = 1/2) given the interval [γ, 2γ] crosses 2γ/20 at s = 2634 and
-    γ/20 not by step 5000: the two ends' steps differ, so its time is not known (None)."""
+    γ/20 not by step 5000: the two ends' steps differ, so its time is not known (None).  An end whose THR is ≤ 0 is
+    never met: beside an end that is, the steps differ too."""
     import math
 
     from eoscheck import toy
@@ -876,8 +877,8 @@ def test_a_time_looked_for_further_is_read_at_both_ends_of_gammas_interval():
     from eoscheck.properties.observe import Arrays
     from eoscheck.properties.strategies import with_certificate
 
-    conj = Conjecture.parse("transition_time(gamma/20) <= 5000", ranges={"n": "1:1000", "d": "1:100", "T": "10:1000",
-                                                                         "gamma": "1e-6:1", "eta": "0.01:100"})
+    ranges = {"n": "1:1000", "d": "1:100", "T": "10:1000", "gamma": "1e-6:1", "eta": "0.01:100"}
+    conj = Conjecture.parse("transition_time(gamma/20) <= 5000", ranges=ranges)
     inst = Instance(with_certificate(toy()), "logistic", (1.0, 0.5), 100, extra={"T": [100, 100]})
     g, g_hi = inst.gamma, inst.gamma_hi
     A = Arrays.of(inst.with_(steps=5000).trajectory())           # the oracle: a whole run, every step recorded
@@ -893,6 +894,17 @@ def test_a_time_looked_for_further_is_read_at_both_ends_of_gammas_interval():
     assert conj._times_further(inst, P, np.array([0, 1]), 5000) == ([2585.0, None], 5000)
     P["_ghi"][1] = g_hi                                           # its own certificate: not seen by 5000, counted 5001
     assert conj._times_further(inst, P, np.array([0, 1]), 5000) == ([2585.0, 5001.0], 5000)
+    # THR = (gamma − γ)/20 on [γ, 2γ]: 0 at the lower end (never met), γ/20 at the upper: row 0 meets the latter at
+    # 2585, so the ends' steps differ (None; it read 5001, a witness); row 1 meets neither by 5000 (5001)
+    zero_low = Conjecture.parse(f"transition_time((gamma - {g!r})/20) <= 5000", ranges=ranges)
+    P["_ghi"][:] = 2 * g
+    assert zero_low._times_further(inst, P, np.array([0, 1]), 5000) == ([None, 5001.0], 5000)
+    # end to end, the instance's own certificate: THR 0 at its lower end, 0.01 at its upper end (met at 2585): the
+    # time is not one step across γ*'s interval, set aside, not a witness
+    thr = f"(gamma - {g!r})*{0.01 / (g_hi - g)!r}"
+    ev = Conjecture.parse(f"transition_time({thr}) <= 5000", ranges=ranges).evaluate(
+        Instance(with_certificate(toy()), "logistic", (1.0,), 100, extra={"T": [100]}))
+    assert ev.measured.size == 0 and any("moving across γ*'s interval" in n for n in ev.notes), ev.notes
 
 
 def test_a_run_that_diverged_before_its_threshold_has_no_transition_time():
