@@ -6,8 +6,8 @@ yᵢ = 1 WLOG, max margin γ.  Their transition time is τ_CL := min{t ≥ 0 : L
 
 * Theorem 2.1 / Lemma 2.8 (d = 2, η ≥ max(n, (32/γ²) log(256/γ²))): τ_CL ≤ 2 + 4n/γ + 280 log(2/γ²)/γ²,
   and L(w_t) ≤ 8/(ηγ²(t − τ_CL)) for t > τ_CL (eq. 155) — τ independent of η.
-* Appendix A (paper.md §2.3): once L(w_s) ≤ min(1/(8η), ln 2/n), L(w_t) ≤ 8/(ηγ²(t − s)) (and the
-  sharper 8/(1/L(w_s) + ηγ²(t − s))) for any data and stepsize.
+* Appendix A (paper.md §2.3): once L(w_s) ≤ min(1/(8η), ln 2/n), L(w_{s+1}) − L(w_s) ≤ −ηγ²L(w_s)²/8, and so
+  L(w_t) ≤ 8/(ηγ²(t − s)) (and the sharper 8/(1/L(w_s) + ηγ²(t − s))), for any data and stepsize.
 * Theorem 3.1 (γ ≤ 1/6, n ≥ 2, η ≥ max(n, (32/γ²) log(3/γ))): τ ≥ Ω(n/γ + 1/γ²), by two
   hard instances (builders in :mod:`eoscheck.datasets`):
   - instance 1 (n ≥ 6): x₁ = (γ, −γ), xᵢ = (γ, √(1−γ²)) for i ≥ 2 — some point is misclassified
@@ -61,6 +61,16 @@ CL_STABLE_SHARP = register(Bound(
     domain=(sp.Ge(t, s),),
     source=Source("Appendix A", paper=CRAWSHAW_LIU, ref="paper.md §2.3", tag="D"),
     assumptions=Assumptions(init="any w0"), derived=True,
+))
+
+CL_STEP = register(Bound(
+    id="crawshaw_liu.step_decrease", kind="upper", template=L_s - eta * gamma**2 * L_s**2 / 8,
+    quantity="L(w_{s+1})", lhs=r"L(\mathbf{w}_{s+1})", relation="<=",
+    premise=r"L(\mathbf{w}_s)\le\frac1{8\eta},\ nL(\mathbf{w}_s)\le\ln2",
+    source=Source("Appendix A (Lemmas C.3–C.5)", paper=CRAWSHAW_LIU, ref="paper.md §2.3", tag="D"),
+    assumptions=Assumptions(init="any w0"), derived=True,
+    notes=("The one-step form L(w_{s+1}) − L(w_s) ≤ −ηγ²L(w_s)²/8; summed over the steps from s it gives "
+           "crawshaw_liu.stable_bound_sharp.",),
 ))
 
 CL_ETA0 = register(Bound(

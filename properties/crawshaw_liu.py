@@ -15,7 +15,8 @@ from eoscheck.hard_instances import eta_floor
 from .bound_values import at
 from .claims import Budget, Evaluation, claim
 from .instances import Instance
-from .observe import Arrays
+from .numerics import allowance, rel_allowance
+from .observe import Arrays, worst_per_row
 from .strategies import certificate, log_uniform, separable_datasets, stepsize_batches, with_certificate
 from .exact_engine import (LN2, THM1, first_hits, over_s,
                            theorem1_canonical, theorem1_instances)
@@ -41,6 +42,36 @@ def crawshaw_liu_stable(inst: Instance) -> Evaluation:
         return at(crawshaw_liu.CL_STABLE_SHARP, eta=A.eta[k, 0], gamma=g, t=tt, s=s, L_s=A.L[k, s])
 
     return over_s(inst, A, ok, bound, lambda k, s, tt: np.ones(tt.shape, bool))
+
+
+@claim("crawshaw_liu.step_decrease",
+       title="L(w_t) ≤ 1/(8η) and nL(w_t) ≤ ln 2 ⇒ L(w_{t+1}) ≤ L(w_t) − ηγ²L(w_t)²/8",
+       source="Crawshaw & Liu (COLT 2026) App. A, Lemmas C.3–C.5 (paper §2.3)", row=14, kind="exact",
+       quantity="L(w_{t+1})", direction="<=", domain="every t < T with L(w_t) ≤ 1/(8η) and nL(w_t) ≤ ln 2",
+       assumptions=THM1, bound=crawshaw_liu.CL_STEP, strategy=theorem1_instances, examples=8,
+       explicit=theorem1_canonical)
+def crawshaw_liu_step(inst: Instance) -> Evaluation:
+    """The one-step decrease that crawshaw_liu.stable_bound sums, at every step where its premises hold.
+
+    Allowance: L(w_{t+1}) is within :func:`rel_allowance` (‖w_{t+1}‖) of its exact value; the bound's L(w_t) within
+    rel_allowance(‖w_t‖), which moves b = L − ηγ²L²/8 by at most as much (|db/dL| = 1 − ηγ²L/4 ≤ 1), and its own
+    three products and subtraction (no cancellation: ηγ²L/8 ≤ γ²/64) by a few ulps of its terms.  γ is the
+    certificate's lower end: b decreases in γ, so the true γ* ≥ it gives a bound no weaker."""
+    A = Arrays.of(inst.trajectory())
+    g, n = inst.gamma, inst.data.n
+    L_t, L_next = A.L[:, :-1], A.L[:, 1:]
+    ok = (A.logL[:, :-1] <= -np.log(8 * A.eta)) & (A.logL[:, :-1] <= math.log(LN2 / n))
+    b = at(crawshaw_liu.CL_STEP, eta=A.eta, gamma=g, L_s=L_t)
+    drop = A.eta * g**2 * L_t**2 / 8
+    allow = L_next * rel_allowance(A.wn[:, 1:]) + L_t * rel_allowance(A.wn[:, :-1]) + allowance(L_t, drop)
+    # how loose: the bound's decrease over the measured one (≤ 1 claimed), where the measured decrease is resolved
+    # to 1 % (the allowance, ≤ 1 % of it); elsewhere it says nothing
+    decrease = L_t - L_next
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loose = np.where(decrease >= 100 * allow, drop / decrease, -np.inf)
+    return worst_per_row(L_next, b, allow, ok & np.isfinite(b), "<=",
+                         {"eta": A.eta, "t": A.t[:, :-1], "n": n, "d": inst.data.d, "gamma": g},
+                         best=loose, best_meaning="bound's decrease / measured decrease")
 
 
 # ---------------------------------------------------------------------------

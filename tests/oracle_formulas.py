@@ -87,6 +87,11 @@ def crawshaw_liu_stable(eta, gamma, t, s, L_s):
     return 8 / (1 / L_s + eta * gamma**2 * (t - s))
 
 
+def crawshaw_liu_step(eta, gamma, L_s):
+    """L(w_s) − ηγ²L(w_s)²/8: Crawshaw & Liu App. A's one-step decrease (paper §2.3)."""
+    return L_s - eta * gamma**2 * L_s**2 / 8
+
+
 def crawshaw_liu_tau_2d(n, gamma):
     """2 + 4n/γ + 280 ln(2/γ²)/γ²: Crawshaw & Liu Lemma 2.8 (d = 2, η ≥ η₀; paper §9.5)."""
     return 2 + 4 * n / gamma + 280 * math.log(2 / gamma**2) / gamma**2
@@ -367,6 +372,7 @@ ORACLE: dict[str, Callable] = {
     "cor2.bound": lambda loss, T, gamma: cor2_bound(T, gamma),
     "crawshaw_liu.stable_bound_sharp": lambda loss, eta, gamma, t, s, L_s: crawshaw_liu_stable(eta, gamma, t, s, L_s),
     "crawshaw_liu.tau_2d": lambda loss, n, gamma: crawshaw_liu_tau_2d(n, gamma),
+    "crawshaw_liu.step_decrease": lambda loss, eta, gamma, L_s: crawshaw_liu_step(eta, gamma, L_s),
     "thm35.eos_average": lambda loss, eta, gamma, t: thm35_eos(get_loss(loss), eta, gamma, t),
     "thm35.stable_threshold": lambda loss, eta, n: thm35_threshold(get_loss(loss), eta, n),
     "thm35.stable_bound": lambda loss, eta, gamma, t, s: thm35_stable(get_loss(loss), eta, gamma, t, s),

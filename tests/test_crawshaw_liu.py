@@ -64,3 +64,25 @@ def test_instance2_depends_on_delta():
     """δ = γ fails at γ = 0.05 while δ = 1/2 holds: why the report scans δ (paper.md does not record it)."""
     rows = check_instance2(0.05, 16, [0.05, 0.5], eta_factors=(1.0,))
     assert [r["holds"] for r in rows] == [False, True]
+
+
+def test_the_one_step_decrease_holds_on_the_toy_set_and_fails_against_a_margin_too_large():
+    """crawshaw_liu.step_decrease at every step t with L(w_t) ≤ 1/(8η) and nL(w_t) ≤ ln 2 of the normalized toy set
+    (γ* = 0.0995), η ∈ {1, 4, 16}, 3000 steps: L(w_{t+1}) ≤ L(w_t) − ηγ²L(w_t)²/8 holds, the bound's decrease
+    0.13–0.14 of the measured one at its largest.  The same runs read with γ three times the certified one (a
+    bound's decrease 9× larger, ~1.2× the measured) fail: the check can convict."""
+    from eoscheck import toy
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    claim = get_claim("crawshaw_liu.step_decrease")
+    inst = Instance(with_certificate(toy(normalized=True)), "logistic", (1.0, 4.0, 16.0), 3000)
+    ev = claim.evaluate(inst)
+    assert ev.size == 3 and ev.holds() and ev.vacuous() == 0
+    assert 0.1 < max(ev.best) < 0.2, ev.best
+    g = inst.gamma
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Instance, "gamma", property(lambda self: 3 * g))
+        bad = claim.evaluate(inst)
+    assert bad.violations().all() and not bad.holds()

@@ -63,6 +63,7 @@ CASES = [
     ("crawshaw_liu.eta0", None, dict(n=3.0, gamma=0.25)),
     ("crawshaw_liu.stable_bound_sharp", None, dict(eta=np.array([2.0]), gamma=0.2, t=np.array([90.0]), s=5.0,
                                                    L_s=np.array([0.05]))),
+    ("crawshaw_liu.step_decrease", None, dict(eta=np.array([0.5, 64.0]), gamma=0.2, L_s=np.array([0.2, 1e-3]))),
     ("thm35.tau_explicit_poly", "flat_poly:a=1.0", dict(eta=np.array([2.0, 64.0]), gamma=0.1, n=5)),
     ("prop15.test_error", None, dict(d=2.0, n=100.0, delta=0.05)),
     ("thm35.tau_psi", "flat_poly:a=1.0", dict(eta=np.array([0.5, 3.0, 80.0]), gamma=0.2, n=6, C1=2.5)),
