@@ -18,7 +18,7 @@ from .instances import Instance
 from .numerics import allowance, rel_allowance
 from .observe import Arrays, worst_per_row
 from .strategies import certificate, log_uniform, separable_datasets, stepsize_batches, with_certificate
-from .exact_engine import (LN2, THM1, first_hits, over_s,
+from .exact_engine import (LN2, THM1, any_start_instances, first_hits, over_s,
                            theorem1_canonical, theorem1_instances)
 
 
@@ -48,7 +48,8 @@ def crawshaw_liu_stable(inst: Instance) -> Evaluation:
        title="L(w_t) ≤ 1/(8η) and nL(w_t) ≤ ln 2 ⇒ L(w_{t+1}) ≤ L(w_t) − ηγ²L(w_t)²/8",
        source="Crawshaw & Liu (COLT 2026) App. A, Lemmas C.3–C.5 (paper §2.3)", row=14, kind="exact",
        quantity="L(w_{t+1})", direction="<=", domain="every t < T with L(w_t) ≤ 1/(8η) and nL(w_t) ≤ ln 2",
-       assumptions=THM1, bound=crawshaw_liu.CL_STEP, strategy=theorem1_instances, examples=8,
+       assumptions=("Assumption 1", "logistic loss", "any w0"), bound=crawshaw_liu.CL_STEP,
+       strategy=any_start_instances, examples=8,
        explicit=theorem1_canonical)
 def crawshaw_liu_step(inst: Instance) -> Evaluation:
     """The one-step decrease that crawshaw_liu.stable_bound sums, at every step where its premises hold.

@@ -86,3 +86,27 @@ def test_the_one_step_decrease_holds_on_the_toy_set_and_fails_against_a_margin_t
         mp.setattr(Instance, "gamma", property(lambda self: 3 * g))
         bad = claim.evaluate(inst)
     assert bad.violations().all() and not bad.holds()
+
+
+def test_the_one_step_decrease_is_checked_only_where_l_is_below_one_over_8_eta():
+    """The premise L(w_t) ≤ 1/(8η) is what keeps out the EoS steps: on the normalized toy set at η = 44.27 (of 12
+    stepsizes log-spaced over [0.05, 200]) the loss rises at some step t with nL(w_t) ≤ ln 2 but L(w_t) > 1/(8η),
+    which the inequality would convict; the claim, which skips those steps, holds.  (Its other premise, nL ≤ ln 2,
+    never bound on runs searched here: toy, thm3, synthetic sets with n ≤ 100 and 150 random starts of norm ≤ 3,
+    η ∈ [0.05, 200]: no step with L ≤ 1/(8η) and nL > ln 2 decreased less than the bound.)"""
+    import math
+
+    from eoscheck import toy
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.observe import Arrays
+    from eoscheck.properties.strategies import with_certificate
+
+    inst = Instance(with_certificate(toy(normalized=True)), "logistic", tuple(np.geomspace(0.05, 200, 12)), 200)
+    A, g, n = Arrays.of(inst.trajectory()), inst.gamma, inst.data.n
+    L_t, L_next = A.L[:, :-1], A.L[:, 1:]
+    # the oracle: the statement read off the records, the bound transcribed again
+    broken = L_next > (L_t - A.eta * g**2 * L_t**2 / 8) * (1 + 1e-9)
+    small_n_L, below = n * L_t <= math.log(2), L_t <= 1 / (8 * A.eta)
+    assert (broken & small_n_L & ~below).any() and not (broken & small_n_L & below).any()
+    assert get_claim("crawshaw_liu.step_decrease").evaluate(inst).holds()
