@@ -176,7 +176,7 @@ def first_steps(
     return FirstSteps(first=first, steps_run=upto, diverged_at=diverged, engine=engine)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FirstSteps:
     """What :func:`first_steps` found: ``first`` (K,) the first step meeting the condition (−1: not by
     ``steps_run``), ``diverged_at`` (K,) (−1: not by ``steps_run``), and the engine that ran.  ``steps_run`` is

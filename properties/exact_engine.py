@@ -220,7 +220,8 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
     """The first step meeting ``condition`` per stepsize, looked for up to ``reach`` steps (T if longer).
 
     Returns (the arrays of ``inst``'s run, s* (−1 where not met: by ``reach`` for a stepsize of ``wanted``, by the
-    last step looked at for the others), the last step looked at).  Where a
+    last step the answer covers for the others), the last step the answer covers: T, ``reach``, or the step at which
+    the last stepsize of ``wanted`` met it or diverged).  Where a
     stepsize of ``wanted`` (a (K,) mask; default all) has not met ``condition`` by T, the batch runs on to ``reach``
     (:meth:`Instance.first_steps`: the same run, bit for bit, a chunk at a time, stopped once every stepsize of
     ``wanted`` has met it or diverged).  So an upper bound on s* below ``reach`` + 1 can fail at every point (its

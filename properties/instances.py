@@ -158,7 +158,7 @@ class Instance:
     def first_steps(self, condition: Callable[["Instance", Arrays], np.ndarray], steps: int,
                     wanted: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """(s* (K,): the first step ≤ ``steps`` meeting ``condition(run, arrays)`` per stepsize, −1 where not met;
-        the last step looked at): the run of :meth:`trajectory` for ``steps`` steps, bit for bit, in memory that does
+        the last step the answer covers, :attr:`eoscheck.gd.FirstSteps.steps_run`): the run of :meth:`trajectory` for ``steps`` steps, bit for bit, in memory that does
         not grow with them (:func:`eoscheck.gd.first_steps`), stopped once every stepsize of ``wanted`` (default
         all) has met it or diverged.  ``condition`` sees a chunk of steps at a time: it must hold or not at a step
         from that step's records alone (as a comparison of them), and be false where they are NaN."""
