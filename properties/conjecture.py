@@ -316,9 +316,8 @@ class Conjecture:
             firsts = set()
             # a run that left the float range by T before reaching THR has no time (NaN: set aside, never a witness)
             gone = 0 <= int(traj.stats["diverged_at"][k]) <= T
-            for gam in self._gamma_ends(base):
-                thr = value_at(self.arg, dict(base, gamma=gam))
-                hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= math.log(thr)) if thr > 0 else np.zeros(0)
+            for log_thr in self._log_thresholds(base):
+                hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= log_thr)
                 firsts.add(float(hit[0]) if hit.size else (math.nan if gone else T + 1.0))
             if len(firsts) > 1:       # the threshold moves across γ*'s certificate past a step: no one time
                 return None, None
@@ -354,6 +353,12 @@ class Conjecture:
             return None
         t = ts.pop()
         return np.array([t]) if 0 <= t <= T else np.zeros(0, np.int64)
+
+    def _log_thresholds(self, base: dict) -> list[float]:
+        """ln THR of ``transition_time(THR)`` at each end of γ*'s interval (:meth:`_gamma_ends`); NaN where THR is ≤ 0
+        or NaN, which no loss meets (ln L ≤ NaN is false)."""
+        thr = (value_at(self.arg, dict(base, gamma=g)) for g in self._gamma_ends(base))
+        return [math.log(t) if t > 0 else math.nan for t in thr]
 
     def _gamma_ends(self, base: dict) -> tuple[float, ...]:
         """The ends of γ*'s certificate where ARG depends on γ (both matter), else γ's lower end alone."""
@@ -546,11 +551,11 @@ class Conjecture:
         for i in idx:
             base = {"eta": P["eta"][i], "n": inst.data.n, "d": inst.data.d, "gamma": P["gamma"][i],
                     "T": int(P["T"][i]), "gamma_hi": P["_ghi"][i]}
-            thr = [value_at(self.arg, dict(base, gamma=g)) for g in self._gamma_ends(base)]
-            logs = [math.log(t) for t in thr if t > 0]             # a NaN THR is not > 0
+            ends = self._log_thresholds(base)
+            logs = [x for x in ends if not math.isnan(x)]
             k = int(P["_row"][i])
             if logs:
-                strict[k], loose[k], partial[k] = min(logs), max(logs), len(logs) < len(thr)
+                strict[k], loose[k], partial[k] = min(logs), max(logs), len(logs) < len(ends)
         loose_at, gone = np.full(K, -1), np.zeros(K, bool)
 
         def crossed(run: Instance, A) -> np.ndarray:
