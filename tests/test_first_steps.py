@@ -67,7 +67,8 @@ def test_first_steps_and_its_chunks_are_the_whole_runs_bit_for_bit(case):
         if steps_run == T:
             assert fs.diverged_at.tolist() == whole.stats["diverged_at"].tolist()
     if case == "blas_panels" and (os.cpu_count() or 1) >= 2:
-        assert fs.engine["panels"] >= 2 and fs.engine["threads"] == 2 and fs.engine["step_loop"] == "compiled"
+        # several panels on two threads (the compiled loop where the BLAS exposes dgemm: MKL here, OpenBLAS on AMD)
+        assert fs.engine["panels"] >= 2 and fs.engine["threads"] == 2
     # L ≤ run k's own L at step (k + 1)T/(K + 2) (NaN for a diverged run: never): met by then, at steps that differ
     K = len(etas)
     cond = _below(whole.records["log_loss"][np.arange(K), (np.arange(K) + 1) * T // (K + 2)])
