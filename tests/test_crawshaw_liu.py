@@ -106,7 +106,7 @@ def test_the_one_step_decrease_is_checked_only_where_l_is_below_one_over_8_eta()
     A, g, n = Arrays.of(inst.trajectory()), inst.gamma, inst.data.n
     L_t, L_next = A.L[:, :-1], A.L[:, 1:]
     # the oracle: the statement read off the records, the bound transcribed again; "broken" beyond 1e-9 relative,
-    # far above the records' rounding (rel_allowance ≈ 1e-13 at these ‖w‖) and far below the rises it finds (≥ 30 %)
+    # far above the records' rounding (rel_allowance ≈ 1e-13 at these ‖w‖) and far below the rise it finds (L 0.157 → 0.207)
     broken = L_next > (L_t - A.eta * g**2 * L_t**2 / 8) * (1 + 1e-9)
     small_n_L, below = n * L_t <= math.log(2), L_t <= 1 / (8 * A.eta)
     assert (broken & small_n_L & ~below).any() and not (broken & small_n_L & below).any()
