@@ -43,6 +43,7 @@ _LAZY = {
     "FirstSteps": ("eoscheck.gd", "FirstSteps"),
     "Trajectory": ("eoscheck.trajectory", "Trajectory"),
     "run_ntk": ("eoscheck.networks", "run_ntk"),
+    "first_steps_ntk": ("eoscheck.networks", "first_steps_ntk"),
     "run_mlp3": ("eoscheck.mlp", "run_mlp3"),
     "sweep": ("eoscheck.sweeps", "sweep"),
     "lanczos": ("eoscheck.sharpness", "lanczos"),

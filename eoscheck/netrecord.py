@@ -28,13 +28,16 @@ class Recorder:
     time (one host transfer a chunk instead of ~10 a step: the recorder's per-step calls were a quarter
     of an NTK step, measured).  Between hand-overs the run freezes its diverged rows with its own
     mask, shown_t = shown_{t−1} ∧ ok_t — the recorder's rule (a run stops at its first step whose
-    state or gradient is not finite) — which every hand-over checks against the recorder's."""
+    state or gradient is not finite) — which every hand-over checks against the recorder's.  ``recorder``: the
+    :class:`~eoscheck.recorder.GDRecorder` to hand the steps to (default: one for ``rec`` and ``sharp_steps``; a
+    :class:`~eoscheck.recorder.FirstStepRecorder` for :func:`eoscheck.networks.first_steps_ntk`)."""
 
     CHUNK = 256
 
-    def __init__(self, eta: torch.Tensor, rec: np.ndarray, sharp_steps: np.ndarray):
+    def __init__(self, eta: torch.Tensor, rec: np.ndarray, sharp_steps: np.ndarray,
+                 recorder: GDRecorder | None = None):
         self.device = eta.device
-        self.recorder = GDRecorder(eta, rec, sharp_steps, RECORDED)
+        self.recorder = GDRecorder(eta, rec, sharp_steps, RECORDED) if recorder is None else recorder
         self._alive = torch.ones(eta.shape[0], dtype=torch.bool, device=self.device)
         self._t0 = 0
         self._steps: list[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]] = []
@@ -56,6 +59,12 @@ class Recorder:
         if len(self._steps) >= self.CHUNK:
             self._flush()
         return shown
+
+    @property
+    def finished(self) -> bool:
+        """The recorder wants no more steps (:attr:`eoscheck.recorder.GDRecorder.finished`; read at the
+        hand-overs, every :data:`CHUNK` steps)."""
+        return self.recorder.finished
 
     def wants_sharpness(self, t: int) -> bool:
         return self.recorder.wants_sharpness(t)

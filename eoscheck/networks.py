@@ -30,23 +30,24 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from ._errors import DivergenceError, EoscheckError
 from .datasets import Dataset
-from .gd import check_etas, record_grid, resolve_device
+from .gd import FirstSteps, check_etas, record_grid, resolve_device
 from .gdinputs import grid_config, require_memory
 from .losses import Loss, get_loss
 from .maxmargin import max_margin
 from .netrecord import Recorder, check_steps, sharpness_grid
+from .recorder import FirstStepRecorder
 from .progress import bar as progress_bar
 from .resources import ntk_chunk
 from .provenance import array_hash, config_hash, provenance
 from .sharpness import gram_sharpness
-from .trajectory import Trajectory
+from .trajectory import RECORDED, Trajectory
 
 #: Bytes of working memory one batch of stepsizes may use (chunks of K run one after another).
 
@@ -205,15 +206,7 @@ def run_ntk(
     ``config["ntk"]`` holds C_a, maxᵢ|f(xᵢ; w₀)|, γ (:func:`assumption4_margin`), γ̂ and Theorem 6's R and width
     per η (at γ).
     """
-    loss = get_loss(loss)
-    eta = check_etas(etas)
-    steps = check_steps(steps)
-    if int(width) != width or width < 1:
-        raise EoscheckError(f"width must be a positive integer, got {width}")
-    if not (0 < delta < 1):
-        raise EoscheckError(f"delta must lie in (0, 1), got {delta}")
-    width = int(width)
-    dev = resolve_device(device)
+    loss, eta, steps, width, dev = _ntk_inputs(loss, etas, steps, width, delta, device)
     require_memory(len(eta), steps, grid, grid_points, data.n, data.d, sharpness_every, model="ntk", width=width)
     rec = record_grid(steps, grid, grid_points)
     sharp_steps = sharpness_grid(steps, sharpness_every)
@@ -228,15 +221,13 @@ def run_ntk(
     }
     config["config_hash"] = config_hash(config)
     t0 = time.perf_counter()
-    X = torch.tensor(data.X, dtype=dtype, device=dev)
-    y = torch.tensor(data.y, dtype=dtype, device=dev)
-    at = torch.as_tensor(a, dtype=dtype, device=dev)
-    W0t = torch.as_tensor(W0, dtype=dtype, device=dev)
+    X, y, at, W0t = _ntk_tensors(data, a, W0, dev, dtype)
     f0, _ = ntk_forward(X, W0t, at)
-    chunk = ntk_chunk(data.n, data.d, width, dev.type)
     parts = []
-    for lo in range(0, len(eta), chunk):
-        parts.append(_run_ntk_chunk(X, y, at, W0t, loss, eta[lo:lo + chunk], steps, rec, sharp_steps, progress))
+    for lo, hi in _stepsize_chunks(data, width, dev, len(eta)):
+        eta_t = torch.as_tensor(eta[lo:hi], dtype=dtype, device=dev)
+        R = _ntk_steps(X, y, at, W0t, loss, eta_t, steps, Recorder(eta_t, rec, sharp_steps), progress)
+        parts.append(R.results())
     records = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
     stats = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
     sharp = np.concatenate([p[2] for p in parts])
@@ -266,12 +257,110 @@ def run_ntk(
                       sharpness=sharp, config=config, provenance=prov)
 
 
-def _run_ntk_chunk(X, y, a, W0, loss, eta_np, steps, rec, sharp_steps, progress):
-    dev, dt = X.device, X.dtype
-    eta = torch.as_tensor(eta_np, dtype=dt, device=dev)
+def first_steps_ntk(
+    data: Dataset,
+    loss: Loss | str,
+    etas: float | Sequence[float],
+    steps: int,
+    condition: Callable[[np.ndarray, dict[str, np.ndarray], np.ndarray], np.ndarray],
+    *,
+    wanted: np.ndarray | None = None,
+    width: int = 1024,
+    seed: int = 0,
+    signs: str | Sequence[float] = "balanced",
+    delta: float = 0.05,
+    device: str | torch.device | None = "cpu",
+    dtype: torch.dtype = torch.float64,
+) -> FirstSteps:
+    """:func:`eoscheck.gd.first_steps` for the network of :func:`run_ntk`: its run (the same arguments, the same
+    bits), every step's records shown to ``condition`` a chunk of :data:`Recorder.CHUNK` steps at a time and dropped,
+    stopped once every run of ``wanted`` has met it or diverged.  ``condition`` and the answer are
+    :func:`~eoscheck.gd.first_steps`', and do not depend on whether the stepsizes run in one batch or several
+    (:func:`run_ntk` batches them when their state exceeds :data:`eoscheck.resources.NTK_BUDGET`): the batches with
+    a wanted run run first, each stopped once its wanted runs are decided; the others' runs are then looked at up to
+    the step one batch would have stopped at."""
+    loss, eta, steps, width, dev = _ntk_inputs(loss, etas, steps, width, delta, device)
+    want = np.ones(len(eta), bool) if wanted is None else np.asarray(wanted, bool)
+    if want.shape != eta.shape:
+        raise EoscheckError(f"wanted must be a mask of the {len(eta)} stepsizes, got shape {want.shape}")
+    X, y, at, W0t = _ntk_tensors(data, output_signs(width, signs, seed), init_weights(width, data.d, seed), dev, dtype)
+    none = np.zeros(0, dtype=np.int64)
+    K = len(eta)
+
+    def stream(lo: int, hi: int, upto: int, wanted_rows: np.ndarray) -> tuple:
+        eta_t = torch.as_tensor(eta[lo:hi], dtype=dtype, device=dev)
+        inner = FirstStepRecorder(eta[lo:hi], RECORDED, _rows_of(condition, K, lo, hi), wanted_rows)
+        _ntk_steps(X, y, at, W0t, loss, eta_t, upto, Recorder(eta_t, none, none, inner)).results()
+        return inner.answer() + (inner.finished,)
+
+    batches = _stepsize_chunks(data, width, dev, K)
+    first, diverged = np.full(K, -1, dtype=np.int64), np.full(K, -1, dtype=np.int64)
+    covered = {}            # batch → the last step its rows' answer covers
+    ends, done = [], True   # the wanted runs' deciding steps; whether every batch with a wanted run stopped
+    for lo, hi in batches:  # first the batches with a wanted run, each stopped once its wanted runs are decided
+        if want[lo:hi].any():
+            first[lo:hi], covered[lo], diverged[lo:hi], fin = stream(lo, hi, steps, want[lo:hi])
+            done &= fin
+            ends.append(covered[lo])
+    upto = (max(ends) if ends else -1) if done else steps      # what one batch of all K would have answered
+    for lo, hi in batches:  # then the rest of each batch up to there: its other runs, from step 0 (the same bits)
+        open_ = (first[lo:hi] < 0) & (diverged[lo:hi] < 0) & ~want[lo:hi]
+        if covered.get(lo, -1) < upto and open_.any():
+            f, _, dv, _ = stream(lo, hi, upto, open_)
+            first[lo:hi] = np.where(open_, f, first[lo:hi])
+            diverged[lo:hi] = np.where(open_, dv, diverged[lo:hi])
+    return FirstSteps(first=np.where(first <= upto, first, -1), steps_run=upto,
+                      diverged_at=np.where(diverged <= upto, diverged, -1),
+                      engine={"model": "ntk", "device": dev.type, "dtype": str(dtype).replace("torch.", "")})
+
+
+def _rows_of(condition, K: int, lo: int, hi: int):
+    """``condition`` on the K stepsizes' records, for a batch of rows lo…hi−1 (the others NaN: not shown)."""
+    if (lo, hi) == (0, K):
+        return condition
+
+    def rows(t, records, diverged):
+        full = {}
+        for k, v in records.items():
+            full[k] = np.full((K,) + v.shape[1:], math.nan)
+            full[k][lo:hi] = v
+        dv = np.zeros(K, bool)
+        dv[lo:hi] = diverged
+        return np.asarray(condition(t, full, dv))[lo:hi]
+
+    return rows
+
+
+def _ntk_inputs(loss, etas, steps, width, delta, device) -> tuple:
+    """The checked inputs of an NTK run: (loss, η (K,), T, width, device)."""
+    loss = get_loss(loss)
+    eta = check_etas(etas)
+    steps = check_steps(steps)
+    if int(width) != width or width < 1:
+        raise EoscheckError(f"width must be a positive integer, got {width}")
+    if not (0 < delta < 1):
+        raise EoscheckError(f"delta must lie in (0, 1), got {delta}")
+    return loss, eta, steps, int(width), resolve_device(device)
+
+
+def _ntk_tensors(data: Dataset, a: np.ndarray, W0: np.ndarray, dev, dtype) -> tuple:
+    """(X, y, a, W₀) as tensors on ``dev``."""
+    return (torch.tensor(data.X, dtype=dtype, device=dev), torch.tensor(data.y, dtype=dtype, device=dev),
+            torch.as_tensor(a, dtype=dtype, device=dev), torch.as_tensor(W0, dtype=dtype, device=dev))
+
+
+def _stepsize_chunks(data: Dataset, width: int, dev, K: int):
+    """(lo, hi) of the batches of stepsizes run at once (:func:`eoscheck.resources.ntk_chunk`): the same for every
+    run of a problem, so a run and its stream batch the stepsizes alike."""
+    chunk = ntk_chunk(data.n, data.d, width, dev.type)
+    return [(lo, min(lo + chunk, K)) for lo in range(0, K, chunk)]
+
+
+def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, R: Recorder, progress: bool = False) -> Recorder:
+    """Steps 0…``steps`` of the batch ``eta`` from W0, handed to ``R``; stops early once ``R`` is finished."""
+    dt = X.dtype
     K = eta.shape[0]
     W = W0.expand(K, -1, -1).clone()
-    R = Recorder(eta, rec, sharp_steps)
     log_n = math.log(X.shape[0])
     bar = progress_bar(total=steps + 1, desc="ntk GD", unit="step") if progress else None
     for t in range(steps + 1):
@@ -292,6 +381,8 @@ def _run_ntk_chunk(X, y, a, W0, loss, eta_np, steps, rec, sharp_steps, progress)
         }
         ok = torch.isfinite(M).all(dim=-1) & torch.isfinite(gflat).all(dim=1) & ~torch.isnan(log_L)
         alive = R.observe(t, q, ok)
+        if R.finished:
+            break
         if R.wants_sharpness(t):
             h = loss.hess(torch.where(ok[:, None], M, torch.zeros_like(M)))
             R.record_sharpness(t, gram_sharpness(ntk_gram(X, act), h))
@@ -301,4 +392,4 @@ def _run_ntk_chunk(X, y, a, W0, loss, eta_np, steps, rec, sharp_steps, progress)
             bar.update(1)
     if bar is not None:
         bar.close()
-    return R.results()
+    return R

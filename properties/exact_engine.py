@@ -211,10 +211,6 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
     return ev
 
 
-#: Each further run of :func:`rerun_first_steps` is this many times longer than the one before.
-GROWTH = 4
-
-
 def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int,
                 wanted: np.ndarray | None = None) -> tuple[Arrays, np.ndarray, int]:
     """The first step meeting ``condition`` per stepsize, looked for up to ``reach`` steps (T if longer).
@@ -235,32 +231,6 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
         return A, s, inst.steps
     s, ran = inst.first_steps(condition, reach, want)
     return A, s, ran
-
-
-def rerun_first_steps(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], steps: int,
-                      wanted: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """:meth:`Instance.first_steps` for a model whose runs are recorded whole (the NTK's): the batch run again
-    :data:`GROWTH`× longer each time (:func:`longer_runs`, not kept in the run cache) until every stepsize of
-    ``wanted`` has met ``condition`` or the run reaches ``steps``."""
-    want = slice(None) if wanted is None else np.asarray(wanted, bool)
-    for H, run in longer_runs(inst, steps):
-        B = Arrays.of(run.trajectory(cache=run is inst))
-        s = B.first(condition(run, B)).astype(np.float64)
-        if not (s[want] < 0).any():
-            break
-    return s, H
-
-
-def longer_runs(inst: Instance, reach: int):
-    """(H, the instance run for H steps): ``inst`` itself, then its whole batch :data:`GROWTH`× longer each time, up
-    to ``reach`` steps (T if longer) — the caller stops when it has what it looks for.  A longer run's first steps are
-    the shorter one's, bit for bit (the engine's choices depend on the problem, never on T: ``tests/test_gd.py``);
-    its trajectory is for reading once (``trajectory(cache=False)``: not kept in the run cache)."""
-    H = inst.steps
-    yield H, inst
-    while H < reach:
-        H = min(int(reach), max(GROWTH * H, 1))
-        yield H, inst.with_(steps=H)
 
 
 def censored_first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int, what: str,

@@ -31,7 +31,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from eoscheck.datasets import synthetic
-from eoscheck.networks import assumption4_margin, init_weights, output_signs, run_ntk, thm6_conditions
+from eoscheck.networks import (assumption4_margin, first_steps_ntk, init_weights, output_signs, run_ntk,
+                               thm6_conditions)
 from eoscheck.provenance import canonical_json
 from eoscheck.trajectory import Trajectory
 
@@ -39,7 +40,7 @@ from eoscheck.bounds import theorem6
 
 from .bound_values import at, at_where
 from .claims import Budget, Claim, Evaluation, FitSpec, register
-from .exact_engine import candidate_s, censored_first_times, rerun_first_steps
+from .exact_engine import candidate_s, censored_first_times
 from .instances import MODELS, Instance, RunCache, single_thread
 from .numerics import allowance, rel_allowance, safe_div
 from .observe import Arrays, worst_per_row
@@ -101,8 +102,14 @@ class NTKInstance(Instance):
         return _RUNS.run(self.key(None, sharpness_every), compute, keep=cache)
 
     def first_steps(self, condition, steps: int, wanted=None) -> tuple[np.ndarray, int]:
-        """:meth:`Instance.first_steps` by whole runs, longer each time (:func:`run_ntk` records a run whole)."""
-        return rerun_first_steps(self, condition, steps, wanted)
+        """:meth:`Instance.first_steps` for the network: its run streamed (:func:`eoscheck.networks.first_steps_ntk`,
+        the bits of :meth:`trajectory`'s)."""
+        run = self.with_(steps=int(steps))
+        with single_thread():
+            fs = first_steps_ntk(self.data, self.loss_obj, list(self.etas), run.steps,
+                                 lambda t, r, dv: condition(run, Arrays.of_records(self.eta, t, r, dv)), wanted=wanted,
+                                 width=self.width, seed=self.seed, signs=self.signs, delta=self.delta)
+        return fs.first.astype(np.float64), fs.steps_run
 
     def describe(self) -> str:
         return f"NTK m={self.width} ({self.signs} signs, seed {self.seed}, δ={self.delta:g}); " + super().describe()
@@ -306,8 +313,10 @@ def stable_bound_eval(inst: NTKInstance, within: bool) -> Evaluation:
     return ev
 
 
-#: How far thm6.tau_exp and thm6.tau_psi look for the first s meeting (6) (:func:`first_times`; T if longer): an NTK
-#: step costs up to ~0.75 ms at m = 256, n = 16, so a condition never met costs ≤ ~13 s a run at this reach.
+#: How far thm6.tau_exp and thm6.tau_psi look for the first s meeting (6) (:func:`first_times`, streamed by
+#: :meth:`NTKInstance.first_steps`; T if longer): an NTK step costs ~0.4–0.6 ms for n ≤ 16, m ≤ 256 (measured
+#: 2026-12-06, 2-vCPU Intel Xeon, one thread: the step's ~30 torch calls, not its arithmetic), so a condition never
+#: met costs ≤ ~10 s a run at this reach.
 TAU_REACH = 2**14
 
 

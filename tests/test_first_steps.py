@@ -1,5 +1,6 @@
-"""eoscheck.gd.first_steps: the first step meeting a condition, a chunk of records at a time (memory that does not
-grow with the steps), against the whole run of run_gd that it replaces."""
+"""eoscheck.gd.first_steps (and eoscheck.networks.first_steps_ntk): the first step meeting a condition, a chunk of
+records at a time (memory that does not grow with the steps), against the whole run of run_gd (run_ntk) that it
+replaces."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from eoscheck import EoscheckError, toy
+import eoscheck.networks as networks
+from eoscheck import EoscheckError, parse_loss, toy
 from eoscheck.datasets import synthetic
 from eoscheck.gd import first_steps, run_gd
 from eoscheck.trajectory import RECORDED
@@ -129,3 +131,67 @@ def test_first_steps_memory_does_not_grow_with_the_steps():
 def test_first_steps_refuses_a_wanted_mask_of_another_shape():
     with pytest.raises(EoscheckError, match="wanted must be a mask of the 2 stepsizes"):
         first_steps(toy(), "logistic", [1.0, 2.0], 10, _below([0.0, 0.0]), wanted=np.ones(3, bool))
+
+
+# --- the network of Theorem 6 (eoscheck.networks.first_steps_ntk) ------------------------------------------------
+
+def _ntk_case():
+    """Width 16 on 6 points; the square loss in margin form, whose η = 10³ run diverges at step ~160 (the built-in
+    losses do not diverge on the NTK: their ℓ′ vanishes as the margins grow)."""
+    return synthetic(6, 3, 0.3, seed=1), parse_loss("(1-z)**2"), [0.05, 0.5, 3.0, 1e3], 600
+
+
+@pytest.mark.parametrize("batch", [None, 1])
+def test_first_steps_ntk_chunks_are_run_ntks_records_bit_for_bit(batch, monkeypatch):
+    """Each chunk of 256 steps' records, put together, are run_ntk's byte for byte, with the same divergence step,
+    also where the stream is longer than the whole run (3T + 7) and where the stepsizes run in batches of one
+    (``batch = 1``: both the run and its stream batch them alike; the diverging run's batch stops with it)."""
+    data, loss, etas, T = _ntk_case()
+    if batch is not None:
+        monkeypatch.setattr(networks, "ntk_chunk", lambda *a, **k: batch)
+    whole = networks.run_ntk(data, loss, etas, T, width=16)
+    assert whole.stats["diverged_at"][3] > 0 and (whole.stats["diverged_at"][:3] == -1).all()
+    for steps_run in (T, 3 * T + 7):
+        seen = {k: np.full((len(etas), steps_run + 1), np.nan) for k in RECORDED}
+        calls = []
+
+        def keep(t, r, dv):                   # each (run, step) is shown once: by its batch, NaN in the others'
+            calls.append(t[0])
+            for k in RECORDED:
+                seen[k][:, t] = np.where(np.isnan(seen[k][:, t]), r[k], seen[k][:, t])
+            return np.zeros(r["loss"].shape, bool)
+
+        fs = networks.first_steps_ntk(data, loss, etas, steps_run, keep, width=16)
+        assert fs.steps_run == steps_run and fs.first.tolist() == [-1] * len(etas)
+        assert fs.diverged_at.tolist() == whole.stats["diverged_at"].tolist()
+        assert calls.count(0) == (1 if batch is None else len(etas)) and len(calls) > calls.count(0)  # chunks
+        for k in RECORDED:
+            assert seen[k][:, :T + 1].tobytes() == whole.records[k].tobytes(), (k, steps_run)
+            assert np.isnan(seen[k][3, T + 1:]).all()                 # the diverged run shows nothing past T
+    # L ≤ run k's own L at step (k + 1)T/6: met by then (not by the diverging run, whose records are NaN there)
+    K = len(etas)
+    cond = _below(whole.records["log_loss"][np.arange(K), (np.arange(K) + 1) * T // 6])
+    full = _first_of_whole_run(whole, cond)
+    assert networks.first_steps_ntk(data, loss, etas, T, cond, width=16).first.tolist() == full.tolist()
+    assert (full[:3] >= 0).all() and len(set(full[:3].tolist())) == 3 and full[3] == -1
+
+
+@pytest.mark.parametrize("batch", [None, 1])
+def test_first_steps_ntk_stops_at_its_deciding_step(batch, monkeypatch):
+    """Only the diverging stepsize wanted: the stream stops with it and answers up to its divergence step; in batches
+    of one, the batches after it run to that step only (the answer covers what every batch covered)."""
+    data, loss, etas, T = _ntk_case()
+    if batch is not None:
+        monkeypatch.setattr(networks, "ntk_chunk", lambda *a, **k: batch)
+    whole = networks.run_ntk(data, loss, etas, T, width=16)
+    t_d = int(whole.stats["diverged_at"][3])
+    never = _below(np.full(4, -1e9))
+    fs = networks.first_steps_ntk(data, loss, etas, 50_000, never, width=16, wanted=np.array([False] * 3 + [True]))
+    assert fs.steps_run == t_d and fs.first.tolist() == [-1] * 4 and fs.diverged_at.tolist() == [-1, -1, -1, t_d]
+    # the smallest stepsize alone wanted, met at its whole-run step s: the answer covers 0..s, the others cut there
+    cond = _below(np.full(4, whole.records["log_loss"][0, 40]))
+    s = _first_of_whole_run(whole, cond)
+    fs = networks.first_steps_ntk(data, loss, etas, 50_000, cond, width=16, wanted=np.array([True] + [False] * 3))
+    assert fs.steps_run == s[0] and fs.first.tolist() == np.where(s <= s[0], s, -1).tolist()
+    with pytest.raises(EoscheckError, match="wanted must be a mask of the 4 stepsizes"):
+        networks.first_steps_ntk(data, loss, etas, 10, never, width=16, wanted=np.ones(3, bool))
