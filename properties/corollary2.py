@@ -46,10 +46,26 @@ def cor2_instances(budget: Budget):
     return inst()
 
 
+def on_schedule(inst: Instance) -> str | None:
+    """Why ``inst`` is not on Corollary 2's schedule (None if it is): one budget T (``extra["T"]``, T ≤ the run's
+    steps) per stepsize, and η = γ²T/120 at the certified margin γ.  η was computed from that γ and T
+    (:data:`corollary2.ETA`) and is stored exactly (JSON keeps a float's repr), so the two agree to the rounding of
+    γ²T/120 (a few ulps): 1e-12 relative allows that and no other stepsize."""
+    Ts = inst.extra.get("T")
+    if (not isinstance(Ts, list) or len(Ts) != len(inst.etas)
+            or not all(isinstance(T, int) and 1 <= T <= inst.steps for T in Ts)):
+        return f"it has no budget T ≤ {inst.steps} (an integer) for each of its {len(inst.etas)} stepsize(s)"
+    for e, T in zip(inst.etas, Ts):
+        want = float(at(corollary2.ETA, T=T, gamma=inst.gamma))
+        if not math.isclose(e, want, rel_tol=1e-12):
+            return f"η = {e:.6g} at T = {T} is not γ²T/120 = {want:.6g} (γ = {inst.gamma:.6g}, the certified margin)"
+    return None
+
+
 @claim("cor2.bound", title=f"{corollary2.T_MIN.formula}, {corollary2.ETA.formula} ⇒ {corollary2.BOUND.formula}",
        source="Corollary 2 (paper §3)", row=9, kind="exact", quantity="L(w_T)", direction="<=",
        domain="T ≥ 120max{e,n}/γ², η = γ²T/120 exactly", assumptions=THM1, bound=corollary2.BOUND,
-       strategy=cor2_instances, examples=4)
+       strategy=cor2_instances, examples=4, admits=on_schedule)
 def cor2_bound(inst: Instance) -> Evaluation:
     traj = inst.trajectory()
     Ts = np.asarray(inst.extra["T"], dtype=np.int64)
@@ -121,7 +137,7 @@ register(Claim(
            "column 2", row=10, kind="asymptotic",
     quantity="L(w_T)", direction="<=", domain="η = γ²T/120, T ≥ 15/γ² (below Corollary 2's T_min = 120·max{e, n}/γ²: "
                                               "a FALSIFIED convicts the conjecture, not Corollary 2)",
-    bound=corollary2.BOUND, strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3,
+    bound=corollary2.BOUND, strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3, admits=on_schedule,
     fit=FitSpec(shape="ln²(γ⁴T²)/(γ⁴T²)", constant="C",
                 calibration=_cor2_calibration,
                 calibration_doc="single point (γ=0.5), synthetic(4,3,γ=0.3,seed 0), synthetic(8,5,γ=0.2,seed 1); "

@@ -94,11 +94,21 @@ def _cl2d_instances(budget: Budget):
     return inst()
 
 
+def _in_2d_above_eta0(inst: Instance) -> str | None:
+    """Why ``inst`` is outside Theorem 2.1's hypotheses (None if inside): d = 2 and every η ≥ η₀ at the certified
+    γ (η₀ decreases in γ, so η ≥ η₀(γ) at the certificate's lower end is η ≥ η₀(γ*) for the true γ*)."""
+    if inst.data.d != 2:
+        return f"its data have d = {inst.data.d}; the theorem is stated for d = 2"
+    eta0 = float(at(crawshaw_liu.CL_ETA0, n=inst.data.n, gamma=inst.gamma))
+    low = [e for e in inst.etas if not e >= eta0]
+    return f"η = {low[0]:g} is below η₀ = {eta0:.6g} (γ = {inst.gamma:.6g})" if low else None
+
+
 @claim("crawshaw_liu.tau_2d", title="d = 2, η ≥ η₀: first t with L(w_t) ≤ 1/(8η) is ≤ 2 + 4n/γ + 280 ln(2/γ²)/γ²",
        source="Crawshaw & Liu (COLT 2026) Thm 2.1 / Lemma 2.8 (paper §9.5)", row=26, kind="exact",
        quantity="first t with L ≤ 1/(8η)", direction="<=",
        domain="d = 2, η ≥ max(n, (32/γ²)ln(256/γ²)); log read as natural log", assumptions=THM1,
-       bound=crawshaw_liu.CL_TAU_2D, strategy=_cl2d_instances, examples=5)
+       bound=crawshaw_liu.CL_TAU_2D, strategy=_cl2d_instances, examples=5, admits=_in_2d_above_eta0)
 def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
     b = float(at(crawshaw_liu.CL_TAU_2D, n=inst.data.n, gamma=inst.gamma))
     # the bound is a ceiling on a first hitting time: undecided if not reached and T < bound

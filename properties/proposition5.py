@@ -49,12 +49,27 @@ def _rho_bar(loss, lam):
     return at(bound, **params, **{"lambda": lam})
 
 
+def _in_ranges(inst: Instance) -> str | None:
+    """Why ``inst``'s points lie outside the claim's ranges (None if they do not): x ∈ [−700, 700], |z − x| < 1
+    (Assumption 3C's quadratic bound is stated there only), λ ∈ [1, 10⁸] (ρ's bound)."""
+    x, dz, lam = (np.asarray(inst.extra.get(k, []), dtype=np.float64) for k in ("x", "dz", "lam"))
+    if x.shape != dz.shape or x.ndim != 1 or not x.size or lam.ndim != 1 or not lam.size:
+        return "it needs as many x as z − x, and some λ"
+    if not (np.abs(x) <= 700).all():
+        return f"x = {x[~(np.abs(x) <= 700)][0]:g} is outside [−700, 700]"
+    if not (np.abs(dz) < 1).all():
+        return f"z − x = {dz[~(np.abs(dz) < 1)][0]:g} is not in (−1, 1), where Assumption 3C bounds ℓ(z)"
+    if not ((lam >= 1) & (lam <= 1e8)).all():
+        return f"λ = {lam[~((lam >= 1) & (lam <= 1e8))][0]:g} is outside [1, 10⁸]"
+    return None
+
+
 @claim("prop5.constants", title="g ≤ C_g, g ≤ C_βℓ, ℓ(z) ≤ ℓ(x) + ℓ′(x)(z−x) + C_βg(x)(z−x)² (|z−x| < 1), "
                                 "ℓ ≤ C_e g on z ≥ 0, ρ ≤ Prop. 5's bound",
        source="Proposition 5 (paper §5)", row=23, kind="exact", quantity="each side of the five inequalities",
-       direction="<=", domain="z ∈ [−700, 700], |z − x| < 1, λ ∈ [1, 1e8]",
+       direction="<=", domain="x ∈ [−700, 700], |z − x| < 1, λ ∈ [1, 1e8]",
        assumptions=("logistic, flat_exp(a), flat_poly(a)",), bound=proposition5.RHO_LOGISTIC, strategy=_prop5_instances,
-       examples=20)
+       examples=20, admits=_in_ranges)
 def prop5_constants(inst: Instance) -> Evaluation:
     loss = inst.loss_obj
     c = loss_constants(loss)

@@ -185,6 +185,87 @@ def test_every_drawn_instance_is_a_witness_candidate(claim_id, data):
     assert c.admits is None or c.admits(inst) is None
 
 
+def _claims_that_admit():
+    from eoscheck.properties.claims import all_claims
+
+    return [c.id for c in all_claims() if c.admits is not None]
+
+
+@pytest.mark.parametrize("claim_id", _claims_that_admit())
+def test_every_explicit_calibration_and_ladder_instance_is_admitted(claim_id):
+    """The instances a check runs besides its draws (explicit examples, a fitted claim's calibration sweep and
+    ladders) lie inside what its ``admits`` accepts, as the draws do (above)."""
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.profiles import budget
+
+    c, b = get_claim(claim_id), budget("ci")
+    insts = list(c.explicit(b)) if c.explicit else []
+    if c.fit is not None:
+        insts += c.fit.calibration()
+        for ladder in c.fit.ladders.values():
+            insts += (ladder[0] if isinstance(ladder, tuple) else ladder)(b)
+    for inst in insts:
+        assert c.admits(inst) is None, inst.describe()
+
+
+def _forged(tmp_path, claim_id, inst, name="f.json"):
+    """A witness file holding ``inst`` as ``eoscheck check`` would save it (no recorded point; a fitted claim's
+    margin, constant 1)."""
+    from eoscheck.properties.claims import get_claim
+
+    c = get_claim(claim_id)
+    margin = c.fit.margin if c.kind == "asymptotic" else 0.0
+    obj = {"format": "eoscheck-counterexample/1", "kind": "claim", "claim": {"id": claim_id}, "constant": 1.0,
+           "margin": margin, "point": None, "instance": inst.to_json()}
+    path = tmp_path / name
+    path.write_text(json.dumps(obj))
+    return str(path)
+
+
+@pytest.mark.parametrize("claim_id", ["cor2.bound", "cor2.rate"])
+def test_a_stepsize_off_corollary_2s_schedule_is_not_a_witness(tmp_path, capsys, claim_id):
+    """One point x = (0.6, 0.8) (γ* = 1), T = 5000 ≥ T_min = 327, η = 0.01 instead of γ²T/120 = 41.67: L(w_T) =
+    0.021 against the bound 0.0056 said REPRODUCED (exit 1), a statement Corollary 2 does not make at η = 0.01.
+    The same run at η = γ²T/120 (the schedule) is replayed: it holds (exit 0)."""
+    from eoscheck.datasets import Dataset
+    from eoscheck.properties.instances import Instance
+
+    data = with_certificate(Dataset(np.array([[0.6, 0.8]]), np.array([1.0]), name="one"))
+    off = _forged(tmp_path, claim_id, Instance(data, "logistic", (0.01,), 5000, extra={"T": [5000]}))
+    assert main(["replay", off]) == 2
+    assert "η = 0.01 at T = 5000 is not γ²T/120 = 41.6667" in capsys.readouterr().err
+    if claim_id == "cor2.bound":
+        on = _forged(tmp_path, claim_id, Instance(data, "logistic", (5000 / 120,), 5000, extra={"T": [5000]}), "on.json")
+        assert main(["replay", on]) == 0
+
+
+def test_a_point_outside_assumption_3cs_interval_is_not_a_witness(tmp_path, capsys):
+    """prop5.constants' quadratic bound (3C) is stated for |z − x| < 1: x = 20, z − x = −10 (ℓ(z) = 4.5e-5 against
+    the quadratic 3.0e-7) said REPRODUCED."""
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import single_point
+
+    inst = Instance(with_certificate(single_point()), "logistic", (1.0,), 0,
+                    extra={"x": [20.0], "dz": [-10.0], "lam": [10.0]})
+    assert main(["replay", _forged(tmp_path, "prop5.constants", inst)]) == 2
+    assert "z − x = -10 is not in (−1, 1)" in capsys.readouterr().err
+
+
+def test_crawshaw_liu_tau_2d_is_replayed_in_two_dimensions_above_eta0_only(tmp_path, capsys):
+    """Theorem 2.1 of Crawshaw–Liu is stated for d = 2 and η ≥ η₀: a d = 3 set was replayed as a candidate."""
+    from eoscheck.bounds import crawshaw_liu
+    from eoscheck.datasets import synthetic
+    from eoscheck.properties.bound_values import at
+    from eoscheck.properties.instances import Instance
+
+    for d, scale, why in ((3, 2.0, "its data have d = 3"), (2, 0.5, "is below η₀")):
+        data = with_certificate(synthetic(4, d, 0.3, seed=0))
+        eta0 = float(at(crawshaw_liu.CL_ETA0, n=data.n, gamma=data.gamma))
+        inst = Instance(data, "logistic", (scale * eta0,), 50)
+        assert main(["replay", _forged(tmp_path, "crawshaw_liu.tau_2d", inst)]) == 2
+        assert why in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("loss", ["flat_poly:a=1", "flat_exp:a=8"])
 def test_a_loss_outside_the_claims_assumption_is_not_a_witness(tmp_path, capsys, loss):
     """thm35.tau_exp_tail assumes 3A–3D on logistic or flat_exp(a), a ∈ {0.5, 1, 2}: its assumption's name was
