@@ -90,6 +90,11 @@ def compared_text(point: dict[str, Any], direction: str, constant: float = 1.0, 
     return f"measured {m:.{digits}g} vs limit {lim:.{digits}g} ({form}{const}; {name} = {b:.{digits}g})"
 
 
+class NaNPoint(ArithmeticError):
+    """An :class:`Evaluation` point whose measured value or bound is NaN: the check stops with verdict ``error``
+    (properties/README.md, "The floating-point allowance")."""
+
+
 @dataclass
 class Evaluation:
     """Measured values against the bound at N observed points (arrays of shape (N,)).
@@ -126,11 +131,15 @@ class Evaluation:
         self.params = {k: np.broadcast_to(np.asarray(v), self.measured.shape).copy() for k, v in self.params.items()}
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}")
-        nan = ~np.isfinite(self.measured) | np.isnan(self.bound)
+        nan = np.isnan(self.measured) | np.isnan(self.bound)
         if nan.any():
-            # never let NaN pass silently: a NaN measurement is a violation
-            self.measured = np.where(np.isnan(self.measured), np.inf if self.direction == "<=" else -np.inf,
-                                     self.measured)
+            # never let NaN pass silently, and never let it convict: a NaN is the arithmetic failing, not the theorem
+            i = int(np.flatnonzero(nan)[0])
+            where = ", ".join(f"{k} = {_scalar(v[i])}" for k, v in self.params.items() if not k.startswith("_"))
+            what = "measurement" if np.isnan(self.measured[i]) else "bound"
+            raise NaNPoint(f"{int(nan.sum())} point(s) with a NaN {what} (the first at {where or 'point ' + str(i)}): a run or an evaluation that is not finite "
+                           "where the claim's hypotheses make it finite — a numerics failure to investigate, neither "
+                           "a witness against the statement nor evidence for it")
 
     @property
     def size(self) -> int:

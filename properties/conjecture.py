@@ -476,8 +476,10 @@ class Conjecture:
             # EXPR's limit, and says nothing where it does not (the true time may lie beyond EXPR), so there it is set
             # aside, not counted as agreeing ("transition_time(1e-300) <= 1e9" read NOT FALSIFIED on runs that never
             # got there)
-            silent = (meas > P["_horizon"]) & ~Evaluation(meas, b, allow, self.direction,
-                                                          strict=self.strict).violations()
+            beyond = (meas > P["_horizon"]) & ~np.isnan(b)        # NaN (a diverged run, EXPR undefined): below
+            silent = np.zeros(meas.shape, bool)
+            silent[beyond] = ~Evaluation(meas[beyond], b[beyond], allow[beyond], self.direction,
+                                         strict=self.strict).violations()
             if silent.any():
                 notes.append(f"{int(silent.sum())} of them set aside where EXPR's limit is ≥ the horizon + 1 (not looked "
                              "for that far: beyond hit_cap's steps or work, with fitted constants, or a threshold "
@@ -568,7 +570,7 @@ class Conjecture:
 
         wanted = np.zeros(K, bool)
         wanted[P["_row"][idx].astype(int)] = True
-        s, ran = inst.first_steps(crossed, reach, wanted)
+        s, ran, _ = inst.first_steps(crossed, reach, wanted)
         times = []
         for k in P["_row"][idx].astype(int):
             if s[k] >= 0 or loose_at[k] >= 0:

@@ -28,13 +28,13 @@ import numpy as np
 
 from eoscheck._errors import EoscheckError
 
-from .claims import Evaluation, compared_text, loosened
+from .claims import compared_text, loosened
 from .calibration import calibration_points, ladders
 from .conjecture import FIT_MARGIN, SLOPE_TOL, Conjecture, Range, geometric_mean
 from .envelope import fit_constants
 from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread
-from .numerics import jsonable
+from .numerics import jsonable, log_ratio
 from .search import SHRINK_ATTEMPTS
 from .strategies import build_separable
 from .witness import shrink
@@ -161,8 +161,9 @@ class ConjectureReport:
         """Make ``point`` the worst one if it is nearer violation (ln of measured/EXPR, sign by direction) than the
         worst so far: every point checked counts, the ladders' and the witness's too."""
         def score(p):
-            sc = Evaluation(p["measured"], p["bound"], 0.0, direction).scores()[0]
-            return math.inf if np.isnan(sc) else float(sc)
+            sc = float(log_ratio(p["measured"], p["bound"]))     # Evaluation.scores of one point (no NaN check)
+            sc = sc if direction == "<=" else -sc
+            return math.inf if np.isnan(sc) else sc
         if self.worst_point is None or score(point) > score(self.worst_point):
             self.worst_point, self.worst_ratio, self.worst_instance = point, point.get("ratio"), instance
 

@@ -195,7 +195,8 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
     (default :func:`hit_cap`) has not met ``condition``, up to the largest such ⌈τ⌉ (or T) (:func:`first_times`).
     A longer run's first steps are the shorter one's, bit for bit (``tests/test_gd.py``), so each s is the one a
     single run of that length finds; a stepsize's point can fail wherever that length reaches its ⌈τ⌉ (an s after
-    ⌈τ⌉, or none by then, is a violation, whose witness is the instance itself: its replay runs the same steps).
+    ⌈τ⌉, or none by then, is a violation, whose witness is the instance itself: its replay runs the same steps).  A
+    run that diverged before meeting it has no s: its point is NaN, which stops the check (:class:`~eoscheck.properties.claims.NaNPoint`).
     ``condition(instance, arrays)`` is the boolean (K, S+1) array of the steps meeting it; ``tau(instance, etas)``
     the bound per stepsize.
     """
@@ -203,8 +204,8 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
     cap = hit_cap(inst) if cap is None else cap
     testable = np.ceil(taus) <= max(cap, inst.steps)  # the others cannot fail by any run this would do
     reach = max([inst.steps] + [int(t) for t in np.ceil(taus[testable])])
-    A, s, ran = first_times(inst.with_(steps=min(inst.steps, head)), condition, reach, wanted=testable)
-    ev = hitting(inst, A.eta[:, 0], s, taus, what, horizon=reach)
+    A, s, ran, gone = first_times(inst.with_(steps=min(inst.steps, head)), condition, reach, wanted=testable)
+    ev = hitting(inst, A.eta[:, 0], np.where(gone, np.nan, s), taus, what, horizon=reach)
     late = int((s > inst.steps).sum())
     if late:
         ev.notes.append(f"{late} stepsize(s) met it after T = {inst.steps} (run on to step {ran})")
@@ -212,12 +213,13 @@ def first_hits(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarra
 
 
 def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int,
-                wanted: np.ndarray | None = None) -> tuple[Arrays, np.ndarray, int]:
+                wanted: np.ndarray | None = None) -> tuple[Arrays, np.ndarray, int, np.ndarray]:
     """The first step meeting ``condition`` per stepsize, looked for up to ``reach`` steps (T if longer).
 
     Returns (the arrays of ``inst``'s run, s* (−1 where not met: by ``reach`` for a stepsize of ``wanted``, by the
     last step the answer covers for the others), the last step the answer covers: T, ``reach``, or the step at which
-    the last stepsize of ``wanted`` met it or diverged).  Where a
+    the last stepsize of ``wanted`` met it or diverged, and the (K,) mask of the runs that diverged by then without
+    meeting it).  Where a
     stepsize of ``wanted`` (a (K,) mask; default all) has not met ``condition`` by T, the batch runs on to ``reach``
     (:meth:`Instance.first_steps`: the same run, bit for bit, a chunk at a time, stopped once every stepsize of
     ``wanted`` has met it or diverged).  So an upper bound on s* below ``reach`` + 1 can fail at every point (its
@@ -228,9 +230,9 @@ def first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarr
     A = Arrays.of(inst.trajectory())
     s = A.first(condition(inst, A)).astype(np.float64)
     if reach <= inst.steps or not (s[want] < 0).any():
-        return A, s, inst.steps
-    s, ran = inst.first_steps(condition, reach, want)
-    return A, s, ran
+        return A, s, inst.steps, (s < 0) & A.diverged
+    s, ran, diverged_at = inst.first_steps(condition, reach, want)
+    return A, s, ran, (s < 0) & (diverged_at >= 0)
 
 
 def censored_first_times(inst: Instance, condition: Callable[[Instance, Arrays], np.ndarray], reach: int, what: str,
@@ -239,13 +241,14 @@ def censored_first_times(inst: Instance, condition: Callable[[Instance, Arrays],
     to exceed the reach: a violation only where reach + 1 passes the bound's limit; :meth:`Evaluation.vacuous` counts
     the points whose limit it does not pass).
 
-    Returns (the arrays of ``inst``'s run, the measured values, the mask of those not met, the reach (T if longer),
-    notes on the stepsizes of ``wanted`` not met and met after T).
+    Returns (the arrays of ``inst``'s run, the measured values (NaN where the run diverged first: a
+    :class:`~eoscheck.properties.claims.NaNPoint` once evaluated), the mask of those not met, the reach (T if longer), notes on the stepsizes of
+    ``wanted`` not met and met after T).
     """
     reach = max(int(reach), inst.steps)
-    A, s, ran = first_times(inst, condition, reach, wanted)
+    A, s, ran, gone = first_times(inst, condition, reach, wanted)
     want = np.ones(A.K, bool) if wanted is None else np.asarray(wanted, bool)
-    censored = s < 0
+    censored = (s < 0) & ~gone
     notes = []
     missed = int((censored & want).sum())
     if missed:
@@ -253,13 +256,14 @@ def censored_first_times(inst: Instance, condition: Callable[[Instance, Arrays],
     late = int(((s > inst.steps) & want).sum())
     if late:
         notes.append(f"{late} stepsize(s) met {what} after T = {inst.steps} (run on to step {ran})")
-    return A, np.where(censored, reach + 1.0, s), censored, reach, notes
+    return A, np.where(gone, np.nan, np.where(censored, reach + 1.0, s)), censored, reach, notes
 
 
 def hitting(inst: Instance, eta: np.ndarray, s_star: np.ndarray, tau: np.ndarray, what: str,
             horizon: int | None = None) -> Evaluation:
     """Check "some s ≤ ⌈τ⌉ satisfies the condition" from the first such s per stepsize (``s_star``, −1: not met
-    within ``horizon`` steps, default T); undecided where not met and the horizon is short of ⌈τ⌉.
+    within ``horizon`` steps, default T; NaN: the run diverged first, which stops the check, :class:`~eoscheck.properties.claims.NaNPoint`);
+    undecided where not met and the horizon is short of ⌈τ⌉.
 
     Only a stepsize whose horizon reaches ⌈τ⌉ can contradict the claim; one that met the condition before a ⌈τ⌉
     beyond the horizon agrees with it whatever happened (``params["_horizon"]``: :meth:`Evaluation.vacuous` counts
@@ -271,9 +275,10 @@ def hitting(inst: Instance, eta: np.ndarray, s_star: np.ndarray, tau: np.ndarray
     H = inst.steps if horizon is None else horizon
     found = s_star >= 0
     reach = H >= tau_c
-    decided = found | reach
+    gone = np.isnan(s_star)                  # diverged first: no s, and no verdict either way
+    decided = found | reach | gone
     defined = ~np.isnan(tau_c)               # a NaN τ: no claim at that stepsize (its point is left out)
-    meas = np.where(found, s_star, H + 1.0)  # not found by a horizon H ≥ τ: a violation
+    meas = np.where(found | gone, s_star, H + 1.0)  # not found by a horizon H ≥ τ: a violation
     undecided = int((~decided & defined).sum())
     # met at s = 0 (by w₀ itself, e.g. L(0) = ln 2 ≤ 1/η for η ≤ 1/ln 2): no step of GD was tested either
     at_0 = int((found & reach & (s_star == 0)).sum())

@@ -156,9 +156,10 @@ class Instance:
         return _RUNS.run(self.key(ws, sharpness_every), compute, keep=cache)
 
     def first_steps(self, condition: Callable[["Instance", Arrays], np.ndarray], steps: int,
-                    wanted: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                    wanted: np.ndarray | None = None) -> tuple[np.ndarray, int, np.ndarray]:
         """(s* (K,): the first step ≤ ``steps`` meeting ``condition(run, arrays)`` per stepsize, −1 where not met;
-        the last step the answer covers, :attr:`eoscheck.gd.FirstSteps.steps_run`): the run of :meth:`trajectory` for ``steps`` steps, bit for bit, in memory that does
+        the last step the answer covers, :attr:`eoscheck.gd.FirstSteps.steps_run`; the step each run diverged at by
+        then, −1: not): the run of :meth:`trajectory` for ``steps`` steps, bit for bit, in memory that does
         not grow with them (:func:`eoscheck.gd.first_steps`), stopped once every stepsize of ``wanted`` (default
         all) has met it or diverged.  ``condition`` sees a chunk of steps at a time: it must hold or not at a step
         from that step's records alone (as a comparison of them), and be false where they are NaN."""
@@ -167,7 +168,7 @@ class Instance:
             fs = first_steps(self.data, self.loss_obj, list(self.etas), run.steps,
                              lambda t, r, dv: condition(run, Arrays.of_records(self.eta, t, r, dv)), wanted=wanted,
                              w0=None if self.w0 is None else np.asarray(self.w0), w_star=self.cert.w_star)
-        return fs.first.astype(np.float64), fs.steps_run
+        return fs.first.astype(np.float64), fs.steps_run, fs.diverged_at
 
     # --- description and persistence ---------------------------------------------
     def describe(self) -> str:

@@ -101,7 +101,7 @@ class NTKInstance(Instance):
 
         return _RUNS.run(self.key(None, sharpness_every), compute, keep=cache)
 
-    def first_steps(self, condition, steps: int, wanted=None) -> tuple[np.ndarray, int]:
+    def first_steps(self, condition, steps: int, wanted=None) -> tuple[np.ndarray, int, np.ndarray]:
         """:meth:`Instance.first_steps` for the network: its run streamed (:func:`eoscheck.networks.first_steps_ntk`,
         the bits of :meth:`trajectory`'s)."""
         run = self.with_(steps=int(steps))
@@ -109,7 +109,7 @@ class NTKInstance(Instance):
             fs = first_steps_ntk(self.data, self.loss_obj, list(self.etas), run.steps,
                                  lambda t, r, dv: condition(run, Arrays.of_records(self.eta, t, r, dv)), wanted=wanted,
                                  width=self.width, seed=self.seed, signs=self.signs, delta=self.delta)
-        return fs.first.astype(np.float64), fs.steps_run
+        return fs.first.astype(np.float64), fs.steps_run, fs.diverged_at
 
     def describe(self) -> str:
         return f"NTK m={self.width} ({self.signs} signs, seed {self.seed}, δ={self.delta:g}); " + super().describe()

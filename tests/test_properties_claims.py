@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from eoscheck import EoscheckError
-from eoscheck.properties.claims import KINDS, Claim, Evaluation, all_claims, get_claim, register
+from eoscheck.properties.claims import KINDS, Claim, Evaluation, NaNPoint, all_claims, get_claim, register
 from eoscheck.properties.observe import worst_per_row
 
 
@@ -47,8 +47,12 @@ def test_evaluation_allowance_and_direction():
     low = Evaluation(np.array([0.5]), np.array([1.0]), 0.0, ">=")
     assert not low.holds() and low.holds(constant=0.5)
     assert Evaluation(np.array([3.0]), np.array([1.0])).holds(constant=2.0, margin=0.5)
-    nan = Evaluation(np.array([np.nan]), np.array([1.0]))
-    assert not nan.holds()  # NaN never passes silently
+    # NaN never passes silently, and never convicts: the check stops (verdict error), naming the point
+    with pytest.raises(NaNPoint, match=r"1 point\(s\) with a NaN measurement \(the first at eta = 2.0\)"):
+        Evaluation(np.array([0.5, np.nan]), np.array([1.0, 1.0]), params={"eta": np.array([1.0, 2.0])})
+    with pytest.raises(NaNPoint, match="NaN bound"):
+        Evaluation(np.array([0.5]), np.array([np.nan]))
+    assert not Evaluation(np.array([np.inf]), np.array([1.0])).holds()     # an overflow is a value: beyond the bound
 
 
 def test_worst_per_row_picks_the_point_closest_to_violation():

@@ -497,7 +497,7 @@ def _toy_first_times(etas, steps, threshold, reach, wanted=None):
 
     inst, asked = Instance(with_certificate(toy()), "logistic", etas, steps), []
     with _spied(asked):
-        _, s, ran = first_times(inst, lambda _, A: A.logL <= np.log(threshold), reach, wanted)
+        _, s, ran, _ = first_times(inst, lambda _, A: A.logL <= np.log(threshold), reach, wanted)
     return s, asked, ran
 
 
@@ -608,3 +608,32 @@ def test_a_stepsize_without_tau_is_left_out_not_counted_undecided_or_vacuous():
     assert list(ev.bound) == [5.0]                       # the one decided point: η = 3, met at s = 4 ≤ 5
     assert not any("before a ⌈τ⌉ beyond" in n for n in ev.notes)   # η = 1 (met, no τ) is not vacuous
     assert "2 stepsize(s) with no τ (NaN): left out" in ev.notes
+
+
+@pytest.mark.parametrize("steps, tau", [(100, 50.0), (5, 5000.0)])
+def test_a_run_that_diverged_before_its_hitting_time_stops_the_check_and_convicts_nothing(steps, tau):
+    """The exponential loss at η = 10⁴ on the normalized toy set diverges within a few steps: its run never meets
+    L ≤ 10⁻³⁰⁰, and a hitting time looked for up to τ read it as "not met by τ" (τ + 1 > τ: FALSIFIED, with the
+    instance as its witness) — a numerics failure taken for the theorem's.  Its point is now NaN: the check stops
+    with verdict error, in the run of T steps (τ ≤ T) and in the stream beyond it (τ > T); the stepsize that does
+    not diverge still reads τ + 1 where τ ≤ T."""
+    from eoscheck.properties.claims import NaNPoint
+    from eoscheck.properties.exact_engine import censored_first_times, first_hits
+
+    inst = Instance(with_certificate(toy(normalized=True)), "exponential", (0.5, 1e4), steps)
+    never = (lambda _, A: A.logL <= np.log(1e-300))
+    assert Arrays.of(inst.with_(steps=100).trajectory()).diverged.tolist() == [False, True]
+    with pytest.raises(NaNPoint, match="NaN measurement .*eta = 10000"):
+        first_hits(inst, never, lambda _, etas: np.full(len(etas), tau), "s")
+    _, meas, censored, reach, _ = censored_first_times(inst, never, int(tau), "s")
+    assert np.isnan(meas[1]) and not censored[1] and meas[0] == reach + 1 and censored[0]
+
+    def evaluate(i: Instance) -> Evaluation:
+        return first_hits(i, never, lambda _, etas: np.full(len(etas), tau), "s")
+
+    from hypothesis import strategies as st
+
+    c = Claim(id=f"test.diverged_first_time_{steps}", title="s* ≤ τ", source="a test", row=None, kind="exact",
+              quantity="first s", direction="<=", strategy=lambda _: st.just(inst), evaluate=evaluate, examples=1)
+    rep = run_claim(c, "ci")
+    assert rep.verdict == "error" and "NaN measurement" in rep.message and not rep.falsified
