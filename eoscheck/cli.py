@@ -89,6 +89,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             mod = importlib.import_module(module)
             mod.add_arguments(p)
             p.set_defaults(_run=mod.run)
+            if name == wanted:   # the options whose next word is their value (argparse keeps no public list)
+                parser.value_options = {o for a in p._actions for o in a.option_strings if a.nargs != 0}
     return parser
 
 
@@ -99,18 +101,21 @@ _FORMULA_CHARS = set("()*/^+ ")
 _SHORT_OPTIONS = {"-o", "-h"}
 
 
-def formulas_as_positionals(argv: list[str]) -> list[str]:
+def formulas_as_positionals(argv: list[str], value_options=frozenset()) -> list[str]:
     """A formula that starts with a minus (``audit-loss "-log(erfc(-z/sqrt(2))/2)"``) read as one: argparse
     took it for an unknown option ("the following arguments are required: EXPR"); a leading space makes it
-    a positional, which the formula parser ignores.  Words after ``--`` are left as they are."""
-    out, rest = [], False
+    a positional, which the formula parser ignores.  Words after ``--``, and the word after an option of
+    ``value_options`` (its value: ``--out -run`` is left to argparse, which refuses it in one line, rather than
+    read as the folder " -run"), are left as they are."""
+    out, rest, prev = [], False, None
     for a in argv:
         if a == "--":
             rest = True
-        elif not rest and a.startswith("-") and not a.startswith("--") and (
+        elif not rest and prev not in value_options and a.startswith("-") and not a.startswith("--") and (
                 _FORMULA_CHARS & set(a) or (len(a) > 1 and a[1].isalpha() and not a.startswith(tuple(_SHORT_OPTIONS)))):
             a = " " + a
         out.append(a)
+        prev = a
     return out
 
 
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse ``argv``, run the command, map bad input to exit code 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
-    argv = formulas_as_positionals(argv)
+    argv = formulas_as_positionals(argv, getattr(parser, "value_options", frozenset()))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (already printed, one line)
@@ -153,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
+    except OSError as err:      # the machine refused a file (a full disk, no permission): what and where, one line
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"eoscheck {args.command}: error: {err.strerror or err}{where}; free space, fix the permissions or "
+              "choose another folder, and run again (outputs already there are left as they were)", file=sys.stderr)
+        return 2
 
 
 def console_main() -> int:

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, IO
+from typing import IO, Callable, Iterable, Mapping
 
 from ._errors import EoscheckError
 
@@ -43,6 +43,42 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[IO[bytes]], obj
     ``path`` (if any) is left untouched.
     """
     path = Path(path)
+    tmp = _staged(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _discard([tmp])
+        raise
+    return path
+
+
+def write_set(folder: str | Path, files: Mapping[str, bytes | str], marker: str, obsolete: Iterable[str] = ()) -> Path:
+    """Write ``files`` (name → data) into ``folder`` as one set, ``marker`` among them: the file that says the set
+    is complete (``run.json``).  Every file is first written in full beside its target; only then is the old
+    ``marker`` removed, the others renamed over theirs, the ``obsolete`` files (an earlier set's that this one does
+    not replace) removed, and ``marker`` renamed last.  So a full disk or any error while writing leaves the
+    previous set as it was (its temporaries removed), and a run killed during the renames leaves no ``marker``."""
+    d = Path(folder)
+    staged: dict[str, Path] = {}
+    try:
+        for name, data in files.items():
+            staged[name] = _staged(d / name, data)
+    except BaseException:
+        _discard(staged.values())
+        raise
+    (d / marker).unlink(missing_ok=True)
+    for name, tmp in staged.items():
+        if name != marker:
+            os.replace(tmp, d / name)
+    for name in obsolete:
+        if name not in files:
+            (d / name).unlink(missing_ok=True)
+    os.replace(staged[marker], d / marker)
+    return d
+
+
+def _staged(path: Path, data: bytes | str | Callable[[IO[bytes]], object]) -> Path:
+    """``data`` written in full (flushed, synced, with :func:`default_mode`) to a temporary beside ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}")
     try:
@@ -54,14 +90,20 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[IO[bytes]], obj
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, default_mode())
-        os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
+        _discard([Path(tmp)])
+        if isinstance(err, OSError) and err.filename is None:       # a full disk names no file: name the target
+            raise OSError(err.errno, err.strerror, str(path)) from err
+        raise
+    return Path(tmp)
+
+
+def _discard(paths: Iterable[Path]) -> None:
+    for p in paths:
         try:
-            os.unlink(tmp)
+            os.unlink(p)
         except FileNotFoundError:
             pass
-        raise
-    return path
 
 
 #: How deep under an output folder its writers put files (report: data/<section>/; sweep: tasks/).

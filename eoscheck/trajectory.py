@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ._errors import EoscheckError
-from .outputs import atomic_write
+from .outputs import write_set
 from .provenance import strict_json
 from .gdinputs import INCREASE_RTOL
 
@@ -242,13 +242,15 @@ class Trajectory:
         raise not_ours(d, names, "run", "run.json, trajectory.npz and fig1.*", what)
 
     def save(self, directory: str | Path, *, extra: Mapping[str, bytes] | None = None,
-             command: Sequence[str] | None = None) -> Path:
-        """Write ``trajectory.npz``, the ``extra`` files (name → bytes) and ``run.json`` into ``directory``.
+             command: Sequence[str] | None = None, obsolete: Sequence[str] = ()) -> Path:
+        """Write ``trajectory.npz``, the ``extra`` files (name → bytes) and ``run.json`` into ``directory``, and
+        remove the ``obsolete`` files of an earlier run (its figure in another format).
 
-        Each file is written atomically; ``run.json`` goes last and lists the sha256 of the
-        others, and the previous ``run.json`` is removed first. So a folder with a ``run.json`` holds
-        one run's complete set, and a run killed midway leaves no ``run.json`` (:meth:`load` says so).
-        Hold an :class:`eoscheck.outputs.OutputLock` on the folder to keep out a second writer.
+        One set (:func:`eoscheck.outputs.write_set`): ``run.json`` lists the sha256 of the others and goes last;
+        every file is written in full before any earlier one is touched.  So a folder with a ``run.json`` holds one
+        run's complete set, a run killed midway leaves the earlier set or no ``run.json`` (:meth:`load` says so),
+        and a full disk leaves the earlier set whole.  Hold an :class:`eoscheck.outputs.OutputLock` on the folder
+        to keep out a second writer.
         """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -257,16 +259,12 @@ class Trajectory:
         arrays.update(self.records)
         arrays.update({f"stats_{k}": v for k, v in self.stats.items()})
         files = {"trajectory.npz": npz_bytes(arrays), **dict(extra or {})}
-        (d / "run.json").unlink(missing_ok=True)
-        for name, data in files.items():
-            atomic_write(d / name, data)
         prov = dict(self.provenance)
         if command is not None:
             prov["command"] = list(command)
         meta = {"config": self.config, "provenance": prov,
                 "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
-        atomic_write(d / "run.json", strict_json(meta, indent=2, sort_keys=True))
-        return d
+        return write_set(d, {**files, "run.json": strict_json(meta, indent=2, sort_keys=True)}, "run.json", obsolete)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Trajectory":

@@ -282,9 +282,11 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
         rep.message = "; ".join(notes)
     rep.seconds = time.perf_counter() - t0
     if rep.falsified and save_dir:
-        from .replay import save_conjecture_counterexample
+        from .replay import save_conjecture_counterexample, saved
 
-        rep.counterexample_file = str(save_conjecture_counterexample(conj, rep, save_dir, seed))
+        rep.counterexample_file, why = saved(lambda: save_conjecture_counterexample(conj, rep, save_dir, seed),
+                                             save_dir)
+        rep.message += f"; {why}" if why else ""
     return rep
 
 

@@ -15,11 +15,12 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from eoscheck._errors import EoscheckError, TooBig
+from eoscheck.outputs import atomic_write
 
 from .claims import Claim, get_claim
 from .hypotheses import assumption_conflicts, certificate_conflict, domain_conflicts
@@ -57,10 +58,17 @@ def _write(obj: dict, save_dir: str | Path, stem: str) -> Path:
     path = d / f"{stem}-{h}.json"
     if path.exists():
         return path
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(jsonable(obj), indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic_write(path, json.dumps(jsonable(obj), indent=1, sort_keys=True) + "\n")
+
+
+def saved(write: Callable[[], Path], save_dir: str | Path) -> tuple[str | None, str]:
+    """(the witness file ``write()`` wrote, "") or, where the folder cannot take it (a full disk, no permission),
+    (None, why): a verdict is never lost to its witness file (the instance is in the verdict's message)."""
+    try:
+        return str(write()), ""
+    except OSError as err:
+        return None, (f"the witness could not be saved in {save_dir} ({err.strerror or err}): free space or choose "
+                      "another folder, and run again to save it")
 
 
 def save_counterexample(c: Claim, rep, save_dir: str | Path, seed: int | None = None) -> Path:
@@ -141,6 +149,8 @@ def replay(path: str | Path) -> ReplayResult:
         C = float(obj.get("constant", 1.0))
         margin = float(obj.get("margin", 0.0))
         kind = obj["kind"]
+        if not isinstance(obj.get("point") or {}, dict):
+            raise TypeError("its point is not a mapping of measured, bound and parameters")
         if not (math.isfinite(C) and C > 0 and math.isfinite(margin) and margin >= 0):
             raise EoscheckError(f"{path}: constant {C!r} and margin {margin!r} must be finite, the constant > 0 "
                                 "and the margin ≥ 0; the file was edited or is corrupt")

@@ -115,9 +115,10 @@ def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = Non
         rep.counterexample = {"traceback": traceback.format_exc(limit=6)}
     rep.seconds = time.perf_counter() - t0
     if rep.falsified and save_dir and rep.counterexample and "instance" in rep.counterexample:
-        from .replay import save_counterexample
+        from .replay import save_counterexample, saved
 
-        rep.counterexample_file = str(save_counterexample(c, rep, save_dir, seed))
+        rep.counterexample_file, why = saved(lambda: save_counterexample(c, rep, save_dir, seed), save_dir)
+        rep.message += f"; {why}" if why else ""
     return rep
 
 

@@ -154,6 +154,8 @@ NUMBER_CASES = [
     (["--eta", "inf"], "not finite"),
     (["--eta", "0"], "positive"),
     (["--eta=-2^3"], "positive"),
+    (["--eta=-2^2"], "positive"),                                     # read as (−2)² = 4: ran η = 4
+    (["--steps=-2^2"], "at least 1"),                                 # ran 4 steps
     (["--eta", "1,,abc"], "not a number"),
     (["--eta", ","], "at least one value"),
     (["--eta", "1,1,1"], "the stepsize 1 is given twice"),         # ran three identical rows
@@ -547,3 +549,54 @@ def test_a_value_starting_with_a_minus_gets_a_hint(capsys):
            "--eta=-1)" in err and len(err.splitlines()) == 1
     assert main(["conjecture", "loss(t) <= 1", "--eta=-1:5"]) == 2      # the value reaches its own check
     assert "--eta needs 0 < LO ≤ HI" in capsys.readouterr().err
+
+
+def test_an_option_value_starting_with_a_dash_is_refused_not_renamed(tmp_path, capsys, monkeypatch):
+    """``--out -myrun`` wrote into the folder " -myrun" (and ``check -o -res.json`` into " -res.json"): the rewrite
+    that lets a formula start with a minus (``audit-loss -log(...)``) took option values for formulas.  argparse
+    now sees the value as typed and refuses it in one line; the formula still reads as one."""
+    monkeypatch.chdir(tmp_path)
+    rc = main(["run", "--data", "toy", "--eta", "1", "--steps", "3", "--quiet", "--out", "-myrun"])
+    assert "argument --out: expected one argument" in _one_line_error(rc, capsys.readouterr().err)
+    rc = main(["check", "lemma9.perceptron_step", "-o", "-res.json"])
+    assert "argument -o/--output: expected one argument" in _one_line_error(rc, capsys.readouterr().err, "check")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert main(["audit-loss", "-log(1/(1+exp(-z)))", "--no-symbolic"]) == 0
+
+
+def test_a_full_disk_loses_nothing_and_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    """A run into a folder on a full disk: a traceback (exit 1), and the earlier run's run.json and figure deleted
+    before the new files failed to fit.  Now every new file is written in full before any earlier one is touched:
+    the earlier set is left whole, no temporary is left, and the error is one line naming the file (exit 2)."""
+    import errno
+
+    out = tmp_path / "r"
+    assert main(["run", "--data", "toy-normalized", "--eta", "1", "--steps", "20", "--out", str(out), "--format", "svg",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    rc = main(["run", "--data", "toy-normalized", "--eta", "1,2", "--steps", "60", "--out", str(out), "--quiet"])
+    line = _one_line_error(rc, capsys.readouterr().err)
+    assert "No space left on device" in line and str(out / "trajectory.npz") in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_witness_that_cannot_be_saved_does_not_hide_its_verdict(tmp_path, capsys, monkeypatch):
+    """A conjecture's witness folder on a full disk: a traceback, and the FALSIFIED verdict it had found never
+    printed (an empty ``.tmp`` file left).  Now the verdict prints (exit 1), says why no file was saved, and the
+    folder holds nothing."""
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    rc = main(["conjecture", "loss(T) <= 1e-9", "--effort", "smoke", "--save", str(tmp_path / "w")])
+    out = capsys.readouterr().out
+    assert rc == 1 and "FALSIFIED" in out and "the witness could not be saved in" in out
+    assert not any((tmp_path / "w").iterdir())

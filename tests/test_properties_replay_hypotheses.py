@@ -321,3 +321,13 @@ def test_an_edited_instance_is_refused_in_one_line(tmp_path, capsys, steps, etas
     assert main(["replay", path]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0] and path in err[0]
+
+
+def test_a_witness_whose_point_is_not_a_mapping_is_not_a_valid_file(tmp_path, capsys):
+    """``"point": "x"`` in a saved witness: an AttributeError traceback (exit 1) after the replay had run."""
+    path = _witness(tmp_path, "thm1.eos_average", with_certificate(toy(normalized=True)), [8.0], 50)
+    obj = json.loads(open(path).read())
+    obj["point"] = "x"
+    open(path, "w").write(json.dumps(obj))
+    assert main(["replay", path]) == 2
+    assert "is not a valid counterexample file (TypeError: its point is not a mapping" in capsys.readouterr().err

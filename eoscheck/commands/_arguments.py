@@ -12,16 +12,17 @@ import re
 
 from .._errors import EoscheckError
 
-_POWER = re.compile(r"^\s*([-+]?[0-9.]+(?:e[-+]?\d+)?)\s*\^\s*([-+]?[0-9.]+)\s*$", re.IGNORECASE)
+_POWER = re.compile(r"^\s*([-+]?)([0-9.]+(?:e[-+]?\d+)?)\s*\^\s*([-+]?[0-9.]+)\s*$", re.IGNORECASE)
 
 
 def number(text: str, what: str = "value") -> float:
-    """A finite float from ``text``; ``B^E`` is a power (``2^-3``). One-line error otherwise."""
+    """A finite float from ``text``; ``B^E`` is a power (``2^-3``), a sign before it applying to the power
+    (``-2^2`` is −4, as in Python's ``-2**2``). One-line error otherwise."""
     m = _POWER.match(text)
     try:
         if m:
-            base, exp = float(m.group(1)), float(m.group(2))
-            value = base ** exp
+            base, exp = float(m.group(2)), float(m.group(3))
+            value = (-1.0 if m.group(1) == "-" else 1.0) * base ** exp
             if isinstance(value, complex):
                 raise ValueError
         else:

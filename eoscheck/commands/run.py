@@ -264,9 +264,8 @@ def run(args) -> int:
             name = getattr(data, "name", traj.config.get("data", "digits"))
             fig_name = f"fig1.{args.format}"
             figure = _figure_bytes(traj, f"{name}, {traj.config.get('loss', args.loss)} loss", args.format)
-            for old in (out / f"fig1.{f}" for f in FORMATS if f != args.format):
-                old.unlink(missing_ok=True)      # an earlier run's figure in another format, before this run's
-            traj.save(out, extra={fig_name: figure}, command=getattr(args, "_argv", None))   # run.json lists
+            traj.save(out, extra={fig_name: figure}, command=getattr(args, "_argv", None),   # run.json lists
+                      obsolete=[f"fig1.{f}" for f in FORMATS if f != args.format])   # an earlier run's figure
     rows = summary_table(traj)
     files = [str(out / "trajectory.npz"), str(out / "run.json"), str(out / fig_name)]
     diverged = [r["eta"] for r in rows if r["diverged"] != "no"]
