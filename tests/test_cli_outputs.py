@@ -197,3 +197,17 @@ def test_run_json_is_strict_json_even_with_infinite_values(tmp_path):
     run = (tmp_path / "o" / "run.json").read_text()
     json.loads(run, parse_constant=refuse)
     assert '"scale": "inf"' in run
+
+
+def test_a_loss_beyond_float64_is_said_with_its_log(tmp_path, capsys):
+    """flat_exp(a = 10³⁰⁰) on the normalized toy set: L(w₁) = e^1377 overflows float64 while the iterates stay
+    finite; the table showed "max loss inf" and "diverged: no" with no word on it.  The log the records keep is
+    printed beside it; a run whose loss stays in range prints no such line."""
+    import re
+
+    argv = ["run", "--data", "toy-normalized", "--eta", "0.25,1000", "--steps", "30", "--quiet"]
+    assert main(argv + ["--loss", "flat_exp:a=1e300", "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"max loss inf: L\(w_t\) beyond float64 .*η = 0\.25: ln L = 13\d\d\.\d+ at step 1", out), out
+    assert main(argv + ["--out", str(tmp_path / "b")]) == 0
+    assert "beyond float64" not in capsys.readouterr().out

@@ -217,6 +217,19 @@ def summary_table(traj) -> list[dict]:
     return rows
 
 
+def _beyond_float64(traj) -> str:
+    """"η = …: ln L = …" for each run whose largest loss overflowed float64 at a recorded step ("" if none)."""
+    import numpy as np
+
+    out = []
+    for k, eta in enumerate(traj.eta):
+        t = int(traj.stats["argmax_loss"][k])
+        j = int(np.searchsorted(traj.step, t))
+        if np.isinf(traj.stats["max_loss"][k]) and j < len(traj.step) and traj.step[j] == t:
+            out.append(f"η = {eta:g}: ln L = {traj.records['log_loss'][k, j]:.6g} at step {t}")
+    return ", ".join(out)
+
+
 def _load_for_model(args):
     if args.model == "mlp3" and args.data is None:
         return None  # the 3-layer experiment's own default: 1,000 scikit-learn digits, 10 classes
@@ -277,6 +290,10 @@ def run(args) -> int:
 
     print(tabulate(rows, headers="keys", floatfmt=".4g"))
     print("(-1: never)")
+    over = _beyond_float64(traj)
+    if over:
+        print(f"max loss inf: L(w_t) beyond float64 (≈ 1.8e308) there, its log recorded: {over}; the iterates stayed "
+              "finite (log_loss in trajectory.npz)")
     if diverged:
         print(f"diverged: η = {', '.join(f'{e:g}' for e in diverged)} left the float64 range "
               "(marked on the figure; records are NaN after that step)")
