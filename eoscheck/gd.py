@@ -43,7 +43,7 @@ from .gdinputs import (LOG_DOMAIN_BELOW, check_etas, check_point, check_steps, c
 from .losses import Loss, get_loss
 from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
-from .recorder import INCREASE_RTOL, FirstStepRecorder, GDRecorder
+from .recorder import INCREASE_RTOL, FirstStepRecorder, GDRecorder, wanted_mask
 from .sharpness import batch_sharpness_torch
 from .trajectory import RECORDED, Trajectory
 
@@ -166,9 +166,7 @@ def first_steps(
     """
     loss, eta, steps, dev, w0, w_star = _inputs(data, loss, etas, steps, w0, device, dtype, w_star)
     require_memory(len(eta), 0, "all", None, data.n, data.d)      # the data; the chunks are bounded by their own size
-    want = np.ones(len(eta), bool) if wanted is None else np.asarray(wanted, bool)
-    if want.shape != eta.shape:
-        raise EoscheckError(f"wanted must be a mask of the {len(eta)} stepsizes, got shape {want.shape}")
+    want = wanted_mask(wanted, len(eta))
     engine = _choose_engine(method, backend, threads, dev, dtype, data, w0, float(np.max(eta)))
     recorder = FirstStepRecorder(eta, RECORDED, condition, want)
     _, engine = _drive(data, loss, eta, w0, w_star, dev, dtype, steps, engine, recorder, _NoBar())

@@ -42,7 +42,7 @@ from .gdinputs import grid_config, require_memory
 from .losses import Loss, get_loss
 from .maxmargin import max_margin
 from .netrecord import Recorder, check_steps, sharpness_grid
-from .recorder import FirstStepRecorder
+from .recorder import FirstStepRecorder, wanted_mask
 from .progress import bar as progress_bar
 from .resources import ntk_chunk
 from .provenance import array_hash, config_hash, provenance
@@ -280,9 +280,7 @@ def first_steps_ntk(
     a wanted run run first, each stopped once its wanted runs are decided; the others' runs are then looked at up to
     the step one batch would have stopped at."""
     loss, eta, steps, width, dev = _ntk_inputs(loss, etas, steps, width, delta, device)
-    want = np.ones(len(eta), bool) if wanted is None else np.asarray(wanted, bool)
-    if want.shape != eta.shape:
-        raise EoscheckError(f"wanted must be a mask of the {len(eta)} stepsizes, got shape {want.shape}")
+    want = wanted_mask(wanted, len(eta))
     X, y, at, W0t = _ntk_tensors(data, output_signs(width, signs, seed), init_weights(width, data.d, seed), dev, dtype)
     none = np.zeros(0, dtype=np.int64)
     K = len(eta)

@@ -27,6 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ._errors import EoscheckError
 from .gdinputs import INCREASE_RTOL  # here for the trackers; defined where importing it costs no numba
 
 #: The per-run statistics every trajectory carries (engines add ``final_w``).
@@ -184,6 +185,15 @@ class GDRecorder:
         (:func:`_track`)."""
         _track(t0, log_L, alive, self.prev_log_L, self.log_rtol, self.log_thr1, self.log_thr2, self.last_inc,
                self.last_inc_strict, self.below1, self.below2, self.max_log_L, self.argmax)
+
+
+def wanted_mask(wanted, K: int) -> np.ndarray:
+    """The (K,) bool mask of the runs a first-step search waits for (``None``: all), refused in one line if it is
+    not one entry per stepsize."""
+    want = np.ones(K, bool) if wanted is None else np.asarray(wanted, bool)
+    if want.shape != (K,):
+        raise EoscheckError(f"wanted must be a mask of the {K} stepsizes, got shape {want.shape}")
+    return want
 
 
 class FirstStepRecorder(GDRecorder):
