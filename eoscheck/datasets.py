@@ -415,7 +415,7 @@ def _existing(path: str | Path) -> Path:
 def load_file(path: str | Path) -> Dataset:
     """A user's data: ``.npz`` with arrays ``X`` and ``y``, or ``.csv`` whose last column is y.
 
-    A CSV may have a header row; a header column named ``y`` or ``label`` is used as y.
+    A CSV may have a header row (one name per column); a header column named ``y`` or ``label`` is used as y.
     Checked before use: real numeric dtypes (complex, object and text arrays are refused, never
     cast), X of shape (n, d) with n, d ≥ 1, and the memory the arrays need.
     """
@@ -497,6 +497,9 @@ def _read_csv(p: Path):
     if ragged is not None:
         raise EoscheckError(f"{p}: row {ragged + 1 + (header is not None)} has {len(rows[ragged])} columns, "
                             f"the first has {width}; every row needs the same columns")
+    if header is not None and len(header) != width:
+        raise EoscheckError(f"{p}: the header has {len(header)} names but the rows have {width} values; "
+                            "give one header name per column (or drop the header row)")
     A = np.empty((len(rows), width))
     for i, r in enumerate(rows):
         for j, c in enumerate(r):

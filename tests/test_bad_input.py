@@ -70,6 +70,7 @@ def _make_files(d):
     put("utf16.csv", "0.5,0.1,1\n0.2,0.3,-1\n".encode("utf-16"), "UTF-16")
     put("ragged.csv", "0.5,0.1,1\n0.2,-1\n", "columns")
     put("header_only.csv", "x1,x2,y\n", "no data rows")
+    put("narrow_header.csv", "y,x1\n1,0.5,0.2\n-1,-0.5,-0.1\n", "the header has 2 names but the rows have 3")
     put("blank.csv", "\n\n", "empty")
     put("words.csv", "0.5,0.1,1\n0.2,abc,-1\n", "non-numeric")
     put("one_column.csv", "1\n-1\n", "feature column")
@@ -109,7 +110,7 @@ def bad_files(tmp_path_factory):
 
 FILE_CASES = ["empty.npz", "corrupt.npz", "random.npz", "noX.npz", "nofeatures.npz", "complex.npz", "text.npz",
               "object.npz", "shape.npz", "nan.npz", "latin1.csv", "utf16.csv", "ragged.csv", "header_only.csv",
-              "blank.csv", "words.csv", "one_column.csv", "labels.csv", "data.bin"]
+              "narrow_header.csv", "blank.csv", "words.csv", "one_column.csv", "labels.csv", "data.bin"]
 
 
 @pytest.mark.parametrize("name", FILE_CASES)

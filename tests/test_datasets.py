@@ -460,6 +460,22 @@ def test_csv_cells_that_are_not_numbers_are_refused_not_read_as_a_header(tmp_pat
     assert load_file(tmp_path / "ok.csv").n == 2
 
 
+@pytest.mark.parametrize("text, names, values", [("y,x1\n1,0.5,0.2\n-1,-0.5,-0.1\n", 2, 3),
+                                                  ("a,y\n0.5,0.2,1\n-0.5,-0.1,-1\n", 2, 3),
+                                                  ("x1,x2,x3,y\n0.5,1\n-0.5,-1\n", 4, 2),
+                                                  ("y,x1,x2\n1,0.5\n-1,-0.5\n", 3, 2)])
+def test_a_csv_header_of_another_width_than_its_rows_is_refused(tmp_path, text, names, values):
+    """y,x1 over 3-value rows ran with d = 2 (a feature without a name); a,y over them took column 2 as the
+    labels ("labels must be -1 or +1"); x1,x2,x3,y over 2-value rows raised numpy's IndexError; y,x1,x2 over
+    them ran with d = 1."""
+    (tmp_path / "d.csv").write_text(text)
+    with pytest.raises(EoscheckError, match=f"the header has {names} names but the rows have {values} values"):
+        load_file(tmp_path / "d.csv")
+    (tmp_path / "r.csv").write_text("x1,x2,y\n0.5,0.2,1\n-0.5,-1\n")     # ragged rows: still named as such
+    with pytest.raises(EoscheckError, match="row 3 has 2 columns, the first has 3"):
+        load_file(tmp_path / "r.csv")
+
+
 def test_featureless_data_and_empty_point_sets_are_refused_in_one_line():
     """Dataset(np.zeros((3, 0)), y) was accepted (an idx file of shape (20, 0) trained GD with d = 0), and
     max_margin of no points raised numpy's "argmin of an empty sequence"."""
