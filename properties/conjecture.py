@@ -67,6 +67,7 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from eoscheck._errors import EoscheckError
+from eoscheck.backends import MP_CAPPED
 from eoscheck.expr import evaluate, parse_expression
 from eoscheck.losses import get_loss
 
@@ -366,19 +367,20 @@ class Conjecture:
         hi = base.get("gamma_hi")
         return (base["gamma"], float(hi)) if uses and hi is not None else (base["gamma"],)
 
-    def rhs_values(self, P: dict[str, np.ndarray], values: dict[str, float] | None = None) -> np.ndarray:
+    def rhs_values(self, P: dict[str, np.ndarray], values: dict[str, float] | None = None, capped=None) -> np.ndarray:
         """EXPR at every point with the constants ``values`` (default: the fitted ones), at the end of the
         certified interval γ* ∈ [gamma, gamma_hi] favorable to the statement (the largest value for
         ``<=``, the smallest for ``>=``): a point can only convict if it violates for every γ in it.
 
         Only the two ends are evaluated: over an interval of width w (≈ 1e-14 relative) an interior
         extremum of a smooth EXPR differs from the better end by at most max|EXPR''|·w²/8, far below
-        the floating-point allowance; witnesses are re-checked at 40 digits (:mod:`.decide`)."""
+        the floating-point allowance; witnesses are re-checked at 40 digits (:mod:`.decide`).  ``capped``: see
+        :func:`values_beyond_float64` (either end)."""
         expr = self.with_constants(values)
-        lo = values_beyond_float64(expr, P)
+        lo = values_beyond_float64(expr, P, capped)
         if "gamma" not in {s.name for s in expr.free_symbols} or "_ghi" not in P:
             return lo
-        hi = values_beyond_float64(expr, dict(P, gamma=P["_ghi"]))
+        hi = values_beyond_float64(expr, dict(P, gamma=P["_ghi"]), capped)
         with np.errstate(invalid="ignore"):
             return np.fmax(lo, hi) if self.direction == "<=" else np.fmin(lo, hi)
 
@@ -445,7 +447,8 @@ class Conjecture:
         cens = counts["censored"]
         m = self.mask(P) if meas.size else np.zeros(0, bool)
         meas, P = meas[m], {k: v[m] for k, v in P.items()}
-        b = self.rhs_values(P) if meas.size else np.zeros(0)
+        capped = np.zeros(meas.shape, bool)
+        b = self.rhs_values(P, capped=capped) if meas.size else np.zeros(0)
         with np.errstate(over="ignore", invalid="ignore"):   # an allowance beyond float64 is set aside below
             allow_m = measurement_allowance(self.quantity, meas, P) if meas.size else np.zeros(0)
             # scanning only: FP_ULPS ulps of EXPR (a witness is re-checked with EXPR at 40 digits), added for ≤ / ≥;
@@ -485,14 +488,20 @@ class Conjecture:
                              "for that far: beyond hit_cap's steps or work, with fitted constants, or a threshold "
                              "moving across γ*'s interval): a time beyond the horizon neither convicts nor acquits there")
                 keep = ~silent
-                meas, b, allow, allow_m = meas[keep], b[keep], allow[keep], allow_m[keep]
+                meas, b, allow, allow_m, capped = meas[keep], b[keep], allow[keep], allow_m[keep], capped[keep]
                 P = {k: v[keep] for k, v in P.items()}
         # a numerical failure is reported, never a witness: a NaN (diverged run), or a value whose allowance is
         # not finite (an overflowed loss, inf·r; an iterate with ‖w‖ ≈ 1e300), under which `≤ bound +
         # allowance` would hold for any bound
-        # EXPR itself NaN (sqrt(eta - 2) at η < 2): a point outside EXPR's domain, said apart from the runs' failures
-        undefined = np.isnan(b) if meas.size else np.zeros(0, bool)
-        bad = ((np.isnan(meas) | ~np.isfinite(allow_m)) & ~undefined) if meas.size else np.zeros(0, bool)
+        # EXPR itself NaN (sqrt(eta - 2) at η < 2): a point outside EXPR's domain, said apart from the runs' failures;
+        # or past the 40-digit evaluator's exp cap (exp(exp(exp(exp(T))))): no value, as in .witness.confirm_point
+        nan_b = np.isnan(b)
+        undefined, over = nan_b & ~capped, nan_b & capped
+        bad = (np.isnan(meas) | ~np.isfinite(allow_m)) & ~nan_b
+        if over.any():
+            notes.append(f"{int(over.sum())} point(s) set aside where EXPR is beyond float64 (overflow, not NaN: an "
+                         "exp or power past e^(2^1024), the 40-digit evaluator's limit): with no value to compare, "
+                         "they neither convict nor acquit")
         if undefined.any():
             notes.append(f"{int(undefined.sum())} point(s) set aside where EXPR is not a real number (NaN: e.g. the "
                          "square root of a negative quantity, also at 40 digits): outside its domain, they neither "
@@ -500,8 +509,8 @@ class Conjecture:
         if bad.any():
             notes.append(f"{int(bad.sum())} measurement(s) set aside (NaN, or an allowance beyond float64: a "
                          "diverged run): they neither convict nor acquit")
-        if bad.any() or undefined.any():
-            keep = ~(bad | undefined)
+        if bad.any() or nan_b.any():
+            keep = ~(bad | nan_b)
             meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
             allow = allow[keep]
         return Evaluation(meas, b, allow, self.direction, P, notes=notes, strict=self.strict)
@@ -759,10 +768,11 @@ def value_at(expr, base: dict) -> float:
     return float(evaluate(expr, param_values(expr, base), seconds=EVAL_SECONDS))
 
 
-def values_beyond_float64(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
+def values_beyond_float64(expr: sp.Expr, P: dict[str, np.ndarray], capped: np.ndarray | None = None) -> np.ndarray:
     """:func:`values_at`, with the points where float64 gives no finite value (e^{800}/(1 + e^{800}) is inf/inf)
     evaluated at 40 digits (:func:`.precision.high_precision`, once per distinct point) and rounded to float64:
-    ±inf where the value lies beyond it, NaN only where EXPR is undefined or not real."""
+    ±inf where the value lies beyond it; NaN where EXPR is undefined or not real, or where an exp or power passes the
+    evaluator's cap (:data:`~eoscheck.backends.MP_EXP_CAP`: exp(exp(exp(exp(T))))), those marked in ``capped``."""
     out = values_at(expr, P)
     redo = np.flatnonzero(~np.isfinite(out))
     if redo.size:
@@ -771,9 +781,12 @@ def values_beyond_float64(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray
         for i in redo:
             key = tuple(float(np.asarray(P[n])[i]) for n in names)
             if key not in seen:
+                met = getattr(MP_CAPPED, "count", 0)
                 v = high_precision(expr, dict(zip(names, key)))
-                seen[key] = math.nan if v is None else float(v)
-            out[i] = seen[key]
+                seen[key] = (math.nan, getattr(MP_CAPPED, "count", 0) != met) if v is None else (float(v), False)
+            out[i] = seen[key][0]
+            if capped is not None:
+                capped[i] |= seen[key][1]
     return out
 
 

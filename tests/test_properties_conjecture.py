@@ -490,6 +490,39 @@ def test_an_expr_that_is_not_real_is_refused_or_set_aside_as_such(capsys):
     assert not any("diverged" in n for n in ev.notes)
 
 
+def test_an_expr_past_the_evaluators_exp_cap_is_said_to_overflow_not_to_be_nan(tmp_path):
+    """exp(exp(exp(exp(T)))) overflows float64, and past e^(2^1024) the 40-digit evaluator too: its points were set
+    aside as "not a real number (NaN …)".  They are set aside as an overflow, neither convicting nor acquitting (as
+    the 40-digit check of a witness does): float64's +inf is no bound there, +inf also for log(log(1 + e^(e^(e^t))))
+    − e^t < e^(−e^(e^t)), where counting it would pass a false "loss(t) <= …"."""
+    import sympy as sp
+
+    from eoscheck import toy
+    from eoscheck.properties.conjecture import values_beyond_float64
+    from eoscheck.properties.instances import Instance
+    from eoscheck.properties.strategies import with_certificate
+
+    eta = sp.Symbol("eta", positive=True)
+    capped = np.zeros(2, bool)
+    assert np.isnan(values_beyond_float64(sp.exp(sp.exp(sp.exp(eta))), {"eta": np.array([1.0, 10.0])}, capped)[1])
+    assert capped.tolist() == [False, True]
+    values_beyond_float64(sp.sqrt(eta - 2), {"eta": np.array([1.0, 3.0])}, capped := np.zeros(2, bool))
+    assert not capped.any()                                    # undefined, not capped
+    inst = Instance(with_certificate(toy(normalized=True)), "logistic", (1.0,), 20)
+    for text in ("loss(t) <= exp(exp(exp(exp(t))))", "loss(t) >= exp(exp(exp(exp(t))))",
+                 "loss(t) <= log(log(1 + exp(exp(exp(t))))) - exp(t)"):
+        ev = Conjecture.parse(text, ranges={"eta": "1", "T": "20"}).evaluate(inst)
+        k = ev.notes[0].split()[0] if ev.notes else "0"
+        assert len(ev.notes) == 1 and k != "0" and ev.notes[0].startswith(
+            f"{k} point(s) set aside where EXPR is beyond float64 (overflow, not NaN"), ev.notes
+        assert ev.size and not np.isnan(ev.bound).any()    # t ≤ 1: e^(e^(e^t)) ≤ 2^1024, a value (maybe +inf)
+    out = tmp_path / "r.json"
+    assert main(["conjecture", "loss(T) <= exp(exp(exp(exp(T))))", "--effort", "smoke", "-o", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["verdict"] == "UNDECIDED" and "beyond float64 (overflow" in rep["message"], rep["message"]
+    assert "not a real number" not in rep["message"]
+
+
 def test_one_constant_spanning_twelve_decades_fits_exactly():
     """C ≥ m·(ηt)² over (ηt)^−2 from 1e-12 to 1: HiGHS's tolerances called the linear program infeasible
     ("no values of the constants make the bound hold") and that convicted a conjecture.  One constant is read
