@@ -32,7 +32,8 @@ comprehensions, keyword arguments, unknown names such as ``__import__`` — is
 refused with an :class:`~eoscheck.EoscheckError` whose one line names the
 offending piece.  Sizes are capped: the text length, the number of syntax
 nodes, the nesting depth, numeric exponents (``9**9**9`` is refused at the
-inner ``9**9``) and the number of digits of any numeric power, so that a
+inner ``9**9``) and the number of digits of any numeric power and of any number sympy forms (the
+coefficient 2¹⁶⁰⁰⁰ of ``f(z)*2**1000*…*2**1000``), so that a
 hostile string is refused in well under a second without side effects.  A constant that is
 not a real number (``sqrt(-1)``, ``(-8)**(1/3)``, ``log(-2)``) is refused at parse time.
 
@@ -71,7 +72,10 @@ MAX_LENGTH = 2000   #: default cap on the formula's length in characters
 MAX_NODES = 500     #: default cap on the number of syntax-tree nodes
 MAX_DEPTH = 60      #: default cap on the nesting depth of the syntax tree
 MAX_EXPONENT = 1000  #: default cap on |exponent| of a numeric exponent
-MAX_DIGITS = 2000   #: cap on the decimal digits of a numeric power's result
+MAX_DIGITS = 2000   #: cap on the decimal digits of a numeric power's result and of any number in a formula
+
+#: the smallest integer of more than MAX_DIGITS digits
+_TOO_MANY_DIGITS = 10**MAX_DIGITS
 
 _UNARY = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "tanh": sp.tanh, "erf": sp.erf,
           "abs": sp.Abs, "Abs": sp.Abs}
@@ -369,6 +373,13 @@ class _Builder:
         out = method(node)
         if not isinstance(out, sp.Expr):
             self.fail(node, "a condition outside where()/piecewise() is")
+        # sympy folds the numbers of a product into one coefficient (ℓ·2¹⁰⁰⁰·…·2¹⁰⁰⁰ is 2¹⁶⁰⁰⁰ℓ), which no numeric
+        # sub-expression shows: every number formed is capped, before anything reads it
+        for r in out.atoms(sp.Rational):
+            if abs(r.p) >= _TOO_MANY_DIGITS or r.q >= _TOO_MANY_DIGITS:
+                what = "small or too precise" if r.q >= _TOO_MANY_DIGITS else "large"
+                raise EoscheckError(f"numeric constant too {what} (more than {MAX_DIGITS} digits){self._where(node)}; "
+                                    "write smaller constants")
         if out.is_number:
             if _complex_constant(out):
                 raise EoscheckError(f"the constant {_shown(out)} is not a real number{self._where(node)}; "
@@ -644,7 +655,7 @@ def _fpow(b: float, e: float) -> float | None:
 
 def _big_ratio(x: sp.Rational) -> float:
     """p/q for huge integers, via their digit counts (inf when beyond the float range)."""
-    digits = len(str(abs(x.p))) - len(str(x.q))
+    digits = _digits(x.p) - _digits(x.q)
     if digits > 308:
         return math.inf if x.p > 0 else -math.inf
     if digits < -330:
@@ -652,10 +663,23 @@ def _big_ratio(x: sp.Rational) -> float:
     return float(sp.Rational(x.p, x.q).evalf(20))
 
 
+def _digits(n: int) -> int:
+    """The number of decimal digits of |n| (1 for 0), without ``str``, which refuses ints beyond 4300 digits."""
+    n = abs(n)
+    if n < 10:
+        return 1
+    d = int(math.log10(n))      # log10 of an int of any size; its rounding may be one off at a power of 10
+    if n >= 10 ** (d + 1):
+        d += 1
+    elif n < 10**d:
+        d -= 1
+    return d + 1
+
+
 def _log10_magnitude(x: sp.Expr) -> float | None:
     """About the number of decimal digits of a numeric base (numerator and denominator), ≥ 1."""
     if isinstance(x, sp.Rational):
-        return max(1.0, len(str(abs(x.p))), len(str(x.q)))
+        return max(1.0, _digits(x.p), _digits(x.q))
     m = _magnitude(x)
     if m is None:
         return None

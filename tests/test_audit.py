@@ -550,7 +550,9 @@ def test_cli_table_output(capsys):
      (["audit-loss", "logistic", "--gamma", "2"], "gamma"),
      (["audit-loss", "__import__('os').system('echo pwned')"], "not allowed"),
      # 0**z: its derivative is 0**z·log 0, NaN in sympy; the line said only "cannot evaluate NaN in nan"
-     (["audit-loss", "0**z"], "sympy reduces it to an undefined value")],
+     (["audit-loss", "0**z"], "sympy reduces it to an undefined value"),
+     # the coefficient 2¹⁶⁰⁰⁰ sympy folds from the factors: a traceback printing it (str of > 4300 digits)
+     (["audit-loss", "log(1+exp(-z))*" + "*".join(["2**1000"] * 16), "--no-symbolic"], "more than 2000 digits")],
 )
 def test_cli_exit_2_on_invalid_input(argv, fragment, capsys):
     assert cli_main(argv) == 2
