@@ -756,6 +756,15 @@ def test_a_loss_beyond_the_evaluators_cap_still_vanishes_at_infinity(symbolic):
     assert r.checks["A.nonincreasing"].status == "pass"
 
 
+def test_a_loss_beyond_the_evaluator_at_every_grid_point_is_undetermined():
+    """exp∘…∘exp(−z), seven deep, is beyond the high-precision evaluator at every x of C.quadratic's grid, whose tails
+    then ended at the min/max of no computed x: a ValueError traceback (exit 1) instead of a verdict."""
+    r = audit("exp(exp(exp(exp(exp(exp(exp(-z)))))))", symbolic=False, theory=False)
+    c = r["C.quadratic"]
+    assert c.status == "undetermined" and "any x of the grid" in c.detail
+    assert r.exit_code == 3
+
+
 def test_sympy_limits_count_cpu_seconds_not_wall_seconds():
     """A question that waits 1.5 s without computing (a loaded machine, as sympy sees it) is answered under
     a 0.5 s limit; one that computes past 0.5 CPU seconds is cut off.  So load cannot change what sympy

@@ -303,6 +303,10 @@ def check_quadratic(ctx, checks) -> CheckResult:
         return CheckResult(name, UNDETERMINED, method="numeric",
                            detail=f"the ratio could not be computed near x={fmt(float(X[i]))} (undefined there, or "
                                   f"beyond the high-precision evaluator's cap)")
+    if gone.all():     # exp(exp(…exp(−z)…)) seven deep: no x of the grid within the evaluator, no ratio to take a sup of
+        return CheckResult(name, UNDETERMINED, method="numeric",
+                           detail=f"the ratio could not be computed at any x of the grid on [{fmt(float(X[0]))}, "
+                                  f"{fmt(float(X[-1]))}]: {UNCOMPUTED}")
     Q0[gone], Q[gone] = -np.inf, -np.inf
     gone_sides = [sd for sd, edge in (("+", -1), ("-", 0)) if gone[edge] or clipped]
     Qx = np.max(np.concatenate([Q, Q0[:, None]], axis=1), axis=1)
