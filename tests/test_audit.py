@@ -994,6 +994,18 @@ def test_a_loss_tending_to_a_negative_value_does_not_vanish(spec):
     assert r["D.exp_tail"].status != "fail"
 
 
+@pytest.mark.parametrize("spec, status", [("log(1+exp(-z))*2**1000*2**1000", "pass"), ("(1+exp(-z))*2**1000*2**1000", "fail"),
+                                          ("1+exp(-z)", "fail"), ("z**2", "fail"), ("exp(z)", "fail")])
+def test_a_loss_beyond_float64_vanishes_or_not_by_its_values(spec, status):
+    """--no-symbolic: 2²⁰⁰⁰·log(1 + e^{−z}) is ≈ 1e558 at z = 100, beyond float64 but finite, and was read as "ℓ not
+    finite there": A.vanishes_at_infinity FAILED (exit 1) though ℓ → 0 (sympy's limit is 0).  A loss that does not
+    vanish still fails, beyond float64 (2²⁰⁰⁰(1 + e^{−z}) → 2²⁰⁰⁰, shown as it is) or not."""
+    chk = audit(spec, symbolic=False, theory=False)["A.vanishes_at_infinity"]
+    assert chk.status == status
+    if spec.startswith("(1+exp(-z))"):
+        assert mpmath.nstr(mpmath.mpf(2) ** 2000, 5) in chk.witness_info
+
+
 def test_a_tiny_parameter_is_not_rounded_to_zero(capsys):
     """flat_exp with a = 1e-100: sp.nsimplify(1e-100) is 0, so the loss was the constant 1 (A failed), and the paper
     comparison crashed with a traceback formatting a None."""

@@ -370,7 +370,19 @@ def check_vanishes(ctx, checks) -> CheckResult:
                                         f"lim ℓ = {sp.sstr(lim)}",
                            detail="lim_{z→∞} ℓ(z) ≠ 0 (sympy)")
     zs = np.geomspace(1e2, 1e15, 27)
-    vals = np.array([to_float(ctx.ev.mp(float(x), 0)) for x in zs])
+    mpv = [ctx.ev.mp(float(x), 0) for x in zs]
+    # a finite ℓ beyond float64 (2²⁰⁰⁰·log(1 + e^{−z}) ≈ 1e558 at z = 100) is a value, not an overflow: the rules
+    # below, each relative to ℓ's own size, then read ℓ·2⁻ᵏ with 2ᵏ above the largest |ℓ| (exact; float64's relative
+    # rounding unchanged), and only an exact 0 is 0 (ℓ·2⁻ᵏ may underflow)
+    top = max((abs(v) for v in mpv if mpmath.isfinite(v)), default=mpmath.mpf(0))
+    k = int(mpmath.frexp(top)[1]) if top > np.finfo(np.float64).max else 0
+    vals = np.array([to_float(mpmath.ldexp(v, -k)) for v in mpv])
+
+    def shown(i: int, magnitude: bool = False) -> str:
+        v = mpv[i] if k else float(vals[i])
+        v = abs(v) if magnitude else v
+        return mpmath.nstr(v, 5) if k else fmt(v)
+
     # beyond the evaluator's cap: no evidence (NaN values only: uncomputed() is per point, any derivative)
     gone = np.isnan(vals) & np.array([ctx.ev.uncomputed(float(x)) for x in zs])
     if not np.all(np.isfinite(vals) | gone):
@@ -383,13 +395,13 @@ def check_vanishes(ctx, checks) -> CheckResult:
             return CheckResult(name, UNDETERMINED, method="numeric",
                                detail=f"{ctx.facts.no_answer()}; ℓ could not be computed at z={fmt(float(zs[gone][0]))}: "
                                       f"{UNCOMPUTED}")
-        zs, vals = zs[:first], vals[:first]
+        zs, vals, mpv = zs[:first], vals[:first], mpv[:first]
     # |ℓ| shrinking to 0, from either side (ℓ ≡ −1, or log(1 + e^{−z}) − 0.1, "decreased to −1" and passed)
     mag = np.abs(vals)
     # relative to ℓ's own size: 1e-13·(1 + log(1 + e^{−z})) → 1e-13 "decreased to 1e-13" and passed
-    if vals[-1] == 0 or (np.all(np.diff(mag) <= 0) and mag[-1] < 1e-12 * mag[0]):
+    if (vals[-1] == 0 and (k == 0 or mpv[-1] == 0)) or (np.all(np.diff(mag) <= 0) and mag[-1] < 1e-12 * mag[0]):
         return CheckResult(name, PASS, constant=0.0, method="numeric",
-                           detail=f"|ℓ| decreases to {fmt(float(mag[-1]))} at z={fmt(float(zs[-1]))} "
+                           detail=f"|ℓ| decreases to {shown(-1, magnitude=True)} at z={fmt(float(zs[-1]))} "
                                   f"(numeric, in high precision)")
     with np.errstate(all="ignore"):
         slopes = np.diff(np.log(mag[-5:])) / np.diff(np.log(zs[-5:]))
@@ -401,7 +413,7 @@ def check_vanishes(ctx, checks) -> CheckResult:
                                   f"(numeric; {ctx.facts.no_answer()})")
     if np.all(np.diff(mag[-6:]) >= 0) and mag[-1] > 0:
         return CheckResult(name, FAIL, method="numeric", witness=float(zs[-1]),
-                           witness_info=f"ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}, |ℓ| not decreasing",
+                           witness_info=f"ℓ({fmt(float(zs[-1]))}) = {shown(-1)}, |ℓ| not decreasing",
                            detail=f"|ℓ| does not decrease towards 0 on [{fmt(float(zs[-6]))}, {fmt(float(zs[-1]))}]")
     return CheckResult(name, UNDETERMINED, method="numeric",
-                       detail=f"{ctx.facts.no_answer()}; ℓ({fmt(float(zs[-1]))}) = {fmt(float(vals[-1]))}")
+                       detail=f"{ctx.facts.no_answer()}; ℓ({fmt(float(zs[-1]))}) = {shown(-1)}")
