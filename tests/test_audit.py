@@ -765,6 +765,16 @@ def test_a_loss_beyond_the_evaluator_at_every_grid_point_is_undetermined():
     assert r.exit_code == 3
 
 
+def test_an_unbounded_quantity_beyond_the_evaluator_shows_no_stand_in_value():
+    """exp∘…∘exp(−z), eight deep: sympy finds g, g/ℓ and ℓ/g unbounded, and no grid value can be computed; the
+    −∞ that stood in for those values in the witness search was printed as "g = −∞; unbounded" (g ≥ 0)."""
+    r = audit("exp(exp(exp(exp(exp(exp(exp(exp(-z))))))))", theory=False)
+    for name in ("B.lipschitz", "C.self_bounded", "D.exp_tail"):
+        c = r[name]
+        assert c.status == "fail" and c.method == "symbolic" and c.witness_info == "unbounded", (name, c.witness_info)
+        assert "could not be computed" in c.detail
+
+
 def test_sympy_limits_count_cpu_seconds_not_wall_seconds():
     """A question that waits 1.5 s without computing (a loaded machine, as sympy sees it) is answered under
     a 0.5 s limit; one that computes past 0.5 CPU seconds is cut off.  So load cannot change what sympy

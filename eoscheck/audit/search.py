@@ -101,7 +101,9 @@ class Searcher:
             for side in sides:
                 if sym_float(self.sym_limit(key, side)) == math.inf:
                     w = self.witness_outward(Z, np.where(np.isnan(v), -np.inf, v), side)
-                    return Sup(math.inf, side_inf(side), unbounded=True, witness=w[0], witness_value=w[1],
+                    # −∞ stood in for the values beyond the evaluator: no value to show (g = −∞ was printed)
+                    return Sup(math.inf, side_inf(side), unbounded=True, witness=w[0],
+                               witness_value=w[1] if np.isfinite(w[1]) else None,
                                detail=f"lim_{{z→{side}∞}} {label} = ∞ (sympy); {label} could not be computed at "
                                       f"z={fmt(uncomputed)}", method="symbolic")
             return Sup(math.nan, uncomputed, undetermined=f"{label} could not be computed at z={fmt(uncomputed)}: "
