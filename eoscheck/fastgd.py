@@ -357,18 +357,19 @@ def finite_states(m_min, m_max, q_sum, K, zmax, n):
 
 
 def _ok(blk, red, alive, K) -> tuple[np.ndarray, np.ndarray]:
-    """(nsteps, K) masks: M finite (w_t is shown), and also ∇L finite (the run goes on).
+    """(nsteps, K) masks: M finite (w_t is shown), and also ∇L finite and L a number (the run goes on: a NaN L at
+    a finite state, a user loss outside its domain such as log(1 − z) at z > 1, stops it, as in the reference).
 
     Σ|q| finite implies every q finite, and |∂ᵢ(Zᵀq)| ≤ Σ|q|·max|Z| bounds every partial
     sum of the gradient, so the exact check runs only where that bound (with a factor n of
     headroom for rounding) nears overflow.
     """
     state_ok, safe = finite_states(red["m_min"], red["m_max"], red["q_sum"], K, blk.zmax, float(blk.n))
+    ok = state_ok & ~np.isnan(red["value_sum"][:, :K])
     if safe:                                  # every bound far from overflow
-        return state_ok, state_ok
+        return state_ok, ok
     qs = red["q_sum"][:, :K]
     live = state_ok & alive[None, :]
-    ok = state_ok.copy()
     qok = np.isfinite(qs)
     for j, r in _cells(live & ~qok):  # q_sum overflowed, or q has inf/NaN
         qok[j, r] = blk.q_finite(j, r)

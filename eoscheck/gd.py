@@ -38,8 +38,8 @@ import torch
 from ._errors import EoscheckError
 from .datasets import Dataset
 from .fastgd import choose_method, gram_bookkeeping_fits, gram_fits, run_fast
-from .gdinputs import (LOG_DOMAIN_BELOW, check_etas, check_point, check_steps, checkpoint_grid, grid_config,
-                       is_whole, record_grid, require_memory, resolve_device)
+from .gdinputs import (check_etas, check_point, check_steps, checkpoint_grid, grid_config,
+                       is_whole, log_domain_below, record_grid, require_memory, resolve_device)
 from .losses import Loss, get_loss
 from .progress import bar as progress_bar
 from .provenance import array_hash, config_hash, provenance
@@ -246,7 +246,7 @@ def _choose_engine(method, backend, threads, dev, dtype, data, w0, eta_max: floa
     return {"method": method, "backend": backend, "threads": None if threads is None else int(threads)}
 
 
-def _row_norms(A: torch.Tensor) -> torch.Tensor:
+def row_norms(A: torch.Tensor) -> torch.Tensor:
     """‖aᵢ‖ per row with each row scaled by its max |aᵢⱼ| first: finite and non-zero whenever the norm is
     (torch's norm squares first: ‖w‖ = 2.7e159 read ∞, 1e-194 read 0); ∞ or NaN entries give ∞ or NaN."""
     a = A.abs().amax(dim=1, keepdim=True)
@@ -260,10 +260,7 @@ class ReferenceGD:
     def __init__(self, data, loss, eta, w0, dev, dtype, w_star):
         self.loss = loss
         self.Z = torch.as_tensor(data.Z, dtype=dtype, device=dev)
-        # below this L is taken in the log domain: float64's LOG_DOMAIN_BELOW, or n·tiny in float32 (below it the
-        # sum nL or its terms are subnormal and keep few digits: ln L = −99.95 for −100; above, the terms' underflow
-        # moves L by ≤ n·2⁻¹⁴⁹/(nL) < ε relative)
-        self.log_below = max(LOG_DOMAIN_BELOW, float(torch.finfo(dtype).tiny) * data.n)
+        self.log_below = log_domain_below(dtype, data.n)
         self.n, self.d = self.Z.shape
         self.eta = torch.as_tensor(eta, dtype=dtype, device=dev)
         W = torch.zeros(len(eta), self.d, dtype=dtype, device=dev)
@@ -282,14 +279,14 @@ class ReferenceGD:
             lse = torch.logsumexp(self.loss.log_value(M), dim=1) - self.log_n
             log_L = torch.where(bad, lse, log_L)
         grad = (dl @ self.Z) / self.n
-        w_norm = _row_norms(self.W)
+        w_norm = row_norms(self.W)
         min_m = M.min(dim=1).values
         return {
             "loss": L,
             "log_loss": log_L,
             "log_F": torch.logsumexp(-M, dim=1) - self.log_n,
             "G": dl.abs().mean(dim=1),
-            "grad_norm": _row_norms(grad),
+            "grad_norm": row_norms(grad),
             "w_norm": w_norm,
             "w_proj": self.W @ self.wstar if self.wstar is not None else torch.full_like(L, math.nan),
             "min_margin": min_m,
@@ -305,9 +302,10 @@ class ReferenceGD:
             q = self.quantities(M, self.loss.grad(M))
             grad = q.pop("_grad")
             # w_t is recorded while it is finite (L(w_t) itself may overflow to +inf, ln L stays
-            # finite); the run stops (diverged at t) once w_t or ∇L(w_t) is not finite.
+            # finite); the run stops (diverged at t) once w_t or ∇L(w_t) is not finite or L(w_t) is NaN (a user
+            # loss outside its domain: log(1 − z) at z > 1)
             state_ok = torch.isfinite(M).all(dim=1)
-            ok = state_ok & torch.isfinite(grad).all(dim=1)
+            ok = state_ok & torch.isfinite(grad).all(dim=1) & ~torch.isnan(q["log_loss"])
             shown = recorder.observe(t, q, ok, state_ok)
             if recorder.wants_sharpness(t):
                 h = self.loss.hess(M) / self.n

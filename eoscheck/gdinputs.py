@@ -24,6 +24,15 @@ INCREASE_RTOL = 16 * np.finfo(np.float64).eps
 LOG_DOMAIN_BELOW = 1e-290
 
 
+def log_domain_below(dtype, n: int) -> float:
+    """Below this L = (1/n)Σℓ is taken in the log domain: :data:`LOG_DOMAIN_BELOW` in float64, or n·tiny in float32
+    (below it the sum nL or its terms are subnormal and keep few digits: ln L = −99.95 for −100; above, the terms'
+    underflow moves L by ≤ n·2⁻¹⁴⁹/(nL) < ε relative)."""
+    import torch
+
+    return max(LOG_DOMAIN_BELOW, float(torch.finfo(dtype).tiny) * n)
+
+
 def resolve_device(device):
     """A torch device, or an :class:`EoscheckError` when CUDA is asked for but absent."""
     import torch

@@ -37,8 +37,8 @@ import torch
 
 from ._errors import EoscheckError
 from .datasets import Dataset, read_idx
-from .gd import check_etas, record_grid, resolve_device
-from .gdinputs import grid_config, require_memory
+from .gd import check_etas, record_grid, resolve_device, row_norms
+from .gdinputs import grid_config, log_domain_below, require_memory
 from .losses import logistic
 from .netrecord import Recorder, check_steps, sharpness_grid
 from .progress import bar as progress_bar
@@ -233,6 +233,7 @@ def run_mlp3(
     ell = logistic()
     R = Recorder(etat, rec, sharp_steps)
     log_n = math.log(len(labn))
+    log_below = log_domain_below(dtype, len(labn))
     warm = [None] * K
     unconverged = np.zeros(K, dtype=np.int64)
     bar = progress_bar(total=steps + 1, desc="mlp3 GD", unit="step") if progress else None
@@ -247,18 +248,19 @@ def run_mlp3(
         mu, marg, L = mu.detach(), marg.detach(), L.detach()
         log_L = torch.log(L)
         nan = torch.full_like(L, math.nan)
-        bad = ~torch.isfinite(log_L)
+        bad = ~torch.isfinite(log_L) | (L < log_below)     # under/overflow, or a subnormal L's few digits
         if bool(bad.any()) and not mse:
             log_L = torch.where(bad, torch.logsumexp(ell.log_value(mu), dim=-1) - log_n, log_L)
-        gsq = sum(g.reshape(K, -1).pow(2).sum(dim=1) for g in grads)
-        dsq = sum((p - p0).reshape(K, -1).pow(2).sum(dim=1) for p, p0 in zip(params, params0))
+        # scaled norms (torch's squares overflow past 1.3e154, and read a finite step as diverged); ∞/NaN stay so
+        gnorm = row_norms(torch.cat([g.reshape(K, -1) for g in grads], dim=1))
+        dnorm = row_norms(torch.cat([(p - p0).reshape(K, -1) for p, p0 in zip(params, params0)], dim=1))
         q = {
             "loss": L, "log_loss": log_L, "log_F": nan if mse else torch.logsumexp(-mu, dim=-1) - log_n,
-            "G": nan if mse else ell.grad(mu).abs().mean(dim=-1), "grad_norm": gsq.sqrt(), "w_norm": dsq.sqrt(),
+            "G": nan if mse else ell.grad(mu).abs().mean(dim=-1), "grad_norm": gnorm, "w_norm": dnorm,
             "min_margin": marg.min(dim=-1).values, "norm_margin": nan, "w_proj": nan,
             "train_error": (marg <= 0).to(dtype).mean(dim=-1),
         }
-        ok = torch.isfinite(gsq) & torch.isfinite(mu).all(dim=-1) & ~torch.isnan(log_L) & torch.isfinite(L)
+        ok = torch.isfinite(gnorm) & torch.isfinite(mu).all(dim=-1) & ~torch.isnan(log_L) & torch.isfinite(L)
         alive = R.observe(t, q, ok)
         if R.wants_sharpness(t) and bool(alive.any()):
             idx = torch.nonzero(alive).ravel()

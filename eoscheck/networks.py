@@ -37,8 +37,8 @@ import torch
 
 from ._errors import DivergenceError, EoscheckError
 from .datasets import Dataset
-from .gd import FirstSteps, check_etas, record_grid, resolve_device
-from .gdinputs import grid_config, require_memory
+from .gd import FirstSteps, check_etas, record_grid, resolve_device, row_norms
+from .gdinputs import grid_config, log_domain_below, require_memory
 from .losses import Loss, get_loss
 from .maxmargin import max_margin
 from .netrecord import Recorder, check_steps, sharpness_grid
@@ -360,21 +360,22 @@ def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, R: Recorder, pr
     K = eta.shape[0]
     W = W0.expand(K, -1, -1).clone()
     log_n = math.log(X.shape[0])
+    log_below = log_domain_below(dt, X.shape[0])
     bar = progress_bar(total=steps + 1, desc="ntk GD", unit="step") if progress else None
     for t in range(steps + 1):
         grad, M, dl, act = ntk_gradient(X, y, W, a, loss)
         L = loss.value(M).mean(dim=-1)
         log_L = torch.log(L)
-        bad = ~torch.isfinite(log_L)
+        bad = ~torch.isfinite(log_L) | (L < log_below)     # under/overflow, or a subnormal L's few digits
         if bool(bad.any()):
             log_L = torch.where(bad, torch.logsumexp(loss.log_value(M), dim=-1) - log_n, log_L)
         gflat = grad.reshape(K, -1)
-        w_norm = W.reshape(K, -1).norm(dim=1)
+        w_norm = row_norms(W.reshape(K, -1))       # scaled: torch's norm squares first (‖·‖ > 1.3e154 read ∞)
         min_m = M.min(dim=-1).values
         q = {
             "loss": L, "log_loss": log_L, "log_F": torch.logsumexp(-M, dim=-1) - log_n,
-            "G": dl.abs().mean(dim=-1), "grad_norm": gflat.norm(dim=1),
-            "w_norm": (W - W0).reshape(K, -1).norm(dim=1), "min_margin": min_m,
+            "G": dl.abs().mean(dim=-1), "grad_norm": row_norms(gflat),
+            "w_norm": row_norms((W - W0).reshape(K, -1)), "min_margin": min_m,
             "norm_margin": min_m / w_norm, "train_error": (M <= 0).to(dt).mean(dim=-1),
         }
         ok = torch.isfinite(M).all(dim=-1) & torch.isfinite(gflat).all(dim=1) & ~torch.isnan(log_L)

@@ -358,3 +358,18 @@ def test_stepsizes_that_are_not_a_flat_list_of_numbers_are_named(etas, says):
     """etas=None said "stepsizes must be positive and finite, got nan"; a 2-D list "give at least one stepsize"."""
     with pytest.raises(EoscheckError, match=says):
         run_gd(toy(normalized=True), "logistic", etas, 3)
+
+
+@pytest.mark.parametrize("kw", [{"method": "reference"}, {"method": "primal", "backend": "numpy"},
+                                {"method": "primal", "backend": "torch"}, {"method": "gram"}, {}])
+def test_a_loss_that_is_nan_at_a_finite_state_stops_the_run(kw):
+    """ℓ(z) = log(1 − z) + 5 on the normalized toy set: ℓ′ = −1/(1 − z) stays finite past z = 1 while ℓ is NaN, so L
+    was NaN from step 3 (η = 1) and step 1 (η = 100) with diverged_at = −1 and the run going on; every engine now
+    stops there (as the network engines did), its records NaN from that step."""
+    from eoscheck import parse_loss
+
+    tr = run_gd(toy(normalized=True), parse_loss("log(1-z)+5"), [1.0, 100.0], 20, **kw)
+    assert tr.stats["diverged_at"].tolist() == [3, 1]
+    L = tr.records["loss"]
+    assert np.isfinite(L[0, :3]).all() and np.isfinite(L[1, :1]).all()
+    assert np.isnan(L[0, 3:]).all() and np.isnan(L[1, 1:]).all()

@@ -471,3 +471,34 @@ def test_theorem6_is_evaluated_at_a_certified_assumption4_margin_not_the_ntk_fea
     assert ntk["gamma"] == g
     want = theorem6.WIDTH.numpy(get_loss("logistic"), eta=1.0, gamma=g, T=5.0, n=6.0, delta=0.05, C_a=ntk["C_a"])
     assert ntk["thm6"][0]["width_required"] == want
+
+
+def _ntk_at_margin(y: float, margin: float, loss: str, steps: int):
+    """One point x = (0.6, 0.8) with label ``y``, width 2 (a = (1, 1)), W₀ scaled so that y·f(x; W₀) = ``margin``,
+    η = 10⁻³⁰⁰ (the state does not move): the records of ``steps`` steps."""
+    from eoscheck.netrecord import Recorder
+    from eoscheck.networks import _ntk_steps, ntk_forward
+
+    X, a = torch.tensor([[0.6, 0.8]], dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+    W0 = torch.tensor([[0.6, 0.8], [0.6, 0.8]], dtype=torch.float64)
+    W = W0 * (abs(margin) / ntk_forward(X, W0, a)[0].item())
+    eta = torch.tensor([1e-300], dtype=torch.float64)
+    R = _ntk_steps(X, torch.tensor([y], dtype=torch.float64), a, W, get_loss(loss), eta, steps,
+                   Recorder(eta, np.arange(steps + 1), np.zeros(0, dtype=np.int64)))
+    return R.results()
+
+
+def test_the_ntk_takes_a_subnormal_loss_in_the_log_domain():
+    """At margin 740 the logistic L = e⁻⁷⁴⁰ is subnormal (7 bits): ln L read −740.00926; the linear engine switches
+    to the log domain below 1e-290 and so does the network now (ln L = −740 to the ulps of 740: |error| ≤ 4 ulps
+    of the log-sum-exp's terms, 1e-12 absolute is ~10⁴ ulps of margin)."""
+    rec, _, _ = _ntk_at_margin(1.0, 740.0, "logistic", 1)
+    assert abs(rec["log_loss"][0, 0] + 740.0) < 1e-12
+
+
+def test_the_ntk_norms_do_not_overflow_before_their_values_do():
+    """Exponential loss at margin −360: ‖∇L‖ ≈ 2.2e156 is finite, but torch's norm squares first and read ∞
+    (also ‖w − w₀‖ and ‖w‖ past 1.3e154); the scaled norm keeps it, as the linear engine's does."""
+    rec, stats, _ = _ntk_at_margin(-1.0, 360.0, "exponential", 2)
+    assert np.isfinite(rec["grad_norm"][0]).all() and 1e156 < rec["grad_norm"][0, 0] < 1e157
+    assert stats["diverged_at"][0] == -1
