@@ -158,7 +158,7 @@ def gd_estimate(*, K: int, steps: int, recorded: int, n: int, d: int, sharp_poin
     est.stepsize_steps = float(K) * steps
     est.memory["records"] = 2.0 * N_RECORDED * 8 * K * recorded + 2.0 * 8 * K * sharp_points
     grams = max(1 if model == "linear" and n <= 1.5 * d else 0, 2 if n * n <= GRAM_ENTRIES else 0)
-    est.memory["data"] = 4.0 * 8 * n * d + 8.0 * n * n * grams
+    est.memory["data"] = 4.0 * 8 * n * d + (8.0 * n * n * grams if grams else 0.0)   # inf·0 is NaN (n = 1e300)
     est.hints["records"] = ("record fewer steps: --grid log (with --grid-points P; in Python grid=\"log\"), "
                             "fewer --steps or fewer stepsizes")
     est.hints["data"] = "use fewer samples (--n) or features (--d), or a smaller data file"

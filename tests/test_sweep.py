@@ -272,6 +272,7 @@ def test_resume_reuses_finished_tasks(serial_table, tmp_path, monkeypatch):
     (["--data", "sphere", "--gamma", "0.01"], "--gamma does not apply to --data sphere"),      # ignored
     (["--data", "thm3", "--n", "500", "--gamma", "0.05"], "--n does not apply to --data thm3"),  # n = 2 rows
     (["--measure", "transition_time(0)"], "a threshold ≤ 0 is never reached"),  # a column of T + 1
+    (["--n", "4:1e300"], "TiB of memory (runs in flight"),      # "≈ nan B of memory … raise --task-size"
 ])
 def test_bad_grid_exits_2_with_one_line(args, says, tmp_path, capsys):
     from eoscheck.cli import main
