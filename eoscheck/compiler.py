@@ -275,7 +275,8 @@ class _Walk:
         if isinstance(arg, sp.Mul):
             coeff, rest = arg.as_coeff_Mul()
             if not (coeff.is_positive and isinstance(coeff, sp.Rational)):
-                return generic
+                ex = sp.expand_log(arg)     # −log(1/u) = log u where sympy knows u > 0: −log(σ(z)) = log(1 + e^{−z})
+                return self.log(ex) if ex != arg else generic
             factors = list(rest.args) if isinstance(rest, sp.Mul) else [rest]
             erfcs = [self.node(a.args[0]) for a in factors if isinstance(a, sp.erfc)]
             others = [(self.node(a), self.log(a)) for a in factors if not isinstance(a, sp.erfc)]

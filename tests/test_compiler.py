@@ -126,6 +126,21 @@ def test_stable_log_keeps_digits_where_the_argument_underflows():
     assert plain.numpy(-800.0) == math.inf
 
 
+def test_the_log_of_a_negated_log_keeps_its_digits():
+    """ln ℓ of ℓ = −log(1/(1 + e^{−z})) (the logistic loss written through the sigmoid): the leading −1 sent the
+    stable log to the plain one, −inf from z ≈ 745 (ℓ underflows) where ln ℓ = −z to an ulp (the built-in's is)."""
+    from eoscheck import get_loss, parse_loss
+
+    zs = torch.tensor([-1e4, -10.0, 10.0, 700.0, 745.0, 800.0, 1e4], dtype=torch.float64)
+    got = parse_loss("-log(1/(1+exp(-z)))").log_value(zs)
+    want = get_loss("logistic").log_value(zs)
+    # both ≈ −z or log1p(e^{−z}) from the same stable rules: within 2 ulps of the value (values up to 1e4)
+    assert torch.isfinite(got).all() and torch.allclose(got, want, rtol=4.5e-16, atol=0.0), (got, want)
+    for x in (700.0, 745.0, 800.0):
+        assert float(parse_loss("-log(1/(1+exp(-z)))").log_value(torch.tensor(x, dtype=torch.float64))) == \
+            pytest.approx(float(mpmath.log(mpmath.log1p(mpmath.exp(-x)))), rel=1e-15)
+
+
 # oracles in mpmath, written out by hand (not through the compiler)
 _CONJ = [
     ("sqrt(1+z**2) - z", lambda x: mpmath.sqrt(1 + x * x) - x),
