@@ -264,7 +264,7 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
                                else "") + (f", t={pt['t']:g}" if "t" in pt else ""))
         elif rep.points == 0:
             rep.verdict = "UNDECIDED"
-            notes.append("no point fell in the domain: nothing was tested")
+            notes.append("no point was tested: none fell in the domain, or every one was set aside (see the notes)")
         elif rep.unfalsifiable >= rep.points:
             rep.verdict = "UNDECIDED"
             notes.insert(0, f"none of its {rep.points} point(s) could contradict it (times looked for up to a "
