@@ -89,13 +89,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             mod = importlib.import_module(module)
             mod.add_arguments(p)
             p.set_defaults(_run=mod.run)
-            if name == wanted:   # the options whose next word is their value (argparse keeps no public list)
-                parser.value_options = {o for a in p._actions for o in a.option_strings if a.nargs != 0}
+            if name == wanted:   # the options whose next word is their value, unless a formula (argparse keeps no
+                parser.value_options = {o for a in p._actions for o in a.option_strings    # public list)
+                                        if a.nargs != 0 and a.metavar not in FORMULA_METAVARS}
     return parser
 
 
 #: Characters that make a word starting with "-" a formula, never an option (no option has them).
 _FORMULA_CHARS = set("()*/^+ ")
+#: The metavars of the options whose values are formulas (``--where COND``, ``--eta-of-T EXPR``): a value of theirs
+#: that starts with a minus is read as a formula, as a positional one is.
+FORMULA_METAVARS = ("EXPR", "COND")
 #: The one-dash options of the commands (and argparse's help; also as -oFILE): any other "-<letter>…" word is a
 #: formula (-z)
 _SHORT_OPTIONS = {"-o", "-h"}
@@ -105,8 +109,8 @@ def formulas_as_positionals(argv: list[str], value_options=frozenset()) -> list[
     """A formula that starts with a minus (``audit-loss "-log(erfc(-z/sqrt(2))/2)"``) read as one: argparse
     took it for an unknown option ("the following arguments are required: EXPR"); a leading space makes it
     a positional, which the formula parser ignores.  Words after ``--``, and the word after an option of
-    ``value_options`` (its value: ``--out -run`` is left to argparse, which refuses it in one line, rather than
-    read as the folder " -run"), are left as they are."""
+    ``value_options`` (a value that is not a formula: ``--out -run`` is left to argparse, which refuses it in one
+    line, rather than read as the folder " -run"), are left as they are."""
     out, rest, prev = [], False, None
     for a in argv:
         if a == "--":

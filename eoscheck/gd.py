@@ -305,7 +305,7 @@ class ReferenceGD:
             # finite); the run stops (diverged at t) once w_t or ∇L(w_t) is not finite or L(w_t) is NaN (a user
             # loss outside its domain: log(1 − z) at z > 1)
             state_ok = torch.isfinite(M).all(dim=1)
-            ok = state_ok & torch.isfinite(grad).all(dim=1) & ~torch.isnan(q["log_loss"])
+            ok = state_ok & torch.isfinite(grad).all(dim=1) & ~torch.isnan(q["loss"])
             shown = recorder.observe(t, q, ok, state_ok)
             if recorder.wants_sharpness(t):
                 h = self.loss.hess(M) / self.n

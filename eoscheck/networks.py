@@ -277,17 +277,17 @@ def first_steps_ntk(
     stopped once every run of ``wanted`` has met it or diverged.  ``condition`` and the answer are
     :func:`~eoscheck.gd.first_steps`', and do not depend on whether the stepsizes run in one batch or several
     (:func:`run_ntk` batches them when their state exceeds :data:`eoscheck.resources.NTK_BUDGET`): the batches with
-    a wanted run run first, each stopped once its wanted runs are decided; the others' runs are then looked at up to
-    the step one batch would have stopped at."""
+    a wanted run run first, each stopped once its wanted runs are decided; every batch that stopped short of the step
+    one batch would have stopped at is then run to it."""
     loss, eta, steps, width, dev = _ntk_inputs(loss, etas, steps, width, delta, device)
     want = wanted_mask(wanted, len(eta))
     X, y, at, W0t = _ntk_tensors(data, output_signs(width, signs, seed), init_weights(width, data.d, seed), dev, dtype)
     none = np.zeros(0, dtype=np.int64)
     K = len(eta)
 
-    def stream(lo: int, hi: int, upto: int, wanted_rows: np.ndarray) -> tuple:
+    def stream(lo: int, hi: int, upto: int, wanted_rows: np.ndarray, stop: bool = True) -> tuple:
         eta_t = torch.as_tensor(eta[lo:hi], dtype=dtype, device=dev)
-        inner = FirstStepRecorder(eta[lo:hi], RECORDED, _rows_of(condition, K, lo, hi), wanted_rows)
+        inner = FirstStepRecorder(eta[lo:hi], RECORDED, _rows_of(condition, K, lo, hi), wanted_rows, stop)
         _ntk_steps(X, y, at, W0t, loss, eta_t, upto, Recorder(eta_t, none, none, inner)).results()
         return inner.answer() + (inner.finished,)
 
@@ -301,12 +301,11 @@ def first_steps_ntk(
             done &= fin
             ends.append(covered[lo])
     upto = (max(ends) if ends else -1) if done else steps      # what one batch of all K would have answered
-    for lo, hi in batches:  # then the rest of each batch up to there: its other runs, from step 0 (the same bits)
-        open_ = (first[lo:hi] < 0) & (diverged[lo:hi] < 0) & ~want[lo:hi]
-        if covered.get(lo, -1) < upto and open_.any():
-            f, _, dv, _ = stream(lo, hi, upto, open_)
-            first[lo:hi] = np.where(open_, f, first[lo:hi])
-            diverged[lo:hi] = np.where(open_, dv, diverged[lo:hi])
+    # then each batch that stopped short of there with a run not yet diverged (whose first or divergence step may come
+    # later) is run to it, from step 0 (the same bits)
+    for lo, hi in batches:
+        if covered.get(lo, -1) < upto and (diverged[lo:hi] < 0).any():
+            first[lo:hi], _, diverged[lo:hi], _ = stream(lo, hi, upto, want[lo:hi], stop=False)
     return FirstSteps(first=np.where(first <= upto, first, -1), steps_run=upto,
                       diverged_at=np.where(diverged <= upto, diverged, -1),
                       engine={"model": "ntk", "device": dev.type, "dtype": str(dtype).replace("torch.", "")})
@@ -378,7 +377,7 @@ def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, R: Recorder, pr
             "w_norm": row_norms((W - W0).reshape(K, -1)), "min_margin": min_m,
             "norm_margin": min_m / w_norm, "train_error": (M <= 0).to(dt).mean(dim=-1),
         }
-        ok = torch.isfinite(M).all(dim=-1) & torch.isfinite(gflat).all(dim=1) & ~torch.isnan(log_L)
+        ok = torch.isfinite(M).all(dim=-1) & torch.isfinite(gflat).all(dim=1) & ~torch.isnan(L)   # the recorder's rule
         alive = R.observe(t, q, ok)
         if R.finished:
             break

@@ -203,11 +203,12 @@ class FirstStepRecorder(GDRecorder):
     and running averages are the full run's (they are carried across chunks).  Used by
     :func:`eoscheck.gd.first_steps`."""
 
-    def __init__(self, eta, names, condition, wanted: np.ndarray):
+    def __init__(self, eta, names, condition, wanted: np.ndarray, stop: bool = True):
         super().__init__(eta, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), names)
         self.names = tuple(names)
         self.condition = condition
         self.wanted = np.asarray(wanted, bool)
+        self.stop = stop            # False: never finished, the run goes to its last step
         self.first = np.full(self.K, -1, dtype=np.int64)
         self.last_step = -1
 
@@ -223,7 +224,7 @@ class FirstStepRecorder(GDRecorder):
         new = (self.first < 0) & hit.any(axis=1)
         self.first[new] = t0 + hit[new].argmax(axis=1)
         self.last_step = t0 + nsteps - 1
-        self.finished = not (self.wanted & (self.first < 0) & self.alive).any()
+        self.finished = self.stop and not (self.wanted & (self.first < 0) & self.alive).any()
 
     def answer(self) -> tuple[np.ndarray, int, np.ndarray]:
         """(first steps, the last step they cover, divergence steps): up to the last step seen where the run was not

@@ -102,6 +102,13 @@ def _T0(g: float) -> int:
     return int(math.ceil(30 / g**2))
 
 
+def _rate_domain(inst: Instance) -> str | None:
+    """Why ``inst`` is outside cor2.rate's domain (None if inside): :func:`on_schedule`, and T ≥ 15/γ²."""
+    low = [T for T in inst.extra.get("T", []) if not 15 / inst.gamma**2 <= T]
+    return on_schedule(inst) or (f"T = {low[0]} is below 15/γ² = {15 / inst.gamma**2:.6g} (γ = {inst.gamma:.6g})"
+                                 if low else None)
+
+
 def _cor2_calibration() -> list[Instance]:
     out = []
     for data in map(with_certificate, (single_point(), synthetic(4, 3, 0.3, seed=0), synthetic(8, 5, 0.2, seed=1))):
@@ -119,7 +126,7 @@ def _cor2_strategy(budget: Budget):
         data = draw(data_st)
         T0 = _T0(certificate(data).gamma)
         hi = max(T0, cap)
-        Ts = [min(hi, int(draw(log_uniform(T0 / 2, hi)))) for _ in range(3)]
+        Ts = [min(hi, math.ceil(draw(log_uniform(T0 / 2, hi)))) for _ in range(3)]    # ≥ T0/2 ≥ 15/γ²
         return _cor2_rate_instance(data, [max(8, T) for T in Ts])
 
     return inst()
@@ -137,7 +144,7 @@ register(Claim(
            "column 2", row=10, kind="asymptotic",
     quantity="L(w_T)", direction="<=", domain="η = γ²T/120, T ≥ 15/γ² (below Corollary 2's T_min = 120·max{e, n}/γ²: "
                                               "a FALSIFIED convicts the conjecture, not Corollary 2)",
-    bound=corollary2.BOUND, strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3, admits=on_schedule,
+    bound=corollary2.BOUND, strategy=_cor2_strategy, evaluate=cor2_rate_evaluate, examples=3, admits=_rate_domain,
     fit=FitSpec(shape="ln²(γ⁴T²)/(γ⁴T²)", constant="C",
                 calibration=_cor2_calibration,
                 calibration_doc="single point (γ=0.5), synthetic(4,3,γ=0.3,seed 0), synthetic(8,5,γ=0.2,seed 1); "

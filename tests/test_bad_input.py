@@ -563,6 +563,10 @@ def test_an_option_value_starting_with_a_dash_is_refused_not_renamed(tmp_path, c
     assert "argument -o/--output: expected one argument" in _one_line_error(rc, capsys.readouterr().err, "check")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert main(["audit-loss", "-log(1/(1+exp(-z)))", "--no-symbolic"]) == 0
+    # a formula-valued option's value still reads as a formula (--where COND, --eta-of-T EXPR)
+    rc = main(["conjecture", "loss(T) <= 1e9", "--where", "-eta<=-1", "--eta-of-T", "-(-gamma**2*T/120)",
+               "--effort", "smoke", "--save", str(tmp_path / "w")])
+    assert rc == 0, capsys.readouterr().err
 
 
 def test_a_full_disk_loses_nothing_and_says_so_in_one_line(tmp_path, capsys, monkeypatch):

@@ -193,5 +193,11 @@ def test_first_steps_ntk_stops_at_its_deciding_step(batch, monkeypatch):
     s = _first_of_whole_run(whole, cond)
     fs = networks.first_steps_ntk(data, loss, etas, 50_000, cond, width=16, wanted=np.array([True] + [False] * 3))
     assert fs.steps_run == s[0] and fs.first.tolist() == np.where(s <= s[0], s, -1).tolist()
+    # the diverging stepsize meets it at once, the others never: its divergence (after its first step, within the
+    # steps run) is reported in batches as in one (a batch stopped at its deciding step is run on to the answer's end)
+    cond = _below(np.array([-1e9, -1e9, -1e9, 1e9]))
+    fs = networks.first_steps_ntk(data, loss, etas, 400, cond, width=16)
+    assert fs.first.tolist() == [-1, -1, -1, 0] and fs.steps_run == 400
+    assert fs.diverged_at.tolist() == [-1, -1, -1, t_d]
     with pytest.raises(EoscheckError, match="wanted must be a mask of the 4 stepsizes"):
         networks.first_steps_ntk(data, loss, etas, 10, never, width=16, wanted=np.ones(3, bool))

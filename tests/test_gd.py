@@ -373,3 +373,15 @@ def test_a_loss_that_is_nan_at_a_finite_state_stops_the_run(kw):
     L = tr.records["loss"]
     assert np.isfinite(L[0, :3]).all() and np.isfinite(L[1, :1]).all()
     assert np.isnan(L[0, 3:]).all() and np.isnan(L[1, 1:]).all()
+
+
+
+@pytest.mark.parametrize("kw", [{"method": "reference"}, {"method": "primal", "backend": "numpy"}, {}])
+def test_a_loss_that_goes_negative_does_not_stop_the_run(kw):
+    """ℓ = log(1 + e^{−z}) − 1/100 is negative past z ≈ 4.6: L < 0 is a number (ln L is NaN: outside the theory,
+    whose losses are ≥ 0), not a divergence — the reference engine stopped there (at steps 514, 17) while the fast
+    one went on; every engine goes on, as before the NaN-loss rule."""
+    from eoscheck import parse_loss
+
+    tr = run_gd(toy(), parse_loss("log(1+exp(-z)) - 1/100"), [5.0, 20.0], 2000, **kw)
+    assert tr.stats["diverged_at"].tolist() == [-1, -1] and (tr.records["loss"][:, -1] < 0).all()

@@ -239,6 +239,19 @@ def test_a_stepsize_off_corollary_2s_schedule_is_not_a_witness(tmp_path, capsys,
         assert main(["replay", on]) == 0
 
 
+def test_a_budget_below_cor2_rates_domain_is_not_a_witness(tmp_path, capsys):
+    """cor2.rate is stated for T ≥ 15/γ²: on one point (γ* = 1), T = 1 on the schedule (η = 1/120) makes its shape
+    ln²(T²)/T² = 0, and any run "convicted" it (REPRODUCED)."""
+    from eoscheck.datasets import Dataset
+    from eoscheck.properties.instances import Instance
+
+    data = with_certificate(Dataset(np.array([[0.6, 0.8]]), np.array([1.0]), name="one"))
+    for T in (1, 10):
+        inst = Instance(data, "logistic", (T / 120,), T, extra={"T": [T]})
+        assert main(["replay", _forged(tmp_path, "cor2.rate", inst)]) == 2
+        assert f"T = {T} is below 15/γ² = 15" in capsys.readouterr().err
+
+
 def test_a_point_outside_assumption_3cs_interval_is_not_a_witness(tmp_path, capsys):
     """prop5.constants' quadratic bound (3C) is stated for |z − x| < 1: x = 20, z − x = −10 (ℓ(z) = 4.5e-5 against
     the quadratic 3.0e-7) said REPRODUCED."""
