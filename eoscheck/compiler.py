@@ -27,9 +27,10 @@ with those logs, or, where the product has a sum among its factors that under/ov
 sum of the distributed terms' products.  A univariate √A + B with polynomial A, B whose A − B² loses terms (√(1+z²) − z) is
 evaluated as (A − B²)/(√A − B) where B < 0 (:func:`conjugate_form`; −√A + B as its negative), a sum of fractions
 (algebraic, exponentials as atoms) over its common denominator where that cancels or leaves such a difference
-(:func:`together_form`), and 1 ± tanh u, 1 − tanh² u through
-exponentials (:func:`tanh_form`); other cancelling differences are not rewritten (``audit-loss --run``
-measures what they cost).
+(:func:`together_form`), 1 ± tanh u, 1 − tanh² u through exponentials (:func:`tanh_form`), and c − c·u/(v + u)
+as c·v/(v + u) (:func:`complement_form`: 1 − σ, so that the ℓ″ = 2(1 − σ)σ of a user's log(1 + e^{−2z})/2 is
+2/((1 + e^{−2z})(1 + e^{2z}))); other cancelling differences are not rewritten (``audit-loss --run`` measures what
+they cost).
 """
 
 from __future__ import annotations
@@ -305,6 +306,32 @@ def tanh_form(expr: sp.Expr) -> sp.Expr | None:
     return None
 
 
+def complement_form(expr: sp.Expr) -> sp.Expr | None:
+    """A sum c + k·m/s, s a sum, over s where that cancels a term: (c·s + k·m)/s, e.g.
+    1 − u/(v + u) = v/(v + u); with m = e^a the fraction is taken over e^{−a}: 1 − e^a/(1 + e^a) = e^{−a}/(e^{−a} + 1),
+    else None.  As written the sum cancels where the fraction rounds to c/(−k): 1 − σ, the factor (1 − σ)σ of ℓ″ of
+    a user's log(1 + e^{−z}), is 0 from z ≈ −37 (−4.5e-13 at z = −700 for log(1 + e^{−2z})/2).  In a product the
+    e^{∓a} then cancel (sympy does it): (1 − σ)σ = 1/((1 + e^{−a})(1 + e^{a})), two positive sums ≥ 1."""
+    if not isinstance(expr, sp.Add):
+        return None
+    c, rest = expr.as_coeff_Add()
+    if c == 0 or isinstance(rest, sp.Add):
+        return None
+    k, r = rest.as_coeff_Mul()
+    dens = [f for f in sp.Mul.make_args(r) if isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.Add)]
+    if len(dens) != 1:
+        return None
+    s = dens[0].base
+    m = r * s                  # (c·s + k·m)/s is the sum whatever m is; it gains only where a term cancels
+    num = sp.Add(*[c * t for t in s.args], k * m)
+    if len(sp.Add.make_args(num)) >= len(s.args):
+        return None            # nothing cancels (1 − 2u/(1 + u) = (1 − u)/(1 + u)): no gain
+    if isinstance(m, sp.exp):
+        inv = sp.exp(-m.args[0])
+        return sp.Mul(num * inv, sp.Pow(sp.Add(*[t * inv for t in s.args]), -1))
+    return sp.Mul(num, sp.Pow(s, -1))
+
+
 #: The conjugate rule expands polynomials of at most this degree (a bound on its symbolic work).
 CONJUGATE_MAX_DEGREE = 8
 
@@ -431,8 +458,9 @@ class Program:
                  functions: Mapping[str, Mapping[str, Callable]] | None = None):
         self.expr = expr
         self.names = tuple(a if isinstance(a, str) else a.name for a in args)
-        if stable_log:      # 1 ± tanh u and 1 − tanh² u rewritten first, so sympy cancels what they leave
+        if stable_log:      # 1 ± tanh u, 1 − tanh² u and 1 − u/(1 + u) rewritten first, so sympy cancels what they leave
             expr = expr.replace(lambda e: tanh_form(e) is not None, tanh_form)
+            expr = expr.replace(lambda e: complement_form(e) is not None, complement_form)
         self.root = _Walk(self.names, stable_log).node(expr)
         self.functions = {b: dict((functions or {}).get(b, {})) for b in BACKENDS}
         self._consts: dict[str, dict] = {b: {} for b in BACKENDS}

@@ -336,3 +336,56 @@ def test_a_common_denominator_of_high_powers_is_not_attempted():
     assert together_form(e) is None
     compile_expr(e, [z], stable_log=True)
     assert time.process_time() - t0 < 2.0      # CPU seconds: load does not count
+
+
+# ℓ, ℓ′, ℓ″ by hand in mpmath, in forms that do not cancel (log1p, 1/(1 + e^{±az})), so 50 digits are enough
+def _softplus(a):
+    return (lambda x: mpmath.log1p(mpmath.exp(-a * x)) / a, lambda x: -1 / (1 + mpmath.exp(a * x)),
+            lambda x: a / ((1 + mpmath.exp(a * x)) * (1 + mpmath.exp(-a * x))))
+
+
+_COMPLEMENT = [("log(1+exp(-2*z))/2", *_softplus(2)), ("log(1+exp(-z))", *_softplus(1)),
+               ("-log(1/(1+exp(-z)))", *_softplus(1)),
+               ("exp(-z)", lambda x: mpmath.exp(-x), lambda x: -mpmath.exp(-x), lambda x: mpmath.exp(-x))]
+
+
+@pytest.mark.parametrize("text, value, grad, hess", _COMPLEMENT)
+def test_one_minus_a_sigmoid_keeps_its_digits_where_the_sigmoid_rounds_to_one(text, value, grad, hess):
+    """sympy writes ℓ″ of log(1 + e^{−2z})/2 as 2(1 − σ)σ with σ = e^{−2z}/(1 + e^{−2z}): 1 − σ cancels where σ rounds
+    to 1, so ℓ″ was −4.5e-13 at z = −700 (a convex loss; true 2e^{−1400}, 0 in float64) and 0 at z = −300 (true
+    5.3e-261).  Rewritten, (1 − σ)σ = 1/((1 + e^{−2z})(1 + e^{2z})).
+
+    Tolerance: every exponent here, ±z and ±2z, is exact in float64, so no input rounding is amplified; exp is within
+    1 ulp, 1 + e^{·} and the product and division ½ ulp each, the coefficients powers of 2: ≤ 4 ulps, checked at 8.
+    Where 1 + e^{a|z|} overflows (a|z| > 709.8) the true ℓ″ is below 2e^{−709.8} ≈ 4e-308, so at these points the
+    log-domain fallback never forms a normal value: 0 where the true value underflows (z = ±700, a = 2), exactly.
+    ℓ, ℓ′ (stable log, exp(Σ ln|fᵢ|) of exact logs) are held to the same 8 ulps; e^{−z} at z = −1e4 is inf."""
+    from eoscheck.expr import parse_loss
+
+    loss = parse_loss(text)
+    zs = np.array([-1e4, -700.0, -300.0, -20.0, -1.0, 0.0, 1.0, 20.0, 300.0, 700.0, 1e4])
+    zt = torch.tensor(zs, dtype=torch.float64)
+    with mpmath.workdps(50):
+        for fn, oracle in ((loss.value, value), (loss.grad, grad), (loss.hess, hess)):
+            exact = np.array([float(oracle(mpmath.mpf(v))) for v in zs])
+            got = fn(zt).numpy()
+            assert not np.isnan(got).any(), (text, fn.__name__, got)
+            np.testing.assert_allclose(got, exact, rtol=8 * 2.0**-52, atol=0, err_msg=f"{text}: {fn.__name__}")
+    assert (loss.hess(zt).numpy() >= 0).all()
+
+
+def test_the_complement_rule_applies_only_where_a_term_cancels():
+    from eoscheck.compiler import complement_form
+
+    u, v = sp.exp(-2 * z), sp.exp(z)
+    assert complement_form(1 - 2 * u / (1 + u)) is None          # (1 − u)/(1 + u): nothing cancels
+    assert complement_form(1 + u / (1 + u)) is None
+    assert complement_form(1 - u / (1 + u) + z) is None           # two terms beside the constant
+    assert complement_form(2 - z) is None                         # no fraction
+    got = complement_form(1 - u / (1 + u))                        # e^{2z}/(e^{2z} + 1)
+    assert sp.simplify(got - 1 / (1 + u)) == 0 and not got.has(u)
+    got = complement_form(3 - 3 * z**2 / (v + z**2))              # 3e^z/(e^z + z²) = 3/(1 + z²e^{−z})
+    assert sp.simplify(got - 3 * v / (v + z**2)) == 0
+    # in a product the exponentials cancel: 2(1 − σ)σ = 2/((1 + e^{−2z})(1 + e^{2z})), no difference left
+    prod = (2 * (1 - u / (1 + u)) * u / (1 + u)).replace(lambda e: complement_form(e) is not None, complement_form)
+    assert prod == 2 / ((1 + u) * (1 + 1 / u))
