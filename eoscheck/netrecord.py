@@ -28,7 +28,7 @@ class Recorder:
     time (one host transfer a chunk instead of ~10 a step: the recorder's per-step calls were a quarter
     of an NTK step, measured).  Between hand-overs the run freezes its diverged rows with its own
     mask, shown_t = shown_{t−1} ∧ ok_t — the recorder's rule (a run stops at its first step whose
-    state or gradient is not finite) — which every hand-over checks against the recorder's.  ``recorder``: the
+    state or gradient is not finite, or whose L is NaN) — which every hand-over checks against the recorder's.  ``recorder``: the
     :class:`~eoscheck.recorder.GDRecorder` to hand the steps to (default: one for ``rec`` and ``sharp_steps``; a
     :class:`~eoscheck.recorder.FirstStepRecorder` for :func:`eoscheck.networks.first_steps_ntk`)."""
 

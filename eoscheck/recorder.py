@@ -14,8 +14,8 @@ G(w_t) = (1/n) Σᵢ |ℓ′(mᵢ)| and which runs are finite; the recorder keep
 
 Divergence rule: w_t is *shown* (recorded) while the state at t is finite; the run stops
 (``diverged_at`` = t, records NaN from then on) at the first t where the state or the
-step ∇L(w_t) is not finite, or L(w_t) is NaN (a user loss outside its domain).  All comparisons are in the log domain (ln L stays finite
-where L under- or overflows).  Every engine (the linear reference and fast engines, the
+step ∇L(w_t) is not finite, or L(w_t) is NaN (a user loss outside its domain).  All
+comparisons are in the log domain (ln L stays finite where L under- or overflows).  Every engine (the linear reference and fast engines, the
 networks) calls :meth:`GDRecorder.observe` once per step or :meth:`GDRecorder.divergence`
 and :meth:`GDRecorder.observe_chunk` once per chunk; both give the same numbers.
 """

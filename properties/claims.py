@@ -137,9 +137,9 @@ class Evaluation:
             i = int(np.flatnonzero(nan)[0])
             where = ", ".join(f"{k} = {_scalar(v[i])}" for k, v in self.params.items() if not k.startswith("_"))
             what = "measurement" if np.isnan(self.measured[i]) else "bound"
-            raise NaNPoint(f"{int(nan.sum())} point(s) with a NaN {what} (the first at {where or 'point ' + str(i)}): a run or an evaluation that is not finite "
-                           "where the claim's hypotheses make it finite — a numerics failure to investigate, neither "
-                           "a witness against the statement nor evidence for it")
+            raise NaNPoint(f"{int(nan.sum())} point(s) with a NaN {what} (the first at {where or 'point ' + str(i)}): "
+                           "a run or an evaluation that is not finite where the claim's hypotheses make it finite — a "
+                           "numerics failure to investigate, neither a witness against the statement nor evidence for it")
 
     @property
     def size(self) -> int:

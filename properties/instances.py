@@ -21,7 +21,7 @@ import torch
 
 from eoscheck._errors import EoscheckError
 from eoscheck.datasets import Dataset
-from eoscheck.gd import first_steps, run_gd
+from eoscheck.gd import FirstSteps, first_steps, run_gd
 from eoscheck.losses import Loss, get_loss
 from eoscheck.provenance import array_hash, canonical_json
 from eoscheck.trajectory import Trajectory
@@ -165,10 +165,14 @@ class Instance:
         from that step's records alone (as a comparison of them), and be false where they are NaN."""
         run = self.with_(steps=int(steps))
         with single_thread():
-            fs = first_steps(self.data, self.loss_obj, list(self.etas), run.steps,
-                             lambda t, r, dv: condition(run, Arrays.of_records(self.eta, t, r, dv)), wanted=wanted,
-                             w0=None if self.w0 is None else np.asarray(self.w0), w_star=self.cert.w_star)
+            fs = self.stream(run.steps, lambda t, r, dv: condition(run, Arrays.of_records(self.eta, t, r, dv)), wanted)
         return fs.first.astype(np.float64), fs.steps_run, fs.diverged_at
+
+    def stream(self, steps: int, condition, wanted: np.ndarray | None) -> FirstSteps:
+        """The engine's streamed run of this instance (:func:`eoscheck.gd.first_steps`; a model's own engine in its
+        subclass), ``condition`` on the raw records."""
+        return first_steps(self.data, self.loss_obj, list(self.etas), steps, condition, wanted=wanted,
+                           w0=None if self.w0 is None else np.asarray(self.w0), w_star=self.cert.w_star)
 
     # --- description and persistence ---------------------------------------------
     def describe(self) -> str:

@@ -34,6 +34,7 @@ from eoscheck.datasets import synthetic
 from eoscheck.networks import (assumption4_margin, first_steps_ntk, init_weights, output_signs, run_ntk,
                                thm6_conditions)
 from eoscheck.provenance import canonical_json
+from eoscheck.gd import FirstSteps
 from eoscheck.trajectory import Trajectory
 
 from eoscheck.bounds import theorem6
@@ -101,15 +102,11 @@ class NTKInstance(Instance):
 
         return _RUNS.run(self.key(None, sharpness_every), compute, keep=cache)
 
-    def first_steps(self, condition, steps: int, wanted=None) -> tuple[np.ndarray, int, np.ndarray]:
-        """:meth:`Instance.first_steps` for the network: its run streamed (:func:`eoscheck.networks.first_steps_ntk`,
-        the bits of :meth:`trajectory`'s)."""
-        run = self.with_(steps=int(steps))
-        with single_thread():
-            fs = first_steps_ntk(self.data, self.loss_obj, list(self.etas), run.steps,
-                                 lambda t, r, dv: condition(run, Arrays.of_records(self.eta, t, r, dv)), wanted=wanted,
-                                 width=self.width, seed=self.seed, signs=self.signs, delta=self.delta)
-        return fs.first.astype(np.float64), fs.steps_run, fs.diverged_at
+    def stream(self, steps: int, condition, wanted) -> FirstSteps:
+        """:meth:`Instance.stream` for the network: :func:`eoscheck.networks.first_steps_ntk`, the bits of
+        :meth:`trajectory`'s run."""
+        return first_steps_ntk(self.data, self.loss_obj, list(self.etas), steps, condition, wanted=wanted,
+                               width=self.width, seed=self.seed, signs=self.signs, delta=self.delta)
 
     def describe(self) -> str:
         return f"NTK m={self.width} ({self.signs} signs, seed {self.seed}, δ={self.delta:g}); " + super().describe()
