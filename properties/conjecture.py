@@ -567,25 +567,24 @@ class Conjecture:
             k = int(P["_row"][i])
             if logs:
                 strict[k], loose[k], partial[k] = min(logs), max(logs), len(logs) < len(ends)
-        loose_at, gone = np.full(K, -1), np.zeros(K, bool)
+        loose_at = np.full(K, -1)
 
         def crossed(run: Instance, A) -> np.ndarray:
             """L ≤ the stricter end's THR (the run stops on it); the looser end's first step noted on the way."""
             hit = A.logL <= loose[:, None]
             new = (loose_at < 0) & hit.any(axis=1)
             loose_at[new] = int(A.t[0, 0]) + hit[new].argmax(axis=1)
-            gone[:] = A.diverged
             return A.logL <= strict[:, None]
 
         wanted = np.zeros(K, bool)
         wanted[P["_row"][idx].astype(int)] = True
-        s, ran, _ = inst.first_steps(crossed, reach, wanted)
+        s, ran, diverged_at = inst.first_steps(crossed, reach, wanted)
         times = []
         for k in P["_row"][idx].astype(int):
             if s[k] >= 0 or loose_at[k] >= 0:
                 times.append(float(s[k]) if s[k] == loose_at[k] and not partial[k] else None)
             else:
-                times.append(math.nan if gone[k] else ran + 1.0)
+                times.append(math.nan if diverged_at[k] >= 0 else ran + 1.0)
         return times, ran
 
     # --- instances ---------------------------------------------------------------------
