@@ -90,6 +90,12 @@ def compared_text(point: dict[str, Any], direction: str, constant: float = 1.0, 
     return f"measured {m:.{digits}g} vs limit {lim:.{digits}g} ({form}{const}; {name} = {b:.{digits}g})"
 
 
+def score(measured, bound, direction: str, constant: float = 1.0):
+    """How close a point is to violation: ln(measured/(C·bound)), sign flipped for ``>=``."""
+    lr = log_ratio(measured, constant * np.asarray(bound, dtype=np.float64))
+    return lr if direction == "<=" else -lr
+
+
 class NaNPoint(ArithmeticError):
     """An :class:`Evaluation` point whose measured value or bound is NaN: the check stops with verdict ``error``
     (properties/README.md, "The floating-point allowance")."""
@@ -173,9 +179,8 @@ class Evaluation:
         return safe_div(self.measured, self.bound)
 
     def scores(self, constant: float = 1.0) -> np.ndarray:
-        """How close each point is to violation: ln(measured/(C·bound)), sign flipped for ``>=``."""
-        lr = log_ratio(self.measured, constant * self.bound)
-        return lr if self.direction == "<=" else -lr
+        """How close each point is to violation (:func:`score`)."""
+        return score(self.measured, self.bound, self.direction, constant)
 
     def worst_index(self, constant: float = 1.0) -> int | None:
         if self.size == 0:

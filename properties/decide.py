@@ -28,13 +28,13 @@ import numpy as np
 
 from eoscheck._errors import EoscheckError
 
-from .claims import compared_text, loosened
+from .claims import compared_text, loosened, score
 from .calibration import calibration_points, ladders
 from .conjecture import FIT_MARGIN, SLOPE_TOL, Conjecture, Range, geometric_mean
 from .envelope import fit_constants
 from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread
-from .numerics import jsonable, log_ratio
+from .numerics import jsonable
 from .search import SHRINK_ATTEMPTS
 from .strategies import build_separable
 from .witness import shrink
@@ -160,11 +160,10 @@ class ConjectureReport:
     def consider(self, direction: str, point: dict, instance: str) -> None:
         """Make ``point`` the worst one if it is nearer violation (ln of measured/EXPR, sign by direction) than the
         worst so far: every point checked counts, the ladders' and the witness's too."""
-        def score(p):
-            sc = float(log_ratio(p["measured"], p["bound"]))     # Evaluation.scores of one point (no NaN check)
-            sc = sc if direction == "<=" else -sc
+        def nearness(p):
+            sc = float(score(p["measured"], p["bound"], direction))
             return math.inf if np.isnan(sc) else sc
-        if self.worst_point is None or score(point) > score(self.worst_point):
+        if self.worst_point is None or nearness(point) > nearness(self.worst_point):
             self.worst_point, self.worst_ratio, self.worst_instance = point, point.get("ratio"), instance
 
 
