@@ -645,7 +645,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not os.path.isdir("/proc") or sys.platform != "linux", reason="needs Linux /proc")
 def test_sympy_children_die_when_the_audit_is_killed():
-    """SIGKILL the audit-loss process while its sympy children run: none of them survives."""
+    """SIGKILL the audit-loss process while its sympy children run: none of them survives (the sympy server nor the
+    children it forked for the questions)."""
     code = ("import time; import eoscheck.audit.simplify as S\n"
             "S.limit_at = lambda *a, **k: time.sleep(600)\n"  # every limit question hangs in its child
             "from eoscheck.audit import audit_loss\n"
@@ -658,8 +659,12 @@ def test_sympy_children_die_when_the_audit_is_killed():
             time.sleep(0.2)
             kids = [k for k in _children(proc.pid) if _alive(k)]
         assert kids, "the audit started no sympy child within 120 s"
-        time.sleep(0.5)
-        kids = [k for k in _children(proc.pid) if _alive(k)]
+        # the server (the audit's child) and the children it forked for the questions
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(_children(k) for k in kids):
+            time.sleep(0.2)
+        kids += [g for k in kids for g in _children(k) if _alive(g)]
+        assert len(kids) >= 2, "the sympy server forked no child for a question within 120 s"
         proc.kill()
         proc.wait(10)
         deadline = time.monotonic() + 10

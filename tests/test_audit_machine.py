@@ -6,14 +6,20 @@ Each test reproduces a review finding of 2026-12-05 that failed on the code befo
 from __future__ import annotations
 
 import math
+import sys
 import time
 
+import cloudpickle
 import mpmath
 import pytest
 
 from eoscheck import EoscheckError
 from eoscheck.audit import audit_loss
 from eoscheck.expr import parse_loss
+
+# the questions below call this module's functions: they go to the sympy server by value (it cannot import a test
+# module, which pytest imports by path)
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def _spin(seconds: float) -> str:
@@ -108,3 +114,71 @@ def test_a_fitted_rho_exponent_is_not_printed_as_a_class():
     if rho.get("defined") and "class" in rho:
         cls = rho["class"]
         assert "fitted" not in rho.get("class_method", "") or cls["theta"].startswith("≈"), cls
+
+
+def _salted_state():
+    """What a sympy question could depend on beside the question: the string-hash salt, the Dummy indices and the
+    random generators sympy draws from (a local function: sent by value to the sympy server's child)."""
+    import random
+
+    import sympy
+    from sympy.core import random as sympy_random
+
+    return hash("eoscheck"), sympy.Dummy().dummy_index, sympy_random.random(), random.random()
+
+
+def test_a_sympy_answer_is_the_same_in_every_auditing_process():
+    """sympy's answers followed the auditing process's hash salt and random state (its questions ran in children
+    forked from it): the audit of exp∘⋯∘exp(−z), eight deep, found 3D unbounded under PYTHONHASHSEED=0 and left it
+    undetermined under 2, and varied from run to run under one salt (the Dummy indices).  Another process, with
+    another salt, now gets the same answer to a question that reads that state."""
+    import inspect
+    import os
+    import subprocess
+
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    here = SymbolicPool(timeout=20.0, budget=40.0, workers=1).ask({"state": _salted_state})["state"]
+    assert here is not None
+    code = (inspect.getsource(_salted_state) + "\nfrom eoscheck.audit.symbolic import SymbolicPool\n"
+            "print(repr((hash('eoscheck'), SymbolicPool(timeout=20.0, budget=40.0, workers=1)"
+            ".ask({'state': _salted_state})['state'])))\n")
+    salt = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED=salt), check=True,
+                         capture_output=True, text=True, timeout=300).stdout
+    own_hash, there = eval(out)   # a repr of ints and floats printed by the test's own code
+    assert own_hash != hash("eoscheck"), "the two auditing processes share a salt: nothing is tested"
+    assert there == here
+
+
+def test_a_sympy_server_that_dies_leaves_its_questions_undecided_and_says_why():
+    """The server killed under a question (here by the question itself): the pool waits for nothing, the question
+    is undecided with the reason recorded (an audit notes it), and the next question starts a new server."""
+    import os
+    import signal
+
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    pool = SymbolicPool(timeout=20.0, budget=40.0, workers=1)
+    assert pool.ask({"kill": lambda: os.kill(os.getppid(), signal.SIGKILL)}) == {"kill": None}
+    assert pool.lost["kill"].startswith("the sympy server exited (code -9)"), pool.lost
+    assert not pool.timed_out
+    assert SymbolicPool(timeout=20.0, budget=40.0, workers=1).ask({"one": lambda: 1}) == {"one": 1}
+
+
+def test_a_question_the_server_cannot_read_is_undecided_and_said():
+    """A question calling into a module the sympy server cannot import (here one made in memory) is not sympy's
+    failure: it is undecided, the reason kept for the audit's notes, and the batch's next question answered."""
+    import types
+
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    mod = types.ModuleType("eoscheck_test_unimportable")
+    exec("def f():\n    return 1\n", mod.__dict__)   # a module that exists only in this process
+    sys.modules[mod.__name__] = mod
+    try:
+        pool = SymbolicPool(timeout=20.0, budget=40.0, workers=1)
+        assert pool.ask({"f": mod.f, "g": lambda: 2}) == {"f": None, "g": 2}
+        assert "cannot read the question: ModuleNotFoundError" in pool.lost["f"] and "g" not in pool.lost
+    finally:
+        del sys.modules[mod.__name__]

@@ -14,6 +14,7 @@ promises (ρ, ψ, which results apply, their bounds, Table 1).
 
 The package, bottom up: :mod:`.format` (text/JSON helpers), :mod:`.results` (checks and
 report), :mod:`.symbolic` (sympy questions in time-limited children that die with the audit),
+its server :mod:`eoscheck.sympyserver` (the process they fork from: hash salt and random state fixed),
 :mod:`.simplify` (ℓ in pieces; the questions), :mod:`.evaluate` (float64 / mpmath values through
 the one compiler, :mod:`eoscheck.compiler`), :mod:`.search` (numeric sup / violation searches),
 :mod:`.facts`, :mod:`.regularity` (3A), :mod:`.constants` (3B–3D), :mod:`.promises` (part 3),

@@ -109,6 +109,9 @@ def _audit(loss, R, Z, sym, ev, facts, notes, t0, symbolic, symbolic_timeout, th
     if sym.starved:
         notes.append("sympy was blocked (not computing) past its wall-clock cap on: "
                      + ", ".join(sorted(set(sym.starved))) + " (decided numerically)")
+    for why in sorted(set(sym.lost.values())):
+        notes.append(f"sympy did not answer {', '.join(sorted(k for k, w in sym.lost.items() if w == why))}: {why} "
+                     "(decided numerically)")
     close = {k: u for k, u in sym.used.items() if u > symbolic_timeout / 3}
     if close:
         worst = max(close, key=close.get)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Iterable
 
 import mpmath
@@ -75,9 +76,9 @@ class Facts:
                     sp.diff(O.expr, z, k).subs(z, b) if k == 0 else None,
                     one_sided_limit(sp.diff(Rt.expr, z, k), b, "+")))
         hi, lo = self.hi_piece, self.lo_piece
-        q["lim.value+"] = lambda: S.limit_at(hi, sp.oo)
-        q["lim.d1+"] = lambda: S.limit_at(sp.diff(hi, z), sp.oo)
-        q["lim.d1-"] = lambda: S.limit_at(sp.diff(lo, z), -sp.oo)
+        q["lim.value+"] = partial(S.limit_at, hi, sp.oo)      # the function itself is sent, not its name
+        q["lim.d1+"] = partial(S.limit_at, sp.diff(hi, z), sp.oo)
+        q["lim.d1-"] = partial(S.limit_at, sp.diff(lo, z), -sp.oo)
         self._basic = self.sym.submit(q)
 
     def collect_basic(self) -> None:
@@ -128,7 +129,7 @@ class Facts:
                 self._limits[(key, side)] = None
                 continue
             point = sp.oo if side == "+" else -sp.oo
-            q[f"lim.{key}{side}"] = (lambda e=expr, p=point: S.limit_at(e, p))
+            q[f"lim.{key}{side}"] = partial(S.limit_at, expr, point)
             keys.append((key, side))
         if q:
             self._jobs.append((self.sym.submit(q, workers=1), keys))

@@ -1,4 +1,10 @@
-"""Sympy questions, each answered in a forked child under a CPU-time limit (sympy can hang).
+"""Sympy questions, each answered in a child of the sympy server under a CPU-time limit (sympy can hang).
+
+The questions go to :mod:`eoscheck.sympyserver`, a process started once per auditing process with Python's hash salt fixed
+(PYTHONHASHSEED=0), which forks a child per batch: sympy's answers follow the order of its sets and dicts, so an audit
+forked from a salted process decided 3D for exp∘⋯∘exp(−z) under one salt and ran out of time under another.  A
+question is any callable cloudpickle can send (a lambda, a partial); what it refers to by module and name is the
+server's own import of that module, so a callable is sent, not a name looked up there.
 
 The limits count the children's CPU seconds (``/proc/<pid>/stat``), never wall-clock time, so
 another process's load cannot turn a question sympy settles into one it does not (and with it
@@ -10,23 +16,19 @@ the pool records it in ``starved``.  A runnable child that gets no CPU (a loaded
 priority) is waited for, however long: load never decides a question.  Without ``/proc`` the limits
 fall back to wall-clock time.
 
-The children die with the audit: each sets PR_SET_PDEATHSIG (Linux: the kernel sends SIGKILL
-when the parent dies, even by SIGKILL) and checks right after that its parent is still the
-one that forked it (closing the race with a parent that died first); the pool kills every
-child still running when its job is cancelled or collected, and at interpreter exit.
+No child outlives the audit: the server dies with the auditing process (PR_SET_PDEATHSIG: the kernel sends SIGKILL
+when the parent dies, even by SIGKILL) and its children with it; the pool kills every child still running when its
+job is cancelled or collected, and the server at interpreter exit.
 """
 
 from __future__ import annotations
 
-import atexit
-import ctypes
-import multiprocessing
 import os
-import signal
+import pickle
 import time
-import weakref
-from multiprocessing.connection import wait as _mp_wait
 from typing import Any, Callable, Mapping
+
+from ..sympyserver import server
 
 #: a child without an answer after WALL_FACTOR × timeout + WALL_GRACE wall seconds is stopped
 WALL_FACTOR, WALL_GRACE = 20.0, 30.0
@@ -60,7 +62,8 @@ _HAVE_PROC = cpu_seconds(os.getpid()) is not None
 
 
 class SymbolicPool:
-    """Answers sympy questions in forked children, each under ``timeout`` CPU seconds, all under ``budget``.
+    """Answers sympy questions in children of the sympy server, each under ``timeout`` CPU seconds, all under
+    ``budget``.
 
     sympy can hang (``limit``, ``solveset``); a child that overruns its question is killed and
     the question is answered ``None`` (undecided).  :meth:`submit` starts the children and returns
@@ -78,10 +81,8 @@ class SymbolicPool:
         self.starved: list[str] = []     # stopped by the wall-clock cap: blocked without computing
         self.used: dict[str, float] = {}  # CPU seconds each answered question took
         self.errors: dict[str, str] = {}
-        try:
-            self._ctx = multiprocessing.get_context("fork")
-        except ValueError:  # pragma: no cover - no fork on this platform
-            self._ctx = None
+        self.lost: dict[str, str] = {}   # questions sympy never answered for a reason not its own (the audit says so)
+        self.forks = hasattr(os, "fork")
 
     def ask(self, questions: Mapping[str, Callable[[], Any]], force: bool = False) -> dict[str, Any]:
         """key → answer (None when undecided, errored or timed out); ``force`` asks even when disabled."""
@@ -100,7 +101,7 @@ class SymbolicPool:
 
 
 class SymbolicJob:
-    """Sympy questions running in forked children; :meth:`result` collects, :meth:`cancel` kills."""
+    """Sympy questions running in the server's children; :meth:`result` collects, :meth:`cancel` kills."""
 
     def __init__(self, sym: SymbolicPool, questions: dict[str, Callable[[], Any]], workers: int, force: bool = False):
         self.sym = sym
@@ -111,26 +112,29 @@ class SymbolicJob:
         if not (sym.enabled or force):
             self.answers = {k: None for k in questions}
             self.done = True
-        elif sym._ctx is None:  # pragma: no cover
+        elif not sym.forks:  # pragma: no cover
             self.answers = {k: sym._direct(k, fn) for k, fn in questions.items()}
             self.done = True
         elif questions:
-            keys = list(questions)
+            import cloudpickle
+
+            self.blobs: dict[str, bytes] = {}
+            for k, fn in questions.items():
+                try:
+                    self.blobs[k] = cloudpickle.dumps(fn)
+                except Exception as err:  # noqa: BLE001 - a question that cannot be sent is undecided
+                    sym.errors[k] = sym.lost[k] = f"the question cannot be sent: {type(err).__name__}: {err}"[:200]
+            keys = list(self.blobs)
+            self.server = server()
             self._start([keys[i::workers] for i in range(workers)])
+            self.done = not self.procs
 
     def _start(self, chunks: list[list[str]]) -> None:
-        ctx = self.sym._ctx
         for chunk in chunks:
-            if not chunk:
-                continue
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_symbolic_child,
-                               args=(send, [(k, self.questions[k]) for k in chunk], os.getpid()), daemon=True)
-            proc.start()
-            _LIVE.add(proc)
-            send.close()
-            self.procs.append({"proc": proc, "conn": recv, "todo": list(chunk), "since": time.monotonic(),
-                               "started": time.monotonic(), "cpu_since": 0.0, "cpu": 0.0})
+            if chunk:
+                token = self.server.start([(k, self.blobs[k]) for k in chunk])
+                self.procs.append({"token": token, "pid": None, "todo": list(chunk), "since": time.monotonic(),
+                                   "started": None, "cpu_since": 0.0, "cpu": 0.0, "ended": False})
 
     def cancel(self) -> None:
         for p in self.procs:
@@ -139,52 +143,73 @@ class SymbolicJob:
         self.done = True
 
     def _stop(self, p) -> None:
-        _stop(p)
+        if p["pid"] is not None:
+            self._clock(p)
+        if not p["ended"]:
+            self.server.kill(p["token"])      # a batch not yet forked is killed as it starts
+        self.server.forget(p["token"])
         self.sym.spent += p["cpu"]
 
     def _clock(self, p) -> float:
-        """The child's CPU seconds: its last reading once it has exited (multiprocessing reaps finished
-        children, and /proc/<pid> goes with them); wall seconds since its start only where /proc cannot be
-        read at all."""
-        c = cpu_seconds(p["proc"].pid)
+        """The child's CPU seconds: its last reading once it has exited (the server reaps its children, and
+        /proc/<pid> goes with them); wall seconds since its start only where /proc cannot be read at all."""
+        c = cpu_seconds(p["pid"])
         if c is None and not _HAVE_PROC:
             c = time.monotonic() - p["started"]
         if c is not None:
             p["cpu"] = max(p["cpu"], c)
         return p["cpu"]
 
+    def _receive(self, p, msg, now) -> bool:
+        """File one message of ``p``'s child; False once the child is done with (finished or died)."""
+        sym = self.sym
+        if msg[0] == "pid":
+            p["pid"], p["started"], p["since"] = msg[2], now, now
+            return True
+        if msg[0] == "end":          # the child exited before its last message: its current question is undecided
+            p["ended"] = True
+            self._stop(p)
+            if p["todo"]:
+                sym.errors[p["todo"][0]] = sym.lost[p["todo"][0]] = "its child process died"
+                self._start([p["todo"][1:]])
+            return False
+        key, ok, value = pickle.loads(msg[2])
+        clock = self._clock(p)
+        if key is None:
+            self._stop(p)
+            return False
+        self.answers[key] = value if ok else None
+        if not ok:
+            sym.errors[key] = value
+        if ok is None:               # not asked: the server could not read the question
+            sym.lost[key] = value
+        if key in p["todo"]:
+            p["todo"].remove(key)
+        sym.used[key] = clock - p["cpu_since"]
+        p["since"], p["cpu_since"] = now, clock
+        return True
+
     def result(self) -> dict[str, Any]:
         sym = self.sym
         while self.procs:
-            ready = _mp_wait([p["conn"] for p in self.procs], timeout=POLL_SECONDS)
+            self.server.wait([p["token"] for p in self.procs], POLL_SECONDS)
             now = time.monotonic()
             for p in list(self.procs):
-                if p["conn"] in ready:
-                    try:
-                        key, ok, value = p["conn"].recv()
-                    except (EOFError, OSError):  # the child died: its current question is undecided
-                        self._stop(p)
-                        self.procs.remove(p)
-                        if p["todo"]:
-                            sym.errors[p["todo"][0]] = "child process died"
-                            self._start([p["todo"][1:]])
-                        continue
-                    if key is None:
-                        self._clock(p)
-                        self._stop(p)
-                        self.procs.remove(p)
-                        continue
-                    self.answers[key] = value if ok else None
-                    if not ok:
-                        sym.errors[key] = value
-                    if key in p["todo"]:
-                        p["todo"].remove(key)
-                    clock = self._clock(p)
-                    sym.used[key] = clock - p["cpu_since"]
-                    p["since"], p["cpu_since"] = now, clock
+                gone = self.server.gone      # read first: the server's last messages are filed before it is gone
+                if not all(self._receive(p, msg, now) for msg in self.server.take(p["token"])):
+                    self.procs.remove(p)
+                    continue
+                if gone is not None:
+                    for key in p["todo"]:
+                        sym.errors[key] = sym.lost[key] = gone
+                    p["ended"] = True
+                    self._stop(p)
+                    self.procs.remove(p)
+                    continue
+                if p["pid"] is None:          # the server is starting (importing sympy): not yet the child's time
                     continue
                 used = self._clock(p) - p["cpu_since"]
-                blocked = now - p["since"] >= WALL_FACTOR * sym.timeout + WALL_GRACE and not runnable(p["proc"].pid)
+                blocked = now - p["since"] >= WALL_FACTOR * sym.timeout + WALL_GRACE and not runnable(p["pid"])
                 if used >= sym.timeout or blocked:
                     self._stop(p)
                     self.procs.remove(p)
@@ -198,53 +223,3 @@ class SymbolicJob:
                 self.procs = []
         self.done = True
         return {k: self.answers.get(k) for k in self.questions}
-
-
-_LIVE: "weakref.WeakSet[Any]" = weakref.WeakSet()
-
-
-def _stop_all() -> None:  # at interpreter exit: no child outlives the audit
-    for proc in list(_LIVE):
-        if proc.is_alive():
-            proc.kill()
-
-
-atexit.register(_stop_all)
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """In a forked child: ask the kernel for SIGKILL when the parent dies; exit if it already has."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux: rely on the pipe closing
-        pass
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _stop(p) -> None:
-    proc = p["proc"]
-    if proc.is_alive():
-        proc.kill()
-    proc.join(1.0)
-    p["conn"].close()
-
-
-def _symbolic_child(conn, items, parent_pid: int) -> None:  # pragma: no cover - runs in the forked child
-    die_with_parent(parent_pid)
-    for key, fn in items:
-        try:
-            value = fn()
-            conn.send((key, True, value))
-        except Exception as err:  # noqa: BLE001 - sympy raises anything; report and go on
-            try:
-                conn.send((key, False, f"{type(err).__name__}: {err}"[:200]))
-            except Exception:  # noqa: BLE001
-                pass
-    conn.send((None, True, None))
-    conn.close()
-
-

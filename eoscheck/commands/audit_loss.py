@@ -87,6 +87,10 @@ def _check_args(args) -> None:
 
 
 def run(args) -> int:
+    if not args.no_symbolic:      # the sympy server imports while this process imports the auditor
+        from ..sympyserver import server
+
+        server()
     from ..audit import RUN_ETAS, RUN_STEPS, audit_loss, compare_with_gd, run_lines
     from ..audit.format import witness_text
     from ..expr import parse_loss
