@@ -370,7 +370,10 @@ def together_form(expr: sp.Add) -> sp.Expr | None:
     """num/den = ``expr`` over a common denominator, for a univariate sum with a fraction among its terms, built
     of +, ×, rational powers and exponentials (taken as atoms), when that gains digits: the numerator cancels
     symbolically (ℓ″ of √(1+z²) − z, (1 − z²/(1+z²))/√(1+z²), has numerator 1; ℓ″ of log(1 + e^{−z}) as sympy writes
-    it, e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})², has numerator e^{−z}) or is a square-root difference that
+    it, e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})², has numerator e^{−z}), or loses a monomial that its parts have
+    though it keeps as many terms (ℓ″ of log(1 + e^{−z} + e^{−2z}) with u = e^{−z}: 1 + 4u − u(1 + 2u)²/(1 + u + u²) has
+    numerator (1 + 4u)(1 + u + u²) − u(1 + 2u)² = 1 + 4u + u², the u³ gone; as written it is ~1e-16 absolute, not
+    relative, where u ≫ 1: 5e-16 for 5e-131 at z = −300), or is a square-root difference that
     :func:`conjugate_form` rewrites (ℓ′ = z/√(1+z²) − 1 = (z − √(1+z²))/√(1+z²)); None otherwise.  As written, the
     first two keep ~8 of 16 digits at z = 1e4, the last none below z ≈ −37.  Powers of sums beyond
     :data:`CONJUGATE_MAX_DEGREE` are left alone (1/(1+z)³⁰⁰ − 1/(2+z)³⁰⁰ took sympy 27 s to expand)."""
@@ -390,8 +393,10 @@ def together_form(expr: sp.Add) -> sp.Expr | None:
     num, den = sp.fraction(sp.together(expr))
     if den == 1:
         return None
+    parts = [set(sp.expand(t).as_coefficients_dict()) for t in sp.Add.make_args(num)]
     num = sp.expand(num)
-    if len(sp.Add.make_args(num)) >= len(expr.args) and signed_conjugate_form(num)[0] is None:
+    lost = len(set(num.as_coefficients_dict())) < len(set().union(*parts))     # a monomial of the parts cancelled
+    if not lost and len(sp.Add.make_args(num)) >= len(expr.args) and signed_conjugate_form(num)[0] is None:
         return None
     return sp.Mul(num, sp.Pow(den, -1, evaluate=False), evaluate=False)
 

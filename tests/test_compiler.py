@@ -13,6 +13,7 @@ import torch
 
 from eoscheck import EoscheckError
 from eoscheck.compiler import Flags, compile_expr, mp_value
+from eoscheck.expr import parse_loss
 from eoscheck.losses import z
 
 x = sp.Symbol("x", real=True)
@@ -389,3 +390,40 @@ def test_the_complement_rule_applies_only_where_a_term_cancels():
     # in a product the exponentials cancel: 2(1 − σ)σ = 2/((1 + e^{−2z})(1 + e^{2z})), no difference left
     prod = (2 * (1 - u / (1 + u)) * u / (1 + u)).replace(lambda e: complement_form(e) is not None, complement_form)
     assert prod == 2 / ((1 + u) * (1 + 1 / u))
+
+
+# ℓ, ℓ′, ℓ″ by hand in mpmath in forms with positive terms only (u = e^{−az}), so 60 digits are plenty
+def _three_terms(x):
+    u = mpmath.exp(-x)
+    return (mpmath.log1p(u + u * u), -(1 + 2 * u) * u / (1 + u + u * u), u * (1 + 4 * u + u * u) / (1 + u + u * u) ** 2)
+
+
+def _softplus3(x):
+    return (mpmath.log1p(mpmath.exp(-3 * x)), -3 / (1 + mpmath.exp(3 * x)),
+            9 / ((1 + mpmath.exp(3 * x)) * (1 + mpmath.exp(-3 * x))))
+
+
+@pytest.mark.parametrize("text, oracle", [("log(1+exp(-z)+exp(-2*z))", _three_terms),
+                                          ("log(1+exp(-3*z))", _softplus3)])
+def test_a_user_loss_and_its_derivatives_are_as_accurate_as_their_conditioning(text, oracle):
+    """ℓ″ of log(1 + e^{−z} + e^{−2z}) as sympy writes it cancels where e^{−z} ≫ 1: 5e-16 for 4e-18 at z = −40, for
+    5e-131 at z = −300 (now over a common denominator, the u³ gone); and a product recomputed from its logs summed
+    them plainly: ℓ′ of log(1 + e^{−3z}) read −2.9999999999994813 for −3 below z = −700, ℓ′ of the three-term loss
+    −1.9999999999967 at z = −1e4 (now a compensated sum).
+
+    Tolerance: z is exact, so what float64 must lose is the conditioning of f at z, κ = |z f′(z)/f(z)| (an exp of a
+    sum of logs of size ~|z| rounds that sum once: κ ≈ |z| for ℓ″ ≈ e^{z}, κ ≈ 0 for ℓ′ → −2), plus a few roundings
+    of the operations: (κ + 16)·2⁻⁵² relative.  Where f underflows, 16 subnormal steps absolute."""
+    loss = parse_loss(text)
+    zs = [-1e4, -3000.0, -745.5, -700.0, -300.1, -40.0, -1.0, 0.0, 1e-3, 1.0, 40.0, 300.1, 700.0]
+    got = [fn(torch.tensor(zs, dtype=torch.float64)).numpy() for fn in (loss.value, loss.grad, loss.hess)]
+    eps = 2.0**-52
+    with mpmath.workdps(60):
+        for i, x in enumerate(zs):
+            xm = mpmath.mpf(x)
+            exact = oracle(xm)
+            for k in range(3):
+                f = (lambda t, k=k: oracle(t)[k])
+                kappa = abs(xm * mpmath.diff(f, xm) / exact[k]) if exact[k] != 0 else 0
+                tol = float((kappa + 16) * eps * abs(exact[k])) + 16 * 2.0**-1074
+                assert abs(mpmath.mpf(got[k][i]) - exact[k]) <= tol, (text, k, x, got[k][i], float(exact[k]))
