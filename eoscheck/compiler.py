@@ -85,6 +85,13 @@ class _Walk:
         self._nodes: dict[sp.Basic, Node] = {}
         self._logs: dict[sp.Basic, Node] = {}
         self._plain: set[sp.Basic] = set()      # sums the conjugate rule must not rewrite (its own denominators)
+        self._joined: dict[sp.Basic, sp.Expr | None] = {}
+
+    def joined(self, expr: sp.Add) -> sp.Expr | None:
+        """:func:`together_form` of ``expr`` (once per sum: its value and its log both use it)."""
+        if expr not in self._joined:
+            self._joined[expr] = together_form(expr)
+        return self._joined[expr]
 
     def node(self, expr: sp.Basic) -> Node:
         got = self._nodes.get(expr)
@@ -133,7 +140,7 @@ class _Walk:
                     return env.bk.add([f(env) for f in terms], env)
 
                 return lambda env: env.bk.piecewise([(alt, cond), (plain, otherwise)], env)
-            joined = together_form(expr)
+            joined = self.joined(expr)
             if joined is not None:     # z/√(1+z²) − 1 = (z − √(1+z²))/√(1+z²): the numerator's own rules apply
                 return self.node(joined)
             c, rest = expr.as_coeff_Add()
@@ -157,7 +164,9 @@ class _Walk:
                 # −ln Φ below z = −38 — has no finite log; distributed, each term's product is stable
                 adds = [i for i, a in enumerate(expr.args) if isinstance(a, sp.Add) and a.free_symbols]
                 dist = None
-                if len(adds) == 1:
+                # not a sum taken over a common denominator: distributed, its terms would cancel as written (the ℓ″
+                # of log(1 + e^{−z} + e^{−2z} + e^{−3z}) read −1e-12 below z = −710), while its log is stable
+                if len(adds) == 1 and self.joined(expr.args[adds[0]]) is None:
                     i = adds[0]
                     others = expr.args[:i] + expr.args[i + 1:]
                     spread = sp.Add(*[sp.Mul(t, *others) for t in expr.args[i].args])
@@ -242,6 +251,10 @@ class _Walk:
 
         if not self.stable_log:
             return generic
+        if isinstance(arg, sp.Add) and arg not in self._plain and signed_conjugate_form(arg)[0] is None:
+            joined = self.joined(arg)
+            if joined is not None:   # the log of the sum's value where it is taken over a common denominator
+                return self.log(joined)
         if isinstance(arg, sp.exp):
             return self.node(arg.args[0])
         if isinstance(arg, sp.Piecewise):   # the log of each piece (log of flat_exp's e^{−z} piece is −z)

@@ -398,18 +398,29 @@ def _three_terms(x):
     return (mpmath.log1p(u + u * u), -(1 + 2 * u) * u / (1 + u + u * u), u * (1 + 4 * u + u * u) / (1 + u + u * u) ** 2)
 
 
+def _four_terms(x):
+    """ℓ = log P(u), P = 1 + u + u² + u³: ℓ′ = −uP′/P, ℓ″ = u[(P′ + uP″)P − uP′²]/P² = u(1 + 4u + 10u² + 4u³ + u⁴)/P²
+    (the numerator expanded by hand)."""
+    u = mpmath.exp(-x)
+    P = 1 + u + u**2 + u**3
+    return (mpmath.log1p(u + u**2 + u**3), -u * (1 + 2 * u + 3 * u**2) / P,
+            u * (1 + 4 * u + 10 * u**2 + 4 * u**3 + u**4) / P**2)
+
+
 def _softplus3(x):
     return (mpmath.log1p(mpmath.exp(-3 * x)), -3 / (1 + mpmath.exp(3 * x)),
             9 / ((1 + mpmath.exp(3 * x)) * (1 + mpmath.exp(-3 * x))))
 
 
 @pytest.mark.parametrize("text, oracle", [("log(1+exp(-z)+exp(-2*z))", _three_terms),
+                                          ("log(1+exp(-z)+exp(-2*z)+exp(-3*z))", _four_terms),
                                           ("log(1+exp(-3*z))", _softplus3)])
 def test_a_user_loss_and_its_derivatives_are_as_accurate_as_their_conditioning(text, oracle):
     """ℓ″ of log(1 + e^{−z} + e^{−2z}) as sympy writes it cancels where e^{−z} ≫ 1: 5e-16 for 4e-18 at z = −40, for
     5e-131 at z = −300 (now over a common denominator, the u³ gone); and a product recomputed from its logs summed
     them plainly: ℓ′ of log(1 + e^{−3z}) read −2.9999999999994813 for −3 below z = −700, ℓ′ of the three-term loss
-    −1.9999999999967 at z = −1e4 (now a compensated sum).
+    −1.9999999999967 at z = −1e4 (now a compensated sum).  With four terms the common denominator's log must be
+    used where e^{−z} overflows, not the cancelling sum distributed over the product: ℓ″ read −1e-12 below z = −710.
 
     Tolerance: z is exact, so what float64 must lose is the conditioning of f at z, κ = |z f′(z)/f(z)| (an exp of a
     sum of logs of size ~|z| rounds that sum once: κ ≈ |z| for ℓ″ ≈ e^{z}, κ ≈ 0 for ℓ′ → −2), plus a few roundings
