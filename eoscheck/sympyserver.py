@@ -5,21 +5,23 @@ sympy meets the terms of an expression in the order of its sets and dicts, and t
 hashes, which are salted anew in every process: under one salt sympy settles lim_{z→+∞} ℓ/g for exp∘⋯∘exp(−z) (eight
 deep) at once, under another it runs out of its CPU time, and the audit's verdict on 3D changed from one run to the
 next.  So no question is answered in the auditing process or in a child forked from it: each is answered in a child
-forked from this server, which was started with the salt fixed, has imported only sympy and the audit's modules, and has
-seeded what sympy draws at random (:func:`fix_sympy_state`).
-Every child starts from that one state (no sympy cache of earlier questions), so an answer depends on the question
-alone: the same on every run, in every process.
+forked from this server, which was started with the salt fixed and has imported only sympy and the audit's modules,
+and each question starts from one state (:func:`fix_sympy_state`: sympy's cache emptied, its random generators and
+Dummy indices reset), whatever was asked before it: an answer depends on the question alone, on every run, in every
+process.  Each question runs under its child's own CPU timer (ITIMER_PROF), so its limit holds whether or not the
+client is looking, and its answer says the CPU seconds it took.
 
 It lives outside :mod:`eoscheck.audit` so that ``eoscheck audit-loss`` can start it before importing the auditor (the
-two imports, a few seconds each, then overlap); :class:`eoscheck.audit.symbolic.SymbolicPool` times and collects the
-questions.
+two imports, a few seconds each, then overlap); :class:`eoscheck.audit.symbolic.SymbolicPool` collects the answers.
+The server is started with the client's ``sys.path`` and checks that it imported the client's eoscheck.
 
 Protocol, over two pipes (:class:`multiprocessing.connection.Connection`, pickle): the client sends
-``("start", token, [(key, question), ...])`` (each question a cloudpickled callable), answered ``("pid", token, pid)``;
-the child's answers come back as ``("answer", token, raw)`` (``raw`` the pickled ``(key, ok, value)``; key None once
-every question is answered) and its exit as ``("end", token)``; ``("kill", token)`` kills a child.  The client's pipe
-closing stops the server and its children.  The server dies with the client (PR_SET_PDEATHSIG), the children with the
-server.
+``("start", token, [(key, question), ...], timeout)`` (each question a cloudpickled callable), answered
+``("pid", token, pid)``; the child's answers come back as ``("answer", token, raw)`` (``raw`` the pickled
+``(key, ok, value, cpu)``; key None once every question is answered) and its exit as ``("end", token, exit code)``
+(−SIGPROF: out of its time); ``("kill", token)`` kills a child.  The client's pipe closing stops the server and its
+children.  The server dies with the client (PR_SET_PDEATHSIG, asked from a client thread that lives as long as the
+server), the children with the server.
 """
 
 from __future__ import annotations
@@ -51,45 +53,54 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def fix_sympy_state() -> None:
-    """Seed what else sympy draws at random: its generators (``sympy.core.random``, used by ``equals`` and the
-    assumptions) and the base of its Dummy indices (drawn at import; a Dummy's hash and sort key hold its index,
-    and ``limit`` works with Dummies).  With the hash salt fixed, every child then starts from one state."""
+    """Start a question from one state: sympy's cache emptied, its generators (``sympy.core.random``, used by
+    ``equals`` and the assumptions), Python's and numpy's seeded, and the Dummy indices counted from a fixed base
+    (drawn at import; a Dummy's hash and sort key hold its index, and ``limit`` works with Dummies).  Called before
+    each question, so that an answer does not depend on the questions asked before it in its batch."""
     import random
 
     import numpy as np
     import sympy
     from sympy.core import random as sympy_random
+    from sympy.core.cache import clear_cache
 
-    random.seed(0)             # Python reseeds it in every forked child from the OS: :func:`answer` seeds it again
+    clear_cache()
+    random.seed(0)
     np.random.seed(0)
     sympy_random.seed(0)
     sympy.Dummy._base_dummy_index = 10 ** 6      # drawn from randint(10**6, 9*10**6) at import
     sympy.Dummy._count = 0
 
 
-def answer(send: Connection, items: list[tuple[str, bytes]]) -> None:  # pragma: no cover - runs in the child
-    """Answer each question in turn: ``(key, True, value)``, ``(key, False, why)`` where it raised or its value
-    cannot be sent, ``(key, None, why)`` where it cannot be read here; then ``(None, True, None)``."""
-    import random
+def answer(send: Connection, items: list[tuple[str, bytes]], timeout: float) -> None:  # pragma: no cover - child
+    """Answer each question in turn, each from :func:`fix_sympy_state` and under ``timeout`` CPU seconds of this
+    process (ITIMER_PROF: SIGPROF ends it, whether or not the client is looking): ``(key, True, value, cpu)``,
+    ``(key, False, why, cpu)`` where it raised or its value cannot be sent, ``(key, None, why, cpu)`` where it cannot
+    be read here; then ``(None, True, None, 0)``.  ``cpu`` is the CPU seconds the question took."""
+    import time
 
-    random.seed(0)
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)
     for key, blob in items:
+        fix_sympy_state()
+        t0 = time.process_time()
+        signal.setitimer(signal.ITIMER_PROF, timeout)
         try:
             question = pickle.loads(blob)
         except Exception as err:  # noqa: BLE001 - e.g. a function of a module this process cannot import
-            send.send_bytes(pickle.dumps((key, None, f"the sympy server cannot read the question: "
-                                                     f"{type(err).__name__}: {err}"[:200])))
-            continue
+            out = (key, None, f"the sympy server cannot read the question: {type(err).__name__}: {err}"[:200])
+        else:
+            try:
+                out = (key, True, question())
+            except Exception as err:  # noqa: BLE001 - sympy raises anything; report and go on
+                out = (key, False, f"{type(err).__name__}: {err}"[:200])
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        used = time.process_time() - t0
         try:
-            out = (key, True, question())
-        except Exception as err:  # noqa: BLE001 - sympy raises anything; report and go on
-            out = (key, False, f"{type(err).__name__}: {err}"[:200])
-        try:
-            raw = pickle.dumps(out)
+            raw = pickle.dumps((*out, used))
         except Exception as err:  # noqa: BLE001
-            raw = pickle.dumps((key, False, f"the answer cannot be sent: {type(err).__name__}: {err}"[:200]))
+            raw = pickle.dumps((key, False, f"the answer cannot be sent: {type(err).__name__}: {err}"[:200], used))
         send.send_bytes(raw)
-    send.send_bytes(pickle.dumps((None, True, None)))
+    send.send_bytes(pickle.dumps((None, True, None, 0.0)))
 
 
 def serve(inbox: Connection, outbox: Connection) -> None:  # pragma: no cover - runs in the server process
@@ -107,9 +118,9 @@ def serve(inbox: Connection, outbox: Connection) -> None:  # pragma: no cover - 
                 except (EOFError, OSError):
                     del children[conn]
                     conn.close()
-                    os.waitpid(pid, 0)
+                    _, status = os.waitpid(pid, 0)
                     del alive[token]
-                    outbox.send(("end", token))
+                    outbox.send(("end", token, os.waitstatus_to_exitcode(status)))
                 continue
             try:
                 msg = inbox.recv()
@@ -121,7 +132,7 @@ def serve(inbox: Connection, outbox: Connection) -> None:  # pragma: no cover - 
                 if msg[1] in alive:
                     os.kill(alive[msg[1]], signal.SIGKILL)
                 continue
-            _, token, items = msg
+            _, token, items, timeout = msg
             r, w = os.pipe()
             pid = os.fork()
             if pid == 0:
@@ -131,7 +142,7 @@ def serve(inbox: Connection, outbox: Connection) -> None:  # pragma: no cover - 
                     for c in (inbox, outbox, *children):
                         c.close()
                     die_with_parent(me)
-                    answer(Connection(w, readable=False), items)
+                    answer(Connection(w, readable=False), items, timeout)
                 except BaseException:  # noqa: BLE001 - never return into the server's loop
                     code = 1
                 finally:
@@ -142,25 +153,30 @@ def serve(inbox: Connection, outbox: Connection) -> None:  # pragma: no cover - 
             outbox.send(("pid", token, pid))
 
 
+#: how the server process starts: the client's sys.path, then :func:`main` (``-m`` would put the working directory
+#: first, and another eoscheck there would answer the questions)
+_BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from eoscheck.sympyserver import main; main(sys.argv[2:])"
+
+
 class Server:
     """The client: starts the server, sends batches, and files what it sends back by token.
 
-    A thread reads the server's pipe all the time, so the server never waits on a client busy elsewhere (a full
-    pipe each way would hold both).  One server per process (:func:`server`); a process forked from the client
-    starts its own.
+    A thread starts the server and then reads its pipe all the time: the server never waits on a client busy
+    elsewhere (a full pipe each way would hold both), and the server's parent thread (which PR_SET_PDEATHSIG
+    watches) lives as long as the server.  One server per process (:func:`server`); a process forked from the
+    client starts its own.
     """
 
     def __init__(self) -> None:
-        to_server, from_client = os.pipe()[::-1]
-        from_server, to_client = os.pipe()
-        env = dict(os.environ, PYTHONHASHSEED="0",
-                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))   # the client's eoscheck, wherever from
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "eoscheck.sympyserver", str(from_client), str(to_client), str(os.getpid())],
-            pass_fds=(from_client, to_client), env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        os.close(from_client)
-        os.close(to_client)
+        import json
+
+        import eoscheck
+
+        to_server, self._from_client = os.pipe()[::-1]
+        from_server, self._to_client = os.pipe()
+        self.argv = [sys.executable, "-c", _BOOT, json.dumps([p for p in sys.path if p]),
+                     os.path.dirname(os.path.realpath(eoscheck.__file__)),
+                     str(self._from_client), str(self._to_client), str(os.getpid())]
         self.owner = os.getpid()
         self.send_conn = Connection(to_server, readable=False)
         self.recv_conn = Connection(from_server, writable=False)
@@ -169,9 +185,24 @@ class Server:
         self.gone: str | None = None            # why the server stopped answering, once it has
         self.changed = threading.Condition()
         self.send_lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True, name="eoscheck-sympy-server").start()
+        self.log = tempfile.TemporaryFile()
+        self.proc: subprocess.Popen | None = None
+        started = threading.Event()
+        threading.Thread(target=self._run, args=(started,), daemon=True, name="eoscheck-sympy-server").start()
+        started.wait()
 
-    def _read(self) -> None:
+    def _run(self, started: threading.Event) -> None:
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, pass_fds=(self._from_client, self._to_client), stdin=subprocess.DEVNULL,
+                stdout=self.log, stderr=self.log, env=dict(os.environ, PYTHONHASHSEED="0"))
+        except OSError as err:
+            self.gone = f"the sympy server could not be started: {err}"
+            return
+        finally:
+            os.close(self._from_client)
+            os.close(self._to_client)
+            started.set()
         while True:
             try:
                 msg = self.recv_conn.recv()
@@ -188,15 +219,16 @@ class Server:
             self.gone = f"the sympy server exited (code {code})" + (f": {tail[-1][:200]}" if tail else "")
             self.changed.notify_all()
 
-    def start(self, items: list[tuple[str, bytes]]) -> int:
-        """Send a batch of (key, cloudpickled question); the token its messages will carry."""
+    def start(self, items: list[tuple[str, bytes]], timeout: float) -> int:
+        """Send a batch of (key, cloudpickled question), each to be answered within ``timeout`` CPU seconds; the
+        token its messages will carry."""
         token = next(self.tokens)
         with self.changed:
             self.inbox[token] = []
         with self.send_lock:
             try:
-                self.send_conn.send(("start", token, items))
-            except OSError:      # the server is gone: :meth:`take` says why
+                self.send_conn.send(("start", token, items, timeout))
+            except OSError:      # the server is gone: :attr:`gone` says why
                 pass
         return token
 
@@ -225,7 +257,7 @@ class Server:
             self.inbox.pop(token, None)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
 
@@ -252,13 +284,15 @@ atexit.register(_stop_server)
 
 
 def main(argv: list[str]) -> None:  # pragma: no cover - the server process
-    """``python -m eoscheck.sympyserver READ_FD WRITE_FD CLIENT_PID``."""
-    read_fd, write_fd, client = (int(a) for a in argv)
+    """The server process (started by :class:`Server`): ``EOSCHECK_DIR READ_FD WRITE_FD CLIENT_PID``, where
+    EOSCHECK_DIR is the client's eoscheck package, which must be the one imported here."""
+    expected, read_fd, write_fd, client = argv[0], *(int(a) for a in argv[1:])
     die_with_parent(client)
+    import eoscheck
+
+    here = os.path.dirname(os.path.realpath(eoscheck.__file__))
+    if here != expected:
+        sys.exit(f"the sympy server imported eoscheck from {here}, the auditing process from {expected}")
     from .audit import facts, promises  # noqa: F401 - the modules the questions call into, imported before any fork
     fix_sympy_state()
     serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main(sys.argv[1:])

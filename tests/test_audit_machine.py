@@ -182,3 +182,91 @@ def test_a_question_the_server_cannot_read_is_undecided_and_said():
         assert "cannot read the question: ModuleNotFoundError" in pool.lost["f"] and "g" not in pool.lost
     finally:
         del sys.modules[mod.__name__]
+
+
+def test_the_server_outlives_the_thread_that_started_it():
+    """PR_SET_PDEATHSIG watches the parent thread: a server started from a short-lived thread was SIGKILLed when
+    that thread ended, and questions asked from another thread were lost ("the sympy server exited (code -9)")."""
+    import threading
+
+    from eoscheck import sympyserver
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    old = sympyserver.server()
+    old.stop()                                   # the next question starts a server, from the thread below
+    while old.gone is None:
+        time.sleep(0.05)
+    got = {}
+
+    def ask():
+        got.update(SymbolicPool(timeout=20.0, budget=40.0, workers=1).ask({"one": lambda: 1}))
+        got["server"] = sympyserver.server()
+
+    t = threading.Thread(target=ask)
+    t.start()
+    t.join()
+    assert got["one"] == 1 and got["server"] is not old
+    time.sleep(1.0)                              # the kernel's signal, had it been sent, has arrived
+    assert got["server"].proc.poll() is None, got["server"].gone
+    pool = SymbolicPool(timeout=20.0, budget=40.0, workers=1)
+    assert pool.ask({"two": lambda: 2}) == {"two": 2} and not pool.lost
+    assert sympyserver.server() is got["server"]
+
+
+def test_a_question_starts_from_the_same_state_whatever_was_asked_before_it_in_its_batch():
+    """Questions of one batch share a child: the second inherited the Dummy counter (and sympy's cache) of the
+    first, so its answer depended on the batch it fell in (the number of workers, a timeout before it)."""
+    import sympy
+
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    def first():
+        [sympy.Dummy() for _ in range(23)]
+        return "0"
+
+    def index():
+        return sympy.Dummy().dummy_index
+
+    alone = SymbolicPool(timeout=20.0, budget=40.0, workers=1).ask({"b": index})["b"]
+    assert SymbolicPool(timeout=20.0, budget=40.0, workers=1).ask({"a": first, "b": index}) == {"a": "0", "b": alone}
+
+
+def test_the_cpu_limit_holds_while_the_auditing_process_is_busy():
+    """The CPU limit was read from /proc only while the pool collected answers, and the server reaps a finished
+    child at once: a question that ran 3 CPU s under a 1 s limit while the auditing process was busy elsewhere was
+    accepted, and charged 0 s.  Each child now ends itself at its limit (its own CPU timer)."""
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    def spins():
+        t = time.process_time()
+        while time.process_time() - t < 3.0:
+            pass
+        return "ran to its end"
+
+    pool = SymbolicPool(timeout=1.0, budget=100.0, workers=1)
+    job = pool.submit({"spins": spins, "quick": lambda: 1})
+    time.sleep(6.0)                              # busy elsewhere (here asleep): nobody reads /proc meanwhile
+    assert job.result() == {"spins": None, "quick": 1}
+    assert pool.timed_out == ["spins"] and pool.spent >= 1.0
+
+
+def test_the_server_runs_the_auditing_process_s_eoscheck_not_one_in_its_working_directory(tmp_path):
+    """`python -m` put the server's working directory first on its path: another eoscheck there (a checkout, an
+    older version) answered the questions, silently.  Here that other package cannot even be imported."""
+    import os
+    import subprocess
+
+    import eoscheck
+
+    fake = tmp_path / "eoscheck"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('the eoscheck of the working directory')\n")
+    script = tmp_path / "client" / "ask.py"
+    script.parent.mkdir()
+    script.write_text("import eoscheck\nfrom eoscheck.audit.symbolic import SymbolicPool\n"
+                      "pool = SymbolicPool(timeout=20.0, budget=40.0, workers=1)\n"
+                      "print(pool.ask({'where': lambda: __import__('eoscheck').__file__})['where'], pool.lost)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(eoscheck.__file__)))
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300, check=True).stdout.split()
+    assert out == [eoscheck.__file__, "{}"], out

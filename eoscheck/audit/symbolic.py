@@ -6,15 +6,17 @@ forked from a salted process decided 3D for exp∘⋯∘exp(−z) under one salt
 question is any callable cloudpickle can send (a lambda, a partial); what it refers to by module and name is the
 server's own import of that module, so a callable is sent, not a name looked up there.
 
-The limits count the children's CPU seconds (``/proc/<pid>/stat``), never wall-clock time, so
-another process's load cannot turn a question sympy settles into one it does not (and with it
-a check's method or verdict).  A much slower CPU still can; the check then goes numeric and its
-``method`` says so, and every answer that took over a third of its limit is listed (``used``: the
-audit notes how much slower a CPU would lose it).  A wall-clock cap (:data:`WALL_FACTOR` times the
-limit, plus :data:`WALL_GRACE` s) only stops a child that is blocked (not runnable: waiting on I/O);
-the pool records it in ``starved``.  A runnable child that gets no CPU (a loaded machine, a low
-priority) is waited for, however long: load never decides a question.  Without ``/proc`` the limits
-fall back to wall-clock time.
+The limits count CPU seconds, never wall-clock time, so another process's load cannot turn a question sympy
+settles into one it does not (and with it a check's method or verdict): each question runs under its child's own CPU
+timer (ITIMER_PROF: the child ends at the limit whether or not this process is looking, and the question is
+``timed_out``), and each answer comes with the CPU seconds it took (``used``), which the budget adds up with
+``/proc/<pid>/stat`` readings of the questions still running.  A much slower CPU can still lose an answer; the check
+then goes numeric and its ``method`` says so, and every answer that took over a third of its limit is listed (the
+audit notes how much slower a CPU would lose it).  A wall-clock cap (:data:`WALL_FACTOR` times the limit, plus
+:data:`WALL_GRACE` s) only stops a child (or a server not yet forking) that is blocked (not runnable: waiting on
+I/O); the pool records it in ``starved``.  A runnable child that gets no CPU (a loaded machine, a low priority) is
+waited for, however long: load never decides a question.  Without ``/proc`` the budget reads wall-clock seconds for
+the questions still running.
 
 No child outlives the audit: the server dies with the auditing process (PR_SET_PDEATHSIG: the kernel sends SIGKILL
 when the parent dies, even by SIGKILL) and its children with it; the pool kills every child still running when its
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import time
 from typing import Any, Callable, Mapping
 
@@ -32,6 +35,8 @@ from ..sympyserver import server
 
 #: a child without an answer after WALL_FACTOR × timeout + WALL_GRACE wall seconds is stopped
 WALL_FACTOR, WALL_GRACE = 20.0, 30.0
+#: a batch not forked after this many wall seconds, its server blocked (not importing), is stopped as starved
+SERVER_WAIT = 120.0
 #: how often (wall seconds) the children's CPU time is read while their answers are awaited
 POLL_SECONDS = 0.02
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -132,9 +137,9 @@ class SymbolicJob:
     def _start(self, chunks: list[list[str]]) -> None:
         for chunk in chunks:
             if chunk:
-                token = self.server.start([(k, self.blobs[k]) for k in chunk])
+                token = self.server.start([(k, self.blobs[k]) for k in chunk], self.sym.timeout)
                 self.procs.append({"token": token, "pid": None, "todo": list(chunk), "since": time.monotonic(),
-                                   "started": None, "cpu_since": 0.0, "cpu": 0.0, "ended": False})
+                                   "started": None, "cpu": 0.0, "reported": 0.0, "ended": False})
 
     def cancel(self) -> None:
         for p in self.procs:
@@ -143,7 +148,7 @@ class SymbolicJob:
         self.done = True
 
     def _stop(self, p) -> None:
-        if p["pid"] is not None:
+        if p["pid"] is not None and not p["ended"]:
             self._clock(p)
         if not p["ended"]:
             self.server.kill(p["token"])      # a batch not yet forked is killed as it starts
@@ -151,8 +156,8 @@ class SymbolicJob:
         self.sym.spent += p["cpu"]
 
     def _clock(self, p) -> float:
-        """The child's CPU seconds: its last reading once it has exited (the server reaps its children, and
-        /proc/<pid> goes with them); wall seconds since its start only where /proc cannot be read at all."""
+        """The child's CPU seconds so far: what it reported with its answers, or more where ``/proc`` shows more
+        (a question still running); wall seconds since its start only where /proc cannot be read at all."""
         c = cpu_seconds(p["pid"])
         if c is None and not _HAVE_PROC:
             c = time.monotonic() - p["started"]
@@ -166,31 +171,43 @@ class SymbolicJob:
         if msg[0] == "pid":
             p["pid"], p["started"], p["since"] = msg[2], now, now
             return True
-        if msg[0] == "end":          # the child exited before its last message: its current question is undecided
+        if msg[0] == "end":          # the child exited before its last message
             p["ended"] = True
+            if p["todo"]:
+                key = p["todo"][0]
+                if msg[2] == -signal.SIGPROF:   # its own CPU timer ended it: the question ran out of its time
+                    sym.timed_out.append(key)
+                    p["cpu"] = max(p["cpu"], p["reported"] + sym.timeout)
+                else:
+                    sym.errors[key] = sym.lost[key] = f"its child process died (exit code {msg[2]})"
             self._stop(p)
             if p["todo"]:
-                sym.errors[p["todo"][0]] = sym.lost[p["todo"][0]] = "its child process died"
                 self._start([p["todo"][1:]])
             return False
-        key, ok, value = pickle.loads(msg[2])
-        clock = self._clock(p)
+        try:
+            key, ok, value, used = pickle.loads(msg[2])
+        except Exception as err:  # noqa: BLE001 - an answer this process cannot read: its question is undecided
+            key, ok, value, used = p["todo"][0], None, f"its answer cannot be read: {type(err).__name__}: {err}", 0.0
         if key is None:
+            p["ended"] = True           # done: no /proc reading of a child the server may have reaped
             self._stop(p)
             return False
+        p["reported"] += used
+        p["cpu"] = max(p["cpu"], p["reported"])
         self.answers[key] = value if ok else None
         if not ok:
             sym.errors[key] = value
-        if ok is None:               # not asked: the server could not read the question
+        if ok is None:               # not asked: the server could not read the question (or this process its answer)
             sym.lost[key] = value
         if key in p["todo"]:
             p["todo"].remove(key)
-        sym.used[key] = clock - p["cpu_since"]
-        p["since"], p["cpu_since"] = now, clock
+        sym.used[key] = used
+        p["since"] = now
         return True
 
     def result(self) -> dict[str, Any]:
         sym = self.sym
+        cap = WALL_FACTOR * sym.timeout + WALL_GRACE
         while self.procs:
             self.server.wait([p["token"] for p in self.procs], POLL_SECONDS)
             now = time.monotonic()
@@ -206,16 +223,18 @@ class SymbolicJob:
                     self._stop(p)
                     self.procs.remove(p)
                     continue
-                if p["pid"] is None:          # the server is starting (importing sympy): not yet the child's time
-                    continue
-                used = self._clock(p) - p["cpu_since"]
-                blocked = now - p["since"] >= WALL_FACTOR * sym.timeout + WALL_GRACE and not runnable(p["pid"])
-                if used >= sym.timeout or blocked:
+                # the CPU limit is the child's own (ITIMER_PROF); the wall cap stops only what is blocked: the child,
+                # or, before it is forked, the server
+                pid, wait = (p["pid"], cap) if p["pid"] is not None else (self.server.proc.pid, SERVER_WAIT)
+                if now - p["since"] >= wait and not runnable(pid):
                     self._stop(p)
                     self.procs.remove(p)
-                    if p["todo"]:
-                        (sym.timed_out if used >= sym.timeout else sym.starved).append(p["todo"][0])
+                    sym.starved.extend(p["todo"][:1] if p["pid"] is not None else p["todo"])
+                    if p["pid"] is not None and p["todo"]:
                         self._start([p["todo"][1:]])
+                    continue
+                if p["pid"] is not None:
+                    self._clock(p)
             if sym.spent + sum(p["cpu"] for p in self.procs) >= sym.budget:
                 for p in self.procs:
                     self._stop(p)
