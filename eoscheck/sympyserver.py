@@ -5,9 +5,9 @@ sympy meets the terms of an expression in the order of its sets and dicts, and t
 hashes, which are salted anew in every process: under one salt sympy settles lim_{z→+∞} ℓ/g for exp∘⋯∘exp(−z) (eight
 deep) at once, under another it runs out of its CPU time, and the audit's verdict on 3D changed from one run to the
 next.  So no question is answered in the auditing process or in a child forked from it: each is answered in a child
-forked from this server, which was started with the salt fixed and has imported only sympy and the audit's modules,
-and each question starts from one state (:func:`fix_sympy_state`: sympy's cache emptied, its random generators and
-Dummy indices reset), whatever was asked before it: an answer depends on the question alone, on every run, in every
+of its own, forked from this server, which was started with the salt fixed and has imported only sympy and the audit's
+modules; the child starts from one state (:func:`fix_sympy_state`: sympy's cache emptied, its random generators and
+Dummy indices reset), whatever was asked before: an answer depends on the question alone, on every run, in every
 process.  Each question runs under its child's own CPU timer (ITIMER_PROF), so its limit holds whether or not the
 client is looking, and its answer says the CPU seconds it took.
 
@@ -15,13 +15,14 @@ It lives outside :mod:`eoscheck.audit` so that ``eoscheck audit-loss`` can start
 two imports, a few seconds each, then overlap); :class:`eoscheck.audit.symbolic.SymbolicPool` collects the answers.
 The server is started with the client's ``sys.path`` and checks that it imported the client's eoscheck.
 
-Protocol, over two pipes (:class:`multiprocessing.connection.Connection`, pickle): the client sends
-``("start", token, [(key, question), ...], timeout)`` (each question a cloudpickled callable), answered
-``("pid", token, pid)``; the child's answers come back as ``("answer", token, raw)`` (``raw`` the pickled
-``(key, ok, value, cpu)``; key None once every question is answered) and its exit as ``("end", token, exit code)``
-(−SIGPROF: out of its time); ``("kill", token)`` kills a child.  The client's pipe closing stops the server and its
-children.  The server dies with the client (PR_SET_PDEATHSIG, asked from a client thread that lives as long as the
-server), the children with the server.
+Protocol, over two pipes (:class:`multiprocessing.connection.Connection`, pickle): the client first sends its
+``sys.path`` (the server's, before it imports anything), then ``("start", token, [(key, question), ...], timeout)``
+per batch (each question a cloudpickled callable).  For each question in turn the server forks a child, says
+``("pid", token, pid)``, relays its answer as ``("answer", token, raw)`` (``raw`` the pickled ``(key, ok, value,
+cpu)``) and its end as ``("exit", token, exit code)`` (−SIGPROF: out of its time, no answer); ``("end", token)`` once
+the batch is done.  ``("kill", token)`` kills the running child and drops the rest of the batch.  The client's pipe
+closing stops the server and its children.  The server dies with the client (PR_SET_PDEATHSIG, asked from a client
+thread that lives as long as the server), the children with the server.
 """
 
 from __future__ import annotations
@@ -72,90 +73,113 @@ def fix_sympy_state() -> None:
     sympy.Dummy._count = 0
 
 
-def answer(send: Connection, items: list[tuple[str, bytes]], timeout: float) -> None:  # pragma: no cover - child
-    """Answer each question in turn, each from :func:`fix_sympy_state` and under ``timeout`` CPU seconds of this
-    process (ITIMER_PROF: SIGPROF ends it, whether or not the client is looking): ``(key, True, value, cpu)``,
-    ``(key, False, why, cpu)`` where it raised or its value cannot be sent, ``(key, None, why, cpu)`` where it cannot
-    be read here; then ``(None, True, None, 0)``.  ``cpu`` is the CPU seconds the question took."""
+#: the longest CPU timer a child arms (ITIMER_PROF takes a time_t: ~1e10 s overflows)
+MAX_TIMER = 1e9
+
+
+def answer(send: Connection, key: str, blob: bytes, timeout: float) -> None:  # pragma: no cover - in the child
+    """Answer one question, from :func:`fix_sympy_state` and under ``timeout`` CPU seconds of this process (its own
+    ITIMER_PROF: SIGPROF's default action ends it, whether or not the client is looking): send ``(key, True, value,
+    cpu)``, ``(key, False, why, cpu)`` where it raised or its value cannot be sent, or ``(key, None, why, cpu)`` where it
+    cannot be read here; ``cpu`` is the CPU seconds it took."""
     import time
 
     signal.signal(signal.SIGPROF, signal.SIG_DFL)
-    for key, blob in items:
-        fix_sympy_state()
-        t0 = time.process_time()
-        signal.setitimer(signal.ITIMER_PROF, timeout)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGPROF})
+    fix_sympy_state()
+    t0 = time.process_time()
+    signal.setitimer(signal.ITIMER_PROF, min(timeout, MAX_TIMER))
+    try:
+        question = pickle.loads(blob)
+    except Exception as err:  # noqa: BLE001 - e.g. a function of a module this process cannot import
+        out = (key, None, f"the sympy server cannot read the question: {type(err).__name__}: {err}"[:200])
+    else:
         try:
-            question = pickle.loads(blob)
-        except Exception as err:  # noqa: BLE001 - e.g. a function of a module this process cannot import
-            out = (key, None, f"the sympy server cannot read the question: {type(err).__name__}: {err}"[:200])
-        else:
-            try:
-                out = (key, True, question())
-            except Exception as err:  # noqa: BLE001 - sympy raises anything; report and go on
-                out = (key, False, f"{type(err).__name__}: {err}"[:200])
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        used = time.process_time() - t0
-        try:
-            raw = pickle.dumps((*out, used))
-        except Exception as err:  # noqa: BLE001
-            raw = pickle.dumps((key, False, f"the answer cannot be sent: {type(err).__name__}: {err}"[:200], used))
-        send.send_bytes(raw)
-    send.send_bytes(pickle.dumps((None, True, None, 0.0)))
+            out = (key, True, question())
+        except Exception as err:  # noqa: BLE001 - sympy raises anything; report and go on
+            out = (key, False, f"{type(err).__name__}: {err}"[:200])
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    used = time.process_time() - t0
+    try:
+        raw = pickle.dumps((*out, used))
+    except Exception as err:  # noqa: BLE001
+        raw = pickle.dumps((key, False, f"the answer cannot be sent: {type(err).__name__}: {err}"[:200], used))
+    send.send_bytes(raw)
 
 
 def serve(inbox: Connection, outbox: Connection) -> None:  # pragma: no cover - runs in the server process
-    """Fork a child per ``start``, relay its answers, kill on ``kill``; return when the client's pipe closes."""
-    children: dict[Connection, tuple[int, int]] = {}   # the child's pipe → (token, pid)
-    alive: dict[int, int] = {}                         # token → pid, until the child is reaped
+    """Answer each batch's questions in turn, each in a child of its own; relay the answers; kill on ``kill``;
+    return when the client's pipe closes."""
+    from collections import deque
+
+    batches: dict[int, dict] = {}                      # token → {"items", "timeout", "pid"}: a batch under way
+    pipes: dict[Connection, int] = {}                  # a child's pipe → its batch's token
     me = os.getpid()
+
+    def fork_next(token: int) -> None:
+        batch = batches[token]
+        if not batch["items"]:
+            del batches[token]
+            outbox.send(("end", token))
+            return
+        key, blob = batch["items"].popleft()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.close(r)
+                for c in (inbox, outbox, *pipes):
+                    c.close()
+                die_with_parent(me)
+                answer(Connection(w, readable=False), key, blob, batch["timeout"])
+            except BaseException:  # noqa: BLE001 - never return into the server's loop
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(w)
+        pipes[Connection(r, writable=False)] = token
+        batch["pid"] = pid
+        outbox.send(("pid", token, pid))
+
     while True:
-        for conn in wait([inbox, *children]):
+        for conn in wait([inbox, *pipes]):
             if conn is not inbox:
-                token, pid = children[conn]
+                token = pipes[conn]
                 try:
                     outbox.send(("answer", token, conn.recv_bytes()))
                     continue
-                except (EOFError, OSError):
-                    del children[conn]
+                except (EOFError, OSError):    # the child is done (answered, or ended by its timer, or killed)
+                    del pipes[conn]
                     conn.close()
-                    _, status = os.waitpid(pid, 0)
-                    del alive[token]
-                    outbox.send(("end", token, os.waitstatus_to_exitcode(status)))
+                    _, status = os.waitpid(batches[token]["pid"], 0)
+                    batches[token]["pid"] = None
+                    outbox.send(("exit", token, os.waitstatus_to_exitcode(status)))
+                    fork_next(token)
                 continue
             try:
                 msg = inbox.recv()
             except (EOFError, OSError):
-                for pid in alive.values():
-                    os.kill(pid, signal.SIGKILL)
+                for batch in batches.values():
+                    if batch["pid"] is not None:
+                        os.kill(batch["pid"], signal.SIGKILL)
                 return
             if msg[0] == "kill":
-                if msg[1] in alive:
-                    os.kill(alive[msg[1]], signal.SIGKILL)
+                batch = batches.get(msg[1])
+                if batch is not None:
+                    batch["items"].clear()
+                    if batch["pid"] is not None:    # not yet reaped: the pid is still its
+                        os.kill(batch["pid"], signal.SIGKILL)
                 continue
             _, token, items, timeout = msg
-            r, w = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                code = 0
-                try:
-                    os.close(r)
-                    for c in (inbox, outbox, *children):
-                        c.close()
-                    die_with_parent(me)
-                    answer(Connection(w, readable=False), items, timeout)
-                except BaseException:  # noqa: BLE001 - never return into the server's loop
-                    code = 1
-                finally:
-                    os._exit(code)
-            os.close(w)
-            children[Connection(r, writable=False)] = (token, pid)
-            alive[token] = pid
-            outbox.send(("pid", token, pid))
+            batches[token] = {"items": deque(items), "timeout": timeout, "pid": None}
+            fork_next(token)
 
 
-#: how the server process starts: the client's sys.path, then :func:`main` (``-m`` would put the working directory
-#: first, and another eoscheck there would answer the questions)
-_BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from eoscheck.sympyserver import main; main(sys.argv[2:])"
+#: how the server process starts: its path is the client's, read from the pipe (``-m`` would put the working
+#: directory first, and another eoscheck there would answer the questions), then :func:`main`
+_BOOT = ("import sys; from multiprocessing.connection import Connection; inbox = Connection(int(sys.argv[1]), "
+         "writable=False); sys.path[:] = inbox.recv(); from eoscheck.sympyserver import main; main(inbox, sys.argv[2:])")
 
 
 class Server:
@@ -168,15 +192,14 @@ class Server:
     """
 
     def __init__(self) -> None:
-        import json
-
         import eoscheck
 
         to_server, self._from_client = os.pipe()[::-1]
         from_server, self._to_client = os.pipe()
-        self.argv = [sys.executable, "-c", _BOOT, json.dumps([p for p in sys.path if p]),
-                     os.path.dirname(os.path.realpath(eoscheck.__file__)),
-                     str(self._from_client), str(self._to_client), str(os.getpid())]
+        self.argv = [sys.executable, "-c", _BOOT, str(self._from_client),
+                     os.path.dirname(os.path.realpath(eoscheck.__file__)), str(self._to_client), str(os.getpid())]
+        # '' (the working directory of `python -c`, a REPL) made absolute: the server's is not the client's path
+        self.path = [os.path.abspath(p or os.curdir) for p in sys.path if isinstance(p, str)]
         self.owner = os.getpid()
         self.send_conn = Connection(to_server, readable=False)
         self.recv_conn = Connection(from_server, writable=False)
@@ -196,8 +219,11 @@ class Server:
             self.proc = subprocess.Popen(
                 self.argv, pass_fds=(self._from_client, self._to_client), stdin=subprocess.DEVNULL,
                 stdout=self.log, stderr=self.log, env=dict(os.environ, PYTHONHASHSEED="0"))
-        except OSError as err:
-            self.gone = f"the sympy server could not be started: {err}"
+            with self.send_lock:
+                self.send_conn.send(self.path)         # before any batch: the server reads it first
+        except Exception as err:  # noqa: BLE001 - no executable, no fork, a broken pipe: no server, and why
+            with self.changed:
+                self.gone = f"the sympy server could not be started: {type(err).__name__}: {err}"
             return
         finally:
             os.close(self._from_client)
@@ -270,9 +296,20 @@ def server() -> Server:
     """This process's sympy server, started on first use (and again in a forked process, or after it died)."""
     global _SERVER
     with _SERVER_LOCK:
-        if _SERVER is None or _SERVER.owner != os.getpid() or _SERVER.gone is not None:
+        if _SERVER is None or _SERVER.gone is not None:
             _SERVER = Server()
         return _SERVER
+
+
+def _forget_server() -> None:
+    """In a child forked from the client: its parent's server is not its own, and the lock may have been held by a
+    thread that does not exist here."""
+    global _SERVER, _SERVER_LOCK
+    _SERVER, _SERVER_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_server)
 
 
 def _stop_server() -> None:  # at interpreter exit: no child outlives the audit
@@ -283,10 +320,10 @@ def _stop_server() -> None:  # at interpreter exit: no child outlives the audit
 atexit.register(_stop_server)
 
 
-def main(argv: list[str]) -> None:  # pragma: no cover - the server process
-    """The server process (started by :class:`Server`): ``EOSCHECK_DIR READ_FD WRITE_FD CLIENT_PID``, where
-    EOSCHECK_DIR is the client's eoscheck package, which must be the one imported here."""
-    expected, read_fd, write_fd, client = argv[0], *(int(a) for a in argv[1:])
+def main(inbox: Connection, argv: list[str]) -> None:  # pragma: no cover - the server process
+    """The server process (started by :class:`Server`, its path read from ``inbox``): ``EOSCHECK_DIR WRITE_FD
+    CLIENT_PID``, where EOSCHECK_DIR is the client's eoscheck package, which must be the one imported here."""
+    expected, write_fd, client = argv[0], *(int(a) for a in argv[1:])
     die_with_parent(client)
     import eoscheck
 
@@ -295,4 +332,4 @@ def main(argv: list[str]) -> None:  # pragma: no cover - the server process
         sys.exit(f"the sympy server imported eoscheck from {here}, the auditing process from {expected}")
     from .audit import facts, promises  # noqa: F401 - the modules the questions call into, imported before any fork
     fix_sympy_state()
-    serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
+    serve(inbox, Connection(write_fd, readable=False))

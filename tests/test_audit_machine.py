@@ -270,3 +270,70 @@ def test_the_server_runs_the_auditing_process_s_eoscheck_not_one_in_its_working_
     out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=300, check=True).stdout.split()
     assert out == [eoscheck.__file__, "{}"], out
+
+
+def test_a_question_that_ignores_its_timer_does_not_free_the_next_one():
+    """One child answered a batch's questions in turn, and SIGPROF's disposition was set once: a question that set it
+    to SIG_IGN let the next run 4 CPU s under a 1 s limit, and that answer was accepted.  Each question now has a child
+    of its own, and an answer reporting more CPU seconds than its limit is a timeout."""
+    import signal
+
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    def ignores():
+        signal.signal(signal.SIGPROF, signal.SIG_IGN)
+        return "ignored"
+
+    def spins():
+        t = time.process_time()
+        while time.process_time() - t < 2.5:
+            pass
+        return "ran to its end"
+
+    pool = SymbolicPool(timeout=1.0, budget=100.0, workers=1)
+    assert pool.ask({"ignores": ignores, "spins": spins}) == {"ignores": "ignored", "spins": None}
+    assert pool.timed_out == ["spins"]
+    pool = SymbolicPool(timeout=1.0, budget=100.0, workers=1)
+    assert pool.ask({"both": lambda: (ignores(), spins())}) == {"both": None}     # ignoring its own timer: over
+    assert pool.timed_out == ["both"]
+
+
+def test_a_huge_cpu_limit_is_a_limit_not_a_crash():
+    """--symbolic-timeout 1e10: the child's timer overflowed time_t (OverflowError) and every question was lost."""
+    from eoscheck.audit.symbolic import SymbolicPool
+
+    pool = SymbolicPool(timeout=1e10, budget=1e300, workers=1)
+    assert pool.ask({"one": lambda: 1}) == {"one": 1} and not pool.lost
+
+
+def test_the_working_directory_on_the_path_is_the_client_s(monkeypatch, tmp_path):
+    """`python -c` and the REPL put '' (the working directory) on sys.path: it was dropped from the server's path, which
+    then imported another eoscheck (or none) and every question was lost.  It is sent as the absolute directory."""
+    import os
+
+    from eoscheck import sympyserver
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", *sys.path])
+    srv = sympyserver.Server()
+    try:
+        assert srv.path[0] == str(tmp_path) and all(os.path.isabs(p) for p in srv.path)
+        assert srv.gone is None
+    finally:
+        srv.stop()
+
+
+def test_a_process_forked_while_the_server_starts_can_ask_its_own():
+    """The lock that guards the server's start was inherited held by a process forked meanwhile (multiprocessing's
+    fork, a pool worker): its first question waited forever.  A forked child forgets its parent's server."""
+    import os
+
+    from eoscheck import sympyserver
+
+    with sympyserver._SERVER_LOCK:               # as if a thread of this process were starting the server
+        pid = os.fork()
+        if pid == 0:                             # the child: the lock free, no server of its parent's
+            ok = sympyserver._SERVER is None and sympyserver._SERVER_LOCK.acquire(timeout=5)
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -1,7 +1,7 @@
 """Sympy questions, each answered in a child of the sympy server under a CPU-time limit (sympy can hang).
 
 The questions go to :mod:`eoscheck.sympyserver`, a process started once per auditing process with Python's hash salt fixed
-(PYTHONHASHSEED=0), which forks a child per batch: sympy's answers follow the order of its sets and dicts, so an audit
+(PYTHONHASHSEED=0), which forks a child per question: sympy's answers follow the order of its sets and dicts, so an audit
 forked from a salted process decided 3D for exp∘⋯∘exp(−z) under one salt and ran out of time under another.  A
 question is any callable cloudpickle can send (a lambda, a partial); what it refers to by module and name is the
 server's own import of that module, so a callable is sent, not a name looked up there.
@@ -139,7 +139,7 @@ class SymbolicJob:
             if chunk:
                 token = self.server.start([(k, self.blobs[k]) for k in chunk], self.sym.timeout)
                 self.procs.append({"token": token, "pid": None, "todo": list(chunk), "since": time.monotonic(),
-                                   "started": None, "cpu": 0.0, "reported": 0.0, "ended": False})
+                                   "started": None, "done_cpu": 0.0, "cur": 0.0, "cpu": 0.0, "answered": False})
 
     def cancel(self) -> None:
         for p in self.procs:
@@ -148,61 +148,68 @@ class SymbolicJob:
         self.done = True
 
     def _stop(self, p) -> None:
-        if p["pid"] is not None and not p["ended"]:
+        """Kill what is left of the batch (its running child and the questions after it) and charge its CPU."""
+        if p["pid"] is not None:
             self._clock(p)
-        if not p["ended"]:
-            self.server.kill(p["token"])      # a batch not yet forked is killed as it starts
+        self.server.kill(p["token"])
         self.server.forget(p["token"])
         self.sym.spent += p["cpu"]
 
     def _clock(self, p) -> float:
-        """The child's CPU seconds so far: what it reported with its answers, or more where ``/proc`` shows more
-        (a question still running); wall seconds since its start only where /proc cannot be read at all."""
+        """The batch's CPU seconds: its finished questions' (as reported, or their limit where the child's timer ended
+        them), plus the running child's ``/proc`` reading; wall seconds since that child's start only where /proc
+        cannot be read at all."""
         c = cpu_seconds(p["pid"])
         if c is None and not _HAVE_PROC:
             c = time.monotonic() - p["started"]
         if c is not None:
-            p["cpu"] = max(p["cpu"], c)
+            p["cur"] = max(p["cur"], c)
+        p["cpu"] = p["done_cpu"] + p["cur"]
         return p["cpu"]
 
     def _receive(self, p, msg, now) -> bool:
-        """File one message of ``p``'s child; False once the child is done with (finished or died)."""
+        """File one message of ``p``'s batch; False once the batch is done with."""
         sym = self.sym
-        if msg[0] == "pid":
-            p["pid"], p["started"], p["since"] = msg[2], now, now
+        if msg[0] == "pid":          # the next question's child
+            p["pid"], p["started"], p["since"], p["cur"], p["answered"] = msg[2], now, now, 0.0, False
             return True
-        if msg[0] == "end":          # the child exited before its last message
-            p["ended"] = True
-            if p["todo"]:
-                key = p["todo"][0]
-                if msg[2] == -signal.SIGPROF:   # its own CPU timer ended it: the question ran out of its time
+        if msg[0] == "end":          # every question of the batch answered or given up
+            p["pid"] = None
+            self._stop(p)
+            return False
+        if msg[0] == "exit":         # the child is gone; one that did not answer ran out of its time or died
+            if not p["answered"] and p["todo"]:
+                key = p["todo"].pop(0)
+                if msg[2] == -signal.SIGPROF:   # its own CPU timer ended it
                     sym.timed_out.append(key)
-                    p["cpu"] = max(p["cpu"], p["reported"] + sym.timeout)
+                    p["done_cpu"] += sym.timeout
                 else:
                     sym.errors[key] = sym.lost[key] = f"its child process died (exit code {msg[2]})"
-            self._stop(p)
-            if p["todo"]:
-                self._start([p["todo"][1:]])
-            return False
+                    p["done_cpu"] += p["cur"]
+            p["pid"], p["cur"], p["since"] = None, 0.0, now
+            p["cpu"] = p["done_cpu"]
+            return True
+        key = p["todo"][0]
         try:
             key, ok, value, used = pickle.loads(msg[2])
         except Exception as err:  # noqa: BLE001 - an answer this process cannot read: its question is undecided
-            key, ok, value, used = p["todo"][0], None, f"its answer cannot be read: {type(err).__name__}: {err}", 0.0
-        if key is None:
-            p["ended"] = True           # done: no /proc reading of a child the server may have reaped
-            self._stop(p)
-            return False
-        p["reported"] += used
-        p["cpu"] = max(p["cpu"], p["reported"])
+            ok, value, used = None, f"its answer cannot be read: {type(err).__name__}: {err}", p["cur"]
+        p["answered"] = True
+        if key in p["todo"]:
+            p["todo"].remove(key)
+        p["done_cpu"] += used
+        p["cur"] = 0.0
+        p["cpu"] = p["done_cpu"]
+        p["since"] = now
+        if used > sym.timeout:       # over its limit (its timer's tick, or a question that ignored SIGPROF)
+            sym.timed_out.append(key)
+            return True
         self.answers[key] = value if ok else None
         if not ok:
             sym.errors[key] = value
         if ok is None:               # not asked: the server could not read the question (or this process its answer)
             sym.lost[key] = value
-        if key in p["todo"]:
-            p["todo"].remove(key)
         sym.used[key] = used
-        p["since"] = now
         return True
 
     def result(self) -> dict[str, Any]:
@@ -219,7 +226,6 @@ class SymbolicJob:
                 if gone is not None:
                     for key in p["todo"]:
                         sym.errors[key] = sym.lost[key] = gone
-                    p["ended"] = True
                     self._stop(p)
                     self.procs.remove(p)
                     continue
@@ -230,7 +236,7 @@ class SymbolicJob:
                     self._stop(p)
                     self.procs.remove(p)
                     sym.starved.extend(p["todo"][:1] if p["pid"] is not None else p["todo"])
-                    if p["pid"] is not None and p["todo"]:
+                    if p["pid"] is not None and p["todo"][1:]:
                         self._start([p["todo"][1:]])
                     continue
                 if p["pid"] is not None:
