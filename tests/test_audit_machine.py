@@ -237,14 +237,8 @@ def test_the_cpu_limit_holds_while_the_auditing_process_is_busy():
     accepted, and charged 0 s.  Each child now ends itself at its limit (its own CPU timer)."""
     from eoscheck.audit.symbolic import SymbolicPool
 
-    def spins():
-        t = time.process_time()
-        while time.process_time() - t < 3.0:
-            pass
-        return "ran to its end"
-
     pool = SymbolicPool(timeout=1.0, budget=100.0, workers=1)
-    job = pool.submit({"spins": spins, "quick": lambda: 1})
+    job = pool.submit({"spins": lambda: _spin(3.0), "quick": lambda: 1})
     time.sleep(6.0)                              # busy elsewhere (here asleep): nobody reads /proc meanwhile
     assert job.result() == {"spins": None, "quick": 1}
     assert pool.timed_out == ["spins"] and pool.spent >= 1.0
@@ -284,17 +278,11 @@ def test_a_question_that_ignores_its_timer_does_not_free_the_next_one():
         signal.signal(signal.SIGPROF, signal.SIG_IGN)
         return "ignored"
 
-    def spins():
-        t = time.process_time()
-        while time.process_time() - t < 2.5:
-            pass
-        return "ran to its end"
-
     pool = SymbolicPool(timeout=1.0, budget=100.0, workers=1)
-    assert pool.ask({"ignores": ignores, "spins": spins}) == {"ignores": "ignored", "spins": None}
+    assert pool.ask({"ignores": ignores, "spins": lambda: _spin(2.5)}) == {"ignores": "ignored", "spins": None}
     assert pool.timed_out == ["spins"]
     pool = SymbolicPool(timeout=1.0, budget=100.0, workers=1)
-    assert pool.ask({"both": lambda: (ignores(), spins())}) == {"both": None}     # ignoring its own timer: over
+    assert pool.ask({"both": lambda: (ignores(), _spin(2.5))}) == {"both": None}   # ignoring its own timer: over
     assert pool.timed_out == ["both"]
 
 
