@@ -85,13 +85,22 @@ class _Walk:
         self._nodes: dict[sp.Basic, Node] = {}
         self._logs: dict[sp.Basic, Node] = {}
         self._plain: set[sp.Basic] = set()      # sums the conjugate rule must not rewrite (its own denominators)
-        self._joined: dict[sp.Basic, sp.Expr | None] = {}
+        self._forms: dict[tuple, Any] = {}
+
+    def _form(self, rule: Callable, expr: sp.Add):
+        """``rule(expr)``, once per (rule, sum): the sum's value and its log both ask (each rule expands)."""
+        key = (rule, expr)
+        if key not in self._forms:
+            self._forms[key] = rule(expr)
+        return self._forms[key]
 
     def joined(self, expr: sp.Add) -> sp.Expr | None:
-        """:func:`together_form` of ``expr`` (once per sum: its value and its log both use it)."""
-        if expr not in self._joined:
-            self._joined[expr] = together_form(expr)
-        return self._joined[expr]
+        """:func:`together_form` of ``expr``."""
+        return self._form(together_form, expr)
+
+    def conjugate(self, expr: sp.Add) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr] | None, int]:
+        """:func:`signed_conjugate_form` of ``expr``."""
+        return self._form(signed_conjugate_form, expr)
 
     def node(self, expr: sp.Basic) -> Node:
         got = self._nodes.get(expr)
@@ -127,7 +136,7 @@ class _Walk:
         if isinstance(expr, sp.log) and len(expr.args) == 1:
             return self.log(expr.args[0])
         if self.stable_log and isinstance(expr, sp.Add) and expr not in self._plain:
-            conj, sign = signed_conjugate_form(expr)
+            conj, sign = self.conjugate(expr)
             if conj is not None:       # √A + B where B < 0: (A − B²)/(√A − B), A − B² expanded symbolically
                 num, root, rest = conj
                 den = sp.Add(root, -rest, evaluate=False)
@@ -251,7 +260,7 @@ class _Walk:
 
         if not self.stable_log:
             return generic
-        if isinstance(arg, sp.Add) and arg not in self._plain and signed_conjugate_form(arg)[0] is None:
+        if isinstance(arg, sp.Add) and arg not in self._plain and self.conjugate(arg)[0] is None:
             joined = self.joined(arg)
             if joined is not None:   # the log of the sum's value where it is taken over a common denominator
                 return self.log(joined)

@@ -73,6 +73,9 @@ def fix_sympy_state() -> None:
     sympy.Dummy._count = 0
 
 
+#: the modules the questions call into, imported once by the server before it forks any child
+PRELOAD = ("eoscheck.audit.facts", "eoscheck.audit.promises")
+
 #: the longest CPU timer a child arms (ITIMER_PROF takes a time_t: ~1e10 s overflows)
 MAX_TIMER = 1e9
 
@@ -200,7 +203,6 @@ class Server:
                      os.path.dirname(os.path.realpath(eoscheck.__file__)), str(self._to_client), str(os.getpid())]
         # '' (the working directory of `python -c`, a REPL) made absolute: the server's is not the client's path
         self.path = [os.path.abspath(p or os.curdir) for p in sys.path if isinstance(p, str)]
-        self.owner = os.getpid()
         self.send_conn = Connection(to_server, readable=False)
         self.recv_conn = Connection(from_server, writable=False)
         self.tokens = itertools.count()
@@ -313,7 +315,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def _stop_server() -> None:  # at interpreter exit: no child outlives the audit
-    if _SERVER is not None and _SERVER.owner == os.getpid():
+    if _SERVER is not None:      # a forked child's is None (:func:`_forget_server`)
         _SERVER.stop()
 
 
@@ -330,6 +332,9 @@ def main(inbox: Connection, argv: list[str]) -> None:  # pragma: no cover - the 
     here = os.path.dirname(os.path.realpath(eoscheck.__file__))
     if here != expected:
         sys.exit(f"the sympy server imported eoscheck from {here}, the auditing process from {expected}")
-    from .audit import facts, promises  # noqa: F401 - the modules the questions call into, imported before any fork
+    import importlib
+
+    for name in PRELOAD:        # by name: the auditor imports this module, not the other way round
+        importlib.import_module(name)
     fix_sympy_state()
     serve(inbox, Connection(write_fd, readable=False))
