@@ -109,8 +109,11 @@ def minimizer(loss: Loss | str, lam) -> torch.Tensor:
             gv = loss.g(zv)
             return math.log(2) + u - log_lam - torch.log(gv), 1 + zv * loss.hess(zv) / gv
 
-        u0 = 0.5 * (torch.log(lo) + torch.log(hi))
-        u, ulo, uhi = _safeguarded_newton(f_u, u0, torch.log(lo), torch.log(hi), 1e-10, "rho minimizer (log phase)")
+        # ln of the bracket's top: ln λ + ln(g(0)/2) where λg(0)/2 overflows (ℓ = 1e300·log(1 + e^{−z}) at λ = 1e10, whose
+        # z* ≈ 716 is finite: the bracket [1e-300, ∞] bisected to ∞ and ρ read ∞)
+        log_hi = torch.where(torch.isfinite(hi), torch.log(hi), log_lam + math.log(g0 / 2))
+        u0 = 0.5 * (torch.log(lo) + log_hi)
+        u, ulo, uhi = _safeguarded_newton(f_u, u0, torch.log(lo), log_hi, 1e-10, "rho minimizer (log phase)")
 
         def f_z(zv):
             return 2 * zv - lam * loss.g(zv), 2 + lam * loss.hess(zv)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from .._errors import DivergenceError
 from ..losses import Loss, z as Z
 from .rho import as_loss, rho_of
 from .symbols import lam as LAM
@@ -97,7 +98,11 @@ def fitted_class(loss: Loss | str, lo: float = 1e6, hi: float = 1e14) -> Asympto
     """The class of ρ from least-squares fits of ln ρ on ln λ and on ln ln λ (numeric ρ)."""
     loss = as_loss(loss)
     lam = np.geomspace(lo, hi, 33)
-    y = np.log(rho_of(loss).numeric(lam))
+    r = rho_of(loss).numeric(lam)
+    bad = ~(np.isfinite(r) & (r > 0))
+    if bad.any():   # a fit through ±∞ or NaN read "Θ(nan)"
+        raise DivergenceError(f"ρ(λ) = {r[bad][0]} at λ = {lam[bad][0]:.3g} in float64: no class is fitted to it")
+    y = np.log(r)
     fits = {}
     for kind, x in (("power", np.log(lam)), ("log2", np.log(np.log(lam)))):
         A = np.vstack([x, np.ones_like(x)]).T

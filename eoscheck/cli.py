@@ -32,6 +32,9 @@ class ArgumentParser(argparse.ArgumentParser):
         m = re.fullmatch(r"argument (--[\w-]+)(?:/[^:]*)?: expected one argument", message)
         if m:   # `--eta -1:5`: argparse reads a value starting with '-' as an option
             message += f" (a value starting with '-' is written {m.group(1)}=VALUE, e.g. {m.group(1)}=-1)"
+        elif message.startswith("the following arguments are required: EXPR"):
+            # `audit-loss "--z"`: a formula starting with "--" is taken for an option
+            message += " (a formula starting with '--' goes after the options and a lone --, e.g. -- --z)"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -140,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         from . import progress
 
         progress.enabled()           # a bad EOSCHECK_PROGRESS is refused before any work or output
+        from .gdinputs import requested_gemm
+
+        requested_gemm()             # and a bad EOSCHECK_GEMM
         from .provenance import source
 
         source()                     # the commit and dirty flag of the code about to run, read before it runs

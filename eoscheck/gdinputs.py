@@ -33,6 +33,17 @@ def log_domain_below(dtype, n: int) -> float:
     return max(LOG_DOMAIN_BELOW, float(torch.finfo(dtype).tiny) * n)
 
 
+def requested_gemm() -> str | None:
+    """The GEMM library asked for by ``EOSCHECK_GEMM`` ("mkl" or "openblas", any case), None where it is unset or
+    empty; any other value is refused (a typo silently ran the default library)."""
+    import os
+
+    env = os.environ.get("EOSCHECK_GEMM", "").strip().lower()
+    if env and env not in ("mkl", "openblas"):
+        raise EoscheckError(f"EOSCHECK_GEMM={os.environ['EOSCHECK_GEMM']!r}: use mkl or openblas, or unset it")
+    return env or None
+
+
 def resolve_device(device):
     """A torch device, or an :class:`EoscheckError` when CUDA is asked for but absent."""
     import torch

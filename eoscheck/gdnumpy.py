@@ -30,11 +30,11 @@ the other — a train error of 1 against 0.5 there, and at η ≳ 1/residue (1e3
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 import torch
 
+from .gdinputs import requested_gemm
 from .lossnp import Kernel
 from .maxmargin import row_norm_max, row_norms
 from .sharpness import batch_sharpness_np
@@ -67,8 +67,8 @@ def default_gemm() -> str:
     on Intel CPUs, where it is 1.3–1.7× faster than OpenBLAS on the thin (k ≤ 64 rows) products
     of this engine, and numpy's OpenBLAS elsewhere (faster on AMD, per the issue's measurements).
     Fixed per machine, so reruns are bit-identical."""
-    env = os.environ.get("EOSCHECK_GEMM", "").lower()
-    if env in ("mkl", "openblas"):
+    env = requested_gemm()
+    if env is not None:
         return env if (env == "openblas" or torch.backends.mkl.is_available()) else "openblas"
     return "mkl" if (_intel_cpu() and torch.backends.mkl.is_available()) else "openblas"
 

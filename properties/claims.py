@@ -129,12 +129,19 @@ class Evaluation:
     best_reduce: str = "max"
     #: a strict statement (< or >): reaching the limit is a violation, not only passing it
     strict: bool = False
+    #: points compared in the log domain, where the measured value and the bound both left float64's normal range
+    #: (0 against 0, inf against inf): {"m": ln measured (NaN: the point is compared in float64), "b": ln bound
+    #: (−inf where the bound is ≤ 0), "r": the measured value's relative allowance}
+    log_domain: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.measured = np.atleast_1d(np.asarray(self.measured, dtype=np.float64))
         self.bound = np.broadcast_to(np.asarray(self.bound, dtype=np.float64), self.measured.shape).copy()
         self.allowance = np.broadcast_to(np.asarray(self.allowance, dtype=np.float64), self.measured.shape).copy()
         self.params = {k: np.broadcast_to(np.asarray(v), self.measured.shape).copy() for k, v in self.params.items()}
+        if self.log_domain is not None:
+            self.log_domain = {k: np.broadcast_to(np.asarray(v, np.float64), self.measured.shape).copy()
+                               for k, v in self.log_domain.items()}
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}")
         nan = np.isnan(self.measured) | np.isnan(self.bound)
@@ -157,8 +164,24 @@ class Evaluation:
         margin 1 a fitted lower bound may be beaten by a factor 2, not made vacuous by (1 − 1) = 0)."""
         lim = limit(self.bound, self.allowance, self.direction, constant, margin)
         if self.strict:
-            return ~(self.measured < lim) if self.direction == "<=" else ~(self.measured > lim)
-        return ~(self.measured <= lim) if self.direction == "<=" else ~(self.measured >= lim)
+            out = ~(self.measured < lim) if self.direction == "<=" else ~(self.measured > lim)
+        else:
+            out = ~(self.measured <= lim) if self.direction == "<=" else ~(self.measured >= lim)
+        L = self.log_domain
+        use = np.zeros(out.shape, bool) if L is None else np.isfinite(L["m"])
+        if use.any():
+            # m ≤ C·b·(1+margin) + m·r  ⟺  ln m + ln(1 − r) ≤ ln b + ln C + ln(1+margin) (b ≤ 0: ln b = −∞, so ≤ fails
+            # and ≥ holds, as in float64); ≥ mirrored
+            lm, r, lg = L["m"][use], L["r"][use], math.log1p(margin)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lb = L["b"][use] + math.log(constant)
+                if self.direction == "<=":
+                    lhs, rhs = lm + np.log1p(-r), lb + lg
+                    out[use] = lhs >= rhs if self.strict else lhs > rhs
+                else:
+                    lhs, rhs = lm + np.log1p(r), lb - lg
+                    out[use] = lhs <= rhs if self.strict else lhs < rhs
+        return out
 
     def holds(self, constant: float = 1.0, margin: float = 0.0) -> bool:
         return not bool(self.violations(constant, margin).any())
@@ -217,6 +240,9 @@ class Evaluation:
             unfalsifiable=sum(e.unfalsifiable for e in evals),
             notes=[n for e in evals for n in e.notes],
             best=best, best_meaning=evals[0].best_meaning, best_reduce=evals[0].best_reduce,
+            log_domain=None if all(e.log_domain is None for e in evals) else
+            {k: np.concatenate([np.full(e.size, np.nan) if e.log_domain is None else e.log_domain[k] for e in evals])
+             for k in ("m", "b", "r")},
         )
 
 

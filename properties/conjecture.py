@@ -73,14 +73,16 @@ from eoscheck.losses import get_loss
 
 from .claims import Evaluation, limit
 from .exact_engine import hit_cap
+from .hypotheses import norm_conflict
 from .instances import Instance
-from .numerics import allowance, log_grid_indices, log_slope, measurement_allowance, rel_allowance
-from .precision import high_precision
-from .strategies import certificate, log_uniform, margin_allowance, separable_datasets
+from .numerics import TINY, allowance, log_grid_indices, log_slope, measurement_allowance, rel_allowance
+from .precision import high_precision, log_values
+from .ranges import DEFAULT_RANGES, Range, gamma_inside, geometric_mean, range_text
+from .strategies import certificate, log_uniform, separable_datasets
 
 PARAMS = ("eta", "n", "d", "gamma", "t", "T")
 #: Per-point values beside the parameters: ‖w‖ at the point, γ*'s certified upper end, G(w_t).
-EXTRA = ("_w", "_ghi", "_G", "_row")
+EXTRA = ("_w", "_ghi", "_G", "_row", "_logm")
 CONSTANT_NAMES = tuple(["C", "c"] + [f"C{i}" for i in range(10)] + [f"c{i}" for i in range(10)])
 
 #: Verification margin when constants were fitted (a factor 2, as for the built-in asymptotic claims).
@@ -97,73 +99,6 @@ T_QUANTITIES = {
 }
 SCALAR_QUANTITIES = ("final_loss", "last_increase", "max_loss", "transition_time")
 VOCABULARY = tuple(sorted(T_QUANTITIES)) + SCALAR_QUANTITIES
-
-
-def geometric_mean(lo: float, hi: float) -> float:
-    """√(lo·hi) without forming lo·hi (1e-200·1e-200 underflows to 0, 1e200·1e200 overflows), kept in [lo, hi]
-    (√0.5·√0.5 rounds above 0.5)."""
-    return min(max(math.sqrt(lo) * math.sqrt(hi), lo), hi)
-
-
-@dataclass(frozen=True)
-class Range:
-    lo: float
-    hi: float
-
-    @classmethod
-    def parse(cls, text: str, name: str, integer: bool = False) -> "Range":
-        m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(?::\s*([0-9.eE+-]+)\s*)?", text or "")
-        if not m:
-            raise EoscheckError(f"--{name} must be LO:HI or a single value, e.g. --{name} 1:1000; got {text!r}")
-        try:
-            lo = float(m.group(1))
-            hi = float(m.group(2)) if m.group(2) else lo
-        except ValueError:
-            raise EoscheckError(f"--{name}: not a number in {text!r}") from None
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi < lo:
-            raise EoscheckError(f"--{name} needs 0 < LO ≤ HI, got {text!r}")
-        if integer and lo < 1:
-            raise EoscheckError(f"--{name} must be at least 1, got {text!r}")
-        if name == "gamma" and hi > 1:   # the data are drawn with ‖x‖ ≤ 1 (Assumption 1A): γ* ≤ 1
-            raise EoscheckError(f"--gamma {text!r}: a margin of data with ‖x‖ ≤ 1 is at most 1; give HI ≤ 1")
-        if integer:   # the integers of [lo, hi] (250.5:251.9 is T = 251; it drew T = 250, outside)
-            lo, hi = float(math.ceil(lo)), float(math.floor(hi))
-            if lo > hi:
-                raise EoscheckError(f"--{name} {text!r} holds no integer; give e.g. --{name} {lo:g}:{lo:g}")
-        return cls(lo, hi)
-
-    def inner(self, low_half: bool = True) -> "Range":
-        """The lower (or upper) half in log scale: the calibration range."""
-        mid = geometric_mean(self.lo, self.hi)
-        return Range(self.lo, mid) if low_half else Range(mid, self.hi)
-
-
-def gamma_inside(r: "Range", lo, hi, d) -> np.ndarray:
-    """Whether certified intervals γ* ∈ [lo, hi] of d-dimensional data with ‖x‖ ≤ 1 lie inside the range ``r``, to a
-    slack of twice the certificate's rounding allowance a (:func:`.strategies.margin_allowance`), by which its
-    lower end sits below the margin the data were built at (a = 1.4e-14 for d ≤ 30: thm3(0.05) is certified
-    [0.05 − 1.44e-14, 0.05 + 2e-15]): data built at a range's end stay in it, data 1e-13 outside do not."""
-    slack = 2 * margin_allowance(d, 1.0)
-    return (np.asarray(lo) >= r.lo - slack) & (np.asarray(hi) <= r.hi + slack)
-
-
-#: Defaults sized for a CPU (override with the options).
-DEFAULT_RANGES = {"eta": "0.25:1000", "n": "1:20", "d": "1:10", "gamma": "0.05:0.9", "t": "1:100000",
-                  "T": "200:2000"}
-
-
-def _range_text(name, value) -> str:
-    """A range given from Python as its CLI text: "LO:HI" or "V" as is, a number or a (lo, hi) pair
-    converted; an unknown parameter name refused (a typo would silently leave the default range)."""
-    if name not in DEFAULT_RANGES:
-        raise EoscheckError(f"unknown range {name!r}; the ranges are {', '.join(DEFAULT_RANGES)}")
-    if isinstance(value, str):
-        return value
-    vals = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-    if len(vals) in (1, 2) and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                                   for v in vals):
-        return ":".join(repr(float(v)) for v in vals)
-    raise EoscheckError(f"range {name}: give \"LO:HI\", a number or a (lo, hi) pair, got {value!r}")
 
 
 @dataclass
@@ -220,7 +155,7 @@ class Conjecture:
         if "t" in {s.name for s in rhs.free_symbols} and arg != "t":
             raise EoscheckError(f"EXPR uses t but {quantity} is not measured at t; write {quantity}(t) or drop t")
         r = dict(DEFAULT_RANGES)
-        r.update({k: _range_text(k, v) for k, v in (ranges or {}).items() if v is not None})
+        r.update({k: range_text(k, v) for k, v in (ranges or {}).items() if v is not None})
         if eta_of_T and (ranges or {}).get("eta") is not None:
             raise EoscheckError("a range for eta (--eta) does not apply with eta_of_T (--eta-of-T: η is set from T "
                                 "there); drop one")
@@ -250,10 +185,13 @@ class Conjecture:
         n, d, g = inst.data.n, inst.data.d, inst.gamma
         sharp = self._sharpness_every(inst, Ts) if self.quantity == "sharpness" else None
         traj = inst.trajectory(sharpness_every=sharp)
-        meas, P, censored, ambiguous = [], {p: [] for p in PARAMS + EXTRA}, 0, 0
+        meas, P, censored, ambiguous, undefined = [], {p: [] for p in PARAMS + EXTRA}, 0, 0, 0
         for k in range(traj.K):
             T = int(Ts[k])
             base = {"eta": traj.eta[k], "n": n, "d": d, "gamma": g, "T": T, "gamma_hi": float(inst.gamma_hi)}
+            if self.quantity == "transition_time" and None in self._log_thresholds(base):
+                undefined += 1                 # THR is not a number here: no time to measure
+                continue
             vals, ts = self._measure(traj, k, T, base)
             if vals is None:
                 ambiguous += ts is None
@@ -272,9 +210,10 @@ class Conjecture:
             P["_G"].append(traj.records["G"][k, np.asarray(ts, int)] if self.quantity in T_QUANTITIES
                            else np.ones(len(vals)))
             P["_row"].append(np.full(len(vals), float(k)))
+            P["_logm"].append(self._log_measured(traj, k, T, ts, len(vals)))
             for p in PARAMS:
                 P[p].append(np.asarray(ts, float) if p == "t" else np.full(len(vals), float(base.get(p, np.nan))))
-        counts = {"censored": censored, "ambiguous": ambiguous}
+        counts = {"censored": censored, "ambiguous": ambiguous, "undefined": undefined}
         if not meas:
             return np.zeros(0), {p: np.zeros(0) for p in PARAMS + EXTRA}, counts
         return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, counts
@@ -325,6 +264,21 @@ class Conjecture:
             return np.array([firsts.pop()]), np.array([T])
         raise EoscheckError(f"unknown quantity {q}")  # pragma: no cover
 
+    def _log_measured(self, traj, k: int, T: int, ts: np.ndarray, size: int) -> np.ndarray:
+        """ln of the measured values where a log-domain record holds them (loss: ``log_loss``; exp_potential:
+        ``log_F``), NaN elsewhere: a loss that underflowed float64 (0 at margins past ~745) or an F that overflowed
+        it (+inf) still has its value there, which a witness is confirmed on (``loss(t) > 0`` was falsified by
+        the float64 0 of a positive loss)."""
+        q, rec = self.quantity, traj.records
+        if q in ("loss", "exp_potential"):
+            return np.asarray(rec["log_loss" if q == "loss" else "log_F"][k, np.asarray(ts, int)], float)
+        if q == "final_loss":
+            return np.array([rec["log_loss"][k, T]], float)
+        if q == "max_loss":
+            with np.errstate(invalid="ignore"):
+                return np.array([np.nanmax(rec["log_loss"][k, : T + 1])], float)
+        return np.full(size, np.nan)
+
     def _sharpness_every(self, inst: Instance, Ts: np.ndarray) -> int:
         """The sharpness checkpoints' spacing: every ⌊T/64⌋ steps for sharpness(t); for one step per row
         (sharpness(7), sharpness(T/3) with T per row under eta_of_T), every g steps, g the gcd of those steps, so
@@ -356,10 +310,20 @@ class Conjecture:
         return np.array([t]) if 0 <= t <= T else np.zeros(0, np.int64)
 
     def _log_thresholds(self, base: dict) -> list[float]:
-        """ln THR of ``transition_time(THR)`` at each end of γ*'s interval (:meth:`_gamma_ends`); NaN where THR is ≤ 0
-        or NaN, which no loss meets (ln L ≤ NaN is false)."""
-        thr = (value_at(self.arg, dict(base, gamma=g)) for g in self._gamma_ends(base))
-        return [math.log(t) if t > 0 else math.nan for t in thr]
+        """ln THR of ``transition_time(THR)`` at each end of γ*'s interval (:meth:`_gamma_ends`); NaN where THR is ≤ 0,
+        which no loss meets (ln L ≤ NaN is false); None where THR is not a number (sqrt(eta − 10) at η < 10, 1/(eta − 4)
+        at η = 4: not "never reached", which convicted ≤ statements, nor ∞, met at step 0).  A THR beyond float64
+        (exp(eta) at η = 1e4) is read at 40 digits."""
+        out: list[float | None] = []
+        for g in self._gamma_ends(base):
+            t = value_at(self.arg, dict(base, gamma=g))
+            if not math.isfinite(t):
+                v = high_precision(self.arg, {x.name: float(dict(base, gamma=g)[x.name]) for x in self.arg.free_symbols})
+                t = None if v is None else float(sp.log(v)) if v > 0 else -math.inf
+                out.append(None if t is None else math.nan if t == -math.inf else t)
+                continue
+            out.append(math.log(t) if t > 0 else math.nan)
+        return out
 
     def _gamma_ends(self, base: dict) -> tuple[float, ...]:
         """The ends of γ*'s certificate where ARG depends on γ (both matter), else γ's lower end alone."""
@@ -418,11 +382,14 @@ class Conjecture:
 
     def outside(self, inst: Instance) -> str | None:
         """What of ``inst`` lies outside the stated ranges (its stepsizes, n, d, horizons, certified γ*) or is not a
-        run of the conjecture (w₀ ≠ 0, another loss, stepsizes other than eta_of_T(T)), or None."""
+        run of the conjecture (w₀ ≠ 0, another loss, data with ‖xᵢ‖ > 1, stepsizes other than eta_of_T(T)), or None."""
         if inst.w0 is not None and any(float(v) != 0.0 for v in inst.w0):
             return "w0 is not 0 (the conjecture's quantities are those of GD started at w₀ = 0)"
         if inst.loss != self.loss:
             return f"its loss {inst.loss!r} is not the conjecture's {self.loss!r}"
+        big = norm_conflict(inst.data)   # a conjecture is stated on data with ‖xᵢ‖ ≤ 1 (Assumption 1A), drawn so
+        if big:
+            return big
         vals = {"n": [inst.data.n], "d": [inst.data.d], "T": inst.extra.get("T", [inst.steps])}
         if self.eta_of_T is None:
             vals["eta"] = list(inst.etas)
@@ -458,6 +425,9 @@ class Conjecture:
             expr_allow = np.where(np.isfinite(b), allowance(b), 0.0) if meas.size else 0.0
             allow = allow_m - expr_allow if self.strict else allow_m + expr_allow
         notes = []
+        if counts["undefined"]:
+            notes.append(f"{counts['undefined']} run(s) set aside: transition_time's threshold is not a number there (NaN, "
+                         "or a division by zero): no time to measure, so they neither convict nor acquit")
         if counts["ambiguous"]:
             notes.append(f"{counts['ambiguous']} run(s) set aside: {self.quantity}'s argument moves past a step across "
                          "γ*'s certified interval [gamma, gamma_hi], so the statement's step is not known there")
@@ -513,7 +483,32 @@ class Conjecture:
             keep = ~(bad | nan_b)
             meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
             allow = allow[keep]
-        return Evaluation(meas, b, allow, self.direction, P, notes=notes, strict=self.strict)
+        return Evaluation(meas, b, allow, self.direction, P, notes=notes, strict=self.strict,
+                          log_domain=self._log_domain(meas, b, P))
+
+    def _log_domain(self, meas: np.ndarray, b: np.ndarray, P: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """The points whose measured value has a log-domain record and left float64's normal range (a loss 0 past
+        margins ~745, F = e^{1138} read inf) where EXPR did too (0, subnormal or ±inf in float64): compared as
+        ln m against ln EXPR at 40 digits at the favorable end of γ*'s interval (:attr:`Evaluation.log_domain`); in
+        float64, inf ≤ inf held for e^{1138} ≤ e^{1000} and 0 ≤ 0 for a positive loss ≤ 0."""
+        logm = P.get("_logm")
+        if logm is None or not meas.size:
+            return None
+        with np.errstate(invalid="ignore"):
+            odd = np.isfinite(logm) & ~(np.isfinite(meas) & (np.abs(meas) >= TINY))
+            odd &= ~(np.isfinite(b) & (np.abs(b) >= TINY))
+        if not odd.any():
+            return None
+        expr = self.with_constants()
+        idx = np.flatnonzero(odd)
+        Q = {k: v[idx] for k, v in P.items()}
+        uses = "gamma" in {x.name for x in expr.free_symbols} and "_ghi" in Q
+        logs = np.array([log_values(expr, E) for E in [Q] + ([dict(Q, gamma=Q["_ghi"])] if uses else [])])
+        lb = np.full(meas.shape, np.nan)
+        # the favorable end of γ*'s interval, as rhs_values; NaN at either end: left to the float64 comparison
+        lb[idx] = logs.max(axis=0) if self.direction == "<=" else logs.min(axis=0)
+        lm = np.where(np.isnan(lb), np.nan, logm)
+        return {"m": lm, "b": lb, "r": rel_allowance(P["_w"])}
 
     def _look_further(self, inst: Instance, meas: np.ndarray, b: np.ndarray, allow: np.ndarray,
                       P: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
@@ -563,7 +558,7 @@ class Conjecture:
             base = {"eta": P["eta"][i], "n": inst.data.n, "d": inst.data.d, "gamma": P["gamma"][i],
                     "T": int(P["T"][i]), "gamma_hi": P["_ghi"][i]}
             ends = self._log_thresholds(base)
-            logs = [x for x in ends if not math.isnan(x)]
+            logs = [x for x in ends if x is not None and not math.isnan(x)]
             k = int(P["_row"][i])
             if logs:
                 strict[k], loose[k], partial[k] = min(logs), max(logs), len(logs) < len(ends)
@@ -713,7 +708,8 @@ def _parse_quantity(lhs: str):
         if not arg:
             raise EoscheckError("transition_time needs a threshold, e.g. transition_time(1/eta)")
         thr = parse_expression(arg, syms)
-        if thr.is_positive is False or (not thr.free_symbols and not value_at(thr, {}) > 0):   # L > 0: never reached
+        # L > 0: a threshold ≤ 0 is never reached; its sign at 40 digits (exp(-2000) is 0 in float64, and positive)
+        if thr.is_positive is False or (not thr.free_symbols and not (high_precision(thr, {}) or 0) > 0):
             raise EoscheckError(f"transition_time({arg.strip()}): the loss is positive, so a threshold ≤ 0 is never "
                                 "reached; give a positive one, e.g. transition_time(1/eta)")
         return name, thr

@@ -24,6 +24,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 
+import mpmath
 import numpy as np
 
 from eoscheck._errors import EoscheckError
@@ -249,14 +250,16 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             rep.verdict, rep.witness_source = "FALSIFIED", source
             rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
             up = conj.direction == "<="
+            # values beyond float64 (a loss that underflowed, compared on its log) at 40 digits
+            val = ((lambda k, d=9: mpmath.nstr(mpmath.mpf(pt[k + "_40"]), d)) if "measured_40" in pt else
+                   (lambda k, d=9: f"{pt[k]:.{d}g}"))
             lim = ((loosened(conj.direction, pt["bound"] < 0, margin) if margin else "EXPR")
-                   + (" + " if up else " − ") + f"allowance {pt['allowance']:.2g}")
+                   + (" + " if up else " − ") + f"allowance {val('allowance', 2)}")
             H = pt.get("horizon", pt.get("T"))          # how far a transition time was looked for
             unreached = conj.quantity == "transition_time" and H is not None and pt["measured"] > H
-            shown = f"{pt['measured']:.9g}" + (f" (not reached by step {H:g}: counted as {H:g} + 1)"
-                                               if unreached else "")
-            notes.insert(0, f"witness ({source}): measured {shown} vs EXPR = {pt['bound']:.9g} "
-                            f"(limit {lim} = {pt['limit']:.9g}"
+            shown = val("measured") + (f" (not reached by step {H:g}: counted as {H:g} + 1)" if unreached else "")
+            notes.insert(0, f"witness ({source}): measured {shown} vs EXPR = {val('bound')} "
+                            f"(limit {lim} = {val('limit')}"
                             + (f"; {conj.quantity} {'<' if up else '>'} EXPR: reaching the limit convicts"
                                if conj.strict else "") + f") at {inst.describe()}"
                             + (f"; the violating run: η={pt['eta']:.6g}, T={pt['T']:g}" if "T" in pt and "eta" in pt

@@ -35,6 +35,13 @@ EPS = float(np.finfo(np.float64).eps)
 #: ulps granted to each compared quantity (see module docstring).
 FP_ULPS = 64
 
+#: float64's smallest normal number, 2⁻¹⁰²²: below it a computed value has lost its relative precision
+TINY = float(np.finfo(np.float64).tiny)
+
+#: quantities that are loss values or sums of them: positive, and 0 or subnormal once the margins pass ~708
+LOSS_LIKE = frozenset({"loss", "avg_loss", "final_loss", "max_loss", "grad_potential", "grad_potential_avg",
+                       "exp_potential"})
+
 
 def allowance(*scales: np.ndarray | float) -> np.ndarray:
     """Absolute allowance ``FP_ULPS·EPS·Σ|scaleᵢ|`` for an expression with terms of these magnitudes."""
@@ -181,7 +188,13 @@ def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarr
       normalized_margin: FP_ULPS·EPS·(1 + |v|);
     * sharpness: |v|·r + FP_ULPS·EPS;
     * train_error, transition_time, last_increase: counts and step indices, compared exactly (a
-      margin or loss within its allowance of the threshold could flip them; not covered).
+      margin or loss within its allowance of the threshold could flip them; not covered);
+    * a loss-like value (loss, its averages and extremes, grad_potential, exp_potential) computed below 2⁻¹⁰²²
+      (:data:`TINY`, float64's smallest normal number: 0 or subnormal) has lost its relative precision
+      (subnormal results round to multiples of 2⁻¹⁰⁷⁴; the loss at 6.2e-320 read 3e-3 off): its true value is below
+      2·TINY (a true value above it would have been computed, with relative error r ≪ 1, above TINY), so 2·TINY
+      absolute is added.  Where a log-domain record exists (loss, final/max loss, exp_potential), a witness is
+      confirmed on it instead (:func:`properties.witness.confirm_point`), with the relative allowance r.
 
     What is not covered: the drift of the computed trajectory from exact-arithmetic GD; the
     statement is tested on the trajectory the engine computes (each step an exact GD step from the
@@ -189,6 +202,13 @@ def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarr
     """
     v = np.abs(np.asarray(meas, float))
     w = np.abs(np.asarray(P["_w"], float))
+    base = _float_allowance(quantity, v, w, P)
+    if quantity in LOSS_LIKE:
+        return np.where(v < TINY, base + 2 * TINY, base)
+    return base
+
+
+def _float_allowance(quantity: str, v: np.ndarray, w: np.ndarray, P: dict[str, np.ndarray]) -> np.ndarray:
     r = rel_allowance(w)
     if quantity in ("avg_loss", "grad_potential_avg"):
         return v * average_allowance(P["t"], w)

@@ -9,10 +9,13 @@ once convicted a true bound.)
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import sympy as sp
 
 from eoscheck._errors import EoscheckError
-from eoscheck.expr import time_limit
+from eoscheck.expr import evaluate, time_limit
 
 DIGITS = 40
 #: time limit (seconds) of one 40-digit evaluation (sympy's evalf is unbounded for e.g. exp(exp(exp(T))))
@@ -46,3 +49,25 @@ def high_precision(expr: sp.Expr, values: dict[str, float]) -> sp.Float | None:
     if not reliable or not isinstance(val, mpmath.mpf) or not mpmath.isfinite(val):
         return None
     return sp.Float(mpmath.nstr(val, DIGITS + 5, min_fixed=1, max_fixed=0), DIGITS)
+
+
+def log_values(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
+    """ln ``expr`` at every point of ``P`` (name → array): in float64 where the compiler's log reaches inside it
+    (ln e^{−ηt/10} = −ηt/10), else from :func:`high_precision` once per distinct point (e^{−ηt}/(ηt)³, whose float64
+    value underflows); −∞ where ``expr`` ≤ 0, NaN where it has no value."""
+    names = sorted(x.name for x in expr.free_symbols)
+    size = np.size(next(iter(P.values())))
+    try:
+        with np.errstate(all="ignore"):
+            out = np.broadcast_to(np.asarray(evaluate(sp.log(expr), {n: np.asarray(P[n], float) for n in names}),
+                                             float), (size,)).copy()
+    except EoscheckError:                     # log(0) = zoo, log(−1) = iπ: at 40 digits below
+        out = np.full(size, np.nan)
+    seen: dict[tuple, float] = {}
+    for i in np.flatnonzero(~np.isfinite(out)):
+        key = tuple(float(np.asarray(P[n])[i]) for n in names)
+        if key not in seen:
+            v = high_precision(expr, dict(zip(names, key)))
+            seen[key] = math.nan if v is None else float(sp.log(v)) if v > 0 else -math.inf
+        out[i] = seen[key]
+    return out

@@ -30,7 +30,7 @@ import sympy as sp
 from .claims import limit
 from .conjecture import PARAMS, T_QUANTITIES, Conjecture
 from .instances import Instance
-from .numerics import measurement_allowance
+from .numerics import TINY, measurement_allowance, rel_allowance
 from .precision import DIGITS, high_precision
 
 #: How many of an instance's worst float64 violations are re-checked at 40 digits.
@@ -69,11 +69,19 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
             conj.unconfirmed.append({k: float(v) for k, v in base.items()})
             return None
         vals.append(b)
-    if math.isnan(measured) or not math.isfinite(allow):
+    logm = float(params.get("_logm", math.nan))
+    log_domain = math.isfinite(logm) and not TINY <= abs(measured) < math.inf
+    if log_domain:
+        # the float64 value underflowed (0, or subnormal: its relative precision lost) or overflowed (+inf), its log
+        # did not: the value e^{ln m} at 40 digits, with the relative allowance of a loss-derived value
+        m = sp.exp(sp.Float(logm, DIGITS))
+        a = m * sp.Float(float(rel_allowance(float(params["_w"]))), DIGITS)
+    elif math.isnan(measured) or not math.isfinite(allow):
         return None  # a numerical failure is not a witness
-    # ±inf is an overflow of a float64 record: the value is beyond ±1.8e308, compared as such
-    m = sp.oo if measured == math.inf else (-sp.oo if measured == -math.inf else sp.Float(float(measured), DIGITS))
-    a = sp.Float(float(allow), DIGITS)
+    else:
+        # ±inf is an overflow of a float64 record without a log (a mean of losses): beyond ±1.8e308, compared as such
+        m = sp.oo if measured == math.inf else (-sp.oo if measured == -math.inf else sp.Float(float(measured), DIGITS))
+        a = sp.Float(float(allow), DIGITS)
     B = max(vals) if conj.direction == "<=" else min(vals)
     lim = limit(B, a, conj.direction, 1.0, sp.Float(margin, DIGITS))
     if conj.direction == "<=":
@@ -82,7 +90,9 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
         bad = bool(m <= lim) if conj.strict else bool(m < lim)
     if not bad:
         return None
-    return {"measured": float(measured), "bound_40": str(B), "bound": float(B), "limit": float(lim),
+    # the values compared, where float64 could not hold them (shown in the verdict instead of 0 or inf)
+    logged = {"measured_40": str(m), "limit_40": str(lim), "allowance_40": str(a)} if log_domain else {}
+    return {"measured": float(measured), **logged, "bound_40": str(B), "bound": float(B), "limit": float(lim),
             "allowance": float(allow), "margin": float(margin),
             "gamma_interval": [float(params["gamma"]), float(params.get("_ghi", params["gamma"]))]}
 

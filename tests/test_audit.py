@@ -1233,3 +1233,19 @@ def test_audit_loss_counts_read_like_the_other_commands():
     """--T 1e6 and --run-steps 2^5 were "invalid int value" here, accepted by run, sweep and bounds."""
     assert cli_main(["audit-loss", "flat_exp:a=1", "--no-symbolic", "--eta", "5", "--n", "50", "--gamma", "0.2",
                      "--T", "1e6", "--run", "--run-steps", "2^5", "--run-etas", "1"]) == 0
+
+
+def test_a_loss_that_levels_off_above_zero_does_not_vanish():
+    """--no-symbolic: 1e300·e^{−z} + 1e-100 falls by a factor 1e-356 from z = 100 and then stays at 1e-100 on
+    [1e3, 1e15]; "|ℓ| decreases to 1e-100" passed A.vanishes_at_infinity (ℓ(+∞) = 1e-100), and A.nonnegative with it.
+    Still falling at the end of the scan is now required, in high precision."""
+    r = audit("1e300*exp(-z) + 1e-100", symbolic=False, theory=False)
+    assert r["A.vanishes_at_infinity"].status == "fail" and r.holds("A") is False
+    assert audit("1e300*exp(-z)", symbolic=False, theory=False)["A.vanishes_at_infinity"].status == "pass"
+
+
+def test_a_formula_starting_with_two_minuses_is_explained(capsys):
+    """`audit-loss "--z"` said only "the following arguments are required: EXPR", though one was given."""
+    assert cli_main(["audit-loss", "--z", "--no-symbolic"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "after the options and a lone --" in err

@@ -389,7 +389,7 @@ def test_measurements_without_a_finite_allowance_neither_convict_nor_acquit(monk
     meas = np.array([0.5, np.inf, 3e300])
     P = {"eta": np.array([0.5, 1.0, 2.0]), "n": np.ones(3), "d": np.full(3, 2.0), "gamma": np.full(3, 0.5),
          "t": np.full(3, 200.0), "T": np.full(3, 200.0), "_w": np.array([1.0, 1e3, 1e300]), "_G": np.ones(3)}
-    monkeypatch.setattr(Conjecture, "points", lambda self, inst: (meas, P, {"censored": 0, "ambiguous": 0}))   # T as the instance has it: 200
+    monkeypatch.setattr(Conjecture, "points", lambda self, inst: (meas, P, {"censored": 0, "ambiguous": 0, "undefined": 0}))   # T as the instance has it: 200
     with np.errstate(all="raise"):   # and no overflow on the way
         ev = conj.evaluate(inst)
     assert ev.measured.tolist() == [0.5] and np.isfinite(ev.allowance).all()
@@ -1034,3 +1034,94 @@ def test_a_refit_takes_only_the_witness_points_inside_the_domain(monkeypatch):
     decide.check_conjecture(conj, "quick")
     assert len(seen) >= 2, "no refit happened: the test does not exercise it"
     assert all(np.min(t) >= 100 for t in seen)
+
+
+@pytest.mark.parametrize("data, text, convicts", [
+    # single: n = 1, x = (0.5, 0); at η = 1e4 the margin is 1250 at t = 1, so L ≈ F ≈ e^{−1250}, 0 in float64
+    ("single", "loss(t) > 0", False),             # the loss is positive: its float64 0 convicted it
+    ("single", "loss(t) <= 0", True),             # and ≤ 0 is false, which 0 ≤ 0 in float64 hid
+    ("single", "loss(t) >= exp(-eta/10)", True),  # e^{−1250} against e^{−1000}
+    ("single", "exp_potential(t) >= exp(-eta/10)", True),
+    # toy-normalized at η = 1e4: a margin −2299 at t = 1, so F = e^{2299}…, inf in float64
+    ("toy-normalized", "exp_potential(t) < exp(eta*t)", False),   # F ≤ e^{‖w_t‖} < e^{ηt}: inf ≥ inf convicted it
+    ("toy-normalized", "exp_potential(t) <= exp(eta/10)", True),  # e^{2299} against e^{1000}: inf ≤ inf hid it
+])
+def test_a_value_beyond_float64_is_compared_on_its_log(data, text, convicts):
+    """Reviewer's witnesses: `loss(t) > 0` FALSIFIED with "measured 0 vs EXPR = 0" (a positive loss underflowed), and
+    `exp_potential(t) < exp(eta*t)` with "measured inf vs EXPR = inf" (log F = 1137.9 exp'd to inf against e^{20000}).
+    Where the value and EXPR both leave float64's normal range, the scan compares ln m with ln EXPR, and the 40-digit
+    check compares e^{ln m} (the log_loss and log_F records), never the float64 0 or inf."""
+    from eoscheck.properties.witness import confirm
+
+    from eoscheck.properties.strategies import canonical_cases
+
+    conj = Conjecture.parse(text, ranges={"eta": "10000:10000"})
+    inst = conj.instance(next(d for d in canonical_cases() if d.name == data), [1e4], [3])
+    ev = conj.evaluate(inst)
+    got = confirm(conj, inst, 0.0, ev)
+    assert (got is not None) == convicts and bool(ev.violations().any()) == convicts
+    if convicts and "measured_40" in got:
+        import mpmath
+
+        rec = inst.trajectory().records["log_loss" if text.startswith("loss") else "log_F"][0, int(got["t"])]
+        # the 40-digit value is e^{ln m} of the record, rounded to 40 digits: its log back to float64 within 1 ulp
+        assert float(mpmath.log(mpmath.mpf(got["measured_40"]))) == pytest.approx(rec, rel=2**-52)
+
+
+def test_a_subnormal_loss_is_not_held_to_relative_precision():
+    """A loss between 0 and 2⁻¹⁰²² has lost relative precision (6.2e-320 recorded 3e-3 off): its allowance carries
+    2·2⁻¹⁰²² absolute, so its float64 value alone convicts nothing there."""
+    from eoscheck.properties.numerics import TINY, measurement_allowance
+
+    P = {"_w": np.array([10.0, 10.0]), "t": np.array([1.0, 1.0])}
+    a = measurement_allowance("loss", np.array([6.2e-320, 0.5]), P)
+    assert a[0] >= 2 * TINY and a[1] < 1e-10
+    assert measurement_allowance("grad_potential", np.array([0.0]), {"_w": np.array([1.0])})[0] >= 2 * TINY
+
+
+def test_a_conjecture_witness_on_data_beyond_the_unit_ball_is_refused():
+    """A witness file edited to data with ‖x‖ = 5 (statement true under ‖x‖ ≤ 1) replayed as REPRODUCED (exit 1):
+    the replay checked ‖xᵢ‖ ≤ 1 for claims only."""
+    from eoscheck.datasets import Dataset
+
+    conj = Conjecture.parse("loss(t) <= log(2)", ranges={"eta": "0.25:7.99", "gamma": "0.4:0.9"})
+    data = Dataset(np.array([[0.5, 5.0], [0.5, -2.5]]), np.array([1.0, 1.0]), "edited")
+    assert "‖xᵢ‖ ≤ 1 fails" in conj.outside(conj.instance(data, [7.0], [300]))
+
+
+def test_a_tiny_positive_threshold_is_a_threshold():
+    """transition_time(exp(-2000)) was refused as "a threshold ≤ 0" (exp(−2000) is 0 in float64)."""
+    assert Conjecture.parse("transition_time(exp(-2000)) >= 2").quantity == "transition_time"
+    with pytest.raises(EoscheckError, match="threshold ≤ 0"):
+        Conjecture.parse("transition_time(-exp(-2000)) >= 2")
+
+
+@pytest.mark.parametrize("text", ["transition_time(sqrt(eta-10)) <= 50", "transition_time(1/(eta-4)) >= 1"])
+def test_a_threshold_that_is_not_a_number_measures_nothing(text):
+    """Reviewer's witnesses: THR = sqrt(η − 10) at η < 10 (NaN) was "never reached" (T + 1) and convicted ≤ 50, and
+    THR = 1/(η − 4) at η = 4 (a division by zero, inf in float64) was met at step 0 and convicted ≥ 1.  Neither run
+    has a time: both are set aside with a note.  A THR beyond float64 that is a number (e^η at η = 1e4) still is
+    one: met at step 0."""
+    from eoscheck.properties.strategies import canonical_cases
+
+    data = next(d for d in canonical_cases() if d.name == "single")
+    conj = Conjecture.parse(text, ranges={"eta": "4:4"})
+    ev = conj.evaluate(conj.instance(data, [4.0], [50]))
+    assert ev.size == 0 and any("threshold is not a number" in n for n in ev.notes)
+    big = Conjecture.parse("transition_time(exp(eta)) <= 0", ranges={"eta": "10000:10000"})
+    ev = big.evaluate(big.instance(data, [1e4], [5]))
+    assert list(ev.measured) == [0.0] and ev.holds()
+
+
+def test_an_unknown_gemm_library_is_refused(monkeypatch, capsys):
+    """EOSCHECK_GEMM=openbals ran MKL silently (exit 0)."""
+    monkeypatch.setenv("EOSCHECK_GEMM", "openbals")
+    assert main(["bounds"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "EOSCHECK_GEMM='openbals': use mkl or openblas" in err
+    from eoscheck.gdnumpy import default_gemm
+
+    with pytest.raises(EoscheckError, match="EOSCHECK_GEMM"):
+        default_gemm()
+    monkeypatch.setenv("EOSCHECK_GEMM", " OpenBLAS ")
+    assert default_gemm() == "openblas"

@@ -247,3 +247,40 @@ def test_psi_inverse_reaches_the_top_of_the_float_range(lam):
     from eoscheck import psi, psi_inv
 
     assert psi_inv("logistic", psi("logistic", np.array([lam])))[0] == pytest.approx(lam, rel=1e-14)
+
+
+def test_a_loss_whose_bracket_overflows_float64_still_has_a_finite_rho():
+    """ℓ = 1e300·log(1 + e^{−z}): the minimizer's bracket top λg(0)/2 = 1.25e309 at λ = 1e10 overflows float64 while
+    z* ≈ 716 and ρ ≈ 5e5 do not; the bracket [1e-300, ∞] bisected to ∞ and ρ read ∞ for λ ≥ 1e10 (so the audit's
+    fitted class was Θ(nan)).  Reference: bisection of 2z = λg(z) in mpmath at 45 digits (1300 halvings of
+    [0, λg(0)/2], ≤ 1e320 wide: below 1e-70).  Tolerance: ρ is stationary in z at z* (dρ/dz = 0), so the minimizer's
+    error enters only to second order; what is left is the rounding of z*² (z* to 2 eps: 4 eps of ρ), of λℓ(z*) ≈ 2z*
+    (0.3 % of ρ, its few ulps negligible) and of the sum (1 eps): 8 eps."""
+    from eoscheck.expr import parse_loss
+
+    big = mpmath.mpf(10) ** 300
+    ell, g = (lambda x: big * mpmath.log1p(mpmath.exp(-x))), (lambda x: big / (1 + mpmath.exp(x)))
+    lams = [1e6, 1e10, 1e14]
+    got = rho(parse_loss("1e300*log(1+exp(-z))"), np.array(lams))
+    for lam, v in zip(lams, got):
+        with mpmath.workdps(45):
+            L = mpmath.mpf(lam)
+            lo, hi = mpmath.mpf(0), L * g(mpmath.mpf(0)) / 2
+            for _ in range(1300):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if 2 * mid - L * g(mid) < 0 else (lo, mid)
+            zs = (lo + hi) / 2
+            want = float(L * ell(zs) + zs * zs)
+        assert math.isfinite(v) and v == pytest.approx(want, rel=8 * 2.0**-52, abs=0)
+
+
+def test_a_class_is_not_fitted_through_an_infinite_rho(monkeypatch):
+    """A ρ that is ∞ or NaN in float64 (the overflow above, before its fix) gave the fitted class Θ(nan) with exponent
+    None, and the audit printed a TypeError; now the fit refuses, saying where."""
+    import eoscheck.bounds.rho_class as rc
+    from eoscheck import DivergenceError
+
+    r = rho_of("logistic")
+    monkeypatch.setattr(type(r), "numeric", lambda self, lam, strict=True: np.where(lam > 1e10, np.inf, 1.0))
+    with pytest.raises(DivergenceError, match="ρ"):
+        rc.fitted_class("logistic")
