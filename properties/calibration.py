@@ -7,8 +7,11 @@ import math
 
 import numpy as np
 
+from eoscheck._errors import EoscheckError
+
 from .conjecture import EXTRA, PARAMS, Conjecture, geometric_mean
 from .instances import Instance
+from .numerics import lost_to_float64
 from .strategies import build_separable
 
 
@@ -28,13 +31,20 @@ def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.n
         etas[:2] = R["eta"].lo, R["eta"].hi
         Ts = np.exp(rng.uniform(math.log(R["T"].lo), math.log(R["T"].hi), 4)).astype(int)
         insts.append(conj.instance(data, list(etas), list(np.maximum(Ts, 1))))
-    meas, P = [], {p: [] for p in PARAMS + EXTRA}
+    meas, P, lost = [], {p: [] for p in PARAMS + EXTRA}, 0
     for i in insts:
         m, pp, _ = conj.points(i)
-        keep = conj.mask(pp)
+        # a value float64 lost (a loss 0 past margins ~745) carries nothing a constant can be fitted to: fitted on
+        # 0 against EXPR's 0, C = 0 then convicted the true loss(t) <= C*exp(-eta*gamma**2/2) on the log records
+        keep = conj.mask(pp) & ~lost_to_float64(m, pp["_logm"])
+        lost += int((conj.mask(pp) & lost_to_float64(m, pp["_logm"])).sum())
         meas.append(m[keep])
         for p in PARAMS + EXTRA:
             P[p].append(pp[p][keep])
+    if lost and not sum(m.size for m in meas):
+        raise EoscheckError(f"all {lost} calibration value(s) left float64's range (below 2^-1022 or beyond 1.8e308), "
+                            "so no constant can be fitted to them; narrow --eta or --t toward smaller values (the "
+                            "calibration draws from the lower halves of the ranges)")
     return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, insts
 
 

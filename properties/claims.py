@@ -79,6 +79,12 @@ def compared_text(point: dict[str, Any], direction: str, constant: float = 1.0, 
     allowance, C = …; shape = B)": the value a witness broke, not the point's constant-free ``bound``
     (``name``: what that ``bound`` is, "shape" for a fitted claim, "EXPR" for a conjecture)."""
     m, b = point.get("measured"), point.get("bound")
+    if "measured_40" in point:   # a value float64 lost (a loss 0, an F inf), compared on its log record at 40 digits
+        import mpmath
+
+        f = (lambda k: mpmath.nstr(mpmath.mpf(point[k]), digits))
+        return (f"measured {f('measured_40')} vs limit {f('limit_40')} ({name} = {f('bound_40')}; at 40 digits, the "
+                f"measured value beyond float64)")
     if constant == 1.0 and margin == 0.0:
         return f"measured {m:.{digits}g} vs bound {b:.{digits}g}"
     lim = point.get("limit")            # a conjecture's witness: its limit at 40 digits

@@ -75,7 +75,8 @@ from .claims import Evaluation, limit
 from .exact_engine import hit_cap
 from .hypotheses import norm_conflict
 from .instances import Instance
-from .numerics import TINY, allowance, log_grid_indices, log_slope, measurement_allowance, rel_allowance
+from .numerics import (TINY, allowance, log_grid_indices, log_slope, lost_to_float64, measurement_allowance,
+                       rel_allowance)
 from .precision import high_precision, log_values
 from .ranges import DEFAULT_RANGES, Range, gamma_inside, geometric_mean, range_text
 from .strategies import certificate, log_uniform, separable_datasets
@@ -312,12 +313,13 @@ class Conjecture:
     def _log_thresholds(self, base: dict) -> list[float]:
         """ln THR of ``transition_time(THR)`` at each end of γ*'s interval (:meth:`_gamma_ends`); NaN where THR is ≤ 0,
         which no loss meets (ln L ≤ NaN is false); None where THR is not a number (sqrt(eta − 10) at η < 10, 1/(eta − 4)
-        at η = 4: not "never reached", which convicted ≤ statements, nor ∞, met at step 0).  A THR beyond float64
-        (exp(eta) at η = 1e4) is read at 40 digits."""
+        at η = 4: not "never reached", which convicted ≤ statements, nor ∞, met at step 0).  A THR outside float64's
+        normal range (exp(eta) at η = 1e4; exp(-1000), 0 in float64 and reached at step 1 of a run with L = e^{−1250})
+        is read at 40 digits."""
         out: list[float | None] = []
         for g in self._gamma_ends(base):
             t = value_at(self.arg, dict(base, gamma=g))
-            if not math.isfinite(t):
+            if not (math.isfinite(t) and abs(t) >= TINY):     # 0, subnormal, ±inf, NaN: at 40 digits
                 v = high_precision(self.arg, {x.name: float(dict(base, gamma=g)[x.name]) for x in self.arg.free_symbols})
                 t = None if v is None else float(sp.log(v)) if v > 0 else -math.inf
                 out.append(None if t is None else math.nan if t == -math.inf else t)
@@ -488,15 +490,14 @@ class Conjecture:
 
     def _log_domain(self, meas: np.ndarray, b: np.ndarray, P: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """The points whose measured value has a log-domain record and left float64's normal range (a loss 0 past
-        margins ~745, F = e^{1138} read inf) where EXPR did too (0, subnormal or ±inf in float64): compared as
-        ln m against ln EXPR at 40 digits at the favorable end of γ*'s interval (:attr:`Evaluation.log_domain`); in
-        float64, inf ≤ inf held for e^{1138} ≤ e^{1000} and 0 ≤ 0 for a positive loss ≤ 0."""
+        margins ~745, F = e^{1138} read inf): compared as ln m against ln EXPR (:func:`.precision.log_values`) at the
+        favorable end of γ*'s interval (:attr:`Evaluation.log_domain`), as the witness check does; in float64,
+        inf ≤ inf held for e^{1138} ≤ e^{1000}, 0 ≤ 0 for a positive loss ≤ 0, and 0 ≥ 3e-308 − 2·2⁻¹⁰²² for
+        e^{−1250} ≥ 3e-308."""
         logm = P.get("_logm")
         if logm is None or not meas.size:
             return None
-        with np.errstate(invalid="ignore"):
-            odd = np.isfinite(logm) & ~(np.isfinite(meas) & (np.abs(meas) >= TINY))
-            odd &= ~(np.isfinite(b) & (np.abs(b) >= TINY))
+        odd = lost_to_float64(meas, logm)
         if not odd.any():
             return None
         expr = self.with_constants()

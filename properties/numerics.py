@@ -171,6 +171,14 @@ def jsonable(obj):
     return obj
 
 
+def lost_to_float64(meas: np.ndarray, logm: np.ndarray) -> np.ndarray:
+    """Bool: the measured value left float64's normal range (0, subnormal, ±inf) while its log record (``logm``,
+    NaN where there is none) kept it: such a value is compared on its log, never on its float64 value."""
+    meas, logm = np.asarray(meas, float), np.asarray(logm, float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(logm) & ~(np.isfinite(meas) & (np.abs(meas) >= TINY))
+
+
 def measurement_allowance(quantity: str, meas: np.ndarray, P: dict[str, np.ndarray]) -> np.ndarray:
     """Absolute floating-point allowance of a measured quantity (float64 records, u = EPS/2).
 

@@ -30,7 +30,7 @@ import sympy as sp
 from .claims import limit
 from .conjecture import PARAMS, T_QUANTITIES, Conjecture
 from .instances import Instance
-from .numerics import TINY, measurement_allowance, rel_allowance
+from .numerics import lost_to_float64, measurement_allowance, rel_allowance
 from .precision import DIGITS, high_precision
 
 #: How many of an instance's worst float64 violations are re-checked at 40 digits.
@@ -70,7 +70,7 @@ def confirm_point(conj: Conjecture, params: dict[str, float], measured: float, a
             return None
         vals.append(b)
     logm = float(params.get("_logm", math.nan))
-    log_domain = math.isfinite(logm) and not TINY <= abs(measured) < math.inf
+    log_domain = bool(lost_to_float64(measured, logm))
     if log_domain:
         # the float64 value underflowed (0, or subnormal: its relative precision lost) or overflowed (+inf), its log
         # did not: the value e^{ln m} at 40 digits, with the relative allowance of a loss-derived value

@@ -1,6 +1,7 @@
 """Conjectures: safe parsing, constant fitting, verdicts and exit codes."""
 
 import json
+import math
 import os
 
 import numpy as np
@@ -1125,3 +1126,106 @@ def test_an_unknown_gemm_library_is_refused(monkeypatch, capsys):
         default_gemm()
     monkeypatch.setenv("EOSCHECK_GEMM", " OpenBLAS ")
     assert default_gemm() == "openblas"
+
+
+def test_a_threshold_that_underflows_is_read_at_40_digits():
+    """transition_time(exp(-1000)) (0 in float64) was "never reached" (T + 1) on a run whose loss is e^{−1250} from step 1
+    (single, η = 1e4): a true `<= 1` was FALSIFIED.  Now the first step with ln L ≤ −1000: 1."""
+    from eoscheck.properties.strategies import canonical_cases
+
+    data = next(d for d in canonical_cases() if d.name == "single")
+    for thr in ("exp(-1000)", "exp(-eta/10)"):
+        conj = Conjecture.parse(f"transition_time({thr}) <= 1", ranges={"eta": "10000:10000"})
+        ev = conj.evaluate(conj.instance(data, [1e4], [20]))
+        assert list(ev.measured) == [1.0] and ev.holds()
+
+
+def test_a_constant_is_not_fitted_to_values_float64_lost():
+    """Fitted on calibration losses that were all 0 in float64 (η ≥ 2e4 on one point), C = 0, and the log-domain check
+    then convicted the true `loss(t) <= C*exp(-eta*gamma**2/2)` (L ≤ e^{−ηγ²/2} with C = 1 for n = 1).  Such values are
+    dropped from the calibration; with none left, the command says so (exit 2) instead of fitting C = 0."""
+    conj = Conjecture.parse("loss(t) <= C*exp(-eta*gamma**2/2)",
+                            ranges={"eta": "20000:80000", "n": "1:1", "gamma": "0.3:0.49", "d": "2:2"})
+    from eoscheck.properties.calibration import calibration_points
+
+    with pytest.raises(EoscheckError, match="calibration value.* left float64's range"):
+        calibration_points(conj, 4, 0)
+
+
+def test_a_value_float64_lost_is_compared_on_its_log_even_where_expr_is_normal():
+    """`loss(t) >= 3e-308` with L = e^{−1250}: the scan compared 0 ≥ 3e-308 − 2·2⁻¹⁰²² (holds) where the witness check
+    would have convicted; the scan now reads every value float64 lost on its log."""
+    from eoscheck.properties.strategies import canonical_cases
+    from eoscheck.properties.witness import confirm
+
+    data = next(d for d in canonical_cases() if d.name == "single")
+    conj = Conjecture.parse("loss(t) >= 3e-308", ranges={"eta": "10000:10000"})
+    inst = conj.instance(data, [1e4], [3])
+    ev = conj.evaluate(inst)
+    assert ev.size > 0 and ev.violations().all() and confirm(conj, inst, 0.0, ev) is not None
+
+
+@pytest.mark.parametrize("direction, strict", [("<=", False), ("<=", True), (">=", False), (">=", True)])
+def test_the_log_domain_comparison_at_its_boundary(direction, strict):
+    """Evaluation.log_domain against the float64 rule it stands for: m ≤ C·b·(1+margin) + m·r for ≤ (m ≥ C·b/(1+margin)
+    − m·r for ≥), at ln m = L and ln b placed exactly at the limit (equality: only a strict statement convicts) and one
+    part in 1e6 of r on either side, with margin 1 and C = 3.  The logs are of order 1e3, where a float64 sum rounds
+    at 1.1e-13: r = 1e-6 keeps the steps (1e-12) above that rounding."""
+    from eoscheck.properties.claims import Evaluation
+
+    L, r, C, margin = -1000.0, 1e-6, 3.0, 1.0
+    lg, lc = math.log1p(margin), math.log(C)
+    # the limit's ln b: ≤ holds iff L + ln(1 − r) ≤ ln b + ln C + ln 2; ≥ holds iff L + ln(1 + r) ≥ ln b + ln C − ln 2
+    at = (L + math.log1p(-r) - lc - lg) if direction == "<=" else (L + math.log1p(r) - lc + lg)
+    step = 1e-6 * r
+    lbs = np.array([at - step, at, at + step])
+    ev = Evaluation(np.zeros(3), np.zeros(3), np.zeros(3), direction, strict=strict,
+                    log_domain={"m": np.full(3, L), "b": lbs, "r": np.full(3, r)})
+    got = ev.violations(C, margin).tolist()
+    # ≤: a smaller bound convicts; ≥: a larger one
+    want = [True, strict, False] if direction == "<=" else [False, strict, True]
+    assert got == want
+
+
+def test_the_log_domain_takes_the_favorable_end_of_gammas_interval():
+    """ln EXPR at both ends of γ*'s certified interval: the larger for ≤, the smaller for ≥ (as rhs_values)."""
+    conj_le = Conjecture.parse("loss(t) <= exp(-eta*gamma)")
+    conj_ge = Conjecture.parse("loss(t) >= exp(-eta*gamma)")
+    P = {"eta": np.array([1e4]), "gamma": np.array([0.5]), "_ghi": np.array([0.6]), "_logm": np.array([-5500.0]),
+         "_w": np.array([1.0]), "t": np.array([1.0]), "T": np.array([5.0]), "n": np.array([1.0]), "d": np.array([2.0])}
+    le = conj_le._log_domain(np.zeros(1), np.zeros(1), P)
+    ge = conj_ge._log_domain(np.zeros(1), np.zeros(1), P)
+    assert le["b"][0] == pytest.approx(-5000.0, rel=1e-15) and ge["b"][0] == pytest.approx(-6000.0, rel=1e-15)
+
+
+def test_a_replay_compares_the_40_digit_values_that_convicted(tmp_path, capsys):
+    """A log-domain witness whose 40-digit measured value was edited replayed "bit for bit": only the float64 0s were
+    compared."""
+    assert main(["conjecture", "loss(t) >= exp(-eta/10)", "--eta", "10000:10000", "--n", "1:1", "--effort", "smoke",
+                 "--save", str(tmp_path)]) == 1
+    path = next(tmp_path.glob("conjecture-*.json"))
+    saved = json.loads(path.read_text())
+    assert "measured_40" in saved["point"]
+    capsys.readouterr()
+    assert main(["replay", str(path)]) == 1 and "bit for bit" in capsys.readouterr().out
+    saved["point"]["measured_40"] = "9.999e-500"
+    path.write_text(json.dumps(saved))
+    assert main(["replay", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "values differ from the recorded ones" in out and "at 40 digits" in out
+
+
+@pytest.mark.parametrize("offset, convicts", [(-3e-12, False), (3e-12, True)])
+def test_the_witness_check_of_a_logged_value_at_its_allowance(offset, convicts):
+    """confirm_point on a value float64 lost (measured 0, ln m recorded): m = e^{ln m} at 40 digits against EXPR + m·r,
+    r = rel_allowance(‖w‖) = 64·EPS·(1 + 1e3) ≈ 1.4e-11.  ln m placed 3e-12 below and above the limit −800 − ln(1 − r)
+    (ln m's float64 spacing at 800 is 1.1e-13): below holds, above convicts."""
+    from eoscheck.properties.numerics import rel_allowance
+    from eoscheck.properties.witness import confirm_point
+
+    conj = Conjecture.parse("loss(t) <= exp(-800)")
+    r = float(rel_allowance(1e3))
+    logm = -800.0 - math.log1p(-r) + offset
+    params = {"eta": 1.0, "n": 1.0, "d": 2.0, "gamma": 0.5, "_ghi": 0.5, "t": 1.0, "T": 5.0, "_w": 1e3, "_logm": logm}
+    got = confirm_point(conj, params, 0.0, 0.0, 0.0)
+    assert (got is not None) == convicts
