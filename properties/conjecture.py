@@ -77,7 +77,7 @@ from .hypotheses import norm_conflict
 from .instances import Instance
 from .numerics import (TINY, allowance, log_grid_indices, log_slope, lost_to_float64, measurement_allowance,
                        rel_allowance)
-from .precision import high_precision, log_values
+from .precision import high_precision, log_comparison
 from .ranges import DEFAULT_RANGES, Range, gamma_inside, geometric_mean, range_text
 from .strategies import certificate, log_uniform, separable_datasets
 
@@ -315,14 +315,20 @@ class Conjecture:
         which no loss meets (ln L ≤ NaN is false); None where THR is not a number (sqrt(eta − 10) at η < 10, 1/(eta − 4)
         at η = 4: not "never reached", which convicted ≤ statements, nor ∞, met at step 0).  A THR outside float64's
         normal range (exp(eta) at η = 1e4; exp(-1000), 0 in float64 and reached at step 1 of a run with L = e^{−1250})
-        is read at 40 digits."""
+        is read at 40 digits; one beyond that evaluator's exp cap keeps its float64 reading (exp(exp(eta)): +inf, met at
+        step 0; exp(-exp(eta)): 0, below any recorded loss, never reached)."""
         out: list[float | None] = []
         for g in self._gamma_ends(base):
             t = value_at(self.arg, dict(base, gamma=g))
             if not (math.isfinite(t) and abs(t) >= TINY):     # 0, subnormal, ±inf, NaN: at 40 digits
+                met = getattr(MP_CAPPED, "count", 0)
                 v = high_precision(self.arg, {x.name: float(dict(base, gamma=g)[x.name]) for x in self.arg.free_symbols})
-                t = None if v is None else float(sp.log(v)) if v > 0 else -math.inf
-                out.append(None if t is None else math.nan if t == -math.inf else t)
+                if v is not None:
+                    out.append(float(sp.log(v)) if v > 0 else math.nan)
+                elif getattr(MP_CAPPED, "count", 0) != met and not math.isnan(t):   # past the cap: float64's ±inf or 0
+                    out.append(math.inf if t == math.inf else math.nan)
+                else:
+                    out.append(None)
                 continue
             out.append(math.log(t) if t > 0 else math.nan)
         return out
@@ -415,7 +421,11 @@ class Conjecture:
         meas, P, counts = self.points(inst)
         cens = counts["censored"]
         m = self.mask(P) if meas.size else np.zeros(0, bool)
-        meas, P = meas[m], {k: v[m] for k, v in P.items()}
+        # with fitted constants, values float64 lost are set aside: the constants are fitted where float64 holds the
+        # values (:func:`.calibration.calibration_points`), and compared there only (fitted on the rest, they failed
+        # at lost points inside the calibration ranges, and a true statement was FALSIFIED just past them)
+        lost = (m & lost_to_float64(meas, P["_logm"])) if self.constants and meas.size else np.zeros(meas.shape, bool)
+        meas, P = meas[m & ~lost], {k: v[m & ~lost] for k, v in P.items()}
         capped = np.zeros(meas.shape, bool)
         b = self.rhs_values(P, capped=capped) if meas.size else np.zeros(0)
         with np.errstate(over="ignore", invalid="ignore"):   # an allowance beyond float64 is set aside below
@@ -427,6 +437,10 @@ class Conjecture:
             expr_allow = np.where(np.isfinite(b), allowance(b), 0.0) if meas.size else 0.0
             allow = allow_m - expr_allow if self.strict else allow_m + expr_allow
         notes = []
+        if lost.any():
+            notes.append(f"{int(lost.sum())} value(s) beyond float64 set aside (a loss below 2^-1022, an F beyond "
+                         "1.8e308): with fitted constants the statement is fitted and compared where float64 holds its "
+                         "values")
         if counts["undefined"]:
             notes.append(f"{counts['undefined']} run(s) set aside: transition_time's threshold is not a number there (NaN, "
                          "or a division by zero): no time to measure, so they neither convict nor acquit")
@@ -486,30 +500,7 @@ class Conjecture:
             meas, b, P = meas[keep], b[keep], {k: v[keep] for k, v in P.items()}
             allow = allow[keep]
         return Evaluation(meas, b, allow, self.direction, P, notes=notes, strict=self.strict,
-                          log_domain=self._log_domain(meas, b, P))
-
-    def _log_domain(self, meas: np.ndarray, b: np.ndarray, P: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
-        """The points whose measured value has a log-domain record and left float64's normal range (a loss 0 past
-        margins ~745, F = e^{1138} read inf): compared as ln m against ln EXPR (:func:`.precision.log_values`) at the
-        favorable end of γ*'s interval (:attr:`Evaluation.log_domain`), as the witness check does; in float64,
-        inf ≤ inf held for e^{1138} ≤ e^{1000}, 0 ≤ 0 for a positive loss ≤ 0, and 0 ≥ 3e-308 − 2·2⁻¹⁰²² for
-        e^{−1250} ≥ 3e-308."""
-        logm = P.get("_logm")
-        if logm is None or not meas.size:
-            return None
-        odd = lost_to_float64(meas, logm)
-        if not odd.any():
-            return None
-        expr = self.with_constants()
-        idx = np.flatnonzero(odd)
-        Q = {k: v[idx] for k, v in P.items()}
-        uses = "gamma" in {x.name for x in expr.free_symbols} and "_ghi" in Q
-        logs = np.array([log_values(expr, E) for E in [Q] + ([dict(Q, gamma=Q["_ghi"])] if uses else [])])
-        lb = np.full(meas.shape, np.nan)
-        # the favorable end of γ*'s interval, as rhs_values; NaN at either end: left to the float64 comparison
-        lb[idx] = logs.max(axis=0) if self.direction == "<=" else logs.min(axis=0)
-        lm = np.where(np.isnan(lb), np.nan, logm)
-        return {"m": lm, "b": lb, "r": rel_allowance(P["_w"])}
+                          log_domain=log_comparison(self.with_constants(), meas, P, self.direction))
 
     def _look_further(self, inst: Instance, meas: np.ndarray, b: np.ndarray, allow: np.ndarray,
                       P: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:

@@ -30,12 +30,12 @@ import numpy as np
 from eoscheck._errors import EoscheckError
 
 from .claims import compared_text, loosened, score
-from .calibration import calibration_points, ladders
+from .calibration import CalibrationLost, calibration_points, ladders
 from .conjecture import FIT_MARGIN, SLOPE_TOL, Conjecture, Range, geometric_mean
 from .envelope import fit_constants
 from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread
-from .numerics import jsonable
+from .numerics import jsonable, lost_to_float64
 from .search import SHRINK_ATTEMPTS
 from .strategies import build_separable
 from .witness import shrink
@@ -192,7 +192,11 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
     margin = FIT_MARGIN if conj.constants else 0.0
     with single_thread():
         if conj.constants:
-            meas, P, _ = calibration_points(conj, e.calibration, s0)
+            try:
+                meas, P, _ = calibration_points(conj, e.calibration, s0)
+            except CalibrationLost as err:     # valid input that cannot be tested here: no verdict either way
+                rep.verdict, rep.message, rep.seconds = "UNDECIDED", str(err), time.perf_counter() - t0
+                return rep
             rep.calibration_points = int(meas.size)
             if meas.size == 0:
                 raise EoscheckError("the calibration draws produced no points (check --t/--where ranges)")
@@ -225,7 +229,8 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             # the witness lies where the constants were fitted: the calibration draws missed it, so it joins
             # them and the constants are fitted again (a witness there says nothing against the statement)
             m2, P2, _ = conj.points(found[0])
-            keep = conj.mask(P2) if m2.size else np.zeros(0, bool)   # as calibration_points: --where, the ranges
+            # as calibration_points: --where, the ranges, and no value float64 lost
+            keep = (conj.mask(P2) & ~lost_to_float64(m2, P2["_logm"])) if m2.size else np.zeros(0, bool)
             m2, P2 = m2[keep], {k: v[keep] for k, v in P2.items()}
             meas = np.concatenate([meas, m2])
             P = {k: np.concatenate([v, P2[k]]) for k, v in P.items()}

@@ -17,6 +17,8 @@ import sympy as sp
 from eoscheck._errors import EoscheckError
 from eoscheck.expr import evaluate, time_limit
 
+from .numerics import lost_to_float64, rel_allowance
+
 DIGITS = 40
 #: time limit (seconds) of one 40-digit evaluation (sympy's evalf is unbounded for e.g. exp(exp(exp(T))))
 HP_SECONDS = 10.0
@@ -71,3 +73,21 @@ def log_values(expr: sp.Expr, P: dict[str, np.ndarray]) -> np.ndarray:
             seen[key] = math.nan if v is None else float(sp.log(v)) if v > 0 else -math.inf
         out[i] = seen[key]
     return out
+
+
+def log_comparison(expr: sp.Expr, meas: np.ndarray, P: dict[str, np.ndarray], direction: str) -> dict | None:
+    """The points whose measured value float64 lost but its log record kept (``P["_logm"]``: a loss 0 past margins ~745,
+    F = e^{1138} read inf), compared as ln m against ln EXPR (:func:`log_values`) at the favorable end of γ*'s interval
+    [gamma, _ghi] (the larger for ``<=``), as the witness check does (:attr:`.claims.Evaluation.log_domain`); in float64,
+    inf ≤ inf held for e^{1138} ≤ e^{1000}, 0 ≤ 0 for a positive loss ≤ 0, 0 ≥ 3e-308 − 2·2⁻¹⁰²² for e^{−1250} ≥ 3e-308."""
+    logm = P.get("_logm")
+    lost = lost_to_float64(meas, logm) if logm is not None and np.size(meas) else np.zeros(0, bool)
+    if not lost.any():
+        return None
+    idx = np.flatnonzero(lost)
+    Q = {k: np.asarray(v)[idx] for k, v in P.items()}
+    uses = "gamma" in {x.name for x in expr.free_symbols} and "_ghi" in Q
+    logs = np.array([log_values(expr, E) for E in [Q] + ([dict(Q, gamma=Q["_ghi"])] if uses else [])])
+    lb = np.full(np.shape(meas), np.nan)
+    lb[idx] = logs.max(axis=0) if direction == "<=" else logs.min(axis=0)   # NaN at either end: float64 decides
+    return {"m": np.where(np.isnan(lb), np.nan, logm), "b": lb, "r": rel_allowance(P["_w"])}

@@ -1258,3 +1258,11 @@ def test_a_loss_creeping_down_to_a_positive_limit_does_not_vanish(spec):
     follow a power law); numerically the question stays open."""
     r = audit(spec, symbolic=False, theory=False)
     assert r["A.vanishes_at_infinity"].status != "pass" and r.holds("A") is not True
+
+
+def test_a_loss_falling_below_float64s_resolution_is_not_flat():
+    """e^{−z/10} + 1e-30/(1e20 + log(1 + log(1 + e^z))) → 0, its tail falling by 1e-19 relative per point: flat in
+    float64 (and in mpmath's |·| at 53 bits), so "|ℓ| not decreasing" FAILED A.  The tail is now compared exactly in
+    high precision: falling, though too slowly to settle numerically (UNDETERMINED)."""
+    r = audit("exp(-z/10) + 1e-30/(1e20 + log(1+log(1+exp(z))))", symbolic=False, theory=False)
+    assert r["A.vanishes_at_infinity"].status == "undetermined"

@@ -1144,12 +1144,40 @@ def test_a_constant_is_not_fitted_to_values_float64_lost():
     """Fitted on calibration losses that were all 0 in float64 (η ≥ 2e4 on one point), C = 0, and the log-domain check
     then convicted the true `loss(t) <= C*exp(-eta*gamma**2/2)` (L ≤ e^{−ηγ²/2} with C = 1 for n = 1).  Such values are
     dropped from the calibration; with none left, the command says so (exit 2) instead of fitting C = 0."""
+    from eoscheck.properties.calibration import CalibrationLost, calibration_points
+    from eoscheck.properties.decide import check_conjecture
+
     conj = Conjecture.parse("loss(t) <= C*exp(-eta*gamma**2/2)",
                             ranges={"eta": "20000:80000", "n": "1:1", "gamma": "0.3:0.49", "d": "2:2"})
-    from eoscheck.properties.calibration import calibration_points
-
-    with pytest.raises(EoscheckError, match="calibration value.* left float64's range"):
+    with pytest.raises(CalibrationLost, match="calibration value.* left float64's range"):
         calibration_points(conj, 4, 0)
+    rep = check_conjecture(conj, "smoke")      # valid input that cannot be tested: UNDECIDED, not an error
+    assert rep.verdict == "UNDECIDED" and "no constant could be fitted" in rep.message
+
+
+@pytest.mark.parametrize("text", ["final_loss <= exp(C)*exp(-eta*gamma**2/2)*(1+exp(800-eta*gamma**2/2))",
+                                  "final_loss <= C*exp(-eta*gamma**2/2)*(1+exp(800-eta*gamma**2/2))"])
+def test_a_fitted_statement_is_compared_where_float64_holds_its_values(text):
+    """Reviewer's witnesses (n = 1, where L_T ≤ e^{−ηγ²/2}: both true, with C = 0 and C = 1): fitted on the calibration
+    values float64 kept, C failed at lost values inside the calibration ranges too, and one just past them (T = 283)
+    convicted; a refit took a witness's lost values in, could not fit them, and convicted.  With fitted constants,
+    values float64 lost are set aside (with a note) in the calibration, the refits and the scan."""
+    from eoscheck.properties.decide import check_conjecture
+
+    T = "300" if text.startswith("final_loss <= exp(C)") else "200:400"
+    conj = Conjecture.parse(text, ranges={"eta": "2000", "gamma": "0.5:0.9", "n": "1", "d": "1", "T": T})
+    assert not check_conjecture(conj, "smoke").falsified
+
+
+def test_a_threshold_past_the_evaluators_cap_keeps_its_float64_reading():
+    """exp(exp(η)) at η = 800 has no 40-digit value (past the exp cap) and was set aside as "not a number"; it is +inf
+    in float64, met at step 0.  exp(−exp(η)) is 0 there, below any recorded loss: never reached (T + 1)."""
+    from eoscheck.properties.strategies import canonical_cases
+
+    data = next(d for d in canonical_cases() if d.name == "single")
+    for thr, want in (("exp(exp(eta))", 0.0), ("exp(-exp(eta))", 201.0)):
+        conj = Conjecture.parse(f"transition_time({thr}) <= 100", ranges={"eta": "800:800"})
+        assert list(conj.evaluate(conj.instance(data, [800.0], [200])).measured) == [want]
 
 
 def test_a_value_float64_lost_is_compared_on_its_log_even_where_expr_is_normal():
@@ -1193,8 +1221,10 @@ def test_the_log_domain_takes_the_favorable_end_of_gammas_interval():
     conj_ge = Conjecture.parse("loss(t) >= exp(-eta*gamma)")
     P = {"eta": np.array([1e4]), "gamma": np.array([0.5]), "_ghi": np.array([0.6]), "_logm": np.array([-5500.0]),
          "_w": np.array([1.0]), "t": np.array([1.0]), "T": np.array([5.0]), "n": np.array([1.0]), "d": np.array([2.0])}
-    le = conj_le._log_domain(np.zeros(1), np.zeros(1), P)
-    ge = conj_ge._log_domain(np.zeros(1), np.zeros(1), P)
+    from eoscheck.properties.precision import log_comparison
+
+    le = log_comparison(conj_le.with_constants(), np.zeros(1), P, "<=")
+    ge = log_comparison(conj_ge.with_constants(), np.zeros(1), P, ">=")
     assert le["b"][0] == pytest.approx(-5000.0, rel=1e-15) and ge["b"][0] == pytest.approx(-6000.0, rel=1e-15)
 
 

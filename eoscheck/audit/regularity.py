@@ -352,6 +352,10 @@ def check_nonnegative(ctx, checks) -> CheckResult:
     return _sign_check(ctx, "A.nonnegative", "nonneg", q_value, (0,), "ℓ", "ℓ ≥ 0", None, 0)
 
 
+#: bits at which |ℓ| of a high-precision value is taken exactly (mpmath's abs rounds to the working precision)
+EXACT_BITS = 1 << 14
+
+
 def check_vanishes(ctx, checks) -> CheckResult:
     lim = ctx.facts.limit("value", "+")
     lv = sym_float(lim)
@@ -403,8 +407,9 @@ def check_vanishes(ctx, checks) -> CheckResult:
     # 1e300·e^{−z} + 1e-100 fell by 1e-356 from z = 100 and then stayed at 1e-100 over [1e3, 1e15], and passed, and so
     # did 1e-100·(1 + 1/(2z)) behind it, falling by 1e-13 relative; a tail falling slower (z^{−a}, a < 0.4) is left
     # to the power-law rule below
-    falling = all(abs(mpv[i + 1]) < abs(mpv[i]) for i in range(len(mpv) - 6, len(mpv) - 1)) and \
-        abs(mpv[-1]) * 10 <= abs(mpv[-6])
+    with mpmath.workprec(EXACT_BITS):   # |·| of an mpf rounds to the working precision (53 bits: 1e-19 falls read flat)
+        tail = [abs(v) for v in mpv[-6:]]
+    falling = all(b < a for a, b in zip(tail, tail[1:])) and tail[-1] * 10 <= tail[0]
     if (vals[-1] == 0 and (k == 0 or mpv[-1] == 0)) or \
             (np.all(np.diff(mag) <= 0) and mag[-1] < 1e-12 * mag[0] and falling):
         return CheckResult(name, PASS, constant=0.0, method="numeric",
@@ -418,7 +423,8 @@ def check_vanishes(ctx, checks) -> CheckResult:
         return CheckResult(name, PASS, constant=0.0, method="numeric",
                            detail=f"ℓ ∝ z^{slopes[-1]:.3g} on [{fmt(float(zs[-5]))}, {fmt(float(zs[-1]))}] "
                                   f"(numeric; {ctx.facts.no_answer()})")
-    if np.all(np.diff(mag[-6:]) >= 0) and mag[-1] > 0:
+    # not decreasing in high precision (float64 rounds a tail falling by 1e-19 relative to flat: that loss vanishes)
+    if all(b >= a for a, b in zip(tail, tail[1:])) and mag[-1] > 0:
         return CheckResult(name, FAIL, method="numeric", witness=float(zs[-1]),
                            witness_info=f"ℓ({fmt(float(zs[-1]))}) = {shown(-1)}, |ℓ| not decreasing",
                            detail=f"|ℓ| does not decrease towards 0 on [{fmt(float(zs[-6]))}, {fmt(float(zs[-1]))}]")
