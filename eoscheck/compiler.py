@@ -611,7 +611,9 @@ def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = 
             if isinstance(v, mpmath.mpc):
                 v = mpmath.nan if v.imag != 0 else v.real
             v = +v if isinstance(v, mpmath.mpf) else mpmath.mpf(v)
-        if mpmath.isnan(v) and getattr(MP_CAPPED, "count", 0) != capped:
+        if getattr(MP_CAPPED, "count", 0) != capped:
+            # an exp past the cap anywhere, even where min/max or a branch swallowed its NaN (Min(e^{−900}, e^{−e^{3063}})
+            # read e^{−900}, marked reliable, and convicted a true bound): no value
             return v, False
         lost = fl.hard or fl.need > prec
         if not lost:

@@ -19,8 +19,8 @@ class CalibrationLost(EoscheckError):
     """Every calibration value left float64's range: no constant can be fitted (the verdict is UNDECIDED)."""
 
 
-def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.ndarray, dict, list[Instance]]:
-    """Measured values on ``examples`` seeded draws from the inner ranges; two of each draw's four stepsizes are the
+def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.ndarray, dict, list[Instance], int]:
+    """Measured values (and the count of those float64 lost, set aside) on ``examples`` seeded draws from the inner ranges; two of each draw's four stepsizes are the
     inner η range's ends (drawn at random only, the 16 draws of ``max_loss <= C*eta`` missed η = 0.25, where
     max_loss/η = ln 2/0.25 is largest, and its C = 1.34 was "falsified" there)."""
     rng = np.random.default_rng(seed)
@@ -46,11 +46,11 @@ def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.n
         for p in PARAMS + EXTRA:
             P[p].append(pp[p][keep])
     if lost and not sum(m.size for m in meas):
-        raise CalibrationLost(f"all {lost} calibration value(s) left float64's range (a loss below 2^-1022, an F beyond "
-                              "1.8e308), so no constant could be fitted and the statement was not tested; smaller "
-                              "η·γ²·t keeps the loss in range (the calibration draws from the lower halves of the η, n, "
-                              "d, T and t ranges and the upper half of γ's)")
-    return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, insts
+        raise CalibrationLost(f"all {lost} calibration value(s) left float64's range (a loss or F below 2^-1022, an F "
+                              "beyond 1.8e308), so no constant could be fitted and the statement was not tested (the "
+                              "calibration draws from the lower halves of the η, n, d, T and t ranges and the upper half "
+                              "of γ's)")
+    return np.concatenate(meas), {p: np.concatenate(v) for p, v in P.items()}, insts, lost
 
 
 def ladders(conj: Conjecture, seed: int = 0) -> dict[str, list[Instance]]:

@@ -98,6 +98,9 @@ T_QUANTITIES = {
     "grad_potential": "G", "grad_potential_avg": "avg_G", "exp_potential": "log_F", "margin": "min_margin",
     "normalized_margin": "norm_margin", "train_error": "train_error", "sharpness": "sharpness",
 }
+#: the note on values float64 lost, set aside where constants are fitted (after a count)
+LOST_NOTE = ("value(s) outside float64's range set aside (a loss or F below 2^-1022, an F beyond 1.8e308): with fitted "
+             "constants the statement is fitted and compared where float64 holds its values")
 SCALAR_QUANTITIES = ("final_loss", "last_increase", "max_loss", "transition_time")
 VOCABULARY = tuple(sorted(T_QUANTITIES)) + SCALAR_QUANTITIES
 
@@ -315,20 +318,14 @@ class Conjecture:
         which no loss meets (ln L ≤ NaN is false); None where THR is not a number (sqrt(eta − 10) at η < 10, 1/(eta − 4)
         at η = 4: not "never reached", which convicted ≤ statements, nor ∞, met at step 0).  A THR outside float64's
         normal range (exp(eta) at η = 1e4; exp(-1000), 0 in float64 and reached at step 1 of a run with L = e^{−1250})
-        is read at 40 digits; one beyond that evaluator's exp cap keeps its float64 reading (exp(exp(eta)): +inf, met at
-        step 0; exp(-exp(eta)): 0, below any recorded loss, never reached)."""
+        is read at 40 digits; one with no 40-digit value (past that evaluator's exp cap: exp(exp(eta)) at η = 800) is
+        None too (its float64 reading is no value: 1/log(log(1 + exp(exp(eta)))) read 0, "never reached")."""
         out: list[float | None] = []
         for g in self._gamma_ends(base):
             t = value_at(self.arg, dict(base, gamma=g))
             if not (math.isfinite(t) and abs(t) >= TINY):     # 0, subnormal, ±inf, NaN: at 40 digits
-                met = getattr(MP_CAPPED, "count", 0)
                 v = high_precision(self.arg, {x.name: float(dict(base, gamma=g)[x.name]) for x in self.arg.free_symbols})
-                if v is not None:
-                    out.append(float(sp.log(v)) if v > 0 else math.nan)
-                elif getattr(MP_CAPPED, "count", 0) != met and not math.isnan(t):   # past the cap: float64's ±inf or 0
-                    out.append(math.inf if t == math.inf else math.nan)
-                else:
-                    out.append(None)
+                out.append(None if v is None else float(sp.log(v)) if v > 0 else math.nan)
                 continue
             out.append(math.log(t) if t > 0 else math.nan)
         return out
@@ -438,12 +435,11 @@ class Conjecture:
             allow = allow_m - expr_allow if self.strict else allow_m + expr_allow
         notes = []
         if lost.any():
-            notes.append(f"{int(lost.sum())} value(s) beyond float64 set aside (a loss below 2^-1022, an F beyond "
-                         "1.8e308): with fitted constants the statement is fitted and compared where float64 holds its "
-                         "values")
+            notes.append(f"{int(lost.sum())} {LOST_NOTE}")
         if counts["undefined"]:
-            notes.append(f"{counts['undefined']} run(s) set aside: transition_time's threshold is not a number there (NaN, "
-                         "or a division by zero): no time to measure, so they neither convict nor acquit")
+            notes.append(f"{counts['undefined']} run(s) set aside: transition_time's threshold has no value there (not a "
+                         "number, a division by zero, or beyond the 40-digit evaluator's limits): no time to measure, so "
+                         "they neither convict nor acquit")
         if counts["ambiguous"]:
             notes.append(f"{counts['ambiguous']} run(s) set aside: {self.quantity}'s argument moves past a step across "
                          "γ*'s certified interval [gamma, gamma_hi], so the statement's step is not known there")

@@ -31,12 +31,12 @@ from eoscheck._errors import EoscheckError
 
 from .claims import compared_text, loosened, score
 from .calibration import CalibrationLost, calibration_points, ladders
-from .conjecture import FIT_MARGIN, SLOPE_TOL, Conjecture, Range, geometric_mean
+from .conjecture import FIT_MARGIN, LOST_NOTE, SLOPE_TOL, Conjecture, Range, geometric_mean
 from .envelope import fit_constants
 from .fitted import ASYMPTOTIC_DIRECTION
 from .instances import Instance, single_thread
 from .numerics import jsonable, lost_to_float64
-from .search import SHRINK_ATTEMPTS
+from .search import SHRINK_ATTEMPTS, add_note
 from .strategies import build_separable
 from .witness import shrink
 
@@ -193,11 +193,13 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
     with single_thread():
         if conj.constants:
             try:
-                meas, P, _ = calibration_points(conj, e.calibration, s0)
+                meas, P, _, lost = calibration_points(conj, e.calibration, s0)
             except CalibrationLost as err:     # valid input that cannot be tested here: no verdict either way
                 rep.verdict, rep.message, rep.seconds = "UNDECIDED", str(err), time.perf_counter() - t0
                 return rep
             rep.calibration_points = int(meas.size)
+            if lost:
+                add_note(notes, f"{lost} calibration {LOST_NOTE}")
             if meas.size == 0:
                 raise EoscheckError("the calibration draws produced no points (check --t/--where ranges)")
             try:
@@ -337,6 +339,9 @@ def _search(conj: Conjecture, e, seed: int | None, s0: int, margin: float, shrin
         rep.worst_point, rep.worst_ratio = res.worst_point, res.worst_point.get("ratio")
         rep.worst_instance = res.worst_instance.describe() if res.worst_instance else None
     notes.extend(res.notes[:2])
+    for n in res.notes[2:]:        # values float64 lost are always said, wherever they were set aside
+        if LOST_NOTE in n:
+            add_note(notes, n)
     found = None
     if res.counterexample is not None:
         found = _witness(conj, res.counterexample, margin, "Hypothesis search")
@@ -347,6 +352,9 @@ def _search(conj: Conjecture, e, seed: int | None, s0: int, margin: float, shrin
         rep.points += sum(ev.size for ev in evs)
         rep.unfalsifiable += sum(ev.vacuous(1.0, margin) for ev in evs)
         for inst, ev in zip(insts, evs):
+            for n in ev.notes:
+                if LOST_NOTE in n:
+                    add_note(notes, n)
             i = ev.worst_index()
             if i is not None:
                 rep.consider(conj.direction, ev.point(i), inst.describe())

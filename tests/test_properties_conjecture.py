@@ -333,9 +333,9 @@ def test_a_witness_inside_the_calibration_ranges_refits_the_constant(monkeypatch
     from eoscheck.properties.calibration import calibration_points as real
 
     def missing_the_worst(conj, examples, seed):
-        meas, P, insts = real(conj, examples, seed)
+        meas, P, insts, lost = real(conj, examples, seed)
         keep = P["eta"] >= 0.45
-        return meas[keep], {k: v[keep] for k, v in P.items()}, insts
+        return meas[keep], {k: v[keep] for k, v in P.items()}, insts, lost
 
     monkeypatch.setattr(decide, "calibration_points", missing_the_worst)
     conj = Conjecture.parse("max_loss <= C*eta**4", ranges={"n": "1:1", "d": "1:1", "gamma": "0.5:0.5",
@@ -995,7 +995,7 @@ def test_a_nonlinear_fit_finds_the_tight_constant_not_one_that_sends_expr_to_inf
     from eoscheck.properties.envelope import SLSQP_FEASIBILITY
 
     conj = Conjecture.parse("loss(T) <= exp(-C*eta*T)")
-    meas, P, _ = calibration_points(conj, EFFORT["quick"].calibration, 0)
+    meas, P, _, _ = calibration_points(conj, EFFORT["quick"].calibration, 0)
     eT = P["eta"] * P["T"]
     c_star = float(np.min(-np.log(meas) / eT))
     c = fit_constants(conj, meas, P)["C"]
@@ -1108,7 +1108,7 @@ def test_a_threshold_that_is_not_a_number_measures_nothing(text):
     data = next(d for d in canonical_cases() if d.name == "single")
     conj = Conjecture.parse(text, ranges={"eta": "4:4"})
     ev = conj.evaluate(conj.instance(data, [4.0], [50]))
-    assert ev.size == 0 and any("threshold is not a number" in n for n in ev.notes)
+    assert ev.size == 0 and any("threshold has no value" in n for n in ev.notes)
     big = Conjecture.parse("transition_time(exp(eta)) <= 0", ranges={"eta": "10000:10000"})
     ev = big.evaluate(big.instance(data, [1e4], [5]))
     assert list(ev.measured) == [0.0] and ev.holds()
@@ -1169,15 +1169,30 @@ def test_a_fitted_statement_is_compared_where_float64_holds_its_values(text):
     assert not check_conjecture(conj, "smoke").falsified
 
 
-def test_a_threshold_past_the_evaluators_cap_keeps_its_float64_reading():
-    """exp(exp(η)) at η = 800 has no 40-digit value (past the exp cap) and was set aside as "not a number"; it is +inf
-    in float64, met at step 0.  exp(−exp(η)) is 0 there, below any recorded loss: never reached (T + 1)."""
+def test_a_threshold_past_the_evaluators_cap_measures_nothing():
+    """A threshold with no 40-digit value (past the evaluator's exp cap) was read from float64: 1/log(log(1 + exp(exp(η))))
+    (≈ 1/η) read 0, "never reached", and a true `<= 1` was FALSIFIED; Min(exp(−900), exp(−exp(η))) read e^{−900} (min
+    swallowed the capped NaN) and was reached at step 1.  Such runs are set aside: no value, no time."""
     from eoscheck.properties.strategies import canonical_cases
 
     data = next(d for d in canonical_cases() if d.name == "single")
-    for thr, want in (("exp(exp(eta))", 0.0), ("exp(-exp(eta))", 201.0)):
-        conj = Conjecture.parse(f"transition_time({thr}) <= 100", ranges={"eta": "800:800"})
-        assert list(conj.evaluate(conj.instance(data, [800.0], [200])).measured) == [want]
+    for thr, eta in (("1/log(log(1+exp(exp(eta))))", 800.0), ("Min(exp(-900), exp(-exp(eta)))", 3000.0),
+                     ("exp(exp(eta))", 800.0)):
+        conj = Conjecture.parse(f"transition_time({thr}) <= 100", ranges={"eta": f"{eta}:{eta}"})
+        ev = conj.evaluate(conj.instance(data, [eta], [200]))
+        assert ev.size == 0 and any("threshold has no value" in n for n in ev.notes)
+
+
+def test_a_bound_whose_min_swallows_a_capped_exp_has_no_value():
+    """high_precision(Min(e^{−900}, e^{−e^{3063}})) returned e^{−900}, marked reliable: `loss(t) >= Min(…)` was FALSIFIED
+    at L ≈ 1e-417 (true bound ≈ e^{−e^{3063}}).  An evaluation that met the exp cap anywhere has no value."""
+    import sympy as sp
+
+    from eoscheck.properties.precision import high_precision
+
+    eta = sp.Symbol("eta")
+    assert high_precision(sp.Min(sp.exp(-900), sp.exp(-sp.exp(eta))), {"eta": 3063.45}) is None
+    assert high_precision(sp.Min(sp.exp(-900), sp.exp(-sp.exp(eta))), {"eta": 5.0}) is not None
 
 
 def test_a_value_float64_lost_is_compared_on_its_log_even_where_expr_is_normal():
@@ -1259,3 +1274,15 @@ def test_the_witness_check_of_a_logged_value_at_its_allowance(offset, convicts):
     params = {"eta": 1.0, "n": 1.0, "d": 2.0, "gamma": 0.5, "_ghi": 0.5, "t": 1.0, "T": 5.0, "_w": 1e3, "_logm": logm}
     got = confirm_point(conj, params, 0.0, 0.0, 0.0)
     assert (got is not None) == convicts
+
+
+def test_values_set_aside_for_fitted_constants_are_said():
+    """92 of the calibration's values were lost to float64 and set aside, and the verdict said nothing of them (nor of
+    those set aside on the ladders, nor past the search's first two notes)."""
+    from eoscheck.properties.conjecture import LOST_NOTE
+    from eoscheck.properties.decide import check_conjecture
+
+    conj = Conjecture.parse("loss(t) <= C*exp(-eta*gamma**2/4)",
+                            ranges={"eta": "2000", "gamma": "0.3:0.9", "n": "1", "d": "1"})
+    msg = check_conjecture(conj, "smoke").message
+    assert f"calibration {LOST_NOTE}" in msg

@@ -132,6 +132,6 @@ def _run(args) -> int:
         nan = int(table[name].isna().sum()) if len(table) else 0
         if nan:
             print(f"warning: measure {name} is NaN in {nan} of {len(table)} rows: its step lies outside 0..T "
-                  f"(--steps {grid.get('steps', 'T')}) there, the run diverged before it, or its threshold is not a "
-                  "number there", file=sys.stderr)
+                  f"(--steps {grid.get('steps', 'T')}) there, the run diverged before it, or its threshold has no value "
+                  "there", file=sys.stderr)
     return 0
