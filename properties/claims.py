@@ -135,9 +135,9 @@ class Evaluation:
     best_reduce: str = "max"
     #: a strict statement (< or >): reaching the limit is a violation, not only passing it
     strict: bool = False
-    #: points compared in the log domain, where the measured value and the bound both left float64's normal range
-    #: (0 against 0, inf against inf): {"m": ln measured (NaN: the point is compared in float64), "b": ln bound
-    #: (−inf where the bound is ≤ 0), "r": the measured value's relative allowance}
+    #: points compared in the log domain, where float64 lost the measured value but a log record kept it (a loss 0, an
+    #: F inf): {"m": ln measured (NaN: the point is compared in float64), "b": ln bound (−inf where the bound is ≤ 0),
+    #: "r": the measured value's relative allowance}
     log_domain: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
