@@ -40,8 +40,9 @@ def calibration_points(conj: Conjecture, examples: int, seed: int) -> tuple[np.n
         m, pp, _ = conj.points(i)
         # a value float64 lost (a loss 0 past margins ~745) carries nothing a constant can be fitted to: fitted on
         # 0 against EXPR's 0, C = 0 then convicted the true loss(t) <= C*exp(-eta*gamma**2/2) on the log records
-        keep = conj.mask(pp) & ~lost_to_float64(m, pp["_logm"])
-        lost += int((conj.mask(pp) & lost_to_float64(m, pp["_logm"])).sum())
+        inside, gone = conj.mask(pp), lost_to_float64(m, pp["_logm"])
+        keep = inside & ~gone
+        lost += int((inside & gone).sum())
         meas.append(m[keep])
         for p in PARAMS + EXTRA:
             P[p].append(pp[p][keep])

@@ -80,11 +80,10 @@ def compared_text(point: dict[str, Any], direction: str, constant: float = 1.0, 
     (``name``: what that ``bound`` is, "shape" for a fitted claim, "EXPR" for a conjecture)."""
     m, b = point.get("measured"), point.get("bound")
     if "measured_40" in point:   # a value float64 lost (a loss 0, an F inf), compared on its log record at 40 digits
-        import mpmath
+        f = (lambda k: value_text(point, k, digits))
+        return f"measured {f('measured')} vs limit {f('limit')} ({name} = {f('bound')}; at 40 digits, the measured " \
+               "value beyond float64)"
 
-        f = (lambda k: mpmath.nstr(mpmath.mpf(point[k]), digits))
-        return (f"measured {f('measured_40')} vs limit {f('limit_40')} ({name} = {f('bound_40')}; at 40 digits, the "
-                f"measured value beyond float64)")
     if constant == 1.0 and margin == 0.0:
         return f"measured {m:.{digits}g} vs bound {b:.{digits}g}"
     lim = point.get("limit")            # a conjecture's witness: its limit at 40 digits
@@ -94,6 +93,16 @@ def compared_text(point: dict[str, Any], direction: str, constant: float = 1.0, 
                                                                    " − allowance")
     const = "" if constant == 1.0 else f", C = {constant:.{digits}g}"
     return f"measured {m:.{digits}g} vs limit {lim:.{digits}g} ({form}{const}; {name} = {b:.{digits}g})"
+
+
+def value_text(point: dict[str, Any], key: str, digits: int = 9) -> str:
+    """A witness's ``key`` (measured, bound, limit, allowance) to ``digits`` digits: its 40-digit value where the point
+    holds one (a value float64 lost, compared on its log record), else its float64 value."""
+    if key + "_40" in point and "measured_40" in point:
+        import mpmath
+
+        return mpmath.nstr(mpmath.mpf(point[key + "_40"]), digits)
+    return f"{point[key]:.{digits}g}"
 
 
 def score(measured, bound, direction: str, constant: float = 1.0):

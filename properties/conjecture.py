@@ -193,9 +193,11 @@ class Conjecture:
         for k in range(traj.K):
             T = int(Ts[k])
             base = {"eta": traj.eta[k], "n": n, "d": d, "gamma": g, "T": T, "gamma_hi": float(inst.gamma_hi)}
-            if self.quantity == "transition_time" and None in self._log_thresholds(base):
-                undefined += 1                 # THR is not a number here: no time to measure
-                continue
+            if self.quantity == "transition_time":
+                base["_log_thr"] = self._log_thresholds(base)     # once a row (it may take 40-digit evaluations)
+                if None in base["_log_thr"]:
+                    undefined += 1             # THR has no value here: no time to measure
+                    continue
             vals, ts = self._measure(traj, k, T, base)
             if vals is None:
                 ambiguous += ts is None
@@ -260,7 +262,7 @@ class Conjecture:
             firsts = set()
             # a run that left the float range by T before reaching THR has no time (NaN: set aside, never a witness)
             gone = 0 <= int(traj.stats["diverged_at"][k]) <= T
-            for log_thr in self._log_thresholds(base):
+            for log_thr in base.get("_log_thr") or self._log_thresholds(base):
                 hit = np.flatnonzero(traj.records["log_loss"][k, : T + 1] <= log_thr)
                 firsts.add(float(hit[0]) if hit.size else (math.nan if gone else T + 1.0))
             if len(firsts) > 1:       # the threshold moves across γ*'s certificate past a step: no one time

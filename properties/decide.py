@@ -24,12 +24,11 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 
-import mpmath
 import numpy as np
 
 from eoscheck._errors import EoscheckError
 
-from .claims import compared_text, loosened, score
+from .claims import compared_text, loosened, score, value_text
 from .calibration import CalibrationLost, calibration_points, ladders
 from .conjecture import FIT_MARGIN, LOST_NOTE, SLOPE_TOL, Conjecture, Range, geometric_mean
 from .envelope import fit_constants
@@ -257,9 +256,7 @@ def check_conjecture(conj: Conjecture | str, effort: str = "quick", seed: int | 
             rep.verdict, rep.witness_source = "FALSIFIED", source
             rep.counterexample = {"instance": inst.to_json(), "point": pt, "description": inst.describe()}
             up = conj.direction == "<="
-            # values beyond float64 (a loss that underflowed, compared on its log) at 40 digits
-            val = ((lambda k, d=9: mpmath.nstr(mpmath.mpf(pt[k + "_40"]), d)) if "measured_40" in pt else
-                   (lambda k, d=9: f"{pt[k]:.{d}g}"))
+            val = (lambda k, d=9: value_text(pt, k, d))   # 40 digits for a value float64 lost
             lim = ((loosened(conj.direction, pt["bound"] < 0, margin) if margin else "EXPR")
                    + (" + " if up else " − ") + f"allowance {val('allowance', 2)}")
             H = pt.get("horizon", pt.get("T"))          # how far a transition time was looked for
