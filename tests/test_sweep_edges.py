@@ -153,6 +153,35 @@ def test_ctrl_c_stops_a_local_cluster_sweep_in_one_line(tmp_path):
     assert "Traceback" not in err and "eoscheck sweep: interrupted" in err, err
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped KeyboardInterrupt
+def test_a_ctrl_c_that_python_drops_still_stops_the_sweep(monkeypatch):
+    """Python drops an exception raised inside a weakref callback or ``__del__`` ("Exception ignored in …"): a Ctrl-C
+    that landed in Dask's WeakSet callback was lost, and the sweep ran to its end and exited 0 (a loaded test run of
+    test_ctrl_c_stops_a_local_cluster_sweep_in_one_line).  The interrupt is remembered and the sweep stops after the
+    task under way."""
+    import eoscheck.sweeps.execute as ex
+
+    ran: list[str] = []
+    real = ex.run_task
+
+    class Dropper:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):   # Python runs the handler here, inside __del__, and drops what it raises
+                pass
+
+    def run_task(task):
+        ran.append(task.key)
+        if len(ran) == 1:
+            Dropper()                 # deleted at once
+        return real(task)
+
+    monkeypatch.setattr(ex, "run_task", run_task)
+    with pytest.raises(KeyboardInterrupt):
+        sweep("synthetic", **dict(SMALL, datasets=4), task_size=1)
+    assert len(ran) == 1
+
+
 def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
     """SIGTERM (a batch system's preemption) exited -15 with no line saying the sweep was interrupted."""
     out = tmp_path / "term"

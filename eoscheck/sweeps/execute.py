@@ -222,6 +222,7 @@ def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: st
     results: dict[str, dict] = {}
     stats: dict[str, Any] = {"mode": "serial"}
     with contextlib.ExitStack() as stack:   # a scheduler's client, closed last
+        caught = stack.enter_context(_interrupts(deferred=False))
         client = None
         if scheduler is not None:           # the tasks' keys hold the workers' numerics: asked before any lookup
             t0 = time.perf_counter()
@@ -250,6 +251,7 @@ def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: st
             if folder is not None:
                 store(folder, res)
             bar.update(1)
+            caught.check()                  # an interrupt Python dropped (see _interrupts): this task kept, then stop
 
         try:
             if todo and scheduler is None and workers == 0:
@@ -331,7 +333,7 @@ def _on_dask(todo: list[Task], finish, workers: int, client=None) -> dict[str, A
         stack.callback(quiet.setLevel, quiet.level)
         if client is None:
             stack.enter_context(dask.config.set(cluster_config()))  # also for a worker a nanny restarts
-            deferred = stack.enter_context(_deferred_interrupts())
+            deferred = stack.enter_context(_interrupts(deferred=True))
             cluster = stack.enter_context(LocalCluster(
                 n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
                 # CRITICAL: a task's error is raised again here and printed as one line; the worker's own
@@ -358,33 +360,46 @@ def _on_dask(todo: list[Task], finish, workers: int, client=None) -> dict[str, A
             "cluster_close_s": time.perf_counter() - t2}
 
 
-class _deferred_interrupts:
-    """Ctrl-C and SIGTERM held back until :meth:`release` (then raised as KeyboardInterrupt): a LocalCluster
-    interrupted while it starts is never handed to the code that closes it, and Dask's exit handler then printed
-    ~30 lines (AssertionError: Status.init) and a half-forked worker ~25 more.  A no-op off the main thread."""
+class _interrupts:
+    """Ctrl-C and SIGTERM caught on the main thread (a no-op elsewhere) and remembered.
+
+    ``deferred=False`` raises KeyboardInterrupt at once and :meth:`check` raises it again later: Python drops an
+    exception raised inside a weakref callback or ``__del__`` ("Exception ignored in …"), and a sweep whose Ctrl-C
+    landed in Dask's WeakSet callback ran to its end and exited 0; the task loop checks after each task.
+    ``deferred=True`` holds them back until :meth:`release` (then raised): a LocalCluster interrupted while it starts
+    is never handed to the code that closes it, and Dask's exit handler then printed ~30 lines (AssertionError:
+    Status.init) and a half-forked worker ~25 more."""
 
     SIGNALS = ("SIGINT", "SIGTERM")
 
-    def __enter__(self) -> "_deferred_interrupts":
+    def __init__(self, deferred: bool) -> None:
+        self.deferred = deferred
+        self.got: list[int] = []
+        self.saved: dict = {}
+
+    def _caught(self, signum, frame) -> None:
+        self.got.append(signum)
+        if not self.deferred:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> "_interrupts":
         import signal
         import threading
 
-        self.got: list[int] = []
-        self.saved: dict = {}
         if threading.current_thread() is threading.main_thread():
             for name in self.SIGNALS:
                 sig = getattr(signal, name)
-                self.saved[sig] = signal.signal(sig, lambda signum, frame: self.got.append(signum))
+                self.saved[sig] = signal.signal(sig, self._caught)
         return self
 
-    def release(self) -> None:
-        import signal
-
-        for sig, handler in self.saved.items():
-            signal.signal(sig, handler)
-        self.saved = {}
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a signal was caught (whether or not its first raise got through)."""
         if self.got:
             raise KeyboardInterrupt
+
+    def release(self) -> None:
+        self.__exit__()
+        self.check()
 
     def __exit__(self, *exc) -> None:
         import signal
