@@ -635,12 +635,30 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None where there is no such process."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return fh.read().rsplit(")", 1)[1].split()
     except OSError:
-        return False
+        return None
+
+
+def _alive(pid: int, started: str | None = None) -> bool:
+    """Whether ``pid`` runs (a zombie has ended), and is the process that started at ``started`` (stat's field 22,
+    in clock ticks since boot) where given: this machine's pids wrap at 32768, and a loaded test run reuses them."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z" and (started is None or fields[19] == started)
+
+
+def _described(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = "?"
+    fields = _stat(pid) or ["gone"]
+    return f"{pid} (state {fields[0]}, parent {fields[1] if len(fields) > 1 else '?'}: {cmd[:120]})"
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc") or sys.platform != "linux", reason="needs Linux /proc")
@@ -665,14 +683,16 @@ def test_sympy_children_die_when_the_audit_is_killed():
             time.sleep(0.2)
         kids += [g for k in kids for g in _children(k) if _alive(g)]
         assert len(kids) >= 2, "the sympy server forked no child for a question within 120 s"
+        born = {k: (_stat(k) or [""] * 20)[19] for k in kids}
         proc.kill()
         proc.wait(10)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(k) for k in kids):
+        while time.monotonic() < deadline and any(_alive(k, born[k]) for k in kids):
             time.sleep(0.1)
-        left = [k for k in kids if _alive(k)]
-        for k in left:  # clean up before failing
-            os.kill(k, signal.SIGKILL)
+        left = [_described(k) for k in kids if _alive(k, born[k])]
+        for k in kids:  # clean up before failing
+            if _alive(k, born[k]):
+                os.kill(k, signal.SIGKILL)
         assert not left, f"orphaned sympy children: {left}"
     finally:
         if proc.poll() is None:
