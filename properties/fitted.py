@@ -101,6 +101,22 @@ def fitted_constant(claim_id: str, path: Path | str | None = None) -> float | No
     return None if rec is None else float(rec["value"])
 
 
+#: the source of a fitted constant that the constants in use do not hold (:func:`claim_constant`)
+CALIBRATED_NOW = "calibrated by this check"
+
+
+def claim_constant(c: Claim) -> tuple[float, str]:
+    """(the constant a fitted claim is checked with, where it comes from): the constants file in use (the
+    package's, or $EOSCHECK_FITTED_CONSTANTS), else its calibration sweep run now (seeded: the same value on every
+    run)."""
+    path = constants_path()
+    C = fitted_constant(c.id)
+    if C is None:
+        return float(calibrate(c)["value"]), CALIBRATED_NOW
+    return C, ("the package's properties/fitted_constants.json" if path == CONSTANTS_FILE
+               else f"EOSCHECK_FITTED_CONSTANTS={path}")
+
+
 def refuse_package_file(path: Path | str) -> None:
     """:class:`EoscheckError` if ``path`` is the package's own constants file (never written)."""
     if Path(path).resolve() == Path(CONSTANTS_FILE).resolve():
@@ -254,15 +270,10 @@ def check_asymptotic(c: Claim, profile: str, seed: int | None, rep, shrink_attem
     """Verify a fitted claim (fresh, wider draws) and run its scaling ladders; fills ``rep``."""
     from .search import fill_report, search
 
-    C = fitted_constant(c.id)
+    C, rep.constant_source = claim_constant(c)
     notes = []
-    path = constants_path()
-    rep.constant_source = ("the package's properties/fitted_constants.json" if path == CONSTANTS_FILE
-                           else f"EOSCHECK_FITTED_CONSTANTS={path}")
-    if C is None:
-        C = calibrate(c)["value"]
+    if rep.constant_source == CALIBRATED_NOW:
         notes.append("constant fitted now (not in fitted_constants.json; run `eoscheck fit`)")
-        rep.constant_source = "calibrated by this check"
     rep.fitted_constant, rep.constant_name = C, c.fit.constant
     b = budget(profile)
     res = search(c.strategy(b), c.evaluate, claim_settings(c, profile, seeded=seed is not None), constant=C,

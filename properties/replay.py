@@ -23,6 +23,7 @@ from eoscheck._errors import EoscheckError, TooBig
 from eoscheck.outputs import atomic_write
 
 from .claims import Claim, get_claim
+from .fitted import claim_constant
 from .hypotheses import assumption_conflicts, certificate_conflict, domain_conflicts
 from .instances import Instance, single_thread
 from .numerics import jsonable
@@ -157,10 +158,17 @@ def replay(path: str | Path) -> ReplayResult:
         if kind == "claim":
             c = get_claim(obj["claim"]["id"])
             want = c.fit.margin if (c.fit is not None and c.kind == "asymptotic") else 0.0
-            if margin != want or (c.kind == "exact" and C != 1.0):
-                raise EoscheckError(f"{path}: claim {c.id} is checked with " + ("constant 1 and " if c.kind == "exact"
+            if margin != want or (c.fit is None and C != 1.0):
+                raise EoscheckError(f"{path}: claim {c.id} is checked with " + ("constant 1 and " if c.fit is None
                                     else "") + f"margin {want:g}, not constant {C!r} and margin {margin!r}; the file "
                                     "was edited or is corrupt")
+            if c.fit is not None:      # a fitted claim: the constant its check uses, not the file's word for it
+                fitted, source = claim_constant(c)
+                if C != fitted:
+                    raise EoscheckError(f"{path}: claim {c.id} is checked with its fitted constant {fitted!r} "
+                                        f"({source}), not {C!r} (the file's, from {obj.get('constant_source', '?')}); "
+                                        "the file was edited, or the constants were refitted since it was saved "
+                                        "(replay with the constants it names: EOSCHECK_FITTED_CONSTANTS=FILE)")
         elif kind == "conjecture":
             from .conjecture import Conjecture
 

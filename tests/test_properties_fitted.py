@@ -153,6 +153,11 @@ def test_a_fitted_witness_states_the_limit_it_broke_and_where_its_constant_came_
     assert saved["constant"] == C and saved["constant_source"] == rep["constant_source"]
     assert main(["replay", rep["counterexample_file"]]) == 1
     assert f"vs limit {lim:.17g}" in capsys.readouterr().out
+    # replayed with the package's constants, C = 2.7 there: not the constant the witness broke, said in one line
+    monkeypatch.delenv("EOSCHECK_FITTED_CONSTANTS")
+    assert main(["replay", rep["counterexample_file"]]) == 2
+    err = capsys.readouterr().err
+    assert f"not {C!r} (the file's, from EOSCHECK_FITTED_CONSTANTS={path})" in err and err.count("\n") == 1
 
 
 def test_fit_refuses_to_write_the_packages_own_constants_file(capsys):

@@ -16,7 +16,17 @@ from eoscheck.properties.hypotheses import certificate_conflict
 from eoscheck.properties.strategies import with_certificate
 
 
-def _witness(tmp_path, claim_id, data, etas, steps, extra=None, constant=1.0, margin=0.0, name="w.json"):
+def _constant(claim_id):
+    """The constant ``eoscheck check`` saves with a witness of the claim: its fitted one, else 1."""
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.fitted import claim_constant
+
+    c = get_claim(claim_id)
+    return claim_constant(c)[0] if c.fit is not None else 1.0
+
+
+def _witness(tmp_path, claim_id, data, etas, steps, extra=None, constant=None, margin=0.0, name="w.json"):
+    constant = _constant(claim_id) if constant is None else constant
     meta = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in data.meta.items()}
     obj = {"format": "eoscheck-counterexample/1", "kind": "claim", "claim": {"id": claim_id},
            "constant": constant, "margin": margin, "point": None,
@@ -57,6 +67,36 @@ def test_an_exact_claim_is_replayed_with_constant_1_and_margin_0_only(tmp_path, 
     path = _witness(tmp_path, "thm1.eos_average", data, [8.0], 50, constant=constant, margin=margin)
     assert main(["replay", path]) == 2
     assert "edited or is corrupt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("factor", [1e6, 1e-6])
+def test_a_fitted_claim_is_replayed_with_its_fitted_constant_only(tmp_path, capsys, factor):
+    """thm3.lower (L_t ≥ c₀·shape, c₀ fitted: 0.629 in the package's file) on a valid Theorem 3 instance, the file's
+    constant edited to 1e6·c₀: replay said REPRODUCED ("measured 0.6477 vs limit 500000", exit 1), convicting a true
+    statement with a constant nobody fitted (a reviewer's file).  Probabilistic and fitted claims' constants were
+    not checked at all."""
+    from eoscheck.properties.fitted import fitted_constant
+    from eoscheck.properties.theorem3 import thm3_instance
+
+    C = fitted_constant("thm3.lower")
+    inst = thm3_instance(0.05, (4.0,), 200)
+    data = inst.data
+    path = _witness(tmp_path, "thm3.lower", data, [4.0], 200, constant=C * factor, margin=1.0)
+    assert main(["replay", path]) == 2
+    err = capsys.readouterr().err
+    assert f"fitted constant {C!r}" in err and "edited" in err and err.count("\n") == 1
+    path = _witness(tmp_path, "thm3.lower", data, [4.0], 200, constant=C, margin=1.0, name="ok.json")
+    assert main(["replay", path]) == 0      # its own constant: the statement holds there
+    assert "NOT reproduced" in capsys.readouterr().out
+
+
+def test_a_probabilistic_claim_is_replayed_with_constant_1_only(tmp_path, capsys):
+    """thm4.sgd_bounds' limit is scaled by the file's constant, which replay did not check."""
+    data = with_certificate(toy(normalized=True))
+    path = _witness(tmp_path, "thm4.sgd_bounds", data, [1.0], 50, constant=1e-9)
+    assert main(["replay", path]) == 2
+    err = capsys.readouterr().err
+    assert "checked with constant 1 and margin 0, not constant 1e-09" in err and "edited or is corrupt" in err
 
 
 def test_a_certificate_that_is_not_the_datas_is_refused(tmp_path, capsys):
@@ -135,15 +175,15 @@ def test_lemma13_is_replayed_inside_its_family_only(tmp_path, capsys):
 
     data = lemma13_data(0.15, 0.5, 0, 1)
     margin = LEMMA13.fit.margin
-    far = _witness(tmp_path, "lemma13.lower", data, [1000.0], 2000, constant=0.169, margin=margin)
+    far = _witness(tmp_path, "lemma13.lower", data, [1000.0], 2000, margin=margin)
     assert main(["replay", far]) == 2
     assert "outside the family's η ∈ [0.25, 8.0]" in capsys.readouterr().err
-    inside = _witness(tmp_path, "lemma13.lower", data, [8.0], 2000, constant=0.169, margin=margin, name="in.json")
+    inside = _witness(tmp_path, "lemma13.lower", data, [8.0], 2000, margin=margin, name="in.json")
     assert main(["replay", inside]) == 0        # a member of the family is replayed (and the claim holds there)
     capsys.readouterr()
     # z₁ = (0.2, 0) is the hull's min-norm point: w* = e₁, and the projections 0 and 0.5 are separable (b = 0)
     vertex = with_certificate(Dataset(np.array([[0.2, 0.0], [0.5, 0.5]]), np.ones(2), name="vertex"))
-    path = _witness(tmp_path, "lemma13.lower", vertex, [1.0], 200, constant=0.169, margin=margin, name="v.json")
+    path = _witness(tmp_path, "lemma13.lower", vertex, [1.0], 200, margin=margin, name="v.json")
     assert main(["replay", path]) == 2
     assert "not certified non-separable" in capsys.readouterr().err
 
@@ -210,12 +250,13 @@ def test_every_explicit_calibration_and_ladder_instance_is_admitted(claim_id):
 
 def _forged(tmp_path, claim_id, inst, name="f.json"):
     """A witness file holding ``inst`` as ``eoscheck check`` would save it (no recorded point; a fitted claim's
-    margin, constant 1)."""
+    margin and constant)."""
     from eoscheck.properties.claims import get_claim
 
     c = get_claim(claim_id)
     margin = c.fit.margin if c.kind == "asymptotic" else 0.0
-    obj = {"format": "eoscheck-counterexample/1", "kind": "claim", "claim": {"id": claim_id}, "constant": 1.0,
+    obj = {"format": "eoscheck-counterexample/1", "kind": "claim", "claim": {"id": claim_id},
+           "constant": _constant(claim_id),
            "margin": margin, "point": None, "instance": inst.to_json()}
     path = tmp_path / name
     path.write_text(json.dumps(obj))
