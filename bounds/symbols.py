@@ -129,6 +129,15 @@ STANDING: dict[str, tuple[sp.Basic, ...]] = {
 }
 
 
+def outside_range(name: str, value: float) -> bool:
+    """Whether ``value`` lies outside symbol ``name``'s own range: its sign (positive, nonnegative) and its standing
+    range (:data:`STANDING`), e.g. η ≤ 0 or γ > 1, where it is no value of that parameter at all."""
+    sym = SYMBOLS[name].symbol
+    if (sym.is_positive and not value > 0) or (sym.is_nonnegative and not value >= 0):
+        return True
+    return any(not bool(rel.subs(sym, sp.Float(value))) for rel in STANDING.get(name, ()))
+
+
 def info(name: str) -> SymbolInfo:
     """The :class:`SymbolInfo` of a symbol name (KeyError if unknown)."""
     return SYMBOLS[name]

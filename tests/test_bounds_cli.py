@@ -56,6 +56,27 @@ def test_out_of_domain_is_reported(capsys):
     assert data["in_domain"] is False and data["violated"]
 
 
+@pytest.mark.parametrize("args, says", [
+    (["--eta", "-1", "--gamma", "0.1", "--t", "10"], "--eta -1 is outside stepsize η > 0"),
+    (["--eta", "0", "--gamma", "0.1", "--t", "10"], "--eta 0 is outside stepsize η > 0"),
+    (["--eta", "1", "--gamma", "2", "--t", "10"], "--gamma 2 is outside margin γ ∈ (0, 1]"),
+    (["--eta", "1", "--gamma", "0.1", "--t", "-3"], "--t -3 is outside step t ≥ 1"),
+])
+def test_a_value_outside_its_parameters_range_is_a_usage_error(capsys, args, says):
+    """η = −1 printed "nan" and γ = 2 a value, each with "OUTSIDE its domain" and exit 0 (a reviewer's runs): a
+    stepsize ≤ 0 or a margin above 1 (Assumption 1: ‖xᵢ‖ ≤ 1) is no value of the parameter at all.  A point
+    inside every parameter's range but outside the bound's own conditions (γ²ηt ≥ 1) is still reported, exit 0."""
+    assert main(["bounds", "thm1.eos_average", *args]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+
+
+def test_a_state_value_outside_its_range_is_a_usage_error(capsys):
+    assert main(["bounds", "thm1.stable_bound", "--eta", "1", "--gamma", "0.1", "--t", "1000", "--s", "10",
+                 "--set", "F_s=-0.5"]) == 2
+    assert "--set F_s=-0.5 is outside" in capsys.readouterr().err
+
+
 def test_loss_bounds_and_free_constants(capsys):
     assert main(["bounds", "thm35.eos_average", "--eta", "4", "--gamma", "0.2", "--t", "5000", "--loss", "logistic"]) == 0
     out = capsys.readouterr().out

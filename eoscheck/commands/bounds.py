@@ -73,6 +73,17 @@ def _values(args) -> dict[str, float]:
     return vals
 
 
+def _check_ranges(vals: dict) -> None:
+    """A value outside its parameter's own range (η ≤ 0, γ > 1, t < 1, a potential ≤ 0) is a usage error; a bound's
+    other conditions (γ²ηt ≥ 1) are its domain, reported with its value."""
+    from ..bounds.symbols import SYMBOLS, outside_range
+
+    for k, v in vals.items():
+        if k in SYMBOLS and outside_range(k, v):
+            given = f"--{k} {_fmt(v)}" if k in _FLAGS else f"--set {k}={_fmt(v)}"
+            raise EoscheckError(f"{given} is outside {SYMBOLS[k].description}; give a value in that range")
+
+
 def _check_inputs(b, vals: dict, loss) -> None:
     """One clear line for what is missing, in terms of the command's flags."""
     from ..bounds.rho import as_loss
@@ -155,6 +166,7 @@ def _evaluate(args) -> int:
     used = set(b.symbols) | {s.name for c in b.full_domain for s in c.free_symbols}
     ignored = sorted(set(vals) - used)
     vals = {k: v for k, v in vals.items() if k in used}
+    _check_ranges(vals)
     _check_inputs(b, vals, loss)
     shown = ", ".join(f"{k}={_fmt(v)}" for k, v in vals.items())
     try:
