@@ -123,7 +123,10 @@ def crawshaw_liu_tau_2d(inst: Instance) -> Evaluation:
 
 def _hard1_instances(budget: Budget):
     """Instance 1 of Theorem 3.1 inside its domain: n ∈ [6, 32], γ ∈ [0.02, 1/6], η ∈ [1, 8]× the stepsize
-    floor max(n, (32/γ²) ln(3/γ)); T = ⌊n/(16γ)⌋ + 1 steps are enough to see a separation that comes too early."""
+    floor max(n, (32/γ²) ln(3/γ)); T = 4⌊n/(16γ)⌋ + 16 steps: ⌊n/(16γ)⌋ + 1 are enough to see a separation that
+    comes too early, and the rest show when it comes (at 3.1–3.8·n/(16γ) over these ranges, η = 1, 3, 8× the floor,
+    by a direct numpy GD): with T = ⌊n/(16γ)⌋ + 1 every run was cut off before it separated, and the readout's
+    t_sep/(n/(16γ)) = 1.01 was the horizon's, not the runs'."""
 
     @st.composite
     def inst(draw) -> Instance:
@@ -132,7 +135,7 @@ def _hard1_instances(budget: Budget):
         floor = eta_floor(g, n)
         etas = tuple(sorted({floor * float(draw(log_uniform(1.0, 8.0))) for _ in range(2)} | {floor}))
         data = with_certificate(crawshaw_liu_instance1(n, g))
-        T = int(math.floor(float(at(crawshaw_liu.MISCLASSIFIED_UNTIL, n=n, gamma=g)))) + 1
+        T = 4 * int(math.floor(float(at(crawshaw_liu.MISCLASSIFIED_UNTIL, n=n, gamma=g)))) + 16
         return Instance(data, "logistic", etas, T, extra={"gamma": g})
 
     return inst()
@@ -162,9 +165,10 @@ def crawshaw_liu_hard1(inst: Instance) -> Evaluation:
     g, n = float(inst.extra["gamma"]), inst.data.n
     b = float(at(crawshaw_liu.MISCLASSIFIED_UNTIL, n=n, gamma=g))
     first = A.first(A.min_margin > 0).astype(np.float64)
-    # t_sep is an integer: t_sep > n/(16γ) ⟺ t_sep ≥ ⌊n/(16γ)⌋ + 1 = T; a run that never separates within its
-    # T steps has t_sep ≥ T + 1 (recorded as T + 1, which satisfies the claim)
+    # t_sep is an integer: t_sep > n/(16γ) ⟺ t_sep ≥ ⌊n/(16γ)⌋ + 1; a run that never separates within its T steps
+    # has t_sep ≥ T + 1 (recorded as T + 1, which satisfies the claim where T ≥ ⌊n/(16γ)⌋)
     t_sep = np.where(first >= 0, first, inst.steps + 1.0)
     return Evaluation(t_sep, np.full(A.K, math.floor(b) + 1.0), 0.0, ">=",
                       {"eta": A.eta[:, 0], "n": np.full(A.K, n), "gamma": np.full(A.K, g)},
-                      best=t_sep / b, best_meaning="t_sep / (n/(16γ))", best_reduce="min")
+                      best=t_sep / b, best_meaning="t_sep / (n/(16γ)) (t_sep = T + 1 where not separated by T)",
+                      best_reduce="min")

@@ -111,3 +111,18 @@ def test_the_one_step_decrease_is_checked_only_where_l_is_below_one_over_8_eta()
     small_n_L, below = n * L_t <= math.log(2), L_t <= 1 / (8 * A.eta)
     assert (broken & small_n_L & ~below).any() and not (broken & small_n_L & below).any()
     assert get_claim("crawshaw_liu.step_decrease").evaluate(inst).holds()
+
+
+def test_the_hard_instance_claims_runs_last_until_they_separate(capsys):
+    """crawshaw_liu.hard1_misclassified ran T = ⌊n/(16γ)⌋ + 1 steps: no run separated within it, every t_sep was the
+    censoring mark T + 1, and the readout t_sep/(n/(16γ)) = 1.01 (a reviewer's run) read as a claim tight to 1 %.
+    Over its ranges (n ∈ [6, 32], γ ∈ [0.02, 1/6], η from 1 to 8× the floor) a direct numpy GD separates at
+    3.07–3.81·n/(16γ); the claim's runs now see it: its smallest t_sep/(n/(16γ)) is ≥ 3, and below 4 (a run cut
+    off reads (4⌊n/(16γ)⌋ + 17)/(n/(16γ)) > 4)."""
+    import json
+
+    from eoscheck.cli import main
+
+    assert main(["check", "crawshaw_liu.hard1_misclassified", "--profile", "ci", "--seed", "0", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)["claims"][0]
+    assert rep["verdict"] == "holds" and 3.0 <= rep["best_constant"] < 4.0, rep
