@@ -61,6 +61,9 @@ CL_STABLE_SHARP = register(Bound(
     domain=(sp.Ge(t, s),),
     source=Source("Appendix A", paper=CRAWSHAW_LIU, ref="paper.md §2.3", tag="D"),
     assumptions=Assumptions(init="any w0"), derived=True,
+    notes=("As paper.md §2.3 states it.  Summing crawshaw_liu.step_decrease (1/L_{t+1} ≥ 1/L_t + ηγ²/8) gives the "
+           "stronger 8/(8/L(w_s) + ηγ²(t − s)), up to 8× lower near t = s (where this one is 8·L(w_s), weaker than "
+           "L_t ≤ L_s); the stronger form is checked step by step through crawshaw_liu.step_decrease.",),
 ))
 
 CL_STEP = register(Bound(
