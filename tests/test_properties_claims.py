@@ -87,3 +87,24 @@ def test_meng_data_have_a_finite_minimizer_by_construction(d):
             # at a w within an ulp of w⋆ (‖w‖ < 1e3: ≤ 2.3e-13) the exact gradient is ≤ λ_max·ulp ≤ ¼·2.3e-13, and
             # its computed sum of n ≤ 12 terms |σ·zᵢ| ≤ 1 adds ≤ (n + 2)ε√d ≈ 1e-14: below 1e-13 in all
             assert np.linalg.norm(w) < 1e3 and np.linalg.norm(s @ Z / n) < 1e-13, (n, seed)
+
+
+def test_the_binomial_tests_of_one_check_keep_their_family_level():
+    """thm4.sgd_bounds and prop15.test_error convicted at 10⁻³ a test, with no correction for the thorough profile's
+    1200 tests: a bound holding with probability exactly 1 − δ would have been convicted with probability ≈ 70 % (a
+    reviewer's count).  Each test is now at FAMILY_LEVEL/MAX_TESTS, and MAX_TESTS must cover every profile's tests
+    (instances × bounds, and the shrinks after a first conviction) for the union bound to hold."""
+    from scipy.stats import binom
+
+    from eoscheck.properties import theorem4
+    from eoscheck.properties.claims import get_claim
+    from eoscheck.properties.profiles import EXAMPLES, examples
+    from eoscheck.properties.search import SHRINK_ATTEMPTS
+
+    for cid, bounds in (("thm4.sgd_bounds", 2), ("prop15.test_error", 1)):
+        for profile in EXAMPLES:
+            assert (examples(get_claim(cid), profile) + SHRINK_ATTEMPTS) * bounds <= theorem4.MAX_TESTS, (cid, profile)
+    assert theorem4.BINOMIAL_LEVEL * theorem4.MAX_TESTS <= theorem4.FAMILY_LEVEL * (1 + 1e-15)
+    # the quantile each test uses: P(Binomial(64, 0.05) > q) ≤ 10⁻⁷ < P(Binomial(64, 0.05) ≥ q)
+    q = binom.ppf(1 - theorem4.BINOMIAL_LEVEL, 64, 0.05)
+    assert binom.sf(q, 64, 0.05) <= 1e-7 < binom.sf(q - 1, 64, 0.05)
