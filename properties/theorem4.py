@@ -67,6 +67,14 @@ def _seeded_instances(data_st, T: int, etas: tuple[float, float], fields):
     return inst()
 
 
+def _confidence(inst: Instance) -> str | None:
+    """Why ``inst``'s confidence δ is no failure probability (None: it is one, in (0, 1))."""
+    delta = inst.extra.get("delta")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
+        return f"its confidence δ = {delta!r} is not a probability in (0, 1)"
+    return None
+
+
 def _sgd_instances(budget: Budget):
     return _seeded_instances(separable_datasets(n=(1, 12), d=(1, 6), margin=(0.05, 0.9)), budget.steps(400),
                              (0.25, 256.0), lambda draw: {"paths": int(64 * budget.scale)})
@@ -109,7 +117,7 @@ BINOMIAL_LEVEL = FAMILY_LEVEL / MAX_TESTS
        quantity="number of paths violating each bound at the final t", direction="<=",
        domain="γ²ηt ≥ 1; violations counted over R seeded paths; bound = the 1 − 10⁻⁷ quantile of Binomial(R, δ) (10⁻³ over a check's tests)",
        assumptions=("Assumption 2 (empirical distribution of separable data)", "w0 = 0"), bound=theorem4.LOSS,
-       strategy=_sgd_instances, examples=6)
+       strategy=_sgd_instances, examples=6, admits=_confidence)
 def thm4_sgd(inst: Instance) -> Evaluation:
     eta, g, T = inst.etas[0], inst.gamma, inst.steps
     R, delta = inst.extra["paths"], inst.extra["delta"]
@@ -164,7 +172,7 @@ def population_errors(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
        domain="ŵ consistent with its sample (certified); violations counted over the R samples whose ŵ is; bound = "
               "the 1 − 10⁻⁷ quantile of Binomial(R', δ) (10⁻³ over a check's tests)",
        assumptions=("Assumption 1", "logistic loss", "w0 = 0"), bound=theorem4.TEST_ERROR,
-       strategy=prop15_instances, examples=4)
+       strategy=prop15_instances, examples=4, admits=_confidence)
 def prop15_test_error(inst: Instance) -> Evaluation:
     n, d, delta = int(inst.extra["n_train"]), inst.data.d, float(inst.extra["delta"])
     return error_exceedances(inst, float(at(theorem4.TEST_ERROR, d=d, n=n, delta=delta)))

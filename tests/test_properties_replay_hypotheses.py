@@ -99,6 +99,15 @@ def test_a_probabilistic_claim_is_replayed_with_constant_1_only(tmp_path, capsys
     assert "checked with constant 1 and margin 0, not constant 1e-09" in err and "edited or is corrupt" in err
 
 
+@pytest.mark.parametrize("delta", [0.0, 1.5, "0.1", None])
+def test_a_probabilistic_witness_needs_a_confidence_in_0_1(tmp_path, capsys, delta):
+    """thm4.sgd_bounds' limit is the quantile of Binomial(R, δ): replay did not check that δ is a probability."""
+    data = with_certificate(toy(normalized=True))
+    path = _witness(tmp_path, "thm4.sgd_bounds", data, [1.0], 50, extra={"paths": 8, "seed": 0, "delta": delta})
+    assert main(["replay", path]) == 2
+    assert "is not a probability in (0, 1)" in capsys.readouterr().err
+
+
 def test_a_certificate_that_is_not_the_datas_is_refused(tmp_path, capsys):
     """The stored certificate [lo, hi] of the max margin is trusted only if it meets the one certified anew:
     the toy set's γ* is 0.2 (w* = (0, 1)); a file claiming γ* ∈ [0.06 − 1e-14, 0.06] along a worse unit w (its
