@@ -161,7 +161,7 @@ class NumpyBackend(_Elementwise):
         return out
 
     def log_mul(self, coeff, erfc_args, others, generic, env):
-        out = np.full(_shape(env), math.log(float(coeff * 2 ** len(erfc_args))))
+        out = np.full(_shape(env), _exact_log(coeff * 2 ** len(erfc_args)))
         for fu in erfc_args:
             out = out + scipy.special.log_ndtr(-math.sqrt(2.0) * fu(env))
         pos = np.ones(_shape(env), dtype=bool)
@@ -272,6 +272,14 @@ def _ratio(p: int, q: int) -> float:
         return math.inf if p > 0 else -math.inf
 
 
+def _exact_log(c) -> float:
+    """ln c of a positive sympy number from its exact value: ``math.log(float(c))`` failed where c is below float64's
+    range (1e-400·e^{−z²}: "math domain error") and was −∞ for a loss that is not 0."""
+    if isinstance(c, sp.Rational):
+        return float(mpmath.log(mpmath.mpf(int(c.p))) - mpmath.log(mpmath.mpf(int(c.q))))
+    return float(mpmath.log(mpmath.mpf(sp.Float(c, 30)._mpf_)))
+
+
 def _shape(env):
     return env.args[0].shape if env.args else ()
 
@@ -370,7 +378,7 @@ class TorchBackend(_Elementwise):
         return torch.where(~torch.isfinite(out) & torch.isfinite(r), torch.log(cf + r), out)
 
     def log_mul(self, coeff, erfc_args, others, generic, env):
-        out = as_tensor(math.log(float(coeff * 2 ** len(erfc_args))))
+        out = as_tensor(_exact_log(coeff * 2 ** len(erfc_args)))
         for fu in erfc_args:
             out = out + torch.special.log_ndtr(-math.sqrt(2.0) * as_tensor(fu(env)))
         pos = torch.ones((), dtype=torch.bool)

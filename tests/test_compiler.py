@@ -438,3 +438,20 @@ def test_a_user_loss_and_its_derivatives_are_as_accurate_as_their_conditioning(t
                 kappa = abs(xm * mpmath.diff(f, xm) / exact[k]) if exact[k] != 0 else 0
                 tol = float((kappa + 16) * eps * abs(exact[k])) + 16 * 2.0**-1074
                 assert abs(mpmath.mpf(got[k][i]) - exact[k]) <= tol, (text, k, x, got[k][i], float(exact[k]))
+
+
+@pytest.mark.parametrize("text", ["log(1+exp(-z)) + 1e-400*exp(-z**2)", "1e-400*exp(-(z-950)**2) + log(1+exp(-z))"])
+def test_a_coefficient_below_the_float_range_keeps_its_log(text):
+    """The stable log of c·∏fᵢ took math.log(float(c)): c = 1e-400 is 0.0 in float64, and `eoscheck audit-loss` on
+    this valid loss crashed with "ValueError: math domain error" (a reviewer's run).  ln c is taken from c's exact
+    value (−921.03 for 1e-400); the term's log at z = 0 is −921.03 (the oracle: mpmath at 50 digits)."""
+    from eoscheck.compiler import compile_expr
+
+    expr = parse_loss(text).expr
+    term = next(a for a in expr.args if a != sp.log(1 + sp.exp(-z)))      # c·e^{−(z−a)²}, c = 10⁻⁴⁰⁰ exactly
+    f = compile_expr(sp.log(term), [z], "numpy", stable_log=True)
+    with mpmath.workdps(50):
+        want = float(mpmath.log(sp.lambdify(z, term, "mpmath")(mpmath.mpf(0))))
+    got = float(f(np.array([0.0]))[0])
+    # ln c exact to the float's rounding (half an ulp of 921), plus the rest's few ulps: 8 ulps of 921
+    assert abs(got - want) <= 8 * math.ulp(abs(want)), (got, want)
