@@ -170,14 +170,14 @@ def parse_loss(text: str, params: Mapping[str, float] | None = None, name: str |
         raise EoscheckError(f"a loss must be given as a string, got {type(text).__name__}")
     head = text.strip().partition(":")[0].strip()
     if head in BUILTIN_LOSSES:
-        return get_loss(text.strip(), **{k: _param_value(k, v) for k, v in params.items()})
+        return get_loss(text.strip(), **{k: param_value(k, v) for k, v in params.items()})
     values: dict[str, sp.Basic] = {"z": z}
     for key, val in params.items():
         if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", key) or key.startswith("__"):
             raise EoscheckError(f"bad parameter name {key!r}; use a plain identifier such as a or temp")
         if key == "z":
             raise EoscheckError("z is the margin variable and cannot be a parameter")
-        values[key] = _exact(_param_value(key, val))
+        values[key] = _exact(param_value(key, val))
     try:
         expr = parse_expression(text, values)
     except EoscheckError as err:
@@ -191,7 +191,7 @@ def parse_loss(text: str, params: Mapping[str, float] | None = None, name: str |
     if name is None:
         name = " ".join(text.split())
         if params:
-            name += " [" + ", ".join(f"{k}={_param_value(k, v):g}" for k, v in params.items()) + "]"
+            name += " [" + ", ".join(f"{k}={param_value(k, v):g}" for k, v in params.items()) + "]"
     return from_expr(expr, name=name)
 
 
@@ -297,13 +297,23 @@ def evaluate(expr: sp.Expr, values: Mapping[str, Any], *, seconds: float = EVAL_
 # ---------------------------------------------------------------------------
 
 
-def _param_value(key: str, val) -> float:
+def param_value(key: str, val) -> float:
+    """A formula parameter's value as a float: a number, finite, and (given as text) not a nonzero number that
+    float64 reads as 0; EoscheckError otherwise."""
     try:
         x = float(val)
     except (TypeError, ValueError):
         raise EoscheckError(f"parameter {key} must be a number, got {val!r}") from None
     if not math.isfinite(x):
         raise EoscheckError(f"parameter {key} must be finite, got {val!r}")
+    if x == 0 and isinstance(val, str):      # 1e-400 reads 0.0: another loss would be audited (a reviewer's run)
+        try:
+            lost = sp.Rational(val.strip()) != 0
+        except (TypeError, ValueError):
+            lost = False
+        if lost:
+            raise EoscheckError(f"parameter {key}={val.strip()} is below float64's range (it reads 0); write the "
+                                "number into the formula instead, where it stays exact")
     return x
 
 

@@ -118,6 +118,8 @@ def test_parse_loss_builtin_names():
         ("a*z", {"a": float("inf")}, "finite"),
         ("z", {"z": 1}, "margin variable"),
         ("a*z", {"__class__": 1}, "bad parameter name"),
+        # 1e-400 read 0.0: log(1 + e^{−a·z}) became log 2 and "A.vanishes_at_infinity fails" (a reviewer's run)
+        ("log(1+exp(-a*z))", {"a": "1e-400"}, "below float64's range"),
     ],
 )
 def test_parse_loss_parameter_errors(text, params, fragment):

@@ -15,7 +15,7 @@ from ..losses import z
 from .evaluate import UNCOMPUTED, div, q_g, q_g_over_l, q_l_over_g, q_quad0
 from .format import fmt, join_methods, sym_float, to_float
 from .results import FAIL, PASS, UNDETERMINED, CheckResult
-from .search import Sup
+from .search import FINE_DECADES, Sup
 
 
 def _doubling(tail) -> bool:
@@ -145,9 +145,21 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog
             vals = np.array([_q_mp(ctx.ev, x, sgn * h * max(1.0, abs(x)), dprog) for h in hs])
             tail = vals[-5:]
             if _doubling(tail):
-                return _growth_fail("C.quadratic", x, f"ratio {fmt(float(vals[-1]))} at z−x = {sgn * hs[-1]:.0e}",
-                                    tail, "as z → x",
-                                    "the quadratic ratio is unbounded as z → x (ℓ not C¹, or ℓ″ unbounded, there)")
+                # and on, in high precision, down to z−x = 10⁻⁴⁰ (D is one expression in x and h), but not below
+                # 8 ulps of x, which stands for a kink float64 does not place (max(log(1 + e^{−z}), 1 − 2z) at
+                # z* ≈ 0.2012: from the float next to it the ratio levels off below |x − z*|): a smooth ℓ with a
+                # curvature scale δ levels off at ℓ″/(2g) once |h| ≪ δ (the reviewer's ℓ = logistic +
+                # 0.1(√(z² + 1e-26) − z): 8.33e11 at x = 0, "unbounded" before)
+                scale = max(1.0, abs(x))
+                hs_fine = [h for h in FINE_DECADES if h * scale >= 8 * math.ulp(x)]
+                fine = [_q_mp(ctx.ev, x, sgn * h * scale, dprog, exact=True) for h in hs_fine]
+                if any(v is None for v in fine) or not _doubling([mpmath.mpf(tail[-1])] + fine):
+                    continue
+                h_end = hs_fine[-1] if hs_fine else hs[-1]
+                return _growth_fail("C.quadratic", x, f"ratio {mpmath.nstr(([mpmath.mpf(tail[-1])] + fine)[-1], 5)} "
+                                    f"at z−x = {sgn * h_end * scale:.0e}", ([mpmath.mpf(v) for v in tail] + fine)[-2:],
+                                    "as z → x", "the quadratic ratio is unbounded as z → x (ℓ not C¹, or ℓ″ unbounded, "
+                                    f"there): it doubles every decade of z−x from 1e-8 to {h_end * scale:.0e}")
     with np.errstate(invalid="ignore"):
         change = np.flatnonzero(np.sign(dx[:-1]) * np.sign(dx[1:]) < 0)
     for i in change[:5]:

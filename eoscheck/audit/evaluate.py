@@ -65,9 +65,10 @@ class Evaluator:
                     return self._torch[k](torch.as_tensor(Z, dtype=torch.float64)).numpy().astype(np.float64)
             return self.programs[k].numpy(Z)
 
-    def mp(self, x: float, k: int):
-        """ℓ^{(k)}(x) in high precision (NaN when even the cap precision cannot resolve it); cached."""
-        key = (float(x), k)
+    def mp(self, x, k: int):
+        """ℓ^{(k)}(x) in high precision (NaN when even the cap precision cannot resolve it); cached.  ``x`` a float,
+        or an mpmath number between floats (a growth test closer to a point than float64 resolves)."""
+        key = (x if isinstance(x, mpmath.mpf) else float(x), k)
         hit = self._mp_cache.get(key)
         if hit is not None:
             return hit

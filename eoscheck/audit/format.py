@@ -108,6 +108,32 @@ def sym_float(v) -> float | None:
 
 
 
+def differ(a, b) -> bool | None:
+    """Whether two of sympy's exact answers (limits, values) are different numbers: their difference a − b is 0 to
+    sympy, or else evaluated in mpmath with the precision raised until no digit is lost (cancellation to the cap
+    that repeats itself is exact: :func:`~eoscheck.compiler.mp_value`); None where that is not reliable, or either
+    is not a finite real number.  Compared as floats, log(1 + e^{−5000}) and 0 (a jump of ℓ) were one number."""
+    if a is None or b is None:
+        return None
+    try:
+        d = sp.sympify(a - b)
+    except (TypeError, ValueError, sp.SympifyError):
+        return None
+    if d == 0:
+        return False
+    if not (d.is_number and d.is_finite) or d.has(sp.zoo, sp.nan):
+        return None
+    if d.is_zero is False:      # sympy's assumptions: log(1 + e^{−5000}) > 0, beyond mpmath's 1500 digits
+        return True
+    from ..compiler import compile_expr, mp_value
+
+    prog = compile_expr(d, [], "mpmath")
+    v, ok = mp_value(lambda fl: prog(flags=fl))
+    if not ok or not mpmath.isfinite(v):
+        return None
+    return bool(v != 0)
+
+
 def to_float(v) -> float:
     """An mpmath value as a float (NaN when it has none)."""
     try:

@@ -35,6 +35,14 @@ def grid(R: float, breaks: Iterable[float], inner: float = 10.0, step: float = 0
     return np.unique(np.concatenate(parts))
 
 
+#: decades (10⁻¹³…10⁻⁴⁰) over which a growth seen down to 10⁻¹² must keep doubling, in high precision, before it
+#: convicts: a smooth quantity with a curvature scale δ doubles a decade down to ~δ and then levels off (the
+#: reviewer's √(z² + 1e-26) − z); a pole, a kink or a cusp keeps growing
+FINE_DECADES = [10.0**-k for k in range(13, 41)]
+#: the most values a sup tries in high precision before one confirms its float64 value (a count, never seconds)
+CONFIRMS = 256
+
+
 @dataclass
 class Sup:
     value: float
@@ -119,16 +127,18 @@ class Searcher:
             w = self.witness_outward(Z, v, side)
             return Sup(math.inf, float(Z[i]), unbounded=True, witness=w[0], witness_value=w[1],
                         detail=f"{label} is infinite or beyond the float range at z={fmt(float(Z[i]))}")
+        noise = self._denoise(q, Z, v, need)
         cands = local_maxima(v, 6)
-        best_z, best_v = float(Z[int(np.argmax(v))]), float(np.max(v))
+        found = [(float(Z[int(np.argmax(v))]), float(np.max(v)))]
         refined = 0
         for i in cands:
             if i in (0, len(Z) - 1):
                 continue
-            x, val = self.refine_max(q, Z, v, i, need)
+            found.append(self.refine_max(q, Z, v, i, need))
             refined += 1
-            if val > best_v:
-                best_z, best_v = x, val
+        best_z, best_v, noise = (found[0][0], math.nan, noise) if noise else self._confirmed(q, found, need)
+        if noise:
+            return Sup(math.nan, best_z, undetermined=noise)
         # interior singularity: the refined value exceeds the grid by far, or the sup is a spike over
         # the values 10⁻² (relative) away (a pole at a breakpoint, where the grid itself is dense) -> probe
         away = [self.ev.quantity_mp(q, best_z + sg * 1e-2 * max(1.0, abs(best_z)), need) for sg in (-1.0, 1.0)]
@@ -221,6 +231,54 @@ class Searcher:
         return {"growth": False, "converged": False, "z": zs[-1], "v": float(vals[-1]),
                 "info": f"q({fmt(zs[-1])})={fmt(float(vals[-1]))}"}
 
+    def _denoise(self, q, Z: np.ndarray, v: np.ndarray, need) -> str:
+        """The grid's largest value and local maxima confirmed in high precision, in place: float64 rounding noise
+        makes values (ℓ = logistic + ½(√(z² + 1e-30) − z): 1 − z/√(z² + 1e-30) at z = 52.7 is 0 or ±1 ulp in float64,
+        not 1.8e-34, and g/ℓ read 4.3e6 there, for a sup of 2.16 as z → 0⁻), and they took the sup and the local
+        maxima's places.  A value high precision does not confirm is replaced by its high-precision value, and the
+        candidates are taken again, at most :data:`CONFIRMS` values in all; "" or why none settled."""
+        checked: set[int] = set()
+        while len(checked) < CONFIRMS:
+            todo = [i for i in [int(np.nanargmax(v))] + list(local_maxima(v, 6)) if i not in checked]
+            if not todo:
+                return ""
+            for i in todo:
+                checked.add(i)
+                exact = self.ev.quantity_mp(q, float(Z[i]), need)
+                if math.isfinite(exact) and abs(exact - v[i]) > self.ev.RTOL * abs(exact):
+                    v[i] = exact
+        return (f"the largest float64 values of the quantity were rounding noise at {CONFIRMS} grid points (high "
+                "precision differs) before the largest ones settled")
+
+    def _confirmed(self, q, found: list[tuple[float, float]], need) -> tuple[float, float, str]:
+        """The largest of ``found`` ((z, value): the grid's largest and the refined maxima) whose value high
+        precision confirms; one it does not takes its high-precision value and the next is tried."""
+        found = list(found)
+        for _ in range(CONFIRMS):
+            k = max(range(len(found)), key=lambda j: found[j][1])
+            z0, v0 = found[k]
+            exact = self.ev.quantity_mp(q, z0, need)
+            if not math.isfinite(exact) or abs(exact - v0) <= self.ev.RTOL * abs(exact):
+                return z0, v0, ""
+            found[k] = (z0, exact)
+        return found[0][0], math.nan, f"no largest value of the quantity was confirmed in {CONFIRMS} tries"
+
+    def _persists(self, q, s: float, sgn: float, need) -> bool:
+        """Whether q(s + sgn·d·max(1, |s|)) keeps doubling a decade for d = 10⁻¹³…10⁻⁴⁰ (:data:`FINE_DECADES`, in
+        high precision; offsets below 8 ulps of s, which float64's s does not pin down, are not used)."""
+        scale = max(1.0, abs(s))
+        ds = [d for d in FINE_DECADES if d * scale >= 8 * math.ulp(s)]
+        if not ds:
+            return True      # nothing finer than the float grid to look at: the doubling seen is all there is
+        prev = self.ev.quantity_mpf(q, s + sgn * 1e-12 * scale, need)
+        with mpmath.workdps(60):
+            for d in ds:
+                v = self.ev.quantity_mpf(q, mpmath.mpf(s) + sgn * mpmath.mpf(d) * scale, need)
+                if v is None or prev is None or not (mpmath.isfinite(v) and v >= 2 * prev > 0):
+                    return False
+                prev = v
+        return True
+
     def _diverges_at(self, q, x0, need) -> tuple[float, float] | None:
         """(z, q) near a point s if q grows by ≥ 2× per decade of distance to s over the last 4 of
         the decades 10⁻²…10⁻¹² (relative): s = x0, or the end of q's rise from x0 on either side
@@ -236,7 +294,10 @@ class Searcher:
                     j = int(np.flatnonzero(np.isinf(vals))[0])
                     return s + sgn * ds[j] * max(1.0, abs(s)), math.inf
                 tail = vals[-5:]
-                if np.all(np.isfinite(tail)) and np.all(tail[1:] >= 2 * tail[:-1]) and tail[0] > 0:
+                if (np.all(np.isfinite(tail)) and np.all(tail[1:] >= 2 * tail[:-1]) and tail[0] > 0
+                        and self._persists(q, s, sgn, need)):
+                    # a smooth q with a curvature scale δ (1/√(z² + δ²), δ = 1e-13) doubles down to ~δ and then
+                    # levels off: it was called unbounded at z = 1e-12, with its finite sup 1e13 at z = 0
                     return s + sgn * ds[-1] * max(1.0, abs(s)), float(vals[-1])
         return None
 

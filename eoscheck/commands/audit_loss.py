@@ -51,6 +51,8 @@ def add_arguments(p) -> None:
 
 def parse_params(items: list[str]) -> dict[str, float]:
     """``["a=2", "b=0.5"]`` → ``{"a": 2.0, "b": 0.5}`` (EoscheckError for anything else)."""
+    from ..expr import param_value
+
     out: dict[str, float] = {}
     for item in items:
         key, eq, val = item.partition("=")
@@ -60,9 +62,10 @@ def parse_params(items: list[str]) -> dict[str, float]:
         if key in out:
             raise EoscheckError(f"--param {key} given twice")
         try:
-            out[key] = float(val)
+            float(val)
         except ValueError:
             raise EoscheckError(f"--param {key}: {val.strip()!r} is not a number") from None
+        out[key] = param_value(key, val)
     return out
 
 
