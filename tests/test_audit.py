@@ -1355,3 +1355,12 @@ def test_a_parameter_below_float64s_range_is_refused_not_read_as_0(capsys):
     assert cli_main(["audit-loss", "log(1+exp(-a*z))", "--param", "a=1e-400"]) == 2
     err = capsys.readouterr().err
     assert "a=1e-400 is below float64's range" in err and err.count("\n") == 1
+
+
+def test_constants_below_float64s_range_are_not_reported_as_0():
+    """ℓ = log(1 + e^{−10⁻⁴⁰⁰z}) meets 3A–3C with C_g = 10⁻⁴⁰⁰ (lim_{z→−∞} g), but g, g/ℓ and the quadratic ratio
+    are all below float64's range: the audit said C_g = 0, C_β = 0 (a reviewer's run), constants that bound nothing
+    (Assumption 3 asks for positive ones).  They are undetermined, with their high-precision values."""
+    r = audit("log(1+exp(-1e-400*z))", theory=False)
+    for name in ("B.lipschitz", "C.self_bounded", "C.quadratic"):
+        assert r[name].status == "undetermined" and "below float64's range" in r[name].detail, r[name]

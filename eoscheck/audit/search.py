@@ -139,6 +139,12 @@ class Searcher:
         best_z, best_v, noise = (found[0][0], math.nan, noise) if noise else self._confirmed(q, found, need)
         if noise:
             return Sup(math.nan, best_z, undetermined=noise)
+        if best_v == 0:
+            exact = self.ev.quantity_mpf(q, best_z, need)
+            if exact is not None and mpmath.isfinite(exact) and exact != 0:
+                # positive, below float64 (g = 10⁻⁴⁰⁰σ(−10⁻⁴⁰⁰z)): a sup of 0 was reported, C_g = 0 (a reviewer's run)
+                return Sup(math.nan, best_z, undetermined=f"{label} = {mpmath.nstr(exact, 6)} at z={fmt(best_z)}: "
+                                                            "not 0, below float64's range")
         # interior singularity: the refined value exceeds the grid by far, or the sup is a spike over
         # the values 10⁻² (relative) away (a pole at a breakpoint, where the grid itself is dense) -> probe
         away = [self.ev.quantity_mp(q, best_z + sg * 1e-2 * max(1.0, abs(best_z)), need) for sg in (-1.0, 1.0)]
