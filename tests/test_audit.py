@@ -1364,3 +1364,16 @@ def test_constants_below_float64s_range_are_not_reported_as_0():
     r = audit("log(1+exp(-1e-400*z))", theory=False)
     for name in ("B.lipschitz", "C.self_bounded", "C.quadratic"):
         assert r[name].status == "undetermined" and "below float64's range" in r[name].detail, r[name]
+
+
+def test_a_sign_below_float64s_range_is_read_in_high_precision():
+    """ℓ = 10⁻¹⁰⁰⁰z is negative for z < 0 and increasing; ℓ = logistic + 10⁻⁴⁰⁰z increases for z ≳ 921 (ℓ′ = 10⁻⁴⁰⁰ −
+    σ(−z)).  Their values there are below float64's range (−0.0, 0.0), and A.nonnegative and A.nonincreasing passed
+    ("no ℓ < 0 on a grid", a reviewer's runs).  Oracle: the witness's sign by hand in mpmath."""
+    r = audit("1e-1000*z", symbolic=False, theory=False)
+    assert r["A.nonnegative"].status == "fail" and r["A.nonnegative"].witness < 0
+    assert r["A.nonincreasing"].status == "fail"
+    c = audit("log(1+exp(-z)) + 1e-400*z", symbolic=False, theory=False)["A.nonincreasing"]
+    assert c.status == "fail"
+    with mpmath.workdps(1000):
+        assert mpmath.mpf(10) ** -400 - 1 / (1 + mpmath.exp(mpmath.mpf(c.witness))) > 0      # ℓ′(witness) > 0

@@ -229,7 +229,7 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
         # sympy's solveset has answered "no violation" for ℓ″ = … < 0 on sets where it is negative
         # (log(1 + e^{−z³}) near z = 0.1): a violation the grid confirms in high precision overrules it
         if w is not None and vmin < 0:     # a violation confirmed in high precision (not an undefined point)
-            return CheckResult(name, FAIL, method="numeric", witness=w, witness_info=f"{label} = {vmin:.6g} < 0",
+            return CheckResult(name, FAIL, method="numeric", witness=w, witness_info=f"{label} = {mpmath.nstr(vmin, 6)} < 0",
                                detail=detail + f"; sympy had found {what} on every piece (wrongly)")
         return CheckResult(name, PASS, method="symbolic",
                            detail=f"{what} on every piece (sympy assumptions / solveset)" +
@@ -238,7 +238,7 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
         return CheckResult(name, UNDETERMINED, method="numeric", detail=detail)
     if w is not None:
         return CheckResult(name, FAIL, method="numeric", witness=w,
-                           witness_info=f"{label} is undefined there" if math.isnan(vmin) else f"{label} = {vmin:.6g} < 0",
+                           witness_info=f"{label} is undefined there" if math.isnan(vmin) else f"{label} = {mpmath.nstr(vmin, 6)} < 0",
                            detail=detail)
     # the grid and its refinement see [−R, R] only (ℓ = (√(1+z²) − z)(1 + 1/(1 + (z − 2000)²)) is not convex at
     # z = 2000): a numeric pass says so, and the audit's notes list every such check

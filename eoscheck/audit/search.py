@@ -327,7 +327,8 @@ class Searcher:
         return None if lo == x0 else lo
 
     def violation(self, q, Z: np.ndarray, need=(0, 1, 2), label="q") -> tuple[float | None, float, str]:
-        """Search for q < 0: (witness z or None, min value found, detail). A witness is confirmed in mpmath."""
+        """Search for q < 0: (witness z or None, min value found, detail). A witness is confirmed in mpmath (its
+        value an mpmath number where it is below float64's range)."""
         v = self.ev.quantity(q, Z, need)
         undefined, uncomputed = self.ev.undefined_at(Z, v)
         if undefined is not None:
@@ -335,6 +336,13 @@ class Searcher:
         # points not computed hold no witness either way: the search runs over the others, and finding
         # no violation there leaves the check undetermined (the caller's NaN)
         v = np.where(np.isnan(v), np.inf, v)
+        # a value below float64's range keeps only its sign (ℓ = 10⁻¹⁰⁰⁰z at z = −1 reads −0.0, and "no ℓ < 0 on a
+        # grid" passed A.nonnegative, a reviewer's run): such zeros are asked in high precision
+        for i in np.flatnonzero((v == 0) & np.signbit(v))[:50]:
+            c = self.ev.quantity_mpf(q, float(Z[i]), need)
+            if c is not None and c < 0:
+                return float(Z[i]), c, (f"{label}({fmt(float(Z[i]))}) = {mpmath.nstr(c, 6)} < 0 (below float64's "
+                                        "range; in high precision)")
         neg = -v
         cands = local_maxima(neg, 6)
         best_z, best_v = float(Z[int(np.argmin(v))]), float(np.min(v))
