@@ -351,7 +351,18 @@ def _check_size(tree: ast.AST, max_nodes: int, max_depth: int) -> None:
             raise EoscheckError(f"formula too large (more than {max_nodes} syntax nodes)")
         if depth > max_depth:
             raise EoscheckError(f"formula nested too deeply (more than {max_depth} levels)")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        # a chain a + b + c + … (or a·b·c…) is one level of a sum (product), as sympy holds it: Python's parser nests it
+        # leftwards, and a sum of 61 terms was refused as "nested too deeply" (a reviewer's run); the node cap bounds it
+        stack.extend((child, depth + (0 if _same_chain(node, child) else 1)) for child in ast.iter_child_nodes(node))
+
+
+_CHAINS = ((ast.Add, ast.Sub), (ast.Mult, ast.Div))
+
+
+def _same_chain(node: ast.AST, child: ast.AST) -> bool:
+    """Whether ``child`` continues ``node``'s chain of sums (or of products) on its left."""
+    return (isinstance(node, ast.BinOp) and isinstance(child, ast.BinOp) and child is node.left
+            and any(isinstance(node.op, ops) and isinstance(child.op, ops) for ops in _CHAINS))
 
 
 class _Builder:
@@ -571,7 +582,8 @@ class _Builder:
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):
             a, b = self.cond(node.left), self.cond(node.right)
             return sp.And(a, b) if isinstance(node.op, ast.BitAnd) else sp.Or(a, b)
-        raise EoscheckError(f"expected a condition such as z > 0{self._where(node)}")
+        name = "z" if "z" in self.variables else next(iter(self.variables), "x")   # a conjecture has no z
+        raise EoscheckError(f"expected a condition such as {name} > 0{self._where(node)}")
 
     def _relation(self, op, left, right, node):
         try:

@@ -525,3 +525,26 @@ def test_time_limit_counts_cpu_seconds_so_a_wait_is_not_a_timeout():
     with time_limit(0.2, "waiting"):
         time.sleep(0.6)
     assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+
+
+def test_a_long_sum_is_one_level_not_a_deep_nesting():
+    """Python's parser nests a + b + c + … leftwards: a sum of 61 terms was refused as "formula nested too deeply
+    (more than 60 levels)" (a reviewer's run).  A sum or product chain counts as one level; nesting by calls still
+    counts, and the node cap bounds the chain."""
+    assert parse_loss("log(1+exp(-z))" + "+0" * 100).expr == sp.log(1 + sp.exp(-z))
+    assert parse_loss("log(1+exp(-z))" + "*1" * 100).expr == sp.log(1 + sp.exp(-z))
+    with pytest.raises(EoscheckError, match="nested too deeply"):
+        parse_loss("exp(" * 70 + "-z" + ")" * 70)
+    with pytest.raises(EoscheckError, match="too large"):
+        parse_loss("log(1+exp(-z))" + "+exp(-z)" * 100)
+
+
+def test_a_condition_hint_names_a_variable_of_the_formula():
+    """`eoscheck conjecture "loss(t) <= 1 if t else 2"` was told "expected a condition such as z > 0": a conjecture
+    has no z (a reviewer's run)."""
+    from eoscheck.expr import parse_expression
+
+    with pytest.raises(EoscheckError, match="such as eta > 0"):
+        parse_expression("1 if t else 2", {"eta": sp.Symbol("eta"), "t": sp.Symbol("t")})
+    with pytest.raises(EoscheckError, match="such as z > 0"):
+        parse_loss("1 if z else 2")
