@@ -153,33 +153,81 @@ def test_ctrl_c_stops_a_local_cluster_sweep_in_one_line(tmp_path):
     assert "Traceback" not in err and "eoscheck sweep: interrupted" in err, err
 
 
+class _Dropper:
+    """Sends this process a Ctrl-C from its ``__del__``, where Python runs the handler and drops what it raises."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10_000):
+            pass
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped KeyboardInterrupt
-def test_a_ctrl_c_that_python_drops_still_stops_the_sweep(monkeypatch):
+def test_a_ctrl_c_that_python_drops_still_stops_the_sweep(monkeypatch, tmp_path):
     """Python drops an exception raised inside a weakref callback or ``__del__`` ("Exception ignored in …"): a Ctrl-C
     that landed in Dask's WeakSet callback was lost, and the sweep ran to its end and exited 0 (a loaded test run of
     test_ctrl_c_stops_a_local_cluster_sweep_in_one_line).  The interrupt is remembered and the sweep stops after the
-    task under way."""
+    task under way, which is kept for the rerun."""
     import eoscheck.sweeps.execute as ex
 
     ran: list[str] = []
     real = ex.run_task
 
-    class Dropper:
-        def __del__(self):
-            os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(10_000):   # Python runs the handler here, inside __del__, and drops what it raises
-                pass
-
     def run_task(task):
         ran.append(task.key)
         if len(ran) == 1:
-            Dropper()                 # deleted at once
+            _Dropper()                # deleted at once
         return real(task)
 
     monkeypatch.setattr(ex, "run_task", run_task)
     with pytest.raises(KeyboardInterrupt):
-        sweep("synthetic", **dict(SMALL, datasets=4), task_size=1)
-    assert len(ran) == 1
+        sweep("synthetic", **dict(SMALL, datasets=4), task_size=1, out=tmp_path / "s")
+    assert len(ran) == 1 and [f.stem for f in (tmp_path / "s" / "tasks").glob("*.parquet")] == ran
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_dropped_after_the_last_task_still_stops_the_sweep(monkeypatch):
+    """A Ctrl-C dropped while the sweep closes (the progress bar here; Dask's client and cluster, whose weakref
+    callbacks run then, in a real run) was remembered but not looked at again: the sweep returned its table (a
+    reviewer's run)."""
+    import eoscheck.progress as pbar
+
+    real = pbar.bar
+
+    def bar(*a, **k):
+        b = real(*a, **k)
+        close = b.close
+        b.close = lambda: (_Dropper(), close())
+        return b
+
+    monkeypatch.setattr(pbar, "bar", bar)
+    with pytest.raises(KeyboardInterrupt):
+        sweep("synthetic", **SMALL)
+
+
+def test_an_ignored_ctrl_c_stays_ignored():
+    """A sweep started with SIGINT ignored (`eoscheck sweep … &` from a script) kept running through a Ctrl-C; the
+    interrupt latch replaced the ignoring and stopped it (a reviewer's run)."""
+    import eoscheck.sweeps.execute as ex
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    real, ran = ex.run_task, []
+    try:
+        def run_task(task):
+            ran.append(task.key)
+            os.kill(os.getpid(), signal.SIGINT)
+            return real(task)
+
+        ex.run_task = run_task
+        try:
+            rows = len(sweep("synthetic", **dict(SMALL, datasets=3), task_size=1))
+        except KeyboardInterrupt:     # raised out of a test, it would stop the whole pytest run
+            pytest.fail("the ignored Ctrl-C stopped the sweep")
+        assert rows == 3 and len(ran) == 3
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        ex.run_task = real
+        signal.signal(signal.SIGINT, old)
 
 
 def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):

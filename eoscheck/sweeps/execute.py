@@ -261,6 +261,7 @@ def _execute(tasks: list[Task], folder: Path | None, workers: int, scheduler: st
                 stats.update(_on_dask(todo, finish, workers, client))
         finally:
             bar.close()
+    caught.check()      # one dropped while the cluster and the client closed (Dask's weakref callbacks run there)
     stats["wall_s"] = time.perf_counter() - t0
     ran = [r for r in results.values() if not r.get("reused")]
     stats["task_seconds"] = [r["seconds"] for r in ran]
@@ -389,7 +390,8 @@ class _interrupts:
         if threading.current_thread() is threading.main_thread():
             for name in self.SIGNALS:
                 sig = getattr(signal, name)
-                self.saved[sig] = signal.signal(sig, self._caught)
+                if signal.getsignal(sig) is not signal.SIG_IGN:   # `eoscheck sweep … &` from a script: left ignored
+                    self.saved[sig] = signal.signal(sig, self._caught)
         return self
 
     def check(self) -> None:
