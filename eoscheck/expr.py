@@ -49,6 +49,7 @@ import decimal
 import math
 import re
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -306,14 +307,15 @@ def param_value(key: str, val) -> float:
         raise EoscheckError(f"parameter {key} must be a number, got {val!r}") from None
     if not math.isfinite(x):
         raise EoscheckError(f"parameter {key} must be finite, got {val!r}")
-    if x == 0 and isinstance(val, str):      # 1e-400 reads 0.0: another loss would be audited (a reviewer's run)
+    if abs(x) < sys.float_info.min and isinstance(val, str):
+        # 1e-400 reads 0.0 and 3e-324 reads 4.9e-324: another loss would be audited (a reviewer's runs)
         try:
-            lost = sp.Rational(val.strip()) != 0
+            lost = sp.Rational(val.strip()) != sp.Rational(repr(x))
         except (TypeError, ValueError):
             lost = False
         if lost:
-            raise EoscheckError(f"parameter {key}={val.strip()} is below float64's range (it reads 0); write the "
-                                "number into the formula instead, where it stays exact")
+            raise EoscheckError(f"parameter {key}={val.strip()} is below float64's normal range (it reads {x!r}); "
+                                "write the number into the formula instead, where it stays exact")
     return x
 
 

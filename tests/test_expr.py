@@ -119,7 +119,8 @@ def test_parse_loss_builtin_names():
         ("z", {"z": 1}, "margin variable"),
         ("a*z", {"__class__": 1}, "bad parameter name"),
         # 1e-400 read 0.0: log(1 + e^{−a·z}) became log 2 and "A.vanishes_at_infinity fails" (a reviewer's run)
-        ("log(1+exp(-a*z))", {"a": "1e-400"}, "below float64's range"),
+        ("log(1+exp(-a*z))", {"a": "1e-400"}, "below float64's normal range"),
+        ("log(1+exp(-a*z))", {"a": "3e-324"}, r"it reads 5e-324"),       # a subnormal: 65 % off
     ],
 )
 def test_parse_loss_parameter_errors(text, params, fragment):

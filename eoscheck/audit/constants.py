@@ -133,6 +133,15 @@ def _d_program(ev):
     return compile_expr(pw.subs(z, z + _hsym) - pw - d1e * _hsym, [z, _hsym], stable_log=True)
 
 
+def _levels_off(ctx, x: float) -> bool:
+    """Whether Q(x, h) tends to the finite ℓ″(x)/(2g(x)) as h → 0: ℓ ∈ C² around x by sympy's answers and g(x) ≠ 0
+    (ℓ = logistic + 0.1(√(z² + 1e-100) − z), analytic, doubles its ratio a decade down to h ~ 1e-50)."""
+    if not ctx.facts.smooth_at(x, 2):
+        return False
+    g = ctx.ev.mp(x, 1)
+    return bool(mpmath.isfinite(g) and g != 0)
+
+
 def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog) -> CheckResult | None:
     """C.quadratic's ratio unbounded at a finite x, which the grid's offsets (|z − x| ≥ 1e-3) and the
     h → 0 limit ℓ″/(2g) miss: (1) at a breakpoint or the grid's best x, Q(x, ±h) growing ≥ 2× a decade
@@ -144,7 +153,7 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog
         for sgn in (1.0, -1.0):
             vals = np.array([_q_mp(ctx.ev, x, sgn * h * max(1.0, abs(x)), dprog) for h in hs])
             tail = vals[-5:]
-            if _doubling(tail):
+            if _doubling(tail) and not _levels_off(ctx, x):
                 # and on, in high precision, down to z−x = 10⁻⁴⁰ (D is one expression in x and h), but not below
                 # 8 ulps of x, which stands for a kink float64 does not place (max(log(1 + e^{−z}), 1 − 2z) at
                 # z* ≈ 0.2012: from the float next to it the ratio levels off below |x − z*|): a smooth ℓ with a

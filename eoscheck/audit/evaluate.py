@@ -75,8 +75,9 @@ class Evaluator:
         self.mp_calls += 1
         v, ok = mp_at(self.programs[k], x)
         if not ok:
-            self.imprecise.append(float(x))
-            self._uncomputed.add(float(x))
+            if not isinstance(x, mpmath.mpf):    # a point between floats says nothing of its neighbouring float
+                self.imprecise.append(float(x))
+                self._uncomputed.add(float(x))
             v = mpmath.nan
         self._mp_cache[key] = v
         return v

@@ -60,6 +60,18 @@ class Facts:
             out.append((b, left, own, right))
         return out
 
+    def smooth_at(self, x: float, order: int) -> bool:
+        """Whether sympy established ℓ, …, ℓ^{(order)} continuous on an open interval around ``x``: x strictly
+        inside a piece (a float equal to a breakpoint's float is not) whose ``smooth{i}.k`` answers are True for every
+        k ≤ order.  Then a quantity of ℓ, ℓ′, ℓ″ that is finite at x is bounded near it: no growth seen near x
+        (however long it doubles: √(z² + 1e-100) − z) is a blow-up."""
+        for i, pc in enumerate(self.pieces or []):
+            if pc.lo == pc.hi:
+                continue
+            if as_float(pc.lo) < x < as_float(pc.hi):
+                return all((self.answers.get(f"smooth{i}.{k}") or (None,))[0] is True for k in range(order + 1))
+        return False
+
     def ask_basic(self) -> None:
         """Smoothness, sign facts per piece, one-sided limits at breakpoints, and the basic limits at ±∞."""
         q: dict[str, Callable[[], Any]] = {}

@@ -9,6 +9,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .._errors import EoscheckError
 from ..expr import real_number
 
 
@@ -108,11 +109,14 @@ def sym_float(v) -> float | None:
 
 
 
-def differ(a, b) -> bool | None:
-    """Whether two of sympy's exact answers (limits, values) are different numbers: their difference a − b is 0 to
-    sympy, or else evaluated in mpmath with the precision raised until no digit is lost (cancellation to the cap
-    that repeats itself is exact: :func:`~eoscheck.compiler.mp_value`); None where that is not reliable, or either
-    is not a finite real number.  Compared as floats, log(1 + e^{−5000}) and 0 (a jump of ℓ) were one number."""
+def compare(a, b) -> int | None:
+    """The sign of a − b for two of sympy's exact answers (limits, values): 0 where sympy makes the difference 0,
+    else the sign sympy's assumptions give (log(1 + e^{−5000}) > 0, beyond mpmath's 1500 digits), else its value in
+    mpmath with the precision raised until no digit is lost (cancellation to the cap that repeats itself is exact:
+    :func:`~eoscheck.compiler.mp_value`); None where that is not reliable, either is not a finite real number, or the
+    difference is below 2⁻¹⁵⁰ of the operands: functions computed at a fixed precision (erfc at 192 bits) leave a
+    residue there that no precision raises (erf(1) + erfc(1) − 1 read 1.35e-59, "a jump" of a C¹ loss).  Compared
+    as floats, log(1 + e^{−5000}) and 0, or −1 − 1e-13 and −1, were one number."""
     if a is None or b is None:
         return None
     try:
@@ -120,18 +124,37 @@ def differ(a, b) -> bool | None:
     except (TypeError, ValueError, sp.SympifyError):
         return None
     if d == 0:
-        return False
+        return 0
     if not (d.is_number and d.is_finite) or d.has(sp.zoo, sp.nan):
         return None
-    if d.is_zero is False:      # sympy's assumptions: log(1 + e^{−5000}) > 0, beyond mpmath's 1500 digits
-        return True
+    if d.is_positive:
+        return 1
+    if d.is_negative:
+        return -1
     from ..compiler import compile_expr, mp_value
 
-    prog = compile_expr(d, [], "mpmath")
-    v, ok = mp_value(lambda fl: prog(flags=fl))
-    if not ok or not mpmath.isfinite(v):
+    vals = []
+    for e in (d, a, b):
+        try:
+            prog = compile_expr(sp.sympify(e), [], "mpmath")
+        except EoscheckError:
+            return None
+        v, ok = mp_value(lambda fl: prog(flags=fl))
+        if not ok or not mpmath.isfinite(v):
+            return None
+        vals.append(v)
+    v, va, vb = vals
+    if v == 0:
+        return 0
+    if abs(v) <= mpmath.ldexp(max(abs(va), abs(vb)), -150):
         return None
-    return bool(v != 0)
+    return 1 if v > 0 else -1
+
+
+def differ(a, b) -> bool | None:
+    """Whether two of sympy's exact answers are different numbers (:func:`compare`); None where that is unknown."""
+    c = compare(a, b)
+    return None if c is None else c != 0
 
 
 def to_float(v) -> float:

@@ -14,7 +14,7 @@ from ..compiler import compile_expr
 from ..losses import z
 from .evaluate import UNCOMPUTED, mp_at, q_d2, q_value
 from .facts import Context
-from .format import differ, fmt, join_methods, sym_float, to_float
+from .format import compare, differ, fmt, join_methods, sym_float, to_float
 from .results import FAIL, PASS, UNDETERMINED, CheckResult
 from .simplify import SMOOTH_FUNCS, Piece, domain_conditions, stabilize
 
@@ -212,7 +212,21 @@ def _sign_check(ctx: Context, name: str, key: str, q, need, label: str, what: st
                                            detail="ℓ is discontinuous at the breakpoint (a convex function on ℝ "
                                                   "is continuous)")
                 ans = f.answers.get(f"bp{j}.{jump_k}")
-                left, _at, right = ans if ans else (None, None, None)
+                left, at, right = ans if ans else (None, None, None)
+                # sympy's exact one-sided values first: ℓ′ falling by 1e-13 at a breakpoint (a concave kink) or ℓ rising
+                # by 1e-13 passed the float rule's 1e-12 tolerance (a reviewer's runs); the rule's sign of right − left
+                # that breaks it: falling ℓ′ for convexity (jump_k = 1), rising ℓ for monotonicity (jump_k = 0)
+                bad = -1 if jump_k == 1 else 1
+                steps = [(left, right)] + ([(left, at), (at, right)] if jump_k == 0 and at is not None else [])
+                signs = [compare(hi, lo) for lo, hi in steps]
+                if bad in signs:
+                    lo, hi = steps[signs.index(bad)]
+                    return CheckResult(name, FAIL, method="symbolic", witness=float(b),
+                                       witness_info=f"ℓ^({jump_k}) from {sp.sstr(lo)} to {sp.sstr(hi)} (exact)",
+                                       detail=f"{what} fails at the breakpoint")
+                if signs and None not in signs:
+                    how.append(f"breakpoint z={sp.sstr(b)} ok (exact)")
+                    continue
                 lf, rf = sym_float(left), sym_float(right)
                 if lf is None or rf is None:
                     lf, rf = _one_sided_numeric(ctx, float(b), jump_k)
