@@ -129,6 +129,15 @@ STANDING: dict[str, tuple[sp.Basic, ...]] = {
 }
 
 
+def range_text(name: str) -> str:
+    """Symbol ``name``'s own range as text: its sign and its standing range ("η > 0", "γ > 0, γ ≤ 1")."""
+    sym = SYMBOLS[name].symbol
+    shown = sp.pretty(sym, use_unicode=True)
+    parts = [f"{shown} > 0"] if sym.is_positive else [f"{shown} ≥ 0"] if sym.is_nonnegative else []
+    parts += [sp.pretty(rel, use_unicode=True) for rel in STANDING.get(name, ())]
+    return ", ".join(parts) or "any real number"
+
+
 def outside_range(name: str, value: float) -> bool:
     """Whether ``value`` lies outside symbol ``name``'s own range: its sign (positive, nonnegative) and its standing
     range (:data:`STANDING`), e.g. η ≤ 0 or γ > 1, where it is no value of that parameter at all."""

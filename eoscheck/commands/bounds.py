@@ -73,15 +73,17 @@ def _values(args) -> dict[str, float]:
     return vals
 
 
-def _check_ranges(vals: dict) -> None:
+def _check_ranges(vals: dict, args) -> None:
     """A value outside its parameter's own range (η ≤ 0, γ > 1, t < 1, a potential ≤ 0) is a usage error; a bound's
     other conditions (γ²ηt ≥ 1) are its domain, reported with its value."""
-    from ..bounds.symbols import SYMBOLS, outside_range
+    from ..bounds.symbols import SYMBOLS, outside_range, range_text
 
     for k, v in vals.items():
         if k in SYMBOLS and outside_range(k, v):
-            given = f"--{k} {_fmt(v)}" if k in _FLAGS else f"--set {k}={_fmt(v)}"
-            raise EoscheckError(f"{given} is outside {SYMBOLS[k].description}; give a value in that range")
+            flag = next((f for f, sym in _FLAGS.items() if sym == k and getattr(args, f) is not None), None)
+            given = f"--{flag} {_fmt(v)}" if flag else f"--set {k}={_fmt(v)}"
+            raise EoscheckError(f"{given} is outside the range of {k} ({range_text(k)}: {SYMBOLS[k].description}); "
+                                "give a value in that range")
 
 
 def _check_inputs(b, vals: dict, loss) -> None:
@@ -166,7 +168,7 @@ def _evaluate(args) -> int:
     used = set(b.symbols) | {s.name for c in b.full_domain for s in c.free_symbols}
     ignored = sorted(set(vals) - used)
     vals = {k: v for k, v in vals.items() if k in used}
-    _check_ranges(vals)
+    _check_ranges(vals, args)
     _check_inputs(b, vals, loss)
     shown = ", ".join(f"{k}={_fmt(v)}" for k, v in vals.items())
     try:
