@@ -1359,8 +1359,31 @@ def test_a_curvature_on_a_small_scale_is_measured_not_called_unbounded():
     for delta in (1e-13, 1e-50):    # 1e-50: the ratio doubles a decade down to 1e-40 and beyond (a reviewer's)
         c = audit(f"log(1+exp(-z)) + 0.1*(sqrt(z**2+{delta**2!r})-z)", theory=False)["C.quadratic"]
         assert c.status == "pass" and c.constant == pytest.approx((0.25 + 0.1 / delta) / 1.2, rel=1e-12)
-        s = audit(f"sqrt(z**2+{delta**2!r})-z", theory=False)["C.self_bounded"]
-        assert s.status == "pass" and s.constant == pytest.approx(1 / delta, rel=1e-12)
+    # g/ℓ's growth is judged by its doubling down to 1e-40 only (a float next to a zero of ℓ is no proof of
+    # continuity), so δ = 1e-50 is still called unbounded there: the closing note says so
+    s = audit("sqrt(z**2+1e-26)-z", theory=False)["C.self_bounded"]
+    assert s.status == "pass" and s.constant == pytest.approx(1e13, rel=1e-12)
+
+
+@pytest.mark.parametrize("spec, check", [
+    ("log(1+exp(-z)) + where(z < sqrt(2) - 2, 1 + 1.5*(sqrt(2)-2-z), where(z < sqrt(2)-1, (sqrt(2)-1-z)**1.5, 0))",
+     "C.quadratic"),                                                   # a cusp of ℓ″ at √2 − 1: Q ~ h^{−1/2}
+    ("log(1+exp(-z)) + max(0, sqrt(2)-1 - z)", "C.quadratic"),         # a kink at √2 − 1: Q ~ 1/h
+    ("where(z < sqrt(2), sqrt(sqrt(2)-z) + exp(-z), exp(-z))", "C.self_bounded"),   # g/ℓ ~ (√2 − z)^{−1/2}
+])
+def test_a_singularity_at_a_breakpoint_between_floats_is_unbounded(spec, check):
+    """float(√2 − 1) lies 2e-17 inside the piece left of the breakpoint √2 − 1, and the float next to √2 inside the
+    one left of √2: taken for interior points of C² pieces, their ratios' growth was ruled a smooth one, and the
+    cusp (C.quadratic PASS 2.5e8, "Assumptions 3A–3C hold"), the kink and the pole passed (a reviewer's runs).
+    Oracle: mpmath, ℓ″/(2g) at √2 − 1 − d grows like d^{−1/2} (9.42e11 at d = 1e-24)."""
+    c = audit(spec, theory=False)[check]
+    assert c.status == "fail" and c.constant == math.inf, c
+    with mpmath.workdps(50):
+        b = mpmath.sqrt(2) - 1
+        if "1.5" in spec:
+            d2 = lambda x: mpmath.mpf(3) / 4 / mpmath.sqrt(b - x) + 1 / (4 * mpmath.cosh(x / 2) ** 2)   # noqa: E731
+            g = lambda x: 1 / (1 + mpmath.exp(x)) + mpmath.mpf(3) / 2 * mpmath.sqrt(b - x)          # noqa: E731
+            assert d2(b - mpmath.mpf("1e-24")) / (2 * g(b - mpmath.mpf("1e-24"))) > 1e11
 
 
 def test_a_sup_made_of_float64_rounding_noise_is_not_reported():

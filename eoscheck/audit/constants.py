@@ -134,9 +134,10 @@ def _d_program(ev):
 
 
 def _levels_off(ctx, x: float) -> bool:
-    """Whether Q(x, h) tends to the finite ℓ″(x)/(2g(x)) as h → 0: ℓ ∈ C² around x by sympy's answers and g(x) ≠ 0
-    (ℓ = logistic + 0.1(√(z² + 1e-100) − z), analytic, doubles its ratio a decade down to h ~ 1e-50)."""
-    if not ctx.facts.smooth_at(x, 2):
+    """Whether Q is bounded near x as h → 0: ℓ ∈ C² on [x − 10⁻³, x + 10⁻³] (relative; the probe's largest offset)
+    by sympy's answers, and g(x) ≠ 0 (a zero of g nearby is rules (2) and (3)'s).  ℓ = logistic + 0.1(√(z² + 1e-100)
+    − z), analytic, doubles its ratio a decade down to h ~ 1e-50 and was called unbounded."""
+    if not ctx.facts.smooth_at(x, 2, 1e-3 * max(1.0, abs(x))):
         return False
     g = ctx.ev.mp(x, 1)
     return bool(mpmath.isfinite(g) and g != 0)

@@ -60,16 +60,16 @@ class Facts:
             out.append((b, left, own, right))
         return out
 
-    def smooth_at(self, x: float, order: int) -> bool:
-        """Whether sympy established ℓ, …, ℓ^{(order)} continuous on an open interval around ``x``: x strictly
-        inside a piece (a float equal to a breakpoint's float is not) whose ``smooth{i}.k`` answers are True for every
-        k ≤ order.  Then a quantity of ℓ, ℓ′, ℓ″ that is finite at x is bounded near it: no growth seen near x
-        (however long it doubles: √(z² + 1e-100) − z) is a blow-up."""
+    def smooth_at(self, x: float, order: int, radius: float) -> bool:
+        """Whether sympy established ℓ, …, ℓ^{(order)} continuous on [x − radius, x + radius]: inside one piece
+        whose ``smooth{i}.k`` answers are True for every k ≤ order, its ends more than ``radius`` away (a float next
+        to a breakpoint stands for it: float(√2 − 1) lies 2e-17 inside the piece left of the kink at √2 − 1)."""
         for i, pc in enumerate(self.pieces or []):
             if pc.lo == pc.hi:
                 continue
             if as_float(pc.lo) < x < as_float(pc.hi):
-                return all((self.answers.get(f"smooth{i}.{k}") or (None,))[0] is True for k in range(order + 1))
+                return (as_float(pc.lo) < x - radius and x + radius < as_float(pc.hi)
+                        and all((self.answers.get(f"smooth{i}.{k}") or (None,))[0] is True for k in range(order + 1)))
         return False
 
     def ask_basic(self) -> None:

@@ -269,14 +269,6 @@ class Searcher:
             found[k] = (z0, exact)
         return found[0][0], math.nan, f"no largest value of the quantity was confirmed in {CONFIRMS} tries"
 
-    def _continuous_at(self, q, s: float, need) -> bool:
-        """Whether q is continuous at s, so bounded near it: ℓ^{(k)} (k ≤ max(need)) continuous around s by sympy's
-        answers, and q finite at s in high precision (q is a rational function of ℓ, ℓ′, ℓ″)."""
-        if not self.facts.smooth_at(s, max(need)):
-            return False
-        v = self.ev.quantity_mpf(q, s, need)
-        return v is not None and bool(mpmath.isfinite(v))
-
     def _persists(self, q, s: float, sgn: float, need) -> bool:
         """Whether q(s + sgn·d·max(1, |s|)) keeps doubling a decade for d = 10⁻¹³…10⁻⁴⁰ (:data:`FINE_DECADES`, in
         high precision; offsets below 8 ulps of s, which float64's s does not pin down, are not used)."""
@@ -309,9 +301,11 @@ class Searcher:
                     return s + sgn * ds[j] * max(1.0, abs(s)), math.inf
                 tail = vals[-5:]
                 if (np.all(np.isfinite(tail)) and np.all(tail[1:] >= 2 * tail[:-1]) and tail[0] > 0
-                        and not self._continuous_at(q, s, need) and self._persists(q, s, sgn, need)):
+                        and self._persists(q, s, sgn, need)):
                     # a smooth q with a curvature scale δ (1/√(z² + δ²), δ = 1e-13) doubles down to ~δ and then
-                    # levels off: it was called unbounded at z = 1e-12, with its finite sup 1e13 at z = 0
+                    # levels off: it was called unbounded at z = 1e-12, with its finite sup 1e13 at z = 0.  (Whether
+                    # q is continuous around s is not asked: g/ℓ has a pole at a zero of ℓ inside an analytic piece,
+                    # and a float next to a pole is finite there.)
                     return s + sgn * ds[-1] * max(1.0, abs(s)), float(vals[-1])
         return None
 
