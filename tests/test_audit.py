@@ -1371,6 +1371,10 @@ def test_a_curvature_on_a_small_scale_is_measured_not_called_unbounded():
      "C.quadratic"),                                                   # a cusp of ℓ″ at √2 − 1: Q ~ h^{−1/2}
     ("log(1+exp(-z)) + max(0, sqrt(2)-1 - z)", "C.quadratic"),         # a kink at √2 − 1: Q ~ 1/h
     ("where(z < sqrt(2), sqrt(sqrt(2)-z) + exp(-z), exp(-z))", "C.self_bounded"),   # g/ℓ ~ (√2 − z)^{−1/2}
+    # a cusp at b = 10²⁰√2 − 141421356237309504880 ≈ 0.1689, whose plain-float reading is 0.0: the piece right of
+    # "0.0" looked analytic around b, and C.quadratic passed with 2.0e8 (a reviewer's run)
+    ("log(1+exp(-z)) + where(z < (10**20*sqrt(2) - 141421356237309504880), "
+     "((10**20*sqrt(2) - 141421356237309504880) - z)**1.5, 0)", "C.quadratic"),
 ])
 def test_a_singularity_at_a_breakpoint_between_floats_is_unbounded(spec, check):
     """float(√2 − 1) lies 2e-17 inside the piece left of the breakpoint √2 − 1, and the float next to √2 inside the

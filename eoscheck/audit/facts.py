@@ -15,6 +15,7 @@ from ..expr import real_number, time_limit
 from ..losses import Loss, z
 from . import simplify as S
 from .evaluate import Evaluator
+from .format import sym_float
 from .search import Searcher
 from .simplify import Piece, as_float, one_sided_limit, sign_on_piece, smooth_on_piece
 from .symbolic import SymbolicJob, SymbolicPool
@@ -23,6 +24,15 @@ from .symbolic import SymbolicJob, SymbolicPool
 #: seconds for the sympy work done in this process (derivatives, tail expressions); the questions
 #: sympy may hang on run in children under their own time limit
 PREPARE_SECONDS = 20.0
+
+
+def _readings(end) -> list[float] | None:
+    """A piece's end as a float by plain arithmetic and in high precision (±inf for ±oo); None where the high-precision
+    reading has no float value."""
+    if end in (sp.oo, -sp.oo):
+        return [as_float(end)]
+    hp = sym_float(end)
+    return None if hp is None else [as_float(end), hp]
 
 
 class Facts:
@@ -68,7 +78,11 @@ class Facts:
             if pc.lo == pc.hi:
                 continue
             if as_float(pc.lo) < x < as_float(pc.hi):
-                return (as_float(pc.lo) < x - radius and x + radius < as_float(pc.hi)
+                # each end read two ways, plain float arithmetic (as_float: 10²⁰√2 − 141421356237309504880 read 0.0
+                # for 0.1689, a reviewer's) and in high precision (sym_float), and x far from both
+                los, his = _readings(pc.lo), _readings(pc.hi)
+                return (los is not None and his is not None and all(lo < x - radius for lo in los)
+                        and all(x + radius < hi for hi in his)
                         and all((self.answers.get(f"smooth{i}.{k}") or (None,))[0] is True for k in range(order + 1)))
         return False
 
