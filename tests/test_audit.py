@@ -1428,3 +1428,18 @@ def test_a_sign_below_float64s_range_is_read_in_high_precision():
     assert c.status == "fail"
     with mpmath.workdps(1000):
         assert mpmath.mpf(10) ** -400 - 1 / (1 + mpmath.exp(mpmath.mpf(c.witness))) > 0      # ℓ′(witness) > 0
+
+
+def test_a_breakpoint_written_as_a_cancelling_sum_is_placed_exactly():
+    """b = 10²⁰√2 − 141421356237309504880 ≈ 0.1689 read 0.0 in plain float arithmetic, and b − 1 read −1: the pieces
+    on either side of each breakpoint were mismatched, sympy's limits of the wrong pieces made this C¹ loss (a cusp
+    of ℓ″ at b, linear below b − 1) "jump" by 1 at b − 1, and A.C1 failed with that witness (a reviewer's run).
+    Breakpoints are now read in the compiler's mpmath.  Oracle: ℓ and ℓ′ are continuous at b − 1 by hand (1 + 1.5u
+    and u^{3/2} meet at u = 1 with slope −1.5 both; at b, u^{3/2} and 0 meet with slope 0), and Q grows like
+    h^{−1/2} at b (ℓ″ ~ (3/4)(b − z)^{−1/2})."""
+    B = "(10**20*sqrt(2) - 141421356237309504880)"
+    r = audit(f"log(1+exp(-z)) + where(z < {B} - 1, 1 + 1.5*({B} - 1 - z), where(z < {B}, ({B} - z)**1.5, 0))",
+              theory=False)
+    assert r["A.C1"].status == "pass", r["A.C1"]
+    c = r["C.quadratic"]
+    assert c.status == "fail" and c.witness == pytest.approx(0.168872420969807857, abs=1e-15)
