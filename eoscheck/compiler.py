@@ -574,6 +574,19 @@ def bind(fn: Callable, functions: Mapping[str, Callable]) -> Callable:
     return prog.bind(functions, fn.__name__).evaluator(fn.__name__)
 
 
+def mp_number(expr: sp.Basic, values: Mapping[str, Any] | None = None, *, dps0: int = MP_DPS0):
+    """``expr`` (a sympy expression in the names of ``values``, numbers or mpmath numbers) in mpmath, its precision
+    raised until no digit is lost (:func:`mp_value`, bounded): an mpmath number, or None where that is not reliable,
+    not a finite real number, or the expression cannot be compiled."""
+    names = sorted(values) if values else []
+    try:
+        prog = compile_expr(sp.sympify(expr), names, "mpmath")
+        v, ok = mp_value(lambda fl: prog(*[values[n] for n in names], flags=fl), dps0=dps0)
+    except (EoscheckError, NotImplementedError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return v if ok and isinstance(v, mpmath.mpf) and mpmath.isfinite(v) else None
+
+
 def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = MP_DPS_MAX,
              raises: int = MP_RAISES) -> tuple[Any, bool]:
     """fn(flags) in mpmath, raising the precision until no sum loses digits; (value, reliable).
@@ -640,4 +653,4 @@ def _kept(v, fl: Flags, prec: int) -> bool:
     return MP_KEEP_BITS - max(0, fl.need - prec) >= 53
 
 
-__all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_value"]
+__all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_number", "mp_value"]

@@ -9,7 +9,6 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .._errors import EoscheckError
 from ..expr import real_number
 
 
@@ -96,11 +95,10 @@ def sym_float(v) -> float | None:
     if isinstance(v, sp.Basic) and not v.is_Rational and v.is_number:
         # plain floats cancel: (10⁸ − (10⁸ − 1)e^{10⁻⁸})e^{−10⁻⁸}, flat_exp's C_β for a = 10⁻⁸, read 1.49e-8 for 5e-9;
         # the compiler's mpmath evaluation raises its precision until no sum loses digits (bounded)
-        from ..compiler import compile_expr, mp_value
+        from ..compiler import mp_number
 
-        prog = compile_expr(v, [], "mpmath")
-        exact, ok = mp_value(lambda fl: prog(flags=fl))
-        if ok and mpmath.isfinite(exact):
+        exact = mp_number(v)
+        if exact is not None:
             f = float(exact)
             return None if f == 0.0 and exact != 0 else f   # e^{−800} is not 0: a finite number beyond float64
     if f == 0.0 and isinstance(v, sp.Basic) and v.is_zero is False:
@@ -131,19 +129,11 @@ def compare(a, b) -> int | None:
         return 1
     if d.is_negative:
         return -1
-    from ..compiler import compile_expr, mp_value
+    from ..compiler import mp_number
 
-    vals = []
-    for e in (d, a, b):
-        try:
-            prog = compile_expr(sp.sympify(e), [], "mpmath")
-        except EoscheckError:
-            return None
-        v, ok = mp_value(lambda fl: prog(flags=fl))
-        if not ok or not mpmath.isfinite(v):
-            return None
-        vals.append(v)
-    v, va, vb = vals
+    v, va, vb = (mp_number(e) for e in (d, a, b))
+    if v is None or va is None or vb is None:
+        return None
     if v == 0 or abs(v) <= mpmath.ldexp(max(abs(va), abs(vb)), -150):
         # not even an exact cancellation decides: 2 − tanh(3000) is 1 at 1500 digits, which took a jump of
         # 2.4e-2606 for none, "equal (exactly)" (a reviewer's run); only sympy's 0 is 0

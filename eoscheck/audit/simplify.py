@@ -12,7 +12,6 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-import mpmath
 import sympy as sp
 
 from ..expr import real_number
@@ -56,14 +55,10 @@ def as_float(x: sp.Expr) -> float:
     if x == -sp.oo:
         return float("-inf")
     if not isinstance(x, sp.Rational):
-        from ..compiler import compile_expr, mp_value
+        from ..compiler import mp_number
 
-        try:
-            prog = compile_expr(x, [], "mpmath")
-            v, ok = mp_value(lambda fl: prog(flags=fl))
-        except Exception:  # noqa: BLE001 - any failure: the plain reading below
-            ok = False
-        if ok and mpmath.isfinite(v):
+        v = mp_number(x)
+        if v is not None:
             return float(v)
     v = real_number(x)
     if v is None:
