@@ -20,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from ._errors import DivergenceError, EoscheckError
+from ._errors import DivergenceError, EoscheckError, interrupt_inside
 
 _PACKAGE = "eoscheck.commands"
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         from .provenance import source
 
         source()                     # the commit and dirty flag of the code about to run, read before it runs
-        return int(args._run(args) or 0)
+        return _run(args)
     except EoscheckError as err:
         print(f"eoscheck {args.command}: error: {' '.join(str(err).split()) or 'bad input'}", file=sys.stderr)
         return 2
@@ -173,6 +173,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eoscheck {args.command}: error: {err.strerror or err}{where}; free space, fix the permissions or "
               "choose another folder, and run again (outputs already there are left as they were)", file=sys.stderr)
         return 2
+
+
+def _run(args) -> int:
+    """The command, with an interrupt that a C extension wrapped in its own error raised as the interrupt."""
+    try:
+        return int(args._run(args) or 0)
+    except Exception as err:
+        if interrupt_inside(err) is None:
+            raise
+        raise KeyboardInterrupt from err
 
 
 def console_main() -> int:

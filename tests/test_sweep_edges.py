@@ -389,3 +389,61 @@ def test_a_data_file_is_read_only_if_it_is_the_one_planned(tmp_path, monkeypatch
     (here / "data" / "x.npz").write_bytes((there / "data" / "x.npz").read_bytes())   # edited since it was planned
     with pytest.raises(EoscheckError, match="not the file the sweep was planned with"):
         spec.dataset(0, 0)
+
+
+def _wrapped_interrupt(signum: int):
+    """Sends this process ``signum`` inside a call that turns the KeyboardInterrupt raised there into another error,
+    as a C extension does when the handler runs in a Python function it calls back (numba's _numba_unpickle: CI
+    saw "SystemError: CPUDispatcher(<function chunk_values …>) returned a result with an exception set")."""
+    try:
+        os.kill(os.getpid(), signum)
+        for _ in range(10_000):      # the handler runs at the next bytecode boundary
+            pass
+    except KeyboardInterrupt as err:
+        raise SystemError("returned a result with an exception set") from err
+
+
+def test_a_sigterm_wrapped_in_another_error_still_stops_the_sweep(monkeypatch, tmp_path):
+    """SIGTERM landing in numba's unpickle callback came out as a SystemError: the sweep printed ~40 lines of
+    traceback and exited 1, not 130 (a CI run of test_sigterm_stops_a_sweep_as_ctrl_c_does).  The task under way
+    is lost (it never finished), the ones before it kept."""
+    import eoscheck.sweeps.execute as ex
+
+    ran: list[str] = []
+    real = ex.run_task
+
+    def run_task(task):
+        ran.append(task.key)
+        if len(ran) == 2:
+            _wrapped_interrupt(signal.SIGTERM)
+        return real(task)
+
+    monkeypatch.setattr(ex, "run_task", run_task)
+    with pytest.raises(KeyboardInterrupt):
+        sweep("synthetic", **dict(SMALL, datasets=3), task_size=1, out=tmp_path / "s")
+    assert [f.stem for f in (tmp_path / "s" / "tasks").glob("*.parquet")] == ran[:1]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL        # the sweep's handler is gone again
+
+
+def test_a_ctrl_c_wrapped_in_another_error_is_an_interrupt_for_every_command(monkeypatch, capsys):
+    """Outside a sweep Python's own SIGINT handler raises the KeyboardInterrupt; a C extension between it and the
+    CLI turned it into a SystemError: a traceback and exit 1, not "interrupted" and 130."""
+    import eoscheck.commands.bounds as command
+    from eoscheck.cli import main
+
+    monkeypatch.setattr(command, "run", lambda args: _wrapped_interrupt(signal.SIGINT))
+    assert main(["bounds"]) == 130
+    assert capsys.readouterr().err == "eoscheck bounds: interrupted\n"
+
+
+def test_an_error_that_merely_mentions_an_interrupt_stays_an_error(monkeypatch):
+    """Only an error raised while handling a KeyboardInterrupt (its cause or context) is read as one."""
+    import eoscheck.commands.bounds as command
+    from eoscheck.cli import main
+
+    def fails(args):
+        raise SystemError("KeyboardInterrupt")
+
+    monkeypatch.setattr(command, "run", fails)
+    with pytest.raises(SystemError):
+        main(["bounds"])

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .._errors import EoscheckError
+from .._errors import EoscheckError, interrupt_inside
 from .grid import RANDOM_ONLY, DataSpec, Grid, refuse_on_fixed_data
 from .measures import parse_measures
 from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks, run_task, store, task_numerics
@@ -403,12 +403,14 @@ class _interrupts:
         self.__exit__()
         self.check()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type=None, exc=None, tb=None) -> None:
         import signal
 
         for sig, handler in self.saved.items():   # left by an error before release: restored, nothing raised
             signal.signal(sig, handler)
         self.saved = {}
+        if self.got and isinstance(exc, Exception) and interrupt_inside(exc) is not None:
+            raise KeyboardInterrupt from exc      # a C extension wrapped the handler's raise in its own error
 
 
 def _table(results: dict[str, dict], names: tuple[str, ...]):
