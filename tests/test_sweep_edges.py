@@ -121,6 +121,20 @@ def test_scheduler_addresses_are_those_this_command_can_reach(address, ok):
             check_address(address)
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt in this process while a test runs, as at a terminal: a test run started with
+    SIGINT ignored (`pytest … &` in a script: bash ignores it in background jobs) made every Ctrl-C test fail."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def _ctrl_c_default() -> None:
+    """In a child before exec: SIGINT at its default, so the child's Python installs its Ctrl-C handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _sweep_cli(out: Path, *extra: str) -> subprocess.Popen:
     """`eoscheck sweep` long enough to be stopped midway (one task per dataset), in its own process group: 4000
     tasks of ~10–30 ms, which cannot all end before the stop lands (with 400, a run beside the other test worker
@@ -129,7 +143,7 @@ def _sweep_cli(out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "eoscheck", "sweep", "--datasets", "4000", "--n", "40:80", "--d",
                              "20:40", "--steps", "2000", "--eta", "4,64,1024", "--task-size", "1", "--out", str(out),
                              *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_ctrl_c_default)
 
 
 def _stop_midway(proc: subprocess.Popen, out: Path, sig: int, group: bool) -> tuple[int, str]:
