@@ -23,16 +23,27 @@ class DivergenceError(ArithmeticError):
 
 
 def interrupt_inside(err: BaseException) -> KeyboardInterrupt | None:
-    """The KeyboardInterrupt ``err`` was raised while handling (its ``__cause__`` or ``__context__`` chain), if any.
+    """A KeyboardInterrupt that ``err`` was raised from or while handling (anywhere in its ``__cause__`` and
+    ``__context__`` links, both followed), if any.
 
     A signal handler runs in whatever Python function is executing; where that function is a callback of a C
     extension, the extension turns the KeyboardInterrupt into its own error (numba's dispatcher: "SystemError:
     CPUDispatcher(…) returned a result with an exception set").  Such an error is an interrupt, not a failure."""
     seen: set[int] = set()
-    e: BaseException | None = err
-    while e is not None and id(e) not in seen:
+    todo: list[BaseException] = [err]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
         if isinstance(e, KeyboardInterrupt):
             return e
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
+        todo.extend(x for x in (e.__context__, e.__cause__) if x is not None)
     return None
+
+
+def reraise_interrupt(err: BaseException) -> None:
+    """Raise ``KeyboardInterrupt from err`` where ``err`` wraps one (:func:`interrupt_inside`); call it first in an
+    ``except Exception`` that reports an error and goes on, so that a Ctrl-C stops the command there."""
+    if interrupt_inside(err) is not None:
+        raise KeyboardInterrupt from err

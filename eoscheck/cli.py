@@ -20,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from ._errors import DivergenceError, EoscheckError, interrupt_inside
+from ._errors import DivergenceError, EoscheckError, reraise_interrupt
 
 _PACKAGE = "eoscheck.commands"
 
@@ -140,15 +140,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args._argv = ["eoscheck", *argv]
     try:
-        from . import progress
-
-        progress.enabled()           # a bad EOSCHECK_PROGRESS is refused before any work or output
-        from .gdinputs import requested_gemm
-
-        requested_gemm()             # and a bad EOSCHECK_GEMM
-        from .provenance import source
-
-        source()                     # the commit and dirty flag of the code about to run, read before it runs
         return _run(args)
     except EoscheckError as err:
         print(f"eoscheck {args.command}: error: {' '.join(str(err).split()) or 'bad input'}", file=sys.stderr)
@@ -176,13 +167,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    """The command, with an interrupt that a C extension wrapped in its own error raised as the interrupt."""
+    """The command, after the checks of its environment; an interrupt that a C extension wrapped in its own error
+    is raised as the interrupt."""
     try:
+        from . import progress
+
+        progress.enabled()           # a bad EOSCHECK_PROGRESS is refused before any work or output
+        from .gdinputs import requested_gemm
+
+        requested_gemm()             # and a bad EOSCHECK_GEMM
+        from .provenance import source
+
+        source()                     # the commit and dirty flag of the code about to run, read before it runs
         return int(args._run(args) or 0)
     except Exception as err:
-        if interrupt_inside(err) is None:
-            raise
-        raise KeyboardInterrupt from err
+        reraise_interrupt(err)
+        raise
 
 
 def console_main() -> int:

@@ -9,6 +9,8 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from eoscheck._errors import reraise_interrupt
+
 from .claims import Claim, all_claims, get_claim
 from .instances import cache_stats, single_thread
 from .numerics import jsonable
@@ -110,6 +112,7 @@ def run_claim(c: Claim | str, profile: str | None = None, seed: int | None = Non
                              shrink_attempts=shrink_attempts, explicit=c.explicit(b) if c.explicit else None)
                 fill_report(rep, res, c)
     except Exception as err:  # a bug in a check must show, not pass
+        reraise_interrupt(err)
         rep.verdict = "error"
         rep.message = f"{type(err).__name__}: {err}"
         rep.counterexample = {"traceback": traceback.format_exc(limit=6)}

@@ -127,7 +127,8 @@ def _ctrl_c_raises():
     SIGINT ignored (`pytest … &` in a script: bash ignores it in background jobs) made every Ctrl-C test fail."""
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
-    signal.signal(signal.SIGINT, old)
+    if old is not None:          # None: a handler installed from C, which Python cannot put back
+        signal.signal(signal.SIGINT, old)
 
 
 def _ctrl_c_default() -> None:
@@ -433,10 +434,11 @@ def test_a_sigterm_wrapped_in_another_error_still_stops_the_sweep(monkeypatch, t
         return real(task)
 
     monkeypatch.setattr(ex, "run_task", run_task)
+    before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt):
         sweep("synthetic", **dict(SMALL, datasets=3), task_size=1, out=tmp_path / "s")
     assert [f.stem for f in (tmp_path / "s" / "tasks").glob("*.parquet")] == ran[:1]
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL        # the sweep's handler is gone again
+    assert signal.getsignal(signal.SIGTERM) is before        # the sweep's handler is gone again
 
 
 def test_a_ctrl_c_wrapped_in_another_error_is_an_interrupt_for_every_command(monkeypatch, capsys):
@@ -461,3 +463,44 @@ def test_an_error_that_merely_mentions_an_interrupt_stays_an_error(monkeypatch):
     monkeypatch.setattr(command, "run", fails)
     with pytest.raises(SystemError):
         main(["bounds"])
+
+
+def test_a_ctrl_c_wrapped_in_another_error_stops_the_report(monkeypatch, tmp_path, capsys):
+    """The report turns a section's error into a FAILED part and goes on: a Ctrl-C that numba wrapped in a
+    SystemError inside a part was reported as that part's failure, the rest of the report ran, and it exited 1 (a
+    reviewer's run)."""
+    import eoscheck.report.build as build
+    from eoscheck.cli import main
+
+    ran: list[str] = []
+
+    class Section:
+        TITLE = "a section whose part is interrupted"
+
+        @staticmethod
+        def run(ctx, sec):
+            sec.part("a run", _wrapped_interrupt, signal.SIGINT)
+            ran.append("the part after the Ctrl-C")
+
+    monkeypatch.setattr(build, "SECTIONS", ((1, "descent", Section), build.SECTIONS[-1]))
+    rc = main(["report", "--profile", "tiny", "--out", str(tmp_path / "r"), "--quiet", "--no-cache",
+               "--cache-dir", str(tmp_path / "c")])
+    assert (rc, ran) == (130, []) and capsys.readouterr().err.endswith("eoscheck report: interrupted\n")
+
+
+def test_an_interrupt_is_found_through_either_link_of_the_chain():
+    """An error raised from an unrelated cause while a Ctrl-C was handled still holds the Ctrl-C (its context);
+    a chain that loops ends."""
+    from eoscheck._errors import interrupt_inside
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("wrapped") from OSError("unrelated")
+    except SystemError as err:
+        wrapped = err
+    assert isinstance(interrupt_inside(wrapped), KeyboardInterrupt)
+    a, b = ValueError("a"), ValueError("b")
+    a.__context__, b.__context__ = b, a
+    assert interrupt_inside(a) is None

@@ -11,6 +11,7 @@ import sympy as sp
 import torch
 
 from ..bounds import theorem35, theorem6
+from .._errors import reraise_interrupt
 from ..compiler import compile_expr
 from ..expr import real_number
 from ..losses import Loss, z
@@ -121,6 +122,7 @@ def _promise(out: dict[str, Any], report: AuditReport, params: dict[str, Any], s
     try:
         _promise_rho(out, report, loss, symbolic, symbolic_timeout)
     except Exception as err:  # noqa: BLE001 - a numeric failure in ρ must not sink the audit
+        reraise_interrupt(err)
         out["rho"] = {"defined": True, "error": f"{type(err).__name__}: {err}"}
         out["table1"] = {"applies": None, "why": "ρ could not be computed"}
         return
@@ -259,6 +261,7 @@ def instantiate(report: AuditReport, loss: Loss, *, eta=None, n=None, gamma=None
                 if rep.violated:
                     entry["why"] = "outside its domain: " + "; ".join(rep.violated)
             except Exception as err:  # noqa: BLE001 - report, do not crash the audit
+                reraise_interrupt(err)
                 entry["value"] = None
                 entry["why"] = f"{type(err).__name__}: {err}"
         _gate(entry, held, "".join(b.assumptions.loss))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import progress as progress_bars
-from .._errors import EoscheckError
+from .._errors import EoscheckError, reraise_interrupt
 from ..outputs import LOCK_NAME, OutputLock, check_output_dir, not_ours
 from ..provenance import config_hash, source
 from . import acceleration, claims, descent, eos_length, figure1, losses, lower_tau, ntk, provenance, sweep_study, theorem1
@@ -253,6 +253,7 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
         except KeyboardInterrupt:
             raise
         except Exception as err:  # a bug must show in the report, with its traceback
+            reraise_interrupt(err)
             sec.fail("", err)
         sec.wall_s = time.perf_counter() - t0 + (check_s if key == "claims" else 0.0)
         done.append(sec)

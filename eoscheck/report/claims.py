@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import progress as progress_bars
+from .._errors import reraise_interrupt
 from ..codehash import claims_hash
 from ..outputs import atomic_write
 from .context import Context
@@ -335,6 +336,7 @@ def check_results(ctx: Context, quoted: tuple[str, ...] = ()) -> list[dict[str, 
         except KeyboardInterrupt:
             raise
         except Exception as err:
+            reraise_interrupt(err)
             ctx.extras["claims"], ctx.extras["claims_error"] = None, err
     return ctx.extras["claims"]
 

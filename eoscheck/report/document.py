@@ -22,6 +22,7 @@ import numpy as np
 from tabulate import tabulate
 
 from ..outputs import atomic_write  # noqa: F401  (re-exported for the section modules)
+from .._errors import reraise_interrupt
 
 #: Verdict words.  Exact claims: holds / VIOLATED.  Fitted, asymptotic and empirical claims:
 #: consistent / INCONSISTENT, reproduced / NOT REPRODUCED.  Others: inconclusive (the run cannot
@@ -110,6 +111,7 @@ class Section:
         except KeyboardInterrupt:
             raise
         except Exception as err:
+            reraise_interrupt(err)
             self.fail(label, err)
         return None
 

@@ -18,6 +18,7 @@ from matplotlib.transforms import offset_copy  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..bounds import proposition5, theorem35  # noqa: E402
+from .._errors import reraise_interrupt  # noqa: E402
 from ..losses import get_loss  # noqa: E402
 from ..plotting import log_axes, save_figure  # noqa: E402
 from ..properties.numerics import loglog_slope  # noqa: E402
@@ -127,6 +128,7 @@ def _audit(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             rep = ctx.cached("audit", loss.name, {"loss": loss.name, "expr": loss.expr_text},
                              lambda loss=loss: audit_loss(loss).to_dict())
         except Exception as err:  # the auditor's own failure is reported, the other losses still shown
+            reraise_interrupt(err)
             failed.append(loss.name)
             sec.missing.append(f"the loss auditor (eoscheck.audit.audit_loss) fails on {loss.name}: "
                                f"{type(err).__name__}: {err}")
@@ -253,6 +255,7 @@ def _transition(ctx: Context, sec: Section, cfg: dict, losses) -> None:
             try:
                 tau = float(theory.ev(tau_id, loss=loss, eta=eta, n=n, gamma=gamma))
             except Exception as err:  # an explicit τ that cannot be evaluated is reported, not hidden
+                reraise_interrupt(err)
                 tau = math.nan
                 sec.missing.append(f"{tau_id} for {loss.name} at η = {eta:g} could not be evaluated: {err}")
             if not math.isfinite(tau):

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .._errors import EoscheckError, interrupt_inside
+from .._errors import EoscheckError, reraise_interrupt
 from .grid import RANDOM_ONLY, DataSpec, Grid, refuse_on_fixed_data
 from .measures import parse_measures
 from .tasks import ID_COLUMNS, Task, default_task_size, frame, load, make_tasks, run_task, store, task_numerics
@@ -409,8 +409,8 @@ class _interrupts:
         for sig, handler in self.saved.items():   # left by an error before release: restored, nothing raised
             signal.signal(sig, handler)
         self.saved = {}
-        if self.got and isinstance(exc, Exception) and interrupt_inside(exc) is not None:
-            raise KeyboardInterrupt from exc      # a C extension wrapped the handler's raise in its own error
+        if self.got and isinstance(exc, Exception):
+            reraise_interrupt(exc)                # a C extension wrapped the handler's raise in its own error
 
 
 def _table(results: dict[str, dict], names: tuple[str, ...]):
