@@ -250,8 +250,6 @@ def _build(out: Path, staging: Path, cfg: dict, profile: str, device: str, seed:
                 module.run(ctx, sec, done, header)
             else:
                 module.run(ctx, sec)
-        except KeyboardInterrupt:
-            raise
         except Exception as err:  # a bug must show in the report, with its traceback
             reraise_interrupt(err)
             sec.fail("", err)

@@ -333,8 +333,6 @@ def check_results(ctx: Context, quoted: tuple[str, ...] = ()) -> list[dict[str, 
         ids = ctx.cfg["claims"].get("ids")
         try:
             ctx.extras["claims"] = run_checks(ctx, list(ids) + list(quoted) if ids else None)
-        except KeyboardInterrupt:
-            raise
         except Exception as err:
             reraise_interrupt(err)
             ctx.extras["claims"], ctx.extras["claims_error"] = None, err

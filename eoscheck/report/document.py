@@ -108,8 +108,6 @@ class Section:
         other parts still run."""
         try:
             return fn(*args, **kw)
-        except KeyboardInterrupt:
-            raise
         except Exception as err:
             reraise_interrupt(err)
             self.fail(label, err)
