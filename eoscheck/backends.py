@@ -452,7 +452,11 @@ class TorchBackend(_Elementwise):
 
 
 def _log2(x) -> float:
-    """log₂|x| from the mpf exponent (cheap, ±1)."""
+    """log₂|x| from the mpf exponent (cheap, ±1): e with |x| = m·2ᵉ, ½ ≤ m < 1 (:func:`mpmath.frexp`'s), read off the
+    raw (sign, mantissa, exponent, bit count) of a finite non-zero mpf as exponent + bit count."""
+    raw = getattr(x, "_mpf_", None)
+    if raw is not None and raw[1]:
+        return float(raw[2] + raw[3])
     return float(mpmath.frexp(x)[1])
 
 
@@ -466,7 +470,7 @@ def _absorb(c, t, fl: Flags):
     """c + t with |t| ≪ |c|, recording the bits t loses as pending (see :class:`Flags`)."""
     s = c + t
     if t != 0 and s != 0:
-        absorbed = _log2(abs(s)) - _log2(abs(t))
+        absorbed = _log2(s) - _log2(t)
         if mpmath.mp.prec - absorbed < MP_KEEP_BITS:
             fl.pending = max(fl.pending, int(absorbed) + MP_KEEP_BITS + 16)
     return s
@@ -479,19 +483,19 @@ def flag_sum(terms, fl: Flags):
     s = mpmath.fsum(terms)
     if mpmath.isinf(s):
         return s
-    big = max(abs(t) for t in terms)
-    if big == 0 or mpmath.isinf(big):
+    if any(mpmath.isinf(t) for t in terms) or all(t == 0 for t in terms):
         return s
     prec = mpmath.mp.prec
     if s == 0:
         fl.hard = True  # complete cancellation: unknown how many bits are missing
         return s
-    cancel = _log2(big) - _log2(abs(s))
+    exps = [_log2(t) for t in terms if t != 0]     # log₂|t| grows with |t|: the largest term's is the largest
+    cancel = max(exps) - _log2(s)
     if cancel > 8:  # digits of the terms are exposed: absorbed ones now matter too
         fl.need = max(fl.need, fl.pending)
     if prec - cancel < MP_KEEP_BITS:
         fl.need = max(fl.need, int(cancel) + MP_KEEP_BITS + 16)
-    absorbed = _log2(abs(s)) - min(_log2(abs(t)) for t in terms if t != 0)
+    absorbed = _log2(s) - min(exps)
     if prec - absorbed < MP_KEEP_BITS:
         fl.pending = max(fl.pending, int(absorbed) + MP_KEEP_BITS + 16)
     return s

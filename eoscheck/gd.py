@@ -250,8 +250,9 @@ def row_norms(A: torch.Tensor) -> torch.Tensor:
     """‖aᵢ‖ per row with each row scaled by its max |aᵢⱼ| first: finite and non-zero whenever the norm is
     (torch's norm squares first: ‖w‖ = 2.7e159 read ∞, 1e-194 read 0); ∞ or NaN entries give ∞ or NaN."""
     a = A.abs().amax(dim=1, keepdim=True)
-    safe = torch.where((a > 0) & torch.isfinite(a), a, torch.ones_like(a))
-    return torch.where((a[:, 0] > 0) & torch.isfinite(a[:, 0]), safe[:, 0] * (A / safe).norm(dim=1), a[:, 0])
+    scaled = (a > 0) & torch.isfinite(a)
+    safe = torch.where(scaled, a, 1.0)
+    return torch.where(scaled[:, 0], safe[:, 0] * torch.linalg.vector_norm(A / safe, dim=1), a[:, 0])
 
 
 class ReferenceGD:

@@ -226,7 +226,7 @@ def run_ntk(
     parts = []
     for lo, hi in _stepsize_chunks(data, width, dev, len(eta)):
         eta_t = torch.as_tensor(eta[lo:hi], dtype=dtype, device=dev)
-        R = _ntk_steps(X, y, at, W0t, loss, eta_t, steps, Recorder(eta_t, rec, sharp_steps), progress)
+        R = _ntk_steps(X, y, at, W0t, loss, eta_t, steps, rec, sharp_steps, progress=progress)
         parts.append(R.results())
     records = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
     stats = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
@@ -288,7 +288,7 @@ def first_steps_ntk(
     def stream(lo: int, hi: int, upto: int, wanted_rows: np.ndarray, stop: bool = True) -> tuple:
         eta_t = torch.as_tensor(eta[lo:hi], dtype=dtype, device=dev)
         inner = FirstStepRecorder(eta[lo:hi], RECORDED, _rows_of(condition, K, lo, hi), wanted_rows, stop)
-        _ntk_steps(X, y, at, W0t, loss, eta_t, upto, Recorder(eta_t, none, none, inner)).results()
+        _ntk_steps(X, y, at, W0t, loss, eta_t, upto, none, none, inner).results()
         return inner.answer() + (inner.finished,)
 
     batches = _stepsize_chunks(data, width, dev, K)
@@ -353,32 +353,46 @@ def _stepsize_chunks(data: Dataset, width: int, dev, K: int):
     return [(lo, min(lo + chunk, K)) for lo in range(0, K, chunk)]
 
 
-def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, R: Recorder, progress: bool = False) -> Recorder:
-    """Steps 0…``steps`` of the batch ``eta`` from W0, handed to ``R``; stops early once ``R`` is finished."""
-    dt = X.dtype
-    K = eta.shape[0]
-    W = W0.expand(K, -1, -1).clone()
-    log_n = math.log(X.shape[0])
-    log_below = log_domain_below(dt, X.shape[0])
-    bar = progress_bar(total=steps + 1, desc="ntk GD", unit="step") if progress else None
-    for t in range(steps + 1):
-        grad, M, dl, act = ntk_gradient(X, y, W, a, loss)
-        L = loss.value(M).mean(dim=-1)
+def _ntk_records(loss: Loss, n: int, K: int, dt: torch.dtype):
+    """The records of a chunk of S steps of K runs from the raw tensors :func:`_ntk_steps` keeps a step (the
+    :class:`~eoscheck.netrecord.Recorder`'s ``derive``): margins M and ℓ′(M) (S, K, n), L (S, K), and the scaled
+    norms of w, ∇L and w − w₀ side by side (S, 3K)."""
+    log_n = math.log(n)
+    log_below = log_domain_below(dt, n)
+
+    def derive(raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        M, dl, L, norms = raw["M"], raw["dl"], raw["loss"], raw["norms"]
         log_L = torch.log(L)
         bad = ~torch.isfinite(log_L) | (L < log_below)     # under/overflow, or a subnormal L's few digits
         if bool(bad.any()):
             log_L = torch.where(bad, torch.logsumexp(loss.log_value(M), dim=-1) - log_n, log_L)
-        gflat = grad.reshape(K, -1)
-        w_norm = row_norms(W.reshape(K, -1))       # scaled: torch's norm squares first (‖·‖ > 1.3e154 read ∞)
         min_m = M.min(dim=-1).values
-        q = {
-            "loss": L, "log_loss": log_L, "log_F": torch.logsumexp(-M, dim=-1) - log_n,
-            "G": dl.abs().mean(dim=-1), "grad_norm": row_norms(gflat),
-            "w_norm": row_norms((W - W0).reshape(K, -1)), "min_margin": min_m,
-            "norm_margin": min_m / w_norm, "train_error": (M <= 0).to(dt).mean(dim=-1),
-        }
+        return {"loss": L, "log_loss": log_L, "log_F": torch.logsumexp(-M, dim=-1) - log_n,
+                "G": dl.abs().mean(dim=-1), "grad_norm": norms[:, K:2 * K], "w_norm": norms[:, 2 * K:],
+                "min_margin": min_m, "norm_margin": min_m / norms[:, :K], "train_error": (M <= 0).to(dt).mean(dim=-1)}
+
+    return derive
+
+
+def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray, sharp_steps: np.ndarray,
+               recorder=None, progress: bool = False) -> Recorder:
+    """Steps 0…``steps`` of the batch ``eta`` from W0, handed to a :class:`~eoscheck.netrecord.Recorder` of ``rec``,
+    ``sharp_steps`` (and ``recorder``, its inner one); stops early once it is finished.  A step computes what the
+    next one needs and keeps the raw tensors of its records; the records are derived a chunk of steps at a time
+    (:func:`_ntk_records`): the ~30 small torch calls a step they took were most of a step's time."""
+    dt = X.dtype
+    K = eta.shape[0]
+    R = Recorder(eta, rec, sharp_steps, recorder, derive=_ntk_records(loss, X.shape[0], K, dt))
+    W = W0.expand(K, -1, -1).clone()
+    w0 = W0.reshape(1, -1)
+    bar = progress_bar(total=steps + 1, desc="ntk GD", unit="step") if progress else None
+    for t in range(steps + 1):
+        grad, M, dl, act = ntk_gradient(X, y, W, a, loss)
+        L = loss.value(M).mean(dim=-1)
+        gflat, w = grad.reshape(K, -1), W.reshape(K, -1)
+        norms = row_norms(torch.cat([w, gflat, w - w0]))   # scaled: torch's norm squares first (‖·‖ > 1.3e154 read ∞)
         ok = torch.isfinite(M).all(dim=-1) & torch.isfinite(gflat).all(dim=1) & ~torch.isnan(L)   # the recorder's rule
-        alive = R.observe(t, q, ok)
+        alive = R.observe(t, {"M": M, "dl": dl, "loss": L, "norms": norms}, ok)
         if R.finished:
             break
         if R.wants_sharpness(t):

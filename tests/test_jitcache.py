@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -72,7 +73,8 @@ def test_drop_stale_deletes_only_when_the_sources_changed(tmp_path, monkeypatch)
     import owner
 
     assert owner.h(3) == 3 and callee.g(1) == 2              # both modules cached
-    folder = tmp_path / "__pycache__"
+    folder = Path(owner.h._cache.cache_path)                 # __pycache__ beside it, or under NUMBA_CACHE_DIR
+    assert Path(callee.g._cache.cache_path) == folder
 
     def files(stem):
         return sorted(p.name for p in folder.iterdir() if p.name.startswith(stem + ".") and p.suffix in (".nbi", ".nbc"))

@@ -476,7 +476,6 @@ def test_theorem6_is_evaluated_at_a_certified_assumption4_margin_not_the_ntk_fea
 def _ntk_at_margin(y: float, margin: float, loss: str, steps: int):
     """One point x = (0.6, 0.8) with label ``y``, width 2 (a = (1, 1)), W₀ scaled so that y·f(x; W₀) = ``margin``,
     η = 10⁻³⁰⁰ (the state does not move): the records of ``steps`` steps."""
-    from eoscheck.netrecord import Recorder
     from eoscheck.networks import _ntk_steps, ntk_forward
 
     X, a = torch.tensor([[0.6, 0.8]], dtype=torch.float64), torch.ones(2, dtype=torch.float64)
@@ -484,7 +483,7 @@ def _ntk_at_margin(y: float, margin: float, loss: str, steps: int):
     W = W0 * (abs(margin) / ntk_forward(X, W0, a)[0].item())
     eta = torch.tensor([1e-300], dtype=torch.float64)
     R = _ntk_steps(X, torch.tensor([y], dtype=torch.float64), a, W, get_loss(loss), eta, steps,
-                   Recorder(eta, np.arange(steps + 1), np.zeros(0, dtype=np.int64)))
+                   np.arange(steps + 1), np.zeros(0, dtype=np.int64))
     return R.results()
 
 
