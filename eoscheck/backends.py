@@ -483,13 +483,13 @@ def flag_sum(terms, fl: Flags):
     s = mpmath.fsum(terms)
     if mpmath.isinf(s):
         return s
-    if any(mpmath.isinf(t) for t in terms) or all(t == 0 for t in terms):
+    if any(mpmath.isinf(t) for t in terms) or not any(terms):    # an mpf is true unless it is 0
         return s
     prec = mpmath.mp.prec
-    if s == 0:
+    if not s:
         fl.hard = True  # complete cancellation: unknown how many bits are missing
         return s
-    exps = [_log2(t) for t in terms if t != 0]     # log₂|t| grows with |t|: the largest term's is the largest
+    exps = [_log2(t) for t in terms if t]     # log₂|t| grows with |t|: the largest term's is the largest
     cancel = max(exps) - _log2(s)
     if cancel > 8:  # digits of the terms are exposed: absorbed ones now matter too
         fl.need = max(fl.need, fl.pending)
