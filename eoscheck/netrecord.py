@@ -13,6 +13,7 @@ import torch
 
 from .gdinputs import check_steps, checkpoint_grid
 from .recorder import GDRecorder, host
+from .resources import RECORD_CHUNK
 from .trajectory import RECORDED
 
 __all__ = ["Recorder", "check_steps", "sharpness_grid"]
@@ -35,7 +36,7 @@ class Recorder:
     ``derive({name: (S, K, …) tensor}) → {name: (S, K) tensor}`` (one call a chunk instead of ~30 small ones a
     step; elementwise and row-wise, so a record is the one a step would have computed)."""
 
-    CHUNK = 256
+    CHUNK = RECORD_CHUNK
 
     def __init__(self, eta: torch.Tensor, rec: np.ndarray, sharp_steps: np.ndarray,
                  recorder: GDRecorder | None = None, derive=None):

@@ -140,9 +140,14 @@ MAX_STEPSIZE_STEPS = 1e13
 NTK_BUDGET = {"cpu": 1 << 30, "cuda": 8 << 30}
 
 
+#: Steps a network run keeps before handing them to the recorder (:class:`eoscheck.netrecord.Recorder`).
+RECORD_CHUNK = 256
+
+
 def ntk_row_bytes(n: int, d: int, width: int) -> float:
-    """The NTK network state of one stepsize: four n × width and four width × d float64 arrays."""
-    return 8.0 * (4 * n * width + 4 * width * d)
+    """The NTK network state of one stepsize: four n × width and four width × d float64 arrays, and the margins and
+    ℓ′ of the :data:`RECORD_CHUNK` steps whose records wait to be derived."""
+    return 8.0 * (4 * n * width + 4 * width * d + 2 * RECORD_CHUNK * n)
 
 
 def ntk_chunk(n: int, d: int, width: int, device: str = "cpu") -> int:

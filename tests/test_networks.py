@@ -437,15 +437,17 @@ def test_mlp3_refuses_a_sample_count_that_is_not_a_whole_positive_number(kw):
 def test_the_ntk_memory_estimate_counts_the_stepsizes_in_flight():
     """The NTK engine holds min(K, chunk) stepsizes' network state at once (chunk = 1 GiB / a row's bytes on CPU);
     the estimate counted one: 400 stepsizes on digits08 (352 × 64) at width 1024 were estimated at 14 MiB of
-    network and took 1.05 GB.  By hand: a row is 8·(4·352·1024 + 4·1024·64) = 13,631,488 bytes, so a chunk holds
-    ⌊2³⁰/13,631,488⌋ = 78 rows."""
+    network and took 1.05 GB.  By hand: a row is 8·(4·352·1024 + 4·1024·64 + 2·256·352) = 15,073,280 bytes (the last
+    term: margins and ℓ′ of the 256 steps whose records wait to be derived), so a chunk holds ⌊2³⁰/15,073,280⌋ = 71
+    rows."""
     from eoscheck.resources import gd_estimate
 
-    row = 8 * (4 * 352 * 1024 + 4 * 1024 * 64)
+    row = 8 * (4 * 352 * 1024 + 4 * 1024 * 64 + 2 * 256 * 352)
+    assert row == 15_073_280 and 2**30 // row == 71
     net = {K: gd_estimate(K=K, steps=1, recorded=2, n=352, d=64, model="ntk", width=1024).memory["network"]
-           for K in (1, 10, 78, 400)}
+           for K in (1, 10, 71, 400)}
     extra = 2 * 8.0 * 1024 * 64
-    assert net[1] == row + extra and net[10] == 10 * row + extra and net[78] == net[400] == 78 * row + extra
+    assert net[1] == row + extra and net[10] == 10 * row + extra and net[71] == net[400] == 71 * row + extra
 
 
 def test_theorem6_is_evaluated_at_a_certified_assumption4_margin_not_the_ntk_feature_margin():
