@@ -778,10 +778,16 @@ def test_a_quadratic_constant_beyond_float64_is_not_a_failure():
 
 
 def test_g_over_l_unbounded_at_an_isolated_zero_of_l_fails():
-    """(1 − z)²: g/ℓ = 2/|1 − z| → ∞ at z = 1, where ℓ = g = 0 and the sup read 0/0 as 0: "PASS 7.1e7"."""
+    """(1 − z)²: g/ℓ = 2/|1 − z| → ∞ at z = 1, where ℓ = g = 0 and the sup read 0/0 as 0: "PASS 7.1e7".  (z − ⅓)²:
+    the pole lies between floats, so no grid point has ℓ = 0 in high precision; Brent stopped 7e-10 short of it and
+    the search for the end of g/ℓ's rise stopped on the pole's far side: "PASS 2.8e9 at z = 0.333333"."""
     c = audit("(1-z)**2", theory=False)["C.self_bounded"]
     assert c.status == "fail" and c.constant == math.inf and abs(c.witness - 1) < 1e-6
     assert 2 / abs(1 - c.witness) > 1e8            # the hand value of g/ℓ at the witness
+    c = audit("(z-1/3)**2", theory=False)["C.self_bounded"]
+    assert c.status == "fail" and c.constant == math.inf and abs(c.witness - 1 / 3) < 1e-6, c
+    with mpmath.workdps(30):                         # 2/|z − ⅓| at the float witness, ⅓ exact
+        assert 2 / abs(mpmath.mpf(c.witness) - mpmath.mpf(1) / 3) > 1e8
 
 
 # ℓ(z) = log(1 + e^{−z³}): ℓ″(z) = σ(−z³)·(9z⁴σ(z³) − 6z), with σ(u) = 1/(1+e^{−u}) — hand-derived, an
@@ -1354,16 +1360,16 @@ def test_a_curvature_on_a_small_scale_is_measured_not_called_unbounded():
     """ℓ = logistic + 0.1(√(z² + 1e-26) − z) is analytic and convex, with ℓ″(0) = ¼ + 0.1/δ (δ = 1e-13): its
     quadratic ratio at 0 settles at ℓ″(0)/(2g(0)) = (¼ + 10¹²)/1.2 once |h| ≪ δ (mpmath, a reviewer's: 8.3126e11 at
     h = 1e-14, 8.33333e11 below 1e-15).  Seen down to h = 1e-12 only it was still doubling: "C.quadratic FAIL ∞,
-    z=0", and the audit said 3A–3C fail.  Likewise g/ℓ = 1/√(z² + δ²) of √(z² + 1e-26) − z, bounded by 1/δ =
-    1e13, was "C.self_bounded FAIL ∞ at z = 1e-12".  (The sups are the limit ℓ″/(2g) at x = 0 and g/ℓ at z = 0,
-    each a float evaluation of a few operations: 1e-12 relative.)"""
+    z=0", and the audit said 3A–3C fail.  Likewise g/ℓ of √(z² + δ²) − z: ℓ = δ²/(√(z² + δ²) + z) and
+    g = 1 − z/√(z² + δ²) = ℓ/√(z² + δ²), so g/ℓ = 1/√(z² + δ²), bounded by its value 1/δ at z = 0; it was
+    "C.self_bounded FAIL ∞ at z = 1e-12" (δ = 1e-13), and with δ = 1e-50, whose ratio doubles a decade down to 1e-40
+    and beyond, still after the growth test had learnt to look down to 1e-40.  (The sups are the limit ℓ″/(2g) at
+    x = 0 and g/ℓ at z = 0, each a float evaluation of a few operations: 1e-12 relative.)"""
     for delta in (1e-13, 1e-50):    # 1e-50: the ratio doubles a decade down to 1e-40 and beyond (a reviewer's)
         c = audit(f"log(1+exp(-z)) + 0.1*(sqrt(z**2+{delta**2!r})-z)", theory=False)["C.quadratic"]
         assert c.status == "pass" and c.constant == pytest.approx((0.25 + 0.1 / delta) / 1.2, rel=1e-12)
-    # g/ℓ's growth is judged by its doubling down to 1e-40 only (a float next to a zero of ℓ is no proof of
-    # continuity), so δ = 1e-50 is still called unbounded there: the closing note says so
-    s = audit("sqrt(z**2+1e-26)-z", theory=False)["C.self_bounded"]
-    assert s.status == "pass" and s.constant == pytest.approx(1e13, rel=1e-12)
+        s = audit(f"sqrt(z**2+{delta**2!r})-z", theory=False)["C.self_bounded"]
+        assert s.status == "pass" and s.constant == pytest.approx(1 / delta, rel=1e-12)
 
 
 @pytest.mark.parametrize("spec, check", [

@@ -68,9 +68,29 @@ def check_lipschitz(ctx, checks) -> CheckResult:
 
 
 def check_self_bounded(ctx, checks) -> CheckResult:
-    s = ctx.search.sup(q_g_over_l, "g/l", ctx.Z, (0, 1), label="g/ℓ")
+    s = ctx.search.sup(q_g_over_l, "g/l", ctx.Z, (0, 1), label="g/ℓ", continuous_near=_positive_up_to(ctx, checks))
     res = _sup_result("C.self_bounded", s, "g/ℓ")
     return (_zero_pole(ctx) or res) if res.status == PASS else res
+
+
+def _positive_up_to(ctx, checks):
+    """Why g/ℓ is continuous around a point s (a function of s, or None when A.C1 or A.nonincreasing did not pass):
+    ℓ non-increasing with ℓ(s + r) > 0 (high precision, r = 10⁻²·max(1, |s|)) keeps ℓ ≥ ℓ(s + r) > 0 on z ≤ s + r, and
+    ℓ ∈ C¹ makes g continuous, so g/ℓ is continuous there and its growth toward s levels off.  ℓ = √(z² + δ²) − z with
+    δ = 1e-50 has g/ℓ = 1/√(z² + δ²), doubling a decade down to z ~ δ, below the 10⁻⁴⁰ the growth test looks at: it
+    was called unbounded (witness z = 1e-12) with its sup 1/δ = 1e50 at z = 0.  A pole of g/ℓ needs ℓ → 0 or g → ∞,
+    which either premise rules out (the squared hinge's ℓ = 0 beyond 1; √(√2 − z) + e^{−z}, not C¹ at √2)."""
+    if not (checks["A.C1"].passed and checks["A.nonincreasing"].passed):
+        return None
+
+    def why(s: float) -> str | None:
+        r = 1e-2 * max(1.0, abs(s))
+        v = ctx.ev.mp(s + r, 0)
+        if mpmath.isnan(v) or not v > 0:
+            return None
+        return (f"ℓ ≥ ℓ({fmt(s + r)}) = {mpmath.nstr(v, 3)} > 0 for z ≤ {fmt(s + r)} and ℓ ∈ C¹ (A.nonincreasing "
+                f"{checks['A.nonincreasing'].method}, A.C1 {checks['A.C1'].method})")
+    return why
 
 
 def _zero_pole(ctx) -> CheckResult | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import mpmath
 import numpy as np
@@ -96,8 +96,11 @@ class Searcher:
             best_x, best_v = float(res.x), float(val)
         return best_x, best_v
 
-    def sup(self, q, key: str, Z: np.ndarray, need=(0, 1, 2), sides=("-", "+"), label="q") -> Sup:
-        """sup of q over Z (a grid of [−R, R] or [0, R]) and beyond, with the evidence."""
+    def sup(self, q, key: str, Z: np.ndarray, need=(0, 1, 2), sides=("-", "+"), label="q",
+            continuous_near: Callable[[float], str | None] | None = None) -> Sup:
+        """sup of q over Z (a grid of [−R, R] or [0, R]) and beyond, with the evidence.  ``continuous_near(s)``, where
+        given, says why q is continuous around a point s (or None): its growth toward s then levels off, and is not
+        tested for a singularity there."""
         for side in sides:  # sympy works on the tails while the grid is searched
             self.facts.prefetch([(key, side)])
         v = self.ev.quantity(q, Z, need)
@@ -149,13 +152,16 @@ class Searcher:
         # the values 10⁻² (relative) away (a pole at a breakpoint, where the grid itself is dense) -> probe
         away = [self.ev.quantity_mp(q, best_z + sg * 1e-2 * max(1.0, abs(best_z)), need) for sg in (-1.0, 1.0)]
         away = max([a for a in away if math.isfinite(a)], default=0.0)
+        bounded = ""
         if best_v > 10 * max(1.0, float(np.max(v))) or (math.isfinite(best_v) and best_v > 10 * max(1.0, away)):
-            div = self._diverges_at(q, best_z, need)
+            bounded = (continuous_near(best_z) or "") if continuous_near is not None else ""
+            div = None if bounded else self._diverges_at(q, best_z, need)
             if div is not None:
                 return Sup(math.inf, best_z, unbounded=True, witness=div[0], witness_value=div[1],
                             detail=f"{label} grows without bound near z={fmt(best_z)}")
         detail = (f"grid of {len(Z)} points on [{fmt(float(Z[0]))}, {fmt(float(Z[-1]))}] "
-                  f"(step 0.01 on [−10, 10], log-spaced beyond), {refined} local maxima refined by bounded Brent")
+                  f"(step 0.01 on [−10, 10], log-spaced beyond), {refined} local maxima refined by bounded Brent"
+                  + (f"; a peak at z={fmt(best_z)}, where {label} is continuous: {bounded}" if bounded else ""))
         out = Sup(best_v, best_z, detail=detail)
         # tails: only a side where q does not decrease outward can hold the sup beyond the grid
         open_sides = []
@@ -310,23 +316,38 @@ class Searcher:
         return None
 
     def _edge(self, q, x0, sgn, need) -> float | None:
-        """The last float s beyond x0 (direction ``sgn``, within 10⁻² relative) where q still rises,
-        q(s) ≥ q(x0), found by bisection down to adjacent floats; None if q rises over the whole
-        10⁻² (no edge there) or is not finite at x0."""
+        """The float s beyond x0 (direction ``sgn``, within 10⁻² relative) where q peaks, if q(s) > q(x0): a ternary
+        search over [x0, x0 + sgn·10⁻²·max(1, |x0|)] down to adjacent floats (q unimodal there: rising to a pole or
+        to the end of its rise); None if q rises over the whole 10⁻² (no edge there), is not finite at x0, or does
+        not rise.  Brent stops ~1e-9 short of a pole: the squared hinge's g/ℓ = 2/(1 − z), which ends at z = 1
+        (ℓ = 0 beyond), and g/ℓ = 2/|z − ⅓| of (z − ⅓)², whose pole lies between floats (C.self_bounded passed,
+        2.8e9 at 0.333333: a bisection for the last float with q ≥ q(x0) stopped on the pole's far side)."""
         v0 = self.ev.quantity_mp(q, x0, need)
-        lo, hi = x0, x0 + sgn * 1e-2 * max(1.0, abs(x0))
-        if not math.isfinite(v0) or self.ev.quantity_mp(q, hi, need) >= v0:
+        far = x0 + sgn * 1e-2 * max(1.0, abs(x0))
+        if not math.isfinite(v0) or self.ev.quantity_mp(q, far, need) >= v0:
             return None
-        for _ in range(80):                      # |hi − lo| halves: adjacent floats well within 80 steps
-            mid = lo + (hi - lo) / 2
-            if mid in (lo, hi):
+        lo, hi = min(x0, far), max(x0, far)
+        at = {x0: v0}
+
+        def val(x: float) -> float:
+            if x not in at:
+                v = self.ev.quantity_mp(q, x, need)
+                at[x] = v if not math.isnan(v) else -math.inf
+            return at[x]
+
+        for _ in range(200):                     # the bracket shrinks by ⅓: adjacent floats well within 200 steps
+            m1, m2 = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+            if not lo < m1 < m2 < hi:
                 break
-            vm = self.ev.quantity_mp(q, mid, need)
-            if vm >= v0:
-                lo, v0 = mid, vm
+            if val(m1) < val(m2):
+                lo = m1
             else:
-                hi = mid
-        return None if lo == x0 else lo
+                hi = m2
+        xs = [lo]
+        while xs[-1] < hi and len(xs) < 8:       # the few floats left in the bracket
+            xs.append(float(np.nextafter(xs[-1], math.inf)))
+        best = max(xs, key=val)
+        return None if best == x0 or not val(best) > v0 else best
 
     def violation(self, q, Z: np.ndarray, need=(0, 1, 2), label="q") -> tuple[float | None, float, str]:
         """Search for q < 0: (witness z or None, min value found, detail). A witness is confirmed in mpmath (its
