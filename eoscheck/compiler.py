@@ -574,16 +574,26 @@ def bind(fn: Callable, functions: Mapping[str, Callable]) -> Callable:
     return prog.bind(functions, fn.__name__).evaluator(fn.__name__)
 
 
-def mp_number(expr: sp.Basic, values: Mapping[str, Any] | None = None, *, dps0: int = MP_DPS0):
+def mp_evaluation(expr: sp.Basic, values: Mapping[str, Any] | None = None, *,
+                  dps0: int = MP_DPS0) -> tuple[Any, bool] | None:
     """``expr`` (a sympy expression in the names of ``values``, numbers or mpmath numbers) in mpmath, its precision
-    raised until no digit is lost (:func:`mp_value`, bounded): an mpmath number, or None where that is not reliable,
-    not a finite real number, or the expression cannot be compiled."""
+    raised until no digit is lost (:func:`mp_value`, bounded): (value, reliable), or None where the expression cannot
+    be compiled or evaluated."""
     names = sorted(values) if values else []
     try:
         prog = compile_expr(sp.sympify(expr), names, "mpmath")
-        v, ok = mp_value(lambda fl: prog(*[values[n] for n in names], flags=fl), dps0=dps0)
+        return mp_value(lambda fl: prog(*[values[n] for n in names], flags=fl), dps0=dps0)
     except (EoscheckError, NotImplementedError, TypeError, ValueError, ZeroDivisionError, OverflowError):
         return None
+
+
+def mp_number(expr: sp.Basic, values: Mapping[str, Any] | None = None, *, dps0: int = MP_DPS0):
+    """:func:`mp_evaluation`'s value: an mpmath number, or None where it is not reliable, not a finite real number, or
+    the expression cannot be compiled."""
+    out = mp_evaluation(expr, values, dps0=dps0)
+    if out is None:
+        return None
+    v, ok = out
     return v if ok and isinstance(v, mpmath.mpf) and mpmath.isfinite(v) else None
 
 
@@ -653,4 +663,4 @@ def _kept(v, fl: Flags, prec: int) -> bool:
     return MP_KEEP_BITS - max(0, fl.need - prec) >= 53
 
 
-__all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_number", "mp_value"]
+__all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_evaluation", "mp_number", "mp_value"]

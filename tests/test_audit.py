@@ -967,6 +967,34 @@ def test_a_finite_limit_beyond_float64_is_not_infinite():
     assert sym_float(sp.oo) == math.inf and sym_float(-sp.oo) == -math.inf and sym_float(sp.Rational(1, 4)) == 0.25
 
 
+def test_a_limit_that_is_zero_written_as_a_sum_of_logs_is_not_read_from_its_rounding():
+    """sympy gave lim_{z→∞} ℓ = −log(2·10⁵⁰)/1000 + log(2)/1000 + log(10)/20 for the loss below, which is 0
+    (log(2·10⁵⁰) = log 2 + 50 log 10); read in plain floats, 2.6e-17, it failed A.vanishes_at_infinity ("lim ℓ ≠ 0")
+    (a reviewer's run).  High precision never settles an exact cancellation, so the limit gives no number and ℓ's
+    own values decide: ℓ → 0 (log(1 + z/√(z² + δ²)) → log 2)."""
+    from eoscheck.audit.format import sym_float
+
+    zero = -sp.log(2 * 10**50) / 1000 + sp.log(2) / 1000 + sp.log(10) / 20
+    assert float(zero) != 0 and sym_float(zero) is None
+    assert sym_float(sp.log(10) / 20) == pytest.approx(math.log(10) / 20, rel=1e-15, abs=0)
+    r = audit(G_PEAK, theory=False)
+    assert r["A.vanishes_at_infinity"].status == "pass"
+
+
+#: ℓ = logistic + 10⁻³(log 2 − log(1 + u)), u = z/√(z² + δ²), δ = 1e-50: analytic, non-increasing, → 0 at +∞, not convex
+G_PEAK = "log(1+exp(-z)) + 1e-3*(log(2) - log(1 + z/sqrt(z**2+1e-100)))"
+
+
+def test_a_continuous_g_growing_toward_a_point_is_measured_not_called_unbounded():
+    """g = σ(−z) + 10⁻³u′/(1 + u), u′ = δ²/(z² + δ²)^{3/2}: on z < 0, 1 + u ≈ δ²/(2z²), so g ≈ 2·10⁻³/|z| grows a
+    decade per decade toward 0 down to |z| ~ δ = 1e-50, below the 10⁻⁴⁰ the growth test looks at, and was "B.lipschitz
+    FAIL ∞ at z = −1e-12"; but ℓ is C¹, so g is continuous and bounded near 0.  Hand value: sup g = g(0) = σ(0) +
+    10⁻³·u′(0) = ½ + 10⁻³/δ (u(0) = 0, u′(0) = 1/δ), a few float operations: 1e-12 relative."""
+    c = audit(G_PEAK, theory=False)["B.lipschitz"]
+    assert c.status == "pass" and c.constant == pytest.approx(0.5 + 1e-3 / 1e-50, rel=1e-12)
+    assert audit(G_PEAK, theory=False)["A.C1"].status == "pass"
+
+
 @pytest.mark.parametrize("spec, why", [("0", "ρ(λ) = 0 and the bounds are trivial"),
                                        ("erfc(z/sqrt(2))/2", "needs Assumption 3A (fails)")])
 def test_asked_values_where_no_bound_can_be_evaluated_say_why(spec, why, capsys):

@@ -63,7 +63,11 @@ def check_lipschitz(ctx, checks) -> CheckResult:
                                method=join_methods("symbolic", conv.method, ni.method),
                                detail="ℓ convex and non-increasing, so g = −ℓ′ is non-increasing and "
                                       f"C_g = lim_{{z→−∞}} |ℓ′| = {sp.sstr(sp.Abs(lim))} (sympy)")
-    s = ctx.search.sup(q_g, "g", ctx.Z, (1,), label="g")
+    c1 = checks["A.C1"]
+    # ℓ ∈ C¹: g is continuous, so its growth toward a point levels off (ℓ = logistic + 10⁻³(log 2 − log(1 + z/√(z² +
+    # δ²))), δ = 1e-50: g ≈ 2·10⁻³/|z| on z < 0 down to |z| ~ δ, sup ≈ 10⁻³/δ at 0, "unbounded" at z = −1e-12)
+    s = ctx.search.sup(q_g, "g", ctx.Z, (1,), label="g",
+                       continuous_near=(lambda _s: f"ℓ ∈ C¹ (A.C1 {c1.method})") if c1.passed else None)
     return _sup_result(name, s, "g")
 
 
