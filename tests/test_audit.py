@@ -1145,6 +1145,26 @@ def test_a_sup_approached_at_a_breakpoint_is_reached():
     assert c.status == "pass" and 0.75 <= c.constant <= 0.75 * (1 + 4.5e-16)
 
 
+# c = 1 written z² + 1 (written with (z − 1)², ℓ″(1) cancels exactly in (z − 1)² and in 2 + 10⁻⁶⁰ − 2z: high precision
+# does not settle it, and C.quadratic is undetermined there, "the ratio could not be computed near x=1")
+@pytest.mark.parametrize("spec", ["exp(-z)*(z**2 + 1)",                       # c = 1: the minimum of g on the grid
+                                  "exp(-z)*((z-1/3)**2 + 2*(z-1/3) + 2)"])    # c = ⅓: between floats
+def test_a_positive_minimum_of_g_far_below_float64s_reach_bounds_the_ratios(spec):
+    """ℓ = e^{−z}(u² + 2u + 2 + δ²), u = z − c, δ² = 1e-60: g = e^{−z}(u² + δ²) never vanishes, its minimum ≈ e^{−c}δ²
+    lies within 1e-60 of c, and ℓ/g and the quadratic ratio grow like u⁻² down to |u| ~ δ = 1e-30, far below what
+    float64 resolves: "D.exp_tail FAIL ∞ at z = c + 1e-12" and "C.quadratic FAIL: g(x) → 0" (a reviewer's runs).
+    Hand values at u = 0 (x* − c = O(δ²) changes them by ~1e-60 relative): ℓ/g = (2 + δ²)/δ² = 2e60, and
+    Q(c, −1) = [ℓ(c − 1) − ℓ(c) + g(c)]/g(c) = [e(1 + δ²) − 2 − 2δ²]/δ² = (e − 2)(1/δ² + 1), the largest ratio (the
+    numerator over h², 1 − 2/e at h = −1, is largest there; 1/g largest at x*).  The auditor's values are computed
+    in ≥ 150 digits and rounded once: 1e-12.  With δ = 0 (g = e^{−z}u², a double zero) both still fail."""
+    r = audit(spec + " + 1e-60*exp(-z)", theory=False)
+    assert r["D.exp_tail"].status == "pass" and r["D.exp_tail"].constant == pytest.approx(2e60, rel=1e-12)
+    assert r["C.quadratic"].status == "pass"
+    assert r["C.quadratic"].constant == pytest.approx((math.e - 2) * 1e60, rel=1e-12)
+    r = audit(spec, theory=False)
+    assert r["D.exp_tail"].status == "fail" and r["C.quadratic"].status == "fail"
+
+
 def test_a_double_zero_of_g_between_grid_points_fails_the_quadratic_bound():
     """ℓ = e^{−z}(1 + z²) for z > 0 (1 − z below): g = e^{−x}(1 − x)² vanishes at x = 1 without changing sign, where ℓ is
     not locally constant, so no C_β bounds Q(1, −½); the check passed with C_β = 6.8e11.  Oracle: Q at the witness by

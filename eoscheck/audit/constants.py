@@ -67,7 +67,7 @@ def check_lipschitz(ctx, checks) -> CheckResult:
     # ℓ ∈ C¹: g is continuous, so its growth toward a point levels off (ℓ = logistic + 10⁻³(log 2 − log(1 + z/√(z² +
     # δ²))), δ = 1e-50: g ≈ 2·10⁻³/|z| on z < 0 down to |z| ~ δ, sup ≈ 10⁻³/δ at 0, "unbounded" at z = −1e-12)
     s = ctx.search.sup(q_g, "g", ctx.Z, (1,), label="g",
-                       continuous_near=(lambda _s: f"ℓ ∈ C¹ (A.C1 {c1.method})") if c1.passed else None)
+                       continuous_near=(lambda _s: (f"ℓ ∈ C¹ (A.C1 {c1.method})", None)) if c1.passed else None)
     return _sup_result(name, s, "g")
 
 
@@ -93,7 +93,65 @@ def _positive_up_to(ctx, checks):
         if mpmath.isnan(v) or not v > 0:
             return None
         return (f"ℓ ≥ ℓ({fmt(s + r)}) = {mpmath.nstr(v, 3)} > 0 for z ≤ {fmt(s + r)} and ℓ ∈ C¹ (A.nonincreasing "
-                f"{checks['A.nonincreasing'].method}, A.C1 {checks['A.C1'].method})")
+                f"{checks['A.nonincreasing'].method}, A.C1 {checks['A.C1'].method})", None)
+    return why
+
+
+#: digits of the search for a positive minimum of g (:func:`_g_positive_min`)
+_MIN_DPS = 150
+
+
+def _mp150(prog, *args, reliable: bool = True):
+    """prog(*args) in mpmath from 150 digits (:func:`~eoscheck.compiler.mp_value`: raised where a sum cancels), or None
+    where that is not finite or (``reliable``) not reliable."""
+    v, ok = mp_value(lambda fl: prog.mpmath(*args, flags=fl), dps0=_MIN_DPS)
+    return v if (ok or not reliable) and isinstance(v, mpmath.mpf) and mpmath.isfinite(v) else None
+
+
+def _g_positive_min(ctx, s: float):
+    """(x*, g(x*)) for a local minimum x* of g = |ℓ′| within 10⁻²·max(1, |s|) of s that high precision shows to be
+    positive, else None.  x* solves ℓ″ = 0 (the secant method at 150 digits, from s); with g″(x*) = sign(ℓ′)·ℓ‴ > 0, the
+    quadratic model of g around x* has its minimum g(x*) − g′(x*)²/(2g″(x*)), which g(x*) > 10·g′²/(2g″) keeps
+    ≥ 0.9·g(x*) > 0 (at a double zero of g the secant's x* is off by ~10⁻¹⁵⁰, and g(x*) is the model's g′²/(2g″)).  ℓ″ near its root is a cancelling sum, whose value at ≥ 150 digits serves the secant and the model
+    even where its last digits are not certain (at z = 1, (z − 1)² cancels exactly); g(x*) and ℓ‴ must be reliable.
+    e^{−z}(1 + z²) + 10⁻⁶⁰e^{−z} has g = e^{−z}((z − 1)² + 10⁻⁶⁰), ≈ 3.7e-61 at its minimum near 1: ℓ/g
+    and the quadratic ratio grow like (z − 1)⁻² down to |z − 1| ~ 10⁻³⁰, and were called unbounded (D.exp_tail,
+    C.quadratic FAIL ∞ at z ≈ 1 + 1e-12); at e^{−z}(1 + z²) itself g(x*) is at the model's error and nothing is
+    certified."""
+    progs = ctx.ev.programs
+    d3 = compile_expr(sp.diff(ctx.ev.exprs[2], z), [z], stable_log=True)
+    scale = max(1.0, abs(s))
+    with mpmath.workdps(_MIN_DPS):
+        try:
+            x = mpmath.findroot(lambda t: _mp150(progs[2], t, reliable=False),
+                                (mpmath.mpf(s), mpmath.mpf(s) + 1e-9 * scale), solver="secant")
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+            return None
+        if not abs(x - s) <= 1e-2 * scale:
+            return None
+        d1, d2, d3v = _mp150(progs[1], x), _mp150(progs[2], x, reliable=False), _mp150(d3, x)
+        if d1 is None or d2 is None or d3v is None or d1 == 0:
+            return None
+        g, gpp = abs(d1), mpmath.sign(d1) * d3v
+        if not (gpp > 0 and g > 10 * d2 * d2 / (2 * gpp)):
+            return None
+    return x, g
+
+
+def _positive_g_near(ctx):
+    """:func:`_g_positive_min` as the sup's ``continuous_near`` for ℓ/g: why ℓ/g is bounded near s, and its value at x*
+    (where ℓ/g peaks, but for a shift that changes it by far less than its rounding)."""
+    def why(s: float):
+        found = _g_positive_min(ctx, s)
+        if found is None:
+            return None
+        x, g = found
+        lx = _mp150(ctx.ev.programs[0], x)
+        if lx is None:
+            return None
+        with mpmath.workdps(_MIN_DPS):
+            peak = (float(x), to_float(lx / g))
+        return f"g has a positive minimum {mpmath.nstr(g, 3)} at z ≈ {mpmath.nstr(x, 20)} (high precision)", peak
     return why
 
 
@@ -121,7 +179,7 @@ def _zero_pole(ctx) -> CheckResult | None:
 
 def check_exp_tail(ctx, checks) -> CheckResult:
     Zp = ctx.Z[ctx.Z >= 0]
-    s = ctx.search.sup(q_l_over_g, "l/g", Zp, (0, 1), sides=("+",), label="ℓ/g")
+    s = ctx.search.sup(q_l_over_g, "l/g", Zp, (0, 1), sides=("+",), label="ℓ/g", continuous_near=_positive_g_near(ctx))
     return _sup_result("D.exp_tail", s, "ℓ/g", extra=" (z ≥ 0)")
 
 
@@ -167,12 +225,14 @@ def _levels_off(ctx, x: float) -> bool:
     return bool(mpmath.isfinite(g) and g != 0)
 
 
-def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog) -> CheckResult | None:
+def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog, peaks: list) -> CheckResult | None:
     """C.quadratic's ratio unbounded at a finite x, which the grid's offsets (|z − x| ≥ 1e-3) and the
     h → 0 limit ℓ″/(2g) miss: (1) at a breakpoint or the grid's best x, Q(x, ±h) growing ≥ 2× a decade
     over the last four of h = 10⁻³…10⁻¹² — a kink (Q ~ 1/(2h)) or a cusp of ℓ″ (Q ~ h^{−1/2}); a
     smooth or C¹ point levels off at ℓ″/(2g); (2) ℓ′ changing sign between grid points: at its zero
-    x*, g(x*) = 0 while ℓ(x* + h) − ℓ(x*) > 0, so Q(x*, h) = ∞."""
+    x*, g(x*) = 0 while ℓ(x* + h) − ℓ(x*) > 0, so Q(x*, h) = ∞; (3) g touching 0 between grid points, unless high
+    precision shows its minimum positive (:func:`_g_positive_min`): then Q(x*, h) at the minimum, h ∈ _H_MP (±0.1…±1),
+    is appended to ``peaks`` as (x*, h, Q)."""
     hs = [10.0**-k for k in range(3, 13)]
     for x in dict.fromkeys(xs):
         for sgn in (1.0, -1.0):
@@ -221,6 +281,15 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog
                                              bounds=(float(X[i - 1]), float(X[i + 1])), method="bounded",
                                              options={"xatol": 1e-14 * max(1.0, abs(float(X[i])))})
         xs = float(res.x)
+        found = _g_positive_min(ctx, xs)
+        if found is not None:       # a positive minimum: Q is bounded there, and largest near it
+            x, g = found
+            for h in _H_MP:
+                dv = _mp150(dprog, x, mpmath.mpf(float(h)))
+                if dv is not None:
+                    with mpmath.workdps(_MIN_DPS):
+                        peaks.append((x, float(h), to_float(dv / (g * float(h) ** 2))))
+            continue
         for sgn in (1.0, -1.0):
             vals = np.array([max(_q_mp(ctx.ev, xs + sgn * dl, h, dprog) for h in (-0.5, 0.5)) for dl in deltas])
             tail = vals[-4:]
@@ -371,8 +440,9 @@ def check_quadratic(ctx, checks) -> CheckResult:
     # a float next to a breakpoint b stands for b: from x = b + ulp the ratio grows like (x − b)/|h| as h → 0 until
     # |h| ≈ x − b, below the probe's offsets (a false blow-up); b itself is probed
     x_best = next((float(b) for b in brk if abs(x_best - float(b)) <= 2 * np.spacing(float(b))), x_best)
+    peaks: list = []
     blowup = _quadratic_blowup(ctx, [float(b) for b in brk] + [x_best] + [e for j in ev.jumps(X, dx, d2x) for e in j[:2]], X,
-                                dx, dprog)
+                                dx, dprog, peaks)
     if blowup is not None:
         return blowup
     # refine the best few (x, h) by L-BFGS-B
@@ -407,6 +477,12 @@ def check_quadratic(ctx, checks) -> CheckResult:
         if np.isfinite(val) and val > best_v:
             best_v, best = float(val), (float(res.x[0]), float(res.x[1]))
             flat[i, j] = -np.inf  # the refined point replaces its grid start
+    peak_note = ""
+    for x, h, v in peaks:           # a positive minimum of g between grid points (_quadratic_blowup's rule (3))
+        if math.isfinite(v) and v > best_v:
+            best_v, best = v, (float(x), h)
+            peak_note = (f"; g has a positive minimum {fmt(to_float(abs(ev.mp(x, 1))))} at x ≈ {mpmath.nstr(x, 20)} "
+                         "(high precision), where the ratio peaks")
     # tails: is the max at the edge of the x-grid?
     jb = np.unravel_index(int(np.argmax(flat)), Q.shape)
     if np.isfinite(flat[jb]) and flat[jb] >= best_v:
@@ -467,7 +543,7 @@ def check_quadratic(ctx, checks) -> CheckResult:
     if clipped:
         hp += f"; the grid stops at |x| = {fmt(_X_RESOLVED)} (x + h unresolved beyond), the tails are sympy's limits"
     detail = (f"sup over a grid of {len(X)} x × {len(_H)} offsets z−x ∈ [−1, 1] plus z→x (ℓ″/2g), "
-              f"{refined} L-BFGS-B refinements{hp}; sup {sup_info}")
+              f"{refined} L-BFGS-B refinements{hp}; sup {sup_info}{peak_note}")
     if best_v == 0:
         q = ev.quantity_mpf(q_quad0, x_best, (1, 2))      # its limit as z → x, ℓ″/(2g), in high precision
         if q is not None and mpmath.isfinite(q) and q != 0:

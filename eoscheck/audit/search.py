@@ -97,10 +97,10 @@ class Searcher:
         return best_x, best_v
 
     def sup(self, q, key: str, Z: np.ndarray, need=(0, 1, 2), sides=("-", "+"), label="q",
-            continuous_near: Callable[[float], str | None] | None = None) -> Sup:
+            continuous_near: Callable[[float], tuple[str, tuple[float, float] | None] | None] | None = None) -> Sup:
         """sup of q over Z (a grid of [−R, R] or [0, R]) and beyond, with the evidence.  ``continuous_near(s)``, where
-        given, says why q is continuous around a point s (or None): its growth toward s then levels off, and is not
-        tested for a singularity there."""
+        given, says why q is bounded around a point s, and where q peaks there if known ((z, q(z)), a point between
+        floats), or None: q's growth toward s then levels off, and is not tested for a singularity there."""
         for side in sides:  # sympy works on the tails while the grid is searched
             self.facts.prefetch([(key, side)])
         v = self.ev.quantity(q, Z, need)
@@ -154,14 +154,19 @@ class Searcher:
         away = max([a for a in away if math.isfinite(a)], default=0.0)
         bounded = ""
         if best_v > 10 * max(1.0, float(np.max(v))) or (math.isfinite(best_v) and best_v > 10 * max(1.0, away)):
-            bounded = (continuous_near(best_z) or "") if continuous_near is not None else ""
-            div = None if bounded else self._diverges_at(q, best_z, need)
+            cont = continuous_near(best_z) if continuous_near is not None else None
+            div = None if cont else self._diverges_at(q, best_z, need)
             if div is not None:
                 return Sup(math.inf, best_z, unbounded=True, witness=div[0], witness_value=div[1],
                             detail=f"{label} grows without bound near z={fmt(best_z)}")
+            if cont:
+                bounded, peak = cont
+                if peak is not None and peak[1] > best_v:
+                    best_z, best_v = peak
+                    bounded += f"; its peak there, between floats, in high precision: {fmt(best_v)} at z ≈ {best_z!r}"
         detail = (f"grid of {len(Z)} points on [{fmt(float(Z[0]))}, {fmt(float(Z[-1]))}] "
                   f"(step 0.01 on [−10, 10], log-spaced beyond), {refined} local maxima refined by bounded Brent"
-                  + (f"; a peak at z={fmt(best_z)}, where {label} is continuous: {bounded}" if bounded else ""))
+                  + (f"; a peak at z={fmt(best_z)}, where {label} is bounded: {bounded}" if bounded else ""))
         out = Sup(best_v, best_z, detail=detail)
         # tails: only a side where q does not decrease outward can hold the sup beyond the grid
         open_sides = []
