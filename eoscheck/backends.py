@@ -51,15 +51,17 @@ class Flags:
     ``hard``: a sum of non-zero terms was exactly 0 (depth of the cancellation unknown);
     ``need``: bits that would have kept ≥ MP_KEEP_BITS of a cancelling sum;
     ``pending``: bits that would have kept an absorbed term (1 + e^{−800}); it only becomes a
-    need when a later operation exposes it (a cancelling sum, or log near 1).
+    need when a later operation exposes it (a cancelling sum, or log near 1);
+    ``lost``: the most bits a sum that did not cancel to 0 lost (log₂ of its largest term over its value).
     """
 
-    __slots__ = ("hard", "need", "pending")
+    __slots__ = ("hard", "need", "pending", "lost")
 
     def __init__(self):
         self.hard = False
         self.need = 0
         self.pending = 0
+        self.lost = 0.0
 
 
 
@@ -491,6 +493,7 @@ def flag_sum(terms, fl: Flags):
         return s
     exps = [_log2(t) for t in terms if t]     # log₂|t| grows with |t|: the largest term's is the largest
     cancel = max(exps) - _log2(s)
+    fl.lost = max(fl.lost, cancel)
     if cancel > 8:  # digits of the terms are exposed: absorbed ones now matter too
         fl.need = max(fl.need, fl.pending)
     if prec - cancel < MP_KEEP_BITS:

@@ -608,18 +608,22 @@ def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = 
     (not computed; a NaN of an undefined value, e.g. log of a negative number, is reliable).  But a
     value left "hard" at the cap that equals the value of the precision before (≥ half the cap,
     ~750 digits) to that precision is reliable: the cancellation was exact (1 − z at z = 1, or
-    −z + |z|), since a rounding residue would have changed between the two precisions.
+    −z + |z|), since a rounding residue would have changed between the two precisions.  "To that precision" less
+    the bits another sum measurably lost, where ≥ 2·MP_KEEP_BITS of them are left (ℓ″ of e^{−z}(2z + (z − 1)²) +
+    10⁻⁶⁰e^{−z} at z = 1: (z − 1)² cancels exactly, and 2 + 10⁻⁶⁰ − 2z takes 200 bits, which the plain test read
+    as a change between 3200 and 4995 bits; a residue of an exact 0 loses all its bits and is never relaxed).
     """
     prec = dps0 * 10 // 3
     cap = int(dps_max * 3.33)
-    prev, prev_prec = None, 0
+    prev, prev_prec, prev_lost = None, 0, 0.0
 
     def settled(v) -> bool:
         if prev is None or prev_prec < cap // 2 or prec < cap:
             return False
         if v == 0 or prev == 0:
             return v == prev
-        return abs(v - prev) <= abs(v) * mpmath.ldexp(1, MP_KEEP_BITS - prev_prec)
+        kept = prev_prec - (prev_lost if prev_prec - prev_lost >= 2 * MP_KEEP_BITS else 0)
+        return abs(v - prev) <= abs(v) * mpmath.ldexp(1, MP_KEEP_BITS - int(kept))
 
     for attempt in range(raises + 1):
         with mpmath.workprec(prec):
@@ -648,7 +652,7 @@ def mp_value(fn: Callable[[Flags], Any], *, dps0: int = MP_DPS0, dps_max: int = 
             if prec >= cap:
                 break
             want = cap                    # one last try at the cap
-        prev, prev_prec = v, prec
+        prev, prev_prec, prev_lost = v, prec, fl.lost
         prec = max(want, prec + 64)
     return v, _kept(v, fl, prec) or settled(v)
 
