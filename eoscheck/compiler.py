@@ -667,4 +667,5 @@ def _kept(v, fl: Flags, prec: int) -> bool:
     return MP_KEEP_BITS - max(0, fl.need - prec) >= 53
 
 
-__all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_evaluation", "mp_number", "mp_value"]
+__all__ = ["BACKENDS", "Flags", "MP_DPS_MAX", "Program", "bind", "compile_expr", "flag_sum", "mp_evaluation", "mp_number",
+           "mp_value"]

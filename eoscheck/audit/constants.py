@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..compiler import compile_expr, mp_value
 from ..losses import z
-from .evaluate import UNCOMPUTED, div, q_g, q_g_over_l, q_l_over_g, q_quad0
+from .evaluate import UNCOMPUTED, div, mp_at, q_g, q_g_over_l, q_l_over_g, q_quad0
 from .format import fmt, join_methods, sym_float, to_float
 from .results import FAIL, PASS, UNDETERMINED, CheckResult
 from .search import FINE_DECADES, Sup
@@ -104,7 +104,7 @@ _MIN_DPS = 150
 def _mp150(prog, *args, reliable: bool = True):
     """prog(*args) in mpmath from 150 digits (:func:`~eoscheck.compiler.mp_value`: raised where a sum cancels), or None
     where that is not finite or (``reliable``) not reliable."""
-    v, ok = mp_value(lambda fl: prog.mpmath(*args, flags=fl), dps0=_MIN_DPS)
+    v, ok = mp_at(prog, *args, dps0=_MIN_DPS)
     return v if (ok or not reliable) and isinstance(v, mpmath.mpf) and mpmath.isfinite(v) else None
 
 
@@ -201,7 +201,7 @@ def _q_mp(ev, x: float, h: float, dprog, exact: bool = False):
     cancelled ~600 digits: a false "blow-up").  A float (NaN where not computed), or with ``exact`` the mpmath number
     unrounded (1e431 stays 1e431; None where not computed)."""
     dx = ev.mp(x, 1)
-    dv, ok = mp_value(lambda fl: dprog.mpmath(x, h, flags=fl))
+    dv, ok = mp_at(dprog, x, h)
     if not ok or mpmath.isnan(dx) or mpmath.isnan(dv):
         return None if exact else math.nan
     with mpmath.workdps(60):

@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 import torch
 
+from ..backends import MP_DPS0
 from ..compiler import Program, compile_expr, mp_value
 from ..losses import Loss, z
 from .format import to_float
@@ -28,9 +29,9 @@ UNCOMPUTED = ("the high-precision evaluator stops at exp of arguments beyond 2¹
               "a smaller --search-range decides the rest")
 
 
-def mp_at(prog: Program, x: float) -> tuple[Any, bool]:
-    """prog(x) in mpmath at an adaptively raised, bounded precision: (value, reliable)."""
-    return mp_value(lambda fl: prog.mpmath(x, flags=fl))
+def mp_at(prog: Program, *args, dps0: int = MP_DPS0) -> tuple[Any, bool]:
+    """prog(*args) in mpmath at an adaptively raised, bounded precision from ``dps0`` digits: (value, reliable)."""
+    return mp_value(lambda fl: prog.mpmath(*args, flags=fl), dps0=dps0)
 
 
 class Evaluator:
