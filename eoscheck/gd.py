@@ -296,6 +296,7 @@ class ReferenceGD:
             "_grad": grad,
         }
 
+    @torch.inference_mode()
     def run(self, steps: int, recorder: GDRecorder, bar) -> np.ndarray | None:
         """Steps 0..T into ``recorder``; returns the final iterate (K, d) (None where the recorder stopped the run)."""
         for t in range(steps + 1):

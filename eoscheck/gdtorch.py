@@ -46,6 +46,7 @@ class TorchBlock(ChunkBuffers):
         self.v = None if w_star is None else self.Z @ self.wstar
         self.zmax = float(np.max(np.abs(Z))) if Z.size else 0.0
 
+    @torch.inference_mode()
     def advance(self, t0: int, nsteps: int, recorded: np.ndarray) -> None:
         M, X, Q, S, D, gn2 = self.M, self.X, self.Q, self.S, self.D, self.gn2
         gram, coef = self.method == "gram", self.coef

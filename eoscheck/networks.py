@@ -374,6 +374,7 @@ def _ntk_records(loss: Loss, n: int, K: int, dt: torch.dtype):
     return derive
 
 
+@torch.inference_mode()
 def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray, sharp_steps: np.ndarray,
                recorder=None, progress: bool = False) -> Recorder:
     """Steps 0…``steps`` of the batch ``eta`` from W0, handed to a :class:`~eoscheck.netrecord.Recorder` of ``rec``,

@@ -18,7 +18,7 @@ import numpy as np
 
 from .gitstate import checkout_state, git
 
-_PACKAGES = ("eoscheck", "numpy", "scipy", "sympy", "torch", "numba", "threadpoolctl", "hypothesis", "matplotlib",
+_PACKAGES = ("eoscheck", "numpy", "scipy", "sympy", "mpmath", "gmpy2", "torch", "numba", "threadpoolctl", "hypothesis", "matplotlib",
              "scikit-learn", "dask", "distributed", "pyarrow", "pandas")
 
 

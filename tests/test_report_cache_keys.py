@@ -35,7 +35,7 @@ def test_a_library_upgrade_is_another_cache_entry(monkeypatch):
 
     before = RunCache.key("run", {"a": 1}, "code")
     real = provenance.versions()
-    for lib in ("numpy", "scipy", "hypothesis", "sympy", "torch", "numba"):
+    for lib in ("numpy", "scipy", "hypothesis", "sympy", "mpmath", "gmpy2", "torch", "numba"):
         monkeypatch.setattr(provenance, "versions", lambda lib=lib: dict(real, **{lib: "0.0.0-other"}))
         assert RunCache.key("run", {"a": 1}, "code") != before, lib
     monkeypatch.setattr(provenance, "versions", lambda: dict(real, pandas="0.0.0-other"))   # draws nothing cached

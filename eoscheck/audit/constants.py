@@ -235,10 +235,12 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog
     is appended to ``peaks`` as (x*, h, Q)."""
     hs = [10.0**-k for k in range(3, 13)]
     for x in dict.fromkeys(xs):
+        if _levels_off(ctx, x):     # Q is bounded near x: no probe can convict there (its ~20 evaluations skipped)
+            continue
         for sgn in (1.0, -1.0):
             vals = np.array([_q_mp(ctx.ev, x, sgn * h * max(1.0, abs(x)), dprog) for h in hs])
             tail = vals[-5:]
-            if _doubling(tail) and not _levels_off(ctx, x):
+            if _doubling(tail):
                 # and on, in high precision, down to z−x = 10⁻⁴⁰ (D is one expression in x and h), but not below
                 # 8 ulps of x, which stands for a kink float64 does not place (max(log(1 + e^{−z}), 1 − 2z) at
                 # z* ≈ 0.2012: from the float next to it the ratio levels off below |x − z*|): a smooth ℓ with a

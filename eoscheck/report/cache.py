@@ -68,8 +68,9 @@ class CacheEvent:
 
 
 #: The libraries whose version can change a cached result's bits or verdict (GEMMs and elementwise kernels, the
-#: max-margin solver, the bounds' simplification, the claims' search, the digits data).
-RESULT_LIBRARIES = ("numpy", "scipy", "sympy", "torch", "numba", "hypothesis", "scikit-learn")
+#: max-margin solver, the bounds' simplification, the high-precision evaluations (mpmath, on gmpy2), the claims' search,
+#: the digits data).
+RESULT_LIBRARIES = ("numpy", "scipy", "sympy", "mpmath", "gmpy2", "torch", "numba", "hypothesis", "scikit-learn")
 
 
 @dataclass
