@@ -18,8 +18,8 @@ import numpy as np
 
 from .gitstate import checkout_state, git
 
-_PACKAGES = ("eoscheck", "numpy", "scipy", "sympy", "mpmath", "gmpy2", "torch", "numba", "threadpoolctl", "hypothesis", "matplotlib",
-             "scikit-learn", "dask", "distributed", "pyarrow", "pandas")
+_PACKAGES = ("eoscheck", "numpy", "scipy", "sympy", "mpmath", "gmpy2", "torch", "numba", "threadpoolctl", "hypothesis",
+             "matplotlib", "scikit-learn", "dask", "distributed", "pyarrow", "pandas")
 
 
 def versions() -> dict[str, str]:
