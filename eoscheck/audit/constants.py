@@ -232,7 +232,7 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog
     smooth or C¹ point levels off at ℓ″/(2g); (2) ℓ′ changing sign between grid points: at its zero
     x*, g(x*) = 0 while ℓ(x* + h) − ℓ(x*) > 0, so Q(x*, h) = ∞; (3) g touching 0 between grid points, unless high
     precision shows its minimum positive (:func:`_g_positive_min`): then Q(x*, h) at the minimum, h ∈ _H_MP (±0.1…±1),
-    is appended to ``peaks`` as (x*, h, Q)."""
+    is appended to ``peaks`` as (x*, h, Q, g(x*))."""
     hs = [10.0**-k for k in range(3, 13)]
     for x in dict.fromkeys(xs):
         if _levels_off(ctx, x):     # Q is bounded near x: no probe can convict there (its ~20 evaluations skipped)
@@ -290,7 +290,7 @@ def _quadratic_blowup(ctx, xs: list[float], X: np.ndarray, dx: np.ndarray, dprog
                 dv = _mp150(dprog, x, mpmath.mpf(float(h)))
                 if dv is not None:
                     with mpmath.workdps(_MIN_DPS):
-                        peaks.append((x, float(h), to_float(dv / (g * float(h) ** 2))))
+                        peaks.append((x, float(h), to_float(dv / (g * float(h) ** 2)), g))
             continue
         for sgn in (1.0, -1.0):
             vals = np.array([max(_q_mp(ctx.ev, xs + sgn * dl, h, dprog) for h in (-0.5, 0.5)) for dl in deltas])
@@ -480,10 +480,10 @@ def check_quadratic(ctx, checks) -> CheckResult:
             best_v, best = float(val), (float(res.x[0]), float(res.x[1]))
             flat[i, j] = -np.inf  # the refined point replaces its grid start
     peak_note = ""
-    for x, h, v in peaks:           # a positive minimum of g between grid points (_quadratic_blowup's rule (3))
+    for x, h, v, g_min in peaks:    # a positive minimum of g between grid points (_quadratic_blowup's rule (3))
         if math.isfinite(v) and v > best_v:
             best_v, best = v, (float(x), h)
-            peak_note = (f"; g has a positive minimum {fmt(to_float(abs(ev.mp(x, 1))))} at x ≈ {mpmath.nstr(x, 20)} "
+            peak_note = (f"; g has a positive minimum {fmt(to_float(g_min))} at x ≈ {mpmath.nstr(x, 20)} "
                          "(high precision), where the ratio peaks")
     # tails: is the max at the edge of the x-grid?
     jb = np.unravel_index(int(np.argmax(flat)), Q.shape)
