@@ -63,7 +63,7 @@ def fused_kind(kernel) -> tuple[int, float] | None:
 
 
 @njit(inline="always", error_model="numpy")
-def _elem(kind, a, m, want_e):
+def loss_terms(kind, a, m, want_e):
     """(ℓ(m), −ℓ′(m), exp(−m)) of a built-in loss; exp(−m) only when ``want_e`` (else 0).
 
     Logistic: e = exp(−|m|), ℓ = log1p(e) − min(m, 0), −ℓ′ = [m ≤ 0 ? 1 : e]/(1 + e),
@@ -114,12 +114,12 @@ def transcendentals(kind: int, M: np.ndarray, E: np.ndarray) -> None:
 
 @njit(nogil=True, cache=True, error_model="numpy")
 def _row_values_libm(kind, a, M, r, Q, val, ee, recorded):
-    """:func:`_row_values` for the losses whose exp/log come from libm, per element (:func:`_elem`).
+    """:func:`_row_values` for the losses whose exp/log come from libm, per element (:func:`loss_terms`).
 
     Compiled apart, not inlined: inlined beside the other losses' loops in :func:`fused_pass`, these
     libm calls made those loops 5× slower on a 20-margin row."""
     for i in range(M.shape[1]):
-        v_, q_, e_ = _elem(kind, a, M[r, i], recorded)
+        v_, q_, e_ = loss_terms(kind, a, M[r, i], recorded)
         Q[r, i] = q_
         val[i] = v_
         ee[i] = e_

@@ -34,7 +34,9 @@ class Recorder:
     :class:`~eoscheck.recorder.FirstStepRecorder` for :func:`eoscheck.networks.first_steps_ntk`).  ``derive``: the
     step's quantities may be raw tensors of the run, turned into the (S, K) records a chunk at a time by
     ``derive({name: (S, K, …) tensor}) → {name: (S, K) tensor}`` (one call a chunk instead of ~30 small ones a
-    step; elementwise and row-wise, so a record is the one a step would have computed)."""
+    step; elementwise and row-wise, so a record is the one a step would have computed).  The compiled engine
+    (:mod:`eoscheck.ntkfused`) hands over blocks of steps (:meth:`observe_block`) that end at the hand-overs
+    (:attr:`room`) with its own shown mask, checked like the torch engine's."""
 
     CHUNK = RECORD_CHUNK
 
@@ -46,6 +48,8 @@ class Recorder:
         self._alive = torch.ones(eta.shape[0], dtype=torch.bool, device=self.device)
         self._t0 = 0
         self._steps: list[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]] = []
+        self._count = 0                 # steps buffered
+        self._blocks = False            # the buffered entries are blocks of steps (observe_block)
 
     @property
     def alive(self) -> torch.Tensor:
@@ -55,15 +59,41 @@ class Recorder:
     def observe(self, t: int, q: dict[str, torch.Tensor], ok: torch.Tensor) -> torch.Tensor:
         """Record step t (``q``: (K,) quantities with ``loss``, ``log_loss``, ``G``; ``ok``: the
         run's state and step are finite); returns the (K,) mask of runs shown at t."""
-        if t != self._t0 + len(self._steps):
-            raise ValueError(f"steps must be observed in order: got t={t}, expected {self._t0 + len(self._steps)}")
+        self._check_order(t, False)
         ok = torch.as_tensor(ok, device=self.device).to(torch.bool)
         shown = self._alive & ok
         self._alive = shown
         self._steps.append((q, ok, shown))
-        if len(self._steps) >= self.CHUNK:
+        self._count += 1
+        if self._count >= self.CHUNK:
             self._flush()
         return shown
+
+    @property
+    def room(self) -> int:
+        """Steps until the next hand-over (a block passed to :meth:`observe_block` may hold at most this many)."""
+        return self.CHUNK - self._count
+
+    def observe_block(self, t0: int, q: dict[str, torch.Tensor], ok: torch.Tensor, shown: torch.Tensor) -> None:
+        """Record steps t0, t0 + 1, … of a block (``q``: (S, K, …) quantities; ``ok``, ``shown``: (S, K), the run's
+        own finiteness rule and mask, which the hand-over checks against the recorder's).  At most :attr:`room`
+        steps."""
+        self._check_order(t0, True)
+        S = int(ok.shape[0])
+        if not 0 < S <= self.room:
+            raise ValueError(f"a block of {S} steps does not fit the {self.room} left before the hand-over")
+        self._alive = shown[-1]
+        self._steps.append((q, ok, shown))
+        self._count += S
+        if self._count >= self.CHUNK:
+            self._flush()
+
+    def _check_order(self, t: int, block: bool) -> None:
+        if t != self._t0 + self._count:
+            raise ValueError(f"steps must be observed in order: got t={t}, expected {self._t0 + self._count}")
+        if self._steps and block != self._blocks:
+            raise ValueError("a run hands over single steps or blocks of steps, not both")
+        self._blocks = block
 
     @property
     def finished(self) -> bool:
@@ -86,16 +116,18 @@ class Recorder:
         """The buffered steps into the recorder: divergence, the records at the recorded steps, trackers."""
         if not self._steps:
             return
-        t0, steps = self._t0, self._steps
-        raw = {k: torch.stack([s[0][k] for s in steps]) for k in steps[0][0]}
+        t0, steps, S = self._t0, self._steps, self._count
+        join = torch.cat if self._blocks else torch.stack      # blocks of steps, or single steps
+        raw = {k: join([s[0][k] for s in steps]) for k in steps[0][0]}
         Q = {k: host(v).astype(np.float64) for k, v in (raw if self._derive is None else self._derive(raw)).items()}
-        ok = host(torch.stack([s[1] for s in steps]))
-        mine = host(torch.stack([s[2] for s in steps]))
+        ok = host(join([s[1] for s in steps]))
+        mine = host(join([s[2] for s in steps]))
         shown, _, _ = self.recorder.divergence(t0, ok, ok)
         if not np.array_equal(shown, mine):
             raise RuntimeError("internal error: the network run froze other rows than the recorder stopped")
-        rec_j = self.recorder.recorded(t0, len(steps))
+        rec_j = self.recorder.recorded(t0, S)
         values = {k: v[rec_j] for k, v in Q.items() if k not in ("loss", "log_loss", "G")}
         self.recorder.observe_chunk(t0, Q.pop("loss"), Q.pop("log_loss"), Q.pop("G"), shown, values)
-        self._t0 += len(steps)
+        self._t0 += S
         self._steps = []
+        self._count = 0

@@ -193,6 +193,7 @@ def run_ntk(
     sharpness_every: int | None = None,
     progress: bool = False,
     dtype: torch.dtype = torch.float64,
+    backend: str = "auto",
 ) -> Trajectory:
     """Full-batch GD on the two-layer network of Theorem 6 for every stepsize in ``etas``.
 
@@ -204,9 +205,12 @@ def run_ntk(
     ``sharpness`` is λ_max(∇²L) in closed form (module docstring), every ``sharpness_every`` steps (None or 0:
     never).
     ``config["ntk"]`` holds C_a, maxᵢ|f(xᵢ; w₀)|, γ (:func:`assumption4_margin`), γ̂ and Theorem 6's R and width
-    per η (at γ).
+    per η (at γ).  ``backend``: ``"numba"`` (the steps compiled, :mod:`eoscheck.ntkfused`: CPU, float64, a built-in
+    loss), ``"torch"`` (any device, dtype and loss; the reference) or ``"auto"`` (numba where it runs, else torch);
+    the provenance's ``engine`` names the one that ran.
     """
     loss, eta, steps, width, dev = _ntk_inputs(loss, etas, steps, width, delta, device)
+    engine = _ntk_engine(backend, loss, dev, dtype)
     require_memory(len(eta), steps, grid, grid_points, data.n, data.d, sharpness_every, model="ntk", width=width)
     rec = record_grid(steps, grid, grid_points)
     sharp_steps = sharpness_grid(steps, sharpness_every)
@@ -226,7 +230,7 @@ def run_ntk(
     parts = []
     for lo, hi in _stepsize_chunks(data, width, dev, len(eta)):
         eta_t = torch.as_tensor(eta[lo:hi], dtype=dtype, device=dev)
-        R = _ntk_steps(X, y, at, W0t, loss, eta_t, steps, rec, sharp_steps, progress=progress)
+        R = _ntk_steps(X, y, at, W0t, loss, eta_t, steps, rec, sharp_steps, progress=progress, engine=engine)
         parts.append(R.results())
     records = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
     stats = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
@@ -253,6 +257,7 @@ def run_ntk(
     }
     prov = provenance(dev.type, seed=int(seed))
     prov["wall_time_s"] = wall
+    prov["engine"] = {"model": "ntk", "backend": engine[0]}
     return Trajectory(eta=eta, step=rec, records=records, stats=stats, sharpness_step=sharp_steps,
                       sharpness=sharp, config=config, provenance=prov)
 
@@ -271,6 +276,7 @@ def first_steps_ntk(
     delta: float = 0.05,
     device: str | torch.device | None = "cpu",
     dtype: torch.dtype = torch.float64,
+    backend: str = "auto",
 ) -> FirstSteps:
     """:func:`eoscheck.gd.first_steps` for the network of :func:`run_ntk`: its run (the same arguments, the same
     bits), every step's records shown to ``condition`` a chunk of :data:`Recorder.CHUNK` steps at a time and dropped,
@@ -280,6 +286,7 @@ def first_steps_ntk(
     a wanted run run first, each stopped once its wanted runs are decided; every batch that stopped short of the step
     one batch would have stopped at is then run to it."""
     loss, eta, steps, width, dev = _ntk_inputs(loss, etas, steps, width, delta, device)
+    engine = _ntk_engine(backend, loss, dev, dtype)
     want = wanted_mask(wanted, len(eta))
     X, y, at, W0t = _ntk_tensors(data, output_signs(width, signs, seed), init_weights(width, data.d, seed), dev, dtype)
     none = np.zeros(0, dtype=np.int64)
@@ -288,7 +295,7 @@ def first_steps_ntk(
     def stream(lo: int, hi: int, upto: int, wanted_rows: np.ndarray, stop: bool = True) -> tuple:
         eta_t = torch.as_tensor(eta[lo:hi], dtype=dtype, device=dev)
         inner = FirstStepRecorder(eta[lo:hi], RECORDED, _rows_of(condition, K, lo, hi), wanted_rows, stop)
-        _ntk_steps(X, y, at, W0t, loss, eta_t, upto, none, none, inner).results()
+        _ntk_steps(X, y, at, W0t, loss, eta_t, upto, none, none, inner, engine=engine).results()
         return inner.answer() + (inner.finished,)
 
     batches = _stepsize_chunks(data, width, dev, K)
@@ -308,7 +315,8 @@ def first_steps_ntk(
             first[lo:hi], _, diverged[lo:hi], _ = stream(lo, hi, upto, want[lo:hi], stop=False)
     return FirstSteps(first=np.where(first <= upto, first, -1), steps_run=upto,
                       diverged_at=np.where(diverged <= upto, diverged, -1),
-                      engine={"model": "ntk", "device": dev.type, "dtype": str(dtype).replace("torch.", "")})
+                      engine={"model": "ntk", "backend": engine[0], "device": dev.type,
+                              "dtype": str(dtype).replace("torch.", "")})
 
 
 def _rows_of(condition, K: int, lo: int, hi: int):
@@ -338,6 +346,27 @@ def _ntk_inputs(loss, etas, steps, width, delta, device) -> tuple:
     if not (0 < delta < 1):
         raise EoscheckError(f"delta must lie in (0, 1), got {delta}")
     return loss, eta, steps, int(width), resolve_device(device)
+
+
+#: The NTK engines: the steps compiled on the CPU (:mod:`eoscheck.ntkfused`) or torch's calls (any device).
+NTK_BACKENDS = ("auto", "numba", "torch")
+
+
+def _ntk_engine(backend: str, loss: Loss, dev, dtype) -> tuple[str, tuple[int, float] | None]:
+    """(the backend that runs, the compiled loss's (kind, parameter) for numba): numba on the CPU in float64 for a
+    built-in loss (:func:`eoscheck.gdfused.fused_kind`), torch otherwise or when asked for."""
+    if backend not in NTK_BACKENDS:
+        raise EoscheckError(f"unknown backend {backend!r}; choose one of: {', '.join(NTK_BACKENDS)}")
+    kind = None
+    if backend != "torch" and dev.type == "cpu" and dtype == torch.float64:
+        from .gdfused import fused_kind
+        from .lossnp import kernel_for
+
+        kind = fused_kind(kernel_for(loss))
+    if backend == "numba" and kind is None:
+        raise EoscheckError(f"the numba NTK engine runs built-in losses in float64 on the CPU (got {loss.name}, "
+                            f"{str(dtype).replace('torch.', '')}, {dev}); use backend='torch'")
+    return ("numba", kind) if kind is not None else ("torch", None)
 
 
 def _ntk_tensors(data: Dataset, a: np.ndarray, W0: np.ndarray, dev, dtype) -> tuple:
@@ -376,11 +405,14 @@ def _ntk_records(loss: Loss, n: int, K: int, dt: torch.dtype):
 
 @torch.inference_mode()
 def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray, sharp_steps: np.ndarray,
-               recorder=None, progress: bool = False) -> Recorder:
+               recorder=None, progress: bool = False, engine: tuple = ("torch", None)) -> Recorder:
     """Steps 0…``steps`` of the batch ``eta`` from W0, handed to a :class:`~eoscheck.netrecord.Recorder` of ``rec``,
     ``sharp_steps`` (and ``recorder``, its inner one); stops early once it is finished.  A step computes what the
     next one needs and keeps the raw tensors of its records; the records are derived a chunk of steps at a time
-    (:func:`_ntk_records`): the ~30 small torch calls a step they took were most of a step's time."""
+    (:func:`_ntk_records`): the ~30 small torch calls a step they took were most of a step's time.  ``engine``:
+    :func:`_ntk_engine`'s choice (numba: :func:`_ntk_blocks`)."""
+    if engine[0] == "numba":
+        return _ntk_blocks(X, y, a, W0, loss, eta, steps, rec, sharp_steps, recorder, progress, engine[1])
     dt = X.dtype
     K = eta.shape[0]
     R = Recorder(eta, rec, sharp_steps, recorder, derive=_ntk_records(loss, X.shape[0], K, dt))
@@ -403,6 +435,44 @@ def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray
             W = W - torch.where(alive[:, None, None], eta[:, None, None] * grad, torch.zeros_like(grad))
         if bar is not None:
             bar.update(1)
+    if bar is not None:
+        bar.close()
+    return R
+
+
+@torch.inference_mode()
+def _ntk_blocks(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray, sharp_steps: np.ndarray,
+                recorder, progress: bool, kind: tuple[int, float]) -> Recorder:
+    """:func:`_ntk_steps` on the compiled path (:class:`eoscheck.ntkfused.NTKBlock`): blocks of steps that end
+    where the torch loop reads the recorder (a hand-over: finished?) or records a sharpness, so the run stops at
+    the same step; the sharpness at t from W_t, the block's margins and ok at t."""
+    from .ntkfused import NTKBlock, one_blas_thread
+
+    K = eta.shape[0]
+    R = Recorder(eta, rec, sharp_steps, recorder, derive=_ntk_records(loss, X.shape[0], K, X.dtype))
+    blk = NTKBlock(X.numpy(), y.numpy(), a.numpy(), W0.numpy(), eta.numpy(), kind)
+    sharp = np.asarray(sharp_steps, dtype=np.int64)
+    bar = progress_bar(total=steps + 1, desc="ntk GD", unit="step") if progress else None
+    t = 0
+    with one_blas_thread():
+        while t <= steps:
+            end = min(steps, t + R.room - 1)
+            later = sharp[np.searchsorted(sharp, t):]
+            if later.size:
+                end = min(end, int(later[0]))
+            M, dl, L, norms, ok, shown = blk.advance(end - t + 1)
+            R.observe_block(t, {"M": torch.from_numpy(M), "dl": torch.from_numpy(dl), "loss": torch.from_numpy(L),
+                                "norms": torch.from_numpy(norms)}, torch.from_numpy(ok), torch.from_numpy(shown))
+            if bar is not None:
+                bar.update(end - t + 1)
+            if R.finished:
+                break
+            if R.wants_sharpness(end):
+                Mt, okt = torch.from_numpy(M[-1]), torch.from_numpy(ok[-1])
+                _, act = ntk_forward(X, torch.from_numpy(blk.weights()), a)
+                h = loss.hess(torch.where(okt[:, None], Mt, torch.zeros_like(Mt)))
+                R.record_sharpness(end, gram_sharpness(ntk_gram(X, act), h))
+            t = end + 1
     if bar is not None:
         bar.close()
     return R

@@ -114,10 +114,12 @@ def test_divergence_marked_without_spoiling_other_stepsizes():
         assert np.isfinite(tr.records["loss"][k]).all()
 
 
-def test_records_do_not_depend_on_the_hand_over_chunk(monkeypatch):
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_records_do_not_depend_on_the_hand_over_chunk(monkeypatch, backend):
     """The network runs hand their steps to the recorder a chunk at a time (eoscheck.netrecord) and
     freeze diverged rows with their own mask in between: chunks of 7 steps (divergence at t = 2 and 3,
-    sharpness checkpoints and a log grid straddling the hand-overs) give the bytes of one chunk."""
+    sharpness checkpoints and a log grid straddling the hand-overs) give the bytes of one chunk, on both engines
+    (the compiled one runs blocks of steps that end at the hand-overs and the checkpoints)."""
     import eoscheck.netrecord as nr
 
     rng = np.random.default_rng(0)
@@ -128,7 +130,7 @@ def test_records_do_not_depend_on_the_hand_over_chunk(monkeypatch):
     for chunk in (7, 1000):
         monkeypatch.setattr(nr.Recorder, "CHUNK", chunk)
         runs.append([run_ntk(data, "exponential", [0.1, 3.0, 100.0, 30.0], steps=60, width=32, sharpness_every=5,
-                             grid=grid, grid_points=10) for grid in ("all", "log")])
+                             grid=grid, grid_points=10, backend=backend) for grid in ("all", "log")])
     assert list(runs[0][0].stats["diverged_at"]) == [-1, -1, 2, 3]
     for a, b in zip(*runs):
         assert all(a.records[k].tobytes() == b.records[k].tobytes() for k in a.records)
@@ -136,11 +138,13 @@ def test_records_do_not_depend_on_the_hand_over_chunk(monkeypatch):
         assert a.sharpness.tobytes() == b.sharpness.tobytes()
 
 
-def test_first_steps_match_independent_gd():
-    """Records at t = 0..3 equal GD run by hand with autograd on the independent network."""
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_first_steps_match_independent_gd(backend):
+    """Records at t = 0..3 equal GD run by hand with autograd on the independent network (both engines)."""
     data = _tiny(n=10, d=4, seed=2)
     width, seed, eta = 9, 7, 2.5
-    tr = run_ntk(data, "logistic", [eta], steps=3, width=width, seed=seed, signs="random")
+    tr = run_ntk(data, "logistic", [eta], steps=3, width=width, seed=seed, signs="random", backend=backend)
+    assert tr.provenance["engine"]["backend"] == backend
     X, y = torch.tensor(data.X), torch.tensor(data.y)
     W0 = torch.tensor(np.random.default_rng(seed).standard_normal((width, 4)))
     a = torch.tensor(output_signs(width, "random", seed))
@@ -162,11 +166,12 @@ def test_first_steps_match_independent_gd():
     assert run_ntk(data, "logistic", [1.0], 1, width=10, signs="balanced").config["ntk"]["C_a"] == 0.0
 
 
-def test_ntk_sharpness_equals_dense_hessian():
-    """The closed-form (Gram) sharpness equals eigvalsh of the full autograd Hessian at t = 0 and 1."""
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_ntk_sharpness_equals_dense_hessian(backend):
+    """The closed-form (Gram) sharpness equals eigvalsh of the full autograd Hessian at t = 0 and 1 (both engines)."""
     data = _tiny(n=12, d=3, seed=4)
     width, seed, eta = 6, 1, 3.0
-    tr = run_ntk(data, "logistic", [eta], steps=1, width=width, seed=seed, sharpness_every=1)
+    tr = run_ntk(data, "logistic", [eta], steps=1, width=width, seed=seed, sharpness_every=1, backend=backend)
     X, y = torch.tensor(data.X), torch.tensor(data.y)
     a = torch.tensor(output_signs(width, "balanced"))
     W0 = torch.tensor(np.random.default_rng(seed).standard_normal((width, 3)))
@@ -475,31 +480,34 @@ def test_theorem6_is_evaluated_at_a_certified_assumption4_margin_not_the_ntk_fea
     assert ntk["thm6"][0]["width_required"] == want
 
 
-def _ntk_at_margin(y: float, margin: float, loss: str, steps: int):
+def _ntk_at_margin(y: float, margin: float, loss: str, steps: int, backend: str):
     """One point x = (0.6, 0.8) with label ``y``, width 2 (a = (1, 1)), W₀ scaled so that y·f(x; W₀) = ``margin``,
-    η = 10⁻³⁰⁰ (the state does not move): the records of ``steps`` steps."""
-    from eoscheck.networks import _ntk_steps, ntk_forward
+    η = 10⁻³⁰⁰ (the state does not move): the records of ``steps`` steps on the engine of ``backend``."""
+    from eoscheck.networks import _ntk_engine, _ntk_steps, ntk_forward
 
     X, a = torch.tensor([[0.6, 0.8]], dtype=torch.float64), torch.ones(2, dtype=torch.float64)
     W0 = torch.tensor([[0.6, 0.8], [0.6, 0.8]], dtype=torch.float64)
     W = W0 * (abs(margin) / ntk_forward(X, W0, a)[0].item())
     eta = torch.tensor([1e-300], dtype=torch.float64)
+    engine = _ntk_engine(backend, get_loss(loss), torch.device("cpu"), torch.float64)
     R = _ntk_steps(X, torch.tensor([y], dtype=torch.float64), a, W, get_loss(loss), eta, steps,
-                   np.arange(steps + 1), np.zeros(0, dtype=np.int64))
+                   np.arange(steps + 1), np.zeros(0, dtype=np.int64), engine=engine)
     return R.results()
 
 
-def test_the_ntk_takes_a_subnormal_loss_in_the_log_domain():
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_the_ntk_takes_a_subnormal_loss_in_the_log_domain(backend):
     """At margin 740 the logistic L = e⁻⁷⁴⁰ is subnormal (7 bits): ln L read −740.00926; the linear engine switches
     to the log domain below 1e-290 and so does the network now (ln L = −740 to the ulps of 740: |error| ≤ 4 ulps
     of the log-sum-exp's terms, 1e-12 absolute is ~10⁴ ulps of margin)."""
-    rec, _, _ = _ntk_at_margin(1.0, 740.0, "logistic", 1)
+    rec, _, _ = _ntk_at_margin(1.0, 740.0, "logistic", 1, backend)
     assert abs(rec["log_loss"][0, 0] + 740.0) < 1e-12
 
 
-def test_the_ntk_norms_do_not_overflow_before_their_values_do():
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_the_ntk_norms_do_not_overflow_before_their_values_do(backend):
     """Exponential loss at margin −360: ‖∇L‖ ≈ 2.2e156 is finite, but torch's norm squares first and read ∞
     (also ‖w − w₀‖ and ‖w‖ past 1.3e154); the scaled norm keeps it, as the linear engine's does."""
-    rec, stats, _ = _ntk_at_margin(-1.0, 360.0, "exponential", 2)
+    rec, stats, _ = _ntk_at_margin(-1.0, 360.0, "exponential", 2, backend)
     assert np.isfinite(rec["grad_norm"][0]).all() and 1e156 < rec["grad_norm"][0, 0] < 1e157
     assert stats["diverged_at"][0] == -1
