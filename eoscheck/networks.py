@@ -28,6 +28,7 @@ Theorem 6's lazy radius R and width condition m ≥ ((30R^{1/3} + 10 ln^{1/4}(n/
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any, Callable, Sequence
@@ -443,18 +444,20 @@ def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray
 @torch.inference_mode()
 def _ntk_blocks(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray, sharp_steps: np.ndarray,
                 recorder, progress: bool, kind: tuple[int, float]) -> Recorder:
-    """:func:`_ntk_steps` on the compiled path (:class:`eoscheck.ntkfused.NTKBlock`): blocks of steps that end
-    where the torch loop reads the recorder (a hand-over: finished?) or records a sharpness, so the run stops at
-    the same step; the sharpness at t from W_t, the block's margins and ok at t."""
-    from .ntkfused import NTKBlock, one_blas_thread
+    """:func:`_ntk_steps` on the compiled path (:class:`eoscheck.ntkfused.NTKRuns`: groups of the stepsizes on threads,
+    :func:`~eoscheck.ntkfused.thread_parts`): blocks of steps that end where the torch loop reads the recorder (a
+    hand-over: finished?) or records a sharpness, so the run stops at the same step; the sharpness at t from W_t,
+    the block's margins and ok at t."""
+    from .ntkfused import NTKRuns, one_blas_thread, thread_parts
 
     K = eta.shape[0]
     R = Recorder(eta, rec, sharp_steps, recorder, derive=_ntk_records(loss, X.shape[0], K, X.dtype))
-    blk = NTKBlock(X.numpy(), y.numpy(), a.numpy(), W0.numpy(), eta.numpy(), kind)
+    (n, d), m = X.shape, W0.shape[0]
+    blk = NTKRuns(X.numpy(), y.numpy(), a.numpy(), W0.numpy(), eta.numpy(), kind, thread_parts(n, d, K, m))
     sharp = np.asarray(sharp_steps, dtype=np.int64)
     bar = progress_bar(total=steps + 1, desc="ntk GD", unit="step") if progress else None
     t = 0
-    with one_blas_thread():
+    with one_blas_thread(), contextlib.closing(blk):
         while t <= steps:
             end = min(steps, t + R.room - 1)
             later = sharp[np.searchsorted(sharp, t):]

@@ -26,6 +26,8 @@ host (2026-12-07); this kernel's step there is 13.5 µs, 24 µs with the records
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -261,4 +263,53 @@ class NTKBlock:
         return self._runs(self.GT)
 
 
-__all__ = ["NTKBlock", "ntk_block", "one_blas_thread"]
+def split_runs(K: int, parts: int) -> list[tuple[int, int]]:
+    """(lo, hi) of ``parts`` contiguous groups of the K runs, their sizes differing by at most one."""
+    parts = max(1, min(int(parts), K))
+    return [(K * p // parts, K * (p + 1) // parts) for p in range(parts)]
+
+
+def thread_parts(n: int, d: int, K: int, m: int) -> int:
+    """How many groups of runs a problem's steps run in, side by side on threads: one for a small problem (below
+    :data:`SMALL_PRODUCT` multiply-adds a product: a block's work is too short for a thread hand-over), else one per
+    CPU the process may run on, up to K.  Fixed by the problem and the machine, never by its load (a group's
+    products are the BLAS's on its own columns, which may round otherwise than the same columns of a larger
+    product): threads that find the other CPU busy wait for it, they never spin."""
+    if n * d * K * m < SMALL_PRODUCT:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(K, cpus))
+
+
+class NTKRuns:
+    """K runs as groups (:func:`split_runs`) of :class:`NTKBlock`, each advanced on its own thread (``nogil``); the
+    runs are independent, so a group's records are those it would have alone.  :meth:`advance` gives the K runs'
+    records in order."""
+
+    def __init__(self, X, y, a, W0, eta, kind, parts: int = 1):
+        eta = np.asarray(eta, dtype=np.float64)
+        self.blocks = [NTKBlock(X, y, a, W0, eta[lo:hi], kind) for lo, hi in split_runs(len(eta), parts)]
+        self._pool = ThreadPoolExecutor(len(self.blocks)) if len(self.blocks) > 1 else None
+
+    def advance(self, steps: int) -> tuple[np.ndarray, ...]:
+        """:meth:`NTKBlock.advance` of every group, the runs side by side (norms: ‖w‖, ‖∇L‖, ‖w − w₀‖ of the K runs)."""
+        if self._pool is None:
+            return self.blocks[0].advance(steps)
+        outs = list(self._pool.map(lambda b: b.advance(steps), self.blocks))
+        M, DL, L, N, OK, SH = ([o[i] for o in outs] for i in range(6))
+        norms = [n[:, g * len(b.eta):(g + 1) * len(b.eta)] for g in range(3) for n, b in zip(N, self.blocks)]
+        return (np.concatenate(M, axis=1), np.concatenate(DL, axis=1), np.concatenate(L, axis=1),
+                np.concatenate(norms, axis=1), np.concatenate(OK, axis=1), np.concatenate(SH, axis=1))
+
+    def weights(self) -> np.ndarray:
+        return np.concatenate([b.weights() for b in self.blocks])
+
+    def gradient(self) -> np.ndarray:
+        return np.concatenate([b.gradient() for b in self.blocks])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+__all__ = ["NTKBlock", "NTKRuns", "ntk_block", "one_blas_thread", "split_runs", "thread_parts"]

@@ -140,3 +140,32 @@ def test_compiled_reruns_are_bit_identical():
     a, b = (run_ntk(data, "logistic", [1.0, 30.0], 300, width=24, seed=4, sharpness_every=50) for _ in range(2))
     assert all(a.records[k].tobytes() == b.records[k].tobytes() for k in a.records)
     assert a.sharpness.tobytes() == b.sharpness.tobytes()
+
+
+def test_groups_of_runs_on_threads_are_the_runs_of_their_groups_in_order():
+    """Above the small size the runs go in groups, one per CPU (:func:`thread_parts`), each group its own block on
+    its own thread: their records side by side are, byte for byte, those of each group's block run alone (the
+    norms ‖w‖, ‖∇L‖, ‖w − w₀‖ regrouped over the K runs), whatever the number of groups."""
+    from eoscheck.ntkfused import NTKRuns, SMALL_PRODUCT, split_runs, thread_parts
+
+    data = synthetic(40, 16, 0.2, seed=5)
+    X, y = np.array(data.X), np.array(data.y)
+    m, eta = 64, np.array([0.5, 4.0, 30.0, 300.0, 3000.0])
+    n, d, K = X.shape[0], X.shape[1], len(eta)
+    assert n * d * K * m >= SMALL_PRODUCT and thread_parts(n, d, K, m) >= 1 and thread_parts(4, 2, K, m) == 1
+    assert split_runs(5, 2) == [(0, 2), (2, 5)] and split_runs(2, 8) == [(0, 1), (1, 2)]
+    a, W0, kind = output_signs(m, "random", 2), init_weights(m, d, 2), fused_kind(kernel_for(get_loss("logistic")))
+    with one_blas_thread():
+        for parts in (2, 3):
+            runs = NTKRuns(X, y, a, W0, eta, kind, parts)
+            alone = [NTKBlock(X, y, a, W0, eta[lo:hi], kind) for lo, hi in split_runs(K, parts)]
+            for S in (7, 30):
+                got = runs.advance(S)
+                each = [b.advance(S) for b in alone]
+                for i in (0, 1, 2, 4, 5):
+                    assert got[i].tobytes() == np.concatenate([e[i] for e in each], axis=1).tobytes()
+                sizes = [hi - lo for lo, hi in split_runs(K, parts)]
+                want = np.concatenate([e[3][:, g * k:(g + 1) * k] for g in range(3) for e, k in zip(each, sizes)], axis=1)
+                assert got[3].tobytes() == want.tobytes()
+            assert runs.weights().tobytes() == np.concatenate([b.weights() for b in alone]).tobytes()
+            runs.close()
