@@ -169,3 +169,32 @@ def test_groups_of_runs_on_threads_are_the_runs_of_their_groups_in_order():
                 assert got[3].tobytes() == want.tobytes()
             assert runs.weights().tobytes() == np.concatenate([b.weights() for b in alone]).tobytes()
             runs.close()
+
+
+def test_the_recorder_takes_blocks_in_order_up_to_its_hand_over():
+    """A block longer than the steps left before the hand-over, a block out of order, or single steps after blocks
+    are refused (a mis-cut block would have been recorded at the wrong steps); a mask that freezes other runs than
+    the recorder's rule is an internal error at the hand-over."""
+    from eoscheck.netrecord import Recorder
+
+    R = Recorder(torch.tensor([1.0, 2.0], dtype=torch.float64), np.arange(11), np.zeros(0, dtype=np.int64))
+    R.CHUNK = 8
+
+    def block(S, ok=True):
+        q = {"loss": torch.ones(S, 2, dtype=torch.float64), "log_loss": torch.zeros(S, 2, dtype=torch.float64),
+             "G": torch.ones(S, 2, dtype=torch.float64)}
+        okm = torch.full((S, 2), ok)
+        return q, okm, okm.clone()
+
+    R.observe_block(0, *block(5))
+    assert R.room == 3
+    with pytest.raises(ValueError, match="does not fit"):
+        R.observe_block(5, *block(4))
+    with pytest.raises(ValueError, match="in order"):
+        R.observe_block(4, *block(2))
+    with pytest.raises(ValueError, match="not both"):
+        R.observe(5, {k: v[0] for k, v in block(1)[0].items()}, torch.ones(2, dtype=torch.bool))
+    q, ok, shown = block(3)
+    shown[1, 0] = False                       # the run froze run 0 at step 6; its own rule says it was finite
+    with pytest.raises(RuntimeError, match="froze other rows"):
+        R.observe_block(5, q, ok, shown)
