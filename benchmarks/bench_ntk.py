@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -57,13 +58,10 @@ def _problem(name: str):
     return load_dataset("digits08-normalized:n_per_class=100"), 1024, [0.5, 2.0, 8.0, 32.0, 128.0, 512.0], 200
 
 
-def _best(fn, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return min(ts)
+def _seconds(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def measure(name: str, repeat: int) -> dict:
@@ -88,9 +86,9 @@ def measure(name: str, repeat: int) -> dict:
         times = {k: {10: [], steps: []} for k in ("numba", "torch", "jax")}
         for _ in range(repeat):                   # alternated: the host's drift hits every engine alike
             for T in (10, steps):
-                times["numba"][T].append(_best(eos("numba", T), 1))
-                times["torch"][T].append(_best(eos("torch", T), 1))
-                times["jax"][T].append(_best(jax_run[T], 1))
+                times["numba"][T].append(_seconds(eos("numba", T)))
+                times["torch"][T].append(_seconds(eos("torch", T)))
+                times["jax"][T].append(_seconds(jax_run[T]))
     for k, v in times.items():
         per_step = (min(v[steps]) - min(v[10])) / (steps - 10)
         runs[k] = {"seconds_10_steps": v[10], f"seconds_{steps}_steps": v[steps], "ms_per_step": 1e3 * per_step,
@@ -116,17 +114,15 @@ def main(argv=None) -> int:
     p.add_argument("--out")
     args = p.parse_args(argv)
     if args.single_thread:
-        import os
-
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     from bench_gd import machine  # lscpu's model, BLAS and kernel, versions, the eoscheck commit
 
-    result = {"machine": machine(), "loadavg_before": __import__("os").getloadavg()}
+    result = {"machine": machine(), "loadavg_before": os.getloadavg()}
     for name in args.problems.split(","):
         result[name] = measure(name, args.repeat)
         print(name, json.dumps({k: v for k, v in result[name].items() if k != "engines"}),
               {k: round(v["ms_per_step"], 4) for k, v in result[name]["engines"].items()})
-    result["loadavg_after"] = __import__("os").getloadavg()
+    result["loadavg_after"] = os.getloadavg()
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     return 0

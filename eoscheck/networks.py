@@ -45,7 +45,7 @@ from .maxmargin import max_margin
 from .netrecord import Recorder, check_steps, sharpness_grid
 from .recorder import FirstStepRecorder, wanted_mask
 from .progress import bar as progress_bar
-from .resources import ntk_chunk
+from .resources import blas_single_thread, ntk_chunk
 from .provenance import array_hash, config_hash, provenance
 from .sharpness import gram_sharpness
 from .trajectory import RECORDED, Trajectory
@@ -404,6 +404,12 @@ def _ntk_records(loss: Loss, n: int, K: int, dt: torch.dtype):
     return derive
 
 
+def _sharpness(X, act, M, ok, loss) -> torch.Tensor:
+    """λ_max(∇²L) per run from the activations and margins of a step (module docstring; 0 for the margins of a run
+    whose step is not finite)."""
+    return gram_sharpness(ntk_gram(X, act), loss.hess(torch.where(ok[:, None], M, torch.zeros_like(M))))
+
+
 @torch.inference_mode()
 def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray, sharp_steps: np.ndarray,
                recorder=None, progress: bool = False, engine: tuple = ("torch", None)) -> Recorder:
@@ -430,8 +436,7 @@ def _ntk_steps(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarray
         if R.finished:
             break
         if R.wants_sharpness(t):
-            h = loss.hess(torch.where(ok[:, None], M, torch.zeros_like(M)))
-            R.record_sharpness(t, gram_sharpness(ntk_gram(X, act), h))
+            R.record_sharpness(t, _sharpness(X, act, M, ok, loss))
         if t < steps:
             W = W - torch.where(alive[:, None, None], eta[:, None, None] * grad, torch.zeros_like(grad))
         if bar is not None:
@@ -448,7 +453,7 @@ def _ntk_blocks(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarra
     :func:`~eoscheck.ntkfused.thread_parts`): blocks of steps that end where the torch loop reads the recorder (a
     hand-over: finished?) or records a sharpness, so the run stops at the same step; the sharpness at t from W_t,
     the block's margins and ok at t."""
-    from .ntkfused import NTKRuns, one_blas_thread, thread_parts
+    from .ntkfused import NTKRuns, thread_parts
 
     K = eta.shape[0]
     R = Recorder(eta, rec, sharp_steps, recorder, derive=_ntk_records(loss, X.shape[0], K, X.dtype))
@@ -457,7 +462,7 @@ def _ntk_blocks(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarra
     sharp = np.asarray(sharp_steps, dtype=np.int64)
     bar = progress_bar(total=steps + 1, desc="ntk GD", unit="step") if progress else None
     t = 0
-    with one_blas_thread(), contextlib.closing(blk):
+    with blas_single_thread(), contextlib.closing(blk):
         while t <= steps:
             end = min(steps, t + R.room - 1)
             later = sharp[np.searchsorted(sharp, t):]
@@ -471,10 +476,8 @@ def _ntk_blocks(X, y, a, W0, loss, eta: torch.Tensor, steps: int, rec: np.ndarra
             if R.finished:
                 break
             if R.wants_sharpness(end):
-                Mt, okt = torch.from_numpy(M[-1]), torch.from_numpy(ok[-1])
                 _, act = ntk_forward(X, torch.from_numpy(blk.weights()), a)
-                h = loss.hess(torch.where(okt[:, None], Mt, torch.zeros_like(Mt)))
-                R.record_sharpness(end, gram_sharpness(ntk_gram(X, act), h))
+                R.record_sharpness(end, _sharpness(X, act, torch.from_numpy(M[-1]), torch.from_numpy(ok[-1]), loss))
             t = end + 1
     if bar is not None:
         bar.close()

@@ -12,7 +12,7 @@ and non-zero whenever the norm is, as :func:`eoscheck.gd.row_norms`) — and the
 while it was at t − 1 and its M, ∇L are finite and L is not NaN; W ← W − η∇ on the runs shown.  The same operations
 as the torch engine (:func:`eoscheck.networks.ntk_gradient`) within an element; the sums run in other, fixed orders
 (the products as loops below :data:`SMALL_PRODUCT` multiply-adds, else in scipy's BLAS, which numba's ``np.dot``
-calls, on one thread: :func:`one_blas_thread`), so the two engines agree to rounding (tests/test_ntkfused.py
+calls, on one thread: :class:`eoscheck.resources.blas_single_thread`), so the two engines agree to rounding (tests/test_ntkfused.py
 bounds each step's difference), not bit for bit, and each engine's reruns on one machine are bit-identical.  The
 torch engine stays the reference and runs every other case: CUDA, float32, a loss given by a formula.
 
@@ -202,21 +202,6 @@ def ntk_block(kind, apar, X, XT, y, a, W0T, eta, WT, GT, alive, P, S, apply_firs
 
 drop_stale(ntk_block, gdfused, fastgd)   # the cached code inlines gdfused's loss terms and fastgd's SQUARE_FLOOR
 
-_CONTROLLER: list = []
-
-
-def one_blas_thread():
-    """Every loaded BLAS on one thread inside the block (the products of :func:`ntk_block` are scipy's BLAS,
-    which numba calls; :class:`eoscheck.resources.blas_single_thread` may have scanned the libraries before scipy's
-    was loaded).  The controller is made once per process, after scipy's BLAS is loaded."""
-    if not _CONTROLLER:
-        import scipy.linalg.cython_blas  # noqa: F401  (loaded before the libraries are scanned)
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
-
-
 class NTKBlock:
     """The state of K network runs on the compiled path: Wᵀ (d, K·m), the last gradient, the runs shown, and the
     scratch of a step; :meth:`advance` runs a block of steps into new record arrays."""
@@ -312,4 +297,4 @@ class NTKRuns:
             self._pool.shutdown()
 
 
-__all__ = ["NTKBlock", "NTKRuns", "ntk_block", "one_blas_thread", "split_runs", "thread_parts"]
+__all__ = ["NTKBlock", "NTKRuns", "ntk_block", "split_runs", "thread_parts"]

@@ -184,14 +184,16 @@ class blas_single_thread:
     """numpy's BLAS single-threaded inside the block (no-op without threadpoolctl).
 
     The engine's GEMMs and the max-margin solver's matrix-vector products run on one BLAS thread (a second
-    OpenBLAS thread spins on a shared machine and changes results for thin shapes).  The threadpoolctl
-    controller, which scans the loaded libraries (1.6–3.4 ms measured), is made once per process: numpy's
-    BLAS is loaded with numpy, before any engine runs."""
+    OpenBLAS thread spins on a shared machine and changes results for thin shapes); so do the compiled NTK
+    engine's products, scipy's BLAS called by numba's ``np.dot``.  The threadpoolctl controller, which scans the
+    loaded libraries (1.6–3.4 ms measured), is made once per process, after numpy's BLAS (loaded with numpy)
+    and scipy's (loaded here first) are."""
 
     def __enter__(self):
         self.ctx = None
         try:
             if not _CONTROLLER:
+                import scipy.linalg.cython_blas  # noqa: F401  (its BLAS among the libraries scanned)
                 from threadpoolctl import ThreadpoolController
 
                 _CONTROLLER.append(ThreadpoolController())

@@ -20,7 +20,8 @@ from eoscheck import EoscheckError, get_loss, parse_loss, synthetic
 from eoscheck.gdfused import fused_kind
 from eoscheck.lossnp import kernel_for
 from eoscheck.networks import init_weights, ntk_gradient, output_signs, run_ntk
-from eoscheck.ntkfused import NTKBlock, one_blas_thread
+from eoscheck.ntkfused import NTKBlock
+from eoscheck.resources import blas_single_thread
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -69,7 +70,7 @@ def test_each_compiled_step_is_the_torch_step_from_the_same_state(spec):
     blk = NTKBlock(X, y, a, W0, eta, fused_kind(kernel_for(loss)))
     rt = math.sqrt(m)
     prev = None
-    with one_blas_thread():
+    with blas_single_thread():
         for t in range(40):
             Mc, dlc, Lc, Nc, okc, shc = (v[0] for v in blk.advance(1))
             W = blk.weights().copy()
@@ -155,7 +156,7 @@ def test_groups_of_runs_on_threads_are_the_runs_of_their_groups_in_order():
     assert n * d * K * m >= SMALL_PRODUCT and thread_parts(n, d, K, m) >= 1 and thread_parts(4, 2, K, m) == 1
     assert split_runs(5, 2) == [(0, 2), (2, 5)] and split_runs(2, 8) == [(0, 1), (1, 2)]
     a, W0, kind = output_signs(m, "random", 2), init_weights(m, d, 2), fused_kind(kernel_for(get_loss("logistic")))
-    with one_blas_thread():
+    with blas_single_thread():
         for parts in (2, 3):
             runs = NTKRuns(X, y, a, W0, eta, kind, parts)
             alone = [NTKBlock(X, y, a, W0, eta[lo:hi], kind) for lo, hi in split_runs(K, parts)]
