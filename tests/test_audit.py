@@ -217,6 +217,7 @@ def test_sigmoid_loss_fails_convexity():
     assert r.exit_code == 1
 
 
+@pytest.mark.long
 def test_probit_fails_B_with_a_witness():
     """−ln Φ(z), written with erfc: g = φ/Φ ~ |z| as z → −∞ (not Lipschitz)."""
     r = audit("-log(erfc(-z/sqrt(2))/2)")
@@ -256,6 +257,7 @@ def test_non_c1_losses_fail_A_C1_at_the_kink(spec, witness):
     "where(z > 1, log(1+exp(-z)), (erf(1)+erfc(1))*log(1+exp(-z)))",
     "where(z > 1, log(2) - log(1 + tanh(z/2)), log(1+exp(-z)))",
 ])
+@pytest.mark.long
 def test_limits_that_are_one_number_written_two_ways_agree(spec):
     """The exact comparison of one-sided limits must not split one number written two ways: ℓ = log(1 + e^{−z})
     written as log(2) − log(1 + tanh(z/2)) on one side of a breakpoint, or multiplied by erf(1) + erfc(1) = 1 (C¹,
@@ -270,6 +272,7 @@ def test_limits_that_are_one_number_written_two_ways_agree(spec):
     ("where(z > 0, log(1+exp(-z)) + 1e-13*exp(-z), log(1+exp(-z)))", "A.nonincreasing"),  # ℓ rises by 1e-13 at 0
     ("where(z > pi, log(1+exp(-z)) + 1e-13*exp(-z), log(1+exp(-z)))", "A.nonincreasing"),
 ])
+@pytest.mark.long
 def test_a_tiny_wrong_way_step_at_a_breakpoint_fails(spec, check):
     """The breakpoint rules of A.convex (ℓ′ must not fall) and A.nonincreasing (ℓ must not rise) compared sympy's
     one-sided values as floats with a 1e-12 tolerance, and passed these (a reviewer's runs): compared exactly now.
@@ -355,6 +358,7 @@ def test_a_jump_is_not_convex(symbolic):
     ("log(1+exp(-z)) + where(z < -1, -z - 1/3, where(z < 0, 2/3*(-z)**1.5, 0))", 0.0, "growing ×3.16"),
     ("log(1+exp(-z)) + z**2/1000", 4.665120412405543, "ℓ′ = 0"),     # g(x*) = 0 at ℓ's minimum
 ])
+@pytest.mark.long
 def test_a_quadratic_ratio_unbounded_at_a_finite_point_fails(spec, witness, why):
     """These passed C.quadratic with 9899.87, 16415.1 and 1.5e9: the grid's smallest offset is 1e-3 and
     its nearest point to x* is 1e-3 away.  The cusp: ℓ = logistic + ∫₀^{−z} min(√s, 1) ds is C¹, convex,
@@ -365,6 +369,7 @@ def test_a_quadratic_ratio_unbounded_at_a_finite_point_fails(spec, witness, why)
     assert c.witness == pytest.approx(witness, abs=1e-9) and why in c.witness_info
 
 
+@pytest.mark.long
 def test_a_loss_whose_float64_derivative_overflows_at_0_is_not_called_degenerate():
     """ℓ = log(1 + e^{710 − z}): ℓ(0) ≈ 710 (e^{710} overflows float64, so ℓ(0) read ∞ and then "ℓ(0) = 0,
     ρ = 0, the bounds are trivial"); ℓ′(0) = −e^{710}/(1 + e^{710}) was NaN in float64 (∞/∞), and ρ's solver
@@ -626,6 +631,7 @@ def test_loss_checks_helper_in_a_real_pytest_run(pytester):
     result.assert_outcomes(passed=10, failed=1, xfailed=1)
 
 
+@pytest.mark.long
 def test_audit_after_other_losses_still_evaluates_flat_poly():
     # regression: an earlier audit left a `z` with other assumptions in the expression tree and
     # flat_poly(a=0.5) then failed with "cannot evaluate Symbol"
@@ -696,6 +702,7 @@ def _described(pid: int) -> str:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc") or sys.platform != "linux", reason="needs Linux /proc")
+@pytest.mark.long
 def test_sympy_children_die_when_the_audit_is_killed():
     """SIGKILL the audit-loss process while its sympy children run: none of them survives (the sympy server nor the
     children it forked for the questions)."""
@@ -734,6 +741,7 @@ def test_sympy_children_die_when_the_audit_is_killed():
             proc.kill()
 
 
+@pytest.mark.long
 def test_a_scaled_logistic_is_convex():
     """ℓ = log(1 + e^{−30z})/30: ℓ″ = 30σ(30z)σ(−30z) > 0.  Its ℓ″ at z = −483 cancels past the precision
     cap (≈ e^{−14500} against terms ≈ 1), and that value (−7.6e-29, kept 0 of its bits) was taken as
@@ -744,6 +752,7 @@ def test_a_scaled_logistic_is_convex():
     assert audit("log(1+exp(-30*z))/30", theory=False)["A.convex"].status == "pass"   # and proven symbolically
 
 
+@pytest.mark.long
 def test_a_formula_starting_with_a_minus_is_a_formula(capsys):
     """argparse took "-log(…)" for an unknown option: "the following arguments are required: EXPR"."""
     assert cli_main(["audit-loss", "-log(erfc(-z/sqrt(2))/2)", "--json"]) in (0, 1, 3)
@@ -761,6 +770,7 @@ def test_probits_rho_is_not_called_ln_squared():
     assert c.kind == "polylog" and 0.9 < float(c.exponent) < 1.5 and "faster than exponential" in c.tail
 
 
+@pytest.mark.long
 def test_a_loss_zero_only_in_float64_at_0_is_not_degenerate():
     """log(1 + e^{−z−800}): ℓ(0) ≈ 3.7e-348 underflows float64; the audit said "ℓ(0) = 0, so ℓ = 0 on [0, ∞),
     ρ = 0 and the bounds are trivial"."""
@@ -803,6 +813,7 @@ def _cubic_d2(x):
 
 
 @pytest.mark.parametrize("symbolic", [True, False], ids=["sympy", "numeric"])
+@pytest.mark.long
 def test_a_non_convex_loss_fails_convexity_with_a_witness_with_or_without_sympy(symbolic):
     # regression: sympy's solveset answered EmptySet for ℓ″ < 0 (PASS without sympy's time limit), and
     # the numeric search gave up (UNDETERMINED) because ℓ″ at z = −1000 is beyond the evaluator's cap —
@@ -831,6 +842,7 @@ def test_a_loss_beyond_the_evaluator_at_every_grid_point_is_undetermined():
     assert r.exit_code == 3
 
 
+@pytest.mark.long
 def test_an_unbounded_quantity_beyond_the_evaluator_shows_no_stand_in_value():
     """exp∘…∘exp(−z), eight deep: sympy finds g, g/ℓ and ℓ/g unbounded, and no grid value can be computed; the
     −∞ that stood in for those values in the witness search was printed as "g = −∞; unbounded" (g ≥ 0)."""
@@ -872,6 +884,7 @@ def test_a_child_that_gets_no_cpu_is_stopped_by_the_wall_cap(monkeypatch):
     assert pool.starved == ["stopped"] and not pool.timed_out
 
 
+@pytest.mark.long
 def test_a_wide_search_never_fails_the_logistic_loss_and_undetermined_is_its_own_exit_code():
     """--search-range 1e100: ℓ(−1e100) = 1e100 is beyond the high-precision evaluator's cap (exp of 1e100); it was
     read as "ℓ is not finite/real there": A.C1 FAIL, exit 1 for the logistic loss.  No evidence is no failure;
@@ -947,6 +960,7 @@ def test_an_uninstantiated_bound_names_the_options_that_would_give_it():
 
 
 @pytest.mark.parametrize("symbolic", [True, False])
+@pytest.mark.long
 def test_a_quadratic_ratio_growing_beyond_float64_fails(symbolic):
     """Φ(−z) = erfc(z/√2)/2: Q(x, −1) = [ℓ(x−1) − ℓ(x) + g(x)]/g(x) ≈ e^{x−½} is 1.2e431 at x = 1000 and grows
     without bound; the check said "UNDETERMINED: a finite C_β, if there is one, is beyond float64".  Oracle: the
@@ -967,6 +981,7 @@ def test_a_finite_limit_beyond_float64_is_not_infinite():
     assert sym_float(sp.oo) == math.inf and sym_float(-sp.oo) == -math.inf and sym_float(sp.Rational(1, 4)) == 0.25
 
 
+@pytest.mark.long
 def test_a_limit_that_is_zero_written_as_a_sum_of_logs_is_not_read_from_its_rounding():
     """sympy gave lim_{z→∞} ℓ = −log(2·10⁵⁰)/1000 + log(2)/1000 + log(10)/20 for the loss below, which is 0
     (log(2·10⁵⁰) = log 2 + 50 log 10); read in plain floats, 2.6e-17, it failed A.vanishes_at_infinity ("lim ℓ ≠ 0")
@@ -985,6 +1000,7 @@ def test_a_limit_that_is_zero_written_as_a_sum_of_logs_is_not_read_from_its_roun
 G_PEAK = "log(1+exp(-z)) + 1e-3*(log(2) - log(1 + z/sqrt(z**2+1e-100)))"
 
 
+@pytest.mark.long
 def test_a_continuous_g_growing_toward_a_point_is_measured_not_called_unbounded():
     """g = σ(−z) + 10⁻³u′/(1 + u), u′ = δ²/(z² + δ²)^{3/2}: on z < 0, 1 + u ≈ δ²/(2z²), so g ≈ 2·10⁻³/|z| grows a
     decade per decade toward 0 down to |z| ~ δ = 1e-50, below the 10⁻⁴⁰ the growth test looks at, and was "B.lipschitz
@@ -1014,6 +1030,7 @@ def test_a_numeric_only_audit_does_not_blame_sympy():
         assert blame not in text
 
 
+@pytest.mark.long
 def test_a_wider_search_range_does_not_lose_the_quadratic_constant(monkeypatch):
     """--search-range 4000 made logistic's C.quadratic UNDETERMINED ("could not be computed near x=−4000"): its ℓ″ as
     sympy writes it, e^{−z}/(1 + e^{−z}) − e^{−2z}/(1 + e^{−z})², cancelled 1737 digits there, beyond the 1500-digit
@@ -1150,6 +1167,7 @@ def test_a_sup_approached_at_a_breakpoint_is_reached():
                                   # which high precision read as unsettled ("the ratio could not be computed near x=1")
                                   "exp(-z)*((z-1)**2 + 2*(z-1) + 2)",
                                   "exp(-z)*((z-1/3)**2 + 2*(z-1/3) + 2)"])    # c = ⅓: between floats
+@pytest.mark.long
 def test_a_positive_minimum_of_g_far_below_float64s_reach_bounds_the_ratios(spec):
     """ℓ = e^{−z}(u² + 2u + 2 + δ²), u = z − c, δ² = 1e-60: g = e^{−z}(u² + δ²) never vanishes, its minimum ≈ e^{−c}δ²
     lies within 1e-60 of c, and ℓ/g and the quadratic ratio grow like u⁻² down to |u| ~ δ = 1e-30, far below what
@@ -1277,6 +1295,7 @@ def test_no_symbolic_audits_ask_sympy_nothing(monkeypatch):
     assert res.checks["C.quadratic"].status == "pass"
 
 
+@pytest.mark.long
 def test_a_finite_constant_beyond_float64_is_undetermined_not_unbounded():
     """1e300·log(1 + e^{−10¹⁰z}) has C_g = 1e310: finite, only beyond float64.  Its g overflowed to ∞ on the grid
     and B.lipschitz failed with "∞" (exit 1), a failure no witness shows.  Undetermined now, with the value in
@@ -1405,6 +1424,7 @@ def test_a_tail_numerics_cannot_settle_is_undetermined(spec):
     assert audit(spec, symbolic=False, theory=False)["A.vanishes_at_infinity"].status == "undetermined"
 
 
+@pytest.mark.long
 def test_a_curvature_on_a_small_scale_is_measured_not_called_unbounded():
     """ℓ = logistic + 0.1(√(z² + 1e-26) − z) is analytic and convex, with ℓ″(0) = ¼ + 0.1/δ (δ = 1e-13): its
     quadratic ratio at 0 settles at ℓ″(0)/(2g(0)) = (¼ + 10¹²)/1.2 once |h| ≪ δ (mpmath, a reviewer's: 8.3126e11 at
@@ -1431,6 +1451,7 @@ def test_a_curvature_on_a_small_scale_is_measured_not_called_unbounded():
     ("log(1+exp(-z)) + where(z < (10**20*sqrt(2) - 141421356237309504880), "
      "((10**20*sqrt(2) - 141421356237309504880) - z)**1.5, 0)", "C.quadratic"),
 ])
+@pytest.mark.long
 def test_a_singularity_at_a_breakpoint_between_floats_is_unbounded(spec, check):
     """float(√2 − 1) lies 2e-17 inside the piece left of the breakpoint √2 − 1, and the float next to √2 inside the
     one left of √2: taken for interior points of C² pieces, their ratios' growth was ruled a smooth one, and the
@@ -1446,6 +1467,7 @@ def test_a_singularity_at_a_breakpoint_between_floats_is_unbounded(spec, check):
             assert d2(b - mpmath.mpf("1e-24")) / (2 * g(b - mpmath.mpf("1e-24"))) > 1e11
 
 
+@pytest.mark.long
 def test_a_sup_made_of_float64_rounding_noise_is_not_reported():
     """ℓ = logistic + ½(√(z² + 1e-30) − z): in float64 1 − z/√(z² + 1e-30) is 0 or ±1 ulp for z ≫ 1e-15 (it is
     ~1e-30/(2z²)), and g/ℓ read 4.28e6 at z = 52.7 (1.0 there): "sup g/ℓ = 4.2794e+06 at z=52.6993" (a reviewer's
@@ -1463,6 +1485,7 @@ def test_a_parameter_below_float64s_range_is_refused_not_read_as_0(capsys):
     assert "a=1e-400 is below float64's normal range" in err and err.count("\n") == 1
 
 
+@pytest.mark.long
 def test_constants_below_float64s_range_are_not_reported_as_0():
     """ℓ = log(1 + e^{−10⁻⁴⁰⁰z}) meets 3A–3C with C_g = 10⁻⁴⁰⁰ (lim_{z→−∞} g), but g, g/ℓ and the quadratic ratio
     are all below float64's range: the audit said C_g = 0, C_β = 0 (a reviewer's run), constants that bound nothing
@@ -1485,6 +1508,7 @@ def test_a_sign_below_float64s_range_is_read_in_high_precision():
         assert mpmath.mpf(10) ** -400 - 1 / (1 + mpmath.exp(mpmath.mpf(c.witness))) > 0      # ℓ′(witness) > 0
 
 
+@pytest.mark.long
 def test_a_breakpoint_written_as_a_cancelling_sum_is_placed_exactly():
     """b = 10²⁰√2 − 141421356237309504880 ≈ 0.1689 read 0.0 in plain float arithmetic, and b − 1 read −1: the pieces
     on either side of each breakpoint were mismatched, sympy's limits of the wrong pieces made this C¹ loss (a cusp

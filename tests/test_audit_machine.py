@@ -59,6 +59,7 @@ def test_an_answer_near_its_cpu_limit_is_said():
     assert ("in over a third of its 0.05 CPU s" in notes) or ("ran out of its CPU time (0.05 s" in notes), notes
 
 
+@pytest.mark.long
 def test_a_numeric_pass_names_the_range_it_covers():
     """ℓ = (√(1+z²) − z)(1 + 1/(1 + (z − 2000)²)) is not convex at z = 2000 (ℓ″(2000) = −5e-4): the numeric pass
     on [−1000, 1000] read as "A–C hold" with nothing saying where it was looked at."""
@@ -75,6 +76,7 @@ def test_a_numeric_pass_names_the_range_it_covers():
 
 
 @pytest.mark.parametrize("timeout", [3.0, 0.01])
+@pytest.mark.long
 def test_nested_max_min_gets_a_verdict_not_an_error(timeout):
     """sympy's simplification of three max(0, min(k − z, 1)) terms holds an ITE of conditions, which the compiler
     refused: "cannot evaluate ITE", exit 2 for a valid (non-convex) formula.  And with sympy's split into pieces
@@ -107,6 +109,7 @@ def test_the_python_api_refuses_a_sympy_limit_the_cli_refuses(kw):
         audit_loss("exp(-z)", **kw)
 
 
+@pytest.mark.long
 def test_a_fitted_rho_exponent_is_not_printed_as_a_class():
     """Probit printed ρ: Θ(log(lambda)**1.1), an exponent fitted to sampled λ shown as a proven class."""
     r = audit_loss("-log(erfc(-z/sqrt(2))/2)")
@@ -127,6 +130,7 @@ def _salted_state():
     return hash("eoscheck"), sympy.Dummy().dummy_index, sympy_random.random(), random.random()
 
 
+@pytest.mark.long
 def test_a_sympy_answer_is_the_same_in_every_auditing_process():
     """sympy's answers followed the auditing process's hash salt and random state (its questions ran in children
     forked from it): the audit of exp∘⋯∘exp(−z), eight deep, found 3D unbounded under PYTHONHASHSEED=0 and left it
@@ -244,6 +248,7 @@ def test_the_cpu_limit_holds_while_the_auditing_process_is_busy():
     assert pool.timed_out == ["spins"] and pool.spent >= 1.0
 
 
+@pytest.mark.long
 def test_the_server_runs_the_auditing_process_s_eoscheck_not_one_in_its_working_directory(tmp_path):
     """`python -m` put the server's working directory first on its path: another eoscheck there (a checkout, an
     older version) answered the questions, silently.  Here that other package cannot even be imported."""

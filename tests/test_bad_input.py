@@ -358,6 +358,7 @@ def _assert_group_gone(pgid, wait=10.0):
     raise AssertionError(f"processes of the killed run (group {pgid}) are still running")
 
 
+@pytest.mark.long
 def test_killed_run_leaves_a_consistent_folder(tmp_path):
     """SIGKILL at several moments: afterwards the folder is empty, an interrupted set without run.json
     (which ``Trajectory.load`` refuses with one line), or one complete, matching set."""
@@ -552,6 +553,7 @@ def test_a_value_starting_with_a_minus_gets_a_hint(capsys):
     assert "--eta needs 0 < LO ≤ HI" in capsys.readouterr().err
 
 
+@pytest.mark.long
 def test_an_option_value_starting_with_a_dash_is_refused_not_renamed(tmp_path, capsys, monkeypatch):
     """``--out -myrun`` wrote into the folder " -myrun" (and ``check -o -res.json`` into " -res.json"): the rewrite
     that lets a formula start with a minus (``audit-loss -log(...)``) took option values for formulas.  argparse

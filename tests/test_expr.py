@@ -497,6 +497,7 @@ def test_loss_ell0_of_a_tower_is_immediate():
 
 @pytest.mark.parametrize("text", ["exp(-max(z,0)) - min(z,0)", "exp(-max(z,0)) + max(-z,0)",
                                   "exp(-max(0,z)) + (abs(z)-z)/2", "where(z > 0, exp(-z), 1 - z)"])
+@pytest.mark.long
 def test_one_function_spelled_with_max_min_or_abs_has_one_derivative(text):
     """flat_exp (a = 1) is C¹ with ℓ′(0) = −1.  Differentiated term by term, max and min each took their own
     convention at 0 and ℓ′(0) came out 0: GD from w₀ = 0 (every margin 0) never moved, and the auditor

@@ -44,6 +44,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.long
 def test_first_steps_and_its_chunks_are_the_whole_runs_bit_for_bit(case):
     """Each chunk's records, concatenated, are run_gd's records byte for byte (NaN where a run is not shown), with the
     same divergence steps, also where the streamed run is longer (its chunks end elsewhere), and every first step is
@@ -142,6 +143,7 @@ def _ntk_case():
 
 
 @pytest.mark.parametrize("batch", [None, 1])
+@pytest.mark.long
 def test_first_steps_ntk_chunks_are_run_ntks_records_bit_for_bit(batch, monkeypatch):
     """Each chunk of 256 steps' records, put together, are run_ntk's byte for byte, with the same divergence step,
     also where the stream is longer than the whole run (3T + 7) and where the stepsizes run in batches of one
@@ -177,6 +179,7 @@ def test_first_steps_ntk_chunks_are_run_ntks_records_bit_for_bit(batch, monkeypa
 
 
 @pytest.mark.parametrize("batch", [None, 1])
+@pytest.mark.long
 def test_first_steps_ntk_stops_at_its_deciding_step(batch, monkeypatch):
     """Only the diverging stepsize wanted: the stream stops with it and answers up to its divergence step; in batches
     of one, the batches after it run to that step only (the answer covers what every batch covered)."""

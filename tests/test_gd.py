@@ -378,6 +378,7 @@ def test_a_loss_that_is_nan_at_a_finite_state_stops_the_run(kw):
 
 
 @pytest.mark.parametrize("kw", [{"method": "reference"}, {"method": "primal", "backend": "numpy"}, {}])
+@pytest.mark.long
 def test_a_loss_that_goes_negative_does_not_stop_the_run(kw):
     """ℓ = log(1 + e^{−z}) − 1/100 is negative past z ≈ 4.6: L < 0 is a number (ln L is NaN: outside the theory,
     whose losses are ≥ 0), not a divergence — the reference engine stopped there (at steps 514, 17) while the fast

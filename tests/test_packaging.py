@@ -92,6 +92,7 @@ def test_the_command_line_names_the_cli_not_its_main_module(monkeypatch):
     assert command_line() == ["my_script.py", "--x"]
 
 
+@pytest.mark.long
 def test_a_wheel_records_its_commit_and_carries_the_sweep_study(tmp_path):
     if source()["recorded"] != "checkout" or shutil.which("git") is None:
         pytest.skip("needs a git checkout of eoscheck")

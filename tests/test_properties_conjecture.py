@@ -305,6 +305,7 @@ def test_the_40_digit_check_is_time_limited(monkeypatch):
     assert abs(float(W.high_precision(sp.exp(T), {"T": 1.0})) - 2.718281828459045) < 1e-15
 
 
+@pytest.mark.long
 def test_the_high_precision_check_keeps_a_tiny_bound():
     """sympy's 40-digit evalf returned exactly 0 for log(1 + e^{−x}) at x ≳ 100, so the true bound
     loss(1) ≤ ln(1 + e^{−ηγ²/4}) (one point: loss(1) = ln(1 + e^{−ηγ²/2})) was FALSIFIED with "EXPR = 0"."""
@@ -633,6 +634,7 @@ def test_a_strict_statement_with_a_fitted_constant_is_its_closure():
     assert not check_conjecture(Conjecture.parse("train_error(t) < C", ranges={"d": "1:1"}), "smoke").falsified
 
 
+@pytest.mark.long
 def test_a_violation_left_inside_the_calibration_ranges_does_not_convict(monkeypatch):
     """After the 3 refits a violation still inside the calibration ranges convicted, though "a violation found inside
     the calibration ranges does not convict".  A fit that always misses (C = 1e-9) keeps one there."""

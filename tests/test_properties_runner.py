@@ -239,6 +239,7 @@ print(json.dumps({"before": before, "after": draws(True), "unpinned": draws(Fals
 '''
 
 
+@pytest.mark.long
 def test_the_search_draws_nothing_from_the_local_modules_loaded(tmp_path):
     """Hypothesis also draws numbers written in the source of "local" modules (not under site-packages):
     eoscheck's own when installed editable, the user's in their project.  Inside the search's
@@ -295,6 +296,7 @@ def test_the_summary_counts_every_claim(capsys):
     assert last.startswith("1 of 3 claims hold, 0 falsified/errored, 0 TREND, 1 unavailable, 1 undecided;"), last
 
 
+@pytest.mark.long
 def test_the_table_shows_how_many_points_could_fail(capsys):
     """A "holds" says nothing about points that could not have contradicted the claim: the table shows, of the points
     decided, those that could (thm35.tau_exp_tail holds at ci with 1 of its 86 points unable to fail), "–" where

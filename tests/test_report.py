@@ -54,6 +54,7 @@ def _doc(out: Path) -> dict:
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.long
 def test_command_succeeds_with_one_line_summary(built):
     out, rc, stdout = built
     assert rc == 0, stdout
@@ -63,6 +64,7 @@ def test_command_succeeds_with_one_line_summary(built):
     assert "sections" in lines[0]
 
 
+@pytest.mark.long
 def test_every_section_present_and_none_failed(built):
     out, _, _ = built
     index = (out / "index.md").read_text()
@@ -99,6 +101,7 @@ def _png_size(path: Path) -> tuple[int, int]:
     return w, h
 
 
+@pytest.mark.long
 def test_every_figure_is_a_valid_png(built):
     out, _, _ = built
     index = (out / "index.md").read_text()
@@ -161,6 +164,7 @@ def _same(md: str, value) -> bool:
     return md == str(value).replace("\n", " ")
 
 
+@pytest.mark.long
 def test_markdown_tables_match_json_and_csv(built):
     out, _, _ = built
     tables = _md_tables((out / "index.md").read_text())
@@ -198,6 +202,7 @@ def _table(out: Path, section: str, table: str) -> list[dict]:
     return json.loads((out / "data" / section / f"{table}.json").read_text())["rows"]
 
 
+@pytest.mark.long
 def test_quadratic_divergence_factor_matches_closed_form(built):
     out, _, _ = built
     rows = _table(out, "descent", "quadratic")
@@ -216,6 +221,7 @@ def _logistic_loss(X, y, w):
     return float(np.mean(np.logaddexp(0.0, -m)))
 
 
+@pytest.mark.long
 def test_toy_peak_losses_recomputed_with_numpy(built):
     """Fig. 1 toy set: the peak losses in the report equal a plain numpy GD (first 64 steps)."""
     out, _, _ = built
@@ -231,6 +237,7 @@ def test_toy_peak_losses_recomputed_with_numpy(built):
         assert math.isclose(r["peak loss"], peak, rel_tol=1e-10), eta
 
 
+@pytest.mark.long
 def test_network_runs_name_their_data_and_its_hash(built):
     """§11 lists the data of the NTK and 3-layer runs with the hash of the data loaded here from the raw digits."""
     from sklearn.datasets import load_digits
@@ -250,6 +257,7 @@ def test_network_runs_name_their_data_and_its_hash(built):
     assert len(ntk["data hash"]) == 16 and ntk["data hash"] != mlp["data hash"]
 
 
+@pytest.mark.long
 def test_lemma14_threshold_matches_bisection(built):
     """The first-step threshold located by the report's scan brackets the one found by bisection here."""
     out, _, _ = built
@@ -288,6 +296,7 @@ def _verdicts(doc: dict) -> dict:
     return out
 
 
+@pytest.mark.long
 def test_rerun_computes_nothing_and_gives_the_same_verdicts(built, cache_dir, tmp_path):
     """A second build with nothing changed is served entirely from the cache (no run, no claim, no
     derivation computed) and gives the same verdict tables; the first build computed them."""
@@ -350,6 +359,7 @@ def test_bad_device_exits_2(tmp_path, capsys):
     assert "--device" in capsys.readouterr().err
 
 
+@pytest.mark.long
 def test_files_have_normal_permissions(built):
     """Every output file gets what a plain open() gives under the current umask (0644 under 022)."""
     import os
@@ -366,6 +376,7 @@ def test_files_have_normal_permissions(built):
         assert stat.S_IMODE(p.stat().st_mode) == 0o777 & ~mask, p
 
 
+@pytest.mark.long
 def test_section7_is_eoscheck_checks_table(built, tmp_path):
     """§7 says which `eoscheck check` command prints its table; run that command (a fresh process, as a
     user would) and compare verdict, examples and worst ratio claim by claim."""
@@ -423,6 +434,7 @@ def test_bad_report_options_are_refused_before_any_work(argv, says, tmp_path, ca
     assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
 
 
+@pytest.mark.long
 def test_section6_states_lemma21s_width_and_the_transition_claims_scope(built):
     """§6 cited Lemma 21 (γ̂ ≥ 9γ/10 w.h.p.) without its width condition m ≥ 50 ln(n/δ)/γ², and summed the C₂ the
     runs need over every η, those below thm6.tau_exp's scope η ≥ 1 too."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from eoscheck.report.cache import RunCache
 
 
+@pytest.mark.long
 def test_the_claims_cache_follows_the_fitted_constants(tmp_path, monkeypatch):
     """The report's claim entries were keyed by claim, profile and seed: with $EOSCHECK_FITTED_CONSTANTS naming a
     file whose thm3.lower constant is 10⁶ times the package's, the cached "holds" was served where

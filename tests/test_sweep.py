@@ -95,6 +95,7 @@ def test_table_matches_an_independent_run(serial_table):
     assert (df["gamma_star"] > 0).all() and (df["gamma_gap"] >= 0).all()
 
 
+@pytest.mark.long
 def test_local_cluster_gives_the_same_table(serial_table, tmp_path):
     info: dict = {}
     df = sweep(**GRID, workers=2, out=tmp_path / "local", info=info)
@@ -109,6 +110,7 @@ def test_local_cluster_gives_the_same_table(serial_table, tmp_path):
     assert (tmp_path / "local" / "sweep.json").is_file()
 
 
+@pytest.mark.long
 def test_external_scheduler_gives_the_same_table(serial_table, external_cluster):
     addr, _ = external_cluster
     info: dict = {}
@@ -138,6 +140,7 @@ def _kill_after_first_task(out: Path, pid_of) -> tuple[threading.Thread, dict]:
     return th, state
 
 
+@pytest.mark.long
 def test_killed_worker_loses_no_rows(external_cluster, tmp_path):
     addr, procs = external_cluster
     grid = dict(GRID, datasets=16, steps=1500, task_size=1)
@@ -153,6 +156,7 @@ def test_killed_worker_loses_no_rows(external_cluster, tmp_path):
     assert len(df) == 16 * 3 and df.equals(ref)
 
 
+@pytest.mark.long
 def test_killed_local_worker_is_replaced_and_loses_no_rows(tmp_path):
     # a LocalCluster worker killed mid-sweep: its nanny forks a new one from the fork server
     import json
@@ -196,6 +200,7 @@ def test_without_a_fork_server_workers_are_spawned(monkeypatch):
     assert key not in cfg and len(cfg) == len(LOCAL_CLUSTER_CONFIG) - 1
 
 
+@pytest.mark.long
 def test_fork_server_preload_is_safe_and_light():
     # the module the fork server imports: its warm-up ran, left no thread (forking is safe), froze
     # what it loaded, and pulled in none of the heavy modules a task does not need

@@ -159,6 +159,7 @@ def _stop_midway(proc: subprocess.Popen, out: Path, sig: int, group: bool) -> tu
     return proc.returncode, err
 
 
+@pytest.mark.long
 def test_ctrl_c_stops_a_local_cluster_sweep_in_one_line(tmp_path):
     """The terminal's Ctrl-C reaches the whole process group: the workers and nannies printed 27–74 lines of
     tracebacks (KeyboardInterrupt, CancelledError, "Nanny failed to start")."""
@@ -245,6 +246,7 @@ def test_an_ignored_ctrl_c_stays_ignored():
         signal.signal(signal.SIGINT, old)
 
 
+@pytest.mark.long
 def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
     """SIGTERM (a batch system's preemption) exited -15 with no line saying the sweep was interrupted."""
     out = tmp_path / "term"
