@@ -377,6 +377,15 @@ class _interrupts:
         self.deferred = deferred
         self.got: list[int] = []
         self.saved: dict = {}
+        self.hook = None
+
+    def _unraisable(self, unraisable) -> None:
+        """The handler's KeyboardInterrupt dropped inside a gc or weakref callback is remembered (:meth:`check`), so
+        Python's "Exception ignored in …" traceback of it says nothing (a Ctrl-C that landed in distributed's
+        GCDiagnosis callback printed 8 lines of it before "interrupted"); every other one goes to the hook before."""
+        if self.got and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            return
+        self.hook(unraisable)
 
     def _caught(self, signum, frame) -> None:
         self.got.append(signum)
@@ -392,6 +401,8 @@ class _interrupts:
                 sig = getattr(signal, name)
                 if signal.getsignal(sig) is not signal.SIG_IGN:   # `eoscheck sweep … &` from a script: left ignored
                     self.saved[sig] = signal.signal(sig, self._caught)
+            if self.saved and not self.deferred:
+                self.hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
 
     def check(self) -> None:
@@ -409,6 +420,8 @@ class _interrupts:
         for sig, handler in self.saved.items():   # left by an error before release: restored, nothing raised
             signal.signal(sig, handler)
         self.saved = {}
+        if self.hook is not None:
+            sys.unraisablehook, self.hook = self.hook, None
         if self.got and isinstance(exc, Exception):
             reraise_interrupt(exc)                # a C extension wrapped the handler's raise in its own error
 
