@@ -102,6 +102,30 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_ticks() -> list[int] | None:
+    """All CPUs' ticks from /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal (None off Linux)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    ticks = [int(x) for x in fields[1:9]]
+    return ticks + [0] * (8 - len(ticks))
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of the CPU time between two :func:`cpu_ticks` readings that the hypervisor gave to other guests
+    (the steal ticks over all eight kinds; guest time is counted in user already).  On a shared VM this is what
+    moves a reading from one hour to the next (1–14 % in one hour on the AMD host, benchmarks/README.md)."""
+    if before is None or after is None:
+        return None
+    delta = [b - a for a, b in zip(before, after)]
+    total = sum(delta)
+    return delta[7] / total if total > 0 else None
+
+
 def side_by_side(fns: dict, reps: int, settle: dict | None = None) -> dict:
     """Best wall time of each function, repetitions interleaved so that a change of load hits every
     contender alike, and the order rotated each repetition (A B C, B C A, C A B, …) so that none
@@ -227,7 +251,9 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
                 losses[form] = r()
             fns[f"jax_{form}"] = f
     out["load_before"] = load()
+    ticks = cpu_ticks()
     best = side_by_side(fns, reps, settle={k: 0.3 for k in peaks})
+    out["steal_share"] = steal_share(ticks, cpu_ticks())
     out["load_after"] = load()
     out["seconds"] = best
     out["rate"] = {k: K * steps / v for k, v in best.items() if k not in peaks}   # stepsize-steps per second
@@ -245,8 +271,8 @@ def problem(name: str, n: int, d: int, K: int, steps: int, reps: int, jax_ok: bo
         out["share_of_products_only"] = out["rate"]["eoscheck"] / out["rate"]["products_only"]
     out["flops_per_stepsize_step"] = float(min(4 * n * d, 2 * n * n))
     print(f"[{name}] " + ", ".join(f"{k} {v:,.0f}/s" for k, v in out["rate"].items())
-          + (f"; ratio vs best JAX {out.get('ratio_vs_best_jax', float('nan')):.2f}") + f"; load {out['load_after']}",
-          flush=True)
+          + (f"; ratio vs best JAX {out.get('ratio_vs_best_jax', float('nan')):.2f}") + f"; load {out['load_after']}"
+          + f"; steal {_percent(out['steal_share'])}", flush=True)
     return out
 
 
@@ -265,12 +291,14 @@ def busy_section(steps: int, reps: int) -> dict:
     try:
         time.sleep(1.0)
         before = load()
+        ticks = cpu_ticks()
         best = side_by_side({"default": f(), "threads_1": f(threads=1), "threads_2": f(threads=2)}, reps)
+        stolen = steal_share(ticks, cpu_ticks())
         after = load()
     finally:
         comp.kill()
         comp.wait()
-    out = {"steps": steps, "seconds": best, "load_before": before, "load_after": after,
+    out = {"steps": steps, "seconds": best, "load_before": before, "load_after": after, "steal_share": stolen,
            "default_threads": info["auto"]["threads"],
            "ratio_default_to_1thread": best["threads_1"] / best["default"],
            "ratio_2threads_to_1thread": best["threads_1"] / best["threads_2"]}
@@ -283,6 +311,7 @@ SINGLE = False
 
 
 def cpu(args) -> dict:
+    ticks = cpu_ticks()
     res = {"machine": machine(), "load_start": load(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
            "single_thread": SINGLE, "XLA_FLAGS": os.environ.get("XLA_FLAGS")}
     jax_ok = "unavailable" not in str(res["machine"].get("jax", ""))
@@ -323,6 +352,7 @@ def cpu(args) -> dict:
     if not SINGLE:
         res["busy"] = busy_section(100 if q else 400, 2)
     res["load_end"] = load()
+    res["steal_share"] = steal_share(ticks, cpu_ticks())
     return res
 
 
@@ -355,11 +385,17 @@ def gpu(args) -> dict:
     return out
 
 
+def _percent(share: float | None) -> str:
+    """A share as a percentage, "–" where it was not measured (off Linux, or a JSON from before it was recorded)."""
+    return "–" if share is None else f"{100 * share:.1f} %"
+
+
 def report(res: dict) -> None:
     m = res["main"]
     print(f"machine: {res['machine'].get('Model name')} ({res['machine'].get('CPU(s)')} CPUs), "
           f"BLAS {[(b.get('prefix'), b.get('architecture')) for b in res['machine'].get('blas', [])]}, "
-          f"OPENBLAS_CORETYPE={res['machine'].get('OPENBLAS_CORETYPE')}; load {res['load_start']} → {res['load_end']}")
+          f"OPENBLAS_CORETYPE={res['machine'].get('OPENBLAS_CORETYPE')}; load {res['load_start']} → {res['load_end']}; "
+          f"steal {_percent(res.get('steal_share'))} of the CPU time (main {_percent(m.get('steal_share'))})")
     print(f"GEMM peak GFLOP/s: numpy BLAS {res['gemm_peak_gflops']}, MKL {res.get('mkl_gemm_peak_gflops')}, "
           f"XLA (32×1000)·(1000×1000) "
           f"{res.get('xla_gemm_gflops', float('nan')):.1f} on {res.get('cpus_used')} CPU(s)")

@@ -28,3 +28,19 @@ def test_startup_benchmark_writes_its_json(tmp_path):
     assert len(res["help_seconds"]) == 1 and res["help_seconds"][0] > 0      # measured, whatever the machine
     assert res["heavy_modules_imported"] == "[]"                             # --help imports none of them
     assert res["machine"]["eoscheck"]["commit"] is None or len(res["machine"]["eoscheck"]["commit"]) == 40
+
+
+def test_steal_share_is_the_steal_ticks_over_all_ticks(monkeypatch):
+    """The share of CPU time a hypervisor gave to other guests, between two /proc/stat readings: Δsteal / Σ Δticks.
+    The expected values are worked by hand: Δ = (10, 0, 0, 90, 0, 0, 0, 20), so 20 / 120."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_gd
+
+    before = [10, 0, 5, 80, 0, 0, 0, 5]
+    after = [20, 0, 5, 170, 0, 0, 0, 25]
+    assert bench_gd.steal_share(before, after) == 20 / 120
+    assert bench_gd.steal_share(before, before) is None          # no time passed: no share
+    assert bench_gd.steal_share(None, after) is None             # off Linux: not measured
+    ticks = bench_gd.cpu_ticks()
+    if sys.platform.startswith("linux"):
+        assert len(ticks) == 8 and all(isinstance(t, int) and t >= 0 for t in ticks)
