@@ -8,7 +8,9 @@ they take their exp and the loss's log1p sum from here (tested against mpmath):
 
 * ``exp(x)``, x ∈ [−708, 709]: x = k·ln2 + r with k = round(x/ln2), |r| ≤ ln2/2 (ln2 split in a
   32-bit head, so k·ln2_hi is exact); exp(r) = 1 − ((lo − r·c/(2 − c)) − hi), c = r − r²·P(r²),
-  P of degree 4 (fdlibm's Remez coefficients); then ·2ᵏ from a table of powers of two.  Outside
+  P of degree 4 (fdlibm's Remez coefficients); then ·2ᵏ, built from k's bits (integer adds and a
+  shift, which vectorise where AVX2 has no float → int64 conversion; a table of 2ᵏ gathered by k ran
+  the whole exp 1.5–1.6× slower on Zen 3, measured).  Outside
   that range, and for NaN, libm's ``math.exp`` (rare: only where exp(x) is subnormal, 0 or ∞).
 * ``Σ log1p(eᵢ)``, eᵢ ∈ [0, 1] (the logistic loss of a row: eᵢ = exp(−|mᵢ|)): log1p of
   Π(1 + eᵢ) − 1, formed per block of 512 terms by a halving tree (under 64 terms, by four
@@ -26,7 +28,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import types
+from numba.extending import intrinsic
 
 # The constants, as little-endian float64 bytes in one hex string: LN2_HI (ln 2 to 32 bits, so k·LN2_HI
 # is exact for |k| < 2²⁰), LN2_LO = ln 2 − LN2_HI, 1/ln 2, ROUND = 1.5·2⁵² (x + ROUND − ROUND rounds x to
@@ -40,9 +45,25 @@ _PACKED = np.frombuffer(bytes.fromhex(
  TWO) = (_PACKED if np.little_endian else _PACKED.byteswap()).tolist()
 
 
-#: 2ᵏ for k = K_MIN … K_MAX (exact powers of two): the scale of exp's result, gathered by k − K_MIN.
-POW2 = np.ldexp(ONE, np.arange(K_MIN, K_MAX + ONE).astype(np.int64))
-KOFF = -np.int64(K_MIN)
+#: float64 → int64 bits and back (a bitcast: no instruction).
+@intrinsic
+def _bits(typingctx, x):
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, b):
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+#: bits(ROUND) − 1023: with t = y + ROUND (ROUND = 1.5·2⁵², whose ulp is 1) rounded to the integer k, bits(t) =
+#: bits(ROUND) + k for |k| < 2⁵¹, so (bits(t) − SCALE_OFF) << 52 = (k + 1023) << 52 is the float64 2ᵏ for every
+#: k ∈ [K_MIN, K_MAX] = [−1021, 1023] (a normal power of two: exactly the table's value it replaced).
+SCALE_OFF = np.int64(np.float64(ROUND).view(np.int64)) - np.int64(1023)
 
 
 def exp_into(x, out):
@@ -51,16 +72,17 @@ def exp_into(x, out):
     outside = False
     for i in range(w):                        # branch-free: vectorised
         xi = x[i]
-        xc = xi if xi >= EXP_LO else EXP_LO   # NaN → EXP_LO: no NaN reaches the integer conversion
+        xc = xi if xi >= EXP_LO else EXP_LO   # NaN → EXP_LO: k stays in range
         xc = xc if xc <= EXP_HI else EXP_HI
         outside |= xc != xi
-        kf = (xc * INV_LN2 + ROUND) - ROUND
+        tk = xc * INV_LN2 + ROUND
+        kf = tk - ROUND
         hi = xc - kf * LN2_HI
         lo = kf * LN2_LO
         r = hi - lo
         t = r * r
         c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))))
-        out[i] = (ONE - ((lo - (r * c) / (TWO - c)) - hi)) * POW2[np.int64(kf) + KOFF]
+        out[i] = (ONE - ((lo - (r * c) / (TWO - c)) - hi)) * _from_bits((_bits(tk) - SCALE_OFF) << 52)
     if outside:                               # exp(x) subnormal, 0 or ∞, or x NaN: libm
         for i in range(w):
             xi = x[i]

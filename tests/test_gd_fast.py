@@ -642,6 +642,67 @@ def test_compiled_exp_is_within_one_ulp():
     np.testing.assert_array_equal(got, want)
 
 
+def test_compiled_exp_scales_right_at_every_power_of_two():
+    """exp's 2ᵏ is built from the bits of k (eoscheck.explog.SCALE_OFF), so every k ∈ [K_MIN, K_MAX] is checked, not a
+    sample: at x = k·ln 2 and x = (k ± 0.49)·ln 2 (r near 0 and near ±ln2/2 on each k) within 1 ulp of mpmath's exp at
+    120 bits — the algorithm's documented bound, as in test_compiled_exp_is_within_one_ulp.  A wrong scale is off by
+    a factor ≥ 2, a wrong exponent offset everywhere."""
+    import mpmath
+
+    from eoscheck.explog import K_MAX, K_MIN, exp_into
+
+    mpmath.mp.prec = 120
+    k = np.arange(K_MIN, K_MAX + 1)
+    x = np.concatenate([k * math.log(2), (k + 0.49) * math.log(2), (k - 0.49) * math.log(2)])
+    x = x[(x >= -708.0) & (x <= 709.0)]                   # the fast range (outside it, libm: tested above)
+    out = np.empty_like(x)
+    exp_into(x, out)
+    for a, g in zip(x, out):
+        exact = mpmath.exp(mpmath.mpf(float(a)))
+        assert abs(mpmath.mpf(float(g)) - exact) <= math.ulp(float(exact)), (a, g)
+
+
+@pytest.mark.parametrize("kind", ["logistic", "exponential"])
+def test_padded_exp_rows_keep_the_bits(kind):
+    """transcendentals_compiled with a scratch of 2·p (p = w rounded up to EXP_LANES: exp on whole vectors, then
+    copied) gives the bits of the plain scratch (exp's remainder in scalar code) on every row width 1..40, with
+    margins of both signs, beyond exp's fast range, ±inf and NaN: the same operations either way."""
+    import eoscheck.gdfused as gf
+
+    code = {"logistic": gf.LOGISTIC, "exponential": gf.EXPONENTIAL}[kind]
+    rng = np.random.default_rng(5)
+    for w in range(1, 41):
+        M = rng.uniform(-30, 30, (3, w))
+        M[1, rng.integers(w)] = rng.choice([800.0, -800.0, np.inf, -np.inf, np.nan])
+        p = -(-w // gf.EXP_LANES) * gf.EXP_LANES
+        plain, padded = np.empty((3, w)), np.empty((3, w))
+        gf.transcendentals_compiled(code, M, plain, np.empty(w))
+        gf.transcendentals_compiled(code, M, padded, np.full(2 * p, np.nan))   # stale scratch: the pad is reset
+        np.testing.assert_array_equal(padded.view(np.int64), plain.view(np.int64))
+
+
+def test_matmul_dot_sums_each_column_in_order():
+    """_matmul_dot (columns in groups of up to 8) gives, bit for bit, Σᵢ A[r, i]·B[c, i] summed in i order from 0.0 —
+    here a plain Python loop (IEEE doubles, no FMA), the order _matmul_into uses — for every column count 1..19 (full
+    groups, remainders of 1..7) and n = 1, 7, 20."""
+    import eoscheck.gdfused as gf
+
+    rng = np.random.default_rng(8)
+    for n in (1, 7, 20):
+        for p in range(1, 20):
+            A, BT = rng.standard_normal((2, n)), rng.standard_normal((p, n))
+            out = np.empty((2, p))
+            gf._matmul_dot(A, BT, out)
+            want = np.empty((2, p))
+            for r in range(2):
+                for c in range(p):
+                    s = 0.0
+                    for i in range(n):
+                        s += float(A[r, i]) * float(BT[c, i])
+                    want[r, c] = s
+            np.testing.assert_array_equal(out, want)
+
+
 @pytest.mark.parametrize("w", [1, 2, 3, 20, 63, 64, 65, 511, 512, 513, 1500])
 def test_log1p_sum_is_within_its_bound(w):
     """eoscheck.explog.log1p_sum, Σ log1p(eᵢ) by products per block of 512, against mpmath at
