@@ -387,8 +387,8 @@ def _matmul_dot(A, BT, out):
             c += g
 
 
-#: Elements per pass of exp's vectorised loop as LLVM builds it for AVX2 (4 lanes, 2 interleaved; rows of 8,
-#: 16, 24 … margins ran 1.4–1.9× faster an element than rows of 17–23 or 36, measured on Zen 3).
+#: Elements per pass of exp's vectorised loop as LLVM builds it for AVX2 (4 lanes, 2 interleaved; rows of 16,
+#: 24, 32 margins ran 1.4–1.9× faster an element than rows of 17, 20 or 36, measured on Zen 3).
 EXP_LANES = 8
 
 
