@@ -126,17 +126,25 @@ def steal_share(before: list[int] | None, after: list[int] | None) -> float | No
     return delta[7] / total if total > 0 else None
 
 
+def schedule(keys: list, reps: int, seed: int = 0) -> list[list]:
+    """The order of the contenders in each of ``reps`` repetitions: a permutation of ``keys`` drawn afresh each
+    repetition (a seeded generator: the same schedule every run), so that no contender always runs right after the
+    same other one.  A rotation (A B C D, B C D A, …) keeps the cycle, so each contender kept its predecessor: in
+    the tiny problem eoscheck's default run always came right after JAX's primal run, whose worker threads may
+    still be awake (a 3 ms eoscheck run there read 0.68× the same run one slot later, measured), and it read
+    10–19 % below its 1-thread twin (the same configuration, which always followed it) in several readings."""
+    rng = np.random.default_rng(seed)
+    return [[keys[i] for i in rng.permutation(len(keys))] for _ in range(reps)]
+
+
 def side_by_side(fns: dict, reps: int, settle: dict | None = None) -> dict:
     """Best wall time of each function, repetitions interleaved so that a change of load hits every
-    contender alike, and the order rotated each repetition (A B C, B C A, C A B, …) so that none
-    always runs right after the same other one (measured in one run: a 3 ms eoscheck run right after
-    a JAX call, whose worker threads may still be awake, read 0.68× the same run one slot later).
+    contender alike, in the orders of :func:`schedule` (none always right after the same other one).
     ``settle``: seconds to wait, untimed, after a contender (OpenBLAS's pool spins at a full CPU for
     ~120 ms after a 2-thread 2000³ product, measured, and would slow whichever contender came next)."""
     best = {k: float("inf") for k in fns}
-    keys = list(fns)
-    for r in range(reps):
-        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+    for order in schedule(list(fns), reps):
+        for k in order:
             t = time.perf_counter()
             fns[k]()
             best[k] = min(best[k], time.perf_counter() - t)

@@ -44,3 +44,19 @@ def test_steal_share_is_the_steal_ticks_over_all_ticks(monkeypatch):
     ticks = bench_gd.cpu_ticks()
     if sys.platform.startswith("linux"):
         assert len(ticks) == 8 and all(isinstance(t, int) and t >= 0 for t in ticks)
+
+
+def test_no_contender_always_runs_after_the_same_one(monkeypatch):
+    """side_by_side's schedule: every repetition runs each contender once, and over the tiny problem's 15
+    repetitions of its 4 contenders each one is preceded within a repetition by at least 2 different others — a
+    rotation (A B C D, B C D A, …) gives each exactly 1, the bias it replaced — and the schedule is the same on every
+    call (seeded)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_gd
+
+    keys = ["eoscheck", "eoscheck_1thread", "jax_gram", "jax_primal"]
+    orders = bench_gd.schedule(keys, 15)
+    assert len(orders) == 15 and all(sorted(o) == sorted(keys) for o in orders)
+    before = {k: {o[i - 1] for o in orders for i in range(1, len(o)) if o[i] == k} for k in keys}
+    assert all(len(v) >= 2 for v in before.values()), before
+    assert bench_gd.schedule(keys, 15) == orders
