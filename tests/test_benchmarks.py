@@ -60,3 +60,21 @@ def test_no_contender_always_runs_after_the_same_one(monkeypatch):
     before = {k: {o[i - 1] for o in orders for i in range(1, len(o)) if o[i] == k} for k in keys}
     assert all(len(v) >= 2 for v in before.values()), before
     assert bench_gd.schedule(keys, 15) == orders
+
+
+def test_side_by_side_keeps_every_repetition(monkeypatch):
+    """side_by_side's ``times``: each function's time in every repetition, of which the returned best is the least;
+    the calls counted by the functions themselves."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_gd
+
+    calls = {"a": 0, "b": 0}
+
+    def bump(k):
+        def f():
+            calls[k] += 1
+        return f
+    times: dict = {}
+    best = bench_gd.side_by_side({"a": bump("a"), "b": bump("b")}, 7, times=times)
+    assert calls == {"a": 7, "b": 7} and sorted(times) == ["a", "b"]
+    assert all(len(times[k]) == 7 and best[k] == min(times[k]) for k in times)
