@@ -143,17 +143,16 @@ def side_by_side(fns: dict, reps: int, settle: dict | None = None, times: dict |
     ``settle``: seconds to wait, untimed, after a contender (OpenBLAS's pool spins at a full CPU for
     ~120 ms after a 2-thread 2000³ product, measured, and would slow whichever contender came next).
     ``times``: a dict to receive every repetition's time of each function (in the order they ran)."""
-    best = {k: float("inf") for k in fns}
+    runs: dict = {k: [] for k in fns}
     for order in schedule(list(fns), reps):
         for k in order:
             t = time.perf_counter()
             fns[k]()
-            dt = time.perf_counter() - t
-            best[k] = min(best[k], dt)
-            if times is not None:
-                times.setdefault(k, []).append(dt)
+            runs[k].append(time.perf_counter() - t)
             time.sleep((settle or {}).get(k, 0.0))   # untimed: let k's thread pool go quiet
-    return best
+    if times is not None:
+        times.update(runs)
+    return {k: min(v) for k, v in runs.items()}
 
 
 def gemm_product(size: int, threads: int, lib: str):

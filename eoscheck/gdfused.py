@@ -342,8 +342,8 @@ def _matmul_dot(A, BT, out):
             s5 = 0.0
             s6 = 0.0
             s7 = 0.0
-            if g == 8:
-                for i in range(n):
+            if g == 8:                        # a full group without the lanes' tests: one loop with them ran
+                for i in range(n):            # (4 × 64)·(64 × 8) in 653 against 452 ns, measured
                     a = A[r, i]
                     s0 += a * BT[c, i]
                     s1 += a * BT[c + 1, i]
