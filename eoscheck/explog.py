@@ -3,7 +3,7 @@
 libm's exp/log1p called from compiled code cost 15–40 ns an element and block vectorisation;
 numpy's SIMD loops are fast but need a Python call per array.  The small-problem path of the
 fused engine (:func:`eoscheck.gdfused.chunk_small`) runs whole chunks of steps in one compiled
-call, and the gram form's compiled step loop (:mod:`eoscheck.gramloop`) one chunk a thread, so
+call, and the BLAS mode's compiled step loops (:mod:`eoscheck.steploop`) one chunk a thread, so
 they take their exp and the loss's log1p sum from here (tested against mpmath):
 
 * ``exp(x)``, x ∈ [−708, 709]: x = k·ln2 + r with k = round(x/ln2), |r| ≤ ln2/2 (ln2 split in a

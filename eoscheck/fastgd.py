@@ -252,10 +252,10 @@ def build_block(data, loss: Loss, eta: np.ndarray, w0, w_star, *, method: str, b
             C = small_chunk_length(K, n)
         C = _at_most_the_run(C, steps)
         blk = FusedBlock(Z, Kmat, eta, w0a, ws, kernel, kind, method, C, panels, flops, default_gemm())
-        if blk.mode == "blas" and method == "gram":
-            from .gramloop import GramLoop
+        if blk.mode == "blas":
+            from .steploop import StepLoop
 
-            blk.compiled = GramLoop.of(blk)
+            blk.compiled = StepLoop.of(blk)
         info.update(threads=T, panels=panels, mode=blk.mode, gemm=blk.gemm,
                     step_loop="compiled" if blk.compiled is not None else "python")
     else:

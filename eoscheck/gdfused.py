@@ -19,10 +19,10 @@ and a second barrier releases the next step.  T ≤ P threads run the panels (pa
 p mod T); partial sums are combined in a fixed order per panel, so the result is bit-identical for
 every T.
 
-The gram form's BLAS-mode steps run in :mod:`eoscheck.gramloop` where it is available (one
-compiled call per panel thread and chunk, the same operations in the same order, products by the
-library's dgemm called from compiled code): ``FusedBlock.compiled``, attached by
-:func:`eoscheck.fastgd.build_block`; :meth:`FusedBlock.panel_steps` is the Python loop it replaces.
+The BLAS-mode steps of either form run in :mod:`eoscheck.steploop` where it is available (one
+compiled call per panel thread and chunk, the same operations in the same order, exp from
+:mod:`eoscheck.explog`, products by the library's dgemm called from compiled code): ``FusedBlock.compiled``,
+attached by :func:`eoscheck.fastgd.build_block`; :meth:`FusedBlock.panel_steps` is the Python loop it replaces.
 
 Small problems run whole chunks inside one compiled call, GEMMs included (:func:`chunk_small`,
 compiled per loss and form, with the vectorisable exp and log1p sum of :mod:`eoscheck.explog`), which

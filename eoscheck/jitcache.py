@@ -2,7 +2,7 @@
 
 numba keys a cached function on its own source file only (its time stamp and size; numba's
 documentation, "Notes on caching": changes to functions in other files are not seen).  The
-compiled step loop of :mod:`eoscheck.gramloop` inlines :mod:`eoscheck.gdfused`'s pass, which
+compiled step loops of :mod:`eoscheck.steploop` inline :mod:`eoscheck.gdfused`'s pass, which
 inlines :mod:`eoscheck.explog`'s exp: after an edit of explog.py alone, a checkout kept running
 — and testing — the old exp's machine code.  :func:`drop_stale`, called where a module's
 compiled functions are defined, deletes that module's cached code when the files it was

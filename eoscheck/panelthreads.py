@@ -1,5 +1,5 @@
 """The panels' threads of the fast engine's BLAS mode: which step each panel has published, and the threads that run
-the panels (:mod:`eoscheck.gdfused`, :mod:`eoscheck.gramloop`).  Threads block, never spin; a thread that fails
+the panels (:mod:`eoscheck.gdfused`, :mod:`eoscheck.steploop`).  Threads block, never spin; a thread that fails
 releases the others and its failure is raised once all have ended."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def run_panels(block, t0: int, nsteps: int, recorded: np.ndarray, threads: int) 
     """Advance the panels of ``block`` by one chunk on ``threads`` threads (blocking waits between the
     phases of a step when threads > 1: on the S_q a panel needs in the gram form (:class:`StepBoard`),
     two barriers a step in the primal)."""
-    if block.compiled is not None:          # the gram form's compiled loop (eoscheck.gramloop)
+    if block.compiled is not None:          # the compiled step loop (eoscheck.steploop)
         block.compiled.run(t0, nsteps, recorded, threads)
         return
     P = len(block.panels)

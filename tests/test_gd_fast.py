@@ -49,7 +49,7 @@ KAPPA = 2.0
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-#: Where the gram form's compiled step loop runs (eoscheck.gramloop: Linux futexes).
+#: Where the compiled step loops run (eoscheck.steploop: Linux futexes).
 _LINUX64 = sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64")
 
 
@@ -276,18 +276,20 @@ def _large_reference(data, etas):
 
 
 @pytest.mark.parametrize("method,threads,loop", [("gram", 1, "compiled"), ("gram", 2, "compiled"), ("gram", 3, "compiled"),
-                                                ("gram", 2, "python"), ("primal", 1, "python"), ("primal", 2, "python")])
+                                                ("gram", 2, "python"), ("primal", 1, "compiled"),
+                                                ("primal", 2, "compiled"), ("primal", 3, "compiled"),
+                                                ("primal", 1, "python"), ("primal", 2, "python")])
 def test_panels_on_threads_equal_reference_and_each_other(method, threads, loop, monkeypatch):
     """The fused path with its data points split into 3 panels (gram: column panels of K, each
     panel's product summed from its own block on, blocking waits for the other panels' S when
-    threads > 1, in the compiled loop of eoscheck.gramloop or the Python loop it replaces; primal:
-    row panels of Z, the partial gradients summed in panel order, two barriers), forced onto a small
+    threads > 1; primal: row panels of Z, the partial gradients summed in panel order, two waits a step;
+    each in the compiled loop of eoscheck.steploop or the Python loop it replaces), forced onto a small
     data set so that divergence (exponential loss, η = 1e4) is covered too: equal to the reference,
     and bit-identical whatever the thread count (3 threads: one a panel; 2: thread 0 runs panels 0
     and 2)."""
     import eoscheck.fastgd as fg
     import eoscheck.gdfused as gf
-    import eoscheck.gramloop as gl
+    import eoscheck.steploop as gl
 
     monkeypatch.setattr(gl, "ENABLED", loop != "python")
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
@@ -327,7 +329,7 @@ def test_a_failing_panel_thread_raises_instead_of_hanging(monkeypatch):
     """The Python loop: a panel thread that fails releases the others (StepBoard.abort)."""
     import eoscheck.fastgd as fg
     import eoscheck.gdfused as gf
-    import eoscheck.gramloop as gl
+    import eoscheck.steploop as gl
 
     monkeypatch.setattr(gl, "ENABLED", False)
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
@@ -349,9 +351,10 @@ def test_a_failing_panel_thread_raises_instead_of_hanging(monkeypatch):
 
 
 @pytest.mark.skipif(not _LINUX64, reason="the compiled loop waits on Linux futexes")
-def test_a_failing_thread_of_the_compiled_loop_raises_instead_of_hanging(monkeypatch):
+@pytest.mark.parametrize("method", ["gram", "primal"])
+def test_a_failing_thread_of_the_compiled_loop_raises_instead_of_hanging(monkeypatch, method):
     """The compiled loop: panel 1's thread fails before its first step, so panel 0 (the calling
-    thread, inside compiled code) would wait forever for S_1; the failure aborts the board (a flag,
+    thread, inside compiled code) would wait forever for S_1 (gram) or D_1 (primal); the failure aborts the board (a flag,
     every slot changed, every waiter woken) and the error reaches the caller.  The run goes in a
     daemon thread so that a regression fails the test instead of hanging the suite."""
     import threading
@@ -372,7 +375,7 @@ def test_a_failing_thread_of_the_compiled_loop_raises_instead_of_hanging(monkeyp
 
     def go():
         try:
-            run_gd(_data("synthetic_n>d"), "logistic", [1.0, 2.0], 100, method="gram", threads=2)
+            run_gd(_data("synthetic_n>d"), "logistic", [1.0, 2.0], 100, method=method, threads=2)
         except BaseException as exc:
             out["error"] = exc
 
@@ -833,7 +836,7 @@ def test_products_only_computes_the_steps_products(monkeypatch, threads, loop, g
     Tolerance: each entry is an n-term dot product, so |D − S·K| ≤ γ_n·(|S|·|K|) with
     γ_n = n·u/(1 − n·u) (Higham, Thm 3.5), for both the panel sums and numpy's product, hence 2γ_n."""
     import eoscheck.fastgd as fg
-    import eoscheck.gramloop as gl
+    import eoscheck.steploop as gl
     from eoscheck.gdinputs import resolve_device
 
     monkeypatch.setattr(gl, "ENABLED", loop == "compiled")
@@ -883,8 +886,8 @@ def test_a_block_with_its_compiled_loop_is_freed_with_its_last_reference(monkeyp
         gc.enable()
 
 
-@pytest.mark.parametrize("method, loop", [("gram", "compiled"), ("gram", "python"), ("primal", "python"),
-                                          ("gram", "small"), ("primal", "small")])
+@pytest.mark.parametrize("method, loop", [("gram", "compiled"), ("gram", "python"), ("primal", "compiled"),
+                                          ("primal", "python"), ("gram", "small"), ("primal", "small")])
 def test_the_fused_block_recomputes_a_slots_q_as_its_step_did(monkeypatch, method, loop):
     """The fused block keeps q of the latest step only; ``FusedBlock.q_row(j, r)`` recomputes any
     slot's (for the rare checks of an overflowing gradient), in the BLAS mode (compiled or Python
@@ -895,7 +898,7 @@ def test_the_fused_block_recomputes_a_slots_q_as_its_step_did(monkeypatch, metho
     within 1 ulp of the exact value, so ≤ 2 ulps from numpy's, and q = e/(1 + e) or 1/(1 + e)
     (exponential: q = e) adds ≤ 2 roundings: 4 eps relative."""
     import eoscheck.fastgd as fg
-    import eoscheck.gramloop as gl
+    import eoscheck.steploop as gl
     from eoscheck.gdinputs import resolve_device
 
     monkeypatch.setattr(gl, "ENABLED", loop == "compiled")

@@ -1,24 +1,29 @@
-"""The gram form's steps compiled per panel thread: no Python and no GIL between steps.
+"""The BLAS-mode steps compiled per panel thread: no Python and no GIL between steps.
 
-:class:`eoscheck.gdfused.FusedBlock` runs the gram form's BLAS-mode steps as a Python loop: per
-step and panel p, numpy's exp, the fused pass (S_p published), D_p = Σ_q S_q K[q, p] by the
-library's GEMM (q = p, p+1, …, each S_q awaited), and the update.  Here each panel thread runs its
-whole chunk in one compiled call (numba, ``nogil``, :func:`gram_steps`), with the same operations:
+:class:`eoscheck.gdfused.FusedBlock` runs its BLAS-mode steps as a Python loop; here each panel thread runs its
+whole chunk in one compiled call (numba, ``nogil``), with the same operations, the products by the library's
+Fortran ``dgemm`` called from compiled code (a row-major product C = AB as the column-major Cᵀ = BᵀAᵀ) and every
+wait blocking on a futex, never spinning.
+
+Gram form (:func:`gram_steps`), per step and panel p:
 
 * E = exp(−|M|) from :mod:`eoscheck.explog` (within 1 ulp; numpy's SIMD loop needs a Python call),
   then :func:`~eoscheck.gdfused.fused_pass`, and S_p published;
-* D_p = S_p K[p, p] + Σ_{q ≠ p} S_q K[q, p] by the library's Fortran ``dgemm`` called from the
-  compiled code (the row-major products of the Python loop as the column-major
-  D_pᵀ = K[q, p]ᵀ S_qᵀ), each S_q awaited on a futex — blocking, never spinning;
+* D_p = S_p K[p, p] + Σ_{q ≠ p} S_q K[q, p], each S_q awaited;
 * :func:`~eoscheck.gdfused.update_gram`, and the next step's exp and pass, by blocks of rows
   while they are in cache (rows are independent: the same operations on each row).
+
+Primal form (:func:`primal_steps`), per step: on each panel p (rows of Z), exp and the fused pass on
+M_p = W Z_pᵀ, then D_p = S_p Z_p, published; the thread of panel 0 awaits every D_p, sums D = Σ_p D_p in
+panel order and updates W (:func:`~eoscheck.gdfused.update_primal`), published; each thread then computes
+its panels' next M_p.
 
 Every panel's operations and their order are fixed, so the bits do not depend on the thread count
 (nor on which thread runs a panel); they differ from the Python loop's only through exp (≤ 1 ulp;
 6e-16 relative in the benchmark's losses).  Measured on the benchmark's main
 problem (n = 1000, d = 784, 32 η, 2 vCPUs of an Intel Xeon, MKL): 1.52–1.57× → 1.68–1.71× the JAX
 peer, side by side; with the lighter steps and start of 3406cbc, 1.80–1.87× against 1.59–1.61× for
-the code before, in the same minutes (``benchmarks/README.md``).
+the code before, in the same minutes (``benchmarks/README.md``).  PRIMAL_MEASURED
 
 Available on Linux (x86-64, aarch64) where the library's Fortran dgemm is found (:func:`fortran_dgemm`:
 MKL's ``dgemm_`` in torch's libtorch_cpu, LP64; numpy's OpenBLAS ``scipy_dgemm_64_``/``dgemm_64_``,
@@ -38,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from . import explog, gdfused
-from .gdfused import fused_pass, transcendentals_compiled, update_gram
+from .gdfused import fused_pass, transcendentals_compiled, update_gram, update_primal
 from .jitcache import drop_stale
 from .panelthreads import on_threads
 
@@ -141,14 +146,15 @@ def _wait(syscall, nr, board, q, j):
 
 
 @njit(nogil=True, cache=True)
-def _gemm(dgemm, consts, dims, p, i, a_addr, b_addr, c_addr):
-    """D_p (+)= S_q K[q, p] as column-major D_pᵀ = K[q, p]ᵀ S_qᵀ: consts = ('N', α = 1, β = 0, β = 1) as
-    bytes, dims[p, i] = (m, n, k, lda, ldb, ldc); β = 0 for the panel's first term (i = 0)."""
+def _gemm(dgemm, consts, dims, p, i, a_addr, b_addr, c_addr, accumulate):
+    """Column-major C (+)= A·B, the row-major C (+)= B·A (gram: D_p (+)= S_q K[q, p] as D_pᵀ = K[q, p]ᵀ S_qᵀ):
+    consts = ('N', α = 1, β = 0, β = 1) as bytes, dims[p, i] = (m, n, k, lda, ldb, ldc); β = 1 where
+    ``accumulate``, else 0."""
     base = consts.ctypes.data
     d = dims.ctypes.data + dims.itemsize * 6 * (i + dims.shape[1] * p)
     s = dims.itemsize
     dgemm(base, base, d, d + s, d + 2 * s, base + 8, a_addr, d + 3 * s, b_addr, d + 4 * s,
-          base + (16 if i == 0 else 24), c_addr, d + 5 * s)
+          base + (24 if accumulate else 16), c_addr, d + 5 * s)
 
 
 #: Rows of a panel updated and then passed (next step) together, while they are in cache.
@@ -193,7 +199,7 @@ def gram_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, 
                 if i > 0 and sync and elementwise:
                     if not _wait(syscall, nr, board, q, j):
                         return -1
-                _gemm(dgemm, consts, dims, p, i, kaddr[p, i], sbase + 8 * c0s[q], D.ctypes.data)
+                _gemm(dgemm, consts, dims, p, i, kaddr[p, i], sbase + 8 * c0s[q], D.ctypes.data, i > 0)
             if elementwise:
                 c0 = c0s[p]
                 c1 = c0s[p + 1]
@@ -210,6 +216,67 @@ def gram_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, 
     return nsteps
 
 
+@njit(nogil=True, cache=True, error_model="numpy")
+def _sum_panels(D, Ds):
+    """D = Σ_p D_p in panel order (one panel: D is D_0 itself)."""
+    if len(Ds) == 1:
+        return
+    k, d = D.shape
+    for r in range(k):
+        for c in range(d):
+            D[r, c] = Ds[0][r, c]
+    for p in range(1, len(Ds)):
+        Dp = Ds[p]
+        for r in range(k):
+            for c in range(d):
+                D[r, c] += Dp[r, c]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def primal_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, coef, live, vs, rec, reds,
+                 vals, ees, tmps, Ds, D, wstar, zaddr, dims, consts, board, stamp, sync, t0, nsteps):
+    """Primal-form steps t0 … t0+nsteps−1 of the panels ``mine`` (row panels of Z; slots 0 … nsteps−1 of M, X,
+    slot 0's M = W Zᵀ given): per step and panel, exp and the fused pass on M_p, D_p = S_p Z_p (published); the
+    thread of panel 0 awaits every D_p, sums them in panel order and writes W_{t+1} = W_t + D (published); each
+    thread then computes M_p = W_{t+1} Z_pᵀ of its panels — the operations of
+    :meth:`eoscheck.gdfused.FusedBlock._primal_panel_steps`, bit for bit but for exp (≤ 1 ulp).  dims[p] = the
+    column-major shapes of M_pᵀ = Z_p W_tᵀ and D_pᵀ = Z_pᵀ S_pᵀ; zaddr[p] = (Z_pᵀ, Z_p), C-contiguous.  Board
+    slots 0 … P−1: the D_p written, P: W written, P+1: the abort flag.  Returns the steps done, −1 if another
+    thread aborted the run."""
+    P = c0s.shape[0] - 1
+    k, n = M.shape[1], M.shape[2]
+    d = X.shape[2]
+    lead = mine[0] == 0
+    none = X[:, :, :0]                     # the pass's gram-form state c: none in the primal form
+    row = 8 * k * n
+    for j in range(nsteps):
+        for p in mine:
+            c0 = c0s[p]
+            if j > 0:                      # M_p = W_j Z_pᵀ (slot 0's is given), while Z_p is in cache for D_p
+                _gemm(dgemm, consts, dims, p, 0, zaddr[p, 0], X.ctypes.data + 8 * d * k * j,
+                      M.ctypes.data + row * j + 8 * c0, False)
+            _rows_pass(kind, a, M, none, Q, S2, Es[p], coef, live, vs[p], rec, reds[p], vals[p], ees[p], tmps[p],
+                       j, 0, c0, c0s[p + 1], 0, k)
+            _gemm(dgemm, consts, dims, p, 1, zaddr[p, 1], S2.ctypes.data + 8 * c0, Ds[p].ctypes.data, False)
+            if sync:
+                _publish(memcpy, syscall, nr, board, stamp, p, j)
+        if lead:
+            if sync:
+                for q in range(P):
+                    if not _wait(syscall, nr, board, q, j):
+                        return -1
+            _sum_panels(D, Ds)
+            update_primal(X[j], D, X[j + 1], wstar, reds[0], j, rec[j])
+            if sync:
+                _publish(memcpy, syscall, nr, board, stamp, P, j)
+        elif not _wait(syscall, nr, board, P, j):
+            return -1
+    for p in mine:                         # the next chunk's slot 0: M_p = W Z_pᵀ of the state after the chunk
+        _gemm(dgemm, consts, dims, p, 0, zaddr[p, 0], X.ctypes.data + 8 * d * k * nsteps,
+              M.ctypes.data + row * nsteps + 8 * c0s[p], False)
+    return nsteps
+
+
 def _entry_point(dispatcher, args):
     """The compiled entry point of ``dispatcher`` for the types of ``args`` (compiled, or loaded from
     the cache, on first use).  Calling it skips numba's type dispatch, which falls back to typing
@@ -218,8 +285,14 @@ def _entry_point(dispatcher, args):
     return dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in args))
 
 
-class GramLoop:
-    """The compiled step loop of one gram-form :class:`~eoscheck.gdfused.FusedBlock` in BLAS mode."""
+class StepLoop:
+    """The compiled step loop of one :class:`~eoscheck.gdfused.FusedBlock` in BLAS mode (gram or primal form):
+    :meth:`run` advances a chunk, panel p on thread p mod T.  A board of int32 step stamps (futex words),
+    its last slot the abort flag."""
+
+    #: The compiled kernel (``gram_steps``, ``primal_steps``) and the board's slots besides the panels'.
+    kernel = None
+    extra_slots = 0
 
     def __init__(self, block, dgemm, itype, libc):
         # a weak reference: the block holds this loop (block.compiled), and a cycle would keep the
@@ -228,14 +301,8 @@ class GramLoop:
         self.dgemm, self.itype = dgemm, itype
         self.syscall, self.memcpy, self.nr = libc
         b = block
-        P = len(b.panels)
         self.c0s = np.array([c.start for c in b.cols] + [b.cols[-1].stop], dtype=np.int64)
-        widths = np.diff(self.c0s)
-        order = [[(p + i) % P for i in range(P)] for p in range(P)]
-        # the K blocks of panel p in its own order (q = p, p+1, …): P["K"][q] = K[q, p], C-contiguous
-        self.kaddr = np.array([[b.panels[p]["K"][q].ctypes.data for q in order[p]] for p in range(P)], dtype=np.int64)
-        self.dims = np.array([[[widths[p], b.k, widths[q], widths[p], b.n, widths[p]] for q in order[p]]
-                              for p in range(P)], dtype=itype)
+        self.widths = np.diff(self.c0s)
         self.consts = np.zeros(4)
         self.consts.view(np.uint8)[0] = ord("N")
         self.consts[1:] = (1.0, 0.0, 1.0)
@@ -246,63 +313,109 @@ class GramLoop:
         self.vs, self.reds = tuple(x["v"] for x in pan), tuple(x["red"] for x in pan)
         self.vals, self.ees = tuple(x["val"] for x in pan), tuple(x["ee"] for x in pan)
         self.Ds = tuple(x["D"] for x in pan)
-        self.tmps = tuple(np.zeros(w) for w in widths)
-        self._entry = None          # gram_steps' compiled entry point for these argument types
+        self.tmps = tuple(np.zeros(w) for w in self.widths)
+        self._entry = None          # the kernel's compiled entry point for these argument types
 
     @classmethod
-    def of(cls, block) -> GramLoop | None:
-        """The compiled loop of ``block``, or None (not the gram form in BLAS mode, or no dgemm/futex)."""
-        if block.method != "gram" or block.mode != "blas" or not ENABLED:
+    def of(cls, block) -> StepLoop | None:
+        """The compiled loop of ``block`` (:class:`GramLoop` or :class:`PrimalLoop`), or None (not in BLAS
+        mode, or no dgemm/futex, or :data:`ENABLED` off)."""
+        if block.mode != "blas" or not ENABLED:
             return None
         libc = _libc()
         found = fortran_dgemm(block.gemm) if libc is not None else None
         if found is None:
             return None
-        return cls(block, *found, libc)
+        return (GramLoop if block.method == "gram" else PrimalLoop)(block, *found, libc)
 
-    def _call(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> int:
-        b = self.block
-        args = (self.dgemm, self.syscall, self.memcpy, self.nr, np.asarray(mine, dtype=np.int64),
-                self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2, self.Es, b.coef, b.live, self.vs, rec,
-                self.reds, self.vals, self.ees, self.tmps, self.Ds, self.kaddr, self.dims, self.consts,
-                board, stamp, sync, elementwise, t0, nsteps)
+    def _args(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> tuple:
+        raise NotImplementedError
+
+    def _call(self, *args) -> int:
+        args = self._args(*args)
         if self._entry is None:
-            self._entry = _entry_point(gram_steps, args)
+            self._entry = _entry_point(self.kernel, args)
         return self._entry(*args)
 
     def run(self, t0: int, nsteps: int, rec: np.ndarray, threads: int, elementwise: bool = True) -> None:
         """Steps t0 … t0+nsteps−1 on ``threads`` threads (panel p on thread p mod T); ``elementwise``
-        False: the products alone."""
+        False (gram form): the products alone."""
         b = self.block
         P = len(b.panels)
         T = max(1, min(threads, P))
-        board = np.full(P + 1, -1, dtype=np.int32)
-        board[P] = 0
+        board = np.full(P + self.extra_slots + 1, -1, dtype=np.int32)
+        board[-1] = 0
         if T == 1:
-            self._call(list(range(P)), board, np.zeros(1, np.int32), False, elementwise, t0, nsteps, rec)
+            self._call(np.arange(P), board, np.zeros(1, np.int32), False, elementwise, t0, nsteps, rec)
             return
 
         def work(mine):
             if mine[0] != 0:
                 b.enter_thread()
-            self._call(mine, board, np.zeros(1, np.int32), True, elementwise, t0, nsteps, rec)
+            self._call(np.asarray(mine, dtype=np.int64), board, np.zeros(1, np.int32), True, elementwise, t0,
+                       nsteps, rec)
 
         on_threads(P, T, work, lambda: self.abort(board))
 
     def abort(self, board: np.ndarray) -> None:
         """Release every waiter: the abort flag, and every slot changed (a waiter about to sleep on the
         old value returns at once), then woken."""
-        P = board.shape[0] - 1
-        board[P] = 1
-        board[:P] = _ABORTED
-        for q in range(P):
+        board[-1] = 1
+        board[:-1] = _ABORTED
+        for q in range(board.shape[0] - 1):
             self.syscall(self.nr, board.ctypes.data + 4 * q, FUTEX_WAKE, _WAKE_ALL, 0, 0, 0)
 
 
-drop_stale(gram_steps, gdfused, explog)   # the cached step loop inlines gdfused's pass and explog's exp
+class GramLoop(StepLoop):
+    """The gram form's compiled steps (:func:`gram_steps`)."""
+
+    kernel = gram_steps
+
+    def __init__(self, block, dgemm, itype, libc):
+        super().__init__(block, dgemm, itype, libc)
+        b, P, widths = block, len(block.panels), self.widths
+        order = [[(p + i) % P for i in range(P)] for p in range(P)]
+        # the K blocks of panel p in its own order (q = p, p+1, …): P["K"][q] = K[q, p], C-contiguous
+        self.kaddr = np.array([[b.panels[p]["K"][q].ctypes.data for q in order[p]] for p in range(P)], dtype=np.int64)
+        self.dims = np.array([[[widths[p], b.k, widths[q], widths[p], b.n, widths[p]] for q in order[p]]
+                              for p in range(P)], dtype=itype)
+
+    def _args(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> tuple:
+        b = self.block
+        return (self.dgemm, self.syscall, self.memcpy, self.nr, mine, self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2,
+                self.Es, b.coef, b.live, self.vs, rec, self.reds, self.vals, self.ees, self.tmps, self.Ds, self.kaddr,
+                self.dims, self.consts, board, stamp, sync, elementwise, t0, nsteps)
 
 
-#: Tests turn the compiled loop off to exercise the Python loop it replaces.
+class PrimalLoop(StepLoop):
+    """The primal form's compiled steps (:func:`primal_steps`)."""
+
+    kernel = primal_steps
+    extra_slots = 1                 # W_{t+1} written
+
+    def __init__(self, block, dgemm, itype, libc):
+        super().__init__(block, dgemm, itype, libc)
+        b, k, n, d = block, block.k, block.n, block.d
+        for P in b.panels:
+            for key in ("Z", "ZT", "D"):
+                if not P[key].flags.c_contiguous:
+                    raise ValueError(f"primal step loop: a panel's {key} is not C-contiguous")
+        # M_pᵀ (w × k, ld n) = Z_p (w × d) W_tᵀ: column-major dgemm(m = w, n = k, k = d, Z_pᵀ ld w, W ld d, ld n);
+        # D_pᵀ (d × k, ld d) = Z_pᵀ (d × w) S_pᵀ: dgemm(m = d, n = k, k = w, Z_p ld d, S_p ld n, ld d)
+        self.dims = np.array([[[w, k, d, w, d, n], [d, k, w, d, n, d]] for w in self.widths], dtype=self.itype)
+        self.zaddr = np.array([[P["ZT"].ctypes.data, P["Z"].ctypes.data] for P in b.panels], dtype=np.int64)
+
+    def _args(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> tuple:
+        b = self.block
+        return (self.dgemm, self.syscall, self.memcpy, self.nr, mine, self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2,
+                self.Es, b.coef, b.live, self.vs, rec, self.reds, self.vals, self.ees, self.tmps, self.Ds, b.D,
+                b.wstar, self.zaddr, self.dims, self.consts, board, stamp, sync, t0, nsteps)
+
+
+drop_stale(gram_steps, gdfused, explog)   # the cached step loops inline gdfused's pass and updates and explog's exp
+
+
+#: Tests turn the compiled loops off to exercise the Python loops they replace.
 ENABLED = True
 
-__all__ = ["GramLoop", "fortran_dgemm", "gram_steps"]
+__all__ = ["GramLoop", "PrimalLoop", "StepLoop", "fortran_dgemm", "gram_steps", "primal_steps"]
