@@ -278,7 +278,8 @@ def _large_reference(data, etas):
 @pytest.mark.parametrize("method,threads,loop", [("gram", 1, "compiled"), ("gram", 2, "compiled"), ("gram", 3, "compiled"),
                                                 ("gram", 2, "python"), ("primal", 1, "compiled"),
                                                 ("primal", 2, "compiled"), ("primal", 3, "compiled"),
-                                                ("primal", 1, "python"), ("primal", 2, "python")])
+                                                ("primal", 2, "compiled-mkl"), ("primal", 1, "python"),
+                                                ("primal", 2, "python")])
 def test_panels_on_threads_equal_reference_and_each_other(method, threads, loop, monkeypatch):
     """The fused path with its data points split into 3 panels (gram: column panels of K, each
     panel's product summed from its own block on, blocking waits for the other panels' S when
@@ -292,6 +293,10 @@ def test_panels_on_threads_equal_reference_and_each_other(method, threads, loop,
     import eoscheck.steploop as gl
 
     monkeypatch.setattr(gl, "ENABLED", loop != "python")
+    gemm = "mkl" if loop == "compiled-mkl" else None   # MKL's LP64 dgemm from torch (the Intel default), on any host
+    if gemm:
+        monkeypatch.setenv("EOSCHECK_GEMM", gemm)
+        loop = "compiled"
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "MIN_PANEL", 2)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 3)
@@ -303,6 +308,7 @@ def test_panels_on_threads_equal_reference_and_each_other(method, threads, loop,
         eng = fast.provenance["engine"]
         assert (eng["backend"], eng["panels"], eng["threads"], eng["mode"]) == ("numba", 3, threads, "blas")
         assert eng.get("step_loop") == (loop if _LINUX64 or loop != "compiled" else "python")
+        assert gemm is None or eng["gemm"] == gemm
         assert_same(fast, ref, data)
         if threads > 1:
             one = run_gd(data, loss, etas, steps, method=method, threads=1, sharpness_every=steps // 4)
