@@ -13,10 +13,9 @@ Gram form (:func:`gram_steps`), per step and panel p:
 * :func:`~eoscheck.gdfused.update_gram`, and the next step's exp and pass, by blocks of rows
   while they are in cache (rows are independent: the same operations on each row).
 
-Primal form (:func:`primal_steps`), per step: on each panel p (rows of Z), exp and the fused pass on
-M_p = W Z_pᵀ, then D_p = S_p Z_p, published; the thread of panel 0 awaits every D_p, sums D = Σ_p D_p in
-panel order and updates W (:func:`~eoscheck.gdfused.update_primal`), published; each thread then computes
-its panels' next M_p.
+Primal form (:func:`primal_steps`), per step: on each panel p (rows of Z), M_p = W Z_pᵀ, exp and the
+fused pass, then D_p = S_p Z_p, published; the thread of panel 0 awaits every D_p, sums D = Σ_p D_p in
+panel order and updates W (:func:`~eoscheck.gdfused.update_primal`), published; the other threads await it.
 
 Every panel's operations and their order are fixed, so the bits do not depend on the thread count
 (nor on which thread runs a panel); they differ from the Python loop's only through exp (≤ 1 ulp;
@@ -127,8 +126,8 @@ def _dgemm_works(fn, itype) -> bool:
 
 @njit(nogil=True, cache=True)
 def _publish(memcpy, syscall, nr, board, stamp, p, j):
-    """Panel p has written its S of step j: board[p] = j, then wake its waiters.  The store goes
-    through an opaque call (memcpy by address), so the compiler keeps it after the writes of S."""
+    """Slot p's writer has written its step j (gram: S_p; primal: D_p, or W at slot P): board[p] = j, then wake its
+    waiters.  The store goes through an opaque call (memcpy by address), so the compiler keeps it after the writes."""
     stamp[0] = j
     memcpy(board.ctypes.data + 4 * p, stamp.ctypes.data, 4)
     syscall(nr, board.ctypes.data + 4 * p, FUTEX_WAKE, _WAKE_ALL, 0, 0, 0)
@@ -136,7 +135,7 @@ def _publish(memcpy, syscall, nr, board, stamp, p, j):
 
 @njit(nogil=True, cache=True)
 def _wait(syscall, nr, board, q, j):
-    """Block until panel q has published step j (True), or the run was aborted (False)."""
+    """Block until slot q has published step j (True), or the run was aborted (False: the last slot is set)."""
     P = board.shape[0] - 1
     while True:
         v = board[q]
@@ -238,9 +237,9 @@ def _sum_panels(D, Ds):
 def primal_steps(dgemm, syscall, memcpy, nr, mine, c0s, kind, a, M, X, Q, S2, Es, coef, live, vs, rec, reds,
                  vals, ees, tmps, Ds, D, wstar, zaddr, dims, consts, board, stamp, sync, t0, nsteps):
     """Primal-form steps t0 … t0+nsteps−1 of the panels ``mine`` (row panels of Z; slots 0 … nsteps−1 of M, X,
-    slot 0's M = W Zᵀ given): per step and panel, exp and the fused pass on M_p, D_p = S_p Z_p (published); the
-    thread of panel 0 awaits every D_p, sums them in panel order and writes W_{t+1} = W_t + D (published); each
-    thread then computes M_p = W_{t+1} Z_pᵀ of its panels — the operations of
+    slot 0's M = W Zᵀ given): per step and panel, M_p = W_t Z_pᵀ, exp and the fused pass, D_p = S_p Z_p (published);
+    the thread of panel 0 awaits every D_p, sums them in panel order and writes W_{t+1} = W_t + D (published), which
+    the other threads await; after the chunk, each thread computes its panels' M_p of slot nsteps — the operations of
     :meth:`eoscheck.gdfused.FusedBlock._primal_panel_steps`, bit for bit but for exp (≤ 1 ulp).  dims[p] = the
     column-major shapes of M_pᵀ = Z_p W_tᵀ and D_pᵀ = Z_pᵀ S_pᵀ; zaddr[p] = (Z_pᵀ, Z_p), C-contiguous.  Board
     slots 0 … P−1: the D_p written, P: W written, P+1: the abort flag.  Returns the steps done, −1 if another
