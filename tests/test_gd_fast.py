@@ -869,7 +869,8 @@ def test_products_only_computes_the_steps_products(monkeypatch, threads, loop, g
                        device=resolve_device("cpu"), threads=1)[0].products_only(1, 1)
 
 
-def test_a_block_with_its_compiled_loop_is_freed_with_its_last_reference(monkeypatch):
+@pytest.mark.parametrize("method", ["gram", "primal"])
+def test_a_block_with_its_compiled_loop_is_freed_with_its_last_reference(monkeypatch, method):
     """The block holds its compiled loop and the loop only a weak reference to the block: no cycle,
     so the chunk buffers go when the run drops the block, not when the cyclic collector next runs."""
     import gc
@@ -881,8 +882,8 @@ def test_a_block_with_its_compiled_loop_is_freed_with_its_last_reference(monkeyp
     monkeypatch.setattr(fg, "PANEL_FLOPS", 0)
     monkeypatch.setattr(fg, "machine_cpus", lambda: 2)
     blk, info = fg.build_block(synthetic(300, 200, 0.05, seed=3), get_loss("logistic"), np.array([1.0, 5.0, 20.0]), None,
-                               None, method="gram", backend="numba", device=resolve_device("cpu"), threads=2)
-    assert info["step_loop"] == ("compiled" if _LINUX64 else "python")
+                               None, method=method, backend="numba", device=resolve_device("cpu"), threads=2)
+    assert info["step_loop"] == ("compiled" if _LINUX64 else "python") and info["method"] == method
     ref = weakref.ref(blk)
     gc.disable()
     try:
