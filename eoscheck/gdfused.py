@@ -570,7 +570,7 @@ class FusedBlock(ChunkBuffers):
         elif w0 is not None and np.any(w0):
             raise ValueError("the gram form needs w0 = 0")
         self.Kmat = Kmat
-        self.compiled = None        # the gram form's compiled step loop, where one is attached (fastgd)
+        self.compiled = None        # the compiled step loop (eoscheck.steploop), where one is attached (fastgd)
         self.S2 = aligned_zeros((2, k, n))
         self.D = aligned_zeros((k, pdim))
         panels = 1 if small else panels
@@ -650,7 +650,7 @@ class FusedBlock(ChunkBuffers):
     def q_row(self, j: int, r: int) -> np.ndarray:
         """q = −ℓ′(M) of row r at slot j.  The block keeps no q per slot, so it is recomputed as the step
         computed it: panel by panel, with the step's exp (:mod:`eoscheck.explog`'s in compiled steps —
-        the small mode's and the gram form's compiled loop — numpy's in the Python loop) and
+        the small mode's and the compiled step loops — numpy's in the Python loop) and
         :func:`fused_pass` — q depends on its margin alone, so the bits are the step's."""
         compiled_exp = self.compiled is not None or self.mode == "small"
         q = np.empty(self.n)

@@ -28,7 +28,7 @@ def _first_of_whole_run(traj, cond) -> np.ndarray:
 
 
 # (data, loss, stepsizes, steps, engine options): several chunks of the fast engine (small mode: 4096 steps; blas
-# mode and numpy/torch: 2048 or fewer; the gram form's compiled loop on 2 panels and threads), both forms, the
+# mode and numpy/torch: 2048 or fewer; the compiled step loops of both forms on 2 panels and threads), both forms, the
 # reference, and a stepsize that diverges (exponential loss, η = 10⁴ on the normalized toy set: within a few steps)
 CASES = {
     "small_auto": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0, 100.0], 9000, {}),
@@ -38,6 +38,8 @@ CASES = {
                      {"method": "primal", "backend": "torch"}),
     "blas_panels": (synthetic(1000, 50, 0.1, seed=2), "logistic", list(np.geomspace(0.5, 50, 16)), 300,
                     {"method": "gram", "threads": 2}),
+    "blas_panels_primal": (synthetic(2000, 400, 0.1, seed=2), "logistic", list(np.geomspace(0.5, 50, 16)), 300,
+                           {"method": "primal", "threads": 2}),
     "reference": (synthetic(6, 3, 0.3, seed=1), "logistic", [0.5, 2.0, 10.0], 400, {"method": "reference"}),
     "diverging": (toy(normalized=True), "exponential", [0.5, 5.0, 1e4], 9000, {}),
 }
@@ -69,9 +71,9 @@ def test_first_steps_and_its_chunks_are_the_whole_runs_bit_for_bit(case):
             assert np.concatenate(seen[k], axis=1)[:, :T + 1].tobytes() == whole.records[k].tobytes(), (k, steps_run)
         if steps_run == T:
             assert fs.diverged_at.tolist() == whole.stats["diverged_at"].tolist()
-    if case == "blas_panels" and (os.cpu_count() or 1) >= 2:
+    if case.startswith("blas_panels") and (os.cpu_count() or 1) >= 2:
         # several panels on two threads (the compiled loop where the BLAS exposes dgemm: MKL here, OpenBLAS on AMD)
-        assert fs.engine["panels"] >= 2 and fs.engine["threads"] == 2
+        assert fs.engine["panels"] >= 2 and fs.engine["threads"] == 2 and fs.engine["method"] == kw["method"]
     # L ≤ run k's own L at step (k + 1)T/(K + 2) (NaN for a diverged run: never): met by then, at steps that differ
     K = len(etas)
     cond = _below(whole.records["log_loss"][np.arange(K), (np.arange(K) + 1) * T // (K + 2)])
