@@ -330,6 +330,13 @@ class StepLoop:
         return (GramLoop if block.method == "gram" else PrimalLoop)(block, *found, libc)
 
     def _args(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> tuple:
+        """The kernel's arguments: those both forms take, then the form's own (:meth:`_tail`)."""
+        b = self.block
+        return (self.dgemm, self.syscall, self.memcpy, self.nr, mine, self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2,
+                self.Es, b.coef, b.live, self.vs, rec, self.reds, self.vals, self.ees, self.tmps,
+                self.Ds) + self._tail(board, stamp, sync, elementwise, t0, nsteps)
+
+    def _tail(self, board, stamp, sync, elementwise, t0, nsteps) -> tuple:
         raise NotImplementedError
 
     def _call(self, *args) -> int:
@@ -381,11 +388,8 @@ class GramLoop(StepLoop):
         self.dims = np.array([[[widths[p], b.k, widths[q], widths[p], b.n, widths[p]] for q in order[p]]
                               for p in range(P)], dtype=itype)
 
-    def _args(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> tuple:
-        b = self.block
-        return (self.dgemm, self.syscall, self.memcpy, self.nr, mine, self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2,
-                self.Es, b.coef, b.live, self.vs, rec, self.reds, self.vals, self.ees, self.tmps, self.Ds, self.kaddr,
-                self.dims, self.consts, board, stamp, sync, elementwise, t0, nsteps)
+    def _tail(self, board, stamp, sync, elementwise, t0, nsteps) -> tuple:
+        return self.kaddr, self.dims, self.consts, board, stamp, sync, elementwise, t0, nsteps
 
 
 class PrimalLoop(StepLoop):
@@ -397,20 +401,16 @@ class PrimalLoop(StepLoop):
     def __init__(self, block, dgemm, itype, libc):
         super().__init__(block, dgemm, itype, libc)
         b, k, n, d = block, block.k, block.n, block.d
-        for P in b.panels:
-            for key in ("Z", "ZT", "D"):
-                if not P[key].flags.c_contiguous:
-                    raise ValueError(f"primal step loop: a panel's {key} is not C-contiguous")
+        # a panel's Z_p, Z_pᵀ and D_p are C-contiguous by construction (FusedBlock: aligned copies, or the
+        # block's own Z = np.ascontiguousarray(data.Z) and zt on one panel)
         # M_pᵀ (w × k, ld n) = Z_p (w × d) W_tᵀ: column-major dgemm(m = w, n = k, k = d, Z_pᵀ ld w, W ld d, ld n);
         # D_pᵀ (d × k, ld d) = Z_pᵀ (d × w) S_pᵀ: dgemm(m = d, n = k, k = w, Z_p ld d, S_p ld n, ld d)
         self.dims = np.array([[[w, k, d, w, d, n], [d, k, w, d, n, d]] for w in self.widths], dtype=self.itype)
         self.zaddr = np.array([[P["ZT"].ctypes.data, P["Z"].ctypes.data] for P in b.panels], dtype=np.int64)
 
-    def _args(self, mine, board, stamp, sync, elementwise, t0, nsteps, rec) -> tuple:
+    def _tail(self, board, stamp, sync, elementwise, t0, nsteps) -> tuple:
         b = self.block
-        return (self.dgemm, self.syscall, self.memcpy, self.nr, mine, self.c0s, b.kind, b.a, b.M, b.X, b.Q, b.S2,
-                self.Es, b.coef, b.live, self.vs, rec, self.reds, self.vals, self.ees, self.tmps, self.Ds, b.D,
-                b.wstar, self.zaddr, self.dims, self.consts, board, stamp, sync, t0, nsteps)
+        return b.D, b.wstar, self.zaddr, self.dims, self.consts, board, stamp, sync, t0, nsteps
 
 
 drop_stale(gram_steps, gdfused, explog)   # the cached step loops inline gdfused's pass and updates and explog's exp
